@@ -1,0 +1,16 @@
+/** An error whose message is written for the person in Slack, not for a developer. */
+export class UserFacingError extends Error {
+  constructor(
+    readonly userMessage: string,
+    options?: { cause?: unknown },
+  ) {
+    super(userMessage, options);
+    this.name = new.target.name;
+  }
+}
+
+/** The request is not one the bot understands: unknown verb, service or bad arguments. */
+export class UsageError extends UserFacingError {}
+
+/** The user may not do this; the message names what is missing. */
+export class PermissionDeniedError extends UserFacingError {}

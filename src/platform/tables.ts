@@ -1,0 +1,37 @@
+/**
+ * The bot's DynamoDB tables. serverless.yml declares the same shapes (a test keeps them in step),
+ * and the local world and tests create them from here.
+ */
+export interface TableDefinition {
+  /** Environment variable holding the table's name at run time. */
+  env: 'ALLOWLIST_TABLE' | 'AUDIT_TABLE' | 'STATE_TABLE';
+  /** Name used by the local world and tests. */
+  localName: string;
+  partitionKey: string;
+  sortKey?: string;
+  ttlAttribute?: string;
+}
+
+export const TABLES = {
+  /** One item per Slack user: pk `team#T…`, sk `user#U…`, with the user's role grants. */
+  allowlist: { env: 'ALLOWLIST_TABLE', localName: 'ecs-chatops-allowlist', partitionKey: 'pk', sortKey: 'sk' },
+  /** One item per attempt: pk `team#T…`, sk `<ISO time>#<attempt id>`. */
+  audit: {
+    env: 'AUDIT_TABLE',
+    localName: 'ecs-chatops-audit',
+    partitionKey: 'pk',
+    sortKey: 'sk',
+    ttlAttribute: 'expiresAt',
+  },
+  /** Short-lived coordination records (event dedup, locks, pending approvals): pk only, all with a TTL. */
+  state: { env: 'STATE_TABLE', localName: 'ecs-chatops-state', partitionKey: 'pk', ttlAttribute: 'expiresAt' },
+} as const satisfies Record<string, TableDefinition>;
+
+export type TableKey = keyof typeof TABLES;
+
+export function tableName(table: TableKey): string {
+  const def = TABLES[table];
+  const name = process.env[def.env];
+  if (!name) throw new Error(`${def.env} is not set`);
+  return name;
+}
