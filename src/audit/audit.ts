@@ -1,0 +1,81 @@
+import { ddb, epochSeconds } from '../platform/dynamo';
+import { log } from '../platform/logger';
+import { tableName } from '../platform/tables';
+
+export type AuditDecision = 'allowed' | 'denied' | 'invalid';
+export type AuditOutcome = 'accepted' | 'answered' | 'success' | 'warning' | 'failure' | 'cancelled' | 'error' | 'refused';
+
+export interface AuditRecord {
+  id: string;
+  teamId: string;
+  userId: string;
+  userName?: string;
+  channelId: string;
+  /** What the person typed, as typed (`/ecs status web`). */
+  commandText: string;
+  verb?: string;
+  target?: string;
+  decision: AuditDecision;
+  reason?: string;
+  outcome: AuditOutcome;
+  at: string;
+  durationMs?: number;
+  awsRequestIds?: string[];
+  /** Where the answer lives (parent message), once there is one. */
+  threadTs?: string;
+  detail?: Record<string, unknown>;
+}
+
+export interface AuditKey {
+  pk: string;
+  sk: string;
+}
+
+export interface AuditLog {
+  record(entry: AuditRecord): Promise<AuditKey>;
+  complete(key: AuditKey, result: Pick<AuditRecord, 'outcome'> & Partial<Pick<AuditRecord, 'durationMs' | 'awsRequestIds' | 'threadTs' | 'reason' | 'detail'>>): Promise<void>;
+}
+
+export function auditKey(entry: Pick<AuditRecord, 'teamId' | 'at' | 'id'>): AuditKey {
+  return { pk: `team#${entry.teamId}`, sk: `${entry.at}#${entry.id}` };
+}
+
+function retentionSeconds(retentionDays: number): number | undefined {
+  return retentionDays > 0 ? retentionDays * 86_400 : undefined;
+}
+
+/** Every attempt goes to the audit table and, as structured JSON, to the logs. */
+export function dynamoAudit(retentionDays: number): AuditLog {
+  return {
+    async record(entry) {
+      const key = auditKey(entry);
+      log.info('audit', { audit: entry });
+      const ttl = retentionSeconds(retentionDays);
+      await ddb.put({
+        TableName: tableName('audit'),
+        Item: { ...key, ...entry, ...(ttl ? { expiresAt: epochSeconds(Date.parse(entry.at)) + ttl } : {}) },
+      });
+      return key;
+    },
+    async complete(key, result) {
+      log.info('audit.complete', { audit: { ...key, ...result } });
+      const names: Record<string, string> = {};
+      const values: Record<string, unknown> = {};
+      const sets: string[] = [];
+      for (const [field, value] of Object.entries(result)) {
+        if (value === undefined) continue;
+        names[`#${field}`] = field;
+        values[`:${field}`] = value;
+        sets.push(`#${field} = :${field}`);
+      }
+      await ddb.update({
+        TableName: tableName('audit'),
+        Key: key,
+        UpdateExpression: `SET ${sets.join(', ')}`,
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+      });
+    },
+  };
+}

@@ -1,0 +1,58 @@
+import { ECSClient } from '@aws-sdk/client-ecs';
+import type { Target } from '../config/schema';
+import { assumeRoleCredentials, type Actor } from './credentials';
+
+interface ClientWithMiddleware {
+  middlewareStack: { add: (mw: never, options: { step: 'initialize'; name: string }) => void };
+}
+
+/**
+ * AWS access for one job against one target: clients built on first use, with the target's
+ * region and (for another account) the assumed role, and every request id collected for the audit.
+ */
+export class AwsSession {
+  readonly requestIds: string[] = [];
+  private ecsClient: ECSClient | undefined;
+
+  constructor(
+    readonly target: Target,
+    readonly actor: Actor,
+  ) {}
+
+  ecs(): ECSClient {
+    this.ecsClient ??= this.track(new ECSClient(this.clientConfig()));
+    return this.ecsClient;
+  }
+
+  /** For clients the later commands add (IAM, ECR, Logs, …), with the same region, role and tracking. */
+  clientConfig() {
+    return {
+      region: this.target.region,
+      maxAttempts: 5, // throttling is retried with backoff by the SDK's standard retry strategy
+      ...(this.target.roleArn ? { credentials: assumeRoleCredentials(this.target.roleArn, this.target.region, this.actor) } : {}),
+    };
+  }
+
+  track<C extends object>(client: C): C {
+    const ids = this.requestIds;
+    (client as unknown as ClientWithMiddleware).middlewareStack.add(
+      ((next: (args: unknown) => Promise<{ output: { $metadata?: { requestId?: string } } }>) => async (args: unknown) => {
+        try {
+          const result = await next(args);
+          if (result.output.$metadata?.requestId) ids.push(result.output.$metadata.requestId);
+          return result;
+        } catch (error) {
+          const id = (error as { $metadata?: { requestId?: string } }).$metadata?.requestId;
+          if (id) ids.push(id);
+          throw error;
+        }
+      }) as never,
+      { step: 'initialize', name: 'ecsChatopsRequestIds' },
+    );
+    return client;
+  }
+
+  destroy(): void {
+    this.ecsClient?.destroy();
+  }
+}

@@ -1,0 +1,14 @@
+import { findVerb, VERBS } from './registry';
+import type { AckCommand } from './types';
+
+export const help: AckCommand = ({ request }) => {
+  const [topic] = request.words.positional;
+  if (topic) {
+    const verb = findVerb(topic);
+    return { text: [`*${verb.usage}*`, verb.summary + '.', ...(verb.details ?? [])].join('\n') };
+  }
+  const lines = VERBS.map((v) => `• \`${v.usage}\` — ${v.summary}`);
+  return {
+    text: ['*ecs-chatops* operates Amazon ECS services from Slack. Commands:', ...lines, 'Answers appear in a thread under a message in this channel. `/ecs help <command>` explains one.'].join('\n'),
+  };
+};

@@ -1,0 +1,176 @@
+import type { Permission } from '../auth/roles';
+import { ROLES } from '../auth/roles';
+import type { Config } from '../config/schema';
+import { UsageError } from '../platform/errors';
+import { parseChannelMention, parseUserMention, splitFlags, tokenize, unknownChoice, type Words } from './grammar';
+
+/** One slash-command request as Slack sent it. */
+export interface Invocation {
+  teamId: string;
+  userId: string;
+  userName?: string;
+  channelId: string;
+  channelName?: string;
+  /** The slash command itself, `/ecs`. */
+  command: string;
+  /** What followed it: `status web`. */
+  text: string;
+  responseUrl?: string;
+  triggerId?: string;
+}
+
+export const commandText = (inv: Pick<Invocation, 'command' | 'text'>): string => `${inv.command} ${inv.text}`.trim();
+
+export interface RequestScope {
+  target?: string;
+  script?: string;
+}
+
+export interface VerbSpec {
+  name: string;
+  summary: string;
+  usage: string;
+  /** Extra lines for `/ecs help <verb>`. */
+  details?: string[];
+  /** null: anyone in an allowed workspace may use it (help, whoami). */
+  permission: Permission | null;
+  /** `ack`: answered ephemerally within the 3-second ack; `worker`: answered in a thread by the worker. */
+  runsIn: 'ack' | 'worker';
+  flags?: { withValue: string[]; boolean: string[] };
+  /** Validates the words after the verb and names what the request touches. */
+  scope(words: Words, config: Config): RequestScope;
+}
+
+export interface ParsedRequest {
+  verb: VerbSpec;
+  words: Words;
+  scope: RequestScope;
+}
+
+function usageError(spec: VerbSpec, problem: string): UsageError {
+  return new UsageError(`${problem}\nUsage: \`${spec.usage}\``);
+}
+
+function expectCount(spec: VerbSpec, words: Words, min: number, max: number): void {
+  const n = words.positional.length;
+  if (n < min) throw usageError(spec, `\`${spec.name}\` needs more arguments.`);
+  if (n > max) throw usageError(spec, `Unexpected \`${words.positional.slice(max).join(' ')}\`.`);
+}
+
+export function resolveTarget(spec: VerbSpec, alias: string | undefined, config: Config): string {
+  const choices = Object.keys(config.targets);
+  if (!alias) throw usageError(spec, `Which service? Choose one of ${choices.map((c) => `\`${c}\``).join(', ')}.`);
+  if (!(alias in config.targets)) throw unknownChoice('service', alias, choices);
+  return alias;
+}
+
+const noArgs = (spec: () => VerbSpec) => (words: Words) => {
+  expectCount(spec(), words, 0, 0);
+  return {};
+};
+
+export const VERBS: VerbSpec[] = [
+  {
+    name: 'help',
+    summary: 'List the commands, or explain one',
+    usage: '/ecs help [command]',
+    permission: null,
+    runsIn: 'ack',
+    scope(words) {
+      expectCount(this, words, 0, 1);
+      const [verb] = words.positional;
+      if (verb) findVerb(verb);
+      return {};
+    },
+  },
+  {
+    name: 'whoami',
+    summary: 'Show your roles and what you may do where',
+    usage: '/ecs whoami',
+    permission: null,
+    runsIn: 'ack',
+    scope: noArgs(() => verbNamed('whoami')),
+  },
+  {
+    name: 'services',
+    summary: 'List the services this bot operates',
+    usage: '/ecs services',
+    permission: 'read',
+    runsIn: 'ack',
+    scope: noArgs(() => verbNamed('services')),
+  },
+  {
+    name: 'status',
+    summary: 'Show a service: counts, task definition, images, deployments, events, stopped tasks',
+    usage: '/ecs status <service>',
+    permission: 'read',
+    runsIn: 'worker',
+    scope(words, config) {
+      expectCount(this, words, 0, 1);
+      return { target: resolveTarget(this, words.positional[0], config) };
+    },
+  },
+  {
+    name: 'allow',
+    summary: 'Give a person a role (admins)',
+    usage: '/ecs allow @user <role> [service …|*] [--scripts a,b] [--channels #c,#d]',
+    details: [
+      `Roles: ${ROLES.map((r) => `\`${r}\``).join(', ')}. viewer reads (status, verify); operator also runs scripts; deployer also deploys; approver approves deploys; admin does everything and manages the allowlist.`,
+      'Without services the grant covers every service. Grants add up; `/ecs deny @user` removes them all.',
+    ],
+    permission: 'admin',
+    runsIn: 'worker',
+    flags: { withValue: ['scripts', 'channels'], boolean: [] },
+    scope(words, config) {
+      expectCount(this, words, 2, 50);
+      const [user, role, ...services] = words.positional as [string, string, ...string[]];
+      parseUserMention(user);
+      if (!(ROLES as readonly string[]).includes(role)) throw unknownChoice('role', role, ROLES);
+      for (const s of services) if (s !== '*') resolveTarget(this, s, config);
+      const channels = words.flags.get('channels');
+      if (typeof channels === 'string') channels.split(',').filter(Boolean).forEach(parseChannelMention);
+      return {};
+    },
+  },
+  {
+    name: 'deny',
+    summary: 'Remove a person from the allowlist (admins)',
+    usage: '/ecs deny @user',
+    permission: 'admin',
+    runsIn: 'worker',
+    scope(words) {
+      expectCount(this, words, 1, 1);
+      parseUserMention(words.positional[0]!);
+      return {};
+    },
+  },
+  {
+    name: 'allowlist',
+    summary: 'List who may do what (admins)',
+    usage: '/ecs allowlist',
+    permission: 'admin',
+    runsIn: 'ack',
+    scope: noArgs(() => verbNamed('allowlist')),
+  },
+];
+
+const ALIASES: Record<string, string> = { '?': 'help', '-h': 'help', '--help': 'help', me: 'whoami', list: 'services' };
+
+function verbNamed(name: string): VerbSpec {
+  return VERBS.find((v) => v.name === name)!;
+}
+
+export function findVerb(word: string): VerbSpec {
+  const name = ALIASES[word.toLowerCase()] ?? word.toLowerCase();
+  const spec = VERBS.find((v) => v.name === name);
+  if (!spec) throw unknownChoice('command', word, VERBS.map((v) => v.name));
+  return spec;
+}
+
+/** Parses `status web` into a verb and its validated scope; bad input throws a UsageError. */
+export function parseRequest(text: string, config: Config): ParsedRequest {
+  const [first, ...rest] = tokenize(text);
+  const verb = findVerb(first ?? 'help');
+  const words = splitFlags(rest, verb.flags ?? { withValue: [], boolean: [] });
+  return { verb, words, scope: verb.scope(words, config) };
+}

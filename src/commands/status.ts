@@ -1,0 +1,144 @@
+import {
+  DescribeServicesCommand,
+  DescribeTaskDefinitionCommand,
+  DescribeTasksCommand,
+  ListTasksCommand,
+  type Deployment,
+  type Service,
+  type Task,
+  type TaskDefinition,
+} from '@aws-sdk/client-ecs';
+import { explainAwsError } from '../aws/errors';
+import { UserFacingError } from '../platform/errors';
+import { RERUN_ACTION } from '../slack/actions';
+import type { CommandResult, WorkerCommand, WorkerContext } from './worker-types';
+
+const MAX_EVENTS = 5;
+const MAX_STOPPED = 5;
+
+export interface ServiceSnapshot {
+  service: Service;
+  taskDefinition: TaskDefinition | undefined;
+  stoppedTasks: Task[];
+}
+
+/** Reads everything `status` shows in three round trips (the last two in parallel). */
+export async function readServiceSnapshot(ctx: Pick<WorkerContext, 'aws' | 'target'>): Promise<ServiceSnapshot> {
+  const { aws, target } = ctx;
+  if (!aws || !target) throw new Error('status needs a target');
+  const ecs = aws.ecs();
+  const where = `\`${target.service}\` in cluster \`${target.cluster}\` (${target.region})`;
+  const described = await ecs
+    .send(new DescribeServicesCommand({ cluster: target.cluster, services: [target.service] }))
+    .catch((error) => {
+      throw explainAwsError(error, `reading service ${where}`);
+    });
+  const service = described.services?.[0];
+  if (!service || service.status === 'INACTIVE') {
+    const reason = described.failures?.[0]?.reason;
+    throw new UserFacingError(
+      `Service ${where} ${service ? 'has been deleted (INACTIVE)' : `was not found${reason ? ` (${reason})` : ''}`}. Check \`targets.${target.alias}\` in the configuration.`,
+    );
+  }
+  const [taskDefinition, stoppedTasks] = await Promise.all([
+    service.taskDefinition
+      ? ecs
+          .send(new DescribeTaskDefinitionCommand({ taskDefinition: service.taskDefinition }))
+          .then((o) => o.taskDefinition)
+          .catch((error) => {
+            throw explainAwsError(error, `reading task definition \`${service.taskDefinition}\``);
+          })
+      : Promise.resolve(undefined),
+    readStoppedTasks(ctx, service),
+  ]);
+  return { service, taskDefinition, stoppedTasks };
+}
+
+async function readStoppedTasks({ aws, target }: Pick<WorkerContext, 'aws' | 'target'>, service: Service): Promise<Task[]> {
+  const ecs = aws!.ecs();
+  const listed = await ecs
+    .send(new ListTasksCommand({ cluster: target!.cluster, serviceName: service.serviceName, desiredStatus: 'STOPPED', maxResults: 100 }))
+    .catch((error) => {
+      throw explainAwsError(error, 'listing stopped tasks');
+    });
+  const arns = (listed.taskArns ?? []).slice(0, 100);
+  if (arns.length === 0) return [];
+  const out = await ecs.send(new DescribeTasksCommand({ cluster: target!.cluster, tasks: arns })).catch((error) => {
+    throw explainAwsError(error, 'describing stopped tasks');
+  });
+  return (out.tasks ?? [])
+    .sort((a, b) => (b.stoppedAt?.getTime() ?? 0) - (a.stoppedAt?.getTime() ?? 0))
+    .slice(0, MAX_STOPPED);
+}
+
+export function assessService(service: Service): CommandResult['outcome'] {
+  const desired = service.desiredCount ?? 0;
+  const running = service.runningCount ?? 0;
+  const primary = service.deployments?.find((d) => d.status === 'PRIMARY');
+  if (primary?.rolloutState === 'FAILED' || (desired > 0 && running === 0)) return 'failure';
+  if (running < desired || (service.deployments?.length ?? 0) > 1 || (primary?.rolloutState && primary.rolloutState !== 'COMPLETED')) return 'warning';
+  return 'success';
+}
+
+const family = (arn: string | undefined) => arn?.split('/').pop() ?? '?';
+const shortTask = (arn: string | undefined) => arn?.split('/').pop()?.slice(0, 8) ?? '?';
+const clock = (d: Date | undefined) => (d ? `${d.toISOString().slice(0, 16).replace('T', ' ')}Z` : '?');
+const clip = (s: string, n: number) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
+
+function deploymentLine(d: Deployment): string {
+  const state = d.rolloutState ? `${d.rolloutState}${d.rolloutStateReason ? ` (${clip(d.rolloutStateReason, 200)})` : ''}` : 'state unknown';
+  const failed = d.failedTasks ? `, ${d.failedTasks} failed` : '';
+  return `• *${d.status}* \`${family(d.taskDefinition)}\`: ${state}; ${d.runningCount ?? 0} running, ${d.pendingCount ?? 0} pending of ${d.desiredCount ?? 0}${failed}; updated ${clock(d.updatedAt)}`;
+}
+
+function stoppedLine(t: Task): string {
+  const exits = (t.containers ?? [])
+    .filter((c) => c.exitCode !== undefined || c.reason)
+    .map((c) => `${c.name}${c.exitCode !== undefined ? ` exit ${c.exitCode}` : ''}${c.reason ? `: ${clip(c.reason, 200)}` : ''}`)
+    .join('; ');
+  return `• \`${shortTask(t.taskArn)}\` (\`${family(t.taskDefinitionArn)}\`) stopped ${clock(t.stoppedAt)}${t.stopCode ? ` [${t.stopCode}]` : ''}: ${clip(t.stoppedReason ?? 'no reason given', 400)}${exits ? `\n    ${exits}` : ''}`;
+}
+
+const MARK: Record<CommandResult['outcome'], string> = { success: '✅', warning: '⚠️', failure: '❌', cancelled: '🚫' };
+
+/** The status report as sections, each within Slack's 3,000-character section limit. */
+export function renderStatus(alias: string, snapshot: ServiceSnapshot): { sections: string[]; result: CommandResult } {
+  const { service, taskDefinition, stoppedTasks } = snapshot;
+  const outcome = assessService(service);
+  const desired = service.desiredCount ?? 0;
+  const running = service.runningCount ?? 0;
+  const steady = outcome === 'success' ? 'steady' : outcome === 'warning' ? 'not steady' : 'unhealthy';
+  const summary = `${alias}: ${running}/${desired} running, ${service.pendingCount ?? 0} pending, ${steady}`;
+
+  const containers = (taskDefinition?.containerDefinitions ?? []).map((c) => `• \`${c.name}\`: \`${c.image}\``);
+  const sections = [
+    [
+      `${MARK[outcome]} *${alias}*: \`${service.serviceName}\` in \`${family(service.clusterArn)}\`${service.launchType ? ` (${service.launchType}${service.platformVersion ? ` ${service.platformVersion}` : ''})` : ''}`,
+      `*Tasks:* ${running} running / ${desired} desired, ${service.pendingCount ?? 0} pending`,
+      `*Task definition:* \`${family(service.taskDefinition)}\``,
+      ...containers,
+    ].join('\n'),
+    ['*Deployments*', ...(service.deployments ?? []).map(deploymentLine)].join('\n'),
+    [
+      '*Recent events*',
+      ...((service.events ?? []).slice(0, MAX_EVENTS).map((e) => `• ${clock(e.createdAt)} ${clip(e.message ?? '', 400)}`) || []),
+    ].join('\n'),
+    stoppedTasks.length ? ['*Recently stopped tasks*', ...stoppedTasks.map(stoppedLine)].join('\n') : '*Recently stopped tasks:* none',
+  ];
+  return { sections, result: { outcome, summary } };
+}
+
+export const status: WorkerCommand = async (ctx) => {
+  const alias = ctx.target!.alias;
+  const snapshot = await readServiceSnapshot(ctx);
+  const { sections, result } = renderStatus(alias, snapshot);
+  const blocks = [
+    ...sections.map((s) => ({ type: 'section', text: { type: 'mrkdwn', text: s } })),
+    {
+      type: 'actions',
+      elements: [{ type: 'button', action_id: RERUN_ACTION, text: { type: 'plain_text', text: 'Refresh' }, value: `status ${alias}` }],
+    },
+  ];
+  await ctx.out.post(sections.join('\n\n'), blocks);
+  return result;
+};

@@ -1,0 +1,21 @@
+import type { AllowlistStore } from '../auth/allowlist';
+import type { AllowlistEntry } from '../auth/roles';
+import type { Config } from '../config/schema';
+import type { Invocation, ParsedRequest } from './registry';
+
+export interface SlackMessage {
+  text: string;
+  blocks?: unknown[];
+}
+
+/** What an ack-path command gets: it answers ephemerally, within Slack's 3 seconds. */
+export interface AckContext {
+  invocation: Invocation;
+  request: ParsedRequest;
+  config: Config;
+  /** The caller's allowlist entry, already read for authorization. */
+  entry: AllowlistEntry | undefined;
+  allowlist: AllowlistStore;
+}
+
+export type AckCommand = (ctx: AckContext) => Promise<SlackMessage> | SlackMessage;

@@ -1,0 +1,13 @@
+import { describeGrant, ROLE_FOR } from '../auth/roles';
+import type { AckCommand } from './types';
+
+export const whoami: AckCommand = ({ invocation, entry }) => {
+  if (!entry || entry.grants.length === 0) {
+    return {
+      text: `You are <@${invocation.userId}> (\`${invocation.userId}\`) and you are not on the allowlist, so you may use \`/ecs help\` and \`/ecs whoami\` only. Ask an admin to run \`/ecs allow <@${invocation.userId}> ${ROLE_FOR.read} <service>\`.`,
+    };
+  }
+  return {
+    text: [`You are <@${invocation.userId}> (\`${invocation.userId}\`). Your grants:`, ...entry.grants.map((g) => `• ${describeGrant(g)}`), `Last changed ${entry.updatedAt} by <@${entry.addedBy}>.`].join('\n'),
+  };
+};

@@ -1,0 +1,7 @@
+import { allow } from './allow';
+import { deny } from './deny';
+import { status } from './status';
+import type { WorkerCommand } from './worker-types';
+
+/** Commands the worker runs, answering in a thread. */
+export const WORKER_COMMANDS: Record<string, WorkerCommand> = { status, allow, deny };

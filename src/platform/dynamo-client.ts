@@ -1,0 +1,25 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+
+// Loaded on first use by ./dynamo.ts, so that a cold start only pays for the SDK once a request needs it.
+let client: DynamoDBDocumentClient | undefined;
+
+function documentClient(): DynamoDBDocumentClient {
+  client ??= DynamoDBDocumentClient.from(new DynamoDBClient({ maxAttempts: 4 }), { marshallOptions: { removeUndefinedValues: true } });
+  return client;
+}
+
+type Input<C extends abstract new (input: never) => unknown> = ConstructorParameters<C>[0];
+
+export const operations = {
+  get: (input: Input<typeof GetCommand>) => documentClient().send(new GetCommand(input)),
+  put: (input: Input<typeof PutCommand>) => documentClient().send(new PutCommand(input)),
+  update: (input: Input<typeof UpdateCommand>) => documentClient().send(new UpdateCommand(input)),
+  delete: (input: Input<typeof DeleteCommand>) => documentClient().send(new DeleteCommand(input)),
+  query: (input: Input<typeof QueryCommand>) => documentClient().send(new QueryCommand(input)),
+};
+
+export function reset(): void {
+  client?.destroy();
+  client = undefined;
+}

@@ -1,0 +1,26 @@
+import type { operations as Operations } from './dynamo-client';
+
+type Ops = typeof Operations;
+let loading: Promise<typeof import('./dynamo-client')> | undefined;
+const load = () => (loading ??= import('./dynamo-client'));
+
+/**
+ * DynamoDB document operations. The SDK is imported on first call, never at module load:
+ * the cold-start path makes no network calls and parses no client it does not use.
+ */
+export const ddb: Ops = {
+  get: async (input) => (await load()).operations.get(input),
+  put: async (input) => (await load()).operations.put(input),
+  update: async (input) => (await load()).operations.update(input),
+  delete: async (input) => (await load()).operations.delete(input),
+  query: async (input) => (await load()).operations.query(input),
+};
+
+/** Forget the client (tests point DynamoDB at a new endpoint). */
+export async function resetDynamo(): Promise<void> {
+  if (loading) (await loading).reset();
+}
+
+export const epochSeconds = (ms: number): number => Math.floor(ms / 1000);
+
+export const isConditionalCheckFailed = (error: unknown): boolean => (error as Error | undefined)?.name === 'ConditionalCheckFailedException';

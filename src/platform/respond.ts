@@ -1,0 +1,16 @@
+import type { SlackMessage } from '../commands/types';
+
+/** Posts an ephemeral message through a response_url (valid 30 minutes, 5 uses). */
+export async function respondViaUrl(responseUrl: string, message: SlackMessage, options: { replaceOriginal?: boolean } = {}): Promise<void> {
+  const url = new URL(responseUrl);
+  // response_url must be Slack's (or, locally, the configured Slack stand-in): never post a message elsewhere.
+  const allowed = [process.env.SLACK_API_URL ? new URL(process.env.SLACK_API_URL).host : 'hooks.slack.com'];
+  if (!allowed.includes(url.host)) throw new Error(`refusing to post to unexpected response_url host ${url.host}`);
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ response_type: 'ephemeral', replace_original: options.replaceOriginal ?? false, ...message }),
+    signal: AbortSignal.timeout(5000),
+  });
+  if (!res.ok) throw new Error(`response_url answered ${res.status}`);
+}

@@ -1,0 +1,121 @@
+import type { WebClient } from '@slack/web-api';
+import type { AuditLog } from '../audit/audit';
+import type { AllowlistStore } from '../auth/allowlist';
+import { AwsSession } from '../aws/session';
+import { commandText, parseRequest } from '../commands/registry';
+import type { SlackMessage } from '../commands/types';
+import { WORKER_COMMANDS } from '../commands/worker-commands';
+import type { CommandResult, WorkerContext } from '../commands/worker-types';
+import type { Config } from '../config/schema';
+import { UserFacingError } from '../platform/errors';
+import type { CommandJob, Job, ReactionJob } from '../platform/jobs';
+import type { Logger } from '../platform/logger';
+import type { SlackSecrets } from '../platform/secrets';
+import type { StateStore } from '../platform/state';
+import { SlackChannelError, ThreadOutput } from '../slack/thread-output';
+
+export interface WorkerDeps {
+  config: () => Config;
+  secrets: () => Promise<SlackSecrets>;
+  slack: (token: string) => WebClient;
+  allowlist: AllowlistStore;
+  audit: () => AuditLog;
+  state: StateStore;
+  respond: (responseUrl: string, message: SlackMessage) => Promise<void>;
+  logger: Logger;
+  now: () => number;
+}
+
+export interface LambdaContextLike {
+  getRemainingTimeInMillis(): number;
+  awsRequestId?: string;
+}
+
+/** Handles reactions on one kind of tracked message (the deploy approval registers one). */
+export type ReactionHandler = (job: ReactionJob, tracked: Record<string, unknown>, deps: WorkerDeps & { client: WebClient }) => Promise<void>;
+const reactionHandlers = new Map<string, ReactionHandler>();
+
+export function registerReactionHandler(kind: string, handler: ReactionHandler): void {
+  reactionHandlers.set(kind, handler);
+}
+
+export function createWorker(deps: WorkerDeps) {
+  return async function runJob(job: Job, context: LambdaContextLike): Promise<void> {
+    if (job.kind === 'command') return runCommand(job, context);
+    return runReaction(job);
+  };
+
+  async function runReaction(job: ReactionJob): Promise<void> {
+    const tracked = await deps.state.get<Record<string, unknown>>(job.trackedKey);
+    const handler = tracked && reactionHandlers.get(String(tracked.kind));
+    if (!tracked || !handler) {
+      deps.logger.info('reaction on a message no longer tracked', { trackedKey: job.trackedKey, eventId: job.eventId });
+      return;
+    }
+    const { botToken } = await deps.secrets();
+    await handler(job, tracked, { ...deps, client: deps.slack(botToken) });
+  }
+
+  async function runCommand(job: CommandJob, context: LambdaContextLike): Promise<void> {
+    const started = deps.now();
+    const { invocation } = job;
+    const logger = deps.logger.child({ jobId: job.id, user: invocation.userId, command: commandText(invocation) });
+    const config = deps.config();
+    const request = parseRequest(invocation.text, config);
+    const command = WORKER_COMMANDS[request.verb.name];
+    const alias = request.scope.target;
+    const target = alias ? { alias, ...config.targets[alias]! } : undefined;
+    const aws = target ? new AwsSession(target, { teamId: invocation.teamId, userId: invocation.userId, ...(invocation.userName ? { userName: invocation.userName } : {}) }) : undefined;
+    const remainingMs = () => context.getRemainingTimeInMillis();
+
+    let result: CommandResult = { outcome: 'failure', summary: 'did not finish' };
+    let threadTs: string | undefined;
+    try {
+      const { botToken } = await deps.secrets();
+      let out: ThreadOutput;
+      try {
+        out = await ThreadOutput.start({
+          client: deps.slack(botToken),
+          channel: invocation.channelId,
+          remainingMs,
+          logger,
+          parentText: `<@${invocation.userId}> ran \`${commandText(invocation)}\``,
+        });
+      } catch (error) {
+        // No thread to answer in: tell the requester privately, with the fix.
+        const message = error instanceof SlackChannelError ? error.userMessage : `I could not post in this channel: ${(error as Error).message}`;
+        if (invocation.responseUrl) await deps.respond(invocation.responseUrl, { text: `⚠️ ${message}` }).catch((e: unknown) => logger.error('response_url failed', { error: e }));
+        result = { outcome: 'failure', summary: message };
+        return;
+      }
+      threadTs = out.parentTs;
+      try {
+        if (!command) throw new Error(`no worker command for ${request.verb.name}`);
+        const ctx: WorkerContext = { job, request, config, out, allowlist: deps.allowlist, logger, now: deps.now, remainingMs, ...(target ? { target } : {}), ...(aws ? { aws } : {}) };
+        result = await command(ctx);
+      } catch (error) {
+        if (error instanceof UserFacingError) {
+          await out.post(`❌ ${error.userMessage}`);
+          result = { outcome: 'failure', summary: error.userMessage.split('\n')[0]! };
+        } else {
+          logger.error('command failed', { error, stack: (error as Error).stack });
+          await out.post(`❌ Something went wrong inside the bot (job \`${job.id}\`). The logs have the details.`);
+          result = { outcome: 'failure', summary: 'internal error' };
+        }
+      }
+      await out.finish(result);
+    } finally {
+      aws?.destroy();
+      await deps
+        .audit()
+        .complete(job.audit, {
+          outcome: result.outcome,
+          durationMs: deps.now() - started,
+          reason: result.summary,
+          ...(aws?.requestIds.length ? { awsRequestIds: aws.requestIds } : {}),
+          ...(threadTs ? { threadTs } : {}),
+        })
+        .catch((error) => logger.error('audit completion failed', { error }));
+    }
+  }
+}

@@ -1,0 +1,31 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { ConfigError, parseConfig } from '../src/config/schema';
+
+describe('configuration', () => {
+  it('accepts the shipped example and fills defaults', () => {
+    const config = parseConfig(parse(readFileSync('ecs-chatops.config.yaml', 'utf8')));
+    expect(config.targets.web?.cluster).toBe('main');
+    expect(config.slack.command).toBe('/ecs');
+    expect(parseConfig({ slack: { teams: ['T1'] }, targets: { a: { region: 'us-east-1', cluster: 'c', service: 's' } } }).audit.retentionDays).toBe(400);
+  });
+  it('names the path and the problem of every error', () => {
+    try {
+      parseConfig({ slack: { teams: ['nope'] }, targets: { Web: { region: 'us-east-1', cluster: 'c', service: 's' }, ok: { region: 'moon', cluster: '', service: 's', roleArn: 'arn:aws:iam::1:role/x', extra: 1 } } });
+      expect.unreachable();
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      const problems = (error as ConfigError).problems;
+      expect(problems).toContain('slack.teams.0: must be a Slack team id such as T0123ABCD');
+      expect(problems).toContain('targets.Web (the name): must be lowercase letters, digits and dashes, starting with a letter (max 40)');
+      expect(problems).toContain('targets.ok.region: must be an AWS region such as us-east-1');
+      expect(problems).toContain('targets.ok.cluster: must not be empty');
+      expect(problems.some((p) => p.startsWith('targets.ok.roleArn: must be an IAM role ARN'))).toBe(true);
+      expect(problems.some((p) => p.startsWith('targets.ok') && p.includes('extra'))).toBe(true);
+    }
+  });
+  it('refuses a configuration without targets', () => {
+    expect(() => parseConfig({ slack: { teams: ['T1'] }, targets: {} })).toThrow(/targets: declare at least one target/);
+  });
+});

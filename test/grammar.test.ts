@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest';
+import { closest, parseChannelMention, parseUserMention, splitFlags, tokenize } from '../src/commands/grammar';
+import { parseRequest } from '../src/commands/registry';
+import { parseConfig } from '../src/config/schema';
+import { UsageError } from '../src/platform/errors';
+
+const config = parseConfig({
+  slack: { teams: ['T1'] },
+  targets: { web: { region: 'us-east-1', cluster: 'main', service: 'web' }, worker: { region: 'us-east-1', cluster: 'main', service: 'worker' } },
+});
+
+describe('tokenize', () => {
+  it('splits on whitespace and groups quoted words, including Slack smart quotes', () => {
+    expect(tokenize('  status   web ')).toEqual(['status', 'web']);
+    expect(tokenize('run backup.sh "two words" \'x y\'')).toEqual(['run', 'backup.sh', 'two words', 'x y']);
+    expect(tokenize('run a \u201Csmart quoted\u201D')).toEqual(['run', 'a', 'smart quoted']);
+    expect(tokenize('run a ""')).toEqual(['run', 'a', '']);
+  });
+  it('refuses an unclosed quote', () => {
+    expect(() => tokenize('run "oops')).toThrow(UsageError);
+  });
+});
+
+describe('splitFlags', () => {
+  it('separates known flags from positional words', () => {
+    const words = splitFlags(['@bob', 'operator', '--scripts', 'a,b', '--channels=C1'], { withValue: ['scripts', 'channels'], boolean: [] });
+    expect(words.positional).toEqual(['@bob', 'operator']);
+    expect(words.flags.get('scripts')).toBe('a,b');
+    expect(words.flags.get('channels')).toBe('C1');
+  });
+  it('refuses unknown flags and flags without values', () => {
+    expect(() => splitFlags(['--force'], { withValue: [], boolean: [] })).toThrow(/Unknown option `--force`/);
+    expect(() => splitFlags(['--scripts'], { withValue: ['scripts'], boolean: [] })).toThrow(/needs a value/);
+  });
+});
+
+describe('closest', () => {
+  it('suggests plausible typos and prefixes, not unrelated words', () => {
+    expect(closest('stauts', ['help', 'status', 'services'])).toBe('status');
+    expect(closest('serv', ['help', 'status', 'services'])).toBe('services');
+    expect(closest('zzzzzz', ['help', 'status'])).toBeUndefined();
+  });
+});
+
+describe('mentions', () => {
+  it('accepts escaped mentions and ids', () => {
+    expect(parseUserMention('<@U0BOB|bob>')).toBe('U0BOB');
+    expect(parseUserMention('U0BOB')).toBe('U0BOB');
+    expect(parseChannelMention('<#C0OPS|ops>')).toBe('C0OPS');
+    expect(() => parseUserMention('@bob')).toThrow(/Type @ and pick/);
+  });
+});
+
+describe('parseRequest', () => {
+  it('defaults to help and resolves a service', () => {
+    expect(parseRequest('', config).verb.name).toBe('help');
+    const r = parseRequest('status web', config);
+    expect(r.verb.name).toBe('status');
+    expect(r.scope.target).toBe('web');
+  });
+  it('names the closest verb and the valid choices for an unknown verb', () => {
+    expect(() => parseRequest('stats web', config)).toThrow(/Unknown command `stats`\. Did you mean `status`\?.*Valid commands: `help`/);
+  });
+  it('names the closest service and the choices for an unknown service', () => {
+    expect(() => parseRequest('status wbe', config)).toThrow(/Unknown service `wbe`\. Did you mean `web`\? Valid services: `web`, `worker`\./);
+  });
+  it('gives usage for a missing or extra argument', () => {
+    expect(() => parseRequest('status', config)).toThrow(/Which service\?.*\n.*Usage: `\/ecs status <service>`/s);
+    expect(() => parseRequest('status web now', config)).toThrow(/Unexpected `now`/);
+  });
+  it('validates allow: role, services and mention', () => {
+    expect(parseRequest('allow <@U0BOB|bob> operator web --scripts backup.sh', config).verb.name).toBe('allow');
+    expect(() => parseRequest('allow <@U0BOB|bob> superuser', config)).toThrow(/Unknown role `superuser`/);
+    expect(() => parseRequest('allow <@U0BOB|bob> operator nope', config)).toThrow(/Unknown service `nope`/);
+  });
+});
