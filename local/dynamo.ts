@@ -11,7 +11,7 @@ export interface LocalDynamo {
 
 /** dynalite (a faithful DynamoDB API, in memory) on a free loopback port, with the bot's tables. */
 export async function startLocalDynamo(options: { port?: number } = {}): Promise<LocalDynamo> {
-  const { default: dynalite } = (await import('dynalite')) as unknown as { default: (o: object) => import('node:http').Server };
+  const { default: dynalite } = await import('dynalite');
   const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -20,7 +20,7 @@ function setup(options: { failDispatch?: number } = {}) {
   const jobs = memoryJobs({ failTimes: options.failDispatch ?? 0 });
   const state = memoryState();
   const responses: Array<{ url: string; text: string }> = [];
-  const ingress = createIngress({
+  const core = createIngress({
     config: () => config,
     secrets: async () => ({ signingSecret: SECRET, botToken: 'xoxb-test' }),
     allowlist,
@@ -30,7 +30,7 @@ function setup(options: { failDispatch?: number } = {}) {
     respond: async (url, message) => void responses.push({ url, text: message.text }),
     now: Date.now,
   });
-  return { ingress, allowlist, audit, jobs, state, responses };
+  return { ingress: core.handleHttp, allowlist, audit, jobs, state, responses };
 }
 
 const slash = (text: string, user = 'U0ALICE', extra: Partial<Parameters<typeof signedSlackEvent>[0]> = {}) =>

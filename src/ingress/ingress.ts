@@ -36,7 +36,9 @@ const ephemeral = (message: SlackMessage): HttpResult => json(200, { response_ty
  * within Slack's 3 seconds. Nothing here calls ECS.
  */
 export function createIngress(deps: IngressDeps) {
-  return async function ingress(event: HttpEvent): Promise<HttpResult> {
+  return { handleHttp, handleInvocation, handleEventEnvelope, handleInteraction };
+
+  async function handleHttp(event: HttpEvent): Promise<HttpResult> {
     const started = deps.now();
     const body = rawBody(event);
     // ssl_check carries no signature and needs no answer but 200.
@@ -80,7 +82,7 @@ export function createIngress(deps: IngressDeps) {
     }
     log.debug('ack', { ms: deps.now() - started, status: result.statusCode });
     return result;
-  };
+  }
 
   async function handleSlashCommand(form: URLSearchParams): Promise<HttpResult> {
     const required = ['team_id', 'user_id', 'channel_id', 'command'] as const;

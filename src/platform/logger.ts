@@ -8,8 +8,9 @@ const SECRET_KEY = /token|secret|password|signature|authorization|credential/i;
 const SLACK_TOKEN = /xox[abposr]-[\w-]+/g;
 
 function threshold(): number {
-  const level = (process.env.LOG_LEVEL ?? 'info').toLowerCase() as Level;
-  return LEVELS[level] ?? LEVELS.info;
+  const level = (process.env.LOG_LEVEL ?? 'info').toLowerCase();
+  if (level === 'silent') return Number.POSITIVE_INFINITY;
+  return LEVELS[level as Level] ?? LEVELS.info;
 }
 
 export function redact(value: unknown, depth = 0): unknown {

@@ -1,0 +1,491 @@
+/**
+ * The sample account the local world and tests start from: account 111111111111, us-east-1,
+ * cluster `main` with three services that exercise the bot's reporting:
+ *
+ *  - `web`     healthy: 2/2 running, deployment COMPLETED, exec enabled, behind a target group;
+ *  - `broken`  0/2 running, deployment IN_PROGRESS, tasks stopped by missing image / denied secret;
+ *  - `manager` 1/1 running, the long-lived container maintenance scripts run in.
+ *
+ * Ids are derived from fixed labels, so ARNs are identical on every run (see SAMPLE); timestamps
+ * are relative to the emulator clock at seeding time.
+ */
+import type { Container, Service, Task, TaskDefinition } from '@aws-sdk/client-ecs';
+import { putParameter } from './services/ssm';
+import { arns, hexId, uuid, type EmulatorState } from './state';
+
+export interface SeedOptions {
+  /** Value of the SecureString `/ecs-chatops/slack/signing-secret`. */
+  slackSigningSecret?: string;
+  /** Value of the SecureString `/ecs-chatops/slack/bot-token`. */
+  slackBotToken?: string;
+}
+
+const ACCOUNT = '111111111111';
+const REGION = 'us-east-1';
+const ECR = `${ACCOUNT}.dkr.ecr.${REGION}.amazonaws.com`;
+const ecsArn = (resource: string) => `arn:aws:ecs:${REGION}:${ACCOUNT}:${resource}`;
+const role = (name: string) => `arn:aws:iam::${ACCOUNT}:role/${name}`;
+const taskIds = (label: string, n: number) => Array.from({ length: n }, (_, i) => hexId(`task/${label}/${i}`));
+
+/** Names and ARNs of the seeded resources, for tests and the playground. */
+export const SAMPLE = {
+  accountId: ACCOUNT,
+  region: REGION,
+  cluster: 'main',
+  clusterArn: ecsArn('cluster/main'),
+  services: {
+    web: ecsArn('service/main/web'),
+    broken: ecsArn('service/main/broken'),
+    manager: ecsArn('service/main/manager'),
+  },
+  taskDefinitions: {
+    web: ecsArn('task-definition/web:42'),
+    webPrevious: ecsArn('task-definition/web:41'),
+    broken: ecsArn('task-definition/broken:7'),
+    manager: ecsArn('task-definition/manager:3'),
+  },
+  images: {
+    web: `${ECR}/web:v1.4.2`,
+    webPrevious: `${ECR}/web:v1.4.1`,
+    broken: `${ECR}/web:does-not-exist`,
+    logRouter: 'public.ecr.aws/aws-observability/aws-for-fluent-bit:stable',
+  },
+  deployments: {
+    web: 'ecs-svc/4719306254839071652',
+    webPrevious: 'ecs-svc/3380117456920385543',
+    broken: 'ecs-svc/8820341775619232017',
+    manager: 'ecs-svc/1590438826671095408',
+  },
+  /** Task ids (the ARN is `arn:aws:ecs:us-east-1:111111111111:task/main/<id>`). */
+  tasks: {
+    webRunning: taskIds('web', 2),
+    webStopped: hexId('task/web/old'),
+    brokenStopped: taskIds('broken', 4),
+    managerRunning: taskIds('manager', 1),
+  },
+  targetGroupArn: `arn:aws:elasticloadbalancing:${REGION}:${ACCOUNT}:targetgroup/web/6d0ecf831eec9f09`,
+  secrets: {
+    webDatabaseUrl: `arn:aws:ssm:${REGION}:${ACCOUNT}:parameter/web/DATABASE_URL`,
+    webApiKey: `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:web/api-key-Xb3kQ9`,
+    brokenDatabaseUrl: `arn:aws:ssm:${REGION}:${ACCOUNT}:parameter/broken/DATABASE_URL`,
+    brokenApiKey: `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:broken/api-key-Q8mZ2c`,
+  },
+  roles: {
+    bot: role('ecs-chatops-lambda'),
+    target: role('ecs-chatops-target'),
+    crossAccountTarget: 'arn:aws:iam::222222222222:role/ecs-chatops-target',
+  },
+} as const;
+
+const SUBNETS = ['subnet-0a1b2c3d4e5f60718', 'subnet-0f1e2d3c4b5a69788'];
+const NETWORK = {
+  awsvpcConfiguration: { subnets: SUBNETS, securityGroups: ['sg-0123456789abcdef0'], assignPublicIp: 'DISABLED' as const },
+};
+const MIN = 60_000;
+const HOUR = 60 * MIN;
+const DAY = 24 * HOUR;
+
+export function seedSampleAccount(state: EmulatorState, options: SeedOptions = {}): void {
+  const now = state.clock.now();
+  const ago = (ms: number) => new Date(now - ms);
+  const r = state.region(ACCOUNT, REGION);
+
+  for (const name of ['ecs-chatops-target', 'web-task-role', 'web-execution-role', 'broken-task-role', 'broken-execution-role', 'manager-task-role']) {
+    state.addRole(ACCOUNT, name);
+  }
+  state.addRole('222222222222', 'ecs-chatops-target');
+
+  // Parameter Store: the bot's Slack secrets plus the services' own configuration.
+  const ssm = { regional: r, clock: state.clock };
+  putParameter(ssm, { Name: '/ecs-chatops/slack/signing-secret', Type: 'SecureString', Value: options.slackSigningSecret ?? 'local-signing-secret' });
+  putParameter(ssm, { Name: '/ecs-chatops/slack/bot-token', Type: 'SecureString', Value: options.slackBotToken ?? 'xoxb-local-bot-token' });
+  putParameter(ssm, { Name: '/web/DATABASE_URL', Type: 'SecureString', Value: 'postgres://web:local@db.internal:5432/web' });
+  putParameter(ssm, { Name: '/broken/DATABASE_URL', Type: 'SecureString', Value: 'postgres://broken:local@db.internal:5432/broken' });
+
+  r.ecs.clusters.set('main', {
+    cluster: {
+      clusterArn: SAMPLE.clusterArn,
+      clusterName: 'main',
+      status: 'ACTIVE',
+      configuration: { executeCommandConfiguration: { logging: 'DEFAULT' } },
+      settings: [{ name: 'containerInsights', value: 'enabled' }],
+      capacityProviders: ['FARGATE', 'FARGATE_SPOT'],
+      defaultCapacityProviderStrategy: [],
+      tags: [{ key: 'environment', value: 'local' }],
+    },
+    services: new Map(),
+    tasks: new Map(),
+  });
+
+  // Task definitions --------------------------------------------------------------------------
+  const appContainer = (family: string, image: string, secrets: Record<string, string>) => ({
+    name: 'app',
+    image,
+    cpu: 0,
+    essential: true,
+    portMappings: [{ containerPort: 8080, hostPort: 8080, protocol: 'tcp' as const, name: 'http', appProtocol: 'http' as const }],
+    environment: [
+      { name: 'NODE_ENV', value: 'production' },
+      { name: 'PORT', value: '8080' },
+    ],
+    secrets: Object.entries(secrets).map(([name, valueFrom]) => ({ name, valueFrom })),
+    logConfiguration: {
+      logDriver: 'awslogs' as const,
+      options: { 'awslogs-group': `/ecs/${family}`, 'awslogs-region': REGION, 'awslogs-stream-prefix': family },
+    },
+    mountPoints: [],
+    volumesFrom: [],
+    systemControls: [],
+  });
+  const logRouter = (family: string) => ({
+    name: 'log-router',
+    image: SAMPLE.images.logRouter,
+    cpu: 0,
+    memoryReservation: 50,
+    essential: true,
+    user: '0',
+    firelensConfiguration: { type: 'fluentbit' as const, options: { 'enable-ecs-log-metadata': 'true' } },
+    logConfiguration: {
+      logDriver: 'awslogs' as const,
+      options: { 'awslogs-group': `/ecs/${family}`, 'awslogs-region': REGION, 'awslogs-stream-prefix': 'firelens' },
+    },
+    environment: [],
+    mountPoints: [],
+    portMappings: [],
+    volumesFrom: [],
+    systemControls: [],
+  });
+  const taskDefinition = (
+    family: string,
+    revision: number,
+    registeredAt: Date,
+    containerDefinitions: TaskDefinition['containerDefinitions'],
+    roles: { task: string; execution: string },
+  ): TaskDefinition => ({
+    taskDefinitionArn: ecsArn(`task-definition/${family}:${revision}`),
+    family,
+    revision,
+    containerDefinitions,
+    taskRoleArn: role(roles.task),
+    executionRoleArn: role(roles.execution),
+    networkMode: 'awsvpc',
+    volumes: [],
+    status: 'ACTIVE',
+    requiresAttributes: [
+      'com.amazonaws.ecs.capability.logging-driver.awslogs',
+      'ecs.capability.execution-role-awslogs',
+      'com.amazonaws.ecs.capability.ecr-auth',
+      'com.amazonaws.ecs.capability.task-iam-role',
+      'ecs.capability.execution-role-ecr-pull',
+      'ecs.capability.secrets.ssm.environment-variables',
+      'ecs.capability.secrets.asm.environment-variables',
+      'ecs.capability.task-eni',
+    ].map((name) => ({ name })),
+    placementConstraints: [],
+    compatibilities: ['EC2', 'FARGATE'],
+    requiresCompatibilities: ['FARGATE'],
+    cpu: '512',
+    memory: '1024',
+    runtimePlatform: { cpuArchitecture: 'X86_64', operatingSystemFamily: 'LINUX' },
+    registeredAt,
+    registeredBy: `arn:aws:sts::${ACCOUNT}:assumed-role/github-actions-deploy/GitHubActions`,
+  });
+  const webRoles = { task: 'web-task-role', execution: 'web-execution-role' };
+  const webSecrets = { DATABASE_URL: SAMPLE.secrets.webDatabaseUrl, API_KEY: SAMPLE.secrets.webApiKey };
+  const defs = [
+    taskDefinition('web', 41, ago(12 * DAY), [appContainer('web', SAMPLE.images.webPrevious, webSecrets), logRouter('web')], webRoles),
+    taskDefinition('web', 42, ago(50 * MIN), [appContainer('web', SAMPLE.images.web, webSecrets), logRouter('web')], webRoles),
+    taskDefinition(
+      'broken',
+      7,
+      ago(26 * MIN),
+      [appContainer('broken', SAMPLE.images.broken, { DATABASE_URL: SAMPLE.secrets.brokenDatabaseUrl, API_KEY: SAMPLE.secrets.brokenApiKey })],
+      { task: 'broken-task-role', execution: 'broken-execution-role' },
+    ),
+    taskDefinition(
+      'manager',
+      3,
+      ago(6 * DAY),
+      [{ ...appContainer('manager', SAMPLE.images.web, { DATABASE_URL: SAMPLE.secrets.webDatabaseUrl }), command: ['sleep', 'infinity'], portMappings: [] }],
+      { task: 'manager-task-role', execution: 'web-execution-role' },
+    ),
+  ];
+  for (const def of defs) {
+    r.ecs.taskDefinitions.set(`${def.family}:${def.revision}`, { taskDefinition: def, tags: [{ key: 'service', value: def.family! }] });
+  }
+  const def = (familyRevision: string) => r.ecs.taskDefinitions.get(familyRevision)!.taskDefinition;
+
+  // Services ----------------------------------------------------------------------------------
+  const events = (service: string, list: Array<[Date, string]>) =>
+    list.map(([createdAt, message], i) => ({ id: uuid(`event/${service}/${i}`), createdAt, message: `(service ${service}) ${message}` }));
+  const service = (name: string, spec: Partial<Service> & { taskDefinition: string; createdAt: Date }): Service => ({
+    serviceArn: arns.service(r, 'main', name),
+    serviceName: name,
+    clusterArn: SAMPLE.clusterArn,
+    loadBalancers: [],
+    serviceRegistries: [],
+    status: 'ACTIVE',
+    pendingCount: 0,
+    launchType: 'FARGATE',
+    platformVersion: '1.4.0',
+    platformFamily: 'Linux',
+    deploymentConfiguration: {
+      deploymentCircuitBreaker: { enable: false, rollback: false },
+      maximumPercent: 200,
+      minimumHealthyPercent: 100,
+      strategy: 'ROLLING',
+    },
+    roleArn: `arn:aws:iam::${ACCOUNT}:role/aws-service-role/ecs.amazonaws.com/AWSServiceRoleForECS`,
+    placementConstraints: [],
+    placementStrategy: [],
+    networkConfiguration: NETWORK,
+    schedulingStrategy: 'REPLICA',
+    deploymentController: { type: 'ECS' },
+    createdBy: role('github-actions-deploy'),
+    enableECSManagedTags: true,
+    propagateTags: 'SERVICE',
+    enableExecuteCommand: true,
+    availabilityZoneRebalancing: 'ENABLED',
+    tags: [{ key: 'service', value: name }],
+    ...spec,
+  });
+  const deployment = (id: string, taskDefinition: string, spec: Record<string, unknown>) => ({
+    id,
+    status: 'PRIMARY',
+    taskDefinition,
+    launchType: 'FARGATE' as const,
+    platformVersion: '1.4.0',
+    platformFamily: 'Linux',
+    networkConfiguration: NETWORK,
+    pendingCount: 0,
+    failedTasks: 0,
+    ...spec,
+  });
+
+  const [web1, web2] = SAMPLE.tasks.webRunning;
+  const [b1, b2, b3, b4] = SAMPLE.tasks.brokenStopped;
+  const [mgr] = SAMPLE.tasks.managerRunning;
+  const cluster = r.ecs.clusters.get('main')!;
+  const tg = SAMPLE.targetGroupArn;
+  const D = SAMPLE.deployments;
+
+  cluster.services.set(
+    'web',
+    service('web', {
+      taskDefinition: SAMPLE.taskDefinitions.web,
+      createdAt: ago(200 * DAY),
+      desiredCount: 2,
+      runningCount: 2,
+      loadBalancers: [{ targetGroupArn: tg, containerName: 'app', containerPort: 8080 }],
+      healthCheckGracePeriodSeconds: 60,
+      deployments: [
+        deployment(D.web, SAMPLE.taskDefinitions.web, {
+          desiredCount: 2,
+          runningCount: 2,
+          createdAt: ago(45 * MIN),
+          updatedAt: ago(38 * MIN),
+          rolloutState: 'COMPLETED',
+          rolloutStateReason: `ECS deployment ${D.web} completed.`,
+        }),
+      ],
+      events: events('web', [
+        [ago(37 * MIN), 'has reached a steady state.'],
+        [ago(38 * MIN), `(deployment ${D.web}) deployment completed.`],
+        [ago(40 * MIN), `has stopped 1 running tasks: (task ${SAMPLE.tasks.webStopped}).`],
+        [ago(41 * MIN), `deregistered 1 targets in (target-group ${tg})`],
+        [ago(42 * MIN), `registered 2 targets in (target-group ${tg})`],
+        [ago(44 * MIN), `has started 2 tasks: (task ${web1}) (task ${web2}).`],
+        [ago(6 * HOUR), 'has reached a steady state.'],
+      ]),
+    }),
+  );
+
+  const unableToPlace =
+    'was unable to place a task. Reason: Capacity is unavailable at this time. Please try again later or in a different availability zone. For more information, see the Troubleshooting section of the Amazon ECS Developer Guide.';
+  cluster.services.set(
+    'broken',
+    service('broken', {
+      taskDefinition: SAMPLE.taskDefinitions.broken,
+      createdAt: ago(26 * MIN),
+      desiredCount: 2,
+      runningCount: 0,
+      deployments: [
+        deployment(D.broken, SAMPLE.taskDefinitions.broken, {
+          desiredCount: 2,
+          runningCount: 0,
+          failedTasks: 4,
+          createdAt: ago(25 * MIN),
+          updatedAt: ago(2 * MIN),
+          rolloutState: 'IN_PROGRESS',
+          rolloutStateReason: `ECS deployment ${D.broken} in progress.`,
+        }),
+      ],
+      events: events('broken', [
+        [ago(3 * MIN), `has started 1 tasks: (task ${b4}).`],
+        [ago(8 * MIN), unableToPlace],
+        [ago(12 * MIN), `has started 1 tasks: (task ${b3}).`],
+        [ago(24 * MIN), `has started 2 tasks: (task ${b1}) (task ${b2}).`],
+      ]),
+    }),
+  );
+
+  cluster.services.set(
+    'manager',
+    service('manager', {
+      taskDefinition: SAMPLE.taskDefinitions.manager,
+      createdAt: ago(90 * DAY),
+      desiredCount: 1,
+      runningCount: 1,
+      deployments: [
+        deployment(D.manager, SAMPLE.taskDefinitions.manager, {
+          desiredCount: 1,
+          runningCount: 1,
+          createdAt: ago(6 * DAY),
+          updatedAt: ago(6 * DAY - 4 * MIN),
+          rolloutState: 'COMPLETED',
+          rolloutStateReason: `ECS deployment ${D.manager} completed.`,
+        }),
+      ],
+      events: events('manager', [
+        [ago(3 * HOUR), 'has reached a steady state.'],
+        [ago(6 * DAY - 4 * MIN), `(deployment ${D.manager}) deployment completed.`],
+        [ago(6 * DAY - 5 * MIN), `has started 1 tasks: (task ${mgr}).`],
+      ]),
+    }),
+  );
+
+  // Tasks -------------------------------------------------------------------------------------
+  const pullFailure = (image: string) =>
+    `CannotPullContainerError: pull image manifest has been retried 7 time(s): failed to resolve ref ${image}: ${image}: not found`;
+  const secretFailure = (taskId: string) =>
+    'ResourceInitializationError: unable to pull secrets or registry auth: execution resource retrieval failed: ' +
+    'unable to retrieve secret from asm: service call has been retried 1 time(s): failed to fetch secret ' +
+    `${SAMPLE.secrets.brokenApiKey} from secrets manager: operation error Secrets Manager: GetSecretValue, ` +
+    `https response error StatusCode: 400, RequestID: ${uuid(`request/${taskId}`)}, api error AccessDeniedException: ` +
+    `User: arn:aws:sts::${ACCOUNT}:assumed-role/broken-execution-role/${taskId} is not authorized to perform: ` +
+    `secretsmanager:GetSecretValue on resource: ${SAMPLE.secrets.brokenApiKey} because no identity-based policy ` +
+    'allows the secretsmanager:GetSecretValue action';
+
+  let ipSuffix = 10;
+  const addTask = (
+    id: string,
+    service: string,
+    taskDefinitionArn: string,
+    startedBy: string,
+    spec: {
+      createdAt: Date;
+      startedAt?: Date;
+      stoppedAt?: Date;
+      stoppedReason?: string;
+      stopCode?: Task['stopCode'];
+      container?: Partial<Container>;
+    },
+  ) => {
+    const taskDef = def(taskDefinitionArn.slice(taskDefinitionArn.lastIndexOf('/') + 1));
+    const stopped = !!spec.stoppedAt;
+    const zone = ipSuffix % 2;
+    const az = `${REGION}${'ab'[zone]}`;
+    const ip = `10.0.${zone + 1}.${ipSuffix++}`;
+    const eni = `eni-0${hexId(`eni/${id}`, 16)}`;
+    const attachmentId = uuid(`attachment/${id}`);
+    const taskArn = arns.task(r, 'main', id);
+    const at = (ms: number) => new Date(spec.createdAt.getTime() + ms);
+    const task: Task = {
+      taskArn,
+      clusterArn: SAMPLE.clusterArn,
+      taskDefinitionArn,
+      group: `service:${service}`,
+      startedBy,
+      launchType: 'FARGATE',
+      capacityProviderName: 'FARGATE',
+      platformVersion: '1.4.0',
+      platformFamily: 'Linux',
+      availabilityZone: az,
+      cpu: taskDef.cpu!,
+      memory: taskDef.memory!,
+      desiredStatus: stopped ? 'STOPPED' : 'RUNNING',
+      lastStatus: stopped ? 'STOPPED' : 'RUNNING',
+      healthStatus: 'UNKNOWN',
+      connectivity: 'CONNECTED',
+      connectivityAt: at(5_000),
+      createdAt: spec.createdAt,
+      pullStartedAt: at(15_000),
+      ...(spec.startedAt || !stopped ? { pullStoppedAt: at(25_000) } : {}),
+      ...(spec.startedAt ? { startedAt: spec.startedAt } : {}),
+      ...(stopped
+        ? {
+            stoppingAt: new Date(spec.stoppedAt!.getTime() - 30_000),
+            executionStoppedAt: new Date(spec.stoppedAt!.getTime() - 20_000),
+            stoppedAt: spec.stoppedAt!,
+            stoppedReason: spec.stoppedReason!,
+            stopCode: spec.stopCode!,
+          }
+        : {}),
+      enableExecuteCommand: true,
+      version: stopped ? 5 : 3,
+      ephemeralStorage: { sizeInGiB: 20 },
+      fargateEphemeralStorage: { sizeInGiB: 20 },
+      attachments: [
+        {
+          id: attachmentId,
+          type: 'ElasticNetworkInterface',
+          status: stopped ? 'DELETED' : 'ATTACHED',
+          details: [
+            { name: 'subnetId', value: SUBNETS[zone]! },
+            { name: 'networkInterfaceId', value: eni },
+            { name: 'macAddress', value: `0e:${hexId(`mac/${id}`, 10).match(/../g)!.join(':')}` },
+            { name: 'privateDnsName', value: `ip-${ip.replaceAll('.', '-')}.ec2.internal` },
+            { name: 'privateIPv4Address', value: ip },
+          ],
+        },
+      ],
+      tags: [{ key: 'service', value: service }],
+      containers: taskDef.containerDefinitions!.map((c, i): Container => {
+        const main = c.name === 'app';
+        return {
+          containerArn: arns.container(r, 'main', id, uuid(`container/${id}/${c.name}`)),
+          taskArn,
+          name: c.name!,
+          image: c.image!,
+          ...(spec.startedAt ? { imageDigest: `sha256:${hexId(`digest/${c.image}`, 64)}`, runtimeId: `${id}-${1524858232 + i}` } : {}),
+          lastStatus: stopped ? 'STOPPED' : 'RUNNING',
+          ...(stopped && spec.startedAt ? { exitCode: 0 } : {}),
+          networkBindings: [],
+          networkInterfaces: [{ attachmentId, privateIpv4Address: ip }],
+          healthStatus: 'UNKNOWN',
+          cpu: '0',
+          ...(c.memoryReservation ? { memoryReservation: String(c.memoryReservation) } : {}),
+          // ECS Exec's agent runs in every container of an exec-enabled task.
+          managedAgents: spec.startedAt
+            ? [{ name: 'ExecuteCommandAgent', lastStatus: stopped ? 'STOPPED' : 'RUNNING', lastStartedAt: new Date(spec.startedAt.getTime() - 2_000) }]
+            : [],
+          ...(main ? spec.container : {}),
+        };
+      }),
+    };
+    cluster.tasks.set(id, task);
+  };
+
+  addTask(SAMPLE.tasks.webStopped, 'web', SAMPLE.taskDefinitions.webPrevious, D.webPrevious, {
+    createdAt: ago(12 * DAY),
+    startedAt: ago(12 * DAY - MIN),
+    stoppedAt: ago(40 * MIN),
+    stoppedReason: `Scaling activity initiated by (deployment ${D.web})`,
+    stopCode: 'ServiceSchedulerInitiated',
+  });
+  addTask(web1!, 'web', SAMPLE.taskDefinitions.web, D.web, { createdAt: ago(44 * MIN), startedAt: ago(43 * MIN) });
+  addTask(web2!, 'web', SAMPLE.taskDefinitions.web, D.web, { createdAt: ago(44 * MIN), startedAt: ago(43 * MIN) });
+  const failedToStart = (createdAt: Date, reason: string, container?: Partial<Container>) => ({
+    createdAt,
+    stoppedAt: new Date(createdAt.getTime() + 70_000),
+    stoppedReason: reason,
+    stopCode: 'TaskFailedToStart' as const,
+    ...(container ? { container } : {}),
+  });
+  const pull = pullFailure(SAMPLE.images.broken);
+  addTask(b1!, 'broken', SAMPLE.taskDefinitions.broken, D.broken, failedToStart(ago(24 * MIN), pull, { reason: pull }));
+  addTask(b2!, 'broken', SAMPLE.taskDefinitions.broken, D.broken, failedToStart(ago(24 * MIN), secretFailure(b2!)));
+  addTask(b3!, 'broken', SAMPLE.taskDefinitions.broken, D.broken, failedToStart(ago(12 * MIN), pull, { reason: pull }));
+  addTask(b4!, 'broken', SAMPLE.taskDefinitions.broken, D.broken, failedToStart(ago(3 * MIN), secretFailure(b4!)));
+  addTask(mgr!, 'manager', SAMPLE.taskDefinitions.manager, D.manager, { createdAt: ago(6 * DAY - 5 * MIN), startedAt: ago(6 * DAY - 4 * MIN) });
+}

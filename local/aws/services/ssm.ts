@@ -1,0 +1,131 @@
+/**
+ * AWS Systems Manager Parameter Store (JSON 1.1, target AmazonSSM). SecureString values come back
+ * as opaque ciphertext unless WithDecryption is set, and decrypting is a separate `kms:Decrypt`
+ * permission, so a denied key is as testable as a denied parameter.
+ */
+import { createHash } from 'node:crypto';
+import { AwsError, asList, type CallContext, type Params, type ServiceDefinition } from '../protocols';
+import { arns, type SsmParameter, type SsmParameterVersion } from '../state';
+
+const DEFAULT_KEY = 'alias/aws/ssm';
+
+/** `name`, `name:3` (version selector) or a parameter ARN → the stored parameter and version. */
+function lookup(ctx: CallContext, ref: string): { param: SsmParameter; version: SsmParameterVersion; selector?: string } | undefined {
+  let name = ref.startsWith('arn:') ? ref.slice(ref.indexOf(':parameter') + ':parameter'.length) : ref;
+  if (ref.startsWith('arn:') && !/^\/.*\//.test(name)) name = name.slice(1); // `parameter/plain` → `plain`
+  const selector = /:(\d+)$/.exec(name);
+  if (selector) name = name.slice(0, selector.index);
+  const param = ctx.regional.ssm.parameters.get(name);
+  if (!param) return undefined;
+  const version = selector ? param.versions.find((v) => v.version === +selector[1]!) : param.versions.at(-1);
+  return version ? { param, version, ...(selector ? { selector: selector[0] } : {}) } : undefined;
+}
+
+function keyArn(ctx: CallContext, keyId: string): string {
+  if (keyId.startsWith('arn:')) return keyId;
+  return `arn:aws:kms:${ctx.region}:${ctx.accountId}:${keyId.startsWith('alias/') ? keyId : `key/${keyId}`}`;
+}
+
+function present(ctx: CallContext, found: NonNullable<ReturnType<typeof lookup>>, decrypt: boolean) {
+  const { param, version, selector } = found;
+  let value = version.value;
+  if (version.type === 'SecureString') {
+    if (decrypt) ctx.authorize('kms:Decrypt', keyArn(ctx, version.keyId ?? DEFAULT_KEY));
+    // Stand-in ciphertext: stable, opaque, and never the plaintext.
+    else value = `AQICAH${createHash('sha256').update(`${param.name}:${version.version}:${value}`).digest('base64')}`;
+  }
+  return {
+    Name: param.name,
+    Type: version.type,
+    Value: value,
+    Version: version.version,
+    ...(selector ? { Selector: selector } : {}),
+    LastModifiedDate: version.lastModifiedDate,
+    ARN: arns.parameter(ctx.regional, param.name),
+    DataType: param.dataType,
+  };
+}
+
+const paramArns = (p: Params, ctx: CallContext) =>
+  [...asList<string>(p.Names), ...(p.Name ? [p.Name] : [])].map((n) =>
+    n.startsWith('arn:') ? n : arns.parameter(ctx.regional, n.replace(/:\d+$/, '')),
+  );
+
+/** Stores a parameter version; used by PutParameter and by the seed. */
+export function putParameter(
+  ctx: Pick<CallContext, 'regional' | 'clock'>,
+  input: { Name: string; Value: string; Type?: SsmParameterVersion['type']; Overwrite?: boolean; KeyId?: string; Description?: string; DataType?: string },
+): { Version: number; Tier: string } {
+  const { Name: name, Value: value } = input;
+  if (!name || !/^[\w.\-/]{1,2048}$/.test(name) || (name.includes('/') && !name.startsWith('/'))) {
+    throw new AwsError(
+      'ValidationException',
+      'Parameter name: can\'t be prefixed with "aws" or "ssm" (case-insensitive). If formed as a path, it can consist of ' +
+        'sub-paths divided by slash symbol; each sub-path can be formed as a mix of letters, numbers and the following 3 symbols .-_',
+    );
+  }
+  if (typeof value !== 'string' || value.length === 0 || value.length > 4096) {
+    throw new AwsError('ValidationException', '1 validation error detected: Value at \'value\' failed to satisfy constraint: Member must have length between 1 and 4096');
+  }
+  const existing = ctx.regional.ssm.parameters.get(name);
+  if (existing && !input.Overwrite) {
+    throw new AwsError('ParameterAlreadyExists', 'The parameter already exists. To overwrite this value, set the overwrite option in the request to true.');
+  }
+  const previous = existing?.versions.at(-1);
+  const type = input.Type ?? previous?.type;
+  if (!type) throw new AwsError('ValidationException', 'A parameter type is required when you create a parameter.');
+  const param = existing ?? { name, dataType: input.DataType ?? 'text', versions: [] };
+  const version: SsmParameterVersion = {
+    value,
+    version: (previous?.version ?? 0) + 1,
+    type,
+    lastModifiedDate: ctx.clock.date(),
+    ...(type === 'SecureString' ? { keyId: input.KeyId ?? previous?.keyId ?? DEFAULT_KEY } : {}),
+    ...(input.Description ?? previous?.description ? { description: input.Description ?? previous?.description } : {}),
+  };
+  param.versions.push(version);
+  ctx.regional.ssm.parameters.set(name, param);
+  return { Version: version.version, Tier: 'Standard' };
+}
+
+export const ssmService: ServiceDefinition = {
+  name: 'ssm',
+  protocol: 'json',
+  target: 'AmazonSSM',
+  actions: {
+    GetParameter: {
+      resources: paramArns,
+      handler: (p, ctx) => {
+        const found = lookup(ctx, String(p.Name ?? ''));
+        if (!found) throw new AwsError('ParameterNotFound', '');
+        return { Parameter: present(ctx, found, !!p.WithDecryption) };
+      },
+    },
+
+    GetParameters: {
+      resources: paramArns,
+      handler: (p, ctx) => {
+        const names = asList<string>(p.Names);
+        if (names.length < 1 || names.length > 10) {
+          throw new AwsError('ValidationException', "1 validation error detected: Value at 'names' failed to satisfy constraint: Member must have length less than or equal to 10");
+        }
+        const Parameters = [];
+        const InvalidParameters: string[] = [];
+        for (const name of new Set(names)) {
+          const found = lookup(ctx, name);
+          if (found) Parameters.push(present(ctx, found, !!p.WithDecryption));
+          else InvalidParameters.push(name);
+        }
+        return { Parameters, InvalidParameters };
+      },
+    },
+
+    PutParameter: {
+      resources: paramArns,
+      handler: (p, ctx) => {
+        if (p.Type === 'SecureString') ctx.authorize('kms:Encrypt', keyArn(ctx, p.KeyId ?? DEFAULT_KEY));
+        return putParameter(ctx, p as Parameters<typeof putParameter>[1]);
+      },
+    },
+  },
+};

@@ -1,0 +1,69 @@
+/**
+ * Bootstraps and inspects the allowlist from a shell, with your own AWS credentials:
+ *   npm run allowlist -- add --team T0123 --user U0456 --role admin [--services web,api|*] [--scripts a,b] [--channels C1,C2]
+ *   npm run allowlist -- remove --team T0123 --user U0456
+ *   npm run allowlist -- list --team T0123
+ * The table comes from --table or ALLOWLIST_TABLE (the stack output `AllowlistTableName`).
+ */
+import { parseArgs } from 'node:util';
+import { dynamoAllowlist } from '../src/auth/allowlist';
+import { addGrant, ALL, describeGrant, ROLES, type Grant, type Role } from '../src/auth/roles';
+
+const USAGE = `usage: npm run allowlist -- <add|remove|list> --team T… [--user U… --role ${ROLES.join('|')} --services a,b|* --scripts a,b --channels C1,C2] [--table NAME]`;
+
+export async function main(argv: string[]): Promise<string> {
+  const { positionals, values } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      team: { type: 'string' },
+      user: { type: 'string' },
+      role: { type: 'string' },
+      services: { type: 'string' },
+      scripts: { type: 'string' },
+      channels: { type: 'string' },
+      table: { type: 'string' },
+      by: { type: 'string' },
+    },
+  });
+  if (values.table) process.env.ALLOWLIST_TABLE = values.table;
+  const [action] = positionals;
+  const team = values.team;
+  if (!team || !/^T[A-Z0-9]+$/.test(team)) throw new Error(`--team must be a Slack team id (T…)\n${USAGE}`);
+  const list = (v: string | undefined) => v?.split(',').map((s) => s.trim()).filter(Boolean);
+
+  if (action === 'list') {
+    const entries = await dynamoAllowlist.list(team);
+    return entries.length ? entries.map((e) => `${e.userId}: ${e.grants.map(describeGrant).join('; ')}`).join('\n') : '(empty)';
+  }
+  const user = values.user;
+  if (!user || !/^[UW][A-Z0-9]+$/.test(user)) throw new Error(`--user must be a Slack user id (U…)\n${USAGE}`);
+  if (action === 'remove') {
+    return (await dynamoAllowlist.remove(team, user)) ? `removed ${user}` : `${user} was not on the allowlist`;
+  }
+  if (action === 'add') {
+    const role = values.role as Role | undefined;
+    if (!role || !ROLES.includes(role)) throw new Error(`--role must be one of ${ROLES.join(', ')}\n${USAGE}`);
+    const grant: Grant = {
+      role,
+      services: list(values.services) ?? [ALL],
+      ...(list(values.scripts) ? { scripts: list(values.scripts)! } : {}),
+      ...(list(values.channels) ? { channels: list(values.channels)! } : {}),
+    };
+    const existing = await dynamoAllowlist.get(team, user);
+    const grants = addGrant(existing?.grants ?? [], grant);
+    await dynamoAllowlist.put({ teamId: team, userId: user, grants, addedBy: values.by ?? 'cli', updatedAt: new Date().toISOString() });
+    return `${user}: ${grants.map(describeGrant).join('; ')}`;
+  }
+  throw new Error(USAGE);
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  main(process.argv.slice(2)).then(
+    (out) => console.log(out),
+    (error: Error) => {
+      console.error(error.message);
+      process.exit(1);
+    },
+  );
+}

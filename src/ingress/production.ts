@@ -1,0 +1,20 @@
+import { dynamoAudit } from '../audit/audit';
+import { dynamoAllowlist } from '../auth/allowlist';
+import { getConfig } from '../config/load';
+import { lambdaDispatcher } from '../platform/jobs';
+import { respondViaUrl } from '../platform/respond';
+import { getSlackSecrets } from '../platform/secrets';
+import { dynamoState } from '../platform/state';
+import type { IngressDeps } from './ingress';
+
+/** The ingress as deployed: DynamoDB stores, SSM secrets, asynchronous Lambda hand-off. */
+export const productionIngressDeps = (): IngressDeps => ({
+  config: getConfig,
+  secrets: getSlackSecrets,
+  allowlist: dynamoAllowlist,
+  audit: () => dynamoAudit(getConfig().audit.retentionDays),
+  jobs: lambdaDispatcher,
+  state: dynamoState,
+  respond: respondViaUrl,
+  now: Date.now,
+});

@@ -1,0 +1,606 @@
+/**
+ * How every command answers in Slack. Slash commands cannot be used in threads, so a command posts
+ * a parent message in the channel, streams its results into that message's thread and finally
+ * marks the parent with the outcome.
+ *
+ * Log output (`write`) goes to "live" thread replies that are edited in place at most once per
+ * second each. When those are full, the last one shows the latest lines and the full log is
+ * uploaded as a file at the end. Rate limits are waited out only when the wait fits in the
+ * Lambda's remaining time; otherwise delivery is deferred to `finish`, and whatever still cannot be
+ * delivered is said in the thread: output is never lost silently.
+ */
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { ErrorCode, type WebClient } from '@slack/web-api';
+import { UserFacingError } from '../platform/errors';
+import type { Logger } from '../platform/logger';
+
+export type Outcome = 'success' | 'warning' | 'failure' | 'cancelled';
+
+export interface ThreadOutputOptions {
+  /** From createSlackClient(): it must reject rate-limited calls, not sleep on them. */
+  client: WebClient;
+  channel: string;
+  /** Lambda's context.getRemainingTimeInMillis: no wait may run past it. */
+  remainingMs: () => number;
+  /** At most one update per this interval per live message. Default 1000. */
+  minUpdateIntervalMs?: number;
+  now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+  /** Text budget of one live log reply (chat.update allows 4000). Default 3500, at least 400. */
+  maxLiveChars?: number;
+  /** Live log replies before the last one switches to showing only the latest lines. Default 4. */
+  maxLiveMessages?: number;
+  /** Characters of log kept in memory for the file (first fifth + latest rest). Default 5 MiB. */
+  maxLogChars?: number;
+  logger?: Logger;
+}
+
+export interface FinishResult {
+  outcome: Outcome;
+  /** One line for the parent message. */
+  summary: string;
+  /** The complete log on disk (e.g. a large exec spool): uploaded instead of the in-memory log. */
+  logFile?: string;
+}
+
+const OUTCOME_EMOJI: Record<Outcome, string> = { success: '✅', warning: '⚠️', failure: '❌', cancelled: '🚫' };
+const BOT_MENTION = '@ecs-chatops';
+/** A wait must end this long before the Lambda deadline, leaving time for the call after it. */
+const SAFETY_MARGIN_MS = 1500;
+/** chat.update rejects longer text, so every reply stays below it and remains editable. */
+const MAX_TEXT = 4000;
+const MAX_BLOCKS = 50;
+const FENCE = '```';
+/** Room in a live reply for our own lines around the code block ("… attached below" etc.). */
+const NOTE_ROOM = 200;
+const RATE_LIMIT_ATTEMPTS = 3;
+const CHANNEL_ERRORS = new Set(['not_in_channel', 'channel_not_found', 'is_archived']);
+
+/** The bot cannot post in the channel: the message tells the person what to do about it. */
+export class SlackChannelError extends UserFacingError {
+  constructor(
+    readonly slackError: string,
+    readonly channel: string,
+    options?: { cause?: unknown },
+  ) {
+    const where = `<#${channel}>`;
+    const message =
+      slackError === 'is_archived'
+        ? `${where} is archived, so I can't post there. Run the command in an active channel.`
+        : slackError === 'channel_not_found'
+          ? `I can't see this channel. If it is private, invite me with \`/invite ${BOT_MENTION}\` and try again; direct messages with other people are not supported.`
+          : `I'm not in ${where}. Invite me with \`/invite ${BOT_MENTION}\` and try again.`;
+    super(message, options);
+  }
+}
+
+/** Slack could not take a message in the time left; the message is written for people. */
+class Undeliverable extends UserFacingError {}
+
+interface LiveMessage {
+  ts?: string;
+  /** Escaped log text inside the code block. */
+  body: string;
+  /** Set once the reply shows only the latest lines. */
+  tailOnly: boolean;
+  note?: string;
+  version: number;
+  sentVersion: number;
+  /** Earliest time of the next update: one per interval per message. */
+  nextAt: number;
+}
+
+export class ThreadOutput {
+  private readonly client: WebClient;
+  private readonly channel: string;
+  private readonly remainingMs: () => number;
+  private readonly now: () => number;
+  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly interval: number;
+  private readonly bodyBudget: number;
+  private readonly maxLive: number;
+  private readonly logger?: Logger;
+  private readonly log: LogBuffer;
+  private readonly live: LiveMessage[] = [];
+  /** The live reply new log text goes to; cleared by post() so later log output starts below it. */
+  private current?: LiveMessage;
+  private overflowed = false;
+  private liveStopped?: string;
+  private pumping?: Promise<void>;
+  private chain: Promise<unknown> = Promise.resolve();
+  private readonly blockedUntil = new Map<string, number>();
+  private readonly unposted: string[] = [];
+  private readonly problems: string[] = [];
+  private finished = false;
+
+  private constructor(
+    opts: ThreadOutputOptions,
+    private _parentTs: string,
+    private readonly parentText?: string,
+    private readonly parentBlocks?: unknown[],
+  ) {
+    this.client = opts.client;
+    this.channel = opts.channel;
+    this.remainingMs = opts.remainingMs;
+    this.now = opts.now ?? Date.now;
+    this.sleep = opts.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    this.interval = opts.minUpdateIntervalMs ?? 1000;
+    this.bodyBudget = Math.min(Math.max(opts.maxLiveChars ?? 3500, 400), MAX_TEXT) - NOTE_ROOM - (FENCE.length * 2 + 2);
+    this.maxLive = Math.max(opts.maxLiveMessages ?? 4, 1);
+    this.log = new LogBuffer(opts.maxLogChars ?? 5 * 1024 * 1024);
+    if (opts.logger) this.logger = opts.logger;
+  }
+
+  /** Posts the parent message in the channel; throws SlackChannelError when the bot can't. */
+  static async start(opts: ThreadOutputOptions & { parentText: string; parentBlocks?: unknown[] }): Promise<ThreadOutput> {
+    const out = new ThreadOutput(opts, '', opts.parentText, opts.parentBlocks);
+    const res = await out.call('chat.postMessage', () =>
+      opts.client.chat.postMessage({ channel: opts.channel, text: clip(opts.parentText, MAX_TEXT), ...(opts.parentBlocks ? { blocks: opts.parentBlocks as never } : {}), unfurl_links: false, unfurl_media: false }),
+    );
+    out._parentTs = res.ts!;
+    return out;
+  }
+
+  /**
+   * Continues in an existing thread (a later Lambda). Pass the parent's text/blocks to keep them
+   * when marking the outcome; without them the parent's text becomes the outcome and summary.
+   */
+  static resume(opts: ThreadOutputOptions & { parentTs: string; parentText?: string; parentBlocks?: unknown[] }): ThreadOutput {
+    return new ThreadOutput(opts, opts.parentTs, opts.parentText, opts.parentBlocks);
+  }
+
+  get parentTs(): string {
+    return this._parentTs;
+  }
+
+  /** What could not be delivered so far (also said in the thread by finish). */
+  get deliveryProblems(): readonly string[] {
+    return this.problems;
+  }
+
+  /**
+   * Posts a complete thread reply. Text is split at line boundaries into several replies when long;
+   * blocks are sent 50 per reply. Returns the first reply's ts, or undefined when Slack could not
+   * take it in the time left: the text is then kept and attached as a file by finish().
+   */
+  async post(text: string, blocks?: unknown[]): Promise<string | undefined> {
+    if (!text && !blocks?.length) throw new Error('ThreadOutput.post needs text or blocks');
+    this.current = undefined; // later log output starts a new live reply below this one
+    return this.exclusive(async () => {
+      await this.drainLive(false); // log lines written before this post appear above it
+      const parts: Array<{ text: string; blocks?: unknown[] }> = blocks?.length
+        ? chunk(blocks, MAX_BLOCKS).map((b, i) => ({ text: clip(i === 0 ? text : `${text.split('\n')[0]} (continued)`, MAX_TEXT), blocks: b }))
+        : splitMessage(text, MAX_TEXT).map((t) => ({ text: t }));
+      let first: string | undefined;
+      for (const [i, part] of parts.entries()) {
+        try {
+          const res = await this.call('chat.postMessage', () =>
+            this.client.chat.postMessage({ channel: this.channel, thread_ts: this.parentTs, text: part.text, ...(part.blocks ? { blocks: part.blocks as never } : {}), unfurl_links: false, unfurl_media: false }),
+          );
+          first ??= res.ts;
+        } catch (err) {
+          if (!(err instanceof Undeliverable)) throw err;
+          this.unposted.push(parts.slice(i).map((p) => p.text).join('\n'));
+          this.problems.push(`${parts.length - i} message(s) could not be posted: ${err.message}`);
+          this.logger?.warn('thread reply not delivered', { reason: err.message });
+          return first;
+        }
+      }
+      return first;
+    });
+  }
+
+  /** Appends to the live log. Synchronous: text is buffered and sent by a background pump. */
+  write(text: string): void {
+    if (!text) return;
+    if (this.finished) {
+      this.logger?.warn('ThreadOutput.write after finish ignored', { chars: text.length });
+      return;
+    }
+    this.log.append(text);
+    this.appendLive(escapeLog(text));
+    this.schedule();
+  }
+
+  /** Sends pending log text now, still at most one update per interval per reply. */
+  async flush(): Promise<void> {
+    await this.exclusive(() => this.drainLive(false));
+  }
+
+  /**
+   * Final flush, then the full log as a file if Slack did not show all of it, then the parent is
+   * marked with the outcome. Never throws for delivery problems: the command has already run, and a
+   * thrown error would make Lambda retry it. Problems are said in the thread's last reply.
+   */
+  async finish(result: FinishResult): Promise<void> {
+    if (this.finished) return;
+    this.finished = true;
+    await this.exclusive(async () => {
+      let logFile = result.logFile;
+      let stats = { lines: this.log.lineCount, bytes: this.log.bytes };
+      if (logFile) {
+        try {
+          stats = await fileStats(logFile);
+        } catch (error) {
+          this.logger?.error('log file unreadable; attaching the in-memory log', { logFile, error });
+          logFile = undefined;
+        }
+      }
+      const moreInFile = logFile !== undefined && stats.bytes > this.log.bytes;
+      let needLog = this.overflowed || this.log.truncated || this.liveStopped !== undefined || moreInFile;
+      const size = `${stats.lines} lines, ${formatBytes(stats.bytes)}`;
+      const last = this.live.at(-1);
+      if (needLog && last) {
+        const trimmed = this.log.truncated && !logFile ? `, trimmed to ${formatBytes(this.log.cap)}` : '';
+        this.setNote(last, `… full output (${size}${trimmed}) attached below`);
+      }
+      const liveProblem = await this.drainLive(true);
+      if (liveProblem) needLog = true;
+
+      let attached = false;
+      if ((needLog && stats.bytes > 0) || this.unposted.length) {
+        try {
+          await this.upload(logFile, needLog && stats.bytes > 0, size);
+          attached = true;
+        } catch (err) {
+          const what = needLog && stats.bytes > 0 ? `the full output (${size})` : 'the replies that could not be posted';
+          this.problems.push(`${what} could not be attached: ${reason(err)}`);
+          this.logger?.error('log upload failed', { error: err });
+        }
+      }
+      if (liveProblem) this.problems.push(`the live log could not be fully updated (${liveProblem})${attached ? '; the full output is attached above' : ''}`);
+      if (this.unposted.length && attached) this.problems.push('the replies that could not be posted are in the attached file');
+      await this.markParent(result);
+    });
+  }
+
+  // ---- live log ---------------------------------------------------------------------------
+
+  private appendLive(text: string): void {
+    while (text) {
+      let msg = this.current;
+      if (!msg) {
+        if (this.live.length >= this.maxLive) msg = this.live.at(-1)!; // full: keep showing the latest lines there
+        else this.live.push((msg = { body: '', tailOnly: false, version: 0, sentVersion: 0, nextAt: 0 }));
+        this.current = msg;
+      }
+      const combined = neutralizeFences(msg.body + text);
+      text = '';
+      if (combined.length <= this.bodyBudget) {
+        msg.body = combined;
+      } else if (this.live.length >= this.maxLive) {
+        // Bounded memory: the last reply keeps only the tail; the full log goes to the file.
+        msg.body = tailOf(combined, this.bodyBudget);
+        msg.tailOnly = true;
+        this.overflowed = true;
+      } else {
+        const cut = cutPoint(combined, this.bodyBudget);
+        msg.body = combined.slice(0, cut);
+        text = combined.slice(cut);
+        this.current = undefined;
+      }
+      msg.version++;
+    }
+  }
+
+  private setNote(msg: LiveMessage, note: string): void {
+    msg.note = note;
+    msg.version++;
+  }
+
+  private schedule(): void {
+    if (this.pumping || this.liveStopped || this.finished) return;
+    this.pumping = this.pump()
+      .catch((err) => this.logger?.error('live log pump failed', { error: err }))
+      .finally(() => {
+        this.pumping = undefined;
+        // A write may have landed after the pump's last look.
+        if (this.live.some(pending)) this.schedule();
+      });
+  }
+
+  private async pump(): Promise<void> {
+    while (!this.liveStopped && !this.finished) {
+      const more = await this.exclusive(async () => {
+        const next = this.live.find((m) => pending(m) && m.ts === undefined) ?? minBy(this.live.filter(pending), (m) => m.nextAt);
+        if (!next || this.liveStopped || this.finished) return false;
+        try {
+          await this.sendLive(next);
+        } catch (err) {
+          this.stopLive(err);
+        }
+        return true;
+      });
+      if (!more) return;
+    }
+  }
+
+  /**
+   * Sends every pending live reply in order. Returns why something could not be delivered, if so.
+   * Before finish, a failure stops live updates (finish tries again); in finish it is reported.
+   */
+  private async drainLive(final: boolean): Promise<string | undefined> {
+    if (this.liveStopped && !final) return this.liveStopped;
+    let problem: string | undefined;
+    for (const msg of this.live.filter(pending)) {
+      try {
+        await this.sendLive(msg);
+      } catch (err) {
+        if (!final) return this.stopLive(err);
+        problem ??= reason(err);
+        this.logger?.warn('live log reply not delivered', { ts: msg.ts, error: err });
+        if (msg.ts === undefined) break; // later replies would land above it
+      }
+    }
+    return problem;
+  }
+
+  private async sendLive(msg: LiveMessage): Promise<void> {
+    await this.waitUntil(msg.nextAt, `the time left was too short to wait for the next live update`);
+    const version = msg.version;
+    const text = render(msg);
+    if (msg.ts === undefined) {
+      const res = await this.call('chat.postMessage', () => this.client.chat.postMessage({ channel: this.channel, thread_ts: this.parentTs, text, unfurl_links: false, unfurl_media: false }));
+      msg.ts = res.ts!;
+    } else {
+      const ts = msg.ts;
+      await this.call('chat.update', () => this.client.chat.update({ channel: this.channel, ts, text }));
+    }
+    msg.sentVersion = version;
+    msg.nextAt = this.now() + this.interval;
+  }
+
+  private stopLive(err: unknown): string {
+    if (!(err instanceof Undeliverable) && !(err instanceof SlackChannelError)) this.logger?.error('live log update failed', { error: err });
+    this.liveStopped ??= reason(err);
+    this.logger?.warn('live log updates stopped', { reason: this.liveStopped });
+    return this.liveStopped;
+  }
+
+  // ---- finish -----------------------------------------------------------------------------
+
+  private async upload(logFile: string | undefined, includeLog: boolean, size: string): Promise<void> {
+    const name = `output-${this.parentTs}`;
+    const files = [
+      ...(includeLog ? [logFile ? { file: logFile, filename: `${name}.txt`, title: `Full output (${size})` } : { content: this.log.text(), filename: `${name}.txt`, title: `Full output (${size})` }] : []),
+      ...(this.unposted.length ? [{ content: this.unposted.join('\n\n'), filename: `${name}-replies.txt`, title: 'Replies that could not be posted' }] : []),
+    ];
+    await this.call('files.uploadV2', () => this.client.filesUploadV2({ channel_id: this.channel, thread_ts: this.parentTs, file_uploads: files }));
+  }
+
+  /** Marks the parent with the outcome; problems (and the outcome, if the parent can't be edited) go in a last reply. */
+  private async markParent({ outcome, summary }: FinishResult): Promise<void> {
+    const emoji = OUTCOME_EMOJI[outcome];
+    const seeThread = this.problems.length ? ' _(some output did not reach Slack, see the thread)_' : '';
+    // Without the original text (resumed without it) the parent becomes just the outcome.
+    const headline = [emoji, this.parentText, this.parentText && summary ? '—' : '', summary].filter(Boolean).join(' ');
+    const text = clip(headline, MAX_TEXT - seeThread.length) + seeThread;
+    const blocks = this.parentBlocks && [...this.parentBlocks.slice(0, MAX_BLOCKS - 1), { type: 'context', elements: [{ type: 'mrkdwn', text: clip(`${emoji} ${summary}${seeThread}`, 2900) }] }];
+    let parentFailed: string | undefined;
+    try {
+      await this.call('chat.update', () => this.client.chat.update({ channel: this.channel, ts: this.parentTs, text, ...(blocks ? { blocks: blocks as never } : {}) }));
+    } catch (err) {
+      parentFailed = reason(err);
+      this.problems.push(`the command message could not be marked: ${parentFailed}`);
+    }
+    if (!this.problems.length) return;
+    const lines = [...(parentFailed ? [`${emoji} ${summary}`] : []), '⚠️ Not all output reached Slack:', ...this.problems.map((p) => `• ${p}`)];
+    try {
+      await this.call('chat.postMessage', () => this.client.chat.postMessage({ channel: this.channel, thread_ts: this.parentTs, text: clip(lines.join('\n'), MAX_TEXT) }));
+    } catch (err) {
+      this.logger?.error('could not tell the thread about undelivered output', { error: err, problems: this.problems });
+    }
+  }
+
+  // ---- Slack calls ------------------------------------------------------------------------
+
+  /** Runs calls one at a time so replies keep their order in the thread. */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(fn, fn);
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  private fits(ms: number): boolean {
+    return ms <= this.remainingMs() - SAFETY_MARGIN_MS;
+  }
+
+  private async waitUntil(at: number, why: string): Promise<void> {
+    const ms = at - this.now();
+    if (ms <= 0) return;
+    if (!this.fits(ms)) throw new Undeliverable(why);
+    await this.sleep(ms);
+  }
+
+  /** One Web API call: waits out Retry-After when it fits before the deadline; maps channel errors. */
+  private async call<T>(method: string, fn: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      const blocked = this.blockedUntil.get(method) ?? 0;
+      const wait = Math.ceil((blocked - this.now()) / 1000);
+      await this.waitUntil(blocked, `Slack rate-limited ${method} for ${wait} s, longer than the time left`);
+      try {
+        return await fn();
+      } catch (err) {
+        const slackError = (err as { code?: string; data?: { error?: string } }).data?.error;
+        if ((err as { code?: string }).code === ErrorCode.PlatformError && slackError && CHANNEL_ERRORS.has(slackError)) {
+          throw new SlackChannelError(slackError, this.channel, { cause: err });
+        }
+        if ((err as { code?: string }).code !== ErrorCode.RateLimitedError) throw err;
+        const retryAfter = Math.max((err as { retryAfter?: number }).retryAfter ?? 1, 1);
+        this.blockedUntil.set(method, this.now() + retryAfter * 1000);
+        this.logger?.warn('slack rate limited', { method, retryAfter, attempt, remainingMs: this.remainingMs() });
+        if (attempt >= RATE_LIMIT_ATTEMPTS) throw new Undeliverable(`Slack kept rate-limiting ${method}`);
+      }
+    }
+  }
+}
+
+// ---- text helpers ---------------------------------------------------------------------------
+
+const pending = (m: LiveMessage) => m.version !== m.sentVersion && m.body !== '';
+
+function render(msg: LiveMessage): string {
+  const lines = [
+    ...(msg.tailOnly ? ['_… earlier lines are in the full output; latest lines:_'] : []),
+    `${FENCE}\n${msg.body.replace(/\n$/, '')}\n${FENCE}`,
+    ...(msg.note ? [msg.note] : []),
+  ];
+  return lines.join('\n');
+}
+
+/** Log output is raw text: Slack needs &, < and > escaped, even inside code blocks. */
+function escapeLog(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+/** A ``` inside log output would end our code block; a zero-width space keeps it literal. */
+function neutralizeFences(text: string): string {
+  return text.includes(FENCE) ? text.replaceAll(FENCE, '``\u200b`') : text;
+}
+
+/** Where to split `s` so the head fits in `limit`: after the last newline that fits, else a hard cut. */
+function cutPoint(s: string, limit: number): number {
+  const nl = s.lastIndexOf('\n', limit - 1);
+  return nl >= 0 ? nl + 1 : hardCut(s, limit);
+}
+
+/** A cut at or before `i` that splits neither a surrogate pair nor an &amp;-style entity. */
+function hardCut(s: string, i: number): number {
+  let cut = i;
+  const amp = s.lastIndexOf('&', cut - 1);
+  if (amp >= 0 && cut - amp < 5 && /^&(amp|lt|gt);/.test(s.slice(amp, amp + 5)) && s.indexOf(';', amp) >= cut) cut = amp;
+  if (cut > 0 && isHighSurrogate(s.charCodeAt(cut - 1))) cut--;
+  return cut > 0 ? cut : i;
+}
+
+const isHighSurrogate = (c: number) => c >= 0xd800 && c <= 0xdbff;
+
+/** The latest whole lines of `s` that fit in `limit` (a hard cut only for one very long line). */
+function tailOf(s: string, limit: number): string {
+  const from = s.length - limit;
+  const nl = s.indexOf('\n', from - 1);
+  if (nl >= 0 && nl < s.length - 1) return s.slice(nl + 1);
+  // One line longer than the limit: start at a safe point at or after `from`.
+  let start = from;
+  while (start < s.length && hardCut(s, start) !== start) start++;
+  return s.slice(start);
+}
+
+/**
+ * Splits text into messages of at most `limit` characters at line boundaries; a line longer than
+ * the limit is split hard. Code blocks cut by a split are closed and reopened so both halves render.
+ * Without fences, the parts concatenate back to the original text exactly.
+ */
+export function splitMessage(text: string, limit: number): string[] {
+  if (text.length <= limit) return [text];
+  const room = limit - (FENCE.length + 1) * 2; // a closing and a reopening fence may be added
+  const parts: string[] = [];
+  let rest = text;
+  let open = false;
+  while (rest) {
+    const prefix = open ? `${FENCE}\n` : '';
+    const cut = rest.length <= room - prefix.length ? rest.length : cutPoint(rest, room - prefix.length);
+    const piece = rest.slice(0, cut);
+    rest = rest.slice(cut);
+    if ((piece.split(FENCE).length - 1) % 2 === 1) open = !open;
+    parts.push(prefix + piece + (open && rest ? `${piece.endsWith('\n') ? '' : '\n'}${FENCE}` : ''));
+  }
+  return parts;
+}
+
+function clip(text: string, limit: number): string {
+  return text.length <= limit ? text : `${text.slice(0, hardCut(text, limit - 1))}…`;
+}
+
+function chunk<T>(items: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+function minBy<T>(items: T[], key: (t: T) => number): T | undefined {
+  return items.reduce<T | undefined>((best, t) => (best === undefined || key(t) < key(best) ? t : best), undefined);
+}
+
+function reason(err: unknown): string {
+  if (err instanceof UserFacingError) return err.userMessage;
+  const data = (err as { data?: { error?: string } }).data;
+  return data?.error ?? (err instanceof Error ? err.message : String(err));
+}
+
+function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
+  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+async function fileStats(path: string): Promise<{ lines: number; bytes: number }> {
+  const { size } = await stat(path);
+  let lines = 0;
+  let lastByte = 0x0a;
+  for await (const buf of createReadStream(path) as AsyncIterable<Buffer>) {
+    for (let i = buf.indexOf(0x0a); i !== -1; i = buf.indexOf(0x0a, i + 1)) lines++;
+    if (buf.length) lastByte = buf[buf.length - 1]!;
+  }
+  return { lines: lines + (size > 0 && lastByte !== 0x0a ? 1 : 0), bytes: size };
+}
+
+/**
+ * The log kept for the file: everything up to `cap` characters; beyond that the first fifth and
+ * the latest rest (the end usually says why a command failed), with a marker where text was dropped.
+ */
+class LogBuffer {
+  bytes = 0;
+  private newlines = 0;
+  private endsWithNewline = true;
+  private head = '';
+  private tail: string[] = [];
+  private tailStart = 0;
+  private tailChars = 0;
+  private dropped = 0;
+
+  constructor(readonly cap: number) {}
+
+  get truncated(): boolean {
+    return this.dropped > 0;
+  }
+
+  get lineCount(): number {
+    return this.newlines + (this.endsWithNewline ? 0 : 1);
+  }
+
+  append(text: string): void {
+    this.bytes += Buffer.byteLength(text);
+    for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) this.newlines++;
+    this.endsWithNewline = text.endsWith('\n');
+    const headRoom = Math.floor(this.cap / 5) - this.head.length;
+    if (headRoom > 0) {
+      this.head += text.slice(0, headRoom);
+      text = text.slice(headRoom);
+    }
+    if (!text) return;
+    this.tail.push(text);
+    this.tailChars += text.length;
+    const tailCap = this.cap - Math.floor(this.cap / 5);
+    while (this.tailChars > tailCap) {
+      const first = this.tail[this.tailStart]!;
+      const excess = this.tailChars - tailCap;
+      const drop = Math.min(first.length, excess);
+      if (drop === first.length) this.tailStart++;
+      else this.tail[this.tailStart] = first.slice(drop);
+      this.tailChars -= drop;
+      this.dropped += drop;
+    }
+    if (this.tailStart > 1024) {
+      this.tail = this.tail.slice(this.tailStart);
+      this.tailStart = 0;
+    }
+  }
+
+  text(): string {
+    const tail = this.tail.slice(this.tailStart).join('');
+    if (!this.dropped) return this.head + tail;
+    return `${this.head}\n\n[… ${this.dropped} characters omitted here: the log was larger than the ${formatBytes(this.cap)} kept in memory …]\n\n${tail}`;
+  }
+}

@@ -1,0 +1,34 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startLocalDynamo, type LocalDynamo } from '../local/dynamo';
+import { main } from '../scripts/allowlist';
+import { dynamoAllowlist } from '../src/auth/allowlist';
+import { resetDynamo } from '../src/platform/dynamo';
+
+let dynamo: LocalDynamo;
+beforeAll(async () => {
+  dynamo = await startLocalDynamo();
+  Object.assign(process.env, dynamo.env, { AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local' });
+  await resetDynamo();
+});
+afterAll(async () => {
+  await resetDynamo();
+  await dynamo.close();
+});
+
+describe('allowlist CLI against DynamoDB', () => {
+  it('bootstraps an admin, adds grants, lists and removes', async () => {
+    expect(await main(['add', '--team', 'T1', '--user', 'U0ADMIN', '--role', 'admin'])).toBe('U0ADMIN: *admin* on all services');
+    await main(['add', '--team', 'T1', '--user', 'U0OPS', '--role', 'operator', '--services', 'web', '--scripts', 'backup.sh']);
+    await main(['add', '--team', 'T1', '--user', 'U0OPS', '--role', 'operator', '--services', 'api', '--scripts', 'backup.sh']);
+    expect(await dynamoAllowlist.get('T1', 'U0OPS')).toMatchObject({ grants: [{ role: 'operator', services: ['api', 'web'], scripts: ['backup.sh'] }], addedBy: 'cli' });
+    expect(await main(['list', '--team', 'T1'])).toBe('U0ADMIN: *admin* on all services\nU0OPS: *operator* on `api`, `web`, scripts `backup.sh`');
+    expect(await main(['remove', '--team', 'T1', '--user', 'U0OPS'])).toBe('removed U0OPS');
+    expect(await main(['remove', '--team', 'T1', '--user', 'U0OPS'])).toBe('U0OPS was not on the allowlist');
+    expect(await main(['list', '--team', 'T2'])).toBe('(empty)');
+  });
+  it('refuses bad input with the usage', async () => {
+    await expect(main(['add', '--team', 'T1', '--user', 'U1', '--role', 'root'])).rejects.toThrow(/--role must be one of viewer, operator/);
+    await expect(main(['add', '--team', 'nope', '--user', 'U1'])).rejects.toThrow(/--team must be a Slack team id/);
+    await expect(main(['frobnicate', '--team', 'T1', '--user', 'U1'])).rejects.toThrow(/usage:/);
+  });
+});

@@ -1,0 +1,97 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startWorld, type World } from '../local/world';
+
+/**
+ * End to end: a signed `/ecs status web` reaches the production ingress handler, which authorises
+ * against dynalite and invokes the worker through the Lambda API (local emulator); the worker
+ * reads ECS (local emulator) and answers in a thread on the local Slack.
+ */
+let world: World;
+beforeAll(async () => {
+  world = await startWorld();
+});
+afterAll(async () => {
+  await world?.close();
+});
+
+const ephemeralText = (res: { body: string }) => (JSON.parse(res.body) as { text: string }).text;
+
+describe('/ecs status end to end', () => {
+  it('answers /ecs status web in a thread from a signed request', async () => {
+    const res = await world.slash('U0ALICE', 'status web');
+    expect(res.statusCode).toBe(200);
+    expect(ephemeralText(res)).toContain('Working on `/ecs status web`');
+    await world.idle();
+
+    const parents = world.slack.workspace.messages.C0OPS!.filter((m) => !m.threadTs || m.threadTs === m.ts);
+    expect(parents).toHaveLength(1);
+    const parent = parents[0]!;
+    expect(parent.text).toMatch(/^✅ <@U0ALICE> ran `\/ecs status web`/);
+    expect(parent.text).toContain('web: 2/2 running, 0 pending, steady');
+
+    const replies = world.slack.replies('C0OPS', parent.ts);
+    const report = replies.map((r) => r.text).join('\n');
+    expect(report).toContain('*Tasks:* 2 running / 2 desired, 0 pending');
+    expect(report).toContain('*Task definition:* `web:42`');
+    expect(report).toContain('`app`: `111111111111.dkr.ecr.us-east-1.amazonaws.com/web:v1.4.2`');
+    expect(report).toContain('*PRIMARY* `web:42`: COMPLETED');
+    expect(report).toContain('has reached a steady state');
+    expect(report).toMatch(/Recently stopped tasks\*\n• `32701b25` \(`web:\d+`\) stopped .*Scaling activity initiated by/);
+    expect(JSON.stringify(replies.at(-1)?.blocks ?? replies[0]?.blocks)).toContain('ecs:rerun');
+
+    // The worker called ECS through the SDK's standard endpoint setting, as the bot's role.
+    const ecsCalls = world.aws.calls.filter((c) => c.service === 'ecs').map((c) => c.action);
+    expect(ecsCalls).toEqual(expect.arrayContaining(['DescribeServices', 'DescribeTaskDefinition', 'ListTasks', 'DescribeTasks']));
+  });
+
+  it('shows an unhealthy service as a failure with its stop reasons', async () => {
+    await world.slash('U0ALICE', 'status broken');
+    await world.idle();
+    const parent = world.slack.workspace.messages.C0OPS!.filter((m) => !m.threadTs || m.threadTs === m.ts).at(-1)!;
+    expect(parent.text).toMatch(/^❌ <@U0ALICE> ran `\/ecs status broken`/);
+    const report = world.slack.replies('C0OPS', parent.ts).map((r) => r.text).join('\n');
+    expect(report).toContain('IN_PROGRESS');
+    expect(report).toContain('CannotPullContainerError');
+    expect(report).toContain('[TaskFailedToStart]');
+  });
+
+  it('refuses mallory, who is not on the allowlist, and audits the attempt', async () => {
+    const before = world.slack.workspace.messages.C0OPS!.length;
+    const res = await world.slash('U0MALLORY', 'status web');
+    expect(ephemeralText(res)).toContain('Not allowed: you are not on the allowlist');
+    await world.idle();
+    expect(world.slack.workspace.messages.C0OPS!.length).toBe(before);
+  });
+
+  it('tells the user how to fix it when the bot is not in the channel', async () => {
+    await world.slash('U0ALICE', 'status web', 'C0RANDOM');
+    await world.idle();
+    const response = await world.slack.waitFor(() => world.slack.workspace.responses.find((r) => JSON.stringify(r).includes('Invite me')));
+    expect(JSON.stringify(response)).toContain('/invite @ecs-chatops');
+  });
+
+  it('explains an AWS permission problem in plain words, naming the missing action', async () => {
+    const undo = world.aws.faults.deny('ecs:DescribeServices');
+    try {
+      await world.slash('U0ALICE', 'status web');
+      await world.idle();
+    } finally {
+      undo();
+    }
+    const parent = world.slack.workspace.messages.C0OPS!.filter((m) => !m.threadTs || m.threadTs === m.ts).at(-1)!;
+    expect(parent.text).toMatch(/^❌/);
+    const text = world.slack.replies('C0OPS', parent.ts).map((r) => r.text).join('\n');
+    expect(text).toContain("the bot's role may not call `ecs:DescribeServices`");
+  });
+
+  it('lets an admin grant a role from Slack, which then takes effect', async () => {
+    expect(ephemeralText(await world.slash('U0MALLORY', 'status web'))).toContain('Not allowed');
+    await world.slash('U0ALICE', 'allow <@U0MALLORY|mallory> viewer web');
+    await world.idle();
+    expect(ephemeralText(await world.slash('U0MALLORY', 'status web'))).toContain('Working on');
+    await world.idle();
+    await world.slash('U0ALICE', 'deny <@U0MALLORY|mallory>');
+    await world.idle();
+    expect(ephemeralText(await world.slash('U0MALLORY', 'status web'))).toContain('Not allowed');
+  });
+});

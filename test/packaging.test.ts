@@ -1,0 +1,289 @@
+/**
+ * serverless.yml and infra/ checked against the code: table shapes, environment, IAM, async
+ * invocation settings, packaging, the Slack manifest. Reads the YAML only (no osls, no AWS).
+ */
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { parse, type CollectionTag, type ScalarTag, type Tags } from 'yaml';
+import { HANDLERS } from '../scripts/build';
+import { TABLES, type TableDefinition } from '../src/platform/tables';
+
+// CloudFormation short-form intrinsics (!Ref, !GetAtt, !Sub, …) as their long form.
+const INTRINSICS = ['Ref', 'GetAtt', 'Sub', 'Join', 'Select', 'Split', 'If', 'Equals', 'Not', 'And', 'Or', 'FindInMap', 'ImportValue', 'Base64', 'GetAZs', 'Cidr', 'Condition'];
+const longName = (name: string) => (name === 'Ref' || name === 'Condition' ? name : `Fn::${name}`);
+const cfnTags: Tags = INTRINSICS.flatMap((name): Array<ScalarTag | CollectionTag> => [
+  { tag: `!${name}`, resolve: (value: string) => ({ [longName(name)]: name === 'GetAtt' ? value.split('.') : value }) },
+  ...(['seq', 'map'] as const).map((collection): CollectionTag => ({ tag: `!${name}`, collection, resolve: (node) => ({ [longName(name)]: node.toJSON() }) })),
+]);
+
+const readYaml = (path: string) => parse(readFileSync(path, 'utf8'), { customTags: cfnTags }) as Record<string, any>;
+
+const sls = readYaml('serverless.yml');
+const manifest = readYaml('infra/slack-app-manifest.yaml');
+const targetTemplate = readYaml('infra/cross-account-role.yaml');
+const resources: Record<string, any> = sls.resources.Resources;
+const functions: Record<string, any> = sls.functions;
+
+interface Statement {
+  Sid?: string;
+  Effect: string;
+  Action: string | string[];
+  Resource?: unknown;
+  Condition?: Record<string, Record<string, unknown>>;
+}
+
+const actions = (s: Statement) => [s.Action].flat();
+const resourceList = (s: Statement) => [s.Resource].flat();
+const rolePolicyStatements = (role: any): Statement[] => (role.Properties.Policies ?? []).flatMap((p: any) => p.PolicyDocument.Statement);
+const roleOf = (fn: string) => {
+  const role = functions[fn].role;
+  expect(typeof role, `functions.${fn}.role must name a role declared in resources`).toBe('string');
+  expect(resources[role]?.Type).toBe('AWS::IAM::Role');
+  return resources[role];
+};
+const allActions = (fn: string) => rolePolicyStatements(roleOf(fn)).flatMap(actions);
+const envOf = (fn: string): Record<string, unknown> => ({ ...sls.provider.environment, ...functions[fn].environment });
+const resolveParam = (value: unknown) => {
+  const match = typeof value === 'string' && /^\$\{param:(\w+)\}$/.exec(value);
+  return match ? sls.params.default[match[1]!] : value;
+};
+
+/** Every IAM policy statement in serverless.yml (roles, provider-level) and the target-account template. */
+function everyStatement(): Array<{ where: string; statement: Statement }> {
+  const out: Array<{ where: string; statement: Statement }> = [];
+  const templates: Array<[string, Record<string, any>]> = [
+    ['serverless.yml', resources],
+    ['infra/cross-account-role.yaml', targetTemplate.Resources],
+  ];
+  for (const [file, res] of templates) {
+    for (const [id, resource] of Object.entries(res)) {
+      if (resource.Type === 'AWS::IAM::Role') {
+        for (const statement of resource.Properties.AssumeRolePolicyDocument.Statement) out.push({ where: `${file} ${id} (trust)`, statement });
+        for (const statement of rolePolicyStatements(resource)) out.push({ where: `${file} ${id}`, statement });
+      }
+      if (resource.Type === 'AWS::IAM::Policy' || resource.Type === 'AWS::IAM::ManagedPolicy') {
+        for (const statement of resource.Properties.PolicyDocument.Statement) out.push({ where: `${file} ${id}`, statement });
+      }
+    }
+  }
+  for (const statement of sls.provider.iam?.role?.statements ?? []) out.push({ where: 'serverless.yml provider.iam', statement });
+  return out;
+}
+
+describe('serverless.yml: provider and packaging', () => {
+  it('targets osls without a frameworkVersion and runs Node.js 22 on arm64', () => {
+    expect(sls).not.toHaveProperty('frameworkVersion');
+    expect(sls.service).toBe('ecs-chatops');
+    expect(sls.provider.name).toBe('aws');
+    expect(sls.provider.runtime).toBe('nodejs22.x');
+    expect(sls.provider.architecture).toBe('arm64');
+    expect(sls.provider.stage).toBe("${opt:stage, 'dev'}");
+    expect(sls.provider.region).toBe("${opt:region, 'us-east-1'}");
+    expect(sls.provider.logRetentionInDays).toBeGreaterThan(0);
+    expect(sls.provider.environment.NODE_OPTIONS).toBe('--enable-source-maps');
+    for (const fn of Object.values(functions)) expect(fn.runtime ?? sls.provider.runtime).toBe('nodejs22.x');
+  });
+
+  it('declares exactly the handlers scripts/build.ts bundles, each zip holding only its own dist folder', () => {
+    expect(Object.keys(functions).sort()).toEqual([...HANDLERS].sort());
+    expect(sls.package.individually).toBe(true);
+    for (const name of HANDLERS) {
+      expect(functions[name].handler).toBe(`dist/${name}/index.handler`);
+      expect(functions[name].package.patterns).toEqual(['!./**', `dist/${name}/**`]);
+    }
+  });
+
+  it('routes Slack to the ingress over an HTTP API and sizes both functions', () => {
+    expect(functions.ingress.events).toEqual([{ httpApi: { method: 'POST', path: '/slack/events' } }]);
+    expect(functions.ingress.timeout).toBeLessThanOrEqual(30);
+    expect(functions.worker.events ?? []).toEqual([]);
+    expect(functions.worker.timeout).toBe(900);
+  });
+
+  it('never retries the worker automatically, and keeps failed invocations', () => {
+    expect(functions.worker.maximumRetryAttempts).toBe(0);
+    expect(functions.worker.maximumEventAge).toBeGreaterThanOrEqual(60);
+    const onFailure = functions.worker.destinations?.onFailure;
+    expect(onFailure?.type).toBe('sqs');
+    const queueId = onFailure.arn['Fn::GetAtt'][0];
+    expect(resources[queueId].Type).toBe('AWS::SQS::Queue');
+    const send = rolePolicyStatements(roleOf('worker')).find((s) => actions(s).includes('sqs:SendMessage'));
+    expect(send?.Resource).toEqual({ 'Fn::GetAtt': [queueId, 'Arn'] });
+  });
+});
+
+describe('serverless.yml: tables match src/platform/tables.ts', () => {
+  const tableResources = Object.entries(resources).filter(([, r]) => r.Type === 'AWS::DynamoDB::Table');
+
+  it('declares one table per TABLES entry and no other', () => {
+    expect(tableResources.map(([, r]) => r.Properties.TableName).sort()).toEqual(
+      Object.keys(TABLES).map((key) => `\${self:service}-\${sls:stage}-${key}`).sort(),
+    );
+  });
+
+  for (const [key, def] of Object.entries(TABLES) as Array<[string, TableDefinition]>) {
+    it(`${key}: keys, TTL, billing, encryption and environment variable`, () => {
+      const [logicalId, table] = tableResources.find(([, r]) => r.Properties.TableName === `\${self:service}-\${sls:stage}-${key}`)!;
+      const p = table.Properties;
+      const keySchema = [{ AttributeName: def.partitionKey, KeyType: 'HASH' }, ...(def.sortKey ? [{ AttributeName: def.sortKey, KeyType: 'RANGE' }] : [])];
+      expect(p.KeySchema).toEqual(keySchema);
+      expect(p.AttributeDefinitions).toEqual(keySchema.map((k) => ({ AttributeName: k.AttributeName, AttributeType: 'S' })));
+      if (def.ttlAttribute) expect(p.TimeToLiveSpecification).toEqual({ AttributeName: def.ttlAttribute, Enabled: true });
+      else expect(p.TimeToLiveSpecification).toBeUndefined();
+      expect(p.BillingMode).toBe('PAY_PER_REQUEST');
+      expect(p.SSESpecification).toEqual({ SSEEnabled: true });
+      // Both functions find the table through the variable tableName() reads.
+      for (const fn of Object.keys(functions)) expect(envOf(fn)[def.env]).toEqual({ Ref: logicalId });
+    });
+  }
+
+  it('keeps and backs up the allowlist and the audit', () => {
+    for (const key of ['allowlist', 'audit']) {
+      const [, table] = tableResources.find(([, r]) => r.Properties.TableName.endsWith(`-${key}`))!;
+      expect(table.DeletionPolicy).toBe('Retain');
+      expect(table.Properties.PointInTimeRecoverySpecification).toEqual({ PointInTimeRecoveryEnabled: true });
+    }
+  });
+});
+
+describe('serverless.yml: environment', () => {
+  const needed: Record<string, string[]> = {
+    ingress: ['ALLOWLIST_TABLE', 'AUDIT_TABLE', 'STATE_TABLE', 'WORKER_FUNCTION_NAME', 'SLACK_SIGNING_SECRET_PARAM', 'SLACK_BOT_TOKEN_PARAM', 'LOG_LEVEL'],
+    worker: ['ALLOWLIST_TABLE', 'AUDIT_TABLE', 'STATE_TABLE', 'SLACK_SIGNING_SECRET_PARAM', 'SLACK_BOT_TOKEN_PARAM', 'LOG_LEVEL'],
+  };
+
+  it('gives each function the variables the code reads', () => {
+    for (const [fn, names] of Object.entries(needed)) expect(Object.keys(envOf(fn))).toEqual(expect.arrayContaining(names));
+    expect(envOf('ingress').WORKER_FUNCTION_NAME).toEqual({ Ref: 'WorkerLambdaFunction' });
+  });
+
+  it('holds SSM parameter names, never secret values', () => {
+    for (const fn of Object.keys(functions)) {
+      for (const [name, raw] of Object.entries(envOf(fn))) {
+        if (/SECRET|TOKEN|PASSWORD|KEY/i.test(name)) expect(name, `${fn}: ${name} must be a *_PARAM name`).toMatch(/_PARAM$/);
+        const value = resolveParam(raw);
+        if (typeof value !== 'string') continue;
+        expect(value, `${fn}: ${name}`).not.toMatch(/xox[abpre]-|xapp-|\b[0-9a-f]{32}\b|AKIA[0-9A-Z]{16}/);
+        if (name.endsWith('_PARAM')) expect(value, `${fn}: ${name} must be an absolute parameter name`).toMatch(/^\/[\w./${}:-]+$/);
+      }
+    }
+  });
+});
+
+describe('serverless.yml and infra/: IAM', () => {
+  it('uses no wildcard action anywhere', () => {
+    for (const { where, statement } of everyStatement()) {
+      for (const action of actions(statement)) expect(action, `${where} ${statement.Sid ?? ''}`).not.toMatch(/\*/);
+      expect(statement, `${where}: NotAction widens a grant`).not.toHaveProperty('NotAction');
+    }
+  });
+
+  it('gives each function its own role, writing only to its own log group', () => {
+    expect(functions.ingress.role).not.toBe(functions.worker.role);
+    expect(sls.provider.iam?.role?.statements ?? []).toEqual([]);
+    for (const fn of Object.keys(functions)) {
+      const logs = rolePolicyStatements(roleOf(fn)).filter((s) => actions(s).some((a) => a.startsWith('logs:')));
+      const arns = logs.flatMap(resourceList).map((r: any) => r['Fn::Sub'] ?? r);
+      expect(arns.length).toBeGreaterThan(0);
+      for (const arn of arns) expect(arn).toContain(`log-group:/aws/lambda/\${self:custom.names.${fn}}:`);
+      expect(functions[fn].name).toBe(`\${self:custom.names.${fn}}`);
+    }
+  });
+
+  it('keeps the ingress away from ECS and other accounts: the ack path never touches them', () => {
+    const granted = allActions('ingress');
+    expect(granted.filter((a) => a.startsWith('ecs:') || a.startsWith('sts:'))).toEqual([]);
+    const invoke = rolePolicyStatements(roleOf('ingress')).filter((s) => actions(s).includes('lambda:InvokeFunction'));
+    expect(invoke.flatMap(resourceList)).toEqual([{ 'Fn::GetAtt': ['WorkerLambdaFunction', 'Arn'] }]);
+  });
+
+  it('grants the exact DynamoDB actions each function uses, per table', () => {
+    const dynamo = (fn: string) => {
+      const byTable: Record<string, string[]> = {};
+      for (const s of rolePolicyStatements(roleOf(fn))) {
+        const ddb = actions(s).filter((a) => a.startsWith('dynamodb:'));
+        if (ddb.length === 0) continue;
+        for (const r of resourceList(s) as any[]) {
+          const id = r['Fn::GetAtt']?.[0];
+          expect(id, `${fn}: DynamoDB grants must name a table resource`).toBeTruthy();
+          (byTable[id] ??= []).push(...ddb);
+        }
+      }
+      return Object.fromEntries(Object.entries(byTable).map(([k, v]) => [k, [...new Set(v)].sort()]));
+    };
+    expect(dynamo('ingress')).toEqual({
+      AllowlistTable: ['dynamodb:GetItem', 'dynamodb:Query'],
+      AuditTable: ['dynamodb:PutItem'],
+      StateTable: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem'],
+    });
+    expect(dynamo('worker')).toEqual({
+      AllowlistTable: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'],
+      AuditTable: ['dynamodb:UpdateItem'],
+      StateTable: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+    });
+  });
+
+  it('reads exactly the two Slack parameters, decrypting only through SSM', () => {
+    const params = [sls.params.default.slackSigningSecretParam, sls.params.default.slackBotTokenParam];
+    for (const fn of Object.keys(functions)) {
+      const statements = rolePolicyStatements(roleOf(fn));
+      const ssm = statements.filter((s) => actions(s).some((a) => a.startsWith('ssm:')));
+      expect(ssm.flatMap(actions)).toEqual(['ssm:GetParameters']);
+      const arns = ssm.flatMap(resourceList).map((r: any) => resolveParam(r['Fn::Sub'].split(':parameter')[1]));
+      expect(arns).toEqual(params);
+      const kms = statements.filter((s) => actions(s).some((a) => a.startsWith('kms:')));
+      expect(kms.flatMap(actions)).toEqual(['kms:Decrypt']);
+      for (const s of kms) expect(s.Condition?.StringEquals?.['kms:ViaService']).toEqual({ 'Fn::Sub': 'ssm.${AWS::Region}.amazonaws.com' });
+    }
+  });
+
+  it('lets the worker assume only ecs-chatops-target roles, tagged and with a source identity', () => {
+    const sts = rolePolicyStatements(roleOf('worker')).filter((s) => actions(s).some((a) => a.startsWith('sts:')));
+    expect(sts.flatMap(actions).sort()).toEqual(['sts:AssumeRole', 'sts:SetSourceIdentity', 'sts:TagSession']);
+    expect(sts.flatMap(resourceList)).toEqual([{ 'Fn::Sub': 'arn:${AWS::Partition}:iam::*:role/ecs-chatops-target*' }]);
+  });
+
+  it('gives a target-account role the same ECS actions as the worker, behind a tagged trust', () => {
+    const ecsActions = (statements: Statement[]) => [...new Set(statements.flatMap(actions).filter((a) => a.startsWith('ecs:')))].sort();
+    const role = targetTemplate.Resources.TargetRole;
+    expect(ecsActions(rolePolicyStatements(role))).toEqual(ecsActions(rolePolicyStatements(roleOf('worker'))));
+    expect(ecsActions(rolePolicyStatements(role))).toEqual(
+      expect.arrayContaining(['ecs:DescribeServices', 'ecs:DescribeTaskDefinition', 'ecs:ListTasks', 'ecs:DescribeTasks']),
+    );
+    expect(targetTemplate.Parameters.RoleName.Default).toBe('ecs-chatops-target');
+    const trust: Statement[] = role.Properties.AssumeRolePolicyDocument.Statement;
+    expect(trust.flatMap(actions).sort()).toEqual(['sts:AssumeRole', 'sts:SetSourceIdentity', 'sts:TagSession']);
+    const tag = trust.find((s) => actions(s).includes('sts:TagSession'))!;
+    expect(tag.Condition?.Null?.['aws:RequestTag/slack-user']).toBe('false');
+    for (const s of trust) expect((s as any).Principal.AWS).toEqual({ 'Fn::Sub': 'arn:${AWS::Partition}:iam::${BotAccountId}:role/${WorkerRoleName}' });
+  });
+});
+
+describe('infra/slack-app-manifest.yaml', () => {
+  const config = parse(readFileSync('ecs-chatops.config.yaml', 'utf8'));
+
+  it('declares the slash command with escaped mentions', () => {
+    expect(manifest._metadata.major_version).toBe(1);
+    expect(manifest.features.bot_user.display_name).toBe('ecs-chatops');
+    const [command, ...others] = manifest.features.slash_commands;
+    expect(others).toEqual([]);
+    expect(command.command).toBe(config.slack.command);
+    expect(command.should_escape).toBe(true);
+    expect(command.usage_hint).toBeTruthy();
+    expect(command.url).toMatch(/\/slack\/events$/);
+  });
+
+  it('subscribes to reactions, enables interactivity, uses HTTP (no Socket Mode)', () => {
+    expect(manifest.settings.event_subscriptions.bot_events).toEqual(expect.arrayContaining(['reaction_added', 'reaction_removed']));
+    expect(manifest.settings.event_subscriptions.request_url).toMatch(/\/slack\/events$/);
+    expect(manifest.settings.interactivity).toEqual({ is_enabled: true, request_url: expect.stringMatching(/\/slack\/events$/) });
+    expect(manifest.settings.socket_mode_enabled).toBe(false);
+    expect(manifest.settings.token_rotation_enabled).toBe(false);
+  });
+
+  it('asks for the bot scopes it needs and not chat:write.public', () => {
+    const scopes: string[] = manifest.oauth_config.scopes.bot;
+    expect(scopes).toEqual(expect.arrayContaining(['commands', 'chat:write', 'reactions:read', 'reactions:write', 'files:write', 'users:read']));
+    expect(scopes).not.toContain('chat:write.public');
+  });
+});
