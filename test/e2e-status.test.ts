@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ddb } from '../src/platform/dynamo';
 import { startWorld, type World } from '../local/world';
 
 /**
@@ -93,5 +94,44 @@ describe('/ecs status end to end', () => {
     await world.slash('U0ALICE', 'deny <@U0MALLORY|mallory>');
     await world.idle();
     expect(ephemeralText(await world.slash('U0MALLORY', 'status web'))).toContain('Not allowed');
+  });
+
+  it('refuses to let an admin remove themselves, so the list is not left without one by accident', async () => {
+    await world.slash('U0ALICE', 'deny <@U0ALICE|alice>');
+    await world.idle();
+    const parent = world.slack.workspace.messages.C0OPS!.filter((m) => !m.threadTs || m.threadTs === m.ts).at(-1)!;
+    expect(parent.text).toMatch(/^❌ <@U0ALICE> ran `\/ecs deny <@U0ALICE\|alice>`/);
+    expect(world.slack.replies('C0OPS', parent.ts)[0]!.text).toContain('You cannot remove yourself');
+    expect(ephemeralText(await world.slash('U0ALICE', 'whoami'))).toContain('*admin* on all services');
+  });
+
+  it('retries throttled ECS calls with backoff and still answers', async () => {
+    world.aws.faults.throttle('ecs:DescribeServices', 2);
+    await world.slash('U0ALICE', 'status web');
+    await world.idle();
+    const parent = world.slack.workspace.messages.C0OPS!.filter((m) => !m.threadTs || m.threadTs === m.ts).at(-1)!;
+    expect(parent.text).toMatch(/^✅ <@U0ALICE> ran `\/ecs status web`/);
+    const describes = world.aws.calls.filter((c) => c.action === 'DescribeServices').slice(-3);
+    expect(describes.map((c) => c.error?.code ?? 'ok')).toEqual(['ThrottlingException', 'ThrottlingException', 'ok']);
+  });
+
+  it('reads the Slack secrets from SSM once per cold start, never from the environment', () => {
+    const reads = world.aws.calls.filter((c) => c.service === 'ssm' && c.action === 'GetParameters');
+    expect(reads).toHaveLength(1); // ingress and worker share this process, so one cold start
+    expect(reads[0]!.params).toMatchObject({ WithDecryption: true });
+    expect(Object.values(process.env)).not.toContain(world.signingSecret);
+  });
+
+  it('audits every attempt in DynamoDB, with decision, outcome, duration and AWS request ids', async () => {
+    const out = await ddb.query({ TableName: process.env.AUDIT_TABLE!, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': `team#${world.teamId}` } });
+    const records = (out.Items ?? []) as Array<Record<string, unknown>>;
+    const denied = records.find((r) => r.userId === 'U0MALLORY' && r.decision === 'denied');
+    expect(denied).toMatchObject({ commandText: '/ecs status web', outcome: 'refused', reason: 'you are not on the allowlist', channelId: 'C0OPS' });
+    const done = records.find((r) => r.userId === 'U0ALICE' && r.commandText === '/ecs status web' && r.outcome === 'success');
+    expect(done).toMatchObject({ decision: 'allowed', verb: 'status', target: 'web' });
+    expect(done!.durationMs).toEqual(expect.any(Number));
+    expect((done!.awsRequestIds as string[]).length).toBeGreaterThanOrEqual(4);
+    expect(done!.threadTs).toEqual(expect.any(String));
+    expect(done!.expiresAt).toEqual(expect.any(Number));
   });
 });

@@ -99,6 +99,23 @@ function stoppedLine(t: Task): string {
   return `• \`${shortTask(t.taskArn)}\` (\`${family(t.taskDefinitionArn)}\`) stopped ${clock(t.stoppedAt)}${t.stopCode ? ` [${t.stopCode}]` : ''}: ${clip(t.stoppedReason ?? 'no reason given', 400)}${exits ? `\n    ${exits}` : ''}`;
 }
 
+/** Slack rejects a section over 3,000 characters: keep whole lines that fit and say how many did not. */
+export function fitSection(lines: string[], limit = 2900): string {
+  const kept: string[] = [];
+  let size = 0;
+  for (const [i, line] of lines.entries()) {
+    const rest = lines.length - i;
+    const more = `… ${rest} more (see the AWS console)`;
+    if (size + line.length + 1 > limit - (rest > 1 ? more.length + 1 : 0)) {
+      kept.push(line.length + size + 1 <= limit && rest === 1 ? line : more);
+      return kept.join('\n');
+    }
+    kept.push(line);
+    size += line.length + 1;
+  }
+  return kept.join('\n');
+}
+
 const MARK: Record<CommandResult['outcome'], string> = { success: '✅', warning: '⚠️', failure: '❌', cancelled: '🚫' };
 
 /** The status report as sections, each within Slack's 3,000-character section limit. */
@@ -112,18 +129,15 @@ export function renderStatus(alias: string, snapshot: ServiceSnapshot): { sectio
 
   const containers = (taskDefinition?.containerDefinitions ?? []).map((c) => `• \`${c.name}\`: \`${c.image}\``);
   const sections = [
-    [
+    fitSection([
       `${MARK[outcome]} *${alias}*: \`${service.serviceName}\` in \`${family(service.clusterArn)}\`${service.launchType ? ` (${service.launchType}${service.platformVersion ? ` ${service.platformVersion}` : ''})` : ''}`,
       `*Tasks:* ${running} running / ${desired} desired, ${service.pendingCount ?? 0} pending`,
       `*Task definition:* \`${family(service.taskDefinition)}\``,
       ...containers,
-    ].join('\n'),
-    ['*Deployments*', ...(service.deployments ?? []).map(deploymentLine)].join('\n'),
-    [
-      '*Recent events*',
-      ...((service.events ?? []).slice(0, MAX_EVENTS).map((e) => `• ${clock(e.createdAt)} ${clip(e.message ?? '', 400)}`) || []),
-    ].join('\n'),
-    stoppedTasks.length ? ['*Recently stopped tasks*', ...stoppedTasks.map(stoppedLine)].join('\n') : '*Recently stopped tasks:* none',
+    ]),
+    fitSection(['*Deployments*', ...(service.deployments ?? []).map(deploymentLine)]),
+    fitSection(['*Recent events*', ...(service.events ?? []).slice(0, MAX_EVENTS).map((e) => `• ${clock(e.createdAt)} ${clip(e.message ?? '', 400)}`)]),
+    stoppedTasks.length ? fitSection(['*Recently stopped tasks*', ...stoppedTasks.map(stoppedLine)]) : '*Recently stopped tasks:* none',
   ];
   return { sections, result: { outcome, summary } };
 }
