@@ -1,19 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startLocalDynamo, type LocalDynamo } from '../local/dynamo';
+import { describe, expect, it } from 'vitest';
+import { useLocalDynamo } from './support/local-dynamo';
 import { main } from '../scripts/allowlist';
 import { dynamoAllowlist } from '../src/auth/allowlist';
-import { resetDynamo } from '../src/platform/dynamo';
 
-let dynamo: LocalDynamo;
-beforeAll(async () => {
-  dynamo = await startLocalDynamo();
-  Object.assign(process.env, dynamo.env, { AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local' });
-  await resetDynamo();
-});
-afterAll(async () => {
-  await resetDynamo();
-  await dynamo.close();
-});
+useLocalDynamo();
 
 describe('allowlist CLI against DynamoDB', () => {
   it('bootstraps an admin, adds grants, lists and removes', async () => {

@@ -1,21 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { startLocalDynamo, type LocalDynamo } from '../local/dynamo';
+import { describe, expect, it, vi } from 'vitest';
+import { useLocalDynamo } from './support/local-dynamo';
 import { dynamoAudit } from '../src/audit/audit';
 import { dynamoAllowlist } from '../src/auth/allowlist';
-import { ddb, resetDynamo } from '../src/platform/dynamo';
+import { ddb } from '../src/platform/dynamo';
 import { createLogger, redact } from '../src/platform/logger';
 import { dynamoState } from '../src/platform/state';
 
-let dynamo: LocalDynamo;
-beforeAll(async () => {
-  dynamo = await startLocalDynamo();
-  Object.assign(process.env, dynamo.env, { AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local' });
-  await resetDynamo();
-});
-afterAll(async () => {
-  await resetDynamo();
-  await dynamo.close();
-});
+useLocalDynamo();
 
 describe('state store (DynamoDB conditional writes)', () => {
   it('lets exactly one of many simultaneous claims win', async () => {
