@@ -29,8 +29,14 @@ export interface World {
   env: Record<string, string>;
   /** The production ingress handler, called as API Gateway calls it. */
   ingress(event: HttpEvent): Promise<HttpResult>;
-  /** A signed `/ecs …` from a seeded user in a channel, through the ingress. */
+  /** A signed `/ecs …` from a seeded user in a channel, through the ingress; its answer shows as Slack would show it. */
   slash(userId: string, text: string, channelId?: string): Promise<HttpResult>;
+  /** A person adds or removes a reaction; Slack delivers `reaction_added`/`reaction_removed` to the ingress. */
+  react(userId: string, channelId: string, ts: string, name: string, added?: boolean): Promise<HttpResult>;
+  /** Delivers an Events API envelope again, as Slack's retries do (same event_id). */
+  redeliver(eventId: string): Promise<HttpResult>;
+  /** A person clicks a button (block_actions) on a message. */
+  click(userId: string, channelId: string, messageTs: string, action: { action_id: string; value?: string }): Promise<HttpResult>;
   /** Resolves when every asynchronous worker invocation has finished. */
   idle(): Promise<void>;
   close(): Promise<void>;
@@ -74,6 +80,13 @@ export async function startWorld(options: { slackPort?: number; awsPort?: number
   }
 
   const userName = (id: string) => slack.workspace.users.find((u) => u.id === id)?.name ?? id.toLowerCase();
+  const sign = (body: string, contentType: 'application/json' | 'application/x-www-form-urlencoded', headers?: Record<string, string>) =>
+    signedSlackEvent({ signingSecret, contentType, body, ...(headers ? { headers } : {}) });
+  const delivered = new Map<string, string>();
+  let eventCounter = 0;
+  let responseCounter = 0;
+  const responseUrl = (channel: string, user: string) => slack.responseUrl(`r${++responseCounter}`, { channel, user });
+
   return {
     slack,
     aws,
@@ -82,16 +95,57 @@ export async function startWorld(options: { slackPort?: number; awsPort?: number
     signingSecret,
     env,
     ingress,
-    slash(userId, text, channelId = 'C0OPS') {
-      const body = slashCommandBody({
-        teamId,
-        userId,
-        userName: userName(userId),
-        channelId,
-        text,
-        responseUrl: slack.responseUrl(`${Date.now()}-${Math.random()}`, { channel: channelId, user: userId }),
+    async slash(userId, text, channelId = 'C0OPS') {
+      const body = slashCommandBody({ teamId, userId, userName: userName(userId), channelId, text, responseUrl: responseUrl(channelId, userId) });
+      const res = await ingress(sign(body, 'application/x-www-form-urlencoded'));
+      if (res.statusCode === 200 && res.body) {
+        const answer = JSON.parse(res.body) as { text?: string; blocks?: unknown[] };
+        slack.showCommandAnswer(userId, channelId, answer);
+      } else {
+        slack.showCommandAnswer(userId, channelId, { text: `/ecs failed with the error "dispatch_failed" (HTTP ${res.statusCode})` });
+      }
+      return res;
+    },
+    async react(userId, channelId, ts, name, added = true) {
+      if (added) slack.addReaction(userId, channelId, ts, name);
+      else slack.removeReaction(userId, channelId, ts, name);
+      const eventId = `Ev${String(++eventCounter).padStart(8, '0')}`;
+      const body = JSON.stringify({
+        type: 'event_callback',
+        team_id: teamId,
+        api_app_id: 'A0LOCAL',
+        event_id: eventId,
+        event_time: Math.floor(Date.now() / 1000),
+        authorizations: [{ team_id: teamId, user_id: slack.workspace.bot.userId, is_bot: true }],
+        event: {
+          type: added ? 'reaction_added' : 'reaction_removed',
+          user: userId,
+          reaction: name,
+          item_user: slack.message(channelId, ts)?.user ?? slack.workspace.bot.userId,
+          item: { type: 'message', channel: channelId, ts },
+          event_ts: `${Date.now() / 1000}`,
+        },
       });
-      return ingress(signedSlackEvent({ signingSecret, contentType: 'application/x-www-form-urlencoded', body }));
+      delivered.set(eventId, body);
+      return ingress(sign(body, 'application/json'));
+    },
+    async redeliver(eventId) {
+      const body = delivered.get(eventId);
+      if (!body) throw new Error(`no event ${eventId} was delivered`);
+      return ingress(sign(body, 'application/json', { 'x-slack-retry-num': '1', 'x-slack-retry-reason': 'http_timeout' }));
+    },
+    async click(userId, channelId, messageTs, action) {
+      const payload = {
+        type: 'block_actions',
+        team: { id: teamId },
+        user: { id: userId, username: userName(userId) },
+        channel: { id: channelId, name: slack.workspace.channels.find((c) => c.id === channelId)?.name },
+        message: { ts: messageTs },
+        container: { type: 'message', message_ts: messageTs, channel_id: channelId },
+        response_url: responseUrl(channelId, userId),
+        actions: [{ ...action, type: 'button', action_ts: `${Date.now() / 1000}` }],
+      };
+      return ingress(sign(`payload=${encodeURIComponent(JSON.stringify(payload))}`, 'application/x-www-form-urlencoded'));
     },
     idle: () => aws.lambda.idle(),
     async close() {

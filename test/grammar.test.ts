@@ -65,12 +65,19 @@ describe('parseRequest', () => {
     expect(() => parseRequest('status wbe', config)).toThrow(/Unknown service `wbe`\. Did you mean `web`\? Valid services: `web`, `worker`\./);
   });
   it('gives usage for a missing or extra argument', () => {
-    expect(() => parseRequest('status', config)).toThrow(/Which service\?.*\n.*Usage: `\/ecs status <service>`/s);
+    expect(() => parseRequest('status', config)).toThrow(/Which service\?.*\n.*Usage: `\/ecs status &lt;service&gt;`/s);
     expect(() => parseRequest('status web now', config)).toThrow(/Unexpected `now`/);
   });
   it('validates allow: role, services and mention', () => {
     expect(parseRequest('allow <@U0BOB|bob> operator web --scripts backup.sh', config).verb.name).toBe('allow');
     expect(() => parseRequest('allow <@U0BOB|bob> superuser', config)).toThrow(/Unknown role `superuser`/);
     expect(() => parseRequest('allow <@U0BOB|bob> operator nope', config)).toThrow(/Unknown service `nope`/);
+  });
+});
+
+describe('Slack escaping', () => {
+  it('decodes what Slack escaped in typed text, and escapes it again when echoing', () => {
+    expect(tokenize('run a &lt;b&gt; &amp;c')).toEqual(['run', 'a', '<b>', '&c']);
+    expect(() => parseRequest('status &lt;script&gt;', config)).toThrow('Unknown service `&lt;script&gt;`.');
   });
 });

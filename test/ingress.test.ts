@@ -48,7 +48,7 @@ describe('ingress: authenticity', () => {
     const res = await world.ingress(slash('help'));
     expect(res.statusCode).toBe(200);
     expect(answer(res)).toMatchObject({ response_type: 'ephemeral' });
-    expect(answer(res).text).toContain('/ecs status <service>');
+    expect(answer(res).text).toContain('/ecs status &lt;service&gt;'); // escaped: Slack would read <service> as markup
   });
 
   it('rejects a tampered body, a wrong secret, missing headers, and runs nothing', async () => {

@@ -36,7 +36,7 @@ export interface EphemeralMessage {
   threadTs?: string;
   text: string;
   blocks?: unknown[];
-  source: 'api' | 'response_url';
+  source: 'api' | 'response_url' | 'command';
   key?: string;
 }
 export interface SlackFile {
@@ -115,6 +115,8 @@ export interface SlackServer {
   replies(channel: string, threadTs: string): SlackMessage[];
   addReaction(userId: string, channel: string, ts: string, name: string): void;
   removeReaction(userId: string, channel: string, ts: string, name: string): void;
+  /** What Slack shows for a slash command's HTTP answer: an ephemeral message to the person who typed it. */
+  showCommandAnswer(userId: string, channel: string, answer: { text?: string; blocks?: unknown[] }): EphemeralMessage;
   /** Simulate a person posting in Slack. */
   postAsUser(userId: string, channel: string, text: string, threadTs?: string): SlackMessage;
   close(): Promise<void>;
@@ -573,6 +575,14 @@ export async function startSlackServer(options: SlackServerOptions = {}): Promis
       react(userId, ch, ts, name, true);
     },
     removeReaction: (userId, ch, ts, name) => react(userId, ch, ts, name, false),
+    showCommandAnswer(userId, chRef, answer) {
+      const ch = channel(chRef);
+      const eph: EphemeralMessage = { channel: ch.id, user: userId, ts: nextTs(), text: answer.text ?? '', source: 'command' };
+      if (answer.blocks) eph.blocks = answer.blocks;
+      ws.ephemerals.push(eph);
+      emit('ephemeral', eph);
+      return eph;
+    },
     postAsUser(userId, chRef, text, threadTs) {
       const ch = channel(chRef);
       if (!user(userId)) throw new ApiFailure('user_not_found');

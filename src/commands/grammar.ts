@@ -1,4 +1,5 @@
 import { UsageError } from '../platform/errors';
+import { escapeText } from '../slack/format';
 
 /**
  * Splits what follows `/ecs` into words. Quotes group words ("a b" or 'a b'); Slack's
@@ -28,7 +29,8 @@ export function tokenize(text: string): string[] {
   }
   if (quote) throw new UsageError(`A quote (${quote}) is not closed.`);
   if (inWord) words.push(current);
-  return words;
+  // Slack escapes &, < and > in what people type; the words are what they meant.
+  return words.map((w) => w.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&'));
 }
 
 export interface Words {
@@ -55,7 +57,7 @@ export function splitFlags(words: string[], known: { withValue: string[]; boolea
       flags.set(name, value);
     } else {
       const all = [...known.withValue, ...known.boolean];
-      throw new UsageError(`Unknown option \`--${name}\`.${all.length ? ` Options: ${all.map((f) => `\`--${f}\``).join(', ')}.` : ''}`);
+      throw new UsageError(`Unknown option \`--${escapeText(name)}\`.${all.length ? ` Options: ${all.map((f) => `\`--${f}\``).join(', ')}.` : ''}`);
     }
   }
   return { positional, flags };
@@ -91,7 +93,7 @@ export function unknownChoice(kind: string, input: string, choices: readonly str
   const suggestion = closest(input, choices);
   const list = choices.map((c) => `\`${c}\``).join(', ');
   return new UsageError(
-    `Unknown ${kind} \`${input}\`.${suggestion ? ` Did you mean \`${suggestion}\`?` : ''} Valid ${kind}s: ${list || '(none)'}.`,
+    `Unknown ${kind} \`${escapeText(input)}\`.${suggestion ? ` Did you mean \`${suggestion}\`?` : ''} Valid ${kind}s: ${list || '(none)'}.`,
   );
 }
 
@@ -100,7 +102,7 @@ export function parseUserMention(word: string): string {
   const match = /^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$/.exec(word) ?? /^([UW][A-Z0-9]{2,})$/.exec(word);
   if (!match) {
     throw new UsageError(
-      `\`${word}\` is not a user mention. Type @ and pick the person from the list, so Slack sends their user id.`,
+      `\`${escapeText(word)}\` is not a user mention. Type @ and pick the person from the list, so Slack sends their user id.`,
     );
   }
   return match[1]!;
@@ -109,6 +111,6 @@ export function parseUserMention(word: string): string {
 /** `<#C123|ops>` or a bare channel id. */
 export function parseChannelMention(word: string): string {
   const match = /^<#([CG][A-Z0-9]+)(?:\|[^>]*)?>$/.exec(word) ?? /^([CG][A-Z0-9]{2,})$/.exec(word);
-  if (!match) throw new UsageError(`\`${word}\` is not a channel. Type # and pick the channel from the list.`);
+  if (!match) throw new UsageError(`\`${escapeText(word)}\` is not a channel. Type # and pick the channel from the list.`);
   return match[1]!;
 }

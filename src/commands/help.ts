@@ -1,3 +1,4 @@
+import { escapeText } from '../slack/format';
 import { findVerb, VERBS } from './registry';
 import type { AckCommand } from './types';
 
@@ -5,10 +6,10 @@ export const help: AckCommand = ({ request }) => {
   const [topic] = request.words.positional;
   if (topic) {
     const verb = findVerb(topic);
-    return { text: [`*${verb.usage}*`, verb.summary + '.', ...(verb.details ?? [])].join('\n') };
+    return { text: [`*${escapeText(verb.usage)}*`, verb.summary + '.', ...(verb.details ?? [])].join('\n') };
   }
-  const lines = VERBS.map((v) => `• \`${v.usage}\` — ${v.summary}`);
+  const lines = VERBS.map((v) => `• \`${escapeText(v.usage)}\` — ${v.summary}`);
   return {
-    text: ['*ecs-chatops* operates Amazon ECS services from Slack. Commands:', ...lines, 'Answers appear in a thread under a message in this channel. `/ecs help <command>` explains one.'].join('\n'),
+    text: ['*ecs-chatops* operates Amazon ECS services from Slack. Commands:', ...lines, 'Answers appear in a thread under a message in this channel. `/ecs help &lt;command&gt;` explains one.'].join('\n'),
   };
 };

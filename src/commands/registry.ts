@@ -2,6 +2,7 @@ import type { Permission } from '../auth/roles';
 import { ROLES } from '../auth/roles';
 import type { Config } from '../config/schema';
 import { UsageError } from '../platform/errors';
+import { escapeText } from '../slack/format';
 import { parseChannelMention, parseUserMention, splitFlags, tokenize, unknownChoice, type Words } from './grammar';
 
 /** One slash-command request as Slack sent it. */
@@ -48,13 +49,13 @@ export interface ParsedRequest {
 }
 
 function usageError(spec: VerbSpec, problem: string): UsageError {
-  return new UsageError(`${problem}\nUsage: \`${spec.usage}\``);
+  return new UsageError(`${problem}\nUsage: \`${escapeText(spec.usage)}\``);
 }
 
 function expectCount(spec: VerbSpec, words: Words, min: number, max: number): void {
   const n = words.positional.length;
   if (n < min) throw usageError(spec, `\`${spec.name}\` needs more arguments.`);
-  if (n > max) throw usageError(spec, `Unexpected \`${words.positional.slice(max).join(' ')}\`.`);
+  if (n > max) throw usageError(spec, `Unexpected \`${escapeText(words.positional.slice(max).join(' '))}\`.`);
 }
 
 export function resolveTarget(spec: VerbSpec, alias: string | undefined, config: Config): string {

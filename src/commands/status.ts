@@ -11,6 +11,7 @@ import {
 import { explainAwsError } from '../aws/errors';
 import { UserFacingError } from '../platform/errors';
 import { RERUN_ACTION } from '../slack/actions';
+import { escapeText } from '../slack/format';
 import type { CommandResult, WorkerCommand, WorkerContext } from './worker-types';
 
 const MAX_EVENTS = 5;
@@ -83,7 +84,8 @@ export function assessService(service: Service): CommandResult['outcome'] {
 const family = (arn: string | undefined) => arn?.split('/').pop() ?? '?';
 const shortTask = (arn: string | undefined) => arn?.split('/').pop()?.slice(0, 8) ?? '?';
 const clock = (d: Date | undefined) => (d ? `${d.toISOString().slice(0, 16).replace('T', ' ')}Z` : '?');
-const clip = (s: string, n: number) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
+/** AWS text, shortened and escaped so Slack shows it as written. */
+const clip = (s: string, n: number) => escapeText(s.length > n ? `${s.slice(0, n - 1)}…` : s);
 
 function deploymentLine(d: Deployment): string {
   const state = d.rolloutState ? `${d.rolloutState}${d.rolloutStateReason ? ` (${clip(d.rolloutStateReason, 200)})` : ''}` : 'state unknown';

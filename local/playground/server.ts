@@ -1,0 +1,138 @@
+/**
+ * The playground's web server: a Slack-like page over the local world. The page talks to this
+ * server; this server acts as Slack would towards the bot (signed slash commands, Events API
+ * deliveries, button payloads) and reads the local Slack's state to show what Slack would show.
+ */
+import { readFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { World } from '../world';
+
+const PAGE = new URL('./page.html', import.meta.url);
+
+export interface Playground {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+export class PortInUseError extends Error {}
+
+async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > 1_000_000) throw new Error('request too large');
+    chunks.push(chunk as Buffer);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  return text ? (JSON.parse(text) as Record<string, unknown>) : {};
+}
+
+function send(res: ServerResponse, status: number, body: unknown, type = 'application/json'): void {
+  res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
+  res.end(type === 'application/json' ? JSON.stringify(body) : (body as string | Buffer));
+}
+
+const str = (v: unknown, name: string): string => {
+  if (typeof v !== 'string' || !v) throw Object.assign(new Error(`${name} is required`), { status: 400 });
+  return v;
+};
+
+/** The state a person sees: the workspace, with only their own ephemeral messages and no file bytes. */
+function snapshot(world: World, userId: string) {
+  const ws = world.slack.workspace;
+  return {
+    team: ws.team,
+    bot: ws.bot,
+    users: ws.users,
+    channels: ws.channels,
+    messages: ws.messages,
+    ephemerals: ws.ephemerals.filter((e) => e.user === userId),
+    files: ws.files.filter((f) => f.uploaded).map(({ content, ...meta }) => ({ ...meta, size: content.length })),
+  };
+}
+
+export async function startPlayground(world: World, options: { port?: number; host?: string } = {}): Promise<Playground> {
+  const page = readFileSync(PAGE, 'utf8');
+  const clients = new Set<ServerResponse>();
+  let pending: NodeJS.Timeout | undefined;
+  // Coalesce bursts of changes (a streamed thread edits often) into one nudge per 50 ms.
+  world.slack.events.on('change', () => {
+    pending ??= setTimeout(() => {
+      pending = undefined;
+      for (const c of clients) c.write('event: change\ndata: {}\n\n');
+    }, 50);
+  });
+
+  const server: Server = createServer((req, res) => {
+    void handle(req, res).catch((error: Error & { status?: number }) => send(res, error.status ?? 500, { error: error.message }));
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (req.method === 'GET' && url.pathname === '/') return send(res, 200, page, 'text/html; charset=utf-8');
+    if (req.method === 'GET' && url.pathname === '/api/state') return send(res, 200, snapshot(world, url.searchParams.get('user') ?? ''));
+    if (req.method === 'GET' && url.pathname === '/api/events') {
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
+      res.write('event: change\ndata: {}\n\n');
+      clients.add(res);
+      req.on('close', () => clients.delete(res));
+      return;
+    }
+    const file = /^\/files\/([\w-]+)$/.exec(url.pathname);
+    if (req.method === 'GET' && file) {
+      const f = world.slack.workspace.files.find((x) => x.id === file[1]);
+      if (!f) return send(res, 404, { error: 'no such file' });
+      res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'content-disposition': `inline; filename="${f.name.replace(/"/g, '')}"` });
+      res.end(f.content);
+      return;
+    }
+    if (req.method !== 'POST') return send(res, 404, { error: 'not found' });
+    const body = await readJson(req);
+    const user = str(body.user, 'user');
+    const channel = str(body.channel, 'channel');
+    switch (url.pathname) {
+      case '/api/command': {
+        const text = str(body.text, 'text').replace(/^\/ecs\s*/, '');
+        const result = await world.slash(user, text, channel);
+        return send(res, 200, { status: result.statusCode });
+      }
+      case '/api/message': {
+        world.slack.postAsUser(user, channel, str(body.text, 'text'), typeof body.threadTs === 'string' ? body.threadTs : undefined);
+        return send(res, 200, { ok: true });
+      }
+      case '/api/react': {
+        const result = await world.react(user, channel, str(body.ts, 'ts'), str(body.name, 'name'), body.added !== false);
+        return send(res, 200, { status: result.statusCode });
+      }
+      case '/api/click': {
+        const result = await world.click(user, channel, str(body.ts, 'ts'), { action_id: str(body.actionId, 'actionId'), ...(typeof body.value === 'string' ? { value: body.value } : {}) });
+        return send(res, 200, { status: result.statusCode });
+      }
+      default:
+        return send(res, 404, { error: 'not found' });
+    }
+  }
+
+  const host = options.host ?? '127.0.0.1';
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      reject(error.code === 'EADDRINUSE' ? new PortInUseError(`port ${options.port} on ${host} is already in use`) : error),
+    );
+    server.listen(options.port ?? 0, host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://${host}:${port}/`,
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        if (pending) clearTimeout(pending);
+        for (const c of clients) c.end();
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

@@ -1,0 +1,68 @@
+/**
+ * `npm start`: the whole bot offline. A local Slack (with a page that looks like a channel), a
+ * simulated AWS account, DynamoDB, and the bot's real Lambda handlers, all on loopback.
+ * PORT chooses the page's port (default 3000; if it is taken, a free one is used and named).
+ */
+import { PortInUseError, startPlayground, type Playground } from './playground/server';
+import { signedSlackEvent } from './slack/sign';
+import { startWorld, type World } from './world';
+
+process.env.LOG_LEVEL ??= 'warn';
+
+async function main(): Promise<void> {
+  const world = await startWorld();
+  const requested = Number(process.env.PORT ?? 3000);
+  let playground: Playground;
+  try {
+    playground = await startPlayground(world, { port: requested });
+  } catch (error) {
+    if (!(error instanceof PortInUseError)) throw error;
+    playground = await startPlayground(world, { port: 0 });
+    console.log(`Port ${requested} is in use, so the page is on port ${playground.port} instead (set PORT to choose).`);
+  }
+  await warmUp(world);
+  let closing = false;
+  const stop = async (signal: string) => {
+    if (closing) return;
+    closing = true;
+    console.log(`\n${signal}: stopping…`);
+    await playground.close();
+    await world.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+
+  // performance.now() counts from the start of this process: the time a newcomer actually waits.
+  const seconds = performance.now() / 1000;
+  console.log(
+    [
+      `ecs-chatops playground ready in ${seconds.toFixed(1)} s: ${playground.url}`,
+      '',
+      '  Open the page and type in #ops:',
+      '    /ecs help             the commands',
+      '    /ecs status web       a healthy service, answered in a thread',
+      '    /ecs status broken    a service that cannot start its tasks',
+      '  Switch users at the top right:',
+      '    alice    operator, deployer and admin',
+      '    bob      approver and viewer',
+      '    mallory  not on the allowlist: every command is refused',
+      '  #random does not have the bot: see what Slack users see then.',
+      '',
+      '  Ctrl-C stops everything.',
+    ].join('\n'),
+  );
+}
+
+/** First requests pay for loading SDK clients and reading secrets; pay it now, not on the first click. */
+async function warmUp(world: World): Promise<void> {
+  const body = JSON.stringify({ type: 'url_verification', challenge: 'warm' });
+  await world.ingress(signedSlackEvent({ signingSecret: world.signingSecret, contentType: 'application/json', body }));
+  const [{ dynamoAllowlist }] = await Promise.all([import('../src/auth/allowlist'), import('../src/commands/status')]);
+  await dynamoAllowlist.get(world.teamId, 'U0ALICE');
+}
+
+main().catch((error: unknown) => {
+  console.error(`ecs-chatops playground failed to start: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+});

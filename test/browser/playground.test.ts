@@ -1,0 +1,77 @@
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startPlayground, type Playground } from '../../local/playground/server';
+import { startWorld, type World } from '../../local/world';
+import { launchBrowser } from '../support/browser';
+
+/** The playground page in real headless Chromium: what people see is what is tested. */
+let world: World;
+let playground: Playground;
+let browser: Browser;
+let page: Page;
+
+beforeAll(async () => {
+  world = await startWorld();
+  playground = await startPlayground(world);
+  browser = await launchBrowser();
+});
+afterAll(async () => {
+  await browser?.close();
+  await playground?.close();
+  await world?.close();
+});
+beforeEach(async () => {
+  page = await browser.newPage();
+  await page.goto(`${playground.url}?user=U0ALICE&channel=C0OPS`);
+  await page.getByTestId('composer').waitFor();
+});
+
+async function type(text: string): Promise<void> {
+  await page.getByTestId('composer').fill(text);
+  await page.getByTestId('composer').press('Enter');
+}
+
+describe('playground in Chromium', () => {
+  it('/ecs help shows the commands, visible only to the requester', async () => {
+    await type('/ecs help');
+    const eph = page.getByTestId('ephemeral').last();
+    await expect.poll(() => eph.textContent()).toContain('/ecs status <service>');
+    expect(await eph.textContent()).toContain('Only visible to you');
+  });
+
+  it('/ecs status web is answered in a thread that shows the service', async () => {
+    await type('/ecs status web');
+    await expect.poll(() => page.getByTestId('ephemeral').last().textContent()).toContain('Working on /ecs status web');
+    const parent = page.getByTestId('message').filter({ hasText: 'ran /ecs status web' }).last();
+    await expect.poll(() => parent.textContent(), { timeout: 10_000 }).toContain('✅');
+    await parent.getByTestId('replies').click();
+    const thread = page.getByTestId('thread-feed');
+    await expect.poll(() => thread.textContent()).toContain('Tasks: 2 running / 2 desired, 0 pending');
+    const text = await thread.textContent();
+    expect(text).toContain('Task definition: web:42');
+    expect(text).toContain('PRIMARY web:42: COMPLETED');
+    expect(await thread.getByRole('button', { name: 'Refresh' }).count()).toBe(1);
+  });
+
+  it('refuses mallory, who is not on the allowlist', async () => {
+    await page.getByTestId('user-switch').selectOption('U0MALLORY');
+    await type('/ecs status web');
+    await expect.poll(() => page.getByTestId('ephemeral').last().textContent()).toContain('Not allowed: you are not on the allowlist');
+    expect(await page.getByTestId('message').filter({ hasText: 'mallory' }).count()).toBe(0);
+  });
+
+  it('answers a bad verb with the closest match', async () => {
+    await type('/ecs stauts web');
+    await expect.poll(() => page.getByTestId('ephemeral').last().textContent()).toContain('Unknown command stauts. Did you mean status?');
+  });
+
+  it('adds and removes a reaction, and the bot receives the events', async () => {
+    world.slack.postAsUser('U0BOB', 'C0OPS', 'react to me');
+    const msg = page.getByTestId('message').filter({ hasText: 'react to me' });
+    await msg.getByTitle('Add reaction').click();
+    await msg.getByTitle(':white_check_mark:').click();
+    await expect.poll(() => msg.locator('.reaction').textContent()).toContain('✅ 1');
+    await msg.locator('.reaction').click();
+    await expect.poll(() => msg.locator('.reaction').count()).toBe(0);
+  });
+});
