@@ -8,37 +8,66 @@
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Cluster, Service, Tag, Task, TaskDefinition } from '@aws-sdk/client-ecs';
+import type { ClusterSchedule } from './rollout';
 
 export const DEFAULT_ACCOUNT = '111111111111';
 export const DEFAULT_REGION = 'us-east-1';
 
+export interface ClockOptions {
+  /** Initial emulator time (default: now). */
+  start?: number | Date;
+  /**
+   * Simulated milliseconds per real millisecond: 1 (default) follows real time, 10 runs a playground
+   * at 10× (a 60 s rollout takes 6 s), 0 freezes time so it only moves with advance() (exact tests).
+   */
+  rate?: number;
+}
+
 /**
- * Simulated time. It ticks with real time (so a playground feels alive) plus an offset that tests
- * move with `advance()`; listeners let time-driven behaviour (deployments, expirations) catch up.
+ * Simulated time. It ticks with real time × `rate` (so a playground feels alive) plus whatever tests
+ * add with `advance()`; listeners let time-driven behaviour (deployments, expirations) catch up.
  */
 export class Clock {
-  private offsetMs: number;
+  /** Simulated time at `realAnchor`; re-anchored when the rate changes so time never jumps. */
+  private simAnchor: number;
+  private realAnchor = Date.now();
+  private speed: number;
   private readonly listeners = new Set<(now: number) => void>();
 
-  constructor(start?: number | Date) {
-    this.offsetMs = start === undefined ? 0 : +start - Date.now();
+  constructor(options?: number | Date | ClockOptions) {
+    const { start, rate = 1 } = typeof options === 'object' && !(options instanceof Date) ? options : { start: options };
+    this.simAnchor = start === undefined ? this.realAnchor : +start;
+    this.speed = checkRate(rate);
   }
   /** Epoch milliseconds, like Date.now(). */
   now(): number {
-    return Date.now() + this.offsetMs;
+    return Math.floor(this.simAnchor + (Date.now() - this.realAnchor) * this.speed);
   }
   date(offsetMs = 0): Date {
     return new Date(this.now() + offsetMs);
   }
+  get rate(): number {
+    return this.speed;
+  }
+  set rate(rate: number) {
+    this.simAnchor = this.now();
+    this.realAnchor = Date.now();
+    this.speed = checkRate(rate);
+  }
   advance(ms: number): void {
     if (ms < 0) throw new Error('the clock only moves forward');
-    this.offsetMs += ms;
+    this.simAnchor += ms;
     for (const listener of this.listeners) listener(this.now());
   }
   onAdvance(listener: (now: number) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
+}
+
+function checkRate(rate: number): number {
+  if (!Number.isFinite(rate) || rate < 0) throw new Error(`clock rate must be a finite number >= 0, got ${rate}`);
+  return rate;
 }
 
 /** Who is calling: what CloudTrail would put in `userIdentity`. */
@@ -82,7 +111,56 @@ export interface EcsClusterState {
   services: Map<string, Service>;
   /** Keyed by task id (the 32-hex tail of the ARN). */
   tasks: Map<string, Task>;
+  /** The simulated service scheduler's private bookkeeping (rollout.ts), created on first use. */
+  scheduler?: ClusterSchedule;
 }
+
+/**
+ * An image whose tasks fail, and how. Tasks are launched from task definitions naming images, so
+ * "this image is broken" is the one knob tests and the seed need to make deployments fail.
+ */
+export interface ImageFailure {
+  /** The exact image reference, or a pattern (e.g. any `:does-not-exist` tag). */
+  image: string | RegExp;
+  /**
+   * `pull`: CannotPullContainerError, the task never starts (stopCode TaskFailedToStart);
+   * `crash`: the task starts, then its essential container exits (EssentialContainerExited).
+   */
+  mode: 'pull' | 'crash';
+  /** crash: the container's exit code (default 1) and the task's stoppedReason. */
+  exitCode?: number;
+  stoppedReason?: string;
+}
+
+/** How long each step of a task's life takes in simulated time (see rollout.ts). */
+export interface EcsTimings {
+  /** PROVISIONING → PENDING (ENI attached). */
+  provisionMs: number;
+  /** PENDING → RUNNING (image pulled), or → STOPPED when the pull fails. */
+  pullMs: number;
+  /** RUNNING → passing health checks (counts as healthy for the rollout). */
+  healthyMs: number;
+  /** RUNNING → STOPPED for an image that crashes; shorter than healthyMs, so it never counts as healthy. */
+  crashAfterMs: number;
+  /** Load-balanced task: deregistration delay before it stops (ELB's default is 300 s; kept short). */
+  drainMs: number;
+  /** Task without a load balancer: STOPPING → STOPPED. */
+  stopMs: number;
+  /** Relaunch back-off after consecutive failures: base × 2^(failures-1), capped at max. */
+  retryBaseMs: number;
+  retryMaxMs: number;
+}
+
+export const DEFAULT_ECS_TIMINGS: EcsTimings = {
+  provisionMs: 15_000,
+  pullMs: 15_000,
+  healthyMs: 15_000,
+  crashAfterMs: 5_000,
+  drainMs: 15_000,
+  stopMs: 15_000,
+  retryBaseMs: 15_000,
+  retryMaxMs: 15 * 60_000,
+};
 
 export interface TaskDefinitionRecord {
   taskDefinition: TaskDefinition;
@@ -128,6 +206,8 @@ export const arns = {
   service: (r: RegionState, cluster: string, name: string) =>
     `arn:aws:ecs:${r.region}:${r.accountId}:service/${cluster}/${name}`,
   task: (r: RegionState, cluster: string, id: string) => `arn:aws:ecs:${r.region}:${r.accountId}:task/${cluster}/${id}`,
+  taskSet: (r: RegionState, cluster: string, service: string, id: string) =>
+    `arn:aws:ecs:${r.region}:${r.accountId}:task-set/${cluster}/${service}/${id}`,
   taskDefinition: (r: RegionState, familyRevision: string) =>
     `arn:aws:ecs:${r.region}:${r.accountId}:task-definition/${familyRevision}`,
   container: (r: RegionState, cluster: string, taskId: string, id: string) =>
@@ -167,6 +247,10 @@ export class EmulatorState {
   readonly credentials = new Map<string, IssuedCredentials>();
   /** Attributed to requests signed with a key the emulator never issued (tests often use `test`). */
   readonly defaultCredentials: IssuedCredentials;
+  /** Images whose ECS tasks fail (seeded with a few; tests may add more). */
+  readonly failingImages: ImageFailure[] = [];
+  /** Task lifecycle delays of the simulated ECS scheduler; change before deploying to speed up or slow down. */
+  readonly ecsTimings: EcsTimings = { ...DEFAULT_ECS_TIMINGS };
 
   constructor(readonly clock: Clock = new Clock()) {
     // Stands in for the Lambda execution role's credentials the bot runs with in AWS.

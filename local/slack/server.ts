@@ -200,9 +200,9 @@ export async function startSlackServer(options: SlackServerOptions = {}): Promis
   }
 
   // ---- state helpers ------------------------------------------------------------------------
-  let micros = 1_732_435_200_000_000; // ts = seconds.micros, strictly increasing like Slack's
+  let micros = 0; // ts = seconds.micros from the clock, strictly increasing like Slack's
   const nextTs = () => {
-    micros += 100;
+    micros = Math.max(micros + 100, Math.floor(now() * 1000));
     return `${Math.floor(micros / 1e6)}.${String(micros % 1e6).padStart(6, '0')}`;
   };
   let fileSeq = 0;
