@@ -25,8 +25,16 @@ import {
   type RawRequest,
   type ServiceDefinition,
 } from './protocols';
+import { runScheduler } from './rollout';
 import { seedSampleAccount, type SeedOptions } from './seed';
+import { ec2Service } from './services/ec2';
+import { ecrService } from './services/ecr';
 import { ecsService } from './services/ecs';
+import { elbv2Service } from './services/elbv2';
+import { iamService } from './services/iam';
+import { kmsService } from './services/kms';
+import { logsService } from './services/logs';
+import { secretsManagerService } from './services/secretsmanager';
 import { LambdaRuntime, type FunctionRegistry } from './services/lambda';
 import { ssmService } from './services/ssm';
 import { stsService } from './services/sts';
@@ -133,6 +141,8 @@ export interface AwsEmulatorOptions {
   latencyMs?: number;
   /** Initial emulator time (default: now). */
   startTime?: number | Date;
+  /** Simulated ms per real ms (default 1): 10 plays ECS rollouts at 10×, 0 moves time only with clock.advance(). */
+  clockRate?: number;
 }
 
 export interface AwsEmulator {
@@ -149,13 +159,28 @@ export interface AwsEmulator {
 }
 
 export async function startAwsEmulator(options: AwsEmulatorOptions = {}): Promise<AwsEmulator> {
-  const clock = new Clock(options.startTime);
+  const clock = new Clock({ start: options.startTime, rate: options.clockRate ?? 1 });
   const state = new EmulatorState(clock);
+  // ECS deployments progress with emulator time: skipping time plays out what was due (rollout.ts).
+  clock.onAdvance((now) => runScheduler(state, now));
   if (options.seed !== false) seedSampleAccount(state, typeof options.seed === 'object' ? options.seed : {});
   const faults = new Faults();
   if (options.latencyMs) faults.latency(options.latencyMs);
   const lambda = new LambdaRuntime(clock, options.lambda, options.functions);
-  const services: ServiceDefinition[] = [ecsService, ssmService, stsService, lambda.service];
+  const services: ServiceDefinition[] = [
+    ecsService,
+    ssmService,
+    stsService,
+    lambda.service,
+    // What `/ecs verify` checks a service's dependencies with.
+    iamService,
+    ecrService,
+    logsService,
+    secretsManagerService,
+    kmsService,
+    elbv2Service,
+    ec2Service,
+  ];
   const calls: CallRecord[] = [];
 
   async function handle(raw: RawRequest): Promise<HttpReply> {

@@ -1,16 +1,25 @@
 /**
  * The sample account the local world and tests start from: account 111111111111, us-east-1,
- * cluster `main` with three services that exercise the bot's reporting:
+ * cluster `main` with three services that exercise the bot's reporting and deploying:
  *
- *  - `web`     healthy: 2/2 running, deployment COMPLETED, exec enabled, behind a target group;
- *  - `broken`  0/2 running, deployment IN_PROGRESS, tasks stopped by missing image / denied secret;
- *  - `manager` 1/1 running, the long-lived container maintenance scripts run in.
+ *  - `web`     healthy: 2/2 running, deployment COMPLETED, exec enabled, behind a target group,
+ *              circuit breaker on without rollback (the bot rolls back itself);
+ *  - `broken`  0/2 running, deployment IN_PROGRESS, tasks stopped by missing image / denied secret,
+ *              and the simulated scheduler keeps retrying (and failing) every few minutes;
+ *  - `manager` 1/1 running, the long-lived container maintenance scripts run in;
+ *
+ * and cluster `blue-green` with `legacy`, deployed by CodeDeploy (deploymentController CODE_DEPLOY),
+ * which a rolling `/ecs deploy` must refuse. It has its own cluster so `main`'s counts stay as above.
+ * Images listed in `state.failingImages` make tasks fail: any `:does-not-exist` tag cannot be pulled,
+ * `web:v2-crash` exits with code 1 and `web:v2-oom` is killed for memory, both soon after starting.
  *
  * Ids are derived from fixed labels, so ARNs are identical on every run (see SAMPLE); timestamps
  * are relative to the emulator clock at seeding time.
  */
 import type { Container, Service, Task, TaskDefinition } from '@aws-sdk/client-ecs';
+import { EcsScheduler } from './rollout';
 import { putParameter } from './services/ssm';
+import { seedVerifyAccount } from './seed-verify';
 import { arns, hexId, uuid, type EmulatorState } from './state';
 
 export interface SeedOptions {
@@ -37,24 +46,47 @@ export const SAMPLE = {
     web: ecsArn('service/main/web'),
     broken: ecsArn('service/main/broken'),
     manager: ecsArn('service/main/manager'),
+    legacy: ecsArn('service/blue-green/legacy'),
   },
+  /** Where `legacy` (CODE_DEPLOY) runs. */
+  legacyCluster: 'blue-green',
+  legacyClusterArn: ecsArn('cluster/blue-green'),
   taskDefinitions: {
     web: ecsArn('task-definition/web:42'),
     webPrevious: ecsArn('task-definition/web:41'),
     broken: ecsArn('task-definition/broken:7'),
     manager: ecsArn('task-definition/manager:3'),
+    legacy: ecsArn('task-definition/legacy:12'),
   },
   images: {
     web: `${ECR}/web:v1.4.2`,
     webPrevious: `${ECR}/web:v1.4.1`,
     broken: `${ECR}/web:does-not-exist`,
     logRouter: 'public.ecr.aws/aws-observability/aws-for-fluent-bit:stable',
+    /** Pushed, not deployed yet: a good release to roll out. */
+    webNext: `${ECR}/web:v1.5.0`,
+    /** Pushed, but its container exits with code 1 shortly after starting. */
+    webCrash: `${ECR}/web:v2-crash`,
+    /** Pushed, but its container is killed for exceeding its memory shortly after starting. */
+    webOom: `${ECR}/web:v2-oom`,
+    legacy: `${ECR}/legacy:v3.2.0`,
   },
+  /** What the sample ECR holds (for ECR's DescribeImages/ListImages): every image above but the missing tag. */
+  ecrImages: [
+    `${ECR}/web:v1.4.1`,
+    `${ECR}/web:v1.4.2`,
+    `${ECR}/web:v1.5.0`,
+    `${ECR}/web:v2-crash`,
+    `${ECR}/web:v2-oom`,
+    `${ECR}/legacy:v3.2.0`,
+  ],
   deployments: {
     web: 'ecs-svc/4719306254839071652',
     webPrevious: 'ecs-svc/3380117456920385543',
     broken: 'ecs-svc/8820341775619232017',
     manager: 'ecs-svc/1590438826671095408',
+    /** CODE_DEPLOY services have task sets instead of deployments. */
+    legacyTaskSet: 'ecs-svc/2264901385527710934',
   },
   /** Task ids (the ARN is `arn:aws:ecs:us-east-1:111111111111:task/main/<id>`). */
   tasks: {
@@ -62,8 +94,14 @@ export const SAMPLE = {
     webStopped: hexId('task/web/old'),
     brokenStopped: taskIds('broken', 4),
     managerRunning: taskIds('manager', 1),
+    legacyRunning: taskIds('legacy', 2),
   },
   targetGroupArn: `arn:aws:elasticloadbalancing:${REGION}:${ACCOUNT}:targetgroup/web/6d0ecf831eec9f09`,
+  /** CodeDeploy shifts `legacy` between these two. */
+  legacyTargetGroupArns: [
+    `arn:aws:elasticloadbalancing:${REGION}:${ACCOUNT}:targetgroup/legacy-blue/0b9c3f52d1a7e4c6`,
+    `arn:aws:elasticloadbalancing:${REGION}:${ACCOUNT}:targetgroup/legacy-green/5e8d21a4c07b93f1`,
+  ],
   secrets: {
     webDatabaseUrl: `arn:aws:ssm:${REGION}:${ACCOUNT}:parameter/web/DATABASE_URL`,
     webApiKey: `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:web/api-key-Xb3kQ9`,
@@ -90,7 +128,7 @@ export function seedSampleAccount(state: EmulatorState, options: SeedOptions = {
   const ago = (ms: number) => new Date(now - ms);
   const r = state.region(ACCOUNT, REGION);
 
-  for (const name of ['ecs-chatops-target', 'web-task-role', 'web-execution-role', 'broken-task-role', 'broken-execution-role', 'manager-task-role']) {
+  for (const name of ['ecs-chatops-target', 'web-task-role', 'web-execution-role', 'broken-task-role', 'broken-execution-role', 'manager-task-role', 'legacy-task-role', 'legacy-execution-role']) {
     state.addRole(ACCOUNT, name);
   }
   state.addRole('222222222222', 'ecs-chatops-target');
@@ -101,6 +139,15 @@ export function seedSampleAccount(state: EmulatorState, options: SeedOptions = {
   putParameter(ssm, { Name: '/ecs-chatops/slack/bot-token', Type: 'SecureString', Value: options.slackBotToken ?? 'xoxb-local-bot-token' });
   putParameter(ssm, { Name: '/web/DATABASE_URL', Type: 'SecureString', Value: 'postgres://web:local@db.internal:5432/web' });
   putParameter(ssm, { Name: '/broken/DATABASE_URL', Type: 'SecureString', Value: 'postgres://broken:local@db.internal:5432/broken' });
+  // What `/ecs verify` checks: roles' policies, images, log groups, secrets, keys, target group, network.
+  seedVerifyAccount(state);
+
+  // Images whose tasks fail (rollout.ts decides a task's fate from them when it launches).
+  state.failingImages.push(
+    { image: /:does-not-exist$/, mode: 'pull' },
+    { image: SAMPLE.images.webCrash, mode: 'crash', exitCode: 1 },
+    { image: SAMPLE.images.webOom, mode: 'crash', exitCode: 137, stoppedReason: 'OutOfMemoryError: Container killed due to memory usage' },
+  );
 
   r.ecs.clusters.set('main', {
     cluster: {
@@ -113,6 +160,11 @@ export function seedSampleAccount(state: EmulatorState, options: SeedOptions = {
       defaultCapacityProviderStrategy: [],
       tags: [{ key: 'environment', value: 'local' }],
     },
+    services: new Map(),
+    tasks: new Map(),
+  });
+  r.ecs.clusters.set(SAMPLE.legacyCluster, {
+    cluster: { clusterArn: SAMPLE.legacyClusterArn, clusterName: SAMPLE.legacyCluster, status: 'ACTIVE', capacityProviders: ['FARGATE'], defaultCapacityProviderStrategy: [] },
     services: new Map(),
     tasks: new Map(),
   });
@@ -202,6 +254,7 @@ export function seedSampleAccount(state: EmulatorState, options: SeedOptions = {
       [appContainer('broken', SAMPLE.images.broken, { DATABASE_URL: SAMPLE.secrets.brokenDatabaseUrl, API_KEY: SAMPLE.secrets.brokenApiKey })],
       { task: 'broken-task-role', execution: 'broken-execution-role' },
     ),
+    taskDefinition('legacy', 12, ago(30 * DAY), [appContainer('legacy', SAMPLE.images.legacy, {})], { task: 'legacy-task-role', execution: 'legacy-execution-role' }),
     taskDefinition(
       'manager',
       3,
@@ -278,6 +331,13 @@ export function seedSampleAccount(state: EmulatorState, options: SeedOptions = {
       runningCount: 2,
       loadBalancers: [{ targetGroupArn: tg, containerName: 'app', containerPort: 8080 }],
       healthCheckGracePeriodSeconds: 60,
+      // The breaker stops a failing rollout; rolling back is left to the bot, which reports it.
+      deploymentConfiguration: {
+        deploymentCircuitBreaker: { enable: true, rollback: false },
+        maximumPercent: 200,
+        minimumHealthyPercent: 100,
+        strategy: 'ROLLING',
+      },
       deployments: [
         deployment(D.web, SAMPLE.taskDefinitions.web, {
           desiredCount: 2,
@@ -328,6 +388,12 @@ export function seedSampleAccount(state: EmulatorState, options: SeedOptions = {
       ]),
     }),
   );
+  // After four failed starts ECS backs off: broken's next attempt (which fails again) is minutes away,
+  // so it keeps failing in the playground while tests that do not move the clock see the seed as is.
+  Object.assign(new EcsScheduler(state, r, cluster).service(cluster.services.get('broken')!), {
+    consecutiveFailures: 4,
+    launchNotBefore: now + 4 * MIN,
+  });
 
   cluster.services.set(
     'manager',
@@ -351,6 +417,62 @@ export function seedSampleAccount(state: EmulatorState, options: SeedOptions = {
         [ago(6 * DAY - 4 * MIN), `(deployment ${D.manager}) deployment completed.`],
         [ago(6 * DAY - 5 * MIN), `has started 1 tasks: (task ${mgr}).`],
       ]),
+    }),
+  );
+
+  // Blue/green through CodeDeploy: a task set instead of deployments, and no rolling updates.
+  const [legacy1, legacy2] = SAMPLE.tasks.legacyRunning;
+  const legacyTaskSet = SAMPLE.deployments.legacyTaskSet;
+  const [blue] = SAMPLE.legacyTargetGroupArns;
+  const legacyLb = [{ targetGroupArn: blue, containerName: 'app', containerPort: 8080 }];
+  r.ecs.clusters.get(SAMPLE.legacyCluster)!.services.set(
+    'legacy',
+    service('legacy', {
+      serviceArn: SAMPLE.services.legacy,
+      clusterArn: SAMPLE.legacyClusterArn,
+      taskDefinition: SAMPLE.taskDefinitions.legacy,
+      createdAt: ago(400 * DAY),
+      desiredCount: 2,
+      runningCount: 2,
+      loadBalancers: legacyLb,
+      deploymentController: { type: 'CODE_DEPLOY' },
+      deploymentConfiguration: { maximumPercent: 200, minimumHealthyPercent: 100 },
+      deployments: [],
+      taskSets: [
+        {
+          id: legacyTaskSet,
+          taskSetArn: arns.taskSet(r, SAMPLE.legacyCluster, 'legacy', legacyTaskSet),
+          serviceArn: SAMPLE.services.legacy,
+          clusterArn: SAMPLE.legacyClusterArn,
+          startedBy: 'CodeDeploy',
+          externalId: 'd-7XK2M4Q9B',
+          status: 'PRIMARY',
+          taskDefinition: SAMPLE.taskDefinitions.legacy,
+          computedDesiredCount: 2,
+          pendingCount: 0,
+          runningCount: 2,
+          createdAt: ago(30 * DAY),
+          updatedAt: ago(30 * DAY - 6 * MIN),
+          launchType: 'FARGATE',
+          platformVersion: '1.4.0',
+          platformFamily: 'Linux',
+          networkConfiguration: NETWORK,
+          loadBalancers: legacyLb,
+          serviceRegistries: [],
+          scale: { value: 100, unit: 'PERCENT' },
+          stabilityStatus: 'STEADY_STATE',
+          stabilityStatusAt: ago(30 * DAY - 6 * MIN),
+        },
+      ],
+      events: [
+        [ago(2 * HOUR), 'has reached a steady state.'],
+        [ago(30 * DAY - 6 * MIN), `(service legacy, taskSet ${legacyTaskSet}) registered 2 targets in (target-group ${blue})`],
+        [ago(30 * DAY - 7 * MIN), `(service legacy, taskSet ${legacyTaskSet}) has started 2 tasks: (task ${legacy1}) (task ${legacy2}).`],
+      ].map(([createdAt, message], i) => ({
+        id: uuid(`event/legacy/${i}`),
+        createdAt: createdAt as Date,
+        message: String(message).startsWith('(service') ? String(message) : `(service legacy) ${message}`,
+      })),
     }),
   );
 
@@ -379,8 +501,11 @@ export function seedSampleAccount(state: EmulatorState, options: SeedOptions = {
       stoppedReason?: string;
       stopCode?: Task['stopCode'];
       container?: Partial<Container>;
+      /** Default `main`. */
+      clusterName?: string;
     },
   ) => {
+    const clusterName = spec.clusterName ?? 'main';
     const taskDef = def(taskDefinitionArn.slice(taskDefinitionArn.lastIndexOf('/') + 1));
     const stopped = !!spec.stoppedAt;
     const zone = ipSuffix % 2;
@@ -388,11 +513,11 @@ export function seedSampleAccount(state: EmulatorState, options: SeedOptions = {
     const ip = `10.0.${zone + 1}.${ipSuffix++}`;
     const eni = `eni-0${hexId(`eni/${id}`, 16)}`;
     const attachmentId = uuid(`attachment/${id}`);
-    const taskArn = arns.task(r, 'main', id);
+    const taskArn = arns.task(r, clusterName, id);
     const at = (ms: number) => new Date(spec.createdAt.getTime() + ms);
     const task: Task = {
       taskArn,
-      clusterArn: SAMPLE.clusterArn,
+      clusterArn: arns.cluster(r, clusterName),
       taskDefinitionArn,
       group: `service:${service}`,
       startedBy,
@@ -443,7 +568,7 @@ export function seedSampleAccount(state: EmulatorState, options: SeedOptions = {
       containers: taskDef.containerDefinitions!.map((c, i): Container => {
         const main = c.name === 'app';
         return {
-          containerArn: arns.container(r, 'main', id, uuid(`container/${id}/${c.name}`)),
+          containerArn: arns.container(r, clusterName, id, uuid(`container/${id}/${c.name}`)),
           taskArn,
           name: c.name!,
           image: c.image!,
@@ -463,7 +588,7 @@ export function seedSampleAccount(state: EmulatorState, options: SeedOptions = {
         };
       }),
     };
-    cluster.tasks.set(id, task);
+    r.ecs.clusters.get(clusterName)!.tasks.set(id, task);
   };
 
   addTask(SAMPLE.tasks.webStopped, 'web', SAMPLE.taskDefinitions.webPrevious, D.webPrevious, {
@@ -488,4 +613,11 @@ export function seedSampleAccount(state: EmulatorState, options: SeedOptions = {
   addTask(b3!, 'broken', SAMPLE.taskDefinitions.broken, D.broken, failedToStart(ago(12 * MIN), pull, { reason: pull }));
   addTask(b4!, 'broken', SAMPLE.taskDefinitions.broken, D.broken, failedToStart(ago(3 * MIN), secretFailure(b4!)));
   addTask(mgr!, 'manager', SAMPLE.taskDefinitions.manager, D.manager, { createdAt: ago(6 * DAY - 5 * MIN), startedAt: ago(6 * DAY - 4 * MIN) });
+  for (const id of [legacy1!, legacy2!]) {
+    addTask(id, 'legacy', SAMPLE.taskDefinitions.legacy, legacyTaskSet, {
+      createdAt: ago(30 * DAY - 7 * MIN),
+      startedAt: ago(30 * DAY - 6 * MIN),
+      clusterName: SAMPLE.legacyCluster,
+    });
+  }
 }

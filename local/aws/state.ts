@@ -149,6 +149,8 @@ export interface EcsTimings {
   /** Relaunch back-off after consecutive failures: base × 2^(failures-1), capped at max. */
   retryBaseMs: number;
   retryMaxMs: number;
+  /** ECS forgets stopped tasks after about an hour; so does the simulator, as the scheduler runs. */
+  stoppedRetentionMs: number;
 }
 
 export const DEFAULT_ECS_TIMINGS: EcsTimings = {
@@ -160,6 +162,7 @@ export const DEFAULT_ECS_TIMINGS: EcsTimings = {
   stopMs: 15_000,
   retryBaseMs: 15_000,
   retryMaxMs: 15 * 60_000,
+  stoppedRetentionMs: 60 * 60_000,
 };
 
 export interface TaskDefinitionRecord {

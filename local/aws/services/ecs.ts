@@ -1,14 +1,18 @@
 /**
  * Amazon ECS (JSON 1.1, target AmazonEC2ContainerServiceV20141113): the read side the bot uses to
- * report status. Behaviour follows the real API where callers can tell the difference: a missing
- * cluster is an exception, missing services/tasks/clusters in a Describe call are `failures`.
+ * report status, and the deploy side (RegisterTaskDefinition, UpdateService) whose rollouts the
+ * simulated scheduler in ../rollout.ts carries out over emulator time. Behaviour follows the real
+ * API where callers can tell the difference: a missing cluster is an exception, missing
+ * services/tasks/clusters in a Describe call are `failures`, and error codes and messages are ECS's.
  */
-import type { Cluster, Failure, Service, Task } from '@aws-sdk/client-ecs';
-import { AwsError, asList, type CallContext, type Params, type ServiceDefinition } from '../protocols';
-import { arns, nameFromRef, type EcsClusterState, type RegionState } from '../state';
+import type { Cluster, ContainerDefinition, DeploymentConfiguration, Failure, Service, Task, TaskDefinition } from '@aws-sdk/client-ecs';
+import { AwsError, asList, type ActionDefinition, type CallContext, type Params, type ServiceDefinition } from '../protocols';
+import { EcsScheduler, runScheduler } from '../rollout';
+import { arns, nameFromRef, type EcsClusterState, type RegionState, type TaskDefinitionRecord } from '../state';
 
 const clusterNotFound = () => new AwsError('ClusterNotFoundException', 'Cluster not found.');
 const invalid = (message: string) => new AwsError('InvalidParameterException', message);
+const clientError = (message: string) => new AwsError('ClientException', message);
 
 function findCluster(ctx: CallContext, ref: string | undefined): EcsClusterState {
   const cluster = ctx.regional.ecs.clusters.get(nameFromRef(ref ?? 'default'));
@@ -57,8 +61,8 @@ function decodeToken(token: string | undefined): number {
   throw invalid('Invalid nextToken.');
 }
 
-function paginate<T>(items: T[], params: Params, max = 100) {
-  const maxResults = params.maxResults ?? max;
+function paginate<T>(items: T[], params: Params, max = 100, pageSize = max) {
+  const maxResults = params.maxResults ?? pageSize;
   if (!Number.isInteger(maxResults) || maxResults < 1 || maxResults > max) {
     throw invalid(`maxResults must be between 1 and ${max}.`);
   }
@@ -76,11 +80,222 @@ const taskArnsOf = (p: Params, ctx: CallContext) =>
   asList<string>(p.tasks).map((t) => (t.startsWith('arn:') ? t : arns.task(ctx.regional, nameFromRef(p.cluster ?? 'default'), t)));
 const clusterArnOf = (p: Params, ctx: CallContext) => [arns.cluster(ctx.regional, nameFromRef(p.cluster ?? 'default'))];
 
+/** `web`, `web:42` or the ARN; a bare family means its latest ACTIVE revision, as everywhere in ECS. */
+function findTaskDefinition(r: RegionState, ref: string): TaskDefinitionRecord | undefined {
+  const name = nameFromRef(ref);
+  const defs = r.ecs.taskDefinitions;
+  if (name.includes(':')) return defs.get(name);
+  return [...defs.values()]
+    .filter((d) => d.taskDefinition.family === name && d.taskDefinition.status === 'ACTIVE')
+    .sort((a, b) => b.taskDefinition.revision! - a.taskDefinition.revision!)[0];
+}
+
+// Task definitions -----------------------------------------------------------------------------
+
+/** Task sizes Fargate offers: CPU units → allowed memory (MiB). Anything else is refused at registration. */
+const range = (from: number, to: number, step: number) => Array.from({ length: (to - from) / step + 1 }, (_, i) => from + i * step);
+const FARGATE_SIZES: Record<string, number[]> = {
+  256: [512, 1024, 2048],
+  512: range(1024, 4096, 1024),
+  1024: range(2048, 8192, 1024),
+  2048: range(4096, 16384, 1024),
+  4096: range(8192, 30720, 1024),
+  8192: range(16384, 61440, 4096),
+  16384: range(32768, 122880, 8192),
+};
+
+/** ECS accepts `1 vCPU` / `2 GB` as well as units and MiB, and answers with the numbers. */
+function taskSize(value: unknown, kind: 'cpu' | 'memory'): string | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  const text = String(value).trim();
+  const unit = kind === 'cpu' ? /^(\d+(?:\.\d+)?)\s*vcpu$/i : /^(\d+(?:\.\d+)?)\s*gb$/i;
+  const scaled = unit.exec(text);
+  if (scaled) return String(Math.round(Number(scaled[1]) * 1024));
+  if (/^\d+$/.test(text)) return text;
+  throw clientError(`Invalid '${kind}' setting for task.`);
+}
+
+const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/;
+const privateEcr = (image: string) => /^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?\//.test(image);
+
+/**
+ * Checks a RegisterTaskDefinition request the way ECS does, then builds what DescribeTaskDefinition
+ * will show: defaults filled in (cpu 0, essential, empty lists, hostPort = containerPort under awsvpc)
+ * and the computed members (compatibilities, requiresAttributes). Read-only members (revision,
+ * taskDefinitionArn, status…) never arrive from the SDK, which only serializes input members, so
+ * they are ignored here too.
+ */
+function buildTaskDefinition(p: Params, ctx: CallContext): Omit<TaskDefinition, 'taskDefinitionArn' | 'revision'> {
+  const family = p.family;
+  if (typeof family !== 'string' || !family) throw clientError('Family must not be null or empty.');
+  if (!/^[A-Za-z0-9_-]{1,255}$/.test(family)) {
+    throw clientError('Family may only contain up to 255 letters (uppercase and lowercase), numbers, hyphens, and underscores.');
+  }
+  const containers = asList<ContainerDefinition>(p.containerDefinitions);
+  if (containers.length === 0) throw clientError('Container list cannot be empty.');
+  const names = new Set<string>();
+  for (const c of containers) {
+    if (!c.name) throw clientError('Container.name should not be null or empty.');
+    if (!c.image) throw clientError('Container.image should not be null or empty.');
+    if (names.has(c.name)) throw clientError(`Duplicate container name found: ${c.name}.`);
+    names.add(c.name);
+  }
+  for (const role of [p.taskRoleArn, p.executionRoleArn]) if (role !== undefined && !ROLE_ARN.test(role)) throw clientError('Role is not valid');
+
+  const networkMode = p.networkMode ?? 'bridge';
+  const cpu = taskSize(p.cpu, 'cpu');
+  const memory = taskSize(p.memory, 'memory');
+  const requires = asList<string>(p.requiresCompatibilities);
+  const awslogs = containers.some((c) => c.logConfiguration?.logDriver === 'awslogs');
+  const fromEcr = containers.some((c) => privateEcr(c.image!));
+  if (requires.includes('FARGATE')) {
+    if (networkMode !== 'awsvpc') throw clientError('Fargate only supports network mode \u2018awsvpc\u2019.');
+    if (!cpu) throw clientError("Fargate requires that 'cpu' be defined at the task level.");
+    if (!memory) throw clientError("Fargate requires that 'memory' be defined at the task level.");
+    if (!FARGATE_SIZES[cpu]?.includes(Number(memory))) {
+      throw clientError(`No Fargate configuration exists for given values: ${cpu} CPU, ${memory} memory. See the Amazon ECS documentation for the valid values.`);
+    }
+    if (awslogs && !p.executionRoleArn) throw clientError('Fargate requires task definition to have execution role ARN to support log driver awslogs.');
+    if (fromEcr && !p.executionRoleArn) throw clientError('Fargate requires task definition to have execution role ARN to support ECR images.');
+  }
+  if (!memory) {
+    const unsized = containers.find((c) => !c.memory && !c.memoryReservation);
+    if (unsized) throw clientError(`Invalid setting for container '${unsized.name}'. At least one of 'memory' or 'memoryReservation' must be specified.`);
+  }
+  // Passing roles to ECS needs iam:PassRole on each; AWS refuses the whole call otherwise.
+  for (const role of [p.taskRoleArn, p.executionRoleArn]) if (role) ctx.authorize('iam:PassRole', role);
+
+  const fargateReady = networkMode === 'awsvpc' && !!cpu && !!memory && !!FARGATE_SIZES[cpu]?.includes(Number(memory));
+  const secrets = containers.flatMap((c) => c.secrets ?? []).map((s) => s.valueFrom ?? '');
+  const attributes = [
+    awslogs && 'com.amazonaws.ecs.capability.logging-driver.awslogs',
+    awslogs && p.executionRoleArn && 'ecs.capability.execution-role-awslogs',
+    fromEcr && 'com.amazonaws.ecs.capability.ecr-auth',
+    p.taskRoleArn && 'com.amazonaws.ecs.capability.task-iam-role',
+    fromEcr && p.executionRoleArn && 'ecs.capability.execution-role-ecr-pull',
+    secrets.some((s) => !s.startsWith('arn:aws:secretsmanager:')) && 'ecs.capability.secrets.ssm.environment-variables',
+    secrets.some((s) => s.startsWith('arn:aws:secretsmanager:')) && 'ecs.capability.secrets.asm.environment-variables',
+    containers.some((c) => c.firelensConfiguration?.type === 'fluentbit') && 'ecs.capability.firelens.fluentbit',
+    networkMode === 'awsvpc' && 'ecs.capability.task-eni',
+  ].filter((a): a is string => !!a);
+
+  const asGiven = ['taskRoleArn', 'executionRoleArn', 'pidMode', 'ipcMode', 'proxyConfiguration', 'inferenceAccelerators', 'ephemeralStorage', 'runtimePlatform', 'enableFaultInjection'];
+  return {
+    family,
+    ...Object.fromEntries(asGiven.filter((k) => p[k] !== undefined).map((k) => [k, structuredClone(p[k])])),
+    containerDefinitions: containers.map((c) => ({
+      ...structuredClone(c),
+      cpu: c.cpu ?? 0,
+      essential: c.essential ?? true,
+      portMappings: (c.portMappings ?? []).map((m) => ({
+        ...m,
+        ...(networkMode === 'awsvpc' || networkMode === 'host' ? { hostPort: m.hostPort ?? m.containerPort } : {}),
+        protocol: m.protocol ?? 'tcp',
+      })),
+      environment: c.environment ?? [],
+      mountPoints: c.mountPoints ?? [],
+      volumesFrom: c.volumesFrom ?? [],
+      systemControls: c.systemControls ?? [],
+    })),
+    networkMode,
+    volumes: structuredClone(p.volumes ?? []),
+    placementConstraints: structuredClone(p.placementConstraints ?? []),
+    status: 'ACTIVE',
+    requiresAttributes: attributes.map((name) => ({ name })),
+    compatibilities: fargateReady ? ['EC2', 'FARGATE'] : ['EC2'],
+    ...(requires.length ? { requiresCompatibilities: requires as TaskDefinition['requiresCompatibilities'] } : {}),
+    ...(cpu ? { cpu } : {}),
+    ...(memory ? { memory } : {}),
+    registeredAt: ctx.clock.date(),
+    registeredBy: ctx.identity.arn,
+  };
+}
+
+// Services -------------------------------------------------------------------------------------
+
+/** UpdateService merges the members given into the current configuration, keeping the rest. */
+function mergeDeploymentConfiguration(current: DeploymentConfiguration | undefined, update: Params): DeploymentConfiguration {
+  const merged: DeploymentConfiguration = {
+    ...structuredClone(current ?? { maximumPercent: 200, minimumHealthyPercent: 100 }),
+    ...structuredClone(update),
+  };
+  const { maximumPercent = 200, minimumHealthyPercent = 100, deploymentCircuitBreaker: breaker } = merged;
+  if (!Number.isInteger(minimumHealthyPercent) || minimumHealthyPercent < 0 || minimumHealthyPercent > 100) {
+    throw invalid('minimumHealthyPercent must be between 0 and 100.');
+  }
+  if (!Number.isInteger(maximumPercent) || maximumPercent < 100) throw invalid('maximumPercent must be at least 100.');
+  if (breaker && (typeof breaker.enable !== 'boolean' || typeof breaker.rollback !== 'boolean')) {
+    throw invalid('deploymentCircuitBreaker requires both enable and rollback.');
+  }
+  return merged;
+}
+
+/** What UpdateService does to an ECS service; validation comes first, since a refused call changes nothing. */
+function updateService(p: Params, ctx: CallContext): Service {
+  const cluster = findCluster(ctx, p.cluster);
+  if (typeof p.service !== 'string' || !p.service) throw invalid('Service cannot be empty.');
+  const service = cluster.services.get(nameFromRef(p.service));
+  if (!service) throw new AwsError('ServiceNotFoundException', 'Service not found.');
+  if (service.status !== 'ACTIVE') throw new AwsError('ServiceNotActiveException', 'Service was not ACTIVE.');
+  const codeDeploy = service.deploymentController?.type === 'CODE_DEPLOY';
+  const useCodeDeploy = 'Use AWS CodeDeploy to trigger a new deployment.';
+
+  if (p.desiredCount !== undefined && (!Number.isInteger(p.desiredCount) || p.desiredCount < 0)) {
+    throw invalid('Desired count must be an integer greater than or equal to 0.');
+  }
+  let definition: TaskDefinition | undefined;
+  if (p.taskDefinition !== undefined) {
+    if (codeDeploy) throw invalid(`Unable to update task definition on services with a CODE_DEPLOY deployment controller. ${useCodeDeploy}`);
+    const record = findTaskDefinition(ctx.regional, String(p.taskDefinition));
+    if (!record) throw clientError('Unable to describe task definition.');
+    definition = record.taskDefinition;
+    if (definition.status !== 'ACTIVE') throw clientError('TaskDefinition is inactive');
+    if (service.launchType && !definition.compatibilities?.includes(service.launchType)) {
+      throw invalid(`Task definition does not support launch_type ${service.launchType}.`);
+    }
+    if (service.networkConfiguration?.awsvpcConfiguration && definition.networkMode !== 'awsvpc') {
+      throw invalid('Network Configuration is not valid for the given networkMode of this task definition.');
+    }
+  }
+  if (p.forceNewDeployment && codeDeploy) throw invalid(`Cannot force a new deployment on services with a CODE_DEPLOY deployment controller. ${useCodeDeploy}`);
+  const config = p.deploymentConfiguration ? mergeDeploymentConfiguration(service.deploymentConfiguration, p.deploymentConfiguration) : undefined;
+
+  // Bring the service up to now before changing it, so the change lands after everything already due.
+  const scheduler = new EcsScheduler(ctx.state, ctx.regional, cluster);
+  const now = ctx.clock.now();
+  scheduler.runUntil(now);
+  if (config) service.deploymentConfiguration = config;
+  // Applies to tasks started from now on; running tasks keep theirs until the next deployment, as in ECS.
+  if (typeof p.enableExecuteCommand === 'boolean') service.enableExecuteCommand = p.enableExecuteCommand;
+  if (Number.isInteger(p.healthCheckGracePeriodSeconds)) service.healthCheckGracePeriodSeconds = p.healthCheckGracePeriodSeconds;
+  if (p.desiredCount !== undefined) {
+    service.desiredCount = p.desiredCount;
+    // Blue/green services scale their task sets; the simulator leaves CodeDeploy's tasks alone.
+    for (const set of service.taskSets ?? []) set.computedDesiredCount = p.desiredCount;
+  }
+  // Only a different task definition (or forceNewDeployment) starts a deployment, as in ECS.
+  if ((definition && definition.taskDefinitionArn !== service.taskDefinition) || p.forceNewDeployment) {
+    scheduler.startDeployment(service, definition?.taskDefinitionArn ?? service.taskDefinition!, now);
+  }
+  scheduler.reconcile(service, now);
+  return service;
+}
+
+/** Every ECS call first brings the simulated scheduler up to the emulator clock (see rollout.ts). */
+function simulated(actions: Record<string, ActionDefinition>): Record<string, ActionDefinition> {
+  return Object.fromEntries(
+    Object.entries(actions).map(([name, definition]) => {
+      const { handler, ...rest } = typeof definition === 'function' ? { handler: definition } : definition;
+      return [name, { ...rest, handler: (p: Params, ctx: CallContext) => (runScheduler(ctx.state), handler(p, ctx)) }];
+    }),
+  );
+}
+
 export const ecsService: ServiceDefinition = {
   name: 'ecs',
   protocol: 'json',
   target: 'AmazonEC2ContainerServiceV20141113',
-  actions: {
+  actions: simulated({
     ListClusters: (p, ctx) => {
       const all = [...ctx.regional.ecs.clusters.keys()].map((name) => arns.cluster(ctx.regional, name));
       const { page, nextToken } = paginate(all, p);
@@ -106,8 +321,12 @@ export const ecsService: ServiceDefinition = {
       resources: clusterArnOf,
       handler: (p, ctx) => {
         const cluster = findCluster(ctx, p.cluster);
-        const all = [...cluster.services.values()].filter((s) => s.status === 'ACTIVE').map((s) => s.serviceArn!);
-        const { page, nextToken } = paginate(all, p, 100);
+        const all = [...cluster.services.values()]
+          .filter((s) => s.status === 'ACTIVE')
+          .filter((s) => (!p.launchType || s.launchType === p.launchType) && (!p.schedulingStrategy || s.schedulingStrategy === p.schedulingStrategy))
+          .map((s) => s.serviceArn!);
+        // ListServices pages by 10 unless asked for more (up to 100).
+        const { page, nextToken } = paginate(all, p, 100, 10);
         return { serviceArns: page, nextToken };
       },
     },
@@ -135,20 +354,62 @@ export const ecsService: ServiceDefinition = {
     },
 
     DescribeTaskDefinition: (p, ctx) => {
-      const ref = nameFromRef(String(p.taskDefinition ?? ''));
-      const defs = ctx.regional.ecs.taskDefinitions;
-      let record = defs.get(ref);
-      if (!record && !ref.includes(':')) {
-        // A bare family means its latest ACTIVE revision.
-        record = [...defs.values()]
-          .filter((d) => d.taskDefinition.family === ref && d.taskDefinition.status === 'ACTIVE')
-          .sort((a, b) => b.taskDefinition.revision! - a.taskDefinition.revision!)[0];
-      }
-      if (!record) throw new AwsError('ClientException', 'Unable to describe task definition.');
+      const record = findTaskDefinition(ctx.regional, String(p.taskDefinition ?? ''));
+      if (!record) throw clientError('Unable to describe task definition.');
       return {
         taskDefinition: structuredClone(record.taskDefinition),
         ...(asList(p.include).includes('TAGS') ? { tags: structuredClone(record.tags) } : {}),
       };
+    },
+
+    RegisterTaskDefinition: (p, ctx) => {
+      const built = buildTaskDefinition(p, ctx);
+      const family = built.family!;
+      // Revisions keep counting across deregistered (INACTIVE) ones.
+      const revision =
+        1 + Math.max(0, ...[...ctx.regional.ecs.taskDefinitions.values()].filter((d) => d.taskDefinition.family === family).map((d) => d.taskDefinition.revision!));
+      const taskDefinitionArn = arns.taskDefinition(ctx.regional, `${family}:${revision}`);
+      const tags = asList<{ key: string; value: string }>(p.tags);
+      if (tags.length) ctx.authorize('ecs:TagResource', taskDefinitionArn);
+      const taskDefinition: TaskDefinition = { taskDefinitionArn, revision, ...built };
+      ctx.regional.ecs.taskDefinitions.set(`${family}:${revision}`, { taskDefinition, tags: structuredClone(tags) });
+      return { taskDefinition: structuredClone(taskDefinition), tags: structuredClone(tags) };
+    },
+
+    DeregisterTaskDefinition: (p, ctx) => {
+      const ref = nameFromRef(String(p.taskDefinition ?? ''));
+      const revision = ref.split(':')[1];
+      // Deregistering needs an exact revision; a bare family is not "the latest" here.
+      if (!revision || !/^\d+$/.test(revision)) throw clientError(`Invalid revision number. Number: ${revision ?? ''}`);
+      const record = ctx.regional.ecs.taskDefinitions.get(ref);
+      if (!record) throw clientError('Unable to describe task definition.');
+      if (record.taskDefinition.status === 'ACTIVE') {
+        Object.assign(record.taskDefinition, { status: 'INACTIVE', deregisteredAt: ctx.clock.date() });
+      }
+      return { taskDefinition: structuredClone(record.taskDefinition) };
+    },
+
+    ListTaskDefinitions: (p, ctx) => {
+      const status = p.status ?? 'ACTIVE';
+      if (!['ACTIVE', 'INACTIVE', 'DELETE_IN_PROGRESS'].includes(status)) throw invalid(`Invalid status: ${status}`);
+      const sort = p.sort ?? 'ASC';
+      if (sort !== 'ASC' && sort !== 'DESC') throw invalid(`Invalid sort: ${sort}`);
+      const defs = [...ctx.regional.ecs.taskDefinitions.values()]
+        .map((d) => d.taskDefinition)
+        // Despite its name, familyPrefix is the full family name (ECS documents it so).
+        .filter((d) => d.status === status && (!p.familyPrefix || d.family === p.familyPrefix))
+        .sort((a, b) => (a.family! < b.family! ? -1 : a.family! > b.family! ? 1 : a.revision! - b.revision!));
+      if (sort === 'DESC') defs.reverse();
+      const { page, nextToken } = paginate(
+        defs.map((d) => d.taskDefinitionArn!),
+        p,
+      );
+      return { taskDefinitionArns: page, nextToken };
+    },
+
+    UpdateService: {
+      resources: (p, ctx) => serviceArnsOf({ cluster: p.cluster, services: [String(p.service ?? '')] }, ctx),
+      handler: (p, ctx) => ({ service: withoutTags(updateService(p, ctx), undefined) }),
     },
 
     ListTasks: {
@@ -193,5 +454,5 @@ export const ecsService: ServiceDefinition = {
         return { tasks, failures };
       },
     },
-  },
+  }),
 };

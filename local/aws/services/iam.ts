@@ -64,6 +64,12 @@ export const AWS_MANAGED_POLICIES: ReadonlyMap<string, ManagedPolicy> = new Map(
         ],
       }),
     },
+    {
+      arn: 'arn:aws:iam::aws:policy/AdministratorAccess',
+      name: 'AdministratorAccess',
+      path: '/',
+      text: policyText({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] }),
+    },
   ].map((p) => [p.arn, p]),
 );
 
@@ -154,7 +160,7 @@ function simulatePrincipalPolicy(p: Params, ctx: CallContext) {
     // Users and groups are not modelled; a malformed ARN is what IAM rejects as InvalidInput.
     throw new AwsError('InvalidInput', `Invalid ARN: ${source} is not a role ARN this emulator knows how to simulate.`);
   }
-  const [, accountId, roleName] = match as unknown as [string, string, string];
+  const [accountId, roleName] = [match[1]!, match[2]!];
   if (accountId !== ctx.accountId) throw new AwsError('NoSuchEntity', `The role with name ${roleName} cannot be found.`, 404);
   const { role, details } = findRole(ctx, roleName);
 

@@ -104,8 +104,8 @@ export function awsManagedKey(r: RegionState, service: string, createdAt: Date):
 }
 
 /**
- * Resolves a key id, key ARN, alias name or alias ARN. Returns undefined for a well-formed id that
- * names nothing; `aliases: false` refuses aliases (GetKeyPolicy takes keys only).
+ * Resolves a key id, key ARN, alias name or alias ARN, or throws NotFoundException as KMS words it.
+ * `aliases: false` refuses aliases (GetKeyPolicy and ListAliases' KeyId take keys only).
  */
 function findKey(ctx: CallContext, ref: string, aliases = true): KmsKey {
   const r = ctx.regional;

@@ -120,6 +120,62 @@ export const ssmService: ServiceDefinition = {
       },
     },
 
+    // Metadata only (no values), including the KeyId of SecureStrings: what a decrypt check needs.
+    DescribeParameters: (p, ctx) => {
+      const filters = [
+        ...asList<{ Key: string; Values?: unknown }>(p.Filters).map((f) => ({ Key: f.Key, Option: 'Equals', Values: asList<string>(f.Values) })),
+        ...asList<{ Key: string; Option?: string; Values?: unknown }>(p.ParameterFilters).map((f) => ({
+          Key: f.Key,
+          Option: f.Option ?? (f.Key === 'Path' ? 'OneLevel' : 'Equals'),
+          Values: asList<string>(f.Values),
+        })),
+      ];
+      const matches = (param: SsmParameter) =>
+        filters.every(({ Key, Option, Values }) => {
+          const current = param.versions.at(-1)!;
+          switch (Key) {
+            case 'Name':
+              return Values.some((v) => (Option === 'BeginsWith' ? param.name.startsWith(v) : Option === 'Contains' ? param.name.includes(v) : param.name === v));
+            case 'Path':
+              return Values.some((v) => {
+                const prefix = v.endsWith('/') ? v : `${v}/`;
+                return param.name.startsWith(prefix) && (Option === 'Recursive' || !param.name.slice(prefix.length).includes('/'));
+              });
+            case 'Type':
+              return Values.includes(current.type);
+            case 'KeyId':
+              return Values.includes(current.keyId ?? '');
+            default:
+              throw new AwsError('InvalidFilterKey', `The following filter key is not valid: ${Key}. Valid filter keys include: [Path, Name, Type, KeyId, Tier].`);
+          }
+        });
+      const all = [...ctx.regional.ssm.parameters.values()].filter(matches).sort((a, b) => a.name.localeCompare(b.name));
+      const max = p.MaxResults ?? 50;
+      if (!Number.isInteger(max) || max < 1 || max > 50) {
+        throw new AwsError('ValidationException', "1 validation error detected: Value at 'maxResults' failed to satisfy constraint: Member must have value less than or equal to 50");
+      }
+      const offset = p.NextToken ? Number(Buffer.from(String(p.NextToken), 'base64').toString('utf8')) : 0;
+      const more = offset + max < all.length;
+      return {
+        Parameters: all.slice(offset, offset + max).map((param) => {
+          const v = param.versions.at(-1)!;
+          return {
+            Name: param.name,
+            ARN: arns.parameter(ctx.regional, param.name),
+            Type: v.type,
+            ...(v.keyId ? { KeyId: v.keyId } : {}),
+            LastModifiedDate: v.lastModifiedDate,
+            ...(v.description ? { Description: v.description } : {}),
+            Version: v.version,
+            Tier: 'Standard',
+            Policies: [],
+            DataType: param.dataType,
+          };
+        }),
+        ...(more ? { NextToken: Buffer.from(String(offset + max)).toString('base64') } : {}),
+      };
+    },
+
     PutParameter: {
       resources: paramArns,
       handler: (p, ctx) => {

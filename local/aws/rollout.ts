@@ -1,0 +1,511 @@
+/**
+ * The ECS service scheduler, simulated: deployments roll out over emulator time the way ECS runs a
+ * rolling update (minimumHealthyPercent / maximumPercent, the deployment circuit breaker and its
+ * rollback), with ECS's own service event messages, stop reasons and counters.
+ *
+ * Nothing runs on real timers. Every task in flight carries its next lifecycle step and the time it
+ * is due; `runScheduler()` replays the due steps in time order up to the clock's now and reconciles
+ * every service after each instant. The ECS handlers call it before answering and the emulator calls
+ * it on `clock.advance()`, so the state is a function of the requests made and of emulator time
+ * alone: a test skips a whole rollout with `clock.advance(ms)` and gets the same result on every run.
+ *
+ * A task's life (delays in `state.ecsTimings`, ~15 s per step by default):
+ *
+ *   launch → PROVISIONING ─provisionMs→ PENDING ─pullMs→ RUNNING ─healthyMs→ healthy (counts for the rollout)
+ *                                          └─ image can't be pulled → STOPPED (TaskFailedToStart)
+ *                                                            └─ crashAfterMs → STOPPED (EssentialContainerExited)
+ *   scheduler stop → DEACTIVATING ─drainMs→ STOPPED (load-balanced) | STOPPING ─stopMs→ STOPPED
+ */
+import { randomBytes, randomInt } from 'node:crypto';
+import type { Container, Deployment, Service, Task, TaskDefinition } from '@aws-sdk/client-ecs';
+import { arns, hexId, nameFromRef, uuid, type EcsClusterState, type EmulatorState, type ImageFailure, type RegionState } from './state';
+
+type Step = 'PENDING' | 'RUNNING' | 'HEALTHY' | 'FAIL' | 'STOPPED';
+
+interface TaskPlan {
+  at: number;
+  step: Step;
+  /** Decided at launch: the task's image is in `state.failingImages`. */
+  failure?: { rule: ImageFailure; container: string; image: string };
+}
+
+export interface ServiceSchedule {
+  /** ECS backs off relaunching after consecutive task failures: no launches before this time. */
+  launchNotBefore: number;
+  consecutiveFailures: number;
+  /** Deployments that had a task pass health checks; the circuit breaker stops counting their failures (as ECS documents). */
+  proven: Set<string>;
+  /** What the circuit breaker rolls back to. */
+  lastCompleted?: { id: string; taskDefinition: string };
+  /** "has reached a steady state." has been said since the service last changed. */
+  steady: boolean;
+}
+
+export interface ClusterSchedule {
+  /** Simulated time the cluster has been brought up to. */
+  at: number;
+  /** Each task's next lifecycle step, by task id; tasks without one are settled (healthy or stopped). */
+  plans: Map<string, TaskPlan>;
+  services: Map<string, ServiceSchedule>;
+}
+
+/** ECS's circuit-breaker threshold: half the desired count, rounded up, within [3, 200]. */
+export const failureThreshold = (desiredCount: number) => Math.max(3, Math.min(200, Math.ceil(desiredCount * 0.5)));
+
+/** `ecs-svc/` and 19 digits, as ECS names deployments. */
+export const newDeploymentId = () =>
+  `ecs-svc/${(BigInt(`0x${randomBytes(8).toString('hex')}`) % 9_000_000_000_000_000_000n) + 1_000_000_000_000_000_000n}`;
+
+/** Brings every cluster's tasks and deployments up to `now` (default: the clock's now). */
+export function runScheduler(state: EmulatorState, now = state.clock.now()): void {
+  for (const account of state.accounts.values()) {
+    for (const region of account.regions.values()) {
+      for (const cluster of region.ecs.clusters.values()) new EcsScheduler(state, region, cluster).runUntil(now);
+    }
+  }
+}
+
+const taskId = (task: Task) => nameFromRef(task.taskArn!);
+const live = (task: Task) => task.desiredStatus === 'RUNNING';
+const alive = (task: Task) => task.lastStatus !== 'STOPPED';
+const primaryOf = (service: Service) => service.deployments?.find((d) => d.status === 'PRIMARY');
+const familyRevision = (arn: string) => arn.slice(arn.indexOf('task-definition/') + 'task-definition/'.length);
+const matches = (rule: ImageFailure, image: string) => (typeof rule.image === 'string' ? rule.image === image : rule.image.test(image));
+
+export class EcsScheduler {
+  readonly book: ClusterSchedule;
+
+  constructor(
+    readonly state: EmulatorState,
+    readonly region: RegionState,
+    readonly cluster: EcsClusterState,
+  ) {
+    this.book = cluster.scheduler ??= { at: state.clock.now(), plans: new Map(), services: new Map() };
+  }
+
+  /** The scheduler's record of a service, started from what the service shows (e.g. the seed's deployments). */
+  service(service: Service): ServiceSchedule {
+    let schedule = this.book.services.get(service.serviceName!);
+    if (!schedule) {
+      const completed = service.deployments?.find((d) => d.rolloutState === 'COMPLETED');
+      schedule = {
+        launchNotBefore: this.book.at,
+        consecutiveFailures: 0,
+        proven: new Set(completed ? [completed.id!] : []),
+        ...(completed ? { lastCompleted: { id: completed.id!, taskDefinition: completed.taskDefinition! } } : {}),
+        steady: service.deployments?.length === 1 && completed?.status === 'PRIMARY',
+      };
+      this.book.services.set(service.serviceName!, schedule);
+    }
+    return schedule;
+  }
+
+  runUntil(now: number): void {
+    for (let at = this.nextDue(); at !== undefined && at <= now; at = this.nextDue()) {
+      this.book.at = Math.max(this.book.at, at);
+      this.instant(this.book.at);
+    }
+    this.book.at = Math.max(this.book.at, now);
+  }
+
+  /** A new PRIMARY deployment (UpdateService, or the circuit breaker's rollback); the previous one becomes ACTIVE. */
+  startDeployment(service: Service, taskDefinitionArn: string, t: number, reason?: string): Deployment {
+    const id = newDeploymentId();
+    const previous = service.deployments ?? [];
+    for (const d of previous.filter((d) => d.status === 'PRIMARY')) Object.assign(d, { status: 'ACTIVE', updatedAt: new Date(t) });
+    const fargate = service.launchType === 'FARGATE';
+    const deployment: Deployment = {
+      id,
+      status: 'PRIMARY',
+      taskDefinition: taskDefinitionArn,
+      desiredCount: service.desiredCount ?? 0,
+      pendingCount: 0,
+      runningCount: 0,
+      failedTasks: 0,
+      createdAt: new Date(t),
+      updatedAt: new Date(t),
+      ...(service.launchType ? { launchType: service.launchType } : {}),
+      ...(fargate ? { platformVersion: service.platformVersion ?? 'LATEST', platformFamily: service.platformFamily ?? 'Linux' } : {}),
+      ...(service.networkConfiguration ? { networkConfiguration: structuredClone(service.networkConfiguration) } : {}),
+      rolloutState: 'IN_PROGRESS',
+      rolloutStateReason: reason ?? `ECS deployment ${id} in progress.`,
+    };
+    service.deployments = [deployment, ...previous];
+    service.taskDefinition = taskDefinitionArn;
+    // A new deployment starts with a clean slate: no back-off inherited from the one it replaces.
+    Object.assign(this.service(service), { launchNotBefore: t, consecutiveFailures: 0, steady: false });
+    return deployment;
+  }
+
+  /**
+   * What the ECS service scheduler does on each pass: trip the circuit breaker, scale in, launch
+   * the primary deployment's tasks within maximumPercent, retire older tasks while
+   * minimumHealthyPercent holds, update counters, and declare the deployment complete.
+   */
+  reconcile(service: Service, t: number): void {
+    if (service.status !== 'ACTIVE' || (service.deploymentController?.type ?? 'ECS') !== 'ECS') return;
+    const schedule = this.service(service);
+    let primary = primaryOf(service);
+    if (!primary) return;
+
+    const breaker = service.deploymentConfiguration?.deploymentCircuitBreaker;
+    if (breaker?.enable && primary.rolloutState === 'IN_PROGRESS' && (primary.failedTasks ?? 0) >= failureThreshold(service.desiredCount ?? 0)) {
+      this.trip(service, primary, t, !!breaker.rollback);
+      primary = primaryOf(service)!;
+    }
+
+    const desired = service.desiredCount ?? 0;
+    const { maximumPercent = 200, minimumHealthyPercent = 100 } = service.deploymentConfiguration ?? {};
+    const id = primary.id!;
+    const tasks = () => this.tasksOf(service);
+    const ours = () => tasks().filter((task) => task.startedBy === id && live(task));
+    const healthy = (task: Task) => live(task) && task.lastStatus === 'RUNNING' && !this.book.plans.has(taskId(task));
+    // Which task to give up first: one that is not serving yet, then the newest.
+    const leastUseful = (a: Task, b: Task) => +healthy(a) - +healthy(b) || +b.createdAt! - +a.createdAt!;
+
+    // desiredCount lowered: stop the primary's surplus.
+    if (ours().length > desired) this.stopTasks(service, ours().sort(leastUseful).slice(0, ours().length - desired), t, id);
+
+    if (primary.rolloutState !== 'FAILED' && t >= schedule.launchNotBefore) {
+      const room = Math.floor((desired * maximumPercent) / 100) - tasks().filter(alive).length;
+      const count = Math.min(desired - ours().length, room);
+      if (count > 0) this.launch(service, primary, count, t);
+    }
+
+    // Older deployments' tasks: not-yet-serving ones go at once, serving ones only while enough stay healthy.
+    const minimumHealthy = Math.ceil((desired * minimumHealthyPercent) / 100);
+    let healthyCount = tasks().filter(healthy).length;
+    const retire: Task[] = [];
+    for (const task of tasks().filter((task) => task.startedBy !== id && live(task)).sort(leastUseful)) {
+      if (!healthy(task)) retire.push(task);
+      else if (healthyCount - 1 >= minimumHealthy) {
+        retire.push(task);
+        healthyCount--;
+      }
+    }
+    this.stopTasks(service, retire, t, id);
+
+    this.updateCounts(service, primary, t);
+
+    const settled = ours().length === desired && tasks().filter(alive).every((task) => task.startedBy === id && healthy(task));
+    if (primary.rolloutState === 'IN_PROGRESS' && settled) {
+      Object.assign(primary, { rolloutState: 'COMPLETED', rolloutStateReason: `ECS deployment ${id} completed.`, updatedAt: new Date(t) });
+      service.deployments = [primary]; // older deployments turn INACTIVE, which DescribeServices no longer lists
+      schedule.lastCompleted = { id, taskDefinition: primary.taskDefinition! };
+      schedule.proven.add(id);
+      this.event(service, t, `(deployment ${id}) deployment completed.`);
+    }
+    if (primary.rolloutState === 'COMPLETED' && settled) {
+      if (!schedule.steady) this.event(service, t, 'has reached a steady state.');
+      schedule.steady = true;
+    } else schedule.steady = false;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  private nextDue(): number | undefined {
+    let next: number | undefined;
+    for (const plan of this.book.plans.values()) if (next === undefined || plan.at < next) next = plan.at;
+    // A service waiting out its back-off wakes up when it ends.
+    for (const service of this.cluster.services.values()) {
+      const schedule = this.book.services.get(service.serviceName!);
+      if (schedule && schedule.launchNotBefore > this.book.at && this.wantsTasks(service)) {
+        if (next === undefined || schedule.launchNotBefore < next) next = schedule.launchNotBefore;
+      }
+    }
+    return next;
+  }
+
+  private wantsTasks(service: Service): boolean {
+    const primary = primaryOf(service);
+    if (service.status !== 'ACTIVE' || (service.deploymentController?.type ?? 'ECS') !== 'ECS') return false;
+    if (!primary || primary.rolloutState === 'FAILED') return false;
+    return this.tasksOf(service).filter((t) => t.startedBy === primary.id && live(t)).length < (service.desiredCount ?? 0);
+  }
+
+  /** Everything due at `t`: task steps first (target events batched per service), then a scheduler pass. */
+  private instant(t: number): void {
+    const registered = new Map<Service, number>();
+    const deregistered = new Map<Service, number>();
+    for (const [id, plan] of [...this.book.plans].filter(([, p]) => p.at <= t)) {
+      this.book.plans.delete(id);
+      const task = this.cluster.tasks.get(id);
+      if (!task) continue;
+      const service = this.cluster.services.get(task.group?.replace(/^service:/, '') ?? '');
+      const balanced = !!service?.loadBalancers?.length;
+      if (plan.step === 'RUNNING' && balanced) registered.set(service!, (registered.get(service!) ?? 0) + 1);
+      if (plan.step === 'FAIL' && balanced && task.lastStatus === 'RUNNING') deregistered.set(service!, (deregistered.get(service!) ?? 0) + 1);
+      this.step(task, plan, t, service);
+    }
+    for (const [service, n] of deregistered) this.targetEvents(service, t, 'deregistered', n);
+    for (const [service, n] of registered) this.targetEvents(service, t, 'registered', n);
+    for (const service of this.cluster.services.values()) this.reconcile(service, t);
+    // Keeps a service that fails for days (broken) from piling up tasks nobody can list any more.
+    const forgetBefore = t - this.state.ecsTimings.stoppedRetentionMs;
+    for (const [id, task] of this.cluster.tasks) if (task.lastStatus === 'STOPPED' && +task.stoppedAt! < forgetBefore) this.cluster.tasks.delete(id);
+  }
+
+  private step(task: Task, plan: TaskPlan, t: number, service: Service | undefined): void {
+    const timings = this.state.ecsTimings;
+    const at = new Date(t);
+    task.version = (task.version ?? 0) + 1;
+    switch (plan.step) {
+      case 'PENDING':
+        Object.assign(task, { lastStatus: 'PENDING', connectivity: 'CONNECTED', connectivityAt: at, pullStartedAt: at });
+        this.setAttachments(task, 'ATTACHED');
+        this.plan(task, t + timings.pullMs, plan.failure?.rule.mode === 'pull' ? 'FAIL' : 'RUNNING', plan.failure);
+        break;
+      case 'RUNNING':
+        Object.assign(task, { lastStatus: 'RUNNING', pullStoppedAt: at, startedAt: at });
+        for (const [i, c] of (task.containers ?? []).entries()) {
+          Object.assign(c, {
+            lastStatus: 'RUNNING',
+            runtimeId: `${taskId(task)}-${1524858232 + i}`,
+            imageDigest: `sha256:${hexId(`digest/${c.image}`, 64)}`,
+            // ECS Exec's agent runs in every container of an exec-enabled task.
+            managedAgents: task.enableExecuteCommand ? [{ name: 'ExecuteCommandAgent', lastStatus: 'RUNNING', lastStartedAt: at }] : [],
+          });
+        }
+        if (plan.failure?.rule.mode === 'crash') this.plan(task, t + timings.crashAfterMs, 'FAIL', plan.failure);
+        else this.plan(task, t + timings.healthyMs, 'HEALTHY');
+        break;
+      case 'HEALTHY': {
+        // Containers with a health check report HEALTHY, and then so does the task.
+        const checked = new Set(this.definitionOf(task.taskDefinitionArn!)?.containerDefinitions?.filter((c) => c.healthCheck).map((c) => c.name));
+        for (const c of task.containers ?? []) if (checked.has(c.name)) c.healthStatus = 'HEALTHY';
+        if (checked.size) task.healthStatus = 'HEALTHY';
+        if (!service) break;
+        const schedule = this.service(service);
+        schedule.consecutiveFailures = 0;
+        const deployment = service.deployments?.find((d) => d.id === task.startedBy);
+        if (deployment && !schedule.proven.has(deployment.id!)) {
+          schedule.proven.add(deployment.id!);
+          Object.assign(deployment, { failedTasks: 0, updatedAt: at });
+        }
+        break;
+      }
+      case 'FAIL':
+        this.fail(task, plan.failure!, t);
+        if (service) this.countFailure(service, task.startedBy, t);
+        break;
+      case 'STOPPED':
+        Object.assign(task, { lastStatus: 'STOPPED', executionStoppedAt: at, stoppedAt: at });
+        this.setAttachments(task, 'DELETED');
+        for (const c of task.containers ?? []) this.stopContainer(c, task.startedAt ? 0 : undefined);
+        break;
+    }
+  }
+
+  private plan(task: Task, at: number, step: Step, failure?: TaskPlan['failure']): void {
+    this.book.plans.set(taskId(task), { at, step, ...(failure ? { failure } : {}) });
+  }
+
+  private launch(service: Service, deployment: Deployment, count: number, t: number): void {
+    const definition = this.definitionOf(deployment.taskDefinition!);
+    if (!definition) return;
+    const failure = this.failureFor(definition);
+    const started = Array.from({ length: count }, () => this.newTask(service, deployment, definition, t));
+    for (const task of started) {
+      this.cluster.tasks.set(taskId(task), task);
+      this.plan(task, t + this.state.ecsTimings.provisionMs, 'PENDING', failure);
+    }
+    this.event(service, t, `has started ${count} tasks: ${started.map((task) => `(task ${taskId(task)})`).join(' ')}.`);
+  }
+
+  private failureFor(definition: TaskDefinition): TaskPlan['failure'] {
+    for (const c of definition.containerDefinitions ?? []) {
+      const rule = this.state.failingImages.find((r) => matches(r, c.image!));
+      if (rule) return { rule, container: c.name!, image: c.image! };
+    }
+    return undefined;
+  }
+
+  /** The scheduler stops tasks it no longer needs; load-balanced ones drain first. */
+  private stopTasks(service: Service, tasks: Task[], t: number, deploymentId: string): void {
+    if (!tasks.length) return;
+    const balancers = service.loadBalancers ?? [];
+    let draining = 0;
+    for (const task of tasks) {
+      const drains = task.lastStatus === 'RUNNING' && balancers.length > 0;
+      if (drains) draining++;
+      Object.assign(task, {
+        desiredStatus: 'STOPPED',
+        lastStatus: drains ? 'DEACTIVATING' : 'STOPPING',
+        stoppingAt: new Date(t),
+        stopCode: 'ServiceSchedulerInitiated',
+        stoppedReason: `Scaling activity initiated by (deployment ${deploymentId})`,
+        version: (task.version ?? 0) + 1,
+      });
+      this.plan(task, t + (drains ? this.state.ecsTimings.drainMs : this.state.ecsTimings.stopMs), 'STOPPED');
+    }
+    this.event(service, t, `has stopped ${tasks.length} running tasks: ${tasks.map((task) => `(task ${taskId(task)})`).join(' ')}.`);
+    if (draining) {
+      this.targetEvents(service, t, 'deregistered', draining);
+      this.event(service, t, `has begun draining connections on ${draining} tasks.`);
+    }
+  }
+
+  private fail(task: Task, failure: NonNullable<TaskPlan['failure']>, t: number): void {
+    const { rule, container, image } = failure;
+    const pull = rule.mode === 'pull';
+    const reason = pull
+      ? `CannotPullContainerError: pull image manifest has been retried 7 time(s): failed to resolve ref ${image}: ${image}: not found`
+      : (rule.stoppedReason ?? 'Essential container in task exited');
+    const at = new Date(t);
+    Object.assign(task, {
+      desiredStatus: 'STOPPED',
+      lastStatus: 'STOPPED',
+      stopCode: pull ? 'TaskFailedToStart' : 'EssentialContainerExited',
+      stoppedReason: reason,
+      stoppingAt: at,
+      executionStoppedAt: at,
+      stoppedAt: at,
+    });
+    this.setAttachments(task, 'DELETED');
+    for (const c of task.containers ?? []) {
+      if (pull) this.stopContainer(c, undefined, c.name === container ? reason : undefined);
+      // The essential container exits on its own; ECS then stops the others.
+      else this.stopContainer(c, c.name === container ? (rule.exitCode ?? 1) : 0);
+    }
+  }
+
+  private stopContainer(c: Container, exitCode: number | undefined, reason?: string): void {
+    c.lastStatus = 'STOPPED';
+    if (exitCode !== undefined) c.exitCode = exitCode;
+    if (reason) c.reason = reason;
+    for (const agent of c.managedAgents ?? []) agent.lastStatus = 'STOPPED';
+  }
+
+  /** A task of `deploymentId` failed: back off relaunching, and count it for the circuit breaker. */
+  private countFailure(service: Service, deploymentId: string | undefined, t: number): void {
+    const timings = this.state.ecsTimings;
+    const schedule = this.service(service);
+    schedule.consecutiveFailures++;
+    const backoff = Math.min(timings.retryMaxMs, timings.retryBaseMs * 2 ** (schedule.consecutiveFailures - 1));
+    schedule.launchNotBefore = Math.max(schedule.launchNotBefore, t + backoff);
+    const deployment = service.deployments?.find((d) => d.id === deploymentId);
+    if (deployment && !schedule.proven.has(deployment.id!)) {
+      Object.assign(deployment, { failedTasks: (deployment.failedTasks ?? 0) + 1, updatedAt: new Date(t) });
+    }
+  }
+
+  private trip(service: Service, primary: Deployment, t: number, rollback: boolean): void {
+    Object.assign(primary, {
+      rolloutState: 'FAILED',
+      rolloutStateReason: 'ECS deployment circuit breaker: tasks failed to start.',
+      updatedAt: new Date(t),
+    });
+    this.event(service, t, `(deployment ${primary.id}) deployment failed: tasks failed to start.`);
+    const last = this.service(service).lastCompleted;
+    // Rolling back to the definition that just failed would loop; ECS needs a COMPLETED deployment to return to.
+    if (rollback && last && last.taskDefinition !== primary.taskDefinition) {
+      this.event(service, t, `rolling back to deployment ${last.id}.`);
+      this.startDeployment(service, last.taskDefinition, t, `ECS deployment circuit breaker: rolling back to deploymentId ${last.id}.`);
+    }
+  }
+
+  private updateCounts(service: Service, primary: Deployment, t: number): void {
+    const tasks = this.tasksOf(service);
+    const starting = (task: Task) => task.lastStatus === 'PROVISIONING' || task.lastStatus === 'PENDING';
+    for (const deployment of service.deployments ?? []) {
+      const mine = tasks.filter((task) => task.startedBy === deployment.id && live(task));
+      const counts = {
+        // Older deployments are scaled down as the primary takes over.
+        desiredCount: deployment === primary ? (service.desiredCount ?? 0) : mine.length,
+        runningCount: mine.filter((task) => task.lastStatus === 'RUNNING').length,
+        pendingCount: mine.filter(starting).length,
+      };
+      if (Object.entries(counts).some(([k, v]) => deployment[k as keyof typeof counts] !== v)) {
+        Object.assign(deployment, counts, { updatedAt: new Date(t) });
+      }
+    }
+    service.runningCount = tasks.filter((task) => live(task) && task.lastStatus === 'RUNNING').length;
+    service.pendingCount = tasks.filter((task) => live(task) && starting(task)).length;
+  }
+
+  private definitionOf(arn: string): TaskDefinition | undefined {
+    return this.region.ecs.taskDefinitions.get(familyRevision(arn))?.taskDefinition;
+  }
+
+  private tasksOf(service: Service): Task[] {
+    return [...this.cluster.tasks.values()].filter((task) => task.group === `service:${service.serviceName}`);
+  }
+
+  private targetEvents(service: Service, t: number, verb: 'registered' | 'deregistered', count: number): void {
+    for (const lb of service.loadBalancers ?? []) this.event(service, t, `${verb} ${count} targets in (target-group ${lb.targetGroupArn})`);
+  }
+
+  /** Newest first, at most 100, as DescribeServices returns them. */
+  private event(service: Service, t: number, message: string): void {
+    const events = (service.events ??= []);
+    events.unshift({ id: uuid(), createdAt: new Date(t), message: `(service ${service.serviceName}) ${message}` });
+    events.splice(100);
+  }
+
+  private setAttachments(task: Task, status: string): void {
+    for (const attachment of task.attachments ?? []) attachment.status = status;
+  }
+
+  private newTask(service: Service, deployment: Deployment, definition: TaskDefinition, t: number): Task {
+    const id = hexId();
+    const taskArn = arns.task(this.region, this.cluster.cluster.clusterName!, id);
+    const awsvpc = service.networkConfiguration?.awsvpcConfiguration;
+    const subnets = awsvpc?.subnets ?? [];
+    // Spread tasks over the service's subnets (one per availability zone), as ECS balances AZs.
+    const zone = this.tasksOf(service).length % Math.max(1, subnets.length);
+    const ip = `10.0.${zone + 1}.${randomInt(10, 250)}`;
+    const attachmentId = uuid();
+    const fargate = deployment.launchType === 'FARGATE';
+    return {
+      taskArn,
+      clusterArn: this.cluster.cluster.clusterArn,
+      taskDefinitionArn: definition.taskDefinitionArn,
+      group: `service:${service.serviceName}`,
+      startedBy: deployment.id,
+      ...(deployment.launchType ? { launchType: deployment.launchType } : {}),
+      ...(fargate ? { capacityProviderName: 'FARGATE', platformVersion: deployment.platformVersion, platformFamily: deployment.platformFamily } : {}),
+      availabilityZone: `${this.region.region}${'abcdef'[zone]}`,
+      ...(definition.cpu ? { cpu: definition.cpu } : {}),
+      ...(definition.memory ? { memory: definition.memory } : {}),
+      desiredStatus: 'RUNNING',
+      lastStatus: 'PROVISIONING',
+      healthStatus: 'UNKNOWN',
+      createdAt: new Date(t),
+      enableExecuteCommand: service.enableExecuteCommand ?? false,
+      version: 1,
+      ...(fargate ? { ephemeralStorage: { sizeInGiB: 20 }, fargateEphemeralStorage: { sizeInGiB: 20 } } : {}),
+      attachments: awsvpc
+        ? [
+            {
+              id: attachmentId,
+              type: 'ElasticNetworkInterface',
+              status: 'PRECREATED',
+              details: [
+                { name: 'subnetId', value: subnets[zone] ?? '' },
+                { name: 'networkInterfaceId', value: `eni-0${hexId(undefined, 16)}` },
+                { name: 'macAddress', value: `0e:${hexId(undefined, 10).match(/../g)!.join(':')}` },
+                { name: 'privateDnsName', value: `ip-${ip.replaceAll('.', '-')}.ec2.internal` },
+                { name: 'privateIPv4Address', value: ip },
+              ],
+            },
+          ]
+        : [],
+      tags: service.propagateTags === 'SERVICE' ? structuredClone(service.tags ?? []) : [],
+      containers: (definition.containerDefinitions ?? []).map(
+        (c): Container => ({
+          containerArn: arns.container(this.region, this.cluster.cluster.clusterName!, id, uuid()),
+          taskArn,
+          name: c.name!,
+          image: c.image!,
+          lastStatus: 'PENDING',
+          networkBindings: [],
+          networkInterfaces: awsvpc ? [{ attachmentId, privateIpv4Address: ip }] : [],
+          healthStatus: 'UNKNOWN',
+          cpu: String(c.cpu ?? 0),
+          ...(c.memory ? { memory: String(c.memory) } : {}),
+          ...(c.memoryReservation ? { memoryReservation: String(c.memoryReservation) } : {}),
+        }),
+      ),
+    };
+  }
+}
