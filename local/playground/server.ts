@@ -18,6 +18,18 @@ export interface Playground {
 
 export class PortInUseError extends Error {}
 
+/** Faults a person can ask for from the page, to see how the bot copes. */
+export const SIMULATIONS: Record<string, (world: World) => void> = {
+  'aws-throttle': (w) => void w.aws.faults.throttle('ecs:Describe*', 3),
+  'aws-deny-describe-services': (w) => void w.aws.faults.deny('ecs:DescribeServices'),
+  'aws-latency': (w) => w.aws.faults.latency(400),
+  'slack-rate-limit': (w) => w.slack.faults.rateLimit('chat.postMessage', 1, 1),
+  clear: (w) => {
+    w.aws.faults.clear();
+    w.slack.faults.clear();
+  },
+};
+
 async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
   const chunks: Buffer[] = [];
   let size = 0;
@@ -91,6 +103,12 @@ export async function startPlayground(world: World, options: { port?: number; ho
     }
     if (req.method !== 'POST') return send(res, 404, { error: 'not found' });
     const body = await readJson(req);
+    if (url.pathname === '/api/simulate') {
+      const fault = SIMULATIONS[str(body.fault, 'fault')];
+      if (!fault) return send(res, 400, { error: `unknown simulation ${String(body.fault)}` });
+      fault(world);
+      return send(res, 200, { ok: true });
+    }
     const user = str(body.user, 'user');
     const channel = str(body.channel, 'channel');
     switch (url.pathname) {

@@ -74,4 +74,17 @@ describe('playground in Chromium', () => {
     await msg.locator('.reaction').click();
     await expect.poll(() => msg.locator('.reaction').count()).toBe(0);
   });
+
+  it('shows an AWS permission problem asked for from the Simulate menu, naming the missing action', async () => {
+    await page.getByTestId('simulate').selectOption('aws-deny-describe-services');
+    try {
+      await type('/ecs status web');
+      const parent = page.getByTestId('message').filter({ hasText: 'ran /ecs status web' }).last();
+      await expect.poll(() => parent.textContent(), { timeout: 10_000 }).toContain('❌');
+      await parent.getByTestId('replies').click();
+      await expect.poll(() => page.getByTestId('thread-feed').textContent()).toContain("the bot's role may not call ecs:DescribeServices");
+    } finally {
+      await page.getByTestId('simulate').selectOption('clear');
+    }
+  });
 });
