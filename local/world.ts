@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import type { Grant } from '../src/auth/roles';
 import { startAwsEmulator, type AwsEmulator } from './aws';
 import { startLocalDynamo, type LocalDynamo } from './dynamo';
+import { startRegistry, type LocalRegistry } from './registry';
 import { startSlackServer, type SlackServer } from './slack/server';
 import { signedSlackEvent, slashCommandBody } from './slack/sign';
 import type { HttpEvent, HttpResult } from '../src/ingress/http';
@@ -24,6 +25,8 @@ export interface World {
   slack: SlackServer;
   aws: AwsEmulator;
   dynamo: LocalDynamo;
+  /** Container registries (Docker Hub, public.ecr.aws, ghcr.io, quay.io); the bot finds them through ECS_CHATOPS_REGISTRY_ENDPOINTS. */
+  registry: LocalRegistry;
   teamId: string;
   signingSecret: string;
   env: Record<string, string>;
@@ -42,7 +45,7 @@ export interface World {
   close(): Promise<void>;
 }
 
-export async function startWorld(options: { slackPort?: number; awsPort?: number; dynamoPort?: number } = {}): Promise<World> {
+export async function startWorld(options: { slackPort?: number; awsPort?: number; dynamoPort?: number; registryPort?: number } = {}): Promise<World> {
   // The SDK warns on Node 20 about its 2027 plans; the local world is not the place for that notice.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const signingSecret = randomBytes(16).toString('hex');
@@ -54,10 +57,12 @@ export async function startWorld(options: { slackPort?: number; awsPort?: number
     seed: { slackSigningSecret: signingSecret, slackBotToken: botToken },
     lambda: { timeoutMs: 900_000 },
   });
+  const registry = await startRegistry({ ...(options.registryPort ? { port: options.registryPort } : {}) });
 
   const env: Record<string, string> = {
     ...aws.endpointEnv(),
     ...dynamo.env, // AWS_ENDPOINT_URL_DYNAMODB wins over AWS_ENDPOINT_URL for DynamoDB
+    ...registry.env(),
     SLACK_API_URL: slack.url,
     WORKER_FUNCTION_NAME: WORKER_FUNCTION,
     SLACK_SIGNING_SECRET_PARAM: SIGNING_SECRET_PARAM,
@@ -91,6 +96,7 @@ export async function startWorld(options: { slackPort?: number; awsPort?: number
     slack,
     aws,
     dynamo,
+    registry,
     teamId,
     signingSecret,
     env,
@@ -152,7 +158,7 @@ export async function startWorld(options: { slackPort?: number; awsPort?: number
       await aws.lambda.idle().catch(() => undefined);
       const { resetDynamo } = await import('../src/platform/dynamo');
       await resetDynamo();
-      await Promise.all([slack.close(), aws.close(), dynamo.close()]);
+      await Promise.all([slack.close(), aws.close(), dynamo.close(), registry.close()]);
     },
   };
 }

@@ -77,7 +77,7 @@ describe('ECS', () => {
     expect(out.clusters![0]).toMatchObject({
       clusterArn: SAMPLE.clusterArn,
       status: 'ACTIVE',
-      runningTasksCount: 3,
+      runningTasksCount: 4, // web 2, manager 1, and broken's one task left from broken:6
       activeServicesCount: 3,
       configuration: { executeCommandConfiguration: { logging: 'DEFAULT' } },
       settings: [{ name: 'containerInsights', value: 'enabled' }],
@@ -104,7 +104,20 @@ describe('ECS', () => {
     expect(web!.createdAt).toBeInstanceOf(Date);
     expect(web!.events![0]!.message).toBe('(service web) has reached a steady state.');
     expect(web!.tags).toBeUndefined(); // only with include: ['TAGS']
-    expect(broken).toMatchObject({ desiredCount: 2, runningCount: 0, deployments: [{ rolloutState: 'IN_PROGRESS', failedTasks: 4 }] });
+    // broken:7 (PRIMARY) cannot start a task; broken:6 (ACTIVE) keeps its one task until one does.
+    expect(broken).toMatchObject({
+      desiredCount: 2,
+      runningCount: 1,
+      pendingCount: 0,
+      taskDefinition: SAMPLE.taskDefinitions.broken,
+      enableExecuteCommand: true,
+      loadBalancers: [{ targetGroupArn: 'arn:aws:elasticloadbalancing:us-east-1:111111111111:targetgroup/broken/0b5e7c9a1d3f2e4c', containerName: 'app', containerPort: 8080 }],
+      networkConfiguration: { awsvpcConfiguration: { subnets: ['subnet-0b1c2d3e4f5a6b7c8'], securityGroups: ['sg-0a9b8c7d6e5f4a3b2'], assignPublicIp: 'DISABLED' } },
+    });
+    expect(broken!.deployments).toEqual([
+      expect.objectContaining({ id: SAMPLE.deployments.broken, status: 'PRIMARY', taskDefinition: SAMPLE.taskDefinitions.broken, rolloutState: 'IN_PROGRESS', failedTasks: 4, desiredCount: 2, runningCount: 0 }),
+      expect.objectContaining({ id: SAMPLE.deployments.brokenPrevious, status: 'ACTIVE', taskDefinition: SAMPLE.taskDefinitions.brokenPrevious, rolloutState: 'COMPLETED', desiredCount: 1, runningCount: 1 }),
+    ]);
     expect(broken!.events!.map((e) => e.message).join('\n')).toMatch(/\(service broken\) was unable to place a task/);
     expect(out.failures).toEqual([{ arn: 'arn:aws:ecs:us-east-1:111111111111:service/ghost', reason: 'MISSING' }]);
   });
@@ -148,6 +161,8 @@ describe('ECS', () => {
   it('lists tasks by service and desired status, paginating with nextToken', async () => {
     const running = await ecs.send(new ListTasksCommand({ cluster: 'main', serviceName: 'web' }));
     expect(running.taskArns!.sort()).toEqual(SAMPLE.tasks.webRunning.map((id) => `arn:aws:ecs:us-east-1:111111111111:task/main/${id}`).sort());
+    const runningBroken = await ecs.send(new ListTasksCommand({ cluster: 'main', serviceName: 'broken' }));
+    expect(runningBroken.taskArns).toEqual([`arn:aws:ecs:us-east-1:111111111111:task/main/${SAMPLE.tasks.brokenRunning[0]}`]);
     const stoppedWeb = await ecs.send(new ListTasksCommand({ cluster: 'main', serviceName: 'web', desiredStatus: 'STOPPED' }));
     expect(stoppedWeb.taskArns).toEqual([expect.stringContaining(SAMPLE.tasks.webStopped)]);
 
@@ -204,6 +219,29 @@ describe('ECS', () => {
     expect(old.tasks![0]!.containers![0]).toMatchObject({ exitCode: 0, image: SAMPLE.images.webPrevious });
 
     expect(out.failures).toEqual([{ arn: `arn:aws:ecs:us-east-1:111111111111:task/${'f'.repeat(32)}`, reason: 'MISSING' }]);
+    // broken:7's tasks tried the isolated subnet.
+    expect(pull!.attachments![0]!.details).toContainEqual({ name: 'subnetId', value: 'subnet-0b1c2d3e4f5a6b7c8' });
+  });
+
+  it("shows broken's remaining task as started before ECS Exec was enabled", async () => {
+    const { tasks } = await ecs.send(new DescribeTasksCommand({ cluster: 'main', tasks: SAMPLE.tasks.brokenRunning }));
+    const [task] = tasks!;
+    expect(task).toMatchObject({
+      lastStatus: 'RUNNING',
+      desiredStatus: 'RUNNING',
+      group: 'service:broken',
+      startedBy: SAMPLE.deployments.brokenPrevious,
+      taskDefinitionArn: SAMPLE.taskDefinitions.brokenPrevious,
+      enableExecuteCommand: false,
+      startedAt: expect.any(Date),
+    });
+    expect(task!.containers!.map((c) => [c.name, c.image, c.lastStatus, c.managedAgents])).toEqual([['app', SAMPLE.images.webPrevious, 'RUNNING', []]]);
+    // It still runs where broken:6 put it: the private subnets.
+    const subnet = task!.attachments![0]!.details!.find((d) => d.name === 'subnetId')!.value;
+    expect(['subnet-0a1b2c3d4e5f60718', 'subnet-0f1e2d3c4b5a69788']).toContain(subnet);
+    const { taskDefinition } = await ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: 'broken:6' }));
+    expect(taskDefinition).toMatchObject({ status: 'ACTIVE', taskRoleArn: expect.stringContaining(':role/broken-task-role') });
+    expect(taskDefinition!.containerDefinitions![0]!.logConfiguration!.options!['awslogs-group']).toBe('/ecs/broken-v1');
   });
 
   it('speaks JSON 1.1 on the wire: epoch-second timestamps and {__type, message} errors', async () => {

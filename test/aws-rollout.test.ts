@@ -7,7 +7,9 @@
  * Default timings: each task step takes 15 s (PROVISIONING → PENDING → RUNNING → healthy), a crash
  * image exits 5 s after RUNNING, draining takes 15 s, relaunches back off 15 s, 30 s, 60 s…
  */
+import { DescribeTargetHealthCommand, ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import {
+  CreateServiceCommand,
   DeregisterTaskDefinitionCommand,
   DescribeServicesCommand,
   DescribeTaskDefinitionCommand,
@@ -18,6 +20,7 @@ import {
   ListTasksCommand,
   RegisterTaskDefinitionCommand,
   UpdateServiceCommand,
+  type CreateServiceCommandInput,
   type RegisterTaskDefinitionCommandInput,
   type Service,
   type TaskDefinition,
@@ -25,6 +28,7 @@ import {
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Clock, SAMPLE, startAwsEmulator, type AwsEmulator } from '../local/aws';
 import { failureThreshold } from '../local/aws/rollout';
+import { VERIFY_SEED } from '../local/aws/seed-verify';
 
 const S = 1000;
 let emu: AwsEmulator;
@@ -444,6 +448,175 @@ describe('failing deployments', () => {
     broken = await describe1('broken');
     expect(broken.deployments![0]!.failedTasks).toBeGreaterThan(10);
     expect(broken.deployments![0]!.rolloutState).toBe('IN_PROGRESS');
+    // broken:6's task is never retired: minimumHealthyPercent 100 needs a healthy broken:7 task first.
+    expect(broken).toMatchObject({ desiredCount: 2, runningCount: 1 });
+    expect(broken.deployments![1]).toMatchObject({ id: SAMPLE.deployments.brokenPrevious, status: 'ACTIVE', runningCount: 1 });
+    expect((await tasksOf('broken')).filter((t) => t.lastStatus === 'RUNNING').map((t) => t.taskArn!.split('/').pop())).toEqual(SAMPLE.tasks.brokenRunning);
+  });
+
+  // The simulator decides a task's fate from its images alone (state.failingImages), not from broken's
+  // network or secrets: this is about the scheduler retiring broken:6 once a deployment succeeds.
+  it('a broken deployment whose tasks start completes and retires the exec-less broken:6 task', async () => {
+    const current = (await ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: 'broken' }))).taskDefinition!;
+    const input = { ...current, containerDefinitions: current.containerDefinitions!.map((c) => ({ ...c, image: SAMPLE.images.web })) } as RegisterTaskDefinitionCommandInput;
+    const fixed = (await ecs.send(new RegisterTaskDefinitionCommand(input))).taskDefinition!;
+    expect(fixed.taskDefinitionArn).toBe('arn:aws:ecs:us-east-1:111111111111:task-definition/broken:8');
+    await ecs.send(new UpdateServiceCommand({ cluster: 'main', service: 'broken', taskDefinition: fixed.taskDefinitionArn }));
+    emu.clock.advance(2 * 60 * S);
+    const broken = await describe1('broken');
+    expect(broken).toMatchObject({ runningCount: 2, deployments: [{ taskDefinition: fixed.taskDefinitionArn, rolloutState: 'COMPLETED', runningCount: 2 }] });
+    const running = await tasksOf('broken');
+    expect(running.map((t) => [t.taskDefinitionArn, t.enableExecuteCommand])).toEqual([
+      [fixed.taskDefinitionArn, true],
+      [fixed.taskDefinitionArn, true],
+    ]);
+    expect(running[0]!.containers![0]!.managedAgents).toMatchObject([{ name: 'ExecuteCommandAgent', lastStatus: 'RUNNING' }]);
+  });
+});
+
+describe('CreateService', () => {
+  const NET = VERIFY_SEED.network;
+  /** A second web-like service next to `web`, behind the same target group. */
+  const canary = (input: Partial<CreateServiceCommandInput> = {}): CreateServiceCommandInput => ({
+    cluster: 'main',
+    serviceName: 'web-canary',
+    taskDefinition: 'web:42',
+    desiredCount: 2,
+    launchType: 'FARGATE',
+    platformVersion: '1.4.0',
+    networkConfiguration: { awsvpcConfiguration: { subnets: [...NET.privateSubnets], securityGroups: [NET.taskSecurityGroup], assignPublicIp: 'DISABLED' } },
+    loadBalancers: [{ targetGroupArn: SAMPLE.targetGroupArn, containerName: 'app', containerPort: 8080 }],
+    healthCheckGracePeriodSeconds: 30,
+    enableExecuteCommand: true,
+    propagateTags: 'SERVICE',
+    tags: [{ key: 'team', value: 'platform' }],
+    ...input,
+  });
+
+  it('creates a service whose first deployment the scheduler rolls out', async () => {
+    const t0 = emu.clock.now();
+    const { service } = await ecs.send(new CreateServiceCommand(canary()));
+    expect(service).toMatchObject({
+      serviceArn: 'arn:aws:ecs:us-east-1:111111111111:service/main/web-canary',
+      serviceName: 'web-canary',
+      clusterArn: SAMPLE.clusterArn,
+      status: 'ACTIVE',
+      desiredCount: 2,
+      runningCount: 0,
+      pendingCount: 2, // the scheduler launched both at once (maximumPercent 200)
+      launchType: 'FARGATE',
+      platformVersion: '1.4.0',
+      taskDefinition: SAMPLE.taskDefinitions.web,
+      schedulingStrategy: 'REPLICA',
+      deploymentController: { type: 'ECS' },
+      deploymentConfiguration: { maximumPercent: 200, minimumHealthyPercent: 100, deploymentCircuitBreaker: { enable: false, rollback: false } },
+      roleArn: 'arn:aws:iam::111111111111:role/aws-service-role/ecs.amazonaws.com/AWSServiceRoleForECS',
+      enableExecuteCommand: true,
+      healthCheckGracePeriodSeconds: 30,
+      networkConfiguration: { awsvpcConfiguration: { subnets: [...NET.privateSubnets], assignPublicIp: 'DISABLED' } },
+      tags: [{ key: 'team', value: 'platform' }],
+      createdBy: 'arn:aws:iam::111111111111:role/ecs-chatops-lambda',
+    });
+    expect(service!.createdAt!.getTime()).toBe(t0);
+    expect(service!.deployments).toEqual([
+      expect.objectContaining({ status: 'PRIMARY', taskDefinition: SAMPLE.taskDefinitions.web, desiredCount: 2, pendingCount: 2, rolloutState: 'IN_PROGRESS' }),
+    ]);
+    expect(service!.events!.map((e) => e.message)).toEqual([expect.stringMatching(/^\(service web-canary\) has started 2 tasks: \(task \w+\) \(task \w+\)\.$/)]);
+
+    emu.clock.advance(60 * S);
+    const created = await describe1('web-canary');
+    expect(created).toMatchObject({ runningCount: 2, pendingCount: 0, deployments: [{ rolloutState: 'COMPLETED', runningCount: 2 }] });
+    expect(created.events![0]!.message).toBe('(service web-canary) has reached a steady state.');
+    expect(created.tags).toBeUndefined(); // DescribeServices shows tags only with include: ['TAGS']
+
+    const tasks = await tasksOf('web-canary');
+    expect(tasks).toHaveLength(2);
+    for (const task of tasks) {
+      expect(task).toMatchObject({ lastStatus: 'RUNNING', launchType: 'FARGATE', capacityProviderName: 'FARGATE', platformVersion: '1.4.0', enableExecuteCommand: true });
+      expect(task.containers!.map((c) => c.managedAgents![0]!.lastStatus)).toEqual(['RUNNING', 'RUNNING']);
+      // The ENI is in one of the service's subnets, with an address and zone of that subnet.
+      const details = Object.fromEntries(task.attachments![0]!.details!.map((d) => [d.name, d.value]));
+      expect(NET.privateSubnets).toContain(details.subnetId);
+      const [prefix, zone] = details.subnetId === NET.privateSubnets[0] ? ['10.0.1.', 'us-east-1a'] : ['10.0.2.', 'us-east-1b'];
+      expect(details.privateIPv4Address!.startsWith(prefix)).toBe(true);
+      expect(task.availabilityZone).toBe(zone);
+    }
+    expect(new Set(tasks.map((t) => t.availabilityZone)).size).toBe(2);
+    // propagateTags SERVICE
+    const tagged = await ecs.send(new DescribeTasksCommand({ cluster: 'main', tasks: [tasks[0]!.taskArn!], include: ['TAGS'] }));
+    expect(tagged.tasks![0]!.tags).toEqual([{ key: 'team', value: 'platform' }]);
+
+    // ELB sees the new tasks next to web's in the shared target group.
+    const elb = new ElasticLoadBalancingV2Client({ region: 'us-east-1', endpoint: emu.url, credentials: { accessKeyId: 'AKIDTEST', secretAccessKey: 'x' } });
+    const { TargetHealthDescriptions } = await elb.send(new DescribeTargetHealthCommand({ TargetGroupArn: SAMPLE.targetGroupArn }));
+    expect(TargetHealthDescriptions!.map((t) => t.TargetHealth!.State)).toEqual(['healthy', 'healthy', 'healthy', 'healthy']);
+    elb.destroy();
+    const { serviceArns } = await ecs.send(new ListServicesCommand({ cluster: 'main' }));
+    expect(serviceArns).toContain(service!.serviceArn);
+  });
+
+  it('refuses what ECS refuses, and creates nothing then', async () => {
+    const awsvpc = (subnets: string[], securityGroups: string[] = [NET.taskSecurityGroup]) => ({ awsvpcConfiguration: { subnets, securityGroups } });
+    const cases: Array<[Partial<CreateServiceCommandInput>, string, string | RegExp]> = [
+      [{ serviceName: 'web' }, 'InvalidParameterException', 'Creation of service was not idempotent.'],
+      [{ serviceName: 'web canary' }, 'InvalidParameterException', /^Service name can have up to 255 letters/],
+      [{ cluster: 'nope' }, 'ClusterNotFoundException', 'Cluster not found.'],
+      [{ taskDefinition: 'web:99' }, 'ClientException', 'Unable to describe task definition.'],
+      [{ desiredCount: -1 }, 'InvalidParameterException', 'Desired count must be an integer greater than or equal to 0.'],
+      [{ networkConfiguration: undefined }, 'InvalidParameterException', "Network Configuration must be provided when networkMode 'awsvpc' is specified."],
+      [{ networkConfiguration: awsvpc([]) }, 'InvalidParameterException', 'subnets can not be empty.'],
+      [{ networkConfiguration: awsvpc(['subnet-00000000000000000']) }, 'InvalidParameterException', /^Error retrieving subnet information for \[subnet-00000000000000000\]: The subnet ID 'subnet-00000000000000000' does not exist/],
+      [{ networkConfiguration: awsvpc([...NET.privateSubnets], ['sg-00000000000000000']) }, 'InvalidParameterException', /^Error retrieving security group information for \[sg-00000000000000000\]/],
+      [{ networkConfiguration: awsvpc([NET.privateSubnets[0], NET.isolated.subnet]) }, 'InvalidParameterException', 'The subnets provided must all belong to the same VPC.'],
+      [
+        { capacityProviderStrategy: [{ capacityProvider: 'FARGATE_SPOT', weight: 1 }] },
+        'InvalidParameterException',
+        'Specifying both a launch type and capacity provider strategy is not supported. Remove one and try again.',
+      ],
+      [{ launchType: undefined, capacityProviderStrategy: [{ capacityProvider: 'my-asg', weight: 1 }] }, 'InvalidParameterException', /^The specified capacity provider strategy cannot contain a capacity provider that is not associated/],
+      [{ loadBalancers: [{ targetGroupArn: SAMPLE.targetGroupArn, containerName: 'app', containerPort: 9090 }] }, 'InvalidParameterException', 'The container app did not have a container port 9090 defined.'],
+      [{ loadBalancers: [{ targetGroupArn: SAMPLE.targetGroupArn, containerName: 'sidecar', containerPort: 8080 }] }, 'InvalidParameterException', 'The container sidecar does not exist in the task definition.'],
+      [
+        { loadBalancers: [{ targetGroupArn: VERIFY_SEED.targetGroups.missing, containerName: 'app', containerPort: 8080 }] },
+        'InvalidParameterException',
+        'Unable to assume role and validate the specified targetGroupArn. Please verify that the ECS service role being passed has the proper permissions.',
+      ],
+      [{ loadBalancers: [] }, 'InvalidParameterException', 'Health check grace period is only valid for services configured to use load balancers'],
+      [{ role: 'ecsServiceRole' }, 'InvalidParameterException', 'You cannot specify an IAM role for services that require a service linked role.'],
+      [{ deploymentConfiguration: { minimumHealthyPercent: 150 } }, 'InvalidParameterException', 'minimumHealthyPercent must be between 0 and 100.'],
+    ];
+    for (const [input, name, message] of cases) {
+      await expect(ecs.send(new CreateServiceCommand(canary(input))), String(message)).rejects.toMatchObject({ name, message });
+    }
+    await ecs.send(new DeregisterTaskDefinitionCommand({ taskDefinition: 'web:41' }));
+    await expect(ecs.send(new CreateServiceCommand(canary({ taskDefinition: 'web:41' })))).rejects.toMatchObject({ name: 'ClientException', message: 'TaskDefinition is inactive' });
+    const { serviceArns } = await ecs.send(new ListServicesCommand({ cluster: 'main' }));
+    expect(serviceArns!.sort()).toEqual([SAMPLE.services.broken, SAMPLE.services.manager, SAMPLE.services.web]);
+    expect((await ecs.send(new ListTasksCommand({ cluster: 'main', serviceName: 'web' }))).taskArns).toHaveLength(2);
+  });
+
+  it('is idempotent with the same clientToken, and places tasks by capacity provider strategy', async () => {
+    const input = canary({ launchType: undefined, capacityProviderStrategy: [{ capacityProvider: 'FARGATE_SPOT', weight: 1 }], clientToken: 'deploy-1', desiredCount: 1 });
+    const first = (await ecs.send(new CreateServiceCommand(input))).service!;
+    const again = (await ecs.send(new CreateServiceCommand(input))).service!;
+    expect(again.deployments!.map((d) => d.id)).toEqual(first.deployments!.map((d) => d.id));
+    expect(first).toMatchObject({ capacityProviderStrategy: [{ capacityProvider: 'FARGATE_SPOT', weight: 1 }], platformVersion: '1.4.0' });
+    expect(first.launchType).toBeUndefined();
+    await expect(ecs.send(new CreateServiceCommand({ ...input, clientToken: 'deploy-2' }))).rejects.toMatchObject({ message: 'Creation of service was not idempotent.' });
+    emu.clock.advance(60 * S);
+    const [task] = await tasksOf('web-canary');
+    expect(task).toMatchObject({ lastStatus: 'RUNNING', launchType: 'FARGATE', capacityProviderName: 'FARGATE_SPOT' });
+  });
+
+  it('checks ecs:CreateService on the new service ARN, and fails a task whose image cannot be pulled like any rollout', async () => {
+    emu.faults.deny('ecs:CreateService', { resource: 'arn:aws:ecs:us-east-1:111111111111:service/main/web-canary' });
+    await expect(ecs.send(new CreateServiceCommand(canary()))).rejects.toMatchObject({ name: 'AccessDeniedException' });
+    emu.faults.clear();
+    await ecs.send(new CreateServiceCommand(canary({ serviceName: 'pull-fails', taskDefinition: 'broken:7', loadBalancers: [], healthCheckGracePeriodSeconds: undefined })));
+    emu.clock.advance(35 * S);
+    const [stopped] = await tasksOf('pull-fails', 'STOPPED');
+    expect(stopped).toMatchObject({ stopCode: 'TaskFailedToStart', stoppedReason: expect.stringMatching(/^CannotPullContainerError/) });
+    expect((await describe1('pull-fails')).deployments![0]).toMatchObject({ rolloutState: 'IN_PROGRESS', failedTasks: 2 });
   });
 });
 

@@ -7,7 +7,7 @@
 import { CloudWatchLogsClient, CreateLogStreamCommand, DescribeLogGroupsCommand, DescribeLogStreamsCommand, PutLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { DescribeRouteTablesCommand, DescribeSecurityGroupsCommand, DescribeSubnetsCommand, DescribeVpcEndpointsCommand, EC2Client, type RouteTable } from '@aws-sdk/client-ec2';
 import { DescribeImagesCommand, DescribeRepositoriesCommand, ECRClient } from '@aws-sdk/client-ecr';
-import { DescribeServicesCommand, DescribeTaskDefinitionCommand, DescribeTasksCommand, ECSClient, ListTasksCommand } from '@aws-sdk/client-ecs';
+import { DescribeClustersCommand, DescribeServicesCommand, DescribeTaskDefinitionCommand, DescribeTasksCommand, ECSClient, ListTasksCommand, type ContainerDefinition } from '@aws-sdk/client-ecs';
 import { DescribeTargetGroupsCommand, DescribeTargetHealthCommand, ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import {
   GetRoleCommand,
@@ -23,7 +23,7 @@ import { DescribeKeyCommand, GetKeyPolicyCommand, KMSClient, ListAliasesCommand 
 import { DescribeSecretCommand, GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DescribeParametersCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SAMPLE, startAwsEmulator, type AwsEmulator } from '../local/aws';
+import { BENCH, SAMPLE, seedVerifyBench, startAwsEmulator, type AwsEmulator } from '../local/aws';
 import { imageDigest, VERIFY_SEED } from '../local/aws/seed-verify';
 
 const region = 'us-east-1';
@@ -83,6 +83,13 @@ describe('seed consistency with the ECS seed', () => {
       expect(s.networkConfiguration!.awsvpcConfiguration!.subnets).toEqual(V.network.privateSubnets);
       expect(s.networkConfiguration!.awsvpcConfiguration!.securityGroups).toEqual([V.network.taskSecurityGroup]);
     }
+    const { services: [broken] = [] } = await clients.ecs.send(new DescribeServicesCommand({ cluster: 'main', services: ['broken'] }));
+    expect(broken!.networkConfiguration!.awsvpcConfiguration).toEqual({
+      subnets: [V.network.isolated.subnet],
+      securityGroups: [V.network.isolated.securityGroup],
+      assignPublicIp: 'DISABLED',
+    });
+    expect(broken!.loadBalancers!.map((lb) => lb.targetGroupArn)).toEqual([V.targetGroups.missing]);
     const { taskDefinition } = await clients.ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: 'broken' }));
     expect(taskDefinition!.executionRoleArn).toBe(V.roles.brokenExecution);
     expect(taskDefinition!.taskRoleArn).toBe(V.roles.brokenTask);
@@ -493,6 +500,173 @@ describe('web, manager and legacy pass every check', () => {
   });
 });
 
+describe('the bench service (seed-bench.ts) passes every check verify would make', () => {
+  let bench: AwsEmulator;
+  let c: ReturnType<typeof makeClients>;
+  beforeAll(async () => {
+    bench = await startAwsEmulator({ clockRate: 0 });
+    seedVerifyBench(bench.state);
+    c = makeClients({ endpoint: bench.url });
+  });
+  afterAll(async () => {
+    await bench?.close();
+  });
+  const allowed = async (role: string, action: string, resource: string, extra: Partial<SimulatePrincipalPolicyCommandInput> = {}) => {
+    const out = await c.iam.send(new SimulatePrincipalPolicyCommand({ PolicySourceArn: role, ActionNames: [action], ResourceArns: [resource], ...extra }));
+    return out.EvaluationResults![0]!.EvalDecision;
+  };
+  const definition = async () => (await c.ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: BENCH.taskDefinition }))).taskDefinition!;
+  const service = async () => (await c.ecs.send(new DescribeServicesCommand({ cluster: BENCH.cluster, services: [BENCH.service] }))).services![0]!;
+
+  it('refuses to seed twice, or without the sample account', async () => {
+    expect(() => seedVerifyBench(bench.state)).toThrow(/already/);
+    const empty = await startAwsEmulator({ seed: false });
+    try {
+      expect(() => seedVerifyBench(empty.state)).toThrow(/sample account/);
+    } finally {
+      await empty.close();
+    }
+  });
+
+  it('is a steady FARGATE 1.4.0 service with exec on, in the private subnets, behind two target groups', async () => {
+    expect(await service()).toMatchObject({
+      serviceArn: BENCH.serviceArn,
+      status: 'ACTIVE',
+      desiredCount: 2,
+      runningCount: 2,
+      pendingCount: 0,
+      launchType: 'FARGATE',
+      platformVersion: '1.4.0',
+      taskDefinition: BENCH.taskDefinition,
+      enableExecuteCommand: true,
+      loadBalancers: BENCH.loadBalancers,
+      networkConfiguration: { awsvpcConfiguration: { subnets: V.network.privateSubnets, securityGroups: [V.network.taskSecurityGroup], assignPublicIp: 'DISABLED' } },
+      deployments: [{ id: BENCH.deployment, status: 'PRIMARY', rolloutState: 'COMPLETED', runningCount: 2 }],
+    });
+    expect((await service()).events![0]!.message).toBe('(service bench) has reached a steady state.');
+    const { clusters } = await c.ecs.send(new DescribeClustersCommand({ clusters: ['main'] }));
+    expect(clusters![0]!.activeServicesCount).toBe(4);
+  });
+
+  it('has 3 containers with ECR images that exist, logging to a log group that exists', async () => {
+    const td = await definition();
+    expect(td).toMatchObject({ status: 'ACTIVE', networkMode: 'awsvpc', requiresCompatibilities: ['FARGATE'], cpu: '1024', memory: '2048', taskRoleArn: BENCH.roles.task, executionRoleArn: BENCH.roles.execution });
+    expect(td.containerDefinitions!.map((x) => [x.name, x.image])).toEqual([
+      ['app', BENCH.images.app],
+      ['worker', BENCH.images.worker],
+      ['proxy', BENCH.images.proxy],
+    ]);
+    for (const container of td.containerDefinitions!) {
+      const [repositoryName, imageTag] = container.image!.slice(ECR_HOST.length + 1).split(':');
+      const { imageDetails } = await c.ecr.send(new DescribeImagesCommand({ repositoryName, imageIds: [{ imageTag }] }));
+      expect(imageDetails![0]!.imageDigest).toBe(imageDigest(container.image!));
+      const repositoryArn = `arn:aws:ecr:${region}:${ACCOUNT}:repository/${repositoryName}`;
+      for (const action of ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchCheckLayerAvailability']) {
+        expect(await allowed(BENCH.roles.execution, action, repositoryArn)).toBe('allowed');
+      }
+      expect(container.logConfiguration).toMatchObject({ logDriver: 'awslogs', options: { 'awslogs-group': BENCH.logGroup, 'awslogs-region': region } });
+    }
+    expect(await allowed(BENCH.roles.execution, 'ecr:GetAuthorizationToken', '*')).toBe('allowed');
+    const { logGroups } = await c.logs.send(new DescribeLogGroupsCommand({ logGroupNamePrefix: BENCH.logGroup }));
+    expect(logGroups!.map((g) => g.logGroupName)).toEqual([BENCH.logGroup]);
+    for (const action of ['logs:CreateLogStream', 'logs:PutLogEvents']) expect(await allowed(BENCH.roles.execution, action, logStreamArn(BENCH.logGroup))).toBe('allowed');
+    await c.logs.send(new CreateLogStreamCommand({ logGroupName: BENCH.logGroup, logStreamName: 'ecs-chatops-verify' }));
+  });
+
+  it('has 4 secrets across containers that exist, readable and decryptable by the execution role', async () => {
+    const td = await definition();
+    const secrets = td.containerDefinitions!.flatMap((x: ContainerDefinition) => (x.secrets ?? []).map((s) => [x.name, s.name, s.valueFrom!] as const));
+    expect(secrets).toEqual([
+      ['app', 'DATABASE_URL', BENCH.secrets.app.DATABASE_URL],
+      ['app', 'API_TOKEN', BENCH.secrets.app.API_TOKEN],
+      ['worker', 'REDIS_URL', BENCH.secrets.worker.REDIS_URL],
+      ['worker', 'DB_PASSWORD', BENCH.secrets.worker.DB_PASSWORD],
+    ]);
+    const keyPolicy = async (keyId: string) => {
+      const { KeyMetadata } = await c.kms.send(new DescribeKeyCommand({ KeyId: keyId }));
+      return { arn: KeyMetadata!.Arn!, policy: (await c.kms.send(new GetKeyPolicyCommand({ KeyId: KeyMetadata!.Arn! }))).Policy! };
+    };
+    const keys = new Set<string>();
+    for (const [, , valueFrom] of secrets) {
+      let keyId: string;
+      let service: string;
+      if (valueFrom.includes(':ssm:')) {
+        const { Parameters } = await c.ssm.send(new DescribeParametersCommand({ ParameterFilters: [{ Key: 'Name', Values: [valueFrom.split(':parameter')[1]!] }] }));
+        expect(Parameters![0]!.Type).toBe('SecureString');
+        keyId = Parameters![0]!.KeyId!;
+        service = 'ssm';
+        expect(await allowed(BENCH.roles.execution, 'ssm:GetParameters', valueFrom)).toBe('allowed');
+      } else {
+        // `arn…:secret:name-AbCdEf:json-key:version-stage:version-id`: the secret is the first 7 fields.
+        const secretArn = valueFrom.split(':').slice(0, 7).join(':');
+        const described = await c.secrets.send(new DescribeSecretCommand({ SecretId: secretArn }));
+        expect(described.ARN).toBe(secretArn);
+        keyId = described.KmsKeyId ?? 'alias/aws/secretsmanager';
+        service = 'secretsmanager';
+        expect(await allowed(BENCH.roles.execution, 'secretsmanager:GetSecretValue', secretArn)).toBe('allowed');
+        if (valueFrom !== secretArn) {
+          const { SecretString } = await c.secrets.send(new GetSecretValueCommand({ SecretId: secretArn }));
+          expect(JSON.parse(SecretString!)).toHaveProperty(valueFrom.split(':')[7]!);
+        }
+      }
+      const key = await keyPolicy(keyId);
+      keys.add(key.arn);
+      const context = { ContextEntries: [via(service), callerAccount] };
+      expect(await allowed(BENCH.roles.execution, 'kms:Decrypt', key.arn, context)).toBe('allowed');
+      expect(await allowed(BENCH.roles.execution, 'kms:Decrypt', key.arn, { ...context, ResourcePolicy: key.policy })).toBe('allowed');
+    }
+    // Both kinds of key: the AWS managed ones and the customer managed bench key.
+    expect(keys).toEqual(new Set([BENCH.kms.keyArn, (await keyPolicy('alias/aws/ssm')).arn, (await keyPolicy('alias/aws/secretsmanager')).arn]));
+  });
+
+  it('trusts ecs-tasks and allows ECS Exec, which runs in every container of both running tasks', async () => {
+    for (const role of [BENCH.roles.task, BENCH.roles.execution]) {
+      const { Role } = await c.iam.send(new GetRoleCommand({ RoleName: role.split('/').pop() }));
+      expect(decode(Role!.AssumeRolePolicyDocument).Statement[0].Principal).toEqual({ Service: 'ecs-tasks.amazonaws.com' });
+    }
+    const exec = await c.iam.send(new SimulatePrincipalPolicyCommand({ PolicySourceArn: BENCH.roles.task, ActionNames: [...V.execActions] }));
+    expect(exec.EvaluationResults!.map((r) => r.EvalDecision)).toEqual(['allowed', 'allowed', 'allowed', 'allowed']);
+    const { taskArns } = await c.ecs.send(new ListTasksCommand({ cluster: 'main', serviceName: BENCH.service }));
+    const { tasks } = await c.ecs.send(new DescribeTasksCommand({ cluster: 'main', tasks: taskArns }));
+    expect(tasks!.map((t) => t.taskArn!.split('/').pop()).sort()).toEqual([...BENCH.tasks].sort());
+    for (const task of tasks!) {
+      expect(task).toMatchObject({ lastStatus: 'RUNNING', enableExecuteCommand: true, platformVersion: '1.4.0', taskDefinitionArn: BENCH.taskDefinition });
+      expect(task.containers!.map((x) => [x.name, x.lastStatus, x.managedAgents!.map((a) => `${a.name}:${a.lastStatus}`), x.imageDigest])).toEqual(
+        (['app', 'worker', 'proxy'] as const).map((name) => [name, 'RUNNING', ['ExecuteCommandAgent:RUNNING'], imageDigest(BENCH.images[name])]),
+      );
+    }
+  });
+
+  it('has target groups that exist, with matching ports, type ip, in the tasks’ VPC, all targets healthy', async () => {
+    const { TargetGroups } = await c.elb.send(new DescribeTargetGroupsCommand({ TargetGroupArns: BENCH.loadBalancers.map((lb) => lb.targetGroupArn) }));
+    expect(TargetGroups!.map((g) => [g.Port, g.TargetType, g.VpcId, g.LoadBalancerArns])).toEqual(
+      BENCH.loadBalancers.map((lb) => [lb.containerPort, 'ip', V.network.vpc, [V.loadBalancer]]),
+    );
+    const td = await definition();
+    for (const lb of BENCH.loadBalancers) {
+      const container = td.containerDefinitions!.find((x) => x.name === lb.containerName)!;
+      expect(container.portMappings!.map((m) => m.containerPort)).toContain(lb.containerPort);
+      const { TargetHealthDescriptions } = await c.elb.send(new DescribeTargetHealthCommand({ TargetGroupArn: lb.targetGroupArn }));
+      expect(TargetHealthDescriptions!.map((t) => [t.Target!.Port, t.TargetHealth!.State])).toEqual([
+        [lb.containerPort, 'healthy'],
+        [lb.containerPort, 'healthy'],
+      ]);
+    }
+  });
+
+  it('runs in subnets with a NAT route and a security group that lets it out', async () => {
+    const { Subnets } = await c.ec2.send(new DescribeSubnetsCommand({ SubnetIds: [...BENCH.network.subnets] }));
+    expect(new Set(Subnets!.map((x) => x.VpcId))).toEqual(new Set([V.network.vpc]));
+    for (const subnet of BENCH.network.subnets) {
+      let { RouteTables } = await c.ec2.send(new DescribeRouteTablesCommand({ Filters: [{ Name: 'association.subnet-id', Values: [subnet] }] }));
+      if (!RouteTables!.length) ({ RouteTables } = await c.ec2.send(new DescribeRouteTablesCommand({ Filters: [{ Name: 'vpc-id', Values: [V.network.vpc] }, { Name: 'association.main', Values: ['true'] }] })));
+      expect(RouteTables![0]!.Routes).toContainEqual(expect.objectContaining({ DestinationCidrBlock: '0.0.0.0/0', NatGatewayId: V.network.natGateway, State: 'active' }));
+    }
+    const { SecurityGroups } = await c.ec2.send(new DescribeSecurityGroupsCommand({ GroupIds: [...BENCH.network.securityGroups] }));
+    expect(SecurityGroups![0]!.IpPermissionsEgress).toContainEqual(expect.objectContaining({ IpProtocol: '-1', IpRanges: [{ CidrIp: '0.0.0.0/0' }] }));
+  });
+});
+
 describe('every deliberate problem of broken is observable', () => {
   const checks: Record<(typeof V.problems)[number]['id'], () => Promise<void>> = {
     'image-tag-missing': async () => {
@@ -535,17 +709,27 @@ describe('every deliberate problem of broken is observable', () => {
       const { services } = await clients.ecs.send(new DescribeServicesCommand({ cluster: 'main', services: ['broken'] }));
       expect(services![0]!.enableExecuteCommand).toBe(true);
       const { taskArns } = await clients.ecs.send(new ListTasksCommand({ cluster: 'main', serviceName: 'broken' }));
-      const { tasks = [] } = taskArns!.length ? await clients.ecs.send(new DescribeTasksCommand({ cluster: 'main', tasks: taskArns })) : {};
-      // Until the ECS seed has a running broken task, only the service half can be observed.
-      for (const task of tasks.filter((t) => t.lastStatus === 'RUNNING')) expect(task.enableExecuteCommand).toBe(false);
+      const { tasks = [] } = await clients.ecs.send(new DescribeTasksCommand({ cluster: 'main', tasks: taskArns }));
+      const running = tasks.filter((t) => t.lastStatus === 'RUNNING');
+      expect(running.map((t) => [t.taskArn!.split('/').pop(), t.taskDefinitionArn, t.enableExecuteCommand])).toEqual([
+        [SAMPLE.tasks.brokenRunning[0], SAMPLE.taskDefinitions.brokenPrevious, false],
+      ]);
+      expect(running[0]!.containers!.flatMap((c) => c.managedAgents ?? []).filter((a) => a.name === 'ExecuteCommandAgent')).toEqual([]);
     },
     'network-no-egress': async () => {
+      const { services } = await clients.ecs.send(new DescribeServicesCommand({ cluster: 'main', services: ['broken'] }));
+      const awsvpc = services![0]!.networkConfiguration!.awsvpcConfiguration!;
+      expect(awsvpc).toMatchObject({ subnets: [V.network.isolated.subnet], securityGroups: [V.network.isolated.securityGroup], assignPublicIp: 'DISABLED' });
+      const { Subnets } = await clients.ec2.send(new DescribeSubnetsCommand({ SubnetIds: awsvpc.subnets }));
+      expect(Subnets![0]!.VpcId).toBe(V.network.isolated.vpc);
       const { RouteTables } = await clients.ec2.send(new DescribeRouteTablesCommand({ Filters: [{ Name: 'vpc-id', Values: [V.network.isolated.vpc] }, { Name: 'association.main', Values: ['true'] }] }));
       expect(RouteTables![0]!.Routes!.some((r) => r.DestinationCidrBlock === '0.0.0.0/0')).toBe(false);
       const dkr = await clients.ec2.send(new DescribeVpcEndpointsCommand({ Filters: [{ Name: 'vpc-id', Values: [V.network.isolated.vpc] }, { Name: 'service-name', Values: ['com.amazonaws.us-east-1.ecr.dkr', 'com.amazonaws.us-east-1.ssmmessages'] }] }));
       expect(dkr.VpcEndpoints).toEqual([]);
     },
     'target-group-missing': async () => {
+      const { services } = await clients.ecs.send(new DescribeServicesCommand({ cluster: 'main', services: ['broken'] }));
+      expect(services![0]!.loadBalancers).toEqual([{ targetGroupArn: V.targetGroups.missing, containerName: 'app', containerPort: 8080 }]);
       await expect(clients.elb.send(new DescribeTargetGroupsCommand({ TargetGroupArns: [V.targetGroups.missing] }))).rejects.toMatchObject({ name: 'TargetGroupNotFoundException' });
     },
   };

@@ -54,7 +54,7 @@ describe('cross-account credentials', () => {
   });
 
   it('makes ECS calls of a target with roleArn as the assumed-role session, and collects request ids', async () => {
-    const session = new AwsSession({ region: 'us-east-1', cluster: 'main', service: 'web', roleArn: TARGET_ROLE }, alice);
+    const session = new AwsSession({ region: 'us-east-1', roleArn: TARGET_ROLE }, alice);
     await session.ecs().send(new DescribeClustersCommand({ clusters: ['main'] }));
     const call = aws.calls.find((c) => c.service === 'ecs')!;
     expect(call.identity.arn).toBe('arn:aws:sts::222222222222:assumed-role/ecs-chatops-target/ecs-chatops@U0ALICE');

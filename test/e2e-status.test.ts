@@ -45,15 +45,28 @@ describe('/ecs status end to end', () => {
     expect(ecsCalls).toEqual(expect.arrayContaining(['DescribeServices', 'DescribeTaskDefinition', 'ListTasks', 'DescribeTasks']));
   });
 
-  it('shows an unhealthy service as a failure with its stop reasons', async () => {
+  it('shows an unhealthy service as not steady, with its failing deployment and stop reasons', async () => {
     await world.slash('U0ALICE', 'status broken');
     await world.idle();
     const parent = world.slack.workspace.messages.C0OPS!.filter((m) => !m.threadTs || m.threadTs === m.ts).at(-1)!;
-    expect(parent.text).toMatch(/^❌ <@U0ALICE> ran `\/ecs status broken`/);
+    // One task of the previous revision still runs (1/2), so status rates it a warning, not a failure.
+    expect(parent.text).toMatch(/^⚠️ <@U0ALICE> ran `\/ecs status broken` — broken: 1\/2 running, 0 pending, not steady/);
     const report = world.slack.replies('C0OPS', parent.ts).map((r) => r.text).join('\n');
-    expect(report).toContain('IN_PROGRESS');
+    expect(report).toContain('*Tasks:* 1 running / 2 desired, 0 pending');
+    expect(report).toMatch(/\*PRIMARY\* `broken:7`: IN_PROGRESS .*; 0 running, 0 pending of 2, 4 failed/);
+    expect(report).toMatch(/\*ACTIVE\* `broken:6`: COMPLETED .*; 1 running, 0 pending of 1/);
     expect(report).toContain('CannotPullContainerError');
     expect(report).toContain('[TaskFailedToStart]');
+  });
+
+  it('points the bot at the local container registry through one setting', async () => {
+    const endpoints = JSON.parse(process.env.ECS_CHATOPS_REGISTRY_ENDPOINTS!) as Record<string, string>;
+    expect(world.env.ECS_CHATOPS_REGISTRY_ENDPOINTS).toBe(process.env.ECS_CHATOPS_REGISTRY_ENDPOINTS);
+    expect(endpoints['public.ecr.aws']).toBe(`${world.registry.url}/public.ecr.aws`);
+    // web's log router image is there (anonymous clients are first challenged for a token).
+    const res = await fetch(`${endpoints['public.ecr.aws']}/v2/aws-observability/aws-for-fluent-bit/manifests/stable`, { method: 'HEAD' });
+    expect(res.status).toBe(401);
+    expect(res.headers.get('www-authenticate')).toContain(`realm="${world.registry.url}/public.ecr.aws/token/"`);
   });
 
   it('refuses mallory, who is not on the allowlist, and audits the attempt', async () => {

@@ -34,7 +34,9 @@ interface Statement {
 
 const actions = (s: Statement) => [s.Action].flat();
 const resourceList = (s: Statement) => [s.Resource].flat();
-const rolePolicyStatements = (role: any): Statement[] => (role.Properties.Policies ?? []).flatMap((p: any) => p.PolicyDocument.Statement);
+/** Statements of a role's policies; a conditional one (`!If [cond, statement, AWS::NoValue]`) counts as present. */
+const rolePolicyStatements = (role: any): Statement[] =>
+  (role.Properties.Policies ?? []).flatMap((p: any) => p.PolicyDocument.Statement).map((s: any) => (s['Fn::If'] ? s['Fn::If'][1] : s));
 const roleOf = (fn: string) => {
   const role = functions[fn].role;
   expect(typeof role, `functions.${fn}.role must name a role declared in resources`).toBe('string');
@@ -182,12 +184,24 @@ describe('serverless.yml and infra/: IAM', () => {
     expect(functions.ingress.role).not.toBe(functions.worker.role);
     expect(sls.provider.iam?.role?.statements ?? []).toEqual([]);
     for (const fn of Object.keys(functions)) {
-      const logs = rolePolicyStatements(roleOf(fn)).filter((s) => actions(s).some((a) => a.startsWith('logs:')));
-      const arns = logs.flatMap(resourceList).map((r: any) => r['Fn::Sub'] ?? r);
+      // Writing logs: only its own log group, except verify's optional proof line (below).
+      const writes = rolePolicyStatements(roleOf(fn)).filter((s) => s.Sid !== 'VerifyPutLogs' && actions(s).some((a) => a === 'logs:PutLogEvents' || a === 'logs:CreateLogStream'));
+      const arns = writes.flatMap(resourceList).map((r: any) => r['Fn::Sub'] ?? r);
       expect(arns.length).toBeGreaterThan(0);
       for (const arn of arns) expect(arn).toContain(`log-group:/aws/lambda/\${self:custom.names.${fn}}:`);
       expect(functions[fn].name).toBe(`\${self:custom.names.${fn}}`);
     }
+  });
+
+  it("grants verify's log writes only when put-logs is on, and only to its own streams", () => {
+    const raw = sls.resources.Resources.WorkerRole.Properties.Policies.flatMap((p: any) => p.PolicyDocument.Statement);
+    const conditional = raw.find((s: any) => s['Fn::If']?.[1]?.Sid === 'VerifyPutLogs');
+    expect(conditional['Fn::If'][0]).toBe('VerifyPutLogs');
+    expect(conditional['Fn::If'][2]).toEqual({ Ref: 'AWS::NoValue' });
+    expect(sls.resources.Conditions.VerifyPutLogs).toEqual({ 'Fn::Equals': ['${param:verifyPutLogs}', 'true'] });
+    expect(sls.params.default.verifyPutLogs).toBe('false');
+    expect(conditional['Fn::If'][1].Resource['Fn::Sub']).toMatch(/log-stream:ecs-chatops-verify\/\*$/);
+    expect(allActions('ingress').filter((a) => a.startsWith('iam:') || a.startsWith('ecr:'))).toEqual([]);
   });
 
   it('keeps the ingress away from ECS and other accounts: the ack path never touches them', () => {
@@ -227,12 +241,15 @@ describe('serverless.yml and infra/: IAM', () => {
     const params = [sls.params.default.slackSigningSecretParam, sls.params.default.slackBotTokenParam];
     for (const fn of Object.keys(functions)) {
       const statements = rolePolicyStatements(roleOf(fn));
-      const ssm = statements.filter((s) => actions(s).some((a) => a.startsWith('ssm:')));
+      // Actions that return parameter values; ssm:DescribeParameters (verify) returns metadata only.
+      const ssm = statements.filter((s) => actions(s).some((a) => /^ssm:GetParameter/.test(a)));
       expect(ssm.flatMap(actions)).toEqual(['ssm:GetParameters']);
+      expect(statements.flatMap(actions).filter((a) => a.startsWith('ssm:') && !['ssm:GetParameters', 'ssm:DescribeParameters'].includes(a))).toEqual([]);
       const arns = ssm.flatMap(resourceList).map((r: any) => resolveParam(r['Fn::Sub'].split(':parameter')[1]));
       expect(arns).toEqual(params);
-      const kms = statements.filter((s) => actions(s).some((a) => a.startsWith('kms:')));
+      const kms = statements.filter((s) => actions(s).includes('kms:Decrypt'));
       expect(kms.flatMap(actions)).toEqual(['kms:Decrypt']);
+      expect(statements.flatMap(actions).filter((a) => a.startsWith('kms:') && !['kms:Decrypt', 'kms:DescribeKey', 'kms:GetKeyPolicy'].includes(a))).toEqual([]);
       for (const s of kms) expect(s.Condition?.StringEquals?.['kms:ViaService']).toEqual({ 'Fn::Sub': 'ssm.${AWS::Region}.amazonaws.com' });
     }
   });

@@ -17,7 +17,8 @@
  *   scheduler stop → DEACTIVATING ─drainMs→ STOPPED (load-balanced) | STOPPING ─stopMs→ STOPPED
  */
 import { randomBytes, randomInt } from 'node:crypto';
-import type { Container, Deployment, Service, Task, TaskDefinition } from '@aws-sdk/client-ecs';
+import type { CapacityProviderStrategyItem, Container, Deployment, Service, Task, TaskDefinition } from '@aws-sdk/client-ecs';
+import { ec2State } from './services/ec2';
 import { arns, hexId, nameFromRef, uuid, type EcsClusterState, type EmulatorState, type ImageFailure, type RegionState } from './state';
 
 type Step = 'PENDING' | 'RUNNING' | 'HEALTHY' | 'FAIL' | 'STOPPED';
@@ -71,6 +72,9 @@ const alive = (task: Task) => task.lastStatus !== 'STOPPED';
 const primaryOf = (service: Service) => service.deployments?.find((d) => d.status === 'PRIMARY');
 const familyRevision = (arn: string) => arn.slice(arn.indexOf('task-definition/') + 'task-definition/'.length);
 const matches = (rule: ImageFailure, image: string) => (typeof rule.image === 'string' ? rule.image === image : rule.image.test(image));
+/** Fargate, by launch type or through the FARGATE / FARGATE_SPOT capacity providers. */
+const onFargate = (spec: { launchType?: string; capacityProviderStrategy?: CapacityProviderStrategyItem[] }) =>
+  spec.launchType === 'FARGATE' || (!spec.launchType && !!spec.capacityProviderStrategy?.some((s) => s.capacityProvider?.startsWith('FARGATE')));
 
 export class EcsScheduler {
   readonly book: ClusterSchedule;
@@ -113,7 +117,8 @@ export class EcsScheduler {
     const id = newDeploymentId();
     const previous = service.deployments ?? [];
     for (const d of previous.filter((d) => d.status === 'PRIMARY')) Object.assign(d, { status: 'ACTIVE', updatedAt: new Date(t) });
-    const fargate = service.launchType === 'FARGATE';
+    const fargate = onFargate(service);
+    const strategy = service.capacityProviderStrategy?.length ? service.capacityProviderStrategy : undefined;
     const deployment: Deployment = {
       id,
       status: 'PRIMARY',
@@ -124,7 +129,7 @@ export class EcsScheduler {
       failedTasks: 0,
       createdAt: new Date(t),
       updatedAt: new Date(t),
-      ...(service.launchType ? { launchType: service.launchType } : {}),
+      ...(strategy ? { capacityProviderStrategy: structuredClone(strategy) } : service.launchType ? { launchType: service.launchType } : {}),
       ...(fargate ? { platformVersion: service.platformVersion ?? 'LATEST', platformFamily: service.platformFamily ?? 'Linux' } : {}),
       ...(service.networkConfiguration ? { networkConfiguration: structuredClone(service.networkConfiguration) } : {}),
       rolloutState: 'IN_PROGRESS',
@@ -304,11 +309,13 @@ export class EcsScheduler {
     const definition = this.definitionOf(deployment.taskDefinition!);
     if (!definition) return;
     const failure = this.failureFor(definition);
-    const started = Array.from({ length: count }, () => this.newTask(service, deployment, definition, t));
-    for (const task of started) {
+    // One at a time, so each new task sees the ones before it and they spread over the subnets.
+    const started = Array.from({ length: count }, () => {
+      const task = this.newTask(service, deployment, definition, t);
       this.cluster.tasks.set(taskId(task), task);
-      this.plan(task, t + this.state.ecsTimings.provisionMs, 'PENDING', failure);
-    }
+      return task;
+    });
+    for (const task of started) this.plan(task, t + this.state.ecsTimings.provisionMs, 'PENDING', failure);
     this.event(service, t, `has started ${count} tasks: ${started.map((task) => `(task ${taskId(task)})`).join(' ')}.`);
   }
 
@@ -453,18 +460,24 @@ export class EcsScheduler {
     const subnets = awsvpc?.subnets ?? [];
     // Spread tasks over the service's subnets (one per availability zone), as ECS balances AZs.
     const zone = this.tasksOf(service).length % Math.max(1, subnets.length);
-    const ip = `10.0.${zone + 1}.${randomInt(10, 250)}`;
+    // The ENI gets an address in its subnet's range and lives in its zone (when EC2 knows the subnet).
+    const subnet = ec2State(this.region).subnets.find((s) => s.SubnetId === subnets[zone]);
+    const prefix = /^(\d+\.\d+\.\d+)\.\d+\/\d+$/.exec(subnet?.CidrBlock ?? '')?.[1] ?? `10.0.${zone + 1}`;
+    const ip = `${prefix}.${randomInt(10, 250)}`;
     const attachmentId = uuid();
-    const fargate = deployment.launchType === 'FARGATE';
+    const fargate = onFargate(deployment);
+    // A capacity provider strategy places the task on one of its providers (the first, here).
+    const provider = deployment.capacityProviderStrategy?.[0]?.capacityProvider ?? (fargate ? 'FARGATE' : undefined);
     return {
       taskArn,
       clusterArn: this.cluster.cluster.clusterArn,
       taskDefinitionArn: definition.taskDefinitionArn,
       group: `service:${service.serviceName}`,
       startedBy: deployment.id,
-      ...(deployment.launchType ? { launchType: deployment.launchType } : {}),
-      ...(fargate ? { capacityProviderName: 'FARGATE', platformVersion: deployment.platformVersion, platformFamily: deployment.platformFamily } : {}),
-      availabilityZone: `${this.region.region}${'abcdef'[zone]}`,
+      ...(deployment.launchType || fargate ? { launchType: deployment.launchType ?? 'FARGATE' } : {}),
+      ...(provider ? { capacityProviderName: provider } : {}),
+      ...(fargate ? { platformVersion: deployment.platformVersion, platformFamily: deployment.platformFamily } : {}),
+      availabilityZone: subnet?.AvailabilityZone ?? `${this.region.region}${'abcdef'[zone]}`,
       ...(definition.cpu ? { cpu: definition.cpu } : {}),
       ...(definition.memory ? { memory: definition.memory } : {}),
       desiredStatus: 'RUNNING',

@@ -40,7 +40,7 @@ const KEYS = {
 
 const NET = {
   vpc: 'vpc-0a1b2c3d4e5f67890',
-  /** The ECS seed's awsvpc subnets (web, broken and manager all use them today). */
+  /** The ECS seed's awsvpc subnets, with a NAT route (web, manager, broken:6's task, seed-bench's bench). */
   privateSubnets: ['subnet-0a1b2c3d4e5f60718', 'subnet-0f1e2d3c4b5a69788'],
   publicSubnet: 'subnet-0d4c3b2a1f0e98765',
   taskSecurityGroup: 'sg-0123456789abcdef0',
@@ -49,7 +49,7 @@ const NET = {
   natGateway: 'nat-0123456789abcdef0',
   routeTables: { public: 'rtb-0aa11bb22cc33dd44', privateA: 'rtb-0bb22cc33dd44ee55', main: 'rtb-0cc33dd44ee55ff66' },
   s3Endpoint: 'vpce-0a1a2a3a4a5a6a7a8',
-  /** A second VPC with no way out but some interface endpoints: where `broken` should run. */
+  /** A second VPC with no way out but some interface endpoints: where broken:7 moved `broken`. */
   isolated: {
     vpc: 'vpc-0e1f2a3b4c5d6e7f8',
     subnet: 'subnet-0b1c2d3e4f5a6b7c8',
@@ -100,15 +100,15 @@ export const VERIFY_SEED = {
   },
   targetGroups: {
     web: `arn:aws:elasticloadbalancing:${REGION}:${ACCOUNT}:targetgroup/web/6d0ecf831eec9f09`,
-    /** Not seeded: for `broken` to reference (see ecsSeedChanges). */
+    /** Not seeded: `broken`'s loadBalancers name it (deleted after the service was pointed at it). */
     missing: `arn:aws:elasticloadbalancing:${REGION}:${ACCOUNT}:targetgroup/broken/0b5e7c9a1d3f2e4c`,
   },
   loadBalancer: `arn:aws:elasticloadbalancing:${REGION}:${ACCOUNT}:loadbalancer/app/main/50dc6c495c0c9188`,
   legacyLoadBalancer: `arn:aws:elasticloadbalancing:${REGION}:${ACCOUNT}:loadbalancer/app/legacy/7a3e9c1b5d2f4e60`,
   network: NET,
   /**
-   * The deliberate problems of `broken`. `observe` says how each shows through the API; entries
-   * with `needsEcsSeedChange` only bite once the ECS seed points `broken` at them.
+   * The deliberate problems of `broken`. `observe` says how each shows through the API; `ecsSeed`
+   * says what the ECS seed (seed.ts) does to make it bite, where that is more than broken:7 itself.
    */
   problems: [
     {
@@ -158,22 +158,22 @@ export const VERIFY_SEED = {
       id: 'exec-not-on-tasks',
       check: 'exec',
       resource: 'arn:aws:ecs:us-east-1:111111111111:service/main/broken',
-      observe: 'DescribeServices enableExecuteCommand true, DescribeTasks (RUNNING) enableExecuteCommand false',
-      needsEcsSeedChange: 'a RUNNING broken task started before exec was enabled (enableExecuteCommand: false, no ExecuteCommandAgent)',
+      observe: 'DescribeServices enableExecuteCommand true, DescribeTasks (RUNNING) enableExecuteCommand false and no ExecuteCommandAgent in managedAgents',
+      ecsSeed: "SAMPLE.tasks.brokenRunning: broken:6's task of the ACTIVE deployment, started before exec was enabled",
     },
     {
       id: 'network-no-egress',
       check: 'network',
       resource: NET.isolated.subnet,
       observe: `the subnet's (main) route table has no 0.0.0.0/0 route and ${NET.isolated.vpc} has no com.amazonaws.${REGION}.ecr.dkr (nor ssmmessages) endpoint`,
-      needsEcsSeedChange: `broken's awsvpcConfiguration: subnets [${NET.isolated.subnet}], securityGroups [${NET.isolated.securityGroup}]`,
+      ecsSeed: `broken's awsvpcConfiguration: subnets [${NET.isolated.subnet}], securityGroups [${NET.isolated.securityGroup}], assignPublicIp DISABLED`,
     },
     {
       id: 'target-group-missing',
       check: 'loadBalancer',
       resource: `arn:aws:elasticloadbalancing:${REGION}:${ACCOUNT}:targetgroup/broken/0b5e7c9a1d3f2e4c`,
       observe: 'DescribeTargetGroups → TargetGroupNotFoundException',
-      needsEcsSeedChange: "broken's loadBalancers: [{ targetGroupArn: VERIFY_SEED.targetGroups.missing, containerName: 'app', containerPort: 8080 }]",
+      ecsSeed: "broken's loadBalancers: [{ targetGroupArn: VERIFY_SEED.targetGroups.missing, containerName: 'app', containerPort: 8080 }]",
     },
   ],
 } as const;
@@ -183,7 +183,7 @@ const DAY = 24 * 60 * MIN;
 
 const doc = (...Statement: PolicyStatement[]): PolicyDocument => ({ Version: '2012-10-17', Statement });
 /** ecs-tasks trust with the confused-deputy guard AWS recommends (the check must still see ecs-tasks). */
-const ecsTasksTrust = trustPolicy(
+export const ecsTasksTrust = trustPolicy(
   { Service: 'ecs-tasks.amazonaws.com' },
   { ArnLike: { 'aws:SourceArn': `arn:aws:ecs:${REGION}:${ACCOUNT}:*` }, StringEquals: { 'aws:SourceAccount': ACCOUNT } },
 );

@@ -4,8 +4,11 @@
  *
  *  - `web`     healthy: 2/2 running, deployment COMPLETED, exec enabled, behind a target group,
  *              circuit breaker on without rollback (the bot rolls back itself);
- *  - `broken`  0/2 running, deployment IN_PROGRESS, tasks stopped by missing image / denied secret,
- *              and the simulated scheduler keeps retrying (and failing) every few minutes;
+ *  - `broken`  1/2 running: its PRIMARY deployment (`broken:7`, moved into an isolated VPC, exec
+ *              turned on, a target group that no longer exists) is IN_PROGRESS and its tasks are
+ *              stopped by a missing image / denied secret, retried (and failing) every few minutes;
+ *              the one task still running is from the ACTIVE `broken:6` deployment, started before
+ *              exec was enabled (see VERIFY_SEED.problems in seed-verify.ts);
  *  - `manager` 1/1 running, the long-lived container maintenance scripts run in;
  *
  * and cluster `blue-green` with `legacy`, deployed by CodeDeploy (deploymentController CODE_DEPLOY),
@@ -14,13 +17,14 @@
  * `web:v2-crash` exits with code 1 and `web:v2-oom` is killed for memory, both soon after starting.
  *
  * Ids are derived from fixed labels, so ARNs are identical on every run (see SAMPLE); timestamps
- * are relative to the emulator clock at seeding time.
+ * are relative to the emulator clock at seeding time. ecsSeeder() holds the builders used here, so
+ * other seeds (seed-bench.ts) add services the same way.
  */
-import type { Container, Service, Task, TaskDefinition } from '@aws-sdk/client-ecs';
+import type { Container, ContainerDefinition, Deployment, NetworkConfiguration, Service, Task, TaskDefinition } from '@aws-sdk/client-ecs';
 import { EcsScheduler } from './rollout';
 import { putParameter } from './services/ssm';
 import { seedVerifyAccount } from './seed-verify';
-import { arns, hexId, uuid, type EmulatorState } from './state';
+import { arns, hexId, uuid, type EmulatorState, type RegionState } from './state';
 
 export interface SeedOptions {
   /** Value of the SecureString `/ecs-chatops/slack/signing-secret`. */
@@ -55,6 +59,8 @@ export const SAMPLE = {
     web: ecsArn('task-definition/web:42'),
     webPrevious: ecsArn('task-definition/web:41'),
     broken: ecsArn('task-definition/broken:7'),
+    /** What `broken` ran before broken:7: a good image; one of its tasks still runs. */
+    brokenPrevious: ecsArn('task-definition/broken:6'),
     manager: ecsArn('task-definition/manager:3'),
     legacy: ecsArn('task-definition/legacy:12'),
   },
@@ -84,6 +90,8 @@ export const SAMPLE = {
     web: 'ecs-svc/4719306254839071652',
     webPrevious: 'ecs-svc/3380117456920385543',
     broken: 'ecs-svc/8820341775619232017',
+    /** ACTIVE next to `broken`'s PRIMARY: the broken:6 deployment, still running one task. */
+    brokenPrevious: 'ecs-svc/6051987342215560981',
     manager: 'ecs-svc/1590438826671095408',
     /** CODE_DEPLOY services have task sets instead of deployments. */
     legacyTaskSet: 'ecs-svc/2264901385527710934',
@@ -93,6 +101,8 @@ export const SAMPLE = {
     webRunning: taskIds('web', 2),
     webStopped: hexId('task/web/old'),
     brokenStopped: taskIds('broken', 4),
+    /** broken:6's task, started before exec was enabled: enableExecuteCommand false, no ExecuteCommandAgent. */
+    brokenRunning: taskIds('broken-previous', 1),
     managerRunning: taskIds('manager', 1),
     legacyRunning: taskIds('legacy', 2),
   },
@@ -116,17 +126,277 @@ export const SAMPLE = {
 } as const;
 
 const SUBNETS = ['subnet-0a1b2c3d4e5f60718', 'subnet-0f1e2d3c4b5a69788'];
-const NETWORK = {
-  awsvpcConfiguration: { subnets: SUBNETS, securityGroups: ['sg-0123456789abcdef0'], assignPublicIp: 'DISABLED' as const },
+/** Where a seeded task's ENI lands: availability zone and the subnet's /24 (as in seed-verify.ts's EC2 seed). */
+const SUBNET_LAYOUT: Record<string, { az: string; prefix: string }> = {
+  'subnet-0a1b2c3d4e5f60718': { az: `${REGION}a`, prefix: '10.0.1' },
+  'subnet-0f1e2d3c4b5a69788': { az: `${REGION}b`, prefix: '10.0.2' },
+  'subnet-0b1c2d3e4f5a6b7c8': { az: `${REGION}a`, prefix: '10.1.1' },
 };
+const NETWORK: NetworkConfiguration = {
+  awsvpcConfiguration: { subnets: SUBNETS, securityGroups: ['sg-0123456789abcdef0'], assignPublicIp: 'DISABLED' },
+};
+/**
+ * Where broken:7 moved `broken`: the isolated VPC (no NAT, no ecr.dkr or ssmmessages endpoint), see
+ * VERIFY_SEED.network.isolated (repeated here: seed-verify.ts may not be read at load time).
+ */
+const ISOLATED_NETWORK: NetworkConfiguration = {
+  awsvpcConfiguration: { subnets: ['subnet-0b1c2d3e4f5a6b7c8'], securityGroups: ['sg-0a9b8c7d6e5f4a3b2'], assignPublicIp: 'DISABLED' },
+};
+/** VERIFY_SEED.targetGroups.missing: named by broken's loadBalancers, never created. */
+const MISSING_TARGET_GROUP = `arn:aws:elasticloadbalancing:${REGION}:${ACCOUNT}:targetgroup/broken/0b5e7c9a1d3f2e4c`;
 const MIN = 60_000;
 const HOUR = 60 * MIN;
 const DAY = 24 * HOUR;
 
-export function seedSampleAccount(state: EmulatorState, options: SeedOptions = {}): void {
+export interface SeedTaskSpec {
+  createdAt: Date;
+  startedAt?: Date;
+  stoppedAt?: Date;
+  stoppedReason?: string;
+  stopCode?: Task['stopCode'];
+  /** Overrides for the `app` container. */
+  container?: Partial<Container>;
+  /** Default `main`. */
+  clusterName?: string;
+  /** The subnets the task's ENI is spread over (default: the private subnets of `main`'s VPC). */
+  subnets?: string[];
+  /** Was ECS Exec on when the task started? (default true: agents run in every container). */
+  exec?: boolean;
+}
+
+/**
+ * Builders for seeding ECS in account 111111111111/us-east-1 with the SDK's own shapes, shared by
+ * the sample seed and seed-bench.ts. Each seeder numbers task IPs on its own from `ipStart`.
+ */
+export function ecsSeeder(state: EmulatorState, options: { ipStart?: number } = {}) {
   const now = state.clock.now();
   const ago = (ms: number) => new Date(now - ms);
-  const r = state.region(ACCOUNT, REGION);
+  const r: RegionState = state.region(ACCOUNT, REGION);
+  let ipSuffix = options.ipStart ?? 10;
+
+  const appContainer = (family: string, image: string, secrets: Record<string, string>, logGroup = `/ecs/${family}`): ContainerDefinition => ({
+    name: 'app',
+    image,
+    cpu: 0,
+    essential: true,
+    portMappings: [{ containerPort: 8080, hostPort: 8080, protocol: 'tcp' as const, name: 'http', appProtocol: 'http' as const }],
+    environment: [
+      { name: 'NODE_ENV', value: 'production' },
+      { name: 'PORT', value: '8080' },
+    ],
+    secrets: Object.entries(secrets).map(([name, valueFrom]) => ({ name, valueFrom })),
+    logConfiguration: {
+      logDriver: 'awslogs' as const,
+      options: { 'awslogs-group': logGroup, 'awslogs-region': REGION, 'awslogs-stream-prefix': family },
+    },
+    mountPoints: [],
+    volumesFrom: [],
+    systemControls: [],
+  });
+  const logRouter = (family: string): ContainerDefinition => ({
+    name: 'log-router',
+    image: SAMPLE.images.logRouter,
+    cpu: 0,
+    memoryReservation: 50,
+    essential: true,
+    user: '0',
+    firelensConfiguration: { type: 'fluentbit' as const, options: { 'enable-ecs-log-metadata': 'true' } },
+    logConfiguration: {
+      logDriver: 'awslogs' as const,
+      options: { 'awslogs-group': `/ecs/${family}`, 'awslogs-region': REGION, 'awslogs-stream-prefix': 'firelens' },
+    },
+    environment: [],
+    mountPoints: [],
+    portMappings: [],
+    volumesFrom: [],
+    systemControls: [],
+  });
+  const taskDefinition = (
+    family: string,
+    revision: number,
+    registeredAt: Date,
+    containerDefinitions: TaskDefinition['containerDefinitions'],
+    roles: { task: string; execution: string },
+    size: { cpu: string; memory: string } = { cpu: '512', memory: '1024' },
+  ): TaskDefinition => ({
+    taskDefinitionArn: ecsArn(`task-definition/${family}:${revision}`),
+    family,
+    revision,
+    containerDefinitions,
+    taskRoleArn: role(roles.task),
+    executionRoleArn: role(roles.execution),
+    networkMode: 'awsvpc',
+    volumes: [],
+    status: 'ACTIVE',
+    requiresAttributes: [
+      'com.amazonaws.ecs.capability.logging-driver.awslogs',
+      'ecs.capability.execution-role-awslogs',
+      'com.amazonaws.ecs.capability.ecr-auth',
+      'com.amazonaws.ecs.capability.task-iam-role',
+      'ecs.capability.execution-role-ecr-pull',
+      'ecs.capability.secrets.ssm.environment-variables',
+      'ecs.capability.secrets.asm.environment-variables',
+      'ecs.capability.task-eni',
+    ].map((name) => ({ name })),
+    placementConstraints: [],
+    compatibilities: ['EC2', 'FARGATE'],
+    requiresCompatibilities: ['FARGATE'],
+    cpu: size.cpu,
+    memory: size.memory,
+    runtimePlatform: { cpuArchitecture: 'X86_64', operatingSystemFamily: 'LINUX' },
+    registeredAt,
+    registeredBy: `arn:aws:sts::${ACCOUNT}:assumed-role/github-actions-deploy/GitHubActions`,
+  });
+  /** Stores a task definition (tagged with its family, as the sample account's pipeline does). */
+  const register = (def: TaskDefinition) =>
+    r.ecs.taskDefinitions.set(`${def.family}:${def.revision}`, { taskDefinition: def, tags: [{ key: 'service', value: def.family! }] });
+  const def = (familyRevision: string) => r.ecs.taskDefinitions.get(familyRevision)!.taskDefinition;
+
+  const events = (service: string, list: Array<[Date, string]>) =>
+    list.map(([createdAt, message], i) => ({ id: uuid(`event/${service}/${i}`), createdAt, message: `(service ${service}) ${message}` }));
+  /** A service of cluster `main` (pass serviceArn and clusterArn for another cluster). */
+  const service = (name: string, spec: Partial<Service> & { taskDefinition: string; createdAt: Date }): Service => ({
+    serviceArn: arns.service(r, 'main', name),
+    serviceName: name,
+    clusterArn: SAMPLE.clusterArn,
+    loadBalancers: [],
+    serviceRegistries: [],
+    status: 'ACTIVE',
+    pendingCount: 0,
+    launchType: 'FARGATE',
+    platformVersion: '1.4.0',
+    platformFamily: 'Linux',
+    deploymentConfiguration: {
+      deploymentCircuitBreaker: { enable: false, rollback: false },
+      maximumPercent: 200,
+      minimumHealthyPercent: 100,
+      strategy: 'ROLLING',
+    },
+    roleArn: `arn:aws:iam::${ACCOUNT}:role/aws-service-role/ecs.amazonaws.com/AWSServiceRoleForECS`,
+    placementConstraints: [],
+    placementStrategy: [],
+    networkConfiguration: NETWORK,
+    schedulingStrategy: 'REPLICA',
+    deploymentController: { type: 'ECS' },
+    createdBy: role('github-actions-deploy'),
+    enableECSManagedTags: true,
+    propagateTags: 'SERVICE',
+    enableExecuteCommand: true,
+    availabilityZoneRebalancing: 'ENABLED',
+    tags: [{ key: 'service', value: name }],
+    ...spec,
+  });
+  const deployment = (id: string, taskDefinition: string, spec: Partial<Deployment>): Deployment => ({
+    id,
+    status: 'PRIMARY',
+    taskDefinition,
+    launchType: 'FARGATE' as const,
+    platformVersion: '1.4.0',
+    platformFamily: 'Linux',
+    networkConfiguration: NETWORK,
+    pendingCount: 0,
+    failedTasks: 0,
+    ...spec,
+  });
+
+  /** A task as Fargate reports it: RUNNING unless stoppedAt is given; started (image pulled) if startedAt is. */
+  const addTask = (id: string, service: string, taskDefinitionArn: string, startedBy: string, spec: SeedTaskSpec): Task => {
+    const clusterName = spec.clusterName ?? 'main';
+    const taskDef = def(taskDefinitionArn.slice(taskDefinitionArn.lastIndexOf('/') + 1));
+    const stopped = !!spec.stoppedAt;
+    const exec = spec.exec ?? true;
+    const subnets = spec.subnets ?? SUBNETS;
+    const subnet = subnets[ipSuffix % subnets.length]!;
+    const layout = SUBNET_LAYOUT[subnet] ?? { az: `${REGION}a`, prefix: '10.0.1' };
+    const ip = `${layout.prefix}.${ipSuffix++}`;
+    const eni = `eni-0${hexId(`eni/${id}`, 16)}`;
+    const attachmentId = uuid(`attachment/${id}`);
+    const taskArn = arns.task(r, clusterName, id);
+    const at = (ms: number) => new Date(spec.createdAt.getTime() + ms);
+    const task: Task = {
+      taskArn,
+      clusterArn: arns.cluster(r, clusterName),
+      taskDefinitionArn,
+      group: `service:${service}`,
+      startedBy,
+      launchType: 'FARGATE',
+      capacityProviderName: 'FARGATE',
+      platformVersion: '1.4.0',
+      platformFamily: 'Linux',
+      availabilityZone: layout.az,
+      cpu: taskDef.cpu!,
+      memory: taskDef.memory!,
+      desiredStatus: stopped ? 'STOPPED' : 'RUNNING',
+      lastStatus: stopped ? 'STOPPED' : 'RUNNING',
+      healthStatus: 'UNKNOWN',
+      connectivity: 'CONNECTED',
+      connectivityAt: at(5_000),
+      createdAt: spec.createdAt,
+      pullStartedAt: at(15_000),
+      ...(spec.startedAt || !stopped ? { pullStoppedAt: at(25_000) } : {}),
+      ...(spec.startedAt ? { startedAt: spec.startedAt } : {}),
+      ...(stopped
+        ? {
+            stoppingAt: new Date(spec.stoppedAt!.getTime() - 30_000),
+            executionStoppedAt: new Date(spec.stoppedAt!.getTime() - 20_000),
+            stoppedAt: spec.stoppedAt!,
+            stoppedReason: spec.stoppedReason!,
+            stopCode: spec.stopCode!,
+          }
+        : {}),
+      enableExecuteCommand: exec,
+      version: stopped ? 5 : 3,
+      ephemeralStorage: { sizeInGiB: 20 },
+      fargateEphemeralStorage: { sizeInGiB: 20 },
+      attachments: [
+        {
+          id: attachmentId,
+          type: 'ElasticNetworkInterface',
+          status: stopped ? 'DELETED' : 'ATTACHED',
+          details: [
+            { name: 'subnetId', value: subnet },
+            { name: 'networkInterfaceId', value: eni },
+            { name: 'macAddress', value: `0e:${hexId(`mac/${id}`, 10).match(/../g)!.join(':')}` },
+            { name: 'privateDnsName', value: `ip-${ip.replaceAll('.', '-')}.ec2.internal` },
+            { name: 'privateIPv4Address', value: ip },
+          ],
+        },
+      ],
+      tags: [{ key: 'service', value: service }],
+      containers: taskDef.containerDefinitions!.map((c, i): Container => {
+        const main = c.name === 'app';
+        return {
+          containerArn: arns.container(r, clusterName, id, uuid(`container/${id}/${c.name}`)),
+          taskArn,
+          name: c.name!,
+          image: c.image!,
+          ...(spec.startedAt ? { imageDigest: `sha256:${hexId(`digest/${c.image}`, 64)}`, runtimeId: `${id}-${1524858232 + i}` } : {}),
+          lastStatus: stopped ? 'STOPPED' : 'RUNNING',
+          ...(stopped && spec.startedAt ? { exitCode: 0 } : {}),
+          networkBindings: [],
+          networkInterfaces: [{ attachmentId, privateIpv4Address: ip }],
+          healthStatus: 'UNKNOWN',
+          cpu: String(c.cpu ?? 0),
+          ...(c.memoryReservation ? { memoryReservation: String(c.memoryReservation) } : {}),
+          // ECS Exec's agent runs in every container of an exec-enabled task.
+          managedAgents:
+            spec.startedAt && exec
+              ? [{ name: 'ExecuteCommandAgent', lastStatus: stopped ? 'STOPPED' : 'RUNNING', lastStartedAt: new Date(spec.startedAt.getTime() - 2_000) }]
+              : [],
+          ...(main ? spec.container : {}),
+        };
+      }),
+    };
+    r.ecs.clusters.get(clusterName)!.tasks.set(id, task);
+    return task;
+  };
+
+  return { now, ago, region: r, appContainer, logRouter, taskDefinition, register, def, events, service, deployment, addTask };
+}
+
+export function seedSampleAccount(state: EmulatorState, options: SeedOptions = {}): void {
+  const seed = ecsSeeder(state);
+  const { now, ago, region: r, appContainer, logRouter, taskDefinition, events, service, deployment, addTask } = seed;
 
   for (const name of ['ecs-chatops-target', 'web-task-role', 'web-execution-role', 'broken-task-role', 'broken-execution-role', 'manager-task-role', 'legacy-task-role', 'legacy-execution-role']) {
     state.addRole(ACCOUNT, name);
@@ -170,90 +440,16 @@ export function seedSampleAccount(state: EmulatorState, options: SeedOptions = {
   });
 
   // Task definitions --------------------------------------------------------------------------
-  const appContainer = (family: string, image: string, secrets: Record<string, string>) => ({
-    name: 'app',
-    image,
-    cpu: 0,
-    essential: true,
-    portMappings: [{ containerPort: 8080, hostPort: 8080, protocol: 'tcp' as const, name: 'http', appProtocol: 'http' as const }],
-    environment: [
-      { name: 'NODE_ENV', value: 'production' },
-      { name: 'PORT', value: '8080' },
-    ],
-    secrets: Object.entries(secrets).map(([name, valueFrom]) => ({ name, valueFrom })),
-    logConfiguration: {
-      logDriver: 'awslogs' as const,
-      options: { 'awslogs-group': `/ecs/${family}`, 'awslogs-region': REGION, 'awslogs-stream-prefix': family },
-    },
-    mountPoints: [],
-    volumesFrom: [],
-    systemControls: [],
-  });
-  const logRouter = (family: string) => ({
-    name: 'log-router',
-    image: SAMPLE.images.logRouter,
-    cpu: 0,
-    memoryReservation: 50,
-    essential: true,
-    user: '0',
-    firelensConfiguration: { type: 'fluentbit' as const, options: { 'enable-ecs-log-metadata': 'true' } },
-    logConfiguration: {
-      logDriver: 'awslogs' as const,
-      options: { 'awslogs-group': `/ecs/${family}`, 'awslogs-region': REGION, 'awslogs-stream-prefix': 'firelens' },
-    },
-    environment: [],
-    mountPoints: [],
-    portMappings: [],
-    volumesFrom: [],
-    systemControls: [],
-  });
-  const taskDefinition = (
-    family: string,
-    revision: number,
-    registeredAt: Date,
-    containerDefinitions: TaskDefinition['containerDefinitions'],
-    roles: { task: string; execution: string },
-  ): TaskDefinition => ({
-    taskDefinitionArn: ecsArn(`task-definition/${family}:${revision}`),
-    family,
-    revision,
-    containerDefinitions,
-    taskRoleArn: role(roles.task),
-    executionRoleArn: role(roles.execution),
-    networkMode: 'awsvpc',
-    volumes: [],
-    status: 'ACTIVE',
-    requiresAttributes: [
-      'com.amazonaws.ecs.capability.logging-driver.awslogs',
-      'ecs.capability.execution-role-awslogs',
-      'com.amazonaws.ecs.capability.ecr-auth',
-      'com.amazonaws.ecs.capability.task-iam-role',
-      'ecs.capability.execution-role-ecr-pull',
-      'ecs.capability.secrets.ssm.environment-variables',
-      'ecs.capability.secrets.asm.environment-variables',
-      'ecs.capability.task-eni',
-    ].map((name) => ({ name })),
-    placementConstraints: [],
-    compatibilities: ['EC2', 'FARGATE'],
-    requiresCompatibilities: ['FARGATE'],
-    cpu: '512',
-    memory: '1024',
-    runtimePlatform: { cpuArchitecture: 'X86_64', operatingSystemFamily: 'LINUX' },
-    registeredAt,
-    registeredBy: `arn:aws:sts::${ACCOUNT}:assumed-role/github-actions-deploy/GitHubActions`,
-  });
   const webRoles = { task: 'web-task-role', execution: 'web-execution-role' };
   const webSecrets = { DATABASE_URL: SAMPLE.secrets.webDatabaseUrl, API_KEY: SAMPLE.secrets.webApiKey };
+  const brokenRoles = { task: 'broken-task-role', execution: 'broken-execution-role' };
+  const brokenSecrets = { DATABASE_URL: SAMPLE.secrets.brokenDatabaseUrl, API_KEY: SAMPLE.secrets.brokenApiKey };
   const defs = [
     taskDefinition('web', 41, ago(12 * DAY), [appContainer('web', SAMPLE.images.webPrevious, webSecrets), logRouter('web')], webRoles),
     taskDefinition('web', 42, ago(50 * MIN), [appContainer('web', SAMPLE.images.web, webSecrets), logRouter('web')], webRoles),
-    taskDefinition(
-      'broken',
-      7,
-      ago(26 * MIN),
-      [appContainer('broken', SAMPLE.images.broken, { DATABASE_URL: SAMPLE.secrets.brokenDatabaseUrl, API_KEY: SAMPLE.secrets.brokenApiKey })],
-      { task: 'broken-task-role', execution: 'broken-execution-role' },
-    ),
+    // broken:6 is what ran before: a good image, and the log group of an older naming scheme.
+    taskDefinition('broken', 6, ago(3 * DAY + 10 * MIN), [appContainer('broken', SAMPLE.images.webPrevious, brokenSecrets, '/ecs/broken-v1')], brokenRoles),
+    taskDefinition('broken', 7, ago(26 * MIN), [appContainer('broken', SAMPLE.images.broken, brokenSecrets)], brokenRoles),
     taskDefinition('legacy', 12, ago(30 * DAY), [appContainer('legacy', SAMPLE.images.legacy, {})], { task: 'legacy-task-role', execution: 'legacy-execution-role' }),
     taskDefinition(
       'manager',
@@ -263,60 +459,12 @@ export function seedSampleAccount(state: EmulatorState, options: SeedOptions = {
       { task: 'manager-task-role', execution: 'web-execution-role' },
     ),
   ];
-  for (const def of defs) {
-    r.ecs.taskDefinitions.set(`${def.family}:${def.revision}`, { taskDefinition: def, tags: [{ key: 'service', value: def.family! }] });
-  }
-  const def = (familyRevision: string) => r.ecs.taskDefinitions.get(familyRevision)!.taskDefinition;
+  for (const d of defs) seed.register(d);
 
   // Services ----------------------------------------------------------------------------------
-  const events = (service: string, list: Array<[Date, string]>) =>
-    list.map(([createdAt, message], i) => ({ id: uuid(`event/${service}/${i}`), createdAt, message: `(service ${service}) ${message}` }));
-  const service = (name: string, spec: Partial<Service> & { taskDefinition: string; createdAt: Date }): Service => ({
-    serviceArn: arns.service(r, 'main', name),
-    serviceName: name,
-    clusterArn: SAMPLE.clusterArn,
-    loadBalancers: [],
-    serviceRegistries: [],
-    status: 'ACTIVE',
-    pendingCount: 0,
-    launchType: 'FARGATE',
-    platformVersion: '1.4.0',
-    platformFamily: 'Linux',
-    deploymentConfiguration: {
-      deploymentCircuitBreaker: { enable: false, rollback: false },
-      maximumPercent: 200,
-      minimumHealthyPercent: 100,
-      strategy: 'ROLLING',
-    },
-    roleArn: `arn:aws:iam::${ACCOUNT}:role/aws-service-role/ecs.amazonaws.com/AWSServiceRoleForECS`,
-    placementConstraints: [],
-    placementStrategy: [],
-    networkConfiguration: NETWORK,
-    schedulingStrategy: 'REPLICA',
-    deploymentController: { type: 'ECS' },
-    createdBy: role('github-actions-deploy'),
-    enableECSManagedTags: true,
-    propagateTags: 'SERVICE',
-    enableExecuteCommand: true,
-    availabilityZoneRebalancing: 'ENABLED',
-    tags: [{ key: 'service', value: name }],
-    ...spec,
-  });
-  const deployment = (id: string, taskDefinition: string, spec: Record<string, unknown>) => ({
-    id,
-    status: 'PRIMARY',
-    taskDefinition,
-    launchType: 'FARGATE' as const,
-    platformVersion: '1.4.0',
-    platformFamily: 'Linux',
-    networkConfiguration: NETWORK,
-    pendingCount: 0,
-    failedTasks: 0,
-    ...spec,
-  });
-
   const [web1, web2] = SAMPLE.tasks.webRunning;
   const [b1, b2, b3, b4] = SAMPLE.tasks.brokenStopped;
+  const [brokenOld] = SAMPLE.tasks.brokenRunning;
   const [mgr] = SAMPLE.tasks.managerRunning;
   const cluster = r.ecs.clusters.get('main')!;
   const tg = SAMPLE.targetGroupArn;
@@ -362,13 +510,21 @@ export function seedSampleAccount(state: EmulatorState, options: SeedOptions = {
 
   const unableToPlace =
     'was unable to place a task. Reason: Capacity is unavailable at this time. Please try again later or in a different availability zone. For more information, see the Troubleshooting section of the Amazon ECS Developer Guide.';
+  // One UpdateService 25 minutes ago deployed broken:7, turned exec on, scaled 1 → 2, moved the service
+  // into the isolated VPC and put it behind a target group that has since been deleted. broken:6's
+  // task keeps running (minimumHealthyPercent 100 keeps it until a broken:7 task is healthy), without
+  // exec, since ECS only applies enableExecuteCommand to tasks started after the change.
   cluster.services.set(
     'broken',
     service('broken', {
       taskDefinition: SAMPLE.taskDefinitions.broken,
-      createdAt: ago(26 * MIN),
+      createdAt: ago(120 * DAY),
       desiredCount: 2,
-      runningCount: 0,
+      runningCount: 1,
+      loadBalancers: [{ targetGroupArn: MISSING_TARGET_GROUP, containerName: 'app', containerPort: 8080 }],
+      healthCheckGracePeriodSeconds: 60,
+      networkConfiguration: ISOLATED_NETWORK,
+      enableExecuteCommand: true,
       deployments: [
         deployment(D.broken, SAMPLE.taskDefinitions.broken, {
           desiredCount: 2,
@@ -376,8 +532,18 @@ export function seedSampleAccount(state: EmulatorState, options: SeedOptions = {
           failedTasks: 4,
           createdAt: ago(25 * MIN),
           updatedAt: ago(2 * MIN),
+          networkConfiguration: ISOLATED_NETWORK,
           rolloutState: 'IN_PROGRESS',
           rolloutStateReason: `ECS deployment ${D.broken} in progress.`,
+        }),
+        deployment(D.brokenPrevious, SAMPLE.taskDefinitions.brokenPrevious, {
+          status: 'ACTIVE',
+          desiredCount: 1,
+          runningCount: 1,
+          createdAt: ago(3 * DAY),
+          updatedAt: ago(25 * MIN),
+          rolloutState: 'COMPLETED',
+          rolloutStateReason: `ECS deployment ${D.brokenPrevious} completed.`,
         }),
       ],
       events: events('broken', [
@@ -385,6 +551,9 @@ export function seedSampleAccount(state: EmulatorState, options: SeedOptions = {
         [ago(8 * MIN), unableToPlace],
         [ago(12 * MIN), `has started 1 tasks: (task ${b3}).`],
         [ago(24 * MIN), `has started 2 tasks: (task ${b1}) (task ${b2}).`],
+        [ago(6 * HOUR), 'has reached a steady state.'],
+        [ago(3 * DAY - 4 * MIN), `(deployment ${D.brokenPrevious}) deployment completed.`],
+        [ago(3 * DAY - 5 * MIN), `has started 1 tasks: (task ${brokenOld}).`],
       ]),
     }),
   );
@@ -419,7 +588,6 @@ export function seedSampleAccount(state: EmulatorState, options: SeedOptions = {
       ]),
     }),
   );
-
   // Blue/green through CodeDeploy: a task set instead of deployments, and no rolling updates.
   const [legacy1, legacy2] = SAMPLE.tasks.legacyRunning;
   const legacyTaskSet = SAMPLE.deployments.legacyTaskSet;
@@ -488,109 +656,6 @@ export function seedSampleAccount(state: EmulatorState, options: SeedOptions = {
     `secretsmanager:GetSecretValue on resource: ${SAMPLE.secrets.brokenApiKey} because no identity-based policy ` +
     'allows the secretsmanager:GetSecretValue action';
 
-  let ipSuffix = 10;
-  const addTask = (
-    id: string,
-    service: string,
-    taskDefinitionArn: string,
-    startedBy: string,
-    spec: {
-      createdAt: Date;
-      startedAt?: Date;
-      stoppedAt?: Date;
-      stoppedReason?: string;
-      stopCode?: Task['stopCode'];
-      container?: Partial<Container>;
-      /** Default `main`. */
-      clusterName?: string;
-    },
-  ) => {
-    const clusterName = spec.clusterName ?? 'main';
-    const taskDef = def(taskDefinitionArn.slice(taskDefinitionArn.lastIndexOf('/') + 1));
-    const stopped = !!spec.stoppedAt;
-    const zone = ipSuffix % 2;
-    const az = `${REGION}${'ab'[zone]}`;
-    const ip = `10.0.${zone + 1}.${ipSuffix++}`;
-    const eni = `eni-0${hexId(`eni/${id}`, 16)}`;
-    const attachmentId = uuid(`attachment/${id}`);
-    const taskArn = arns.task(r, clusterName, id);
-    const at = (ms: number) => new Date(spec.createdAt.getTime() + ms);
-    const task: Task = {
-      taskArn,
-      clusterArn: arns.cluster(r, clusterName),
-      taskDefinitionArn,
-      group: `service:${service}`,
-      startedBy,
-      launchType: 'FARGATE',
-      capacityProviderName: 'FARGATE',
-      platformVersion: '1.4.0',
-      platformFamily: 'Linux',
-      availabilityZone: az,
-      cpu: taskDef.cpu!,
-      memory: taskDef.memory!,
-      desiredStatus: stopped ? 'STOPPED' : 'RUNNING',
-      lastStatus: stopped ? 'STOPPED' : 'RUNNING',
-      healthStatus: 'UNKNOWN',
-      connectivity: 'CONNECTED',
-      connectivityAt: at(5_000),
-      createdAt: spec.createdAt,
-      pullStartedAt: at(15_000),
-      ...(spec.startedAt || !stopped ? { pullStoppedAt: at(25_000) } : {}),
-      ...(spec.startedAt ? { startedAt: spec.startedAt } : {}),
-      ...(stopped
-        ? {
-            stoppingAt: new Date(spec.stoppedAt!.getTime() - 30_000),
-            executionStoppedAt: new Date(spec.stoppedAt!.getTime() - 20_000),
-            stoppedAt: spec.stoppedAt!,
-            stoppedReason: spec.stoppedReason!,
-            stopCode: spec.stopCode!,
-          }
-        : {}),
-      enableExecuteCommand: true,
-      version: stopped ? 5 : 3,
-      ephemeralStorage: { sizeInGiB: 20 },
-      fargateEphemeralStorage: { sizeInGiB: 20 },
-      attachments: [
-        {
-          id: attachmentId,
-          type: 'ElasticNetworkInterface',
-          status: stopped ? 'DELETED' : 'ATTACHED',
-          details: [
-            { name: 'subnetId', value: SUBNETS[zone]! },
-            { name: 'networkInterfaceId', value: eni },
-            { name: 'macAddress', value: `0e:${hexId(`mac/${id}`, 10).match(/../g)!.join(':')}` },
-            { name: 'privateDnsName', value: `ip-${ip.replaceAll('.', '-')}.ec2.internal` },
-            { name: 'privateIPv4Address', value: ip },
-          ],
-        },
-      ],
-      tags: [{ key: 'service', value: service }],
-      containers: taskDef.containerDefinitions!.map((c, i): Container => {
-        const main = c.name === 'app';
-        return {
-          containerArn: arns.container(r, clusterName, id, uuid(`container/${id}/${c.name}`)),
-          taskArn,
-          name: c.name!,
-          image: c.image!,
-          ...(spec.startedAt ? { imageDigest: `sha256:${hexId(`digest/${c.image}`, 64)}`, runtimeId: `${id}-${1524858232 + i}` } : {}),
-          lastStatus: stopped ? 'STOPPED' : 'RUNNING',
-          ...(stopped && spec.startedAt ? { exitCode: 0 } : {}),
-          networkBindings: [],
-          networkInterfaces: [{ attachmentId, privateIpv4Address: ip }],
-          healthStatus: 'UNKNOWN',
-          cpu: '0',
-          ...(c.memoryReservation ? { memoryReservation: String(c.memoryReservation) } : {}),
-          // ECS Exec's agent runs in every container of an exec-enabled task.
-          managedAgents: spec.startedAt
-            ? [{ name: 'ExecuteCommandAgent', lastStatus: stopped ? 'STOPPED' : 'RUNNING', lastStartedAt: new Date(spec.startedAt.getTime() - 2_000) }]
-            : [],
-          ...(main ? spec.container : {}),
-        };
-      }),
-    };
-    r.ecs.clusters.get(clusterName)!.tasks.set(id, task);
-  };
-
   addTask(SAMPLE.tasks.webStopped, 'web', SAMPLE.taskDefinitions.webPrevious, D.webPrevious, {
     createdAt: ago(12 * DAY),
     startedAt: ago(12 * DAY - MIN),
@@ -600,11 +665,13 @@ export function seedSampleAccount(state: EmulatorState, options: SeedOptions = {
   });
   addTask(web1!, 'web', SAMPLE.taskDefinitions.web, D.web, { createdAt: ago(44 * MIN), startedAt: ago(43 * MIN) });
   addTask(web2!, 'web', SAMPLE.taskDefinitions.web, D.web, { createdAt: ago(44 * MIN), startedAt: ago(43 * MIN) });
+  const isolated = ISOLATED_NETWORK.awsvpcConfiguration!.subnets!;
   const failedToStart = (createdAt: Date, reason: string, container?: Partial<Container>) => ({
     createdAt,
     stoppedAt: new Date(createdAt.getTime() + 70_000),
     stoppedReason: reason,
     stopCode: 'TaskFailedToStart' as const,
+    subnets: isolated,
     ...(container ? { container } : {}),
   });
   const pull = pullFailure(SAMPLE.images.broken);
@@ -612,6 +679,12 @@ export function seedSampleAccount(state: EmulatorState, options: SeedOptions = {
   addTask(b2!, 'broken', SAMPLE.taskDefinitions.broken, D.broken, failedToStart(ago(24 * MIN), secretFailure(b2!)));
   addTask(b3!, 'broken', SAMPLE.taskDefinitions.broken, D.broken, failedToStart(ago(12 * MIN), pull, { reason: pull }));
   addTask(b4!, 'broken', SAMPLE.taskDefinitions.broken, D.broken, failedToStart(ago(3 * MIN), secretFailure(b4!)));
+  // Started in the private subnets, three days before exec was turned on.
+  addTask(brokenOld!, 'broken', SAMPLE.taskDefinitions.brokenPrevious, D.brokenPrevious, {
+    createdAt: ago(3 * DAY - 5 * MIN),
+    startedAt: ago(3 * DAY - 4 * MIN),
+    exec: false,
+  });
   addTask(mgr!, 'manager', SAMPLE.taskDefinitions.manager, D.manager, { createdAt: ago(6 * DAY - 5 * MIN), startedAt: ago(6 * DAY - 4 * MIN) });
   for (const id of [legacy1!, legacy2!]) {
     addTask(id, 'legacy', SAMPLE.taskDefinitions.legacy, legacyTaskSet, {

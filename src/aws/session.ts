@@ -13,9 +13,10 @@ interface ClientWithMiddleware {
 export class AwsSession {
   readonly requestIds: string[] = [];
   private ecsClient: ECSClient | undefined;
+  private readonly clients = new Map<string, { destroy(): void }>();
 
   constructor(
-    readonly target: Target,
+    readonly target: Pick<Target, 'region' | 'roleArn'>,
     readonly actor: Actor,
   ) {}
 
@@ -24,10 +25,20 @@ export class AwsSession {
     return this.ecsClient;
   }
 
-  /** For clients the later commands add (IAM, ECR, Logs, …), with the same region, role and tracking. */
-  clientConfig() {
+  /** Any other SDK client (IAM, ECR, Logs, …), one per class and region, with the target's role and request-id tracking. */
+  client<C extends { destroy(): void }>(Client: new (config: ReturnType<AwsSession['clientConfig']>) => C, region = this.target.region): C {
+    const key = `${Client.name}|${region}`;
+    let client = this.clients.get(key) as C | undefined;
+    if (!client) {
+      client = this.track(new Client(this.clientConfig(region)));
+      this.clients.set(key, client);
+    }
+    return client;
+  }
+
+  clientConfig(region = this.target.region) {
     return {
-      region: this.target.region,
+      region,
       maxAttempts: 5, // throttling is retried with backoff by the SDK's standard retry strategy
       ...(this.target.roleArn ? { credentials: assumeRoleCredentials(this.target.roleArn, this.target.region, this.actor) } : {}),
     };
@@ -54,5 +65,7 @@ export class AwsSession {
 
   destroy(): void {
     this.ecsClient?.destroy();
+    for (const client of this.clients.values()) client.destroy();
+    this.clients.clear();
   }
 }

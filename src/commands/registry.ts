@@ -112,6 +112,25 @@ export const VERBS: VerbSpec[] = [
     },
   },
   {
+    name: 'verify',
+    summary: 'Check everything the service depends on: roles, images, logs, secrets, load balancers, cluster, ECS Exec, network',
+    usage: '/ecs verify <service> [--image <tag|image>] [--put-logs]',
+    details: [
+      '`--image` checks what a deploy of that image (or tag) would leave behind, before anyone approves it.',
+      '`--put-logs` proves logging works by writing one line to each log group (off by default).',
+      'Permissions are checked as the role that uses them (IAM policy simulation), not as the bot.',
+    ],
+    permission: 'read',
+    runsIn: 'worker',
+    flags: { withValue: ['image'], boolean: ['put-logs'] },
+    scope(words, config) {
+      expectCount(this, words, 0, 1);
+      const image = words.flags.get('image');
+      if (typeof image === 'string' && !/^[\w][\w.\/:@-]{0,254}$/.test(image)) throw usageError(this, `\`${escapeText(image)}\` is not an image or a tag.`);
+      return { target: resolveTarget(this, words.positional[0], config) };
+    },
+  },
+  {
     name: 'allow',
     summary: 'Give a person a role (admins)',
     usage: '/ecs allow @user <role> [service …|*] [--scripts a,b] [--channels #c,#d]',

@@ -24,7 +24,9 @@ export interface ServiceSnapshot {
 }
 
 /** Reads everything `status` shows in three round trips (the last two in parallel). */
-export async function readServiceSnapshot(ctx: Pick<WorkerContext, 'aws' | 'target'>): Promise<ServiceSnapshot> {
+type StatusTarget = { aws?: WorkerContext['aws']; target?: Pick<NonNullable<WorkerContext['target']>, 'alias' | 'region' | 'cluster' | 'service'> };
+
+export async function readServiceSnapshot(ctx: StatusTarget): Promise<ServiceSnapshot> {
   const { aws, target } = ctx;
   if (!aws || !target) throw new Error('status needs a target');
   const ecs = aws.ecs();
@@ -55,7 +57,7 @@ export async function readServiceSnapshot(ctx: Pick<WorkerContext, 'aws' | 'targ
   return { service, taskDefinition, stoppedTasks };
 }
 
-async function readStoppedTasks({ aws, target }: Pick<WorkerContext, 'aws' | 'target'>, service: Service): Promise<Task[]> {
+async function readStoppedTasks({ aws, target }: StatusTarget, service: Service): Promise<Task[]> {
   const ecs = aws!.ecs();
   const listed = await ecs
     .send(new ListTasksCommand({ cluster: target!.cluster, serviceName: service.serviceName, desiredStatus: 'STOPPED', maxResults: 100 }))

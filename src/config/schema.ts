@@ -6,6 +6,9 @@ z.config(en());
 
 const pattern = (re: RegExp, message: string) => z.string().check(z.regex(re, message));
 
+/** Check families of `/ecs verify` that a target may skip (kept in step with src/verify/types.ts by a test). */
+export const VERIFY_FAMILIES = ['roles', 'images', 'logs', 'secrets', 'loadbalancing', 'exec', 'network', 'permissions'] as const;
+
 /** Short names people type in Slack: `web`, `api-internal`. */
 const alias = pattern(/^[a-z][a-z0-9-]{0,39}$/, 'must be lowercase letters, digits and dashes, starting with a letter (max 40)');
 const region = pattern(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region such as us-east-1');
@@ -21,6 +24,28 @@ export const targetSchema = z.strictObject({
   roleArn: z.optional(roleArn),
   /** Long-running container that maintenance scripts run in (used by `/ecs run`). */
   manager: z.optional(z.strictObject({ service: z.optional(name), container: name })),
+  /** Containers whose image a deploy replaces; default: those whose repository matches the new image. */
+  appContainers: z.optional(z.array(name).check(z.minLength(1))),
+  verify: z._default(
+    z.strictObject({
+      /** Check families to leave out, each with the reason shown in the output. */
+      skip: z._default(z.array(z.strictObject({ family: z.enum(VERIFY_FAMILIES), reason: z.string().check(z.minLength(3), z.maxLength(200)) })), []),
+      /** Prove logging by writing one verify line to each awslogs group (needs logs:PutLogEvents for the bot). */
+      putLogs: z._default(z.boolean(), false),
+      /** Further permissions a role must have, checked by policy simulation. */
+      requiredPermissions: z._default(
+        z.array(
+          z.strictObject({
+            role: z.enum(['task', 'execution']),
+            actions: z.array(pattern(/^[a-z0-9-]+:[A-Za-z0-9*]+$/, 'must be an IAM action such as s3:GetObject')).check(z.minLength(1)),
+            resources: z._default(z.array(z.string().check(z.minLength(1))), ['*']),
+          }),
+        ),
+        [],
+      ),
+    }),
+    { skip: [], putLogs: false, requiredPermissions: [] },
+  ),
 });
 
 export const configSchema = z.strictObject({

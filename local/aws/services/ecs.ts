@@ -1,14 +1,27 @@
 /**
  * Amazon ECS (JSON 1.1, target AmazonEC2ContainerServiceV20141113): the read side the bot uses to
- * report status, and the deploy side (RegisterTaskDefinition, UpdateService) whose rollouts the
+ * report status, and the deploy side (RegisterTaskDefinition, CreateService, UpdateService) whose rollouts the
  * simulated scheduler in ../rollout.ts carries out over emulator time. Behaviour follows the real
  * API where callers can tell the difference: a missing cluster is an exception, missing
  * services/tasks/clusters in a Describe call are `failures`, and error codes and messages are ECS's.
  */
-import type { Cluster, ContainerDefinition, DeploymentConfiguration, Failure, Service, Task, TaskDefinition } from '@aws-sdk/client-ecs';
+import type {
+  CapacityProviderStrategyItem,
+  Cluster,
+  ContainerDefinition,
+  DeploymentConfiguration,
+  Failure,
+  LoadBalancer,
+  NetworkConfiguration,
+  Service,
+  Task,
+  TaskDefinition,
+} from '@aws-sdk/client-ecs';
 import { AwsError, asList, type ActionDefinition, type CallContext, type Params, type ServiceDefinition } from '../protocols';
 import { EcsScheduler, runScheduler } from '../rollout';
-import { arns, nameFromRef, type EcsClusterState, type RegionState, type TaskDefinitionRecord } from '../state';
+import { arns, nameFromRef, uuid, type EcsClusterState, type RegionState, type TaskDefinitionRecord } from '../state';
+import { ec2State } from './ec2';
+import { elbv2State } from './elbv2';
 
 const clusterNotFound = () => new AwsError('ClusterNotFoundException', 'Cluster not found.');
 const invalid = (message: string) => new AwsError('InvalidParameterException', message);
@@ -281,6 +294,198 @@ function updateService(p: Params, ctx: CallContext): Service {
   return service;
 }
 
+// CreateService ---------------------------------------------------------------------------------
+
+const SERVICE_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,254}$/;
+const LAUNCH_TYPES = ['EC2', 'FARGATE', 'EXTERNAL'];
+/** clientToken of each service created with one, for CreateService's idempotency. */
+const clientTokens = new WeakMap<Service, string>();
+const serviceLinkedRole = (accountId: string) => `arn:aws:iam::${accountId}:role/aws-service-role/ecs.amazonaws.com/AWSServiceRoleForECS`;
+
+/** awsvpcConfiguration as ECS checks it: subnets (and security groups) that exist, in one VPC. */
+function checkAwsvpc(ctx: CallContext, network: NetworkConfiguration | undefined, launchType: string): NetworkConfiguration {
+  const awsvpc = network?.awsvpcConfiguration;
+  if (!awsvpc) throw invalid("Network Configuration must be provided when networkMode 'awsvpc' is specified.");
+  const subnets = asList<string>(awsvpc.subnets);
+  const groups = asList<string>(awsvpc.securityGroups);
+  if (subnets.length === 0) throw invalid('subnets can not be empty.');
+  if (subnets.length > 16) throw invalid('subnets can have at most 16 items.');
+  if (groups.length > 5) throw invalid('securityGroups can have at most 5 items.');
+  const assignPublicIp = awsvpc.assignPublicIp ?? 'DISABLED';
+  if (assignPublicIp !== 'ENABLED' && assignPublicIp !== 'DISABLED') throw invalid(`Invalid assignPublicIp: ${assignPublicIp}`);
+  if (assignPublicIp === 'ENABLED' && launchType !== 'FARGATE') throw invalid('Assign public IP is not supported for this launch type.');
+  const ec2 = ec2State(ctx.regional);
+  const ec2Error = (code: string) => `(Service: AmazonEC2; Status Code: 400; Error Code: ${code}; Request ID: ${uuid()}; Proxy: null)`;
+  const vpcs = new Set<string>();
+  for (const id of subnets) {
+    const subnet = ec2.subnets.find((s) => s.SubnetId === id);
+    if (!subnet) throw invalid(`Error retrieving subnet information for [${id}]: The subnet ID '${id}' does not exist ${ec2Error('InvalidSubnetID.NotFound')}`);
+    vpcs.add(subnet.VpcId!);
+  }
+  if (vpcs.size > 1) throw invalid('The subnets provided must all belong to the same VPC.');
+  for (const id of groups) {
+    const group = ec2.securityGroups.find((g) => g.GroupId === id);
+    if (!group) throw invalid(`Error retrieving security group information for [${id}]: The security group '${id}' does not exist ${ec2Error('InvalidGroup.NotFound')}`);
+    if (!vpcs.has(group.VpcId!)) throw invalid(`Security group ${id} does not belong to the VPC of the subnets provided.`);
+  }
+  return { awsvpcConfiguration: { subnets, securityGroups: groups, assignPublicIp } };
+}
+
+/** Each load balancer: a target group that exists behind a load balancer, and a container port the task definition has. */
+function checkLoadBalancers(ctx: CallContext, list: LoadBalancer[], definition: TaskDefinition | undefined): LoadBalancer[] {
+  if (list.length > 5) throw invalid('loadBalancers can have at most 5 items.');
+  return list.map((lb) => {
+    if (lb.loadBalancerName) throw invalid('Classic Load Balancers are not supported here: use targetGroupArn.');
+    if (!lb.targetGroupArn) throw invalid('targetGroupArn can not be blank.');
+    if (!lb.containerName || lb.containerPort === undefined) throw invalid('containerName and containerPort must be specified with a load balancer.');
+    const group = elbv2State(ctx.regional).get(lb.targetGroupArn);
+    // What ECS answers for a target group it cannot find (it validates through the service-linked role).
+    if (!group) {
+      throw invalid('Unable to assume role and validate the specified targetGroupArn. Please verify that the ECS service role being passed has the proper permissions.');
+    }
+    if (!group.LoadBalancerArns?.length) throw invalid(`The target group with targetGroupArn ${lb.targetGroupArn} does not have an associated load balancer.`);
+    if (definition?.networkMode === 'awsvpc' && group.TargetType !== 'ip') {
+      throw invalid(`The provided target group ${lb.targetGroupArn} has target type ${group.TargetType}, which is incompatible with the awsvpc network mode specified in the task definition.`);
+    }
+    const container = definition?.containerDefinitions?.find((c) => c.name === lb.containerName);
+    if (definition && !container) throw invalid(`The container ${lb.containerName} does not exist in the task definition.`);
+    if (container && !container.portMappings?.some((m) => m.containerPort === lb.containerPort)) {
+      throw invalid(`The container ${lb.containerName} did not have a container port ${lb.containerPort} defined.`);
+    }
+    return { targetGroupArn: lb.targetGroupArn, containerName: lb.containerName, containerPort: lb.containerPort };
+  });
+}
+
+/**
+ * What CreateService does: validate the essentials as ECS does (a refused call creates nothing),
+ * store the service, and hand it to the simulated scheduler, which starts its first deployment's
+ * tasks at once (they come up over emulator time like any rollout's).
+ */
+function createService(p: Params, ctx: CallContext): Service {
+  const cluster = findCluster(ctx, p.cluster);
+  const clusterName = cluster.cluster.clusterName!;
+  const name = p.serviceName;
+  if (typeof name !== 'string' || !name) throw invalid('Service name can not be blank.');
+  if (!SERVICE_NAME.test(name)) throw invalid('Service name can have up to 255 letters (uppercase and lowercase), numbers, underscores, and hyphens.');
+  const existing = cluster.services.get(name);
+  if (existing && existing.status !== 'INACTIVE') {
+    if (p.clientToken && clientTokens.get(existing) === p.clientToken) return existing;
+    throw invalid('Creation of service was not idempotent.');
+  }
+
+  const controller = p.deploymentController?.type ?? 'ECS';
+  if (!['ECS', 'CODE_DEPLOY', 'EXTERNAL'].includes(controller)) throw invalid(`Invalid deploymentController type: ${controller}`);
+  const scheduling = p.schedulingStrategy ?? 'REPLICA';
+  if (scheduling !== 'REPLICA' && scheduling !== 'DAEMON') throw invalid(`Invalid schedulingStrategy: ${scheduling}`);
+  if (scheduling === 'DAEMON' && p.desiredCount !== undefined) throw invalid('The daemon scheduling strategy does not support a desired count for services.');
+  const desiredCount = scheduling === 'DAEMON' ? 0 : (p.desiredCount ?? 0);
+  if (!Number.isInteger(desiredCount) || desiredCount < 0) throw invalid('Desired count must be an integer greater than or equal to 0.');
+
+  // Where the tasks run: a launch type, a capacity provider strategy, or the cluster's default strategy (else EC2).
+  const given = asList<CapacityProviderStrategyItem>(p.capacityProviderStrategy);
+  if (p.launchType && given.length) {
+    throw invalid('Specifying both a launch type and capacity provider strategy is not supported. Remove one and try again.');
+  }
+  if (p.launchType && !LAUNCH_TYPES.includes(p.launchType)) throw invalid(`Invalid launchType: ${p.launchType}`);
+  const strategy = given.length ? given : p.launchType ? [] : (cluster.cluster.defaultCapacityProviderStrategy ?? []);
+  for (const item of strategy) {
+    if (!item.capacityProvider || !cluster.cluster.capacityProviders?.includes(item.capacityProvider)) {
+      throw invalid(
+        'The specified capacity provider strategy cannot contain a capacity provider that is not associated with the cluster. Associate the capacity provider with the cluster or specify a valid capacity provider and try again.',
+      );
+    }
+  }
+  const launchType: string = strategy.length ? (strategy.every((s) => s.capacityProvider!.startsWith('FARGATE')) ? 'FARGATE' : 'EC2') : (p.launchType ?? 'EC2');
+  if (scheduling === 'DAEMON' && launchType === 'FARGATE') throw invalid('The DAEMON scheduling strategy is not supported with the FARGATE launch type.');
+
+  let definition: TaskDefinition | undefined;
+  if (p.taskDefinition !== undefined || controller !== 'EXTERNAL') {
+    if (typeof p.taskDefinition !== 'string' || !p.taskDefinition) throw invalid('TaskDefinition can not be blank.');
+    const record = findTaskDefinition(ctx.regional, p.taskDefinition);
+    if (!record) throw clientError('Unable to describe task definition.');
+    definition = record.taskDefinition;
+    if (definition.status !== 'ACTIVE') throw clientError('TaskDefinition is inactive');
+    if (launchType !== 'EXTERNAL' && !definition.compatibilities?.includes(launchType as 'EC2' | 'FARGATE')) {
+      throw invalid(`Task definition does not support launch_type ${launchType}.`);
+    }
+  }
+  const awsvpc = definition?.networkMode === 'awsvpc';
+  let networkConfiguration: NetworkConfiguration | undefined;
+  if (awsvpc) networkConfiguration = checkAwsvpc(ctx, p.networkConfiguration, launchType);
+  else if (p.networkConfiguration) throw invalid('Network Configuration is not valid for the given networkMode of this task definition.');
+
+  const loadBalancers = checkLoadBalancers(ctx, asList<LoadBalancer>(p.loadBalancers), definition);
+  if (p.healthCheckGracePeriodSeconds !== undefined) {
+    if (!loadBalancers.length) throw invalid('Health check grace period is only valid for services configured to use load balancers');
+    if (!Number.isInteger(p.healthCheckGracePeriodSeconds) || p.healthCheckGracePeriodSeconds < 0) throw invalid('healthCheckGracePeriodSeconds must be a non-negative integer.');
+  }
+  let roleArn: string | undefined;
+  if (p.role) {
+    if (awsvpc) throw invalid('You cannot specify an IAM role for services that require a service linked role.');
+    roleArn = String(p.role).startsWith('arn:') ? String(p.role) : arns.role(ctx.accountId, String(p.role));
+    if (!ctx.state.findRole(roleArn)) throw invalid(`Unable to assume role ${roleArn}.`);
+    ctx.authorize('iam:PassRole', roleArn);
+  } else if (awsvpc || loadBalancers.length) roleArn = serviceLinkedRole(ctx.accountId);
+  const propagateTags = p.propagateTags ?? 'NONE';
+  if (!['NONE', 'SERVICE', 'TASK_DEFINITION'].includes(propagateTags)) throw invalid(`Invalid propagateTags: ${propagateTags}`);
+  const defaults: DeploymentConfiguration = {
+    deploymentCircuitBreaker: { enable: false, rollback: false },
+    maximumPercent: 200,
+    minimumHealthyPercent: 100,
+    strategy: 'ROLLING',
+  };
+  const deploymentConfiguration = mergeDeploymentConfiguration(defaults, p.deploymentConfiguration ?? {});
+  const serviceArn = arns.service(ctx.regional, clusterName, name);
+  const tags = asList<{ key: string; value: string }>(p.tags);
+  if (tags.length) ctx.authorize('ecs:TagResource', serviceArn);
+
+  const now = ctx.clock.now();
+  const scheduler = new EcsScheduler(ctx.state, ctx.regional, cluster);
+  scheduler.runUntil(now);
+  const fargate = launchType === 'FARGATE';
+  const service: Service = {
+    serviceArn,
+    serviceName: name,
+    clusterArn: cluster.cluster.clusterArn ?? arns.cluster(ctx.regional, clusterName),
+    loadBalancers,
+    serviceRegistries: structuredClone(asList(p.serviceRegistries)) as Service['serviceRegistries'],
+    status: 'ACTIVE',
+    desiredCount,
+    runningCount: 0,
+    pendingCount: 0,
+    ...(strategy.length ? { capacityProviderStrategy: structuredClone(strategy) } : { launchType: launchType as Service['launchType'] }),
+    ...(fargate ? { platformVersion: p.platformVersion ?? 'LATEST', platformFamily: 'Linux' } : {}),
+    ...(definition ? { taskDefinition: definition.taskDefinitionArn } : {}),
+    deploymentConfiguration,
+    deployments: [],
+    ...(controller === 'ECS' ? {} : { taskSets: [] }),
+    ...(roleArn ? { roleArn } : {}),
+    events: [],
+    createdAt: new Date(now),
+    placementConstraints: structuredClone(asList(p.placementConstraints)) as Service['placementConstraints'],
+    placementStrategy: structuredClone(asList(p.placementStrategy)) as Service['placementStrategy'],
+    ...(networkConfiguration ? { networkConfiguration } : {}),
+    ...(p.healthCheckGracePeriodSeconds !== undefined ? { healthCheckGracePeriodSeconds: p.healthCheckGracePeriodSeconds } : {}),
+    schedulingStrategy: scheduling,
+    deploymentController: { type: controller },
+    tags: structuredClone(tags),
+    createdBy: ctx.identity.roleArn ?? ctx.identity.arn,
+    enableECSManagedTags: p.enableECSManagedTags === true,
+    propagateTags,
+    enableExecuteCommand: p.enableExecuteCommand === true,
+    availabilityZoneRebalancing: p.availabilityZoneRebalancing ?? 'ENABLED',
+  };
+  // A recreated service starts afresh: the scheduler forgets the old one's bookkeeping.
+  scheduler.book.services.delete(name);
+  cluster.services.set(name, service);
+  if (p.clientToken) clientTokens.set(service, String(p.clientToken));
+  if (controller === 'ECS' && definition) {
+    scheduler.startDeployment(service, definition.taskDefinitionArn!, now);
+    scheduler.reconcile(service, now);
+  }
+  return service;
+}
+
 /** Every ECS call first brings the simulated scheduler up to the emulator clock (see rollout.ts). */
 function simulated(actions: Record<string, ActionDefinition>): Record<string, ActionDefinition> {
   return Object.fromEntries(
@@ -405,6 +610,11 @@ export const ecsService: ServiceDefinition = {
         p,
       );
       return { taskDefinitionArns: page, nextToken };
+    },
+
+    CreateService: {
+      resources: (p, ctx) => [arns.service(ctx.regional, nameFromRef(p.cluster ?? 'default'), String(p.serviceName ?? ''))],
+      handler: (p, ctx) => ({ service: structuredClone(createService(p, ctx)) }),
     },
 
     UpdateService: {

@@ -1,0 +1,82 @@
+/**
+ * `npm run bench:verify`: our concurrent verify against the same checks run one after another (as
+ * ecspresso walks them), with 50 ms added to every AWS call, on a service with 3 containers,
+ * 4 secrets, 2 target groups, ECS Exec and awsvpc networking; plus the time from the command
+ * reaching the worker to the first result line in the Slack thread, and the AWS calls one run makes.
+ */
+import { seedVerifyBench } from '../local/aws/seed-bench';
+import { startWorld, type World } from '../local/world';
+import { AwsSession } from '../src/aws/session';
+import { parseConfig, type Config } from '../src/config/schema';
+import { getConfig, setConfig } from '../src/config/load';
+import { verifyService } from '../src/verify/verify';
+import { median, report } from './support/report';
+
+const LATENCY_MS = 50;
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+
+async function timedRun(world: World, config: Config, concurrency: number): Promise<{ ms: number; calls: number; duplicates: number }> {
+  const target = config.targets.bench!;
+  const aws = new AwsSession(target, { teamId: world.teamId, userId: 'U0ALICE' });
+  const before = world.aws.calls.length;
+  const started = performance.now();
+  const results = await verifyService({ alias: 'bench', target, aws }, { concurrency });
+  const ms = performance.now() - started;
+  aws.destroy();
+  const problems = results.filter((r) => r.status === 'FAIL' || r.status === 'WARN');
+  if (problems.length) throw new Error(`the bench service should pass every check:\n${problems.map((p) => `${p.id}: ${p.message}`).join('\n')}`);
+  const calls = world.aws.calls.slice(before);
+  const keys = calls.map((c) => `${c.service}:${c.action}:${JSON.stringify(c.params)}`);
+  return { ms, calls: calls.length, duplicates: keys.length - new Set(keys).size };
+}
+
+/** From the worker's invocation to the first thread update that shows a check result. */
+async function firstLineSeconds(world: World): Promise<number> {
+  const invocationsBefore = world.aws.lambda.invocations.length;
+  const callsBefore = world.slack.calls.length;
+  await world.slash('U0ALICE', 'verify bench');
+  await world.idle();
+  const invocation = world.aws.lambda.invocations[invocationsBefore];
+  if (!invocation) throw new Error('the worker was not invoked');
+  const resultCall = world.slack.calls.slice(callsBefore).find((c) => /^(chat\.postMessage|chat\.update)$/.test(c.method) && /[✅⚠️❌⏭️] Cluster|[✅⚠️❌⏭️] Service|[✅⚠️❌⏭️] Task definition/u.test(String(c.args.text ?? '')));
+  if (!resultCall) throw new Error('no result line reached Slack');
+  return (resultCall.at - invocation.startedAt.getTime()) / 1000;
+}
+
+async function main(): Promise<void> {
+  process.env.LOG_LEVEL = 'silent';
+  const world = await startWorld();
+  try {
+    seedVerifyBench(world.aws.state);
+    const base = getConfig();
+    const config = parseConfig({ ...base, targets: { ...base.targets, bench: { region: 'us-east-1', cluster: 'main', service: 'bench' } } });
+    setConfig(config);
+    world.aws.faults.latency(LATENCY_MS);
+
+    const concurrent: number[] = [];
+    const sequential: number[] = [];
+    let calls = 0;
+    let duplicates = 0;
+    for (let i = 0; i < RUNS; i++) {
+      const c = await timedRun(world, config, 8);
+      concurrent.push(c.ms);
+      calls = c.calls;
+      duplicates = Math.max(duplicates, c.duplicates);
+      sequential.push((await timedRun(world, config, 1)).ms);
+    }
+    const firsts: number[] = [];
+    for (let i = 0; i < RUNS; i++) firsts.push(await firstLineSeconds(world));
+    console.log(`# medians of ${RUNS}: concurrent ${median(concurrent).toFixed(0)} ms, one after another ${median(sequential).toFixed(0)} ms, ${calls} AWS calls per run (${duplicates} repeated), ${LATENCY_MS} ms added to each`);
+    report('verify_speedup', median(sequential) / median(concurrent), 'x');
+    report('verify_first_line_s', median(firsts), 's');
+    report('verify_aws_calls', calls, 'calls', 0);
+    report('verify_repeated_calls', duplicates, 'calls', 0);
+  } finally {
+    await world.close();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,53 @@
+import type { TaskDefinition } from '@aws-sdk/client-ecs';
+import { UsageError } from '../platform/errors';
+
+/** `repo/name` of an image reference, without tag or digest. */
+export function repositoryOf(image: string): string {
+  const noDigest = image.split('@')[0]!;
+  const slash = noDigest.lastIndexOf('/');
+  const colon = noDigest.lastIndexOf(':');
+  return colon > slash ? noDigest.slice(0, colon) : noDigest;
+}
+
+/** A bare tag (`v1.5.0`) rather than an image reference. */
+export const isBareTag = (value: string): boolean => /^[\w][\w.-]{0,127}$/.test(value) && !value.includes('/');
+
+export interface ImageChange {
+  container: string;
+  from: string;
+  to: string;
+}
+
+/**
+ * The task definition a deploy of `image` would register: the current one with the image of the
+ * application container(s) replaced. Which containers: `appContainers` from the configuration,
+ * else those whose repository is the new image's; a bare tag keeps each app container's repository.
+ */
+export function withImage(current: TaskDefinition, image: string, appContainers?: string[]): { taskDefinition: TaskDefinition; changes: ImageChange[] } {
+  const containers = current.containerDefinitions ?? [];
+  const tagOnly = isBareTag(image);
+  const list = containers.map((c) => `\`${c.name}\` → \`${c.image}\``).join(', ');
+  let targets = containers.filter((c) => appContainers?.includes(c.name ?? ''));
+  if (appContainers?.length) {
+    const missing = appContainers.filter((n) => !containers.some((c) => c.name === n));
+    if (missing.length) throw new UsageError(`The configuration names app container(s) ${missing.map((m) => `\`${m}\``).join(', ')}, which the task definition does not have (it has ${list}).`);
+  } else if (!tagOnly) {
+    targets = containers.filter((c) => c.image && repositoryOf(c.image) === repositoryOf(image));
+    if (targets.length === 0) {
+      throw new UsageError(`No container uses repository \`${repositoryOf(image)}\` (containers: ${list}). Give the full image of the app container, or set \`appContainers\` for this target.`);
+    }
+  } else {
+    // A bare tag: the containers sharing the first essential container's repository.
+    const primary = containers.find((c) => c.essential !== false) ?? containers[0];
+    targets = primary?.image ? containers.filter((c) => c.image && repositoryOf(c.image) === repositoryOf(primary.image!)) : [];
+    if (targets.length === 0) throw new UsageError('Cannot tell which container a bare tag applies to: give the full image, or set `appContainers` for this target.');
+  }
+  const changes: ImageChange[] = [];
+  const containerDefinitions = containers.map((c) => {
+    if (!targets.includes(c)) return c;
+    const to = tagOnly ? `${repositoryOf(c.image!)}:${image}` : image;
+    changes.push({ container: c.name!, from: c.image!, to });
+    return { ...c, image: to };
+  });
+  return { taskDefinition: { ...current, containerDefinitions }, changes };
+}

@@ -1,0 +1,27 @@
+import { UserFacingError } from '../platform/errors';
+import type { CheckOutcome } from './types';
+import { unverified } from './types';
+
+/**
+ * A check that threw could not be carried out: say why, and what the bot needs, never OK.
+ * AccessDenied names the action and resource AWS refused, so the fix is the IAM statement.
+ */
+export function describeCheckError(error: unknown): CheckOutcome {
+  if (error instanceof UserFacingError) return unverified(`could not check: ${error.userMessage}`);
+  const e = (error ?? {}) as { name?: string; message?: string };
+  const name = e.name ?? 'Error';
+  const message = e.message ?? String(error);
+  if (/AccessDenied|UnauthorizedOperation|NotAuthorized|AuthorizationError/i.test(name) || /not authorized to perform/i.test(message)) {
+    const action = /perform: ([\w-]+:[\w-]+)/.exec(message)?.[1];
+    const resource = /on resource: (\S+?)(?: because|$|\s)/.exec(message)?.[1];
+    if (action) {
+      return unverified(
+        `could not check: the bot needs \`${action}\`${resource ? ` on \`${resource}\`` : ''}`,
+        `Add to the bot's role: {"Effect":"Allow","Action":"${action}","Resource":"${resource ?? '*'}"}`,
+      );
+    }
+    return unverified(`could not check: AWS denied the bot (${name}): ${message}`);
+  }
+  if (/Throttl|TooManyRequests|RequestLimitExceeded/i.test(name)) return unverified('could not check: AWS kept throttling the bot after several retries');
+  return unverified(`could not check: ${name}: ${message}`);
+}

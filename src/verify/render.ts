@@ -1,0 +1,83 @@
+import type { CheckResult, Status, VerifySummary } from './types';
+import { summarize } from './types';
+
+export type Style = 'slack' | 'ansi' | 'plain';
+
+const MARK: Record<Status, string> = { OK: '✅', WARN: '⚠️', FAIL: '❌', SKIP: '⏭️' };
+const ANSI: Record<Status, string> = { OK: '\x1b[32m', WARN: '\x1b[33m', FAIL: '\x1b[31m', SKIP: '\x1b[90m' };
+const RESET = '\x1b[0m';
+
+/** Slack's `code` marks become plain quotes outside Slack. */
+const plainText = (text: string) => text.replace(/`([^`]+)`/g, '$1').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+
+function label(r: CheckResult, style: Style): string {
+  const status = r.unverified ? `${r.status}?` : r.status;
+  if (style === 'slack') return MARK[r.status];
+  if (style === 'ansi') return `${ANSI[r.status]}[${status}]${RESET}`;
+  return `[${status}]`;
+}
+
+/** One result as a line: `✅ Cluster: cluster main is ACTIVE`. */
+export function resultLine(r: CheckResult, style: Style): string {
+  const text = style === 'slack' ? r.message : plainText(r.message);
+  return `${label(r, style)} ${r.title}: ${text}`;
+}
+
+function fixLine(r: CheckResult, style: Style, indent: string): string | undefined {
+  if (!r.fix || r.status === 'OK') return undefined;
+  return `${indent}  ↳ Fix: ${style === 'slack' ? r.fix : plainText(r.fix)}`;
+}
+
+/** The results grouped like ecspresso's tree, in plan order. */
+export function renderTree(results: CheckResult[], style: Style): string {
+  const lines: string[] = [];
+  let previous: string[] = [];
+  for (const r of [...results].sort((a, b) => a.order - b.order || a.group.join('/').localeCompare(b.group.join('/')))) {
+    let common = 0;
+    while (common < previous.length && common < r.group.length && previous[common] === r.group[common]) common++;
+    for (let depth = common; depth < r.group.length; depth++) {
+      const heading = r.group[depth]!;
+      lines.push(`${'  '.repeat(depth)}${style === 'slack' ? `*${heading}*` : style === 'ansi' ? `\x1b[1m${heading}${RESET}` : heading}`);
+    }
+    previous = r.group;
+    const indent = '  '.repeat(r.group.length);
+    lines.push(`${indent}${resultLine(r, style)}`);
+    const fix = fixLine(r, style, indent);
+    if (fix) lines.push(fix);
+  }
+  return lines.join('\n');
+}
+
+export function summaryLine(s: VerifySummary): string {
+  const parts = [`${s.ok} OK`, `${s.warn} WARN`, `${s.fail} FAIL`];
+  if (s.skip) parts.push(`${s.skip} SKIP`);
+  return `${parts.join(', ')}${s.unverified ? ` (${s.unverified} could not be checked)` : ''}`;
+}
+
+/** The summary: the counts, then every failure and warning with its fix, failures first. */
+export function renderSummary(results: CheckResult[], style: Style): string {
+  const s = summarize(results);
+  const head = `${style === 'slack' ? (s.fail ? '❌' : s.warn ? '⚠️' : '✅') + ' ' : ''}${summaryLine(s)}`;
+  const problems = [...results.filter((r) => r.status === 'FAIL'), ...results.filter((r) => r.status === 'WARN')];
+  const lines = problems.flatMap((r) => {
+    const where = r.group.length ? `${r.group.join(' › ')} › ` : '';
+    const line = `${label(r, style)} ${where}${r.title}: ${style === 'slack' ? r.message : plainText(r.message)}`;
+    const fix = fixLine(r, style, '');
+    return fix ? [line, fix] : [line];
+  });
+  return [style === 'slack' ? `*${head}*` : head, ...lines].join('\n');
+}
+
+export interface VerifyReport {
+  target: string;
+  cluster: string;
+  service: string;
+  region: string;
+  image?: string;
+  summary: VerifySummary;
+  results: Array<Omit<CheckResult, 'order'>>;
+}
+
+export function toJson(meta: Omit<VerifyReport, 'summary' | 'results'>, results: CheckResult[]): VerifyReport {
+  return { ...meta, summary: summarize(results), results: results.map(({ order: _order, ...r }) => ({ ...r, message: plainText(r.message), ...(r.fix ? { fix: plainText(r.fix) } : {}) })) };
+}
