@@ -50,7 +50,7 @@ describe('/ecs status end to end', () => {
     await world.idle();
     const parent = world.slack.workspace.messages.C0OPS!.filter((m) => !m.threadTs || m.threadTs === m.ts).at(-1)!;
     // One task of the previous revision still runs (1/2), so status rates it a warning, not a failure.
-    expect(parent.text).toMatch(/^⚠️ <@U0ALICE> ran `\/ecs status broken` — broken: 1\/2 running, 0 pending, not steady/);
+    expect(parent.text).toMatch(/^❌ <@U0ALICE> ran `\/ecs status broken` — broken: 1\/2 running, 0 pending, unhealthy/);
     const report = world.slack.replies('C0OPS', parent.ts).map((r) => r.text).join('\n');
     expect(report).toContain('*Tasks:* 1 running / 2 desired, 0 pending');
     expect(report).toMatch(/\*PRIMARY\* `broken:7`: IN_PROGRESS .*; 0 running, 0 pending of 2, 4 failed/);

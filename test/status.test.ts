@@ -2,7 +2,7 @@ import { DescribeServicesCommand, ECSClient, type Service } from '@aws-sdk/clien
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AwsSession } from '../src/aws/session';
-import { assessService, readServiceSnapshot, renderStatus } from '../src/commands/status';
+import { readServiceSnapshot, renderStatus, serviceOutcome as assessService } from '../src/commands/status';
 import { UserFacingError } from '../src/platform/errors';
 
 const target = { alias: 'web', region: 'us-east-1', cluster: 'main', service: 'web' };
@@ -34,6 +34,8 @@ describe('status', () => {
     expect(assessService(service({ deployments: [{ status: 'PRIMARY', rolloutState: 'FAILED' }] }))).toBe('failure');
     expect(assessService(service({ runningCount: 0 }))).toBe('failure');
     expect(assessService(service({ desiredCount: 0, runningCount: 0 }))).toBe('success');
+    // An old task still runs, but the latest deployment cannot start a single one: failing.
+    expect(assessService(service({ runningCount: 1, deployments: [{ status: 'PRIMARY', rolloutState: 'IN_PROGRESS', desiredCount: 2, runningCount: 0, failedTasks: 4 }, { status: 'ACTIVE', runningCount: 1 }] }))).toBe('failure');
   });
   it('keeps every section within the 3,000-character block limit even with long reasons', () => {
     const long = 'x'.repeat(5000);

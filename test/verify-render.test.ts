@@ -51,3 +51,18 @@ describe('verify output', () => {
     expect(json.results[2]).toMatchObject({ id: 'logs:app', status: 'FAIL', message: 'log group /ecs/x does not exist', fix: 'aws logs create-log-group --log-group-name /ecs/x' });
   });
 });
+
+describe('tree grouping', () => {
+  it('keeps checks planned later under the heading where their group first appeared', () => {
+    const tree = renderTree(
+      [
+        r({ id: 'n1', title: 'Subnets', group: ['Network'], order: 0 }),
+        r({ id: 't1', title: 'Secret', group: ['TaskDefinition', 'Container app'], order: 1 }),
+        r({ id: 'n2', title: 'Endpoint', group: ['Network', 'VPC endpoints'], order: 2 }),
+        r({ id: 't2', title: 'Image', group: ['TaskDefinition', 'Container app'], order: 3 }),
+      ],
+      'plain',
+    );
+    expect(tree).toBe(['Network', '  [OK] Subnets: fine', '  VPC endpoints', '    [OK] Endpoint: fine', 'TaskDefinition', '  Container app', '    [OK] Secret: fine', '    [OK] Image: fine'].join('\n'));
+  });
+});

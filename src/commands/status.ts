@@ -9,6 +9,7 @@ import {
   type TaskDefinition,
 } from '@aws-sdk/client-ecs';
 import { explainAwsError } from '../aws/errors';
+import { assessService, type Health } from '../ecs/health';
 import { UserFacingError } from '../platform/errors';
 import { RERUN_ACTION } from '../slack/actions';
 import { escapeText } from '../slack/format';
@@ -74,13 +75,10 @@ async function readStoppedTasks({ aws, target }: StatusTarget, service: Service)
     .slice(0, MAX_STOPPED);
 }
 
-export function assessService(service: Service): CommandResult['outcome'] {
-  const desired = service.desiredCount ?? 0;
-  const running = service.runningCount ?? 0;
-  const primary = service.deployments?.find((d) => d.status === 'PRIMARY');
-  if (primary?.rolloutState === 'FAILED' || (desired > 0 && running === 0)) return 'failure';
-  if (running < desired || (service.deployments?.length ?? 0) > 1 || (primary?.rolloutState && primary.rolloutState !== 'COMPLETED')) return 'warning';
-  return 'success';
+const OUTCOME: Record<Health, CommandResult['outcome']> = { healthy: 'success', degraded: 'warning', failing: 'failure' };
+
+export function serviceOutcome(service: Service): CommandResult['outcome'] {
+  return OUTCOME[assessService(service).health];
 }
 
 const family = (arn: string | undefined) => arn?.split('/').pop() ?? '?';
@@ -125,7 +123,7 @@ const MARK: Record<CommandResult['outcome'], string> = { success: '✅', warning
 /** The status report as sections, each within Slack's 3,000-character section limit. */
 export function renderStatus(alias: string, snapshot: ServiceSnapshot): { sections: string[]; result: CommandResult } {
   const { service, taskDefinition, stoppedTasks } = snapshot;
-  const outcome = assessService(service);
+  const outcome = serviceOutcome(service);
   const desired = service.desiredCount ?? 0;
   const running = service.runningCount ?? 0;
   const steady = outcome === 'success' ? 'steady' : outcome === 'warning' ? 'not steady' : 'unhealthy';

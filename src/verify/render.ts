@@ -20,7 +20,7 @@ function label(r: CheckResult, style: Style): string {
 /** One result as a line: `✅ Cluster: cluster main is ACTIVE`. */
 export function resultLine(r: CheckResult, style: Style): string {
   const text = style === 'slack' ? r.message : plainText(r.message);
-  return `${label(r, style)} ${r.title}: ${text}`;
+  return `${label(r, style)} ${style === 'slack' ? r.title : plainText(r.title)}: ${text}`;
 }
 
 function fixLine(r: CheckResult, style: Style, indent: string): string | undefined {
@@ -32,7 +32,23 @@ function fixLine(r: CheckResult, style: Style, indent: string): string | undefin
 export function renderTree(results: CheckResult[], style: Style): string {
   const lines: string[] = [];
   let previous: string[] = [];
-  for (const r of [...results].sort((a, b) => a.order - b.order || a.group.join('/').localeCompare(b.group.join('/')))) {
+  // Checks planned later (children) keep their place under the group where it first appeared,
+  // so a heading is drawn once even when its checks were planned at different times.
+  const firstSeen = new Map<string, number>();
+  const rank = (r: CheckResult) => r.group.map((_, depth) => {
+    const key = r.group.slice(0, depth + 1).join('\u0000');
+    if (!firstSeen.has(key)) firstSeen.set(key, firstSeen.size);
+    return firstSeen.get(key)!;
+  });
+  const ordered = [...results].sort((a, b) => a.order - b.order);
+  const ranks = new Map(ordered.map((r) => [r, rank(r)]));
+  ordered.sort((a, b) => {
+    const ra = ranks.get(a)!;
+    const rb = ranks.get(b)!;
+    for (let i = 0; i < Math.min(ra.length, rb.length); i++) if (ra[i] !== rb[i]) return ra[i]! - rb[i]!;
+    return ra.length - rb.length || a.order - b.order;
+  });
+  for (const r of ordered) {
     let common = 0;
     while (common < previous.length && common < r.group.length && previous[common] === r.group[common]) common++;
     for (let depth = common; depth < r.group.length; depth++) {
@@ -61,7 +77,7 @@ export function renderSummary(results: CheckResult[], style: Style): string {
   const problems = [...results.filter((r) => r.status === 'FAIL'), ...results.filter((r) => r.status === 'WARN')];
   const lines = problems.flatMap((r) => {
     const where = r.group.length ? `${r.group.join(' › ')} › ` : '';
-    const line = `${label(r, style)} ${where}${r.title}: ${style === 'slack' ? r.message : plainText(r.message)}`;
+    const line = style === 'slack' ? `${label(r, style)} ${where}${r.title}: ${r.message}` : `${label(r, style)} ${plainText(`${where}${r.title}: ${r.message}`)}`;
     const fix = fixLine(r, style, '');
     return fix ? [line, fix] : [line];
   });
@@ -79,5 +95,5 @@ export interface VerifyReport {
 }
 
 export function toJson(meta: Omit<VerifyReport, 'summary' | 'results'>, results: CheckResult[]): VerifyReport {
-  return { ...meta, summary: summarize(results), results: results.map(({ order: _order, ...r }) => ({ ...r, message: plainText(r.message), ...(r.fix ? { fix: plainText(r.fix) } : {}) })) };
+  return { ...meta, summary: summarize(results), results: results.map(({ order: _order, ...r }) => ({ ...r, title: plainText(r.title), message: plainText(r.message), ...(r.fix ? { fix: plainText(r.fix) } : {}) })) };
 }

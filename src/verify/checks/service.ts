@@ -1,4 +1,5 @@
 import type { Service } from '@aws-sdk/client-ecs';
+import { assessService } from '../../ecs/health';
 import type { CheckSpec } from '../types';
 import { fail, ok, warn } from '../types';
 
@@ -19,8 +20,6 @@ export function serviceCheck(): CheckSpec {
   };
 }
 
-const STOP_WINDOW_MS = 60 * 60_000;
-
 function healthCheck(): CheckSpec {
   return {
     id: 'service:health',
@@ -34,28 +33,14 @@ function healthCheck(): CheckSpec {
   };
 }
 
-/** Running vs desired, rollout state, circuit breaker: what an operator looks at first. */
+/** The shared health judgement (src/ecs/health.ts), plus what verify adds: the circuit breaker. */
 export function assessHealth(service: Service) {
-  const desired = service.desiredCount ?? 0;
-  const running = service.runningCount ?? 0;
-  const primary = service.deployments?.find((d) => d.status === 'PRIMARY');
+  const { health, reason } = assessService(service);
   const breaker = service.deploymentConfiguration?.deploymentCircuitBreaker;
-  const counts = `${running}/${desired} running, ${service.pendingCount ?? 0} pending`;
   const noBreaker = breaker?.enable ? '' : ' The deployment circuit breaker is off, so a failing deployment retries forever.';
-  if (primary?.rolloutState === 'FAILED') {
-    return fail(`${counts}; the latest deployment FAILED: ${primary.rolloutStateReason ?? 'no reason given'}`, 'Roll back (`/ecs rollback`) or fix the cause shown by the stopped tasks (`/ecs status`).');
-  }
-  if (desired > 0 && running === 0) {
-    return fail(`${counts}: no task is running${primary?.failedTasks ? `; ${primary.failedTasks} tasks of the latest deployment failed` : ''}.${noBreaker}`, 'See the stop reasons with `/ecs status`; the other checks here usually name the cause.');
-  }
-  if (primary?.failedTasks && primary.runningCount === 0 && primary.rolloutState === 'IN_PROGRESS') {
-    return fail(`${counts}; the latest deployment (${primary.taskDefinition?.split('/').pop()}) has ${primary.failedTasks} failed tasks and none running.${noBreaker}`, 'See the stop reasons with `/ecs status`; the other checks here usually name the cause.');
-  }
-  if (running < desired || (service.deployments?.length ?? 0) > 1) {
-    return warn(`${counts}; ${service.deployments?.length ?? 0} deployments (rollout ${primary?.rolloutState ?? 'unknown'})`, 'A deployment is in progress: check again when it completes.');
-  }
-  if (!breaker?.enable) return warn(`${counts}, steady.${noBreaker}`, 'Enable it: `aws ecs update-service --deployment-configuration "deploymentCircuitBreaker={enable=true,rollback=true}" …`');
-  return ok(`${counts}, steady; circuit breaker on`);
+  if (health === 'failing') return fail(`${reason}.${noBreaker}`, 'See the stop reasons with `/ecs status`; the other checks here usually name the cause. Roll back with `/ecs rollback` if a deploy caused it.');
+  if (health === 'degraded') return warn(`${reason}.${noBreaker}`, 'A deployment is in progress or tasks are missing: check again when it settles (`/ecs status`).');
+  if (!breaker?.enable) return warn(`${reason}.${noBreaker}`, 'Enable it: `aws ecs update-service --deployment-configuration "deploymentCircuitBreaker={enable=true,rollback=true}" …`');
+  return ok(`${reason}; circuit breaker on`);
 }
 
-export { STOP_WINDOW_MS };
