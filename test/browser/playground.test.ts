@@ -87,4 +87,21 @@ describe('playground in Chromium', () => {
       await page.getByTestId('simulate').selectOption('clear');
     }
   });
+
+  it('/ecs verify web is all OK and /ecs verify broken shows the problems with their fixes', async () => {
+    await type('/ecs verify web');
+    const web = page.getByTestId('message').filter({ hasText: 'ran /ecs verify web' }).last();
+    await expect.poll(() => web.textContent(), { timeout: 15_000 }).toMatch(/✅ @alice ran \/ecs verify web — web: \d+ OK, 0 WARN, 0 FAIL/);
+
+    await type('/ecs verify broken');
+    const broken = page.getByTestId('message').filter({ hasText: 'ran /ecs verify broken' }).last();
+    await expect.poll(() => broken.textContent(), { timeout: 15_000 }).toMatch(/❌ @alice ran \/ecs verify broken — broken: \d+ OK, \d+ WARN, \d+ FAIL/);
+    await broken.getByTestId('replies').click();
+    const thread = page.getByTestId('thread-feed');
+    await expect.poll(() => thread.textContent()).toContain('log group /ecs/broken does not exist');
+    const text = (await thread.textContent())!;
+    expect(text).toContain('Fix: Create it: aws logs create-log-group --log-group-name /ecs/broken');
+    expect(text).toContain('started without ECS Exec');
+    expect(text).toContain('trusts ec2.amazonaws.com, not ecs-tasks.amazonaws.com');
+  });
 });
