@@ -58,7 +58,7 @@ async function main(): Promise<void> {
     let calls = 0;
     let duplicates = 0;
     for (let i = 0; i < RUNS; i++) {
-      const c = await timedRun(world, config, 8);
+      const c = await timedRun(world, config, Number(process.env.BENCH_CONCURRENCY ?? 16));
       concurrent.push(c.ms);
       calls = c.calls;
       duplicates = Math.max(duplicates, c.duplicates);

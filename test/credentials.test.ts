@@ -67,3 +67,21 @@ describe('cross-account credentials', () => {
     expect(sessionName({ teamId: 'T', userId: 'U0 Ä!' })).toBe('ecs-chatops@U0---');
   });
 });
+
+describe('AwsSession', () => {
+  it('caps the AWS requests in flight for one job', async () => {
+    aws.faults.latency(40);
+    try {
+      const session = new AwsSession({ region: 'us-east-1' }, alice, 3);
+      const ecs = session.ecs();
+      const started = Date.now();
+      await Promise.all(Array.from({ length: 9 }, () => ecs.send(new DescribeClustersCommand({ clusters: ['main'] }))));
+      // 9 requests, 3 at a time, 40 ms each: at least three rounds.
+      expect(Date.now() - started).toBeGreaterThanOrEqual(115);
+      expect(session.requestIds).toHaveLength(9);
+      session.destroy();
+    } finally {
+      aws.faults.latency(0);
+    }
+  });
+});

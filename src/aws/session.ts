@@ -10,15 +10,37 @@ interface ClientWithMiddleware {
  * AWS access for one job against one target: clients built on first use, with the target's
  * region and (for another account) the assumed role, and every request id collected for the audit.
  */
+/** A counting semaphore: at most `limit` holders at once, the rest wait in order. */
+class Limiter {
+  private active = 0;
+  private readonly waiting: Array<() => void> = [];
+  constructor(private readonly limit: number) {}
+  async run<T>(work: () => Promise<T>): Promise<T> {
+    if (this.active >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.active++;
+    try {
+      return await work();
+    } finally {
+      this.active--;
+      this.waiting.shift()?.();
+    }
+  }
+}
+
 export class AwsSession {
   readonly requestIds: string[] = [];
+  /** AWS requests in flight at once for this job, across all clients: keeps a burst of checks from tripping throttling. */
+  private readonly limiter: Limiter;
   private ecsClient: ECSClient | undefined;
   private readonly clients = new Map<string, { destroy(): void }>();
 
   constructor(
     readonly target: Pick<Target, 'region' | 'roleArn'>,
     readonly actor: Actor,
-  ) {}
+    maxConcurrentRequests = 10,
+  ) {
+    this.limiter = new Limiter(maxConcurrentRequests);
+  }
 
   ecs(): ECSClient {
     this.ecsClient ??= this.track(new ECSClient(this.clientConfig()));
@@ -46,10 +68,11 @@ export class AwsSession {
 
   track<C extends object>(client: C): C {
     const ids = this.requestIds;
+    const limiter = this.limiter;
     (client as unknown as ClientWithMiddleware).middlewareStack.add(
       ((next: (args: unknown) => Promise<{ output: { $metadata?: { requestId?: string } } }>) => async (args: unknown) => {
         try {
-          const result = await next(args);
+          const result = await limiter.run(() => next(args));
           if (result.output.$metadata?.requestId) ids.push(result.output.$metadata.requestId);
           return result;
         } catch (error) {

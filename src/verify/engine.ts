@@ -4,7 +4,11 @@ import type { CheckOutcome, CheckResult, CheckSpec } from './types';
 import { skip, unverified } from './types';
 
 export interface EngineOptions {
-  /** Checks in flight at once (AWS calls are the cost; a handful keeps throttling away). */
+  /**
+   * Checks in flight at once. Many only wait on a lookup another check already started, so this
+   * is generous; AwsSession separately caps the AWS requests in flight (10), which is what
+   * keeps a verify from tripping throttling.
+   */
   concurrency?: number;
   /** A check that takes longer is reported as not finished, never as OK. */
   timeoutMs?: number;
@@ -22,7 +26,7 @@ export interface EngineOptions {
  * by a finished check (`then`) join the queue. A check whose prerequisite FAILED is SKIPped.
  */
 export async function runChecks(roots: CheckSpec[], ctx: VerifyContext, options: EngineOptions = {}): Promise<CheckResult[]> {
-  const concurrency = options.concurrency ?? 8;
+  const concurrency = options.concurrency ?? 16;
   const timeoutMs = options.timeoutMs ?? 15_000;
   const reserveMs = options.reserveMs ?? 5_000;
   const now = options.now ?? Date.now;

@@ -24,9 +24,12 @@ const roleName = (arn: string) => arn.split('/').pop()!;
 export async function checkPermission(ctx: VerifyContext, q: PermissionQuestion): Promise<CheckOutcome | undefined> {
   let denials: SimulationDenial[];
   try {
+    // Both at once: the simulation does not wait for the role lookup (a missing role fails it anyway).
+    const simulation = ctx.simulate(q.roleArn, q.actions, q.resources, { ...(q.context ? { context: q.context } : {}), ...(q.resourcePolicy ? { resourcePolicy: q.resourcePolicy } : {}) });
+    simulation.catch(() => undefined);
     const role = await ctx.role(q.roleArn);
     if (!role) return fail(`the ${q.label} \`${roleName(q.roleArn)}\` does not exist`, `Create the role or fix the task definition's ${q.label} ARN.`);
-    ({ denials } = await ctx.simulate(q.roleArn, q.actions, q.resources, { ...(q.context ? { context: q.context } : {}), ...(q.resourcePolicy ? { resourcePolicy: q.resourcePolicy } : {}) }));
+    ({ denials } = await simulation);
   } catch (error) {
     const why = describeCheckError(error);
     return unverified(`not verified as the ${q.label}: ${why.message.replace(/^could not check: /, '')}`, why.fix);

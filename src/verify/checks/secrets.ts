@@ -429,16 +429,33 @@ function noExecutionRole(what: string, action: string): CheckOutcome {
 }
 
 /**
- * kms:Decrypt as the execution role, through SSM or Secrets Manager (kms:ViaService), with the key
- * policy as the resource policy. A key policy has the last word in KMS: the role's own allow only
- * counts if the key policy names the role or lets the account's IAM policies grant access. When
- * denied, a second simulation without the key policy tells which side is missing.
+ * kms:Decrypt as the execution role, through SSM or Secrets Manager (kms:ViaService). Two things
+ * must both allow it: the role's own policy (IAM's simulator, as the role) and the key policy,
+ * which has the last word in KMS (read and judged here: IAM's simulator does not apply KMS's rule).
+ * The simulation and the key lookups run at the same time: they do not depend on each other.
  */
 async function decryptCheck(ctx: VerifyContext, resolved: Resolved, keyRef: string, roleArn: string, what: string): Promise<CheckOutcome> {
   const { parsed } = resolved;
   const service = parsed.store === 'ssm' ? 'ssm' : 'secretsmanager';
   const keyRegion = keyRef.startsWith('arn:') ? (keyRef.split(':')[3] ?? parsed.region) : parsed.region;
-  const key = await describeKey(ctx, keyRegion, keyRef);
+  const me = await ctx.accountId();
+  const via = `${service}.${parsed.region}.amazonaws.com`;
+  const context: ContextEntry[] = [
+    { ContextKeyName: 'kms:ViaService', ContextKeyValues: [via], ContextKeyType: 'string' },
+    { ContextKeyName: 'kms:CallerAccount', ContextKeyValues: [me], ContextKeyType: 'string' },
+    // What SSM and Secrets Manager put in the encryption context, for policies that pin it.
+    { ContextKeyName: parsed.store === 'ssm' ? 'kms:EncryptionContext:PARAMETER_ARN' : 'kms:EncryptionContext:SecretARN', ContextKeyValues: [resolved.arn], ContextKeyType: 'string' },
+  ];
+  // A key ARN needs no DescribeKey before its policy can be read; an alias does.
+  const keyArnGuess = keyRef.startsWith('arn:') && keyRef.includes(':key/') ? keyRef : undefined;
+  const earlyPolicy = keyArnGuess ? keyPolicy(ctx, keyRegion, keyArnGuess).catch(() => undefined) : undefined;
+  const keyPromise = describeKey(ctx, keyRegion, keyRef);
+  const identity = keyPromise.then((key) =>
+    key.KeyManager === 'AWS' ? undefined : checkPermission(ctx, { label: ROLE_LABEL, roleArn, actions: ['kms:Decrypt'], resources: [key.Arn!], context }),
+  );
+  identity.catch(() => undefined); // awaited below; keep an early rejection from going unhandled
+
+  const key = await keyPromise;
   const keyArn = key.Arn!;
   const keyName = keyRef === keyArn ? code(keyArn) : `${code(keyRef)} (${code(keyArn)})`;
   if (key.KeyManager === 'AWS') {
@@ -451,42 +468,23 @@ async function decryptCheck(ctx: VerifyContext, resolved: Resolved, keyRef: stri
         : `Enable it: \`aws kms enable-key --key-id ${keyArn}\`.`;
     return fail(`the KMS key ${keyName} that encrypts ${what} is ${key.KeyState}: the value cannot be decrypted, so tasks fail to start`, fix);
   }
-  const me = await ctx.accountId();
   if (key.AWSAccountId && key.AWSAccountId !== me) {
     return unverified(
       `not verified: the KMS key ${keyName} belongs to account ${key.AWSAccountId}, whose key policy cannot be read from here`,
       `Make sure the key policy in account ${key.AWSAccountId} allows ${code(roleArn)} to \`kms:Decrypt\`, and the role's policy allows \`kms:Decrypt\` on ${code(keyArn)}.`,
     );
   }
-
-  const via = `${service}.${parsed.region}.amazonaws.com`;
-  const context: ContextEntry[] = [
-    { ContextKeyName: 'kms:ViaService', ContextKeyValues: [via], ContextKeyType: 'string' },
-    { ContextKeyName: 'kms:CallerAccount', ContextKeyValues: [me], ContextKeyType: 'string' },
-    // What SSM and Secrets Manager put in the encryption context, for key policies that pin it.
-    { ContextKeyName: parsed.store === 'ssm' ? 'kms:EncryptionContext:PARAMETER_ARN' : 'kms:EncryptionContext:SecretARN', ContextKeyValues: [resolved.arn], ContextKeyType: 'string' },
-  ];
-  const policy = await keyPolicy(ctx, keyRegion, keyArn);
-  const question = { label: ROLE_LABEL, roleArn, actions: ['kms:Decrypt'], resources: [keyArn], context };
-  const withKeyPolicy = await checkPermission(ctx, { ...question, resourcePolicy: policy });
-  // IAM's simulator may not apply KMS's rule that the key policy must allow; read the policy too.
+  const policy = (await earlyPolicy) ?? (await keyPolicy(ctx, keyRegion, keyArn));
   const keyPolicyCouldAllow = keyPolicyMayAllow(policy, roleArn, me);
+  const roleProblem = await identity;
   const role = code(roleName(roleArn));
-  const keyPolicyFails = () => keyPolicyFailure(roleArn, keyArn, keyName, via, what, keyPolicyCouldAllow);
 
-  if (!withKeyPolicy) {
-    if (!keyPolicyCouldAllow) return keyPolicyFails();
+  if (!roleProblem) {
+    if (!keyPolicyCouldAllow) return keyPolicyFailure(roleArn, keyArn, keyName, via, what, keyPolicyCouldAllow);
     return ok(`the execution role ${role} may \`kms:Decrypt\` with ${keyName} through ${service}: its policy and the key policy both allow it`);
   }
-  if (withKeyPolicy.unverified) return keyPolicyCouldAllow ? withKeyPolicy : keyPolicyFails();
-  if (!(await ctx.role(roleArn))) return withKeyPolicy; // the role itself is missing
-  const denied = await ctx.simulate(roleArn, question.actions, question.resources, { context, resourcePolicy: policy });
-  if (denied.denials.some((d) => d.decision === 'explicitDeny')) return { ...withKeyPolicy, message: `${withKeyPolicy.message}: ECS cannot decrypt ${what}` };
-
-  // Denied with the key policy: is the role's own policy missing the permission, or the key policy?
-  const identityOnly = await checkPermission(ctx, question);
-  if (!identityOnly) return keyPolicyFails();
-  if (identityOnly.unverified) return identityOnly;
+  if (roleProblem.unverified) return keyPolicyCouldAllow ? roleProblem : keyPolicyFailure(roleArn, keyArn, keyName, via, what, keyPolicyCouldAllow);
+  if (/explicitly denied|does not exist/.test(roleProblem.message)) return { ...roleProblem, message: `${roleProblem.message}: ECS cannot decrypt ${what}` };
   const alsoKeyPolicy = keyPolicyCouldAllow ? '' : ` The key policy does not let the role use the key either: ${keyPolicyStatementFix(roleArn, keyArn, via)}`;
   const statement = { Effect: 'Allow', Action: 'kms:Decrypt', Resource: keyArn, Condition: { StringEquals: { 'kms:ViaService': via } } };
   return fail(
