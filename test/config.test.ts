@@ -29,3 +29,18 @@ describe('configuration', () => {
     expect(() => parseConfig({ slack: { teams: ['T1'] }, targets: {} })).toThrow(/targets: declare at least one target/);
   });
 });
+
+describe('verify settings', () => {
+  it('lets a target skip exactly the check families that verify plans from the task definition', async () => {
+    const { VERIFY_FAMILIES } = await import('../src/config/schema');
+    const { PLANNERS } = await import('../src/verify/plan');
+    expect([...VERIFY_FAMILIES].sort()).toEqual(Object.keys(PLANNERS).sort());
+  });
+  it('defaults verify settings and refuses unknown families and malformed actions', () => {
+    const base = { slack: { teams: ['T1'] }, targets: { a: { region: 'us-east-1', cluster: 'c', service: 's' } } };
+    expect(parseConfig(base).targets.a!.verify).toEqual({ skip: [], putLogs: false, requiredPermissions: [] });
+    const bad = { ...base, targets: { a: { ...base.targets.a, verify: { skip: [{ family: 'dns', reason: 'nope' }], requiredPermissions: [{ role: 'task', actions: ['s3 get'] }] } } } };
+    expect(() => parseConfig(bad)).toThrow(/targets\.a\.verify\.skip\.0\.family/);
+    expect(() => parseConfig(bad)).toThrow(/targets\.a\.verify\.requiredPermissions\.0\.actions\.0: must be an IAM action/);
+  });
+});
