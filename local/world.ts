@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import type { Grant } from '../src/auth/roles';
 import { startAwsEmulator, type AwsEmulator } from './aws';
 import { startLocalDynamo, type LocalDynamo } from './dynamo';
+import { startExecAgent, type ExecAgent, type ExecAgentOptions } from './exec-agent/server';
 import { startRegistry, type LocalRegistry } from './registry';
 import { startSlackServer, type SlackServer } from './slack/server';
 import { signedSlackEvent, slashCommandBody } from './slack/sign';
@@ -27,6 +28,8 @@ export interface World {
   dynamo: LocalDynamo;
   /** Container registries (Docker Hub, public.ecr.aws, ghcr.io, quay.io); the bot finds them through ECS_CHATOPS_REGISTRY_ENDPOINTS. */
   registry: LocalRegistry;
+  /** The ECS Exec data channel (SSM agent behind MGS) for the sessions the emulator's ExecuteCommand grants. */
+  execAgent: ExecAgent;
   teamId: string;
   signingSecret: string;
   env: Record<string, string>;
@@ -45,7 +48,9 @@ export interface World {
   close(): Promise<void>;
 }
 
-export async function startWorld(options: { slackPort?: number; awsPort?: number; dynamoPort?: number; registryPort?: number } = {}): Promise<World> {
+export async function startWorld(
+  options: { slackPort?: number; awsPort?: number; dynamoPort?: number; registryPort?: number; exec?: Omit<ExecAgentOptions, 'aws'> } = {},
+): Promise<World> {
   // The SDK warns on Node 20 about its 2027 plans; the local world is not the place for that notice.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const signingSecret = randomBytes(16).toString('hex');
@@ -58,6 +63,7 @@ export async function startWorld(options: { slackPort?: number; awsPort?: number
     lambda: { timeoutMs: 900_000 },
   });
   const registry = await startRegistry({ ...(options.registryPort ? { port: options.registryPort } : {}) });
+  const execAgent = await startExecAgent({ ...options.exec, aws });
 
   const env: Record<string, string> = {
     ...aws.endpointEnv(),
@@ -97,6 +103,7 @@ export async function startWorld(options: { slackPort?: number; awsPort?: number
     aws,
     dynamo,
     registry,
+    execAgent,
     teamId,
     signingSecret,
     env,
@@ -158,6 +165,7 @@ export async function startWorld(options: { slackPort?: number; awsPort?: number
       await aws.lambda.idle().catch(() => undefined);
       const { resetDynamo } = await import('../src/platform/dynamo');
       await resetDynamo();
+      await execAgent.close();
       await Promise.all([slack.close(), aws.close(), dynamo.close(), registry.close()]);
     },
   };

@@ -3,7 +3,18 @@ import { ROLES } from '../auth/roles';
 import type { Config } from '../config/schema';
 import { UsageError } from '../platform/errors';
 import { escapeText } from '../slack/format';
-import { parseChannelMention, parseUserMention, splitFlags, tokenize, unknownChoice, type Words } from './grammar';
+import { closest, parseChannelMention, parseUserMention, splitFlags, tokenize, unknownChoice, type Words } from './grammar';
+import { validateScriptArgs } from './script-args';
+
+/** An unknown script: the ingress answers with the scripts this person may run. */
+export class UnknownScriptError extends UsageError {
+  constructor(
+    readonly input: string,
+    readonly suggestion: string | undefined,
+  ) {
+    super(`Unknown script \`${escapeText(input)}\`.${suggestion ? ` Did you mean \`${suggestion}\`?` : ''}`);
+  }
+}
 
 /** One slash-command request as Slack sent it. */
 export interface Invocation {
@@ -128,6 +139,43 @@ export const VERBS: VerbSpec[] = [
       const image = words.flags.get('image');
       if (typeof image === 'string' && !/^[\w][\w.\/:@-]{0,254}$/.test(image)) throw usageError(this, `\`${escapeText(image)}\` is not an image or a tag.`);
       return { target: resolveTarget(this, words.positional[0], config) };
+    },
+  },
+  {
+    name: 'run',
+    summary: 'Run a declared maintenance script in the manager container (ECS Exec), output live in the thread',
+    usage: '/ecs run <script> [args…]',
+    details: ['`/ecs scripts` lists the scripts you may run and their arguments. `/ecs cancel <run-id>` or the Cancel button stops a run.'],
+    permission: 'run',
+    runsIn: 'worker',
+    scope(words, config) {
+      const [name, ...args] = words.positional;
+      const names = Object.keys(config.scripts);
+      if (!name) throw usageError(this, `Which script? \`/ecs scripts\` lists yours.`);
+      const script = config.scripts[name];
+      if (!script) throw new UnknownScriptError(name, closest(name, names));
+      validateScriptArgs(name, script, args);
+      return { target: script.target, script: name };
+    },
+  },
+  {
+    name: 'scripts',
+    summary: 'List the maintenance scripts you may run, with their usage',
+    usage: '/ecs scripts',
+    permission: null,
+    runsIn: 'ack',
+    scope: noArgs(() => verbNamed('scripts')),
+  },
+  {
+    name: 'cancel',
+    summary: 'Stop a running script',
+    usage: '/ecs cancel <run-id>',
+    permission: 'run',
+    runsIn: 'ack',
+    scope(words) {
+      expectCount(this, words, 1, 1);
+      if (!/^[a-z0-9]{6,12}$/.test(words.positional[0]!)) throw usageError(this, 'A run id looks like `k3x9q2`: it is shown when the run starts.');
+      return {};
     },
   },
   {

@@ -1,6 +1,7 @@
 import type { AllowlistStore } from '../auth/allowlist';
 import type { AllowlistEntry } from '../auth/roles';
 import type { Config } from '../config/schema';
+import type { StateStore } from '../platform/state';
 import type { Invocation, ParsedRequest } from './registry';
 
 export interface SlackMessage {
@@ -16,6 +17,7 @@ export interface AckContext {
   /** The caller's allowlist entry, already read for authorization. */
   entry: AllowlistEntry | undefined;
   allowlist: AllowlistStore;
+  state: StateStore;
 }
 
 export type AckCommand = (ctx: AckContext) => Promise<SlackMessage> | SlackMessage;

@@ -1,4 +1,6 @@
+import type { WebClient } from '@slack/web-api';
 import type { AllowlistStore } from '../auth/allowlist';
+import type { StateStore } from '../platform/state';
 import type { AwsSession } from '../aws/session';
 import type { Config, Target } from '../config/schema';
 import type { CommandJob } from '../platform/jobs';
@@ -16,6 +18,8 @@ export interface WorkerContext {
   aws?: AwsSession;
   out: ThreadOutput;
   allowlist: AllowlistStore;
+  state: StateStore;
+  slack: WebClient;
   logger: Logger;
   now: () => number;
   remainingMs: () => number;
@@ -25,6 +29,12 @@ export interface CommandResult {
   outcome: Outcome;
   /** One line for the parent message: `web: 2/2 running, steady`. */
   summary: string;
+  /** The complete output on disk, attached to the thread when Slack could not show all of it. */
+  logFile?: string;
+  /** The command continues elsewhere (a durable workflow), which will mark the parent itself. */
+  continues?: boolean;
+  /** Called once the answer (and any log file) has been delivered: temp files go. */
+  cleanup?: () => Promise<void>;
 }
 
 export type WorkerCommand = (ctx: WorkerContext) => Promise<CommandResult>;

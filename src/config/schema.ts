@@ -48,6 +48,41 @@ export const targetSchema = z.strictObject({
   ),
 });
 
+/** A positional argument of a script: its value must match `pattern` as a whole. */
+const scriptArgument = z.strictObject({
+  name: pattern(/^[a-z][a-z0-9-]{0,30}$/, 'must be a short lowercase name'),
+  pattern: z.string().check(
+    z.minLength(1),
+    z.refine((p) => {
+      try {
+        new RegExp(p, 'u');
+        return true;
+      } catch {
+        return false;
+      }
+    }, 'must be a valid regular expression'),
+  ),
+  description: z.optional(z.string().check(z.maxLength(200))),
+  optional: z._default(z.boolean(), false),
+});
+
+export const scriptSchema = z.strictObject({
+  description: z.optional(z.string().check(z.maxLength(200))),
+  /** The target (alias) whose manager container runs it. */
+  target: alias,
+  /** Absolute path inside the container. */
+  path: pattern(/^\/[\w./-]+$/, 'must be an absolute path of letters, digits, dots, dashes and slashes'),
+  args: z._default(z.array(scriptArgument).check(z.maxLength(10)), []),
+  /** Further arguments beyond the declared ones are refused unless `extraArgs` allows them. */
+  extraArgs: z._default(z.strictObject({ pattern: z.string(), max: z.number().check(z.int(), z.minimum(0), z.maximum(20)) }), { pattern: '^$', max: 0 }),
+  /** Seconds before the run is stopped. Runs longer than ~12 minutes run detached under a durable workflow. */
+  timeoutSeconds: z._default(z.number().check(z.int(), z.minimum(10), z.maximum(6 * 3600)), 600),
+  /** May two runs of this script on this target overlap? Default: no (a DynamoDB lock). */
+  allowOverlap: z._default(z.boolean(), false),
+  /** A run needs another person's approval (the deploy approval flow). */
+  requiresApproval: z._default(z.boolean(), false),
+});
+
 export const configSchema = z.strictObject({
   /** Slack workspace(s) this deployment answers; requests from any other team are refused. */
   slack: z.strictObject({
@@ -57,6 +92,8 @@ export const configSchema = z.strictObject({
   targets: z
     .record(alias, targetSchema)
     .check(z.refine((targets) => Object.keys(targets).length > 0, 'declare at least one target')),
+  /** Maintenance scripts people may run with `/ecs run`, by name. */
+  scripts: z._default(z.record(pattern(/^[\w][\w.-]{0,63}$/, 'must be a script name such as backup.sh'), scriptSchema), {}),
   audit: z._default(
     z.strictObject({
       /** Days an audit record is kept before DynamoDB expires it; 0 keeps it forever. */
@@ -68,6 +105,7 @@ export const configSchema = z.strictObject({
 
 export type Config = z.infer<typeof configSchema>;
 export type Target = z.infer<typeof targetSchema>;
+export type Script = z.infer<typeof scriptSchema>;
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -79,7 +117,17 @@ export class ConfigError extends Error {
 /** Validates raw configuration, naming each problem by its path (`targets.web.region: must be …`). */
 export function parseConfig(raw: unknown): Config {
   const result = configSchema.safeParse(raw);
-  if (result.success) return result.data;
+  if (result.success) {
+    // Cross-references zod cannot see: a script's target must exist and have a manager container.
+    const problems = Object.entries(result.data.scripts).flatMap(([name, script]) => {
+      const target = result.data.targets[script.target];
+      if (!target) return [`scripts.${name}.target: no target \`${script.target}\` (targets: ${Object.keys(result.data.targets).join(', ')})`];
+      if (!target.manager) return [`scripts.${name}.target: target \`${script.target}\` declares no manager container (targets.${script.target}.manager)`];
+      return [];
+    });
+    if (problems.length) throw new ConfigError(problems);
+    return result.data;
+  }
   throw new ConfigError(
     result.error.issues.flatMap((issue) => {
       const path = issue.path.length ? issue.path.join('.') : '(root)';

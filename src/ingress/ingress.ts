@@ -3,7 +3,8 @@ import type { AuditLog, AuditRecord } from '../audit/audit';
 import type { AllowlistStore } from '../auth/allowlist';
 import { isAllowed } from '../auth/roles';
 import { ACK_COMMANDS } from '../commands/ack-commands';
-import { commandText, parseRequest, type Invocation, type ParsedRequest } from '../commands/registry';
+import { commandText, parseRequest, UnknownScriptError, type Invocation, type ParsedRequest } from '../commands/registry';
+import { scriptsFor } from '../commands/scripts';
 import type { SlackMessage } from '../commands/types';
 import type { Config } from '../config/schema';
 import { UserFacingError } from '../platform/errors';
@@ -11,7 +12,7 @@ import type { Job, JobDispatcher } from '../platform/jobs';
 import { log } from '../platform/logger';
 import type { SlackSecrets } from '../platform/secrets';
 import type { StateStore } from '../platform/state';
-import { RERUN_ACTION } from '../slack/actions';
+import { CANCEL_ACTION, RERUN_ACTION } from '../slack/actions';
 import { header, json, rawBody, text, verifySignature, type HttpEvent, type HttpResult } from './http';
 
 export interface IngressDeps {
@@ -127,6 +128,10 @@ export function createIngress(deps: IngressDeps) {
     } catch (error) {
       if (!(error instanceof UserFacingError)) throw error;
       await audit({ decision: 'invalid', outcome: 'refused', reason: error.userMessage });
+      if (error instanceof UnknownScriptError) {
+        const mine = scriptsFor(config, await deps.allowlist.get(invocation.teamId, invocation.userId), invocation.channelId);
+        return { text: `${error.userMessage} ${mine.length ? `Scripts you may run: ${mine.map((n) => `\`${n}\``).join(', ')}.` : 'You may not run any script here.'}` };
+      }
       return { text: `${error.userMessage}\nType \`${invocation.command} help\` for the list of commands.` };
     }
     const scope = { ...optional('verb', request.verb.name), ...optional('target', request.scope.target) };
@@ -147,7 +152,7 @@ export function createIngress(deps: IngressDeps) {
     }
 
     if (request.verb.runsIn === 'ack') {
-      const answer = await ACK_COMMANDS[request.verb.name]!({ invocation, request, config, entry, allowlist: deps.allowlist });
+      const answer = await ACK_COMMANDS[request.verb.name]!({ invocation, request, config, entry, allowlist: deps.allowlist, state: deps.state });
       await audit({ ...scope, decision: 'allowed', outcome: 'answered' });
       return answer;
     }
@@ -220,13 +225,14 @@ export function createIngress(deps: IngressDeps) {
     if (p?.type !== 'block_actions') return text(200, '');
     const action = p.actions?.[0];
     if (!p.team?.id || !p.user?.id || !p.channel?.id || !action?.action_id) return text(400, 'incomplete interaction payload');
-    if (action.action_id === RERUN_ACTION && typeof action.value === 'string') {
+    const commandWords = action.action_id === RERUN_ACTION ? action.value : action.action_id === CANCEL_ACTION ? `cancel ${action.value ?? ''}` : undefined;
+    if (typeof commandWords === 'string') {
       const invocation: Invocation = {
         teamId: p.team.id,
         userId: p.user.id,
         channelId: p.channel.id,
         command: deps.config().slack.command,
-        text: action.value,
+        text: commandWords,
         ...optional('userName', p.user.username ?? p.user.name),
         ...optional('channelName', p.channel.name),
         ...optional('responseUrl', p.response_url),

@@ -9,11 +9,11 @@
  * Lambda's remaining time; otherwise delivery is deferred to `finish`, and whatever still cannot be
  * delivered is said in the thread: output is never lost silently.
  */
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { ErrorCode, type WebClient } from '@slack/web-api';
 import { UserFacingError } from '../platform/errors';
 import type { Logger } from '../platform/logger';
+import { uploadFiles, type UploadFile } from './upload';
 
 export type Outcome = 'success' | 'warning' | 'failure' | 'cancelled';
 
@@ -362,11 +362,14 @@ export class ThreadOutput {
 
   private async upload(logFile: string | undefined, includeLog: boolean, size: string): Promise<void> {
     const name = `output-${this.parentTs}`;
-    const files = [
-      ...(includeLog ? [logFile ? { file: logFile, filename: `${name}.txt`, title: `Full output (${size})` } : { content: this.log.text(), filename: `${name}.txt`, title: `Full output (${size})` }] : []),
+    const files: UploadFile[] = [
+      ...(includeLog ? [logFile ? { path: logFile, filename: `${name}.txt`, title: `Full output (${size})` } : { content: this.log.text(), filename: `${name}.txt`, title: `Full output (${size})` }] : []),
       ...(this.unposted.length ? [{ content: this.unposted.join('\n\n'), filename: `${name}-replies.txt`, title: 'Replies that could not be posted' }] : []),
     ];
-    await this.call('files.uploadV2', () => this.client.filesUploadV2({ channel_id: this.channel, thread_ts: this.parentTs, file_uploads: files }));
+    // Streamed from disk (filesUploadV2 would read a large log file into memory), and stopped in
+    // time to mark the parent before the Lambda deadline.
+    const signal = AbortSignal.timeout(Math.max(this.remainingMs() - SAFETY_MARGIN_MS, 1000));
+    await this.call('files.upload', () => uploadFiles(this.client, { channelId: this.channel, threadTs: this.parentTs, files, signal }));
   }
 
   /** Marks the parent with the outcome; problems (and the outcome, if the parent can't be edited) go in a last reply. */
@@ -535,15 +538,26 @@ function formatBytes(bytes: number): string {
   return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 }
 
+/** Lines and bytes of a log file, read through one reused buffer (a read stream's per-chunk buffers would pile up as garbage). */
 async function fileStats(path: string): Promise<{ lines: number; bytes: number }> {
-  const { size } = await stat(path);
-  let lines = 0;
-  let lastByte = 0x0a;
-  for await (const buf of createReadStream(path) as AsyncIterable<Buffer>) {
-    for (let i = buf.indexOf(0x0a); i !== -1; i = buf.indexOf(0x0a, i + 1)) lines++;
-    if (buf.length) lastByte = buf[buf.length - 1]!;
+  const file = await open(path, 'r');
+  try {
+    const { size } = await file.stat();
+    const buf = Buffer.allocUnsafe(64 * 1024);
+    let lines = 0;
+    let lastByte = 0x0a;
+    for (let pos = 0; pos < size; ) {
+      const { bytesRead } = await file.read(buf, 0, Math.min(buf.length, size - pos), pos);
+      if (bytesRead === 0) break;
+      const chunk = buf.subarray(0, bytesRead);
+      for (let i = chunk.indexOf(0x0a); i !== -1; i = chunk.indexOf(0x0a, i + 1)) lines++;
+      lastByte = chunk[bytesRead - 1]!;
+      pos += bytesRead;
+    }
+    return { lines: lines + (size > 0 && lastByte !== 0x0a ? 1 : 0), bytes: size };
+  } finally {
+    await file.close();
   }
-  return { lines: lines + (size > 0 && lastByte !== 0x0a ? 1 : 0), bytes: size };
 }
 
 /**

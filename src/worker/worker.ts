@@ -73,9 +73,10 @@ export function createWorker(deps: WorkerDeps) {
     try {
       const { botToken } = await deps.secrets();
       let out: ThreadOutput;
+      const slack = deps.slack(botToken);
       try {
         out = await ThreadOutput.start({
-          client: deps.slack(botToken),
+          client: slack,
           channel: invocation.channelId,
           remainingMs,
           logger,
@@ -91,7 +92,7 @@ export function createWorker(deps: WorkerDeps) {
       threadTs = out.parentTs;
       try {
         if (!command) throw new Error(`no worker command for ${request.verb.name}`);
-        const ctx: WorkerContext = { job, request, config, out, allowlist: deps.allowlist, logger, now: deps.now, remainingMs, ...(target ? { target } : {}), ...(aws ? { aws } : {}) };
+        const ctx: WorkerContext = { job, request, config, out, allowlist: deps.allowlist, state: deps.state, slack, logger, now: deps.now, remainingMs, ...(target ? { target } : {}), ...(aws ? { aws } : {}) };
         result = await command(ctx);
       } catch (error) {
         if (error instanceof UserFacingError) {
@@ -103,13 +104,16 @@ export function createWorker(deps: WorkerDeps) {
           result = { outcome: 'failure', summary: 'internal error' };
         }
       }
-      await out.finish(result);
+      if (result.continues) await out.flush();
+      else await out.finish({ outcome: result.outcome, summary: result.summary, ...(result.logFile ? { logFile: result.logFile } : {}) });
+      await result.cleanup?.().catch((error: unknown) => logger.warn('cleanup failed', { error }));
     } finally {
       aws?.destroy();
       await deps
         .audit()
         .complete(job.audit, {
-          outcome: result.outcome,
+          // A run handed to the durable workflow is still under way; the workflow records the end.
+          outcome: result.continues ? 'accepted' : result.outcome,
           durationMs: deps.now() - started,
           reason: result.summary,
           ...(aws?.requestIds.length ? { awsRequestIds: aws.requestIds } : {}),

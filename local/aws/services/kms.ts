@@ -3,7 +3,14 @@
  * "can the execution role decrypt this secret" check needs (the policy goes to IAM's simulator as
  * ResourcePolicy). AWS managed keys (`alias/aws/ssm`, `alias/aws/secretsmanager`, …) appear on
  * first DescribeKey, as in AWS, with the key policy AWS gives them.
+ *
+ * GenerateDataKey and Decrypt do real envelope encryption (what an ECS Exec session encrypted with
+ * the cluster's key needs: the client generates a data key, the agent in the container decrypts
+ * it). Ciphertext blobs are this emulator's own format, opaque to callers as AWS's are: they name
+ * the key, and AES-GCM binds them to the encryption context, so a Decrypt with a different context
+ * fails with InvalidCiphertextException exactly as in KMS.
  */
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import type { AliasListEntry, KeyMetadata } from '@aws-sdk/client-kms';
 import { policyText } from '../policy';
 import { AwsError, type CallContext, type Params, type ServiceDefinition } from '../protocols';
@@ -126,6 +133,86 @@ function findKey(ctx: CallContext, ref: string, aliases = true): KmsKey {
   return key;
 }
 
+// Envelope encryption ---------------------------------------------------------------------------
+
+/** Blob: magic, key id length (1 byte), key id (UTF-8: a UUID or `mrk-…`), GCM nonce (12), tag (16), ciphertext. */
+const BLOB_MAGIC = Buffer.from('LKMS1');
+const NONCE_BYTES = 12;
+const TAG_BYTES = 16;
+
+/** Key material derived from the key ARN: stable across restarts, and never leaves the emulator. */
+const material = (key: KmsKey) => createHash('sha256').update(`local-kms-material/${key.metadata.Arn}`).digest();
+
+/** The encryption context as AAD: sorted keys, so `{a,b}` and `{b,a}` are the same context, as in KMS. */
+function contextAad(context: unknown): Buffer {
+  const entries = Object.entries((context ?? {}) as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return Buffer.from(JSON.stringify(entries));
+}
+
+function usableKey(key: KmsKey): KmsKey {
+  if (key.metadata.KeyState === 'Disabled' || key.metadata.Enabled === false) {
+    throw new AwsError('DisabledException', `${key.metadata.Arn} is disabled.`);
+  }
+  if (key.metadata.KeyState && key.metadata.KeyState !== 'Enabled') {
+    throw new AwsError('KMSInvalidStateException', `${key.metadata.Arn} is pending deletion.`);
+  }
+  return key;
+}
+
+function seal(key: KmsKey, plaintext: Buffer, context: unknown): Buffer {
+  const id = Buffer.from(key.metadata.KeyId!, 'utf8');
+  const nonce = randomBytes(NONCE_BYTES);
+  const cipher = createCipheriv('aes-256-gcm', material(key), nonce);
+  cipher.setAAD(contextAad(context));
+  const body = Buffer.concat([cipher.update(plaintext), cipher.final()]);
+  return Buffer.concat([BLOB_MAGIC, Buffer.from([id.length]), id, nonce, cipher.getAuthTag(), body]);
+}
+
+/** The key id a blob names and where its nonce starts, or undefined when the bytes are not a blob of this emulator. */
+function parseBlob(blob: Buffer): { keyId: string; at: number } | undefined {
+  if (blob.length < BLOB_MAGIC.length + 1 || !blob.subarray(0, BLOB_MAGIC.length).equals(BLOB_MAGIC)) return undefined;
+  const idLength = blob[BLOB_MAGIC.length]!;
+  const at = BLOB_MAGIC.length + 1 + idLength;
+  if (blob.length < at + NONCE_BYTES + TAG_BYTES) return undefined;
+  return { keyId: blob.toString('utf8', BLOB_MAGIC.length + 1, at), at };
+}
+
+/** KMS's answer to a blob it cannot open (AWS sends no message with it). */
+const invalidCiphertext = () => new AwsError('InvalidCiphertextException', '');
+
+/**
+ * Decrypts a blob made by GenerateDataKey with the same encryption context. Exported for the
+ * local ECS Exec agent, which decrypts the session's data key as the task role would.
+ */
+export function decryptBlob(r: RegionState, blob: Buffer, context: Record<string, string> | undefined): { key: KmsKey; plaintext: Buffer } {
+  const parsed = parseBlob(blob);
+  const key = parsed ? kmsState(r).keys.get(parsed.keyId) : undefined;
+  if (!parsed || !key) throw invalidCiphertext();
+  usableKey(key);
+  const { at } = parsed;
+  const decipher = createDecipheriv('aes-256-gcm', material(key), blob.subarray(at, at + NONCE_BYTES));
+  decipher.setAAD(contextAad(context));
+  decipher.setAuthTag(blob.subarray(at + NONCE_BYTES, at + NONCE_BYTES + TAG_BYTES));
+  try {
+    return { key, plaintext: Buffer.concat([decipher.update(blob.subarray(at + NONCE_BYTES + TAG_BYTES)), decipher.final()]) };
+  } catch {
+    throw invalidCiphertext();
+  }
+}
+
+function checkContext(value: unknown): Record<string, string> | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'object' || Array.isArray(value) || Object.values(value).some((v) => typeof v !== 'string')) {
+    throw AwsError.common('Validation', 'EncryptionContext must be a map of strings.');
+  }
+  return value as Record<string, string>;
+}
+
+function blobParam(value: unknown): Buffer {
+  if (typeof value !== 'string' || !value) throw AwsError.common('Validation', "1 validation error detected: Value null at 'ciphertextBlob' failed to satisfy constraint: Member must not be null");
+  return Buffer.from(value, 'base64');
+}
+
 const keyArns = (p: Params, ctx: CallContext) => {
   const ref = String(p.KeyId ?? '');
   return [ref.startsWith('arn:') ? ref : ref.startsWith('alias/') ? aliasArn(ctx.regional, ref) : keyArn(ctx.regional, ref)];
@@ -136,6 +223,53 @@ export const kmsService: ServiceDefinition = {
   protocol: 'json',
   target: 'TrentService',
   actions: {
+    GenerateDataKey: {
+      resources: keyArns,
+      handler: (p, ctx) => {
+        if (typeof p.KeyId !== 'string' || !p.KeyId) {
+          throw AwsError.common('Validation', "1 validation error detected: Value null at 'keyId' failed to satisfy constraint: Member must not be null");
+        }
+        const key = usableKey(findKey(ctx, p.KeyId));
+        if ((p.NumberOfBytes === undefined) === (p.KeySpec === undefined)) {
+          throw AwsError.common('Validation', 'Please specify either number of bytes or key spec.');
+        }
+        let size: number;
+        if (p.KeySpec !== undefined) {
+          if (p.KeySpec !== 'AES_256' && p.KeySpec !== 'AES_128') {
+            throw AwsError.common('Validation', `1 validation error detected: Value '${p.KeySpec}' at 'keySpec' failed to satisfy constraint: Member must satisfy enum value set: [AES_256, AES_128]`);
+          }
+          size = p.KeySpec === 'AES_256' ? 32 : 16;
+        } else {
+          size = p.NumberOfBytes;
+          if (!Number.isInteger(size) || size < 1 || size > 1024) {
+            throw AwsError.common('Validation', `1 validation error detected: Value '${size}' at 'numberOfBytes' failed to satisfy constraint: Member must have value less than or equal to 1024`);
+          }
+        }
+        const plaintext = randomBytes(size);
+        return {
+          CiphertextBlob: seal(key, plaintext, checkContext(p.EncryptionContext)).toString('base64'),
+          Plaintext: plaintext.toString('base64'),
+          KeyId: key.metadata.Arn,
+        };
+      },
+    },
+
+    Decrypt: {
+      // IAM evaluates the key the blob names (Decrypt needs no KeyId).
+      resources: (p, ctx) => {
+        const id = typeof p.CiphertextBlob === 'string' ? parseBlob(Buffer.from(p.CiphertextBlob, 'base64'))?.keyId : undefined;
+        return [id ? keyArn(ctx.regional, id) : '*'];
+      },
+      handler: (p, ctx) => {
+        const blob = blobParam(p.CiphertextBlob);
+        const { key, plaintext } = decryptBlob(ctx.regional, blob, checkContext(p.EncryptionContext));
+        if (typeof p.KeyId === 'string' && p.KeyId && findKey(ctx, p.KeyId).metadata.KeyId !== key.metadata.KeyId) {
+          throw new AwsError('IncorrectKeyException', 'The key ID in the request does not identify a CMK that can perform this operation.');
+        }
+        return { KeyId: key.metadata.Arn, Plaintext: plaintext.toString('base64'), EncryptionAlgorithm: 'SYMMETRIC_DEFAULT' };
+      },
+    },
+
     DescribeKey: {
       resources: keyArns,
       handler: (p, ctx) => ({ KeyMetadata: structuredClone(findKey(ctx, String(p.KeyId ?? '')).metadata) }),

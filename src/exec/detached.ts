@@ -1,0 +1,73 @@
+import { exitMarker, quoteForShlex } from './command';
+
+/**
+ * Runs longer than a Lambda (or than ECS Exec's 20-minute idle limit) are started detached inside
+ * the container, their output and exit status written to files of a per-run directory, and then
+ * followed with short exec sessions from a durable workflow (src/handlers/run-workflow.ts).
+ * Every argument reaches `sh` as a positional parameter: nothing the user typed is ever parsed by
+ * a shell.
+ */
+export const runDirectory = (runId: string) => `/tmp/ecs-chatops/${runId}`;
+
+const START = [
+  'd=$1; shift',
+  'mkdir -p "$d" || exit 1',
+  // The inner sh outlives the exec session: its own session (setsid, where the image has it, so
+  // the whole group can be signalled later), no terminal, output and status to files.
+  'run=nohup; command -v setsid >/dev/null 2>&1 && run="setsid nohup"',
+  `$run /bin/sh -c 'd=$1; shift; "$@" </dev/null >"$d/out" 2>&1; echo $? >"$d/exit"' sh "$d" "$@" </dev/null >/dev/null 2>&1 &`,
+  'echo $! >"$d/pid"',
+  'printf "\\n%s:%s\\n" "$0" 0',
+].join('\n');
+
+/** Starts `path args…` detached; the session ends at once, reporting exit 0 when it was launched. */
+export function buildDetachedStart({ runId, path, args, nonce }: { runId: string; path: string; args: readonly string[]; nonce: string }): string {
+  return ['/bin/sh', '-c', START, exitMarker(nonce), runDirectory(runId), path, ...args].map(quoteForShlex).join(' ');
+}
+
+export const sizeMarker = (nonce: string) => `ECSCHATOPS_SIZE_${nonce}`;
+
+const FOLLOW = [
+  'd=$1; o=$2',
+  // The status first, then the size: once the status exists, the size is final.
+  'e=$(cat "$d/exit" 2>/dev/null)',
+  's=$(wc -c <"$d/out" 2>/dev/null || echo 0); s=$((s+0))',
+  'if [ "$s" -gt "$o" ]; then tail -c +$((o+1)) "$d/out" | head -c $((s-o)); fi',
+  'printf "\\n%s:%s\\n" "$3" "$s"',
+  'if [ -n "$e" ]; then printf "%s:%s\\n" "$0" "$e"; fi',
+].join('\n');
+
+/**
+ * Prints the output written since `offset` bytes, then a size line (the new offset) and, once the
+ * script has ended, its exit-status marker.
+ */
+export function buildFollow({ runId, offset, nonce }: { runId: string; offset: number; nonce: string }): string {
+  return ['/bin/sh', '-c', FOLLOW, exitMarker(nonce), runDirectory(runId), String(offset), sizeMarker(nonce)].map(quoteForShlex).join(' ');
+}
+
+/** Ctrl-C cannot reach a detached script: interrupt its process group, then kill what is left. */
+export function buildDetachedStop({ runId }: { runId: string }): string {
+  const STOP = [
+    'd=$1; p=$(cat "$d/pid" 2>/dev/null)',
+    '[ -n "$p" ] || exit 0',
+    'kill -INT -- "-$p" 2>/dev/null || kill -INT "$p" 2>/dev/null',
+    'sleep 5',
+    'kill -KILL -- "-$p" 2>/dev/null || kill -KILL "$p" 2>/dev/null',
+    '[ -f "$d/exit" ] || echo 130 >"$d/exit"',
+  ].join('\n');
+  return ['/bin/sh', '-c', STOP, 'sh', runDirectory(runId)].map(quoteForShlex).join(' ');
+}
+
+/** Splits a follow's cleaned lines into the script's output and the new offset. */
+export function readFollow(lines: readonly string[], nonce: string): { output: string[]; size: number | undefined } {
+  const marker = `${sizeMarker(nonce)}:`;
+  let size: number | undefined;
+  const output: string[] = [];
+  for (const line of lines) {
+    if (line.startsWith(marker)) size = Number(line.slice(marker.length));
+    else output.push(line);
+  }
+  // The size line is preceded by a newline of ours; drop the empty line it leaves.
+  if (size !== undefined && output.at(-1) === '') output.pop();
+  return { output, size };
+}

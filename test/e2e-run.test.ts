@@ -1,0 +1,92 @@
+import { readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startWorld, type World } from '../local/world';
+
+/** `/ecs run` end to end: signed request → ingress → worker → ECS ExecuteCommand → local agent → thread. */
+let world: World;
+beforeAll(async () => {
+  world = await startWorld();
+});
+afterAll(async () => {
+  await world?.close();
+});
+
+const ephemeral = (res: { body: string }) => (JSON.parse(res.body) as { text: string }).text;
+const lastParent = () => world.slack.workspace.messages.C0OPS!.filter((m) => !m.threadTs || m.threadTs === m.ts).at(-1)!;
+const threadText = (ts: string) => world.slack.replies('C0OPS', ts).map((r) => r.text).join('\n');
+
+describe('/ecs run', () => {
+  it('runs backup.sh nightly in the manager container, output in the thread, exit code at the end', async () => {
+    expect(ephemeral(await world.slash('U0ALICE', 'run backup.sh nightly'))).toContain('Working on `/ecs run backup.sh nightly`');
+    await world.idle();
+    const parent = lastParent();
+    expect(parent.text).toMatch(/^✅ <@U0ALICE> ran `\/ecs run backup.sh nightly` — backup.sh nightly: exit 0 in/);
+    const text = threadText(parent.ts);
+    expect(text).toMatch(/▶️ Running `backup.sh nightly` \(run `[a-z0-9]{6}`\) in `app` of task/);
+    expect(text).toContain('Backing up database');
+    expect(text).toContain('dumping tables... 100%');
+    expect(text).not.toContain('dumping tables...  10%'); // \r progress collapsed to its last state
+    expect(text).not.toMatch(/\x1b\[/); // colours stripped
+    expect(text).not.toContain('ECSCHATOPS_EXIT_'); // the marker never shows
+    expect(text).toMatch(/✅ `backup.sh nightly` exited with code 0 after/);
+    const exec = world.aws.calls.find((c) => c.action === 'ExecuteCommand')!;
+    expect(exec.params).toMatchObject({ cluster: 'main', container: 'app', interactive: true });
+  });
+
+  it('reports a failing script with its non-zero exit code, and leaves no spool behind', async () => {
+    const spools = () => readdirSync(tmpdir()).filter((n) => n.startsWith('ecs-exec-')).length;
+    const before = spools();
+    await world.slash('U0ALICE', 'run fail.sh');
+    await world.idle();
+    expect(spools()).toBe(before);
+    const parent = lastParent();
+    expect(parent.text).toMatch(/^❌ .*fail.sh: exit 3 in/);
+    expect(threadText(parent.ts)).toMatch(/❌ `fail.sh` exited with code 3/);
+  });
+
+  it('refuses bad arguments with the usage and the pattern that failed, and runs nothing', async () => {
+    const before = world.aws.calls.filter((c) => c.action === 'ExecuteCommand').length;
+    for (const hostile of ['"; rm -rf /"', '"$(id)"', '"`id`"', 'Nightly', '"a b"']) {
+      const text = ephemeral(await world.slash('U0ALICE', `run backup.sh ${hostile}`));
+      expect(text).toContain('does not match');
+      expect(text).toContain('Usage: `/ecs run backup.sh &lt;label&gt;`');
+    }
+    expect(ephemeral(await world.slash('U0ALICE', 'run backup.sh'))).toContain('Expected 1 argument (<label>), got 0.');
+    expect(ephemeral(await world.slash('U0ALICE', 'run backup.sh a b'))).toContain('Expected 1 argument (<label>), got 2.');
+    await world.idle();
+    expect(world.aws.calls.filter((c) => c.action === 'ExecuteCommand').length).toBe(before);
+  });
+
+  it('answers an unknown script with the scripts this person may run', async () => {
+    expect(ephemeral(await world.slash('U0ALICE', 'run backp.sh x'))).toMatch(/Unknown script `backp.sh`\. Did you mean `backup.sh`\? Scripts you may run: `backup.sh`, `restore.sh`, `slow.sh`, `fail.sh`\./);
+    expect(ephemeral(await world.slash('U0BOB', 'run backup.sh nightly'))).toContain('you need the `operator` role');
+    expect(ephemeral(await world.slash('U0ALICE', 'scripts'))).toContain('/ecs run backup.sh &lt;label&gt;');
+  });
+
+  it('allows one run per script and target: a second one says who holds it', async () => {
+    await world.slash('U0ALICE', 'run slow.sh 2');
+    await new Promise((r) => setTimeout(r, 600));
+    await world.slash('U0ALICE', 'run slow.sh 1');
+    await world.idle();
+    const parents = world.slack.workspace.messages.C0OPS!.filter((m) => !m.threadTs || m.threadTs === m.ts).slice(-2);
+    const second = parents.find((p) => p.text.includes('slow.sh 1'))!;
+    expect(second.text).toMatch(/^❌ .*already running/);
+    expect(threadText(second.ts)).toMatch(/`slow.sh` is already running on `manager`: started by <@U0ALICE> at .* \(run `[a-z0-9]{6}`\)/);
+    const first = parents.find((p) => p.text.includes('slow.sh 2'))!;
+    expect(first.text).toMatch(/^✅ /);
+  });
+
+  it('cancels a run from the Cancel button: Ctrl-C, then the session ends, and the thread says so', async () => {
+    const done = world.slash('U0ALICE', 'run slow.sh 30');
+    await done;
+    const running = await world.slack.waitFor(() => world.slack.workspace.messages.C0OPS!.find((m) => m.text.startsWith('▶️ Running `slow.sh 30`')), 10_000);
+    const runId = /run `([a-z0-9]{6})`/.exec(running.text)![1]!;
+    const click = await world.click('U0ALICE', 'C0OPS', running.ts, { action_id: 'ecs:cancel', value: runId });
+    expect(click.statusCode).toBe(200);
+    await world.idle();
+    const parent = lastParent();
+    expect(parent.text).toMatch(/^🚫 .*slow.sh 30: cancelled after/);
+    expect(threadText(parent.ts)).toMatch(/🛑 Cancelled by <@U0ALICE>/);
+  }, 40_000);
+});
