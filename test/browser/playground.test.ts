@@ -104,4 +104,18 @@ describe('playground in Chromium', () => {
     expect(text).toContain('started without ECS Exec');
     expect(text).toContain('trusts ec2.amazonaws.com, not ecs-tasks.amazonaws.com');
   });
+
+  it('/ecs run backup.sh nightly streams into the thread and ends with the exit code', async () => {
+    await type('/ecs run backup.sh nightly');
+    const parent = page.getByTestId('message').filter({ hasText: 'ran /ecs run backup.sh nightly' }).last();
+    await expect.poll(() => parent.textContent(), { timeout: 15_000 }).toMatch(/✅ @alice ran \/ecs run backup.sh nightly — backup.sh nightly: exit 0/);
+    await parent.getByTestId('replies').click();
+    const thread = page.getByTestId('thread-feed');
+    await expect.poll(() => thread.textContent()).toContain('exited with code 0');
+    const text = (await thread.textContent())!;
+    expect(text).toContain('Backing up database');
+    expect(text).toContain('dumping tables... 100%');
+    expect(text).toMatch(/Running backup.sh nightly \(run [a-z0-9]{6}\)/);
+    expect(await thread.getByRole('button', { name: 'Cancel' }).count()).toBe(1);
+  });
 });
