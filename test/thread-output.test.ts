@@ -226,6 +226,16 @@ describe('ThreadOutput', () => {
     expect(replies(out)[0]!.text).toContain('full output (200 lines, 9.8 KiB, trimmed to 2.0 KiB) attached below');
   });
 
+  it('keeps only a small in-memory log once the caller says the full log is on disk', async () => {
+    const out = await start();
+    out.useLogFile();
+    out.write(`${'x'.repeat(99)}\n`.repeat(2000)); // 200 KB
+    await out.finish({ outcome: 'failure', summary: 'no file after all' });
+    // Without a log file at finish, only the small in-memory copy is left to upload, and it says so.
+    expect(server.workspace.files[0]!.content.length).toBeLessThan(80 * 1024);
+    expect(replies(out).map((r) => r.text).join('\n')).toContain('trimmed to 64.0 KiB');
+  });
+
   it('uploads a log file given to finish instead of the in-memory log', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'thread-output-'));
     try {

@@ -101,7 +101,7 @@ export class ThreadOutput {
   private readonly bodyBudget: number;
   private readonly maxLive: number;
   private readonly logger?: Logger;
-  private readonly log: LogBuffer;
+  private log: LogBuffer;
   private readonly live: LiveMessage[] = [];
   /** The live reply new log text goes to; cleared by post() so later log output starts below it. */
   private current?: LiveMessage;
@@ -201,6 +201,14 @@ export class ThreadOutput {
     this.log.append(text);
     this.appendLive(escapeLog(text));
     this.schedule();
+  }
+
+  /**
+   * The caller keeps the complete log on disk and will pass it to `finish({ logFile })`: keep only
+   * a small in-memory copy, so a run printing 100 MB does not churn the heap with a second one.
+   */
+  useLogFile(): void {
+    if (this.log.bytes === 0) this.log = new LogBuffer(64 * 1024);
   }
 
   /** Sends pending log text now, still at most one update per interval per reply. */
