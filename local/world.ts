@@ -11,8 +11,53 @@ import { startRegistry, type LocalRegistry } from './registry';
 import { startSlackServer, type SlackServer } from './slack/server';
 import { signedSlackEvent, slashCommandBody } from './slack/sign';
 import type { HttpEvent, HttpResult } from '../src/ingress/http';
+import type { TestResult } from '@aws/durable-execution-sdk-js-testing';
+
+let durableEnvironment: Promise<void> | undefined;
+
+/**
+ * The durable-execution backend of the local world (the testing package's checkpoint server), set
+ * up by startWorld and torn down by close(). Real time by default (`npm start`); with
+ * `durableSkipTime` fake timers advance on their own and jump over each durable wait.
+ */
+function setupDurableEnvironment(options: { skipTime: boolean }): Promise<void> {
+  durableEnvironment ??= withDurableLogLevel(async () => {
+    const { LocalDurableTestRunner } = await import('@aws/durable-execution-sdk-js-testing');
+    const realQueueMicrotask = globalThis.queueMicrotask;
+    await LocalDurableTestRunner.setupTestEnvironment(options);
+    // Its fake timers also fake queueMicrotask, which breaks undici (fetch sends a body shorter
+    // than its content-length: the Slack client fails). Microtasks need no faking to skip time.
+    globalThis.queueMicrotask = realQueueMicrotask;
+  });
+  return durableEnvironment;
+}
+
+/**
+ * The testing package reads LOG_LEVEL (DEBUG…NONE) when it loads and in its checkpoint worker
+ * thread, and throws on the bot's own levels (`silent`, lowercase): it gets one it knows meanwhile.
+ */
+async function withDurableLogLevel<T>(work: () => Promise<T>): Promise<T> {
+  const saved = process.env.LOG_LEVEL;
+  const upper = saved?.toUpperCase();
+  process.env.LOG_LEVEL = upper && ['DEBUG', 'INFO', 'WARN', 'ERROR'].includes(upper) ? upper : 'NONE';
+  try {
+    return await work();
+  } finally {
+    if (saved === undefined) delete process.env.LOG_LEVEL;
+    else process.env.LOG_LEVEL = saved;
+  }
+}
+
+async function teardownDurableEnvironment(): Promise<void> {
+  if (!durableEnvironment) return;
+  await durableEnvironment.catch(() => undefined);
+  durableEnvironment = undefined;
+  const { LocalDurableTestRunner } = await import('@aws/durable-execution-sdk-js-testing');
+  await LocalDurableTestRunner.teardownTestEnvironment();
+}
 
 export const WORKER_FUNCTION = 'ecs-chatops-worker';
+export const RUN_WORKFLOW_FUNCTION = 'ecs-chatops-run-workflow';
 export const SIGNING_SECRET_PARAM = '/ecs-chatops/slack/signing-secret';
 export const BOT_TOKEN_PARAM = '/ecs-chatops/slack/bot-token';
 
@@ -43,13 +88,23 @@ export interface World {
   redeliver(eventId: string): Promise<HttpResult>;
   /** A person clicks a button (block_actions) on a message. */
   click(userId: string, channelId: string, messageTs: string, action: { action_id: string; value?: string }): Promise<HttpResult>;
+  /** Every durable run workflow executed (newest last), for history and invocation assertions. */
+  workflows: Array<TestResult<unknown>>;
   /** Resolves when every asynchronous worker invocation has finished. */
   idle(): Promise<void>;
   close(): Promise<void>;
 }
 
 export async function startWorld(
-  options: { slackPort?: number; awsPort?: number; dynamoPort?: number; registryPort?: number; exec?: Omit<ExecAgentOptions, 'aws'> } = {},
+  options: {
+    slackPort?: number;
+    awsPort?: number;
+    dynamoPort?: number;
+    registryPort?: number;
+    exec?: Omit<ExecAgentOptions, 'aws'>;
+    /** Durable waits of the run workflow are skipped (fake timers); default: real time. */
+    durableSkipTime?: boolean;
+  } = {},
 ): Promise<World> {
   // The SDK warns on Node 20 about its 2027 plans; the local world is not the place for that notice.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -71,6 +126,9 @@ export async function startWorld(
     ...registry.env(),
     SLACK_API_URL: slack.url,
     WORKER_FUNCTION_NAME: WORKER_FUNCTION,
+    RUN_WORKFLOW_FUNCTION_NAME: RUN_WORKFLOW_FUNCTION,
+    // Locally a detached run is followed every 2 s of real time, so it reads like a live run.
+    RUN_WORKFLOW_POLL_SECONDS: '2',
     SLACK_SIGNING_SECRET_PARAM: SIGNING_SECRET_PARAM,
     SLACK_BOT_TOKEN_PARAM: BOT_TOKEN_PARAM,
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
@@ -84,6 +142,27 @@ export async function startWorld(
     import('../src/auth/allowlist'),
   ]);
   aws.lambda.register(WORKER_FUNCTION, { handler: worker as never, timeoutMs: 900_000 });
+  // The emulator's Lambda is a plain function runtime, not a durable one: it cannot checkpoint a
+  // step or re-invoke the handler after a wait. So the registered function runs the whole durable
+  // execution through the testing package's LocalDurableTestRunner (a local checkpoint server that
+  // replays the handler after each wait, as Lambda does), with the production handler unchanged.
+  // Its timeout is the execution's, not one invocation's; waits take real time unless a test set
+  // the environment up with skipped time.
+  const workflows: Array<TestResult<unknown>> = [];
+  const { handler: runWorkflow } = await import('../src/handlers/run-workflow');
+  aws.lambda.register(RUN_WORKFLOW_FUNCTION, {
+    timeoutMs: 24 * 3_600_000,
+    handler: async (event) => {
+      const { LocalDurableTestRunner } = await import('@aws/durable-execution-sdk-js-testing');
+      const result = await new LocalDurableTestRunner<unknown>({ handlerFunction: runWorkflow }).run({ payload: event });
+      workflows.push(result);
+      if (result.getStatus() !== 'SUCCEEDED') throw new Error(`run workflow ${result.getStatus()}: ${JSON.stringify(result.getError())}`);
+      return result.getResult();
+    },
+  });
+
+  // Before any traffic: the LOG_LEVEL swap it needs must not overlap the bot's own logging.
+  await setupDurableEnvironment({ skipTime: options.durableSkipTime ?? false });
 
   const teamId = slack.workspace.team.id;
   for (const seed of SEED_ALLOWLIST) {
@@ -107,6 +186,7 @@ export async function startWorld(
     teamId,
     signingSecret,
     env,
+    workflows,
     ingress,
     async slash(userId, text, channelId = 'C0OPS') {
       const body = slashCommandBody({ teamId, userId, userName: userName(userId), channelId, text, responseUrl: responseUrl(channelId, userId) });
@@ -167,6 +247,7 @@ export async function startWorld(
       await resetDynamo();
       await execAgent.close();
       await Promise.all([slack.close(), aws.close(), dynamo.close(), registry.close()]);
+      await teardownDurableEnvironment();
     },
   };
 }

@@ -87,11 +87,13 @@ describe('serverless.yml: provider and packaging', () => {
   });
 
   it('declares exactly the handlers scripts/build.ts bundles, each zip holding only its own dist folder', () => {
-    expect(Object.keys(functions).sort()).toEqual([...HANDLERS].sort());
+    // Function keys are the handler names in camelCase (`run-workflow` → `runWorkflow`).
+    const key = (name: string) => name.replace(/-(\w)/g, (_, c: string) => c.toUpperCase());
+    expect(Object.keys(functions).sort()).toEqual(HANDLERS.map(key).sort());
     expect(sls.package.individually).toBe(true);
     for (const name of HANDLERS) {
-      expect(functions[name].handler).toBe(`dist/${name}/index.handler`);
-      expect(functions[name].package.patterns).toEqual(['!./**', `dist/${name}/**`]);
+      expect(functions[key(name)].handler).toBe(`dist/${name}/index.handler`);
+      expect(functions[key(name)].package.patterns).toEqual(['!./**', `dist/${name}/**`]);
     }
   });
 
@@ -151,7 +153,8 @@ describe('serverless.yml: tables match src/platform/tables.ts', () => {
 describe('serverless.yml: environment', () => {
   const needed: Record<string, string[]> = {
     ingress: ['ALLOWLIST_TABLE', 'AUDIT_TABLE', 'STATE_TABLE', 'WORKER_FUNCTION_NAME', 'SLACK_SIGNING_SECRET_PARAM', 'SLACK_BOT_TOKEN_PARAM', 'LOG_LEVEL'],
-    worker: ['ALLOWLIST_TABLE', 'AUDIT_TABLE', 'STATE_TABLE', 'SLACK_SIGNING_SECRET_PARAM', 'SLACK_BOT_TOKEN_PARAM', 'LOG_LEVEL'],
+    worker: ['ALLOWLIST_TABLE', 'AUDIT_TABLE', 'STATE_TABLE', 'SLACK_SIGNING_SECRET_PARAM', 'SLACK_BOT_TOKEN_PARAM', 'LOG_LEVEL', 'RUN_WORKFLOW_FUNCTION_NAME'],
+    runWorkflow: ['AUDIT_TABLE', 'STATE_TABLE', 'SLACK_SIGNING_SECRET_PARAM', 'SLACK_BOT_TOKEN_PARAM', 'LOG_LEVEL'],
   };
 
   it('gives each function the variables the code reads', () => {
@@ -249,9 +252,23 @@ describe('serverless.yml and infra/: IAM', () => {
       expect(arns).toEqual(params);
       const kms = statements.filter((s) => actions(s).includes('kms:Decrypt'));
       expect(kms.flatMap(actions)).toEqual(['kms:Decrypt']);
-      expect(statements.flatMap(actions).filter((a) => a.startsWith('kms:') && !['kms:Decrypt', 'kms:DescribeKey', 'kms:GetKeyPolicy'].includes(a))).toEqual([]);
+      // kms:GenerateDataKey: the data key of an encrypted ECS Exec session (run workflow).
+      expect(statements.flatMap(actions).filter((a) => a.startsWith('kms:') && !['kms:Decrypt', 'kms:DescribeKey', 'kms:GetKeyPolicy', 'kms:GenerateDataKey'].includes(a))).toEqual([]);
       for (const s of kms) expect(s.Condition?.StringEquals?.['kms:ViaService']).toEqual({ 'Fn::Sub': 'ssm.${AWS::Region}.amazonaws.com' });
     }
+  });
+
+  it('gives the run workflow its durable-execution grants on itself only, and its DurableConfig', () => {
+    const durable = rolePolicyStatements(roleOf('runWorkflow')).filter((s) => actions(s).some((a) => a.includes('DurableExecution')));
+    expect(durable.flatMap(actions).sort()).toEqual(['lambda:CheckpointDurableExecution', 'lambda:GetDurableExecutionState']);
+    for (const r of durable.flatMap(resourceList) as any[]) expect(r['Fn::Sub']).toContain('function:${self:custom.names.runWorkflow}');
+    expect(resources.RunWorkflowLambdaFunction.Properties.DurableConfig).toEqual({ ExecutionTimeout: expect.any(Number), RetentionPeriodInDays: expect.any(Number) });
+    // Long enough for the longest script's time limit.
+    const config = parse(readFileSync('ecs-chatops.config.yaml', 'utf8'));
+    const longest = Math.max(...Object.values<any>(config.scripts).map((s) => s.timeoutSeconds ?? 0));
+    expect(resources.RunWorkflowLambdaFunction.Properties.DurableConfig.ExecutionTimeout).toBeGreaterThan(longest + 600);
+    expect(envOf('worker').RUN_WORKFLOW_FUNCTION_NAME).toBe('${self:custom.names.runWorkflow}');
+    expect(allActions('runWorkflow')).toContain('ecs:ExecuteCommand');
   });
 
   it('lets the worker assume only ecs-chatops-target roles, tagged and with a source identity', () => {
@@ -272,7 +289,13 @@ describe('serverless.yml and infra/: IAM', () => {
     expect(trust.flatMap(actions).sort()).toEqual(['sts:AssumeRole', 'sts:SetSourceIdentity', 'sts:TagSession']);
     const tag = trust.find((s) => actions(s).includes('sts:TagSession'))!;
     expect(tag.Condition?.Null?.['aws:RequestTag/slack-user']).toBe('false');
-    for (const s of trust) expect((s as any).Principal.AWS).toEqual({ 'Fn::Sub': 'arn:${AWS::Partition}:iam::${BotAccountId}:role/${WorkerRoleName}' });
+    // The worker and the run workflow (long `/ecs run` scripts) act in target accounts; nothing else.
+    for (const s of trust) {
+      expect((s as any).Principal.AWS).toEqual([
+        { 'Fn::Sub': 'arn:${AWS::Partition}:iam::${BotAccountId}:role/${WorkerRoleName}' },
+        { 'Fn::Sub': 'arn:${AWS::Partition}:iam::${BotAccountId}:role/${RunWorkflowRoleName}' },
+      ]);
+    }
   });
 });
 

@@ -1,19 +1,20 @@
-import { ExecuteCommandCommand } from '@aws-sdk/client-ecs';
-import { KMSClient } from '@aws-sdk/client-kms';
 import { randomBytes } from 'node:crypto';
-import { explainAwsError } from '../aws/errors';
 import type { Script } from '../config/schema';
 import { buildExecCommand, newNonce } from '../exec/command';
-import { kmsDataKeyGenerator } from '../exec/crypto';
+import { connectExecSession, execPlace, startExecCommand } from '../exec/exec-once';
 import { OutputCleaner } from '../exec/output';
-import { ExecSession, type ExecSessionResult } from '../exec/session';
+import type { ExecSessionResult } from '../exec/session';
 import { OutputSpool } from '../exec/spool';
-import { UserFacingError } from '../platform/errors';
 import { CANCEL_ACTION } from '../slack/actions';
 import { escapeText } from '../slack/format';
 import { cancelKey, runKey, type RunRecord } from './cancel';
-import { explainExecError, pickExecTask } from './run-target';
+import { pickExecTask } from './run-target';
 import { validateScriptArgs } from './script-args';
+import type { Outcome } from '../slack/thread-output';
+import type { LambdaClient } from '@aws-sdk/client-lambda';
+import { UserFacingError } from '../platform/errors';
+import { commandText } from './registry';
+import type { RunWorkflowInput } from './run-workflow';
 import type { CommandResult, WorkerCommand, WorkerContext } from './worker-types';
 
 const CANCEL_POLL_MS = 2000;
@@ -21,6 +22,13 @@ const CANCEL_POLL_MS = 2000;
 const INTERRUPT_GRACE_MS = 5000;
 /** Time kept back from the Lambda's deadline to report and upload. */
 const REPORT_RESERVE_MS = 60_000;
+/**
+ * Runs allowed longer than this are always detached: an ECS Exec session ends after 20 idle
+ * minutes (a quiet script would lose its session), and a Lambda lives at most 15.
+ */
+export const DETACH_ABOVE_SECONDS = 12 * 60;
+/** Time between follows of a detached run (RUN_WORKFLOW_POLL_SECONDS overrides it). */
+const DEFAULT_POLL_SECONDS = 30;
 
 export const lockKey = (script: string, target: string) => `lock#run#${script}#${target}`;
 const newRunId = () => randomBytes(6).toString('base64url').toLowerCase().replace(/[^a-z0-9]/g, '').padEnd(6, '0').slice(0, 6);
@@ -56,13 +64,80 @@ export const run: WorkerCommand = async (ctx) => {
     return { outcome: 'failure', summary: `${name}: already running` };
   }
   await ctx.state.claim(runKey(runId), script.timeoutSeconds + 600, record);
+  // Longer than ECS Exec's idle limit, or than this Lambda can wait: detached, followed by the
+  // durable workflow, which then owns the lock and the run record and releases them at the end.
+  const detach = script.timeoutSeconds > DETACH_ABOVE_SECONDS || script.timeoutSeconds * 1000 > ctx.remainingMs() - REPORT_RESERVE_MS;
+  let handedOff = false;
   try {
+    if (detach) {
+      const result = await runDetached(ctx, { name, script, args, label, runId, started }, script.allowOverlap ? undefined : lock);
+      handedOff = result.continues === true;
+      return result;
+    }
     return await runInline(ctx, { name, script, args, label, runId, started });
   } finally {
-    await ctx.state.release(runKey(runId)).catch(() => undefined);
-    if (!script.allowOverlap) await ctx.state.release(lock).catch(() => undefined);
+    if (!handedOff) {
+      await ctx.state.release(runKey(runId)).catch(() => undefined);
+      if (!script.allowOverlap) await ctx.state.release(lock).catch(() => undefined);
+    }
   }
 };
+
+let lambda: LambdaClient | undefined;
+
+/**
+ * Hands the run to the durable workflow (src/handlers/run-workflow.ts) with an asynchronous
+ * invoke. Durable functions are invoked through a qualified ARN (a version or alias; `$LATEST`
+ * here unless RUN_WORKFLOW_FUNCTION_NAME already names one), and DurableExecutionName makes the
+ * invoke idempotent: a retried invoke with the same run id returns the existing execution.
+ */
+async function runDetached(ctx: WorkerContext, spec: RunSpec, lock: string | undefined): Promise<CommandResult> {
+  const functionName = process.env.RUN_WORKFLOW_FUNCTION_NAME;
+  const limit = formatDuration(spec.script.timeoutSeconds * 1000);
+  if (!functionName) {
+    throw new UserFacingError(
+      `\`${escapeText(spec.name)}\` may run for ${limit}, longer than one Lambda can follow it, and such runs need the durable workflow function, which this deployment does not declare (RUN_WORKFLOW_FUNCTION_NAME is not set). Nothing was started.`,
+    );
+  }
+  const { invocation } = ctx.job;
+  const pollSeconds = Math.max(1, Number(process.env.RUN_WORKFLOW_POLL_SECONDS) || DEFAULT_POLL_SECONDS);
+  const input: RunWorkflowInput = {
+    runId: spec.runId,
+    script: spec.name,
+    args: spec.args,
+    target: spec.script.target,
+    teamId: invocation.teamId,
+    userId: invocation.userId,
+    ...(invocation.userName ? { userName: invocation.userName } : {}),
+    channelId: invocation.channelId,
+    parentTs: ctx.out.parentTs,
+    // The worker's parent text, so the workflow keeps it when it marks the outcome.
+    parentText: `<@${invocation.userId}> ran \`${commandText(invocation)}\``,
+    audit: ctx.job.audit,
+    ...(lock ? { lockKey: lock } : {}),
+    startedAt: spec.started,
+    timeoutSeconds: spec.script.timeoutSeconds,
+    pollSeconds,
+  };
+  // Loaded only for detached runs.
+  const { InvokeCommand, LambdaClient } = await import('@aws-sdk/client-lambda');
+  lambda ??= new LambdaClient({ maxAttempts: 3 });
+  const qualified = functionName.includes(':');
+  const res = await lambda.send(
+    new InvokeCommand({
+      FunctionName: functionName,
+      ...(qualified ? {} : { Qualifier: '$LATEST' }),
+      InvocationType: 'Event',
+      DurableExecutionName: `run-${spec.runId}`,
+      Payload: Buffer.from(JSON.stringify(input)),
+    }),
+  );
+  if (res.StatusCode !== 202) throw new Error(`run workflow invocation returned status ${res.StatusCode}`);
+  await ctx.out.post(
+    `⏳ \`${escapeText(spec.label)}\` (run \`${spec.runId}\`) may take up to ${limit}, longer than one Lambda: it runs detached in the container, followed by a durable workflow. New output appears here every ${formatDuration(pollSeconds * 1000)}; \`/ecs cancel ${spec.runId}\` stops it.`,
+  );
+  return { outcome: 'success', summary: `${spec.label}: running detached (run ${spec.runId})`, continues: true };
+}
 
 async function permalink(ctx: WorkerContext, channel: string, ts: string): Promise<string | undefined> {
   try {
@@ -86,39 +161,19 @@ async function runInline(ctx: WorkerContext, spec: RunSpec): Promise<CommandResu
   const alias = spec.script.target;
   const target = ctx.config.targets[alias]!;
   const where = await pickExecTask(aws!, alias, target);
+  const place = execPlace(where);
   const nonce = newNonce();
   const command = buildExecCommand({ path: spec.script.path, args: spec.args, nonce });
-  const exec = await aws!
-    .ecs()
-    .send(new ExecuteCommandCommand({ cluster: where.cluster, task: where.task.taskArn!, container: where.container, command, interactive: true }))
-    .catch((error: unknown) => {
-      throw explainExecError(error, alias) ?? explainAwsError(error, 'starting an ECS Exec session');
-    });
-  if (!exec.session?.streamUrl || !exec.session.tokenValue) throw new UserFacingError('ECS started no session (no stream URL in its answer).');
+  const started = await startExecCommand(aws!, alias, place, command);
 
-  await out.post(`▶️ Running \`${escapeText(spec.label)}\` (run \`${spec.runId}\`) in \`${where.container}\` of task \`${where.taskId.slice(0, 12)}\`; it stops after ${formatDuration(spec.script.timeoutSeconds * 1000)}.`, [
-    { type: 'section', text: { type: 'mrkdwn', text: `▶️ Running \`${escapeText(spec.label)}\` (run \`${spec.runId}\`) in \`${where.container}\` of task \`${where.taskId.slice(0, 12)}\`; it stops after ${formatDuration(spec.script.timeoutSeconds * 1000)}.` } },
-    { type: 'actions', elements: [{ type: 'button', action_id: CANCEL_ACTION, style: 'danger', text: { type: 'plain_text', text: 'Cancel' }, value: spec.runId }] },
-  ]);
+  const running = `▶️ Running \`${escapeText(spec.label)}\` (run \`${spec.runId}\`) in \`${where.container}\` of task \`${where.taskId.slice(0, 12)}\`; it stops after ${formatDuration(spec.script.timeoutSeconds * 1000)}.`;
+  await out.post(running, cancelBlocks(running, spec.runId));
 
-  const cluster = await ctxClusterKms(ctx, where.cluster);
-  const session = await ExecSession.open({
-    streamUrl: exec.session.streamUrl,
-    tokenValue: exec.session.tokenValue,
-    ...(cluster.kmsKeyId
-      ? {
-          kms: {
-            generateDataKey: kmsDataKeyGenerator(aws!.client(KMSClient)),
-            sessionId: exec.session.sessionId!,
-            target: `ecs:${where.cluster}_${where.taskId}_${where.task.containers?.find((c) => c.name === where.container)?.runtimeId ?? ''}`,
-          },
-        }
-      : {}),
-    logger: ctx.logger,
-  });
+  const session = await connectExecSession(aws!, place, started, ctx.logger);
 
   const cleaner = new OutputCleaner({ nonce });
   const spool = await OutputSpool.create();
+  out.useLogFile(); // the spool is the full log
   session.on('output', (chunk) => {
     const lines = cleaner.push(chunk);
     if (lines.length) {
@@ -178,15 +233,32 @@ async function runInline(ctx: WorkerContext, spec: RunSpec): Promise<CommandResu
     await out.post(`❓ Exit code unknown: ${why}. This is reported as a failure; check the container before running it again.`);
     return { outcome: 'failure', summary: `${spec.label}: exit code unknown after ${took}`, logFile, cleanup };
   }
-  await out.post(`${exit === 0 ? '✅' : '❌'} \`${escapeText(spec.label)}\` exited with code ${exit} after ${took}, ${size}.`);
-  return { outcome: exit === 0 ? 'success' : 'failure', summary: `${spec.label}: exit ${exit} in ${took}`, logFile, cleanup };
+  const end = endReport(spec.label, exit, took, size);
+  await out.post(end.text);
+  return { outcome: end.outcome, summary: end.summary, logFile, cleanup };
 }
 
-async function ctxClusterKms(ctx: WorkerContext, cluster: string): Promise<{ kmsKeyId?: string }> {
-  const { DescribeClustersCommand } = await import('@aws-sdk/client-ecs');
-  const out = await ctx.aws!.ecs().send(new DescribeClustersCommand({ clusters: [cluster], include: ['CONFIGURATIONS'] }));
-  const kmsKeyId = out.clusters?.[0]?.configuration?.executeCommandConfiguration?.kmsKeyId;
-  return kmsKeyId ? { kmsKeyId } : {};
+/**
+ * The last line of a run that ended on its own (inline or detached): the exit code, or why it is
+ * unknown. `why` explains an unknown code; the default suits a detached run.
+ */
+export function endReport(label: string, exit: number | undefined, took: string, size: string, why = 'the script ended without reporting its exit status'): { text: string; outcome: Outcome; summary: string } {
+  if (exit === undefined) {
+    return { text: `❓ Exit code unknown: ${why}. This is reported as a failure; check the container before running it again.`, outcome: 'failure', summary: `${label}: exit code unknown after ${took}` };
+  }
+  return {
+    text: `${exit === 0 ? '✅' : '❌'} \`${escapeText(label)}\` exited with code ${exit} after ${took}${size ? `, ${size}` : ''}.`,
+    outcome: exit === 0 ? 'success' : 'failure',
+    summary: `${label}: exit ${exit} in ${took}`,
+  };
+}
+
+/** The "▶️ Running" message with its Cancel button (also the detached run's first message). */
+export function cancelBlocks(text: string, runId: string): unknown[] {
+  return [
+    { type: 'section', text: { type: 'mrkdwn', text } },
+    { type: 'actions', elements: [{ type: 'button', action_id: CANCEL_ACTION, style: 'danger', text: { type: 'plain_text', text: 'Cancel' }, value: runId }] },
+  ];
 }
 
 export function formatDuration(ms: number): string {

@@ -1,0 +1,309 @@
+/**
+ * The durable workflow that carries a long `/ecs run` to its end. A Lambda lives at most 15
+ * minutes and an ECS Exec session ends after 20 idle minutes, but a backup can take 40: the script
+ * is started detached in the container (output and exit status to files of a per-run directory,
+ * src/exec/detached.ts) and followed with short exec sessions between durable waits. A waiting
+ * execution costs nothing and holds no Lambda; each poll is a fresh invocation that replays the
+ * checkpointed steps and runs the next one.
+ *
+ * Replay rules this code follows: everything that touches the outside world (ECS, Slack, DynamoDB,
+ * the clock) happens inside a step, whose result is checkpointed; code between steps only uses
+ * step results and the input, so a replay takes the same path. The time limit is therefore a
+ * number of polls, never Date.now(). A step may still run twice (its invocation died after the
+ * work and before the checkpoint), so every Slack post is guarded by a state-table claim keyed by
+ * the run and the poll: a retried step does not post the same output again.
+ */
+import { StepSemantics, type DurableContext } from '@aws/durable-execution-sdk-js';
+import type { WebClient } from '@slack/web-api';
+import type { AuditKey, AuditLog } from '../audit/audit';
+import { AwsSession } from '../aws/session';
+import type { Config } from '../config/schema';
+import { exitMarker, newNonce, quoteForShlex } from '../exec/command';
+import { buildDetachedStart, buildDetachedStop, readFollow, runDirectory, sizeMarker } from '../exec/detached';
+import { execOnce, execPlace, type ExecPlace } from '../exec/exec-once';
+import { OutputSpool } from '../exec/spool';
+import { UserFacingError } from '../platform/errors';
+import type { Logger } from '../platform/logger';
+import type { StateStore } from '../platform/state';
+import { escapeText } from '../slack/format';
+import { ThreadOutput, type Outcome } from '../slack/thread-output';
+import { cancelKey, runKey } from './cancel';
+import { cancelBlocks, endReport, formatBytes, formatDuration } from './run';
+import { pickExecTask } from './run-target';
+
+export interface RunWorkflowInput {
+  runId: string;
+  script: string;
+  args: string[];
+  /** Target alias (config.targets). */
+  target: string;
+  teamId: string;
+  userId: string;
+  userName?: string;
+  channelId: string;
+  /** The command's parent message, whose thread the run reports in. */
+  parentTs: string;
+  /** Its text, kept when the parent is marked with the outcome. */
+  parentText?: string;
+  /** The audit record the worker opened (outcome `accepted`); the workflow completes it. */
+  audit: AuditKey;
+  /** The run's lock (absent for scripts that allow overlap); released at the end. */
+  lockKey?: string;
+  /** Epoch ms, when the worker accepted the run: durations in the thread count from it. */
+  startedAt: number;
+  timeoutSeconds: number;
+  /** Time between follows. */
+  pollSeconds: number;
+}
+
+export interface RunWorkflowResult {
+  outcome: Outcome;
+  summary: string;
+  exitCode?: number;
+  /** Follow steps taken. */
+  polls: number;
+}
+
+export interface RunWorkflowDeps {
+  config: () => Config;
+  /** A Slack client with the bot token (createSlackClient: rate limits reject, not sleep). */
+  slack: () => Promise<WebClient>;
+  state: StateStore;
+  audit: () => AuditLog;
+  logger: Logger;
+  /** Only read inside steps (durations for the thread), never to decide the workflow's path. */
+  now?: () => number;
+  /** Deadline of one exec session of the workflow (start, follow, cat); default 120 s. */
+  sessionTimeoutMs?: number;
+}
+
+/** Checkpointed result of `start`. */
+type StartResult = { ok: true; place: ExecPlace } | { ok: false; message: string };
+
+/** Checkpointed result of one `follow-N` step. */
+interface FollowResult {
+  offset: number;
+  exitCode?: number;
+  stop?: 'cancelled' | 'timeout';
+  cancelledBy?: string;
+}
+
+const FOLLOW_LINES = [
+  'd=$1; o=$2',
+  'e=$(cat "$d/exit" 2>/dev/null)',
+  's=$(wc -c <"$d/out" 2>/dev/null || echo 0); s=$((s+0))',
+  // While the script runs, stop at the last complete line: a line still being written (a `\r`
+  // progress bar) is read whole by a later follow instead of in pieces that each show as a line.
+  // A run of 64 KiB without a newline goes out anyway.
+  'if [ -z "$e" ] && [ "$s" -gt "$o" ] && [ -n "$(tail -c +$((o+1)) "$d/out" | head -c $((s-o)) | tail -c 1)" ]; then',
+  '  p=$(tail -c +$((o+1)) "$d/out" | head -c $((s-o)) | tail -n 1 | wc -c); p=$((p+0))',
+  '  if [ "$p" -lt $((s-o)) ] || [ "$p" -lt 65536 ]; then s=$((s-p)); fi',
+  'fi',
+  'if [ "$s" -gt "$o" ]; then tail -c +$((o+1)) "$d/out" | head -c $((s-o)); fi',
+  'printf "\\n%s:%s\\n" "$3" "$s"',
+  'if [ -n "$e" ]; then printf "%s:%s\\n" "$0" "$e"; fi',
+].join('\n');
+
+/**
+ * detached.ts's follow, reading whole lines only while the script runs: prints the output from
+ * `offset` up to the last complete line (everything once the exit status exists), then the size
+ * line with the new offset and, once ended, the exit marker. readFollow parses it.
+ */
+export function buildFollowLines({ runId, offset, nonce }: { runId: string; offset: number; nonce: string }): string {
+  return ['/bin/sh', '-c', FOLLOW_LINES, exitMarker(nonce), runDirectory(runId), String(offset), sizeMarker(nonce)].map(quoteForShlex).join(' ');
+}
+
+/** Claims on posts live a day: far longer than any step retry. */
+const POST_CLAIM_TTL = 86_400;
+/** Starting a script twice is worse than reporting that the start failed. */
+const NO_RETRY = () => ({ shouldRetry: false });
+/** Follows, the stop and the finish are safe to repeat: retry a few times, a few seconds apart. */
+const RETRY = (_error: Error, attempt: number) => ({ shouldRetry: attempt < 4, delay: { seconds: 5 * attempt } });
+
+/** At most how many polls a run of `timeoutSeconds` gets before it is stopped. */
+export const maxPolls = (input: Pick<RunWorkflowInput, 'timeoutSeconds' | 'pollSeconds'>) => Math.max(1, Math.ceil(input.timeoutSeconds / input.pollSeconds));
+
+export function createRunWorkflow(deps: RunWorkflowDeps) {
+  const now = deps.now ?? Date.now;
+  const sessionTimeoutMs = deps.sessionTimeoutMs ?? 120_000;
+
+  return async function runWorkflow(input: RunWorkflowInput, context: DurableContext): Promise<RunWorkflowResult> {
+    const remainingMs = () => {
+      try {
+        return context.lambdaContext?.getRemainingTimeInMillis?.() ?? 120_000;
+      } catch {
+        return 120_000;
+      }
+    };
+    const label = `${input.script}${input.args.length ? ` ${input.args.join(' ')}` : ''}`;
+    const logger = deps.logger.child({ runId: input.runId, script: input.script });
+
+    /** AWS access for one step, as the person who asked (same actor as the worker). */
+    const withAws = async <T>(work: (aws: AwsSession) => Promise<T>): Promise<T> => {
+      const target = deps.config().targets[input.target];
+      if (!target) throw new UserFacingError(`Target \`${input.target}\` is no longer in the configuration.`);
+      const aws = new AwsSession(target, { teamId: input.teamId, userId: input.userId, ...(input.userName ? { userName: input.userName } : {}) });
+      try {
+        return await work(aws);
+      } finally {
+        aws.destroy();
+      }
+    };
+    const thread = async () =>
+      ThreadOutput.resume({ client: await deps.slack(), channel: input.channelId, parentTs: input.parentTs, remainingMs, logger, ...(input.parentText ? { parentText: input.parentText } : {}) });
+    /** Posts once per (run, key), even if the step runs again. */
+    const once = async (key: string, post: () => Promise<void>) => {
+      if (await deps.state.claim(`runpost#${input.runId}#${key}`, POST_CLAIM_TTL)) await post();
+    };
+    /** Reads the output since `offset` (and the exit status once written) and posts it to the thread. */
+    const follow = async (offset: number, key: string): Promise<{ offset: number; exitCode?: number }> => {
+      const place = started.ok ? started.place : undefined;
+      const nonce = newNonce();
+      const res = await withAws((aws) => execOnce({ aws, alias: input.target, place: place!, command: buildFollowLines({ runId: input.runId, offset, nonce }), nonce, timeoutMs: sessionTimeoutMs, logger }));
+      const { output, size } = readFollow(res.lines, nonce);
+      // Without the size line the session ended early: throwing makes the step retry from `offset`.
+      if (size === undefined) throw new Error(`follow session ended without its size line (${res.reason}${res.error ? `: ${res.error.message}` : ''})`);
+      if (output.length) {
+        await once(key, async () => {
+          const out = await thread();
+          out.write(`${output.join('\n')}\n`);
+          await out.flush();
+        });
+      }
+      return { offset: size, ...(res.exitCode !== undefined ? { exitCode: res.exitCode } : {}) };
+    };
+
+    // ---- start ------------------------------------------------------------------------------
+    const started: StartResult = await context.step(
+      'start',
+      async () => {
+        const script = deps.config().scripts[input.script];
+        if (!script) return { ok: false, message: `Script \`${escapeText(input.script)}\` is no longer in the configuration.` };
+        try {
+          return await withAws(async (aws) => {
+            const target = deps.config().targets[input.target]!;
+            const place = execPlace(await pickExecTask(aws, input.target, target));
+            const nonce = newNonce();
+            const res = await execOnce({ aws, alias: input.target, place, command: buildDetachedStart({ runId: input.runId, path: script.path, args: input.args, nonce }), nonce, timeoutMs: sessionTimeoutMs, logger });
+            if (res.exitCode !== 0) {
+              const said = res.lines.filter(Boolean).slice(-3).join(' / ');
+              return { ok: false as const, message: `The script could not be started in \`${place.container}\`${said ? `: ${escapeText(said)}` : ` (${res.reason})`}.` };
+            }
+            const text = `▶️ Running \`${escapeText(label)}\` (run \`${input.runId}\`) in \`${place.container}\` of task \`${place.taskId.slice(0, 12)}\`, detached; new output every ${formatDuration(input.pollSeconds * 1000)}, it stops after ${formatDuration(input.timeoutSeconds * 1000)}.`;
+            await once('start', async () => void (await (await thread()).post(text, cancelBlocks(text, input.runId))));
+            return { ok: true as const, place };
+          });
+        } catch (error) {
+          if (error instanceof UserFacingError) return { ok: false, message: error.userMessage };
+          throw error;
+        }
+      },
+      // A retried start could launch the script twice: at most once, and a failure is reported.
+      { semantics: StepSemantics.AtMostOncePerRetry, retryStrategy: NO_RETRY },
+    );
+
+    // ---- follow until the script ends, is cancelled or reaches its time limit -----------------
+    let offset = 0;
+    let exitCode: number | undefined;
+    let stop: FollowResult['stop'];
+    let cancelledBy: string | undefined;
+    let polls = 0;
+    const limit = maxPolls(input);
+    while (started.ok && exitCode === undefined && !stop) {
+      await context.wait(`wait-${polls + 1}`, { seconds: input.pollSeconds });
+      polls++;
+      const poll = polls;
+      const from = offset;
+      const r: FollowResult = await context.step(
+        `follow-${poll}`,
+        async () => {
+          const read = await follow(from, `follow-${poll}`);
+          if (read.exitCode !== undefined) return read;
+          const cancel = await deps.state.get<{ by?: string }>(cancelKey(input.runId));
+          if (cancel) return { ...read, stop: 'cancelled' as const, ...(cancel.by ? { cancelledBy: cancel.by } : {}) };
+          if (poll >= limit) return { ...read, stop: 'timeout' as const };
+          return read;
+        },
+        { retryStrategy: RETRY },
+      );
+      offset = r.offset;
+      exitCode = r.exitCode;
+      stop = r.stop;
+      cancelledBy = r.cancelledBy;
+    }
+
+    // ---- stop: interrupt the process group, then read what is left ----------------------------
+    if (stop) {
+      const from = offset;
+      const r = await context.step(
+        'stop',
+        async () => {
+          await withAws((aws) => execOnce({ aws, alias: input.target, place: (started as { place: ExecPlace }).place, command: buildDetachedStop({ runId: input.runId }), nonce: newNonce(), timeoutMs: sessionTimeoutMs, logger }));
+          return follow(from, 'stop');
+        },
+        { retryStrategy: RETRY },
+      );
+      offset = r.offset;
+      exitCode = r.exitCode;
+    }
+
+    // ---- finish: the end in the thread, the full log, the lock and the audit ------------------
+    return context.step(
+      'finish',
+      async (): Promise<RunWorkflowResult> => {
+        const took = formatDuration(now() - input.startedAt);
+        const report = !started.ok
+          ? { text: `❌ ${started.message}`, outcome: 'failure' as const, summary: started.message.split('\n')[0]! }
+          : stop === 'cancelled'
+            ? {
+                text: `🛑 Cancelled${cancelledBy ? ` by <@${cancelledBy}>` : ''}: the script got Ctrl-C (its process group was interrupted, then killed) after ${took}${exitCode !== undefined ? ` (exit code ${exitCode})` : ''}.`,
+                outcome: 'cancelled' as const,
+                summary: `${label}: cancelled after ${took}`,
+              }
+            : stop === 'timeout'
+              ? {
+                  text: `⏱️ Stopped after ${took}: the run reached its time limit (${formatDuration(input.timeoutSeconds * 1000)}). The script got Ctrl-C, then it was killed.`,
+                  outcome: 'failure' as const,
+                  summary: `${label}: stopped at the time limit after ${took}`,
+                }
+              : undefined;
+
+        let spool: OutputSpool | undefined;
+        let logFile: string | undefined;
+        if (started.ok) {
+          // The whole output file, for the attachment: the thread got it in pieces, poll by poll.
+          spool = await OutputSpool.create();
+          const s = spool;
+          const nonce = newNonce();
+          const cat = ['/bin/sh', '-c', 'cat "$1/out" 2>/dev/null; printf "\\n%s:%s\\n" "$0" 0', exitMarker(nonce), runDirectory(input.runId)].map(quoteForShlex).join(' ');
+          const res = await withAws((aws) => execOnce({ aws, alias: input.target, place: started.place, command: cat, nonce, keepLines: false, onLines: (lines) => s.write(lines), timeoutMs: sessionTimeoutMs, logger })).catch(
+            (error: unknown) => {
+              logger.warn('could not read the full output file', { error });
+              return undefined;
+            },
+          );
+          logFile = await spool.close();
+          if (res?.exitCode !== 0) logFile = undefined;
+        }
+        const size = spool ? `${formatBytes(spool.bytes)} of output${spool.problem ? ` (${spool.problem})` : ''}` : '';
+        const end = report ?? endReport(label, exitCode, took, size);
+        try {
+          const out = await thread();
+          await once('finish', async () => void (await out.post(end.text)));
+          await out.finish({ outcome: end.outcome, summary: end.summary, ...(logFile ? { logFile } : {}) });
+        } finally {
+          await spool?.cleanup().catch(() => undefined);
+          await deps.state.release(cancelKey(input.runId)).catch(() => undefined);
+          await deps.state.release(runKey(input.runId)).catch(() => undefined);
+          if (input.lockKey) await deps.state.release(input.lockKey).catch(() => undefined);
+        }
+        await deps
+          .audit()
+          .complete(input.audit, { outcome: end.outcome, durationMs: now() - input.startedAt, reason: end.summary, threadTs: input.parentTs, detail: { runId: input.runId, polls, detached: true } })
+          .catch((error: unknown) => logger.error('audit completion failed', { error }));
+        return { outcome: end.outcome, summary: end.summary, ...(exitCode !== undefined ? { exitCode } : {}), polls };
+      },
+      { retryStrategy: RETRY },
+    );
+  };
+}

@@ -1,0 +1,23 @@
+import { withDurableExecution } from '@aws/durable-execution-sdk-js';
+import { dynamoAudit } from '../audit/audit';
+import { createRunWorkflow } from '../commands/run-workflow';
+import { getConfig } from '../config/load';
+import { log } from '../platform/logger';
+import { getSlackSecrets } from '../platform/secrets';
+import { dynamoState } from '../platform/state';
+import { createSlackClient } from '../slack/client';
+
+/**
+ * The durable workflow of long `/ecs run`s (src/commands/run-workflow.ts), invoked asynchronously
+ * by the worker with a qualified name. Deployed with a DurableConfig (serverless.yml): Lambda
+ * checkpoints each step and re-invokes this handler after every wait.
+ */
+export const handler = withDurableExecution(
+  createRunWorkflow({
+    config: getConfig,
+    slack: async () => createSlackClient((await getSlackSecrets()).botToken),
+    state: dynamoState,
+    audit: () => dynamoAudit(getConfig().audit.retentionDays),
+    logger: log,
+  }),
+);

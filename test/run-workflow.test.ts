@@ -1,0 +1,174 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startWorld, RUN_WORKFLOW_FUNCTION, type World } from '../local/world';
+import type { RunWorkflowInput, RunWorkflowResult } from '../src/commands/run-workflow';
+
+/**
+ * Runs longer than a Lambda: the script runs detached in the container and a durable workflow
+ * follows it, poll by poll, with skipped time (fake timers jump over each durable wait, while the
+ * script and the exec sessions run in real time).
+ */
+let world: World;
+// Loaded after startWorld: the package reads LOG_LEVEL on load and rejects the bot's `silent`.
+let LocalDurableTestRunner: typeof import('@aws/durable-execution-sdk-js-testing').LocalDurableTestRunner;
+let handler: typeof import('../src/handlers/run-workflow').handler;
+let state: typeof import('../src/platform/state').dynamoState;
+let audit: import('../src/audit/audit').AuditLog;
+let slackClient: import('@slack/web-api').WebClient;
+
+beforeAll(async () => {
+  world = await startWorld({ durableSkipTime: true, exec: { initialReadDelayMs: 20 } });
+  ({ LocalDurableTestRunner } = await import('@aws/durable-execution-sdk-js-testing'));
+  ({ handler } = await import('../src/handlers/run-workflow'));
+  ({ dynamoState: state } = await import('../src/platform/state'));
+  audit = (await import('../src/audit/audit')).dynamoAudit(0);
+  const { getSlackSecrets } = await import('../src/platform/secrets');
+  const { createSlackClient } = await import('../src/slack/client');
+  slackClient = createSlackClient((await getSlackSecrets()).botToken);
+});
+afterAll(async () => {
+  await world?.close();
+});
+
+const MINUTE = 60_000;
+/** The thread's text replies (file shares have none). */
+const replies = (ts: string) => world.slack.replies('C0OPS', ts).map((r) => r.text).filter(Boolean);
+let counter = 0;
+
+/** What the worker does before it hands a run over: parent message, lock, run record, audit record. */
+async function handOver(script: string, args: string[], overrides: Partial<RunWorkflowInput> = {}): Promise<RunWorkflowInput> {
+  const runId = `wf${String(++counter).padStart(4, '0')}`;
+  const label = [script, ...args].join(' ');
+  const parentText = `<@U0ALICE> ran \`/ecs run ${label}\``;
+  const parent = await slackClient.chat.postMessage({ channel: 'C0OPS', text: parentText });
+  const at = new Date().toISOString();
+  const lockKey = `lock#run#${script}#manager#${runId}`;
+  await state.claim(lockKey, 3600, { runId });
+  await state.claim(`run#${runId}`, 3600, { runId, script, target: 'manager', userId: 'U0ALICE', channelId: 'C0OPS', startedAt: at });
+  const key = await audit.record({ id: runId, teamId: world.teamId, userId: 'U0ALICE', channelId: 'C0OPS', commandText: `/ecs run ${label}`, decision: 'allowed', outcome: 'accepted', at });
+  return {
+    runId,
+    script,
+    args,
+    target: 'manager',
+    teamId: world.teamId,
+    userId: 'U0ALICE',
+    channelId: 'C0OPS',
+    parentTs: parent.ts!,
+    parentText,
+    audit: key,
+    lockKey,
+    startedAt: Date.now(),
+    // Six hours: the time limit (counted in polls) is not what ends these runs.
+    timeoutSeconds: 6 * 3600,
+    pollSeconds: 300,
+    ...overrides,
+  };
+}
+
+const run = (payload: RunWorkflowInput) => new LocalDurableTestRunner<RunWorkflowResult>({ handlerFunction: handler }).run({ payload });
+const stepNames = (result: Awaited<ReturnType<typeof run>>) => result.getOperations().map((o) => o.getName() ?? '');
+
+describe('detached runs followed by the durable workflow', () => {
+  it('a run longer than a Lambda survives: follow steps every 5 simulated minutes, output in order, exit code, ✅, lock released', async () => {
+    const input = await handOver('slow.sh', ['3']);
+    const result = await run(input);
+    expect(result.getStatus()).toBe('SUCCEEDED');
+    const value = result.getResult()!;
+    expect(value).toMatchObject({ outcome: 'success', exitCode: 0 });
+
+    const names = stepNames(result);
+    expect(names[0]).toBe('start');
+    expect(names.at(-1)).toBe('finish');
+    const follows = names.filter((n) => /^follow-\d+$/.test(n));
+    expect(follows.length).toBeGreaterThanOrEqual(4);
+    expect(value.polls).toBe(follows.length);
+    // Simulated time, from the execution history: well past a Lambda's 15 minutes.
+    // (The history's own timestamps are the checkpoint server's real clock; the waits say how long
+    // the execution was asleep.)
+    const waits = result.getHistoryEvents().filter((e) => e.EventType === 'WaitStarted');
+    expect(waits.length).toBe(follows.length);
+    const elapsed = waits.reduce((sum, e) => sum + e.WaitStartedDetails!.Duration! * 1000, 0);
+    expect(elapsed).toBeGreaterThan(15 * MINUTE);
+    for (const e of waits) expect(e.WaitStartedDetails!.ScheduledEndTimestamp!.getTime() - e.EventTimestamp!.getTime()).toBe(5 * MINUTE);
+    // The execution spanned several invocations, each replaying the checkpoints before it.
+    expect(result.getInvocations().length).toBeGreaterThanOrEqual(2);
+
+    const thread = replies(input.parentTs);
+    expect(thread[0]).toMatch(/^▶️ Running `slow.sh 3` \(run `wf\d+`\) in `app` of task `\w+`, detached; new output every 5 min 0 s/);
+    const text = thread.join('\n');
+    const order = ['starting a job of 3s', 'step 1 of 3 done', 'step 2 of 3 done', 'step 3 of 3 done', 'job finished'].map((line) => text.indexOf(line));
+    for (const [i, at] of order.entries()) {
+      expect(at, `line ${i} shown`).toBeGreaterThan(-1);
+      if (i) expect(at).toBeGreaterThan(order[i - 1]!);
+    }
+    // Each line once: a follow never repeats what an earlier one posted.
+    expect(text.split('step 2 of 3 done').length).toBe(2);
+    expect(text).not.toContain('ECSCHATOPS_');
+    expect(thread.at(-1)).toMatch(/^✅ `slow.sh 3` exited with code 0 after .+, \d+ B of output\.$/);
+    expect(world.slack.message('C0OPS', input.parentTs)!.text).toMatch(/^✅ <@U0ALICE> ran `\/ecs run slow.sh 3` — slow.sh 3: exit 0 in/);
+    // The full output file is attached.
+    expect(world.slack.calls.some((c) => c.method.startsWith('files.') && JSON.stringify(c).includes(input.parentTs))).toBe(true);
+
+    expect(await state.get(input.lockKey!)).toBeUndefined();
+    expect(await state.get(`run#${input.runId}`)).toBeUndefined();
+  }, 60_000);
+
+  it('reports a failing script with its exit code', async () => {
+    const input = await handOver('fail.sh', []);
+    const result = await run(input);
+    expect(result.getStatus()).toBe('SUCCEEDED');
+    expect(result.getResult()).toMatchObject({ outcome: 'failure', exitCode: 3 });
+    const thread = replies(input.parentTs);
+    expect(thread.join('\n')).toContain('fail.sh: precondition failed: the database is read-only');
+    expect(thread.at(-1)).toMatch(/^❌ `fail.sh` exited with code 3 after/);
+    expect(world.slack.message('C0OPS', input.parentTs)!.text).toMatch(/^❌ .*fail.sh: exit 3 in/);
+    expect(await state.get(input.lockKey!)).toBeUndefined();
+  }, 60_000);
+
+  it('cancel mid-run: the next follow sees the flag, the stop step interrupts the script, the thread says so', async () => {
+    const input = await handOver('slow.sh', ['30']);
+    const running = run(input);
+    await world.slack.waitFor(() => replies(input.parentTs).some((t) => t.includes('step 1 of 30 done')), 20_000);
+    await state.claim(`cancel#${input.runId}`, 3600, { by: 'U0BOB' });
+    const result = await running;
+    expect(result.getStatus()).toBe('SUCCEEDED');
+    expect(result.getResult()).toMatchObject({ outcome: 'cancelled' });
+    expect(stepNames(result)).toContain('stop');
+    const thread = replies(input.parentTs);
+    expect(thread.at(-1)).toMatch(/^🛑 Cancelled by <@U0BOB>: the script got Ctrl-C/);
+    expect(thread.join('\n')).not.toContain('job finished');
+    expect(world.slack.message('C0OPS', input.parentTs)!.text).toMatch(/^🚫 .*slow.sh 30: cancelled after/);
+    expect(await state.get(input.lockKey!)).toBeUndefined();
+    expect(await state.get(`cancel#${input.runId}`)).toBeUndefined();
+  }, 60_000);
+
+  it('stops a run at its time limit, counted in polls', async () => {
+    const input = await handOver('slow.sh', ['30'], { timeoutSeconds: 600, pollSeconds: 300 });
+    const result = await run(input);
+    expect(result.getResult()).toMatchObject({ outcome: 'failure', polls: 2 });
+    expect(replies(input.parentTs).at(-1)).toMatch(/^⏱️ Stopped after .*: the run reached its time limit \(10 min 0 s\)/);
+  }, 60_000);
+
+  it('the worker hands a long script to the workflow function and keeps the lock until the workflow ends', async () => {
+    process.env.RUN_WORKFLOW_POLL_SECONDS = '300';
+    try {
+      await world.slash('U0ALICE', 'run backup.sh nightly');
+      await world.idle();
+    } finally {
+      process.env.RUN_WORKFLOW_POLL_SECONDS = world.env.RUN_WORKFLOW_POLL_SECONDS!;
+    }
+    const invoke = world.aws.calls.filter((c) => c.action === 'Invoke').find((c) => String(c.params.FunctionName).startsWith(RUN_WORKFLOW_FUNCTION))!;
+    expect(invoke.params).toMatchObject({ InvocationType: 'Event', Qualifier: '$LATEST' });
+    const payload = JSON.parse(String(invoke.params.Payload)) as RunWorkflowInput;
+    expect(payload).toMatchObject({ script: 'backup.sh', args: ['nightly'], target: 'manager', pollSeconds: 300, timeoutSeconds: 900, lockKey: 'lock#run#backup.sh#manager' });
+    const parent = world.slack.message('C0OPS', payload.parentTs)!;
+    expect(parent.text).toMatch(/^✅ <@U0ALICE> ran `\/ecs run backup.sh nightly` — backup.sh nightly: exit 0 in/);
+    const text = replies(payload.parentTs).join('\n');
+    expect(text).toMatch(/⏳ `backup.sh nightly` \(run `[a-z0-9]{6}`\) may take up to 15 min 0 s, longer than one Lambda: it runs detached/);
+    expect(text).toContain('dumping tables... 100%');
+    // A progress bar redrawn with \r is read whole: no intermediate state shows as its own line.
+    expect(text).not.toMatch(/dumping tables\.\.\. +\d{1,2}%/);
+    expect(await state.get('lock#run#backup.sh#manager')).toBeUndefined();
+    expect(world.workflows.at(-1)!.getStatus()).toBe('SUCCEEDED');
+  }, 60_000);
+});
