@@ -89,4 +89,33 @@ describe('/ecs run', () => {
     expect(parent.text).toMatch(/^🚫 .*slow.sh 30: cancelled after/);
     expect(threadText(parent.ts)).toMatch(/🛑 Cancelled by <@U0ALICE>/);
   }, 40_000);
+
+  it('explains TargetNotConnectedException and points at /ecs verify', async () => {
+    const undo = world.aws.faults.fail('ecs:ExecuteCommand', { code: 'TargetNotConnectedException', message: 'The execute command failed due to an internal error. Try again later.' }, 1);
+    try {
+      await world.slash('U0ALICE', 'run fail.sh');
+      await world.idle();
+    } finally {
+      undo();
+    }
+    const parent = lastParent();
+    expect(parent.text).toMatch(/^❌ /);
+    const text = threadText(parent.ts);
+    expect(text).toContain('TargetNotConnectedException');
+    expect(text).toContain('`/ecs verify manager` checks each of these');
+  });
+
+  it('says ECS Exec is not ready when the manager task was started without it, with the fix', async () => {
+    const tasks = [...world.aws.state.region('111111111111', 'us-east-1').ecs.clusters.get('main')!.tasks.values()].filter((t) => t.group === 'service:manager' && t.lastStatus === 'RUNNING');
+    expect(tasks.length).toBeGreaterThan(0);
+    for (const t of tasks) t.enableExecuteCommand = false;
+    try {
+      await world.slash('U0ALICE', 'run fail.sh');
+      await world.idle();
+    } finally {
+      for (const t of tasks) t.enableExecuteCommand = true;
+    }
+    const text = threadText(lastParent().ts);
+    expect(text).toMatch(/ECS Exec is not ready on `manager`: \d+ of \d+ running tasks were started without ECS Exec \(a new deployment is needed: `\/ecs deploy manager --redeploy`\)/);
+  });
 });
