@@ -14,7 +14,7 @@ import { logsState, putLogGroup } from '../local/aws/services/logs';
 import { policyText } from '../local/aws/policy';
 import { age, execChecks, launchKind, versionAtLeast } from '../src/verify/checks/exec';
 import type { VerifyContext } from '../src/verify/context';
-import { byId, TARGETS, useVerifyHarness } from './support/verify';
+import { patch, runRecorded, TARGETS, useVerifyHarness } from './support/verify';
 
 const h = useVerifyHarness();
 const V = VERIFY_SEED;
@@ -25,18 +25,6 @@ const webTaskDefinition = () => region().ecs.taskDefinitions.get('web:42')!.task
 const webTask = (i = 0) => main().tasks.get(SAMPLE.tasks.webRunning[i]!)!;
 const plan = async (ctx: VerifyContext) => execChecks({ ctx, taskDefinition: await ctx.taskDefinition(), service: (await ctx.service())! });
 const ids = ['exec', 'exec:tasks', 'exec:agent', 'exec:task-role', 'exec:platform', 'exec:kms', 'exec:logging'];
-
-/** Sets properties for the current test only. */
-function patch<T extends object>(target: T, changes: Partial<T>): void {
-  const saved = Object.keys(changes).map((k) => [k, Object.prototype.hasOwnProperty.call(target, k), (target as Record<string, unknown>)[k]] as const);
-  Object.assign(target, changes);
-  onTestFinished(() => {
-    for (const [k, had, value] of saved) {
-      if (had) (target as Record<string, unknown>)[k] = value;
-      else delete (target as Record<string, unknown>)[k];
-    }
-  });
-}
 
 /** The cluster's exec configuration for the current test only. */
 function execConfig(config: ExecuteCommandConfiguration) {
@@ -53,11 +41,7 @@ function taskRoleWith(name: string, ...extra: Array<{ Effect: 'Allow' | 'Deny'; 
   patch(webTaskDefinition(), { taskRoleArn: `arn:aws:iam::${V.accountId}:role/${name}` });
 }
 
-async function run(alias: string) {
-  const before = h.aws.calls.length;
-  const results = await h.run(plan, alias);
-  return { results, r: byId(results), calls: h.aws.calls.slice(before) };
-}
+const run = (alias: string) => runRecorded(h, plan, alias);
 
 describe('ECS Exec checks: the seeded services', () => {
   it('web: ready for sessions; each AWS question asked once', async () => {

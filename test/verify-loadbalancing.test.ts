@@ -9,7 +9,7 @@ import { VERIFY_SEED } from '../local/aws/seed-verify';
 import { elbv2State } from '../local/aws/services/elbv2';
 import { loadBalancerChecks } from '../src/verify/checks/loadbalancing';
 import type { VerifyContext } from '../src/verify/context';
-import { byId, useVerifyHarness } from './support/verify';
+import { patch, runRecorded, useVerifyHarness } from './support/verify';
 
 const h = useVerifyHarness();
 const V = VERIFY_SEED;
@@ -17,24 +17,7 @@ const region = () => h.aws.state.region(V.accountId, V.region);
 const service = (name: string) => region().ecs.clusters.get('main')!.services.get(name)!;
 const plan = async (ctx: VerifyContext) => loadBalancerChecks({ ctx, taskDefinition: await ctx.taskDefinition(), service: (await ctx.service())! });
 
-/** Sets properties for the current test only. */
-function patch<T extends object>(target: T, changes: Partial<T>): void {
-  const saved = Object.keys(changes).map((k) => [k, Object.prototype.hasOwnProperty.call(target, k), (target as Record<string, unknown>)[k]] as const);
-  Object.assign(target, changes);
-  onTestFinished(() => {
-    for (const [k, had, value] of saved) {
-      if (had) (target as Record<string, unknown>)[k] = value;
-      else delete (target as Record<string, unknown>)[k];
-    }
-  });
-}
-
-async function run(alias: string) {
-  const before = h.aws.calls.length;
-  const results = await h.run(plan, alias);
-  const calls = h.aws.calls.slice(before).filter((c) => c.service === 'elasticloadbalancing');
-  return { results, r: byId(results), calls };
-}
+const run = (alias: string) => runRecorded(h, plan, alias, 'elasticloadbalancing');
 
 describe('load balancing checks', () => {
   it('web: its target group exists, fits awsvpc (ip targets) and the container maps the port — one DescribeTargetGroups', async () => {

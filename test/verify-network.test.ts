@@ -11,7 +11,7 @@ import { VERIFY_SEED } from '../local/aws/seed-verify';
 import { ec2State } from '../local/aws/services/ec2';
 import { cidrContains, classifyDefaultRoute, networkChecks } from '../src/verify/checks/network';
 import type { VerifyContext } from '../src/verify/context';
-import { byId, useVerifyHarness } from './support/verify';
+import { patch, runRecorded, useVerifyHarness } from './support/verify';
 
 const h = useVerifyHarness();
 const V = VERIFY_SEED;
@@ -23,28 +23,11 @@ const endpoint = (vpc: string, name: string) => ec2().vpcEndpoints.find((e) => e
 const securityGroup = (id: string) => ec2().securityGroups.find((g) => g.GroupId === id)!;
 const plan = async (ctx: VerifyContext) => networkChecks({ ctx, taskDefinition: await ctx.taskDefinition(), service: (await ctx.service())! });
 
-/** Sets properties for the current test only. */
-function patch<T extends object>(target: T, changes: Partial<T>): void {
-  const saved = Object.keys(changes).map((k) => [k, Object.prototype.hasOwnProperty.call(target, k), (target as Record<string, unknown>)[k]] as const);
-  Object.assign(target, changes);
-  onTestFinished(() => {
-    for (const [k, had, value] of saved) {
-      if (had) (target as Record<string, unknown>)[k] = value;
-      else delete (target as Record<string, unknown>)[k];
-    }
-  });
-}
-
 const awsvpc = (subnets: string[], securityGroups: string[], assignPublicIp: 'ENABLED' | 'DISABLED' = 'DISABLED'): Partial<Service> => ({
   networkConfiguration: { awsvpcConfiguration: { subnets, securityGroups, assignPublicIp } },
 });
 
-async function run(alias: string) {
-  const before = h.aws.calls.length;
-  const results = await h.run(plan, alias);
-  const calls = h.aws.calls.slice(before).filter((c) => c.service === 'ec2');
-  return { results, r: byId(results), calls };
-}
+const run = (alias: string) => runRecorded(h, plan, alias, 'ec2');
 
 describe('network checks: the seeded services', () => {
   it('web: subnets and group exist, both subnets reach the internet through the NAT gateway — no endpoint checks', async () => {

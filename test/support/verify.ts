@@ -1,4 +1,4 @@
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, onTestFinished } from 'vitest';
 import { startAwsEmulator, type AwsEmulator, type AwsEmulatorOptions } from '../../local/aws';
 import { AwsSession } from '../../src/aws/session';
 import type { Target } from '../../src/config/schema';
@@ -49,3 +49,23 @@ export function useVerifyHarness(emulatorOptions: AwsEmulatorOptions = {}): Veri
 
 /** Results by id, for assertions. */
 export const byId = (results: CheckResult[]) => Object.fromEntries(results.map((r) => [r.id, r]));
+
+/** Sets properties for the current test only (emulator state a test bends), restored when it ends. */
+export function patch<T extends object>(target: T, changes: Partial<T>): void {
+  const saved = Object.keys(changes).map((k) => [k, Object.prototype.hasOwnProperty.call(target, k), (target as Record<string, unknown>)[k]] as const);
+  Object.assign(target, changes);
+  onTestFinished(() => {
+    for (const [k, had, value] of saved) {
+      if (had) (target as Record<string, unknown>)[k] = value;
+      else delete (target as Record<string, unknown>)[k];
+    }
+  });
+}
+
+/** Runs a family's checks for a seeded target and returns its results with the AWS calls they made (of one service, if named). */
+export async function runRecorded(h: VerifyHarness, specs: (ctx: VerifyContext) => CheckSpec[] | Promise<CheckSpec[]>, alias: string, service?: string) {
+  const before = h.aws.calls.length;
+  const results = await h.run(specs, alias);
+  const calls = h.aws.calls.slice(before).filter((c) => !service || c.service === service);
+  return { results, r: byId(results), calls };
+}
