@@ -18,8 +18,8 @@ import type { WebClient } from '@slack/web-api';
 import type { AuditKey, AuditLog } from '../audit/audit';
 import { AwsSession } from '../aws/session';
 import type { Config } from '../config/schema';
-import { exitMarker, newNonce, quoteForShlex } from '../exec/command';
-import { buildDetachedStart, buildDetachedStop, readFollow, runDirectory, sizeMarker } from '../exec/detached';
+import { newNonce } from '../exec/command';
+import { buildDetachedLog, buildDetachedStart, buildDetachedStop, buildFollow, readFollow } from '../exec/detached';
 import { execOnce, execPlace, type ExecPlace } from '../exec/exec-once';
 import { OutputSpool } from '../exec/spool';
 import { UserFacingError } from '../platform/errors';
@@ -88,31 +88,6 @@ interface FollowResult {
   cancelledBy?: string;
 }
 
-const FOLLOW_LINES = [
-  'd=$1; o=$2',
-  'e=$(cat "$d/exit" 2>/dev/null)',
-  's=$(wc -c <"$d/out" 2>/dev/null || echo 0); s=$((s+0))',
-  // While the script runs, stop at the last complete line: a line still being written (a `\r`
-  // progress bar) is read whole by a later follow instead of in pieces that each show as a line.
-  // A run of 64 KiB without a newline goes out anyway.
-  'if [ -z "$e" ] && [ "$s" -gt "$o" ] && [ -n "$(tail -c +$((o+1)) "$d/out" | head -c $((s-o)) | tail -c 1)" ]; then',
-  '  p=$(tail -c +$((o+1)) "$d/out" | head -c $((s-o)) | tail -n 1 | wc -c); p=$((p+0))',
-  '  if [ "$p" -lt $((s-o)) ] || [ "$p" -lt 65536 ]; then s=$((s-p)); fi',
-  'fi',
-  'if [ "$s" -gt "$o" ]; then tail -c +$((o+1)) "$d/out" | head -c $((s-o)); fi',
-  'printf "\\n%s:%s\\n" "$3" "$s"',
-  'if [ -n "$e" ]; then printf "%s:%s\\n" "$0" "$e"; fi',
-].join('\n');
-
-/**
- * detached.ts's follow, reading whole lines only while the script runs: prints the output from
- * `offset` up to the last complete line (everything once the exit status exists), then the size
- * line with the new offset and, once ended, the exit marker. readFollow parses it.
- */
-export function buildFollowLines({ runId, offset, nonce }: { runId: string; offset: number; nonce: string }): string {
-  return ['/bin/sh', '-c', FOLLOW_LINES, exitMarker(nonce), runDirectory(runId), String(offset), sizeMarker(nonce)].map(quoteForShlex).join(' ');
-}
-
 /** Claims on posts live a day: far longer than any step retry. */
 const POST_CLAIM_TTL = 86_400;
 /** Starting a script twice is worse than reporting that the start failed. */
@@ -159,7 +134,7 @@ export function createRunWorkflow(deps: RunWorkflowDeps) {
     const follow = async (offset: number, key: string): Promise<{ offset: number; exitCode?: number }> => {
       const place = started.ok ? started.place : undefined;
       const nonce = newNonce();
-      const res = await withAws((aws) => execOnce({ aws, alias: input.target, place: place!, command: buildFollowLines({ runId: input.runId, offset, nonce }), nonce, timeoutMs: sessionTimeoutMs, logger }));
+      const res = await withAws((aws) => execOnce({ aws, alias: input.target, place: place!, command: buildFollow({ runId: input.runId, offset, nonce }), nonce, timeoutMs: sessionTimeoutMs, logger }));
       const { output, size } = readFollow(res.lines, nonce);
       // Without the size line the session ended early: throwing makes the step retry from `offset`.
       if (size === undefined) throw new Error(`follow session ended without its size line (${res.reason}${res.error ? `: ${res.error.message}` : ''})`);
@@ -275,7 +250,7 @@ export function createRunWorkflow(deps: RunWorkflowDeps) {
           spool = await OutputSpool.create();
           const s = spool;
           const nonce = newNonce();
-          const cat = ['/bin/sh', '-c', 'cat "$1/out" 2>/dev/null; printf "\\n%s:%s\\n" "$0" 0', exitMarker(nonce), runDirectory(input.runId)].map(quoteForShlex).join(' ');
+          const cat = buildDetachedLog({ runId: input.runId, nonce });
           const res = await withAws((aws) => execOnce({ aws, alias: input.target, place: started.place, command: cat, nonce, keepLines: false, onLines: (lines) => s.write(lines), timeoutMs: sessionTimeoutMs, logger })).catch(
             (error: unknown) => {
               logger.warn('could not read the full output file', { error });

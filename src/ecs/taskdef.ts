@@ -1,12 +1,11 @@
 import type { TaskDefinition } from '@aws-sdk/client-ecs';
 import { UsageError } from '../platform/errors';
+import { repositoryName, tryParseImageRef, withImageReference } from './images';
 
-/** `repo/name` of an image reference, without tag or digest. */
+/** `registry/repository` of an image reference, normalised (`nginx` is `docker.io/library/nginx`). */
 export function repositoryOf(image: string): string {
-  const noDigest = image.split('@')[0]!;
-  const slash = noDigest.lastIndexOf('/');
-  const colon = noDigest.lastIndexOf(':');
-  return colon > slash ? noDigest.slice(0, colon) : noDigest;
+  const ref = tryParseImageRef(image);
+  return ref ? repositoryName(ref) : image;
 }
 
 /** A bare tag (`v1.5.0`) rather than an image reference. */
@@ -45,7 +44,7 @@ export function withImage(current: TaskDefinition, image: string, appContainers?
   const changes: ImageChange[] = [];
   const containerDefinitions = containers.map((c) => {
     if (!targets.includes(c)) return c;
-    const to = tagOnly ? `${repositoryOf(c.image!)}:${image}` : image;
+    const to = tagOnly ? withImageReference(c.image!, image) : image;
     changes.push({ container: c.name!, from: c.image!, to });
     return { ...c, image: to };
   });

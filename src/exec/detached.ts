@@ -28,21 +28,33 @@ export function buildDetachedStart({ runId, path, args, nonce }: { runId: string
 export const sizeMarker = (nonce: string) => `ECSCHATOPS_SIZE_${nonce}`;
 
 const FOLLOW = [
-  'd=$1; o=$2',
   // The status first, then the size: once the status exists, the size is final.
+  'd=$1; o=$2',
   'e=$(cat "$d/exit" 2>/dev/null)',
   's=$(wc -c <"$d/out" 2>/dev/null || echo 0); s=$((s+0))',
+  // While the script runs, stop at the last complete line: a line still being written (a `\r`
+  // progress bar) is read whole by a later follow instead of in pieces that each show as a line.
+  // A run of 64 KiB without a newline goes out anyway.
+  'if [ -z "$e" ] && [ "$s" -gt "$o" ] && [ -n "$(tail -c +$((o+1)) "$d/out" | head -c $((s-o)) | tail -c 1)" ]; then',
+  '  p=$(tail -c +$((o+1)) "$d/out" | head -c $((s-o)) | tail -n 1 | wc -c); p=$((p+0))',
+  '  if [ "$p" -lt $((s-o)) ] || [ "$p" -lt 65536 ]; then s=$((s-p)); fi',
+  'fi',
   'if [ "$s" -gt "$o" ]; then tail -c +$((o+1)) "$d/out" | head -c $((s-o)); fi',
   'printf "\\n%s:%s\\n" "$3" "$s"',
   'if [ -n "$e" ]; then printf "%s:%s\\n" "$0" "$e"; fi',
 ].join('\n');
 
 /**
- * Prints the output written since `offset` bytes, then a size line (the new offset) and, once the
- * script has ended, its exit-status marker.
+ * Prints the output written since `offset` bytes (only up to the last complete line while the
+ * script runs), then a size line (the new offset) and, once the script has ended, its exit marker.
  */
 export function buildFollow({ runId, offset, nonce }: { runId: string; offset: number; nonce: string }): string {
   return ['/bin/sh', '-c', FOLLOW, exitMarker(nonce), runDirectory(runId), String(offset), sizeMarker(nonce)].map(quoteForShlex).join(' ');
+}
+
+/** The whole output file, for the log attached at the end. */
+export function buildDetachedLog({ runId, nonce }: { runId: string; nonce: string }): string {
+  return ['/bin/sh', '-c', 'cat "$1/out" 2>/dev/null; printf "\\n%s:%s\\n" "$0" 0', exitMarker(nonce), runDirectory(runId)].map(quoteForShlex).join(' ');
 }
 
 /** Ctrl-C cannot reach a detached script: interrupt its process group, then kill what is left. */
