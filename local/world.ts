@@ -11,7 +11,9 @@ import { startRegistry, type LocalRegistry } from './registry';
 import { startSlackServer, type SlackServer } from './slack/server';
 import { signedSlackEvent, slashCommandBody } from './slack/sign';
 import type { HttpEvent, HttpResult } from '../src/ingress/http';
+import type { DurableContext, DurableLambdaHandler } from '@aws/durable-execution-sdk-js';
 import type { TestResult } from '@aws/durable-execution-sdk-js-testing';
+import type { DurableCallbackBackend, LambdaRuntime } from './aws/services/lambda';
 
 let durableEnvironment: Promise<void> | undefined;
 
@@ -20,7 +22,7 @@ let durableEnvironment: Promise<void> | undefined;
  * up by startWorld and torn down by close(). Real time by default (`npm start`); with
  * `durableSkipTime` fake timers advance on their own and jump over each durable wait.
  */
-function setupDurableEnvironment(options: { skipTime: boolean }): Promise<void> {
+export function setupDurableEnvironment(options: { skipTime: boolean }): Promise<void> {
   durableEnvironment ??= withDurableLogLevel(async () => {
     const { LocalDurableTestRunner } = await import('@aws/durable-execution-sdk-js-testing');
     const realQueueMicrotask = globalThis.queueMicrotask;
@@ -48,7 +50,7 @@ async function withDurableLogLevel<T>(work: () => Promise<T>): Promise<T> {
   }
 }
 
-async function teardownDurableEnvironment(): Promise<void> {
+export async function teardownDurableEnvironment(): Promise<void> {
   if (!durableEnvironment) return;
   await durableEnvironment.catch(() => undefined);
   durableEnvironment = undefined;
@@ -56,8 +58,98 @@ async function teardownDurableEnvironment(): Promise<void> {
   await LocalDurableTestRunner.teardownTestEnvironment();
 }
 
+/**
+ * Registers a durable function (a `withDurableExecution` handler) in the emulator's Lambda.
+ *
+ * The emulator's Lambda is a plain function runtime, not a durable one: it cannot checkpoint a
+ * step or re-invoke the handler after a wait. So the registered function runs the whole durable
+ * execution through the testing package's LocalDurableTestRunner (a local checkpoint server that
+ * replays the handler after each wait, as Lambda does), with the production handler unchanged.
+ * Its timeout is the execution's, not one invocation's; waits take real time unless the durable
+ * environment was set up with skipped time. Each finished execution is appended to `executions`,
+ * and its callbacks are closed: completing one later fails as in AWS (CallbackTimeoutException).
+ */
+export function registerDurableFunction(
+  lambda: LambdaRuntime,
+  name: string,
+  handler: DurableLambdaHandler,
+  executions: Array<TestResult<unknown>>,
+): void {
+  lambda.register(name, {
+    timeoutMs: 24 * 3_600_000,
+    handler: async (event) => {
+      const { LocalDurableTestRunner } = await import('@aws/durable-execution-sdk-js-testing');
+      const result = await new LocalDurableTestRunner<unknown>({ handlerFunction: handler }).run({ payload: event });
+      executions.push(result);
+      lambda.closeDurableCallbacks(
+        result
+          .getOperations()
+          .filter((op) => op.getType() === 'CALLBACK')
+          .flatMap((op) => op.getCallbackDetails()?.callbackId ?? []),
+      );
+      if (result.getStatus() !== 'SUCCEEDED') throw new Error(`${name} ${result.getStatus()}: ${JSON.stringify(result.getError())}`);
+      return result.getResult();
+    },
+  });
+}
+
+/**
+ * With skipped time the testing package ends each durable wait at once without moving any clock,
+ * so the emulator, whose ECS rollouts run on its own clock, would see a 30-minute watch pass in a
+ * second. This wraps the workflow's durable context: the first time a wait ends (not when a replay
+ * passes it again), the emulator's clock moves by the wait's length, as if it had been waited.
+ */
+function advanceClockOnWaits<I, O>(workflow: (input: I, context: DurableContext) => Promise<O>, clock: { advance(ms: number): void }) {
+  const waited = new Set<string>();
+  return (input: I, context: DurableContext): Promise<O> => {
+    const execution = (context as { executionContext?: { durableExecutionArn?: string } }).executionContext?.durableExecutionArn ?? JSON.stringify(input).slice(0, 200);
+    const wait = ((name: string, duration: { seconds?: number; minutes?: number; hours?: number }) => {
+      const key = `${execution}#${name}`;
+      const ms = ((duration.hours ?? 0) * 3600 + (duration.minutes ?? 0) * 60 + (duration.seconds ?? 0)) * 1000;
+      const first = !waited.has(key);
+      return context.wait(name, duration as never).then(() => {
+        if (first && !waited.has(key)) {
+          waited.add(key);
+          clock.advance(ms);
+        }
+      });
+    }) as DurableContext['wait'];
+    return workflow(input, new Proxy(context, { get: (target, prop, receiver) => (prop === 'wait' ? wait : Reflect.get(target, prop, receiver)) }));
+  };
+}
+
+/**
+ * The emulator's backend for SendDurableExecutionCallback*: the testing package's durable API,
+ * which completes callbacks of the executions running in its checkpoint server (any runner).
+ * `createDurableApi` is private in the package's typings (1.1.x) but is what its runners use.
+ * The package is imported on first use; setupDurableEnvironment has loaded it by then (it must be
+ * loaded under withDurableLogLevel).
+ */
+export function localDurableCallbacks(): DurableCallbackBackend {
+  type DurableApi = {
+    sendCallbackSuccess(request: { CallbackId: string; Result?: Uint8Array }): Promise<unknown>;
+    sendCallbackFailure(request: { CallbackId: string; Error?: object }): Promise<unknown>;
+    sendCallbackHeartbeat(request: { CallbackId: string }): Promise<unknown>;
+  };
+  let api: Promise<DurableApi> | undefined;
+  const durableApi = () =>
+    (api ??= import('@aws/durable-execution-sdk-js-testing').then(({ LocalDurableTestRunner }) => {
+      const runner = LocalDurableTestRunner as unknown as { createDurableApi?: () => DurableApi };
+      if (typeof runner.createDurableApi !== 'function') {
+        throw new Error('@aws/durable-execution-sdk-js-testing no longer has LocalDurableTestRunner.createDurableApi()');
+      }
+      return runner.createDurableApi();
+    }));
+  return {
+    succeed: async (request) => (await durableApi()).sendCallbackSuccess(request),
+    fail: async (request) => (await durableApi()).sendCallbackFailure(request),
+    heartbeat: async (request) => (await durableApi()).sendCallbackHeartbeat(request),
+  };
+}
+
 export const WORKER_FUNCTION = 'ecs-chatops-worker';
 export const RUN_WORKFLOW_FUNCTION = 'ecs-chatops-run-workflow';
+export const DEPLOY_WORKFLOW_FUNCTION = 'ecs-chatops-deploy-workflow';
 export const SIGNING_SECRET_PARAM = '/ecs-chatops/slack/signing-secret';
 export const BOT_TOKEN_PARAM = '/ecs-chatops/slack/bot-token';
 
@@ -83,12 +175,15 @@ export interface World {
   /** A signed `/ecs …` from a seeded user in a channel, through the ingress; its answer shows as Slack would show it. */
   slash(userId: string, text: string, channelId?: string): Promise<HttpResult>;
   /** A person adds or removes a reaction; Slack delivers `reaction_added`/`reaction_removed` to the ingress. */
-  react(userId: string, channelId: string, ts: string, name: string, added?: boolean): Promise<HttpResult>;
+  react(userId: string, channelId: string, ts: string, name: string, added?: boolean): Promise<HttpResult & { eventId: string }>;
   /** Delivers an Events API envelope again, as Slack's retries do (same event_id). */
   redeliver(eventId: string): Promise<HttpResult>;
   /** A person clicks a button (block_actions) on a message. */
   click(userId: string, channelId: string, messageTs: string, action: { action_id: string; value?: string }): Promise<HttpResult>;
-  /** Every durable run workflow executed (newest last), for history and invocation assertions. */
+  /**
+   * Every durable workflow execution, run and deploy (newest last), for history and invocation
+   * assertions. Emulator time (ECS rollouts) moves with `aws.clock.advance(ms)`.
+   */
   workflows: Array<TestResult<unknown>>;
   /** Resolves when every asynchronous worker invocation has finished. */
   idle(): Promise<void>;
@@ -127,6 +222,7 @@ export async function startWorld(
     SLACK_API_URL: slack.url,
     WORKER_FUNCTION_NAME: WORKER_FUNCTION,
     RUN_WORKFLOW_FUNCTION_NAME: RUN_WORKFLOW_FUNCTION,
+    DEPLOY_WORKFLOW_FUNCTION_NAME: DEPLOY_WORKFLOW_FUNCTION,
     // Locally a detached run is followed every 2 s of real time, so it reads like a live run.
     RUN_WORKFLOW_POLL_SECONDS: '2',
     SLACK_SIGNING_SECRET_PARAM: SIGNING_SECRET_PARAM,
@@ -142,24 +238,23 @@ export async function startWorld(
     import('../src/auth/allowlist'),
   ]);
   aws.lambda.register(WORKER_FUNCTION, { handler: worker as never, timeoutMs: 900_000 });
-  // The emulator's Lambda is a plain function runtime, not a durable one: it cannot checkpoint a
-  // step or re-invoke the handler after a wait. So the registered function runs the whole durable
-  // execution through the testing package's LocalDurableTestRunner (a local checkpoint server that
-  // replays the handler after each wait, as Lambda does), with the production handler unchanged.
-  // Its timeout is the execution's, not one invocation's; waits take real time unless a test set
-  // the environment up with skipped time.
+  // The durable workflows run through the testing package (registerDurableFunction); the worker
+  // completes their callbacks with the real Lambda API, which the emulator hands to it.
   const workflows: Array<TestResult<unknown>> = [];
-  const { handler: runWorkflow } = await import('../src/handlers/run-workflow');
-  aws.lambda.register(RUN_WORKFLOW_FUNCTION, {
-    timeoutMs: 24 * 3_600_000,
-    handler: async (event) => {
-      const { LocalDurableTestRunner } = await import('@aws/durable-execution-sdk-js-testing');
-      const result = await new LocalDurableTestRunner<unknown>({ handlerFunction: runWorkflow }).run({ payload: event });
-      workflows.push(result);
-      if (result.getStatus() !== 'SUCCEEDED') throw new Error(`run workflow ${result.getStatus()}: ${JSON.stringify(result.getError())}`);
-      return result.getResult();
-    },
-  });
+  const [{ handler: runWorkflow }, { handler: deployWorkflow, deployWorkflowDeps }, { createDeployWorkflow }, { withDurableExecution }] = await Promise.all([
+    import('../src/handlers/run-workflow'),
+    import('../src/handlers/deploy-workflow'),
+    import('../src/commands/deploy-workflow'),
+    import('@aws/durable-execution-sdk-js'),
+  ]);
+  registerDurableFunction(aws.lambda, RUN_WORKFLOW_FUNCTION, runWorkflow, workflows);
+  // With skipped time, the deploy workflow (the production function and dependencies) runs with a
+  // context whose waits move the emulator's clock, so rollouts progress as the waits pass.
+  const deployHandler = options.durableSkipTime
+    ? withDurableExecution(advanceClockOnWaits(createDeployWorkflow(deployWorkflowDeps), aws.clock))
+    : deployWorkflow;
+  registerDurableFunction(aws.lambda, DEPLOY_WORKFLOW_FUNCTION, deployHandler, workflows);
+  aws.lambda.durableCallbacks = localDurableCallbacks();
 
   // Before any traffic: the LOG_LEVEL swap it needs must not overlap the bot's own logging.
   await setupDurableEnvironment({ skipTime: options.durableSkipTime ?? false });
@@ -220,7 +315,7 @@ export async function startWorld(
         },
       });
       delivered.set(eventId, body);
-      return ingress(sign(body, 'application/json'));
+      return { ...(await ingress(sign(body, 'application/json'))), eventId };
     },
     async redeliver(eventId) {
       const body = delivered.get(eventId);

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse, type CollectionTag, type ScalarTag, type Tags } from 'yaml';
-import { HANDLERS } from '../scripts/build';
+import { HANDLERS, loadConfigFile } from '../scripts/build';
 import { TABLES, type TableDefinition } from '../src/platform/tables';
 
 // CloudFormation short-form intrinsics (!Ref, !GetAtt, !Sub, …) as their long form.
@@ -31,6 +31,18 @@ interface Statement {
   Resource?: unknown;
   Condition?: Record<string, Record<string, unknown>>;
 }
+
+/** What the deploy workflow does to ECS (and the target role allows): read, register, roll out, watch. */
+const DEPLOY_ECS_ACTIONS = [
+  'ecs:DescribeServices',
+  'ecs:DescribeTaskDefinition',
+  'ecs:DescribeTasks',
+  'ecs:ListTaskDefinitions',
+  'ecs:ListTasks',
+  'ecs:RegisterTaskDefinition',
+  'ecs:TagResource',
+  'ecs:UpdateService',
+];
 
 const actions = (s: Statement) => [s.Action].flat();
 const resourceList = (s: Statement) => [s.Resource].flat();
@@ -153,13 +165,15 @@ describe('serverless.yml: tables match src/platform/tables.ts', () => {
 describe('serverless.yml: environment', () => {
   const needed: Record<string, string[]> = {
     ingress: ['ALLOWLIST_TABLE', 'AUDIT_TABLE', 'STATE_TABLE', 'WORKER_FUNCTION_NAME', 'SLACK_SIGNING_SECRET_PARAM', 'SLACK_BOT_TOKEN_PARAM', 'LOG_LEVEL'],
-    worker: ['ALLOWLIST_TABLE', 'AUDIT_TABLE', 'STATE_TABLE', 'SLACK_SIGNING_SECRET_PARAM', 'SLACK_BOT_TOKEN_PARAM', 'LOG_LEVEL', 'RUN_WORKFLOW_FUNCTION_NAME'],
+    worker: ['ALLOWLIST_TABLE', 'AUDIT_TABLE', 'STATE_TABLE', 'SLACK_SIGNING_SECRET_PARAM', 'SLACK_BOT_TOKEN_PARAM', 'LOG_LEVEL', 'RUN_WORKFLOW_FUNCTION_NAME', 'DEPLOY_WORKFLOW_FUNCTION_NAME'],
     runWorkflow: ['AUDIT_TABLE', 'STATE_TABLE', 'SLACK_SIGNING_SECRET_PARAM', 'SLACK_BOT_TOKEN_PARAM', 'LOG_LEVEL'],
+    deployWorkflow: ['AUDIT_TABLE', 'STATE_TABLE', 'SLACK_SIGNING_SECRET_PARAM', 'SLACK_BOT_TOKEN_PARAM', 'LOG_LEVEL'],
   };
 
   it('gives each function the variables the code reads', () => {
     for (const [fn, names] of Object.entries(needed)) expect(Object.keys(envOf(fn))).toEqual(expect.arrayContaining(names));
     expect(envOf('ingress').WORKER_FUNCTION_NAME).toEqual({ Ref: 'WorkerLambdaFunction' });
+    expect(envOf('worker').DEPLOY_WORKFLOW_FUNCTION_NAME).toBe('${self:custom.names.deployWorkflow}');
   });
 
   it('holds SSM parameter names, never secret values', () => {
@@ -184,7 +198,7 @@ describe('serverless.yml and infra/: IAM', () => {
   });
 
   it('gives each function its own role, writing only to its own log group', () => {
-    expect(functions.ingress.role).not.toBe(functions.worker.role);
+    expect(new Set(Object.values(functions).map((fn) => fn.role)).size).toBe(Object.keys(functions).length);
     expect(sls.provider.iam?.role?.statements ?? []).toEqual([]);
     for (const fn of Object.keys(functions)) {
       // Writing logs: only its own log group, except verify's optional proof line (below).
@@ -238,6 +252,12 @@ describe('serverless.yml and infra/: IAM', () => {
       AuditTable: ['dynamodb:UpdateItem'],
       StateTable: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
     });
+    // The request's conditional updates, the deploy lock, post claims; no allowlist (approvals
+    // are judged by the worker's reaction handler).
+    expect(dynamo('deployWorkflow')).toEqual({
+      AuditTable: ['dynamodb:UpdateItem'],
+      StateTable: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+    });
   });
 
   it('reads exactly the two Slack parameters, decrypting only through SSM', () => {
@@ -271,30 +291,148 @@ describe('serverless.yml and infra/: IAM', () => {
     expect(allActions('runWorkflow')).toContain('ecs:ExecuteCommand');
   });
 
-  it('lets the worker assume only ecs-chatops-target roles, tagged and with a source identity', () => {
-    const sts = rolePolicyStatements(roleOf('worker')).filter((s) => actions(s).some((a) => a.startsWith('sts:')));
-    expect(sts.flatMap(actions).sort()).toEqual(['sts:AssumeRole', 'sts:SetSourceIdentity', 'sts:TagSession']);
-    expect(sts.flatMap(resourceList)).toEqual([{ 'Fn::Sub': 'arn:${AWS::Partition}:iam::*:role/ecs-chatops-target*' }]);
+  it('gives the deploy workflow its DurableConfig, long enough for the longest request', () => {
+    const durable = resources.DeployWorkflowLambdaFunction;
+    expect(durable.Type).toBe('AWS::Lambda::Function');
+    expect(durable.Properties.DurableConfig).toEqual({ ExecutionTimeout: expect.any(Number), RetentionPeriodInDays: resources.RunWorkflowLambdaFunction.Properties.DurableConfig.RetentionPeriodInDays });
+    const timeout: number = durable.Properties.DurableConfig.ExecutionTimeout;
+    // The maxima src/config/schema.ts accepts: approval expiry 7 days, rollout timeout 6 hours
+    // (the rollback is watched as long again), plus an hour of polls and reporting.
+    expect(timeout).toBeGreaterThanOrEqual(7 * 86_400 + 2 * 6 * 3600 + 3600);
+    expect(timeout).toBeLessThanOrEqual(31_622_400); // Lambda's maximum
+    for (const [alias, target] of Object.entries(loadConfigFile().targets)) {
+      expect(target.deploy.expirySeconds + 2 * target.deploy.timeoutSeconds + 3600, `targets.${alias}.deploy`).toBeLessThanOrEqual(timeout);
+    }
+    expect(functions.deployWorkflow.timeout).toBe(900);
+    expect(functions.deployWorkflow.events ?? []).toEqual([]);
   });
 
-  it('gives a target-account role the same ECS actions as the worker, behind a tagged trust', () => {
+  it('gives the deploy workflow exactly the deploy actions, on itself and ECS tasks', () => {
+    const statements = rolePolicyStatements(roleOf('deployWorkflow'));
+    expect([...new Set(allActions('deployWorkflow'))].sort()).toEqual(
+      [
+        'logs:CreateLogStream',
+        'logs:PutLogEvents',
+        'lambda:CheckpointDurableExecution',
+        'lambda:GetDurableExecutionState',
+        'lambda:SendDurableExecutionCallbackSuccess',
+        'dynamodb:GetItem',
+        'dynamodb:PutItem',
+        'dynamodb:UpdateItem',
+        'dynamodb:DeleteItem',
+        'ssm:GetParameters',
+        'kms:Decrypt',
+        ...DEPLOY_ECS_ACTIONS,
+        'iam:PassRole',
+        'sts:AssumeRole',
+        'sts:TagSession',
+        'sts:SetSourceIdentity',
+      ].sort(),
+    );
+    // Durable execution and its own approval callback: on itself only.
+    for (const s of statements.filter((s) => actions(s).some((a) => a.startsWith('lambda:')))) {
+      for (const r of resourceList(s) as any[]) expect(r['Fn::Sub'], s.Sid).toMatch(/:function:\$\{self:custom\.names\.deployWorkflow\}(:\*)?$/);
+    }
+    // ECS: this account only; "*" only for the actions without resource-level permissions.
+    const unscopable = ['ecs:RegisterTaskDefinition', 'ecs:DescribeTaskDefinition', 'ecs:ListTaskDefinitions', 'ecs:ListTasks'];
+    for (const s of statements.filter((s) => actions(s).some((a) => a.startsWith('ecs:')))) {
+      for (const r of resourceList(s) as any[]) {
+        if (r === '*') expect(unscopable, s.Sid).toEqual(expect.arrayContaining(actions(s)));
+        else expect(r['Fn::Sub'], s.Sid).toMatch(/^arn:\$\{AWS::Partition\}:ecs:\*:\$\{AWS::AccountId\}:(service|task|task-definition)\/\*$/);
+      }
+    }
+    // Tags only on the task definitions it registers.
+    const tag = statements.find((s) => actions(s).includes('ecs:TagResource'))!;
+    expect(actions(tag)).toEqual(['ecs:TagResource']);
+    expect(tag.Condition).toEqual({ StringEquals: { 'ecs:CreateAction': 'RegisterTaskDefinition' } });
+    // Roles of this account only, narrowed by a parameter.
+    const pass = statements.find((s) => actions(s).includes('iam:PassRole'))!;
+    expect(pass.Resource).toEqual({ 'Fn::Sub': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${param:deployPassRolePattern}' });
+    expect(sls.params.default.deployPassRolePattern).toBeTruthy();
+  });
+
+  it('passes roles only to ECS tasks, never to "*"', () => {
+    const passing = everyStatement().filter(({ statement }) => actions(statement).includes('iam:PassRole'));
+    expect(passing.map(({ where }) => where).sort()).toEqual(['infra/cross-account-role.yaml TargetRole', 'serverless.yml DeployWorkflowRole']);
+    for (const { where, statement } of passing) {
+      expect(actions(statement), where).toEqual(['iam:PassRole']);
+      expect(statement.Condition, where).toEqual({ StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } });
+      expect(statement.Resource, where).not.toBe('*');
+      expect((statement.Resource as any)['Fn::Sub'], where).toMatch(/^arn:\$\{AWS::Partition\}:iam::\$\{AWS::AccountId\}:role\/\$\{/);
+    }
+  });
+
+  it('lets only the deploy workflow change ECS; the worker plans, starts it and answers its callback', () => {
+    const writes = ['ecs:RegisterTaskDefinition', 'ecs:UpdateService', 'ecs:TagResource', 'iam:PassRole'];
+    for (const fn of Object.keys(functions).filter((f) => f !== 'deployWorkflow')) {
+      expect(allActions(fn).filter((a) => writes.includes(a)), fn).toEqual([]);
+    }
+    const worker = rolePolicyStatements(roleOf('worker'));
+    expect(allActions('worker')).toEqual(expect.arrayContaining(['ecs:DescribeServices', 'ecs:DescribeTaskDefinition', 'ecs:ListTaskDefinitions', 'ecr:DescribeImages']));
+    const fn = (name: string) => [
+      { 'Fn::Sub': `arn:\${AWS::Partition}:lambda:\${AWS::Region}:\${AWS::AccountId}:function:\${self:custom.names.${name}}` },
+      { 'Fn::Sub': `arn:\${AWS::Partition}:lambda:\${AWS::Region}:\${AWS::AccountId}:function:\${self:custom.names.${name}}:*` },
+    ];
+    const invoke = worker.filter((s) => actions(s).includes('lambda:InvokeFunction'));
+    expect(invoke.flatMap(actions)).toEqual(invoke.map(() => 'lambda:InvokeFunction'));
+    expect(invoke.flatMap(resourceList)).toEqual([...fn('runWorkflow'), ...fn('deployWorkflow')]);
+    const callbacks = worker.filter((s) => actions(s).some((a) => a.startsWith('lambda:SendDurableExecutionCallback')));
+    expect(callbacks.flatMap(actions).sort()).toEqual(['lambda:SendDurableExecutionCallbackFailure', 'lambda:SendDurableExecutionCallbackSuccess']);
+    expect(callbacks.flatMap(resourceList)).toEqual(fn('deployWorkflow'));
+    // Nothing else of Lambda: no checkpoints of someone else's execution.
+    expect(allActions('worker').filter((a) => a.startsWith('lambda:')).sort()).toEqual([
+      'lambda:InvokeFunction',
+      'lambda:InvokeFunction',
+      'lambda:SendDurableExecutionCallbackFailure',
+      'lambda:SendDurableExecutionCallbackSuccess',
+    ]);
+  });
+
+  it('lets the worker and the workflows assume only ecs-chatops-target roles, tagged and with a source identity', () => {
+    for (const fn of ['worker', 'runWorkflow', 'deployWorkflow']) {
+      const sts = rolePolicyStatements(roleOf(fn)).filter((s) => actions(s).some((a) => a.startsWith('sts:')));
+      expect(sts.flatMap(actions).sort(), fn).toEqual(['sts:AssumeRole', 'sts:SetSourceIdentity', 'sts:TagSession']);
+      expect(sts.flatMap(resourceList), fn).toEqual([{ 'Fn::Sub': 'arn:${AWS::Partition}:iam::*:role/ecs-chatops-target*' }]);
+    }
+    expect(allActions('ingress').filter((a) => a.startsWith('sts:'))).toEqual([]);
+  });
+
+  it('gives a target-account role the ECS actions of every function that assumes it, behind a tagged trust', () => {
     const ecsActions = (statements: Statement[]) => [...new Set(statements.flatMap(actions).filter((a) => a.startsWith('ecs:')))].sort();
     const role = targetTemplate.Resources.TargetRole;
-    expect(ecsActions(rolePolicyStatements(role))).toEqual(ecsActions(rolePolicyStatements(roleOf('worker'))));
-    expect(ecsActions(rolePolicyStatements(role))).toEqual(
-      expect.arrayContaining(['ecs:DescribeServices', 'ecs:DescribeTaskDefinition', 'ecs:ListTasks', 'ecs:DescribeTasks']),
+    const targetStatements = rolePolicyStatements(role);
+    // The union over the functions that may assume target roles (worker, run and deploy workflows).
+    const assuming = Object.keys(functions).filter((fn) => allActions(fn).includes('sts:AssumeRole'));
+    expect(assuming.sort()).toEqual(['deployWorkflow', 'runWorkflow', 'worker']);
+    expect(ecsActions(targetStatements)).toEqual(ecsActions(assuming.flatMap((fn) => rolePolicyStatements(roleOf(fn)))));
+    expect(ecsActions(targetStatements)).toEqual(
+      expect.arrayContaining(['ecs:DescribeServices', 'ecs:DescribeTaskDefinition', 'ecs:ListTasks', 'ecs:DescribeTasks', ...DEPLOY_ECS_ACTIONS]),
     );
+    // The deploy's grants are the same in both places: tag on creation only, roles to ECS tasks only.
+    const bySid = (statements: Statement[], sid: string) => statements.find((s) => s.Sid === sid)!;
+    const deployStatements = rolePolicyStatements(roleOf('deployWorkflow'));
+    expect(bySid(targetStatements, 'DeployTagOnCreate').Condition).toEqual(bySid(deployStatements, 'DeployTagOnCreate').Condition);
+    expect(bySid(targetStatements, 'DeployTagOnCreate').Resource).toEqual(bySid(deployStatements, 'DeployTagOnCreate').Resource);
+    expect(bySid(targetStatements, 'DeployPassTaskRoles').Resource).toEqual({ 'Fn::Sub': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${PassRolePattern}' });
+    expect(targetTemplate.Parameters.PassRolePattern.Default).toBe('*');
     expect(targetTemplate.Parameters.RoleName.Default).toBe('ecs-chatops-target');
     const trust: Statement[] = role.Properties.AssumeRolePolicyDocument.Statement;
     expect(trust.flatMap(actions).sort()).toEqual(['sts:AssumeRole', 'sts:SetSourceIdentity', 'sts:TagSession']);
     const tag = trust.find((s) => actions(s).includes('sts:TagSession'))!;
     expect(tag.Condition?.Null?.['aws:RequestTag/slack-user']).toBe('false');
-    // The worker and the run workflow (long `/ecs run` scripts) act in target accounts; nothing else.
+    // The worker, the run workflow (long `/ecs run` scripts) and the deploy workflow act in target
+    // accounts; nothing else.
     for (const s of trust) {
       expect((s as any).Principal.AWS).toEqual([
         { 'Fn::Sub': 'arn:${AWS::Partition}:iam::${BotAccountId}:role/${WorkerRoleName}' },
         { 'Fn::Sub': 'arn:${AWS::Partition}:iam::${BotAccountId}:role/${RunWorkflowRoleName}' },
+        { 'Fn::Sub': 'arn:${AWS::Partition}:iam::${BotAccountId}:role/${DeployWorkflowRoleName}' },
       ]);
+    }
+    // The parameters name the roles serverless.yml creates.
+    for (const [param, logicalId] of [['WorkerRoleName', 'WorkerRole'], ['RunWorkflowRoleName', 'RunWorkflowRole'], ['DeployWorkflowRoleName', 'DeployWorkflowRole']]) {
+      const suffix = resources[logicalId!].Properties.RoleName.split('${self:provider.region}-')[1];
+      expect(targetTemplate.Parameters[param!].Description.replace(/\s+/g, ' '), param).toContain(`ecs-chatops-<stage>-<region>-${suffix}`);
     }
   });
 });

@@ -105,3 +105,8 @@ export function describeGrant(grant: Grant): string {
   const channels = grant.channels ? `, only in ${grant.channels.map((c) => `<#${c}>`).join(', ')}` : '';
   return `*${grant.role}* on ${services}${scripts}${channels}`;
 }
+
+/** Holds `role` (or admin) for the service, valid in the channel: who may approve a deploy. */
+export function holdsRole(entry: AllowlistEntry | undefined, role: Role, scope: Scope): boolean {
+  return (entry?.grants ?? []).some((g) => (g.role === role || g.role === 'admin') && covers(g.services, scope.service) && covers(g.channels, scope.channelId));
+}

@@ -76,6 +76,11 @@ export function resolveTarget(spec: VerbSpec, alias: string | undefined, config:
   return alias;
 }
 
+/** An image reference or a bare tag, as people type them: no spaces, no shell characters. */
+const IMAGE_OR_TAG = /^[\w][\w.\/:@-]{0,254}$/;
+/** `42`, `web:42` or a task definition ARN. */
+const REVISION = /^(\d{1,9}|[A-Za-z0-9_-]{1,255}:\d{1,9}|arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:task-definition\/[A-Za-z0-9_-]{1,255}:\d{1,9})$/;
+
 const noArgs = (spec: () => VerbSpec) => (words: Words) => {
   expectCount(spec(), words, 0, 0);
   return {};
@@ -137,7 +142,7 @@ export const VERBS: VerbSpec[] = [
     scope(words, config) {
       expectCount(this, words, 0, 1);
       const image = words.flags.get('image');
-      if (typeof image === 'string' && !/^[\w][\w.\/:@-]{0,254}$/.test(image)) throw usageError(this, `\`${escapeText(image)}\` is not an image or a tag.`);
+      if (typeof image === 'string' && !IMAGE_OR_TAG.test(image)) throw usageError(this, `\`${escapeText(image)}\` is not an image or a tag.`);
       return { target: resolveTarget(this, words.positional[0], config) };
     },
   },
@@ -156,6 +161,43 @@ export const VERBS: VerbSpec[] = [
       if (!script) throw new UnknownScriptError(name, closest(name, names));
       validateScriptArgs(name, script, args);
       return { target: script.target, script: name };
+    },
+  },
+  {
+    name: 'deploy',
+    summary: 'Deploy an image or tag to a service once another person approves it with a reaction; watched to the end, rolled back on failure',
+    usage: '/ecs deploy <service> <tag|image> | /ecs deploy <service> --redeploy',
+    details: [
+      'The request shows what will change and who may approve; an approver reacts ✅ to approve or ❌ to reject (per-service settings may differ). You cannot approve your own request.',
+      '`--redeploy` starts fresh tasks of the current task definition (new image pulls, new secrets).',
+      'One deploy per service at a time. A failed rollout is rolled back to the previous task definition.',
+    ],
+    permission: 'deploy',
+    runsIn: 'worker',
+    flags: { withValue: [], boolean: ['redeploy'] },
+    scope(words, config) {
+      const redeploy = words.flags.get('redeploy') === true;
+      expectCount(this, words, redeploy ? 0 : 1, redeploy ? 1 : 2);
+      const [service, image] = words.positional;
+      const target = resolveTarget(this, service, config);
+      if (!redeploy && !image) throw usageError(this, `Which image or tag? For example \`/ecs deploy ${target} v1.5.0\`.`);
+      if (image && !IMAGE_OR_TAG.test(image)) throw usageError(this, `\`${escapeText(image)}\` is not an image or a tag.`);
+      return { target };
+    },
+  },
+  {
+    name: 'rollback',
+    summary: 'Go back to the previous task definition revision (or a named one), once approved',
+    usage: '/ecs rollback <service> [revision]',
+    details: ['Without a revision: the newest active revision older than the running one. A revision is `42`, `web:42` or a task definition ARN.'],
+    permission: 'deploy',
+    runsIn: 'worker',
+    scope(words, config) {
+      expectCount(this, words, 0, 2);
+      const [service, revision] = words.positional;
+      const target = resolveTarget(this, service, config);
+      if (revision && !REVISION.test(revision)) throw usageError(this, `\`${escapeText(revision)}\` is not a revision: give \`42\`, \`family:42\` or a task definition ARN.`);
+      return { target };
     },
   },
   {

@@ -3,7 +3,8 @@ import type { AllowlistStore } from '../auth/allowlist';
 import type { StateStore } from '../platform/state';
 import type { AwsSession } from '../aws/session';
 import type { Config, Target } from '../config/schema';
-import type { CommandJob } from '../platform/jobs';
+import type { CommandJob, ReactionJob } from '../platform/jobs';
+import type { AuditLog } from '../audit/audit';
 import type { Logger } from '../platform/logger';
 import type { Outcome, ThreadOutput } from '../slack/thread-output';
 import type { ParsedRequest } from './registry';
@@ -38,3 +39,18 @@ export interface CommandResult {
 }
 
 export type WorkerCommand = (ctx: WorkerContext) => Promise<CommandResult>;
+
+/** A reaction on a message the bot tracks, with what the worker has to act on it. */
+export interface ReactionContext {
+  job: ReactionJob;
+  /** The tracked record (state table) the reaction's message maps to. */
+  tracked: Record<string, unknown>;
+  config: Config;
+  slack: WebClient;
+  allowlist: AllowlistStore;
+  audit: () => AuditLog;
+  logger: Logger;
+  now: () => number;
+}
+
+export type ReactionHandler = (ctx: ReactionContext) => Promise<void>;

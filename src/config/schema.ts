@@ -15,6 +15,34 @@ const region = pattern(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region such as
 const roleArn = pattern(/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/, 'must be an IAM role ARN (arn:aws:iam::<account>:role/<name>)');
 const name = z.string().check(z.minLength(1, 'must not be empty'), z.maxLength(255));
 
+/** A Slack emoji name as reactions carry it: `white_check_mark`, `+1`, `shipit`. */
+const emoji = pattern(/^[a-z0-9_+'-]{1,64}$/, 'must be a Slack emoji name without colons, such as white_check_mark');
+
+export const DEPLOY_DEFAULTS = {
+  approvals: 1,
+  approverRole: 'approver' as const,
+  expirySeconds: 1800,
+  approveEmoji: 'white_check_mark',
+  rejectEmoji: 'x',
+  rollback: true,
+  timeoutSeconds: 1800,
+};
+
+const deploySchema = z.strictObject({
+  /** Distinct people (never the requester) who must approve. */
+  approvals: z._default(z.number().check(z.int(), z.minimum(1), z.maximum(5)), DEPLOY_DEFAULTS.approvals),
+  /** The role an approver needs on this service (admins always qualify). */
+  approverRole: z._default(z.enum(['approver', 'deployer', 'admin']), DEPLOY_DEFAULTS.approverRole),
+  /** Seconds a request waits for its approvals before it expires (default 30 minutes). */
+  expirySeconds: z._default(z.number().check(z.int(), z.minimum(5), z.maximum(7 * 86_400)), DEPLOY_DEFAULTS.expirySeconds),
+  approveEmoji: z._default(emoji, DEPLOY_DEFAULTS.approveEmoji),
+  rejectEmoji: z._default(emoji, DEPLOY_DEFAULTS.rejectEmoji),
+  /** Roll back to the previous task definition when a rollout fails (false: leave it to people). */
+  rollback: z._default(z.boolean(), DEPLOY_DEFAULTS.rollback),
+  /** Seconds a rollout may take before it counts as failed (default 30 minutes). */
+  timeoutSeconds: z._default(z.number().check(z.int(), z.minimum(60), z.maximum(6 * 3600)), DEPLOY_DEFAULTS.timeoutSeconds),
+});
+
 export const targetSchema = z.strictObject({
   description: z.optional(z.string().check(z.maxLength(200))),
   region,
@@ -26,6 +54,8 @@ export const targetSchema = z.strictObject({
   manager: z.optional(z.strictObject({ service: z.optional(name), container: name })),
   /** Containers whose image a deploy replaces; default: those whose repository matches the new image. */
   appContainers: z.optional(z.array(name).check(z.minLength(1))),
+  /** How `/ecs deploy` and `/ecs rollback` are approved and watched. */
+  deploy: z._default(deploySchema, DEPLOY_DEFAULTS),
   verify: z._default(
     z.strictObject({
       /** Check families to leave out, each with the reason shown in the output. */
@@ -106,6 +136,7 @@ export const configSchema = z.strictObject({
 export type Config = z.infer<typeof configSchema>;
 export type Target = z.infer<typeof targetSchema>;
 export type Script = z.infer<typeof scriptSchema>;
+export type DeploySettings = z.infer<typeof deploySchema>;
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -119,12 +150,15 @@ export function parseConfig(raw: unknown): Config {
   const result = configSchema.safeParse(raw);
   if (result.success) {
     // Cross-references zod cannot see: a script's target must exist and have a manager container.
-    const problems = Object.entries(result.data.scripts).flatMap(([name, script]) => {
+    const problems = Object.entries(result.data.targets).flatMap(([alias, target]) =>
+      target.deploy.approveEmoji === target.deploy.rejectEmoji ? [`targets.${alias}.deploy.rejectEmoji: must differ from approveEmoji`] : [],
+    );
+    problems.push(...Object.entries(result.data.scripts).flatMap(([name, script]) => {
       const target = result.data.targets[script.target];
       if (!target) return [`scripts.${name}.target: no target \`${script.target}\` (targets: ${Object.keys(result.data.targets).join(', ')})`];
       if (!target.manager) return [`scripts.${name}.target: target \`${script.target}\` declares no manager container (targets.${script.target}.manager)`];
       return [];
-    });
+    }));
     if (problems.length) throw new ConfigError(problems);
     return result.data;
   }

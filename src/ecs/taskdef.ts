@@ -1,4 +1,4 @@
-import type { TaskDefinition } from '@aws-sdk/client-ecs';
+import type { RegisterTaskDefinitionCommandInput, TaskDefinition } from '@aws-sdk/client-ecs';
 import { UsageError } from '../platform/errors';
 import { repositoryName, tryParseImageRef, withImageReference } from './images';
 
@@ -49,4 +49,20 @@ export function withImage(current: TaskDefinition, image: string, appContainers?
     return { ...c, image: to };
   });
   return { taskDefinition: { ...current, containerDefinitions }, changes };
+}
+
+/** Fields DescribeTaskDefinition returns that ECS sets itself: RegisterTaskDefinition rejects them. */
+const READ_ONLY_FIELDS = ['taskDefinitionArn', 'revision', 'status', 'requiresAttributes', 'compatibilities', 'registeredAt', 'registeredBy', 'deregisteredAt', 'deleteRequestedAt'] as const;
+
+/**
+ * The RegisterTaskDefinition input for a new revision of `current` with `changes` applied. Every
+ * other field is carried over as it is (new ECS fields included), only ECS's own are dropped; the
+ * task definition's tags go along (DescribeTaskDefinition with include TAGS).
+ */
+export function registerInput(current: TaskDefinition, changes: ImageChange[], tags?: Array<{ key?: string; value?: string }>): RegisterTaskDefinitionCommandInput {
+  const copy: Record<string, unknown> = { ...current };
+  for (const field of READ_ONLY_FIELDS) delete copy[field];
+  const byContainer = new Map(changes.map((c) => [c.container, c.to]));
+  const containerDefinitions = (current.containerDefinitions ?? []).map((c) => (c.name && byContainer.has(c.name) ? { ...c, image: byContainer.get(c.name)! } : c));
+  return { ...(copy as Omit<RegisterTaskDefinitionCommandInput, 'containerDefinitions'>), containerDefinitions, ...(tags?.length ? { tags } : {}) } as RegisterTaskDefinitionCommandInput;
 }

@@ -4,7 +4,7 @@ import type { AllowlistStore } from '../auth/allowlist';
 import { AwsSession } from '../aws/session';
 import { commandText, parseRequest } from '../commands/registry';
 import type { SlackMessage } from '../commands/types';
-import { WORKER_COMMANDS } from '../commands/worker-commands';
+import { REACTION_HANDLERS, WORKER_COMMANDS } from '../commands/worker-commands';
 import type { CommandResult, WorkerContext } from '../commands/worker-types';
 import type { Config } from '../config/schema';
 import { UserFacingError } from '../platform/errors';
@@ -31,14 +31,6 @@ export interface LambdaContextLike {
   awsRequestId?: string;
 }
 
-/** Handles reactions on one kind of tracked message (the deploy approval registers one). */
-export type ReactionHandler = (job: ReactionJob, tracked: Record<string, unknown>, deps: WorkerDeps & { client: WebClient }) => Promise<void>;
-const reactionHandlers = new Map<string, ReactionHandler>();
-
-export function registerReactionHandler(kind: string, handler: ReactionHandler): void {
-  reactionHandlers.set(kind, handler);
-}
-
 export function createWorker(deps: WorkerDeps) {
   return async function runJob(job: Job, context: LambdaContextLike): Promise<void> {
     if (job.kind === 'command') return runCommand(job, context);
@@ -47,13 +39,14 @@ export function createWorker(deps: WorkerDeps) {
 
   async function runReaction(job: ReactionJob): Promise<void> {
     const tracked = await deps.state.get<Record<string, unknown>>(job.trackedKey);
-    const handler = tracked && reactionHandlers.get(String(tracked.kind));
+    const handler = tracked && REACTION_HANDLERS[String(tracked.kind)];
     if (!tracked || !handler) {
       deps.logger.info('reaction on a message no longer tracked', { trackedKey: job.trackedKey, eventId: job.eventId });
       return;
     }
     const { botToken } = await deps.secrets();
-    await handler(job, tracked, { ...deps, client: deps.slack(botToken) });
+    const logger = deps.logger.child({ jobId: job.id, user: job.userId, reaction: job.reaction, trackedKey: job.trackedKey });
+    await handler({ job, tracked, config: deps.config(), slack: deps.slack(botToken), allowlist: deps.allowlist, audit: deps.audit, logger, now: deps.now });
   }
 
   async function runCommand(job: CommandJob, context: LambdaContextLike): Promise<void> {

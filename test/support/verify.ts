@@ -1,17 +1,18 @@
 import { afterAll, beforeAll, onTestFinished } from 'vitest';
 import { startAwsEmulator, type AwsEmulator, type AwsEmulatorOptions } from '../../local/aws';
 import { AwsSession } from '../../src/aws/session';
-import type { Target } from '../../src/config/schema';
+import { DEPLOY_DEFAULTS, type Target } from '../../src/config/schema';
 import { VerifyContext, type VerifyOptions } from '../../src/verify/context';
 import { runChecks } from '../../src/verify/engine';
 import type { CheckResult, CheckSpec } from '../../src/verify/types';
 
 /** Targets of the seeded sample account. */
 const verify = { skip: [], putLogs: false, requiredPermissions: [] };
+const deploy = DEPLOY_DEFAULTS;
 export const TARGETS: Record<string, Target> = {
-  web: { region: 'us-east-1', cluster: 'main', service: 'web', verify },
-  broken: { region: 'us-east-1', cluster: 'main', service: 'broken', verify },
-  manager: { region: 'us-east-1', cluster: 'main', service: 'manager', manager: { container: 'app' }, verify },
+  web: { region: 'us-east-1', cluster: 'main', service: 'web', verify, deploy },
+  broken: { region: 'us-east-1', cluster: 'main', service: 'broken', verify, deploy },
+  manager: { region: 'us-east-1', cluster: 'main', service: 'manager', manager: { container: 'app' }, verify, deploy },
 };
 
 export interface VerifyHarness {

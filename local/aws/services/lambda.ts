@@ -3,6 +3,11 @@
  * hands slow work to itself with `InvocationType: Event`; this runtime reproduces what matters for
  * that: 202 before the handler runs, a context whose remaining time counts down, function errors
  * reported in-band (`X-Amz-Function-Error`), and a record of every invocation for tests to await.
+ *
+ * It also takes the durable-execution callback API (SendDurableExecutionCallbackSuccess/Failure/
+ * Heartbeat), which a worker uses to complete a workflow's `context.waitForCallback`. The runtime
+ * does not run durable executions itself; a pluggable backend (`durableCallbacks`, set by the local
+ * world to the testing package's checkpoint server) completes the callbacks.
  */
 import { AwsError, header, type CallContext, type Params, type RestResult, type ServiceDefinition } from '../protocols';
 import { arns, uuid, type Clock } from '../state';
@@ -55,6 +60,50 @@ function functionName(ref: unknown): string {
   return (s.includes('function:') ? s.slice(s.indexOf('function:') + 'function:'.length) : s).split(':')[0]!;
 }
 
+/** SendDurableExecutionCallbackFailure's payload (the SDK's ErrorObject). */
+export interface DurableCallbackError {
+  ErrorMessage?: string;
+  ErrorType?: string;
+  ErrorData?: string;
+  StackTrace?: string[];
+}
+/**
+ * Completes durable-execution callbacks; takes the SDK's request shapes, as the testing package's
+ * `LocalDurableTestRunner.createDurableApi()` does. Throw an AwsError to answer with it; other
+ * errors are mapped by message (see callbackError).
+ */
+export interface DurableCallbackBackend {
+  succeed(request: { CallbackId: string; Result?: Uint8Array }): Promise<unknown>;
+  fail(request: { CallbackId: string; Error?: DurableCallbackError }): Promise<unknown>;
+  heartbeat(request: { CallbackId: string }): Promise<unknown>;
+}
+
+/** Documented for every SendDurableExecutionCallback* CallbackId (Lambda API reference). */
+const CALLBACK_ID = /^[A-Za-z0-9+/]+={0,2}$/;
+const MAX_CALLBACK_RESULT = 262_144;
+
+/** The callback is closed: AWS's documented error ("expired or … already been closed", HTTP 400). */
+const callbackClosed = (id: string) =>
+  // The message is the emulator's own (UNVERIFIED against AWS); code and status are from the API model.
+  new AwsError('CallbackTimeoutException', `The callback ${id} has expired or has already been closed.`, 400, { Type: 'User' });
+
+/**
+ * Maps what a backend throws to what Lambda would answer. The testing package's checkpoint server
+ * throws plain Errors across its worker thread (the class is lost, only the message survives):
+ * "Execution not found" (malformed id or unknown execution), "Could not find operation" (unknown
+ * callback in a known execution), "Failed to decode CallbackIdData…".
+ */
+function callbackError(err: unknown, id: string): unknown {
+  if (err instanceof AwsError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  if (/Execution not found|Could not find operation|Failed to decode CallbackIdData|Missing callback Id/i.test(message)) {
+    // UNVERIFIED: AWS's answer to a well-formed but unknown callback id is not documented; the
+    // operation's modelled errors include InvalidParameterValueException and ResourceNotFoundException.
+    return new AwsError('InvalidParameterValueException', `Invalid callback id ${id}: ${message}`, 400, { Type: 'User' });
+  }
+  return err; // answered as ServiceException (500) and logged by the emulator
+}
+
 interface Outcome {
   payload: string;
   failed: boolean;
@@ -64,6 +113,13 @@ export class LambdaRuntime {
   readonly functions = new Map<string, Required<FunctionConfig>>();
   readonly invocations: InvocationRecord[] = [];
   private readonly inFlight = new Set<Promise<void>>();
+  /**
+   * Completes durable-execution callbacks for SendDurableExecutionCallback*; the local world sets
+   * it to the testing package's durable API. Without one those calls fail with ServiceException.
+   */
+  durableCallbacks?: DurableCallbackBackend;
+  /** Callbacks completed through this API or closed by closeDurableCallbacks. */
+  private readonly closedCallbacks = new Set<string>();
 
   constructor(
     private readonly clock: Clock,
@@ -82,6 +138,17 @@ export class LambdaRuntime {
       memoryMb: config.memoryMb ?? 1024,
       maxRetries: config.maxRetries ?? this.defaults.maxRetries ?? 0,
     });
+  }
+
+  /**
+   * Marks callbacks closed (e.g. every callback of a durable execution that has ended), so that
+   * completing them later fails with CallbackTimeoutException as in AWS. Callbacks completed
+   * through this API are closed already. A backend that does not report closed callbacks (the
+   * testing package accepts a second completion silently, even of a timed-out callback) needs
+   * this for the rest.
+   */
+  closeDurableCallbacks(ids: Iterable<string>): void {
+    for (const id of ids) this.closedCallbacks.add(id);
   }
 
   /** Resolves once no `Event` invocation (including retries it triggers) is running. */
@@ -196,6 +263,55 @@ export class LambdaRuntime {
     };
   }
 
+  private async durableCallback(kind: 'succeed' | 'fail' | 'heartbeat', p: Params): Promise<RestResult> {
+    const id = String(p.CallbackId ?? '');
+    if (id.length < 1 || id.length > 1024 || !CALLBACK_ID.test(id)) {
+      throw new AwsError(
+        'ValidationException',
+        `1 validation error detected: Value '${id}' at 'callbackId' failed to satisfy constraint: Member must satisfy regular expression pattern: [A-Za-z0-9+/]+={0,2}`,
+      );
+    }
+    if (kind === 'succeed' && (p.Result as Buffer).length > MAX_CALLBACK_RESULT) {
+      throw new AwsError(
+        'ValidationException',
+        `1 validation error detected: Value at 'result' failed to satisfy constraint: Member must have length less than or equal to ${MAX_CALLBACK_RESULT}`,
+      );
+    }
+    if (p.UnparsedBody !== undefined) {
+      throw new AwsError('InvalidRequestContentException', 'Could not parse request body into json', 400, { Type: 'User' });
+    }
+    const backend = this.durableCallbacks;
+    if (!backend) {
+      throw new AwsError(
+        'ServiceException',
+        'The AWS emulator runs no durable executions: set LambdaRuntime.durableCallbacks (the local world sets it) to complete callbacks.',
+        500,
+        { Type: 'Service' },
+      );
+    }
+    if (this.closedCallbacks.has(id)) throw callbackClosed(id);
+    if (kind === 'heartbeat') {
+      try {
+        await backend.heartbeat({ CallbackId: id });
+      } catch (err) {
+        // The testing package refuses heartbeats for callbacks without a heartbeat timeout; AWS
+        // presumably just accepts them (UNVERIFIED), so the emulator does too.
+        if (!/Could not find callback that requires heartbeat/.test((err as Error)?.message ?? '')) throw callbackError(err, id);
+      }
+      return { status: 200 };
+    }
+    // Closed before the backend answers: of two racing completions (a double click) one wins.
+    this.closedCallbacks.add(id);
+    try {
+      if (kind === 'succeed') await backend.succeed({ CallbackId: id, Result: p.Result as Buffer });
+      else await backend.fail({ CallbackId: id, ...(p.Error ? { Error: p.Error as DurableCallbackError } : {}) });
+    } catch (err) {
+      this.closedCallbacks.delete(id);
+      throw callbackError(err, id);
+    }
+    return { status: 200 };
+  }
+
   readonly service: ServiceDefinition = {
     name: 'lambda',
     protocol: 'rest-json',
@@ -213,12 +329,58 @@ export class LambdaRuntime {
           Payload: r.body.toString('utf8'),
         }),
       },
+      // Durable functions' callback API (API version 2025-12-01). Success: the body is the raw
+      // Result bytes (httpPayload blob); failure: the body is the ErrorObject as JSON (httpPayload).
+      {
+        method: 'POST',
+        path: '/2025-12-01/durable-execution-callbacks/{CallbackId}/succeed',
+        action: 'SendDurableExecutionCallbackSuccess',
+        input: (r) => ({ CallbackId: r.path.CallbackId, Result: r.body }),
+      },
+      {
+        method: 'POST',
+        path: '/2025-12-01/durable-execution-callbacks/{CallbackId}/fail',
+        action: 'SendDurableExecutionCallbackFailure',
+        input: (r) => {
+          const text = r.body.toString('utf8');
+          try {
+            return { CallbackId: r.path.CallbackId, ...(text ? { Error: JSON.parse(text) } : {}) };
+          } catch {
+            return { CallbackId: r.path.CallbackId, UnparsedBody: text }; // refused by the handler
+          }
+        },
+      },
+      {
+        method: 'POST',
+        path: '/2025-12-01/durable-execution-callbacks/{CallbackId}/heartbeat',
+        action: 'SendDurableExecutionCallbackHeartbeat',
+        input: (r) => ({ CallbackId: r.path.CallbackId }),
+      },
     ],
     actions: {
       Invoke: {
         iamAction: 'lambda:InvokeFunction',
         resources: (p, ctx) => [arns.lambda(ctx.accountId, ctx.region, functionName(p.FunctionName))],
         handler: (p, ctx) => this.invoke(p, ctx),
+      },
+      // To the emulator a callback id is opaque and names no function, so these are authorised
+      // against `*`. UNVERIFIED: in AWS the resource is presumably the durable
+      // execution (arn:aws:lambda:…:function:NAME:QUALIFIER/durable-execution/…), which policies
+      // commonly grant as `arn:aws:lambda:…:function:NAME:*`.
+      SendDurableExecutionCallbackSuccess: {
+        iamAction: 'lambda:SendDurableExecutionCallbackSuccess',
+        resources: () => ['*'],
+        handler: (p) => this.durableCallback('succeed', p),
+      },
+      SendDurableExecutionCallbackFailure: {
+        iamAction: 'lambda:SendDurableExecutionCallbackFailure',
+        resources: () => ['*'],
+        handler: (p) => this.durableCallback('fail', p),
+      },
+      SendDurableExecutionCallbackHeartbeat: {
+        iamAction: 'lambda:SendDurableExecutionCallbackHeartbeat',
+        resources: () => ['*'],
+        handler: (p) => this.durableCallback('heartbeat', p),
       },
     },
   };

@@ -1,0 +1,129 @@
+import { holdsRole } from '../auth/roles';
+import type { AuditDecision, AuditOutcome } from '../audit/audit';
+import { sendDecision } from '../deploy/callback';
+import { approvalMessage, requestHeadline } from '../deploy/render';
+import { dynamoDeployRequests, fromItem, type DeployRequests } from '../deploy/requests';
+import type { DeployRequest } from '../deploy/types';
+import type { ReactionContext, ReactionHandler } from './worker-types';
+
+/** Replaced by tests. */
+export const approvalDeps: { requests: DeployRequests; sendDecision: typeof sendDecision } = { requests: dynamoDeployRequests, sendDecision };
+
+/** `+1::skin-tone-3` counts as `+1`. */
+export const baseEmoji = (reaction: string): string => reaction.split('::')[0]!;
+
+/**
+ * A reaction on a deploy request. The approve emoji adds an approval (removing it withdraws the
+ * approval while the request is pending), the reject emoji ends the request. The requester's own
+ * approval never counts (their reject withdraws the request); people without the approver role
+ * are told so privately. Reactions on decided or expired requests are ignored without a word:
+ * Slack retries and late clicks must not spam the channel or start anything.
+ */
+export const approveByReaction: ReactionHandler = async (ctx) => {
+  const { job } = ctx;
+  const request = fromItem(ctx.tracked)!;
+  const { rule } = request;
+  const emoji = baseEmoji(job.reaction);
+  const approving = emoji === rule.approveEmoji;
+  if (!approving && emoji !== rule.rejectEmoji) return;
+  if (request.status !== 'pending' || ctx.now() >= rule.deadline) {
+    ctx.logger.info('reaction on a request that is no longer pending', { deployId: request.deployId, status: request.status });
+    return;
+  }
+  if (!job.added && !approving) return; // taking back a reject changes nothing: the request already ended
+
+  if (job.userId === request.requesterId) {
+    if (!job.added) return;
+    if (approving) {
+      await tell(ctx, request, `You asked for deploy \`${request.deployId}\`, so your :${rule.approveEmoji}: does not count: someone else with the ${rule.approverRole} role has to approve it.`);
+      await audit(ctx, request, 'denied', 'refused', 'the requester cannot approve their own request');
+      return;
+    }
+    await decide(ctx, request, 'cancelled');
+    return;
+  }
+
+  const entry = await ctx.allowlist.get(job.teamId, job.userId);
+  if (!holdsRole(entry, rule.approverRole, { service: request.target, channelId: request.channelId })) {
+    if (!job.added) return;
+    await tell(
+      ctx,
+      request,
+      `Your :${emoji}: on deploy \`${request.deployId}\` is ignored: approving or rejecting deploys of \`${request.target}\` needs the \`${rule.approverRole}\` role${rule.approverRole === 'admin' ? '' : ' (or admin)'} for it in this channel. \`/ecs whoami\` shows yours.`,
+    );
+    await audit(ctx, request, 'denied', 'refused', `no ${rule.approverRole} role for ${request.target}`);
+    return;
+  }
+
+  if (!approving) {
+    await decide(ctx, request, 'rejected');
+    return;
+  }
+  const key = request.pk;
+  if (!job.added) {
+    const after = await approvalDeps.requests.withdraw(key, job.userId);
+    if (!after) return;
+    await audit(ctx, after, 'allowed', 'success', 'approval withdrawn');
+    await Promise.all([update(ctx, after), note(ctx, after, `↩️ <@${job.userId}> withdrew their approval (${after.approvals?.length ?? 0} of ${rule.required}).`)]);
+    return;
+  }
+  const after = await approvalDeps.requests.approve(key, job.userId, ctx.now());
+  if (!after) return; // decided or expired meanwhile
+  await audit(ctx, after, 'allowed', 'success', 'approved');
+  if ((after.approvals?.length ?? 0) >= rule.required) {
+    await decide(ctx, after, 'approved');
+    return;
+  }
+  await Promise.all([update(ctx, after), note(ctx, after, `👍 <@${job.userId}> approved (${after.approvals?.length ?? 0} of ${rule.required}).`)]);
+};
+
+/** Ends a pending request; only the caller whose conditional update wins goes on. */
+async function decide(ctx: ReactionContext, request: DeployRequest, status: 'approved' | 'rejected' | 'cancelled'): Promise<void> {
+  const decided = await approvalDeps.requests.decide(request.pk, status, ctx.job.userId, ctx.now(), status === 'approved' ? request.rule.required : undefined);
+  if (!decided) return;
+  if (status !== 'approved') await audit(ctx, decided, 'allowed', 'success', status);
+  // The workflow waits on this callback; without an id yet, it reads the decision when it attaches one.
+  if (decided.callbackId) await approvalDeps.sendDecision(decided.callbackId, { status, by: ctx.job.userId }, ctx.logger);
+  const text =
+    status === 'approved'
+      ? `👍 Approved by ${(decided.approvals ?? [ctx.job.userId]).map((u) => `<@${u}>`).join(', ')}: deploying now.`
+      : status === 'rejected'
+        ? `🙅 <@${ctx.job.userId}> rejected the request. Nothing was changed.`
+        : `🚫 <@${ctx.job.userId}> withdrew the request. Nothing was changed.`;
+  await Promise.all([update(ctx, decided), note(ctx, decided, text)]);
+}
+
+async function update(ctx: ReactionContext, request: DeployRequest): Promise<void> {
+  const headline = requestHeadline({ requesterId: request.requesterId, target: request.target, plan: request.plan, deployId: request.deployId });
+  await ctx.slack.chat.update({ channel: request.channelId, ts: request.messageTs, text: approvalMessage(request, headline) }).catch((error: unknown) => ctx.logger.warn('could not update the request message', { error }));
+}
+
+async function note(ctx: ReactionContext, request: DeployRequest, text: string): Promise<void> {
+  await ctx.slack.chat.postMessage({ channel: request.channelId, thread_ts: request.messageTs, text }).catch((error: unknown) => ctx.logger.warn('could not post in the thread', { error }));
+}
+
+async function tell(ctx: ReactionContext, request: DeployRequest, text: string): Promise<void> {
+  await ctx.slack.chat.postEphemeral({ channel: request.channelId, user: ctx.job.userId, text }).catch((error: unknown) => ctx.logger.warn('could not send the ephemeral note', { error }));
+}
+
+async function audit(ctx: ReactionContext, request: DeployRequest, decision: AuditDecision, outcome: AuditOutcome, reason: string): Promise<void> {
+  const { job } = ctx;
+  await ctx
+    .audit()
+    .record({
+      id: job.id,
+      teamId: job.teamId,
+      userId: job.userId,
+      channelId: request.channelId,
+      commandText: `:${job.reaction}: ${job.added ? 'added to' : 'removed from'} deploy ${request.deployId}`,
+      verb: 'approve',
+      target: request.target,
+      decision,
+      reason,
+      outcome,
+      at: new Date(ctx.now()).toISOString(),
+      threadTs: request.messageTs,
+      detail: { deployId: request.deployId, eventId: job.eventId, requester: request.requesterId, approvals: request.approvals ?? [] },
+    })
+    .catch((error: unknown) => ctx.logger.error('audit failed', { error }));
+}

@@ -1,0 +1,436 @@
+/**
+ * The durable workflow of one deploy: wait for the approvals, register and roll out the new task
+ * definition, watch the rollout to its end, roll back when it fails. Approvals take minutes to
+ * hours and rollouts often outlive a Lambda, so every wait is a durable one: a waiting execution
+ * holds no Lambda, and each poll is a fresh invocation that replays the checkpointed steps.
+ *
+ * Replay rules (as in run-workflow.ts): the outside world (ECS, Slack, DynamoDB, the clock) is only
+ * touched inside steps; between steps the code uses step results and the input, so a replay takes
+ * the same path. Time limits are sums of the waits taken, never Date.now(). A step can run twice
+ * (its invocation died before the checkpoint), so Slack posts are claimed per deploy and step, and
+ * the update step recognises its own earlier UpdateService.
+ */
+import { StepSemantics, type DurableContext } from '@aws/durable-execution-sdk-js';
+import { DescribeServicesCommand, RegisterTaskDefinitionCommand, UpdateServiceCommand, type Service } from '@aws-sdk/client-ecs';
+import type { WebClient } from '@slack/web-api';
+import type { AuditLog } from '../audit/audit';
+import { AwsSession } from '../aws/session';
+import type { Config } from '../config/schema';
+import type { ApprovalDecision, sendDecision as SendDecision } from '../deploy/callback';
+import { describeTaskDefinition, shortTaskDefinition } from '../deploy/plan';
+import { approvalMessage, clock } from '../deploy/render';
+import type { DeployHistory } from '../deploy/history';
+import type { DeployRequests } from '../deploy/requests';
+import type { DeployWorkflowInput, RequestStatus } from '../deploy/types';
+import { nextPollSeconds, observeRollout, readStoppedTasks, startProgress, type WatchProgress, type WatchVerdict } from '../deploy/watch';
+import { registerInput } from '../ecs/taskdef';
+import { UserFacingError } from '../platform/errors';
+import type { Logger } from '../platform/logger';
+import type { StateStore } from '../platform/state';
+import { escapeText } from '../slack/format';
+import { ThreadOutput, type Outcome } from '../slack/thread-output';
+import { formatDuration } from './run';
+
+export interface DeployWorkflowDeps {
+  config: () => Config;
+  /** A Slack client with the bot token (createSlackClient). */
+  slack: () => Promise<WebClient>;
+  state: StateStore;
+  requests: DeployRequests;
+  history: DeployHistory;
+  audit: () => AuditLog;
+  sendDecision: typeof SendDecision;
+  logger: Logger;
+  /** Only read inside steps. */
+  now?: () => number;
+}
+
+export interface DeployWorkflowResult {
+  outcome: Outcome;
+  summary: string;
+  status: RequestStatus;
+  taskDefinition?: string;
+  rolledBack?: boolean;
+  polls: number;
+}
+
+/** Checkpointed result of the `decision` step. */
+interface Decision {
+  status: Exclude<RequestStatus, 'pending'>;
+  approvals: string[];
+  decidedBy?: string;
+  decidedAt?: number;
+}
+
+/** Checkpointed result of `register` / `update`. */
+type Started = { ok: true; taskDefinition: string; deploymentId: string; at: number } | { ok: false; message: string };
+
+/** Checkpointed result of one watch poll. */
+interface Poll {
+  progress: WatchProgress;
+  verdict: WatchVerdict;
+  error?: string;
+}
+
+interface Watched {
+  verdict: WatchVerdict | { state: 'timeout' } | { state: 'lost'; reason: string };
+  progress: WatchProgress;
+  seconds: number;
+}
+
+const POST_CLAIM_TTL = 7 * 86_400;
+/** ECS and Slack hiccups inside a step: a few retries, further apart each time. */
+const RETRY = (_error: Error, attempt: number) => ({ shouldRetry: attempt < 5, delay: { seconds: 5 * attempt } });
+/** Consecutive failed polls after which the bot stops watching and says so. */
+const MAX_POLL_ERRORS = 12;
+/** Errors no retry will change: ECS said no to the request itself. */
+const PERMANENT = new Set(['ClientException', 'InvalidParameterException', 'AccessDeniedException', 'AccessDenied', 'ServiceNotFoundException', 'ServiceNotActiveException', 'ClusterNotFoundException', 'UnsupportedFeatureException', 'PlatformUnknownException', 'PlatformTaskDefinitionIncompatibilityException']);
+
+/** A refusal ends the deploy with ECS's reason; anything else (throttling, 5xx, network) is thrown so the step retries. */
+function refused(error: unknown, doing: string): { ok: false; message: string } {
+  if (error instanceof UserFacingError) return { ok: false, message: `${doing} failed: ${error.userMessage}` };
+  if (!PERMANENT.has((error as { name?: string }).name ?? '')) throw error;
+  return { ok: false, message: `${doing} failed: ${escapeText((error as Error).message)}` };
+}
+
+export function createDeployWorkflow(deps: DeployWorkflowDeps) {
+  const now = deps.now ?? Date.now;
+
+  return async function deployWorkflow(input: DeployWorkflowInput, context: DurableContext): Promise<DeployWorkflowResult> {
+    const logger = deps.logger.child({ deployId: input.deployId, target: input.target });
+    const remainingMs = () => {
+      try {
+        return context.lambdaContext?.getRemainingTimeInMillis?.() ?? 120_000;
+      } catch {
+        return 120_000;
+      }
+    };
+    const targetConfig = () => {
+      const target = deps.config().targets[input.target];
+      if (!target) throw new Error(`target ${input.target} is no longer in the configuration`);
+      return target;
+    };
+    /** AWS access for one step, acting for the requester (as the worker did when planning). */
+    const withAws = async <T>(work: (aws: AwsSession) => Promise<T>): Promise<T> => {
+      const aws = new AwsSession(targetConfig(), { teamId: input.teamId, userId: input.requesterId, ...(input.requesterName ? { userName: input.requesterName } : {}) });
+      try {
+        return await work(aws);
+      } finally {
+        aws.destroy();
+      }
+    };
+    const thread = async (parentText?: string) =>
+      ThreadOutput.resume({ client: await deps.slack(), channel: input.channelId, parentTs: input.parentTs, remainingMs, logger, ...(parentText ? { parentText } : {}) });
+    /** Posts once per (deploy, key), even when the step runs again. */
+    const post = async (key: string, text: string) => {
+      if (!text) return;
+      if (await deps.state.claim(`deploypost#${input.deployId}#${key}`, POST_CLAIM_TTL)) await (await thread()).post(text);
+    };
+    const target = targetConfig();
+
+    // ---- approval: a callback completed by whoever decides the request (src/commands/approve.ts) ----
+    const waitSeconds = Math.max(1, Math.ceil((input.deadline - input.requestedAt) / 1000));
+    try {
+      await context.waitForCallback(
+        'approval',
+        async (callbackId) => {
+          const request = await deps.requests.attachCallback(input.requestKey, callbackId);
+          // Decided before the callback existed: nobody else could complete it.
+          if (request && request.status !== 'pending') await deps.sendDecision(callbackId, { status: request.status, ...(request.decidedBy ? { by: request.decidedBy } : {}) } satisfies ApprovalDecision, logger);
+        },
+        { timeout: { seconds: waitSeconds } },
+      );
+    } catch (error) {
+      // Timed out (the request expired) or failed: the request's own status decides below.
+      logger.info('approval wait ended without a decision', { error: (error as Error).message });
+    }
+    const decision: Decision = await context.step(
+      'decision',
+      async () => {
+        let request = await deps.requests.get(input.requestKey);
+        if (request?.status === 'pending') {
+          request = (await deps.requests.decide(input.requestKey, 'expired', 'deadline', now())) ?? (await deps.requests.get(input.requestKey));
+          if (request?.status === 'expired') {
+            const client = await deps.slack();
+            await client.chat.update({ channel: input.channelId, ts: input.parentTs, text: approvalMessage(request, input.headline) }).catch((e: unknown) => logger.warn('could not mark the request expired', { error: e }));
+            await post('expired', `⌛ The request expired at ${clock(input.deadline)} without enough approvals. Nothing was changed.`);
+          }
+        }
+        if (!request) return { status: 'cancelled' as const, approvals: [] };
+        return {
+          status: request.status === 'pending' ? ('expired' as const) : request.status,
+          approvals: request.approvals ?? [],
+          ...(request.decidedBy ? { decidedBy: request.decidedBy } : {}),
+          ...(request.decidedAt ? { decidedAt: request.decidedAt } : {}),
+        };
+      },
+      { retryStrategy: RETRY },
+    );
+    const approvedBy = decision.approvals.map((u) => `<@${u}>`).join(', ');
+    const finalHeadline = decision.status === 'approved' ? `${input.headline} · approved by ${approvedBy}` : input.headline;
+    if (decision.status !== 'approved') {
+      const summary = decision.status === 'rejected' ? `rejected by <@${decision.decidedBy}>` : decision.status === 'cancelled' ? 'withdrawn by the requester' : 'expired without approval';
+      return finish({ outcome: 'cancelled', summary, status: decision.status, polls: 0 }, decision, undefined, undefined);
+    }
+
+    try {
+      return await deployAndWatch();
+    } catch (error) {
+      // A step that kept failing after its retries (ECS or Slack down for minutes): said, not silent.
+      logger.error('deploy workflow step failed for good', { error });
+      const message = (error as Error).message;
+      return finish(
+        { outcome: 'failure', summary: `the deploy stopped: ${message}`, status: 'approved', polls: 0, detail: `❌ The deploy stopped after repeated errors: ${escapeText(message)}. Check \`/ecs status ${input.target}\` before trying again.` },
+        decision,
+        undefined,
+        undefined,
+      );
+    }
+
+    async function deployAndWatch(): Promise<DeployWorkflowResult> {
+      // ---- register the new revision (deploy) and update the service --------------------------
+      const registered: { ok: true; taskDefinition: string } | { ok: false; message: string } = await context.step(
+        'register',
+        async () => {
+          if (input.plan.action !== 'deploy') return { ok: true as const, taskDefinition: input.plan.targetTaskDefinition ?? input.plan.currentTaskDefinition };
+          return withAws(async (aws) => {
+            const current = await describeTaskDefinition(aws, input.plan.currentTaskDefinition);
+            const { tags, ...td } = current;
+            const out = await aws.ecs().send(new RegisterTaskDefinitionCommand(registerInput(td, input.plan.changes, tags)));
+            const arn = out.taskDefinition!.taskDefinitionArn!;
+            await post('registered', `📝 Registered \`${shortTaskDefinition(arn)}\` (from \`${shortTaskDefinition(input.plan.currentTaskDefinition)}\` with the new image${input.plan.changes.length > 1 ? 's' : ''}).`);
+            return { ok: true as const, taskDefinition: arn };
+          }).catch((error: unknown) => refused(error, 'registering the new task definition'));
+        },
+        { retryStrategy: RETRY },
+      );
+      const started: Started = !registered.ok
+        ? registered
+        : await context.step(
+            'update',
+            async () => {
+              return withAws(async (aws): Promise<Started> => {
+                const ecs = aws.ecs();
+                const service = await describeService(aws);
+                const primary = service.deployments?.find((d) => d.status === 'PRIMARY');
+                // Our own earlier UpdateService (this step ran before and died before its checkpoint).
+                if (primary && primary.taskDefinition === registered.taskDefinition && (primary.createdAt?.getTime() ?? 0) >= (decision.decidedAt ?? input.requestedAt) && input.plan.action !== 'redeploy') {
+                  return { ok: true, taskDefinition: registered.taskDefinition, deploymentId: primary.id!, at: primary.createdAt!.getTime() };
+                }
+                if (service.taskDefinition !== input.plan.currentTaskDefinition) {
+                  return {
+                    ok: false,
+                    message: `\`${input.target}\` changed since the request: it now runs \`${shortTaskDefinition(service.taskDefinition)}\`, the request was made against \`${shortTaskDefinition(input.plan.currentTaskDefinition)}\`. Nothing was deployed; ask again if it is still wanted.`,
+                  };
+                }
+                const out = await ecs.send(
+                  new UpdateServiceCommand({
+                    cluster: target.cluster,
+                    service: target.service,
+                    taskDefinition: registered.taskDefinition,
+                    ...(input.plan.action === 'redeploy' ? { forceNewDeployment: true } : {}),
+                  }),
+                );
+                const deployment = out.service?.deployments?.find((d) => d.status === 'PRIMARY');
+                const at = deployment?.createdAt?.getTime() ?? now();
+                await post('update', `🚀 \`UpdateService\` called at ${new Date(at).toISOString().slice(11, 19)} UTC: \`${input.target}\` → \`${shortTaskDefinition(registered.taskDefinition)}\`. Watching the rollout…`);
+                return { ok: true, taskDefinition: registered.taskDefinition, deploymentId: deployment?.id ?? '', at };
+              }).catch((error: unknown) => refused(error, 'updating the service'));
+            },
+            // Safe to retry: a second run finds its own deployment instead of updating again.
+            { retryStrategy: RETRY, semantics: StepSemantics.AtLeastOncePerRetry },
+          );
+      if (!started.ok) return finish({ outcome: 'failure', summary: started.message.split('\n')[0]!, status: 'approved', polls: 0, detail: `❌ ${started.message}` }, decision, undefined, undefined);
+
+      // ---- watch the rollout ------------------------------------------------------------------
+      let polls = 0;
+      const watch = async (phase: string, deploymentId: string, taskDefinition: string, since: number): Promise<Watched> => {
+        let progress = startProgress(deploymentId, taskDefinition, since);
+        let seconds = 0;
+        let errors = 0;
+        for (let n = 1; ; n++) {
+          const pause = nextPollSeconds(seconds, errors);
+          await context.wait(`${phase}-wait-${n}`, { seconds: pause });
+          seconds += pause;
+          polls++;
+          const before = progress;
+          const failedSoFar = errors;
+          const poll: Poll = await context.step(
+            `${phase}-${n}`,
+            async () => {
+              try {
+                return await withAws(async (aws) => {
+                  const service = await describeService(aws);
+                  const seen = observeRollout(service, before);
+                  let lines = seen.lines;
+                  let next = seen.progress;
+                  if (seen.fetchStoppedTasks) {
+                    const stopped = await readStoppedTasks(aws.ecs(), target.cluster, target.service, next);
+                    lines = [...lines, ...stopped.lines];
+                    next = stopped.progress;
+                  }
+                  await post(`${phase}-${n}`, lines.join('\n'));
+                  return { progress: next, verdict: seen.verdict };
+                });
+              } catch (error) {
+                const message = (error as Error).message;
+                // Said once when it starts and every few polls after: backing off, not giving up.
+                if (failedSoFar === 0 || (failedSoFar + 1) % 4 === 0) {
+                  await post(`${phase}-${n}-error`, `⚠️ Could not read the service (${escapeText(message)}); trying again in ${nextPollSeconds(seconds, failedSoFar + 1)} s.`).catch(() => undefined);
+                }
+                return { progress: before, verdict: { state: 'in-progress' as const }, error: message };
+              }
+            },
+            { retryStrategy: RETRY },
+          );
+          progress = poll.progress;
+          errors = poll.error ? errors + 1 : 0;
+          if (poll.verdict.state !== 'in-progress') return { verdict: poll.verdict, progress, seconds };
+          if (errors >= MAX_POLL_ERRORS) return { verdict: { state: 'lost', reason: poll.error ?? 'ECS did not answer' }, progress, seconds };
+          if (seconds >= input.timeoutSeconds) return { verdict: { state: 'timeout' }, progress, seconds };
+        }
+      };
+
+      const rollout = await watch('rollout', started.deploymentId, started.taskDefinition, started.at);
+      if (rollout.verdict.state === 'completed') {
+        return finish(
+          { outcome: 'success', summary: `\`${shortTaskDefinition(started.taskDefinition)}\` is live and steady after ${formatDuration(rollout.seconds * 1000)}`, status: 'approved', taskDefinition: started.taskDefinition, polls },
+          decision,
+          { rollout },
+          started,
+        );
+      }
+      if (rollout.verdict.state === 'lost') {
+        return finish(
+          { outcome: 'warning', summary: `lost track of the rollout (${rollout.verdict.reason}); check \`/ecs status ${input.target}\``, status: 'approved', taskDefinition: started.taskDefinition, polls },
+          decision,
+          { rollout },
+          started,
+        );
+      }
+      const why =
+        rollout.verdict.state === 'timeout' ? `the rollout did not finish within ${formatDuration(input.timeoutSeconds * 1000)}` : rollout.verdict.state === 'failed' ? rollout.verdict.reason : 'the rollout did not complete';
+      const reasons = rollout.progress.stopReasons.length ? `\nStop reasons: ${rollout.progress.stopReasons.map((r) => `“${escapeText(r)}”`).join('; ')}` : '';
+
+      // ---- roll back ---------------------------------------------------------------------------
+      const ecsRollback = rollout.verdict.state === 'failed' ? rollout.verdict.ecsRollback : undefined;
+      const previous = input.plan.currentTaskDefinition;
+      if (!ecsRollback && (!input.rollback || previous === started.taskDefinition)) {
+        const left = input.rollback ? 'there is no other revision to go back to' : 'automatic rollback is off for this service';
+        return finish(
+          { outcome: 'failure', summary: `${why}; not rolled back (${left})`, status: 'approved', taskDefinition: started.taskDefinition, polls, detail: `❌ ${why}.${reasons}\nNot rolled back: ${left}. \`/ecs rollback ${input.target}\` asks for one.` },
+          decision,
+          { rollout },
+          started,
+        );
+      }
+      const back: Started = ecsRollback
+        ? await context.step('rollback', async () => {
+            await post('rollback', `↩️ ${why}. ECS's circuit breaker is rolling back to \`${shortTaskDefinition(ecsRollback.taskDefinition)}\`; watching it.${reasons}`);
+            return { ok: true as const, taskDefinition: ecsRollback.taskDefinition, deploymentId: ecsRollback.deploymentId, at: now() };
+          })
+        : await context.step(
+            'rollback',
+            async () =>
+              withAws(async (aws): Promise<Started> => {
+                const out = await aws.ecs().send(new UpdateServiceCommand({ cluster: target.cluster, service: target.service, taskDefinition: previous }));
+                const deployment = out.service?.deployments?.find((d) => d.status === 'PRIMARY');
+                await post('rollback', `↩️ ${why}. Rolling back to \`${shortTaskDefinition(previous)}\`.${reasons}`);
+                return { ok: true, taskDefinition: previous, deploymentId: deployment?.id ?? '', at: deployment?.createdAt?.getTime() ?? now() };
+              }).catch((error: unknown) => refused(error, 'rolling back')),
+            { retryStrategy: RETRY },
+          );
+      if (!back.ok) {
+        return finish(
+          { outcome: 'failure', summary: `${why}; the rollback could not be started (${back.message})`, status: 'approved', taskDefinition: started.taskDefinition, polls, rolledBack: false },
+          decision,
+          { rollout },
+          started,
+        );
+      }
+      const rolledBack = await watch('rollback', back.deploymentId, back.taskDefinition, back.at);
+      const backOk = rolledBack.verdict.state === 'completed';
+      return finish(
+        {
+          outcome: 'failure',
+          summary: `${why}; ${backOk ? `rolled back to \`${shortTaskDefinition(back.taskDefinition)}\`` : `the rollback to \`${shortTaskDefinition(back.taskDefinition)}\` did not settle either (${rolledBack.verdict.state})`}`,
+          status: 'approved',
+          taskDefinition: back.taskDefinition,
+          rolledBack: true,
+          polls,
+          detail: `${backOk ? '↩️' : '🔥'} ${why}.${reasons}\n${backOk ? `Rolled back: \`${input.target}\` runs \`${shortTaskDefinition(back.taskDefinition)}\` again and is steady.` : `The rollback did not settle (${rolledBack.verdict.state}): look at \`/ecs status ${input.target}\` now.`}`,
+        },
+        decision,
+        { rollout, rollback: rolledBack },
+        started,
+      );
+    }
+
+    async function describeService(aws: AwsSession): Promise<Service> {
+      const out = await aws.ecs().send(new DescribeServicesCommand({ cluster: target.cluster, services: [target.service] }));
+      const service = out.services?.[0];
+      if (!service) throw new Error(`service ${target.service} not found in ${target.cluster}`);
+      return service;
+    }
+
+    /** The end: the thread's last word, the parent marked, the lock released, the audit completed. */
+    function finish(
+      result: DeployWorkflowResult & { detail?: string },
+      decided: Decision,
+      watched: { rollout: Watched; rollback?: Watched } | undefined,
+      deployed: Extract<Started, { ok: true }> | undefined,
+    ): Promise<DeployWorkflowResult> {
+      return context.step(
+        'finish',
+        async (): Promise<DeployWorkflowResult> => {
+          const took = formatDuration(now() - input.requestedAt);
+          // What ran well and what did not, for the next `/ecs rollback` without a revision.
+          const at = new Date(now()).toISOString();
+          const record = (taskDefinition: string, outcome: 'success' | 'failure') =>
+            deps.history.record(input.target, { taskDefinition, outcome, deployId: input.deployId, at }).catch((error: unknown) => logger.warn('deploy history not recorded', { error }));
+          if (deployed && watched) {
+            const rolledOut = watched.rollout.verdict.state === 'completed';
+            await record(deployed.taskDefinition, rolledOut ? 'success' : 'failure');
+            if (watched.rollback?.verdict.state === 'completed' && result.taskDefinition) await record(result.taskDefinition, 'success');
+          }
+          // Free for the next deploy before the message says this one ended.
+          await deps.state.release(input.lockKey).catch(() => undefined);
+          const out = await thread(finalHeadline);
+          if (result.detail) await post('finish', result.detail);
+          else if (decided.status === 'approved') await post('finish', `${result.outcome === 'success' ? '✅' : '⚠️'} ${result.summary}.`);
+          await out.finish({ outcome: result.outcome, summary: result.summary });
+          await deps
+            .audit()
+            .complete(input.audit, {
+              outcome: result.outcome,
+              durationMs: now() - input.requestedAt,
+              reason: result.summary,
+              threadTs: input.parentTs,
+              detail: {
+                deployId: input.deployId,
+                action: input.plan.action,
+                requester: input.requesterId,
+                status: decided.status,
+                approvers: decided.approvals,
+                ...(decided.decidedBy ? { decidedBy: decided.decidedBy } : {}),
+                requestedAt: new Date(input.requestedAt).toISOString(),
+                ...(decided.decidedAt ? { decidedAt: new Date(decided.decidedAt).toISOString() } : {}),
+                finishedAt: new Date(now()).toISOString(),
+                took,
+                fromTaskDefinition: input.plan.currentTaskDefinition,
+                ...(deployed ? { toTaskDefinition: deployed.taskDefinition, deploymentStartedAt: new Date(deployed.at).toISOString() } : {}),
+                images: input.plan.changes,
+                ...(watched ? { rolloutSeconds: watched.rollout.seconds, rolloutVerdict: watched.rollout.verdict.state, stopReasons: watched.rollout.progress.stopReasons } : {}),
+                ...(watched?.rollback ? { rolledBackTo: result.taskDefinition, rollbackVerdict: watched.rollback.verdict.state } : {}),
+                polls: result.polls,
+              },
+            })
+            .catch((error: unknown) => logger.error('audit completion failed', { error }));
+          const { detail: _detail, ...rest } = result;
+          return rest;
+        },
+        { retryStrategy: RETRY },
+      );
+    }
+  };
+}

@@ -1,0 +1,153 @@
+import { randomBytes } from 'node:crypto';
+import type { LambdaClient } from '@aws-sdk/client-lambda';
+import { dynamoDeployHistory, type DeployHistory } from '../deploy/history';
+import { planDeploy, type PlanInput } from '../deploy/plan';
+import { dynamoDeployRequests, type DeployRequests } from '../deploy/requests';
+import { approvalMessage, requestHeadline } from '../deploy/render';
+import { deployLockKey, requestKey, type DeployAction, type DeployLock, type DeployRequest, type DeployWorkflowInput } from '../deploy/types';
+import { UserFacingError } from '../platform/errors';
+import { commandText } from './registry';
+import type { CommandResult, WorkerCommand, WorkerContext } from './worker-types';
+
+/** Longest a request plus its rollout and rollback can hold the lock; the workflow releases it sooner. */
+const lockSeconds = (expirySeconds: number, timeoutSeconds: number) => expirySeconds + 2 * timeoutSeconds + 3600;
+const newDeployId = () => randomBytes(6).toString('base64url').toLowerCase().replace(/[^a-z0-9]/g, '').padEnd(6, '0').slice(0, 6);
+
+/** Replaced by tests; production uses the state table. */
+export const deployDeps: { requests: DeployRequests; history: DeployHistory; startWorkflow: (input: DeployWorkflowInput) => Promise<void> } = {
+  requests: dynamoDeployRequests,
+  history: dynamoDeployHistory,
+  startWorkflow: invokeDeployWorkflow,
+};
+
+/** `/ecs deploy <service> <tag|image>` and `/ecs deploy <service> --redeploy`. */
+export const deploy: WorkerCommand = (ctx) => {
+  const [, image] = ctx.request.words.positional;
+  const redeploy = ctx.request.words.flags.get('redeploy') === true;
+  return requestDeploy(ctx, redeploy ? { action: 'redeploy' } : { action: 'deploy', image: image! });
+};
+
+/** `/ecs rollback <service> [revision]`. */
+export const rollback: WorkerCommand = (ctx) => {
+  const [, revision] = ctx.request.words.positional;
+  return requestDeploy(ctx, { action: 'rollback', ...(revision ? { revision } : {}) });
+};
+
+/**
+ * Plans the change, turns the command's message into the approval request and hands the rest to
+ * the durable deploy workflow, which waits for the approvals, deploys, watches and rolls back.
+ * The service's deploy lock is taken first and held until the workflow ends.
+ */
+async function requestDeploy(ctx: WorkerContext, input: PlanInput & { action: DeployAction }): Promise<CommandResult> {
+  const target = ctx.target!;
+  const settings = target.deploy;
+  const { invocation } = ctx.job;
+  const typed = commandText(invocation);
+  const lockKey = deployLockKey(target.alias);
+  const deployId = newDeployId();
+  const lock: DeployLock = { deployId, userId: invocation.userId, channelId: invocation.channelId, threadTs: ctx.out.parentTs, startedAt: new Date(ctx.now()).toISOString(), commandText: typed };
+  if (!(await ctx.state.claim(lockKey, lockSeconds(settings.expirySeconds, settings.timeoutSeconds), lock))) {
+    const holder = await ctx.state.get<DeployLock>(lockKey);
+    const link = holder ? await permalink(ctx, holder.channelId, holder.threadTs) : undefined;
+    await ctx.out.post(
+      `Another deploy of \`${target.alias}\` is under way${holder ? `: \`${holder.commandText}\` by <@${holder.userId}> since ${holder.startedAt.slice(11, 16)} UTC (deploy \`${holder.deployId}\`)${link ? `, <${link}|see its thread>` : ''}` : ''}. One deploy per service at a time: wait for it to end, or reject it there.`,
+    );
+    return { outcome: 'failure', summary: `${target.alias}: another deploy is under way` };
+  }
+
+  const key = requestKey(invocation.channelId, ctx.out.parentTs);
+  let created = false;
+  try {
+    await ctx.out.post(`🔎 Planning: reading \`${target.service}\` in \`${target.cluster}\` (${target.region})${input.action === 'deploy' ? ' and checking the image' : ''}…`);
+    const history = input.action === 'rollback' && !input.revision ? await deployDeps.history.list(target.alias) : [];
+    const { plan, notes } = await planDeploy(ctx.aws!, target, { ...input, history });
+    const now = ctx.now();
+    const request: DeployRequest = {
+      pk: key,
+      kind: 'deploy',
+      deployId,
+      status: 'pending',
+      target: target.alias,
+      teamId: invocation.teamId,
+      channelId: invocation.channelId,
+      messageTs: ctx.out.parentTs,
+      requesterId: invocation.userId,
+      ...(invocation.userName ? { requesterName: invocation.userName } : {}),
+      commandText: typed,
+      plan,
+      rule: {
+        required: settings.approvals,
+        approverRole: settings.approverRole,
+        approveEmoji: settings.approveEmoji,
+        rejectEmoji: settings.rejectEmoji,
+        deadline: now + settings.expirySeconds * 1000,
+      },
+      requestedAt: new Date(now).toISOString(),
+    };
+    const headline = requestHeadline({ requesterId: invocation.userId, target: target.alias, plan, deployId });
+    if (notes.length) await ctx.out.post(notes.join('\n'));
+    // Tracked before the message says "react here", so no early reaction is dropped by the ingress.
+    created = await deployDeps.requests.create(request, lockSeconds(settings.expirySeconds, settings.timeoutSeconds) + 86_400);
+    if (!created) throw new Error(`a deploy request already exists for message ${key}`);
+    await ctx.slack.chat.update({ channel: invocation.channelId, ts: ctx.out.parentTs, text: approvalMessage(request, headline) });
+    // Ready-made reactions: approvers click instead of searching the emoji (the ingress ignores the bot's own).
+    for (const name of [settings.approveEmoji, settings.rejectEmoji]) {
+      await ctx.slack.reactions.add({ channel: invocation.channelId, timestamp: ctx.out.parentTs, name }).catch((error: unknown) => ctx.logger.warn('could not add reaction', { name, error }));
+    }
+    await deployDeps.startWorkflow({
+      deployId,
+      requestKey: key,
+      target: target.alias,
+      teamId: invocation.teamId,
+      requesterId: invocation.userId,
+      ...(invocation.userName ? { requesterName: invocation.userName } : {}),
+      channelId: invocation.channelId,
+      parentTs: ctx.out.parentTs,
+      headline,
+      plan,
+      requestedAt: now,
+      deadline: request.rule.deadline,
+      lockKey,
+      audit: ctx.job.audit,
+      rollback: settings.rollback,
+      timeoutSeconds: settings.timeoutSeconds,
+    });
+    await ctx.out.post(`🗳️ Approval requested above: ${request.rule.required} approval${request.rule.required > 1 ? 's' : ''} needed until ${new Date(request.rule.deadline).toISOString().slice(11, 16)} UTC. Progress will appear here.`);
+    return { outcome: 'success', summary: `deploy ${deployId}: waiting for approval`, continues: true };
+  } catch (error) {
+    if (created) await deployDeps.requests.remove(key).catch(() => undefined);
+    await ctx.state.release(lockKey).catch(() => undefined);
+    throw error;
+  }
+}
+
+let lambda: LambdaClient | undefined;
+
+/**
+ * Starts the deploy workflow (src/handlers/deploy-workflow.ts) with an asynchronous invoke of its
+ * qualified name; DurableExecutionName makes a retried invoke return the same execution.
+ */
+async function invokeDeployWorkflow(input: DeployWorkflowInput): Promise<void> {
+  const functionName = process.env.DEPLOY_WORKFLOW_FUNCTION_NAME;
+  if (!functionName) throw new UserFacingError('This deployment has no deploy workflow function (DEPLOY_WORKFLOW_FUNCTION_NAME is not set), so deploys cannot be approved or watched. Nothing was changed.');
+  const { InvokeCommand, LambdaClient } = await import('@aws-sdk/client-lambda');
+  lambda ??= new LambdaClient({ maxAttempts: 3 });
+  const res = await lambda.send(
+    new InvokeCommand({
+      FunctionName: functionName,
+      ...(functionName.includes(':') ? {} : { Qualifier: '$LATEST' }),
+      InvocationType: 'Event',
+      DurableExecutionName: `deploy-${input.deployId}`,
+      Payload: Buffer.from(JSON.stringify(input)),
+    }),
+  );
+  if (res.StatusCode !== 202) throw new Error(`deploy workflow invocation returned status ${res.StatusCode}`);
+}
+
+async function permalink(ctx: WorkerContext, channel: string, ts: string): Promise<string | undefined> {
+  try {
+    return (await ctx.slack.chat.getPermalink({ channel, message_ts: ts })).permalink;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,33 @@
+/**
+ * Completes the deploy workflow's approval callback (Lambda durable functions'
+ * SendDurableExecutionCallbackSuccess). Called by whoever decides a request and by the workflow
+ * itself when the decision came before its callback existed; the second call of the two finds the
+ * callback completed, which is expected and only logged.
+ */
+import type { LambdaClient } from '@aws-sdk/client-lambda';
+import type { Logger } from '../platform/logger';
+import type { RequestStatus } from './types';
+
+export interface ApprovalDecision {
+  status: Exclude<RequestStatus, 'pending'>;
+  by?: string;
+}
+
+let lambda: LambdaClient | undefined;
+
+export async function sendDecision(callbackId: string, decision: ApprovalDecision, logger: Logger): Promise<boolean> {
+  const { LambdaClient, SendDurableExecutionCallbackSuccessCommand } = await import('@aws-sdk/client-lambda');
+  lambda ??= new LambdaClient({ maxAttempts: 3 });
+  try {
+    await lambda.send(new SendDurableExecutionCallbackSuccessCommand({ CallbackId: callbackId, Result: Buffer.from(JSON.stringify(decision)) }));
+    return true;
+  } catch (error) {
+    const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+    // 4xx: the callback is already completed or timed out; the workflow reads the request itself.
+    if (status && status >= 400 && status < 500) {
+      logger.info('approval callback already completed', { error: (error as Error).message });
+      return false;
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,169 @@
+/**
+ * What a deploy, redeploy or rollback will change, worked out before anyone is asked to approve:
+ * the service as it runs now, the task definition it would run, and every image that changes.
+ * Bad input (an unknown tag, nothing to change, a CodeDeploy service) stops here.
+ */
+import {
+  DescribeServicesCommand,
+  DescribeTaskDefinitionCommand,
+  ListTaskDefinitionsCommand,
+  type Service,
+  type TaskDefinition,
+} from '@aws-sdk/client-ecs';
+import type { AwsSession } from '../aws/session';
+import { explainAwsError } from '../aws/errors';
+import type { Target } from '../config/schema';
+import { withImage, type ImageChange } from '../ecs/taskdef';
+import { UserFacingError } from '../platform/errors';
+import { escapeText } from '../slack/format';
+import type { DeployHistoryEntry } from './history';
+import { checkImage } from './image-check';
+import type { DeployAction, DeployPlan } from './types';
+
+export interface PlanInput {
+  action: DeployAction;
+  /** deploy: the tag or image typed. */
+  image?: string;
+  /** rollback: the revision typed (`42`, `web:42`, an ARN); absent: the previous one. */
+  revision?: string;
+  /** rollback: the service's deploy history, newest first (src/deploy/history.ts). */
+  history?: DeployHistoryEntry[];
+}
+
+export interface PlannedDeploy {
+  plan: DeployPlan;
+  service: Service;
+  /** Lines for the thread: what was checked and what is worth knowing before approving. */
+  notes: string[];
+}
+
+/** `arn:…:task-definition/web:42` → `web:42`. */
+export const shortTaskDefinition = (arn: string | undefined): string => (arn ? arn.slice(arn.lastIndexOf('/') + 1) : '?');
+const revisionOf = (arn: string): number => Number(arn.slice(arn.lastIndexOf(':') + 1));
+const familyOf = (arn: string): string => shortTaskDefinition(arn).split(':')[0]!;
+
+export async function planDeploy(aws: AwsSession, target: { alias: string } & Target, input: PlanInput): Promise<PlannedDeploy> {
+  const ecs = aws.ecs();
+  const where = `\`${target.service}\` in cluster \`${target.cluster}\` (${target.region})`;
+  const described = await ecs.send(new DescribeServicesCommand({ cluster: target.cluster, services: [target.service] })).catch((error) => {
+    throw explainAwsError(error, `reading service ${where}`);
+  });
+  const service = described.services?.[0];
+  if (!service || service.status !== 'ACTIVE') {
+    throw new UserFacingError(`Service ${where} ${service ? `is ${service.status}` : 'was not found'}, so there is nothing to deploy to. Check \`targets.${target.alias}\` in the configuration.`);
+  }
+  const controller = service.deploymentController?.type ?? 'ECS';
+  if (controller !== 'ECS') {
+    throw new UserFacingError(
+      controller === 'CODE_DEPLOY'
+        ? `\`${target.alias}\` deploys through AWS CodeDeploy (blue/green): CodeDeploy owns its task sets and the traffic shift, and ECS refuses a task definition change made with UpdateService. Deploy it through its CodeDeploy application (\`aws deploy create-deployment\`, or your pipeline). Nothing was changed.`
+        : `\`${target.alias}\` uses an external deployment controller: its task sets are managed outside ECS's rolling updates, which this bot does not drive. Deploy it with the tool that owns it. Nothing was changed.`,
+    );
+  }
+  const current = service.taskDefinition!;
+  const currentTd = await describeTaskDefinition(aws, current);
+  const notes: string[] = [];
+  const inProgress = (service.deployments ?? []).filter((d) => d.status !== 'PRIMARY' || d.rolloutState === 'IN_PROGRESS');
+  if (inProgress.length) {
+    const primary = service.deployments?.find((d) => d.status === 'PRIMARY');
+    notes.push(`⚠️ A deployment is still rolling out (\`${shortTaskDefinition(primary?.taskDefinition)}\`, ${primary?.runningCount ?? 0}/${primary?.desiredCount ?? 0} running); this one would replace it.`);
+  }
+
+  if (input.action === 'redeploy') {
+    return {
+      service,
+      notes,
+      plan: { action: 'redeploy', currentTaskDefinition: current, targetTaskDefinition: current, changes: [], imageNotes: imagesOf(currentTd).map((i) => `\`${i.container}\`: \`${escapeText(i.image)}\` (pulled again)`) },
+    };
+  }
+
+  if (input.action === 'rollback') {
+    const to = await rollbackTarget(aws, current, input.revision, input.history ?? []);
+    const toTd = await describeTaskDefinition(aws, to);
+    if (toTd.status !== 'ACTIVE') throw new UserFacingError(`\`${shortTaskDefinition(to)}\` is ${toTd.status}: a deregistered revision cannot be deployed. \`/ecs rollback ${target.alias}\` picks the previous active one.`);
+    const changes = imageDiff(currentTd, toTd);
+    return {
+      service,
+      notes,
+      plan: { action: 'rollback', currentTaskDefinition: current, targetTaskDefinition: toTd.taskDefinitionArn!, changes, imageNotes: changeNotes(changes, currentTd, toTd) },
+    };
+  }
+
+  const image = input.image!;
+  let changes: ImageChange[];
+  try {
+    changes = withImage(currentTd, image, target.appContainers).changes;
+  } catch (error) {
+    if (error instanceof UserFacingError) throw error;
+    throw new UserFacingError(`\`${escapeText(image)}\` is not an image I can deploy: ${(error as Error).message}`);
+  }
+  const real = changes.filter((c) => c.from !== c.to);
+  if (real.length === 0) {
+    throw new UserFacingError(`\`${target.alias}\` already runs \`${escapeText(changes[0]?.to ?? image)}\` (\`${shortTaskDefinition(current)}\`). To start fresh tasks of it, use \`/ecs deploy ${target.alias} --redeploy\`.`);
+  }
+  const checks = await Promise.all([...new Set(real.map((c) => c.to))].map(async (to) => ({ to, check: await checkImage(aws, to) })));
+  const missing = checks.filter((c) => c.check.status === 'missing');
+  if (missing.length) {
+    throw new UserFacingError(`Cannot deploy: ${missing.map((m) => m.check.note).join('; ')}. Nobody was asked to approve; push the image or pick a tag that exists.`);
+  }
+  for (const { check } of checks) notes.push(check.status === 'found' ? `✅ ${check.note}` : `⚠️ ${check.note}: ECS will find out when it pulls it.`);
+  return { service, notes, plan: { action: 'deploy', currentTaskDefinition: current, changes: real, imageNotes: real.map((c) => `\`${c.container}\`: \`${escapeText(c.from)}\` → \`${escapeText(c.to)}\``) } };
+}
+
+export async function describeTaskDefinition(aws: AwsSession, taskDefinition: string): Promise<TaskDefinition & { tags?: Array<{ key?: string; value?: string }> }> {
+  const out = await aws
+    .ecs()
+    .send(new DescribeTaskDefinitionCommand({ taskDefinition, include: ['TAGS'] }))
+    .catch((error) => {
+      if ((error as { name?: string }).name === 'ClientException') throw new UserFacingError(`Task definition \`${escapeText(shortTaskDefinition(taskDefinition) || taskDefinition)}\` was not found.`);
+      throw explainAwsError(error, `reading task definition \`${taskDefinition}\``);
+    });
+  return { ...out.taskDefinition!, ...(out.tags?.length ? { tags: out.tags } : {}) };
+}
+
+/**
+ * The revision a rollback goes to: the named one; else the last one that rolled out well before
+ * the current one (deploy history); else the newest active older revision that did not fail.
+ */
+async function rollbackTarget(aws: AwsSession, current: string, revision: string | undefined, history: DeployHistoryEntry[]): Promise<string> {
+  const family = familyOf(current);
+  if (revision) {
+    if (revision.startsWith('arn:')) return revision;
+    const named = revision.includes(':') ? revision : `${family}:${revision}`;
+    if (named.split(':')[0] !== family) throw new UserFacingError(`\`${escapeText(named)}\` is not a revision of \`${family}\`, the family this service runs.`);
+    if (revisionOf(named) === revisionOf(current)) throw new UserFacingError(`The service already runs \`${shortTaskDefinition(current)}\`.`);
+    return named;
+  }
+  const lastGood = history.find((h) => h.outcome === 'success' && h.taskDefinition !== current && familyOf(h.taskDefinition) === family);
+  if (lastGood) return lastGood.taskDefinition;
+  const failed = new Set(history.filter((h) => h.outcome === 'failure').map((h) => h.taskDefinition));
+  const listed = await aws
+    .ecs()
+    .send(new ListTaskDefinitionsCommand({ familyPrefix: family, status: 'ACTIVE', sort: 'DESC', maxResults: 100 }))
+    .catch((error) => {
+      throw explainAwsError(error, `listing revisions of \`${family}\``);
+    });
+  const previous = (listed.taskDefinitionArns ?? []).find((arn) => familyOf(arn) === family && revisionOf(arn) < revisionOf(current) && !failed.has(arn));
+  if (!previous) throw new UserFacingError(`There is no active revision of \`${family}\` older than \`${shortTaskDefinition(current)}\` to roll back to.`);
+  return previous;
+}
+
+const imagesOf = (td: TaskDefinition) => (td.containerDefinitions ?? []).map((c) => ({ container: c.name ?? '?', image: c.image ?? '?' }));
+
+/** Container by container: the image now → the image after. */
+function imageDiff(from: TaskDefinition, to: TaskDefinition): ImageChange[] {
+  const after = new Map(imagesOf(to).map((i) => [i.container, i.image]));
+  return imagesOf(from)
+    .filter((i) => after.has(i.container) && after.get(i.container) !== i.image)
+    .map((i) => ({ container: i.container, from: i.image, to: after.get(i.container)! }));
+}
+
+function changeNotes(changes: ImageChange[], from: TaskDefinition, to: TaskDefinition): string[] {
+  const notes = changes.map((c) => `\`${c.container}\`: \`${escapeText(c.from)}\` → \`${escapeText(c.to)}\``);
+  if (notes.length === 0) notes.push('same images; other settings of the task definition differ');
+  const added = imagesOf(to).filter((i) => !imagesOf(from).some((f) => f.container === i.container));
+  const removed = imagesOf(from).filter((i) => !imagesOf(to).some((t) => t.container === i.container));
+  for (const a of added) notes.push(`\`${a.container}\` comes back (\`${escapeText(a.image)}\`)`);
+  for (const r of removed) notes.push(`\`${r.container}\` goes away`);
+  return notes;
+}

@@ -1,0 +1,120 @@
+/**
+ * Pending deploy requests in the state table. Each change is one conditional update, so Slack's
+ * retried events, two approvers reacting in the same second and the workflow expiring a request
+ * all race safely: whoever moves the request out of `pending` is the only one who acts on it.
+ */
+import { ddb, epochSeconds, isConditionalCheckFailed } from '../platform/dynamo';
+import { tableName } from '../platform/tables';
+import type { DeployRequest, RequestStatus } from './types';
+
+export interface DeployRequests {
+  /** Stores a new request; false if one already exists for that message. */
+  create(request: DeployRequest, ttlSeconds: number): Promise<boolean>;
+  get(key: string): Promise<DeployRequest | undefined>;
+  /** Adds an approval while the request is pending and unexpired; the request after it, or undefined when nothing changed. */
+  approve(key: string, userId: string, now: number): Promise<DeployRequest | undefined>;
+  /** Removes an approval while pending; the request after it, or undefined when nothing changed. */
+  withdraw(key: string, userId: string): Promise<DeployRequest | undefined>;
+  /**
+   * Moves a pending request to a final status. For `approved`, only when it holds `required`
+   * approvals. Exactly one caller gets the request back; everyone else gets undefined.
+   */
+  decide(key: string, status: Exclude<RequestStatus, 'pending'>, by: string, now: number, required?: number): Promise<DeployRequest | undefined>;
+  /** Records the workflow's callback id; returns the request as it is now (it may already be decided). */
+  attachCallback(key: string, callbackId: string): Promise<DeployRequest | undefined>;
+  /** Forgets the request (the deploy could not be started). */
+  remove(key: string): Promise<void>;
+}
+
+/** A state-table item as a request: DynamoDB's string set of approvals becomes a sorted list. */
+export const fromItem = (item: Record<string, unknown> | undefined): DeployRequest | undefined => {
+  if (!item) return undefined;
+  const approvals = item.approvals instanceof Set ? [...(item.approvals as Set<string>)].sort() : (item.approvals as string[] | undefined);
+  return { ...(item as unknown as DeployRequest), ...(approvals ? { approvals } : {}) };
+};
+
+async function conditional(run: () => Promise<{ Attributes?: Record<string, unknown> }>): Promise<DeployRequest | undefined> {
+  try {
+    return fromItem((await run()).Attributes);
+  } catch (error) {
+    if (isConditionalCheckFailed(error)) return undefined;
+    throw error;
+  }
+}
+
+export const dynamoDeployRequests: DeployRequests = {
+  async create(request, ttlSeconds) {
+    const { approvals: _none, ...item } = request;
+    try {
+      await ddb.put({
+        TableName: tableName('state'),
+        Item: { ...item, expiresAt: epochSeconds(Date.now()) + ttlSeconds },
+        ConditionExpression: 'attribute_not_exists(pk)',
+      });
+      return true;
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) return false;
+      throw error;
+    }
+  },
+  async get(key) {
+    const out = await ddb.get({ TableName: tableName('state'), Key: { pk: key }, ConsistentRead: true });
+    return out.Item?.kind === 'deploy' ? fromItem(out.Item) : undefined;
+  },
+  approve(key, userId, now) {
+    return conditional(() =>
+      ddb.update({
+        TableName: tableName('state'),
+        Key: { pk: key },
+        UpdateExpression: 'ADD approvals :user',
+        // A second ✅ from the same person (a re-added reaction) changes nothing and says nothing.
+        ConditionExpression: '#status = :pending AND #rule.deadline > :now AND NOT contains(approvals, :id)',
+        ExpressionAttributeNames: { '#status': 'status', '#rule': 'rule' },
+        ExpressionAttributeValues: { ':user': new Set([userId]), ':id': userId, ':pending': 'pending', ':now': now },
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
+  },
+  withdraw(key, userId) {
+    return conditional(() =>
+      ddb.update({
+        TableName: tableName('state'),
+        Key: { pk: key },
+        UpdateExpression: 'DELETE approvals :user',
+        ConditionExpression: '#status = :pending AND contains(approvals, :id)',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ':user': new Set([userId]), ':id': userId, ':pending': 'pending' },
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
+  },
+  decide(key, status, by, now, required) {
+    const enough = status === 'approved' ? ' AND size(approvals) >= :required' : '';
+    return conditional(() =>
+      ddb.update({
+        TableName: tableName('state'),
+        Key: { pk: key },
+        UpdateExpression: 'SET #status = :status, decidedBy = :by, decidedAt = :now',
+        ConditionExpression: `#status = :pending${enough}`,
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ':status': status, ':by': by, ':now': now, ':pending': 'pending', ...(enough ? { ':required': required ?? 1 } : {}) },
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
+  },
+  attachCallback(key, callbackId) {
+    return conditional(() =>
+      ddb.update({
+        TableName: tableName('state'),
+        Key: { pk: key },
+        UpdateExpression: 'SET callbackId = :id',
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeValues: { ':id': callbackId },
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
+  },
+  async remove(key) {
+    await ddb.delete({ TableName: tableName('state'), Key: { pk: key } });
+  },
+};

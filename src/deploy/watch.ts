@@ -1,0 +1,272 @@
+/**
+ * Watching one ECS deployment to its end, for the durable deploy workflow: each poll is one
+ * checkpointed step (DescribeServices → observeRollout, and readStoppedTasks when tasks failed),
+ * and between polls the workflow sleeps nextPollSeconds() with a durable wait.
+ *
+ * Everything here is deterministic given its inputs (time comes in as arguments) and returns plain
+ * JSON, because steps are replayed from checkpoints. No Slack, no DynamoDB: `lines` are Slack mrkdwn
+ * text for the caller to post, AWS text in them escaped.
+ *
+ * The verdict, in the order it is decided (observeRollout):
+ *   1. failed: the service is no longer ACTIVE (deleted).
+ *   2. failed: the watched deployment's rolloutState is FAILED (the circuit breaker), with
+ *      rolloutStateReason. When another deployment is PRIMARY by then, ECS rolled back itself
+ *      (breaker with rollback: true): `ecsRollback` names that PRIMARY, so the caller does not roll
+ *      back a second time.
+ *   3. failed: the watched deployment is no longer PRIMARY though it did not fail: a circuit-breaker
+ *      rollback caught before the FAILED state showed (ecsRollback), or someone deployed over it.
+ *   4. failed: the watched deployment is gone from the service (INACTIVE): someone deployed over it,
+ *      or ECS rolled back and finished before this poll (told apart by the service events).
+ *   5. completed: the watched deployment is PRIMARY and COMPLETED (or, without a rolloutState,
+ *      runs desiredCount tasks), AND the service is steady: it is the only deployment left and runs
+ *      its desired count. ECS may say COMPLETED while old tasks still drain: that is in-progress.
+ *      desiredCount 0: PRIMARY and COMPLETED is enough.
+ *   6. failed: tasks keep stopping: failedTasks >= failureThreshold(desiredCount), as ECS's circuit
+ *      breaker counts, also when the breaker is off. Not when the breaker is on with rollback: ECS
+ *      is about to roll back itself and two rollbacks must not race (rule 2 then decides).
+ *   7. otherwise in-progress. Timeouts are the caller's.
+ */
+import { DescribeTasksCommand, ListTasksCommand, type Deployment, type ECSClient, type Service, type Task } from '@aws-sdk/client-ecs';
+
+/** What has been seen and said so far; checkpointed between polls (plain JSON). */
+export interface WatchProgress {
+  /** The deployment being watched (ECS deployment id, `ecs-svc/…`) and its task definition ARN. */
+  deploymentId: string;
+  taskDefinition: string;
+  /**
+   * Epoch ms when the watched deployment was started (UpdateService returned); service events older
+   * than this are not reported. While the deployment is listed, its own `createdAt` (ECS's clock,
+   * the clock events are stamped with) is the cut-off instead.
+   */
+  since: number;
+  /** Service event ids already reported (keep at most the newest 100). */
+  seenEventIds: string[];
+  /** The watched deployment's failedTasks when last seen. */
+  failedTasks: number;
+  /** Stopped task ids already reported (at most 100). */
+  stoppedTaskIds: string[];
+  /** Stopped task ids looked at that were not the watched deployment's, so they are described once (at most 100). */
+  otherTaskIds?: string[];
+  /** Stop reasons reported so far, distinct, at most 5 (quoted in the final report). Plain text as AWS wrote it (clipped, not escaped). */
+  stopReasons: string[];
+  /** Last status line posted, so an unchanged state is not posted again. */
+  lastStatusLine?: string;
+}
+
+export type WatchVerdict =
+  | { state: 'in-progress' }
+  | { state: 'completed' }
+  | { state: 'failed'; reason: string; ecsRollback?: { deploymentId: string; taskDefinition: string } };
+// `reason` is Slack mrkdwn: AWS text in it is escaped, names are in backticks.
+
+const MAX_IDS = 100;
+const MAX_REASONS = 5;
+
+export function startProgress(deploymentId: string, taskDefinition: string, since: number): WatchProgress {
+  return { deploymentId, taskDefinition, since, seenEventIds: [], failedTasks: 0, stoppedTaskIds: [], stopReasons: [] };
+}
+
+/** ECS's circuit-breaker threshold: half the desired count rounded up, within [3, 200]. */
+export function failureThreshold(desiredCount: number): number {
+  return Math.max(3, Math.min(200, Math.ceil(desiredCount / 2)));
+}
+
+/** `family:revision` from a task definition ARN (or the text itself when it is not one). */
+export const shortTaskDefinition = (arn: string | undefined): string => arn?.split('/').pop() ?? '?';
+
+const clip = (text: string, max: number) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
+
+/** Escapes what Slack mrkdwn would read as markup, and shortens. */
+export function escapeMrkdwn(text: string, max = 400): string {
+  return clip(text, max).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+const keepNewest = (ids: string[]) => ids.slice(-MAX_IDS);
+const utcTime = (d: Date) => d.toISOString().slice(11, 19);
+
+function counts(d: Deployment, withDesired: boolean): string {
+  const running = withDesired ? `${d.runningCount ?? 0}/${d.desiredCount ?? 0} running` : `${d.runningCount ?? 0} running`;
+  const pending = withDesired || d.pendingCount ? `, ${d.pendingCount ?? 0} pending` : '';
+  const failed = d.failedTasks ? `, ${d.failedTasks} failed` : '';
+  return `${running}${pending}${failed}`;
+}
+
+function statusLine(watched: Deployment, others: Deployment[], verdict: WatchVerdict): string {
+  const mark = verdict.state === 'completed' ? '✅' : verdict.state === 'failed' ? '❌' : '🔄';
+  const parts = [`${mark} new \`${shortTaskDefinition(watched.taskDefinition)}\` ${counts(watched, true)}`];
+  for (const d of others) {
+    parts.push(d.status === 'PRIMARY' ? `now primary \`${shortTaskDefinition(d.taskDefinition)}\` ${counts(d, true)}` : `old \`${shortTaskDefinition(d.taskDefinition)}\` ${counts(d, false)}`);
+  }
+  parts.push(watched.rolloutState ?? watched.status ?? 'state unknown');
+  return parts.join(' · ');
+}
+
+function judge(service: Service, progress: WatchProgress, watched: Deployment | undefined, cutoff: number): WatchVerdict {
+  const deployments = service.deployments ?? [];
+  const primary = deployments.find((d) => d.status === 'PRIMARY');
+  const id = progress.deploymentId;
+  const rollbackTo = (d: Deployment | undefined) => (d?.id && d.taskDefinition ? { ecsRollback: { deploymentId: d.id, taskDefinition: d.taskDefinition } } : {});
+  const breakerRollback = (d: Deployment | undefined) => !!d && /circuit breaker: rolling back/i.test(d.rolloutStateReason ?? '');
+
+  if (service.status && service.status !== 'ACTIVE') return { state: 'failed', reason: `the service is ${service.status} (deleted) while deployment ${id} was rolling out` };
+
+  if (watched?.rolloutState === 'FAILED') {
+    const reason = escapeMrkdwn(watched.rolloutStateReason || 'ECS marked the deployment FAILED');
+    return primary && primary.id !== id ? { state: 'failed', reason, ...rollbackTo(primary) } : { state: 'failed', reason };
+  }
+  if (watched && watched.status !== 'PRIMARY') {
+    if (breakerRollback(primary)) return { state: 'failed', reason: escapeMrkdwn(primary!.rolloutStateReason!), ...rollbackTo(primary) };
+    return { state: 'failed', reason: `deployment ${id} was replaced by another deployment (\`${shortTaskDefinition(primary?.taskDefinition)}\`, ${primary?.id ?? 'unknown'}) before it finished` };
+  }
+  if (!watched) {
+    // Already INACTIVE: the service events since the start tell a finished ECS rollback from someone else's deploy.
+    const recent = (service.events ?? []).filter((e) => (e.createdAt?.getTime() ?? 0) >= cutoff).map((e) => e.message ?? '');
+    const failed = recent.some((m) => m.includes(`(deployment ${id}) deployment failed`));
+    if (failed && (breakerRollback(primary) || recent.some((m) => /rolling back to deployment/.test(m)))) {
+      return { state: 'failed', reason: `deployment ${id} failed (ECS deployment circuit breaker) and ECS rolled back`, ...rollbackTo(primary) };
+    }
+    return {
+      state: 'failed',
+      reason: `deployment ${id} is no longer on the service: ${primary ? `another deployment (\`${shortTaskDefinition(primary.taskDefinition)}\`, ${primary.id}) replaced it` : 'it has no deployments'}${failed ? ' after it failed' : ''}`,
+    };
+  }
+
+  const desired = watched.desiredCount ?? service.desiredCount ?? 0;
+  const alone = deployments.length === 1;
+  const done = watched.rolloutState ? watched.rolloutState === 'COMPLETED' : alone && (watched.runningCount ?? 0) === desired;
+  if (done && (desired === 0 || (alone && (watched.runningCount ?? 0) === desired))) return { state: 'completed' };
+
+  const breaker = service.deploymentConfiguration?.deploymentCircuitBreaker;
+  const threshold = failureThreshold(service.desiredCount ?? desired);
+  if ((watched.failedTasks ?? 0) >= threshold && !(breaker?.enable && breaker.rollback)) {
+    return { state: 'failed', reason: `${watched.failedTasks} tasks of the new deployment failed to start or stay running` };
+  }
+  return { state: 'in-progress' };
+}
+
+/**
+ * Judges one DescribeServices result against what was seen before. `lines` are new, human lines for
+ * the Slack thread (Slack mrkdwn, AWS text escaped): a status line when it changed, e.g.
+ * "🔄 new `web:43` 1/2 running, 1 pending · old `web:42` 2 running · IN_PROGRESS", then each new
+ * service event since the deployment started, oldest first, as "• HH:MM:SS message" (UTC).
+ * `fetchStoppedTasks` is true when the watched deployment's failedTasks grew.
+ */
+export function observeRollout(
+  service: Service,
+  progress: WatchProgress,
+): { lines: string[]; progress: WatchProgress; verdict: WatchVerdict; fetchStoppedTasks: boolean } {
+  const watched = service.deployments?.find((d) => d.id === progress.deploymentId);
+  const cutoff = watched?.createdAt ? watched.createdAt.getTime() : progress.since;
+  const verdict = judge(service, progress, watched, cutoff);
+  const lines: string[] = [];
+  const next: WatchProgress = { ...progress };
+
+  if (watched) {
+    const line = statusLine(watched, (service.deployments ?? []).filter((d) => d !== watched && d.status !== 'INACTIVE'), verdict);
+    if (line !== progress.lastStatusLine) lines.push(line);
+    next.lastStatusLine = line;
+  }
+
+  // DescribeServices lists events newest first; same-instant events keep that order reversed.
+  const seen = new Set(progress.seenEventIds);
+  const fresh = (service.events ?? [])
+    .filter((e) => e.createdAt && e.createdAt.getTime() >= cutoff && !seen.has(eventKey(e)))
+    .reverse()
+    .sort((a, b) => a.createdAt!.getTime() - b.createdAt!.getTime());
+  for (const e of fresh) lines.push(`• ${utcTime(e.createdAt!)} ${escapeMrkdwn(e.message ?? '')}`);
+  if (fresh.length) next.seenEventIds = keepNewest([...progress.seenEventIds, ...fresh.map(eventKey)]);
+
+  const failedTasks = watched?.failedTasks ?? progress.failedTasks;
+  next.failedTasks = failedTasks;
+  return { lines, progress: next, verdict, fetchStoppedTasks: failedTasks > progress.failedTasks };
+}
+
+const eventKey = (e: { id?: string; createdAt?: Date; message?: string }) => e.id ?? `${e.createdAt?.getTime()}:${e.message}`;
+const taskIdOf = (arn: string) => arn.split('/').pop() ?? arn;
+
+/** "Essential container in task exited (container `app` exited with code 1)": plain text, clipped, not escaped. */
+export function stopReason(task: Task): string {
+  const stopped = task.stoppedReason ?? 'no reason given';
+  const containers = (task.containers ?? [])
+    .map((c) => {
+      const exit = c.exitCode !== undefined && c.exitCode !== 0 ? ` exited with code ${c.exitCode}` : '';
+      const reason = c.reason && c.reason !== stopped ? `${exit ? ':' : ''} ${clip(c.reason, 200)}` : '';
+      return exit || reason ? `container \`${clip(c.name ?? '?', 100)}\`${exit}${reason}` : '';
+    })
+    .filter(Boolean);
+  return `${clip(stopped, 300)}${containers.length ? ` (${containers.join('; ')})` : ''}`;
+}
+
+/**
+ * ListTasks (desiredStatus STOPPED, serviceName, one page of 100) and one DescribeTasks for the
+ * listed tasks not looked at before: the watched deployment's ones (its task definition, and started
+ * by it when ECS says who started the task) become lines "🛑 task `abc123def456` stopped: <reason>";
+ * the others are remembered so they are not described again. At most 2 ECS calls; errors propagate
+ * (the caller's step retries or backs off).
+ */
+export async function readStoppedTasks(
+  ecs: ECSClient,
+  cluster: string,
+  serviceName: string,
+  progress: WatchProgress,
+): Promise<{ lines: string[]; progress: WatchProgress }> {
+  const listed = await ecs.send(new ListTasksCommand({ cluster, serviceName, desiredStatus: 'STOPPED', maxResults: 100 }));
+  const known = new Set([...progress.stoppedTaskIds, ...(progress.otherTaskIds ?? [])]);
+  const unseen = (listed.taskArns ?? []).filter((arn) => !known.has(taskIdOf(arn))).slice(0, 100);
+  if (!unseen.length) return { lines: [], progress };
+
+  const described = await ecs.send(new DescribeTasksCommand({ cluster, tasks: unseen }));
+  const tasks = (described.tasks ?? []).filter((t) => t.taskArn);
+  const ours = (t: Task) => t.taskDefinitionArn === progress.taskDefinition && (!t.startedBy || t.startedBy === progress.deploymentId);
+  const mine = tasks.filter(ours).sort((a, b) => (a.stoppedAt?.getTime() ?? 0) - (b.stoppedAt?.getTime() ?? 0));
+  const others = tasks.filter((t) => !ours(t));
+
+  const lines: string[] = [];
+  const reasons = [...progress.stopReasons];
+  for (const task of mine) {
+    const reason = stopReason(task);
+    lines.push(`🛑 task \`${taskIdOf(task.taskArn!).slice(0, 12)}\` stopped: ${escapeMrkdwn(reason, Infinity)}`);
+    if (reasons.length < MAX_REASONS && !reasons.includes(reason)) reasons.push(reason);
+  }
+  return {
+    lines,
+    progress: {
+      ...progress,
+      stoppedTaskIds: keepNewest([...progress.stoppedTaskIds, ...mine.map((t) => taskIdOf(t.taskArn!))]),
+      otherTaskIds: keepNewest([...(progress.otherTaskIds ?? []), ...others.map((t) => taskIdOf(t.taskArn!))]),
+      stopReasons: reasons,
+    },
+  };
+}
+
+const SCHEDULE: Array<[untilSeconds: number, every: number]> = [
+  [120, 5],
+  [300, 10],
+  [900, 20],
+  [Infinity, 30],
+];
+const MAX_BACKOFF = 120;
+
+/** Seconds to wait before the next poll: 5 s during the first 2 minutes of the rollout, 10 s until 5 minutes, 20 s until 15 minutes, then 30 s; with `consecutiveErrors` > 0 (ECS throttling or errors), double per error up to 120 s. */
+export function nextPollSeconds(elapsedSeconds: number, consecutiveErrors: number): number {
+  const base = SCHEDULE.find(([until]) => Math.max(0, elapsedSeconds) < until)![1];
+  const errors = Math.max(0, Math.floor(consecutiveErrors));
+  return errors > 0 ? Math.min(MAX_BACKOFF, base * 2 ** Math.min(errors, 10)) : base;
+}
+
+/** The poll times (seconds from the start) of an error-free rollout of `minutes`: one at 0, then nextPollSeconds apart. */
+export function pollTimes(minutes: number): number[] {
+  const end = minutes * 60;
+  const times: number[] = [];
+  for (let t = 0; t < end; t += nextPollSeconds(t, 0)) times.push(t);
+  return times;
+}
+
+/** The most DescribeServices calls per minute this schedule can make, and the average over a rollout of `minutes` (for the docs/benchmark). */
+export function describeCallsPerMinute(minutes: number): { peak: number; average: number } {
+  const times = pollTimes(minutes);
+  if (!times.length) return { peak: 0, average: 0 };
+  // The busiest 60-second window starts at a poll.
+  const peak = Math.max(...times.map((start) => times.filter((t) => t >= start && t < start + 60).length));
+  return { peak, average: Math.round((times.length / minutes) * 100) / 100 };
+}

@@ -1,0 +1,28 @@
+import { withDurableExecution } from '@aws/durable-execution-sdk-js';
+import { dynamoAudit } from '../audit/audit';
+import { createDeployWorkflow, type DeployWorkflowDeps } from '../commands/deploy-workflow';
+import { getConfig } from '../config/load';
+import { sendDecision } from '../deploy/callback';
+import { dynamoDeployHistory } from '../deploy/history';
+import { dynamoDeployRequests } from '../deploy/requests';
+import { log } from '../platform/logger';
+import { getSlackSecrets } from '../platform/secrets';
+import { dynamoState } from '../platform/state';
+import { createSlackClient } from '../slack/client';
+
+/**
+ * The durable workflow of `/ecs deploy` and `/ecs rollback` (src/commands/deploy-workflow.ts),
+ * started by the worker once the request is posted. Deployed with a DurableConfig (serverless.yml).
+ */
+export const deployWorkflowDeps: DeployWorkflowDeps = {
+  config: getConfig,
+  slack: async () => createSlackClient((await getSlackSecrets()).botToken),
+  state: dynamoState,
+  requests: dynamoDeployRequests,
+  history: dynamoDeployHistory,
+  audit: () => dynamoAudit(getConfig().audit.retentionDays),
+  sendDecision,
+  logger: log,
+};
+
+export const handler = withDurableExecution(createDeployWorkflow(deployWorkflowDeps));

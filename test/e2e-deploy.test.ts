@@ -1,0 +1,236 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startWorld, type World } from '../local/world';
+import type { Config } from '../src/config/schema';
+
+/**
+ * `/ecs deploy` end to end: signed slash command → ingress → worker (plan, approval request) →
+ * durable deploy workflow waiting on its callback → reactions through the ingress → worker
+ * (conditional updates, callback) → RegisterTaskDefinition / UpdateService → rollout watched over
+ * skipped time in the emulator → thread, parent, lock, audit.
+ */
+let world: World;
+let setConfig: (config: Config | undefined) => void;
+let baseConfig: Config;
+
+beforeAll(async () => {
+  world = await startWorld({ durableSkipTime: true });
+  const load = await import('../src/config/load');
+  setConfig = load.setConfig;
+  baseConfig = load.getConfig();
+  // A second approver (who may also deploy), for the race and the lock.
+  world.slack.workspace.users.push({ id: 'U0DAVE', name: 'dave', realName: 'Dave', isBot: false });
+  const { dynamoAllowlist } = await import('../src/auth/allowlist');
+  await dynamoAllowlist.put({ teamId: world.teamId, userId: 'U0DAVE', grants: [{ role: 'approver', services: ['*'] }, { role: 'deployer', services: ['*'] }], addedBy: 'test', updatedAt: new Date().toISOString() });
+});
+afterAll(async () => {
+  setConfig?.(undefined);
+  await world?.close();
+});
+
+const CHANNEL = 'C0OPS';
+const ephemeral = (res: { body: string }) => (JSON.parse(res.body) as { text: string }).text;
+const parents = () => (world.slack.workspace.messages[CHANNEL] ?? []).filter((m) => !m.threadTs || m.threadTs === m.ts);
+const threadText = (ts: string) => world.slack.replies(CHANNEL, ts).map((r) => r.text).join('\n');
+const ecsCalls = (action: string) => world.aws.calls.filter((c) => c.action === action);
+const ephemeralsFor = (user: string) => world.slack.workspace.ephemerals.filter((e) => e.user === user).map((e) => e.text);
+
+/** Sends the command and returns the approval request message, once the bot has posted it. */
+async function requestDeploy(text: string, user = 'U0ALICE') {
+  const before = new Set(parents().map((m) => m.ts));
+  expect(ephemeral(await world.slash(user, text, CHANNEL))).toContain('Working on');
+  return world.slack.waitFor(() => parents().find((m) => !before.has(m.ts) && /React :white_check_mark: to approve|Cannot deploy|already|❌/.test(m.text)), 20_000);
+}
+
+const serviceTaskDefinition = async () => {
+  const { ECSClient, DescribeServicesCommand } = await import('@aws-sdk/client-ecs');
+  const ecs = new ECSClient({ region: 'us-east-1' });
+  try {
+    return (await ecs.send(new DescribeServicesCommand({ cluster: 'main', services: ['web'] }))).services![0]!.taskDefinition!;
+  } finally {
+    ecs.destroy();
+  }
+};
+
+const finished = (ts: string) => world.slack.waitFor(() => {
+  const text = world.slack.message(CHANNEL, ts)?.text ?? '';
+  return /^(✅|❌|⚠️|🚫)/.test(text) ? text : undefined;
+}, 60_000);
+
+describe('/ecs deploy', () => {
+  it('asks for approval, refuses the requester and a non-approver, deploys once bob approves, and watches the rollout to steady', async () => {
+    const before = await serviceTaskDefinition();
+    const request = await requestDeploy('deploy web v1.5.0');
+    expect(request.text).toContain('<@U0ALICE> asks to deploy to *web*');
+    expect(request.text).toMatch(/`app`: `.*web:v1\.4\.2` → `.*web:v1\.5\.0`/);
+    expect(request.text).toContain('Needs 1 approval from a *approver* (or admin), not <@U0ALICE>');
+    expect(request.text).toMatch(/Expires at \d\d:\d\d UTC/);
+    expect(ecsCalls('UpdateService')).toHaveLength(0);
+
+    // The requester's own ✅: refused privately, nothing happens.
+    await world.react('U0ALICE', CHANNEL, request.ts, 'white_check_mark');
+    await world.slack.waitFor(() => ephemeralsFor('U0ALICE').find((t) => t.includes('does not count')));
+    // Mallory is not an approver.
+    await world.react('U0MALLORY', CHANNEL, request.ts, 'white_check_mark::skin-tone-3');
+    await world.slack.waitFor(() => ephemeralsFor('U0MALLORY').find((t) => t.includes('is ignored')));
+    expect(ecsCalls('UpdateService')).toHaveLength(0);
+    expect(ecsCalls('RegisterTaskDefinition')).toHaveLength(0);
+
+    // Bob approves (with a skin tone: still ✅).
+    await world.react('U0BOB', CHANNEL, request.ts, 'white_check_mark::skin-tone-2');
+    const end = await finished(request.ts);
+    expect(end, threadText(request.ts)).toMatch(/^✅ .*approved by <@U0BOB>.* — `web:\d+` is live and steady/);
+    const thread = threadText(request.ts);
+    expect(thread).toContain('👍 Approved by <@U0BOB>');
+    expect(thread).toMatch(/📝 Registered `web:\d+`/);
+    expect(thread).toContain('UpdateService` called');
+    expect(thread).toMatch(/COMPLETED|steady/);
+    expect(ecsCalls('UpdateService')).toHaveLength(1);
+    const after = await serviceTaskDefinition();
+    expect(after).not.toBe(before);
+    const registered = ecsCalls('RegisterTaskDefinition')[0]!.params as { containerDefinitions: Array<{ image: string }>; family: string };
+    expect(registered.family).toBe('web');
+    expect(registered.containerDefinitions[0]!.image).toMatch(/web:v1\.5\.0$/);
+  });
+
+  it('a failing image is rolled back to the previous task definition, quoting the stop reason', async () => {
+    const before = await serviceTaskDefinition();
+    const request = await requestDeploy('deploy web v2-crash');
+    await world.react('U0BOB', CHANNEL, request.ts, 'white_check_mark');
+    const end = await finished(request.ts);
+    expect(end, threadText(request.ts)).toMatch(/^❌ .* rolled back to `web:\d+`/);
+    const thread = threadText(request.ts);
+    expect(thread).toMatch(/🛑 task `[0-9a-f]{12}` stopped: Essential container in task exited/);
+    expect(thread).toMatch(/Stop reasons: “Essential container in task exited/);
+    expect(thread).toContain('Rolled back');
+    expect(await serviceTaskDefinition()).toBe(before);
+  });
+
+  it('an image that does not exist is refused before anyone is asked', async () => {
+    const request = await requestDeploy('deploy web v9.9.9-missing');
+    expect(threadText(request.ts)).toContain('has no image tagged `v9.9.9-missing`');
+    expect(request.text).not.toContain('React :white_check_mark:');
+    expect(request.text).toMatch(/^❌/);
+  });
+
+  it('a reject ends the request and frees the lock; later reactions do nothing', async () => {
+    const request = await requestDeploy('deploy web v2-oom');
+    await world.react('U0BOB', CHANNEL, request.ts, 'x');
+    const end = await finished(request.ts);
+    expect(end, threadText(request.ts)).toMatch(/^🚫 .*rejected by <@U0BOB>/);
+    const updates = ecsCalls('UpdateService').length;
+    await world.react('U0BOB', CHANNEL, request.ts, 'white_check_mark');
+    // The lock is free: the next request gets its approval message.
+    const next = await requestDeploy('deploy web --redeploy');
+    expect(next.text).toContain('redeploy *web*');
+    expect(ecsCalls('UpdateService').length).toBe(updates);
+    await world.react('U0ALICE', CHANNEL, next.ts, 'x'); // the requester withdraws it
+    expect(await finished(next.ts)).toMatch(/^🚫 .*withdrawn/);
+  });
+
+  it('a request expires when nobody approves it in time: marked on the message, later approvals do nothing', async () => {
+    const web = baseConfig.targets.web!;
+    setConfig({ ...baseConfig, targets: { ...baseConfig.targets, web: { ...web, deploy: { ...web.deploy, expirySeconds: 5 } } } });
+    try {
+      const updates = ecsCalls('UpdateService').length;
+      const request = await requestDeploy('deploy web --redeploy');
+      expect(request.text).toMatch(/Expires at \d\d:\d\d UTC/);
+      const end = await finished(request.ts);
+      expect(end, threadText(request.ts)).toMatch(/^🚫 .*expired without approval/);
+      expect(threadText(request.ts)).toContain('⌛ The request expired');
+      const ephemerals = world.slack.workspace.ephemerals.length;
+      await world.react('U0BOB', CHANNEL, request.ts, 'white_check_mark');
+      await world.slack.waitFor(() => world.slack.calls.length > 0); // let the worker run
+      await new Promise((r) => setTimeout(r, 500));
+      expect(ecsCalls('UpdateService').length).toBe(updates);
+      expect(world.slack.workspace.ephemerals.length).toBe(ephemerals);
+    } finally {
+      setConfig(baseConfig);
+    }
+  });
+
+  it('two approvers at once and Slack’s redeliveries start exactly one deploy', async () => {
+    const updates = ecsCalls('UpdateService').length;
+    const registers = ecsCalls('RegisterTaskDefinition').length;
+    const request = await requestDeploy('deploy web v1.4.2');
+    const [bob, dave] = await Promise.all([
+      world.react('U0BOB', CHANNEL, request.ts, 'white_check_mark'),
+      world.react('U0DAVE', CHANNEL, request.ts, 'white_check_mark'),
+    ]);
+    expect([bob.statusCode, dave.statusCode]).toEqual([200, 200]);
+    // Slack retries both events (same event_ids): the ingress lets only the first delivery through.
+    await Promise.all([world.redeliver(bob.eventId), world.redeliver(dave.eventId)]);
+    await finished(request.ts);
+    expect(ecsCalls('UpdateService').length - updates).toBe(1);
+    expect(ecsCalls('RegisterTaskDefinition').length - registers).toBe(1);
+    expect(threadText(request.ts).match(/UpdateService` called/g)).toHaveLength(1);
+  });
+
+  it('a rollout longer than a Lambda lives is watched to the end (skipped time), with polling that slows down', async () => {
+    const timings = { ...world.aws.state.ecsTimings };
+    Object.assign(world.aws.state.ecsTimings, { provisionMs: 6 * 60_000, pullMs: 6 * 60_000, healthyMs: 6 * 60_000 });
+    try {
+      const request = await requestDeploy('deploy web v1.5.0');
+      const approvedAt = world.aws.clock.now();
+      const describesBefore = ecsCalls('DescribeServices').length;
+      await world.react('U0BOB', CHANNEL, request.ts, 'white_check_mark');
+      const end = await finished(request.ts);
+      expect(end, threadText(request.ts)).toMatch(/^✅ .*is live and steady after (\d+) min/);
+      const minutes = (world.aws.clock.now() - approvedAt) / 60_000;
+      expect(minutes).toBeGreaterThan(15); // longer than any one Lambda invocation may run
+      const describes = ecsCalls('DescribeServices').length - describesBefore;
+      expect(describes / minutes).toBeLessThan(6); // adaptive: far below one call per 5 s
+    } finally {
+      Object.assign(world.aws.state.ecsTimings, timings);
+    }
+  });
+
+  it('ECS throttling while watching: backs off, says so, and still reports the end', async () => {
+    const request = await requestDeploy('deploy web v1.4.2');
+    await world.react('U0BOB', CHANNEL, request.ts, 'white_check_mark');
+    await world.slack.waitFor(() => threadText(request.ts).includes('UpdateService` called'), 20_000);
+    // More throttles than the SDK's own retries absorb: some polls fail outright.
+    const lift = world.aws.faults.throttle('ecs:DescribeServices', 12);
+    try {
+      const end = await finished(request.ts);
+      expect(end, threadText(request.ts)).toMatch(/^✅ .*live and steady/);
+      expect(threadText(request.ts)).toMatch(/⚠️ Could not read the service \(.*\); trying again in \d+ s/);
+    } finally {
+      lift();
+    }
+  });
+
+  it('a second deploy while one is pending says who holds the lock and links its thread', async () => {
+    const first = await requestDeploy('deploy web v1.5.0');
+    const second = await requestDeploy('rollback web', 'U0DAVE');
+    const text = threadText(second.ts);
+    expect(text).toMatch(/Another deploy of `web` is under way: `\/ecs deploy web v1\.5\.0` by <@U0ALICE> since \d\d:\d\d UTC \(deploy `[a-z0-9]{6}`\), <http[^|]+\|see its thread>/);
+    expect(second.text).toMatch(/^❌/);
+    await world.react('U0ALICE', CHANNEL, first.ts, 'x');
+    await finished(first.ts);
+  });
+
+  it('/ecs rollback goes back to the previous revision once approved', async () => {
+    const before = await serviceTaskDefinition();
+    const request = await requestDeploy('rollback web');
+    expect(request.text).toMatch(/asks to roll \*web\* back from `web:\d+` to `web:\d+`/);
+    await world.react('U0BOB', CHANNEL, request.ts, 'white_check_mark');
+    expect(await finished(request.ts), threadText(request.ts)).toMatch(/^✅ .*live and steady/);
+    const after = await serviceTaskDefinition();
+    expect(Number(after.split(':').at(-1))).toBeLessThan(Number(before.split(':').at(-1)));
+    // The last revision that ran well, not the crashed one numbered just below it.
+    expect(request.text).not.toContain(`to \`web:${Number(before.split(':').at(-1)) - 0}\``);
+    const crashed = ecsCalls('RegisterTaskDefinition').find((c) => JSON.stringify(c.params).includes('v2-crash'));
+    expect(crashed).toBeDefined();
+  });
+
+  it('a CodeDeploy (blue/green) service is refused with an explanation before anyone is asked', async () => {
+    setConfig({ ...baseConfig, targets: { ...baseConfig.targets, legacy: { ...baseConfig.targets.web!, cluster: 'blue-green', service: 'legacy' } } });
+    try {
+      const request = await requestDeploy('deploy legacy v3.3.0');
+      expect(threadText(request.ts)).toContain('deploys through AWS CodeDeploy (blue/green)');
+      expect(request.text).not.toContain('React :');
+    } finally {
+      setConfig(baseConfig);
+    }
+  });
+});
