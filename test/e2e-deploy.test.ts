@@ -51,6 +51,16 @@ const serviceTaskDefinition = async () => {
   }
 };
 
+const serviceImage = async () => {
+  const { ECSClient, DescribeTaskDefinitionCommand } = await import('@aws-sdk/client-ecs');
+  const ecs = new ECSClient({ region: 'us-east-1' });
+  try {
+    return (await ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: await serviceTaskDefinition() }))).taskDefinition!.containerDefinitions![0]!.image!;
+  } finally {
+    ecs.destroy();
+  }
+};
+
 const finished = (ts: string) => world.slack.waitFor(() => {
   const text = world.slack.message(CHANNEL, ts)?.text ?? '';
   return /^(✅|❌|⚠️|🚫)/.test(text) ? text : undefined;
@@ -189,7 +199,7 @@ describe('/ecs deploy', () => {
     await world.react('U0BOB', CHANNEL, request.ts, 'white_check_mark');
     await world.slack.waitFor(() => threadText(request.ts).includes('UpdateService` called'), 20_000);
     // More throttles than the SDK's own retries absorb: some polls fail outright.
-    const lift = world.aws.faults.throttle('ecs:DescribeServices', 12);
+    const lift = world.aws.faults.throttle('ecs:DescribeServices', 7);
     try {
       const end = await finished(request.ts);
       expect(end, threadText(request.ts)).toMatch(/^✅ .*live and steady/);
@@ -231,6 +241,46 @@ describe('/ecs deploy', () => {
       expect(request.text).not.toContain('React :');
     } finally {
       setConfig(baseConfig);
+    }
+  });
+
+  it('a step that keeps failing (ECS 500s beyond the SDK’s retries) is retried by the workflow, which resumes and deploys once', async () => {
+    const request = await requestDeploy('deploy web --redeploy');
+    const updates = ecsCalls('UpdateService').length;
+    // Five attempts per SDK call: ten failures fail the step twice before it succeeds.
+    const lift = world.aws.faults.fail('ecs:UpdateService', { code: 'ServerException', message: 'internal error', status: 500 }, 10);
+    try {
+      await world.react('U0BOB', CHANNEL, request.ts, 'white_check_mark');
+      const end = await finished(request.ts);
+      expect(end, threadText(request.ts)).toMatch(/^✅ .*live and steady/);
+      const accepted = ecsCalls('UpdateService').slice(updates).filter((c) => !c.error);
+      expect(ecsCalls('UpdateService').length - updates).toBe(11);
+      expect(accepted).toHaveLength(1);
+      expect(threadText(request.ts).match(/UpdateService` called/g)).toHaveLength(1);
+    } finally {
+      lift();
+    }
+  });
+
+  it('an invocation that dies after UpdateService (its post fails) is retried without a second UpdateService', async () => {
+    const image = (await serviceImage()).endsWith(':v1.4.2') ? 'v1.5.0' : 'v1.4.2';
+    const request = await requestDeploy(`deploy web ${image}`);
+    const updates = ecsCalls('UpdateService').length;
+    // Slack fails the first post after the service was updated: the step throws after its work.
+    const calls = world.aws.calls;
+    const push = calls.push.bind(calls);
+    calls.push = (...records) => {
+      if (records.some((r) => r.action === 'UpdateService' && r.status === 200)) world.slack.faults.fail('chat.postMessage', 'internal_error', 1);
+      return push(...records);
+    };
+    try {
+      await world.react('U0BOB', CHANNEL, request.ts, 'white_check_mark');
+      const end = await finished(request.ts);
+      expect(end, threadText(request.ts)).toMatch(/^✅ .*live and steady/);
+      expect(ecsCalls('UpdateService').length - updates).toBe(1);
+      expect(threadText(request.ts).match(/UpdateService` called/g)).toHaveLength(1); // posted by the retry
+    } finally {
+      delete (calls as { push?: unknown }).push;
     }
   });
 });

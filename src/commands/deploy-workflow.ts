@@ -124,7 +124,15 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
     /** Posts once per (deploy, key), even when the step runs again. */
     const post = async (key: string, text: string) => {
       if (!text) return;
-      if (await deps.state.claim(`deploypost#${input.deployId}#${key}`, POST_CLAIM_TTL)) await (await thread()).post(text);
+      const claim = `deploypost#${input.deployId}#${key}`;
+      if (!(await deps.state.claim(claim, POST_CLAIM_TTL))) return;
+      try {
+        await (await thread()).post(text);
+      } catch (error) {
+        // Not posted: the retried step must be able to post it.
+        await deps.state.release(claim).catch(() => undefined);
+        throw error;
+      }
     };
     const target = targetConfig();
 
@@ -204,7 +212,9 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
         },
         { retryStrategy: RETRY },
       );
-      const started: Started = !registered.ok
+      const updated = (at: number) =>
+      `🚀 \`UpdateService\` called at ${new Date(at).toISOString().slice(11, 19)} UTC: \`${input.target}\` → \`${shortTaskDefinition(registered.ok ? registered.taskDefinition : '')}\`. Watching the rollout…`;
+    const started: Started = !registered.ok
         ? registered
         : await context.step(
             'update',
@@ -215,6 +225,7 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
                 const primary = service.deployments?.find((d) => d.status === 'PRIMARY');
                 // Our own earlier UpdateService (this step ran before and died before its checkpoint).
                 if (primary && primary.taskDefinition === registered.taskDefinition && (primary.createdAt?.getTime() ?? 0) >= (decision.decidedAt ?? input.requestedAt) && input.plan.action !== 'redeploy') {
+                  await post('update', updated(primary.createdAt!.getTime()));
                   return { ok: true, taskDefinition: registered.taskDefinition, deploymentId: primary.id!, at: primary.createdAt!.getTime() };
                 }
                 if (service.taskDefinition !== input.plan.currentTaskDefinition) {
@@ -233,7 +244,7 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
                 );
                 const deployment = out.service?.deployments?.find((d) => d.status === 'PRIMARY');
                 const at = deployment?.createdAt?.getTime() ?? now();
-                await post('update', `🚀 \`UpdateService\` called at ${new Date(at).toISOString().slice(11, 19)} UTC: \`${input.target}\` → \`${shortTaskDefinition(registered.taskDefinition)}\`. Watching the rollout…`);
+                await post('update', updated(at));
                 return { ok: true, taskDefinition: registered.taskDefinition, deploymentId: deployment?.id ?? '', at };
               }).catch((error: unknown) => refused(error, 'updating the service'));
             },

@@ -128,7 +128,15 @@ export function createRunWorkflow(deps: RunWorkflowDeps) {
       ThreadOutput.resume({ client: await deps.slack(), channel: input.channelId, parentTs: input.parentTs, remainingMs, logger, ...(input.parentText ? { parentText: input.parentText } : {}) });
     /** Posts once per (run, key), even if the step runs again. */
     const once = async (key: string, post: () => Promise<void>) => {
-      if (await deps.state.claim(`runpost#${input.runId}#${key}`, POST_CLAIM_TTL)) await post();
+      const claim = `runpost#${input.runId}#${key}`;
+      if (!(await deps.state.claim(claim, POST_CLAIM_TTL))) return;
+      try {
+        await post();
+      } catch (error) {
+        // Not posted: the retried step must be able to post it.
+        await deps.state.release(claim).catch(() => undefined);
+        throw error;
+      }
     };
     /** Reads the output since `offset` (and the exit status once written) and posts it to the thread. */
     const follow = async (offset: number, key: string): Promise<{ offset: number; exitCode?: number }> => {

@@ -45,9 +45,9 @@ export const run: WorkerCommand = async (ctx) => {
   const label = `${name}${args.length ? ` ${args.join(' ')}` : ''}`;
   if (script.requiresApproval) {
     await ctx.out.post(
-      `\`${escapeText(name)}\` needs another person's approval before it runs, and approvals by reaction arrive with \`/ecs deploy\`. Until then, run it from a terminal with your own AWS access (\`aws ecs execute-command …\`), or remove \`requiresApproval\` from its configuration if one person may run it.`,
+      `\`${escapeText(name)}\` is declared \`requiresApproval\`, and this version collects approvals by reaction for deploys only, not yet for scripts. Run it from a terminal with your own AWS access (\`aws ecs execute-command …\`) with a colleague watching, or remove \`requiresApproval\` from its configuration if one person may run it.`,
     );
-    return { outcome: 'failure', summary: `${name}: needs an approval, which this version cannot collect yet` };
+    return { outcome: 'failure', summary: `${name}: needs an approval, which this version collects for deploys only` };
   }
 
   const runId = newRunId();
