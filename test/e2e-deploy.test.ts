@@ -72,7 +72,7 @@ describe('/ecs deploy', () => {
     const request = await requestDeploy('deploy web v1.5.0');
     expect(request.text).toContain('<@U0ALICE> asks to deploy to *web*');
     expect(request.text).toMatch(/`app`: `.*web:v1\.4\.2` → `.*web:v1\.5\.0`/);
-    expect(request.text).toContain('Needs 1 approval from a *approver* (or admin), not <@U0ALICE>');
+    expect(request.text).toContain('Needs 1 approval from an *approver* (or admin), not <@U0ALICE>');
     expect(request.text).toMatch(/Expires at \d\d:\d\d UTC/);
     expect(ecsCalls('UpdateService')).toHaveLength(0);
 

@@ -27,9 +27,8 @@ import { registerInput } from '../ecs/taskdef';
 import { UserFacingError } from '../platform/errors';
 import type { Logger } from '../platform/logger';
 import type { StateStore } from '../platform/state';
-import { escapeText } from '../slack/format';
+import { escapeText, formatDuration } from '../slack/format';
 import { ThreadOutput, type Outcome } from '../slack/thread-output';
-import { formatDuration } from './run';
 
 export interface DeployWorkflowDeps {
   config: () => Config;

@@ -6,6 +6,7 @@ import { dynamoDeployRequests, type DeployRequests } from '../deploy/requests';
 import { approvalMessage, requestHeadline } from '../deploy/render';
 import { deployLockKey, requestKey, type DeployAction, type DeployLock, type DeployRequest, type DeployWorkflowInput } from '../deploy/types';
 import { UserFacingError } from '../platform/errors';
+import { permalink } from '../slack/client';
 import { commandText } from './registry';
 import type { CommandResult, WorkerCommand, WorkerContext } from './worker-types';
 
@@ -48,7 +49,7 @@ async function requestDeploy(ctx: WorkerContext, input: PlanInput & { action: De
   const lock: DeployLock = { deployId, userId: invocation.userId, channelId: invocation.channelId, threadTs: ctx.out.parentTs, startedAt: new Date(ctx.now()).toISOString(), commandText: typed };
   if (!(await ctx.state.claim(lockKey, lockSeconds(settings.expirySeconds, settings.timeoutSeconds), lock))) {
     const holder = await ctx.state.get<DeployLock>(lockKey);
-    const link = holder ? await permalink(ctx, holder.channelId, holder.threadTs) : undefined;
+    const link = holder ? await permalink(ctx.slack, holder.channelId, holder.threadTs) : undefined;
     await ctx.out.post(
       `Another deploy of \`${target.alias}\` is under way${holder ? `: \`${holder.commandText}\` by <@${holder.userId}> since ${holder.startedAt.slice(11, 16)} UTC (deploy \`${holder.deployId}\`)${link ? `, <${link}|see its thread>` : ''}` : ''}. One deploy per service at a time: wait for it to end, or reject it there.`,
     );
@@ -142,12 +143,4 @@ async function invokeDeployWorkflow(input: DeployWorkflowInput): Promise<void> {
     }),
   );
   if (res.StatusCode !== 202) throw new Error(`deploy workflow invocation returned status ${res.StatusCode}`);
-}
-
-async function permalink(ctx: WorkerContext, channel: string, ts: string): Promise<string | undefined> {
-  try {
-    return (await ctx.slack.chat.getPermalink({ channel, message_ts: ts })).permalink;
-  } catch {
-    return undefined;
-  }
 }

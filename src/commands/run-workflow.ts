@@ -25,10 +25,10 @@ import { OutputSpool } from '../exec/spool';
 import { UserFacingError } from '../platform/errors';
 import type { Logger } from '../platform/logger';
 import type { StateStore } from '../platform/state';
-import { escapeText } from '../slack/format';
+import { escapeText, formatBytes, formatDuration } from '../slack/format';
 import { ThreadOutput, type Outcome } from '../slack/thread-output';
 import { cancelKey, runKey } from './cancel';
-import { cancelBlocks, endReport, formatBytes, formatDuration } from './run';
+import { cancelBlocks, endReport } from './run';
 import { pickExecTask } from './run-target';
 
 export interface RunWorkflowInput {

@@ -13,6 +13,8 @@ import { validateScriptArgs } from './script-args';
 import type { Outcome } from '../slack/thread-output';
 import type { LambdaClient } from '@aws-sdk/client-lambda';
 import { UserFacingError } from '../platform/errors';
+import { permalink } from '../slack/client';
+import { formatBytes, formatDuration } from '../slack/format';
 import { commandText } from './registry';
 import type { RunWorkflowInput } from './run-workflow';
 import type { CommandResult, WorkerCommand, WorkerContext } from './worker-types';
@@ -57,7 +59,7 @@ export const run: WorkerCommand = async (ctx) => {
   const record: RunRecord = { runId, script: name, target: script.target, userId: invocation.userId, channelId: invocation.channelId, threadTs: ctx.out.parentTs, startedAt: new Date(started).toISOString() };
   if (!script.allowOverlap && !(await ctx.state.claim(lock, script.timeoutSeconds + 600, record))) {
     const holder = await ctx.state.get<RunRecord>(lock);
-    const link = holder?.threadTs ? await permalink(ctx, holder.channelId, holder.threadTs) : undefined;
+    const link = holder?.threadTs ? await permalink(ctx.slack, holder.channelId, holder.threadTs) : undefined;
     await ctx.out.post(
       `\`${name}\` is already running on \`${script.target}\`${holder ? `: started by <@${holder.userId}> at ${holder.startedAt.slice(11, 19)} UTC (run \`${holder.runId}\`)${link ? `, <${link}|see its thread>` : ''}` : ''}. One run at a time; \`/ecs cancel ${holder?.runId ?? '<run-id>'}\` stops it.`,
     );
@@ -137,14 +139,6 @@ async function runDetached(ctx: WorkerContext, spec: RunSpec, lock: string | und
     `⏳ \`${escapeText(spec.label)}\` (run \`${spec.runId}\`) may take up to ${limit}, longer than one Lambda: it runs detached in the container, followed by a durable workflow. New output appears here every ${formatDuration(pollSeconds * 1000)}; \`/ecs cancel ${spec.runId}\` stops it.`,
   );
   return { outcome: 'success', summary: `${spec.label}: running detached (run ${spec.runId})`, continues: true };
-}
-
-async function permalink(ctx: WorkerContext, channel: string, ts: string): Promise<string | undefined> {
-  try {
-    return (await ctx.slack.chat.getPermalink({ channel, message_ts: ts })).permalink;
-  } catch {
-    return undefined;
-  }
 }
 
 interface RunSpec {
@@ -259,17 +253,4 @@ export function cancelBlocks(text: string, runId: string): unknown[] {
     { type: 'section', text: { type: 'mrkdwn', text } },
     { type: 'actions', elements: [{ type: 'button', action_id: CANCEL_ACTION, style: 'danger', text: { type: 'plain_text', text: 'Cancel' }, value: runId }] },
   ];
-}
-
-export function formatDuration(ms: number): string {
-  const s = Math.round(ms / 1000);
-  if (s < 60) return `${(ms / 1000).toFixed(1)} s`;
-  const m = Math.floor(s / 60);
-  return m < 60 ? `${m} min ${s % 60} s` : `${Math.floor(m / 60)} h ${m % 60} min`;
-}
-
-export function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
-  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 }

@@ -4,6 +4,7 @@
  */
 import { DescribeImagesCommand, ECRClient } from '@aws-sdk/client-ecr';
 import type { AwsSession } from '../aws/session';
+import { recentTags } from '../ecs/ecr';
 import { manifestReference, parseImageRef, probeManifest, shortImageName, type ImageRef } from '../ecs/images';
 
 export type ImageCheck =
@@ -44,19 +45,6 @@ async function ecrImage(aws: AwsSession, ref: ImageRef): Promise<ImageCheck> {
     status: 'missing',
     note: `the ${where} has no image ${ref.digest ? `with digest \`${ref.digest.slice(0, 19)}…\`` : `tagged \`${ref.tag ?? 'latest'}\``}${recent.length ? `; most recent tags: ${recent.map((t) => `\`${t}\``).join(', ')}` : ''}`,
   };
-}
-
-/** The latest tags of one DescribeImages page, to suggest one; best effort. */
-async function recentTags(ecr: ECRClient, registryId: string, repositoryName: string): Promise<string[]> {
-  try {
-    const out = await ecr.send(new DescribeImagesCommand({ registryId, repositoryName, filter: { tagStatus: 'TAGGED' }, maxResults: 100 }));
-    return (out.imageDetails ?? [])
-      .sort((a, b) => (b.imagePushedAt?.getTime() ?? 0) - (a.imagePushedAt?.getTime() ?? 0))
-      .flatMap((i) => i.imageTags ?? [])
-      .slice(0, 5);
-  } catch {
-    return [];
-  }
 }
 
 async function registryImage(ref: ImageRef): Promise<ImageCheck> {

@@ -128,14 +128,17 @@ export async function describeTaskDefinition(aws: AwsSession, taskDefinition: st
 async function rollbackTarget(aws: AwsSession, current: string, revision: string | undefined, history: DeployHistoryEntry[]): Promise<string> {
   const family = familyOf(current);
   if (revision) {
-    if (revision.startsWith('arn:')) return revision;
-    const named = revision.includes(':') ? revision : `${family}:${revision}`;
-    if (named.split(':')[0] !== family) throw new UserFacingError(`\`${escapeText(named)}\` is not a revision of \`${family}\`, the family this service runs.`);
+    const named = revision.startsWith('arn:') ? revision : revision.includes(':') ? revision : `${family}:${revision}`;
+    if (familyOf(named) !== family) throw new UserFacingError(`\`${escapeText(shortTaskDefinition(named))}\` is not a revision of \`${family}\`, the family this service runs.`);
     if (revisionOf(named) === revisionOf(current)) throw new UserFacingError(`The service already runs \`${shortTaskDefinition(current)}\`.`);
     return named;
   }
-  const lastGood = history.find((h) => h.outcome === 'success' && h.taskDefinition !== current && familyOf(h.taskDefinition) === family);
-  if (lastGood) return lastGood.taskDefinition;
+  // The newest revision that rolled out well and can still be deployed (not deregistered since).
+  for (const entry of history) {
+    if (entry.outcome !== 'success' || entry.taskDefinition === current || familyOf(entry.taskDefinition) !== family) continue;
+    const td = await describeTaskDefinition(aws, entry.taskDefinition).catch(() => undefined);
+    if (td?.status === 'ACTIVE') return entry.taskDefinition;
+  }
   const failed = new Set(history.filter((h) => h.outcome === 'failure').map((h) => h.taskDefinition));
   const listed = await aws
     .ecs()

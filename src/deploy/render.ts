@@ -19,7 +19,7 @@ export function requestHeadline(input: { requesterId: string; target: string; pl
   return `🚀 <@${input.requesterId}> asks to ${what} · deploy \`${input.deployId}\``;
 }
 
-const roleName = (role: string) => (role === 'admin' ? 'an *admin*' : `a *${role}* (or admin)`);
+const roleName = (role: string) => (role === 'admin' ? 'an *admin*' : `${/^[aeiou]/.test(role) ? 'an' : 'a'} *${role}* (or admin)`);
 
 /** The approval request: what changes, who may approve, how, until when. */
 export function approvalBody(request: Pick<DeployRequest, 'plan' | 'rule' | 'requesterId'>): string {

@@ -15,3 +15,12 @@ export function createSlackClient(token: string): WebClient {
     timeout: 10_000,
   });
 }
+
+/** A link to a message (a thread's parent), or undefined when Slack will not give one. */
+export async function permalink(slack: WebClient, channel: string, ts: string): Promise<string | undefined> {
+  try {
+    return (await slack.chat.getPermalink({ channel, message_ts: ts })).permalink;
+  } catch {
+    return undefined;
+  }
+}

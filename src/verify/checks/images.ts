@@ -13,6 +13,7 @@
  */
 import type { ContainerDefinition, Service, TaskDefinition } from '@aws-sdk/client-ecs';
 import { DescribeImagesCommand, ECRClient, type ImageDetail, type ImageIdentifier } from '@aws-sdk/client-ecr';
+import { recentTags as recentEcrTags } from '../../ecs/ecr';
 import {
   formatImageRef,
   ImageReferenceError,
@@ -128,26 +129,10 @@ async function missingImage(ctx: VerifyContext, ref: ImageRef, where: string): P
 const pointElsewhere = (ctx: VerifyContext) =>
   ctx.options.image ? 'deploy an image that exists' : 'point the task definition at an image that exists (deploy one: a new revision)';
 
-/**
- * The repository's latest tags, to suggest one; best effort: one DescribeImages page (100 images,
- * ECR returns them unordered, so in a larger repository these are the latest of that page), and
- * only when an image is missing.
- */
+/** The repository's latest tags, to suggest one (src/ecs/ecr.ts), asked once per verify. */
 async function recentTags(ctx: VerifyContext, ref: ImageRef): Promise<string[]> {
   const { registryId, region } = ref.ecr!;
-  try {
-    return await ctx.once(`ecr:recent:${registryId}:${region}:${ref.repository}`, async () => {
-      const out = await ctx.aws
-        .client(ECRClient, region)
-        .send(new DescribeImagesCommand({ registryId, repositoryName: ref.repository, filter: { tagStatus: 'TAGGED' }, maxResults: 100 }));
-      return (out.imageDetails ?? [])
-        .sort((a, b) => (b.imagePushedAt?.getTime() ?? 0) - (a.imagePushedAt?.getTime() ?? 0))
-        .flatMap((i) => i.imageTags ?? [])
-        .slice(0, 5);
-    });
-  } catch {
-    return [];
-  }
+  return ctx.once(`ecr:recent:${registryId}:${region}:${ref.repository}`, () => recentEcrTags(ctx.aws.client(ECRClient, region), registryId, ref.repository));
 }
 
 /**
