@@ -9,6 +9,9 @@ import { startWorld, type World } from './world';
 
 process.env.LOG_LEVEL ??= 'warn';
 
+/** How long Ctrl-C waits for work in flight before it stops anyway. */
+const STOP_GRACE_MS = 2_000;
+
 async function main(): Promise<void> {
   const world = await startWorld();
   const requested = Number(process.env.PORT ?? 3000);
@@ -23,11 +26,21 @@ async function main(): Promise<void> {
   await warmUp(world);
   let closing = false;
   const stop = async (signal: string) => {
-    if (closing) return;
+    if (closing) {
+      console.log(`${signal} again: stopping now.`);
+      process.exit(130);
+    }
     closing = true;
     console.log(`\n${signal}: stopping…`);
     await playground.close();
-    await world.close();
+    // world.close() first waits for every Lambda invocation in flight, and a durable workflow is one
+    // for as long as it waits: a deploy waiting for approval (up to 30 minutes) or a long run. They
+    // get a moment to finish; then the exec sessions (scripts in the sandbox) are ended and we go.
+    const closed = await Promise.race([world.close().then(() => true), new Promise<false>((resolve) => setTimeout(resolve, STOP_GRACE_MS, false))]);
+    if (!closed) {
+      await world.execAgent.close().catch(() => undefined);
+      console.log('Stopped; workflows still waiting (a deploy awaiting approval, a long run) were dropped with the world.');
+    }
     process.exit(0);
   };
   process.on('SIGINT', () => void stop('SIGINT'));
@@ -40,9 +53,10 @@ async function main(): Promise<void> {
       `ecs-chatops playground ready in ${seconds.toFixed(1)} s: ${playground.url}`,
       '',
       '  Open the page and type in #ops:',
-      '    /ecs help             the commands',
-      '    /ecs status web       a healthy service, answered in a thread',
-      '    /ecs status broken    a service that cannot start its tasks',
+      '    /ecs help               the commands',
+      '    /ecs status web         a healthy service, answered in a thread',
+      '    /ecs status broken      a service that cannot start its tasks',
+      '    /ecs deploy web v1.5.0  asks for approval: as bob, click the ✅ on it and watch the rollout',
       '  Switch users at the top right:',
       '    alice    operator, deployer and admin',
       '    bob      approver and viewer',

@@ -337,7 +337,9 @@ export async function startWorld(
     },
     idle: () => aws.lambda.idle(),
     async close() {
-      await aws.lambda.idle().catch(() => undefined);
+      // A deploy still waiting for its approval would hold this for up to its expiry: give running
+      // work a moment to end, then tear down regardless (the checkpoint server goes with it).
+      await Promise.race([aws.lambda.idle().catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 3000).unref())]);
       const { resetDynamo } = await import('../src/platform/dynamo');
       await resetDynamo();
       await execAgent.close();

@@ -4,8 +4,8 @@ import { useLocalDynamo } from './support/local-dynamo';
 import { memoryAllowlist, memoryAudit } from './support/fakes';
 import { approvalDeps, approveByReaction, baseEmoji } from '../src/commands/approve';
 import type { ReactionContext } from '../src/commands/worker-types';
-import { dynamoDeployRequests } from '../src/deploy/requests';
-import { requestKey, type DeployRequest } from '../src/deploy/types';
+import { dynamoApprovalRequests } from '../src/deploy/requests';
+import { requestKey, type ApprovalRequest } from '../src/deploy/types';
 import type { Config } from '../src/config/schema';
 import { createLogger } from '../src/platform/logger';
 
@@ -49,12 +49,12 @@ beforeEach(() => {
   });
 });
 
-async function newRequest(overrides: Partial<DeployRequest['rule']> = {}): Promise<DeployRequest> {
+async function newRequest(overrides: Partial<ApprovalRequest['rule']> = {}): Promise<ApprovalRequest> {
   const ts = `1764000000.${String(++counter).padStart(6, '0')}`;
-  const request: DeployRequest = {
+  const request: ApprovalRequest = {
     pk: requestKey(CHANNEL, ts),
     kind: 'deploy',
-    deployId: `d${counter}`,
+    id: `d${counter}`,
     status: 'pending',
     target: 'web',
     teamId: T,
@@ -62,18 +62,22 @@ async function newRequest(overrides: Partial<DeployRequest['rule']> = {}): Promi
     messageTs: ts,
     requesterId: 'U0ALICE',
     commandText: '/ecs deploy web v1.5.0',
+    headline: `🚀 <@U0ALICE> asks to deploy to *web* (from \`web:42\`) · deploy \`d${counter}\``,
+    details: ['`app`: a → b'],
+    doing: 'deploying',
+    label: `deploy \`d${counter}\``,
     plan: { action: 'deploy', currentTaskDefinition: 'arn:aws:ecs:us-east-1:111111111111:task-definition/web:42', changes: [], imageNotes: ['`app`: a → b'] },
     rule: { required: 1, approverRole: 'approver', approveEmoji: 'white_check_mark', rejectEmoji: 'x', deadline: now + 30 * 60_000, ...overrides },
     requestedAt: new Date(now).toISOString(),
   };
-  expect(await dynamoDeployRequests.create(request, 3600)).toBe(true);
-  await dynamoDeployRequests.attachCallback(request.pk, `cb-${request.deployId}`);
+  expect(await dynamoApprovalRequests.create(request, 3600)).toBe(true);
+  await dynamoApprovalRequests.attachCallback(request.pk, `cb-${request.id}`);
   return request;
 }
 
 let eventCounter = 0;
-async function react(request: DeployRequest, userId: string, reaction: string, added = true): Promise<void> {
-  const tracked = (await dynamoDeployRequests.get(request.pk)) as unknown as Record<string, unknown>;
+async function react(request: ApprovalRequest, userId: string, reaction: string, added = true): Promise<void> {
+  const tracked = (await dynamoApprovalRequests.get(request.pk)) as unknown as Record<string, unknown>;
   const ctx: ReactionContext = {
     job: { kind: 'reaction', id: `job${++eventCounter}`, eventId: `Ev${eventCounter}`, teamId: T, userId, reaction, added, channelId: CHANNEL, messageTs: request.messageTs, trackedKey: request.pk, receivedAt: now },
     tracked,
@@ -87,7 +91,7 @@ async function react(request: DeployRequest, userId: string, reaction: string, a
   await approveByReaction(ctx);
 }
 
-const status = async (request: DeployRequest) => (await dynamoDeployRequests.get(request.pk))!;
+const status = async (request: ApprovalRequest) => (await dynamoApprovalRequests.get(request.pk))!;
 const ephemeralTo = (user: string) => slackCalls.filter((c) => c.method === 'chat.postEphemeral' && c.args.user === user).map((c) => String(c.args.text));
 
 describe('approval by reaction', () => {
@@ -95,7 +99,7 @@ describe('approval by reaction', () => {
     const request = await newRequest();
     await react(request, 'U0BOB', 'white_check_mark');
     expect(await status(request)).toMatchObject({ status: 'approved', approvals: ['U0BOB'], decidedBy: 'U0BOB' });
-    expect(sent).toEqual([{ callbackId: `cb-${request.deployId}`, status: 'approved' }]);
+    expect(sent).toEqual([{ callbackId: `cb-${request.id}`, status: 'approved' }]);
     const update = slackCalls.find((c) => c.method === 'chat.update')!;
     expect(update.args).toMatchObject({ channel: CHANNEL, ts: request.messageTs });
     expect(String(update.args.text)).toContain('👍 Approved by <@U0BOB>');
@@ -173,7 +177,7 @@ describe('approval by reaction', () => {
     expect((await status(request)).status).toBe('pending'); // the workflow marks it expired
     expect(slackCalls).toHaveLength(0);
     // Even past the handler's own check, the conditional update refuses it.
-    expect(await dynamoDeployRequests.approve(request.pk, 'U0BOB', now)).toBeUndefined();
+    expect(await dynamoApprovalRequests.approve(request.pk, 'U0BOB', now)).toBeUndefined();
   });
 
   it('simultaneous approvals (and Slack redeliveries) decide a request exactly once', async () => {
@@ -185,16 +189,16 @@ describe('approval by reaction', () => {
       const after = await status(request);
       expect(after.status).toBe('approved');
       expect(sent).toHaveLength(1);
-      expect(sent[0]!.callbackId).toBe(`cb-${request.deployId}`);
+      expect(sent[0]!.callbackId).toBe(`cb-${request.id}`);
     }
   });
 
   it('a decision made before the workflow attached its callback is read back when it attaches', async () => {
     const ts = `1764000000.${String(++counter).padStart(6, '0')}`;
-    const request = { ...(await newRequest()), pk: requestKey(CHANNEL, ts), messageTs: ts, deployId: 'early' };
-    expect(await dynamoDeployRequests.create(request, 3600)).toBe(true);
+    const request = { ...(await newRequest()), pk: requestKey(CHANNEL, ts), messageTs: ts, id: 'early' };
+    expect(await dynamoApprovalRequests.create(request, 3600)).toBe(true);
     await react(request, 'U0BOB', 'white_check_mark');
     expect(sent).toHaveLength(0); // no callback yet to complete
-    expect(await dynamoDeployRequests.attachCallback(request.pk, 'cb-late')).toMatchObject({ status: 'approved', callbackId: 'cb-late' });
+    expect(await dynamoApprovalRequests.attachCallback(request.pk, 'cb-late')).toMatchObject({ status: 'approved', callbackId: 'cb-late' });
   });
 });

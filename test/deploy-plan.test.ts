@@ -21,8 +21,8 @@ import { parseRequest } from '../src/commands/registry';
 import { DEPLOY_DEFAULTS, parseConfig, type Target } from '../src/config/schema';
 import type { DeployHistoryEntry } from '../src/deploy/history';
 import { planDeploy, type PlanInput } from '../src/deploy/plan';
-import { approvalBody, statusLine } from '../src/deploy/render';
-import type { ApprovalRule, DeployPlan, DeployRequest } from '../src/deploy/types';
+import { approvalBody, DOING, statusLine } from '../src/deploy/render';
+import type { ApprovalRule, DeployPlan, ApprovalRequest } from '../src/deploy/types';
 import { UsageError, UserFacingError } from '../src/platform/errors';
 
 const ECR = `${SAMPLE.accountId}.dkr.ecr.${SAMPLE.region}.amazonaws.com`;
@@ -343,7 +343,8 @@ describe('how a deploy request reads', () => {
     imageNotes: ['`app`: `a` → `b`', '`worker`: `c` → `d`'],
   });
   type StatusInput = Parameters<typeof statusLine>[0];
-  const request = (r: Partial<StatusInput>): StatusInput => ({ status: 'pending', rule: rule(), plan: plan(), ...r });
+  const doing = (action: DeployPlan['action'] = 'deploy') => DOING[action];
+  const request = (r: Partial<StatusInput>): StatusInput => ({ status: 'pending', rule: rule(), doing: doing(), ...r });
 
   it('statusLine: pending, with none and with some of the approvals', () => {
     expect(statusLine(request({}))).toBe('⏳ Waiting for approval.');
@@ -355,8 +356,8 @@ describe('how a deploy request reads', () => {
     expect(statusLine(request({ status: 'approved', approvals: ['U0BOB', 'U0CAROL'], rule: rule({ required: 2 }) }))).toBe(
       '👍 Approved by <@U0BOB>, <@U0CAROL>: deploying, progress in the thread.',
     );
-    expect(statusLine(request({ status: 'approved', approvals: ['U0BOB'], plan: plan('redeploy') }))).toBe('👍 Approved by <@U0BOB>: redeploying, progress in the thread.');
-    expect(statusLine(request({ status: 'approved', approvals: ['U0BOB'], plan: plan('rollback') }))).toBe('👍 Approved by <@U0BOB>: rolling back, progress in the thread.');
+    expect(statusLine(request({ status: 'approved', approvals: ['U0BOB'], doing: doing('redeploy') }))).toBe('👍 Approved by <@U0BOB>: redeploying, progress in the thread.');
+    expect(statusLine(request({ status: 'approved', approvals: ['U0BOB'], doing: doing('rollback') }))).toBe('👍 Approved by <@U0BOB>: rolling back, progress in the thread.');
     // No approvals recorded (an admin's decision): the decider.
     expect(statusLine(request({ status: 'approved', decidedBy: 'U0ADMIN' }))).toBe('👍 Approved by <@U0ADMIN>: deploying, progress in the thread.');
   });
@@ -369,14 +370,13 @@ describe('how a deploy request reads', () => {
   });
 
   const body = (r: ApprovalRule, action: DeployPlan['action'] = 'deploy') =>
-    approvalBody({ plan: plan(action), rule: r, requesterId: 'U0ALICE' } satisfies Pick<DeployRequest, 'plan' | 'rule' | 'requesterId'>);
+    approvalBody({ details: plan(action).imageNotes, rule: r, requesterId: 'U0ALICE' } satisfies Pick<ApprovalRequest, 'details' | 'rule' | 'requesterId'>);
 
   it('approvalBody: one line per image, then who may approve, how and until when', () => {
     const lines = body(rule()).split('\n');
     expect(lines.slice(0, 2)).toEqual(['• `app`: `a` → `b`', '• `worker`: `c` → `d`']);
     expect(lines).toHaveLength(3);
-    // (The article is left open: "a *approver*" reads wrong; see the report.)
-    expect(lines[2]).toMatch(/^Needs 1 approval from an? \*approver\* \(or admin\), not <@U0ALICE>\. /);
+    expect(lines[2]).toMatch(/^Needs 1 approval from an \*approver\* \(or admin\), not <@U0ALICE>\. /);
     expect(lines[2]).toContain('React :white_check_mark: to approve or :x: to reject. Expires at 12:37 UTC.');
   });
 

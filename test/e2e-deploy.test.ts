@@ -37,7 +37,7 @@ const ephemeralsFor = (user: string) => world.slack.workspace.ephemerals.filter(
 /** Sends the command and returns the approval request message, once the bot has posted it. */
 async function requestDeploy(text: string, user = 'U0ALICE') {
   const before = new Set(parents().map((m) => m.ts));
-  expect(ephemeral(await world.slash(user, text, CHANNEL))).toContain('Working on');
+  expect(ephemeral(await world.slash(user, text, CHANNEL))).toMatch(/Working on .*the approval request will appear in this channel/);
   return world.slack.waitFor(() => parents().find((m) => !before.has(m.ts) && /React :white_check_mark: to approve|Cannot deploy|already|❌/.test(m.text)), 20_000);
 }
 
@@ -62,7 +62,8 @@ const serviceImage = async () => {
 };
 
 const finished = (ts: string) => world.slack.waitFor(() => {
-  const text = world.slack.message(CHANNEL, ts)?.text ?? '';
+  // One line: the parent keeps the request's detail lines before the outcome.
+  const text = (world.slack.message(CHANNEL, ts)?.text ?? '').replaceAll('\n', ' ');
   return /^(✅|❌|⚠️|🚫)/.test(text) ? text : undefined;
 }, 60_000);
 
@@ -88,7 +89,7 @@ describe('/ecs deploy', () => {
     // Bob approves (with a skin tone: still ✅).
     await world.react('U0BOB', CHANNEL, request.ts, 'white_check_mark::skin-tone-2');
     const end = await finished(request.ts);
-    expect(end, threadText(request.ts)).toMatch(/^✅ .*approved by <@U0BOB>.* — `web:\d+` is live and steady/);
+    expect(end, threadText(request.ts)).toMatch(/^✅ .*approved by <@U0BOB> • `app`: `.*web:v1\.4\.2` → `.*web:v1\.5\.0`\s+— `web:\d+` is live and steady/);
     const thread = threadText(request.ts);
     expect(thread).toContain('👍 Approved by <@U0BOB>');
     expect(thread).toMatch(/📝 Registered `web:\d+`/);

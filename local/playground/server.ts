@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { EcsTimings } from '../aws/state';
 import type { World } from '../world';
 
 const PAGE = new URL('./page.html', import.meta.url);
@@ -17,6 +18,24 @@ export interface Playground {
 }
 
 export class PortInUseError extends Error {}
+
+/**
+ * ECS at the playground's pace: each step of a task's life (provision, pull, health checks, drain)
+ * takes 5 s instead of the emulator's 15 s, so an approved `/ecs deploy web …` (two tasks, rolling)
+ * is live and steady about 20 s later, with a progress line at each of the deploy workflow's 5 s
+ * polls. The emulator's clock is not sped up: it keeps real time, so every timestamp the bot shows
+ * (UpdateService calls, service events in `/ecs status`) matches the page's, and Lambda deadlines
+ * stay real.
+ */
+export const PLAYGROUND_ECS_TIMINGS: Partial<EcsTimings> = {
+  provisionMs: 5_000,
+  pullMs: 5_000,
+  healthyMs: 5_000,
+  crashAfterMs: 2_000,
+  drainMs: 5_000,
+  stopMs: 5_000,
+  retryBaseMs: 5_000,
+};
 
 /** Faults a person can ask for from the page, to see how the bot copes. */
 export const SIMULATIONS: Record<string, (world: World) => void> = {
@@ -66,8 +85,16 @@ function snapshot(world: World, userId: string) {
   };
 }
 
-export async function startPlayground(world: World, options: { port?: number; host?: string } = {}): Promise<Playground> {
+export interface PlaygroundOptions {
+  port?: number;
+  host?: string;
+  /** ECS's pace in the world, set when the page starts: PLAYGROUND_ECS_TIMINGS unless given (`{}` keeps the world's own). */
+  ecsTimings?: Partial<EcsTimings>;
+}
+
+export async function startPlayground(world: World, options: PlaygroundOptions = {}): Promise<Playground> {
   const page = readFileSync(PAGE, 'utf8');
+  Object.assign(world.aws.state.ecsTimings, options.ecsTimings ?? PLAYGROUND_ECS_TIMINGS);
   const clients = new Set<ServerResponse>();
   let pending: NodeJS.Timeout | undefined;
   // Coalesce bursts of changes (a streamed thread edits often) into one nudge per 50 ms.

@@ -1,19 +1,19 @@
 import { holdsRole } from '../auth/roles';
 import type { AuditDecision, AuditOutcome } from '../audit/audit';
 import { sendDecision } from '../deploy/callback';
-import { approvalMessage, requestHeadline } from '../deploy/render';
-import { dynamoDeployRequests, fromItem, type DeployRequests } from '../deploy/requests';
-import type { DeployRequest } from '../deploy/types';
+import { approvalMessage } from '../deploy/render';
+import { dynamoApprovalRequests, fromItem, type ApprovalRequests } from '../deploy/requests';
+import type { ApprovalRequest } from '../deploy/types';
 import type { ReactionContext, ReactionHandler } from './worker-types';
 
 /** Replaced by tests. */
-export const approvalDeps: { requests: DeployRequests; sendDecision: typeof sendDecision } = { requests: dynamoDeployRequests, sendDecision };
+export const approvalDeps: { requests: ApprovalRequests; sendDecision: typeof sendDecision } = { requests: dynamoApprovalRequests, sendDecision };
 
 /** `+1::skin-tone-3` counts as `+1`. */
 export const baseEmoji = (reaction: string): string => reaction.split('::')[0]!;
 
 /**
- * A reaction on a deploy request. The approve emoji adds an approval (removing it withdraws the
+ * A reaction on a request for approval (a deploy, or a script declared requiresApproval). The approve emoji adds an approval (removing it withdraws the
  * approval while the request is pending), the reject emoji ends the request. The requester's own
  * approval never counts (their reject withdraws the request); people without the approver role
  * are told so privately. Reactions on decided or expired requests are ignored without a word:
@@ -27,7 +27,7 @@ export const approveByReaction: ReactionHandler = async (ctx) => {
   const approving = emoji === rule.approveEmoji;
   if (!approving && emoji !== rule.rejectEmoji) return;
   if (request.status !== 'pending' || ctx.now() >= rule.deadline) {
-    ctx.logger.info('reaction on a request that is no longer pending', { deployId: request.deployId, status: request.status });
+    ctx.logger.info('reaction on a request that is no longer pending', { request: request.label, status: request.status });
     return;
   }
   if (!job.added && !approving) return; // taking back a reject changes nothing: the request already ended
@@ -35,7 +35,7 @@ export const approveByReaction: ReactionHandler = async (ctx) => {
   if (job.userId === request.requesterId) {
     if (!job.added) return;
     if (approving) {
-      await tell(ctx, request, `You asked for deploy \`${request.deployId}\`, so your :${rule.approveEmoji}: does not count: someone else with the ${rule.approverRole} role has to approve it.`);
+      await tell(ctx, request, `You asked for ${request.label}, so your :${rule.approveEmoji}: does not count: someone else with the ${rule.approverRole} role has to approve it.`);
       await audit(ctx, request, 'denied', 'refused', 'the requester cannot approve their own request');
       return;
     }
@@ -49,7 +49,7 @@ export const approveByReaction: ReactionHandler = async (ctx) => {
     await tell(
       ctx,
       request,
-      `Your :${emoji}: on deploy \`${request.deployId}\` is ignored: approving or rejecting deploys of \`${request.target}\` needs the \`${rule.approverRole}\` role${rule.approverRole === 'admin' ? '' : ' (or admin)'} for it in this channel. \`/ecs whoami\` shows yours.`,
+      `Your :${emoji}: on ${request.label} is ignored: approving or rejecting requests for \`${request.target}\` needs the \`${rule.approverRole}\` role${rule.approverRole === 'admin' ? '' : ' (or admin)'} for it in this channel. \`/ecs whoami\` shows yours.`,
     );
     await audit(ctx, request, 'denied', 'refused', `no ${rule.approverRole} role for ${request.target}`);
     return;
@@ -78,7 +78,7 @@ export const approveByReaction: ReactionHandler = async (ctx) => {
 };
 
 /** Ends a pending request; only the caller whose conditional update wins goes on. */
-async function decide(ctx: ReactionContext, request: DeployRequest, status: 'approved' | 'rejected' | 'cancelled'): Promise<void> {
+async function decide(ctx: ReactionContext, request: ApprovalRequest, status: 'approved' | 'rejected' | 'cancelled'): Promise<void> {
   const decided = await approvalDeps.requests.decide(request.pk, status, ctx.job.userId, ctx.now(), status === 'approved' ? request.rule.required : undefined);
   if (!decided) return;
   if (status !== 'approved') await audit(ctx, decided, 'allowed', 'success', status);
@@ -86,27 +86,26 @@ async function decide(ctx: ReactionContext, request: DeployRequest, status: 'app
   if (decided.callbackId) await approvalDeps.sendDecision(decided.callbackId, { status, by: ctx.job.userId }, ctx.logger);
   const text =
     status === 'approved'
-      ? `👍 Approved by ${(decided.approvals ?? [ctx.job.userId]).map((u) => `<@${u}>`).join(', ')}: deploying now.`
+      ? `👍 Approved by ${(decided.approvals ?? [ctx.job.userId]).map((u) => `<@${u}>`).join(', ')}: ${decided.doing} now.`
       : status === 'rejected'
         ? `🙅 <@${ctx.job.userId}> rejected the request. Nothing was changed.`
         : `🚫 <@${ctx.job.userId}> withdrew the request. Nothing was changed.`;
   await Promise.all([update(ctx, decided), note(ctx, decided, text)]);
 }
 
-async function update(ctx: ReactionContext, request: DeployRequest): Promise<void> {
-  const headline = requestHeadline({ requesterId: request.requesterId, target: request.target, plan: request.plan, deployId: request.deployId });
-  await ctx.slack.chat.update({ channel: request.channelId, ts: request.messageTs, text: approvalMessage(request, headline) }).catch((error: unknown) => ctx.logger.warn('could not update the request message', { error }));
+async function update(ctx: ReactionContext, request: ApprovalRequest): Promise<void> {
+  await ctx.slack.chat.update({ channel: request.channelId, ts: request.messageTs, text: approvalMessage(request) }).catch((error: unknown) => ctx.logger.warn('could not update the request message', { error }));
 }
 
-async function note(ctx: ReactionContext, request: DeployRequest, text: string): Promise<void> {
+async function note(ctx: ReactionContext, request: ApprovalRequest, text: string): Promise<void> {
   await ctx.slack.chat.postMessage({ channel: request.channelId, thread_ts: request.messageTs, text }).catch((error: unknown) => ctx.logger.warn('could not post in the thread', { error }));
 }
 
-async function tell(ctx: ReactionContext, request: DeployRequest, text: string): Promise<void> {
+async function tell(ctx: ReactionContext, request: ApprovalRequest, text: string): Promise<void> {
   await ctx.slack.chat.postEphemeral({ channel: request.channelId, user: ctx.job.userId, text }).catch((error: unknown) => ctx.logger.warn('could not send the ephemeral note', { error }));
 }
 
-async function audit(ctx: ReactionContext, request: DeployRequest, decision: AuditDecision, outcome: AuditOutcome, reason: string): Promise<void> {
+async function audit(ctx: ReactionContext, request: ApprovalRequest, decision: AuditDecision, outcome: AuditOutcome, reason: string): Promise<void> {
   const { job } = ctx;
   await ctx
     .audit()
@@ -115,7 +114,7 @@ async function audit(ctx: ReactionContext, request: DeployRequest, decision: Aud
       teamId: job.teamId,
       userId: job.userId,
       channelId: request.channelId,
-      commandText: `:${job.reaction}: ${job.added ? 'added to' : 'removed from'} deploy ${request.deployId}`,
+      commandText: `:${job.reaction}: ${job.added ? 'added to' : 'removed from'} ${request.kind} ${request.id}`,
       verb: 'approve',
       target: request.target,
       decision,
@@ -123,7 +122,7 @@ async function audit(ctx: ReactionContext, request: DeployRequest, decision: Aud
       outcome,
       at: new Date(ctx.now()).toISOString(),
       threadTs: request.messageTs,
-      detail: { deployId: request.deployId, eventId: job.eventId, requester: request.requesterId, approvals: request.approvals ?? [] },
+      detail: { kind: request.kind, id: request.id, eventId: job.eventId, requester: request.requesterId, approvals: request.approvals ?? [] },
     })
     .catch((error: unknown) => ctx.logger.error('audit failed', { error }));
 }

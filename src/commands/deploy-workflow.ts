@@ -20,7 +20,7 @@ import type { ApprovalDecision, sendDecision as SendDecision } from '../deploy/c
 import { describeTaskDefinition, shortTaskDefinition } from '../deploy/plan';
 import { approvalMessage, clock } from '../deploy/render';
 import type { DeployHistory } from '../deploy/history';
-import type { DeployRequests } from '../deploy/requests';
+import type { ApprovalRequests } from '../deploy/requests';
 import type { DeployWorkflowInput, RequestStatus } from '../deploy/types';
 import { nextPollSeconds, observeRollout, readStoppedTasks, startProgress, type WatchProgress, type WatchVerdict } from '../deploy/watch';
 import { registerInput } from '../ecs/taskdef';
@@ -35,7 +35,7 @@ export interface DeployWorkflowDeps {
   /** A Slack client with the bot token (createSlackClient). */
   slack: () => Promise<WebClient>;
   state: StateStore;
-  requests: DeployRequests;
+  requests: ApprovalRequests;
   history: DeployHistory;
   audit: () => AuditLog;
   sendDecision: typeof SendDecision;
@@ -159,7 +159,7 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
           request = (await deps.requests.decide(input.requestKey, 'expired', 'deadline', now())) ?? (await deps.requests.get(input.requestKey));
           if (request?.status === 'expired') {
             const client = await deps.slack();
-            await client.chat.update({ channel: input.channelId, ts: input.parentTs, text: approvalMessage(request, input.headline) }).catch((e: unknown) => logger.warn('could not mark the request expired', { error: e }));
+            await client.chat.update({ channel: input.channelId, ts: input.parentTs, text: approvalMessage(request) }).catch((e: unknown) => logger.warn('could not mark the request expired', { error: e }));
             await post('expired', `⌛ The request expired at ${clock(input.deadline)} without enough approvals. Nothing was changed.`);
           }
         }
@@ -174,7 +174,9 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
       { retryStrategy: RETRY },
     );
     const approvedBy = decision.approvals.map((u) => `<@${u}>`).join(', ');
-    const finalHeadline = decision.status === 'approved' ? `${input.headline} · approved by ${approvedBy}` : input.headline;
+    // The parent keeps what was asked and what changed; the outcome follows it.
+    const details = input.plan.imageNotes.map((n) => `• ${n}`).join('\n');
+    const finalHeadline = `${input.headline}${decision.status === 'approved' ? ` · approved by ${approvedBy}` : ''}${details ? `\n${details}\n` : ''}`;
     if (decision.status !== 'approved') {
       const summary = decision.status === 'rejected' ? `rejected by <@${decision.decidedBy}>` : decision.status === 'cancelled' ? 'withdrawn by the requester' : 'expired without approval';
       return finish({ outcome: 'cancelled', summary, status: decision.status, polls: 0 }, decision, undefined, undefined);
@@ -319,7 +321,7 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
         );
       }
       const why =
-        rollout.verdict.state === 'timeout' ? `the rollout did not finish within ${formatDuration(input.timeoutSeconds * 1000)}` : rollout.verdict.state === 'failed' ? rollout.verdict.reason : 'the rollout did not complete';
+        (rollout.verdict.state === 'timeout' ? `the rollout did not finish within ${formatDuration(input.timeoutSeconds * 1000)}` : rollout.verdict.state === 'failed' ? rollout.verdict.reason : 'the rollout did not complete').replace(/\.+$/, '');
       const reasons = rollout.progress.stopReasons.length ? `\nStop reasons: ${rollout.progress.stopReasons.map((r) => `“${escapeText(r)}”`).join('; ')}` : '';
 
       // ---- roll back ---------------------------------------------------------------------------

@@ -2,9 +2,9 @@ import { randomBytes } from 'node:crypto';
 import type { LambdaClient } from '@aws-sdk/client-lambda';
 import { dynamoDeployHistory, type DeployHistory } from '../deploy/history';
 import { planDeploy, type PlanInput } from '../deploy/plan';
-import { dynamoDeployRequests, type DeployRequests } from '../deploy/requests';
-import { approvalMessage, requestHeadline } from '../deploy/render';
-import { deployLockKey, requestKey, type DeployAction, type DeployLock, type DeployRequest, type DeployWorkflowInput } from '../deploy/types';
+import { dynamoApprovalRequests, type ApprovalRequests } from '../deploy/requests';
+import { approvalMessage, DOING, requestHeadline } from '../deploy/render';
+import { deployLockKey, requestKey, type DeployAction, type DeployLock, type ApprovalRequest, type DeployWorkflowInput } from '../deploy/types';
 import { UserFacingError } from '../platform/errors';
 import { permalink } from '../slack/client';
 import { commandText } from './registry';
@@ -15,8 +15,8 @@ const lockSeconds = (expirySeconds: number, timeoutSeconds: number) => expirySec
 const newDeployId = () => randomBytes(6).toString('base64url').toLowerCase().replace(/[^a-z0-9]/g, '').padEnd(6, '0').slice(0, 6);
 
 /** Replaced by tests; production uses the state table. */
-export const deployDeps: { requests: DeployRequests; history: DeployHistory; startWorkflow: (input: DeployWorkflowInput) => Promise<void> } = {
-  requests: dynamoDeployRequests,
+export const deployDeps: { requests: ApprovalRequests; history: DeployHistory; startWorkflow: (input: DeployWorkflowInput) => Promise<void> } = {
+  requests: dynamoApprovalRequests,
   history: dynamoDeployHistory,
   startWorkflow: invokeDeployWorkflow,
 };
@@ -63,10 +63,11 @@ async function requestDeploy(ctx: WorkerContext, input: PlanInput & { action: De
     const history = input.action === 'rollback' && !input.revision ? await deployDeps.history.list(target.alias) : [];
     const { plan, notes } = await planDeploy(ctx.aws!, target, { ...input, history });
     const now = ctx.now();
-    const request: DeployRequest = {
+    const headline = requestHeadline({ requesterId: invocation.userId, target: target.alias, plan, deployId });
+    const request: ApprovalRequest = {
       pk: key,
       kind: 'deploy',
-      deployId,
+      id: deployId,
       status: 'pending',
       target: target.alias,
       teamId: invocation.teamId,
@@ -75,6 +76,10 @@ async function requestDeploy(ctx: WorkerContext, input: PlanInput & { action: De
       requesterId: invocation.userId,
       ...(invocation.userName ? { requesterName: invocation.userName } : {}),
       commandText: typed,
+      headline,
+      details: plan.imageNotes,
+      doing: DOING[plan.action],
+      label: `deploy \`${deployId}\``,
       plan,
       rule: {
         required: settings.approvals,
@@ -85,12 +90,11 @@ async function requestDeploy(ctx: WorkerContext, input: PlanInput & { action: De
       },
       requestedAt: new Date(now).toISOString(),
     };
-    const headline = requestHeadline({ requesterId: invocation.userId, target: target.alias, plan, deployId });
     if (notes.length) await ctx.out.post(notes.join('\n'));
     // Tracked before the message says "react here", so no early reaction is dropped by the ingress.
     created = await deployDeps.requests.create(request, lockSeconds(settings.expirySeconds, settings.timeoutSeconds) + 86_400);
     if (!created) throw new Error(`a deploy request already exists for message ${key}`);
-    await ctx.slack.chat.update({ channel: invocation.channelId, ts: ctx.out.parentTs, text: approvalMessage(request, headline) });
+    await ctx.slack.chat.update({ channel: invocation.channelId, ts: ctx.out.parentTs, text: approvalMessage(request) });
     // Ready-made reactions: approvers click instead of searching the emoji (the ingress ignores the bot's own).
     for (const name of [settings.approveEmoji, settings.rejectEmoji]) {
       await ctx.slack.reactions.add({ channel: invocation.channelId, timestamp: ctx.out.parentTs, name }).catch((error: unknown) => ctx.logger.warn('could not add reaction', { name, error }));

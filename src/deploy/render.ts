@@ -1,8 +1,9 @@
-/** How a deploy request reads in Slack: the approval message people react on. */
+/** How a request for approval reads in Slack: the message people react on. */
 import { shortTaskDefinition } from './plan';
-import type { DeployAction, DeployPlan, DeployRequest } from './types';
+import type { ApprovalRequest, DeployAction, DeployPlan } from './types';
 
-const VERB: Record<DeployAction, string> = { deploy: 'deploy', redeploy: 'redeploy', rollback: 'roll back' };
+/** What an approved deploy does, for the status line. */
+export const DOING: Record<DeployAction, string> = { deploy: 'deploying', redeploy: 'redeploying', rollback: 'rolling back' };
 
 /** `HH:MM UTC` */
 export const clock = (ms: number): string => `${new Date(ms).toISOString().slice(11, 16)} UTC`;
@@ -15,35 +16,35 @@ export function requestHeadline(input: { requesterId: string; target: string; pl
       ? `roll *${input.target}* back from \`${shortTaskDefinition(plan.currentTaskDefinition)}\` to \`${shortTaskDefinition(plan.targetTaskDefinition)}\``
       : plan.action === 'redeploy'
         ? `redeploy *${input.target}* (\`${shortTaskDefinition(plan.currentTaskDefinition)}\`, fresh tasks)`
-        : `deploy to *${input.target}* (now \`${shortTaskDefinition(plan.currentTaskDefinition)}\`)`;
+        : `deploy to *${input.target}* (from \`${shortTaskDefinition(plan.currentTaskDefinition)}\`)`;
   return `🚀 <@${input.requesterId}> asks to ${what} · deploy \`${input.deployId}\``;
 }
 
 const roleName = (role: string) => (role === 'admin' ? 'an *admin*' : `${/^[aeiou]/.test(role) ? 'an' : 'a'} *${role}* (or admin)`);
 
 /** The approval request: what changes, who may approve, how, until when. */
-export function approvalBody(request: Pick<DeployRequest, 'plan' | 'rule' | 'requesterId'>): string {
+export function approvalBody(request: Pick<ApprovalRequest, 'details' | 'rule' | 'requesterId'>): string {
   const { rule } = request;
   const people = rule.required === 1 ? `1 approval from ${roleName(rule.approverRole)}` : `${rule.required} approvals from different people, each ${roleName(rule.approverRole)}`;
   return [
-    ...request.plan.imageNotes.map((n) => `• ${n}`),
+    ...request.details.map((n) => `• ${n}`),
     `Needs ${people}, not <@${request.requesterId}>. React :${rule.approveEmoji}: to approve or :${rule.rejectEmoji}: to reject. Expires at ${clock(rule.deadline)}.`,
   ].join('\n');
 }
 
 /** The whole approval message, with where the request stands. */
-export function approvalMessage(request: DeployRequest, headline: string): string {
-  return [headline, approvalBody(request), statusLine(request)].filter(Boolean).join('\n');
+export function approvalMessage(request: ApprovalRequest): string {
+  return [request.headline, approvalBody(request), statusLine(request)].filter(Boolean).join('\n');
 }
 
-export function statusLine(request: Pick<DeployRequest, 'status' | 'approvals' | 'rule' | 'decidedBy' | 'decidedAt' | 'plan'>): string {
+export function statusLine(request: Pick<ApprovalRequest, 'status' | 'approvals' | 'rule' | 'decidedBy' | 'decidedAt' | 'doing'>): string {
   const approvals = request.approvals ?? [];
   const who = approvals.map((u) => `<@${u}>`).join(', ');
   switch (request.status) {
     case 'pending':
       return approvals.length ? `⏳ Approved by ${who} (${approvals.length} of ${request.rule.required}); waiting for more.` : `⏳ Waiting for approval.`;
     case 'approved':
-      return `👍 Approved by ${who || `<@${request.decidedBy}>`}: ${VERB[request.plan.action] === 'deploy' ? 'deploying' : `${VERB[request.plan.action]}ing`.replace('roll backing', 'rolling back')}, progress in the thread.`;
+      return `👍 Approved by ${who || `<@${request.decidedBy}>`}: ${request.doing}, progress in the thread.`;
     case 'rejected':
       return `🙅 Rejected by <@${request.decidedBy}>${request.decidedAt ? ` at ${clock(request.decidedAt)}` : ''}. Nothing was changed.`;
     case 'cancelled':

@@ -1,39 +1,39 @@
 /**
- * Pending deploy requests in the state table. Each change is one conditional update, so Slack's
+ * Requests waiting for approval (deploys, scripts declared requiresApproval) in the state table. Each change is one conditional update, so Slack's
  * retried events, two approvers reacting in the same second and the workflow expiring a request
  * all race safely: whoever moves the request out of `pending` is the only one who acts on it.
  */
 import { ddb, epochSeconds, isConditionalCheckFailed } from '../platform/dynamo';
 import { tableName } from '../platform/tables';
-import type { DeployRequest, RequestStatus } from './types';
+import type { ApprovalRequest, RequestStatus } from './types';
 
-export interface DeployRequests {
+export interface ApprovalRequests {
   /** Stores a new request; false if one already exists for that message. */
-  create(request: DeployRequest, ttlSeconds: number): Promise<boolean>;
-  get(key: string): Promise<DeployRequest | undefined>;
+  create(request: ApprovalRequest, ttlSeconds: number): Promise<boolean>;
+  get(key: string): Promise<ApprovalRequest | undefined>;
   /** Adds an approval while the request is pending and unexpired; the request after it, or undefined when nothing changed. */
-  approve(key: string, userId: string, now: number): Promise<DeployRequest | undefined>;
+  approve(key: string, userId: string, now: number): Promise<ApprovalRequest | undefined>;
   /** Removes an approval while pending; the request after it, or undefined when nothing changed. */
-  withdraw(key: string, userId: string): Promise<DeployRequest | undefined>;
+  withdraw(key: string, userId: string): Promise<ApprovalRequest | undefined>;
   /**
    * Moves a pending request to a final status. For `approved`, only when it holds `required`
    * approvals. Exactly one caller gets the request back; everyone else gets undefined.
    */
-  decide(key: string, status: Exclude<RequestStatus, 'pending'>, by: string, now: number, required?: number): Promise<DeployRequest | undefined>;
+  decide(key: string, status: Exclude<RequestStatus, 'pending'>, by: string, now: number, required?: number): Promise<ApprovalRequest | undefined>;
   /** Records the workflow's callback id; returns the request as it is now (it may already be decided). */
-  attachCallback(key: string, callbackId: string): Promise<DeployRequest | undefined>;
+  attachCallback(key: string, callbackId: string): Promise<ApprovalRequest | undefined>;
   /** Forgets the request (the deploy could not be started). */
   remove(key: string): Promise<void>;
 }
 
 /** A state-table item as a request: DynamoDB's string set of approvals becomes a sorted list. */
-export const fromItem = (item: Record<string, unknown> | undefined): DeployRequest | undefined => {
+export const fromItem = (item: Record<string, unknown> | undefined): ApprovalRequest | undefined => {
   if (!item) return undefined;
   const approvals = item.approvals instanceof Set ? [...(item.approvals as Set<string>)].sort() : (item.approvals as string[] | undefined);
-  return { ...(item as unknown as DeployRequest), ...(approvals ? { approvals } : {}) };
+  return { ...(item as unknown as ApprovalRequest), ...(approvals ? { approvals } : {}) };
 };
 
-async function conditional(run: () => Promise<{ Attributes?: Record<string, unknown> }>): Promise<DeployRequest | undefined> {
+async function conditional(run: () => Promise<{ Attributes?: Record<string, unknown> }>): Promise<ApprovalRequest | undefined> {
   try {
     return fromItem((await run()).Attributes);
   } catch (error) {
@@ -42,7 +42,7 @@ async function conditional(run: () => Promise<{ Attributes?: Record<string, unkn
   }
 }
 
-export const dynamoDeployRequests: DeployRequests = {
+export const dynamoApprovalRequests: ApprovalRequests = {
   async create(request, ttlSeconds) {
     const { approvals: _none, ...item } = request;
     try {
@@ -59,7 +59,7 @@ export const dynamoDeployRequests: DeployRequests = {
   },
   async get(key) {
     const out = await ddb.get({ TableName: tableName('state'), Key: { pk: key }, ConsistentRead: true });
-    return out.Item?.kind === 'deploy' ? fromItem(out.Item) : undefined;
+    return out.Item?.kind === 'deploy' || out.Item?.kind === 'run' ? fromItem(out.Item) : undefined;
   },
   approve(key, userId, now) {
     return conditional(() =>

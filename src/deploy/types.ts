@@ -34,15 +34,18 @@ export interface ApprovalRule {
 }
 
 /**
- * A pending deploy request: one state-table item keyed by the approval message (the command's
- * parent message, `tracked#<channel>#<ts>`), which the ingress uses to route reactions. Every
- * change to it is a conditional update (src/deploy/requests.ts).
+ * A request waiting for approvals: a deploy, or a script declared `requiresApproval`. One
+ * state-table item keyed by the approval message (the command's parent message,
+ * `tracked#<channel>#<ts>`), which the ingress uses to route reactions. Every change to it is a
+ * conditional update (src/deploy/requests.ts).
  */
-export interface DeployRequest {
+export interface ApprovalRequest {
   pk: string;
-  kind: 'deploy';
-  deployId: string;
+  kind: 'deploy' | 'run';
+  /** The deploy or run id. */
+  id: string;
   status: RequestStatus;
+  /** The target (alias) whose approval rules apply and whose approvers may decide. */
   target: string;
   teamId: string;
   channelId: string;
@@ -52,7 +55,14 @@ export interface DeployRequest {
   requesterName?: string;
   /** What the person typed. */
   commandText: string;
-  plan: DeployPlan;
+  /** The approval message's first line: who asks for what. */
+  headline: string;
+  /** What approval lets happen, one line each (images old → new; the script and its arguments). */
+  details: string[];
+  /** For the status line once approved: `deploying`, `rolling back`, `running \`restore.sh …\``. */
+  doing: string;
+  /** How messages name the request: ``deploy `k3x9q2` ``. */
+  label: string;
   rule: ApprovalRule;
   /** User ids whose approval counts (a DynamoDB string set; absent when empty). */
   approvals?: string[];
@@ -62,6 +72,8 @@ export interface DeployRequest {
   callbackId?: string;
   /** ISO time the request was made. */
   requestedAt: string;
+  /** Deploys: what will change. */
+  plan?: DeployPlan;
 }
 
 /** The deploy workflow's input (src/commands/deploy-workflow.ts). */

@@ -4,7 +4,7 @@ import { createDeployWorkflow, type DeployWorkflowDeps } from '../commands/deplo
 import { getConfig } from '../config/load';
 import { sendDecision } from '../deploy/callback';
 import { dynamoDeployHistory } from '../deploy/history';
-import { dynamoDeployRequests } from '../deploy/requests';
+import { dynamoApprovalRequests } from '../deploy/requests';
 import { log } from '../platform/logger';
 import { getSlackSecrets } from '../platform/secrets';
 import { dynamoState } from '../platform/state';
@@ -18,7 +18,7 @@ export const deployWorkflowDeps: DeployWorkflowDeps = {
   config: getConfig,
   slack: async () => createSlackClient((await getSlackSecrets()).botToken),
   state: dynamoState,
-  requests: dynamoDeployRequests,
+  requests: dynamoApprovalRequests,
   history: dynamoDeployHistory,
   audit: () => dynamoAudit(getConfig().audit.retentionDays),
   sendDecision,

@@ -159,7 +159,8 @@ export function createIngress(deps: IngressDeps) {
 
     const auditKey = await audit({ ...scope, decision: 'allowed', outcome: 'accepted' });
     await deps.jobs.dispatch({ kind: 'command', id: attempt.id, invocation, audit: auditKey, receivedAt: deps.now() });
-    return { text: `⏳ Working on \`${commandText(invocation)}\`: the answer will appear in a thread in this channel.` };
+    const where = request.verb.name === 'deploy' || request.verb.name === 'rollback' ? 'the approval request will appear in this channel, progress in its thread' : 'the answer will appear in a thread in this channel';
+    return { text: `⏳ Working on \`${commandText(invocation)}\`: ${where}.` };
   }
 
   async function handleEventEnvelope(envelope: unknown): Promise<HttpResult> {

@@ -118,4 +118,57 @@ describe('playground in Chromium', () => {
     expect(text).toMatch(/Running backup.sh nightly \(run [a-z0-9]{6}\)/);
     expect(await thread.getByRole('button', { name: 'Cancel' }).count()).toBe(1);
   });
+
+  // Last: it leaves web on web:43. ECS runs at the playground's pace (PLAYGROUND_ECS_TIMINGS), so
+  // the rollout is live about 20 s after the approval (the workflow polls every 5 s of real time).
+  it('/ecs deploy web v1.5.0: alice asks, her own ✅ does not count, bob approves with ✅, the thread shows the rollout until web:43 is live', async () => {
+    const debug = process.env.DEBUG_DEPLOY ? (what: string) => page.screenshot({ path: `/tmp/deploy-${what}.png` }) : async () => undefined;
+    await type('/ecs deploy web v1.5.0');
+    const request = page.getByTestId('message').filter({ hasText: 'asks to deploy to web' }).last();
+    const text = request.locator('.text');
+    await expect.poll(() => text.textContent(), { timeout: 15_000 }).toContain('React ✅ to approve or ❌ to reject');
+    expect(await text.textContent()).toMatch(/web:v1\.4\.2 → \S*web:v1\.5\.0/);
+    const ts = (await request.getAttribute('data-ts'))!;
+    let approved = false;
+    try {
+      // The bot's ready-made ✅ and ❌: alice clicks the ✅ pill, as one does in Slack.
+      const approve = request.locator('.reaction', { hasText: '✅' });
+      await expect.poll(() => approve.textContent()).toBe('✅ 1');
+      expect(await request.locator('.reaction', { hasText: '❌' }).textContent()).toBe('❌ 1');
+      await approve.click();
+      await expect.poll(() => page.getByTestId('ephemeral').last().textContent(), { timeout: 10_000 }).toContain('so your ✅ does not count');
+      expect(await approve.textContent()).toBe('✅ 2');
+      expect(await approve.getAttribute('class')).toContain('mine');
+      expect(await text.textContent()).toContain('⏳ Waiting for approval.');
+      await debug('1-refused');
+
+      // Bob, an approver, clicks the same pill.
+      await page.getByTestId('user-switch').selectOption('U0BOB');
+      await expect.poll(() => approve.getAttribute('class')).not.toContain('mine');
+      await approve.click();
+      await expect.poll(() => text.textContent(), { timeout: 10_000 }).toContain('👍 Approved by @bob: deploying, progress in the thread.');
+      approved = true;
+      expect(await approve.textContent()).toBe('✅ 3');
+
+      await request.getByTestId('replies').click();
+      const thread = page.getByTestId('thread-feed');
+      await expect.poll(() => thread.textContent(), { timeout: 10_000 }).toContain('UpdateService called');
+      await debug('2-updated');
+      // The rollout as it goes, then the verdict on the parent and at the end of the thread.
+      await expect.poll(() => thread.textContent(), { timeout: 15_000 }).toMatch(/🔄 new web:43 \d\/2 running/);
+      await debug('3-rolling');
+      await expect.poll(() => text.textContent(), { timeout: 45_000, interval: 250 }).toMatch(/^✅ .*approved by @bob.*app: .*web:v1\.4\.2 → .*web:v1\.5\.0.*— web:43 is live and steady after/s);
+      await expect.poll(() => thread.getByTestId('message').last().locator('.text').textContent()).toMatch(/^✅ web:43 is live and steady after /);
+      await debug('4-live');
+      const lines = (await thread.textContent())!;
+      if (process.env.DEBUG_DEPLOY) console.log(`${await text.innerText()}\n---\n${await thread.innerText()}`);
+      const order = ['🗳️ Approval requested above', '👍 Approved by @bob: deploying now.', '📝 Registered web:43 (from web:42', '🚀 UpdateService called', '🔄 new web:43', 'has reached a steady state.', '✅ web:43 is live and steady'];
+      const at = order.map((line) => lines.indexOf(line));
+      expect(at.every((i) => i >= 0), `every step is in the thread: ${JSON.stringify(Object.fromEntries(order.map((l, i) => [l, at[i]])))}`).toBe(true);
+      expect([...at].sort((a, b) => a - b)).toEqual(at);
+    } finally {
+      // Never leave a request waiting: its workflow would hold world.close() for 30 minutes.
+      if (!approved) await world.react('U0ALICE', 'C0OPS', ts, 'x');
+    }
+  }, 90_000);
 });
