@@ -119,3 +119,52 @@ describe('/ecs run', () => {
     expect(text).toMatch(/ECS Exec is not ready on `manager`: \d+ of \d+ running tasks were started without ECS Exec \(a new deployment is needed: `\/ecs deploy manager --redeploy`\)/);
   });
 });
+
+describe('/ecs run of a script declared requiresApproval', () => {
+  const newParent = (before: Set<string>) =>
+    world.slack.waitFor(() => (world.slack.workspace.messages.C0OPS ?? []).find((m) => (!m.threadTs || m.threadTs === m.ts) && !before.has(m.ts) && /React :white_check_mark:|❌/.test(m.text)), 20_000);
+  const parentTs = () => new Set((world.slack.workspace.messages.C0OPS ?? []).map((m) => m.ts));
+  const execs = () => world.aws.calls.filter((c) => c.action === 'ExecuteCommand').length;
+  const outcome = (ts: string) => world.slack.waitFor(() => /^(✅|❌|🚫)/.test(world.slack.message('C0OPS', ts)?.text ?? '') && world.slack.message('C0OPS', ts)!.text, 60_000);
+
+  it('asks for approval first; the requester cannot approve it; once an approver does, it runs and reports its exit code', async () => {
+    const before = parentTs();
+    const runsBefore = execs();
+    expect(ephemeral(await world.slash('U0ALICE', 'run restore.sh 20261124-010203-nightly'))).toContain('Working on');
+    const request = await newParent(before);
+    expect(request.text).toMatch(/🔐 <@U0ALICE> asks to run `restore.sh 20261124-010203-nightly` on \*manager\* · run `[a-z0-9]{6}`/);
+    expect(request.text).toContain('`/work/restore.sh` (Restore a dump (asks another person to approve)) with `20261124-010203-nightly`');
+    expect(request.text).toContain('Needs 1 approval from an *approver* (or admin), not <@U0ALICE>');
+    expect(execs()).toBe(runsBefore); // nothing runs before the approval
+
+    await world.react('U0ALICE', 'C0OPS', request.ts, 'white_check_mark');
+    await world.slack.waitFor(() => world.slack.workspace.ephemerals.find((e) => e.user === 'U0ALICE' && e.text.includes('does not count')), 10_000);
+    expect(execs()).toBe(runsBefore);
+
+    await world.react('U0BOB', 'C0OPS', request.ts, 'white_check_mark');
+    const end = await outcome(request.ts);
+    expect(end).toMatch(/^✅ 🔐 <@U0ALICE> asks to run `restore.sh 20261124-010203-nightly`/);
+    const text = threadText(request.ts);
+    expect(text).toContain('👍 Approved by <@U0BOB>: running `restore.sh 20261124-010203-nightly` now.');
+    expect(text).toContain('restore of 20261124-010203-nightly complete');
+    expect(text).toMatch(/exited with code 0/);
+  });
+
+  it('a rejected request runs nothing, says so, and frees the script for the next request', async () => {
+    const before = parentTs();
+    const runsBefore = execs();
+    await world.slash('U0ALICE', 'run restore.sh 20261124-010203-nightly');
+    const request = await newParent(before);
+    await world.react('U0BOB', 'C0OPS', request.ts, 'x');
+    expect(await outcome(request.ts)).toMatch(/^🚫 .*not run: rejected by <@U0BOB>/s);
+    expect(threadText(request.ts)).toContain('🚫 Not run: rejected by <@U0BOB>. Nothing was started.');
+    expect(execs()).toBe(runsBefore);
+    // The lock went with the request: a new request is accepted (and withdrawn by its requester).
+    const again = parentTs();
+    await world.slash('U0ALICE', 'run restore.sh 20261124-010203-nightly');
+    const next = await newParent(again);
+    expect(next.text).toContain('asks to run');
+    await world.react('U0ALICE', 'C0OPS', next.ts, 'x');
+    expect(await outcome(next.ts)).toMatch(/withdrawn by the requester/);
+  });
+});

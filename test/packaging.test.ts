@@ -280,13 +280,19 @@ describe('serverless.yml and infra/: IAM', () => {
 
   it('gives the run workflow its durable-execution grants on itself only, and its DurableConfig', () => {
     const durable = rolePolicyStatements(roleOf('runWorkflow')).filter((s) => actions(s).some((a) => a.includes('DurableExecution')));
-    expect(durable.flatMap(actions).sort()).toEqual(['lambda:CheckpointDurableExecution', 'lambda:GetDurableExecutionState']);
+    // Its own approval callback too (scripts declared requiresApproval).
+    expect(durable.flatMap(actions).sort()).toEqual(['lambda:CheckpointDurableExecution', 'lambda:GetDurableExecutionState', 'lambda:SendDurableExecutionCallbackSuccess']);
     for (const r of durable.flatMap(resourceList) as any[]) expect(r['Fn::Sub']).toContain('function:${self:custom.names.runWorkflow}');
     expect(resources.RunWorkflowLambdaFunction.Properties.DurableConfig).toEqual({ ExecutionTimeout: expect.any(Number), RetentionPeriodInDays: expect.any(Number) });
-    // Long enough for the longest script's time limit.
-    const config = parse(readFileSync('ecs-chatops.config.yaml', 'utf8'));
-    const longest = Math.max(...Object.values<any>(config.scripts).map((s) => s.timeoutSeconds ?? 0));
-    expect(resources.RunWorkflowLambdaFunction.Properties.DurableConfig.ExecutionTimeout).toBeGreaterThan(longest + 600);
+    // Long enough for the longest script's time limit, after the longest approval the schema allows.
+    const config = loadConfigFile();
+    const longest = Math.max(...Object.values(config.scripts).map((s) => s.timeoutSeconds));
+    expect(resources.RunWorkflowLambdaFunction.Properties.DurableConfig.ExecutionTimeout).toBeGreaterThanOrEqual(7 * 86_400 + 6 * 3600 + 600);
+    for (const [name, script] of Object.entries(config.scripts)) {
+      const approval = script.requiresApproval ? config.targets[script.target]!.deploy.expirySeconds : 0;
+      expect(approval + script.timeoutSeconds + 600, `scripts.${name}`).toBeLessThanOrEqual(resources.RunWorkflowLambdaFunction.Properties.DurableConfig.ExecutionTimeout);
+    }
+    expect(longest).toBeGreaterThan(0);
     expect(envOf('worker').RUN_WORKFLOW_FUNCTION_NAME).toBe('${self:custom.names.runWorkflow}');
     expect(allActions('runWorkflow')).toContain('ecs:ExecuteCommand');
   });
@@ -362,7 +368,7 @@ describe('serverless.yml and infra/: IAM', () => {
     }
   });
 
-  it('lets only the deploy workflow change ECS; the worker plans, starts it and answers its callback', () => {
+  it('lets only the deploy workflow change ECS; the worker plans, starts the workflows and answers their approval callbacks', () => {
     const writes = ['ecs:RegisterTaskDefinition', 'ecs:UpdateService', 'ecs:TagResource', 'iam:PassRole'];
     for (const fn of Object.keys(functions).filter((f) => f !== 'deployWorkflow')) {
       expect(allActions(fn).filter((a) => writes.includes(a)), fn).toEqual([]);
@@ -378,7 +384,7 @@ describe('serverless.yml and infra/: IAM', () => {
     expect(invoke.flatMap(resourceList)).toEqual([...fn('runWorkflow'), ...fn('deployWorkflow')]);
     const callbacks = worker.filter((s) => actions(s).some((a) => a.startsWith('lambda:SendDurableExecutionCallback')));
     expect(callbacks.flatMap(actions).sort()).toEqual(['lambda:SendDurableExecutionCallbackFailure', 'lambda:SendDurableExecutionCallbackSuccess']);
-    expect(callbacks.flatMap(resourceList)).toEqual(fn('deployWorkflow'));
+    expect(callbacks.flatMap(resourceList)).toEqual([...fn('deployWorkflow'), ...fn('runWorkflow')]);
     // Nothing else of Lambda: no checkpoints of someone else's execution.
     expect(allActions('worker').filter((a) => a.startsWith('lambda:')).sort()).toEqual([
       'lambda:InvokeFunction',

@@ -16,9 +16,9 @@ import type { WebClient } from '@slack/web-api';
 import type { AuditLog } from '../audit/audit';
 import { AwsSession } from '../aws/session';
 import type { Config } from '../config/schema';
-import type { ApprovalDecision, sendDecision as SendDecision } from '../deploy/callback';
+import { awaitApproval, notApprovedSummary, type Decision } from '../deploy/await-approval';
+import type { sendDecision as SendDecision } from '../deploy/callback';
 import { describeTaskDefinition, shortTaskDefinition } from '../deploy/plan';
-import { approvalMessage, clock } from '../deploy/render';
 import type { DeployHistory } from '../deploy/history';
 import type { ApprovalRequests } from '../deploy/requests';
 import type { DeployWorkflowInput, RequestStatus } from '../deploy/types';
@@ -51,14 +51,6 @@ export interface DeployWorkflowResult {
   taskDefinition?: string;
   rolledBack?: boolean;
   polls: number;
-}
-
-/** Checkpointed result of the `decision` step. */
-interface Decision {
-  status: Exclude<RequestStatus, 'pending'>;
-  approvals: string[];
-  decidedBy?: string;
-  decidedAt?: number;
 }
 
 /** Checkpointed result of `register` / `update`. */
@@ -136,50 +128,17 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
     const target = targetConfig();
 
     // ---- approval: a callback completed by whoever decides the request (src/commands/approve.ts) ----
-    const waitSeconds = Math.max(1, Math.ceil((input.deadline - input.requestedAt) / 1000));
-    try {
-      await context.waitForCallback(
-        'approval',
-        async (callbackId) => {
-          const request = await deps.requests.attachCallback(input.requestKey, callbackId);
-          // Decided before the callback existed: nobody else could complete it.
-          if (request && request.status !== 'pending') await deps.sendDecision(callbackId, { status: request.status, ...(request.decidedBy ? { by: request.decidedBy } : {}) } satisfies ApprovalDecision, logger);
-        },
-        { timeout: { seconds: waitSeconds } },
-      );
-    } catch (error) {
-      // Timed out (the request expired) or failed: the request's own status decides below.
-      logger.info('approval wait ended without a decision', { error: (error as Error).message });
-    }
-    const decision: Decision = await context.step(
-      'decision',
-      async () => {
-        let request = await deps.requests.get(input.requestKey);
-        if (request?.status === 'pending') {
-          request = (await deps.requests.decide(input.requestKey, 'expired', 'deadline', now())) ?? (await deps.requests.get(input.requestKey));
-          if (request?.status === 'expired') {
-            const client = await deps.slack();
-            await client.chat.update({ channel: input.channelId, ts: input.parentTs, text: approvalMessage(request) }).catch((e: unknown) => logger.warn('could not mark the request expired', { error: e }));
-            await post('expired', `⌛ The request expired at ${clock(input.deadline)} without enough approvals. Nothing was changed.`);
-          }
-        }
-        if (!request) return { status: 'cancelled' as const, approvals: [] };
-        return {
-          status: request.status === 'pending' ? ('expired' as const) : request.status,
-          approvals: request.approvals ?? [],
-          ...(request.decidedBy ? { decidedBy: request.decidedBy } : {}),
-          ...(request.decidedAt ? { decidedAt: request.decidedAt } : {}),
-        };
-      },
-      { retryStrategy: RETRY },
+    const decision = await awaitApproval(
+      context,
+      { requests: deps.requests, slack: deps.slack, sendDecision: deps.sendDecision, logger, now, post, retryStrategy: RETRY },
+      { requestKey: input.requestKey, requestedAt: input.requestedAt, deadline: input.deadline, channelId: input.channelId, parentTs: input.parentTs },
     );
     const approvedBy = decision.approvals.map((u) => `<@${u}>`).join(', ');
     // The parent keeps what was asked and what changed; the outcome follows it.
     const details = input.plan.imageNotes.map((n) => `• ${n}`).join('\n');
     const finalHeadline = `${input.headline}${decision.status === 'approved' ? ` · approved by ${approvedBy}` : ''}${details ? `\n${details}\n` : ''}`;
     if (decision.status !== 'approved') {
-      const summary = decision.status === 'rejected' ? `rejected by <@${decision.decidedBy}>` : decision.status === 'cancelled' ? 'withdrawn by the requester' : 'expired without approval';
-      return finish({ outcome: 'cancelled', summary, status: decision.status, polls: 0 }, decision, undefined, undefined);
+      return finish({ outcome: 'cancelled', summary: notApprovedSummary(decision), status: decision.status, polls: 0 }, decision, undefined, undefined);
     }
 
     try {

@@ -22,6 +22,9 @@ import { newNonce } from '../exec/command';
 import { buildDetachedLog, buildDetachedStart, buildDetachedStop, buildFollow, readFollow } from '../exec/detached';
 import { execOnce, execPlace, type ExecPlace } from '../exec/exec-once';
 import { OutputSpool } from '../exec/spool';
+import { awaitApproval, notApprovedSummary } from '../deploy/await-approval';
+import type { sendDecision as SendDecision } from '../deploy/callback';
+import type { ApprovalRequests } from '../deploy/requests';
 import { UserFacingError } from '../platform/errors';
 import type { Logger } from '../platform/logger';
 import type { StateStore } from '../platform/state';
@@ -54,6 +57,8 @@ export interface RunWorkflowInput {
   timeoutSeconds: number;
   /** Time between follows. */
   pollSeconds: number;
+  /** A script declared requiresApproval: its request, decided before the script starts. */
+  approval?: { requestKey: string; requestedAt: number; deadline: number };
 }
 
 export interface RunWorkflowResult {
@@ -66,6 +71,9 @@ export interface RunWorkflowResult {
 
 export interface RunWorkflowDeps {
   config: () => Config;
+  /** Requests for approval (scripts declared requiresApproval). */
+  requests: ApprovalRequests;
+  sendDecision: typeof SendDecision;
   /** A Slack client with the bot token (createSlackClient: rate limits reject, not sleep). */
   slack: () => Promise<WebClient>;
   state: StateStore;
@@ -156,8 +164,20 @@ export function createRunWorkflow(deps: RunWorkflowDeps) {
       return { offset: size, ...(res.exitCode !== undefined ? { exitCode: res.exitCode } : {}) };
     };
 
+    // ---- approval (scripts declared requiresApproval) ----------------------------------------
+    const decision = input.approval
+      ? await awaitApproval(
+          context,
+          { requests: deps.requests, slack: deps.slack, sendDecision: deps.sendDecision, logger, now, post: (key, text) => once(key, async () => void (await (await thread()).post(text))), retryStrategy: RETRY },
+          { ...input.approval, channelId: input.channelId, parentTs: input.parentTs },
+        )
+      : undefined;
+    const refusal = decision && decision.status !== 'approved' ? notApprovedSummary(decision) : undefined;
+
     // ---- start ------------------------------------------------------------------------------
-    const started: StartResult = await context.step(
+    const started: StartResult = refusal
+      ? { ok: false, message: refusal }
+      : await context.step(
       'start',
       async () => {
         const script = deps.config().scripts[input.script];
@@ -235,7 +255,9 @@ export function createRunWorkflow(deps: RunWorkflowDeps) {
       'finish',
       async (): Promise<RunWorkflowResult> => {
         const took = formatDuration(now() - input.startedAt);
-        const report = !started.ok
+        const report = refusal
+          ? { text: `🚫 Not run: ${refusal}. Nothing was started.`, outcome: 'cancelled' as const, summary: `not run: ${refusal}` }
+          : !started.ok
           ? { text: `❌ ${started.message}`, outcome: 'failure' as const, summary: started.message.split('\n')[0]! }
           : stop === 'cancelled'
             ? {
@@ -270,19 +292,20 @@ export function createRunWorkflow(deps: RunWorkflowDeps) {
         }
         const size = spool ? `${formatBytes(spool.bytes)} of output${spool.problem ? ` (${spool.problem})` : ''}` : '';
         const end = report ?? endReport(label, exitCode, took, size);
+        // The script is over: free it for the next run before the message says it ended.
+        await deps.state.release(cancelKey(input.runId)).catch(() => undefined);
+        await deps.state.release(runKey(input.runId)).catch(() => undefined);
+        if (input.lockKey) await deps.state.release(input.lockKey).catch(() => undefined);
         try {
           const out = await thread();
           await once('finish', async () => void (await out.post(end.text)));
           await out.finish({ outcome: end.outcome, summary: end.summary, ...(logFile ? { logFile } : {}) });
         } finally {
           await spool?.cleanup().catch(() => undefined);
-          await deps.state.release(cancelKey(input.runId)).catch(() => undefined);
-          await deps.state.release(runKey(input.runId)).catch(() => undefined);
-          if (input.lockKey) await deps.state.release(input.lockKey).catch(() => undefined);
         }
         await deps
           .audit()
-          .complete(input.audit, { outcome: end.outcome, durationMs: now() - input.startedAt, reason: end.summary, threadTs: input.parentTs, detail: { runId: input.runId, polls, detached: true } })
+          .complete(input.audit, { outcome: end.outcome, durationMs: now() - input.startedAt, reason: end.summary, threadTs: input.parentTs, detail: { runId: input.runId, polls, detached: true, ...(decision ? { approval: decision } : {}) } })
           .catch((error: unknown) => logger.error('audit completion failed', { error }));
         return { outcome: end.outcome, summary: end.summary, ...(exitCode !== undefined ? { exitCode } : {}), polls };
       },

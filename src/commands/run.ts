@@ -12,6 +12,9 @@ import { pickExecTask } from './run-target';
 import { validateScriptArgs } from './script-args';
 import type { Outcome } from '../slack/thread-output';
 import type { LambdaClient } from '@aws-sdk/client-lambda';
+import { approvalMessage } from '../deploy/render';
+import { dynamoApprovalRequests, type ApprovalRequests } from '../deploy/requests';
+import { requestKey as requestKeyFor, type ApprovalRequest } from '../deploy/types';
 import { UserFacingError } from '../platform/errors';
 import { permalink } from '../slack/client';
 import { formatBytes, formatDuration } from '../slack/format';
@@ -45,19 +48,15 @@ export const run: WorkerCommand = async (ctx) => {
   const script = ctx.config.scripts[name]!;
   const args = validateScriptArgs(name, script, values);
   const label = `${name}${args.length ? ` ${args.join(' ')}` : ''}`;
-  if (script.requiresApproval) {
-    await ctx.out.post(
-      `\`${escapeText(name)}\` is declared \`requiresApproval\`, and this version collects approvals by reaction for deploys only, not yet for scripts. Run it from a terminal with your own AWS access (\`aws ecs execute-command …\`) with a colleague watching, or remove \`requiresApproval\` from its configuration if one person may run it.`,
-    );
-    return { outcome: 'failure', summary: `${name}: needs an approval, which this version collects for deploys only` };
-  }
-
   const runId = newRunId();
   const started = ctx.now();
   const { invocation } = ctx.job;
   const lock = lockKey(name, script.target);
   const record: RunRecord = { runId, script: name, target: script.target, userId: invocation.userId, channelId: invocation.channelId, threadTs: ctx.out.parentTs, startedAt: new Date(started).toISOString() };
-  if (!script.allowOverlap && !(await ctx.state.claim(lock, script.timeoutSeconds + 600, record))) {
+  // A run that waits for approval holds its lock (and run record) while it waits.
+  const approvalSeconds = script.requiresApproval ? ctx.config.targets[script.target]!.deploy.expirySeconds : 0;
+  const holdSeconds = approvalSeconds + script.timeoutSeconds + 600;
+  if (!script.allowOverlap && !(await ctx.state.claim(lock, holdSeconds, record))) {
     const holder = await ctx.state.get<RunRecord>(lock);
     const link = holder?.threadTs ? await permalink(ctx.slack, holder.channelId, holder.threadTs) : undefined;
     await ctx.out.post(
@@ -65,10 +64,11 @@ export const run: WorkerCommand = async (ctx) => {
     );
     return { outcome: 'failure', summary: `${name}: already running` };
   }
-  await ctx.state.claim(runKey(runId), script.timeoutSeconds + 600, record);
-  // Longer than ECS Exec's idle limit, or than this Lambda can wait: detached, followed by the
-  // durable workflow, which then owns the lock and the run record and releases them at the end.
-  const detach = script.timeoutSeconds > DETACH_ABOVE_SECONDS || script.timeoutSeconds * 1000 > ctx.remainingMs() - REPORT_RESERVE_MS;
+  await ctx.state.claim(runKey(runId), holdSeconds, record);
+  // Longer than ECS Exec's idle limit, or than this Lambda can wait, or waiting for an approval:
+  // detached, followed by the durable workflow, which then owns the lock and the run record and
+  // releases them at the end.
+  const detach = script.requiresApproval || script.timeoutSeconds > DETACH_ABOVE_SECONDS || script.timeoutSeconds * 1000 > ctx.remainingMs() - REPORT_RESERVE_MS;
   let handedOff = false;
   try {
     if (detach) {
@@ -121,24 +121,77 @@ async function runDetached(ctx: WorkerContext, spec: RunSpec, lock: string | und
     timeoutSeconds: spec.script.timeoutSeconds,
     pollSeconds,
   };
+  const approval = spec.script.requiresApproval ? await requestApproval(ctx, spec) : undefined;
   // Loaded only for detached runs.
   const { InvokeCommand, LambdaClient } = await import('@aws-sdk/client-lambda');
   lambda ??= new LambdaClient({ maxAttempts: 3 });
   const qualified = functionName.includes(':');
-  const res = await lambda.send(
-    new InvokeCommand({
-      FunctionName: functionName,
-      ...(qualified ? {} : { Qualifier: '$LATEST' }),
-      InvocationType: 'Event',
-      DurableExecutionName: `run-${spec.runId}`,
-      Payload: Buffer.from(JSON.stringify(input)),
-    }),
-  );
-  if (res.StatusCode !== 202) throw new Error(`run workflow invocation returned status ${res.StatusCode}`);
+  try {
+    const res = await lambda.send(
+      new InvokeCommand({
+        FunctionName: functionName,
+        ...(qualified ? {} : { Qualifier: '$LATEST' }),
+        InvocationType: 'Event',
+        DurableExecutionName: `run-${spec.runId}`,
+        Payload: Buffer.from(JSON.stringify(approval ? { ...input, approval: { requestKey: approval.requestKey, requestedAt: approval.requestedAt, deadline: approval.deadline }, parentText: approval.parentText } : input)),
+      }),
+    );
+    if (res.StatusCode !== 202) throw new Error(`run workflow invocation returned status ${res.StatusCode}`);
+  } catch (error) {
+    if (approval) await approvalRequests.remove(approval.requestKey).catch(() => undefined);
+    throw error;
+  }
+  if (approval) {
+    await ctx.out.post(
+      `🗳️ Approval requested above (until ${new Date(approval.deadline).toISOString().slice(11, 16)} UTC). Once approved, \`${escapeText(spec.label)}\` runs detached in the container; its output appears here every ${formatDuration(pollSeconds * 1000)}.`,
+    );
+    return { outcome: 'success', summary: `${spec.label}: waiting for approval (run ${spec.runId})`, continues: true };
+  }
   await ctx.out.post(
     `⏳ \`${escapeText(spec.label)}\` (run \`${spec.runId}\`) may take up to ${limit}, longer than one Lambda: it runs detached in the container, followed by a durable workflow. New output appears here every ${formatDuration(pollSeconds * 1000)}; \`/ecs cancel ${spec.runId}\` stops it.`,
   );
   return { outcome: 'success', summary: `${spec.label}: running detached (run ${spec.runId})`, continues: true };
+}
+
+/** Replaced by tests. */
+export const approvalRequests: ApprovalRequests = dynamoApprovalRequests;
+
+/**
+ * A script declared `requiresApproval`: the command's message becomes a request for approval
+ * under the rules of the script's target (`targets.<alias>.deploy`), decided by reaction exactly
+ * as deploys are (src/commands/approve.ts); the workflow waits for it before it starts the script.
+ */
+async function requestApproval(ctx: WorkerContext, spec: RunSpec): Promise<NonNullable<RunWorkflowInput['approval']> & { parentText: string }> {
+  const { invocation } = ctx.job;
+  const settings = ctx.config.targets[spec.script.target]!.deploy;
+  const requestKey = requestKeyFor(invocation.channelId, ctx.out.parentTs);
+  const now = ctx.now();
+  const headline = `🔐 <@${invocation.userId}> asks to run \`${escapeText(spec.label)}\` on *${spec.script.target}* · run \`${spec.runId}\``;
+  const request: ApprovalRequest = {
+    pk: requestKey,
+    kind: 'run',
+    id: spec.runId,
+    status: 'pending',
+    target: spec.script.target,
+    teamId: invocation.teamId,
+    channelId: invocation.channelId,
+    messageTs: ctx.out.parentTs,
+    requesterId: invocation.userId,
+    ...(invocation.userName ? { requesterName: invocation.userName } : {}),
+    commandText: commandText(invocation),
+    headline,
+    details: [`\`${spec.script.path}\`${spec.script.description ? ` (${escapeText(spec.script.description)})` : ''} with ${spec.args.length ? spec.args.map((a) => `\`${escapeText(a)}\``).join(' ') : 'no arguments'}, at most ${formatDuration(spec.script.timeoutSeconds * 1000)}`],
+    doing: `running \`${escapeText(spec.label)}\``,
+    label: `run \`${spec.runId}\``,
+    rule: { required: settings.approvals, approverRole: settings.approverRole, approveEmoji: settings.approveEmoji, rejectEmoji: settings.rejectEmoji, deadline: now + settings.expirySeconds * 1000 },
+    requestedAt: new Date(now).toISOString(),
+  };
+  if (!(await approvalRequests.create(request, settings.expirySeconds + spec.script.timeoutSeconds + 86_400))) throw new Error(`a request already exists for message ${requestKey}`);
+  await ctx.slack.chat.update({ channel: invocation.channelId, ts: ctx.out.parentTs, text: approvalMessage(request) });
+  for (const name of [settings.approveEmoji, settings.rejectEmoji]) {
+    await ctx.slack.reactions.add({ channel: invocation.channelId, timestamp: ctx.out.parentTs, name }).catch((error: unknown) => ctx.logger.warn('could not add reaction', { name, error }));
+  }
+  return { requestKey, requestedAt: now, deadline: request.rule.deadline, parentText: `${headline}\n${request.details.map((d) => `• ${d}`).join('\n')}\n` };
 }
 
 interface RunSpec {

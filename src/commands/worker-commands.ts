@@ -11,4 +11,4 @@ import type { ReactionHandler, WorkerCommand } from './worker-types';
 export const WORKER_COMMANDS: Record<string, WorkerCommand> = { status, verify, run, allow, deny, deploy, rollback };
 
 /** What a reaction on a tracked message does, by the tracked record's kind. */
-export const REACTION_HANDLERS: Record<string, ReactionHandler> = { deploy: approveByReaction };
+export const REACTION_HANDLERS: Record<string, ReactionHandler> = { deploy: approveByReaction, run: approveByReaction };

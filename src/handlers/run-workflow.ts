@@ -2,6 +2,8 @@ import { withDurableExecution } from '@aws/durable-execution-sdk-js';
 import { dynamoAudit } from '../audit/audit';
 import { createRunWorkflow } from '../commands/run-workflow';
 import { getConfig } from '../config/load';
+import { sendDecision } from '../deploy/callback';
+import { dynamoApprovalRequests } from '../deploy/requests';
 import { log } from '../platform/logger';
 import { getSlackSecrets } from '../platform/secrets';
 import { dynamoState } from '../platform/state';
@@ -15,6 +17,8 @@ import { createSlackClient } from '../slack/client';
 export const handler = withDurableExecution(
   createRunWorkflow({
     config: getConfig,
+    requests: dynamoApprovalRequests,
+    sendDecision,
     slack: async () => createSlackClient((await getSlackSecrets()).botToken),
     state: dynamoState,
     audit: () => dynamoAudit(getConfig().audit.retentionDays),

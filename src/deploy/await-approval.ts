@@ -1,0 +1,86 @@
+/**
+ * The approval half of a durable workflow (deploys, and scripts declared requiresApproval): wait on
+ * a callback that whoever decides the request completes (src/commands/approve.ts), then read the
+ * request itself, which is the truth: a decision made before the callback existed, an expiry racing
+ * an approval and a failed callback all end in one status.
+ */
+import type { DurableContext } from '@aws/durable-execution-sdk-js';
+import type { WebClient } from '@slack/web-api';
+import type { Logger } from '../platform/logger';
+import type { sendDecision as SendDecision } from './callback';
+import { approvalMessage, clock } from './render';
+import type { ApprovalRequests } from './requests';
+import type { RequestStatus } from './types';
+
+/** Checkpointed result of the `decision` step. */
+export interface Decision {
+  status: Exclude<RequestStatus, 'pending'>;
+  approvals: string[];
+  decidedBy?: string;
+  decidedAt?: number;
+}
+
+export interface ApprovalWait {
+  requestKey: string;
+  /** Epoch ms: the wait lasts from `requestedAt` to `deadline` (input values, so replays agree). */
+  requestedAt: number;
+  deadline: number;
+  channelId: string;
+  parentTs: string;
+}
+
+export interface ApprovalDeps {
+  requests: ApprovalRequests;
+  slack: () => Promise<WebClient>;
+  sendDecision: typeof SendDecision;
+  logger: Logger;
+  now: () => number;
+  /** Posts once in the thread (the workflow's claimed post). */
+  post: (key: string, text: string) => Promise<void>;
+  retryStrategy: (error: Error, attempt: number) => { shouldRetry: boolean; delay?: { seconds: number } };
+}
+
+export async function awaitApproval(context: DurableContext, deps: ApprovalDeps, wait: ApprovalWait): Promise<Decision> {
+  const waitSeconds = Math.max(1, Math.ceil((wait.deadline - wait.requestedAt) / 1000));
+  try {
+    await context.waitForCallback(
+      'approval',
+      async (callbackId) => {
+        const request = await deps.requests.attachCallback(wait.requestKey, callbackId);
+        // Decided before the callback existed: nobody else could complete it.
+        if (request && request.status !== 'pending') await deps.sendDecision(callbackId, { status: request.status, ...(request.decidedBy ? { by: request.decidedBy } : {}) }, deps.logger);
+      },
+      { timeout: { seconds: waitSeconds } },
+    );
+  } catch (error) {
+    // Timed out (the request expired) or failed: the request's own status decides below.
+    deps.logger.info('approval wait ended without a decision', { error: (error as Error).message });
+  }
+  return context.step(
+    'decision',
+    async (): Promise<Decision> => {
+      let request = await deps.requests.get(wait.requestKey);
+      if (request?.status === 'pending') {
+        request = (await deps.requests.decide(wait.requestKey, 'expired', 'deadline', deps.now())) ?? (await deps.requests.get(wait.requestKey));
+        if (request?.status === 'expired') {
+          const client = await deps.slack();
+          await client.chat.update({ channel: wait.channelId, ts: wait.parentTs, text: approvalMessage(request) }).catch((e: unknown) => deps.logger.warn('could not mark the request expired', { error: e }));
+          await deps.post('expired', `⌛ The request expired at ${clock(wait.deadline)} without enough approvals. Nothing was changed.`);
+        }
+      }
+      if (!request) return { status: 'cancelled', approvals: [] };
+      return {
+        status: request.status === 'pending' ? 'expired' : request.status,
+        approvals: request.approvals ?? [],
+        ...(request.decidedBy ? { decidedBy: request.decidedBy } : {}),
+        ...(request.decidedAt ? { decidedAt: request.decidedAt } : {}),
+      };
+    },
+    { retryStrategy: deps.retryStrategy },
+  );
+}
+
+/** How an unapproved request ended, for the parent message. */
+export function notApprovedSummary(decision: Decision): string {
+  return decision.status === 'rejected' ? `rejected by <@${decision.decidedBy}>` : decision.status === 'cancelled' ? 'withdrawn by the requester' : 'expired without approval';
+}
