@@ -61,6 +61,14 @@ const serviceImage = async () => {
   }
 };
 
+/** Audit records about one request (the command's, completed by the workflow, and each reaction's). */
+async function auditRecords(threadTs: string): Promise<Array<import('../src/audit/audit').AuditRecord>> {
+  const { ddb } = await import('../src/platform/dynamo');
+  const { tableName } = await import('../src/platform/tables');
+  const out = await ddb.query({ TableName: tableName('audit'), KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': `team#${world.teamId}` } });
+  return (out.Items ?? []).filter((r) => r.threadTs === threadTs) as never;
+}
+
 const finished = (ts: string) => world.slack.waitFor(() => {
   // One line: the parent keeps the request's detail lines before the outcome.
   const text = (world.slack.message(CHANNEL, ts)?.text ?? '').replaceAll('\n', ' ');
@@ -101,6 +109,24 @@ describe('/ecs deploy', () => {
     const registered = ecsCalls('RegisterTaskDefinition')[0]!.params as { containerDefinitions: Array<{ image: string }>; family: string };
     expect(registered.family).toBe('web');
     expect(registered.containerDefinitions[0]!.image).toMatch(/web:v1\.5\.0$/);
+
+    // The audit: the request (completed by the workflow) and every reaction, refused ones included.
+    const records = await auditRecords(request.ts);
+    const deployRecord = records.find((r) => r.verb === 'deploy')!;
+    expect(deployRecord).toMatchObject({ userId: 'U0ALICE', decision: 'allowed', outcome: 'success' });
+    expect(deployRecord.detail).toMatchObject({
+      action: 'deploy',
+      requester: 'U0ALICE',
+      status: 'approved',
+      approvers: ['U0BOB'],
+      fromTaskDefinition: before,
+      toTaskDefinition: after,
+      rolloutVerdict: 'completed',
+      images: [{ container: 'app', from: expect.stringMatching(/web:v1\.4\.2$/), to: expect.stringMatching(/web:v1\.5\.0$/) }],
+    });
+    expect(Object.keys(deployRecord.detail!)).toEqual(expect.arrayContaining(['requestedAt', 'decidedAt', 'deploymentStartedAt', 'finishedAt']));
+    const reactions = records.filter((r) => r.verb === 'approve').map((r) => [r.userId, r.decision, r.outcome]);
+    expect(reactions).toEqual(expect.arrayContaining([['U0ALICE', 'denied', 'refused'], ['U0MALLORY', 'denied', 'refused'], ['U0BOB', 'allowed', 'success']]));
   });
 
   it('a failing image is rolled back to the previous task definition, quoting the stop reason', async () => {

@@ -45,6 +45,16 @@ describe('audit', () => {
     expect(item.expiresAt).toBe(Math.floor(Date.parse(at) / 1000) + 30 * 86_400);
     await expect(audit.complete({ pk: 'team#T1', sk: 'nope' }, { outcome: 'success' })).rejects.toThrow();
   });
+  it('a conditional completion ("still accepted") does not overwrite an end recorded first by a workflow', async () => {
+    const audit = dynamoAudit(0);
+    const key = await audit.record({ id: 'a2', teamId: 'T1', userId: 'U1', channelId: 'C1', commandText: '/ecs deploy web v2', decision: 'allowed', outcome: 'accepted', at: new Date().toISOString() });
+    await audit.complete(key, { outcome: 'success', reason: 'deployed' }); // the workflow, first
+    await audit.complete(key, { outcome: 'accepted', reason: 'waiting for approval', threadTs: '1.2' }, { outcome: 'accepted' }); // the worker, late
+    expect((await ddb.get({ TableName: process.env.AUDIT_TABLE!, Key: key })).Item).toMatchObject({ outcome: 'success', reason: 'deployed' });
+    const fresh = await audit.record({ id: 'a3', teamId: 'T1', userId: 'U1', channelId: 'C1', commandText: '/ecs deploy web v2', decision: 'allowed', outcome: 'accepted', at: new Date().toISOString() });
+    await audit.complete(fresh, { outcome: 'accepted', reason: 'waiting for approval', threadTs: '1.2' }, { outcome: 'accepted' });
+    expect((await ddb.get({ TableName: process.env.AUDIT_TABLE!, Key: fresh })).Item).toMatchObject({ outcome: 'accepted', reason: 'waiting for approval', threadTs: '1.2' });
+  });
 });
 
 describe('logger', () => {

@@ -1,4 +1,4 @@
-import { ddb, epochSeconds } from '../platform/dynamo';
+import { ddb, epochSeconds, isConditionalCheckFailed } from '../platform/dynamo';
 import { log } from '../platform/logger';
 import { tableName } from '../platform/tables';
 
@@ -33,7 +33,11 @@ export interface AuditKey {
 
 export interface AuditLog {
   record(entry: AuditRecord): Promise<AuditKey>;
-  complete(key: AuditKey, result: Pick<AuditRecord, 'outcome'> & Partial<Pick<AuditRecord, 'durationMs' | 'awsRequestIds' | 'threadTs' | 'reason' | 'detail'>>): Promise<void>;
+  /**
+   * Records how an attempt ended. With `onlyIf`, only while the record still has that outcome: the
+   * worker's "accepted, continues in a workflow" must not overwrite a workflow that already ended.
+   */
+  complete(key: AuditKey, result: Pick<AuditRecord, 'outcome'> & Partial<Pick<AuditRecord, 'durationMs' | 'awsRequestIds' | 'threadTs' | 'reason' | 'detail'>>, onlyIf?: { outcome: AuditOutcome }): Promise<void>;
 }
 
 export function auditKey(entry: Pick<AuditRecord, 'teamId' | 'at' | 'id'>): AuditKey {
@@ -57,7 +61,7 @@ export function dynamoAudit(retentionDays: number): AuditLog {
       });
       return key;
     },
-    async complete(key, result) {
+    async complete(key, result, onlyIf) {
       log.info('audit.complete', { audit: { ...key, ...result } });
       const names: Record<string, string> = {};
       const values: Record<string, unknown> = {};
@@ -68,14 +72,24 @@ export function dynamoAudit(retentionDays: number): AuditLog {
         values[`:${field}`] = value;
         sets.push(`#${field} = :${field}`);
       }
-      await ddb.update({
-        TableName: tableName('audit'),
-        Key: key,
-        UpdateExpression: `SET ${sets.join(', ')}`,
-        ConditionExpression: 'attribute_exists(pk)',
-        ExpressionAttributeNames: names,
-        ExpressionAttributeValues: values,
-      });
+      if (onlyIf) {
+        names['#current'] = 'outcome';
+        values[':current'] = onlyIf.outcome;
+      }
+      try {
+        await ddb.update({
+          TableName: tableName('audit'),
+          Key: key,
+          UpdateExpression: `SET ${sets.join(', ')}`,
+          ConditionExpression: onlyIf ? 'attribute_exists(pk) AND #current = :current' : 'attribute_exists(pk)',
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+        });
+      } catch (error) {
+        // The record moved on (a workflow completed it first): that completion stands.
+        if (onlyIf && isConditionalCheckFailed(error)) return;
+        throw error;
+      }
     },
   };
 }

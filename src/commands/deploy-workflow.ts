@@ -364,12 +364,7 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
             await record(deployed.taskDefinition, rolledOut ? 'success' : 'failure');
             if (watched.rollback?.verdict.state === 'completed' && result.taskDefinition) await record(result.taskDefinition, 'success');
           }
-          // Free for the next deploy before the message says this one ended.
-          await deps.state.release(input.lockKey).catch(() => undefined);
-          const out = await thread(finalHeadline);
-          if (result.detail) await post('finish', result.detail);
-          else if (decided.status === 'approved') await post('finish', `${result.outcome === 'success' ? '✅' : '⚠️'} ${result.summary}.`);
-          await out.finish({ outcome: result.outcome, summary: result.summary });
+          // The record first, then the lock, then the message: whoever sees the end finds them done.
           await deps
             .audit()
             .complete(input.audit, {
@@ -397,6 +392,13 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
               },
             })
             .catch((error: unknown) => logger.error('audit completion failed', { error }));
+          // Free for the next deploy before the message says this one ended.
+          await deps.state.release(input.lockKey).catch(() => undefined);
+          const out = await thread(finalHeadline);
+          if (result.detail) await post('finish', result.detail);
+          else if (decided.status === 'approved') await post('finish', `${result.outcome === 'success' ? '✅' : '⚠️'} ${result.summary}.`);
+          await out.finish({ outcome: result.outcome, summary: result.summary });
+
           const { detail: _detail, ...rest } = result;
           return rest;
         },

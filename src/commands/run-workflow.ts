@@ -292,6 +292,11 @@ export function createRunWorkflow(deps: RunWorkflowDeps) {
         }
         const size = spool ? `${formatBytes(spool.bytes)} of output${spool.problem ? ` (${spool.problem})` : ''}` : '';
         const end = report ?? endReport(label, exitCode, took, size);
+        // The record first, then the locks, then the message: whoever sees the end finds them done.
+        await deps
+          .audit()
+          .complete(input.audit, { outcome: end.outcome, durationMs: now() - input.startedAt, reason: end.summary, threadTs: input.parentTs, detail: { runId: input.runId, polls, detached: true, ...(decision ? { approval: decision } : {}) } })
+          .catch((error: unknown) => logger.error('audit completion failed', { error }));
         // The script is over: free it for the next run before the message says it ended.
         await deps.state.release(cancelKey(input.runId)).catch(() => undefined);
         await deps.state.release(runKey(input.runId)).catch(() => undefined);
@@ -303,10 +308,7 @@ export function createRunWorkflow(deps: RunWorkflowDeps) {
         } finally {
           await spool?.cleanup().catch(() => undefined);
         }
-        await deps
-          .audit()
-          .complete(input.audit, { outcome: end.outcome, durationMs: now() - input.startedAt, reason: end.summary, threadTs: input.parentTs, detail: { runId: input.runId, polls, detached: true, ...(decision ? { approval: decision } : {}) } })
-          .catch((error: unknown) => logger.error('audit completion failed', { error }));
+
         return { outcome: end.outcome, summary: end.summary, ...(exitCode !== undefined ? { exitCode } : {}), polls };
       },
       { retryStrategy: RETRY },

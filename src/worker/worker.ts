@@ -104,14 +104,19 @@ export function createWorker(deps: WorkerDeps) {
       aws?.destroy();
       await deps
         .audit()
-        .complete(job.audit, {
-          // A run handed to the durable workflow is still under way; the workflow records the end.
-          outcome: result.continues ? 'accepted' : result.outcome,
-          durationMs: deps.now() - started,
-          reason: result.summary,
-          ...(aws?.requestIds.length ? { awsRequestIds: aws.requestIds } : {}),
-          ...(threadTs ? { threadTs } : {}),
-        })
+        .complete(
+          job.audit,
+          {
+            // Handed to a durable workflow: still under way; the workflow records the end.
+            outcome: result.continues ? 'accepted' : result.outcome,
+            durationMs: deps.now() - started,
+            reason: result.summary,
+            ...(aws?.requestIds.length ? { awsRequestIds: aws.requestIds } : {}),
+            ...(threadTs ? { threadTs } : {}),
+          },
+          // A quick workflow may have ended (and completed the record) before this line runs.
+          result.continues ? { outcome: 'accepted' } : undefined,
+        )
         .catch((error) => logger.error('audit completion failed', { error }));
     }
   }
