@@ -3,6 +3,7 @@
  * the polling schedule on hand-built `Service` objects; stopped-task reports and whole watch loops
  * against the local AWS emulator, its clock moved by the poll schedule.
  */
+import { useEmulatorEcs } from './support/emulator';
 import {
   DescribeServicesCommand,
   DescribeTaskDefinitionCommand,
@@ -18,8 +19,8 @@ import {
   type UpdateServiceCommandInput,
 } from '@aws-sdk/client-ecs';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { SAMPLE, startAwsEmulator, type AwsEmulator } from '../local/aws';
+import { describe, expect, it } from 'vitest';
+import { SAMPLE } from '../local/aws';
 import { failureThreshold as emulatorThreshold } from '../local/aws/rollout';
 import {
   describeCallsPerMinute,
@@ -318,44 +319,34 @@ describe('readStoppedTasks', () => {
 });
 
 describe('against the emulator', () => {
-  let emu: AwsEmulator;
-  let ecs: ECSClient;
+  const env = useEmulatorEcs('test');
 
-  beforeEach(async () => {
-    emu = await startAwsEmulator({ clockRate: 0 });
-    ecs = new ECSClient({ region: 'us-east-1', endpoint: emu.url, credentials: { accessKeyId: 'AKIDTEST', secretAccessKey: 'x' } });
-  });
-  afterEach(async () => {
-    ecs.destroy();
-    await emu.close();
-  });
-
-  const describeWeb = async () => (await ecs.send(new DescribeServicesCommand({ cluster: 'main', services: ['web'] }))).services![0]!;
-  const ecsCalls = () => emu.calls.filter((c) => ['ListTasks', 'DescribeTasks'].includes(c.action)).length;
+  const describeWeb = async () => (await env.ecs.send(new DescribeServicesCommand({ cluster: 'main', services: ['web'] }))).services![0]!;
+  const ecsCalls = () => env.emu.calls.filter((c) => ['ListTasks', 'DescribeTasks'].includes(c.action)).length;
 
   /** Registers the next revision of web with `image` and deploys it: what the workflow watches. */
   async function deployWeb(image: string, input: Partial<UpdateServiceCommandInput> = {}): Promise<WatchProgress> {
-    const current = (await ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: 'web' }))).taskDefinition!;
+    const current = (await env.ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: 'web' }))).taskDefinition!;
     const definition = {
       ...current,
       containerDefinitions: current.containerDefinitions!.map((c) => (c.name === 'app' ? { ...c, image } : c)),
     } as RegisterTaskDefinitionCommandInput;
-    const arn = (await ecs.send(new RegisterTaskDefinitionCommand(definition))).taskDefinition!.taskDefinitionArn!;
-    const { service } = await ecs.send(new UpdateServiceCommand({ cluster: 'main', service: 'web', taskDefinition: arn, ...input }));
+    const arn = (await env.ecs.send(new RegisterTaskDefinitionCommand(definition))).taskDefinition!.taskDefinitionArn!;
+    const { service } = await env.ecs.send(new UpdateServiceCommand({ cluster: 'main', service: 'web', taskDefinition: arn, ...input }));
     const watched = service!.deployments!.find((d) => d.status === 'PRIMARY')!;
     expect(watched.taskDefinition).toBe(arn);
-    return startProgress(watched.id!, arn, emu.clock.now());
+    return startProgress(watched.id!, arn, env.emu.clock.now());
   }
 
   /** The workflow's loop: poll, observe, read stopped tasks when asked, wait the schedule's seconds. */
   async function watch(progress: WatchProgress, options: { limitSeconds?: number; onPoll?: (elapsed: number) => Promise<void> } = {}) {
-    const start = emu.clock.now();
+    const start = env.emu.clock.now();
     const lines: string[] = [];
     const stoppedCalls: number[] = [];
     let verdict: WatchVerdict = { state: 'in-progress' };
     let polls = 0;
     for (;;) {
-      const elapsed = (emu.clock.now() - start) / S;
+      const elapsed = (env.emu.clock.now() - start) / S;
       await options.onPoll?.(elapsed);
       const seen = observeRollout(await describeWeb(), progress);
       polls++;
@@ -364,15 +355,15 @@ describe('against the emulator', () => {
       verdict = seen.verdict;
       if (seen.fetchStoppedTasks) {
         const before = ecsCalls();
-        const stopped = await readStoppedTasks(ecs, 'main', 'web', progress);
+        const stopped = await readStoppedTasks(env.ecs, 'main', 'web', progress);
         stoppedCalls.push(ecsCalls() - before);
         lines.push(...stopped.lines);
         progress = stopped.progress;
       }
       if (verdict.state !== 'in-progress' || elapsed > (options.limitSeconds ?? 600)) break;
-      emu.clock.advance(nextPollSeconds(elapsed, 0) * S);
+      env.emu.clock.advance(nextPollSeconds(elapsed, 0) * S);
     }
-    return { lines, progress, verdict, polls, stoppedCalls, seconds: (emu.clock.now() - start) / S };
+    return { lines, progress, verdict, polls, stoppedCalls, seconds: (env.emu.clock.now() - start) / S };
   }
 
   const eventLines = (lines: string[]) => lines.filter((l) => l.startsWith('• '));
@@ -398,7 +389,7 @@ describe('against the emulator', () => {
   it('reports the crash of each new task once, not the old revision’s stopped tasks, and the circuit breaker’s verdict', async () => {
     // A first good rollout leaves web:42's stopped tasks in the service's STOPPED list, next to the seed's one.
     await watch(await deployWeb(SAMPLE.images.webNext));
-    const { taskArns: oldStopped } = await ecs.send(new ListTasksCommand({ cluster: 'main', serviceName: 'web', desiredStatus: 'STOPPED' }));
+    const { taskArns: oldStopped } = await env.ecs.send(new ListTasksCommand({ cluster: 'main', serviceName: 'web', desiredStatus: 'STOPPED' }));
     expect(oldStopped).toHaveLength(3);
 
     const progress = await deployWeb(SAMPLE.images.webCrash);
@@ -411,7 +402,7 @@ describe('against the emulator', () => {
     expect(out.progress.otherTaskIds!.sort()).toEqual(oldStopped!.map((arn) => arn.split('/').pop()).sort());
     expect(out.progress.stopReasons).toEqual(['Essential container in task exited (container `app` exited with code 1)']);
     // Only the watched task definition's tasks.
-    const { tasks } = await ecs.send(new DescribeTasksCommand({ cluster: 'main', tasks: out.progress.stoppedTaskIds }));
+    const { tasks } = await env.ecs.send(new DescribeTasksCommand({ cluster: 'main', tasks: out.progress.stoppedTaskIds }));
     expect(tasks!.map((t) => t.taskDefinitionArn)).toEqual(Array(4).fill(progress.taskDefinition));
     for (const arn of oldStopped!) expect(out.lines.join('\n')).not.toContain(arn.split('/').pop()!.slice(0, 12));
     // failedTasks grew twice (2 then 4): two lookups, each of at most 2 ECS calls.
@@ -421,42 +412,42 @@ describe('against the emulator', () => {
 
     // Asked again: nothing new, in one call (everything listed was looked at before).
     const before = ecsCalls();
-    const again = await readStoppedTasks(ecs, 'main', 'web', out.progress);
+    const again = await readStoppedTasks(env.ecs, 'main', 'web', out.progress);
     expect(again.lines).toEqual([]);
     expect(again.progress).toEqual(out.progress);
     expect(ecsCalls() - before).toBe(1);
   });
 
   it('reads every stopped task of the watched deployment in two calls, then nothing new', async () => {
-    const { taskArns: seeded } = await ecs.send(new ListTasksCommand({ cluster: 'main', serviceName: 'web', desiredStatus: 'STOPPED' }));
+    const { taskArns: seeded } = await env.ecs.send(new ListTasksCommand({ cluster: 'main', serviceName: 'web', desiredStatus: 'STOPPED' }));
     expect(seeded).toHaveLength(1); // the seed's web has one stopped task of its own
     const progress = await deployWeb(SAMPLE.images.webOom);
-    emu.clock.advance(100 * S); // 4 tasks crashed, the circuit breaker tripped
+    env.emu.clock.advance(100 * S); // 4 tasks crashed, the circuit breaker tripped
     const before = ecsCalls();
-    const first = await readStoppedTasks(ecs, 'main', 'web', progress);
+    const first = await readStoppedTasks(env.ecs, 'main', 'web', progress);
     expect(ecsCalls() - before).toBe(2);
     expect(first.lines).toHaveLength(4);
     expect(first.progress.stopReasons).toEqual(['OutOfMemoryError: Container killed due to memory usage (container `app` exited with code 137)']);
     expect(first.progress.otherTaskIds).toEqual([seeded![0]!.split('/').pop()]);
-    const second = await readStoppedTasks(ecs, 'main', 'web', first.progress);
+    const second = await readStoppedTasks(env.ecs, 'main', 'web', first.progress);
     expect(second.lines).toEqual([]);
     expect(ecsCalls() - before).toBe(3);
 
     // Watching another deployment of the same service, none of these are its tasks.
-    const other = await readStoppedTasks(ecs, 'main', 'web', startProgress(SAMPLE.deployments.web, SAMPLE.taskDefinitions.web, progress.since));
+    const other = await readStoppedTasks(env.ecs, 'main', 'web', startProgress(SAMPLE.deployments.web, SAMPLE.taskDefinitions.web, progress.since));
     expect(other.lines).toEqual([]);
     expect(other.progress.otherTaskIds).toHaveLength(5);
   });
 
   it('does not take the tasks a forced redeploy replaced (same task definition) for its own', async () => {
-    const { service } = await ecs.send(new UpdateServiceCommand({ cluster: 'main', service: 'web', forceNewDeployment: true }));
+    const { service } = await env.ecs.send(new UpdateServiceCommand({ cluster: 'main', service: 'web', forceNewDeployment: true }));
     const forced = service!.deployments![0]!;
     expect(forced.taskDefinition).toBe(SAMPLE.taskDefinitions.web);
-    emu.clock.advance(60 * S);
-    const { taskArns } = await ecs.send(new ListTasksCommand({ cluster: 'main', serviceName: 'web', desiredStatus: 'STOPPED' }));
-    const { tasks } = await ecs.send(new DescribeTasksCommand({ cluster: 'main', tasks: taskArns }));
+    env.emu.clock.advance(60 * S);
+    const { taskArns } = await env.ecs.send(new ListTasksCommand({ cluster: 'main', serviceName: 'web', desiredStatus: 'STOPPED' }));
+    const { tasks } = await env.ecs.send(new DescribeTasksCommand({ cluster: 'main', tasks: taskArns }));
     expect(tasks!.filter((t) => t.taskDefinitionArn === SAMPLE.taskDefinitions.web && t.startedBy === SAMPLE.deployments.web)).toHaveLength(2);
-    const out = await readStoppedTasks(ecs, 'main', 'web', startProgress(forced.id!, forced.taskDefinition!, emu.clock.now()));
+    const out = await readStoppedTasks(env.ecs, 'main', 'web', startProgress(forced.id!, forced.taskDefinition!, env.emu.clock.now()));
     expect(out.lines).toEqual([]);
     expect(out.progress.otherTaskIds).toHaveLength(taskArns!.length);
   });
@@ -489,7 +480,7 @@ describe('against the emulator', () => {
     const out = await watch(progress, {
       onPoll: async (elapsed) => {
         if (elapsed === 20) {
-          const { service } = await ecs.send(new UpdateServiceCommand({ cluster: 'main', service: 'web', taskDefinition: SAMPLE.taskDefinitions.webPrevious }));
+          const { service } = await env.ecs.send(new UpdateServiceCommand({ cluster: 'main', service: 'web', taskDefinition: SAMPLE.taskDefinitions.webPrevious }));
           theirs = service!.deployments![0]!.id;
         }
       },

@@ -1,6 +1,6 @@
-import { DescribeTaskDefinitionCommand, ECSClient, RegisterTaskDefinitionCommand, type RegisterTaskDefinitionCommandInput, type TaskDefinition } from '@aws-sdk/client-ecs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startAwsEmulator, type AwsEmulator } from '../local/aws';
+import { DescribeTaskDefinitionCommand, RegisterTaskDefinitionCommand, type RegisterTaskDefinitionCommandInput, type TaskDefinition } from '@aws-sdk/client-ecs';
+import { useEmulatorEcs } from './support/emulator';
+import { describe, expect, it } from 'vitest';
 import { registerInput, withImage } from '../src/ecs/taskdef';
 import { UsageError } from '../src/platform/errors';
 
@@ -108,18 +108,9 @@ describe('registerInput: the RegisterTaskDefinition input of a deploy', () => {
 });
 
 describe('registerInput against the local emulator’s RegisterTaskDefinition', () => {
-  let emu: AwsEmulator;
-  let ecs: ECSClient;
-  beforeAll(async () => {
-    emu = await startAwsEmulator({ clockRate: 0 });
-    ecs = new ECSClient({ region: 'us-east-1', endpoint: emu.url, credentials: { accessKeyId: 'AKIDTEST', secretAccessKey: 'x' } });
-  });
-  afterAll(async () => {
-    ecs?.destroy();
-    await emu?.close();
-  });
+  const env = useEmulatorEcs('file');
 
-  const describeTd = async (taskDefinition: string) => ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition, include: ['TAGS'] }));
+  const describeTd = async (taskDefinition: string) => env.ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition, include: ['TAGS'] }));
   /** Everything but what ECS sets itself and the images. */
   const settings = (td: TaskDefinition) => {
     const copy: Record<string, unknown> = { ...td };
@@ -130,7 +121,7 @@ describe('registerInput against the local emulator’s RegisterTaskDefinition', 
   it('registers the seeded web:42 with a new app image; DescribeTaskDefinition shows the same definition, roles and tags', async () => {
     const current = await describeTd('web:42');
     const { changes } = withImage(current.taskDefinition!, 'v1.5.0');
-    const registered = await ecs.send(new RegisterTaskDefinitionCommand(registerInput(current.taskDefinition!, changes, current.tags)));
+    const registered = await env.ecs.send(new RegisterTaskDefinitionCommand(registerInput(current.taskDefinition!, changes, current.tags)));
     expect(registered.taskDefinition).toMatchObject({ family: 'web', revision: 43, status: 'ACTIVE' });
 
     const after = await describeTd(registered.taskDefinition!.taskDefinitionArn!);
@@ -165,10 +156,10 @@ describe('registerInput against the local emulator’s RegisterTaskDefinition', 
       ipcMode: 'none',
       enableFaultInjection: true,
     } as const;
-    await ecs.send(new RegisterTaskDefinitionCommand(odd as unknown as RegisterTaskDefinitionCommandInput));
+    await env.ecs.send(new RegisterTaskDefinitionCommand(odd as unknown as RegisterTaskDefinitionCommandInput));
     const first = await describeTd('odd');
     const change = { container: 'app', from: `${ECR}/web:v1.4.2`, to: `${ECR}/web:v1.5.0` };
-    await ecs.send(new RegisterTaskDefinitionCommand(registerInput(first.taskDefinition!, [change], first.tags)));
+    await env.ecs.send(new RegisterTaskDefinitionCommand(registerInput(first.taskDefinition!, [change], first.tags)));
     const second = await describeTd('odd');
     expect(second.taskDefinition!.revision).toBe(first.taskDefinition!.revision! + 1);
     expect(second.taskDefinition!.containerDefinitions!.map((c) => c.image)).toEqual([`${ECR}/web:v1.5.0`, 'public.ecr.aws/appmesh/aws-appmesh-envoy:v1.29']);

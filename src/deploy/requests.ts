@@ -33,14 +33,26 @@ export const fromItem = (item: Record<string, unknown> | undefined): ApprovalReq
   return { ...(item as unknown as ApprovalRequest), ...(approvals ? { approvals } : {}) };
 };
 
-async function conditional(run: () => Promise<{ Attributes?: Record<string, unknown> }>): Promise<ApprovalRequest | undefined> {
+/** One conditional update of a request; the request after it, or undefined when the condition did not hold. */
+async function update(key: string, change: { set: string; when: string; values: Record<string, unknown>; names?: Record<string, string> }): Promise<ApprovalRequest | undefined> {
   try {
-    return fromItem((await run()).Attributes);
+    const out = await ddb.update({
+      TableName: tableName('state'),
+      Key: { pk: key },
+      UpdateExpression: change.set,
+      ConditionExpression: change.when,
+      ...(change.names ? { ExpressionAttributeNames: change.names } : {}),
+      ExpressionAttributeValues: change.values,
+      ReturnValues: 'ALL_NEW',
+    });
+    return fromItem(out.Attributes);
   } catch (error) {
     if (isConditionalCheckFailed(error)) return undefined;
     throw error;
   }
 }
+
+const STATUS = { '#status': 'status' };
 
 export const dynamoApprovalRequests: ApprovalRequests = {
   async create(request, ttlSeconds) {
@@ -62,57 +74,33 @@ export const dynamoApprovalRequests: ApprovalRequests = {
     return out.Item?.kind === 'deploy' || out.Item?.kind === 'run' ? fromItem(out.Item) : undefined;
   },
   approve(key, userId, now) {
-    return conditional(() =>
-      ddb.update({
-        TableName: tableName('state'),
-        Key: { pk: key },
-        UpdateExpression: 'ADD approvals :user',
-        // A second ✅ from the same person (a re-added reaction) changes nothing and says nothing.
-        ConditionExpression: '#status = :pending AND #rule.deadline > :now AND NOT contains(approvals, :id)',
-        ExpressionAttributeNames: { '#status': 'status', '#rule': 'rule' },
-        ExpressionAttributeValues: { ':user': new Set([userId]), ':id': userId, ':pending': 'pending', ':now': now },
-        ReturnValues: 'ALL_NEW',
-      }),
-    );
+    return update(key, {
+      set: 'ADD approvals :user',
+      // A second ✅ from the same person (a re-added reaction) changes nothing and says nothing.
+      when: '#status = :pending AND #rule.deadline > :now AND NOT contains(approvals, :id)',
+      names: { ...STATUS, '#rule': 'rule' },
+      values: { ':user': new Set([userId]), ':id': userId, ':pending': 'pending', ':now': now },
+    });
   },
   withdraw(key, userId) {
-    return conditional(() =>
-      ddb.update({
-        TableName: tableName('state'),
-        Key: { pk: key },
-        UpdateExpression: 'DELETE approvals :user',
-        ConditionExpression: '#status = :pending AND contains(approvals, :id)',
-        ExpressionAttributeNames: { '#status': 'status' },
-        ExpressionAttributeValues: { ':user': new Set([userId]), ':id': userId, ':pending': 'pending' },
-        ReturnValues: 'ALL_NEW',
-      }),
-    );
+    return update(key, {
+      set: 'DELETE approvals :user',
+      when: '#status = :pending AND contains(approvals, :id)',
+      names: STATUS,
+      values: { ':user': new Set([userId]), ':id': userId, ':pending': 'pending' },
+    });
   },
   decide(key, status, by, now, required) {
     const enough = status === 'approved' ? ' AND size(approvals) >= :required' : '';
-    return conditional(() =>
-      ddb.update({
-        TableName: tableName('state'),
-        Key: { pk: key },
-        UpdateExpression: 'SET #status = :status, decidedBy = :by, decidedAt = :now',
-        ConditionExpression: `#status = :pending${enough}`,
-        ExpressionAttributeNames: { '#status': 'status' },
-        ExpressionAttributeValues: { ':status': status, ':by': by, ':now': now, ':pending': 'pending', ...(enough ? { ':required': required ?? 1 } : {}) },
-        ReturnValues: 'ALL_NEW',
-      }),
-    );
+    return update(key, {
+      set: 'SET #status = :status, decidedBy = :by, decidedAt = :now',
+      when: `#status = :pending${enough}`,
+      names: STATUS,
+      values: { ':status': status, ':by': by, ':now': now, ':pending': 'pending', ...(enough ? { ':required': required ?? 1 } : {}) },
+    });
   },
   attachCallback(key, callbackId) {
-    return conditional(() =>
-      ddb.update({
-        TableName: tableName('state'),
-        Key: { pk: key },
-        UpdateExpression: 'SET callbackId = :id',
-        ConditionExpression: 'attribute_exists(pk)',
-        ExpressionAttributeValues: { ':id': callbackId },
-        ReturnValues: 'ALL_NEW',
-      }),
-    );
+    return update(key, { set: 'SET callbackId = :id', when: 'attribute_exists(pk)', values: { ':id': callbackId } });
   },
   async remove(key) {
     await ddb.delete({ TableName: tableName('state'), Key: { pk: key } });
