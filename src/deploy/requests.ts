@@ -3,7 +3,8 @@
  * retried events, two approvers reacting in the same second and the workflow expiring a request
  * all race safely: whoever moves the request out of `pending` is the only one who acts on it.
  */
-import { ddb, epochSeconds, isConditionalCheckFailed } from '../platform/dynamo';
+import { ddb, isConditionalCheckFailed } from '../platform/dynamo';
+import { dynamoState } from '../platform/state';
 import { tableName } from '../platform/tables';
 import type { ApprovalRequest, RequestStatus } from './types';
 
@@ -55,19 +56,9 @@ async function update(key: string, change: { set: string; when: string; values: 
 const STATUS = { '#status': 'status' };
 
 export const dynamoApprovalRequests: ApprovalRequests = {
-  async create(request, ttlSeconds) {
-    const { approvals: _none, ...item } = request;
-    try {
-      await ddb.put({
-        TableName: tableName('state'),
-        Item: { ...item, expiresAt: epochSeconds(Date.now()) + ttlSeconds },
-        ConditionExpression: 'attribute_not_exists(pk)',
-      });
-      return true;
-    } catch (error) {
-      if (isConditionalCheckFailed(error)) return false;
-      throw error;
-    }
+  create(request, ttlSeconds) {
+    const { approvals: _none, pk, ...item } = request;
+    return dynamoState.claim(pk, ttlSeconds, item);
   },
   async get(key) {
     const out = await ddb.get({ TableName: tableName('state'), Key: { pk: key }, ConsistentRead: true });
