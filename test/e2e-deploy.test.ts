@@ -310,4 +310,39 @@ describe('/ecs deploy', () => {
       delete (calls as { push?: unknown }).push;
     }
   });
+
+  it('without the workflow function nobody is asked to approve, and the lock is free again', async () => {
+    const saved = process.env.DEPLOY_WORKFLOW_FUNCTION_NAME;
+    delete process.env.DEPLOY_WORKFLOW_FUNCTION_NAME;
+    try {
+      const request = await requestDeploy('deploy web --redeploy');
+      expect(request.text).toMatch(/^❌/);
+      expect(threadText(request.ts)).toContain('This deployment has no deploy workflow function');
+      expect(world.slack.message(CHANNEL, request.ts)!.reactions ?? []).toEqual([]);
+    } finally {
+      process.env.DEPLOY_WORKFLOW_FUNCTION_NAME = saved;
+    }
+    const next = await requestDeploy('deploy web --redeploy');
+    expect(next.text).toContain('React :white_check_mark:');
+    await world.react('U0ALICE', CHANNEL, next.ts, 'x');
+    await finished(next.ts);
+  });
+
+  it('when the request cannot be shown in Slack, it is withdrawn: the workflow ends and frees the lock', async () => {
+    const updates = ecsCalls('UpdateService').length;
+    world.slack.faults.fail('chat.update', 'internal_error', 1); // the update that would show the request
+    const before = new Set(parents().map((m) => m.ts));
+    await world.slash('U0ALICE', 'deploy web --redeploy', CHANNEL);
+    const parent = await world.slack.waitFor(() => parents().find((m) => !before.has(m.ts)), 10_000);
+    const end = await finished(parent.ts);
+    expect(end).toMatch(/^(❌|🚫)/);
+    // The workflow saw the withdrawal (not an expiry 30 minutes later) and let go of the lock.
+    const next = await requestDeploy('deploy web --redeploy');
+    expect(next.text, threadText(next.ts)).toContain('React :white_check_mark:');
+    await world.react('U0ALICE', CHANNEL, next.ts, 'x');
+    await finished(next.ts);
+    expect(ecsCalls('UpdateService').length).toBe(updates);
+    const withdrawn = world.workflows.map((w) => w.getResult() as { summary?: string } | undefined).find((r) => r?.summary?.includes('could not be shown'));
+    expect(withdrawn).toBeDefined();
+  });
 });

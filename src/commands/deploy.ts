@@ -3,7 +3,9 @@ import type { LambdaClient } from '@aws-sdk/client-lambda';
 import { dynamoDeployHistory, type DeployHistory } from '../deploy/history';
 import { planDeploy, type PlanInput } from '../deploy/plan';
 import { dynamoApprovalRequests, type ApprovalRequests } from '../deploy/requests';
-import { approvalMessage, DOING, requestHeadline } from '../deploy/render';
+import { abandonRequest, announceRequest } from '../deploy/announce';
+import { sendDecision } from '../deploy/callback';
+import { DOING, requestHeadline } from '../deploy/render';
 import { deployLockKey, requestKey, type DeployAction, type DeployLock, type ApprovalRequest, type DeployWorkflowInput } from '../deploy/types';
 import { UserFacingError } from '../platform/errors';
 import { permalink } from '../slack/client';
@@ -15,9 +17,10 @@ const lockSeconds = (expirySeconds: number, timeoutSeconds: number) => expirySec
 const newDeployId = () => randomBytes(6).toString('base64url').toLowerCase().replace(/[^a-z0-9]/g, '').padEnd(6, '0').slice(0, 6);
 
 /** Replaced by tests; production uses the state table. */
-export const deployDeps: { requests: ApprovalRequests; history: DeployHistory; startWorkflow: (input: DeployWorkflowInput) => Promise<void> } = {
+export const deployDeps: { requests: ApprovalRequests; history: DeployHistory; sendDecision: typeof sendDecision; startWorkflow: (input: DeployWorkflowInput) => Promise<void> } = {
   requests: dynamoApprovalRequests,
   history: dynamoDeployHistory,
+  sendDecision,
   startWorkflow: invokeDeployWorkflow,
 };
 
@@ -57,7 +60,8 @@ async function requestDeploy(ctx: WorkerContext, input: PlanInput & { action: De
   }
 
   const key = requestKey(invocation.channelId, ctx.out.parentTs);
-  let created = false;
+  // What to undo if a later step fails: nothing stored yet, a stored request, or a started workflow.
+  let phase: 'planning' | 'stored' | 'started' = 'planning';
   try {
     await ctx.out.post(`🔎 Planning: reading \`${target.service}\` in \`${target.cluster}\` (${target.region})${input.action === 'deploy' ? ' and checking the image' : ''}…`);
     const history = input.action === 'rollback' && !input.revision ? await deployDeps.history.list(target.alias) : [];
@@ -92,13 +96,10 @@ async function requestDeploy(ctx: WorkerContext, input: PlanInput & { action: De
     };
     if (notes.length) await ctx.out.post(notes.join('\n'));
     // Tracked before the message says "react here", so no early reaction is dropped by the ingress.
-    created = await deployDeps.requests.create(request, lockSeconds(settings.expirySeconds, settings.timeoutSeconds) + 86_400);
-    if (!created) throw new Error(`a deploy request already exists for message ${key}`);
-    await ctx.slack.chat.update({ channel: invocation.channelId, ts: ctx.out.parentTs, text: approvalMessage(request) });
-    // Ready-made reactions: approvers click instead of searching the emoji (the ingress ignores the bot's own).
-    for (const name of [settings.approveEmoji, settings.rejectEmoji]) {
-      await ctx.slack.reactions.add({ channel: invocation.channelId, timestamp: ctx.out.parentTs, name }).catch((error: unknown) => ctx.logger.warn('could not add reaction', { name, error }));
-    }
+    if (!(await deployDeps.requests.create(request, lockSeconds(settings.expirySeconds, settings.timeoutSeconds) + 86_400))) throw new Error(`a deploy request already exists for message ${key}`);
+    phase = 'stored';
+    // The request is stored before the workflow starts (it attaches its callback to it) and shown
+    // after: a deploy that cannot be orchestrated never asks anyone to approve it.
     await deployDeps.startWorkflow({
       deployId,
       requestKey: key,
@@ -117,11 +118,18 @@ async function requestDeploy(ctx: WorkerContext, input: PlanInput & { action: De
       rollback: settings.rollback,
       timeoutSeconds: settings.timeoutSeconds,
     });
+    phase = 'started';
+    await announceRequest(ctx.slack, request, ctx.logger);
     await ctx.out.post(`🗳️ Approval requested above: ${request.rule.required} approval${request.rule.required > 1 ? 's' : ''} needed until ${new Date(request.rule.deadline).toISOString().slice(11, 16)} UTC. Progress will appear here.`);
     return { outcome: 'success', summary: `deploy ${deployId}: waiting for approval`, continues: true };
   } catch (error) {
-    if (created) await deployDeps.requests.remove(key).catch(() => undefined);
-    await ctx.state.release(lockKey).catch(() => undefined);
+    if (phase === 'started') {
+      // The workflow owns the request and the lock: withdrawing the request ends it and frees both.
+      await abandonRequest({ requests: deployDeps.requests, sendDecision: deployDeps.sendDecision, logger: ctx.logger }, key, ctx.now()).catch(() => undefined);
+    } else {
+      if (phase === 'stored') await deployDeps.requests.remove(key).catch(() => undefined);
+      await ctx.state.release(lockKey).catch(() => undefined);
+    }
     throw error;
   }
 }

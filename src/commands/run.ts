@@ -12,7 +12,8 @@ import { pickExecTask } from './run-target';
 import { validateScriptArgs } from './script-args';
 import type { Outcome } from '../slack/thread-output';
 import type { LambdaClient } from '@aws-sdk/client-lambda';
-import { approvalMessage } from '../deploy/render';
+import { abandonRequest, announceRequest } from '../deploy/announce';
+import { sendDecision } from '../deploy/callback';
 import { dynamoApprovalRequests, type ApprovalRequests } from '../deploy/requests';
 import { requestKey as requestKeyFor, type ApprovalRequest } from '../deploy/types';
 import { UserFacingError } from '../platform/errors';
@@ -121,7 +122,8 @@ async function runDetached(ctx: WorkerContext, spec: RunSpec, lock: string | und
     timeoutSeconds: spec.script.timeoutSeconds,
     pollSeconds,
   };
-  const approval = spec.script.requiresApproval ? await requestApproval(ctx, spec) : undefined;
+  // Stored before the workflow starts (it attaches its callback to it), shown after it started.
+  const approval = spec.script.requiresApproval ? await storeApprovalRequest(ctx, spec) : undefined;
   // Loaded only for detached runs.
   const { InvokeCommand, LambdaClient } = await import('@aws-sdk/client-lambda');
   lambda ??= new LambdaClient({ maxAttempts: 3 });
@@ -142,6 +144,13 @@ async function runDetached(ctx: WorkerContext, spec: RunSpec, lock: string | und
     throw error;
   }
   if (approval) {
+    try {
+      await announceRequest(ctx.slack, approval.request, ctx.logger);
+    } catch (error) {
+      // Withdrawn, so the workflow ends at once instead of waiting for approvals nobody was asked for.
+      await abandonRequest({ requests: approvalRequests, sendDecision, logger: ctx.logger }, approval.requestKey, ctx.now()).catch(() => undefined);
+      throw error;
+    }
     await ctx.out.post(
       `🗳️ Approval requested above (until ${new Date(approval.deadline).toISOString().slice(11, 16)} UTC). Once approved, \`${escapeText(spec.label)}\` runs detached in the container; its output appears here every ${formatDuration(pollSeconds * 1000)}.`,
     );
@@ -161,7 +170,7 @@ export const approvalRequests: ApprovalRequests = dynamoApprovalRequests;
  * under the rules of the script's target (`targets.<alias>.deploy`), decided by reaction exactly
  * as deploys are (src/commands/approve.ts); the workflow waits for it before it starts the script.
  */
-async function requestApproval(ctx: WorkerContext, spec: RunSpec): Promise<NonNullable<RunWorkflowInput['approval']> & { parentText: string }> {
+async function storeApprovalRequest(ctx: WorkerContext, spec: RunSpec): Promise<NonNullable<RunWorkflowInput['approval']> & { parentText: string; request: ApprovalRequest }> {
   const { invocation } = ctx.job;
   const settings = ctx.config.targets[spec.script.target]!.deploy;
   const requestKey = requestKeyFor(invocation.channelId, ctx.out.parentTs);
@@ -187,11 +196,7 @@ async function requestApproval(ctx: WorkerContext, spec: RunSpec): Promise<NonNu
     requestedAt: new Date(now).toISOString(),
   };
   if (!(await approvalRequests.create(request, settings.expirySeconds + spec.script.timeoutSeconds + 86_400))) throw new Error(`a request already exists for message ${requestKey}`);
-  await ctx.slack.chat.update({ channel: invocation.channelId, ts: ctx.out.parentTs, text: approvalMessage(request) });
-  for (const name of [settings.approveEmoji, settings.rejectEmoji]) {
-    await ctx.slack.reactions.add({ channel: invocation.channelId, timestamp: ctx.out.parentTs, name }).catch((error: unknown) => ctx.logger.warn('could not add reaction', { name, error }));
-  }
-  return { requestKey, requestedAt: now, deadline: request.rule.deadline, parentText: `${headline}\n${request.details.map((d) => `• ${d}`).join('\n')}\n` };
+  return { request, requestKey, requestedAt: now, deadline: request.rule.deadline, parentText: `${headline}\n${request.details.map((d) => `• ${d}`).join('\n')}\n` };
 }
 
 interface RunSpec {

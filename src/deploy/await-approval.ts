@@ -12,6 +12,9 @@ import { approvalMessage, clock } from './render';
 import type { ApprovalRequests } from './requests';
 import type { RequestStatus } from './types';
 
+/** Who withdrew a request that could not be shown (src/deploy/announce.ts). */
+export const WITHDRAWN_BY_BOT = 'ecs-chatops';
+
 /** Checkpointed result of the `decision` step. */
 export interface Decision {
   status: Exclude<RequestStatus, 'pending'>;
@@ -82,5 +85,7 @@ export async function awaitApproval(context: DurableContext, deps: ApprovalDeps,
 
 /** How an unapproved request ended, for the parent message. */
 export function notApprovedSummary(decision: Decision): string {
-  return decision.status === 'rejected' ? `rejected by <@${decision.decidedBy}>` : decision.status === 'cancelled' ? 'withdrawn by the requester' : 'expired without approval';
+  if (decision.status === 'rejected') return `rejected by <@${decision.decidedBy}>`;
+  if (decision.status === 'cancelled') return decision.decidedBy === WITHDRAWN_BY_BOT ? 'withdrawn: the request could not be shown in Slack' : 'withdrawn by the requester';
+  return 'expired without approval';
 }

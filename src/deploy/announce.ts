@@ -1,0 +1,25 @@
+/** Turning a command's message into a request for approval, and taking it back. */
+import type { WebClient } from '@slack/web-api';
+import type { Logger } from '../platform/logger';
+import { WITHDRAWN_BY_BOT } from './await-approval';
+import type { sendDecision as SendDecision } from './callback';
+import { approvalMessage } from './render';
+import type { ApprovalRequests } from './requests';
+import type { ApprovalRequest } from './types';
+
+/** The message becomes the request; the bot adds both emoji so approvers click instead of searching (the ingress ignores the bot's own reactions). */
+export async function announceRequest(slack: WebClient, request: ApprovalRequest, logger: Logger): Promise<void> {
+  await slack.chat.update({ channel: request.channelId, ts: request.messageTs, text: approvalMessage(request) });
+  for (const name of [request.rule.approveEmoji, request.rule.rejectEmoji]) {
+    await slack.reactions.add({ channel: request.channelId, timestamp: request.messageTs, name }).catch((error: unknown) => logger.warn('could not add reaction', { name, error }));
+  }
+}
+
+/**
+ * The request could not be shown after its workflow started: withdraw it, so the workflow ends now
+ * (releasing its lock) instead of waiting for approvals nobody was asked for.
+ */
+export async function abandonRequest(deps: { requests: ApprovalRequests; sendDecision: typeof SendDecision; logger: Logger }, key: string, now: number): Promise<void> {
+  const decided = await deps.requests.decide(key, 'cancelled', WITHDRAWN_BY_BOT, now);
+  if (decided?.callbackId) await deps.sendDecision(decided.callbackId, { status: 'cancelled', by: WITHDRAWN_BY_BOT }, deps.logger);
+}
