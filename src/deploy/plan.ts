@@ -13,7 +13,7 @@ import {
 import type { AwsSession } from '../aws/session';
 import { explainAwsError } from '../aws/errors';
 import type { Target } from '../config/schema';
-import { withImage, type ImageChange } from '../ecs/taskdef';
+import { shortTaskDefinition, withImage, type ImageChange } from '../ecs/taskdef';
 import { UserFacingError } from '../platform/errors';
 import { escapeText } from '../slack/format';
 import type { DeployHistoryEntry } from './history';
@@ -37,8 +37,6 @@ export interface PlannedDeploy {
   notes: string[];
 }
 
-/** `arn:…:task-definition/web:42` → `web:42`. */
-export const shortTaskDefinition = (arn: string | undefined): string => (arn ? arn.slice(arn.lastIndexOf('/') + 1) : '?');
 const revisionOf = (arn: string): number => Number(arn.slice(arn.lastIndexOf(':') + 1));
 const familyOf = (arn: string): string => shortTaskDefinition(arn).split(':')[0]!;
 

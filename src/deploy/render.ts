@@ -1,5 +1,5 @@
 /** How a request for approval reads in Slack: the message people react on. */
-import { shortTaskDefinition } from './plan';
+import { shortTaskDefinition } from '../ecs/taskdef';
 import type { ApprovalRequest, DeployAction, DeployPlan } from './types';
 
 /** What an approved deploy does, for the status line. */

@@ -27,6 +27,8 @@
  *   7. otherwise in-progress. Timeouts are the caller's.
  */
 import { DescribeTasksCommand, ListTasksCommand, type Deployment, type ECSClient, type Service, type Task } from '@aws-sdk/client-ecs';
+import { shortTaskDefinition } from '../ecs/taskdef';
+import { escapeText } from '../slack/format';
 
 /** What has been seen and said so far; checkpointed between polls (plain JSON). */
 export interface WatchProgress {
@@ -71,14 +73,12 @@ export function failureThreshold(desiredCount: number): number {
   return Math.max(3, Math.min(200, Math.ceil(desiredCount / 2)));
 }
 
-/** `family:revision` from a task definition ARN (or the text itself when it is not one). */
-export const shortTaskDefinition = (arn: string | undefined): string => arn?.split('/').pop() ?? '?';
 
 const clip = (text: string, max: number) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
 
 /** Escapes what Slack mrkdwn would read as markup, and shortens. */
 export function escapeMrkdwn(text: string, max = 400): string {
-  return clip(text, max).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  return escapeText(clip(text, max));
 }
 
 const keepNewest = (ids: string[]) => ids.slice(-MAX_IDS);

@@ -2,6 +2,9 @@ import type { RegisterTaskDefinitionCommandInput, TaskDefinition } from '@aws-sd
 import { UsageError } from '../platform/errors';
 import { repositoryName, tryParseImageRef, withImageReference } from './images';
 
+/** `arn:…:task-definition/web:42` → `web:42` (the text itself when it is not an ARN). */
+export const shortTaskDefinition = (arn: string | undefined): string => (arn ? arn.slice(arn.lastIndexOf('/') + 1) : '?');
+
 /** `registry/repository` of an image reference, normalised (`nginx` is `docker.io/library/nginx`). */
 export function repositoryOf(image: string): string {
   const ref = tryParseImageRef(image);
