@@ -1,4 +1,4 @@
-/** `npm run screenshot`: the README's picture of the playground, taken in headless Chromium. */
+/** `npm run screenshot`: the README's pictures of the playground (status, a deploy), taken in headless Chromium. */
 import { startPlayground } from '../local/playground/server';
 import { startWorld } from '../local/world';
 import { launchBrowser } from '../test/support/browser';
@@ -19,6 +19,18 @@ try {
   await page.getByTestId('thread-feed').getByText('Tasks:', { exact: true }).waitFor();
   await page.screenshot({ path: 'docs/playground.png' });
   console.log('wrote docs/playground.png');
+
+  // A deploy: alice asks, bob approves with a reaction, the rollout is watched to the end.
+  const parents = () => (world.slack.workspace.messages.C0OPS ?? []).filter((m) => !m.threadTs || m.threadTs === m.ts);
+  await world.slash('U0ALICE', 'deploy web v1.5.0');
+  const request = await world.slack.waitFor(() => parents().find((m) => m.text.includes('React :white_check_mark:')), 20_000);
+  await world.react('U0BOB', 'C0OPS', request.ts, 'white_check_mark');
+  await world.slack.waitFor(() => world.slack.message('C0OPS', request.ts)!.text.startsWith('✅'), 90_000);
+  await page.goto(`${playground.url}?user=U0BOB&channel=C0OPS`);
+  await page.getByTestId('message').filter({ hasText: 'asks to deploy to web' }).last().getByTestId('replies').click();
+  await page.getByTestId('thread-feed').getByText('is live and steady', { exact: false }).last().waitFor();
+  await page.screenshot({ path: 'docs/deploy.png' });
+  console.log('wrote docs/deploy.png');
 } finally {
   await browser.close();
   await playground.close();

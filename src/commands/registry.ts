@@ -150,7 +150,10 @@ export const VERBS: VerbSpec[] = [
     name: 'run',
     summary: 'Run a declared maintenance script in the manager container (ECS Exec), output live in the thread',
     usage: '/ecs run <script> [args…]',
-    details: ['`/ecs scripts` lists the scripts you may run and their arguments. `/ecs cancel <run-id>` or the Cancel button stops a run.'],
+    details: [
+      '`/ecs scripts` lists the scripts you may run and their arguments. `/ecs cancel <run-id>` or the Cancel button stops a run.',
+      'A script declared `requiresApproval` waits for another person’s ✅ on its message (the deploy rules of its service), then runs.',
+    ],
     permission: 'run',
     runsIn: 'worker',
     scope(words, config) {

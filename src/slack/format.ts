@@ -9,7 +9,7 @@ export function escapeText(text: string): string {
 /** `12.3 s`, `4 min 5 s`, `1 h 2 min`. */
 export function formatDuration(ms: number): string {
   const s = Math.round(ms / 1000);
-  if (s < 60) return `${(ms / 1000).toFixed(1)} s`;
+  if (s < 60) return ms % 1000 === 0 ? `${ms / 1000} s` : `${(ms / 1000).toFixed(1)} s`;
   const m = Math.floor(s / 60);
   return m < 60 ? `${m} min ${s % 60} s` : `${Math.floor(m / 60)} h ${m % 60} min`;
 }
