@@ -126,9 +126,9 @@ describe('the verdict', () => {
   it('fails when the watched deployment is gone or replaced by someone else’s deploy', () => {
     const theirs = dep({ id: OTHER, taskDefinition: td(44) });
     const gone = verdictOf(svc([theirs, old()]));
-    expect(gone).toEqual({ state: 'failed', reason: `deployment ${NEW} is no longer on the service: another deployment (\`web:44\`, ${OTHER}) replaced it` });
+    expect(gone).toEqual({ state: 'failed', superseded: true, reason: `deployment ${NEW} is no longer on the service: another deployment (\`web:44\`, ${OTHER}) replaced it` });
     const replaced = verdictOf(svc([theirs, dep({ status: 'ACTIVE' }), old()]));
-    expect(replaced).toEqual({ state: 'failed', reason: `deployment ${NEW} was replaced by another deployment (\`web:44\`, ${OTHER}) before it finished` });
+    expect(replaced).toEqual({ state: 'failed', superseded: true, reason: `deployment ${NEW} was replaced by another deployment (\`web:44\`, ${OTHER}) before it finished` });
     expect(verdictOf(svc([]))).toEqual({ state: 'failed', reason: `deployment ${NEW} is no longer on the service: it has no deployments` });
     expect(verdictOf(svc([dep({})], { status: 'INACTIVE' }))).toMatchObject({ state: 'failed', reason: expect.stringMatching(/INACTIVE \(deleted\)/) });
   });
@@ -486,6 +486,6 @@ describe('against the emulator', () => {
       },
     });
     expect(out.seconds).toBe(20);
-    expect(out.verdict).toEqual({ state: 'failed', reason: `deployment ${progress.deploymentId} was replaced by another deployment (\`web:41\`, ${theirs}) before it finished` });
+    expect(out.verdict).toEqual({ state: 'failed', superseded: true, reason: `deployment ${progress.deploymentId} was replaced by another deployment (\`web:41\`, ${theirs}) before it finished` });
   });
 });

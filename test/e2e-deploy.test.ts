@@ -345,4 +345,29 @@ describe('/ecs deploy', () => {
     const withdrawn = world.workflows.map((w) => w.getResult() as { summary?: string } | undefined).find((r) => r?.summary?.includes('could not be shown'));
     expect(withdrawn).toBeDefined();
   });
+
+  it('someone else deploying over a watched rollout ends the watch with a warning, without rolling their deploy back', async () => {
+    const timings = { ...world.aws.state.ecsTimings };
+    Object.assign(world.aws.state.ecsTimings, { provisionMs: 5 * 60_000, pullMs: 5 * 60_000 });
+    try {
+      const image = (await serviceImage()).endsWith(':v1.4.2') ? 'v1.5.0' : 'v1.4.2';
+      const request = await requestDeploy(`deploy web ${image}`);
+      await world.react('U0BOB', CHANNEL, request.ts, 'white_check_mark');
+      await world.slack.waitFor(() => threadText(request.ts).includes('UpdateService` called'), 20_000);
+      const updates = ecsCalls('UpdateService').length;
+      // CI (or the console) deploys the old revision while the bot watches.
+      const { ECSClient, UpdateServiceCommand } = await import('@aws-sdk/client-ecs');
+      const ecs = new ECSClient({ region: 'us-east-1' });
+      try {
+        await ecs.send(new UpdateServiceCommand({ cluster: 'main', service: 'web', taskDefinition: 'web:42', forceNewDeployment: true }));
+      } finally {
+        ecs.destroy();
+      }
+      const end = await finished(request.ts);
+      expect(end, threadText(request.ts)).toMatch(/^⚠️ .*replaced by another deployment .*not rolled back: that deploy is someone else's/);
+      expect(ecsCalls('UpdateService').length).toBe(updates + 1); // theirs, and no rollback of ours
+    } finally {
+      Object.assign(world.aws.state.ecsTimings, timings);
+    }
+  });
 });

@@ -23,6 +23,20 @@ describe('state store (DynamoDB conditional writes)', () => {
   });
 });
 
+describe('state store: owned records', () => {
+  it('releases or refreshes a lock only for its owner', async () => {
+    expect(await dynamoState.claim('lock#deploy#web', 60, { deployId: 'new' })).toBe(true);
+    await dynamoState.release('lock#deploy#web', { deployId: 'old' }); // a late release by a previous holder
+    expect(await dynamoState.get('lock#deploy#web')).toMatchObject({ deployId: 'new' });
+    expect(await dynamoState.refresh('lock#deploy#web', 3600, { deployId: 'old' })).toBe(false);
+    expect(await dynamoState.refresh('lock#deploy#web', 3600, { deployId: 'new' })).toBe(true);
+    expect((await dynamoState.get<{ expiresAt: number }>('lock#deploy#web'))!.expiresAt).toBeGreaterThan(Date.now() / 1000 + 3000);
+    await dynamoState.release('lock#deploy#web', { deployId: 'new' });
+    expect(await dynamoState.get('lock#deploy#web')).toBeUndefined();
+    expect(await dynamoState.refresh('lock#deploy#web', 60)).toBe(false);
+  });
+});
+
 describe('allowlist store', () => {
   it('reads, lists per team, and removes', async () => {
     await dynamoAllowlist.put({ teamId: 'T1', userId: 'U1', grants: [{ role: 'viewer', services: ['web'] }], addedBy: 'U0', updatedAt: 'now' });

@@ -1,7 +1,8 @@
 import { holdsRole } from '../auth/roles';
 import type { AuditDecision, AuditOutcome } from '../audit/audit';
 import { sendDecision } from '../deploy/callback';
-import { approvalMessage } from '../deploy/render';
+import { approvalMessage, clock } from '../deploy/render';
+import { escapeText } from '../slack/format';
 import { dynamoApprovalRequests, fromItem, type ApprovalRequests } from '../deploy/requests';
 import type { ApprovalRequest } from '../deploy/types';
 import type { ReactionContext, ReactionHandler } from './worker-types';
@@ -27,6 +28,8 @@ export const approveByReaction: ReactionHandler = async (ctx) => {
   const approving = emoji === rule.approveEmoji;
   if (!approving && emoji !== rule.rejectEmoji) return;
   if (request.status !== 'pending' || ctx.now() >= rule.deadline) {
+    // An approver clicking again on an approved request whose workflow was never told: tell it now.
+    if (request.status === 'approved' && approving && job.added && !request.notified) await repair(ctx, request.pk);
     ctx.logger.info('reaction on a request that is no longer pending', { request: request.label, status: request.status });
     return;
   }
@@ -68,7 +71,12 @@ export const approveByReaction: ReactionHandler = async (ctx) => {
     return;
   }
   const after = await approvalDeps.requests.approve(key, job.userId, ctx.now());
-  if (!after) return; // decided or expired meanwhile
+  if (!after) {
+    // Already counted (a ✅ added again) or decided meanwhile. If an earlier attempt stored the
+    // approval but died before deciding, or decided but could not wake the workflow, finish it now.
+    await repair(ctx, key);
+    return;
+  }
   await audit(ctx, after, 'allowed', 'success', 'approved');
   if ((after.approvals?.length ?? 0) >= rule.required) {
     await decide(ctx, after, 'approved');
@@ -77,20 +85,38 @@ export const approveByReaction: ReactionHandler = async (ctx) => {
   await Promise.all([update(ctx, after), note(ctx, after, `👍 <@${job.userId}> approved (${after.approvals?.length ?? 0} of ${rule.required}).`)]);
 };
 
+/** Completes what an interrupted approval left half done; a no-op when there is nothing to do. */
+async function repair(ctx: ReactionContext, key: string): Promise<void> {
+  const current = await approvalDeps.requests.get(key);
+  if (!current?.approvals?.includes(ctx.job.userId)) return;
+  if (current.status === 'pending' && current.approvals.length >= current.rule.required) await decide(ctx, current, 'approved');
+  else if (current.status === 'approved' && current.callbackId && !current.notified) await notify(ctx, current, 'approved');
+}
+
+/** Completes the workflow's callback with the decision and records that it got through. */
+async function notify(ctx: ReactionContext, request: ApprovalRequest, status: 'approved' | 'rejected' | 'cancelled'): Promise<void> {
+  if (!request.callbackId) return;
+  await approvalDeps.sendDecision(request.callbackId, { status, by: request.decidedBy ?? ctx.job.userId }, ctx.logger);
+  await approvalDeps.requests.markNotified(request.pk);
+}
+
 /** Ends a pending request; only the caller whose conditional update wins goes on. */
 async function decide(ctx: ReactionContext, request: ApprovalRequest, status: 'approved' | 'rejected' | 'cancelled'): Promise<void> {
   const decided = await approvalDeps.requests.decide(request.pk, status, ctx.job.userId, ctx.now(), status === 'approved' ? request.rule.required : undefined);
   if (!decided) return;
   if (status !== 'approved') await audit(ctx, decided, 'allowed', 'success', status);
   // The workflow waits on this callback; without an id yet, it reads the decision when it attaches one.
-  if (decided.callbackId) await approvalDeps.sendDecision(decided.callbackId, { status, by: ctx.job.userId }, ctx.logger);
+  let failure: unknown;
+  await notify(ctx, decided, status).catch((error: unknown) => (failure = error));
+  const late = failure ? `\n⚠️ The workflow could not be told yet (${escapeText((failure as Error).message)}); reacting again retries, and it finds the decision by ${clock(decided.rule.deadline)} at the latest.` : '';
   const text =
     status === 'approved'
       ? `👍 Approved by ${(decided.approvals ?? [ctx.job.userId]).map((u) => `<@${u}>`).join(', ')}: ${decided.doing} now.`
       : status === 'rejected'
         ? `🙅 <@${ctx.job.userId}> rejected the request. Nothing was changed.`
         : `🚫 <@${ctx.job.userId}> withdrew the request. Nothing was changed.`;
-  await Promise.all([update(ctx, decided), note(ctx, decided, text)]);
+  await Promise.all([update(ctx, decided), note(ctx, decided, text + late)]);
+  if (failure) throw failure;
 }
 
 async function update(ctx: ReactionContext, request: ApprovalRequest): Promise<void> {

@@ -63,6 +63,13 @@ interface Poll {
   error?: string;
 }
 
+/** How a deploy ended: what finish() records and announces. */
+interface Ending {
+  result: DeployWorkflowResult & { detail?: string };
+  watched?: { rollout: Watched; rollback?: Watched };
+  deployed?: Extract<Started, { ok: true }>;
+}
+
 interface Watched {
   verdict: WatchVerdict | { state: 'timeout' } | { state: 'lost'; reason: string };
   progress: WatchProgress;
@@ -125,6 +132,7 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
         throw error;
       }
     };
+    const postIfPossible = (key: string, text: string) => post(key, text).catch((error: unknown) => logger.warn('thread post failed', { key, error }));
     const target = targetConfig();
 
     // ---- approval: a callback completed by whoever decides the request (src/commands/approve.ts) ----
@@ -137,25 +145,27 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
     // The parent keeps what was asked and what changed; the outcome follows it.
     const details = input.plan.imageNotes.map((n) => `• ${n}`).join('\n');
     const finalHeadline = `${input.headline}${decision.status === 'approved' ? ` · approved by ${approvedBy}` : ''}${details ? `\n${details}\n` : ''}`;
+    let ending: Ending;
     if (decision.status !== 'approved') {
-      return finish({ outcome: 'cancelled', summary: notApprovedSummary(decision), status: decision.status, polls: 0 }, decision, undefined, undefined);
+      ending = end({ outcome: 'cancelled', summary: notApprovedSummary(decision), status: decision.status, polls: 0 }, decision, undefined, undefined);
+    } else {
+      try {
+        ending = await deployAndWatch();
+      } catch (error) {
+        // A step that kept failing after its retries (ECS down for minutes): said, not silent.
+        logger.error('deploy workflow step failed for good', { error });
+        const message = (error as Error).message;
+        ending = end(
+          { outcome: 'failure', summary: `the deploy stopped: ${message}`, status: 'approved', polls: 0, detail: `❌ The deploy stopped after repeated errors: ${escapeText(message)}. Check \`/ecs status ${input.target}\` before trying again.` },
+          decision,
+          undefined,
+          undefined,
+        );
+      }
     }
+    return finish(ending);
 
-    try {
-      return await deployAndWatch();
-    } catch (error) {
-      // A step that kept failing after its retries (ECS or Slack down for minutes): said, not silent.
-      logger.error('deploy workflow step failed for good', { error });
-      const message = (error as Error).message;
-      return finish(
-        { outcome: 'failure', summary: `the deploy stopped: ${message}`, status: 'approved', polls: 0, detail: `❌ The deploy stopped after repeated errors: ${escapeText(message)}. Check \`/ecs status ${input.target}\` before trying again.` },
-        decision,
-        undefined,
-        undefined,
-      );
-    }
-
-    async function deployAndWatch(): Promise<DeployWorkflowResult> {
+    async function deployAndWatch(): Promise<Ending> {
       // ---- register the new revision (deploy) and update the service --------------------------
       const registered: { ok: true; taskDefinition: string } | { ok: false; message: string } = await context.step(
         'register',
@@ -166,12 +176,14 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
             const { tags, ...td } = current;
             const out = await aws.ecs().send(new RegisterTaskDefinitionCommand(registerInput(td, input.plan.changes, tags)));
             const arn = out.taskDefinition!.taskDefinitionArn!;
-            await post('registered', `📝 Registered \`${shortTaskDefinition(arn)}\` (from \`${shortTaskDefinition(input.plan.currentTaskDefinition)}\` with the new image${input.plan.changes.length > 1 ? 's' : ''}).`);
+            // Said if Slack takes it; a retried step would register a second revision.
+            await postIfPossible('registered', `📝 Registered \`${shortTaskDefinition(arn)}\` (from \`${shortTaskDefinition(input.plan.currentTaskDefinition)}\` with the new image${input.plan.changes.length > 1 ? 's' : ''}).`);
             return { ok: true as const, taskDefinition: arn };
           }).catch((error: unknown) => refused(error, 'registering the new task definition'));
         },
         { retryStrategy: RETRY },
       );
+      const updateKey = `deployupdate#${input.deployId}`;
       const updated = (at: number) =>
       `🚀 \`UpdateService\` called at ${new Date(at).toISOString().slice(11, 19)} UTC: \`${input.target}\` → \`${shortTaskDefinition(registered.ok ? registered.taskDefinition : '')}\`. Watching the rollout…`;
     const started: Started = !registered.ok
@@ -183,11 +195,14 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
                 const ecs = aws.ecs();
                 const service = await describeService(aws);
                 const primary = service.deployments?.find((d) => d.status === 'PRIMARY');
-                // Our own earlier UpdateService (this step ran before and died before its checkpoint).
-                if (primary && primary.taskDefinition === registered.taskDefinition && (primary.createdAt?.getTime() ?? 0) >= (decision.decidedAt ?? input.requestedAt) && input.plan.action !== 'redeploy') {
-                  await post('update', updated(primary.createdAt!.getTime()));
-                  return { ok: true, taskDefinition: registered.taskDefinition, deploymentId: primary.id!, at: primary.createdAt!.getTime() };
+                // This step may have run before and died after its UpdateService: it noted the PRIMARY
+                // deployment it found first, so a new PRIMARY of our task definition is our own.
+                const noted = await deps.state.get<{ before?: string }>(updateKey);
+                if (noted && primary && primary.id !== noted.before && primary.taskDefinition === registered.taskDefinition) {
+                  await post('update', updated(primary.createdAt?.getTime() ?? now()));
+                  return { ok: true, taskDefinition: registered.taskDefinition, deploymentId: primary.id!, at: primary.createdAt?.getTime() ?? now() };
                 }
+                if (!noted) await deps.state.claim(updateKey, POST_CLAIM_TTL, { before: primary?.id ?? '' });
                 if (service.taskDefinition !== input.plan.currentTaskDefinition) {
                   return {
                     ok: false,
@@ -211,7 +226,7 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
             // Safe to retry: a second run finds its own deployment instead of updating again.
             { retryStrategy: RETRY, semantics: StepSemantics.AtLeastOncePerRetry },
           );
-      if (!started.ok) return finish({ outcome: 'failure', summary: started.message.split('\n')[0]!, status: 'approved', polls: 0, detail: `❌ ${started.message}` }, decision, undefined, undefined);
+      if (!started.ok) return end({ outcome: 'failure', summary: started.message.split('\n')[0]!, status: 'approved', polls: 0, detail: `❌ ${started.message}` }, decision, undefined, undefined);
 
       // ---- watch the rollout ------------------------------------------------------------------
       let polls = 0;
@@ -240,7 +255,8 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
                     lines = [...lines, ...stopped.lines];
                     next = stopped.progress;
                   }
-                  await post(`${phase}-${n}`, lines.join('\n'));
+                  // Lines Slack does not take are lost, not the verdict: ECS was read.
+                  await postIfPossible(`${phase}-${n}`, lines.join('\n'));
                   return { progress: next, verdict: seen.verdict };
                 });
               } catch (error) {
@@ -264,7 +280,7 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
 
       const rollout = await watch('rollout', started.deploymentId, started.taskDefinition, started.at);
       if (rollout.verdict.state === 'completed') {
-        return finish(
+        return end(
           { outcome: 'success', summary: `\`${shortTaskDefinition(started.taskDefinition)}\` is live and steady after ${formatDuration(rollout.seconds * 1000)}`, status: 'approved', taskDefinition: started.taskDefinition, polls },
           decision,
           { rollout },
@@ -272,7 +288,7 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
         );
       }
       if (rollout.verdict.state === 'lost') {
-        return finish(
+        return end(
           { outcome: 'warning', summary: `lost track of the rollout (${rollout.verdict.reason}); check \`/ecs status ${input.target}\``, status: 'approved', taskDefinition: started.taskDefinition, polls },
           decision,
           { rollout },
@@ -285,10 +301,19 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
 
       // ---- roll back ---------------------------------------------------------------------------
       const ecsRollback = rollout.verdict.state === 'failed' ? rollout.verdict.ecsRollback : undefined;
+      if (rollout.verdict.state === 'failed' && rollout.verdict.superseded) {
+        // Someone else's deploy replaced this one: rolling back would undo theirs.
+        return end(
+          { outcome: 'warning', summary: `${why}; not rolled back: that deploy is someone else's`, status: 'approved', taskDefinition: started.taskDefinition, polls, detail: `⚠️ ${why}. Not rolled back: the deployment that replaced it is someone else's; \`/ecs status ${input.target}\` shows where the service is.` },
+          decision,
+          { rollout },
+          started,
+        );
+      }
       const previous = input.plan.currentTaskDefinition;
       if (!ecsRollback && (!input.rollback || previous === started.taskDefinition)) {
         const left = input.rollback ? 'there is no other revision to go back to' : 'automatic rollback is off for this service';
-        return finish(
+        return end(
           { outcome: 'failure', summary: `${why}; not rolled back (${left})`, status: 'approved', taskDefinition: started.taskDefinition, polls, detail: `❌ ${why}.${reasons}\nNot rolled back: ${left}. \`/ecs rollback ${input.target}\` asks for one.` },
           decision,
           { rollout },
@@ -306,13 +331,13 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
               withAws(async (aws): Promise<Started> => {
                 const out = await aws.ecs().send(new UpdateServiceCommand({ cluster: target.cluster, service: target.service, taskDefinition: previous }));
                 const deployment = out.service?.deployments?.find((d) => d.status === 'PRIMARY');
-                await post('rollback', `↩️ ${why}. Rolling back to \`${shortTaskDefinition(previous)}\`.${reasons}`);
+                await postIfPossible('rollback', `↩️ ${why}. Rolling back to \`${shortTaskDefinition(previous)}\`.${reasons}`);
                 return { ok: true, taskDefinition: previous, deploymentId: deployment?.id ?? '', at: deployment?.createdAt?.getTime() ?? now() };
               }).catch((error: unknown) => refused(error, 'rolling back')),
             { retryStrategy: RETRY },
           );
       if (!back.ok) {
-        return finish(
+        return end(
           { outcome: 'failure', summary: `${why}; the rollback could not be started (${back.message})`, status: 'approved', taskDefinition: started.taskDefinition, polls, rolledBack: false },
           decision,
           { rollout },
@@ -321,7 +346,7 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
       }
       const rolledBack = await watch('rollback', back.deploymentId, back.taskDefinition, back.at);
       const backOk = rolledBack.verdict.state === 'completed';
-      return finish(
+      return end(
         {
           outcome: 'failure',
           summary: `${why}; ${backOk ? `rolled back to \`${shortTaskDefinition(back.taskDefinition)}\`` : `the rollback to \`${shortTaskDefinition(back.taskDefinition)}\` did not settle either (${rolledBack.verdict.state})`}`,
@@ -344,16 +369,21 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
       return service;
     }
 
-    /** The end: the thread's last word, the parent marked, the lock released, the audit completed. */
-    function finish(
-      result: DeployWorkflowResult & { detail?: string },
-      decided: Decision,
-      watched: { rollout: Watched; rollback?: Watched } | undefined,
-      deployed: Extract<Started, { ok: true }> | undefined,
-    ): Promise<DeployWorkflowResult> {
-      return context.step(
+    /** How the deploy ended, for finish(). */
+    function end(result: DeployWorkflowResult & { detail?: string }, _decided: Decision, watched: Ending['watched'], deployed: Ending['deployed']): Ending {
+      return { result, ...(watched ? { watched } : {}), ...(deployed ? { deployed } : {}) };
+    }
+
+    /**
+     * The end, in two steps so a Slack outage cannot undo the bookkeeping: `finish` records the
+     * audit and the history and releases the lock (no Slack); `announce` says it in the thread and
+     * marks the parent, and a failure there is logged, not retried into a second ending.
+     */
+    async function finish({ result, watched, deployed }: Ending): Promise<DeployWorkflowResult> {
+      const decided = decision;
+      await context.step(
         'finish',
-        async (): Promise<DeployWorkflowResult> => {
+        async () => {
           const took = formatDuration(now() - input.requestedAt);
           // What ran well and what did not, for the next `/ecs rollback` without a revision.
           const at = new Date(now()).toISOString();
@@ -392,18 +422,25 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
               },
             })
             .catch((error: unknown) => logger.error('audit completion failed', { error }));
-          // Free for the next deploy before the message says this one ended.
-          await deps.state.release(input.lockKey).catch(() => undefined);
-          const out = await thread(finalHeadline);
-          if (result.detail) await post('finish', result.detail);
-          else if (decided.status === 'approved') await post('finish', `${result.outcome === 'success' ? '✅' : '⚠️'} ${result.summary}.`);
-          await out.finish({ outcome: result.outcome, summary: result.summary });
-
-          const { detail: _detail, ...rest } = result;
-          return rest;
+          // Free for the next deploy (only this deploy's lock) before the message says this one ended.
+          await deps.state.release(input.lockKey, { deployId: input.deployId });
         },
         { retryStrategy: RETRY },
       );
+      await context
+        .step(
+          'announce',
+          async () => {
+            const out = await thread(finalHeadline);
+            if (result.detail) await post('finish', result.detail);
+            else if (decided.status === 'approved') await post('finish', `${result.outcome === 'success' ? '✅' : '⚠️'} ${result.summary}.`);
+            await out.finish({ outcome: result.outcome, summary: result.summary });
+          },
+          { retryStrategy: RETRY },
+        )
+        .catch((error: unknown) => logger.error('could not announce the end of the deploy', { error }));
+      const { detail: _detail, ...rest } = result;
+      return rest;
     }
   };
 }

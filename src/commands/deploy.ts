@@ -14,6 +14,8 @@ import type { CommandResult, WorkerCommand, WorkerContext } from './worker-types
 
 /** Longest a request plus its rollout and rollback can hold the lock; the workflow releases it sooner. */
 const lockSeconds = (expirySeconds: number, timeoutSeconds: number) => expirySeconds + 2 * timeoutSeconds + 3600;
+/** A worker lives at most 15 minutes. */
+const PLANNING_LOCK_SECONDS = 900;
 const newDeployId = () => randomBytes(6).toString('base64url').toLowerCase().replace(/[^a-z0-9]/g, '').padEnd(6, '0').slice(0, 6);
 
 /** Replaced by tests; production uses the state table. */
@@ -50,7 +52,9 @@ async function requestDeploy(ctx: WorkerContext, input: PlanInput & { action: De
   const lockKey = deployLockKey(target.alias);
   const deployId = newDeployId();
   const lock: DeployLock = { deployId, userId: invocation.userId, channelId: invocation.channelId, threadTs: ctx.out.parentTs, startedAt: new Date(ctx.now()).toISOString(), commandText: typed };
-  if (!(await ctx.state.claim(lockKey, lockSeconds(settings.expirySeconds, settings.timeoutSeconds), lock))) {
+  // Held for a worker's lifetime while planning (a worker that dies frees it soon), for the whole
+  // request, rollout and rollback once the workflow has it.
+  if (!(await ctx.state.claim(lockKey, PLANNING_LOCK_SECONDS, lock))) {
     const holder = await ctx.state.get<DeployLock>(lockKey);
     const link = holder ? await permalink(ctx.slack, holder.channelId, holder.threadTs) : undefined;
     await ctx.out.post(
@@ -119,6 +123,7 @@ async function requestDeploy(ctx: WorkerContext, input: PlanInput & { action: De
       timeoutSeconds: settings.timeoutSeconds,
     });
     phase = 'started';
+    await ctx.state.refresh(lockKey, lockSeconds(settings.expirySeconds, settings.timeoutSeconds), { deployId });
     await announceRequest(ctx.slack, request, ctx.logger);
     await ctx.out.post(`🗳️ Approval requested above: ${request.rule.required} approval${request.rule.required > 1 ? 's' : ''} needed until ${new Date(request.rule.deadline).toISOString().slice(11, 16)} UTC. Progress will appear here.`);
     return { outcome: 'success', summary: `deploy ${deployId}: waiting for approval`, continues: true };
@@ -128,7 +133,7 @@ async function requestDeploy(ctx: WorkerContext, input: PlanInput & { action: De
       await abandonRequest({ requests: deployDeps.requests, sendDecision: deployDeps.sendDecision, logger: ctx.logger }, key, ctx.now()).catch(() => undefined);
     } else {
       if (phase === 'stored') await deployDeps.requests.remove(key).catch(() => undefined);
-      await ctx.state.release(lockKey).catch(() => undefined);
+      await ctx.state.release(lockKey, { deployId }).catch(() => undefined);
     }
     throw error;
   }

@@ -300,7 +300,7 @@ export function createRunWorkflow(deps: RunWorkflowDeps) {
         // The script is over: free it for the next run before the message says it ended.
         await deps.state.release(cancelKey(input.runId)).catch(() => undefined);
         await deps.state.release(runKey(input.runId)).catch(() => undefined);
-        if (input.lockKey) await deps.state.release(input.lockKey).catch(() => undefined);
+        if (input.lockKey) await deps.state.release(input.lockKey, { runId: input.runId }).catch(() => undefined);
         try {
           const out = await thread();
           await once('finish', async () => void (await out.post(end.text)));

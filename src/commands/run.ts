@@ -81,7 +81,7 @@ export const run: WorkerCommand = async (ctx) => {
   } finally {
     if (!handedOff) {
       await ctx.state.release(runKey(runId)).catch(() => undefined);
-      if (!script.allowOverlap) await ctx.state.release(lock).catch(() => undefined);
+      if (!script.allowOverlap) await ctx.state.release(lock, { runId }).catch(() => undefined);
     }
   }
 };

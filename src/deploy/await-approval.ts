@@ -63,6 +63,11 @@ export async function awaitApproval(context: DurableContext, deps: ApprovalDeps,
     'decision',
     async (): Promise<Decision> => {
       let request = await deps.requests.get(wait.requestKey);
+      // Enough approvals were stored before the deadline but never decided (the worker died between
+      // the two updates): they count.
+      if (request?.status === 'pending' && (request.approvals?.length ?? 0) >= request.rule.required) {
+        request = (await deps.requests.decide(wait.requestKey, 'approved', request.approvals!.at(-1)!, deps.now(), request.rule.required)) ?? (await deps.requests.get(wait.requestKey));
+      }
       if (request?.status === 'pending') {
         request = (await deps.requests.decide(wait.requestKey, 'expired', 'deadline', deps.now())) ?? (await deps.requests.get(wait.requestKey));
         if (request?.status === 'expired') {

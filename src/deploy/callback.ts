@@ -13,6 +13,9 @@ export interface ApprovalDecision {
   by?: string;
 }
 
+/** What Lambda answers for a callback that is completed, timed out, or unknown (UNVERIFIED for the last). */
+const GONE = new Set(['CallbackTimeoutException', 'ResourceNotFoundException', 'InvalidParameterValueException']);
+
 let lambda: LambdaClient | undefined;
 
 export async function sendDecision(callbackId: string, decision: ApprovalDecision, logger: Logger): Promise<boolean> {
@@ -22,9 +25,9 @@ export async function sendDecision(callbackId: string, decision: ApprovalDecisio
     await lambda.send(new SendDurableExecutionCallbackSuccessCommand({ CallbackId: callbackId, Result: Buffer.from(JSON.stringify(decision)) }));
     return true;
   } catch (error) {
-    const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-    // 4xx: the callback is already completed or timed out; the workflow reads the request itself.
-    if (status && status >= 400 && status < 500) {
+    // Already completed or timed out (the workflow then reads the request itself), or gone: expected.
+    // Anything else (throttling, permissions) is an error the caller must see.
+    if (GONE.has((error as { name?: string }).name ?? '')) {
       logger.info('approval callback already completed', { error: (error as Error).message });
       return false;
     }

@@ -23,6 +23,8 @@ export interface ApprovalRequests {
   decide(key: string, status: Exclude<RequestStatus, 'pending'>, by: string, now: number, required?: number): Promise<ApprovalRequest | undefined>;
   /** Records the workflow's callback id; returns the request as it is now (it may already be decided). */
   attachCallback(key: string, callbackId: string): Promise<ApprovalRequest | undefined>;
+  /** Records that the decision reached the workflow. */
+  markNotified(key: string): Promise<void>;
   /** Forgets the request (the deploy could not be started). */
   remove(key: string): Promise<void>;
 }
@@ -92,6 +94,9 @@ export const dynamoApprovalRequests: ApprovalRequests = {
   },
   attachCallback(key, callbackId) {
     return update(key, { set: 'SET callbackId = :id', when: 'attribute_exists(pk)', values: { ':id': callbackId } });
+  },
+  async markNotified(key) {
+    await update(key, { set: 'SET notified = :true', when: 'attribute_exists(pk)', values: { ':true': true } });
   },
   async remove(key) {
     await ddb.delete({ TableName: tableName('state'), Key: { pk: key } });

@@ -70,6 +70,8 @@ export interface ApprovalRequest {
   decidedAt?: number;
   /** Set by the workflow once its approval callback exists. */
   callbackId?: string;
+  /** The decision reached the workflow (its callback was completed). */
+  notified?: boolean;
   /** ISO time the request was made. */
   requestedAt: string;
   /** Deploys: what will change. */

@@ -58,7 +58,8 @@ export interface WatchProgress {
 export type WatchVerdict =
   | { state: 'in-progress' }
   | { state: 'completed' }
-  | { state: 'failed'; reason: string; ecsRollback?: { deploymentId: string; taskDefinition: string } };
+  | { state: 'failed'; reason: string; ecsRollback?: { deploymentId: string; taskDefinition: string }; superseded?: boolean };
+// `superseded`: someone else deployed over the watched deployment; rolling back would undo their deploy.
 // `reason` is Slack mrkdwn: AWS text in it is escaped, names are in backticks.
 
 const MAX_IDS = 100;
@@ -116,7 +117,7 @@ function judge(service: Service, progress: WatchProgress, watched: Deployment | 
   }
   if (watched && watched.status !== 'PRIMARY') {
     if (breakerRollback(primary)) return { state: 'failed', reason: escapeMrkdwn(primary!.rolloutStateReason!), ...rollbackTo(primary) };
-    return { state: 'failed', reason: `deployment ${id} was replaced by another deployment (\`${shortTaskDefinition(primary?.taskDefinition)}\`, ${primary?.id ?? 'unknown'}) before it finished` };
+    return { state: 'failed', superseded: true, reason: `deployment ${id} was replaced by another deployment (\`${shortTaskDefinition(primary?.taskDefinition)}\`, ${primary?.id ?? 'unknown'}) before it finished` };
   }
   if (!watched) {
     // Already INACTIVE: the service events since the start tell a finished ECS rollback from someone else's deploy.
@@ -127,6 +128,7 @@ function judge(service: Service, progress: WatchProgress, watched: Deployment | 
     }
     return {
       state: 'failed',
+      ...(primary && !failed ? { superseded: true } : {}),
       reason: `deployment ${id} is no longer on the service: ${primary ? `another deployment (\`${shortTaskDefinition(primary.taskDefinition)}\`, ${primary.id}) replaced it` : 'it has no deployments'}${failed ? ' after it failed' : ''}`,
     };
   }

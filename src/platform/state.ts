@@ -6,7 +6,20 @@ export interface StateStore {
   /** Creates `key` unless it exists; true if this caller created it (exactly-once gate). */
   claim(key: string, ttlSeconds: number, attributes?: Record<string, unknown>): Promise<boolean>;
   get<T extends Record<string, unknown>>(key: string): Promise<T | undefined>;
-  release(key: string): Promise<void>;
+  /** Deletes `key`; with `owner`, only while the record still belongs to it (a lock taken over by someone else stays). */
+  release(key: string, owner?: Record<string, string>): Promise<void>;
+  /** Moves the expiry of an existing record; false when it is gone (or belongs to someone else, with `owner`). */
+  refresh(key: string, ttlSeconds: number, owner?: Record<string, string>): Promise<boolean>;
+}
+
+/** `{ deployId: 'abc' }` → a condition that the item's deployId is 'abc'. */
+function ownedBy(owner: Record<string, string>): { ConditionExpression: string; ExpressionAttributeNames: Record<string, string>; ExpressionAttributeValues: Record<string, string> } {
+  const entries = Object.entries(owner);
+  return {
+    ConditionExpression: entries.map((_, i) => `#o${i} = :o${i}`).join(' AND '),
+    ExpressionAttributeNames: Object.fromEntries(entries.map(([field], i) => [`#o${i}`, field])),
+    ExpressionAttributeValues: Object.fromEntries(entries.map(([, value], i) => [`:o${i}`, value])),
+  };
 }
 
 export const dynamoState: StateStore = {
@@ -31,7 +44,28 @@ export const dynamoState: StateStore = {
     if (!item || (item.expiresAt !== undefined && item.expiresAt < epochSeconds(Date.now()))) return undefined;
     return item as never;
   },
-  async release(key) {
-    await ddb.delete({ TableName: tableName('state'), Key: { pk: key } });
+  async release(key, owner) {
+    try {
+      await ddb.delete({ TableName: tableName('state'), Key: { pk: key }, ...(owner ? ownedBy(owner) : {}) });
+    } catch (error) {
+      if (!(owner && isConditionalCheckFailed(error))) throw error;
+    }
+  },
+  async refresh(key, ttlSeconds, owner) {
+    const condition = owner ? ownedBy(owner) : { ConditionExpression: 'attribute_exists(pk)', ExpressionAttributeNames: {}, ExpressionAttributeValues: {} };
+    try {
+      await ddb.update({
+        TableName: tableName('state'),
+        Key: { pk: key },
+        UpdateExpression: 'SET expiresAt = :expires',
+        ConditionExpression: condition.ConditionExpression,
+        ...(Object.keys(condition.ExpressionAttributeNames).length ? { ExpressionAttributeNames: condition.ExpressionAttributeNames } : {}),
+        ExpressionAttributeValues: { ...condition.ExpressionAttributeValues, ':expires': epochSeconds(Date.now()) + ttlSeconds },
+      });
+      return true;
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) return false;
+      throw error;
+    }
   },
 };

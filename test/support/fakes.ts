@@ -56,8 +56,13 @@ export function memoryState(): StateStore & { items: Map<string, Record<string, 
     async get(key) {
       return items.get(key) as never;
     },
-    async release(key) {
-      items.delete(key);
+    async release(key, owner) {
+      const item = items.get(key);
+      if (item && (!owner || Object.entries(owner).every(([f, v]) => item[f] === v))) items.delete(key);
+    },
+    async refresh(key, _ttl, owner) {
+      const item = items.get(key);
+      return !!item && (!owner || Object.entries(owner).every(([f, v]) => item[f] === v));
     },
   };
 }
