@@ -167,4 +167,18 @@ describe('/ecs run of a script declared requiresApproval', () => {
     await world.react('U0ALICE', 'C0OPS', next.ts, 'x');
     expect(await outcome(next.ts)).toMatch(/withdrawn by the requester/);
   });
+
+  it('a run cancelled while it waits for its approval never starts, even when approved afterwards', async () => {
+    const before = parentTs();
+    const runsBefore = execs();
+    await world.slash('U0ALICE', 'run restore.sh 20261124-010203-nightly');
+    const request = await newParent(before);
+    const runId = /run `([a-z0-9]{6})`/.exec(request.text)![1]!;
+    expect(ephemeral(await world.slash('U0ALICE', `cancel ${runId}`))).toContain('while it waits for its approval: it will not start, even if approved');
+    await world.react('U0BOB', 'C0OPS', request.ts, 'white_check_mark');
+    const end = await outcome(request.ts);
+    expect(end).toMatch(/^🚫 .*Cancelled by <@U0ALICE> before it started/s);
+    expect(threadText(request.ts)).toContain('🚫 Cancelled by <@U0ALICE> before it started. Nothing was run.');
+    expect(execs()).toBe(runsBefore);
+  });
 });

@@ -15,7 +15,6 @@ import { DescribeServicesCommand, RegisterTaskDefinitionCommand, UpdateServiceCo
 import type { WebClient } from '@slack/web-api';
 import type { AuditLog } from '../audit/audit';
 import { AwsSession } from '../aws/session';
-import type { Config } from '../config/schema';
 import { awaitApproval, notApprovedSummary, type Decision } from '../deploy/await-approval';
 import type { sendDecision as SendDecision } from '../deploy/callback';
 import { describeTaskDefinition } from '../deploy/plan';
@@ -31,7 +30,6 @@ import { escapeText, formatDuration } from '../slack/format';
 import { ThreadOutput, type Outcome } from '../slack/thread-output';
 
 export interface DeployWorkflowDeps {
-  config: () => Config;
   /** A Slack client with the bot token (createSlackClient). */
   slack: () => Promise<WebClient>;
   state: StateStore;
@@ -103,14 +101,9 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
         return 120_000;
       }
     };
-    const targetConfig = () => {
-      const target = deps.config().targets[input.target];
-      if (!target) throw new Error(`target ${input.target} is no longer in the configuration`);
-      return target;
-    };
     /** AWS access for one step, acting for the requester (as the worker did when planning). */
     const withAws = async <T>(work: (aws: AwsSession) => Promise<T>): Promise<T> => {
-      const aws = new AwsSession(targetConfig(), { teamId: input.teamId, userId: input.requesterId, ...(input.requesterName ? { userName: input.requesterName } : {}) });
+      const aws = new AwsSession(target, { teamId: input.teamId, userId: input.requesterId, ...(input.requesterName ? { userName: input.requesterName } : {}) });
       try {
         return await work(aws);
       } finally {
@@ -133,7 +126,9 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
       }
     };
     const postIfPossible = (key: string, text: string) => post(key, text).catch((error: unknown) => logger.warn('thread post failed', { key, error }));
-    const target = targetConfig();
+    // Where the request was approved for, as planned: a redeployed bot with another config does
+    // not move a running deploy to another service.
+    const target = input.where;
 
     // ---- approval: a callback completed by whoever decides the request (src/commands/approve.ts) ----
     const decision = await awaitApproval(

@@ -108,6 +108,7 @@ async function requestDeploy(ctx: WorkerContext, input: PlanInput & { action: De
       deployId,
       requestKey: key,
       target: target.alias,
+      where: { region: target.region, cluster: target.cluster, service: target.service, ...(target.roleArn ? { roleArn: target.roleArn } : {}) },
       teamId: invocation.teamId,
       requesterId: invocation.userId,
       ...(invocation.userName ? { requesterName: invocation.userName } : {}),

@@ -57,6 +57,8 @@ export interface RunWorkflowInput {
   timeoutSeconds: number;
   /** Time between follows. */
   pollSeconds: number;
+  /** The script's path as the request was made (and approved); default: the configuration's. */
+  path?: string;
   /** A script declared requiresApproval: its request, decided before the script starts. */
   approval?: { requestKey: string; requestedAt: number; deadline: number };
 }
@@ -86,7 +88,7 @@ export interface RunWorkflowDeps {
 }
 
 /** Checkpointed result of `start`. */
-type StartResult = { ok: true; place: ExecPlace } | { ok: false; message: string };
+type StartResult = { ok: true; place: ExecPlace } | { ok: false; message: string; cancelled?: boolean };
 
 /** Checkpointed result of one `follow-N` step. */
 interface FollowResult {
@@ -182,12 +184,15 @@ export function createRunWorkflow(deps: RunWorkflowDeps) {
       async () => {
         const script = deps.config().scripts[input.script];
         if (!script) return { ok: false, message: `Script \`${escapeText(input.script)}\` is no longer in the configuration.` };
+        // Cancelled while it waited for its approval: it never starts.
+        const cancelled = await deps.state.get<{ by?: string }>(cancelKey(input.runId));
+        if (cancelled) return { ok: false, cancelled: true, message: `Cancelled${cancelled.by ? ` by <@${cancelled.by}>` : ''} before it started. Nothing was run.` };
         try {
           return await withAws(async (aws) => {
             const target = deps.config().targets[input.target]!;
             const place = execPlace(await pickExecTask(aws, input.target, target));
             const nonce = newNonce();
-            const res = await execOnce({ aws, alias: input.target, place, command: buildDetachedStart({ runId: input.runId, path: script.path, args: input.args, nonce }), nonce, timeoutMs: sessionTimeoutMs, logger });
+            const res = await execOnce({ aws, alias: input.target, place, command: buildDetachedStart({ runId: input.runId, path: input.path ?? script.path, args: input.args, nonce }), nonce, timeoutMs: sessionTimeoutMs, logger });
             if (res.exitCode !== 0) {
               const said = res.lines.filter(Boolean).slice(-3).join(' / ');
               return { ok: false as const, message: `The script could not be started in \`${place.container}\`${said ? `: ${escapeText(said)}` : ` (${res.reason})`}.` };
@@ -258,7 +263,7 @@ export function createRunWorkflow(deps: RunWorkflowDeps) {
         const report = refusal
           ? { text: `🚫 Not run: ${refusal}. Nothing was started.`, outcome: 'cancelled' as const, summary: `not run: ${refusal}` }
           : !started.ok
-          ? { text: `❌ ${started.message}`, outcome: 'failure' as const, summary: started.message.split('\n')[0]! }
+          ? { text: `${started.cancelled ? '🚫' : '❌'} ${started.message}`, outcome: started.cancelled ? ('cancelled' as const) : ('failure' as const), summary: started.message.split('\n')[0]! }
           : stop === 'cancelled'
             ? {
                 text: `🛑 Cancelled${cancelledBy ? ` by <@${cancelledBy}>` : ''}: the script got Ctrl-C (its process group was interrupted, then killed) after ${took}${exitCode !== undefined ? ` (exit code ${exitCode})` : ''}.`,

@@ -107,6 +107,7 @@ async function runDetached(ctx: WorkerContext, spec: RunSpec, lock: string | und
   const input: RunWorkflowInput = {
     runId: spec.runId,
     script: spec.name,
+    path: spec.script.path,
     args: spec.args,
     target: spec.script.target,
     teamId: invocation.teamId,

@@ -5,6 +5,7 @@
  */
 import type { AuditKey } from '../audit/audit';
 import type { Role } from '../auth/roles';
+import type { Target } from '../config/schema';
 import type { ImageChange } from '../ecs/taskdef';
 
 export type DeployAction = 'deploy' | 'redeploy' | 'rollback';
@@ -84,6 +85,8 @@ export interface DeployWorkflowInput {
   /** State-table key of the request. */
   requestKey: string;
   target: string;
+  /** The target's service and account as planned (not re-read from a configuration that may change). */
+  where: Pick<Target, 'region' | 'cluster' | 'service' | 'roleArn'>;
   teamId: string;
   requesterId: string;
   requesterName?: string;

@@ -15,7 +15,6 @@ import { createSlackClient } from '../slack/client';
  * started by the worker once the request is posted. Deployed with a DurableConfig (serverless.yml).
  */
 export const deployWorkflowDeps: DeployWorkflowDeps = {
-  config: getConfig,
   slack: async () => createSlackClient((await getSlackSecrets()).botToken),
   state: dynamoState,
   requests: dynamoApprovalRequests,
