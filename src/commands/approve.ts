@@ -77,11 +77,13 @@ export const approveByReaction: ReactionHandler = async (ctx) => {
     await repair(ctx, key);
     return;
   }
-  await audit(ctx, after, 'allowed', 'success', 'approved');
+  // Recorded while the decision goes on: the audit write is not on the way to the deploy.
+  const audited = audit(ctx, after, 'allowed', 'success', 'approved');
   if ((after.approvals?.length ?? 0) >= rule.required) {
-    await decide(ctx, after, 'approved');
+    await Promise.all([decide(ctx, after, 'approved'), audited]);
     return;
   }
+  await audited;
   await Promise.all([update(ctx, after), note(ctx, after, `👍 <@${job.userId}> approved (${after.approvals?.length ?? 0} of ${rule.required}).`)]);
 };
 

@@ -192,12 +192,12 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
                 const primary = service.deployments?.find((d) => d.status === 'PRIMARY');
                 // This step may have run before and died after its UpdateService: it noted the PRIMARY
                 // deployment it found first, so a new PRIMARY of our task definition is our own.
-                const noted = await deps.state.get<{ before?: string }>(updateKey);
+                const first = await deps.state.claim(updateKey, POST_CLAIM_TTL, { before: primary?.id ?? '' });
+                const noted = first ? undefined : await deps.state.get<{ before?: string }>(updateKey);
                 if (noted && primary && primary.id !== noted.before && primary.taskDefinition === registered.taskDefinition) {
                   await post('update', updated(primary.createdAt?.getTime() ?? now()));
                   return { ok: true, taskDefinition: registered.taskDefinition, deploymentId: primary.id!, at: primary.createdAt?.getTime() ?? now() };
                 }
-                if (!noted) await deps.state.claim(updateKey, POST_CLAIM_TTL, { before: primary?.id ?? '' });
                 if (service.taskDefinition !== input.plan.currentTaskDefinition) {
                   return {
                     ok: false,
