@@ -372,6 +372,12 @@ describe('how a deploy request reads', () => {
   const body = (r: ApprovalRule, action: DeployPlan['action'] = 'deploy') =>
     approvalBody({ details: plan(action).imageNotes, rule: r, requesterId: 'U0ALICE' } satisfies Pick<ApprovalRequest, 'details' | 'rule' | 'requesterId'>);
 
+  it('approvalBody: an expiry more than a day away carries its date', () => {
+    const text = approvalBody({ details: [], rule: rule({ deadline: Date.UTC(2026, 10, 26, 9, 5) }), requesterId: 'U0ALICE', requestedAt: '2026-11-24T12:00:00.000Z' });
+    expect(text).toContain('Expires at 2026-11-26 09:05 UTC.');
+    expect(approvalBody({ details: [], rule: rule(), requesterId: 'U0ALICE', requestedAt: '2026-11-24T12:07:00.000Z' })).toContain('Expires at 12:37 UTC.');
+  });
+
   it('approvalBody: one line per image, then who may approve, how and until when', () => {
     const lines = body(rule()).split('\n');
     expect(lines.slice(0, 2)).toEqual(['• `app`: `a` → `b`', '• `worker`: `c` → `d`']);

@@ -242,6 +242,14 @@ describe('/ecs deploy', () => {
     const text = threadText(second.ts);
     expect(text).toMatch(/Another deploy of `web` is under way: `\/ecs deploy web v1\.5\.0` by <@U0ALICE> since \d\d:\d\d UTC \(deploy `[a-z0-9]{6}`\), <http[^|]+\|see its thread>/);
     expect(second.text).toMatch(/^❌/);
+    // Another alias of the same ECS service shares the lock.
+    setConfig({ ...baseConfig, targets: { ...baseConfig.targets, 'web-again': { ...baseConfig.targets.web! } } });
+    try {
+      const third = await requestDeploy('deploy web-again --redeploy', 'U0DAVE');
+      expect(threadText(third.ts)).toMatch(/Another deploy of `web-again` is under way: `\/ecs deploy web v1\.5\.0` by <@U0ALICE>/);
+    } finally {
+      setConfig(baseConfig);
+    }
     await world.react('U0ALICE', CHANNEL, first.ts, 'x');
     await finished(first.ts);
   });

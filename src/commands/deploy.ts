@@ -49,7 +49,7 @@ async function requestDeploy(ctx: WorkerContext, input: PlanInput & { action: De
   const settings = target.deploy;
   const { invocation } = ctx.job;
   const typed = commandText(invocation);
-  const lockKey = deployLockKey(target.alias);
+  const lockKey = deployLockKey(target);
   const deployId = newDeployId();
   const lock: DeployLock = { deployId, userId: invocation.userId, channelId: invocation.channelId, threadTs: ctx.out.parentTs, startedAt: new Date(ctx.now()).toISOString(), commandText: typed };
   // Held for a worker's lifetime while planning (a worker that dies frees it soon), for the whole

@@ -6,7 +6,11 @@ import type { ApprovalRequest, DeployAction, DeployPlan } from './types';
 export const DOING: Record<DeployAction, string> = { deploy: 'deploying', redeploy: 'redeploying', rollback: 'rolling back' };
 
 /** `HH:MM UTC` */
-export const clock = (ms: number): string => `${new Date(ms).toISOString().slice(11, 16)} UTC`;
+/** `HH:MM UTC`, with the date when `ms` is more than 20 hours after `from` (expiries may be days away). */
+export const clock = (ms: number, from = ms): string => {
+  const iso = new Date(ms).toISOString();
+  return ms - from > 20 * 3_600_000 ? `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC` : `${iso.slice(11, 16)} UTC`;
+};
 
 /** One line: who asks for what, where. */
 export function requestHeadline(input: { requesterId: string; target: string; plan: DeployPlan; deployId: string }): string {
@@ -23,12 +27,12 @@ export function requestHeadline(input: { requesterId: string; target: string; pl
 const roleName = (role: string) => (role === 'admin' ? 'an *admin*' : `${/^[aeiou]/.test(role) ? 'an' : 'a'} *${role}* (or admin)`);
 
 /** The approval request: what changes, who may approve, how, until when. */
-export function approvalBody(request: Pick<ApprovalRequest, 'details' | 'rule' | 'requesterId'>): string {
+export function approvalBody(request: Pick<ApprovalRequest, 'details' | 'rule' | 'requesterId'> & { requestedAt?: string }): string {
   const { rule } = request;
   const people = rule.required === 1 ? `1 approval from ${roleName(rule.approverRole)}` : `${rule.required} approvals from different people, each ${roleName(rule.approverRole)}`;
   return [
     ...request.details.map((n) => `• ${n}`),
-    `Needs ${people}, not <@${request.requesterId}>. React :${rule.approveEmoji}: to approve or :${rule.rejectEmoji}: to reject. Expires at ${clock(rule.deadline)}.`,
+    `Needs ${people}, not <@${request.requesterId}>. React :${rule.approveEmoji}: to approve or :${rule.rejectEmoji}: to reject. Expires at ${clock(rule.deadline, request.requestedAt ? Date.parse(request.requestedAt) : rule.deadline)}.`,
   ].join('\n');
 }
 

@@ -117,5 +117,6 @@ export interface DeployLock extends Record<string, unknown> {
   commandText: string;
 }
 
-export const deployLockKey = (target: string) => `lock#deploy#${target}`;
+/** Per ECS service, not per alias: two aliases of one service share the lock. */
+export const deployLockKey = (where: Pick<Target, 'region' | 'cluster' | 'service'>) => `lock#deploy#${where.region}#${where.cluster}#${where.service}`;
 export const requestKey = (channelId: string, messageTs: string) => `tracked#${channelId}#${messageTs}`;
