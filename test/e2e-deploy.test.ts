@@ -378,4 +378,23 @@ describe('/ecs deploy', () => {
       Object.assign(world.aws.state.ecsTimings, timings);
     }
   });
+
+  it('approvals stored before the deadline but never decided (the worker died in between) count when the wait ends', async () => {
+    const web = baseConfig.targets.web!;
+    setConfig({ ...baseConfig, targets: { ...baseConfig.targets, web: { ...web, deploy: { ...web.deploy, expirySeconds: 5 } } } });
+    try {
+      const request = await requestDeploy('deploy web --redeploy');
+      const { dynamoApprovalRequests } = await import('../src/deploy/requests');
+      const { requestKey } = await import('../src/deploy/types');
+      // Bob's ✅ was stored, then the worker died before deciding: nothing woke the workflow.
+      // (Stamped with the request's own time: the skipped-time world's clock may already have jumped.)
+      const key = requestKey(CHANNEL, request.ts);
+      const asked = Date.parse((await dynamoApprovalRequests.get(key))!.requestedAt);
+      expect(await dynamoApprovalRequests.approve(key, 'U0BOB', asked + 1000)).toBeDefined();
+      const end = await finished(request.ts);
+      expect(end, threadText(request.ts)).toMatch(/^✅ .*approved by <@U0BOB>.*live and steady/);
+    } finally {
+      setConfig(baseConfig);
+    }
+  });
 });

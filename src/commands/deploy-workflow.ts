@@ -142,7 +142,7 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
     const finalHeadline = `${input.headline}${decision.status === 'approved' ? ` · approved by ${approvedBy}` : ''}${details ? `\n${details}\n` : ''}`;
     let ending: Ending;
     if (decision.status !== 'approved') {
-      ending = end({ outcome: 'cancelled', summary: notApprovedSummary(decision), status: decision.status, polls: 0 }, decision, undefined, undefined);
+      ending = end({ outcome: 'cancelled', summary: notApprovedSummary(decision), status: decision.status, polls: 0 }, undefined, undefined);
     } else {
       try {
         ending = await deployAndWatch();
@@ -152,7 +152,6 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
         const message = (error as Error).message;
         ending = end(
           { outcome: 'failure', summary: `the deploy stopped: ${message}`, status: 'approved', polls: 0, detail: `❌ The deploy stopped after repeated errors: ${escapeText(message)}. Check \`/ecs status ${input.target}\` before trying again.` },
-          decision,
           undefined,
           undefined,
         );
@@ -221,7 +220,7 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
             // Safe to retry: a second run finds its own deployment instead of updating again.
             { retryStrategy: RETRY, semantics: StepSemantics.AtLeastOncePerRetry },
           );
-      if (!started.ok) return end({ outcome: 'failure', summary: started.message.split('\n')[0]!, status: 'approved', polls: 0, detail: `❌ ${started.message}` }, decision, undefined, undefined);
+      if (!started.ok) return end({ outcome: 'failure', summary: started.message.split('\n')[0]!, status: 'approved', polls: 0, detail: `❌ ${started.message}` }, undefined, undefined);
 
       // ---- watch the rollout ------------------------------------------------------------------
       let polls = 0;
@@ -277,7 +276,6 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
       if (rollout.verdict.state === 'completed') {
         return end(
           { outcome: 'success', summary: `\`${shortTaskDefinition(started.taskDefinition)}\` is live and steady after ${formatDuration(rollout.seconds * 1000)}`, status: 'approved', taskDefinition: started.taskDefinition, polls },
-          decision,
           { rollout },
           started,
         );
@@ -285,7 +283,6 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
       if (rollout.verdict.state === 'lost') {
         return end(
           { outcome: 'warning', summary: `lost track of the rollout (${rollout.verdict.reason}); check \`/ecs status ${input.target}\``, status: 'approved', taskDefinition: started.taskDefinition, polls },
-          decision,
           { rollout },
           started,
         );
@@ -300,7 +297,6 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
         // Someone else's deploy replaced this one: rolling back would undo theirs.
         return end(
           { outcome: 'warning', summary: `${why}; not rolled back: that deploy is someone else's`, status: 'approved', taskDefinition: started.taskDefinition, polls, detail: `⚠️ ${why}. Not rolled back: the deployment that replaced it is someone else's; \`/ecs status ${input.target}\` shows where the service is.` },
-          decision,
           { rollout },
           started,
         );
@@ -310,7 +306,6 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
         const left = input.rollback ? 'there is no other revision to go back to' : 'automatic rollback is off for this service';
         return end(
           { outcome: 'failure', summary: `${why}; not rolled back (${left})`, status: 'approved', taskDefinition: started.taskDefinition, polls, detail: `❌ ${why}.${reasons}\nNot rolled back: ${left}. \`/ecs rollback ${input.target}\` asks for one.` },
-          decision,
           { rollout },
           started,
         );
@@ -334,7 +329,6 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
       if (!back.ok) {
         return end(
           { outcome: 'failure', summary: `${why}; the rollback could not be started (${back.message})`, status: 'approved', taskDefinition: started.taskDefinition, polls, rolledBack: false },
-          decision,
           { rollout },
           started,
         );
@@ -351,7 +345,6 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
           polls,
           detail: `${backOk ? '↩️' : '🔥'} ${why}.${reasons}\n${backOk ? `Rolled back: \`${input.target}\` runs \`${shortTaskDefinition(back.taskDefinition)}\` again and is steady.` : `The rollback did not settle (${rolledBack.verdict.state}): look at \`/ecs status ${input.target}\` now.`}`,
         },
-        decision,
         { rollout, rollback: rolledBack },
         started,
       );
@@ -365,7 +358,7 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
     }
 
     /** How the deploy ended, for finish(). */
-    function end(result: DeployWorkflowResult & { detail?: string }, _decided: Decision, watched: Ending['watched'], deployed: Ending['deployed']): Ending {
+    function end(result: DeployWorkflowResult & { detail?: string }, watched: Ending['watched'], deployed: Ending['deployed']): Ending {
       return { result, ...(watched ? { watched } : {}), ...(deployed ? { deployed } : {}) };
     }
 

@@ -14,7 +14,7 @@ import type { Outcome } from '../slack/thread-output';
 import type { LambdaClient } from '@aws-sdk/client-lambda';
 import { abandonRequest, announceRequest } from '../deploy/announce';
 import { sendDecision } from '../deploy/callback';
-import { dynamoApprovalRequests, type ApprovalRequests } from '../deploy/requests';
+import { dynamoApprovalRequests } from '../deploy/requests';
 import { requestKey as requestKeyFor, type ApprovalRequest } from '../deploy/types';
 import { UserFacingError } from '../platform/errors';
 import { permalink } from '../slack/client';
@@ -141,7 +141,7 @@ async function runDetached(ctx: WorkerContext, spec: RunSpec, lock: string | und
     );
     if (res.StatusCode !== 202) throw new Error(`run workflow invocation returned status ${res.StatusCode}`);
   } catch (error) {
-    if (approval) await approvalRequests.remove(approval.requestKey).catch(() => undefined);
+    if (approval) await dynamoApprovalRequests.remove(approval.requestKey).catch(() => undefined);
     throw error;
   }
   if (approval) {
@@ -149,7 +149,7 @@ async function runDetached(ctx: WorkerContext, spec: RunSpec, lock: string | und
       await announceRequest(ctx.slack, approval.request, ctx.logger);
     } catch (error) {
       // Withdrawn, so the workflow ends at once instead of waiting for approvals nobody was asked for.
-      await abandonRequest({ requests: approvalRequests, sendDecision, logger: ctx.logger }, approval.requestKey, ctx.now()).catch(() => undefined);
+      await abandonRequest({ requests: dynamoApprovalRequests, sendDecision, logger: ctx.logger }, approval.requestKey, ctx.now()).catch(() => undefined);
       throw error;
     }
     await ctx.out.post(
@@ -162,9 +162,6 @@ async function runDetached(ctx: WorkerContext, spec: RunSpec, lock: string | und
   );
   return { outcome: 'success', summary: `${spec.label}: running detached (run ${spec.runId})`, continues: true };
 }
-
-/** Replaced by tests. */
-export const approvalRequests: ApprovalRequests = dynamoApprovalRequests;
 
 /**
  * A script declared `requiresApproval`: the command's message becomes a request for approval
@@ -196,7 +193,7 @@ async function storeApprovalRequest(ctx: WorkerContext, spec: RunSpec): Promise<
     rule: { required: settings.approvals, approverRole: settings.approverRole, approveEmoji: settings.approveEmoji, rejectEmoji: settings.rejectEmoji, deadline: now + settings.expirySeconds * 1000 },
     requestedAt: new Date(now).toISOString(),
   };
-  if (!(await approvalRequests.create(request, settings.expirySeconds + spec.script.timeoutSeconds + 86_400))) throw new Error(`a request already exists for message ${requestKey}`);
+  if (!(await dynamoApprovalRequests.create(request, settings.expirySeconds + spec.script.timeoutSeconds + 86_400))) throw new Error(`a request already exists for message ${requestKey}`);
   return { request, requestKey, requestedAt: now, deadline: request.rule.deadline, parentText: `${headline}\n${request.details.map((d) => `• ${d}`).join('\n')}\n` };
 }
 
