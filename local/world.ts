@@ -9,7 +9,7 @@ import { startLocalDynamo, type LocalDynamo } from './dynamo';
 import { startExecAgent, type ExecAgent, type ExecAgentOptions } from './exec-agent/server';
 import { startRegistry, type LocalRegistry } from './registry';
 import { startSlackServer, type SlackServer } from './slack/server';
-import { signedSlackEvent, slashCommandBody } from './slack/sign';
+import { signedSlackEvent, slashCommandBody, triggerId } from './slack/sign';
 import type { HttpEvent, HttpResult } from '../src/ingress/http';
 import type { DurableContext, DurableLambdaHandler } from '@aws/durable-execution-sdk-js';
 import type { TestResult } from '@aws/durable-execution-sdk-js-testing';
@@ -331,6 +331,7 @@ export async function startWorld(
         message: { ts: messageTs },
         container: { type: 'message', message_ts: messageTs, channel_id: channelId },
         response_url: responseUrl(channelId, userId),
+        trigger_id: triggerId(),
         actions: [{ ...action, type: 'button', action_ts: `${Date.now() / 1000}` }],
       };
       return ingress(sign(`payload=${encodeURIComponent(JSON.stringify(payload))}`, 'application/x-www-form-urlencoded'));

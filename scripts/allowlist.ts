@@ -51,9 +51,9 @@ export async function main(argv: string[]): Promise<string> {
       ...(list(values.channels) ? { channels: list(values.channels)! } : {}),
     };
     const existing = await dynamoAllowlist.get(team, user);
-    const grants = addGrant(existing?.grants ?? [], grant);
-    await dynamoAllowlist.put({ teamId: team, userId: user, grants, addedBy: values.by ?? 'cli', updatedAt: new Date().toISOString() });
-    return `${user}: ${grants.map(describeGrant).join('; ')}`;
+    const { grants, added } = addGrant(existing?.grants ?? [], grant);
+    if (added) await dynamoAllowlist.put({ teamId: team, userId: user, grants, addedBy: values.by ?? 'cli', updatedAt: new Date().toISOString() }, existing ?? null);
+    return `${user}: ${grants.map(describeGrant).join('; ')}${added ? '' : ' (already had that grant)'}`;
   }
   throw new Error(USAGE);
 }

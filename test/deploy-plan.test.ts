@@ -17,7 +17,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { SAMPLE, startAwsEmulator, type AwsEmulator } from '../local/aws';
 import { AwsSession } from '../src/aws/session';
-import { parseRequest } from '../src/commands/registry';
+import { everything, parseRequest } from '../src/commands/registry';
 import { DEPLOY_DEFAULTS, parseConfig, type Target } from '../src/config/schema';
 import type { DeployHistoryEntry } from '../src/deploy/history';
 import { planDeploy, type PlanInput } from '../src/deploy/plan';
@@ -279,7 +279,7 @@ describe('planDeploy against the seeded account', () => {
 
 describe('parsing /ecs deploy and /ecs rollback (shipped configuration)', () => {
   const config = parseConfig(parse(readFileSync('ecs-chatops.config.yaml', 'utf8')));
-  const parsed = (text: string) => parseRequest(text, config);
+  const parsed = (text: string) => parseRequest(text, config, everything(config));
 
   it('deploy: a service and a tag or image', () => {
     const r = parsed('deploy web v1.5.0');
@@ -311,8 +311,8 @@ describe('parsing /ecs deploy and /ecs rollback (shipped configuration)', () => 
   });
 
   it('an unknown service names the choices and the closest one', () => {
-    expect(() => parsed('deploy nope v1')).toThrow(/^Unknown service `nope`\. Valid services: `web`, `broken`, `manager`\./);
-    expect(() => parsed('deploy wbe v1')).toThrow(/^Unknown service `wbe`\. Did you mean `web`\? Valid services: /);
+    expect(() => parsed('deploy nope v1')).toThrow(/^Unknown service `nope`, or not one of yours\. Yours here: `web`, `broken`, `manager`\./);
+    expect(() => parsed('deploy wbe v1')).toThrow(/^Unknown service `wbe`, or not one of yours\. Did you mean `web`\? Yours here: /);
     expect(() => parsed('rollback wbe')).toThrow(/Did you mean `web`\?/);
   });
 

@@ -82,7 +82,7 @@ describe('/ecs verify in Slack', () => {
   it('answers an unknown service with the closest match, and does nothing', async () => {
     const before = world.slack.workspace.messages.C0OPS!.length;
     const res = await world.slash('U0ALICE', 'verify wbe');
-    expect(JSON.parse(res.body).text).toContain('Unknown service `wbe`. Did you mean `web`?');
+    expect(JSON.parse(res.body).text).toContain('Unknown service `wbe`, or not one of yours. Did you mean `web`?');
     expect(world.slack.workspace.messages.C0OPS!.length).toBe(before);
   });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { closest, parseChannelMention, parseUserMention, splitFlags, tokenize } from '../src/commands/grammar';
-import { parseRequest } from '../src/commands/registry';
+import { everything, parseRequest } from '../src/commands/registry';
 import { parseConfig } from '../src/config/schema';
 import { UsageError } from '../src/platform/errors';
 
@@ -53,31 +53,33 @@ describe('mentions', () => {
 
 describe('parseRequest', () => {
   it('defaults to help and resolves a service', () => {
-    expect(parseRequest('', config).verb.name).toBe('help');
-    const r = parseRequest('status web', config);
+    expect(parseRequest('', config, everything(config)).verb.name).toBe('help');
+    const r = parseRequest('status web', config, everything(config));
     expect(r.verb.name).toBe('status');
     expect(r.scope.target).toBe('web');
   });
   it('names the closest verb and the valid choices for an unknown verb', () => {
-    expect(() => parseRequest('stats web', config)).toThrow(/Unknown command `stats`\. Did you mean `status`\?.*Valid commands: `help`/);
+    expect(() => parseRequest('stats web', config, everything(config))).toThrow(/Unknown command `stats`\. Did you mean `status`\?.*Valid commands: `help`/);
   });
   it('names the closest service and the choices for an unknown service', () => {
-    expect(() => parseRequest('status wbe', config)).toThrow(/Unknown service `wbe`\. Did you mean `web`\? Valid services: `web`, `worker`\./);
+    expect(() => parseRequest('status wbe', config, everything(config))).toThrow(/Unknown service `wbe`, or not one of yours\. Did you mean `web`\? Yours here: `web`, `worker`\./);
   });
   it('gives usage for a missing or extra argument', () => {
-    expect(() => parseRequest('status', config)).toThrow(/Which service\?.*\n.*Usage: `\/ecs status &lt;service&gt;`/s);
-    expect(() => parseRequest('status web now', config)).toThrow(/Unexpected `now`/);
+    expect(() => parseRequest('status', config, everything(config))).toThrow(/Which service\?.*\n.*Usage: `\/ecs status &lt;service&gt;`/s);
+    expect(() => parseRequest('status web now', config, everything(config))).toThrow(/Unexpected `now`/);
   });
   it('validates allow: role, services and mention', () => {
-    expect(parseRequest('allow <@U0BOB|bob> operator web --scripts backup.sh', config).verb.name).toBe('allow');
-    expect(() => parseRequest('allow <@U0BOB|bob> superuser', config)).toThrow(/Unknown role `superuser`/);
-    expect(() => parseRequest('allow <@U0BOB|bob> operator nope', config)).toThrow(/Unknown service `nope`/);
+    expect(parseRequest('allow <@U0BOB|bob> operator web', config, everything(config)).scope).toEqual({ subject: 'U0BOB', grant: { role: 'operator', services: ['web'] } });
+    // Only declared scripts: this configuration declares none.
+    expect(() => parseRequest('allow <@U0BOB|bob> operator web --scripts backup.sh', config, everything(config))).toThrow(/Unknown script `backup.sh`/);
+    expect(() => parseRequest('allow <@U0BOB|bob> superuser', config, everything(config))).toThrow(/Unknown role `superuser`/);
+    expect(() => parseRequest('allow <@U0BOB|bob> operator nope', config, everything(config))).toThrow(/Unknown service `nope`/);
   });
 });
 
 describe('Slack escaping', () => {
   it('decodes what Slack escaped in typed text, and escapes it again when echoing', () => {
     expect(tokenize('run a &lt;b&gt; &amp;c')).toEqual(['run', 'a', '<b>', '&c']);
-    expect(() => parseRequest('status &lt;script&gt;', config)).toThrow('Unknown service `&lt;script&gt;`.');
+    expect(() => parseRequest('status &lt;script&gt;', config, everything(config))).toThrow('Unknown service `&lt;script&gt;`, or not one of yours.');
   });
 });

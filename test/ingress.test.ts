@@ -87,6 +87,45 @@ describe('ingress: authenticity', () => {
   });
 });
 
+describe('ingress: replays', () => {
+  it('runs a replayed signed command once, and audits the replay', async () => {
+    const world = setup();
+    const request = slash('status web');
+    const first = await world.ingress(request);
+    expect(answer(first).text).toContain('Working on');
+    const replay = await world.ingress(structuredClone(request));
+    expect(replay).toMatchObject({ statusCode: 200, body: '' });
+    expect(world.jobs.jobs).toHaveLength(1);
+    expect(world.audit.records.at(-1)).toMatchObject({ userId: 'U0ALICE', decision: 'denied', outcome: 'refused', reason: expect.stringContaining('replayed request') });
+    // The same words typed again are a new request (Slack gives each its own trigger_id): it runs.
+    expect(answer(await world.ingress(slash('status web'))).text).toContain('Working on');
+    expect(world.jobs.jobs).toHaveLength(2);
+  });
+
+  it('runs a replayed button click once', async () => {
+    const world = setup();
+    const payload = { type: 'block_actions', team: { id: 'T1' }, user: { id: 'U0ALICE' }, channel: { id: 'C0OPS' }, trigger_id: '1.2.3', actions: [{ action_id: 'ecs:rerun', value: 'status web' }] };
+    const click = signedSlackEvent({ signingSecret: SECRET, contentType: 'application/x-www-form-urlencoded', body: `payload=${encodeURIComponent(JSON.stringify(payload))}` });
+    await world.ingress(click);
+    await world.ingress(structuredClone(click));
+    expect(world.jobs.jobs).toHaveLength(1);
+    expect(world.audit.records.filter((r) => r.reason?.includes('replayed'))).toHaveLength(1);
+  });
+
+  it('accepts only the canonical signature header: v0= and 64 lowercase hex digits', async () => {
+    const world = setup();
+    const valid = slash('help');
+    const signature = valid.headers!['x-slack-signature']!;
+    // Bolt's verifier splits on `=`: a valid hash followed by `=…` would pass it.
+    for (const spelling of [`${signature}=x`, `${signature}=`, signature.toUpperCase().replace('V0=', 'v0='), ` ${signature}`, `v1=${signature.slice(3)}`]) {
+      const res = await world.ingress({ ...valid, headers: { ...valid.headers, 'x-slack-signature': spelling } });
+      expect(res.statusCode, spelling).toBe(401);
+    }
+    expect(world.jobs.jobs).toHaveLength(0);
+    expect((await world.ingress(valid)).statusCode).toBe(200);
+  });
+});
+
 describe('ingress: commands', () => {
   it('suggests the closest verb for an unknown one, audits it, and dispatches nothing', async () => {
     const world = setup();
@@ -101,7 +140,8 @@ describe('ingress: commands', () => {
     const res = await world.ingress(slash('status web', 'U0MALLORY'));
     expect(answer(res).text).toContain('Not allowed: you are not on the allowlist');
     expect(world.jobs.jobs).toHaveLength(0);
-    expect(world.audit.records[0]).toMatchObject({ userId: 'U0MALLORY', decision: 'denied', outcome: 'refused', verb: 'status', target: 'web' });
+    // Refused before the request is read further: nothing about the service is looked up or told.
+    expect(world.audit.records[0]).toMatchObject({ userId: 'U0MALLORY', decision: 'denied', outcome: 'refused', verb: 'status', reason: 'you are not on the allowlist' });
   });
 
   it('denies an admin-only command to an operator', async () => {

@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import type { HttpEvent } from '../../src/ingress/http';
 
 /** Signs a body exactly as Slack does: v0 HMAC-SHA256 over `v0:<timestamp>:<body>`. */
@@ -44,6 +44,10 @@ export interface SlashCommandFields {
   responseUrl?: string;
 }
 
+let triggerSeq = 0;
+/** Slack's trigger ids are unique per command or click: `<digits>.<digits>.<hex>`. */
+export const triggerId = (): string => `${Date.now()}.${++triggerSeq}.${randomBytes(8).toString('hex')}`;
+
 /** The form body Slack posts for a slash command. */
 export function slashCommandBody(f: SlashCommandFields): string {
   return new URLSearchParams({
@@ -59,6 +63,7 @@ export function slashCommandBody(f: SlashCommandFields): string {
     api_app_id: 'A0LOCAL',
     is_enterprise_install: 'false',
     response_url: f.responseUrl ?? 'https://hooks.slack.com/commands/T0LOCAL01/1/local',
-    trigger_id: `${Date.now()}.local`,
+    // Unique per request as Slack's are, so two identical commands are two requests, not a replay.
+    trigger_id: triggerId(),
   }).toString();
 }

@@ -1,13 +1,25 @@
-import { ddb } from '../platform/dynamo';
+import { ddb, isConditionalCheckFailed } from '../platform/dynamo';
+import { UserFacingError } from '../platform/errors';
 import { tableName } from '../platform/tables';
 import type { AllowlistEntry, Grant } from './roles';
 
 export interface AllowlistStore {
   get(teamId: string, userId: string): Promise<AllowlistEntry | undefined>;
-  put(entry: AllowlistEntry): Promise<void>;
+  /**
+   * Stores an entry. With `previous`, only if the stored entry is still that one (`null`: there
+   * was none), so two admins changing one person at once cannot lose either change.
+   */
+  put(entry: AllowlistEntry, previous?: Pick<AllowlistEntry, 'updatedAt'> | null): Promise<void>;
   /** Returns false when the user had no entry. */
   remove(teamId: string, userId: string): Promise<boolean>;
   list(teamId: string): Promise<AllowlistEntry[]>;
+}
+
+/** Someone else changed the entry between our read and our write. */
+export class AllowlistChangedError extends UserFacingError {
+  constructor() {
+    super('That person’s allowlist entry changed while I was updating it; nothing was stored. Run the command again.');
+  }
 }
 
 const key = (teamId: string, userId: string) => ({ pk: `team#${teamId}`, sk: `user#${userId}` });
@@ -34,9 +46,20 @@ export const dynamoAllowlist: AllowlistStore = {
     const out = await ddb.get({ TableName: tableName('allowlist'), Key: key(teamId, userId), ConsistentRead: true });
     return out.Item ? toEntry(out.Item as Item) : undefined;
   },
-  async put(entry) {
+  async put(entry, previous) {
     const item: Item = { ...key(entry.teamId, entry.userId), grants: entry.grants, addedBy: entry.addedBy, updatedAt: entry.updatedAt };
-    await ddb.put({ TableName: tableName('allowlist'), Item: item });
+    const condition =
+      previous === undefined
+        ? {}
+        : previous === null
+          ? { ConditionExpression: 'attribute_not_exists(pk)' }
+          : { ConditionExpression: 'updatedAt = :previous', ExpressionAttributeValues: { ':previous': previous.updatedAt } };
+    try {
+      await ddb.put({ TableName: tableName('allowlist'), Item: item, ...condition });
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) throw new AllowlistChangedError();
+      throw error;
+    }
   },
   async remove(teamId, userId) {
     const out = await ddb.delete({ TableName: tableName('allowlist'), Key: key(teamId, userId), ReturnValues: 'ALL_OLD' });

@@ -1,7 +1,11 @@
 /**
- * The permission model. A user's allowlist entry holds grants; each grant gives one role,
- * scoped to services (and, for operators, scripts), optionally to channels. Deny by default:
- * no entry, or no grant that covers the request, means no.
+ * The permission model. A user's allowlist entry (per Slack team) holds grants; each grant gives
+ * one role, scoped to services (and, for operators, scripts), optionally to channels. Deny by
+ * default: no entry, or no grant that covers the whole scope of the request, means no.
+ *
+ * Every check names its scope in full (channel and service, and the script for `run`); a scope
+ * that is missing is a denial, never a pass. `*` in a request means "every service" and is
+ * covered only by a grant on `*`.
  */
 export const ROLES = ['viewer', 'operator', 'deployer', 'approver', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
@@ -32,7 +36,7 @@ export interface Grant {
   role: Role;
   /** Service aliases, or `*` for every target. */
   services: string[];
-  /** Script names for operators; absent or `*` means every script of the granted services. */
+  /** Script names for operators; absent means every script of the granted services. */
   scripts?: string[];
   /** Channel ids the grant is valid in; absent means every channel. */
   channels?: string[];
@@ -46,57 +50,87 @@ export interface AllowlistEntry {
   updatedAt: string;
 }
 
+/** What a request acts on. */
 export interface Scope {
   channelId: string;
-  service?: string;
+  /** The service (target alias) acted on, or `*` for every service. */
+  service: string;
+  /** The script, required for `run`. */
   script?: string;
 }
 
 export type Decision = { allowed: true } | { allowed: false; reason: string };
 
-const covers = (list: string[] | undefined, value: string | undefined): boolean =>
-  value === undefined || list === undefined || list.includes(ALL) || list.includes(value);
+export const NOT_ON_ALLOWLIST = 'you are not on the allowlist';
+
+export const grantsPermission = (grant: Grant, permission: Permission): boolean => (ROLE_PERMISSIONS[grant.role] ?? []).includes(permission);
+
+/** A list covers a value when it holds `*` or the value; `*` itself is covered only by `*`. */
+const listCovers = (list: readonly string[], value: string): boolean => list.includes(ALL) || (value !== ALL && list.includes(value));
+
+/** Absent means everywhere. */
+export const validInChannel = (grant: Grant, channelId: string): boolean => grant.channels === undefined || grant.channels.includes(channelId);
+
+const coversScript = (grant: Grant, script: string): boolean => grant.role === 'admin' || grant.scripts === undefined || listCovers(grant.scripts, script);
+
+const hasGrants = (entry: AllowlistEntry | undefined): entry is AllowlistEntry => !!entry && Array.isArray(entry.grants) && entry.grants.length > 0;
 
 export function isAllowed(entry: AllowlistEntry | undefined, permission: Permission, scope: Scope): Decision {
   const needed = ROLE_FOR[permission];
-  const what = [
-    scope.service ? `service \`${scope.service}\`` : undefined,
-    scope.script ? `script \`${scope.script}\`` : undefined,
-  ]
-    .filter(Boolean)
-    .join(', ');
-  if (!entry || entry.grants.length === 0) {
-    return { allowed: false, reason: 'you are not on the allowlist' };
+  if (!hasGrants(entry)) return { allowed: false, reason: NOT_ON_ALLOWLIST };
+  // A check that does not say what it is about decides nothing: refuse rather than guess.
+  if (!scope.channelId || !scope.service || (permission === 'run' && !scope.script)) {
+    return { allowed: false, reason: `the request does not name the ${!scope.channelId ? 'channel' : !scope.service ? 'service' : 'script'} it acts on` };
   }
-  const withPermission = entry.grants.filter((g) => ROLE_PERMISSIONS[g.role].includes(permission));
-  if (withPermission.length === 0) {
-    return { allowed: false, reason: `you need the \`${needed}\` role${what ? ` for ${what}` : ''}` };
-  }
-  const inScope = withPermission.filter((g) => covers(g.services, scope.service) && (g.role === 'admin' || covers(g.scripts, scope.script)));
-  if (inScope.length === 0) {
-    return { allowed: false, reason: `your \`${needed}\` role does not cover ${what}` };
-  }
-  if (!inScope.some((g) => covers(g.channels, scope.channelId))) {
-    return { allowed: false, reason: `your \`${needed}\` role${what ? ` for ${what}` : ''} is not valid in this channel` };
+  const what = [scope.service === ALL ? 'every service' : `service \`${scope.service}\``, scope.script ? `script \`${scope.script}\`` : undefined].filter(Boolean).join(', ');
+  const withPermission = entry.grants.filter((g) => grantsPermission(g, permission));
+  if (withPermission.length === 0) return { allowed: false, reason: `you need the \`${needed}\` role for ${what}` };
+  const inScope = withPermission.filter((g) => listCovers(g.services, scope.service) && (scope.script === undefined || coversScript(g, scope.script)));
+  if (inScope.length === 0) return { allowed: false, reason: `your \`${needed}\` role does not cover ${what}` };
+  if (!inScope.some((g) => validInChannel(g, scope.channelId))) return { allowed: false, reason: `your \`${needed}\` role for ${what} is not valid in this channel` };
+  return { allowed: true };
+}
+
+/**
+ * For verbs that check the thing they act on themselves (cancel, the admin verbs): does the person
+ * hold `permission` on anything, in this channel? A gate, never the whole check.
+ */
+export function holdsPermissionHere(entry: AllowlistEntry | undefined, permission: Permission, channelId: string): Decision {
+  if (!hasGrants(entry)) return { allowed: false, reason: NOT_ON_ALLOWLIST };
+  if (!entry.grants.some((g) => grantsPermission(g, permission))) return { allowed: false, reason: `you need the \`${ROLE_FOR[permission]}\` role` };
+  if (!entry.grants.some((g) => grantsPermission(g, permission) && validInChannel(g, channelId))) {
+    return { allowed: false, reason: `your \`${ROLE_FOR[permission]}\` role is not valid in this channel` };
   }
   return { allowed: true };
 }
 
-/** Adds a grant, merging with an existing grant of the same role and channels. */
-export function addGrant(grants: Grant[], grant: Grant): Grant[] {
-  const sameShape = (g: Grant) => g.role === grant.role && JSON.stringify(g.channels ?? null) === JSON.stringify(grant.channels ?? null);
-  const existing = grants.find(sameShape);
-  if (!existing) return [...grants, grant];
-  const union = (a: string[] | undefined, b: string[] | undefined): string[] | undefined => {
-    if (a === undefined || b === undefined) return undefined;
-    const all = [...new Set([...a, ...b])];
-    return all.includes(ALL) ? [ALL] : all.sort();
+/** Services the person holds any role on in this channel: what they may learn the names of. */
+export function visibleServices(entry: AllowlistEntry | undefined, channelId: string, declared: readonly string[]): string[] {
+  const grants = (entry?.grants ?? []).filter((g) => validInChannel(g, channelId));
+  return declared.filter((s) => grants.some((g) => listCovers(g.services, s)));
+}
+
+/** The same grant, in one spelling: sorted, without duplicates, `*` alone. */
+export function normalizeGrant(grant: Grant): Grant {
+  const norm = (list: string[]) => (list.includes(ALL) ? [ALL] : [...new Set(list)].sort());
+  return {
+    role: grant.role,
+    services: norm(grant.services),
+    ...(grant.scripts && !grant.scripts.includes(ALL) ? { scripts: norm(grant.scripts) } : {}),
+    ...(grant.channels ? { channels: [...new Set(grant.channels)].sort() } : {}),
   };
-  const merged: Grant = { ...existing, services: union(existing.services, grant.services) ?? [ALL] };
-  const scripts = union(existing.scripts, grant.scripts);
-  if (scripts) merged.scripts = scripts;
-  else delete merged.scripts;
-  return grants.map((g) => (g === existing ? merged : g));
+}
+
+const sameGrant = (a: Grant, b: Grant): boolean => JSON.stringify(normalizeGrant(a)) === JSON.stringify(normalizeGrant(b));
+
+/**
+ * Adds a grant as given: never merged into an existing one, since a merge can widen what an
+ * earlier grant allowed (joining services, or dropping a script limit). An identical grant is
+ * not stored twice.
+ */
+export function addGrant(grants: Grant[], grant: Grant): { grants: Grant[]; added: boolean } {
+  if (grants.some((g) => sameGrant(g, grant))) return { grants, added: false };
+  return { grants: [...grants, normalizeGrant(grant)], added: true };
 }
 
 export function describeGrant(grant: Grant): string {
@@ -108,5 +142,6 @@ export function describeGrant(grant: Grant): string {
 
 /** Holds `role` (or admin) for the service, valid in the channel: who may approve a deploy. */
 export function holdsRole(entry: AllowlistEntry | undefined, role: Role, scope: Scope): boolean {
-  return (entry?.grants ?? []).some((g) => (g.role === role || g.role === 'admin') && covers(g.services, scope.service) && covers(g.channels, scope.channelId));
+  if (!scope.service || !scope.channelId) return false;
+  return (entry?.grants ?? []).some((g) => (g.role === role || g.role === 'admin') && listCovers(g.services, scope.service) && validInChannel(g, scope.channelId));
 }

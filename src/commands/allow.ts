@@ -1,23 +1,57 @@
-import { addGrant, ALL, describeGrant, type Grant, type Role } from '../auth/roles';
-import { parseChannelMention, parseUserMention } from './grammar';
-import type { WorkerCommand } from './worker-types';
+import { grantsWithinScope, mayAdminister } from '../auth/administration';
+import { addGrant, describeGrant } from '../auth/roles';
+import { PermissionDeniedError, UsageError } from '../platform/errors';
+import type { WorkerCommand, WorkerContext } from './worker-types';
 
-/** `/ecs allow @user <role> [services…] [--scripts a,b] [--channels #c]`: adds a grant. */
-export const allow: WorkerCommand = async ({ request, job, allowlist, out, now }) => {
-  const [mention, role, ...services] = request.words.positional as [string, Role, ...string[]];
-  const userId = parseUserMention(mention);
-  const scripts = request.words.flags.get('scripts');
-  const channels = request.words.flags.get('channels');
-  const grant: Grant = {
-    role,
-    services: services.length === 0 || services.includes(ALL) ? [ALL] : [...new Set(services)].sort(),
-    ...(typeof scripts === 'string' ? { scripts: scripts.split(',').filter(Boolean) } : {}),
-    ...(typeof channels === 'string' ? { channels: channels.split(',').filter(Boolean).map(parseChannelMention) } : {}),
-  };
-  const { teamId } = job.invocation;
-  const existing = await allowlist.get(teamId, userId);
-  const grants = addGrant(existing?.grants ?? [], grant);
-  await allowlist.put({ teamId, userId, grants, addedBy: job.invocation.userId, updatedAt: new Date(now()).toISOString() });
-  await out.post([`<@${userId}> now has:`, ...grants.map((g) => `• ${describeGrant(g)}`)].join('\n'));
-  return { outcome: 'success', summary: `granted ${describeGrant(grant)} to <@${userId}>` };
+/** More grants than anyone needs; beyond it, a person's entry is a mistake or an attack. */
+export const MAX_GRANTS_PER_PERSON = 20;
+
+/**
+ * `/ecs allow @user <role> [services…] [--scripts a,b] [--channels #c]`: adds one grant, as given.
+ * The ingress checked the grant against the admin's scope; this checks again with fresh data
+ * (the admin may have lost her role since), then checks the person is a real member of the team.
+ */
+export const allow: WorkerCommand = async (ctx) => {
+  const { request, job, allowlist, out, now } = ctx;
+  const { subject, grant } = request.scope;
+  if (!subject || !grant) throw new UsageError('The request names no person or grant.');
+  const { teamId, userId: adminId, channelId } = job.invocation;
+  const admin = await allowlist.get(teamId, adminId);
+  const decision = mayAdminister(admin, grant, channelId);
+  if (!decision.allowed) throw new PermissionDeniedError(decision.reason);
+  await requirePerson(ctx, subject);
+
+  const existing = await allowlist.get(teamId, subject);
+  const { grants, added } = addGrant(existing?.grants ?? [], grant);
+  if (!added) {
+    await out.post(`<@${subject}> already has ${describeGrant(grant)}. Nothing changed.`);
+    return { outcome: 'warning', summary: `<@${subject}> already had ${describeGrant(grant)}` };
+  }
+  if (grants.length > MAX_GRANTS_PER_PERSON) {
+    throw new UsageError(`<@${subject}> already has ${existing!.grants.length} grants, the most one person may hold (${MAX_GRANTS_PER_PERSON}). Remove them with \`/ecs deny\` and grant what is needed.`);
+  }
+  await allowlist.put({ teamId, userId: subject, grants, addedBy: adminId, updatedAt: new Date(now()).toISOString() }, existing ? { updatedAt: existing.updatedAt } : null);
+  // The thread is public in the channel: show only what this admin administers.
+  const visible = grantsWithinScope(admin, grants, channelId);
+  const beyond = grants.length - visible.length;
+  await out.post(
+    [`<@${subject}> now has:`, ...visible.map((g) => `• ${describeGrant(g)}`), ...(beyond ? [`• and ${beyond} grant${beyond === 1 ? '' : 's'} outside your scope`] : [])].join('\n'),
+  );
+  return { outcome: 'success', summary: `granted ${describeGrant(grant)} to <@${subject}>` };
 };
+
+/** A person of this workspace: not a bot, not the bot itself, not deactivated, not from another team. */
+async function requirePerson(ctx: WorkerContext, userId: string): Promise<void> {
+  let user: { is_bot?: boolean; deleted?: boolean; team_id?: string; is_app_user?: boolean } | undefined;
+  try {
+    user = (await ctx.slack.users.info({ user: userId })).user;
+  } catch (error) {
+    const code = (error as { data?: { error?: string } }).data?.error;
+    if (code === 'user_not_found' || code === 'user_not_visible') throw new UsageError(`<@${userId}> is not a member of this workspace, so they cannot be given a role.`);
+    throw error;
+  }
+  if (!user) throw new UsageError(`<@${userId}> is not a member of this workspace, so they cannot be given a role.`);
+  if (user.is_bot || user.is_app_user) throw new UsageError(`<@${userId}> is a bot or an app: roles are for people, who are accountable for what they do.`);
+  if (user.deleted) throw new UsageError(`<@${userId}> is deactivated, so they cannot be given a role.`);
+  if (user.team_id && user.team_id !== ctx.job.invocation.teamId) throw new UsageError(`<@${userId}> belongs to another workspace; grant roles in the workspace they work in.`);
+}

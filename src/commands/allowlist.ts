@@ -1,11 +1,28 @@
+import { grantsWithinScope } from '../auth/administration';
 import { describeGrant } from '../auth/roles';
 import type { AckCommand } from './types';
 
-export const allowlist: AckCommand = async ({ allowlist: store, invocation }) => {
-  const entries = await store.list(invocation.teamId);
-  if (entries.length === 0) return { text: 'The allowlist is empty.' };
-  const lines = entries
-    .sort((a, b) => a.userId.localeCompare(b.userId))
-    .map((e) => `• <@${e.userId}>: ${e.grants.map(describeGrant).join('; ') || '_no grants_'}`);
-  return { text: [`*Allowlist* (${entries.length})`, ...lines].join('\n') };
+/** An ephemeral message stays readable, and well under Slack's text limit, within these bounds. */
+export const ALLOWLIST_MAX_PEOPLE = 50;
+const ALLOWLIST_MAX_CHARS = 12_000;
+
+/** `/ecs allowlist`: who may do what, limited to the grants within the asking admin's scope. */
+export const allowlist: AckCommand = async ({ allowlist: store, invocation, entry }) => {
+  const entries = (await store.list(invocation.teamId))
+    .map((e) => ({ userId: e.userId, grants: grantsWithinScope(entry, e.grants, invocation.channelId) }))
+    .filter((e) => e.grants.length > 0)
+    .sort((a, b) => a.userId.localeCompare(b.userId));
+  if (entries.length === 0) return { text: 'Nobody holds a role within your scope.' };
+  const lines: string[] = [];
+  let size = 0;
+  for (const e of entries) {
+    const line = `• <@${e.userId}>: ${e.grants.map(describeGrant).join('; ')}`;
+    if (lines.length === ALLOWLIST_MAX_PEOPLE || size + line.length > ALLOWLIST_MAX_CHARS) break;
+    lines.push(line);
+    size += line.length + 1;
+  }
+  const more = entries.length - lines.length;
+  return {
+    text: [`*Allowlist* within your scope (${entries.length} ${entries.length === 1 ? 'person' : 'people'})`, ...lines, ...(more ? [`…and ${more} more (\`npm run allowlist -- list\` prints them all)`] : [])].join('\n'),
+  };
 };

@@ -34,6 +34,11 @@ export const approveByReaction: ReactionHandler = async (ctx) => {
     return;
   }
   if (!job.added && !approving) return; // taking back a reject changes nothing: the request already ended
+  if (job.teamId !== request.teamId) {
+    // A shared channel carries reactions from other workspaces; their allowlists do not decide here.
+    await audit(ctx, request, 'denied', 'refused', `reaction from workspace ${job.teamId}, the request belongs to ${request.teamId}`);
+    return;
+  }
 
   if (job.userId === request.requesterId) {
     if (!job.added) return;
@@ -48,13 +53,17 @@ export const approveByReaction: ReactionHandler = async (ctx) => {
 
   const entry = await ctx.allowlist.get(job.teamId, job.userId);
   if (!holdsRole(entry, rule.approverRole, { service: request.target, channelId: request.channelId })) {
-    if (!job.added) return;
+    const reason = `no ${rule.approverRole} role for ${request.target} in this channel`;
+    if (!job.added) {
+      await audit(ctx, request, 'denied', 'refused', `${reason} (reaction removed)`);
+      return;
+    }
     await tell(
       ctx,
       request,
       `Your :${emoji}: on ${request.label} is ignored: approving or rejecting requests for \`${request.target}\` needs the \`${rule.approverRole}\` role${rule.approverRole === 'admin' ? '' : ' (or admin)'} for it in this channel. \`/ecs whoami\` shows yours.`,
     );
-    await audit(ctx, request, 'denied', 'refused', `no ${rule.approverRole} role for ${request.target}`);
+    await audit(ctx, request, 'denied', 'refused', reason);
     return;
   }
 

@@ -1,5 +1,6 @@
 import { requestKey } from '../deploy/types';
 import { isAllowed } from '../auth/roles';
+import { PermissionDeniedError } from '../platform/errors';
 import type { AckCommand } from './types';
 
 /** What the worker keeps in the state table while a script runs (`run#<id>`). */
@@ -7,6 +8,8 @@ export interface RunRecord extends Record<string, unknown> {
   runId: string;
   script: string;
   target: string;
+  /** The team the run was asked from (absent on records written before it was kept). */
+  teamId?: string;
   userId: string;
   channelId: string;
   threadTs?: string;
@@ -25,10 +28,16 @@ export const cancelKey = (runId: string) => `cancel#${runId}`;
  */
 export const cancel: AckCommand = async ({ request, state, entry, invocation }) => {
   const runId = request.words.positional[0]!;
-  const run = await state.get<RunRecord>(runKey(runId));
+  const found = await state.get<RunRecord>(runKey(runId));
+  // A run of another workspace is not this person's business: answered like no run at all.
+  const run = found && (found.teamId ?? invocation.teamId) === invocation.teamId ? found : undefined;
   if (!run) return { text: `No run \`${runId}\` is in progress (it may have finished already).` };
-  const mayCancel = run.userId === invocation.userId || isAllowed(entry, 'run', { channelId: invocation.channelId, service: run.target, script: run.script }).allowed;
-  if (!mayCancel) return { text: `🚫 Not allowed: only <@${run.userId}> or someone who may run \`${run.script}\` can cancel run \`${runId}\`.` };
+  // Checked against the run itself (its service, script and channel), not where the command is typed.
+  const mine = run.userId === invocation.userId;
+  const decision = isAllowed(entry, 'run', { channelId: run.channelId, service: run.target, script: run.script });
+  if (!mine && !decision.allowed) {
+    throw new PermissionDeniedError(`only <@${run.userId}> or someone who may run \`${run.script}\` in <#${run.channelId}> can cancel run \`${runId}\` (${decision.reason})`);
+  }
   // Kept as long as a run may wait for its approval: a run cancelled while it waits never starts.
   const first = await state.claim(cancelKey(runId), CANCEL_TTL_SECONDS, { by: invocation.userId, at: new Date().toISOString() });
   const waiting = run.threadTs ? (await state.get<{ kind?: string; status?: string }>(requestKey(run.channelId, run.threadTs)))?.status === 'pending' : false;

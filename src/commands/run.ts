@@ -53,7 +53,7 @@ export const run: WorkerCommand = async (ctx) => {
   const started = ctx.now();
   const { invocation } = ctx.job;
   const lock = lockKey(name, script.target);
-  const record: RunRecord = { runId, script: name, target: script.target, userId: invocation.userId, channelId: invocation.channelId, threadTs: ctx.out.parentTs, startedAt: new Date(started).toISOString() };
+  const record: RunRecord = { runId, script: name, target: script.target, teamId: invocation.teamId, userId: invocation.userId, channelId: invocation.channelId, threadTs: ctx.out.parentTs, startedAt: new Date(started).toISOString() };
   // A run that waits for approval holds its lock (and run record) while it waits.
   const approvalSeconds = script.requiresApproval ? ctx.config.targets[script.target]!.deploy.expirySeconds : 0;
   const holdSeconds = approvalSeconds + script.timeoutSeconds + 600;

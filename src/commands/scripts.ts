@@ -14,14 +14,12 @@ export function scriptsFor(config: Config, entry: AllowlistEntry | undefined, ch
 /** `/ecs scripts`: the scripts you may run, each with its usage and argument patterns. */
 export const scripts: AckCommand = ({ config, entry, invocation }) => {
   const mine = scriptsFor(config, entry, invocation.channelId);
-  if (mine.length === 0) {
-    const declared = Object.keys(config.scripts).length;
-    return { text: declared ? `You may not run any of the ${declared} declared scripts here. An admin can grant the \`operator\` role (\`/ecs allow\`).` : 'No scripts are declared in the configuration.' };
-  }
+  // Not even how many scripts exist: only what this person may run here.
+  if (mine.length === 0) return { text: 'You may not run any script in this channel. An admin can grant the `operator` role (`/ecs allow`).' };
   const lines = mine.flatMap((name) => {
     const s = config.scripts[name]!;
     return [
-      `• \`${escapeText(scriptUsage(name, s))}\`${s.description ? `: ${s.description}` : ''} (on \`${s.target}\`, stops after ${Math.round(s.timeoutSeconds / 60)} min${s.requiresApproval ? ', needs an approval' : ''}${s.allowOverlap ? '' : ', one run at a time'})`,
+      `• \`${escapeText(scriptUsage(name, s))}\`${s.description ? `: ${escapeText(s.description)}` : ''} (on \`${s.target}\`, stops after ${Math.round(s.timeoutSeconds / 60)} min${s.requiresApproval ? ', needs an approval' : ''}${s.allowOverlap ? '' : ', one run at a time'})`,
       ...describeScriptArgs(s).map((d) => `    ${d}`),
     ];
   });

@@ -1,11 +1,14 @@
-import { isAllowed } from '../auth/roles';
+import { visibleServices } from '../auth/roles';
+import { escapeText } from '../slack/format';
 import type { AckCommand } from './types';
 
+/** `/ecs services`: the services this person holds a role on here, and nothing about the others. */
 export const services: AckCommand = ({ config, entry, invocation }) => {
-  const lines = Object.entries(config.targets).map(([alias, t]) => {
-    const visible = isAllowed(entry, 'read', { channelId: invocation.channelId, service: alias }).allowed;
+  const mine = visibleServices(entry, invocation.channelId, Object.keys(config.targets));
+  const lines = mine.map((alias) => {
+    const t = config.targets[alias]!;
     const where = `${t.cluster}/${t.service} in ${t.region}${t.roleArn ? ` (account ${t.roleArn.split(':')[4]})` : ''}`;
-    return `• \`${alias}\` — ${t.description ? `${t.description}, ` : ''}${where}${visible ? '' : ' _(you have no role here)_'}`;
+    return `• \`${alias}\` — ${t.description ? `${escapeText(t.description)}, ` : ''}${escapeText(where)}`;
   });
-  return { text: ['*Services*', ...lines].join('\n') };
+  return { text: lines.length ? ['*Your services here*', ...lines].join('\n') : 'You hold no role on any service in this channel.' };
 };

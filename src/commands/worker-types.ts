@@ -32,6 +32,8 @@ export interface CommandResult {
   summary: string;
   /** The complete output on disk, attached to the thread when Slack could not show all of it. */
   logFile?: string;
+  /** The verb refused the request after checking what it acts on: audited as a denial with this reason. */
+  deniedBecause?: string;
   /** The command continues elsewhere (a durable workflow), which will mark the parent itself. */
   continues?: boolean;
   /** Called once the answer (and any log file) has been delivered: temp files go. */

@@ -145,6 +145,11 @@ export class ConfigError extends Error {
   }
 }
 
+const ownOnly = <T>(record: Record<string, T>): Record<string, T> => Object.assign(Object.create(null) as Record<string, T>, record);
+
+/** The entry of `record` named `key`, own properties only (`constructor` is not a service). */
+export const lookup = <T>(record: Record<string, T>, key: string): T | undefined => (Object.hasOwn(record, key) ? record[key] : undefined);
+
 /** Validates raw configuration, naming each problem by its path (`targets.web.region: must be …`). */
 export function parseConfig(raw: unknown): Config {
   const result = configSchema.safeParse(raw);
@@ -160,7 +165,9 @@ export function parseConfig(raw: unknown): Config {
       return [];
     }));
     if (problems.length) throw new ConfigError(problems);
-    return result.data;
+    // Names people type are looked up in these maps: without a prototype, `constructor` or
+    // `__proto__` is just an unknown name, never an inherited property.
+    return { ...result.data, targets: ownOnly(result.data.targets), scripts: ownOnly(result.data.scripts) };
   }
   throw new ConfigError(
     result.error.issues.flatMap((issue) => {

@@ -45,6 +45,16 @@ export function rawBody(event: HttpEvent): string {
 export class InvalidSignatureError extends Error {}
 
 const WINDOW_SECONDS = 5 * 60;
+const CANONICAL_SIGNATURE = /^v0=[0-9a-f]{64}$/;
+
+/**
+ * How long a signed request is remembered, so a replay of it runs nothing: longer than the
+ * window in which its signature is accepted, on either side of now.
+ */
+export const REPLAY_WINDOW_SECONDS = 2 * WINDOW_SECONDS + 60;
+
+/** The key a signed request is claimed under: its signature, unique to its timestamp and body. */
+export const replayKey = (event: HttpEvent): string => `request#${header(event, 'x-slack-signature')!.slice('v0='.length)}`;
 
 /**
  * Slack's v0 signature over `v0:<timestamp>:<body>` (Bolt's verifier), plus the future side of
@@ -56,6 +66,9 @@ export function verifySignature(event: HttpEvent, body: string, signingSecret: s
   if (!signature || !timestampText || !/^\d{1,12}$/.test(timestampText)) {
     throw new InvalidSignatureError('missing or malformed signature headers');
   }
+  // Only the canonical form: Bolt's verifier splits on `=` and would accept a valid hash followed
+  // by `=…`, which gives one signed request several spellings (and several replay keys).
+  if (!CANONICAL_SIGNATURE.test(signature)) throw new InvalidSignatureError('malformed signature');
   const timestamp = Number(timestampText);
   if (timestamp > Math.floor(nowMs / 1000) + WINDOW_SECONDS) throw new InvalidSignatureError('timestamp is in the future');
   try {

@@ -1,19 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import type { AuditLog, AuditRecord } from '../audit/audit';
 import type { AllowlistStore } from '../auth/allowlist';
-import { isAllowed } from '../auth/roles';
+import { holdsPermissionHere, isAllowed, NOT_ON_ALLOWLIST, type AllowlistEntry, type Decision } from '../auth/roles';
 import { ACK_COMMANDS } from '../commands/ack-commands';
-import { commandText, parseRequest, UnknownScriptError, type Invocation, type ParsedRequest } from '../commands/registry';
-import { scriptsFor } from '../commands/scripts';
+import { commandText, parseRequest, UnknownNameError, UnknownScriptError, verbOf, visibilityOf, type Invocation, type ParsedRequest } from '../commands/registry';
 import type { SlackMessage } from '../commands/types';
 import type { Config } from '../config/schema';
-import { UserFacingError } from '../platform/errors';
+import { PermissionDeniedError, UserFacingError } from '../platform/errors';
+import { escapeText } from '../slack/format';
 import type { Job, JobDispatcher } from '../platform/jobs';
 import { log } from '../platform/logger';
 import type { SlackSecrets } from '../platform/secrets';
 import type { StateStore } from '../platform/state';
 import { CANCEL_ACTION, RERUN_ACTION } from '../slack/actions';
-import { header, json, rawBody, text, verifySignature, type HttpEvent, type HttpResult } from './http';
+import { header, json, rawBody, REPLAY_WINDOW_SECONDS, replayKey, text, verifySignature, type HttpEvent, type HttpResult } from './http';
 
 export interface IngressDeps {
   config: () => Config;
@@ -72,9 +72,12 @@ export function createIngress(deps: IngressDeps) {
         } catch {
           return text(400, 'malformed interactivity payload');
         }
-        result = await handleInteraction(parsed);
+        const p = parsed as { team?: { id?: string }; user?: { id?: string }; channel?: { id?: string } } | null;
+        const who = { teamId: p?.team?.id, userId: p?.user?.id, channelId: p?.channel?.id, commandText: 'button click' };
+        result = (await firstDelivery(event, who)) ? await handleInteraction(parsed) : text(200, '');
       } else if (form.get('command')) {
-        result = await handleSlashCommand(form);
+        const who = { teamId: form.get('team_id'), userId: form.get('user_id'), channelId: form.get('channel_id'), commandText: commandText({ command: form.get('command')!, text: form.get('text') ?? '' }) };
+        result = (await firstDelivery(event, who)) ? await handleSlashCommand(form) : text(200, '');
       } else {
         return text(400, 'unrecognised Slack request');
       }
@@ -83,6 +86,29 @@ export function createIngress(deps: IngressDeps) {
     }
     log.debug('ack', { ms: deps.now() - started, status: result.statusCode });
     return result;
+  }
+
+  /**
+   * Slack does not retry commands and button clicks, so the same signed request arriving twice is
+   * a replay (a proxy, or someone holding a captured request): it is claimed by its signature and
+   * runs once. The replay is answered with an empty 200 and audited.
+   */
+  async function firstDelivery(event: HttpEvent, who: { teamId?: string | null | undefined; userId?: string | null | undefined; channelId?: string | null | undefined; commandText: string }): Promise<boolean> {
+    const key = replayKey(event);
+    if (await deps.state.claim(key, REPLAY_WINDOW_SECONDS, { at: new Date(deps.now()).toISOString() })) return true;
+    log.warn('replayed request ignored', { key });
+    await deps.audit().record({
+      id: randomUUID(),
+      at: new Date(deps.now()).toISOString(),
+      teamId: who.teamId ?? 'unknown',
+      userId: who.userId ?? 'unknown',
+      channelId: who.channelId ?? 'unknown',
+      commandText: who.commandText,
+      decision: 'denied',
+      outcome: 'refused',
+      reason: 'replayed request: this signed request was already handled',
+    });
+    return false;
   }
 
   async function handleSlashCommand(form: URLSearchParams): Promise<HttpResult> {
@@ -122,37 +148,47 @@ export function createIngress(deps: IngressDeps) {
       return { text: `This bot is not set up for this Slack workspace (\`${invocation.teamId}\`). An admin can add it under \`slack.teams\` in the bot's configuration.` };
     }
 
+    // One allowlist read, before anything is parsed: what a person is told depends on what they may see.
+    const entry = await deps.allowlist.get(invocation.teamId, invocation.userId);
+    const refuse = async (reason: string, fields: Partial<AuditRecord> = {}): Promise<SlackMessage> => {
+      await audit({ ...fields, decision: 'denied', outcome: 'refused', reason });
+      return {
+        text: `🚫 Not allowed: ${reason}, so I can't run \`${escapeText(commandText(invocation))}\`. Ask an admin (\`/ecs allow\`) if you need it; \`/ecs whoami\` shows what you may do.`,
+      };
+    };
+
     let request: ParsedRequest;
     try {
-      request = parseRequest(invocation.text, config);
+      // People with no grant learn nothing beyond that: no service or script names, no patterns.
+      const verb = verbOf(invocation.text);
+      if (!verb.public && !onAllowlist(entry)) return await refuse(NOT_ON_ALLOWLIST, { verb: verb.name });
+      const visible = visibilityOf(config, entry, invocation.channelId);
+      request = parseRequest(invocation.text, config, visible);
     } catch (error) {
       if (!(error instanceof UserFacingError)) throw error;
-      await audit({ decision: 'invalid', outcome: 'refused', reason: error.userMessage });
+      const hidden = (error instanceof UnknownNameError || error instanceof UnknownScriptError) && error.hidden;
+      // A name that exists but is not theirs is answered like an unknown one, and audited as the denial it is.
+      await audit({ decision: hidden ? 'denied' : 'invalid', outcome: 'refused', reason: hidden ? `no role here on what the request names (answered as unknown): ${error.userMessage}` : error.userMessage });
       if (error instanceof UnknownScriptError) {
-        const mine = scriptsFor(config, await deps.allowlist.get(invocation.teamId, invocation.userId), invocation.channelId);
-        return { text: `${error.userMessage} ${mine.length ? `Scripts you may run: ${mine.map((n) => `\`${n}\``).join(', ')}.` : 'You may not run any script here.'}` };
+        const mine = visibilityOf(config, entry, invocation.channelId).scripts;
+        return { text: `${error.userMessage} ${mine.length ? `Scripts you may run: ${mine.map((n) => `\`${n}\``).join(', ')}.` : 'You may not run any script here: that needs the `operator` role.'}` };
       }
       return { text: `${error.userMessage}\nType \`${invocation.command} help\` for the list of commands.` };
     }
     const scope = { ...optional('verb', request.verb.name), ...optional('target', request.scope.target) };
 
-    const entry = await deps.allowlist.get(invocation.teamId, invocation.userId);
-    if (request.verb.permission) {
-      const decision = isAllowed(entry, request.verb.permission, {
-        channelId: invocation.channelId,
-        ...optional('service', request.scope.target),
-        ...optional('script', request.scope.script),
-      });
-      if (!decision.allowed) {
-        await audit({ ...scope, decision: 'denied', outcome: 'refused', reason: decision.reason });
-        return {
-          text: `🚫 Not allowed: ${decision.reason}, so I can't run \`${commandText(invocation)}\`. Ask an admin (\`/ecs allow\`) if you need it; \`/ecs whoami\` shows what you may do.`,
-        };
-      }
-    }
+    const decision = authorise(request, entry, invocation.channelId);
+    if (!decision.allowed) return refuse(decision.reason, scope);
 
     if (request.verb.runsIn === 'ack') {
-      const answer = await ACK_COMMANDS[request.verb.name]!({ invocation, request, config, entry, allowlist: deps.allowlist, state: deps.state });
+      let answer: SlackMessage;
+      try {
+        answer = await ACK_COMMANDS[request.verb.name]!({ invocation, request, config, entry, allowlist: deps.allowlist, state: deps.state });
+      } catch (error) {
+        // The verb checked the thing it acts on (a run in another channel, say) and said no.
+        if (error instanceof PermissionDeniedError) return refuse(error.userMessage, scope);
+        throw error;
+      }
       await audit({ ...scope, decision: 'allowed', outcome: 'answered' });
       return answer;
     }
@@ -167,7 +203,24 @@ export function createIngress(deps: IngressDeps) {
     const e = envelope as { type?: string; challenge?: string; team_id?: string; event_id?: string; event?: Record<string, unknown>; authorizations?: Array<{ user_id?: string }> };
     if (e?.type === 'url_verification' && typeof e.challenge === 'string') return json(200, { challenge: e.challenge });
     if (e?.type !== 'event_callback' || !e.event || typeof e.event_id !== 'string') return text(400, 'unrecognised event envelope');
-    if (!e.team_id || !deps.config().slack.teams.includes(e.team_id)) return text(200, '');
+    if (!e.team_id || !deps.config().slack.teams.includes(e.team_id)) {
+      // Signed with our secret yet from a workspace we do not serve: worth a trace, never work.
+      const ev = e.event as { type?: string; user?: string; item?: { channel?: string } };
+      await deps
+        .audit()
+        .record({
+          id: e.event_id,
+          at: new Date(deps.now()).toISOString(),
+          teamId: e.team_id ?? 'unknown',
+          userId: typeof ev.user === 'string' ? ev.user : 'unknown',
+          channelId: ev.item?.channel ?? 'unknown',
+          commandText: `event ${String(ev.type)}`,
+          decision: 'denied',
+          outcome: 'refused',
+          reason: 'workspace not configured',
+        });
+      return text(200, '');
+    }
 
     const ev = e.event as { type?: string; user?: string; reaction?: string; item?: { type?: string; channel?: string; ts?: string } };
     if ((ev.type === 'reaction_added' || ev.type === 'reaction_removed') && ev.item?.type === 'message' && ev.item.channel && ev.item.ts && ev.user && ev.reaction) {
@@ -245,6 +298,26 @@ export function createIngress(deps: IngressDeps) {
     return text(200, '');
   }
 }
+
+/**
+ * The ingress's decision on a parsed request. Every verb that needs a permission says against
+ * what it is checked; a verb that does not, or a request that lacks the scope it needs, is refused.
+ */
+export function authorise(request: ParsedRequest, entry: AllowlistEntry | undefined, channelId: string): Decision {
+  const { verb, scope } = request;
+  if (!verb.permission) return { allowed: true };
+  if (verb.checks === 'target') {
+    if (!scope.target) return { allowed: false, reason: 'the request does not name the service it acts on' };
+    return isAllowed(entry, verb.permission, { channelId, service: scope.target, ...optional('script', scope.script) });
+  }
+  if (verb.checks === 'itself') {
+    const held = holdsPermissionHere(entry, verb.permission, channelId);
+    return held.allowed && verb.authorise ? verb.authorise(entry, scope, channelId) : held;
+  }
+  return { allowed: false, reason: `\`${verb.name}\` does not say what it is checked against` };
+}
+
+const onAllowlist = (entry: AllowlistEntry | undefined): boolean => (entry?.grants.length ?? 0) > 0;
 
 function optional<K extends string>(key: K, value: string | null | undefined): Partial<Record<K, string>> {
   return value ? ({ [key]: value } as Record<K, string>) : {};

@@ -1,7 +1,7 @@
 import type { App } from '@slack/bolt';
 import type { Invocation } from '../commands/registry';
 import type { createIngress } from '../ingress/ingress';
-import { RERUN_ACTION } from './actions';
+import { CANCEL_ACTION, RERUN_ACTION } from './actions';
 
 type IngressCore = ReturnType<typeof createIngress>;
 
@@ -31,8 +31,11 @@ export function registerListeners(app: App, core: IngressCore, command = '/ecs')
       await core.handleEventEnvelope(body);
     });
   }
-  app.action(RERUN_ACTION, async ({ ack, body }) => {
-    await ack();
-    await core.handleInteraction(body);
-  });
+  // Every button the bot puts under its messages, as over HTTP.
+  for (const action of [RERUN_ACTION, CANCEL_ACTION]) {
+    app.action(action, async ({ ack, body }) => {
+      await ack();
+      await core.handleInteraction(body);
+    });
+  }
 }

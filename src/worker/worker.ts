@@ -2,12 +2,12 @@ import type { WebClient } from '@slack/web-api';
 import type { AuditLog } from '../audit/audit';
 import type { AllowlistStore } from '../auth/allowlist';
 import { AwsSession } from '../aws/session';
-import { commandText, parseRequest } from '../commands/registry';
+import { commandText, everything, parseRequest } from '../commands/registry';
 import type { SlackMessage } from '../commands/types';
 import { REACTION_HANDLERS, WORKER_COMMANDS } from '../commands/worker-commands';
 import type { CommandResult, WorkerContext } from '../commands/worker-types';
 import type { Config } from '../config/schema';
-import { UserFacingError } from '../platform/errors';
+import { PermissionDeniedError, UserFacingError } from '../platform/errors';
 import type { CommandJob, Job, ReactionJob } from '../platform/jobs';
 import type { Logger } from '../platform/logger';
 import type { SlackSecrets } from '../platform/secrets';
@@ -54,7 +54,8 @@ export function createWorker(deps: WorkerDeps) {
     const { invocation } = job;
     const logger = deps.logger.child({ jobId: job.id, user: invocation.userId, command: commandText(invocation) });
     const config = deps.config();
-    const request = parseRequest(invocation.text, config);
+    // Authorised by the ingress; verbs that act on something check it themselves, with fresh data.
+    const request = parseRequest(invocation.text, config, everything(config));
     const command = WORKER_COMMANDS[request.verb.name];
     const alias = request.scope.target;
     const target = alias ? { alias, ...config.targets[alias]! } : undefined;
@@ -88,7 +89,10 @@ export function createWorker(deps: WorkerDeps) {
         const ctx: WorkerContext = { job, request, config, out, allowlist: deps.allowlist, state: deps.state, slack, logger, now: deps.now, remainingMs, ...(target ? { target } : {}), ...(aws ? { aws } : {}) };
         result = await command(ctx);
       } catch (error) {
-        if (error instanceof UserFacingError) {
+        if (error instanceof PermissionDeniedError) {
+          await out.post(`🚫 Not allowed: ${error.userMessage}. Nothing was changed.`);
+          result = { outcome: 'failure', summary: `not allowed: ${error.userMessage}`, deniedBecause: error.userMessage };
+        } else if (error instanceof UserFacingError) {
           await out.post(`❌ ${error.userMessage}`);
           result = { outcome: 'failure', summary: error.userMessage.split('\n')[0]! };
         } else {
@@ -108,7 +112,8 @@ export function createWorker(deps: WorkerDeps) {
           job.audit,
           {
             // Handed to a durable workflow: still under way; the workflow records the end.
-            outcome: result.continues ? 'accepted' : result.outcome,
+            outcome: result.continues ? 'accepted' : result.deniedBecause ? 'refused' : result.outcome,
+            ...(result.deniedBecause ? { decision: 'denied' as const } : {}),
             durationMs: deps.now() - started,
             reason: result.summary,
             ...(aws?.requestIds.length ? { awsRequestIds: aws.requestIds } : {}),

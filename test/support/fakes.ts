@@ -1,3 +1,4 @@
+import { AllowlistChangedError } from '../../src/auth/allowlist';
 import type { AuditKey, AuditLog, AuditRecord } from '../../src/audit/audit';
 import type { AllowlistStore } from '../../src/auth/allowlist';
 import type { AllowlistEntry, Grant } from '../../src/auth/roles';
@@ -15,7 +16,9 @@ export function memoryAllowlist(initial: Array<{ teamId: string; userId: string;
       store.reads++;
       return entries.get(`${teamId}/${userId}`);
     },
-    async put(entry: AllowlistEntry) {
+    async put(entry: AllowlistEntry, previous?: Pick<AllowlistEntry, 'updatedAt'> | null) {
+      const current = entries.get(`${entry.teamId}/${entry.userId}`);
+      if (previous !== undefined && (previous === null ? current !== undefined : current?.updatedAt !== previous.updatedAt)) throw new AllowlistChangedError();
       entries.set(`${entry.teamId}/${entry.userId}`, entry);
     },
     async remove(teamId: string, userId: string) {
