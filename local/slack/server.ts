@@ -10,7 +10,17 @@ import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-export interface SlackUser { id: string; name: string; realName: string; isBot: boolean; botId?: string }
+export interface SlackUser {
+  id: string;
+  name: string;
+  realName: string;
+  isBot: boolean;
+  botId?: string;
+  /** Deactivated: users.info still answers, with `deleted: true`. */
+  deleted?: boolean;
+  /** A member of another workspace seen through a shared channel (default: this workspace). */
+  teamId?: string;
+}
 export interface SlackChannel { id: string; name: string; members: string[]; isPrivate: boolean; isArchived: boolean }
 export interface SlackReaction { name: string; users: string[] }
 /** A previous version of an edited message. */
@@ -349,10 +359,10 @@ export async function startSlackServer(options: SlackServerOptions = {}): Promis
       return {
         user: {
           id: u.id,
-          team_id: ws.team.id,
+          team_id: u.teamId ?? ws.team.id,
           name: u.name,
           real_name: u.realName,
-          deleted: false,
+          deleted: u.deleted ?? false,
           is_bot: u.isBot,
           profile: { real_name: u.realName, display_name: u.name, ...(u.botId ? { bot_id: u.botId } : {}) },
         },

@@ -5,7 +5,8 @@ import { ALL, grantsPermission, validInChannel, type AllowlistEntry, type Decisi
  * may give and take roles on `web` (and its scripts), in the channels of her grant, and nothing
  * else. Nobody can create, widen or remove a grant beyond the scope of their own admin grants, and
  * nobody can remove a person whose grants reach beyond the remover's scope. A global admin holds
- * `admin` on `*` in every channel; the last one of a team cannot be removed.
+ * `admin` on `*` in every channel: only another global admin covers her grants, and nobody
+ * removes themselves, so the last one of a team stays.
  */
 
 /** The admin grants that count in this channel. */
@@ -47,7 +48,3 @@ export function mayRemove(admin: AllowlistEntry | undefined, target: AllowlistEn
   }
   return { allowed: true };
 }
-
-/** `admin` on every service, valid in every channel: who keeps the allowlist from being orphaned. */
-export const isGlobalAdmin = (entry: AllowlistEntry | undefined): boolean =>
-  (entry?.grants ?? []).some((g) => g.role === 'admin' && g.services.includes(ALL) && g.channels === undefined);

@@ -10,8 +10,8 @@ export interface AllowlistStore {
    * was none), so two admins changing one person at once cannot lose either change.
    */
   put(entry: AllowlistEntry, previous?: Pick<AllowlistEntry, 'updatedAt'> | null): Promise<void>;
-  /** Returns false when the user had no entry. */
-  remove(teamId: string, userId: string): Promise<boolean>;
+  /** Returns false when the user had no entry. With `previous`, only that entry (else AllowlistChangedError). */
+  remove(teamId: string, userId: string, previous?: Pick<AllowlistEntry, 'updatedAt'>): Promise<boolean>;
   list(teamId: string): Promise<AllowlistEntry[]>;
 }
 
@@ -61,9 +61,19 @@ export const dynamoAllowlist: AllowlistStore = {
       throw error;
     }
   },
-  async remove(teamId, userId) {
-    const out = await ddb.delete({ TableName: tableName('allowlist'), Key: key(teamId, userId), ReturnValues: 'ALL_OLD' });
-    return out.Attributes !== undefined;
+  async remove(teamId, userId, previous) {
+    try {
+      const out = await ddb.delete({
+        TableName: tableName('allowlist'),
+        Key: key(teamId, userId),
+        ReturnValues: 'ALL_OLD',
+        ...(previous ? { ConditionExpression: 'updatedAt = :previous', ExpressionAttributeValues: { ':previous': previous.updatedAt } } : {}),
+      });
+      return out.Attributes !== undefined;
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) throw new AllowlistChangedError();
+      throw error;
+    }
   },
   async list(teamId) {
     const entries: AllowlistEntry[] = [];

@@ -1,11 +1,11 @@
-import { isGlobalAdmin, mayRemove } from '../auth/administration';
+import { mayRemove } from '../auth/administration';
 import { PermissionDeniedError } from '../platform/errors';
 import { UsageError } from '../platform/errors';
 import type { WorkerCommand } from './worker-types';
 
 /**
  * `/ecs deny @user`: removes every grant the user has, if every one of them lies within the
- * remover's admin scope. Nobody removes themselves, and the last global admin stays.
+ * remover's admin scope. Nobody removes themselves, so the last global admin stays.
  */
 export const deny: WorkerCommand = async ({ request, job, allowlist, out }) => {
   const subject = request.scope.subject;
@@ -22,11 +22,10 @@ export const deny: WorkerCommand = async ({ request, job, allowlist, out }) => {
   }
   const decision = mayRemove(admin, target, channelId);
   if (!decision.allowed) throw new PermissionDeniedError(decision.reason);
-  if (isGlobalAdmin(target)) {
-    const others = (await allowlist.list(teamId)).filter((e) => e.userId !== subject && isGlobalAdmin(e));
-    if (others.length === 0) throw new PermissionDeniedError(`<@${subject}> is the last admin of every service; make someone else one first`);
-  }
-  const removed = await allowlist.remove(teamId, subject);
+  // The last global admin stays by construction: only a global admin covers a global admin's
+  // grants, and nobody removes themselves.
+  // Only the entry as checked: a grant added meanwhile (perhaps beyond this admin's scope) stays.
+  const removed = await allowlist.remove(teamId, subject, { updatedAt: target.updatedAt });
   await out.post(removed ? `<@${subject}> is no longer on the allowlist.` : `<@${subject}> was not on the allowlist; nothing changed.`);
   return { outcome: removed ? 'success' : 'warning', summary: removed ? `removed <@${subject}> from the allowlist` : `<@${subject}> was not on the allowlist` };
 };

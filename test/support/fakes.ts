@@ -21,7 +21,8 @@ export function memoryAllowlist(initial: Array<{ teamId: string; userId: string;
       if (previous !== undefined && (previous === null ? current !== undefined : current?.updatedAt !== previous.updatedAt)) throw new AllowlistChangedError();
       entries.set(`${entry.teamId}/${entry.userId}`, entry);
     },
-    async remove(teamId: string, userId: string) {
+    async remove(teamId: string, userId: string, previous?: Pick<AllowlistEntry, 'updatedAt'>) {
+      if (previous && entries.get(`${teamId}/${userId}`)?.updatedAt !== previous.updatedAt) throw new AllowlistChangedError();
       return entries.delete(`${teamId}/${userId}`);
     },
     async list(teamId: string) {
