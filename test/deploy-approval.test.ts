@@ -24,6 +24,8 @@ const allowlist = memoryAllowlist([
   { teamId: T, userId: 'U0DAVE', grants: [{ role: 'admin', services: ['*'] }] },
   { teamId: T, userId: 'U0ERIN', grants: [{ role: 'approver', services: ['api'] }] },
   { teamId: T, userId: 'U0FRANK', grants: [{ role: 'approver', services: ['*'], channels: ['C0OTHER'] }] },
+  // The same user id as an approver in another configured workspace (a shared channel carries its reactions).
+  { teamId: 'T0OTHER', userId: 'U0GRACE', grants: [{ role: 'admin', services: ['*'] }] },
 ]);
 
 let now = Date.parse('2026-11-24T12:00:00Z');
@@ -76,10 +78,10 @@ async function newRequest(overrides: Partial<ApprovalRequest['rule']> = {}): Pro
 }
 
 let eventCounter = 0;
-async function react(request: ApprovalRequest, userId: string, reaction: string, added = true): Promise<void> {
+async function react(request: ApprovalRequest, userId: string, reaction: string, added = true, teamId = T): Promise<void> {
   const tracked = (await dynamoApprovalRequests.get(request.pk)) as unknown as Record<string, unknown>;
   const ctx: ReactionContext = {
-    job: { kind: 'reaction', id: `job${++eventCounter}`, eventId: `Ev${eventCounter}`, teamId: T, userId, reaction, added, channelId: CHANNEL, messageTs: request.messageTs, trackedKey: request.pk, receivedAt: now },
+    job: { kind: 'reaction', id: `job${++eventCounter}`, eventId: `Ev${eventCounter}`, teamId, userId, reaction, added, channelId: CHANNEL, messageTs: request.messageTs, trackedKey: request.pk, receivedAt: now },
     tracked,
     config: {} as Config,
     slack,
@@ -126,6 +128,26 @@ describe('approval by reaction', () => {
     expect((await status(request)).status).toBe('pending');
     await react(request, 'U0DAVE', 'white_check_mark');
     expect((await status(request)).status).toBe('approved');
+  });
+
+  it('an approver of another workspace does not decide here: refused and audited, nothing said', async () => {
+    const request = await newRequest();
+    await react(request, 'U0GRACE', 'white_check_mark', true, 'T0OTHER');
+    await react(request, 'U0GRACE', 'x', true, 'T0OTHER');
+    expect((await status(request)).status).toBe('pending');
+    expect(sent).toHaveLength(0);
+    expect(slackCalls).toHaveLength(0);
+    expect(audit.records.map((r) => [r.teamId, r.decision, r.reason])).toEqual([
+      ['T0OTHER', 'denied', 'reaction from workspace T0OTHER, the request belongs to T0LOCAL'],
+      ['T0OTHER', 'denied', 'reaction from workspace T0OTHER, the request belongs to T0LOCAL'],
+    ]);
+  });
+
+  it('a non-approver taking a reaction back is audited too, silently', async () => {
+    const request = await newRequest();
+    await react(request, 'U0MALLORY', 'white_check_mark', false);
+    expect(slackCalls).toHaveLength(0);
+    expect(audit.records[0]).toMatchObject({ userId: 'U0MALLORY', decision: 'denied', reason: 'no approver role for web in this channel (reaction removed)' });
   });
 
   it('skin-tone variants count as the base emoji; other emoji are ignored', async () => {

@@ -192,13 +192,13 @@ describe('ingress: commands', () => {
 });
 
 describe('ingress: events', () => {
-  const reaction = (eventId: string, user = 'U0BOB', ts = '1700000000.000100') =>
+  const reaction = (eventId: string, user = 'U0BOB', ts = '1700000000.000100', team = 'T1') =>
     signedSlackEvent({
       signingSecret: SECRET,
       contentType: 'application/json',
       body: JSON.stringify({
         type: 'event_callback',
-        team_id: 'T1',
+        team_id: team,
         event_id: eventId,
         authorizations: [{ user_id: 'U0BOT' }],
         event: { type: 'reaction_added', user, reaction: 'white_check_mark::skin-tone-2', item: { type: 'message', channel: 'C0OPS', ts } },
@@ -227,5 +227,13 @@ describe('ingress: events', () => {
     expect((await world.ingress(reaction('Ev4'))).statusCode).toBe(500);
     expect((await world.ingress(reaction('Ev4'))).statusCode).toBe(200);
     expect(world.jobs.jobs).toHaveLength(1);
+  });
+
+  it('audits events from a workspace it does not serve, and hands nothing on', async () => {
+    const world = setup();
+    world.state.items.set('tracked#C0OPS#1700000000.000100', { kind: 'approval' });
+    expect((await world.ingress(reaction('Ev5', 'U0EVE', '1700000000.000100', 'T9'))).statusCode).toBe(200);
+    expect(world.jobs.jobs).toHaveLength(0);
+    expect(world.audit.records).toEqual([expect.objectContaining({ teamId: 'T9', userId: 'U0EVE', channelId: 'C0OPS', decision: 'denied', outcome: 'refused', reason: 'workspace not configured' })]);
   });
 });
