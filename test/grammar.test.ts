@@ -77,6 +77,39 @@ describe('parseRequest', () => {
   });
 });
 
+describe('names people type', () => {
+  it('are looked up as own properties only: `constructor` is not a service, `__proto__` not a script', () => {
+    const withScripts = parseConfig({
+      slack: { teams: ['T1'] },
+      targets: { web: { region: 'us-east-1', cluster: 'main', service: 'web', manager: { container: 'app' } } },
+      scripts: { 'backup.sh': { target: 'web', path: '/work/backup.sh' } },
+    });
+    for (const name of ['constructor', 'toString', '__proto__', 'hasOwnProperty']) {
+      expect(() => parseRequest(`status ${name}`, withScripts, everything(withScripts))).toThrow(`Unknown service \`${name}\``);
+      expect(() => parseRequest(`run ${name}`, withScripts, everything(withScripts))).toThrow(`Unknown script \`${name}\``);
+      expect(() => parseRequest(`allow U0BOB operator web --scripts ${name}`, withScripts, everything(withScripts))).toThrow(`Unknown script \`${name}\``);
+    }
+    expect(Object.getPrototypeOf(withScripts.targets)).toBeNull();
+  });
+
+  it('outside what a person may see are answered like unknown ones, with suggestions only from what they see', () => {
+    const visible = { services: ['worker'], scripts: [] };
+    expect(() => parseRequest('status web', config, visible)).toThrow('Unknown service `web`, or not one of yours. Yours here: `worker`.');
+    expect(() => parseRequest('status wbe', config, visible)).toThrow('Unknown service `wbe`, or not one of yours. Yours here: `worker`.');
+    const caught = (text: string): unknown => {
+      try {
+        parseRequest(text, config, visible);
+      } catch (error) {
+        return error;
+      }
+      return undefined;
+    };
+    // Audited as a denial when the name exists, as invalid input when it does not.
+    expect(caught('status web')).toMatchObject({ hidden: true });
+    expect(caught('status wbe')).toMatchObject({ hidden: false });
+  });
+});
+
 describe('Slack escaping', () => {
   it('decodes what Slack escaped in typed text, and escapes it again when echoing', () => {
     expect(tokenize('run a &lt;b&gt; &amp;c')).toEqual(['run', 'a', '<b>', '&c']);

@@ -74,10 +74,12 @@ export function createIngress(deps: IngressDeps) {
         }
         const p = parsed as { team?: { id?: string }; user?: { id?: string }; channel?: { id?: string } } | null;
         const who = { teamId: p?.team?.id, userId: p?.user?.id, channelId: p?.channel?.id, commandText: 'button click' };
-        result = (await firstDelivery(event, who)) ? await handleInteraction(parsed) : text(200, '');
+        const entry = prefetchEntry(who.teamId, who.userId);
+        result = (await firstDelivery(event, who)) ? await handleInteraction(parsed, entry) : text(200, '');
       } else if (form.get('command')) {
         const who = { teamId: form.get('team_id'), userId: form.get('user_id'), channelId: form.get('channel_id'), commandText: commandText({ command: form.get('command')!, text: form.get('text') ?? '' }) };
-        result = (await firstDelivery(event, who)) ? await handleSlashCommand(form) : text(200, '');
+        const entry = prefetchEntry(who.teamId, who.userId);
+        result = (await firstDelivery(event, who)) ? await handleSlashCommand(form, entry) : text(200, '');
       } else {
         return text(400, 'unrecognised Slack request');
       }
@@ -111,7 +113,18 @@ export function createIngress(deps: IngressDeps) {
     return false;
   }
 
-  async function handleSlashCommand(form: URLSearchParams): Promise<HttpResult> {
+  /**
+   * The one allowlist read, started beside the replay claim so the two round trips overlap. A
+   * replay never awaits it (its failure is then nobody's business); everyone else does.
+   */
+  function prefetchEntry(teamId: string | null | undefined, userId: string | null | undefined): Promise<AllowlistEntry | undefined> | undefined {
+    if (!teamId || !userId) return undefined;
+    const read = deps.allowlist.get(teamId, userId);
+    read.catch(() => undefined);
+    return read;
+  }
+
+  async function handleSlashCommand(form: URLSearchParams, entry?: Promise<AllowlistEntry | undefined>): Promise<HttpResult> {
     const required = ['team_id', 'user_id', 'channel_id', 'command'] as const;
     const missing = required.filter((k) => !form.get(k));
     if (missing.length) return text(400, `missing ${missing.join(', ')}`);
@@ -126,11 +139,11 @@ export function createIngress(deps: IngressDeps) {
       ...optional('responseUrl', form.get('response_url')),
       ...optional('triggerId', form.get('trigger_id')),
     };
-    return ephemeral(await handleInvocation(invocation));
+    return ephemeral(await handleInvocation(invocation, entry));
   }
 
   /** Shared by slash commands and buttons that re-run a command. */
-  async function handleInvocation(invocation: Invocation): Promise<SlackMessage> {
+  async function handleInvocation(invocation: Invocation, prefetched?: Promise<AllowlistEntry | undefined>): Promise<SlackMessage> {
     const config = deps.config();
     const attempt = {
       id: randomUUID(),
@@ -149,7 +162,7 @@ export function createIngress(deps: IngressDeps) {
     }
 
     // One allowlist read, before anything is parsed: what a person is told depends on what they may see.
-    const entry = await deps.allowlist.get(invocation.teamId, invocation.userId);
+    const entry = await (prefetched ?? deps.allowlist.get(invocation.teamId, invocation.userId));
     const refuse = async (reason: string, fields: Partial<AuditRecord> = {}): Promise<SlackMessage> => {
       await audit({ ...fields, decision: 'denied', outcome: 'refused', reason });
       return {
@@ -267,7 +280,7 @@ export function createIngress(deps: IngressDeps) {
     return text(200, '');
   }
 
-  async function handleInteraction(payload: unknown): Promise<HttpResult> {
+  async function handleInteraction(payload: unknown, entry?: Promise<AllowlistEntry | undefined>): Promise<HttpResult> {
     const p = payload as {
       type?: string;
       team?: { id?: string };
@@ -291,7 +304,7 @@ export function createIngress(deps: IngressDeps) {
         ...optional('channelName', p.channel.name),
         ...optional('responseUrl', p.response_url),
       };
-      const answer = await handleInvocation(invocation);
+      const answer = await handleInvocation(invocation, entry);
       if (p.response_url) await deps.respond(p.response_url, answer);
       return text(200, '');
     }
