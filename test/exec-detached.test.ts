@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync, existsSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, chmodSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -18,6 +18,34 @@ function runArgv(command: string, rewrite: (arg: string) => string): Promise<str
     child.on('error', reject);
     child.on('close', () => resolve(out));
   });
+}
+
+/** Gone, or a zombie waiting for a parent that does not reap (this sandbox's init): not running. */
+function running(pid: number): boolean {
+  if (!existsSync(`/proc/${pid}/stat`)) return false;
+  const state = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]![0];
+  return state !== 'Z' && state !== 'X';
+}
+
+function childrenOf(pid: number): number[] {
+  return readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .filter((d) => {
+      try {
+        return readFileSync(`/proc/${d}/stat`, 'utf8').split(') ')[1]!.split(' ')[1] === String(pid);
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+async function waitFor(condition: () => boolean, ms = 3000): Promise<void> {
+  const until = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > until) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 const root = mkdtempSync(join(tmpdir(), 'detached-'));
@@ -54,19 +82,43 @@ describe('detached runs', () => {
     expect(readFileSync(join(root, runDirectory('r1'), 'out'), 'utf8')).toBe('first a b\nsecond; $(id) `x` ;\n');
   });
 
-  it('stop interrupts a detached script and records a status', async () => {
-    const script = join(root, 'forever.sh');
-    writeFileSync(script, '#!/bin/sh\nwhile true; do sleep 0.1; done\n');
-    chmodSync(script, 0o755);
-    const nonce = newNonce();
-    await runArgv(buildDetachedStart({ runId: 'r2', path: script, args: [], nonce }), rewrite);
-    await new Promise((r) => setTimeout(r, 200));
-    await runArgv(buildDetachedStop({ runId: 'r2' }), rewrite);
-    const dir = join(root, runDirectory('r2'));
-    expect(existsSync(join(dir, 'exit'))).toBe(true);
-    const pid = Number(readFileSync(join(dir, 'pid'), 'utf8'));
-    // Gone, or a zombie waiting for a parent that does not reap (this sandbox's init): not running.
-    const state = existsSync(`/proc/${pid}/stat`) ? readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]![0] : 'gone';
-    expect(['gone', 'Z', 'X']).toContain(state);
-  }, 15_000);
+  // Each shell an image may have as /bin/sh: the stop must work with every one of them.
+  const shells = [
+    ['dash', '/usr/bin/dash'],
+    ['busybox sh', '/usr/bin/busybox'],
+    ['bash', '/usr/bin/bash'],
+  ].filter(([, path]) => existsSync(path!));
+
+  it('finds at least dash here (Debian and Ubuntu images use it as /bin/sh)', () => {
+    expect(shells.map(([name]) => name)).toContain('dash');
+  });
+
+  for (const [name, path] of shells) {
+    it(`stop ends the script, its children and its wrapper under ${name}, and the script can clean up on TERM`, async () => {
+      // `/bin/sh` in the built commands (and inside their text) becomes the shell under test.
+      const bin = mkdtempSync(join(root, 'bin-'));
+      symlinkSync(path!, join(bin, 'sh'));
+      const withShell = (arg: string) => rewrite(arg).replaceAll('/bin/sh', join(bin, 'sh'));
+      const runId = `stop-${name!.replace(/\W/g, '')}`;
+      const script = join(root, `${runId}.sh`);
+      const marker = join(root, `${runId}.cleaned`);
+      writeFileSync(script, `#!${join(bin, 'sh')}\ntrap 'echo cleaned >"${marker}"; exit 3' TERM\nsleep 300 &\nwhile true; do sleep 0.1; done\n`);
+      chmodSync(script, 0o755);
+      await runArgv(buildDetachedStart({ runId, path: script, args: [], nonce: newNonce() }), withShell);
+      const dir = join(root, runDirectory(runId));
+      await waitFor(() => existsSync(join(dir, 'child')));
+      const child = Number(readFileSync(join(dir, 'child'), 'utf8'));
+      const wrapper = Number(readFileSync(join(dir, 'pid'), 'utf8'));
+      await waitFor(() => childrenOf(child).length > 0);
+      const grandchildren = childrenOf(child);
+      expect(running(child)).toBe(true);
+
+      await runArgv(buildDetachedStop({ runId, graceSeconds: 1 }), withShell);
+      // The script's own process, what it started, and the wrapper: none is left running.
+      for (const pid of [child, wrapper, ...grandchildren]) expect(running(pid), `pid ${pid}`).toBe(false);
+      expect(existsSync(marker)).toBe(true);
+      expect(existsSync(join(dir, 'exit'))).toBe(true);
+    }, 15_000);
+  }
+
 });

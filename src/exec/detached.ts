@@ -13,9 +13,10 @@ const START = [
   'd=$1; shift',
   'mkdir -p "$d" || exit 1',
   // The inner sh outlives the exec session: its own session (setsid, where the image has it, so
-  // the whole group can be signalled later), no terminal, output and status to files.
+  // the whole group can be signalled later), no terminal, output and status to files. The script
+  // runs as its child, whose pid is kept too, so it can be stopped where there is no setsid.
   'run=nohup; command -v setsid >/dev/null 2>&1 && run="setsid nohup"',
-  `$run /bin/sh -c 'd=$1; shift; "$@" </dev/null >"$d/out" 2>&1; echo $? >"$d/exit"' sh "$d" "$@" </dev/null >/dev/null 2>&1 &`,
+  `$run /bin/sh -c 'd=$1; shift; "$@" </dev/null >"$d/out" 2>&1 & echo $! >"$d/child"; wait $!; echo $? >"$d/exit"' sh "$d" "$@" </dev/null >/dev/null 2>&1 &`,
   'echo $! >"$d/pid"',
   'printf "\\n%s:%s\\n" "$0" 0',
 ].join('\n');
@@ -57,17 +58,29 @@ export function buildDetachedLog({ runId, nonce }: { runId: string; nonce: strin
   return ['/bin/sh', '-c', 'cat "$1/out" 2>/dev/null; printf "\\n%s:%s\\n" "$0" 0', exitMarker(nonce), runDirectory(runId)].map(quoteForShlex).join(' ');
 }
 
-/** Ctrl-C cannot reach a detached script: interrupt its process group, then kill what is left. */
-export function buildDetachedStop({ runId }: { runId: string }): string {
+/** Seconds a detached script has to end after SIGTERM before it is killed. */
+export const STOP_GRACE_SECONDS = 5;
+
+/**
+ * Ctrl-C cannot reach a detached script: its process group gets SIGTERM, then SIGKILL after a
+ * grace period. Written for dash, busybox sh and bash alike:
+ * - TERM, not INT: a job that sh starts in the background ignores INT for good (POSIX), so the
+ *   script could neither see nor trap it;
+ * - `kill -TERM "-$p"`, not `kill -INT -- "-$p"`: dash's kill refuses `--`;
+ * - without setsid there is no group of its own: the script (its pid kept in `child`) and its
+ *   wrapper are signalled instead.
+ */
+export function buildDetachedStop({ runId, graceSeconds = STOP_GRACE_SECONDS }: { runId: string; graceSeconds?: number }): string {
   const STOP = [
-    'd=$1; p=$(cat "$d/pid" 2>/dev/null)',
+    'd=$1; p=$(cat "$d/pid" 2>/dev/null); c=$(cat "$d/child" 2>/dev/null)',
     '[ -n "$p" ] || exit 0',
-    'kill -INT -- "-$p" 2>/dev/null || kill -INT "$p" 2>/dev/null',
-    'sleep 5',
-    'kill -KILL -- "-$p" 2>/dev/null || kill -KILL "$p" 2>/dev/null',
-    '[ -f "$d/exit" ] || echo 130 >"$d/exit"',
+    'alive() { kill -0 "-$p" 2>/dev/null || { [ -n "$c" ] && kill -0 "$c" 2>/dev/null; }; }',
+    'kill -TERM "-$p" 2>/dev/null || kill -TERM $c "$p" 2>/dev/null',
+    'i=0; while [ $i -lt $2 ] && alive; do sleep 1; i=$((i+1)); done',
+    'kill -KILL "-$p" 2>/dev/null; kill -KILL $c "$p" 2>/dev/null',
+    '[ -f "$d/exit" ] || echo 143 >"$d/exit"',
   ].join('\n');
-  return ['/bin/sh', '-c', STOP, 'sh', runDirectory(runId)].map(quoteForShlex).join(' ');
+  return ['/bin/sh', '-c', STOP, 'sh', runDirectory(runId), String(graceSeconds)].map(quoteForShlex).join(' ');
 }
 
 /** Splits a follow's cleaned lines into the script's output and the new offset. */
