@@ -248,8 +248,8 @@ describe('serverless.yml and infra/: IAM', () => {
       StateTable: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem'],
     });
     expect(dynamo('worker')).toEqual({
-      AllowlistTable: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'],
-      AuditTable: ['dynamodb:UpdateItem'],
+      AllowlistTable: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem'],
+      AuditTable: ['dynamodb:PutItem', 'dynamodb:UpdateItem'],
       StateTable: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
     });
     // The request's conditional updates, the deploy lock, post claims; no allowlist (approvals
@@ -383,13 +383,12 @@ describe('serverless.yml and infra/: IAM', () => {
     expect(invoke.flatMap(actions)).toEqual(invoke.map(() => 'lambda:InvokeFunction'));
     expect(invoke.flatMap(resourceList)).toEqual([...fn('runWorkflow'), ...fn('deployWorkflow')]);
     const callbacks = worker.filter((s) => actions(s).some((a) => a.startsWith('lambda:SendDurableExecutionCallback')));
-    expect(callbacks.flatMap(actions).sort()).toEqual(['lambda:SendDurableExecutionCallbackFailure', 'lambda:SendDurableExecutionCallbackSuccess']);
+    expect(callbacks.flatMap(actions).sort()).toEqual(['lambda:SendDurableExecutionCallbackSuccess']);
     expect(callbacks.flatMap(resourceList)).toEqual([...fn('deployWorkflow'), ...fn('runWorkflow')]);
     // Nothing else of Lambda: no checkpoints of someone else's execution.
     expect(allActions('worker').filter((a) => a.startsWith('lambda:')).sort()).toEqual([
       'lambda:InvokeFunction',
       'lambda:InvokeFunction',
-      'lambda:SendDurableExecutionCallbackFailure',
       'lambda:SendDurableExecutionCallbackSuccess',
     ]);
   });
