@@ -867,3 +867,12 @@ describe('ExecSession: KMS handshake', () => {
     expect(conn.acks().map((a) => a.AcknowledgedMessageSequenceNumber)).toEqual([0]);
   });
 });
+
+describe('the KMS encryption context target', () => {
+  it('uses the cluster name, also when the target names its cluster by ARN (as the agent and the AWS CLI do)', async () => {
+    const { execTargetId } = await import('../src/exec/exec-once');
+    const place = { taskId: '0123abcd', runtimeId: '0123abcd-1111' };
+    expect(execTargetId({ ...place, cluster: 'main' })).toBe('ecs:main_0123abcd_0123abcd-1111');
+    expect(execTargetId({ ...place, cluster: 'arn:aws:ecs:us-east-1:111111111111:cluster/main' })).toBe('ecs:main_0123abcd_0123abcd-1111');
+  });
+});

@@ -132,6 +132,13 @@ export function checkArguments(rules: ArgumentRules, values: readonly string[]):
     for (const m of value.matchAll(CONTROL_CHARS)) {
       if (!allowed.has(m[0].codePointAt(0)!)) return problem(`contains a control character (${controlName(m[0])}), which its pattern does not allow.`);
     }
+    // Invisible characters that change how text reads (bidi overrides, zero-width, BOM) make what
+    // an approver sees differ from what the script gets: refused unless the pattern names them.
+    if (!namesRawCodePoints(pattern)) {
+      for (const m of value.matchAll(FORMAT_CHARS)) {
+        if (!pattern.includes(m[0])) return problem(`contains an invisible formatting character (U+${m[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}), which its pattern does not allow.`);
+      }
+    }
     if (!compile(pattern).test(value)) return problem(`${show(value)} does not match \`${escapeText(pattern).replaceAll('`', "'")}\`.`);
   });
   return problems;
@@ -149,6 +156,10 @@ export function validateArguments(rules: ArgumentRules, values: readonly string[
 
 /** C0, DEL and C1 controls. */
 const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/gu;
+/** Unicode format characters (general category Cf): bidi controls, zero-width characters, BOM. */
+const FORMAT_CHARS = /\p{Cf}/gu;
+/** `\xHH`, `\uHHHH`, `\u{…}` or `\p{…}`: the author deals in code points, so the pattern alone decides. */
+const namesRawCodePoints = (pattern: string): boolean => /\\[xu]|\\[pP]\{/.test(pattern);
 function allControls(): Set<number> {
   const all = new Set<number>();
   for (let c = 1; c <= 0x1f; c++) all.add(c);

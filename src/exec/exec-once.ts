@@ -49,6 +49,14 @@ export async function startExecCommand(aws: AwsSession, alias: string, place: Ex
   return { streamUrl: exec.session.streamUrl, tokenValue: exec.session.tokenValue, sessionId: exec.session.sessionId ?? '' };
 }
 
+/**
+ * The SSM target of an exec session, as the agent computes it for the KMS encryption context:
+ * `ecs:<cluster name>_<task id>_<runtime id>`. A target may name its cluster by ARN; the agent
+ * (and the AWS CLI) use the name after the last `/`, so must we, or the handshake fails.
+ */
+export const execTargetId = (place: Pick<ExecPlace, 'cluster' | 'taskId' | 'runtimeId'>): string =>
+  `ecs:${place.cluster.slice(place.cluster.lastIndexOf('/') + 1)}_${place.taskId}_${place.runtimeId ?? ''}`;
+
 /** Opens the data channel of a started session; clusters with an exec KMS key get the handshake. */
 export async function connectExecSession(aws: AwsSession, place: ExecPlace, started: StartedExec, logger?: Logger): Promise<ExecSession> {
   const described = await aws.ecs().send(new DescribeClustersCommand({ clusters: [place.cluster], include: ['CONFIGURATIONS'] }));
@@ -61,7 +69,7 @@ export async function connectExecSession(aws: AwsSession, place: ExecPlace, star
           kms: {
             generateDataKey: kmsDataKeyGenerator(aws.client(KMSClient)),
             sessionId: started.sessionId,
-            target: `ecs:${place.cluster}_${place.taskId}_${place.runtimeId ?? ''}`,
+            target: execTargetId(place),
           },
         }
       : {}),
