@@ -3,6 +3,12 @@ import { startPlayground } from '../local/playground/server';
 import { startWorld } from '../local/world';
 import { launchBrowser } from '../test/support/browser';
 
+/** The emoji font loads when a glyph first needs it (font-display: swap): wait, or the emoji are blank. */
+async function fontsLoaded(page: import('playwright-core').Page): Promise<void> {
+  await page.evaluate('document.fonts.ready.then(() => true)');
+  await page.waitForTimeout(200);
+}
+
 process.env.LOG_LEVEL = 'silent';
 const world = await startWorld();
 const playground = await startPlayground(world);
@@ -17,6 +23,7 @@ try {
   const parent = page.getByTestId('message').filter({ hasText: 'ran /ecs status web' }).last();
   await parent.getByTestId('replies').click();
   await page.getByTestId('thread-feed').getByText('Tasks:', { exact: true }).waitFor();
+  await fontsLoaded(page);
   await page.screenshot({ path: 'docs/playground.png' });
   console.log('wrote docs/playground.png');
 
@@ -29,6 +36,7 @@ try {
   await page.goto(`${playground.url}?user=U0BOB&channel=C0OPS`);
   await page.getByTestId('message').filter({ hasText: 'asks to deploy to web' }).last().getByTestId('replies').click();
   await page.getByTestId('thread-feed').getByText('is live and steady', { exact: false }).last().waitFor();
+  await fontsLoaded(page);
   await page.screenshot({ path: 'docs/deploy.png' });
   console.log('wrote docs/deploy.png');
 } finally {

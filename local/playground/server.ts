@@ -4,12 +4,16 @@
  * deliveries, button payloads) and reads the local Slack's state to show what Slack would show.
  */
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { EcsTimings } from '../aws/state';
 import type { World } from '../world';
 
 const PAGE = new URL('./page.html', import.meta.url);
+/** Twemoji as a COLR font (npm twemoji-colr-font): Chromium draws it, unlike SVG-in-OpenType emoji fonts. */
+const EMOJI_FONT = join(dirname(createRequire(import.meta.url).resolve('twemoji-colr-font/package.json')), 'twemoji.woff2');
 
 export interface Playground {
   url: string;
@@ -118,6 +122,13 @@ export async function startPlayground(world: World, options: PlaygroundOptions =
       res.write('event: change\ndata: {}\n\n');
       clients.add(res);
       req.on('close', () => clients.delete(res));
+      return;
+    }
+    // The emoji of the bot's messages (✅ ⏳ ❌) are its status: they must show on any machine,
+    // including one with no emoji font installed (a fresh CI machine, a headless Chromium).
+    if (req.method === 'GET' && url.pathname === '/fonts/twemoji.woff2') {
+      res.writeHead(200, { 'content-type': 'font/woff2', 'cache-control': 'max-age=86400' });
+      res.end(readFileSync(EMOJI_FONT));
       return;
     }
     const file = /^\/files\/([\w-]+)$/.exec(url.pathname);

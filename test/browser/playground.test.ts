@@ -53,6 +53,16 @@ describe('playground in Chromium', () => {
     expect(await thread.getByRole('button', { name: 'Refresh' }).count()).toBe(1);
   });
 
+  it('draws the status emoji (✅ ⏳ ❌) with a colour emoji font, whatever fonts the machine has', async () => {
+    await type('/ecs status web');
+    const parent = page.getByTestId('message').filter({ hasText: 'ran /ecs status web' }).last();
+    await expect.poll(() => parent.textContent(), { timeout: 10_000 }).toContain('✅');
+    // The font that holds ✅ ⏳ ❌ was fetched and loaded (without it they are empty boxes on a machine with no emoji font).
+    // Evaluated in the page (a string: this project's types have no DOM).
+    const loaded = await page.evaluate(`document.fonts.ready.then(() => document.fonts.check('15px "Twemoji"', '✅⏳❌') && [...document.fonts].some((f) => f.family.includes('Twemoji') && f.status === 'loaded'))`);
+    expect(loaded).toBe(true);
+  });
+
   it('refuses mallory, who is not on the allowlist', async () => {
     await page.getByTestId('user-switch').selectOption('U0MALLORY');
     await type('/ecs status web');
