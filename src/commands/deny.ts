@@ -1,6 +1,5 @@
 import { mayRemove } from '../auth/administration';
-import { PermissionDeniedError } from '../platform/errors';
-import { UsageError } from '../platform/errors';
+import { PermissionDeniedError, UsageError } from '../platform/errors';
 import type { WorkerCommand } from './worker-types';
 
 /**
@@ -11,10 +10,7 @@ export const deny: WorkerCommand = async ({ request, job, allowlist, out }) => {
   const subject = request.scope.subject;
   if (!subject) throw new UsageError('The request names no person.');
   const { teamId, userId: adminId, channelId } = job.invocation;
-  if (subject === adminId) {
-    await out.post('You cannot remove yourself: ask another admin, so the allowlist is never left without one by accident.');
-    return { outcome: 'failure', summary: 'refused to remove the requesting admin' };
-  }
+  if (subject === adminId) throw new PermissionDeniedError('you cannot remove yourself: ask another admin, so the allowlist is never left without one by accident');
   const [admin, target] = await Promise.all([allowlist.get(teamId, adminId), allowlist.get(teamId, subject)]);
   if (!target) {
     await out.post(`<@${subject}> was not on the allowlist; nothing changed.`);

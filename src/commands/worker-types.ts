@@ -32,8 +32,11 @@ export interface CommandResult {
   summary: string;
   /** The complete output on disk, attached to the thread when Slack could not show all of it. */
   logFile?: string;
-  /** The verb refused the request after checking what it acts on: audited as a denial with this reason. */
-  deniedBecause?: string;
+  /**
+   * The verb refused the request after looking at what it acts on: `denied` (not this person's
+   * to do) or `invalid` (bad input, such as a bot to give a role to). Audited as such, outcome `refused`.
+   */
+  refused?: 'denied' | 'invalid';
   /** The command continues elsewhere (a durable workflow), which will mark the parent itself. */
   continues?: boolean;
   /** Called once the answer (and any log file) has been delivered: temp files go. */

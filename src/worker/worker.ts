@@ -7,7 +7,7 @@ import type { SlackMessage } from '../commands/types';
 import { REACTION_HANDLERS, WORKER_COMMANDS } from '../commands/worker-commands';
 import type { CommandResult, WorkerContext } from '../commands/worker-types';
 import type { Config } from '../config/schema';
-import { PermissionDeniedError, UserFacingError } from '../platform/errors';
+import { PermissionDeniedError, UsageError, UserFacingError } from '../platform/errors';
 import type { CommandJob, Job, ReactionJob } from '../platform/jobs';
 import type { Logger } from '../platform/logger';
 import type { SlackSecrets } from '../platform/secrets';
@@ -91,10 +91,10 @@ export function createWorker(deps: WorkerDeps) {
       } catch (error) {
         if (error instanceof PermissionDeniedError) {
           await out.post(`🚫 Not allowed: ${error.userMessage}. Nothing was changed.`);
-          result = { outcome: 'failure', summary: `not allowed: ${error.userMessage}`, deniedBecause: error.userMessage };
+          result = { outcome: 'failure', summary: `not allowed: ${error.userMessage}`, refused: 'denied' };
         } else if (error instanceof UserFacingError) {
           await out.post(`❌ ${error.userMessage}`);
-          result = { outcome: 'failure', summary: error.userMessage.split('\n')[0]! };
+          result = { outcome: 'failure', summary: error.userMessage.split('\n')[0]!, ...(error instanceof UsageError ? { refused: 'invalid' as const } : {}) };
         } else {
           logger.error('command failed', { error, stack: (error as Error).stack });
           await out.post(`❌ Something went wrong inside the bot (job \`${job.id}\`). The logs have the details.`);
@@ -112,8 +112,8 @@ export function createWorker(deps: WorkerDeps) {
           job.audit,
           {
             // Handed to a durable workflow: still under way; the workflow records the end.
-            outcome: result.continues ? 'accepted' : result.deniedBecause ? 'refused' : result.outcome,
-            ...(result.deniedBecause ? { decision: 'denied' as const } : {}),
+            outcome: result.continues ? 'accepted' : result.refused ? 'refused' : result.outcome,
+            ...(result.refused ? { decision: result.refused } : {}),
             durationMs: deps.now() - started,
             reason: result.summary,
             ...(aws?.requestIds.length ? { awsRequestIds: aws.requestIds } : {}),
