@@ -99,7 +99,9 @@ export function holdsPermissionHere(entry: AllowlistEntry | undefined, permissio
   if (!hasGrants(entry)) return { allowed: false, reason: NOT_ON_ALLOWLIST };
   if (!entry.grants.some((g) => grantsPermission(g, permission))) return { allowed: false, reason: `you need the \`${ROLE_FOR[permission]}\` role` };
   if (!entry.grants.some((g) => grantsPermission(g, permission) && validInChannel(g, channelId))) {
-    return { allowed: false, reason: `your \`${ROLE_FOR[permission]}\` role is not valid in this channel` };
+    // Name the roles they hold (an operator reading is told about "operator", not "viewer").
+    const held = [...new Set(entry.grants.filter((g) => grantsPermission(g, permission)).map((g) => `\`${g.role}\``))];
+    return { allowed: false, reason: `your ${held.join(' and ')} role${held.length > 1 ? 's are' : ' is'} not valid in this channel` };
   }
   return { allowed: true };
 }
