@@ -237,3 +237,90 @@ describe('ingress: events', () => {
     expect(world.audit.records).toEqual([expect.objectContaining({ teamId: 'T9', userId: 'U0EVE', channelId: 'C0OPS', decision: 'denied', outcome: 'refused', reason: 'workspace not configured' })]);
   });
 });
+
+describe('ingress: the 3-second promise when a dependency fails or hangs', () => {
+  const never = () => new Promise<never>(() => undefined);
+  const refused = () => Promise.reject(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:8000'), { code: 'ECONNREFUSED' }));
+  const throttled = () => Promise.reject(Object.assign(new Error('Rate exceeded'), { name: 'TooManyRequestsException' }));
+
+  function faulty(fault: { get?: () => Promise<never>; claim?: () => Promise<never>; dispatch?: () => Promise<never>; secrets?: () => Promise<never>; record?: () => Promise<never> }) {
+    const world = setup();
+    const responses: string[] = [];
+    const core = createIngress({
+      config: () => config,
+      secrets: fault.secrets ?? (async () => ({ signingSecret: SECRET, botToken: 'xoxb-test' })),
+      allowlist: { ...world.allowlist, get: fault.get ?? world.allowlist.get },
+      audit: () => ({ ...world.audit, record: fault.record ?? world.audit.record }),
+      jobs: { dispatch: fault.dispatch ?? world.jobs.dispatch },
+      state: { claim: (...a) => (fault.claim ?? world.state.claim)(...a), get: (key) => world.state.get(key), release: (...a) => world.state.release(...a), refresh: (...a) => world.state.refresh(...a) },
+      respond: async (_url, message) => void responses.push(message.text),
+      now: Date.now,
+      ackBudgetMs: 150,
+    });
+    const timed = async (event: HttpEvent) => {
+      const started = Date.now();
+      const res = await core.handleHttp(event);
+      return { res, ms: Date.now() - started };
+    };
+    return { ...world, timed, responses };
+  }
+
+  it('DynamoDB refusing connections: HTTP 200 and a plain answer at once; nothing ran', async () => {
+    const w = faulty({ get: refused });
+    const { res, ms } = await w.timed(slash('status web'));
+    expect(res.statusCode).toBe(200);
+    expect(answer(res)).toMatchObject({ response_type: 'ephemeral', text: "⚠️ I can't reach my allowlist right now (DynamoDB failed (ECONNREFUSED)), so nothing ran. Try again in a minute." });
+    expect(ms).toBeLessThan(150);
+    expect(w.jobs.jobs).toHaveLength(0);
+  });
+
+  it('DynamoDB accepting connections and never answering: the answer comes when the budget ends', async () => {
+    for (const fault of [{ get: never }, { claim: never }, { record: never }]) {
+      const w = faulty(fault);
+      const { res, ms } = await w.timed(slash('status web'));
+      expect(answer(res).text).toBe("⚠️ I can't reach my allowlist right now (DynamoDB did not answer in time), so nothing ran. Try again in a minute.");
+      expect(ms).toBeGreaterThanOrEqual(140);
+      expect(ms).toBeLessThan(600);
+      expect(w.jobs.jobs).toHaveLength(0);
+    }
+  });
+
+  it('slow SSM: the signing secret cannot be read in time, so nothing is trusted and nothing runs', async () => {
+    const w = faulty({ secrets: never });
+    const { res } = await w.timed(slash('status web'));
+    expect(answer(res).text).toContain("I can't read my own settings right now (SSM did not answer in time), so nothing ran.");
+    expect(w.audit.records).toHaveLength(0);
+  });
+
+  it('throttled Lambda Invoke: nothing ran, and the attempt is recorded as an error, not left "accepted"', async () => {
+    const w = faulty({ dispatch: throttled });
+    const { res } = await w.timed(slash('status web'));
+    expect(answer(res).text).toBe('⚠️ I could not hand your command to my worker (AWS Lambda failed (TooManyRequestsException)), so nothing ran. Try again in a minute.');
+    expect(w.audit.completions).toEqual([expect.objectContaining({ result: expect.objectContaining({ outcome: 'error', reason: expect.stringContaining('the worker could not be invoked') }) })]);
+  });
+
+  it('Lambda Invoke that never answers: the person is told it may have started', async () => {
+    const w = faulty({ dispatch: never });
+    const { res } = await w.timed(slash('status web'));
+    expect(answer(res).text).toContain('I could not confirm that your command started');
+    expect(w.audit.completions[0]).toMatchObject({ result: { outcome: 'error', reason: expect.stringContaining('unknown whether the worker started') } });
+  });
+
+  it('a button click is answered on its response_url; an event gets a 500 so that Slack delivers it again', async () => {
+    const w = faulty({ get: refused });
+    const payload = { type: 'block_actions', team: { id: 'T1' }, user: { id: 'U0ALICE' }, channel: { id: 'C0OPS' }, response_url: 'https://hooks.slack.com/actions/x', actions: [{ action_id: 'ecs:rerun', value: 'status web' }] };
+    const click = signedSlackEvent({ signingSecret: SECRET, contentType: 'application/x-www-form-urlencoded', body: `payload=${encodeURIComponent(JSON.stringify(payload))}` });
+    expect((await w.timed(click)).res).toMatchObject({ statusCode: 200, body: '' });
+    expect(w.responses).toEqual(["⚠️ I can't reach my allowlist right now (DynamoDB failed (ECONNREFUSED)), so nothing ran. Try again in a minute."]);
+    expect(w.jobs.jobs).toHaveLength(0);
+
+    const events = faulty({});
+    events.state.get = never; // is the reacted-to message tracked? DynamoDB does not say
+    const event = signedSlackEvent({
+      signingSecret: SECRET,
+      contentType: 'application/json',
+      body: JSON.stringify({ type: 'event_callback', team_id: 'T1', event_id: 'Ev9', event: { type: 'reaction_added', user: 'U0BOB', reaction: 'x', item: { type: 'message', channel: 'C0OPS', ts: '1.2' } } }),
+    });
+    expect((await events.timed(event)).res.statusCode).toBe(500);
+  });
+});

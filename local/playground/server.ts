@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { EcsTimings } from '../aws/state';
+import { resetSlackSecrets } from '../../src/platform/secrets';
 import type { World } from '../world';
 
 const PAGE = new URL('./page.html', import.meta.url);
@@ -47,9 +48,17 @@ export const SIMULATIONS: Record<string, (world: World) => void> = {
   'aws-deny-describe-services': (w) => void w.aws.faults.deny('ecs:DescribeServices'),
   'aws-latency': (w) => w.aws.faults.latency(400),
   'slack-rate-limit': (w) => w.slack.faults.rateLimit('chat.postMessage', 1, 1),
+  'dynamodb-refuse': (w) => w.dynamo.fault('refuse'),
+  'dynamodb-hang': (w) => w.dynamo.fault('hang'),
+  'ssm-slow': (w) => {
+    w.aws.faults.latency(5_000, 'ssm:GetParameters');
+    resetSlackSecrets(); // the secrets are read once per cold start: make this the next one
+  },
+  'lambda-throttle': (w) => void w.aws.faults.throttle('lambda:InvokeFunction', 1_000),
   clear: (w) => {
     w.aws.faults.clear();
     w.slack.faults.clear();
+    w.dynamo.fault('none');
   },
 };
 

@@ -9,6 +9,7 @@ import type { Config } from '../config/schema';
 import { PermissionDeniedError, UserFacingError } from '../platform/errors';
 import { escapeText } from '../slack/format';
 import type { Job, JobDispatcher } from '../platform/jobs';
+import { DependencyUnavailableError, withDeadline, within } from '../platform/deadline';
 import { log } from '../platform/logger';
 import type { SlackSecrets } from '../platform/secrets';
 import type { StateStore } from '../platform/state';
@@ -25,7 +26,67 @@ export interface IngressDeps {
   /** Posts an ephemeral answer to a response_url (used for button clicks). */
   respond: (responseUrl: string, message: SlackMessage) => Promise<void>;
   now: () => number;
+  /** Milliseconds the ack may spend on its dependencies (default ACK_BUDGET_MS). */
+  ackBudgetMs?: number;
 }
+
+/**
+ * Slack gives up on an ack after 3 s, network and cold start included: every call the ack path
+ * makes shares this budget, and what is left answers the person in plain words.
+ */
+export const ACK_BUDGET_MS = 2_300;
+/** A little more, after the budget ran out, to record and say what happened. */
+const CLEANUP_BUDGET_MS = 300;
+
+/** Every dependency call of the ack path within the request's deadline, failures named. */
+function guarded(deps: IngressDeps): IngressDeps {
+  const { allowlist, state, jobs } = deps;
+  return {
+    ...deps,
+    secrets: () => within('secrets', deps.secrets),
+    allowlist: {
+      get: (...a) => within('allowlist', () => allowlist.get(...a)),
+      put: (...a) => within('allowlist', () => allowlist.put(...a)),
+      remove: (...a) => within('allowlist', () => allowlist.remove(...a)),
+      list: (...a) => within('allowlist', () => allowlist.list(...a)),
+    },
+    audit: () => {
+      const log = deps.audit();
+      return { record: (...a) => within('audit', () => log.record(...a)), complete: (...a) => within('audit', () => log.complete(...a)) };
+    },
+    jobs: { dispatch: (job) => within('worker', () => jobs.dispatch(job)) },
+    state: {
+      claim: (...a) => within('state', () => state.claim(...a)),
+      get: <T extends Record<string, unknown>>(key: string) => within('state', () => state.get<T>(key)),
+      release: (...a) => within('state', () => state.release(...a)),
+      refresh: (...a) => within('state', () => state.refresh(...a)),
+    },
+    respond: (...a) => within('slack', () => deps.respond(...a)),
+  };
+}
+
+/** What the person is told when a dependency of the ack failed: what happened, and whether anything ran. */
+export function unavailableMessage(error: DependencyUnavailableError): string {
+  const how = error.timedOut ? 'did not answer in time' : `failed${causeName(error) ? ` (${causeName(error)})` : ''}`;
+  switch (error.dependency) {
+    case 'secrets':
+      return `⚠️ I can't read my own settings right now (SSM ${how}), so nothing ran. Try again in a minute; if it keeps happening, an admin can check the ingress logs.`;
+    case 'worker':
+      return error.timedOut
+        ? "⚠️ I could not confirm that your command started (AWS Lambda did not answer in time). Look for its thread in this channel in a minute before you try again."
+        : `⚠️ I could not hand your command to my worker (AWS Lambda ${how}), so nothing ran. Try again in a minute.`;
+    case 'slack':
+      return `⚠️ Slack ${how}.`;
+    default:
+      return `⚠️ I can't reach my allowlist right now (DynamoDB ${how}), so nothing ran. Try again in a minute.`;
+  }
+}
+
+const causeName = (error: DependencyUnavailableError): string | undefined => {
+  const cause = error.cause as { name?: string; code?: string } | undefined;
+  const name = cause?.name && cause.name !== 'Error' ? cause.name : cause?.code;
+  return name ? escapeText(name) : undefined;
+};
 
 /** How long an event_id is remembered; Slack's retries come within minutes. */
 const EVENT_DEDUP_TTL_SECONDS = 24 * 3600;
@@ -36,10 +97,28 @@ const ephemeral = (message: SlackMessage): HttpResult => json(200, { response_ty
  * The ack path: verify, parse, authorize (one allowlist read), hand off, answer, all well
  * within Slack's 3 seconds. Nothing here calls ECS.
  */
-export function createIngress(deps: IngressDeps) {
+export function createIngress(unguarded: IngressDeps) {
+  const deps = guarded(unguarded);
+  const budgetMs = unguarded.ackBudgetMs ?? ACK_BUDGET_MS;
   return { handleHttp, handleInvocation, handleEventEnvelope, handleInteraction };
 
+  /**
+   * Within the ack budget. A dependency that fails or hangs ends the request with an answer that
+   * says so: a slash command gets it as its ephemeral reply (HTTP 200, never Slack's generic
+   * failure), an event gets a 500 so that Slack delivers it again later.
+   */
   async function handleHttp(event: HttpEvent): Promise<HttpResult> {
+    try {
+      return await withDeadline(budgetMs, () => handleHttpWithinBudget(event));
+    } catch (error) {
+      if (!(error instanceof DependencyUnavailableError)) throw error;
+      log.error('a dependency of the ack path is unavailable', { dependency: error.dependency, timedOut: error.timedOut, error: error.cause });
+      const isEvent = (header(event, 'content-type') ?? '').startsWith('application/json');
+      return isEvent ? text(500, 'dependency unavailable') : ephemeral({ text: unavailableMessage(error) });
+    }
+  }
+
+  async function handleHttpWithinBudget(event: HttpEvent): Promise<HttpResult> {
     const started = deps.now();
     const body = rawBody(event);
     // ssl_check carries no signature and needs no answer but 200.
@@ -207,7 +286,15 @@ export function createIngress(deps: IngressDeps) {
     }
 
     const auditKey = await audit({ ...scope, decision: 'allowed', outcome: 'accepted' });
-    await deps.jobs.dispatch({ kind: 'command', id: attempt.id, invocation, audit: auditKey, receivedAt: deps.now() });
+    try {
+      await deps.jobs.dispatch({ kind: 'command', id: attempt.id, invocation, audit: auditKey, receivedAt: deps.now() });
+    } catch (error) {
+      if (!(error instanceof DependencyUnavailableError)) throw error;
+      // Recorded, briefly, after the budget: the attempt's record must not say "accepted" forever.
+      const outcome = error.timedOut ? 'unknown whether the worker started' : 'the worker could not be invoked';
+      await withDeadline(CLEANUP_BUDGET_MS, () => deps.audit().complete(auditKey, { outcome: 'error', reason: `${outcome}: ${error.message}` })).catch(() => undefined);
+      throw error;
+    }
     const where = request.verb.name === 'deploy' || request.verb.name === 'rollback' ? 'the approval request will appear in this channel, progress in its thread' : 'the answer will appear in a thread in this channel';
     return { text: `⏳ Working on \`${commandText(invocation)}\`: ${where}.` };
   }
@@ -273,7 +360,8 @@ export function createIngress(deps: IngressDeps) {
     try {
       await deps.jobs.dispatch(job);
     } catch (error) {
-      await deps.state.release(claimKey).catch(() => undefined);
+      // With a little time of its own: the budget may be spent, and a claim left behind would make Slack's retry look like a duplicate.
+      await withDeadline(CLEANUP_BUDGET_MS, () => deps.state.release(claimKey)).catch(() => undefined);
       log.error('could not hand the event to the worker', { claimKey, error });
       return text(500, 'could not dispatch');
     }
@@ -304,7 +392,17 @@ export function createIngress(deps: IngressDeps) {
         ...optional('channelName', p.channel.name),
         ...optional('responseUrl', p.response_url),
       };
-      const answer = await handleInvocation(invocation, entry);
+      let answer: SlackMessage;
+      try {
+        answer = await handleInvocation(invocation, entry);
+      } catch (error) {
+        // A click's answer goes to its response_url, not the HTTP reply: say there what failed.
+        if (!(error instanceof DependencyUnavailableError) || !p.response_url) throw error;
+        log.error('a dependency of the ack path is unavailable', { dependency: error.dependency, timedOut: error.timedOut, error: error.cause });
+        answer = { text: unavailableMessage(error) };
+        await withDeadline(CLEANUP_BUDGET_MS, () => deps.respond(p.response_url!, answer)).catch(() => undefined);
+        return text(200, '');
+      }
       if (p.response_url) await deps.respond(p.response_url, answer);
       return text(200, '');
     }

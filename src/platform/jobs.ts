@@ -42,7 +42,7 @@ export const lambdaDispatcher: JobDispatcher = {
     if (!functionName) throw new Error('WORKER_FUNCTION_NAME is not set');
     // Loaded on first hand-off: help, whoami and untracked events never need it.
     const { InvokeCommand, LambdaClient } = await import('@aws-sdk/client-lambda');
-    lambda ??= new LambdaClient({ maxAttempts: 3 });
+    lambda ??= new LambdaClient({ maxAttempts: 3, requestHandler: { connectionTimeout: 1_000, requestTimeout: 2_000 } });
     const out = await lambda.send(
       new InvokeCommand({ FunctionName: functionName, InvocationType: 'Event', Payload: Buffer.from(JSON.stringify(job)) }),
     );

@@ -26,7 +26,7 @@ async function loadSlackSecrets(): Promise<SlackSecrets> {
   const signingName = requiredEnv('SLACK_SIGNING_SECRET_PARAM');
   const tokenName = requiredEnv('SLACK_BOT_TOKEN_PARAM');
   const { GetParametersCommand, SSMClient } = await import('@aws-sdk/client-ssm');
-  const ssm = new SSMClient({ maxAttempts: 4 });
+  const ssm = new SSMClient({ maxAttempts: 4, requestHandler: { connectionTimeout: 1_000, requestTimeout: 2_000 } });
   try {
     const out = await ssm.send(new GetParametersCommand({ Names: [signingName, tokenName], WithDecryption: true }));
     const value = (name: string) => out.Parameters?.find((p) => p.Name === name)?.Value;
