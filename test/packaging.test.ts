@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse, type CollectionTag, type ScalarTag, type Tags } from 'yaml';
 import { HANDLERS, loadConfigFile } from '../scripts/build';
+import { AUDIT_FAILURE_METRIC, METRICS_NAMESPACE } from '../src/audit/failures';
 import { TABLES, type TableDefinition } from '../src/platform/tables';
 
 // CloudFormation short-form intrinsics (!Ref, !GetAtt, !Sub, …) as their long form.
@@ -125,6 +126,25 @@ describe('serverless.yml: provider and packaging', () => {
     expect(resources[queueId].Type).toBe('AWS::SQS::Queue');
     const send = rolePolicyStatements(roleOf('worker')).find((s) => actions(s).includes('sqs:SendMessage'));
     expect(send?.Resource).toEqual({ 'Fn::GetAtt': [queueId, 'Arn'] });
+  });
+});
+
+describe('serverless.yml: alarms', () => {
+  it('alarms on the audit failure metric exactly as src/audit/failures.ts emits it, to the alarm topic', () => {
+    const alarm = resources.AuditWriteFailuresAlarm;
+    expect(alarm.Type).toBe('AWS::CloudWatch::Alarm');
+    expect(alarm.Properties).toMatchObject({
+      Namespace: METRICS_NAMESPACE,
+      MetricName: AUDIT_FAILURE_METRIC,
+      // Powertools' default dimension: the service name given to Metrics.
+      Dimensions: [{ Name: 'service', Value: 'ecs-chatops' }],
+      Statistic: 'Sum',
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      TreatMissingData: 'notBreaching',
+      AlarmActions: [{ Ref: 'AlarmTopic' }],
+    });
+    expect(resources.AlarmTopic.Type).toBe('AWS::SNS::Topic');
   });
 });
 

@@ -1,5 +1,6 @@
 import { ddb, epochSeconds, isConditionalCheckFailed } from '../platform/dynamo';
 import { log } from '../platform/logger';
+import { reportAuditFailure } from './failures';
 import { tableName } from '../platform/tables';
 
 export type AuditDecision = 'allowed' | 'denied' | 'invalid';
@@ -55,10 +56,15 @@ export function dynamoAudit(retentionDays: number): AuditLog {
       const key = auditKey(entry);
       log.info('audit', { audit: entry });
       const ttl = retentionSeconds(retentionDays);
-      await ddb.put({
-        TableName: tableName('audit'),
-        Item: { ...key, ...entry, ...(ttl ? { expiresAt: epochSeconds(Date.parse(entry.at)) + ttl } : {}) },
-      });
+      try {
+        await ddb.put({
+          TableName: tableName('audit'),
+          Item: { ...key, ...entry, ...(ttl ? { expiresAt: epochSeconds(Date.parse(entry.at)) + ttl } : {}) },
+        });
+      } catch (error) {
+        await reportAuditFailure('record', key, error);
+        throw error;
+      }
       return key;
     },
     async complete(key, result, onlyIf) {
@@ -88,6 +94,7 @@ export function dynamoAudit(retentionDays: number): AuditLog {
       } catch (error) {
         // The record moved on (a workflow completed it first): that completion stands.
         if (onlyIf && isConditionalCheckFailed(error)) return;
+        await reportAuditFailure('complete', key, error);
         throw error;
       }
     },
