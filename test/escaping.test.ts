@@ -104,6 +104,103 @@ describe('AWS errors', () => {
   });
 });
 
+describe('/ecs status', () => {
+  afterEach(resetMocks);
+  const target = { alias: 'web', region: 'us-east-1', cluster: 'main', service: 'web' };
+  it('escapes what ECS says: events, rollout and stop reasons, names, images, failures', async () => {
+    const service: Service = {
+      serviceName: 'web<!here>',
+      clusterArn: 'arn:aws:ecs:us-east-1:1:cluster/main',
+      desiredCount: 2,
+      runningCount: 1,
+      taskDefinition: 'arn:aws:ecs:us-east-1:1:task-definition/web:42',
+      deployments: [{ status: 'PRIMARY', rolloutState: 'FAILED', rolloutStateReason: EVIL, taskDefinition: 'arn:aws:ecs:us-east-1:1:task-definition/web:42' }],
+      events: [{ createdAt: new Date(), message: EVIL }],
+    };
+    const { sections } = renderStatus('web', {
+      service,
+      taskDefinition: { containerDefinitions: [{ name: 'app<@U0ALICE>', image: 'registry/web:<!channel>' }] },
+      stoppedTasks: [{ taskArn: 'arn:aws:ecs:us-east-1:1:task/main/abc', stoppedReason: EVIL, stopCode: '<!here>' as never, containers: [{ name: '<!channel>', exitCode: 1, reason: EVIL }] }],
+    });
+    const all = sections.join('\n');
+    expectShownAsWritten(all);
+    expect(all).toContain('`app&lt;@U0ALICE&gt;`: `registry/web:&lt;!channel&gt;`');
+  });
+  it('escapes the reason ECS gives for a missing service', async () => {
+    ecsMock.on(DescribeServicesCommand).resolves({ services: [], failures: [{ reason: EVIL }] });
+    const error = (await readServiceSnapshot({ aws: session, target }).catch((e: unknown) => e)) as UserFacingError;
+    expectShownAsWritten(error.userMessage);
+  });
+});
+
+describe('deploys', () => {
+  afterEach(resetMocks);
+  const td = (name: string) => `arn:aws:ecs:us-east-1:111111111111:task-definition/${name}`;
+  it('watch lines and verdicts escape task definition names, deployment ids, events, rollout and stop reasons', async () => {
+    const since = Date.parse('2026-01-01T12:00:00Z');
+    const failed: Service = {
+      status: 'ACTIVE',
+      desiredCount: 2,
+      deployments: [{ id: 'ecs-svc/1', status: 'PRIMARY', rolloutState: 'FAILED', rolloutStateReason: EVIL, taskDefinition: td('<!here>:43'), createdAt: new Date(since) }],
+      events: [{ id: 'e1', createdAt: new Date(since + 1000), message: EVIL }],
+    };
+    const seen = observeRollout(failed, startProgress('ecs-svc/1', td('<!here>:43'), since));
+    expect(seen.lines).toHaveLength(2);
+    expectShownAsWritten(seen.lines[0]!, ['<!here>']);
+    expectShownAsWritten(seen.lines[1]!);
+    expect(seen.verdict.state).toBe('failed');
+    expectShownAsWritten((seen.verdict as { reason: string }).reason);
+
+    // Someone else's deployment replaced the watched one (gone from the service by now).
+    const replaced: Service = { status: 'ACTIVE', deployments: [{ id: 'ecs-svc/<!channel>', status: 'PRIMARY', taskDefinition: td('<@U0ALICE>:44') }] };
+    const superseded = observeRollout(replaced, startProgress('ecs-svc/&amp;', td('web:43'), since)).verdict as { reason: string };
+    expectShownAsWritten(superseded.reason, ['<!channel>', '<@U0ALICE>', '&amp;']);
+
+    // Stopped tasks: the line escaped, the reason kept as AWS wrote it (escaped where it is quoted).
+    ecsMock.on(ListTasksCommand).resolves({ taskArns: ['arn:aws:ecs:us-east-1:1:task/main/0123456789abcdef'] });
+    ecsMock.on(DescribeTasksCommand).resolves({ tasks: [{ taskArn: 'arn:aws:ecs:us-east-1:1:task/main/0123456789abcdef', taskDefinitionArn: td('web:43'), stoppedReason: EVIL, containers: [{ name: 'app', exitCode: 1, reason: '<!here> &amp;' }] }] });
+    const stopped = await readStoppedTasks(new ECSClient({ region: 'us-east-1' }), 'main', 'web', startProgress('ecs-svc/1', td('web:43'), 0));
+    expectShownAsWritten(stopped.lines[0]!);
+    expect(stopped.progress.stopReasons[0]).toContain('<!channel>');
+  });
+  it('image notes, the headline and planning errors escape names and images from task definitions', async () => {
+    const current: TaskDefinition = { taskDefinitionArn: td('web:42'), status: 'ACTIVE', containerDefinitions: [{ name: 'app', image: 'registry/web:<!channel>' }, { name: '<!here>', image: 'side' }] };
+    const older: TaskDefinition = { taskDefinitionArn: td('web:41'), status: 'ACTIVE', containerDefinitions: [{ name: 'app', image: 'registry/web:<@U0ALICE>' }, { name: '&amp;', image: '<https://evil.example|click>' }] };
+    ecsMock.on(DescribeServicesCommand).resolves({ services: [{ status: 'ACTIVE', taskDefinition: td('web:42'), deployments: [{ status: 'PRIMARY', rolloutState: 'COMPLETED' }] }] });
+    ecsMock.on(DescribeTaskDefinitionCommand, { taskDefinition: td('web:42') }).resolves({ taskDefinition: current });
+    ecsMock.on(DescribeTaskDefinitionCommand, { taskDefinition: 'web:41' }).resolves({ taskDefinition: older });
+    const target = { alias: 'web', region: 'us-east-1', cluster: 'main', service: 'web' } as { alias: string } & Target;
+    const { plan } = await planDeploy(session, target, { action: 'rollback', revision: '41' });
+    expectShownAsWritten(plan.imageNotes.join('\n'));
+
+    const headline = requestHeadline({ requesterId: 'U0BOB', target: 'web', deployId: 'abc123', plan: { ...plan, currentTaskDefinition: td('<!channel>:1') } });
+    expectShownAsWritten(headline, ['<!channel>'], ['<@U0BOB>']);
+
+    ecsMock.on(DescribeTaskDefinitionCommand, { taskDefinition: 'web:40' }).rejects(Object.assign(new Error(EVIL), { name: 'ServerException' }));
+    const error = (await planDeploy(session, target, { action: 'rollback', revision: '40' }).catch((e: unknown) => e)) as UserFacingError;
+    expectShownAsWritten(error.userMessage);
+  });
+  it('a deploy of an image the task definition cannot take names its containers escaped', () => {
+    const error = (() => {
+      try {
+        withImage({ containerDefinitions: [{ name: '<!here>', image: 'registry/web:<!channel>' }] }, 'other/repo:2');
+      } catch (e) {
+        return e as UserFacingError;
+      }
+    })()!;
+    expectShownAsWritten(error.userMessage, ['<!here>', '<!channel>']);
+  });
+  it('image checks escape what ECR and the image reference parser say', async () => {
+    ecrMock.on(DescribeImagesCommand).rejects(Object.assign(new Error(EVIL), { name: 'ServerException' }));
+    const unchecked = await checkImage(session, '111111111111.dkr.ecr.us-east-1.amazonaws.com/web:v1');
+    expect(unchecked.status).toBe('unchecked');
+    expectShownAsWritten(unchecked.note);
+    const bad = await checkImage(session, 'web:<!channel> &amp;');
+    expect(bad.status).toBe('missing');
+    expectShownAsWritten(bad.note, ['<!channel>', '&amp;']);
+  });
+});
+
 describe('script output in a thread', () => {
   let server: SlackServer;
   let client: WebClient;
