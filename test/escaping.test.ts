@@ -234,3 +234,22 @@ describe('script output in a thread', () => {
     expect(server.replies('C0OPS', pieces.parentTs)[0]!.text.split('```')).toHaveLength(3);
   });
 });
+
+describe('script runs', () => {
+  it('the end of a run: the label as typed in code, escaped in the summary for the parent', () => {
+    const label = 'echo.sh <!channel> <@U0ALICE> &amp;';
+    for (const exit of [0, 3, undefined]) {
+      const end = endReport(label, exit, '1 s', '12 B of output');
+      expectShownAsWritten(end.text, exit === undefined ? [] : ['<!channel>', '<@U0ALICE>', '&amp;']);
+      expectShownAsWritten(end.summary, ['<!channel>', '<@U0ALICE>', '&amp;']);
+    }
+  });
+  it('ECS refusing an exec session: its message escaped', () => {
+    const error = explainExecError(Object.assign(new Error(`The execute command failed: ${EVIL}`), { name: 'InvalidParameterException' }), 'manager')!;
+    expectShownAsWritten(error.userMessage);
+  });
+  it('a wrong number of arguments names the placeholders escaped', () => {
+    const [problem] = checkArguments({ args: [{ name: 'label', pattern: '[a-z]+' }] }, []);
+    expectShownAsWritten(problem!.message, ['<label>']);
+  });
+});
