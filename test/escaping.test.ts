@@ -253,3 +253,35 @@ describe('script runs', () => {
     expectShownAsWritten(problem!.message, ['<label>']);
   });
 });
+
+describe('/ecs verify', () => {
+  const ctx = { region: 'us-east-1', target: { cluster: 'main', service: 'web' } } as unknown as VerifyContext;
+  const result = (outcome: CheckOutcome, title = 'Network'): CheckResult => ({ ...outcome, id: 'x', family: 'network', title, group: ['Network'], durationMs: 1, order: 0 });
+  const slackOutput = (r: CheckResult) => [renderTree([r], 'slack'), renderSummary([r], 'slack')];
+
+  it('placeholders in fixes (`<subnet-id>`) reach Slack as text, and the terminal as written', async () => {
+    const [check] = networkChecks({ ctx, taskDefinition: { networkMode: 'awsvpc' }, service: {} });
+    const r = result(await check!.run(ctx));
+    expect(r.fix).toContain('subnets=[<subnet-id>],securityGroups=[<sg-id>]');
+    for (const text of slackOutput(r)) expectShownAsWritten(text, ['<subnet-id>', '<sg-id>']);
+    expect(renderTree([r], 'plain')).toContain('subnets=[<subnet-id>],securityGroups=[<sg-id>]');
+  });
+  it('what AWS returned (route targets, error messages) is escaped once, also in titles and groups', () => {
+    const via = classifyDefaultRoute({ State: 'blackhole', GatewayId: '<!channel>' }, false).via;
+    for (const text of slackOutput(result({ status: 'FAIL', message: via, fix: EVIL }))) expectShownAsWritten(text);
+    for (const text of slackOutput({ ...result(describeCheckError(Object.assign(new Error(EVIL), { name: 'ServerException' })), 'Image `<!here>`'), group: ['Container <@U0ALICE>'] })) {
+      expectShownAsWritten(text);
+    }
+  });
+  it('a UserFacingError (already Slack text) is not escaped a second time', () => {
+    let error: unknown;
+    try {
+      withImage({ containerDefinitions: [{ name: '<!here>', image: 'registry/web:&amp;' }] }, 'other/repo:2');
+    } catch (e) {
+      error = e;
+    }
+    const r = result(describeCheckError(error));
+    for (const text of slackOutput(r)) expectShownAsWritten(text, ['<!here>', '&amp;']);
+    expect(resultLine(r, 'plain')).toContain('<!here> → registry/web:&amp;');
+  });
+});
