@@ -285,3 +285,21 @@ describe('/ecs verify', () => {
     expect(resultLine(r, 'plain')).toContain('<!here> → registry/web:&amp;');
   });
 });
+
+describe('help and configuration text', () => {
+  it('help: the placeholders of a command’s details', async () => {
+    const answer = await help({ request: { words: { positional: ['run'], flags: new Map() } } } as unknown as AckContext);
+    expectShownAsWritten(answer.text!, ['<run-id>', '<script>']);
+  });
+  it('scripts: descriptions from the configuration', async () => {
+    const config = parseConfig({
+      slack: { teams: ['T0LOCAL'] },
+      targets: { manager: { region: 'us-east-1', cluster: 'main', service: 'manager', manager: { container: 'app' } } },
+      scripts: { 'echo.sh': { description: EVIL, target: 'manager', path: '/work/echo.sh', args: [{ name: 'label', pattern: '.+', description: '<!here> &amp;' }] } },
+    });
+    const entry = { teamId: 'T0LOCAL', userId: 'U0ALICE', grants: [{ role: 'admin' as const, services: ['*'] }], addedBy: 'U0ROOT', updatedAt: '2026-01-01T00:00:00.000Z' };
+    const answer = await scripts({ config, entry, invocation: { channelId: 'C0OPS' } } as unknown as AckContext);
+    expectShownAsWritten(answer.text!, [...PIECES, '<label>']);
+    expectShownAsWritten(describeScriptArgs(config.scripts['echo.sh']!).join('\n'), ['<!here>', '&amp;']);
+  });
+});

@@ -21,7 +21,7 @@ export const scripts: AckCommand = ({ config, entry, invocation }) => {
   const lines = mine.flatMap((name) => {
     const s = config.scripts[name]!;
     return [
-      `• \`${escapeText(scriptUsage(name, s))}\`${s.description ? `: ${s.description}` : ''} (on \`${s.target}\`, stops after ${Math.round(s.timeoutSeconds / 60)} min${s.requiresApproval ? ', needs an approval' : ''}${s.allowOverlap ? '' : ', one run at a time'})`,
+      `• \`${escapeText(scriptUsage(name, s))}\`${s.description ? `: ${escapeText(s.description)}` : ''} (on \`${s.target}\`, stops after ${Math.round(s.timeoutSeconds / 60)} min${s.requiresApproval ? ', needs an approval' : ''}${s.allowOverlap ? '' : ', one run at a time'})`,
       ...describeScriptArgs(s).map((d) => `    ${d}`),
     ];
   });
