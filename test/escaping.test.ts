@@ -303,3 +303,79 @@ describe('help and configuration text', () => {
     expectShownAsWritten(describeScriptArgs(config.scripts['echo.sh']!).join('\n'), ['<!here>', '&amp;']);
   });
 });
+
+describe('end to end through the local world', () => {
+  let world: World;
+  let setConfig: (config: Config | undefined) => void;
+  beforeAll(async () => {
+    // The unit tests above stub every ECS and ECR client; the world's bot calls the emulator.
+    ecsMock.restore();
+    ecrMock.restore();
+    world = await startWorld({ durableSkipTime: true });
+    const load = await import('../src/config/load');
+    setConfig = load.setConfig;
+    const base = load.getConfig();
+    // A script that prints its arguments, each between markers: its output is what was typed.
+    setConfig(parseConfig({ ...base, scripts: { ...base.scripts, 'echo-args.sh': { target: 'manager', path: '/work/echo-args.sh', args: [{ name: 'text', pattern: '.+' }], timeoutSeconds: 60 } } }));
+  }, 60_000);
+  afterAll(async () => {
+    setConfig?.(undefined);
+    await world?.close();
+  });
+
+  const CHANNEL = 'C0OPS';
+  const parents = () => (world.slack.workspace.messages[CHANNEL] ?? []).filter((m) => !m.threadTs || m.threadTs === m.ts);
+  const replies = (ts: string) => world.slack.replies(CHANNEL, ts).map((r) => r.text);
+
+  it('an AWS error carrying markup: the thread and the parent show it as text', async () => {
+    const lift = world.aws.faults.fail('ecs:DescribeServices', { code: 'InvalidParameterException', message: EVIL }, 1);
+    try {
+      await world.slash('U0ALICE', 'status web');
+      await world.idle();
+    } finally {
+      lift();
+    }
+    const parent = parents().at(-1)!;
+    expect(parent.text).toMatch(/^❌ <@U0ALICE> ran `\/ecs status web` — AWS returned InvalidParameterException while reading service/);
+    expectShownAsWritten(parent.text, PIECES, ['<@U0ALICE>']);
+    const thread = replies(parent.ts).join('\n');
+    expect(thread).toContain('❌ AWS returned InvalidParameterException');
+    expectShownAsWritten(thread);
+  });
+
+  it('script output and arguments carrying markup and fences: the live log holds its block, the end and the parent show them as text', async () => {
+    // As Slack sends what was typed: &, < and > escaped.
+    const typed = escapeText(`${EVIL} \`\`\`\`\`\` end`);
+    await world.slash('U0ALICE', `run echo-args.sh "${typed}"`);
+    await world.idle();
+    const parent = parents().at(-1)!;
+    expect(parent.text, replies(parent.ts).join('\n')).toMatch(/^✅ <@U0ALICE> ran `\/ecs run echo-args.sh .*— echo-args.sh .*: exit 0 in/);
+    // The parent repeats the command as Slack sent it (already escaped) and the summary (escaped here).
+    expectShownAsWritten(parent.text.replaceAll('`', ''), PIECES, ['<@U0ALICE>']);
+    const thread = replies(parent.ts);
+    const live = thread.find((t) => t.startsWith('```'))!;
+    expect(live).toContain('&lt;&lt;&lt;arg 1&gt;&gt;&gt;&lt;!channel&gt;');
+    expect(live.split('```')).toHaveLength(3);
+    expectShownAsWritten(live.replaceAll('\u200b', '').replaceAll('```', ''));
+    for (const line of thread.filter((t) => /^(▶️|✅)/.test(t))) expectShownAsWritten(line);
+  });
+
+  it('a deploy stopped by an AWS error carrying markup: the parent names it as text', async () => {
+    const before = new Set(parents().map((m) => m.ts));
+    await world.slash('U0ALICE', 'deploy web v1.5.0');
+    const request = await world.slack.waitFor(() => parents().find((m) => !before.has(m.ts) && m.text.includes('React :white_check_mark: to approve')), 20_000);
+    const lift = world.aws.faults.fail('ecs:UpdateService', { code: 'ServerException', message: EVIL, status: 500 });
+    try {
+      await world.react('U0BOB', CHANNEL, request.ts, 'white_check_mark');
+      const end = await world.slack.waitFor(() => {
+        const text = world.slack.message(CHANNEL, request.ts)?.text ?? '';
+        return text.startsWith('❌') ? text : undefined;
+      }, 60_000);
+      expect(end).toContain('the deploy stopped');
+      expectShownAsWritten(end, PIECES, ['<@U0ALICE>', '<@U0BOB>']);
+      expectShownAsWritten(replies(request.ts).join('\n'), PIECES, ['<@U0BOB>']);
+    } finally {
+      lift();
+    }
+  }, 90_000);
+});
