@@ -52,8 +52,8 @@ describe('/ecs run', () => {
       expect(text).toContain('does not match');
       expect(text).toContain('Usage: `/ecs run backup.sh &lt;label&gt;`');
     }
-    expect(ephemeral(await world.slash('U0ALICE', 'run backup.sh'))).toContain('Expected 1 argument (<label>), got 0.');
-    expect(ephemeral(await world.slash('U0ALICE', 'run backup.sh a b'))).toContain('Expected 1 argument (<label>), got 2.');
+    expect(ephemeral(await world.slash('U0ALICE', 'run backup.sh'))).toContain('Expected 1 argument (&lt;label&gt;), got 0.');
+    expect(ephemeral(await world.slash('U0ALICE', 'run backup.sh a b'))).toContain('Expected 1 argument (&lt;label&gt;), got 2.');
     await world.idle();
     expect(world.aws.calls.filter((c) => c.action === 'ExecuteCommand').length).toBe(before);
   });

@@ -304,10 +304,10 @@ describe('argument validation', () => {
       extraArgs: { pattern: '[a-z]+', max: 2 },
     };
     expect(argumentCount(rules)).toEqual({ min: 1, max: 4 });
-    expect(checkArguments(rules, [])[0]!.message).toBe('Expected 1 to 4 arguments (<id> [mode]), got 0.');
+    expect(checkArguments(rules, [])[0]!.message).toBe('Expected 1 to 4 arguments (&lt;id&gt; [mode]), got 0.');
     expect(checkArguments(rules, ['1'])).toEqual([]);
     expect(checkArguments(rules, ['1', 'fast', 'x', 'y'])).toEqual([]);
-    expect(checkArguments(rules, ['1', 'fast', 'x', 'y', 'z'])[0]!.message).toBe('Expected 1 to 4 arguments (<id> [mode]), got 5.');
+    expect(checkArguments(rules, ['1', 'fast', 'x', 'y', 'z'])[0]!.message).toBe('Expected 1 to 4 arguments (&lt;id&gt; [mode]), got 5.');
     expect(checkArguments(rules, ['1', 'fast', 'X'])[0]).toMatchObject({ index: 2, name: 'extra argument 1' });
     expect(checkArguments({ args: [] }, ['x'])[0]!.message).toBe('Expected 0 arguments, got 1.');
   });
@@ -370,7 +370,7 @@ describe('argument validation', () => {
     expect((err as UsageError).userMessage).toBe(
       'The arguments were refused:\n• `label` `&lt;!channel&gt; \\u0060x\\u0060` does not match `[a-z]+`.\n• `other` `ok!` does not match `[a-z]+`.',
     );
-    expect(() => validateArguments(rules, ['a'])).toThrow(new UsageError('Expected 2 arguments (<label> <other>), got 1.'));
+    expect(() => validateArguments(rules, ['a'])).toThrow(new UsageError('Expected 2 arguments (&lt;label&gt; &lt;other&gt;), got 1.'));
     const long = (() => {
       try {
         validateArguments({ args: [{ name: 'v', pattern: '[a-z]{1,5}' }] }, ['y'.repeat(60)]);

@@ -26,7 +26,7 @@ import { registerInput, shortTaskDefinition } from '../ecs/taskdef';
 import { UserFacingError } from '../platform/errors';
 import type { Logger } from '../platform/logger';
 import type { StateStore } from '../platform/state';
-import { escapeText, formatDuration } from '../slack/format';
+import { code, escapeText, formatDuration } from '../slack/format';
 import { ThreadOutput, type Outcome } from '../slack/thread-output';
 
 export interface DeployWorkflowDeps {
@@ -58,6 +58,7 @@ type Started = { ok: true; taskDefinition: string; deploymentId: string; at: num
 interface Poll {
   progress: WatchProgress;
   verdict: WatchVerdict;
+  /** Why ECS could not be read, as Slack text. */
   error?: string;
 }
 
@@ -69,6 +70,7 @@ interface Ending {
 }
 
 interface Watched {
+  /** `lost`: why ECS could not be read, as Slack text (like a failed verdict's reason). */
   verdict: WatchVerdict | { state: 'timeout' } | { state: 'lost'; reason: string };
   progress: WatchProgress;
   seconds: number;
@@ -149,9 +151,9 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
       } catch (error) {
         // A step that kept failing after its retries (ECS down for minutes): said, not silent.
         logger.error('deploy workflow step failed for good', { error });
-        const message = (error as Error).message;
+        const message = escapeText((error as Error).message);
         ending = end(
-          { outcome: 'failure', summary: `the deploy stopped: ${message}`, status: 'approved', polls: 0, detail: `❌ The deploy stopped after repeated errors: ${escapeText(message)}. Check \`/ecs status ${input.target}\` before trying again.` },
+          { outcome: 'failure', summary: `the deploy stopped: ${message}`, status: 'approved', polls: 0, detail: `❌ The deploy stopped after repeated errors: ${message}. Check \`/ecs status ${input.target}\` before trying again.` },
           undefined,
           undefined,
         );
@@ -171,7 +173,7 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
             const out = await aws.ecs().send(new RegisterTaskDefinitionCommand(registerInput(td, input.plan.changes, tags)));
             const arn = out.taskDefinition!.taskDefinitionArn!;
             // Said if Slack takes it; a retried step would register a second revision.
-            await postIfPossible('registered', `📝 Registered \`${shortTaskDefinition(arn)}\` (from \`${shortTaskDefinition(input.plan.currentTaskDefinition)}\` with the new image${input.plan.changes.length > 1 ? 's' : ''}).`);
+            await postIfPossible('registered', `📝 Registered ${code(shortTaskDefinition(arn))} (from ${code(shortTaskDefinition(input.plan.currentTaskDefinition))} with the new image${input.plan.changes.length > 1 ? 's' : ''}).`);
             return { ok: true as const, taskDefinition: arn };
           }).catch((error: unknown) => refused(error, 'registering the new task definition'));
         },
@@ -179,7 +181,7 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
       );
       const updateKey = `deployupdate#${input.deployId}`;
       const updated = (at: number) =>
-      `🚀 \`UpdateService\` called at ${new Date(at).toISOString().slice(11, 19)} UTC: \`${input.target}\` → \`${shortTaskDefinition(registered.ok ? registered.taskDefinition : '')}\`. Watching the rollout…`;
+      `🚀 \`UpdateService\` called at ${new Date(at).toISOString().slice(11, 19)} UTC: \`${input.target}\` → ${code(shortTaskDefinition(registered.ok ? registered.taskDefinition : ''))}. Watching the rollout…`;
     const started: Started = !registered.ok
         ? registered
         : await context.step(
@@ -200,7 +202,7 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
                 if (service.taskDefinition !== input.plan.currentTaskDefinition) {
                   return {
                     ok: false,
-                    message: `\`${input.target}\` changed since the request: it now runs \`${shortTaskDefinition(service.taskDefinition)}\`, the request was made against \`${shortTaskDefinition(input.plan.currentTaskDefinition)}\`. Nothing was deployed; ask again if it is still wanted.`,
+                    message: `\`${input.target}\` changed since the request: it now runs ${code(shortTaskDefinition(service.taskDefinition))}, the request was made against ${code(shortTaskDefinition(input.plan.currentTaskDefinition))}. Nothing was deployed; ask again if it is still wanted.`,
                   };
                 }
                 const out = await ecs.send(
@@ -254,10 +256,10 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
                   return { progress: next, verdict: seen.verdict };
                 });
               } catch (error) {
-                const message = (error as Error).message;
+                const message = escapeText((error as Error).message);
                 // Said once when it starts and every few polls after: backing off, not giving up.
                 if (failedSoFar === 0 || (failedSoFar + 1) % 4 === 0) {
-                  await post(`${phase}-${n}-error`, `⚠️ Could not read the service (${escapeText(message)}); trying again in ${nextPollSeconds(seconds, failedSoFar + 1)} s.`).catch(() => undefined);
+                  await post(`${phase}-${n}-error`, `⚠️ Could not read the service (${message}); trying again in ${nextPollSeconds(seconds, failedSoFar + 1)} s.`).catch(() => undefined);
                 }
                 return { progress: before, verdict: { state: 'in-progress' as const }, error: message };
               }
@@ -275,7 +277,7 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
       const rollout = await watch('rollout', started.deploymentId, started.taskDefinition, started.at);
       if (rollout.verdict.state === 'completed') {
         return end(
-          { outcome: 'success', summary: `\`${shortTaskDefinition(started.taskDefinition)}\` is live and steady after ${formatDuration(rollout.seconds * 1000)}`, status: 'approved', taskDefinition: started.taskDefinition, polls },
+          { outcome: 'success', summary: `${code(shortTaskDefinition(started.taskDefinition))} is live and steady after ${formatDuration(rollout.seconds * 1000)}`, status: 'approved', taskDefinition: started.taskDefinition, polls },
           { rollout },
           started,
         );
@@ -312,7 +314,7 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
       }
       const back: Started = ecsRollback
         ? await context.step('rollback', async () => {
-            await post('rollback', `↩️ ${why}. ECS's circuit breaker is rolling back to \`${shortTaskDefinition(ecsRollback.taskDefinition)}\`; watching it.${reasons}`);
+            await post('rollback', `↩️ ${why}. ECS's circuit breaker is rolling back to ${code(shortTaskDefinition(ecsRollback.taskDefinition))}; watching it.${reasons}`);
             return { ok: true as const, taskDefinition: ecsRollback.taskDefinition, deploymentId: ecsRollback.deploymentId, at: now() };
           })
         : await context.step(
@@ -321,7 +323,7 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
               withAws(async (aws): Promise<Started> => {
                 const out = await aws.ecs().send(new UpdateServiceCommand({ cluster: target.cluster, service: target.service, taskDefinition: previous }));
                 const deployment = out.service?.deployments?.find((d) => d.status === 'PRIMARY');
-                await postIfPossible('rollback', `↩️ ${why}. Rolling back to \`${shortTaskDefinition(previous)}\`.${reasons}`);
+                await postIfPossible('rollback', `↩️ ${why}. Rolling back to ${code(shortTaskDefinition(previous))}.${reasons}`);
                 return { ok: true, taskDefinition: previous, deploymentId: deployment?.id ?? '', at: deployment?.createdAt?.getTime() ?? now() };
               }).catch((error: unknown) => refused(error, 'rolling back')),
             { retryStrategy: RETRY },
@@ -338,12 +340,12 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
       return end(
         {
           outcome: 'failure',
-          summary: `${why}; ${backOk ? `rolled back to \`${shortTaskDefinition(back.taskDefinition)}\`` : `the rollback to \`${shortTaskDefinition(back.taskDefinition)}\` did not settle either (${rolledBack.verdict.state})`}`,
+          summary: `${why}; ${backOk ? `rolled back to ${code(shortTaskDefinition(back.taskDefinition))}` : `the rollback to ${code(shortTaskDefinition(back.taskDefinition))} did not settle either (${rolledBack.verdict.state})`}`,
           status: 'approved',
           taskDefinition: back.taskDefinition,
           rolledBack: true,
           polls,
-          detail: `${backOk ? '↩️' : '🔥'} ${why}.${reasons}\n${backOk ? `Rolled back: \`${input.target}\` runs \`${shortTaskDefinition(back.taskDefinition)}\` again and is steady.` : `The rollback did not settle (${rolledBack.verdict.state}): look at \`/ecs status ${input.target}\` now.`}`,
+          detail: `${backOk ? '↩️' : '🔥'} ${why}.${reasons}\n${backOk ? `Rolled back: \`${input.target}\` runs ${code(shortTaskDefinition(back.taskDefinition))} again and is steady.` : `The rollback did not settle (${rolledBack.verdict.state}): look at \`/ecs status ${input.target}\` now.`}`,
         },
         { rollout, rollback: rolledBack },
         started,

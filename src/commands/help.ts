@@ -6,7 +6,8 @@ export const help: AckCommand = ({ request }) => {
   const [topic] = request.words.positional;
   if (topic) {
     const verb = findVerb(topic);
-    return { text: [`*${escapeText(verb.usage)}*`, verb.summary + '.', ...(verb.details ?? [])].join('\n') };
+    // Details name placeholders too (`/ecs cancel <run-id>`); they hold no markup of their own.
+    return { text: [`*${escapeText(verb.usage)}*`, verb.summary + '.', ...(verb.details ?? []).map(escapeText)].join('\n') };
   }
   const lines = VERBS.map((v) => `• \`${escapeText(v.usage)}\` — ${v.summary}`);
   return {

@@ -2,6 +2,7 @@ import { DescribeTasksCommand, ListTasksCommand, type Task } from '@aws-sdk/clie
 import type { AwsSession } from '../aws/session';
 import type { Target } from '../config/schema';
 import { UserFacingError } from '../platform/errors';
+import { escapeText } from '../slack/format';
 
 export interface ExecTarget {
   cluster: string;
@@ -50,7 +51,7 @@ export function explainExecError(error: unknown, alias: string): UserFacingError
   const e = error as { name?: string; message?: string };
   if (e?.name === 'InvalidParameterException' && /execute command/i.test(e.message ?? '')) {
     return new UserFacingError(
-      `ECS refused the session: ${e.message} This happens when the task was started before ECS Exec was enabled, or its agent is not up yet. \`/ecs verify ${alias}\` checks it; \`/ecs deploy ${alias} --redeploy\` starts tasks with exec on.`,
+      `ECS refused the session: ${escapeText(e.message ?? '')} This happens when the task was started before ECS Exec was enabled, or its agent is not up yet. \`/ecs verify ${alias}\` checks it; \`/ecs deploy ${alias} --redeploy\` starts tasks with exec on.`,
     );
   }
   if (e?.name === 'TargetNotConnectedException') {

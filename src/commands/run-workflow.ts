@@ -28,10 +28,10 @@ import type { ApprovalRequests } from '../deploy/requests';
 import { UserFacingError } from '../platform/errors';
 import type { Logger } from '../platform/logger';
 import type { StateStore } from '../platform/state';
-import { escapeText, formatBytes, formatDuration } from '../slack/format';
+import { code, escapeText, formatDuration } from '../slack/format';
 import { ThreadOutput, type Outcome } from '../slack/thread-output';
 import { cancelKey, runKey } from './cancel';
-import { cancelBlocks, endReport } from './run';
+import { cancelBlocks, endReport, outputSize } from './run';
 import { pickExecTask } from './run-target';
 
 export interface RunWorkflowInput {
@@ -183,7 +183,7 @@ export function createRunWorkflow(deps: RunWorkflowDeps) {
       'start',
       async () => {
         const script = deps.config().scripts[input.script];
-        if (!script) return { ok: false, message: `Script \`${escapeText(input.script)}\` is no longer in the configuration.` };
+        if (!script) return { ok: false, message: `Script ${code(input.script)} is no longer in the configuration.` };
         // Cancelled while it waited for its approval: it never starts.
         const cancelled = await deps.state.get<{ by?: string }>(cancelKey(input.runId));
         if (cancelled) return { ok: false, cancelled: true, message: `Cancelled${cancelled.by ? ` by <@${cancelled.by}>` : ''} before it started. Nothing was run.` };
@@ -195,9 +195,9 @@ export function createRunWorkflow(deps: RunWorkflowDeps) {
             const res = await execOnce({ aws, alias: input.target, place, command: buildDetachedStart({ runId: input.runId, path: input.path ?? script.path, args: input.args, nonce }), nonce, timeoutMs: sessionTimeoutMs, logger });
             if (res.exitCode !== 0) {
               const said = res.lines.filter(Boolean).slice(-3).join(' / ');
-              return { ok: false as const, message: `The script could not be started in \`${place.container}\`${said ? `: ${escapeText(said)}` : ` (${res.reason})`}.` };
+              return { ok: false as const, message: `The script could not be started in ${code(place.container)}${said ? `: ${escapeText(said)}` : ` (${res.reason})`}.` };
             }
-            const text = `▶️ Running \`${escapeText(label)}\` (run \`${input.runId}\`) in \`${place.container}\` of task \`${place.taskId.slice(0, 12)}\`, detached; new output every ${formatDuration(input.pollSeconds * 1000)}, it stops after ${formatDuration(input.timeoutSeconds * 1000)}.`;
+            const text = `▶️ Running ${code(label)} (run \`${input.runId}\`) in ${code(place.container)} of task ${code(place.taskId.slice(0, 12))}, detached; new output every ${formatDuration(input.pollSeconds * 1000)}, it stops after ${formatDuration(input.timeoutSeconds * 1000)}.`;
             await once('start', async () => void (await (await thread()).post(text, cancelBlocks(text, input.runId))));
             return { ok: true as const, place };
           });
@@ -268,13 +268,13 @@ export function createRunWorkflow(deps: RunWorkflowDeps) {
             ? {
                 text: `🛑 Cancelled${cancelledBy ? ` by <@${cancelledBy}>` : ''}: the script got Ctrl-C (its process group was interrupted, then killed) after ${took}${exitCode !== undefined ? ` (exit code ${exitCode})` : ''}.`,
                 outcome: 'cancelled' as const,
-                summary: `${label}: cancelled after ${took}`,
+                summary: `${escapeText(label)}: cancelled after ${took}`,
               }
             : stop === 'timeout'
               ? {
                   text: `⏱️ Stopped after ${took}: the run reached its time limit (${formatDuration(input.timeoutSeconds * 1000)}). The script got Ctrl-C, then it was killed.`,
                   outcome: 'failure' as const,
-                  summary: `${label}: stopped at the time limit after ${took}`,
+                  summary: `${escapeText(label)}: stopped at the time limit after ${took}`,
                 }
               : undefined;
 
@@ -295,7 +295,7 @@ export function createRunWorkflow(deps: RunWorkflowDeps) {
           logFile = await spool.close();
           if (res?.exitCode !== 0) logFile = undefined;
         }
-        const size = spool ? `${formatBytes(spool.bytes)} of output${spool.problem ? ` (${spool.problem})` : ''}` : '';
+        const size = spool ? outputSize(spool) : '';
         const end = report ?? endReport(label, exitCode, took, size);
         // The record first, then the locks, then the message: whoever sees the end finds them done.
         await deps

@@ -6,7 +6,7 @@ import { OutputCleaner } from '../exec/output';
 import type { ExecSessionResult } from '../exec/session';
 import { OutputSpool } from '../exec/spool';
 import { CANCEL_ACTION } from '../slack/actions';
-import { escapeText } from '../slack/format';
+import { code, escapeText } from '../slack/format';
 import { cancelKey, runKey, type RunRecord } from './cancel';
 import { pickExecTask } from './run-target';
 import { validateScriptArgs } from './script-args';
@@ -61,9 +61,9 @@ export const run: WorkerCommand = async (ctx) => {
     const holder = await ctx.state.get<RunRecord>(lock);
     const link = holder?.threadTs ? await permalink(ctx.slack, holder.channelId, holder.threadTs) : undefined;
     await ctx.out.post(
-      `\`${name}\` is already running on \`${script.target}\`${holder ? `: started by <@${holder.userId}> at ${holder.startedAt.slice(11, 19)} UTC (run \`${holder.runId}\`)${link ? `, <${link}|see its thread>` : ''}` : ''}. One run at a time; \`/ecs cancel ${holder?.runId ?? '<run-id>'}\` stops it.`,
+      `\`${name}\` is already running on \`${script.target}\`${holder ? `: started by <@${holder.userId}> at ${holder.startedAt.slice(11, 19)} UTC (run \`${holder.runId}\`)${link ? `, <${link}|see its thread>` : ''}` : ''}. One run at a time; \`/ecs cancel ${holder?.runId ?? '&lt;run-id&gt;'}\` stops it.`,
     );
-    return { outcome: 'failure', summary: `${name}: already running` };
+    return { outcome: 'failure', summary: `${escapeText(name)}: already running` };
   }
   await ctx.state.claim(runKey(runId), holdSeconds, record);
   // Longer than ECS Exec's idle limit, or than this Lambda can wait, or waiting for an approval:
@@ -99,7 +99,7 @@ async function runDetached(ctx: WorkerContext, spec: RunSpec, lock: string | und
   const limit = formatDuration(spec.script.timeoutSeconds * 1000);
   if (!functionName) {
     throw new UserFacingError(
-      `\`${escapeText(spec.name)}\` may run for ${limit}, longer than one Lambda can follow it, and such runs need the durable workflow function, which this deployment does not declare (RUN_WORKFLOW_FUNCTION_NAME is not set). Nothing was started.`,
+      `${code(spec.name)} may run for ${limit}, longer than one Lambda can follow it, and such runs need the durable workflow function, which this deployment does not declare (RUN_WORKFLOW_FUNCTION_NAME is not set). Nothing was started.`,
     );
   }
   const { invocation } = ctx.job;
@@ -153,14 +153,14 @@ async function runDetached(ctx: WorkerContext, spec: RunSpec, lock: string | und
       throw error;
     }
     await ctx.out.post(
-      `🗳️ Approval requested above (until ${new Date(approval.deadline).toISOString().slice(11, 16)} UTC). Once approved, \`${escapeText(spec.label)}\` runs detached in the container; its output appears here every ${formatDuration(pollSeconds * 1000)}.`,
+      `🗳️ Approval requested above (until ${new Date(approval.deadline).toISOString().slice(11, 16)} UTC). Once approved, ${code(spec.label)} runs detached in the container; its output appears here every ${formatDuration(pollSeconds * 1000)}.`,
     );
-    return { outcome: 'success', summary: `${spec.label}: waiting for approval (run ${spec.runId})`, continues: true };
+    return { outcome: 'success', summary: `${escapeText(spec.label)}: waiting for approval (run ${spec.runId})`, continues: true };
   }
   await ctx.out.post(
-    `⏳ \`${escapeText(spec.label)}\` (run \`${spec.runId}\`) may take up to ${limit}, longer than one Lambda: it runs detached in the container, followed by a durable workflow. New output appears here every ${formatDuration(pollSeconds * 1000)}; \`/ecs cancel ${spec.runId}\` stops it.`,
+    `⏳ ${code(spec.label)} (run \`${spec.runId}\`) may take up to ${limit}, longer than one Lambda: it runs detached in the container, followed by a durable workflow. New output appears here every ${formatDuration(pollSeconds * 1000)}; \`/ecs cancel ${spec.runId}\` stops it.`,
   );
-  return { outcome: 'success', summary: `${spec.label}: running detached (run ${spec.runId})`, continues: true };
+  return { outcome: 'success', summary: `${escapeText(spec.label)}: running detached (run ${spec.runId})`, continues: true };
 }
 
 /**
@@ -173,7 +173,7 @@ async function storeApprovalRequest(ctx: WorkerContext, spec: RunSpec): Promise<
   const settings = ctx.config.targets[spec.script.target]!.deploy;
   const requestKey = requestKeyFor(invocation.channelId, ctx.out.parentTs);
   const now = ctx.now();
-  const headline = `🔐 <@${invocation.userId}> asks to run \`${escapeText(spec.label)}\` on *${spec.script.target}* · run \`${spec.runId}\``;
+  const headline = `🔐 <@${invocation.userId}> asks to run ${code(spec.label)} on *${spec.script.target}* · run \`${spec.runId}\``;
   const request: ApprovalRequest = {
     pk: requestKey,
     kind: 'run',
@@ -187,8 +187,8 @@ async function storeApprovalRequest(ctx: WorkerContext, spec: RunSpec): Promise<
     ...(invocation.userName ? { requesterName: invocation.userName } : {}),
     commandText: commandText(invocation),
     headline,
-    details: [`\`${spec.script.path}\`${spec.script.description ? ` (${escapeText(spec.script.description)})` : ''} with ${spec.args.length ? spec.args.map((a) => `\`${escapeText(a)}\``).join(' ') : 'no arguments'}, at most ${formatDuration(spec.script.timeoutSeconds * 1000)}`],
-    doing: `running \`${escapeText(spec.label)}\``,
+    details: [`\`${spec.script.path}\`${spec.script.description ? ` (${escapeText(spec.script.description)})` : ''} with ${spec.args.length ? spec.args.map(code).join(' ') : 'no arguments'}, at most ${formatDuration(spec.script.timeoutSeconds * 1000)}`],
+    doing: `running ${code(spec.label)}`,
     label: `run \`${spec.runId}\``,
     rule: { required: settings.approvals, approverRole: settings.approverRole, approveEmoji: settings.approveEmoji, rejectEmoji: settings.rejectEmoji, deadline: now + settings.expirySeconds * 1000 },
     requestedAt: new Date(now).toISOString(),
@@ -216,7 +216,7 @@ async function runInline(ctx: WorkerContext, spec: RunSpec): Promise<CommandResu
   const command = buildExecCommand({ path: spec.script.path, args: spec.args, nonce });
   const started = await startExecCommand(aws!, alias, place, command);
 
-  const running = `▶️ Running \`${escapeText(spec.label)}\` (run \`${spec.runId}\`) in \`${where.container}\` of task \`${where.taskId.slice(0, 12)}\`; it stops after ${formatDuration(spec.script.timeoutSeconds * 1000)}.`;
+  const running = `▶️ Running ${code(spec.label)} (run \`${spec.runId}\`) in ${code(where.container)} of task ${code(where.taskId.slice(0, 12))}; it stops after ${formatDuration(spec.script.timeoutSeconds * 1000)}.`;
   await out.post(running, cancelBlocks(running, spec.runId));
 
   const session = await connectExecSession(aws!, place, started, ctx.logger);
@@ -265,41 +265,44 @@ async function runInline(ctx: WorkerContext, spec: RunSpec): Promise<CommandResu
   }
   const logFile = await spool.close();
   const took = formatDuration(ctx.now() - spec.started);
-  const size = `${formatBytes(spool.bytes)} of output${spool.problem ? ` (${spool.problem})` : ''}`;
+  const size = outputSize(spool);
   const cleanup = () => spool.cleanup();
   const exit = cleaner.exitCode;
   await ctx.state.release(cancelKey(spec.runId)).catch(() => undefined);
 
   if (stopReason === 'cancelled') {
     await out.post(`🛑 Cancelled${cancelledBy ? ` by <@${cancelledBy}>` : ''}: the script got Ctrl-C and its session was ended after ${took}${exit !== undefined ? ` (exit code ${exit})` : ''}.`);
-    return { outcome: 'cancelled', summary: `${spec.label}: cancelled after ${took}`, logFile, cleanup };
+    return { outcome: 'cancelled', summary: `${escapeText(spec.label)}: cancelled after ${took}`, logFile, cleanup };
   }
   if (stopReason === 'timeout') {
     await out.post(`⏱️ Stopped after ${took}: the run reached its time limit (${formatDuration(deadline)}). The script got Ctrl-C, then its session was ended.`);
-    return { outcome: 'failure', summary: `${spec.label}: stopped at the time limit after ${took}`, logFile, cleanup };
+    return { outcome: 'failure', summary: `${escapeText(spec.label)}: stopped at the time limit after ${took}`, logFile, cleanup };
   }
-  if (exit === undefined) {
-    const why = result.reason === 'socket_closed' ? 'the connection to the container was lost before the script finished' : result.reason === 'error' ? `the session failed (${result.error?.message ?? 'unknown error'})` : 'the session ended without the script reporting its exit status';
-    await out.post(`❓ Exit code unknown: ${why}. This is reported as a failure; check the container before running it again.`);
-    return { outcome: 'failure', summary: `${spec.label}: exit code unknown after ${took}`, logFile, cleanup };
-  }
-  const end = endReport(spec.label, exit, took, size);
+  const why =
+    exit !== undefined ? undefined : result.reason === 'socket_closed' ? 'the connection to the container was lost before the script finished' : result.reason === 'error' ? `the session failed (${escapeText(result.error?.message ?? 'unknown error')})` : 'the session ended without the script reporting its exit status';
+  const end = endReport(spec.label, exit, took, size, why);
   await out.post(end.text);
   return { outcome: end.outcome, summary: end.summary, logFile, cleanup };
 }
 
+/** "3.2 KiB of output", with what went wrong with the spool file, as Slack text. */
+export function outputSize(spool: OutputSpool): string {
+  return `${formatBytes(spool.bytes)} of output${spool.problem ? ` (${escapeText(spool.problem)})` : ''}`;
+}
+
 /**
  * The last line of a run that ended on its own (inline or detached): the exit code, or why it is
- * unknown. `why` explains an unknown code; the default suits a detached run.
+ * unknown. `label` is what was run as typed (plain text); `size` and `why` are Slack text. `why`
+ * explains an unknown code; the default suits a detached run.
  */
 export function endReport(label: string, exit: number | undefined, took: string, size: string, why = 'the script ended without reporting its exit status'): { text: string; outcome: Outcome; summary: string } {
   if (exit === undefined) {
-    return { text: `❓ Exit code unknown: ${why}. This is reported as a failure; check the container before running it again.`, outcome: 'failure', summary: `${label}: exit code unknown after ${took}` };
+    return { text: `❓ Exit code unknown: ${why}. This is reported as a failure; check the container before running it again.`, outcome: 'failure', summary: `${escapeText(label)}: exit code unknown after ${took}` };
   }
   return {
-    text: `${exit === 0 ? '✅' : '❌'} \`${escapeText(label)}\` exited with code ${exit} after ${took}${size ? `, ${size}` : ''}.`,
+    text: `${exit === 0 ? '✅' : '❌'} ${code(label)} exited with code ${exit} after ${took}${size ? `, ${size}` : ''}.`,
     outcome: exit === 0 ? 'success' : 'failure',
-    summary: `${label}: exit ${exit} in ${took}`,
+    summary: `${escapeText(label)}: exit ${exit} in ${took}`,
   };
 }
 

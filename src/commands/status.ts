@@ -12,7 +12,7 @@ import { explainAwsError } from '../aws/errors';
 import { assessService, type Health } from '../ecs/health';
 import { UserFacingError } from '../platform/errors';
 import { RERUN_ACTION } from '../slack/actions';
-import { escapeText } from '../slack/format';
+import { code, escapeText } from '../slack/format';
 import type { CommandResult, WorkerCommand, WorkerContext } from './worker-types';
 
 const MAX_EVENTS = 5;
@@ -31,7 +31,7 @@ export async function readServiceSnapshot(ctx: StatusTarget): Promise<ServiceSna
   const { aws, target } = ctx;
   if (!aws || !target) throw new Error('status needs a target');
   const ecs = aws.ecs();
-  const where = `\`${target.service}\` in cluster \`${target.cluster}\` (${target.region})`;
+  const where = `${code(target.service)} in cluster ${code(target.cluster)} (${target.region})`;
   const described = await ecs
     .send(new DescribeServicesCommand({ cluster: target.cluster, services: [target.service] }))
     .catch((error) => {
@@ -41,7 +41,7 @@ export async function readServiceSnapshot(ctx: StatusTarget): Promise<ServiceSna
   if (!service || service.status === 'INACTIVE') {
     const reason = described.failures?.[0]?.reason;
     throw new UserFacingError(
-      `Service ${where} ${service ? 'has been deleted (INACTIVE)' : `was not found${reason ? ` (${reason})` : ''}`}. Check \`targets.${target.alias}\` in the configuration.`,
+      `Service ${where} ${service ? 'has been deleted (INACTIVE)' : `was not found${reason ? ` (${escapeText(reason)})` : ''}`}. Check \`targets.${target.alias}\` in the configuration.`,
     );
   }
   const [taskDefinition, stoppedTasks] = await Promise.all([
@@ -50,7 +50,7 @@ export async function readServiceSnapshot(ctx: StatusTarget): Promise<ServiceSna
           .send(new DescribeTaskDefinitionCommand({ taskDefinition: service.taskDefinition }))
           .then((o) => o.taskDefinition)
           .catch((error) => {
-            throw explainAwsError(error, `reading task definition \`${service.taskDefinition}\``);
+            throw explainAwsError(error, `reading task definition ${code(service.taskDefinition!)}`);
           })
       : Promise.resolve(undefined),
     readStoppedTasks(ctx, service),
@@ -88,17 +88,17 @@ const clock = (d: Date | undefined) => (d ? `${d.toISOString().slice(0, 16).repl
 const clip = (s: string, n: number) => escapeText(s.length > n ? `${s.slice(0, n - 1)}…` : s);
 
 function deploymentLine(d: Deployment): string {
-  const state = d.rolloutState ? `${d.rolloutState}${d.rolloutStateReason ? ` (${clip(d.rolloutStateReason, 200)})` : ''}` : 'state unknown';
+  const state = d.rolloutState ? `${escapeText(d.rolloutState)}${d.rolloutStateReason ? ` (${clip(d.rolloutStateReason, 200)})` : ''}` : 'state unknown';
   const failed = d.failedTasks ? `, ${d.failedTasks} failed` : '';
-  return `• *${d.status}* \`${family(d.taskDefinition)}\`: ${state}; ${d.runningCount ?? 0} running, ${d.pendingCount ?? 0} pending of ${d.desiredCount ?? 0}${failed}; updated ${clock(d.updatedAt)}`;
+  return `• *${escapeText(d.status ?? '?')}* ${code(family(d.taskDefinition))}: ${state}; ${d.runningCount ?? 0} running, ${d.pendingCount ?? 0} pending of ${d.desiredCount ?? 0}${failed}; updated ${clock(d.updatedAt)}`;
 }
 
 function stoppedLine(t: Task): string {
   const exits = (t.containers ?? [])
     .filter((c) => c.exitCode !== undefined || c.reason)
-    .map((c) => `${c.name}${c.exitCode !== undefined ? ` exit ${c.exitCode}` : ''}${c.reason ? `: ${clip(c.reason, 200)}` : ''}`)
+    .map((c) => `${escapeText(c.name ?? '?')}${c.exitCode !== undefined ? ` exit ${c.exitCode}` : ''}${c.reason ? `: ${clip(c.reason, 200)}` : ''}`)
     .join('; ');
-  return `• \`${shortTask(t.taskArn)}\` (\`${family(t.taskDefinitionArn)}\`) stopped ${clock(t.stoppedAt)}${t.stopCode ? ` [${t.stopCode}]` : ''}: ${clip(t.stoppedReason ?? 'no reason given', 400)}${exits ? `\n    ${exits}` : ''}`;
+  return `• ${code(shortTask(t.taskArn))} (${code(family(t.taskDefinitionArn))}) stopped ${clock(t.stoppedAt)}${t.stopCode ? ` [${escapeText(t.stopCode)}]` : ''}: ${clip(t.stoppedReason ?? 'no reason given', 400)}${exits ? `\n    ${exits}` : ''}`;
 }
 
 /** Slack rejects a section over 3,000 characters: keep whole lines that fit and say how many did not. */
@@ -129,12 +129,12 @@ export function renderStatus(alias: string, snapshot: ServiceSnapshot): { sectio
   const steady = outcome === 'success' ? 'steady' : outcome === 'warning' ? 'not steady' : 'unhealthy';
   const summary = `${alias}: ${running}/${desired} running, ${service.pendingCount ?? 0} pending, ${steady}`;
 
-  const containers = (taskDefinition?.containerDefinitions ?? []).map((c) => `• \`${c.name}\`: \`${c.image}\``);
+  const containers = (taskDefinition?.containerDefinitions ?? []).map((c) => `• ${code(c.name ?? '?')}: ${code(c.image ?? '?')}`);
   const sections = [
     fitSection([
-      `${MARK[outcome]} *${alias}*: \`${service.serviceName}\` in \`${family(service.clusterArn)}\`${service.launchType ? ` (${service.launchType}${service.platformVersion ? ` ${service.platformVersion}` : ''})` : ''}`,
+      `${MARK[outcome]} *${alias}*: ${code(service.serviceName ?? '?')} in ${code(family(service.clusterArn))}${service.launchType ? ` (${escapeText(service.launchType)}${service.platformVersion ? ` ${escapeText(service.platformVersion)}` : ''})` : ''}`,
       `*Tasks:* ${running} running / ${desired} desired, ${service.pendingCount ?? 0} pending`,
-      `*Task definition:* \`${family(service.taskDefinition)}\``,
+      `*Task definition:* ${code(family(service.taskDefinition))}`,
       ...containers,
     ]),
     fitSection(['*Deployments*', ...(service.deployments ?? []).map(deploymentLine)]),

@@ -1,4 +1,5 @@
-import { renderSummary, renderTree, resultLine, summaryLine } from '../verify/render';
+import { code } from '../slack/format';
+import { liveLine, renderSummary, renderTree, summaryLine } from '../verify/render';
 import { summarize } from '../verify/types';
 import { verifyService } from '../verify/verify';
 import type { WorkerCommand } from './worker-types';
@@ -14,12 +15,12 @@ export const verify: WorkerCommand = async (ctx) => {
   const { out } = ctx;
   // The intro is a reply of its own, so the live log's first update is the first result, not a second later.
   await out.post(
-    `Verifying \`${target.alias}\` (${target.cluster}/${target.service} in ${target.region})${typeof image === 'string' ? ` as a deploy of \`${image}\` would leave it` : ''}. ` +
+    `Verifying \`${target.alias}\` (${target.cluster}/${target.service} in ${target.region})${typeof image === 'string' ? ` as a deploy of ${code(image)} would leave it` : ''}. ` +
       `Logs are ${putLogs ? 'proven by writing one line (put-logs on)' : 'not written to (put-logs off; `--put-logs` turns it on)'}.`,
   );
   const results = await verifyService(
     { alias: target.alias, target, aws: ctx.aws!, putLogs, ...(typeof image === 'string' ? { image } : {}) },
-    { remainingMs: ctx.remainingMs, onResult: (r) => out.write(`${resultLine(r, 'slack')}\n`) },
+    { remainingMs: ctx.remainingMs, onResult: (r) => out.write(`${liveLine(r)}\n`) },
   );
   await out.post(renderTree(results, 'slack'));
   await out.post(renderSummary(results, 'slack'));

@@ -15,7 +15,7 @@ import { explainAwsError } from '../aws/errors';
 import type { Target } from '../config/schema';
 import { shortTaskDefinition, withImage, type ImageChange } from '../ecs/taskdef';
 import { UserFacingError } from '../platform/errors';
-import { escapeText } from '../slack/format';
+import { code, escapeText } from '../slack/format';
 import type { DeployHistoryEntry } from './history';
 import { checkImage } from './image-check';
 import type { DeployAction, DeployPlan } from './types';
@@ -42,13 +42,13 @@ const familyOf = (arn: string): string => shortTaskDefinition(arn).split(':')[0]
 
 export async function planDeploy(aws: AwsSession, target: { alias: string } & Target, input: PlanInput): Promise<PlannedDeploy> {
   const ecs = aws.ecs();
-  const where = `\`${target.service}\` in cluster \`${target.cluster}\` (${target.region})`;
+  const where = `${code(target.service)} in cluster ${code(target.cluster)} (${target.region})`;
   const described = await ecs.send(new DescribeServicesCommand({ cluster: target.cluster, services: [target.service] })).catch((error) => {
     throw explainAwsError(error, `reading service ${where}`);
   });
   const service = described.services?.[0];
   if (!service || service.status !== 'ACTIVE') {
-    throw new UserFacingError(`Service ${where} ${service ? `is ${service.status}` : 'was not found'}, so there is nothing to deploy to. Check \`targets.${target.alias}\` in the configuration.`);
+    throw new UserFacingError(`Service ${where} ${service ? `is ${escapeText(service.status ?? '?')}` : 'was not found'}, so there is nothing to deploy to. Check \`targets.${target.alias}\` in the configuration.`);
   }
   const controller = service.deploymentController?.type ?? 'ECS';
   if (controller !== 'ECS') {
@@ -64,21 +64,21 @@ export async function planDeploy(aws: AwsSession, target: { alias: string } & Ta
   const inProgress = (service.deployments ?? []).filter((d) => d.status !== 'PRIMARY' || d.rolloutState === 'IN_PROGRESS');
   if (inProgress.length) {
     const primary = service.deployments?.find((d) => d.status === 'PRIMARY');
-    notes.push(`⚠️ A deployment is still rolling out (\`${shortTaskDefinition(primary?.taskDefinition)}\`, ${primary?.runningCount ?? 0}/${primary?.desiredCount ?? 0} running); this one would replace it.`);
+    notes.push(`⚠️ A deployment is still rolling out (${code(shortTaskDefinition(primary?.taskDefinition))}, ${primary?.runningCount ?? 0}/${primary?.desiredCount ?? 0} running); this one would replace it.`);
   }
 
   if (input.action === 'redeploy') {
     return {
       service,
       notes,
-      plan: { action: 'redeploy', currentTaskDefinition: current, targetTaskDefinition: current, changes: [], imageNotes: imagesOf(currentTd).map((i) => `\`${i.container}\`: \`${escapeText(i.image)}\` (pulled again)`) },
+      plan: { action: 'redeploy', currentTaskDefinition: current, targetTaskDefinition: current, changes: [], imageNotes: imagesOf(currentTd).map((i) => `${code(i.container)}: ${code(i.image)} (pulled again)`) },
     };
   }
 
   if (input.action === 'rollback') {
     const to = await rollbackTarget(aws, current, input.revision, input.history ?? []);
     const toTd = await describeTaskDefinition(aws, to);
-    if (toTd.status !== 'ACTIVE') throw new UserFacingError(`\`${shortTaskDefinition(to)}\` is ${toTd.status}: a deregistered revision cannot be deployed. \`/ecs rollback ${target.alias}\` picks the previous active one.`);
+    if (toTd.status !== 'ACTIVE') throw new UserFacingError(`${code(shortTaskDefinition(to))} is ${escapeText(toTd.status ?? '?')}: a deregistered revision cannot be deployed. \`/ecs rollback ${target.alias}\` picks the previous active one.`);
     const changes = imageDiff(currentTd, toTd);
     return {
       service,
@@ -93,11 +93,11 @@ export async function planDeploy(aws: AwsSession, target: { alias: string } & Ta
     changes = withImage(currentTd, image, target.appContainers).changes;
   } catch (error) {
     if (error instanceof UserFacingError) throw error;
-    throw new UserFacingError(`\`${escapeText(image)}\` is not an image I can deploy: ${(error as Error).message}`);
+    throw new UserFacingError(`${code(image)} is not an image I can deploy: ${escapeText((error as Error).message)}`);
   }
   const real = changes.filter((c) => c.from !== c.to);
   if (real.length === 0) {
-    throw new UserFacingError(`\`${target.alias}\` already runs \`${escapeText(changes[0]?.to ?? image)}\` (\`${shortTaskDefinition(current)}\`). To start fresh tasks of it, use \`/ecs deploy ${target.alias} --redeploy\`.`);
+    throw new UserFacingError(`\`${target.alias}\` already runs ${code(changes[0]?.to ?? image)} (${code(shortTaskDefinition(current))}). To start fresh tasks of it, use \`/ecs deploy ${target.alias} --redeploy\`.`);
   }
   const checks = await Promise.all([...new Set(real.map((c) => c.to))].map(async (to) => ({ to, check: await checkImage(aws, to) })));
   const missing = checks.filter((c) => c.check.status === 'missing');
@@ -105,7 +105,7 @@ export async function planDeploy(aws: AwsSession, target: { alias: string } & Ta
     throw new UserFacingError(`Cannot deploy: ${missing.map((m) => m.check.note).join('; ')}. Nobody was asked to approve; push the image or pick a tag that exists.`);
   }
   for (const { check } of checks) notes.push(check.status === 'found' ? `✅ ${check.note}` : `⚠️ ${check.note}: ECS will find out when it pulls it.`);
-  return { service, notes, plan: { action: 'deploy', currentTaskDefinition: current, changes: real, imageNotes: real.map((c) => `\`${c.container}\`: \`${escapeText(c.from)}\` → \`${escapeText(c.to)}\``) } };
+  return { service, notes, plan: { action: 'deploy', currentTaskDefinition: current, changes: real, imageNotes: real.map(changeNote) } };
 }
 
 export async function describeTaskDefinition(aws: AwsSession, taskDefinition: string): Promise<TaskDefinition & { tags?: Array<{ key?: string; value?: string }> }> {
@@ -113,8 +113,8 @@ export async function describeTaskDefinition(aws: AwsSession, taskDefinition: st
     .ecs()
     .send(new DescribeTaskDefinitionCommand({ taskDefinition, include: ['TAGS'] }))
     .catch((error) => {
-      if ((error as { name?: string }).name === 'ClientException') throw new UserFacingError(`Task definition \`${escapeText(shortTaskDefinition(taskDefinition) || taskDefinition)}\` was not found.`);
-      throw explainAwsError(error, `reading task definition \`${taskDefinition}\``);
+      if ((error as { name?: string }).name === 'ClientException') throw new UserFacingError(`Task definition ${code(shortTaskDefinition(taskDefinition) || taskDefinition)} was not found.`);
+      throw explainAwsError(error, `reading task definition ${code(taskDefinition)}`);
     });
   return { ...out.taskDefinition!, ...(out.tags?.length ? { tags: out.tags } : {}) };
 }
@@ -127,8 +127,8 @@ async function rollbackTarget(aws: AwsSession, current: string, revision: string
   const family = familyOf(current);
   if (revision) {
     const named = revision.startsWith('arn:') ? revision : revision.includes(':') ? revision : `${family}:${revision}`;
-    if (familyOf(named) !== family) throw new UserFacingError(`\`${escapeText(shortTaskDefinition(named))}\` is not a revision of \`${family}\`, the family this service runs.`);
-    if (revisionOf(named) === revisionOf(current)) throw new UserFacingError(`The service already runs \`${shortTaskDefinition(current)}\`.`);
+    if (familyOf(named) !== family) throw new UserFacingError(`${code(shortTaskDefinition(named))} is not a revision of ${code(family)}, the family this service runs.`);
+    if (revisionOf(named) === revisionOf(current)) throw new UserFacingError(`The service already runs ${code(shortTaskDefinition(current))}.`);
     return named;
   }
   // The newest revision that rolled out well and can still be deployed (not deregistered since).
@@ -142,10 +142,10 @@ async function rollbackTarget(aws: AwsSession, current: string, revision: string
     .ecs()
     .send(new ListTaskDefinitionsCommand({ familyPrefix: family, status: 'ACTIVE', sort: 'DESC', maxResults: 100 }))
     .catch((error) => {
-      throw explainAwsError(error, `listing revisions of \`${family}\``);
+      throw explainAwsError(error, `listing revisions of ${code(family)}`);
     });
   const previous = (listed.taskDefinitionArns ?? []).find((arn) => familyOf(arn) === family && revisionOf(arn) < revisionOf(current) && !failed.has(arn));
-  if (!previous) throw new UserFacingError(`There is no active revision of \`${family}\` older than \`${shortTaskDefinition(current)}\` to roll back to.`);
+  if (!previous) throw new UserFacingError(`There is no active revision of ${code(family)} older than ${code(shortTaskDefinition(current))} to roll back to.`);
   return previous;
 }
 
@@ -159,12 +159,15 @@ function imageDiff(from: TaskDefinition, to: TaskDefinition): ImageChange[] {
     .map((i) => ({ container: i.container, from: i.image, to: after.get(i.container)! }));
 }
 
+/** "`app`: `web:v1` → `web:v2`" (image notes are Slack text: kept in the request and shown as they are). */
+const changeNote = (c: ImageChange) => `${code(c.container)}: ${code(c.from)} → ${code(c.to)}`;
+
 function changeNotes(changes: ImageChange[], from: TaskDefinition, to: TaskDefinition): string[] {
-  const notes = changes.map((c) => `\`${c.container}\`: \`${escapeText(c.from)}\` → \`${escapeText(c.to)}\``);
+  const notes = changes.map(changeNote);
   if (notes.length === 0) notes.push('same images; other settings of the task definition differ');
   const added = imagesOf(to).filter((i) => !imagesOf(from).some((f) => f.container === i.container));
   const removed = imagesOf(from).filter((i) => !imagesOf(to).some((t) => t.container === i.container));
-  for (const a of added) notes.push(`\`${a.container}\` comes back (\`${escapeText(a.image)}\`)`);
-  for (const r of removed) notes.push(`\`${r.container}\` goes away`);
+  for (const a of added) notes.push(`${code(a.container)} comes back (${code(a.image)})`);
+  for (const r of removed) notes.push(`${code(r.container)} goes away`);
   return notes;
 }

@@ -1,11 +1,11 @@
 /** How a request for approval reads in Slack: the message people react on. */
 import { shortTaskDefinition } from '../ecs/taskdef';
+import { code } from '../slack/format';
 import type { ApprovalRequest, DeployAction, DeployPlan } from './types';
 
 /** What an approved deploy does, for the status line. */
 export const DOING: Record<DeployAction, string> = { deploy: 'deploying', redeploy: 'redeploying', rollback: 'rolling back' };
 
-/** `HH:MM UTC` */
 /** `HH:MM UTC`, with the date when `ms` is more than 20 hours after `from` (expiries may be days away). */
 export const clock = (ms: number, from = ms): string => {
   const iso = new Date(ms).toISOString();
@@ -17,10 +17,10 @@ export function requestHeadline(input: { requesterId: string; target: string; pl
   const { plan } = input;
   const what =
     plan.action === 'rollback'
-      ? `roll *${input.target}* back from \`${shortTaskDefinition(plan.currentTaskDefinition)}\` to \`${shortTaskDefinition(plan.targetTaskDefinition)}\``
+      ? `roll *${input.target}* back from ${code(shortTaskDefinition(plan.currentTaskDefinition))} to ${code(shortTaskDefinition(plan.targetTaskDefinition))}`
       : plan.action === 'redeploy'
-        ? `redeploy *${input.target}* (\`${shortTaskDefinition(plan.currentTaskDefinition)}\`, fresh tasks)`
-        : `deploy to *${input.target}* (from \`${shortTaskDefinition(plan.currentTaskDefinition)}\`)`;
+        ? `redeploy *${input.target}* (${code(shortTaskDefinition(plan.currentTaskDefinition))}, fresh tasks)`
+        : `deploy to *${input.target}* (from ${code(shortTaskDefinition(plan.currentTaskDefinition))})`;
   return `🚀 <@${input.requesterId}> asks to ${what} · deploy \`${input.deployId}\``;
 }
 

@@ -28,7 +28,7 @@
  */
 import { DescribeTasksCommand, ListTasksCommand, type Deployment, type ECSClient, type Service, type Task } from '@aws-sdk/client-ecs';
 import { shortTaskDefinition } from '../ecs/taskdef';
-import { escapeText } from '../slack/format';
+import { code, escapeText } from '../slack/format';
 
 /** What has been seen and said so far; checkpointed between polls (plain JSON). */
 export interface WatchProgress {
@@ -94,11 +94,11 @@ function counts(d: Deployment, withDesired: boolean): string {
 
 function statusLine(watched: Deployment, others: Deployment[], verdict: WatchVerdict): string {
   const mark = verdict.state === 'completed' ? '✅' : verdict.state === 'failed' ? '❌' : '🔄';
-  const parts = [`${mark} new \`${shortTaskDefinition(watched.taskDefinition)}\` ${counts(watched, true)}`];
+  const parts = [`${mark} new ${code(shortTaskDefinition(watched.taskDefinition))} ${counts(watched, true)}`];
   for (const d of others) {
-    parts.push(d.status === 'PRIMARY' ? `now primary \`${shortTaskDefinition(d.taskDefinition)}\` ${counts(d, true)}` : `old \`${shortTaskDefinition(d.taskDefinition)}\` ${counts(d, false)}`);
+    parts.push(d.status === 'PRIMARY' ? `now primary ${code(shortTaskDefinition(d.taskDefinition))} ${counts(d, true)}` : `old ${code(shortTaskDefinition(d.taskDefinition))} ${counts(d, false)}`);
   }
-  parts.push(watched.rolloutState ?? watched.status ?? 'state unknown');
+  parts.push(escapeText(watched.rolloutState ?? watched.status ?? 'state unknown'));
   return parts.join(' · ');
 }
 
@@ -106,10 +106,13 @@ function judge(service: Service, progress: WatchProgress, watched: Deployment | 
   const deployments = service.deployments ?? [];
   const primary = deployments.find((d) => d.status === 'PRIMARY');
   const id = progress.deploymentId;
+  // For the reasons, which are Slack text.
+  const deployment = `deployment ${escapeText(id)}`;
+  const td = (d: Deployment | undefined) => code(shortTaskDefinition(d?.taskDefinition));
   const rollbackTo = (d: Deployment | undefined) => (d?.id && d.taskDefinition ? { ecsRollback: { deploymentId: d.id, taskDefinition: d.taskDefinition } } : {});
   const breakerRollback = (d: Deployment | undefined) => !!d && /circuit breaker: rolling back/i.test(d.rolloutStateReason ?? '');
 
-  if (service.status && service.status !== 'ACTIVE') return { state: 'failed', reason: `the service is ${service.status} (deleted) while deployment ${id} was rolling out` };
+  if (service.status && service.status !== 'ACTIVE') return { state: 'failed', reason: `the service is ${escapeText(service.status)} (deleted) while ${deployment} was rolling out` };
 
   if (watched?.rolloutState === 'FAILED') {
     const reason = escapeMrkdwn(watched.rolloutStateReason || 'ECS marked the deployment FAILED');
@@ -117,19 +120,19 @@ function judge(service: Service, progress: WatchProgress, watched: Deployment | 
   }
   if (watched && watched.status !== 'PRIMARY') {
     if (breakerRollback(primary)) return { state: 'failed', reason: escapeMrkdwn(primary!.rolloutStateReason!), ...rollbackTo(primary) };
-    return { state: 'failed', superseded: true, reason: `deployment ${id} was replaced by another deployment (\`${shortTaskDefinition(primary?.taskDefinition)}\`, ${primary?.id ?? 'unknown'}) before it finished` };
+    return { state: 'failed', superseded: true, reason: `${deployment} was replaced by another deployment (${td(primary)}, ${escapeText(primary?.id ?? 'unknown')}) before it finished` };
   }
   if (!watched) {
     // Already INACTIVE: the service events since the start tell a finished ECS rollback from someone else's deploy.
     const recent = (service.events ?? []).filter((e) => (e.createdAt?.getTime() ?? 0) >= cutoff).map((e) => e.message ?? '');
     const failed = recent.some((m) => m.includes(`(deployment ${id}) deployment failed`));
     if (failed && (breakerRollback(primary) || recent.some((m) => /rolling back to deployment/.test(m)))) {
-      return { state: 'failed', reason: `deployment ${id} failed (ECS deployment circuit breaker) and ECS rolled back`, ...rollbackTo(primary) };
+      return { state: 'failed', reason: `${deployment} failed (ECS deployment circuit breaker) and ECS rolled back`, ...rollbackTo(primary) };
     }
     return {
       state: 'failed',
       ...(primary && !failed ? { superseded: true } : {}),
-      reason: `deployment ${id} is no longer on the service: ${primary ? `another deployment (\`${shortTaskDefinition(primary.taskDefinition)}\`, ${primary.id}) replaced it` : 'it has no deployments'}${failed ? ' after it failed' : ''}`,
+      reason: `${deployment} is no longer on the service: ${primary ? `another deployment (${td(primary)}, ${escapeText(primary.id ?? 'unknown')}) replaced it` : 'it has no deployments'}${failed ? ' after it failed' : ''}`,
     };
   }
 

@@ -1,5 +1,6 @@
 import type { RegisterTaskDefinitionCommandInput, TaskDefinition } from '@aws-sdk/client-ecs';
 import { UsageError } from '../platform/errors';
+import { code } from '../slack/format';
 import { repositoryName, tryParseImageRef, withImageReference } from './images';
 
 /** `arn:…:task-definition/web:42` → `web:42` (the text itself when it is not an ARN). */
@@ -28,15 +29,15 @@ export interface ImageChange {
 export function withImage(current: TaskDefinition, image: string, appContainers?: string[]): { taskDefinition: TaskDefinition; changes: ImageChange[] } {
   const containers = current.containerDefinitions ?? [];
   const tagOnly = isBareTag(image);
-  const list = containers.map((c) => `\`${c.name}\` → \`${c.image}\``).join(', ');
+  const list = containers.map((c) => `${code(c.name ?? '?')} → ${code(c.image ?? '?')}`).join(', ');
   let targets = containers.filter((c) => appContainers?.includes(c.name ?? ''));
   if (appContainers?.length) {
     const missing = appContainers.filter((n) => !containers.some((c) => c.name === n));
-    if (missing.length) throw new UsageError(`The configuration names app container(s) ${missing.map((m) => `\`${m}\``).join(', ')}, which the task definition does not have (it has ${list}).`);
+    if (missing.length) throw new UsageError(`The configuration names app container(s) ${missing.map(code).join(', ')}, which the task definition does not have (it has ${list}).`);
   } else if (!tagOnly) {
     targets = containers.filter((c) => c.image && repositoryOf(c.image) === repositoryOf(image));
     if (targets.length === 0) {
-      throw new UsageError(`No container uses repository \`${repositoryOf(image)}\` (containers: ${list}). Give the full image of the app container, or set \`appContainers\` for this target.`);
+      throw new UsageError(`No container uses repository ${code(repositoryOf(image))} (containers: ${list}). Give the full image of the app container, or set \`appContainers\` for this target.`);
     }
   } else {
     // A bare tag: the containers sharing the first essential container's repository.

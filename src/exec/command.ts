@@ -114,7 +114,7 @@ export function checkArguments(rules: ArgumentRules, values: readonly string[]):
   if (values.length < min || values.length > max) {
     const expected = min === max ? `${min}` : `${min} to ${max}`;
     const usage = rules.args.map((a) => (a.optional ? `[${a.name}]` : `<${a.name}>`)).join(' ');
-    problems.push({ index: -1, name: 'arguments', message: `Expected ${expected} argument${max === 1 ? '' : 's'}${usage ? ` (${usage})` : ''}, got ${values.length}.` });
+    problems.push({ index: -1, name: 'arguments', message: `Expected ${expected} argument${max === 1 ? '' : 's'}${usage ? ` (${escapeText(usage)})` : ''}, got ${values.length}.` });
     if (values.length > max) return problems;
   }
   const maxLength = rules.maxLength ?? MAX_ARGUMENT_LENGTH;

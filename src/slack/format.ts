@@ -1,9 +1,33 @@
 /**
  * Slack reads `<…>` as markup (mentions, links) and `&` as the start of an entity, so text that
- * is not meant as markup (usage strings, what a person typed, messages from AWS) is escaped.
+ * is not meant as markup (usage strings, what a person typed, messages from AWS, script output,
+ * names of AWS resources) is escaped, exactly once, before it reaches Slack. Mentions, channel
+ * links and URLs are only ever built by the bot's own code around escaped text.
  */
 export function escapeText(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+/** The inverse of escapeText: Slack text (a UserFacingError's message) wanted as plain text again. */
+export function unescapeText(text: string): string {
+  return text.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+}
+
+/** A backtick inside inline code would end the span early: it is shown as this look-alike (ˋ) instead. */
+const LOOKALIKE_BACKTICK = '\u02cb';
+
+/** Outside text as inline code: escaped, its backticks replaced by a look-alike so the span holds. */
+export function code(text: string): string {
+  return `\`${escapeText(text).replaceAll('`', LOOKALIKE_BACKTICK)}\``;
+}
+
+/**
+ * Text placed inside a ``` block cannot close it: every run of three or more backticks is broken
+ * into pairs by zero-width spaces. Applying it again changes nothing, so text can be appended to
+ * a block and the whole broken again (a fence may arrive in two pieces).
+ */
+export function breakFences(text: string): string {
+  return text.includes('```') ? text.replace(/`{3,}/g, (run) => run.match(/`{1,2}/g)!.join('\u200b')) : text;
 }
 
 /** `12.3 s`, `4 min 5 s`, `1 h 2 min`. */

@@ -13,6 +13,7 @@ import { open } from 'node:fs/promises';
 import { ErrorCode, type WebClient } from '@slack/web-api';
 import { UserFacingError } from '../platform/errors';
 import type { Logger } from '../platform/logger';
+import { breakFences, escapeText, formatBytes } from './format';
 import { uploadFiles, type UploadFile } from './upload';
 
 export type Outcome = 'success' | 'warning' | 'failure' | 'cancelled';
@@ -199,7 +200,7 @@ export class ThreadOutput {
       return;
     }
     this.log.append(text);
-    this.appendLive(escapeLog(text));
+    this.appendLive(escapeText(text)); // log output is raw text: Slack needs &, < and > escaped, even inside code blocks
     this.schedule();
   }
 
@@ -273,7 +274,8 @@ export class ThreadOutput {
         else this.live.push((msg = { body: '', tailOnly: false, version: 0, sentVersion: 0, nextAt: 0 }));
         this.current = msg;
       }
-      const combined = neutralizeFences(msg.body + text);
+      // Broken again as a whole: a fence may arrive split over two writes.
+      const combined = breakFences(msg.body + text);
       text = '';
       if (combined.length <= this.bodyBudget) {
         msg.body = combined;
@@ -460,16 +462,6 @@ function render(msg: LiveMessage): string {
   return lines.join('\n');
 }
 
-/** Log output is raw text: Slack needs &, < and > escaped, even inside code blocks. */
-function escapeLog(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-}
-
-/** A ``` inside log output would end our code block; a zero-width space keeps it literal. */
-function neutralizeFences(text: string): string {
-  return text.includes(FENCE) ? text.replaceAll(FENCE, '``\u200b`') : text;
-}
-
 /** Where to split `s` so the head fits in `limit`: after the last newline that fits, else a hard cut. */
 function cutPoint(s: string, limit: number): number {
   const nl = s.lastIndexOf('\n', limit - 1);
@@ -534,16 +526,11 @@ function minBy<T>(items: T[], key: (t: T) => number): T | undefined {
   return items.reduce<T | undefined>((best, t) => (best === undefined || key(t) < key(best) ? t : best), undefined);
 }
 
+/** Why a Slack call failed, as Slack text: a UserFacingError's message is already Slack text, anything else is escaped. */
 function reason(err: unknown): string {
   if (err instanceof UserFacingError) return err.userMessage;
   const data = (err as { data?: { error?: string } }).data;
-  return data?.error ?? (err instanceof Error ? err.message : String(err));
-}
-
-function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
-  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+  return escapeText(data?.error ?? (err instanceof Error ? err.message : String(err)));
 }
 
 /** Lines and bytes of a log file, read through one reused buffer (a read stream's per-chunk buffers would pile up as garbage). */

@@ -1,4 +1,5 @@
 import { UserFacingError } from '../platform/errors';
+import { unescapeText } from '../slack/format';
 import type { CheckOutcome } from './types';
 import { unverified } from './types';
 
@@ -7,7 +8,8 @@ import { unverified } from './types';
  * AccessDenied names the action and resource AWS refused, so the fix is the IAM statement.
  */
 export function describeCheckError(error: unknown): CheckOutcome {
-  if (error instanceof UserFacingError) return unverified(`could not check: ${error.userMessage}`);
+  // Its message is Slack text; check texts are plain (the renderer escapes them).
+  if (error instanceof UserFacingError) return unverified(`could not check: ${unescapeText(error.userMessage)}`);
   const e = (error ?? {}) as { name?: string; message?: string };
   const name = e.name ?? 'Error';
   const message = e.message ?? String(error);

@@ -1,3 +1,4 @@
+import { escapeText } from '../slack/format';
 import type { CheckResult, Status, VerifySummary } from './types';
 import { summarize } from './types';
 
@@ -7,8 +8,14 @@ const MARK: Record<Status, string> = { OK: '✅', WARN: '⚠️', FAIL: '❌', S
 const ANSI: Record<Status, string> = { OK: '\x1b[32m', WARN: '\x1b[33m', FAIL: '\x1b[31m', SKIP: '\x1b[90m' };
 const RESET = '\x1b[0m';
 
-/** Slack's `code` marks become plain quotes outside Slack. */
-const plainText = (text: string) => text.replace(/`([^`]+)`/g, '$1').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+/** Slack's `code` marks are dropped outside Slack. */
+const plainText = (text: string) => text.replace(/`([^`]+)`/g, '$1');
+
+/**
+ * Check texts are plain text with `code` marks, full of what AWS returned (names, ARNs, policy
+ * text, ECS messages) and of placeholders such as `<nat-id>`: escaped here, once, for Slack.
+ */
+const shown = (text: string, style: Style) => (style === 'slack' ? escapeText(text) : plainText(text));
 
 function label(r: CheckResult, style: Style): string {
   const status = r.unverified ? `${r.status}?` : r.status;
@@ -19,13 +26,17 @@ function label(r: CheckResult, style: Style): string {
 
 /** One result as a line: `✅ Cluster: cluster main is ACTIVE`. */
 export function resultLine(r: CheckResult, style: Style): string {
-  const text = style === 'slack' ? r.message : plainText(r.message);
-  return `${label(r, style)} ${style === 'slack' ? r.title : plainText(r.title)}: ${text}`;
+  return `${label(r, style)} ${shown(r.title, style)}: ${shown(r.message, style)}`;
+}
+
+/** One result for Slack's live log, a code block whose text ThreadOutput escapes: marked, not escaped. */
+export function liveLine(r: CheckResult): string {
+  return `${label(r, 'slack')} ${r.title}: ${r.message}`;
 }
 
 function fixLine(r: CheckResult, style: Style, indent: string): string | undefined {
   if (!r.fix || r.status === 'OK') return undefined;
-  return `${indent}  ↳ Fix: ${style === 'slack' ? r.fix : plainText(r.fix)}`;
+  return `${indent}  ↳ Fix: ${shown(r.fix, style)}`;
 }
 
 /** The results grouped like ecspresso's tree, in plan order. */
@@ -53,7 +64,7 @@ export function renderTree(results: CheckResult[], style: Style): string {
     while (common < previous.length && common < r.group.length && previous[common] === r.group[common]) common++;
     for (let depth = common; depth < r.group.length; depth++) {
       const heading = r.group[depth]!;
-      lines.push(`${'  '.repeat(depth)}${style === 'slack' ? `*${heading}*` : style === 'ansi' ? `\x1b[1m${heading}${RESET}` : heading}`);
+      lines.push(`${'  '.repeat(depth)}${style === 'slack' ? `*${escapeText(heading)}*` : style === 'ansi' ? `\x1b[1m${heading}${RESET}` : heading}`);
     }
     previous = r.group;
     const indent = '  '.repeat(r.group.length);
@@ -77,7 +88,7 @@ export function renderSummary(results: CheckResult[], style: Style): string {
   const problems = [...results.filter((r) => r.status === 'FAIL'), ...results.filter((r) => r.status === 'WARN')];
   const lines = problems.flatMap((r) => {
     const where = r.group.length ? `${r.group.join(' › ')} › ` : '';
-    const line = style === 'slack' ? `${label(r, style)} ${where}${r.title}: ${r.message}` : `${label(r, style)} ${plainText(`${where}${r.title}: ${r.message}`)}`;
+    const line = `${label(r, style)} ${shown(`${where}${r.title}: ${r.message}`, style)}`;
     const fix = fixLine(r, style, '');
     return fix ? [line, fix] : [line];
   });

@@ -2,7 +2,11 @@ import type { VerifyContext } from './context';
 
 export type Status = 'OK' | 'WARN' | 'FAIL' | 'SKIP';
 
-/** What one check found, in plain words. */
+/**
+ * What one check found, in plain words. Message, fix, and a spec's title and group are plain text
+ * with `code` marks: AWS values and placeholders (`<subnet-id>`) go in as they are, and the
+ * renderer (render.ts) escapes them for Slack, exactly once.
+ */
 export interface CheckOutcome {
   status: Status;
   /** What was found: "Log group /ecs/web exists in us-east-1". */
