@@ -30,7 +30,7 @@ import { checkArguments } from '../src/exec/command';
 import { OutputCleaner } from '../src/exec/output';
 import { UserFacingError } from '../src/platform/errors';
 import { createSlackClient } from '../src/slack/client';
-import { breakFences, code, escapeText } from '../src/slack/format';
+import { breakFences, code, typedCode, escapeText } from '../src/slack/format';
 import { ThreadOutput } from '../src/slack/thread-output';
 import { classifyDefaultRoute, networkChecks } from '../src/verify/checks/network';
 import type { VerifyContext } from '../src/verify/context';
@@ -75,6 +75,15 @@ describe('format helpers', () => {
   it('code() escapes once and keeps the span closed whatever the text holds', () => {
     expect(code('a<b>&amp;')).toBe('`a&lt;b&gt;&amp;amp;`');
     expect(code('x` <!here> `y')).toBe('`xˋ &lt;!here&gt; ˋy`');
+  });
+  it('typedCode() shows what a person typed inertly: mentions, broadcasts and links as plain words', () => {
+    // As Slack sends them (should_escape: true): markup for @, # and links; entities for the rest.
+    expect(typedCode('/ecs allow <@U0BOB|bob> viewer web')).toBe('`/ecs allow @bob viewer web`');
+    expect(typedCode('/ecs status <!channel> <!here> <!subteam^S1|@oncall>')).toBe('`/ecs status @channel @here @oncall`');
+    expect(typedCode('/ecs allow U1 viewer --channels <#C0OPS|ops>')).toBe('`/ecs allow U1 viewer --channels #ops`');
+    expect(typedCode('/ecs run x <https://evil.example|click> <https://a.example>')).toBe('`/ecs run x click (https://evil.example) https://a.example`');
+    // A typed `<`, `&` or backtick: shown as typed, exactly once escaped, the span held.
+    expect(typedCode('/ecs run x &lt;b&gt; &amp;amp; `y`')).toBe('`/ecs run x &lt;b&gt; &amp;amp; ˋyˋ`');
   });
   it('breakFences() leaves no run of three backticks, and changes nothing the second time', () => {
     for (const run of ['```', '````', '``````', '```````````']) {
@@ -378,4 +387,16 @@ describe('end to end through the local world', () => {
       lift();
     }
   }, 90_000);
+
+  it('what a person typed is echoed inertly: a typed @channel, mention or link never comes back live', async () => {
+    const refused = (JSON.parse((await world.slash('U0MALLORY', 'status <!channel> <https://evil.example|click>')).body) as { text: string }).text;
+    expect(refused).toContain('`/ecs status @channel click (https://evil.example)`');
+    expect(refused).not.toMatch(/<!channel>|<https:/);
+    const working = (JSON.parse((await world.slash('U0ALICE', 'run echo-args.sh <!here>')).body) as { text: string }).text;
+    expect(working).toContain('`/ecs run echo-args.sh @here`');
+    await world.idle();
+    const parent = parents().filter((m) => m.text.includes('echo-args.sh @here')).at(-1)!;
+    expect(parent.text).toContain('<@U0ALICE> ran `/ecs run echo-args.sh @here`');
+    expect(parent.text).not.toContain('<!here>');
+  }, 30_000);
 });

@@ -1,3 +1,4 @@
+import { typedCode } from '../slack/format';
 import { randomBytes } from 'node:crypto';
 import type { LambdaClient } from '@aws-sdk/client-lambda';
 import { dynamoDeployHistory, type DeployHistory } from '../deploy/history';
@@ -58,7 +59,7 @@ async function requestDeploy(ctx: WorkerContext, input: PlanInput & { action: De
     const holder = await ctx.state.get<DeployLock>(lockKey);
     const link = holder ? await permalink(ctx.slack, holder.channelId, holder.threadTs) : undefined;
     await ctx.out.post(
-      `Another deploy of \`${target.alias}\` is under way${holder ? `: \`${holder.commandText}\` by <@${holder.userId}> since ${holder.startedAt.slice(11, 16)} UTC (deploy \`${holder.deployId}\`)${link ? `, <${link}|see its thread>` : ''}` : ''}. One deploy per service at a time: wait for it to end, or reject it there.`,
+      `Another deploy of \`${target.alias}\` is under way${holder ? `: ${typedCode(holder.commandText)} by <@${holder.userId}> since ${holder.startedAt.slice(11, 16)} UTC (deploy \`${holder.deployId}\`)${link ? `, <${link}|see its thread>` : ''}` : ''}. One deploy per service at a time: wait for it to end, or reject it there.`,
     );
     return { outcome: 'failure', summary: `${target.alias}: another deploy is under way` };
   }

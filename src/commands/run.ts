@@ -6,7 +6,7 @@ import { OutputCleaner } from '../exec/output';
 import type { ExecSessionResult } from '../exec/session';
 import { OutputSpool } from '../exec/spool';
 import { CANCEL_ACTION } from '../slack/actions';
-import { code, escapeText } from '../slack/format';
+import { code, escapeText, typedCode } from '../slack/format';
 import { cancelKey, runKey, type RunRecord } from './cancel';
 import { pickExecTask } from './run-target';
 import { validateScriptArgs } from './script-args';
@@ -116,7 +116,7 @@ async function runDetached(ctx: WorkerContext, spec: RunSpec, lock: string | und
     channelId: invocation.channelId,
     parentTs: ctx.out.parentTs,
     // The worker's parent text, so the workflow keeps it when it marks the outcome.
-    parentText: `<@${invocation.userId}> ran \`${commandText(invocation)}\``,
+    parentText: `<@${invocation.userId}> ran ${typedCode(commandText(invocation))}`,
     audit: ctx.job.audit,
     ...(lock ? { lockKey: lock } : {}),
     startedAt: spec.started,

@@ -7,7 +7,7 @@ import { commandText, parseRequest, UnknownNameError, UnknownScriptError, verbOf
 import type { SlackMessage } from '../commands/types';
 import type { Config } from '../config/schema';
 import { PermissionDeniedError, UserFacingError } from '../platform/errors';
-import { escapeText } from '../slack/format';
+import { escapeText, typedCode } from '../slack/format';
 import type { Job, JobDispatcher } from '../platform/jobs';
 import { DependencyUnavailableError, withDeadline, within } from '../platform/deadline';
 import { log } from '../platform/logger';
@@ -245,7 +245,7 @@ export function createIngress(unguarded: IngressDeps) {
     const refuse = async (reason: string, fields: Partial<AuditRecord> = {}): Promise<SlackMessage> => {
       await audit({ ...fields, decision: 'denied', outcome: 'refused', reason });
       return {
-        text: `🚫 Not allowed: ${reason}, so I can't run \`${escapeText(commandText(invocation))}\`. Ask an admin (\`/ecs allow\`) if you need it; \`/ecs whoami\` shows what you may do.`,
+        text: `🚫 Not allowed: ${reason}, so I can't run ${typedCode(commandText(invocation))}. Ask an admin (\`/ecs allow\`) if you need it; \`/ecs whoami\` shows what you may do.`,
       };
     };
 
@@ -296,7 +296,7 @@ export function createIngress(unguarded: IngressDeps) {
       throw error;
     }
     const where = request.verb.name === 'deploy' || request.verb.name === 'rollback' ? 'the approval request will appear in this channel, progress in its thread' : 'the answer will appear in a thread in this channel';
-    return { text: `⏳ Working on \`${commandText(invocation)}\`: ${where}.` };
+    return { text: `⏳ Working on ${typedCode(commandText(invocation))}: ${where}.` };
   }
 
   async function handleEventEnvelope(envelope: unknown): Promise<HttpResult> {

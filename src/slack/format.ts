@@ -22,6 +22,24 @@ export function code(text: string): string {
 }
 
 /**
+ * What a person typed, as Slack sent it, shown inertly as inline code. Slack sends mentions,
+ * channels, broadcasts and links as markup (`<@U…|name>`, `<#C…|name>`, `<!channel>`,
+ * `<https://…|…>`) and escapes the rest; echoed back, they would be live again (a typed @channel
+ * would ping the channel from the bot's message). They are shown as the words people read.
+ */
+export function typedCode(slackText: string): string {
+  const readable = slackText.replace(/<([^<>]*)>/g, (_, inner: string) => {
+    const bar = inner.indexOf('|');
+    const target = bar < 0 ? inner : inner.slice(0, bar);
+    const label = bar < 0 ? undefined : inner.slice(bar + 1);
+    if (target.startsWith('@') || target.startsWith('#')) return `${target[0]}${label ?? target.slice(1)}`;
+    if (target.startsWith('!')) return label ?? `@${target.slice(1).split('^')[0]}`;
+    return label && label !== target ? `${label} (${target})` : target;
+  });
+  return code(unescapeText(readable));
+}
+
+/**
  * Text placed inside a ``` block cannot close it: every run of three or more backticks is broken
  * into pairs by zero-width spaces. Applying it again changes nothing, so text can be appended to
  * a block and the whole broken again (a fence may arrive in two pieces).

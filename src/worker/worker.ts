@@ -12,6 +12,7 @@ import type { CommandJob, Job, ReactionJob } from '../platform/jobs';
 import type { Logger } from '../platform/logger';
 import type { SlackSecrets } from '../platform/secrets';
 import type { StateStore } from '../platform/state';
+import { escapeText, typedCode } from '../slack/format';
 import { SlackChannelError, ThreadOutput } from '../slack/thread-output';
 
 export interface WorkerDeps {
@@ -74,11 +75,11 @@ export function createWorker(deps: WorkerDeps) {
           channel: invocation.channelId,
           remainingMs,
           logger,
-          parentText: `<@${invocation.userId}> ran \`${commandText(invocation)}\``,
+          parentText: `<@${invocation.userId}> ran ${typedCode(commandText(invocation))}`,
         });
       } catch (error) {
         // No thread to answer in: tell the requester privately, with the fix.
-        const message = error instanceof SlackChannelError ? error.userMessage : `I could not post in this channel: ${(error as Error).message}`;
+        const message = error instanceof SlackChannelError ? error.userMessage : `I could not post in this channel: ${escapeText((error as Error).message)}`;
         if (invocation.responseUrl) await deps.respond(invocation.responseUrl, { text: `⚠️ ${message}` }).catch((e: unknown) => logger.error('response_url failed', { error: e }));
         result = { outcome: 'failure', summary: message };
         return;
