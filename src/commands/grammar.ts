@@ -1,5 +1,5 @@
 import { UsageError } from '../platform/errors';
-import { escapeText } from '../slack/format';
+import { escapeText, unescapeText } from '../slack/format';
 
 /**
  * Splits what follows `/ecs` into words. Quotes group words ("a b" or 'a b'); Slack's
@@ -30,7 +30,7 @@ export function tokenize(text: string): string[] {
   if (quote) throw new UsageError(`A quote (${quote}) is not closed.`);
   if (inWord) words.push(current);
   // Slack escapes &, < and > in what people type; the words are what they meant.
-  return words.map((w) => w.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&'));
+  return words.map(unescapeText);
 }
 
 export interface Words {
