@@ -2,7 +2,7 @@
  * The local world: everything the bot talks to, on loopback, with the bot's real Lambda handlers
  * wired the way API Gateway and Lambda invoke them. Tests and the offline playground share it.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { Grant } from '../src/auth/roles';
 import { startAwsEmulator, type AwsEmulator } from './aws';
 import { startLocalDynamo, type LocalDynamo } from './dynamo';
@@ -13,7 +13,7 @@ import { signedSlackEvent, slashCommandBody, triggerId } from './slack/sign';
 import type { HttpEvent, HttpResult } from '../src/ingress/http';
 import type { DurableContext, DurableLambdaHandler } from '@aws/durable-execution-sdk-js';
 import type { TestResult } from '@aws/durable-execution-sdk-js-testing';
-import type { DurableCallbackBackend, LambdaRuntime } from './aws/services/lambda';
+import type { AsyncFailureRecord, DurableCallbackBackend, LambdaRuntime } from './aws/services/lambda';
 
 let durableEnvironment: Promise<void> | undefined;
 
@@ -148,6 +148,14 @@ export function localDurableCallbacks(): DurableCallbackBackend {
 }
 
 export const WORKER_FUNCTION = 'ecs-chatops-worker';
+export const WORKER_FAILURES_FUNCTION = 'ecs-chatops-worker-failures';
+const WORKER_FAILURE_QUEUE_ARN = 'arn:aws:sqs:us-east-1:111111111111:ecs-chatops-worker-failures';
+
+/** A message on the worker's failure queue. */
+export interface QueuedMessage {
+  messageId: string;
+  body: string;
+}
 export const RUN_WORKFLOW_FUNCTION = 'ecs-chatops-run-workflow';
 export const DEPLOY_WORKFLOW_FUNCTION = 'ecs-chatops-deploy-workflow';
 export const SIGNING_SECRET_PARAM = '/ecs-chatops/slack/signing-secret';
@@ -185,6 +193,10 @@ export interface World {
    * assertions. Emulator time (ECS rollouts) moves with `aws.clock.advance(ms)`.
    */
   workflows: Array<TestResult<unknown>>;
+  /** Messages sent to the worker's failure queue (its on-failure destination), oldest first. */
+  failureQueue: QueuedMessage[];
+  /** Re-registers the worker with another time limit (Lambda's timeout), the same destination. */
+  setWorkerTimeout(ms: number): void;
   /** Resolves when every asynchronous worker invocation has finished. */
   idle(): Promise<void>;
   close(): Promise<void>;
@@ -237,7 +249,21 @@ export async function startWorld(
     import('../src/handlers/worker'),
     import('../src/auth/allowlist'),
   ]);
-  aws.lambda.register(WORKER_FUNCTION, { handler: worker as never, timeoutMs: 900_000 });
+  // The worker's on-failure destination is an SQS queue read by the crash reporter (serverless.yml):
+  // a failed asynchronous invocation's record is queued and handed to it as an SQS event.
+  const { handler: workerFailures } = await import('../src/handlers/worker-failures');
+  aws.lambda.register(WORKER_FAILURES_FUNCTION, { handler: workerFailures as never, timeoutMs: 60_000 });
+  const failureQueue: QueuedMessage[] = [];
+  const onWorkerFailure = (record: AsyncFailureRecord) => {
+    const message = { messageId: randomUUID(), body: JSON.stringify(record) };
+    failureQueue.push(message);
+    // What the queue's alarm counts (NumberOfMessagesSent); the event source mapping hands it on.
+    void aws.lambda.invokeAsync(WORKER_FAILURES_FUNCTION, {
+      Records: [{ ...message, receiptHandle: message.messageId, attributes: { ApproximateReceiveCount: '1' }, messageAttributes: {}, eventSource: 'aws:sqs', eventSourceARN: WORKER_FAILURE_QUEUE_ARN, awsRegion: 'us-east-1' }],
+    });
+  };
+  const registerWorker = (timeoutMs: number) => aws.lambda.register(WORKER_FUNCTION, { handler: worker as never, timeoutMs, onFailure: onWorkerFailure });
+  registerWorker(900_000);
   // The durable workflows run through the testing package (registerDurableFunction); the worker
   // completes their callbacks with the real Lambda API, which the emulator hands to it.
   const workflows: Array<TestResult<unknown>> = [];
@@ -336,6 +362,8 @@ export async function startWorld(
       };
       return ingress(sign(`payload=${encodeURIComponent(JSON.stringify(payload))}`, 'application/x-www-form-urlencoded'));
     },
+    failureQueue,
+    setWorkerTimeout: registerWorker,
     idle: () => aws.lambda.idle(),
     async close() {
       // A deploy still waiting for its approval would hold this for up to its expiry: give running

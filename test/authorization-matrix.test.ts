@@ -1,3 +1,4 @@
+import { typedCode } from '../src/slack/format';
 import type { App } from '@slack/bolt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signedSlackEvent, slashCommandBody, triggerId } from '../local/slack/sign';
@@ -780,7 +781,8 @@ async function runCommandCase(c: CommandCase): Promise<void> {
   const told = await sendCommand(c, text);
 
   // What the person is told.
-  matches(told, c.says !== undefined ? (typeof c.says === 'string' ? withRun(c.says) : c.says) : `⏳ Working on \`${ECS} ${text}\``);
+  // The command is echoed inertly: mentions and links as plain words (typedCode).
+  matches(told, c.says !== undefined ? (typeof c.says === 'string' ? withRun(c.says) : c.says) : `⏳ Working on ${typedCode(`${ECS} ${text}`)}`);
   for (const name of c.hides ?? []) expect(told, `the answer does not show ${name}`).not.toContain(name);
 
   // The audit record: exactly one for this request.

@@ -53,11 +53,12 @@ describe('the ack keeps its 3-second promise', () => {
     world.aws.faults.throttle('lambda:InvokeFunction', 100);
     const { res, ms } = await timedSlash('status web');
     expect(res.statusCode).toBe(200);
-    expect(text(res)).toMatch(/^⚠️ I could not hand your command to my worker \(AWS Lambda failed/);
+    // Throttled until the SDK gives up (failed), or until the budget ends while it backs off (timed out).
+    expect(text(res)).toMatch(/^⚠️ I could not (hand your command to my worker \(AWS Lambda failed|confirm that your command started)/);
     expect(ms).toBeLessThan(3_000);
     world.aws.faults.clear();
     const out = await ddb.query({ TableName: tableName('audit'), KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': `team#${world.teamId}` }, ScanIndexForward: false, Limit: 1 });
-    expect(out.Items?.[0]).toMatchObject({ commandText: '/ecs status web', decision: 'allowed', outcome: 'error', reason: expect.stringContaining('the worker could not be invoked') });
+    expect(out.Items?.[0]).toMatchObject({ commandText: '/ecs status web', decision: 'allowed', outcome: 'error', reason: expect.stringMatching(/the worker could not be invoked|unknown whether the worker started/) });
   });
 
   it('slow SSM on a cold start: answered within 3 s', async () => {

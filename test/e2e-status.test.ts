@@ -113,7 +113,7 @@ describe('/ecs status end to end', () => {
     await world.slash('U0ALICE', 'deny <@U0ALICE|alice>');
     await world.idle();
     const parent = world.slack.workspace.messages.C0OPS!.filter((m) => !m.threadTs || m.threadTs === m.ts).at(-1)!;
-    expect(parent.text).toMatch(/^❌ <@U0ALICE> ran `\/ecs deny <@U0ALICE\|alice>`/);
+    expect(parent.text).toMatch(/^❌ <@U0ALICE> ran `\/ecs deny @alice`/);
     expect(world.slack.replies('C0OPS', parent.ts)[0]!.text).toContain('🚫 Not allowed: you cannot remove yourself');
     expect(ephemeralText(await world.slash('U0ALICE', 'whoami'))).toContain('*admin* on all services');
   });

@@ -111,7 +111,7 @@ describe('detached runs', () => {
       const wrapper = Number(readFileSync(join(dir, 'pid'), 'utf8'));
       await waitFor(() => childrenOf(child).length > 0);
       const grandchildren = childrenOf(child);
-      expect(running(child)).toBe(true);
+      expect(grandchildren.length).toBeGreaterThan(0);
 
       await runArgv(buildDetachedStop({ runId, graceSeconds: 1 }), withShell);
       // The script's own process, what it started, and the wrapper: none is left running.

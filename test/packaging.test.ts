@@ -127,6 +127,34 @@ describe('serverless.yml: provider and packaging', () => {
     const send = rolePolicyStatements(roleOf('worker')).find((s) => actions(s).includes('sqs:SendMessage'));
     expect(send?.Resource).toEqual({ 'Fn::GetAtt': [queueId, 'Arn'] });
   });
+
+  it('reads the failure queue with the crash report, which may only read and complete audit records and post in Slack', () => {
+    const queueId = functions.worker.destinations.onFailure.arn['Fn::GetAtt'][0];
+    expect(functions.workerFailures.events).toEqual([{ sqs: { arn: { 'Fn::GetAtt': [queueId, 'Arn'] }, batchSize: 1, functionResponseType: 'ReportBatchItemFailures' } }]);
+    // AWS's advice for a Lambda event source: visibility at least six times the function's timeout.
+    expect(resources[queueId].Properties.VisibilityTimeout).toBeGreaterThanOrEqual(6 * functions.workerFailures.timeout);
+    expect(allActions('workerFailures').sort()).toEqual([
+      'dynamodb:GetItem',
+      'dynamodb:UpdateItem',
+      'kms:Decrypt',
+      'logs:CreateLogStream',
+      'logs:PutLogEvents',
+      'sqs:DeleteMessage',
+      'sqs:GetQueueAttributes',
+      'sqs:ReceiveMessage',
+      'ssm:GetParameters',
+    ]);
+    const audit = rolePolicyStatements(roleOf('workerFailures')).find((st) => actions(st).includes('dynamodb:GetItem'));
+    expect(audit?.Resource).toEqual({ 'Fn::GetAtt': ['AuditTable', 'Arn'] });
+    // Someone looks at every crash: an alarm on what reaches the queue.
+    expect(resources.WorkerFailuresAlarm.Properties).toMatchObject({
+      Namespace: 'AWS/SQS',
+      MetricName: 'NumberOfMessagesSent',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [queueId, 'QueueName'] } }],
+      Threshold: 1,
+      AlarmActions: [{ Ref: 'AlarmTopic' }],
+    });
+  });
 });
 
 describe('serverless.yml: alarms', () => {

@@ -100,3 +100,9 @@ export function dynamoAudit(retentionDays: number): AuditLog {
     },
   };
 }
+
+/** One audit record as stored (strongly consistent), for the crash report: did the attempt end, where is its thread. */
+export async function readAuditRecord(key: AuditKey): Promise<AuditRecord | undefined> {
+  const out = await ddb.get({ TableName: tableName('audit'), Key: key, ConsistentRead: true });
+  return out.Item as AuditRecord | undefined;
+}

@@ -62,8 +62,10 @@ export function createWorker(deps: WorkerDeps) {
     const target = alias ? { alias, ...config.targets[alias]! } : undefined;
     const aws = target ? new AwsSession(target, { teamId: invocation.teamId, userId: invocation.userId, ...(invocation.userName ? { userName: invocation.userName } : {}) }) : undefined;
     const remainingMs = () => context.getRemainingTimeInMillis();
+    const stopMargin = stopMarginMs(remainingMs());
 
     let result: CommandResult = { outcome: 'failure', summary: 'did not finish' };
+    let ended = false;
     let threadTs: string | undefined;
     try {
       const { botToken } = await deps.secrets();
@@ -82,13 +84,19 @@ export function createWorker(deps: WorkerDeps) {
         const message = error instanceof SlackChannelError ? error.userMessage : `I could not post in this channel: ${escapeText((error as Error).message)}`;
         if (invocation.responseUrl) await deps.respond(invocation.responseUrl, { text: `⚠️ ${message}` }).catch((e: unknown) => logger.error('response_url failed', { error: e }));
         result = { outcome: 'failure', summary: message };
+        ended = true;
         return;
       }
       threadTs = out.parentTs;
+      // Where the answer lives, recorded at once: if this worker dies, the crash report finds the thread.
+      await deps
+        .audit()
+        .complete(job.audit, { outcome: 'accepted', threadTs }, { outcome: 'accepted' })
+        .catch((error: unknown) => logger.error('audit update failed', { error }));
       try {
         if (!command) throw new Error(`no worker command for ${request.verb.name}`);
         const ctx: WorkerContext = { job, request, config, out, allowlist: deps.allowlist, state: deps.state, slack, logger, now: deps.now, remainingMs, ...(target ? { target } : {}), ...(aws ? { aws } : {}) };
-        result = await command(ctx);
+        result = await beforeTheEnd(command(ctx), remainingMs, stopMargin);
       } catch (error) {
         if (error instanceof PermissionDeniedError) {
           await out.post(`🚫 Not allowed: ${error.userMessage}. Nothing was changed.`);
@@ -105,25 +113,55 @@ export function createWorker(deps: WorkerDeps) {
       if (result.continues) await out.flush();
       else await out.finish({ outcome: result.outcome, summary: result.summary, ...(result.logFile ? { logFile: result.logFile } : {}) });
       await result.cleanup?.().catch((error: unknown) => logger.warn('cleanup failed', { error }));
+      ended = true;
     } finally {
       aws?.destroy();
-      await deps
-        .audit()
-        .complete(
-          job.audit,
-          {
-            // Handed to a durable workflow: still under way; the workflow records the end.
-            outcome: result.continues ? 'accepted' : result.refused ? 'refused' : result.outcome,
-            ...(result.refused ? { decision: result.refused } : {}),
-            durationMs: deps.now() - started,
-            reason: result.summary,
-            ...(aws?.requestIds.length ? { awsRequestIds: aws.requestIds } : {}),
-            ...(threadTs ? { threadTs } : {}),
-          },
-          // A quick workflow may have ended (and completed the record) before this line runs.
-          result.continues ? { outcome: 'accepted' } : undefined,
-        )
-        .catch((error) => logger.error('audit completion failed', { error }));
+      // An error escaping the worker fails the invocation: the crash report (the on-failure
+      // destination's consumer) then tells the thread and completes the record, with the reason.
+      if (ended) {
+        await deps
+          .audit()
+          .complete(
+            job.audit,
+            {
+              // Handed to a durable workflow: still under way; the workflow records the end.
+              outcome: result.continues ? 'accepted' : result.refused ? 'refused' : result.outcome,
+              ...(result.refused ? { decision: result.refused } : {}),
+              durationMs: deps.now() - started,
+              reason: result.summary,
+              ...(aws?.requestIds.length ? { awsRequestIds: aws.requestIds } : {}),
+              ...(threadTs ? { threadTs } : {}),
+            },
+            // A quick workflow may have ended (and completed the record) before this line runs.
+            result.continues ? { outcome: 'accepted' } : undefined,
+          )
+          .catch((error) => logger.error('audit completion failed', { error }));
+      }
     }
+  }
+}
+
+/** The command did not finish before the worker's own time limit. */
+export class OutOfTimeError extends UserFacingError {
+  constructor() {
+    super('I ran out of time before this finished (a worker runs at most 15 minutes). What it did so far stays done; the thread shows how far it got.');
+  }
+}
+
+/**
+ * How long before its limit the worker stops waiting for a command, so that it can still mark the
+ * parent and complete the audit itself (Lambda kills it at the limit, with no chance to say so).
+ */
+export const stopMarginMs = (remainingAtStart: number): number => Math.min(20_000, Math.max(1_000, remainingAtStart / 10));
+
+async function beforeTheEnd<T>(work: Promise<T>, remainingMs: () => number, marginMs: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const outOfTime = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new OutOfTimeError()), Math.max(0, remainingMs() - marginMs));
+  });
+  try {
+    return await Promise.race([work, outOfTime]);
+  } finally {
+    clearTimeout(timer);
   }
 }

@@ -32,6 +32,21 @@ export interface FunctionConfig {
   memoryMb?: number;
   /** Retries of a failed `Event` invocation (AWS defaults to 2; the emulator to 0 so failures stay visible). */
   maxRetries?: number;
+  /**
+   * The on-failure destination of asynchronous invocations: called with AWS's invocation record
+   * once an `Event` invocation has failed its last attempt (the local world forwards it to a queue).
+   */
+  onFailure?: (record: AsyncFailureRecord) => void;
+}
+
+/** What Lambda sends an on-failure destination (AWS Lambda developer guide, "invocation record"). */
+export interface AsyncFailureRecord {
+  version: '1.0';
+  timestamp: string;
+  requestContext: { requestId: string; functionArn: string; condition: 'RetriesExhausted' | 'EventAgeExceeded'; approximateInvokeCount: number };
+  requestPayload: unknown;
+  responseContext: { statusCode: number; executedVersion: string; functionError: 'Unhandled' | 'Handled' };
+  responsePayload: unknown;
 }
 export type FunctionRegistry =
   | Map<string, LambdaHandlerLike | FunctionConfig>
@@ -110,7 +125,9 @@ interface Outcome {
 }
 
 export class LambdaRuntime {
-  readonly functions = new Map<string, Required<FunctionConfig>>();
+  readonly functions = new Map<string, Required<Omit<FunctionConfig, 'onFailure'>> & Pick<FunctionConfig, 'onFailure'>>();
+  /** Invocations to end now as if the sandbox died (see kill()). */
+  private readonly killers = new Map<string, Set<(error: Error) => void>>();
   readonly invocations: InvocationRecord[] = [];
   private readonly inFlight = new Set<Promise<void>>();
   /**
@@ -137,7 +154,24 @@ export class LambdaRuntime {
       timeoutMs: config.timeoutMs ?? this.defaults.timeoutMs ?? 30_000,
       memoryMb: config.memoryMb ?? 1024,
       maxRetries: config.maxRetries ?? this.defaults.maxRetries ?? 0,
+      ...(config.onFailure ? { onFailure: config.onFailure } : {}),
     });
+  }
+
+  /**
+   * Ends every running invocation of `name` as Lambda reports a sandbox that died mid-request (out
+   * of memory, killed): `Runtime.ExitError`. In-process the handler cannot be stopped; it is simply
+   * no longer waited for, and what it does afterwards is ignored by the invocation's outcome.
+   */
+  kill(name: string, reason = 'signal: killed'): number {
+    const running = [...(this.killers.get(name) ?? [])];
+    for (const end of running) end(Object.assign(new Error(`RequestId: Error: Runtime exited with error: ${reason}`), { name: 'Runtime.ExitError' }));
+    return running.length;
+  }
+
+  /** An asynchronous invocation by AWS itself (a destination, an event source), as `Event`. */
+  async invokeAsync(name: string, event: unknown, caller = 'arn:aws:iam::aws:root'): Promise<void> {
+    await this.invoke({ FunctionName: name, InvocationType: 'Event', Payload: JSON.stringify(event) }, { identity: { arn: caller }, accountId: '111111111111', region: 'us-east-1', requestId: uuid() } as never);
   }
 
   /**
@@ -178,11 +212,17 @@ export class LambdaRuntime {
     let timer: NodeJS.Timeout | undefined;
     try {
       // The handler cannot be killed in-process; past its deadline it is simply reported as timed out.
+      let killer: ((error: Error) => void) | undefined;
       const result = await Promise.race([
         // A fresh parse per attempt: like AWS, the handler cannot alter what a retry or the record sees.
         Promise.resolve().then(() => fn.handler(JSON.parse(eventJson), context)),
         new Promise<never>((_, reject) => (timer = setTimeout(() => reject(timedOut()), fn.timeoutMs))),
-      ]);
+        new Promise<never>((_, reject) => {
+          killer = reject;
+          if (!this.killers.has(name)) this.killers.set(name, new Set());
+          this.killers.get(name)!.add(killer);
+        }),
+      ]).finally(() => this.killers.get(name)?.delete(killer!));
       if (this.clock.now() > deadline) throw timedOut();
       record.result = result;
       return { payload: JSON.stringify(result ?? null), failed: false };
@@ -238,9 +278,19 @@ export class LambdaRuntime {
       const maxRetries = this.functions.get(name)!.maxRetries;
       const job = (async () => {
         await new Promise((resolve) => setImmediate(resolve)); // let the 202 go out first
+        let last: Outcome | undefined;
         for (let attempt = 1; attempt <= 1 + maxRetries; attempt++) {
-          if (!(await start(attempt)[1]).failed) return;
+          last = await start(attempt)[1];
+          if (!last.failed) return;
         }
+        this.functions.get(name)!.onFailure?.({
+          version: '1.0',
+          timestamp: this.clock.date().toISOString(),
+          requestContext: { requestId, functionArn: `${arn}:$LATEST`, condition: 'RetriesExhausted', approximateInvokeCount: 1 + maxRetries },
+          requestPayload: event,
+          responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError: 'Unhandled' },
+          responsePayload: JSON.parse(last!.payload) as unknown,
+        });
       })();
       this.inFlight.add(job);
       void job.finally(() => this.inFlight.delete(job));

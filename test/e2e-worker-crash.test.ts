@@ -1,0 +1,85 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startWorld, WORKER_FUNCTION, type World } from '../local/world';
+import { dynamoAudit, readAuditRecord, type AuditKey } from '../src/audit/audit';
+import type { CommandJob } from '../src/platform/jobs';
+
+/**
+ * A worker that dies is never silent: its failed asynchronous invocation goes to the on-failure
+ * destination (a queue), whose consumer marks the thread and the parent as failed, says why and what
+ * to check, and completes the audit record; a worker running short of time finishes cleanly itself.
+ */
+let world: World;
+beforeAll(async () => {
+  world = await startWorld();
+});
+afterEach(() => {
+  world.aws.faults.clear();
+  world.setWorkerTimeout(900_000);
+});
+afterAll(async () => {
+  await world?.close();
+});
+
+const parents = () => world.slack.workspace.messages.C0OPS!.filter((m) => !m.threadTs || m.threadTs === m.ts);
+const auditOf = async (text: string): Promise<{ key: AuditKey; record: Awaited<ReturnType<typeof readAuditRecord>> }> => {
+  const { ddb } = await import('../src/platform/dynamo');
+  const { tableName } = await import('../src/platform/tables');
+  const out = await ddb.query({ TableName: tableName('audit'), KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': `team#${world.teamId}` }, ScanIndexForward: false });
+  const item = (out.Items ?? []).find((i) => i.commandText === text)!;
+  return { key: { pk: item.pk as string, sk: item.sk as string }, record: await readAuditRecord({ pk: item.pk as string, sk: item.sk as string }) };
+};
+
+async function eventually(check: () => Promise<boolean>, ms = 10_000): Promise<void> {
+  const until = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > until) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('a worker that stops without finishing', () => {
+  it('killed mid-command (out of memory): the thread and the parent say so, the audit completes as an error', async () => {
+    world.aws.faults.latency(60_000, 'ecs:DescribeServices'); // the command is under way when the sandbox dies
+    await world.slash('U0ALICE', 'status web');
+    const parent = await world.slack.waitFor(() => parents().find((m) => m.text.includes('ran `/ecs status web`') && !/^[✅❌⚠️]/u.test(m.text)));
+    // The thread is recorded before the command starts, so the report can find it.
+    await eventually(async () => (await auditOf('/ecs status web')).record?.threadTs === parent.ts);
+    expect(world.aws.lambda.kill(WORKER_FUNCTION)).toBe(1);
+    await world.slack.waitFor(() => world.slack.message('C0OPS', parent.ts)?.text.startsWith('❌'));
+    expect(world.slack.message('C0OPS', parent.ts)!.text).toBe('❌ <@U0ALICE> ran `/ecs status web` — the bot stopped while running this');
+    const said = world.slack.replies('C0OPS', parent.ts).map((r) => r.text).join('\n');
+    expect(said).toContain('💥 The bot stopped while running this: the worker was killed (most often: it ran out of memory).');
+    expect(said).toContain('It changed nothing; try again in a minute.');
+    expect(world.failureQueue).toHaveLength(1);
+    expect(JSON.parse(world.failureQueue[0]!.body)).toMatchObject({ requestContext: { condition: 'RetriesExhausted' }, responsePayload: { errorType: 'Runtime.ExitError' }, requestPayload: { kind: 'command' } });
+    await eventually(async () => (await auditOf('/ecs status web')).record?.outcome === 'error');
+    expect((await auditOf('/ecs status web')).record).toMatchObject({ outcome: 'error', reason: 'the worker stopped: the worker was killed (most often: it ran out of memory)', threadTs: parent.ts });
+  }, 30_000);
+
+  it('a worker that throws before it could post: the person is told privately, the audit completes as an error', async () => {
+    // A job the worker cannot read (an invocation the ingress would never send): it throws at once.
+    const at = new Date().toISOString();
+    const id = randomUUID();
+    const key = await dynamoAudit(30).record({ id, at, teamId: world.teamId, userId: 'U0ALICE', channelId: 'C0OPS', commandText: '/ecs frobnicate', decision: 'allowed', outcome: 'accepted' });
+    const job: CommandJob = { kind: 'command', id, audit: key, receivedAt: Date.now(), invocation: { teamId: world.teamId, userId: 'U0ALICE', channelId: 'C0OPS', command: '/ecs', text: 'frobnicate' } };
+    await world.aws.lambda.invokeAsync(WORKER_FUNCTION, job);
+    await world.idle();
+    const note = await world.slack.waitFor(() => world.slack.workspace.ephemerals.find((e) => e.text.includes('/ecs frobnicate')));
+    expect(note.text).toMatch(/^💥 The bot stopped before it could answer `\/ecs frobnicate`: the worker failed with an error it did not handle \(UsageError: Unknown command/);
+    expect(await readAuditRecord(key)).toMatchObject({ outcome: 'error', reason: expect.stringContaining('the worker stopped: the worker failed with an error it did not handle') });
+  }, 30_000);
+
+  it('running short of time, the worker finishes by itself: the thread says so and the audit says why', async () => {
+    world.setWorkerTimeout(6_000); // it stops waiting 1 s before its limit
+    world.aws.faults.latency(20_000, 'ecs:DescribeServices');
+    const queued = world.failureQueue.length;
+    await world.slash('U0ALICE', 'status broken');
+    const parent = await world.slack.waitFor(() => parents().find((m) => m.text.startsWith('❌ <@U0ALICE> ran `/ecs status broken`')), 15_000);
+    expect(parent.text).toContain('I ran out of time before this finished');
+    expect(world.slack.replies('C0OPS', parent.ts).map((r) => r.text).join('\n')).toContain('❌ I ran out of time before this finished (a worker runs at most 15 minutes)');
+    expect((await auditOf('/ecs status broken')).record).toMatchObject({ outcome: 'failure', reason: expect.stringContaining('I ran out of time') });
+    // It ended cleanly: nothing went to the failure queue.
+    expect(world.failureQueue.length).toBe(queued);
+  }, 30_000);
+});
