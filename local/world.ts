@@ -69,17 +69,31 @@ export async function teardownDurableEnvironment(): Promise<void> {
  * environment was set up with skipped time. Each finished execution is appended to `executions`,
  * and its callbacks are closed: completing one later fails as in AWS (CallbackTimeoutException).
  */
+/** The alias osls gives a durable function (`durable`), moved to each newly published version. */
+export const DURABLE_ALIAS = 'durable';
+
+/**
+ * Registers a durable workflow as the local Lambda runs it, with versions: its code is published as
+ * version 1 behind the `durable` alias (as osls deploys it), and `upgrade()` publishes new code as
+ * the next version and moves the alias, as a redeploy of the bot does. An execution started through
+ * a version or alias runs, replays included, on that version's code to its end (AWS's model for
+ * qualified invocations); one started on `$LATEST` replays on whatever `$LATEST` is by then.
+ */
 export function registerDurableFunction(
   lambda: LambdaRuntime,
   name: string,
   handler: DurableLambdaHandler,
   executions: Array<TestResult<unknown>>,
-): void {
+): { upgrade(next: (current: DurableLambdaHandler) => DurableLambdaHandler): string } {
+  let latest = handler;
+  const byVersion = new Map<string, DurableLambdaHandler>();
   lambda.register(name, {
     timeoutMs: 24 * 3_600_000,
-    handler: async (event) => {
+    handler: async (event, context) => {
       const { LocalDurableTestRunner } = await import('@aws/durable-execution-sdk-js-testing');
-      const result = await new LocalDurableTestRunner<unknown>({ handlerFunction: handler }).run({ payload: event });
+      const pinned = byVersion.get(context.functionVersion);
+      const handlerFunction = pinned ?? (((e: unknown, c: unknown) => latest(e as never, c as never)) as DurableLambdaHandler);
+      const result = await new LocalDurableTestRunner<unknown>({ handlerFunction }).run({ payload: event });
       executions.push(result);
       lambda.closeDurableCallbacks(
         result
@@ -91,6 +105,19 @@ export function registerDurableFunction(
       return result.getResult();
     },
   });
+  const publish = () => {
+    const version = lambda.publishVersion(name);
+    byVersion.set(version, latest);
+    lambda.setAlias(name, DURABLE_ALIAS, version);
+    return version;
+  };
+  publish();
+  return {
+    upgrade(next) {
+      latest = next(latest);
+      return publish();
+    },
+  };
 }
 
 /**
@@ -193,6 +220,11 @@ export interface World {
    * assertions. Emulator time (ECS rollouts) moves with `aws.clock.advance(ms)`.
    */
   workflows: Array<TestResult<unknown>>;
+  /**
+   * Deploys new code of a durable workflow, as a redeploy of the bot does: published as the next
+   * version, the `durable` alias moved to it. Returns the new version.
+   */
+  upgradeWorkflow(workflow: 'run' | 'deploy', next: (current: DurableLambdaHandler) => DurableLambdaHandler): string;
   /** Messages sent to the worker's failure queue (its on-failure destination), oldest first. */
   failureQueue: QueuedMessage[];
   /** Re-registers the worker with another time limit (Lambda's timeout), the same destination. */
@@ -233,8 +265,9 @@ export async function startWorld(
     ...registry.env(),
     SLACK_API_URL: slack.url,
     WORKER_FUNCTION_NAME: WORKER_FUNCTION,
-    RUN_WORKFLOW_FUNCTION_NAME: RUN_WORKFLOW_FUNCTION,
-    DEPLOY_WORKFLOW_FUNCTION_NAME: DEPLOY_WORKFLOW_FUNCTION,
+    // Qualified by the alias, as serverless.yml sets them: an execution stays on the version it started on.
+    RUN_WORKFLOW_FUNCTION_NAME: `${RUN_WORKFLOW_FUNCTION}:${DURABLE_ALIAS}`,
+    DEPLOY_WORKFLOW_FUNCTION_NAME: `${DEPLOY_WORKFLOW_FUNCTION}:${DURABLE_ALIAS}`,
     // Locally a detached run is followed every 2 s of real time, so it reads like a live run.
     RUN_WORKFLOW_POLL_SECONDS: '2',
     SLACK_SIGNING_SECRET_PARAM: SIGNING_SECRET_PARAM,
@@ -273,13 +306,13 @@ export async function startWorld(
     import('../src/commands/deploy-workflow'),
     import('@aws/durable-execution-sdk-js'),
   ]);
-  registerDurableFunction(aws.lambda, RUN_WORKFLOW_FUNCTION, runWorkflow, workflows);
+  const runWorkflowVersions = registerDurableFunction(aws.lambda, RUN_WORKFLOW_FUNCTION, runWorkflow, workflows);
   // With skipped time, the deploy workflow (the production function and dependencies) runs with a
   // context whose waits move the emulator's clock, so rollouts progress as the waits pass.
   const deployHandler = options.durableSkipTime
     ? withDurableExecution(advanceClockOnWaits(createDeployWorkflow(deployWorkflowDeps), aws.clock))
     : deployWorkflow;
-  registerDurableFunction(aws.lambda, DEPLOY_WORKFLOW_FUNCTION, deployHandler, workflows);
+  const deployWorkflowVersions = registerDurableFunction(aws.lambda, DEPLOY_WORKFLOW_FUNCTION, deployHandler, workflows);
   aws.lambda.durableCallbacks = localDurableCallbacks();
 
   // Before any traffic: the LOG_LEVEL swap it needs must not overlap the bot's own logging.
@@ -364,6 +397,7 @@ export async function startWorld(
     },
     failureQueue,
     setWorkerTimeout: registerWorker,
+    upgradeWorkflow: (workflow, next) => (workflow === 'run' ? runWorkflowVersions : deployWorkflowVersions).upgrade(next),
     idle: () => aws.lambda.idle(),
     async close() {
       // A deploy still waiting for its approval would hold this for up to its expiry: give running

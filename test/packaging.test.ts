@@ -221,7 +221,8 @@ describe('serverless.yml: environment', () => {
   it('gives each function the variables the code reads', () => {
     for (const [fn, names] of Object.entries(needed)) expect(Object.keys(envOf(fn))).toEqual(expect.arrayContaining(names));
     expect(envOf('ingress').WORKER_FUNCTION_NAME).toEqual({ Ref: 'WorkerLambdaFunction' });
-    expect(envOf('worker').DEPLOY_WORKFLOW_FUNCTION_NAME).toBe('${self:custom.names.deployWorkflow}');
+    // Through the `durable` alias osls creates for a durable function: an execution keeps its version.
+    expect(envOf('worker').DEPLOY_WORKFLOW_FUNCTION_NAME).toBe('${self:custom.names.deployWorkflow}:durable');
   });
 
   it('holds SSM parameter names, never secret values', () => {
@@ -331,25 +332,25 @@ describe('serverless.yml and infra/: IAM', () => {
     // Its own approval callback too (scripts declared requiresApproval).
     expect(durable.flatMap(actions).sort()).toEqual(['lambda:CheckpointDurableExecution', 'lambda:GetDurableExecutionState', 'lambda:SendDurableExecutionCallbackSuccess']);
     for (const r of durable.flatMap(resourceList) as any[]) expect(r['Fn::Sub']).toContain('function:${self:custom.names.runWorkflow}');
-    expect(resources.RunWorkflowLambdaFunction.Properties.DurableConfig).toEqual({ ExecutionTimeout: expect.any(Number), RetentionPeriodInDays: expect.any(Number) });
+    expect(functions.runWorkflow.durableConfig).toEqual({ executionTimeout: expect.any(Number), retentionPeriodInDays: expect.any(Number) });
     // Long enough for the longest script's time limit, after the longest approval the schema allows.
     const config = loadConfigFile();
     const longest = Math.max(...Object.values(config.scripts).map((s) => s.timeoutSeconds));
-    expect(resources.RunWorkflowLambdaFunction.Properties.DurableConfig.ExecutionTimeout).toBeGreaterThanOrEqual(7 * 86_400 + 6 * 3600 + 600);
+    expect(functions.runWorkflow.durableConfig.executionTimeout).toBeGreaterThanOrEqual(7 * 86_400 + 6 * 3600 + 600);
     for (const [name, script] of Object.entries(config.scripts)) {
       const approval = script.requiresApproval ? config.targets[script.target]!.deploy.expirySeconds : 0;
-      expect(approval + script.timeoutSeconds + 600, `scripts.${name}`).toBeLessThanOrEqual(resources.RunWorkflowLambdaFunction.Properties.DurableConfig.ExecutionTimeout);
+      expect(approval + script.timeoutSeconds + 600, `scripts.${name}`).toBeLessThanOrEqual(functions.runWorkflow.durableConfig.executionTimeout);
     }
     expect(longest).toBeGreaterThan(0);
-    expect(envOf('worker').RUN_WORKFLOW_FUNCTION_NAME).toBe('${self:custom.names.runWorkflow}');
+    expect(envOf('worker').RUN_WORKFLOW_FUNCTION_NAME).toBe('${self:custom.names.runWorkflow}:durable');
     expect(allActions('runWorkflow')).toContain('ecs:ExecuteCommand');
   });
 
   it('gives the deploy workflow its DurableConfig, long enough for the longest request', () => {
-    const durable = resources.DeployWorkflowLambdaFunction;
-    expect(durable.Type).toBe('AWS::Lambda::Function');
-    expect(durable.Properties.DurableConfig).toEqual({ ExecutionTimeout: expect.any(Number), RetentionPeriodInDays: resources.RunWorkflowLambdaFunction.Properties.DurableConfig.RetentionPeriodInDays });
-    const timeout: number = durable.Properties.DurableConfig.ExecutionTimeout;
+    // osls's own durableConfig (it also publishes a version on every deploy and moves the `durable` alias).
+    const durable = functions.deployWorkflow.durableConfig;
+    expect(durable).toEqual({ executionTimeout: expect.any(Number), retentionPeriodInDays: functions.runWorkflow.durableConfig.retentionPeriodInDays });
+    const timeout: number = durable.executionTimeout;
     // The maxima src/config/schema.ts accepts: approval expiry 7 days, rollout timeout 6 hours
     // (the rollback is watched as long again), plus an hour of polls and reporting.
     expect(timeout).toBeGreaterThanOrEqual(7 * 86_400 + 2 * 6 * 3600 + 3600);

@@ -60,6 +60,8 @@ export interface InvocationRecord {
   payload: unknown;
   /** 1 for the first try, 2… for async retries (same requestId, as in AWS). */
   attempt: number;
+  /** The version that ran: `$LATEST`, or the published version a version or alias resolved to. */
+  executedVersion: string;
   /** ARN of whoever called Invoke. */
   caller: string;
   startedAt: Date;
@@ -73,6 +75,12 @@ export interface InvocationRecord {
 function functionName(ref: unknown): string {
   const s = String(ref ?? '');
   return (s.includes('function:') ? s.slice(s.indexOf('function:') + 'function:'.length) : s).split(':')[0]!;
+}
+
+/** The qualifier (version or alias) a function reference carries: `name:live` → `live`. */
+function qualifierOf(ref: unknown): string | undefined {
+  const s = String(ref ?? '');
+  return (s.includes('function:') ? s.slice(s.indexOf('function:') + 'function:'.length) : s).split(':')[1];
 }
 
 /** SendDurableExecutionCallbackFailure's payload (the SDK's ErrorObject). */
@@ -124,8 +132,14 @@ interface Outcome {
   failed: boolean;
 }
 
+type FunctionEntry = Required<Omit<FunctionConfig, 'onFailure'>> & Pick<FunctionConfig, 'onFailure'>;
+
 export class LambdaRuntime {
-  readonly functions = new Map<string, Required<Omit<FunctionConfig, 'onFailure'>> & Pick<FunctionConfig, 'onFailure'>>();
+  readonly functions = new Map<string, FunctionEntry>();
+  /** Published versions per function: index 0 is version 1 (PublishVersion snapshots $LATEST). */
+  private readonly versions = new Map<string, FunctionEntry[]>();
+  /** Aliases per function: alias name → version. */
+  private readonly aliases = new Map<string, Map<string, string>>();
   /** Invocations to end now as if the sandbox died (see kill()). */
   private readonly killers = new Map<string, Set<(error: Error) => void>>();
   readonly invocations: InvocationRecord[] = [];
@@ -156,6 +170,35 @@ export class LambdaRuntime {
       maxRetries: config.maxRetries ?? this.defaults.maxRetries ?? 0,
       ...(config.onFailure ? { onFailure: config.onFailure } : {}),
     });
+  }
+
+  /**
+   * PublishVersion: $LATEST as it is now becomes an immutable numbered version (what a deploy does
+   * with versioned functions). Returns the version number.
+   */
+  publishVersion(name: string): string {
+    const latest = this.functions.get(name);
+    if (!latest) throw new Error(`no function ${name}`);
+    const list = this.versions.get(name) ?? [];
+    list.push({ ...latest });
+    this.versions.set(name, list);
+    return String(list.length);
+  }
+
+  /** CreateAlias / UpdateAlias: `alias` now resolves to `version`. */
+  setAlias(name: string, alias: string, version: string): void {
+    if (!this.versions.get(name)?.[Number(version) - 1]) throw new Error(`no version ${version} of ${name}`);
+    if (!this.aliases.has(name)) this.aliases.set(name, new Map());
+    this.aliases.get(name)!.set(alias, version);
+  }
+
+  /** What an invocation of `name` with `qualifier` runs: $LATEST, a version, or the version an alias points to. */
+  private resolve(name: string, qualifier: string | undefined, arn: string): { entry: FunctionEntry; version: string } {
+    if (qualifier === undefined || qualifier === '$LATEST') return { entry: this.functions.get(name)!, version: '$LATEST' };
+    const version = /^\d+$/.test(qualifier) ? qualifier : this.aliases.get(name)?.get(qualifier);
+    const entry = version ? this.versions.get(name)?.[Number(version) - 1] : undefined;
+    if (!entry || !version) throw new AwsError('ResourceNotFoundException', `Function not found: ${arn}:${qualifier}`, 404, { Type: 'User' });
+    return { entry, version };
   }
 
   /**
@@ -190,12 +233,11 @@ export class LambdaRuntime {
     while (this.inFlight.size) await Promise.allSettled([...this.inFlight]);
   }
 
-  private async run(name: string, arn: string, eventJson: string, requestId: string, record: InvocationRecord): Promise<Outcome> {
-    const fn = this.functions.get(name)!;
+  private async run(name: string, arn: string, eventJson: string, requestId: string, record: InvocationRecord, fn: FunctionEntry): Promise<Outcome> {
     const deadline = this.clock.now() + fn.timeoutMs;
     const context: LambdaContextLike = {
       functionName: name,
-      functionVersion: '$LATEST',
+      functionVersion: record.executedVersion,
       invokedFunctionArn: arn,
       memoryLimitInMB: String(fn.memoryMb),
       awsRequestId: requestId,
@@ -247,6 +289,9 @@ export class LambdaRuntime {
     if (!this.functions.has(name)) {
       throw new AwsError('ResourceNotFoundException', `Function not found: ${arn}`, 404, { Type: 'User' });
     }
+    const qualifier = qualifierOf(p.FunctionName) ?? (p.Qualifier as string | undefined);
+    const { entry, version } = this.resolve(name, qualifier, arn);
+    const invokedArn = qualifier ? `${arn}:${qualifier}` : arn;
     const type = p.InvocationType ?? 'RequestResponse';
     if (!['RequestResponse', 'Event', 'DryRun'].includes(type)) {
       throw new AwsError('ValidationException', `1 validation error detected: Value '${type}' at 'invocationType' failed to satisfy constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]`);
@@ -270,12 +315,13 @@ export class LambdaRuntime {
         attempt,
         caller: ctx.identity.arn,
         startedAt: this.clock.date(),
+        executedVersion: version,
       };
-      return [record, this.run(name, arn, p.Payload || '{}', requestId, record)];
+      return [record, this.run(name, invokedArn, p.Payload || '{}', requestId, record, entry)];
     };
 
     if (type === 'Event') {
-      const maxRetries = this.functions.get(name)!.maxRetries;
+      const maxRetries = entry.maxRetries;
       const job = (async () => {
         await new Promise((resolve) => setImmediate(resolve)); // let the 202 go out first
         let last: Outcome | undefined;
@@ -283,12 +329,12 @@ export class LambdaRuntime {
           last = await start(attempt)[1];
           if (!last.failed) return;
         }
-        this.functions.get(name)!.onFailure?.({
+        entry.onFailure?.({
           version: '1.0',
           timestamp: this.clock.date().toISOString(),
-          requestContext: { requestId, functionArn: `${arn}:$LATEST`, condition: 'RetriesExhausted', approximateInvokeCount: 1 + maxRetries },
+          requestContext: { requestId, functionArn: `${arn}:${version}`, condition: 'RetriesExhausted', approximateInvokeCount: 1 + maxRetries },
           requestPayload: event,
-          responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError: 'Unhandled' },
+          responseContext: { statusCode: 200, executedVersion: version, functionError: 'Unhandled' },
           responsePayload: JSON.parse(last!.payload) as unknown,
         });
       })();
@@ -303,10 +349,10 @@ export class LambdaRuntime {
       headers: {
         'content-type': 'application/json',
         'x-amzn-RequestId': requestId,
-        'X-Amz-Executed-Version': '$LATEST',
+        'X-Amz-Executed-Version': version,
         ...(failed ? { 'X-Amz-Function-Error': 'Unhandled' } : {}),
         ...(p.LogType === 'Tail'
-          ? { 'X-Amz-Log-Result': Buffer.from(`START RequestId: ${requestId} Version: $LATEST\nEND RequestId: ${requestId}\n`).toString('base64') }
+          ? { 'X-Amz-Log-Result': Buffer.from(`START RequestId: ${requestId} Version: ${version}\nEND RequestId: ${requestId}\n`).toString('base64') }
           : {}),
       },
       body: payload,
