@@ -3,6 +3,7 @@
  * simulated AWS account, DynamoDB, and the bot's real Lambda handlers, all on loopback.
  * PORT chooses the page's port (default 3000; if it is taken, a free one is used and named).
  */
+import { announcePlayground } from './playground/endpoints-file';
 import { PortInUseError, startPlayground, type Playground } from './playground/server';
 import { signedSlackEvent } from './slack/sign';
 import { startWorld, type World } from './world';
@@ -45,6 +46,8 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
+  // For `npx ecs-chatops verify <service> --local` in another terminal; removed on exit.
+  announcePlayground({ url: playground.url, env: world.env });
 
   // performance.now() counts from the start of this process: the time a newcomer actually waits.
   const seconds = performance.now() / 1000;
@@ -62,6 +65,7 @@ async function main(): Promise<void> {
       '    bob      approver and viewer',
       '    mallory  not on the allowlist: every command is refused',
       '  #random does not have the bot: see what Slack users see then.',
+      '  From another terminal: npx ecs-chatops verify broken --local',
       '',
       '  Ctrl-C stops everything.',
     ].join('\n'),
