@@ -159,7 +159,9 @@ describe('detached runs followed by the durable workflow', () => {
       process.env.RUN_WORKFLOW_POLL_SECONDS = world.env.RUN_WORKFLOW_POLL_SECONDS!;
     }
     const invoke = world.aws.calls.filter((c) => c.action === 'Invoke').find((c) => String(c.params.FunctionName).startsWith(RUN_WORKFLOW_FUNCTION))!;
-    expect(invoke.params).toMatchObject({ InvocationType: 'Event', Qualifier: '$LATEST' });
+    // Through the `durable` alias (serverless.yml, the local world): the run keeps the version it started on.
+    expect(invoke.params).toMatchObject({ InvocationType: 'Event', FunctionName: `${RUN_WORKFLOW_FUNCTION}:durable` });
+    expect(invoke.params.Qualifier).toBeUndefined();
     const payload = JSON.parse(String(invoke.params.Payload)) as RunWorkflowInput;
     expect(payload).toMatchObject({ script: 'slow.sh', args: ['2'], target: 'manager', pollSeconds: 300, timeoutSeconds: 2400, lockKey: 'lock#run#slow.sh#manager' });
     const parent = world.slack.message('C0OPS', payload.parentTs)!;
