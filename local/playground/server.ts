@@ -58,6 +58,11 @@ export const SIMULATIONS: Record<string, (world: World) => void> = {
   'aws-deny-describe-services': (w) => void w.aws.faults.deny('ecs:DescribeServices'),
   'aws-latency': (w) => w.aws.faults.latency(400),
   'slack-rate-limit': (w) => w.slack.faults.rateLimit('chat.postMessage', 1, 1),
+  // The next thread reply with blocks (a /ecs status report) is refused as an oversized section would be.
+  'slack-refuse-blocks': (w) =>
+    w.slack.faults.fail('chat.postMessage', 'invalid_blocks', 1, (args) => args.thread_ts !== undefined && args.blocks !== undefined, {
+      response_metadata: { messages: ['[ERROR] must be less than 3001 characters [json-pointer:/blocks/0/text/text]'] },
+    }),
   'dynamodb-refuse': (w) => w.dynamo.fault('refuse'),
   'dynamodb-hang': (w) => w.dynamo.fault('hang'),
   'ssm-slow': (w) => {

@@ -31,6 +31,16 @@ async function type(text: string): Promise<void> {
   await page.getByTestId('composer').press('Enter');
 }
 
+/** Runs `fn` with a fault picked from the page's Simulate menu, cleared afterwards. */
+async function simulating(fault: string, fn: () => Promise<void>): Promise<void> {
+  await page.getByTestId('simulate').selectOption(fault);
+  try {
+    await fn();
+  } finally {
+    await page.getByTestId('simulate').selectOption('clear');
+  }
+}
+
 describe('playground in Chromium', () => {
   it('/ecs help shows the commands, visible only to the requester', async () => {
     await type('/ecs help');
@@ -86,16 +96,13 @@ describe('playground in Chromium', () => {
   });
 
   it('shows an AWS permission problem asked for from the Simulate menu, naming the missing action', async () => {
-    await page.getByTestId('simulate').selectOption('aws-deny-describe-services');
-    try {
+    await simulating('aws-deny-describe-services', async () => {
       await type('/ecs status web');
       const parent = page.getByTestId('message').filter({ hasText: 'ran /ecs status web' }).last();
       await expect.poll(() => parent.textContent(), { timeout: 10_000 }).toContain('❌');
       await parent.getByTestId('replies').click();
       await expect.poll(() => page.getByTestId('thread-feed').textContent()).toContain("the bot's role may not call ecs:DescribeServices");
-    } finally {
-      await page.getByTestId('simulate').selectOption('clear');
-    }
+    });
   });
 
   it('/ecs verify web is all OK and /ecs verify broken shows the problems with their fixes', async () => {
@@ -184,6 +191,22 @@ describe('playground in Chromium', () => {
       const denied = page.getByTestId('message').filter({ hasText: 'ran /ecs deny @mallory' }).last();
       await expect.poll(() => denied.textContent(), { timeout: 10_000 }).toContain('✅');
     }
+  });
+
+  it('a report Slack refuses (Simulate menu) arrives in the thread as a file, saying why', async () => {
+    await simulating('slack-refuse-blocks', async () => {
+      await type('/ecs status web');
+      const parent = page.getByTestId('message').filter({ hasText: 'ran /ecs status web' }).last();
+      await expect.poll(() => parent.textContent(), { timeout: 10_000 }).toContain('Slack refused the message (invalid_blocks); the result is attached as a file');
+      expect(await parent.textContent()).toContain('✅');
+      await parent.getByTestId('replies').click();
+      const thread = page.getByTestId('thread-feed');
+      await expect.poll(() => thread.textContent()).toContain('⚠️ Slack refused the message (invalid_blocks), so the result is attached as a file.');
+      expect(await thread.getByTestId('file').textContent()).toContain('The result (Slack refused it as a message)');
+      const href = (await thread.getByTestId('file').locator('a').getAttribute('href'))!;
+      const file = await (await fetch(new URL(href, playground.url))).text();
+      expect(file).toContain('*Tasks:* 2 running / 2 desired, 0 pending');
+    });
   });
 
   // Last: it leaves web on web:43. ECS runs at the playground's pace (PLAYGROUND_ECS_TIMINGS), so
