@@ -91,7 +91,6 @@ describe('local Slack server', () => {
   it('enforces channel membership and message limits', async () => {
     expect(await slackError(client.chat.postMessage({ channel: 'C0RANDOM', text: 'hi' }))).toBe('not_in_channel');
     expect(await slackError(client.chat.postMessage({ channel: 'C0NOPE', text: 'hi' }))).toBe('channel_not_found');
-    expect(await slackError(client.chat.postMessage({ channel: 'C0OPS', text: 'x'.repeat(40_001) }))).toBe('msg_too_long');
     const divider = { type: 'divider' };
     expect(await slackError(client.chat.postMessage({ channel: 'C0OPS', text: 't', blocks: Array(51).fill(divider) }))).toBe('msg_blocks_too_many');
     expect(await slackError(client.chat.postMessage({ channel: 'C0OPS', text: 't', blocks: [{ type: 'section', text: { type: 'mrkdwn', text: 'x'.repeat(3001) } }] }))).toBe('invalid_blocks');
@@ -221,5 +220,124 @@ describe('local Slack server', () => {
     expect(server.workspace.messages.C0RANDOM!.map((m) => m.text)).toEqual(['done']);
     for (let i = 0; i < 3; i++) await post({ text: `${i}` });
     expect((await post({ text: 'sixth' })).status).toBe(404); // Slack allows 5 uses
+  });
+});
+
+/** What Slack answered for a refused call: `{ok:false, error, response_metadata, …}`, or undefined when it took it. */
+async function refusal(call: Promise<unknown>): Promise<{ error: string; response_metadata?: { messages?: string[] } } | undefined> {
+  const err = (await call.then(
+    () => undefined,
+    (e: unknown) => e,
+  )) as WebAPIPlatformError | undefined;
+  if (err === undefined) return undefined;
+  expect(err.code).toBe(ErrorCode.PlatformError);
+  return err.data as never;
+}
+
+const x = (n: number) => 'x'.repeat(n);
+const section = (text: string) => ({ type: 'section', text: { type: 'mrkdwn', text } });
+const button = (extra: Record<string, unknown> = {}, label = 'Go') => ({ type: 'button', text: { type: 'plain_text', text: label }, action_id: 'go', ...extra });
+const actions = (...elements: unknown[]) => ({ type: 'actions', elements });
+const mrkdwn = (text: string) => ({ type: 'mrkdwn', text });
+
+/** Each documented limit: a message at the limit (taken) and one past it (refused, with Slack's error and message). */
+const LIMIT_CASES: Array<{ name: string; ok: unknown[]; over: unknown[]; error: string; message: string }> = [
+  { name: 'header text ≤ 150', ok: [{ type: 'header', text: { type: 'plain_text', text: x(150) } }], over: [{ type: 'header', text: { type: 'plain_text', text: x(151) } }], error: 'invalid_blocks', message: '[ERROR] must be less than 151 characters [json-pointer:/blocks/0/text/text]' },
+  { name: 'header text is plain_text only', ok: [{ type: 'header', text: { type: 'plain_text', text: 'Hi' } }], over: [{ type: 'header', text: mrkdwn('*Hi*') }], error: 'invalid_blocks', message: '[ERROR] must be one of: plain_text [json-pointer:/blocks/0/text/type]' },
+  { name: 'context ≤ 10 elements', ok: [{ type: 'context', elements: Array(10).fill(mrkdwn('a')) }], over: [{ type: 'context', elements: Array(11).fill(mrkdwn('a')) }], error: 'invalid_blocks', message: '[ERROR] no more than 10 items allowed [json-pointer:/blocks/0/elements]' },
+  { name: 'section fields ≤ 10', ok: [{ type: 'section', fields: Array(10).fill(mrkdwn('a')) }], over: [{ type: 'section', fields: Array(11).fill(mrkdwn('a')) }], error: 'invalid_blocks', message: '[ERROR] no more than 10 items allowed [json-pointer:/blocks/0/fields]' },
+  { name: 'section field ≤ 2000', ok: [{ type: 'section', fields: [mrkdwn(x(2000))] }], over: [{ type: 'section', fields: [mrkdwn('a'), mrkdwn(x(2001))] }], error: 'invalid_blocks', message: '[ERROR] must be less than 2001 characters [json-pointer:/blocks/0/fields/1/text]' },
+  { name: 'section text ≤ 3000', ok: [section(x(3000))], over: [section(x(3001))], error: 'invalid_blocks', message: '[ERROR] must be less than 3001 characters [json-pointer:/blocks/0/text/text]' },
+  { name: 'a section has text or fields', ok: [{ type: 'section', fields: [mrkdwn('a')] }], over: [{ type: 'section', block_id: 'empty' }], error: 'invalid_blocks', message: '[ERROR] must provide either text or fields [json-pointer:/blocks/0]' },
+  { name: 'button text ≤ 75', ok: [actions(button({}, x(75)))], over: [actions(button({}, x(76)))], error: 'invalid_blocks', message: '[ERROR] must be less than 76 characters [json-pointer:/blocks/0/elements/0/text/text]' },
+  { name: 'button value ≤ 2000', ok: [actions(button({ value: x(2000) }))], over: [actions(button({ value: x(2001) }))], error: 'invalid_blocks', message: '[ERROR] must be less than 2001 characters [json-pointer:/blocks/0/elements/0/value]' },
+  { name: 'button url ≤ 3000', ok: [actions(button({ url: `https://e.example/${x(2982)}` }))], over: [actions(button({ url: `https://e.example/${x(2983)}` }))], error: 'invalid_blocks', message: '[ERROR] must be less than 3001 characters [json-pointer:/blocks/0/elements/0/url]' },
+  { name: 'action_id ≤ 255', ok: [actions(button({ action_id: x(255) }))], over: [actions(button({ action_id: x(256) }))], error: 'invalid_blocks', message: '[ERROR] must be less than 256 characters [json-pointer:/blocks/0/elements/0/action_id]' },
+  { name: 'action_id unique in the message', ok: [actions(button({ action_id: 'a' })), actions(button({ action_id: 'b' }))], over: [actions(button({ action_id: 'a' })), actions(button({ action_id: 'a' }))], error: 'invalid_blocks', message: '[ERROR] duplicate action_id: a [json-pointer:/blocks/1/elements/0/action_id]' },
+  { name: 'block_id ≤ 255', ok: [{ type: 'divider', block_id: x(255) }], over: [{ type: 'divider', block_id: x(256) }], error: 'invalid_blocks', message: '[ERROR] must be less than 256 characters [json-pointer:/blocks/0/block_id]' },
+  { name: 'block_id unique in the message', ok: [{ type: 'divider', block_id: 'a' }, { type: 'divider', block_id: 'b' }], over: [{ type: 'divider', block_id: 'a' }, section('s'), { type: 'divider', block_id: 'a' }], error: 'invalid_blocks', message: '[ERROR] duplicate block_id: a [json-pointer:/blocks/2/block_id]' },
+  { name: 'actions ≤ 25 elements', ok: [actions(...Array.from({ length: 25 }, (_, i) => button({ action_id: `b${i}` })))], over: [actions(...Array.from({ length: 26 }, (_, i) => button({ action_id: `b${i}` })))], error: 'invalid_blocks', message: '[ERROR] no more than 25 items allowed [json-pointer:/blocks/0/elements]' },
+  { name: '≤ 50 blocks', ok: Array(50).fill({ type: 'divider' }), over: Array(51).fill({ type: 'divider' }), error: 'msg_blocks_too_many', message: '[ERROR] no more than 50 items allowed [json-pointer:/blocks]' },
+  { name: 'known block types only', ok: [{ type: 'divider' }], over: [{ type: 'divider' }, { type: 'fancy', text: mrkdwn('x') }], error: 'invalid_blocks', message: '[ERROR] unsupported type: fancy [json-pointer:/blocks/1/type]' },
+  { name: 'known element types only', ok: [actions(button())], over: [actions(button(), { type: 'slider', action_id: 's' })], error: 'invalid_blocks', message: '[ERROR] unsupported type: slider [json-pointer:/blocks/0/elements/1/type]' },
+];
+
+describe('local Slack server judges messages as Slack does', () => {
+  it.each(LIMIT_CASES)('$name: at the limit taken, past it refused, on every way of posting', async ({ ok, over, error, message }) => {
+    const parent = await client.chat.postMessage({ channel: 'C0OPS', text: 'parent' });
+    const responseUrl = server.responseUrl('judge', { channel: 'C0OPS', user: 'U0ALICE' });
+    const viaResponseUrl = async (blocks: unknown[]) => {
+      const res = await fetch(responseUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: 't', blocks, replace_original: false }) });
+      const body = (await res.json()) as { ok: boolean; error: string; response_metadata?: { messages?: string[] } };
+      return body.ok ? undefined : body;
+    };
+    const ways: Record<string, (blocks: unknown[]) => Promise<{ error: string; response_metadata?: { messages?: string[] } } | undefined>> = {
+      'chat.postMessage': (blocks) => refusal(client.chat.postMessage({ channel: 'C0OPS', text: 't', blocks: blocks as never })),
+      'chat.update': (blocks) => refusal(client.chat.update({ channel: 'C0OPS', ts: parent.ts!, text: 't', blocks: blocks as never })),
+      'chat.postEphemeral': (blocks) => refusal(client.chat.postEphemeral({ channel: 'C0OPS', user: 'U0ALICE', text: 't', blocks: blocks as never })),
+      response_url: viaResponseUrl,
+    };
+    for (const [way, send] of Object.entries(ways)) {
+      expect(await send(ok), `${way} takes the message at the limit`).toBeUndefined();
+      const refused = await send(over);
+      expect(refused?.error, `${way} refuses past the limit`).toBe(error);
+      expect(refused?.response_metadata?.messages).toContain(message);
+    }
+    // A slash command's HTTP answer: Slack shows its own error to the person instead.
+    expect(server.showCommandAnswer('U0ALICE', 'C0OPS', { text: 't', blocks: ok }).blocks).toEqual(ok);
+    expect(server.showCommandAnswer('U0ALICE', 'C0OPS', { text: 't', blocks: over })).toMatchObject({ text: `/ecs failed with the error "${error}"`, source: 'command' });
+    expect(server.calls.filter((c) => c.method === 'command_response').map((c) => c.error)).toEqual([undefined, error]);
+    // Nothing refused reached the channel.
+    expect(server.workspace.messages.C0OPS!.filter((m) => m.blocks !== undefined && JSON.stringify(m.blocks) === JSON.stringify(over))).toEqual([]);
+  });
+
+  it('truncates text over 40,000 characters on posts (with the message_truncated warning) and refuses it over 4,000 on chat.update', async () => {
+    const exactly = await client.chat.postMessage({ channel: 'C0OPS', text: x(40_000) });
+    expect(exactly.warning).toBeUndefined();
+    expect(server.message('C0OPS', exactly.ts!)!.text).toHaveLength(40_000);
+
+    const long = await client.chat.postMessage({ channel: 'C0OPS', text: `${x(39_999)}é😀tail` });
+    expect(long).toMatchObject({ ok: true, warning: 'message_truncated', response_metadata: { warnings: ['message_truncated'] } });
+    expect(long.response_metadata?.messages).toEqual(['[WARN] Your message was truncated but still posted. The `text` field accepts up to 40,000 characters.']);
+    expect(server.message('C0OPS', long.ts!)!.text).toBe(`${x(39_999)}é`); // counted in characters, an emoji is one
+
+    const eph = await client.chat.postEphemeral({ channel: 'C0OPS', user: 'U0ALICE', text: x(40_001) });
+    expect(eph.warning).toBe('message_truncated');
+    expect(server.workspace.ephemerals.at(-1)!.text).toHaveLength(40_000);
+    const url = server.responseUrl('long', { channel: 'C0OPS', user: 'U0ALICE' });
+    const viaUrl = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: x(40_001) }) });
+    expect(await viaUrl.json()).toMatchObject({ ok: true, warning: 'message_truncated' });
+    expect(server.workspace.responses.at(-1)!.text).toHaveLength(40_000);
+    expect(server.showCommandAnswer('U0ALICE', 'C0OPS', { text: x(40_001) }).text).toHaveLength(40_000);
+
+    await client.chat.update({ channel: 'C0OPS', ts: exactly.ts!, text: x(4_000) });
+    expect(await slackError(client.chat.update({ channel: 'C0OPS', ts: exactly.ts!, text: x(4_001) }))).toBe('msg_too_long');
+    expect(server.message('C0OPS', exactly.ts!)!.text).toHaveLength(4_000);
+  });
+
+  it('refuses an empty message (no text, no blocks, no attachments) with no_text, everywhere', async () => {
+    const parent = await client.chat.postMessage({ channel: 'C0OPS', text: 'parent' });
+    expect(await slackError(client.chat.postMessage({ channel: 'C0OPS', text: '' }))).toBe('no_text');
+    expect(await slackError(client.chat.postMessage({ channel: 'C0OPS', text: '', blocks: [] }))).toBe('no_text');
+    expect(await slackError(client.chat.update({ channel: 'C0OPS', ts: parent.ts!, text: '' }))).toBe('no_text');
+    expect(await slackError(client.chat.postEphemeral({ channel: 'C0OPS', user: 'U0ALICE', text: '' }))).toBe('no_text');
+    const url = server.responseUrl('empty', { channel: 'C0OPS', user: 'U0ALICE' });
+    const post = (body: unknown) => fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }).then((r) => r.json());
+    expect(await post({ replace_original: true })).toMatchObject({ ok: false, error: 'no_text' });
+    expect(await post({ delete_original: true })).toMatchObject({ ok: true }); // deleting needs no text
+    expect(server.calls.filter((c) => c.method === 'response_url').map((c) => c.error)).toEqual(['no_text', undefined]);
+
+    // Blocks alone, or attachments alone, are a message.
+    await client.chat.postMessage({ channel: 'C0OPS', blocks: [section('only blocks')] } as never);
+    await client.chat.postMessage({ channel: 'C0OPS', attachments: [{ text: 'only an attachment' }] } as never);
+    expect(server.workspace.messages.C0OPS!.map((m) => m.blocks?.length ?? 0)).toEqual([0, 1, 0]);
+  });
+
+  it('lets a test refuse only the calls it picks, with Slack-shaped extras', async () => {
+    const messages = ['[ERROR] must be less than 3001 characters [json-pointer:/blocks/0/text/text]'];
+    server.faults.fail('chat.postMessage', 'invalid_blocks', 1, (args) => args.blocks !== undefined, { response_metadata: { messages } });
+    await client.chat.postMessage({ channel: 'C0OPS', text: 'plain text passes' });
+    expect(await refusal(client.chat.postMessage({ channel: 'C0OPS', text: 't', blocks: [section('with blocks')] }))).toMatchObject({ error: 'invalid_blocks', response_metadata: { messages } });
+    await client.chat.postMessage({ channel: 'C0OPS', text: 't', blocks: [section('used up')] });
   });
 });

@@ -306,6 +306,51 @@ describe('ThreadOutput', () => {
     expect(out.deliveryProblems.join('\n')).toContain('1 message(s) could not be posted');
   });
 
+  it('attaches a reply Slack refuses as invalid_blocks as a file in the thread, saying why, and goes on', async () => {
+    const out = await start();
+    const long = Array.from({ length: 120 }, (_, i) => `• event ${i}: service web &lt;ok&gt; has reached a steady state`).join('\n'); // over 3,000: a real refusal
+    const blocks = [
+      { type: 'header', text: { type: 'plain_text', text: 'web' } },
+      { type: 'section', text: { type: 'mrkdwn', text: long } },
+      { type: 'context', elements: [{ type: 'mrkdwn', text: 'as of now' }] },
+    ];
+    expect(await out.post('fallback text', blocks)).toBeUndefined();
+    await out.post('after it'); // later replies still go out, below the file
+    await out.finish({ outcome: 'success', summary: 'web: steady' });
+
+    const refused = server.calls.find((c) => c.method === 'chat.postMessage' && c.error);
+    expect(refused?.error).toBe('invalid_blocks');
+    const [note, after, ...rest] = replies(out);
+    expect(rest).toEqual([]);
+    expect(note!.text).toBe('⚠️ Slack refused the message (invalid_blocks), so the result is attached as a file.\nSlack said: `[ERROR] must be less than 3001 characters [json-pointer:/blocks/1/text/text]`');
+    expect(after!.text).toBe('after it');
+    const [file] = server.workspace.files;
+    expect(file).toMatchObject({ name: `result-${out.parentTs}.txt`, title: 'The result (Slack refused it as a message)', channel: 'C0OPS', threadTs: out.parentTs, messageTs: note!.ts });
+    // What the blocks said, as plain text (Slack's &lt; &gt; &amp; back to < > &).
+    expect(file!.content.toString()).toBe(`web\n\n${long.replaceAll('&lt;', '<').replaceAll('&gt;', '>')}\n\nas of now`);
+    expect(out.refusals).toEqual(['Slack refused the message (invalid_blocks); the result is attached as a file']);
+    expect(out.deliveryProblems).toEqual([]); // nothing was lost
+    expect(server.message('C0OPS', out.parentTs)!.text).toBe(`✅ ${PARENT} — web: steady`);
+  });
+
+  it('attaches a text reply refused as msg_too_long, and keeps it for finish when the file cannot go either', async () => {
+    const out = await start();
+    server.faults.fail('chat.postMessage', 'msg_too_long', 1, (args) => args.thread_ts !== undefined);
+    await out.post('the whole report');
+    expect(server.workspace.files.map((f) => f.content.toString())).toEqual(['the whole report']);
+    expect(replies(out)[0]!.text).toBe('⚠️ Slack refused the message (msg_too_long), so the result is attached as a file.');
+
+    server.faults.fail('chat.postMessage', 'msg_too_long', 1, (args) => args.thread_ts !== undefined);
+    server.faults.fail('files.getUploadURLExternal', 'internal_error', 1);
+    await out.post('second report');
+    expect(out.refusals).toEqual(['Slack refused the message (msg_too_long); the result is attached as a file', 'Slack refused the message (msg_too_long); it could not be attached as a file either']);
+    await out.finish({ outcome: 'success', summary: 'ok' });
+    // finish attaches it with the replies that could not be posted, and says what happened.
+    expect(server.workspace.files.map((f) => [f.title, f.content.toString()])).toContainEqual(['Replies that could not be posted', 'second report']);
+    expect(replies(out).at(-1)!.text).toContain('a reply was refused by Slack (msg_too_long) and could not be attached right away: internal_error');
+    expect(replies(out).at(-1)!.text).toContain('the replies that could not be posted are in the attached file');
+  });
+
   it('turns not_in_channel and channel_not_found into a user-facing fix', async () => {
     const err = await ThreadOutput.start({ ...options({ channel: 'C0RANDOM' }), parentText: PARENT }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SlackChannelError);

@@ -16,9 +16,19 @@ const PAGE = new URL('./page.html', import.meta.url);
 /** Twemoji as a COLR font (npm twemoji-colr-font): Chromium draws it, unlike SVG-in-OpenType emoji fonts. */
 const EMOJI_FONT = join(dirname(createRequire(import.meta.url).resolve('twemoji-colr-font/package.json')), 'twemoji.woff2');
 
+/** What the page sent as a person (as Slack's client would send it), oldest first. */
+export interface SentByPage {
+  kind: 'command' | 'message';
+  user: string;
+  channel: string;
+  /** As Slack delivers it: a command's text without `/ecs`, with Slack's markup and escapes. */
+  text: string;
+}
+
 export interface Playground {
   url: string;
   port: number;
+  sent: SentByPage[];
   close(): Promise<void>;
 }
 
@@ -48,6 +58,11 @@ export const SIMULATIONS: Record<string, (world: World) => void> = {
   'aws-deny-describe-services': (w) => void w.aws.faults.deny('ecs:DescribeServices'),
   'aws-latency': (w) => w.aws.faults.latency(400),
   'slack-rate-limit': (w) => w.slack.faults.rateLimit('chat.postMessage', 1, 1),
+  // The next thread reply with blocks (a /ecs status report) is refused as an oversized section would be.
+  'slack-refuse-blocks': (w) =>
+    w.slack.faults.fail('chat.postMessage', 'invalid_blocks', 1, (args) => args.thread_ts !== undefined && args.blocks !== undefined, {
+      response_metadata: { messages: ['[ERROR] must be less than 3001 characters [json-pointer:/blocks/0/text/text]'] },
+    }),
   'dynamodb-refuse': (w) => w.dynamo.fault('refuse'),
   'dynamodb-hang': (w) => w.dynamo.fault('hang'),
   'ssm-slow': (w) => {
@@ -109,6 +124,7 @@ export async function startPlayground(world: World, options: PlaygroundOptions =
   const page = readFileSync(PAGE, 'utf8');
   Object.assign(world.aws.state.ecsTimings, options.ecsTimings ?? PLAYGROUND_ECS_TIMINGS);
   const clients = new Set<ServerResponse>();
+  const sent: SentByPage[] = [];
   let pending: NodeJS.Timeout | undefined;
   // Coalesce bursts of changes (a streamed thread edits often) into one nudge per 50 ms.
   world.slack.events.on('change', () => {
@@ -161,11 +177,14 @@ export async function startPlayground(world: World, options: PlaygroundOptions =
     switch (url.pathname) {
       case '/api/command': {
         const text = str(body.text, 'text').replace(/^\/ecs\s*/, '');
+        sent.push({ kind: 'command', user, channel, text });
         const result = await world.slash(user, text, channel);
         return send(res, 200, { status: result.statusCode });
       }
       case '/api/message': {
-        world.slack.postAsUser(user, channel, str(body.text, 'text'), typeof body.threadTs === 'string' ? body.threadTs : undefined);
+        const text = str(body.text, 'text');
+        sent.push({ kind: 'message', user, channel, text });
+        world.slack.postAsUser(user, channel, text, typeof body.threadTs === 'string' ? body.threadTs : undefined);
         return send(res, 200, { ok: true });
       }
       case '/api/react': {
@@ -192,6 +211,7 @@ export async function startPlayground(world: World, options: PlaygroundOptions =
   return {
     url: `http://${host}:${port}/`,
     port,
+    sent,
     close: () =>
       new Promise<void>((resolve) => {
         if (pending) clearTimeout(pending);

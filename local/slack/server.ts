@@ -5,10 +5,13 @@
  * `Authorization: Bearer`, `{ok:false,error}` replies, HTTP 429 + Retry-After), keeps a plain,
  * observable model of the workspace, records every call, and can inject faults. Error names follow
  * real Slack where they are documented, so the bot's error handling is exercised as in production.
+ * Every message (chat.postMessage, chat.update, chat.postEphemeral, response_url posts, slash-command
+ * answers) is judged as Slack judges it: Block Kit and text limits, in judge.ts.
  */
 import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { judgeMessage, SlackRefusal, type JudgedMessage, type MessageKind } from './judge';
 
 export interface SlackUser {
   id: string;
@@ -98,11 +101,17 @@ export interface SlackServerEvents {
   change: [keyof SlackServerEvents];
 }
 
+/** Which calls of a method a fault is for, by their arguments (e.g. only posts that carry blocks). */
+export type FaultMatch = (args: Record<string, unknown>) => boolean;
+
 export interface SlackFaults {
   /** The next `times` calls of `method` ('*' = any) get HTTP 429, Retry-After and `ratelimited`. */
   rateLimit(method: string, times?: number, retryAfterSec?: number): void;
-  /** The next `times` calls of `method` ('*' = any) get `{ok:false,error}`. */
-  fail(method: string, error: string, times?: number): void;
+  /**
+   * The next `times` calls of `method` ('*' = any), or of them only those `match` picks, get
+   * `{ok:false,error}` (with `extra` fields, e.g. `response_metadata`).
+   */
+  fail(method: string, error: string, times?: number, match?: FaultMatch, extra?: Record<string, unknown>): void;
   /** Delay every request by `ms` before handling it (0 turns it off). */
   latency(ms: number): void;
   clear(): void;
@@ -125,8 +134,13 @@ export interface SlackServer {
   replies(channel: string, threadTs: string): SlackMessage[];
   addReaction(userId: string, channel: string, ts: string, name: string): void;
   removeReaction(userId: string, channel: string, ts: string, name: string): void;
-  /** What Slack shows for a slash command's HTTP answer: an ephemeral message to the person who typed it. */
-  showCommandAnswer(userId: string, channel: string, answer: { text?: string; blocks?: unknown[] }): EphemeralMessage;
+  /**
+   * What Slack shows for a slash command's HTTP answer: an ephemeral message to the person who typed
+   * it. The answer is judged as a message (Block Kit limits, text truncated past 40,000 characters);
+   * one Slack refuses shows as Slack's `/ecs failed with the error "…"`, and is recorded in `calls`
+   * as method `command_response` with the error.
+   */
+  showCommandAnswer(userId: string, channel: string, answer: { text?: string; blocks?: unknown[] }, command?: string): EphemeralMessage;
   /** Simulate a person posting in Slack. */
   postAsUser(userId: string, channel: string, text: string, threadTs?: string): SlackMessage;
   close(): Promise<void>;
@@ -191,20 +205,20 @@ export async function startSlackServer(options: SlackServerOptions = {}): Promis
   };
 
   // ---- faults -------------------------------------------------------------------------------
-  type Fault = { method: string; remaining: number } & ({ kind: 'ratelimit'; retryAfter: number } | { kind: 'fail'; error: string });
+  type Fault = { method: string; remaining: number; match?: FaultMatch } & ({ kind: 'ratelimit'; retryAfter: number } | { kind: 'fail'; error: string; extra?: Record<string, unknown> });
   let faultList: Fault[] = [];
   let latencyMs = 0;
   const faults: SlackFaults = {
     rateLimit: (method, times = 1, retryAfterSec = 1) => void faultList.push({ method, remaining: times, kind: 'ratelimit', retryAfter: retryAfterSec }),
-    fail: (method, error, times = 1) => void faultList.push({ method, remaining: times, kind: 'fail', error }),
+    fail: (method, error, times = 1, match, extra) => void faultList.push({ method, remaining: times, kind: 'fail', error, ...(match ? { match } : {}), ...(extra ? { extra } : {}) }),
     latency: (ms) => void (latencyMs = ms),
     clear: () => {
       faultList = [];
       latencyMs = 0;
     },
   };
-  function takeFault(method: string): Fault | undefined {
-    const fault = faultList.find((f) => f.method === method || f.method === '*');
+  function takeFault(method: string, args: Record<string, unknown>): Fault | undefined {
+    const fault = faultList.find((f) => (f.method === method || f.method === '*') && (!f.match || f.match(args)));
     if (fault && --fault.remaining <= 0) faultList = faultList.filter((f) => f !== fault);
     return fault;
   }
@@ -297,15 +311,15 @@ export async function startSlackServer(options: SlackServerOptions = {}): Promis
     }),
     'chat.postMessage': (args) => {
       const ch = postable(args.channel);
-      const { text, blocks } = content(args, 40_000);
+      const { text, blocks, warning } = content(args, 'post');
       const msg = addMessage({ channel: ch.id, threadTs: threadRoot(ch.id, args.thread_ts), ...botFields(), text: text ?? '', blocks, mrkdwn: bool(args.mrkdwn, true) });
-      return { channel: ch.id, ts: msg.ts, message: toApi(msg) };
+      return { channel: ch.id, ts: msg.ts, message: toApi(msg), ...warning };
     },
     'chat.update': (args) => {
       const ch = channel(args.channel);
       const msg = mustMessage(ch.id, args.ts);
       if (msg.botId !== ws.bot.botId) throw new ApiFailure('cant_update_message');
-      const { text, blocks } = content(args, 4_000);
+      const { text, blocks } = content(args, 'update');
       const previous: SlackEdit = { text: msg.text, ...(msg.blocks ? { blocks: msg.blocks } : {}), replacedAt: now() };
       msg.history.push(previous);
       if (text !== undefined) msg.text = text;
@@ -320,14 +334,14 @@ export async function startSlackServer(options: SlackServerOptions = {}): Promis
       const target = user(args.user);
       if (!target) throw new ApiFailure('user_not_found');
       if (!ch.members.includes(target.id)) throw new ApiFailure('user_not_in_channel');
-      const { text, blocks } = content(args, 40_000);
+      const { text, blocks, warning } = content(args, 'post');
       const eph: EphemeralMessage = { channel: ch.id, user: target.id, ts: nextTs(), text: text ?? '', source: 'api' };
       const threadTs = threadRoot(ch.id, args.thread_ts);
       if (threadTs) eph.threadTs = threadTs;
       if (blocks) eph.blocks = blocks;
       ws.ephemerals.push(eph);
       emit('ephemeral', eph);
-      return { message_ts: eph.ts };
+      return { message_ts: eph.ts, ...warning };
     },
     'chat.getPermalink': (args) => {
       const ch = channel(args.channel);
@@ -412,13 +426,13 @@ export async function startSlackServer(options: SlackServerOptions = {}): Promis
   /** Applies latency and faults; returns true when the request was answered by a fault. */
   async function injected(method: string, res: ServerResponse, call: ApiCall): Promise<boolean> {
     if (latencyMs > 0) await new Promise((r) => setTimeout(r, latencyMs));
-    const fault = takeFault(method);
+    const fault = takeFault(method, call.args);
     if (!fault) return false;
     if (fault.kind === 'ratelimit') {
       send(res, 429, { ok: false, error: 'ratelimited' }, { 'retry-after': String(fault.retryAfter) });
       record({ ...call, status: 429, error: 'ratelimited' });
     } else {
-      send(res, 200, { ok: false, error: fault.error });
+      send(res, 200, { ok: false, error: fault.error, ...fault.extra });
       record({ ...call, status: 200, error: fault.error });
     }
     return true;
@@ -475,15 +489,22 @@ export async function startSlackServer(options: SlackServerOptions = {}): Promis
       send(res, 404, { ok: false, error: 'used_url' });
       return record({ ...call, status: 404, error: 'used_url' });
     }
-    const blocks = parseBlocks(args.blocks);
-    if (blocks) validateBlocks(blocks);
+    let judged: JudgedMessage;
+    try {
+      judged = content(args, 'response_url');
+    } catch (err) {
+      if (!(err instanceof ApiFailure)) throw err;
+      send(res, err.status, { ok: false, error: err.error, ...err.extra });
+      return record({ ...call, status: err.status, error: err.error });
+    }
+    const { text, blocks, warning } = judged;
     const post: ResponseUrlPost = {
       key,
       at,
       responseType: args.response_type === 'in_channel' ? 'in_channel' : 'ephemeral',
       replaceOriginal: bool(args.replace_original, false),
       deleteOriginal: bool(args.delete_original, false),
-      ...(typeof args.text === 'string' ? { text: args.text } : {}),
+      ...(text !== undefined ? { text } : {}),
       ...(blocks ? { blocks } : {}),
     };
     ws.responses.push(post);
@@ -499,7 +520,7 @@ export async function startSlackServer(options: SlackServerOptions = {}): Promis
         emit('ephemeral', eph);
       }
     }
-    send(res, 200, { ok: true });
+    send(res, 200, { ok: true, ...warning });
     record(call);
   }
 
@@ -585,10 +606,20 @@ export async function startSlackServer(options: SlackServerOptions = {}): Promis
       react(userId, ch, ts, name, true);
     },
     removeReaction: (userId, ch, ts, name) => react(userId, ch, ts, name, false),
-    showCommandAnswer(userId, chRef, answer) {
+    showCommandAnswer(userId, chRef, answer, command = '/ecs') {
       const ch = channel(chRef);
-      const eph: EphemeralMessage = { channel: ch.id, user: userId, ts: nextTs(), text: answer.text ?? '', source: 'command' };
-      if (answer.blocks) eph.blocks = answer.blocks;
+      const call: ApiCall = { method: 'command_response', args: { ...answer }, at: now(), status: 200 };
+      let shown: JudgedMessage;
+      try {
+        shown = content(answer, 'post');
+        record(call);
+      } catch (err) {
+        if (!(err instanceof ApiFailure)) throw err;
+        shown = { text: `${command} failed with the error "${err.error}"` };
+        record({ ...call, error: err.error });
+      }
+      const eph: EphemeralMessage = { channel: ch.id, user: userId, ts: nextTs(), text: shown.text ?? '', source: 'command' };
+      if (shown.blocks) eph.blocks = shown.blocks;
       ws.ephemerals.push(eph);
       emit('ephemeral', eph);
       return eph;
@@ -650,36 +681,12 @@ function json(value: unknown, error: string): unknown {
   }
 }
 
-function parseBlocks(value: unknown): unknown[] | undefined {
-  if (value === undefined || value === '') return undefined;
-  const blocks = json(value, 'invalid_blocks_format');
-  if (!Array.isArray(blocks)) throw new ApiFailure('invalid_blocks_format');
-  return blocks;
-}
-
-function validateBlocks(blocks: unknown[]): void {
-  if (blocks.length > 50) throw new ApiFailure('msg_blocks_too_many');
-  const errors: string[] = [];
-  blocks.forEach((block, i) => {
-    if (!isObject(block) || typeof block.type !== 'string') return void errors.push(`missing required field: type [json-pointer:/blocks/${i}]`);
-    if (block.type !== 'section') return;
-    const text = isObject(block.text) ? block.text.text : undefined;
-    if (typeof text === 'string' && text.length > 3000) errors.push(`must be less than 3001 characters [json-pointer:/blocks/${i}/text/text]`);
-    if (Array.isArray(block.fields)) {
-      block.fields.forEach((f, j) => {
-        if (isObject(f) && typeof f.text === 'string' && f.text.length > 2000) errors.push(`must be less than 2001 characters [json-pointer:/blocks/${i}/fields/${j}/text]`);
-      });
-    }
-  });
-  // Same shape as Slack's reply, which the WebClient logs from response_metadata.messages.
-  if (errors.length) throw new ApiFailure('invalid_blocks', { errors, response_metadata: { messages: errors.map((e) => `[ERROR] ${e}`) } });
-}
-
-function content(args: Record<string, unknown>, maxText: number): { text?: string; blocks?: unknown[] } {
-  const text = typeof args.text === 'string' ? args.text : undefined;
-  const blocks = parseBlocks(args.blocks);
-  if (!text && !blocks?.length) throw new ApiFailure('no_text');
-  if (text && text.length > maxText) throw new ApiFailure('msg_too_long');
-  if (blocks) validateBlocks(blocks);
-  return { ...(text !== undefined ? { text } : {}), ...(blocks ? { blocks } : {}) };
+/** Judges a message as Slack does (see judge.ts), as this server's ApiFailure. */
+function content(args: Record<string, unknown>, kind: MessageKind): JudgedMessage {
+  try {
+    return judgeMessage(args, kind);
+  } catch (err) {
+    if (err instanceof SlackRefusal) throw new ApiFailure(err.error, err.extra);
+    throw err;
+  }
 }

@@ -8,12 +8,16 @@
  * uploaded as a file at the end. Rate limits are waited out only when the wait fits in the
  * Lambda's remaining time; otherwise delivery is deferred to `finish`, and whatever still cannot be
  * delivered is said in the thread: output is never lost silently.
+ *
+ * A reply Slack refuses for its content (too long, blocks over a Block Kit limit) is not lost
+ * either: it goes to the thread as a file, with a short message saying why, and `refusals` says so
+ * for the command's summary and audit.
  */
 import { open } from 'node:fs/promises';
 import { ErrorCode, type WebClient } from '@slack/web-api';
 import { UserFacingError } from '../platform/errors';
 import type { Logger } from '../platform/logger';
-import { breakFences, escapeText, formatBytes } from './format';
+import { breakFences, code, escapeText, formatBytes, unescapeText } from './format';
 import { uploadFiles, type UploadFile } from './upload';
 
 export type Outcome = 'success' | 'warning' | 'failure' | 'cancelled';
@@ -57,6 +61,8 @@ const FENCE = '```';
 const NOTE_ROOM = 200;
 const RATE_LIMIT_ATTEMPTS = 3;
 const CHANNEL_ERRORS = new Set(['not_in_channel', 'channel_not_found', 'is_archived']);
+/** Slack refused the message for what it holds: sending it again would be refused again. */
+const REFUSED_CONTENT = new Set(['msg_too_long', 'invalid_blocks', 'invalid_blocks_format', 'msg_blocks_too_long', 'msg_blocks_too_many']);
 
 /** The bot cannot post in the channel: the message tells the person what to do about it. */
 export class SlackChannelError extends UserFacingError {
@@ -113,6 +119,7 @@ export class ThreadOutput {
   private readonly blockedUntil = new Map<string, number>();
   private readonly unposted: string[] = [];
   private readonly problems: string[] = [];
+  private readonly refused: string[] = [];
   private finished = false;
 
   private constructor(
@@ -161,9 +168,19 @@ export class ThreadOutput {
   }
 
   /**
+   * Replies Slack refused for their content and how each went out instead, for the command's
+   * summary and audit: "Slack refused the message (invalid_blocks); the result is attached as a file".
+   */
+  get refusals(): readonly string[] {
+    return this.refused;
+  }
+
+  /**
    * Posts a complete thread reply. Text is split at line boundaries into several replies when long;
    * blocks are sent 50 per reply. Returns the first reply's ts, or undefined when Slack could not
-   * take it in the time left: the text is then kept and attached as a file by finish().
+   * take it in the time left: the text is then kept and attached as a file by finish(). A reply
+   * Slack refuses for its content (msg_too_long, invalid_blocks, …) is attached as a file at once,
+   * with a message saying why (see `refusals`).
    */
   async post(text: string, blocks?: unknown[]): Promise<string | undefined> {
     if (!text && !blocks?.length) throw new Error('ThreadOutput.post needs text or blocks');
@@ -181,6 +198,11 @@ export class ThreadOutput {
           );
           first ??= res.ts;
         } catch (err) {
+          const refusal = refusedContent(err);
+          if (refusal) {
+            await this.attachRefused(part, refusal);
+            continue;
+          }
           if (!(err instanceof Undeliverable)) throw err;
           this.unposted.push(parts.slice(i).map((p) => p.text).join('\n'));
           this.problems.push(`${parts.length - i} message(s) could not be posted: ${err.message}`);
@@ -262,6 +284,29 @@ export class ThreadOutput {
       if (this.unposted.length && attached) this.problems.push('the replies that could not be posted are in the attached file');
       await this.markParent(result);
     });
+  }
+
+  /**
+   * A reply Slack refused for its content goes to the thread as a file, with a short message saying
+   * why. If the file cannot go either, the content is kept for finish() to attach with the others.
+   */
+  private async attachRefused(part: { text: string; blocks?: unknown[] }, refusal: { error: string; detail?: string }): Promise<void> {
+    const content = part.blocks ? (blocksText(part.blocks) ?? part.text) : part.text;
+    const why = `Slack refused the message (${refusal.error})`;
+    this.logger?.warn('Slack refused a thread reply; attaching it as a file', { error: refusal.error, detail: refusal.detail, chars: content.length });
+    const detail = refusal.detail ? `\nSlack said: ${code(refusal.detail)}` : '';
+    try {
+      const signal = AbortSignal.timeout(Math.max(this.remainingMs() - SAFETY_MARGIN_MS, 1000));
+      const files: UploadFile[] = [{ content: unescapeText(content), filename: `result-${this.parentTs}.txt`, title: 'The result (Slack refused it as a message)' }];
+      const initialComment = `⚠️ ${why}, so the result is attached as a file.${detail}`;
+      await this.call('files.upload', () => uploadFiles(this.client, { channelId: this.channel, threadTs: this.parentTs, initialComment, files, signal }));
+      this.refused.push(`${why}; the result is attached as a file`);
+    } catch (err) {
+      this.unposted.push(content);
+      this.refused.push(`${why}; it could not be attached as a file either`);
+      this.problems.push(`a reply was refused by Slack (${refusal.error}) and could not be attached right away: ${reason(err)}`);
+      this.logger?.error('refused reply not attached', { error: err });
+    }
   }
 
   // ---- live log ---------------------------------------------------------------------------
@@ -510,6 +555,27 @@ export function splitMessage(text: string, limit: number): string[] {
     parts.push(prefix + piece + (open && rest ? `${piece.endsWith('\n') ? '' : '\n'}${FENCE}` : ''));
   }
   return parts;
+}
+
+/** A Slack error that refuses the message for what it holds, with Slack's first explanation if any. */
+function refusedContent(err: unknown): { error: string; detail?: string } | undefined {
+  const e = err as { code?: string; data?: { error?: string; response_metadata?: { messages?: string[] } } };
+  const error = e.data?.error;
+  if (e.code !== ErrorCode.PlatformError || !error || !REFUSED_CONTENT.has(error)) return undefined;
+  const detail = e.data?.response_metadata?.messages?.[0];
+  return { error, ...(detail ? { detail: clip(detail, 300) } : {}) };
+}
+
+/** What blocks say, as text: the text of headers, sections (and their fields), context and markdown blocks. */
+function blocksText(blocks: unknown[]): string | undefined {
+  const text = (t: unknown) => (typeof t === 'object' && t !== null && typeof (t as { text?: unknown }).text === 'string' ? (t as { text: string }).text : undefined);
+  const parts = blocks.flatMap((b) => {
+    const block = b as { type?: string; text?: unknown; fields?: unknown[]; elements?: unknown[] };
+    if (block.type === 'markdown') return typeof block.text === 'string' ? [block.text] : [];
+    if (block.type === 'context') return [(block.elements ?? []).map(text).filter(Boolean).join(' ')];
+    return [text(block.text), ...(block.fields ?? []).map(text)].filter((t): t is string => Boolean(t));
+  });
+  return parts.length ? parts.join('\n\n') : undefined;
 }
 
 function clip(text: string, limit: number): string {

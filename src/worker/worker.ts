@@ -110,6 +110,8 @@ export function createWorker(deps: WorkerDeps) {
           result = { outcome: 'failure', summary: 'internal error' };
         }
       }
+      // A result Slack refused went out as a file: the parent and the audit say so, with Slack's error.
+      if (out.refusals.length) result = { ...result, summary: [result.summary, ...out.refusals].join('; ') };
       if (result.continues) await out.flush();
       else await out.finish({ outcome: result.outcome, summary: result.summary, ...(result.logFile ? { logFile: result.logFile } : {}) });
       await result.cleanup?.().catch((error: unknown) => logger.warn('cleanup failed', { error }));

@@ -31,6 +31,16 @@ async function type(text: string): Promise<void> {
   await page.getByTestId('composer').press('Enter');
 }
 
+/** Runs `fn` with a fault picked from the page's Simulate menu, cleared afterwards. */
+async function simulating(fault: string, fn: () => Promise<void>): Promise<void> {
+  await page.getByTestId('simulate').selectOption(fault);
+  try {
+    await fn();
+  } finally {
+    await page.getByTestId('simulate').selectOption('clear');
+  }
+}
+
 describe('playground in Chromium', () => {
   it('/ecs help shows the commands, visible only to the requester', async () => {
     await type('/ecs help');
@@ -86,16 +96,13 @@ describe('playground in Chromium', () => {
   });
 
   it('shows an AWS permission problem asked for from the Simulate menu, naming the missing action', async () => {
-    await page.getByTestId('simulate').selectOption('aws-deny-describe-services');
-    try {
+    await simulating('aws-deny-describe-services', async () => {
       await type('/ecs status web');
       const parent = page.getByTestId('message').filter({ hasText: 'ran /ecs status web' }).last();
       await expect.poll(() => parent.textContent(), { timeout: 10_000 }).toContain('❌');
       await parent.getByTestId('replies').click();
       await expect.poll(() => page.getByTestId('thread-feed').textContent()).toContain("the bot's role may not call ecs:DescribeServices");
-    } finally {
-      await page.getByTestId('simulate').selectOption('clear');
-    }
+    });
   });
 
   it('/ecs verify web is all OK and /ecs verify broken shows the problems with their fixes', async () => {
@@ -127,6 +134,79 @@ describe('playground in Chromium', () => {
     expect(text).toContain('dumping tables... 100%');
     expect(text).toMatch(/Running backup.sh nightly \(run [a-z0-9]{6}\)/);
     expect(await thread.getByRole('button', { name: 'Cancel' }).count()).toBe(1);
+  });
+
+  it('shows Slack markup as Slack does: mentions, broadcasts, channels, links, entities, and nothing as HTML', async () => {
+    const lines = [
+      'mentions <@U0BOB> and <@U0MALLORY|mal>',
+      'broadcasts <!channel> <!here> <!everyone>',
+      'channels <#C0RANDOM|random> <#C0OPS>',
+      'links <https://example.com/a?b=1&amp;c=2|the docs> and <https://example.org/x>',
+      'entities &lt;b&gt;not bold&lt;/b&gt; &amp; &amp;lt;',
+      `attacks <img src=x onerror="window.__pwned=1"> <javascript:window.__pwned=1|click me> <https://e.example/" onmouseover="window.__pwned=1|quoted> <script>window.__pwned=1</script> "'`,
+    ];
+    world.slack.postAsUser('U0BOB', 'C0OPS', lines.join('\n'));
+    const msg = page.getByTestId('message').filter({ hasText: 'broadcasts' }).last().locator('.text');
+    await msg.waitFor();
+
+    expect(await msg.locator('.mention').allTextContents()).toEqual(['@bob', '@mal']);
+    expect(await msg.locator('.broadcast').allTextContents()).toEqual(['@channel', '@here', '@everyone']);
+    expect(await msg.locator('.channel-link').allTextContents()).toEqual(['#random', '#ops']);
+    const links = msg.locator('a');
+    expect(await links.allTextContents()).toEqual(['the docs', 'https://example.org/x', 'quoted']);
+    expect(await Promise.all((await links.all()).map((a) => a.getAttribute('href')))).toEqual(['https://example.com/a?b=1&c=2', 'https://example.org/x', 'https://e.example/" onmouseover="window.__pwned=1']);
+    const text = (await msg.innerText()).split('\n');
+    expect(text[0]).toBe('mentions @bob and @mal');
+    expect(text[1]).toBe('broadcasts @channel @here @everyone');
+    expect(text[2]).toBe('channels #random #ops');
+    expect(text[3]).toBe('links the docs and https://example.org/x');
+    expect(text[4]).toBe('entities <b>not bold</b> & &lt;');
+    expect(text[5]).toBe(`attacks img src=x onerror="window.__pwned=1" click me quoted scriptwindow.__pwned=1/script "'`);
+    // Nothing anyone sent became an element or ran.
+    for (const tag of ['b', 'img', 'script', '[onerror]', '[onmouseover]', 'a[href^="javascript"]']) expect(await msg.locator(tag).count(), tag).toBe(0);
+    expect(await page.evaluate('window.__pwned')).toBeUndefined();
+  });
+
+  it('sends what Slack sends for a typed @name, @channel, #channel and link: <@U…> in a message, <@U…|name> in a slash command', async () => {
+    await type('hi @mallory, @channel fyi #random and @nobody: a<b & see https://example.com/x.');
+    const sentMessage = 'hi <@U0MALLORY>, <!channel> fyi <#C0RANDOM> and @nobody: a&lt;b &amp; see <https://example.com/x>.';
+    await expect.poll(() => playground.sent.at(-1)).toEqual({ kind: 'message', user: 'U0ALICE', channel: 'C0OPS', text: sentMessage });
+    expect(world.slack.workspace.messages.C0OPS!.at(-1)).toMatchObject({ user: 'U0ALICE', text: sentMessage });
+    const msg = page.getByTestId('message').filter({ hasText: 'fyi' }).last().locator('.text');
+    await expect.poll(() => msg.innerText()).toBe('hi @mallory, @channel fyi #random and @nobody: a<b & see https://example.com/x.');
+    expect(await msg.locator('.mention').allTextContents()).toEqual(['@mallory']);
+
+    // /ecs allow @mallory … reaches the bot as Slack sends it with should_escape, and the bot finds her.
+    await type('/ecs allow @mallory viewer web');
+    await expect.poll(() => playground.sent.at(-1)).toEqual({ kind: 'command', user: 'U0ALICE', channel: 'C0OPS', text: 'allow <@U0MALLORY|mallory> viewer web' });
+    try {
+      const parent = page.getByTestId('message').filter({ hasText: 'ran /ecs allow @mallory viewer web' }).last();
+      await expect.poll(() => parent.textContent(), { timeout: 10_000 }).toContain('✅');
+      await parent.getByTestId('replies').click();
+      await expect.poll(() => page.getByTestId('thread-feed').textContent()).toContain('@mallory now has:');
+    } finally {
+      // Mallory goes back off the allowlist (she is refused in another test), by the same route.
+      await type('/ecs deny @mallory');
+      await expect.poll(() => playground.sent.at(-1)?.text).toBe('deny <@U0MALLORY|mallory>');
+      const denied = page.getByTestId('message').filter({ hasText: 'ran /ecs deny @mallory' }).last();
+      await expect.poll(() => denied.textContent(), { timeout: 10_000 }).toContain('✅');
+    }
+  });
+
+  it('a report Slack refuses (Simulate menu) arrives in the thread as a file, saying why', async () => {
+    await simulating('slack-refuse-blocks', async () => {
+      await type('/ecs status web');
+      const parent = page.getByTestId('message').filter({ hasText: 'ran /ecs status web' }).last();
+      await expect.poll(() => parent.textContent(), { timeout: 10_000 }).toContain('Slack refused the message (invalid_blocks); the result is attached as a file');
+      expect(await parent.textContent()).toContain('✅');
+      await parent.getByTestId('replies').click();
+      const thread = page.getByTestId('thread-feed');
+      await expect.poll(() => thread.textContent()).toContain('⚠️ Slack refused the message (invalid_blocks), so the result is attached as a file.');
+      expect(await thread.getByTestId('file').textContent()).toContain('The result (Slack refused it as a message)');
+      const href = (await thread.getByTestId('file').locator('a').getAttribute('href'))!;
+      const file = await (await fetch(new URL(href, playground.url))).text();
+      expect(file).toContain('*Tasks:* 2 running / 2 desired, 0 pending');
+    });
   });
 
   // Last: it leaves web on web:43. ECS runs at the playground's pace (PLAYGROUND_ECS_TIMINGS), so
