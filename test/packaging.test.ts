@@ -4,34 +4,13 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { parse, type CollectionTag, type ScalarTag, type Tags } from 'yaml';
+import { parse } from 'yaml';
 import { HANDLERS, loadConfigFile } from '../scripts/build';
 import { AUDIT_FAILURE_METRIC, METRICS_NAMESPACE } from '../src/audit/failures';
 import { TABLES, type TableDefinition } from '../src/platform/tables';
+import { actions, everyStatement, functions, readYaml, resourceList, resources, rolePolicyStatements, sls, targetTemplate, type Statement } from './support/cloudformation';
 
-// CloudFormation short-form intrinsics (!Ref, !GetAtt, !Sub, …) as their long form.
-const INTRINSICS = ['Ref', 'GetAtt', 'Sub', 'Join', 'Select', 'Split', 'If', 'Equals', 'Not', 'And', 'Or', 'FindInMap', 'ImportValue', 'Base64', 'GetAZs', 'Cidr', 'Condition'];
-const longName = (name: string) => (name === 'Ref' || name === 'Condition' ? name : `Fn::${name}`);
-const cfnTags: Tags = INTRINSICS.flatMap((name): Array<ScalarTag | CollectionTag> => [
-  { tag: `!${name}`, resolve: (value: string) => ({ [longName(name)]: name === 'GetAtt' ? value.split('.') : value }) },
-  ...(['seq', 'map'] as const).map((collection): CollectionTag => ({ tag: `!${name}`, collection, resolve: (node) => ({ [longName(name)]: node.toJSON() }) })),
-]);
-
-const readYaml = (path: string) => parse(readFileSync(path, 'utf8'), { customTags: cfnTags }) as Record<string, any>;
-
-const sls = readYaml('serverless.yml');
 const manifest = readYaml('infra/slack-app-manifest.yaml');
-const targetTemplate = readYaml('infra/cross-account-role.yaml');
-const resources: Record<string, any> = sls.resources.Resources;
-const functions: Record<string, any> = sls.functions;
-
-interface Statement {
-  Sid?: string;
-  Effect: string;
-  Action: string | string[];
-  Resource?: unknown;
-  Condition?: Record<string, Record<string, unknown>>;
-}
 
 /** What the deploy workflow does to ECS (and the target role allows): read, register, roll out, watch. */
 const DEPLOY_ECS_ACTIONS = [
@@ -45,11 +24,6 @@ const DEPLOY_ECS_ACTIONS = [
   'ecs:UpdateService',
 ];
 
-const actions = (s: Statement) => [s.Action].flat();
-const resourceList = (s: Statement) => [s.Resource].flat();
-/** Statements of a role's policies; a conditional one (`!If [cond, statement, AWS::NoValue]`) counts as present. */
-const rolePolicyStatements = (role: any): Statement[] =>
-  (role.Properties.Policies ?? []).flatMap((p: any) => p.PolicyDocument.Statement).map((s: any) => (s['Fn::If'] ? s['Fn::If'][1] : s));
 const roleOf = (fn: string) => {
   const role = functions[fn].role;
   expect(typeof role, `functions.${fn}.role must name a role declared in resources`).toBe('string');
@@ -62,28 +36,6 @@ const resolveParam = (value: unknown) => {
   const match = typeof value === 'string' && /^\$\{param:(\w+)\}$/.exec(value);
   return match ? sls.params.default[match[1]!] : value;
 };
-
-/** Every IAM policy statement in serverless.yml (roles, provider-level) and the target-account template. */
-function everyStatement(): Array<{ where: string; statement: Statement }> {
-  const out: Array<{ where: string; statement: Statement }> = [];
-  const templates: Array<[string, Record<string, any>]> = [
-    ['serverless.yml', resources],
-    ['infra/cross-account-role.yaml', targetTemplate.Resources],
-  ];
-  for (const [file, res] of templates) {
-    for (const [id, resource] of Object.entries(res)) {
-      if (resource.Type === 'AWS::IAM::Role') {
-        for (const statement of resource.Properties.AssumeRolePolicyDocument.Statement) out.push({ where: `${file} ${id} (trust)`, statement });
-        for (const statement of rolePolicyStatements(resource)) out.push({ where: `${file} ${id}`, statement });
-      }
-      if (resource.Type === 'AWS::IAM::Policy' || resource.Type === 'AWS::IAM::ManagedPolicy') {
-        for (const statement of resource.Properties.PolicyDocument.Statement) out.push({ where: `${file} ${id}`, statement });
-      }
-    }
-  }
-  for (const statement of sls.provider.iam?.role?.statements ?? []) out.push({ where: 'serverless.yml provider.iam', statement });
-  return out;
-}
 
 describe('serverless.yml: provider and packaging', () => {
   it('targets osls without a frameworkVersion and runs Node.js 22 on arm64', () => {
