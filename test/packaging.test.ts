@@ -12,12 +12,15 @@ import { actions, everyStatement, functions, readYaml, resourceList, resources, 
 
 const manifest = readYaml('infra/slack-app-manifest.yaml');
 
-/** What the deploy workflow does to ECS (and the target role allows): read, register, roll out, watch. */
+/**
+ * What the deploy workflow does to ECS (and the target role allows): read, register, roll out,
+ * watch. Not ecs:ListTaskDefinitions: the workflow never lists revisions (the worker does, when it
+ * plans a rollback), as test/iam-data.test.ts found comparing the grants with the bundle's calls.
+ */
 const DEPLOY_ECS_ACTIONS = [
   'ecs:DescribeServices',
   'ecs:DescribeTaskDefinition',
   'ecs:DescribeTasks',
-  'ecs:ListTaskDefinitions',
   'ecs:ListTasks',
   'ecs:RegisterTaskDefinition',
   'ecs:TagResource',
@@ -307,12 +310,14 @@ describe('serverless.yml and infra/: IAM', () => {
         'sts:SetSourceIdentity',
       ].sort(),
     );
-    // Durable execution and its own approval callback: on itself only.
+    // Durable execution and its own approval callback: on its own executions only (their ARNs are
+    // function:<name>:<version>/durable-execution/…, which is what these actions are authorized against).
     for (const s of statements.filter((s) => actions(s).some((a) => a.startsWith('lambda:')))) {
-      for (const r of resourceList(s) as any[]) expect(r['Fn::Sub'], s.Sid).toMatch(/:function:\$\{self:custom\.names\.deployWorkflow\}(:\*)?$/);
+      for (const r of resourceList(s) as any[]) expect(r['Fn::Sub'], s.Sid).toMatch(/:function:\$\{self:custom\.names\.deployWorkflow\}:\*\/durable-execution\/\*$/);
     }
-    // ECS: this account only; "*" only for the actions without resource-level permissions.
-    const unscopable = ['ecs:RegisterTaskDefinition', 'ecs:DescribeTaskDefinition', 'ecs:ListTaskDefinitions', 'ecs:ListTasks'];
+    // ECS: this account only; "*" only for the actions without resource-level permissions
+    // (RegisterTaskDefinition is scoped to task-definition/*, as the IAM data allows).
+    const unscopable = ['ecs:DescribeTaskDefinition', 'ecs:ListTasks'];
     for (const s of statements.filter((s) => actions(s).some((a) => a.startsWith('ecs:')))) {
       for (const r of resourceList(s) as any[]) {
         if (r === '*') expect(unscopable, s.Sid).toEqual(expect.arrayContaining(actions(s)));
@@ -356,7 +361,9 @@ describe('serverless.yml and infra/: IAM', () => {
     expect(invoke.flatMap(resourceList)).toEqual([...fn('runWorkflow'), ...fn('deployWorkflow')]);
     const callbacks = worker.filter((s) => actions(s).some((a) => a.startsWith('lambda:SendDurableExecutionCallback')));
     expect(callbacks.flatMap(actions).sort()).toEqual(['lambda:SendDurableExecutionCallbackSuccess']);
-    expect(callbacks.flatMap(resourceList)).toEqual([...fn('deployWorkflow'), ...fn('runWorkflow')]);
+    // Callbacks are authorized against the execution's ARN, not the function's (test/iam-data.test.ts).
+    const executions = (name: string) => ({ 'Fn::Sub': `arn:\${AWS::Partition}:lambda:\${AWS::Region}:\${AWS::AccountId}:function:\${self:custom.names.${name}}:*/durable-execution/*` });
+    expect(callbacks.flatMap(resourceList)).toEqual([executions('deployWorkflow'), executions('runWorkflow')]);
     // Nothing else of Lambda: no checkpoints of someone else's execution.
     expect(allActions('worker').filter((a) => a.startsWith('lambda:')).sort()).toEqual([
       'lambda:InvokeFunction',
