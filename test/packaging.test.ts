@@ -4,52 +4,29 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { parse, type CollectionTag, type ScalarTag, type Tags } from 'yaml';
+import { parse } from 'yaml';
 import { HANDLERS, loadConfigFile } from '../scripts/build';
 import { AUDIT_FAILURE_METRIC, METRICS_NAMESPACE } from '../src/audit/failures';
 import { TABLES, type TableDefinition } from '../src/platform/tables';
+import { actions, everyStatement, functions, readYaml, resourceList, resources, rolePolicyStatements, sls, targetTemplate, type Statement } from './support/cloudformation';
 
-// CloudFormation short-form intrinsics (!Ref, !GetAtt, !Sub, …) as their long form.
-const INTRINSICS = ['Ref', 'GetAtt', 'Sub', 'Join', 'Select', 'Split', 'If', 'Equals', 'Not', 'And', 'Or', 'FindInMap', 'ImportValue', 'Base64', 'GetAZs', 'Cidr', 'Condition'];
-const longName = (name: string) => (name === 'Ref' || name === 'Condition' ? name : `Fn::${name}`);
-const cfnTags: Tags = INTRINSICS.flatMap((name): Array<ScalarTag | CollectionTag> => [
-  { tag: `!${name}`, resolve: (value: string) => ({ [longName(name)]: name === 'GetAtt' ? value.split('.') : value }) },
-  ...(['seq', 'map'] as const).map((collection): CollectionTag => ({ tag: `!${name}`, collection, resolve: (node) => ({ [longName(name)]: node.toJSON() }) })),
-]);
-
-const readYaml = (path: string) => parse(readFileSync(path, 'utf8'), { customTags: cfnTags }) as Record<string, any>;
-
-const sls = readYaml('serverless.yml');
 const manifest = readYaml('infra/slack-app-manifest.yaml');
-const targetTemplate = readYaml('infra/cross-account-role.yaml');
-const resources: Record<string, any> = sls.resources.Resources;
-const functions: Record<string, any> = sls.functions;
 
-interface Statement {
-  Sid?: string;
-  Effect: string;
-  Action: string | string[];
-  Resource?: unknown;
-  Condition?: Record<string, Record<string, unknown>>;
-}
-
-/** What the deploy workflow does to ECS (and the target role allows): read, register, roll out, watch. */
+/**
+ * What the deploy workflow does to ECS (and the target role allows): read, register, roll out,
+ * watch. Not ecs:ListTaskDefinitions: the workflow never lists revisions (the worker does, when it
+ * plans a rollback), as test/iam-data.test.ts found comparing the grants with the bundle's calls.
+ */
 const DEPLOY_ECS_ACTIONS = [
   'ecs:DescribeServices',
   'ecs:DescribeTaskDefinition',
   'ecs:DescribeTasks',
-  'ecs:ListTaskDefinitions',
   'ecs:ListTasks',
   'ecs:RegisterTaskDefinition',
   'ecs:TagResource',
   'ecs:UpdateService',
 ];
 
-const actions = (s: Statement) => [s.Action].flat();
-const resourceList = (s: Statement) => [s.Resource].flat();
-/** Statements of a role's policies; a conditional one (`!If [cond, statement, AWS::NoValue]`) counts as present. */
-const rolePolicyStatements = (role: any): Statement[] =>
-  (role.Properties.Policies ?? []).flatMap((p: any) => p.PolicyDocument.Statement).map((s: any) => (s['Fn::If'] ? s['Fn::If'][1] : s));
 const roleOf = (fn: string) => {
   const role = functions[fn].role;
   expect(typeof role, `functions.${fn}.role must name a role declared in resources`).toBe('string');
@@ -62,28 +39,6 @@ const resolveParam = (value: unknown) => {
   const match = typeof value === 'string' && /^\$\{param:(\w+)\}$/.exec(value);
   return match ? sls.params.default[match[1]!] : value;
 };
-
-/** Every IAM policy statement in serverless.yml (roles, provider-level) and the target-account template. */
-function everyStatement(): Array<{ where: string; statement: Statement }> {
-  const out: Array<{ where: string; statement: Statement }> = [];
-  const templates: Array<[string, Record<string, any>]> = [
-    ['serverless.yml', resources],
-    ['infra/cross-account-role.yaml', targetTemplate.Resources],
-  ];
-  for (const [file, res] of templates) {
-    for (const [id, resource] of Object.entries(res)) {
-      if (resource.Type === 'AWS::IAM::Role') {
-        for (const statement of resource.Properties.AssumeRolePolicyDocument.Statement) out.push({ where: `${file} ${id} (trust)`, statement });
-        for (const statement of rolePolicyStatements(resource)) out.push({ where: `${file} ${id}`, statement });
-      }
-      if (resource.Type === 'AWS::IAM::Policy' || resource.Type === 'AWS::IAM::ManagedPolicy') {
-        for (const statement of resource.Properties.PolicyDocument.Statement) out.push({ where: `${file} ${id}`, statement });
-      }
-    }
-  }
-  for (const statement of sls.provider.iam?.role?.statements ?? []) out.push({ where: 'serverless.yml provider.iam', statement });
-  return out;
-}
 
 describe('serverless.yml: provider and packaging', () => {
   it('targets osls without a frameworkVersion and runs Node.js 22 on arm64', () => {
@@ -384,12 +339,14 @@ describe('serverless.yml and infra/: IAM', () => {
         'sts:SetSourceIdentity',
       ].sort(),
     );
-    // Durable execution and its own approval callback: on itself only.
+    // Durable execution and its own approval callback: on its own executions only (their ARNs are
+    // function:<name>:<version>/durable-execution/…, which is what these actions are authorized against).
     for (const s of statements.filter((s) => actions(s).some((a) => a.startsWith('lambda:')))) {
-      for (const r of resourceList(s) as any[]) expect(r['Fn::Sub'], s.Sid).toMatch(/:function:\$\{self:custom\.names\.deployWorkflow\}(:\*)?$/);
+      for (const r of resourceList(s) as any[]) expect(r['Fn::Sub'], s.Sid).toMatch(/:function:\$\{self:custom\.names\.deployWorkflow\}:\*\/durable-execution\/\*$/);
     }
-    // ECS: this account only; "*" only for the actions without resource-level permissions.
-    const unscopable = ['ecs:RegisterTaskDefinition', 'ecs:DescribeTaskDefinition', 'ecs:ListTaskDefinitions', 'ecs:ListTasks'];
+    // ECS: this account only; "*" only for the actions without resource-level permissions
+    // (RegisterTaskDefinition is scoped to task-definition/*, as the IAM data allows).
+    const unscopable = ['ecs:DescribeTaskDefinition', 'ecs:ListTasks'];
     for (const s of statements.filter((s) => actions(s).some((a) => a.startsWith('ecs:')))) {
       for (const r of resourceList(s) as any[]) {
         if (r === '*') expect(unscopable, s.Sid).toEqual(expect.arrayContaining(actions(s)));
@@ -433,7 +390,9 @@ describe('serverless.yml and infra/: IAM', () => {
     expect(invoke.flatMap(resourceList)).toEqual([...fn('runWorkflow'), ...fn('deployWorkflow')]);
     const callbacks = worker.filter((s) => actions(s).some((a) => a.startsWith('lambda:SendDurableExecutionCallback')));
     expect(callbacks.flatMap(actions).sort()).toEqual(['lambda:SendDurableExecutionCallbackSuccess']);
-    expect(callbacks.flatMap(resourceList)).toEqual([...fn('deployWorkflow'), ...fn('runWorkflow')]);
+    // Callbacks are authorized against the execution's ARN, not the function's (test/iam-data.test.ts).
+    const executions = (name: string) => ({ 'Fn::Sub': `arn:\${AWS::Partition}:lambda:\${AWS::Region}:\${AWS::AccountId}:function:\${self:custom.names.${name}}:*/durable-execution/*` });
+    expect(callbacks.flatMap(resourceList)).toEqual([executions('deployWorkflow'), executions('runWorkflow')]);
     // Nothing else of Lambda: no checkpoints of someone else's execution.
     expect(allActions('worker').filter((a) => a.startsWith('lambda:')).sort()).toEqual([
       'lambda:InvokeFunction',
