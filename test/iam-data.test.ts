@@ -123,6 +123,7 @@ describe('IAM grants against the IAM data', () => {
       'serverless.yml DeployWorkflowRole',
       'serverless.yml IngressRole',
       'serverless.yml RunWorkflowRole',
+      'serverless.yml WorkerFailuresRole',
       'serverless.yml WorkerRole',
     ]);
     expect(statements.length).toBeGreaterThan(40);
