@@ -1,15 +1,24 @@
-import { readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWorld, type World } from '../local/world';
 
 /** `/ecs run` end to end: signed request → ingress → worker → ECS ExecuteCommand → local agent → thread. */
 let world: World;
+// A temp directory of this file's own (os.tmpdir() reads TMPDIR): the spool count below must not
+// see the spools of test files running beside it.
+const sharedTmp = process.env.TMPDIR;
+const privateTmp = mkdtempSync(join(tmpdir(), 'e2e-run-'));
 beforeAll(async () => {
+  process.env.TMPDIR = privateTmp;
   world = await startWorld();
 });
 afterAll(async () => {
   await world?.close();
+  if (sharedTmp === undefined) delete process.env.TMPDIR;
+  else process.env.TMPDIR = sharedTmp;
+  rmSync(privateTmp, { recursive: true, force: true });
 });
 
 const ephemeral = (res: { body: string }) => (JSON.parse(res.body) as { text: string }).text;
