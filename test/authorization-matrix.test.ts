@@ -148,6 +148,8 @@ const WORKSPACE_NOT_CONFIGURED = { expect: 'denied', says: `This bot is not set 
 const hidden = (says: string) => ({ expect: 'denied', says, reason: `no role here on what the request names (answered as unknown): ${says}` }) as const;
 const refused = (reason: string) => ({ expect: 'denied', says: `🚫 Not allowed: ${reason}`, reason }) as const;
 const invalid = (says: string) => ({ expect: 'invalid', says, reason: says }) as const;
+/** A run this person may not cancel: answered exactly like no run (nothing about it is told), audited as denied. */
+const hiddenRun = (reason: string) => ({ expect: 'denied', says: 'No run `{run}` is in progress (it may have finished already).', reason }) as const;
 /** Refused by the worker, which checks the thing it acts on with fresh data. */
 const refusedInWorker = (reason: string) => ({ expect: 'denied', outcome: 'refused', thread: `🚫 Not allowed: ${reason}. Nothing was changed.`, reason: `not allowed: ${reason}` }) as const;
 
@@ -373,13 +375,13 @@ const SECTIONS: Array<[string, Row[]]> = [
         who: 'wanda',
         text: 'deny <@U0ALICE|alice>',
         via: ['slash', 'socket command'],
-        ...refusedInWorker('<@U0ALICE> has grants beyond your scope (your `admin` role does not cover every service)'),
+        ...refusedInWorker('that person has grants beyond your scope'),
         then: () => expectGrants('alice', SEED_ALLOWLIST.find((s) => s.userId === 'U0ALICE')!.grants),
       },
-      { who: 'wanda', text: 'deny <@U0BOB>', ...refusedInWorker('<@U0BOB> has grants beyond your scope (your `admin` role does not cover every service)') },
-      { who: 'wanda', text: 'deny <@U0OSCAR>', via: ['rerun button'], ...refusedInWorker('<@U0OSCAR> has grants beyond your scope (your `admin` role does not cover service `manager`)') },
-      { who: 'carl', text: 'deny <@U0NINA>', ...refusedInWorker('<@U0NINA> has grants beyond your scope (your `admin` role for service `web` does not reach every channel)') },
-      { who: 'carl', text: 'deny <@U0VICTOR>', via: ['socket rerun button'], ...refusedInWorker('<@U0VICTOR> has grants beyond your scope (your `admin` role for service `web` does not reach every channel)') },
+      { who: 'wanda', text: 'deny <@U0BOB>', ...refusedInWorker('that person has grants beyond your scope') },
+      { who: 'wanda', text: 'deny <@U0OSCAR>', via: ['rerun button'], ...refusedInWorker('that person has grants beyond your scope') },
+      { who: 'carl', text: 'deny <@U0NINA>', ...refusedInWorker('that person has grants beyond your scope') },
+      { who: 'carl', text: 'deny <@U0VICTOR>', via: ['socket rerun button'], ...refusedInWorker('that person has grants beyond your scope') },
       { who: 'carl', text: 'deny <@U0RITA>', channel: DEV, ...refused('your `admin` role is not valid in this channel') },
       { who: 'victor', text: 'deny <@U0RITA>', via: ['slash', 'rerun button'], ...refused('you need the `admin` role') },
       { who: 'oscar', text: 'deny <@U0RITA>', ...refused('you need the `admin` role') },
@@ -436,7 +438,7 @@ const SECTIONS: Array<[string, Row[]]> = [
         who: 'oscar',
         text: 'cancel {run}',
         via: ['slash', 'cancel button', 'socket command', 'socket cancel button'],
-        ...refused('only <@U0OWEN> or someone who may run `restore.sh` in <#C0OPS> can cancel run `{run}` (your `operator` role does not cover service `manager`, script `restore.sh`)'),
+        ...hiddenRun('your `operator` role does not cover service `manager`, script `restore.sh`'),
         then: expectRunNotCancelled,
       },
       {
@@ -444,21 +446,21 @@ const SECTIONS: Array<[string, Row[]]> = [
         text: 'cancel {run}',
         channel: DEV,
         via: ['slash', 'cancel button', 'socket cancel button'],
-        ...refused('only <@U0OWEN> or someone who may run `restore.sh` in <#C0OPS> can cancel run `{run}` (your `operator` role for service `manager`, script `restore.sh` is not valid in this channel)'),
+        ...hiddenRun('your `operator` role for service `manager`, script `restore.sh` is not valid in this channel'),
         then: expectRunNotCancelled,
       },
       { who: 'olga', text: 'cancel {run}', via: ['slash', 'cancel button'], ...refused('your `operator` role is not valid in this channel'), then: expectRunNotCancelled },
       {
         who: 'wanda',
         text: 'cancel {run}',
-        ...refused('only <@U0OWEN> or someone who may run `restore.sh` in <#C0OPS> can cancel run `{run}` (your `operator` role does not cover service `manager`, script `restore.sh`)'),
+        ...hiddenRun('your `operator` role does not cover service `manager`, script `restore.sh`'),
         then: expectRunNotCancelled,
       },
       { who: 'victor', text: 'cancel {run}', via: ['slash', 'cancel button', 'socket cancel button'], ...refused('you need the `operator` role'), then: expectRunNotCancelled },
       { who: 'dora', text: 'cancel {run}', ...refused('you need the `operator` role'), then: expectRunNotCancelled },
       { who: 'mallory', text: 'cancel {run}', via: ['slash', 'cancel button', 'socket command'], ...NOT_ON_ALLOWLIST, then: expectRunNotCancelled },
       // Another workspace's admin: a run of this workspace is answered like no run at all.
-      { who: 'outsider', text: 'cancel {run}', team: OTHER_TEAM, via: ['slash', 'cancel button', 'socket cancel button'], expect: 'allowed', says: 'No run `{run}` is in progress', then: expectRunNotCancelled },
+      { who: 'outsider', text: 'cancel {run}', team: OTHER_TEAM, via: ['slash', 'cancel button', 'socket cancel button'], expect: 'denied', says: 'No run `{run}` is in progress', reason: 'belongs to workspace', then: expectRunNotCancelled },
       { who: 'owen', text: 'cancel {run}', team: OTHER_TEAM, via: ['slash', 'socket command'], ...NOT_ON_ALLOWLIST, then: expectRunNotCancelled },
       { who: 'owen', text: 'cancel {run}', team: UNKNOWN_TEAM, via: ['cancel button'], ...WORKSPACE_NOT_CONFIGURED, then: expectRunNotCancelled },
       { who: 'omar', text: 'cancel zzzzzz', expect: 'allowed', says: 'No run `zzzzzz` is in progress' },

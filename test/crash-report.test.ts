@@ -11,3 +11,12 @@ describe('why a worker stopped, from its invocation record', () => {
     );
   });
 });
+
+describe('what to check after a crash', () => {
+  it('reads the verb as the registry does (case, quotes), so a deploy is never told "it changed nothing"', async () => {
+    const { checkAfterCrash } = await import('../src/worker/crash-report');
+    expect(checkAfterCrash('Deploy web v1')).toContain('`/ecs status web`');
+    expect(checkAfterCrash('"run" migrate.sh')).toContain('The script may have started');
+    expect(checkAfterCrash('status web')).toBe('It changed nothing; try again in a minute.');
+  });
+});

@@ -87,6 +87,22 @@ describe('/ecs run', () => {
     expect(first.text).toMatch(/^✅ /);
   });
 
+  it('from another channel, says the script is running but not who started it or where', async () => {
+    const ws = world.slack.workspace;
+    if (!ws.channels.some((c) => c.id === 'C0DEV')) {
+      ws.channels.push({ id: 'C0DEV', name: 'dev', members: ['U0ALICE', ws.bot.userId], isPrivate: false, isArchived: false });
+      ws.messages.C0DEV = [];
+    }
+    await world.slash('U0ALICE', 'run slow.sh 2');
+    await new Promise((r) => setTimeout(r, 600));
+    await world.slash('U0ALICE', 'run slow.sh 1', 'C0DEV');
+    await world.idle();
+    const second = ws.messages.C0DEV!.find((m) => m.text.includes('slow.sh 1') && (!m.threadTs || m.threadTs === m.ts))!;
+    const said = world.slack.replies('C0DEV', second.ts).map((r) => r.text).join('\n');
+    expect(said).toContain('`slow.sh` is already running on `manager`. One run at a time; `/ecs cancel &lt;run-id&gt;` stops it (it was started in another channel).');
+    expect(said).not.toMatch(/U0ALICE|C0OPS|see its thread/);
+  });
+
   it('cancels a run from the Cancel button: Ctrl-C, then the session ends, and the thread says so', async () => {
     const done = world.slash('U0ALICE', 'run slow.sh 30');
     await done;

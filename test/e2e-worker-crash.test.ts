@@ -82,4 +82,30 @@ describe('a worker that stops without finishing', () => {
     // It ended cleanly: nothing went to the failure queue.
     expect(world.failureQueue.length).toBe(queued);
   }, 30_000);
+
+  it('a job delivered twice runs once', async () => {
+    const at = new Date().toISOString();
+    const id = randomUUID();
+    const key = await dynamoAudit(30).record({ id, at, teamId: world.teamId, userId: 'U0ALICE', channelId: 'C0OPS', commandText: '/ecs status manager', decision: 'allowed', outcome: 'accepted' });
+    const job: CommandJob = { kind: 'command', id, audit: key, receivedAt: Date.now(), invocation: { teamId: world.teamId, userId: 'U0ALICE', channelId: 'C0OPS', command: '/ecs', text: 'status manager' } };
+    const before = parents().filter((m) => m.text.includes('ran `/ecs status manager`')).length;
+    await Promise.all([world.aws.lambda.invokeAsync(WORKER_FUNCTION, job), world.aws.lambda.invokeAsync(WORKER_FUNCTION, job)]);
+    await world.idle();
+    expect(parents().filter((m) => m.text.includes('ran `/ecs status manager`')).length).toBe(before + 1);
+  }, 30_000);
+
+  it('access revoked between the ack and the worker: the worker checks again and runs nothing', async () => {
+    const at = new Date().toISOString();
+    const id = randomUUID();
+    // Mallory's request as if the ingress had accepted it just before her grant was removed.
+    const key = await dynamoAudit(30).record({ id, at, teamId: world.teamId, userId: 'U0MALLORY', channelId: 'C0OPS', commandText: '/ecs status web', decision: 'allowed', outcome: 'accepted' });
+    const responseUrl = world.slack.responseUrl(`revoked-${id}`, { channel: 'C0OPS', user: 'U0MALLORY' });
+    const job: CommandJob = { kind: 'command', id, audit: key, receivedAt: Date.now(), invocation: { teamId: world.teamId, userId: 'U0MALLORY', channelId: 'C0OPS', command: '/ecs', text: 'status web', responseUrl } };
+    const ecsCalls = world.aws.calls.filter((c) => c.service === 'ecs').length;
+    await world.aws.lambda.invokeAsync(WORKER_FUNCTION, job);
+    await world.idle();
+    expect(world.aws.calls.filter((c) => c.service === 'ecs').length).toBe(ecsCalls);
+    expect(JSON.stringify(world.slack.workspace.responses.at(-1))).toContain('Not allowed any more: you are not on the allowlist');
+    expect(await readAuditRecord(key)).toMatchObject({ decision: 'denied', outcome: 'refused', reason: 'refused at the worker: you are not on the allowlist' });
+  }, 30_000);
 });

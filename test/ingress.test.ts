@@ -275,10 +275,10 @@ describe('ingress: the 3-second promise when a dependency fails or hangs', () =>
   });
 
   it('DynamoDB accepting connections and never answering: the answer comes when the budget ends', async () => {
-    for (const fault of [{ get: never }, { claim: never }, { record: never }]) {
+    for (const [fault, what] of [[{ get: never }, 'my allowlist'], [{ claim: never }, 'my database'], [{ record: never }, 'my database']] as const) {
       const w = faulty(fault);
       const { res, ms } = await w.timed(slash('status web'));
-      expect(answer(res).text).toBe("⚠️ I can't reach my allowlist right now (DynamoDB did not answer in time), so nothing ran. Try again in a minute.");
+      expect(answer(res).text).toBe(`⚠️ I can't reach ${what} right now (DynamoDB did not answer in time), so nothing ran. Try again in a minute.`);
       expect(ms).toBeGreaterThanOrEqual(140);
       expect(ms).toBeLessThan(600);
       expect(w.jobs.jobs).toHaveLength(0);
@@ -313,6 +313,11 @@ describe('ingress: the 3-second promise when a dependency fails or hangs', () =>
     expect((await w.timed(click)).res).toMatchObject({ statusCode: 200, body: '' });
     expect(w.responses).toEqual(["⚠️ I can't reach my allowlist right now (DynamoDB failed (ECONNREFUSED)), so nothing ran. Try again in a minute."]);
     expect(w.jobs.jobs).toHaveLength(0);
+
+    // The replay claim itself hangs: the click is still answered on its response_url.
+    const claims = faulty({ claim: never });
+    expect((await claims.timed(click)).res).toMatchObject({ statusCode: 200, body: '' });
+    expect(claims.responses).toEqual(["⚠️ I can't reach my database right now (DynamoDB did not answer in time), so nothing ran. Try again in a minute."]);
 
     const events = faulty({});
     events.state.get = never; // is the reacted-to message tracked? DynamoDB does not say

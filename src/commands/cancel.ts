@@ -1,6 +1,6 @@
 import { requestKey } from '../deploy/types';
 import { isAllowed } from '../auth/roles';
-import { PermissionDeniedError } from '../platform/errors';
+import { HiddenRefusalError } from '../platform/errors';
 import type { AckCommand } from './types';
 
 /** What the worker keeps in the state table while a script runs (`run#<id>`). */
@@ -28,19 +28,20 @@ export const cancelKey = (runId: string) => `cancel#${runId}`;
  */
 export const cancel: AckCommand = async ({ request, state, entry, invocation }) => {
   const runId = request.words.positional[0]!;
-  const found = await state.get<RunRecord>(runKey(runId));
-  // A run of another workspace is not this person's business: answered like no run at all.
-  const run = found && (found.teamId ?? invocation.teamId) === invocation.teamId ? found : undefined;
-  if (!run) return { text: `No run \`${runId}\` is in progress (it may have finished already).` };
+  const run = await state.get<RunRecord>(runKey(runId));
+  const noRun = `No run \`${runId}\` is in progress (it may have finished already).`;
+  if (!run) return { text: noRun };
+  // Someone who may not cancel it learns nothing about it (script, service, channel, who asked):
+  // the same answer as for no run, audited as the denial it is.
+  if ((run.teamId ?? invocation.teamId) !== invocation.teamId) throw new HiddenRefusalError(noRun, `run ${runId} belongs to workspace ${run.teamId}`);
   // Checked against the run itself (its service, script and channel), not where the command is typed.
   const mine = run.userId === invocation.userId;
   const decision = isAllowed(entry, 'run', { channelId: run.channelId, service: run.target, script: run.script });
-  if (!mine && !decision.allowed) {
-    throw new PermissionDeniedError(`only <@${run.userId}> or someone who may run \`${run.script}\` in <#${run.channelId}> can cancel run \`${runId}\` (${decision.reason})`);
-  }
+  if (!mine && !decision.allowed) throw new HiddenRefusalError(noRun, `may not cancel run ${runId} of ${run.script} in ${run.channelId}: ${decision.reason}`);
   // Kept as long as a run may wait for its approval: a run cancelled while it waits never starts.
   const first = await state.claim(cancelKey(runId), CANCEL_TTL_SECONDS, { by: invocation.userId, at: new Date().toISOString() });
-  const waiting = run.threadTs ? (await state.get<{ kind?: string; status?: string }>(requestKey(run.channelId, run.threadTs)))?.status === 'pending' : false;
+  // The cancel is stored: from here on a failing lookup only makes the answer less specific.
+  const waiting = run.threadTs ? await state.get<{ kind?: string; status?: string }>(requestKey(run.channelId, run.threadTs)).then((r) => r?.status === 'pending', () => false) : false;
   return {
     text: !first
       ? `Run \`${runId}\` is already being cancelled.`

@@ -56,10 +56,12 @@ async function requestDeploy(ctx: WorkerContext, input: PlanInput & { action: De
   // Held for a worker's lifetime while planning (a worker that dies frees it soon), for the whole
   // request, rollout and rollback once the workflow has it.
   if (!(await ctx.state.claim(lockKey, PLANNING_LOCK_SECONDS, lock))) {
-    const holder = await ctx.state.get<DeployLock>(lockKey);
+    const found = await ctx.state.get<DeployLock>(lockKey);
+    // Who asked, and where, only when that is this channel: this thread is public here.
+    const holder = found?.channelId === invocation.channelId ? found : undefined;
     const link = holder ? await permalink(ctx.slack, holder.channelId, holder.threadTs) : undefined;
     await ctx.out.post(
-      `Another deploy of \`${target.alias}\` is under way${holder ? `: ${typedCode(holder.commandText)} by <@${holder.userId}> since ${holder.startedAt.slice(11, 16)} UTC (deploy \`${holder.deployId}\`)${link ? `, <${link}|see its thread>` : ''}` : ''}. One deploy per service at a time: wait for it to end, or reject it there.`,
+      `Another deploy of \`${target.alias}\` is under way${holder ? `: ${typedCode(holder.commandText)} by <@${holder.userId}> since ${holder.startedAt.slice(11, 16)} UTC (deploy \`${holder.deployId}\`)${link ? `, <${link}|see its thread>` : ''}` : found ? ', asked for in another channel' : ''}. One deploy per service at a time: wait for it to end, or reject it there.`,
     );
     return { outcome: 'failure', summary: `${target.alias}: another deploy is under way` };
   }

@@ -58,10 +58,12 @@ export const run: WorkerCommand = async (ctx) => {
   const approvalSeconds = script.requiresApproval ? ctx.config.targets[script.target]!.deploy.expirySeconds : 0;
   const holdSeconds = approvalSeconds + script.timeoutSeconds + 600;
   if (!script.allowOverlap && !(await ctx.state.claim(lock, holdSeconds, record))) {
-    const holder = await ctx.state.get<RunRecord>(lock);
+    const found = await ctx.state.get<RunRecord>(lock);
+    // Who holds it, and where, only when that is this channel: this thread is public here.
+    const holder = found?.channelId === invocation.channelId ? found : undefined;
     const link = holder?.threadTs ? await permalink(ctx.slack, holder.channelId, holder.threadTs) : undefined;
     await ctx.out.post(
-      `\`${name}\` is already running on \`${script.target}\`${holder ? `: started by <@${holder.userId}> at ${holder.startedAt.slice(11, 19)} UTC (run \`${holder.runId}\`)${link ? `, <${link}|see its thread>` : ''}` : ''}. One run at a time; \`/ecs cancel ${holder?.runId ?? '&lt;run-id&gt;'}\` stops it.`,
+      `\`${name}\` is already running on \`${script.target}\`${holder ? `: started by <@${holder.userId}> at ${holder.startedAt.slice(11, 19)} UTC (run \`${holder.runId}\`)${link ? `, <${link}|see its thread>` : ''}` : ''}. One run at a time; \`/ecs cancel ${holder?.runId ?? '&lt;run-id&gt;'}\` stops it${found && !holder ? ' (it was started in another channel)' : ''}.`,
     );
     return { outcome: 'failure', summary: `${escapeText(name)}: already running` };
   }

@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { AuditLog, AuditRecord } from '../audit/audit';
 import type { AllowlistStore } from '../auth/allowlist';
-import { holdsPermissionHere, isAllowed, NOT_ON_ALLOWLIST, type AllowlistEntry, type Decision } from '../auth/roles';
+import { authorise } from '../auth/authorise';
+import { NOT_ON_ALLOWLIST, type AllowlistEntry } from '../auth/roles';
 import { ACK_COMMANDS } from '../commands/ack-commands';
 import { commandText, parseRequest, UnknownNameError, UnknownScriptError, verbOf, visibilityOf, type Invocation, type ParsedRequest } from '../commands/registry';
 import type { SlackMessage } from '../commands/types';
 import type { Config } from '../config/schema';
-import { PermissionDeniedError, UserFacingError } from '../platform/errors';
+import { HiddenRefusalError, PermissionDeniedError, UserFacingError } from '../platform/errors';
 import { escapeText, typedCode } from '../slack/format';
 import type { Job, JobDispatcher } from '../platform/jobs';
 import { DependencyUnavailableError, withDeadline, within } from '../platform/deadline';
@@ -72,13 +73,16 @@ export function unavailableMessage(error: DependencyUnavailableError): string {
     case 'secrets':
       return `⚠️ I can't read my own settings right now (SSM ${how}), so nothing ran. Try again in a minute; if it keeps happening, an admin can check the ingress logs.`;
     case 'worker':
+      if (!error.attempted) return "⚠️ I ran out of time before I could hand your command to my worker, so nothing ran. Try again in a minute.";
       return error.timedOut
         ? "⚠️ I could not confirm that your command started (AWS Lambda did not answer in time). Look for its thread in this channel in a minute before you try again."
         : `⚠️ I could not hand your command to my worker (AWS Lambda ${how}), so nothing ran. Try again in a minute.`;
     case 'slack':
       return `⚠️ Slack ${how}.`;
-    default:
+    case 'allowlist':
       return `⚠️ I can't reach my allowlist right now (DynamoDB ${how}), so nothing ran. Try again in a minute.`;
+    default:
+      return `⚠️ I can't reach my database right now (DynamoDB ${how}), so nothing ran. Try again in a minute.`;
   }
 }
 
@@ -151,10 +155,21 @@ export function createIngress(unguarded: IngressDeps) {
         } catch {
           return text(400, 'malformed interactivity payload');
         }
-        const p = parsed as { team?: { id?: string }; user?: { id?: string }; channel?: { id?: string } } | null;
+        const p = parsed as { team?: { id?: string }; user?: { id?: string }; channel?: { id?: string }; response_url?: string } | null;
         const who = { teamId: p?.team?.id, userId: p?.user?.id, channelId: p?.channel?.id, commandText: 'button click' };
         const entry = prefetchEntry(who.teamId, who.userId);
-        result = (await firstDelivery(event, who)) ? await handleInteraction(parsed, entry) : text(200, '');
+        let first: boolean;
+        try {
+          first = await firstDelivery(event, who);
+        } catch (error) {
+          // Slack ignores the HTTP body of a click: its answer goes to the response_url.
+          if (!(error instanceof DependencyUnavailableError) || !p?.response_url) throw error;
+          log.error('a dependency of the ack path is unavailable', { dependency: error.dependency, timedOut: error.timedOut, error: error.cause });
+          const url = p.response_url;
+          await withDeadline(CLEANUP_BUDGET_MS, () => deps.respond(url, { text: unavailableMessage(error) })).catch(() => undefined);
+          return text(200, '');
+        }
+        result = first ? await handleInteraction(parsed, entry) : text(200, '');
       } else if (form.get('command')) {
         const who = { teamId: form.get('team_id'), userId: form.get('user_id'), channelId: form.get('channel_id'), commandText: commandText({ command: form.get('command')!, text: form.get('text') ?? '' }) };
         const entry = prefetchEntry(who.teamId, who.userId);
@@ -278,10 +293,21 @@ export function createIngress(unguarded: IngressDeps) {
         answer = await ACK_COMMANDS[request.verb.name]!({ invocation, request, config, entry, allowlist: deps.allowlist, state: deps.state });
       } catch (error) {
         // The verb checked the thing it acts on (a run in another channel, say) and said no.
+        if (error instanceof HiddenRefusalError) {
+          await audit({ ...scope, decision: 'denied', outcome: 'refused', reason: error.userMessage });
+          return { text: error.publicText };
+        }
         if (error instanceof PermissionDeniedError) return refuse(error.userMessage, scope);
         throw error;
       }
-      await audit({ ...scope, decision: 'allowed', outcome: 'answered' });
+      try {
+        await audit({ ...scope, decision: 'allowed', outcome: 'answered' });
+      } catch (error) {
+        // The answer stands (a cancel may already be stored): say only that it was not recorded.
+        if (!(error instanceof DependencyUnavailableError)) throw error;
+        log.error('an answered command could not be audited', { error: error.cause });
+        return { ...answer, text: `${answer.text}\n⚠️ (This could not be written to the audit log just now: DynamoDB ${error.timedOut ? 'did not answer in time' : 'failed'}.)` };
+      }
       return answer;
     }
 
@@ -291,7 +317,7 @@ export function createIngress(unguarded: IngressDeps) {
     } catch (error) {
       if (!(error instanceof DependencyUnavailableError)) throw error;
       // Recorded, briefly, after the budget: the attempt's record must not say "accepted" forever.
-      const outcome = error.timedOut ? 'unknown whether the worker started' : 'the worker could not be invoked';
+      const outcome = error.timedOut && error.attempted ? 'unknown whether the worker started' : 'the worker could not be invoked';
       await withDeadline(CLEANUP_BUDGET_MS, () => deps.audit().complete(auditKey, { outcome: 'error', reason: `${outcome}: ${error.message}` })).catch(() => undefined);
       throw error;
     }
@@ -408,24 +434,6 @@ export function createIngress(unguarded: IngressDeps) {
     }
     return text(200, '');
   }
-}
-
-/**
- * The ingress's decision on a parsed request. Every verb that needs a permission says against
- * what it is checked; a verb that does not, or a request that lacks the scope it needs, is refused.
- */
-export function authorise(request: ParsedRequest, entry: AllowlistEntry | undefined, channelId: string): Decision {
-  const { verb, scope } = request;
-  if (!verb.permission) return { allowed: true };
-  if (verb.checks === 'target') {
-    if (!scope.target) return { allowed: false, reason: 'the request does not name the service it acts on' };
-    return isAllowed(entry, verb.permission, { channelId, service: scope.target, ...optional('script', scope.script) });
-  }
-  if (verb.checks === 'itself') {
-    const held = holdsPermissionHere(entry, verb.permission, channelId);
-    return held.allowed && verb.authorise ? verb.authorise(entry, scope, channelId) : held;
-  }
-  return { allowed: false, reason: `\`${verb.name}\` does not say what it is checked against` };
 }
 
 const onAllowlist = (entry: AllowlistEntry | undefined): boolean => (entry?.grants.length ?? 0) > 0;

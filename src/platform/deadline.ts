@@ -10,6 +10,8 @@ export class DependencyUnavailableError extends Error {
     /** True when it did not answer in time (the call may still land); false when it failed. */
     readonly timedOut: boolean,
     options?: { cause?: unknown },
+    /** False when the budget was spent before the call was made: then it certainly did not happen. */
+    readonly attempted = true,
   ) {
     super(`${dependency} ${timedOut ? 'did not answer in time' : 'failed'}`, options);
     this.name = 'DependencyUnavailableError';
@@ -39,7 +41,7 @@ export function timeLeft(): number {
  */
 export async function within<T>(dependency: Dependency, call: () => Promise<T>): Promise<T> {
   const left = timeLeft();
-  if (left <= 0) throw new DependencyUnavailableError(dependency, true);
+  if (left <= 0) throw new DependencyUnavailableError(dependency, true, {}, false);
   let timer: NodeJS.Timeout | undefined;
   try {
     const work = call();

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { ddb, epochSeconds, isConditionalCheckFailed } from './dynamo';
 import { tableName } from './tables';
 
@@ -24,18 +25,22 @@ function ownedBy(owner: Record<string, string>): { ConditionExpression: string; 
 
 export const dynamoState: StateStore = {
   async claim(key, ttlSeconds, attributes = {}) {
+    // A token of this attempt: if the SDK retries a put whose answer was lost, the retry fails its
+    // condition on our own item, and the token tells that the claim is ours after all.
+    const claimToken = randomUUID();
     try {
       await ddb.put({
         TableName: tableName('state'),
-        Item: { ...attributes, pk: key, expiresAt: epochSeconds(Date.now()) + ttlSeconds },
+        Item: { ...attributes, pk: key, claimToken, expiresAt: epochSeconds(Date.now()) + ttlSeconds },
         // An expired item may linger until DynamoDB sweeps it; treat it as absent.
         ConditionExpression: 'attribute_not_exists(pk) OR expiresAt < :now',
         ExpressionAttributeValues: { ':now': epochSeconds(Date.now()) },
       });
       return true;
     } catch (error) {
-      if (isConditionalCheckFailed(error)) return false;
-      throw error;
+      if (!isConditionalCheckFailed(error)) throw error;
+      const current = await ddb.get({ TableName: tableName('state'), Key: { pk: key }, ConsistentRead: true });
+      return current.Item?.claimToken === claimToken;
     }
   },
   async get(key) {

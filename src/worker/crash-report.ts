@@ -1,6 +1,7 @@
 import type { WebClient } from '@slack/web-api';
 import type { AuditKey, AuditLog, AuditRecord } from '../audit/audit';
-import { commandText } from '../commands/registry';
+import { tokenize } from '../commands/grammar';
+import { commandText, verbOf } from '../commands/registry';
 import type { SlackMessage } from '../commands/types';
 import type { Job } from '../platform/jobs';
 import type { Logger } from '../platform/logger';
@@ -62,7 +63,7 @@ export function createCrashReporter(deps: CrashReportDeps) {
     }
     const { invocation } = job;
     const typed = typedCode(commandText(invocation));
-    const check = checkAfterCrash(invocation.text);
+    const check = failure.requestContext?.condition === 'EventAgeExceeded' ? 'Nothing ran; try again in a minute.' : checkAfterCrash(invocation.text);
     const { botToken } = await deps.secrets();
     const slack = deps.slack(botToken);
     const threadTs = record?.threadTs;
@@ -81,8 +82,11 @@ export function createCrashReporter(deps: CrashReportDeps) {
 }
 
 /** What to look at before trying again: what the command may have left half done. */
-function checkAfterCrash(text: string): string {
-  const [verb, service] = text.trim().split(/\s+/);
+export function checkAfterCrash(text: string): string {
+  // As the registry reads it (`Deploy`, `"run"`), falling back to the raw words for text it refuses.
+  const words = safely(() => tokenize(text)) ?? text.trim().split(/\s+/);
+  const verb = safely(() => verbOf(text).name) ?? words[0];
+  const service = words[1];
   switch (verb) {
     case 'deploy':
     case 'rollback':
@@ -94,5 +98,13 @@ function checkAfterCrash(text: string): string {
       return '`/ecs allowlist` shows whether the change was stored.';
     default:
       return 'It changed nothing; try again in a minute.';
+  }
+}
+
+function safely<T>(read: () => T): T | undefined {
+  try {
+    return read();
+  } catch {
+    return undefined;
   }
 }

@@ -2,6 +2,7 @@ import type { WebClient } from '@slack/web-api';
 import type { AuditLog } from '../audit/audit';
 import type { AllowlistStore } from '../auth/allowlist';
 import { AwsSession } from '../aws/session';
+import { authorise } from '../auth/authorise';
 import { commandText, everything, parseRequest } from '../commands/registry';
 import type { SlackMessage } from '../commands/types';
 import { REACTION_HANDLERS, WORKER_COMMANDS } from '../commands/worker-commands';
@@ -14,6 +15,9 @@ import type { SlackSecrets } from '../platform/secrets';
 import type { StateStore } from '../platform/state';
 import { escapeText, typedCode } from '../slack/format';
 import { SlackChannelError, ThreadOutput } from '../slack/thread-output';
+
+/** Longer than Lambda keeps an asynchronous event (maximumEventAge 300 s) and its retries. */
+const JOB_CLAIM_TTL_SECONDS = 3600;
 
 export interface WorkerDeps {
   config: () => Config;
@@ -34,6 +38,12 @@ export interface LambdaContextLike {
 
 export function createWorker(deps: WorkerDeps) {
   return async function runJob(job: Job, context: LambdaContextLike): Promise<void> {
+    // Lambda delivers an asynchronous invocation at least once, and a retried Invoke may queue it
+    // twice: each job runs once.
+    if (!(await deps.state.claim(`job#${job.id}`, JOB_CLAIM_TTL_SECONDS, { kind: job.kind }))) {
+      deps.logger.warn('job delivered again; it already ran', { jobId: job.id });
+      return;
+    }
     if (job.kind === 'command') return runCommand(job, context);
     return runReaction(job);
   };
@@ -60,6 +70,19 @@ export function createWorker(deps: WorkerDeps) {
     const command = WORKER_COMMANDS[request.verb.name];
     const alias = request.scope.target;
     const target = alias ? { alias, ...config.targets[alias]! } : undefined;
+    // Checked again with a fresh entry: access revoked (or a script moved) since the ack counts.
+    const again = authorise(request, await deps.allowlist.get(invocation.teamId, invocation.userId), invocation.channelId);
+    if (!again.allowed) {
+      logger.warn('refused at the worker: access changed since the ack', { reason: again.reason });
+      if (invocation.responseUrl) {
+        await deps.respond(invocation.responseUrl, { text: `🚫 Not allowed any more: ${again.reason}, so I did not run ${typedCode(commandText(invocation))}.` }).catch((error: unknown) => logger.error('response_url failed', { error }));
+      }
+      await deps
+        .audit()
+        .complete(job.audit, { outcome: 'refused', decision: 'denied', reason: `refused at the worker: ${again.reason}`, durationMs: deps.now() - started })
+        .catch((error: unknown) => logger.error('audit completion failed', { error }));
+      return;
+    }
     const aws = target ? new AwsSession(target, { teamId: invocation.teamId, userId: invocation.userId, ...(invocation.userName ? { userName: invocation.userName } : {}) }) : undefined;
     const remainingMs = () => context.getRemainingTimeInMillis();
     const stopMargin = stopMarginMs(remainingMs());
