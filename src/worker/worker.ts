@@ -38,14 +38,16 @@ export interface LambdaContextLike {
 
 export function createWorker(deps: WorkerDeps) {
   return async function runJob(job: Job, context: LambdaContextLike): Promise<void> {
+    // A reaction is idempotent by itself (every change to a request is a conditional update), and it
+    // is on the way from a ✅ to the deploy: it needs no claim of its own.
+    if (job.kind === 'reaction') return runReaction(job);
     // Lambda delivers an asynchronous invocation at least once, and a retried Invoke may queue it
-    // twice: each job runs once.
+    // twice: each command runs once.
     if (!(await deps.state.claim(`job#${job.id}`, JOB_CLAIM_TTL_SECONDS, { kind: job.kind }))) {
       deps.logger.warn('job delivered again; it already ran', { jobId: job.id });
       return;
     }
-    if (job.kind === 'command') return runCommand(job, context);
-    return runReaction(job);
+    return runCommand(job, context);
   };
 
   async function runReaction(job: ReactionJob): Promise<void> {
