@@ -61,7 +61,8 @@ describe('a worker that stops without finishing', () => {
     // A job the worker cannot read (an invocation the ingress would never send): it throws at once.
     const at = new Date().toISOString();
     const id = randomUUID();
-    const key = await dynamoAudit(30).record({ id, at, teamId: world.teamId, userId: 'U0ALICE', channelId: 'C0OPS', commandText: '/ecs frobnicate', decision: 'allowed', outcome: 'accepted' });
+    // As the ingress leaves it when the hand-off did not answer in time but landed: still in flight.
+    const key = await dynamoAudit(30).record({ id, at, teamId: world.teamId, userId: 'U0ALICE', channelId: 'C0OPS', commandText: '/ecs frobnicate', decision: 'allowed', outcome: 'unconfirmed' });
     const job: CommandJob = { kind: 'command', id, audit: key, receivedAt: Date.now(), invocation: { teamId: world.teamId, userId: 'U0ALICE', channelId: 'C0OPS', command: '/ecs', text: 'frobnicate' } };
     await world.aws.lambda.invokeAsync(WORKER_FUNCTION, job);
     await world.idle();

@@ -303,7 +303,8 @@ describe('ingress: the 3-second promise when a dependency fails or hangs', () =>
     const w = faulty({ dispatch: never });
     const { res } = await w.timed(slash('status web'));
     expect(answer(res).text).toContain('I could not confirm that your command started');
-    expect(w.audit.completions[0]).toMatchObject({ result: { outcome: 'error', reason: expect.stringContaining('unknown whether the worker started') } });
+    // Not an error: the worker may have been invoked, and then completes the record itself.
+    expect(w.audit.completions[0]).toMatchObject({ result: { outcome: 'unconfirmed', reason: expect.stringContaining('unknown whether the worker started') } });
   });
 
   it('a button click is answered on its response_url; an event gets a 500 so that Slack delivers it again', async () => {

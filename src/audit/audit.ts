@@ -4,7 +4,14 @@ import { reportAuditFailure } from './failures';
 import { tableName } from '../platform/tables';
 
 export type AuditDecision = 'allowed' | 'denied' | 'invalid';
-export type AuditOutcome = 'accepted' | 'answered' | 'success' | 'warning' | 'failure' | 'cancelled' | 'error' | 'refused';
+/**
+ * `unconfirmed`: handed to the worker, but the hand-off did not answer in time, so whether it runs
+ * is unknown; the worker (or its crash report) takes it from there as from `accepted`.
+ */
+export type AuditOutcome = 'accepted' | 'unconfirmed' | 'answered' | 'success' | 'warning' | 'failure' | 'cancelled' | 'error' | 'refused';
+
+/** Outcomes of an attempt that is still under way. */
+export const IN_FLIGHT: AuditOutcome[] = ['accepted', 'unconfirmed'];
 
 export interface AuditRecord {
   id: string;
@@ -38,7 +45,7 @@ export interface AuditLog {
    * Records how an attempt ended. With `onlyIf`, only while the record still has that outcome: the
    * worker's "accepted, continues in a workflow" must not overwrite a workflow that already ended.
    */
-  complete(key: AuditKey, result: Pick<AuditRecord, 'outcome'> & Partial<Pick<AuditRecord, 'decision' | 'durationMs' | 'awsRequestIds' | 'threadTs' | 'reason' | 'detail'>>, onlyIf?: { outcome: AuditOutcome }): Promise<void>;
+  complete(key: AuditKey, result: Pick<AuditRecord, 'outcome'> & Partial<Pick<AuditRecord, 'decision' | 'durationMs' | 'awsRequestIds' | 'threadTs' | 'reason' | 'detail'>>, onlyIf?: { outcome: AuditOutcome | AuditOutcome[] }): Promise<void>;
 }
 
 export function auditKey(entry: Pick<AuditRecord, 'teamId' | 'at' | 'id'>): AuditKey {
@@ -78,16 +85,17 @@ export function dynamoAudit(retentionDays: number): AuditLog {
         values[`:${field}`] = value;
         sets.push(`#${field} = :${field}`);
       }
+      const allowed = onlyIf ? [onlyIf.outcome].flat() : [];
       if (onlyIf) {
         names['#current'] = 'outcome';
-        values[':current'] = onlyIf.outcome;
+        allowed.forEach((outcome, i) => (values[`:current${i}`] = outcome));
       }
       try {
         await ddb.update({
           TableName: tableName('audit'),
           Key: key,
           UpdateExpression: `SET ${sets.join(', ')}`,
-          ConditionExpression: onlyIf ? 'attribute_exists(pk) AND #current = :current' : 'attribute_exists(pk)',
+          ConditionExpression: onlyIf ? `attribute_exists(pk) AND #current IN (${allowed.map((_, i) => `:current${i}`).join(', ')})` : 'attribute_exists(pk)',
           ExpressionAttributeNames: names,
           ExpressionAttributeValues: values,
         });

@@ -317,8 +317,10 @@ export function createIngress(unguarded: IngressDeps) {
     } catch (error) {
       if (!(error instanceof DependencyUnavailableError)) throw error;
       // Recorded, briefly, after the budget: the attempt's record must not say "accepted" forever.
-      const outcome = error.timedOut && error.attempted ? 'unknown whether the worker started' : 'the worker could not be invoked';
-      await withDeadline(CLEANUP_BUDGET_MS, () => deps.audit().complete(auditKey, { outcome: 'error', reason: `${outcome}: ${error.message}` })).catch(() => undefined);
+      // Not answering in time is not a failure: the worker may have been invoked and will complete the record.
+      const unconfirmed = error.timedOut && error.attempted;
+      const reason = `${unconfirmed ? 'unknown whether the worker started' : 'the worker could not be invoked'}: ${error.message}`;
+      await withDeadline(CLEANUP_BUDGET_MS, () => deps.audit().complete(auditKey, { outcome: unconfirmed ? 'unconfirmed' : 'error', reason })).catch(() => undefined);
       throw error;
     }
     const where = request.verb.name === 'deploy' || request.verb.name === 'rollback' ? 'the approval request will appear in this channel, progress in its thread' : 'the answer will appear in a thread in this channel';

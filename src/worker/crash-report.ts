@@ -1,5 +1,5 @@
 import type { WebClient } from '@slack/web-api';
-import type { AuditKey, AuditLog, AuditRecord } from '../audit/audit';
+import { IN_FLIGHT, type AuditKey, type AuditLog, type AuditRecord } from '../audit/audit';
 import { tokenize } from '../commands/grammar';
 import { commandText, verbOf } from '../commands/registry';
 import type { SlackMessage } from '../commands/types';
@@ -57,7 +57,7 @@ export function createCrashReporter(deps: CrashReportDeps) {
     if (!job || job.kind !== 'command') return; // a reaction: the next reaction repairs an interrupted approval (src/commands/approve.ts)
 
     const record = await deps.readAudit(job.audit);
-    if (record && record.outcome !== 'accepted') {
+    if (record && !IN_FLIGHT.includes(record.outcome)) {
       logger.info('the attempt had ended before the worker stopped; nothing to report', { outcome: record.outcome });
       return;
     }
@@ -77,7 +77,7 @@ export function createCrashReporter(deps: CrashReportDeps) {
       const told = invocation.responseUrl ? await deps.respond(invocation.responseUrl, { text }).then(() => true, () => false) : false;
       if (!told) await slack.chat.postEphemeral({ channel: invocation.channelId, user: invocation.userId, text });
     }
-    await deps.audit().complete(job.audit, { outcome: 'error', reason: `the worker stopped: ${why}`, ...(threadTs ? { threadTs } : {}) }, { outcome: 'accepted' });
+    await deps.audit().complete(job.audit, { outcome: 'error', reason: `the worker stopped: ${why}`, ...(threadTs ? { threadTs } : {}) }, { outcome: IN_FLIGHT });
   };
 }
 

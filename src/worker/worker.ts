@@ -1,5 +1,5 @@
 import type { WebClient } from '@slack/web-api';
-import type { AuditLog } from '../audit/audit';
+import { IN_FLIGHT, type AuditLog } from '../audit/audit';
 import type { AllowlistStore } from '../auth/allowlist';
 import { AwsSession } from '../aws/session';
 import { authorise } from '../auth/authorise';
@@ -116,7 +116,7 @@ export function createWorker(deps: WorkerDeps) {
       // Where the answer lives, recorded at once: if this worker dies, the crash report finds the thread.
       await deps
         .audit()
-        .complete(job.audit, { outcome: 'accepted', threadTs }, { outcome: 'accepted' })
+        .complete(job.audit, { outcome: 'accepted', threadTs }, { outcome: IN_FLIGHT })
         .catch((error: unknown) => logger.error('audit update failed', { error }));
       try {
         if (!command) throw new Error(`no worker command for ${request.verb.name}`);
@@ -160,7 +160,7 @@ export function createWorker(deps: WorkerDeps) {
               ...(threadTs ? { threadTs } : {}),
             },
             // A quick workflow may have ended (and completed the record) before this line runs.
-            result.continues ? { outcome: 'accepted' } : undefined,
+            result.continues ? { outcome: IN_FLIGHT } : undefined,
           )
           .catch((error) => logger.error('audit completion failed', { error }));
       }
