@@ -40,6 +40,12 @@ function childrenOf(pid: number): number[] {
     .map(Number);
 }
 
+/** The pid a run wrote to `path`, once the file holds a whole line. */
+async function pidIn(path: string): Promise<number> {
+  await waitFor(() => existsSync(path) && /^\d+\n$/.test(readFileSync(path, 'utf8')));
+  return Number(readFileSync(path, 'utf8'));
+}
+
 async function waitFor(condition: () => boolean, ms = 3000): Promise<void> {
   const until = Date.now() + ms;
   while (!condition()) {
@@ -106,16 +112,25 @@ describe('detached runs', () => {
       chmodSync(script, 0o755);
       await runArgv(buildDetachedStart({ runId, path: script, args: [], nonce: newNonce() }), withShell);
       const dir = join(root, runDirectory(runId));
-      await waitFor(() => existsSync(join(dir, 'child')));
-      const child = Number(readFileSync(join(dir, 'child'), 'utf8'));
-      const wrapper = Number(readFileSync(join(dir, 'pid'), 'utf8'));
-      await waitFor(() => childrenOf(child).length > 0);
-      const grandchildren = childrenOf(child);
-      expect(grandchildren.length).toBeGreaterThan(0);
+      const stop = () => runArgv(buildDetachedStop({ runId, graceSeconds: 1 }), withShell);
+      let stopped = false;
+      try {
+        // A pid file exists as soon as the shell opens it for `>`: wait for the whole number.
+        const child = await pidIn(join(dir, 'child'));
+        const wrapper = await pidIn(join(dir, 'pid'));
+        await waitFor(() => childrenOf(child).length > 0);
+        const grandchildren = childrenOf(child);
+        expect(running(child)).toBe(true);
+        expect(grandchildren.length).toBeGreaterThan(0);
 
-      await runArgv(buildDetachedStop({ runId, graceSeconds: 1 }), withShell);
-      // The script's own process, what it started, and the wrapper: none is left running.
-      for (const pid of [child, wrapper, ...grandchildren]) expect(running(pid), `pid ${pid}`).toBe(false);
+        await stop();
+        stopped = true;
+        // The script's own process, what it started, and the wrapper: none is left running.
+        for (const pid of [child, wrapper, ...grandchildren]) expect(running(pid), `pid ${pid}`).toBe(false);
+      } finally {
+        // Whatever failed above, nothing of this test is left running.
+        if (!stopped) await stop();
+      }
       expect(existsSync(marker)).toBe(true);
       expect(existsSync(join(dir, 'exit'))).toBe(true);
     }, 15_000);
