@@ -86,6 +86,9 @@ export function unavailableMessage(error: DependencyUnavailableError): string {
   }
 }
 
+const logUnavailable = (error: DependencyUnavailableError): void =>
+  log.error('a dependency of the ack path is unavailable', { dependency: error.dependency, timedOut: error.timedOut, attempted: error.attempted, error: error.cause });
+
 const causeName = (error: DependencyUnavailableError): string | undefined => {
   const cause = error.cause as { name?: string; code?: string } | undefined;
   const name = cause?.name && cause.name !== 'Error' ? cause.name : cause?.code;
@@ -116,7 +119,7 @@ export function createIngress(unguarded: IngressDeps) {
       return await withDeadline(budgetMs, () => handleHttpWithinBudget(event));
     } catch (error) {
       if (!(error instanceof DependencyUnavailableError)) throw error;
-      log.error('a dependency of the ack path is unavailable', { dependency: error.dependency, timedOut: error.timedOut, error: error.cause });
+      logUnavailable(error);
       const isEvent = (header(event, 'content-type') ?? '').startsWith('application/json');
       return isEvent ? text(500, 'dependency unavailable') : ephemeral({ text: unavailableMessage(error) });
     }
@@ -164,7 +167,7 @@ export function createIngress(unguarded: IngressDeps) {
         } catch (error) {
           // Slack ignores the HTTP body of a click: its answer goes to the response_url.
           if (!(error instanceof DependencyUnavailableError) || !p?.response_url) throw error;
-          log.error('a dependency of the ack path is unavailable', { dependency: error.dependency, timedOut: error.timedOut, error: error.cause });
+          logUnavailable(error);
           const url = p.response_url;
           await withDeadline(CLEANUP_BUDGET_MS, () => deps.respond(url, { text: unavailableMessage(error) })).catch(() => undefined);
           return text(200, '');
@@ -426,7 +429,7 @@ export function createIngress(unguarded: IngressDeps) {
       } catch (error) {
         // A click's answer goes to its response_url, not the HTTP reply: say there what failed.
         if (!(error instanceof DependencyUnavailableError) || !p.response_url) throw error;
-        log.error('a dependency of the ack path is unavailable', { dependency: error.dependency, timedOut: error.timedOut, error: error.cause });
+        logUnavailable(error);
         answer = { text: unavailableMessage(error) };
         await withDeadline(CLEANUP_BUDGET_MS, () => deps.respond(p.response_url!, answer)).catch(() => undefined);
         return text(200, '');
