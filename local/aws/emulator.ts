@@ -25,6 +25,8 @@ import {
   type RawRequest,
   type ServiceDefinition,
 } from './protocols';
+import { accessDeniedMessage, Authority } from './authorization';
+import { callingFunction } from './function-context';
 import { runScheduler } from './rollout';
 import { seedSampleAccount, type SeedOptions } from './seed';
 import { ec2Service } from './services/ec2';
@@ -153,6 +155,8 @@ export interface AwsEmulator {
   faults: Faults;
   calls: CallRecord[];
   lambda: LambdaRuntime;
+  /** IAM for the bot's own roles: which are enforced, which function runs as which, every decision. */
+  authority: Authority;
   /** Settings that point the SDK (and the bot) at the emulator; merge into process.env. */
   endpointEnv(): Record<string, string>;
   close(): Promise<void>;
@@ -182,6 +186,8 @@ export async function startAwsEmulator(options: AwsEmulatorOptions = {}): Promis
     ec2Service,
   ];
   const calls: CallRecord[] = [];
+  const authority = new Authority(state);
+  lambda.authority = authority;
 
   async function handle(raw: RawRequest): Promise<HttpReply> {
     const requestId = randomUUID();
@@ -203,7 +209,11 @@ export async function startAwsEmulator(options: AwsEmulatorOptions = {}): Promis
       region = sig.region || DEFAULT_REGION;
       const credentials = state.credentials.get(sig.accessKeyId);
       // Keys the emulator never issued (tests' `test`/`AKID`) act as the default principal.
-      identity = credentials?.identity ?? { ...state.defaultCredentials.identity, accessKeyId: sig.accessKeyId };
+      const signedAs = credentials?.identity ?? { ...state.defaultCredentials.identity, accessKeyId: sig.accessKeyId };
+      // In the local world every function signs with the same environment keys; the function
+      // header says whose execution role the call is made with (authorization.ts).
+      const functionName = callingFunction(raw.headers);
+      identity = authority.identityFor(functionName, signedAs);
       if (credentials?.sessionToken && sig.sessionToken !== credentials.sessionToken) {
         throw AwsError.common('InvalidToken', 'The security token included in the request is invalid.');
       }
@@ -222,14 +232,21 @@ export async function startAwsEmulator(options: AwsEmulatorOptions = {}): Promis
         regional: state.region(caller.accountId, region),
         state,
         clock,
-        authorize(action, resource) {
+        ...(functionName ? { functionName } : {}),
+        authorize(action, resource, options = {}) {
           if (faults.isDenied(action, resource, caller)) {
-            throw AwsError.common(
-              'AccessDenied',
-              `User: ${caller.arn} is not authorized to perform: ${action} on resource: ${resource} ` +
-                `because no identity-based policy allows the ${action} action`,
-            );
+            throw AwsError.common('AccessDenied', accessDeniedMessage({ identity: caller, action, resource }, 'implicitDeny'));
           }
+          const request = {
+            identity: caller,
+            ...(functionName ? { functionName } : {}),
+            action,
+            resource,
+            ...options,
+            context: { 'aws:RequestedRegion': [region], ...options.context },
+          };
+          const decision = authority.decide(request);
+          if (decision && decision !== 'allowed') throw AwsError.common('AccessDenied', accessDeniedMessage(request, decision));
         },
       };
 
@@ -283,6 +300,7 @@ export async function startAwsEmulator(options: AwsEmulatorOptions = {}): Promis
     faults,
     calls,
     lambda,
+    authority,
     endpointEnv: () => ({
       AWS_ENDPOINT_URL: url,
       AWS_REGION: DEFAULT_REGION,

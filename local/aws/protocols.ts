@@ -12,6 +12,7 @@
  * Service modules only see parsed params and return plain objects; everything else is here.
  */
 import type { IncomingHttpHeaders } from 'node:http';
+import type { SourcePolicy } from './policy';
 import type { Clock, EmulatorState, Identity, RegionState } from './state';
 
 export type Protocol = 'json' | 'query' | 'rest-json';
@@ -28,8 +29,23 @@ export interface CallContext {
   regional: RegionState;
   state: EmulatorState;
   clock: Clock;
-  /** Throws AccessDenied when a simulated policy denies `action` (e.g. `kms:Decrypt`) on `resource`. */
-  authorize(action: string, resource: string): void;
+  /** The local Lambda function that made the call, if any (see function-context.ts). */
+  functionName?: string;
+  /**
+   * Throws AccessDenied, as the service would, when IAM refuses `action` on `resource` for the
+   * caller: an injected fault, or the policies of an enforced role (authorization.ts). Services
+   * call it again for what a request implies beyond its own action (iam:PassRole for the roles a
+   * task definition names, kms:Decrypt when SSM decrypts on the caller's behalf), with the
+   * condition keys that request carries and, where AWS consults one, the resource's own policy.
+   */
+  authorize(action: string, resource: string, options?: AuthorizeOptions): void;
+}
+
+export interface AuthorizeOptions {
+  /** Request condition keys and their values (key names as IAM spells them). */
+  context?: Record<string, string[]>;
+  resourcePolicy?: SourcePolicy;
+  resourceOwner?: string;
 }
 
 export type Handler = (params: Params, ctx: CallContext) => unknown;

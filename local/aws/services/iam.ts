@@ -129,18 +129,31 @@ function findRole(ctx: CallContext, name: string): { role: Role; details: RoleDe
 }
 
 function managedPolicy(ctx: CallContext, arn: string): ManagedPolicy | undefined {
-  return AWS_MANAGED_POLICIES.get(arn) ?? iamState(ctx.state.account(ctx.accountId)).policies.get(arn);
+  return managedPolicyOf(ctx.state, ctx.accountId, arn);
 }
+const managedPolicyOf = (state: EmulatorState, accountId: string, arn: string): ManagedPolicy | undefined =>
+  AWS_MANAGED_POLICIES.get(arn) ?? iamState(state.account(accountId)).policies.get(arn);
 
 /** Every identity-based policy of a role, labelled as the simulator labels them. */
 function rolePolicies(ctx: CallContext, details: RoleDetails): SourcePolicy[] {
+  return policiesOf(ctx.state, ctx.accountId, details);
+}
+function policiesOf(state: EmulatorState, accountId: string, details: RoleDetails): SourcePolicy[] {
   return [
     ...[...details.inline].map(([id, text]): SourcePolicy => ({ id, type: 'role', text })),
     ...details.attached.flatMap((arn): SourcePolicy[] => {
-      const policy = managedPolicy(ctx, arn);
+      const policy = managedPolicyOf(state, accountId, arn);
       return policy ? [{ id: policy.name, type: arn.startsWith('arn:aws:iam::aws:') ? 'aws-managed' : 'user-managed', text: policy.text }] : [];
     }),
   ];
+}
+
+/** A role's identity-based policies and trust policy, by role ARN (undefined for a role IAM does not detail). */
+export function roleDocuments(state: EmulatorState, roleArn: string): { policies: SourcePolicy[]; trust: SourcePolicy } | undefined {
+  const role = state.findRole(roleArn);
+  const details = role && iamState(state.account(role.accountId)).roles.get(role.name);
+  if (!role || !details) return undefined;
+  return { policies: policiesOf(state, role.accountId, details), trust: { id: 'TrustPolicy', type: 'resource', text: details.trustPolicy } };
 }
 
 const roleArn = (p: Params, ctx: CallContext) => [`arn:aws:iam::${ctx.accountId}:role/${p.RoleName ?? ''}`];

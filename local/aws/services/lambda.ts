@@ -10,7 +10,9 @@
  * world to the testing package's checkpoint server) completes the callbacks.
  */
 import { AwsError, header, type CallContext, type Params, type RestResult, type ServiceDefinition } from '../protocols';
-import { arns, uuid, type Clock } from '../state';
+import type { Authority } from '../authorization';
+import { runAsFunction } from '../function-context';
+import { arns, DEFAULT_ACCOUNT, DEFAULT_REGION, uuid, type Clock } from '../state';
 
 /** The subset of aws-lambda's Context the bot relies on. */
 export interface LambdaContextLike {
@@ -149,6 +151,8 @@ export class LambdaRuntime {
    * it to the testing package's durable API. Without one those calls fail with ServiceException.
    */
   durableCallbacks?: DurableCallbackBackend;
+  /** Evaluates what Lambda does with a function's role (its logs); set by the emulator. */
+  authority?: Pick<Authority, 'decideAsFunction'>;
   /** Callbacks completed through this API or closed by closeDurableCallbacks. */
   private readonly closedCallbacks = new Set<string>();
 
@@ -247,6 +251,11 @@ export class LambdaRuntime {
       getRemainingTimeInMillis: () => Math.max(0, deadline - this.clock.now()),
     };
     this.invocations.push(record);
+    // Lambda's runtime writes the invocation's log with the execution role (a missing grant only
+    // loses the log, as in AWS; the authority records the refusal).
+    const logStream = `arn:aws:logs:${DEFAULT_REGION}:${DEFAULT_ACCOUNT}:log-group:${context.logGroupName}:log-stream:${context.logStreamName}`;
+    this.authority?.decideAsFunction(name, 'logs:CreateLogStream', logStream);
+    this.authority?.decideAsFunction(name, 'logs:PutLogEvents', logStream);
     const timedOut = () =>
       Object.assign(new Error(`${this.clock.date().toISOString()} ${requestId} Task timed out after ${(fn.timeoutMs / 1000).toFixed(2)} seconds`), {
         timedOut: true,
@@ -257,7 +266,8 @@ export class LambdaRuntime {
       let killer: ((error: Error) => void) | undefined;
       const result = await Promise.race([
         // A fresh parse per attempt: like AWS, the handler cannot alter what a retry or the record sees.
-        Promise.resolve().then(() => fn.handler(JSON.parse(eventJson), context)),
+        // As the function: its AWS calls carry its name and are evaluated against its role.
+        runAsFunction(name, () => Promise.resolve().then(() => fn.handler(JSON.parse(eventJson), context))),
         new Promise<never>((_, reject) => (timer = setTimeout(() => reject(timedOut()), fn.timeoutMs))),
         new Promise<never>((_, reject) => {
           killer = reject;
