@@ -1,20 +1,11 @@
 /**
- * serverless.yml and infra/ as the tests read them: YAML with CloudFormation's short-form tags,
- * and the IAM policy statements of their roles. Shared by test/packaging.test.ts (grants against
+ * serverless.yml and infra/ as the tests read them: YAML with CloudFormation's short-form tags
+ * (local/iam/yaml.ts), and the IAM policy statements of their roles. Shared by test/packaging.test.ts (grants against
  * the code) and test/iam-data.test.ts (grants against AWS's IAM data).
  */
-import { readFileSync } from 'node:fs';
-import { parse, type CollectionTag, type ScalarTag, type Tags } from 'yaml';
+import { readYaml } from '../../local/iam/yaml';
 
-// CloudFormation short-form intrinsics (!Ref, !GetAtt, !Sub, …) as their long form.
-const INTRINSICS = ['Ref', 'GetAtt', 'Sub', 'Join', 'Select', 'Split', 'If', 'Equals', 'Not', 'And', 'Or', 'FindInMap', 'ImportValue', 'Base64', 'GetAZs', 'Cidr', 'Condition'];
-const longName = (name: string) => (name === 'Ref' || name === 'Condition' ? name : `Fn::${name}`);
-const cfnTags: Tags = INTRINSICS.flatMap((name): Array<ScalarTag | CollectionTag> => [
-  { tag: `!${name}`, resolve: (value: string) => ({ [longName(name)]: name === 'GetAtt' ? value.split('.') : value }) },
-  ...(['seq', 'map'] as const).map((collection): CollectionTag => ({ tag: `!${name}`, collection, resolve: (node) => ({ [longName(name)]: node.toJSON() }) })),
-]);
-
-export const readYaml = (path: string) => parse(readFileSync(path, 'utf8'), { customTags: cfnTags }) as Record<string, any>;
+export { readYaml };
 
 export const sls = readYaml('serverless.yml');
 export const targetTemplate = readYaml('infra/cross-account-role.yaml');
