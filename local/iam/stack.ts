@@ -1,0 +1,152 @@
+/**
+ * The bot's IAM as written: each Lambda function of serverless.yml with its execution role, and
+ * the target-account role of infra/cross-account-role.yaml, resolved for one stage, region and
+ * account into the concrete policies AWS would hold after a deployment. The local world enforces
+ * these, so a grant missing from (or added to) the files shows up in the local tests.
+ *
+ * serverless.yml is read the way `osls package` reads it: its variables first (variables.ts), then
+ * each function compiled into the AWS::Lambda::Function resource osls generates (logical id, name,
+ * merged environment, role), then CloudFormation's intrinsics (template.ts). test/local-iam-stack.test.ts
+ * checks the result against what osls itself packages.
+ */
+import type { PolicyDocument } from '../aws/policy';
+import { resolveTemplate, TemplateResolver, type PhysicalResource, type Template } from './template';
+import { resolveVariables } from './variables';
+import { readYaml } from './yaml';
+
+export { resolveTemplate, type FunctionRole, type PhysicalResource, type ResolvedTemplate, type Template, type TemplateOptions } from './template';
+
+export interface StackOptions {
+  stage: string;
+  region: string;
+  accountId: string;
+  /** Overrides of serverless.yml's params (as `--param="name=value"`). */
+  params?: Record<string, string>;
+}
+
+export interface FunctionModel {
+  /** serverless.yml's functions key: 'ingress' | 'worker' | 'workerFailures' | 'runWorkflow' | 'deployWorkflow'. */
+  key: string;
+  /** The resolved `name:`, e.g. ecs-chatops-local-worker. */
+  functionName: string;
+  functionArn: string;
+  /** e.g. WorkerRole. */
+  roleLogicalId: string;
+  /** The role's resolved RoleName, e.g. ecs-chatops-local-us-east-1-worker. */
+  roleName: string;
+  roleArn: string;
+  trustPolicy: PolicyDocument;
+  /** PolicyName → resolved document. */
+  inline: Record<string, PolicyDocument>;
+  /** provider.environment merged with the function's, resolved (a table's Ref is its name, …). */
+  environment: Record<string, string>;
+}
+
+export interface StackModel {
+  stage: string;
+  region: string;
+  accountId: string;
+  functions: Record<string, FunctionModel>;
+  /** Tables, the SQS queue (with its URL) and the SNS topic by logical id. */
+  resources: Record<string, PhysicalResource>;
+  /** The params in force (slackSigningSecretParam, …), resolved. */
+  params: Record<string, string>;
+}
+
+/** osls's logical id of a function: its key with the first letter upper-cased (`-` → Dash, `_` → Underscore), then LambdaFunction. */
+export const functionLogicalId = (key: string) => {
+  const normalized = key.replace(/-/g, 'Dash').replace(/_/g, 'Underscore');
+  return `${normalized.charAt(0).toUpperCase()}${normalized.slice(1)}LambdaFunction`;
+};
+
+export function readStack(options: StackOptions, path = 'serverless.yml'): StackModel {
+  const { config, params } = resolveVariables(readYaml(path), options);
+  const resolved = resolveTemplate(compile(config, path), { region: options.region, accountId: options.accountId, source: path });
+  const functions = Object.fromEntries(Object.keys(config.functions ?? {}).map((key) => [key, { key, ...resolved.functions[functionLogicalId(key)]! }]));
+  return { stage: options.stage, region: options.region, accountId: options.accountId, functions, resources: resolved.resources, params };
+}
+
+/**
+ * The template osls would package, as far as IAM is concerned: the file's resources and conditions,
+ * plus each function as the AWS::Lambda::Function osls generates (name, environment, role).
+ */
+function compile(config: Record<string, any>, path: string): Template {
+  const resources: Template['Resources'] = { ...config.resources?.Resources };
+  for (const [key, fn] of Object.entries<Record<string, any>>(config.functions ?? {})) {
+    const logicalId = functionLogicalId(key);
+    // A resource of that id would be merged into what osls generates: not modelled.
+    if (resources[logicalId]) throw new Error(`${path}: resources.Resources.${logicalId} overrides the function ${key}`);
+    // osls names a function's own role by logical id; an ARN or the default role is not in the file to read.
+    if (typeof fn.role !== 'string' || fn.role.startsWith('arn:')) throw new Error(`${path}: functions.${key}.role must name a role of resources.Resources to be modelled`);
+    resources[logicalId] = {
+      Type: 'AWS::Lambda::Function',
+      Properties: {
+        FunctionName: fn.name ?? `${config.service}-${config.provider.stage}-${key}`,
+        Environment: { Variables: { ...config.provider.environment, ...fn.environment } },
+        Role: { 'Fn::GetAtt': [fn.role, 'Arn'] },
+      },
+    };
+  }
+  return { Conditions: config.resources?.Conditions, Resources: resources };
+}
+
+export interface TargetRoleOptions {
+  /** The target account, where the role lives. */
+  accountId: string;
+  region: string;
+  /** The bot's account and its three roles that may assume the target role. */
+  botAccountId: string;
+  workerRoleName: string;
+  runWorkflowRoleName: string;
+  deployWorkflowRoleName: string;
+  /** The template's PassRolePattern (default `*`). */
+  passRolePattern?: string;
+  /** The template's RoleName (default ecs-chatops-target). */
+  roleName?: string;
+}
+
+export interface TargetRoleModel {
+  roleName: string;
+  roleArn: string;
+  maxSessionDuration: number;
+  trustPolicy: PolicyDocument;
+  inline: Record<string, PolicyDocument>;
+}
+
+/** The target-account role of infra/cross-account-role.yaml, deployed with these parameters. */
+export function readTargetRole(options: TargetRoleOptions, path = 'infra/cross-account-role.yaml'): TargetRoleModel {
+  const parameters: Record<string, string | undefined> = {
+    BotAccountId: options.botAccountId,
+    WorkerRoleName: options.workerRoleName,
+    RunWorkflowRoleName: options.runWorkflowRoleName,
+    DeployWorkflowRoleName: options.deployWorkflowRoleName,
+    PassRolePattern: options.passRolePattern,
+    RoleName: options.roleName,
+  };
+  const template = readYaml(path) as Template;
+  const resolver = new TemplateResolver(template, {
+    region: options.region,
+    accountId: options.accountId,
+    parameters: Object.fromEntries(Object.entries(parameters).filter((entry): entry is [string, string] => entry[1] !== undefined)),
+    source: path,
+  });
+  const maxSessionDuration = resolver.resolve(template.Resources.TargetRole?.Properties?.MaxSessionDuration ?? 3600, 'Resources.TargetRole.Properties.MaxSessionDuration');
+  return { ...resolver.role('TargetRole'), maxSessionDuration: Number(maxSessionDuration) };
+}
+
+/** The target role as a target account deploys it for this stack: trusting its worker and workflow roles (other parameters at their defaults). */
+export function targetRoleFor(stack: StackModel, accountId: string): TargetRoleModel {
+  const roleName = (key: string) => {
+    const fn = stack.functions[key];
+    if (!fn) throw new Error(`the stack has no function ${key}, whose role the target role trusts`);
+    return fn.roleName;
+  };
+  return readTargetRole({
+    accountId,
+    region: stack.region,
+    botAccountId: stack.accountId,
+    workerRoleName: roleName('worker'),
+    runWorkflowRoleName: roleName('runWorkflow'),
+    deployWorkflowRoleName: roleName('deployWorkflow'),
+  });
+}
