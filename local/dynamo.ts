@@ -1,10 +1,19 @@
 import { CreateTableCommand, DynamoDBClient, UpdateTimeToLiveCommand, type AttributeDefinition, type KeySchemaElement } from '@aws-sdk/client-dynamodb';
-import { createServer, request as httpRequest, type Server } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { TABLES, type TableDefinition } from '../src/platform/tables';
+import { callingFunction } from './aws/function-context';
+import { DEFAULT_ACCOUNT } from './aws/state';
 
 /** How the local DynamoDB misbehaves, for tests and the playground's Simulate menu. */
 export type DynamoFault = 'none' | 'refuse' | 'hang';
+
+/**
+ * IAM for a DynamoDB request (the local world evaluates the calling function's role): `undefined`
+ * lets it through, a string refuses it with that AccessDeniedException message.
+ */
+export type DynamoAuthorizer = (request: { functionName?: string; accessKeyId: string; region: string; action: string; resource: string }) => string | undefined;
 
 export interface LocalDynamo {
   /** What the bot talks to: a front that forwards to dynalite (and can fail like a network). */
@@ -13,6 +22,8 @@ export interface LocalDynamo {
   env: Record<string, string>;
   /** `refuse`: every connection is reset at once; `hang`: accepted, never answered; `none`: normal. */
   fault(mode: DynamoFault): void;
+  /** Evaluates each request's action on each table it names before dynalite sees it. */
+  authorizeWith(authorizer: DynamoAuthorizer | undefined): void;
   close(): Promise<void>;
 }
 
@@ -35,6 +46,7 @@ export async function startLocalDynamo(options: { port?: number } = {}): Promise
     endpoint: front.endpoint,
     env,
     fault: (mode) => front.setMode(mode),
+    authorizeWith: (authorizer) => front.setAuthorizer(authorizer),
     close: async () => {
       await front.close();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -46,17 +58,33 @@ export async function startLocalDynamo(options: { port?: number } = {}): Promise
  * An HTTP front for dynalite: forwards every request unchanged, unless told to fail the way a
  * network or an overloaded service does (reset connections, or accept and never answer).
  */
-async function startFront(backend: string, port: number | undefined): Promise<{ endpoint: string; setMode(mode: DynamoFault): void; close(): Promise<void> }> {
+async function startFront(
+  backend: string,
+  port: number | undefined,
+): Promise<{ endpoint: string; setMode(mode: DynamoFault): void; setAuthorizer(authorizer: DynamoAuthorizer | undefined): void; close(): Promise<void> }> {
   let mode: DynamoFault = 'none';
+  let authorizer: DynamoAuthorizer | undefined;
   const sockets = new Set<Socket>();
-  const server: Server = createServer((req, res) => {
-    if (mode === 'hang') return; // the socket stays open; the client must give up by itself
+  const forward = (req: IncomingMessage, body: Buffer, res: ServerResponse) => {
     const upstream = httpRequest(`${backend}${req.url ?? '/'}`, { method: req.method, headers: req.headers }, (answer) => {
       res.writeHead(answer.statusCode ?? 502, answer.headers);
       answer.pipe(res);
     });
     upstream.on('error', (error) => res.destroy(error));
-    req.pipe(upstream);
+    upstream.end(body);
+  };
+  const server: Server = createServer((req, res) => {
+    if (mode === 'hang') return; // the socket stays open; the client must give up by itself
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      const refusal = authorizer && refusalOf(req, body, authorizer);
+      if (!refusal) return forward(req, body, res);
+      // DynamoDB's answer to an IAM denial (JSON 1.0 protocol, HTTP 400).
+      res.writeHead(400, { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-requestid': randomUUID() });
+      res.end(JSON.stringify({ __type: 'com.amazon.coral.service#AccessDeniedException', Message: refusal }));
+    });
   });
   server.on('connection', (socket) => {
     if (mode === 'refuse') {
@@ -72,6 +100,9 @@ async function startFront(backend: string, port: number | undefined): Promise<{ 
   });
   return {
     endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    setAuthorizer(next) {
+      authorizer = next;
+    },
     setMode(next) {
       mode = next;
       // Connections kept alive from before would bypass the new mode.
@@ -83,6 +114,41 @@ async function startFront(backend: string, port: number | undefined): Promise<{ 
         server.close(() => resolve());
       }),
   };
+}
+
+/**
+ * The IAM refusal of a request, if any: its action (`X-Amz-Target: DynamoDB_20120810.PutItem` →
+ * `dynamodb:PutItem`) on the ARN of every table it names, as the signer's region and account see it.
+ */
+function refusalOf(req: IncomingMessage, body: Buffer, authorizer: DynamoAuthorizer): string | undefined {
+  const target = String(req.headers['x-amz-target'] ?? '');
+  const operation = target.slice(target.indexOf('.') + 1);
+  const credential = /Credential=([^/]+)\/\d{8}\/([^/]+)\//.exec(String(req.headers.authorization ?? ''));
+  if (!operation || !credential) return undefined; // dynalite answers malformed requests itself
+  const [, accessKeyId, region] = credential as unknown as [string, string, string];
+  let input: Record<string, any> = {};
+  try {
+    input = JSON.parse(body.toString('utf8') || '{}');
+  } catch {
+    return undefined;
+  }
+  const functionName = callingFunction(req.headers);
+  for (const table of tablesOf(operation, input)) {
+    const resource = `arn:aws:dynamodb:${region}:${DEFAULT_ACCOUNT}:table/${table}`;
+    const refusal = authorizer({ ...(functionName ? { functionName } : {}), accessKeyId, region, action: `dynamodb:${operation}`, resource });
+    if (refusal) return refusal;
+  }
+  return undefined;
+}
+
+/** The tables a request names: one `TableName`, or the keys of a batch's `RequestItems`, or each transaction item's. */
+function tablesOf(operation: string, input: Record<string, any>): string[] {
+  if (typeof input.TableName === 'string') return [input.TableName];
+  if (input.RequestItems && typeof input.RequestItems === 'object') return Object.keys(input.RequestItems);
+  if (Array.isArray(input.TransactItems)) {
+    return [...new Set(input.TransactItems.flatMap((item: Record<string, { TableName?: string }>) => Object.values(item).map((x) => x.TableName ?? '')))] as string[];
+  }
+  return operation === 'ListTables' ? ['*'] : [];
 }
 
 async function createTable(client: DynamoDBClient, def: TableDefinition): Promise<void> {

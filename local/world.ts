@@ -5,13 +5,17 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Grant } from '../src/auth/roles';
 import { startAwsEmulator, type AwsEmulator } from './aws';
+import { runAsFunction, tagRequestsWithFunction } from './aws/function-context';
 import { startLocalDynamo, type LocalDynamo } from './dynamo';
+import { writeDecisionLog } from './iam/coverage';
+import { dynamoAuthorizer, enforceStackRoles, localStack, LOCAL_STACK_OPTIONS } from './iam/enforce';
+import type { StackModel } from './iam/stack';
 import { startExecAgent, type ExecAgent, type ExecAgentOptions } from './exec-agent/server';
 import { startRegistry, type LocalRegistry } from './registry';
 import { startSlackServer, type SlackServer } from './slack/server';
 import { signedSlackEvent, slashCommandBody, triggerId } from './slack/sign';
 import type { HttpEvent, HttpResult } from '../src/ingress/http';
-import type { DurableContext, DurableLambdaHandler } from '@aws/durable-execution-sdk-js';
+import type { DurableContext, DurableExecutionInvocationInputWithClient, DurableLambdaHandler } from '@aws/durable-execution-sdk-js';
 import type { TestResult } from '@aws/durable-execution-sdk-js-testing';
 import type { AsyncFailureRecord, DurableCallbackBackend, LambdaRuntime } from './aws/services/lambda';
 
@@ -90,9 +94,29 @@ export function registerDurableFunction(
   lambda.register(name, {
     timeoutMs: 24 * 3_600_000,
     handler: async (event, context) => {
-      const { LocalDurableTestRunner } = await import('@aws/durable-execution-sdk-js-testing');
+      const [{ LocalDurableTestRunner }, { DurableExecutionInvocationInputWithClient }] = await Promise.all([
+        import('@aws/durable-execution-sdk-js-testing'),
+        import('@aws/durable-execution-sdk-js'),
+      ]);
       const pinned = byVersion.get(context.functionVersion);
-      const handlerFunction = pinned ?? (((e: unknown, c: unknown) => latest(e as never, c as never)) as DurableLambdaHandler);
+      const code = pinned ?? (((e: unknown, c: unknown) => latest(e as never, c as never)) as DurableLambdaHandler);
+      // Each replay reads and checkpoints the execution's state with the function's role, on the
+      // execution's ARN: the testing package's client is wrapped so IAM judges those calls too.
+      const handlerFunction = ((input: DurableExecutionInvocationInputWithClient, c: unknown) => {
+        const executionArn = lambda.recordDurableExecution(name, context.functionVersion, input.DurableExecutionArn);
+        const client = input.durableExecutionClient;
+        const asFunction = (action: string) => {
+          const decision = lambda.authority?.decideAsFunction(name, action, executionArn);
+          if (decision && decision !== 'allowed') {
+            throw Object.assign(new Error(`User: ${name} is not authorized to perform: ${action} on resource: ${executionArn}`), { name: 'AccessDeniedException' });
+          }
+        };
+        const guarded = new DurableExecutionInvocationInputWithClient(input, {
+          getExecutionState: (params, logger) => (asFunction('lambda:GetDurableExecutionState'), client.getExecutionState(params, logger)),
+          checkpoint: (params, logger) => (asFunction('lambda:CheckpointDurableExecution'), client.checkpoint(params, logger)),
+        });
+        return code(guarded as never, c as never);
+      }) as unknown as DurableLambdaHandler;
       const result = await new LocalDurableTestRunner<unknown>({ handlerFunction }).run({ payload: event });
       executions.push(result);
       lambda.closeDurableCallbacks(
@@ -171,22 +195,39 @@ export function localDurableCallbacks(): DurableCallbackBackend {
     succeed: async (request) => (await durableApi()).sendCallbackSuccess(request),
     fail: async (request) => (await durableApi()).sendCallbackFailure(request),
     heartbeat: async (request) => (await durableApi()).sendCallbackHeartbeat(request),
+    // The package's callback ids are base64 JSON naming their execution (its CallbackIdData).
+    executionOf: (callbackId) => {
+      try {
+        const data = JSON.parse(Buffer.from(callbackId, 'base64').toString('utf8')) as { executionId?: unknown };
+        return typeof data.executionId === 'string' ? data.executionId : undefined;
+      } catch {
+        return undefined;
+      }
+    },
   };
 }
 
-export const WORKER_FUNCTION = 'ecs-chatops-worker';
-export const WORKER_FAILURES_FUNCTION = 'ecs-chatops-worker-failures';
-const WORKER_FAILURE_QUEUE_ARN = 'arn:aws:sqs:us-east-1:111111111111:ecs-chatops-worker-failures';
+// The functions as serverless.yml names them for the local stage (local/iam/enforce.ts).
+const STACK = localStack();
+const functionNamed = (key: string): string => {
+  const fn = STACK.functions[key];
+  if (!fn) throw new Error(`serverless.yml has no function ${key}`);
+  return fn.functionName;
+};
+export const INGRESS_FUNCTION = functionNamed('ingress');
+export const WORKER_FUNCTION = functionNamed('worker');
+export const WORKER_FAILURES_FUNCTION = functionNamed('workerFailures');
+const WORKER_FAILURE_QUEUE_ARN = STACK.resources.WorkerFailureQueue!.arn;
 
 /** A message on the worker's failure queue. */
 export interface QueuedMessage {
   messageId: string;
   body: string;
 }
-export const RUN_WORKFLOW_FUNCTION = 'ecs-chatops-run-workflow';
-export const DEPLOY_WORKFLOW_FUNCTION = 'ecs-chatops-deploy-workflow';
-export const SIGNING_SECRET_PARAM = '/ecs-chatops/slack/signing-secret';
-export const BOT_TOKEN_PARAM = '/ecs-chatops/slack/bot-token';
+export const RUN_WORKFLOW_FUNCTION = functionNamed('runWorkflow');
+export const DEPLOY_WORKFLOW_FUNCTION = functionNamed('deployWorkflow');
+export const SIGNING_SECRET_PARAM = LOCAL_STACK_OPTIONS.params.slackSigningSecretParam;
+export const BOT_TOKEN_PARAM = LOCAL_STACK_OPTIONS.params.slackBotTokenParam;
 
 /** Seeded people: alice asks, bob approves, mallory is not on the allowlist. */
 export const SEED_ALLOWLIST: Array<{ userId: string; grants: Grant[] }> = [
@@ -234,6 +275,19 @@ export interface World {
   close(): Promise<void>;
 }
 
+/** The environment serverless.yml gives the functions, merged (LOG_LEVEL and NODE_OPTIONS stay the test's). */
+function deployedEnvironment(model: StackModel): Record<string, string> {
+  const merged: Record<string, string> = {};
+  for (const fn of Object.values(model.functions)) {
+    for (const [name, value] of Object.entries(fn.environment)) {
+      if (name === 'LOG_LEVEL' || name === 'NODE_OPTIONS') continue;
+      if (name in merged && merged[name] !== value) throw new Error(`serverless.yml gives ${name} two values (${merged[name]}, ${value}); the local world runs every function in one process`);
+      merged[name] = value;
+    }
+  }
+  return merged;
+}
+
 export async function startWorld(
   options: {
     slackPort?: number;
@@ -243,8 +297,16 @@ export async function startWorld(
     exec?: Omit<ExecAgentOptions, 'aws'>;
     /** Durable waits of the run workflow are skipped (fake timers); default: real time. */
     durableSkipTime?: boolean;
+    /**
+     * The deployed stack whose roles are enforced (default: serverless.yml for the local stage);
+     * tests of enforcement pass a changed copy.
+     */
+    stack?: StackModel;
   } = {},
 ): Promise<World> {
+  // Before any SDK client exists: each function's AWS calls are told apart by a header.
+  tagRequestsWithFunction();
+  const stack = options.stack ?? STACK;
   // The SDK warns on Node 20 about its 2027 plans; the local world is not the place for that notice.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const signingSecret = randomBytes(16).toString('hex');
@@ -256,6 +318,9 @@ export async function startWorld(
     seed: { slackSigningSecret: signingSecret, slackBotToken: botToken },
     lambda: { timeoutMs: 900_000 },
   });
+  // IAM as deployed: each function acts as its role, every target account has the target role.
+  enforceStackRoles(aws, stack);
+  dynamo.authorizeWith(dynamoAuthorizer(aws));
   const registry = await startRegistry({ ...(options.registryPort ? { port: options.registryPort } : {}) });
   const execAgent = await startExecAgent({ ...options.exec, aws });
 
@@ -264,14 +329,12 @@ export async function startWorld(
     ...dynamo.env, // AWS_ENDPOINT_URL_DYNAMODB wins over AWS_ENDPOINT_URL for DynamoDB
     ...registry.env(),
     SLACK_API_URL: slack.url,
-    WORKER_FUNCTION_NAME: WORKER_FUNCTION,
-    // Qualified by the alias, as serverless.yml sets them: an execution stays on the version it started on.
-    RUN_WORKFLOW_FUNCTION_NAME: `${RUN_WORKFLOW_FUNCTION}:${DURABLE_ALIAS}`,
-    DEPLOY_WORKFLOW_FUNCTION_NAME: `${DEPLOY_WORKFLOW_FUNCTION}:${DURABLE_ALIAS}`,
+    // What serverless.yml sets (table names, the functions a worker hands off to, qualified by the
+    // durable alias, the Slack parameter names): one process plays every function, so their
+    // environments are merged (they agree on every shared name).
+    ...deployedEnvironment(stack),
     // Locally a detached run is followed every 2 s of real time, so it reads like a live run.
     RUN_WORKFLOW_POLL_SECONDS: '2',
-    SLACK_SIGNING_SECRET_PARAM: SIGNING_SECRET_PARAM,
-    SLACK_BOT_TOKEN_PARAM: BOT_TOKEN_PARAM,
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
   };
   Object.assign(process.env, env);
@@ -288,8 +351,21 @@ export async function startWorld(
   aws.lambda.register(WORKER_FAILURES_FUNCTION, { handler: workerFailures as never, timeoutMs: 60_000 });
   const failureQueue: QueuedMessage[] = [];
   const onWorkerFailure = (record: AsyncFailureRecord) => {
+    // Lambda sends to the destination with the worker's role; without the grant the record is lost.
+    if (aws.authority.decideAsFunction(WORKER_FUNCTION, 'sqs:SendMessage', WORKER_FAILURE_QUEUE_ARN) !== 'allowed') {
+      console.error(`[local lambda] ${WORKER_FUNCTION} may not send to its on-failure destination ${WORKER_FAILURE_QUEUE_ARN}: the record is lost`);
+      return;
+    }
     const message = { messageId: randomUUID(), body: JSON.stringify(record) };
     failureQueue.push(message);
+    // The event source mapping polls the queue with the consumer's role (what AWS requires of it).
+    const consumerMayPoll = ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes'].every(
+      (action) => aws.authority.decideAsFunction(WORKER_FAILURES_FUNCTION, action, WORKER_FAILURE_QUEUE_ARN) === 'allowed',
+    );
+    if (!consumerMayPoll) {
+      console.error(`[local lambda] ${WORKER_FAILURES_FUNCTION} may not poll ${WORKER_FAILURE_QUEUE_ARN}: the message stays in the queue`);
+      return;
+    }
     // What the queue's alarm counts (NumberOfMessagesSent); the event source mapping hands it on.
     void aws.lambda.invokeAsync(WORKER_FAILURES_FUNCTION, {
       Records: [{ ...message, receiptHandle: message.messageId, attributes: { ApproximateReceiveCount: '1' }, messageAttributes: {}, eventSource: 'aws:sqs', eventSourceARN: WORKER_FAILURE_QUEUE_ARN, awsRegion: 'us-east-1' }],
@@ -323,6 +399,12 @@ export async function startWorld(
     await dynamoAllowlist.put({ teamId, userId: seed.userId, grants: seed.grants, addedBy: 'seed', updatedAt: new Date().toISOString() });
   }
 
+  // API Gateway invokes the ingress synchronously; like any invocation it runs as its role and
+  // Lambda writes its log with that role.
+  const invokeIngress = (event: HttpEvent): Promise<HttpResult> => {
+    aws.lambda.writeLog(INGRESS_FUNCTION);
+    return runAsFunction(INGRESS_FUNCTION, () => ingress(event));
+  };
   const userName = (id: string) => slack.workspace.users.find((u) => u.id === id)?.name ?? id.toLowerCase();
   const sign = (body: string, contentType: 'application/json' | 'application/x-www-form-urlencoded', headers?: Record<string, string>) =>
     signedSlackEvent({ signingSecret, contentType, body, ...(headers ? { headers } : {}) });
@@ -341,10 +423,10 @@ export async function startWorld(
     signingSecret,
     env,
     workflows,
-    ingress,
+    ingress: invokeIngress,
     async slash(userId, text, channelId = 'C0OPS') {
       const body = slashCommandBody({ teamId, userId, userName: userName(userId), channelId, text, responseUrl: responseUrl(channelId, userId) });
-      const res = await ingress(sign(body, 'application/x-www-form-urlencoded'));
+      const res = await invokeIngress(sign(body, 'application/x-www-form-urlencoded'));
       if (res.statusCode === 200 && res.body) {
         const answer = JSON.parse(res.body) as { text?: string; blocks?: unknown[] };
         slack.showCommandAnswer(userId, channelId, answer);
@@ -374,12 +456,12 @@ export async function startWorld(
         },
       });
       delivered.set(eventId, body);
-      return { ...(await ingress(sign(body, 'application/json'))), eventId };
+      return { ...(await invokeIngress(sign(body, 'application/json'))), eventId };
     },
     async redeliver(eventId) {
       const body = delivered.get(eventId);
       if (!body) throw new Error(`no event ${eventId} was delivered`);
-      return ingress(sign(body, 'application/json', { 'x-slack-retry-num': '1', 'x-slack-retry-reason': 'http_timeout' }));
+      return invokeIngress(sign(body, 'application/json', { 'x-slack-retry-num': '1', 'x-slack-retry-reason': 'http_timeout' }));
     },
     async click(userId, channelId, messageTs, action) {
       const payload = {
@@ -393,7 +475,7 @@ export async function startWorld(
         trigger_id: triggerId(),
         actions: [{ ...action, type: 'button', action_ts: `${Date.now() / 1000}` }],
       };
-      return ingress(sign(`payload=${encodeURIComponent(JSON.stringify(payload))}`, 'application/x-www-form-urlencoded'));
+      return invokeIngress(sign(`payload=${encodeURIComponent(JSON.stringify(payload))}`, 'application/x-www-form-urlencoded'));
     },
     failureQueue,
     setWorkerTimeout: registerWorker,
@@ -405,8 +487,14 @@ export async function startWorld(
       await Promise.race([aws.lambda.idle().catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 3000).unref())]);
       const { resetDynamo } = await import('../src/platform/dynamo');
       await resetDynamo();
+      // The next world is a new deployment: its functions start cold and read its own secrets.
+      const { resetSlackSecrets } = await import('../src/platform/secrets');
+      resetSlackSecrets();
       await execAgent.close();
       await Promise.all([slack.close(), aws.close(), dynamo.close(), registry.close()]);
+      // For the suite's IAM coverage (test/support/global-setup.ts): what each role was asked to
+      // do. Not for a changed stack: its refusals are what its test is about.
+      if (!options.stack) writeDecisionLog(aws.authority.decisions);
       await teardownDurableEnvironment();
     },
   };

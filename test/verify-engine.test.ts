@@ -58,6 +58,17 @@ describe('verify engine', () => {
     expect(results[1]).toMatchObject({ status: 'WARN', unverified: true, message: 'not checked: no answer within 0 s' });
   });
 
+  it('a refusal by the resource’s own policy (a KMS key policy) names that policy as the fix, not the bot’s role', async () => {
+    const key = 'arn:aws:kms:us-east-1:111111111111:key/403f4835-dae2-a4ad-f69c-773895924add';
+    const denied = Object.assign(
+      new Error(`User: arn:aws:sts::111111111111:assumed-role/ecs-chatops-target/verify is not authorized to perform: kms:DescribeKey on resource: ${key} because no resource-based policy allows the kms:DescribeKey action`),
+      { name: 'AccessDeniedException' },
+    );
+    const [result] = await runChecks([spec('key', async () => Promise.reject(denied))], ctx);
+    expect(result).toMatchObject({ status: 'WARN', unverified: true, message: `could not check: the policy of \`${key}\` does not let the bot \`kms:DescribeKey\`` });
+    expect(result!.fix).toBe('Add to that resource\'s policy (for a KMS key, its key policy): {"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111111111111:role/ecs-chatops-target"},"Action":"kms:DescribeKey","Resource":"*"}');
+  });
+
   it('starts nothing once the remaining time is below the reserve, and says so', async () => {
     let left = 10_000;
     const results = await runChecks(

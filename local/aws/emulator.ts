@@ -199,8 +199,8 @@ export async function startAwsEmulator(options: AwsEmulatorOptions = {}): Promis
     try {
       op = resolveOperation(services, raw);
       const definition = op.service.actions[op.action]!;
-      const { handler, resources, iamAction = `${op.service.name}:${op.action}` } =
-        typeof definition === 'function' ? { handler: definition, resources: undefined, iamAction: undefined } : definition;
+      const { handler, resources, authorization, iamAction = `${op.service.name}:${op.action}` } =
+        typeof definition === 'function' ? { handler: definition, resources: undefined, authorization: undefined, iamAction: undefined } : definition;
       const delay = faults.delayFor(iamAction);
       if (delay) await new Promise((resolve) => setTimeout(resolve, delay));
 
@@ -252,7 +252,7 @@ export async function startAwsEmulator(options: AwsEmulatorOptions = {}): Promis
 
       const injected = faults.takeFailure(iamAction);
       if (injected) throw injected;
-      for (const resource of resources?.(op.params, ctx) ?? ['*']) ctx.authorize(iamAction, resource);
+      for (const resource of resources?.(op.params, ctx) ?? ['*']) ctx.authorize(iamAction, resource, authorization?.(op.params, ctx, resource));
       reply = serializeResult(op, await handler(op.params, ctx), requestId);
     } catch (err) {
       if (!(err instanceof AwsError)) console.error('[aws-emulator] handler failed', err);

@@ -55,7 +55,13 @@ export type Handler = (params: Params, ctx: CallContext) => unknown;
  */
 export type ActionDefinition =
   | Handler
-  | { handler: Handler; resources?: (params: Params, ctx: CallContext) => string[]; iamAction?: string };
+  | {
+      handler: Handler;
+      resources?: (params: Params, ctx: CallContext) => string[];
+      /** What else IAM weighs for `resource`: request condition keys, the resource's own policy (a key policy). */
+      authorization?: (params: Params, ctx: CallContext, resource: string) => AuthorizeOptions | undefined;
+      iamAction?: string;
+    };
 
 export interface RestRequest {
   path: Record<string, string>;

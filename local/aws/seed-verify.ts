@@ -215,8 +215,18 @@ export function seedVerifyAccount(state: EmulatorState): void {
       ),
     ),
   });
-  // No "Enable IAM User Permissions" statement and no user statement: nobody may decrypt.
-  putKey(r, { id: KEYS.brokenSecrets, alias: 'alias/broken-secrets', description: 'broken application secrets', createdAt: ago(30 * DAY), policy: policyText(doc(keyAdmin)) });
+  // No "Enable IAM User Permissions" statement and no user statement: nobody may decrypt. The
+  // bot's roles may read the key and its policy (KMS weighs only the key policy here), as a
+  // team that wants verify to check such keys grants it.
+  const botReadsKey: PolicyStatement = {
+    Sid: 'Allow ecs-chatops to read the key and its policy',
+    Effect: 'Allow',
+    Principal: { AWS: '*' },
+    Action: ['kms:DescribeKey', 'kms:GetKeyPolicy'],
+    Resource: '*',
+    Condition: { ArnLike: { 'aws:PrincipalArn': `arn:aws:iam::${ACCOUNT}:role/ecs-chatops-*` } }, // its worker, its target roles
+  };
+  putKey(r, { id: KEYS.brokenSecrets, alias: 'alias/broken-secrets', description: 'broken application secrets', createdAt: ago(30 * DAY), policy: policyText(doc(keyAdmin, botReadsKey)) });
 
   // IAM ---------------------------------------------------------------------------------------
   const execSsm = putManagedPolicy(state, ACCOUNT, 'ecs-exec-ssmmessages', doc({ Sid: 'EcsExec', Effect: 'Allow', Action: [...VERIFY_SEED.execActions], Resource: '*' }));

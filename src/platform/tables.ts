@@ -5,7 +5,7 @@
 export interface TableDefinition {
   /** Environment variable holding the table's name at run time. */
   env: 'ALLOWLIST_TABLE' | 'AUDIT_TABLE' | 'STATE_TABLE';
-  /** Name used by the local world and tests. */
+  /** Name used by the local world and tests: serverless.yml's name for stage `local` (the world checks it). */
   localName: string;
   partitionKey: string;
   sortKey?: string;
@@ -14,17 +14,17 @@ export interface TableDefinition {
 
 export const TABLES = {
   /** One item per Slack user: pk `team#T…`, sk `user#U…`, with the user's role grants. */
-  allowlist: { env: 'ALLOWLIST_TABLE', localName: 'ecs-chatops-allowlist', partitionKey: 'pk', sortKey: 'sk' },
+  allowlist: { env: 'ALLOWLIST_TABLE', localName: 'ecs-chatops-local-allowlist', partitionKey: 'pk', sortKey: 'sk' },
   /** One item per attempt: pk `team#T…`, sk `<ISO time>#<attempt id>`. */
   audit: {
     env: 'AUDIT_TABLE',
-    localName: 'ecs-chatops-audit',
+    localName: 'ecs-chatops-local-audit',
     partitionKey: 'pk',
     sortKey: 'sk',
     ttlAttribute: 'expiresAt',
   },
   /** Short-lived coordination records (event dedup, locks, pending approvals): pk only, all with a TTL. */
-  state: { env: 'STATE_TABLE', localName: 'ecs-chatops-state', partitionKey: 'pk', ttlAttribute: 'expiresAt' },
+  state: { env: 'STATE_TABLE', localName: 'ecs-chatops-local-state', partitionKey: 'pk', ttlAttribute: 'expiresAt' },
 } as const satisfies Record<string, TableDefinition>;
 
 export type TableKey = keyof typeof TABLES;

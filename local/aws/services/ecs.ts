@@ -178,7 +178,7 @@ function buildTaskDefinition(p: Params, ctx: CallContext): Omit<TaskDefinition, 
     if (unsized) throw clientError(`Invalid setting for container '${unsized.name}'. At least one of 'memory' or 'memoryReservation' must be specified.`);
   }
   // Passing roles to ECS needs iam:PassRole on each; AWS refuses the whole call otherwise.
-  for (const role of [p.taskRoleArn, p.executionRoleArn]) if (role) ctx.authorize('iam:PassRole', role);
+  for (const role of [p.taskRoleArn, p.executionRoleArn]) if (role) ctx.authorize('iam:PassRole', role, { context: { 'iam:PassedToService': ['ecs-tasks.amazonaws.com'] } });
 
   const fargateReady = networkMode === 'awsvpc' && !!cpu && !!memory && !!FARGATE_SIZES[cpu]?.includes(Number(memory));
   const secrets = containers.flatMap((c) => c.secrets ?? []).map((s) => s.valueFrom ?? '');
@@ -426,7 +426,7 @@ function createService(p: Params, ctx: CallContext): Service {
     if (awsvpc) throw invalid('You cannot specify an IAM role for services that require a service linked role.');
     roleArn = String(p.role).startsWith('arn:') ? String(p.role) : arns.role(ctx.accountId, String(p.role));
     if (!ctx.state.findRole(roleArn)) throw invalid(`Unable to assume role ${roleArn}.`);
-    ctx.authorize('iam:PassRole', roleArn);
+    ctx.authorize('iam:PassRole', roleArn, { context: { 'iam:PassedToService': ['ecs.amazonaws.com'] } });
   } else if (awsvpc || loadBalancers.length) roleArn = serviceLinkedRole(ctx.accountId);
   const propagateTags = p.propagateTags ?? 'NONE';
   if (!['NONE', 'SERVICE', 'TASK_DEFINITION'].includes(propagateTags)) throw invalid(`Invalid propagateTags: ${propagateTags}`);
@@ -439,7 +439,7 @@ function createService(p: Params, ctx: CallContext): Service {
   const deploymentConfiguration = mergeDeploymentConfiguration(defaults, p.deploymentConfiguration ?? {});
   const serviceArn = arns.service(ctx.regional, clusterName, name);
   const tags = asList<{ key: string; value: string }>(p.tags);
-  if (tags.length) ctx.authorize('ecs:TagResource', serviceArn);
+  if (tags.length) ctx.authorize('ecs:TagResource', serviceArn, { context: { 'ecs:CreateAction': ['CreateService'] } });
 
   const now = ctx.clock.now();
   const scheduler = new EcsScheduler(ctx.state, ctx.regional, cluster);
@@ -585,6 +585,11 @@ function simulated(actions: Record<string, ActionDefinition>): Record<string, Ac
   );
 }
 
+/** The revision a registration of `family` creates: revisions keep counting across deregistered (INACTIVE) ones. */
+function nextRevision(regional: RegionState, family: string): number {
+  return 1 + Math.max(0, ...[...regional.ecs.taskDefinitions.values()].filter((d) => d.taskDefinition.family === family).map((d) => d.taskDefinition.revision!));
+}
+
 export const ecsService: ServiceDefinition = {
   name: 'ecs',
   protocol: 'json',
@@ -656,18 +661,21 @@ export const ecsService: ServiceDefinition = {
       };
     },
 
-    RegisterTaskDefinition: (p, ctx) => {
-      const built = buildTaskDefinition(p, ctx);
-      const family = built.family!;
-      // Revisions keep counting across deregistered (INACTIVE) ones.
-      const revision =
-        1 + Math.max(0, ...[...ctx.regional.ecs.taskDefinitions.values()].filter((d) => d.taskDefinition.family === family).map((d) => d.taskDefinition.revision!));
-      const taskDefinitionArn = arns.taskDefinition(ctx.regional, `${family}:${revision}`);
-      const tags = asList<{ key: string; value: string }>(p.tags);
-      if (tags.length) ctx.authorize('ecs:TagResource', taskDefinitionArn);
-      const taskDefinition: TaskDefinition = { taskDefinitionArn, revision, ...built };
-      ctx.regional.ecs.taskDefinitions.set(`${family}:${revision}`, { taskDefinition, tags: structuredClone(tags) });
-      return { taskDefinition: structuredClone(taskDefinition), tags: structuredClone(tags) };
+    RegisterTaskDefinition: {
+      // IAM's resource type for it is the task definition: the revision being created.
+      resources: (p, ctx) => (typeof p.family === 'string' && p.family ? [arns.taskDefinition(ctx.regional, `${p.family}:${nextRevision(ctx.regional, p.family)}`)] : ['*']),
+      handler: (p, ctx) => {
+        const built = buildTaskDefinition(p, ctx);
+        const family = built.family!;
+        const revision = nextRevision(ctx.regional, family);
+        const taskDefinitionArn = arns.taskDefinition(ctx.regional, `${family}:${revision}`);
+        const tags = asList<{ key: string; value: string }>(p.tags);
+        // Tags on creation are authorised as ecs:TagResource too, with the creating action as context.
+        if (tags.length) ctx.authorize('ecs:TagResource', taskDefinitionArn, { context: { 'ecs:CreateAction': ['RegisterTaskDefinition'] } });
+        const taskDefinition: TaskDefinition = { taskDefinitionArn, revision, ...built };
+        ctx.regional.ecs.taskDefinitions.set(`${family}:${revision}`, { taskDefinition, tags: structuredClone(tags) });
+        return { taskDefinition: structuredClone(taskDefinition), tags: structuredClone(tags) };
+      },
     },
 
     DeregisterTaskDefinition: (p, ctx) => {

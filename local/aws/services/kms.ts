@@ -133,6 +133,30 @@ function findKey(ctx: CallContext, ref: string, aliases = true): KmsKey {
   return key;
 }
 
+/**
+ * A service (SSM, Secrets Manager) using a key on the caller's behalf: KMS evaluates the action
+ * (`kms:Decrypt` to read a value, `kms:Encrypt` to store one) for the caller on the key itself (never its alias), with the key policy as authoritative
+ * resource policy and the condition keys such a request carries (`kms:ViaService`,
+ * `kms:CallerAccount`, `kms:EncryptionContext:<key>`). An AWS managed key's policy allows any
+ * principal of the account through its service, so a role needs no grant for it; a customer
+ * managed key needs the key policy to allow (itself or IAM policies) and the role's policy to allow.
+ */
+export function authorizeKeyUseVia(
+  ctx: CallContext,
+  action: 'kms:Decrypt' | 'kms:Encrypt' | 'kms:GenerateDataKey',
+  service: string,
+  keyRef: string,
+  encryptionContext: Record<string, string>,
+): void {
+  const key = findKey(ctx, keyRef);
+  const context: Record<string, string[]> = {
+    'kms:ViaService': [`${service}.${ctx.region}.amazonaws.com`],
+    'kms:CallerAccount': [ctx.identity.accountId],
+  };
+  for (const [name, value] of Object.entries(encryptionContext)) context[`kms:EncryptionContext:${name}`] = [value];
+  ctx.authorize(action, key.metadata.Arn!, { context, resourcePolicy: { id: 'ResourcePolicy', type: 'resource', text: key.policy } });
+}
+
 // Envelope encryption ---------------------------------------------------------------------------
 
 /** Blob: magic, key id length (1 byte), key id (UTF-8: a UUID or `mrk-…`), GCM nonce (12), tag (16), ciphertext. */
@@ -213,9 +237,26 @@ function blobParam(value: unknown): Buffer {
   return Buffer.from(value, 'base64');
 }
 
+/** The key a request names: KMS authorises on the key itself, even when the request names an alias. */
+function requestedKey(ctx: CallContext, ref: string): KmsKey | undefined {
+  try {
+    return findKey(ctx, ref);
+  } catch {
+    return undefined; // the handler answers NotFoundException
+  }
+}
+
 const keyArns = (p: Params, ctx: CallContext) => {
   const ref = String(p.KeyId ?? '');
+  const key = requestedKey(ctx, ref);
+  if (key) return [key.metadata.Arn!];
   return [ref.startsWith('arn:') ? ref : ref.startsWith('alias/') ? aliasArn(ctx.regional, ref) : keyArn(ctx.regional, ref)];
+};
+
+/** KMS weighs the key policy in every decision (it is authoritative: see policy.ts). */
+const keyPolicyOf = (_p: Params, ctx: CallContext, resource: string) => {
+  const key = resource.startsWith('arn:') ? requestedKey(ctx, resource) : undefined;
+  return key ? { resourcePolicy: { id: 'ResourcePolicy', type: 'resource' as const, text: key.policy }, context: { 'kms:CallerAccount': [ctx.identity.accountId] } } : undefined;
 };
 
 export const kmsService: ServiceDefinition = {
@@ -225,6 +266,7 @@ export const kmsService: ServiceDefinition = {
   actions: {
     GenerateDataKey: {
       resources: keyArns,
+      authorization: keyPolicyOf,
       handler: (p, ctx) => {
         if (typeof p.KeyId !== 'string' || !p.KeyId) {
           throw AwsError.common('Validation', "1 validation error detected: Value null at 'keyId' failed to satisfy constraint: Member must not be null");
@@ -260,6 +302,7 @@ export const kmsService: ServiceDefinition = {
         const id = typeof p.CiphertextBlob === 'string' ? parseBlob(Buffer.from(p.CiphertextBlob, 'base64'))?.keyId : undefined;
         return [id ? keyArn(ctx.regional, id) : '*'];
       },
+      authorization: keyPolicyOf,
       handler: (p, ctx) => {
         const blob = blobParam(p.CiphertextBlob);
         const { key, plaintext } = decryptBlob(ctx.regional, blob, checkContext(p.EncryptionContext));
@@ -272,11 +315,13 @@ export const kmsService: ServiceDefinition = {
 
     DescribeKey: {
       resources: keyArns,
+      authorization: keyPolicyOf,
       handler: (p, ctx) => ({ KeyMetadata: structuredClone(findKey(ctx, String(p.KeyId ?? '')).metadata) }),
     },
 
     GetKeyPolicy: {
       resources: keyArns,
+      authorization: keyPolicyOf,
       handler: (p, ctx) => {
         const key = findKey(ctx, String(p.KeyId ?? ''), false);
         const name = p.PolicyName ?? 'default';

@@ -101,6 +101,8 @@ export interface DurableCallbackBackend {
   succeed(request: { CallbackId: string; Result?: Uint8Array }): Promise<unknown>;
   fail(request: { CallbackId: string; Error?: DurableCallbackError }): Promise<unknown>;
   heartbeat(request: { CallbackId: string }): Promise<unknown>;
+  /** The backend's id of the execution a callback belongs to (undefined: not one of its callbacks). */
+  executionOf(callbackId: string): string | undefined;
 }
 
 /** Documented for every SendDurableExecutionCallback* CallbackId (Lambda API reference). */
@@ -155,6 +157,8 @@ export class LambdaRuntime {
   authority?: Pick<Authority, 'decideAsFunction'>;
   /** Callbacks completed through this API or closed by closeDurableCallbacks. */
   private readonly closedCallbacks = new Set<string>();
+  /** The backend's execution ids → the durable executions' ARNs (what IAM judges callbacks against). */
+  private readonly durableExecutions = new Map<string, string>();
 
   constructor(
     private readonly clock: Clock,
@@ -216,6 +220,37 @@ export class LambdaRuntime {
     return running.length;
   }
 
+  /**
+   * Lambda's runtime writes an invocation's log with the function's execution role: a missing
+   * grant only loses the log, as in AWS, and the authority records the refusal.
+   */
+  writeLog(name: string, logStreamName = `${this.clock.date().toISOString().slice(0, 10).replaceAll('-', '/')}/[$LATEST]${uuid().replaceAll('-', '')}`): void {
+    const stream = `arn:aws:logs:${DEFAULT_REGION}:${DEFAULT_ACCOUNT}:log-group:/aws/lambda/${name}:log-stream:${logStreamName}`;
+    this.authority?.decideAsFunction(name, 'logs:CreateLogStream', stream);
+    this.authority?.decideAsFunction(name, 'logs:PutLogEvents', stream);
+  }
+
+  /**
+   * A durable execution of `name` started on `version` under the backend's id `executionId`: its
+   * ARN as Lambda forms it (`function:NAME:VERSION/durable-execution/EXECUTION_NAME/EXECUTION_ID`),
+   * the resource IAM evaluates its callbacks, checkpoints and state reads against.
+   */
+  recordDurableExecution(name: string, version: string, executionId: string): string {
+    let arn = this.durableExecutions.get(executionId);
+    if (!arn) {
+      arn = `${arns.lambda(DEFAULT_ACCOUNT, DEFAULT_REGION, name)}:${version}/durable-execution/${executionId}/${executionId}`;
+      this.durableExecutions.set(executionId, arn);
+    }
+    return arn;
+  }
+
+  /** The durable execution a callback belongs to, when the backend knows it. */
+  private callbackExecutionArn(p: Params): string | undefined {
+    const id = typeof p.CallbackId === 'string' ? p.CallbackId : '';
+    const execution = this.durableCallbacks?.executionOf(id);
+    return execution ? this.durableExecutions.get(execution) : undefined;
+  }
+
   /** An asynchronous invocation by AWS itself (a destination, an event source), as `Event`. */
   async invokeAsync(name: string, event: unknown, caller = 'arn:aws:iam::aws:root'): Promise<void> {
     await this.invoke({ FunctionName: name, InvocationType: 'Event', Payload: JSON.stringify(event) }, { identity: { arn: caller }, accountId: '111111111111', region: 'us-east-1', requestId: uuid() } as never);
@@ -251,11 +286,7 @@ export class LambdaRuntime {
       getRemainingTimeInMillis: () => Math.max(0, deadline - this.clock.now()),
     };
     this.invocations.push(record);
-    // Lambda's runtime writes the invocation's log with the execution role (a missing grant only
-    // loses the log, as in AWS; the authority records the refusal).
-    const logStream = `arn:aws:logs:${DEFAULT_REGION}:${DEFAULT_ACCOUNT}:log-group:${context.logGroupName}:log-stream:${context.logStreamName}`;
-    this.authority?.decideAsFunction(name, 'logs:CreateLogStream', logStream);
-    this.authority?.decideAsFunction(name, 'logs:PutLogEvents', logStream);
+    this.writeLog(name, context.logStreamName);
     const timedOut = () =>
       Object.assign(new Error(`${this.clock.date().toISOString()} ${requestId} Task timed out after ${(fn.timeoutMs / 1000).toFixed(2)} seconds`), {
         timedOut: true,
@@ -466,26 +497,32 @@ export class LambdaRuntime {
     actions: {
       Invoke: {
         iamAction: 'lambda:InvokeFunction',
-        resources: (p, ctx) => [arns.lambda(ctx.accountId, ctx.region, functionName(p.FunctionName))],
+        // IAM judges the ARN as invoked: a qualified invocation (`name:alias`, or Qualifier) is
+        // matched against `function:NAME:QUALIFIER`, which a grant on the bare ARN does not cover.
+        resources: (p, ctx) => {
+          const qualifier = qualifierOf(p.FunctionName) ?? (p.Qualifier as string | undefined);
+          const arn = arns.lambda(ctx.accountId, ctx.region, functionName(p.FunctionName));
+          return [qualifier ? `${arn}:${qualifier}` : arn];
+        },
         handler: (p, ctx) => this.invoke(p, ctx),
       },
-      // To the emulator a callback id is opaque and names no function, so these are authorised
-      // against `*`. UNVERIFIED: in AWS the resource is presumably the durable
-      // execution (arn:aws:lambda:…:function:NAME:QUALIFIER/durable-execution/…), which policies
-      // commonly grant as `arn:aws:lambda:…:function:NAME:*`.
+      // Authorised against the durable execution the callback belongs to (IAM's `durable
+      // execution` resource type for these actions: arn:aws:lambda:…:function:NAME:VERSION/
+      // durable-execution/NAME/ID). A callback id no execution owns is judged against `*`, and
+      // then refused by the backend as unknown.
       SendDurableExecutionCallbackSuccess: {
         iamAction: 'lambda:SendDurableExecutionCallbackSuccess',
-        resources: () => ['*'],
+        resources: (p) => [this.callbackExecutionArn(p) ?? '*'],
         handler: (p) => this.durableCallback('succeed', p),
       },
       SendDurableExecutionCallbackFailure: {
         iamAction: 'lambda:SendDurableExecutionCallbackFailure',
-        resources: () => ['*'],
+        resources: (p) => [this.callbackExecutionArn(p) ?? '*'],
         handler: (p) => this.durableCallback('fail', p),
       },
       SendDurableExecutionCallbackHeartbeat: {
         iamAction: 'lambda:SendDurableExecutionCallbackHeartbeat',
-        resources: () => ['*'],
+        resources: (p) => [this.callbackExecutionArn(p) ?? '*'],
         handler: (p) => this.durableCallback('heartbeat', p),
       },
     },

@@ -6,6 +6,7 @@
  */
 import { AwsError, type CallContext, type Params, type ServiceDefinition } from '../protocols';
 import { uuid, type RegionState } from '../state';
+import { authorizeKeyUseVia } from './kms';
 
 export interface SecretVersion {
   versionId: string;
@@ -124,8 +125,8 @@ export const secretsManagerService: ServiceDefinition = {
           throw notFound(p.VersionId ? ` value for VersionId: ${p.VersionId}` : ` value for staging label: ${stage}`);
         }
         // Reading the value decrypts it: a second permission on the key, as in AWS.
-        const key = s.kmsKeyId ?? 'alias/aws/secretsmanager';
-        ctx.authorize('kms:Decrypt', key.startsWith('arn:') ? key : `arn:aws:kms:${ctx.region}:${ctx.accountId}:${key.startsWith('alias/') ? key : `key/${key}`}`);
+        // Secrets Manager's encryption context names the secret and the version (SecretARN, SecretVersionId).
+        authorizeKeyUseVia(ctx, 'kms:Decrypt', 'secretsmanager', s.kmsKeyId ?? 'alias/aws/secretsmanager', { SecretARN: s.arn, SecretVersionId: version.versionId });
         s.lastAccessedDate = new Date(new Date(ctx.clock.now()).setUTCHours(0, 0, 0, 0)); // AWS keeps the date only
         return {
           ARN: s.arn,

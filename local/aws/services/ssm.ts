@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { AwsError, asList, type CallContext, type Params, type ServiceDefinition } from '../protocols';
 import { arns, type SsmParameter, type SsmParameterVersion } from '../state';
+import { authorizeKeyUseVia } from './kms';
 
 const DEFAULT_KEY = 'alias/aws/ssm';
 
@@ -21,16 +22,12 @@ function lookup(ctx: CallContext, ref: string): { param: SsmParameter; version: 
   return version ? { param, version, ...(selector ? { selector: selector[0] } : {}) } : undefined;
 }
 
-function keyArn(ctx: CallContext, keyId: string): string {
-  if (keyId.startsWith('arn:')) return keyId;
-  return `arn:aws:kms:${ctx.region}:${ctx.accountId}:${keyId.startsWith('alias/') ? keyId : `key/${keyId}`}`;
-}
-
 function present(ctx: CallContext, found: NonNullable<ReturnType<typeof lookup>>, decrypt: boolean) {
   const { param, version, selector } = found;
   let value = version.value;
   if (version.type === 'SecureString') {
-    if (decrypt) ctx.authorize('kms:Decrypt', keyArn(ctx, version.keyId ?? DEFAULT_KEY));
+    // SSM decrypts with the parameter's ARN as encryption context (PARAMETER_ARN), as in AWS.
+    if (decrypt) authorizeKeyUseVia(ctx, 'kms:Decrypt', 'ssm', version.keyId ?? DEFAULT_KEY, { PARAMETER_ARN: arns.parameter(ctx.regional, param.name) });
     // Stand-in ciphertext: stable, opaque, and never the plaintext.
     else value = `AQICAH${createHash('sha256').update(`${param.name}:${version.version}:${value}`).digest('base64')}`;
   }
@@ -179,7 +176,9 @@ export const ssmService: ServiceDefinition = {
     PutParameter: {
       resources: paramArns,
       handler: (p, ctx) => {
-        if (p.Type === 'SecureString') ctx.authorize('kms:Encrypt', keyArn(ctx, p.KeyId ?? DEFAULT_KEY));
+        if (p.Type === 'SecureString' && typeof p.Name === 'string') {
+          authorizeKeyUseVia(ctx, 'kms:Encrypt', 'ssm', p.KeyId ?? DEFAULT_KEY, { PARAMETER_ARN: arns.parameter(ctx.regional, p.Name) });
+        }
         return putParameter(ctx, p as Parameters<typeof putParameter>[1]);
       },
     },

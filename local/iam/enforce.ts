@@ -1,0 +1,62 @@
+/**
+ * The bot's IAM, as deployed, enforced in the local world: each function runs as the role
+ * serverless.yml gives it, and the target role of infra/cross-account-role.yaml stands in every
+ * target account. Policies are read from those files (stack.ts), never copied, so a grant missing
+ * there is a call refused here, exactly as AWS would refuse it.
+ *
+ * The local world is the bot deployed as stage `local` in the emulator's account and region, with
+ * the seed's Slack parameter names and verify's log writes allowed (`--param` overrides, as a
+ * deployer may pass them).
+ */
+import type { AwsEmulator } from '../aws';
+import { accessDeniedMessage } from '../aws/authorization';
+import { putRole } from '../aws/services/iam';
+import { DEFAULT_ACCOUNT, DEFAULT_REGION } from '../aws/state';
+import type { DynamoAuthorizer } from '../dynamo';
+import { readStack, targetRoleFor, type StackModel } from './stack';
+
+export const LOCAL_STACK_OPTIONS = {
+  stage: 'local',
+  region: DEFAULT_REGION,
+  accountId: DEFAULT_ACCOUNT,
+  params: {
+    slackSigningSecretParam: '/ecs-chatops/slack/signing-secret',
+    slackBotTokenParam: '/ecs-chatops/slack/bot-token',
+    // The playground shows `verify --put-logs`, so it is deployed as a team that opts in would.
+    verifyPutLogs: 'true',
+  },
+} as const;
+
+/** Accounts the local world's targets live in (the sample account and a second one for cross-account targets). */
+export const TARGET_ACCOUNTS = [DEFAULT_ACCOUNT, '222222222222'] as const;
+
+let stack: StackModel | undefined;
+/** serverless.yml as the local world deploys it (read once per process). */
+export const localStack = (): StackModel => (stack ??= readStack({ ...LOCAL_STACK_OPTIONS, params: { ...LOCAL_STACK_OPTIONS.params } }));
+
+/**
+ * Creates the functions' roles and the target roles in the emulator with their policies, makes
+ * each function act as its role, and enforces them all.
+ */
+export function enforceStackRoles(aws: AwsEmulator, model: StackModel = localStack()): void {
+  for (const fn of Object.values(model.functions)) {
+    putRole(aws.state, model.accountId, fn.roleName, { trust: fn.trustPolicy, inline: fn.inline });
+    aws.authority.assignRole(fn.functionName, fn.roleArn);
+  }
+  for (const account of TARGET_ACCOUNTS) {
+    const target = targetRoleFor(model, account);
+    putRole(aws.state, account, target.roleName, { trust: target.trustPolicy, inline: target.inline });
+    aws.authority.enforce(target.roleArn);
+  }
+}
+
+/** DynamoDB's IAM: the same authority judges the calls the local DynamoDB front receives. */
+export function dynamoAuthorizer(aws: AwsEmulator): DynamoAuthorizer {
+  return ({ functionName, accessKeyId, region, action, resource }) => {
+    const signedAs = aws.state.credentials.get(accessKeyId)?.identity ?? { ...aws.state.defaultCredentials.identity, accessKeyId };
+    const identity = aws.authority.identityFor(functionName, signedAs);
+    const request = { identity, ...(functionName ? { functionName } : {}), action, resource, context: { 'aws:RequestedRegion': [region] } };
+    const decision = aws.authority.decide(request);
+    return decision && decision !== 'allowed' ? accessDeniedMessage(request, decision) : undefined;
+  };
+}
