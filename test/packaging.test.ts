@@ -248,7 +248,7 @@ describe('serverless.yml and infra/: IAM', () => {
     };
     expect(dynamo('ingress')).toEqual({
       AllowlistTable: ['dynamodb:GetItem', 'dynamodb:Query'],
-      AuditTable: ['dynamodb:PutItem'],
+      AuditTable: ['dynamodb:PutItem', 'dynamodb:UpdateItem'],
       StateTable: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem'],
     });
     expect(dynamo('worker')).toEqual({
