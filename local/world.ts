@@ -115,7 +115,9 @@ export function registerDurableFunction(
           getExecutionState: (params, logger) => (asFunction('lambda:GetDurableExecutionState'), client.getExecutionState(params, logger)),
           checkpoint: (params, logger) => (asFunction('lambda:CheckpointDurableExecution'), client.checkpoint(params, logger)),
         });
-        return code(guarded as never, c as never);
+        // The runner calls each replay from its own context (its timers, its worker thread's
+        // messages): the calls the replay makes are this function's, so say so again here.
+        return runAsFunction(name, () => code(guarded as never, c as never));
       }) as unknown as DurableLambdaHandler;
       const result = await new LocalDurableTestRunner<unknown>({ handlerFunction }).run({ payload: event });
       executions.push(result);
@@ -340,11 +342,22 @@ export async function startWorld(
   Object.assign(process.env, env);
 
   // Imported after the environment is set; the handlers read it on first use, as in Lambda.
-  const [{ handler: ingress }, { handler: worker }, { dynamoAllowlist }] = await Promise.all([
+  const [{ handler: ingress }, { handler: worker }, { dynamoAllowlist }, { resetSlackSecrets }, { clearCredentialCache }] = await Promise.all([
     import('../src/handlers/ingress'),
     import('../src/handlers/worker'),
     import('../src/auth/allowlist'),
+    import('../src/platform/secrets'),
+    import('../src/aws/credentials'),
   ]);
+  // One process plays every function, so their cold-start caches are shared: each function's
+  // first invocation reads the Slack secrets and assumes target roles again, with its own role,
+  // as its own cold start would.
+  const coldStart = () => {
+    resetSlackSecrets();
+    clearCredentialCache();
+  };
+  aws.lambda.onColdStart = coldStart;
+  let ingressStarted = false;
   // The worker's on-failure destination is an SQS queue read by the crash reporter (serverless.yml):
   // a failed asynchronous invocation's record is queued and handed to it as an SQS event.
   const { handler: workerFailures } = await import('../src/handlers/worker-failures');
@@ -403,6 +416,10 @@ export async function startWorld(
   // Lambda writes its log with that role.
   const invokeIngress = (event: HttpEvent): Promise<HttpResult> => {
     aws.lambda.writeLog(INGRESS_FUNCTION);
+    if (!ingressStarted) {
+      ingressStarted = true;
+      coldStart();
+    }
     return runAsFunction(INGRESS_FUNCTION, () => ingress(event));
   };
   const userName = (id: string) => slack.workspace.users.find((u) => u.id === id)?.name ?? id.toLowerCase();

@@ -62,6 +62,25 @@ describe('the ack keeps its 3-second promise', () => {
     expect(out.Items?.[0]).toMatchObject({ commandText: '/ecs status web', decision: 'allowed', outcome: expect.stringMatching(/^(error|unconfirmed)$/), reason: expect.stringMatching(/the worker could not be invoked|unknown whether the worker started/) });
   });
 
+  it('an event whose hand-off fails: Slack gets a 500, the claim is released, and its retry is handed on', async () => {
+    // Reactions are work only on requests the bot tracks: a deploy's approval request, rejected here.
+    await world.slash('U0ALICE', 'deploy web v1.5.0');
+    const request = await world.slack.waitFor(() => world.slack.workspace.messages.C0OPS!.find((m) => /React :white_check_mark: to approve/.test(m.text)), 20_000);
+    const invoked = () => world.aws.calls.filter((c) => c.action === 'Invoke' && !c.error).length;
+    world.aws.faults.throttle('lambda:InvokeFunction', 100);
+    const first = await world.react('U0BOB', 'C0OPS', request.ts, 'x');
+    expect(first.statusCode).toBe(500);
+    world.aws.faults.clear();
+    const before = invoked();
+    const retry = await world.redeliver(first.eventId);
+    expect(retry.statusCode).toBe(200);
+    expect(invoked()).toBe(before + 1);
+    // The claim was the first delivery's: a later duplicate of the retry is dropped again.
+    expect((await world.redeliver(first.eventId)).statusCode).toBe(200);
+    expect(invoked()).toBe(before + 1);
+    await world.slack.waitFor(() => (/^🚫/.test(world.slack.message('C0OPS', request.ts)?.text ?? '') ? true : undefined), 20_000);
+  });
+
   it('slow SSM on a cold start: answered within 3 s', async () => {
     resetSlackSecrets();
     world.aws.faults.latency(5_000, 'ssm:GetParameters');

@@ -763,7 +763,9 @@ export const ecsService: ServiceDefinition = {
     },
 
     ExecuteCommand: {
+      // Both resource types are required for it in AWS's IAM data: the cluster and the task.
       resources: (p, ctx) => [
+        arns.cluster(ctx.regional, nameFromRef(p.cluster ?? 'default')),
         String(p.task ?? '').startsWith('arn:') ? String(p.task) : arns.task(ctx.regional, nameFromRef(p.cluster ?? 'default'), String(p.task ?? '')),
       ],
       handler: executeCommand,

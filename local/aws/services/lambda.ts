@@ -153,6 +153,12 @@ export class LambdaRuntime {
    * it to the testing package's durable API. Without one those calls fail with ServiceException.
    */
   durableCallbacks?: DurableCallbackBackend;
+  /**
+   * Called on each function's first invocation: every handler here shares one process, so what a
+   * cold start does per function (read its own secrets) is the embedder's to redo.
+   */
+  onColdStart?: (name: string) => void;
+  private readonly started = new Set<string>();
   /** Evaluates what Lambda does with a function's role (its logs); set by the emulator. */
   authority?: Pick<Authority, 'decideAsFunction'>;
   /** Callbacks completed through this API or closed by closeDurableCallbacks. */
@@ -287,6 +293,10 @@ export class LambdaRuntime {
     };
     this.invocations.push(record);
     this.writeLog(name, context.logStreamName);
+    if (!this.started.has(name)) {
+      this.started.add(name);
+      this.onColdStart?.(name);
+    }
     const timedOut = () =>
       Object.assign(new Error(`${this.clock.date().toISOString()} ${requestId} Task timed out after ${(fn.timeoutMs / 1000).toFixed(2)} seconds`), {
         timedOut: true,

@@ -1,0 +1,83 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { localStack } from '../local/iam/enforce';
+import { targetRoleFor } from '../local/iam/stack';
+import { DEPLOY_WORKFLOW_FUNCTION, RUN_WORKFLOW_FUNCTION, startWorld, WORKER_FUNCTION, type World } from '../local/world';
+import type { Config } from '../src/config/schema';
+
+/**
+ * Targets reached through the target role of infra/cross-account-role.yaml (a target's `roleArn`),
+ * under IAM as deployed: the worker, the run workflow and the deploy workflow each assume it with
+ * their own role (the role's trust policy names all three), and every ECS call is then judged
+ * against the target role's policy. Here the role lives in the emulator's own account, where the
+ * seeded services are; the trust, the session and the policy are what a second account would use.
+ */
+let world: World;
+let setConfig: (config: Config | undefined) => void;
+const CHANNEL = 'C0OPS';
+const TARGET_ROLE = targetRoleFor(localStack(), '111111111111').roleArn;
+
+beforeAll(async () => {
+  world = await startWorld({ durableSkipTime: true });
+  const load = await import('../src/config/load');
+  setConfig = load.setConfig;
+  const base = load.getConfig();
+  const remote = (alias: string) => ({ ...base.targets[alias]!, roleArn: TARGET_ROLE });
+  setConfig({
+    ...base,
+    targets: { ...base.targets, 'web-remote': remote('web'), 'manager-remote': remote('manager') },
+    scripts: {
+      ...base.scripts,
+      'remote-backup.sh': { ...base.scripts['backup.sh']!, target: 'manager-remote' },
+      'remote-slow.sh': { ...base.scripts['slow.sh']!, target: 'manager-remote' },
+    },
+  });
+});
+afterAll(async () => {
+  setConfig?.(undefined);
+  await world?.close();
+});
+
+const parents = () => (world.slack.workspace.messages[CHANNEL] ?? []).filter((m) => !m.threadTs || m.threadTs === m.ts);
+const parentOf = (text: string) => world.slack.waitFor(() => parents().find((m) => m.text.includes(text)), 20_000);
+const outcome = (ts: string, timeoutMs = 60_000) =>
+  world.slack.waitFor(() => {
+    const text = world.slack.message(CHANNEL, ts)?.text ?? '';
+    return /^(✅|❌|⚠️|🚫)/.test(text) ? text : undefined;
+  }, timeoutMs);
+/** The sessions each function opened on the target role, and whether the target role was ever refused. */
+const assumedBy = (fn: string) => world.aws.authority.decisions.filter((d) => d.functionName === fn && d.action === 'sts:AssumeRole' && d.resource === TARGET_ROLE);
+const asTarget = () => world.aws.authority.decisions.filter((d) => d.roleArn === TARGET_ROLE);
+
+describe('a target reached through the target role', () => {
+  it('status and verify: the worker assumes the role, and every read is the target role’s and allowed', async () => {
+    await world.slash('U0ALICE', 'status web-remote', CHANNEL);
+    await world.slash('U0ALICE', 'verify web-remote', CHANNEL);
+    await world.idle();
+    expect(assumedBy(WORKER_FUNCTION).map((d) => d.decision)).toContain('allowed');
+    const actions = new Set(asTarget().map((d) => d.action));
+    for (const action of ['ecs:DescribeServices', 'ecs:DescribeTaskDefinition', 'iam:GetRole', 'ec2:DescribeSubnets', 'logs:DescribeLogGroups']) expect(actions).toContain(action);
+    expect(asTarget().filter((d) => d.decision !== 'allowed')).toEqual([]);
+    expect(parents().find((m) => m.text.includes('status web-remote'))!.text).toMatch(/^✅/);
+  });
+
+  it('deploy: the deploy workflow assumes it to register, pass the task roles, update and watch', async () => {
+    await world.slash('U0ALICE', 'deploy web-remote v1.5.0', CHANNEL);
+    const request = await world.slack.waitFor(() => parents().find((m) => /asks to deploy to \*web-remote\*/.test(m.text) && /React/.test(m.text)), 20_000);
+    await world.react('U0BOB', CHANNEL, request.ts, 'white_check_mark');
+    expect(await outcome(request.ts)).toMatch(/^✅ [^]*is live and steady/);
+    expect(assumedBy(DEPLOY_WORKFLOW_FUNCTION).map((d) => d.decision)).toContain('allowed');
+    const deployed = asTarget().filter((d) => d.decision === 'allowed').map((d) => d.action);
+    expect(deployed).toEqual(expect.arrayContaining(['ecs:RegisterTaskDefinition', 'iam:PassRole', 'ecs:TagResource', 'ecs:UpdateService']));
+    expect(asTarget().filter((d) => d.decision !== 'allowed')).toEqual([]);
+  });
+
+  it('run: a short script through ECS Exec as the target role, and a long one followed by the run workflow', async () => {
+    await world.slash('U0ALICE', 'run remote-backup.sh nightly', CHANNEL);
+    expect(await outcome((await parentOf('remote-backup.sh nightly')).ts)).toMatch(/exit 0 in/);
+    await world.slash('U0ALICE', 'run remote-slow.sh 3', CHANNEL);
+    expect(await outcome((await parentOf('remote-slow.sh 3')).ts, 90_000)).toMatch(/exit 0/);
+    expect(assumedBy(RUN_WORKFLOW_FUNCTION).map((d) => d.decision)).toContain('allowed');
+    expect(asTarget().filter((d) => d.action === 'ecs:ExecuteCommand').map((d) => d.decision)).toContain('allowed');
+    expect(asTarget().filter((d) => d.decision !== 'allowed')).toEqual([]);
+  });
+});
