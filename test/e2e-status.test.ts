@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ddb } from '../src/platform/dynamo';
-import { startWorld, type World } from '../local/world';
+import { INGRESS_FUNCTION, startWorld, WORKER_FUNCTION, type World } from '../local/world';
 
 /**
  * End to end: a signed `/ecs status web` reaches the production ingress handler, which authorises
@@ -130,8 +130,10 @@ describe('/ecs status end to end', () => {
 
   it('reads the Slack secrets from SSM once per cold start, never from the environment', () => {
     const reads = world.aws.calls.filter((c) => c.service === 'ssm' && c.action === 'GetParameters');
-    expect(reads).toHaveLength(1); // ingress and worker share this process, so one cold start
-    expect(reads[0]!.params).toMatchObject({ WithDecryption: true });
+    // One read per function's cold start (the ingress's and the worker's), as each with its own role.
+    const readers = reads.map((c) => c.identity.sessionName);
+    expect(readers.sort()).toEqual([INGRESS_FUNCTION, WORKER_FUNCTION].sort());
+    for (const read of reads) expect(read.params).toMatchObject({ WithDecryption: true });
     expect(Object.values(process.env)).not.toContain(world.signingSecret);
   });
 

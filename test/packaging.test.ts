@@ -382,8 +382,8 @@ describe('serverless.yml and infra/: IAM', () => {
     const worker = rolePolicyStatements(roleOf('worker'));
     expect(allActions('worker')).toEqual(expect.arrayContaining(['ecs:DescribeServices', 'ecs:DescribeTaskDefinition', 'ecs:ListTaskDefinitions', 'ecr:DescribeImages']));
     const fn = (name: string) => [
-      { 'Fn::Sub': `arn:\${AWS::Partition}:lambda:\${AWS::Region}:\${AWS::AccountId}:function:\${self:custom.names.${name}}` },
-      { 'Fn::Sub': `arn:\${AWS::Partition}:lambda:\${AWS::Region}:\${AWS::AccountId}:function:\${self:custom.names.${name}}:*` },
+      // Only through the `durable` alias the worker invokes (IAM matches a qualified ARN exactly).
+      { 'Fn::Sub': `arn:\${AWS::Partition}:lambda:\${AWS::Region}:\${AWS::AccountId}:function:\${self:custom.names.${name}}:durable` },
     ];
     const invoke = worker.filter((s) => actions(s).includes('lambda:InvokeFunction'));
     expect(invoke.flatMap(actions)).toEqual(invoke.map(() => 'lambda:InvokeFunction'));
