@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { putKey } from '../local/aws/services/kms';
 import { localStack } from '../local/iam/enforce';
 import { targetRoleFor } from '../local/iam/stack';
 import { DEPLOY_WORKFLOW_FUNCTION, RUN_WORKFLOW_FUNCTION, startWorld, WORKER_FUNCTION, type World } from '../local/world';
@@ -24,7 +25,7 @@ beforeAll(async () => {
   const remote = (alias: string) => ({ ...base.targets[alias]!, roleArn: TARGET_ROLE });
   setConfig({
     ...base,
-    targets: { ...base.targets, 'web-remote': remote('web'), 'manager-remote': remote('manager') },
+    targets: { ...base.targets, 'web-remote': remote('web'), 'broken-remote': remote('broken'), 'manager-remote': remote('manager') },
     scripts: {
       ...base.scripts,
       'remote-backup.sh': { ...base.scripts['backup.sh']!, target: 'manager-remote' },
@@ -52,10 +53,14 @@ describe('a target reached through the target role', () => {
   it('status and verify: the worker assumes the role, and every read is the target role’s and allowed', async () => {
     await world.slash('U0ALICE', 'status web-remote', CHANNEL);
     await world.slash('U0ALICE', 'verify web-remote', CHANNEL);
+    await world.slash('U0ALICE', 'verify broken-remote', CHANNEL); // its network checks look for VPC endpoints
     await world.idle();
     expect(assumedBy(WORKER_FUNCTION).map((d) => d.decision)).toContain('allowed');
     const actions = new Set(asTarget().map((d) => d.action));
-    for (const action of ['ecs:DescribeServices', 'ecs:DescribeTaskDefinition', 'iam:GetRole', 'ec2:DescribeSubnets', 'logs:DescribeLogGroups']) expect(actions).toContain(action);
+    for (const action of ['ecs:DescribeServices', 'ecs:DescribeTaskDefinition', 'iam:GetRole', 'ec2:DescribeSubnets', 'ec2:DescribeVpcEndpoints', 'logs:DescribeLogGroups', 'kms:DescribeKey']) {
+      expect(actions).toContain(action);
+    }
+    expect(world.aws.authority.decisions.filter((d) => d.functionName === WORKER_FUNCTION && /^sts:(TagSession|SetSourceIdentity)$/.test(d.action)).map((d) => d.decision)).toContain('allowed');
     expect(asTarget().filter((d) => d.decision !== 'allowed')).toEqual([]);
     expect(parents().find((m) => m.text.includes('status web-remote'))!.text).toMatch(/^✅/);
   });
@@ -79,5 +84,35 @@ describe('a target reached through the target role', () => {
     expect(assumedBy(RUN_WORKFLOW_FUNCTION).map((d) => d.decision)).toContain('allowed');
     expect(asTarget().filter((d) => d.action === 'ecs:ExecuteCommand').map((d) => d.decision)).toContain('allowed');
     expect(asTarget().filter((d) => d.decision !== 'allowed')).toEqual([]);
+  });
+});
+
+describe('ECS Exec sessions encrypted with a KMS key (the cluster’s executeCommandConfiguration)', () => {
+  it('the data key is generated as the role that opens the session: the worker, the run workflow, the target role', async () => {
+    const regional = world.aws.state.region('111111111111', 'us-east-1');
+    const key = putKey(regional, {
+      alias: 'alias/exec-sessions',
+      createdAt: new Date(),
+      policy: JSON.stringify({ Version: '2012-10-17', Statement: [{ Sid: 'Enable IAM policies', Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::111111111111:root' }, Action: 'kms:*', Resource: '*' }] }),
+    });
+    const cluster = regional.ecs.clusters.get('main')!.cluster;
+    const saved = cluster.configuration;
+    cluster.configuration = { executeCommandConfiguration: { kmsKeyId: key.metadata.Arn!, logging: 'DEFAULT' } };
+    try {
+      await world.slash('U0ALICE', 'run backup.sh encrypted', CHANNEL);
+      expect(await outcome((await parentOf('backup.sh encrypted')).ts)).toMatch(/exit 0 in/);
+      await world.slash('U0ALICE', 'run slow.sh 2', CHANNEL);
+      expect(await outcome((await parentOf('slow.sh 2')).ts, 90_000)).toMatch(/exit 0/);
+      await world.slash('U0ALICE', 'run remote-backup.sh encrypted', CHANNEL);
+      expect(await outcome((await parentOf('remote-backup.sh encrypted')).ts)).toMatch(/exit 0 in/);
+    } finally {
+      cluster.configuration = saved;
+    }
+    const generated = world.aws.authority.decisions.filter((d) => d.action === 'kms:GenerateDataKey' && d.resource === key.metadata.Arn);
+    const byRole = (fn: string) => generated.filter((d) => d.functionName === fn && d.roleArn !== TARGET_ROLE).map((d) => d.decision);
+    expect(byRole(WORKER_FUNCTION)).toContain('allowed');
+    expect(byRole(RUN_WORKFLOW_FUNCTION)).toContain('allowed');
+    expect(generated.filter((d) => d.roleArn === TARGET_ROLE).map((d) => d.decision)).toContain('allowed');
+    expect(generated.filter((d) => d.decision !== 'allowed')).toEqual([]);
   });
 });

@@ -5,6 +5,7 @@
  */
 import { DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -184,5 +185,50 @@ describe('a service using a key on the caller’s behalf is judged as KMS judges
   it('a key policy that neither enables IAM policies nor names the role refuses even a role granted kms:*', async () => {
     const granted = role('granted-everything', { Resource: '*' });
     expect(await read(granted, '/closed')).toMatchObject({ name: 'AccessDeniedException', message: expect.stringContaining('because no resource-based policy allows the kms:Decrypt action') });
+  });
+});
+
+describe('AssumeRole is judged against the role’s trust policy too', () => {
+  let aws: AwsEmulator;
+  beforeAll(async () => {
+    aws = await startAwsEmulator({ clockRate: 0 });
+  });
+  afterAll(() => aws?.close());
+
+  const caller = (name: string) => {
+    const role = putRole(aws.state, '111111111111', name, {
+      trust: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }] },
+      inline: { assume: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: ['sts:AssumeRole', 'sts:TagSession', 'sts:SetSourceIdentity'], Resource: '*' }] } },
+    });
+    aws.authority.enforce(role.arn);
+    const { accessKeyId, secretAccessKey } = aws.state.issueCredentials(role, name);
+    return new STSClient({ endpoint: aws.url, region: 'us-east-1', credentials: { accessKeyId, secretAccessKey }, maxAttempts: 1 });
+  };
+  const target = (trust: Record<string, unknown>[]) =>
+    putRole(aws.state, '111111111111', `target-${Math.random().toString(36).slice(2, 8)}`, { trust: { Version: '2012-10-17', Statement: trust as never } }).arn;
+  const assume = (client: STSClient, RoleArn: string, extra: Record<string, unknown> = {}) =>
+    client.send(new AssumeRoleCommand({ RoleArn, RoleSessionName: 'session', ...extra })).then(() => 'allowed', (e: Error) => e.message);
+
+  it('a role its trust policy does not name cannot be assumed, whatever the caller’s own policy allows', async () => {
+    const stranger = caller('stranger');
+    const roleArn = target([{ Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::111111111111:role/someone-else' }, Action: 'sts:AssumeRole' }]);
+    expect(await assume(stranger, roleArn)).toMatch(/is not authorized to perform: sts:AssumeRole on resource: .*because no resource-based policy allows/);
+  });
+
+  it('tags and a source identity need sts:TagSession and sts:SetSourceIdentity in the trust policy, with its conditions', async () => {
+    const bot = caller('bot');
+    const principal = { AWS: 'arn:aws:iam::111111111111:role/bot' };
+    const assumeOnly = target([{ Effect: 'Allow', Principal: principal, Action: 'sts:AssumeRole' }]);
+    expect(await assume(bot, assumeOnly)).toBe('allowed');
+    expect(await assume(bot, assumeOnly, { Tags: [{ Key: 'slack-user', Value: 'U1' }] })).toMatch(/sts:TagSession/);
+    expect(await assume(bot, assumeOnly, { SourceIdentity: 'ecs-chatops@U1' })).toMatch(/sts:SetSourceIdentity/);
+    const full = target([
+      { Effect: 'Allow', Principal: principal, Action: 'sts:AssumeRole', Condition: { StringLike: { 'sts:SourceIdentity': 'ecs-chatops@*' } } },
+      { Effect: 'Allow', Principal: principal, Action: 'sts:SetSourceIdentity', Condition: { StringLike: { 'sts:SourceIdentity': 'ecs-chatops@*' } } },
+      { Effect: 'Allow', Principal: principal, Action: 'sts:TagSession', Condition: { Null: { 'aws:RequestTag/slack-user': 'false' } } },
+    ]);
+    expect(await assume(bot, full, { SourceIdentity: 'ecs-chatops@U1', Tags: [{ Key: 'slack-user', Value: 'U1' }] })).toBe('allowed');
+    expect(await assume(bot, full, { SourceIdentity: 'someone@U1', Tags: [{ Key: 'slack-user', Value: 'U1' }] })).toMatch(/sts:/);
+    expect(await assume(bot, full, { SourceIdentity: 'ecs-chatops@U1', Tags: [{ Key: 'other', Value: 'x' }] })).toMatch(/sts:TagSession/);
   });
 });

@@ -14,8 +14,9 @@
  *    statement needs but nobody supplied makes the statement not apply and is reported as missing.
  *  - Resource policies: same-account resource policies grant on their own when they name the
  *    principal; naming only the account delegates to identity policies. Cross-account access needs
- *    both sides. KMS key policies are authoritative, as KMS evaluates them: an identity policy
- *    counts only when the key policy allows the account (the `…:root` "Enable IAM policies" statement).
+ *    both sides. KMS key policies and role trust policies are authoritative, as KMS and STS evaluate
+ *    them: an identity policy counts only when the key or trust policy allows the account (the
+ *    `…:root` statement); naming the principal allows on its own.
  *
  * Not supported (a statement using them never applies): Numeric*, Date*, IpAddress, BinaryEquals,
  * policy variables (`${aws:username}`), NotPrincipal. Permissions boundaries, session policies and
@@ -198,7 +199,10 @@ export function evaluate(identityPolicies: SourcePolicy[], request: EvaluationRe
   const direct = resource.filter((h) => h.statement.Effect === 'Allow' && h.principal === 'direct');
   const account = resource.filter((h) => h.statement.Effect === 'Allow' && h.principal === 'account');
   const crossAccount = options.resourceOwner !== undefined && options.resourceOwner !== request.principalAccount;
-  const keyPolicy = !!options.resourcePolicy && request.action.toLowerCase().startsWith('kms:');
+  // KMS key policies and role trust policies are authoritative: they must allow, on their own when
+  // they name the principal, or by naming the account and an identity policy allowing too.
+  const action = request.action.toLowerCase();
+  const keyPolicy = !!options.resourcePolicy && (action.startsWith('kms:') || ['sts:assumerole', 'sts:tagsession', 'sts:setsourceidentity'].includes(action));
 
   let allowedBy: Hit[] = [];
   if (crossAccount) {

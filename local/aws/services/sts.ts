@@ -3,7 +3,8 @@
  * and registers them, so requests signed with them are attributed to the role session (with its
  * session name, tags and source identity), as CloudTrail would show.
  */
-import { AwsError, asList, type CallContext, type ServiceDefinition } from '../protocols';
+import { AwsError, asList, type AuthorizeOptions, type CallContext, type Params, type ServiceDefinition } from '../protocols';
+import { roleDocuments } from './iam';
 
 const PATTERN = '[\\w+=,.@-]*';
 const SESSION_NAME = /^[\w+=,.@-]*$/;
@@ -20,6 +21,24 @@ function checkString(problems: string[], member: string, value: string, min: num
   }
   if (value.length < min) problems.push(`Value '${value}' at '${member}' failed to satisfy constraint: Member must have length greater than or equal to ${min}`);
   if (value.length > max) problems.push(`Value '${value}' at '${member}' failed to satisfy constraint: Member must have length less than or equal to ${max}`);
+}
+
+/**
+ * How IAM judges an AssumeRole request: against the role's trust policy (a resource policy, owned
+ * by the role's account, so a cross-account caller needs both sides), with the request's condition
+ * keys (source identity, session name, external id, the session tags and their keys).
+ */
+function trustOf(p: Params, ctx: CallContext): AuthorizeOptions | undefined {
+  const roleArn = String(p.RoleArn ?? '');
+  const documents = roleDocuments(ctx.state, roleArn);
+  if (!documents) return undefined;
+  const tags = asList<{ Key: string; Value: string }>(p.Tags);
+  const context: Record<string, string[]> = { 'sts:RoleSessionName': [String(p.RoleSessionName ?? '')] };
+  if (p.SourceIdentity !== undefined) context['sts:SourceIdentity'] = [String(p.SourceIdentity)];
+  if (p.ExternalId !== undefined) context['sts:ExternalId'] = [String(p.ExternalId)];
+  if (tags.length) context['aws:TagKeys'] = tags.map((t) => String(t.Key));
+  for (const tag of tags) context[`aws:RequestTag/${tag.Key}`] = [String(tag.Value ?? '')];
+  return { resourcePolicy: documents.trust, resourceOwner: /^arn:aws:iam::(\d{12}):/.exec(roleArn)?.[1] ?? ctx.accountId, context };
 }
 
 function assumeRole(p: Record<string, any>, ctx: CallContext) {
@@ -41,6 +60,12 @@ function assumeRole(p: Record<string, any>, ctx: CallContext) {
     checkString(problems, `tags.${i + 1}.member.value`, String(t.Value ?? ''), 0, 256);
   });
   if (problems.length) throw validationError(problems);
+
+  // What the request asks beyond AssumeRole is authorised too, by the caller's policies and the
+  // role's trust policy alike: session tags (sts:TagSession), a source identity (sts:SetSourceIdentity).
+  const trust = trustOf(p, ctx);
+  if (trust && tags.length) ctx.authorize('sts:TagSession', roleArn, trust);
+  if (trust && p.SourceIdentity !== undefined) ctx.authorize('sts:SetSourceIdentity', roleArn, trust);
 
   const caller = ctx.identity;
   const role = ctx.state.findRole(roleArn);
@@ -96,6 +121,6 @@ export const stsService: ServiceDefinition = {
   errors: { ExpiredToken: ['ExpiredTokenException', 400] },
   actions: {
     GetCallerIdentity: (_p, ctx) => ({ UserId: ctx.identity.principalId, Account: ctx.identity.accountId, Arn: ctx.identity.arn }),
-    AssumeRole: { resources: (p) => [String(p.RoleArn ?? '')], handler: assumeRole },
+    AssumeRole: { resources: (p) => [String(p.RoleArn ?? '')], authorization: (p, ctx) => trustOf(p, ctx), handler: assumeRole },
   },
 };
