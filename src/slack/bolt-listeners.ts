@@ -1,5 +1,5 @@
 import type { App } from '@slack/bolt';
-import type { Invocation } from '../commands/registry';
+import type { Invocation } from '../commands/invocation';
 import type { createIngress } from '../ingress/ingress';
 import { CANCEL_ACTION, RERUN_ACTION } from './actions';
 
