@@ -13,7 +13,7 @@ import { DependencyUnavailableError, withDeadline, within } from '../platform/de
 import { log } from '../platform/logger';
 import type { SlackSecrets } from '../platform/secrets';
 import type { StateStore } from '../platform/state';
-import { CANCEL_ACTION, RERUN_ACTION } from '../slack/actions';
+import { clickedCommand } from '../slack/actions';
 import { header, json, rawBody, REPLAY_WINDOW_SECONDS, replayKey, text, verifySignature, type HttpEvent, type HttpResult } from './http';
 
 export interface IngressDeps {
@@ -410,7 +410,7 @@ export function createIngress(unguarded: IngressDeps) {
     if (p?.type !== 'block_actions') return text(200, '');
     const action = p.actions?.[0];
     if (!p.team?.id || !p.user?.id || !p.channel?.id || !action?.action_id) return text(400, 'incomplete interaction payload');
-    const commandWords = action.action_id === RERUN_ACTION ? action.value : action.action_id === CANCEL_ACTION ? `cancel ${action.value ?? ''}` : undefined;
+    const commandWords = clickedCommand(action.action_id, action.value);
     if (typeof commandWords === 'string') {
       const invocation: Invocation = {
         teamId: p.team.id,
