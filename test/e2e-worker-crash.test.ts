@@ -109,3 +109,30 @@ describe('a worker that stops without finishing', () => {
     expect(await readAuditRecord(key)).toMatchObject({ decision: 'denied', outcome: 'refused', reason: 'refused at the worker: you are not on the allowlist' });
   }, 30_000);
 });
+
+describe('the worker acts on the arguments in its job, not on the text', () => {
+  it('runs what the arguments say (the text is only echoed), authorised against their scope', async () => {
+    // Text and arguments disagree, as the ingress would never send them: the arguments win.
+    const { key, job } = await acceptedJob('U0ALICE', 'status web', { verb: 'status', args: { target: 'manager' } });
+    await world.aws.lambda.invokeAsync(WORKER_FUNCTION, job);
+    await world.idle();
+    const record = await readAuditRecord(key);
+    const said = world.slack.replies('C0OPS', record!.threadTs!).map((r) => r.text).join('\n');
+    expect(said).toContain('*manager*:');
+    expect(said).not.toContain('*web*:');
+    expect(world.slack.message('C0OPS', record!.threadTs!)!.text).toContain('ran `/ecs status web`');
+  }, 30_000);
+
+  it('re-authorises with a fresh entry against the scope of the arguments', async () => {
+    const { dynamoAllowlist } = await import('../src/auth/allowlist');
+    await dynamoAllowlist.put({ teamId: world.teamId, userId: 'U0VERA', grants: [{ role: 'viewer', services: ['web'] }], addedBy: 'test', updatedAt: new Date().toISOString() });
+    const responseUrl = world.slack.responseUrl(`scope-${randomUUID()}`, { channel: 'C0OPS', user: 'U0VERA' });
+    const { key, job } = await acceptedJob('U0VERA', 'status web', { verb: 'status', args: { target: 'manager' } }, 'accepted', responseUrl);
+    const ecsCalls = world.aws.calls.filter((c) => c.service === 'ecs').length;
+    await world.aws.lambda.invokeAsync(WORKER_FUNCTION, job);
+    await world.idle();
+    expect(world.aws.calls.filter((c) => c.service === 'ecs').length).toBe(ecsCalls);
+    expect(JSON.stringify(world.slack.workspace.responses.at(-1))).toContain('Not allowed any more');
+    expect(await readAuditRecord(key)).toMatchObject({ decision: 'denied', outcome: 'refused', reason: expect.stringContaining('refused at the worker') });
+  }, 30_000);
+});
