@@ -161,5 +161,8 @@ function unknownName(kind: 'service' | 'script', input: string, visible: readonl
   return new UnknownNameError(`Unknown ${kind} \`${escapeText(input)}\`, or not one of yours.${suggestion ? ` Did you mean \`${suggestion}\`?` : ''}${list}`, exists);
 }
 
+/** The scope of a verb that acts on the one service it names. */
+export const onTarget = ({ target }: { target: string }): RequestScope => ({ target });
+
 /** An image reference or a bare tag, as people type them: no spaces, no shell characters. */
 export const IMAGE_OR_TAG = /^[\w][\w.\/:@-]{0,254}$/;

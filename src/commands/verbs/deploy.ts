@@ -1,5 +1,5 @@
 import { escapeText } from '../../slack/format';
-import { defineVerb, expectCount, IMAGE_OR_TAG, resolveTarget, usageError } from '../verb';
+import { defineVerb, expectCount, onTarget, IMAGE_OR_TAG, resolveTarget, usageError } from '../verb';
 
 export type DeployArgs = { target: string } & ({ action: 'deploy'; image: string } | { action: 'redeploy' });
 export type RollbackArgs = { target: string; revision?: string };
@@ -31,7 +31,7 @@ export const deployVerb = defineVerb<DeployArgs>({
     if (image && !IMAGE_OR_TAG.test(image)) throw usageError(this, `\`${escapeText(image)}\` is not an image or a tag.`);
     return redeploy ? { target, action: 'redeploy' } : { target, action: 'deploy', image: image! };
   },
-  scope: ({ target }) => ({ target }),
+  scope: onTarget,
   handler: () => import('../deploy').then((m) => m.deploy),
 });
 
@@ -51,6 +51,6 @@ export const rollbackVerb = defineVerb<RollbackArgs>({
     if (revision && !REVISION.test(revision)) throw usageError(this, `\`${escapeText(revision)}\` is not a revision: give \`42\`, \`family:42\` or a task definition ARN.`);
     return { target, ...(revision ? { revision } : {}) };
   },
-  scope: ({ target }) => ({ target }),
+  scope: onTarget,
   handler: () => import('../deploy').then((m) => m.rollback),
 });

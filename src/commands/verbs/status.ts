@@ -1,4 +1,4 @@
-import { defineVerb, expectCount, resolveTarget } from '../verb';
+import { defineVerb, expectCount, onTarget, resolveTarget } from '../verb';
 
 export type StatusArgs = { target: string };
 
@@ -13,6 +13,6 @@ export const statusVerb = defineVerb<StatusArgs>({
     expectCount(this, words, 0, 1);
     return { target: resolveTarget(this, words.positional[0], config, visible) };
   },
-  scope: ({ target }) => ({ target }),
+  scope: onTarget,
   handler: () => import('../status').then((m) => m.status),
 });

@@ -1,5 +1,5 @@
 import { escapeText } from '../../slack/format';
-import { defineVerb, expectCount, IMAGE_OR_TAG, resolveTarget, usageError } from '../verb';
+import { defineVerb, expectCount, onTarget, IMAGE_OR_TAG, resolveTarget, usageError } from '../verb';
 
 export type VerifyArgs = {
   target: string;
@@ -30,6 +30,6 @@ export const verifyVerb = defineVerb<VerifyArgs>({
     const putLogs = words.flags.has('put-logs') || config.targets[target]!.verify.putLogs;
     return { target, ...(typeof image === 'string' ? { image } : {}), putLogs };
   },
-  scope: ({ target }) => ({ target }),
+  scope: onTarget,
   handler: () => import('../verify').then((m) => m.verify),
 });
