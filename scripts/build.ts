@@ -2,7 +2,7 @@
  * Builds one minified bundle per Lambda handler, with source maps, and embeds the validated
  * configuration so a cold start reads no file. `npm run build`.
  */
-import { build, type Metafile } from 'esbuild';
+import { build, type Metafile, type Plugin } from 'esbuild';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { parseConfig, type Config } from '../src/config/schema';
@@ -12,6 +12,24 @@ export const HANDLERS = ['ingress', 'worker', 'worker-failures', 'run-workflow',
 export function loadConfigFile(path = process.env.ECS_CHATOPS_CONFIG ?? 'ecs-chatops.config.yaml'): Config {
   return parseConfig(parse(readFileSync(path, 'utf8')));
 }
+
+/**
+ * A worker verb's handler is imported lazily by its verb file (src/commands/verbs/), and only the
+ * worker runs one. Every other bundle resolves those imports to a module that refuses to load, so
+ * the ingress, which needs every verb's grammar, carries none of their AWS clients, exec sessions
+ * or workflows: neither at its cold start nor in its package.
+ */
+const withoutVerbHandlers: Plugin = {
+  name: 'without-verb-handlers',
+  setup(b) {
+    b.onResolve({ filter: /^\.\.\/[\w-]+$/ }, (args) =>
+      args.kind === 'dynamic-import' && /[\\/]src[\\/]commands[\\/]verbs[\\/]/.test(args.importer) ? { path: args.path, namespace: 'verb-handler' } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'verb-handler' }, (args) => ({ contents: `throw new Error(${JSON.stringify(`the handler ${args.path} runs in the worker; it is not bundled here`)});`, loader: 'js' }));
+  },
+};
+
+const runsVerbHandlers = (entry: string): boolean => entry.endsWith('src/handlers/worker.ts');
 
 /** Bundles one entry into `outdir/index.mjs` (+ lazily loaded chunks); returns the JavaScript bytes shipped. */
 export async function buildBundle(entry: string, outdir: string, config: Config): Promise<number> {
@@ -38,6 +56,7 @@ export async function buildBundle(entry: string, outdir: string, config: Config)
     legalComments: 'none',
     metafile: true,
     logLevel: 'warning',
+    plugins: runsVerbHandlers(entry) ? [] : [withoutVerbHandlers],
   });
   return javascriptBytes(result.metafile);
 }

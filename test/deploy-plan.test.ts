@@ -285,7 +285,7 @@ describe('parsing /ecs deploy and /ecs rollback (shipped configuration)', () => 
     const r = parsed('deploy web v1.5.0');
     expect(r.verb.name).toBe('deploy');
     expect(r.scope).toEqual({ target: 'web' });
-    expect(r.words.positional).toEqual(['web', 'v1.5.0']);
+    expect(r.args).toEqual({ target: 'web', action: 'deploy', image: 'v1.5.0' });
     expect(parsed(`deploy web ${SAMPLE.images.webNext}`).scope.target).toBe('web');
     expect(parsed(`deploy web ${ECR}/web@sha256:${'a'.repeat(64)}`).scope.target).toBe('web');
   });
@@ -298,7 +298,7 @@ describe('parsing /ecs deploy and /ecs rollback (shipped configuration)', () => 
   it('deploy --redeploy takes no image', () => {
     const r = parsed('deploy web --redeploy');
     expect(r.scope).toEqual({ target: 'web' });
-    expect(r.words.flags.get('redeploy')).toBe(true);
+    expect(r.args).toEqual({ target: 'web', action: 'redeploy' });
     expect(() => parsed('deploy web v1 --redeploy')).toThrow(/^Unexpected `v1`\./);
     expect(() => parsed('deploy --redeploy')).toThrow(/Which service\?/);
   });

@@ -30,11 +30,11 @@ const auditOf = async (text: string): Promise<{ key: AuditKey; record: Awaited<R
   return { key: { pk: item.pk as string, sk: item.sk as string }, record: await readAuditRecord({ pk: item.pk as string, sk: item.sk as string }) };
 };
 
-/** A command job as the ingress hands it to the worker, with its audit record. */
-async function acceptedJob(userId: string, text: string, outcome: 'accepted' | 'unconfirmed' = 'accepted', responseUrl?: string): Promise<{ key: AuditKey; job: CommandJob }> {
+/** A command job as the ingress hands it to the worker (the verb and its parsed arguments), with its audit record. */
+async function acceptedJob(userId: string, text: string, request: Pick<CommandJob, 'verb' | 'args'>, outcome: 'accepted' | 'unconfirmed' = 'accepted', responseUrl?: string): Promise<{ key: AuditKey; job: CommandJob }> {
   const id = randomUUID();
   const key = await dynamoAudit(30).record({ id, at: new Date().toISOString(), teamId: world.teamId, userId, channelId: 'C0OPS', commandText: `/ecs ${text}`, decision: 'allowed', outcome });
-  const job: CommandJob = { kind: 'command', id, audit: key, receivedAt: Date.now(), invocation: { teamId: world.teamId, userId, channelId: 'C0OPS', command: '/ecs', text, ...(responseUrl ? { responseUrl } : {}) } };
+  const job: CommandJob = { kind: 'command', id, ...request, audit: key, receivedAt: Date.now(), invocation: { teamId: world.teamId, userId, channelId: 'C0OPS', command: '/ecs', text, ...(responseUrl ? { responseUrl } : {}) } };
   return { key, job };
 }
 
@@ -68,7 +68,7 @@ describe('a worker that stops without finishing', () => {
   it('a worker that throws before it could post: the person is told privately, the audit completes as an error', async () => {
     // A job the worker cannot read (an invocation the ingress would never send): it throws at once.
     // As the ingress leaves it when the hand-off did not answer in time but landed: still in flight.
-    const { key, job } = await acceptedJob('U0ALICE', 'frobnicate', 'unconfirmed');
+    const { key, job } = await acceptedJob('U0ALICE', 'frobnicate', { verb: 'frobnicate', args: {} }, 'unconfirmed');
     await world.aws.lambda.invokeAsync(WORKER_FUNCTION, job);
     await world.idle();
     const note = await world.slack.waitFor(() => world.slack.workspace.ephemerals.find((e) => e.text.includes('/ecs frobnicate')));
@@ -90,7 +90,7 @@ describe('a worker that stops without finishing', () => {
   }, 30_000);
 
   it('a job delivered twice runs once', async () => {
-    const { job } = await acceptedJob('U0ALICE', 'status manager');
+    const { job } = await acceptedJob('U0ALICE', 'status manager', { verb: 'status', args: { target: 'manager' } });
     const before = parents().filter((m) => m.text.includes('ran `/ecs status manager`')).length;
     await Promise.all([world.aws.lambda.invokeAsync(WORKER_FUNCTION, job), world.aws.lambda.invokeAsync(WORKER_FUNCTION, job)]);
     await world.idle();
@@ -100,12 +100,39 @@ describe('a worker that stops without finishing', () => {
   it('access revoked between the ack and the worker: the worker checks again and runs nothing', async () => {
     // Mallory's request as if the ingress had accepted it just before her grant was removed.
     const responseUrl = world.slack.responseUrl(`revoked-${randomUUID()}`, { channel: 'C0OPS', user: 'U0MALLORY' });
-    const { key, job } = await acceptedJob('U0MALLORY', 'status web', 'accepted', responseUrl);
+    const { key, job } = await acceptedJob('U0MALLORY', 'status web', { verb: 'status', args: { target: 'web' } }, 'accepted', responseUrl);
     const ecsCalls = world.aws.calls.filter((c) => c.service === 'ecs').length;
     await world.aws.lambda.invokeAsync(WORKER_FUNCTION, job);
     await world.idle();
     expect(world.aws.calls.filter((c) => c.service === 'ecs').length).toBe(ecsCalls);
     expect(JSON.stringify(world.slack.workspace.responses.at(-1))).toContain('Not allowed any more: you are not on the allowlist');
     expect(await readAuditRecord(key)).toMatchObject({ decision: 'denied', outcome: 'refused', reason: 'refused at the worker: you are not on the allowlist' });
+  }, 30_000);
+});
+
+describe('the worker acts on the arguments in its job, not on the text', () => {
+  it('runs what the arguments say (the text is only echoed), authorised against their scope', async () => {
+    // Text and arguments disagree, as the ingress would never send them: the arguments win.
+    const { key, job } = await acceptedJob('U0ALICE', 'status web', { verb: 'status', args: { target: 'manager' } });
+    await world.aws.lambda.invokeAsync(WORKER_FUNCTION, job);
+    await world.idle();
+    const record = await readAuditRecord(key);
+    const said = world.slack.replies('C0OPS', record!.threadTs!).map((r) => r.text).join('\n');
+    expect(said).toContain('*manager*:');
+    expect(said).not.toContain('*web*:');
+    expect(world.slack.message('C0OPS', record!.threadTs!)!.text).toContain('ran `/ecs status web`');
+  }, 30_000);
+
+  it('re-authorises with a fresh entry against the scope of the arguments', async () => {
+    const { dynamoAllowlist } = await import('../src/auth/allowlist');
+    await dynamoAllowlist.put({ teamId: world.teamId, userId: 'U0VERA', grants: [{ role: 'viewer', services: ['web'] }], addedBy: 'test', updatedAt: new Date().toISOString() });
+    const responseUrl = world.slack.responseUrl(`scope-${randomUUID()}`, { channel: 'C0OPS', user: 'U0VERA' });
+    const { key, job } = await acceptedJob('U0VERA', 'status web', { verb: 'status', args: { target: 'manager' } }, 'accepted', responseUrl);
+    const ecsCalls = world.aws.calls.filter((c) => c.service === 'ecs').length;
+    await world.aws.lambda.invokeAsync(WORKER_FUNCTION, job);
+    await world.idle();
+    expect(world.aws.calls.filter((c) => c.service === 'ecs').length).toBe(ecsCalls);
+    expect(JSON.stringify(world.slack.workspace.responses.at(-1))).toContain('Not allowed any more');
+    expect(await readAuditRecord(key)).toMatchObject({ decision: 'denied', outcome: 'refused', reason: expect.stringContaining('refused at the worker') });
   }, 30_000);
 });

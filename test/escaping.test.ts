@@ -13,7 +13,7 @@ import { startSlackServer, type SlackServer } from '../local/slack/server';
 import { startWorld, type World } from '../local/world';
 import { explainAwsError } from '../src/aws/errors';
 import type { AwsSession } from '../src/aws/session';
-import { help } from '../src/commands/help';
+import { helpVerb } from '../src/commands/registry';
 import { endReport } from '../src/commands/run';
 import { explainExecError } from '../src/commands/run-target';
 import { describeScriptArgs } from '../src/commands/script-args';
@@ -297,7 +297,7 @@ describe('/ecs verify', () => {
 
 describe('help and configuration text', () => {
   it('help: the placeholders of a command’s details', async () => {
-    const answer = await help({ request: { words: { positional: ['run'], flags: new Map() } } } as unknown as AckContext);
+    const answer = await helpVerb.answer({ verb: 'run' }, {} as AckContext);
     expectShownAsWritten(answer.text!, ['<run-id>', '<script>']);
   });
   it('scripts: descriptions from the configuration', async () => {
@@ -307,7 +307,7 @@ describe('help and configuration text', () => {
       scripts: { 'echo.sh': { description: EVIL, target: 'manager', path: '/work/echo.sh', args: [{ name: 'label', pattern: '.+', description: '<!here> &amp;' }] } },
     });
     const entry = { teamId: 'T0LOCAL', userId: 'U0ALICE', grants: [{ role: 'admin' as const, services: ['*'] }], addedBy: 'U0ROOT', updatedAt: '2026-01-01T00:00:00.000Z' };
-    const answer = await scripts({ config, entry, invocation: { channelId: 'C0OPS' } } as unknown as AckContext);
+    const answer = await scripts({}, { config, entry, invocation: { channelId: 'C0OPS' } } as unknown as AckContext);
     expectShownAsWritten(answer.text!, [...PIECES, '<label>']);
     expectShownAsWritten(describeScriptArgs(config.scripts['echo.sh']!).join('\n'), ['<!here>', '&amp;']);
   });

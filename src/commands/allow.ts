@@ -1,7 +1,9 @@
 import { grantsWithinScope, mayAdminister } from '../auth/administration';
 import { addGrant, describeGrant } from '../auth/roles';
 import { PermissionDeniedError, UsageError } from '../platform/errors';
-import type { WorkerCommand, WorkerContext } from './worker-types';
+import type { WorkerHandler } from './verb';
+import type { AllowArgs } from './verbs/admin';
+import type { WorkerContext } from './worker-types';
 
 /** More grants than anyone needs; beyond it, a person's entry is a mistake or an attack. */
 export const MAX_GRANTS_PER_PERSON = 20;
@@ -11,10 +13,8 @@ export const MAX_GRANTS_PER_PERSON = 20;
  * The ingress checked the grant against the admin's scope; this checks again with fresh data
  * (the admin may have lost her role since), then checks the person is a real member of the team.
  */
-export const allow: WorkerCommand = async (ctx) => {
-  const { request, job, allowlist, out, now } = ctx;
-  const { subject, grant } = request.scope;
-  if (!subject || !grant) throw new UsageError('The request names no person or grant.');
+export const allow: WorkerHandler<AllowArgs> = async ({ subject, grant }, ctx) => {
+  const { job, allowlist, out, now } = ctx;
   const { teamId, userId: adminId, channelId } = job.invocation;
   const admin = await allowlist.get(teamId, adminId);
   const decision = mayAdminister(admin, grant, channelId);

@@ -1,13 +1,14 @@
 import { grantsWithinScope } from '../auth/administration';
 import { describeGrant } from '../auth/roles';
-import type { AckCommand } from './types';
+import type { AckAnswer } from './types';
+import type { NoArgs } from './verb';
 
 /** An ephemeral message stays readable, and well under Slack's text limit, within these bounds. */
 export const ALLOWLIST_MAX_PEOPLE = 50;
 const ALLOWLIST_MAX_CHARS = 12_000;
 
 /** `/ecs allowlist`: who may do what, limited to the grants within the asking admin's scope. */
-export const allowlist: AckCommand = async ({ allowlist: store, invocation, entry }) => {
+export const allowlist: AckAnswer<NoArgs> = async (_args, { allowlist: store, invocation, entry }) => {
   const entries = (await store.list(invocation.teamId))
     .map((e) => ({ userId: e.userId, grants: grantsWithinScope(entry, e.grants, invocation.channelId) }))
     .filter((e) => e.grants.length > 0)

@@ -1,7 +1,8 @@
 import { requestKey } from '../deploy/types';
 import { isAllowed } from '../auth/roles';
 import { HiddenRefusalError } from '../platform/errors';
-import type { AckCommand } from './types';
+import type { AckAnswer } from './types';
+import type { CancelArgs } from './verbs/cancel';
 
 /** What the worker keeps in the state table while a script runs (`run#<id>`). */
 export interface RunRecord extends Record<string, unknown> {
@@ -26,8 +27,7 @@ export const cancelKey = (runId: string) => `cancel#${runId}`;
  * `/ecs cancel <run-id>` (or the Cancel button): asks the running job to stop. The worker sees the
  * request within seconds, sends Ctrl-C, then ends the session, and says so in the thread.
  */
-export const cancel: AckCommand = async ({ request, state, entry, invocation }) => {
-  const runId = request.words.positional[0]!;
+export const cancel: AckAnswer<CancelArgs> = async ({ runId }, { state, entry, invocation }) => {
   const run = await state.get<RunRecord>(runKey(runId));
   const noRun = `No run \`${runId}\` is in progress (it may have finished already).`;
   if (!run) return { text: noRun };

@@ -1,14 +1,13 @@
 import { mayRemove } from '../auth/administration';
-import { PermissionDeniedError, UsageError } from '../platform/errors';
-import type { WorkerCommand } from './worker-types';
+import { PermissionDeniedError } from '../platform/errors';
+import type { WorkerHandler } from './verb';
+import type { DenyArgs } from './verbs/admin';
 
 /**
  * `/ecs deny @user`: removes every grant the user has, if every one of them lies within the
  * remover's admin scope. Nobody removes themselves, so the last global admin stays.
  */
-export const deny: WorkerCommand = async ({ request, job, allowlist, out }) => {
-  const subject = request.scope.subject;
-  if (!subject) throw new UsageError('The request names no person.');
+export const deny: WorkerHandler<DenyArgs> = async ({ subject }, { job, allowlist, out }) => {
   const { teamId, userId: adminId, channelId } = job.invocation;
   if (subject === adminId) throw new PermissionDeniedError('you cannot remove yourself: ask another admin, so the allowlist is never left without one by accident');
   const [admin, target] = await Promise.all([allowlist.get(teamId, adminId), allowlist.get(teamId, subject)]);

@@ -10,8 +10,10 @@ import { DOING, requestHeadline } from '../deploy/render';
 import { deployLockKey, requestKey, type DeployAction, type DeployLock, type ApprovalRequest, type DeployWorkflowInput } from '../deploy/types';
 import { UserFacingError } from '../platform/errors';
 import { permalink } from '../slack/client';
-import { commandText } from './registry';
-import type { CommandResult, WorkerCommand, WorkerContext } from './worker-types';
+import { commandText } from './invocation';
+import type { WorkerHandler } from './verb';
+import type { DeployArgs, RollbackArgs } from './verbs/deploy';
+import type { CommandResult, WorkerContext } from './worker-types';
 
 /** Longest a request plus its rollout and rollback can hold the lock; the workflow releases it sooner. */
 const lockSeconds = (expirySeconds: number, timeoutSeconds: number) => expirySeconds + 2 * timeoutSeconds + 3600;
@@ -28,17 +30,10 @@ export const deployDeps: { requests: ApprovalRequests; history: DeployHistory; s
 };
 
 /** `/ecs deploy <service> <tag|image>` and `/ecs deploy <service> --redeploy`. */
-export const deploy: WorkerCommand = (ctx) => {
-  const [, image] = ctx.request.words.positional;
-  const redeploy = ctx.request.words.flags.get('redeploy') === true;
-  return requestDeploy(ctx, redeploy ? { action: 'redeploy' } : { action: 'deploy', image: image! });
-};
+export const deploy: WorkerHandler<DeployArgs> = (args, ctx) => requestDeploy(ctx, args.action === 'redeploy' ? { action: 'redeploy' } : { action: 'deploy', image: args.image });
 
 /** `/ecs rollback <service> [revision]`. */
-export const rollback: WorkerCommand = (ctx) => {
-  const [, revision] = ctx.request.words.positional;
-  return requestDeploy(ctx, { action: 'rollback', ...(revision ? { revision } : {}) });
-};
+export const rollback: WorkerHandler<RollbackArgs> = ({ revision }, ctx) => requestDeploy(ctx, { action: 'rollback', ...(revision ? { revision } : {}) });
 
 /**
  * Plans the change, turns the command's message into the approval request and hands the rest to

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Script } from '../config/schema';
+import { lookup, type Script } from '../config/schema';
 import { buildExecCommand, newNonce } from '../exec/command';
 import { connectExecSession, execPlace, startExecCommand } from '../exec/exec-once';
 import { OutputCleaner } from '../exec/output';
@@ -16,12 +16,14 @@ import { abandonRequest, announceRequest } from '../deploy/announce';
 import { sendDecision } from '../deploy/callback';
 import { dynamoApprovalRequests } from '../deploy/requests';
 import { requestKey as requestKeyFor, type ApprovalRequest } from '../deploy/types';
-import { UserFacingError } from '../platform/errors';
+import { UsageError, UserFacingError } from '../platform/errors';
 import { permalink } from '../slack/client';
 import { formatBytes, formatDuration } from '../slack/format';
-import { commandText } from './registry';
+import { commandText } from './invocation';
 import type { RunWorkflowInput } from './run-workflow';
-import type { CommandResult, WorkerCommand, WorkerContext } from './worker-types';
+import type { WorkerHandler } from './verb';
+import type { RunArgs } from './verbs/run';
+import type { CommandResult, WorkerContext } from './worker-types';
 
 const CANCEL_POLL_MS = 2000;
 /** After Ctrl-C, how long the script gets to stop before its session is ended. */
@@ -44,9 +46,10 @@ const newRunId = () => randomBytes(6).toString('base64url').toLowerCase().replac
  * its output live in the thread and its exit code at the end. One run per script and target at
  * a time (a DynamoDB lock) unless the script allows overlap.
  */
-export const run: WorkerCommand = async (ctx) => {
-  const [name, ...values] = ctx.request.words.positional as [string, ...string[]];
-  const script = ctx.config.scripts[name]!;
+export const run: WorkerHandler<RunArgs> = async ({ script: name, args: values }, ctx) => {
+  const script = lookup(ctx.config.scripts, name);
+  if (!script) throw new UsageError(`Script \`${escapeText(name)}\` is no longer declared.`);
+  // Checked again against the declaration of the moment: these words reach the container.
   const args = validateScriptArgs(name, script, values);
   const label = `${name}${args.length ? ` ${args.join(' ')}` : ''}`;
   const runId = newRunId();

@@ -2,7 +2,8 @@ import { isAllowed, type AllowlistEntry } from '../auth/roles';
 import type { Config } from '../config/schema';
 import { escapeText } from '../slack/format';
 import { describeScriptArgs, scriptUsage } from './script-args';
-import type { AckCommand } from './types';
+import type { AckAnswer } from './types';
+import type { NoArgs } from './verb';
 
 /** Names of the scripts this person may run in this channel. */
 export function scriptsFor(config: Config, entry: AllowlistEntry | undefined, channelId: string): string[] {
@@ -12,7 +13,7 @@ export function scriptsFor(config: Config, entry: AllowlistEntry | undefined, ch
 }
 
 /** `/ecs scripts`: the scripts you may run, each with its usage and argument patterns. */
-export const scripts: AckCommand = ({ config, entry, invocation }) => {
+export const scripts: AckAnswer<NoArgs> = (_args, { config, entry, invocation }) => {
   const mine = scriptsFor(config, entry, invocation.channelId);
   // Not even how many scripts exist: only what this person may run here.
   if (mine.length === 0) return { text: 'You may not run any script in this channel. An admin can grant the `operator` role (`/ecs allow`).' };

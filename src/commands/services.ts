@@ -1,9 +1,10 @@
 import { visibleServices } from '../auth/roles';
 import { escapeText } from '../slack/format';
-import type { AckCommand } from './types';
+import type { AckAnswer } from './types';
+import type { NoArgs } from './verb';
 
 /** `/ecs services`: the services this person holds a role on here, and nothing about the others. */
-export const services: AckCommand = ({ config, entry, invocation }) => {
+export const services: AckAnswer<NoArgs> = (_args, { config, entry, invocation }) => {
   const mine = visibleServices(entry, invocation.channelId, Object.keys(config.targets));
   const lines = mine.map((alias) => {
     const t = config.targets[alias]!;

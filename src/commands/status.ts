@@ -13,7 +13,9 @@ import { assessService, type Health } from '../ecs/health';
 import { UserFacingError } from '../platform/errors';
 import { RERUN_ACTION } from '../slack/actions';
 import { code, escapeText } from '../slack/format';
-import type { CommandResult, WorkerCommand, WorkerContext } from './worker-types';
+import type { WorkerHandler } from './verb';
+import type { StatusArgs } from './verbs/status';
+import type { CommandResult, WorkerContext } from './worker-types';
 
 const MAX_EVENTS = 5;
 const MAX_STOPPED = 5;
@@ -144,8 +146,7 @@ export function renderStatus(alias: string, snapshot: ServiceSnapshot): { sectio
   return { sections, result: { outcome, summary } };
 }
 
-export const status: WorkerCommand = async (ctx) => {
-  const alias = ctx.target!.alias;
+export const status: WorkerHandler<StatusArgs> = async ({ target: alias }, ctx) => {
   const snapshot = await readServiceSnapshot(ctx);
   const { sections, result } = renderStatus(alias, snapshot);
   const blocks = [

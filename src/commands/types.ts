@@ -2,7 +2,7 @@ import type { AllowlistStore } from '../auth/allowlist';
 import type { AllowlistEntry } from '../auth/roles';
 import type { Config } from '../config/schema';
 import type { StateStore } from '../platform/state';
-import type { Invocation, ParsedRequest } from './registry';
+import type { Invocation } from './invocation';
 
 export interface SlackMessage {
   text: string;
@@ -12,7 +12,6 @@ export interface SlackMessage {
 /** What an ack-path command gets: it answers ephemerally, within Slack's 3 seconds. */
 export interface AckContext {
   invocation: Invocation;
-  request: ParsedRequest;
   config: Config;
   /** The caller's allowlist entry, already read for authorization. */
   entry: AllowlistEntry | undefined;
@@ -20,4 +19,5 @@ export interface AckContext {
   state: StateStore;
 }
 
-export type AckCommand = (ctx: AckContext) => Promise<SlackMessage> | SlackMessage;
+/** An ack verb's answer, given the arguments its `parse` returned. */
+export type AckAnswer<Args> = (args: Args, ctx: AckContext) => Promise<SlackMessage> | SlackMessage;

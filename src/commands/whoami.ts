@@ -1,7 +1,8 @@
 import { describeGrant, ROLE_FOR } from '../auth/roles';
-import type { AckCommand } from './types';
+import type { AckAnswer } from './types';
+import type { NoArgs } from './verb';
 
-export const whoami: AckCommand = ({ invocation, entry }) => {
+export const whoami: AckAnswer<NoArgs> = (_args, { invocation, entry }) => {
   if (!entry || entry.grants.length === 0) {
     return {
       text: `You are <@${invocation.userId}> (\`${invocation.userId}\`) and you are not on the allowlist, so you may use \`/ecs help\` and \`/ecs whoami\` only. Ask an admin to run \`/ecs allow <@${invocation.userId}> ${ROLE_FOR.read} <service>\`.`,

@@ -7,11 +7,9 @@ import type { CommandJob, ReactionJob } from '../platform/jobs';
 import type { AuditLog } from '../audit/audit';
 import type { Logger } from '../platform/logger';
 import type { Outcome, ThreadOutput } from '../slack/thread-output';
-import type { ParsedRequest } from './registry';
 
 export interface WorkerContext {
   job: CommandJob;
-  request: ParsedRequest;
   config: Config;
   /** Set when the verb names a service. */
   target?: { alias: string } & Target;
@@ -42,8 +40,6 @@ export interface CommandResult {
   /** Called once the answer (and any log file) has been delivered: temp files go. */
   cleanup?: () => Promise<void>;
 }
-
-export type WorkerCommand = (ctx: WorkerContext) => Promise<CommandResult>;
 
 /** A reaction on a message the bot tracks, with what the worker has to act on it. */
 export interface ReactionContext {

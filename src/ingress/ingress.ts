@@ -3,7 +3,6 @@ import type { AuditLog, AuditRecord } from '../audit/audit';
 import type { AllowlistStore } from '../auth/allowlist';
 import { authorise } from '../auth/authorise';
 import { NOT_ON_ALLOWLIST, type AllowlistEntry } from '../auth/roles';
-import { ACK_COMMANDS } from '../commands/ack-commands';
 import { commandText, parseRequest, UnknownNameError, UnknownScriptError, verbOf, visibilityOf, type Invocation, type ParsedRequest } from '../commands/registry';
 import type { SlackMessage } from '../commands/types';
 import type { Config } from '../config/schema';
@@ -14,7 +13,7 @@ import { DependencyUnavailableError, withDeadline, within } from '../platform/de
 import { log } from '../platform/logger';
 import type { SlackSecrets } from '../platform/secrets';
 import type { StateStore } from '../platform/state';
-import { CANCEL_ACTION, RERUN_ACTION } from '../slack/actions';
+import { clickedCommand } from '../slack/actions';
 import { header, json, rawBody, REPLAY_WINDOW_SECONDS, replayKey, text, verifySignature, type HttpEvent, type HttpResult } from './http';
 
 export interface IngressDeps {
@@ -293,7 +292,7 @@ export function createIngress(unguarded: IngressDeps) {
     if (request.verb.runsIn === 'ack') {
       let answer: SlackMessage;
       try {
-        answer = await ACK_COMMANDS[request.verb.name]!({ invocation, request, config, entry, allowlist: deps.allowlist, state: deps.state });
+        answer = await request.verb.answer(request.args, { invocation, config, entry, allowlist: deps.allowlist, state: deps.state });
       } catch (error) {
         // The verb checked the thing it acts on (a run in another channel, say) and said no.
         if (error instanceof HiddenRefusalError) {
@@ -316,7 +315,7 @@ export function createIngress(unguarded: IngressDeps) {
 
     const auditKey = await audit({ ...scope, decision: 'allowed', outcome: 'accepted' });
     try {
-      await deps.jobs.dispatch({ kind: 'command', id: attempt.id, invocation, audit: auditKey, receivedAt: deps.now() });
+      await deps.jobs.dispatch({ kind: 'command', id: attempt.id, invocation, verb: request.verb.name, args: request.args, audit: auditKey, receivedAt: deps.now() });
     } catch (error) {
       if (!(error instanceof DependencyUnavailableError)) throw error;
       // Recorded, briefly, after the budget: the attempt's record must not say "accepted" forever.
@@ -326,7 +325,7 @@ export function createIngress(unguarded: IngressDeps) {
       await withDeadline(CLEANUP_BUDGET_MS, () => deps.audit().complete(auditKey, { outcome: unconfirmed ? 'unconfirmed' : 'error', reason })).catch(() => undefined);
       throw error;
     }
-    const where = request.verb.name === 'deploy' || request.verb.name === 'rollback' ? 'the approval request will appear in this channel, progress in its thread' : 'the answer will appear in a thread in this channel';
+    const where = request.verb.answeredWhere ?? 'the answer will appear in a thread in this channel';
     return { text: `⏳ Working on ${typedCode(commandText(invocation))}: ${where}.` };
   }
 
@@ -411,7 +410,7 @@ export function createIngress(unguarded: IngressDeps) {
     if (p?.type !== 'block_actions') return text(200, '');
     const action = p.actions?.[0];
     if (!p.team?.id || !p.user?.id || !p.channel?.id || !action?.action_id) return text(400, 'incomplete interaction payload');
-    const commandWords = action.action_id === RERUN_ACTION ? action.value : action.action_id === CANCEL_ACTION ? `cancel ${action.value ?? ''}` : undefined;
+    const commandWords = clickedCommand(action.action_id, action.value);
     if (typeof commandWords === 'string') {
       const invocation: Invocation = {
         teamId: p.team.id,

@@ -1,12 +1,16 @@
 import type { LambdaClient } from '@aws-sdk/client-lambda';
 import type { AuditKey } from '../audit/audit';
-import type { Invocation } from '../commands/registry';
+import type { Invocation } from '../commands/invocation';
 
 /** A slash command (or a button that re-runs one) for the worker to carry out. */
 export interface CommandJob {
   kind: 'command';
   id: string;
+  /** As Slack sent it; its text is for the audit and the thread, never parsed again. */
   invocation: Invocation;
+  /** The verb's name, and its arguments as the ingress parsed them (that verb's `Args`, as JSON). */
+  verb: string;
+  args: unknown;
   audit: AuditKey;
   receivedAt: number;
 }

@@ -1,7 +1,7 @@
 import type { App } from '@slack/bolt';
-import type { Invocation } from '../commands/registry';
+import type { Invocation } from '../commands/invocation';
 import type { createIngress } from '../ingress/ingress';
-import { CANCEL_ACTION, RERUN_ACTION } from './actions';
+import { BUTTON_ACTIONS } from './actions';
 
 type IngressCore = ReturnType<typeof createIngress>;
 
@@ -31,9 +31,9 @@ export function registerListeners(app: App, core: IngressCore, command = '/ecs')
       await core.handleEventEnvelope(body);
     });
   }
-  // Every button the bot puts under its messages, as over HTTP.
-  for (const action of [RERUN_ACTION, CANCEL_ACTION]) {
-    app.action(action, async ({ ack, body }) => {
+  // Every button the bot puts under its messages, from the table the HTTP ingress routes by.
+  for (const { actionId } of BUTTON_ACTIONS) {
+    app.action(actionId, async ({ ack, body }) => {
       await ack();
       await core.handleInteraction(body);
     });

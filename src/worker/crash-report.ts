@@ -1,7 +1,7 @@
 import type { WebClient } from '@slack/web-api';
 import { IN_FLIGHT, type AuditKey, type AuditLog, type AuditRecord } from '../audit/audit';
 import { tokenize } from '../commands/grammar';
-import { commandText, verbOf } from '../commands/registry';
+import { commandText } from '../commands/invocation';
 import type { SlackMessage } from '../commands/types';
 import type { Job } from '../platform/jobs';
 import type { Logger } from '../platform/logger';
@@ -63,7 +63,7 @@ export function createCrashReporter(deps: CrashReportDeps) {
     }
     const { invocation } = job;
     const typed = typedCode(commandText(invocation));
-    const check = failure.requestContext?.condition === 'EventAgeExceeded' ? 'Nothing ran; try again in a minute.' : checkAfterCrash(invocation.text);
+    const check = failure.requestContext?.condition === 'EventAgeExceeded' ? 'Nothing ran; try again in a minute.' : checkAfterCrash(invocation.text, job.verb);
     const { botToken } = await deps.secrets();
     const slack = deps.slack(botToken);
     const threadTs = record?.threadTs;
@@ -82,10 +82,11 @@ export function createCrashReporter(deps: CrashReportDeps) {
 }
 
 /** What to look at before trying again: what the command may have left half done. */
-export function checkAfterCrash(text: string): string {
-  // As the registry reads it (`Deploy`, `"run"`), falling back to the raw words for text it refuses.
+export function checkAfterCrash(text: string, verbName?: string): string {
+  // The verb the job names; else as the registry would read the text (`Deploy`, `"run"`: no alias
+  // names a verb that leaves anything behind), falling back to the raw words for text it refuses.
   const words = safely(() => tokenize(text)) ?? text.trim().split(/\s+/);
-  const verb = safely(() => verbOf(text).name) ?? words[0];
+  const verb = verbName ?? words[0]?.toLowerCase();
   const service = words[1];
   switch (verb) {
     case 'deploy':

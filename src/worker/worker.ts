@@ -3,9 +3,9 @@ import { IN_FLIGHT, type AuditLog } from '../audit/audit';
 import type { AllowlistStore } from '../auth/allowlist';
 import { AwsSession } from '../aws/session';
 import { authorise } from '../auth/authorise';
-import { commandText, everything, parseRequest } from '../commands/registry';
+import { commandText, findVerb, scopeOf } from '../commands/registry';
 import type { SlackMessage } from '../commands/types';
-import { REACTION_HANDLERS, WORKER_COMMANDS } from '../commands/worker-commands';
+import { REACTION_HANDLERS } from '../commands/reactions';
 import type { CommandResult, WorkerContext } from '../commands/worker-types';
 import type { Config } from '../config/schema';
 import { PermissionDeniedError, UsageError, UserFacingError } from '../platform/errors';
@@ -67,12 +67,14 @@ export function createWorker(deps: WorkerDeps) {
     const { invocation } = job;
     const logger = deps.logger.child({ jobId: job.id, user: invocation.userId, command: commandText(invocation) });
     const config = deps.config();
-    // Authorised by the ingress; verbs that act on something check it themselves, with fresh data.
-    const request = parseRequest(invocation.text, config, everything(config));
-    const command = WORKER_COMMANDS[request.verb.name];
+    // The arguments as the ingress parsed and authorised them; the text is not read again.
+    // Verbs that act on something check it themselves, with fresh data.
+    if (typeof job.verb !== 'string') throw new Error('the job carries no parsed request (sent by an older ingress?)');
+    const verb = findVerb(job.verb);
+    const request = { verb, args: job.args, scope: scopeOf(verb, job.args, config) };
     const alias = request.scope.target;
     const target = alias ? { alias, ...config.targets[alias]! } : undefined;
-    // Checked again with a fresh entry: access revoked (or a script moved) since the ack counts.
+    // Checked again with a fresh entry, against the same scope: access revoked (or a script moved) since the ack counts.
     const again = authorise(request, await deps.allowlist.get(invocation.teamId, invocation.userId), invocation.channelId);
     if (!again.allowed) {
       logger.warn('refused at the worker: access changed since the ack', { reason: again.reason });
@@ -119,9 +121,10 @@ export function createWorker(deps: WorkerDeps) {
         .complete(job.audit, { outcome: 'accepted', threadTs }, { outcome: IN_FLIGHT })
         .catch((error: unknown) => logger.error('audit update failed', { error }));
       try {
-        if (!command) throw new Error(`no worker command for ${request.verb.name}`);
-        const ctx: WorkerContext = { job, request, config, out, allowlist: deps.allowlist, state: deps.state, slack, logger, now: deps.now, remainingMs, ...(target ? { target } : {}), ...(aws ? { aws } : {}) };
-        result = await beforeTheEnd(command(ctx), remainingMs, stopMargin);
+        if (verb.runsIn !== 'worker') throw new Error(`\`${verb.name}\` is answered by the ingress, not the worker`);
+        const handler = await verb.handler();
+        const ctx: WorkerContext = { job, config, out, allowlist: deps.allowlist, state: deps.state, slack, logger, now: deps.now, remainingMs, ...(target ? { target } : {}), ...(aws ? { aws } : {}) };
+        result = await beforeTheEnd(handler(job.args, ctx), remainingMs, stopMargin);
       } catch (error) {
         if (error instanceof PermissionDeniedError) {
           await out.post(`🚫 Not allowed: ${error.userMessage}. Nothing was changed.`);

@@ -1,0 +1,5 @@
+import { approveByReaction } from './approve';
+import type { ReactionHandler } from './worker-types';
+
+/** What a reaction on a tracked message does, by the tracked record's kind: the one table of reactions. */
+export const REACTION_HANDLERS: Record<string, ReactionHandler> = { deploy: approveByReaction, run: approveByReaction };

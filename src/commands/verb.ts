@@ -1,0 +1,168 @@
+import { lookup, type Config, type Script } from '../config/schema';
+import type { AllowlistEntry, Decision, Grant, Permission } from '../auth/roles';
+import { UsageError } from '../platform/errors';
+import { escapeText } from '../slack/format';
+import { closest, type Words } from './grammar';
+import type { AckContext, SlackMessage } from './types';
+import type { CommandResult, WorkerContext } from './worker-types';
+
+/** What a request touches, as the ingress (and the worker, again) authorises it. */
+export interface RequestScope {
+  target?: string;
+  script?: string;
+  /** The person an admin verb is about. */
+  subject?: string;
+  /** The grant `/ecs allow` would add, as given. */
+  grant?: Grant;
+}
+
+/**
+ * The names a person may learn: services they hold a role on here, scripts they may run here.
+ * Suggestions and lists of choices come only from these, and a name outside them is answered
+ * exactly like a name that does not exist, so nobody learns what they cannot touch.
+ */
+export interface Visibility {
+  services: readonly string[];
+  scripts: readonly string[];
+}
+
+interface VerbBase<Args> {
+  name: string;
+  summary: string;
+  usage: string;
+  /** Extra lines for `/ecs help <verb>`. */
+  details?: string[];
+  /** null: anyone on the allowlist may use it (help and whoami: anyone in a configured workspace). */
+  permission: Permission | null;
+  /**
+   * Against what `permission` is checked: `target`, the service (and script) that `scope()`
+   * names; `itself`, the verb checks the thing it acts on (a run, a grant, a person) and the
+   * ingress only checks that the permission is held in this channel.
+   */
+  checks?: 'target' | 'itself';
+  /** Usable by people who are not on the allowlist (help, whoami). */
+  public?: true;
+  flags?: { withValue: string[]; boolean: string[] };
+  /**
+   * The words after the verb, validated into the verb's arguments, defaults resolved: the one
+   * place they are read. Bad input throws a UsageError; names outside `visible` are answered as
+   * unknown. The arguments travel to the worker as JSON, so they are plain data.
+   */
+  parse(words: Words, config: Config, visible: Visibility): Args;
+  /**
+   * What the request touches, from its arguments and the configuration of the moment (a script
+   * moved to another service is checked where it runs now). Absent: nothing in particular.
+   */
+  scope?(args: Args, config: Config): RequestScope;
+  /**
+   * With `checks: 'itself'`: what can be decided from the request alone, on the ack path (the
+   * verb checks again, with fresh data, where it acts).
+   */
+  authorise?(entry: AllowlistEntry | undefined, scope: RequestScope, channelId: string): Decision;
+}
+
+/** Answered ephemerally within Slack's 3-second ack; touches nothing but the bot's own tables. */
+export interface AckVerb<Args> extends VerbBase<Args> {
+  runsIn: 'ack';
+  answer(args: Args, ctx: AckContext): Promise<SlackMessage> | SlackMessage;
+}
+
+export type WorkerHandler<Args> = (args: Args, ctx: WorkerContext) => Promise<CommandResult>;
+
+/** Answered in a thread by the worker, with the arguments the ingress parsed. */
+export interface WorkerVerb<Args> extends VerbBase<Args> {
+  runsIn: 'worker';
+  /** What the ack tells the person about where the answer will appear. */
+  answeredWhere?: string;
+  /**
+   * The handler, imported when the worker first needs it: the ingress bundles the verb's grammar,
+   * never its AWS clients, exec sessions or workflows, so its cold start does not grow with them.
+   */
+  handler(): Promise<WorkerHandler<Args>>;
+}
+
+export type Verb<Args> = AckVerb<Args> | WorkerVerb<Args>;
+
+/** A verb of any arguments, as the registry lists them (each verb file keeps its own `Args`). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyVerb = Verb<any>;
+
+/** One verb as one typed object: its grammar, its arguments, what it is authorised against, its handler. */
+export function defineVerb<Args>(verb: AckVerb<Args>): AckVerb<Args>;
+export function defineVerb<Args>(verb: WorkerVerb<Args>): WorkerVerb<Args>;
+export function defineVerb<Args>(verb: Verb<Args>): Verb<Args> {
+  return verb;
+}
+
+/** An unknown script: the ingress answers with the scripts this person may run. */
+export class UnknownScriptError extends UsageError {
+  constructor(
+    readonly input: string,
+    readonly suggestion: string | undefined,
+    /** The script exists but this person may not run it here (audited as a denial, answered as unknown). */
+    readonly hidden = false,
+  ) {
+    super(`Unknown script \`${escapeText(input)}\`, or not one of yours.${suggestion ? ` Did you mean \`${suggestion}\`?` : ''}`);
+  }
+}
+
+/** A name that does not exist, or that this person may not see: one answer for both. */
+export class UnknownNameError extends UsageError {
+  constructor(
+    message: string,
+    /** True when the name exists but is outside what the person may see (audited as a denial). */
+    readonly hidden: boolean,
+  ) {
+    super(message);
+  }
+}
+
+type Named = Pick<VerbBase<unknown>, 'name' | 'usage'>;
+
+export function usageError(verb: Named, problem: string): UsageError {
+  return new UsageError(`${problem}\nUsage: \`${escapeText(verb.usage)}\``);
+}
+
+export function expectCount(verb: Named, words: Words, min: number, max: number): void {
+  const n = words.positional.length;
+  if (n < min) throw usageError(verb, `\`${verb.name}\` needs more arguments.`);
+  if (n > max) throw usageError(verb, `Unexpected \`${escapeText(words.positional.slice(max).join(' '))}\`.`);
+}
+
+/** The arguments of a verb that takes none. */
+export type NoArgs = Record<string, never>;
+
+/** For verbs that take no words. */
+export function noWords(verb: Named, words: Words): NoArgs {
+  expectCount(verb, words, 0, 0);
+  return {};
+}
+
+export function resolveTarget(verb: Named, alias: string | undefined, config: Config, visible: Visibility): string {
+  const choices = visible.services;
+  if (!alias) throw usageError(verb, choices.length ? `Which service? Choose one of ${choices.map((c) => `\`${c}\``).join(', ')}.` : 'Which service? You hold no role on any service here.');
+  const exists = lookup(config.targets, alias) !== undefined;
+  if (!exists || !choices.includes(alias)) throw unknownName('service', alias, choices, exists);
+  return alias;
+}
+
+/** A declared script this person may run here; otherwise answered as unknown, the same whether missing or hidden. */
+export function resolveScript(name: string, config: Config, visible: Visibility): Script {
+  const script = lookup(config.scripts, name);
+  // Patterns and usage are shown only to people who may run the script.
+  if (!script || !visible.scripts.includes(name)) throw new UnknownScriptError(name, closest(name, visible.scripts), script !== undefined);
+  return script;
+}
+
+/** "Unknown service `api`", the same whether it is missing or hidden, with suggestions from what is visible. */
+function unknownName(kind: 'service' | 'script', input: string, visible: readonly string[], exists: boolean): UnknownNameError {
+  const suggestion = closest(input, visible);
+  const list = visible.length ? ` Yours here: ${visible.map((c) => `\`${c}\``).join(', ')}.` : '';
+  return new UnknownNameError(`Unknown ${kind} \`${escapeText(input)}\`, or not one of yours.${suggestion ? ` Did you mean \`${suggestion}\`?` : ''}${list}`, exists);
+}
+
+/** The scope of a verb that acts on the one service it names. */
+export const onTarget = ({ target }: { target: string }): RequestScope => ({ target });
+
+/** An image reference or a bare tag, as people type them: no spaces, no shell characters. */
+export const IMAGE_OR_TAG = /^[\w][\w.\/:@-]{0,254}$/;

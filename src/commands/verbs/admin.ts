@@ -1,0 +1,82 @@
+import { mayAdminister } from '../../auth/administration';
+import { ALL, ROLES, type Grant, type Role } from '../../auth/roles';
+import { escapeText } from '../../slack/format';
+import { parseChannelMention, parseUserMention, unknownChoice } from '../grammar';
+import { defineVerb, expectCount, resolveScript, resolveTarget, usageError } from '../verb';
+
+/** Bounds on one grant, so a typo or a paste cannot store thousands of entries. */
+export const MAX_GRANT_SERVICES = 20;
+export const MAX_GRANT_SCRIPTS = 20;
+export const MAX_GRANT_CHANNELS = 10;
+
+export type AllowArgs = { subject: string; grant: Grant };
+export type DenyArgs = { subject: string };
+
+/** `a,b,c` with a bound on its length. */
+function listFlag(verb: { name: string; usage: string }, flag: string, value: string, max: number): string[] {
+  const items = value.split(',').map((v) => v.trim()).filter(Boolean);
+  if (items.length === 0) throw usageError(verb, `\`--${flag}\` needs at least one name.`);
+  if (items.length > max) throw usageError(verb, `\`--${flag}\` takes at most ${max} names (got ${items.length}).`);
+  return items;
+}
+
+export const allowVerb = defineVerb<AllowArgs>({
+  name: 'allow',
+  summary: 'Give a person a role (admins, within their own scope)',
+  usage: '/ecs allow @user <role> [service …|*] [--scripts a,b] [--channels #c,#d]',
+  details: [
+    `Roles: ${ROLES.map((r) => `\`${r}\``).join(', ')}. viewer reads (status, verify); operator also runs scripts; deployer also deploys; approver approves deploys; admin does everything and manages the allowlist of its services.`,
+    'Without services the grant covers every service. `--scripts` limits an operator grant to declared scripts of its services; `--channels` limits any grant to channels.',
+    'Each grant is kept as given (grants are never merged). An admin can give only what lies within their own admin grants: those services, in those channels.',
+    '`/ecs deny @user` removes a person, if all of their grants lie within your scope.',
+  ],
+  permission: 'admin',
+  checks: 'itself',
+  runsIn: 'worker',
+  flags: { withValue: ['scripts', 'channels'], boolean: [] },
+  parse(words, config, visible) {
+    expectCount(this, words, 2, 2 + MAX_GRANT_SERVICES);
+    const [user, roleWord, ...serviceWords] = words.positional as [string, string, ...string[]];
+    const subject = parseUserMention(user);
+    if (subject === 'USLACKBOT') throw usageError(this, 'Slackbot cannot be given a role: roles are for people.');
+    if (!(ROLES as readonly string[]).includes(roleWord)) throw unknownChoice('role', roleWord, ROLES);
+    const role = roleWord as Role;
+    const services = serviceWords.length === 0 || serviceWords.includes(ALL) ? [ALL] : [...new Set(serviceWords.map((s) => resolveTarget(this, s, config, visible)))].sort();
+    const grant: Grant = { role, services };
+    const scripts = words.flags.get('scripts');
+    if (typeof scripts === 'string') {
+      if (role !== 'operator') throw usageError(this, '`--scripts` limits an `operator` grant: other roles do not run scripts (admins run every script of their services).');
+      const names = listFlag(this, 'scripts', scripts, MAX_GRANT_SCRIPTS);
+      for (const name of names) {
+        const script = resolveScript(name, config, visible);
+        if (!services.includes(ALL) && !services.includes(script.target)) {
+          throw usageError(this, `Script \`${escapeText(name)}\` runs on \`${script.target}\`, which this grant does not cover: add \`${script.target}\` to its services.`);
+        }
+      }
+      grant.scripts = [...new Set(names)].sort();
+    }
+    const channels = words.flags.get('channels');
+    if (typeof channels === 'string') grant.channels = [...new Set(listFlag(this, 'channels', channels, MAX_GRANT_CHANNELS).map(parseChannelMention))].sort();
+    return { subject, grant };
+  },
+  scope: ({ subject, grant }) => ({ subject, grant }),
+  authorise(entry, scope, channelId) {
+    return scope.grant ? mayAdminister(entry, scope.grant, channelId) : { allowed: false, reason: 'the request names no grant' };
+  },
+  handler: () => import('../allow').then((m) => m.allow),
+});
+
+export const denyVerb = defineVerb<DenyArgs>({
+  name: 'deny',
+  summary: 'Remove a person from the allowlist (admins, if all of their grants lie within your scope)',
+  usage: '/ecs deny @user',
+  permission: 'admin',
+  checks: 'itself',
+  runsIn: 'worker',
+  parse(words) {
+    expectCount(this, words, 1, 1);
+    return { subject: parseUserMention(words.positional[0]!) };
+  },
+  scope: ({ subject }) => ({ subject }),
+  handler: () => import('../deny').then((m) => m.deny),
+});

@@ -1,0 +1,20 @@
+import { cancel } from '../cancel';
+import { defineVerb, expectCount, usageError } from '../verb';
+
+export type CancelArgs = { runId: string };
+
+export const cancelVerb = defineVerb<CancelArgs>({
+  name: 'cancel',
+  summary: 'Stop a running script',
+  usage: '/ecs cancel <run-id>',
+  permission: 'run',
+  checks: 'itself',
+  runsIn: 'ack',
+  parse(words) {
+    expectCount(this, words, 1, 1);
+    const runId = words.positional[0]!;
+    if (!/^[a-z0-9]{6,12}$/.test(runId)) throw usageError(this, 'A run id looks like `k3x9q2`: it is shown when the run starts.');
+    return { runId };
+  },
+  answer: cancel,
+});
