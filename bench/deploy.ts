@@ -389,7 +389,7 @@ async function longRollout(bench: Bench): Promise<void> {
   // pull, health checks), then the old ones drain: four steps, each a quarter of the rollout.
   const step = (ROLLOUT_MINUTES * 60_000) / 4;
   Object.assign(timings, { provisionMs: step, pullMs: step, healthyMs: step, drainMs: step, stopMs: step });
-  let rollout;
+  let rollout: { minutes: number; describes: number; ecs: number; others: number; peak: number; waitedMinutes: number; text: string; real: number } | undefined;
   const rolloutStarted = realNow();
   try {
     const image = bench.nextImage();

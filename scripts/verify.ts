@@ -56,22 +56,27 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   }
 }
 
+/** The terminal verify's flags, as node:util parses them. */
+function parseVerifyArgs(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      image: { type: 'string' },
+      'put-logs': { type: 'boolean' },
+      json: { type: 'boolean' },
+      strict: { type: 'boolean' },
+      config: { type: 'string' },
+      local: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+}
+
 async function verify(argv: string[], io: CliIo, stderr: (s: string) => void): Promise<number> {
-  let parsed;
+  let parsed: ReturnType<typeof parseVerifyArgs>;
   try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        image: { type: 'string' },
-        'put-logs': { type: 'boolean' },
-        json: { type: 'boolean' },
-        strict: { type: 'boolean' },
-        config: { type: 'string' },
-        local: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
+    parsed = parseVerifyArgs(argv);
   } catch (error) {
     throw new UsageError(`${(error as Error).message}\n\n${VERIFY_USAGE}`);
   }

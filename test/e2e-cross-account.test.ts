@@ -69,7 +69,7 @@ describe('a target reached through the target role', () => {
     await world.slash('U0ALICE', 'deploy web-remote v1.5.0', CHANNEL);
     const request = await world.slack.waitFor(() => parents().find((m) => /asks to deploy to \*web-remote\*/.test(m.text) && /React/.test(m.text)), 20_000);
     await world.react('U0BOB', CHANNEL, request.ts, 'white_check_mark');
-    expect(await outcome(request.ts)).toMatch(/^✅ [^]*is live and steady/);
+    expect(await outcome(request.ts)).toMatch(/^✅ [\s\S]*is live and steady/);
     expect(assumedBy(DEPLOY_WORKFLOW_FUNCTION).map((d) => d.decision)).toContain('allowed');
     const deployed = asTarget().filter((d) => d.decision === 'allowed').map((d) => d.action);
     expect(deployed).toEqual(expect.arrayContaining(['ecs:RegisterTaskDefinition', 'iam:PassRole', 'ecs:TagResource', 'ecs:UpdateService']));

@@ -50,7 +50,7 @@ describe('a worker that stops without finishing', () => {
   it('killed mid-command (out of memory): the thread and the parent say so, the audit completes as an error', async () => {
     world.aws.faults.latency(60_000, 'ecs:DescribeServices'); // the command is under way when the sandbox dies
     await world.slash('U0ALICE', 'status web');
-    const parent = await world.slack.waitFor(() => parents().find((m) => m.text.includes('ran `/ecs status web`') && !/^[✅❌⚠️]/u.test(m.text)));
+    const parent = await world.slack.waitFor(() => parents().find((m) => m.text.includes('ran `/ecs status web`') && !/^(✅|❌|⚠️)/u.test(m.text)));
     // The thread is recorded before the command starts, so the report can find it.
     await eventually(async () => (await auditOf('/ecs status web')).record?.threadTs === parent.ts);
     expect(world.aws.lambda.kill(WORKER_FUNCTION)).toBe(1);

@@ -7,8 +7,7 @@
  *  - `broken` fails in many ways at once, each listed in VERIFY_SEED.problems with how it shows
  *    through the API, so tests and docs can refer to them by id.
  *
- * seed.ts imports this module, so SAMPLE may only be read inside functions, not at load time;
- * VERIFY_SEED therefore repeats the few ECS-seed names it needs, and
+ * VERIFY_SEED repeats the few ECS-seed names it needs (sample.ts), and
  * test/aws-verify-services.test.ts checks that they agree.
  */
 import { putRole, putManagedPolicy, trustPolicy } from './services/iam';
@@ -20,7 +19,7 @@ import { putTargetGroup } from './services/elbv2';
 import { ec2State } from './services/ec2';
 import { policyText, type PolicyDocument, type PolicyStatement } from './policy';
 import type { IpPermission, Route, RouteTableAssociation, VpcEndpoint } from '@aws-sdk/client-ec2';
-import { SAMPLE } from './seed';
+import { SAMPLE } from './sample';
 import { hexId, uuid, type EmulatorState } from './state';
 
 const ACCOUNT = '111111111111';

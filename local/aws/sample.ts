@@ -1,0 +1,106 @@
+/**
+ * Names and ARNs of the seeded sample account (ECS services, images, roles), in a module of their
+ * own: seed.ts builds the account from them and seed-verify.ts reads them, without importing each
+ * other both ways.
+ */
+import { hexId } from './state';
+
+export const ACCOUNT = '111111111111';
+export const REGION = 'us-east-1';
+export const ECR = `${ACCOUNT}.dkr.ecr.${REGION}.amazonaws.com`;
+export const ecsArn = (resource: string) => `arn:aws:ecs:${REGION}:${ACCOUNT}:${resource}`;
+export const role = (name: string) => `arn:aws:iam::${ACCOUNT}:role/${name}`;
+export const taskIds = (label: string, n: number) => Array.from({ length: n }, (_, i) => hexId(`task/${label}/${i}`));
+
+/** Names and ARNs of the seeded resources, for tests and the playground. */
+export const SAMPLE = {
+  accountId: ACCOUNT,
+  region: REGION,
+  cluster: 'main',
+  clusterArn: ecsArn('cluster/main'),
+  services: {
+    web: ecsArn('service/main/web'),
+    broken: ecsArn('service/main/broken'),
+    manager: ecsArn('service/main/manager'),
+    legacy: ecsArn('service/blue-green/legacy'),
+  },
+  /** Where `legacy` (CODE_DEPLOY) runs. */
+  legacyCluster: 'blue-green',
+  legacyClusterArn: ecsArn('cluster/blue-green'),
+  taskDefinitions: {
+    web: ecsArn('task-definition/web:42'),
+    webPrevious: ecsArn('task-definition/web:41'),
+    broken: ecsArn('task-definition/broken:7'),
+    /** What `broken` ran before broken:7: a good image; one of its tasks still runs. */
+    brokenPrevious: ecsArn('task-definition/broken:6'),
+    manager: ecsArn('task-definition/manager:3'),
+    legacy: ecsArn('task-definition/legacy:12'),
+  },
+  images: {
+    web: `${ECR}/web:v1.4.2`,
+    webPrevious: `${ECR}/web:v1.4.1`,
+    broken: `${ECR}/web:does-not-exist`,
+    logRouter: 'public.ecr.aws/aws-observability/aws-for-fluent-bit:stable',
+    /** Pushed, not deployed yet: a good release to roll out. */
+    webNext: `${ECR}/web:v1.5.0`,
+    /** Pushed, but its container exits with code 1 shortly after starting. */
+    webCrash: `${ECR}/web:v2-crash`,
+    /** Pushed, but its container is killed for exceeding its memory shortly after starting. */
+    webOom: `${ECR}/web:v2-oom`,
+    legacy: `${ECR}/legacy:v3.2.0`,
+  },
+  /** What the sample ECR holds (for ECR's DescribeImages/ListImages): every image above but the missing tag. */
+  ecrImages: [
+    `${ECR}/web:v1.4.1`,
+    `${ECR}/web:v1.4.2`,
+    `${ECR}/web:v1.5.0`,
+    `${ECR}/web:v2-crash`,
+    `${ECR}/web:v2-oom`,
+    `${ECR}/legacy:v3.2.0`,
+  ],
+  deployments: {
+    web: 'ecs-svc/4719306254839071652',
+    webPrevious: 'ecs-svc/3380117456920385543',
+    broken: 'ecs-svc/8820341775619232017',
+    /** ACTIVE next to `broken`'s PRIMARY: the broken:6 deployment, still running one task. */
+    brokenPrevious: 'ecs-svc/6051987342215560981',
+    manager: 'ecs-svc/1590438826671095408',
+    /** CODE_DEPLOY services have task sets instead of deployments. */
+    legacyTaskSet: 'ecs-svc/2264901385527710934',
+  },
+  /** Task ids (the ARN is `arn:aws:ecs:us-east-1:111111111111:task/main/<id>`). */
+  tasks: {
+    webRunning: taskIds('web', 2),
+    webStopped: hexId('task/web/old'),
+    brokenStopped: taskIds('broken', 4),
+    /** broken:6's task, started before exec was enabled: enableExecuteCommand false, no ExecuteCommandAgent. */
+    brokenRunning: taskIds('broken-previous', 1),
+    managerRunning: taskIds('manager', 1),
+    legacyRunning: taskIds('legacy', 2),
+  },
+  targetGroupArn: `arn:aws:elasticloadbalancing:${REGION}:${ACCOUNT}:targetgroup/web/6d0ecf831eec9f09`,
+  /** CodeDeploy shifts `legacy` between these two. */
+  legacyTargetGroupArns: [
+    `arn:aws:elasticloadbalancing:${REGION}:${ACCOUNT}:targetgroup/legacy-blue/0b9c3f52d1a7e4c6`,
+    `arn:aws:elasticloadbalancing:${REGION}:${ACCOUNT}:targetgroup/legacy-green/5e8d21a4c07b93f1`,
+  ],
+  secrets: {
+    webDatabaseUrl: `arn:aws:ssm:${REGION}:${ACCOUNT}:parameter/web/DATABASE_URL`,
+    webApiKey: `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:web/api-key-Xb3kQ9`,
+    brokenDatabaseUrl: `arn:aws:ssm:${REGION}:${ACCOUNT}:parameter/broken/DATABASE_URL`,
+    brokenApiKey: `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:broken/api-key-Q8mZ2c`,
+  },
+  roles: {
+    bot: role('ecs-chatops-lambda'),
+    target: role('ecs-chatops-target'),
+    crossAccountTarget: 'arn:aws:iam::222222222222:role/ecs-chatops-target',
+  },
+} as const;
+
+export const SUBNETS = ['subnet-0a1b2c3d4e5f60718', 'subnet-0f1e2d3c4b5a69788'];
+/** Where a seeded task's ENI lands: availability zone and the subnet's /24 (as in seed-verify.ts's EC2 seed). */
+export const SUBNET_LAYOUT: Record<string, { az: string; prefix: string }> = {
+  'subnet-0a1b2c3d4e5f60718': { az: `${REGION}a`, prefix: '10.0.1' },
+  'subnet-0f1e2d3c4b5a69788': { az: `${REGION}b`, prefix: '10.0.2' },
+  'subnet-0b1c2d3e4f5a6b7c8': { az: `${REGION}a`, prefix: '10.1.1' },
+};
