@@ -12,7 +12,8 @@ import { putRole, trustPolicy } from '../local/aws/services/iam';
 import { putKey } from '../local/aws/services/kms';
 import { logsState, putLogGroup } from '../local/aws/services/logs';
 import { policyText } from '../local/aws/policy';
-import { age, execChecks, launchKind, versionAtLeast } from '../src/verify/checks/exec';
+import { launchKinds } from '../src/ecs/launch';
+import { age, execChecks, versionAtLeast } from '../src/verify/checks/exec';
 import type { VerifyContext } from '../src/verify/context';
 import { patch, runRecorded, TARGETS, useVerifyHarness } from './support/verify';
 
@@ -156,6 +157,15 @@ describe('ECS Exec checks: made-up failures', () => {
     expect(r['exec:platform']!.message).toContain('1.50.2');
   });
 
+  it('platform: a service on Fargate and EC2 providers gets the Fargate check and the agent named', async () => {
+    patch(service('web'), { launchType: undefined, capacityProviderStrategy: [{ capacityProvider: 'FARGATE', weight: 1 }, { capacityProvider: 'web-asg', weight: 1 }] } as Partial<Service>);
+    patch(webTask(), { platformVersion: '1.3.0' });
+    const { r } = await run('web');
+    expect(r['exec:platform']!.status).toBe('FAIL');
+    expect(r['exec:platform']!.message).toContain(`\`${SAMPLE.tasks.webRunning[0]}\` runs on 1.3.0`);
+    expect(r['exec:platform']!.message).toContain('tasks on EC2 also run here, and there ECS Exec needs ECS container agent 1.50.2 or later');
+  });
+
   it('session key: missing, or disabled, fails', async () => {
     execConfig({ kmsKeyId: 'alias/exec-nope', logging: 'DEFAULT' });
     let { r } = await run('web');
@@ -271,11 +281,11 @@ describe('ECS Exec helpers', () => {
     expect(versionAtLeast('1.10.0', '1.4.0')).toBe(true);
     expect(versionAtLeast('1.3.0', '1.4.0')).toBe(false);
     expect(versionAtLeast('LATEST', '1.4.0')).toBeUndefined();
-    expect(launchKind({ launchType: 'FARGATE' })).toBe('FARGATE');
-    expect(launchKind({ capacityProviderStrategy: [{ capacityProvider: 'FARGATE_SPOT', weight: 1 }] })).toBe('FARGATE');
-    expect(launchKind({}, { defaultCapacityProviderStrategy: [{ capacityProvider: 'FARGATE', weight: 1 }] })).toBe('FARGATE');
-    expect(launchKind({ capacityProviderStrategy: [{ capacityProvider: 'my-asg', weight: 1 }] })).toBe('EC2');
-    expect(launchKind({})).toBe('EC2');
+    expect([...launchKinds({ launchType: 'FARGATE' })]).toEqual(['FARGATE']);
+    expect([...launchKinds({ capacityProviderStrategy: [{ capacityProvider: 'FARGATE_SPOT', weight: 1 }] })]).toEqual(['FARGATE']);
+    expect([...launchKinds({}, { defaultCapacityProviderStrategy: [{ capacityProvider: 'FARGATE', weight: 1 }] })]).toEqual(['FARGATE']);
+    expect([...launchKinds({ capacityProviderStrategy: [{ capacityProvider: 'my-asg', weight: 1 }] })]).toEqual(['EC2']);
+    expect([...launchKinds({})]).toEqual(['EC2']);
     const now = Date.UTC(2025, 0, 10);
     expect(age(new Date(now - 5 * 60_000), now)).toBe('5 min ago');
     expect(age(new Date(now - 5 * 3_600_000), now)).toBe('5 h ago');

@@ -253,4 +253,10 @@ describe('executionRoleNeeds', () => {
     expect(executionRoleNeeds(td, { launchType: 'EC2' }).map((n) => n.what)).toEqual(['read the private registry credentials of `proxy`']);
     expect(executionRoleNeeds(td, { capacityProviderStrategy: [{ capacityProvider: 'my-asg-provider' }] })).toHaveLength(1);
   });
+
+  it('on Fargate and EC2 at once, the Fargate tasks still need the role for ECR and awslogs', () => {
+    const mixed = [{ capacityProvider: 'my-asg-provider', weight: 1 }, { capacityProvider: 'FARGATE_SPOT', weight: 1 }];
+    expect(executionRoleNeeds(td, { capacityProviderStrategy: mixed })).toHaveLength(3);
+    expect(executionRoleNeeds(td, {}, { defaultCapacityProviderStrategy: mixed })).toHaveLength(3);
+  });
 });

@@ -10,8 +10,10 @@ import {
   type TaskDefinition,
 } from '@aws-sdk/client-ecs';
 import { GetRoleCommand, IAMClient, SimulatePrincipalPolicyCommand, type ContextEntry, type Role } from '@aws-sdk/client-iam';
+import { roleName } from '../aws/arn';
 import type { AwsSession } from '../aws/session';
 import type { Target } from '../config/schema';
+import { launchKinds, type LaunchKind } from '../ecs/launch';
 import { UserFacingError } from '../platform/errors';
 
 export interface VerifyOptions {
@@ -97,6 +99,15 @@ export class VerifyContext {
     });
   }
 
+  /**
+   * Every kind of capacity the service's tasks run on (ecs/launch.ts). A cluster the bot may not
+   * describe only loses its default strategy, which a service created from it repeats anyway.
+   */
+  async launchKinds(): Promise<ReadonlySet<LaunchKind>> {
+    const [service, cluster, taskDefinition] = await Promise.all([this.service(), this.cluster().catch(() => undefined), this.taskDefinition()]);
+    return launchKinds(service, cluster, taskDefinition);
+  }
+
   /** RUNNING tasks of the service, described (for ECS Exec readiness). */
   runningTasks(): Promise<Task[]> {
     return this.once('runningTasks', async () => {
@@ -111,7 +122,7 @@ export class VerifyContext {
 
   /** The role, or undefined if it does not exist. */
   role(arn: string): Promise<Role | undefined> {
-    const name = arn.split('/').pop()!;
+    const name = roleName(arn);
     return this.once(`role:${name}`, async () => {
       try {
         return (await this.aws.client(IAMClient).send(new GetRoleCommand({ RoleName: name }))).Role;

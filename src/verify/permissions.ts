@@ -1,4 +1,5 @@
 import type { ContextEntry } from '@aws-sdk/client-iam';
+import { roleName } from '../aws/arn';
 import type { VerifyContext, SimulationDenial } from './context';
 import { describeCheckError } from './errors';
 import type { CheckOutcome } from './types';
@@ -13,8 +14,6 @@ export interface PermissionQuestion {
   context?: ContextEntry[];
   resourcePolicy?: string;
 }
-
-const roleName = (arn: string) => arn.split('/').pop()!;
 
 /**
  * Asks IAM's policy simulator whether the role (not the bot) may do the actions. Returns undefined

@@ -7,12 +7,14 @@
  */
 import type { Cluster, ContainerDefinition, ExecuteCommandConfiguration, Service, Task, TaskDefinition } from '@aws-sdk/client-ecs';
 import type { KeyMetadata } from '@aws-sdk/client-kms';
+import { roleName } from '../../aws/arn';
 import type { VerifyContext } from '../context';
 import { describeCheckError } from '../errors';
 import { checkPermission } from '../permissions';
 import type { Planner } from '../plan';
 import type { CheckOutcome, CheckSpec } from '../types';
 import { fail, ok, skip, unverified, warn } from '../types';
+import { marks } from '../text';
 import { lookup } from './logs';
 import { describeKey, keyPolicy } from './secrets';
 
@@ -21,23 +23,7 @@ export const EXEC_ACTIONS = ['ssmmessages:CreateControlChannel', 'ssmmessages:Cr
 
 const GROUP = ['ECS Exec'];
 
-export type LaunchKind = 'FARGATE' | 'EC2' | 'EXTERNAL';
-
-/**
- * Where the service's tasks run: its launch type, else its capacity provider strategy, else the
- * cluster's default strategy (a service with neither gets the EC2 launch type).
- */
-export function launchKind(service: Service, cluster?: Cluster): LaunchKind {
-  if (service.launchType === 'FARGATE') return 'FARGATE';
-  if (service.launchType === 'EXTERNAL') return 'EXTERNAL';
-  if (service.launchType) return 'EC2';
-  const strategy = service.capacityProviderStrategy?.length ? service.capacityProviderStrategy : (cluster?.defaultCapacityProviderStrategy ?? []);
-  return strategy.some((s) => s.capacityProvider === 'FARGATE' || s.capacityProvider === 'FARGATE_SPOT') ? 'FARGATE' : 'EC2';
-}
-
 export const taskId = (task: Task) => task.taskArn?.split('/').pop() ?? '?';
-const code = (items: string[]) => items.map((i) => `\`${i}\``).join(', ');
-const roleName = (arn: string) => arn.split('/').pop()!;
 
 /** `3 h ago`, `2 days ago`: enough to tell an old task from a new one. */
 export function age(date: Date | undefined, now = Date.now()): string {
@@ -105,8 +91,8 @@ function execEnabledCheck(taskDefinition: TaskDefinition, service: Service): Che
         const names = (taskDefinition.containerDefinitions ?? []).map((c) => c.name!);
         if (!names.includes(container)) {
           return fail(
-            `enabled, but \`/ecs run\` is configured to use container \`${container}\`, which task definition \`${taskDefinition.family}:${taskDefinition.revision}\` does not have (it has ${code(names)})`,
-            `Set \`targets.${ctx.alias}.manager.container\` to one of ${code(names)} in the configuration.`,
+            `enabled, but \`/ecs run\` is configured to use container \`${container}\`, which task definition \`${taskDefinition.family}:${taskDefinition.revision}\` does not have (it has ${marks(names)})`,
+            `Set \`targets.${ctx.alias}.manager.container\` to one of ${marks(names)} in the configuration.`,
           );
         }
         return ok(`enabled on the service; \`/ecs run\` uses container \`${container}\``);
@@ -163,7 +149,7 @@ function agentCheck(ctx: VerifyContext, taskDefinition: TaskDefinition): CheckSp
       if (stopped.length) {
         const readOnly = (taskDefinition.containerDefinitions ?? []).filter((c: ContainerDefinition) => c.readonlyRootFilesystem).map((c) => c.name!);
         const causes = [
-          ...(readOnly.length ? [`${code(readOnly)} ${readOnly.length === 1 ? 'has' : 'have'} \`readonlyRootFilesystem\` on, and the agent cannot set itself up in a read-only container`] : []),
+          ...(readOnly.length ? [`${marks(readOnly)} ${readOnly.length === 1 ? 'has' : 'have'} \`readonlyRootFilesystem\` on, and the agent cannot set itself up in a read-only container`] : []),
           `the agent could not reach \`ssmmessages.${ctx.region}.amazonaws.com\` (no NAT route and no \`ssmmessages\` VPC endpoint: see the Network checks)`,
           'the task role may not open the ssmmessages channels (see “Task role”)',
           'the container has no shell or ran out of memory or disk',
@@ -180,7 +166,7 @@ function agentCheck(ctx: VerifyContext, taskDefinition: TaskDefinition): CheckSp
 }
 
 const NO_TASK_ROLE_FIX = (ctx: VerifyContext) =>
-  `Give the task definition a task role (\`"taskRoleArn"\`) that allows ${code(EXEC_ACTIONS)} on \`*\`, then \`/ecs deploy ${ctx.alias} --redeploy\`.`;
+  `Give the task definition a task role (\`"taskRoleArn"\`) that allows ${marks(EXEC_ACTIONS)} on \`*\`, then \`/ecs deploy ${ctx.alias} --redeploy\`.`;
 
 function taskRoleCheck(taskDefinition: TaskDefinition): CheckSpec {
   return {
@@ -205,7 +191,7 @@ function taskRoleCheck(taskDefinition: TaskDefinition): CheckSpec {
   };
 }
 
-/** Fargate needs platform 1.4.0+ (Linux); on EC2 the ECS agent version matters, which we cannot see here. */
+/** Fargate needs platform 1.4.0+ (Linux); on EC2 the ECS agent version matters, which we cannot see here; a service on both gets both. */
 function platformCheck(taskDefinition: TaskDefinition, service: Service): CheckSpec {
   return {
     id: 'exec:platform',
@@ -213,12 +199,14 @@ function platformCheck(taskDefinition: TaskDefinition, service: Service): CheckS
     title: 'Platform',
     group: GROUP,
     async run(ctx) {
-      const kind = launchKind(service, await ctx.cluster());
-      if (kind !== 'FARGATE') {
-        return skip(
-          `${kind === 'EXTERNAL' ? 'external instances (ECS Anywhere)' : 'EC2 launch type'}: ECS Exec needs ECS container agent 1.50.2 or later on the instances, which cannot be read from the service (it is the container instances' \`versionInfo.agentVersion\`): not checked`,
-        );
+      const kinds = await ctx.launchKinds();
+      const instances = [...kinds].filter((kind) => kind !== 'FARGATE');
+      const agent = `ECS Exec needs ECS container agent 1.50.2 or later on the instances, which cannot be read from the service (it is the container instances' \`versionInfo.agentVersion\`)`;
+      if (!kinds.has('FARGATE')) {
+        return skip(`${instances.includes('EXTERNAL') ? 'external instances (ECS Anywhere)' : 'EC2 launch type'}: ${agent}: not checked`);
       }
+      // Tasks on both: the Fargate ones are judged here, and the instances' agent is named as unchecked.
+      const alsoInstances = instances.length ? `; tasks on EC2 also run here, and there ${agent}: not checked` : '';
       const windows = /^WINDOWS/i.test(service.platformFamily ?? taskDefinition.runtimePlatform?.operatingSystemFamily ?? '');
       // Windows on Fargate has supported exec since its first platform version (1.0.0).
       const minimum = windows ? '1.0.0' : '1.4.0';
@@ -227,21 +215,21 @@ function platformCheck(taskDefinition: TaskDefinition, service: Service): CheckS
       const old = tasks.filter((t) => versionAtLeast(t.platformVersion, minimum) === false);
       if (versionAtLeast(configured, minimum) === false) {
         return fail(
-          `the service runs on Fargate platform version ${configured}; ECS Exec needs ${minimum} or later`,
+          `the service runs on Fargate platform version ${configured}; ECS Exec needs ${minimum} or later${alsoInstances}`,
           `\`${cli(ctx, '--platform-version LATEST --force-new-deployment')}\``,
         );
       }
       if (old.length) {
         return fail(
-          `the service asks for platform ${configured}, but ${old.map((t) => `\`${taskId(t)}\` runs on ${t.platformVersion}`).join(', ')}; ECS Exec needs ${minimum} or later`,
+          `the service asks for platform ${configured}, but ${old.map((t) => `\`${taskId(t)}\` runs on ${t.platformVersion}`).join(', ')}; ECS Exec needs ${minimum} or later${alsoInstances}`,
           redeployFix(ctx),
         );
       }
       const actual = [...new Set(tasks.map((t) => t.platformVersion).filter((v): v is string => !!v))];
       if (configured === 'LATEST') {
-        return ok(`Fargate platform LATEST${actual.length ? ` (${actual.join(', ')} on the running tasks)` : `, which is ${minimum} or later for new tasks`}`);
+        return ok(`Fargate platform LATEST${actual.length ? ` (${actual.join(', ')} on the running tasks)` : `, which is ${minimum} or later for new tasks`}${alsoInstances}`);
       }
-      return ok(`Fargate platform ${configured} (ECS Exec needs ${minimum} or later)`);
+      return ok(`Fargate platform ${configured} (ECS Exec needs ${minimum} or later)${alsoInstances}`);
     },
   };
 }
@@ -359,7 +347,7 @@ function loggingCheck(taskDefinition: TaskDefinition): CheckSpec {
           ),
         ];
         if (groups.length === 0) return skip('logging DEFAULT, but no container uses awslogs, so session output is not logged');
-        return ok(`logging DEFAULT: session output goes where the containers' awslogs configuration sends it (${code(groups)}; the Logs checks cover those groups)`);
+        return ok(`logging DEFAULT: session output goes where the containers' awslogs configuration sends it (${marks(groups)}; the Logs checks cover those groups)`);
       }
       const lc = config.logConfiguration ?? {};
       if (!lc.cloudWatchLogGroupName && !lc.s3BucketName) return skip('logging OVERRIDE without a log group or bucket: session output is not logged');

@@ -13,6 +13,7 @@
  */
 import type { ContainerDefinition, Service, TaskDefinition } from '@aws-sdk/client-ecs';
 import { DescribeImagesCommand, ECRClient, type ImageDetail, type ImageIdentifier } from '@aws-sdk/client-ecr';
+import { roleName } from '../../aws/arn';
 import { recentTags as recentEcrTags } from '../../ecs/ecr';
 import {
   formatImageRef,
@@ -31,7 +32,7 @@ import { checkPermission, describeDenials, fixFor } from '../permissions';
 import type { Planner } from '../plan';
 import type { CheckOutcome, CheckSpec } from '../types';
 import { fail, ok, skip, unverified } from '../types';
-import { launchKind, listWords, roleName } from './roles';
+import { listWords } from '../text';
 
 /** What pulling an ECR image takes, besides ecr:GetAuthorizationToken (whose resource is always `*`). */
 export const ECR_PULL_ACTIONS = ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchCheckLayerAvailability'];
@@ -171,7 +172,7 @@ function pullPermissionCheck(refs: ImageRef[], td: TaskDefinition, service: Serv
     async run(ctx) {
       const named = td.executionRoleArn;
       if (!named) {
-        return launchKind(service, td) === 'EC2'
+        return [...(await ctx.launchKinds())].every((kind) => kind === 'EC2')
           ? skip(`no execution role: ${names} are pulled with the container instance role, which the bot does not check`)
           : skip('no execution role: reported by the execution role check');
       }

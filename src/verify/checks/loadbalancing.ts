@@ -11,8 +11,8 @@ import type { VerifyContext } from '../context';
 import type { Planner } from '../plan';
 import type { CheckSpec } from '../types';
 import { fail, ok, skip, warn } from '../types';
+import { marks } from '../text';
 
-const code = (items: string[]) => items.map((i) => `\`${i}\``).join(', ');
 /** `targetgroup/web/6d0e…` → `web`. */
 const tgName = (arn: string) => arn.split(':').pop()?.split('/')[1] ?? arn;
 const regionOf = (arn: string, fallback: string) => arn.split(':')[3] || fallback;
@@ -103,7 +103,7 @@ function targetGroupCheck(i: number, lb: LoadBalancer, arns: string[], service: 
           `Forward a listener (or listener rule) to it: \`aws elbv2 modify-listener --listener-arn <listener ARN> --default-actions Type=forward,TargetGroupArn=${arn}\``,
         );
       }
-      return ok(`\`${tg.TargetGroupName}\` (${summary}) behind ${code(balancers.map((b) => b.split(':').pop()!.replace(/^loadbalancer\//, '')))}`);
+      return ok(`\`${tg.TargetGroupName}\` (${summary}) behind ${marks(balancers.map((b) => b.split(':').pop()!.replace(/^loadbalancer\//, '')))}`);
     },
   };
 }
@@ -125,7 +125,7 @@ function containerCheck(i: number, lb: LoadBalancer, taskDefinition: TaskDefinit
       if (!container) {
         const names = containers.map((c) => c.name!);
         return fail(
-          `the service sends the target group's traffic to container \`${lb.containerName}\`, which ${td} does not have (it has ${code(names)}): ECS rejects the deployment`,
+          `the service sends the target group's traffic to container \`${lb.containerName}\`, which ${td} does not have (it has ${marks(names)}): ECS rejects the deployment`,
           `Rename the container in the task definition, or point the load balancer entry at one it has: ${updateLb(names[0] ?? '<container>', lb.containerPort ?? '<port>')}`,
         );
       }

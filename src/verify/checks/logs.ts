@@ -1,12 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { CloudWatchLogsClient, CreateLogStreamCommand, DescribeLogGroupsCommand, PutLogEventsCommand, type LogGroup } from '@aws-sdk/client-cloudwatch-logs';
 import type { ContainerDefinition, TaskDefinition } from '@aws-sdk/client-ecs';
+import { roleName } from '../../aws/arn';
+import type { LaunchKind } from '../../ecs/launch';
 import type { VerifyContext } from '../context';
 import { describeCheckError } from '../errors';
 import { checkPermission } from '../permissions';
 import type { Planner } from '../plan';
 import type { CheckOutcome, CheckSpec } from '../types';
 import { fail, ok, skip, unverified } from '../types';
+import { listWords, mark } from '../text';
 
 /**
  * The logs family: every CloudWatch log group the task's `awslogs` containers write to exists (in
@@ -31,13 +34,8 @@ interface Lookup {
 }
 
 const ROLE_LABEL = 'execution role';
-const roleName = (arn: string) => arn.split('/').pop()!;
-const code = (s: string) => `\`${s}\``;
 /** "`app`", "`app` and `log-router`", "`a`, `b` and `c`". */
-const listOf = (names: string[]) => {
-  const quoted = names.map(code);
-  return quoted.length <= 1 ? (quoted[0] ?? '') : `${quoted.slice(0, -1).join(', ')} and ${quoted.at(-1)}`;
-};
+const listOf = (names: string[]) => listWords(names.map(mark));
 const partitionOf = (td: TaskDefinition) => td.executionRoleArn?.split(':')[1] || td.taskDefinitionArn?.split(':')[1] || 'aws';
 
 export const logChecks: Planner = ({ ctx, taskDefinition }) => {
@@ -56,7 +54,7 @@ export const logChecks: Planner = ({ ctx, taskDefinition }) => {
     const group = config.options?.['awslogs-group'];
     if (!group) {
       const missing = fail(
-        `container ${code(name)} uses the \`awslogs\` driver without \`awslogs-group\`: the task cannot start`,
+        `container ${mark(name)} uses the \`awslogs\` driver without \`awslogs-group\`: the task cannot start`,
         `Add \`"awslogs-group": "/ecs/${taskDefinition.family ?? name}"\` to the container's \`logConfiguration.options\`.`,
       );
       specs.push(containerSpec(name, async () => missing));
@@ -87,10 +85,10 @@ function notAwslogs(container: ContainerDefinition, router: string | undefined):
   if (!driver) why = 'no `logConfiguration`: the output is not sent to CloudWatch (on Fargate it is discarded)';
   else if (driver === 'awsfirelens') {
     why = router
-      ? `logs go through FireLens (${code(router)}) to wherever its configuration sends them; only \`awslogs\` destinations are checked (the router's own awslogs group is)`
+      ? `logs go through FireLens (${mark(router)}) to wherever its configuration sends them; only \`awslogs\` destinations are checked (the router's own awslogs group is)`
       : 'logs go through FireLens, but no container has a `firelensConfiguration`: check the task definition';
   } else if (driver === 'none') why = 'log driver `none`: the output is discarded';
-  else why = `log driver ${code(driver)} sends logs outside CloudWatch; only \`awslogs\` is checked`;
+  else why = `log driver ${mark(driver)} sends logs outside CloudWatch; only \`awslogs\` is checked`;
   return containerSpec(name, async () => skip(why));
 }
 
@@ -107,30 +105,30 @@ function groupSpecs(ctx: VerifyContext, td: TaskDefinition, target: LogTarget): 
   const exists: CheckSpec = {
     id,
     family: 'logs',
-    title: `Log group ${code(name)}${where}`,
+    title: `Log group ${mark(name)}${where}`,
     group,
     async run(ctx) {
       const { group: found, similar } = await lookup(ctx, region, name);
       if (found) {
         const retention = found.retentionInDays ? `${found.retentionInDays}-day retention` : 'kept forever (no retention set)';
-        return ok(`log group ${code(name)} exists in ${region} (${retention}); ${usedBy}`);
+        return ok(`log group ${mark(name)} exists in ${region} (${retention}); ${usedBy}`);
       }
       const create = `\`aws logs create-log-group --log-group-name ${name} --region ${region}\``;
       const lookalike = similar.length ? ` A similar group exists: ${listOf(similar)}; if that is the one meant, change \`awslogs-group\` to it.` : '';
       const everyoneCreates = target.creators.length === target.containers.length;
       if (!everyoneCreates) {
         const partly = target.creators.length ? ` (only ${listOf(target.creators)} set \`awslogs-create-group\`, and another container may start first)` : '';
-        return fail(`log group ${code(name)} does not exist in ${region}${partly}: tasks cannot start, since the awslogs driver of ${users} has nowhere to write.${lookalike}`, `Create it: ${create}.`);
+        return fail(`log group ${mark(name)} does not exist in ${region}${partly}: tasks cannot start, since the awslogs driver of ${users} has nowhere to write.${lookalike}`, `Create it: ${create}.`);
       }
       // awslogs-create-group: ECS creates the group on first start, as the execution role.
-      if (!execRole) return noExecutionRole(td, `create the log group ${code(name)}`, ['logs:CreateLogGroup']);
+      if (!execRole) return noExecutionRole(await ctx.launchKinds(), `create the log group ${mark(name)}`, ['logs:CreateLogGroup']);
       const problem = await checkPermission(ctx, { label: ROLE_LABEL, roleArn: execRole, actions: ['logs:CreateLogGroup'], resources: [`${await groupArn()}:*`] });
       if (!problem) {
-        return ok(`log group ${code(name)} does not exist yet in ${region}; ECS creates it when a task starts (\`awslogs-create-group\` is on) and the execution role ${code(roleName(execRole))} may \`logs:CreateLogGroup\``);
+        return ok(`log group ${mark(name)} does not exist yet in ${region}; ECS creates it when a task starts (\`awslogs-create-group\` is on) and the execution role ${mark(roleName(execRole))} may \`logs:CreateLogGroup\``);
       }
       if (problem.status !== 'FAIL') return problem;
       return fail(
-        `log group ${code(name)} does not exist in ${region}, and although \`awslogs-create-group\` is on, ${problem.message}: tasks will fail to start.${lookalike}`,
+        `log group ${mark(name)} does not exist in ${region}, and although \`awslogs-create-group\` is on, ${problem.message}: tasks will fail to start.${lookalike}`,
         `Create the group (${create}), or let ECS create it: ${problem.fix ?? 'allow `logs:CreateLogGroup` on the execution role.'}`,
       );
     },
@@ -139,11 +137,11 @@ function groupSpecs(ctx: VerifyContext, td: TaskDefinition, target: LogTarget): 
   const write: CheckSpec = {
     id: `logs-write:${region}:${name}`,
     family: 'logs',
-    title: `Writing to ${code(name)}${where}`,
+    title: `Writing to ${mark(name)}${where}`,
     group,
     needs: [id],
     async run(ctx) {
-      if (!execRole) return noExecutionRole(td, `write to ${code(name)}`, ['logs:CreateLogStream', 'logs:PutLogEvents']);
+      if (!execRole) return noExecutionRole(await ctx.launchKinds(), `write to ${mark(name)}`, ['logs:CreateLogStream', 'logs:PutLogEvents']);
       const problem = await checkPermission(ctx, {
         label: ROLE_LABEL,
         roleArn: execRole,
@@ -151,12 +149,12 @@ function groupSpecs(ctx: VerifyContext, td: TaskDefinition, target: LogTarget): 
         resources: [`${await groupArn()}:log-stream:*`],
       });
       if (problem) return problem;
-      const allowed = `the execution role ${code(roleName(execRole))} may create log streams and put events in ${code(name)}`;
+      const allowed = `the execution role ${mark(roleName(execRole))} may create log streams and put events in ${mark(name)}`;
       if (!ctx.options.putLogs) return ok(`${allowed}; no test line was written (put-logs is off)`);
       if (!(await lookup(ctx, region, name)).group) return ok(`${allowed}; no test line was written: the group does not exist until ECS creates it`);
       try {
         const stream = await putTestLine(ctx, region, name);
-        return ok(`${allowed}; wrote a test line to stream ${code(stream)} as the bot (put-logs is on)`);
+        return ok(`${allowed}; wrote a test line to stream ${mark(stream)} as the bot (put-logs is on)`);
       } catch (error) {
         // The role's permission is proven; only the bot's own write failed, so this is not a FAIL.
         const why = describeCheckError(error);
@@ -168,17 +166,16 @@ function groupSpecs(ctx: VerifyContext, td: TaskDefinition, target: LogTarget): 
 }
 
 /** Without an execution role, Fargate cannot use awslogs at all; on EC2 the instance role writes (not checked here). */
-function noExecutionRole(td: TaskDefinition, what: string, actions: string[]): CheckOutcome {
-  const fargate = td.requiresCompatibilities?.includes('FARGATE');
-  if (fargate) {
+function noExecutionRole(kinds: ReadonlySet<LaunchKind>, what: string, actions: string[]): CheckOutcome {
+  if (kinds.has('FARGATE')) {
     return fail(
       `the task definition has no execution role, which Fargate needs to ${what}`,
-      `Set \`executionRoleArn\` to a role trusted by \`ecs-tasks.amazonaws.com\` that may ${actions.map(code).join(', ')} (the AWS managed policy \`AmazonECSTaskExecutionRolePolicy\` grants the log permissions).`,
+      `Set \`executionRoleArn\` to a role trusted by \`ecs-tasks.amazonaws.com\` that may ${actions.map(mark).join(', ')} (the AWS managed policy \`AmazonECSTaskExecutionRolePolicy\` grants the log permissions).`,
     );
   }
   return unverified(
     `not verified: without an execution role the container instance role is used to ${what}, and that role is not checked`,
-    `Make sure the container instance role allows ${actions.map(code).join(', ')}, or set an execution role.`,
+    `Make sure the container instance role allows ${actions.map(mark).join(', ')}, or set an execution role.`,
   );
 }
 

@@ -24,11 +24,11 @@ import type { VerifyContext } from '../context';
 import type { Planner } from '../plan';
 import type { CheckOutcome, CheckSpec } from '../types';
 import { fail, ok, skip, warn } from '../types';
-import { execConfiguration, launchKind } from './exec';
+import { marks } from '../text';
+import { execConfiguration } from './exec';
 
 const GROUP = ['Network'];
 const ENDPOINT_GROUP = ['Network', 'VPC endpoints'];
-const code = (items: string[]) => items.map((i) => `\`${i}\``).join(', ');
 const sorted = (ids: string[]) => [...new Set(ids)].sort();
 
 // AWS lookups, each made once per run -------------------------------------------------------
@@ -150,7 +150,7 @@ export interface NetworkNeeds {
   endpoints: EndpointNeed[];
   /** What no endpoint of this VPC can serve (other registries, other regions). */
   internet: string[];
-  /** On EC2 the container instance pulls images, ships awslogs and fetches secrets over its own network. */
+  /** Some tasks run on EC2, whose container instance pulls images, ships awslogs and fetches secrets over its own network. */
   hostManaged: boolean;
 }
 
@@ -162,8 +162,9 @@ export async function networkNeeds(ctx: VerifyContext, taskDefinition: TaskDefin
     const entry = endpoints.get(name) ?? endpoints.set(name, { service: name, type, reasons: [] }).get(name)!;
     if (!entry.reasons.includes(reason)) entry.reasons.push(reason);
   };
-  const fargate = launchKind(service, await ctx.cluster()) === 'FARGATE';
-  if (fargate) {
+  // Tasks on Fargate pull, log and fetch secrets through their own interface; on EC2 the instance does.
+  const kinds = await ctx.launchKinds();
+  if (kinds.has('FARGATE')) {
     for (const c of taskDefinition.containerDefinitions ?? []) {
       const name = `\`${c.name}\``;
       const image = c.image ?? '';
@@ -202,7 +203,7 @@ export async function networkNeeds(ctx: VerifyContext, taskDefinition: TaskDefin
   }
   // ECR's own pair first, then in a stable order.
   const order = ['ecr.api', 'ecr.dkr', 's3', 'logs', 'ssm', 'secretsmanager', 'ssmmessages', 'kms'];
-  return { endpoints: [...endpoints.values()].sort((a, b) => order.indexOf(a.service) - order.indexOf(b.service)), internet, hostManaged: !fargate };
+  return { endpoints: [...endpoints.values()].sort((a, b) => order.indexOf(a.service) - order.indexOf(b.service)), internet, hostManaged: [...kinds].some((kind) => kind !== 'FARGATE') };
 }
 
 // Security group rules ------------------------------------------------------------------------
@@ -276,7 +277,7 @@ function subnetsCheck(config: AwsVpcConfiguration): CheckSpec {
       if (missing.length) {
         const kept = ids.filter((id) => found.has(id));
         return fail(
-          `${code(missing)} ${missing.length === 1 ? 'does' : 'do'} not exist in ${ctx.region} (deleted, or from another account or region): ECS cannot place tasks there`,
+          `${marks(missing)} ${missing.length === 1 ? 'does' : 'do'} not exist in ${ctx.region} (deleted, or from another account or region): ECS cannot place tasks there`,
           `Point the service at existing subnets: ${networkConfigFix(ctx, config, kept.length ? kept : ['<subnet-id>'], config.securityGroups ?? [])}`,
         );
       }
@@ -318,7 +319,7 @@ function securityGroupsCheck(config: AwsVpcConfiguration): CheckSpec {
       if (missing.length) {
         const kept = ids.filter((id) => found.has(id));
         return fail(
-          `${code(missing)} ${missing.length === 1 ? 'does' : 'do'} not exist in ${ctx.region}: ECS cannot start tasks with ${missing.length === 1 ? 'it' : 'them'}`,
+          `${marks(missing)} ${missing.length === 1 ? 'does' : 'do'} not exist in ${ctx.region}: ECS cannot start tasks with ${missing.length === 1 ? 'it' : 'them'}`,
           `Point the service at existing groups: ${networkConfigFix(ctx, config, config.subnets ?? [], kept.length ? kept : ['<sg-id>'])}`,
         );
       }
@@ -356,11 +357,11 @@ function egressCheck(taskDefinition: TaskDefinition, service: Service): CheckSpe
       const { subnets } = await analyzeEgress(ctx, service);
       const lines = subnets.map((s) => `\`${s.subnetId}\` → ${s.via}`).join('; ');
       const isolated = subnets.filter((s) => s.egress === 'no');
-      const host = launchKind(service, await ctx.cluster()) !== 'FARGATE'
+      const host = [...(await ctx.launchKinds())].some((kind) => kind !== 'FARGATE')
         ? ' (EC2: images, awslogs and secrets go through the container instance’s own network, which is not checked; only ECS Exec uses the task’s)'
         : '';
       if (isolated.length === 0) return ok(`${lines}: VPC endpoints are not needed${host}`);
-      const which = isolated.length === subnets.length ? 'the tasks' : `tasks in ${code(isolated.map((s) => s.subnetId))}`;
+      const which = isolated.length === subnets.length ? 'the tasks' : `tasks in ${marks(isolated.map((s) => s.subnetId))}`;
       const needs = await networkNeeds(ctx, taskDefinition, service);
       if (needs.endpoints.length === 0 && needs.internet.length === 0) return ok(`${lines}. ${which[0]!.toUpperCase()}${which.slice(1)} have no way out, but need no AWS service through their own network interface${host}`);
       return ok(`${lines}. Without a way out, ${which} reach AWS only through VPC endpoints, checked below${host}`);
@@ -425,7 +426,7 @@ function endpointCheck(need: EndpointNeed, analysis: EgressAnalysis, service: Se
       const forWhat = need.reasons.join(', ');
       if (matching.length === 0) {
         return fail(
-          `\`${analysis.vpcId}\` has no \`${name}\` endpoint, and ${code(isolated.map((s) => s.subnetId))} ${isolated.length === 1 ? 'has' : 'have'} no route to the internet: needed for ${forWhat}`,
+          `\`${analysis.vpcId}\` has no \`${name}\` endpoint, and ${marks(isolated.map((s) => s.subnetId))} ${isolated.length === 1 ? 'has' : 'have'} no route to the internet: needed for ${forWhat}`,
           `${createEndpointCommand(ctx, need, analysis, endpoints, service)}. ${orNat(ctx, analysis, service)}`,
         );
       }
@@ -445,7 +446,7 @@ function endpointCheck(need: EndpointNeed, analysis: EgressAnalysis, service: Se
           const users = isolated.filter((s) => s.routeTableId && missing.includes(s.routeTableId)).map((s) => s.subnetId);
           problems.push(
             fail(
-              `gateway endpoint \`${gateway.VpcEndpointId}\` is not added to route table ${code(missing)} (used by ${code(users)}), so those tasks cannot reach it: needed for ${forWhat}`,
+              `gateway endpoint \`${gateway.VpcEndpointId}\` is not added to route table ${marks(missing)} (used by ${marks(users)}), so those tasks cannot reach it: needed for ${forWhat}`,
               `\`aws ec2 modify-vpc-endpoint --region ${ctx.region} --vpc-endpoint-id ${gateway.VpcEndpointId} --add-route-table-ids ${missing.join(' ')}\``,
             ),
           );
@@ -491,7 +492,7 @@ async function endpointIngressProblem(ctx: VerifyContext, endpoint: VpcEndpoint,
   const group = groupIds[0]!;
   const source = [...taskGroups][0];
   return fail(
-    `the security group${groupIds.length === 1 ? '' : 's'} of \`${endpoint.VpcEndpointId}\` (${code(groupIds)}) do${groupIds.length === 1 ? 'es' : ''} not allow inbound tcp 443 from the tasks in ${code(shut.map((s) => `${s.subnetId} ${s.cidr ?? ''}`.trim()))}`,
+    `the security group${groupIds.length === 1 ? '' : 's'} of \`${endpoint.VpcEndpointId}\` (${marks(groupIds)}) do${groupIds.length === 1 ? 'es' : ''} not allow inbound tcp 443 from the tasks in ${marks(shut.map((s) => `${s.subnetId} ${s.cidr ?? ''}`.trim()))}`,
     source
       ? `\`aws ec2 authorize-security-group-ingress --region ${ctx.region} --group-id ${group} --protocol tcp --port 443 --source-group ${source}\``
       : `\`aws ec2 authorize-security-group-ingress --region ${ctx.region} --group-id ${group} --protocol tcp --port 443 --cidr ${shut[0]!.cidr ?? '<cidr>'}\``,
@@ -508,7 +509,7 @@ function internetOnlyCheck(what: string[], analysis: EgressAnalysis, service: Se
     async run(ctx) {
       const isolated = analysis.subnets.filter((s) => s.egress === 'no');
       return fail(
-        `${what.join('; ')}: no VPC endpoint reaches ${what.length === 1 ? 'it' : 'them'}, and ${code(isolated.map((s) => s.subnetId))} ${isolated.length === 1 ? 'has' : 'have'} no route to the internet`,
+        `${what.join('; ')}: no VPC endpoint reaches ${what.length === 1 ? 'it' : 'them'}, and ${marks(isolated.map((s) => s.subnetId))} ${isolated.length === 1 ? 'has' : 'have'} no route to the internet`,
         `${orNat(ctx, analysis, service).replace(/^Or give/, 'Give')} Or copy the images into ECR in ${ctx.region} (a pull-through cache rule does it for public registries).`,
       );
     },

@@ -9,13 +9,16 @@
  * aws:SourceArn) against this account and a task ARN of this cluster. Conditions on other keys are
  * named, not guessed.
  */
-import type { Service, TaskDefinition } from '@aws-sdk/client-ecs';
+import type { Cluster, Service, TaskDefinition } from '@aws-sdk/client-ecs';
 import type { Role } from '@aws-sdk/client-iam';
+import { roleName } from '../../aws/arn';
 import { parseImageRef, ImageReferenceError } from '../../ecs/images';
+import { launchKinds, type LaunchKind } from '../../ecs/launch';
 import type { VerifyContext } from '../context';
 import type { Planner } from '../plan';
 import type { CheckOutcome, CheckSpec } from '../types';
 import { fail, ok, skip, warn } from '../types';
+import { listWords, mark } from '../text';
 
 export const ECS_TASKS_PRINCIPAL = 'ecs-tasks.amazonaws.com';
 const TASK_EXECUTION_POLICY = 'arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy';
@@ -37,14 +40,14 @@ function roleCheck(kind: RoleKind, td: TaskDefinition, service: Service): CheckS
     title: arn ? `${capitalize(label)} \`${roleName(arn)}\`` : capitalize(label),
     group: ['TaskDefinition'],
     async run(ctx) {
-      if (!arn) return kind === 'task' ? noTaskRole(service) : noExecutionRole(td, service);
+      if (!arn) return kind === 'task' ? noTaskRole(await ctx.launchKinds()) : noExecutionRole(td, service, await ctx.cluster().catch(() => undefined));
       return assessRole(ctx, kind, arn);
     },
   };
 }
 
-function noTaskRole(service: Service): CheckOutcome {
-  const ec2 = launchKind(service, undefined) === 'EC2';
+function noTaskRole(kinds: ReadonlySet<LaunchKind>): CheckOutcome {
+  const ec2 = kinds.has('EC2');
   return skip(
     ec2
       ? 'no task role: containers get no AWS credentials of their own (on EC2 they may still reach the container instance role)'
@@ -52,8 +55,8 @@ function noTaskRole(service: Service): CheckOutcome {
   );
 }
 
-function noExecutionRole(td: TaskDefinition, service: Service): CheckOutcome {
-  const needs = executionRoleNeeds(td, service);
+function noExecutionRole(td: TaskDefinition, service: Service, cluster: Cluster | undefined): CheckOutcome {
+  const needs = executionRoleNeeds(td, service, cluster);
   if (needs.length === 0) return skip('no execution role, and none is needed (no private ECR image, no awslogs logging, no secrets)');
   return fail(
     `no execution role, but the task needs one to ${listWords(needs.map((n) => n.what))}: ECS cannot start it`,
@@ -329,18 +332,6 @@ function trustFix(name: string, trustJson: string, others: string[]): string {
 
 // What needs an execution role -------------------------------------------------------------------
 
-export type LaunchKind = 'FARGATE' | 'EC2' | 'EXTERNAL';
-
-/** Where the service's tasks run: its launch type, its capacity providers, or what the task definition requires. */
-export function launchKind(service: Service | undefined, td: TaskDefinition | undefined): LaunchKind | undefined {
-  if (service?.launchType) return service.launchType as LaunchKind;
-  const providers = service?.capacityProviderStrategy?.map((c) => c.capacityProvider ?? '') ?? [];
-  if (providers.length) return providers.every((p) => p.startsWith('FARGATE')) ? 'FARGATE' : 'EC2';
-  const required = td?.requiresCompatibilities ?? [];
-  if (required.length === 1) return required[0] as LaunchKind;
-  return undefined;
-}
-
 export interface ExecutionRoleNeed {
   /** "pull `web:v1.4.2` from Amazon ECR". */
   what: string;
@@ -351,8 +342,9 @@ export interface ExecutionRoleNeed {
  * instances for private ECR images and awslogs; everywhere for private registry credentials,
  * secrets and S3 environment files. On EC2 the container instance role covers ECR and awslogs.
  */
-export function executionRoleNeeds(td: TaskDefinition, service: Service | undefined): ExecutionRoleNeed[] {
-  const onInstances = launchKind(service, td) === 'EC2';
+export function executionRoleNeeds(td: TaskDefinition, service: Service | undefined, cluster?: Cluster): ExecutionRoleNeed[] {
+  // Only when every task runs on EC2 does the instance role cover ECR and awslogs for all of them.
+  const onInstances = [...launchKinds(service, cluster, td)].every((kind) => kind === 'EC2');
   const ecr = new Set<string>();
   const awslogs = new Set<string>();
   const secrets: string[] = [];
@@ -369,7 +361,7 @@ export function executionRoleNeeds(td: TaskDefinition, service: Service | undefi
     if (c.repositoryCredentials?.credentialsParameter) credentials.push(c.name ?? '?');
     for (const f of c.environmentFiles ?? []) if (f.value) envFiles.push(f.value);
   }
-  const code = (xs: Iterable<string>) => listWords([...xs].map((x) => `\`${x}\``));
+  const code = (xs: Iterable<string>) => listWords([...xs].map(mark));
   const needs: ExecutionRoleNeed[] = [];
   if (!onInstances && ecr.size) needs.push({ what: `pull ${code(ecr)} from Amazon ECR` });
   if (!onInstances && awslogs.size) needs.push({ what: `send logs to CloudWatch Logs (${code(awslogs)})` });
@@ -381,17 +373,9 @@ export function executionRoleNeeds(td: TaskDefinition, service: Service | undefi
 
 // Small helpers ----------------------------------------------------------------------------------
 
-/** `web-task-role` from `arn:aws:iam::111111111111:role/app/web-task-role` (or from a bare name). */
-export const roleName = (arn: string) => arn.split('/').pop()!;
 const rolePath = (arn: string) => {
   const parts = arn.split(':role')[1]?.split('/') ?? [];
   return parts.length > 2 ? `${parts.slice(0, -1).join('/')}/` : '/';
 };
 const partitionOf = (arn: string | undefined) => (arn?.startsWith('arn:') ? arn.split(':')[1] : undefined);
 const capitalize = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
-
-/** "a", "a and b", "a, b and c". */
-export function listWords(items: string[]): string {
-  if (items.length <= 1) return items.join('');
-  return `${items.slice(0, -1).join(', ')} and ${items.at(-1)}`;
-}

@@ -3,11 +3,13 @@ import type { ContextEntry } from '@aws-sdk/client-iam';
 import { DescribeKeyCommand, GetKeyPolicyCommand, KMSClient, type KeyMetadata } from '@aws-sdk/client-kms';
 import { DescribeSecretCommand, SecretsManagerClient, type DescribeSecretResponse } from '@aws-sdk/client-secrets-manager';
 import { DescribeParametersCommand, SSMClient, type ParameterMetadata } from '@aws-sdk/client-ssm';
+import { roleName } from '../../aws/arn';
 import type { VerifyContext } from '../context';
 import { checkPermission, fixFor } from '../permissions';
 import type { Planner } from '../plan';
 import type { CheckOutcome, CheckSpec } from '../types';
 import { fail, ok, skip, unverified } from '../types';
+import { mark } from '../text';
 
 /**
  * The secrets family: every secret a container gets at start (`secrets`, the log driver's
@@ -77,8 +79,6 @@ interface Resolved {
 }
 
 const ROLE_LABEL = 'execution role';
-const code = (s: string) => `\`${s}\``;
-const roleName = (arn: string) => arn.split('/').pop()!;
 const isAwsManagedAlias = (keyRef: string) => /(^|:)alias\/aws\//.test(keyRef);
 const SECRET_SUFFIX = /-[A-Za-z0-9]{6}$/;
 
@@ -153,8 +153,8 @@ interface Lookups {
 
 function specsFor(td: TaskDefinition, ref: Reference, parsed: Parsed | undefined, lookups: Lookups): CheckSpec[] {
   const id = `secret:${ref.container}:${ref.source === 'registry' ? 'repositoryCredentials' : ref.source === 'log' ? `log:${ref.name}` : ref.name}`;
-  const label = ref.source === 'registry' ? 'Registry credentials' : ref.source === 'log' ? `Log option ${code(ref.name!)}` : `Secret ${code(ref.name!)}`;
-  const what = ref.source === 'registry' ? 'the private registry credentials' : ref.source === 'log' ? `the log driver's ${code(ref.name!)}` : code(ref.name!);
+  const label = ref.source === 'registry' ? 'Registry credentials' : ref.source === 'log' ? `Log option ${mark(ref.name!)}` : `Secret ${mark(ref.name!)}`;
+  const what = ref.source === 'registry' ? 'the private registry credentials' : ref.source === 'log' ? `the log driver's ${mark(ref.name!)}` : mark(ref.name!);
   const field = ref.source === 'registry' ? '`repositoryCredentials.credentialsParameter`' : `the \`valueFrom\` of ${what}`;
   const group = ['TaskDefinition', `Container ${ref.container}`];
   const base = { family: 'secrets' as const, group };
@@ -167,7 +167,7 @@ function specsFor(td: TaskDefinition, ref: Reference, parsed: Parsed | undefined
         title: label,
         run: async () =>
           fail(
-            `${what} in container ${code(ref.container)} comes from ${code(ref.valueFrom)}, which is neither a Parameter Store parameter nor a Secrets Manager secret ECS can read`,
+            `${what} in container ${mark(ref.container)} comes from ${mark(ref.valueFrom)}, which is neither a Parameter Store parameter nor a Secrets Manager secret ECS can read`,
             ref.source === 'registry'
               ? `Set ${field} to the ARN of a Secrets Manager secret (\`arn:aws:secretsmanager:<region>:<account>:secret:<name>-AbCdEf\`).`
               : `Set ${field} to a parameter name or ARN (\`arn:aws:ssm:<region>:<account>:parameter/<name>\`) or a secret ARN (\`arn:aws:secretsmanager:<region>:<account>:secret:<name>-AbCdEf\`).`,
@@ -204,11 +204,11 @@ function specsFor(td: TaskDefinition, ref: Reference, parsed: Parsed | undefined
       const problem = await checkPermission(ctx, { label: ROLE_LABEL, roleArn: execRole, actions: [action], resources: [arn] });
       const me = await ctx.accountId();
       if (!problem) {
-        const allowed = `the execution role ${code(roleName(execRole))} may \`${action}\` on ${code(arn)}`;
+        const allowed = `the execution role ${mark(roleName(execRole))} may \`${action}\` on ${mark(arn)}`;
         if (parsed.account && parsed.account !== me) {
           return unverified(
             `${allowed}, but the ${parsed.store === 'ssm' ? 'parameter' : 'secret'} belongs to account ${parsed.account}, whose resource policy is not checked`,
-            `Make sure the resource policy in account ${parsed.account} allows ${code(execRole)} to \`${action}\`.`,
+            `Make sure the resource policy in account ${parsed.account} allows ${mark(execRole)} to \`${action}\`.`,
           );
         }
         return ok(allowed);
@@ -327,7 +327,7 @@ function keyOf(resolved: Resolved): string | undefined {
   return undefined;
 }
 
-const keyDescription = (keyRef: string) => (isAwsManagedAlias(keyRef) ? `the AWS managed key ${code(keyRef)}` : `the KMS key ${code(keyRef)}`);
+const keyDescription = (keyRef: string) => (isAwsManagedAlias(keyRef) ? `the AWS managed key ${mark(keyRef)}` : `the KMS key ${mark(keyRef)}`);
 
 // Checks -------------------------------------------------------------------------------------
 
@@ -338,14 +338,14 @@ function existence(resolved: Resolved, where: { what: string; field: string; con
     const name = parsed.names.at(-1)!;
     if (resolved.foreign) {
       return unverified(
-        `not verified: ${what} comes from parameter ${code(name)} of account ${parsed.account}, which cannot be looked up from this account`,
+        `not verified: ${what} comes from parameter ${mark(name)} of account ${parsed.account}, which cannot be looked up from this account`,
         `Make sure the parameter is shared with this account (AWS RAM, advanced tier) and referenced by its full ARN.`,
       );
     }
     const p = resolved.parameter;
     if (!p) {
       return fail(
-        `parameter ${code(name)} does not exist in Parameter Store in ${parsed.region}: ECS cannot fetch ${what} for container ${code(container)}, so tasks fail to start`,
+        `parameter ${mark(name)} does not exist in Parameter Store in ${parsed.region}: ECS cannot fetch ${what} for container ${mark(container)}, so tasks fail to start`,
         `Create it: \`aws ssm put-parameter --name ${name} --type SecureString --value '…' --region ${parsed.region}\`, or correct ${field}.`,
       );
     }
@@ -354,15 +354,15 @@ function existence(resolved: Resolved, where: { what: string; field: string; con
     if (parsed.selector && /^\d+$/.test(parsed.selector)) {
       if (+parsed.selector > (p.Version ?? 0)) {
         return fail(
-          `parameter ${code(p.Name!)} exists, but ${field} asks for version ${parsed.selector} and the latest is ${p.Version}`,
+          `parameter ${mark(p.Name!)} exists, but ${field} asks for version ${parsed.selector} and the latest is ${p.Version}`,
           `Point ${field} at an existing version (\`${p.Name}:${p.Version}\`) or drop the \`:${parsed.selector}\`.`,
         );
       }
       selector = `; version ${parsed.selector} of ${p.Version}`;
     } else if (parsed.selector) {
-      selector = `; the label ${code(parsed.selector)} is not checked (that needs the parameter's history)`;
+      selector = `; the label ${mark(parsed.selector)} is not checked (that needs the parameter's history)`;
     }
-    return ok(`parameter ${code(p.Name!)} exists in Parameter Store (${parsed.region}): ${type}${selector}`);
+    return ok(`parameter ${mark(p.Name!)} exists in Parameter Store (${parsed.region}): ${type}${selector}`);
   }
 
   const s = resolved.secret;
@@ -370,19 +370,19 @@ function existence(resolved: Resolved, where: { what: string; field: string; con
     const now = resolved.recreated;
     if (now?.ARN) {
       return fail(
-        `secret ${code(parsed.secretId)} no longer exists: ${code(parsed.name)} was deleted and recreated as ${code(now.ARN)}, and the task definition still names the old one. ECS cannot fetch ${what}, so tasks fail to start`,
-        `Change ${field} in container ${code(container)} to ${code(now.ARN + refTail(parsed))} and register a new task definition revision.`,
+        `secret ${mark(parsed.secretId)} no longer exists: ${mark(parsed.name)} was deleted and recreated as ${mark(now.ARN)}, and the task definition still names the old one. ECS cannot fetch ${what}, so tasks fail to start`,
+        `Change ${field} in container ${mark(container)} to ${mark(now.ARN + refTail(parsed))} and register a new task definition revision.`,
       );
     }
     const create = `\`aws secretsmanager create-secret --name ${parsed.name} --secret-string '…' --region ${parsed.region}\``;
     return fail(
-      `secret ${code(parsed.secretId)} does not exist in Secrets Manager in ${parsed.region}: ECS cannot fetch ${what} for container ${code(container)}, so tasks fail to start`,
+      `secret ${mark(parsed.secretId)} does not exist in Secrets Manager in ${parsed.region}: ECS cannot fetch ${what} for container ${mark(container)}, so tasks fail to start`,
       parsed.fullArn
         ? `Create it (${create}) and put the new secret's ARN (it gets a new random suffix) in ${field}, or correct ${field} if it names the wrong secret.`
         : `Create it: ${create}, or correct ${field}.`,
     );
   }
-  const name = code(s.Name ?? parsed.name);
+  const name = mark(s.Name ?? parsed.name);
   if (s.DeletedDate) {
     return fail(
       `secret ${name} is scheduled for deletion (on ${new Date(s.DeletedDate).toISOString().slice(0, 10)}): ECS cannot fetch ${what}, so tasks fail to start`,
@@ -395,17 +395,17 @@ function existence(resolved: Resolved, where: { what: string; field: string; con
   let version = 'its AWSCURRENT version';
   if (id) {
     const stages = versions.find(([v]) => v === id)?.[1];
-    if (!stages) return fail(`secret ${name} has no version ${code(id)}, which ${field} asks for`, versionFix(field, versions));
-    if (stage && !stages.includes(stage)) return fail(`version ${code(id)} of secret ${name} is not labelled ${code(stage)}, as ${field} asks`, versionFix(field, versions));
-    version = `version ${code(id)}`;
+    if (!stages) return fail(`secret ${name} has no version ${mark(id)}, which ${field} asks for`, versionFix(field, versions));
+    if (stage && !stages.includes(stage)) return fail(`version ${mark(id)} of secret ${name} is not labelled ${mark(stage)}, as ${field} asks`, versionFix(field, versions));
+    version = `version ${mark(id)}`;
   } else if (stage) {
-    if (!versions.some(([, stages]) => stages.includes(stage))) return fail(`no version of secret ${name} is labelled ${code(stage)}, which ${field} asks for`, versionFix(field, versions));
-    version = `the version labelled ${code(stage)}`;
+    if (!versions.some(([, stages]) => stages.includes(stage))) return fail(`no version of secret ${name} is labelled ${mark(stage)}, which ${field} asks for`, versionFix(field, versions));
+    version = `the version labelled ${mark(stage)}`;
   } else if (versions.length && !versions.some(([, stages]) => stages.includes('AWSCURRENT'))) {
     return fail(`secret ${name} has no AWSCURRENT version: ECS cannot fetch ${what}`, `Give it a value: \`aws secretsmanager put-secret-value --secret-id ${s.ARN} --secret-string '…'\`.`);
   }
-  const jsonKey = parsed.jsonKey ? `; the JSON key ${code(parsed.jsonKey)} is not checked (that would mean reading the value)` : '';
-  const partial = parsed.fullArn ? '' : ` (referenced by ${parsed.secretId.startsWith('arn:') ? 'partial ARN' : 'name'}: ${code(s.ARN!)})`;
+  const jsonKey = parsed.jsonKey ? `; the JSON key ${mark(parsed.jsonKey)} is not checked (that would mean reading the value)` : '';
+  const partial = parsed.fullArn ? '' : ` (referenced by ${parsed.secretId.startsWith('arn:') ? 'partial ARN' : 'name'}: ${mark(s.ARN!)})`;
   return ok(`secret ${name} exists in Secrets Manager (${parsed.region})${partial} with ${version}, encrypted with ${keyDescription(s.KmsKeyId ?? 'alias/aws/secretsmanager')}${jsonKey}`);
 }
 
@@ -417,7 +417,7 @@ function refTail(parsed: SecretRef): string {
 }
 
 function versionFix(field: string, versions: Array<[string, string[]]>): string {
-  const known = versions.map(([id, stages]) => `${code(id)} (${stages.join(', ')})`).join(', ');
+  const known = versions.map(([id, stages]) => `${mark(id)} (${stages.join(', ')})`).join(', ');
   return `Point ${field} at an existing version or label${known ? `: ${known}` : ''}, or leave both empty for AWSCURRENT.`;
 }
 
@@ -457,7 +457,7 @@ async function decryptCheck(ctx: VerifyContext, resolved: Resolved, keyRef: stri
 
   const key = await keyPromise;
   const keyArn = key.Arn!;
-  const keyName = keyRef === keyArn ? code(keyArn) : `${code(keyRef)} (${code(keyArn)})`;
+  const keyName = keyRef === keyArn ? mark(keyArn) : `${mark(keyRef)} (${mark(keyArn)})`;
   if (key.KeyManager === 'AWS') {
     return ok(`encrypted with the AWS managed key ${keyName}, which ${service} may use for any role of the account allowed to read it`);
   }
@@ -471,13 +471,13 @@ async function decryptCheck(ctx: VerifyContext, resolved: Resolved, keyRef: stri
   if (key.AWSAccountId && key.AWSAccountId !== me) {
     return unverified(
       `not verified: the KMS key ${keyName} belongs to account ${key.AWSAccountId}, whose key policy cannot be read from here`,
-      `Make sure the key policy in account ${key.AWSAccountId} allows ${code(roleArn)} to \`kms:Decrypt\`, and the role's policy allows \`kms:Decrypt\` on ${code(keyArn)}.`,
+      `Make sure the key policy in account ${key.AWSAccountId} allows ${mark(roleArn)} to \`kms:Decrypt\`, and the role's policy allows \`kms:Decrypt\` on ${mark(keyArn)}.`,
     );
   }
   const policy = (await earlyPolicy) ?? (await keyPolicy(ctx, keyRegion, keyArn));
   const keyPolicyCouldAllow = keyPolicyMayAllow(policy, roleArn, me);
   const roleProblem = await identity;
-  const role = code(roleName(roleArn));
+  const role = mark(roleName(roleArn));
 
   if (!roleProblem) {
     if (!keyPolicyCouldAllow) return keyPolicyFailure(roleArn, keyArn, keyName, via, what, keyPolicyCouldAllow);
@@ -499,7 +499,7 @@ function keyPolicyFailure(roleArn: string, keyArn: string, keyName: string, via:
     ? 'its statements for the role or the account do not match this use (check their conditions)'
     : 'it neither names the role nor lets the account’s IAM policies grant access to the key';
   return fail(
-    `the key policy of ${keyName} does not let the execution role ${code(roleName(roleArn))} decrypt (${why}), so the role's own \`kms:Decrypt\` permission has no effect: ECS cannot decrypt ${what}, so tasks fail to start`,
+    `the key policy of ${keyName} does not let the execution role ${mark(roleName(roleArn))} decrypt (${why}), so the role's own \`kms:Decrypt\` permission has no effect: ECS cannot decrypt ${what}, so tasks fail to start`,
     keyPolicyStatementFix(roleArn, keyArn, via),
   );
 }
