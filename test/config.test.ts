@@ -33,7 +33,7 @@ describe('configuration', () => {
 describe('verify settings', () => {
   it('lets a target skip exactly the check families that verify plans from the task definition', async () => {
     const { VERIFY_FAMILIES } = await import('../src/config/schema');
-    const { PLANNERS } = await import('../src/verify/plan');
+    const { PLANNERS } = await import('../src/verify/planners');
     expect([...VERIFY_FAMILIES].sort()).toEqual(Object.keys(PLANNERS).sort());
   });
   it('defaults verify settings and refuses unknown families and malformed actions', () => {

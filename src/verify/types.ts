@@ -1,3 +1,4 @@
+import type { Service, TaskDefinition } from '@aws-sdk/client-ecs';
 import type { VerifyContext } from './context';
 
 export type Status = 'OK' | 'WARN' | 'FAIL' | 'SKIP';
@@ -37,6 +38,15 @@ export interface CheckSpec {
   run(ctx: VerifyContext): Promise<CheckOutcome>;
   then?(ctx: VerifyContext, outcome: CheckOutcome): CheckSpec[] | Promise<CheckSpec[]>;
 }
+
+/** What a check family plans its checks from, once the task definition is known. */
+export interface PlanInput {
+  ctx: VerifyContext;
+  taskDefinition: TaskDefinition;
+  service: Service;
+}
+
+export type Planner = (input: PlanInput) => CheckSpec[];
 
 export const FAMILIES = ['cluster', 'service', 'taskdef', 'roles', 'images', 'logs', 'secrets', 'loadbalancing', 'exec', 'network', 'permissions'] as const;
 export type Family = (typeof FAMILIES)[number];

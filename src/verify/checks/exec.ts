@@ -11,12 +11,10 @@ import { roleName } from '../../aws/arn';
 import type { VerifyContext } from '../context';
 import { describeCheckError } from '../errors';
 import { checkPermission } from '../permissions';
-import type { Planner } from '../plan';
-import type { CheckOutcome, CheckSpec } from '../types';
+import type { CheckOutcome, CheckSpec, Planner } from '../types';
 import { fail, ok, skip, unverified, warn } from '../types';
 import { marks } from '../text';
-import { lookup } from './logs';
-import { describeKey, keyPolicy } from './secrets';
+import { describeKey, execConfiguration, keyPolicy, logGroupLookup } from './lookups';
 
 /** The four calls the SSM agent in the container makes to open a session (on resource `*`). */
 export const EXEC_ACTIONS = ['ssmmessages:CreateControlChannel', 'ssmmessages:CreateDataChannel', 'ssmmessages:OpenControlChannel', 'ssmmessages:OpenDataChannel'];
@@ -45,11 +43,6 @@ export function versionAtLeast(version: string | undefined, minimum: string): bo
     if (d !== 0) return d > 0;
   }
   return true;
-}
-
-/** The cluster's ECS Exec settings (logging DEFAULT when unset, as ECS does). */
-export async function execConfiguration(ctx: VerifyContext): Promise<ExecuteCommandConfiguration> {
-  return (await ctx.cluster())?.configuration?.executeCommandConfiguration ?? {};
 }
 
 /** `/ecs run` opens its sessions in this target's service (not in another `manager.service`). */
@@ -362,7 +355,7 @@ function loggingCheck(taskDefinition: TaskDefinition): CheckSpec {
           (async () => {
             const found: CheckOutcome[] = [];
             // Often also a container's awslogs group: the Logs checks' lookup is shared (one call).
-            const { group } = await lookup(ctx, ctx.region, name);
+            const { group } = await logGroupLookup(ctx, ctx.region, name);
             const groupArn = `arn:aws:logs:${ctx.region}:${account}:log-group:${name}`;
             if (!group) {
               found.push(

@@ -29,10 +29,9 @@ import {
 import type { SimulationDenial, VerifyContext } from '../context';
 import { describeCheckError } from '../errors';
 import { checkPermission, describeDenials, fixFor } from '../permissions';
-import type { Planner } from '../plan';
-import type { CheckOutcome, CheckSpec } from '../types';
+import type { CheckOutcome, CheckSpec, Planner } from '../types';
 import { fail, ok, skip, unverified } from '../types';
-import { listWords } from '../text';
+import { listWords, marks } from '../text';
 
 /** What pulling an ECR image takes, besides ecr:GetAuthorizationToken (whose resource is always `*`). */
 export const ECR_PULL_ACTIONS = ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchCheckLayerAvailability'];
@@ -119,7 +118,7 @@ function describeImage(image: ImageDetail, ref: ImageRef): string {
 async function missingImage(ctx: VerifyContext, ref: ImageRef, where: string): Promise<CheckOutcome> {
   const recent = await recentTags(ctx, ref);
   const what = ref.digest ? `no image with digest \`${shortDigest(ref.digest)}\`` : `no image tagged \`${ref.tag ?? 'latest'}\``;
-  const tags = recent.length ? ` Most recent tags: ${recent.map((t) => `\`${t}\``).join(', ')}.` : '';
+  const tags = recent.length ? ` Most recent tags: ${marks(recent)}.` : '';
   const push = ref.digest ? 'Push the image that has this digest' : `Push the tag (\`docker push ${ref.raw}\`)`;
   return fail(
     `the ${where} has ${what}: tasks would stop with CannotPullContainerError.${tags}`,

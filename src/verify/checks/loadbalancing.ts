@@ -8,8 +8,7 @@
 import type { LoadBalancer, PortMapping, Service, TaskDefinition } from '@aws-sdk/client-ecs';
 import { DescribeTargetGroupsCommand, ElasticLoadBalancingV2Client, type TargetGroup } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { VerifyContext } from '../context';
-import type { Planner } from '../plan';
-import type { CheckSpec } from '../types';
+import type { CheckSpec, Planner } from '../types';
 import { fail, ok, skip, warn } from '../types';
 import { marks } from '../text';
 

@@ -1,15 +1,15 @@
 import { randomBytes } from 'node:crypto';
-import { CloudWatchLogsClient, CreateLogStreamCommand, DescribeLogGroupsCommand, PutLogEventsCommand, type LogGroup } from '@aws-sdk/client-cloudwatch-logs';
+import { CloudWatchLogsClient, CreateLogStreamCommand, PutLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import type { ContainerDefinition, TaskDefinition } from '@aws-sdk/client-ecs';
 import { roleName } from '../../aws/arn';
 import type { LaunchKind } from '../../ecs/launch';
 import type { VerifyContext } from '../context';
 import { describeCheckError } from '../errors';
 import { checkPermission } from '../permissions';
-import type { Planner } from '../plan';
-import type { CheckOutcome, CheckSpec } from '../types';
+import type { CheckOutcome, CheckSpec, Planner } from '../types';
 import { fail, ok, skip, unverified } from '../types';
 import { listWords, mark } from '../text';
+import { logGroupLookup } from './lookups';
 
 /**
  * The logs family: every CloudWatch log group the task's `awslogs` containers write to exists (in
@@ -25,12 +25,6 @@ interface LogTarget {
   containers: string[];
   /** Containers that set `awslogs-create-group: true` (ECS creates the group for them). */
   creators: string[];
-}
-
-interface Lookup {
-  group?: LogGroup;
-  /** Groups whose names start with the wanted one (`/ecs/broken-v1` for `/ecs/broken`): likely mix-ups. */
-  similar: string[];
 }
 
 const ROLE_LABEL = 'execution role';
@@ -108,7 +102,7 @@ function groupSpecs(ctx: VerifyContext, td: TaskDefinition, target: LogTarget): 
     title: `Log group ${mark(name)}${where}`,
     group,
     async run(ctx) {
-      const { group: found, similar } = await lookup(ctx, region, name);
+      const { group: found, similar } = await logGroupLookup(ctx, region, name);
       if (found) {
         const retention = found.retentionInDays ? `${found.retentionInDays}-day retention` : 'kept forever (no retention set)';
         return ok(`log group ${mark(name)} exists in ${region} (${retention}); ${usedBy}`);
@@ -151,7 +145,7 @@ function groupSpecs(ctx: VerifyContext, td: TaskDefinition, target: LogTarget): 
       if (problem) return problem;
       const allowed = `the execution role ${mark(roleName(execRole))} may create log streams and put events in ${mark(name)}`;
       if (!ctx.options.putLogs) return ok(`${allowed}; no test line was written (put-logs is off)`);
-      if (!(await lookup(ctx, region, name)).group) return ok(`${allowed}; no test line was written: the group does not exist until ECS creates it`);
+      if (!(await logGroupLookup(ctx, region, name)).group) return ok(`${allowed}; no test line was written: the group does not exist until ECS creates it`);
       try {
         const stream = await putTestLine(ctx, region, name);
         return ok(`${allowed}; wrote a test line to stream ${mark(stream)} as the bot (put-logs is on)`);
@@ -177,19 +171,6 @@ function noExecutionRole(kinds: ReadonlySet<LaunchKind>, what: string, actions: 
     `not verified: without an execution role the container instance role is used to ${what}, and that role is not checked`,
     `Make sure the container instance role allows ${actions.map(mark).join(', ')}, or set an execution role.`,
   );
-}
-
-/**
- * The group by exact name. A prefix search (not logGroupIdentifiers) also shows look-alikes; the
- * exact name sorts before every longer name it prefixes, so the first page always holds it.
- */
-export function lookup(ctx: VerifyContext, region: string, name: string): Promise<Lookup> {
-  return ctx.once(`logs:describe:${region}:${name}`, async () => {
-    const out = await ctx.aws.client(CloudWatchLogsClient, region).send(new DescribeLogGroupsCommand({ logGroupNamePrefix: name, limit: 50 }));
-    const groups = out.logGroups ?? [];
-    const group = groups.find((g) => g.logGroupName === name);
-    return { ...(group ? { group } : {}), similar: groups.filter((g) => g !== group).map((g) => g.logGroupName!).slice(0, 3) };
-  });
 }
 
 /** Writes one line as the bot, in a stream of its own (never one a task writes to). */

@@ -21,11 +21,10 @@ import {
 import type { AwsVpcConfiguration, Service, TaskDefinition } from '@aws-sdk/client-ecs';
 import { tryParseImageRef } from '../../ecs/images';
 import type { VerifyContext } from '../context';
-import type { Planner } from '../plan';
-import type { CheckOutcome, CheckSpec } from '../types';
+import type { CheckOutcome, CheckSpec, Planner } from '../types';
 import { fail, ok, skip, warn } from '../types';
 import { marks } from '../text';
-import { execConfiguration } from './exec';
+import { execConfiguration } from './lookups';
 
 const GROUP = ['Network'];
 const ENDPOINT_GROUP = ['Network', 'VPC endpoints'];

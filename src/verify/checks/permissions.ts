@@ -1,7 +1,7 @@
-import type { Planner } from '../plan';
 import { checkPermission } from '../permissions';
-import type { CheckSpec } from '../types';
+import type { CheckSpec, Planner } from '../types';
 import { fail, ok } from '../types';
+import { marks } from '../text';
 
 /** Permissions the configuration says a role must have (`verify.requiredPermissions`), simulated as that role. */
 export const requiredPermissionChecks: Planner = ({ ctx, taskDefinition }) =>
@@ -16,7 +16,7 @@ export const requiredPermissionChecks: Planner = ({ ctx, taskDefinition }) =>
         const roleArn = required.role === 'task' ? taskDefinition.taskRoleArn : taskDefinition.executionRoleArn;
         if (!roleArn) return fail(`the task definition has no ${label}, but the configuration requires one with ${required.actions.join(', ')}`, `Set the ${label} in the task definition.`);
         const problem = await checkPermission(ctx, { label, roleArn, actions: required.actions, resources: required.resources });
-        return problem ?? ok(`the ${label} may ${required.actions.map((a) => `\`${a}\``).join(', ')} on ${required.resources.map((r) => `\`${r}\``).join(', ')}`);
+        return problem ?? ok(`the ${label} may ${marks(required.actions)} on ${marks(required.resources)}`);
       },
     };
   });

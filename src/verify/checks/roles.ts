@@ -15,8 +15,7 @@ import { roleName } from '../../aws/arn';
 import { parseImageRef, ImageReferenceError } from '../../ecs/images';
 import { launchKinds, type LaunchKind } from '../../ecs/launch';
 import type { VerifyContext } from '../context';
-import type { Planner } from '../plan';
-import type { CheckOutcome, CheckSpec } from '../types';
+import type { CheckOutcome, CheckSpec, Planner } from '../types';
 import { fail, ok, skip, warn } from '../types';
 import { listWords, mark } from '../text';
 
@@ -113,7 +112,7 @@ async function assessRole(ctx: VerifyContext, kind: RoleKind, arn: string): Prom
     if (trust.rejected.length) {
       return fail(`the ${label} \`${name}\` trusts \`${ECS_TASKS_PRINCIPAL}\` only under conditions a task of this service does not meet: ${trust.rejected.join('; ')}. So ${consequence}`, fix);
     }
-    const instead = trust.others.length ? `trusts ${listWords(trust.others.map((p) => `\`${p}\``))}, not \`${ECS_TASKS_PRINCIPAL}\`` : `does not let \`${ECS_TASKS_PRINCIPAL}\` assume it`;
+    const instead = trust.others.length ? `trusts ${listWords(trust.others.map(mark))}, not \`${ECS_TASKS_PRINCIPAL}\`` : `does not let \`${ECS_TASKS_PRINCIPAL}\` assume it`;
     return fail(`the ${label} \`${name}\` ${instead}: ${consequence}`, fix);
   }
   if (trust.allow.wildcard) {
@@ -326,7 +325,7 @@ export function recommendedTrust(partition: string, region: string, account: str
 }
 
 function trustFix(name: string, trustJson: string, others: string[]): string {
-  const keep = others.length ? `; if something else really uses the role as ${listWords(others.map((o) => `\`${o}\``))}, keep its statement in the document too` : '';
+  const keep = others.length ? `; if something else really uses the role as ${listWords(others.map(mark))}, keep its statement in the document too` : '';
   return `Let ECS tasks assume it (with AWS's confused-deputy guard for this account and region): \`aws iam update-assume-role-policy --role-name ${name} --policy-document '${trustJson}'\`. This replaces the whole trust policy${keep}.`;
 }
 
@@ -361,13 +360,13 @@ export function executionRoleNeeds(td: TaskDefinition, service: Service | undefi
     if (c.repositoryCredentials?.credentialsParameter) credentials.push(c.name ?? '?');
     for (const f of c.environmentFiles ?? []) if (f.value) envFiles.push(f.value);
   }
-  const code = (xs: Iterable<string>) => listWords([...xs].map(mark));
+  const listed = (xs: Iterable<string>) => listWords([...xs].map(mark));
   const needs: ExecutionRoleNeed[] = [];
-  if (!onInstances && ecr.size) needs.push({ what: `pull ${code(ecr)} from Amazon ECR` });
-  if (!onInstances && awslogs.size) needs.push({ what: `send logs to CloudWatch Logs (${code(awslogs)})` });
-  if (secrets.length) needs.push({ what: `read the secrets ${code(secrets)}` });
-  if (credentials.length) needs.push({ what: `read the private registry credentials of ${code(credentials)}` });
-  if (envFiles.length) needs.push({ what: `read the environment files ${code(envFiles)}` });
+  if (!onInstances && ecr.size) needs.push({ what: `pull ${listed(ecr)} from Amazon ECR` });
+  if (!onInstances && awslogs.size) needs.push({ what: `send logs to CloudWatch Logs (${listed(awslogs)})` });
+  if (secrets.length) needs.push({ what: `read the secrets ${listed(secrets)}` });
+  if (credentials.length) needs.push({ what: `read the private registry credentials of ${listed(credentials)}` });
+  if (envFiles.length) needs.push({ what: `read the environment files ${listed(envFiles)}` });
   return needs;
 }
 

@@ -1,15 +1,15 @@
 import type { ContainerDefinition, TaskDefinition } from '@aws-sdk/client-ecs';
 import type { ContextEntry } from '@aws-sdk/client-iam';
-import { DescribeKeyCommand, GetKeyPolicyCommand, KMSClient, type KeyMetadata } from '@aws-sdk/client-kms';
+import type { KeyMetadata } from '@aws-sdk/client-kms';
 import { DescribeSecretCommand, SecretsManagerClient, type DescribeSecretResponse } from '@aws-sdk/client-secrets-manager';
 import { DescribeParametersCommand, SSMClient, type ParameterMetadata } from '@aws-sdk/client-ssm';
 import { roleName } from '../../aws/arn';
 import type { VerifyContext } from '../context';
 import { checkPermission, fixFor } from '../permissions';
-import type { Planner } from '../plan';
-import type { CheckOutcome, CheckSpec } from '../types';
+import type { CheckOutcome, CheckSpec, Planner } from '../types';
 import { fail, ok, skip, unverified } from '../types';
 import { mark } from '../text';
+import { describeKey, keyPolicy } from './lookups';
 
 /**
  * The secrets family: every secret a container gets at start (`secrets`, the log driver's
@@ -273,21 +273,6 @@ function describeSecret(ctx: VerifyContext, region: string, secretId: string): P
       if ((error as Error).name === 'ResourceNotFoundException') return undefined;
       throw error;
     }
-  });
-}
-
-export function describeKey(ctx: VerifyContext, region: string, keyRef: string): Promise<KeyMetadata> {
-  return ctx.once(`secrets:kms-key:${region}:${keyRef}`, async () => {
-    const out = await ctx.aws.client(KMSClient, region).send(new DescribeKeyCommand({ KeyId: keyRef }));
-    if (!out.KeyMetadata) throw new Error(`KMS returned no metadata for ${keyRef}`);
-    return out.KeyMetadata;
-  });
-}
-
-export function keyPolicy(ctx: VerifyContext, region: string, keyArn: string): Promise<string> {
-  return ctx.once(`secrets:kms-policy:${keyArn}`, async () => {
-    const out = await ctx.aws.client(KMSClient, region).send(new GetKeyPolicyCommand({ KeyId: keyArn, PolicyName: 'default' }));
-    return out.Policy ?? '{}';
   });
 }
 

@@ -1,4 +1,4 @@
-import { PLANNERS } from '../plan';
+import { PLANNERS } from '../planners';
 import type { CheckSpec } from '../types';
 import { ok } from '../types';
 
