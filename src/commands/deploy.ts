@@ -1,6 +1,7 @@
 import { typedCode } from '../slack/format';
 import { randomBytes } from 'node:crypto';
 import type { LambdaClient } from '@aws-sdk/client-lambda';
+import { optionalEnv } from '../config/env';
 import { dynamoDeployHistory, type DeployHistory } from '../deploy/history';
 import { planDeploy, type PlanInput } from '../deploy/plan';
 import { dynamoApprovalRequests, type ApprovalRequests } from '../deploy/requests';
@@ -145,7 +146,7 @@ let lambda: LambdaClient | undefined;
  * qualified name; DurableExecutionName makes a retried invoke return the same execution.
  */
 async function invokeDeployWorkflow(input: DeployWorkflowInput): Promise<void> {
-  const functionName = process.env.DEPLOY_WORKFLOW_FUNCTION_NAME;
+  const functionName = optionalEnv('DEPLOY_WORKFLOW_FUNCTION_NAME');
   if (!functionName) throw new UserFacingError('This deployment has no deploy workflow function (DEPLOY_WORKFLOW_FUNCTION_NAME is not set), so deploys cannot be approved or watched. Nothing was changed.');
   const { InvokeCommand, LambdaClient } = await import('@aws-sdk/client-lambda');
   lambda ??= new LambdaClient({ maxAttempts: 3 });

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { optionalEnv, runWorkflowPollSeconds } from '../config/env';
 import { lookup, type Script } from '../config/schema';
 import { buildExecCommand, newNonce } from '../exec/command';
 import { connectExecSession, execPlace, startExecCommand } from '../exec/exec-once';
@@ -100,7 +101,7 @@ let lambda: LambdaClient | undefined;
  * invoke idempotent: a retried invoke with the same run id returns the existing execution.
  */
 async function runDetached(ctx: WorkerContext, spec: RunSpec, lock: string | undefined): Promise<CommandResult> {
-  const functionName = process.env.RUN_WORKFLOW_FUNCTION_NAME;
+  const functionName = optionalEnv('RUN_WORKFLOW_FUNCTION_NAME');
   const limit = formatDuration(spec.script.timeoutSeconds * 1000);
   if (!functionName) {
     throw new UserFacingError(
@@ -108,7 +109,7 @@ async function runDetached(ctx: WorkerContext, spec: RunSpec, lock: string | und
     );
   }
   const { invocation } = ctx.job;
-  const pollSeconds = Math.max(1, Number(process.env.RUN_WORKFLOW_POLL_SECONDS) || DEFAULT_POLL_SECONDS);
+  const pollSeconds = Math.max(1, runWorkflowPollSeconds() || DEFAULT_POLL_SECONDS);
   const input: RunWorkflowInput = {
     runId: spec.runId,
     script: spec.name,

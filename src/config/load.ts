@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { configPath } from './env';
 import { parseConfig, type Config } from './schema';
 
 /**
@@ -28,6 +29,5 @@ function readConfigFile(): unknown {
   // Only reached outside a build. A require made at run time keeps the YAML parser out of Lambda bundles.
   const requireFromProject = createRequire(join(process.cwd(), 'package.json'));
   const { parse } = requireFromProject('yaml') as typeof import('yaml');
-  const path = process.env.ECS_CHATOPS_CONFIG ?? 'ecs-chatops.config.yaml';
-  return parse(readFileSync(path, 'utf8'));
+  return parse(readFileSync(configPath(), 'utf8'));
 }

@@ -8,6 +8,7 @@
  * contains `.` or `:` or is `localhost`; otherwise the image is on Docker Hub, where one-component
  * names live under `library/`.
  */
+import { optionalEnv, type EnvName } from '../config/env';
 
 export type RegistryKind = 'ecr' | 'ecr-public' | 'docker-hub' | 'ghcr' | 'quay' | 'other';
 
@@ -199,10 +200,13 @@ export function ecrRegistryHost(registryId: string, region: string): string {
  * "http://127.0.0.1:5005"}`): the local world and tests point registries at a local one with it.
  * Hosts not listed are reached at `https://<host>` (Docker Hub at `https://registry-1.docker.io`).
  */
-export const REGISTRY_ENDPOINTS_ENV = 'ECS_CHATOPS_REGISTRY_ENDPOINTS';
+export const REGISTRY_ENDPOINTS_ENV = 'ECS_CHATOPS_REGISTRY_ENDPOINTS' satisfies EnvName;
+
+/** Just the registry endpoints of an environment (tests pass their own). */
+type RegistryEndpointsEnv = Partial<Record<typeof REGISTRY_ENDPOINTS_ENV, string>>;
 
 /** Base URL of a registry's v2 API, without a trailing slash. */
-export function registryBaseUrl(registry: string, env: NodeJS.ProcessEnv = process.env): string {
+export function registryBaseUrl(registry: string, env: RegistryEndpointsEnv = { [REGISTRY_ENDPOINTS_ENV]: optionalEnv(REGISTRY_ENDPOINTS_ENV) }): string {
   const text = env[REGISTRY_ENDPOINTS_ENV];
   if (text) {
     let map: unknown;
@@ -243,7 +247,7 @@ export interface ProbeOptions {
   /** Per request (a probe makes at most three: manifest, token, manifest again). Default 3 s. */
   timeoutMs?: number;
   fetch?: typeof fetch;
-  env?: NodeJS.ProcessEnv;
+  env?: RegistryEndpointsEnv;
 }
 
 /**

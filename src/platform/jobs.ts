@@ -1,6 +1,7 @@
 import type { LambdaClient } from '@aws-sdk/client-lambda';
 import type { AuditKey } from '../audit/audit';
 import type { Invocation } from '../commands/invocation';
+import { requiredEnv } from '../config/env';
 
 /** A slash command (or a button that re-runs one) for the worker to carry out. */
 export interface CommandJob {
@@ -42,8 +43,7 @@ let lambda: LambdaClient | undefined;
 /** Hands a job to the worker Lambda asynchronously (InvocationType Event): the ack never waits on ECS. */
 export const lambdaDispatcher: JobDispatcher = {
   async dispatch(job) {
-    const functionName = process.env.WORKER_FUNCTION_NAME;
-    if (!functionName) throw new Error('WORKER_FUNCTION_NAME is not set');
+    const functionName = requiredEnv('WORKER_FUNCTION_NAME');
     // Loaded on first hand-off: help, whoami and untracked events never need it.
     const { InvokeCommand, LambdaClient } = await import('@aws-sdk/client-lambda');
     lambda ??= new LambdaClient({ maxAttempts: 3, requestHandler: { connectionTimeout: 1_000, requestTimeout: 2_000 } });

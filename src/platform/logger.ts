@@ -1,3 +1,5 @@
+import { logLevel } from '../config/env';
+
 /**
  * Structured JSON logs, one object per line, so CloudWatch Logs Insights can query them.
  * Values under keys that look secret are masked: a token must never reach a log.
@@ -8,7 +10,7 @@ const SECRET_KEY = /token|secret|password|signature|authorization|credential/i;
 const SLACK_TOKEN = /xox[abposr]-[\w-]+/g;
 
 function threshold(): number {
-  const level = (process.env.LOG_LEVEL ?? 'info').toLowerCase();
+  const level = logLevel();
   if (level === 'silent') return Number.POSITIVE_INFINITY;
   return LEVELS[level as Level] ?? LEVELS.info;
 }

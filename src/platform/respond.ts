@@ -1,10 +1,12 @@
 import type { SlackMessage } from '../commands/types';
+import { slackApiUrl } from '../config/env';
 
 /** Posts an ephemeral message through a response_url (valid 30 minutes, 5 uses). */
 export async function respondViaUrl(responseUrl: string, message: SlackMessage, options: { replaceOriginal?: boolean } = {}): Promise<void> {
   const url = new URL(responseUrl);
   // response_url must be Slack's (or, locally, the configured Slack stand-in): never post a message elsewhere.
-  const allowed = [process.env.SLACK_API_URL ? new URL(process.env.SLACK_API_URL).host : 'hooks.slack.com'];
+  const slackStandIn = slackApiUrl();
+  const allowed = [slackStandIn ? new URL(slackStandIn).host : 'hooks.slack.com'];
   if (!allowed.includes(url.host)) throw new Error(`refusing to post to unexpected response_url host ${url.host}`);
   const res = await fetch(url, {
     method: 'POST',

@@ -1,3 +1,4 @@
+import { requiredEnv } from '../config/env';
 
 export interface SlackSecrets {
   signingSecret: string;
@@ -36,10 +37,4 @@ async function loadSlackSecrets(): Promise<SlackSecrets> {
   } finally {
     ssm.destroy();
   }
-}
-
-function requiredEnv(name: string): string {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set`);
-  return value;
 }

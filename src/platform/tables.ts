@@ -1,3 +1,5 @@
+import { requiredEnv } from '../config/env';
+
 /**
  * The bot's DynamoDB tables. serverless.yml declares the same shapes (a test keeps them in step),
  * and the local world and tests create them from here.
@@ -30,8 +32,5 @@ export const TABLES = {
 export type TableKey = keyof typeof TABLES;
 
 export function tableName(table: TableKey): string {
-  const def = TABLES[table];
-  const name = process.env[def.env];
-  if (!name) throw new Error(`${def.env} is not set`);
-  return name;
+  return requiredEnv(TABLES[table].env);
 }

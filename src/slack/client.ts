@@ -1,4 +1,5 @@
 import { LogLevel, WebClient } from '@slack/web-api';
+import { slackApiUrl } from '../config/env';
 
 /**
  * The bot's Slack Web API client. SLACK_API_URL points it at a local Slack in tests and the
@@ -6,7 +7,7 @@ import { LogLevel, WebClient } from '@slack/web-api';
  * past its deadline, so ThreadOutput decides whether a Retry-After still fits.
  */
 export function createSlackClient(token: string): WebClient {
-  const apiUrl = process.env.SLACK_API_URL;
+  const apiUrl = slackApiUrl();
   return new WebClient(token, {
     ...(apiUrl ? { slackApiUrl: apiUrl.endsWith('/') ? apiUrl : `${apiUrl}/` } : {}),
     rejectRateLimitedCalls: true,
