@@ -48,7 +48,7 @@ export interface AuditLog {
   complete(key: AuditKey, result: Pick<AuditRecord, 'outcome'> & Partial<Pick<AuditRecord, 'decision' | 'durationMs' | 'awsRequestIds' | 'threadTs' | 'reason' | 'detail'>>, onlyIf?: { outcome: AuditOutcome | AuditOutcome[] }): Promise<void>;
 }
 
-export function auditKey(entry: Pick<AuditRecord, 'teamId' | 'at' | 'id'>): AuditKey {
+function auditKey(entry: Pick<AuditRecord, 'teamId' | 'at' | 'id'>): AuditKey {
   return { pk: `team#${entry.teamId}`, sk: `${entry.at}#${entry.id}` };
 }
 

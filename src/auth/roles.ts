@@ -113,7 +113,7 @@ export function visibleServices(entry: AllowlistEntry | undefined, channelId: st
 }
 
 /** The same grant, in one spelling: sorted, without duplicates, `*` alone. */
-export function normalizeGrant(grant: Grant): Grant {
+function normalizeGrant(grant: Grant): Grant {
   const norm = (list: string[]) => (list.includes(ALL) ? [ALL] : [...new Set(list)].sort());
   return {
     role: grant.role,

@@ -9,7 +9,7 @@ interface AwsErrorLike {
 }
 
 /** An AWS failure explained for the person in Slack, naming the missing permission where AWS does. */
-export class AwsOperationError extends UserFacingError {
+class AwsOperationError extends UserFacingError {
   constructor(
     message: string,
     readonly awsErrorName: string,

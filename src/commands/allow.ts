@@ -6,7 +6,7 @@ import type { AllowArgs } from './verbs/admin';
 import type { WorkerContext } from './worker-types';
 
 /** More grants than anyone needs; beyond it, a person's entry is a mistake or an attack. */
-export const MAX_GRANTS_PER_PERSON = 20;
+const MAX_GRANTS_PER_PERSON = 20;
 
 /**
  * `/ecs allow @user <role> [services…] [--scripts a,b] [--channels #c]`: adds one grant, as given.

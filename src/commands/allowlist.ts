@@ -4,7 +4,7 @@ import type { AckAnswer } from './types';
 import type { NoArgs } from './verb';
 
 /** An ephemeral message stays readable, and well under Slack's text limit, within these bounds. */
-export const ALLOWLIST_MAX_PEOPLE = 50;
+const ALLOWLIST_MAX_PEOPLE = 50;
 const ALLOWLIST_MAX_CHARS = 12_000;
 
 /** `/ecs allowlist`: who may do what, limited to the grants within the asking admin's scope. */

@@ -23,7 +23,7 @@ const PLANNING_LOCK_SECONDS = 900;
 const newDeployId = () => randomBytes(6).toString('base64url').toLowerCase().replace(/[^a-z0-9]/g, '').padEnd(6, '0').slice(0, 6);
 
 /** What a deploy request is stored in and handed to, in one place (a seam for a different store or orchestrator). */
-export const deployDeps: { requests: ApprovalRequests; history: DeployHistory; sendDecision: typeof sendDecision; startWorkflow: (input: DeployWorkflowInput) => Promise<void> } = {
+const deployDeps: { requests: ApprovalRequests; history: DeployHistory; sendDecision: typeof sendDecision; startWorkflow: (input: DeployWorkflowInput) => Promise<void> } = {
   requests: dynamoApprovalRequests,
   history: dynamoDeployHistory,
   sendDecision,

@@ -106,7 +106,7 @@ const NO_RETRY = () => ({ shouldRetry: false });
 const RETRY = (_error: Error, attempt: number) => ({ shouldRetry: attempt < 4, delay: { seconds: 5 * attempt } });
 
 /** At most how many polls a run of `timeoutSeconds` gets before it is stopped. */
-export const maxPolls = (input: Pick<RunWorkflowInput, 'timeoutSeconds' | 'pollSeconds'>) => Math.max(1, Math.ceil(input.timeoutSeconds / input.pollSeconds));
+const maxPolls = (input: Pick<RunWorkflowInput, 'timeoutSeconds' | 'pollSeconds'>) => Math.max(1, Math.ceil(input.timeoutSeconds / input.pollSeconds));
 
 export function createRunWorkflow(deps: RunWorkflowDeps) {
   const now = deps.now ?? Date.now;

@@ -35,11 +35,11 @@ const REPORT_RESERVE_MS = 60_000;
  * Runs allowed longer than this are always detached: an ECS Exec session ends after 20 idle
  * minutes (a quiet script would lose its session), and a Lambda lives at most 15.
  */
-export const DETACH_ABOVE_SECONDS = 12 * 60;
+const DETACH_ABOVE_SECONDS = 12 * 60;
 /** Time between follows of a detached run (RUN_WORKFLOW_POLL_SECONDS overrides it). */
 const DEFAULT_POLL_SECONDS = 30;
 
-export const lockKey = (script: string, target: string) => `lock#run#${script}#${target}`;
+const lockKey = (script: string, target: string) => `lock#run#${script}#${target}`;
 const newRunId = () => randomBytes(6).toString('base64url').toLowerCase().replace(/[^a-z0-9]/g, '').padEnd(6, '0').slice(0, 6);
 
 /**

@@ -43,7 +43,7 @@ const deploySchema = z.strictObject({
   timeoutSeconds: z._default(z.number().check(z.int(), z.minimum(60), z.maximum(6 * 3600)), DEPLOY_DEFAULTS.timeoutSeconds),
 });
 
-export const targetSchema = z.strictObject({
+const targetSchema = z.strictObject({
   description: z.optional(z.string().check(z.maxLength(200))),
   region,
   cluster: name,
@@ -96,7 +96,7 @@ const scriptArgument = z.strictObject({
   optional: z._default(z.boolean(), false),
 });
 
-export const scriptSchema = z.strictObject({
+const scriptSchema = z.strictObject({
   description: z.optional(z.string().check(z.maxLength(200))),
   /** The target (alias) whose manager container runs it. */
   target: alias,
@@ -113,7 +113,7 @@ export const scriptSchema = z.strictObject({
   requiresApproval: z._default(z.boolean(), false),
 });
 
-export const configSchema = z.strictObject({
+const configSchema = z.strictObject({
   /** Slack workspace(s) this deployment answers; requests from any other team are refused. */
   slack: z.strictObject({
     teams: z.array(pattern(/^T[A-Z0-9]+$/, 'must be a Slack team id such as T0123ABCD')).check(z.minLength(1, 'name at least one team')),
@@ -136,7 +136,6 @@ export const configSchema = z.strictObject({
 export type Config = z.infer<typeof configSchema>;
 export type Target = z.infer<typeof targetSchema>;
 export type Script = z.infer<typeof scriptSchema>;
-export type DeploySettings = z.infer<typeof deploySchema>;
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {

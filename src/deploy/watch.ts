@@ -78,7 +78,7 @@ export function failureThreshold(desiredCount: number): number {
 const clip = (text: string, max: number) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
 
 /** Escapes what Slack mrkdwn would read as markup, and shortens. */
-export function escapeMrkdwn(text: string, max = 400): string {
+function escapeMrkdwn(text: string, max = 400): string {
   return escapeText(clip(text, max));
 }
 
@@ -260,7 +260,7 @@ export function nextPollSeconds(elapsedSeconds: number, consecutiveErrors: numbe
 }
 
 /** The poll times (seconds from the start) of an error-free rollout of `minutes`: one at 0, then nextPollSeconds apart. */
-export function pollTimes(minutes: number): number[] {
+function pollTimes(minutes: number): number[] {
   const end = minutes * 60;
   const times: number[] = [];
   for (let t = 0; t < end; t += nextPollSeconds(t, 0)) times.push(t);

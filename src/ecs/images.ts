@@ -49,7 +49,7 @@ export class ImageReferenceError extends Error {
   }
 }
 
-export const DOCKER_HUB = 'docker.io';
+const DOCKER_HUB = 'docker.io';
 /** Host names Docker treats as Docker Hub. */
 const DOCKER_HUB_ALIASES = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io', 'registry.hub.docker.com']);
 
@@ -186,11 +186,6 @@ export function withImageReference(image: string | ImageRef, reference: string):
   if (DIGEST.test(wanted)) return formatImageRef({ registry: ref.registry, repository: ref.repository, digest: wanted });
   if (!TAG.test(wanted)) throw new ImageReferenceError(reference, `\`${wanted}\` is neither a tag nor a digest`);
   return formatImageRef({ registry: ref.registry, repository: ref.repository, tag: wanted });
-}
-
-/** `<account>.dkr.ecr.<region>.amazonaws.com` (`.com.cn` in China). */
-export function ecrRegistryHost(registryId: string, region: string): string {
-  return `${registryId}.dkr.ecr.${region}.amazonaws.com${region.startsWith('cn-') ? '.cn' : ''}`;
 }
 
 // Registry HTTP API v2 -------------------------------------------------------------------------

@@ -7,13 +7,13 @@ import { repositoryName, tryParseImageRef, withImageReference } from './images';
 export const shortTaskDefinition = (arn: string | undefined): string => (arn ? arn.slice(arn.lastIndexOf('/') + 1) : '?');
 
 /** `registry/repository` of an image reference, normalised (`nginx` is `docker.io/library/nginx`). */
-export function repositoryOf(image: string): string {
+function repositoryOf(image: string): string {
   const ref = tryParseImageRef(image);
   return ref ? repositoryName(ref) : image;
 }
 
 /** A bare tag (`v1.5.0`) rather than an image reference. */
-export const isBareTag = (value: string): boolean => /^[\w][\w.-]{0,127}$/.test(value) && !value.includes('/');
+const isBareTag = (value: string): boolean => /^[\w][\w.-]{0,127}$/.test(value) && !value.includes('/');
 
 export interface ImageChange {
   container: string;

@@ -77,8 +77,8 @@ export const HEADER_LENGTH = 116;
 /** HeaderLength of the short form (no PayloadType field), observed on `channel_closed`. */
 export const SHORT_HEADER_LENGTH = 112;
 /** Bytes before the payload of a normal message (header + PayloadLength). */
-export const FRAME_OVERHEAD = HEADER_LENGTH + 4;
-export const SCHEMA_VERSION = 1;
+const FRAME_OVERHEAD = HEADER_LENGTH + 4;
+const SCHEMA_VERSION = 1;
 
 const OFF_TYPE = 4;
 const TYPE_LEN = 32;
@@ -163,7 +163,7 @@ export interface DecodeOptions {
 // Hashing / UUIDs
 
 /** One-shot SHA-256 (`crypto.hash` is markedly cheaper than createHash for small inputs). */
-export const sha256: (data: Uint8Array) => Buffer =
+const sha256: (data: Uint8Array) => Buffer =
   typeof oneShotHash === 'function'
     ? (data) => oneShotHash('sha256', data, 'buffer') as Buffer
     : (data) => createHash('sha256').update(data).digest();

@@ -16,14 +16,14 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { ActionStatus, ActionType, ExecProtocolError, type KmsEncryptionActionParameters, type ProcessedClientAction } from './codec';
 
 export const DATA_KEY_BYTES = 64;
-export const NONCE_BYTES = 12;
-export const TAG_BYTES = 16;
+const NONCE_BYTES = 12;
+const TAG_BYTES = 16;
 const KEY_BYTES = 32;
 
 /** Encryption-context keys the agent uses when it decrypts the data key. */
-export const ENCRYPTION_CONTEXT_SESSION_ID = 'aws:ssm:SessionId';
-export const ENCRYPTION_CONTEXT_TARGET_ID = 'aws:ssm:TargetId';
-export const ENCRYPTION_CONTEXT_RANDOM_CHALLENGE = 'aws:ssm:RandomChallenge';
+const ENCRYPTION_CONTEXT_SESSION_ID = 'aws:ssm:SessionId';
+const ENCRYPTION_CONTEXT_TARGET_ID = 'aws:ssm:TargetId';
+const ENCRYPTION_CONTEXT_RANDOM_CHALLENGE = 'aws:ssm:RandomChallenge';
 
 export interface GenerateDataKeyRequest {
   /** The key the agent asked for (the cluster's kmsKeyId). */

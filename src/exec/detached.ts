@@ -26,7 +26,7 @@ export function buildDetachedStart({ runId, path, args, nonce }: { runId: string
   return ['/bin/sh', '-c', START, exitMarker(nonce), runDirectory(runId), path, ...args].map(quoteForShlex).join(' ');
 }
 
-export const sizeMarker = (nonce: string) => `ECSCHATOPS_SIZE_${nonce}`;
+const sizeMarker = (nonce: string) => `ECSCHATOPS_SIZE_${nonce}`;
 
 const FOLLOW = [
   // The status first, then the size: once the status exists, the size is final.
@@ -59,7 +59,7 @@ export function buildDetachedLog({ runId, nonce }: { runId: string; nonce: strin
 }
 
 /** Seconds a detached script has to end after SIGTERM before it is killed. */
-export const STOP_GRACE_SECONDS = 5;
+const STOP_GRACE_SECONDS = 5;
 
 /**
  * Ctrl-C cannot reach a detached script: its process group gets SIGTERM, then SIGKILL after a

@@ -42,7 +42,7 @@ export function rawBody(event: HttpEvent): string {
   return event.isBase64Encoded ? Buffer.from(body, 'base64').toString('utf8') : body;
 }
 
-export class InvalidSignatureError extends Error {}
+class InvalidSignatureError extends Error {}
 
 const WINDOW_SECONDS = 5 * 60;
 const CANONICAL_SIGNATURE = /^v0=[0-9a-f]{64}$/;

@@ -29,7 +29,7 @@ export function withDeadline<T>(budgetMs: number, work: () => Promise<T>): Promi
 }
 
 /** Milliseconds left before the current deadline (Infinity outside one). */
-export function timeLeft(): number {
+function timeLeft(): number {
   const budget = budgets.getStore();
   return budget ? budget.endsAt - Date.now() : Infinity;
 }

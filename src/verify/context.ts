@@ -160,10 +160,3 @@ export class VerifyContext {
     });
   }
 }
-
-/** `{"Effect":"Allow","Action":[…],"Resource":[…]}`: the statement that would grant what a simulation denied. */
-export function grantFor(denials: SimulationDenial[]): string {
-  const actions = [...new Set(denials.map((d) => d.action))];
-  const resources = [...new Set(denials.map((d) => d.resource))];
-  return JSON.stringify({ Effect: 'Allow', Action: actions.length === 1 ? actions[0] : actions, Resource: resources.length === 1 ? resources[0] : resources });
-}

@@ -48,7 +48,7 @@ export interface PlanInput {
 
 export type Planner = (input: PlanInput) => CheckSpec[];
 
-export const FAMILIES = ['cluster', 'service', 'taskdef', 'roles', 'images', 'logs', 'secrets', 'loadbalancing', 'exec', 'network', 'permissions'] as const;
+const FAMILIES = ['cluster', 'service', 'taskdef', 'roles', 'images', 'logs', 'secrets', 'loadbalancing', 'exec', 'network', 'permissions'] as const;
 export type Family = (typeof FAMILIES)[number];
 
 export interface CheckResult extends CheckOutcome {

@@ -17,11 +17,11 @@ import { marks } from '../text';
 import { describeKey, execConfiguration, keyPolicy, logGroupLookup } from './lookups';
 
 /** The four calls the SSM agent in the container makes to open a session (on resource `*`). */
-export const EXEC_ACTIONS = ['ssmmessages:CreateControlChannel', 'ssmmessages:CreateDataChannel', 'ssmmessages:OpenControlChannel', 'ssmmessages:OpenDataChannel'];
+const EXEC_ACTIONS = ['ssmmessages:CreateControlChannel', 'ssmmessages:CreateDataChannel', 'ssmmessages:OpenControlChannel', 'ssmmessages:OpenDataChannel'];
 
 const GROUP = ['ECS Exec'];
 
-export const taskId = (task: Task) => task.taskArn?.split('/').pop() ?? '?';
+const taskId = (task: Task) => task.taskArn?.split('/').pop() ?? '?';
 
 /** `3 h ago`, `2 days ago`: enough to tell an old task from a new one. */
 export function age(date: Date | undefined, now = Date.now()): string {
@@ -400,7 +400,7 @@ function loggingCheck(taskDefinition: TaskDefinition): CheckSpec {
 }
 
 /** Several findings as one outcome: the worst status, every message and fix. */
-export function combine(outcomes: CheckOutcome[]): CheckOutcome {
+function combine(outcomes: CheckOutcome[]): CheckOutcome {
   const failed = outcomes.some((o) => o.status === 'FAIL');
   const fixes = [...new Set(outcomes.map((o) => o.fix).filter((f): f is string => !!f))];
   return {

@@ -34,7 +34,7 @@ import { fail, ok, skip, unverified } from '../types';
 import { listWords, marks } from '../text';
 
 /** What pulling an ECR image takes, besides ecr:GetAuthorizationToken (whose resource is always `*`). */
-export const ECR_PULL_ACTIONS = ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchCheckLayerAvailability'];
+const ECR_PULL_ACTIONS = ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchCheckLayerAvailability'];
 /** Registry API requests are short: an unreachable registry must not hold the run up. */
 const REGISTRY_TIMEOUT_MS = 3_000;
 

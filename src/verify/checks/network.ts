@@ -154,7 +154,7 @@ export interface NetworkNeeds {
 }
 
 /** The AWS services the tasks reach over their own network interface, derived from the task definition and the service. */
-export async function networkNeeds(ctx: VerifyContext, taskDefinition: TaskDefinition, service: Service): Promise<NetworkNeeds> {
+async function networkNeeds(ctx: VerifyContext, taskDefinition: TaskDefinition, service: Service): Promise<NetworkNeeds> {
   const endpoints = new Map<string, EndpointNeed>();
   const internet: string[] = [];
   const need = (name: string, reason: string, type: EndpointNeed['type'] = 'Interface') => {

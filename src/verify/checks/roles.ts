@@ -19,7 +19,7 @@ import type { CheckOutcome, CheckSpec, Planner } from '../types';
 import { fail, ok, skip, warn } from '../types';
 import { listWords, mark } from '../text';
 
-export const ECS_TASKS_PRINCIPAL = 'ecs-tasks.amazonaws.com';
+const ECS_TASKS_PRINCIPAL = 'ecs-tasks.amazonaws.com';
 const TASK_EXECUTION_POLICY = 'arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy';
 
 type RoleKind = 'task' | 'execution';
@@ -307,7 +307,7 @@ function compare(operator: string, actual: string, values: string[]): boolean | 
 }
 
 /** The trust policy AWS documents for ECS task and execution roles, with the confused-deputy guard. */
-export function recommendedTrust(partition: string, region: string, account: string) {
+function recommendedTrust(partition: string, region: string, account: string) {
   return {
     Version: '2012-10-17',
     Statement: [

@@ -34,7 +34,7 @@ function healthCheck(): CheckSpec {
 }
 
 /** The shared health judgement (src/ecs/health.ts), plus what verify adds: the circuit breaker. */
-export function assessHealth(service: Service) {
+function assessHealth(service: Service) {
   const { health, reason } = assessService(service);
   const breaker = service.deploymentConfiguration?.deploymentCircuitBreaker;
   const noBreaker = breaker?.enable ? '' : ' The deployment circuit breaker is off, so a failing deployment retries forever.';
