@@ -10,7 +10,9 @@ afterEach(() => {
 });
 
 function tsFiles(dir: string): string[] {
-  return readdirSync(dir).flatMap((name) => (statSync(join(dir, name)).isDirectory() ? tsFiles(join(dir, name)) : name.endsWith('.ts') ? [join(dir, name)] : []));
+  return readdirSync(dir).flatMap((name) =>
+    statSync(join(dir, name)).isDirectory() ? tsFiles(join(dir, name)) : name.endsWith('.ts') ? [join(dir, name)] : [],
+  );
 }
 
 describe('the environment, read in one place', () => {
@@ -33,7 +35,12 @@ describe('the environment, read in one place', () => {
     delete process.env.SLACK_API_URL;
     delete process.env.RUN_WORKFLOW_POLL_SECONDS;
     expect([logLevel(), configPath(), slackApiUrl(), runWorkflowPollSeconds()]).toEqual(['info', 'ecs-chatops.config.yaml', undefined, undefined]);
-    Object.assign(process.env, { LOG_LEVEL: 'DEBUG', ECS_CHATOPS_CONFIG: 'other.yaml', SLACK_API_URL: 'http://127.0.0.1:1/api', RUN_WORKFLOW_POLL_SECONDS: '2' });
+    Object.assign(process.env, {
+      LOG_LEVEL: 'DEBUG',
+      ECS_CHATOPS_CONFIG: 'other.yaml',
+      SLACK_API_URL: 'http://127.0.0.1:1/api',
+      RUN_WORKFLOW_POLL_SECONDS: '2',
+    });
     expect([logLevel(), configPath(), slackApiUrl(), runWorkflowPollSeconds()]).toEqual(['debug', 'other.yaml', 'http://127.0.0.1:1/api', 2]);
     process.env.RUN_WORKFLOW_POLL_SECONDS = 'soon';
     expect(runWorkflowPollSeconds()).toBeUndefined();

@@ -18,26 +18,76 @@ describe('launchKinds', () => {
 
   it('Fargate providers are Fargate, every other provider is EC2', () => {
     expect(kinds({ capacityProviderStrategy: [{ capacityProvider: 'FARGATE_SPOT', weight: 1 }] })).toEqual(['FARGATE']);
-    expect(kinds({ capacityProviderStrategy: [{ capacityProvider: 'FARGATE', base: 1, weight: 1 }, { capacityProvider: 'FARGATE_SPOT', weight: 4 }] })).toEqual(['FARGATE']);
+    expect(
+      kinds({
+        capacityProviderStrategy: [
+          { capacityProvider: 'FARGATE', base: 1, weight: 1 },
+          { capacityProvider: 'FARGATE_SPOT', weight: 4 },
+        ],
+      }),
+    ).toEqual(['FARGATE']);
     expect(kinds({ capacityProviderStrategy: [{ capacityProvider: 'my-asg', weight: 1 }] })).toEqual(['EC2']);
-    expect(kinds({ capacityProviderStrategy: [{ capacityProvider: 'asg-a', weight: 1 }, { capacityProvider: 'asg-b', weight: 1 }] })).toEqual(['EC2']);
+    expect(
+      kinds({
+        capacityProviderStrategy: [
+          { capacityProvider: 'asg-a', weight: 1 },
+          { capacityProvider: 'asg-b', weight: 1 },
+        ],
+      }),
+    ).toEqual(['EC2']);
   });
 
   it('a strategy mixing Fargate and EC2 providers has tasks of both kinds', () => {
-    expect(kinds({ capacityProviderStrategy: [{ capacityProvider: 'FARGATE', weight: 1 }, { capacityProvider: 'my-asg', weight: 1 }] })).toEqual(['EC2', 'FARGATE']);
-    expect(kinds({ capacityProviderStrategy: [{ capacityProvider: 'my-asg', base: 2 }, { capacityProvider: 'FARGATE_SPOT', weight: 3 }] })).toEqual(['EC2', 'FARGATE']);
+    expect(
+      kinds({
+        capacityProviderStrategy: [
+          { capacityProvider: 'FARGATE', weight: 1 },
+          { capacityProvider: 'my-asg', weight: 1 },
+        ],
+      }),
+    ).toEqual(['EC2', 'FARGATE']);
+    expect(
+      kinds({
+        capacityProviderStrategy: [
+          { capacityProvider: 'my-asg', base: 2 },
+          { capacityProvider: 'FARGATE_SPOT', weight: 3 },
+        ],
+      }),
+    ).toEqual(['EC2', 'FARGATE']);
   });
 
   it('a provider with neither weight nor base gets no tasks, unless none has either', () => {
-    expect(kinds({ capacityProviderStrategy: [{ capacityProvider: 'FARGATE', weight: 1 }, { capacityProvider: 'my-asg', weight: 0 }] })).toEqual(['FARGATE']);
+    expect(
+      kinds({
+        capacityProviderStrategy: [
+          { capacityProvider: 'FARGATE', weight: 1 },
+          { capacityProvider: 'my-asg', weight: 0 },
+        ],
+      }),
+    ).toEqual(['FARGATE']);
     expect(kinds({ capacityProviderStrategy: [{ capacityProvider: 'FARGATE' }, { capacityProvider: 'my-asg' }] })).toEqual(['EC2', 'FARGATE']);
   });
 
   it('without its own strategy, the cluster default decides', () => {
     expect(kinds({}, { defaultCapacityProviderStrategy: [{ capacityProvider: 'FARGATE', weight: 1 }] })).toEqual(['FARGATE']);
-    expect(kinds({}, { defaultCapacityProviderStrategy: [{ capacityProvider: 'FARGATE', weight: 1 }, { capacityProvider: 'my-asg', weight: 1 }] })).toEqual(['EC2', 'FARGATE']);
+    expect(
+      kinds(
+        {},
+        {
+          defaultCapacityProviderStrategy: [
+            { capacityProvider: 'FARGATE', weight: 1 },
+            { capacityProvider: 'my-asg', weight: 1 },
+          ],
+        },
+      ),
+    ).toEqual(['EC2', 'FARGATE']);
     // The service's own strategy overrides the cluster's default.
-    expect(kinds({ capacityProviderStrategy: [{ capacityProvider: 'my-asg', weight: 1 }] }, { defaultCapacityProviderStrategy: [{ capacityProvider: 'FARGATE', weight: 1 }] })).toEqual(['EC2']);
+    expect(
+      kinds(
+        { capacityProviderStrategy: [{ capacityProvider: 'my-asg', weight: 1 }] },
+        { defaultCapacityProviderStrategy: [{ capacityProvider: 'FARGATE', weight: 1 }] },
+      ),
+    ).toEqual(['EC2']);
   });
 
   it('with nothing said: the task definition if it names one kind, else EC2', () => {
@@ -47,5 +97,4 @@ describe('launchKinds', () => {
     expect(kinds({}, undefined, { requiresCompatibilities: ['EC2', 'FARGATE'] })).toEqual(['EC2']);
     expect(kinds({ launchType: 'EC2' }, undefined, { requiresCompatibilities: ['EC2', 'FARGATE'] })).toEqual(['EC2']);
   });
-
 });

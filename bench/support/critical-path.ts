@@ -72,7 +72,12 @@ export class CriticalPathTracer {
     const send = target.send.bind(target);
     target.send = (...args: unknown[]) => {
       const start = this.depthOf(executionAsyncId());
-      const index = this.calls.push({ name: (args[0] as object).constructor.name.replace(/Command$/, ''), depth: start.depth + 1, ...(start.via !== undefined ? { after: start.via } : {}) }) - 1;
+      const index =
+        this.calls.push({
+          name: (args[0] as object).constructor.name.replace(/Command$/, ''),
+          depth: start.depth + 1,
+          ...(start.via !== undefined ? { after: start.via } : {}),
+        }) - 1;
       const inner = send(...args);
       // The caller sees this promise: its depth is fixed here, not raised by whatever the SDK's own work settles it from.
       const outer = new Promise((resolve, reject) => void inner.then(resolve, reject));

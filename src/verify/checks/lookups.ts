@@ -23,7 +23,13 @@ export function logGroupLookup(ctx: VerifyContext, region: string, name: string)
     const out = await ctx.aws.client(CloudWatchLogsClient, region).send(new DescribeLogGroupsCommand({ logGroupNamePrefix: name, limit: 50 }));
     const groups = out.logGroups ?? [];
     const group = groups.find((g) => g.logGroupName === name);
-    return { ...(group ? { group } : {}), similar: groups.filter((g) => g !== group).map((g) => g.logGroupName!).slice(0, 3) };
+    return {
+      ...(group ? { group } : {}),
+      similar: groups
+        .filter((g) => g !== group)
+        .map((g) => g.logGroupName!)
+        .slice(0, 3),
+    };
   });
 }
 
