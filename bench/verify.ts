@@ -75,7 +75,7 @@ async function firstLineSeconds(world: World): Promise<number> {
   await world.idle();
   const invocation = world.aws.lambda.invocations[invocationsBefore];
   if (!invocation) throw new Error('the worker was not invoked');
-  const resultCall = world.slack.calls.slice(callsBefore).find((c) => /^(chat\.postMessage|chat\.update)$/.test(c.method) && /[✅⚠️❌⏭️] Cluster|[✅⚠️❌⏭️] Service|[✅⚠️❌⏭️] Task definition/u.test(String(c.args.text ?? '')));
+  const resultCall = world.slack.calls.slice(callsBefore).find((c) => /^(chat\.postMessage|chat\.update)$/.test(c.method) && /(?:✅|⚠️|❌|⏭️) Cluster|(?:✅|⚠️|❌|⏭️) Service|(?:✅|⚠️|❌|⏭️) Task definition/u.test(String(c.args.text ?? '')));
   if (!resultCall) throw new Error('no result line reached Slack');
   return (resultCall.at - invocation.startedAt.getTime()) / 1000;
 }
