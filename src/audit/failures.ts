@@ -1,5 +1,4 @@
 import { log } from '../platform/logger';
-import type { AuditKey } from './audit';
 
 /** CloudWatch namespace and metric the AuditWriteFailures alarm (serverless.yml) watches. */
 export const METRICS_NAMESPACE = 'ecs-chatops';
@@ -11,7 +10,8 @@ export const AUDIT_FAILURE_METRIC = 'AuditWriteFailures';
  * metric format (Powertools for AWS Lambda's Metrics), which an alarm watches. Powertools is
  * imported only here, on the failure path, so no cold start pays for it.
  */
-export async function reportAuditFailure(operation: 'record' | 'complete', key: AuditKey, error: unknown): Promise<void> {
+// The record's key as audit.ts defines it (AuditKey), spelled out so the two modules do not import each other.
+export async function reportAuditFailure(operation: 'record' | 'complete', key: { pk: string; sk: string }, error: unknown): Promise<void> {
   log.error('audit write failed', { operation, auditKey: key, error });
   try {
     const { Metrics, MetricUnit } = await import('@aws-lambda-powertools/metrics');

@@ -2,7 +2,7 @@ import { grantsWithinScope, mayAdminister } from '../auth/administration';
 import { addGrant, describeGrant } from '../auth/roles';
 import { PermissionDeniedError, UsageError } from '../platform/errors';
 import type { WorkerHandler } from './verb';
-import type { AllowArgs } from './verbs/admin';
+import type { AllowArgs } from './verbs/args';
 import type { WorkerContext } from './worker-types';
 
 /** More grants than anyone needs; beyond it, a person's entry is a mistake or an attack. */

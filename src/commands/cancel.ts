@@ -2,7 +2,7 @@ import { requestKey } from '../deploy/types';
 import { isAllowed } from '../auth/roles';
 import { HiddenRefusalError } from '../platform/errors';
 import type { AckAnswer } from './types';
-import type { CancelArgs } from './verbs/cancel';
+import type { CancelArgs } from './verbs/args';
 
 /** What the worker keeps in the state table while a script runs (`run#<id>`). */
 export interface RunRecord extends Record<string, unknown> {

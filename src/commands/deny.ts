@@ -1,7 +1,7 @@
 import { mayRemove } from '../auth/administration';
 import { PermissionDeniedError } from '../platform/errors';
 import type { WorkerHandler } from './verb';
-import type { DenyArgs } from './verbs/admin';
+import type { DenyArgs } from './verbs/args';
 
 /**
  * `/ecs deny @user`: removes every grant the user has, if every one of them lies within the

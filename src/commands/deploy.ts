@@ -13,7 +13,7 @@ import { UserFacingError } from '../platform/errors';
 import { permalink } from '../slack/client';
 import { commandText } from './invocation';
 import type { WorkerHandler } from './verb';
-import type { DeployArgs, RollbackArgs } from './verbs/deploy';
+import type { DeployArgs, RollbackArgs } from './verbs/args';
 import type { CommandResult, WorkerContext } from './worker-types';
 
 /** Longest a request plus its rollout and rollback can hold the lock; the workflow releases it sooner. */

@@ -23,7 +23,7 @@ import { formatBytes, formatDuration } from '../slack/format';
 import { commandText } from './invocation';
 import type { RunWorkflowInput } from './run-workflow';
 import type { WorkerHandler } from './verb';
-import type { RunArgs } from './verbs/run';
+import type { RunArgs } from './verbs/args';
 import type { CommandResult, WorkerContext } from './worker-types';
 
 const CANCEL_POLL_MS = 2000;

@@ -14,7 +14,7 @@ import { UserFacingError } from '../platform/errors';
 import { RERUN_ACTION } from '../slack/actions';
 import { code, escapeText } from '../slack/format';
 import type { WorkerHandler } from './verb';
-import type { StatusArgs } from './verbs/status';
+import type { StatusArgs } from './verbs/args';
 import type { CommandResult, WorkerContext } from './worker-types';
 
 const MAX_EVENTS = 5;

@@ -3,7 +3,7 @@ import { liveLine, renderSummary, renderTree, summaryLine } from '../verify/rend
 import { summarize } from '../verify/types';
 import { verifyService } from '../verify/verify';
 import type { WorkerHandler } from './verb';
-import type { VerifyArgs } from './verbs/verify';
+import type { VerifyArgs } from './verbs/args';
 
 /**
  * `/ecs verify <service> [--image <tag|image>] [--put-logs]`: every dependency of the service

@@ -3,14 +3,12 @@ import { ALL, ROLES, type Grant, type Role } from '../../auth/roles';
 import { escapeText } from '../../slack/format';
 import { parseChannelMention, parseUserMention, unknownChoice } from '../grammar';
 import { defineVerb, expectCount, resolveScript, resolveTarget, usageError } from '../verb';
+import type { AllowArgs, DenyArgs } from './args';
 
 /** Bounds on one grant, so a typo or a paste cannot store thousands of entries. */
 export const MAX_GRANT_SERVICES = 20;
 export const MAX_GRANT_SCRIPTS = 20;
 export const MAX_GRANT_CHANNELS = 10;
-
-export type AllowArgs = { subject: string; grant: Grant };
-export type DenyArgs = { subject: string };
 
 /** `a,b,c` with a bound on its length. */
 function listFlag(verb: { name: string; usage: string }, flag: string, value: string, max: number): string[] {

@@ -1,7 +1,6 @@
 import { cancel } from '../cancel';
 import { defineVerb, expectCount, usageError } from '../verb';
-
-export type CancelArgs = { runId: string };
+import type { CancelArgs } from './args';
 
 export const cancelVerb = defineVerb<CancelArgs>({
   name: 'cancel',

@@ -1,8 +1,6 @@
 import { escapeText } from '../../slack/format';
 import { defineVerb, expectCount, onTarget, IMAGE_OR_TAG, resolveTarget, usageError } from '../verb';
-
-export type DeployArgs = { target: string } & ({ action: 'deploy'; image: string } | { action: 'redeploy' });
-export type RollbackArgs = { target: string; revision?: string };
+import type { DeployArgs, RollbackArgs } from './args';
 
 /** `42`, `web:42` or a task definition ARN. */
 const REVISION = /^(\d{1,9}|[A-Za-z0-9_-]{1,255}:\d{1,9}|arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:task-definition\/[A-Za-z0-9_-]{1,255}:\d{1,9})$/;

@@ -1,12 +1,7 @@
 import { lookup } from '../../config/schema';
 import { validateScriptArgs } from '../script-args';
 import { defineVerb, resolveScript, usageError } from '../verb';
-
-export type RunArgs = {
-  script: string;
-  /** The words after the script name, checked against its declaration. */
-  args: string[];
-};
+import type { RunArgs } from './args';
 
 export const runVerb = defineVerb<RunArgs>({
   name: 'run',

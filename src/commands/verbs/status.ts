@@ -1,6 +1,5 @@
 import { defineVerb, expectCount, onTarget, resolveTarget } from '../verb';
-
-export type StatusArgs = { target: string };
+import type { StatusArgs } from './args';
 
 export const statusVerb = defineVerb<StatusArgs>({
   name: 'status',

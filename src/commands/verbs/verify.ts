@@ -1,13 +1,6 @@
 import { escapeText } from '../../slack/format';
 import { defineVerb, expectCount, onTarget, IMAGE_OR_TAG, resolveTarget, usageError } from '../verb';
-
-export type VerifyArgs = {
-  target: string;
-  /** Check what a deploy of this image (or tag) would leave behind. */
-  image?: string;
-  /** Prove logging works by writing one line to each log group: `--put-logs`, else the target's `verify.putLogs`. */
-  putLogs: boolean;
-};
+import type { VerifyArgs } from './args';
 
 export const verifyVerb = defineVerb<VerifyArgs>({
   name: 'verify',

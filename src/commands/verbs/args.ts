@@ -1,0 +1,25 @@
+/**
+ * The typed arguments of each worker verb: what its parse() returns, what the job carries to the
+ * worker, and what its handler takes. In a module of their own so a verb's declaration (which
+ * loads its handler lazily) and the handler (which takes these types) do not import each other.
+ */
+import type { Grant } from '../../auth/roles';
+
+export type AllowArgs = { subject: string; grant: Grant };
+export type DenyArgs = { subject: string };
+export type CancelArgs = { runId: string };
+export type DeployArgs = { target: string } & ({ action: 'deploy'; image: string } | { action: 'redeploy' });
+export type RollbackArgs = { target: string; revision?: string };
+export type RunArgs = {
+  script: string;
+  /** The words after the script name, checked against its declaration. */
+  args: string[];
+};
+export type StatusArgs = { target: string };
+export type VerifyArgs = {
+  target: string;
+  /** Check what a deploy of this image (or tag) would leave behind. */
+  image?: string;
+  /** Prove logging works by writing one line to each log group: `--put-logs`, else the target's `verify.putLogs`. */
+  putLogs: boolean;
+};
