@@ -169,7 +169,7 @@ async function openWorld(skipTime: boolean) {
   const world = await startWorld({ durableSkipTime: skipTime });
   const recorder = new Recorder(world);
   recorder.watchDynamo((await import('../src/platform/dynamo')).ddb as never);
-  const { dynamoApprovalRequests } = await import('../src/deploy/requests');
+  const { dynamoApprovalRequests } = await import('../src/approval/requests');
   const { requestKey } = await import('../src/deploy/types');
 
   const base = getConfig();

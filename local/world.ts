@@ -392,7 +392,7 @@ export async function startWorld(
   const [{ handler: runWorkflow }, { handler: deployWorkflow, deployWorkflowDeps }, { createDeployWorkflow }, { withDurableExecution }] = await Promise.all([
     import('../src/handlers/run-workflow'),
     import('../src/handlers/deploy-workflow'),
-    import('../src/commands/deploy-workflow'),
+    import('../src/workflows/deploy'),
     import('@aws/durable-execution-sdk-js'),
   ]);
   const runWorkflowVersions = registerDurableFunction(aws.lambda, RUN_WORKFLOW_FUNCTION, runWorkflow, workflows);

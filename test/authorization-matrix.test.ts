@@ -9,7 +9,7 @@ import type { AllowlistStore } from '../src/auth/allowlist';
 import type { Grant } from '../src/auth/roles';
 import { findVerb, VERBS } from '../src/commands/registry';
 import type { Config } from '../src/config/schema';
-import type { ApprovalRequests } from '../src/deploy/requests';
+import type { ApprovalRequests } from '../src/approval/requests';
 import type { StateStore } from '../src/platform/state';
 import { CANCEL_ACTION, RERUN_ACTION } from '../src/slack/actions';
 
@@ -555,7 +555,7 @@ beforeAll(async () => {
     import('../src/config/load'),
     import('../src/auth/allowlist'),
     import('../src/platform/state'),
-    import('../src/deploy/requests'),
+    import('../src/approval/requests'),
     import('../src/platform/dynamo'),
     import('../src/platform/tables'),
     import('../src/ingress/ingress'),

@@ -2,10 +2,11 @@ import { beforeEach, describe, expect, it, vi } from 'vitest';
 import type { WebClient } from '@slack/web-api';
 import { useLocalDynamo } from './support/local-dynamo';
 import { memoryAllowlist, memoryAudit } from './support/fakes';
-import { approvalDeps, approveByReaction, baseEmoji } from '../src/commands/approve';
+import { approvalDeps, approveByReaction, baseEmoji } from '../src/approval/approve';
 import type { ReactionContext } from '../src/commands/worker-types';
-import { dynamoApprovalRequests } from '../src/deploy/requests';
-import { requestKey, type ApprovalRequest } from '../src/deploy/types';
+import { dynamoApprovalRequests } from '../src/approval/requests';
+import { requestKey } from '../src/deploy/types';
+import { type ApprovalRequest } from '../src/approval/types';
 import type { Config } from '../src/config/schema';
 import { createLogger } from '../src/platform/logger';
 

@@ -22,7 +22,8 @@ import { DEPLOY_DEFAULTS, parseConfig, type Target } from '../src/config/schema'
 import type { DeployHistoryEntry } from '../src/deploy/history';
 import { planDeploy, type PlanInput } from '../src/deploy/plan';
 import { approvalBody, DOING, statusLine } from '../src/deploy/render';
-import type { ApprovalRule, DeployPlan, ApprovalRequest } from '../src/deploy/types';
+import type { DeployPlan } from '../src/deploy/types';
+import type { ApprovalRule, ApprovalRequest } from '../src/approval/types';
 import { UsageError, UserFacingError } from '../src/platform/errors';
 
 const ECR = `${SAMPLE.accountId}.dkr.ecr.${SAMPLE.region}.amazonaws.com`;

@@ -384,7 +384,7 @@ describe('/ecs deploy', () => {
     setConfig({ ...baseConfig, targets: { ...baseConfig.targets, web: { ...web, deploy: { ...web.deploy, expirySeconds: 5 } } } });
     try {
       const request = await requestDeploy('deploy web --redeploy');
-      const { dynamoApprovalRequests } = await import('../src/deploy/requests');
+      const { dynamoApprovalRequests } = await import('../src/approval/requests');
       const { requestKey } = await import('../src/deploy/types');
       // Bob's ✅ was stored, then the worker died before deciding: nothing woke the workflow.
       // (Stamped with the request's own time: the skipped-time world's clock may already have jumped.)

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWorld, RUN_WORKFLOW_FUNCTION, type World } from '../local/world';
-import type { RunWorkflowInput, RunWorkflowResult } from '../src/commands/run-workflow';
+import type { RunWorkflowResult } from '../src/workflows/run';
+import type { RunWorkflowInput } from '../src/workflows/inputs';
 
 /**
  * Runs longer than a Lambda: the script runs detached in the container and a durable workflow

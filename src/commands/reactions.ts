@@ -1,4 +1,4 @@
-import { approveByReaction } from './approve';
+import { approveByReaction } from '../approval/approve';
 import type { ReactionHandler } from './worker-types';
 
 /** What a reaction on a tracked message does, by the tracked record's kind: the one table of reactions. */

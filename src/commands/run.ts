@@ -13,15 +13,16 @@ import { pickExecTask } from './run-target';
 import { validateScriptArgs } from './script-args';
 import type { Outcome } from '../slack/thread-output';
 import type { LambdaClient } from '@aws-sdk/client-lambda';
-import { abandonRequest, announceRequest } from '../deploy/announce';
-import { sendDecision } from '../deploy/callback';
-import { dynamoApprovalRequests } from '../deploy/requests';
-import { requestKey as requestKeyFor, type ApprovalRequest } from '../deploy/types';
+import { abandonRequest, announceRequest } from '../approval/announce';
+import { sendDecision } from '../approval/callback';
+import { dynamoApprovalRequests } from '../approval/requests';
+import { requestKey as requestKeyFor } from '../deploy/types';
+import { type ApprovalRequest } from '../approval/types';
 import { UsageError, UserFacingError } from '../platform/errors';
 import { permalink } from '../slack/client';
 import { formatBytes, formatDuration } from '../slack/format';
 import { commandText } from './invocation';
-import type { RunWorkflowInput } from './run-workflow';
+import type { RunWorkflowInput } from '../workflows/inputs';
 import type { WorkerHandler } from './verb';
 import type { RunArgs } from './verbs/args';
 import type { CommandResult, WorkerContext } from './worker-types';
@@ -172,7 +173,7 @@ async function runDetached(ctx: WorkerContext, spec: RunSpec, lock: string | und
 /**
  * A script declared `requiresApproval`: the command's message becomes a request for approval
  * under the rules of the script's target (`targets.<alias>.deploy`), decided by reaction exactly
- * as deploys are (src/commands/approve.ts); the workflow waits for it before it starts the script.
+ * as deploys are (src/approval/approve.ts); the workflow waits for it before it starts the script.
  */
 async function storeApprovalRequest(ctx: WorkerContext, spec: RunSpec): Promise<NonNullable<RunWorkflowInput['approval']> & { parentText: string; request: ApprovalRequest }> {
   const { invocation } = ctx.job;

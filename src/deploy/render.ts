@@ -1,7 +1,8 @@
 /** How a request for approval reads in Slack: the message people react on. */
 import { shortTaskDefinition } from '../ecs/taskdef';
 import { code } from '../slack/format';
-import type { ApprovalRequest, DeployAction, DeployPlan } from './types';
+import type { DeployAction, DeployPlan } from './types';
+import type { ApprovalRequest } from '../approval/types';
 
 /** What an approved deploy does, for the status line. */
 export const DOING: Record<DeployAction, string> = { deploy: 'deploying', redeploy: 'redeploying', rollback: 'rolling back' };

@@ -1,17 +1,17 @@
 import { withDurableExecution } from '@aws/durable-execution-sdk-js';
 import { dynamoAudit } from '../audit/audit';
-import { createDeployWorkflow, type DeployWorkflowDeps } from '../commands/deploy-workflow';
+import { createDeployWorkflow, type DeployWorkflowDeps } from '../workflows/deploy';
 import { getConfig } from '../config/load';
-import { sendDecision } from '../deploy/callback';
+import { sendDecision } from '../approval/callback';
 import { dynamoDeployHistory } from '../deploy/history';
-import { dynamoApprovalRequests } from '../deploy/requests';
+import { dynamoApprovalRequests } from '../approval/requests';
 import { log } from '../platform/logger';
 import { getSlackSecrets } from '../platform/secrets';
 import { dynamoState } from '../platform/state';
 import { createSlackClient } from '../slack/client';
 
 /**
- * The durable workflow of `/ecs deploy` and `/ecs rollback` (src/commands/deploy-workflow.ts),
+ * The durable workflow of `/ecs deploy` and `/ecs rollback` (src/workflows/deploy.ts),
  * started by the worker once the request is posted. Deployed with a DurableConfig (serverless.yml).
  */
 export const deployWorkflowDeps: DeployWorkflowDeps = {

@@ -1,16 +1,16 @@
 import { withDurableExecution } from '@aws/durable-execution-sdk-js';
 import { dynamoAudit } from '../audit/audit';
-import { createRunWorkflow } from '../commands/run-workflow';
+import { createRunWorkflow } from '../workflows/run';
 import { getConfig } from '../config/load';
-import { sendDecision } from '../deploy/callback';
-import { dynamoApprovalRequests } from '../deploy/requests';
+import { sendDecision } from '../approval/callback';
+import { dynamoApprovalRequests } from '../approval/requests';
 import { log } from '../platform/logger';
 import { getSlackSecrets } from '../platform/secrets';
 import { dynamoState } from '../platform/state';
 import { createSlackClient } from '../slack/client';
 
 /**
- * The durable workflow of long `/ecs run`s (src/commands/run-workflow.ts), invoked asynchronously
+ * The durable workflow of long `/ecs run`s (src/workflows/run.ts), invoked asynchronously
  * by the worker with a qualified name. Deployed with a DurableConfig (serverless.yml): Lambda
  * checkpoints each step and re-invokes this handler after every wait.
  */

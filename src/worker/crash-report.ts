@@ -54,7 +54,7 @@ export function createCrashReporter(deps: CrashReportDeps) {
     const requestId = failure.requestContext?.requestId ?? 'unknown';
     const logger = deps.logger.child({ requestId, jobKind: job?.kind });
     logger.error('the worker stopped without finishing', { why, condition: failure.requestContext?.condition, error: failure.responsePayload });
-    if (!job || job.kind !== 'command') return; // a reaction: the next reaction repairs an interrupted approval (src/commands/approve.ts)
+    if (!job || job.kind !== 'command') return; // a reaction: the next reaction repairs an interrupted approval (src/approval/approve.ts)
 
     const record = await deps.readAudit(job.audit);
     if (record && !IN_FLIGHT.includes(record.outcome)) {

@@ -16,7 +16,7 @@ const ROLLBACK_WITHOUT_HISTORY =
 const STATE_PAGED =
   'The durable SDK reads an execution’s state (GetDurableExecutionState) only when the state handed to an invocation is paged (NextMarker); the suite’s executions are small enough to arrive whole.';
 const DECISION_BEFORE_CALLBACK =
-  'A workflow completes its own approval callback only when the decision was stored before the callback existed (a reaction racing the request’s post; src/deploy/callback.ts); the worker completes it in every other case, and the suite never loses that race.';
+  'A workflow completes its own approval callback only when the decision was stored before the callback existed (a reaction racing the request’s post; src/approval/callback.ts); the worker completes it in every other case, and the suite never loses that race.';
 const SHARED_SECRETS_CACHE =
   'The deploy workflow reads the Slack secrets on its cold start in AWS (src/handlers/deploy-workflow.ts, deps.slack). In the local world one process plays every function and shares the once-per-cold-start cache, so whether the worker or the deploy workflow reads first after the workflow’s cold start is a race.';
 

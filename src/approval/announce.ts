@@ -3,7 +3,7 @@ import type { WebClient } from '@slack/web-api';
 import type { Logger } from '../platform/logger';
 import { WITHDRAWN_BY_BOT } from './await-approval';
 import type { sendDecision as SendDecision } from './callback';
-import { approvalMessage } from './render';
+import { approvalMessage } from '../deploy/render';
 import type { ApprovalRequests } from './requests';
 import type { ApprovalRequest } from './types';
 

@@ -1,6 +1,6 @@
 /**
  * The approval half of a durable workflow (deploys, and scripts declared requiresApproval): wait on
- * a callback that whoever decides the request completes (src/commands/approve.ts), then read the
+ * a callback that whoever decides the request completes (src/approval/approve.ts), then read the
  * request itself, which is the truth: a decision made before the callback existed, an expiry racing
  * an approval and a failed callback all end in one status.
  */
@@ -8,11 +8,11 @@ import type { DurableContext } from '@aws/durable-execution-sdk-js';
 import type { WebClient } from '@slack/web-api';
 import type { Logger } from '../platform/logger';
 import type { sendDecision as SendDecision } from './callback';
-import { approvalMessage, clock } from './render';
+import { approvalMessage, clock } from '../deploy/render';
 import type { ApprovalRequests } from './requests';
 import type { RequestStatus } from './types';
 
-/** Who withdrew a request that could not be shown (src/deploy/announce.ts). */
+/** Who withdrew a request that could not be shown (src/approval/announce.ts). */
 export const WITHDRAWN_BY_BOT = 'ecs-chatops';
 
 /** Checkpointed result of the `decision` step. */

@@ -4,7 +4,7 @@
  * hours and rollouts often outlive a Lambda, so every wait is a durable one: a waiting execution
  * holds no Lambda, and each poll is a fresh invocation that replays the checkpointed steps.
  *
- * Replay rules (as in run-workflow.ts): the outside world (ECS, Slack, DynamoDB, the clock) is only
+ * Replay rules (as in run.ts): the outside world (ECS, Slack, DynamoDB, the clock) is only
  * touched inside steps; between steps the code uses step results and the input, so a replay takes
  * the same path. Time limits are sums of the waits taken, never Date.now(). A step can run twice
  * (its invocation died before the checkpoint), so Slack posts are claimed per deploy and step, and
@@ -15,12 +15,13 @@ import { DescribeServicesCommand, RegisterTaskDefinitionCommand, UpdateServiceCo
 import type { WebClient } from '@slack/web-api';
 import type { AuditLog } from '../audit/audit';
 import { AwsSession } from '../aws/session';
-import { awaitApproval, notApprovedSummary, type Decision } from '../deploy/await-approval';
-import type { sendDecision as SendDecision } from '../deploy/callback';
+import { awaitApproval, notApprovedSummary, type Decision } from '../approval/await-approval';
+import type { sendDecision as SendDecision } from '../approval/callback';
 import { describeTaskDefinition } from '../deploy/plan';
 import type { DeployHistory } from '../deploy/history';
-import type { ApprovalRequests } from '../deploy/requests';
-import type { DeployWorkflowInput, RequestStatus } from '../deploy/types';
+import type { ApprovalRequests } from '../approval/requests';
+import type { DeployWorkflowInput } from './inputs';
+import type { RequestStatus } from '../approval/types';
 import { nextPollSeconds, observeRollout, readStoppedTasks, startProgress, type WatchProgress, type WatchVerdict } from '../deploy/watch';
 import { registerInput, shortTaskDefinition } from '../ecs/taskdef';
 import { UserFacingError } from '../platform/errors';
@@ -132,7 +133,7 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
     // not move a running deploy to another service.
     const target = input.where;
 
-    // ---- approval: a callback completed by whoever decides the request (src/commands/approve.ts) ----
+    // ---- approval: a callback completed by whoever decides the request (src/approval/approve.ts) ----
     const decision = await awaitApproval(
       context,
       { requests: deps.requests, slack: deps.slack, sendDecision: deps.sendDecision, logger, now, post, retryStrategy: RETRY },

@@ -15,53 +15,25 @@
  */
 import { StepSemantics, type DurableContext } from '@aws/durable-execution-sdk-js';
 import type { WebClient } from '@slack/web-api';
-import type { AuditKey, AuditLog } from '../audit/audit';
+import type { AuditLog } from '../audit/audit';
 import { AwsSession } from '../aws/session';
 import type { Config } from '../config/schema';
 import { newNonce } from '../exec/command';
 import { buildDetachedLog, buildDetachedStart, buildDetachedStop, buildFollow, readFollow } from '../exec/detached';
 import { execOnce, execPlace, type ExecPlace } from '../exec/exec-once';
 import { OutputSpool } from '../exec/spool';
-import { awaitApproval, notApprovedSummary } from '../deploy/await-approval';
-import type { sendDecision as SendDecision } from '../deploy/callback';
-import type { ApprovalRequests } from '../deploy/requests';
+import { awaitApproval, notApprovedSummary } from '../approval/await-approval';
+import type { sendDecision as SendDecision } from '../approval/callback';
+import type { ApprovalRequests } from '../approval/requests';
 import { UserFacingError } from '../platform/errors';
 import type { Logger } from '../platform/logger';
 import type { StateStore } from '../platform/state';
 import { code, escapeText, formatDuration } from '../slack/format';
 import { ThreadOutput, type Outcome } from '../slack/thread-output';
-import { cancelKey, runKey } from './cancel';
-import { cancelBlocks, endReport, outputSize } from './run';
-import { pickExecTask } from './run-target';
-
-export interface RunWorkflowInput {
-  runId: string;
-  script: string;
-  args: string[];
-  /** Target alias (config.targets). */
-  target: string;
-  teamId: string;
-  userId: string;
-  userName?: string;
-  channelId: string;
-  /** The command's parent message, whose thread the run reports in. */
-  parentTs: string;
-  /** Its text, kept when the parent is marked with the outcome. */
-  parentText?: string;
-  /** The audit record the worker opened (outcome `accepted`); the workflow completes it. */
-  audit: AuditKey;
-  /** The run's lock (absent for scripts that allow overlap); released at the end. */
-  lockKey?: string;
-  /** Epoch ms, when the worker accepted the run: durations in the thread count from it. */
-  startedAt: number;
-  timeoutSeconds: number;
-  /** Time between follows. */
-  pollSeconds: number;
-  /** The script's path as the request was made (and approved); default: the configuration's. */
-  path?: string;
-  /** A script declared requiresApproval: its request, decided before the script starts. */
-  approval?: { requestKey: string; requestedAt: number; deadline: number };
-}
+import { cancelKey, runKey } from '../commands/cancel';
+import { cancelBlocks, endReport, outputSize } from '../commands/run';
+import type { RunWorkflowInput } from './inputs';
+import { pickExecTask } from '../commands/run-target';
 
 export interface RunWorkflowResult {
   outcome: Outcome;

@@ -1,11 +1,11 @@
 import { holdsRole } from '../auth/roles';
 import type { AuditDecision, AuditOutcome } from '../audit/audit';
-import { sendDecision } from '../deploy/callback';
+import { sendDecision } from './callback';
 import { approvalMessage, clock } from '../deploy/render';
 import { escapeText } from '../slack/format';
-import { dynamoApprovalRequests, fromItem, type ApprovalRequests } from '../deploy/requests';
-import type { ApprovalRequest } from '../deploy/types';
-import type { ReactionContext, ReactionHandler } from './worker-types';
+import { dynamoApprovalRequests, fromItem, type ApprovalRequests } from './requests';
+import type { ApprovalRequest } from './types';
+import type { ReactionContext, ReactionHandler } from '../commands/worker-types';
 
 /** Replaced by tests. */
 export const approvalDeps: { requests: ApprovalRequests; sendDecision: typeof sendDecision } = { requests: dynamoApprovalRequests, sendDecision };

@@ -1,0 +1,65 @@
+/**
+ * What the worker hands the durable workflows (src/workflows/): JSON payloads of an asynchronous
+ * invoke, checkpointed by Lambda. Types only, so the worker's commands name them without loading a workflow.
+ */
+import type { AuditKey } from '../audit/audit';
+import type { Target } from '../config/schema';
+import type { DeployPlan } from '../deploy/types';
+
+/** The deploy workflow's input (src/workflows/deploy.ts). */
+export interface DeployWorkflowInput {
+  deployId: string;
+  /** State-table key of the request. */
+  requestKey: string;
+  target: string;
+  /** The target's service and account as planned (not re-read from a configuration that may change). */
+  where: Pick<Target, 'region' | 'cluster' | 'service' | 'roleArn'>;
+  teamId: string;
+  requesterId: string;
+  requesterName?: string;
+  channelId: string;
+  parentTs: string;
+  /** The request's headline, kept when the parent message is marked with the outcome. */
+  headline: string;
+  plan: DeployPlan;
+  /** Epoch ms when the request was made; the approval wait lasts until `deadline`. */
+  requestedAt: number;
+  deadline: number;
+  /** The deploy lock (`lock#deploy#<target>`), released at the end. */
+  lockKey: string;
+  audit: AuditKey;
+  /** Roll back when the rollout fails. */
+  rollback: boolean;
+  /** Seconds the rollout may take. */
+  timeoutSeconds: number;
+}
+
+/** The run workflow's input (src/workflows/run.ts). */
+export interface RunWorkflowInput {
+  runId: string;
+  script: string;
+  args: string[];
+  /** Target alias (config.targets). */
+  target: string;
+  teamId: string;
+  userId: string;
+  userName?: string;
+  channelId: string;
+  /** The command's parent message, whose thread the run reports in. */
+  parentTs: string;
+  /** Its text, kept when the parent is marked with the outcome. */
+  parentText?: string;
+  /** The audit record the worker opened (outcome `accepted`); the workflow completes it. */
+  audit: AuditKey;
+  /** The run's lock (absent for scripts that allow overlap); released at the end. */
+  lockKey?: string;
+  /** Epoch ms, when the worker accepted the run: durations in the thread count from it. */
+  startedAt: number;
+  timeoutSeconds: number;
+  /** Time between follows. */
+  pollSeconds: number;
+  /** The script's path as the request was made (and approved); default: the configuration's. */
+  path?: string;
+  /** A script declared requiresApproval: its request, decided before the script starts. */
+  approval?: { requestKey: string; requestedAt: number; deadline: number };
+}
