@@ -3,7 +3,7 @@ import type { WebClient } from '@slack/web-api';
 import { useLocalDynamo } from './support/local-dynamo';
 import { memoryAllowlist, memoryAudit } from './support/fakes';
 import { approvalDeps, approveByReaction, baseEmoji } from '../src/approval/approve';
-import type { ReactionContext } from '../src/commands/worker-types';
+import type { ReactionContext } from '../src/worker/context';
 import { dynamoApprovalRequests } from '../src/approval/requests';
 import { requestKey } from '../src/deploy/types';
 import { type ApprovalRequest } from '../src/approval/types';

@@ -5,7 +5,7 @@ import { approvalMessage, clock } from '../deploy/render';
 import { escapeText } from '../slack/format';
 import { dynamoApprovalRequests, fromItem, type ApprovalRequests } from './requests';
 import type { ApprovalRequest } from './types';
-import type { ReactionContext, ReactionHandler } from '../commands/worker-types';
+import type { ReactionContext, ReactionHandler } from '../worker/context';
 
 /** Replaced by tests. */
 export const approvalDeps: { requests: ApprovalRequests; sendDecision: typeof sendDecision } = { requests: dynamoApprovalRequests, sendDecision };

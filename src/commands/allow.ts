@@ -3,7 +3,7 @@ import { addGrant, describeGrant } from '../auth/roles';
 import { PermissionDeniedError, UsageError } from '../platform/errors';
 import type { WorkerHandler } from './verb';
 import type { AllowArgs } from './verbs/args';
-import type { WorkerContext } from './worker-types';
+import type { WorkerContext } from '../worker/context';
 
 /** More grants than anyone needs; beyond it, a person's entry is a mistake or an attack. */
 const MAX_GRANTS_PER_PERSON = 20;

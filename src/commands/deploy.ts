@@ -13,10 +13,10 @@ import { type DeployWorkflowInput } from '../workflows/inputs';
 import { type ApprovalRequest } from '../approval/types';
 import { UserFacingError } from '../platform/errors';
 import { permalink } from '../slack/client';
-import { commandText } from './invocation';
+import { commandText } from '../slack/invocation';
 import type { WorkerHandler } from './verb';
 import type { DeployArgs, RollbackArgs } from './verbs/args';
-import type { CommandResult, WorkerContext } from './worker-types';
+import type { CommandResult, WorkerContext } from '../worker/context';
 
 /** Longest a request plus its rollout and rollback can hold the lock; the workflow releases it sooner. */
 const lockSeconds = (expirySeconds: number, timeoutSeconds: number) => expirySeconds + 2 * timeoutSeconds + 3600;

@@ -16,7 +16,7 @@ import { verifyVerb } from './verbs/verify';
 import { whoamiVerb } from './verbs/whoami';
 
 export { UnknownNameError, UnknownScriptError, type RequestScope, type Visibility } from './verb';
-export { commandText, type Invocation } from './invocation';
+export { commandText, type Invocation } from '../slack/invocation';
 
 /** What this person may learn the names of, in this channel. */
 export function visibilityOf(config: Config, entry: AllowlistEntry | undefined, channelId: string): Visibility {

@@ -5,27 +5,26 @@ import { buildExecCommand, newNonce } from '../exec/command';
 import { connectExecSession, execPlace, startExecCommand } from '../exec/exec-once';
 import { OutputCleaner } from '../exec/output';
 import type { ExecSessionResult } from '../exec/session';
+import { cancelBlocks, endReport, outputSize } from '../exec/run-report';
 import { OutputSpool } from '../exec/spool';
-import { CANCEL_ACTION } from '../slack/actions';
 import { code, escapeText, typedCode } from '../slack/format';
 import { cancelKey, runKey, type RunRecord } from './cancel';
-import { pickExecTask } from './run-target';
+import { pickExecTask } from '../exec/target';
 import { validateScriptArgs } from './script-args';
-import type { Outcome } from '../slack/thread-output';
 import type { LambdaClient } from '@aws-sdk/client-lambda';
 import { abandonRequest, announceRequest } from '../approval/announce';
 import { sendDecision } from '../approval/callback';
 import { dynamoApprovalRequests } from '../approval/requests';
 import { requestKey as requestKeyFor } from '../deploy/types';
-import { type ApprovalRequest } from '../approval/types';
+import type { ApprovalRequest } from '../approval/types';
 import { UsageError, UserFacingError } from '../platform/errors';
 import { permalink } from '../slack/client';
-import { formatBytes, formatDuration } from '../slack/format';
-import { commandText } from './invocation';
+import { formatDuration } from '../slack/format';
+import { commandText } from '../slack/invocation';
 import type { RunWorkflowInput } from '../workflows/inputs';
 import type { WorkerHandler } from './verb';
 import type { RunArgs } from './verbs/args';
-import type { CommandResult, WorkerContext } from './worker-types';
+import type { CommandResult, WorkerContext } from '../worker/context';
 
 const CANCEL_POLL_MS = 2000;
 /** After Ctrl-C, how long the script gets to stop before its session is ended. */
@@ -290,33 +289,4 @@ async function runInline(ctx: WorkerContext, spec: RunSpec): Promise<CommandResu
   const end = endReport(spec.label, exit, took, size, why);
   await out.post(end.text);
   return { outcome: end.outcome, summary: end.summary, logFile, cleanup };
-}
-
-/** "3.2 KiB of output", with what went wrong with the spool file, as Slack text. */
-export function outputSize(spool: OutputSpool): string {
-  return `${formatBytes(spool.bytes)} of output${spool.problem ? ` (${escapeText(spool.problem)})` : ''}`;
-}
-
-/**
- * The last line of a run that ended on its own (inline or detached): the exit code, or why it is
- * unknown. `label` is what was run as typed (plain text); `size` and `why` are Slack text. `why`
- * explains an unknown code; the default suits a detached run.
- */
-export function endReport(label: string, exit: number | undefined, took: string, size: string, why = 'the script ended without reporting its exit status'): { text: string; outcome: Outcome; summary: string } {
-  if (exit === undefined) {
-    return { text: `❓ Exit code unknown: ${why}. This is reported as a failure; check the container before running it again.`, outcome: 'failure', summary: `${escapeText(label)}: exit code unknown after ${took}` };
-  }
-  return {
-    text: `${exit === 0 ? '✅' : '❌'} ${code(label)} exited with code ${exit} after ${took}${size ? `, ${size}` : ''}.`,
-    outcome: exit === 0 ? 'success' : 'failure',
-    summary: `${escapeText(label)}: exit ${exit} in ${took}`,
-  };
-}
-
-/** The "▶️ Running" message with its Cancel button (also the detached run's first message). */
-export function cancelBlocks(text: string, runId: string): unknown[] {
-  return [
-    { type: 'section', text: { type: 'mrkdwn', text } },
-    { type: 'actions', elements: [{ type: 'button', action_id: CANCEL_ACTION, style: 'danger', text: { type: 'plain_text', text: 'Cancel' }, value: runId }] },
-  ];
 }

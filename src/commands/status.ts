@@ -15,7 +15,7 @@ import { RERUN_ACTION } from '../slack/actions';
 import { code, escapeText } from '../slack/format';
 import type { WorkerHandler } from './verb';
 import type { StatusArgs } from './verbs/args';
-import type { CommandResult, WorkerContext } from './worker-types';
+import type { CommandResult, WorkerContext } from '../worker/context';
 
 const MAX_EVENTS = 5;
 const MAX_STOPPED = 5;

@@ -2,12 +2,8 @@ import type { AllowlistStore } from '../auth/allowlist';
 import type { AllowlistEntry } from '../auth/roles';
 import type { Config } from '../config/schema';
 import type { StateStore } from '../platform/state';
-import type { Invocation } from './invocation';
-
-export interface SlackMessage {
-  text: string;
-  blocks?: unknown[];
-}
+import type { Invocation } from '../slack/invocation';
+import type { SlackMessage } from '../slack/message';
 
 /** What an ack-path command gets: it answers ephemerally, within Slack's 3 seconds. */
 export interface AckContext {

@@ -3,8 +3,9 @@ import type { AllowlistEntry, Decision, Grant, Permission } from '../auth/roles'
 import { UsageError } from '../platform/errors';
 import { escapeText } from '../slack/format';
 import { closest, type Words } from './grammar';
-import type { AckContext, SlackMessage } from './types';
-import type { CommandResult, WorkerContext } from './worker-types';
+import type { AckContext } from './types';
+import type { SlackMessage } from '../slack/message';
+import type { CommandResult, WorkerContext } from '../worker/context';
 
 /** What a request touches, as the ingress (and the worker, again) authorises it. */
 export interface RequestScope {

@@ -9,7 +9,7 @@ import { DescribeClustersCommand, ExecuteCommandCommand } from '@aws-sdk/client-
 import { KMSClient } from '@aws-sdk/client-kms';
 import { explainAwsError } from '../aws/errors';
 import type { AwsSession } from '../aws/session';
-import { explainExecError, type ExecTarget } from '../commands/run-target';
+import { explainExecError, type ExecTarget } from './target';
 import { UserFacingError } from '../platform/errors';
 import type { Logger } from '../platform/logger';
 import { kmsDataKeyGenerator } from './crypto';

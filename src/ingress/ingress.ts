@@ -4,7 +4,7 @@ import type { AllowlistStore } from '../auth/allowlist';
 import { authorise } from '../auth/authorise';
 import { NOT_ON_ALLOWLIST, type AllowlistEntry } from '../auth/roles';
 import { commandText, parseRequest, UnknownNameError, UnknownScriptError, verbOf, visibilityOf, type Invocation, type ParsedRequest } from '../commands/registry';
-import type { SlackMessage } from '../commands/types';
+import type { SlackMessage } from '../slack/message';
 import type { Config } from '../config/schema';
 import { HiddenRefusalError, PermissionDeniedError, UserFacingError } from '../platform/errors';
 import { escapeText, typedCode } from '../slack/format';

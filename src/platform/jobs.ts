@@ -1,6 +1,6 @@
 import type { LambdaClient } from '@aws-sdk/client-lambda';
 import type { AuditKey } from '../audit/audit';
-import type { Invocation } from '../commands/invocation';
+import type { Invocation } from '../slack/invocation';
 import { requiredEnv } from '../config/env';
 
 /** A slash command (or a button that re-runs one) for the worker to carry out. */

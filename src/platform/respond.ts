@@ -1,4 +1,4 @@
-import type { SlackMessage } from '../commands/types';
+import type { SlackMessage } from '../slack/message';
 import { slackApiUrl } from '../config/env';
 
 /** Posts an ephemeral message through a response_url (valid 30 minutes, 5 uses). */

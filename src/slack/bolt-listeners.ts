@@ -1,5 +1,5 @@
 import type { App } from '@slack/bolt';
-import type { Invocation } from '../commands/invocation';
+import type { Invocation } from './invocation';
 import type { createIngress } from '../ingress/ingress';
 import { BUTTON_ACTIONS } from './actions';
 

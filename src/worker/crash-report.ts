@@ -1,8 +1,8 @@
 import type { WebClient } from '@slack/web-api';
 import { IN_FLIGHT, type AuditKey, type AuditLog, type AuditRecord } from '../audit/audit';
 import { tokenize } from '../commands/grammar';
-import { commandText } from '../commands/invocation';
-import type { SlackMessage } from '../commands/types';
+import { commandText } from '../slack/invocation';
+import type { SlackMessage } from '../slack/message';
 import type { Job } from '../platform/jobs';
 import type { Logger } from '../platform/logger';
 import type { SlackSecrets } from '../platform/secrets';

@@ -31,9 +31,9 @@ import type { StateStore } from '../platform/state';
 import { code, escapeText, formatDuration } from '../slack/format';
 import { ThreadOutput, type Outcome } from '../slack/thread-output';
 import { cancelKey, runKey } from '../commands/cancel';
-import { cancelBlocks, endReport, outputSize } from '../commands/run';
+import { cancelBlocks, endReport, outputSize } from '../exec/run-report';
 import type { RunWorkflowInput } from './inputs';
-import { pickExecTask } from '../commands/run-target';
+import { pickExecTask } from '../exec/target';
 
 export interface RunWorkflowResult {
   outcome: Outcome;
