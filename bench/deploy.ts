@@ -170,7 +170,7 @@ async function openWorld(skipTime: boolean) {
   const recorder = new Recorder(world);
   recorder.watchDynamo((await import('../src/platform/dynamo')).ddb as never);
   const { dynamoApprovalRequests } = await import('../src/approval/requests');
-  const { requestKey } = await import('../src/deploy/types');
+  const { trackedKey: requestKey } = await import('../src/platform/state-keys');
 
   const base = getConfig();
   const web = base.targets.web;

@@ -5,7 +5,7 @@ import { memoryAllowlist, memoryAudit } from './support/fakes';
 import { approvalDeps, approveByReaction, baseEmoji } from '../src/approval/approve';
 import type { ReactionContext } from '../src/worker/context';
 import { dynamoApprovalRequests } from '../src/approval/requests';
-import { requestKey } from '../src/deploy/types';
+import { trackedKey as requestKey } from '../src/platform/state-keys';
 import { type ApprovalRequest } from '../src/approval/types';
 import type { Config } from '../src/config/schema';
 import { createLogger } from '../src/platform/logger';

@@ -385,7 +385,7 @@ describe('/ecs deploy', () => {
     try {
       const request = await requestDeploy('deploy web --redeploy');
       const { dynamoApprovalRequests } = await import('../src/approval/requests');
-      const { requestKey } = await import('../src/deploy/types');
+      const { trackedKey: requestKey } = await import('../src/platform/state-keys');
       // Bob's ✅ was stored, then the worker died before deciding: nothing woke the workflow.
       // (Stamped with the request's own time: the skipped-time world's clock may already have jumped.)
       const key = requestKey(CHANNEL, request.ts);

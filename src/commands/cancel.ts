@@ -1,8 +1,8 @@
-import { requestKey } from '../deploy/types';
 import { isAllowed } from '../auth/roles';
 import { HiddenRefusalError } from '../platform/errors';
 import type { AckAnswer } from './types';
 import type { CancelArgs } from './verbs/args';
+import { cancelKey, runKey, trackedKey } from '../platform/state-keys';
 
 /** What the worker keeps in the state table while a script runs (`run#<id>`). */
 export interface RunRecord extends Record<string, unknown> {
@@ -20,8 +20,6 @@ export interface RunRecord extends Record<string, unknown> {
 /** Longer than the longest approval wait (7 days) plus a run. */
 const CANCEL_TTL_SECONDS = 8 * 86_400;
 
-export const runKey = (runId: string) => `run#${runId}`;
-export const cancelKey = (runId: string) => `cancel#${runId}`;
 
 /**
  * `/ecs cancel <run-id>` (or the Cancel button): asks the running job to stop. The worker sees the
@@ -41,7 +39,7 @@ export const cancel: AckAnswer<CancelArgs> = async ({ runId }, { state, entry, i
   // Kept as long as a run may wait for its approval: a run cancelled while it waits never starts.
   const first = await state.claim(cancelKey(runId), CANCEL_TTL_SECONDS, { by: invocation.userId, at: new Date().toISOString() });
   // The cancel is stored: from here on a failing lookup only makes the answer less specific.
-  const waiting = run.threadTs ? await state.get<{ kind?: string; status?: string }>(requestKey(run.channelId, run.threadTs)).then((r) => r?.status === 'pending', () => false) : false;
+  const waiting = run.threadTs ? await state.get<{ kind?: string; status?: string }>(trackedKey(run.channelId, run.threadTs)).then((r) => r?.status === 'pending', () => false) : false;
   return {
     text: !first
       ? `Run \`${runId}\` is already being cancelled.`

@@ -8,7 +8,8 @@ import { dynamoApprovalRequests, type ApprovalRequests } from '../approval/reque
 import { abandonRequest, announceRequest } from '../approval/announce';
 import { sendDecision } from '../approval/callback';
 import { DOING, requestHeadline } from '../deploy/render';
-import { deployLockKey, requestKey, type DeployAction, type DeployLock } from '../deploy/types';
+import type { DeployAction, DeployLock } from '../deploy/types';
+import { deployLockKey, trackedKey as requestKey } from '../platform/state-keys';
 import { type DeployWorkflowInput } from '../workflows/inputs';
 import { type ApprovalRequest } from '../approval/types';
 import { UserFacingError } from '../platform/errors';

@@ -8,14 +8,13 @@ import type { ExecSessionResult } from '../exec/session';
 import { cancelBlocks, endReport, outputSize } from '../exec/run-report';
 import { OutputSpool } from '../exec/spool';
 import { code, escapeText, typedCode } from '../slack/format';
-import { cancelKey, runKey, type RunRecord } from './cancel';
+import type { RunRecord } from './cancel';
 import { pickExecTask } from '../exec/target';
 import { validateScriptArgs } from './script-args';
 import type { LambdaClient } from '@aws-sdk/client-lambda';
 import { abandonRequest, announceRequest } from '../approval/announce';
 import { sendDecision } from '../approval/callback';
 import { dynamoApprovalRequests } from '../approval/requests';
-import { requestKey as requestKeyFor } from '../deploy/types';
 import type { ApprovalRequest } from '../approval/types';
 import { UsageError, UserFacingError } from '../platform/errors';
 import { permalink } from '../slack/client';
@@ -25,6 +24,7 @@ import type { RunWorkflowInput } from '../workflows/inputs';
 import type { WorkerHandler } from './verb';
 import type { RunArgs } from './verbs/args';
 import type { CommandResult, WorkerContext } from '../worker/context';
+import { cancelKey, runKey, runLockKey, trackedKey as requestKeyFor } from '../platform/state-keys';
 
 const CANCEL_POLL_MS = 2000;
 /** After Ctrl-C, how long the script gets to stop before its session is ended. */
@@ -39,7 +39,6 @@ const DETACH_ABOVE_SECONDS = 12 * 60;
 /** Time between follows of a detached run (RUN_WORKFLOW_POLL_SECONDS overrides it). */
 const DEFAULT_POLL_SECONDS = 30;
 
-const lockKey = (script: string, target: string) => `lock#run#${script}#${target}`;
 const newRunId = () => randomBytes(6).toString('base64url').toLowerCase().replace(/[^a-z0-9]/g, '').padEnd(6, '0').slice(0, 6);
 
 /**
@@ -56,7 +55,7 @@ export const run: WorkerHandler<RunArgs> = async ({ script: name, args: values }
   const runId = newRunId();
   const started = ctx.now();
   const { invocation } = ctx.job;
-  const lock = lockKey(name, script.target);
+  const lock = runLockKey(name, script.target);
   const record: RunRecord = { runId, script: name, target: script.target, teamId: invocation.teamId, userId: invocation.userId, channelId: invocation.channelId, threadTs: ctx.out.parentTs, startedAt: new Date(started).toISOString() };
   // A run that waits for approval holds its lock (and run record) while it waits.
   const approvalSeconds = script.requiresApproval ? ctx.config.targets[script.target]!.deploy.expirySeconds : 0;

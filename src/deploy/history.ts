@@ -5,6 +5,7 @@
  */
 import { ddb, epochSeconds } from '../platform/dynamo';
 import { tableName } from '../platform/tables';
+import { deployHistoryKey } from '../platform/state-keys';
 
 export interface DeployHistoryEntry {
   taskDefinition: string;
@@ -22,7 +23,7 @@ export interface DeployHistory {
 
 const KEEP = 30;
 const YEAR_SECONDS = 365 * 86_400;
-const key = (target: string) => ({ pk: `history#deploy#${target}` });
+const key = (target: string) => ({ pk: deployHistoryKey(target) });
 
 export const dynamoDeployHistory: DeployHistory = {
   async record(target, entry) {

@@ -3,7 +3,6 @@
  * checkpoints. The request for approval is src/approval/types.ts, the workflow's input
  * src/workflows/inputs.ts.
  */
-import type { Target } from '../config/schema';
 import type { ImageChange } from '../ecs/taskdef';
 
 export type DeployAction = 'deploy' | 'redeploy' | 'rollback';
@@ -30,6 +29,3 @@ export interface DeployLock extends Record<string, unknown> {
   commandText: string;
 }
 
-/** Per ECS service, not per alias: two aliases of one service share the lock. */
-export const deployLockKey = (where: Pick<Target, 'region' | 'cluster' | 'service'>) => `lock#deploy#${where.region}#${where.cluster}#${where.service}`;
-export const requestKey = (channelId: string, messageTs: string) => `tracked#${channelId}#${messageTs}`;

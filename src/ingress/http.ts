@@ -1,4 +1,5 @@
 import { verifySlackRequest } from '@slack/bolt/dist/receivers/verify-request';
+import { replayKey } from '../platform/state-keys';
 
 /** The subset of an API Gateway HTTP API (payload 2.0) event the ingress reads. */
 export interface HttpEvent {
@@ -54,7 +55,7 @@ const CANONICAL_SIGNATURE = /^v0=[0-9a-f]{64}$/;
 export const REPLAY_WINDOW_SECONDS = 2 * WINDOW_SECONDS + 60;
 
 /** The key a signed request is claimed under: its signature, unique to its timestamp and body. */
-export const replayKey = (event: HttpEvent): string => `request#${header(event, 'x-slack-signature')!.slice('v0='.length)}`;
+export const requestReplayKey = (event: HttpEvent): string => replayKey(header(event, 'x-slack-signature')!.slice('v0='.length));
 
 /**
  * Slack's v0 signature over `v0:<timestamp>:<body>` (Bolt's verifier), plus the future side of

@@ -14,7 +14,8 @@ import { log } from '../platform/logger';
 import type { SlackSecrets } from '../platform/secrets';
 import type { StateStore } from '../platform/state';
 import { clickedCommand } from '../slack/actions';
-import { header, json, rawBody, REPLAY_WINDOW_SECONDS, replayKey, text, verifySignature, type HttpEvent, type HttpResult } from './http';
+import { header, json, rawBody, REPLAY_WINDOW_SECONDS, requestReplayKey, text, verifySignature, type HttpEvent, type HttpResult } from './http';
+import { eventKey, trackedKey as trackedKeyOf } from '../platform/state-keys';
 
 export interface IngressDeps {
   config: () => Config;
@@ -192,7 +193,7 @@ export function createIngress(unguarded: IngressDeps) {
    * runs once. The replay is answered with an empty 200 and audited.
    */
   async function firstDelivery(event: HttpEvent, who: { teamId?: string | null | undefined; userId?: string | null | undefined; channelId?: string | null | undefined; commandText: string }): Promise<boolean> {
-    const key = replayKey(event);
+    const key = requestReplayKey(event);
     if (await deps.state.claim(key, REPLAY_WINDOW_SECONDS, { at: new Date(deps.now()).toISOString() })) return true;
     log.warn('replayed request ignored', { key });
     await deps.audit().record({
@@ -356,7 +357,7 @@ export function createIngress(unguarded: IngressDeps) {
     if ((ev.type === 'reaction_added' || ev.type === 'reaction_removed') && ev.item?.type === 'message' && ev.item.channel && ev.item.ts && ev.user && ev.reaction) {
       const botUserId = e.authorizations?.[0]?.user_id;
       if (ev.user === botUserId) return text(200, ''); // the bot's own ⏳/✅ marks
-      const trackedKey = `tracked#${ev.item.channel}#${ev.item.ts}`;
+      const trackedKey = trackedKeyOf(ev.item.channel, ev.item.ts);
       // Only reactions on messages the bot tracks (approval requests) are work; skip the rest cheaply.
       if (!(await deps.state.get(trackedKey))) return text(200, '');
       const job: Job = {
@@ -372,7 +373,7 @@ export function createIngress(unguarded: IngressDeps) {
         trackedKey,
         receivedAt: deps.now(),
       };
-      return dispatchOnce(`event#${e.event_id}`, job);
+      return dispatchOnce(eventKey(e.event_id), job);
     }
     return text(200, '');
   }

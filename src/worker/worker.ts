@@ -15,6 +15,7 @@ import type { SlackSecrets } from '../platform/secrets';
 import type { StateStore } from '../platform/state';
 import { escapeText, typedCode } from '../slack/format';
 import { SlackChannelError, ThreadOutput } from '../slack/thread-output';
+import { jobKey } from '../platform/state-keys';
 
 /** Longer than Lambda keeps an asynchronous event (maximumEventAge 300 s) and its retries. */
 const JOB_CLAIM_TTL_SECONDS = 3600;
@@ -43,7 +44,7 @@ export function createWorker(deps: WorkerDeps) {
     if (job.kind === 'reaction') return runReaction(job);
     // Lambda delivers an asynchronous invocation at least once, and a retried Invoke may queue it
     // twice: each command runs once.
-    if (!(await deps.state.claim(`job#${job.id}`, JOB_CLAIM_TTL_SECONDS, { kind: job.kind }))) {
+    if (!(await deps.state.claim(jobKey(job.id), JOB_CLAIM_TTL_SECONDS, { kind: job.kind }))) {
       deps.logger.warn('job delivered again; it already ran', { jobId: job.id });
       return;
     }

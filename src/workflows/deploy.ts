@@ -29,6 +29,7 @@ import type { Logger } from '../platform/logger';
 import type { StateStore } from '../platform/state';
 import { code, escapeText, formatDuration } from '../slack/format';
 import { ThreadOutput, type Outcome } from '../slack/thread-output';
+import { deployPostKey, deployUpdateKey } from '../platform/state-keys';
 
 export interface DeployWorkflowDeps {
   /** A Slack client with the bot token (createSlackClient). */
@@ -118,7 +119,7 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
     /** Posts once per (deploy, key), even when the step runs again. */
     const post = async (key: string, text: string) => {
       if (!text) return;
-      const claim = `deploypost#${input.deployId}#${key}`;
+      const claim = deployPostKey(input.deployId, key);
       if (!(await deps.state.claim(claim, POST_CLAIM_TTL))) return;
       try {
         await (await thread()).post(text);
@@ -180,7 +181,7 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
         },
         { retryStrategy: RETRY },
       );
-      const updateKey = `deployupdate#${input.deployId}`;
+      const updateKey = deployUpdateKey(input.deployId);
       const updated = (at: number) =>
       `🚀 \`UpdateService\` called at ${new Date(at).toISOString().slice(11, 19)} UTC: \`${input.target}\` → ${code(shortTaskDefinition(registered.ok ? registered.taskDefinition : ''))}. Watching the rollout…`;
     const started: Started = !registered.ok

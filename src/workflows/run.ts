@@ -30,10 +30,10 @@ import type { Logger } from '../platform/logger';
 import type { StateStore } from '../platform/state';
 import { code, escapeText, formatDuration } from '../slack/format';
 import { ThreadOutput, type Outcome } from '../slack/thread-output';
-import { cancelKey, runKey } from '../commands/cancel';
 import { cancelBlocks, endReport, outputSize } from '../exec/run-report';
 import type { RunWorkflowInput } from './inputs';
 import { pickExecTask } from '../exec/target';
+import { cancelKey, runKey, runPostKey } from '../platform/state-keys';
 
 export interface RunWorkflowResult {
   outcome: Outcome;
@@ -110,7 +110,7 @@ export function createRunWorkflow(deps: RunWorkflowDeps) {
       ThreadOutput.resume({ client: await deps.slack(), channel: input.channelId, parentTs: input.parentTs, remainingMs, logger, ...(input.parentText ? { parentText: input.parentText } : {}) });
     /** Posts once per (run, key), even if the step runs again. */
     const once = async (key: string, post: () => Promise<void>) => {
-      const claim = `runpost#${input.runId}#${key}`;
+      const claim = runPostKey(input.runId, key);
       if (!(await deps.state.claim(claim, POST_CLAIM_TTL))) return;
       try {
         await post();
