@@ -4,7 +4,7 @@
  * itself when the decision came before its callback existed; the second call of the two finds the
  * callback completed, which is expected and only logged.
  */
-import type { LambdaClient } from '@aws-sdk/client-lambda';
+import { completeCallback } from '../aws/lambda';
 import type { Logger } from '../platform/logger';
 import type { RequestStatus } from './types';
 
@@ -16,13 +16,9 @@ export interface ApprovalDecision {
 /** What Lambda answers for a callback that is completed, timed out, or unknown (UNVERIFIED for the last). */
 const GONE = new Set(['CallbackTimeoutException', 'ResourceNotFoundException', 'InvalidParameterValueException']);
 
-let lambda: LambdaClient | undefined;
-
 export async function sendDecision(callbackId: string, decision: ApprovalDecision, logger: Logger): Promise<boolean> {
-  const { LambdaClient, SendDurableExecutionCallbackSuccessCommand } = await import('@aws-sdk/client-lambda');
-  lambda ??= new LambdaClient({ maxAttempts: 3 });
   try {
-    await lambda.send(new SendDurableExecutionCallbackSuccessCommand({ CallbackId: callbackId, Result: Buffer.from(JSON.stringify(decision)) }));
+    await completeCallback(callbackId, decision);
     return true;
   } catch (error) {
     // Already completed or timed out (the workflow then reads the request itself), or gone: expected.

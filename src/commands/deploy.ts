@@ -1,6 +1,5 @@
 import { typedCode } from '../slack/format';
 import { randomBytes } from 'node:crypto';
-import type { LambdaClient } from '@aws-sdk/client-lambda';
 import { optionalEnv } from '../config/env';
 import { dynamoDeployHistory, type DeployHistory } from '../deploy/history';
 import { planDeploy, type PlanInput } from '../deploy/plan';
@@ -12,6 +11,7 @@ import type { DeployAction, DeployLock } from '../deploy/types';
 import { deployLockKey, trackedKey as requestKey } from '../platform/state-keys';
 import { type DeployWorkflowInput } from '../workflows/inputs';
 import { type ApprovalRequest } from '../approval/types';
+import { startDurableExecution } from '../aws/lambda';
 import { UserFacingError } from '../platform/errors';
 import { permalink } from '../slack/client';
 import { commandText } from '../slack/invocation';
@@ -142,8 +142,6 @@ async function requestDeploy(ctx: WorkerContext, input: PlanInput & { action: De
   }
 }
 
-let lambda: LambdaClient | undefined;
-
 /**
  * Starts the deploy workflow (src/handlers/deploy-workflow.ts) with an asynchronous invoke of its
  * qualified name; DurableExecutionName makes a retried invoke return the same execution.
@@ -151,16 +149,5 @@ let lambda: LambdaClient | undefined;
 async function invokeDeployWorkflow(input: DeployWorkflowInput): Promise<void> {
   const functionName = optionalEnv('DEPLOY_WORKFLOW_FUNCTION_NAME');
   if (!functionName) throw new UserFacingError('This deployment has no deploy workflow function (DEPLOY_WORKFLOW_FUNCTION_NAME is not set), so deploys cannot be approved or watched. Nothing was changed.');
-  const { InvokeCommand, LambdaClient } = await import('@aws-sdk/client-lambda');
-  lambda ??= new LambdaClient({ maxAttempts: 3 });
-  const res = await lambda.send(
-    new InvokeCommand({
-      FunctionName: functionName,
-      ...(functionName.includes(':') ? {} : { Qualifier: '$LATEST' }),
-      InvocationType: 'Event',
-      DurableExecutionName: `deploy-${input.deployId}`,
-      Payload: Buffer.from(JSON.stringify(input)),
-    }),
-  );
-  if (res.StatusCode !== 202) throw new Error(`deploy workflow invocation returned status ${res.StatusCode}`);
+  await startDurableExecution(functionName, input, 'deploy workflow', `deploy-${input.deployId}`);
 }

@@ -11,11 +11,11 @@ import { code, escapeText, typedCode } from '../slack/format';
 import type { RunRecord } from './cancel';
 import { pickExecTask } from '../exec/target';
 import { validateScriptArgs } from './script-args';
-import type { LambdaClient } from '@aws-sdk/client-lambda';
 import { abandonRequest, announceRequest } from '../approval/announce';
 import { sendDecision } from '../approval/callback';
 import { dynamoApprovalRequests } from '../approval/requests';
 import type { ApprovalRequest } from '../approval/types';
+import { startDurableExecution } from '../aws/lambda';
 import { UsageError, UserFacingError } from '../platform/errors';
 import { permalink } from '../slack/client';
 import { formatDuration } from '../slack/format';
@@ -91,8 +91,6 @@ export const run: WorkerHandler<RunArgs> = async ({ script: name, args: values }
   }
 };
 
-let lambda: LambdaClient | undefined;
-
 /**
  * Hands the run to the durable workflow (src/handlers/run-workflow.ts) with an asynchronous
  * invoke. Durable functions are invoked through a qualified ARN (a version or alias; `$LATEST`
@@ -130,21 +128,9 @@ async function runDetached(ctx: WorkerContext, spec: RunSpec, lock: string | und
   };
   // Stored before the workflow starts (it attaches its callback to it), shown after it started.
   const approval = spec.script.requiresApproval ? await storeApprovalRequest(ctx, spec) : undefined;
-  // Loaded only for detached runs.
-  const { InvokeCommand, LambdaClient } = await import('@aws-sdk/client-lambda');
-  lambda ??= new LambdaClient({ maxAttempts: 3 });
-  const qualified = functionName.includes(':');
   try {
-    const res = await lambda.send(
-      new InvokeCommand({
-        FunctionName: functionName,
-        ...(qualified ? {} : { Qualifier: '$LATEST' }),
-        InvocationType: 'Event',
-        DurableExecutionName: `run-${spec.runId}`,
-        Payload: Buffer.from(JSON.stringify(approval ? { ...input, approval: { requestKey: approval.requestKey, requestedAt: approval.requestedAt, deadline: approval.deadline }, parentText: approval.parentText } : input)),
-      }),
-    );
-    if (res.StatusCode !== 202) throw new Error(`run workflow invocation returned status ${res.StatusCode}`);
+    const payload = approval ? { ...input, approval: { requestKey: approval.requestKey, requestedAt: approval.requestedAt, deadline: approval.deadline }, parentText: approval.parentText } : input;
+    await startDurableExecution(functionName, payload, 'run workflow', `run-${spec.runId}`);
   } catch (error) {
     if (approval) await dynamoApprovalRequests.remove(approval.requestKey).catch(() => undefined);
     throw error;

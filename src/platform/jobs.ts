@@ -1,5 +1,5 @@
-import type { LambdaClient } from '@aws-sdk/client-lambda';
 import type { AuditKey } from '../audit/audit';
+import { invokeAsync } from '../aws/lambda';
 import type { Invocation } from '../slack/invocation';
 import { requiredEnv } from '../config/env';
 
@@ -38,18 +38,10 @@ export interface JobDispatcher {
   dispatch(job: Job): Promise<void>;
 }
 
-let lambda: LambdaClient | undefined;
-
 /** Hands a job to the worker Lambda asynchronously (InvocationType Event): the ack never waits on ECS. */
 export const lambdaDispatcher: JobDispatcher = {
   async dispatch(job) {
     const functionName = requiredEnv('WORKER_FUNCTION_NAME');
-    // Loaded on first hand-off: help, whoami and untracked events never need it.
-    const { InvokeCommand, LambdaClient } = await import('@aws-sdk/client-lambda');
-    lambda ??= new LambdaClient({ maxAttempts: 3, requestHandler: { connectionTimeout: 1_000, requestTimeout: 2_000 } });
-    const out = await lambda.send(
-      new InvokeCommand({ FunctionName: functionName, InvocationType: 'Event', Payload: Buffer.from(JSON.stringify(job)) }),
-    );
-    if (out.StatusCode !== 202) throw new Error(`worker invocation returned status ${out.StatusCode}`);
+    await invokeAsync(functionName, job, 'worker', 'ack');
   },
 };
