@@ -389,7 +389,7 @@ export async function startWorld(
   // The durable workflows run through the testing package (registerDurableFunction); the worker
   // completes their callbacks with the real Lambda API, which the emulator hands to it.
   const workflows: Array<TestResult<unknown>> = [];
-  const [{ handler: runWorkflow }, { handler: deployWorkflow, deployWorkflowDeps }, { createDeployWorkflow }, { withDurableExecution }] = await Promise.all([
+  const [{ handler: runWorkflow }, { handler: deployWorkflow, productionDeployWorkflowDeps }, { createDeployWorkflow }, { withDurableExecution }] = await Promise.all([
     import('../src/handlers/run-workflow'),
     import('../src/handlers/deploy-workflow'),
     import('../src/workflows/deploy'),
@@ -399,7 +399,7 @@ export async function startWorld(
   // With skipped time, the deploy workflow (the production function and dependencies) runs with a
   // context whose waits move the emulator's clock, so rollouts progress as the waits pass.
   const deployHandler = options.durableSkipTime
-    ? withDurableExecution(advanceClockOnWaits(createDeployWorkflow(deployWorkflowDeps), aws.clock))
+    ? withDurableExecution(advanceClockOnWaits(createDeployWorkflow(productionDeployWorkflowDeps()), aws.clock))
     : deployWorkflow;
   const deployWorkflowVersions = registerDurableFunction(aws.lambda, DEPLOY_WORKFLOW_FUNCTION, deployHandler, workflows);
   aws.lambda.durableCallbacks = localDurableCallbacks();

@@ -2,7 +2,8 @@ import { beforeEach, describe, expect, it, vi } from 'vitest';
 import type { WebClient } from '@slack/web-api';
 import { useLocalDynamo } from './support/local-dynamo';
 import { memoryAllowlist, memoryAudit } from './support/fakes';
-import { approvalDeps, approveByReaction, baseEmoji } from '../src/approval/approve';
+import type { Approvals } from '../src/approval/approvals';
+import { approveByReaction, baseEmoji } from '../src/approval/approve';
 import type { ReactionContext } from '../src/worker/context';
 import { dynamoApprovalRequests } from '../src/approval/requests';
 import { trackedKey as requestKey } from '../src/platform/state-keys';
@@ -42,11 +43,14 @@ const slack = {
 } as unknown as WebClient;
 const audit = memoryAudit();
 
+/** The approvals every reaction is handed: the request store, and a callback that records what it would send. */
+const approvals: Approvals = { requests: dynamoApprovalRequests, sendDecision: async () => true };
+
 beforeEach(() => {
   sent.length = 0;
   slackCalls.length = 0;
   audit.records.length = 0;
-  approvalDeps.sendDecision = vi.fn(async (callbackId, decision) => {
+  approvals.sendDecision = vi.fn(async (callbackId, decision) => {
     sent.push({ callbackId, status: decision.status });
     return true;
   });
@@ -85,6 +89,7 @@ async function react(request: ApprovalRequest, userId: string, reaction: string,
     job: { kind: 'reaction', id: `job${++eventCounter}`, eventId: `Ev${eventCounter}`, teamId, userId, reaction, added, channelId: CHANNEL, messageTs: request.messageTs, trackedKey: request.pk, receivedAt: now },
     tracked,
     config: {} as Config,
+    approvals,
     slack,
     allowlist,
     audit: () => audit,
@@ -230,12 +235,12 @@ describe('approval by reaction', () => {
 
   it('a callback that could not be sent (throttled) is sent again when the approver reacts again', async () => {
     const request = await newRequest();
-    approvalDeps.sendDecision = vi.fn(async () => {
+    approvals.sendDecision = vi.fn(async () => {
       throw Object.assign(new Error('Rate exceeded'), { name: 'TooManyRequestsException' });
     });
     await expect(react(request, 'U0BOB', 'white_check_mark')).rejects.toThrow('Rate exceeded');
     expect((await status(request)).status).toBe('approved');
-    approvalDeps.sendDecision = vi.fn(async (callbackId, decision) => {
+    approvals.sendDecision = vi.fn(async (callbackId, decision) => {
       sent.push({ callbackId, status: decision.status });
       return true;
     });

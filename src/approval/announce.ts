@@ -2,9 +2,8 @@
 import type { WebClient } from '@slack/web-api';
 import type { Logger } from '../platform/logger';
 import { WITHDRAWN_BY_BOT } from './await-approval';
-import type { sendDecision as SendDecision } from './callback';
+import type { Approvals } from './approvals';
 import { approvalMessage } from '../deploy/render';
-import type { ApprovalRequests } from './requests';
 import type { ApprovalRequest } from './types';
 
 /** The message becomes the request; the bot adds both emoji so approvers click instead of searching (the ingress ignores the bot's own reactions). */
@@ -19,7 +18,7 @@ export async function announceRequest(slack: WebClient, request: ApprovalRequest
  * The request could not be shown after its workflow started: withdraw it, so the workflow ends now
  * (releasing its lock) instead of waiting for approvals nobody was asked for.
  */
-export async function abandonRequest(deps: { requests: ApprovalRequests; sendDecision: typeof SendDecision; logger: Logger }, key: string, now: number): Promise<void> {
-  const decided = await deps.requests.decide(key, 'cancelled', WITHDRAWN_BY_BOT, now);
-  if (decided?.callbackId) await deps.sendDecision(decided.callbackId, { status: 'cancelled', by: WITHDRAWN_BY_BOT }, deps.logger);
+export async function abandonRequest(approvals: Approvals, logger: Logger, key: string, now: number): Promise<void> {
+  const decided = await approvals.requests.decide(key, 'cancelled', WITHDRAWN_BY_BOT, now);
+  if (decided?.callbackId) await approvals.sendDecision(decided.callbackId, { status: 'cancelled', by: WITHDRAWN_BY_BOT }, logger);
 }

@@ -1,14 +1,10 @@
 import { holdsRole } from '../auth/roles';
 import type { AuditDecision, AuditOutcome } from '../audit/audit';
-import { sendDecision } from './callback';
 import { approvalMessage, clock } from '../deploy/render';
 import { escapeText } from '../slack/format';
-import { dynamoApprovalRequests, fromItem, type ApprovalRequests } from './requests';
+import { fromItem } from './requests';
 import type { ApprovalRequest } from './types';
 import type { ReactionContext, ReactionHandler } from '../worker/context';
-
-/** Replaced by tests. */
-export const approvalDeps: { requests: ApprovalRequests; sendDecision: typeof sendDecision } = { requests: dynamoApprovalRequests, sendDecision };
 
 /** `+1::skin-tone-3` counts as `+1`. */
 export const baseEmoji = (reaction: string): string => reaction.split('::')[0]!;
@@ -73,13 +69,13 @@ export const approveByReaction: ReactionHandler = async (ctx) => {
   }
   const key = request.pk;
   if (!job.added) {
-    const after = await approvalDeps.requests.withdraw(key, job.userId);
+    const after = await ctx.approvals.requests.withdraw(key, job.userId);
     if (!after) return;
     await audit(ctx, after, 'allowed', 'success', 'approval withdrawn');
     await Promise.all([update(ctx, after), note(ctx, after, `↩️ <@${job.userId}> withdrew their approval (${after.approvals?.length ?? 0} of ${rule.required}).`)]);
     return;
   }
-  const after = await approvalDeps.requests.approve(key, job.userId, ctx.now());
+  const after = await ctx.approvals.requests.approve(key, job.userId, ctx.now());
   if (!after) {
     // Already counted (a ✅ added again) or decided meanwhile. If an earlier attempt stored the
     // approval but died before deciding, or decided but could not wake the workflow, finish it now.
@@ -98,7 +94,7 @@ export const approveByReaction: ReactionHandler = async (ctx) => {
 
 /** Completes what an interrupted approval left half done; a no-op when there is nothing to do. */
 async function repair(ctx: ReactionContext, key: string): Promise<void> {
-  const current = await approvalDeps.requests.get(key);
+  const current = await ctx.approvals.requests.get(key);
   if (!current?.approvals?.includes(ctx.job.userId)) return;
   if (current.status === 'pending' && current.approvals.length >= current.rule.required) await decide(ctx, current, 'approved');
   else if (current.status === 'approved' && current.callbackId && !current.notified) await notify(ctx, current, 'approved');
@@ -107,13 +103,13 @@ async function repair(ctx: ReactionContext, key: string): Promise<void> {
 /** Completes the workflow's callback with the decision and records that it got through. */
 async function notify(ctx: ReactionContext, request: ApprovalRequest, status: 'approved' | 'rejected' | 'cancelled'): Promise<void> {
   if (!request.callbackId) return;
-  await approvalDeps.sendDecision(request.callbackId, { status, by: request.decidedBy ?? ctx.job.userId }, ctx.logger);
-  await approvalDeps.requests.markNotified(request.pk);
+  await ctx.approvals.sendDecision(request.callbackId, { status, by: request.decidedBy ?? ctx.job.userId }, ctx.logger);
+  await ctx.approvals.requests.markNotified(request.pk);
 }
 
 /** Ends a pending request; only the caller whose conditional update wins goes on. */
 async function decide(ctx: ReactionContext, request: ApprovalRequest, status: 'approved' | 'rejected' | 'cancelled'): Promise<void> {
-  const decided = await approvalDeps.requests.decide(request.pk, status, ctx.job.userId, ctx.now(), status === 'approved' ? request.rule.required : undefined);
+  const decided = await ctx.approvals.requests.decide(request.pk, status, ctx.job.userId, ctx.now(), status === 'approved' ? request.rule.required : undefined);
   if (!decided) return;
   if (status !== 'approved') await audit(ctx, decided, 'allowed', 'success', status);
   // The workflow waits on this callback; without an id yet, it reads the decision when it attaches one.

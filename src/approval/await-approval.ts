@@ -7,9 +7,8 @@
 import type { DurableContext } from '@aws/durable-execution-sdk-js';
 import type { WebClient } from '@slack/web-api';
 import type { Logger } from '../platform/logger';
-import type { sendDecision as SendDecision } from './callback';
+import type { Approvals } from './approvals';
 import { approvalMessage, clock } from '../deploy/render';
-import type { ApprovalRequests } from './requests';
 import type { RequestStatus } from './types';
 
 /** Who withdrew a request that could not be shown (src/approval/announce.ts). */
@@ -32,10 +31,10 @@ export interface ApprovalWait {
   parentTs: string;
 }
 
-export interface ApprovalDeps {
-  requests: ApprovalRequests;
+/** What the wait needs besides the approvals: the workflow's Slack client, clock, claimed post and retries. */
+export interface ApprovalWaitDeps {
+  approvals: Approvals;
   slack: () => Promise<WebClient>;
-  sendDecision: typeof SendDecision;
   logger: Logger;
   now: () => number;
   /** Posts once in the thread (the workflow's claimed post). */
@@ -43,15 +42,15 @@ export interface ApprovalDeps {
   retryStrategy: (error: Error, attempt: number) => { shouldRetry: boolean; delay?: { seconds: number } };
 }
 
-export async function awaitApproval(context: DurableContext, deps: ApprovalDeps, wait: ApprovalWait): Promise<Decision> {
+export async function awaitApproval(context: DurableContext, deps: ApprovalWaitDeps, wait: ApprovalWait): Promise<Decision> {
   const waitSeconds = Math.max(1, Math.ceil((wait.deadline - wait.requestedAt) / 1000));
   try {
     await context.waitForCallback(
       'approval',
       async (callbackId) => {
-        const request = await deps.requests.attachCallback(wait.requestKey, callbackId);
+        const request = await deps.approvals.requests.attachCallback(wait.requestKey, callbackId);
         // Decided before the callback existed: nobody else could complete it.
-        if (request && request.status !== 'pending') await deps.sendDecision(callbackId, { status: request.status, ...(request.decidedBy ? { by: request.decidedBy } : {}) }, deps.logger);
+        if (request && request.status !== 'pending') await deps.approvals.sendDecision(callbackId, { status: request.status, ...(request.decidedBy ? { by: request.decidedBy } : {}) }, deps.logger);
       },
       { timeout: { seconds: waitSeconds } },
     );
@@ -62,14 +61,14 @@ export async function awaitApproval(context: DurableContext, deps: ApprovalDeps,
   return context.step(
     'decision',
     async (): Promise<Decision> => {
-      let request = await deps.requests.get(wait.requestKey);
+      let request = await deps.approvals.requests.get(wait.requestKey);
       // Enough approvals were stored before the deadline but never decided (the worker died between
       // the two updates): they count.
       if (request?.status === 'pending' && (request.approvals?.length ?? 0) >= request.rule.required) {
-        request = (await deps.requests.decide(wait.requestKey, 'approved', request.approvals!.at(-1)!, deps.now(), request.rule.required)) ?? (await deps.requests.get(wait.requestKey));
+        request = (await deps.approvals.requests.decide(wait.requestKey, 'approved', request.approvals!.at(-1)!, deps.now(), request.rule.required)) ?? (await deps.approvals.requests.get(wait.requestKey));
       }
       if (request?.status === 'pending') {
-        request = (await deps.requests.decide(wait.requestKey, 'expired', 'deadline', deps.now())) ?? (await deps.requests.get(wait.requestKey));
+        request = (await deps.approvals.requests.decide(wait.requestKey, 'expired', 'deadline', deps.now())) ?? (await deps.approvals.requests.get(wait.requestKey));
         if (request?.status === 'expired') {
           const client = await deps.slack();
           await client.chat.update({ channel: wait.channelId, ts: wait.parentTs, text: approvalMessage(request) }).catch((e: unknown) => deps.logger.warn('could not mark the request expired', { error: e }));

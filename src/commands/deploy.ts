@@ -1,18 +1,11 @@
 import { typedCode } from '../slack/format';
 import { randomBytes } from 'node:crypto';
-import { optionalEnv } from '../config/env';
-import { dynamoDeployHistory, type DeployHistory } from '../deploy/history';
 import { planDeploy, type PlanInput } from '../deploy/plan';
-import { dynamoApprovalRequests, type ApprovalRequests } from '../approval/requests';
 import { abandonRequest, announceRequest } from '../approval/announce';
-import { sendDecision } from '../approval/callback';
 import { DOING, requestHeadline } from '../deploy/render';
 import type { DeployAction, DeployLock } from '../deploy/types';
 import { deployLockKey, trackedKey as requestKey } from '../platform/state-keys';
-import { type DeployWorkflowInput } from '../workflows/inputs';
-import { type ApprovalRequest } from '../approval/types';
-import { startDurableExecution } from '../aws/lambda';
-import { UserFacingError } from '../platform/errors';
+import type { ApprovalRequest } from '../approval/types';
 import { permalink } from '../slack/client';
 import { commandText } from '../slack/invocation';
 import type { WorkerHandler } from './verb';
@@ -24,14 +17,6 @@ const lockSeconds = (expirySeconds: number, timeoutSeconds: number) => expirySec
 /** A worker lives at most 15 minutes. */
 const PLANNING_LOCK_SECONDS = 900;
 const newDeployId = () => randomBytes(6).toString('base64url').toLowerCase().replace(/[^a-z0-9]/g, '').padEnd(6, '0').slice(0, 6);
-
-/** What a deploy request is stored in and handed to, in one place (a seam for a different store or orchestrator). */
-const deployDeps: { requests: ApprovalRequests; history: DeployHistory; sendDecision: typeof sendDecision; startWorkflow: (input: DeployWorkflowInput) => Promise<void> } = {
-  requests: dynamoApprovalRequests,
-  history: dynamoDeployHistory,
-  sendDecision,
-  startWorkflow: invokeDeployWorkflow,
-};
 
 /** `/ecs deploy <service> <tag|image>` and `/ecs deploy <service> --redeploy`. */
 export const deploy: WorkerHandler<DeployArgs> = (args, ctx) => requestDeploy(ctx, args.action === 'redeploy' ? { action: 'redeploy' } : { action: 'deploy', image: args.image });
@@ -70,7 +55,7 @@ async function requestDeploy(ctx: WorkerContext, input: PlanInput & { action: De
   let phase: 'planning' | 'stored' | 'started' = 'planning';
   try {
     await ctx.out.post(`🔎 Planning: reading \`${target.service}\` in \`${target.cluster}\` (${target.region})${input.action === 'deploy' ? ' and checking the image' : ''}…`);
-    const history = input.action === 'rollback' && !input.revision ? await deployDeps.history.list(target.alias) : [];
+    const history = input.action === 'rollback' && !input.revision ? await ctx.deployHistory.list(target.alias) : [];
     const { plan, notes } = await planDeploy(ctx.aws!, target, { ...input, history });
     const now = ctx.now();
     const headline = requestHeadline({ requesterId: invocation.userId, target: target.alias, plan, deployId });
@@ -102,11 +87,11 @@ async function requestDeploy(ctx: WorkerContext, input: PlanInput & { action: De
     };
     if (notes.length) await ctx.out.post(notes.join('\n'));
     // Tracked before the message says "react here", so no early reaction is dropped by the ingress.
-    if (!(await deployDeps.requests.create(request, lockSeconds(settings.expirySeconds, settings.timeoutSeconds) + 86_400))) throw new Error(`a deploy request already exists for message ${key}`);
+    if (!(await ctx.approvals.requests.create(request, lockSeconds(settings.expirySeconds, settings.timeoutSeconds) + 86_400))) throw new Error(`a deploy request already exists for message ${key}`);
     phase = 'stored';
     // The request is stored before the workflow starts (it attaches its callback to it) and shown
     // after: a deploy that cannot be orchestrated never asks anyone to approve it.
-    await deployDeps.startWorkflow({
+    await ctx.startDeployWorkflow({
       deployId,
       requestKey: key,
       target: target.alias,
@@ -133,21 +118,11 @@ async function requestDeploy(ctx: WorkerContext, input: PlanInput & { action: De
   } catch (error) {
     if (phase === 'started') {
       // The workflow owns the request and the lock: withdrawing the request ends it and frees both.
-      await abandonRequest({ requests: deployDeps.requests, sendDecision: deployDeps.sendDecision, logger: ctx.logger }, key, ctx.now()).catch(() => undefined);
+      await abandonRequest(ctx.approvals, ctx.logger, key, ctx.now()).catch(() => undefined);
     } else {
-      if (phase === 'stored') await deployDeps.requests.remove(key).catch(() => undefined);
+      if (phase === 'stored') await ctx.approvals.requests.remove(key).catch(() => undefined);
       await ctx.state.release(lockKey, { deployId }).catch(() => undefined);
     }
     throw error;
   }
-}
-
-/**
- * Starts the deploy workflow (src/handlers/deploy-workflow.ts) with an asynchronous invoke of its
- * qualified name; DurableExecutionName makes a retried invoke return the same execution.
- */
-async function invokeDeployWorkflow(input: DeployWorkflowInput): Promise<void> {
-  const functionName = optionalEnv('DEPLOY_WORKFLOW_FUNCTION_NAME');
-  if (!functionName) throw new UserFacingError('This deployment has no deploy workflow function (DEPLOY_WORKFLOW_FUNCTION_NAME is not set), so deploys cannot be approved or watched. Nothing was changed.');
-  await startDurableExecution(functionName, input, 'deploy workflow', `deploy-${input.deployId}`);
 }

@@ -12,8 +12,6 @@ import type { RunRecord } from './cancel';
 import { pickExecTask } from '../exec/target';
 import { validateScriptArgs } from './script-args';
 import { abandonRequest, announceRequest } from '../approval/announce';
-import { sendDecision } from '../approval/callback';
-import { dynamoApprovalRequests } from '../approval/requests';
 import type { ApprovalRequest } from '../approval/types';
 import { startDurableExecution } from '../aws/lambda';
 import { UsageError, UserFacingError } from '../platform/errors';
@@ -132,7 +130,7 @@ async function runDetached(ctx: WorkerContext, spec: RunSpec, lock: string | und
     const payload = approval ? { ...input, approval: { requestKey: approval.requestKey, requestedAt: approval.requestedAt, deadline: approval.deadline }, parentText: approval.parentText } : input;
     await startDurableExecution(functionName, payload, 'run workflow', `run-${spec.runId}`);
   } catch (error) {
-    if (approval) await dynamoApprovalRequests.remove(approval.requestKey).catch(() => undefined);
+    if (approval) await ctx.approvals.requests.remove(approval.requestKey).catch(() => undefined);
     throw error;
   }
   if (approval) {
@@ -140,7 +138,7 @@ async function runDetached(ctx: WorkerContext, spec: RunSpec, lock: string | und
       await announceRequest(ctx.slack, approval.request, ctx.logger);
     } catch (error) {
       // Withdrawn, so the workflow ends at once instead of waiting for approvals nobody was asked for.
-      await abandonRequest({ requests: dynamoApprovalRequests, sendDecision, logger: ctx.logger }, approval.requestKey, ctx.now()).catch(() => undefined);
+      await abandonRequest(ctx.approvals, ctx.logger, approval.requestKey, ctx.now()).catch(() => undefined);
       throw error;
     }
     await ctx.out.post(
@@ -184,7 +182,7 @@ async function storeApprovalRequest(ctx: WorkerContext, spec: RunSpec): Promise<
     rule: { required: settings.approvals, approverRole: settings.approverRole, approveEmoji: settings.approveEmoji, rejectEmoji: settings.rejectEmoji, deadline: now + settings.expirySeconds * 1000 },
     requestedAt: new Date(now).toISOString(),
   };
-  if (!(await dynamoApprovalRequests.create(request, settings.expirySeconds + spec.script.timeoutSeconds + 86_400))) throw new Error(`a request already exists for message ${requestKey}`);
+  if (!(await ctx.approvals.requests.create(request, settings.expirySeconds + spec.script.timeoutSeconds + 86_400))) throw new Error(`a request already exists for message ${requestKey}`);
   return { request, requestKey, requestedAt: now, deadline: request.rule.deadline, parentText: `${headline}\n${request.details.map((d) => `• ${d}`).join('\n')}\n` };
 }
 

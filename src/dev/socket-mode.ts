@@ -15,7 +15,7 @@ import { log } from '../platform/logger';
 import { respondViaUrl } from '../platform/respond';
 import { dynamoState } from '../platform/state';
 import { registerListeners } from '../slack/bolt-listeners';
-import { createSlackClient } from '../slack/client';
+import { productionWorkerDeps } from '../worker/production';
 import { createWorker } from '../worker/worker';
 
 function required(name: string): string {
@@ -43,7 +43,7 @@ async function main(): Promise<void> {
   }
   const secrets = async () => ({ signingSecret: 'unused-in-socket-mode', botToken });
   const audit = () => dynamoAudit(config.audit.retentionDays);
-  const worker = createWorker({ config: getConfig, secrets, slack: createSlackClient, allowlist: dynamoAllowlist, audit, state: dynamoState, respond: respondViaUrl, logger: log, now: Date.now });
+  const worker = createWorker({ ...productionWorkerDeps(), secrets, audit });
   const deadline = () => 15 * 60_000;
   const core = createIngress({
     config: getConfig,

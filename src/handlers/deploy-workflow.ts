@@ -14,14 +14,13 @@ import { createSlackClient } from '../slack/client';
  * The durable workflow of `/ecs deploy` and `/ecs rollback` (src/workflows/deploy.ts),
  * started by the worker once the request is posted. Deployed with a DurableConfig (serverless.yml).
  */
-export const deployWorkflowDeps: DeployWorkflowDeps = {
+export const productionDeployWorkflowDeps = (): DeployWorkflowDeps => ({
   slack: async () => createSlackClient((await getSlackSecrets()).botToken),
   state: dynamoState,
-  requests: dynamoApprovalRequests,
+  approvals: { requests: dynamoApprovalRequests, sendDecision },
   history: dynamoDeployHistory,
   audit: () => dynamoAudit(getConfig().audit.retentionDays),
-  sendDecision,
   logger: log,
-};
+});
 
-export const handler = withDurableExecution(createDeployWorkflow(deployWorkflowDeps));
+export const handler = withDurableExecution(createDeployWorkflow(productionDeployWorkflowDeps()));

@@ -17,8 +17,7 @@ import { createSlackClient } from '../slack/client';
 export const handler = withDurableExecution(
   createRunWorkflow({
     config: getConfig,
-    requests: dynamoApprovalRequests,
-    sendDecision,
+    approvals: { requests: dynamoApprovalRequests, sendDecision },
     slack: async () => createSlackClient((await getSlackSecrets()).botToken),
     state: dynamoState,
     audit: () => dynamoAudit(getConfig().audit.retentionDays),

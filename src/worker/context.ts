@@ -1,4 +1,7 @@
 import type { WebClient } from '@slack/web-api';
+import type { Approvals } from '../approval/approvals';
+import type { DeployHistory } from '../deploy/history';
+import type { DeployWorkflowInput } from '../workflows/inputs';
 import type { AllowlistStore } from '../auth/allowlist';
 import type { StateStore } from '../platform/state';
 import type { AwsSession } from '../aws/session';
@@ -8,7 +11,18 @@ import type { AuditLog } from '../audit/audit';
 import type { Logger } from '../platform/logger';
 import type { Outcome, ThreadOutput } from '../slack/thread-output';
 
-export interface WorkerContext {
+/**
+ * What commands and reactions hand work to: where requests for approval and deploy history are
+ * kept, and how a deploy's workflow starts. Built once by the worker's handler (src/handlers/worker.ts)
+ * and passed down in every context; a test passes its own.
+ */
+export interface WorkerCollaborators {
+  approvals: Approvals;
+  deployHistory: DeployHistory;
+  startDeployWorkflow: (input: DeployWorkflowInput) => Promise<void>;
+}
+
+export interface WorkerContext extends WorkerCollaborators {
   job: CommandJob;
   config: Config;
   /** Set when the verb names a service. */
@@ -47,6 +61,7 @@ export interface ReactionContext {
   /** The tracked record (state table) the reaction's message maps to. */
   tracked: Record<string, unknown>;
   config: Config;
+  approvals: Approvals;
   slack: WebClient;
   allowlist: AllowlistStore;
   audit: () => AuditLog;

@@ -6,7 +6,7 @@ import { authorise } from '../auth/authorise';
 import { commandText, findVerb, scopeOf } from '../commands/registry';
 import type { SlackMessage } from '../slack/message';
 import { REACTION_HANDLERS } from '../commands/reactions';
-import type { CommandResult, WorkerContext } from './context';
+import type { CommandResult, WorkerCollaborators, WorkerContext } from './context';
 import type { Config } from '../config/schema';
 import { PermissionDeniedError, UsageError, UserFacingError } from '../platform/errors';
 import type { CommandJob, Job, ReactionJob } from '../platform/jobs';
@@ -20,7 +20,7 @@ import { jobKey } from '../platform/state-keys';
 /** Longer than Lambda keeps an asynchronous event (maximumEventAge 300 s) and its retries. */
 const JOB_CLAIM_TTL_SECONDS = 3600;
 
-export interface WorkerDeps {
+export interface WorkerDeps extends WorkerCollaborators {
   config: () => Config;
   secrets: () => Promise<SlackSecrets>;
   slack: (token: string) => WebClient;
@@ -60,7 +60,7 @@ export function createWorker(deps: WorkerDeps) {
     }
     const { botToken } = await deps.secrets();
     const logger = deps.logger.child({ jobId: job.id, user: job.userId, reaction: job.reaction, trackedKey: job.trackedKey });
-    await handler({ job, tracked, config: deps.config(), slack: deps.slack(botToken), allowlist: deps.allowlist, audit: deps.audit, logger, now: deps.now });
+    await handler({ job, tracked, config: deps.config(), approvals: deps.approvals, slack: deps.slack(botToken), allowlist: deps.allowlist, audit: deps.audit, logger, now: deps.now });
   }
 
   async function runCommand(job: CommandJob, context: LambdaContextLike): Promise<void> {
@@ -124,7 +124,7 @@ export function createWorker(deps: WorkerDeps) {
       try {
         if (verb.runsIn !== 'worker') throw new Error(`\`${verb.name}\` is answered by the ingress, not the worker`);
         const handler = await verb.handler();
-        const ctx: WorkerContext = { job, config, out, allowlist: deps.allowlist, state: deps.state, slack, logger, now: deps.now, remainingMs, ...(target ? { target } : {}), ...(aws ? { aws } : {}) };
+        const ctx: WorkerContext = { job, config, out, approvals: deps.approvals, deployHistory: deps.deployHistory, startDeployWorkflow: deps.startDeployWorkflow, allowlist: deps.allowlist, state: deps.state, slack, logger, now: deps.now, remainingMs, ...(target ? { target } : {}), ...(aws ? { aws } : {}) };
         result = await beforeTheEnd(handler(job.args, ctx), remainingMs, stopMargin);
       } catch (error) {
         if (error instanceof PermissionDeniedError) {

@@ -16,10 +16,9 @@ import type { WebClient } from '@slack/web-api';
 import type { AuditLog } from '../audit/audit';
 import { AwsSession } from '../aws/session';
 import { awaitApproval, notApprovedSummary, type Decision } from '../approval/await-approval';
-import type { sendDecision as SendDecision } from '../approval/callback';
+import type { Approvals } from '../approval/approvals';
 import { describeTaskDefinition } from '../deploy/plan';
 import type { DeployHistory } from '../deploy/history';
-import type { ApprovalRequests } from '../approval/requests';
 import type { DeployWorkflowInput } from './inputs';
 import type { RequestStatus } from '../approval/types';
 import { nextPollSeconds, observeRollout, readStoppedTasks, startProgress, type WatchProgress, type WatchVerdict } from '../deploy/watch';
@@ -35,10 +34,9 @@ export interface DeployWorkflowDeps {
   /** A Slack client with the bot token (createSlackClient). */
   slack: () => Promise<WebClient>;
   state: StateStore;
-  requests: ApprovalRequests;
+  approvals: Approvals;
   history: DeployHistory;
   audit: () => AuditLog;
-  sendDecision: typeof SendDecision;
   logger: Logger;
   /** Only read inside steps. */
   now?: () => number;
@@ -137,7 +135,7 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
     // ---- approval: a callback completed by whoever decides the request (src/approval/approve.ts) ----
     const decision = await awaitApproval(
       context,
-      { requests: deps.requests, slack: deps.slack, sendDecision: deps.sendDecision, logger, now, post, retryStrategy: RETRY },
+      { approvals: deps.approvals, slack: deps.slack, logger, now, post, retryStrategy: RETRY },
       { requestKey: input.requestKey, requestedAt: input.requestedAt, deadline: input.deadline, channelId: input.channelId, parentTs: input.parentTs },
     );
     const approvedBy = decision.approvals.map((u) => `<@${u}>`).join(', ');

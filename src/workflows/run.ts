@@ -23,8 +23,7 @@ import { buildDetachedLog, buildDetachedStart, buildDetachedStop, buildFollow, r
 import { execOnce, execPlace, type ExecPlace } from '../exec/exec-once';
 import { OutputSpool } from '../exec/spool';
 import { awaitApproval, notApprovedSummary } from '../approval/await-approval';
-import type { sendDecision as SendDecision } from '../approval/callback';
-import type { ApprovalRequests } from '../approval/requests';
+import type { Approvals } from '../approval/approvals';
 import { UserFacingError } from '../platform/errors';
 import type { Logger } from '../platform/logger';
 import type { StateStore } from '../platform/state';
@@ -46,8 +45,7 @@ export interface RunWorkflowResult {
 export interface RunWorkflowDeps {
   config: () => Config;
   /** Requests for approval (scripts declared requiresApproval). */
-  requests: ApprovalRequests;
-  sendDecision: typeof SendDecision;
+  approvals: Approvals;
   /** A Slack client with the bot token (createSlackClient: rate limits reject, not sleep). */
   slack: () => Promise<WebClient>;
   state: StateStore;
@@ -142,7 +140,7 @@ export function createRunWorkflow(deps: RunWorkflowDeps) {
     const decision = input.approval
       ? await awaitApproval(
           context,
-          { requests: deps.requests, slack: deps.slack, sendDecision: deps.sendDecision, logger, now, post: (key, text) => once(key, async () => void (await (await thread()).post(text))), retryStrategy: RETRY },
+          { approvals: deps.approvals, slack: deps.slack, logger, now, post: (key, text) => once(key, async () => void (await (await thread()).post(text))), retryStrategy: RETRY },
           { ...input.approval, channelId: input.channelId, parentTs: input.parentTs },
         )
       : undefined;

@@ -1,0 +1,29 @@
+import { sendDecision } from '../approval/callback';
+import { dynamoApprovalRequests } from '../approval/requests';
+import { dynamoAudit } from '../audit/audit';
+import { dynamoAllowlist } from '../auth/allowlist';
+import { getConfig } from '../config/load';
+import { dynamoDeployHistory } from '../deploy/history';
+import { log } from '../platform/logger';
+import { respondViaUrl } from '../platform/respond';
+import { getSlackSecrets } from '../platform/secrets';
+import { dynamoState } from '../platform/state';
+import { createSlackClient } from '../slack/client';
+import { startDeployWorkflow } from '../workflows/start';
+import type { WorkerDeps } from './worker';
+
+/** The worker's collaborators in AWS: the tables, Slack, the deploy workflow. Built by its handler, once per cold start. */
+export const productionWorkerDeps = (): WorkerDeps => ({
+  config: getConfig,
+  secrets: getSlackSecrets,
+  slack: createSlackClient,
+  allowlist: dynamoAllowlist,
+  audit: () => dynamoAudit(getConfig().audit.retentionDays),
+  state: dynamoState,
+  approvals: { requests: dynamoApprovalRequests, sendDecision },
+  deployHistory: dynamoDeployHistory,
+  startDeployWorkflow,
+  respond: respondViaUrl,
+  logger: log,
+  now: Date.now,
+});
