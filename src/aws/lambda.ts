@@ -14,19 +14,17 @@ export type LambdaProfile = 'ack' | 'default';
 
 const clients: { [profile in LambdaProfile]?: LambdaClient } = {};
 
-/** The SDK's module and this profile's client, both created on first use. */
-async function lambda(profile: LambdaProfile) {
-  const sdk = await import('@aws-sdk/client-lambda');
-  return { sdk, client: (clients[profile] ??= new sdk.LambdaClient(profile === 'ack' ? { maxAttempts: 3, requestHandler: { connectionTimeout: 1_000, requestTimeout: 2_000 } } : { maxAttempts: 3 })) };
-}
+/** This profile's client, created on first use. */
+const clientFor = (sdk: typeof import('@aws-sdk/client-lambda'), profile: LambdaProfile): LambdaClient =>
+  (clients[profile] ??= new sdk.LambdaClient(profile === 'ack' ? { maxAttempts: 3, requestHandler: { connectionTimeout: 1_000, requestTimeout: 2_000 } } : { maxAttempts: 3 }));
 
 /**
  * InvocationType Event: queued by Lambda (202), never waited for. `what` names the function in
  * the error (`worker`, `run workflow`).
  */
 export async function invokeAsync(functionName: string, payload: unknown, what: string, profile: LambdaProfile = 'default', durable?: { Qualifier?: string; DurableExecutionName: string }): Promise<void> {
-  const { sdk, client } = await lambda(profile);
-  const out = await client.send(new sdk.InvokeCommand({ FunctionName: functionName, ...durable, InvocationType: 'Event', Payload: Buffer.from(JSON.stringify(payload)) }));
+  const sdk = await import('@aws-sdk/client-lambda');
+  const out = await clientFor(sdk, profile).send(new sdk.InvokeCommand({ FunctionName: functionName, ...durable, InvocationType: 'Event', Payload: Buffer.from(JSON.stringify(payload)) }));
   if (out.StatusCode !== 202) throw new Error(`${what} invocation returned status ${out.StatusCode}`);
 }
 
@@ -40,6 +38,6 @@ export async function startDurableExecution(functionName: string, payload: unkno
 
 /** SendDurableExecutionCallbackSuccess: wakes a durable workflow waiting on that callback with `result`. */
 export async function completeCallback(callbackId: string, result: unknown): Promise<void> {
-  const { sdk, client } = await lambda('default');
-  await client.send(new sdk.SendDurableExecutionCallbackSuccessCommand({ CallbackId: callbackId, Result: Buffer.from(JSON.stringify(result)) }));
+  const sdk = await import('@aws-sdk/client-lambda');
+  await clientFor(sdk, 'default').send(new sdk.SendDurableExecutionCallbackSuccessCommand({ CallbackId: callbackId, Result: Buffer.from(JSON.stringify(result)) }));
 }
