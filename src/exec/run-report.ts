@@ -14,9 +14,19 @@ export function outputSize(spool: OutputSpool): string {
  * unknown. `label` is what was run as typed (plain text); `size` and `why` are Slack text. `why`
  * explains an unknown code; the default suits a detached run.
  */
-export function endReport(label: string, exit: number | undefined, took: string, size: string, why = 'the script ended without reporting its exit status'): { text: string; outcome: Outcome; summary: string } {
+export function endReport(
+  label: string,
+  exit: number | undefined,
+  took: string,
+  size: string,
+  why = 'the script ended without reporting its exit status',
+): { text: string; outcome: Outcome; summary: string } {
   if (exit === undefined) {
-    return { text: `❓ Exit code unknown: ${why}. This is reported as a failure; check the container before running it again.`, outcome: 'failure', summary: `${escapeText(label)}: exit code unknown after ${took}` };
+    return {
+      text: `❓ Exit code unknown: ${why}. This is reported as a failure; check the container before running it again.`,
+      outcome: 'failure',
+      summary: `${escapeText(label)}: exit code unknown after ${took}`,
+    };
   }
   return {
     text: `${exit === 0 ? '✅' : '❌'} ${code(label)} exited with code ${exit} after ${took}${size ? `, ${size}` : ''}.`,

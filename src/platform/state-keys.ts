@@ -25,7 +25,8 @@ export const cancelKey = (runId: string): string => `cancel#${runId}`;
 export const runLockKey = (script: string, target: string): string => `lock#run#${script}#${target}`;
 
 /** One deploy per ECS service at a time: per service, not per alias, so two aliases of one service share it. */
-export const deployLockKey = (where: { region: string; cluster: string; service: string }): string => `lock#deploy#${where.region}#${where.cluster}#${where.service}`;
+export const deployLockKey = (where: { region: string; cluster: string; service: string }): string =>
+  `lock#deploy#${where.region}#${where.cluster}#${where.service}`;
 
 /** A target's deploy history (src/deploy/history.ts). */
 export const deployHistoryKey = (target: string): string => `history#deploy#${target}`;

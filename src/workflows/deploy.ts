@@ -15,7 +15,7 @@ import { DescribeServicesCommand, RegisterTaskDefinitionCommand, UpdateServiceCo
 import type { WebClient } from '@slack/web-api';
 import type { AuditLog } from '../audit/audit';
 import { AwsSession } from '../aws/session';
-import { awaitApproval, notApprovedSummary, type Decision } from '../approval/await-approval';
+import { awaitApproval, notApprovedSummary } from '../approval/await-approval';
 import type { Approvals } from '../approval/approvals';
 import { describeTaskDefinition } from '../deploy/plan';
 import type { DeployHistory } from '../deploy/history';
