@@ -79,7 +79,7 @@ const person = (who: Who): Person => PEOPLE[who];
 
 /**
  * Every way a request reaches the bot: over HTTP (the Lambda ingress) and over Socket Mode (the
- * Bolt listeners of src/slack/bolt-listeners.ts, over the same core).
+ * Bolt listeners of src/ingress/bolt-listeners.ts, over the same core).
  */
 const COMMAND_ENTRY_POINTS = ['slash', 'rerun button', 'cancel button', 'socket command', 'socket rerun button', 'socket cancel button'] as const;
 const REACTION_ENTRY_POINTS = ['reaction added', 'reaction removed', 'socket reaction added', 'socket reaction removed'] as const;
@@ -560,7 +560,7 @@ beforeAll(async () => {
     import('../src/platform/tables'),
     import('../src/ingress/ingress'),
     import('../src/ingress/production'),
-    import('../src/slack/bolt-listeners'),
+    import('../src/ingress/bolt-listeners'),
   ]);
   setConfig = load.setConfig;
   allowlist = stores.dynamoAllowlist;

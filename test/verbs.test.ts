@@ -12,7 +12,7 @@ import { parseConfig } from '../src/config/schema';
 import { createIngress } from '../src/ingress/ingress';
 import type { CommandJob } from '../src/platform/jobs';
 import { BUTTON_ACTIONS, CANCEL_ACTION, RERUN_ACTION } from '../src/slack/actions';
-import { registerListeners } from '../src/slack/bolt-listeners';
+import { registerListeners } from '../src/ingress/bolt-listeners';
 import { memoryAllowlist, memoryAudit, memoryJobs, memoryState } from './support/fakes';
 
 /** One verb, one typed object: its parse is the only reader of the words, and what it returns is what the worker gets. */

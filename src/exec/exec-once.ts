@@ -121,7 +121,7 @@ export async function execOnce(options: ExecOnceOptions): Promise<ExecOnceResult
     timedOut = true;
     void session.terminate();
   }, options.timeoutMs ?? 60_000);
-  let result;
+  let result: Awaited<typeof session.closed>;
   try {
     result = await session.closed;
   } finally {

@@ -11,7 +11,7 @@ export interface ButtonAction {
   commandWords(value: string | undefined): string | undefined;
 }
 
-/** Every button, the one table that both the HTTP ingress and Socket Mode (src/slack/bolt-listeners.ts) route by. */
+/** Every button, the one table that both the HTTP ingress and Socket Mode (src/ingress/bolt-listeners.ts) route by. */
 export const BUTTON_ACTIONS: readonly ButtonAction[] = [
   { actionId: RERUN_ACTION, commandWords: (value) => value },
   { actionId: CANCEL_ACTION, commandWords: (value) => `cancel ${value ?? ''}` },

@@ -10,7 +10,7 @@
  * - conversations.info needs the read scope of the conversation's type: channels:read (public
  *   channels), groups:read (private channels), im:read, mpim:read. The bot answers in the
  *   channels it is invited to, public or private, so it would need channels:read and groups:read.
- * - Bolt's App (Socket Mode development, src/dev/socket-mode.ts) calls auth.test, which needs no
+ * - Bolt's App (Socket Mode development, local/socket-mode.ts) calls auth.test, which needs no
  *   scope, and apps.connections.open with the app-level token (connections:write), which is not
  *   a bot scope.
  */

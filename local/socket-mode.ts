@@ -6,17 +6,17 @@
  * The worker runs in this process instead of a separate Lambda.
  */
 import { App, LogLevel } from '@slack/bolt';
-import { startLocalDynamo } from '../../local/dynamo';
-import { dynamoAudit } from '../audit/audit';
-import { dynamoAllowlist } from '../auth/allowlist';
-import { getConfig } from '../config/load';
-import { createIngress } from '../ingress/ingress';
-import { log } from '../platform/logger';
-import { respondViaUrl } from '../platform/respond';
-import { dynamoState } from '../platform/state';
-import { registerListeners } from '../slack/bolt-listeners';
-import { productionWorkerDeps } from '../worker/production';
-import { createWorker } from '../worker/worker';
+import { startLocalDynamo } from './dynamo';
+import { dynamoAudit } from '../src/audit/audit';
+import { dynamoAllowlist } from '../src/auth/allowlist';
+import { getConfig } from '../src/config/load';
+import { createIngress } from '../src/ingress/ingress';
+import { log } from '../src/platform/logger';
+import { respondViaUrl } from '../src/platform/respond';
+import { dynamoState } from '../src/platform/state';
+import { registerListeners } from '../src/ingress/bolt-listeners';
+import { productionWorkerDeps } from '../src/worker/production';
+import { createWorker } from '../src/worker/worker';
 
 function required(name: string): string {
   const value = process.env[name];

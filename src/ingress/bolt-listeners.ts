@@ -1,7 +1,7 @@
 import type { App } from '@slack/bolt';
-import type { Invocation } from './invocation';
-import type { createIngress } from '../ingress/ingress';
-import { BUTTON_ACTIONS } from './actions';
+import type { Invocation } from '../slack/invocation';
+import type { createIngress } from './ingress';
+import { BUTTON_ACTIONS } from '../slack/actions';
 
 type IngressCore = ReturnType<typeof createIngress>;
 
