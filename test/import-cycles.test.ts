@@ -15,7 +15,7 @@ describe('import cycles', () => {
     expect(importCycles(dir)).toEqual([['checks/a.ts', 'types.ts', 'plan.ts']]);
   });
 
-  it('src/ has none (Biome's noImportCycles checks the same in `npm run lint`)', () => {
+  it('src/ has none (Biome’s noImportCycles checks the same in `npm run lint`)', () => {
     expect(importCycles('src')).toEqual([]);
   });
 });
