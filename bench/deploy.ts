@@ -121,7 +121,12 @@ class Recorder {
 }
 
 /** Resolves with check()'s first truthy value, re-checked whenever `subscribe` says something changed; real-time timeout. */
-function waitUntil<T>(what: string, check: () => T | undefined | null | false, subscribe: Array<(wake: () => void) => () => void>, timeoutMs: number): Promise<T> {
+function waitUntil<T>(
+  what: string,
+  check: () => T | undefined | null | false,
+  subscribe: Array<(wake: () => void) => () => void>,
+  timeoutMs: number,
+): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const unsubscribe: Array<() => void> = [];
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -184,7 +189,11 @@ async function openWorld(skipTime: boolean) {
   };
   const onCall = (wake: () => void) => recorder.on(wake);
   const parents = () => (world.slack.workspace.messages[CHANNEL] ?? []).filter((m) => !m.threadTs || m.threadTs === m.ts);
-  const threadText = (ts: string) => world.slack.replies(CHANNEL, ts).map((r) => r.text).join('\n');
+  const threadText = (ts: string) =>
+    world.slack
+      .replies(CHANNEL, ts)
+      .map((r) => r.text)
+      .join('\n');
   let tag = 0;
   /** The request whose workflow may still wait on its approval: withdrawn if the bench fails. */
   let open: string | undefined;
@@ -227,7 +236,9 @@ async function openWorld(skipTime: boolean) {
         if (realNow() > deadline) {
           const request = await dynamoApprovalRequests.get(requestKey(CHANNEL, ts));
           const running = world.aws.lambda.invocations.filter((r) => !r.endedAt).map((r) => r.functionName);
-          throw new Error(`the deploy workflow of ${ts} did not attach its approval callback within 30 s (request ${request ? `${request.status}, callback ${request.callbackId ?? 'none'}` : 'not found'}; running: ${running.join(', ') || 'nothing'})`);
+          throw new Error(
+            `the deploy workflow of ${ts} did not attach its approval callback within 30 s (request ${request ? `${request.status}, callback ${request.callbackId ?? 'none'}` : 'not found'}; running: ${running.join(', ') || 'nothing'})`,
+          );
         }
         await new Promise((resolve) => realSetTimeout(resolve, 20));
       }
@@ -259,7 +270,10 @@ async function openWorld(skipTime: boolean) {
       setConfig(undefined);
       // Every workflow has ended (bounded: a stuck one is said, not waited on for ever).
       let timer: ReturnType<typeof setTimeout> | undefined;
-      const idle = await Promise.race([world.idle().then(() => true), new Promise<boolean>((resolve) => (timer = realSetTimeout(() => resolve(false), 60_000)))]).catch(() => false);
+      const idle = await Promise.race([
+        world.idle().then(() => true),
+        new Promise<boolean>((resolve) => (timer = realSetTimeout(() => resolve(false), 60_000))),
+      ]).catch(() => false);
       realClearTimeout(timer);
       if (!idle) console.log('# a workflow was still running 60 s after the end; closing anyway');
       debug('closing the world');
@@ -305,10 +319,15 @@ async function approvals(bench: Bench, count: number): Promise<{ latencies: numb
       timelines.push(
         [
           { at: acked, what: 'ingress handler answered the reaction_added event' },
-          ...recorder.invocations.slice(invocationsFrom).map((r) => ({ at: r.real, what: `Lambda ${r.record.functionName} started (${r.record.invocationType})` })),
+          ...recorder.invocations
+            .slice(invocationsFrom)
+            .map((r) => ({ at: r.real, what: `Lambda ${r.record.functionName} started (${r.record.invocationType})` })),
           ...recorder.calls
             .filter((s) => s.index >= from && s.index <= update.index)
-            .map((s) => ({ at: s.real, what: `AWS ${s.call.service} ${s.call.action}${s.call.action === 'Invoke' ? ` ${String(s.call.params.FunctionName)}` : ''} answered` })),
+            .map((s) => ({
+              at: s.real,
+              what: `AWS ${s.call.service} ${s.call.action}${s.call.action === 'Invoke' ? ` ${String(s.call.params.FunctionName)}` : ''} answered`,
+            })),
           ...recorder.slack.slice(slackFrom).map((c) => ({ at: c.real, what: `Slack ${c.method} answered` })),
           ...recorder.dynamo.slice(dynamoFrom).map((d) => ({ at: d.real, what: `${d.what} returned` })),
         ]
@@ -340,7 +359,9 @@ function describeApprovals(label: string, result: Awaited<ReturnType<typeof appr
   console.log(
     `# ${label}: ${latencies.length} deploys (web ${IMAGES.join(' / ')}), each approved by a ✅ and watched to ✅ (ECS task steps of ${FAST_STEP_MS / 1000} s emulator time): ${seconds(deployReal.reduce((a, b) => a + b, 0))} real in all, median ${seconds(percentile(sorted(deployReal), 50))} per deploy (request → approval message → ✅ → steady)`,
   );
-  console.log(`# ${label}: approval → UpdateService (real): min ${seconds(ordered[0]!)}, p50 ${seconds(p50 * 1000)}, p95 ${seconds(p95 * 1000)}, max ${seconds(ordered.at(-1)!)}; target p95 ≤ ${TARGET_P95_S} s`);
+  console.log(
+    `# ${label}: approval → UpdateService (real): min ${seconds(ordered[0]!)}, p50 ${seconds(p50 * 1000)}, p95 ${seconds(p95 * 1000)}, max ${seconds(ordered.at(-1)!)}; target p95 ≤ ${TARGET_P95_S} s`,
+  );
   const medianRun = latencies.indexOf(percentile(ordered, 50));
   console.log(`# ${label}: where it goes in deploy ${medianRun + 1} (the median one), real ms after world.react() handed the ✅ to the ingress:`);
   let previous = 0;
@@ -362,8 +383,15 @@ async function localPace(bench: Bench, label: string): Promise<void> {
     }
     return `${name} ${percentile(sorted(runs), 50).toFixed(1)} ms`;
   };
-  const [{ DynamoDBClient, DescribeTableCommand }, { STSClient, GetCallerIdentityCommand }] = await Promise.all([import('@aws-sdk/client-dynamodb'), import('@aws-sdk/client-sts')]);
-  const dynamo = new DynamoDBClient({ endpoint: bench.world.dynamo.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+  const [{ DynamoDBClient, DescribeTableCommand }, { STSClient, GetCallerIdentityCommand }] = await Promise.all([
+    import('@aws-sdk/client-dynamodb'),
+    import('@aws-sdk/client-sts'),
+  ]);
+  const dynamo = new DynamoDBClient({
+    endpoint: bench.world.dynamo.endpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
   const sts = new STSClient({ region: 'us-east-1' });
   const table = Object.entries(bench.world.dynamo.env).find(([k]) => k !== 'AWS_ENDPOINT_URL_DYNAMODB')?.[1] ?? '';
   try {
@@ -402,7 +430,9 @@ async function longRollout(bench: Bench): Promise<void> {
     bench.ended(request.ts);
     if (process.env.BENCH_DEBUG) {
       for (const s of recorder.calls.filter((s) => s.index >= update.index && s.index < end.callsLength && s.call.service === 'ecs')) {
-        console.log(`# debug ${s.call.action.padEnd(18)} emulator +${((s.call.at.getTime() - update.call.at.getTime()) / 1000).toFixed(1)} s, real +${((s.real - update.real) / 1000).toFixed(3)} s`);
+        console.log(
+          `# debug ${s.call.action.padEnd(18)} emulator +${((s.call.at.getTime() - update.call.at.getTime()) / 1000).toFixed(1)} s, real +${((s.real - update.real) / 1000).toFixed(3)} s`,
+        );
       }
     }
     if (!end.text.startsWith('✅')) throw new Error(`the long rollout (web ${image}) did not succeed: ${end.text}\n${bench.threadText(request.ts)}`);
@@ -417,7 +447,16 @@ async function longRollout(bench: Bench): Promise<void> {
     // The waits the workflow took for as many polls: what the emulator clock should have moved by.
     let waited = 0;
     for (let n = 0; n < describes.length; n++) waited += nextPollSeconds(waited, 0);
-    rollout = { minutes, describes: describes.length, ecs: ecsWatch.length, others: watched.length - ecsWatch.length, peak, waitedMinutes: waited / 60, text: end.text, real: realNow() - rolloutStarted };
+    rollout = {
+      minutes,
+      describes: describes.length,
+      ecs: ecsWatch.length,
+      others: watched.length - ecsWatch.length,
+      peak,
+      waitedMinutes: waited / 60,
+      text: end.text,
+      real: realNow() - rolloutStarted,
+    };
   } finally {
     Object.assign(timings, savedTimings);
   }
@@ -428,16 +467,24 @@ async function longRollout(bench: Bench): Promise<void> {
   console.log(
     `# rollout watched ${rollout.minutes.toFixed(1)} emulator min (UpdateService → parent marked; ecsTimings ${step / 60_000} min per task step), ${seconds(rollout.real)} real: ${rollout.describes} DescribeServices, ${rollout.ecs} ECS calls (DescribeServices + ListTasks + DescribeTasks)${rollout.others ? `, ${rollout.others} other ECS calls` : ''}; the workflow's ${rollout.describes} poll waits add up to ${rollout.waitedMinutes.toFixed(1)} min`,
   );
-  console.log(`# schedule (describeCallsPerMinute): ${theory.average}/min average over ${rollout.minutes.toFixed(1)} min, peak ${theory.peak}/min; over 30 min ${theory30.average}/min, peak ${theory30.peak}/min`);
+  console.log(
+    `# schedule (describeCallsPerMinute): ${theory.average}/min average over ${rollout.minutes.toFixed(1)} min, peak ${theory.peak}/min; over 30 min ${theory30.average}/min, peak ${theory30.peak}/min`,
+  );
   // Consistent: the average within 15 % of the schedule's for the same length (a poll more or less
   // at either end), the peak at most the schedule's, and the clock moved as the waits did.
   const problems = [
-    Math.abs(perMinute - theory.average) > Math.max(0.15 * theory.average, 1 / rollout.minutes) ? `average ${perMinute.toFixed(2)}/min vs ${theory.average}/min` : '',
+    Math.abs(perMinute - theory.average) > Math.max(0.15 * theory.average, 1 / rollout.minutes)
+      ? `average ${perMinute.toFixed(2)}/min vs ${theory.average}/min`
+      : '',
     rollout.peak > theory.peak ? `peak ${rollout.peak}/min vs ${theory.peak}/min` : '',
-    Math.abs(rollout.waitedMinutes - rollout.minutes) > 1 ? `emulator clock moved ${rollout.minutes.toFixed(1)} min, the waits add up to ${rollout.waitedMinutes.toFixed(1)} min` : '',
+    Math.abs(rollout.waitedMinutes - rollout.minutes) > 1
+      ? `emulator clock moved ${rollout.minutes.toFixed(1)} min, the waits add up to ${rollout.waitedMinutes.toFixed(1)} min`
+      : '',
     rollout.minutes < ROLLOUT_MINUTES * 0.8 ? `the rollout took ${rollout.minutes.toFixed(1)} min, not ~${ROLLOUT_MINUTES}` : '',
   ].filter(Boolean);
-  console.log(problems.length ? `# NOT consistent with the schedule: ${problems.join('; ')}` : '# consistent with the schedule (average within 15 %, peak not above it)');
+  console.log(
+    problems.length ? `# NOT consistent with the schedule: ${problems.join('; ')}` : '# consistent with the schedule (average within 15 %, peak not above it)',
+  );
   if (problems.length) process.exitCode = 1;
   report('rollout_describe_calls_per_min', perMinute, 'calls/min');
   report('rollout_describe_calls_peak_per_min', rollout.peak, 'calls/min', 0);

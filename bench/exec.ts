@@ -162,7 +162,10 @@ async function main(): Promise<void> {
   const failures: string[] = [];
   try {
     mkdirSync(scriptsDir);
-    for (const [name, text] of [['ticker.sh', TICKER_SH], ['flood.sh', FLOOD_SH]] as const) {
+    for (const [name, text] of [
+      ['ticker.sh', TICKER_SH],
+      ['flood.sh', FLOOD_SH],
+    ] as const) {
       writeFileSync(join(scriptsDir, name), text);
       chmodSync(join(scriptsDir, name), 0o755);
     }
@@ -207,9 +210,17 @@ async function main(): Promise<void> {
       if (res.statusCode !== 200) throw new Error(`/ecs ${text}: HTTP ${res.statusCode}`);
       await world!.idle();
       const seconds = (Date.now() - started) / 1000;
-      const parent = parents().slice(before).find((m) => m.text.includes(`/ecs ${text}`));
+      const parent = parents()
+        .slice(before)
+        .find((m) => m.text.includes(`/ecs ${text}`));
       if (!parent) throw new Error(`/ecs ${text}: no parent message (answer: ${res.body})`);
-      if (!parent.text.startsWith('✅')) throw new Error(`/ecs ${text} did not succeed: ${parent.text}\n${slack.replies('C0OPS', parent.ts).map((r) => r.text).join('\n')}`);
+      if (!parent.text.startsWith('✅'))
+        throw new Error(
+          `/ecs ${text} did not succeed: ${parent.text}\n${slack
+            .replies('C0OPS', parent.ts)
+            .map((r) => r.text)
+            .join('\n')}`,
+        );
       return { parent, seconds };
     };
 
@@ -217,7 +228,9 @@ async function main(): Promise<void> {
     const callsBefore = slack.calls.length;
     const ticker = await runScript(`run ticker.sh ${TICKS}`);
     const shown = slack.calls.slice(callsBefore).filter((c) => (c.method === 'chat.postMessage' || c.method === 'chat.update') && c.status === 200 && !c.error);
-    const printed = slack.replies('C0OPS', ticker.parent.ts).flatMap((r) => [...r.text.matchAll(/tick (\d+) at (\d{13})/g)].map((m) => ({ line: m[0], at: Number(m[2]) })));
+    const printed = slack
+      .replies('C0OPS', ticker.parent.ts)
+      .flatMap((r) => [...r.text.matchAll(/tick (\d+) at (\d{13})/g)].map((m) => ({ line: m[0], at: Number(m[2]) })));
     const lines = [...new Map(printed.map((p) => [p.line, p])).values()];
     if (lines.length !== TICKS) throw new Error(`the thread shows ${lines.length} of the ${TICKS} ticker lines`);
     const latencies = lines.map(({ line, at }) => {
@@ -228,7 +241,10 @@ async function main(): Promise<void> {
     const sorted = [...latencies].sort((a, b) => a - b);
     const p95 = percentile(sorted, 95);
     console.log(
-      `# line→Slack: ${lines.length} lines, 1 every ~200 ms; from the script's printf to the local Slack receiving the call that shows the line. Includes pty → agent (real-like 1 s initial read delay, first line only: ${latencies[0]!.toFixed(2)} s) → ECS Exec frames → worker → ≤1 update/s/message pacing → HTTP; p50 ${percentile(sorted, 50).toFixed(2)} s, max ${sorted.at(-1)!.toFixed(2)} s, p95 without the first line ${percentile([...latencies.slice(1)].sort((a, b) => a - b), 95).toFixed(2)} s`,
+      `# line→Slack: ${lines.length} lines, 1 every ~200 ms; from the script's printf to the local Slack receiving the call that shows the line. Includes pty → agent (real-like 1 s initial read delay, first line only: ${latencies[0]!.toFixed(2)} s) → ECS Exec frames → worker → ≤1 update/s/message pacing → HTTP; p50 ${percentile(sorted, 50).toFixed(2)} s, max ${sorted.at(-1)!.toFixed(2)} s, p95 without the first line ${percentile(
+        [...latencies.slice(1)].sort((a, b) => a - b),
+        95,
+      ).toFixed(2)} s`,
     );
     report('exec_line_to_slack_p95_s', p95, 's');
     if (p95 > LATENCY_TARGET_S) failures.push(`line→Slack p95 ${p95.toFixed(2)} s is above ${LATENCY_TARGET_S} s`);
@@ -242,7 +258,8 @@ async function main(): Promise<void> {
     const file = slack.workspace.files.find((f) => f.uploaded && f.threadTs === flood.parent.ts);
     if (!file) throw new Error('the flood run attached no log file');
     if (file.content.length !== produced) failures.push(`the attached log has ${file.content.length} bytes; the script printed ${produced}`);
-    else if (!file.content.equals(Buffer.alloc(produced, `${FLOOD_LINE}\n`))) failures.push('the attached log has the right size but not the bytes the script printed');
+    else if (!file.content.equals(Buffer.alloc(produced, `${FLOOD_LINE}\n`)))
+      failures.push('the attached log has the right size but not the bytes the script printed');
     const size = formatMiB(produced);
     const lineCount = produced / (FLOOD_LINE.length + 1);
     const threadText = thread.map((r) => r.text).join('\n');
@@ -268,7 +285,9 @@ async function main(): Promise<void> {
       if (previous !== undefined) minGap = Math.min(minGap, call.at - previous);
       lastAt.set(ts, call.at);
     }
-    console.log(`# pace: ${updates.length} chat.update calls on ${lastAt.size} messages; shortest gap between two updates of one message ${Number.isFinite(minGap) ? `${minGap} ms` : 'n/a'} (limit ${UPDATE_INTERVAL_MS} ms)`);
+    console.log(
+      `# pace: ${updates.length} chat.update calls on ${lastAt.size} messages; shortest gap between two updates of one message ${Number.isFinite(minGap) ? `${minGap} ms` : 'n/a'} (limit ${UPDATE_INTERVAL_MS} ms)`,
+    );
     if (minGap < UPDATE_INTERVAL_MS) failures.push(`two chat.update calls for one message came ${minGap} ms apart`);
   } finally {
     worker?.stop();

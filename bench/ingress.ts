@@ -30,7 +30,9 @@ async function main(): Promise<void> {
     const bare = measureColdStart(['-e', '0'], RUNS);
     const lean = measureColdStart(['dist/ingress/index.mjs'], RUNS);
     const bolt = measureColdStart([join(scratch, 'bolt/index.mjs')], RUNS);
-    console.log(`# cold start medians of ${RUNS}: node -e 0 ${bare.wallMs.toFixed(1)} ms / ${bare.rssMiB.toFixed(1)} MiB; ingress ${lean.wallMs.toFixed(1)} ms / ${lean.rssMiB.toFixed(1)} MiB; whole Bolt App ingress ${bolt.wallMs.toFixed(1)} ms / ${bolt.rssMiB.toFixed(1)} MiB (${(boltBytes / 1024).toFixed(1)} KiB)`);
+    console.log(
+      `# cold start medians of ${RUNS}: node -e 0 ${bare.wallMs.toFixed(1)} ms / ${bare.rssMiB.toFixed(1)} MiB; ingress ${lean.wallMs.toFixed(1)} ms / ${lean.rssMiB.toFixed(1)} MiB; whole Bolt App ingress ${bolt.wallMs.toFixed(1)} ms / ${bolt.rssMiB.toFixed(1)} MiB (${(boltBytes / 1024).toFixed(1)} KiB)`,
+    );
     report('ingress_cold_start_ratio', lean.wallMs / bare.wallMs, 'x');
     report('ingress_cold_start_rss_mib', lean.rssMiB, 'MiB', 1);
     report('ingress_bolt_app_cold_start_ratio', bolt.wallMs / bare.wallMs, 'x');

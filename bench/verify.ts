@@ -75,7 +75,13 @@ async function firstLineSeconds(world: World): Promise<number> {
   await world.idle();
   const invocation = world.aws.lambda.invocations[invocationsBefore];
   if (!invocation) throw new Error('the worker was not invoked');
-  const resultCall = world.slack.calls.slice(callsBefore).find((c) => /^(chat\.postMessage|chat\.update)$/.test(c.method) && /(?:✅|⚠️|❌|⏭️) Cluster|(?:✅|⚠️|❌|⏭️) Service|(?:✅|⚠️|❌|⏭️) Task definition/u.test(String(c.args.text ?? '')));
+  const resultCall = world.slack.calls
+    .slice(callsBefore)
+    .find(
+      (c) =>
+        /^(chat\.postMessage|chat\.update)$/.test(c.method) &&
+        /(?:✅|⚠️|❌|⏭️) Cluster|(?:✅|⚠️|❌|⏭️) Service|(?:✅|⚠️|❌|⏭️) Task definition/u.test(String(c.args.text ?? '')),
+    );
   if (!resultCall) throw new Error('no result line reached Slack');
   return (resultCall.at - invocation.startedAt.getTime()) / 1000;
 }
@@ -105,8 +111,12 @@ async function main(): Promise<void> {
     const floorMs = path.chain.length * LATENCY_MS;
     const firsts: number[] = [];
     for (let i = 0; i < RUNS; i++) firsts.push(await firstLineSeconds(world));
-    console.log(`# medians of ${RUNS}: concurrent ${median(concurrent).toFixed(0)} ms, one after another ${median(sequential).toFixed(0)} ms, ${calls} AWS calls per run (${duplicates} repeated), ${LATENCY_MS} ms added to each`);
-    console.log(`# longest chain of dependent AWS calls: ${path.chain.length} (${path.chain.join(' → ')}); floor ${floorMs} ms; an unbounded run took ${path.ms.toFixed(0)} ms`);
+    console.log(
+      `# medians of ${RUNS}: concurrent ${median(concurrent).toFixed(0)} ms, one after another ${median(sequential).toFixed(0)} ms, ${calls} AWS calls per run (${duplicates} repeated), ${LATENCY_MS} ms added to each`,
+    );
+    console.log(
+      `# longest chain of dependent AWS calls: ${path.chain.length} (${path.chain.join(' → ')}); floor ${floorMs} ms; an unbounded run took ${path.ms.toFixed(0)} ms`,
+    );
     report('verify_speedup', median(sequential) / median(concurrent), 'x');
     report('verify_first_line_s', median(firsts), 's');
     report('verify_critical_path_ratio', median(concurrent) / floorMs, 'x');

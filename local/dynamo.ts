@@ -13,7 +13,13 @@ export type DynamoFault = 'none' | 'refuse' | 'hang';
  * IAM for a DynamoDB request (the local world evaluates the calling function's role): `undefined`
  * lets it through, a string refuses it with that AccessDeniedException message.
  */
-export type DynamoAuthorizer = (request: { functionName?: string; accessKeyId: string; region: string; action: string; resource: string }) => string | undefined;
+export type DynamoAuthorizer = (request: {
+  functionName?: string;
+  accessKeyId: string;
+  region: string;
+  action: string;
+  resource: string;
+}) => string | undefined;
 
 export interface LocalDynamo {
   /** What the bot talks to: a front that forwards to dynalite (and can fail like a network). */
@@ -146,7 +152,9 @@ function tablesOf(operation: string, input: Record<string, any>): string[] {
   if (typeof input.TableName === 'string') return [input.TableName];
   if (input.RequestItems && typeof input.RequestItems === 'object') return Object.keys(input.RequestItems);
   if (Array.isArray(input.TransactItems)) {
-    return [...new Set(input.TransactItems.flatMap((item: Record<string, { TableName?: string }>) => Object.values(item).map((x) => x.TableName ?? '')))] as string[];
+    return [
+      ...new Set(input.TransactItems.flatMap((item: Record<string, { TableName?: string }>) => Object.values(item).map((x) => x.TableName ?? ''))),
+    ] as string[];
   }
   return operation === 'ListTables' ? ['*'] : [];
 }

@@ -108,7 +108,9 @@ export function registerDurableFunction(
         const asFunction = (action: string) => {
           const decision = lambda.authority?.decideAsFunction(name, action, executionArn);
           if (decision && decision !== 'allowed') {
-            throw Object.assign(new Error(`User: ${name} is not authorized to perform: ${action} on resource: ${executionArn}`), { name: 'AccessDeniedException' });
+            throw Object.assign(new Error(`User: ${name} is not authorized to perform: ${action} on resource: ${executionArn}`), {
+              name: 'AccessDeniedException',
+            });
           }
         };
         const guarded = new DurableExecutionInvocationInputWithClient(input, {
@@ -155,7 +157,8 @@ export function registerDurableFunction(
 function advanceClockOnWaits<I, O>(workflow: (input: I, context: DurableContext) => Promise<O>, clock: { advance(ms: number): void }) {
   const waited = new Set<string>();
   return (input: I, context: DurableContext): Promise<O> => {
-    const execution = (context as { executionContext?: { durableExecutionArn?: string } }).executionContext?.durableExecutionArn ?? JSON.stringify(input).slice(0, 200);
+    const execution =
+      (context as { executionContext?: { durableExecutionArn?: string } }).executionContext?.durableExecutionArn ?? JSON.stringify(input).slice(0, 200);
     const wait = ((name: string, duration: { seconds?: number; minutes?: number; hours?: number }) => {
       const key = `${execution}#${name}`;
       const ms = ((duration.hours ?? 0) * 3600 + (duration.minutes ?? 0) * 60 + (duration.seconds ?? 0)) * 1000;
@@ -233,8 +236,21 @@ export const BOT_TOKEN_PARAM = LOCAL_STACK_OPTIONS.params.slackBotTokenParam;
 
 /** Seeded people: alice asks, bob approves, mallory is not on the allowlist. */
 export const SEED_ALLOWLIST: Array<{ userId: string; grants: Grant[] }> = [
-  { userId: 'U0ALICE', grants: [{ role: 'operator', services: ['*'] }, { role: 'deployer', services: ['*'] }, { role: 'admin', services: ['*'] }] },
-  { userId: 'U0BOB', grants: [{ role: 'approver', services: ['*'] }, { role: 'viewer', services: ['*'] }] },
+  {
+    userId: 'U0ALICE',
+    grants: [
+      { role: 'operator', services: ['*'] },
+      { role: 'deployer', services: ['*'] },
+      { role: 'admin', services: ['*'] },
+    ],
+  },
+  {
+    userId: 'U0BOB',
+    grants: [
+      { role: 'approver', services: ['*'] },
+      { role: 'viewer', services: ['*'] },
+    ],
+  },
 ];
 
 export interface World {
@@ -283,7 +299,8 @@ function deployedEnvironment(model: StackModel): Record<string, string> {
   for (const fn of Object.values(model.functions)) {
     for (const [name, value] of Object.entries(fn.environment)) {
       if (name === 'LOG_LEVEL' || name === 'NODE_OPTIONS') continue;
-      if (name in merged && merged[name] !== value) throw new Error(`serverless.yml gives ${name} two values (${merged[name]}, ${value}); the local world runs every function in one process`);
+      if (name in merged && merged[name] !== value)
+        throw new Error(`serverless.yml gives ${name} two values (${merged[name]}, ${value}); the local world runs every function in one process`);
       merged[name] = value;
     }
   }
@@ -381,7 +398,17 @@ export async function startWorld(
     }
     // What the queue's alarm counts (NumberOfMessagesSent); the event source mapping hands it on.
     void aws.lambda.invokeAsync(WORKER_FAILURES_FUNCTION, {
-      Records: [{ ...message, receiptHandle: message.messageId, attributes: { ApproximateReceiveCount: '1' }, messageAttributes: {}, eventSource: 'aws:sqs', eventSourceARN: WORKER_FAILURE_QUEUE_ARN, awsRegion: 'us-east-1' }],
+      Records: [
+        {
+          ...message,
+          receiptHandle: message.messageId,
+          attributes: { ApproximateReceiveCount: '1' },
+          messageAttributes: {},
+          eventSource: 'aws:sqs',
+          eventSourceARN: WORKER_FAILURE_QUEUE_ARN,
+          awsRegion: 'us-east-1',
+        },
+      ],
     });
   };
   const registerWorker = (timeoutMs: number) => aws.lambda.register(WORKER_FUNCTION, { handler: worker as never, timeoutMs, onFailure: onWorkerFailure });
@@ -389,12 +416,13 @@ export async function startWorld(
   // The durable workflows run through the testing package (registerDurableFunction); the worker
   // completes their callbacks with the real Lambda API, which the emulator hands to it.
   const workflows: Array<TestResult<unknown>> = [];
-  const [{ handler: runWorkflow }, { handler: deployWorkflow, productionDeployWorkflowDeps }, { createDeployWorkflow }, { withDurableExecution }] = await Promise.all([
-    import('../src/handlers/run-workflow'),
-    import('../src/handlers/deploy-workflow'),
-    import('../src/workflows/deploy'),
-    import('@aws/durable-execution-sdk-js'),
-  ]);
+  const [{ handler: runWorkflow }, { handler: deployWorkflow, productionDeployWorkflowDeps }, { createDeployWorkflow }, { withDurableExecution }] =
+    await Promise.all([
+      import('../src/handlers/run-workflow'),
+      import('../src/handlers/deploy-workflow'),
+      import('../src/workflows/deploy'),
+      import('@aws/durable-execution-sdk-js'),
+    ]);
   const runWorkflowVersions = registerDurableFunction(aws.lambda, RUN_WORKFLOW_FUNCTION, runWorkflow, workflows);
   // With skipped time, the deploy workflow (the production function and dependencies) runs with a
   // context whose waits move the emulator's clock, so rollouts progress as the waits pass.

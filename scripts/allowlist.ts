@@ -30,7 +30,11 @@ export async function main(argv: string[]): Promise<string> {
   const [action] = positionals;
   const team = values.team;
   if (!team || !/^T[A-Z0-9]+$/.test(team)) throw new Error(`--team must be a Slack team id (T…)\n${USAGE}`);
-  const list = (v: string | undefined) => v?.split(',').map((s) => s.trim()).filter(Boolean);
+  const list = (v: string | undefined) =>
+    v
+      ?.split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
 
   if (action === 'list') {
     const entries = await dynamoAllowlist.list(team);
@@ -52,7 +56,8 @@ export async function main(argv: string[]): Promise<string> {
     };
     const existing = await dynamoAllowlist.get(team, user);
     const { grants, added } = addGrant(existing?.grants ?? [], grant);
-    if (added) await dynamoAllowlist.put({ teamId: team, userId: user, grants, addedBy: values.by ?? 'cli', updatedAt: new Date().toISOString() }, existing ?? null);
+    if (added)
+      await dynamoAllowlist.put({ teamId: team, userId: user, grants, addedBy: values.by ?? 'cli', updatedAt: new Date().toISOString() }, existing ?? null);
     return `${user}: ${grants.map(describeGrant).join('; ')}${added ? '' : ' (already had that grant)'}`;
   }
   throw new Error(USAGE);

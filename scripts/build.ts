@@ -25,7 +25,10 @@ const withoutVerbHandlers: Plugin = {
     b.onResolve({ filter: /^\.\.\/[\w-]+$/ }, (args) =>
       args.kind === 'dynamic-import' && /[\\/]src[\\/]commands[\\/]verbs[\\/]/.test(args.importer) ? { path: args.path, namespace: 'verb-handler' } : undefined,
     );
-    b.onLoad({ filter: /.*/, namespace: 'verb-handler' }, (args) => ({ contents: `throw new Error(${JSON.stringify(`the handler ${args.path} runs in the worker; it is not bundled here`)});`, loader: 'js' }));
+    b.onLoad({ filter: /.*/, namespace: 'verb-handler' }, (args) => ({
+      contents: `throw new Error(${JSON.stringify(`the handler ${args.path} runs in the worker; it is not bundled here`)});`,
+      loader: 'js',
+    }));
   },
 };
 

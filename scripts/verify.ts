@@ -94,7 +94,8 @@ async function verify(argv: string[], io: CliIo, stderr: (s: string) => void): P
   const config = readConfig(configPath);
   const services = Object.keys(config.targets);
   const [alias] = positionals;
-  if (!alias || positionals.length > 1) throw new UsageError(`${alias ? 'one service at a time' : 'which service?'}\n\n${VERIFY_USAGE}services: ${services.join(', ')}`);
+  if (!alias || positionals.length > 1)
+    throw new UsageError(`${alias ? 'one service at a time' : 'which service?'}\n\n${VERIFY_USAGE}services: ${services.join(', ')}`);
   const target = config.targets[alias];
   if (!target) {
     const suggestion = closest(alias, services);
@@ -170,7 +171,11 @@ async function aimAtPlayground() {
     throw new UsageError(`the playground file ${playgroundEndpointsFile()} names no local AWS endpoint (${endpoint ?? 'none'}); restart npm start`);
   }
   for (const key of Object.keys(process.env)) {
-    if (/^AWS_(PROFILE|DEFAULT_PROFILE|ACCESS_KEY_ID|SECRET_ACCESS_KEY|SESSION_TOKEN|ROLE_|WEB_IDENTITY|CONTAINER_|ENDPOINT_URL|IGNORE_CONFIGURED_ENDPOINT|CONFIG_FILE|SHARED_CREDENTIALS_FILE|REGION|DEFAULT_REGION)/.test(key)) {
+    if (
+      /^AWS_(PROFILE|DEFAULT_PROFILE|ACCESS_KEY_ID|SECRET_ACCESS_KEY|SESSION_TOKEN|ROLE_|WEB_IDENTITY|CONTAINER_|ENDPOINT_URL|IGNORE_CONFIGURED_ENDPOINT|CONFIG_FILE|SHARED_CREDENTIALS_FILE|REGION|DEFAULT_REGION)/.test(
+        key,
+      )
+    ) {
       delete process.env[key];
     }
   }

@@ -12,11 +12,18 @@ describe('allowlist CLI against DynamoDB', () => {
     await main(['add', '--team', 'T1', '--user', 'U0OPS', '--role', 'operator', '--services', 'api', '--scripts', 'backup.sh']);
     // Grants are stored as given, never merged; the same grant again changes nothing.
     expect(await dynamoAllowlist.get('T1', 'U0OPS')).toMatchObject({
-      grants: [{ role: 'operator', services: ['web'], scripts: ['backup.sh'] }, { role: 'operator', services: ['api'], scripts: ['backup.sh'] }],
+      grants: [
+        { role: 'operator', services: ['web'], scripts: ['backup.sh'] },
+        { role: 'operator', services: ['api'], scripts: ['backup.sh'] },
+      ],
       addedBy: 'cli',
     });
-    expect(await main(['add', '--team', 'T1', '--user', 'U0OPS', '--role', 'operator', '--services', 'api', '--scripts', 'backup.sh'])).toContain('(already had that grant)');
-    expect(await main(['list', '--team', 'T1'])).toBe('U0ADMIN: *admin* on all services\nU0OPS: *operator* on `web`, scripts `backup.sh`; *operator* on `api`, scripts `backup.sh`');
+    expect(await main(['add', '--team', 'T1', '--user', 'U0OPS', '--role', 'operator', '--services', 'api', '--scripts', 'backup.sh'])).toContain(
+      '(already had that grant)',
+    );
+    expect(await main(['list', '--team', 'T1'])).toBe(
+      'U0ADMIN: *admin* on all services\nU0OPS: *operator* on `web`, scripts `backup.sh`; *operator* on `api`, scripts `backup.sh`',
+    );
     expect(await main(['remove', '--team', 'T1', '--user', 'U0OPS'])).toBe('removed U0OPS');
     expect(await main(['remove', '--team', 'T1', '--user', 'U0OPS'])).toBe('U0OPS was not on the allowlist');
     expect(await main(['list', '--team', 'T2'])).toBe('(empty)');

@@ -33,7 +33,16 @@ describe('audit failures', () => {
     const lines = captureStdout();
     try {
       const audit = dynamoAudit(30);
-      const entry = { id: 'a1', at: '2026-12-04T12:00:00.000Z', teamId: 'T1', userId: 'U1', channelId: 'C1', commandText: '/ecs status web', decision: 'allowed' as const, outcome: 'accepted' as const };
+      const entry = {
+        id: 'a1',
+        at: '2026-12-04T12:00:00.000Z',
+        teamId: 'T1',
+        userId: 'U1',
+        channelId: 'C1',
+        commandText: '/ecs status web',
+        decision: 'allowed' as const,
+        outcome: 'accepted' as const,
+      };
       await expect(audit.record(entry)).rejects.toThrow();
       await expect(audit.complete({ pk: 'team#T1', sk: 'x' }, { outcome: 'success' })).rejects.toThrow();
     } finally {
@@ -57,7 +66,16 @@ describe('audit failures', () => {
   it('a completion that lost the race to a workflow is not a failure', async () => {
     const lines = captureStdout();
     const audit = dynamoAudit(30);
-    const entry = { id: 'a2', at: '2026-12-04T12:00:01.000Z', teamId: 'T1', userId: 'U1', channelId: 'C1', commandText: '/ecs run slow.sh', decision: 'allowed' as const, outcome: 'accepted' as const };
+    const entry = {
+      id: 'a2',
+      at: '2026-12-04T12:00:01.000Z',
+      teamId: 'T1',
+      userId: 'U1',
+      channelId: 'C1',
+      commandText: '/ecs run slow.sh',
+      decision: 'allowed' as const,
+      outcome: 'accepted' as const,
+    };
     const key = await audit.record(entry);
     await audit.complete(key, { outcome: 'success' });
     await audit.complete(key, { outcome: 'accepted' }, { outcome: 'accepted' });

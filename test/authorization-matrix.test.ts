@@ -72,7 +72,13 @@ const PEOPLE = {
   nina: { id: 'U0NINA', about: 'no grant yet (is given some)' },
   max: { id: 'U0MAX', about: 'no grant yet (is given two)' },
   gone: { id: 'U0GONE', about: 'deactivated', deactivated: true },
-  outsider: { id: 'U0OUTSIDER', about: `admin of everything in ${OTHER_TEAM}`, slackTeam: OTHER_TEAM, grantsTeam: OTHER_TEAM, grants: [{ role: 'admin', services: ['*'] }] },
+  outsider: {
+    id: 'U0OUTSIDER',
+    about: `admin of everything in ${OTHER_TEAM}`,
+    slackTeam: OTHER_TEAM,
+    grantsTeam: OTHER_TEAM,
+    grants: [{ role: 'admin', services: ['*'] }],
+  },
 } satisfies Record<string, Person>;
 type Who = keyof typeof PEOPLE;
 const person = (who: Who): Person => PEOPLE[who];
@@ -143,7 +149,11 @@ type Row = CommandRow | ReactionRow;
 const isReaction = (row: Row): row is ReactionRow => 'on' in row;
 
 const NOT_ON_ALLOWLIST = { expect: 'denied', says: '🚫 Not allowed: you are not on the allowlist', reason: 'you are not on the allowlist' } as const;
-const WORKSPACE_NOT_CONFIGURED = { expect: 'denied', says: `This bot is not set up for this Slack workspace (\`${UNKNOWN_TEAM}\`)`, reason: 'workspace not configured' } as const;
+const WORKSPACE_NOT_CONFIGURED = {
+  expect: 'denied',
+  says: `This bot is not set up for this Slack workspace (\`${UNKNOWN_TEAM}\`)`,
+  reason: 'workspace not configured',
+} as const;
 /** A name outside the person's grants: answered exactly like an unknown one, audited as the denial it is. */
 const hidden = (says: string) => ({ expect: 'denied', says, reason: `no role here on what the request names (answered as unknown): ${says}` }) as const;
 const refused = (reason: string) => ({ expect: 'denied', says: `🚫 Not allowed: ${reason}`, reason }) as const;
@@ -151,7 +161,8 @@ const invalid = (says: string) => ({ expect: 'invalid', says, reason: says }) as
 /** A run this person may not cancel: answered exactly like no run (nothing about it is told), audited as denied. */
 const hiddenRun = (reason: string) => ({ expect: 'denied', says: 'No run `{run}` is in progress (it may have finished already).', reason }) as const;
 /** Refused by the worker, which checks the thing it acts on with fresh data. */
-const refusedInWorker = (reason: string) => ({ expect: 'denied', outcome: 'refused', thread: `🚫 Not allowed: ${reason}. Nothing was changed.`, reason: `not allowed: ${reason}` }) as const;
+const refusedInWorker = (reason: string) =>
+  ({ expect: 'denied', outcome: 'refused', thread: `🚫 Not allowed: ${reason}. Nothing was changed.`, reason: `not allowed: ${reason}` }) as const;
 
 const SERVICE_NAMES = ['web', 'broken', 'manager'];
 const SCRIPT_NAMES = ['backup.sh', 'restore.sh', 'slow.sh', 'fail.sh'];
@@ -163,11 +174,23 @@ const SECTIONS: Array<[string, Row[]]> = [
   [
     'help and whoami: anyone in a configured workspace',
     [
-      { who: 'mallory', text: 'help', via: ['slash', 'rerun button', 'socket command', 'socket rerun button'], expect: 'allowed', says: '*ecs-chatops* operates Amazon ECS services from Slack' },
+      {
+        who: 'mallory',
+        text: 'help',
+        via: ['slash', 'rerun button', 'socket command', 'socket rerun button'],
+        expect: 'allowed',
+        says: '*ecs-chatops* operates Amazon ECS services from Slack',
+      },
       { who: 'mallory', text: 'help deploy', expect: 'allowed', says: '*/ecs deploy &lt;service&gt;' },
       { who: 'victor', text: 'help nosuch', ...invalid('Unknown command `nosuch`.') },
       { who: 'alice', text: 'help', team: UNKNOWN_TEAM, via: ['slash', 'rerun button', 'socket command'], ...WORKSPACE_NOT_CONFIGURED },
-      { who: 'mallory', text: 'whoami', via: ['slash', 'rerun button', 'socket command', 'socket rerun button'], expect: 'allowed', says: 'you are not on the allowlist, so you may use `/ecs help` and `/ecs whoami` only' },
+      {
+        who: 'mallory',
+        text: 'whoami',
+        via: ['slash', 'rerun button', 'socket command', 'socket rerun button'],
+        expect: 'allowed',
+        says: 'you are not on the allowlist, so you may use `/ecs help` and `/ecs whoami` only',
+      },
       { who: 'victor', text: 'whoami', expect: 'allowed', says: 'Your grants:\n• *viewer* on `web`' },
       { who: 'carl', text: 'whoami', channel: DEV, expect: 'allowed', says: '• *admin* on `web`, only in <#C0OPS>' },
       { who: 'alice', text: 'whoami', team: OTHER_TEAM, via: ['slash', 'socket command'], expect: 'allowed', says: 'you are not on the allowlist' },
@@ -178,7 +201,14 @@ const SECTIONS: Array<[string, Row[]]> = [
     'services: read somewhere here; lists only the services one holds a role on here',
     [
       { who: 'alice', text: 'services', via: ['slash', 'socket command'], expect: 'allowed', says: /`web` —[\s\S]*`broken` —[\s\S]*`manager` —/ },
-      { who: 'victor', text: 'services', via: ['slash', 'rerun button'], expect: 'allowed', says: '*Your services here*\n• `web` —', hides: ['`manager`', '`broken`'] },
+      {
+        who: 'victor',
+        text: 'services',
+        via: ['slash', 'rerun button'],
+        expect: 'allowed',
+        says: '*Your services here*\n• `web` —',
+        hides: ['`manager`', '`broken`'],
+      },
       { who: 'oscar', text: 'services', expect: 'allowed', says: '• `manager` —', hides: ['`web`', '`broken`'] },
       { who: 'olga', text: 'services', channel: DEV, expect: 'allowed', says: '• `manager` —', hides: ['`web`', '`broken`'] },
       { who: 'olga', text: 'services', ...refused('your `operator` role is not valid in this channel') },
@@ -192,14 +222,25 @@ const SECTIONS: Array<[string, Row[]]> = [
     'status and verify: read on the target',
     [
       { who: 'victor', text: 'status web', via: ['slash', 'rerun button', 'socket command', 'socket rerun button'], expect: 'allowed' },
-      { who: 'victor', text: 'status manager', via: ['slash', 'rerun button', 'socket command'], ...hidden('Unknown service `manager`, or not one of yours. Yours here: `web`.') },
+      {
+        who: 'victor',
+        text: 'status manager',
+        via: ['slash', 'rerun button', 'socket command'],
+        ...hidden('Unknown service `manager`, or not one of yours. Yours here: `web`.'),
+      },
       { who: 'victor', text: 'status broken', ...hidden('Unknown service `broken`, or not one of yours. Yours here: `web`.') },
       { who: 'victor', text: 'status wbe', ...invalid('Unknown service `wbe`, or not one of yours. Did you mean `web`? Yours here: `web`.') },
       { who: 'victor', text: 'status', ...invalid('Which service? Choose one of `web`.') },
       { who: 'oscar', text: 'status manager', expect: 'allowed' },
       { who: 'oscar', text: 'status web', ...hidden('Unknown service `web`, or not one of yours. Yours here: `manager`.') },
       { who: 'olga', text: 'status manager', channel: DEV, via: ['slash', 'rerun button'], expect: 'allowed' },
-      { who: 'olga', text: 'status manager', via: ['slash', 'rerun button'], ...hidden('Unknown service `manager`, or not one of yours.'), hides: ['Yours here'] },
+      {
+        who: 'olga',
+        text: 'status manager',
+        via: ['slash', 'rerun button'],
+        ...hidden('Unknown service `manager`, or not one of yours.'),
+        hides: ['Yours here'],
+      },
       { who: 'dora', text: 'status web', expect: 'allowed' },
       { who: 'april', text: 'status web', expect: 'allowed' },
       { who: 'carl', text: 'status web', expect: 'allowed' },
@@ -207,12 +248,23 @@ const SECTIONS: Array<[string, Row[]]> = [
       { who: 'mallory', text: 'status web', via: ['slash', 'rerun button', 'socket command', 'socket rerun button'], ...NOT_ON_ALLOWLIST },
       { who: 'mallory', text: 'status wbe', via: ['slash', 'socket command'], ...NOT_ON_ALLOWLIST, hides: ALL_NAMES },
       { who: 'alice', text: 'status web', team: OTHER_TEAM, via: ['slash', 'rerun button', 'socket command'], ...NOT_ON_ALLOWLIST },
-      { who: 'alice', text: 'status web', team: UNKNOWN_TEAM, via: ['slash', 'rerun button', 'socket command', 'socket rerun button'], ...WORKSPACE_NOT_CONFIGURED },
+      {
+        who: 'alice',
+        text: 'status web',
+        team: UNKNOWN_TEAM,
+        via: ['slash', 'rerun button', 'socket command', 'socket rerun button'],
+        ...WORKSPACE_NOT_CONFIGURED,
+      },
       { who: 'alice', text: 'status constructor', noAws: true, ...invalid('Unknown service `constructor`, or not one of yours.') },
       { who: 'alice', text: 'status __proto__', noAws: true, ...invalid('Unknown service `__proto__`, or not one of yours.') },
       { who: 'victor', text: 'verify web', expect: 'allowed' },
       { who: 'dora', text: 'verify web --image v1.5.0', via: ['socket command'], expect: 'allowed' },
-      { who: 'victor', text: 'verify manager', via: ['slash', 'socket rerun button'], ...hidden('Unknown service `manager`, or not one of yours. Yours here: `web`.') },
+      {
+        who: 'victor',
+        text: 'verify manager',
+        via: ['slash', 'socket rerun button'],
+        ...hidden('Unknown service `manager`, or not one of yours. Yours here: `web`.'),
+      },
       { who: 'oscar', text: 'verify web', ...hidden('Unknown service `web`, or not one of yours. Yours here: `manager`.') },
       { who: 'olga', text: 'verify manager', ...hidden('Unknown service `manager`, or not one of yours.') },
       { who: 'victor', text: 'verify web --image bad;image', ...invalid('`bad;image` is not an image or a tag.') },
@@ -224,13 +276,36 @@ const SECTIONS: Array<[string, Row[]]> = [
     'run: run on the target and the script',
     [
       { who: 'oscar', text: 'run backup.sh nightly', via: ['slash', 'socket command'], expect: 'allowed' },
-      { who: 'oscar', text: `run restore.sh ${RESTORE_ARG}`, via: ['slash', 'rerun button', 'socket command'], ...hidden('Unknown script `restore.sh`, or not one of yours.'), says: 'Unknown script `restore.sh`, or not one of yours. Scripts you may run: `backup.sh`.' },
-      { who: 'oscar', text: 'run fail.sh', ...hidden('Unknown script `fail.sh`, or not one of yours.'), says: 'Unknown script `fail.sh`, or not one of yours. Scripts you may run: `backup.sh`.' },
+      {
+        who: 'oscar',
+        text: `run restore.sh ${RESTORE_ARG}`,
+        via: ['slash', 'rerun button', 'socket command'],
+        ...hidden('Unknown script `restore.sh`, or not one of yours.'),
+        says: 'Unknown script `restore.sh`, or not one of yours. Scripts you may run: `backup.sh`.',
+      },
+      {
+        who: 'oscar',
+        text: 'run fail.sh',
+        ...hidden('Unknown script `fail.sh`, or not one of yours.'),
+        says: 'Unknown script `fail.sh`, or not one of yours. Scripts you may run: `backup.sh`.',
+      },
       { who: 'olga', text: 'run fail.sh', channel: DEV, via: ['slash', 'socket rerun button'], expect: 'allowed' },
-      { who: 'olga', text: 'run backup.sh nightly', via: ['slash', 'rerun button'], ...hidden('Unknown script `backup.sh`, or not one of yours.'), says: 'Unknown script `backup.sh`, or not one of yours. You may not run any script here: that needs the `operator` role.' },
+      {
+        who: 'olga',
+        text: 'run backup.sh nightly',
+        via: ['slash', 'rerun button'],
+        ...hidden('Unknown script `backup.sh`, or not one of yours.'),
+        says: 'Unknown script `backup.sh`, or not one of yours. You may not run any script here: that needs the `operator` role.',
+      },
       { who: 'omar', text: 'run fail.sh', via: ['rerun button'], expect: 'allowed' },
       { who: 'alice', text: 'run fail.sh', via: ['socket command'], expect: 'allowed' },
-      { who: 'victor', text: 'run backup.sh nightly', via: ['slash', 'rerun button', 'socket command'], ...hidden('Unknown script `backup.sh`, or not one of yours.'), says: 'Unknown script `backup.sh`, or not one of yours. You may not run any script here: that needs the `operator` role.' },
+      {
+        who: 'victor',
+        text: 'run backup.sh nightly',
+        via: ['slash', 'rerun button', 'socket command'],
+        ...hidden('Unknown script `backup.sh`, or not one of yours.'),
+        says: 'Unknown script `backup.sh`, or not one of yours. You may not run any script here: that needs the `operator` role.',
+      },
       { who: 'dora', text: 'run fail.sh', ...hidden('Unknown script `fail.sh`, or not one of yours.'), says: 'You may not run any script here' },
       { who: 'april', text: 'run fail.sh', ...hidden('Unknown script `fail.sh`, or not one of yours.'), says: 'You may not run any script here' },
       { who: 'wanda', text: 'run fail.sh', ...hidden('Unknown script `fail.sh`, or not one of yours.'), says: 'You may not run any script here' },
@@ -251,7 +326,12 @@ const SECTIONS: Array<[string, Row[]]> = [
       { who: 'wanda', text: 'deploy web v1.5.0', expect: 'allowed', says: 'the approval request will appear in this channel' },
       { who: 'carl', text: 'deploy web --redeploy', via: ['rerun button'], expect: 'allowed', says: 'the approval request will appear in this channel' },
       { who: 'carl', text: 'deploy web v1.5.0', channel: DEV, ...hidden('Unknown service `web`, or not one of yours.') },
-      { who: 'victor', text: 'deploy web v1.5.0', via: ['slash', 'rerun button', 'socket command', 'socket rerun button'], ...refused('you need the `deployer` role for service `web`') },
+      {
+        who: 'victor',
+        text: 'deploy web v1.5.0',
+        via: ['slash', 'rerun button', 'socket command', 'socket rerun button'],
+        ...refused('you need the `deployer` role for service `web`'),
+      },
       { who: 'april', text: 'deploy web v1.5.0', ...refused('you need the `deployer` role for service `web`') },
       { who: 'oscar', text: 'deploy manager --redeploy', ...refused('you need the `deployer` role for service `manager`') },
       { who: 'dora', text: 'deploy manager --redeploy', ...hidden('Unknown service `manager`, or not one of yours. Yours here: `web`.') },
@@ -269,10 +349,29 @@ const SECTIONS: Array<[string, Row[]]> = [
   [
     'scripts: anyone on the allowlist; lists only what they may run here',
     [
-      { who: 'alice', text: 'scripts', expect: 'allowed', says: /`\/ecs run backup.sh &lt;label&gt;`[\s\S]*`\/ecs run restore.sh[\s\S]*`\/ecs run slow.sh[\s\S]*`\/ecs run fail.sh`/ },
-      { who: 'oscar', text: 'scripts', via: ['slash', 'socket command'], expect: 'allowed', says: '`/ecs run backup.sh &lt;label&gt;`', hides: ['restore.sh', 'slow.sh', 'fail.sh'] },
+      {
+        who: 'alice',
+        text: 'scripts',
+        expect: 'allowed',
+        says: /`\/ecs run backup.sh &lt;label&gt;`[\s\S]*`\/ecs run restore.sh[\s\S]*`\/ecs run slow.sh[\s\S]*`\/ecs run fail.sh`/,
+      },
+      {
+        who: 'oscar',
+        text: 'scripts',
+        via: ['slash', 'socket command'],
+        expect: 'allowed',
+        says: '`/ecs run backup.sh &lt;label&gt;`',
+        hides: ['restore.sh', 'slow.sh', 'fail.sh'],
+      },
       { who: 'olga', text: 'scripts', channel: DEV, expect: 'allowed', says: /backup.sh[\s\S]*restore.sh[\s\S]*slow.sh[\s\S]*fail.sh/ },
-      { who: 'olga', text: 'scripts', via: ['slash', 'rerun button'], expect: 'allowed', says: 'You may not run any script in this channel.', hides: ALL_NAMES },
+      {
+        who: 'olga',
+        text: 'scripts',
+        via: ['slash', 'rerun button'],
+        expect: 'allowed',
+        says: 'You may not run any script in this channel.',
+        hides: ALL_NAMES,
+      },
       { who: 'victor', text: 'scripts', expect: 'allowed', says: 'You may not run any script in this channel.', hides: ALL_NAMES },
       { who: 'mallory', text: 'scripts', via: ['slash', 'rerun button', 'socket command'], ...NOT_ON_ALLOWLIST, hides: ALL_NAMES },
       { who: 'alice', text: 'scripts', team: OTHER_TEAM, ...NOT_ON_ALLOWLIST, hides: ALL_NAMES },
@@ -282,8 +381,21 @@ const SECTIONS: Array<[string, Row[]]> = [
     'allowlist: admins, shown only the grants within their scope',
     [
       { who: 'alice', text: 'allowlist', expect: 'allowed', says: /<@U0ALICE>: \*operator\* on all services[\s\S]*<@U0BOB>[\s\S]*<@U0OSCAR>/ },
-      { who: 'wanda', text: 'allowlist', via: ['slash', 'rerun button', 'socket command'], expect: 'allowed', says: /<@U0VICTOR>: \*viewer\* on `web`[\s\S]*<@U0WANDA>: \*admin\* on `web`/, hides: ['<@U0ALICE>', '<@U0BOB>', '<@U0OSCAR>', '<@U0OMAR>', 'all services', '`manager`'] },
-      { who: 'carl', text: 'allowlist', expect: 'allowed', says: '<@U0CARL>: *admin* on `web`, only in <#C0OPS>', hides: ['<@U0ALICE>', '<@U0VICTOR>', '<@U0WANDA>', '<@U0BOB>'] },
+      {
+        who: 'wanda',
+        text: 'allowlist',
+        via: ['slash', 'rerun button', 'socket command'],
+        expect: 'allowed',
+        says: /<@U0VICTOR>: \*viewer\* on `web`[\s\S]*<@U0WANDA>: \*admin\* on `web`/,
+        hides: ['<@U0ALICE>', '<@U0BOB>', '<@U0OSCAR>', '<@U0OMAR>', 'all services', '`manager`'],
+      },
+      {
+        who: 'carl',
+        text: 'allowlist',
+        expect: 'allowed',
+        says: '<@U0CARL>: *admin* on `web`, only in <#C0OPS>',
+        hides: ['<@U0ALICE>', '<@U0VICTOR>', '<@U0WANDA>', '<@U0BOB>'],
+      },
       { who: 'carl', text: 'allowlist', channel: DEV, ...refused('your `admin` role is not valid in this channel') },
       { who: 'victor', text: 'allowlist', via: ['slash', 'socket rerun button'], ...refused('you need the `admin` role') },
       { who: 'april', text: 'allowlist', ...refused('you need the `admin` role') },
@@ -311,7 +423,11 @@ const SECTIONS: Array<[string, Row[]]> = [
         outcome: 'success',
         thread: '• *operator* on `web`',
         changes: true,
-        then: () => expectGrants('nina', [{ role: 'viewer', services: ['web'] }, { role: 'operator', services: ['web'] }]),
+        then: () =>
+          expectGrants('nina', [
+            { role: 'viewer', services: ['web'] },
+            { role: 'operator', services: ['web'] },
+          ]),
       },
       {
         who: 'carl',
@@ -321,18 +437,43 @@ const SECTIONS: Array<[string, Row[]]> = [
         // Carl administers only grants limited to #ops: nina's others are counted, not shown.
         thread: /<@U0NINA> now has:\n• \*deployer\* on `web`, only in <#C0OPS>\n• and 2 grants outside your scope/,
         changes: true,
-        then: () => expectGrants('nina', [{ role: 'viewer', services: ['web'] }, { role: 'operator', services: ['web'] }, { role: 'deployer', services: ['web'], channels: [OPS] }]),
+        then: () =>
+          expectGrants('nina', [
+            { role: 'viewer', services: ['web'] },
+            { role: 'operator', services: ['web'] },
+            { role: 'deployer', services: ['web'], channels: [OPS] },
+          ]),
       },
-      { who: 'alice', text: 'allow <@U0NINA> viewer web', expect: 'allowed', outcome: 'warning', thread: '<@U0NINA> already has *viewer* on `web`. Nothing changed.' },
+      {
+        who: 'alice',
+        text: 'allow <@U0NINA> viewer web',
+        expect: 'allowed',
+        outcome: 'warning',
+        thread: '<@U0NINA> already has *viewer* on `web`. Nothing changed.',
+      },
       // Escalation: a scoped admin makes herself a global admin.
-      { who: 'wanda', text: 'allow <@U0WANDA|wanda> admin *', via: ['slash', 'rerun button', 'socket command', 'socket rerun button'], ...refused('your `admin` role does not cover every service') },
+      {
+        who: 'wanda',
+        text: 'allow <@U0WANDA|wanda> admin *',
+        via: ['slash', 'rerun button', 'socket command', 'socket rerun button'],
+        ...refused('your `admin` role does not cover every service'),
+      },
       { who: 'wanda', text: 'allow <@U0NINA> admin', ...refused('your `admin` role does not cover every service') },
       { who: 'wanda', text: 'allow <@U0NINA> viewer web manager', ...hidden('Unknown service `manager`, or not one of yours. Yours here: `web`.') },
       { who: 'wanda', text: 'allow <@U0NINA> viewer web api', ...invalid('Unknown service `api`, or not one of yours.') },
       { who: 'wanda', text: 'allow <@U0NINA> operator manager --scripts backup.sh', ...hidden('Unknown service `manager`, or not one of yours.') },
       { who: 'wanda', text: 'allow <@U0NINA> operator web --scripts backup.sh', ...hidden('Unknown script `backup.sh`, or not one of yours.') },
-      { who: 'carl', text: 'allow <@U0NINA> viewer web', via: ['slash', 'socket command'], ...refused('your `admin` role for service `web` does not reach every channel') },
-      { who: 'carl', text: 'allow <@U0NINA> viewer web --channels <#C0OPS|ops>,<#C0DEV|dev>', ...refused('your `admin` role for service `web` does not reach all of those channels') },
+      {
+        who: 'carl',
+        text: 'allow <@U0NINA> viewer web',
+        via: ['slash', 'socket command'],
+        ...refused('your `admin` role for service `web` does not reach every channel'),
+      },
+      {
+        who: 'carl',
+        text: 'allow <@U0NINA> viewer web --channels <#C0OPS|ops>,<#C0DEV|dev>',
+        ...refused('your `admin` role for service `web` does not reach all of those channels'),
+      },
       // In #dev, web is not carl's to name; a grant naming no service reaches the channel check.
       { who: 'carl', text: 'allow <@U0NINA> viewer web --channels <#C0DEV|dev>', channel: DEV, ...hidden('Unknown service `web`, or not one of yours.') },
       { who: 'carl', text: 'allow <@U0NINA> viewer --channels <#C0DEV|dev>', channel: DEV, ...refused('your `admin` role is not valid in this channel') },
@@ -342,17 +483,52 @@ const SECTIONS: Array<[string, Row[]]> = [
       { who: 'mallory', text: 'allow <@U0MALLORY> admin *', via: ['slash', 'socket command'], ...NOT_ON_ALLOWLIST },
       { who: 'outsider', text: 'allow <@U0OUTSIDER> admin *', team: UNKNOWN_TEAM, ...WORKSPACE_NOT_CONFIGURED },
       { who: 'alice', text: 'allow <@USLACKBOT> viewer web', ...invalid('Slackbot cannot be given a role: roles are for people.') },
-      { who: 'alice', text: 'allow <@U0BOT|ecs-chatops> viewer web', expect: 'invalid', outcome: 'refused', thread: '❌ <@U0BOT> is a bot or an app', reason: 'is a bot or an app' },
-      { who: 'alice', text: 'allow <@U0GONE> viewer web', expect: 'invalid', outcome: 'refused', thread: '❌ <@U0GONE> is deactivated', reason: 'is deactivated' },
-      { who: 'alice', text: 'allow <@U0OUTSIDER> viewer web', expect: 'invalid', outcome: 'refused', thread: '❌ <@U0OUTSIDER> belongs to another workspace', reason: 'belongs to another workspace' },
-      { who: 'alice', text: 'allow <@U0NOBODY> viewer web', expect: 'invalid', outcome: 'refused', thread: '❌ <@U0NOBODY> is not a member of this workspace', reason: 'is not a member of this workspace' },
+      {
+        who: 'alice',
+        text: 'allow <@U0BOT|ecs-chatops> viewer web',
+        expect: 'invalid',
+        outcome: 'refused',
+        thread: '❌ <@U0BOT> is a bot or an app',
+        reason: 'is a bot or an app',
+      },
+      {
+        who: 'alice',
+        text: 'allow <@U0GONE> viewer web',
+        expect: 'invalid',
+        outcome: 'refused',
+        thread: '❌ <@U0GONE> is deactivated',
+        reason: 'is deactivated',
+      },
+      {
+        who: 'alice',
+        text: 'allow <@U0OUTSIDER> viewer web',
+        expect: 'invalid',
+        outcome: 'refused',
+        thread: '❌ <@U0OUTSIDER> belongs to another workspace',
+        reason: 'belongs to another workspace',
+      },
+      {
+        who: 'alice',
+        text: 'allow <@U0NOBODY> viewer web',
+        expect: 'invalid',
+        outcome: 'refused',
+        thread: '❌ <@U0NOBODY> is not a member of this workspace',
+        reason: 'is not a member of this workspace',
+      },
       { who: 'alice', text: 'allow <@U0NINA> operator manager --scripts nosuch.sh', ...invalid('Unknown script `nosuch.sh`, or not one of yours.') },
       { who: 'alice', text: `allow <@U0NINA> viewer web --channels ${ELEVEN_CHANNELS}`, ...invalid('`--channels` takes at most 10 names (got 11).') },
       { who: 'alice', text: 'allow <@U0NINA> viewer web --scripts backup.sh', ...invalid('`--scripts` limits an `operator` grant') },
       { who: 'alice', text: 'allow <@U0NINA> superuser web', ...invalid('Unknown role `superuser`.') },
       { who: 'alice', text: 'allow nina viewer web', ...invalid('`nina` is not a user mention.') },
       // Grants are kept as given: an operator of manager limited to backup.sh who is also an operator of web may not run restore.sh.
-      { who: 'alice', text: 'allow <@U0MAX> operator manager --scripts backup.sh', expect: 'allowed', outcome: 'success', thread: '• *operator* on `manager`, scripts `backup.sh`', changes: true },
+      {
+        who: 'alice',
+        text: 'allow <@U0MAX> operator manager --scripts backup.sh',
+        expect: 'allowed',
+        outcome: 'success',
+        thread: '• *operator* on `manager`, scripts `backup.sh`',
+        changes: true,
+      },
       {
         who: 'alice',
         text: 'allow <@U0MAX> operator web',
@@ -360,9 +536,18 @@ const SECTIONS: Array<[string, Row[]]> = [
         outcome: 'success',
         thread: '<@U0MAX> now has:\n• *operator* on `manager`, scripts `backup.sh`\n• *operator* on `web`',
         changes: true,
-        then: () => expectGrants('max', [{ role: 'operator', services: ['manager'], scripts: ['backup.sh'] }, { role: 'operator', services: ['web'] }]),
+        then: () =>
+          expectGrants('max', [
+            { role: 'operator', services: ['manager'], scripts: ['backup.sh'] },
+            { role: 'operator', services: ['web'] },
+          ]),
       },
-      { who: 'max', text: `run restore.sh ${RESTORE_ARG}`, ...hidden('Unknown script `restore.sh`, or not one of yours.'), says: 'Unknown script `restore.sh`, or not one of yours. Scripts you may run: `backup.sh`.' },
+      {
+        who: 'max',
+        text: `run restore.sh ${RESTORE_ARG}`,
+        ...hidden('Unknown script `restore.sh`, or not one of yours.'),
+        says: 'Unknown script `restore.sh`, or not one of yours. Scripts you may run: `backup.sh`.',
+      },
       { who: 'max', text: 'run fail.sh', ...hidden('Unknown script `fail.sh`, or not one of yours.') },
       { who: 'max', text: 'scripts', expect: 'allowed', says: '`/ecs run backup.sh &lt;label&gt;`', hides: ['restore.sh', 'slow.sh', 'fail.sh'] },
       { who: 'max', text: 'services', expect: 'allowed', says: /`web` —[\s\S]*`manager` —/, hides: ['`broken`'] },
@@ -387,8 +572,22 @@ const SECTIONS: Array<[string, Row[]]> = [
       { who: 'oscar', text: 'deny <@U0RITA>', ...refused('you need the `admin` role') },
       { who: 'mallory', text: 'deny <@U0ALICE>', via: ['slash', 'socket command'], ...NOT_ON_ALLOWLIST },
       { who: 'outsider', text: 'deny <@U0ALICE>', team: UNKNOWN_TEAM, ...WORKSPACE_NOT_CONFIGURED },
-      { who: 'wanda', text: 'deny <@U0WANDA>', expect: 'denied', outcome: 'refused', thread: '🚫 Not allowed: you cannot remove yourself', reason: 'you cannot remove yourself' },
-      { who: 'alice', text: 'deny <@U0ALICE>', expect: 'denied', outcome: 'refused', thread: '🚫 Not allowed: you cannot remove yourself', reason: 'you cannot remove yourself' },
+      {
+        who: 'wanda',
+        text: 'deny <@U0WANDA>',
+        expect: 'denied',
+        outcome: 'refused',
+        thread: '🚫 Not allowed: you cannot remove yourself',
+        reason: 'you cannot remove yourself',
+      },
+      {
+        who: 'alice',
+        text: 'deny <@U0ALICE>',
+        expect: 'denied',
+        outcome: 'refused',
+        thread: '🚫 Not allowed: you cannot remove yourself',
+        reason: 'you cannot remove yourself',
+      },
       { who: 'alice', text: 'deny <@U0NOBODY>', expect: 'allowed', outcome: 'warning', thread: '<@U0NOBODY> was not on the allowlist; nothing changed.' },
       { who: 'alice', text: 'deny bob', ...invalid('`bob` is not a user mention.') },
       {
@@ -407,22 +606,85 @@ const SECTIONS: Array<[string, Row[]]> = [
   [
     'approve by reaction: approver (or admin) of the request’s service, valid in its channel, of its workspace, not the requester',
     [
-      { who: 'dora', on: 'deploy', via: ['reaction added'], expect: 'denied', reason: 'the requester cannot approve their own request', says: 'so your :white_check_mark: does not count' },
-      { who: 'victor', on: 'deploy', via: ['reaction added'], expect: 'denied', reason: 'no approver role for web in this channel', says: 'is ignored: approving or rejecting requests for `web` needs the `approver` role (or admin)' },
-      { who: 'victor', on: 'deploy', emoji: 'x', via: ['reaction added'], expect: 'denied', reason: 'no approver role for web in this channel', says: 'Your :x: on' },
-      { who: 'mallory', on: 'deploy', via: ['reaction added', 'socket reaction added'], expect: 'denied', reason: 'no approver role for web in this channel', says: 'is ignored' },
+      {
+        who: 'dora',
+        on: 'deploy',
+        via: ['reaction added'],
+        expect: 'denied',
+        reason: 'the requester cannot approve their own request',
+        says: 'so your :white_check_mark: does not count',
+      },
+      {
+        who: 'victor',
+        on: 'deploy',
+        via: ['reaction added'],
+        expect: 'denied',
+        reason: 'no approver role for web in this channel',
+        says: 'is ignored: approving or rejecting requests for `web` needs the `approver` role (or admin)',
+      },
+      {
+        who: 'victor',
+        on: 'deploy',
+        emoji: 'x',
+        via: ['reaction added'],
+        expect: 'denied',
+        reason: 'no approver role for web in this channel',
+        says: 'Your :x: on',
+      },
+      {
+        who: 'mallory',
+        on: 'deploy',
+        via: ['reaction added', 'socket reaction added'],
+        expect: 'denied',
+        reason: 'no approver role for web in this channel',
+        says: 'is ignored',
+      },
       { who: 'aaron', on: 'deploy', via: ['reaction added'], expect: 'denied', reason: 'no approver role for web in this channel', says: 'is ignored' },
       { who: 'oscar', on: 'deploy', via: ['reaction added'], expect: 'denied', reason: 'no approver role for web in this channel', says: 'is ignored' },
-      { who: 'bob', on: 'deploy', team: OTHER_TEAM, via: ['reaction added', 'socket reaction added'], expect: 'denied', reason: `reaction from workspace ${OTHER_TEAM}, the request belongs to ${TEAM}` },
-      { who: 'outsider', on: 'deploy', team: OTHER_TEAM, via: ['reaction added'], expect: 'denied', reason: `reaction from workspace ${OTHER_TEAM}, the request belongs to ${TEAM}` },
-      { who: 'outsider', on: 'deploy', team: UNKNOWN_TEAM, via: ['reaction added', 'socket reaction added'], expect: 'denied', reason: 'workspace not configured' },
+      {
+        who: 'bob',
+        on: 'deploy',
+        team: OTHER_TEAM,
+        via: ['reaction added', 'socket reaction added'],
+        expect: 'denied',
+        reason: `reaction from workspace ${OTHER_TEAM}, the request belongs to ${TEAM}`,
+      },
+      {
+        who: 'outsider',
+        on: 'deploy',
+        team: OTHER_TEAM,
+        via: ['reaction added'],
+        expect: 'denied',
+        reason: `reaction from workspace ${OTHER_TEAM}, the request belongs to ${TEAM}`,
+      },
+      {
+        who: 'outsider',
+        on: 'deploy',
+        team: UNKNOWN_TEAM,
+        via: ['reaction added', 'socket reaction added'],
+        expect: 'denied',
+        reason: 'workspace not configured',
+      },
       { who: 'april', on: 'deploy', via: ['reaction added'], expect: 'allowed', reason: 'approved', says: '👍 <@U0APRIL> approved (' },
       { who: 'carl', on: 'deploy', via: ['socket reaction added'], expect: 'allowed', reason: 'approved', says: '👍 <@U0CARL> approved (' },
       { who: 'bob', on: 'deploy', via: ['reaction added'], expect: 'allowed', reason: 'approved', says: '👍 <@U0BOB> approved (' },
       { who: 'victor', on: 'deploy', via: ['reaction removed'], expect: 'denied', reason: 'no approver role for web in this channel (reaction removed)' },
-      { who: 'mallory', on: 'deploy', via: ['socket reaction removed'], expect: 'denied', reason: 'no approver role for web in this channel (reaction removed)' },
+      {
+        who: 'mallory',
+        on: 'deploy',
+        via: ['socket reaction removed'],
+        expect: 'denied',
+        reason: 'no approver role for web in this channel (reaction removed)',
+      },
       { who: 'april', on: 'deploy', via: ['reaction removed'], expect: 'allowed', reason: 'approval withdrawn', says: '↩️ <@U0APRIL> withdrew their approval' },
-      { who: 'carl', on: 'deploy', via: ['socket reaction removed'], expect: 'allowed', reason: 'approval withdrawn', says: '↩️ <@U0CARL> withdrew their approval' },
+      {
+        who: 'carl',
+        on: 'deploy',
+        via: ['socket reaction removed'],
+        expect: 'allowed',
+        reason: 'approval withdrawn',
+        says: '↩️ <@U0CARL> withdrew their approval',
+      },
       { who: 'owen', on: 'run', via: ['reaction added'], expect: 'denied', reason: 'the requester cannot approve their own request', says: 'does not count' },
       { who: 'april', on: 'run', via: ['reaction added'], expect: 'denied', reason: 'no approver role for manager in this channel', says: 'is ignored' },
       { who: 'omar', on: 'run', via: ['reaction added'], expect: 'denied', reason: 'no approver role for manager in this channel', says: 'is ignored' },
@@ -449,18 +711,39 @@ const SECTIONS: Array<[string, Row[]]> = [
         ...hiddenRun('your `operator` role for service `manager`, script `restore.sh` is not valid in this channel'),
         then: expectRunNotCancelled,
       },
-      { who: 'olga', text: 'cancel {run}', via: ['slash', 'cancel button'], ...refused('your `operator` role is not valid in this channel'), then: expectRunNotCancelled },
+      {
+        who: 'olga',
+        text: 'cancel {run}',
+        via: ['slash', 'cancel button'],
+        ...refused('your `operator` role is not valid in this channel'),
+        then: expectRunNotCancelled,
+      },
       {
         who: 'wanda',
         text: 'cancel {run}',
         ...hiddenRun('your `operator` role does not cover service `manager`, script `restore.sh`'),
         then: expectRunNotCancelled,
       },
-      { who: 'victor', text: 'cancel {run}', via: ['slash', 'cancel button', 'socket cancel button'], ...refused('you need the `operator` role'), then: expectRunNotCancelled },
+      {
+        who: 'victor',
+        text: 'cancel {run}',
+        via: ['slash', 'cancel button', 'socket cancel button'],
+        ...refused('you need the `operator` role'),
+        then: expectRunNotCancelled,
+      },
       { who: 'dora', text: 'cancel {run}', ...refused('you need the `operator` role'), then: expectRunNotCancelled },
       { who: 'mallory', text: 'cancel {run}', via: ['slash', 'cancel button', 'socket command'], ...NOT_ON_ALLOWLIST, then: expectRunNotCancelled },
       // Another workspace's admin: a run of this workspace is answered like no run at all.
-      { who: 'outsider', text: 'cancel {run}', team: OTHER_TEAM, via: ['slash', 'cancel button', 'socket cancel button'], expect: 'denied', says: 'No run `{run}` is in progress', reason: 'belongs to workspace', then: expectRunNotCancelled },
+      {
+        who: 'outsider',
+        text: 'cancel {run}',
+        team: OTHER_TEAM,
+        via: ['slash', 'cancel button', 'socket cancel button'],
+        expect: 'denied',
+        says: 'No run `{run}` is in progress',
+        reason: 'belongs to workspace',
+        then: expectRunNotCancelled,
+      },
       { who: 'owen', text: 'cancel {run}', team: OTHER_TEAM, via: ['slash', 'socket command'], ...NOT_ON_ALLOWLIST, then: expectRunNotCancelled },
       { who: 'owen', text: 'cancel {run}', team: UNKNOWN_TEAM, via: ['cancel button'], ...WORKSPACE_NOT_CONFIGURED, then: expectRunNotCancelled },
       { who: 'omar', text: 'cancel zzzzzz', expect: 'allowed', says: 'No run `zzzzzz` is in progress' },
@@ -526,7 +809,13 @@ function casesOf(rows: Row[]): Case[] {
     }
     const channel = row.channel ?? OPS;
     const vias = row.via ?? ['slash'];
-    return vias.map((via1) => ({ ...row, via1, channel, team, name: `${who} · ${via1} in #${CHANNEL_NAMES[channel]}${from} · ${ECS} ${row.text} → ${row.expect}` }));
+    return vias.map((via1) => ({
+      ...row,
+      via1,
+      channel,
+      team,
+      name: `${who} · ${via1} in #${CHANNEL_NAMES[channel]}${from} · ${ECS} ${row.text} → ${row.expect}`,
+    }));
   });
 }
 
@@ -572,14 +861,26 @@ beforeAll(async () => {
   // A second workspace served by the same bot; five approvals per request, so approvals that count change nothing else.
   const base = load.getConfig();
   const fiveApprovals = (alias: string) => ({ ...base.targets[alias]!, deploy: { ...base.targets[alias]!.deploy, approvals: 5 } });
-  setConfig({ ...base, slack: { ...base.slack, teams: [TEAM, OTHER_TEAM] }, targets: { ...base.targets, web: fiveApprovals('web'), manager: fiveApprovals('manager') } });
+  setConfig({
+    ...base,
+    slack: { ...base.slack, teams: [TEAM, OTHER_TEAM] },
+    targets: { ...base.targets, web: fiveApprovals('web'), manager: fiveApprovals('manager') },
+  });
 
   // The people, in Slack and on the allowlist; #dev, a second channel with the bot in it.
   const ws = world.slack.workspace;
   ws.channels.push({ id: DEV, name: 'dev', members: [ws.bot.userId], isPrivate: false, isArchived: false });
   ws.messages[DEV] = [];
   for (const [name, p] of Object.entries(PEOPLE) as Array<[string, Person]>) {
-    if (!p.seeded) ws.users.push({ id: p.id, name, realName: name, isBot: false, ...(p.deactivated ? { deleted: true } : {}), ...(p.slackTeam ? { teamId: p.slackTeam } : {}) });
+    if (!p.seeded)
+      ws.users.push({
+        id: p.id,
+        name,
+        realName: name,
+        isBot: false,
+        ...(p.deactivated ? { deleted: true } : {}),
+        ...(p.slackTeam ? { teamId: p.slackTeam } : {}),
+      });
     for (const channel of ws.channels.filter((c) => c.id === OPS || c.id === DEV)) if (!channel.members.includes(p.id)) channel.members.push(p.id);
     if (p.grants) await allowlist.put({ teamId: p.grantsTeam ?? TEAM, userId: p.id, grants: p.grants, addedBy: 'matrix', updatedAt: new Date().toISOString() });
   }
@@ -601,7 +902,10 @@ afterAll(async () => {
   if (world) {
     try {
       // The requesters withdraw their requests, so their workflows end and nothing is left running.
-      for (const [who, ts] of [[PEOPLE.dora.id, fixtures.deployTs], [PEOPLE.owen.id, fixtures.runTs]] as const) {
+      for (const [who, ts] of [
+        [PEOPLE.dora.id, fixtures.deployTs],
+        [PEOPLE.owen.id, fixtures.runTs],
+      ] as const) {
         if (ts) await world.react(who, OPS, ts, 'x');
       }
       await Promise.race([world.idle(), new Promise((resolve) => setTimeout(resolve, 30_000).unref())]);
@@ -659,7 +963,9 @@ async function auditItem(key: { pk: string; sk: string }): Promise<StoredAudit> 
 
 async function allowlistSnapshot(): Promise<string> {
   const entries = [...(await allowlist.list(TEAM)), ...(await allowlist.list(OTHER_TEAM))];
-  return JSON.stringify(entries.map((e) => ({ team: e.teamId, user: e.userId, grants: e.grants })).sort((a, b) => `${a.team}/${a.user}`.localeCompare(`${b.team}/${b.user}`)));
+  return JSON.stringify(
+    entries.map((e) => ({ team: e.teamId, user: e.userId, grants: e.grants })).sort((a, b) => `${a.team}/${a.user}`.localeCompare(`${b.team}/${b.user}`)),
+  );
 }
 
 async function expectGrants(who: Who, grants: Grant[]): Promise<void> {
@@ -679,7 +985,8 @@ interface Invoked {
 }
 const workerJobs = (): Invoked[] => (world.aws.lambda.invocations as unknown as Invoked[]).filter((i) => i.functionName === WORKER_FUNCTION);
 
-const sign = (body: string, contentType: 'application/json' | 'application/x-www-form-urlencoded') => signedSlackEvent({ signingSecret: world.signingSecret, contentType, body });
+const sign = (body: string, contentType: 'application/json' | 'application/x-www-form-urlencoded') =>
+  signedSlackEvent({ signingSecret: world.signingSecret, contentType, body });
 const textOf = (res: { statusCode: number; body: string }): string => {
   expect(res.statusCode).toBe(200);
   return (JSON.parse(res.body) as { text: string }).text;
@@ -707,7 +1014,14 @@ function reactionEnvelope(team: string, userId: string, ts: string, reaction: st
     event_id: eventId,
     event_time: Math.floor(Date.now() / 1000),
     authorizations: [{ team_id: team, user_id: world.slack.workspace.bot.userId, is_bot: true }],
-    event: { type: added ? 'reaction_added' : 'reaction_removed', user: userId, reaction, item_user: world.slack.workspace.bot.userId, item: { type: 'message', channel: OPS, ts }, event_ts: `${Date.now() / 1000}` },
+    event: {
+      type: added ? 'reaction_added' : 'reaction_removed',
+      user: userId,
+      reaction,
+      item_user: world.slack.workspace.bot.userId,
+      item: { type: 'message', channel: OPS, ts },
+      event_ts: `${Date.now() / 1000}`,
+    },
   };
 }
 
@@ -722,7 +1036,9 @@ async function sendCommand(c: CommandCase, text: string): Promise<string> {
   const userId = person(c.who).id;
   const local = c.team === TEAM;
   const button = c.via1.endsWith('button');
-  const action = c.via1.endsWith('cancel button') ? { action_id: CANCEL_ACTION, value: text.replace(/^cancel\s+/, '') } : { action_id: RERUN_ACTION, value: text };
+  const action = c.via1.endsWith('cancel button')
+    ? { action_id: CANCEL_ACTION, value: text.replace(/^cancel\s+/, '') }
+    : { action_id: RERUN_ACTION, value: text };
   if (c.via1.endsWith('cancel button')) expect(text, 'a cancel button carries a run id').toMatch(/^cancel\s+\S+$/);
   switch (c.via1) {
     case 'slash':
@@ -731,7 +1047,17 @@ async function sendCommand(c: CommandCase, text: string): Promise<string> {
     case 'socket command': {
       let answer: { text?: string } | undefined;
       await socketListeners.get(`command ${ECS}`)!({
-        command: { team_id: c.team, user_id: userId, user_name: userId.toLowerCase(), channel_id: c.channel, channel_name: CHANNEL_NAMES[c.channel], command: ECS, text, response_url: world.slack.responseUrl(`matrix-unused-${++responseCounter}`), trigger_id: triggerId() },
+        command: {
+          team_id: c.team,
+          user_id: userId,
+          user_name: userId.toLowerCase(),
+          channel_id: c.channel,
+          channel_name: CHANNEL_NAMES[c.channel],
+          command: ECS,
+          text,
+          response_url: world.slack.responseUrl(`matrix-unused-${++responseCounter}`),
+          trigger_id: triggerId(),
+        },
         ack: async (response: { text?: string }) => void (answer = response),
       });
       expect(answer, 'the command was acknowledged').toBeDefined();
@@ -742,7 +1068,10 @@ async function sendCommand(c: CommandCase, text: string): Promise<string> {
       const key = `matrix-${++responseCounter}`;
       if (c.via1.startsWith('socket')) {
         let acked = false;
-        await socketListeners.get(`action ${action.action_id}`)!({ ack: async () => void (acked = true), body: blockActions(c.team, userId, c.channel, action, key) });
+        await socketListeners.get(`action ${action.action_id}`)!({
+          ack: async () => void (acked = true),
+          body: blockActions(c.team, userId, c.channel, action, key),
+        });
         expect(acked, 'the click was acknowledged').toBe(true);
         return responseText(key);
       }
@@ -793,7 +1122,15 @@ async function runCommandCase(c: CommandCase): Promise<void> {
   let record = records[0]!;
 
   // A worker job ran, or not.
-  const jobsForRequest = () => workerJobs().filter((j) => j.startedAt >= started && j.payload.kind === 'command' && j.payload.invocation?.userId === userId && j.payload.invocation.text === text && j.payload.invocation.teamId === c.team);
+  const jobsForRequest = () =>
+    workerJobs().filter(
+      (j) =>
+        j.startedAt >= started &&
+        j.payload.kind === 'command' &&
+        j.payload.invocation?.userId === userId &&
+        j.payload.invocation.text === text &&
+        j.payload.invocation.teamId === c.team,
+    );
   if (toWorker) {
     await eventually(async () => workerJobs().some((j) => j.payload.audit?.sk === record.sk), 'the worker job of the request', 5_000);
   } else {
@@ -805,7 +1142,9 @@ async function runCommandCase(c: CommandCase): Promise<void> {
       return now.outcome !== 'accepted' && now;
     }, `the worker to finish ${ECS} ${text}`);
     expect(record.threadTs, 'the worker answered in a thread').toEqual(expect.any(String));
-    const thread = [world.slack.message(c.channel, record.threadTs!)?.text ?? '', ...world.slack.replies(c.channel, record.threadTs!).map((m) => m.text)].join('\n');
+    const thread = [world.slack.message(c.channel, record.threadTs!)?.text ?? '', ...world.slack.replies(c.channel, record.threadTs!).map((m) => m.text)].join(
+      '\n',
+    );
     matches(thread, typeof c.thread === 'string' ? withRun(c.thread) : c.thread);
   }
 
@@ -849,7 +1188,9 @@ async function runReactionCase(c: ReactionCase): Promise<void> {
 
   const configured = c.team !== UNKNOWN_TEAM;
   const record = await eventually(async () => {
-    const records = (await auditSince(c.team, since)).filter((r) => (configured ? r.userId === userId && r.verb === 'approve' && r.threadTs === ts : r.id === eventId));
+    const records = (await auditSince(c.team, since)).filter((r) =>
+      configured ? r.userId === userId && r.verb === 'approve' && r.threadTs === ts : r.id === eventId,
+    );
     return records.length > 0 && records;
   }, `the audit record of ${c.name}`).then((records) => {
     expect(records, 'one audit record for the reaction').toHaveLength(1);
@@ -866,8 +1207,14 @@ async function runReactionCase(c: ReactionCase): Promise<void> {
 
   // What the person is told.
   const toldSince = () => [
-    ...world.slack.workspace.ephemerals.slice(ephemeralsBefore).filter((e) => e.user === userId).map((e) => e.text),
-    ...world.slack.replies(OPS, ts).slice(repliesBefore).map((m) => m.text),
+    ...world.slack.workspace.ephemerals
+      .slice(ephemeralsBefore)
+      .filter((e) => e.user === userId)
+      .map((e) => e.text),
+    ...world.slack
+      .replies(OPS, ts)
+      .slice(repliesBefore)
+      .map((m) => m.text),
   ];
   if (c.says !== undefined) await eventually(async () => toldSince().some((t) => t.includes(c.says!)), `"${c.says}" to be said`, 5_000);
   else expect(toldSince(), 'nothing is said').toEqual([]);
@@ -897,26 +1244,49 @@ describe('completeness of the matrix', () => {
     const verbs = [...VERBS.map((v) => v.name), 'approve'];
     for (const verb of verbs) {
       const rows = ALL_ROWS.filter((r) => verbName(r) === verb);
-      expect(rows.some((r) => r.expect === 'allowed'), `an allowed row for ${verb}`).toBe(true);
-      expect(rows.some((r) => r.expect !== 'allowed'), `a refused row for ${verb}`).toBe(true);
+      expect(
+        rows.some((r) => r.expect === 'allowed'),
+        `an allowed row for ${verb}`,
+      ).toBe(true);
+      expect(
+        rows.some((r) => r.expect !== 'allowed'),
+        `a refused row for ${verb}`,
+      ).toBe(true);
     }
-    expect(ALL_ROWS.filter((r) => !verbs.includes(verbName(r))).map((r) => verbName(r)), 'rows name known verbs').toEqual([]);
+    expect(
+      ALL_ROWS.filter((r) => !verbs.includes(verbName(r))).map((r) => verbName(r)),
+      'rows name known verbs',
+    ).toEqual([]);
   });
 
   it('has rows for every entry point, and every Bolt listener is one of them', () => {
-    for (const via of ENTRY_POINTS) expect(ALL_CASES.some((c) => c.via1 === via), `a row through the ${via}`).toBe(true);
+    for (const via of ENTRY_POINTS)
+      expect(
+        ALL_CASES.some((c) => c.via1 === via),
+        `a row through the ${via}`,
+      ).toBe(true);
     // A listener added to registerListeners (a new button, a new event) needs an entry point here, and rows.
     expect([...socketListeners.keys()].sort()).toEqual(Object.keys(SOCKET_LISTENERS).sort());
     // Over HTTP, the same entry points as over Socket Mode.
-    expect(ENTRY_POINTS.filter((e) => !e.startsWith('socket')).map((e) => (e === 'slash' ? 'command' : e)).sort()).toEqual(
-      Object.values(SOCKET_LISTENERS).map((e) => e.replace(/^socket /, '')).sort(),
+    expect(
+      ENTRY_POINTS.filter((e) => !e.startsWith('socket'))
+        .map((e) => (e === 'slash' ? 'command' : e))
+        .sort(),
+    ).toEqual(
+      Object.values(SOCKET_LISTENERS)
+        .map((e) => e.replace(/^socket /, ''))
+        .sort(),
     );
   });
 
   it('has rows for every role, in scope and out of it, and from other workspaces', () => {
     const roles = new Set(ALL_ROWS.flatMap((r) => person(r.who).grants?.map((g) => g.role) ?? []));
     for (const role of ['viewer', 'operator', 'deployer', 'approver', 'admin']) expect(roles, `a row for a ${role}`).toContain(role);
-    for (const team of [OTHER_TEAM, UNKNOWN_TEAM]) expect(ALL_ROWS.some((r) => r.team === team), `a row from ${team}`).toBe(true);
+    for (const team of [OTHER_TEAM, UNKNOWN_TEAM])
+      expect(
+        ALL_ROWS.some((r) => r.team === team),
+        `a row from ${team}`,
+      ).toBe(true);
     expect(ALL_ROWS.some((r) => !isReaction(r) && r.channel === DEV)).toBe(true);
   });
 });

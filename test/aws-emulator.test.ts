@@ -16,14 +16,7 @@ import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { GetParameterCommand, GetParametersCommand, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import {
-  SAMPLE,
-  startAwsEmulator,
-  type AwsEmulator,
-  type FunctionConfig,
-  type LambdaContextLike,
-  type LambdaHandlerLike,
-} from '../local/aws';
+import { SAMPLE, startAwsEmulator, type AwsEmulator, type FunctionConfig, type LambdaContextLike, type LambdaHandlerLike } from '../local/aws';
 
 const region = 'us-east-1';
 const SIGNING_SECRET = 'test-signing-secret-8f2c';
@@ -40,7 +33,15 @@ beforeAll(async () => {
     // Registered lazily so each test can install the handler it needs.
     functions: new Map<string, LambdaHandlerLike | FunctionConfig>([
       ['worker', (event: unknown, context: LambdaContextLike) => handlers.get('worker')!(event, context)],
-      ['flaky', { handler: async () => { throw new Error('flaky failed'); }, maxRetries: 1 }],
+      [
+        'flaky',
+        {
+          handler: async () => {
+            throw new Error('flaky failed');
+          },
+          maxRetries: 1,
+        },
+      ],
       ['slow', { handler: () => new Promise((resolve) => setTimeout(resolve, 300)), timeoutMs: 50 }],
     ]),
   });
@@ -111,12 +112,35 @@ describe('ECS', () => {
       pendingCount: 0,
       taskDefinition: SAMPLE.taskDefinitions.broken,
       enableExecuteCommand: true,
-      loadBalancers: [{ targetGroupArn: 'arn:aws:elasticloadbalancing:us-east-1:111111111111:targetgroup/broken/0b5e7c9a1d3f2e4c', containerName: 'app', containerPort: 8080 }],
-      networkConfiguration: { awsvpcConfiguration: { subnets: ['subnet-0b1c2d3e4f5a6b7c8'], securityGroups: ['sg-0a9b8c7d6e5f4a3b2'], assignPublicIp: 'DISABLED' } },
+      loadBalancers: [
+        {
+          targetGroupArn: 'arn:aws:elasticloadbalancing:us-east-1:111111111111:targetgroup/broken/0b5e7c9a1d3f2e4c',
+          containerName: 'app',
+          containerPort: 8080,
+        },
+      ],
+      networkConfiguration: {
+        awsvpcConfiguration: { subnets: ['subnet-0b1c2d3e4f5a6b7c8'], securityGroups: ['sg-0a9b8c7d6e5f4a3b2'], assignPublicIp: 'DISABLED' },
+      },
     });
     expect(broken!.deployments).toEqual([
-      expect.objectContaining({ id: SAMPLE.deployments.broken, status: 'PRIMARY', taskDefinition: SAMPLE.taskDefinitions.broken, rolloutState: 'IN_PROGRESS', failedTasks: 4, desiredCount: 2, runningCount: 0 }),
-      expect.objectContaining({ id: SAMPLE.deployments.brokenPrevious, status: 'ACTIVE', taskDefinition: SAMPLE.taskDefinitions.brokenPrevious, rolloutState: 'COMPLETED', desiredCount: 1, runningCount: 1 }),
+      expect.objectContaining({
+        id: SAMPLE.deployments.broken,
+        status: 'PRIMARY',
+        taskDefinition: SAMPLE.taskDefinitions.broken,
+        rolloutState: 'IN_PROGRESS',
+        failedTasks: 4,
+        desiredCount: 2,
+        runningCount: 0,
+      }),
+      expect.objectContaining({
+        id: SAMPLE.deployments.brokenPrevious,
+        status: 'ACTIVE',
+        taskDefinition: SAMPLE.taskDefinitions.brokenPrevious,
+        rolloutState: 'COMPLETED',
+        desiredCount: 1,
+        runningCount: 1,
+      }),
     ]);
     expect(broken!.events!.map((e) => e.message).join('\n')).toMatch(/\(service broken\) was unable to place a task/);
     expect(out.failures).toEqual([{ arn: 'arn:aws:ecs:us-east-1:111111111111:service/ghost', reason: 'MISSING' }]);
@@ -186,7 +210,9 @@ describe('ECS', () => {
   it('describes running and stopped tasks the way Fargate reports them', async () => {
     const [w1] = SAMPLE.tasks.webRunning;
     const [b1, b2] = SAMPLE.tasks.brokenStopped;
-    const out = await ecs.send(new DescribeTasksCommand({ cluster: 'main', tasks: [w1!, `arn:aws:ecs:us-east-1:111111111111:task/main/${b1}`, b2!, 'f'.repeat(32)] }));
+    const out = await ecs.send(
+      new DescribeTasksCommand({ cluster: 'main', tasks: [w1!, `arn:aws:ecs:us-east-1:111111111111:task/main/${b1}`, b2!, 'f'.repeat(32)] }),
+    );
     const [web, pull, secret] = out.tasks!;
     expect(web).toMatchObject({
       lastStatus: 'RUNNING',
@@ -204,9 +230,7 @@ describe('ECS', () => {
       ['app', SAMPLE.images.web, 'RUNNING'],
       ['log-router', SAMPLE.images.logRouter, 'RUNNING'],
     ]);
-    expect(web!.containers![0]!.managedAgents).toEqual([
-      { name: 'ExecuteCommandAgent', lastStatus: 'RUNNING', lastStartedAt: expect.any(Date) },
-    ]);
+    expect(web!.containers![0]!.managedAgents).toEqual([{ name: 'ExecuteCommandAgent', lastStatus: 'RUNNING', lastStartedAt: expect.any(Date) }]);
 
     expect(pull).toMatchObject({ lastStatus: 'STOPPED', stopCode: 'TaskFailedToStart', stoppedAt: expect.any(Date) });
     expect(pull!.stoppedReason).toMatch(/^CannotPullContainerError: .*web:does-not-exist: not found$/);
@@ -215,7 +239,10 @@ describe('ECS', () => {
     expect(secret!.stoppedReason).toMatch(/^ResourceInitializationError: unable to pull secrets or registry auth: .*AccessDeniedException/);
 
     const old = await ecs.send(new DescribeTasksCommand({ cluster: 'main', tasks: [SAMPLE.tasks.webStopped] }));
-    expect(old.tasks![0]).toMatchObject({ stopCode: 'ServiceSchedulerInitiated', stoppedReason: `Scaling activity initiated by (deployment ${SAMPLE.deployments.web})` });
+    expect(old.tasks![0]).toMatchObject({
+      stopCode: 'ServiceSchedulerInitiated',
+      stoppedReason: `Scaling activity initiated by (deployment ${SAMPLE.deployments.web})`,
+    });
     expect(old.tasks![0]!.containers![0]).toMatchObject({ exitCode: 0, image: SAMPLE.images.webPrevious });
 
     expect(out.failures).toEqual([{ arn: `arn:aws:ecs:us-east-1:111111111111:task/${'f'.repeat(32)}`, reason: 'MISSING' }]);
@@ -372,13 +399,11 @@ describe('STS', () => {
     });
 
     // Chaining into another account keeps the transitive tag and the source identity.
-    const chained = await new STSClient({ credentials }).send(
-      new AssumeRoleCommand({ RoleArn: SAMPLE.roles.crossAccountTarget, RoleSessionName: 'chained' }),
-    );
+    const chained = await new STSClient({ credentials }).send(new AssumeRoleCommand({ RoleArn: SAMPLE.roles.crossAccountTarget, RoleSessionName: 'chained' }));
     const cc = chained.Credentials!;
-    const who = await new STSClient({ credentials: { accessKeyId: cc.AccessKeyId!, secretAccessKey: cc.SecretAccessKey!, sessionToken: cc.SessionToken! } }).send(
-      new GetCallerIdentityCommand({}),
-    );
+    const who = await new STSClient({
+      credentials: { accessKeyId: cc.AccessKeyId!, secretAccessKey: cc.SecretAccessKey!, sessionToken: cc.SessionToken! },
+    }).send(new GetCallerIdentityCommand({}));
     expect(who).toMatchObject({ Account: '222222222222', Arn: 'arn:aws:sts::222222222222:assumed-role/ecs-chatops-target/chained' });
     expect(emu.calls.at(-1)!.identity).toMatchObject({ sessionTags: { 'slack-user': 'U0123ABCD' }, sourceIdentity: 'alice@example.com' });
 
@@ -510,9 +535,7 @@ describe('Lambda', () => {
       remaining.push(context.getRemainingTimeInMillis());
       return 'done';
     });
-    const out = await new LambdaClient({}).send(
-      new InvokeCommand({ FunctionName: 'worker', InvocationType: 'Event', Payload: JSON.stringify({ job: 1 }) }),
-    );
+    const out = await new LambdaClient({}).send(new InvokeCommand({ FunctionName: 'worker', InvocationType: 'Event', Payload: JSON.stringify({ job: 1 }) }));
     expect(out.StatusCode).toBe(202);
     await new Promise((resolve) => setTimeout(resolve, 20));
     const record = emu.lambda.invocations.at(-1)!;

@@ -27,11 +27,9 @@ const submitted = new Map<string, (callbackId: string) => void>();
 
 const approvalWorkflow = withDurableExecution(async (event: { key: string; timeoutSeconds?: number }, context): Promise<Outcome> => {
   try {
-    const raw = await context.waitForCallback(
-      'approval',
-      async (callbackId) => submitted.get(event.key)?.(callbackId),
-      { timeout: { seconds: event.timeoutSeconds ?? 30 } },
-    );
+    const raw = await context.waitForCallback('approval', async (callbackId) => submitted.get(event.key)?.(callbackId), {
+      timeout: { seconds: event.timeoutSeconds ?? 30 },
+    });
     return { outcome: 'approved', decision: JSON.parse(raw) };
   } catch (err) {
     const e = err as Error;
@@ -65,9 +63,7 @@ let counter = 0;
 async function start(timeoutSeconds?: number): Promise<string> {
   const key = `e${++counter}`;
   const callbackId = new Promise<string>((resolve) => submitted.set(key, resolve));
-  const out = await lambda.send(
-    new InvokeCommand({ FunctionName: FUNCTION, InvocationType: 'Event', Payload: JSON.stringify({ key, timeoutSeconds }) }),
-  );
+  const out = await lambda.send(new InvokeCommand({ FunctionName: FUNCTION, InvocationType: 'Event', Payload: JSON.stringify({ key, timeoutSeconds }) }));
   expect(out.StatusCode).toBe(202);
   return callbackId;
 }

@@ -49,7 +49,10 @@ async function describe1(name = 'web', cluster = 'main'): Promise<Service> {
 
 /** Event messages created at or after `since`, oldest first (DescribeServices lists newest first). */
 const eventsSince = (service: Service, since: number) =>
-  service.events!.filter((e) => e.createdAt!.getTime() >= since).map((e) => e.message!).reverse();
+  service
+    .events!.filter((e) => e.createdAt!.getTime() >= since)
+    .map((e) => e.message!)
+    .reverse();
 
 async function tasksOf(service: string, desiredStatus: 'RUNNING' | 'STOPPED' = 'RUNNING') {
   const { taskArns } = await ecs.send(new ListTasksCommand({ cluster: 'main', serviceName: service, desiredStatus }));
@@ -117,15 +120,39 @@ describe('RegisterTaskDefinition', () => {
   });
 
   it('refuses invalid definitions with ECS ClientExceptions', async () => {
-    const fargate = { family: 'api', networkMode: 'awsvpc', requiresCompatibilities: ['FARGATE'], cpu: '256', memory: '512' } satisfies Partial<RegisterTaskDefinitionCommandInput>;
+    const fargate = {
+      family: 'api',
+      networkMode: 'awsvpc',
+      requiresCompatibilities: ['FARGATE'],
+      cpu: '256',
+      memory: '512',
+    } satisfies Partial<RegisterTaskDefinitionCommandInput>;
     const cases: Array<[RegisterTaskDefinitionCommandInput, string]> = [
       [{ family: 'api', containerDefinitions: [] }, 'Container list cannot be empty.'],
       [{ ...fargate, containerDefinitions: [{ name: 'app', image: '' }] }, 'Container.image should not be null or empty.'],
-      [{ ...fargate, containerDefinitions: [{ name: 'app', image: 'a' }, { name: 'app', image: 'b' }] }, 'Duplicate container name found: app.'],
+      [
+        {
+          ...fargate,
+          containerDefinitions: [
+            { name: 'app', image: 'a' },
+            { name: 'app', image: 'b' },
+          ],
+        },
+        'Duplicate container name found: app.',
+      ],
       [{ ...fargate, networkMode: 'bridge', containerDefinitions: [{ name: 'app', image: 'a' }] }, 'Fargate only supports network mode \u2018awsvpc\u2019.'],
-      [{ ...fargate, memory: '4096', containerDefinitions: [{ name: 'app', image: 'a' }] }, 'No Fargate configuration exists for given values: 256 CPU, 4096 memory.'],
-      [{ ...fargate, containerDefinitions: [{ name: 'app', image: SAMPLE.images.web }] }, 'Fargate requires task definition to have execution role ARN to support ECR images.'],
-      [{ family: 'api', containerDefinitions: [{ name: 'app', image: 'a' }] }, "Invalid setting for container 'app'. At least one of 'memory' or 'memoryReservation' must be specified."],
+      [
+        { ...fargate, memory: '4096', containerDefinitions: [{ name: 'app', image: 'a' }] },
+        'No Fargate configuration exists for given values: 256 CPU, 4096 memory.',
+      ],
+      [
+        { ...fargate, containerDefinitions: [{ name: 'app', image: SAMPLE.images.web }] },
+        'Fargate requires task definition to have execution role ARN to support ECR images.',
+      ],
+      [
+        { family: 'api', containerDefinitions: [{ name: 'app', image: 'a' }] },
+        "Invalid setting for container 'app'. At least one of 'memory' or 'memoryReservation' must be specified.",
+      ],
       [{ family: 'bad name', containerDefinitions: [{ name: 'app', image: 'a', memory: 128 }] }, 'Family may only contain'],
     ];
     for (const [input, message] of cases) {
@@ -190,7 +217,11 @@ describe('rolling deployment', () => {
       createdAt: new Date(t0),
     });
     expect(active).toMatchObject({ id: SAMPLE.deployments.web, status: 'ACTIVE', taskDefinition: SAMPLE.taskDefinitions.web, runningCount: 2 });
-    expect(service!.deploymentConfiguration).toMatchObject({ deploymentCircuitBreaker: { enable: true, rollback: false }, maximumPercent: 200, minimumHealthyPercent: 100 });
+    expect(service!.deploymentConfiguration).toMatchObject({
+      deploymentCircuitBreaker: { enable: true, rollback: false },
+      maximumPercent: 200,
+      minimumHealthyPercent: 100,
+    });
 
     emu.clock.advance(15 * S);
     let starting = (await tasksOf('web')).filter((t) => t.startedBy === id);
@@ -201,7 +232,11 @@ describe('rolling deployment', () => {
     expect(web).toMatchObject({ runningCount: 4, pendingCount: 0, deployments: [{ id, runningCount: 2 }, { runningCount: 2 }] });
     starting = (await tasksOf('web')).filter((t) => t.startedBy === id);
     expect(starting[0]).toMatchObject({ lastStatus: 'RUNNING', taskDefinitionArn: def.taskDefinitionArn, startedAt: new Date(t0 + 30 * S) });
-    expect(starting[0]!.containers![0]).toMatchObject({ image: SAMPLE.images.webNext, lastStatus: 'RUNNING', managedAgents: [{ name: 'ExecuteCommandAgent', lastStatus: 'RUNNING' }] });
+    expect(starting[0]!.containers![0]).toMatchObject({
+      image: SAMPLE.images.webNext,
+      lastStatus: 'RUNNING',
+      managedAgents: [{ name: 'ExecuteCommandAgent', lastStatus: 'RUNNING' }],
+    });
 
     emu.clock.advance(15 * S); // new tasks pass health checks: the old ones drain
     const draining = await ecs.send(new DescribeTasksCommand({ cluster: 'main', tasks: oldTasks }));
@@ -224,7 +259,9 @@ describe('rolling deployment', () => {
     expect(eventsSince(web, t0)).toEqual([
       `(service web) has started 2 tasks: ${started}.`,
       `(service web) registered 2 targets in ${tg}`,
-      expect.stringMatching(new RegExp(`^\\(service web\\) has stopped 2 running tasks: (${stopped.join('|').replace(/[()]/g, '\\$&')}) (\\(task \\w+\\))\\.$`)),
+      expect.stringMatching(
+        new RegExp(`^\\(service web\\) has stopped 2 running tasks: (${stopped.join('|').replace(/[()]/g, '\\$&')}) (\\(task \\w+\\))\\.$`),
+      ),
       `(service web) deregistered 2 targets in ${tg}`,
       '(service web) has begun draining connections on 2 tasks.',
       `(service web) (deployment ${id}) deployment completed.`,
@@ -458,7 +495,10 @@ describe('failing deployments', () => {
   // network or secrets: this is about the scheduler retiring broken:6 once a deployment succeeds.
   it('a broken deployment whose tasks start completes and retires the exec-less broken:6 task', async () => {
     const current = (await ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: 'broken' }))).taskDefinition!;
-    const input = { ...current, containerDefinitions: current.containerDefinitions!.map((c) => ({ ...c, image: SAMPLE.images.web })) } as RegisterTaskDefinitionCommandInput;
+    const input = {
+      ...current,
+      containerDefinitions: current.containerDefinitions!.map((c) => ({ ...c, image: SAMPLE.images.web })),
+    } as RegisterTaskDefinitionCommandInput;
     const fixed = (await ecs.send(new RegisterTaskDefinitionCommand(input))).taskDefinition!;
     expect(fixed.taskDefinitionArn).toBe('arn:aws:ecs:us-east-1:111111111111:task-definition/broken:8');
     await ecs.send(new UpdateServiceCommand({ cluster: 'main', service: 'broken', taskDefinition: fixed.taskDefinitionArn }));
@@ -521,7 +561,9 @@ describe('CreateService', () => {
     expect(service!.deployments).toEqual([
       expect.objectContaining({ status: 'PRIMARY', taskDefinition: SAMPLE.taskDefinitions.web, desiredCount: 2, pendingCount: 2, rolloutState: 'IN_PROGRESS' }),
     ]);
-    expect(service!.events!.map((e) => e.message)).toEqual([expect.stringMatching(/^\(service web-canary\) has started 2 tasks: \(task \w+\) \(task \w+\)\.$/)]);
+    expect(service!.events!.map((e) => e.message)).toEqual([
+      expect.stringMatching(/^\(service web-canary\) has started 2 tasks: \(task \w+\) \(task \w+\)\.$/),
+    ]);
 
     emu.clock.advance(60 * S);
     const created = await describe1('web-canary');
@@ -532,7 +574,13 @@ describe('CreateService', () => {
     const tasks = await tasksOf('web-canary');
     expect(tasks).toHaveLength(2);
     for (const task of tasks) {
-      expect(task).toMatchObject({ lastStatus: 'RUNNING', launchType: 'FARGATE', capacityProviderName: 'FARGATE', platformVersion: '1.4.0', enableExecuteCommand: true });
+      expect(task).toMatchObject({
+        lastStatus: 'RUNNING',
+        launchType: 'FARGATE',
+        capacityProviderName: 'FARGATE',
+        platformVersion: '1.4.0',
+        enableExecuteCommand: true,
+      });
       expect(task.containers!.map((c) => c.managedAgents![0]!.lastStatus)).toEqual(['RUNNING', 'RUNNING']);
       // The ENI is in one of the service's subnets, with an address and zone of that subnet.
       const details = Object.fromEntries(task.attachments![0]!.details!.map((d) => [d.name, d.value]));
@@ -565,17 +613,41 @@ describe('CreateService', () => {
       [{ desiredCount: -1 }, 'InvalidParameterException', 'Desired count must be an integer greater than or equal to 0.'],
       [{ networkConfiguration: undefined }, 'InvalidParameterException', "Network Configuration must be provided when networkMode 'awsvpc' is specified."],
       [{ networkConfiguration: awsvpc([]) }, 'InvalidParameterException', 'subnets can not be empty.'],
-      [{ networkConfiguration: awsvpc(['subnet-00000000000000000']) }, 'InvalidParameterException', /^Error retrieving subnet information for \[subnet-00000000000000000\]: The subnet ID 'subnet-00000000000000000' does not exist/],
-      [{ networkConfiguration: awsvpc([...NET.privateSubnets], ['sg-00000000000000000']) }, 'InvalidParameterException', /^Error retrieving security group information for \[sg-00000000000000000\]/],
-      [{ networkConfiguration: awsvpc([NET.privateSubnets[0], NET.isolated.subnet]) }, 'InvalidParameterException', 'The subnets provided must all belong to the same VPC.'],
+      [
+        { networkConfiguration: awsvpc(['subnet-00000000000000000']) },
+        'InvalidParameterException',
+        /^Error retrieving subnet information for \[subnet-00000000000000000\]: The subnet ID 'subnet-00000000000000000' does not exist/,
+      ],
+      [
+        { networkConfiguration: awsvpc([...NET.privateSubnets], ['sg-00000000000000000']) },
+        'InvalidParameterException',
+        /^Error retrieving security group information for \[sg-00000000000000000\]/,
+      ],
+      [
+        { networkConfiguration: awsvpc([NET.privateSubnets[0], NET.isolated.subnet]) },
+        'InvalidParameterException',
+        'The subnets provided must all belong to the same VPC.',
+      ],
       [
         { capacityProviderStrategy: [{ capacityProvider: 'FARGATE_SPOT', weight: 1 }] },
         'InvalidParameterException',
         'Specifying both a launch type and capacity provider strategy is not supported. Remove one and try again.',
       ],
-      [{ launchType: undefined, capacityProviderStrategy: [{ capacityProvider: 'my-asg', weight: 1 }] }, 'InvalidParameterException', /^The specified capacity provider strategy cannot contain a capacity provider that is not associated/],
-      [{ loadBalancers: [{ targetGroupArn: SAMPLE.targetGroupArn, containerName: 'app', containerPort: 9090 }] }, 'InvalidParameterException', 'The container app did not have a container port 9090 defined.'],
-      [{ loadBalancers: [{ targetGroupArn: SAMPLE.targetGroupArn, containerName: 'sidecar', containerPort: 8080 }] }, 'InvalidParameterException', 'The container sidecar does not exist in the task definition.'],
+      [
+        { launchType: undefined, capacityProviderStrategy: [{ capacityProvider: 'my-asg', weight: 1 }] },
+        'InvalidParameterException',
+        /^The specified capacity provider strategy cannot contain a capacity provider that is not associated/,
+      ],
+      [
+        { loadBalancers: [{ targetGroupArn: SAMPLE.targetGroupArn, containerName: 'app', containerPort: 9090 }] },
+        'InvalidParameterException',
+        'The container app did not have a container port 9090 defined.',
+      ],
+      [
+        { loadBalancers: [{ targetGroupArn: SAMPLE.targetGroupArn, containerName: 'sidecar', containerPort: 8080 }] },
+        'InvalidParameterException',
+        'The container sidecar does not exist in the task definition.',
+      ],
       [
         { loadBalancers: [{ targetGroupArn: VERIFY_SEED.targetGroups.missing, containerName: 'app', containerPort: 8080 }] },
         'InvalidParameterException',
@@ -589,20 +661,30 @@ describe('CreateService', () => {
       await expect(ecs.send(new CreateServiceCommand(canary(input))), String(message)).rejects.toMatchObject({ name, message });
     }
     await ecs.send(new DeregisterTaskDefinitionCommand({ taskDefinition: 'web:41' }));
-    await expect(ecs.send(new CreateServiceCommand(canary({ taskDefinition: 'web:41' })))).rejects.toMatchObject({ name: 'ClientException', message: 'TaskDefinition is inactive' });
+    await expect(ecs.send(new CreateServiceCommand(canary({ taskDefinition: 'web:41' })))).rejects.toMatchObject({
+      name: 'ClientException',
+      message: 'TaskDefinition is inactive',
+    });
     const { serviceArns } = await ecs.send(new ListServicesCommand({ cluster: 'main' }));
     expect(serviceArns!.sort()).toEqual([SAMPLE.services.broken, SAMPLE.services.manager, SAMPLE.services.web]);
     expect((await ecs.send(new ListTasksCommand({ cluster: 'main', serviceName: 'web' }))).taskArns).toHaveLength(2);
   });
 
   it('is idempotent with the same clientToken, and places tasks by capacity provider strategy', async () => {
-    const input = canary({ launchType: undefined, capacityProviderStrategy: [{ capacityProvider: 'FARGATE_SPOT', weight: 1 }], clientToken: 'deploy-1', desiredCount: 1 });
+    const input = canary({
+      launchType: undefined,
+      capacityProviderStrategy: [{ capacityProvider: 'FARGATE_SPOT', weight: 1 }],
+      clientToken: 'deploy-1',
+      desiredCount: 1,
+    });
     const first = (await ecs.send(new CreateServiceCommand(input))).service!;
     const again = (await ecs.send(new CreateServiceCommand(input))).service!;
     expect(again.deployments!.map((d) => d.id)).toEqual(first.deployments!.map((d) => d.id));
     expect(first).toMatchObject({ capacityProviderStrategy: [{ capacityProvider: 'FARGATE_SPOT', weight: 1 }], platformVersion: '1.4.0' });
     expect(first.launchType).toBeUndefined();
-    await expect(ecs.send(new CreateServiceCommand({ ...input, clientToken: 'deploy-2' }))).rejects.toMatchObject({ message: 'Creation of service was not idempotent.' });
+    await expect(ecs.send(new CreateServiceCommand({ ...input, clientToken: 'deploy-2' }))).rejects.toMatchObject({
+      message: 'Creation of service was not idempotent.',
+    });
     emu.clock.advance(60 * S);
     const [task] = await tasksOf('web-canary');
     expect(task).toMatchObject({ lastStatus: 'RUNNING', launchType: 'FARGATE', capacityProviderName: 'FARGATE_SPOT' });
@@ -612,7 +694,9 @@ describe('CreateService', () => {
     emu.faults.deny('ecs:CreateService', { resource: 'arn:aws:ecs:us-east-1:111111111111:service/main/web-canary' });
     await expect(ecs.send(new CreateServiceCommand(canary()))).rejects.toMatchObject({ name: 'AccessDeniedException' });
     emu.faults.clear();
-    await ecs.send(new CreateServiceCommand(canary({ serviceName: 'pull-fails', taskDefinition: 'broken:7', loadBalancers: [], healthCheckGracePeriodSeconds: undefined })));
+    await ecs.send(
+      new CreateServiceCommand(canary({ serviceName: 'pull-fails', taskDefinition: 'broken:7', loadBalancers: [], healthCheckGracePeriodSeconds: undefined })),
+    );
     emu.clock.advance(35 * S);
     const [stopped] = await tasksOf('pull-fails', 'STOPPED');
     expect(stopped).toMatchObject({ stopCode: 'TaskFailedToStart', stoppedReason: expect.stringMatching(/^CannotPullContainerError/) });
@@ -725,6 +809,8 @@ describe('clock rate', () => {
     await registerWeb(SAMPLE.images.webNext);
     await ecs.send(new UpdateServiceCommand({ cluster: 'main', service: 'web', taskDefinition: 'web:43' }));
     await new Promise((resolve) => setTimeout(resolve, 100));
-    expect((await describe1()).deployments).toMatchObject([{ taskDefinition: 'arn:aws:ecs:us-east-1:111111111111:task-definition/web:43', rolloutState: 'COMPLETED' }]);
+    expect((await describe1()).deployments).toMatchObject([
+      { taskDefinition: 'arn:aws:ecs:us-east-1:111111111111:task-definition/web:43', rolloutState: 'COMPLETED' },
+    ]);
   });
 });

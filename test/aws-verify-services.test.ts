@@ -4,10 +4,31 @@
  * operation's happy path and its AWS-shaped error, the IAM policy simulator, and every deliberate
  * problem of the seeded `broken` service (VERIFY_SEED.problems) observed through the API.
  */
-import { CloudWatchLogsClient, CreateLogStreamCommand, DescribeLogGroupsCommand, DescribeLogStreamsCommand, PutLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
-import { DescribeRouteTablesCommand, DescribeSecurityGroupsCommand, DescribeSubnetsCommand, DescribeVpcEndpointsCommand, EC2Client, type RouteTable } from '@aws-sdk/client-ec2';
+import {
+  CloudWatchLogsClient,
+  CreateLogStreamCommand,
+  DescribeLogGroupsCommand,
+  DescribeLogStreamsCommand,
+  PutLogEventsCommand,
+} from '@aws-sdk/client-cloudwatch-logs';
+import {
+  DescribeRouteTablesCommand,
+  DescribeSecurityGroupsCommand,
+  DescribeSubnetsCommand,
+  DescribeVpcEndpointsCommand,
+  EC2Client,
+  type RouteTable,
+} from '@aws-sdk/client-ec2';
 import { DescribeImagesCommand, DescribeRepositoriesCommand, ECRClient } from '@aws-sdk/client-ecr';
-import { DescribeClustersCommand, DescribeServicesCommand, DescribeTaskDefinitionCommand, DescribeTasksCommand, ECSClient, ListTasksCommand, type ContainerDefinition } from '@aws-sdk/client-ecs';
+import {
+  DescribeClustersCommand,
+  DescribeServicesCommand,
+  DescribeTaskDefinitionCommand,
+  DescribeTasksCommand,
+  ECSClient,
+  ListTasksCommand,
+  type ContainerDefinition,
+} from '@aws-sdk/client-ecs';
 import { DescribeTargetGroupsCommand, DescribeTargetHealthCommand, ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import {
   GetRoleCommand,
@@ -31,7 +52,11 @@ const V = VERIFY_SEED;
 const ACCOUNT = V.accountId;
 const ECR_HOST = `${ACCOUNT}.dkr.ecr.${region}.amazonaws.com`;
 const logStreamArn = (group: string, stream = 'ecs-chatops-verify') => `arn:aws:logs:${region}:${ACCOUNT}:log-group:${group}:log-stream:${stream}`;
-const via = (service: string): ContextEntry => ({ ContextKeyName: 'kms:ViaService', ContextKeyValues: [`${service}.${region}.amazonaws.com`], ContextKeyType: 'string' });
+const via = (service: string): ContextEntry => ({
+  ContextKeyName: 'kms:ViaService',
+  ContextKeyValues: [`${service}.${region}.amazonaws.com`],
+  ContextKeyType: 'string',
+});
 const callerAccount: ContextEntry = { ContextKeyName: 'kms:CallerAccount', ContextKeyValues: [ACCOUNT], ContextKeyType: 'string' };
 
 let emu: AwsEmulator;
@@ -63,7 +88,11 @@ afterAll(async () => {
   await emu?.close();
 });
 
-const fail = (p: Promise<unknown>) => p.then(() => expect.fail('expected an error'), (e: any) => e);
+const fail = (p: Promise<unknown>) =>
+  p.then(
+    () => expect.fail('expected an error'),
+    (e: any) => e,
+  );
 const decode = (text: string | undefined) => JSON.parse(decodeURIComponent(text!));
 
 async function simulate(input: Omit<SimulatePrincipalPolicyCommandInput, 'PolicySourceArn'> & { role: string }) {
@@ -129,7 +158,14 @@ describe('IAM', () => {
     expect(inline.PolicyNames).toEqual(['web-execution']);
     const policy = await clients.iam.send(new GetRolePolicyCommand({ RoleName: 'web-execution-role', PolicyName: 'web-execution' }));
     expect(policy.RoleName).toBe('web-execution-role');
-    expect(decode(policy.PolicyDocument).Statement.map((s: { Sid: string }) => s.Sid)).toEqual(['EcrAuth', 'EcrPull', 'Logs', 'Parameters', 'Secrets', 'DecryptSecrets']);
+    expect(decode(policy.PolicyDocument).Statement.map((s: { Sid: string }) => s.Sid)).toEqual([
+      'EcrAuth',
+      'EcrPull',
+      'Logs',
+      'Parameters',
+      'Secrets',
+      'DecryptSecrets',
+    ]);
     const err = await fail(clients.iam.send(new GetRolePolicyCommand({ RoleName: 'web-execution-role', PolicyName: 'nope' })));
     expect(err).toMatchObject({ name: 'NoSuchEntityException', message: 'The role policy with name nope cannot be found.' });
   });
@@ -142,7 +178,11 @@ describe('IAM', () => {
     const { PolicyDocument } = await clients.iam.send(new GetRolePolicyCommand({ RoleName: 'web-execution-role', PolicyName: 'web-execution' }));
     const lines = decodeURIComponent(PolicyDocument!).split('\n');
     const { StartPosition: start, EndPosition: end } = r.MatchedStatements![0]!;
-    const text = [lines[start!.Line! - 1]!.slice(start!.Column! - 1), ...lines.slice(start!.Line!, end!.Line! - 1), lines[end!.Line! - 1]!.slice(0, end!.Column! - 1)].join('\n');
+    const text = [
+      lines[start!.Line! - 1]!.slice(start!.Column! - 1),
+      ...lines.slice(start!.Line!, end!.Line! - 1),
+      lines[end!.Line! - 1]!.slice(0, end!.Column! - 1),
+    ].join('\n');
     expect(JSON.parse(text)).toMatchObject({ Sid: 'Logs', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'] });
     // Actions match case-insensitively, resources case-sensitively.
     expect((await decision(V.roles.webExecution, 'LOGS:createlogstream', logStreamArn('/ecs/web'))).EvalDecision).toBe('allowed');
@@ -181,7 +221,9 @@ describe('IAM', () => {
       { SourcePolicyId: 'PolicyInputList.1', SourcePolicyType: 'none' },
     ]);
 
-    const err = await fail(clients.iam.send(new SimulatePrincipalPolicyCommand({ PolicySourceArn: `arn:aws:iam::${ACCOUNT}:role/ghost`, ActionNames: ['s3:GetObject'] })));
+    const err = await fail(
+      clients.iam.send(new SimulatePrincipalPolicyCommand({ PolicySourceArn: `arn:aws:iam::${ACCOUNT}:role/ghost`, ActionNames: ['s3:GetObject'] })),
+    );
     expect(err.name).toBe('NoSuchEntityException');
   });
 
@@ -198,7 +240,10 @@ describe('IAM', () => {
   it('SimulatePrincipalPolicy with the key policy as ResourcePolicy: KMS key policies have the last word', async () => {
     const policy = async (keyId: string) => (await clients.kms.send(new GetKeyPolicyCommand({ KeyId: keyId }))).Policy!;
     // The CMK's policy enables IAM policies (account root): the role's own statement decides.
-    const web = await decision(V.roles.webExecution, 'kms:Decrypt', V.kms.webSecretsKeyArn, { ResourcePolicy: await policy(V.kms.webSecretsKeyArn), ContextEntries: [via('secretsmanager')] });
+    const web = await decision(V.roles.webExecution, 'kms:Decrypt', V.kms.webSecretsKeyArn, {
+      ResourcePolicy: await policy(V.kms.webSecretsKeyArn),
+      ContextEntries: [via('secretsmanager')],
+    });
     expect(web.EvalDecision).toBe('allowed');
     expect(web.MatchedStatements!.map((s) => s.SourcePolicyType).sort()).toEqual(['resource', 'role']);
     // AWS managed keys grant any principal of the account using the service: no IAM statement needed.
@@ -218,7 +263,11 @@ describe('ECR', () => {
     expect(webTags).toEqual(expect.arrayContaining(['v1.4.1', 'v1.4.2', 'v1.5.0', 'v2-crash']));
     const { imageDetails } = await clients.ecr.send(new DescribeImagesCommand({ repositoryName: 'web', imageIds: webTags.map((imageTag) => ({ imageTag })) }));
     expect(imageDetails!.map((i) => i.imageTags)).toEqual(webTags.map((t) => [t]));
-    expect(imageDetails![0]).toMatchObject({ registryId: ACCOUNT, repositoryName: 'web', imageManifestMediaType: 'application/vnd.docker.distribution.manifest.v2+json' });
+    expect(imageDetails![0]).toMatchObject({
+      registryId: ACCOUNT,
+      repositoryName: 'web',
+      imageManifestMediaType: 'application/vnd.docker.distribution.manifest.v2+json',
+    });
     expect(imageDetails![0]!.imagePushedAt).toBeInstanceOf(Date);
 
     const tasks = await clients.ecs.send(new ListTasksCommand({ cluster: 'main', serviceName: 'web' }));
@@ -231,7 +280,7 @@ describe('ECR', () => {
     expect(untagged.imageDetails).toHaveLength(1);
   });
 
-  it('missing tags and repositories fail with ECR\'s own errors', async () => {
+  it("missing tags and repositories fail with ECR's own errors", async () => {
     const image = await fail(clients.ecr.send(new DescribeImagesCommand({ repositoryName: 'web', imageIds: [{ imageTag: 'does-not-exist' }] })));
     expect(image.name).toBe('ImageNotFoundException');
     expect(image.message).toBe(
@@ -244,10 +293,12 @@ describe('ECR', () => {
     expect(repositories![0]).toMatchObject({ repositoryUri: V.ecr.webRepository, repositoryArn: V.ecr.webRepositoryArn });
   });
 
-  it('reads another account\'s registry in another region when its repository policy allows', async () => {
+  it("reads another account's registry in another region when its repository policy allows", async () => {
     const { shared, sharedPrivate } = V.ecr;
     const west = makeClients({ endpoint: emu.url, region: shared.region }).ecr;
-    const { imageDetails } = await west.send(new DescribeImagesCommand({ registryId: shared.registryId, repositoryName: shared.repository, imageIds: [{ imageTag: shared.tag }] }));
+    const { imageDetails } = await west.send(
+      new DescribeImagesCommand({ registryId: shared.registryId, repositoryName: shared.repository, imageIds: [{ imageTag: shared.tag }] }),
+    );
     expect(imageDetails![0]).toMatchObject({ registryId: shared.registryId, imageTags: [shared.tag] });
     // Same registry id, wrong region: not there.
     await expect(clients.ecr.send(new DescribeImagesCommand({ registryId: shared.registryId, repositoryName: shared.repository }))).rejects.toMatchObject({
@@ -255,7 +306,9 @@ describe('ECR', () => {
     });
     const denied = await fail(west.send(new DescribeImagesCommand({ registryId: sharedPrivate.registryId, repositoryName: sharedPrivate.repository })));
     expect(denied.name).toBe('AccessDeniedException');
-    expect(denied.message).toMatch(/is not authorized to perform: ecr:DescribeImages on resource: arn:aws:ecr:us-west-2:222222222222:repository\/shared\/private because no resource-based policy/);
+    expect(denied.message).toMatch(
+      /is not authorized to perform: ecr:DescribeImages on resource: arn:aws:ecr:us-west-2:222222222222:repository\/shared\/private because no resource-based policy/,
+    );
   });
 });
 
@@ -271,33 +324,56 @@ describe('CloudWatch Logs', () => {
       logGroupArn: `arn:aws:logs:${region}:${ACCOUNT}:log-group:/ecs/web`,
     });
     expect(typeof web!.creationTime).toBe('number'); // epoch ms, not a Date
-    const byId = await clients.logs.send(new DescribeLogGroupsCommand({ logGroupIdentifiers: ['/ecs/manager', `arn:aws:logs:${region}:${ACCOUNT}:log-group:/ecs/web`] }));
+    const byId = await clients.logs.send(
+      new DescribeLogGroupsCommand({ logGroupIdentifiers: ['/ecs/manager', `arn:aws:logs:${region}:${ACCOUNT}:log-group:/ecs/web`] }),
+    );
     expect(byId.logGroups!.map((g) => g.logGroupName)).toEqual(['/ecs/manager', '/ecs/web']);
   });
 
   it('creates a stream and puts an event, as the awslogs check does', async () => {
     const now = emu.clock.now();
     await clients.logs.send(new CreateLogStreamCommand({ logGroupName: '/ecs/web', logStreamName: 'verify/app/1' }));
-    const put = await clients.logs.send(new PutLogEventsCommand({ logGroupName: '/ecs/web', logStreamName: 'verify/app/1', logEvents: [{ timestamp: now, message: 'This is a verify message by ecs-chatops' }] }));
+    const put = await clients.logs.send(
+      new PutLogEventsCommand({
+        logGroupName: '/ecs/web',
+        logStreamName: 'verify/app/1',
+        logEvents: [{ timestamp: now, message: 'This is a verify message by ecs-chatops' }],
+      }),
+    );
     expect(put.nextSequenceToken).toMatch(/^\d+$/);
     expect(put.rejectedLogEventsInfo).toBeUndefined();
     const { logStreams } = await clients.logs.send(new DescribeLogStreamsCommand({ logGroupName: '/ecs/web', logStreamNamePrefix: 'verify/' }));
     expect(logStreams).toMatchObject([{ logStreamName: 'verify/app/1', firstEventTimestamp: now, lastEventTimestamp: now }]);
 
-    const old = await clients.logs.send(new PutLogEventsCommand({ logGroupName: '/ecs/web', logStreamName: 'verify/app/1', logEvents: [{ timestamp: now - 15 * 86_400_000, message: 'old' }, { timestamp: now, message: 'new' }] }));
+    const old = await clients.logs.send(
+      new PutLogEventsCommand({
+        logGroupName: '/ecs/web',
+        logStreamName: 'verify/app/1',
+        logEvents: [
+          { timestamp: now - 15 * 86_400_000, message: 'old' },
+          { timestamp: now, message: 'new' },
+        ],
+      }),
+    );
     expect(old.rejectedLogEventsInfo).toEqual({ tooOldLogEventEndIndex: 0 });
   });
 
-  it('answers missing groups and streams, and duplicate streams, with Logs\' errors', async () => {
+  it("answers missing groups and streams, and duplicate streams, with Logs' errors", async () => {
     const group = await fail(clients.logs.send(new CreateLogStreamCommand({ logGroupName: '/ecs/broken', logStreamName: 'x' })));
     expect(group).toMatchObject({ name: 'ResourceNotFoundException', message: 'The specified log group does not exist.' });
-    const stream = await fail(clients.logs.send(new PutLogEventsCommand({ logGroupName: '/ecs/web', logStreamName: 'nope', logEvents: [{ timestamp: emu.clock.now(), message: 'x' }] })));
+    const stream = await fail(
+      clients.logs.send(
+        new PutLogEventsCommand({ logGroupName: '/ecs/web', logStreamName: 'nope', logEvents: [{ timestamp: emu.clock.now(), message: 'x' }] }),
+      ),
+    );
     expect(stream).toMatchObject({ name: 'ResourceNotFoundException', message: 'The specified log stream does not exist.' });
     await clients.logs.send(new CreateLogStreamCommand({ logGroupName: '/ecs/manager', logStreamName: 'dup' }));
     await expect(clients.logs.send(new CreateLogStreamCommand({ logGroupName: '/ecs/manager', logStreamName: 'dup' }))).rejects.toMatchObject({
       name: 'ResourceAlreadyExistsException',
     });
-    await expect(clients.logs.send(new DescribeLogStreamsCommand({ logGroupName: '/ecs/broken' }))).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
+    await expect(clients.logs.send(new DescribeLogStreamsCommand({ logGroupName: '/ecs/broken' }))).rejects.toMatchObject({
+      name: 'ResourceNotFoundException',
+    });
   });
 });
 
@@ -316,9 +392,14 @@ describe('Secrets Manager', () => {
     expect(current).toMatchObject({ SecretString: 'web-api-key-v2', VersionStages: ['AWSCURRENT'] });
     const previous = await clients.secrets.send(new GetSecretValueCommand({ SecretId: 'web/api-key', VersionStage: 'AWSPREVIOUS' }));
     expect(previous.SecretString).toBe('web-api-key-v1');
-    expect((await clients.secrets.send(new GetSecretValueCommand({ SecretId: 'web/api-key', VersionId: previous.VersionId }))).SecretString).toBe('web-api-key-v1');
+    expect((await clients.secrets.send(new GetSecretValueCommand({ SecretId: 'web/api-key', VersionId: previous.VersionId }))).SecretString).toBe(
+      'web-api-key-v1',
+    );
     const stage = await fail(clients.secrets.send(new GetSecretValueCommand({ SecretId: 'web/api-key', VersionStage: 'AWSPENDING' })));
-    expect(stage).toMatchObject({ name: 'ResourceNotFoundException', message: "Secrets Manager can't find the specified secret value for staging label: AWSPENDING" });
+    expect(stage).toMatchObject({
+      name: 'ResourceNotFoundException',
+      message: "Secrets Manager can't find the specified secret value for staging label: AWSPENDING",
+    });
     const missing = await fail(clients.secrets.send(new GetSecretValueCommand({ SecretId: 'nope' })));
     expect(missing).toMatchObject({ name: 'ResourceNotFoundException', message: "Secrets Manager can't find the specified secret." });
   });
@@ -326,14 +407,20 @@ describe('Secrets Manager', () => {
 
 describe('SSM DescribeParameters', () => {
   it('reports the KMS key of SecureString parameters', async () => {
-    const { Parameters } = await clients.ssm.send(new DescribeParametersCommand({ ParameterFilters: [{ Key: 'Name', Values: ['/web/DATABASE_URL', '/broken/DATABASE_URL'] }] }));
+    const { Parameters } = await clients.ssm.send(
+      new DescribeParametersCommand({ ParameterFilters: [{ Key: 'Name', Values: ['/web/DATABASE_URL', '/broken/DATABASE_URL'] }] }),
+    );
     expect(Parameters!.map((p) => [p.Name, p.Type, p.KeyId])).toEqual([
       ['/broken/DATABASE_URL', 'SecureString', 'alias/broken-secrets'],
       ['/web/DATABASE_URL', 'SecureString', 'alias/aws/ssm'],
     ]);
-    const byPath = await clients.ssm.send(new DescribeParametersCommand({ ParameterFilters: [{ Key: 'Path', Option: 'Recursive', Values: ['/ecs-chatops'] }] }));
+    const byPath = await clients.ssm.send(
+      new DescribeParametersCommand({ ParameterFilters: [{ Key: 'Path', Option: 'Recursive', Values: ['/ecs-chatops'] }] }),
+    );
     expect(byPath.Parameters!.map((p) => p.Name)).toEqual(['/ecs-chatops/slack/bot-token', '/ecs-chatops/slack/signing-secret']);
-    await expect(clients.ssm.send(new DescribeParametersCommand({ ParameterFilters: [{ Key: 'Color', Values: ['x'] }] }))).rejects.toMatchObject({ name: 'InvalidFilterKey' });
+    await expect(clients.ssm.send(new DescribeParametersCommand({ ParameterFilters: [{ Key: 'Color', Values: ['x'] }] }))).rejects.toMatchObject({
+      name: 'InvalidFilterKey',
+    });
   });
 });
 
@@ -368,7 +455,17 @@ describe('KMS', () => {
 describe('ELBv2', () => {
   it('describes the web target group: HTTP on the container port, IP targets', async () => {
     const { TargetGroups } = await clients.elb.send(new DescribeTargetGroupsCommand({ TargetGroupArns: [V.targetGroups.web] }));
-    expect(TargetGroups).toMatchObject([{ TargetGroupName: 'web', Protocol: 'HTTP', Port: 8080, TargetType: 'ip', VpcId: V.network.vpc, LoadBalancerArns: [V.loadBalancer], HealthCheckEnabled: true }]);
+    expect(TargetGroups).toMatchObject([
+      {
+        TargetGroupName: 'web',
+        Protocol: 'HTTP',
+        Port: 8080,
+        TargetType: 'ip',
+        VpcId: V.network.vpc,
+        LoadBalancerArns: [V.loadBalancer],
+        HealthCheckEnabled: true,
+      },
+    ]);
     const err = await fail(clients.elb.send(new DescribeTargetGroupsCommand({ TargetGroupArns: [V.targetGroups.web, V.targetGroups.missing] })));
     expect(err).toMatchObject({ name: 'TargetGroupNotFoundException', message: 'One or more target groups not found' });
     expect(err.$metadata.httpStatusCode).toBe(400);
@@ -382,10 +479,14 @@ describe('ELBv2', () => {
     expect(TargetHealthDescriptions!.map((d) => d.Target!.Id).sort()).toEqual(ips);
     expect(TargetHealthDescriptions!.every((d) => d.TargetHealth!.State === 'healthy' && d.Target!.Port === 8080)).toBe(true);
     // CodeDeploy's pair: legacy's tasks are registered in blue only.
-    const [blue, green] = await Promise.all(SAMPLE.legacyTargetGroupArns.map((arn) => clients.elb.send(new DescribeTargetHealthCommand({ TargetGroupArn: arn }))));
+    const [blue, green] = await Promise.all(
+      SAMPLE.legacyTargetGroupArns.map((arn) => clients.elb.send(new DescribeTargetHealthCommand({ TargetGroupArn: arn }))),
+    );
     expect(blue!.TargetHealthDescriptions!.map((d) => d.TargetHealth!.State)).toEqual(['healthy', 'healthy']);
     expect(green!.TargetHealthDescriptions).toEqual([]);
-    await expect(clients.elb.send(new DescribeTargetHealthCommand({ TargetGroupArn: V.targetGroups.missing }))).rejects.toMatchObject({ name: 'TargetGroupNotFoundException' });
+    await expect(clients.elb.send(new DescribeTargetHealthCommand({ TargetGroupArn: V.targetGroups.missing }))).rejects.toMatchObject({
+      name: 'TargetGroupNotFoundException',
+    });
   });
 });
 
@@ -395,7 +496,14 @@ describe('EC2', () => {
     const explicit = await clients.ec2.send(new DescribeRouteTablesCommand({ Filters: [{ Name: 'association.subnet-id', Values: [subnetId] }] }));
     if (explicit.RouteTables!.length) return explicit.RouteTables![0]!;
     const { Subnets } = await clients.ec2.send(new DescribeSubnetsCommand({ SubnetIds: [subnetId] }));
-    const main = await clients.ec2.send(new DescribeRouteTablesCommand({ Filters: [{ Name: 'vpc-id', Values: [Subnets![0]!.VpcId!] }, { Name: 'association.main', Values: ['true'] }] }));
+    const main = await clients.ec2.send(
+      new DescribeRouteTablesCommand({
+        Filters: [
+          { Name: 'vpc-id', Values: [Subnets![0]!.VpcId!] },
+          { Name: 'association.main', Values: ['true'] },
+        ],
+      }),
+    );
     return main.RouteTables![0]!;
   }
   const defaultRoute = (t: RouteTable) => t.Routes!.find((r) => r.DestinationCidrBlock === '0.0.0.0/0');
@@ -403,14 +511,24 @@ describe('EC2', () => {
   it('describes subnets by id and filter; unknown ids are InvalidSubnetID.NotFound', async () => {
     const { Subnets } = await clients.ec2.send(new DescribeSubnetsCommand({ SubnetIds: [...V.network.privateSubnets] }));
     expect(Subnets).toMatchObject([
-      { SubnetId: V.network.privateSubnets[0], VpcId: V.network.vpc, AvailabilityZone: 'us-east-1a', CidrBlock: '10.0.1.0/24', MapPublicIpOnLaunch: false, State: 'available', AvailableIpAddressCount: 240 },
+      {
+        SubnetId: V.network.privateSubnets[0],
+        VpcId: V.network.vpc,
+        AvailabilityZone: 'us-east-1a',
+        CidrBlock: '10.0.1.0/24',
+        MapPublicIpOnLaunch: false,
+        State: 'available',
+        AvailableIpAddressCount: 240,
+      },
       { SubnetId: V.network.privateSubnets[1], AvailabilityZone: 'us-east-1b', Tags: [{ Key: 'Name', Value: 'main-private-b' }] },
     ]);
     const tagged = await clients.ec2.send(new DescribeSubnetsCommand({ Filters: [{ Name: 'tag:Name', Values: ['main-public-*'] }] }));
     expect(tagged.Subnets!.map((s) => [s.SubnetId, s.MapPublicIpOnLaunch])).toEqual([[V.network.publicSubnet, true]]);
     const err = await fail(clients.ec2.send(new DescribeSubnetsCommand({ SubnetIds: ['subnet-00000000000000000'] })));
     expect(err).toMatchObject({ name: 'InvalidSubnetID.NotFound', message: "The subnet ID 'subnet-00000000000000000' does not exist" });
-    await expect(clients.ec2.send(new DescribeSubnetsCommand({ Filters: [{ Name: 'colour', Values: ['x'] }] }))).rejects.toMatchObject({ name: 'InvalidParameterValue' });
+    await expect(clients.ec2.send(new DescribeSubnetsCommand({ Filters: [{ Name: 'colour', Values: ['x'] }] }))).rejects.toMatchObject({
+      name: 'InvalidParameterValue',
+    });
   });
 
   it('route tables: explicit and main associations, NAT and IGW default routes', async () => {
@@ -433,7 +551,9 @@ describe('EC2', () => {
         GroupName: 'web-tasks',
         Description: 'ECS tasks behind the main ALB',
         VpcId: V.network.vpc,
-        IpPermissions: [{ IpProtocol: 'tcp', FromPort: 8080, ToPort: 8080, UserIdGroupPairs: [{ GroupId: V.network.albSecurityGroup, Description: 'from main-alb' }] }],
+        IpPermissions: [
+          { IpProtocol: 'tcp', FromPort: 8080, ToPort: 8080, UserIdGroupPairs: [{ GroupId: V.network.albSecurityGroup, Description: 'from main-alb' }] },
+        ],
         IpPermissionsEgress: [{ IpProtocol: '-1', IpRanges: [{ CidrIp: '0.0.0.0/0' }] }],
       },
     ]);
@@ -444,11 +564,28 @@ describe('EC2', () => {
   it('VPC endpoints: gateway vs interface, by VPC and service name', async () => {
     const main = await clients.ec2.send(new DescribeVpcEndpointsCommand({ Filters: [{ Name: 'vpc-id', Values: [V.network.vpc] }] }));
     expect(main.VpcEndpoints).toMatchObject([
-      { VpcEndpointId: V.network.s3Endpoint, VpcEndpointType: 'Gateway', ServiceName: 'com.amazonaws.us-east-1.s3', State: 'available', RouteTableIds: [V.network.routeTables.privateA, V.network.routeTables.main] },
+      {
+        VpcEndpointId: V.network.s3Endpoint,
+        VpcEndpointType: 'Gateway',
+        ServiceName: 'com.amazonaws.us-east-1.s3',
+        State: 'available',
+        RouteTableIds: [V.network.routeTables.privateA, V.network.routeTables.main],
+      },
     ]);
-    const isolated = await clients.ec2.send(new DescribeVpcEndpointsCommand({ Filters: [{ Name: 'vpc-id', Values: [V.network.isolated.vpc] }, { Name: 'vpc-endpoint-type', Values: ['Interface'] }] }));
+    const isolated = await clients.ec2.send(
+      new DescribeVpcEndpointsCommand({
+        Filters: [
+          { Name: 'vpc-id', Values: [V.network.isolated.vpc] },
+          { Name: 'vpc-endpoint-type', Values: ['Interface'] },
+        ],
+      }),
+    );
     expect(isolated.VpcEndpoints!.map((e) => e.ServiceName)).toEqual(V.network.isolated.interfaceEndpoints.map((s) => `com.amazonaws.us-east-1.${s}`));
-    expect(isolated.VpcEndpoints![0]).toMatchObject({ PrivateDnsEnabled: true, SubnetIds: [V.network.isolated.subnet], Groups: [{ GroupId: V.network.isolated.endpointSecurityGroup }] });
+    expect(isolated.VpcEndpoints![0]).toMatchObject({
+      PrivateDnsEnabled: true,
+      SubnetIds: [V.network.isolated.subnet],
+      Groups: [{ GroupId: V.network.isolated.endpointSecurityGroup }],
+    });
     expect(isolated.VpcEndpoints![0]!.CreationTimestamp).toBeInstanceOf(Date);
     const err = await fail(clients.ec2.send(new DescribeVpcEndpointsCommand({ VpcEndpointIds: ['vpce-00000000'] })));
     expect(err).toMatchObject({ name: 'InvalidVpcEndpointId.NotFound' });
@@ -481,7 +618,9 @@ describe('web, manager and legacy pass every check', () => {
       for (const secret of c.secrets ?? []) {
         const isSsm = secret.valueFrom!.includes(':ssm:');
         if (isSsm) {
-          const { Parameters } = await clients.ssm.send(new DescribeParametersCommand({ ParameterFilters: [{ Key: 'Name', Values: [secret.valueFrom!.split(':parameter')[1]!] }] }));
+          const { Parameters } = await clients.ssm.send(
+            new DescribeParametersCommand({ ParameterFilters: [{ Key: 'Name', Values: [secret.valueFrom!.split(':parameter')[1]!] }] }),
+          );
           expect(Parameters).toHaveLength(1);
         } else {
           await clients.secrets.send(new DescribeSecretCommand({ SecretId: secret.valueFrom }));
@@ -540,7 +679,9 @@ describe('the bench service (seed-bench.ts) passes every check verify would make
       taskDefinition: BENCH.taskDefinition,
       enableExecuteCommand: true,
       loadBalancers: BENCH.loadBalancers,
-      networkConfiguration: { awsvpcConfiguration: { subnets: V.network.privateSubnets, securityGroups: [V.network.taskSecurityGroup], assignPublicIp: 'DISABLED' } },
+      networkConfiguration: {
+        awsvpcConfiguration: { subnets: V.network.privateSubnets, securityGroups: [V.network.taskSecurityGroup], assignPublicIp: 'DISABLED' },
+      },
       deployments: [{ id: BENCH.deployment, status: 'PRIMARY', rolloutState: 'COMPLETED', runningCount: 2 }],
     });
     expect((await service()).events![0]!.message).toBe('(service bench) has reached a steady state.');
@@ -550,7 +691,15 @@ describe('the bench service (seed-bench.ts) passes every check verify would make
 
   it('has 3 containers with ECR images that exist, logging to a log group that exists', async () => {
     const td = await definition();
-    expect(td).toMatchObject({ status: 'ACTIVE', networkMode: 'awsvpc', requiresCompatibilities: ['FARGATE'], cpu: '1024', memory: '2048', taskRoleArn: BENCH.roles.task, executionRoleArn: BENCH.roles.execution });
+    expect(td).toMatchObject({
+      status: 'ACTIVE',
+      networkMode: 'awsvpc',
+      requiresCompatibilities: ['FARGATE'],
+      cpu: '1024',
+      memory: '2048',
+      taskRoleArn: BENCH.roles.task,
+      executionRoleArn: BENCH.roles.execution,
+    });
     expect(td.containerDefinitions!.map((x) => [x.name, x.image])).toEqual([
       ['app', BENCH.images.app],
       ['worker', BENCH.images.worker],
@@ -569,7 +718,8 @@ describe('the bench service (seed-bench.ts) passes every check verify would make
     expect(await allowed(BENCH.roles.execution, 'ecr:GetAuthorizationToken', '*')).toBe('allowed');
     const { logGroups } = await c.logs.send(new DescribeLogGroupsCommand({ logGroupNamePrefix: BENCH.logGroup }));
     expect(logGroups!.map((g) => g.logGroupName)).toEqual([BENCH.logGroup]);
-    for (const action of ['logs:CreateLogStream', 'logs:PutLogEvents']) expect(await allowed(BENCH.roles.execution, action, logStreamArn(BENCH.logGroup))).toBe('allowed');
+    for (const action of ['logs:CreateLogStream', 'logs:PutLogEvents'])
+      expect(await allowed(BENCH.roles.execution, action, logStreamArn(BENCH.logGroup))).toBe('allowed');
     await c.logs.send(new CreateLogStreamCommand({ logGroupName: BENCH.logGroup, logStreamName: 'ecs-chatops-verify' }));
   });
 
@@ -591,7 +741,9 @@ describe('the bench service (seed-bench.ts) passes every check verify would make
       let keyId: string;
       let service: string;
       if (valueFrom.includes(':ssm:')) {
-        const { Parameters } = await c.ssm.send(new DescribeParametersCommand({ ParameterFilters: [{ Key: 'Name', Values: [valueFrom.split(':parameter')[1]!] }] }));
+        const { Parameters } = await c.ssm.send(
+          new DescribeParametersCommand({ ParameterFilters: [{ Key: 'Name', Values: [valueFrom.split(':parameter')[1]!] }] }),
+        );
         expect(Parameters![0]!.Type).toBe('SecureString');
         keyId = Parameters![0]!.KeyId!;
         service = 'ssm';
@@ -659,8 +811,18 @@ describe('the bench service (seed-bench.ts) passes every check verify would make
     expect(new Set(Subnets!.map((x) => x.VpcId))).toEqual(new Set([V.network.vpc]));
     for (const subnet of BENCH.network.subnets) {
       let { RouteTables } = await c.ec2.send(new DescribeRouteTablesCommand({ Filters: [{ Name: 'association.subnet-id', Values: [subnet] }] }));
-      if (!RouteTables!.length) ({ RouteTables } = await c.ec2.send(new DescribeRouteTablesCommand({ Filters: [{ Name: 'vpc-id', Values: [V.network.vpc] }, { Name: 'association.main', Values: ['true'] }] })));
-      expect(RouteTables![0]!.Routes).toContainEqual(expect.objectContaining({ DestinationCidrBlock: '0.0.0.0/0', NatGatewayId: V.network.natGateway, State: 'active' }));
+      if (!RouteTables!.length)
+        ({ RouteTables } = await c.ec2.send(
+          new DescribeRouteTablesCommand({
+            Filters: [
+              { Name: 'vpc-id', Values: [V.network.vpc] },
+              { Name: 'association.main', Values: ['true'] },
+            ],
+          }),
+        ));
+      expect(RouteTables![0]!.Routes).toContainEqual(
+        expect.objectContaining({ DestinationCidrBlock: '0.0.0.0/0', NatGatewayId: V.network.natGateway, State: 'active' }),
+      );
     }
     const { SecurityGroups } = await c.ec2.send(new DescribeSecurityGroupsCommand({ GroupIds: [...BENCH.network.securityGroups] }));
     expect(SecurityGroups![0]!.IpPermissionsEgress).toContainEqual(expect.objectContaining({ IpProtocol: '-1', IpRanges: [{ CidrIp: '0.0.0.0/0' }] }));
@@ -671,12 +833,16 @@ describe('every deliberate problem of broken is observable', () => {
   const checks: Record<(typeof V.problems)[number]['id'], () => Promise<void>> = {
     'image-tag-missing': async () => {
       const [repositoryName, imageTag] = SAMPLE.images.broken.slice(ECR_HOST.length + 1).split(':');
-      await expect(clients.ecr.send(new DescribeImagesCommand({ repositoryName, imageIds: [{ imageTag }] }))).rejects.toMatchObject({ name: 'ImageNotFoundException' });
+      await expect(clients.ecr.send(new DescribeImagesCommand({ repositoryName, imageIds: [{ imageTag }] }))).rejects.toMatchObject({
+        name: 'ImageNotFoundException',
+      });
     },
     'log-group-missing': async () => {
       const { logGroups } = await clients.logs.send(new DescribeLogGroupsCommand({ logGroupNamePrefix: '/ecs/broken' }));
       expect(logGroups!.map((g) => g.logGroupName)).toEqual(['/ecs/broken-v1']);
-      await expect(clients.logs.send(new CreateLogStreamCommand({ logGroupName: '/ecs/broken', logStreamName: 'verify' }))).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
+      await expect(clients.logs.send(new CreateLogStreamCommand({ logGroupName: '/ecs/broken', logStreamName: 'verify' }))).rejects.toMatchObject({
+        name: 'ResourceNotFoundException',
+      });
     },
     'secret-missing': async () => {
       await expect(clients.secrets.send(new DescribeSecretCommand({ SecretId: SAMPLE.secrets.brokenApiKey }))).rejects.toMatchObject({
@@ -695,7 +861,9 @@ describe('every deliberate problem of broken is observable', () => {
       const { Policy } = await clients.kms.send(new GetKeyPolicyCommand({ KeyId: KeyMetadata!.Arn }));
       const context = { ContextEntries: [via('ssm'), callerAccount] };
       expect((await decision(V.roles.brokenExecution, 'kms:Decrypt', KeyMetadata!.Arn, context)).EvalDecision).toBe('allowed');
-      expect((await decision(V.roles.brokenExecution, 'kms:Decrypt', KeyMetadata!.Arn, { ...context, ResourcePolicy: Policy })).EvalDecision).toBe('implicitDeny');
+      expect((await decision(V.roles.brokenExecution, 'kms:Decrypt', KeyMetadata!.Arn, { ...context, ResourcePolicy: Policy })).EvalDecision).toBe(
+        'implicitDeny',
+      );
     },
     'execution-role-trust': async () => {
       const { Role } = await clients.iam.send(new GetRoleCommand({ RoleName: 'broken-execution-role' }));
@@ -722,15 +890,31 @@ describe('every deliberate problem of broken is observable', () => {
       expect(awsvpc).toMatchObject({ subnets: [V.network.isolated.subnet], securityGroups: [V.network.isolated.securityGroup], assignPublicIp: 'DISABLED' });
       const { Subnets } = await clients.ec2.send(new DescribeSubnetsCommand({ SubnetIds: awsvpc.subnets }));
       expect(Subnets![0]!.VpcId).toBe(V.network.isolated.vpc);
-      const { RouteTables } = await clients.ec2.send(new DescribeRouteTablesCommand({ Filters: [{ Name: 'vpc-id', Values: [V.network.isolated.vpc] }, { Name: 'association.main', Values: ['true'] }] }));
+      const { RouteTables } = await clients.ec2.send(
+        new DescribeRouteTablesCommand({
+          Filters: [
+            { Name: 'vpc-id', Values: [V.network.isolated.vpc] },
+            { Name: 'association.main', Values: ['true'] },
+          ],
+        }),
+      );
       expect(RouteTables![0]!.Routes!.some((r) => r.DestinationCidrBlock === '0.0.0.0/0')).toBe(false);
-      const dkr = await clients.ec2.send(new DescribeVpcEndpointsCommand({ Filters: [{ Name: 'vpc-id', Values: [V.network.isolated.vpc] }, { Name: 'service-name', Values: ['com.amazonaws.us-east-1.ecr.dkr', 'com.amazonaws.us-east-1.ssmmessages'] }] }));
+      const dkr = await clients.ec2.send(
+        new DescribeVpcEndpointsCommand({
+          Filters: [
+            { Name: 'vpc-id', Values: [V.network.isolated.vpc] },
+            { Name: 'service-name', Values: ['com.amazonaws.us-east-1.ecr.dkr', 'com.amazonaws.us-east-1.ssmmessages'] },
+          ],
+        }),
+      );
       expect(dkr.VpcEndpoints).toEqual([]);
     },
     'target-group-missing': async () => {
       const { services } = await clients.ecs.send(new DescribeServicesCommand({ cluster: 'main', services: ['broken'] }));
       expect(services![0]!.loadBalancers).toEqual([{ targetGroupArn: V.targetGroups.missing, containerName: 'app', containerPort: 8080 }]);
-      await expect(clients.elb.send(new DescribeTargetGroupsCommand({ TargetGroupArns: [V.targetGroups.missing] }))).rejects.toMatchObject({ name: 'TargetGroupNotFoundException' });
+      await expect(clients.elb.send(new DescribeTargetGroupsCommand({ TargetGroupArns: [V.targetGroups.missing] }))).rejects.toMatchObject({
+        name: 'TargetGroupNotFoundException',
+      });
     },
   };
   it.each(V.problems.map((p) => [p.id, p] as const))('%s', async (id) => {

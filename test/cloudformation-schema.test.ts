@@ -22,14 +22,16 @@ describe('the packaged stack template (.serverless/cloudformation-template-updat
   it('holds every resource serverless.yml declares and the functions osls generates', () => {
     const ids = Object.keys(template.Resources);
     expect(ids).toEqual(expect.arrayContaining(Object.keys(readYaml('serverless.yml').resources.Resources)));
-    expect(ids).toEqual(expect.arrayContaining(['IngressLambdaFunction', 'WorkerLambdaFunction', 'RunWorkflowLambdaFunction', 'DeployWorkflowLambdaFunction', 'HttpApi']));
+    expect(ids).toEqual(
+      expect.arrayContaining(['IngressLambdaFunction', 'WorkerLambdaFunction', 'RunWorkflowLambdaFunction', 'DeployWorkflowLambdaFunction', 'HttpApi']),
+    );
   });
 
   it('is valid against the resource schemas: types, properties, required properties, value types, GetAtt attributes', () => {
     expect(validateTemplate(template, db)).toEqual([]);
   });
 
-  it('carries the durable functions\' DurableConfig into the generated functions, where the schema knows it', () => {
+  it("carries the durable functions' DurableConfig into the generated functions, where the schema knows it", () => {
     // serverless.yml merges DurableConfig by override (osls has no property for it): the merge
     // must land in the function CloudFormation creates, with the schema's own property names.
     for (const id of ['RunWorkflowLambdaFunction', 'DeployWorkflowLambdaFunction']) {
@@ -89,6 +91,10 @@ describe('the validator itself', () => {
       /Resources\.Logs\.Properties\.RetentionInDays: 45 is not one of/,
       /Outputs\.X\.Value: Ghost is not a resource/,
     ];
-    for (const pattern of expected) expect(errors.some((e) => pattern.test(e)), `${pattern} in\n${errors.join('\n')}`).toBe(true);
+    for (const pattern of expected)
+      expect(
+        errors.some((e) => pattern.test(e)),
+        `${pattern} in\n${errors.join('\n')}`,
+      ).toBe(true);
   });
 });

@@ -12,7 +12,13 @@ describe('configuration', () => {
   });
   it('names the path and the problem of every error', () => {
     try {
-      parseConfig({ slack: { teams: ['nope'] }, targets: { Web: { region: 'us-east-1', cluster: 'c', service: 's' }, ok: { region: 'moon', cluster: '', service: 's', roleArn: 'arn:aws:iam::1:role/x', extra: 1 } } });
+      parseConfig({
+        slack: { teams: ['nope'] },
+        targets: {
+          Web: { region: 'us-east-1', cluster: 'c', service: 's' },
+          ok: { region: 'moon', cluster: '', service: 's', roleArn: 'arn:aws:iam::1:role/x', extra: 1 },
+        },
+      });
       expect.unreachable();
     } catch (error) {
       expect(error).toBeInstanceOf(ConfigError);
@@ -39,7 +45,12 @@ describe('verify settings', () => {
   it('defaults verify settings and refuses unknown families and malformed actions', () => {
     const base = { slack: { teams: ['T1'] }, targets: { a: { region: 'us-east-1', cluster: 'c', service: 's' } } };
     expect(parseConfig(base).targets.a!.verify).toEqual({ skip: [], putLogs: false, requiredPermissions: [] });
-    const bad = { ...base, targets: { a: { ...base.targets.a, verify: { skip: [{ family: 'dns', reason: 'nope' }], requiredPermissions: [{ role: 'task', actions: ['s3 get'] }] } } } };
+    const bad = {
+      ...base,
+      targets: {
+        a: { ...base.targets.a, verify: { skip: [{ family: 'dns', reason: 'nope' }], requiredPermissions: [{ role: 'task', actions: ['s3 get'] }] } },
+      },
+    };
     expect(() => parseConfig(bad)).toThrow(/targets\.a\.verify\.skip\.0\.family/);
     expect(() => parseConfig(bad)).toThrow(/targets\.a\.verify\.requiredPermissions\.0\.actions\.0: must be an IAM action/);
   });

@@ -50,7 +50,12 @@ describe('cross-account credentials', () => {
   it('keeps separate sessions for separate users', async () => {
     await assumeRoleCredentials(TARGET_ROLE, 'us-east-1', alice)();
     await assumeRoleCredentials(TARGET_ROLE, 'us-east-1', { teamId: 'T0LOCAL', userId: 'U0BOB' })();
-    expect(aws.state.sessions(TARGET_ROLE).map((s) => s.sessionName).slice(-2)).toEqual(['ecs-chatops@U0ALICE', 'ecs-chatops@U0BOB']);
+    expect(
+      aws.state
+        .sessions(TARGET_ROLE)
+        .map((s) => s.sessionName)
+        .slice(-2),
+    ).toEqual(['ecs-chatops@U0ALICE', 'ecs-chatops@U0BOB']);
   });
 
   it('makes ECS calls of a target with roleArn as the assumed-role session, and collects request ids', async () => {

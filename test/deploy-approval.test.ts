@@ -86,7 +86,19 @@ let eventCounter = 0;
 async function react(request: ApprovalRequest, userId: string, reaction: string, added = true, teamId = T): Promise<void> {
   const tracked = (await dynamoApprovalRequests.get(request.pk)) as unknown as Record<string, unknown>;
   const ctx: ReactionContext = {
-    job: { kind: 'reaction', id: `job${++eventCounter}`, eventId: `Ev${eventCounter}`, teamId, userId, reaction, added, channelId: CHANNEL, messageTs: request.messageTs, trackedKey: request.pk, receivedAt: now },
+    job: {
+      kind: 'reaction',
+      id: `job${++eventCounter}`,
+      eventId: `Ev${eventCounter}`,
+      teamId,
+      userId,
+      reaction,
+      added,
+      channelId: CHANNEL,
+      messageTs: request.messageTs,
+      trackedKey: request.pk,
+      receivedAt: now,
+    },
     tracked,
     config: {} as Config,
     approvals,
@@ -179,7 +191,12 @@ describe('approval by reaction', () => {
     expect(await status(request)).toMatchObject({ status: 'approved', approvals: ['U0BOB', 'U0CAROL'] });
     expect(sent).toHaveLength(1);
     const notes = slackCalls.filter((c) => c.method === 'chat.postMessage').map((c) => String(c.args.text));
-    expect(notes).toEqual(['👍 <@U0BOB> approved (1 of 2).', '↩️ <@U0BOB> withdrew their approval (0 of 2).', '👍 <@U0BOB> approved (1 of 2).', '👍 Approved by <@U0BOB>, <@U0CAROL>: deploying now.']);
+    expect(notes).toEqual([
+      '👍 <@U0BOB> approved (1 of 2).',
+      '↩️ <@U0BOB> withdrew their approval (0 of 2).',
+      '👍 <@U0BOB> approved (1 of 2).',
+      '👍 Approved by <@U0BOB>, <@U0CAROL>: deploying now.',
+    ]);
   });
 
   it('a reject ends the request; the requester’s reject withdraws it; nothing after that counts', async () => {
@@ -217,7 +234,9 @@ describe('approval by reaction', () => {
       const after = await status(request);
       expect(after.status).toBe('approved');
       // One decision; the callback is completed (a duplicate click racing the winner may send it again, which the workflow ignores).
-      const decisions = slackCalls.filter((c) => c.method === 'chat.postMessage' && String(c.args.text).startsWith('👍 Approved by') && c.args.thread_ts === request.messageTs);
+      const decisions = slackCalls.filter(
+        (c) => c.method === 'chat.postMessage' && String(c.args.text).startsWith('👍 Approved by') && c.args.thread_ts === request.messageTs,
+      );
       expect(decisions).toHaveLength(1);
       expect(sent.length).toBeGreaterThanOrEqual(1);
       expect(new Set(sent.map((x) => x.callbackId))).toEqual(new Set([`cb-${request.id}`]));

@@ -95,7 +95,9 @@ describe('planDeploy against the seeded account', () => {
       });
       // The seeded web is steady: the only note is the image check.
       expect(notes).toHaveLength(1);
-      expect(notes[0]).toMatch(/^✅ `web:v1\.5\.0` is in the ECR repository `web` \(account `111111111111`, us-east-1\), pushed \d{4}-\d\d-\d\d \d\d:\d\d UTC$/);
+      expect(notes[0]).toMatch(
+        /^✅ `web:v1\.5\.0` is in the ECR repository `web` \(account `111111111111`, us-east-1\), pushed \d{4}-\d\d-\d\d \d\d:\d\d UTC$/,
+      );
     });
 
     it('the full image of the same repository works the same way', async () => {
@@ -262,7 +264,10 @@ describe('planDeploy against the seeded account', () => {
       await deployWeb(web44);
       await ecs.send(new DeregisterTaskDefinitionCommand({ taskDefinition: 'web:42' }));
       // web:42 ran well but is gone; `/ecs rollback web` must not answer "`web:42` is INACTIVE … `/ecs rollback web` picks the previous active one".
-      const { plan: p } = await plan('web', { action: 'rollback', history: [entry('web:44', 'success', 0), entry('web:42', 'success', 1), entry('web:41', 'success', 2)] });
+      const { plan: p } = await plan('web', {
+        action: 'rollback',
+        history: [entry('web:44', 'success', 0), entry('web:42', 'success', 1), entry('web:41', 'success', 2)],
+      });
       expect(p.targetTaskDefinition).toBe(SAMPLE.taskDefinitions.webPrevious);
     });
   });
@@ -336,7 +341,14 @@ describe('parsing /ecs deploy and /ecs rollback (shipped configuration)', () => 
 
 describe('how a deploy request reads', () => {
   const deadline = Date.UTC(2026, 10, 24, 12, 37);
-  const rule = (overrides: Partial<ApprovalRule> = {}): ApprovalRule => ({ required: 1, approverRole: 'approver', approveEmoji: 'white_check_mark', rejectEmoji: 'x', deadline, ...overrides });
+  const rule = (overrides: Partial<ApprovalRule> = {}): ApprovalRule => ({
+    required: 1,
+    approverRole: 'approver',
+    approveEmoji: 'white_check_mark',
+    rejectEmoji: 'x',
+    deadline,
+    ...overrides,
+  });
   const plan = (action: DeployPlan['action'] = 'deploy'): DeployPlan => ({
     action,
     currentTaskDefinition: SAMPLE.taskDefinitions.web,
@@ -357,24 +369,37 @@ describe('how a deploy request reads', () => {
     expect(statusLine(request({ status: 'approved', approvals: ['U0BOB', 'U0CAROL'], rule: rule({ required: 2 }) }))).toBe(
       '👍 Approved by <@U0BOB>, <@U0CAROL>: deploying, progress in the thread.',
     );
-    expect(statusLine(request({ status: 'approved', approvals: ['U0BOB'], doing: doing('redeploy') }))).toBe('👍 Approved by <@U0BOB>: redeploying, progress in the thread.');
-    expect(statusLine(request({ status: 'approved', approvals: ['U0BOB'], doing: doing('rollback') }))).toBe('👍 Approved by <@U0BOB>: rolling back, progress in the thread.');
+    expect(statusLine(request({ status: 'approved', approvals: ['U0BOB'], doing: doing('redeploy') }))).toBe(
+      '👍 Approved by <@U0BOB>: redeploying, progress in the thread.',
+    );
+    expect(statusLine(request({ status: 'approved', approvals: ['U0BOB'], doing: doing('rollback') }))).toBe(
+      '👍 Approved by <@U0BOB>: rolling back, progress in the thread.',
+    );
     // No approvals recorded (an admin's decision): the decider.
     expect(statusLine(request({ status: 'approved', decidedBy: 'U0ADMIN' }))).toBe('👍 Approved by <@U0ADMIN>: deploying, progress in the thread.');
   });
 
   it('statusLine: rejected, cancelled, expired', () => {
-    expect(statusLine(request({ status: 'rejected', decidedBy: 'U0BOB', decidedAt: Date.UTC(2026, 10, 24, 12, 9, 30) }))).toBe('🙅 Rejected by <@U0BOB> at 12:09 UTC. Nothing was changed.');
+    expect(statusLine(request({ status: 'rejected', decidedBy: 'U0BOB', decidedAt: Date.UTC(2026, 10, 24, 12, 9, 30) }))).toBe(
+      '🙅 Rejected by <@U0BOB> at 12:09 UTC. Nothing was changed.',
+    );
     expect(statusLine(request({ status: 'rejected', decidedBy: 'U0BOB' }))).toBe('🙅 Rejected by <@U0BOB>. Nothing was changed.');
     expect(statusLine(request({ status: 'cancelled', decidedBy: 'U0ALICE' }))).toBe('🚫 Withdrawn by <@U0ALICE>. Nothing was changed.');
-    expect(statusLine(request({ status: 'expired' }))).toBe('⌛ Expired at 12:37 UTC: not enough approvals in time. Nothing was changed; ask again if it is still wanted.');
+    expect(statusLine(request({ status: 'expired' }))).toBe(
+      '⌛ Expired at 12:37 UTC: not enough approvals in time. Nothing was changed; ask again if it is still wanted.',
+    );
   });
 
   const body = (r: ApprovalRule, action: DeployPlan['action'] = 'deploy') =>
     approvalBody({ details: plan(action).imageNotes, rule: r, requesterId: 'U0ALICE' } satisfies Pick<ApprovalRequest, 'details' | 'rule' | 'requesterId'>);
 
   it('approvalBody: an expiry more than a day away carries its date', () => {
-    const text = approvalBody({ details: [], rule: rule({ deadline: Date.UTC(2026, 10, 26, 9, 5) }), requesterId: 'U0ALICE', requestedAt: '2026-11-24T12:00:00.000Z' });
+    const text = approvalBody({
+      details: [],
+      rule: rule({ deadline: Date.UTC(2026, 10, 26, 9, 5) }),
+      requesterId: 'U0ALICE',
+      requestedAt: '2026-11-24T12:00:00.000Z',
+    });
     expect(text).toContain('Expires at 2026-11-26 09:05 UTC.');
     expect(approvalBody({ details: [], rule: rule(), requesterId: 'U0ALICE', requestedAt: '2026-11-24T12:07:00.000Z' })).toContain('Expires at 12:37 UTC.');
   });

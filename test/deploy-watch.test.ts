@@ -54,7 +54,16 @@ const dep = (over: Partial<Deployment>): Deployment => ({
   ...over,
 });
 const old = (over: Partial<Deployment> = {}): Deployment =>
-  dep({ id: OLD, status: 'ACTIVE', taskDefinition: td(42), runningCount: 2, pendingCount: 0, rolloutState: 'COMPLETED', createdAt: new Date(T0 - 3_600 * S), ...over });
+  dep({
+    id: OLD,
+    status: 'ACTIVE',
+    taskDefinition: td(42),
+    runningCount: 2,
+    pendingCount: 0,
+    rolloutState: 'COMPLETED',
+    createdAt: new Date(T0 - 3_600 * S),
+    ...over,
+  });
 const svc = (deployments: Deployment[], over: Partial<Service> = {}): Service => ({
   serviceName: 'web',
   status: 'ACTIVE',
@@ -102,7 +111,11 @@ describe('the verdict', () => {
     });
     const failed = dep({ status: 'ACTIVE', rolloutState: 'FAILED', rolloutStateReason: reason, failedTasks: 4 });
     const config = { deploymentConfiguration: { deploymentCircuitBreaker: { enable: true, rollback: true } } };
-    expect(verdictOf(svc([rollback, failed, old()], config))).toEqual({ state: 'failed', reason, ecsRollback: { deploymentId: OTHER, taskDefinition: td(42) } });
+    expect(verdictOf(svc([rollback, failed, old()], config))).toEqual({
+      state: 'failed',
+      reason,
+      ecsRollback: { deploymentId: OTHER, taskDefinition: td(42) },
+    });
     // The rollback seen before the FAILED state shows on the watched deployment: still ECS's rollback.
     const caught = verdictOf(svc([rollback, dep({ status: 'ACTIVE' }), old()], config));
     expect(caught).toMatchObject({ state: 'failed', ecsRollback: { deploymentId: OTHER, taskDefinition: td(42) } });
@@ -111,7 +124,10 @@ describe('the verdict', () => {
   it('fails when tasks keep failing though the circuit breaker is off, at ECS’s threshold', () => {
     const off = { deploymentConfiguration: { deploymentCircuitBreaker: { enable: false, rollback: false } } };
     expect(verdictOf(svc([dep({ failedTasks: 2 }), old()], off))).toEqual({ state: 'in-progress' });
-    expect(verdictOf(svc([dep({ failedTasks: 3 }), old()], off))).toEqual({ state: 'failed', reason: '3 tasks of the new deployment failed to start or stay running' });
+    expect(verdictOf(svc([dep({ failedTasks: 3 }), old()], off))).toEqual({
+      state: 'failed',
+      reason: '3 tasks of the new deployment failed to start or stay running',
+    });
     // desiredCount 10: the threshold is 5.
     const ten = (failedTasks: number) => verdictOf(svc([dep({ desiredCount: 10, failedTasks }), old()], { ...off, desiredCount: 10 }));
     expect(ten(4)).toEqual({ state: 'in-progress' });
@@ -126,9 +142,17 @@ describe('the verdict', () => {
   it('fails when the watched deployment is gone or replaced by someone else’s deploy', () => {
     const theirs = dep({ id: OTHER, taskDefinition: td(44) });
     const gone = verdictOf(svc([theirs, old()]));
-    expect(gone).toEqual({ state: 'failed', superseded: true, reason: `deployment ${NEW} is no longer on the service: another deployment (\`web:44\`, ${OTHER}) replaced it` });
+    expect(gone).toEqual({
+      state: 'failed',
+      superseded: true,
+      reason: `deployment ${NEW} is no longer on the service: another deployment (\`web:44\`, ${OTHER}) replaced it`,
+    });
     const replaced = verdictOf(svc([theirs, dep({ status: 'ACTIVE' }), old()]));
-    expect(replaced).toEqual({ state: 'failed', superseded: true, reason: `deployment ${NEW} was replaced by another deployment (\`web:44\`, ${OTHER}) before it finished` });
+    expect(replaced).toEqual({
+      state: 'failed',
+      superseded: true,
+      reason: `deployment ${NEW} was replaced by another deployment (\`web:44\`, ${OTHER}) before it finished`,
+    });
     expect(verdictOf(svc([]))).toEqual({ state: 'failed', reason: `deployment ${NEW} is no longer on the service: it has no deployments` });
     expect(verdictOf(svc([dep({})], { status: 'INACTIVE' }))).toMatchObject({ state: 'failed', reason: expect.stringMatching(/INACTIVE \(deleted\)/) });
   });
@@ -152,7 +176,9 @@ describe('the verdict', () => {
   it('with desiredCount 0, is completed when the deployment is PRIMARY and COMPLETED', () => {
     const zero = (over: Partial<Deployment>) => dep({ desiredCount: 0, runningCount: 0, pendingCount: 0, ...over });
     expect(verdictOf(svc([zero({}), old({ runningCount: 0 })], { desiredCount: 0 }))).toEqual({ state: 'in-progress' });
-    expect(verdictOf(svc([zero({ rolloutState: 'COMPLETED' }), old({ runningCount: 0, desiredCount: 0 })], { desiredCount: 0 }))).toEqual({ state: 'completed' });
+    expect(verdictOf(svc([zero({ rolloutState: 'COMPLETED' }), old({ runningCount: 0, desiredCount: 0 })], { desiredCount: 0 }))).toEqual({
+      state: 'completed',
+    });
     expect(verdictOf(svc([zero({ rolloutState: 'COMPLETED' })], { desiredCount: 0 }))).toEqual({ state: 'completed' });
   });
 
@@ -181,7 +207,11 @@ describe('lines for the thread', () => {
     const deployments = [dep({ runningCount: 0 }), old()];
     // DescribeServices lists events newest first; e1 and e2 share an instant (e2 is newer).
     const first = svc(deployments, {
-      events: [ev('e2', 10, '(service web) registered 2 targets'), ev('e1', 10, '(service web) has started 2 tasks.'), ev('e0', -5, '(service web) has reached a steady state.')],
+      events: [
+        ev('e2', 10, '(service web) registered 2 targets'),
+        ev('e1', 10, '(service web) has started 2 tasks.'),
+        ev('e0', -5, '(service web) has reached a steady state.'),
+      ],
     });
     const a = observeRollout(first, fresh());
     expect(a.lines.slice(1)).toEqual(['• 12:00:10 (service web) has started 2 tasks.', '• 12:00:10 (service web) registered 2 targets']);
@@ -225,7 +255,13 @@ describe('lines for the thread', () => {
   it('escapes <, > and & in AWS text', () => {
     const service = svc([dep({})], { events: [ev('x', 1, '(service web) <!channel> & <https://evil|click>')] });
     expect(observeRollout(service, fresh()).lines[1]).toBe('• 12:00:01 (service web) &lt;!channel&gt; &amp; &lt;https://evil|click&gt;');
-    const task = { stoppedReason: 'Task failed <health> & more', containers: [{ name: 'app', exitCode: 2, reason: 'bad <x>' }, { name: 'log', exitCode: 0 }] };
+    const task = {
+      stoppedReason: 'Task failed <health> & more',
+      containers: [
+        { name: 'app', exitCode: 2, reason: 'bad <x>' },
+        { name: 'log', exitCode: 0 },
+      ],
+    };
     // Kept as AWS wrote it for the final report (which escapes it), escaped in the line.
     expect(stopReason(task)).toBe('Task failed <health> & more (container `app` exited with code 2: bad <x>)');
     const reason = '<https://evil|rolled> & back';
@@ -234,7 +270,8 @@ describe('lines for the thread', () => {
   });
 
   it('asks for stopped tasks only when failedTasks grew', () => {
-    const at = (failedTasks: number) => svc([dep({ failedTasks }), old()], { deploymentConfiguration: { deploymentCircuitBreaker: { enable: true, rollback: true } } });
+    const at = (failedTasks: number) =>
+      svc([dep({ failedTasks }), old()], { deploymentConfiguration: { deploymentCircuitBreaker: { enable: true, rollback: true } } });
     let progress = fresh();
     const seen: boolean[] = [];
     for (const n of [0, 0, 2, 2, 1, 0, 0, 1]) {
@@ -309,7 +346,11 @@ describe('readStoppedTasks', () => {
     try {
       const out = await readStoppedTasks(ecs, 'main', 'web', fresh());
       expect(out.lines).toEqual([`🛑 task \`${'b'.repeat(12)}\` stopped: Task failed ELB health checks in &lt;tg&gt; &amp; more`]);
-      expect(out.progress).toMatchObject({ stoppedTaskIds: ['b'.repeat(32)], otherTaskIds: ['a'.repeat(32)], stopReasons: ['Task failed ELB health checks in <tg> & more'] });
+      expect(out.progress).toMatchObject({
+        stoppedTaskIds: ['b'.repeat(32)],
+        otherTaskIds: ['a'.repeat(32)],
+        stopReasons: ['Task failed ELB health checks in <tg> & more'],
+      });
       expect(mock.commandCalls(ListTasksCommand)[0]!.args[0].input).toEqual({ cluster: 'main', serviceName: 'web', desiredStatus: 'STOPPED', maxResults: 100 });
       expect(mock.calls()).toHaveLength(2);
     } finally {
@@ -368,7 +409,10 @@ describe('against the emulator', () => {
 
   const eventLines = (lines: string[]) => lines.filter((l) => l.startsWith('• '));
   const eventsSince = (service: Service, since: number) =>
-    service.events!.filter((e) => e.createdAt!.getTime() >= since).reverse().map((e) => `• ${e.createdAt!.toISOString().slice(11, 19)} ${e.message}`);
+    service
+      .events!.filter((e) => e.createdAt!.getTime() >= since)
+      .reverse()
+      .map((e) => `• ${e.createdAt!.toISOString().slice(11, 19)} ${e.message}`);
 
   it('follows a good rollout to completed only when the old tasks are gone, each event once', async () => {
     const progress = await deployWeb(SAMPLE.images.webNext);
@@ -397,7 +441,8 @@ describe('against the emulator', () => {
     expect(out.verdict).toEqual({ state: 'failed', reason: 'ECS deployment circuit breaker: tasks failed to start.' });
     const stopped = out.lines.filter((l) => l.startsWith('🛑'));
     expect(stopped).toHaveLength(4);
-    for (const line of stopped) expect(line).toMatch(/^🛑 task `[0-9a-f]{12}` stopped: Essential container in task exited \(container `app` exited with code 1\)$/);
+    for (const line of stopped)
+      expect(line).toMatch(/^🛑 task `[0-9a-f]{12}` stopped: Essential container in task exited \(container `app` exited with code 1\)$/);
     expect(out.progress.stoppedTaskIds).toHaveLength(4);
     expect(out.progress.otherTaskIds!.sort()).toEqual(oldStopped!.map((arn) => arn.split('/').pop()).sort());
     expect(out.progress.stopReasons).toEqual(['Essential container in task exited (container `app` exited with code 1)']);
@@ -407,7 +452,9 @@ describe('against the emulator', () => {
     for (const arn of oldStopped!) expect(out.lines.join('\n')).not.toContain(arn.split('/').pop()!.slice(0, 12));
     // failedTasks grew twice (2 then 4): two lookups, each of at most 2 ECS calls.
     expect(out.stoppedCalls).toEqual([2, 2]);
-    expect(out.lines.filter((l) => !l.startsWith('• ') && !l.startsWith('🛑')).at(-1)).toBe('❌ new `web:44` 0/2 running, 0 pending, 4 failed · old `web:43` 2 running · FAILED');
+    expect(out.lines.filter((l) => !l.startsWith('• ') && !l.startsWith('🛑')).at(-1)).toBe(
+      '❌ new `web:44` 0/2 running, 0 pending, 4 failed · old `web:43` 2 running · FAILED',
+    );
     expect(eventLines(out.lines)).toEqual(eventsSince(await describeWeb(), progress.since));
 
     // Asked again: nothing new, in one call (everything listed was looked at before).
@@ -463,7 +510,9 @@ describe('against the emulator', () => {
       reason: 'ECS deployment circuit breaker: tasks failed to start.',
       ecsRollback: { deploymentId: primary.id, taskDefinition: SAMPLE.taskDefinitions.web },
     });
-    expect(out.lines).toContain(`• ${new Date(progress.since + 100 * S).toISOString().slice(11, 19)} (service web) rolling back to deployment ${SAMPLE.deployments.web}.`);
+    expect(out.lines).toContain(
+      `• ${new Date(progress.since + 100 * S).toISOString().slice(11, 19)} (service web) rolling back to deployment ${SAMPLE.deployments.web}.`,
+    );
   });
 
   it('fails on the failed-task threshold when the circuit breaker is off', async () => {
@@ -480,12 +529,18 @@ describe('against the emulator', () => {
     const out = await watch(progress, {
       onPoll: async (elapsed) => {
         if (elapsed === 20) {
-          const { service } = await env.ecs.send(new UpdateServiceCommand({ cluster: 'main', service: 'web', taskDefinition: SAMPLE.taskDefinitions.webPrevious }));
+          const { service } = await env.ecs.send(
+            new UpdateServiceCommand({ cluster: 'main', service: 'web', taskDefinition: SAMPLE.taskDefinitions.webPrevious }),
+          );
           theirs = service!.deployments![0]!.id;
         }
       },
     });
     expect(out.seconds).toBe(20);
-    expect(out.verdict).toEqual({ state: 'failed', superseded: true, reason: `deployment ${progress.deploymentId} was replaced by another deployment (\`web:41\`, ${theirs}) before it finished` });
+    expect(out.verdict).toEqual({
+      state: 'failed',
+      superseded: true,
+      reason: `deployment ${progress.deploymentId} was replaced by another deployment (\`web:41\`, ${theirs}) before it finished`,
+    });
   });
 });

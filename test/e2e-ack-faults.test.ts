@@ -46,7 +46,9 @@ describe('the ack keeps its 3-second promise', () => {
     world.dynamo.fault('hang');
     const { res, ms } = await timedSlash('status web');
     expect(res.statusCode).toBe(200);
-    expect(text(res)).toMatch(/^⚠️ I can't reach my (allowlist|database) right now \(DynamoDB did not answer in time\), so nothing ran\. Try again in a minute\.$/);
+    expect(text(res)).toMatch(
+      /^⚠️ I can't reach my (allowlist|database) right now \(DynamoDB did not answer in time\), so nothing ran\. Try again in a minute\.$/,
+    );
     expect(ms).toBeLessThan(3_000);
   });
 
@@ -58,14 +60,28 @@ describe('the ack keeps its 3-second promise', () => {
     expect(text(res)).toMatch(/^⚠️ I could not (hand your command to my worker \(AWS Lambda failed|confirm that your command started)/);
     expect(ms).toBeLessThan(3_000);
     world.aws.faults.clear();
-    const out = await ddb.query({ TableName: tableName('audit'), KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': `team#${world.teamId}` }, ScanIndexForward: false, Limit: 1 });
-    expect(out.Items?.[0]).toMatchObject({ commandText: '/ecs status web', decision: 'allowed', outcome: expect.stringMatching(/^(error|unconfirmed)$/), reason: expect.stringMatching(/the worker could not be invoked|unknown whether the worker started/) });
+    const out = await ddb.query({
+      TableName: tableName('audit'),
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': `team#${world.teamId}` },
+      ScanIndexForward: false,
+      Limit: 1,
+    });
+    expect(out.Items?.[0]).toMatchObject({
+      commandText: '/ecs status web',
+      decision: 'allowed',
+      outcome: expect.stringMatching(/^(error|unconfirmed)$/),
+      reason: expect.stringMatching(/the worker could not be invoked|unknown whether the worker started/),
+    });
   });
 
   it('an event whose hand-off fails: Slack gets a 500, the claim is released, and its retry is handed on', async () => {
     // Reactions are work only on requests the bot tracks: a deploy's approval request, rejected here.
     await world.slash('U0ALICE', 'deploy web v1.5.0');
-    const request = await world.slack.waitFor(() => world.slack.workspace.messages.C0OPS!.find((m) => /React :white_check_mark: to approve/.test(m.text)), 20_000);
+    const request = await world.slack.waitFor(
+      () => world.slack.workspace.messages.C0OPS!.find((m) => /React :white_check_mark: to approve/.test(m.text)),
+      20_000,
+    );
     const invoked = () => world.aws.calls.filter((c) => c.action === 'Invoke' && !c.error).length;
     world.aws.faults.throttle('lambda:InvokeFunction', 100);
     const first = await world.react('U0BOB', 'C0OPS', request.ts, 'x');

@@ -46,7 +46,8 @@ const outcome = (ts: string, timeoutMs = 60_000) =>
     return /^(✅|❌|⚠️|🚫)/.test(text) ? text : undefined;
   }, timeoutMs);
 /** The sessions each function opened on the target role, and whether the target role was ever refused. */
-const assumedBy = (fn: string) => world.aws.authority.decisions.filter((d) => d.functionName === fn && d.action === 'sts:AssumeRole' && d.resource === TARGET_ROLE);
+const assumedBy = (fn: string) =>
+  world.aws.authority.decisions.filter((d) => d.functionName === fn && d.action === 'sts:AssumeRole' && d.resource === TARGET_ROLE);
 const asTarget = () => world.aws.authority.decisions.filter((d) => d.roleArn === TARGET_ROLE);
 
 describe('a target reached through the target role', () => {
@@ -57,10 +58,22 @@ describe('a target reached through the target role', () => {
     await world.idle();
     expect(assumedBy(WORKER_FUNCTION).map((d) => d.decision)).toContain('allowed');
     const actions = new Set(asTarget().map((d) => d.action));
-    for (const action of ['ecs:DescribeServices', 'ecs:DescribeTaskDefinition', 'iam:GetRole', 'ec2:DescribeSubnets', 'ec2:DescribeVpcEndpoints', 'logs:DescribeLogGroups', 'kms:DescribeKey']) {
+    for (const action of [
+      'ecs:DescribeServices',
+      'ecs:DescribeTaskDefinition',
+      'iam:GetRole',
+      'ec2:DescribeSubnets',
+      'ec2:DescribeVpcEndpoints',
+      'logs:DescribeLogGroups',
+      'kms:DescribeKey',
+    ]) {
       expect(actions).toContain(action);
     }
-    expect(world.aws.authority.decisions.filter((d) => d.functionName === WORKER_FUNCTION && /^sts:(TagSession|SetSourceIdentity)$/.test(d.action)).map((d) => d.decision)).toContain('allowed');
+    expect(
+      world.aws.authority.decisions
+        .filter((d) => d.functionName === WORKER_FUNCTION && /^sts:(TagSession|SetSourceIdentity)$/.test(d.action))
+        .map((d) => d.decision),
+    ).toContain('allowed');
     expect(asTarget().filter((d) => d.decision !== 'allowed')).toEqual([]);
     expect(parents().find((m) => m.text.includes('status web-remote'))!.text).toMatch(/^✅/);
   });
@@ -71,7 +84,9 @@ describe('a target reached through the target role', () => {
     await world.react('U0BOB', CHANNEL, request.ts, 'white_check_mark');
     expect(await outcome(request.ts)).toMatch(/^✅ [\s\S]*is live and steady/);
     expect(assumedBy(DEPLOY_WORKFLOW_FUNCTION).map((d) => d.decision)).toContain('allowed');
-    const deployed = asTarget().filter((d) => d.decision === 'allowed').map((d) => d.action);
+    const deployed = asTarget()
+      .filter((d) => d.decision === 'allowed')
+      .map((d) => d.action);
     expect(deployed).toEqual(expect.arrayContaining(['ecs:RegisterTaskDefinition', 'iam:PassRole', 'ecs:TagResource', 'ecs:UpdateService']));
     expect(asTarget().filter((d) => d.decision !== 'allowed')).toEqual([]);
   });
@@ -82,7 +97,11 @@ describe('a target reached through the target role', () => {
     await world.slash('U0ALICE', 'run remote-slow.sh 3', CHANNEL);
     expect(await outcome((await parentOf('remote-slow.sh 3')).ts, 90_000)).toMatch(/exit 0/);
     expect(assumedBy(RUN_WORKFLOW_FUNCTION).map((d) => d.decision)).toContain('allowed');
-    expect(asTarget().filter((d) => d.action === 'ecs:ExecuteCommand').map((d) => d.decision)).toContain('allowed');
+    expect(
+      asTarget()
+        .filter((d) => d.action === 'ecs:ExecuteCommand')
+        .map((d) => d.decision),
+    ).toContain('allowed');
     expect(asTarget().filter((d) => d.decision !== 'allowed')).toEqual([]);
   });
 });
@@ -93,7 +112,10 @@ describe('ECS Exec sessions encrypted with a KMS key (the cluster’s executeCom
     const key = putKey(regional, {
       alias: 'alias/exec-sessions',
       createdAt: new Date(),
-      policy: JSON.stringify({ Version: '2012-10-17', Statement: [{ Sid: 'Enable IAM policies', Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::111111111111:root' }, Action: 'kms:*', Resource: '*' }] }),
+      policy: JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [{ Sid: 'Enable IAM policies', Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::111111111111:root' }, Action: 'kms:*', Resource: '*' }],
+      }),
     });
     const cluster = regional.ecs.clusters.get('main')!.cluster;
     const saved = cluster.configuration;

@@ -20,7 +20,16 @@ beforeAll(async () => {
   // A second approver (who may also deploy), for the race and the lock.
   world.slack.workspace.users.push({ id: 'U0DAVE', name: 'dave', realName: 'Dave', isBot: false });
   const { dynamoAllowlist } = await import('../src/auth/allowlist');
-  await dynamoAllowlist.put({ teamId: world.teamId, userId: 'U0DAVE', grants: [{ role: 'approver', services: ['*'] }, { role: 'deployer', services: ['*'] }], addedBy: 'test', updatedAt: new Date().toISOString() });
+  await dynamoAllowlist.put({
+    teamId: world.teamId,
+    userId: 'U0DAVE',
+    grants: [
+      { role: 'approver', services: ['*'] },
+      { role: 'deployer', services: ['*'] },
+    ],
+    addedBy: 'test',
+    updatedAt: new Date().toISOString(),
+  });
 });
 afterAll(async () => {
   setConfig?.(undefined);
@@ -30,7 +39,11 @@ afterAll(async () => {
 const CHANNEL = 'C0OPS';
 const ephemeral = (res: { body: string }) => (JSON.parse(res.body) as { text: string }).text;
 const parents = () => (world.slack.workspace.messages[CHANNEL] ?? []).filter((m) => !m.threadTs || m.threadTs === m.ts);
-const threadText = (ts: string) => world.slack.replies(CHANNEL, ts).map((r) => r.text).join('\n');
+const threadText = (ts: string) =>
+  world.slack
+    .replies(CHANNEL, ts)
+    .map((r) => r.text)
+    .join('\n');
 const ecsCalls = (action: string) => world.aws.calls.filter((c) => c.action === action);
 const ephemeralsFor = (user: string) => world.slack.workspace.ephemerals.filter((e) => e.user === user).map((e) => e.text);
 
@@ -38,7 +51,10 @@ const ephemeralsFor = (user: string) => world.slack.workspace.ephemerals.filter(
 async function requestDeploy(text: string, user = 'U0ALICE') {
   const before = new Set(parents().map((m) => m.ts));
   expect(ephemeral(await world.slash(user, text, CHANNEL))).toMatch(/Working on .*the approval request will appear in this channel/);
-  return world.slack.waitFor(() => parents().find((m) => !before.has(m.ts) && /React :white_check_mark: to approve|Cannot deploy|already|❌/.test(m.text)), 20_000);
+  return world.slack.waitFor(
+    () => parents().find((m) => !before.has(m.ts) && /React :white_check_mark: to approve|Cannot deploy|already|❌/.test(m.text)),
+    20_000,
+  );
 }
 
 const serviceTaskDefinition = async () => {
@@ -55,7 +71,8 @@ const serviceImage = async () => {
   const { ECSClient, DescribeTaskDefinitionCommand } = await import('@aws-sdk/client-ecs');
   const ecs = new ECSClient({ region: 'us-east-1' });
   try {
-    return (await ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: await serviceTaskDefinition() }))).taskDefinition!.containerDefinitions![0]!.image!;
+    return (await ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: await serviceTaskDefinition() }))).taskDefinition!.containerDefinitions![0]!
+      .image!;
   } finally {
     ecs.destroy();
   }
@@ -65,15 +82,20 @@ const serviceImage = async () => {
 async function auditRecords(threadTs: string): Promise<Array<import('../src/audit/audit').AuditRecord>> {
   const { ddb } = await import('../src/platform/dynamo');
   const { tableName } = await import('../src/platform/tables');
-  const out = await ddb.query({ TableName: tableName('audit'), KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': `team#${world.teamId}` } });
+  const out = await ddb.query({
+    TableName: tableName('audit'),
+    KeyConditionExpression: 'pk = :pk',
+    ExpressionAttributeValues: { ':pk': `team#${world.teamId}` },
+  });
   return (out.Items ?? []).filter((r) => r.threadTs === threadTs) as never;
 }
 
-const finished = (ts: string) => world.slack.waitFor(() => {
-  // One line: the parent keeps the request's detail lines before the outcome.
-  const text = (world.slack.message(CHANNEL, ts)?.text ?? '').replaceAll('\n', ' ');
-  return /^(✅|❌|⚠️|🚫)/.test(text) ? text : undefined;
-}, 60_000);
+const finished = (ts: string) =>
+  world.slack.waitFor(() => {
+    // One line: the parent keeps the request's detail lines before the outcome.
+    const text = (world.slack.message(CHANNEL, ts)?.text ?? '').replaceAll('\n', ' ');
+    return /^(✅|❌|⚠️|🚫)/.test(text) ? text : undefined;
+  }, 60_000);
 
 describe('/ecs deploy', () => {
   it('asks for approval, refuses the requester and a non-approver, deploys once bob approves, and watches the rollout to steady', async () => {
@@ -126,7 +148,13 @@ describe('/ecs deploy', () => {
     });
     expect(Object.keys(deployRecord.detail!)).toEqual(expect.arrayContaining(['requestedAt', 'decidedAt', 'deploymentStartedAt', 'finishedAt']));
     const reactions = records.filter((r) => r.verb === 'approve').map((r) => [r.userId, r.decision, r.outcome]);
-    expect(reactions).toEqual(expect.arrayContaining([['U0ALICE', 'denied', 'refused'], ['U0MALLORY', 'denied', 'refused'], ['U0BOB', 'allowed', 'success']]));
+    expect(reactions).toEqual(
+      expect.arrayContaining([
+        ['U0ALICE', 'denied', 'refused'],
+        ['U0MALLORY', 'denied', 'refused'],
+        ['U0BOB', 'allowed', 'success'],
+      ]),
+    );
   });
 
   it('a failing image is rolled back to the previous task definition, quoting the stop reason', async () => {
@@ -240,7 +268,9 @@ describe('/ecs deploy', () => {
     const first = await requestDeploy('deploy web v1.5.0');
     const second = await requestDeploy('rollback web', 'U0DAVE');
     const text = threadText(second.ts);
-    expect(text).toMatch(/Another deploy of `web` is under way: `\/ecs deploy web v1\.5\.0` by <@U0ALICE> since \d\d:\d\d UTC \(deploy `[a-z0-9]{6}`\), <http[^|]+\|see its thread>/);
+    expect(text).toMatch(
+      /Another deploy of `web` is under way: `\/ecs deploy web v1\.5\.0` by <@U0ALICE> since \d\d:\d\d UTC \(deploy `[a-z0-9]{6}`\), <http[^|]+\|see its thread>/,
+    );
     expect(second.text).toMatch(/^❌/);
     // Another alias of the same ECS service shares the lock.
     setConfig({ ...baseConfig, targets: { ...baseConfig.targets, 'web-again': { ...baseConfig.targets.web! } } });
@@ -288,7 +318,9 @@ describe('/ecs deploy', () => {
       await world.react('U0BOB', CHANNEL, request.ts, 'white_check_mark');
       const end = await finished(request.ts);
       expect(end, threadText(request.ts)).toMatch(/^✅ .*live and steady/);
-      const accepted = ecsCalls('UpdateService').slice(updates).filter((c) => !c.error);
+      const accepted = ecsCalls('UpdateService')
+        .slice(updates)
+        .filter((c) => !c.error);
       expect(ecsCalls('UpdateService').length - updates).toBe(11);
       expect(accepted).toHaveLength(1);
       expect(threadText(request.ts).match(/UpdateService` called/g)).toHaveLength(1);

@@ -41,7 +41,10 @@ describe('IAM enforced per function', () => {
     await world.idle();
     expect(deniedCalls(world)).toContainEqual(expect.objectContaining({ functionName: WORKER_FUNCTION, action: 'logs:CreateLogStream' }));
     const parent = world.slack.workspace.messages.C0OPS!.find((m) => m.text.includes('verify web --put-logs'))!;
-    const thread = world.slack.replies('C0OPS', parent.ts).map((r) => r.text).join('\n');
+    const thread = world.slack
+      .replies('C0OPS', parent.ts)
+      .map((r) => r.text)
+      .join('\n');
     expect(thread).toMatch(/but the test line could not be written: the bot needs `logs:CreateLogStream`/);
   });
 
@@ -52,7 +55,9 @@ describe('IAM enforced per function', () => {
     const decisions = world.aws.authority.decisions;
     const byWorker = decisions.filter((d) => d.functionName === WORKER_FUNCTION);
     const byIngress = decisions.filter((d) => d.functionName === INGRESS_FUNCTION);
-    expect(byIngress.map((d) => d.action)).toEqual(expect.arrayContaining(['dynamodb:GetItem', 'dynamodb:PutItem', 'lambda:InvokeFunction', 'ssm:GetParameters']));
+    expect(byIngress.map((d) => d.action)).toEqual(
+      expect.arrayContaining(['dynamodb:GetItem', 'dynamodb:PutItem', 'lambda:InvokeFunction', 'ssm:GetParameters']),
+    );
     expect(byWorker.map((d) => d.action)).toEqual(expect.arrayContaining(['ecs:DescribeServices', 'dynamodb:UpdateItem']));
     expect(new Set(byIngress.map((d) => d.roleArn))).toEqual(new Set([localStack().functions.ingress!.roleArn]));
     expect(new Set(byWorker.map((d) => d.roleArn))).toEqual(new Set([localStack().functions.worker!.roleArn]));
@@ -64,7 +69,11 @@ describe('IAM enforced per function', () => {
     await world.slash('U0ALICE', 'status web');
     await world.idle();
     expect(deniedCalls(world)).toContainEqual(
-      expect.objectContaining({ functionName: INGRESS_FUNCTION, action: 'dynamodb:PutItem', resource: expect.stringMatching(/:table\/ecs-chatops-local-audit$/) }),
+      expect.objectContaining({
+        functionName: INGRESS_FUNCTION,
+        action: 'dynamodb:PutItem',
+        resource: expect.stringMatching(/:table\/ecs-chatops-local-audit$/),
+      }),
     );
   });
 
@@ -76,7 +85,9 @@ describe('IAM enforced per function', () => {
     expect(refused?.error).toMatchObject({
       code: 'AccessDeniedException',
       message: expect.stringMatching(
-        new RegExp(`^User: arn:aws:sts::111111111111:assumed-role/${localStack().functions.worker!.roleName}/${WORKER_FUNCTION} is not authorized to perform: ecs:DescribeServices on resource: arn:aws:ecs:us-east-1:111111111111:service/main/web because no identity-based policy allows the ecs:DescribeServices action$`),
+        new RegExp(
+          `^User: arn:aws:sts::111111111111:assumed-role/${localStack().functions.worker!.roleName}/${WORKER_FUNCTION} is not authorized to perform: ecs:DescribeServices on resource: arn:aws:ecs:us-east-1:111111111111:service/main/web because no identity-based policy allows the ecs:DescribeServices action$`,
+        ),
       ),
     });
   });

@@ -18,7 +18,11 @@ afterAll(async () => {
 const parents = () => world.slack.workspace.messages.C0OPS!.filter((m) => !m.threadTs || m.threadTs === m.ts);
 
 async function auditOf(threadTs: string): Promise<Record<string, unknown> | undefined> {
-  const out = await ddb.query({ TableName: process.env.AUDIT_TABLE!, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': `team#${world.teamId}` } });
+  const out = await ddb.query({
+    TableName: process.env.AUDIT_TABLE!,
+    KeyConditionExpression: 'pk = :pk',
+    ExpressionAttributeValues: { ':pk': `team#${world.teamId}` },
+  });
   return (out.Items ?? []).find((r) => r.threadTs === threadTs);
 }
 
@@ -26,7 +30,9 @@ describe('a result Slack refuses is never lost', () => {
   it('/ecs status web: the report refused as invalid_blocks arrives as a file, and the parent and audit say why', async () => {
     const messages = ['[ERROR] must be less than 3001 characters [json-pointer:/blocks/2/text/text]'];
     // Only the report (the thread reply with blocks) is refused, as Slack would refuse an oversized section.
-    world.slack.faults.fail('chat.postMessage', 'invalid_blocks', 1, (args) => args.thread_ts !== undefined && args.blocks !== undefined, { response_metadata: { messages } });
+    world.slack.faults.fail('chat.postMessage', 'invalid_blocks', 1, (args) => args.thread_ts !== undefined && args.blocks !== undefined, {
+      response_metadata: { messages },
+    });
     await world.slash('U0ALICE', 'status web');
     await world.idle();
 

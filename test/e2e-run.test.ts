@@ -23,7 +23,11 @@ afterAll(async () => {
 
 const ephemeral = (res: { body: string }) => (JSON.parse(res.body) as { text: string }).text;
 const lastParent = () => world.slack.workspace.messages.C0OPS!.filter((m) => !m.threadTs || m.threadTs === m.ts).at(-1)!;
-const threadText = (ts: string) => world.slack.replies('C0OPS', ts).map((r) => r.text).join('\n');
+const threadText = (ts: string) =>
+  world.slack
+    .replies('C0OPS', ts)
+    .map((r) => r.text)
+    .join('\n');
 
 describe('/ecs run', () => {
   it('runs backup.sh nightly in the manager container, output in the thread, exit code at the end', async () => {
@@ -68,9 +72,13 @@ describe('/ecs run', () => {
   });
 
   it('answers an unknown script with the scripts this person may run', async () => {
-    expect(ephemeral(await world.slash('U0ALICE', 'run backp.sh x'))).toMatch(/Unknown script `backp.sh`, or not one of yours\. Did you mean `backup.sh`\? Scripts you may run: `backup.sh`, `restore.sh`, `slow.sh`, `fail.sh`\./);
+    expect(ephemeral(await world.slash('U0ALICE', 'run backp.sh x'))).toMatch(
+      /Unknown script `backp.sh`, or not one of yours\. Did you mean `backup.sh`\? Scripts you may run: `backup.sh`, `restore.sh`, `slow.sh`, `fail.sh`\./,
+    );
     // Bob reads every service but runs nothing: he is told no more than that, and the refusal is audited as one.
-    expect(ephemeral(await world.slash('U0BOB', 'run backup.sh nightly'))).toBe('Unknown script `backup.sh`, or not one of yours. You may not run any script here: that needs the `operator` role.');
+    expect(ephemeral(await world.slash('U0BOB', 'run backup.sh nightly'))).toBe(
+      'Unknown script `backup.sh`, or not one of yours. You may not run any script here: that needs the `operator` role.',
+    );
     expect(ephemeral(await world.slash('U0ALICE', 'scripts'))).toContain('/ecs run backup.sh &lt;label&gt;');
   });
 
@@ -98,8 +106,13 @@ describe('/ecs run', () => {
     await world.slash('U0ALICE', 'run slow.sh 1', 'C0DEV');
     await world.idle();
     const second = ws.messages.C0DEV!.find((m) => m.text.includes('slow.sh 1') && (!m.threadTs || m.threadTs === m.ts))!;
-    const said = world.slack.replies('C0DEV', second.ts).map((r) => r.text).join('\n');
-    expect(said).toContain('`slow.sh` is already running on `manager`. One run at a time; `/ecs cancel &lt;run-id&gt;` stops it (it was started in another channel).');
+    const said = world.slack
+      .replies('C0DEV', second.ts)
+      .map((r) => r.text)
+      .join('\n');
+    expect(said).toContain(
+      '`slow.sh` is already running on `manager`. One run at a time; `/ecs cancel &lt;run-id&gt;` stops it (it was started in another channel).',
+    );
     expect(said).not.toMatch(/U0ALICE|C0OPS|see its thread/);
   });
 
@@ -117,7 +130,11 @@ describe('/ecs run', () => {
   }, 40_000);
 
   it('explains TargetNotConnectedException and points at /ecs verify', async () => {
-    const undo = world.aws.faults.fail('ecs:ExecuteCommand', { code: 'TargetNotConnectedException', message: 'The execute command failed due to an internal error. Try again later.' }, 1);
+    const undo = world.aws.faults.fail(
+      'ecs:ExecuteCommand',
+      { code: 'TargetNotConnectedException', message: 'The execute command failed due to an internal error. Try again later.' },
+      1,
+    );
     try {
       await world.slash('U0ALICE', 'run fail.sh');
       await world.idle();
@@ -132,7 +149,9 @@ describe('/ecs run', () => {
   });
 
   it('says ECS Exec is not ready when the manager task was started without it, with the fix', async () => {
-    const tasks = [...world.aws.state.region('111111111111', 'us-east-1').ecs.clusters.get('main')!.tasks.values()].filter((t) => t.group === 'service:manager' && t.lastStatus === 'RUNNING');
+    const tasks = [...world.aws.state.region('111111111111', 'us-east-1').ecs.clusters.get('main')!.tasks.values()].filter(
+      (t) => t.group === 'service:manager' && t.lastStatus === 'RUNNING',
+    );
     expect(tasks.length).toBeGreaterThan(0);
     for (const t of tasks) t.enableExecuteCommand = false;
     try {
@@ -142,16 +161,25 @@ describe('/ecs run', () => {
       for (const t of tasks) t.enableExecuteCommand = true;
     }
     const text = threadText(lastParent().ts);
-    expect(text).toMatch(/ECS Exec is not ready on `manager`: \d+ of \d+ running tasks were started without ECS Exec \(a new deployment is needed: `\/ecs deploy manager --redeploy`\)/);
+    expect(text).toMatch(
+      /ECS Exec is not ready on `manager`: \d+ of \d+ running tasks were started without ECS Exec \(a new deployment is needed: `\/ecs deploy manager --redeploy`\)/,
+    );
   });
 });
 
 describe('/ecs run of a script declared requiresApproval', () => {
   const newParent = (before: Set<string>) =>
-    world.slack.waitFor(() => (world.slack.workspace.messages.C0OPS ?? []).find((m) => (!m.threadTs || m.threadTs === m.ts) && !before.has(m.ts) && /React :white_check_mark:|❌/.test(m.text)), 20_000);
+    world.slack.waitFor(
+      () =>
+        (world.slack.workspace.messages.C0OPS ?? []).find(
+          (m) => (!m.threadTs || m.threadTs === m.ts) && !before.has(m.ts) && /React :white_check_mark:|❌/.test(m.text),
+        ),
+      20_000,
+    );
   const parentTs = () => new Set((world.slack.workspace.messages.C0OPS ?? []).map((m) => m.ts));
   const execs = () => world.aws.calls.filter((c) => c.action === 'ExecuteCommand').length;
-  const outcome = (ts: string) => world.slack.waitFor(() => /^(✅|❌|🚫)/.test(world.slack.message('C0OPS', ts)?.text ?? '') && world.slack.message('C0OPS', ts)!.text, 60_000);
+  const outcome = (ts: string) =>
+    world.slack.waitFor(() => /^(✅|❌|🚫)/.test(world.slack.message('C0OPS', ts)?.text ?? '') && world.slack.message('C0OPS', ts)!.text, 60_000);
 
   it('asks for approval first; the requester cannot approve it; once an approver does, it runs and reports its exit code', async () => {
     const before = parentTs();

@@ -51,7 +51,10 @@ describe('/ecs status end to end', () => {
     const parent = world.slack.workspace.messages.C0OPS!.filter((m) => !m.threadTs || m.threadTs === m.ts).at(-1)!;
     // One task of the previous revision still runs (1/2), so status rates it a warning, not a failure.
     expect(parent.text).toMatch(/^❌ <@U0ALICE> ran `\/ecs status broken` — broken: 1\/2 running, 0 pending, unhealthy/);
-    const report = world.slack.replies('C0OPS', parent.ts).map((r) => r.text).join('\n');
+    const report = world.slack
+      .replies('C0OPS', parent.ts)
+      .map((r) => r.text)
+      .join('\n');
     expect(report).toContain('*Tasks:* 1 running / 2 desired, 0 pending');
     expect(report).toMatch(/\*PRIMARY\* `broken:7`: IN_PROGRESS .*; 0 running, 0 pending of 2, 4 failed/);
     expect(report).toMatch(/\*ACTIVE\* `broken:6`: COMPLETED .*; 1 running, 0 pending of 1/);
@@ -94,7 +97,10 @@ describe('/ecs status end to end', () => {
     }
     const parent = world.slack.workspace.messages.C0OPS!.filter((m) => !m.threadTs || m.threadTs === m.ts).at(-1)!;
     expect(parent.text).toMatch(/^❌/);
-    const text = world.slack.replies('C0OPS', parent.ts).map((r) => r.text).join('\n');
+    const text = world.slack
+      .replies('C0OPS', parent.ts)
+      .map((r) => r.text)
+      .join('\n');
     expect(text).toContain("the bot's role may not call `ecs:DescribeServices`");
   });
 
@@ -138,7 +144,11 @@ describe('/ecs status end to end', () => {
   });
 
   it('audits every attempt in DynamoDB, with decision, outcome, duration and AWS request ids', async () => {
-    const out = await ddb.query({ TableName: process.env.AUDIT_TABLE!, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': `team#${world.teamId}` } });
+    const out = await ddb.query({
+      TableName: process.env.AUDIT_TABLE!,
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': `team#${world.teamId}` },
+    });
     const records = (out.Items ?? []) as Array<Record<string, unknown>>;
     const denied = records.find((r) => r.userId === 'U0MALLORY' && r.decision === 'denied');
     expect(denied).toMatchObject({ commandText: '/ecs status web', outcome: 'refused', reason: 'you are not on the allowlist', channelId: 'C0OPS' });

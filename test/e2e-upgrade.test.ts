@@ -34,10 +34,14 @@ describe('upgrading the bot while a deploy waits for its approval', () => {
 
     // The bot is redeployed: its new deploy workflow marks every invocation it serves.
     const servedByNewCode: string[] = [];
-    const version = world.upgradeWorkflow('deploy', (current): DurableLambdaHandler => (async (event: unknown, context: unknown) => {
-      servedByNewCode.push(JSON.stringify(event).slice(0, 80));
-      return current(event as never, context as never);
-    }) as DurableLambdaHandler);
+    const version = world.upgradeWorkflow(
+      'deploy',
+      (current): DurableLambdaHandler =>
+        (async (event: unknown, context: unknown) => {
+          servedByNewCode.push(JSON.stringify(event).slice(0, 80));
+          return current(event as never, context as never);
+        }) as DurableLambdaHandler,
+    );
     expect(version).toBe('2');
 
     await world.react('U0BOB', CHANNEL, first, 'white_check_mark');

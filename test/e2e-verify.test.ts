@@ -12,7 +12,11 @@ afterAll(async () => {
 });
 
 const lastParent = () => world.slack.workspace.messages.C0OPS!.filter((m) => !m.threadTs || m.threadTs === m.ts).at(-1)!;
-const threadText = (ts: string) => world.slack.replies('C0OPS', ts).map((r) => r.text).join('\n');
+const threadText = (ts: string) =>
+  world.slack
+    .replies('C0OPS', ts)
+    .map((r) => r.text)
+    .join('\n');
 
 describe('/ecs verify in Slack', () => {
   it('web: every check OK, streamed into the thread, parent marked ✅', async () => {
@@ -94,7 +98,12 @@ describe('/ecs verify in Slack', () => {
     expect(writes().length).toBe(before);
     await world.slash('U0ALICE', 'verify web --put-logs');
     await world.idle();
-    expect(writes().slice(before).map((c) => c.action).sort()).toEqual(['CreateLogStream', 'PutLogEvents']);
+    expect(
+      writes()
+        .slice(before)
+        .map((c) => c.action)
+        .sort(),
+    ).toEqual(['CreateLogStream', 'PutLogEvents']);
   });
 });
 
@@ -118,7 +127,10 @@ describe('npm run verify (terminal)', () => {
     const report = JSON.parse(out);
     expect(report).toMatchObject({ target: 'broken', cluster: 'main', service: 'broken', region: 'us-east-1' });
     expect(report.summary.fail).toBeGreaterThan(5);
-    expect(report.results.find((r: { id: string }) => r.id === 'cluster')).toMatchObject({ status: 'OK', message: expect.stringContaining('cluster main is ACTIVE') });
+    expect(report.results.find((r: { id: string }) => r.id === 'cluster')).toMatchObject({
+      status: 'OK',
+      message: expect.stringContaining('cluster main is ACTIVE'),
+    });
   });
   it('refuses an unknown service with the list, exit 2', async () => {
     const { code, out } = await run(['nope']);

@@ -25,16 +25,43 @@ const parents = () => world.slack.workspace.messages.C0OPS!.filter((m) => !m.thr
 const auditOf = async (text: string): Promise<{ key: AuditKey; record: Awaited<ReturnType<typeof readAuditRecord>> }> => {
   const { ddb } = await import('../src/platform/dynamo');
   const { tableName } = await import('../src/platform/tables');
-  const out = await ddb.query({ TableName: tableName('audit'), KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': `team#${world.teamId}` }, ScanIndexForward: false });
+  const out = await ddb.query({
+    TableName: tableName('audit'),
+    KeyConditionExpression: 'pk = :pk',
+    ExpressionAttributeValues: { ':pk': `team#${world.teamId}` },
+    ScanIndexForward: false,
+  });
   const item = (out.Items ?? []).find((i) => i.commandText === text)!;
   return { key: { pk: item.pk as string, sk: item.sk as string }, record: await readAuditRecord({ pk: item.pk as string, sk: item.sk as string }) };
 };
 
 /** A command job as the ingress hands it to the worker (the verb and its parsed arguments), with its audit record. */
-async function acceptedJob(userId: string, text: string, request: Pick<CommandJob, 'verb' | 'args'>, outcome: 'accepted' | 'unconfirmed' = 'accepted', responseUrl?: string): Promise<{ key: AuditKey; job: CommandJob }> {
+async function acceptedJob(
+  userId: string,
+  text: string,
+  request: Pick<CommandJob, 'verb' | 'args'>,
+  outcome: 'accepted' | 'unconfirmed' = 'accepted',
+  responseUrl?: string,
+): Promise<{ key: AuditKey; job: CommandJob }> {
   const id = randomUUID();
-  const key = await dynamoAudit(30).record({ id, at: new Date().toISOString(), teamId: world.teamId, userId, channelId: 'C0OPS', commandText: `/ecs ${text}`, decision: 'allowed', outcome });
-  const job: CommandJob = { kind: 'command', id, ...request, audit: key, receivedAt: Date.now(), invocation: { teamId: world.teamId, userId, channelId: 'C0OPS', command: '/ecs', text, ...(responseUrl ? { responseUrl } : {}) } };
+  const key = await dynamoAudit(30).record({
+    id,
+    at: new Date().toISOString(),
+    teamId: world.teamId,
+    userId,
+    channelId: 'C0OPS',
+    commandText: `/ecs ${text}`,
+    decision: 'allowed',
+    outcome,
+  });
+  const job: CommandJob = {
+    kind: 'command',
+    id,
+    ...request,
+    audit: key,
+    receivedAt: Date.now(),
+    invocation: { teamId: world.teamId, userId, channelId: 'C0OPS', command: '/ecs', text, ...(responseUrl ? { responseUrl } : {}) },
+  };
   return { key, job };
 }
 
@@ -56,13 +83,24 @@ describe('a worker that stops without finishing', () => {
     expect(world.aws.lambda.kill(WORKER_FUNCTION)).toBe(1);
     await world.slack.waitFor(() => world.slack.message('C0OPS', parent.ts)?.text.startsWith('❌'));
     expect(world.slack.message('C0OPS', parent.ts)!.text).toBe('❌ <@U0ALICE> ran `/ecs status web` — the bot stopped while running this');
-    const said = world.slack.replies('C0OPS', parent.ts).map((r) => r.text).join('\n');
+    const said = world.slack
+      .replies('C0OPS', parent.ts)
+      .map((r) => r.text)
+      .join('\n');
     expect(said).toContain('💥 The bot stopped while running this: the worker was killed (most often: it ran out of memory).');
     expect(said).toContain('It changed nothing; try again in a minute.');
     expect(world.failureQueue).toHaveLength(1);
-    expect(JSON.parse(world.failureQueue[0]!.body)).toMatchObject({ requestContext: { condition: 'RetriesExhausted' }, responsePayload: { errorType: 'Runtime.ExitError' }, requestPayload: { kind: 'command' } });
+    expect(JSON.parse(world.failureQueue[0]!.body)).toMatchObject({
+      requestContext: { condition: 'RetriesExhausted' },
+      responsePayload: { errorType: 'Runtime.ExitError' },
+      requestPayload: { kind: 'command' },
+    });
     await eventually(async () => (await auditOf('/ecs status web')).record?.outcome === 'error');
-    expect((await auditOf('/ecs status web')).record).toMatchObject({ outcome: 'error', reason: 'the worker stopped: the worker was killed (most often: it ran out of memory)', threadTs: parent.ts });
+    expect((await auditOf('/ecs status web')).record).toMatchObject({
+      outcome: 'error',
+      reason: 'the worker stopped: the worker was killed (most often: it ran out of memory)',
+      threadTs: parent.ts,
+    });
   }, 30_000);
 
   it('a worker that throws before it could post: the person is told privately, the audit completes as an error', async () => {
@@ -72,8 +110,13 @@ describe('a worker that stops without finishing', () => {
     await world.aws.lambda.invokeAsync(WORKER_FUNCTION, job);
     await world.idle();
     const note = await world.slack.waitFor(() => world.slack.workspace.ephemerals.find((e) => e.text.includes('/ecs frobnicate')));
-    expect(note.text).toMatch(/^💥 The bot stopped before it could answer `\/ecs frobnicate`: the worker failed with an error it did not handle \(UsageError: Unknown command/);
-    expect(await readAuditRecord(key)).toMatchObject({ outcome: 'error', reason: expect.stringContaining('the worker stopped: the worker failed with an error it did not handle') });
+    expect(note.text).toMatch(
+      /^💥 The bot stopped before it could answer `\/ecs frobnicate`: the worker failed with an error it did not handle \(UsageError: Unknown command/,
+    );
+    expect(await readAuditRecord(key)).toMatchObject({
+      outcome: 'error',
+      reason: expect.stringContaining('the worker stopped: the worker failed with an error it did not handle'),
+    });
   }, 30_000);
 
   it('running short of time, the worker finishes by itself: the thread says so and the audit says why', async () => {
@@ -83,7 +126,12 @@ describe('a worker that stops without finishing', () => {
     await world.slash('U0ALICE', 'status broken');
     const parent = await world.slack.waitFor(() => parents().find((m) => m.text.startsWith('❌ <@U0ALICE> ran `/ecs status broken`')), 15_000);
     expect(parent.text).toContain('I ran out of time before this finished');
-    expect(world.slack.replies('C0OPS', parent.ts).map((r) => r.text).join('\n')).toContain('❌ I ran out of time before this finished (a worker runs at most 15 minutes)');
+    expect(
+      world.slack
+        .replies('C0OPS', parent.ts)
+        .map((r) => r.text)
+        .join('\n'),
+    ).toContain('❌ I ran out of time before this finished (a worker runs at most 15 minutes)');
     expect((await auditOf('/ecs status broken')).record).toMatchObject({ outcome: 'failure', reason: expect.stringContaining('I ran out of time') });
     // It ended cleanly: nothing went to the failure queue.
     expect(world.failureQueue.length).toBe(queued);
@@ -117,7 +165,10 @@ describe('the worker acts on the arguments in its job, not on the text', () => {
     await world.aws.lambda.invokeAsync(WORKER_FUNCTION, job);
     await world.idle();
     const record = await readAuditRecord(key);
-    const said = world.slack.replies('C0OPS', record!.threadTs!).map((r) => r.text).join('\n');
+    const said = world.slack
+      .replies('C0OPS', record!.threadTs!)
+      .map((r) => r.text)
+      .join('\n');
     expect(said).toContain('*manager*:');
     expect(said).not.toContain('*web*:');
     expect(world.slack.message('C0OPS', record!.threadTs!)!.text).toContain('ran `/ecs status web`');
@@ -125,7 +176,13 @@ describe('the worker acts on the arguments in its job, not on the text', () => {
 
   it('re-authorises with a fresh entry against the scope of the arguments', async () => {
     const { dynamoAllowlist } = await import('../src/auth/allowlist');
-    await dynamoAllowlist.put({ teamId: world.teamId, userId: 'U0VERA', grants: [{ role: 'viewer', services: ['web'] }], addedBy: 'test', updatedAt: new Date().toISOString() });
+    await dynamoAllowlist.put({
+      teamId: world.teamId,
+      userId: 'U0VERA',
+      grants: [{ role: 'viewer', services: ['web'] }],
+      addedBy: 'test',
+      updatedAt: new Date().toISOString(),
+    });
     const responseUrl = world.slack.responseUrl(`scope-${randomUUID()}`, { channel: 'C0OPS', user: 'U0VERA' });
     const { key, job } = await acceptedJob('U0VERA', 'status web', { verb: 'status', args: { target: 'manager' } }, 'accepted', responseUrl);
     const ecsCalls = world.aws.calls.filter((c) => c.service === 'ecs').length;

@@ -5,7 +5,15 @@
  * in it. Each source is fed hostile text and the result is read the way Slack reads it.
  */
 import { DescribeImagesCommand, ECRClient } from '@aws-sdk/client-ecr';
-import { DescribeServicesCommand, DescribeTaskDefinitionCommand, DescribeTasksCommand, ECSClient, ListTasksCommand, type Service, type TaskDefinition } from '@aws-sdk/client-ecs';
+import {
+  DescribeServicesCommand,
+  DescribeTaskDefinitionCommand,
+  DescribeTasksCommand,
+  ECSClient,
+  ListTasksCommand,
+  type Service,
+  type TaskDefinition,
+} from '@aws-sdk/client-ecs';
 import type { WebClient } from '@slack/web-api';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -45,7 +53,11 @@ const EVIL = PIECES.join(' ');
 /** How Slack reads mrkdwn: `<…>` is markup it acts on (mentions, links), entities are decoded in what it shows. */
 function slackReads(text: string): { markup: string[]; shown: string } {
   const markup = text.match(/<[^<>]*>/g) ?? [];
-  const shown = text.replace(/<[^<>]*>/g, '').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+  const shown = text
+    .replace(/<[^<>]*>/g, '')
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&amp;/g, '&');
   return { markup, shown };
 }
 
@@ -64,7 +76,10 @@ function expectShownAsWritten(text: string, pieces: string[] = PIECES, allowed: 
 
 const ecsMock = mockClient(ECSClient);
 const ecrMock = mockClient(ECRClient);
-const session = { ecs: () => new ECSClient({ region: 'us-east-1' }), client: (C: typeof ECRClient, region?: string) => new C({ region: region ?? 'us-east-1' }) } as unknown as AwsSession;
+const session = {
+  ecs: () => new ECSClient({ region: 'us-east-1' }),
+  client: (C: typeof ECRClient, region?: string) => new C({ region: region ?? 'us-east-1' }),
+} as unknown as AwsSession;
 /** For the describes that stub AWS (the end-to-end one restores the real clients). */
 const resetMocks = () => {
   ecsMock.reset();
@@ -105,7 +120,10 @@ describe('AWS errors', () => {
     expectShownAsWritten(explainAwsError(Object.assign(new Error(EVIL), { name: 'ExpiredToken<!here>' }), 'reading').userMessage, ['<!here>']);
   });
   it('escapes the resource an access denial names, and the whole message when it names no action', () => {
-    const denied = Object.assign(new Error('User: arn:aws:sts::1:assumed-role/bot is not authorized to perform: ecs:DescribeServices on resource: <!channel> because no policy allows it'), { name: 'AccessDeniedException' });
+    const denied = Object.assign(
+      new Error('User: arn:aws:sts::1:assumed-role/bot is not authorized to perform: ecs:DescribeServices on resource: <!channel> because no policy allows it'),
+      { name: 'AccessDeniedException' },
+    );
     const text = explainAwsError(denied, 'reading').userMessage;
     expectShownAsWritten(text, ['<!channel>']);
     expect(text).toContain('may not call `ecs:DescribeServices` on `&lt;!channel&gt;`');
@@ -129,7 +147,14 @@ describe('/ecs status', () => {
     const { sections } = renderStatus('web', {
       service,
       taskDefinition: { containerDefinitions: [{ name: 'app<@U0ALICE>', image: 'registry/web:<!channel>' }] },
-      stoppedTasks: [{ taskArn: 'arn:aws:ecs:us-east-1:1:task/main/abc', stoppedReason: EVIL, stopCode: '<!here>' as never, containers: [{ name: '<!channel>', exitCode: 1, reason: EVIL }] }],
+      stoppedTasks: [
+        {
+          taskArn: 'arn:aws:ecs:us-east-1:1:task/main/abc',
+          stoppedReason: EVIL,
+          stopCode: '<!here>' as never,
+          containers: [{ name: '<!channel>', exitCode: 1, reason: EVIL }],
+        },
+      ],
     });
     const all = sections.join('\n');
     expectShownAsWritten(all);
@@ -150,7 +175,9 @@ describe('deploys', () => {
     const failed: Service = {
       status: 'ACTIVE',
       desiredCount: 2,
-      deployments: [{ id: 'ecs-svc/1', status: 'PRIMARY', rolloutState: 'FAILED', rolloutStateReason: EVIL, taskDefinition: td('<!here>:43'), createdAt: new Date(since) }],
+      deployments: [
+        { id: 'ecs-svc/1', status: 'PRIMARY', rolloutState: 'FAILED', rolloutStateReason: EVIL, taskDefinition: td('<!here>:43'), createdAt: new Date(since) },
+      ],
       events: [{ id: 'e1', createdAt: new Date(since + 1000), message: EVIL }],
     };
     const seen = observeRollout(failed, startProgress('ecs-svc/1', td('<!here>:43'), since));
@@ -167,15 +194,40 @@ describe('deploys', () => {
 
     // Stopped tasks: the line escaped, the reason kept as AWS wrote it (escaped where it is quoted).
     ecsMock.on(ListTasksCommand).resolves({ taskArns: ['arn:aws:ecs:us-east-1:1:task/main/0123456789abcdef'] });
-    ecsMock.on(DescribeTasksCommand).resolves({ tasks: [{ taskArn: 'arn:aws:ecs:us-east-1:1:task/main/0123456789abcdef', taskDefinitionArn: td('web:43'), stoppedReason: EVIL, containers: [{ name: 'app', exitCode: 1, reason: '<!here> &amp;' }] }] });
+    ecsMock.on(DescribeTasksCommand).resolves({
+      tasks: [
+        {
+          taskArn: 'arn:aws:ecs:us-east-1:1:task/main/0123456789abcdef',
+          taskDefinitionArn: td('web:43'),
+          stoppedReason: EVIL,
+          containers: [{ name: 'app', exitCode: 1, reason: '<!here> &amp;' }],
+        },
+      ],
+    });
     const stopped = await readStoppedTasks(new ECSClient({ region: 'us-east-1' }), 'main', 'web', startProgress('ecs-svc/1', td('web:43'), 0));
     expectShownAsWritten(stopped.lines[0]!);
     expect(stopped.progress.stopReasons[0]).toContain('<!channel>');
   });
   it('image notes, the headline and planning errors escape names and images from task definitions', async () => {
-    const current: TaskDefinition = { taskDefinitionArn: td('web:42'), status: 'ACTIVE', containerDefinitions: [{ name: 'app', image: 'registry/web:<!channel>' }, { name: '<!here>', image: 'side' }] };
-    const older: TaskDefinition = { taskDefinitionArn: td('web:41'), status: 'ACTIVE', containerDefinitions: [{ name: 'app', image: 'registry/web:<@U0ALICE>' }, { name: '&amp;', image: '<https://evil.example|click>' }] };
-    ecsMock.on(DescribeServicesCommand).resolves({ services: [{ status: 'ACTIVE', taskDefinition: td('web:42'), deployments: [{ status: 'PRIMARY', rolloutState: 'COMPLETED' }] }] });
+    const current: TaskDefinition = {
+      taskDefinitionArn: td('web:42'),
+      status: 'ACTIVE',
+      containerDefinitions: [
+        { name: 'app', image: 'registry/web:<!channel>' },
+        { name: '<!here>', image: 'side' },
+      ],
+    };
+    const older: TaskDefinition = {
+      taskDefinitionArn: td('web:41'),
+      status: 'ACTIVE',
+      containerDefinitions: [
+        { name: 'app', image: 'registry/web:<@U0ALICE>' },
+        { name: '&amp;', image: '<https://evil.example|click>' },
+      ],
+    };
+    ecsMock
+      .on(DescribeServicesCommand)
+      .resolves({ services: [{ status: 'ACTIVE', taskDefinition: td('web:42'), deployments: [{ status: 'PRIMARY', rolloutState: 'COMPLETED' }] }] });
     ecsMock.on(DescribeTaskDefinitionCommand, { taskDefinition: td('web:42') }).resolves({ taskDefinition: current });
     ecsMock.on(DescribeTaskDefinitionCommand, { taskDefinition: 'web:41' }).resolves({ taskDefinition: older });
     const target = { alias: 'web', region: 'us-east-1', cluster: 'main', service: 'web' } as { alias: string } & Target;
@@ -265,7 +317,15 @@ describe('script runs', () => {
 
 describe('/ecs verify', () => {
   const ctx = { region: 'us-east-1', target: { cluster: 'main', service: 'web' } } as unknown as VerifyContext;
-  const result = (outcome: CheckOutcome, title = 'Network'): CheckResult => ({ ...outcome, id: 'x', family: 'network', title, group: ['Network'], durationMs: 1, order: 0 });
+  const result = (outcome: CheckOutcome, title = 'Network'): CheckResult => ({
+    ...outcome,
+    id: 'x',
+    family: 'network',
+    title,
+    group: ['Network'],
+    durationMs: 1,
+    order: 0,
+  });
   const slackOutput = (r: CheckResult) => [renderTree([r], 'slack'), renderSummary([r], 'slack')];
 
   it('placeholders in fixes (`<subnet-id>`) reach Slack as text, and the terminal as written', async () => {
@@ -278,7 +338,10 @@ describe('/ecs verify', () => {
   it('what AWS returned (route targets, error messages) is escaped once, also in titles and groups', () => {
     const via = classifyDefaultRoute({ State: 'blackhole', GatewayId: '<!channel>' }, false).via;
     for (const text of slackOutput(result({ status: 'FAIL', message: via, fix: EVIL }))) expectShownAsWritten(text);
-    for (const text of slackOutput({ ...result(describeCheckError(Object.assign(new Error(EVIL), { name: 'ServerException' })), 'Image `<!here>`'), group: ['Container <@U0ALICE>'] })) {
+    for (const text of slackOutput({
+      ...result(describeCheckError(Object.assign(new Error(EVIL), { name: 'ServerException' })), 'Image `<!here>`'),
+      group: ['Container <@U0ALICE>'],
+    })) {
       expectShownAsWritten(text);
     }
   });
@@ -304,9 +367,17 @@ describe('help and configuration text', () => {
     const config = parseConfig({
       slack: { teams: ['T0LOCAL'] },
       targets: { manager: { region: 'us-east-1', cluster: 'main', service: 'manager', manager: { container: 'app' } } },
-      scripts: { 'echo.sh': { description: EVIL, target: 'manager', path: '/work/echo.sh', args: [{ name: 'label', pattern: '.+', description: '<!here> &amp;' }] } },
+      scripts: {
+        'echo.sh': { description: EVIL, target: 'manager', path: '/work/echo.sh', args: [{ name: 'label', pattern: '.+', description: '<!here> &amp;' }] },
+      },
     });
-    const entry = { teamId: 'T0LOCAL', userId: 'U0ALICE', grants: [{ role: 'admin' as const, services: ['*'] }], addedBy: 'U0ROOT', updatedAt: '2026-01-01T00:00:00.000Z' };
+    const entry = {
+      teamId: 'T0LOCAL',
+      userId: 'U0ALICE',
+      grants: [{ role: 'admin' as const, services: ['*'] }],
+      addedBy: 'U0ROOT',
+      updatedAt: '2026-01-01T00:00:00.000Z',
+    };
     const answer = await scripts({}, { config, entry, invocation: { channelId: 'C0OPS' } } as unknown as AckContext);
     expectShownAsWritten(answer.text!, [...PIECES, '<label>']);
     expectShownAsWritten(describeScriptArgs(config.scripts['echo.sh']!).join('\n'), ['<!here>', '&amp;']);
@@ -325,7 +396,15 @@ describe('end to end through the local world', () => {
     setConfig = load.setConfig;
     const base = load.getConfig();
     // A script that prints its arguments, each between markers: its output is what was typed.
-    setConfig(parseConfig({ ...base, scripts: { ...base.scripts, 'echo-args.sh': { target: 'manager', path: '/work/echo-args.sh', args: [{ name: 'text', pattern: '.+' }], timeoutSeconds: 60 } } }));
+    setConfig(
+      parseConfig({
+        ...base,
+        scripts: {
+          ...base.scripts,
+          'echo-args.sh': { target: 'manager', path: '/work/echo-args.sh', args: [{ name: 'text', pattern: '.+' }], timeoutSeconds: 60 },
+        },
+      }),
+    );
   }, 60_000);
   afterAll(async () => {
     setConfig?.(undefined);
@@ -395,7 +474,9 @@ describe('end to end through the local world', () => {
     const working = (JSON.parse((await world.slash('U0ALICE', 'run echo-args.sh <!here>')).body) as { text: string }).text;
     expect(working).toContain('`/ecs run echo-args.sh @here`');
     await world.idle();
-    const parent = parents().filter((m) => m.text.includes('echo-args.sh @here')).at(-1)!;
+    const parent = parents()
+      .filter((m) => m.text.includes('echo-args.sh @here'))
+      .at(-1)!;
     expect(parent.text).toContain('<@U0ALICE> ran `/ecs run echo-args.sh @here`');
     expect(parent.text).not.toContain('<!here>');
   }, 30_000);

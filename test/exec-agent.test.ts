@@ -17,7 +17,15 @@ import { EXEC_NOT_ENABLED_MESSAGE, EXEC_TARGET_NOT_CONNECTED_MESSAGE } from '../
 import { putKey } from '../local/aws/services/kms';
 import { hexId } from '../local/aws/state';
 import { execRegistry } from '../local/exec-agent/registry';
-import { CLOSE_MESSAGES, MAX_OUTPUT_PAYLOAD, startExecAgent, utf8SafeLength, type AgentSession, type ExecAgent, type ExecAgentSettings } from '../local/exec-agent/server';
+import {
+  CLOSE_MESSAGES,
+  MAX_OUTPUT_PAYLOAD,
+  startExecAgent,
+  utf8SafeLength,
+  type AgentSession,
+  type ExecAgent,
+  type ExecAgentSettings,
+} from '../local/exec-agent/server';
 import { onlcr, StreamReplacer, toHostPath } from '../local/exec-agent/sandbox';
 import { ShlexError, shlexSplit } from '../local/exec-agent/shlex';
 import {
@@ -350,7 +358,11 @@ describe('ECS ExecuteCommand', () => {
     expect(tokenValue!.length).toBeGreaterThan(100);
     expect(emu.calls.at(-1)).toMatchObject({ service: 'ecs', action: 'ExecuteCommand', status: 200 });
     // The grant the agent will check: the command verbatim, the SSM target the agent computes.
-    expect(execRegistry(emu.state).sessions.get(sessionId!)).toMatchObject({ command: '/work/fail.sh', targetId: await targetOf(sessionId!), token: tokenValue });
+    expect(execRegistry(emu.state).sessions.get(sessionId!)).toMatchObject({
+      command: '/work/fail.sh',
+      targetId: await targetOf(sessionId!),
+      token: tokenValue,
+    });
   });
 
   it('refuses interactive=false as ECS does', async () => {
@@ -359,7 +371,11 @@ describe('ECS ExecuteCommand', () => {
   });
 
   it('refuses a task that is not RUNNING, one started without exec, and one whose agent is not running', async () => {
-    const pending = await withTask('pending', (t) => (t.lastStatus = 'PENDING'), (id) => rejection(execute('ls', { task: id })));
+    const pending = await withTask(
+      'pending',
+      (t) => (t.lastStatus = 'PENDING'),
+      (id) => rejection(execute('ls', { task: id })),
+    );
     expect(pending).toMatchObject({ name: 'InvalidParameterException', message: EXEC_NOT_ENABLED_MESSAGE });
 
     // broken:6's running task was started before exec was enabled (seed).
@@ -372,11 +388,16 @@ describe('ECS ExecuteCommand', () => {
       (id) => rejection(execute('ls', { task: id })),
     );
     expect(agentDown).toMatchObject({ name: 'InvalidParameterException', message: EXEC_NOT_ENABLED_MESSAGE });
-    expect(EXEC_NOT_ENABLED_MESSAGE).toMatch(/^The execute command failed because execute command was not enabled when the task was run or the execute command agent isn't running\./);
+    expect(EXEC_NOT_ENABLED_MESSAGE).toMatch(
+      /^The execute command failed because execute command was not enabled when the task was run or the execute command agent isn't running\./,
+    );
   });
 
   it('validates the task reference, the container, the command and the cluster', async () => {
-    expect(await rejection(execute('ls', { task: 'abc' }))).toMatchObject({ name: 'InvalidParameterException', message: 'task length should be one of [32,36]' });
+    expect(await rejection(execute('ls', { task: 'abc' }))).toMatchObject({
+      name: 'InvalidParameterException',
+      message: 'task length should be one of [32,36]',
+    });
     expect(await rejection(execute('ls', { task: hexId('no-such-task') }))).toMatchObject({ name: 'InvalidParameterException' });
     expect(await rejection(execute('ls', { container: 'nope' }))).toMatchObject({ name: 'InvalidParameterException' });
     expect(await rejection(execute('   '))).toMatchObject({ name: 'InvalidParameterException' });
@@ -419,35 +440,53 @@ describe('KMS data keys (the exec handshake)', () => {
     expect(made.Plaintext).toHaveLength(64);
     expect(made.KeyId).toBe(key.metadata.Arn);
     // Context order does not matter; its content does.
-    const back = await kms.send(new DecryptCommand({ CiphertextBlob: made.CiphertextBlob, EncryptionContext: { 'aws:ssm:TargetId': 'ecs:main_t_r', 'aws:ssm:SessionId': 's-1' } }));
+    const back = await kms.send(
+      new DecryptCommand({ CiphertextBlob: made.CiphertextBlob, EncryptionContext: { 'aws:ssm:TargetId': 'ecs:main_t_r', 'aws:ssm:SessionId': 's-1' } }),
+    );
     expect(Buffer.from(back.Plaintext!).equals(Buffer.from(made.Plaintext!))).toBe(true);
     expect(back.KeyId).toBe(key.metadata.Arn);
-    expect(await rejection(kms.send(new DecryptCommand({ CiphertextBlob: made.CiphertextBlob, EncryptionContext: { ...context, 'aws:ssm:TargetId': 'ecs:other' } })))).toMatchObject({
+    expect(
+      await rejection(
+        kms.send(new DecryptCommand({ CiphertextBlob: made.CiphertextBlob, EncryptionContext: { ...context, 'aws:ssm:TargetId': 'ecs:other' } })),
+      ),
+    ).toMatchObject({
       name: 'InvalidCiphertextException',
     });
     expect(await rejection(kms.send(new DecryptCommand({ CiphertextBlob: randomBytes(80) })))).toMatchObject({ name: 'InvalidCiphertextException' });
     const tampered = Buffer.from(made.CiphertextBlob!);
     tampered[tampered.length - 1]! ^= 1;
-    expect(await rejection(kms.send(new DecryptCommand({ CiphertextBlob: tampered, EncryptionContext: context })))).toMatchObject({ name: 'InvalidCiphertextException' });
+    expect(await rejection(kms.send(new DecryptCommand({ CiphertextBlob: tampered, EncryptionContext: context })))).toMatchObject({
+      name: 'InvalidCiphertextException',
+    });
     // Naming another key than the blob's, and IAM on the blob's key.
     const other = putKey(regional(), { policy: '{}', createdAt: new Date() });
-    expect(await rejection(kms.send(new DecryptCommand({ CiphertextBlob: made.CiphertextBlob, EncryptionContext: context, KeyId: other.metadata.KeyId })))).toMatchObject({
+    expect(
+      await rejection(kms.send(new DecryptCommand({ CiphertextBlob: made.CiphertextBlob, EncryptionContext: context, KeyId: other.metadata.KeyId }))),
+    ).toMatchObject({
       name: 'IncorrectKeyException',
     });
     emu.faults.deny('kms:Decrypt', { resource: key.metadata.Arn! });
-    expect(await rejection(kms.send(new DecryptCommand({ CiphertextBlob: made.CiphertextBlob, EncryptionContext: context })))).toMatchObject({ name: 'AccessDeniedException' });
+    expect(await rejection(kms.send(new DecryptCommand({ CiphertextBlob: made.CiphertextBlob, EncryptionContext: context })))).toMatchObject({
+      name: 'AccessDeniedException',
+    });
   });
 
   it('GenerateDataKey validates its size and refuses disabled keys', async () => {
     const key = putKey(regional(), { policy: '{}', createdAt: new Date() });
     expect(await rejection(kms.send(new GenerateDataKeyCommand({ KeyId: key.metadata.KeyId! })))).toMatchObject({ name: 'ValidationException' });
-    expect(await rejection(kms.send(new GenerateDataKeyCommand({ KeyId: key.metadata.KeyId!, NumberOfBytes: 2048 })))).toMatchObject({ name: 'ValidationException' });
+    expect(await rejection(kms.send(new GenerateDataKeyCommand({ KeyId: key.metadata.KeyId!, NumberOfBytes: 2048 })))).toMatchObject({
+      name: 'ValidationException',
+    });
     expect((await kms.send(new GenerateDataKeyCommand({ KeyId: key.metadata.KeyId!, KeySpec: 'AES_128' }))).Plaintext).toHaveLength(16);
     const disabled = putKey(regional(), { policy: '{}', createdAt: new Date(), enabled: false });
-    expect(await rejection(kms.send(new GenerateDataKeyCommand({ KeyId: disabled.metadata.KeyId!, NumberOfBytes: 64 })))).toMatchObject({ name: 'DisabledException' });
+    expect(await rejection(kms.send(new GenerateDataKeyCommand({ KeyId: disabled.metadata.KeyId!, NumberOfBytes: 64 })))).toMatchObject({
+      name: 'DisabledException',
+    });
     const deleting = putKey(regional(), { policy: '{}', createdAt: new Date() });
     deleting.metadata.KeyState = 'PendingDeletion';
-    expect(await rejection(kms.send(new GenerateDataKeyCommand({ KeyId: deleting.metadata.KeyId!, NumberOfBytes: 64 })))).toMatchObject({ name: 'KMSInvalidStateException' });
+    expect(await rejection(kms.send(new GenerateDataKeyCommand({ KeyId: deleting.metadata.KeyId!, NumberOfBytes: 64 })))).toMatchObject({
+      name: 'KMSInvalidStateException',
+    });
   });
 });
 
@@ -504,7 +543,7 @@ describe('Go shlex split', () => {
 
   it('round-trips any word quoted as single-quoted with the quote escaped', () => {
     const quote = (w: string) => `'${w.replaceAll("'", `'\\''`)}'`;
-    const words = ['', ' ', "'", "''", '"', '\\', '\\\'', 'a\nb', '#', '$(rm -rf /)', '`id`', '*', 'tab\there', 'ünï✓😀', '\r\n', "x'y\"z\\"];
+    const words = ['', ' ', "'", "''", '"', '\\', "\\'", 'a\nb', '#', '$(rm -rf /)', '`id`', '*', 'tab\there', 'ünï✓😀', '\r\n', 'x\'y"z\\'];
     expect(shlexSplit(words.map(quote).join(' '))).toEqual(words);
   });
 });
@@ -517,8 +556,17 @@ describe('sandbox building blocks', () => {
     expect(toHostPath('--out=/work', fs)).toBe('--out=/tmp/r/work');
     expect(toHostPath('/bin/sh /dev/null /workshop x/work http://h/work', fs)).toBe('/bin/sh /dev/null /workshop x/work http://h/work');
 
-    const r = new StreamReplacer([['/tmp/r/', '/'], ['/tmp/r', '/']]);
-    const out = [r.push(Buffer.from('at /tm')), r.push(Buffer.from('p/r/work/a.sh and /tmp/')), r.push(Buffer.from('rx /tmp/r')), r.push(Buffer.from(' /tmp/r')), r.flush()];
+    const r = new StreamReplacer([
+      ['/tmp/r/', '/'],
+      ['/tmp/r', '/'],
+    ]);
+    const out = [
+      r.push(Buffer.from('at /tm')),
+      r.push(Buffer.from('p/r/work/a.sh and /tmp/')),
+      r.push(Buffer.from('rx /tmp/r')),
+      r.push(Buffer.from(' /tmp/r')),
+      r.flush(),
+    ];
     expect(Buffer.concat(out).toString()).toBe('at /work/a.sh and /tmp/rx / /');
   });
 
@@ -614,7 +662,9 @@ describe('local agent: a session end to end', () => {
 
   it('slow.sh reports progress over time', async () => {
     const { client } = await run('/work/slow.sh 2');
-    expect(client.text).toMatch(/^starting a job of 2s\r\n\r\[#{10} {10}\] 1\/2\r\nstep 1 of 2 done\r\n\r\[#{20}\] 2\/2\r\nstep 2 of 2 done\r\njob finished\r\n$/);
+    expect(client.text).toMatch(
+      /^starting a job of 2s\r\n\r\[#{10} {10}\] 1\/2\r\nstep 1 of 2 done\r\n\r\[#{20}\] 2\/2\r\nstep 2 of 2 done\r\njob finished\r\n$/,
+    );
     const spread = client.arrivals.at(-1)!.at - client.arrivals[0]!.at;
     expect(spread).toBeGreaterThanOrEqual(900);
   });
@@ -897,25 +947,28 @@ describe('local agent: KMS-encrypted sessions', () => {
     expect(outputs.reduce((n, m) => n + m.payloadLength, 0)).toBe(Buffer.byteLength(client.text) + 28 * outputs.length);
   });
 
-  it.each([false, true])('ExecSession (the production client) completes the handshake and decrypts the output (acknowledgeChallenge %s)', async (acknowledgeChallenge) => {
-    const { result, output, agentSide } = await encrypted(async () => {
-      const res = await execute('/work/echo-args.sh encrypted ✓');
-      const sessionId = res.session!.sessionId!;
-      const session = await ExecSession.open({
-        streamUrl: res.session!.streamUrl!,
-        tokenValue: res.session!.tokenValue!,
-        // With acknowledgeChallenge the key is bound to the agent's challenge too; the agent must decrypt accordingly.
-        kms: { generateDataKey: kmsDataKeyGenerator(kms), sessionId, target: () => targetOf(sessionId), acknowledgeChallenge },
+  it.each([false, true])(
+    'ExecSession (the production client) completes the handshake and decrypts the output (acknowledgeChallenge %s)',
+    async (acknowledgeChallenge) => {
+      const { result, output, agentSide } = await encrypted(async () => {
+        const res = await execute('/work/echo-args.sh encrypted ✓');
+        const sessionId = res.session!.sessionId!;
+        const session = await ExecSession.open({
+          streamUrl: res.session!.streamUrl!,
+          tokenValue: res.session!.tokenValue!,
+          // With acknowledgeChallenge the key is bound to the agent's challenge too; the agent must decrypt accordingly.
+          kms: { generateDataKey: kmsDataKeyGenerator(kms), sessionId, target: () => targetOf(sessionId), acknowledgeChallenge },
+        });
+        const chunks: Buffer[] = [];
+        session.on('output', (chunk) => chunks.push(chunk));
+        const result = await session.closed;
+        return { result, output: Buffer.concat(chunks).toString(), agentSide: await (await agent.session(sessionId)).done };
       });
-      const chunks: Buffer[] = [];
-      session.on('output', (chunk) => chunks.push(chunk));
-      const result = await session.closed;
-      return { result, output: Buffer.concat(chunks).toString(), agentSide: await (await agent.session(sessionId)).done };
-    });
-    expect(result.reason).toBe('channel_closed');
-    expect(agentSide.encrypted).toBe(true);
-    expect(output).toBe('<<<args 2>>>\r\n<<<arg 1>>>encrypted<<<end 1>>>\r\n<<<arg 2>>>✓<<<end 2>>>\r\n<<<done>>>\r\n');
-  });
+      expect(result.reason).toBe('channel_closed');
+      expect(agentSide.encrypted).toBe(true);
+      expect(output).toBe('<<<args 2>>>\r\n<<<arg 1>>>encrypted<<<end 1>>>\r\n<<<arg 2>>>✓<<<end 2>>>\r\n<<<done>>>\r\n');
+    },
+  );
 
   it('fails the handshake when the data key was generated for another target', async () => {
     const { client, session } = await encrypted(() => run('echo never', { kmsTarget: 'ecs:main_wrong_target' }));
@@ -925,7 +978,7 @@ describe('local agent: KMS-encrypted sessions', () => {
     expect(session.pid).toBeUndefined();
   });
 
-  it("fails the handshake when the task role may not kms:Decrypt, or the client never answers", async () => {
+  it('fails the handshake when the task role may not kms:Decrypt, or the client never answers', async () => {
     emu.faults.deny('kms:Decrypt', { principal: '*manager-task-role*' });
     const denied = await encrypted(() => run('echo never'));
     expect(denied.client.channelClosed?.output).toMatch(/^Handshake failed: the task role is not authorized to perform kms:Decrypt/);
@@ -990,14 +1043,16 @@ describe('the local world', () => {
 });
 
 describe('agent options', () => {
-  it('scriptsDir: its files land in every container\'s /work, refreshed for each session', async () => {
+  it("scriptsDir: its files land in every container's /work, refreshed for each session", async () => {
     const dir = mkdtempSync(join(tmpdir(), 'exec-scripts-'));
     writeFileSync(join(dir, 'hello.sh'), '#!/bin/sh\necho v1\n');
     const emu2 = await startAwsEmulator();
     const agent2 = await startExecAgent({ aws: emu2, initialReadDelayMs: 10, scriptsDir: dir });
     const client = new ECSClient({ region, endpoint: emu2.url, credentials });
     const once = async () => {
-      const res = await client.send(new ExecuteCommandCommand({ cluster: 'main', task: MANAGER_TASK, command: sh('/work/hello.sh; ls /work'), interactive: true }));
+      const res = await client.send(
+        new ExecuteCommandCommand({ cluster: 'main', task: MANAGER_TASK, command: sh('/work/hello.sh; ls /work'), interactive: true }),
+      );
       const test = await TestClient.connect(res);
       await test.closed;
       return test.text;

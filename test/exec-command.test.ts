@@ -348,8 +348,17 @@ describe('argument validation', () => {
 
   it('refuses invisible formatting characters (bidi overrides, zero-width, BOM) the pattern does not name', () => {
     const dot: ArgumentRules = { args: [{ name: 'v', pattern: '.+' }] };
-    for (const [ch, code] of [['\u202e', '202E'], ['\u2066', '2066'], ['\u200b', '200B'], ['\u200d', '200D'], ['\u2060', '2060'], ['\ufeff', 'FEFF']] as const) {
-      expect(checkArguments(dot, [`backup${ch}hs.exe`])[0]!.message).toBe(`\`v\` contains an invisible formatting character (U+${code}), which its pattern does not allow.`);
+    for (const [ch, code] of [
+      ['\u202e', '202E'],
+      ['\u2066', '2066'],
+      ['\u200b', '200B'],
+      ['\u200d', '200D'],
+      ['\u2060', '2060'],
+      ['\ufeff', 'FEFF'],
+    ] as const) {
+      expect(checkArguments(dot, [`backup${ch}hs.exe`])[0]!.message).toBe(
+        `\`v\` contains an invisible formatting character (U+${code}), which its pattern does not allow.`,
+      );
     }
     expect(checkArguments(dot, ['plain café ☕'])).toEqual([]);
     // Named by code point, or literally: the pattern decides.
@@ -358,7 +367,12 @@ describe('argument validation', () => {
   });
 
   it('explains every problem for Slack, escaping what was typed', () => {
-    const rules: ArgumentRules = { args: [{ name: 'label', pattern: '[a-z]+' }, { name: 'other', pattern: '[a-z]+' }] };
+    const rules: ArgumentRules = {
+      args: [
+        { name: 'label', pattern: '[a-z]+' },
+        { name: 'other', pattern: '[a-z]+' },
+      ],
+    };
     const err = (() => {
       try {
         validateArguments(rules, ['<!channel> `x`', 'ok!']);

@@ -74,7 +74,10 @@ describe('detached runs', () => {
       const text = await runArgv(buildFollow({ runId: 'r1', offset, nonce }), rewrite);
       const lines = text.split('\n');
       const exitLine = lines.find((l) => l.startsWith(`ECSCHATOPS_EXIT_${nonce}:`));
-      const { output, size } = readFollow(lines.filter((l) => l !== exitLine), nonce);
+      const { output, size } = readFollow(
+        lines.filter((l) => l !== exitLine),
+        nonce,
+      );
       return { output: output.filter(Boolean), size: size!, exit: exitLine ? Number(exitLine.split(':')[1]) : undefined };
     };
     await new Promise((r) => setTimeout(r, 200));
@@ -135,5 +138,4 @@ describe('detached runs', () => {
       expect(existsSync(join(dir, 'exit'))).toBe(true);
     }, 15_000);
   }
-
 });

@@ -136,9 +136,7 @@ afterEach(async () => {
 
 const FAST_RETRANSMIT = { initialRtoMs: 30, maxRtoMs: 200, checkIntervalMs: 5 };
 
-async function setup(
-  extra: Partial<ExecSessionOptions> = {},
-): Promise<{ agent: FakeAgent; conn: AgentConnection; session: ExecSession; chunks: Buffer[] }> {
+async function setup(extra: Partial<ExecSessionOptions> = {}): Promise<{ agent: FakeAgent; conn: AgentConnection; session: ExecSession; chunks: Buffer[] }> {
   const agent = await FakeAgent.start();
   cleanups.push(() => agent.close());
   const session = await ExecSession.open({ streamUrl: agent.streamUrl, tokenValue: 'token-abc', retransmit: FAST_RETRANSMIT, ...extra });
@@ -774,7 +772,13 @@ describe('ExecSession: KMS handshake', () => {
     await until(() => conn.inputs().length === 1, 'the handshake response');
     const body = JSON.parse(conn.inputs()[0]!.payload.toString()) as HandshakeResponsePayload;
     expect(body.ProcessedClientActions.map((a) => [a.ActionType, a.ActionStatus])).toEqual([['SessionType', 1]]);
-    conn.send(encodeOutputStreamData({ sequenceNumber: 1, payloadType: PayloadType.HandshakeComplete, payload: Buffer.from('{"HandshakeTimeToComplete":1,"CustomerMessage":""}') }));
+    conn.send(
+      encodeOutputStreamData({
+        sequenceNumber: 1,
+        payloadType: PayloadType.HandshakeComplete,
+        payload: Buffer.from('{"HandshakeTimeToComplete":1,"CustomerMessage":""}'),
+      }),
+    );
     conn.output(2, 'plain');
     await until(() => chunks.length === 1, 'output');
     expect(text(chunks)).toBe('plain');
@@ -843,9 +847,7 @@ describe('ExecSession: KMS handshake', () => {
 
   it('fails the session on an encryption challenge when no key was negotiated', async () => {
     const { conn, session } = await setup();
-    conn.send(
-      encodeOutputStreamData({ sequenceNumber: 0, payloadType: PayloadType.EncChallengeRequest, payload: Buffer.from('{"Challenge":"AAAA"}') }),
-    );
+    conn.send(encodeOutputStreamData({ sequenceNumber: 0, payloadType: PayloadType.EncChallengeRequest, payload: Buffer.from('{"Challenge":"AAAA"}') }));
     const result = await session.closed;
     expect(result.reason).toBe('error');
     expect(result.error).toMatchObject({ code: 'BAD_PAYLOAD' });

@@ -62,14 +62,19 @@ describe('parseRequest', () => {
     expect(() => parseRequest('stats web', config, everything(config))).toThrow(/Unknown command `stats`\. Did you mean `status`\?.*Valid commands: `help`/);
   });
   it('names the closest service and the choices for an unknown service', () => {
-    expect(() => parseRequest('status wbe', config, everything(config))).toThrow(/Unknown service `wbe`, or not one of yours\. Did you mean `web`\? Yours here: `web`, `worker`\./);
+    expect(() => parseRequest('status wbe', config, everything(config))).toThrow(
+      /Unknown service `wbe`, or not one of yours\. Did you mean `web`\? Yours here: `web`, `worker`\./,
+    );
   });
   it('gives usage for a missing or extra argument', () => {
     expect(() => parseRequest('status', config, everything(config))).toThrow(/Which service\?.*\n.*Usage: `\/ecs status &lt;service&gt;`/s);
     expect(() => parseRequest('status web now', config, everything(config))).toThrow(/Unexpected `now`/);
   });
   it('validates allow: role, services and mention', () => {
-    expect(parseRequest('allow <@U0BOB|bob> operator web', config, everything(config)).scope).toEqual({ subject: 'U0BOB', grant: { role: 'operator', services: ['web'] } });
+    expect(parseRequest('allow <@U0BOB|bob> operator web', config, everything(config)).scope).toEqual({
+      subject: 'U0BOB',
+      grant: { role: 'operator', services: ['web'] },
+    });
     // Only declared scripts: this configuration declares none.
     expect(() => parseRequest('allow <@U0BOB|bob> operator web --scripts backup.sh', config, everything(config))).toThrow(/Unknown script `backup.sh`/);
     expect(() => parseRequest('allow <@U0BOB|bob> superuser', config, everything(config))).toThrow(/Unknown role `superuser`/);

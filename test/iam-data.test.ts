@@ -17,7 +17,11 @@ const ACCOUNT = '123456789012';
 function resolveOsls(text: string): string {
   const lookup = (kind: string, arg: string): string => {
     if (kind === 'sls' && arg === 'stage') return resolveOsls(sls.provider.stage);
-    if (kind === 'opt') return arg.split(',')[1]!.trim().replace(/^'(.*)'$/, '$1'); // `${opt:x, 'default'}`
+    if (kind === 'opt')
+      return arg
+        .split(',')[1]!
+        .trim()
+        .replace(/^'(.*)'$/, '$1'); // `${opt:x, 'default'}`
     if (kind === 'param') return sls.params.default[arg];
     if (kind === 'self') return arg.split('.').reduce((node: any, key) => node?.[key], sls);
     throw new Error(`cannot resolve \${${kind}:${arg}}`);
@@ -67,7 +71,8 @@ const slsContext: ResolveContext = {
     // osls generates `<Function>LambdaFunction` for functions.<function>.
     const fn = /^(\w+)LambdaFunction$/.exec(id)?.[1];
     const key = fn && fn[0]!.toLowerCase() + fn.slice(1);
-    if (key && functions[key] && !resources[id]?.Properties?.FunctionName) return exampleArn('AWS::Lambda::Function', { FunctionName: functions[key].name }, id);
+    if (key && functions[key] && !resources[id]?.Properties?.FunctionName)
+      return exampleArn('AWS::Lambda::Function', { FunctionName: functions[key].name }, id);
     const resource = resources[id];
     if (!resource) throw new Error(`Fn::GetAtt of ${id}, which serverless.yml does not declare`);
     return exampleArn(resource.Type, resource.Properties, id);
@@ -111,7 +116,8 @@ const STAR_EXCEPTIONS: Record<string, string> = {
   'ecs:ListTasks': 'cluster-wide listing',
 };
 
-const check = (placed: PlacedStatement) => checkStatement(placed, { ctx: placed.file === 'serverless.yml' ? slsContext : targetContext, starExceptions: STAR_EXCEPTIONS });
+const check = (placed: PlacedStatement) =>
+  checkStatement(placed, { ctx: placed.file === 'serverless.yml' ? slsContext : targetContext, starExceptions: STAR_EXCEPTIONS });
 
 describe('IAM grants against the IAM data', () => {
   const statements = everyStatement();
@@ -136,7 +142,7 @@ describe('IAM grants against the IAM data', () => {
     });
   }
 
-  it('grants durable-execution actions on the durable-execution ARNs of the bot\'s own workflows', async () => {
+  it("grants durable-execution actions on the durable-execution ARNs of the bot's own workflows", async () => {
     // lambda:CheckpointDurableExecution, GetDurableExecutionState and SendDurableExecutionCallback*
     // are authorized against `function:<name>:<version>/durable-execution/<execution>/<id>`: an
     // unqualified function ARN never matches, and the check above would call it dead.
@@ -166,7 +172,13 @@ describe('ECS grants equal the ECS calls each bundle can make', () => {
       const sent = (await bundledCommands(handler, 'ecs')).map((c) => `ecs:${c}`);
       const needed = [...new Set([...sent, ...sent.flatMap((a) => IMPLIED[a] ?? [])])].sort();
       const role = resources[functions[fnKey(handler)].role];
-      const grantedEcs = [...new Set(rolePolicyStatements(role).flatMap(actions).filter((a) => a.startsWith('ecs:')))].sort();
+      const grantedEcs = [
+        ...new Set(
+          rolePolicyStatements(role)
+            .flatMap(actions)
+            .filter((a) => a.startsWith('ecs:')),
+        ),
+      ].sort();
       expect(grantedEcs).toEqual(needed);
     });
   }
@@ -179,19 +191,27 @@ describe('the IAM validator itself', () => {
     expect(arnPatternMatchesFormat('arn:aws:lambda:us-east-1:1:function:f:*', durable)).toBe(true);
     expect(arnPatternMatchesFormat('arn:aws:lambda:us-east-1:1:function:f:*/durable-execution/*', durable)).toBe(true);
     // A qualified function ARN is of the "function" type (Lambda invokes `function:f:$LATEST` so).
-    expect(arnPatternMatchesFormat('arn:aws:lambda:us-east-1:1:function:f:*', 'arn:${Partition}:lambda:${Region}:${Account}:function:${FunctionName}')).toBe(true);
+    expect(arnPatternMatchesFormat('arn:aws:lambda:us-east-1:1:function:f:*', 'arn:${Partition}:lambda:${Region}:${Account}:function:${FunctionName}')).toBe(
+      true,
+    );
     // Wildcards stay within their component: a region `*` does not reach into the resource.
     expect(arnPatternMatchesFormat('arn:aws:ecs:*:1:service/*', 'arn:${Partition}:ecs:${Region}:${Account}:service/${ClusterName}/${ServiceName}')).toBe(true);
     expect(arnPatternMatchesFormat('arn:aws:logs::1:log-group:x', 'arn:${Partition}:logs:${Region}:${Account}:log-group:${LogGroupName}')).toBe(false);
     expect(arnPatternMatchesFormat('arn:aws:lambda:*', 'arn:${Partition}:lambda:${Region}:${Account}:function:${FunctionName}')).toBe(true);
-    expect(arnPatternMatchesFormat('arn:aws:ecs:*:1:task-definition/*', 'arn:${Partition}:ecs:${Region}:${Account}:task-definition/${TaskDefinitionFamilyName}:${TaskDefinitionRevisionNumber}')).toBe(true);
+    expect(
+      arnPatternMatchesFormat(
+        'arn:aws:ecs:*:1:task-definition/*',
+        'arn:${Partition}:ecs:${Region}:${Account}:task-definition/${TaskDefinitionFamilyName}:${TaskDefinitionRevisionNumber}',
+      ),
+    ).toBe(true);
     expect(arnPatternMatchesFormat('arn:aws:ecs:*:1:service/*', 'arn:${Partition}:ecs:${Region}:${Account}:task/${ClusterName}/${TaskId}')).toBe(false);
     expect(arnPatternMatchesFormat('arn:aws:iam::?:role/x', 'arn:${Partition}:iam::${Account}:role/${RoleNameWithPath}')).toBe(true);
   });
 
   it('finds each kind of mistake it claims to find', async () => {
     const ctx: ResolveContext = { variables: PSEUDO, resolveOsls: (t) => t, getAtt: () => 'arn:aws:sqs:us-east-1:1:q' };
-    const run = (statement: any) => checkStatement({ where: 'x', file: 'serverless.yml', statement: { Effect: 'Allow', ...statement } }, { ctx, starExceptions: STAR_EXCEPTIONS });
+    const run = (statement: any) =>
+      checkStatement({ where: 'x', file: 'serverless.yml', statement: { Effect: 'Allow', ...statement } }, { ctx, starExceptions: STAR_EXCEPTIONS });
     const cases: Array<[any, RegExp]> = [
       [{ Action: 'ecs:DescribeTaskDefinitions', Resource: '*' }, /ecs has no action DescribeTaskDefinitions/],
       [{ Action: 'ecs:describeServices', Resource: 'arn:aws:ecs:*:1:service/*' }, /AWS spells it ecs:DescribeServices/],
@@ -199,16 +219,34 @@ describe('the IAM validator itself', () => {
       [{ Action: 'ec2:DescribeSubnets', Resource: 'arn:aws:ec2:*:1:subnet/*' }, /accepts no resource type \(only "\*"\)/],
       [{ Action: 'ecs:UpdateService', Resource: '*' }, /granted on "\*" but accepts .*: scope it/],
       [{ Action: 'ecs:UpdateService', Resource: ['arn:aws:ecs:*:1:service/*', 'arn:aws:ecs:*:1:cluster/*'] }, /cluster\/\* matches no resource type/],
-      [{ Action: 'iam:PassRole', Resource: 'arn:aws:iam::1:role/*', Condition: { StringEquals: { 'kms:ViaService': 'x' } } }, /iam:PassRole does not support the condition key kms:ViaService/],
-      [{ Action: 'iam:PassRole', Resource: 'arn:aws:iam::1:role/*', Condition: { StringEqualz: { 'iam:PassedToService': 'x' } } }, /unknown condition operator StringEqualz/],
-      [{ Action: 'iam:PassRole', Resource: 'arn:aws:iam::1:role/*', Condition: { StringEquals: { 'aws:Nope': 'x' } } }, /aws:Nope is not a global condition key/],
+      [
+        { Action: 'iam:PassRole', Resource: 'arn:aws:iam::1:role/*', Condition: { StringEquals: { 'kms:ViaService': 'x' } } },
+        /iam:PassRole does not support the condition key kms:ViaService/,
+      ],
+      [
+        { Action: 'iam:PassRole', Resource: 'arn:aws:iam::1:role/*', Condition: { StringEqualz: { 'iam:PassedToService': 'x' } } },
+        /unknown condition operator StringEqualz/,
+      ],
+      [
+        { Action: 'iam:PassRole', Resource: 'arn:aws:iam::1:role/*', Condition: { StringEquals: { 'aws:Nope': 'x' } } },
+        /aws:Nope is not a global condition key/,
+      ],
       [{ Action: 'sqs:SendMessage', Resource: { 'Fn::Sub': 'arn:${AWS::Partition}:sqs:${Nowhere}:1:q' } }, /cannot resolve \$\{Nowhere\}/],
     ];
     for (const [statement, pattern] of cases) {
       const errors = await run(statement);
-      expect(errors.some((e) => pattern.test(e)), `${JSON.stringify(statement)}: ${pattern} in\n${errors.join('\n')}`).toBe(true);
+      expect(
+        errors.some((e) => pattern.test(e)),
+        `${JSON.stringify(statement)}: ${pattern} in\n${errors.join('\n')}`,
+      ).toBe(true);
     }
     // And a correct statement passes.
-    expect(await run({ Action: ['kms:Decrypt'], Resource: 'arn:aws:kms:us-east-1:1:key/*', Condition: { StringEquals: { 'kms:ViaService': 'ssm.us-east-1.amazonaws.com', 'kms:EncryptionContext:PARAMETER_ARN': 'x' } } })).toEqual([]);
+    expect(
+      await run({
+        Action: ['kms:Decrypt'],
+        Resource: 'arn:aws:kms:us-east-1:1:key/*',
+        Condition: { StringEquals: { 'kms:ViaService': 'ssm.us-east-1.amazonaws.com', 'kms:EncryptionContext:PARAMETER_ARN': 'x' } },
+      }),
+    ).toEqual([]);
   });
 });

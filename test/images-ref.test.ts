@@ -31,7 +31,10 @@ describe('parseImageRef', () => {
     ['docker.io/library/nginx:1', { registry: 'docker.io', repository: 'library/nginx', tag: '1' }],
     ['index.docker.io/bitnami/redis:7.2', { registry: 'docker.io', repository: 'bitnami/redis', tag: '7.2' }],
     ['bitnami/redis', { registry: 'docker.io', repository: 'bitnami/redis', kind: 'docker-hub' }],
-    ['public.ecr.aws/aws-observability/aws-for-fluent-bit:stable', { registry: 'public.ecr.aws', repository: 'aws-observability/aws-for-fluent-bit', tag: 'stable', kind: 'ecr-public' }],
+    [
+      'public.ecr.aws/aws-observability/aws-for-fluent-bit:stable',
+      { registry: 'public.ecr.aws', repository: 'aws-observability/aws-for-fluent-bit', tag: 'stable', kind: 'ecr-public' },
+    ],
     ['ghcr.io/octo-org/app:sha-1a2b3c', { registry: 'ghcr.io', repository: 'octo-org/app', tag: 'sha-1a2b3c', kind: 'ghcr' }],
     ['quay.io/prometheus/node-exporter:v1.8.2', { registry: 'quay.io', repository: 'prometheus/node-exporter', tag: 'v1.8.2', kind: 'quay' }],
     ['localhost:5000/app', { registry: 'localhost:5000', repository: 'app', kind: 'other' }],
@@ -77,7 +80,10 @@ describe('parseImageRef', () => {
     expect(parseImageRef('123456789012.dkr.ecr-fips.us-gov-west-1.amazonaws.com/app').ecr).toMatchObject({ region: 'us-gov-west-1', partition: 'aws-us-gov' });
     expect(parseImageRef('123456789012.dkr-ecr.eu-west-1.on.aws/app:1').ecr).toMatchObject({ registryId: '123456789012', region: 'eu-west-1' });
     // An ECR pull-through cache repository is an ordinary private repository name.
-    expect(parseImageRef('123456789012.dkr.ecr.eu-west-1.amazonaws.com/docker-hub/library/nginx:1.27')).toMatchObject({ kind: 'ecr', repository: 'docker-hub/library/nginx' });
+    expect(parseImageRef('123456789012.dkr.ecr.eu-west-1.amazonaws.com/docker-hub/library/nginx:1.27')).toMatchObject({
+      kind: 'ecr',
+      repository: 'docker-hub/library/nginx',
+    });
     // Look-alikes are not ECR.
     expect(parseImageRef('12345.dkr.ecr.us-east-1.amazonaws.com/app').kind).toBe('other');
     expect(parseImageRef('123456789012.dkr.ecr.us-east-1.amazonaws.com.evil.example/app').kind).toBe('other');
@@ -156,7 +162,9 @@ describe('registry endpoints', () => {
     expect(registryBaseUrl('public.ecr.aws', env)).toBe('http://127.0.0.1:5005');
     expect(registryBaseUrl('docker.io', env)).toBe('http://127.0.0.1:5006');
     expect(registryBaseUrl('quay.io', env)).toBe('https://quay.io');
-    expect(registryBaseUrl('docker.io', { [REGISTRY_ENDPOINTS_ENV]: JSON.stringify({ 'registry-1.docker.io': 'http://127.0.0.1:5007' }) })).toBe('http://127.0.0.1:5007');
+    expect(registryBaseUrl('docker.io', { [REGISTRY_ENDPOINTS_ENV]: JSON.stringify({ 'registry-1.docker.io': 'http://127.0.0.1:5007' }) })).toBe(
+      'http://127.0.0.1:5007',
+    );
     expect(() => registryBaseUrl('quay.io', { [REGISTRY_ENDPOINTS_ENV]: 'nope' })).toThrow(/not JSON/);
   });
 
@@ -196,12 +204,12 @@ describe('probeManifest against a local registry', () => {
       if (name === 'broken/app') return res.writeHead(503).end();
       if (name === 'nohead/app' && req.method === 'HEAD') return res.writeHead(405).end();
       if (req.headers.authorization !== `Bearer ${TOKEN}` && name !== 'nohead/app') {
-        return res
-          .writeHead(401, { 'www-authenticate': `Bearer realm="${base}/token",service="local-registry",scope="repository:${name}:pull"` })
-          .end();
+        return res.writeHead(401, { 'www-authenticate': `Bearer realm="${base}/token",service="local-registry",scope="repository:${name}:pull"` }).end();
       }
       if (['library/nginx', 'nohead/app'].includes(name) && ['1.27', DIGEST].includes(decodeURIComponent(reference))) {
-        return res.writeHead(200, { 'docker-content-digest': DIGEST, 'content-type': 'application/vnd.oci.image.index.v1+json' }).end(req.method === 'GET' ? '{}' : undefined);
+        return res
+          .writeHead(200, { 'docker-content-digest': DIGEST, 'content-type': 'application/vnd.oci.image.index.v1+json' })
+          .end(req.method === 'GET' ? '{}' : undefined);
       }
       return res.writeHead(404).end();
     });
@@ -217,7 +225,11 @@ describe('probeManifest against a local registry', () => {
 
   it('finds a tag after the anonymous token dance, asking for every manifest kind', async () => {
     requests.length = 0;
-    expect(await probeManifest(parseImageRef('nginx:1.27'), { env })).toEqual({ status: 'found', digest: DIGEST, mediaType: 'application/vnd.oci.image.index.v1+json' });
+    expect(await probeManifest(parseImageRef('nginx:1.27'), { env })).toEqual({
+      status: 'found',
+      digest: DIGEST,
+      mediaType: 'application/vnd.oci.image.index.v1+json',
+    });
     expect(requests.map((r) => `${r.method} ${r.path}`)).toEqual([
       'HEAD /v2/library/nginx/manifests/1.27',
       'GET /token?service=local-registry&scope=repository%3Alibrary%2Fnginx%3Apull',
@@ -230,11 +242,17 @@ describe('probeManifest against a local registry', () => {
 
   it('finds a digest, and reports a missing tag', async () => {
     expect((await probeManifest(parseImageRef(`nginx@${DIGEST}`), { env })).status).toBe('found');
-    expect(await probeManifest(parseImageRef('nginx:9.99'), { env })).toEqual({ status: 'missing', detail: '`docker.io` has no manifest `9.99` in `library/nginx`' });
+    expect(await probeManifest(parseImageRef('nginx:9.99'), { env })).toEqual({
+      status: 'missing',
+      detail: '`docker.io` has no manifest `9.99` in `library/nginx`',
+    });
   });
 
   it('says when anonymous pulls are refused', async () => {
-    expect(await probeManifest(parseImageRef('registry.test/private/app:1'), { env })).toMatchObject({ status: 'denied', detail: expect.stringContaining('no anonymous pull token') });
+    expect(await probeManifest(parseImageRef('registry.test/private/app:1'), { env })).toMatchObject({
+      status: 'denied',
+      detail: expect.stringContaining('no anonymous pull token'),
+    });
   });
 
   it('falls back to GET where HEAD is not allowed', async () => {
@@ -242,14 +260,23 @@ describe('probeManifest against a local registry', () => {
   });
 
   it('never reports an unanswered question as found', async () => {
-    expect(await probeManifest(parseImageRef('registry.test/slow/app:1'), { env, timeoutMs: 200 })).toEqual({ status: 'unreachable', reason: 'no answer within 0.2 s' });
-    expect(await probeManifest(parseImageRef('registry.test/broken/app:1'), { env })).toEqual({ status: 'unreachable', reason: 'HTTP 503 Service Unavailable' });
+    expect(await probeManifest(parseImageRef('registry.test/slow/app:1'), { env, timeoutMs: 200 })).toEqual({
+      status: 'unreachable',
+      reason: 'no answer within 0.2 s',
+    });
+    expect(await probeManifest(parseImageRef('registry.test/broken/app:1'), { env })).toEqual({
+      status: 'unreachable',
+      reason: 'HTTP 503 Service Unavailable',
+    });
     // A port that was free a moment ago: nothing listens there.
     const spare = createServer();
     await new Promise<void>((resolve) => spare.listen(0, '127.0.0.1', resolve));
     const port = (spare.address() as AddressInfo).port;
     await new Promise<void>((resolve) => spare.close(() => resolve()));
     const closed = { [REGISTRY_ENDPOINTS_ENV]: JSON.stringify({ 'registry.test': `http://127.0.0.1:${port}` }) };
-    expect(await probeManifest(parseImageRef('registry.test/app:1'), { env: closed })).toEqual({ status: 'unreachable', reason: 'connection refused (ECONNREFUSED)' });
+    expect(await probeManifest(parseImageRef('registry.test/app:1'), { env: closed })).toEqual({
+      status: 'unreachable',
+      reason: 'connection refused (ECONNREFUSED)',
+    });
   });
 });

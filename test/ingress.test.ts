@@ -34,7 +34,12 @@ function setup(options: { failDispatch?: number } = {}) {
 }
 
 const slash = (text: string, user = 'U0ALICE', extra: Partial<Parameters<typeof signedSlackEvent>[0]> = {}) =>
-  signedSlackEvent({ signingSecret: SECRET, contentType: 'application/x-www-form-urlencoded', body: slashCommandBody({ teamId: 'T1', userId: user, channelId: 'C0OPS', text }), ...extra });
+  signedSlackEvent({
+    signingSecret: SECRET,
+    contentType: 'application/x-www-form-urlencoded',
+    body: slashCommandBody({ teamId: 'T1', userId: user, channelId: 'C0OPS', text }),
+    ...extra,
+  });
 
 const answer = (res: { body: string }) => JSON.parse(res.body) as { response_type: string; text: string };
 
@@ -54,7 +59,11 @@ describe('ingress: authenticity', () => {
   it('rejects a tampered body, a wrong secret, missing headers, and runs nothing', async () => {
     const tampered = slash('help');
     tampered.body = tampered.body!.replace('help', 'status+web');
-    const wrongSecret = signedSlackEvent({ signingSecret: 'other', contentType: 'application/x-www-form-urlencoded', body: slashCommandBody({ teamId: 'T1', userId: 'U0ALICE', channelId: 'C1', text: 'status web' }) });
+    const wrongSecret = signedSlackEvent({
+      signingSecret: 'other',
+      contentType: 'application/x-www-form-urlencoded',
+      body: slashCommandBody({ teamId: 'T1', userId: 'U0ALICE', channelId: 'C1', text: 'status web' }),
+    });
     const unsigned: HttpEvent = { ...slash('help'), headers: { 'content-type': 'application/x-www-form-urlencoded' } };
     for (const event of [tampered, wrongSecret, unsigned]) {
       expect((await world.ingress(event)).statusCode).toBe(401);
@@ -96,7 +105,12 @@ describe('ingress: replays', () => {
     const replay = await world.ingress(structuredClone(request));
     expect(replay).toMatchObject({ statusCode: 200, body: '' });
     expect(world.jobs.jobs).toHaveLength(1);
-    expect(world.audit.records.at(-1)).toMatchObject({ userId: 'U0ALICE', decision: 'denied', outcome: 'refused', reason: expect.stringContaining('replayed request') });
+    expect(world.audit.records.at(-1)).toMatchObject({
+      userId: 'U0ALICE',
+      decision: 'denied',
+      outcome: 'refused',
+      reason: expect.stringContaining('replayed request'),
+    });
     // The same words typed again are a new request (Slack gives each its own trigger_id): it runs.
     expect(answer(await world.ingress(slash('status web'))).text).toContain('Working on');
     expect(world.jobs.jobs).toHaveLength(2);
@@ -104,8 +118,19 @@ describe('ingress: replays', () => {
 
   it('runs a replayed button click once', async () => {
     const world = setup();
-    const payload = { type: 'block_actions', team: { id: 'T1' }, user: { id: 'U0ALICE' }, channel: { id: 'C0OPS' }, trigger_id: '1.2.3', actions: [{ action_id: 'ecs:rerun', value: 'status web' }] };
-    const click = signedSlackEvent({ signingSecret: SECRET, contentType: 'application/x-www-form-urlencoded', body: `payload=${encodeURIComponent(JSON.stringify(payload))}` });
+    const payload = {
+      type: 'block_actions',
+      team: { id: 'T1' },
+      user: { id: 'U0ALICE' },
+      channel: { id: 'C0OPS' },
+      trigger_id: '1.2.3',
+      actions: [{ action_id: 'ecs:rerun', value: 'status web' }],
+    };
+    const click = signedSlackEvent({
+      signingSecret: SECRET,
+      contentType: 'application/x-www-form-urlencoded',
+      body: `payload=${encodeURIComponent(JSON.stringify(payload))}`,
+    });
     await world.ingress(click);
     await world.ingress(structuredClone(click));
     expect(world.jobs.jobs).toHaveLength(1);
@@ -141,7 +166,13 @@ describe('ingress: commands', () => {
     expect(answer(res).text).toContain('Not allowed: you are not on the allowlist');
     expect(world.jobs.jobs).toHaveLength(0);
     // Refused before the request is read further: nothing about the service is looked up or told.
-    expect(world.audit.records[0]).toMatchObject({ userId: 'U0MALLORY', decision: 'denied', outcome: 'refused', verb: 'status', reason: 'you are not on the allowlist' });
+    expect(world.audit.records[0]).toMatchObject({
+      userId: 'U0MALLORY',
+      decision: 'denied',
+      outcome: 'refused',
+      verb: 'status',
+      reason: 'you are not on the allowlist',
+    });
   });
 
   it('denies an admin-only command to an operator', async () => {
@@ -173,7 +204,11 @@ describe('ingress: commands', () => {
 
   it('refuses a workspace that is not configured', async () => {
     const world = setup();
-    const event = signedSlackEvent({ signingSecret: SECRET, contentType: 'application/x-www-form-urlencoded', body: slashCommandBody({ teamId: 'T9OTHER', userId: 'U0ALICE', channelId: 'C1', text: 'status web' }) });
+    const event = signedSlackEvent({
+      signingSecret: SECRET,
+      contentType: 'application/x-www-form-urlencoded',
+      body: slashCommandBody({ teamId: 'T9OTHER', userId: 'U0ALICE', channelId: 'C1', text: 'status web' }),
+    });
     expect(answer(await world.ingress(event)).text).toContain('not set up for this Slack workspace');
     expect(world.jobs.jobs).toHaveLength(0);
   });
@@ -181,8 +216,16 @@ describe('ingress: commands', () => {
   it('re-runs a command from a button, authorising the person who clicked', async () => {
     const world = setup();
     const payload = (user: string) =>
-      JSON.stringify({ type: 'block_actions', team: { id: 'T1' }, user: { id: user }, channel: { id: 'C0OPS' }, response_url: 'https://hooks.slack.com/actions/x', actions: [{ action_id: 'ecs:rerun', value: 'status web' }] });
-    const click = (user: string) => signedSlackEvent({ signingSecret: SECRET, contentType: 'application/x-www-form-urlencoded', body: `payload=${encodeURIComponent(payload(user))}` });
+      JSON.stringify({
+        type: 'block_actions',
+        team: { id: 'T1' },
+        user: { id: user },
+        channel: { id: 'C0OPS' },
+        response_url: 'https://hooks.slack.com/actions/x',
+        actions: [{ action_id: 'ecs:rerun', value: 'status web' }],
+      });
+    const click = (user: string) =>
+      signedSlackEvent({ signingSecret: SECRET, contentType: 'application/x-www-form-urlencoded', body: `payload=${encodeURIComponent(payload(user))}` });
     expect((await world.ingress(click('U0ALICE'))).statusCode).toBe(200);
     expect(world.jobs.jobs).toHaveLength(1);
     expect((await world.ingress(click('U0MALLORY'))).statusCode).toBe(200);
@@ -234,7 +277,16 @@ describe('ingress: events', () => {
     world.state.items.set('tracked#C0OPS#1700000000.000100', { kind: 'approval' });
     expect((await world.ingress(reaction('Ev5', 'U0EVE', '1700000000.000100', 'T9'))).statusCode).toBe(200);
     expect(world.jobs.jobs).toHaveLength(0);
-    expect(world.audit.records).toEqual([expect.objectContaining({ teamId: 'T9', userId: 'U0EVE', channelId: 'C0OPS', decision: 'denied', outcome: 'refused', reason: 'workspace not configured' })]);
+    expect(world.audit.records).toEqual([
+      expect.objectContaining({
+        teamId: 'T9',
+        userId: 'U0EVE',
+        channelId: 'C0OPS',
+        decision: 'denied',
+        outcome: 'refused',
+        reason: 'workspace not configured',
+      }),
+    ]);
   });
 });
 
@@ -243,7 +295,13 @@ describe('ingress: the 3-second promise when a dependency fails or hangs', () =>
   const refused = () => Promise.reject(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:8000'), { code: 'ECONNREFUSED' }));
   const throttled = () => Promise.reject(Object.assign(new Error('Rate exceeded'), { name: 'TooManyRequestsException' }));
 
-  function faulty(fault: { get?: () => Promise<never>; claim?: () => Promise<never>; dispatch?: () => Promise<never>; secrets?: () => Promise<never>; record?: () => Promise<never> }) {
+  function faulty(fault: {
+    get?: () => Promise<never>;
+    claim?: () => Promise<never>;
+    dispatch?: () => Promise<never>;
+    secrets?: () => Promise<never>;
+    record?: () => Promise<never>;
+  }) {
     const world = setup();
     const responses: string[] = [];
     const core = createIngress({
@@ -252,7 +310,12 @@ describe('ingress: the 3-second promise when a dependency fails or hangs', () =>
       allowlist: { ...world.allowlist, get: fault.get ?? world.allowlist.get },
       audit: () => ({ ...world.audit, record: fault.record ?? world.audit.record }),
       jobs: { dispatch: fault.dispatch ?? world.jobs.dispatch },
-      state: { claim: (...a) => (fault.claim ?? world.state.claim)(...a), get: (key) => world.state.get(key), release: (...a) => world.state.release(...a), refresh: (...a) => world.state.refresh(...a) },
+      state: {
+        claim: (...a) => (fault.claim ?? world.state.claim)(...a),
+        get: (key) => world.state.get(key),
+        release: (...a) => world.state.release(...a),
+        refresh: (...a) => world.state.refresh(...a),
+      },
       respond: async (_url, message) => void responses.push(message.text),
       now: Date.now,
       ackBudgetMs: 150,
@@ -269,13 +332,20 @@ describe('ingress: the 3-second promise when a dependency fails or hangs', () =>
     const w = faulty({ get: refused });
     const { res, ms } = await w.timed(slash('status web'));
     expect(res.statusCode).toBe(200);
-    expect(answer(res)).toMatchObject({ response_type: 'ephemeral', text: "⚠️ I can't reach my allowlist right now (DynamoDB failed (ECONNREFUSED)), so nothing ran. Try again in a minute." });
+    expect(answer(res)).toMatchObject({
+      response_type: 'ephemeral',
+      text: "⚠️ I can't reach my allowlist right now (DynamoDB failed (ECONNREFUSED)), so nothing ran. Try again in a minute.",
+    });
     expect(ms).toBeLessThan(150);
     expect(w.jobs.jobs).toHaveLength(0);
   });
 
   it('DynamoDB accepting connections and never answering: the answer comes when the budget ends', async () => {
-    for (const [fault, what] of [[{ get: never }, 'my allowlist'], [{ claim: never }, 'my database'], [{ record: never }, 'my database']] as const) {
+    for (const [fault, what] of [
+      [{ get: never }, 'my allowlist'],
+      [{ claim: never }, 'my database'],
+      [{ record: never }, 'my database'],
+    ] as const) {
       const w = faulty(fault);
       const { res, ms } = await w.timed(slash('status web'));
       expect(answer(res).text).toBe(`⚠️ I can't reach ${what} right now (DynamoDB did not answer in time), so nothing ran. Try again in a minute.`);
@@ -295,8 +365,12 @@ describe('ingress: the 3-second promise when a dependency fails or hangs', () =>
   it('throttled Lambda Invoke: nothing ran, and the attempt is recorded as an error, not left "accepted"', async () => {
     const w = faulty({ dispatch: throttled });
     const { res } = await w.timed(slash('status web'));
-    expect(answer(res).text).toBe('⚠️ I could not hand your command to my worker (AWS Lambda failed (TooManyRequestsException)), so nothing ran. Try again in a minute.');
-    expect(w.audit.completions).toEqual([expect.objectContaining({ result: expect.objectContaining({ outcome: 'error', reason: expect.stringContaining('the worker could not be invoked') }) })]);
+    expect(answer(res).text).toBe(
+      '⚠️ I could not hand your command to my worker (AWS Lambda failed (TooManyRequestsException)), so nothing ran. Try again in a minute.',
+    );
+    expect(w.audit.completions).toEqual([
+      expect.objectContaining({ result: expect.objectContaining({ outcome: 'error', reason: expect.stringContaining('the worker could not be invoked') }) }),
+    ]);
   });
 
   it('Lambda Invoke that never answers: the person is told it may have started', async () => {
@@ -309,8 +383,19 @@ describe('ingress: the 3-second promise when a dependency fails or hangs', () =>
 
   it('a button click is answered on its response_url; an event gets a 500 so that Slack delivers it again', async () => {
     const w = faulty({ get: refused });
-    const payload = { type: 'block_actions', team: { id: 'T1' }, user: { id: 'U0ALICE' }, channel: { id: 'C0OPS' }, response_url: 'https://hooks.slack.com/actions/x', actions: [{ action_id: 'ecs:rerun', value: 'status web' }] };
-    const click = signedSlackEvent({ signingSecret: SECRET, contentType: 'application/x-www-form-urlencoded', body: `payload=${encodeURIComponent(JSON.stringify(payload))}` });
+    const payload = {
+      type: 'block_actions',
+      team: { id: 'T1' },
+      user: { id: 'U0ALICE' },
+      channel: { id: 'C0OPS' },
+      response_url: 'https://hooks.slack.com/actions/x',
+      actions: [{ action_id: 'ecs:rerun', value: 'status web' }],
+    };
+    const click = signedSlackEvent({
+      signingSecret: SECRET,
+      contentType: 'application/x-www-form-urlencoded',
+      body: `payload=${encodeURIComponent(JSON.stringify(payload))}`,
+    });
     expect((await w.timed(click)).res).toMatchObject({ statusCode: 200, body: '' });
     expect(w.responses).toEqual(["⚠️ I can't reach my allowlist right now (DynamoDB failed (ECONNREFUSED)), so nothing ran. Try again in a minute."]);
     expect(w.jobs.jobs).toHaveLength(0);
@@ -325,7 +410,12 @@ describe('ingress: the 3-second promise when a dependency fails or hangs', () =>
     const event = signedSlackEvent({
       signingSecret: SECRET,
       contentType: 'application/json',
-      body: JSON.stringify({ type: 'event_callback', team_id: 'T1', event_id: 'Ev9', event: { type: 'reaction_added', user: 'U0BOB', reaction: 'x', item: { type: 'message', channel: 'C0OPS', ts: '1.2' } } }),
+      body: JSON.stringify({
+        type: 'event_callback',
+        team_id: 'T1',
+        event_id: 'Ev9',
+        event: { type: 'reaction_added', user: 'U0BOB', reaction: 'x', item: { type: 'message', channel: 'C0OPS', ts: '1.2' } },
+      }),
     });
     expect((await events.timed(event)).res.statusCode).toBe(500);
   });

@@ -56,13 +56,21 @@ describe('the calling function travels with its requests', () => {
 describe('the local DynamoDB refuses what IAM refuses', () => {
   let dynamo: LocalDynamo;
   const asked: Array<{ functionName?: string; action: string; resource: string }> = [];
-  const client = () => new DynamoDBClient({ endpoint: dynamo.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'AKIALOCAL00000000000', secretAccessKey: 'local' }, maxAttempts: 1 });
+  const client = () =>
+    new DynamoDBClient({
+      endpoint: dynamo.endpoint,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'AKIALOCAL00000000000', secretAccessKey: 'local' },
+      maxAttempts: 1,
+    });
   beforeAll(async () => {
     tagRequestsWithFunction();
     dynamo = await startLocalDynamo();
     dynamo.authorizeWith((request) => {
       asked.push({ ...(request.functionName ? { functionName: request.functionName } : {}), action: request.action, resource: request.resource });
-      return request.functionName === 'ecs-chatops-local-worker' && request.action === 'dynamodb:PutItem' ? `User: worker is not authorized to perform: ${request.action} on resource: ${request.resource}` : undefined;
+      return request.functionName === 'ecs-chatops-local-worker' && request.action === 'dynamodb:PutItem'
+        ? `User: worker is not authorized to perform: ${request.action} on resource: ${request.resource}`
+        : undefined;
     });
   });
   afterAll(() => dynamo.close());
@@ -72,13 +80,20 @@ describe('the local DynamoDB refuses what IAM refuses', () => {
     const item = { pk: { S: 'team#T1' }, sk: { S: 'x' } };
     const db = client();
     const error = await runAsFunction('ecs-chatops-local-worker', () => db.send(new PutItemCommand({ TableName: table, Item: item }))).catch((e: Error) => e);
-    expect(error).toMatchObject({ name: 'AccessDeniedException', message: expect.stringContaining(`dynamodb:PutItem on resource: arn:aws:dynamodb:us-east-1:111111111111:table/${table}`) });
+    expect(error).toMatchObject({
+      name: 'AccessDeniedException',
+      message: expect.stringContaining(`dynamodb:PutItem on resource: arn:aws:dynamodb:us-east-1:111111111111:table/${table}`),
+    });
     expect((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode).toBe(400);
     // The same call by another function, and by the test itself, goes through.
     await runAsFunction('ecs-chatops-local-ingress', () => db.send(new PutItemCommand({ TableName: table, Item: item })));
     const read = await db.send(new GetItemCommand({ TableName: table, Key: item }));
     expect(read.Item).toEqual(item);
-    expect(asked).toContainEqual({ functionName: 'ecs-chatops-local-worker', action: 'dynamodb:PutItem', resource: `arn:aws:dynamodb:us-east-1:111111111111:table/${table}` });
+    expect(asked).toContainEqual({
+      functionName: 'ecs-chatops-local-worker',
+      action: 'dynamodb:PutItem',
+      resource: `arn:aws:dynamodb:us-east-1:111111111111:table/${table}`,
+    });
     expect(asked).toContainEqual({ action: 'dynamodb:GetItem', resource: `arn:aws:dynamodb:us-east-1:111111111111:table/${table}` });
     db.destroy();
   });
@@ -94,14 +109,29 @@ describe('coverage: grants = calls', () => {
         worker: {
           Version: '2012-10-17',
           Statement: [
-            { Sid: 'Audit', Effect: 'Allow' as const, Action: ['dynamodb:PutItem', 'dynamodb:UpdateItem'], Resource: 'arn:aws:dynamodb:us-east-1:111111111111:table/audit' },
-            { Sid: 'Invoke', Effect: 'Allow' as const, Action: 'lambda:InvokeFunction', Resource: ['arn:aws:lambda:us-east-1:111111111111:function:run', 'arn:aws:lambda:us-east-1:111111111111:function:run:*'] },
+            {
+              Sid: 'Audit',
+              Effect: 'Allow' as const,
+              Action: ['dynamodb:PutItem', 'dynamodb:UpdateItem'],
+              Resource: 'arn:aws:dynamodb:us-east-1:111111111111:table/audit',
+            },
+            {
+              Sid: 'Invoke',
+              Effect: 'Allow' as const,
+              Action: 'lambda:InvokeFunction',
+              Resource: ['arn:aws:lambda:us-east-1:111111111111:function:run', 'arn:aws:lambda:us-east-1:111111111111:function:run:*'],
+            },
           ],
         },
       },
     },
   ];
-  const decision = (action: string, resource: string, outcome: DecisionRecord['decision'] = 'allowed'): DecisionRecord => ({ roleArn, action, resource, decision: outcome });
+  const decision = (action: string, resource: string, outcome: DecisionRecord['decision'] = 'allowed'): DecisionRecord => ({
+    roleArn,
+    action,
+    resource,
+    decision: outcome,
+  });
 
   it('finds an action granted and never sent, a resource never used and a refused call', () => {
     const findings = coverageFindings(roles, [
@@ -137,7 +167,10 @@ describe('a service using a key on the caller’s behalf is judged as KMS judges
       inline: {
         read: {
           Version: '2012-10-17',
-          Statement: [{ Effect: 'Allow', Action: ['ssm:GetParameter'], Resource: '*' }, ...(decrypt ? [{ Effect: 'Allow', Action: 'kms:Decrypt', ...decrypt }] : [])] as never,
+          Statement: [
+            { Effect: 'Allow', Action: ['ssm:GetParameter'], Resource: '*' },
+            ...(decrypt ? [{ Effect: 'Allow', Action: 'kms:Decrypt', ...decrypt }] : []),
+          ] as never,
         },
       },
     });
@@ -145,7 +178,11 @@ describe('a service using a key on the caller’s behalf is judged as KMS judges
     const { accessKeyId, secretAccessKey } = aws.state.issueCredentials(created, name);
     return new SSMClient({ endpoint: aws.url, region: 'us-east-1', credentials: { accessKeyId, secretAccessKey }, maxAttempts: 1 });
   };
-  const read = (client: SSMClient, name: string) => client.send(new GetParameterCommand({ Name: name, WithDecryption: true })).then((o) => o.Parameter?.Value, (e: Error) => e);
+  const read = (client: SSMClient, name: string) =>
+    client.send(new GetParameterCommand({ Name: name, WithDecryption: true })).then(
+      (o) => o.Parameter?.Value,
+      (e: Error) => e,
+    );
   const keyPolicy = (statements: unknown[]) => JSON.stringify({ Version: '2012-10-17', Statement: statements });
   let iamEnabledKey: string;
 
@@ -154,8 +191,16 @@ describe('a service using a key on the caller’s behalf is judged as KMS judges
     const regional = aws.state.region(ACCOUNT, 'us-east-1');
     const createdAt = new Date();
     const ctx = { regional, clock: aws.state.clock };
-    iamEnabledKey = putKey(regional, { alias: 'alias/iam-enabled', createdAt, policy: keyPolicy([{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` }, Action: 'kms:*', Resource: '*' }]) }).metadata.Arn!;
-    putKey(regional, { alias: 'alias/closed', createdAt, policy: keyPolicy([{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT}:role/admin` }, Action: 'kms:*', Resource: '*' }]) });
+    iamEnabledKey = putKey(regional, {
+      alias: 'alias/iam-enabled',
+      createdAt,
+      policy: keyPolicy([{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` }, Action: 'kms:*', Resource: '*' }]),
+    }).metadata.Arn!;
+    putKey(regional, {
+      alias: 'alias/closed',
+      createdAt,
+      policy: keyPolicy([{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT}:role/admin` }, Action: 'kms:*', Resource: '*' }]),
+    });
     putParameter(ctx, { Name: '/managed', Type: 'SecureString', Value: 'managed-value' });
     putParameter(ctx, { Name: '/iam-enabled', Type: 'SecureString', Value: 'cmk-value', KeyId: 'alias/iam-enabled' });
     putParameter(ctx, { Name: '/closed', Type: 'SecureString', Value: 'closed-value', KeyId: 'alias/closed' });
@@ -167,10 +212,18 @@ describe('a service using a key on the caller’s behalf is judged as KMS judges
   });
 
   it('a customer managed key needs the role’s grant, matched on the key ARN, the service and the encryption context', async () => {
-    expect(await read(role('no-grant'), '/iam-enabled')).toMatchObject({ name: 'AccessDeniedException', message: expect.stringContaining(`kms:Decrypt on resource: ${iamEnabledKey}`) });
+    expect(await read(role('no-grant'), '/iam-enabled')).toMatchObject({
+      name: 'AccessDeniedException',
+      message: expect.stringContaining(`kms:Decrypt on resource: ${iamEnabledKey}`),
+    });
     const scoped = role('scoped', {
       Resource: 'arn:aws:kms:us-east-1:111111111111:key/*',
-      Condition: { StringEquals: { 'kms:ViaService': 'ssm.us-east-1.amazonaws.com', 'kms:EncryptionContext:PARAMETER_ARN': 'arn:aws:ssm:us-east-1:111111111111:parameter/iam-enabled' } },
+      Condition: {
+        StringEquals: {
+          'kms:ViaService': 'ssm.us-east-1.amazonaws.com',
+          'kms:EncryptionContext:PARAMETER_ARN': 'arn:aws:ssm:us-east-1:111111111111:parameter/iam-enabled',
+        },
+      },
     });
     expect(await read(scoped, '/iam-enabled')).toBe('cmk-value');
     const otherParameter = role('other-parameter', {
@@ -178,13 +231,19 @@ describe('a service using a key on the caller’s behalf is judged as KMS judges
       Condition: { StringEquals: { 'kms:EncryptionContext:PARAMETER_ARN': 'arn:aws:ssm:us-east-1:111111111111:parameter/managed' } },
     });
     expect(await read(otherParameter, '/iam-enabled')).toBeInstanceOf(Error);
-    const viaSecretsManager = role('via-secrets-manager', { Resource: '*', Condition: { StringEquals: { 'kms:ViaService': 'secretsmanager.us-east-1.amazonaws.com' } } });
+    const viaSecretsManager = role('via-secrets-manager', {
+      Resource: '*',
+      Condition: { StringEquals: { 'kms:ViaService': 'secretsmanager.us-east-1.amazonaws.com' } },
+    });
     expect(await read(viaSecretsManager, '/iam-enabled')).toBeInstanceOf(Error);
   });
 
   it('a key policy that neither enables IAM policies nor names the role refuses even a role granted kms:*', async () => {
     const granted = role('granted-everything', { Resource: '*' });
-    expect(await read(granted, '/closed')).toMatchObject({ name: 'AccessDeniedException', message: expect.stringContaining('because no resource-based policy allows the kms:Decrypt action') });
+    expect(await read(granted, '/closed')).toMatchObject({
+      name: 'AccessDeniedException',
+      message: expect.stringContaining('because no resource-based policy allows the kms:Decrypt action'),
+    });
   });
 });
 
@@ -198,7 +257,12 @@ describe('AssumeRole is judged against the role’s trust policy too', () => {
   const caller = (name: string) => {
     const role = putRole(aws.state, '111111111111', name, {
       trust: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }] },
-      inline: { assume: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: ['sts:AssumeRole', 'sts:TagSession', 'sts:SetSourceIdentity'], Resource: '*' }] } },
+      inline: {
+        assume: {
+          Version: '2012-10-17',
+          Statement: [{ Effect: 'Allow', Action: ['sts:AssumeRole', 'sts:TagSession', 'sts:SetSourceIdentity'], Resource: '*' }],
+        },
+      },
     });
     aws.authority.enforce(role.arn);
     const { accessKeyId, secretAccessKey } = aws.state.issueCredentials(role, name);
@@ -207,7 +271,10 @@ describe('AssumeRole is judged against the role’s trust policy too', () => {
   const target = (trust: Record<string, unknown>[]) =>
     putRole(aws.state, '111111111111', `target-${Math.random().toString(36).slice(2, 8)}`, { trust: { Version: '2012-10-17', Statement: trust as never } }).arn;
   const assume = (client: STSClient, RoleArn: string, extra: Record<string, unknown> = {}) =>
-    client.send(new AssumeRoleCommand({ RoleArn, RoleSessionName: 'session', ...extra })).then(() => 'allowed', (e: Error) => e.message);
+    client.send(new AssumeRoleCommand({ RoleArn, RoleSessionName: 'session', ...extra })).then(
+      () => 'allowed',
+      (e: Error) => e.message,
+    );
 
   it('a role its trust policy does not name cannot be assumed, whatever the caller’s own policy allows', async () => {
     const stranger = caller('stranger');

@@ -19,7 +19,10 @@ const TARGET_ACCOUNT = '222222222222';
 const local = (params?: Record<string, string>) => readStack({ stage: 'local', region: 'us-east-1', accountId: ACCOUNT, params });
 
 const statements = (document: { Statement: PolicyStatement | PolicyStatement[] }) => [document.Statement].flat();
-const statement = (stack: StackModel, key: string, sid: string) => Object.values(stack.functions[key]!.inline).flatMap(statements).find((s) => s.Sid === sid);
+const statement = (stack: StackModel, key: string, sid: string) =>
+  Object.values(stack.functions[key]!.inline)
+    .flatMap(statements)
+    .find((s) => s.Sid === sid);
 
 /** Every key and string of a value: where a `${…}`, an `Fn::…` or a `Ref` left unresolved would show. */
 function everyText(value: unknown): string[] {
@@ -82,7 +85,11 @@ describe('the stack as serverless.yml writes it (stage local)', () => {
       expect(fn.roleArn).toBe(`arn:aws:iam::${ACCOUNT}:role/${fn.roleName}`);
       expect(statements(fn.trustPolicy)).toEqual([{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }]);
     }
-    expect(stack.functions.worker).toMatchObject({ functionName: 'ecs-chatops-local-worker', roleLogicalId: 'WorkerRole', roleName: 'ecs-chatops-local-us-east-1-worker' });
+    expect(stack.functions.worker).toMatchObject({
+      functionName: 'ecs-chatops-local-worker',
+      roleLogicalId: 'WorkerRole',
+      roleName: 'ecs-chatops-local-us-east-1-worker',
+    });
   });
 
   it('leaves no variable or intrinsic unresolved', () => {
@@ -132,7 +139,7 @@ describe('the stack as serverless.yml writes it (stage local)', () => {
 });
 
 describe('fidelity to osls', () => {
-  it("stage dev: serverless.yml resolves to what osls packages", async () => {
+  it('stage dev: serverless.yml resolves to what osls packages', async () => {
     const stack = readStack({ stage: 'dev', region: 'us-east-1', accountId: ACCOUNT });
     const packaged = fromOsls((await packagedTemplate()) as Template, stack);
     expect(packaged.functions).toEqual(stack.functions);
@@ -156,7 +163,11 @@ describe('the target-account role', () => {
 
   it("trusts the stack's worker, run-workflow and deploy-workflow roles", () => {
     const botRoles = ['worker', 'runWorkflow', 'deployWorkflow'].map((key) => stack.functions[key]!.roleArn);
-    expect(target).toMatchObject({ roleName: 'ecs-chatops-target', roleArn: `arn:aws:iam::${TARGET_ACCOUNT}:role/ecs-chatops-target`, maxSessionDuration: 3600 });
+    expect(target).toMatchObject({
+      roleName: 'ecs-chatops-target',
+      roleArn: `arn:aws:iam::${TARGET_ACCOUNT}:role/ecs-chatops-target`,
+      maxSessionDuration: 3600,
+    });
     for (const trust of statements(target.trustPolicy)) expect(trust.Principal).toEqual({ AWS: botRoles });
     expect(statements(target.trustPolicy).map((s) => s.Action)).toEqual(['sts:AssumeRole', 'sts:SetSourceIdentity', 'sts:TagSession']);
   });
@@ -181,50 +192,80 @@ describe('the target-account role', () => {
     });
     expect(named.roleArn).toBe(`arn:aws:iam::${TARGET_ACCOUNT}:role/ecs-chatops-target-prod`);
     expect(statements(named.trustPolicy)[0]!.Principal).toEqual({ AWS: ['w', 'r', 'd'].map((name) => `arn:aws:iam::${ACCOUNT}:role/${name}`) });
-    expect(statements(named.inline['ecs-chatops-status']!).find((s) => s.Sid === 'DeployPassTaskRoles')?.Resource).toBe(`arn:aws:iam::${TARGET_ACCOUNT}:role/ecs/*`);
+    expect(statements(named.inline['ecs-chatops-status']!).find((s) => s.Sid === 'DeployPassTaskRoles')?.Resource).toBe(
+      `arn:aws:iam::${TARGET_ACCOUNT}:role/ecs/*`,
+    );
   });
 });
 
 describe('what the resolver does not know, it refuses', () => {
   const options = { stage: 'local', region: 'us-east-1', accountId: ACCOUNT };
-  const targetOptions = { accountId: TARGET_ACCOUNT, region: 'us-east-1', botAccountId: ACCOUNT, workerRoleName: 'w', runWorkflowRoleName: 'r', deployWorkflowRoleName: 'd' };
+  const targetOptions = {
+    accountId: TARGET_ACCOUNT,
+    region: 'us-east-1',
+    botAccountId: ACCOUNT,
+    workerRoleName: 'w',
+    runWorkflowRoleName: 'r',
+    deployWorkflowRoleName: 'd',
+  };
 
   it('an unknown variable source, with its text and where it stands', () => {
-    const path = slsVariant('LOG_LEVEL: ${param:logLevel}', 'LOG_LEVEL: ${env:LOG_LEVEL, \'info\'}');
+    const path = slsVariant('LOG_LEVEL: ${param:logLevel}', "LOG_LEVEL: ${env:LOG_LEVEL, 'info'}");
     expect(() => readStack(options, path)).toThrow("serverless.yml provider.environment.LOG_LEVEL: unknown variable ${env:LOG_LEVEL, 'info'}");
   });
 
   it('a variable that resolves to nothing', () => {
-    expect(() => readStack(options, slsVariant('${self:custom.names.worker}', '${self:custom.names.wroker}'))).toThrow('functions.worker.name: cannot resolve ${self:custom.names.wroker}');
+    expect(() => readStack(options, slsVariant('${self:custom.names.worker}', '${self:custom.names.wroker}'))).toThrow(
+      'functions.worker.name: cannot resolve ${self:custom.names.wroker}',
+    );
     expect(() => readStack(options, slsVariant('${param:logLevel}', '${param:logLevl}'))).toThrow('cannot resolve ${param:logLevl}');
   });
 
   it('a cycle of variables', () => {
-    expect(() => readStack(options, slsVariant('ingress: ${self:service}-${sls:stage}-ingress', 'ingress: ${self:custom.names.ingress}'))).toThrow(/nest deeper than 20/);
+    expect(() => readStack(options, slsVariant('ingress: ${self:service}-${sls:stage}-ingress', 'ingress: ${self:custom.names.ingress}'))).toThrow(
+      /nest deeper than 20/,
+    );
   });
 
   it('an unsupported intrinsic, with its path', () => {
     const path = slsVariant('Resource: !GetAtt AllowlistTable.Arn', 'Resource: !FindInMap [Tables, Allowlist, Arn]');
-    expect(() => readStack(options, path)).toThrow('unsupported intrinsic Fn::FindInMap at Resources.IngressRole.Properties.Policies[0].PolicyDocument.Statement[1].Resource.Fn::FindInMap');
+    expect(() => readStack(options, path)).toThrow(
+      'unsupported intrinsic Fn::FindInMap at Resources.IngressRole.Properties.Policies[0].PolicyDocument.Statement[1].Resource.Fn::FindInMap',
+    );
   });
 
   it('a Ref or Fn::GetAtt it cannot resolve', () => {
-    expect(() => readStack(options, slsVariant('!GetAtt AllowlistTable.Arn', '!GetAtt AllowlistTabel.Arn'))).toThrow('unknown resource or parameter AllowlistTabel at Resources.IngressRole');
-    expect(() => readStack(options, slsVariant('!GetAtt AllowlistTable.Arn', '!GetAtt AllowlistTable.StreamArn'))).toThrow('unsupported attribute Fn::GetAtt AllowlistTable.StreamArn');
-    expect(() => readStack(options, slsVariant('!GetAtt AllowlistTable.Arn', '!Ref WorkerFailuresAlarm'))).toThrow('resources of type AWS::CloudWatch::Alarm are not modelled');
+    expect(() => readStack(options, slsVariant('!GetAtt AllowlistTable.Arn', '!GetAtt AllowlistTabel.Arn'))).toThrow(
+      'unknown resource or parameter AllowlistTabel at Resources.IngressRole',
+    );
+    expect(() => readStack(options, slsVariant('!GetAtt AllowlistTable.Arn', '!GetAtt AllowlistTable.StreamArn'))).toThrow(
+      'unsupported attribute Fn::GetAtt AllowlistTable.StreamArn',
+    );
+    expect(() => readStack(options, slsVariant('!GetAtt AllowlistTable.Arn', '!Ref WorkerFailuresAlarm'))).toThrow(
+      'resources of type AWS::CloudWatch::Alarm are not modelled',
+    );
     expect(() => readStack(options, slsVariant('!GetAtt AllowlistTable.Arn', '!Ref AWS::StackName'))).toThrow('unsupported pseudo parameter AWS::StackName');
-    expect(() => readStack(options, slsVariant("- !If\n                  - VerifyPutLogs", "- !If\n                  - VerifyPutLog"))).toThrow('unknown condition VerifyPutLog at Resources.WorkerRole');
+    expect(() => readStack(options, slsVariant('- !If\n                  - VerifyPutLogs', '- !If\n                  - VerifyPutLog'))).toThrow(
+      'unknown condition VerifyPutLog at Resources.WorkerRole',
+    );
   });
 
   it('a role it cannot read from the file', () => {
-    expect(() => readStack(options, slsVariant('role: WorkerRole', 'role: arn:aws:iam::111111111111:role/x'))).toThrow('functions.worker.role must name a role of resources.Resources');
-    const managed = slsVariant('RoleName: ${self:service}-${sls:stage}-${self:provider.region}-ingress', 'RoleName: x\n        ManagedPolicyArns: [arn:aws:iam::aws:policy/AdministratorAccess]');
+    expect(() => readStack(options, slsVariant('role: WorkerRole', 'role: arn:aws:iam::111111111111:role/x'))).toThrow(
+      'functions.worker.role must name a role of resources.Resources',
+    );
+    const managed = slsVariant(
+      'RoleName: ${self:service}-${sls:stage}-${self:provider.region}-ingress',
+      'RoleName: x\n        ManagedPolicyArns: [arn:aws:iam::aws:policy/AdministratorAccess]',
+    );
     expect(() => readStack(options, managed)).toThrow('ManagedPolicyArns is not modelled at Resources.IngressRole.Properties.ManagedPolicyArns');
   });
 
   it("the target template's parameters as CloudFormation checks them", () => {
     expect(() => readTargetRole({ ...targetOptions, botAccountId: '1234' })).toThrow('parameter BotAccountId=1234 does not match');
     expect(() => readTargetRole({ ...targetOptions, roleName: 'admin' })).toThrow('parameter RoleName=admin does not match');
-    expect(() => readTargetRole({ ...targetOptions, workerRoleName: undefined as unknown as string })).toThrow('parameter WorkerRoleName has no value and no Default');
+    expect(() => readTargetRole({ ...targetOptions, workerRoleName: undefined as unknown as string })).toThrow(
+      'parameter WorkerRoleName has no value and no Default',
+    );
   });
 });

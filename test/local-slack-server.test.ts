@@ -38,7 +38,12 @@ describe('local Slack server', () => {
     const seen: string[] = [];
     server.events.on('message', (m) => seen.push(m.ts));
     const parent = await client.chat.postMessage({ channel: 'C0OPS', text: '<@U0ALICE> ran `/ecs status web`' });
-    const reply = await client.chat.postMessage({ channel: 'C0OPS', thread_ts: parent.ts!, text: 'first', blocks: [{ type: 'section', text: { type: 'mrkdwn', text: '*first*' } }] });
+    const reply = await client.chat.postMessage({
+      channel: 'C0OPS',
+      thread_ts: parent.ts!,
+      text: 'first',
+      blocks: [{ type: 'section', text: { type: 'mrkdwn', text: '*first*' } }],
+    });
     // Replying to a reply lands in the root thread, as in Slack.
     const nested = await client.chat.postMessage({ channel: '#ops', thread_ts: reply.ts!, text: 'second', mrkdwn: false });
 
@@ -93,7 +98,11 @@ describe('local Slack server', () => {
     expect(await slackError(client.chat.postMessage({ channel: 'C0NOPE', text: 'hi' }))).toBe('channel_not_found');
     const divider = { type: 'divider' };
     expect(await slackError(client.chat.postMessage({ channel: 'C0OPS', text: 't', blocks: Array(51).fill(divider) }))).toBe('msg_blocks_too_many');
-    expect(await slackError(client.chat.postMessage({ channel: 'C0OPS', text: 't', blocks: [{ type: 'section', text: { type: 'mrkdwn', text: 'x'.repeat(3001) } }] }))).toBe('invalid_blocks');
+    expect(
+      await slackError(
+        client.chat.postMessage({ channel: 'C0OPS', text: 't', blocks: [{ type: 'section', text: { type: 'mrkdwn', text: 'x'.repeat(3001) } }] }),
+      ),
+    ).toBe('invalid_blocks');
     expect(await slackError(client.chat.postMessage({ channel: 'C0OPS', text: '' }))).toBe('no_text');
     server.workspace.channels.find((c) => c.id === 'C0OPS')!.isArchived = true;
     expect(await slackError(client.chat.postMessage({ channel: 'C0OPS', text: 'hi' }))).toBe('is_archived');
@@ -115,7 +124,14 @@ describe('local Slack server', () => {
     const parent = await client.chat.postMessage({ channel: 'C0OPS', text: 'parent' });
     const content = Buffer.concat([Buffer.from('line 1\nline 2 ✓\n'), Buffer.from([0, 255, 254, 10])]);
     const shared = server.waitFor(() => server.workspace.files.find((f) => f.threadTs));
-    const res = await client.filesUploadV2({ channel_id: 'C0OPS', thread_ts: parent.ts!, file: content, filename: 'output.log', title: 'Full output', initial_comment: 'full log' });
+    const res = await client.filesUploadV2({
+      channel_id: 'C0OPS',
+      thread_ts: parent.ts!,
+      file: content,
+      filename: 'output.log',
+      title: 'Full output',
+      initial_comment: 'full log',
+    });
 
     expect(res.ok).toBe(true);
     const file = await shared;
@@ -144,7 +160,11 @@ describe('local Slack server', () => {
     expect(err.code).toBe(ErrorCode.RateLimitedError);
     expect(err.retryAfter).toBe(7);
 
-    const raw = await fetch(`${server.url}chat.postMessage`, { method: 'POST', headers: { authorization: 'Bearer xoxb-raw' }, body: new URLSearchParams({ channel: 'C0OPS', text: 'hi' }) });
+    const raw = await fetch(`${server.url}chat.postMessage`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer xoxb-raw' },
+      body: new URLSearchParams({ channel: 'C0OPS', text: 'hi' }),
+    });
     expect(raw.status).toBe(429);
     expect(raw.headers.get('retry-after')).toBe('7');
     expect(await raw.json()).toEqual({ ok: false, error: 'ratelimited' });
@@ -216,7 +236,9 @@ describe('local Slack server', () => {
       ['cmd-1', "I'm not in #random", 'ephemeral'],
       ['cmd-1', 'done', 'in_channel'],
     ]);
-    expect(server.workspace.ephemerals).toEqual([expect.objectContaining({ channel: 'C0RANDOM', user: 'U0ALICE', text: "I'm not in #random", source: 'response_url', key: 'cmd-1' })]);
+    expect(server.workspace.ephemerals).toEqual([
+      expect.objectContaining({ channel: 'C0RANDOM', user: 'U0ALICE', text: "I'm not in #random", source: 'response_url', key: 'cmd-1' }),
+    ]);
     expect(server.workspace.messages.C0RANDOM!.map((m) => m.text)).toEqual(['done']);
     for (let i = 0; i < 3; i++) await post({ text: `${i}` });
     expect((await post({ text: 'sixth' })).status).toBe(404); // Slack allows 5 uses
@@ -236,30 +258,146 @@ async function refusal(call: Promise<unknown>): Promise<{ error: string; respons
 
 const x = (n: number) => 'x'.repeat(n);
 const section = (text: string) => ({ type: 'section', text: { type: 'mrkdwn', text } });
-const button = (extra: Record<string, unknown> = {}, label = 'Go') => ({ type: 'button', text: { type: 'plain_text', text: label }, action_id: 'go', ...extra });
+const button = (extra: Record<string, unknown> = {}, label = 'Go') => ({
+  type: 'button',
+  text: { type: 'plain_text', text: label },
+  action_id: 'go',
+  ...extra,
+});
 const actions = (...elements: unknown[]) => ({ type: 'actions', elements });
 const mrkdwn = (text: string) => ({ type: 'mrkdwn', text });
 
 /** Each documented limit: a message at the limit (taken) and one past it (refused, with Slack's error and message). */
 const LIMIT_CASES: Array<{ name: string; ok: unknown[]; over: unknown[]; error: string; message: string }> = [
-  { name: 'header text ≤ 150', ok: [{ type: 'header', text: { type: 'plain_text', text: x(150) } }], over: [{ type: 'header', text: { type: 'plain_text', text: x(151) } }], error: 'invalid_blocks', message: '[ERROR] must be less than 151 characters [json-pointer:/blocks/0/text/text]' },
-  { name: 'header text is plain_text only', ok: [{ type: 'header', text: { type: 'plain_text', text: 'Hi' } }], over: [{ type: 'header', text: mrkdwn('*Hi*') }], error: 'invalid_blocks', message: '[ERROR] must be one of: plain_text [json-pointer:/blocks/0/text/type]' },
-  { name: 'context ≤ 10 elements', ok: [{ type: 'context', elements: Array(10).fill(mrkdwn('a')) }], over: [{ type: 'context', elements: Array(11).fill(mrkdwn('a')) }], error: 'invalid_blocks', message: '[ERROR] no more than 10 items allowed [json-pointer:/blocks/0/elements]' },
-  { name: 'section fields ≤ 10', ok: [{ type: 'section', fields: Array(10).fill(mrkdwn('a')) }], over: [{ type: 'section', fields: Array(11).fill(mrkdwn('a')) }], error: 'invalid_blocks', message: '[ERROR] no more than 10 items allowed [json-pointer:/blocks/0/fields]' },
-  { name: 'section field ≤ 2000', ok: [{ type: 'section', fields: [mrkdwn(x(2000))] }], over: [{ type: 'section', fields: [mrkdwn('a'), mrkdwn(x(2001))] }], error: 'invalid_blocks', message: '[ERROR] must be less than 2001 characters [json-pointer:/blocks/0/fields/1/text]' },
-  { name: 'section text ≤ 3000', ok: [section(x(3000))], over: [section(x(3001))], error: 'invalid_blocks', message: '[ERROR] must be less than 3001 characters [json-pointer:/blocks/0/text/text]' },
-  { name: 'a section has text or fields', ok: [{ type: 'section', fields: [mrkdwn('a')] }], over: [{ type: 'section', block_id: 'empty' }], error: 'invalid_blocks', message: '[ERROR] must provide either text or fields [json-pointer:/blocks/0]' },
-  { name: 'button text ≤ 75', ok: [actions(button({}, x(75)))], over: [actions(button({}, x(76)))], error: 'invalid_blocks', message: '[ERROR] must be less than 76 characters [json-pointer:/blocks/0/elements/0/text/text]' },
-  { name: 'button value ≤ 2000', ok: [actions(button({ value: x(2000) }))], over: [actions(button({ value: x(2001) }))], error: 'invalid_blocks', message: '[ERROR] must be less than 2001 characters [json-pointer:/blocks/0/elements/0/value]' },
-  { name: 'button url ≤ 3000', ok: [actions(button({ url: `https://e.example/${x(2982)}` }))], over: [actions(button({ url: `https://e.example/${x(2983)}` }))], error: 'invalid_blocks', message: '[ERROR] must be less than 3001 characters [json-pointer:/blocks/0/elements/0/url]' },
-  { name: 'action_id ≤ 255', ok: [actions(button({ action_id: x(255) }))], over: [actions(button({ action_id: x(256) }))], error: 'invalid_blocks', message: '[ERROR] must be less than 256 characters [json-pointer:/blocks/0/elements/0/action_id]' },
-  { name: 'action_id unique in the message', ok: [actions(button({ action_id: 'a' })), actions(button({ action_id: 'b' }))], over: [actions(button({ action_id: 'a' })), actions(button({ action_id: 'a' }))], error: 'invalid_blocks', message: '[ERROR] duplicate action_id: a [json-pointer:/blocks/1/elements/0/action_id]' },
-  { name: 'block_id ≤ 255', ok: [{ type: 'divider', block_id: x(255) }], over: [{ type: 'divider', block_id: x(256) }], error: 'invalid_blocks', message: '[ERROR] must be less than 256 characters [json-pointer:/blocks/0/block_id]' },
-  { name: 'block_id unique in the message', ok: [{ type: 'divider', block_id: 'a' }, { type: 'divider', block_id: 'b' }], over: [{ type: 'divider', block_id: 'a' }, section('s'), { type: 'divider', block_id: 'a' }], error: 'invalid_blocks', message: '[ERROR] duplicate block_id: a [json-pointer:/blocks/2/block_id]' },
-  { name: 'actions ≤ 25 elements', ok: [actions(...Array.from({ length: 25 }, (_, i) => button({ action_id: `b${i}` })))], over: [actions(...Array.from({ length: 26 }, (_, i) => button({ action_id: `b${i}` })))], error: 'invalid_blocks', message: '[ERROR] no more than 25 items allowed [json-pointer:/blocks/0/elements]' },
-  { name: '≤ 50 blocks', ok: Array(50).fill({ type: 'divider' }), over: Array(51).fill({ type: 'divider' }), error: 'msg_blocks_too_many', message: '[ERROR] no more than 50 items allowed [json-pointer:/blocks]' },
-  { name: 'known block types only', ok: [{ type: 'divider' }], over: [{ type: 'divider' }, { type: 'fancy', text: mrkdwn('x') }], error: 'invalid_blocks', message: '[ERROR] unsupported type: fancy [json-pointer:/blocks/1/type]' },
-  { name: 'known element types only', ok: [actions(button())], over: [actions(button(), { type: 'slider', action_id: 's' })], error: 'invalid_blocks', message: '[ERROR] unsupported type: slider [json-pointer:/blocks/0/elements/1/type]' },
+  {
+    name: 'header text ≤ 150',
+    ok: [{ type: 'header', text: { type: 'plain_text', text: x(150) } }],
+    over: [{ type: 'header', text: { type: 'plain_text', text: x(151) } }],
+    error: 'invalid_blocks',
+    message: '[ERROR] must be less than 151 characters [json-pointer:/blocks/0/text/text]',
+  },
+  {
+    name: 'header text is plain_text only',
+    ok: [{ type: 'header', text: { type: 'plain_text', text: 'Hi' } }],
+    over: [{ type: 'header', text: mrkdwn('*Hi*') }],
+    error: 'invalid_blocks',
+    message: '[ERROR] must be one of: plain_text [json-pointer:/blocks/0/text/type]',
+  },
+  {
+    name: 'context ≤ 10 elements',
+    ok: [{ type: 'context', elements: Array(10).fill(mrkdwn('a')) }],
+    over: [{ type: 'context', elements: Array(11).fill(mrkdwn('a')) }],
+    error: 'invalid_blocks',
+    message: '[ERROR] no more than 10 items allowed [json-pointer:/blocks/0/elements]',
+  },
+  {
+    name: 'section fields ≤ 10',
+    ok: [{ type: 'section', fields: Array(10).fill(mrkdwn('a')) }],
+    over: [{ type: 'section', fields: Array(11).fill(mrkdwn('a')) }],
+    error: 'invalid_blocks',
+    message: '[ERROR] no more than 10 items allowed [json-pointer:/blocks/0/fields]',
+  },
+  {
+    name: 'section field ≤ 2000',
+    ok: [{ type: 'section', fields: [mrkdwn(x(2000))] }],
+    over: [{ type: 'section', fields: [mrkdwn('a'), mrkdwn(x(2001))] }],
+    error: 'invalid_blocks',
+    message: '[ERROR] must be less than 2001 characters [json-pointer:/blocks/0/fields/1/text]',
+  },
+  {
+    name: 'section text ≤ 3000',
+    ok: [section(x(3000))],
+    over: [section(x(3001))],
+    error: 'invalid_blocks',
+    message: '[ERROR] must be less than 3001 characters [json-pointer:/blocks/0/text/text]',
+  },
+  {
+    name: 'a section has text or fields',
+    ok: [{ type: 'section', fields: [mrkdwn('a')] }],
+    over: [{ type: 'section', block_id: 'empty' }],
+    error: 'invalid_blocks',
+    message: '[ERROR] must provide either text or fields [json-pointer:/blocks/0]',
+  },
+  {
+    name: 'button text ≤ 75',
+    ok: [actions(button({}, x(75)))],
+    over: [actions(button({}, x(76)))],
+    error: 'invalid_blocks',
+    message: '[ERROR] must be less than 76 characters [json-pointer:/blocks/0/elements/0/text/text]',
+  },
+  {
+    name: 'button value ≤ 2000',
+    ok: [actions(button({ value: x(2000) }))],
+    over: [actions(button({ value: x(2001) }))],
+    error: 'invalid_blocks',
+    message: '[ERROR] must be less than 2001 characters [json-pointer:/blocks/0/elements/0/value]',
+  },
+  {
+    name: 'button url ≤ 3000',
+    ok: [actions(button({ url: `https://e.example/${x(2982)}` }))],
+    over: [actions(button({ url: `https://e.example/${x(2983)}` }))],
+    error: 'invalid_blocks',
+    message: '[ERROR] must be less than 3001 characters [json-pointer:/blocks/0/elements/0/url]',
+  },
+  {
+    name: 'action_id ≤ 255',
+    ok: [actions(button({ action_id: x(255) }))],
+    over: [actions(button({ action_id: x(256) }))],
+    error: 'invalid_blocks',
+    message: '[ERROR] must be less than 256 characters [json-pointer:/blocks/0/elements/0/action_id]',
+  },
+  {
+    name: 'action_id unique in the message',
+    ok: [actions(button({ action_id: 'a' })), actions(button({ action_id: 'b' }))],
+    over: [actions(button({ action_id: 'a' })), actions(button({ action_id: 'a' }))],
+    error: 'invalid_blocks',
+    message: '[ERROR] duplicate action_id: a [json-pointer:/blocks/1/elements/0/action_id]',
+  },
+  {
+    name: 'block_id ≤ 255',
+    ok: [{ type: 'divider', block_id: x(255) }],
+    over: [{ type: 'divider', block_id: x(256) }],
+    error: 'invalid_blocks',
+    message: '[ERROR] must be less than 256 characters [json-pointer:/blocks/0/block_id]',
+  },
+  {
+    name: 'block_id unique in the message',
+    ok: [
+      { type: 'divider', block_id: 'a' },
+      { type: 'divider', block_id: 'b' },
+    ],
+    over: [{ type: 'divider', block_id: 'a' }, section('s'), { type: 'divider', block_id: 'a' }],
+    error: 'invalid_blocks',
+    message: '[ERROR] duplicate block_id: a [json-pointer:/blocks/2/block_id]',
+  },
+  {
+    name: 'actions ≤ 25 elements',
+    ok: [actions(...Array.from({ length: 25 }, (_, i) => button({ action_id: `b${i}` })))],
+    over: [actions(...Array.from({ length: 26 }, (_, i) => button({ action_id: `b${i}` })))],
+    error: 'invalid_blocks',
+    message: '[ERROR] no more than 25 items allowed [json-pointer:/blocks/0/elements]',
+  },
+  {
+    name: '≤ 50 blocks',
+    ok: Array(50).fill({ type: 'divider' }),
+    over: Array(51).fill({ type: 'divider' }),
+    error: 'msg_blocks_too_many',
+    message: '[ERROR] no more than 50 items allowed [json-pointer:/blocks]',
+  },
+  {
+    name: 'known block types only',
+    ok: [{ type: 'divider' }],
+    over: [{ type: 'divider' }, { type: 'fancy', text: mrkdwn('x') }],
+    error: 'invalid_blocks',
+    message: '[ERROR] unsupported type: fancy [json-pointer:/blocks/1/type]',
+  },
+  {
+    name: 'known element types only',
+    ok: [actions(button())],
+    over: [actions(button(), { type: 'slider', action_id: 's' })],
+    error: 'invalid_blocks',
+    message: '[ERROR] unsupported type: slider [json-pointer:/blocks/0/elements/1/type]',
+  },
 ];
 
 describe('local Slack server judges messages as Slack does', () => {
@@ -267,7 +405,11 @@ describe('local Slack server judges messages as Slack does', () => {
     const parent = await client.chat.postMessage({ channel: 'C0OPS', text: 'parent' });
     const responseUrl = server.responseUrl('judge', { channel: 'C0OPS', user: 'U0ALICE' });
     const viaResponseUrl = async (blocks: unknown[]) => {
-      const res = await fetch(responseUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: 't', blocks, replace_original: false }) });
+      const res = await fetch(responseUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ text: 't', blocks, replace_original: false }),
+      });
       const body = (await res.json()) as { ok: boolean; error: string; response_metadata?: { messages?: string[] } };
       return body.ok ? undefined : body;
     };
@@ -285,7 +427,10 @@ describe('local Slack server judges messages as Slack does', () => {
     }
     // A slash command's HTTP answer: Slack shows its own error to the person instead.
     expect(server.showCommandAnswer('U0ALICE', 'C0OPS', { text: 't', blocks: ok }).blocks).toEqual(ok);
-    expect(server.showCommandAnswer('U0ALICE', 'C0OPS', { text: 't', blocks: over })).toMatchObject({ text: `/ecs failed with the error "${error}"`, source: 'command' });
+    expect(server.showCommandAnswer('U0ALICE', 'C0OPS', { text: 't', blocks: over })).toMatchObject({
+      text: `/ecs failed with the error "${error}"`,
+      source: 'command',
+    });
     expect(server.calls.filter((c) => c.method === 'command_response').map((c) => c.error)).toEqual([undefined, error]);
     // Nothing refused reached the channel.
     expect(server.workspace.messages.C0OPS!.filter((m) => m.blocks !== undefined && JSON.stringify(m.blocks) === JSON.stringify(over))).toEqual([]);
@@ -322,7 +467,8 @@ describe('local Slack server judges messages as Slack does', () => {
     expect(await slackError(client.chat.update({ channel: 'C0OPS', ts: parent.ts!, text: '' }))).toBe('no_text');
     expect(await slackError(client.chat.postEphemeral({ channel: 'C0OPS', user: 'U0ALICE', text: '' }))).toBe('no_text');
     const url = server.responseUrl('empty', { channel: 'C0OPS', user: 'U0ALICE' });
-    const post = (body: unknown) => fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }).then((r) => r.json());
+    const post = (body: unknown) =>
+      fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }).then((r) => r.json());
     expect(await post({ replace_original: true })).toMatchObject({ ok: false, error: 'no_text' });
     expect(await post({ delete_original: true })).toMatchObject({ ok: true }); // deleting needs no text
     expect(server.calls.filter((c) => c.method === 'response_url').map((c) => c.error)).toEqual(['no_text', undefined]);
@@ -337,7 +483,10 @@ describe('local Slack server judges messages as Slack does', () => {
     const messages = ['[ERROR] must be less than 3001 characters [json-pointer:/blocks/0/text/text]'];
     server.faults.fail('chat.postMessage', 'invalid_blocks', 1, (args) => args.blocks !== undefined, { response_metadata: { messages } });
     await client.chat.postMessage({ channel: 'C0OPS', text: 'plain text passes' });
-    expect(await refusal(client.chat.postMessage({ channel: 'C0OPS', text: 't', blocks: [section('with blocks')] }))).toMatchObject({ error: 'invalid_blocks', response_metadata: { messages } });
+    expect(await refusal(client.chat.postMessage({ channel: 'C0OPS', text: 't', blocks: [section('with blocks')] }))).toMatchObject({
+      error: 'invalid_blocks',
+      response_metadata: { messages },
+    });
     await client.chat.postMessage({ channel: 'C0OPS', text: 't', blocks: [section('used up')] });
   });
 });

@@ -8,7 +8,18 @@ import { parse } from 'yaml';
 import { HANDLERS, loadConfigFile } from '../scripts/build';
 import { AUDIT_FAILURE_METRIC, METRICS_NAMESPACE } from '../src/audit/failures';
 import { TABLES, type TableDefinition } from '../src/platform/tables';
-import { actions, everyStatement, functions, readYaml, resourceList, resources, rolePolicyStatements, sls, targetTemplate, type Statement } from './support/cloudformation';
+import {
+  actions,
+  everyStatement,
+  functions,
+  readYaml,
+  resourceList,
+  resources,
+  rolePolicyStatements,
+  sls,
+  targetTemplate,
+  type Statement,
+} from './support/cloudformation';
 
 const manifest = readYaml('infra/slack-app-manifest.yaml');
 
@@ -85,7 +96,9 @@ describe('serverless.yml: provider and packaging', () => {
 
   it('reads the failure queue with the crash report, which may only read and complete audit records and post in Slack', () => {
     const queueId = functions.worker.destinations.onFailure.arn['Fn::GetAtt'][0];
-    expect(functions.workerFailures.events).toEqual([{ sqs: { arn: { 'Fn::GetAtt': [queueId, 'Arn'] }, batchSize: 1, functionResponseType: 'ReportBatchItemFailures' } }]);
+    expect(functions.workerFailures.events).toEqual([
+      { sqs: { arn: { 'Fn::GetAtt': [queueId, 'Arn'] }, batchSize: 1, functionResponseType: 'ReportBatchItemFailures' } },
+    ]);
     // AWS's advice for a Lambda event source: visibility at least six times the function's timeout.
     expect(resources[queueId].Properties.VisibilityTimeout).toBeGreaterThanOrEqual(6 * functions.workerFailures.timeout);
     expect(allActions('workerFailures').sort()).toEqual([
@@ -136,7 +149,9 @@ describe('serverless.yml: tables match src/platform/tables.ts', () => {
 
   it('declares one table per TABLES entry and no other', () => {
     expect(tableResources.map(([, r]) => r.Properties.TableName).sort()).toEqual(
-      Object.keys(TABLES).map((key) => `\${self:service}-\${sls:stage}-${key}`).sort(),
+      Object.keys(TABLES)
+        .map((key) => `\${self:service}-\${sls:stage}-${key}`)
+        .sort(),
     );
   });
 
@@ -168,7 +183,16 @@ describe('serverless.yml: tables match src/platform/tables.ts', () => {
 describe('serverless.yml: environment', () => {
   const needed: Record<string, string[]> = {
     ingress: ['ALLOWLIST_TABLE', 'AUDIT_TABLE', 'STATE_TABLE', 'WORKER_FUNCTION_NAME', 'SLACK_SIGNING_SECRET_PARAM', 'SLACK_BOT_TOKEN_PARAM', 'LOG_LEVEL'],
-    worker: ['ALLOWLIST_TABLE', 'AUDIT_TABLE', 'STATE_TABLE', 'SLACK_SIGNING_SECRET_PARAM', 'SLACK_BOT_TOKEN_PARAM', 'LOG_LEVEL', 'RUN_WORKFLOW_FUNCTION_NAME', 'DEPLOY_WORKFLOW_FUNCTION_NAME'],
+    worker: [
+      'ALLOWLIST_TABLE',
+      'AUDIT_TABLE',
+      'STATE_TABLE',
+      'SLACK_SIGNING_SECRET_PARAM',
+      'SLACK_BOT_TOKEN_PARAM',
+      'LOG_LEVEL',
+      'RUN_WORKFLOW_FUNCTION_NAME',
+      'DEPLOY_WORKFLOW_FUNCTION_NAME',
+    ],
     runWorkflow: ['AUDIT_TABLE', 'STATE_TABLE', 'SLACK_SIGNING_SECRET_PARAM', 'SLACK_BOT_TOKEN_PARAM', 'LOG_LEVEL'],
     deployWorkflow: ['AUDIT_TABLE', 'STATE_TABLE', 'SLACK_SIGNING_SECRET_PARAM', 'SLACK_BOT_TOKEN_PARAM', 'LOG_LEVEL'],
   };
@@ -206,7 +230,9 @@ describe('serverless.yml and infra/: IAM', () => {
     expect(sls.provider.iam?.role?.statements ?? []).toEqual([]);
     for (const fn of Object.keys(functions)) {
       // Writing logs: only its own log group, except verify's optional proof line (below).
-      const writes = rolePolicyStatements(roleOf(fn)).filter((s) => s.Sid !== 'VerifyPutLogs' && actions(s).some((a) => a === 'logs:PutLogEvents' || a === 'logs:CreateLogStream'));
+      const writes = rolePolicyStatements(roleOf(fn)).filter(
+        (s) => s.Sid !== 'VerifyPutLogs' && actions(s).some((a) => a === 'logs:PutLogEvents' || a === 'logs:CreateLogStream'),
+      );
       const arns = writes.flatMap(resourceList).map((r: any) => r['Fn::Sub'] ?? r);
       expect(arns.length).toBeGreaterThan(0);
       for (const arn of arns) expect(arn).toContain(`log-group:/aws/lambda/\${self:custom.names.${fn}}:`);
@@ -277,7 +303,11 @@ describe('serverless.yml and infra/: IAM', () => {
       const kms = statements.filter((s) => actions(s).includes('kms:Decrypt'));
       expect(kms.flatMap(actions)).toEqual(['kms:Decrypt']);
       // kms:GenerateDataKey: the data key of an encrypted ECS Exec session (run workflow).
-      expect(statements.flatMap(actions).filter((a) => a.startsWith('kms:') && !['kms:Decrypt', 'kms:DescribeKey', 'kms:GetKeyPolicy', 'kms:GenerateDataKey'].includes(a))).toEqual([]);
+      expect(
+        statements
+          .flatMap(actions)
+          .filter((a) => a.startsWith('kms:') && !['kms:Decrypt', 'kms:DescribeKey', 'kms:GetKeyPolicy', 'kms:GenerateDataKey'].includes(a)),
+      ).toEqual([]);
       for (const s of kms) expect(s.Condition?.StringEquals?.['kms:ViaService']).toEqual({ 'Fn::Sub': 'ssm.${AWS::Region}.amazonaws.com' });
     }
   });
@@ -285,7 +315,11 @@ describe('serverless.yml and infra/: IAM', () => {
   it('gives the run workflow its durable-execution grants on itself only, and its DurableConfig', () => {
     const durable = rolePolicyStatements(roleOf('runWorkflow')).filter((s) => actions(s).some((a) => a.includes('DurableExecution')));
     // Its own approval callback too (scripts declared requiresApproval).
-    expect(durable.flatMap(actions).sort()).toEqual(['lambda:CheckpointDurableExecution', 'lambda:GetDurableExecutionState', 'lambda:SendDurableExecutionCallbackSuccess']);
+    expect(durable.flatMap(actions).sort()).toEqual([
+      'lambda:CheckpointDurableExecution',
+      'lambda:GetDurableExecutionState',
+      'lambda:SendDurableExecutionCallbackSuccess',
+    ]);
     for (const r of durable.flatMap(resourceList) as any[]) expect(r['Fn::Sub']).toContain('function:${self:custom.names.runWorkflow}');
     expect(functions.runWorkflow.durableConfig).toEqual({ executionTimeout: expect.any(Number), retentionPeriodInDays: expect.any(Number) });
     // Long enough for the longest script's time limit, after the longest approval the schema allows.
@@ -342,7 +376,8 @@ describe('serverless.yml and infra/: IAM', () => {
     // Durable execution and its own approval callback: on its own executions only (their ARNs are
     // function:<name>:<version>/durable-execution/…, which is what these actions are authorized against).
     for (const s of statements.filter((s) => actions(s).some((a) => a.startsWith('lambda:')))) {
-      for (const r of resourceList(s) as any[]) expect(r['Fn::Sub'], s.Sid).toMatch(/:function:\$\{self:custom\.names\.deployWorkflow\}:\*\/durable-execution\/\*$/);
+      for (const r of resourceList(s) as any[])
+        expect(r['Fn::Sub'], s.Sid).toMatch(/:function:\$\{self:custom\.names\.deployWorkflow\}:\*\/durable-execution\/\*$/);
     }
     // ECS: this account only; "*" only for the actions without resource-level permissions
     // (RegisterTaskDefinition is scoped to task-definition/*, as the IAM data allows).
@@ -377,10 +412,15 @@ describe('serverless.yml and infra/: IAM', () => {
   it('lets only the deploy workflow change ECS; the worker plans, starts the workflows and answers their approval callbacks', () => {
     const writes = ['ecs:RegisterTaskDefinition', 'ecs:UpdateService', 'ecs:TagResource', 'iam:PassRole'];
     for (const fn of Object.keys(functions).filter((f) => f !== 'deployWorkflow')) {
-      expect(allActions(fn).filter((a) => writes.includes(a)), fn).toEqual([]);
+      expect(
+        allActions(fn).filter((a) => writes.includes(a)),
+        fn,
+      ).toEqual([]);
     }
     const worker = rolePolicyStatements(roleOf('worker'));
-    expect(allActions('worker')).toEqual(expect.arrayContaining(['ecs:DescribeServices', 'ecs:DescribeTaskDefinition', 'ecs:ListTaskDefinitions', 'ecr:DescribeImages']));
+    expect(allActions('worker')).toEqual(
+      expect.arrayContaining(['ecs:DescribeServices', 'ecs:DescribeTaskDefinition', 'ecs:ListTaskDefinitions', 'ecr:DescribeImages']),
+    );
     const fn = (name: string) => [
       // Only through the `durable` alias the worker invokes (IAM matches a qualified ARN exactly).
       { 'Fn::Sub': `arn:\${AWS::Partition}:lambda:\${AWS::Region}:\${AWS::AccountId}:function:\${self:custom.names.${name}}:durable` },
@@ -391,14 +431,16 @@ describe('serverless.yml and infra/: IAM', () => {
     const callbacks = worker.filter((s) => actions(s).some((a) => a.startsWith('lambda:SendDurableExecutionCallback')));
     expect(callbacks.flatMap(actions).sort()).toEqual(['lambda:SendDurableExecutionCallbackSuccess']);
     // Callbacks are authorized against the execution's ARN, not the function's (test/iam-data.test.ts).
-    const executions = (name: string) => ({ 'Fn::Sub': `arn:\${AWS::Partition}:lambda:\${AWS::Region}:\${AWS::AccountId}:function:\${self:custom.names.${name}}:*/durable-execution/*` });
+    const executions = (name: string) => ({
+      'Fn::Sub': `arn:\${AWS::Partition}:lambda:\${AWS::Region}:\${AWS::AccountId}:function:\${self:custom.names.${name}}:*/durable-execution/*`,
+    });
     expect(callbacks.flatMap(resourceList)).toEqual([executions('deployWorkflow'), executions('runWorkflow')]);
     // Nothing else of Lambda: no checkpoints of someone else's execution.
-    expect(allActions('worker').filter((a) => a.startsWith('lambda:')).sort()).toEqual([
-      'lambda:InvokeFunction',
-      'lambda:InvokeFunction',
-      'lambda:SendDurableExecutionCallbackSuccess',
-    ]);
+    expect(
+      allActions('worker')
+        .filter((a) => a.startsWith('lambda:'))
+        .sort(),
+    ).toEqual(['lambda:InvokeFunction', 'lambda:InvokeFunction', 'lambda:SendDurableExecutionCallbackSuccess']);
   });
 
   it('lets the worker and the workflows assume only ecs-chatops-target roles, tagged and with a source identity', () => {
@@ -426,7 +468,9 @@ describe('serverless.yml and infra/: IAM', () => {
     const deployStatements = rolePolicyStatements(roleOf('deployWorkflow'));
     expect(bySid(targetStatements, 'DeployTagOnCreate').Condition).toEqual(bySid(deployStatements, 'DeployTagOnCreate').Condition);
     expect(bySid(targetStatements, 'DeployTagOnCreate').Resource).toEqual(bySid(deployStatements, 'DeployTagOnCreate').Resource);
-    expect(bySid(targetStatements, 'DeployPassTaskRoles').Resource).toEqual({ 'Fn::Sub': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${PassRolePattern}' });
+    expect(bySid(targetStatements, 'DeployPassTaskRoles').Resource).toEqual({
+      'Fn::Sub': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${PassRolePattern}',
+    });
     expect(targetTemplate.Parameters.PassRolePattern.Default).toBe('*');
     expect(targetTemplate.Parameters.RoleName.Default).toBe('ecs-chatops-target');
     const trust: Statement[] = role.Properties.AssumeRolePolicyDocument.Statement;
@@ -443,7 +487,11 @@ describe('serverless.yml and infra/: IAM', () => {
       ]);
     }
     // The parameters name the roles serverless.yml creates.
-    for (const [param, logicalId] of [['WorkerRoleName', 'WorkerRole'], ['RunWorkflowRoleName', 'RunWorkflowRole'], ['DeployWorkflowRoleName', 'DeployWorkflowRole']]) {
+    for (const [param, logicalId] of [
+      ['WorkerRoleName', 'WorkerRole'],
+      ['RunWorkflowRoleName', 'RunWorkflowRole'],
+      ['DeployWorkflowRoleName', 'DeployWorkflowRole'],
+    ]) {
       const suffix = resources[logicalId!].Properties.RoleName.split('${self:provider.region}-')[1];
       expect(targetTemplate.Parameters[param!].Description.replace(/\s+/g, ' '), param).toContain(`ecs-chatops-<stage>-<region>-${suffix}`);
     }

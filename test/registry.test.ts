@@ -6,7 +6,15 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SAMPLE } from '../local/aws';
-import { MEDIA_TYPES, parseImageReference, REGISTRY_ENDPOINTS_ENV, registryEndpointsEnv, registrySeedImages, startRegistry, type LocalRegistry } from '../local/registry';
+import {
+  MEDIA_TYPES,
+  parseImageReference,
+  REGISTRY_ENDPOINTS_ENV,
+  registryEndpointsEnv,
+  registrySeedImages,
+  startRegistry,
+  type LocalRegistry,
+} from '../local/registry';
 
 let registry: LocalRegistry;
 beforeAll(async () => {
@@ -73,8 +81,16 @@ describe('endpoints', () => {
   it('resolves image references to registry hosts as Docker does', () => {
     expect(parseImageReference('nginx:1.27')).toEqual({ registry: 'registry-1.docker.io', repository: 'library/nginx', tag: '1.27', reference: '1.27' });
     expect(parseImageReference('docker.io/library/nginx:1.27')).toMatchObject({ registry: 'registry-1.docker.io', repository: 'library/nginx' });
-    expect(parseImageReference('index.docker.io/grafana/grafana')).toMatchObject({ registry: 'registry-1.docker.io', repository: 'grafana/grafana', reference: 'latest' });
-    expect(parseImageReference(SAMPLE.images.logRouter)).toMatchObject({ registry: 'public.ecr.aws', repository: 'aws-observability/aws-for-fluent-bit', tag: 'stable' });
+    expect(parseImageReference('index.docker.io/grafana/grafana')).toMatchObject({
+      registry: 'registry-1.docker.io',
+      repository: 'grafana/grafana',
+      reference: 'latest',
+    });
+    expect(parseImageReference(SAMPLE.images.logRouter)).toMatchObject({
+      registry: 'public.ecr.aws',
+      repository: 'aws-observability/aws-for-fluent-bit',
+      tag: 'stable',
+    });
     const digest = `sha256:${'a'.repeat(64)}`;
     expect(parseImageReference(`ghcr.io/example/sidecar:v1@${digest}`)).toMatchObject({ registry: 'ghcr.io', tag: 'v1', digest, reference: digest });
     expect(parseImageReference('localhost:5000/app')).toMatchObject({ registry: 'localhost:5000', repository: 'app' });
@@ -161,7 +177,9 @@ describe('not found', () => {
   it('a missing repository is 404 NAME_UNKNOWN', async () => {
     const { res } = await check('ghcr.io/example/does-not-exist:v1', { method: 'GET' });
     expect(res.status).toBe(404);
-    expect(await res.json()).toEqual({ errors: [{ code: 'NAME_UNKNOWN', message: 'repository name not known to registry', detail: { name: 'example/does-not-exist' } }] });
+    expect(await res.json()).toEqual({
+      errors: [{ code: 'NAME_UNKNOWN', message: 'repository name not known to registry', detail: { name: 'example/does-not-exist' } }],
+    });
   });
 
   it('an unknown digest is MANIFEST_UNKNOWN too', async () => {
@@ -186,7 +204,9 @@ describe('content negotiation and tokens', () => {
   it('serves an OCI index only to a client that accepts one; rewrites a Docker list to linux/amd64 for one that does not', async () => {
     const nginx = await check('nginx:1.27', { method: 'GET', accept: MEDIA_TYPES.dockerManifest });
     expect(nginx.res.status).toBe(404);
-    expect(((await nginx.res.json()) as { errors: Array<{ message: string }> }).errors[0]!.message).toBe('OCI index found, but accept header does not support OCI indexes');
+    expect(((await nginx.res.json()) as { errors: Array<{ message: string }> }).errors[0]!.message).toBe(
+      'OCI index found, but accept header does not support OCI indexes',
+    );
 
     const fluent = await check(SAMPLE.images.logRouter, { accept: MEDIA_TYPES.dockerManifest });
     expect(fluent.res.status).toBe(200);

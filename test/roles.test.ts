@@ -26,10 +26,16 @@ describe('isAllowed', () => {
     });
   });
   it('treats a missing scope as a denial, never a pass', () => {
-    const scoped = entry([{ role: 'admin', services: ['web'] }, { role: 'operator', services: ['web'], scripts: ['backup.sh'] }]);
+    const scoped = entry([
+      { role: 'admin', services: ['web'] },
+      { role: 'operator', services: ['web'], scripts: ['backup.sh'] },
+    ]);
     // The defect: "no service in the scope" used to be covered by any grant.
     expect(isAllowed(scoped, 'admin', { channelId: 'C1', service: '' }).allowed).toBe(false);
-    expect(isAllowed(scoped, 'run', { channelId: 'C1', service: 'web' })).toEqual({ allowed: false, reason: 'the request does not name the script it acts on' });
+    expect(isAllowed(scoped, 'run', { channelId: 'C1', service: 'web' })).toEqual({
+      allowed: false,
+      reason: 'the request does not name the script it acts on',
+    });
     expect(isAllowed(scoped, 'read', { channelId: '', service: 'web' }).allowed).toBe(false);
     // "Every service" is covered only by a grant on every service.
     expect(isAllowed(scoped, 'admin', { channelId: 'C1', service: '*' })).toEqual({ allowed: false, reason: 'your `admin` role does not cover every service' });
@@ -38,7 +44,8 @@ describe('isAllowed', () => {
   });
   it('admin may do everything on its services', () => {
     const e = entry([{ role: 'admin', services: ['*'] }]);
-    for (const p of ['read', 'run', 'deploy', 'approve', 'admin'] as const) expect(isAllowed(e, p, { channelId: 'C9', service: 'x', script: 'y' }).allowed).toBe(true);
+    for (const p of ['read', 'run', 'deploy', 'approve', 'admin'] as const)
+      expect(isAllowed(e, p, { channelId: 'C9', service: 'x', script: 'y' }).allowed).toBe(true);
     const scoped = entry([{ role: 'admin', services: ['web'] }]);
     expect(isAllowed(scoped, 'deploy', { channelId: 'C9', service: 'api' }).allowed).toBe(false);
   });
@@ -49,7 +56,10 @@ describe('isAllowed', () => {
 
 describe('holdsPermissionHere and visibleServices', () => {
   it('gates on the permission held in this channel', () => {
-    const e = entry([{ role: 'admin', services: ['web'], channels: ['C1'] }, { role: 'viewer', services: ['api'] }]);
+    const e = entry([
+      { role: 'admin', services: ['web'], channels: ['C1'] },
+      { role: 'viewer', services: ['api'] },
+    ]);
     expect(holdsPermissionHere(e, 'admin', 'C1').allowed).toBe(true);
     expect(holdsPermissionHere(e, 'admin', 'C2')).toEqual({ allowed: false, reason: 'your `admin` role is not valid in this channel' });
     expect(holdsPermissionHere(entry([{ role: 'viewer', services: ['*'] }]), 'admin', 'C1')).toEqual({ allowed: false, reason: 'you need the `admin` role' });
@@ -85,23 +95,50 @@ describe('delegated administration', () => {
   it('a scoped admin grants only within her services', () => {
     expect(mayAdminister(webAdmin, { role: 'viewer', services: ['web'] }, 'C1').allowed).toBe(true);
     expect(mayAdminister(webAdmin, { role: 'admin', services: ['web'] }, 'C1').allowed).toBe(true);
-    expect(mayAdminister(webAdmin, { role: 'admin', services: ['*'] }, 'C1')).toEqual({ allowed: false, reason: 'your `admin` role does not cover every service' });
-    expect(mayAdminister(webAdmin, { role: 'viewer', services: ['web', 'api'] }, 'C1')).toEqual({ allowed: false, reason: 'your `admin` role does not cover service `api`' });
+    expect(mayAdminister(webAdmin, { role: 'admin', services: ['*'] }, 'C1')).toEqual({
+      allowed: false,
+      reason: 'your `admin` role does not cover every service',
+    });
+    expect(mayAdminister(webAdmin, { role: 'viewer', services: ['web', 'api'] }, 'C1')).toEqual({
+      allowed: false,
+      reason: 'your `admin` role does not cover service `api`',
+    });
   });
   it('a channel-limited admin grants only within her channels, and only where her grant is valid', () => {
     expect(mayAdminister(opsWebAdmin, { role: 'viewer', services: ['web'], channels: ['C0OPS'] }, 'C0OPS').allowed).toBe(true);
-    expect(mayAdminister(opsWebAdmin, { role: 'viewer', services: ['web'] }, 'C0OPS')).toEqual({ allowed: false, reason: 'your `admin` role for service `web` does not reach every channel' });
+    expect(mayAdminister(opsWebAdmin, { role: 'viewer', services: ['web'] }, 'C0OPS')).toEqual({
+      allowed: false,
+      reason: 'your `admin` role for service `web` does not reach every channel',
+    });
     expect(mayAdminister(opsWebAdmin, { role: 'viewer', services: ['web'], channels: ['C0OPS', 'C0DEV'] }, 'C0OPS').allowed).toBe(false);
-    expect(mayAdminister(opsWebAdmin, { role: 'viewer', services: ['web'], channels: ['C0OPS'] }, 'C0DEV')).toEqual({ allowed: false, reason: 'you need the `admin` role in this channel' });
+    expect(mayAdminister(opsWebAdmin, { role: 'viewer', services: ['web'], channels: ['C0OPS'] }, 'C0DEV')).toEqual({
+      allowed: false,
+      reason: 'you need the `admin` role in this channel',
+    });
   });
   it('admin grants add up across services', () => {
-    const both = entry([{ role: 'admin', services: ['web'] }, { role: 'admin', services: ['api'] }]);
+    const both = entry([
+      { role: 'admin', services: ['web'] },
+      { role: 'admin', services: ['api'] },
+    ]);
     expect(mayAdminister(both, { role: 'viewer', services: ['api', 'web'] }, 'C1').allowed).toBe(true);
   });
   it('nobody removes a person whose grants reach beyond their scope', () => {
     expect(mayRemove(webAdmin, globalAdmin, 'C1').allowed).toBe(false);
     // Without naming what lies beyond: the answer is posted in a public thread.
-    expect(mayRemove(webAdmin, entry([{ role: 'viewer', services: ['web'] }, { role: 'viewer', services: ['billing-secret'] }], 'U0BOB'), 'C1')).toEqual({
+    expect(
+      mayRemove(
+        webAdmin,
+        entry(
+          [
+            { role: 'viewer', services: ['web'] },
+            { role: 'viewer', services: ['billing-secret'] },
+          ],
+          'U0BOB',
+        ),
+        'C1',
+      ),
+    ).toEqual({
       allowed: false,
       reason: 'that person has grants beyond your scope',
     });
@@ -111,7 +148,11 @@ describe('delegated administration', () => {
     expect(mayRemove(globalAdmin, webAdmin, 'C1').allowed).toBe(true);
   });
   it('shows a scoped admin only the grants within her scope', () => {
-    const grants: Grant[] = [{ role: 'viewer', services: ['web'] }, { role: 'admin', services: ['*'] }, { role: 'viewer', services: ['web'], channels: ['C1'] }];
+    const grants: Grant[] = [
+      { role: 'viewer', services: ['web'] },
+      { role: 'admin', services: ['*'] },
+      { role: 'viewer', services: ['web'], channels: ['C1'] },
+    ];
     expect(grantsWithinScope(webAdmin, grants, 'C1')).toEqual([grants[0], grants[2]]);
     expect(grantsWithinScope(globalAdmin, grants, 'C1')).toEqual(grants);
     expect(grantsWithinScope(entry([{ role: 'viewer', services: ['*'] }]), grants, 'C1')).toEqual([]);

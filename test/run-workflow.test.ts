@@ -32,7 +32,11 @@ afterAll(async () => {
 
 const MINUTE = 60_000;
 /** The thread's text replies (file shares have none). */
-const replies = (ts: string) => world.slack.replies('C0OPS', ts).map((r) => r.text).filter(Boolean);
+const replies = (ts: string) =>
+  world.slack
+    .replies('C0OPS', ts)
+    .map((r) => r.text)
+    .filter(Boolean);
 let counter = 0;
 
 /** What the worker does before it hands a run over: parent message, lock, run record, audit record. */
@@ -45,7 +49,16 @@ async function handOver(script: string, args: string[], overrides: Partial<RunWo
   const lockKey = `lock#run#${script}#manager#${runId}`;
   await state.claim(lockKey, 3600, { runId });
   await state.claim(`run#${runId}`, 3600, { runId, script, target: 'manager', userId: 'U0ALICE', channelId: 'C0OPS', startedAt: at });
-  const key = await audit.record({ id: runId, teamId: world.teamId, userId: 'U0ALICE', channelId: 'C0OPS', commandText: `/ecs run ${label}`, decision: 'allowed', outcome: 'accepted', at });
+  const key = await audit.record({
+    id: runId,
+    teamId: world.teamId,
+    userId: 'U0ALICE',
+    channelId: 'C0OPS',
+    commandText: `/ecs run ${label}`,
+    decision: 'allowed',
+    outcome: 'accepted',
+    at,
+  });
   return {
     runId,
     script,
@@ -164,7 +177,14 @@ describe('detached runs followed by the durable workflow', () => {
     expect(invoke.params).toMatchObject({ InvocationType: 'Event', FunctionName: `${RUN_WORKFLOW_FUNCTION}:durable` });
     expect(invoke.params.Qualifier).toBeUndefined();
     const payload = JSON.parse(String(invoke.params.Payload)) as RunWorkflowInput;
-    expect(payload).toMatchObject({ script: 'slow.sh', args: ['2'], target: 'manager', pollSeconds: 300, timeoutSeconds: 2400, lockKey: 'lock#run#slow.sh#manager' });
+    expect(payload).toMatchObject({
+      script: 'slow.sh',
+      args: ['2'],
+      target: 'manager',
+      pollSeconds: 300,
+      timeoutSeconds: 2400,
+      lockKey: 'lock#run#slow.sh#manager',
+    });
     const parent = world.slack.message('C0OPS', payload.parentTs)!;
     expect(parent.text).toMatch(/^✅ <@U0ALICE> ran `\/ecs run slow.sh 2` — slow.sh 2: exit 0 in/);
     const text = replies(payload.parentTs).join('\n');

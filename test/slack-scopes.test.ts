@@ -58,13 +58,18 @@ describe('Slack bot scopes', () => {
 
   it('finds the Web API calls in src/', () => {
     // The calls known to exist, to show the search works (the list may grow).
-    expect([...called.keys()]).toEqual(expect.arrayContaining(['chat.postMessage', 'chat.update', 'files.getUploadURLExternal', 'users.info', 'reactions.add']));
+    expect([...called.keys()]).toEqual(
+      expect.arrayContaining(['chat.postMessage', 'chat.update', 'files.getUploadURLExternal', 'users.info', 'reactions.add']),
+    );
   });
 
   it('has a scope entry for every method called, and no entry for a method never called', () => {
     const missing = [...called.keys()].filter((m) => !(m in METHOD_SCOPES)).map((m) => `${m} (${called.get(m)!.join(', ')})`);
     expect(missing, 'add these to METHOD_SCOPES in src/slack/scopes.ts').toEqual([]);
-    expect(Object.keys(METHOD_SCOPES).filter((m) => !called.has(m)), 'not called any more: remove from METHOD_SCOPES').toEqual([]);
+    expect(
+      Object.keys(METHOD_SCOPES).filter((m) => !called.has(m)),
+      'not called any more: remove from METHOD_SCOPES',
+    ).toEqual([]);
     for (const method of Object.keys(METHOD_SCOPES)) expect(isWebApiMethod(method), `${method} is not a Web API method`).toBe(true);
   });
 
@@ -73,7 +78,7 @@ describe('Slack bot scopes', () => {
     expect(manifest.features.slash_commands.length > 0).toBe(SLASH_COMMAND_SCOPES.length > 0);
   });
 
-  it("asks in the manifest for exactly the scopes the calls, the slash command and the events need", () => {
+  it('asks in the manifest for exactly the scopes the calls, the slash command and the events need', () => {
     const needed = requiredBotScopes();
     expect(needed).toEqual([...new Set([...called.keys()].flatMap((m) => METHOD_SCOPES[m] ?? []).concat(['commands', 'reactions:read']))].sort());
     expect([...manifest.oauth_config.scopes.bot].sort()).toEqual(needed);

@@ -54,7 +54,12 @@ describe('uploadFiles with the local Slack', () => {
   it('streams a multi-MB file that arrives intact and is shared in the thread', async () => {
     const file = await bigFile('multi.bin', 8);
     const parent = await client.chat.postMessage({ channel: 'C0OPS', text: 'parent' });
-    const uploaded = await uploadFiles(client, { channelId: 'C0OPS', threadTs: parent.ts!, initialComment: 'the full log', files: [{ path: file.path, filename: 'output.txt', title: 'Full output' }] });
+    const uploaded = await uploadFiles(client, {
+      channelId: 'C0OPS',
+      threadTs: parent.ts!,
+      initialComment: 'the full log',
+      files: [{ path: file.path, filename: 'output.txt', title: 'Full output' }],
+    });
 
     const [stored] = server.workspace.files;
     expect(stored!.content.length).toBe(file.size);
@@ -102,7 +107,11 @@ describe('uploadFiles with the local Slack', () => {
   });
 
   it('stops when the signal is aborted', async () => {
-    const err = await uploadFiles(client, { channelId: 'C0OPS', files: [{ content: 'x', filename: 'a.txt' }], signal: AbortSignal.abort(new Error('deadline')) }).catch((e: unknown) => e);
+    const err = await uploadFiles(client, {
+      channelId: 'C0OPS',
+      files: [{ content: 'x', filename: 'a.txt' }],
+      signal: AbortSignal.abort(new Error('deadline')),
+    }).catch((e: unknown) => e);
     expect(err).toMatchObject({ message: 'deadline' });
     expect(server.calls).toEqual([]);
   });
@@ -195,8 +204,13 @@ describe('uploadFiles on the wire', () => {
   it('fails instead of hanging when the file shrinks during the upload', async () => {
     const path = join(dir, 'shrinks.txt');
     await writeFile(path, 'y'.repeat(200_000));
-    const { client } = fakeClient(() => target.url, () => truncate(path, 1000));
-    await expect(uploadFiles(client, { files: [{ path, filename: 'a.txt' }], idleTimeoutMs: 5000 })).rejects.toThrow('the file changed size during the upload (1000 of 200000 bytes)');
+    const { client } = fakeClient(
+      () => target.url,
+      () => truncate(path, 1000),
+    );
+    await expect(uploadFiles(client, { files: [{ path, filename: 'a.txt' }], idleTimeoutMs: 5000 })).rejects.toThrow(
+      'the file changed size during the upload (1000 of 200000 bytes)',
+    );
   });
 
   it('gives up on a stalled upload (idle timeout) and on the deadline signal', async () => {
@@ -204,7 +218,9 @@ describe('uploadFiles on the wire', () => {
     const { client } = fakeClient(() => target.url);
     const started = Date.now();
     await expect(uploadFiles(client, { files: [{ content: 'abc', filename: 'a.txt' }], idleTimeoutMs: 200 })).rejects.toThrow('the upload stalled for 0 s');
-    await expect(uploadFiles(client, { files: [{ content: 'abc', filename: 'a.txt' }], signal: AbortSignal.timeout(200) })).rejects.toMatchObject({ name: 'TimeoutError' });
+    await expect(uploadFiles(client, { files: [{ content: 'abc', filename: 'a.txt' }], signal: AbortSignal.timeout(200) })).rejects.toMatchObject({
+      name: 'TimeoutError',
+    });
     expect(Date.now() - started).toBeLessThan(5000);
   });
 

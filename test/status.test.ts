@@ -10,14 +10,23 @@ const ecsMock = mockClient(ECSClient);
 const session = { ecs: () => new ECSClient({ region: 'us-east-1' }) } as unknown as AwsSession;
 afterEach(() => ecsMock.reset());
 
-const service = (over: Partial<Service>): Service => ({ serviceName: 'web', desiredCount: 2, runningCount: 2, pendingCount: 0, deployments: [{ status: 'PRIMARY', rolloutState: 'COMPLETED' }], ...over });
+const service = (over: Partial<Service>): Service => ({
+  serviceName: 'web',
+  desiredCount: 2,
+  runningCount: 2,
+  pendingCount: 0,
+  deployments: [{ status: 'PRIMARY', rolloutState: 'COMPLETED' }],
+  ...over,
+});
 
 describe('status', () => {
   it('says plainly when the service does not exist', async () => {
     ecsMock.on(DescribeServicesCommand).resolves({ services: [], failures: [{ arn: 'arn:aws:ecs:us-east-1:1:service/web', reason: 'MISSING' }] });
     const error = await readServiceSnapshot({ aws: session, target }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(UserFacingError);
-    expect((error as UserFacingError).userMessage).toBe('Service `web` in cluster `main` (us-east-1) was not found (MISSING). Check `targets.web` in the configuration.');
+    expect((error as UserFacingError).userMessage).toBe(
+      'Service `web` in cluster `main` (us-east-1) was not found (MISSING). Check `targets.web` in the configuration.',
+    );
   });
   it('says when the service was deleted', async () => {
     ecsMock.on(DescribeServicesCommand).resolves({ services: [service({ status: 'INACTIVE' })] });
@@ -25,7 +34,9 @@ describe('status', () => {
   });
   it('turns a missing cluster into a plain message', async () => {
     ecsMock.on(DescribeServicesCommand).rejects(Object.assign(new Error('Cluster not found.'), { name: 'ClusterNotFoundException' }));
-    await expect(readServiceSnapshot({ aws: session, target })).rejects.toThrow(/ECS cluster was not found while reading service `web`.*Check the target's `cluster` and `region`/);
+    await expect(readServiceSnapshot({ aws: session, target })).rejects.toThrow(
+      /ECS cluster was not found while reading service `web`.*Check the target's `cluster` and `region`/,
+    );
   });
   it('assesses health: steady, rolling out, failed', () => {
     expect(assessService(service({}))).toBe('success');
@@ -35,14 +46,28 @@ describe('status', () => {
     expect(assessService(service({ runningCount: 0 }))).toBe('failure');
     expect(assessService(service({ desiredCount: 0, runningCount: 0 }))).toBe('success');
     // An old task still runs, but the latest deployment cannot start a single one: failing.
-    expect(assessService(service({ runningCount: 1, deployments: [{ status: 'PRIMARY', rolloutState: 'IN_PROGRESS', desiredCount: 2, runningCount: 0, failedTasks: 4 }, { status: 'ACTIVE', runningCount: 1 }] }))).toBe('failure');
+    expect(
+      assessService(
+        service({
+          runningCount: 1,
+          deployments: [
+            { status: 'PRIMARY', rolloutState: 'IN_PROGRESS', desiredCount: 2, runningCount: 0, failedTasks: 4 },
+            { status: 'ACTIVE', runningCount: 1 },
+          ],
+        }),
+      ),
+    ).toBe('failure');
   });
   it('keeps every section within the 3,000-character block limit even with long reasons', () => {
     const long = 'x'.repeat(5000);
     const { sections } = renderStatus('web', {
       service: service({ events: Array.from({ length: 20 }, () => ({ message: long, createdAt: new Date() })) }),
       taskDefinition: undefined,
-      stoppedTasks: Array.from({ length: 5 }, () => ({ taskArn: 'arn:aws:ecs:r:1:task/main/abc', stoppedReason: long, containers: [{ name: 'app', exitCode: 1, reason: long }] })),
+      stoppedTasks: Array.from({ length: 5 }, () => ({
+        taskArn: 'arn:aws:ecs:r:1:task/main/abc',
+        stoppedReason: long,
+        containers: [{ name: 'app', exitCode: 1, reason: long }],
+      })),
     });
     for (const s of sections) expect(s.length).toBeLessThan(3000);
   });
@@ -52,7 +77,10 @@ describe('fitSection', () => {
   it('keeps whole lines and names how many were left out', async () => {
     const { fitSection } = await import('../src/commands/status');
     expect(fitSection(['a', 'b'], 100)).toBe('a\nb');
-    const out = fitSection(Array.from({ length: 10 }, (_, i) => `${i}`.repeat(30)), 100);
+    const out = fitSection(
+      Array.from({ length: 10 }, (_, i) => `${i}`.repeat(30)),
+      100,
+    );
     expect(out.length).toBeLessThanOrEqual(100);
     expect(out).toMatch(/^0{30}\n1{30}\n… 8 more/);
   });

@@ -52,7 +52,16 @@ describe('audit', () => {
   it('records an attempt with a TTL and completes it; completing an unknown record fails', async () => {
     const audit = dynamoAudit(30);
     const at = new Date().toISOString();
-    const key = await audit.record({ id: 'a1', teamId: 'T1', userId: 'U1', channelId: 'C1', commandText: '/ecs status web', decision: 'allowed', outcome: 'accepted', at });
+    const key = await audit.record({
+      id: 'a1',
+      teamId: 'T1',
+      userId: 'U1',
+      channelId: 'C1',
+      commandText: '/ecs status web',
+      decision: 'allowed',
+      outcome: 'accepted',
+      at,
+    });
     await audit.complete(key, { outcome: 'success', durationMs: 12, awsRequestIds: ['r1'] });
     const item = (await ddb.get({ TableName: process.env.AUDIT_TABLE!, Key: key })).Item!;
     expect(item).toMatchObject({ outcome: 'success', durationMs: 12, awsRequestIds: ['r1'], commandText: '/ecs status web' });
@@ -61,13 +70,35 @@ describe('audit', () => {
   });
   it('a conditional completion ("still accepted") does not overwrite an end recorded first by a workflow', async () => {
     const audit = dynamoAudit(0);
-    const key = await audit.record({ id: 'a2', teamId: 'T1', userId: 'U1', channelId: 'C1', commandText: '/ecs deploy web v2', decision: 'allowed', outcome: 'accepted', at: new Date().toISOString() });
+    const key = await audit.record({
+      id: 'a2',
+      teamId: 'T1',
+      userId: 'U1',
+      channelId: 'C1',
+      commandText: '/ecs deploy web v2',
+      decision: 'allowed',
+      outcome: 'accepted',
+      at: new Date().toISOString(),
+    });
     await audit.complete(key, { outcome: 'success', reason: 'deployed' }); // the workflow, first
     await audit.complete(key, { outcome: 'accepted', reason: 'waiting for approval', threadTs: '1.2' }, { outcome: 'accepted' }); // the worker, late
     expect((await ddb.get({ TableName: process.env.AUDIT_TABLE!, Key: key })).Item).toMatchObject({ outcome: 'success', reason: 'deployed' });
-    const fresh = await audit.record({ id: 'a3', teamId: 'T1', userId: 'U1', channelId: 'C1', commandText: '/ecs deploy web v2', decision: 'allowed', outcome: 'accepted', at: new Date().toISOString() });
+    const fresh = await audit.record({
+      id: 'a3',
+      teamId: 'T1',
+      userId: 'U1',
+      channelId: 'C1',
+      commandText: '/ecs deploy web v2',
+      decision: 'allowed',
+      outcome: 'accepted',
+      at: new Date().toISOString(),
+    });
     await audit.complete(fresh, { outcome: 'accepted', reason: 'waiting for approval', threadTs: '1.2' }, { outcome: 'accepted' });
-    expect((await ddb.get({ TableName: process.env.AUDIT_TABLE!, Key: fresh })).Item).toMatchObject({ outcome: 'accepted', reason: 'waiting for approval', threadTs: '1.2' });
+    expect((await ddb.get({ TableName: process.env.AUDIT_TABLE!, Key: fresh })).Item).toMatchObject({
+      outcome: 'accepted',
+      reason: 'waiting for approval',
+      threadTs: '1.2',
+    });
   });
 });
 
@@ -82,6 +113,11 @@ describe('logger', () => {
     vi.stubEnv('LOG_LEVEL', 'info');
     createLogger({}, (l) => lines.push(l)).info('hello', { authorization: 'Bearer x', error: new Error('bad xoxp-9') });
     vi.unstubAllEnvs();
-    expect(JSON.parse(lines[0]!)).toMatchObject({ level: 'info', message: 'hello', authorization: '[redacted]', error: { name: 'Error', message: 'bad xox*-[redacted]' } });
+    expect(JSON.parse(lines[0]!)).toMatchObject({
+      level: 'info',
+      message: 'hello',
+      authorization: '[redacted]',
+      error: { name: 'Error', message: 'bad xox*-[redacted]' },
+    });
   });
 });

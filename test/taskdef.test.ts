@@ -1,4 +1,9 @@
-import { DescribeTaskDefinitionCommand, RegisterTaskDefinitionCommand, type RegisterTaskDefinitionCommandInput, type TaskDefinition } from '@aws-sdk/client-ecs';
+import {
+  DescribeTaskDefinitionCommand,
+  RegisterTaskDefinitionCommand,
+  type RegisterTaskDefinitionCommandInput,
+  type TaskDefinition,
+} from '@aws-sdk/client-ecs';
 import { useEmulatorEcs } from './support/emulator';
 import { describe, expect, it } from 'vitest';
 import { registerInput, withImage } from '../src/ecs/taskdef';
@@ -70,14 +75,38 @@ describe('registerInput: the RegisterTaskDefinition input of a deploy', () => {
     // A member ECS adds after this code was written: carried along, not dropped.
     someFutureField: { enabled: true },
   } as unknown as TaskDefinition;
-  const READ_ONLY = ['taskDefinitionArn', 'revision', 'status', 'requiresAttributes', 'compatibilities', 'registeredAt', 'registeredBy', 'deregisteredAt', 'deleteRequestedAt'];
+  const READ_ONLY = [
+    'taskDefinitionArn',
+    'revision',
+    'status',
+    'requiresAttributes',
+    'compatibilities',
+    'registeredAt',
+    'registeredBy',
+    'deregisteredAt',
+    'deleteRequestedAt',
+  ];
   const change = { container: 'app', from: `${ECR}/web:v1.4.2`, to: `${ECR}/web:v1.5.0` };
 
   it('drops exactly ECS’s read-only members and carries every other member unchanged', () => {
     const input = registerInput(described, [change]) as unknown as Record<string, unknown>;
     for (const field of READ_ONLY) expect(input, field).not.toHaveProperty(field);
     const kept = Object.keys(described).filter((k) => !READ_ONLY.includes(k) && k !== 'containerDefinitions');
-    expect(kept).toEqual(expect.arrayContaining(['volumes', 'placementConstraints', 'runtimePlatform', 'ephemeralStorage', 'proxyConfiguration', 'pidMode', 'ipcMode', 'enableFaultInjection', 'cpu', 'memory', 'someFutureField']));
+    expect(kept).toEqual(
+      expect.arrayContaining([
+        'volumes',
+        'placementConstraints',
+        'runtimePlatform',
+        'ephemeralStorage',
+        'proxyConfiguration',
+        'pidMode',
+        'ipcMode',
+        'enableFaultInjection',
+        'cpu',
+        'memory',
+        'someFutureField',
+      ]),
+    );
     for (const k of kept) expect(input[k], k).toEqual((described as Record<string, unknown>)[k]);
     // Nothing else appears: the input is exactly the kept members, the containers and nothing more (no tags given).
     expect(Object.keys(input).sort()).toEqual([...kept, 'containerDefinitions'].sort());
@@ -100,7 +129,10 @@ describe('registerInput: the RegisterTaskDefinition input of a deploy', () => {
   });
 
   it('passes the task definition’s tags along, and omits `tags` when there are none', () => {
-    const tags = [{ key: 'service', value: 'web' }, { key: 'team', value: 'payments' }];
+    const tags = [
+      { key: 'service', value: 'web' },
+      { key: 'team', value: 'payments' },
+    ];
     expect(registerInput(described, [change], tags).tags).toEqual(tags);
     expect(registerInput(described, [change], [])).not.toHaveProperty('tags');
     expect(registerInput(described, [change])).not.toHaveProperty('tags');
@@ -114,7 +146,18 @@ describe('registerInput against the local emulator’s RegisterTaskDefinition', 
   /** Everything but what ECS sets itself and the images. */
   const settings = (td: TaskDefinition) => {
     const copy: Record<string, unknown> = { ...td };
-    for (const f of ['taskDefinitionArn', 'revision', 'status', 'requiresAttributes', 'compatibilities', 'registeredAt', 'registeredBy', 'deregisteredAt', 'deleteRequestedAt']) delete copy[f];
+    for (const f of [
+      'taskDefinitionArn',
+      'revision',
+      'status',
+      'requiresAttributes',
+      'compatibilities',
+      'registeredAt',
+      'registeredBy',
+      'deregisteredAt',
+      'deleteRequestedAt',
+    ])
+      delete copy[f];
     return copy;
   };
 
@@ -151,7 +194,14 @@ describe('registerInput against the local emulator’s RegisterTaskDefinition', 
       placementConstraints: [{ type: 'memberOf', expression: 'attribute:ecs.availability-zone in [us-east-1a]' }],
       runtimePlatform: { cpuArchitecture: 'ARM64', operatingSystemFamily: 'LINUX' },
       ephemeralStorage: { sizeInGiB: 40 },
-      proxyConfiguration: { type: 'APPMESH', containerName: 'envoy', properties: [{ name: 'ProxyIngressPort', value: '15000' }, { name: 'IgnoredUID', value: '1337' }] },
+      proxyConfiguration: {
+        type: 'APPMESH',
+        containerName: 'envoy',
+        properties: [
+          { name: 'ProxyIngressPort', value: '15000' },
+          { name: 'IgnoredUID', value: '1337' },
+        ],
+      },
       pidMode: 'task',
       ipcMode: 'none',
       enableFaultInjection: true,
@@ -166,7 +216,18 @@ describe('registerInput against the local emulator’s RegisterTaskDefinition', 
     const expected = settings(first.taskDefinition!);
     expected.containerDefinitions = first.taskDefinition!.containerDefinitions!.map((c) => (c.name === 'app' ? { ...c, image: change.to } : c));
     expect(settings(second.taskDefinition!)).toEqual(expected);
-    for (const k of ['volumes', 'placementConstraints', 'runtimePlatform', 'ephemeralStorage', 'proxyConfiguration', 'pidMode', 'ipcMode', 'enableFaultInjection', 'cpu', 'memory'] as const) {
+    for (const k of [
+      'volumes',
+      'placementConstraints',
+      'runtimePlatform',
+      'ephemeralStorage',
+      'proxyConfiguration',
+      'pidMode',
+      'ipcMode',
+      'enableFaultInjection',
+      'cpu',
+      'memory',
+    ] as const) {
       expect(second.taskDefinition![k], k).toEqual(odd[k]);
     }
     // No tags on the first revision: none asked for, none on the second.

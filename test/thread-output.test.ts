@@ -233,7 +233,11 @@ describe('ThreadOutput', () => {
     await out.finish({ outcome: 'failure', summary: 'no file after all' });
     // Without a log file at finish, only the small in-memory copy is left to upload, and it says so.
     expect(server.workspace.files[0]!.content.length).toBeLessThan(80 * 1024);
-    expect(replies(out).map((r) => r.text).join('\n')).toContain('trimmed to 64.0 KiB');
+    expect(
+      replies(out)
+        .map((r) => r.text)
+        .join('\n'),
+    ).toContain('trimmed to 64.0 KiB');
   });
 
   it('uploads a log file given to finish instead of the in-memory log', async () => {
@@ -322,10 +326,18 @@ describe('ThreadOutput', () => {
     expect(refused?.error).toBe('invalid_blocks');
     const [note, after, ...rest] = replies(out);
     expect(rest).toEqual([]);
-    expect(note!.text).toBe('⚠️ Slack refused the message (invalid_blocks), so the result is attached as a file.\nSlack said: `[ERROR] must be less than 3001 characters [json-pointer:/blocks/1/text/text]`');
+    expect(note!.text).toBe(
+      '⚠️ Slack refused the message (invalid_blocks), so the result is attached as a file.\nSlack said: `[ERROR] must be less than 3001 characters [json-pointer:/blocks/1/text/text]`',
+    );
     expect(after!.text).toBe('after it');
     const [file] = server.workspace.files;
-    expect(file).toMatchObject({ name: `result-${out.parentTs}.txt`, title: 'The result (Slack refused it as a message)', channel: 'C0OPS', threadTs: out.parentTs, messageTs: note!.ts });
+    expect(file).toMatchObject({
+      name: `result-${out.parentTs}.txt`,
+      title: 'The result (Slack refused it as a message)',
+      channel: 'C0OPS',
+      threadTs: out.parentTs,
+      messageTs: note!.ts,
+    });
     // What the blocks said, as plain text (Slack's &lt; &gt; &amp; back to < > &).
     expect(file!.content.toString()).toBe(`web\n\n${long.replaceAll('&lt;', '<').replaceAll('&gt;', '>')}\n\nas of now`);
     expect(out.refusals).toEqual(['Slack refused the message (invalid_blocks); the result is attached as a file']);
@@ -343,7 +355,10 @@ describe('ThreadOutput', () => {
     server.faults.fail('chat.postMessage', 'msg_too_long', 1, (args) => args.thread_ts !== undefined);
     server.faults.fail('files.getUploadURLExternal', 'internal_error', 1);
     await out.post('second report');
-    expect(out.refusals).toEqual(['Slack refused the message (msg_too_long); the result is attached as a file', 'Slack refused the message (msg_too_long); it could not be attached as a file either']);
+    expect(out.refusals).toEqual([
+      'Slack refused the message (msg_too_long); the result is attached as a file',
+      'Slack refused the message (msg_too_long); it could not be attached as a file either',
+    ]);
     await out.finish({ outcome: 'success', summary: 'ok' });
     // finish attaches it with the replies that could not be posted, and says what happened.
     expect(server.workspace.files.map((f) => [f.title, f.content.toString()])).toContainEqual(['Replies that could not be posted', 'second report']);

@@ -46,7 +46,11 @@ describe('a verb parses its words into typed arguments', () => {
       ['deploy web --redeploy', { target: 'web', action: 'redeploy' }, { target: 'web' }],
       ['rollback web 42', { target: 'web', revision: '42' }, { target: 'web' }],
       ['cancel k3x9q2', { runId: 'k3x9q2' }, {}],
-      ['allow <@U0BOB|bob> operator web --scripts backup.sh', { subject: 'U0BOB', grant: { role: 'operator', services: ['web'], scripts: ['backup.sh'] } }, { subject: 'U0BOB', grant: { role: 'operator', services: ['web'], scripts: ['backup.sh'] } }],
+      [
+        'allow <@U0BOB|bob> operator web --scripts backup.sh',
+        { subject: 'U0BOB', grant: { role: 'operator', services: ['web'], scripts: ['backup.sh'] } },
+        { subject: 'U0BOB', grant: { role: 'operator', services: ['web'], scripts: ['backup.sh'] } },
+      ],
       ['deny <@U0BOB>', { subject: 'U0BOB' }, { subject: 'U0BOB' }],
     ];
     for (const [text, args, scope] of cases) {
@@ -98,7 +102,12 @@ describe('the worker’s job', () => {
     const res = await core.handleHttp(signedSlackEvent({ signingSecret: SECRET, contentType: 'application/x-www-form-urlencoded', body }));
     expect(JSON.parse(res.body).text).toContain('Working on');
     const job = jobs.jobs[0] as CommandJob;
-    expect(job).toMatchObject({ kind: 'command', verb: 'verify', args: { target: 'web', image: 'v2', putLogs: false }, invocation: { text: 'verify web --image v2' } });
+    expect(job).toMatchObject({
+      kind: 'command',
+      verb: 'verify',
+      args: { target: 'web', image: 'v2', putLogs: false },
+      invocation: { text: 'verify web --image v2' },
+    });
   });
 });
 
@@ -131,7 +140,11 @@ describe('buttons: one table, routed alike over HTTP and Socket Mode', () => {
         const { core, jobs, responses } = setup();
         const body = clickBody(actionId, value!, `https://hooks.slack.test/${via}`);
         if (via === 'http') {
-          const event = signedSlackEvent({ signingSecret: SECRET, contentType: 'application/x-www-form-urlencoded', body: `payload=${encodeURIComponent(JSON.stringify(body))}` });
+          const event = signedSlackEvent({
+            signingSecret: SECRET,
+            contentType: 'application/x-www-form-urlencoded',
+            body: `payload=${encodeURIComponent(JSON.stringify(body))}`,
+          });
           expect((await core.handleHttp(event)).statusCode).toBe(200);
         } else {
           const listeners = new Map<string, Listener>();
@@ -141,7 +154,10 @@ describe('buttons: one table, routed alike over HTTP and Socket Mode', () => {
           await listeners.get(actionId)!({ ack: async () => void (acked = true), body });
           expect(acked).toBe(true);
         }
-        outcomes.push({ responses: responses.map((r) => r.text), jobs: jobs.jobs.map((j) => (j.kind === 'command' ? { verb: j.verb, args: j.args, text: j.invocation.text } : j)) });
+        outcomes.push({
+          responses: responses.map((r) => r.text),
+          jobs: jobs.jobs.map((j) => (j.kind === 'command' ? { verb: j.verb, args: j.args, text: j.invocation.text } : j)),
+        });
       }
       expect(outcomes[0]!.responses).toHaveLength(1);
       expect(outcomes[1]).toEqual(outcomes[0]);
@@ -164,7 +180,12 @@ describe('the ingress bundle', () => {
     try {
       const shipped = async (entry: string, out: string) => {
         await buildBundle(entry, join(dir, out), loadConfigFile());
-        const files = [join(dir, out, 'index.mjs'), ...readdirSync(join(dir, out, 'chunks')).filter((f) => f.endsWith('.mjs')).map((f) => join(dir, out, 'chunks', f))];
+        const files = [
+          join(dir, out, 'index.mjs'),
+          ...readdirSync(join(dir, out, 'chunks'))
+            .filter((f) => f.endsWith('.mjs'))
+            .map((f) => join(dir, out, 'chunks', f)),
+        ];
         return files.map((f) => readFileSync(f, 'utf8')).join('\n');
       };
       const [ingress, worker] = [await shipped('src/handlers/ingress.ts', 'ingress'), await shipped('src/handlers/worker.ts', 'worker')];

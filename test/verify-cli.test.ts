@@ -110,7 +110,10 @@ describe('ecs-chatops verify', () => {
     expect(report).toMatchObject({ target: 'broken', cluster: 'main', service: 'broken', region: 'us-east-1' });
     expect(report.summary.fail).toBeGreaterThan(5);
     expect(report.results.length).toBe(report.summary.ok + report.summary.warn + report.summary.fail + report.summary.skip);
-    expect(report.results.find((r: { id: string }) => r.id === 'cluster')).toMatchObject({ status: 'OK', message: expect.stringMatching(/^cluster main is ACTIVE/) });
+    expect(report.results.find((r: { id: string }) => r.id === 'cluster')).toMatchObject({
+      status: 'OK',
+      message: expect.stringMatching(/^cluster main is ACTIVE/),
+    });
   });
 
   it('a check that could not run is a WARN: exit 0, or 1 with --strict; some checks did run, so not 2', async () => {
@@ -146,7 +149,11 @@ describe('ecs-chatops verify', () => {
   });
 
   it('exits 2 with the reason on stderr on bad usage: an unknown service, a bad flag, no service', async () => {
-    const [unknown, badFlag, none] = await Promise.all([cli(['verify', 'wbe'], local()), cli(['verify', 'web', '--colour'], local()), cli(['verify'], local())]);
+    const [unknown, badFlag, none] = await Promise.all([
+      cli(['verify', 'wbe'], local()),
+      cli(['verify', 'web', '--colour'], local()),
+      cli(['verify'], local()),
+    ]);
     expect(unknown).toMatchObject({ code: 2, stdout: '' });
     expect(unknown.stderr).toBe('ecs-chatops verify: unknown service wbe. Did you mean web? services: web, broken, manager\n');
     expect(badFlag).toMatchObject({ code: 2, stdout: '' });
@@ -175,8 +182,17 @@ describe('ecs-chatops verify', () => {
     const playground = await startPlaygroundProcess({ PORT: '0', ECS_CHATOPS_LOCAL_FILE: file });
     try {
       expect(existsSync(file)).toBe(true);
-      const shell = { ECS_CHATOPS_LOCAL_FILE: file, AWS_PROFILE: 'production', AWS_ACCESS_KEY_ID: 'AKIAREAL', AWS_SECRET_ACCESS_KEY: 'real', AWS_ENDPOINT_URL: 'http://127.0.0.1:9' };
-      const [broken, web] = await Promise.all([cli(['verify', 'broken', '--local'], shell), cli(['verify', 'web', '--json'], { ...shell, ECS_CHATOPS_LOCAL: '1' })]);
+      const shell = {
+        ECS_CHATOPS_LOCAL_FILE: file,
+        AWS_PROFILE: 'production',
+        AWS_ACCESS_KEY_ID: 'AKIAREAL',
+        AWS_SECRET_ACCESS_KEY: 'real',
+        AWS_ENDPOINT_URL: 'http://127.0.0.1:9',
+      };
+      const [broken, web] = await Promise.all([
+        cli(['verify', 'broken', '--local'], shell),
+        cli(['verify', 'web', '--json'], { ...shell, ECS_CHATOPS_LOCAL: '1' }),
+      ]);
       expect(broken.stderr).toContain(`Checking the playground at ${playground.url}`);
       expect(broken.code).toBe(1);
       expect(broken.stdout).toMatch(/\[FAIL\] .*log group \/ecs\/broken does not exist/);

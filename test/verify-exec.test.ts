@@ -56,7 +56,9 @@ describe('ECS Exec checks: the seeded services', () => {
     expect(r['exec:logging']!.message).toContain('logging DEFAULT');
     expect(results.every((x) => x.group[0] === 'ECS Exec')).toBe(true);
     const count = (action: string) => calls.filter((c) => c.action === action).length;
-    expect([count('ListTasks'), count('DescribeTasks'), count('GetRole'), count('SimulatePrincipalPolicy'), count('DescribeClusters')]).toEqual([1, 1, 1, 1, 1]);
+    expect([count('ListTasks'), count('DescribeTasks'), count('GetRole'), count('SimulatePrincipalPolicy'), count('DescribeClusters')]).toEqual([
+      1, 1, 1, 1, 1,
+    ]);
   });
 
   it('manager: ready, and the container `/ecs run` uses exists', async () => {
@@ -79,7 +81,9 @@ describe('ECS Exec checks: the seeded services', () => {
     expect(r['exec:agent']!.status).toBe('SKIP');
     const role = r['exec:task-role']!;
     expect(role.status).toBe('FAIL');
-    expect(role.message).toBe('`broken-task-role` cannot open ECS Exec sessions: a Deny statement blocks ssmmessages CreateControlChannel, CreateDataChannel, OpenControlChannel, OpenDataChannel (on `*`)');
+    expect(role.message).toBe(
+      '`broken-task-role` cannot open ECS Exec sessions: a Deny statement blocks ssmmessages CreateControlChannel, CreateDataChannel, OpenControlChannel, OpenDataChannel (on `*`)',
+    );
     expect(role.fix).toMatch(/Deny statement in the policies of `broken-task-role`/);
     expect(r['exec:platform']!.status).toBe('OK');
     expect(V.problems.filter((p) => p.check === 'exec').map((p) => p.resource)).toEqual([V.roles.brokenTask, SAMPLE.services.broken]);
@@ -96,7 +100,9 @@ describe('ECS Exec checks: made-up failures', () => {
     patch(service('manager'), { enableExecuteCommand: false });
     const manager = await run('manager');
     expect(manager.results.map((x) => [x.id, x.status])).toEqual([['exec', 'FAIL']]);
-    expect(manager.results[0]!.fix).toContain('aws ecs update-service --region us-east-1 --cluster main --service manager --enable-execute-command --force-new-deployment');
+    expect(manager.results[0]!.fix).toContain(
+      'aws ecs update-service --region us-east-1 --cluster main --service manager --enable-execute-command --force-new-deployment',
+    );
   });
 
   it('a manager container the task definition lacks fails with the configuration line to change', async () => {
@@ -158,7 +164,13 @@ describe('ECS Exec checks: made-up failures', () => {
   });
 
   it('platform: a service on Fargate and EC2 providers gets the Fargate check and the agent named', async () => {
-    patch(service('web'), { launchType: undefined, capacityProviderStrategy: [{ capacityProvider: 'FARGATE', weight: 1 }, { capacityProvider: 'web-asg', weight: 1 }] } as Partial<Service>);
+    patch(service('web'), {
+      launchType: undefined,
+      capacityProviderStrategy: [
+        { capacityProvider: 'FARGATE', weight: 1 },
+        { capacityProvider: 'web-asg', weight: 1 },
+      ],
+    } as Partial<Service>);
     patch(webTask(), { platformVersion: '1.3.0' });
     const { r } = await run('web');
     expect(r['exec:platform']!.status).toBe('FAIL');
@@ -173,7 +185,12 @@ describe('ECS Exec checks: made-up failures', () => {
     expect(r['exec:kms']!.message).toContain('`alias/exec-nope`, which does not exist');
     expect(r['exec:kms']!.fix).toContain('aws ecs update-cluster');
 
-    const key = putKey(region(), { alias: 'alias/exec-off', policy: policyText({ Version: '2012-10-17', Statement: [] }), createdAt: new Date(), enabled: false });
+    const key = putKey(region(), {
+      alias: 'alias/exec-off',
+      policy: policyText({ Version: '2012-10-17', Statement: [] }),
+      createdAt: new Date(),
+      enabled: false,
+    });
     execConfig({ kmsKeyId: 'alias/exec-off', logging: 'DEFAULT' });
     ({ r } = await run('web'));
     expect(r['exec:kms']!.status).toBe('FAIL');
@@ -231,7 +248,10 @@ describe('ECS Exec checks: made-up failures', () => {
       Resource: '*',
     });
     ({ r } = await run('web'));
-    expect(r['exec:logging']).toMatchObject({ status: 'OK', message: 'logging OVERRIDE: the task role may write session output to CloudWatch Logs `/ecs/exec-sessions`' });
+    expect(r['exec:logging']).toMatchObject({
+      status: 'OK',
+      message: 'logging OVERRIDE: the task role may write session output to CloudWatch Logs `/ecs/exec-sessions`',
+    });
 
     execConfig({ logging: 'OVERRIDE', logConfiguration: { cloudWatchLogGroupName: '/ecs/exec-sessions', cloudWatchEncryptionEnabled: true } });
     ({ r } = await run('web'));
@@ -247,7 +267,11 @@ describe('ECS Exec checks: made-up failures', () => {
     expect(r['exec:logging']!.message).toContain('`s3:PutObject` on `arn:aws:s3:::exec-audit/sessions/*`');
     expect(r['exec:logging']!.message).toContain('`s3:GetEncryptionConfiguration` on `arn:aws:s3:::exec-audit`');
 
-    taskRoleWith('exec-s3-task-role', { Effect: 'Allow', Action: ['s3:PutObject', 's3:GetEncryptionConfiguration'], Resource: ['arn:aws:s3:::exec-audit', 'arn:aws:s3:::exec-audit/*'] });
+    taskRoleWith('exec-s3-task-role', {
+      Effect: 'Allow',
+      Action: ['s3:PutObject', 's3:GetEncryptionConfiguration'],
+      Resource: ['arn:aws:s3:::exec-audit', 'arn:aws:s3:::exec-audit/*'],
+    });
     ({ r } = await run('web'));
     expect(r['exec:logging']!.status).toBe('OK');
     expect(r['exec:logging']!.message).toContain('(the bucket itself is not checked)');

@@ -55,9 +55,19 @@ afterAll(async () => {
 const plan = async (ctx: VerifyContext) => imageChecks({ ctx, taskDefinition: await ctx.taskDefinition(), service: (await ctx.service())! });
 
 /** Runs the images checks for a seeded service, its task definition changed by `change` (as a deploy would). */
-async function runChanged(alias: string, change: (td: TaskDefinition) => TaskDefinition, options: Partial<VerifyOptions> = {}): Promise<Record<string, CheckResult>> {
+async function runChanged(
+  alias: string,
+  change: (td: TaskDefinition) => TaskDefinition,
+  options: Partial<VerifyOptions> = {},
+): Promise<Record<string, CheckResult>> {
   const target = TARGETS[alias]!;
-  const ctx = new VerifyContext(alias, target, new AwsSession(target, { teamId: 'T0LOCAL', userId: 'U0ALICE' }), { putLogs: false, skip: [], ...options }, change);
+  const ctx = new VerifyContext(
+    alias,
+    target,
+    new AwsSession(target, { teamId: 'T0LOCAL', userId: 'U0ALICE' }),
+    { putLogs: false, skip: [], ...options },
+    change,
+  );
   try {
     return byId(await runChecks(await plan(ctx), ctx, { timeoutMs: 10_000 }));
   } finally {
@@ -66,10 +76,12 @@ async function runChanged(alias: string, change: (td: TaskDefinition) => TaskDef
 }
 
 /** Replaces the `app` container's image (and whatever else `extra` says). */
-const appImage = (image: string, extra: Partial<ContainerDefinition> = {}) => (td: TaskDefinition): TaskDefinition => ({
-  ...td,
-  containerDefinitions: td.containerDefinitions!.map((c) => (c.name === 'app' ? { ...c, image, ...extra } : c)),
-});
+const appImage =
+  (image: string, extra: Partial<ContainerDefinition> = {}) =>
+  (td: TaskDefinition): TaskDefinition => ({
+    ...td,
+    containerDefinitions: td.containerDefinitions!.map((c) => (c.name === 'app' ? { ...c, image, ...extra } : c)),
+  });
 
 const callsSince = (n: number) => harness.aws.calls.slice(n);
 
@@ -78,14 +90,23 @@ describe('images: seeded services', () => {
     const start = harness.aws.calls.length;
     const r = byId(await harness.run(plan, 'web'));
     expect(Object.keys(r)).toEqual(['image:app', 'image:log-router', 'images:pull']);
-    expect(r['image:app']).toMatchObject({ status: 'OK', family: 'images', title: `Image \`${SAMPLE.images.web}\``, group: ['TaskDefinition', 'Container app'] });
+    expect(r['image:app']).toMatchObject({
+      status: 'OK',
+      family: 'images',
+      title: `Image \`${SAMPLE.images.web}\``,
+      group: ['TaskDefinition', 'Container app'],
+    });
     expect(r['image:app']!.message).toMatch(
-      new RegExp(`^\`web:v1\\.4\\.2\` is in the ECR repository \`web\` \\(account \`${ACCOUNT}\`, us-east-1\\): digest \`${imageDigest(SAMPLE.images.web).slice(0, 19)}…\`, pushed \\d+ min ago, 62\\.3 MB$`),
+      new RegExp(
+        `^\`web:v1\\.4\\.2\` is in the ECR repository \`web\` \\(account \`${ACCOUNT}\`, us-east-1\\): digest \`${imageDigest(SAMPLE.images.web).slice(0, 19)}…\`, pushed \\d+ min ago, 62\\.3 MB$`,
+      ),
     );
     expect(r['image:log-router']).toMatchObject({
       status: 'OK',
       group: ['TaskDefinition', 'Container log-router'],
-      message: expect.stringMatching(/^`public\.ecr\.aws\/aws-observability\/aws-for-fluent-bit:stable` exists on Amazon ECR Public \(digest `sha256:[0-9a-f]{12}…`, multi-platform\)$/),
+      message: expect.stringMatching(
+        /^`public\.ecr\.aws\/aws-observability\/aws-for-fluent-bit:stable` exists on Amazon ECR Public \(digest `sha256:[0-9a-f]{12}…`, multi-platform\)$/,
+      ),
     });
     expect(r['images:pull']).toMatchObject({ status: 'OK', message: 'the execution role `web-execution-role` may get an ECR token and pull from `web`' });
 
@@ -93,11 +114,20 @@ describe('images: seeded services', () => {
     // simulations (the token's resource is `*`, the layer actions' the repository).
     const calls = callsSince(start).filter((c) => c.service !== 'ecs');
     expect(calls.map((c) => c.action).sort()).toEqual(['DescribeImages', 'GetRole', 'SimulatePrincipalPolicy', 'SimulatePrincipalPolicy']);
-    expect(calls.find((c) => c.action === 'DescribeImages')!.params).toMatchObject({ registryId: ACCOUNT, repositoryName: 'web', imageIds: [{ imageTag: 'v1.4.2' }] });
+    expect(calls.find((c) => c.action === 'DescribeImages')!.params).toMatchObject({
+      registryId: ACCOUNT,
+      repositoryName: 'web',
+      imageIds: [{ imageTag: 'v1.4.2' }],
+    });
     const sims = calls.filter((c) => c.action === 'SimulatePrincipalPolicy').map((c) => c.params);
-    expect(sims).toContainEqual(expect.objectContaining({ PolicySourceArn: VERIFY_SEED.roles.webExecution, ActionNames: ['ecr:GetAuthorizationToken'], ResourceArns: ['*'] }));
     expect(sims).toContainEqual(
-      expect.objectContaining({ ActionNames: ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchCheckLayerAvailability'], ResourceArns: [VERIFY_SEED.ecr.webRepositoryArn] }),
+      expect.objectContaining({ PolicySourceArn: VERIFY_SEED.roles.webExecution, ActionNames: ['ecr:GetAuthorizationToken'], ResourceArns: ['*'] }),
+    );
+    expect(sims).toContainEqual(
+      expect.objectContaining({
+        ActionNames: ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchCheckLayerAvailability'],
+        ResourceArns: [VERIFY_SEED.ecr.webRepositoryArn],
+      }),
     );
   });
 
@@ -126,7 +156,10 @@ describe('images: a prospective deploy', () => {
     const good = await runChanged('web', appImage(`${ECR}/web:v1.5.0`), { image: 'v1.5.0' });
     expect(good['image:app']).toMatchObject({ status: 'OK', title: `Image \`${ECR}/web:v1.5.0\`` });
     const bad = await runChanged('web', appImage(`${ECR}/web:nope`), { image: 'nope' });
-    expect(bad['image:app']).toMatchObject({ status: 'FAIL', fix: `Push the tag (\`docker push ${ECR}/web:nope\`) before deploying, or deploy a tag that exists.` });
+    expect(bad['image:app']).toMatchObject({
+      status: 'FAIL',
+      fix: `Push the tag (\`docker push ${ECR}/web:nope\`) before deploying, or deploy a tag that exists.`,
+    });
     expect(bad['image:app']!.message).toContain('has no image tagged `nope`');
     expect(bad['images:pull']!.status).toBe('OK');
   });
@@ -163,7 +196,10 @@ describe('images: ECR cases', () => {
     const image = `${SHARED_ECR}/${SHARED.repository}:${SHARED.tag}`;
     const start = harness.aws.calls.length;
     const r = await runChanged('web', (td) => ({ ...appImage(image)(td), executionRoleArn: roleArn('pull-anything-role') }));
-    expect(r['image:app']).toMatchObject({ status: 'OK', message: expect.stringContaining(`is in the ECR repository \`shared/base\` (account \`${SHARED.registryId}\`, us-west-2)`) });
+    expect(r['image:app']).toMatchObject({
+      status: 'OK',
+      message: expect.stringContaining(`is in the ECR repository \`shared/base\` (account \`${SHARED.registryId}\`, us-west-2)`),
+    });
     const describe = callsSince(start).find((c) => c.action === 'DescribeImages')!;
     expect(describe).toMatchObject({ region: 'us-west-2', params: { registryId: SHARED.registryId, repositoryName: 'shared/base' } });
     expect(r['images:pull']).toMatchObject({
@@ -209,7 +245,10 @@ describe('images: ECR cases', () => {
     const none = await runChanged('web', (td) => ({ ...td, executionRoleArn: undefined }));
     expect(none['images:pull']).toMatchObject({ status: 'SKIP', message: 'no execution role: reported by the execution role check' });
     const ghost = await runChanged('web', (td) => ({ ...td, executionRoleArn: roleArn('ghost-role') }));
-    expect(ghost['images:pull']).toMatchObject({ status: 'SKIP', message: 'the execution role `ghost-role` does not exist: reported by the execution role check' });
+    expect(ghost['images:pull']).toMatchObject({
+      status: 'SKIP',
+      message: 'the execution role `ghost-role` does not exist: reported by the execution role check',
+    });
   });
 
   it('what the bot may not do is "could not check" or "not verified as the execution role", never OK', async () => {
@@ -222,7 +261,11 @@ describe('images: ECR cases', () => {
         unverified: true,
         message: `could not check: the bot needs \`ecr:DescribeImages\` on \`${VERIFY_SEED.ecr.webRepositoryArn}\``,
       });
-      expect(r['images:pull']).toMatchObject({ status: 'WARN', unverified: true, message: expect.stringMatching(/^not verified as the execution role: the bot needs `iam:SimulatePrincipalPolicy`/) });
+      expect(r['images:pull']).toMatchObject({
+        status: 'WARN',
+        unverified: true,
+        message: expect.stringMatching(/^not verified as the execution role: the bot needs `iam:SimulatePrincipalPolicy`/),
+      });
     } finally {
       liftDescribe();
       liftSimulate();
@@ -240,15 +283,24 @@ describe('images: other registries', () => {
   it('Docker Hub short names: found, and a missing tag is a FAIL', async () => {
     const before = registry.requests.length;
     const found = await runChanged('web', appImage('nginx:1.27'));
-    expect(found['image:app']).toMatchObject({ status: 'OK', message: expect.stringMatching(/^`nginx:1\.27` exists on Docker Hub \(digest `sha256:[0-9a-f]{12}…`, multi-platform\)$/) });
+    expect(found['image:app']).toMatchObject({
+      status: 'OK',
+      message: expect.stringMatching(/^`nginx:1\.27` exists on Docker Hub \(digest `sha256:[0-9a-f]{12}…`, multi-platform\)$/),
+    });
     // The registry was asked as a pull asks: HEAD, the anonymous token from the challenge's realm, HEAD again.
-    expect(registry.requests.slice(before).filter((q) => q.host.endsWith('docker.io')).map((q) => `${q.method} ${q.host} ${q.status}`)).toEqual(['HEAD registry-1.docker.io 401', 'GET auth.docker.io 200', 'HEAD registry-1.docker.io 200']);
+    expect(
+      registry.requests
+        .slice(before)
+        .filter((q) => q.host.endsWith('docker.io'))
+        .map((q) => `${q.method} ${q.host} ${q.status}`),
+    ).toEqual(['HEAD registry-1.docker.io 401', 'GET auth.docker.io 200', 'HEAD registry-1.docker.io 200']);
     // Only public images: no ECR pull check is planned once no container uses ECR.
     const missing = await runChanged('web', (td) => ({ ...td, containerDefinitions: [{ name: 'app', image: 'library/nginx:9.99' }] }));
     expect(Object.keys(missing)).toEqual(['image:app']);
     expect(missing['image:app']).toMatchObject({
       status: 'FAIL',
-      message: '`nginx:9.99` does not exist on Docker Hub (`docker.io` has no manifest `9.99` in `library/nginx`): tasks would stop with CannotPullContainerError',
+      message:
+        '`nginx:9.99` does not exist on Docker Hub (`docker.io` has no manifest `9.99` in `library/nginx`): tasks would stop with CannotPullContainerError',
       fix: 'Fix the tag or repository of container `app` in the task definition; `docker manifest inspect nginx:9.99` tells whether a reference exists.',
     });
   });
@@ -262,12 +314,17 @@ describe('images: other registries', () => {
         { name: 'private', image: 'ghcr.io/example/private-app:1' },
       ],
     }));
-    expect(r['image:sidecar']).toMatchObject({ status: 'OK', message: expect.stringMatching(/^`ghcr\.io\/example\/sidecar:v1` exists on `ghcr\.io` \(digest `sha256:[0-9a-f]{12}…`\)$/) });
+    expect(r['image:sidecar']).toMatchObject({
+      status: 'OK',
+      message: expect.stringMatching(/^`ghcr\.io\/example\/sidecar:v1` exists on `ghcr\.io` \(digest `sha256:[0-9a-f]{12}…`\)$/),
+    });
     expect(r['image:exporter']).toMatchObject({ status: 'OK', message: expect.stringContaining('exists on `quay.io`') });
     expect(r['image:private']).toMatchObject({
       status: 'WARN',
       unverified: true,
-      message: '`ghcr.io` refused an anonymous pull of `example/private-app` (HTTP 401)'.replace(/^/, 'not checked: ') + '. The repository is private or does not exist; without `repositoryCredentials` tasks cannot pull it',
+      message:
+        '`ghcr.io` refused an anonymous pull of `example/private-app` (HTTP 401)'.replace(/^/, 'not checked: ') +
+        '. The repository is private or does not exist; without `repositoryCredentials` tasks cannot pull it',
     });
     expect(r['image:private']!.fix).toContain('`repositoryCredentials.credentialsParameter` of container `private`');
   });

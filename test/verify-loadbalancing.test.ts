@@ -48,7 +48,9 @@ describe('load balancing checks', () => {
     expect(tg.status).toBe('FAIL');
     expect(tg.message).toContain(problem.resource);
     expect(tg.message).toMatch(/does not exist/);
-    expect(tg.fix).toContain('aws ecs update-service --region us-east-1 --cluster main --service broken --load-balancers targetGroupArn=<new target group ARN>,containerName=app,containerPort=8080');
+    expect(tg.fix).toContain(
+      'aws ecs update-service --region us-east-1 --cluster main --service broken --load-balancers targetGroupArn=<new target group ARN>,containerName=app,containerPort=8080',
+    );
     expect(r['loadbalancing:0:container']!.status).toBe('OK');
     expect(r['loadbalancing:0:target-type']!.status).toBe('SKIP');
     // One ARN: the failed call already says which one is missing.

@@ -129,7 +129,9 @@ describe('logs checks: other cases', () => {
     const r = byId(await harness.run(plan(withApp(awslogs({ 'awslogs-group': '/ecs/legacy', 'awslogs-region': 'us-east-1' }))), 'web'));
     const write = r['logs-write:us-east-1:/ecs/legacy']!;
     expect(write.status).toBe('FAIL');
-    expect(write.message).toContain('`web-execution-role` may not `logs:CreateLogStream` on `arn:aws:logs:us-east-1:111111111111:log-group:/ecs/legacy:log-stream:*`');
+    expect(write.message).toContain(
+      '`web-execution-role` may not `logs:CreateLogStream` on `arn:aws:logs:us-east-1:111111111111:log-group:/ecs/legacy:log-stream:*`',
+    );
     expect(write.fix).toContain('aws iam put-role-policy --role-name web-execution-role');
     expect(write.fix).toContain('"Action":["logs:CreateLogStream","logs:PutLogEvents"]');
   });

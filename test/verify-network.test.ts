@@ -126,12 +126,16 @@ describe('network checks: made-up failures', () => {
     for (const name of ['ecr.api', 'ecr.dkr', 'logs', 'ssm', 'secretsmanager', 'ssmmessages']) expect(r[`network:endpoint:${name}`]!.status).toBe('FAIL');
     // The VPC's S3 gateway endpoint exists but is not in the public subnet's route table.
     expect(r['network:endpoint:s3']!.status).toBe('FAIL');
-    expect(r['network:endpoint:s3']!.fix).toContain(`modify-vpc-endpoint --region us-east-1 --vpc-endpoint-id ${NET.s3Endpoint} --add-route-table-ids ${NET.routeTables.public}`);
+    expect(r['network:endpoint:s3']!.fix).toContain(
+      `modify-vpc-endpoint --region us-east-1 --vpc-endpoint-id ${NET.s3Endpoint} --add-route-table-ids ${NET.routeTables.public}`,
+    );
     // No endpoint serves public.ecr.aws: the log router's image needs the internet.
     expect(r['network:internet']!.status).toBe('FAIL');
     expect(r['network:internet']!.message).toContain('`log-router`');
     // Without other interface endpoints in this VPC, the fix uses the tasks' group and says what it must allow.
-    expect(r['network:endpoint:ecr.dkr']!.fix).toContain(`--security-group-ids ${NET.taskSecurityGroup} --private-dns-enabled\` (that group must allow inbound tcp 443 from the tasks)`);
+    expect(r['network:endpoint:ecr.dkr']!.fix).toContain(
+      `--security-group-ids ${NET.taskSecurityGroup} --private-dns-enabled\` (that group must allow inbound tcp 443 from the tasks)`,
+    );
     // The subnet already routes to an internet gateway: a public IP is the other way out.
     expect(r['network:endpoint:ecr.dkr']!.fix).toContain('assignPublicIp=ENABLED');
   });
@@ -144,7 +148,9 @@ describe('network checks: made-up failures', () => {
   });
 
   it('a NAT route left as a blackhole is no way out', async () => {
-    const nat = ec2().routeTables.find((t) => t.RouteTableId === NET.routeTables.privateA)!.Routes!.find((x) => x.NatGatewayId)!;
+    const nat = ec2()
+      .routeTables.find((t) => t.RouteTableId === NET.routeTables.privateA)!
+      .Routes!.find((x) => x.NatGatewayId)!;
     patch(nat, { State: 'blackhole' } as Partial<Route>);
     const { r } = await run('web');
     expect(r['network:egress']!.message).toContain(`\`${NET.natGateway}\`, which no longer exists (blackhole)`);
@@ -162,8 +168,12 @@ describe('network checks: made-up failures', () => {
     const logs = r['network:endpoint:logs']!;
     expect(logs.status).toBe('FAIL'); // the group also shuts the tasks out
     expect(logs.message).toContain('private DNS off');
-    expect(logs.message).toContain(`(\`${NET.isolated.endpointSecurityGroup}\`) does not allow inbound tcp 443 from the tasks in \`${NET.isolated.subnet} 10.1.1.0/24\``);
-    expect(logs.fix).toContain(`authorize-security-group-ingress --region us-east-1 --group-id ${NET.isolated.endpointSecurityGroup} --protocol tcp --port 443 --source-group ${NET.isolated.securityGroup}`);
+    expect(logs.message).toContain(
+      `(\`${NET.isolated.endpointSecurityGroup}\`) does not allow inbound tcp 443 from the tasks in \`${NET.isolated.subnet} 10.1.1.0/24\``,
+    );
+    expect(logs.fix).toContain(
+      `authorize-security-group-ingress --region us-east-1 --group-id ${NET.isolated.endpointSecurityGroup} --protocol tcp --port 443 --source-group ${NET.isolated.securityGroup}`,
+    );
     expect(r['network:endpoint:s3']!.status).toBe('FAIL');
     expect(r['network:endpoint:s3']!.fix).toContain(`--add-route-table-ids ${NET.isolated.mainRouteTable}`);
   });
@@ -172,7 +182,7 @@ describe('network checks: made-up failures', () => {
     patch(service('broken'), { launchType: 'EC2' } as Partial<Service>);
     const { results, r } = await run('broken');
     expect(results.filter((x) => x.id.startsWith('network:endpoint')).map((x) => [x.id, x.status])).toEqual([['network:endpoint:ssmmessages', 'FAIL']]);
-    expect(r['network:egress']!.message).toContain("container instance’s own network, which is not checked");
+    expect(r['network:egress']!.message).toContain('container instance’s own network, which is not checked');
 
     // …and without ECS Exec, nothing at all: no endpoint checks, and the egress check says why.
     patch(service('broken'), { enableExecuteCommand: false });

@@ -2,13 +2,39 @@ import { describe, expect, it } from 'vitest';
 import { renderSummary, renderTree, resultLine, summaryLine, toJson } from '../src/verify/render';
 import { summarize, type CheckResult } from '../src/verify/types';
 
-const r = (over: Partial<CheckResult>): CheckResult => ({ id: 'x', family: 'logs', title: 'Logs', group: [], status: 'OK', message: 'fine', durationMs: 1, order: 0, ...over });
+const r = (over: Partial<CheckResult>): CheckResult => ({
+  id: 'x',
+  family: 'logs',
+  title: 'Logs',
+  group: [],
+  status: 'OK',
+  message: 'fine',
+  durationMs: 1,
+  order: 0,
+  ...over,
+});
 const results: CheckResult[] = [
   r({ id: 'cluster', title: 'Cluster', group: ['Cluster'], message: 'cluster `main` is ACTIVE', order: 0 }),
   r({ id: 'taskdef', title: 'Task definition', group: ['TaskDefinition'], message: '`web:42`', order: 1 }),
-  r({ id: 'logs:app', title: 'Logs', group: ['TaskDefinition', 'Container app'], status: 'FAIL', message: 'log group `/ecs/x` does not exist', fix: '`aws logs create-log-group --log-group-name /ecs/x`', order: 3 }),
+  r({
+    id: 'logs:app',
+    title: 'Logs',
+    group: ['TaskDefinition', 'Container app'],
+    status: 'FAIL',
+    message: 'log group `/ecs/x` does not exist',
+    fix: '`aws logs create-log-group --log-group-name /ecs/x`',
+    order: 3,
+  }),
   r({ id: 'image:app', title: 'Image', group: ['TaskDefinition', 'Container app'], message: 'exists', order: 2 }),
-  r({ id: 'exec', title: 'Task role', group: ['ECS Exec'], status: 'WARN', unverified: true, message: 'could not check: the bot needs `iam:SimulatePrincipalPolicy`', order: 4 }),
+  r({
+    id: 'exec',
+    title: 'Task role',
+    group: ['ECS Exec'],
+    status: 'WARN',
+    unverified: true,
+    message: 'could not check: the bot needs `iam:SimulatePrincipalPolicy`',
+    order: 4,
+  }),
   r({ id: 'net', title: 'Network', group: ['Network'], status: 'SKIP', message: 'not awsvpc', order: 5 }),
 ];
 
@@ -48,7 +74,12 @@ describe('verify output', () => {
     expect(resultLine(results[2]!, 'ansi')).toBe('\x1b[31m[FAIL]\x1b[0m Logs: log group /ecs/x does not exist');
     const json = toJson({ target: 'web', cluster: 'main', service: 'web', region: 'us-east-1' }, results);
     expect(json.summary).toEqual({ ok: 3, warn: 1, fail: 1, skip: 1, unverified: 1 });
-    expect(json.results[2]).toMatchObject({ id: 'logs:app', status: 'FAIL', message: 'log group /ecs/x does not exist', fix: 'aws logs create-log-group --log-group-name /ecs/x' });
+    expect(json.results[2]).toMatchObject({
+      id: 'logs:app',
+      status: 'FAIL',
+      message: 'log group /ecs/x does not exist',
+      fix: 'aws logs create-log-group --log-group-name /ecs/x',
+    });
   });
 });
 
@@ -63,6 +94,17 @@ describe('tree grouping', () => {
       ],
       'plain',
     );
-    expect(tree).toBe(['Network', '  [OK] Subnets: fine', '  VPC endpoints', '    [OK] Endpoint: fine', 'TaskDefinition', '  Container app', '    [OK] Secret: fine', '    [OK] Image: fine'].join('\n'));
+    expect(tree).toBe(
+      [
+        'Network',
+        '  [OK] Subnets: fine',
+        '  VPC endpoints',
+        '    [OK] Endpoint: fine',
+        'TaskDefinition',
+        '  Container app',
+        '    [OK] Secret: fine',
+        '    [OK] Image: fine',
+      ].join('\n'),
+    );
   });
 });

@@ -46,7 +46,12 @@ describe('roles: seeded services', () => {
       message: 'the execution role `web-execution-role` exists and trusts `ecs-tasks.amazonaws.com` (conditions met: `aws:SourceArn`, `aws:SourceAccount`)',
     });
     expect(r['role:task']).toMatchObject({ status: 'OK', title: 'Task role `web-task-role`' });
-    expect(calls('GetRole').slice(before).map((c) => c.params.RoleName).sort()).toEqual(['web-execution-role', 'web-task-role']);
+    expect(
+      calls('GetRole')
+        .slice(before)
+        .map((c) => c.params.RoleName)
+        .sort(),
+    ).toEqual(['web-execution-role', 'web-task-role']);
   });
 
   it('manager: both roles pass', async () => {
@@ -66,16 +71,27 @@ describe('roles: seeded services', () => {
     );
     const trust = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ecs-tasks.amazonaws.com"},"Action":"sts:AssumeRole","Condition":{"ArnLike":{"aws:SourceArn":"arn:aws:ecs:us-east-1:${ACCOUNT}:*"},"StringEquals":{"aws:SourceAccount":"${ACCOUNT}"}}}]}`;
     expect(exec.fix).toContain(`\`aws iam update-assume-role-policy --role-name broken-execution-role --policy-document '${trust}'\``);
-    expect(exec.fix).toContain('This replaces the whole trust policy; if something else really uses the role as `ec2.amazonaws.com`, keep its statement in the document too.');
+    expect(exec.fix).toContain(
+      'This replaces the whole trust policy; if something else really uses the role as `ec2.amazonaws.com`, keep its statement in the document too.',
+    );
     expect(r['role:task']).toMatchObject({ status: 'OK', message: expect.stringContaining('`broken-task-role`') });
   });
 });
 
 describe('roles: changed task definitions', () => {
   it('a role that does not exist is a FAIL with the commands that create it', async () => {
-    const r = await runChanged('web', (td) => ({ ...td, executionRoleArn: roleArn('ghost-execution-role'), taskRoleArn: `arn:aws:iam::${ACCOUNT}:role/app/ghost-task-role` }));
-    expect(r['role:execution']).toMatchObject({ status: 'FAIL', message: `the execution role \`ghost-execution-role\` does not exist in account \`${ACCOUNT}\`: ECS cannot start tasks with it` });
-    expect(r['role:execution']!.fix).toMatch(/^Create it — `aws iam create-role --role-name ghost-execution-role --assume-role-policy-document '\{.*\}'` and `aws iam attach-role-policy --role-name ghost-execution-role --policy-arn arn:aws:iam::aws:policy\/service-role\/AmazonECSTaskExecutionRolePolicy` — or fix `executionRoleArn` in the task definition\.$/);
+    const r = await runChanged('web', (td) => ({
+      ...td,
+      executionRoleArn: roleArn('ghost-execution-role'),
+      taskRoleArn: `arn:aws:iam::${ACCOUNT}:role/app/ghost-task-role`,
+    }));
+    expect(r['role:execution']).toMatchObject({
+      status: 'FAIL',
+      message: `the execution role \`ghost-execution-role\` does not exist in account \`${ACCOUNT}\`: ECS cannot start tasks with it`,
+    });
+    expect(r['role:execution']!.fix).toMatch(
+      /^Create it — `aws iam create-role --role-name ghost-execution-role --assume-role-policy-document '\{.*\}'` and `aws iam attach-role-policy --role-name ghost-execution-role --policy-arn arn:aws:iam::aws:policy\/service-role\/AmazonECSTaskExecutionRolePolicy` — or fix `executionRoleArn` in the task definition\.$/,
+    );
     expect(r['role:task']!.status).toBe('FAIL');
     expect(r['role:task']!.fix).toContain('--role-name ghost-task-role --path /app/ --assume-role-policy-document');
     expect(r['role:task']!.fix).not.toContain('attach-role-policy');
@@ -100,12 +116,23 @@ describe('roles: changed task definitions', () => {
       taskRoleArn: undefined,
       containerDefinitions: [{ name: 'app', image: 'public.ecr.aws/nginx/nginx:stable', essential: true }],
     }));
-    expect(r['role:execution']).toMatchObject({ status: 'SKIP', message: 'no execution role, and none is needed (no private ECR image, no awslogs logging, no secrets)' });
-    expect(r['role:task']).toMatchObject({ status: 'SKIP', title: 'Task role', message: 'no task role: containers get no AWS credentials (fine if the application calls no AWS API)' });
+    expect(r['role:execution']).toMatchObject({
+      status: 'SKIP',
+      message: 'no execution role, and none is needed (no private ECR image, no awslogs logging, no secrets)',
+    });
+    expect(r['role:task']).toMatchObject({
+      status: 'SKIP',
+      title: 'Task role',
+      message: 'no task role: containers get no AWS credentials (fine if the application calls no AWS API)',
+    });
   });
 
   it("a role in another account, or at another path than the role's, cannot be used", async () => {
-    const r = await runChanged('web', (td) => ({ ...td, taskRoleArn: 'arn:aws:iam::222222222222:role/web-task-role', executionRoleArn: roleArn('ops/web-execution-role') }));
+    const r = await runChanged('web', (td) => ({
+      ...td,
+      taskRoleArn: 'arn:aws:iam::222222222222:role/web-task-role',
+      executionRoleArn: roleArn('ops/web-execution-role'),
+    }));
     expect(r['role:task']).toMatchObject({
       status: 'FAIL',
       message: `the task role \`arn:aws:iam::222222222222:role/web-task-role\` is in account \`222222222222\`, but the task runs in \`${ACCOUNT}\`: ECS can only use roles of the task's account`,
@@ -124,8 +151,12 @@ describe('roles: changed task definitions', () => {
 
   it('trust conditions that shut ECS out, or that the bot cannot judge', async () => {
     const state = harness.aws.state;
-    putRole(state, ACCOUNT, 'other-account-guard', { trust: trustPolicy({ Service: 'ecs-tasks.amazonaws.com' }, { StringEquals: { 'aws:SourceAccount': '999999999999' } }) });
-    putRole(state, ACCOUNT, 'org-guard', { trust: trustPolicy({ Service: 'ecs-tasks.amazonaws.com' }, { StringEquals: { 'aws:PrincipalOrgID': 'o-abc123' } }) });
+    putRole(state, ACCOUNT, 'other-account-guard', {
+      trust: trustPolicy({ Service: 'ecs-tasks.amazonaws.com' }, { StringEquals: { 'aws:SourceAccount': '999999999999' } }),
+    });
+    putRole(state, ACCOUNT, 'org-guard', {
+      trust: trustPolicy({ Service: 'ecs-tasks.amazonaws.com' }, { StringEquals: { 'aws:PrincipalOrgID': 'o-abc123' } }),
+    });
     const r = await runChanged('web', (td) => ({ ...td, executionRoleArn: roleArn('other-account-guard'), taskRoleArn: roleArn('org-guard') }));
     expect(r['role:execution']).toMatchObject({
       status: 'FAIL',
@@ -135,7 +166,8 @@ describe('roles: changed task definitions', () => {
     expect(r['role:execution']!.fix).toContain('aws iam update-assume-role-policy --role-name other-account-guard');
     expect(r['role:task']).toMatchObject({
       status: 'WARN',
-      message: 'the task role `org-guard` trusts `ecs-tasks.amazonaws.com` only under conditions the bot cannot evaluate: `aws:PrincipalOrgID` StringEquals `o-abc123`',
+      message:
+        'the task role `org-guard` trusts `ecs-tasks.amazonaws.com` only under conditions the bot cannot evaluate: `aws:PrincipalOrgID` StringEquals `o-abc123`',
     });
   });
 
@@ -154,7 +186,8 @@ describe('roles: changed task definitions', () => {
     const r = await runChanged('web', (td) => ({ ...td, executionRoleArn: roleArn('deny-tasks'), taskRoleArn: roleArn('anyone') }));
     expect(r['role:execution']).toMatchObject({
       status: 'FAIL',
-      message: 'the trust policy of the execution role `deny-tasks` denies `ecs-tasks.amazonaws.com` (statement `Frozen`): tasks cannot start (no image pull, logs or secrets)',
+      message:
+        'the trust policy of the execution role `deny-tasks` denies `ecs-tasks.amazonaws.com` (statement `Frozen`): tasks cannot start (no image pull, logs or secrets)',
     });
     expect(r['role:task']).toMatchObject({ status: 'WARN', message: expect.stringContaining('trusts every principal') });
     expect(r['role:task']!.fix).toContain('aws iam update-assume-role-policy --role-name anyone');
@@ -165,7 +198,11 @@ describe('roles: changed task definitions', () => {
     try {
       const r = byId(await harness.run(plan, 'web'));
       for (const id of ['role:execution', 'role:task']) {
-        expect(r[id]).toMatchObject({ status: 'WARN', unverified: true, message: expect.stringMatching(/^could not check: the bot needs `iam:GetRole` on `arn:aws:iam::111111111111:role\/web-(execution|task)-role`$/) });
+        expect(r[id]).toMatchObject({
+          status: 'WARN',
+          unverified: true,
+          message: expect.stringMatching(/^could not check: the bot needs `iam:GetRole` on `arn:aws:iam::111111111111:role\/web-(execution|task)-role`$/),
+        });
       }
     } finally {
       lift();
@@ -175,11 +212,16 @@ describe('roles: changed task definitions', () => {
 
 describe('assessTrust', () => {
   const target: TrustTarget = { partition: 'aws', region: 'us-east-1', account: ACCOUNT, cluster: 'main' };
-  const assess = (doc: object, encode = true) => assessTrust({ AssumeRolePolicyDocument: encode ? encodeURIComponent(JSON.stringify(doc)) : JSON.stringify(doc) }, target);
+  const assess = (doc: object, encode = true) =>
+    assessTrust({ AssumeRolePolicyDocument: encode ? encodeURIComponent(JSON.stringify(doc)) : JSON.stringify(doc) }, target);
   const statement = (s: object) => ({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'sts:AssumeRole', ...s }] });
 
   it('accepts the service in a list, sts:* and *, a single Statement object, decoded or not', () => {
-    expect(assess(statement({ Principal: { Service: ['ec2.amazonaws.com', 'ecs-tasks.amazonaws.com'] } })).allow).toEqual({ wildcard: false, conditions: [], unevaluated: [] });
+    expect(assess(statement({ Principal: { Service: ['ec2.amazonaws.com', 'ecs-tasks.amazonaws.com'] } })).allow).toEqual({
+      wildcard: false,
+      conditions: [],
+      unevaluated: [],
+    });
     expect(assess(statement({ Principal: { Service: 'ecs-tasks.amazonaws.com' }, Action: 'sts:*' })).allow).toBeDefined();
     expect(assess(statement({ Principal: { Service: 'ecs-tasks.amazonaws.com' }, Action: ['sts:TagSession', '*'] })).allow).toBeDefined();
     expect(assess({ Statement: { Effect: 'Allow', Principal: { Service: 'ecs-tasks.amazonaws.com' }, Action: 'sts:AssumeRole' } }, false).allow).toBeDefined();
@@ -235,8 +277,16 @@ describe('executionRoleNeeds', () => {
   const td: TaskDefinition = {
     requiresCompatibilities: ['EC2', 'FARGATE'],
     containerDefinitions: [
-      { name: 'app', image: `${ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/web:v1`, logConfiguration: { logDriver: 'awslogs', options: { 'awslogs-group': '/ecs/web' } } },
-      { name: 'proxy', image: 'registry.example.com/proxy:1', repositoryCredentials: { credentialsParameter: 'arn:aws:secretsmanager:us-east-1:1:secret:reg' } },
+      {
+        name: 'app',
+        image: `${ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/web:v1`,
+        logConfiguration: { logDriver: 'awslogs', options: { 'awslogs-group': '/ecs/web' } },
+      },
+      {
+        name: 'proxy',
+        image: 'registry.example.com/proxy:1',
+        repositoryCredentials: { credentialsParameter: 'arn:aws:secretsmanager:us-east-1:1:secret:reg' },
+      },
     ],
   };
 
@@ -255,7 +305,10 @@ describe('executionRoleNeeds', () => {
   });
 
   it('on Fargate and EC2 at once, the Fargate tasks still need the role for ECR and awslogs', () => {
-    const mixed = [{ capacityProvider: 'my-asg-provider', weight: 1 }, { capacityProvider: 'FARGATE_SPOT', weight: 1 }];
+    const mixed = [
+      { capacityProvider: 'my-asg-provider', weight: 1 },
+      { capacityProvider: 'FARGATE_SPOT', weight: 1 },
+    ];
     expect(executionRoleNeeds(td, { capacityProviderStrategy: mixed })).toHaveLength(3);
     expect(executionRoleNeeds(td, {}, { defaultCapacityProviderStrategy: mixed })).toHaveLength(3);
   });

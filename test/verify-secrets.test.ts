@@ -53,9 +53,13 @@ describe('secrets checks: the seeded services', () => {
     ]);
     const r = byId(result);
     expect(r['secret:app:DATABASE_URL']).toMatchObject({ group: ['TaskDefinition', 'Container app'], title: 'Secret `DATABASE_URL`' });
-    expect(r['secret:app:DATABASE_URL']!.message).toBe('parameter `/web/DATABASE_URL` exists in Parameter Store (us-east-1): SecureString, encrypted with the AWS managed key `alias/aws/ssm`');
+    expect(r['secret:app:DATABASE_URL']!.message).toBe(
+      'parameter `/web/DATABASE_URL` exists in Parameter Store (us-east-1): SecureString, encrypted with the AWS managed key `alias/aws/ssm`',
+    );
     expect(r['secret:app:API_KEY']!.message).toContain('secret `web/api-key` exists in Secrets Manager (us-east-1) with its AWSCURRENT version');
-    expect(r['secret:app:API_KEY:access']!.message).toBe(`the execution role \`web-execution-role\` may \`secretsmanager:GetSecretValue\` on \`${V.secrets.webApiKey}\``);
+    expect(r['secret:app:API_KEY:access']!.message).toBe(
+      `the execution role \`web-execution-role\` may \`secretsmanager:GetSecretValue\` on \`${V.secrets.webApiKey}\``,
+    );
     expect(r['secret:app:API_KEY:kms']!.message).toContain('may `kms:Decrypt`');
     expect(r['secret:app:API_KEY:kms']!.message).toContain('through secretsmanager');
 
@@ -89,7 +93,9 @@ describe('secrets checks: the seeded services', () => {
     expect(missing.status).toBe('FAIL');
     expect(missing.message).toContain(`secret \`${problem('secret-missing').resource}\` no longer exists`);
     expect(missing.message).toContain(`was deleted and recreated as \`${V.secrets.brokenApiKeyRecreated}\``);
-    expect(missing.fix).toBe(`Change the \`valueFrom\` of \`API_KEY\` in container \`app\` to \`${V.secrets.brokenApiKeyRecreated}\` and register a new task definition revision.`);
+    expect(missing.fix).toBe(
+      `Change the \`valueFrom\` of \`API_KEY\` in container \`app\` to \`${V.secrets.brokenApiKeyRecreated}\` and register a new task definition revision.`,
+    );
 
     const notPermitted = r['secret:app:API_KEY:access']!;
     expect(notPermitted.status).toBe('FAIL');
@@ -104,7 +110,9 @@ describe('secrets checks: the seeded services', () => {
     expect(r['secret:app:DATABASE_URL:access']).toMatchObject({ status: 'OK' });
     const keyPolicy = r['secret:app:DATABASE_URL:kms']!;
     expect(keyPolicy.status).toBe('FAIL');
-    expect(keyPolicy.message).toContain(`the key policy of \`alias/broken-secrets\` (\`${problem('kms-key-policy-denies').resource}\`) does not let the execution role \`broken-execution-role\` decrypt`);
+    expect(keyPolicy.message).toContain(
+      `the key policy of \`alias/broken-secrets\` (\`${problem('kms-key-policy-denies').resource}\`) does not let the execution role \`broken-execution-role\` decrypt`,
+    );
     expect(keyPolicy.message).toContain('neither names the role nor lets the account’s IAM policies grant access');
     expect(keyPolicy.fix).toContain('"Principal":{"AWS":"arn:aws:iam::111111111111:role/broken-execution-role"}');
     expect(keyPolicy.fix).toContain('"kms:ViaService":"ssm.us-east-1.amazonaws.com"');
@@ -117,7 +125,11 @@ describe('secrets checks: the seeded services', () => {
 
 describe('secrets checks: references', () => {
   it('parses what ECS accepts', () => {
-    expect(parse({ source: 'secrets', valueFrom: '/web/DATABASE_URL' }, 'us-east-1', 'aws')).toMatchObject({ store: 'ssm', region: 'us-east-1', names: ['/web/DATABASE_URL'] });
+    expect(parse({ source: 'secrets', valueFrom: '/web/DATABASE_URL' }, 'us-east-1', 'aws')).toMatchObject({
+      store: 'ssm',
+      region: 'us-east-1',
+      names: ['/web/DATABASE_URL'],
+    });
     expect(parse({ source: 'secrets', valueFrom: 'arn:aws:ssm:eu-west-1:111111111111:parameter/plain' }, 'us-east-1', 'aws')).toMatchObject({
       store: 'ssm',
       region: 'eu-west-1',
@@ -132,8 +144,15 @@ describe('secrets checks: references', () => {
       jsonKey: 'password',
       versionStage: 'AWSPREVIOUS',
     });
-    expect(parse({ source: 'secrets', valueFrom: 'arn:aws:secretsmanager:us-east-1:111111111111:secret:web/api' }, 'us-east-1', 'aws')).toMatchObject({ fullArn: false, name: 'web/api' });
-    expect(parse({ source: 'registry', valueFrom: 'dockerhub' }, 'us-east-1', 'aws')).toMatchObject({ store: 'secretsmanager', secretId: 'dockerhub', fullArn: false });
+    expect(parse({ source: 'secrets', valueFrom: 'arn:aws:secretsmanager:us-east-1:111111111111:secret:web/api' }, 'us-east-1', 'aws')).toMatchObject({
+      fullArn: false,
+      name: 'web/api',
+    });
+    expect(parse({ source: 'registry', valueFrom: 'dockerhub' }, 'us-east-1', 'aws')).toMatchObject({
+      store: 'secretsmanager',
+      secretId: 'dockerhub',
+      fullArn: false,
+    });
     expect(parse({ source: 'secrets', valueFrom: 'arn:aws:s3:::bucket/key' }, 'us-east-1', 'aws')).toBeUndefined();
   });
 
@@ -141,7 +160,13 @@ describe('secrets checks: references', () => {
     const { result, calls } = await recording(() =>
       harness.run(
         plan((td) => ({
-          ...withApp(secrets({ DATABASE_URL: '/web/DATABASE_URL', TOKEN: `arn:aws:ssm:us-east-1:${V.accountId}:parameter/ecs-chatops/slack/bot-token`, MISSING: '/web/NOPE' }))(td),
+          ...withApp(
+            secrets({
+              DATABASE_URL: '/web/DATABASE_URL',
+              TOKEN: `arn:aws:ssm:us-east-1:${V.accountId}:parameter/ecs-chatops/slack/bot-token`,
+              MISSING: '/web/NOPE',
+            }),
+          )(td),
           executionRoleArn: V.roles.keyAdmin,
         })),
         'web',
@@ -154,7 +179,9 @@ describe('secrets checks: references', () => {
     expect(r['secret:app:TOKEN']!.status).toBe('OK');
     expect(r['secret:app:MISSING']).toMatchObject({ status: 'FAIL' });
     expect(r['secret:app:MISSING']!.message).toContain('parameter `/web/NOPE` does not exist in Parameter Store in us-east-1');
-    expect(r['secret:app:MISSING']!.fix).toBe("Create it: `aws ssm put-parameter --name /web/NOPE --type SecureString --value '…' --region us-east-1`, or correct the `valueFrom` of `MISSING`.");
+    expect(r['secret:app:MISSING']!.fix).toBe(
+      "Create it: `aws ssm put-parameter --name /web/NOPE --type SecureString --value '…' --region us-east-1`, or correct the `valueFrom` of `MISSING`.",
+    );
     // The permission is checked on the ARN ECS would ask for, whether or not it exists yet.
     expect(r['secret:app:MISSING:access']!.message).toContain(`parameter/web/NOPE`);
   });
@@ -170,7 +197,9 @@ describe('secrets checks: references', () => {
     expect(pending.message).toContain('no version of secret `web/api-key` is labelled `AWSPENDING`');
     expect(pending.fix).toContain('(AWSCURRENT)');
 
-    const unknownId = byId(await harness.run(plan(withApp(secrets({ PINNED: `${V.secrets.webApiKey}:::00000000-0000-0000-0000-000000000000` }))), 'web'))['secret:app:PINNED']!;
+    const unknownId = byId(await harness.run(plan(withApp(secrets({ PINNED: `${V.secrets.webApiKey}:::00000000-0000-0000-0000-000000000000` }))), 'web'))[
+      'secret:app:PINNED'
+    ]!;
     expect(unknownId.status).toBe('FAIL');
     expect(unknownId.message).toContain('has no version `00000000-0000-0000-0000-000000000000`');
   });
@@ -226,7 +255,7 @@ describe('secrets checks: references', () => {
 });
 
 describe('secrets checks: KMS, role side vs key-policy side', () => {
-  it("a role without kms:Decrypt FAILs with the role statement (the key policy is fine)", async () => {
+  it('a role without kms:Decrypt FAILs with the role statement (the key policy is fine)', async () => {
     // legacy-execution-role has only the AWS managed execution policy: no Secrets Manager, no KMS.
     const r = byId(await harness.run(plan(withApp({}, 'arn:aws:iam::111111111111:role/legacy-execution-role')), 'web'));
     expect(r['secret:app:API_KEY:access']).toMatchObject({ status: 'FAIL' });
@@ -235,17 +264,23 @@ describe('secrets checks: KMS, role side vs key-policy side', () => {
     expect(kms.message).toContain('the execution role `legacy-execution-role` may not `kms:Decrypt` with');
     expect(kms.message).not.toContain('key policy');
     expect(kms.fix).toContain('aws iam put-role-policy --role-name legacy-execution-role');
-    expect(kms.fix).toContain(`"Resource":"${V.kms.webSecretsKeyArn}","Condition":{"StringEquals":{"kms:ViaService":"secretsmanager.us-east-1.amazonaws.com"}}`);
+    expect(kms.fix).toContain(
+      `"Resource":"${V.kms.webSecretsKeyArn}","Condition":{"StringEquals":{"kms:ViaService":"secretsmanager.us-east-1.amazonaws.com"}}`,
+    );
     expect(kms.fix).not.toContain('put-key-policy');
   });
 
   it('reads the key policy too, in case the simulator lets an identity allow through', () => {
     const root = JSON.stringify({ Statement: [{ Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::111111111111:root' }, Action: 'kms:*', Resource: '*' }] });
-    const admins = JSON.stringify({ Statement: [{ Effect: 'Allow', Principal: { AWS: V.roles.keyAdmin }, Action: ['kms:Describe*', 'kms:Put*'], Resource: '*' }] });
+    const admins = JSON.stringify({
+      Statement: [{ Effect: 'Allow', Principal: { AWS: V.roles.keyAdmin }, Action: ['kms:Describe*', 'kms:Put*'], Resource: '*' }],
+    });
     const role = V.roles.brokenExecution;
     expect(keyPolicyMayAllow(root, role, '111111111111')).toBe(true);
     expect(keyPolicyMayAllow(admins, role, '111111111111')).toBe(false);
-    expect(keyPolicyMayAllow(JSON.stringify({ Statement: { Effect: 'Allow', Principal: { AWS: role }, Action: 'kms:Decrypt' } }), role, '111111111111')).toBe(true);
+    expect(keyPolicyMayAllow(JSON.stringify({ Statement: { Effect: 'Allow', Principal: { AWS: role }, Action: 'kms:Decrypt' } }), role, '111111111111')).toBe(
+      true,
+    );
     expect(keyPolicyMayAllow('not json', role, '111111111111')).toBe(true);
   });
 });

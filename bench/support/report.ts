@@ -9,4 +9,8 @@ export function percentile(sorted: number[], p: number): number {
   return sorted[index]!;
 }
 
-export const median = (values: number[]): number => percentile([...values].sort((a, b) => a - b), 50);
+export const median = (values: number[]): number =>
+  percentile(
+    [...values].sort((a, b) => a - b),
+    50,
+  );

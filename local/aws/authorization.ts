@@ -121,7 +121,13 @@ export class Authority {
           },
         ).decision
       : 'implicitDeny';
-    this.decisions.push({ ...(request.functionName ? { functionName: request.functionName } : {}), roleArn, action: request.action, resource: request.resource, decision });
+    this.decisions.push({
+      ...(request.functionName ? { functionName: request.functionName } : {}),
+      roleArn,
+      action: request.action,
+      resource: request.resource,
+      decision,
+    });
     return decision;
   }
 }

@@ -121,14 +121,18 @@ export class Faults {
   }
   /** @internal */
   isDenied(action: string, resource: string, identity: Identity): boolean {
-    return this.denies.some(
-      (r) => r.action.test(action) && (!r.resource || r.resource.test(resource)) && (!r.principal || r.principal.test(identity.arn)),
-    );
+    return this.denies.some((r) => r.action.test(action) && (!r.resource || r.resource.test(resource)) && (!r.principal || r.principal.test(identity.arn)));
   }
 }
 
 const glob = (pattern: string, flags = '') =>
-  new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replaceAll('*', '.*').replaceAll('?', '.')}$`, flags);
+  new RegExp(
+    `^${pattern
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replaceAll('*', '.*')
+      .replaceAll('?', '.')}$`,
+    flags,
+  );
 
 export interface AwsEmulatorOptions {
   /** 0 (default) picks a free port. */
@@ -199,8 +203,12 @@ export async function startAwsEmulator(options: AwsEmulatorOptions = {}): Promis
     try {
       op = resolveOperation(services, raw);
       const definition = op.service.actions[op.action]!;
-      const { handler, resources, authorization, iamAction = `${op.service.name}:${op.action}` } =
-        typeof definition === 'function' ? { handler: definition, resources: undefined, authorization: undefined, iamAction: undefined } : definition;
+      const {
+        handler,
+        resources,
+        authorization,
+        iamAction = `${op.service.name}:${op.action}`,
+      } = typeof definition === 'function' ? { handler: definition, resources: undefined, authorization: undefined, iamAction: undefined } : definition;
       const delay = faults.delayFor(iamAction);
       if (delay) await new Promise((resolve) => setTimeout(resolve, delay));
 
@@ -273,7 +281,11 @@ export async function startAwsEmulator(options: AwsEmulatorOptions = {}): Promis
         const raw: RawRequest = { method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, headers: req.headers, body };
         // A plain GET / answers who we are, for humans and readiness checks.
         if (raw.method === 'GET' && raw.path === '/' && !url.searchParams.has('Action')) {
-          return { status: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ emulator: 'aws', services: services.map((s) => s.name) }) };
+          return {
+            status: 200,
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ emulator: 'aws', services: services.map((s) => s.name) }),
+          };
         }
         return handle(raw);
       })

@@ -93,7 +93,10 @@ export const policyText = (doc: PolicyDocument): string => JSON.stringify(doc, n
 const asList = <T>(v: OneOrMany<T> | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
 
 export function glob(pattern: string, ignoreCase = false): RegExp {
-  const body = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replaceAll('*', '.*').replaceAll('?', '.');
+  const body = pattern
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replaceAll('*', '.*')
+    .replaceAll('?', '.');
   return new RegExp(`^${body}$`, ignoreCase ? 'is' : 's');
 }
 const matchesAny = (patterns: string[], value: string, ignoreCase = false) => patterns.some((p) => glob(p, ignoreCase).test(value));

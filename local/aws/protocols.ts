@@ -203,9 +203,7 @@ export function resolveOperation(services: ServiceDefinition[], req: RawRequest)
   }
 
   const contentType = header(req.headers, 'content-type') ?? '';
-  const form = contentType.startsWith('application/x-www-form-urlencoded')
-    ? new URLSearchParams(req.body.toString('utf8'))
-    : req.query;
+  const form = contentType.startsWith('application/x-www-form-urlencoded') ? new URLSearchParams(req.body.toString('utf8')) : req.query;
   const action = form.get('Action');
   if (action) {
     const version = form.get('Version');
@@ -240,9 +238,7 @@ export interface SigV4 {
 /** Reads who signed the request; the signature itself is not verified. */
 export function parseSigV4(req: RawRequest): SigV4 | undefined {
   const auth = header(req.headers, 'authorization');
-  const credential = auth
-    ? /Credential=([^,\s]+)/.exec(auth)?.[1]
-    : (req.query.get('X-Amz-Credential') ?? undefined); // presigned URL
+  const credential = auth ? /Credential=([^,\s]+)/.exec(auth)?.[1] : (req.query.get('X-Amz-Credential') ?? undefined); // presigned URL
   if (!credential) return undefined;
   const [accessKeyId = '', , region = '', signingService = ''] = credential.split('/');
   const sessionToken = header(req.headers, 'x-amz-security-token') ?? req.query.get('X-Amz-Security-Token') ?? undefined;
@@ -345,8 +341,7 @@ export function toXml(value: unknown, listItem = 'member'): string {
   return escapeXml(String(value));
 }
 
-const escapeXml = (s: string) =>
-  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c]!);
+const escapeXml = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c]!);
 
 /**
  * Rebuilds structure from flattened query keys: `Tags.member.1.Key=a` → `{Tags: [{Key: 'a'}]}`,

@@ -54,8 +54,7 @@ export interface ClusterSchedule {
 export const failureThreshold = (desiredCount: number) => Math.max(3, Math.min(200, Math.ceil(desiredCount * 0.5)));
 
 /** `ecs-svc/` and 19 digits, as ECS names deployments. */
-export const newDeploymentId = () =>
-  `ecs-svc/${(BigInt(`0x${randomBytes(8).toString('hex')}`) % 9_000_000_000_000_000_000n) + 1_000_000_000_000_000_000n}`;
+export const newDeploymentId = () => `ecs-svc/${(BigInt(`0x${randomBytes(8).toString('hex')}`) % 9_000_000_000_000_000_000n) + 1_000_000_000_000_000_000n}`;
 
 /** Brings every cluster's tasks and deployments up to `now` (default: the clock's now). */
 export function runScheduler(state: EmulatorState, now = state.clock.now()): void {
@@ -169,7 +168,15 @@ export class EcsScheduler {
     const leastUseful = (a: Task, b: Task) => +healthy(a) - +healthy(b) || +b.createdAt! - +a.createdAt!;
 
     // desiredCount lowered: stop the primary's surplus.
-    if (ours().length > desired) this.stopTasks(service, ours().sort(leastUseful).slice(0, ours().length - desired), t, id);
+    if (ours().length > desired)
+      this.stopTasks(
+        service,
+        ours()
+          .sort(leastUseful)
+          .slice(0, ours().length - desired),
+        t,
+        id,
+      );
 
     if (primary.rolloutState !== 'FAILED' && t >= schedule.launchNotBefore) {
       const room = Math.floor((desired * maximumPercent) / 100) - tasks().filter(alive).length;
@@ -181,7 +188,9 @@ export class EcsScheduler {
     const minimumHealthy = Math.ceil((desired * minimumHealthyPercent) / 100);
     let healthyCount = tasks().filter(healthy).length;
     const retire: Task[] = [];
-    for (const task of tasks().filter((task) => task.startedBy !== id && live(task)).sort(leastUseful)) {
+    for (const task of tasks()
+      .filter((task) => task.startedBy !== id && live(task))
+      .sort(leastUseful)) {
       if (!healthy(task)) retire.push(task);
       else if (healthyCount - 1 >= minimumHealthy) {
         retire.push(task);
@@ -192,7 +201,11 @@ export class EcsScheduler {
 
     this.updateCounts(service, primary, t);
 
-    const settled = ours().length === desired && tasks().filter(alive).every((task) => task.startedBy === id && healthy(task));
+    const settled =
+      ours().length === desired &&
+      tasks()
+        .filter(alive)
+        .every((task) => task.startedBy === id && healthy(task));
     if (primary.rolloutState === 'IN_PROGRESS' && settled) {
       Object.assign(primary, { rolloutState: 'COMPLETED', rolloutStateReason: `ECS deployment ${id} completed.`, updatedAt: new Date(t) });
       service.deployments = [primary]; // older deployments turn INACTIVE, which DescribeServices no longer lists
@@ -276,7 +289,11 @@ export class EcsScheduler {
         break;
       case 'HEALTHY': {
         // Containers with a health check report HEALTHY, and then so does the task.
-        const checked = new Set(this.definitionOf(task.taskDefinitionArn!)?.containerDefinitions?.filter((c) => c.healthCheck).map((c) => c.name));
+        const checked = new Set(
+          this.definitionOf(task.taskDefinitionArn!)
+            ?.containerDefinitions?.filter((c) => c.healthCheck)
+            .map((c) => c.name),
+        );
         for (const c of task.containers ?? []) if (checked.has(c.name)) c.healthStatus = 'HEALTHY';
         if (checked.size) task.healthStatus = 'HEALTHY';
         if (!service) break;

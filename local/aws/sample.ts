@@ -50,14 +50,7 @@ export const SAMPLE = {
     legacy: `${ECR}/legacy:v3.2.0`,
   },
   /** What the sample ECR holds (for ECR's DescribeImages/ListImages): every image above but the missing tag. */
-  ecrImages: [
-    `${ECR}/web:v1.4.1`,
-    `${ECR}/web:v1.4.2`,
-    `${ECR}/web:v1.5.0`,
-    `${ECR}/web:v2-crash`,
-    `${ECR}/web:v2-oom`,
-    `${ECR}/legacy:v3.2.0`,
-  ],
+  ecrImages: [`${ECR}/web:v1.4.1`, `${ECR}/web:v1.4.2`, `${ECR}/web:v1.5.0`, `${ECR}/web:v2-crash`, `${ECR}/web:v2-oom`, `${ECR}/legacy:v3.2.0`],
   deployments: {
     web: 'ecs-svc/4719306254839071652',
     webPrevious: 'ecs-svc/3380117456920385543',

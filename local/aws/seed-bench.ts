@@ -116,7 +116,13 @@ export function seedVerifyBench(state: EmulatorState): void {
     policy: policyText(
       doc(
         { Sid: 'Enable IAM User Permissions', Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` }, Action: 'kms:*', Resource: '*' },
-        { Sid: 'Allow access for Key Administrators', Effect: 'Allow', Principal: { AWS: VERIFY_SEED.roles.keyAdmin }, Action: ['kms:Describe*', 'kms:Get*', 'kms:List*', 'kms:Put*', 'kms:Update*'], Resource: '*' },
+        {
+          Sid: 'Allow access for Key Administrators',
+          Effect: 'Allow',
+          Principal: { AWS: VERIFY_SEED.roles.keyAdmin },
+          Action: ['kms:Describe*', 'kms:Get*', 'kms:List*', 'kms:Put*', 'kms:Update*'],
+          Resource: '*',
+        },
       ),
     ),
   });
@@ -143,8 +149,18 @@ export function seedVerifyBench(state: EmulatorState): void {
     inline: {
       'bench-execution': doc(
         { Sid: 'EcrAuth', Effect: 'Allow', Action: 'ecr:GetAuthorizationToken', Resource: '*' },
-        { Sid: 'EcrPull', Effect: 'Allow', Action: ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchCheckLayerAvailability'], Resource: repositories },
-        { Sid: 'Logs', Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:${BENCH.logGroup}:*` },
+        {
+          Sid: 'EcrPull',
+          Effect: 'Allow',
+          Action: ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchCheckLayerAvailability'],
+          Resource: repositories,
+        },
+        {
+          Sid: 'Logs',
+          Effect: 'Allow',
+          Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+          Resource: `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:${BENCH.logGroup}:*`,
+        },
         { Sid: 'Parameters', Effect: 'Allow', Action: 'ssm:GetParameters', Resource: `arn:aws:ssm:${REGION}:${ACCOUNT}:parameter/bench/*` },
         { Sid: 'Secrets', Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:bench/*` },
         {
@@ -232,12 +248,21 @@ export function seedVerifyBench(state: EmulatorState): void {
     volumesFrom: [],
     systemControls: [],
   };
-  const definition = seed.taskDefinition('bench', 3, ago(2 * DAY), [app, worker, proxy], { task: 'bench-task-role', execution: 'bench-execution-role' }, { cpu: '1024', memory: '2048' });
+  const definition = seed.taskDefinition(
+    'bench',
+    3,
+    ago(2 * DAY),
+    [app, worker, proxy],
+    { task: 'bench-task-role', execution: 'bench-execution-role' },
+    { cpu: '1024', memory: '2048' },
+  );
   seed.register(definition);
 
   const [t1, t2] = BENCH.tasks;
   const D = BENCH.deployment;
-  const network = { awsvpcConfiguration: { subnets: [...BENCH.network.subnets], securityGroups: [...BENCH.network.securityGroups], assignPublicIp: 'DISABLED' as const } };
+  const network = {
+    awsvpcConfiguration: { subnets: [...BENCH.network.subnets], securityGroups: [...BENCH.network.securityGroups], assignPublicIp: 'DISABLED' as const },
+  };
   cluster.services.set(
     BENCH.service,
     seed.service(BENCH.service, {
@@ -275,6 +300,10 @@ export function seedVerifyBench(state: EmulatorState): void {
     }),
   );
   for (const id of BENCH.tasks) {
-    seed.addTask(id, BENCH.service, BENCH.taskDefinition, D, { createdAt: ago(2 * DAY - 5 * MIN), startedAt: ago(2 * DAY - 4 * MIN), subnets: [...BENCH.network.subnets] });
+    seed.addTask(id, BENCH.service, BENCH.taskDefinition, D, {
+      createdAt: ago(2 * DAY - 5 * MIN),
+      startedAt: ago(2 * DAY - 4 * MIN),
+      subnets: [...BENCH.network.subnets],
+    });
   }
 }

@@ -199,7 +199,20 @@ export function seedVerifyAccount(state: EmulatorState): void {
     Sid: 'Allow access for Key Administrators',
     Effect: 'Allow',
     Principal: { AWS: VERIFY_SEED.roles.keyAdmin },
-    Action: ['kms:Create*', 'kms:Describe*', 'kms:Enable*', 'kms:List*', 'kms:Put*', 'kms:Update*', 'kms:Revoke*', 'kms:Disable*', 'kms:Get*', 'kms:Delete*', 'kms:ScheduleKeyDeletion', 'kms:CancelKeyDeletion'],
+    Action: [
+      'kms:Create*',
+      'kms:Describe*',
+      'kms:Enable*',
+      'kms:List*',
+      'kms:Put*',
+      'kms:Update*',
+      'kms:Revoke*',
+      'kms:Disable*',
+      'kms:Get*',
+      'kms:Delete*',
+      'kms:ScheduleKeyDeletion',
+      'kms:CancelKeyDeletion',
+    ],
     Resource: '*',
   };
   putKey(r, {
@@ -225,14 +238,31 @@ export function seedVerifyAccount(state: EmulatorState): void {
     Resource: '*',
     Condition: { ArnLike: { 'aws:PrincipalArn': `arn:aws:iam::${ACCOUNT}:role/ecs-chatops-*` } }, // its worker, its target roles
   };
-  putKey(r, { id: KEYS.brokenSecrets, alias: 'alias/broken-secrets', description: 'broken application secrets', createdAt: ago(30 * DAY), policy: policyText(doc(keyAdmin, botReadsKey)) });
+  putKey(r, {
+    id: KEYS.brokenSecrets,
+    alias: 'alias/broken-secrets',
+    description: 'broken application secrets',
+    createdAt: ago(30 * DAY),
+    policy: policyText(doc(keyAdmin, botReadsKey)),
+  });
 
   // IAM ---------------------------------------------------------------------------------------
-  const execSsm = putManagedPolicy(state, ACCOUNT, 'ecs-exec-ssmmessages', doc({ Sid: 'EcsExec', Effect: 'Allow', Action: [...VERIFY_SEED.execActions], Resource: '*' }));
-  putRole(state, ACCOUNT, 'ecs-chatops-lambda', { trust: trustPolicy({ Service: 'lambda.amazonaws.com' }), description: 'ecs-chatops bot (Lambda execution role)' });
+  const execSsm = putManagedPolicy(
+    state,
+    ACCOUNT,
+    'ecs-exec-ssmmessages',
+    doc({ Sid: 'EcsExec', Effect: 'Allow', Action: [...VERIFY_SEED.execActions], Resource: '*' }),
+  );
+  putRole(state, ACCOUNT, 'ecs-chatops-lambda', {
+    trust: trustPolicy({ Service: 'lambda.amazonaws.com' }),
+    description: 'ecs-chatops bot (Lambda execution role)',
+  });
   putRole(state, ACCOUNT, 'ecs-chatops-target', { trust: trustPolicy({ AWS: roleArn('ecs-chatops-lambda') }) });
   putRole(state, OTHER_ACCOUNT, 'ecs-chatops-target', { trust: trustPolicy({ AWS: roleArn('ecs-chatops-lambda') }) });
-  putRole(state, ACCOUNT, 'platform-admin', { trust: trustPolicy({ AWS: `arn:aws:iam::${ACCOUNT}:root` }), attached: ['arn:aws:iam::aws:policy/AdministratorAccess'] });
+  putRole(state, ACCOUNT, 'platform-admin', {
+    trust: trustPolicy({ AWS: `arn:aws:iam::${ACCOUNT}:root` }),
+    attached: ['arn:aws:iam::aws:policy/AdministratorAccess'],
+  });
 
   putRole(state, ACCOUNT, 'web-task-role', {
     trust: ecsTasksTrust,
@@ -298,7 +328,12 @@ export function seedVerifyAccount(state: EmulatorState): void {
   SAMPLE.ecrImages.forEach((uri, i) => {
     const [name, tag] = uri.slice(ECR_HOST.length + 1).split(':') as [string, string];
     const repo = ecrState(r).get(name) ?? putRepository(r, name, ago(400 * DAY));
-    putImage(repo, { digest: imageDigest(uri), tags: [tag], pushedAt: ago(pushedAgo[`${name}:${tag}`] ?? 20 * MIN - i * MIN), sizeInBytes: 62_318_477 + i * 4_096 });
+    putImage(repo, {
+      digest: imageDigest(uri),
+      tags: [tag],
+      pushedAt: ago(pushedAgo[`${name}:${tag}`] ?? 20 * MIN - i * MIN),
+      sizeInBytes: 62_318_477 + i * 4_096,
+    });
   });
   const shared = VERIFY_SEED.ecr.shared;
   const sharedRegion = state.region(shared.registryId, shared.region);
@@ -315,7 +350,12 @@ export function seedVerifyAccount(state: EmulatorState): void {
       }),
     ),
   );
-  putImage(sharedRepo, { digest: imageDigest(`${sharedRepo.repository.repositoryUri}:${shared.tag}`), tags: [shared.tag], pushedAt: ago(9 * DAY), sizeInBytes: 48_112_903 });
+  putImage(sharedRepo, {
+    digest: imageDigest(`${sharedRepo.repository.repositoryUri}:${shared.tag}`),
+    tags: [shared.tag],
+    pushedAt: ago(9 * DAY),
+    sizeInBytes: 48_112_903,
+  });
   putRepository(sharedRegion, VERIFY_SEED.ecr.sharedPrivate.repository, ago(500 * DAY));
 
   // CloudWatch Logs: /ecs/broken is missing; a look-alike from an older naming scheme is not it.
@@ -325,9 +365,21 @@ export function seedVerifyAccount(state: EmulatorState): void {
   putLogGroup(r, '/ecs/broken-v1', ago(120 * DAY).getTime(), { retentionInDays: 7 });
 
   // Secrets -----------------------------------------------------------------------------------
-  const apiKey = putSecret(r, { name: 'web/api-key', suffix: 'Xb3kQ9', value: 'web-api-key-v1', createdDate: ago(200 * DAY), kmsKeyId: VERIFY_SEED.kms.webSecretsKeyArn });
+  const apiKey = putSecret(r, {
+    name: 'web/api-key',
+    suffix: 'Xb3kQ9',
+    value: 'web-api-key-v1',
+    createdDate: ago(200 * DAY),
+    kmsKeyId: VERIFY_SEED.kms.webSecretsKeyArn,
+  });
   putSecretVersion(apiKey, 'web-api-key-v2', ago(20 * DAY), uuid('secret/web/api-key/2'));
-  putSecret(r, { name: 'broken/api-key', suffix: 'T4nW7e', value: 'broken-api-key', createdDate: ago(2 * DAY), description: 'recreated after an accidental delete' });
+  putSecret(r, {
+    name: 'broken/api-key',
+    suffix: 'T4nW7e',
+    value: 'broken-api-key',
+    createdDate: ago(2 * DAY),
+    description: 'recreated after an accidental delete',
+  });
   // seed.ts stores /broken/DATABASE_URL under the default key; it is really encrypted with the CMK.
   r.ssm.parameters.get('/broken/DATABASE_URL')!.versions.at(-1)!.keyId = 'alias/broken-secrets';
 
@@ -409,15 +461,34 @@ function seedNetwork(state: EmulatorState): void {
     Tags: name(GroupName),
   });
   ec2.securityGroups.push(
-    group(NET.taskSecurityGroup, 'web-tasks', NET.vpc, 'ECS tasks behind the main ALB', [tcp(8080, { group: NET.albSecurityGroup }, 'from main-alb')], allEgress),
+    group(
+      NET.taskSecurityGroup,
+      'web-tasks',
+      NET.vpc,
+      'ECS tasks behind the main ALB',
+      [tcp(8080, { group: NET.albSecurityGroup }, 'from main-alb')],
+      allEgress,
+    ),
     group(NET.albSecurityGroup, 'main-alb', NET.vpc, 'main ALB', [tcp(443, { cidr: '0.0.0.0/0' }), tcp(80, { cidr: '0.0.0.0/0' })], allEgress),
-    group(NET.isolated.securityGroup, 'broken-tasks', NET.isolated.vpc, 'tasks in the isolated VPC', [], [tcp(443, { cidr: '10.1.0.0/16' }, 'to VPC endpoints')]),
+    group(
+      NET.isolated.securityGroup,
+      'broken-tasks',
+      NET.isolated.vpc,
+      'tasks in the isolated VPC',
+      [],
+      [tcp(443, { cidr: '10.1.0.0/16' }, 'to VPC endpoints')],
+    ),
     group(NET.isolated.endpointSecurityGroup, 'isolated-endpoints', NET.isolated.vpc, 'interface endpoints', [tcp(443, { cidr: '10.1.0.0/16' })], allEgress),
   );
 
   const S3_PREFIX_LIST = 'pl-63a5400a'; // com.amazonaws.us-east-1.s3
   const local = (cidr: string) => ({ DestinationCidrBlock: cidr, GatewayId: 'local', Origin: 'CreateRouteTable' as const, State: 'active' as const });
-  const s3Route = (endpoint: string) => ({ DestinationPrefixListId: S3_PREFIX_LIST, GatewayId: endpoint, Origin: 'CreateRoute' as const, State: 'active' as const });
+  const s3Route = (endpoint: string) => ({
+    DestinationPrefixListId: S3_PREFIX_LIST,
+    GatewayId: endpoint,
+    Origin: 'CreateRoute' as const,
+    State: 'active' as const,
+  });
   const association = (table: string, subnet?: string) => ({
     RouteTableAssociationId: `rtbassoc-${hexId(`assoc/${table}/${subnet ?? 'main'}`, 17)}`,
     RouteTableId: table,
@@ -436,11 +507,23 @@ function seedNetwork(state: EmulatorState): void {
   const viaNat = { DestinationCidrBlock: '0.0.0.0/0', NatGatewayId: NET.natGateway, Origin: 'CreateRoute' as const, State: 'active' as const };
   const { routeTables: rt } = NET;
   ec2.routeTables.push(
-    table(rt.public, NET.vpc, 'main-public', [local('10.0.0.0/16'), { DestinationCidrBlock: '0.0.0.0/0', GatewayId: NET.internetGateway, Origin: 'CreateRoute', State: 'active' }], [association(rt.public, NET.publicSubnet)]),
+    table(
+      rt.public,
+      NET.vpc,
+      'main-public',
+      [local('10.0.0.0/16'), { DestinationCidrBlock: '0.0.0.0/0', GatewayId: NET.internetGateway, Origin: 'CreateRoute', State: 'active' }],
+      [association(rt.public, NET.publicSubnet)],
+    ),
     table(rt.privateA, NET.vpc, 'main-private-a', [local('10.0.0.0/16'), viaNat, s3Route(NET.s3Endpoint)], [association(rt.privateA, NET.privateSubnets[0])]),
     // private-b has no explicit association: it uses the VPC's main route table.
     table(rt.main, NET.vpc, 'main-default', [local('10.0.0.0/16'), viaNat, s3Route(NET.s3Endpoint)], [association(rt.main)]),
-    table(NET.isolated.mainRouteTable, NET.isolated.vpc, 'isolated-default', [local('10.1.0.0/16'), s3Route(NET.isolated.s3Endpoint)], [association(NET.isolated.mainRouteTable)]),
+    table(
+      NET.isolated.mainRouteTable,
+      NET.isolated.vpc,
+      'isolated-default',
+      [local('10.1.0.0/16'), s3Route(NET.isolated.s3Endpoint)],
+      [association(NET.isolated.mainRouteTable)],
+    ),
   );
 
   const created = new Date(state.clock.now() - 300 * DAY);

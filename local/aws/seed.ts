@@ -302,7 +302,16 @@ export function seedSampleAccount(state: EmulatorState, options: SeedOptions = {
   const seed = ecsSeeder(state);
   const { now, ago, region: r, appContainer, logRouter, taskDefinition, events, service, deployment, addTask } = seed;
 
-  for (const name of ['ecs-chatops-target', 'web-task-role', 'web-execution-role', 'broken-task-role', 'broken-execution-role', 'manager-task-role', 'legacy-task-role', 'legacy-execution-role']) {
+  for (const name of [
+    'ecs-chatops-target',
+    'web-task-role',
+    'web-execution-role',
+    'broken-task-role',
+    'broken-execution-role',
+    'manager-task-role',
+    'legacy-task-role',
+    'legacy-execution-role',
+  ]) {
     state.addRole(ACCOUNT, name);
   }
   state.addRole('222222222222', 'ecs-chatops-target');
@@ -338,7 +347,13 @@ export function seedSampleAccount(state: EmulatorState, options: SeedOptions = {
     tasks: new Map(),
   });
   r.ecs.clusters.set(SAMPLE.legacyCluster, {
-    cluster: { clusterArn: SAMPLE.legacyClusterArn, clusterName: SAMPLE.legacyCluster, status: 'ACTIVE', capacityProviders: ['FARGATE'], defaultCapacityProviderStrategy: [] },
+    cluster: {
+      clusterArn: SAMPLE.legacyClusterArn,
+      clusterName: SAMPLE.legacyCluster,
+      status: 'ACTIVE',
+      capacityProviders: ['FARGATE'],
+      defaultCapacityProviderStrategy: [],
+    },
     services: new Map(),
     tasks: new Map(),
   });
@@ -354,7 +369,10 @@ export function seedSampleAccount(state: EmulatorState, options: SeedOptions = {
     // broken:6 is what ran before: a good image, and the log group of an older naming scheme.
     taskDefinition('broken', 6, ago(3 * DAY + 10 * MIN), [appContainer('broken', SAMPLE.images.webPrevious, brokenSecrets, '/ecs/broken-v1')], brokenRoles),
     taskDefinition('broken', 7, ago(26 * MIN), [appContainer('broken', SAMPLE.images.broken, brokenSecrets)], brokenRoles),
-    taskDefinition('legacy', 12, ago(30 * DAY), [appContainer('legacy', SAMPLE.images.legacy, {})], { task: 'legacy-task-role', execution: 'legacy-execution-role' }),
+    taskDefinition('legacy', 12, ago(30 * DAY), [appContainer('legacy', SAMPLE.images.legacy, {})], {
+      task: 'legacy-task-role',
+      execution: 'legacy-execution-role',
+    }),
     taskDefinition(
       'manager',
       3,

@@ -206,21 +206,15 @@ export interface AccountState {
 /** ARN builders in the formats AWS uses today (long ECS ARN format). */
 export const arns = {
   cluster: (r: RegionState, name: string) => `arn:aws:ecs:${r.region}:${r.accountId}:cluster/${name}`,
-  service: (r: RegionState, cluster: string, name: string) =>
-    `arn:aws:ecs:${r.region}:${r.accountId}:service/${cluster}/${name}`,
+  service: (r: RegionState, cluster: string, name: string) => `arn:aws:ecs:${r.region}:${r.accountId}:service/${cluster}/${name}`,
   task: (r: RegionState, cluster: string, id: string) => `arn:aws:ecs:${r.region}:${r.accountId}:task/${cluster}/${id}`,
-  taskSet: (r: RegionState, cluster: string, service: string, id: string) =>
-    `arn:aws:ecs:${r.region}:${r.accountId}:task-set/${cluster}/${service}/${id}`,
-  taskDefinition: (r: RegionState, familyRevision: string) =>
-    `arn:aws:ecs:${r.region}:${r.accountId}:task-definition/${familyRevision}`,
-  container: (r: RegionState, cluster: string, taskId: string, id: string) =>
-    `arn:aws:ecs:${r.region}:${r.accountId}:container/${cluster}/${taskId}/${id}`,
+  taskSet: (r: RegionState, cluster: string, service: string, id: string) => `arn:aws:ecs:${r.region}:${r.accountId}:task-set/${cluster}/${service}/${id}`,
+  taskDefinition: (r: RegionState, familyRevision: string) => `arn:aws:ecs:${r.region}:${r.accountId}:task-definition/${familyRevision}`,
+  container: (r: RegionState, cluster: string, taskId: string, id: string) => `arn:aws:ecs:${r.region}:${r.accountId}:container/${cluster}/${taskId}/${id}`,
   /** `/a/b` → `parameter/a/b`; `a` → `parameter/a`. */
-  parameter: (r: RegionState, name: string) =>
-    `arn:aws:ssm:${r.region}:${r.accountId}:parameter${name.startsWith('/') ? '' : '/'}${name}`,
+  parameter: (r: RegionState, name: string) => `arn:aws:ssm:${r.region}:${r.accountId}:parameter${name.startsWith('/') ? '' : '/'}${name}`,
   role: (accountId: string, name: string) => `arn:aws:iam::${accountId}:role/${name}`,
-  assumedRole: (accountId: string, roleName: string, session: string) =>
-    `arn:aws:sts::${accountId}:assumed-role/${roleName}/${session}`,
+  assumedRole: (accountId: string, roleName: string, session: string) => `arn:aws:sts::${accountId}:assumed-role/${roleName}/${session}`,
   lambda: (accountId: string, region: string, name: string) => `arn:aws:lambda:${region}:${accountId}:function:${name}`,
 };
 
@@ -241,8 +235,7 @@ export function awsId(prefix: string, length: number, label?: string): string {
   for (let i = 0; out.length < length; i++) out += ALNUM[bytes[i % bytes.length]! % ALNUM.length];
   return out;
 }
-export const uuid = (label?: string): string =>
-  label ? hexId(label).replace(/^(.{8})(.{4})(.{4})(.{4})(.{12})$/, '$1-$2-$3-$4-$5') : randomUUID();
+export const uuid = (label?: string): string => (label ? hexId(label).replace(/^(.{8})(.{4})(.{4})(.{4})(.{12})$/, '$1-$2-$3-$4-$5') : randomUUID());
 
 export class EmulatorState {
   readonly accounts = new Map<string, AccountState>();
@@ -336,8 +329,6 @@ export class EmulatorState {
 
   /** Role sessions issued for a role (newest last): lets tests assert who assumed what. */
   sessions(roleArn?: string): Identity[] {
-    return [...this.credentials.values()]
-      .map((c) => c.identity)
-      .filter((i) => i.issuedAt && (!roleArn || i.roleArn === roleArn));
+    return [...this.credentials.values()].map((c) => c.identity).filter((i) => i.issuedAt && (!roleArn || i.roleArn === roleArn));
   }
 }

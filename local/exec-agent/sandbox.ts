@@ -85,9 +85,7 @@ export class StreamReplacer {
 
   constructor(pairs: Array<[from: string, to: string]>) {
     // Longer patterns first, so `<root>/` wins over `<root>` at the same position.
-    this.pairs = pairs
-      .map(([f, t]) => ({ from: Buffer.from(f), to: Buffer.from(t), bounded: !f.endsWith('/') }))
-      .sort((a, b) => b.from.length - a.from.length);
+    this.pairs = pairs.map(([f, t]) => ({ from: Buffer.from(f), to: Buffer.from(t), bounded: !f.endsWith('/') })).sort((a, b) => b.from.length - a.from.length);
     this.longest = Math.max(0, ...this.pairs.map((p) => p.from.length));
   }
 

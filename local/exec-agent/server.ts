@@ -916,7 +916,14 @@ export async function startExecAgent(options: ExecAgentOptions): Promise<ExecAge
     if (grant.usedAt !== undefined) return refuse(ws, 'token already used', sessionId);
     if (Date.now() - grant.grantedAt > settings.tokenTtlMs) return refuse(ws, 'token expired', sessionId);
     grant.usedAt = Date.now();
-    const session = new AgentSession(grant, ws, settings, containerFs(grant.clusterName, grant.taskId, grant.containerName), faults.take(sessionId), options.aws);
+    const session = new AgentSession(
+      grant,
+      ws,
+      settings,
+      containerFs(grant.clusterName, grant.taskId, grant.containerName),
+      faults.take(sessionId),
+      options.aws,
+    );
     sessions.set(sessionId, session);
     for (const w of waiting.filter((w) => !w.id || w.id === sessionId)) {
       waiting.splice(waiting.indexOf(w), 1);

@@ -83,12 +83,20 @@ export function coverageFindings(roles: readonly CoveredRole[], decisions: reado
         const ofAction = (d: DecisionRecord, action: string) => glob(action, true).test(d.action);
         for (const action of actions) {
           if (!allowed.some((d) => ofAction(d, action) && onResource(d, resources))) {
-            findings.push({ kind: 'unused-action', id: `${role.label} ${sid} ${action}`, detail: `${role.label}: ${sid} grants ${action} on ${resources.join(', ')}, but no call in the suite used it` });
+            findings.push({
+              kind: 'unused-action',
+              id: `${role.label} ${sid} ${action}`,
+              detail: `${role.label}: ${sid} grants ${action} on ${resources.join(', ')}, but no call in the suite used it`,
+            });
           }
         }
         for (const resource of resources) {
           if (!allowed.some((d) => actions.some((a) => ofAction(d, a)) && onResource(d, [resource]))) {
-            findings.push({ kind: 'unused-resource', id: `${role.label} ${sid} ${resource}`, detail: `${role.label}: ${sid} names ${resource} for ${actions.join(', ')}, but no call in the suite was on it` });
+            findings.push({
+              kind: 'unused-resource',
+              id: `${role.label} ${sid} ${resource}`,
+              detail: `${role.label}: ${sid} names ${resource} for ${actions.join(', ')}, but no call in the suite was on it`,
+            });
           }
         }
       });
@@ -103,4 +111,3 @@ export function coverageFindings(roles: readonly CoveredRole[], decisions: reado
   }
   return findings;
 }
-

@@ -77,7 +77,8 @@ function compile(config: Record<string, any>, path: string): Template {
     // A resource of that id would be merged into what osls generates: not modelled.
     if (resources[logicalId]) throw new Error(`${path}: resources.Resources.${logicalId} overrides the function ${key}`);
     // osls names a function's own role by logical id; an ARN or the default role is not in the file to read.
-    if (typeof fn.role !== 'string' || fn.role.startsWith('arn:')) throw new Error(`${path}: functions.${key}.role must name a role of resources.Resources to be modelled`);
+    if (typeof fn.role !== 'string' || fn.role.startsWith('arn:'))
+      throw new Error(`${path}: functions.${key}.role must name a role of resources.Resources to be modelled`);
     resources[logicalId] = {
       Type: 'AWS::Lambda::Function',
       Properties: {
@@ -130,7 +131,10 @@ export function readTargetRole(options: TargetRoleOptions, path = 'infra/cross-a
     parameters: Object.fromEntries(Object.entries(parameters).filter((entry): entry is [string, string] => entry[1] !== undefined)),
     source: path,
   });
-  const maxSessionDuration = resolver.resolve(template.Resources.TargetRole?.Properties?.MaxSessionDuration ?? 3600, 'Resources.TargetRole.Properties.MaxSessionDuration');
+  const maxSessionDuration = resolver.resolve(
+    template.Resources.TargetRole?.Properties?.MaxSessionDuration ?? 3600,
+    'Resources.TargetRole.Properties.MaxSessionDuration',
+  );
   return { ...resolver.role('TargetRole'), maxSessionDuration: Number(maxSessionDuration) };
 }
 

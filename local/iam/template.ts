@@ -58,7 +58,18 @@ export interface ResolvedTemplate {
 }
 
 /** What a Ref gives and which attributes Fn::GetAtt knows, per resource type the templates reference. */
-const RESOURCE_TYPES: Record<string, { nameProperty: string; describe(name: string, region: string, account: string, properties: Record<string, any>): { arn: string; ref: string; url?: string; attributes: Record<string, string> } }> = {
+const RESOURCE_TYPES: Record<
+  string,
+  {
+    nameProperty: string;
+    describe(
+      name: string,
+      region: string,
+      account: string,
+      properties: Record<string, any>,
+    ): { arn: string; ref: string; url?: string; attributes: Record<string, string> };
+  }
+> = {
   'AWS::DynamoDB::Table': {
     nameProperty: 'TableName',
     describe: (name, region, account) => {
@@ -148,7 +159,9 @@ export class TemplateResolver {
         return Array.isArray(argument) ? this.sub(argument[0], argument[1], path) : this.sub(argument, {}, path);
       case 'Fn::Join': {
         const [delimiter, items] = this.args(argument, path);
-        return this.list(items, `${path}[1]`).map((item, index) => this.string(item, `${path}[1][${index}]`)).join(this.string(delimiter, path));
+        return this.list(items, `${path}[1]`)
+          .map((item, index) => this.string(item, `${path}[1][${index}]`))
+          .join(this.string(delimiter, path));
       }
       case 'Fn::Select': {
         const [index, items] = this.args(argument, path);
@@ -163,7 +176,9 @@ export class TemplateResolver {
       }
       case 'Fn::If': {
         const [condition, whenTrue, whenFalse] = this.args(argument, path);
-        return this.condition(this.string(condition, path), path) ? this.resolveOrNoValue(whenTrue, `${path}[1]`) : this.resolveOrNoValue(whenFalse, `${path}[2]`);
+        return this.condition(this.string(condition, path), path)
+          ? this.resolveOrNoValue(whenTrue, `${path}[1]`)
+          : this.resolveOrNoValue(whenFalse, `${path}[2]`);
       }
       case 'Fn::Equals': {
         const [left, right] = this.args(argument, path);
@@ -173,9 +188,13 @@ export class TemplateResolver {
       case 'Fn::Not':
         return !this.boolean(this.args(argument, path)[0], `${path}[0]`);
       case 'Fn::And':
-        return this.args(argument, path).map((item, index) => this.boolean(item, `${path}[${index}]`)).every(Boolean);
+        return this.args(argument, path)
+          .map((item, index) => this.boolean(item, `${path}[${index}]`))
+          .every(Boolean);
       case 'Fn::Or':
-        return this.args(argument, path).map((item, index) => this.boolean(item, `${path}[${index}]`)).some(Boolean);
+        return this.args(argument, path)
+          .map((item, index) => this.boolean(item, `${path}[${index}]`))
+          .some(Boolean);
       default:
         throw this.error(`unsupported intrinsic ${name}`, path);
     }

@@ -85,7 +85,8 @@ export function resolveVariables(raw: Record<string, any>, options: VariableOpti
   function walk(value: unknown, path: string): unknown {
     if (typeof value === 'string') return resolveString(value, path, 0);
     if (Array.isArray(value)) return value.map((item, index) => walk(item, `${path}[${index}]`));
-    if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, walk(item, path ? `${path}.${key}` : key)]));
+    if (value !== null && typeof value === 'object')
+      return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, walk(item, path ? `${path}.${key}` : key)]));
     return value;
   }
 

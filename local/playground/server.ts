@@ -192,7 +192,10 @@ export async function startPlayground(world: World, options: PlaygroundOptions =
         return send(res, 200, { status: result.statusCode });
       }
       case '/api/click': {
-        const result = await world.click(user, channel, str(body.ts, 'ts'), { action_id: str(body.actionId, 'actionId'), ...(typeof body.value === 'string' ? { value: body.value } : {}) });
+        const result = await world.click(user, channel, str(body.ts, 'ts'), {
+          action_id: str(body.actionId, 'actionId'),
+          ...(typeof body.value === 'string' ? { value: body.value } : {}),
+        });
         return send(res, 200, { status: result.statusCode });
       }
       default:

@@ -273,14 +273,23 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Loca
     const method = req.method ?? 'GET';
     const path = parsed.pathname;
     if (path === '/' && method === 'GET') {
-      return { host: '', ...json(200, { registry: 'local', hosts: Object.fromEntries([...hosts].map(([h, s]) => [h, { base: `${url}/${h}`, service: s.auth.service, realm: `${url}/${s.auth.realm}` }])) }) };
+      return {
+        host: '',
+        ...json(200, {
+          registry: 'local',
+          hosts: Object.fromEntries([...hosts].map(([h, s]) => [h, { base: `${url}/${h}`, service: s.auth.service, realm: `${url}/${s.auth.realm}` }])),
+        }),
+      };
     }
     // Token endpoints (realms) first: quay.io's lives under /v2/.
     for (const [host, state] of hosts) {
       const realm = `/${state.auth.realm}`;
       if (path === realm || path === realm.replace(/\/$/, '') || path === `${realm}/`) {
         if (method !== 'GET') return { host: realm.split('/')[1]!, ...json(405, { details: 'method not allowed' }) };
-        const scopes = parsed.searchParams.getAll('scope').flatMap((s) => s.split(' ')).filter(Boolean);
+        const scopes = parsed.searchParams
+          .getAll('scope')
+          .flatMap((s) => s.split(' '))
+          .filter(Boolean);
         const service = parsed.searchParams.get('service') ?? state.auth.service;
         const token = issueToken(host, service, scopes);
         return { host: realm.split('/')[1]!, ...json(200, { token, access_token: token, expires_in: ttl, issued_at: new Date().toISOString() }) };
@@ -290,7 +299,11 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Loca
     const host = slash > 0 ? path.slice(1, slash) : path.slice(1);
     const state = hosts.get(host);
     const rest = slash > 0 ? path.slice(slash) : '';
-    if (!state || !rest.startsWith('/v2/')) return { host, ...json(404, { errors: [{ code: 'NOT_FOUND', message: `no registry ${host || '(none)'} here; hosts: ${[...hosts.keys()].join(', ')}` }] }) };
+    if (!state || !rest.startsWith('/v2/'))
+      return {
+        host,
+        ...json(404, { errors: [{ code: 'NOT_FOUND', message: `no registry ${host || '(none)'} here; hosts: ${[...hosts.keys()].join(', ')}` }] }),
+      };
 
     const realm = `${url}/${state.auth.realm}`;
     const challenge = (scope?: string, error?: string) =>
@@ -298,7 +311,13 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Loca
     const token = checkToken(req.headers.authorization, state.auth.service);
 
     if (rest === '/v2/' || rest === '/v2') {
-      if (typeof token !== 'object') return { host, ...errors(401, 'UNAUTHORIZED', 'authentication required', null, { 'www-authenticate': challenge(undefined, token === 'invalid' ? 'invalid_token' : undefined) }) };
+      if (typeof token !== 'object')
+        return {
+          host,
+          ...errors(401, 'UNAUTHORIZED', 'authentication required', null, {
+            'www-authenticate': challenge(undefined, token === 'invalid' ? 'invalid_token' : undefined),
+          }),
+        };
       return { host, ...json(200, {}, API_VERSION) };
     }
     const manifest = /^\/v2\/(.+)\/manifests\/([^/]+)$/.exec(rest);
@@ -310,7 +329,12 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Loca
     const scope = `repository:${name}:pull`;
     if (typeof token !== 'object' || !token.access.some((a) => a.type === 'repository' && a.name === name && a.actions.includes('pull'))) {
       const error = token === 'invalid' ? 'invalid_token' : token === 'missing' ? undefined : 'insufficient_scope';
-      return { host, ...errors(401, 'UNAUTHORIZED', 'authentication required', [{ Type: 'repository', Class: '', Name: name, Action: 'pull' }], { 'www-authenticate': challenge(scope, error) }) };
+      return {
+        host,
+        ...errors(401, 'UNAUTHORIZED', 'authentication required', [{ Type: 'repository', Class: '', Name: name, Action: 'pull' }], {
+          'www-authenticate': challenge(scope, error),
+        }),
+      };
     }
     const repo = state.repositories.get(name);
     if (!repo) return { host, ...errors(404, 'NAME_UNKNOWN', 'repository name not known to registry', { name }) };
@@ -338,7 +362,15 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Loca
     );
     const takes = (type: string) => accepted.size === 0 || accepted.has('*/*') || accepted.has(type);
     if (found.mediaType === MEDIA_TYPES.ociIndex && !takes(MEDIA_TYPES.ociIndex)) {
-      return { host, ...errors(404, 'MANIFEST_UNKNOWN', 'OCI index found, but accept header does not support OCI indexes', byDigest ? { Digest: reference } : { Tag: reference }) };
+      return {
+        host,
+        ...errors(
+          404,
+          'MANIFEST_UNKNOWN',
+          'OCI index found, but accept header does not support OCI indexes',
+          byDigest ? { Digest: reference } : { Tag: reference },
+        ),
+      };
     }
     if (found.mediaType === MEDIA_TYPES.dockerList && !takes(MEDIA_TYPES.dockerList)) {
       // distribution rewrites a list fetched by tag to its linux/amd64 manifest for old clients.

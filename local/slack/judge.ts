@@ -42,15 +42,68 @@ export const LIMITS = {
 } as const;
 
 /** Block types Slack documents for messages (docs.slack.dev/reference/block-kit/blocks). */
-const BLOCK_TYPES = new Set(['actions', 'context', 'context_actions', 'divider', 'file', 'header', 'image', 'input', 'markdown', 'rich_text', 'section', 'table', 'video']);
+const BLOCK_TYPES = new Set([
+  'actions',
+  'context',
+  'context_actions',
+  'divider',
+  'file',
+  'header',
+  'image',
+  'input',
+  'markdown',
+  'rich_text',
+  'section',
+  'table',
+  'video',
+]);
 /** Interactive elements (docs.slack.dev/reference/block-kit/block-elements). */
 const INTERACTIVE = new Set([
-  'button', 'checkboxes', 'datepicker', 'datetimepicker', 'email_text_input', 'feedback_buttons', 'file_input', 'icon_button', 'number_input', 'overflow',
-  'plain_text_input', 'radio_buttons', 'rich_text_input', 'static_select', 'external_select', 'users_select', 'conversations_select', 'channels_select',
-  'multi_static_select', 'multi_external_select', 'multi_users_select', 'multi_conversations_select', 'multi_channels_select', 'timepicker', 'url_text_input', 'workflow_button',
+  'button',
+  'checkboxes',
+  'datepicker',
+  'datetimepicker',
+  'email_text_input',
+  'feedback_buttons',
+  'file_input',
+  'icon_button',
+  'number_input',
+  'overflow',
+  'plain_text_input',
+  'radio_buttons',
+  'rich_text_input',
+  'static_select',
+  'external_select',
+  'users_select',
+  'conversations_select',
+  'channels_select',
+  'multi_static_select',
+  'multi_external_select',
+  'multi_users_select',
+  'multi_conversations_select',
+  'multi_channels_select',
+  'timepicker',
+  'url_text_input',
+  'workflow_button',
 ]);
 /** What a section's accessory may be. */
-const ACCESSORIES = new Set([...INTERACTIVE].filter((t) => !['email_text_input', 'file_input', 'number_input', 'plain_text_input', 'rich_text_input', 'url_text_input', 'feedback_buttons', 'icon_button'].includes(t)).concat('image'));
+const ACCESSORIES = new Set(
+  [...INTERACTIVE]
+    .filter(
+      (t) =>
+        ![
+          'email_text_input',
+          'file_input',
+          'number_input',
+          'plain_text_input',
+          'rich_text_input',
+          'url_text_input',
+          'feedback_buttons',
+          'icon_button',
+        ].includes(t),
+    )
+    .concat('image'),
+);
 const TEXT_TYPES = new Set(['plain_text', 'mrkdwn']);
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -97,7 +150,10 @@ class Judge {
   items(value: unknown, pointer: string, max: number, required = true): unknown[] {
     if (value === undefined && !required) return [];
     if (!Array.isArray(value)) {
-      this.fail(value === undefined ? `missing required field: ${pointer.split('/').pop()}` : 'must provide an array', value === undefined ? pointer.split('/').slice(0, -1).join('/') : pointer);
+      this.fail(
+        value === undefined ? `missing required field: ${pointer.split('/').pop()}` : 'must provide an array',
+        value === undefined ? pointer.split('/').slice(0, -1).join('/') : pointer,
+      );
       return [];
     }
     if (value.length === 0 && required) this.fail('must provide at least 1 items', pointer);
@@ -146,7 +202,11 @@ class Judge {
       case 'image':
         return this.image(block, pointer);
       case 'markdown':
-        if (typeof block.text !== 'string') return this.fail(block.text === undefined ? 'missing required field: text' : 'must provide a string', block.text === undefined ? pointer : `${pointer}/text`);
+        if (typeof block.text !== 'string')
+          return this.fail(
+            block.text === undefined ? 'missing required field: text' : 'must provide a string',
+            block.text === undefined ? pointer : `${pointer}/text`,
+          );
         return this.maxChars(block.text, LIMITS.markdownText, `${pointer}/text`);
       case 'rich_text':
         this.items(block.elements, `${pointer}/elements`, Number.MAX_SAFE_INTEGER);
@@ -173,7 +233,8 @@ class Judge {
     else this.text(element.text, `${pointer}/text`, LIMITS.buttonText, 'plain_text');
     this.string(element.value, `${pointer}/value`, { max: LIMITS.buttonValue });
     this.string(element.url, `${pointer}/url`, { max: LIMITS.url });
-    if (element.style !== undefined && element.style !== 'primary' && element.style !== 'danger') this.fail('must be one of: primary, danger', `${pointer}/style`);
+    if (element.style !== undefined && element.style !== 'primary' && element.style !== 'danger')
+      this.fail('must be one of: primary, danger', `${pointer}/style`);
   }
 }
 
@@ -201,7 +262,8 @@ export function judgeBlocks(blocks: unknown[]): void {
   const judge = new Judge();
   blocks.forEach((b, i) => judge.block(b, `/blocks/${i}`));
   // Same shape as Slack's reply (`errors` and `response_metadata.messages`), which the WebClient logs.
-  if (judge.errors.length) throw new SlackRefusal('invalid_blocks', { errors: judge.errors, response_metadata: { messages: judge.errors.map((e) => `[ERROR] ${e}`) } });
+  if (judge.errors.length)
+    throw new SlackRefusal('invalid_blocks', { errors: judge.errors, response_metadata: { messages: judge.errors.map((e) => `[ERROR] ${e}`) } });
 }
 
 export interface JudgedMessage {
@@ -236,7 +298,10 @@ export function judgeMessage(args: Record<string, unknown>, kind: MessageKind): 
       text = [...text].slice(0, limit).join('');
       warning = {
         warning: 'message_truncated',
-        response_metadata: { warnings: ['message_truncated'], messages: ['[WARN] Your message was truncated but still posted. The `text` field accepts up to 40,000 characters.'] },
+        response_metadata: {
+          warnings: ['message_truncated'],
+          messages: ['[WARN] Your message was truncated but still posted. The `text` field accepts up to 40,000 characters.'],
+        },
       };
     }
   }

@@ -24,10 +24,23 @@ export interface SlackUser {
   /** A member of another workspace seen through a shared channel (default: this workspace). */
   teamId?: string;
 }
-export interface SlackChannel { id: string; name: string; members: string[]; isPrivate: boolean; isArchived: boolean }
-export interface SlackReaction { name: string; users: string[] }
+export interface SlackChannel {
+  id: string;
+  name: string;
+  members: string[];
+  isPrivate: boolean;
+  isArchived: boolean;
+}
+export interface SlackReaction {
+  name: string;
+  users: string[];
+}
 /** A previous version of an edited message. */
-export interface SlackEdit { text: string; blocks?: unknown[]; replacedAt: number }
+export interface SlackEdit {
+  text: string;
+  blocks?: unknown[];
+  replacedAt: number;
+}
 export interface SlackMessage {
   channel: string;
   ts: string;
@@ -73,7 +86,13 @@ export interface ResponseUrlPost {
   replaceOriginal: boolean;
   deleteOriginal: boolean;
 }
-export interface ApiCall { method: string; args: Record<string, unknown>; at: number; status: number; error?: string }
+export interface ApiCall {
+  method: string;
+  args: Record<string, unknown>;
+  at: number;
+  status: number;
+  error?: string;
+}
 
 export interface SlackWorkspace {
   team: { id: string; name: string; domain: string };
@@ -87,7 +106,12 @@ export interface SlackWorkspace {
   responses: ResponseUrlPost[];
 }
 
-export interface ReactionEvent { user: string; reaction: string; item: { type: 'message'; channel: string; ts: string }; itemUser?: string }
+export interface ReactionEvent {
+  user: string;
+  reaction: string;
+  item: { type: 'message'; channel: string; ts: string };
+  itemUser?: string;
+}
 export interface SlackServerEvents {
   message: [SlackMessage];
   message_changed: [{ message: SlackMessage; previous: SlackEdit }];
@@ -205,12 +229,16 @@ export async function startSlackServer(options: SlackServerOptions = {}): Promis
   };
 
   // ---- faults -------------------------------------------------------------------------------
-  type Fault = { method: string; remaining: number; match?: FaultMatch } & ({ kind: 'ratelimit'; retryAfter: number } | { kind: 'fail'; error: string; extra?: Record<string, unknown> });
+  type Fault = { method: string; remaining: number; match?: FaultMatch } & (
+    | { kind: 'ratelimit'; retryAfter: number }
+    | { kind: 'fail'; error: string; extra?: Record<string, unknown> }
+  );
   let faultList: Fault[] = [];
   let latencyMs = 0;
   const faults: SlackFaults = {
     rateLimit: (method, times = 1, retryAfterSec = 1) => void faultList.push({ method, remaining: times, kind: 'ratelimit', retryAfter: retryAfterSec }),
-    fail: (method, error, times = 1, match, extra) => void faultList.push({ method, remaining: times, kind: 'fail', error, ...(match ? { match } : {}), ...(extra ? { extra } : {}) }),
+    fail: (method, error, times = 1, match, extra) =>
+      void faultList.push({ method, remaining: times, kind: 'fail', error, ...(match ? { match } : {}), ...(extra ? { extra } : {}) }),
     latency: (ms) => void (latencyMs = ms),
     clear: () => {
       faultList = [];
@@ -312,7 +340,14 @@ export async function startSlackServer(options: SlackServerOptions = {}): Promis
     'chat.postMessage': (args) => {
       const ch = postable(args.channel);
       const { text, blocks, warning } = content(args, 'post');
-      const msg = addMessage({ channel: ch.id, threadTs: threadRoot(ch.id, args.thread_ts), ...botFields(), text: text ?? '', blocks, mrkdwn: bool(args.mrkdwn, true) });
+      const msg = addMessage({
+        channel: ch.id,
+        threadTs: threadRoot(ch.id, args.thread_ts),
+        ...botFields(),
+        text: text ?? '',
+        blocks,
+        mrkdwn: bool(args.mrkdwn, true),
+      });
       return { channel: ch.id, ts: msg.ts, message: toApi(msg), ...warning };
     },
     'chat.update': (args) => {

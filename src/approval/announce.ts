@@ -10,7 +10,9 @@ import type { ApprovalRequest } from './types';
 export async function announceRequest(slack: WebClient, request: ApprovalRequest, logger: Logger): Promise<void> {
   await slack.chat.update({ channel: request.channelId, ts: request.messageTs, text: approvalMessage(request) });
   for (const name of [request.rule.approveEmoji, request.rule.rejectEmoji]) {
-    await slack.reactions.add({ channel: request.channelId, timestamp: request.messageTs, name }).catch((error: unknown) => logger.warn('could not add reaction', { name, error }));
+    await slack.reactions
+      .add({ channel: request.channelId, timestamp: request.messageTs, name })
+      .catch((error: unknown) => logger.warn('could not add reaction', { name, error }));
   }
 }
 

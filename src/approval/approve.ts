@@ -39,7 +39,11 @@ export const approveByReaction: ReactionHandler = async (ctx) => {
   if (job.userId === request.requesterId) {
     if (!job.added) return;
     if (approving) {
-      await tell(ctx, request, `You asked for ${request.label}, so your :${rule.approveEmoji}: does not count: someone else with the ${rule.approverRole} role has to approve it.`);
+      await tell(
+        ctx,
+        request,
+        `You asked for ${request.label}, so your :${rule.approveEmoji}: does not count: someone else with the ${rule.approverRole} role has to approve it.`,
+      );
       await audit(ctx, request, 'denied', 'refused', 'the requester cannot approve their own request');
       return;
     }
@@ -72,7 +76,10 @@ export const approveByReaction: ReactionHandler = async (ctx) => {
     const after = await ctx.approvals.requests.withdraw(key, job.userId);
     if (!after) return;
     await audit(ctx, after, 'allowed', 'success', 'approval withdrawn');
-    await Promise.all([update(ctx, after), note(ctx, after, `↩️ <@${job.userId}> withdrew their approval (${after.approvals?.length ?? 0} of ${rule.required}).`)]);
+    await Promise.all([
+      update(ctx, after),
+      note(ctx, after, `↩️ <@${job.userId}> withdrew their approval (${after.approvals?.length ?? 0} of ${rule.required}).`),
+    ]);
     return;
   }
   const after = await ctx.approvals.requests.approve(key, job.userId, ctx.now());
@@ -115,7 +122,9 @@ async function decide(ctx: ReactionContext, request: ApprovalRequest, status: 'a
   // The workflow waits on this callback; without an id yet, it reads the decision when it attaches one.
   let failure: unknown;
   await notify(ctx, decided, status).catch((error: unknown) => (failure = error));
-  const late = failure ? `\n⚠️ The workflow could not be told yet (${escapeText((failure as Error).message)}); reacting again retries, and it finds the decision by ${clock(decided.rule.deadline)} at the latest.` : '';
+  const late = failure
+    ? `\n⚠️ The workflow could not be told yet (${escapeText((failure as Error).message)}); reacting again retries, and it finds the decision by ${clock(decided.rule.deadline)} at the latest.`
+    : '';
   const text =
     status === 'approved'
       ? `👍 Approved by ${(decided.approvals ?? [ctx.job.userId]).map((u) => `<@${u}>`).join(', ')}: ${decided.doing} now.`
@@ -127,15 +136,21 @@ async function decide(ctx: ReactionContext, request: ApprovalRequest, status: 'a
 }
 
 async function update(ctx: ReactionContext, request: ApprovalRequest): Promise<void> {
-  await ctx.slack.chat.update({ channel: request.channelId, ts: request.messageTs, text: approvalMessage(request) }).catch((error: unknown) => ctx.logger.warn('could not update the request message', { error }));
+  await ctx.slack.chat
+    .update({ channel: request.channelId, ts: request.messageTs, text: approvalMessage(request) })
+    .catch((error: unknown) => ctx.logger.warn('could not update the request message', { error }));
 }
 
 async function note(ctx: ReactionContext, request: ApprovalRequest, text: string): Promise<void> {
-  await ctx.slack.chat.postMessage({ channel: request.channelId, thread_ts: request.messageTs, text }).catch((error: unknown) => ctx.logger.warn('could not post in the thread', { error }));
+  await ctx.slack.chat
+    .postMessage({ channel: request.channelId, thread_ts: request.messageTs, text })
+    .catch((error: unknown) => ctx.logger.warn('could not post in the thread', { error }));
 }
 
 async function tell(ctx: ReactionContext, request: ApprovalRequest, text: string): Promise<void> {
-  await ctx.slack.chat.postEphemeral({ channel: request.channelId, user: ctx.job.userId, text }).catch((error: unknown) => ctx.logger.warn('could not send the ephemeral note', { error }));
+  await ctx.slack.chat
+    .postEphemeral({ channel: request.channelId, user: ctx.job.userId, text })
+    .catch((error: unknown) => ctx.logger.warn('could not send the ephemeral note', { error }));
 }
 
 async function audit(ctx: ReactionContext, request: ApprovalRequest, decision: AuditDecision, outcome: AuditOutcome, reason: string): Promise<void> {

@@ -50,7 +50,8 @@ export async function awaitApproval(context: DurableContext, deps: ApprovalWaitD
       async (callbackId) => {
         const request = await deps.approvals.requests.attachCallback(wait.requestKey, callbackId);
         // Decided before the callback existed: nobody else could complete it.
-        if (request && request.status !== 'pending') await deps.approvals.sendDecision(callbackId, { status: request.status, ...(request.decidedBy ? { by: request.decidedBy } : {}) }, deps.logger);
+        if (request && request.status !== 'pending')
+          await deps.approvals.sendDecision(callbackId, { status: request.status, ...(request.decidedBy ? { by: request.decidedBy } : {}) }, deps.logger);
       },
       { timeout: { seconds: waitSeconds } },
     );
@@ -65,13 +66,18 @@ export async function awaitApproval(context: DurableContext, deps: ApprovalWaitD
       // Enough approvals were stored before the deadline but never decided (the worker died between
       // the two updates): they count.
       if (request?.status === 'pending' && (request.approvals?.length ?? 0) >= request.rule.required) {
-        request = (await deps.approvals.requests.decide(wait.requestKey, 'approved', request.approvals!.at(-1)!, deps.now(), request.rule.required)) ?? (await deps.approvals.requests.get(wait.requestKey));
+        request =
+          (await deps.approvals.requests.decide(wait.requestKey, 'approved', request.approvals!.at(-1)!, deps.now(), request.rule.required)) ??
+          (await deps.approvals.requests.get(wait.requestKey));
       }
       if (request?.status === 'pending') {
-        request = (await deps.approvals.requests.decide(wait.requestKey, 'expired', 'deadline', deps.now())) ?? (await deps.approvals.requests.get(wait.requestKey));
+        request =
+          (await deps.approvals.requests.decide(wait.requestKey, 'expired', 'deadline', deps.now())) ?? (await deps.approvals.requests.get(wait.requestKey));
         if (request?.status === 'expired') {
           const client = await deps.slack();
-          await client.chat.update({ channel: wait.channelId, ts: wait.parentTs, text: approvalMessage(request) }).catch((e: unknown) => deps.logger.warn('could not mark the request expired', { error: e }));
+          await client.chat
+            .update({ channel: wait.channelId, ts: wait.parentTs, text: approvalMessage(request) })
+            .catch((e: unknown) => deps.logger.warn('could not mark the request expired', { error: e }));
           await deps.post('expired', `⌛ The request expired at ${clock(wait.deadline)} without enough approvals. Nothing was changed.`);
         }
       }
@@ -90,6 +96,7 @@ export async function awaitApproval(context: DurableContext, deps: ApprovalWaitD
 /** How an unapproved request ended, for the parent message. */
 export function notApprovedSummary(decision: Decision): string {
   if (decision.status === 'rejected') return `rejected by <@${decision.decidedBy}>`;
-  if (decision.status === 'cancelled') return decision.decidedBy === WITHDRAWN_BY_BOT ? 'withdrawn: the request could not be shown in Slack' : 'withdrawn by the requester';
+  if (decision.status === 'cancelled')
+    return decision.decidedBy === WITHDRAWN_BY_BOT ? 'withdrawn: the request could not be shown in Slack' : 'withdrawn by the requester';
   return 'expired without approval';
 }

@@ -37,7 +37,10 @@ export const fromItem = (item: Record<string, unknown> | undefined): ApprovalReq
 };
 
 /** One conditional update of a request; the request after it, or undefined when the condition did not hold. */
-async function update(key: string, change: { set: string; when: string; values: Record<string, unknown>; names?: Record<string, string> }): Promise<ApprovalRequest | undefined> {
+async function update(
+  key: string,
+  change: { set: string; when: string; values: Record<string, unknown>; names?: Record<string, string> },
+): Promise<ApprovalRequest | undefined> {
   try {
     const out = await ddb.update({
       TableName: tableName('state'),

@@ -45,7 +45,11 @@ export interface AuditLog {
    * Records how an attempt ended. With `onlyIf`, only while the record still has that outcome: the
    * worker's "accepted, continues in a workflow" must not overwrite a workflow that already ended.
    */
-  complete(key: AuditKey, result: Pick<AuditRecord, 'outcome'> & Partial<Pick<AuditRecord, 'decision' | 'durationMs' | 'awsRequestIds' | 'threadTs' | 'reason' | 'detail'>>, onlyIf?: { outcome: AuditOutcome | AuditOutcome[] }): Promise<void>;
+  complete(
+    key: AuditKey,
+    result: Pick<AuditRecord, 'outcome'> & Partial<Pick<AuditRecord, 'decision' | 'durationMs' | 'awsRequestIds' | 'threadTs' | 'reason' | 'detail'>>,
+    onlyIf?: { outcome: AuditOutcome | AuditOutcome[] },
+  ): Promise<void>;
 }
 
 function auditKey(entry: Pick<AuditRecord, 'teamId' | 'at' | 'id'>): AuditKey {

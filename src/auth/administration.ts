@@ -33,7 +33,10 @@ export function mayAdminister(admin: AllowlistEntry | undefined, grant: Grant, c
   if (!wide) {
     return { allowed: false, reason: `your \`admin\` role does not cover ${service === ALL ? 'every service' : `service \`${service}\``}` };
   }
-  return { allowed: false, reason: `your \`admin\` role for ${service === ALL ? 'every service' : `service \`${service}\``} does not reach ${grant.channels ? 'all of those channels' : 'every channel'}` };
+  return {
+    allowed: false,
+    reason: `your \`admin\` role for ${service === ALL ? 'every service' : `service \`${service}\``} does not reach ${grant.channels ? 'all of those channels' : 'every channel'}`,
+  };
 }
 
 /** The part of someone's grants that `admin` administers (what a scoped admin is shown). */
@@ -44,6 +47,7 @@ export const grantsWithinScope = (admin: AllowlistEntry | undefined, grants: Gra
 export function mayRemove(admin: AllowlistEntry | undefined, target: AllowlistEntry, channelId: string): Decision {
   if (adminGrantsHere(admin, channelId).length === 0) return { allowed: false, reason: 'you need the `admin` role in this channel' };
   // Not which grants: the thread is public, and what lies beyond this admin's scope is not hers to learn.
-  if (!target.grants.every((grant) => mayAdminister(admin, grant, channelId).allowed)) return { allowed: false, reason: 'that person has grants beyond your scope' };
+  if (!target.grants.every((grant) => mayAdminister(admin, grant, channelId).allowed))
+    return { allowed: false, reason: 'that person has grants beyond your scope' };
   return { allowed: true };
 }

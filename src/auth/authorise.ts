@@ -18,4 +18,3 @@ export function authorise(request: ParsedRequest, entry: AllowlistEntry | undefi
   }
   return { allowed: false, reason: `\`${verb.name}\` does not say what it is checked against` };
 }
-

@@ -82,12 +82,15 @@ export function isAllowed(entry: AllowlistEntry | undefined, permission: Permiss
   if (!scope.channelId || !scope.service || (permission === 'run' && !scope.script)) {
     return { allowed: false, reason: `the request does not name the ${!scope.channelId ? 'channel' : !scope.service ? 'service' : 'script'} it acts on` };
   }
-  const what = [scope.service === ALL ? 'every service' : `service \`${scope.service}\``, scope.script ? `script \`${scope.script}\`` : undefined].filter(Boolean).join(', ');
+  const what = [scope.service === ALL ? 'every service' : `service \`${scope.service}\``, scope.script ? `script \`${scope.script}\`` : undefined]
+    .filter(Boolean)
+    .join(', ');
   const withPermission = entry.grants.filter((g) => grantsPermission(g, permission));
   if (withPermission.length === 0) return { allowed: false, reason: `you need the \`${needed}\` role for ${what}` };
   const inScope = withPermission.filter((g) => listCovers(g.services, scope.service) && (scope.script === undefined || coversScript(g, scope.script)));
   if (inScope.length === 0) return { allowed: false, reason: `your \`${needed}\` role does not cover ${what}` };
-  if (!inScope.some((g) => validInChannel(g, scope.channelId))) return { allowed: false, reason: `your \`${needed}\` role for ${what} is not valid in this channel` };
+  if (!inScope.some((g) => validInChannel(g, scope.channelId)))
+    return { allowed: false, reason: `your \`${needed}\` role for ${what} is not valid in this channel` };
   return { allowed: true };
 }
 
@@ -145,5 +148,7 @@ export function describeGrant(grant: Grant): string {
 /** Holds `role` (or admin) for the service, valid in the channel: who may approve a deploy. */
 export function holdsRole(entry: AllowlistEntry | undefined, role: Role, scope: Scope): boolean {
   if (!scope.service || !scope.channelId) return false;
-  return (entry?.grants ?? []).some((g) => (g.role === role || g.role === 'admin') && listCovers(g.services, scope.service) && validInChannel(g, scope.channelId));
+  return (entry?.grants ?? []).some(
+    (g) => (g.role === role || g.role === 'admin') && listCovers(g.services, scope.service) && validInChannel(g, scope.channelId),
+  );
 }

@@ -46,10 +46,14 @@ export function explainAwsError(error: unknown, doing: string): UserFacingError 
   if (/Throttl|TooManyRequests|RequestLimitExceeded|SlowDown/i.test(rawName)) {
     return wrap(`AWS kept throttling ${doing} after several retries with backoff. Try again in a minute.`);
   }
-  if (rawName === 'ClusterNotFoundException') return wrap(`The ECS cluster was not found while ${doing}. Check the target's \`cluster\` and \`region\` in the configuration.`);
-  if (rawName === 'ServiceNotFoundException' || rawName === 'ServiceNotActiveException') return wrap(`The ECS service was not found (or is not active) while ${doing}.`);
+  if (rawName === 'ClusterNotFoundException')
+    return wrap(`The ECS cluster was not found while ${doing}. Check the target's \`cluster\` and \`region\` in the configuration.`);
+  if (rawName === 'ServiceNotFoundException' || rawName === 'ServiceNotActiveException')
+    return wrap(`The ECS service was not found (or is not active) while ${doing}.`);
   if (/ExpiredToken|InvalidClientTokenId|UnrecognizedClient|InvalidSignature/i.test(rawName)) {
-    return wrap(`The bot's AWS credentials were rejected while ${doing} (${name}). If the target assumes a role, check that role's trust policy names the bot's role.`);
+    return wrap(
+      `The bot's AWS credentials were rejected while ${doing} (${name}). If the target assumes a role, check that role's trust policy names the bot's role.`,
+    );
   }
   if (/ECONNREFUSED|ENOTFOUND|ETIMEDOUT|TimeoutError|socket hang up/i.test(`${rawName} ${rawMessage}`)) {
     return wrap(`Could not reach AWS while ${doing} (${name}). If the bot runs in a VPC, it needs a route or an endpoint for this service.`);

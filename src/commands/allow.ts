@@ -28,14 +28,23 @@ export const allow: WorkerHandler<AllowArgs> = async ({ subject, grant }, ctx) =
     return { outcome: 'warning', summary: `<@${subject}> already had ${describeGrant(grant)}` };
   }
   if (grants.length > MAX_GRANTS_PER_PERSON) {
-    throw new UsageError(`<@${subject}> already has ${existing!.grants.length} grants, the most one person may hold (${MAX_GRANTS_PER_PERSON}). Remove them with \`/ecs deny\` and grant what is needed.`);
+    throw new UsageError(
+      `<@${subject}> already has ${existing!.grants.length} grants, the most one person may hold (${MAX_GRANTS_PER_PERSON}). Remove them with \`/ecs deny\` and grant what is needed.`,
+    );
   }
-  await allowlist.put({ teamId, userId: subject, grants, addedBy: adminId, updatedAt: new Date(now()).toISOString() }, existing ? { updatedAt: existing.updatedAt } : null);
+  await allowlist.put(
+    { teamId, userId: subject, grants, addedBy: adminId, updatedAt: new Date(now()).toISOString() },
+    existing ? { updatedAt: existing.updatedAt } : null,
+  );
   // The thread is public in the channel: show only what this admin administers.
   const visible = grantsWithinScope(admin, grants, channelId);
   const beyond = grants.length - visible.length;
   await out.post(
-    [`<@${subject}> now has:`, ...visible.map((g) => `• ${describeGrant(g)}`), ...(beyond ? [`• and ${beyond} grant${beyond === 1 ? '' : 's'} outside your scope`] : [])].join('\n'),
+    [
+      `<@${subject}> now has:`,
+      ...visible.map((g) => `• ${describeGrant(g)}`),
+      ...(beyond ? [`• and ${beyond} grant${beyond === 1 ? '' : 's'} outside your scope`] : []),
+    ].join('\n'),
   );
   return { outcome: 'success', summary: `granted ${describeGrant(grant)} to <@${subject}>` };
 };
@@ -47,11 +56,13 @@ async function requirePerson(ctx: WorkerContext, userId: string): Promise<void> 
     user = (await ctx.slack.users.info({ user: userId })).user;
   } catch (error) {
     const code = (error as { data?: { error?: string } }).data?.error;
-    if (code === 'user_not_found' || code === 'user_not_visible') throw new UsageError(`<@${userId}> is not a member of this workspace, so they cannot be given a role.`);
+    if (code === 'user_not_found' || code === 'user_not_visible')
+      throw new UsageError(`<@${userId}> is not a member of this workspace, so they cannot be given a role.`);
     throw error;
   }
   if (!user) throw new UsageError(`<@${userId}> is not a member of this workspace, so they cannot be given a role.`);
   if (user.is_bot || user.is_app_user) throw new UsageError(`<@${userId}> is a bot or an app: roles are for people, who are accountable for what they do.`);
   if (user.deleted) throw new UsageError(`<@${userId}> is deactivated, so they cannot be given a role.`);
-  if (user.team_id && user.team_id !== ctx.job.invocation.teamId) throw new UsageError(`<@${userId}> belongs to another workspace; grant roles in the workspace they work in.`);
+  if (user.team_id && user.team_id !== ctx.job.invocation.teamId)
+    throw new UsageError(`<@${userId}> belongs to another workspace; grant roles in the workspace they work in.`);
 }

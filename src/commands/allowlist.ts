@@ -24,6 +24,10 @@ export const allowlist: AckAnswer<NoArgs> = async (_args, { allowlist: store, in
   }
   const more = entries.length - lines.length;
   return {
-    text: [`*Allowlist* within your scope (${entries.length} ${entries.length === 1 ? 'person' : 'people'})`, ...lines, ...(more ? [`…and ${more} more (\`npm run allowlist -- list\` prints them all)`] : [])].join('\n'),
+    text: [
+      `*Allowlist* within your scope (${entries.length} ${entries.length === 1 ? 'person' : 'people'})`,
+      ...lines,
+      ...(more ? [`…and ${more} more (\`npm run allowlist -- list\` prints them all)`] : []),
+    ].join('\n'),
   };
 };

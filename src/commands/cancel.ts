@@ -20,7 +20,6 @@ export interface RunRecord extends Record<string, unknown> {
 /** Longer than the longest approval wait (7 days) plus a run. */
 const CANCEL_TTL_SECONDS = 8 * 86_400;
 
-
 /**
  * `/ecs cancel <run-id>` (or the Cancel button): asks the running job to stop. The worker sees the
  * request within seconds, sends Ctrl-C, then ends the session, and says so in the thread.
@@ -39,7 +38,12 @@ export const cancel: AckAnswer<CancelArgs> = async ({ runId }, { state, entry, i
   // Kept as long as a run may wait for its approval: a run cancelled while it waits never starts.
   const first = await state.claim(cancelKey(runId), CANCEL_TTL_SECONDS, { by: invocation.userId, at: new Date().toISOString() });
   // The cancel is stored: from here on a failing lookup only makes the answer less specific.
-  const waiting = run.threadTs ? await state.get<{ kind?: string; status?: string }>(trackedKey(run.channelId, run.threadTs)).then((r) => r?.status === 'pending', () => false) : false;
+  const waiting = run.threadTs
+    ? await state.get<{ kind?: string; status?: string }>(trackedKey(run.channelId, run.threadTs)).then(
+        (r) => r?.status === 'pending',
+        () => false,
+      )
+    : false;
   return {
     text: !first
       ? `Run \`${runId}\` is already being cancelled.`

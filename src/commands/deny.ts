@@ -9,7 +9,8 @@ import type { DenyArgs } from './verbs/args';
  */
 export const deny: WorkerHandler<DenyArgs> = async ({ subject }, { job, allowlist, out }) => {
   const { teamId, userId: adminId, channelId } = job.invocation;
-  if (subject === adminId) throw new PermissionDeniedError('you cannot remove yourself: ask another admin, so the allowlist is never left without one by accident');
+  if (subject === adminId)
+    throw new PermissionDeniedError('you cannot remove yourself: ask another admin, so the allowlist is never left without one by accident');
   const [admin, target] = await Promise.all([allowlist.get(teamId, adminId), allowlist.get(teamId, subject)]);
   if (!target) {
     await out.post(`<@${subject}> was not on the allowlist; nothing changed.`);

@@ -16,10 +16,17 @@ import type { CommandResult, WorkerContext } from '../worker/context';
 const lockSeconds = (expirySeconds: number, timeoutSeconds: number) => expirySeconds + 2 * timeoutSeconds + 3600;
 /** A worker lives at most 15 minutes. */
 const PLANNING_LOCK_SECONDS = 900;
-const newDeployId = () => randomBytes(6).toString('base64url').toLowerCase().replace(/[^a-z0-9]/g, '').padEnd(6, '0').slice(0, 6);
+const newDeployId = () =>
+  randomBytes(6)
+    .toString('base64url')
+    .toLowerCase()
+    .replace(/[^a-z0-9]/g, '')
+    .padEnd(6, '0')
+    .slice(0, 6);
 
 /** `/ecs deploy <service> <tag|image>` and `/ecs deploy <service> --redeploy`. */
-export const deploy: WorkerHandler<DeployArgs> = (args, ctx) => requestDeploy(ctx, args.action === 'redeploy' ? { action: 'redeploy' } : { action: 'deploy', image: args.image });
+export const deploy: WorkerHandler<DeployArgs> = (args, ctx) =>
+  requestDeploy(ctx, args.action === 'redeploy' ? { action: 'redeploy' } : { action: 'deploy', image: args.image });
 
 /** `/ecs rollback <service> [revision]`. */
 export const rollback: WorkerHandler<RollbackArgs> = ({ revision }, ctx) => requestDeploy(ctx, { action: 'rollback', ...(revision ? { revision } : {}) });
@@ -36,7 +43,14 @@ async function requestDeploy(ctx: WorkerContext, input: PlanInput & { action: De
   const typed = commandText(invocation);
   const lockKey = deployLockKey(target);
   const deployId = newDeployId();
-  const lock: DeployLock = { deployId, userId: invocation.userId, channelId: invocation.channelId, threadTs: ctx.out.parentTs, startedAt: new Date(ctx.now()).toISOString(), commandText: typed };
+  const lock: DeployLock = {
+    deployId,
+    userId: invocation.userId,
+    channelId: invocation.channelId,
+    threadTs: ctx.out.parentTs,
+    startedAt: new Date(ctx.now()).toISOString(),
+    commandText: typed,
+  };
   // Held for a worker's lifetime while planning (a worker that dies frees it soon), for the whole
   // request, rollout and rollback once the workflow has it.
   if (!(await ctx.state.claim(lockKey, PLANNING_LOCK_SECONDS, lock))) {
@@ -54,7 +68,9 @@ async function requestDeploy(ctx: WorkerContext, input: PlanInput & { action: De
   // What to undo if a later step fails: nothing stored yet, a stored request, or a started workflow.
   let phase: 'planning' | 'stored' | 'started' = 'planning';
   try {
-    await ctx.out.post(`🔎 Planning: reading \`${target.service}\` in \`${target.cluster}\` (${target.region})${input.action === 'deploy' ? ' and checking the image' : ''}…`);
+    await ctx.out.post(
+      `🔎 Planning: reading \`${target.service}\` in \`${target.cluster}\` (${target.region})${input.action === 'deploy' ? ' and checking the image' : ''}…`,
+    );
     const history = input.action === 'rollback' && !input.revision ? await ctx.deployHistory.list(target.alias) : [];
     const { plan, notes } = await planDeploy(ctx.aws!, target, { ...input, history });
     const now = ctx.now();
@@ -87,7 +103,8 @@ async function requestDeploy(ctx: WorkerContext, input: PlanInput & { action: De
     };
     if (notes.length) await ctx.out.post(notes.join('\n'));
     // Tracked before the message says "react here", so no early reaction is dropped by the ingress.
-    if (!(await ctx.approvals.requests.create(request, lockSeconds(settings.expirySeconds, settings.timeoutSeconds) + 86_400))) throw new Error(`a deploy request already exists for message ${key}`);
+    if (!(await ctx.approvals.requests.create(request, lockSeconds(settings.expirySeconds, settings.timeoutSeconds) + 86_400)))
+      throw new Error(`a deploy request already exists for message ${key}`);
     phase = 'stored';
     // The request is stored before the workflow starts (it attaches its callback to it) and shown
     // after: a deploy that cannot be orchestrated never asks anyone to approve it.
@@ -113,7 +130,9 @@ async function requestDeploy(ctx: WorkerContext, input: PlanInput & { action: De
     phase = 'started';
     await ctx.state.refresh(lockKey, lockSeconds(settings.expirySeconds, settings.timeoutSeconds), { deployId });
     await announceRequest(ctx.slack, request, ctx.logger);
-    await ctx.out.post(`🗳️ Approval requested above: ${request.rule.required} approval${request.rule.required > 1 ? 's' : ''} needed until ${new Date(request.rule.deadline).toISOString().slice(11, 16)} UTC. Progress will appear here.`);
+    await ctx.out.post(
+      `🗳️ Approval requested above: ${request.rule.required} approval${request.rule.required > 1 ? 's' : ''} needed until ${new Date(request.rule.deadline).toISOString().slice(11, 16)} UTC. Progress will appear here.`,
+    );
     return { outcome: 'success', summary: `deploy ${deployId}: waiting for approval`, continues: true };
   } catch (error) {
     if (phase === 'started') {

@@ -101,9 +101,7 @@ export function unknownChoice(kind: string, input: string, choices: readonly str
 export function parseUserMention(word: string): string {
   const match = /^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$/.exec(word) ?? /^([UW][A-Z0-9]{2,})$/.exec(word);
   if (!match) {
-    throw new UsageError(
-      `\`${escapeText(word)}\` is not a user mention. Type @ and pick the person from the list, so Slack sends their user id.`,
-    );
+    throw new UsageError(`\`${escapeText(word)}\` is not a user mention. Type @ and pick the person from the list, so Slack sends their user id.`);
   }
   return match[1]!;
 }

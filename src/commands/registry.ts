@@ -56,20 +56,43 @@ export const helpVerb = defineVerb<HelpArgs>({
     }
     const lines = VERBS.map((v) => `• \`${escapeText(v.usage)}\` — ${v.summary}`);
     return {
-      text: ['*ecs-chatops* operates Amazon ECS services from Slack. Commands:', ...lines, 'Answers appear in a thread under a message in this channel. `/ecs help &lt;command&gt;` explains one.'].join('\n'),
+      text: [
+        '*ecs-chatops* operates Amazon ECS services from Slack. Commands:',
+        ...lines,
+        'Answers appear in a thread under a message in this channel. `/ecs help &lt;command&gt;` explains one.',
+      ].join('\n'),
     };
   },
 });
 
 /** Every verb, in the order `/ecs help` lists them. */
-export const VERBS: readonly AnyVerb[] = [helpVerb, whoamiVerb, servicesVerb, statusVerb, verifyVerb, runVerb, deployVerb, rollbackVerb, scriptsVerb, cancelVerb, allowVerb, denyVerb, allowlistVerb];
+export const VERBS: readonly AnyVerb[] = [
+  helpVerb,
+  whoamiVerb,
+  servicesVerb,
+  statusVerb,
+  verifyVerb,
+  runVerb,
+  deployVerb,
+  rollbackVerb,
+  scriptsVerb,
+  cancelVerb,
+  allowVerb,
+  denyVerb,
+  allowlistVerb,
+];
 
 const ALIASES: Record<string, string> = { '?': 'help', '-h': 'help', '--help': 'help', me: 'whoami', list: 'services' };
 
 export function findVerb(word: string): AnyVerb {
   const name = ALIASES[word.toLowerCase()] ?? word.toLowerCase();
   const verb = VERBS.find((v) => v.name === name);
-  if (!verb) throw unknownChoice('command', word, VERBS.map((v) => v.name));
+  if (!verb)
+    throw unknownChoice(
+      'command',
+      word,
+      VERBS.map((v) => v.name),
+    );
   return verb;
 }
 

@@ -37,7 +37,13 @@ const DETACH_ABOVE_SECONDS = 12 * 60;
 /** Time between follows of a detached run (RUN_WORKFLOW_POLL_SECONDS overrides it). */
 const DEFAULT_POLL_SECONDS = 30;
 
-const newRunId = () => randomBytes(6).toString('base64url').toLowerCase().replace(/[^a-z0-9]/g, '').padEnd(6, '0').slice(0, 6);
+const newRunId = () =>
+  randomBytes(6)
+    .toString('base64url')
+    .toLowerCase()
+    .replace(/[^a-z0-9]/g, '')
+    .padEnd(6, '0')
+    .slice(0, 6);
 
 /**
  * `/ecs run <script> [args]`: one declared script, in the manager container, through ECS Exec,
@@ -54,7 +60,16 @@ export const run: WorkerHandler<RunArgs> = async ({ script: name, args: values }
   const started = ctx.now();
   const { invocation } = ctx.job;
   const lock = runLockKey(name, script.target);
-  const record: RunRecord = { runId, script: name, target: script.target, teamId: invocation.teamId, userId: invocation.userId, channelId: invocation.channelId, threadTs: ctx.out.parentTs, startedAt: new Date(started).toISOString() };
+  const record: RunRecord = {
+    runId,
+    script: name,
+    target: script.target,
+    teamId: invocation.teamId,
+    userId: invocation.userId,
+    channelId: invocation.channelId,
+    threadTs: ctx.out.parentTs,
+    startedAt: new Date(started).toISOString(),
+  };
   // A run that waits for approval holds its lock (and run record) while it waits.
   const approvalSeconds = script.requiresApproval ? ctx.config.targets[script.target]!.deploy.expirySeconds : 0;
   const holdSeconds = approvalSeconds + script.timeoutSeconds + 600;
@@ -72,7 +87,8 @@ export const run: WorkerHandler<RunArgs> = async ({ script: name, args: values }
   // Longer than ECS Exec's idle limit, or than this Lambda can wait, or waiting for an approval:
   // detached, followed by the durable workflow, which then owns the lock and the run record and
   // releases them at the end.
-  const detach = script.requiresApproval || script.timeoutSeconds > DETACH_ABOVE_SECONDS || script.timeoutSeconds * 1000 > ctx.remainingMs() - REPORT_RESERVE_MS;
+  const detach =
+    script.requiresApproval || script.timeoutSeconds > DETACH_ABOVE_SECONDS || script.timeoutSeconds * 1000 > ctx.remainingMs() - REPORT_RESERVE_MS;
   let handedOff = false;
   try {
     if (detach) {
@@ -127,7 +143,13 @@ async function runDetached(ctx: WorkerContext, spec: RunSpec, lock: string | und
   // Stored before the workflow starts (it attaches its callback to it), shown after it started.
   const approval = spec.script.requiresApproval ? await storeApprovalRequest(ctx, spec) : undefined;
   try {
-    const payload = approval ? { ...input, approval: { requestKey: approval.requestKey, requestedAt: approval.requestedAt, deadline: approval.deadline }, parentText: approval.parentText } : input;
+    const payload = approval
+      ? {
+          ...input,
+          approval: { requestKey: approval.requestKey, requestedAt: approval.requestedAt, deadline: approval.deadline },
+          parentText: approval.parentText,
+        }
+      : input;
     await startDurableExecution(functionName, payload, 'run workflow', `run-${spec.runId}`);
   } catch (error) {
     if (approval) await ctx.approvals.requests.remove(approval.requestKey).catch(() => undefined);
@@ -157,7 +179,10 @@ async function runDetached(ctx: WorkerContext, spec: RunSpec, lock: string | und
  * under the rules of the script's target (`targets.<alias>.deploy`), decided by reaction exactly
  * as deploys are (src/approval/approve.ts); the workflow waits for it before it starts the script.
  */
-async function storeApprovalRequest(ctx: WorkerContext, spec: RunSpec): Promise<NonNullable<RunWorkflowInput['approval']> & { parentText: string; request: ApprovalRequest }> {
+async function storeApprovalRequest(
+  ctx: WorkerContext,
+  spec: RunSpec,
+): Promise<NonNullable<RunWorkflowInput['approval']> & { parentText: string; request: ApprovalRequest }> {
   const { invocation } = ctx.job;
   const settings = ctx.config.targets[spec.script.target]!.deploy;
   const requestKey = requestKeyFor(invocation.channelId, ctx.out.parentTs);
@@ -176,14 +201,29 @@ async function storeApprovalRequest(ctx: WorkerContext, spec: RunSpec): Promise<
     ...(invocation.userName ? { requesterName: invocation.userName } : {}),
     commandText: commandText(invocation),
     headline,
-    details: [`\`${spec.script.path}\`${spec.script.description ? ` (${escapeText(spec.script.description)})` : ''} with ${spec.args.length ? spec.args.map(code).join(' ') : 'no arguments'}, at most ${formatDuration(spec.script.timeoutSeconds * 1000)}`],
+    details: [
+      `\`${spec.script.path}\`${spec.script.description ? ` (${escapeText(spec.script.description)})` : ''} with ${spec.args.length ? spec.args.map(code).join(' ') : 'no arguments'}, at most ${formatDuration(spec.script.timeoutSeconds * 1000)}`,
+    ],
     doing: `running ${code(spec.label)}`,
     label: `run \`${spec.runId}\``,
-    rule: { required: settings.approvals, approverRole: settings.approverRole, approveEmoji: settings.approveEmoji, rejectEmoji: settings.rejectEmoji, deadline: now + settings.expirySeconds * 1000 },
+    rule: {
+      required: settings.approvals,
+      approverRole: settings.approverRole,
+      approveEmoji: settings.approveEmoji,
+      rejectEmoji: settings.rejectEmoji,
+      deadline: now + settings.expirySeconds * 1000,
+    },
     requestedAt: new Date(now).toISOString(),
   };
-  if (!(await ctx.approvals.requests.create(request, settings.expirySeconds + spec.script.timeoutSeconds + 86_400))) throw new Error(`a request already exists for message ${requestKey}`);
-  return { request, requestKey, requestedAt: now, deadline: request.rule.deadline, parentText: `${headline}\n${request.details.map((d) => `• ${d}`).join('\n')}\n` };
+  if (!(await ctx.approvals.requests.create(request, settings.expirySeconds + spec.script.timeoutSeconds + 86_400)))
+    throw new Error(`a request already exists for message ${requestKey}`);
+  return {
+    request,
+    requestKey,
+    requestedAt: now,
+    deadline: request.rule.deadline,
+    parentText: `${headline}\n${request.details.map((d) => `• ${d}`).join('\n')}\n`,
+  };
 }
 
 interface RunSpec {
@@ -260,7 +300,9 @@ async function runInline(ctx: WorkerContext, spec: RunSpec): Promise<CommandResu
   await ctx.state.release(cancelKey(spec.runId)).catch(() => undefined);
 
   if (stopReason === 'cancelled') {
-    await out.post(`🛑 Cancelled${cancelledBy ? ` by <@${cancelledBy}>` : ''}: the script got Ctrl-C and its session was ended after ${took}${exit !== undefined ? ` (exit code ${exit})` : ''}.`);
+    await out.post(
+      `🛑 Cancelled${cancelledBy ? ` by <@${cancelledBy}>` : ''}: the script got Ctrl-C and its session was ended after ${took}${exit !== undefined ? ` (exit code ${exit})` : ''}.`,
+    );
     return { outcome: 'cancelled', summary: `${escapeText(spec.label)}: cancelled after ${took}`, logFile, cleanup };
   }
   if (stopReason === 'timeout') {
@@ -268,7 +310,13 @@ async function runInline(ctx: WorkerContext, spec: RunSpec): Promise<CommandResu
     return { outcome: 'failure', summary: `${escapeText(spec.label)}: stopped at the time limit after ${took}`, logFile, cleanup };
   }
   const why =
-    exit !== undefined ? undefined : result.reason === 'socket_closed' ? 'the connection to the container was lost before the script finished' : result.reason === 'error' ? `the session failed (${escapeText(result.error?.message ?? 'unknown error')})` : 'the session ended without the script reporting its exit status';
+    exit !== undefined
+      ? undefined
+      : result.reason === 'socket_closed'
+        ? 'the connection to the container was lost before the script finished'
+        : result.reason === 'error'
+          ? `the session failed (${escapeText(result.error?.message ?? 'unknown error')})`
+          : 'the session ended without the script reporting its exit status';
   const end = endReport(spec.label, exit, took, size, why);
   await out.post(end.text);
   return { outcome: end.outcome, summary: end.summary, logFile, cleanup };

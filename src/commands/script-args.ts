@@ -11,7 +11,9 @@ export function scriptUsage(name: string, script: Script): string {
 }
 
 export function describeScriptArgs(script: Script): string[] {
-  return script.args.map((a) => `\`${a.name}\`${a.optional ? ' (optional)' : ''}: must match \`${escapeText(a.pattern)}\`${a.description ? `: ${escapeText(a.description)}` : ''}`);
+  return script.args.map(
+    (a) => `\`${a.name}\`${a.optional ? ' (optional)' : ''}: must match \`${escapeText(a.pattern)}\`${a.description ? `: ${escapeText(a.description)}` : ''}`,
+  );
 }
 
 /**

@@ -34,11 +34,9 @@ export async function readServiceSnapshot(ctx: StatusTarget): Promise<ServiceSna
   if (!aws || !target) throw new Error('status needs a target');
   const ecs = aws.ecs();
   const where = `${code(target.service)} in cluster ${code(target.cluster)} (${target.region})`;
-  const described = await ecs
-    .send(new DescribeServicesCommand({ cluster: target.cluster, services: [target.service] }))
-    .catch((error) => {
-      throw explainAwsError(error, `reading service ${where}`);
-    });
+  const described = await ecs.send(new DescribeServicesCommand({ cluster: target.cluster, services: [target.service] })).catch((error) => {
+    throw explainAwsError(error, `reading service ${where}`);
+  });
   const service = described.services?.[0];
   if (!service || service.status === 'INACTIVE') {
     const reason = described.failures?.[0]?.reason;
@@ -72,9 +70,7 @@ async function readStoppedTasks({ aws, target }: StatusTarget, service: Service)
   const out = await ecs.send(new DescribeTasksCommand({ cluster: target!.cluster, tasks: arns })).catch((error) => {
     throw explainAwsError(error, 'describing stopped tasks');
   });
-  return (out.tasks ?? [])
-    .sort((a, b) => (b.stoppedAt?.getTime() ?? 0) - (a.stoppedAt?.getTime() ?? 0))
-    .slice(0, MAX_STOPPED);
+  return (out.tasks ?? []).sort((a, b) => (b.stoppedAt?.getTime() ?? 0) - (a.stoppedAt?.getTime() ?? 0)).slice(0, MAX_STOPPED);
 }
 
 const OUTCOME: Record<Health, CommandResult['outcome']> = { healthy: 'success', degraded: 'warning', failing: 'failure' };

@@ -141,7 +141,11 @@ export function noWords(verb: Named, words: Words): NoArgs {
 
 export function resolveTarget(verb: Named, alias: string | undefined, config: Config, visible: Visibility): string {
   const choices = visible.services;
-  if (!alias) throw usageError(verb, choices.length ? `Which service? Choose one of ${choices.map((c) => `\`${c}\``).join(', ')}.` : 'Which service? You hold no role on any service here.');
+  if (!alias)
+    throw usageError(
+      verb,
+      choices.length ? `Which service? Choose one of ${choices.map((c) => `\`${c}\``).join(', ')}.` : 'Which service? You hold no role on any service here.',
+    );
   const exists = lookup(config.targets, alias) !== undefined;
   if (!exists || !choices.includes(alias)) throw unknownName('service', alias, choices, exists);
   return alias;
@@ -159,7 +163,10 @@ export function resolveScript(name: string, config: Config, visible: Visibility)
 function unknownName(kind: 'service' | 'script', input: string, visible: readonly string[], exists: boolean): UnknownNameError {
   const suggestion = closest(input, visible);
   const list = visible.length ? ` Yours here: ${visible.map((c) => `\`${c}\``).join(', ')}.` : '';
-  return new UnknownNameError(`Unknown ${kind} \`${escapeText(input)}\`, or not one of yours.${suggestion ? ` Did you mean \`${suggestion}\`?` : ''}${list}`, exists);
+  return new UnknownNameError(
+    `Unknown ${kind} \`${escapeText(input)}\`, or not one of yours.${suggestion ? ` Did you mean \`${suggestion}\`?` : ''}${list}`,
+    exists,
+  );
 }
 
 /** The scope of a verb that acts on the one service it names. */

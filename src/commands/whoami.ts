@@ -9,6 +9,10 @@ export const whoami: AckAnswer<NoArgs> = (_args, { invocation, entry }) => {
     };
   }
   return {
-    text: [`You are <@${invocation.userId}> (\`${invocation.userId}\`). Your grants:`, ...entry.grants.map((g) => `• ${describeGrant(g)}`), `Last changed ${entry.updatedAt} by <@${entry.addedBy}>.`].join('\n'),
+    text: [
+      `You are <@${invocation.userId}> (\`${invocation.userId}\`). Your grants:`,
+      ...entry.grants.map((g) => `• ${describeGrant(g)}`),
+      `Last changed ${entry.updatedAt} by <@${entry.addedBy}>.`,
+    ].join('\n'),
   };
 };

@@ -119,9 +119,7 @@ const configSchema = z.strictObject({
     teams: z.array(pattern(/^T[A-Z0-9]+$/, 'must be a Slack team id such as T0123ABCD')).check(z.minLength(1, 'name at least one team')),
     command: z._default(pattern(/^\/[a-z0-9_-]+$/, 'must be a slash command such as /ecs'), '/ecs'),
   }),
-  targets: z
-    .record(alias, targetSchema)
-    .check(z.refine((targets) => Object.keys(targets).length > 0, 'declare at least one target')),
+  targets: z.record(alias, targetSchema).check(z.refine((targets) => Object.keys(targets).length > 0, 'declare at least one target')),
   /** Maintenance scripts people may run with `/ecs run`, by name. */
   scripts: z._default(z.record(pattern(/^[\w][\w.-]{0,63}$/, 'must be a script name such as backup.sh'), scriptSchema), {}),
   audit: z._default(
@@ -157,12 +155,14 @@ export function parseConfig(raw: unknown): Config {
     const problems = Object.entries(result.data.targets).flatMap(([alias, target]) =>
       target.deploy.approveEmoji === target.deploy.rejectEmoji ? [`targets.${alias}.deploy.rejectEmoji: must differ from approveEmoji`] : [],
     );
-    problems.push(...Object.entries(result.data.scripts).flatMap(([name, script]) => {
-      const target = result.data.targets[script.target];
-      if (!target) return [`scripts.${name}.target: no target \`${script.target}\` (targets: ${Object.keys(result.data.targets).join(', ')})`];
-      if (!target.manager) return [`scripts.${name}.target: target \`${script.target}\` declares no manager container (targets.${script.target}.manager)`];
-      return [];
-    }));
+    problems.push(
+      ...Object.entries(result.data.scripts).flatMap(([name, script]) => {
+        const target = result.data.targets[script.target];
+        if (!target) return [`scripts.${name}.target: no target \`${script.target}\` (targets: ${Object.keys(result.data.targets).join(', ')})`];
+        if (!target.manager) return [`scripts.${name}.target: target \`${script.target}\` declares no manager container (targets.${script.target}.manager)`];
+        return [];
+      }),
+    );
     if (problems.length) throw new ConfigError(problems);
     // Names people type are looked up in these maps: without a prototype, `constructor` or
     // `__proto__` is just an unknown name, never an inherited property.

@@ -33,14 +33,23 @@ async function ecrImage(aws: AwsSession, ref: ImageRef): Promise<ImageCheck> {
   const where = `ECR repository ${code(ref.repository)} (account ${code(registryId)}, ${escapeText(region)})`;
   try {
     const out = await ecr.send(
-      new DescribeImagesCommand({ registryId, repositoryName: ref.repository, imageIds: [ref.digest ? { imageDigest: ref.digest } : { imageTag: ref.tag ?? 'latest' }] }),
+      new DescribeImagesCommand({
+        registryId,
+        repositoryName: ref.repository,
+        imageIds: [ref.digest ? { imageDigest: ref.digest } : { imageTag: ref.tag ?? 'latest' }],
+      }),
     );
     const found = out.imageDetails?.[0];
-    if (found) return { status: 'found', note: `${code(shortImageName(ref))} is in the ${where}${found.imagePushedAt ? `, pushed ${found.imagePushedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC` : ''}` };
+    if (found)
+      return {
+        status: 'found',
+        note: `${code(shortImageName(ref))} is in the ${where}${found.imagePushedAt ? `, pushed ${found.imagePushedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC` : ''}`,
+      };
   } catch (error) {
     const name = (error as { name?: string }).name;
     if (name === 'RepositoryNotFoundException') return { status: 'missing', note: `the ${where} does not exist` };
-    if (name !== 'ImageNotFoundException') return { status: 'unchecked', note: `could not look ${code(shortImageName(ref))} up in the ${where} (${escapeText((error as Error).message)})` };
+    if (name !== 'ImageNotFoundException')
+      return { status: 'unchecked', note: `could not look ${code(shortImageName(ref))} up in the ${where} (${escapeText((error as Error).message)})` };
   }
   const recent = await recentTags(ecr, registryId, ref.repository);
   return {

@@ -3,13 +3,7 @@
  * the service as it runs now, the task definition it would run, and every image that changes.
  * Bad input (an unknown tag, nothing to change, a CodeDeploy service) stops here.
  */
-import {
-  DescribeServicesCommand,
-  DescribeTaskDefinitionCommand,
-  ListTaskDefinitionsCommand,
-  type Service,
-  type TaskDefinition,
-} from '@aws-sdk/client-ecs';
+import { DescribeServicesCommand, DescribeTaskDefinitionCommand, ListTaskDefinitionsCommand, type Service, type TaskDefinition } from '@aws-sdk/client-ecs';
 import type { AwsSession } from '../aws/session';
 import { explainAwsError } from '../aws/errors';
 import type { Target } from '../config/schema';
@@ -48,7 +42,9 @@ export async function planDeploy(aws: AwsSession, target: { alias: string } & Ta
   });
   const service = described.services?.[0];
   if (!service || service.status !== 'ACTIVE') {
-    throw new UserFacingError(`Service ${where} ${service ? `is ${escapeText(service.status ?? '?')}` : 'was not found'}, so there is nothing to deploy to. Check \`targets.${target.alias}\` in the configuration.`);
+    throw new UserFacingError(
+      `Service ${where} ${service ? `is ${escapeText(service.status ?? '?')}` : 'was not found'}, so there is nothing to deploy to. Check \`targets.${target.alias}\` in the configuration.`,
+    );
   }
   const controller = service.deploymentController?.type ?? 'ECS';
   if (controller !== 'ECS') {
@@ -64,26 +60,43 @@ export async function planDeploy(aws: AwsSession, target: { alias: string } & Ta
   const inProgress = (service.deployments ?? []).filter((d) => d.status !== 'PRIMARY' || d.rolloutState === 'IN_PROGRESS');
   if (inProgress.length) {
     const primary = service.deployments?.find((d) => d.status === 'PRIMARY');
-    notes.push(`⚠️ A deployment is still rolling out (${code(shortTaskDefinition(primary?.taskDefinition))}, ${primary?.runningCount ?? 0}/${primary?.desiredCount ?? 0} running); this one would replace it.`);
+    notes.push(
+      `⚠️ A deployment is still rolling out (${code(shortTaskDefinition(primary?.taskDefinition))}, ${primary?.runningCount ?? 0}/${primary?.desiredCount ?? 0} running); this one would replace it.`,
+    );
   }
 
   if (input.action === 'redeploy') {
     return {
       service,
       notes,
-      plan: { action: 'redeploy', currentTaskDefinition: current, targetTaskDefinition: current, changes: [], imageNotes: imagesOf(currentTd).map((i) => `${code(i.container)}: ${code(i.image)} (pulled again)`) },
+      plan: {
+        action: 'redeploy',
+        currentTaskDefinition: current,
+        targetTaskDefinition: current,
+        changes: [],
+        imageNotes: imagesOf(currentTd).map((i) => `${code(i.container)}: ${code(i.image)} (pulled again)`),
+      },
     };
   }
 
   if (input.action === 'rollback') {
     const to = await rollbackTarget(aws, current, input.revision, input.history ?? []);
     const toTd = await describeTaskDefinition(aws, to);
-    if (toTd.status !== 'ACTIVE') throw new UserFacingError(`${code(shortTaskDefinition(to))} is ${escapeText(toTd.status ?? '?')}: a deregistered revision cannot be deployed. \`/ecs rollback ${target.alias}\` picks the previous active one.`);
+    if (toTd.status !== 'ACTIVE')
+      throw new UserFacingError(
+        `${code(shortTaskDefinition(to))} is ${escapeText(toTd.status ?? '?')}: a deregistered revision cannot be deployed. \`/ecs rollback ${target.alias}\` picks the previous active one.`,
+      );
     const changes = imageDiff(currentTd, toTd);
     return {
       service,
       notes,
-      plan: { action: 'rollback', currentTaskDefinition: current, targetTaskDefinition: toTd.taskDefinitionArn!, changes, imageNotes: changeNotes(changes, currentTd, toTd) },
+      plan: {
+        action: 'rollback',
+        currentTaskDefinition: current,
+        targetTaskDefinition: toTd.taskDefinitionArn!,
+        changes,
+        imageNotes: changeNotes(changes, currentTd, toTd),
+      },
     };
   }
 
@@ -97,23 +110,31 @@ export async function planDeploy(aws: AwsSession, target: { alias: string } & Ta
   }
   const real = changes.filter((c) => c.from !== c.to);
   if (real.length === 0) {
-    throw new UserFacingError(`\`${target.alias}\` already runs ${code(changes[0]?.to ?? image)} (${code(shortTaskDefinition(current))}). To start fresh tasks of it, use \`/ecs deploy ${target.alias} --redeploy\`.`);
+    throw new UserFacingError(
+      `\`${target.alias}\` already runs ${code(changes[0]?.to ?? image)} (${code(shortTaskDefinition(current))}). To start fresh tasks of it, use \`/ecs deploy ${target.alias} --redeploy\`.`,
+    );
   }
   const checks = await Promise.all([...new Set(real.map((c) => c.to))].map(async (to) => ({ to, check: await checkImage(aws, to) })));
   const missing = checks.filter((c) => c.check.status === 'missing');
   if (missing.length) {
-    throw new UserFacingError(`Cannot deploy: ${missing.map((m) => m.check.note).join('; ')}. Nobody was asked to approve; push the image or pick a tag that exists.`);
+    throw new UserFacingError(
+      `Cannot deploy: ${missing.map((m) => m.check.note).join('; ')}. Nobody was asked to approve; push the image or pick a tag that exists.`,
+    );
   }
   for (const { check } of checks) notes.push(check.status === 'found' ? `✅ ${check.note}` : `⚠️ ${check.note}: ECS will find out when it pulls it.`);
   return { service, notes, plan: { action: 'deploy', currentTaskDefinition: current, changes: real, imageNotes: real.map(changeNote) } };
 }
 
-export async function describeTaskDefinition(aws: AwsSession, taskDefinition: string): Promise<TaskDefinition & { tags?: Array<{ key?: string; value?: string }> }> {
+export async function describeTaskDefinition(
+  aws: AwsSession,
+  taskDefinition: string,
+): Promise<TaskDefinition & { tags?: Array<{ key?: string; value?: string }> }> {
   const out = await aws
     .ecs()
     .send(new DescribeTaskDefinitionCommand({ taskDefinition, include: ['TAGS'] }))
     .catch((error) => {
-      if ((error as { name?: string }).name === 'ClientException') throw new UserFacingError(`Task definition ${code(shortTaskDefinition(taskDefinition) || taskDefinition)} was not found.`);
+      if ((error as { name?: string }).name === 'ClientException')
+        throw new UserFacingError(`Task definition ${code(shortTaskDefinition(taskDefinition) || taskDefinition)} was not found.`);
       throw explainAwsError(error, `reading task definition ${code(taskDefinition)}`);
     });
   return { ...out.taskDefinition!, ...(out.tags?.length ? { tags: out.tags } : {}) };
@@ -127,7 +148,8 @@ async function rollbackTarget(aws: AwsSession, current: string, revision: string
   const family = familyOf(current);
   if (revision) {
     const named = revision.startsWith('arn:') ? revision : revision.includes(':') ? revision : `${family}:${revision}`;
-    if (familyOf(named) !== family) throw new UserFacingError(`${code(shortTaskDefinition(named))} is not a revision of ${code(family)}, the family this service runs.`);
+    if (familyOf(named) !== family)
+      throw new UserFacingError(`${code(shortTaskDefinition(named))} is not a revision of ${code(family)}, the family this service runs.`);
     if (revisionOf(named) === revisionOf(current)) throw new UserFacingError(`The service already runs ${code(shortTaskDefinition(current))}.`);
     return named;
   }

@@ -30,7 +30,10 @@ const approverPhrase = (role: string) => (role === 'admin' ? 'an *admin*' : `${/
 /** The approval request: what changes, who may approve, how, until when. */
 export function approvalBody(request: Pick<ApprovalRequest, 'details' | 'rule' | 'requesterId'> & { requestedAt?: string }): string {
   const { rule } = request;
-  const people = rule.required === 1 ? `1 approval from ${approverPhrase(rule.approverRole)}` : `${rule.required} approvals from different people, each ${approverPhrase(rule.approverRole)}`;
+  const people =
+    rule.required === 1
+      ? `1 approval from ${approverPhrase(rule.approverRole)}`
+      : `${rule.required} approvals from different people, each ${approverPhrase(rule.approverRole)}`;
   return [
     ...request.details.map((n) => `• ${n}`),
     `Needs ${people}, not <@${request.requesterId}>. React :${rule.approveEmoji}: to approve or :${rule.rejectEmoji}: to reject. Expires at ${clock(rule.deadline, request.requestedAt ? Date.parse(request.requestedAt) : rule.deadline)}.`,

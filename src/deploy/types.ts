@@ -28,4 +28,3 @@ export interface DeployLock extends Record<string, unknown> {
   startedAt: string;
   commandText: string;
 }
-

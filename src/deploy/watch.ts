@@ -74,7 +74,6 @@ export function failureThreshold(desiredCount: number): number {
   return Math.max(3, Math.min(200, Math.ceil(desiredCount / 2)));
 }
 
-
 const clip = (text: string, max: number) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
 
 /** Escapes what Slack mrkdwn would read as markup, and shortens. */
@@ -96,7 +95,11 @@ function statusLine(watched: Deployment, others: Deployment[], verdict: WatchVer
   const mark = verdict.state === 'completed' ? '✅' : verdict.state === 'failed' ? '❌' : '🔄';
   const parts = [`${mark} new ${code(shortTaskDefinition(watched.taskDefinition))} ${counts(watched, true)}`];
   for (const d of others) {
-    parts.push(d.status === 'PRIMARY' ? `now primary ${code(shortTaskDefinition(d.taskDefinition))} ${counts(d, true)}` : `old ${code(shortTaskDefinition(d.taskDefinition))} ${counts(d, false)}`);
+    parts.push(
+      d.status === 'PRIMARY'
+        ? `now primary ${code(shortTaskDefinition(d.taskDefinition))} ${counts(d, true)}`
+        : `old ${code(shortTaskDefinition(d.taskDefinition))} ${counts(d, false)}`,
+    );
   }
   parts.push(escapeText(watched.rolloutState ?? watched.status ?? 'state unknown'));
   return parts.join(' · ');
@@ -109,10 +112,12 @@ function judge(service: Service, progress: WatchProgress, watched: Deployment | 
   // For the reasons, which are Slack text.
   const deployment = `deployment ${escapeText(id)}`;
   const td = (d: Deployment | undefined) => code(shortTaskDefinition(d?.taskDefinition));
-  const rollbackTo = (d: Deployment | undefined) => (d?.id && d.taskDefinition ? { ecsRollback: { deploymentId: d.id, taskDefinition: d.taskDefinition } } : {});
+  const rollbackTo = (d: Deployment | undefined) =>
+    d?.id && d.taskDefinition ? { ecsRollback: { deploymentId: d.id, taskDefinition: d.taskDefinition } } : {};
   const breakerRollback = (d: Deployment | undefined) => !!d && /circuit breaker: rolling back/i.test(d.rolloutStateReason ?? '');
 
-  if (service.status && service.status !== 'ACTIVE') return { state: 'failed', reason: `the service is ${escapeText(service.status)} (deleted) while ${deployment} was rolling out` };
+  if (service.status && service.status !== 'ACTIVE')
+    return { state: 'failed', reason: `the service is ${escapeText(service.status)} (deleted) while ${deployment} was rolling out` };
 
   if (watched?.rolloutState === 'FAILED') {
     const reason = escapeMrkdwn(watched.rolloutStateReason || 'ECS marked the deployment FAILED');
@@ -120,7 +125,11 @@ function judge(service: Service, progress: WatchProgress, watched: Deployment | 
   }
   if (watched && watched.status !== 'PRIMARY') {
     if (breakerRollback(primary)) return { state: 'failed', reason: escapeMrkdwn(primary!.rolloutStateReason!), ...rollbackTo(primary) };
-    return { state: 'failed', superseded: true, reason: `${deployment} was replaced by another deployment (${td(primary)}, ${escapeText(primary?.id ?? 'unknown')}) before it finished` };
+    return {
+      state: 'failed',
+      superseded: true,
+      reason: `${deployment} was replaced by another deployment (${td(primary)}, ${escapeText(primary?.id ?? 'unknown')}) before it finished`,
+    };
   }
   if (!watched) {
     // Already INACTIVE: the service events since the start tell a finished ECS rollback from someone else's deploy.
@@ -167,7 +176,11 @@ export function observeRollout(
   const next: WatchProgress = { ...progress };
 
   if (watched) {
-    const line = statusLine(watched, (service.deployments ?? []).filter((d) => d !== watched && d.status !== 'INACTIVE'), verdict);
+    const line = statusLine(
+      watched,
+      (service.deployments ?? []).filter((d) => d !== watched && d.status !== 'INACTIVE'),
+      verdict,
+    );
     if (line !== progress.lastStatusLine) lines.push(line);
     next.lastStatusLine = line;
   }

@@ -23,7 +23,10 @@ export function assessService(service: Service): HealthAssessment {
     return { health: 'failing', reason: `${counts}; the latest deployment (${revision}) FAILED: ${primary.rolloutStateReason ?? 'no reason given'}` };
   }
   if (desired > 0 && running === 0) {
-    return { health: 'failing', reason: `${counts}: no task is running${primary?.failedTasks ? `; ${primary.failedTasks} tasks of the latest deployment failed` : ''}` };
+    return {
+      health: 'failing',
+      reason: `${counts}: no task is running${primary?.failedTasks ? `; ${primary.failedTasks} tasks of the latest deployment failed` : ''}`,
+    };
   }
   if (primary && (primary.failedTasks ?? 0) > 0 && (primary.runningCount ?? 0) === 0 && (primary.desiredCount ?? 0) > 0) {
     return { health: 'failing', reason: `${counts}; the latest deployment (${revision}) has ${primary.failedTasks} failed tasks and none running` };

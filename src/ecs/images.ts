@@ -88,7 +88,8 @@ export function parseImageRef(text: string): ImageRef {
   if (colon > rest.lastIndexOf('/')) {
     tag = rest.slice(colon + 1);
     rest = rest.slice(0, colon);
-    if (!TAG.test(tag)) throw new ImageReferenceError(raw, `\`${tag}\` is not a valid tag (letters, digits, \`_\`, \`.\`, \`-\`; at most 128; not starting with \`.\` or \`-\`)`);
+    if (!TAG.test(tag))
+      throw new ImageReferenceError(raw, `\`${tag}\` is not a valid tag (letters, digits, \`_\`, \`.\`, \`-\`; at most 128; not starting with \`.\` or \`-\`)`);
   }
   if (!rest) throw new ImageReferenceError(raw, 'the repository name is missing');
 
@@ -105,7 +106,10 @@ export function parseImageRef(text: string): ImageRef {
   if (!repository) throw new ImageReferenceError(raw, 'the repository name is missing');
   for (const component of repository.split('/')) {
     if (!PATH_COMPONENT.test(component)) {
-      const why = component !== component.toLowerCase() ? 'repository names must be lower-case' : 'repository names are lower-case letters and digits separated by `.`, `_`, `__` or `-`';
+      const why =
+        component !== component.toLowerCase()
+          ? 'repository names must be lower-case'
+          : 'repository names are lower-case letters and digits separated by `.`, `_`, `__` or `-`';
       throw new ImageReferenceError(raw, `\`${component || '(empty)'}\` in the repository name: ${why}`);
     }
   }
@@ -341,7 +345,8 @@ async function anonymousToken(
 /** "no answer within 3 s", "DNS lookup failed (ENOTFOUND)", "connection refused (ECONNREFUSED)". */
 function networkReason(error: unknown, timeoutMs: number): string {
   const e = error as { name?: string; message?: string; cause?: { code?: string; message?: string; name?: string } };
-  if (e?.name === 'TimeoutError' || e?.name === 'AbortError' || e?.cause?.name === 'ConnectTimeoutError') return `no answer within ${Math.round(timeoutMs / 100) / 10} s`;
+  if (e?.name === 'TimeoutError' || e?.name === 'AbortError' || e?.cause?.name === 'ConnectTimeoutError')
+    return `no answer within ${Math.round(timeoutMs / 100) / 10} s`;
   const code = e?.cause?.code;
   const plain: Record<string, string> = {
     ENOTFOUND: 'DNS lookup failed',

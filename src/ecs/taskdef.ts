@@ -33,17 +33,23 @@ export function withImage(current: TaskDefinition, image: string, appContainers?
   let targets = containers.filter((c) => appContainers?.includes(c.name ?? ''));
   if (appContainers?.length) {
     const missing = appContainers.filter((n) => !containers.some((c) => c.name === n));
-    if (missing.length) throw new UsageError(`The configuration names app container(s) ${missing.map(code).join(', ')}, which the task definition does not have (it has ${list}).`);
+    if (missing.length)
+      throw new UsageError(
+        `The configuration names app container(s) ${missing.map(code).join(', ')}, which the task definition does not have (it has ${list}).`,
+      );
   } else if (!tagOnly) {
     targets = containers.filter((c) => c.image && repositoryOf(c.image) === repositoryOf(image));
     if (targets.length === 0) {
-      throw new UsageError(`No container uses repository ${code(repositoryOf(image))} (containers: ${list}). Give the full image of the app container, or set \`appContainers\` for this target.`);
+      throw new UsageError(
+        `No container uses repository ${code(repositoryOf(image))} (containers: ${list}). Give the full image of the app container, or set \`appContainers\` for this target.`,
+      );
     }
   } else {
     // A bare tag: the containers sharing the first essential container's repository.
     const primary = containers.find((c) => c.essential !== false) ?? containers[0];
     targets = primary?.image ? containers.filter((c) => c.image && repositoryOf(c.image) === repositoryOf(primary.image!)) : [];
-    if (targets.length === 0) throw new UsageError('Cannot tell which container a bare tag applies to: give the full image, or set `appContainers` for this target.');
+    if (targets.length === 0)
+      throw new UsageError('Cannot tell which container a bare tag applies to: give the full image, or set `appContainers` for this target.');
   }
   const changes: ImageChange[] = [];
   const containerDefinitions = containers.map((c) => {
@@ -56,17 +62,37 @@ export function withImage(current: TaskDefinition, image: string, appContainers?
 }
 
 /** Fields DescribeTaskDefinition returns that ECS sets itself: RegisterTaskDefinition rejects them. */
-const READ_ONLY_FIELDS = ['taskDefinitionArn', 'revision', 'status', 'requiresAttributes', 'compatibilities', 'registeredAt', 'registeredBy', 'deregisteredAt', 'deleteRequestedAt'] as const;
+const READ_ONLY_FIELDS = [
+  'taskDefinitionArn',
+  'revision',
+  'status',
+  'requiresAttributes',
+  'compatibilities',
+  'registeredAt',
+  'registeredBy',
+  'deregisteredAt',
+  'deleteRequestedAt',
+] as const;
 
 /**
  * The RegisterTaskDefinition input for a new revision of `current` with `changes` applied. Every
  * other field is carried over as it is (new ECS fields included), only ECS's own are dropped; the
  * task definition's tags go along (DescribeTaskDefinition with include TAGS).
  */
-export function registerInput(current: TaskDefinition, changes: ImageChange[], tags?: Array<{ key?: string; value?: string }>): RegisterTaskDefinitionCommandInput {
+export function registerInput(
+  current: TaskDefinition,
+  changes: ImageChange[],
+  tags?: Array<{ key?: string; value?: string }>,
+): RegisterTaskDefinitionCommandInput {
   const copy: Record<string, unknown> = { ...current };
   for (const field of READ_ONLY_FIELDS) delete copy[field];
   const byContainer = new Map(changes.map((c) => [c.container, c.to]));
-  const containerDefinitions = (current.containerDefinitions ?? []).map((c) => (c.name && byContainer.has(c.name) ? { ...c, image: byContainer.get(c.name)! } : c));
-  return { ...(copy as Omit<RegisterTaskDefinitionCommandInput, 'containerDefinitions'>), containerDefinitions, ...(tags?.length ? { tags } : {}) } as RegisterTaskDefinitionCommandInput;
+  const containerDefinitions = (current.containerDefinitions ?? []).map((c) =>
+    c.name && byContainer.has(c.name) ? { ...c, image: byContainer.get(c.name)! } : c,
+  );
+  return {
+    ...(copy as Omit<RegisterTaskDefinitionCommandInput, 'containerDefinitions'>),
+    containerDefinitions,
+    ...(tags?.length ? { tags } : {}),
+  } as RegisterTaskDefinitionCommandInput;
 }

@@ -164,9 +164,7 @@ export interface DecodeOptions {
 
 /** One-shot SHA-256 (`crypto.hash` is markedly cheaper than createHash for small inputs). */
 const sha256: (data: Uint8Array) => Buffer =
-  typeof oneShotHash === 'function'
-    ? (data) => oneShotHash('sha256', data, 'buffer') as Buffer
-    : (data) => createHash('sha256').update(data).digest();
+  typeof oneShotHash === 'function' ? (data) => oneShotHash('sha256', data, 'buffer') as Buffer : (data) => createHash('sha256').update(data).digest();
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -334,10 +332,7 @@ export function decodeClientMessage(frame: Buffer, options: DecodeOptions = {}):
   const start = hl + 4;
   // One frame is exactly one message (§2.2): a length that disagrees with the frame is corruption.
   if (start + payloadLength !== frame.length) {
-    throw new ExecProtocolError(
-      'BAD_PAYLOAD_LENGTH',
-      `payload length ${payloadLength} but ${frame.length - start} bytes follow the header`,
-    );
+    throw new ExecProtocolError('BAD_PAYLOAD_LENGTH', `payload length ${payloadLength} but ${frame.length - start} bytes follow the header`);
   }
   const messageType = readMessageType(frame);
   if (messageType === '') throw new ExecProtocolError('EMPTY_MESSAGE_TYPE', 'empty message type');
@@ -358,12 +353,7 @@ export function decodeClientMessage(frame: Buffer, options: DecodeOptions = {}):
     payload: frame.subarray(start),
   };
 
-  if (
-    options.verifyDigest !== false &&
-    payloadLength !== 0 &&
-    messageType !== MessageType.StartPublication &&
-    messageType !== MessageType.PausePublication
-  ) {
+  if (options.verifyDigest !== false && payloadLength !== 0 && messageType !== MessageType.StartPublication && messageType !== MessageType.PausePublication) {
     const digest = sha256(message.payload);
     if (digest.compare(frame, OFF_DIGEST, OFF_DIGEST + DIGEST_LEN) !== 0) throw new PayloadDigestError(message);
   }
@@ -406,10 +396,7 @@ export function acknowledgePayloadJson(acked: Acknowledgeable): string {
 export function encodeAcknowledge(acked: Acknowledgeable, opts: { messageId?: string; createdDate?: number } = {}): Buffer {
   const json = acknowledgePayloadJson(acked);
   const length = Buffer.byteLength(json);
-  const frame = allocFrame(
-    { messageType: MessageType.Acknowledge, sequenceNumber: 0, flags: MessageFlags.Ack, payloadType: 0, ...opts },
-    length,
-  );
+  const frame = allocFrame({ messageType: MessageType.Acknowledge, sequenceNumber: 0, flags: MessageFlags.Ack, payloadType: 0, ...opts }, length);
   frame.write(json, FRAME_OVERHEAD, length, 'utf8');
   finishFrame(frame, HEADER_LENGTH, length);
   return frame;

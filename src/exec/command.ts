@@ -114,7 +114,11 @@ export function checkArguments(rules: ArgumentRules, values: readonly string[]):
   if (values.length < min || values.length > max) {
     const expected = min === max ? `${min}` : `${min} to ${max}`;
     const usage = rules.args.map((a) => (a.optional ? `[${a.name}]` : `<${a.name}>`)).join(' ');
-    problems.push({ index: -1, name: 'arguments', message: `Expected ${expected} argument${max === 1 ? '' : 's'}${usage ? ` (${escapeText(usage)})` : ''}, got ${values.length}.` });
+    problems.push({
+      index: -1,
+      name: 'arguments',
+      message: `Expected ${expected} argument${max === 1 ? '' : 's'}${usage ? ` (${escapeText(usage)})` : ''}, got ${values.length}.`,
+    });
     if (values.length > max) return problems;
   }
   const maxLength = rules.maxLength ?? MAX_ARGUMENT_LENGTH;
@@ -136,7 +140,10 @@ export function checkArguments(rules: ArgumentRules, values: readonly string[]):
     // an approver sees differ from what the script gets: refused unless the pattern names them.
     if (!namesRawCodePoints(pattern)) {
       for (const m of value.matchAll(FORMAT_CHARS)) {
-        if (!pattern.includes(m[0])) return problem(`contains an invisible formatting character (U+${m[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}), which its pattern does not allow.`);
+        if (!pattern.includes(m[0]))
+          return problem(
+            `contains an invisible formatting character (U+${m[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}), which its pattern does not allow.`,
+          );
       }
     }
     if (!compile(pattern).test(value)) return problem(`${show(value)} does not match \`${escapeText(pattern).replaceAll('`', "'")}\`.`);
@@ -186,7 +193,13 @@ function controlsNamedBy(pattern: string): Set<number> {
     if (next === undefined) break;
     const simple: Record<string, number[]> = { t: [9], n: [10], v: [11], f: [12], r: [13], s: [9, 10, 11, 12, 13] };
     if (simple[next]) for (const c of simple[next]) named.add(c);
-    else if (next === 'x' || next === 'u' || next === 'c' || ((next === 'p' || next === 'P') && /^\{(?:General_Category=|gc=)?(?:C|Cc|Control|Other)\}/.test(pattern.slice(i + 1)))) return allControls();
+    else if (
+      next === 'x' ||
+      next === 'u' ||
+      next === 'c' ||
+      ((next === 'p' || next === 'P') && /^\{(?:General_Category=|gc=)?(?:C|Cc|Control|Other)\}/.test(pattern.slice(i + 1)))
+    )
+      return allControls();
   }
   return named;
 }

@@ -172,7 +172,8 @@ export class OutputCleaner {
         this.text('\t');
         return;
       case 0x08: // backspace (spinners): the cursor moves back over the last character
-        if (!this.returned && this.line) this.line = this.line.slice(0, isLowSurrogate(this.line.charCodeAt(this.line.length - 1)) && this.line.length > 1 ? -2 : -1);
+        if (!this.returned && this.line)
+          this.line = this.line.slice(0, isLowSurrogate(this.line.charCodeAt(this.line.length - 1)) && this.line.length > 1 ? -2 : -1);
         return;
       case ESC:
         this.begin(State.Esc);
@@ -201,10 +202,13 @@ export class OutputCleaner {
   private sequence(c: number): boolean {
     switch (this.state) {
       case State.Esc:
-        if (c === 0x5b) this.begin(State.Csi); // [
-        else if (c === 0x5d || c === 0x50 || c === 0x58 || c === 0x5e || c === 0x5f) this.begin(State.Str); // ] P X ^ _
+        if (c === 0x5b)
+          this.begin(State.Csi); // [
+        else if (c === 0x5d || c === 0x50 || c === 0x58 || c === 0x5e || c === 0x5f)
+          this.begin(State.Str); // ] P X ^ _
         else if (c >= 0x20 && c <= 0x2f) this.begin(State.EscIntermediate);
-        else if (c >= 0x30 && c <= 0x7e) this.state = State.Text; // ESC 7, ESC =, ESC M, ESC c, …
+        else if (c >= 0x30 && c <= 0x7e)
+          this.state = State.Text; // ESC 7, ESC =, ESC M, ESC c, …
         else if (c === ESC) this.begin(State.Esc);
         else if (c === CAN || c === SUB) this.state = State.Text;
         else return this.abandon();

@@ -340,8 +340,7 @@ export class ExecSession extends EventEmitter<ExecSessionEvents> {
         this.graceTimer = setTimeout(() => this.releaseInputAfterGrace(), this.options.inputGraceMs ?? 3000);
         resolve();
       };
-      const onError = (err: Error) =>
-        fail(new ExecSessionError('CONNECT_FAILED', `exec websocket connect failed: ${err.message}`, { cause: err }));
+      const onError = (err: Error) => fail(new ExecSessionError('CONNECT_FAILED', `exec websocket connect failed: ${err.message}`, { cause: err }));
       const onClose = (code: number) => fail(new ExecSessionError('CONNECT_FAILED', `exec websocket closed during connect (${code})`));
       const onAbort = () => fail(new ExecSessionError('ABORTED', 'exec session aborted while connecting', { cause: signal?.reason }));
       const cleanup = () => {

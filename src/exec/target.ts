@@ -23,7 +23,9 @@ export async function pickExecTask(aws: AwsSession, alias: string, target: Targe
   const ecs = aws.ecs();
   const listed = await ecs.send(new ListTasksCommand({ cluster: target.cluster, serviceName: service, desiredStatus: 'RUNNING' }));
   if (!listed.taskArns?.length) {
-    throw new UserFacingError(`No task of \`${service}\` is running in cluster \`${target.cluster}\`, so there is nowhere to run the script. \`/ecs status ${alias}\` shows why.`);
+    throw new UserFacingError(
+      `No task of \`${service}\` is running in cluster \`${target.cluster}\`, so there is nowhere to run the script. \`/ecs status ${alias}\` shows why.`,
+    );
   }
   const described = await ecs.send(new DescribeTasksCommand({ cluster: target.cluster, tasks: listed.taskArns.slice(0, 100) }));
   const running = (described.tasks ?? []).filter((t) => t.lastStatus === 'RUNNING');

@@ -3,7 +3,16 @@ import type { AuditLog, AuditRecord } from '../audit/audit';
 import type { AllowlistStore } from '../auth/allowlist';
 import { authorise } from '../auth/authorise';
 import { NOT_ON_ALLOWLIST, type AllowlistEntry } from '../auth/roles';
-import { commandText, parseRequest, UnknownNameError, UnknownScriptError, verbOf, visibilityOf, type Invocation, type ParsedRequest } from '../commands/registry';
+import {
+  commandText,
+  parseRequest,
+  UnknownNameError,
+  UnknownScriptError,
+  verbOf,
+  visibilityOf,
+  type Invocation,
+  type ParsedRequest,
+} from '../commands/registry';
 import type { SlackMessage } from '../slack/message';
 import type { Config } from '../config/schema';
 import { HiddenRefusalError, PermissionDeniedError, UserFacingError } from '../platform/errors';
@@ -73,9 +82,9 @@ export function unavailableMessage(error: DependencyUnavailableError): string {
     case 'secrets':
       return `⚠️ I can't read my own settings right now (SSM ${how}), so nothing ran. Try again in a minute; if it keeps happening, an admin can check the ingress logs.`;
     case 'worker':
-      if (!error.attempted) return "⚠️ I ran out of time before I could hand your command to my worker, so nothing ran. Try again in a minute.";
+      if (!error.attempted) return '⚠️ I ran out of time before I could hand your command to my worker, so nothing ran. Try again in a minute.';
       return error.timedOut
-        ? "⚠️ I could not confirm that your command started (AWS Lambda did not answer in time). Look for its thread in this channel in a minute before you try again."
+        ? '⚠️ I could not confirm that your command started (AWS Lambda did not answer in time). Look for its thread in this channel in a minute before you try again.'
         : `⚠️ I could not hand your command to my worker (AWS Lambda ${how}), so nothing ran. Try again in a minute.`;
     case 'slack':
       return `⚠️ Slack ${how}.`;
@@ -87,7 +96,12 @@ export function unavailableMessage(error: DependencyUnavailableError): string {
 }
 
 const logUnavailable = (error: DependencyUnavailableError): void =>
-  log.error('a dependency of the ack path is unavailable', { dependency: error.dependency, timedOut: error.timedOut, attempted: error.attempted, error: error.cause });
+  log.error('a dependency of the ack path is unavailable', {
+    dependency: error.dependency,
+    timedOut: error.timedOut,
+    attempted: error.attempted,
+    error: error.cause,
+  });
 
 const causeName = (error: DependencyUnavailableError): string | undefined => {
   const cause = error.cause as { name?: string; code?: string } | undefined;
@@ -174,7 +188,12 @@ export function createIngress(unguarded: IngressDeps) {
         }
         result = first ? await handleInteraction(parsed, entry) : text(200, '');
       } else if (form.get('command')) {
-        const who = { teamId: form.get('team_id'), userId: form.get('user_id'), channelId: form.get('channel_id'), commandText: commandText({ command: form.get('command')!, text: form.get('text') ?? '' }) };
+        const who = {
+          teamId: form.get('team_id'),
+          userId: form.get('user_id'),
+          channelId: form.get('channel_id'),
+          commandText: commandText({ command: form.get('command')!, text: form.get('text') ?? '' }),
+        };
         const entry = prefetchEntry(who.teamId, who.userId);
         result = (await firstDelivery(event, who)) ? await handleSlashCommand(form, entry) : text(200, '');
       } else {
@@ -192,7 +211,10 @@ export function createIngress(unguarded: IngressDeps) {
    * a replay (a proxy, or someone holding a captured request): it is claimed by its signature and
    * runs once. The replay is answered with an empty 200 and audited.
    */
-  async function firstDelivery(event: HttpEvent, who: { teamId?: string | null | undefined; userId?: string | null | undefined; channelId?: string | null | undefined; commandText: string }): Promise<boolean> {
+  async function firstDelivery(
+    event: HttpEvent,
+    who: { teamId?: string | null | undefined; userId?: string | null | undefined; channelId?: string | null | undefined; commandText: string },
+  ): Promise<boolean> {
     const key = requestReplayKey(event);
     if (await deps.state.claim(key, REPLAY_WINDOW_SECONDS, { at: new Date(deps.now()).toISOString() })) return true;
     log.warn('replayed request ignored', { key });
@@ -255,7 +277,9 @@ export function createIngress(unguarded: IngressDeps) {
 
     if (!config.slack.teams.includes(invocation.teamId)) {
       await audit({ decision: 'denied', outcome: 'refused', reason: 'workspace not configured' });
-      return { text: `This bot is not set up for this Slack workspace (\`${invocation.teamId}\`). An admin can add it under \`slack.teams\` in the bot's configuration.` };
+      return {
+        text: `This bot is not set up for this Slack workspace (\`${invocation.teamId}\`). An admin can add it under \`slack.teams\` in the bot's configuration.`,
+      };
     }
 
     // One allowlist read, before anything is parsed: what a person is told depends on what they may see.
@@ -278,10 +302,16 @@ export function createIngress(unguarded: IngressDeps) {
       if (!(error instanceof UserFacingError)) throw error;
       const hidden = (error instanceof UnknownNameError || error instanceof UnknownScriptError) && error.hidden;
       // A name that exists but is not theirs is answered like an unknown one, and audited as the denial it is.
-      await audit({ decision: hidden ? 'denied' : 'invalid', outcome: 'refused', reason: hidden ? `no role here on what the request names (answered as unknown): ${error.userMessage}` : error.userMessage });
+      await audit({
+        decision: hidden ? 'denied' : 'invalid',
+        outcome: 'refused',
+        reason: hidden ? `no role here on what the request names (answered as unknown): ${error.userMessage}` : error.userMessage,
+      });
       if (error instanceof UnknownScriptError) {
         const mine = visibilityOf(config, entry, invocation.channelId).scripts;
-        return { text: `${error.userMessage} ${mine.length ? `Scripts you may run: ${mine.map((n) => `\`${n}\``).join(', ')}.` : 'You may not run any script here: that needs the `operator` role.'}` };
+        return {
+          text: `${error.userMessage} ${mine.length ? `Scripts you may run: ${mine.map((n) => `\`${n}\``).join(', ')}.` : 'You may not run any script here: that needs the `operator` role.'}`,
+        };
       }
       return { text: `${error.userMessage}\nType \`${invocation.command} help\` for the list of commands.` };
     }
@@ -309,21 +339,34 @@ export function createIngress(unguarded: IngressDeps) {
         // The answer stands (a cancel may already be stored): say only that it was not recorded.
         if (!(error instanceof DependencyUnavailableError)) throw error;
         log.error('an answered command could not be audited', { error: error.cause });
-        return { ...answer, text: `${answer.text}\n⚠️ (This could not be written to the audit log just now: DynamoDB ${error.timedOut ? 'did not answer in time' : 'failed'}.)` };
+        return {
+          ...answer,
+          text: `${answer.text}\n⚠️ (This could not be written to the audit log just now: DynamoDB ${error.timedOut ? 'did not answer in time' : 'failed'}.)`,
+        };
       }
       return answer;
     }
 
     const auditKey = await audit({ ...scope, decision: 'allowed', outcome: 'accepted' });
     try {
-      await deps.jobs.dispatch({ kind: 'command', id: attempt.id, invocation, verb: request.verb.name, args: request.args, audit: auditKey, receivedAt: deps.now() });
+      await deps.jobs.dispatch({
+        kind: 'command',
+        id: attempt.id,
+        invocation,
+        verb: request.verb.name,
+        args: request.args,
+        audit: auditKey,
+        receivedAt: deps.now(),
+      });
     } catch (error) {
       if (!(error instanceof DependencyUnavailableError)) throw error;
       // Recorded, briefly, after the budget: the attempt's record must not say "accepted" forever.
       // Not answering in time is not a failure: the worker may have been invoked and will complete the record.
       const unconfirmed = error.timedOut && error.attempted;
       const reason = `${unconfirmed ? 'unknown whether the worker started' : 'the worker could not be invoked'}: ${error.message}`;
-      await withDeadline(CLEANUP_BUDGET_MS, () => deps.audit().complete(auditKey, { outcome: unconfirmed ? 'unconfirmed' : 'error', reason })).catch(() => undefined);
+      await withDeadline(CLEANUP_BUDGET_MS, () => deps.audit().complete(auditKey, { outcome: unconfirmed ? 'unconfirmed' : 'error', reason })).catch(
+        () => undefined,
+      );
       throw error;
     }
     const where = request.verb.answeredWhere ?? 'the answer will appear in a thread in this channel';
@@ -331,30 +374,42 @@ export function createIngress(unguarded: IngressDeps) {
   }
 
   async function handleEventEnvelope(envelope: unknown): Promise<HttpResult> {
-    const e = envelope as { type?: string; challenge?: string; team_id?: string; event_id?: string; event?: Record<string, unknown>; authorizations?: Array<{ user_id?: string }> };
+    const e = envelope as {
+      type?: string;
+      challenge?: string;
+      team_id?: string;
+      event_id?: string;
+      event?: Record<string, unknown>;
+      authorizations?: Array<{ user_id?: string }>;
+    };
     if (e?.type === 'url_verification' && typeof e.challenge === 'string') return json(200, { challenge: e.challenge });
     if (e?.type !== 'event_callback' || !e.event || typeof e.event_id !== 'string') return text(400, 'unrecognised event envelope');
     if (!e.team_id || !deps.config().slack.teams.includes(e.team_id)) {
       // Signed with our secret yet from a workspace we do not serve: worth a trace, never work.
       const ev = e.event as { type?: string; user?: string; item?: { channel?: string } };
-      await deps
-        .audit()
-        .record({
-          id: e.event_id,
-          at: new Date(deps.now()).toISOString(),
-          teamId: e.team_id ?? 'unknown',
-          userId: typeof ev.user === 'string' ? ev.user : 'unknown',
-          channelId: ev.item?.channel ?? 'unknown',
-          commandText: `event ${String(ev.type)}`,
-          decision: 'denied',
-          outcome: 'refused',
-          reason: 'workspace not configured',
-        });
+      await deps.audit().record({
+        id: e.event_id,
+        at: new Date(deps.now()).toISOString(),
+        teamId: e.team_id ?? 'unknown',
+        userId: typeof ev.user === 'string' ? ev.user : 'unknown',
+        channelId: ev.item?.channel ?? 'unknown',
+        commandText: `event ${String(ev.type)}`,
+        decision: 'denied',
+        outcome: 'refused',
+        reason: 'workspace not configured',
+      });
       return text(200, '');
     }
 
     const ev = e.event as { type?: string; user?: string; reaction?: string; item?: { type?: string; channel?: string; ts?: string } };
-    if ((ev.type === 'reaction_added' || ev.type === 'reaction_removed') && ev.item?.type === 'message' && ev.item.channel && ev.item.ts && ev.user && ev.reaction) {
+    if (
+      (ev.type === 'reaction_added' || ev.type === 'reaction_removed') &&
+      ev.item?.type === 'message' &&
+      ev.item.channel &&
+      ev.item.ts &&
+      ev.user &&
+      ev.reaction
+    ) {
       const botUserId = e.authorizations?.[0]?.user_id;
       if (ev.user === botUserId) return text(200, ''); // the bot's own ⏳/✅ marks
       const trackedKey = trackedKeyOf(ev.item.channel, ev.item.ts);

@@ -14,7 +14,11 @@ export interface StateStore {
 }
 
 /** `{ deployId: 'abc' }` → a condition that the item's deployId is 'abc'. */
-function ownedBy(owner: Record<string, string>): { ConditionExpression: string; ExpressionAttributeNames: Record<string, string>; ExpressionAttributeValues: Record<string, string> } {
+function ownedBy(owner: Record<string, string>): {
+  ConditionExpression: string;
+  ExpressionAttributeNames: Record<string, string>;
+  ExpressionAttributeValues: Record<string, string>;
+} {
   const entries = Object.entries(owner);
   return {
     ConditionExpression: entries.map((_, i) => `#o${i} = :o${i}`).join(' AND '),

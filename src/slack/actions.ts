@@ -18,4 +18,5 @@ export const BUTTON_ACTIONS: readonly ButtonAction[] = [
 ];
 
 /** What a click on `actionId` with `value` asks for: the command words, or undefined for a button the bot does not know. */
-export const clickedCommand = (actionId: string, value: string | undefined): string | undefined => BUTTON_ACTIONS.find((a) => a.actionId === actionId)?.commandWords(value);
+export const clickedCommand = (actionId: string, value: string | undefined): string | undefined =>
+  BUTTON_ACTIONS.find((a) => a.actionId === actionId)?.commandWords(value);

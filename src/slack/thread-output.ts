@@ -144,7 +144,13 @@ export class ThreadOutput {
   static async start(opts: ThreadOutputOptions & { parentText: string; parentBlocks?: unknown[] }): Promise<ThreadOutput> {
     const out = new ThreadOutput(opts, '', opts.parentText, opts.parentBlocks);
     const res = await out.call('chat.postMessage', () =>
-      opts.client.chat.postMessage({ channel: opts.channel, text: clip(opts.parentText, MAX_TEXT), ...(opts.parentBlocks ? { blocks: opts.parentBlocks as never } : {}), unfurl_links: false, unfurl_media: false }),
+      opts.client.chat.postMessage({
+        channel: opts.channel,
+        text: clip(opts.parentText, MAX_TEXT),
+        ...(opts.parentBlocks ? { blocks: opts.parentBlocks as never } : {}),
+        unfurl_links: false,
+        unfurl_media: false,
+      }),
     );
     out._parentTs = res.ts!;
     return out;
@@ -194,7 +200,14 @@ export class ThreadOutput {
       for (const [i, part] of parts.entries()) {
         try {
           const res = await this.call('chat.postMessage', () =>
-            this.client.chat.postMessage({ channel: this.channel, thread_ts: this.parentTs, text: part.text, ...(part.blocks ? { blocks: part.blocks as never } : {}), unfurl_links: false, unfurl_media: false }),
+            this.client.chat.postMessage({
+              channel: this.channel,
+              thread_ts: this.parentTs,
+              text: part.text,
+              ...(part.blocks ? { blocks: part.blocks as never } : {}),
+              unfurl_links: false,
+              unfurl_media: false,
+            }),
           );
           first ??= res.ts;
         } catch (err) {
@@ -204,7 +217,12 @@ export class ThreadOutput {
             continue;
           }
           if (!(err instanceof Undeliverable)) throw err;
-          this.unposted.push(parts.slice(i).map((p) => p.text).join('\n'));
+          this.unposted.push(
+            parts
+              .slice(i)
+              .map((p) => p.text)
+              .join('\n'),
+          );
           this.problems.push(`${parts.length - i} message(s) could not be posted: ${err.message}`);
           this.logger?.warn('thread reply not delivered', { reason: err.message });
           return first;
@@ -297,7 +315,9 @@ export class ThreadOutput {
     const detail = refusal.detail ? `\nSlack said: ${code(refusal.detail)}` : '';
     try {
       const signal = AbortSignal.timeout(Math.max(this.remainingMs() - SAFETY_MARGIN_MS, 1000));
-      const files: UploadFile[] = [{ content: unescapeText(content), filename: `result-${this.parentTs}.txt`, title: 'The result (Slack refused it as a message)' }];
+      const files: UploadFile[] = [
+        { content: unescapeText(content), filename: `result-${this.parentTs}.txt`, title: 'The result (Slack refused it as a message)' },
+      ];
       const initialComment = `⚠️ ${why}, so the result is attached as a file.${detail}`;
       await this.call('files.upload', () => uploadFiles(this.client, { channelId: this.channel, threadTs: this.parentTs, initialComment, files, signal }));
       this.refused.push(`${why}; the result is attached as a file`);
@@ -315,7 +335,8 @@ export class ThreadOutput {
     while (text) {
       let msg = this.current;
       if (!msg) {
-        if (this.live.length >= this.maxLive) msg = this.live.at(-1)!; // full: keep showing the latest lines there
+        if (this.live.length >= this.maxLive)
+          msg = this.live.at(-1)!; // full: keep showing the latest lines there
         else this.live.push((msg = { body: '', tailOnly: false, version: 0, sentVersion: 0, nextAt: 0 }));
         this.current = msg;
       }
@@ -396,7 +417,9 @@ export class ThreadOutput {
     const version = msg.version;
     const text = render(msg);
     if (msg.ts === undefined) {
-      const res = await this.call('chat.postMessage', () => this.client.chat.postMessage({ channel: this.channel, thread_ts: this.parentTs, text, unfurl_links: false, unfurl_media: false }));
+      const res = await this.call('chat.postMessage', () =>
+        this.client.chat.postMessage({ channel: this.channel, thread_ts: this.parentTs, text, unfurl_links: false, unfurl_media: false }),
+      );
       msg.ts = res.ts!;
     } else {
       const ts = msg.ts;
@@ -418,7 +441,13 @@ export class ThreadOutput {
   private async upload(logFile: string | undefined, includeLog: boolean, size: string): Promise<void> {
     const name = `output-${this.parentTs}`;
     const files: UploadFile[] = [
-      ...(includeLog ? [logFile ? { path: logFile, filename: `${name}.txt`, title: `Full output (${size})` } : { content: this.log.text(), filename: `${name}.txt`, title: `Full output (${size})` }] : []),
+      ...(includeLog
+        ? [
+            logFile
+              ? { path: logFile, filename: `${name}.txt`, title: `Full output (${size})` }
+              : { content: this.log.text(), filename: `${name}.txt`, title: `Full output (${size})` },
+          ]
+        : []),
       ...(this.unposted.length ? [{ content: this.unposted.join('\n\n'), filename: `${name}-replies.txt`, title: 'Replies that could not be posted' }] : []),
     ];
     // Streamed from disk (filesUploadV2 would read a large log file into memory), and stopped in
@@ -434,10 +463,15 @@ export class ThreadOutput {
     // Without the original text (resumed without it) the parent becomes just the outcome.
     const headline = [emoji, this.parentText, this.parentText && summary ? '—' : '', summary].filter(Boolean).join(' ');
     const text = clip(headline, MAX_TEXT - seeThread.length) + seeThread;
-    const blocks = this.parentBlocks && [...this.parentBlocks.slice(0, MAX_BLOCKS - 1), { type: 'context', elements: [{ type: 'mrkdwn', text: clip(`${emoji} ${summary}${seeThread}`, 2900) }] }];
+    const blocks = this.parentBlocks && [
+      ...this.parentBlocks.slice(0, MAX_BLOCKS - 1),
+      { type: 'context', elements: [{ type: 'mrkdwn', text: clip(`${emoji} ${summary}${seeThread}`, 2900) }] },
+    ];
     let parentFailed: string | undefined;
     try {
-      await this.call('chat.update', () => this.client.chat.update({ channel: this.channel, ts: this.parentTs, text, ...(blocks ? { blocks: blocks as never } : {}) }));
+      await this.call('chat.update', () =>
+        this.client.chat.update({ channel: this.channel, ts: this.parentTs, text, ...(blocks ? { blocks: blocks as never } : {}) }),
+      );
     } catch (err) {
       parentFailed = reason(err);
       this.problems.push(`the command message could not be marked: ${parentFailed}`);
@@ -445,7 +479,9 @@ export class ThreadOutput {
     if (!this.problems.length) return;
     const lines = [...(parentFailed ? [`${emoji} ${summary}`] : []), '⚠️ Not all output reached Slack:', ...this.problems.map((p) => `• ${p}`)];
     try {
-      await this.call('chat.postMessage', () => this.client.chat.postMessage({ channel: this.channel, thread_ts: this.parentTs, text: clip(lines.join('\n'), MAX_TEXT) }));
+      await this.call('chat.postMessage', () =>
+        this.client.chat.postMessage({ channel: this.channel, thread_ts: this.parentTs, text: clip(lines.join('\n'), MAX_TEXT) }),
+      );
     } catch (err) {
       this.logger?.error('could not tell the thread about undelivered output', { error: err, problems: this.problems });
     }
@@ -568,7 +604,8 @@ function refusedContent(err: unknown): { error: string; detail?: string } | unde
 
 /** What blocks say, as text: the text of headers, sections (and their fields), context and markdown blocks. */
 function blocksText(blocks: unknown[]): string | undefined {
-  const text = (t: unknown) => (typeof t === 'object' && t !== null && typeof (t as { text?: unknown }).text === 'string' ? (t as { text: string }).text : undefined);
+  const text = (t: unknown) =>
+    typeof t === 'object' && t !== null && typeof (t as { text?: unknown }).text === 'string' ? (t as { text: string }).text : undefined;
   const parts = blocks.flatMap((b) => {
     const block = b as { type?: string; text?: unknown; fields?: unknown[]; elements?: unknown[] };
     if (block.type === 'markdown') return typeof block.text === 'string' ? [block.text] : [];

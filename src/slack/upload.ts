@@ -90,7 +90,8 @@ export async function uploadFiles(client: WebClient, options: UploadOptions): Pr
 function postBytes(url: string, body: Uint8Array | { path: string }, length: number, options: UploadOptions): Promise<void> {
   const target = new URL(url);
   const request = target.protocol === 'https:' ? httpsRequest : target.protocol === 'http:' && isLoopback(target.hostname) ? httpRequest : undefined;
-  if (!request) return Promise.reject(new FileUploadError(`refusing to upload to ${target.protocol}//${target.host}: only https (or http on loopback) is used`));
+  if (!request)
+    return Promise.reject(new FileUploadError(`refusing to upload to ${target.protocol}//${target.host}: only https (or http on loopback) is used`));
   const idleMs = options.idleTimeoutMs ?? 30_000;
 
   return new Promise<void>((resolve, reject) => {
@@ -104,7 +105,13 @@ function postBytes(url: string, body: Uint8Array | { path: string }, length: num
       } else resolve();
     };
     const failed = (err: unknown) =>
-      settle(err instanceof FileUploadError ? err : options.signal?.aborted ? toError(options.signal.reason) : new FileUploadError(`the upload failed: ${(err as Error).message}`, undefined, { cause: err }));
+      settle(
+        err instanceof FileUploadError
+          ? err
+          : options.signal?.aborted
+            ? toError(options.signal.reason)
+            : new FileUploadError(`the upload failed: ${(err as Error).message}`, undefined, { cause: err }),
+      );
     const req = request(target, {
       method: 'POST',
       headers: { 'content-type': 'application/octet-stream', 'content-length': String(length) },

@@ -151,9 +151,12 @@ export class VerifyContext {
       );
       const denials: SimulationDenial[] = [];
       for (const r of out.EvaluationResults ?? []) {
-        const perResource = r.ResourceSpecificResults?.length ? r.ResourceSpecificResults : [{ EvalResourceName: r.EvalResourceName, EvalResourceDecision: r.EvalDecision }];
+        const perResource = r.ResourceSpecificResults?.length
+          ? r.ResourceSpecificResults
+          : [{ EvalResourceName: r.EvalResourceName, EvalResourceDecision: r.EvalDecision }];
         for (const rr of perResource) {
-          if (rr.EvalResourceDecision !== 'allowed') denials.push({ action: r.EvalActionName ?? '?', resource: rr.EvalResourceName ?? '*', decision: rr.EvalResourceDecision ?? 'implicitDeny' });
+          if (rr.EvalResourceDecision !== 'allowed')
+            denials.push({ action: r.EvalActionName ?? '?', resource: rr.EvalResourceName ?? '*', decision: rr.EvalResourceDecision ?? 'implicitDeny' });
         }
       }
       return { allowed: denials.length === 0, denials };

@@ -47,7 +47,15 @@ export async function runChecks(roots: CheckSpec[], ctx: VerifyContext, options:
   return new Promise<CheckResult[]>((resolve, reject) => {
     const finish = async (entry: { spec: CheckSpec; order: number }, outcome: CheckOutcome, started: number) => {
       const { spec } = entry;
-      const result: CheckResult = { ...outcome, id: spec.id, family: spec.family, title: spec.title, group: spec.group, durationMs: now() - started, order: entry.order };
+      const result: CheckResult = {
+        ...outcome,
+        id: spec.id,
+        family: spec.family,
+        title: spec.title,
+        group: spec.group,
+        durationMs: now() - started,
+        order: entry.order,
+      };
       results.set(spec.id, result);
       await options.onResult?.(result);
       if (spec.then && outcome.status !== 'FAIL' && outcome.status !== 'SKIP' && !outcome.unverified) {

@@ -24,7 +24,10 @@ export async function checkPermission(ctx: VerifyContext, q: PermissionQuestion)
   let denials: SimulationDenial[];
   try {
     // Both at once: the simulation does not wait for the role lookup (a missing role fails it anyway).
-    const simulation = ctx.simulate(q.roleArn, q.actions, q.resources, { ...(q.context ? { context: q.context } : {}), ...(q.resourcePolicy ? { resourcePolicy: q.resourcePolicy } : {}) });
+    const simulation = ctx.simulate(q.roleArn, q.actions, q.resources, {
+      ...(q.context ? { context: q.context } : {}),
+      ...(q.resourcePolicy ? { resourcePolicy: q.resourcePolicy } : {}),
+    });
     simulation.catch(() => undefined);
     const role = await ctx.role(q.roleArn);
     if (!role) return fail(`the ${q.label} \`${roleName(q.roleArn)}\` does not exist`, `Create the role or fix the task definition's ${q.label} ARN.`);

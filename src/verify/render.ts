@@ -46,11 +46,12 @@ export function renderTree(results: CheckResult[], style: Style): string {
   // Checks planned later (children) keep their place under the group where it first appeared,
   // so a heading is drawn once even when its checks were planned at different times.
   const firstSeen = new Map<string, number>();
-  const rank = (r: CheckResult) => r.group.map((_, depth) => {
-    const key = r.group.slice(0, depth + 1).join('\u0000');
-    if (!firstSeen.has(key)) firstSeen.set(key, firstSeen.size);
-    return firstSeen.get(key)!;
-  });
+  const rank = (r: CheckResult) =>
+    r.group.map((_, depth) => {
+      const key = r.group.slice(0, depth + 1).join('\u0000');
+      if (!firstSeen.has(key)) firstSeen.set(key, firstSeen.size);
+      return firstSeen.get(key)!;
+    });
   const ordered = [...results].sort((a, b) => a.order - b.order);
   const ranks = new Map(ordered.map((r) => [r, rank(r)]));
   ordered.sort((a, b) => {
@@ -106,5 +107,14 @@ export interface VerifyReport {
 }
 
 export function toJson(meta: Omit<VerifyReport, 'summary' | 'results'>, results: CheckResult[]): VerifyReport {
-  return { ...meta, summary: summarize(results), results: results.map(({ order: _order, ...r }) => ({ ...r, title: plainText(r.title), message: plainText(r.message), ...(r.fix ? { fix: plainText(r.fix) } : {}) })) };
+  return {
+    ...meta,
+    summary: summarize(results),
+    results: results.map(({ order: _order, ...r }) => ({
+      ...r,
+      title: plainText(r.title),
+      message: plainText(r.message),
+      ...(r.fix ? { fix: plainText(r.fix) } : {}),
+    })),
+  };
 }

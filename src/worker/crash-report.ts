@@ -32,10 +32,14 @@ export interface CrashReportDeps {
 /** Why the worker stopped, in plain words, from the invocation record. */
 export function whyItStopped(failure: FailedInvocation): string {
   const { errorType = '', errorMessage = '' } = failure.responsePayload ?? {};
-  if (failure.requestContext?.condition === 'EventAgeExceeded') return 'AWS Lambda could not start the worker in time (it was throttled or busy), so it never ran';
-  if (/Task timed out after ([\d.]+) seconds/.test(errorMessage)) return `the worker reached its time limit (${/after ([\d.]+) seconds/.exec(errorMessage)![1]} s) and was stopped`;
+  if (failure.requestContext?.condition === 'EventAgeExceeded')
+    return 'AWS Lambda could not start the worker in time (it was throttled or busy), so it never ran';
+  if (/Task timed out after ([\d.]+) seconds/.test(errorMessage))
+    return `the worker reached its time limit (${/after ([\d.]+) seconds/.exec(errorMessage)![1]} s) and was stopped`;
   if (errorType === 'Runtime.ExitError' || /Runtime exited/.test(errorMessage)) {
-    return /signal: killed/.test(errorMessage) ? 'the worker was killed (most often: it ran out of memory)' : `the worker's runtime exited (${escapeText(errorMessage)})`;
+    return /signal: killed/.test(errorMessage)
+      ? 'the worker was killed (most often: it ran out of memory)'
+      : `the worker's runtime exited (${escapeText(errorMessage)})`;
   }
   if (errorType === 'Runtime.OutOfMemory' || /out of memory/i.test(errorMessage)) return 'the worker ran out of memory';
   return `the worker failed with an error it did not handle (${escapeText(errorType || 'Error')}: ${escapeText(errorMessage.slice(0, 300))})`;
@@ -68,16 +72,32 @@ export function createCrashReporter(deps: CrashReportDeps) {
     const slack = deps.slack(botToken);
     const threadTs = record?.threadTs;
     if (threadTs) {
-      const out = ThreadOutput.resume({ client: slack, channel: invocation.channelId, parentTs: threadTs, parentText: `<@${invocation.userId}> ran ${typed}`, remainingMs: () => 60_000, logger });
-      await out.post(`💥 The bot stopped while running this: ${why}.\n${check}\nAWS request id \`${escapeText(requestId)}\` (the worker's logs have the details).`);
+      const out = ThreadOutput.resume({
+        client: slack,
+        channel: invocation.channelId,
+        parentTs: threadTs,
+        parentText: `<@${invocation.userId}> ran ${typed}`,
+        remainingMs: () => 60_000,
+        logger,
+      });
+      await out.post(
+        `💥 The bot stopped while running this: ${why}.\n${check}\nAWS request id \`${escapeText(requestId)}\` (the worker's logs have the details).`,
+      );
       await out.finish({ outcome: 'failure', summary: 'the bot stopped while running this' });
     } else {
       // It died before it could post: tell the person where they asked.
       const text = `💥 The bot stopped before it could answer ${typed}: ${why}.\n${check}`;
-      const told = invocation.responseUrl ? await deps.respond(invocation.responseUrl, { text }).then(() => true, () => false) : false;
+      const told = invocation.responseUrl
+        ? await deps.respond(invocation.responseUrl, { text }).then(
+            () => true,
+            () => false,
+          )
+        : false;
       if (!told) await slack.chat.postEphemeral({ channel: invocation.channelId, user: invocation.userId, text });
     }
-    await deps.audit().complete(job.audit, { outcome: 'error', reason: `the worker stopped: ${why}`, ...(threadTs ? { threadTs } : {}) }, { outcome: IN_FLIGHT });
+    await deps
+      .audit()
+      .complete(job.audit, { outcome: 'error', reason: `the worker stopped: ${why}`, ...(threadTs ? { threadTs } : {}) }, { outcome: IN_FLIGHT });
   };
 }
 

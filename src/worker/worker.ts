@@ -60,7 +60,17 @@ export function createWorker(deps: WorkerDeps) {
     }
     const { botToken } = await deps.secrets();
     const logger = deps.logger.child({ jobId: job.id, user: job.userId, reaction: job.reaction, trackedKey: job.trackedKey });
-    await handler({ job, tracked, config: deps.config(), approvals: deps.approvals, slack: deps.slack(botToken), allowlist: deps.allowlist, audit: deps.audit, logger, now: deps.now });
+    await handler({
+      job,
+      tracked,
+      config: deps.config(),
+      approvals: deps.approvals,
+      slack: deps.slack(botToken),
+      allowlist: deps.allowlist,
+      audit: deps.audit,
+      logger,
+      now: deps.now,
+    });
   }
 
   async function runCommand(job: CommandJob, context: LambdaContextLike): Promise<void> {
@@ -80,7 +90,9 @@ export function createWorker(deps: WorkerDeps) {
     if (!again.allowed) {
       logger.warn('refused at the worker: access changed since the ack', { reason: again.reason });
       if (invocation.responseUrl) {
-        await deps.respond(invocation.responseUrl, { text: `🚫 Not allowed any more: ${again.reason}, so I did not run ${typedCode(commandText(invocation))}.` }).catch((error: unknown) => logger.error('response_url failed', { error }));
+        await deps
+          .respond(invocation.responseUrl, { text: `🚫 Not allowed any more: ${again.reason}, so I did not run ${typedCode(commandText(invocation))}.` })
+          .catch((error: unknown) => logger.error('response_url failed', { error }));
       }
       await deps
         .audit()
@@ -88,7 +100,9 @@ export function createWorker(deps: WorkerDeps) {
         .catch((error: unknown) => logger.error('audit completion failed', { error }));
       return;
     }
-    const aws = target ? new AwsSession(target, { teamId: invocation.teamId, userId: invocation.userId, ...(invocation.userName ? { userName: invocation.userName } : {}) }) : undefined;
+    const aws = target
+      ? new AwsSession(target, { teamId: invocation.teamId, userId: invocation.userId, ...(invocation.userName ? { userName: invocation.userName } : {}) })
+      : undefined;
     const remainingMs = () => context.getRemainingTimeInMillis();
     const stopMargin = stopMarginMs(remainingMs());
 
@@ -110,7 +124,8 @@ export function createWorker(deps: WorkerDeps) {
       } catch (error) {
         // No thread to answer in: tell the requester privately, with the fix.
         const message = error instanceof SlackChannelError ? error.userMessage : `I could not post in this channel: ${escapeText((error as Error).message)}`;
-        if (invocation.responseUrl) await deps.respond(invocation.responseUrl, { text: `⚠️ ${message}` }).catch((e: unknown) => logger.error('response_url failed', { error: e }));
+        if (invocation.responseUrl)
+          await deps.respond(invocation.responseUrl, { text: `⚠️ ${message}` }).catch((e: unknown) => logger.error('response_url failed', { error: e }));
         result = { outcome: 'failure', summary: message };
         ended = true;
         return;
@@ -124,7 +139,22 @@ export function createWorker(deps: WorkerDeps) {
       try {
         if (verb.runsIn !== 'worker') throw new Error(`\`${verb.name}\` is answered by the ingress, not the worker`);
         const handler = await verb.handler();
-        const ctx: WorkerContext = { job, config, out, approvals: deps.approvals, deployHistory: deps.deployHistory, startDeployWorkflow: deps.startDeployWorkflow, allowlist: deps.allowlist, state: deps.state, slack, logger, now: deps.now, remainingMs, ...(target ? { target } : {}), ...(aws ? { aws } : {}) };
+        const ctx: WorkerContext = {
+          job,
+          config,
+          out,
+          approvals: deps.approvals,
+          deployHistory: deps.deployHistory,
+          startDeployWorkflow: deps.startDeployWorkflow,
+          allowlist: deps.allowlist,
+          state: deps.state,
+          slack,
+          logger,
+          now: deps.now,
+          remainingMs,
+          ...(target ? { target } : {}),
+          ...(aws ? { aws } : {}),
+        };
         result = await beforeTheEnd(handler(job.args, ctx), remainingMs, stopMargin);
       } catch (error) {
         if (error instanceof PermissionDeniedError) {

@@ -82,7 +82,18 @@ const RETRY = (_error: Error, attempt: number) => ({ shouldRetry: attempt < 5, d
 /** Consecutive failed polls after which the bot stops watching and says so. */
 const MAX_POLL_ERRORS = 12;
 /** Errors no retry will change: ECS said no to the request itself. */
-const PERMANENT = new Set(['ClientException', 'InvalidParameterException', 'AccessDeniedException', 'AccessDenied', 'ServiceNotFoundException', 'ServiceNotActiveException', 'ClusterNotFoundException', 'UnsupportedFeatureException', 'PlatformUnknownException', 'PlatformTaskDefinitionIncompatibilityException']);
+const PERMANENT = new Set([
+  'ClientException',
+  'InvalidParameterException',
+  'AccessDeniedException',
+  'AccessDenied',
+  'ServiceNotFoundException',
+  'ServiceNotActiveException',
+  'ClusterNotFoundException',
+  'UnsupportedFeatureException',
+  'PlatformUnknownException',
+  'PlatformTaskDefinitionIncompatibilityException',
+]);
 
 /** A refusal ends the deploy with ECS's reason; anything else (throttling, 5xx, network) is thrown so the step retries. */
 function refused(error: unknown, doing: string): { ok: false; message: string } {
@@ -105,7 +116,11 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
     };
     /** AWS access for one step, acting for the requester (as the worker did when planning). */
     const withAws = async <T>(work: (aws: AwsSession) => Promise<T>): Promise<T> => {
-      const aws = new AwsSession(target, { teamId: input.teamId, userId: input.requesterId, ...(input.requesterName ? { userName: input.requesterName } : {}) });
+      const aws = new AwsSession(target, {
+        teamId: input.teamId,
+        userId: input.requesterId,
+        ...(input.requesterName ? { userName: input.requesterName } : {}),
+      });
       try {
         return await work(aws);
       } finally {
@@ -113,7 +128,14 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
       }
     };
     const thread = async (parentText?: string) =>
-      ThreadOutput.resume({ client: await deps.slack(), channel: input.channelId, parentTs: input.parentTs, remainingMs, logger, ...(parentText ? { parentText } : {}) });
+      ThreadOutput.resume({
+        client: await deps.slack(),
+        channel: input.channelId,
+        parentTs: input.parentTs,
+        remainingMs,
+        logger,
+        ...(parentText ? { parentText } : {}),
+      });
     /** Posts once per (deploy, key), even when the step runs again. */
     const post = async (key: string, text: string) => {
       if (!text) return;
@@ -153,7 +175,13 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
         logger.error('deploy workflow step failed for good', { error });
         const message = escapeText((error as Error).message);
         ending = end(
-          { outcome: 'failure', summary: `the deploy stopped: ${message}`, status: 'approved', polls: 0, detail: `❌ The deploy stopped after repeated errors: ${message}. Check \`/ecs status ${input.target}\` before trying again.` },
+          {
+            outcome: 'failure',
+            summary: `the deploy stopped: ${message}`,
+            status: 'approved',
+            polls: 0,
+            detail: `❌ The deploy stopped after repeated errors: ${message}. Check \`/ecs status ${input.target}\` before trying again.`,
+          },
           undefined,
           undefined,
         );
@@ -173,7 +201,10 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
             const out = await aws.ecs().send(new RegisterTaskDefinitionCommand(registerInput(td, input.plan.changes, tags)));
             const arn = out.taskDefinition!.taskDefinitionArn!;
             // Said if Slack takes it; a retried step would register a second revision.
-            await postIfPossible('registered', `📝 Registered ${code(shortTaskDefinition(arn))} (from ${code(shortTaskDefinition(input.plan.currentTaskDefinition))} with the new image${input.plan.changes.length > 1 ? 's' : ''}).`);
+            await postIfPossible(
+              'registered',
+              `📝 Registered ${code(shortTaskDefinition(arn))} (from ${code(shortTaskDefinition(input.plan.currentTaskDefinition))} with the new image${input.plan.changes.length > 1 ? 's' : ''}).`,
+            );
             return { ok: true as const, taskDefinition: arn };
           }).catch((error: unknown) => refused(error, 'registering the new task definition'));
         },
@@ -181,8 +212,8 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
       );
       const updateKey = deployUpdateKey(input.deployId);
       const updated = (at: number) =>
-      `🚀 \`UpdateService\` called at ${new Date(at).toISOString().slice(11, 19)} UTC: \`${input.target}\` → ${code(shortTaskDefinition(registered.ok ? registered.taskDefinition : ''))}. Watching the rollout…`;
-    const started: Started = !registered.ok
+        `🚀 \`UpdateService\` called at ${new Date(at).toISOString().slice(11, 19)} UTC: \`${input.target}\` → ${code(shortTaskDefinition(registered.ok ? registered.taskDefinition : ''))}. Watching the rollout…`;
+      const started: Started = !registered.ok
         ? registered
         : await context.step(
             'update',
@@ -222,7 +253,12 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
             // Safe to retry: a second run finds its own deployment instead of updating again.
             { retryStrategy: RETRY, semantics: StepSemantics.AtLeastOncePerRetry },
           );
-      if (!started.ok) return end({ outcome: 'failure', summary: started.message.split('\n')[0]!, status: 'approved', polls: 0, detail: `❌ ${started.message}` }, undefined, undefined);
+      if (!started.ok)
+        return end(
+          { outcome: 'failure', summary: started.message.split('\n')[0]!, status: 'approved', polls: 0, detail: `❌ ${started.message}` },
+          undefined,
+          undefined,
+        );
 
       // ---- watch the rollout ------------------------------------------------------------------
       let polls = 0;
@@ -259,7 +295,10 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
                 const message = escapeText((error as Error).message);
                 // Said once when it starts and every few polls after: backing off, not giving up.
                 if (failedSoFar === 0 || (failedSoFar + 1) % 4 === 0) {
-                  await post(`${phase}-${n}-error`, `⚠️ Could not read the service (${message}); trying again in ${nextPollSeconds(seconds, failedSoFar + 1)} s.`).catch(() => undefined);
+                  await post(
+                    `${phase}-${n}-error`,
+                    `⚠️ Could not read the service (${message}); trying again in ${nextPollSeconds(seconds, failedSoFar + 1)} s.`,
+                  ).catch(() => undefined);
                 }
                 return { progress: before, verdict: { state: 'in-progress' as const }, error: message };
               }
@@ -277,20 +316,37 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
       const rollout = await watch('rollout', started.deploymentId, started.taskDefinition, started.at);
       if (rollout.verdict.state === 'completed') {
         return end(
-          { outcome: 'success', summary: `${code(shortTaskDefinition(started.taskDefinition))} is live and steady after ${formatDuration(rollout.seconds * 1000)}`, status: 'approved', taskDefinition: started.taskDefinition, polls },
+          {
+            outcome: 'success',
+            summary: `${code(shortTaskDefinition(started.taskDefinition))} is live and steady after ${formatDuration(rollout.seconds * 1000)}`,
+            status: 'approved',
+            taskDefinition: started.taskDefinition,
+            polls,
+          },
           { rollout },
           started,
         );
       }
       if (rollout.verdict.state === 'lost') {
         return end(
-          { outcome: 'warning', summary: `lost track of the rollout (${rollout.verdict.reason}); check \`/ecs status ${input.target}\``, status: 'approved', taskDefinition: started.taskDefinition, polls },
+          {
+            outcome: 'warning',
+            summary: `lost track of the rollout (${rollout.verdict.reason}); check \`/ecs status ${input.target}\``,
+            status: 'approved',
+            taskDefinition: started.taskDefinition,
+            polls,
+          },
           { rollout },
           started,
         );
       }
-      const why =
-        (rollout.verdict.state === 'timeout' ? `the rollout did not finish within ${formatDuration(input.timeoutSeconds * 1000)}` : rollout.verdict.state === 'failed' ? rollout.verdict.reason : 'the rollout did not complete').replace(/\.+$/, '');
+      const why = (
+        rollout.verdict.state === 'timeout'
+          ? `the rollout did not finish within ${formatDuration(input.timeoutSeconds * 1000)}`
+          : rollout.verdict.state === 'failed'
+            ? rollout.verdict.reason
+            : 'the rollout did not complete'
+      ).replace(/\.+$/, '');
       const reasons = rollout.progress.stopReasons.length ? `\nStop reasons: ${rollout.progress.stopReasons.map((r) => `“${escapeText(r)}”`).join('; ')}` : '';
 
       // ---- roll back ---------------------------------------------------------------------------
@@ -298,7 +354,14 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
       if (rollout.verdict.state === 'failed' && rollout.verdict.superseded) {
         // Someone else's deploy replaced this one: rolling back would undo theirs.
         return end(
-          { outcome: 'warning', summary: `${why}; not rolled back: that deploy is someone else's`, status: 'approved', taskDefinition: started.taskDefinition, polls, detail: `⚠️ ${why}. Not rolled back: the deployment that replaced it is someone else's; \`/ecs status ${input.target}\` shows where the service is.` },
+          {
+            outcome: 'warning',
+            summary: `${why}; not rolled back: that deploy is someone else's`,
+            status: 'approved',
+            taskDefinition: started.taskDefinition,
+            polls,
+            detail: `⚠️ ${why}. Not rolled back: the deployment that replaced it is someone else's; \`/ecs status ${input.target}\` shows where the service is.`,
+          },
           { rollout },
           started,
         );
@@ -307,14 +370,24 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
       if (!ecsRollback && (!input.rollback || previous === started.taskDefinition)) {
         const left = input.rollback ? 'there is no other revision to go back to' : 'automatic rollback is off for this service';
         return end(
-          { outcome: 'failure', summary: `${why}; not rolled back (${left})`, status: 'approved', taskDefinition: started.taskDefinition, polls, detail: `❌ ${why}.${reasons}\nNot rolled back: ${left}. \`/ecs rollback ${input.target}\` asks for one.` },
+          {
+            outcome: 'failure',
+            summary: `${why}; not rolled back (${left})`,
+            status: 'approved',
+            taskDefinition: started.taskDefinition,
+            polls,
+            detail: `❌ ${why}.${reasons}\nNot rolled back: ${left}. \`/ecs rollback ${input.target}\` asks for one.`,
+          },
           { rollout },
           started,
         );
       }
       const back: Started = ecsRollback
         ? await context.step('rollback', async () => {
-            await post('rollback', `↩️ ${why}. ECS's circuit breaker is rolling back to ${code(shortTaskDefinition(ecsRollback.taskDefinition))}; watching it.${reasons}`);
+            await post(
+              'rollback',
+              `↩️ ${why}. ECS's circuit breaker is rolling back to ${code(shortTaskDefinition(ecsRollback.taskDefinition))}; watching it.${reasons}`,
+            );
             return { ok: true as const, taskDefinition: ecsRollback.taskDefinition, deploymentId: ecsRollback.deploymentId, at: now() };
           })
         : await context.step(
@@ -330,7 +403,14 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
           );
       if (!back.ok) {
         return end(
-          { outcome: 'failure', summary: `${why}; the rollback could not be started (${back.message})`, status: 'approved', taskDefinition: started.taskDefinition, polls, rolledBack: false },
+          {
+            outcome: 'failure',
+            summary: `${why}; the rollback could not be started (${back.message})`,
+            status: 'approved',
+            taskDefinition: started.taskDefinition,
+            polls,
+            rolledBack: false,
+          },
           { rollout },
           started,
         );
@@ -378,7 +458,9 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
           // What ran well and what did not, for the next `/ecs rollback` without a revision.
           const at = new Date(now()).toISOString();
           const record = (taskDefinition: string, outcome: 'success' | 'failure') =>
-            deps.history.record(input.target, { taskDefinition, outcome, deployId: input.deployId, at }).catch((error: unknown) => logger.warn('deploy history not recorded', { error }));
+            deps.history
+              .record(input.target, { taskDefinition, outcome, deployId: input.deployId, at })
+              .catch((error: unknown) => logger.warn('deploy history not recorded', { error }));
           if (deployed && watched) {
             const rolledOut = watched.rollout.verdict.state === 'completed';
             await record(deployed.taskDefinition, rolledOut ? 'success' : 'failure');
@@ -406,7 +488,13 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
                 fromTaskDefinition: input.plan.currentTaskDefinition,
                 ...(deployed ? { toTaskDefinition: deployed.taskDefinition, deploymentStartedAt: new Date(deployed.at).toISOString() } : {}),
                 images: input.plan.changes,
-                ...(watched ? { rolloutSeconds: watched.rollout.seconds, rolloutVerdict: watched.rollout.verdict.state, stopReasons: watched.rollout.progress.stopReasons } : {}),
+                ...(watched
+                  ? {
+                      rolloutSeconds: watched.rollout.seconds,
+                      rolloutVerdict: watched.rollout.verdict.state,
+                      stopReasons: watched.rollout.progress.stopReasons,
+                    }
+                  : {}),
                 ...(watched?.rollback ? { rolledBackTo: result.taskDefinition, rollbackVerdict: watched.rollback.verdict.state } : {}),
                 polls: result.polls,
               },

@@ -105,7 +105,14 @@ export function createRunWorkflow(deps: RunWorkflowDeps) {
       }
     };
     const thread = async () =>
-      ThreadOutput.resume({ client: await deps.slack(), channel: input.channelId, parentTs: input.parentTs, remainingMs, logger, ...(input.parentText ? { parentText: input.parentText } : {}) });
+      ThreadOutput.resume({
+        client: await deps.slack(),
+        channel: input.channelId,
+        parentTs: input.parentTs,
+        remainingMs,
+        logger,
+        ...(input.parentText ? { parentText: input.parentText } : {}),
+      });
     /** Posts once per (run, key), even if the step runs again. */
     const once = async (key: string, post: () => Promise<void>) => {
       const claim = runPostKey(input.runId, key);
@@ -122,7 +129,17 @@ export function createRunWorkflow(deps: RunWorkflowDeps) {
     const follow = async (offset: number, key: string): Promise<{ offset: number; exitCode?: number }> => {
       const place = started.ok ? started.place : undefined;
       const nonce = newNonce();
-      const res = await withAws((aws) => execOnce({ aws, alias: input.target, place: place!, command: buildFollow({ runId: input.runId, offset, nonce }), nonce, timeoutMs: sessionTimeoutMs, logger }));
+      const res = await withAws((aws) =>
+        execOnce({
+          aws,
+          alias: input.target,
+          place: place!,
+          command: buildFollow({ runId: input.runId, offset, nonce }),
+          nonce,
+          timeoutMs: sessionTimeoutMs,
+          logger,
+        }),
+      );
       const { output, size } = readFollow(res.lines, nonce);
       // Without the size line the session ended early: throwing makes the step retry from `offset`.
       if (size === undefined) throw new Error(`follow session ended without its size line (${res.reason}${res.error ? `: ${res.error.message}` : ''})`);
@@ -140,7 +157,14 @@ export function createRunWorkflow(deps: RunWorkflowDeps) {
     const decision = input.approval
       ? await awaitApproval(
           context,
-          { approvals: deps.approvals, slack: deps.slack, logger, now, post: (key, text) => once(key, async () => void (await (await thread()).post(text))), retryStrategy: RETRY },
+          {
+            approvals: deps.approvals,
+            slack: deps.slack,
+            logger,
+            now,
+            post: (key, text) => once(key, async () => void (await (await thread()).post(text))),
+            retryStrategy: RETRY,
+          },
           { ...input.approval, channelId: input.channelId, parentTs: input.parentTs },
         )
       : undefined;
@@ -150,35 +174,47 @@ export function createRunWorkflow(deps: RunWorkflowDeps) {
     const started: StartResult = refusal
       ? { ok: false, message: refusal }
       : await context.step(
-      'start',
-      async () => {
-        const script = deps.config().scripts[input.script];
-        if (!script) return { ok: false, message: `Script ${code(input.script)} is no longer in the configuration.` };
-        // Cancelled while it waited for its approval: it never starts.
-        const cancelled = await deps.state.get<{ by?: string }>(cancelKey(input.runId));
-        if (cancelled) return { ok: false, cancelled: true, message: `Cancelled${cancelled.by ? ` by <@${cancelled.by}>` : ''} before it started. Nothing was run.` };
-        try {
-          return await withAws(async (aws) => {
-            const target = deps.config().targets[input.target]!;
-            const place = execPlace(await pickExecTask(aws, input.target, target));
-            const nonce = newNonce();
-            const res = await execOnce({ aws, alias: input.target, place, command: buildDetachedStart({ runId: input.runId, path: input.path ?? script.path, args: input.args, nonce }), nonce, timeoutMs: sessionTimeoutMs, logger });
-            if (res.exitCode !== 0) {
-              const said = res.lines.filter(Boolean).slice(-3).join(' / ');
-              return { ok: false as const, message: `The script could not be started in ${code(place.container)}${said ? `: ${escapeText(said)}` : ` (${res.reason})`}.` };
+          'start',
+          async () => {
+            const script = deps.config().scripts[input.script];
+            if (!script) return { ok: false, message: `Script ${code(input.script)} is no longer in the configuration.` };
+            // Cancelled while it waited for its approval: it never starts.
+            const cancelled = await deps.state.get<{ by?: string }>(cancelKey(input.runId));
+            if (cancelled)
+              return { ok: false, cancelled: true, message: `Cancelled${cancelled.by ? ` by <@${cancelled.by}>` : ''} before it started. Nothing was run.` };
+            try {
+              return await withAws(async (aws) => {
+                const target = deps.config().targets[input.target]!;
+                const place = execPlace(await pickExecTask(aws, input.target, target));
+                const nonce = newNonce();
+                const res = await execOnce({
+                  aws,
+                  alias: input.target,
+                  place,
+                  command: buildDetachedStart({ runId: input.runId, path: input.path ?? script.path, args: input.args, nonce }),
+                  nonce,
+                  timeoutMs: sessionTimeoutMs,
+                  logger,
+                });
+                if (res.exitCode !== 0) {
+                  const said = res.lines.filter(Boolean).slice(-3).join(' / ');
+                  return {
+                    ok: false as const,
+                    message: `The script could not be started in ${code(place.container)}${said ? `: ${escapeText(said)}` : ` (${res.reason})`}.`,
+                  };
+                }
+                const text = `▶️ Running ${code(label)} (run \`${input.runId}\`) in ${code(place.container)} of task ${code(place.taskId.slice(0, 12))}, detached; new output every ${formatDuration(input.pollSeconds * 1000)}, it stops after ${formatDuration(input.timeoutSeconds * 1000)}.`;
+                await once('start', async () => void (await (await thread()).post(text, cancelBlocks(text, input.runId))));
+                return { ok: true as const, place };
+              });
+            } catch (error) {
+              if (error instanceof UserFacingError) return { ok: false, message: error.userMessage };
+              throw error;
             }
-            const text = `▶️ Running ${code(label)} (run \`${input.runId}\`) in ${code(place.container)} of task ${code(place.taskId.slice(0, 12))}, detached; new output every ${formatDuration(input.pollSeconds * 1000)}, it stops after ${formatDuration(input.timeoutSeconds * 1000)}.`;
-            await once('start', async () => void (await (await thread()).post(text, cancelBlocks(text, input.runId))));
-            return { ok: true as const, place };
-          });
-        } catch (error) {
-          if (error instanceof UserFacingError) return { ok: false, message: error.userMessage };
-          throw error;
-        }
-      },
-      // A retried start could launch the script twice: at most once, and a failure is reported.
-      { semantics: StepSemantics.AtMostOncePerRetry, retryStrategy: NO_RETRY },
-    );
+          },
+          // A retried start could launch the script twice: at most once, and a failure is reported.
+          { semantics: StepSemantics.AtMostOncePerRetry, retryStrategy: NO_RETRY },
+        );
 
     // ---- follow until the script ends, is cancelled or reaches its time limit -----------------
     let offset = 0;
@@ -216,7 +252,17 @@ export function createRunWorkflow(deps: RunWorkflowDeps) {
       const r = await context.step(
         'stop',
         async () => {
-          await withAws((aws) => execOnce({ aws, alias: input.target, place: (started as { place: ExecPlace }).place, command: buildDetachedStop({ runId: input.runId }), nonce: newNonce(), timeoutMs: sessionTimeoutMs, logger }));
+          await withAws((aws) =>
+            execOnce({
+              aws,
+              alias: input.target,
+              place: (started as { place: ExecPlace }).place,
+              command: buildDetachedStop({ runId: input.runId }),
+              nonce: newNonce(),
+              timeoutMs: sessionTimeoutMs,
+              logger,
+            }),
+          );
           return follow(from, 'stop');
         },
         { retryStrategy: RETRY },
@@ -233,20 +279,24 @@ export function createRunWorkflow(deps: RunWorkflowDeps) {
         const report = refusal
           ? { text: `🚫 Not run: ${refusal}. Nothing was started.`, outcome: 'cancelled' as const, summary: `not run: ${refusal}` }
           : !started.ok
-          ? { text: `${started.cancelled ? '🚫' : '❌'} ${started.message}`, outcome: started.cancelled ? ('cancelled' as const) : ('failure' as const), summary: started.message.split('\n')[0]! }
-          : stop === 'cancelled'
             ? {
-                text: `🛑 Cancelled${cancelledBy ? ` by <@${cancelledBy}>` : ''}: the script got Ctrl-C (its process group was interrupted, then killed) after ${took}${exitCode !== undefined ? ` (exit code ${exitCode})` : ''}.`,
-                outcome: 'cancelled' as const,
-                summary: `${escapeText(label)}: cancelled after ${took}`,
+                text: `${started.cancelled ? '🚫' : '❌'} ${started.message}`,
+                outcome: started.cancelled ? ('cancelled' as const) : ('failure' as const),
+                summary: started.message.split('\n')[0]!,
               }
-            : stop === 'timeout'
+            : stop === 'cancelled'
               ? {
-                  text: `⏱️ Stopped after ${took}: the run reached its time limit (${formatDuration(input.timeoutSeconds * 1000)}). The script got Ctrl-C, then it was killed.`,
-                  outcome: 'failure' as const,
-                  summary: `${escapeText(label)}: stopped at the time limit after ${took}`,
+                  text: `🛑 Cancelled${cancelledBy ? ` by <@${cancelledBy}>` : ''}: the script got Ctrl-C (its process group was interrupted, then killed) after ${took}${exitCode !== undefined ? ` (exit code ${exitCode})` : ''}.`,
+                  outcome: 'cancelled' as const,
+                  summary: `${escapeText(label)}: cancelled after ${took}`,
                 }
-              : undefined;
+              : stop === 'timeout'
+                ? {
+                    text: `⏱️ Stopped after ${took}: the run reached its time limit (${formatDuration(input.timeoutSeconds * 1000)}). The script got Ctrl-C, then it was killed.`,
+                    outcome: 'failure' as const,
+                    summary: `${escapeText(label)}: stopped at the time limit after ${took}`,
+                  }
+                : undefined;
 
         let spool: OutputSpool | undefined;
         let logFile: string | undefined;
@@ -256,12 +306,22 @@ export function createRunWorkflow(deps: RunWorkflowDeps) {
           const s = spool;
           const nonce = newNonce();
           const cat = buildDetachedLog({ runId: input.runId, nonce });
-          const res = await withAws((aws) => execOnce({ aws, alias: input.target, place: started.place, command: cat, nonce, keepLines: false, onLines: (lines) => s.write(lines), timeoutMs: sessionTimeoutMs, logger })).catch(
-            (error: unknown) => {
-              logger.warn('could not read the full output file', { error });
-              return undefined;
-            },
-          );
+          const res = await withAws((aws) =>
+            execOnce({
+              aws,
+              alias: input.target,
+              place: started.place,
+              command: cat,
+              nonce,
+              keepLines: false,
+              onLines: (lines) => s.write(lines),
+              timeoutMs: sessionTimeoutMs,
+              logger,
+            }),
+          ).catch((error: unknown) => {
+            logger.warn('could not read the full output file', { error });
+            return undefined;
+          });
           logFile = await spool.close();
           if (res?.exitCode !== 0) logFile = undefined;
         }
@@ -270,7 +330,13 @@ export function createRunWorkflow(deps: RunWorkflowDeps) {
         // The record first, then the locks, then the message: whoever sees the end finds them done.
         await deps
           .audit()
-          .complete(input.audit, { outcome: end.outcome, durationMs: now() - input.startedAt, reason: end.summary, threadTs: input.parentTs, detail: { runId: input.runId, polls, detached: true, ...(decision ? { approval: decision } : {}) } })
+          .complete(input.audit, {
+            outcome: end.outcome,
+            durationMs: now() - input.startedAt,
+            reason: end.summary,
+            threadTs: input.parentTs,
+            detail: { runId: input.runId, polls, detached: true, ...(decision ? { approval: decision } : {}) },
+          })
           .catch((error: unknown) => logger.error('audit completion failed', { error }));
         // The script is over: free it for the next run before the message says it ended.
         await deps.state.release(cancelKey(input.runId)).catch(() => undefined);

@@ -69,7 +69,9 @@ describe('playground in Chromium', () => {
     await expect.poll(() => parent.textContent(), { timeout: 10_000 }).toContain('✅');
     // The font that holds ✅ ⏳ ❌ was fetched and loaded (without it they are empty boxes on a machine with no emoji font).
     // Evaluated in the page (a string: this project's types have no DOM).
-    const loaded = await page.evaluate(`document.fonts.ready.then(() => document.fonts.check('15px "Twemoji"', '✅⏳❌') && [...document.fonts].some((f) => f.family.includes('Twemoji') && f.status === 'loaded'))`);
+    const loaded = await page.evaluate(
+      `document.fonts.ready.then(() => document.fonts.check('15px "Twemoji"', '✅⏳❌') && [...document.fonts].some((f) => f.family.includes('Twemoji') && f.status === 'loaded'))`,
+    );
     expect(loaded).toBe(true);
   });
 
@@ -154,7 +156,11 @@ describe('playground in Chromium', () => {
     expect(await msg.locator('.channel-link').allTextContents()).toEqual(['#random', '#ops']);
     const links = msg.locator('a');
     expect(await links.allTextContents()).toEqual(['the docs', 'https://example.org/x', 'quoted']);
-    expect(await Promise.all((await links.all()).map((a) => a.getAttribute('href')))).toEqual(['https://example.com/a?b=1&c=2', 'https://example.org/x', 'https://e.example/" onmouseover="window.__pwned=1']);
+    expect(await Promise.all((await links.all()).map((a) => a.getAttribute('href')))).toEqual([
+      'https://example.com/a?b=1&c=2',
+      'https://example.org/x',
+      'https://e.example/" onmouseover="window.__pwned=1',
+    ]);
     const text = (await msg.innerText()).split('\n');
     expect(text[0]).toBe('mentions @bob and @mal');
     expect(text[1]).toBe('broadcasts @channel @here @everyone');
@@ -178,7 +184,9 @@ describe('playground in Chromium', () => {
 
     // /ecs allow @mallory … reaches the bot as Slack sends it with should_escape, and the bot finds her.
     await type('/ecs allow @mallory viewer web');
-    await expect.poll(() => playground.sent.at(-1)).toEqual({ kind: 'command', user: 'U0ALICE', channel: 'C0OPS', text: 'allow <@U0MALLORY|mallory> viewer web' });
+    await expect
+      .poll(() => playground.sent.at(-1))
+      .toEqual({ kind: 'command', user: 'U0ALICE', channel: 'C0OPS', text: 'allow <@U0MALLORY|mallory> viewer web' });
     try {
       const parent = page.getByTestId('message').filter({ hasText: 'ran /ecs allow @mallory viewer web' }).last();
       await expect.poll(() => parent.textContent(), { timeout: 10_000 }).toContain('✅');
@@ -197,7 +205,9 @@ describe('playground in Chromium', () => {
     await simulating('slack-refuse-blocks', async () => {
       await type('/ecs status web');
       const parent = page.getByTestId('message').filter({ hasText: 'ran /ecs status web' }).last();
-      await expect.poll(() => parent.textContent(), { timeout: 10_000 }).toContain('Slack refused the message (invalid_blocks); the result is attached as a file');
+      await expect
+        .poll(() => parent.textContent(), { timeout: 10_000 })
+        .toContain('Slack refused the message (invalid_blocks); the result is attached as a file');
       expect(await parent.textContent()).toContain('✅');
       await parent.getByTestId('replies').click();
       const thread = page.getByTestId('thread-feed');
@@ -247,14 +257,27 @@ describe('playground in Chromium', () => {
       // The rollout as it goes, then the verdict on the parent and at the end of the thread.
       await expect.poll(() => thread.textContent(), { timeout: 15_000 }).toMatch(/🔄 new web:43 \d\/2 running/);
       await debug('3-rolling');
-      await expect.poll(() => text.textContent(), { timeout: 45_000, interval: 250 }).toMatch(/^✅ .*approved by @bob.*app: .*web:v1\.4\.2 → .*web:v1\.5\.0.*— web:43 is live and steady after/s);
+      await expect
+        .poll(() => text.textContent(), { timeout: 45_000, interval: 250 })
+        .toMatch(/^✅ .*approved by @bob.*app: .*web:v1\.4\.2 → .*web:v1\.5\.0.*— web:43 is live and steady after/s);
       await expect.poll(() => thread.getByTestId('message').last().locator('.text').textContent()).toMatch(/^✅ web:43 is live and steady after /);
       await debug('4-live');
       const lines = (await thread.textContent())!;
       if (process.env.DEBUG_DEPLOY) console.log(`${await text.innerText()}\n---\n${await thread.innerText()}`);
-      const order = ['🗳️ Approval requested above', '👍 Approved by @bob: deploying now.', '📝 Registered web:43 (from web:42', '🚀 UpdateService called', '🔄 new web:43', 'has reached a steady state.', '✅ web:43 is live and steady'];
+      const order = [
+        '🗳️ Approval requested above',
+        '👍 Approved by @bob: deploying now.',
+        '📝 Registered web:43 (from web:42',
+        '🚀 UpdateService called',
+        '🔄 new web:43',
+        'has reached a steady state.',
+        '✅ web:43 is live and steady',
+      ];
       const at = order.map((line) => lines.indexOf(line));
-      expect(at.every((i) => i >= 0), `every step is in the thread: ${JSON.stringify(Object.fromEntries(order.map((l, i) => [l, at[i]])))}`).toBe(true);
+      expect(
+        at.every((i) => i >= 0),
+        `every step is in the thread: ${JSON.stringify(Object.fromEntries(order.map((l, i) => [l, at[i]])))}`,
+      ).toBe(true);
       expect([...at].sort((a, b) => a - b)).toEqual(at);
     } finally {
       // Never leave a request waiting: its workflow would hold world.close() for 30 minutes.

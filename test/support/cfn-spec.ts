@@ -42,10 +42,49 @@ let cached: SpecDatabase | undefined;
 /** The schema database (about a second to load; once per test file). */
 export const specDatabase = (): SpecDatabase => (cached ??= loadAwsServiceSpecSync());
 
-const PSEUDO_PARAMETERS = ['AWS::AccountId', 'AWS::NotificationARNs', 'AWS::NoValue', 'AWS::Partition', 'AWS::Region', 'AWS::StackId', 'AWS::StackName', 'AWS::URLSuffix'];
-const RESOURCE_ATTRIBUTES = ['Type', 'Properties', 'DependsOn', 'DeletionPolicy', 'UpdateReplacePolicy', 'Condition', 'Metadata', 'CreationPolicy', 'UpdatePolicy'];
+const PSEUDO_PARAMETERS = [
+  'AWS::AccountId',
+  'AWS::NotificationARNs',
+  'AWS::NoValue',
+  'AWS::Partition',
+  'AWS::Region',
+  'AWS::StackId',
+  'AWS::StackName',
+  'AWS::URLSuffix',
+];
+const RESOURCE_ATTRIBUTES = [
+  'Type',
+  'Properties',
+  'DependsOn',
+  'DeletionPolicy',
+  'UpdateReplacePolicy',
+  'Condition',
+  'Metadata',
+  'CreationPolicy',
+  'UpdatePolicy',
+];
 const DELETION_POLICIES = ['Delete', 'Retain', 'RetainExceptOnCreate', 'Snapshot'];
-const FUNCTIONS = ['Ref', 'Condition', 'Fn::GetAtt', 'Fn::Sub', 'Fn::Join', 'Fn::Select', 'Fn::Split', 'Fn::If', 'Fn::ImportValue', 'Fn::FindInMap', 'Fn::Base64', 'Fn::GetAZs', 'Fn::Cidr', 'Fn::Equals', 'Fn::Not', 'Fn::And', 'Fn::Or', 'Fn::ToJsonString', 'Fn::Length'];
+const FUNCTIONS = [
+  'Ref',
+  'Condition',
+  'Fn::GetAtt',
+  'Fn::Sub',
+  'Fn::Join',
+  'Fn::Select',
+  'Fn::Split',
+  'Fn::If',
+  'Fn::ImportValue',
+  'Fn::FindInMap',
+  'Fn::Base64',
+  'Fn::GetAZs',
+  'Fn::Cidr',
+  'Fn::Equals',
+  'Fn::Not',
+  'Fn::And',
+  'Fn::Or',
+  'Fn::ToJsonString',
+  'Fn::Length',
+];
 /** Functions whose value is always a string: never a list or an object. */
 const STRING_FUNCTIONS = ['Fn::Sub', 'Fn::Join', 'Fn::Base64', 'Fn::ToJsonString'];
 
@@ -92,7 +131,8 @@ export class TemplateValidator {
     const path = `Resources.${id}`;
     for (const key of Object.keys(resource)) if (!RESOURCE_ATTRIBUTES.includes(key)) this.fail(path, `unknown resource attribute ${key}`);
     for (const key of ['DeletionPolicy', 'UpdateReplacePolicy']) {
-      if (key in resource && !DELETION_POLICIES.includes(resource[key])) this.fail(`${path}.${key}`, `${JSON.stringify(resource[key])} is not one of ${DELETION_POLICIES.join(', ')}`);
+      if (key in resource && !DELETION_POLICIES.includes(resource[key]))
+        this.fail(`${path}.${key}`, `${JSON.stringify(resource[key])} is not one of ${DELETION_POLICIES.join(', ')}`);
     }
     for (const dependency of [resource.DependsOn ?? []].flat()) {
       if (!(dependency in this.resources)) this.fail(`${path}.DependsOn`, `no resource ${dependency}`);
@@ -133,21 +173,24 @@ export class TemplateValidator {
     }
     if (fn) {
       const structured = type.type === 'array' || type.type === 'map' || type.type === 'ref' || type.type === 'tag';
-      if (structured && STRING_FUNCTIONS.includes(fn)) this.fail(path, `${fn} makes a string, but a ${type.type === 'ref' ? 'nested object' : type.type} is expected`);
+      if (structured && STRING_FUNCTIONS.includes(fn))
+        this.fail(path, `${fn} makes a string, but a ${type.type === 'ref' ? 'nested object' : type.type} is expected`);
       return; // otherwise a value CloudFormation works out at deploy time
     }
     switch (type.type) {
       case 'string':
       case 'date-time':
         if (typeof value !== 'string') return this.fail(path, `expected a string, found ${JSON.stringify(value)}`);
-        if (type.type === 'string' && type.allowedValues?.length && !type.allowedValues.includes(value)) this.fail(path, `${JSON.stringify(value)} is not one of ${type.allowedValues.join(', ')}`);
+        if (type.type === 'string' && type.allowedValues?.length && !type.allowedValues.includes(value))
+          this.fail(path, `${JSON.stringify(value)} is not one of ${type.allowedValues.join(', ')}`);
         return;
       case 'number':
         if (typeof value !== 'number') this.fail(path, `expected a number, found ${JSON.stringify(value)}`);
         return;
       case 'integer':
         if (!Number.isInteger(value)) return this.fail(path, `expected an integer, found ${JSON.stringify(value)}`);
-        if (type.allowedValues?.length && !type.allowedValues.includes(value as number)) this.fail(path, `${value} is not one of ${type.allowedValues.join(', ')}`);
+        if (type.allowedValues?.length && !type.allowedValues.includes(value as number))
+          this.fail(path, `${value} is not one of ${type.allowedValues.join(', ')}`);
         return;
       case 'boolean':
         if (typeof value !== 'boolean') this.fail(path, `expected a boolean, found ${JSON.stringify(value)}`);
@@ -196,7 +239,8 @@ export class TemplateValidator {
     const resource = this.resources[id];
     if (!resource) return this.fail(path, `Fn::GetAtt of ${id}, which is not a resource`);
     const spec = typeof resource.Type === 'string' ? this.spec(resource.Type) : undefined;
-    if (spec && !(attribute in spec.attributes)) this.fail(path, `${resource.Type} has no attribute ${attribute} (has: ${Object.keys(spec.attributes).sort().join(', ')})`);
+    if (spec && !(attribute in spec.attributes))
+      this.fail(path, `${resource.Type} has no attribute ${attribute} (has: ${Object.keys(spec.attributes).sort().join(', ')})`);
   }
 
   /** Every intrinsic function anywhere below `node`: what it names must exist. */

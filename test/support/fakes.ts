@@ -6,7 +6,9 @@ import type { Job, JobDispatcher } from '../../src/platform/jobs';
 import type { StateStore } from '../../src/platform/state';
 
 /** In-memory stand-ins for the ingress's stores, for narrow unit tests (integration tests use dynalite). */
-export function memoryAllowlist(initial: Array<{ teamId: string; userId: string; grants: Grant[] }> = []): AllowlistStore & { entries: Map<string, AllowlistEntry>; reads: number } {
+export function memoryAllowlist(
+  initial: Array<{ teamId: string; userId: string; grants: Grant[] }> = [],
+): AllowlistStore & { entries: Map<string, AllowlistEntry>; reads: number } {
   const entries = new Map<string, AllowlistEntry>();
   for (const e of initial) entries.set(`${e.teamId}/${e.userId}`, { ...e, addedBy: 'U0ROOT', updatedAt: '2026-01-01T00:00:00.000Z' });
   const store = {

@@ -28,9 +28,15 @@ export const IAM_COVERAGE_EXCEPTIONS: CoverageException[] = [
   { id: 'runWorkflow DurableExecution lambda:GetDurableExecutionState', reason: STATE_PAGED },
   { id: 'deployWorkflow DurableExecution lambda:GetDurableExecutionState', reason: STATE_PAGED },
   { id: 'runWorkflow OwnApprovalCallback lambda:SendDurableExecutionCallbackSuccess', reason: DECISION_BEFORE_CALLBACK },
-  { id: 'runWorkflow OwnApprovalCallback arn:aws:lambda:us-east-1:111111111111:function:ecs-chatops-local-run-workflow:*/durable-execution/*', reason: DECISION_BEFORE_CALLBACK },
+  {
+    id: 'runWorkflow OwnApprovalCallback arn:aws:lambda:us-east-1:111111111111:function:ecs-chatops-local-run-workflow:*/durable-execution/*',
+    reason: DECISION_BEFORE_CALLBACK,
+  },
   { id: 'deployWorkflow OwnApprovalCallback lambda:SendDurableExecutionCallbackSuccess', reason: DECISION_BEFORE_CALLBACK },
-  { id: 'deployWorkflow OwnApprovalCallback arn:aws:lambda:us-east-1:111111111111:function:ecs-chatops-local-deploy-workflow:*/durable-execution/*', reason: DECISION_BEFORE_CALLBACK },
+  {
+    id: 'deployWorkflow OwnApprovalCallback arn:aws:lambda:us-east-1:111111111111:function:ecs-chatops-local-deploy-workflow:*/durable-execution/*',
+    reason: DECISION_BEFORE_CALLBACK,
+  },
   ...[
     'deployWorkflow SlackSecrets ssm:GetParameters',
     'deployWorkflow SlackSecrets arn:aws:ssm:us-east-1:111111111111:parameter/ecs-chatops/slack/signing-secret',

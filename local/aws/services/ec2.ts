@@ -43,14 +43,11 @@ const WIRE_NAMES: Record<string, string> = {
 function toWire(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(toWire);
   if (value === null || typeof value !== 'object' || value instanceof Date) return value;
-  return Object.fromEntries(
-    Object.entries(value).map(([k, v]) => [WIRE_NAMES[k] ?? k[0]!.toLowerCase() + k.slice(1), toWire(v)]),
-  );
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [WIRE_NAMES[k] ?? k[0]!.toLowerCase() + k.slice(1), toWire(v)]));
 }
 
 type FilterTable<T> = Record<string, (item: T) => Array<string | boolean | undefined>>;
-const tags = (item: { Tags?: Array<{ Key?: string; Value?: string }> }, key: string) =>
-  (item.Tags ?? []).filter((t) => t.Key === key).map((t) => t.Value);
+const tags = (item: { Tags?: Array<{ Key?: string; Value?: string }> }, key: string) => (item.Tags ?? []).filter((t) => t.Key === key).map((t) => t.Value);
 
 /** `Filter.N.Name` / `Filter.N.Value.M` as they arrive. */
 interface WireFilter {
@@ -101,8 +98,13 @@ export const ec2Service: ServiceDefinition = {
   errors: { AccessDenied: ['UnauthorizedOperation', 403], Throttling: ['RequestLimitExceeded', 503] },
   actions: {
     DescribeSubnets: (p, ctx) => {
-      const subnets = select(p, 'SubnetId', ec2State(ctx.regional).subnets, (s) => s.SubnetId,
-        (id) => new AwsError('InvalidSubnetID.NotFound', `The subnet ID '${id}' does not exist`), {
+      const subnets = select(
+        p,
+        'SubnetId',
+        ec2State(ctx.regional).subnets,
+        (s) => s.SubnetId,
+        (id) => new AwsError('InvalidSubnetID.NotFound', `The subnet ID '${id}' does not exist`),
+        {
           'subnet-id': (s) => [s.SubnetId],
           'vpc-id': (s) => [s.VpcId],
           'availability-zone': (s) => [s.AvailabilityZone],
@@ -110,7 +112,8 @@ export const ec2Service: ServiceDefinition = {
           state: (s) => [s.State],
           'default-for-az': (s) => [String(s.DefaultForAz)],
           'map-public-ip-on-launch': (s) => [String(s.MapPublicIpOnLaunch)],
-        });
+        },
+      );
       return toWire({ Subnets: subnets });
     },
 
@@ -118,22 +121,38 @@ export const ec2Service: ServiceDefinition = {
       const all = ec2State(ctx.regional).securityGroups;
       const names = asList<string>(p.GroupName);
       const byName = names.length
-        ? byIds(all, names, (g) => g.GroupName, (n) => new AwsError('InvalidGroup.NotFound', `The security group '${n}' does not exist in default VPC`))
+        ? byIds(
+            all,
+            names,
+            (g) => g.GroupName,
+            (n) => new AwsError('InvalidGroup.NotFound', `The security group '${n}' does not exist in default VPC`),
+          )
         : all;
-      const groups = select(p, 'GroupId', byName, (g) => g.GroupId,
-        (id) => new AwsError('InvalidGroup.NotFound', `The security group '${id}' does not exist`), {
+      const groups = select(
+        p,
+        'GroupId',
+        byName,
+        (g) => g.GroupId,
+        (id) => new AwsError('InvalidGroup.NotFound', `The security group '${id}' does not exist`),
+        {
           'group-id': (g) => [g.GroupId],
           'group-name': (g) => [g.GroupName],
           'vpc-id': (g) => [g.VpcId],
           description: (g) => [g.Description],
-        });
+        },
+      );
       // The group's description is `groupDescription` on the wire (rules' descriptions are not).
       return toWire({ SecurityGroups: groups.map(({ Description, ...g }) => ({ ...g, GroupDescription: Description })) });
     },
 
     DescribeRouteTables: (p, ctx) => {
-      const tables = select(p, 'RouteTableId', ec2State(ctx.regional).routeTables, (t) => t.RouteTableId,
-        (id) => new AwsError('InvalidRouteTableID.NotFound', `The routeTable ID '${id}' does not exist`), {
+      const tables = select(
+        p,
+        'RouteTableId',
+        ec2State(ctx.regional).routeTables,
+        (t) => t.RouteTableId,
+        (id) => new AwsError('InvalidRouteTableID.NotFound', `The routeTable ID '${id}' does not exist`),
+        {
           'route-table-id': (t) => [t.RouteTableId],
           'vpc-id': (t) => [t.VpcId],
           'association.subnet-id': (t) => (t.Associations ?? []).map((a) => a.SubnetId),
@@ -142,19 +161,26 @@ export const ec2Service: ServiceDefinition = {
           'route.nat-gateway-id': (t) => (t.Routes ?? []).map((r) => r.NatGatewayId),
           'route.gateway-id': (t) => (t.Routes ?? []).map((r) => r.GatewayId),
           'route.destination-cidr-block': (t) => (t.Routes ?? []).map((r) => r.DestinationCidrBlock),
-        });
+        },
+      );
       return toWire({ RouteTables: tables });
     },
 
     DescribeVpcEndpoints: (p, ctx) => {
-      const endpoints = select(p, 'VpcEndpointId', ec2State(ctx.regional).vpcEndpoints, (e) => e.VpcEndpointId,
-        (id) => new AwsError('InvalidVpcEndpointId.NotFound', `The Vpc Endpoint Id '${id}' does not exist`), {
+      const endpoints = select(
+        p,
+        'VpcEndpointId',
+        ec2State(ctx.regional).vpcEndpoints,
+        (e) => e.VpcEndpointId,
+        (id) => new AwsError('InvalidVpcEndpointId.NotFound', `The Vpc Endpoint Id '${id}' does not exist`),
+        {
           'vpc-endpoint-id': (e) => [e.VpcEndpointId],
           'vpc-id': (e) => [e.VpcId],
           'service-name': (e) => [e.ServiceName],
           'vpc-endpoint-type': (e) => [e.VpcEndpointType],
           'vpc-endpoint-state': (e) => [e.State],
-        });
+        },
+      );
       return toWire({ VpcEndpoints: endpoints });
     },
   },

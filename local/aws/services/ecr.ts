@@ -74,10 +74,14 @@ function findRepository(ctx: CallContext, registryId: string | undefined, name: 
     const arn = repo.repository.repositoryArn!;
     const allowed =
       repo.policy &&
-      evaluate([CALLER_MAY_DO_ANYTHING], { action, resource: arn, principalArn, principalAccount: ctx.accountId }, {
-        resourcePolicy: { id: 'RepositoryPolicy', type: 'resource', text: repo.policy },
-        resourceOwner: registry,
-      }).decision === 'allowed';
+      evaluate(
+        [CALLER_MAY_DO_ANYTHING],
+        { action, resource: arn, principalArn, principalAccount: ctx.accountId },
+        {
+          resourcePolicy: { id: 'RepositoryPolicy', type: 'resource', text: repo.policy },
+          resourceOwner: registry,
+        },
+      ).decision === 'allowed';
     if (!allowed) {
       throw AwsError.common(
         'AccessDenied',
@@ -92,8 +96,7 @@ const repoArns = (p: Params, ctx: CallContext) =>
   (p.repositoryName ? [p.repositoryName] : asList<string>(p.repositoryNames)).map((n) => repositoryArn(ctx.region, p.registryId ?? ctx.accountId, n));
 
 /** ECR spells a missing image id with Java-style nulls. */
-const imageIdText = (id: { imageDigest?: string; imageTag?: string }) =>
-  `{imageDigest:'${id.imageDigest ?? 'null'}', imageTag:'${id.imageTag ?? 'null'}'}`;
+const imageIdText = (id: { imageDigest?: string; imageTag?: string }) => `{imageDigest:'${id.imageDigest ?? 'null'}', imageTag:'${id.imageTag ?? 'null'}'}`;
 
 export const ecrService: ServiceDefinition = {
   name: 'ecr',

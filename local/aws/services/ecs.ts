@@ -88,9 +88,7 @@ function paginate<T>(items: T[], params: Params, max = 100, pageSize = max) {
 }
 
 const serviceArnsOf = (p: Params, ctx: CallContext) =>
-  asList<string>(p.services).map((s) =>
-    s.startsWith('arn:') ? s : arns.service(ctx.regional, nameFromRef(p.cluster ?? 'default'), s),
-  );
+  asList<string>(p.services).map((s) => (s.startsWith('arn:') ? s : arns.service(ctx.regional, nameFromRef(p.cluster ?? 'default'), s)));
 const taskArnsOf = (p: Params, ctx: CallContext) =>
   asList<string>(p.tasks).map((t) => (t.startsWith('arn:') ? t : arns.task(ctx.regional, nameFromRef(p.cluster ?? 'default'), t)));
 const clusterArnOf = (p: Params, ctx: CallContext) => [arns.cluster(ctx.regional, nameFromRef(p.cluster ?? 'default'))];
@@ -168,7 +166,9 @@ function buildTaskDefinition(p: Params, ctx: CallContext): Omit<TaskDefinition, 
     if (!cpu) throw clientError("Fargate requires that 'cpu' be defined at the task level.");
     if (!memory) throw clientError("Fargate requires that 'memory' be defined at the task level.");
     if (!FARGATE_SIZES[cpu]?.includes(Number(memory))) {
-      throw clientError(`No Fargate configuration exists for given values: ${cpu} CPU, ${memory} memory. See the Amazon ECS documentation for the valid values.`);
+      throw clientError(
+        `No Fargate configuration exists for given values: ${cpu} CPU, ${memory} memory. See the Amazon ECS documentation for the valid values.`,
+      );
     }
     if (awslogs && !p.executionRoleArn) throw clientError('Fargate requires task definition to have execution role ARN to support log driver awslogs.');
     if (fromEcr && !p.executionRoleArn) throw clientError('Fargate requires task definition to have execution role ARN to support ECR images.');
@@ -178,7 +178,8 @@ function buildTaskDefinition(p: Params, ctx: CallContext): Omit<TaskDefinition, 
     if (unsized) throw clientError(`Invalid setting for container '${unsized.name}'. At least one of 'memory' or 'memoryReservation' must be specified.`);
   }
   // Passing roles to ECS needs iam:PassRole on each; AWS refuses the whole call otherwise.
-  for (const role of [p.taskRoleArn, p.executionRoleArn]) if (role) ctx.authorize('iam:PassRole', role, { context: { 'iam:PassedToService': ['ecs-tasks.amazonaws.com'] } });
+  for (const role of [p.taskRoleArn, p.executionRoleArn])
+    if (role) ctx.authorize('iam:PassRole', role, { context: { 'iam:PassedToService': ['ecs-tasks.amazonaws.com'] } });
 
   const fargateReady = networkMode === 'awsvpc' && !!cpu && !!memory && !!FARGATE_SIZES[cpu]?.includes(Number(memory));
   const secrets = containers.flatMap((c) => c.secrets ?? []).map((s) => s.valueFrom ?? '');
@@ -194,7 +195,17 @@ function buildTaskDefinition(p: Params, ctx: CallContext): Omit<TaskDefinition, 
     networkMode === 'awsvpc' && 'ecs.capability.task-eni',
   ].filter((a): a is string => !!a);
 
-  const asGiven = ['taskRoleArn', 'executionRoleArn', 'pidMode', 'ipcMode', 'proxyConfiguration', 'inferenceAccelerators', 'ephemeralStorage', 'runtimePlatform', 'enableFaultInjection'];
+  const asGiven = [
+    'taskRoleArn',
+    'executionRoleArn',
+    'pidMode',
+    'ipcMode',
+    'proxyConfiguration',
+    'inferenceAccelerators',
+    'ephemeralStorage',
+    'runtimePlatform',
+    'enableFaultInjection',
+  ];
   return {
     family,
     ...Object.fromEntries(asGiven.filter((k) => p[k] !== undefined).map((k) => [k, structuredClone(p[k])])),
@@ -327,7 +338,8 @@ function checkAwsvpc(ctx: CallContext, network: NetworkConfiguration | undefined
   if (vpcs.size > 1) throw invalid('The subnets provided must all belong to the same VPC.');
   for (const id of groups) {
     const group = ec2.securityGroups.find((g) => g.GroupId === id);
-    if (!group) throw invalid(`Error retrieving security group information for [${id}]: The security group '${id}' does not exist ${ec2Error('InvalidGroup.NotFound')}`);
+    if (!group)
+      throw invalid(`Error retrieving security group information for [${id}]: The security group '${id}' does not exist ${ec2Error('InvalidGroup.NotFound')}`);
     if (!vpcs.has(group.VpcId!)) throw invalid(`Security group ${id} does not belong to the VPC of the subnets provided.`);
   }
   return { awsvpcConfiguration: { subnets, securityGroups: groups, assignPublicIp } };
@@ -343,11 +355,15 @@ function checkLoadBalancers(ctx: CallContext, list: LoadBalancer[], definition: 
     const group = elbv2State(ctx.regional).get(lb.targetGroupArn);
     // What ECS answers for a target group it cannot find (it validates through the service-linked role).
     if (!group) {
-      throw invalid('Unable to assume role and validate the specified targetGroupArn. Please verify that the ECS service role being passed has the proper permissions.');
+      throw invalid(
+        'Unable to assume role and validate the specified targetGroupArn. Please verify that the ECS service role being passed has the proper permissions.',
+      );
     }
     if (!group.LoadBalancerArns?.length) throw invalid(`The target group with targetGroupArn ${lb.targetGroupArn} does not have an associated load balancer.`);
     if (definition?.networkMode === 'awsvpc' && group.TargetType !== 'ip') {
-      throw invalid(`The provided target group ${lb.targetGroupArn} has target type ${group.TargetType}, which is incompatible with the awsvpc network mode specified in the task definition.`);
+      throw invalid(
+        `The provided target group ${lb.targetGroupArn} has target type ${group.TargetType}, which is incompatible with the awsvpc network mode specified in the task definition.`,
+      );
     }
     const container = definition?.containerDefinitions?.find((c) => c.name === lb.containerName);
     if (definition && !container) throw invalid(`The container ${lb.containerName} does not exist in the task definition.`);
@@ -419,7 +435,8 @@ function createService(p: Params, ctx: CallContext): Service {
   const loadBalancers = checkLoadBalancers(ctx, asList<LoadBalancer>(p.loadBalancers), definition);
   if (p.healthCheckGracePeriodSeconds !== undefined) {
     if (!loadBalancers.length) throw invalid('Health check grace period is only valid for services configured to use load balancers');
-    if (!Number.isInteger(p.healthCheckGracePeriodSeconds) || p.healthCheckGracePeriodSeconds < 0) throw invalid('healthCheckGracePeriodSeconds must be a non-negative integer.');
+    if (!Number.isInteger(p.healthCheckGracePeriodSeconds) || p.healthCheckGracePeriodSeconds < 0)
+      throw invalid('healthCheckGracePeriodSeconds must be a non-negative integer.');
   }
   let roleArn: string | undefined;
   if (p.role) {
@@ -587,7 +604,9 @@ function simulated(actions: Record<string, ActionDefinition>): Record<string, Ac
 
 /** The revision a registration of `family` creates: revisions keep counting across deregistered (INACTIVE) ones. */
 function nextRevision(regional: RegionState, family: string): number {
-  return 1 + Math.max(0, ...[...regional.ecs.taskDefinitions.values()].filter((d) => d.taskDefinition.family === family).map((d) => d.taskDefinition.revision!));
+  return (
+    1 + Math.max(0, ...[...regional.ecs.taskDefinitions.values()].filter((d) => d.taskDefinition.family === family).map((d) => d.taskDefinition.revision!))
+  );
 }
 
 export const ecsService: ServiceDefinition = {
@@ -602,8 +621,7 @@ export const ecsService: ServiceDefinition = {
     },
 
     DescribeClusters: {
-      resources: (p, ctx) =>
-        asList<string>(p.clusters ?? ['default']).map((c) => (c.startsWith('arn:') ? c : arns.cluster(ctx.regional, c))),
+      resources: (p, ctx) => asList<string>(p.clusters ?? ['default']).map((c) => (c.startsWith('arn:') ? c : arns.cluster(ctx.regional, c))),
       handler: (p, ctx) => {
         const clusters: Cluster[] = [];
         const failures: Failure[] = [];
@@ -663,7 +681,8 @@ export const ecsService: ServiceDefinition = {
 
     RegisterTaskDefinition: {
       // IAM's resource type for it is the task definition: the revision being created.
-      resources: (p, ctx) => (typeof p.family === 'string' && p.family ? [arns.taskDefinition(ctx.regional, `${p.family}:${nextRevision(ctx.regional, p.family)}`)] : ['*']),
+      resources: (p, ctx) =>
+        typeof p.family === 'string' && p.family ? [arns.taskDefinition(ctx.regional, `${p.family}:${nextRevision(ctx.regional, p.family)}`)] : ['*'],
       handler: (p, ctx) => {
         const built = buildTaskDefinition(p, ctx);
         const family = built.family!;

@@ -184,14 +184,19 @@ function simulatePrincipalPolicy(p: Params, ctx: CallContext) {
   const resources = asList<string>(p.ResourceArns);
   const policies = [
     ...rolePolicies(ctx, details),
-    ...asList<string>(p.PolicyInputList).map((text, i): SourcePolicy => ({ id: `PolicyInputList.${i + 1}`, type: 'none', text: parsePolicy(text, 'PolicyInputList') })),
+    ...asList<string>(p.PolicyInputList).map(
+      (text, i): SourcePolicy => ({ id: `PolicyInputList.${i + 1}`, type: 'none', text: parsePolicy(text, 'PolicyInputList') }),
+    ),
   ];
   const resourcePolicy: SourcePolicy | undefined = p.ResourcePolicy
     ? { id: 'ResourcePolicy', type: 'resource', text: parsePolicy(String(p.ResourcePolicy), 'ResourcePolicy') }
     : undefined;
   const resourceOwner = p.ResourceOwner ? /^arn:aws:iam::(\d{12}):root$/.exec(String(p.ResourceOwner))?.[1] : undefined;
   const context = Object.fromEntries(
-    asList<{ ContextKeyName: string; ContextKeyValues?: unknown }>(p.ContextEntries).map((e) => [e.ContextKeyName, asList<string>(e.ContextKeyValues).map(String)]),
+    asList<{ ContextKeyName: string; ContextKeyValues?: unknown }>(p.ContextEntries).map((e) => [
+      e.ContextKeyName,
+      asList<string>(e.ContextKeyValues).map(String),
+    ]),
   );
 
   const statements = (matched: ReturnType<typeof evaluate>['matched']) =>
@@ -201,10 +206,14 @@ function simulatePrincipalPolicy(p: Params, ctx: CallContext) {
   const EvaluationResults = actions.map((action) => {
     const perResource = (resources.length ? resources : ['*']).map((resource) => ({
       resource,
-      result: evaluate(policies, { action, resource, principalArn: role.arn, principalAccount: role.accountId, context }, {
-        ...(resourcePolicy ? { resourcePolicy } : {}),
-        ...(resourceOwner ? { resourceOwner } : {}),
-      }),
+      result: evaluate(
+        policies,
+        { action, resource, principalArn: role.arn, principalAccount: role.accountId, context },
+        {
+          ...(resourcePolicy ? { resourcePolicy } : {}),
+          ...(resourceOwner ? { resourceOwner } : {}),
+        },
+      ),
     }));
     // One result per action; the top level is the most restrictive decision across the resources.
     const worst = perResource.reduce((a, b) => (RANK[b.result.decision] > RANK[a.result.decision] ? b : a));

@@ -233,7 +233,8 @@ function checkContext(value: unknown): Record<string, string> | undefined {
 }
 
 function blobParam(value: unknown): Buffer {
-  if (typeof value !== 'string' || !value) throw AwsError.common('Validation', "1 validation error detected: Value null at 'ciphertextBlob' failed to satisfy constraint: Member must not be null");
+  if (typeof value !== 'string' || !value)
+    throw AwsError.common('Validation', "1 validation error detected: Value null at 'ciphertextBlob' failed to satisfy constraint: Member must not be null");
   return Buffer.from(value, 'base64');
 }
 
@@ -256,7 +257,9 @@ const keyArns = (p: Params, ctx: CallContext) => {
 /** KMS weighs the key policy in every decision (it is authoritative: see policy.ts). */
 const keyPolicyOf = (_p: Params, ctx: CallContext, resource: string) => {
   const key = resource.startsWith('arn:') ? requestedKey(ctx, resource) : undefined;
-  return key ? { resourcePolicy: { id: 'ResourcePolicy', type: 'resource' as const, text: key.policy }, context: { 'kms:CallerAccount': [ctx.identity.accountId] } } : undefined;
+  return key
+    ? { resourcePolicy: { id: 'ResourcePolicy', type: 'resource' as const, text: key.policy }, context: { 'kms:CallerAccount': [ctx.identity.accountId] } }
+    : undefined;
 };
 
 export const kmsService: ServiceDefinition = {
@@ -278,13 +281,19 @@ export const kmsService: ServiceDefinition = {
         let size: number;
         if (p.KeySpec !== undefined) {
           if (p.KeySpec !== 'AES_256' && p.KeySpec !== 'AES_128') {
-            throw AwsError.common('Validation', `1 validation error detected: Value '${p.KeySpec}' at 'keySpec' failed to satisfy constraint: Member must satisfy enum value set: [AES_256, AES_128]`);
+            throw AwsError.common(
+              'Validation',
+              `1 validation error detected: Value '${p.KeySpec}' at 'keySpec' failed to satisfy constraint: Member must satisfy enum value set: [AES_256, AES_128]`,
+            );
           }
           size = p.KeySpec === 'AES_256' ? 32 : 16;
         } else {
           size = p.NumberOfBytes;
           if (!Number.isInteger(size) || size < 1 || size > 1024) {
-            throw AwsError.common('Validation', `1 validation error detected: Value '${size}' at 'numberOfBytes' failed to satisfy constraint: Member must have value less than or equal to 1024`);
+            throw AwsError.common(
+              'Validation',
+              `1 validation error detected: Value '${size}' at 'numberOfBytes' failed to satisfy constraint: Member must have value less than or equal to 1024`,
+            );
           }
         }
         const plaintext = randomBytes(size);
@@ -333,7 +342,10 @@ export const kmsService: ServiceDefinition = {
     ListAliases: (p, ctx) => {
       const limit = p.Limit ?? 50;
       if (!Number.isInteger(limit) || limit < 1 || limit > 100) {
-        throw AwsError.common('Validation', `1 validation error detected: Value '${limit}' at 'limit' failed to satisfy constraint: Member must have value less than or equal to 100`);
+        throw AwsError.common(
+          'Validation',
+          `1 validation error detected: Value '${limit}' at 'limit' failed to satisfy constraint: Member must have value less than or equal to 100`,
+        );
       }
       const target = p.KeyId ? findKey(ctx, String(p.KeyId), false).metadata.KeyId : undefined;
       const all = [...kmsState(ctx.regional).aliases.values()]

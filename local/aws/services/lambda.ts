@@ -50,9 +50,7 @@ export interface AsyncFailureRecord {
   responseContext: { statusCode: number; executedVersion: string; functionError: 'Unhandled' | 'Handled' };
   responsePayload: unknown;
 }
-export type FunctionRegistry =
-  | Map<string, LambdaHandlerLike | FunctionConfig>
-  | Record<string, LambdaHandlerLike | FunctionConfig>;
+export type FunctionRegistry = Map<string, LambdaHandlerLike | FunctionConfig> | Record<string, LambdaHandlerLike | FunctionConfig>;
 
 export interface InvocationRecord {
   functionName: string;
@@ -259,7 +257,12 @@ export class LambdaRuntime {
 
   /** An asynchronous invocation by AWS itself (a destination, an event source), as `Event`. */
   async invokeAsync(name: string, event: unknown, caller = 'arn:aws:iam::aws:root'): Promise<void> {
-    await this.invoke({ FunctionName: name, InvocationType: 'Event', Payload: JSON.stringify(event) }, { identity: { arn: caller }, accountId: '111111111111', region: 'us-east-1', requestId: uuid() } as never);
+    await this.invoke({ FunctionName: name, InvocationType: 'Event', Payload: JSON.stringify(event) }, {
+      identity: { arn: caller },
+      accountId: '111111111111',
+      region: 'us-east-1',
+      requestId: uuid(),
+    } as never);
   }
 
   /**
@@ -324,9 +327,7 @@ export class LambdaRuntime {
       const timeout = 'timedOut' in e;
       record.error = { errorType: timeout ? 'Sandbox.Timedout' : e.name, errorMessage: e.message };
       if (timeout) record.timedOut = true;
-      const payload = timeout
-        ? { errorMessage: e.message }
-        : { errorType: e.name, errorMessage: e.message, trace: (e.stack ?? '').split('\n') };
+      const payload = timeout ? { errorMessage: e.message } : { errorType: e.name, errorMessage: e.message, trace: (e.stack ?? '').split('\n') };
       return { payload: JSON.stringify(payload), failed: true };
     } finally {
       clearTimeout(timer);
@@ -345,7 +346,10 @@ export class LambdaRuntime {
     const invokedArn = qualifier ? `${arn}:${qualifier}` : arn;
     const type = p.InvocationType ?? 'RequestResponse';
     if (!['RequestResponse', 'Event', 'DryRun'].includes(type)) {
-      throw new AwsError('ValidationException', `1 validation error detected: Value '${type}' at 'invocationType' failed to satisfy constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]`);
+      throw new AwsError(
+        'ValidationException',
+        `1 validation error detected: Value '${type}' at 'invocationType' failed to satisfy constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]`,
+      );
     }
     let event: unknown;
     try {

@@ -42,7 +42,8 @@ const invalid = (message: string) => new AwsError('InvalidParameterException', m
 const groupMissing = () => new AwsError('ResourceNotFoundException', 'The specified log group does not exist.');
 
 /** `logGroupIdentifier` may be a name or an ARN (with or without the trailing `:*`). */
-const nameOf = (identifier: string) => (identifier.startsWith('arn:') ? identifier.replace(/^arn:[^:]*:logs:[^:]*:\d*:log-group:/, '').replace(/:\*$/, '') : identifier);
+const nameOf = (identifier: string) =>
+  identifier.startsWith('arn:') ? identifier.replace(/^arn:[^:]*:logs:[^:]*:\d*:log-group:/, '').replace(/:\*$/, '') : identifier;
 
 function findGroup(ctx: CallContext, ref: string | undefined): LogGroup {
   const group = ref ? logsState(ctx.regional).get(nameOf(ref)) : undefined;
@@ -139,7 +140,9 @@ export const logsService: ServiceDefinition = {
         const group = findGroup(ctx, p.logGroupName);
         const name = String(p.logStreamName ?? '');
         if (!/^[^:*]{1,512}$/.test(name)) {
-          throw invalid(`1 validation error detected: Value '${name}' at 'logStreamName' failed to satisfy constraint: Member must satisfy regular expression pattern: [^:*]*`);
+          throw invalid(
+            `1 validation error detected: Value '${name}' at 'logStreamName' failed to satisfy constraint: Member must satisfy regular expression pattern: [^:*]*`,
+          );
         }
         if (group.streams.has(name)) throw new AwsError('ResourceAlreadyExistsException', 'The specified log stream already exists');
         group.streams.set(name, { logStreamName: name, creationTime: ctx.clock.now(), events: [] });
@@ -155,7 +158,9 @@ export const logsService: ServiceDefinition = {
         if (!stream) throw new AwsError('ResourceNotFoundException', 'The specified log stream does not exist.');
         const events = asList<{ timestamp: number; message: string }>(p.logEvents);
         if (!events.length) {
-          throw invalid("1 validation error detected: Value '[]' at 'logEvents' failed to satisfy constraint: Member must have length greater than or equal to 1");
+          throw invalid(
+            "1 validation error detected: Value '[]' at 'logEvents' failed to satisfy constraint: Member must have length greater than or equal to 1",
+          );
         }
         if (events.some((e, i) => i > 0 && e.timestamp < events[i - 1]!.timestamp)) {
           throw invalid('Log events in a single PutLogEvents request must be in chronological order.');

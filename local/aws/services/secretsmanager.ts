@@ -44,7 +44,14 @@ export function putSecret(
     createdDate: spec.createdDate,
     lastChangedDate: spec.createdDate,
     tags: Object.entries(spec.tags ?? {}).map(([Key, Value]) => ({ Key, Value })),
-    versions: [{ versionId: uuid(`secret/${r.accountId}/${spec.name}/${spec.suffix}/1`), stages: ['AWSCURRENT'], secretString: spec.value, createdDate: spec.createdDate }],
+    versions: [
+      {
+        versionId: uuid(`secret/${r.accountId}/${spec.name}/${spec.suffix}/1`),
+        stages: ['AWSCURRENT'],
+        secretString: spec.value,
+        createdDate: spec.createdDate,
+      },
+    ],
   };
   secretsState(r).set(spec.name, secret);
   return secret;
@@ -62,8 +69,7 @@ export function putSecretVersion(secret: Secret, value: string, createdDate: Dat
   return version;
 }
 
-const notFound = (detail?: string) =>
-  new AwsError('ResourceNotFoundException', `Secrets Manager can't find the specified secret${detail ?? '.'}`);
+const notFound = (detail?: string) => new AwsError('ResourceNotFoundException', `Secrets Manager can't find the specified secret${detail ?? '.'}`);
 
 /** By name, full ARN (exact), or partial ARN (no suffix). */
 function findSecret(ctx: CallContext, ref: string): Secret {
@@ -126,7 +132,10 @@ export const secretsManagerService: ServiceDefinition = {
         }
         // Reading the value decrypts it: a second permission on the key, as in AWS.
         // Secrets Manager's encryption context names the secret and the version (SecretARN, SecretVersionId).
-        authorizeKeyUseVia(ctx, 'kms:Decrypt', 'secretsmanager', s.kmsKeyId ?? 'alias/aws/secretsmanager', { SecretARN: s.arn, SecretVersionId: version.versionId });
+        authorizeKeyUseVia(ctx, 'kms:Decrypt', 'secretsmanager', s.kmsKeyId ?? 'alias/aws/secretsmanager', {
+          SecretARN: s.arn,
+          SecretVersionId: version.versionId,
+        });
         s.lastAccessedDate = new Date(new Date(ctx.clock.now()).setUTCHours(0, 0, 0, 0)); // AWS keeps the date only
         return {
           ARN: s.arn,

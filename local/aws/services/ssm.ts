@@ -44,9 +44,7 @@ function present(ctx: CallContext, found: NonNullable<ReturnType<typeof lookup>>
 }
 
 const paramArns = (p: Params, ctx: CallContext) =>
-  [...asList<string>(p.Names), ...(p.Name ? [p.Name] : [])].map((n) =>
-    n.startsWith('arn:') ? n : arns.parameter(ctx.regional, n.replace(/:\d+$/, '')),
-  );
+  [...asList<string>(p.Names), ...(p.Name ? [p.Name] : [])].map((n) => (n.startsWith('arn:') ? n : arns.parameter(ctx.regional, n.replace(/:\d+$/, ''))));
 
 /** Stores a parameter version; used by PutParameter and by the seed. */
 export function putParameter(
@@ -62,7 +60,10 @@ export function putParameter(
     );
   }
   if (typeof value !== 'string' || value.length === 0 || value.length > 4096) {
-    throw new AwsError('ValidationException', '1 validation error detected: Value at \'value\' failed to satisfy constraint: Member must have length between 1 and 4096');
+    throw new AwsError(
+      'ValidationException',
+      "1 validation error detected: Value at 'value' failed to satisfy constraint: Member must have length between 1 and 4096",
+    );
   }
   const existing = ctx.regional.ssm.parameters.get(name);
   if (existing && !input.Overwrite) {
@@ -78,7 +79,7 @@ export function putParameter(
     type,
     lastModifiedDate: ctx.clock.date(),
     ...(type === 'SecureString' ? { keyId: input.KeyId ?? previous?.keyId ?? DEFAULT_KEY } : {}),
-    ...(input.Description ?? previous?.description ? { description: input.Description ?? previous?.description } : {}),
+    ...((input.Description ?? previous?.description) ? { description: input.Description ?? previous?.description } : {}),
   };
   param.versions.push(version);
   ctx.regional.ssm.parameters.set(name, param);
@@ -104,7 +105,10 @@ export const ssmService: ServiceDefinition = {
       handler: (p, ctx) => {
         const names = asList<string>(p.Names);
         if (names.length < 1 || names.length > 10) {
-          throw new AwsError('ValidationException', "1 validation error detected: Value at 'names' failed to satisfy constraint: Member must have length less than or equal to 10");
+          throw new AwsError(
+            'ValidationException',
+            "1 validation error detected: Value at 'names' failed to satisfy constraint: Member must have length less than or equal to 10",
+          );
         }
         const Parameters = [];
         const InvalidParameters: string[] = [];
@@ -132,7 +136,9 @@ export const ssmService: ServiceDefinition = {
           const current = param.versions.at(-1)!;
           switch (Key) {
             case 'Name':
-              return Values.some((v) => (Option === 'BeginsWith' ? param.name.startsWith(v) : Option === 'Contains' ? param.name.includes(v) : param.name === v));
+              return Values.some((v) =>
+                Option === 'BeginsWith' ? param.name.startsWith(v) : Option === 'Contains' ? param.name.includes(v) : param.name === v,
+              );
             case 'Path':
               return Values.some((v) => {
                 const prefix = v.endsWith('/') ? v : `${v}/`;
@@ -143,13 +149,19 @@ export const ssmService: ServiceDefinition = {
             case 'KeyId':
               return Values.includes(current.keyId ?? '');
             default:
-              throw new AwsError('InvalidFilterKey', `The following filter key is not valid: ${Key}. Valid filter keys include: [Path, Name, Type, KeyId, Tier].`);
+              throw new AwsError(
+                'InvalidFilterKey',
+                `The following filter key is not valid: ${Key}. Valid filter keys include: [Path, Name, Type, KeyId, Tier].`,
+              );
           }
         });
       const all = [...ctx.regional.ssm.parameters.values()].filter(matches).sort((a, b) => a.name.localeCompare(b.name));
       const max = p.MaxResults ?? 50;
       if (!Number.isInteger(max) || max < 1 || max > 50) {
-        throw new AwsError('ValidationException', "1 validation error detected: Value at 'maxResults' failed to satisfy constraint: Member must have value less than or equal to 50");
+        throw new AwsError(
+          'ValidationException',
+          "1 validation error detected: Value at 'maxResults' failed to satisfy constraint: Member must have value less than or equal to 50",
+        );
       }
       const offset = p.NextToken ? Number(Buffer.from(String(p.NextToken), 'base64').toString('utf8')) : 0;
       const more = offset + max < all.length;

@@ -19,7 +19,8 @@ function checkString(problems: string[], member: string, value: string, min: num
   if (pattern && !pattern.test(value)) {
     problems.push(`Value '${value}' at '${member}' failed to satisfy constraint: Member must satisfy regular expression pattern: ${PATTERN}`);
   }
-  if (value.length < min) problems.push(`Value '${value}' at '${member}' failed to satisfy constraint: Member must have length greater than or equal to ${min}`);
+  if (value.length < min)
+    problems.push(`Value '${value}' at '${member}' failed to satisfy constraint: Member must have length greater than or equal to ${min}`);
   if (value.length > max) problems.push(`Value '${value}' at '${member}' failed to satisfy constraint: Member must have length less than or equal to ${max}`);
 }
 
@@ -51,8 +52,10 @@ function assumeRole(p: Record<string, any>, ctx: CallContext) {
   const problems: string[] = [];
   checkString(problems, 'roleSessionName', sessionName, 2, 64, SESSION_NAME);
   if (roleArn.length < 20) problems.push(`Value '${roleArn}' at 'roleArn' failed to satisfy constraint: Member must have length greater than or equal to 20`);
-  if (!Number.isInteger(duration) || duration < 900) problems.push(`Value '${p.DurationSeconds}' at 'durationSeconds' failed to satisfy constraint: Member must have value greater than or equal to 900`);
-  if (duration > 43200) problems.push(`Value '${duration}' at 'durationSeconds' failed to satisfy constraint: Member must have value less than or equal to 43200`);
+  if (!Number.isInteger(duration) || duration < 900)
+    problems.push(`Value '${p.DurationSeconds}' at 'durationSeconds' failed to satisfy constraint: Member must have value greater than or equal to 900`);
+  if (duration > 43200)
+    problems.push(`Value '${duration}' at 'durationSeconds' failed to satisfy constraint: Member must have value less than or equal to 43200`);
   if (p.SourceIdentity !== undefined) checkString(problems, 'sourceIdentity', String(p.SourceIdentity), 2, 64, SESSION_NAME);
   if (tags.length > 50) problems.push(`Value '[…]' at 'tags' failed to satisfy constraint: Member must have length less than or equal to 50`);
   tags.forEach((t, i) => {

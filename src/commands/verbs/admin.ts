@@ -12,7 +12,10 @@ export const MAX_GRANT_CHANNELS = 10;
 
 /** `a,b,c` with a bound on its length. */
 function listFlag(verb: { name: string; usage: string }, flag: string, value: string, max: number): string[] {
-  const items = value.split(',').map((v) => v.trim()).filter(Boolean);
+  const items = value
+    .split(',')
+    .map((v) => v.trim())
+    .filter(Boolean);
   if (items.length === 0) throw usageError(verb, `\`--${flag}\` needs at least one name.`);
   if (items.length > max) throw usageError(verb, `\`--${flag}\` takes at most ${max} names (got ${items.length}).`);
   return items;
@@ -39,16 +42,21 @@ export const allowVerb = defineVerb<AllowArgs>({
     if (subject === 'USLACKBOT') throw usageError(this, 'Slackbot cannot be given a role: roles are for people.');
     if (!(ROLES as readonly string[]).includes(roleWord)) throw unknownChoice('role', roleWord, ROLES);
     const role = roleWord as Role;
-    const services = serviceWords.length === 0 || serviceWords.includes(ALL) ? [ALL] : [...new Set(serviceWords.map((s) => resolveTarget(this, s, config, visible)))].sort();
+    const services =
+      serviceWords.length === 0 || serviceWords.includes(ALL) ? [ALL] : [...new Set(serviceWords.map((s) => resolveTarget(this, s, config, visible)))].sort();
     const grant: Grant = { role, services };
     const scripts = words.flags.get('scripts');
     if (typeof scripts === 'string') {
-      if (role !== 'operator') throw usageError(this, '`--scripts` limits an `operator` grant: other roles do not run scripts (admins run every script of their services).');
+      if (role !== 'operator')
+        throw usageError(this, '`--scripts` limits an `operator` grant: other roles do not run scripts (admins run every script of their services).');
       const names = listFlag(this, 'scripts', scripts, MAX_GRANT_SCRIPTS);
       for (const name of names) {
         const script = resolveScript(name, config, visible);
         if (!services.includes(ALL) && !services.includes(script.target)) {
-          throw usageError(this, `Script \`${escapeText(name)}\` runs on \`${script.target}\`, which this grant does not cover: add \`${script.target}\` to its services.`);
+          throw usageError(
+            this,
+            `Script \`${escapeText(name)}\` runs on \`${script.target}\`, which this grant does not cover: add \`${script.target}\` to its services.`,
+          );
         }
       }
       grant.scripts = [...new Set(names)].sort();

@@ -46,7 +46,8 @@ export const rollbackVerb = defineVerb<RollbackArgs>({
     expectCount(this, words, 0, 2);
     const [service, revision] = words.positional;
     const target = resolveTarget(this, service, config, visible);
-    if (revision && !REVISION.test(revision)) throw usageError(this, `\`${escapeText(revision)}\` is not a revision: give \`42\`, \`family:42\` or a task definition ARN.`);
+    if (revision && !REVISION.test(revision))
+      throw usageError(this, `\`${escapeText(revision)}\` is not a revision: give \`42\`, \`family:42\` or a task definition ARN.`);
     return { target, ...(revision ? { revision } : {}) };
   },
   scope: onTarget,

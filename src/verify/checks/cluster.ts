@@ -11,8 +11,13 @@ export function clusterCheck(): CheckSpec {
     async run(ctx) {
       const { cluster: name } = ctx.target;
       const cluster = await ctx.cluster();
-      if (!cluster) return fail(`cluster \`${name}\` does not exist in ${ctx.region}`, `Check \`targets.${ctx.alias}.cluster\` and \`region\` in the configuration.`);
-      if (cluster.status !== 'ACTIVE') return fail(`cluster \`${name}\` is ${cluster.status}, not ACTIVE`, 'An INACTIVE cluster was deleted: recreate it or point the target at another cluster.');
+      if (!cluster)
+        return fail(`cluster \`${name}\` does not exist in ${ctx.region}`, `Check \`targets.${ctx.alias}.cluster\` and \`region\` in the configuration.`);
+      if (cluster.status !== 'ACTIVE')
+        return fail(
+          `cluster \`${name}\` is ${cluster.status}, not ACTIVE`,
+          'An INACTIVE cluster was deleted: recreate it or point the target at another cluster.',
+        );
       return ok(`cluster \`${name}\` is ACTIVE (${cluster.runningTasksCount ?? 0} running tasks, ${cluster.activeServicesCount ?? 0} services)`);
     },
   };

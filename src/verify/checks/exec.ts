@@ -56,13 +56,20 @@ function cli(ctx: VerifyContext, rest: string): string {
   return `aws ecs update-service --region ${ctx.region} --cluster ${ctx.target.cluster} --service ${ctx.target.service} ${rest}`;
 }
 
-const redeployFix = (ctx: VerifyContext) =>
-  `Start new tasks: \`/ecs deploy ${ctx.alias} --redeploy\` (or \`${cli(ctx, '--force-new-deployment')}\`).`;
+const redeployFix = (ctx: VerifyContext) => `Start new tasks: \`/ecs deploy ${ctx.alias} --redeploy\` (or \`${cli(ctx, '--force-new-deployment')}\`).`;
 
 export const execChecks: Planner = ({ ctx, taskDefinition, service }) => {
   const root = execEnabledCheck(taskDefinition, service);
   if (!service.enableExecuteCommand) return [root];
-  return [root, tasksCheck(ctx), agentCheck(ctx, taskDefinition), taskRoleCheck(taskDefinition), platformCheck(taskDefinition, service), kmsCheck(taskDefinition), loggingCheck(taskDefinition)];
+  return [
+    root,
+    tasksCheck(ctx),
+    agentCheck(ctx, taskDefinition),
+    taskRoleCheck(taskDefinition),
+    platformCheck(taskDefinition, service),
+    kmsCheck(taskDefinition),
+    loggingCheck(taskDefinition),
+  ];
 };
 
 function execEnabledCheck(taskDefinition: TaskDefinition, service: Service): CheckSpec {
@@ -107,7 +114,9 @@ function tasksCheck(ctx: VerifyContext): CheckSpec {
       if (tasks.length === 0) return skip('no task is running, so none can be checked (a session needs a running task)');
       const without = tasks.filter((t) => !t.enableExecuteCommand);
       if (without.length === 0) return ok(tasks.length === 1 ? 'the running task has ECS Exec on' : `all ${tasks.length} running tasks have ECS Exec on`);
-      const list = without.map((t) => `\`${taskId(t)}\` (${t.taskDefinitionArn?.split('/').pop() ?? '?'}, started ${age(t.startedAt ?? t.createdAt)})`).join(', ');
+      const list = without
+        .map((t) => `\`${taskId(t)}\` (${t.taskDefinitionArn?.split('/').pop() ?? '?'}, started ${age(t.startedAt ?? t.createdAt)})`)
+        .join(', ');
       return fail(
         `${without.length} of ${tasks.length} running task${tasks.length === 1 ? '' : 's'} ${without.length === 1 ? 'was' : 'were'} started without ECS Exec: ${list}. ECS turns exec on only for tasks it starts after it was enabled, so sessions into ${without.length === 1 ? 'it' : 'them'} fail with “execute command was not enabled when the task was run”`,
         redeployFix(ctx),
@@ -136,13 +145,18 @@ function agentCheck(ctx: VerifyContext, taskDefinition: TaskDefinition): CheckSp
           const where = `\`${container.name}\` in task \`${taskId(task)}\``;
           if (agent?.lastStatus === 'RUNNING') running++;
           else if (agent?.lastStatus === 'PENDING') pending.push(where);
-          else stopped.push(`${where}: ${agent ? `agent ${agent.lastStatus ?? 'in an unknown state'}${agent.reason ? ` (${agent.reason})` : ''}` : 'no agent'}`);
+          else
+            stopped.push(`${where}: ${agent ? `agent ${agent.lastStatus ?? 'in an unknown state'}${agent.reason ? ` (${agent.reason})` : ''}` : 'no agent'}`);
         }
       }
       if (stopped.length) {
         const readOnly = (taskDefinition.containerDefinitions ?? []).filter((c: ContainerDefinition) => c.readonlyRootFilesystem).map((c) => c.name!);
         const causes = [
-          ...(readOnly.length ? [`${marks(readOnly)} ${readOnly.length === 1 ? 'has' : 'have'} \`readonlyRootFilesystem\` on, and the agent cannot set itself up in a read-only container`] : []),
+          ...(readOnly.length
+            ? [
+                `${marks(readOnly)} ${readOnly.length === 1 ? 'has' : 'have'} \`readonlyRootFilesystem\` on, and the agent cannot set itself up in a read-only container`,
+              ]
+            : []),
           `the agent could not reach \`ssmmessages.${ctx.region}.amazonaws.com\` (no NAT route and no \`ssmmessages\` VPC endpoint: see the Network checks)`,
           'the task role may not open the ssmmessages channels (see “Task role”)',
           'the container has no shell or ran out of memory or disk',
@@ -152,7 +166,11 @@ function agentCheck(ctx: VerifyContext, taskDefinition: TaskDefinition): CheckSp
           `Fix the cause, then ${redeployFix(ctx).replace(/^Start/, 'start')}`,
         );
       }
-      if (pending.length) return warn(`the ECS Exec agent is still starting in ${pending.join(', ')}`, 'Check again in a minute; if it stays PENDING, the agent cannot reach ssmmessages (see the Network checks).');
+      if (pending.length)
+        return warn(
+          `the ECS Exec agent is still starting in ${pending.join(', ')}`,
+          'Check again in a minute; if it stays PENDING, the agent cannot reach ssmmessages (see the Network checks).',
+        );
       return ok(`the agent runs in all ${running} container${running === 1 ? '' : 's'} of ${tasks.length} task${tasks.length === 1 ? '' : 's'}`);
     },
   };
@@ -169,13 +187,18 @@ function taskRoleCheck(taskDefinition: TaskDefinition): CheckSpec {
     group: GROUP,
     async run(ctx) {
       const roleArn = taskDefinition.taskRoleArn;
-      if (!roleArn) return fail('the task definition has no task role: the agent opens ECS Exec sessions with the task role’s credentials', NO_TASK_ROLE_FIX(ctx));
+      if (!roleArn)
+        return fail('the task definition has no task role: the agent opens ECS Exec sessions with the task role’s credentials', NO_TASK_ROLE_FIX(ctx));
       const problem = await checkPermission(ctx, { label: 'task role', roleArn, actions: EXEC_ACTIONS, resources: ['*'] });
       if (problem?.status === 'FAIL') {
         // Same (memoized) simulation: name the denied calls once, not four times over.
         const { denials } = await ctx.simulate(roleArn, EXEC_ACTIONS, ['*']);
         const actions = denials.map((d) => d.action.split(':')[1]).join(', ');
-        const how = denials.every((d) => d.decision === 'explicitDeny') ? 'a Deny statement blocks' : denials.some((d) => d.decision === 'explicitDeny') ? 'it is denied or not allowed' : 'its policies do not allow';
+        const how = denials.every((d) => d.decision === 'explicitDeny')
+          ? 'a Deny statement blocks'
+          : denials.some((d) => d.decision === 'explicitDeny')
+            ? 'it is denied or not allowed'
+            : 'its policies do not allow';
         return { ...problem, message: `\`${roleName(roleArn)}\` cannot open ECS Exec sessions: ${how} ssmmessages ${actions} (on \`*\`)` };
       }
       if (problem) return problem;
@@ -220,7 +243,9 @@ function platformCheck(taskDefinition: TaskDefinition, service: Service): CheckS
       }
       const actual = [...new Set(tasks.map((t) => t.platformVersion).filter((v): v is string => !!v))];
       if (configured === 'LATEST') {
-        return ok(`Fargate platform LATEST${actual.length ? ` (${actual.join(', ')} on the running tasks)` : `, which is ${minimum} or later for new tasks`}${alsoInstances}`);
+        return ok(
+          `Fargate platform LATEST${actual.length ? ` (${actual.join(', ')} on the running tasks)` : `, which is ${minimum} or later for new tasks`}${alsoInstances}`,
+        );
       }
       return ok(`Fargate platform ${configured} (ECS Exec needs ${minimum} or later)${alsoInstances}`);
     },
@@ -340,7 +365,9 @@ function loggingCheck(taskDefinition: TaskDefinition): CheckSpec {
           ),
         ];
         if (groups.length === 0) return skip('logging DEFAULT, but no container uses awslogs, so session output is not logged');
-        return ok(`logging DEFAULT: session output goes where the containers' awslogs configuration sends it (${marks(groups)}; the Logs checks cover those groups)`);
+        return ok(
+          `logging DEFAULT: session output goes where the containers' awslogs configuration sends it (${marks(groups)}; the Logs checks cover those groups)`,
+        );
       }
       const lc = config.logConfiguration ?? {};
       if (!lc.cloudWatchLogGroupName && !lc.s3BucketName) return skip('logging OVERRIDE without a log group or bucket: session output is not logged');
@@ -359,7 +386,10 @@ function loggingCheck(taskDefinition: TaskDefinition): CheckSpec {
             const groupArn = `arn:aws:logs:${ctx.region}:${account}:log-group:${name}`;
             if (!group) {
               found.push(
-                fail(`the session log group \`${name}\` does not exist: sessions fail to start`, `\`aws logs create-log-group --region ${ctx.region} --log-group-name ${name}${lc.cloudWatchEncryptionEnabled ? ' --kms-key-id <key ARN>' : ''}\``),
+                fail(
+                  `the session log group \`${name}\` does not exist: sessions fail to start`,
+                  `\`aws logs create-log-group --region ${ctx.region} --log-group-name ${name}${lc.cloudWatchEncryptionEnabled ? ' --kms-key-id <key ARN>' : ''}\``,
+                ),
               );
             } else if (lc.cloudWatchEncryptionEnabled && !group.kmsKeyId) {
               found.push(
@@ -370,8 +400,18 @@ function loggingCheck(taskDefinition: TaskDefinition): CheckSpec {
               );
             }
             const [write, describe] = await Promise.all([
-              checkPermission(ctx, { label: 'task role', roleArn, actions: ['logs:CreateLogStream', 'logs:PutLogEvents', 'logs:DescribeLogStreams'], resources: [`${groupArn}:*`] }),
-              checkPermission(ctx, { label: 'task role', roleArn, actions: ['logs:DescribeLogGroups'], resources: [`arn:aws:logs:${ctx.region}:${account}:log-group:*`] }),
+              checkPermission(ctx, {
+                label: 'task role',
+                roleArn,
+                actions: ['logs:CreateLogStream', 'logs:PutLogEvents', 'logs:DescribeLogStreams'],
+                resources: [`${groupArn}:*`],
+              }),
+              checkPermission(ctx, {
+                label: 'task role',
+                roleArn,
+                actions: ['logs:DescribeLogGroups'],
+                resources: [`arn:aws:logs:${ctx.region}:${account}:log-group:*`],
+              }),
             ]);
             found.push(...[write, describe].filter((p): p is CheckOutcome => !!p));
             if (found.length === 0) done.push(`CloudWatch Logs \`${name}\``);
@@ -385,7 +425,10 @@ function loggingCheck(taskDefinition: TaskDefinition): CheckSpec {
           (async () => {
             const prefix = lc.s3KeyPrefix ? lc.s3KeyPrefix.replace(/^\//, '') : '';
             const checks = [checkPermission(ctx, { label: 'task role', roleArn, actions: ['s3:PutObject'], resources: [`arn:aws:s3:::${bucket}/${prefix}*`] })];
-            if (lc.s3EncryptionEnabled) checks.push(checkPermission(ctx, { label: 'task role', roleArn, actions: ['s3:GetEncryptionConfiguration'], resources: [`arn:aws:s3:::${bucket}`] }));
+            if (lc.s3EncryptionEnabled)
+              checks.push(
+                checkPermission(ctx, { label: 'task role', roleArn, actions: ['s3:GetEncryptionConfiguration'], resources: [`arn:aws:s3:::${bucket}`] }),
+              );
             const found = (await Promise.all(checks)).filter((p): p is CheckOutcome => !!p);
             if (found.length === 0) done.push(`S3 \`s3://${bucket}/${prefix}\` (the bucket itself is not checked)`);
             return found;

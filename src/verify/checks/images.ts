@@ -66,7 +66,10 @@ function imageCheck(container: ContainerDefinition, td: TaskDefinition): CheckSp
         ref = parseImageRef(container.image);
       } catch (error) {
         if (!(error instanceof ImageReferenceError)) throw error;
-        return fail(error.message, `Fix \`image\` of container \`${name}\` in the task definition${ctx.options.image ? ' (or the image given to the deploy)' : ''}.`);
+        return fail(
+          error.message,
+          `Fix \`image\` of container \`${name}\` in the task definition${ctx.options.image ? ' (or the image given to the deploy)' : ''}.`,
+        );
       }
       if (ref.ecr) return ecrImage(ctx, ref);
       const credentials = container.repositoryCredentials?.credentialsParameter;
@@ -111,7 +114,8 @@ function describeImage(image: ImageDetail, ref: ImageRef): string {
   if (image.imagePushedAt) parts.push(`pushed ${ago(image.imagePushedAt)}`);
   if (image.imageSizeInBytes) parts.push(`${(image.imageSizeInBytes / 1_000_000).toFixed(1)} MB`);
   // `repo:tag@digest` pulls the digest: say so when the tag has moved on.
-  if (ref.digest && ref.tag && !image.imageTags?.includes(ref.tag)) parts.push(`the tag \`${ref.tag}\` now points elsewhere, but the digest is what gets pulled`);
+  if (ref.digest && ref.tag && !image.imageTags?.includes(ref.tag))
+    parts.push(`the tag \`${ref.tag}\` now points elsewhere, but the digest is what gets pulled`);
   return parts.join(', ');
 }
 
@@ -184,7 +188,10 @@ function pullPermissionCheck(refs: ImageRef[], td: TaskDefinition, service: Serv
       // repository ARN, a policy granting ecr:* on that repository would wrongly look sufficient.
       let denials: SimulationDenial[];
       try {
-        const [token, layers] = await Promise.all([ctx.simulate(exec, ['ecr:GetAuthorizationToken'], ['*']), ctx.simulate(exec, ECR_PULL_ACTIONS, repositories)]);
+        const [token, layers] = await Promise.all([
+          ctx.simulate(exec, ['ecr:GetAuthorizationToken'], ['*']),
+          ctx.simulate(exec, ECR_PULL_ACTIONS, repositories),
+        ]);
         denials = [...token.denials, ...layers.denials];
       } catch (error) {
         const why = describeCheckError(error);

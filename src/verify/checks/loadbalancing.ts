@@ -15,7 +15,8 @@ import { marks } from '../text';
 /** `targetgroup/web/6d0e…` → `web`. */
 const tgName = (arn: string) => arn.split(':').pop()?.split('/')[1] ?? arn;
 const regionOf = (arn: string, fallback: string) => arn.split(':')[3] || fallback;
-const isNotFound = (error: unknown) => /TargetGroupNotFound/.test((error as Error)?.name ?? '') || /TargetGroupNotFound/.test(String((error as { Code?: string })?.Code ?? ''));
+const isNotFound = (error: unknown) =>
+  /TargetGroupNotFound/.test((error as Error)?.name ?? '') || /TargetGroupNotFound/.test(String((error as { Code?: string })?.Code ?? ''));
 
 /**
  * Every target group of the service, described in one call per region. A missing one fails that
@@ -56,7 +57,15 @@ function targetGroups(ctx: VerifyContext, arns: string[]): Promise<Map<string, T
 export const loadBalancerChecks: Planner = ({ taskDefinition, service }) => {
   const entries = service.loadBalancers ?? [];
   if (entries.length === 0) {
-    return [{ id: 'loadbalancing', family: 'loadbalancing', title: 'Load balancing', group: ['Service'], run: async () => skip('the service is not behind a load balancer') }];
+    return [
+      {
+        id: 'loadbalancing',
+        family: 'loadbalancing',
+        title: 'Load balancing',
+        group: ['Service'],
+        run: async () => skip('the service is not behind a load balancer'),
+      },
+    ];
   }
   const arns = entries.map((lb) => lb.targetGroupArn).filter((a): a is string => !!a);
   return entries.flatMap((lb, i): CheckSpec[] => {
@@ -68,7 +77,12 @@ export const loadBalancerChecks: Planner = ({ taskDefinition, service }) => {
           family: 'loadbalancing',
           title: lb.loadBalancerName ? `Classic Load Balancer \`${lb.loadBalancerName}\`` : 'Load balancer',
           group,
-          run: async () => skip(lb.loadBalancerName ? 'Classic Load Balancers are not checked (only target groups are)' : 'the entry names neither a target group nor a load balancer: not checked'),
+          run: async () =>
+            skip(
+              lb.loadBalancerName
+                ? 'Classic Load Balancers are not checked (only target groups are)'
+                : 'the entry names neither a target group nor a load balancer: not checked',
+            ),
         },
       ];
     }
@@ -102,7 +116,16 @@ function targetGroupCheck(i: number, lb: LoadBalancer, arns: string[], service: 
           `Forward a listener (or listener rule) to it: \`aws elbv2 modify-listener --listener-arn <listener ARN> --default-actions Type=forward,TargetGroupArn=${arn}\``,
         );
       }
-      return ok(`\`${tg.TargetGroupName}\` (${summary}) behind ${marks(balancers.map((b) => b.split(':').pop()!.replace(/^loadbalancer\//, '')))}`);
+      return ok(
+        `\`${tg.TargetGroupName}\` (${summary}) behind ${marks(
+          balancers.map((b) =>
+            b
+              .split(':')
+              .pop()!
+              .replace(/^loadbalancer\//, ''),
+          ),
+        )}`,
+      );
     },
   };
 }
@@ -156,7 +179,11 @@ function fitCheck(i: number, lb: LoadBalancer, arns: string[], taskDefinition: T
       const mode = taskDefinition.networkMode ?? 'bridge';
       const recreate = (type: string) =>
         `Target type cannot be changed: create a target group with \`--target-type ${type}\` (\`aws elbv2 create-target-group --name ${tg.TargetGroupName}-${type} --protocol ${tg.Protocol} --port ${lb.containerPort} --vpc-id ${tg.VpcId} --target-type ${type}\`), forward the listener to it and point the service at it.`;
-      if (mode === 'none') return fail(`the task definition uses network mode \`none\`: its tasks cannot be load balanced`, 'Use network mode `awsvpc` (Fargate) or `bridge` (EC2).');
+      if (mode === 'none')
+        return fail(
+          `the task definition uses network mode \`none\`: its tasks cannot be load balanced`,
+          'Use network mode `awsvpc` (Fargate) or `bridge` (EC2).',
+        );
       const expected = mode === 'awsvpc' ? 'ip' : 'instance';
       if (tg.TargetType !== expected) {
         return fail(
@@ -168,12 +195,19 @@ function fitCheck(i: number, lb: LoadBalancer, arns: string[], taskDefinition: T
       const mapping = container?.portMappings?.find((p) => p.containerPort === lb.containerPort);
       const udp = mapping?.protocol === 'udp';
       const protocol = tg.Protocol ?? '';
-      if (protocol === 'GENEVE') return fail(`${name} is a Gateway Load Balancer target group (GENEVE), which cannot send traffic to ECS tasks`, recreate(expected));
+      if (protocol === 'GENEVE')
+        return fail(`${name} is a Gateway Load Balancer target group (GENEVE), which cannot send traffic to ECS tasks`, recreate(expected));
       if (udp && !['UDP', 'TCP_UDP'].includes(protocol)) {
-        return fail(`port ${lb.containerPort} is mapped as UDP, but ${name} speaks ${protocol}: the traffic never reaches the container`, 'Use a UDP (or TCP_UDP) target group on a Network Load Balancer, or map the port as tcp.');
+        return fail(
+          `port ${lb.containerPort} is mapped as UDP, but ${name} speaks ${protocol}: the traffic never reaches the container`,
+          'Use a UDP (or TCP_UDP) target group on a Network Load Balancer, or map the port as tcp.',
+        );
       }
       if (!udp && mapping && protocol === 'UDP') {
-        return fail(`${name} speaks UDP, but port ${lb.containerPort} is mapped as tcp`, `Set \`"protocol": "udp"\` on the port mapping, or use a TCP target group.`);
+        return fail(
+          `${name} speaks UDP, but port ${lb.containerPort} is mapped as tcp`,
+          `Set \`"protocol": "udp"\` on the port mapping, or use a TCP target group.`,
+        );
       }
       const notes: string[] = [];
       if (tg.Port !== undefined && tg.Port !== lb.containerPort) {
@@ -186,7 +220,9 @@ function fitCheck(i: number, lb: LoadBalancer, arns: string[], taskDefinition: T
       if (tg.HealthCheckPort && tg.HealthCheckPort !== 'traffic-port' && Number(tg.HealthCheckPort) !== lb.containerPort) {
         notes.push(`health checks go to port ${tg.HealthCheckPort}, not the traffic port: the container must answer there`);
       }
-      return ok(`\`${tg.TargetType}\` targets for network mode \`${mode}\`, ${protocol} to port ${lb.containerPort}${notes.length ? `; ${notes.join('; ')}` : ''}`);
+      return ok(
+        `\`${tg.TargetType}\` targets for network mode \`${mode}\`, ${protocol} to port ${lb.containerPort}${notes.length ? `; ${notes.join('; ')}` : ''}`,
+      );
     },
   };
 }

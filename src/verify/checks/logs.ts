@@ -112,13 +112,23 @@ function groupSpecs(ctx: VerifyContext, td: TaskDefinition, target: LogTarget): 
       const everyoneCreates = target.creators.length === target.containers.length;
       if (!everyoneCreates) {
         const partly = target.creators.length ? ` (only ${listOf(target.creators)} set \`awslogs-create-group\`, and another container may start first)` : '';
-        return fail(`log group ${mark(name)} does not exist in ${region}${partly}: tasks cannot start, since the awslogs driver of ${users} has nowhere to write.${lookalike}`, `Create it: ${create}.`);
+        return fail(
+          `log group ${mark(name)} does not exist in ${region}${partly}: tasks cannot start, since the awslogs driver of ${users} has nowhere to write.${lookalike}`,
+          `Create it: ${create}.`,
+        );
       }
       // awslogs-create-group: ECS creates the group on first start, as the execution role.
       if (!execRole) return noExecutionRole(await ctx.launchKinds(), `create the log group ${mark(name)}`, ['logs:CreateLogGroup']);
-      const problem = await checkPermission(ctx, { label: ROLE_LABEL, roleArn: execRole, actions: ['logs:CreateLogGroup'], resources: [`${await groupArn()}:*`] });
+      const problem = await checkPermission(ctx, {
+        label: ROLE_LABEL,
+        roleArn: execRole,
+        actions: ['logs:CreateLogGroup'],
+        resources: [`${await groupArn()}:*`],
+      });
       if (!problem) {
-        return ok(`log group ${mark(name)} does not exist yet in ${region}; ECS creates it when a task starts (\`awslogs-create-group\` is on) and the execution role ${mark(roleName(execRole))} may \`logs:CreateLogGroup\``);
+        return ok(
+          `log group ${mark(name)} does not exist yet in ${region}; ECS creates it when a task starts (\`awslogs-create-group\` is on) and the execution role ${mark(roleName(execRole))} may \`logs:CreateLogGroup\``,
+        );
       }
       if (problem.status !== 'FAIL') return problem;
       return fail(
@@ -182,7 +192,11 @@ function putTestLine(ctx: VerifyContext, region: string, group: string): Promise
     const user = ctx.aws.actor.userName ?? ctx.aws.actor.userId;
     await client.send(new CreateLogStreamCommand({ logGroupName: group, logStreamName: stream }));
     await client.send(
-      new PutLogEventsCommand({ logGroupName: group, logStreamName: stream, logEvents: [{ timestamp: now.getTime(), message: `ecs-chatops verify: ${ctx.alias} by ${user}` }] }),
+      new PutLogEventsCommand({
+        logGroupName: group,
+        logStreamName: stream,
+        logEvents: [{ timestamp: now.getTime(), message: `ecs-chatops verify: ${ctx.alias} by ${user}` }],
+      }),
     );
     return stream;
   });

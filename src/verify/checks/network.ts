@@ -56,7 +56,9 @@ function describeRouteTables(ctx: VerifyContext, vpcId: string): Promise<RouteTa
     const tables: RouteTable[] = [];
     let NextToken: string | undefined;
     do {
-      const out = await ctx.aws.client(EC2Client).send(new DescribeRouteTablesCommand({ Filters: [{ Name: 'vpc-id', Values: [vpcId] }], ...(NextToken ? { NextToken } : {}) }));
+      const out = await ctx.aws
+        .client(EC2Client)
+        .send(new DescribeRouteTablesCommand({ Filters: [{ Name: 'vpc-id', Values: [vpcId] }], ...(NextToken ? { NextToken } : {}) }));
       tables.push(...(out.RouteTables ?? []));
       NextToken = out.NextToken;
     } while (NextToken);
@@ -69,7 +71,9 @@ function describeVpcEndpoints(ctx: VerifyContext, vpcId: string): Promise<VpcEnd
     const endpoints: VpcEndpoint[] = [];
     let NextToken: string | undefined;
     do {
-      const out = await ctx.aws.client(EC2Client).send(new DescribeVpcEndpointsCommand({ Filters: [{ Name: 'vpc-id', Values: [vpcId] }], ...(NextToken ? { NextToken } : {}) }));
+      const out = await ctx.aws
+        .client(EC2Client)
+        .send(new DescribeVpcEndpointsCommand({ Filters: [{ Name: 'vpc-id', Values: [vpcId] }], ...(NextToken ? { NextToken } : {}) }));
       endpoints.push(...(out.VpcEndpoints ?? []));
       NextToken = out.NextToken;
     } while (NextToken);
@@ -99,15 +103,29 @@ export interface EgressAnalysis {
 export function classifyDefaultRoute(route: Route | undefined, publicIp: boolean): Pick<SubnetEgress, 'egress' | 'via' | 'needsPublicIp'> {
   if (!route) return { egress: 'no', via: 'no default route (0.0.0.0/0)' };
   const target =
-    route.NatGatewayId ?? route.GatewayId ?? route.TransitGatewayId ?? route.NetworkInterfaceId ?? route.InstanceId ?? route.VpcPeeringConnectionId ?? route.CarrierGatewayId ?? route.LocalGatewayId ?? route.CoreNetworkArn ?? 'an unknown target';
+    route.NatGatewayId ??
+    route.GatewayId ??
+    route.TransitGatewayId ??
+    route.NetworkInterfaceId ??
+    route.InstanceId ??
+    route.VpcPeeringConnectionId ??
+    route.CarrierGatewayId ??
+    route.LocalGatewayId ??
+    route.CoreNetworkArn ??
+    'an unknown target';
   if (route.State === 'blackhole') return { egress: 'no', via: `the default route points to \`${target}\`, which no longer exists (blackhole)` };
   if (route.NatGatewayId) return { egress: 'yes', via: `NAT gateway \`${route.NatGatewayId}\`` };
   if (route.GatewayId?.startsWith('igw-')) {
     return publicIp
       ? { egress: 'yes', via: `internet gateway \`${route.GatewayId}\` (tasks get a public IP)` }
-      : { egress: 'no', via: `internet gateway \`${route.GatewayId}\`, but \`assignPublicIp\` is DISABLED, so tasks have no public IP to use it`, needsPublicIp: true };
+      : {
+          egress: 'no',
+          via: `internet gateway \`${route.GatewayId}\`, but \`assignPublicIp\` is DISABLED, so tasks have no public IP to use it`,
+          needsPublicIp: true,
+        };
   }
-  if (route.VpcPeeringConnectionId) return { egress: 'no', via: `peering connection \`${route.VpcPeeringConnectionId}\`, which does not carry traffic on to the internet` };
+  if (route.VpcPeeringConnectionId)
+    return { egress: 'no', via: `peering connection \`${route.VpcPeeringConnectionId}\`, which does not carry traffic on to the internet` };
   return { egress: 'assumed', via: `\`${target}\` (assumed to lead to the internet; not checked beyond the route table)` };
 }
 
@@ -128,7 +146,11 @@ function analyzeEgress(ctx: VerifyContext, service: Service): Promise<EgressAnal
       subnets: subnets.map((s): SubnetEgress => {
         const table = tables.find((t) => t.Associations?.some((a) => a.SubnetId === s.SubnetId)) ?? main;
         const route = table?.Routes?.find((r) => r.DestinationCidrBlock === '0.0.0.0/0');
-        const base = { subnetId: s.SubnetId!, ...(s.CidrBlock ? { cidr: s.CidrBlock } : {}), ...(table?.RouteTableId ? { routeTableId: table.RouteTableId } : {}) };
+        const base = {
+          subnetId: s.SubnetId!,
+          ...(s.CidrBlock ? { cidr: s.CidrBlock } : {}),
+          ...(table?.RouteTableId ? { routeTableId: table.RouteTableId } : {}),
+        };
         if (!table) return { ...base, egress: 'no', via: 'no route table (neither associated nor a main table)' };
         return { ...base, ...classifyDefaultRoute(route, publicIp) };
       }),
@@ -202,7 +224,11 @@ async function networkNeeds(ctx: VerifyContext, taskDefinition: TaskDefinition, 
   }
   // ECR's own pair first, then in a stable order.
   const order = ['ecr.api', 'ecr.dkr', 's3', 'logs', 'ssm', 'secretsmanager', 'ssmmessages', 'kms'];
-  return { endpoints: [...endpoints.values()].sort((a, b) => order.indexOf(a.service) - order.indexOf(b.service)), internet, hostManaged: [...kinds].some((kind) => kind !== 'FARGATE') };
+  return {
+    endpoints: [...endpoints.values()].sort((a, b) => order.indexOf(a.service) - order.indexOf(b.service)),
+    internet,
+    hostManaged: [...kinds].some((kind) => kind !== 'FARGATE'),
+  };
 }
 
 // Security group rules ------------------------------------------------------------------------
@@ -285,7 +311,12 @@ function subnetsCheck(config: AwsVpcConfiguration): CheckSpec {
       if (vpcs.length > 1) {
         return fail(
           `the subnets are in different VPCs (${subnets.map((s) => `\`${s.SubnetId}\` in \`${s.VpcId}\``).join(', ')}): a service's subnets must share one VPC`,
-          `Keep only subnets of one VPC: ${networkConfigFix(ctx, config, subnets.filter((s) => s.VpcId === subnets[0]!.VpcId).map((s) => s.SubnetId!), config.securityGroups ?? [])}`,
+          `Keep only subnets of one VPC: ${networkConfigFix(
+            ctx,
+            config,
+            subnets.filter((s) => s.VpcId === subnets[0]!.VpcId).map((s) => s.SubnetId!),
+            config.securityGroups ?? [],
+          )}`,
         );
       }
       const full = subnets.filter((s) => s.AvailableIpAddressCount === 0);
@@ -296,7 +327,10 @@ function subnetsCheck(config: AwsVpcConfiguration): CheckSpec {
           ...full.map((s) => `\`${s.SubnetId}\` has no free IP address left, so tasks cannot get a network interface there`),
           ...unavailable.map((s) => `\`${s.SubnetId}\` is ${s.State}`),
         ];
-        return warn(`${problems.join('; ')} (${list})`, 'Free addresses in the subnet (stopped tasks, unused interfaces) or add a larger subnet to the service’s network configuration.');
+        return warn(
+          `${problems.join('; ')} (${list})`,
+          'Free addresses in the subnet (stopped tasks, unused interfaces) or add a larger subnet to the service’s network configuration.',
+        );
       }
       return ok(`${list} in \`${vpcs[0]}\``);
     },
@@ -313,7 +347,10 @@ function securityGroupsCheck(config: AwsVpcConfiguration): CheckSpec {
       const ids = config.securityGroups ?? [];
       if (ids.length === 0) return skip("the service names no security group, so ECS uses the VPC's default group (not checked)");
       // The subnets only tell the VPC to compare with; the Subnets check reports it if they cannot be read.
-      const [found, subnets] = await Promise.all([describeSecurityGroups(ctx, ids), describeSubnets(ctx, config.subnets ?? []).catch(() => new Map<string, Subnet>())]);
+      const [found, subnets] = await Promise.all([
+        describeSecurityGroups(ctx, ids),
+        describeSubnets(ctx, config.subnets ?? []).catch(() => new Map<string, Subnet>()),
+      ]);
       const missing = ids.filter((id) => !found.has(id));
       if (missing.length) {
         const kept = ids.filter((id) => found.has(id));
@@ -362,7 +399,8 @@ function egressCheck(taskDefinition: TaskDefinition, service: Service): CheckSpe
       if (isolated.length === 0) return ok(`${lines}: VPC endpoints are not needed${host}`);
       const which = isolated.length === subnets.length ? 'the tasks' : `tasks in ${marks(isolated.map((s) => s.subnetId))}`;
       const needs = await networkNeeds(ctx, taskDefinition, service);
-      if (needs.endpoints.length === 0 && needs.internet.length === 0) return ok(`${lines}. ${which[0]!.toUpperCase()}${which.slice(1)} have no way out, but need no AWS service through their own network interface${host}`);
+      if (needs.endpoints.length === 0 && needs.internet.length === 0)
+        return ok(`${lines}. ${which[0]!.toUpperCase()}${which.slice(1)} have no way out, but need no AWS service through their own network interface${host}`);
       return ok(`${lines}. Without a way out, ${which} reach AWS only through VPC endpoints, checked below${host}`);
     },
     async then(ctx) {
@@ -432,7 +470,8 @@ function endpointCheck(need: EndpointNeed, analysis: EgressAnalysis, service: Se
       const usable = matching.filter(isAvailable);
       if (usable.length === 0) {
         const states = matching.map((e) => `\`${e.VpcEndpointId}\` is ${String(e.State ?? 'in an unknown state').toLowerCase()}`).join(', ');
-        if (matching.some((e) => String(e.State).toLowerCase() === 'pending')) return warn(`${states}: needed for ${forWhat}`, 'Wait for it to become available, then check again.');
+        if (matching.some((e) => String(e.State).toLowerCase() === 'pending'))
+          return warn(`${states}: needed for ${forWhat}`, 'Wait for it to become available, then check again.');
         return fail(`${states}, not available: needed for ${forWhat}`, `Create a new one: ${createEndpointCommand(ctx, need, analysis, endpoints, service)}`);
       }
       const problems: CheckOutcome[] = [];
@@ -474,11 +513,18 @@ function endpointCheck(need: EndpointNeed, analysis: EgressAnalysis, service: Se
 }
 
 /** Does one of the endpoint's security groups let the tasks in on 443 (by group or by a CIDR covering their subnet)? */
-async function endpointIngressProblem(ctx: VerifyContext, endpoint: VpcEndpoint, isolated: SubnetEgress[], service: Service): Promise<CheckOutcome | undefined> {
+async function endpointIngressProblem(
+  ctx: VerifyContext,
+  endpoint: VpcEndpoint,
+  isolated: SubnetEgress[],
+  service: Service,
+): Promise<CheckOutcome | undefined> {
   const groupIds = (endpoint.Groups ?? []).map((g) => g.GroupId!).filter(Boolean);
   if (groupIds.length === 0) return undefined;
   // One call for the groups of every interface endpoint in the VPC, shared by all endpoint checks.
-  const all = sorted((await describeVpcEndpoints(ctx, endpoint.VpcId!)).filter((e) => e.VpcEndpointType === 'Interface').flatMap((e) => (e.Groups ?? []).map((g) => g.GroupId!)));
+  const all = sorted(
+    (await describeVpcEndpoints(ctx, endpoint.VpcId!)).filter((e) => e.VpcEndpointType === 'Interface').flatMap((e) => (e.Groups ?? []).map((g) => g.GroupId!)),
+  );
   const groups = await describeSecurityGroups(ctx, all);
   const taskGroups = new Set(awsvpc(service)?.securityGroups ?? []);
   const rules = groupIds.flatMap((id) => groups.get(id)?.IpPermissions ?? []).filter(allowsHttps);

@@ -14,7 +14,11 @@ export const requiredPermissionChecks: Planner = ({ ctx, taskDefinition }) =>
       group: ['Required permissions'],
       async run() {
         const roleArn = required.role === 'task' ? taskDefinition.taskRoleArn : taskDefinition.executionRoleArn;
-        if (!roleArn) return fail(`the task definition has no ${label}, but the configuration requires one with ${required.actions.join(', ')}`, `Set the ${label} in the task definition.`);
+        if (!roleArn)
+          return fail(
+            `the task definition has no ${label}, but the configuration requires one with ${required.actions.join(', ')}`,
+            `Set the ${label} in the task definition.`,
+          );
         const problem = await checkPermission(ctx, { label, roleArn, actions: required.actions, resources: required.resources });
         return problem ?? ok(`the ${label} may ${marks(required.actions)} on ${marks(required.resources)}`);
       },

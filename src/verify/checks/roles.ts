@@ -85,7 +85,9 @@ async function assessRole(ctx: VerifyContext, kind: RoleKind, arn: string): Prom
     return fail(
       `the ${label} \`${name}\` does not exist in account \`${account}\`: ECS cannot start tasks with it`,
       `Create it — \`aws iam create-role --role-name ${name}${path !== '/' ? ` --path ${path}` : ''} --assume-role-policy-document '${trustJson}'\`` +
-        (kind === 'execution' ? ` and \`aws iam attach-role-policy --role-name ${name} --policy-arn ${TASK_EXECUTION_POLICY.replace('arn:aws:', `arn:${partition}:`)}\`` : '') +
+        (kind === 'execution'
+          ? ` and \`aws iam attach-role-policy --role-name ${name} --policy-arn ${TASK_EXECUTION_POLICY.replace('arn:aws:', `arn:${partition}:`)}\``
+          : '') +
         ` — or fix \`${kind === 'task' ? 'taskRoleArn' : 'executionRoleArn'}\` in the task definition.`,
     );
   }
@@ -100,7 +102,8 @@ async function assessRole(ctx: VerifyContext, kind: RoleKind, arn: string): Prom
 
   const trust = assessTrust(role, { partition, region: ctx.region, account, cluster: (await ctx.cluster())?.clusterName ?? ctx.target.cluster });
   const fix = trustFix(name, trustJson, trust.others);
-  const consequence = kind === 'execution' ? 'tasks cannot start (no image pull, logs or secrets)' : 'tasks fail to start ("ECS was unable to assume the role")';
+  const consequence =
+    kind === 'execution' ? 'tasks cannot start (no image pull, logs or secrets)' : 'tasks fail to start ("ECS was unable to assume the role")';
 
   if (trust.parseError) {
     return fail(`the trust policy of the ${label} \`${name}\` could not be read (${trust.parseError})`, fix);
@@ -110,9 +113,14 @@ async function assessRole(ctx: VerifyContext, kind: RoleKind, arn: string): Prom
   }
   if (!trust.allow) {
     if (trust.rejected.length) {
-      return fail(`the ${label} \`${name}\` trusts \`${ECS_TASKS_PRINCIPAL}\` only under conditions a task of this service does not meet: ${trust.rejected.join('; ')}. So ${consequence}`, fix);
+      return fail(
+        `the ${label} \`${name}\` trusts \`${ECS_TASKS_PRINCIPAL}\` only under conditions a task of this service does not meet: ${trust.rejected.join('; ')}. So ${consequence}`,
+        fix,
+      );
     }
-    const instead = trust.others.length ? `trusts ${listWords(trust.others.map(mark))}, not \`${ECS_TASKS_PRINCIPAL}\`` : `does not let \`${ECS_TASKS_PRINCIPAL}\` assume it`;
+    const instead = trust.others.length
+      ? `trusts ${listWords(trust.others.map(mark))}, not \`${ECS_TASKS_PRINCIPAL}\``
+      : `does not let \`${ECS_TASKS_PRINCIPAL}\` assume it`;
     return fail(`the ${label} \`${name}\` ${instead}: ${consequence}`, fix);
   }
   if (trust.allow.wildcard) {
@@ -228,7 +236,14 @@ function parseStatements(document: string | undefined): Statement[] {
 }
 
 const asList = (v: unknown): string[] => (v === undefined || v === null ? [] : Array.isArray(v) ? v.map(String) : [String(v)]);
-const glob = (pattern: string, flags = '') => new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replaceAll('*', '.*').replaceAll('?', '.')}$`, flags);
+const glob = (pattern: string, flags = '') =>
+  new RegExp(
+    `^${pattern
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replaceAll('*', '.*')
+      .replaceAll('?', '.')}$`,
+    flags,
+  );
 
 function matchesAction(s: Statement): boolean {
   const hit = (patterns: string[]) => patterns.some((p) => glob(p, 'i').test('sts:AssumeRole'));

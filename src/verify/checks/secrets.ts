@@ -105,7 +105,8 @@ function referencesOf(container: ContainerDefinition): Reference[] {
   const name = container.name ?? '?';
   const refs: Reference[] = [];
   for (const s of container.secrets ?? []) if (s.valueFrom) refs.push({ container: name, name: s.name ?? '?', source: 'secrets', valueFrom: s.valueFrom });
-  for (const s of container.logConfiguration?.secretOptions ?? []) if (s.valueFrom) refs.push({ container: name, name: s.name ?? '?', source: 'log', valueFrom: s.valueFrom });
+  for (const s of container.logConfiguration?.secretOptions ?? [])
+    if (s.valueFrom) refs.push({ container: name, name: s.name ?? '?', source: 'log', valueFrom: s.valueFrom });
   const registry = container.repositoryCredentials?.credentialsParameter;
   if (registry) refs.push({ container: name, source: 'registry', valueFrom: registry });
   return refs;
@@ -217,7 +218,10 @@ function specsFor(td: TaskDefinition, ref: Reference, parsed: Parsed | undefined
       const denials = (await ctx.simulate(execRole, [action], [arn], {})).denials;
       const explicit = denials.some((d) => d.decision === 'explicitDeny');
       // For Secrets Manager, grant `<name>-??????` (AWS's advice) so the grant survives a recreated secret.
-      const grantOn = parsed.store === 'secretsmanager' && !explicit ? `arn:${parsed.partition}:secretsmanager:${parsed.region}:${parsed.account ?? me}:secret:${parsed.name}-??????` : undefined;
+      const grantOn =
+        parsed.store === 'secretsmanager' && !explicit
+          ? `arn:${parsed.partition}:secretsmanager:${parsed.region}:${parsed.account ?? me}:secret:${parsed.name}-??????`
+          : undefined;
       return fail(
         `${problem.message}: ECS cannot fetch ${what}, so tasks fail to start (ResourceInitializationError)`,
         grantOn ? fixFor(execRole, [{ action, resource: grantOn, decision: 'implicitDeny' }]) : problem.fix,
@@ -253,7 +257,11 @@ function describeParameters(ctx: VerifyContext, region: string, wanted: Array<{ 
       let token: string | undefined;
       do {
         const out = await client.send(
-          new DescribeParametersCommand({ ParameterFilters: [{ Key: 'Name', Option: 'Equals', Values: names.slice(i, i + 50) }], MaxResults: 50, ...(token ? { NextToken: token } : {}) }),
+          new DescribeParametersCommand({
+            ParameterFilters: [{ Key: 'Name', Option: 'Equals', Values: names.slice(i, i + 50) }],
+            MaxResults: 50,
+            ...(token ? { NextToken: token } : {}),
+          }),
         );
         for (const p of out.Parameters ?? []) if (p.Name) found.set(p.Name, p);
         token = out.NextToken;
@@ -334,7 +342,8 @@ function existence(resolved: Resolved, where: { what: string; field: string; con
         `Create it: \`aws ssm put-parameter --name ${name} --type SecureString --value '…' --region ${parsed.region}\`, or correct ${field}.`,
       );
     }
-    const type = p.Type === 'SecureString' ? `SecureString, encrypted with ${keyDescription(p.KeyId ?? 'alias/aws/ssm')}` : `${p.Type ?? 'String'} (not encrypted)`;
+    const type =
+      p.Type === 'SecureString' ? `SecureString, encrypted with ${keyDescription(p.KeyId ?? 'alias/aws/ssm')}` : `${p.Type ?? 'String'} (not encrypted)`;
     let selector = '';
     if (parsed.selector && /^\d+$/.test(parsed.selector)) {
       if (+parsed.selector > (p.Version ?? 0)) {
@@ -381,17 +390,24 @@ function existence(resolved: Resolved, where: { what: string; field: string; con
   if (id) {
     const stages = versions.find(([v]) => v === id)?.[1];
     if (!stages) return fail(`secret ${name} has no version ${mark(id)}, which ${field} asks for`, versionFix(field, versions));
-    if (stage && !stages.includes(stage)) return fail(`version ${mark(id)} of secret ${name} is not labelled ${mark(stage)}, as ${field} asks`, versionFix(field, versions));
+    if (stage && !stages.includes(stage))
+      return fail(`version ${mark(id)} of secret ${name} is not labelled ${mark(stage)}, as ${field} asks`, versionFix(field, versions));
     version = `version ${mark(id)}`;
   } else if (stage) {
-    if (!versions.some(([, stages]) => stages.includes(stage))) return fail(`no version of secret ${name} is labelled ${mark(stage)}, which ${field} asks for`, versionFix(field, versions));
+    if (!versions.some(([, stages]) => stages.includes(stage)))
+      return fail(`no version of secret ${name} is labelled ${mark(stage)}, which ${field} asks for`, versionFix(field, versions));
     version = `the version labelled ${mark(stage)}`;
   } else if (versions.length && !versions.some(([, stages]) => stages.includes('AWSCURRENT'))) {
-    return fail(`secret ${name} has no AWSCURRENT version: ECS cannot fetch ${what}`, `Give it a value: \`aws secretsmanager put-secret-value --secret-id ${s.ARN} --secret-string '…'\`.`);
+    return fail(
+      `secret ${name} has no AWSCURRENT version: ECS cannot fetch ${what}`,
+      `Give it a value: \`aws secretsmanager put-secret-value --secret-id ${s.ARN} --secret-string '…'\`.`,
+    );
   }
   const jsonKey = parsed.jsonKey ? `; the JSON key ${mark(parsed.jsonKey)} is not checked (that would mean reading the value)` : '';
   const partial = parsed.fullArn ? '' : ` (referenced by ${parsed.secretId.startsWith('arn:') ? 'partial ARN' : 'name'}: ${mark(s.ARN!)})`;
-  return ok(`secret ${name} exists in Secrets Manager (${parsed.region})${partial} with ${version}, encrypted with ${keyDescription(s.KmsKeyId ?? 'alias/aws/secretsmanager')}${jsonKey}`);
+  return ok(
+    `secret ${name} exists in Secrets Manager (${parsed.region})${partial} with ${version}, encrypted with ${keyDescription(s.KmsKeyId ?? 'alias/aws/secretsmanager')}${jsonKey}`,
+  );
 }
 
 /** `:json-key:stage:id` as written, to keep them when pointing at the recreated secret. */
@@ -429,7 +445,11 @@ async function decryptCheck(ctx: VerifyContext, resolved: Resolved, keyRef: stri
     { ContextKeyName: 'kms:ViaService', ContextKeyValues: [via], ContextKeyType: 'string' },
     { ContextKeyName: 'kms:CallerAccount', ContextKeyValues: [me], ContextKeyType: 'string' },
     // What SSM and Secrets Manager put in the encryption context, for policies that pin it.
-    { ContextKeyName: parsed.store === 'ssm' ? 'kms:EncryptionContext:PARAMETER_ARN' : 'kms:EncryptionContext:SecretARN', ContextKeyValues: [resolved.arn], ContextKeyType: 'string' },
+    {
+      ContextKeyName: parsed.store === 'ssm' ? 'kms:EncryptionContext:PARAMETER_ARN' : 'kms:EncryptionContext:SecretARN',
+      ContextKeyValues: [resolved.arn],
+      ContextKeyType: 'string',
+    },
   ];
   // A key ARN needs no DescribeKey before its policy can be read; an alias does.
   const keyArnGuess = keyRef.startsWith('arn:') && keyRef.includes(':key/') ? keyRef : undefined;
@@ -519,12 +539,20 @@ export function keyPolicyMayAllow(policy: string, roleArn: string, account: stri
     return true;
   }
   const list = (v: unknown): string[] => (v === undefined ? [] : [v].flat().map(String));
-  const matches = (pattern: string, value: string) => new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replaceAll('*', '.*').replaceAll('?', '.')}$`, 'i').test(value);
+  const matches = (pattern: string, value: string) =>
+    new RegExp(
+      `^${pattern
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replaceAll('*', '.*')
+        .replaceAll('?', '.')}$`,
+      'i',
+    ).test(value);
   const partition = roleArn.split(':')[1] ?? 'aws';
   const principals = new Set(['*', roleArn, account, `arn:${partition}:iam::${account}:root`]);
   return statements.some((s) => {
     if (s.Effect !== 'Allow') return false;
-    const action = s.NotAction !== undefined ? !list(s.NotAction).some((a) => matches(a, 'kms:Decrypt')) : list(s.Action).some((a) => matches(a, 'kms:Decrypt'));
+    const action =
+      s.NotAction !== undefined ? !list(s.NotAction).some((a) => matches(a, 'kms:Decrypt')) : list(s.Action).some((a) => matches(a, 'kms:Decrypt'));
     if (!action) return false;
     const principal = s.Principal;
     if (principal === '*') return true;

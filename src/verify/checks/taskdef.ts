@@ -14,7 +14,9 @@ export function taskDefinitionCheck(): CheckSpec {
       const td = await ctx.taskDefinition();
       const family = `${td.family}:${td.revision}`;
       const what = ctx.options.image ? `the task definition a deploy of \`${ctx.options.image}\` would register (from \`${family}\`)` : `\`${family}\``;
-      return ok(`${what}: ${td.containerDefinitions?.length ?? 0} containers, ${td.requiresCompatibilities?.join('/') || 'EC2'}, network mode ${td.networkMode ?? 'bridge'}`);
+      return ok(
+        `${what}: ${td.containerDefinitions?.length ?? 0} containers, ${td.requiresCompatibilities?.join('/') || 'EC2'}, network mode ${td.networkMode ?? 'bridge'}`,
+      );
     },
     async then(ctx) {
       const input = { ctx, taskDefinition: await ctx.taskDefinition(), service: (await ctx.service())! };
