@@ -32,6 +32,24 @@ const withoutVerbHandlers: Plugin = {
   },
 };
 
+/**
+ * A Lambda bundle embeds the configuration this build validated (`define` below), so the module that
+ * reads and validates the YAML file in development is replaced by one that says so: the validator
+ * (zod) stays out of every bundle.
+ */
+export const withoutConfigFile: Plugin = {
+  name: 'without-config-file',
+  setup(b) {
+    b.onResolve({ filter: /^\.\/from-file$/ }, (args) =>
+      /[\\/]src[\\/]config[\\/]load\.ts$/.test(args.importer) ? { path: args.path, namespace: 'embedded-config' } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'embedded-config' }, () => ({
+      contents: `export function configFromFile() { throw new Error('this bundle embeds its configuration; it reads no file'); }`,
+      loader: 'js',
+    }));
+  },
+};
+
 const runsVerbHandlers = (entry: string): boolean => entry.endsWith('src/handlers/worker.ts');
 
 /** Bundles one entry into `outdir/index.mjs` (+ lazily loaded chunks); returns the JavaScript bytes shipped. */
@@ -59,7 +77,7 @@ export async function buildBundle(entry: string, outdir: string, config: Config)
     legalComments: 'none',
     metafile: true,
     logLevel: 'warning',
-    plugins: runsVerbHandlers(entry) ? [] : [withoutVerbHandlers],
+    plugins: runsVerbHandlers(entry) ? [withoutConfigFile] : [withoutConfigFile, withoutVerbHandlers],
   });
   return javascriptBytes(result.metafile);
 }

@@ -31,6 +31,19 @@ describe('configuration', () => {
       expect(problems.some((p) => p.startsWith('targets.ok') && p.includes('extra'))).toBe(true);
     }
   });
+  it('reads names people type as own entries only, also once the build has written the configuration as JSON', async () => {
+    const { embeddedConfig } = await import('../src/config/load');
+    const { lookup } = await import('../src/config/records');
+    const validated = parseConfig({ slack: { teams: ['T1'] }, targets: { a: { region: 'us-east-1', cluster: 'c', service: 's' } } });
+    const embedded = embeddedConfig(JSON.parse(JSON.stringify(validated)));
+    for (const config of [validated, embedded]) {
+      expect(config.targets.constructor).toBeUndefined();
+      expect(config.scripts.toString).toBeUndefined();
+      expect(lookup(config.targets, '__proto__')).toBeUndefined();
+      expect(lookup(config.targets, 'a')?.cluster).toBe('c');
+    }
+    expect(embedded).toEqual(validated);
+  });
   it('refuses a configuration without targets', () => {
     expect(() => parseConfig({ slack: { teams: ['T1'] }, targets: {} })).toThrow(/targets: declare at least one target/);
   });

@@ -174,7 +174,7 @@ describe('buttons: one table, routed alike over HTTP and Socket Mode', () => {
 });
 
 describe('the ingress bundle', () => {
-  it('carries every verb’s grammar and none of the worker verbs’ handlers; the worker bundle carries them', async () => {
+  it('carries every verb’s grammar and none of the worker verbs’ handlers; the worker bundle carries them; neither carries the configuration validator', async () => {
     const { buildBundle, loadConfigFile } = await import('../scripts/build');
     const dir = mkdtempSync(join(tmpdir(), 'ecs-chatops-verbs-'));
     try {
@@ -191,6 +191,11 @@ describe('the ingress bundle', () => {
       const [ingress, worker] = [await shipped('src/handlers/ingress.ts', 'ingress'), await shipped('src/handlers/worker.ts', 'worker')];
       // From the grammar of verify and run (src/commands/verbs/); from the handlers of verify, run and deploy, and the ECS client.
       for (const grammar of ['--put-logs', 'Which script?']) expect(ingress.includes(grammar), grammar).toBe(true);
+      // The build validated the configuration and embedded it: no bundle carries the validator.
+      for (const validatorText of ['must be a short lowercase name', 'Invalid input']) {
+        expect(ingress.includes(validatorText), `the ingress: ${validatorText}`).toBe(false);
+        expect(worker.includes(validatorText), `the worker: ${validatorText}`).toBe(false);
+      }
       for (const handlerText of ['Verifying ', 'One run at a time', 'Another deploy of', 'AmazonEC2ContainerServiceV20141113']) {
         expect(worker.includes(handlerText), `the worker: ${handlerText}`).toBe(true);
         expect(ingress.includes(handlerText), `the ingress: ${handlerText}`).toBe(false);

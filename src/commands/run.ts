@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { optionalEnv, runWorkflowPollSeconds } from '../config/env';
-import { lookup, type Script } from '../config/schema';
+import { lookup } from '../config/records';
+import type { Script } from '../config/schema';
 import { buildExecCommand, newNonce } from '../exec/command';
 import { connectExecSession, execPlace, startExecCommand } from '../exec/exec-once';
 import { OutputCleaner } from '../exec/output';

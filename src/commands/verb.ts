@@ -1,4 +1,5 @@
-import { lookup, type Config, type Script } from '../config/schema';
+import { lookup } from '../config/records';
+import type { Config, Script } from '../config/schema';
 import type { AllowlistEntry, Decision, Grant, Permission } from '../auth/roles';
 import { UsageError } from '../platform/errors';
 import { escapeText } from '../slack/format';

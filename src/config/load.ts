@@ -1,13 +1,11 @@
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { join } from 'node:path';
-import { configPath } from './env';
-import { parseConfig, type Config } from './schema';
+import { configFromFile } from './from-file';
+import { ownOnly } from './records';
+import type { Config } from './schema';
 
 /**
- * The build replaces this identifier with the validated configuration (see scripts/build.ts),
- * so a deployed handler never reads a file. In development and tests it stays undefined and
- * the YAML file named by ECS_CHATOPS_CONFIG (default ./ecs-chatops.config.yaml) is read instead.
+ * The build replaces this identifier with the configuration it validated (see scripts/build.ts),
+ * so a deployed handler neither reads a file nor validates again. In development and tests it
+ * stays undefined and the YAML file is read and validated instead.
  */
 declare const __ECS_CHATOPS_CONFIG__: unknown;
 
@@ -15,19 +13,20 @@ let cached: Config | undefined;
 
 export function getConfig(): Config {
   if (cached) return cached;
-  const raw = typeof __ECS_CHATOPS_CONFIG__ !== 'undefined' ? __ECS_CHATOPS_CONFIG__ : readConfigFile();
-  cached = parseConfig(raw);
+  cached = typeof __ECS_CHATOPS_CONFIG__ !== 'undefined' ? embeddedConfig(__ECS_CHATOPS_CONFIG__) : configFromFile();
   return cached;
+}
+
+/**
+ * A configuration the build validated and wrote as JSON. JSON loses what validation gave the maps
+ * people name things in: no prototype (see parseConfig), so they get it back here.
+ */
+export function embeddedConfig(validated: unknown): Config {
+  const config = validated as Config;
+  return { ...config, targets: ownOnly(config.targets), scripts: ownOnly(config.scripts) };
 }
 
 /** For tests and the local world: replace the configuration in force. */
 export function setConfig(config: Config | undefined): void {
   cached = config;
-}
-
-function readConfigFile(): unknown {
-  // Only reached outside a build. A require made at run time keeps the YAML parser out of Lambda bundles.
-  const requireFromProject = createRequire(join(process.cwd(), 'package.json'));
-  const { parse } = requireFromProject('yaml') as typeof import('yaml');
-  return parse(readFileSync(configPath(), 'utf8'));
 }

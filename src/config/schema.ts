@@ -1,6 +1,7 @@
 // zod/mini: the same validation as zod with a tree-shakable API, a small part of the bundle size.
 import * as z from 'zod/mini';
 import en from 'zod/v4/locales/en.js';
+import { ownOnly } from './records';
 
 z.config(en());
 
@@ -141,11 +142,6 @@ export class ConfigError extends Error {
     this.name = 'ConfigError';
   }
 }
-
-const ownOnly = <T>(record: Record<string, T>): Record<string, T> => Object.assign(Object.create(null) as Record<string, T>, record);
-
-/** The entry of `record` named `key`, own properties only (`constructor` is not a service). */
-export const lookup = <T>(record: Record<string, T>, key: string): T | undefined => (Object.hasOwn(record, key) ? record[key] : undefined);
 
 /** Validates raw configuration, naming each problem by its path (`targets.web.region: must be …`). */
 export function parseConfig(raw: unknown): Config {

@@ -1,4 +1,4 @@
-import { lookup } from '../../config/schema';
+import { lookup } from '../../config/records';
 import { validateScriptArgs } from '../script-args';
 import { defineVerb, resolveScript, usageError } from '../verb';
 import type { RunArgs } from './args';
