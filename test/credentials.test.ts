@@ -89,4 +89,23 @@ describe('AwsSession', () => {
       aws.faults.latency(0);
     }
   });
+  it('by default lets 16 through at once, as many checks as verify runs together: its widest wave (14 calls) is not split in two', async () => {
+    aws.faults.latency(150);
+    try {
+      const session = new AwsSession({ region: 'us-east-1' }, alice);
+      const ecs = session.ecs();
+      const round = async (n: number) => {
+        const started = Date.now();
+        await Promise.all(Array.from({ length: n }, () => ecs.send(new DescribeClustersCommand({ clusters: ['main'] }))));
+        return Date.now() - started;
+      };
+      await round(1); // the connection and credentials, outside the timing
+      // One round of 150 ms, or two.
+      expect(await round(16)).toBeLessThan(290);
+      expect(await round(17)).toBeGreaterThanOrEqual(295);
+      session.destroy();
+    } finally {
+      aws.faults.latency(0);
+    }
+  });
 });

@@ -37,7 +37,10 @@ export class AwsSession {
   constructor(
     readonly target: Pick<Target, 'region' | 'roleArn'>,
     readonly actor: Actor,
-    maxConcurrentRequests = 10,
+    // As many as the verify engine runs checks at once (src/verify/engine.ts): its widest wave (14
+    // calls on a service with 3 containers, 4 secrets and 2 target groups) goes out together, not
+    // in two rounds. Each API's own token bucket bursts well above this; throttling is retried.
+    maxConcurrentRequests = 16,
   ) {
     this.limiter = new Limiter(maxConcurrentRequests);
   }
