@@ -192,4 +192,28 @@ describe('the worker acts on the arguments in its job, not on the text', () => {
     expect(JSON.stringify(world.slack.workspace.responses.at(-1))).toContain('Not allowed any more');
     expect(await readAuditRecord(key)).toMatchObject({ decision: 'denied', outcome: 'refused', reason: expect.stringContaining('refused at the worker') });
   }, 30_000);
+
+  it('a job queued by an older ingress (no arguments in it) is parsed once, as that ingress would have, and runs', async () => {
+    const { key, job } = await acceptedJob('U0ALICE', 'status web', {});
+    await world.aws.lambda.invokeAsync(WORKER_FUNCTION, job);
+    await world.idle();
+    const record = await readAuditRecord(key);
+    expect(record).toMatchObject({ outcome: 'success' });
+    const said = world.slack
+      .replies('C0OPS', record!.threadTs!)
+      .map((r) => r.text)
+      .join('\n');
+    expect(said).toContain('*web*:');
+  }, 30_000);
+
+  it('…and if its text no longer parses (the configuration changed under it), the person is told why and nothing runs', async () => {
+    const responseUrl = world.slack.responseUrl(`old-${randomUUID()}`, { channel: 'C0OPS', user: 'U0ALICE' });
+    const { key, job } = await acceptedJob('U0ALICE', 'status gone', {}, 'accepted', responseUrl);
+    const ecsCalls = world.aws.calls.filter((c) => c.service === 'ecs').length;
+    await world.aws.lambda.invokeAsync(WORKER_FUNCTION, job);
+    await world.idle();
+    expect(world.aws.calls.filter((c) => c.service === 'ecs').length).toBe(ecsCalls);
+    expect(JSON.stringify(world.slack.workspace.responses.at(-1))).toContain('gone');
+    expect(await readAuditRecord(key)).toMatchObject({ decision: 'invalid', outcome: 'refused' });
+  }, 30_000);
 });

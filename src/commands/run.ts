@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { optionalEnv, runWorkflowPollSeconds } from '../config/env';
+import { runWorkflowPollSeconds } from '../config/env';
 import { lookup } from '../config/records';
 import type { Script } from '../config/schema';
 import { buildExecCommand, newNonce } from '../exec/command';
@@ -14,7 +14,6 @@ import { pickExecTask } from '../exec/target';
 import { validateScriptArgs } from './script-args';
 import { abandonRequest, announceRequest } from '../approval/announce';
 import type { ApprovalRequest } from '../approval/types';
-import { startDurableExecution } from '../aws/lambda';
 import { UsageError, UserFacingError } from '../platform/errors';
 import { permalink } from '../slack/client';
 import { formatDuration } from '../slack/format';
@@ -107,19 +106,12 @@ export const run: WorkerHandler<RunArgs> = async ({ script: name, args: values }
 };
 
 /**
- * Hands the run to the durable workflow (src/handlers/run-workflow.ts) with an asynchronous
- * invoke. Durable functions are invoked through a qualified ARN (a version or alias; `$LATEST`
- * here unless RUN_WORKFLOW_FUNCTION_NAME already names one), and DurableExecutionName makes the
- * invoke idempotent: a retried invoke with the same run id returns the existing execution.
+ * Hands the run to the durable workflow (src/handlers/run-workflow.ts) through the worker's
+ * `startRunWorkflow` (src/workflows/start.ts: idempotent by the run id), asking for approval
+ * first when the script needs it.
  */
 async function runDetached(ctx: WorkerContext, spec: RunSpec, lock: string | undefined): Promise<CommandResult> {
-  const functionName = optionalEnv('RUN_WORKFLOW_FUNCTION_NAME');
   const limit = formatDuration(spec.script.timeoutSeconds * 1000);
-  if (!functionName) {
-    throw new UserFacingError(
-      `${code(spec.name)} may run for ${limit}, longer than one Lambda can follow it, and such runs need the durable workflow function, which this deployment does not declare (RUN_WORKFLOW_FUNCTION_NAME is not set). Nothing was started.`,
-    );
-  }
   const { invocation } = ctx.job;
   const pollSeconds = Math.max(1, runWorkflowPollSeconds() || DEFAULT_POLL_SECONDS);
   const input: RunWorkflowInput = {
@@ -151,7 +143,7 @@ async function runDetached(ctx: WorkerContext, spec: RunSpec, lock: string | und
           parentText: approval.parentText,
         }
       : input;
-    await startDurableExecution(functionName, payload, 'run workflow', `run-${spec.runId}`);
+    await ctx.startRunWorkflow(payload);
   } catch (error) {
     if (approval) await ctx.approvals.requests.remove(approval.requestKey).catch(() => undefined);
     throw error;

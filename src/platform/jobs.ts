@@ -9,9 +9,12 @@ export interface CommandJob {
   id: string;
   /** As Slack sent it; its text is for the audit and the thread, never parsed again. */
   invocation: Invocation;
-  /** The verb's name, and its arguments as the ingress parsed them (that verb's `Args`, as JSON). */
-  verb: string;
-  args: unknown;
+  /**
+   * The verb's name, and its arguments as the ingress parsed them (that verb's `Args`, as JSON).
+   * Absent from a job queued by an ingress of before they were carried (see worker `requestOf`).
+   */
+  verb?: string;
+  args?: unknown;
   audit: AuditKey;
   receivedAt: number;
 }

@@ -1,7 +1,7 @@
 import type { WebClient } from '@slack/web-api';
 import type { Approvals } from '../approval/approvals';
 import type { DeployHistory } from '../deploy/history';
-import type { DeployWorkflowInput } from '../workflows/inputs';
+import type { DeployWorkflowInput, RunWorkflowInput } from '../workflows/inputs';
 import type { AllowlistStore } from '../auth/allowlist';
 import type { StateStore } from '../platform/state';
 import type { AwsSession } from '../aws/session';
@@ -13,13 +13,14 @@ import type { Outcome, ThreadOutput } from '../slack/thread-output';
 
 /**
  * What commands and reactions hand work to: where requests for approval and deploy history are
- * kept, and how a deploy's workflow starts. Built once by the worker's handler (src/handlers/worker.ts)
+ * kept, and how the deploy and run workflows start. Built once by the worker's handler (src/handlers/worker.ts)
  * and passed down in every context; a test passes its own.
  */
 export interface WorkerCollaborators {
   approvals: Approvals;
   deployHistory: DeployHistory;
   startDeployWorkflow: (input: DeployWorkflowInput) => Promise<void>;
+  startRunWorkflow: (input: RunWorkflowInput) => Promise<void>;
 }
 
 export interface WorkerContext extends WorkerCollaborators {

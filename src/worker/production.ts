@@ -9,7 +9,7 @@ import { respondViaUrl } from '../platform/respond';
 import { getSlackSecrets } from '../platform/secrets';
 import { dynamoState } from '../platform/state';
 import { createSlackClient } from '../slack/client';
-import { startDeployWorkflow } from '../workflows/start';
+import { startDeployWorkflow, startRunWorkflow } from '../workflows/start';
 import type { WorkerDeps } from './worker';
 
 /** The worker's collaborators in AWS: the tables, Slack, the deploy workflow. Built by its handler, once per cold start. */
@@ -23,6 +23,7 @@ export const productionWorkerDeps = (): WorkerDeps => ({
   approvals: { requests: dynamoApprovalRequests, sendDecision },
   deployHistory: dynamoDeployHistory,
   startDeployWorkflow,
+  startRunWorkflow,
   respond: respondViaUrl,
   logger: log,
   now: Date.now,

@@ -1,9 +1,10 @@
 import type { WebClient } from '@slack/web-api';
 import { IN_FLIGHT, type AuditLog } from '../audit/audit';
 import type { AllowlistStore } from '../auth/allowlist';
+import type { AllowlistEntry } from '../auth/roles';
 import { AwsSession } from '../aws/session';
 import { authorise } from '../auth/authorise';
-import { commandText, findVerb, scopeOf } from '../commands/registry';
+import { commandText, findVerb, parseRequest, scopeOf, visibilityOf, type ParsedRequest } from '../commands/registry';
 import type { SlackMessage } from '../slack/message';
 import { REACTION_HANDLERS } from '../commands/reactions';
 import type { CommandResult, WorkerCollaborators, WorkerContext } from './context';
@@ -78,15 +79,30 @@ export function createWorker(deps: WorkerDeps) {
     const { invocation } = job;
     const logger = deps.logger.child({ jobId: job.id, user: invocation.userId, command: commandText(invocation) });
     const config = deps.config();
-    // The arguments as the ingress parsed and authorised them; the text is not read again.
-    // Verbs that act on something check it themselves, with fresh data.
-    if (typeof job.verb !== 'string') throw new Error('the job carries no parsed request (sent by an older ingress?)');
-    const verb = findVerb(job.verb);
-    const request = { verb, args: job.args, scope: scopeOf(verb, job.args, config) };
+    // Checked again with a fresh entry, against the same scope: access revoked (or a script moved) since the ack counts.
+    const entry = await deps.allowlist.get(invocation.teamId, invocation.userId);
+    let request: ParsedRequest;
+    try {
+      request = requestOf(job, config, entry);
+    } catch (error) {
+      // A job naming a verb this worker does not know is a fault (the crash report tells the person).
+      // A job queued before an upgrade is parsed here: its text may no longer fit the configuration.
+      if (!(error instanceof UserFacingError) || typeof job.verb === 'string') throw error;
+      if (invocation.responseUrl) {
+        await deps
+          .respond(invocation.responseUrl, { text: `❌ ${error.userMessage}` })
+          .catch((e: unknown) => logger.error('response_url failed', { error: e }));
+      }
+      await deps
+        .audit()
+        .complete(job.audit, { outcome: 'refused', decision: 'invalid', reason: error.userMessage, durationMs: deps.now() - started })
+        .catch((e: unknown) => logger.error('audit completion failed', { error: e }));
+      return;
+    }
+    const { verb } = request;
     const alias = request.scope.target;
     const target = alias ? { alias, ...config.targets[alias]! } : undefined;
-    // Checked again with a fresh entry, against the same scope: access revoked (or a script moved) since the ack counts.
-    const again = authorise(request, await deps.allowlist.get(invocation.teamId, invocation.userId), invocation.channelId);
+    const again = authorise(request, entry, invocation.channelId);
     if (!again.allowed) {
       logger.warn('refused at the worker: access changed since the ack', { reason: again.reason });
       if (invocation.responseUrl) {
@@ -146,6 +162,7 @@ export function createWorker(deps: WorkerDeps) {
           approvals: deps.approvals,
           deployHistory: deps.deployHistory,
           startDeployWorkflow: deps.startDeployWorkflow,
+          startRunWorkflow: deps.startRunWorkflow,
           allowlist: deps.allowlist,
           state: deps.state,
           slack,
@@ -155,7 +172,7 @@ export function createWorker(deps: WorkerDeps) {
           ...(target ? { target } : {}),
           ...(aws ? { aws } : {}),
         };
-        result = await beforeTheEnd(handler(job.args, ctx), remainingMs, stopMargin);
+        result = await beforeTheEnd(handler(request.args, ctx), remainingMs, stopMargin);
       } catch (error) {
         if (error instanceof PermissionDeniedError) {
           await out.post(`🚫 Not allowed: ${error.userMessage}. Nothing was changed.`);
@@ -200,6 +217,20 @@ export function createWorker(deps: WorkerDeps) {
       }
     }
   }
+}
+
+/**
+ * The arguments as the ingress parsed and authorised them: the text is not read again (verbs that
+ * act on something check it themselves, with fresh data). A job queued by the ingress of a release
+ * before jobs carried their arguments (Lambda keeps an event up to 5 minutes, so only around an
+ * upgrade) is parsed here once, as that ingress would have, with what the person may see now.
+ */
+export function requestOf(job: CommandJob, config: Config, entry: AllowlistEntry | undefined): ParsedRequest {
+  if (typeof job.verb === 'string') {
+    const verb = findVerb(job.verb);
+    return { verb, args: job.args, scope: scopeOf(verb, job.args, config) };
+  }
+  return parseRequest(job.invocation.text, config, visibilityOf(config, entry, job.invocation.channelId));
 }
 
 /** The command did not finish before the worker's own time limit. */
