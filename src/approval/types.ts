@@ -17,6 +17,20 @@ export interface ApprovalRule {
   deadline: number;
 }
 
+/** The approval settings of a target (its `deploy` block), as they stand when a request is made at `now`. */
+export function ruleFrom(
+  settings: Pick<ApprovalRule, 'approverRole' | 'approveEmoji' | 'rejectEmoji'> & { approvals: number; expirySeconds: number },
+  now: number,
+): ApprovalRule {
+  return {
+    required: settings.approvals,
+    approverRole: settings.approverRole,
+    approveEmoji: settings.approveEmoji,
+    rejectEmoji: settings.rejectEmoji,
+    deadline: now + settings.expirySeconds * 1000,
+  };
+}
+
 /**
  * A request waiting for approvals: a deploy, or a script declared `requiresApproval`. One
  * state-table item keyed by the approval message (the command's parent message,

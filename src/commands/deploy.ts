@@ -1,11 +1,11 @@
 import { typedCode } from '../slack/format';
-import { randomBytes } from 'node:crypto';
+import { shortId } from '../platform/short-id';
 import { planDeploy, type PlanInput } from '../deploy/plan';
 import { abandonRequest, announceRequest } from '../approval/announce';
 import { DOING, requestHeadline } from '../deploy/render';
 import type { DeployAction, DeployLock } from '../deploy/types';
 import { deployLockKey, trackedKey as requestKey } from '../platform/state-keys';
-import type { ApprovalRequest } from '../approval/types';
+import { ruleFrom, type ApprovalRequest } from '../approval/types';
 import { permalink } from '../slack/client';
 import { commandText } from '../slack/invocation';
 import type { WorkerHandler } from './verb';
@@ -16,13 +16,6 @@ import type { CommandResult, WorkerContext } from '../worker/context';
 const lockSeconds = (expirySeconds: number, timeoutSeconds: number) => expirySeconds + 2 * timeoutSeconds + 3600;
 /** A worker lives at most 15 minutes. */
 const PLANNING_LOCK_SECONDS = 900;
-const newDeployId = () =>
-  randomBytes(6)
-    .toString('base64url')
-    .toLowerCase()
-    .replace(/[^a-z0-9]/g, '')
-    .padEnd(6, '0')
-    .slice(0, 6);
 
 /** `/ecs deploy <service> <tag|image>` and `/ecs deploy <service> --redeploy`. */
 export const deploy: WorkerHandler<DeployArgs> = (args, ctx) =>
@@ -42,7 +35,7 @@ async function requestDeploy(ctx: WorkerContext, input: PlanInput & { action: De
   const { invocation } = ctx.job;
   const typed = commandText(invocation);
   const lockKey = deployLockKey(target);
-  const deployId = newDeployId();
+  const deployId = shortId();
   const lock: DeployLock = {
     deployId,
     userId: invocation.userId,
@@ -92,13 +85,7 @@ async function requestDeploy(ctx: WorkerContext, input: PlanInput & { action: De
       doing: DOING[plan.action],
       label: `deploy \`${deployId}\``,
       plan,
-      rule: {
-        required: settings.approvals,
-        approverRole: settings.approverRole,
-        approveEmoji: settings.approveEmoji,
-        rejectEmoji: settings.rejectEmoji,
-        deadline: now + settings.expirySeconds * 1000,
-      },
+      rule: ruleFrom(settings, now),
       requestedAt: new Date(now).toISOString(),
     };
     if (notes.length) await ctx.out.post(notes.join('\n'));

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { shortId } from '../platform/short-id';
 import { runWorkflowPollSeconds } from '../config/env';
 import { lookup } from '../config/records';
 import type { Script } from '../config/schema';
@@ -13,7 +13,7 @@ import type { RunRecord } from './cancel';
 import { pickExecTask } from '../exec/target';
 import { validateScriptArgs } from './script-args';
 import { abandonRequest, announceRequest } from '../approval/announce';
-import type { ApprovalRequest } from '../approval/types';
+import { ruleFrom, type ApprovalRequest } from '../approval/types';
 import { UsageError, UserFacingError } from '../platform/errors';
 import { permalink } from '../slack/client';
 import { formatDuration } from '../slack/format';
@@ -37,14 +37,6 @@ const DETACH_ABOVE_SECONDS = 12 * 60;
 /** Time between follows of a detached run (RUN_WORKFLOW_POLL_SECONDS overrides it). */
 const DEFAULT_POLL_SECONDS = 30;
 
-const newRunId = () =>
-  randomBytes(6)
-    .toString('base64url')
-    .toLowerCase()
-    .replace(/[^a-z0-9]/g, '')
-    .padEnd(6, '0')
-    .slice(0, 6);
-
 /**
  * `/ecs run <script> [args]`: one declared script, in the manager container, through ECS Exec,
  * its output live in the thread and its exit code at the end. One run per script and target at
@@ -56,7 +48,7 @@ export const run: WorkerHandler<RunArgs> = async ({ script: name, args: values }
   // Checked again against the declaration of the moment: these words reach the container.
   const args = validateScriptArgs(name, script, values);
   const label = `${name}${args.length ? ` ${args.join(' ')}` : ''}`;
-  const runId = newRunId();
+  const runId = shortId();
   const started = ctx.now();
   const { invocation } = ctx.job;
   const lock = runLockKey(name, script.target);
@@ -199,13 +191,7 @@ async function storeApprovalRequest(
     ],
     doing: `running ${code(spec.label)}`,
     label: `run \`${spec.runId}\``,
-    rule: {
-      required: settings.approvals,
-      approverRole: settings.approverRole,
-      approveEmoji: settings.approveEmoji,
-      rejectEmoji: settings.rejectEmoji,
-      deadline: now + settings.expirySeconds * 1000,
-    },
+    rule: ruleFrom(settings, now),
     requestedAt: new Date(now).toISOString(),
   };
   if (!(await ctx.approvals.requests.create(request, settings.expirySeconds + spec.script.timeoutSeconds + 86_400)))
