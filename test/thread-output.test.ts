@@ -127,6 +127,59 @@ describe('ThreadOutput', () => {
     expect(replies(out)[0]!.text).toContain('tick 19\n```');
   });
 
+  it('keeps a living message: posted once, edited in place with only the latest state, at most once per second', async () => {
+    const out = await start();
+    const cancel = [{ type: 'actions', elements: [{ type: 'button', action_id: 'ecs:cancel', text: { type: 'plain_text', text: 'Cancel' }, value: 'r1' }] }];
+    const living = (await out.living('🔄 starting', cancel))!;
+    expect(living.ts).toBe(replies(out)[0]!.ts);
+    clock.auto = false;
+    for (let i = 1; i <= 30; i++) {
+      living.update(`🔄 step ${i} of 30`, cancel); // ten states a second for 3 s
+      clock.advance(100);
+      await realTick();
+    }
+    clock.auto = true;
+    clock.advance(1000);
+    await out.flush();
+    const updates = server.calls.filter((c) => c.method === 'chat.update' && c.args.ts === living.ts);
+    expect(updates.length).toBeGreaterThanOrEqual(2);
+    expect(updates.length).toBeLessThanOrEqual(4);
+    for (let i = 1; i < updates.length; i++) expect(updates[i]!.at - updates[i - 1]!.at).toBeGreaterThanOrEqual(1000);
+    expect(replies(out)).toHaveLength(1);
+    expect(replies(out)[0]).toMatchObject({ text: '🔄 step 30 of 30', blocks: cancel });
+
+    // Its end takes the button away with it, and later log output goes below it.
+    await living.close('✅ done');
+    out.write('after\n');
+    await out.finish({ outcome: 'success', summary: 'ok' });
+    expect(replies(out).map((m) => m.text)).toEqual(['✅ done', '```\nafter\n```']);
+    expect(replies(out)[0]!.blocks).toBeUndefined();
+  });
+
+  it('goes on editing the living message a previous Lambda posted, without posting another', async () => {
+    const first = await start();
+    const ts = (await first.living('🔄 poll 1'))!.ts!;
+    const later = ThreadOutput.resume({ ...options(), parentTs: first.parentTs, parentText: PARENT });
+    const living = (await later.living('🔄 poll 1', undefined, ts))!;
+    living.update('🔄 poll 2');
+    await later.flush();
+    expect(replies(first)).toHaveLength(1);
+    expect(replies(first)[0]!.text).toBe('🔄 poll 2');
+  });
+
+  it('waits out a 429 on a living message’s edit and sends the latest state then', async () => {
+    const out = await start();
+    const living = (await out.living('a'))!;
+    server.faults.rateLimit('chat.update', 1, 2);
+    living.update('b');
+    living.update('c');
+    await out.flush();
+    const updates = server.calls.filter((c) => c.method === 'chat.update');
+    expect(updates.map((c) => c.status)).toEqual([429, 200]);
+    expect(clock.sleeps).toContain(2000);
+    expect(replies(out)[0]!.text).toBe('c');
+  });
+
   it('buffers synchronous writes into one message', async () => {
     const out = await start();
     for (let i = 0; i < 100; i++) out.write(`${i} `);

@@ -96,6 +96,22 @@ interface LiveMessage {
   sentVersion: number;
   /** Earliest time of the next update: one per interval per message. */
   nextAt: number;
+  /** A living message: shows this (the latest state of an activity) instead of log text. */
+  state?: { text: string; blocks?: unknown[] };
+}
+
+/**
+ * One reply that shows the current state of an activity (a rollout, a run's latest output, the
+ * checks done so far), edited in place instead of followed by new replies. `update` is
+ * synchronous and only the latest state is sent: at most one edit per interval, Retry-After
+ * honoured, as for the live log. Its `ts` can be kept and passed to `ThreadOutput.living` by a
+ * later Lambda (a durable workflow's next poll) to go on editing the same reply.
+ */
+export interface LivingMessage {
+  readonly ts: string | undefined;
+  update(text: string, blocks?: unknown[]): void;
+  /** The last state, sent now (waiting out the interval if it must); buttons in it end with it. */
+  close(text: string, blocks?: unknown[]): Promise<void>;
 }
 
 export class ThreadOutput {
@@ -110,6 +126,8 @@ export class ThreadOutput {
   private readonly logger?: Logger;
   private log: LogBuffer;
   private readonly live: LiveMessage[] = [];
+  /** Living messages (see LivingMessage), sent by the same pump as the live log. */
+  private readonly states: LiveMessage[] = [];
   /** The live reply new log text goes to; cleared by post() so later log output starts below it. */
   private current?: LiveMessage;
   private overflowed = false;
@@ -230,6 +248,67 @@ export class ThreadOutput {
       }
       return first;
     });
+  }
+
+  /**
+   * A living message in the thread: posted now, below everything posted so far (or, with
+   * `existingTs`, the reply a previous Lambda posted, edited from here on). Returns undefined
+   * when Slack could not take it in the time left: the activity goes on without it.
+   */
+  async living(text: string, blocks?: unknown[], existingTs?: string): Promise<LivingMessage | undefined> {
+    const msg: LiveMessage = {
+      body: '',
+      tailOnly: false,
+      version: 1,
+      sentVersion: 0,
+      nextAt: 0,
+      state: { text: clip(text, MAX_TEXT), ...(blocks ? { blocks } : {}) },
+    };
+    if (existingTs) {
+      msg.ts = existingTs;
+      msg.sentVersion = 1; // shown already; the first update edits it
+    } else {
+      this.current = undefined; // later log output starts below it
+      const posted = await this.exclusive(async () => {
+        await this.drainLive(false);
+        try {
+          await this.sendLive(msg);
+          return true;
+        } catch (err) {
+          if (!(err instanceof Undeliverable)) throw err;
+          this.problems.push(`a progress message could not be posted: ${err.message}`);
+          return false;
+        }
+      });
+      if (!posted) return undefined;
+    }
+    this.states.push(msg);
+    const set = (t: string, b?: unknown[]) => {
+      msg.state = { text: clip(t, MAX_TEXT), ...(b ? { blocks: b } : {}) };
+      msg.version++;
+    };
+    return {
+      get ts() {
+        return msg.ts;
+      },
+      update: (t, b) => {
+        if (this.finished) return;
+        set(t, b);
+        this.schedule();
+      },
+      close: async (t, b) => {
+        set(t, b);
+        await this.exclusive(async () => {
+          try {
+            await this.sendLive(msg);
+          } catch (err) {
+            this.problems.push(`a progress message could not be brought up to date: ${reason(err)}`);
+            this.logger?.warn('living message not updated', { ts: msg.ts, error: err });
+          }
+        });
+        this.states.splice(this.states.indexOf(msg), 1);
+      },
+    };
   }
 
   /** Appends to the live log. Synchronous: text is buffered and sent by a background pump. */
@@ -372,14 +451,15 @@ export class ThreadOutput {
       .finally(() => {
         this.pumping = undefined;
         // A write may have landed after the pump's last look.
-        if (this.live.some(pending)) this.schedule();
+        if (this.live.some(pending) || this.states.some(pending)) this.schedule();
       });
   }
 
   private async pump(): Promise<void> {
     while (!this.liveStopped && !this.finished) {
       const more = await this.exclusive(async () => {
-        const next = this.live.find((m) => pending(m) && m.ts === undefined) ?? minBy(this.live.filter(pending), (m) => m.nextAt);
+        const all = [...this.live, ...this.states];
+        const next = all.find((m) => pending(m) && m.ts === undefined) ?? minBy(all.filter(pending), (m) => m.nextAt);
         if (!next || this.liveStopped || this.finished) return false;
         try {
           await this.sendLive(next);
@@ -399,7 +479,7 @@ export class ThreadOutput {
   private async drainLive(final: boolean): Promise<string | undefined> {
     if (this.liveStopped && !final) return this.liveStopped;
     let problem: string | undefined;
-    for (const msg of this.live.filter(pending)) {
+    for (const msg of [...this.live, ...this.states].filter(pending)) {
       try {
         await this.sendLive(msg);
       } catch (err) {
@@ -416,14 +496,23 @@ export class ThreadOutput {
     await this.waitUntil(msg.nextAt, `the time left was too short to wait for the next live update`);
     const version = msg.version;
     const text = render(msg);
+    // A living message's blocks go with every edit: an edit without them would keep the old ones.
+    const blocks = msg.state ? { blocks: (msg.state.blocks ?? []) as never } : {};
     if (msg.ts === undefined) {
       const res = await this.call('chat.postMessage', () =>
-        this.client.chat.postMessage({ channel: this.channel, thread_ts: this.parentTs, text, unfurl_links: false, unfurl_media: false }),
+        this.client.chat.postMessage({
+          channel: this.channel,
+          thread_ts: this.parentTs,
+          text,
+          ...(msg.state?.blocks ? blocks : {}),
+          unfurl_links: false,
+          unfurl_media: false,
+        }),
       );
       msg.ts = res.ts!;
     } else {
       const ts = msg.ts;
-      await this.call('chat.update', () => this.client.chat.update({ channel: this.channel, ts, text }));
+      await this.call('chat.update', () => this.client.chat.update({ channel: this.channel, ts, text, ...blocks }));
     }
     msg.sentVersion = version;
     msg.nextAt = this.now() + this.interval;
@@ -532,9 +621,10 @@ export class ThreadOutput {
 
 // ---- text helpers ---------------------------------------------------------------------------
 
-const pending = (m: LiveMessage) => m.version !== m.sentVersion && m.body !== '';
+const pending = (m: LiveMessage) => m.version !== m.sentVersion && (m.body !== '' || m.state !== undefined);
 
 function render(msg: LiveMessage): string {
+  if (msg.state) return msg.state.text;
   const lines = [
     ...(msg.tailOnly ? ['_… earlier lines are in the full output; latest lines:_'] : []),
     `${FENCE}\n${msg.body.replace(/\n$/, '')}\n${FENCE}`,
