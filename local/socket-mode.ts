@@ -13,6 +13,7 @@ import { getConfig } from '../src/config/load';
 import { createIngress } from '../src/ingress/ingress';
 import { log } from '../src/platform/logger';
 import { respondViaUrl } from '../src/platform/respond';
+import { channelAccessCheck } from '../src/slack/channel-access';
 import { dynamoState } from '../src/platform/state';
 import { registerListeners } from '../src/ingress/bolt-listeners';
 import { productionWorkerDeps } from '../src/worker/production';
@@ -52,6 +53,7 @@ async function main(): Promise<void> {
     audit,
     state: dynamoState,
     respond: respondViaUrl,
+    channelAccess: channelAccessCheck(),
     now: Date.now,
     // In Lambda this is an asynchronous invocation; here the worker runs in the background of this process.
     jobs: {

@@ -470,11 +470,19 @@ export async function startWorld(
     workflows,
     ingress: invokeIngress,
     async slash(userId, text, channelId = 'C0OPS') {
-      const body = slashCommandBody({ teamId, userId, userName: userName(userId), channelId, text, responseUrl: responseUrl(channelId, userId) });
+      const key = `r${++responseCounter}`;
+      const body = slashCommandBody({
+        teamId,
+        userId,
+        userName: userName(userId),
+        channelId,
+        text,
+        responseUrl: slack.responseUrl(key, { channel: channelId, user: userId }),
+      });
       const res = await invokeIngress(sign(body, 'application/x-www-form-urlencoded'));
       if (res.statusCode === 200 && res.body) {
         const answer = JSON.parse(res.body) as { text?: string; blocks?: unknown[] };
-        slack.showCommandAnswer(userId, channelId, answer);
+        slack.showCommandAnswer(userId, channelId, answer, '/ecs', key);
       } else {
         slack.showCommandAnswer(userId, channelId, { text: `/ecs failed with the error "dispatch_failed" (HTTP ${res.statusCode})` });
       }

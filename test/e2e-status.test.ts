@@ -80,11 +80,38 @@ describe('/ecs status end to end', () => {
     expect(world.slack.workspace.messages.C0OPS!.length).toBe(before);
   });
 
-  it('tells the user how to fix it when the bot is not in the channel', async () => {
-    await world.slash('U0ALICE', 'status web', 'C0RANDOM');
+  it('tells the user in the ack how to fix it when the bot is not in the channel, and runs nothing', async () => {
+    const invocations = world.aws.lambda.invocations.length;
+    const res = await world.slash('U0ALICE', 'status web', 'C0RANDOM');
+    expect(ephemeralText(res)).toBe("⚠️ I'm not in <#C0RANDOM>. Invite me with `/invite @ecs-chatops` and try again. Nothing ran.");
     await world.idle();
-    const response = await world.slack.waitFor(() => world.slack.workspace.responses.find((r) => JSON.stringify(r).includes('Invite me')));
-    expect(JSON.stringify(response)).toContain('/invite @ecs-chatops');
+    expect(world.aws.lambda.invocations.length).toBe(invocations); // no worker
+    expect(world.slack.workspace.messages.C0RANDOM ?? []).toEqual([]);
+    expect(world.slack.workspace.ephemerals.filter((e) => e.channel === 'C0RANDOM').map((e) => e.text)).toEqual([ephemeralText(res)]);
+  });
+
+  it('when Slack does not say (the check failed), the worker finds out and puts the fix in place of the note', async () => {
+    world.slack.faults.fail('conversations.info', 'internal_error');
+    try {
+      await world.slash('U0ALICE', 'status web', 'C0RANDOM');
+      await world.idle();
+    } finally {
+      world.slack.faults.clear();
+    }
+    const notes = world.slack.workspace.ephemerals.filter((e) => e.channel === 'C0RANDOM').map((e) => e.text);
+    expect(notes.at(-1)).toBe("⚠️ I'm not in <#C0RANDOM>. Invite me with `/invite @ecs-chatops` and try again.");
+    expect(notes.some((n) => n.includes('Working on'))).toBe(false); // replaced, not added below
+  });
+
+  it('withdraws the "Working on" note once the thread exists', async () => {
+    const before = world.slack.workspace.ephemerals.length;
+    const res = await world.slash('U0ALICE', 'status manager');
+    expect(ephemeralText(res)).toContain('Working on `/ecs status manager`');
+    await world.idle();
+    const parent = world.slack.workspace.messages.C0OPS!.filter((m) => !m.threadTs || m.threadTs === m.ts).at(-1)!;
+    expect(parent.text).toContain('/ecs status manager');
+    expect(world.slack.workspace.ephemerals.slice(before).map((e) => e.text)).toEqual([]);
+    expect(world.slack.workspace.responses.at(-1)).toMatchObject({ deleteOriginal: true });
   });
 
   it('explains an AWS permission problem in plain words, naming the missing action', async () => {

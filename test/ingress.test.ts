@@ -28,6 +28,7 @@ function setup(options: { failDispatch?: number } = {}) {
     jobs,
     state,
     respond: async (url, message) => void responses.push({ url, text: message.text }),
+    channelAccess: async () => ({ canPost: true }),
     now: Date.now,
   });
   return { ingress: core.handleHttp, allowlist, audit, jobs, state, responses };
@@ -317,6 +318,7 @@ describe('ingress: the 3-second promise when a dependency fails or hangs', () =>
         refresh: (...a) => world.state.refresh(...a),
       },
       respond: async (_url, message) => void responses.push(message.text),
+      channelAccess: async () => ({ canPost: true }),
       now: Date.now,
       ackBudgetMs: 150,
     });

@@ -6,7 +6,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startSlackServer, type SlackServer } from '../local/slack/server';
 import { UserFacingError } from '../src/platform/errors';
 import { createSlackClient } from '../src/slack/client';
-import { SlackChannelError, ThreadOutput, splitMessage, type ThreadOutputOptions } from '../src/slack/thread-output';
+import { SlackChannelError } from '../src/slack/channel-error';
+import { ThreadOutput, splitMessage, type ThreadOutputOptions } from '../src/slack/thread-output';
 
 const PARENT = '<@U0ALICE> ran `/ecs status web`';
 

@@ -90,6 +90,7 @@ function setup() {
     jobs,
     state: memoryState(),
     respond: async (url, message) => void responses.push({ url, text: message.text }),
+    channelAccess: async () => ({ canPost: true }),
     now: Date.now,
   });
   return { core, jobs, responses };

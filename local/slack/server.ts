@@ -118,6 +118,8 @@ export interface SlackServerEvents {
   reaction_added: [ReactionEvent];
   reaction_removed: [ReactionEvent];
   ephemeral: [EphemeralMessage];
+  /** An ephemeral message its response_url deleted or replaced. */
+  ephemeral_deleted: [EphemeralMessage];
   file_shared: [SlackFile];
   response: [ResponseUrlPost];
   call: [ApiCall];
@@ -164,7 +166,11 @@ export interface SlackServer {
    * one Slack refuses shows as Slack's `/ecs failed with the error "…"`, and is recorded in `calls`
    * as method `command_response` with the error.
    */
-  showCommandAnswer(userId: string, channel: string, answer: { text?: string; blocks?: unknown[] }, command?: string): EphemeralMessage;
+  /**
+   * Shows a slash command's HTTP answer to the person who typed it. `key` is the command's
+   * response_url key: that URL's `replace_original` / `delete_original` act on this answer.
+   */
+  showCommandAnswer(userId: string, channel: string, answer: { text?: string; blocks?: unknown[] }, command?: string, key?: string): EphemeralMessage;
   /** Simulate a person posting in Slack. */
   postAsUser(userId: string, channel: string, text: string, threadTs?: string): SlackMessage;
   close(): Promise<void>;
@@ -388,6 +394,8 @@ export async function startSlackServer(options: SlackServerOptions = {}): Promis
     'reactions.remove': (args) => (react(ws.bot.userId, str(args.channel), args.timestamp, args.name, false), {}),
     'conversations.info': (args) => {
       const ch = channel(args.channel);
+      // A private channel is invisible to a bot that is not in it.
+      if (ch.isPrivate && !ch.members.includes(ws.bot.userId)) throw new ApiFailure('channel_not_found');
       return {
         channel: {
           id: ch.id,
@@ -544,6 +552,21 @@ export async function startSlackServer(options: SlackServerOptions = {}): Promis
     };
     ws.responses.push(post);
     emit('response', post);
+    // A slash command's response_url acts on the ephemeral answers the command produced (its HTTP
+    // answer and what this URL posted): `delete_original` removes the latest of them,
+    // `replace_original` puts the new message in its place. With none shown yet, nothing changes:
+    // the answer shown afterwards stays (so the bot must withdraw it only after the ack).
+    if (post.deleteOriginal || post.replaceOriginal) {
+      const original = ws.ephemerals.findLastIndex((e) => e.key === key);
+      if (original >= 0) {
+        const [gone] = ws.ephemerals.splice(original, 1);
+        emit('ephemeral_deleted', gone!);
+      }
+      if (post.deleteOriginal) {
+        send(res, 200, { ok: true });
+        return record(call);
+      }
+    }
     if (target) {
       const text = post.text ?? '';
       if (post.responseType === 'in_channel') {
@@ -641,7 +664,7 @@ export async function startSlackServer(options: SlackServerOptions = {}): Promis
       react(userId, ch, ts, name, true);
     },
     removeReaction: (userId, ch, ts, name) => react(userId, ch, ts, name, false),
-    showCommandAnswer(userId, chRef, answer, command = '/ecs') {
+    showCommandAnswer(userId, chRef, answer, command = '/ecs', key) {
       const ch = channel(chRef);
       const call: ApiCall = { method: 'command_response', args: { ...answer }, at: now(), status: 200 };
       let shown: JudgedMessage;
@@ -653,7 +676,7 @@ export async function startSlackServer(options: SlackServerOptions = {}): Promis
         shown = { text: `${command} failed with the error "${err.error}"` };
         record({ ...call, error: err.error });
       }
-      const eph: EphemeralMessage = { channel: ch.id, user: userId, ts: nextTs(), text: shown.text ?? '', source: 'command' };
+      const eph: EphemeralMessage = { channel: ch.id, user: userId, ts: nextTs(), text: shown.text ?? '', source: 'command', ...(key ? { key } : {}) };
       if (shown.blocks) eph.blocks = shown.blocks;
       ws.ephemerals.push(eph);
       emit('ephemeral', eph);

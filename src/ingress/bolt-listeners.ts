@@ -23,7 +23,7 @@ export function registerListeners(app: App, core: IngressCore, command = '/ecs')
       responseUrl: c.response_url,
       triggerId: c.trigger_id,
     };
-    const answer = await core.handleInvocation(invocation);
+    const answer = await core.handleInvocation(invocation, undefined, 'command');
     await ack({ response_type: 'ephemeral', ...answer } as never);
   });
   for (const type of ['reaction_added', 'reaction_removed'] as const) {

@@ -23,6 +23,8 @@ import { log } from '../platform/logger';
 import type { SlackSecrets } from '../platform/secrets';
 import type { StateStore } from '../platform/state';
 import { clickedCommand } from '../slack/actions';
+import type { ChannelAccess, ChannelAccessCheck } from '../slack/channel-access';
+import { SlackChannelError } from '../slack/channel-error';
 import { header, json, rawBody, REPLAY_WINDOW_SECONDS, requestReplayKey, text, verifySignature, type HttpEvent, type HttpResult } from './http';
 import { eventKey, trackedKey as trackedKeyOf } from '../platform/state-keys';
 
@@ -35,6 +37,8 @@ export interface IngressDeps {
   state: StateStore;
   /** Posts an ephemeral answer to a response_url (used for button clicks). */
   respond: (responseUrl: string, message: SlackMessage) => Promise<void>;
+  /** Whether the bot can post where a command was typed (src/slack/channel-access.ts). */
+  channelAccess: ChannelAccessCheck;
   now: () => number;
   /** Milliseconds the ack may spend on its dependencies (default ACK_BUDGET_MS). */
   ackBudgetMs?: number;
@@ -258,11 +262,26 @@ export function createIngress(unguarded: IngressDeps) {
       ...optional('responseUrl', form.get('response_url')),
       ...optional('triggerId', form.get('trigger_id')),
     };
-    return ephemeral(await handleInvocation(invocation, entry));
+    return ephemeral(await handleInvocation(invocation, entry, 'command'));
   }
 
-  /** Shared by slash commands and buttons that re-run a command. */
-  async function handleInvocation(invocation: Invocation, prefetched?: Promise<AllowlistEntry | undefined>): Promise<SlackMessage> {
+  /** Never fails the ack: a question Slack does not answer in time is `unknown`, and the worker finds out. */
+  function askChannelAccess(channelId: string): Promise<ChannelAccess> {
+    return within('slack', async () => deps.channelAccess((await deps.secrets()).botToken, channelId)).catch((error: unknown) => {
+      log.warn('could not ask Slack whether the bot can post here', { channelId, error });
+      return { canPost: 'unknown' } as const;
+    });
+  }
+
+  /**
+   * Shared by slash commands and buttons that re-run a command. A command's answer is the
+   * ephemeral note its response_url can later withdraw; a click's is posted to its response_url.
+   */
+  async function handleInvocation(
+    invocation: Invocation,
+    prefetched?: Promise<AllowlistEntry | undefined>,
+    from: 'command' | 'click' = 'click',
+  ): Promise<SlackMessage> {
     const config = deps.config();
     const attempt = {
       id: randomUUID(),
@@ -282,6 +301,8 @@ export function createIngress(unguarded: IngressDeps) {
       };
     }
 
+    // Asked beside the allowlist read, so the ack waits for the slower of the two, not both.
+    const channelAccessOf = from === 'command' ? askChannelAccess(invocation.channelId) : Promise.resolve<ChannelAccess>({ canPost: 'unknown' });
     // One allowlist read, before anything is parsed: what a person is told depends on what they may see.
     const entry = await (prefetched ?? deps.allowlist.get(invocation.teamId, invocation.userId));
     const refuse = async (reason: string, fields: Partial<AuditRecord> = {}): Promise<SlackMessage> => {
@@ -347,6 +368,14 @@ export function createIngress(unguarded: IngressDeps) {
       return answer;
     }
 
+    // A command the worker would answer in a thread the bot cannot post: say so now, run nothing.
+    const access = await channelAccessOf;
+    if (access.canPost === false) {
+      const problem = new SlackChannelError(access.slackError, invocation.channelId);
+      await audit({ ...scope, decision: 'invalid', outcome: 'refused', reason: `the bot cannot post in this channel (${access.slackError})` });
+      return { text: `⚠️ ${problem.userMessage} Nothing ran.` };
+    }
+
     const auditKey = await audit({ ...scope, decision: 'allowed', outcome: 'accepted' });
     try {
       await deps.jobs.dispatch({
@@ -357,6 +386,7 @@ export function createIngress(unguarded: IngressDeps) {
         args: request.args,
         audit: auditKey,
         receivedAt: deps.now(),
+        ...(from === 'command' ? { ackNote: true as const } : {}),
       });
     } catch (error) {
       if (!(error instanceof DependencyUnavailableError)) throw error;

@@ -5,6 +5,7 @@ import { lambdaDispatcher } from '../platform/jobs';
 import { respondViaUrl } from '../platform/respond';
 import { getSlackSecrets } from '../platform/secrets';
 import { dynamoState } from '../platform/state';
+import { channelAccessCheck } from '../slack/channel-access';
 import type { IngressDeps } from './ingress';
 
 /** The ingress as deployed: DynamoDB stores, SSM secrets, asynchronous Lambda hand-off. */
@@ -16,5 +17,6 @@ export const productionIngressDeps = (): IngressDeps => ({
   jobs: lambdaDispatcher,
   state: dynamoState,
   respond: respondViaUrl,
+  channelAccess: channelAccessCheck(),
   now: Date.now,
 });

@@ -17,6 +17,12 @@ export interface CommandJob {
   args?: unknown;
   audit: AuditKey;
   receivedAt: number;
+  /**
+   * The ingress answered a slash command with a "⏳ Working on" note: the worker withdraws it
+   * (or puts what went wrong in its place) once it knows. Not for clicks: a click's response_url
+   * "original" is the message with the button.
+   */
+  ackNote?: true;
 }
 
 /** A reaction on a message the bot tracks (a pending approval), delivered once per event_id. */

@@ -7,9 +7,6 @@
  * (and, when it needs a new scope, a manifest change and a reinstall of the app).
  *
  * Methods the code does NOT call, and what they would need, for whoever adds one:
- * - conversations.info needs the read scope of the conversation's type: channels:read (public
- *   channels), groups:read (private channels), im:read, mpim:read. The bot answers in the
- *   channels it is invited to, public or private, so it would need channels:read and groups:read.
  * - Bolt's App (Socket Mode development, local/socket-mode.ts) calls auth.test, which needs no
  *   scope, and apps.connections.open with the app-level token (connections:write), which is not
  *   a bot scope.
@@ -22,6 +19,10 @@ export const METHOD_SCOPES: Readonly<Record<string, readonly string[]>> = {
   'reactions.add': ['reactions:write'], // the approval request's reaction choices
   'files.getUploadURLExternal': ['files:write'], // output too long for a message goes to the thread as a file
   'files.completeUploadExternal': ['files:write'],
+  // The ack asks whether the bot can post where a command was typed (src/slack/channel-access.ts).
+  // It needs the read scope of the conversation's type: channels:read (public), groups:read
+  // (private). DMs are not asked (im:read, mpim:read are not requested).
+  'conversations.info': ['channels:read', 'groups:read'],
   'users.info': ['users:read'], // `/ecs allow` grants roles only to human members of the workspace
 };
 

@@ -18,6 +18,7 @@ import { ErrorCode, type WebClient } from '@slack/web-api';
 import { UserFacingError } from '../platform/errors';
 import type { Logger } from '../platform/logger';
 import { breakFences, code, escapeText, formatBytes, unescapeText } from './format';
+import { SlackChannelError } from './channel-error';
 import { uploadFiles, type UploadFile } from './upload';
 
 export type Outcome = 'success' | 'warning' | 'failure' | 'cancelled';
@@ -50,7 +51,6 @@ export interface FinishResult {
 }
 
 const OUTCOME_EMOJI: Record<Outcome, string> = { success: '✅', warning: '⚠️', failure: '❌', cancelled: '🚫' };
-const BOT_MENTION = '@ecs-chatops';
 /** A wait must end this long before the Lambda deadline, leaving time for the call after it. */
 const SAFETY_MARGIN_MS = 1500;
 /** chat.update rejects longer text, so every reply stays below it and remains editable. */
@@ -63,24 +63,6 @@ const RATE_LIMIT_ATTEMPTS = 3;
 const CHANNEL_ERRORS = new Set(['not_in_channel', 'channel_not_found', 'is_archived']);
 /** Slack refused the message for what it holds: sending it again would be refused again. */
 const REFUSED_CONTENT = new Set(['msg_too_long', 'invalid_blocks', 'invalid_blocks_format', 'msg_blocks_too_long', 'msg_blocks_too_many']);
-
-/** The bot cannot post in the channel: the message tells the person what to do about it. */
-export class SlackChannelError extends UserFacingError {
-  constructor(
-    readonly slackError: string,
-    readonly channel: string,
-    options?: { cause?: unknown },
-  ) {
-    const where = `<#${channel}>`;
-    const message =
-      slackError === 'is_archived'
-        ? `${where} is archived, so I can't post there. Run the command in an active channel.`
-        : slackError === 'channel_not_found'
-          ? `I can't see this channel. If it is private, invite me with \`/invite ${BOT_MENTION}\` and try again; direct messages with other people are not supported.`
-          : `I'm not in ${where}. Invite me with \`/invite ${BOT_MENTION}\` and try again.`;
-    super(message, options);
-  }
-}
 
 /** Slack could not take a message in the time left; the message is written for people. */
 class Undeliverable extends UserFacingError {}

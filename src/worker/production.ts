@@ -5,7 +5,7 @@ import { dynamoAllowlist } from '../auth/allowlist';
 import { getConfig } from '../config/load';
 import { dynamoDeployHistory } from '../deploy/history';
 import { log } from '../platform/logger';
-import { respondViaUrl } from '../platform/respond';
+import { respondViaUrl, withdrawViaUrl } from '../platform/respond';
 import { getSlackSecrets } from '../platform/secrets';
 import { dynamoState } from '../platform/state';
 import { createSlackClient } from '../slack/client';
@@ -25,6 +25,7 @@ export const productionWorkerDeps = (): WorkerDeps => ({
   startDeployWorkflow,
   startRunWorkflow,
   respond: respondViaUrl,
+  withdraw: withdrawViaUrl,
   logger: log,
   now: Date.now,
 });

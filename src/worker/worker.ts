@@ -15,7 +15,8 @@ import type { Logger } from '../platform/logger';
 import type { SlackSecrets } from '../platform/secrets';
 import type { StateStore } from '../platform/state';
 import { escapeText, typedCode } from '../slack/format';
-import { SlackChannelError, ThreadOutput } from '../slack/thread-output';
+import { SlackChannelError } from '../slack/channel-error';
+import { ThreadOutput } from '../slack/thread-output';
 import { jobKey } from '../platform/state-keys';
 
 /** Longer than Lambda keeps an asynchronous event (maximumEventAge 300 s) and its retries. */
@@ -28,7 +29,9 @@ export interface WorkerDeps extends WorkerCollaborators {
   allowlist: AllowlistStore;
   audit: () => AuditLog;
   state: StateStore;
-  respond: (responseUrl: string, message: SlackMessage) => Promise<void>;
+  respond: (responseUrl: string, message: SlackMessage, options?: { replaceOriginal?: boolean }) => Promise<void>;
+  /** Deletes a slash command's "Working on" note (response_url `delete_original`). */
+  withdraw: (responseUrl: string) => Promise<void>;
   logger: Logger;
   now: () => number;
 }
@@ -79,6 +82,13 @@ export function createWorker(deps: WorkerDeps) {
     const { invocation } = job;
     const logger = deps.logger.child({ jobId: job.id, user: invocation.userId, command: commandText(invocation) });
     const config = deps.config();
+    // What only the requester needs to know goes to them privately, in place of the ack's note if there is one.
+    const tellPrivately = async (text: string) => {
+      if (!invocation.responseUrl) return;
+      await deps
+        .respond(invocation.responseUrl, { text }, { replaceOriginal: job.ackNote === true })
+        .catch((error: unknown) => logger.error('response_url failed', { error }));
+    };
     // Checked again with a fresh entry, against the same scope: access revoked (or a script moved) since the ack counts.
     const entry = await deps.allowlist.get(invocation.teamId, invocation.userId);
     let request: ParsedRequest;
@@ -88,11 +98,7 @@ export function createWorker(deps: WorkerDeps) {
       // A job naming a verb this worker does not know is a fault (the crash report tells the person).
       // A job queued before an upgrade is parsed here: its text may no longer fit the configuration.
       if (!(error instanceof UserFacingError) || typeof job.verb === 'string') throw error;
-      if (invocation.responseUrl) {
-        await deps
-          .respond(invocation.responseUrl, { text: `❌ ${error.userMessage}` })
-          .catch((e: unknown) => logger.error('response_url failed', { error: e }));
-      }
+      await tellPrivately(`❌ ${error.userMessage}`);
       await deps
         .audit()
         .complete(job.audit, { outcome: 'refused', decision: 'invalid', reason: error.userMessage, durationMs: deps.now() - started })
@@ -105,11 +111,7 @@ export function createWorker(deps: WorkerDeps) {
     const again = authorise(request, entry, invocation.channelId);
     if (!again.allowed) {
       logger.warn('refused at the worker: access changed since the ack', { reason: again.reason });
-      if (invocation.responseUrl) {
-        await deps
-          .respond(invocation.responseUrl, { text: `🚫 Not allowed any more: ${again.reason}, so I did not run ${typedCode(commandText(invocation))}.` })
-          .catch((error: unknown) => logger.error('response_url failed', { error }));
-      }
+      await tellPrivately(`🚫 Not allowed any more: ${again.reason}, so I did not run ${typedCode(commandText(invocation))}.`);
       await deps
         .audit()
         .complete(job.audit, { outcome: 'refused', decision: 'denied', reason: `refused at the worker: ${again.reason}`, durationMs: deps.now() - started })
@@ -140,13 +142,16 @@ export function createWorker(deps: WorkerDeps) {
       } catch (error) {
         // No thread to answer in: tell the requester privately, with the fix.
         const message = error instanceof SlackChannelError ? error.userMessage : `I could not post in this channel: ${escapeText((error as Error).message)}`;
-        if (invocation.responseUrl)
-          await deps.respond(invocation.responseUrl, { text: `⚠️ ${message}` }).catch((e: unknown) => logger.error('response_url failed', { error: e }));
+        await tellPrivately(`⚠️ ${message}`);
         result = { outcome: 'failure', summary: message };
         ended = true;
         return;
       }
       threadTs = out.parentTs;
+      // The thread is there for everyone to see: the private "Working on" note has done its job.
+      if (job.ackNote && invocation.responseUrl) {
+        await deps.withdraw(invocation.responseUrl).catch((error: unknown) => logger.warn('could not withdraw the ack note', { error }));
+      }
       // Where the answer lives, recorded at once: if this worker dies, the crash report finds the thread.
       await deps
         .audit()
