@@ -51,9 +51,10 @@ describe('playground in Chromium', () => {
 
   it('/ecs status web is answered in a thread that shows the service', async () => {
     await type('/ecs status web');
-    await expect.poll(() => page.getByTestId('ephemeral').last().textContent()).toContain('Working on /ecs status web');
     const parent = page.getByTestId('message').filter({ hasText: 'ran /ecs status web' }).last();
     await expect.poll(() => parent.textContent(), { timeout: 10_000 }).toContain('✅');
+    // The private "Working on" note is gone once the thread is there: nothing left behind.
+    await expect.poll(() => page.getByTestId('ephemeral').filter({ hasText: 'Working on /ecs status web' }).count()).toBe(0);
     await parent.getByTestId('replies').click();
     const thread = page.getByTestId('thread-feed');
     await expect.poll(() => thread.textContent()).toContain('Tasks: 2 running / 2 desired, 0 pending');
