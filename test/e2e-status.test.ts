@@ -88,6 +88,10 @@ describe('/ecs status end to end', () => {
     expect(world.aws.lambda.invocations.length).toBe(invocations); // no worker
     expect(world.slack.workspace.messages.C0RANDOM ?? []).toEqual([]);
     expect(world.slack.workspace.ephemerals.filter((e) => e.channel === 'C0RANDOM').map((e) => e.text)).toEqual([ephemeralText(res)]);
+    // A command answered privately in the ack works there, and Slack is not asked about the channel.
+    const asked = world.slack.calls.filter((c) => c.method === 'conversations.info').length;
+    expect(ephemeralText(await world.slash('U0ALICE', 'whoami', 'C0RANDOM'))).toContain('<@U0ALICE>');
+    expect(world.slack.calls.filter((c) => c.method === 'conversations.info').length).toBe(asked);
   });
 
   it('when Slack does not say (the check failed), the worker finds out and puts the fix in place of the note', async () => {

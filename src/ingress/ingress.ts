@@ -302,7 +302,9 @@ export function createIngress(unguarded: IngressDeps) {
     }
 
     // Asked beside the allowlist read, so the ack waits for the slower of the two, not both.
-    const channelAccessOf = from === 'command' ? askChannelAccess(invocation.channelId) : Promise.resolve<ChannelAccess>({ canPost: 'unknown' });
+    // Only for commands answered in a thread: the ack-only ones answer privately wherever they are typed.
+    const channelAccessOf =
+      from === 'command' && answeredInThread(invocation.text) ? askChannelAccess(invocation.channelId) : Promise.resolve<ChannelAccess>({ canPost: 'unknown' });
     // One allowlist read, before anything is parsed: what a person is told depends on what they may see.
     const entry = await (prefetched ?? deps.allowlist.get(invocation.teamId, invocation.userId));
     const refuse = async (reason: string, fields: Partial<AuditRecord> = {}): Promise<SlackMessage> => {
@@ -527,6 +529,15 @@ export function createIngress(unguarded: IngressDeps) {
 }
 
 const onAllowlist = (entry: AllowlistEntry | undefined): boolean => (entry?.grants.length ?? 0) > 0;
+
+/** Whether the command's verb is answered by the worker, in a thread; false for text that names no verb. */
+function answeredInThread(text: string): boolean {
+  try {
+    return verbOf(text).runsIn === 'worker';
+  } catch {
+    return false;
+  }
+}
 
 function optional<K extends string>(key: K, value: string | null | undefined): Partial<Record<K, string>> {
   return value ? ({ [key]: value } as Record<K, string>) : {};
