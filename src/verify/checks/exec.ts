@@ -171,7 +171,7 @@ function agentCheck(ctx: VerifyContext, taskDefinition: TaskDefinition): CheckSp
           `the ECS Exec agent is still starting in ${pending.join(', ')}`,
           'Check again in a minute; if it stays PENDING, the agent cannot reach ssmmessages (see the Network checks).',
         );
-      return ok(`the agent runs in all ${quantity(running, 'container')} of ${quantity(tasks.length, 'task')}`);
+      return ok(`the agent runs in ${running === 1 ? 'the one container' : `all ${running} containers`} of ${quantity(tasks.length, 'task')}`);
     },
   };
 }
