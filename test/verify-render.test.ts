@@ -3,6 +3,7 @@ import type { LivingMessage } from '../src/slack/thread-output';
 import { VerifyProgress } from '../src/verify/progress';
 import {
   LATEST_SHOWN,
+  problemReplies,
   renderOutcome,
   renderProblems,
   renderProgress,
@@ -156,6 +157,21 @@ describe('verify in Slack: progress, then each finding once', () => {
     }
     expect(rest).not.toMatch(/❌|⚠️|Fix:/u);
     expect(rest).toContain('*Network*\n  ⏭️ Network: not awsvpc');
+  });
+
+  it('packs the problems into replies of whole findings, so a fix stays with its finding', () => {
+    const many = Array.from({ length: 40 }, (_, i) =>
+      r({ id: `f${i}`, title: `Check ${i}`, status: 'FAIL', message: `broken ${'x'.repeat(60 + i * 3)}`, fix: `do ${'y'.repeat(80)}`, order: i }),
+    );
+    const replies = problemReplies(many);
+    expect(replies.length).toBeGreaterThan(1);
+    expect(replies.join('\n')).toBe(renderProblems(many, 'slack'));
+    for (const reply of replies) {
+      expect(reply.length).toBeLessThanOrEqual(4000);
+      expect(reply.startsWith('❌ ')).toBe(true);
+      expect(reply.split('\n').at(-1)).toMatch(/^ {2}↳ Fix: /);
+    }
+    expect(problemReplies([results[0]!])).toEqual([]);
   });
 
   it('agrees a count with its noun', () => {

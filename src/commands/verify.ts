@@ -1,6 +1,6 @@
 import { code } from '../slack/format';
 import { VerifyProgress } from '../verify/progress';
-import { renderOutcome, renderProblems, renderRest, summaryLine } from '../verify/render';
+import { problemReplies, renderOutcome, renderRest, summaryLine } from '../verify/render';
 import { summarize } from '../verify/types';
 import { verifyService } from '../verify/verify';
 import type { WorkerHandler } from './verb';
@@ -24,8 +24,7 @@ export const verify: WorkerHandler<VerifyArgs> = async ({ image, putLogs }, ctx)
     { remainingMs: ctx.remainingMs, onResult: progress.onResult, onPlanned: progress.onPlanned },
   );
   if (!(await progress.finish(results))) await out.post(renderOutcome(`Verified ${what}`, results));
-  const problems = renderProblems(results, 'slack');
-  if (problems) await out.post(problems);
+  for (const problems of problemReplies(results)) await out.post(problems);
   const rest = renderRest(results);
   if (rest) await out.post(rest);
   const s = summarize(results);

@@ -78,17 +78,37 @@ export function summaryLine(s: VerifySummary): string {
   return `${parts.join(', ')}${s.unverified ? ` (${s.unverified} could not be checked)` : ''}`;
 }
 
+/** Every failure, then every warning, each with where it sits in the tree and its fix (a line each). */
+function problemEntries(results: CheckResult[], style: Style): string[] {
+  const problems = [...results.filter((r) => r.status === 'FAIL'), ...results.filter((r) => r.status === 'WARN')];
+  return problems.map((r) => {
+    const where = r.group.length ? `${r.group.join(' › ')} › ` : '';
+    const line = `${label(r, style)} ${shown(`${where}${r.title}: ${r.message}`, style)}`;
+    const fix = fixLine(r, style, '');
+    return fix ? `${line}\n${fix}` : line;
+  });
+}
+
 /** Every failure, then every warning, each with where it sits in the tree and its fix. */
 export function renderProblems(results: CheckResult[], style: Style): string {
-  const problems = [...results.filter((r) => r.status === 'FAIL'), ...results.filter((r) => r.status === 'WARN')];
-  return problems
-    .flatMap((r) => {
-      const where = r.group.length ? `${r.group.join(' › ')} › ` : '';
-      const line = `${label(r, style)} ${shown(`${where}${r.title}: ${r.message}`, style)}`;
-      const fix = fixLine(r, style, '');
-      return fix ? [line, fix] : [line];
-    })
-    .join('\n');
+  return problemEntries(results, style).join('\n');
+}
+
+/**
+ * Room for one Slack reply's text, under Slack's 4000 characters with a margin: the problems are
+ * packed into replies this size so that a fix never lands in another reply than its finding.
+ */
+const REPLY_CHARS = 3800;
+
+/** The problems for Slack as replies, each holding whole findings (a longer one alone is split by ThreadOutput). */
+export function problemReplies(results: CheckResult[]): string[] {
+  const replies: string[] = [];
+  for (const entry of problemEntries(results, 'slack')) {
+    const last = replies.at(-1);
+    if (last !== undefined && last.length + 1 + entry.length <= REPLY_CHARS) replies[replies.length - 1] = `${last}\n${entry}`;
+    else replies.push(entry);
+  }
+  return replies;
 }
 
 const outcomeMark = (s: VerifySummary) => (s.fail ? '❌' : s.warn ? '⚠️' : '✅');
