@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWorld, type World } from '../local/world';
 import { main as verifyCli } from '../scripts/verify';
+import { unescapeText } from '../src/slack/format';
 
 /** `/ecs verify` end to end: signed request → ingress → worker → thread, and the terminal front end. */
 let world: World;
@@ -12,6 +13,11 @@ afterAll(async () => {
 });
 
 const lastParent = () => world.slack.workspace.messages.C0OPS!.filter((m) => !m.threadTs || m.threadTs === m.ts).at(-1)!;
+const run = async (args: string[]) => {
+  let out = '';
+  const code = await verifyCli(args, { stdout: (s) => (out += s), isTTY: false });
+  return { code, out };
+};
 const threadText = (ts: string) =>
   world.slack
     .replies('C0OPS', ts)
@@ -25,7 +31,7 @@ describe('/ecs verify in Slack', () => {
     const parent = lastParent();
     expect(parent.text).toMatch(/^✅ <@U0ALICE> ran `\/ecs verify web` — web: \d+ OK, 0 WARN, 0 FAIL/);
     const text = threadText(parent.ts);
-    expect(text).toContain('Verifying `web` (main/web in us-east-1)');
+    expect(text).toContain('Verified `web` (main/web in us-east-1)');
     expect(text).toContain('put-logs off');
     expect(text).toMatch(/✅ Cluster: cluster `main` is ACTIVE/);
     expect(text).toContain('*TaskDefinition*');
@@ -57,6 +63,36 @@ describe('/ecs verify in Slack', () => {
     expect(summary.match(/↳ Fix:/g)!.length).toBeGreaterThanOrEqual(8);
     const firstWarn = summary.indexOf('\n⚠️');
     if (firstWarn > 0) expect(summary.lastIndexOf('\n❌')).toBeLessThan(firstWarn);
+  });
+
+  it('broken: one progress message streams the results as Slack text, then each finding is shown once', async () => {
+    await world.slash('U0ALICE', 'verify broken');
+    await world.idle();
+    const replies = world.slack.replies('C0OPS', lastParent().ts);
+    // The progress message, the failures with their fixes (two replies: over Slack's 4000
+    // characters), the tree of the other checks.
+    expect(replies.length).toBeLessThanOrEqual(5);
+    const [progress] = replies;
+    expect(progress!.text).toMatch(/^Verified `broken` .*\n\*❌ \d+ OK, \d+ WARN, \d+ FAIL, \d+ SKIP\*\nThe failures with their fixes follow/);
+    // While checks ran, it showed how far along they were and the latest results, as Slack text:
+    // no code block, so a result's `code` marks render.
+    const shown = progress!.history.map((h) => h.text);
+    expect(shown.some((t) => /^⏳ \d+ of \d+ checks done/m.test(t) && /^(✅|⚠️|❌|⏭️) .*`[^`]+`/mu.test(t))).toBe(true);
+    for (const text of [...shown, ...replies.map((r) => r.text)]) expect(text).not.toContain('```');
+
+    // Every check's line, in the words the terminal prints, appears exactly once in the thread.
+    const plain = (text: string) => unescapeText(text).replace(/`([^`]+)`/g, '$1');
+    const lines = replies.flatMap((r) => plain(r.text).split('\n'));
+    const { out } = await run(['broken', '--json']);
+    const results: Array<{ title: string; message: string }> = JSON.parse(out).results;
+    expect(results.length).toBeGreaterThan(20);
+    for (const r of results) {
+      const line = `${r.title}: ${r.message}`;
+      const same = results.filter((o) => `${o.title}: ${o.message}` === line).length;
+      expect(lines.filter((l) => l.endsWith(` ${line}`)).length, line).toBe(same);
+    }
+    // Counts agree with their nouns.
+    expect(replies.map((r) => r.text).join('\n')).toMatch(/`broken:\d+`: 1 container, FARGATE/);
   });
 
   it('checks a prospective deploy with --image before anyone approves it', async () => {
@@ -108,11 +144,6 @@ describe('/ecs verify in Slack', () => {
 });
 
 describe('npm run verify (terminal)', () => {
-  const run = async (args: string[]) => {
-    let out = '';
-    const code = await verifyCli(args, { stdout: (s) => (out += s), isTTY: false });
-    return { code, out };
-  };
   it('exits 0 when all is well and 1 on a FAIL, with the tree and the summary', async () => {
     const web = await run(['web']);
     expect(web.code).toBe(0);

@@ -43,7 +43,7 @@ import { ThreadOutput } from '../src/slack/thread-output';
 import { classifyDefaultRoute, networkChecks } from '../src/verify/checks/network';
 import type { VerifyContext } from '../src/verify/context';
 import { describeCheckError } from '../src/verify/errors';
-import { renderSummary, renderTree, resultLine } from '../src/verify/render';
+import { renderProblems, renderProgress, renderRest, renderSummary, renderTree, resultLine } from '../src/verify/render';
 import type { CheckOutcome, CheckResult } from '../src/verify/types';
 
 /** What a hostile AWS message, ECS event or script line may hold; `&amp;` is typed literally. */
@@ -344,6 +344,12 @@ describe('/ecs verify', () => {
     })) {
       expectShownAsWritten(text);
     }
+  });
+  it('the progress message, the problems and the tree of the rest escape what AWS returned once', () => {
+    const r = { ...result({ status: 'OK', message: EVIL }, `Image ${EVIL}`), group: [`Container ${EVIL}`] };
+    expectShownAsWritten(renderProgress('Verifying', [r], 1));
+    expectShownAsWritten(renderRest([r]));
+    expectShownAsWritten(renderProblems([{ ...r, status: 'FAIL', fix: EVIL }], 'slack'));
   });
   it('a UserFacingError (already Slack text) is not escaped a second time', () => {
     let error: unknown;

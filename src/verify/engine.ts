@@ -17,6 +17,8 @@ export interface EngineOptions {
   reserveMs?: number;
   /** Called as each check finishes, so results can be streamed. */
   onResult?: (result: CheckResult) => void | Promise<void>;
+  /** Called with the number of checks planned so far, which grows as finished checks discover more. */
+  onPlanned?: (planned: number) => void;
   now?: () => number;
 }
 
@@ -41,6 +43,7 @@ export async function runChecks(roots: CheckSpec[], ctx: VerifyContext, options:
       if (results.has(spec.id) || queue.some((q) => q.spec.id === spec.id)) throw new Error(`duplicate check id ${spec.id}`);
       queue.push({ spec, order: planned++, ...(parent ? { parent } : {}) });
     }
+    if (specs.length) options.onPlanned?.(planned);
   };
   enqueue(roots);
 

@@ -1,6 +1,7 @@
 import { escapeText } from '../slack/format';
 import type { CheckResult, Status, VerifySummary } from './types';
 import { summarize } from './types';
+import { quantity } from './text';
 
 export type Style = 'slack' | 'ansi' | 'plain';
 
@@ -27,11 +28,6 @@ function label(r: CheckResult, style: Style): string {
 /** One result as a line: `✅ Cluster: cluster main is ACTIVE`. */
 export function resultLine(r: CheckResult, style: Style): string {
   return `${label(r, style)} ${shown(r.title, style)}: ${shown(r.message, style)}`;
-}
-
-/** One result for Slack's live log, a code block whose text ThreadOutput escapes: marked, not escaped. */
-export function liveLine(r: CheckResult): string {
-  return `${label(r, 'slack')} ${r.title}: ${r.message}`;
 }
 
 function fixLine(r: CheckResult, style: Style, indent: string): string | undefined {
@@ -82,18 +78,81 @@ export function summaryLine(s: VerifySummary): string {
   return `${parts.join(', ')}${s.unverified ? ` (${s.unverified} could not be checked)` : ''}`;
 }
 
-/** The summary: the counts, then every failure and warning with its fix, failures first. */
-export function renderSummary(results: CheckResult[], style: Style): string {
-  const s = summarize(results);
-  const head = `${style === 'slack' ? (s.fail ? '❌' : s.warn ? '⚠️' : '✅') + ' ' : ''}${summaryLine(s)}`;
+/** Every failure, then every warning, each with where it sits in the tree and its fix (a line each). */
+function problemEntries(results: CheckResult[], style: Style): string[] {
   const problems = [...results.filter((r) => r.status === 'FAIL'), ...results.filter((r) => r.status === 'WARN')];
-  const lines = problems.flatMap((r) => {
+  return problems.map((r) => {
     const where = r.group.length ? `${r.group.join(' › ')} › ` : '';
     const line = `${label(r, style)} ${shown(`${where}${r.title}: ${r.message}`, style)}`;
     const fix = fixLine(r, style, '');
-    return fix ? [line, fix] : [line];
+    return fix ? `${line}\n${fix}` : line;
   });
-  return [style === 'slack' ? `*${head}*` : head, ...lines].join('\n');
+}
+
+/** Every failure, then every warning, each with where it sits in the tree and its fix. */
+export function renderProblems(results: CheckResult[], style: Style): string {
+  return problemEntries(results, style).join('\n');
+}
+
+/**
+ * Room for one Slack reply's text, under Slack's 4000 characters with a margin: the problems are
+ * packed into replies this size so that a fix never lands in another reply than its finding.
+ */
+const REPLY_CHARS = 3800;
+
+/** The problems for Slack as replies, each holding whole findings (a longer one alone is split by ThreadOutput). */
+export function problemReplies(results: CheckResult[]): string[] {
+  const replies: string[] = [];
+  for (const entry of problemEntries(results, 'slack')) {
+    const last = replies.at(-1);
+    if (last !== undefined && last.length + 1 + entry.length <= REPLY_CHARS) replies[replies.length - 1] = `${last}\n${entry}`;
+    else replies.push(entry);
+  }
+  return replies;
+}
+
+const outcomeMark = (s: VerifySummary) => (s.fail ? '❌' : s.warn ? '⚠️' : '✅');
+
+/** The summary: the counts, then every failure and warning with its fix, failures first. */
+export function renderSummary(results: CheckResult[], style: Style): string {
+  const s = summarize(results);
+  const head = `${style === 'slack' ? `${outcomeMark(s)} ` : ''}${summaryLine(s)}`;
+  const problems = renderProblems(results, style);
+  return [style === 'slack' ? `*${head}*` : head, ...(problems ? [problems] : [])].join('\n');
+}
+
+/** How many of the latest results the progress message shows: enough to see the checks move. */
+export const LATEST_SHOWN = 5;
+
+/**
+ * Slack's progress message while checks run: how far along, the failures so far, and the latest
+ * results as Slack text (their `code` marks render, unlike in a code block).
+ */
+export function renderProgress(intro: string, results: CheckResult[], planned: number): string {
+  const s = summarize(results);
+  const found = [s.fail ? `${s.fail} failed` : '', s.warn ? quantity(s.warn, 'warning') : ''].filter(Boolean);
+  const latest = results.slice(-LATEST_SHOWN).map((r) => resultLine(r, 'slack'));
+  return [
+    intro,
+    `⏳ ${results.length} of ${quantity(Math.max(planned, results.length), 'check')} done${found.length ? `, ${found.join(' and ')} so far` : ''}`,
+    ...latest,
+  ].join('\n');
+}
+
+/** The progress message once every check has finished: the counts, and where the details follow. */
+export function renderOutcome(intro: string, results: CheckResult[]): string {
+  const s = summarize(results);
+  const problems = [s.fail ? 'failures' : '', s.warn ? 'warnings' : ''].filter(Boolean).join(' and ');
+  const next = problems ? `The ${problems} with their fixes follow, then the other checks.` : 'The checks follow.';
+  return `${intro}\n*${outcomeMark(s)} ${summaryLine(s)}*\n${next}`;
+}
+
+/** The tree of the checks that need nothing done (passed or skipped), for after the problems. */
+export function renderRest(results: CheckResult[]): string {
+  return renderTree(
+    results.filter((r) => r.status === 'OK' || r.status === 'SKIP'),
+    'slack',
+  );
 }
 
 export interface VerifyReport {

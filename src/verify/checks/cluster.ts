@@ -1,5 +1,6 @@
 import type { CheckSpec } from '../types';
 import { fail, ok } from '../types';
+import { quantity } from '../text';
 
 /** The cluster exists and is ACTIVE. */
 export function clusterCheck(): CheckSpec {
@@ -18,7 +19,9 @@ export function clusterCheck(): CheckSpec {
           `cluster \`${name}\` is ${cluster.status}, not ACTIVE`,
           'An INACTIVE cluster was deleted: recreate it or point the target at another cluster.',
         );
-      return ok(`cluster \`${name}\` is ACTIVE (${cluster.runningTasksCount ?? 0} running tasks, ${cluster.activeServicesCount ?? 0} services)`);
+      return ok(
+        `cluster \`${name}\` is ACTIVE (${quantity(cluster.runningTasksCount ?? 0, 'running task')}, ${quantity(cluster.activeServicesCount ?? 0, 'service')})`,
+      );
     },
   };
 }

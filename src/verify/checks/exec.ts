@@ -13,7 +13,7 @@ import { describeCheckError } from '../errors';
 import { checkPermission } from '../permissions';
 import type { CheckOutcome, CheckSpec, Planner } from '../types';
 import { fail, ok, skip, unverified, warn } from '../types';
-import { marks } from '../text';
+import { marks, quantity } from '../text';
 import { describeKey, execConfiguration, keyPolicy, logGroupLookup } from './lookups';
 
 /** The four calls the SSM agent in the container makes to open a session (on resource `*`). */
@@ -118,7 +118,7 @@ function tasksCheck(ctx: VerifyContext): CheckSpec {
         .map((t) => `\`${taskId(t)}\` (${t.taskDefinitionArn?.split('/').pop() ?? '?'}, started ${age(t.startedAt ?? t.createdAt)})`)
         .join(', ');
       return fail(
-        `${without.length} of ${tasks.length} running task${tasks.length === 1 ? '' : 's'} ${without.length === 1 ? 'was' : 'were'} started without ECS Exec: ${list}. ECS turns exec on only for tasks it starts after it was enabled, so sessions into ${without.length === 1 ? 'it' : 'them'} fail with “execute command was not enabled when the task was run”`,
+        `${without.length} of ${quantity(tasks.length, 'running task')} ${without.length === 1 ? 'was' : 'were'} started without ECS Exec: ${list}. ECS turns exec on only for tasks it starts after it was enabled, so sessions into ${without.length === 1 ? 'it' : 'them'} fail with “execute command was not enabled when the task was run”`,
         redeployFix(ctx),
       );
     },
@@ -171,7 +171,7 @@ function agentCheck(ctx: VerifyContext, taskDefinition: TaskDefinition): CheckSp
           `the ECS Exec agent is still starting in ${pending.join(', ')}`,
           'Check again in a minute; if it stays PENDING, the agent cannot reach ssmmessages (see the Network checks).',
         );
-      return ok(`the agent runs in all ${running} container${running === 1 ? '' : 's'} of ${tasks.length} task${tasks.length === 1 ? '' : 's'}`);
+      return ok(`the agent runs in ${running === 1 ? 'the one container' : `all ${running} containers`} of ${quantity(tasks.length, 'task')}`);
     },
   };
 }

@@ -1,6 +1,7 @@
 import { PLANNERS } from '../planners';
 import type { CheckSpec } from '../types';
 import { ok } from '../types';
+import { quantity } from '../text';
 
 /** Reads the task definition once; every container-level check is planned from it. */
 export function taskDefinitionCheck(): CheckSpec {
@@ -15,7 +16,7 @@ export function taskDefinitionCheck(): CheckSpec {
       const family = `${td.family}:${td.revision}`;
       const what = ctx.options.image ? `the task definition a deploy of \`${ctx.options.image}\` would register (from \`${family}\`)` : `\`${family}\``;
       return ok(
-        `${what}: ${td.containerDefinitions?.length ?? 0} containers, ${td.requiresCompatibilities?.join('/') || 'EC2'}, network mode ${td.networkMode ?? 'bridge'}`,
+        `${what}: ${quantity(td.containerDefinitions?.length ?? 0, 'container')}, ${td.requiresCompatibilities?.join('/') || 'EC2'}, network mode ${td.networkMode ?? 'bridge'}`,
       );
     },
     async then(ctx) {
