@@ -9,7 +9,7 @@ import type { ExecSessionResult } from '../exec/session';
 import { cancelledReport, endReport, outputSize, timedOutReport } from '../exec/run-report';
 import { endedView, OutputTail, runningView, type RunViewState } from '../exec/run-view';
 import { OutputSpool } from '../exec/spool';
-import { code, escapeText, typedCode } from '../slack/format';
+import { code, escapeText, formatBytes, formatDuration, typedCode } from '../slack/format';
 import type { RunRecord } from './cancel';
 import { pickExecTask } from '../exec/target';
 import { validateScriptArgs } from './script-args';
@@ -17,7 +17,6 @@ import { abandonRequest, announceRequest } from '../approval/announce';
 import { ruleFrom, type ApprovalRequest } from '../approval/types';
 import { UsageError, UserFacingError } from '../platform/errors';
 import { permalink } from '../slack/client';
-import { formatDuration } from '../slack/format';
 import { commandText } from '../slack/invocation';
 import type { RunWorkflowInput } from '../workflows/inputs';
 import type { WorkerHandler } from './verb';
@@ -324,6 +323,11 @@ async function runInline(ctx: WorkerContext, spec: RunSpec): Promise<CommandResu
   // The file whenever the living message could not show all of it (or output came after a stop).
   const complete = !tail.leftOut && spool.lines <= tail.lines.length + (stopReason ? 1 : 0);
   if (complete || spool.bytes === 0) await out.post(end.text);
-  else await out.postWithFile(end.text, { path: logFile, filename: `output-${spec.runId}.txt`, title: `Full output of ${spec.label} (${size})` });
+  else
+    await out.postWithFile(end.text, {
+      path: logFile,
+      filename: `output-${spec.runId}.txt`,
+      title: `Full output of ${spec.label} (${spool.lines} lines, ${formatBytes(spool.bytes)})`,
+    });
   return { outcome: end.outcome, summary: end.summary, cleanup };
 }

@@ -309,7 +309,8 @@ export function createRunWorkflow(deps: RunWorkflowDeps) {
     return context.step(
       'finish',
       async (): Promise<RunWorkflowResult> => {
-        const took = formatDuration(now() - input.startedAt);
+        const endedAt = now();
+        const took = formatDuration(endedAt - input.startedAt);
         // The script ended on its own once its status was written; otherwise its group was killed.
         const interrupted = exitCode !== undefined;
         const report = refusal
@@ -378,12 +379,17 @@ export function createRunWorkflow(deps: RunWorkflowDeps) {
           const livingTs = started.ok ? started.livingTs : input.progressTs;
           if (livingTs) {
             const last = started.ok
-              ? endedView(view(offset, new OutputTail(shown.tail, shown.leftOut)), end.ended)
+              ? endedView({ ...view(offset, new OutputTail(shown.tail, shown.leftOut)), elapsedMs: endedAt - input.startedAt }, end.ended)
               : `⏹️ ${code(label)} (run \`${input.runId}\`): ${end.ended}.`;
             await (await out.living(last, undefined, livingTs))?.close(last);
           }
           await once('finish', async () => {
-            if (logFile) await out.postWithFile(end.text, { path: logFile, filename: `output-${input.runId}.txt`, title: `Full output of ${label} (${size})` });
+            if (logFile)
+              await out.postWithFile(end.text, {
+                path: logFile,
+                filename: `output-${input.runId}.txt`,
+                title: `Full output of ${label} (${spool?.lines} lines, ${formatBytes(spool?.bytes ?? offset)})`,
+              });
             else await out.post(end.text);
             await out.finish({ outcome: end.outcome, summary: end.summary });
           });
