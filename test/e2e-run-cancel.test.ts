@@ -40,6 +40,7 @@ describe('/ecs cancel of a run in the worker', () => {
     const runId = /run `([a-z0-9]{6})`/.exec(running.text)![1]!;
     const answer = JSON.parse((await world.slash('U0ALICE', `cancel ${runId}`)).body) as { text: string };
     expect(answer.text).toContain(`Cancelling run \`${runId}\``);
+    expect(answer.text).toContain('the script gets Ctrl-C now');
     // Stored once the command is answered: what the living message shows then.
     const shownAtCancel = steps(world.slack.message('C0OPS', running.ts)!.text);
     await world.idle();

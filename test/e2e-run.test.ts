@@ -135,6 +135,10 @@ describe('/ecs run', () => {
     // The cancel is stored once the click is answered: what the living message shows then.
     const steps = (text: string) => (text.match(/step \d+ of 30 done/g) ?? []).length;
     const shownAtCancel = steps(world.slack.message('C0OPS', running.ts)!.text);
+    // The clicker is told when it will stop: the workflow sees the cancel at its next poll.
+    const told = await world.slack.waitFor(() => world.slack.workspace.ephemerals.find((e) => e.text.includes(`Cancelling run \`${runId}\``)), 5_000);
+    expect(told).toMatchObject({ user: 'U0ALICE', source: 'response_url' });
+    expect(told.text).toContain('it runs detached and is checked every 2 s, so it stops at the next check');
     await world.idle();
     const parent = lastParent();
     expect(parent.text).toMatch(/^🚫 .*slow.sh 30: cancelled after/);

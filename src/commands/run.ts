@@ -55,6 +55,11 @@ export const run: WorkerHandler<RunArgs> = async ({ script: name, args: values }
   const started = ctx.now();
   const { invocation } = ctx.job;
   const lock = runLockKey(name, script.target);
+  // Longer than ECS Exec's idle limit, or than this Lambda can wait, or waiting for an approval:
+  // detached, followed by the durable workflow, which then owns the lock and the run record and
+  // releases them at the end.
+  const detach =
+    script.requiresApproval || script.timeoutSeconds > DETACH_ABOVE_SECONDS || script.timeoutSeconds * 1000 > ctx.remainingMs() - REPORT_RESERVE_MS;
   const record: RunRecord = {
     runId,
     script: name,
@@ -64,6 +69,8 @@ export const run: WorkerHandler<RunArgs> = async ({ script: name, args: values }
     channelId: invocation.channelId,
     threadTs: ctx.out.parentTs,
     startedAt: new Date(started).toISOString(),
+    // A cancel tells when it will be seen: at once here, at the workflow's next poll when detached.
+    ...(detach ? { checkedEverySeconds: pollSecondsOf() } : {}),
   };
   // A run that waits for approval holds its lock (and run record) while it waits.
   const approvalSeconds = script.requiresApproval ? ctx.config.targets[script.target]!.deploy.expirySeconds : 0;
@@ -79,11 +86,6 @@ export const run: WorkerHandler<RunArgs> = async ({ script: name, args: values }
     return { outcome: 'failure', summary: `${escapeText(name)}: already running` };
   }
   await ctx.state.claim(runKey(runId), holdSeconds, record);
-  // Longer than ECS Exec's idle limit, or than this Lambda can wait, or waiting for an approval:
-  // detached, followed by the durable workflow, which then owns the lock and the run record and
-  // releases them at the end.
-  const detach =
-    script.requiresApproval || script.timeoutSeconds > DETACH_ABOVE_SECONDS || script.timeoutSeconds * 1000 > ctx.remainingMs() - REPORT_RESERVE_MS;
   let handedOff = false;
   try {
     if (detach) {
@@ -100,6 +102,9 @@ export const run: WorkerHandler<RunArgs> = async ({ script: name, args: values }
   }
 };
 
+/** Time between the run workflow's follows of a detached run. */
+const pollSecondsOf = () => Math.max(1, runWorkflowPollSeconds() || DEFAULT_POLL_SECONDS);
+
 /**
  * Hands the run to the durable workflow (src/handlers/run-workflow.ts) through the worker's
  * `startRunWorkflow` (src/workflows/start.ts: idempotent by the run id), asking for approval
@@ -108,7 +113,7 @@ export const run: WorkerHandler<RunArgs> = async ({ script: name, args: values }
 async function runDetached(ctx: WorkerContext, spec: RunSpec, lock: string | undefined): Promise<CommandResult> {
   const limit = formatDuration(spec.script.timeoutSeconds * 1000);
   const { invocation } = ctx.job;
-  const pollSeconds = Math.max(1, runWorkflowPollSeconds() || DEFAULT_POLL_SECONDS);
+  const pollSeconds = pollSecondsOf();
   const input: RunWorkflowInput = {
     runId: spec.runId,
     script: spec.name,
@@ -240,6 +245,7 @@ async function runInline(ctx: WorkerContext, spec: RunSpec): Promise<CommandResu
     bytes: spool.bytes,
     tail,
     partial: cleaner.partial,
+    note: `it stops after ${formatDuration(spec.script.timeoutSeconds * 1000)}`,
   });
   const show = () => {
     const v = runningView(view());
@@ -249,7 +255,15 @@ async function runInline(ctx: WorkerContext, spec: RunSpec): Promise<CommandResu
   // One message for the whole run, edited in place; the run goes on if Slack cannot take it.
   const living = await out.living(first.text, first.blocks);
 
-  const session = await connectExecSession(aws!, place, started, ctx.logger);
+  let session: Awaited<ReturnType<typeof connectExecSession>>;
+  try {
+    session = await connectExecSession(aws!, place, started, ctx.logger);
+  } catch (error) {
+    // The error is the worker's to report; nothing of the run is left behind, no button either.
+    await living?.close(endedView(view(), 'could not connect')).catch(() => undefined);
+    await spool.cleanup().catch(() => undefined);
+    throw error;
+  }
 
   let stopReason: 'cancelled' | 'timeout' | undefined;
   let cancelledBy: string | undefined;

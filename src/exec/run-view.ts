@@ -52,15 +52,28 @@ export class OutputTail {
     }
   }
 
-  /** The code block: the lines shown and, last, a line still being drawn (a `\r` progress bar). */
-  block(partial = ''): string {
+  /**
+   * The code block: the lines shown and, last, a line still being drawn (a `\r` progress bar), in
+   * at most `room` characters (the latest lines first; a section block takes 3000).
+   */
+  block(partial = '', room = this.budget + 300): string {
     const lines = partial ? [...this.shown, partial.slice(-200)] : this.shown;
-    const body = breakFences(lines.map(escapeText).join('\n'));
-    return body ? `\`\`\`\n${body}\n\`\`\`` : '_no output yet_';
+    const kept: string[] = [];
+    let used = 8; // the fences
+    for (let i = lines.length - 1; i >= 0; i--) {
+      const line = breakFences(escapeText(lines[i]!));
+      used += line.length + 1;
+      if (used > room) break;
+      kept.unshift(line);
+    }
+    return kept.length ? `\`\`\`\n${kept.join('\n')}\n\`\`\`` : '_no output yet_';
   }
 }
 
 const shownLength = (line: string) => escapeText(line).length + 1;
+
+/** A section block's text limit: the running view is one (with the Cancel button below it). */
+const SECTION_TEXT = 3000;
 
 /** Where a run happens, as its living message names it. */
 export interface RunPlace {
@@ -86,12 +99,14 @@ const progress = (s: RunViewState) => `${formatDuration(s.elapsedMs)} · ${forma
 
 /** The living message while the script runs: header, latest output, Cancel button. */
 export function runningView(s: RunViewState): { text: string; blocks: unknown[] } {
-  const text = `▶️ Running ${where(s)} · ${progress(s)}${s.note ? `\n_${s.note}_` : ''}\n${s.tail.block(s.partial)}`;
+  const header = `▶️ Running ${where(s)} · ${progress(s)}${s.note ? `\n_${s.note}_` : ''}`;
+  const text = `${header}\n${s.tail.block(s.partial, SECTION_TEXT - header.length - 1)}`;
   return { text, blocks: cancelBlocks(text, s.runId) };
 }
 
 /** The living message once the run is over: the same view, no button; the end reply says how it ended. */
 export function endedView(s: RunViewState, ended: string): string {
+  const header = `⏹️ ${where(s)} · ${ended} after ${progress(s)}`;
   const more = s.tail.leftOut ? '\n_Latest lines above; the full output is attached below._' : '';
-  return `⏹️ ${where(s)} · ${ended} after ${progress(s)}\n${s.tail.block()}${more}`;
+  return `${header}\n${s.tail.block('', SECTION_TEXT - header.length - more.length - 1)}${more}`;
 }
