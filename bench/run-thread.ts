@@ -9,6 +9,11 @@
  *    the replies in the command's thread, the parent excluded; the end reply is the share of the
  *    full output file (its comment), so the file counts as that one message.
  *
+ *  - run_cancel_to_end_s: `/ecs cancel` of a run the worker follows itself (a script printing a
+ *    line every 0.2 s), from the cancel's answer to the end reply ("🚫 Cancelled by …") in the
+ *    thread: the worker seeing the cancel, Ctrl-C, the script stopping, the session's end and the
+ *    report. The worst of 3. (A detached run's cancel is seen at the workflow's next poll.)
+ *
  * Loopback only; bounded by BENCH_RUN_THREAD_TIMEOUT_S (default 300 s).
  */
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -33,6 +38,12 @@ while [ ! -e "$1" ]; do
 done
 printf '\\r\\033[Kbackup complete: %d tables\\n' "$i"
 `;
+/** Prints until it is stopped. */
+const TICKING_SH = `#!/bin/sh
+i=0
+while :; do i=$((i + 1)); echo "tick $i"; sleep 0.2; done
+`;
+const CANCELS = 3;
 
 async function main(): Promise<void> {
   process.env.LOG_LEVEL = 'silent';
@@ -47,6 +58,8 @@ async function main(): Promise<void> {
     mkdirSync(scriptsDir);
     writeFileSync(join(scriptsDir, 'long-backup.sh'), LONG_BACKUP_SH);
     chmodSync(join(scriptsDir, 'long-backup.sh'), 0o755);
+    writeFileSync(join(scriptsDir, 'ticking.sh'), TICKING_SH);
+    chmodSync(join(scriptsDir, 'ticking.sh'), 0o755);
     const [{ startWorld }, { getConfig, setConfig }, { parseConfig }] = await Promise.all([
       import('../local/world'),
       import('../src/config/load'),
@@ -58,6 +71,7 @@ async function main(): Promise<void> {
         ...base,
         scripts: {
           ...base.scripts,
+          'ticking.sh': { target: 'manager', path: '/work/ticking.sh', timeoutSeconds: 300 },
           'long-backup.sh': { target: 'manager', path: '/work/long-backup.sh', args: [{ name: 'flag', pattern: '/[A-Za-z0-9/._-]+' }], timeoutSeconds: 3600 },
         },
       }),
@@ -84,6 +98,25 @@ async function main(): Promise<void> {
     );
     for (const m of thread) console.log(`#   ${m.text.split('\n')[0]!.slice(0, 140)}${m.files.length ? ' [file]' : ''} (${m.history.length} edits)`);
     report('run_thread_messages_40min', thread.length, 'messages', 0);
+
+    // ---- cancel of a run in the worker ---------------------------------------------------------
+    const took: number[] = [];
+    for (let i = 0; i < CANCELS; i++) {
+      const seen = new Set(w.slack.workspace.messages.C0OPS!.map((m) => m.ts));
+      await w.slash('U0ALICE', 'run ticking.sh');
+      const living = await w.slack.waitFor(
+        () => w.slack.workspace.messages.C0OPS!.find((m) => !seen.has(m.ts) && m.text.startsWith('▶️ Running `ticking.sh`') && m.text.includes('tick 2')),
+        30_000,
+      );
+      const runId = /run `([a-z0-9]{6})`/.exec(living.text)![1]!;
+      await w.slash('U0ALICE', `cancel ${runId}`);
+      const asked = Date.now();
+      await w.slack.waitFor(() => w.slack.replies('C0OPS', living.threadTs!).some((m) => m.text.startsWith('🚫 Cancelled')), 30_000);
+      took.push((Date.now() - asked) / 1000);
+      await w.idle();
+    }
+    console.log(`# cancel → end reply: ${took.map((t) => `${t.toFixed(2)} s`).join(', ')} (cancel seen within 0.5 s, Ctrl-C, 1 s of grace at most)`);
+    report('run_cancel_to_end_s', Math.max(...took), 's');
     if (simulated < SIMULATED_MINUTES) {
       console.log(`# FAIL the run was followed for ${simulated} simulated minutes, fewer than ${SIMULATED_MINUTES}`);
       process.exitCode = 1;
