@@ -63,6 +63,19 @@ describe('/ecs run', () => {
     expect(threadText(parent.ts)).toMatch(/❌ `fail.sh` exited with code 3/);
   });
 
+  it('without its living message (Slack refused it), the run still ends and its output comes as the end reply’s file', async () => {
+    world.slack.faults.fail('chat.postMessage', 'internal_error', 1, (args) => args.thread_ts !== undefined && args.blocks !== undefined);
+    await world.slash('U0ALICE', 'run backup.sh nightly');
+    await world.idle();
+    const parent = lastParent();
+    expect(parent.text).toMatch(/^✅ .*backup.sh nightly: exit 0 in/);
+    const thread = world.slack.replies('C0OPS', parent.ts);
+    expect(thread).toHaveLength(1);
+    expect(thread[0]!.text).toMatch(/^✅ `backup.sh nightly` exited with code 0/);
+    const file = world.slack.workspace.files.find((f) => f.threadTs === parent.ts)!;
+    expect(file.content.toString()).toContain('backup complete');
+  });
+
   it('refuses bad arguments with the usage and the pattern that failed, and runs nothing', async () => {
     const before = world.aws.calls.filter((c) => c.action === 'ExecuteCommand').length;
     for (const hostile of ['"; rm -rf /"', '"$(id)"', '"`id`"', 'Nightly', '"a b"']) {

@@ -253,7 +253,11 @@ async function runInline(ctx: WorkerContext, spec: RunSpec): Promise<CommandResu
   };
   const first = runningView(view());
   // One message for the whole run, edited in place; the run goes on if Slack cannot take it.
-  const living = await out.living(first.text, first.blocks);
+  const living = await out.living(first.text, first.blocks).catch((error: unknown) => {
+    // The script has started: it runs and reports without its living message, output in the file.
+    ctx.logger.warn('living message not posted', { error });
+    return undefined;
+  });
 
   let session: Awaited<ReturnType<typeof connectExecSession>>;
   try {
@@ -335,7 +339,7 @@ async function runInline(ctx: WorkerContext, spec: RunSpec): Promise<CommandResu
         : endReport(spec.label, exit, took, size, why);
   await living?.close(endedView({ ...view(), elapsedMs: endedAt - spec.started }, end.ended));
   // The file whenever the living message could not show all of it (or output came after a stop).
-  const complete = !tail.leftOut && spool.lines <= tail.lines.length + (stopReason ? 1 : 0);
+  const complete = living !== undefined && !tail.leftOut && spool.lines <= tail.lines.length + (stopReason ? 1 : 0);
   if (complete || spool.bytes === 0) await out.post(end.text);
   else
     await out.postWithFile(end.text, {

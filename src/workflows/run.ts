@@ -328,8 +328,8 @@ export function createRunWorkflow(deps: RunWorkflowDeps) {
                 ? timedOutReport(label, { took, limit: formatDuration(input.timeoutSeconds * 1000), interrupted, exit: exitCode })
                 : undefined;
 
-        // The whole output file, only when the living message could not show all of it.
-        const needFile = started.ok && offset > 0 && (shown.leftOut || outputAfterStop);
+        // The whole output file, only when the living message could not show all of it (or is missing).
+        const needFile = started.ok && offset > 0 && (shown.leftOut || outputAfterStop || !started.livingTs);
         let spool: OutputSpool | undefined;
         let logFile: string | undefined;
         if (needFile) {
