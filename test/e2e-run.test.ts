@@ -36,7 +36,12 @@ describe('/ecs run', () => {
     const parent = lastParent();
     expect(parent.text).toMatch(/^✅ <@U0ALICE> ran `\/ecs run backup.sh nightly` — backup.sh nightly: exit 0 in/);
     const text = threadText(parent.ts);
-    expect(text).toMatch(/▶️ Running `backup.sh nightly` \(run `[a-z0-9]{6}`\) in `app` of task/);
+    // One living message for the whole run (its last state: the output, no button), then the end.
+    const thread = world.slack.replies('C0OPS', parent.ts);
+    expect(thread).toHaveLength(2);
+    expect(thread[0]!.text).toMatch(/^⏹️ `backup.sh nightly` \(run `[a-z0-9]{6}`\) in `app` of task `\w+` · exited with code 0 after .* · \d+ B of output\n```/);
+    expect(thread[0]!.history.some((e) => /^▶️ Running `backup.sh nightly`/.test(e.text))).toBe(true);
+    expect(JSON.stringify(thread[0]!.blocks ?? [])).not.toContain('ecs:cancel');
     expect(text).toContain('Backing up database');
     expect(text).toContain('dumping tables... 100%');
     expect(text).not.toContain('dumping tables...  10%'); // \r progress collapsed to its last state
@@ -56,6 +61,19 @@ describe('/ecs run', () => {
     const parent = lastParent();
     expect(parent.text).toMatch(/^❌ .*fail.sh: exit 3 in/);
     expect(threadText(parent.ts)).toMatch(/❌ `fail.sh` exited with code 3/);
+  });
+
+  it('without its living message (Slack refused it), the run still ends and its output comes as the end reply’s file', async () => {
+    world.slack.faults.fail('chat.postMessage', 'internal_error', 1, (args) => args.thread_ts !== undefined && args.blocks !== undefined);
+    await world.slash('U0ALICE', 'run backup.sh nightly');
+    await world.idle();
+    const parent = lastParent();
+    expect(parent.text).toMatch(/^✅ .*backup.sh nightly: exit 0 in/);
+    const thread = world.slack.replies('C0OPS', parent.ts);
+    expect(thread).toHaveLength(1);
+    expect(thread[0]!.text).toMatch(/^✅ `backup.sh nightly` exited with code 0/);
+    const file = world.slack.workspace.files.find((f) => f.threadTs === parent.ts)!;
+    expect(file.content.toString()).toContain('backup complete');
   });
 
   it('refuses bad arguments with the usage and the pattern that failed, and runs nothing', async () => {
@@ -116,18 +134,52 @@ describe('/ecs run', () => {
     expect(said).not.toMatch(/U0ALICE|C0OPS|see its thread/);
   });
 
-  it('cancels a run from the Cancel button: Ctrl-C, then the session ends, and the thread says so', async () => {
+  // slow.sh may run 40 minutes: detached, followed by the run workflow (a poll every 2 s here).
+  it('cancels a detached run from the Cancel button: the thread says so, the living message loses its button', async () => {
     const done = world.slash('U0ALICE', 'run slow.sh 30');
     await done;
-    const running = await world.slack.waitFor(() => world.slack.workspace.messages.C0OPS!.find((m) => m.text.startsWith('▶️ Running `slow.sh 30`')), 10_000);
+    const running = await world.slack.waitFor(
+      () => world.slack.workspace.messages.C0OPS!.find((m) => m.text.startsWith('▶️ Running `slow.sh 30`') && m.text.includes('step 1 of 30 done')),
+      10_000,
+    );
     const runId = /run `([a-z0-9]{6})`/.exec(running.text)![1]!;
     const click = await world.click('U0ALICE', 'C0OPS', running.ts, { action_id: 'ecs:cancel', value: runId });
     expect(click.statusCode).toBe(200);
+    // The cancel is stored once the click is answered: what the living message shows then.
+    const steps = (text: string) => (text.match(/step \d+ of 30 done/g) ?? []).length;
+    const shownAtCancel = steps(world.slack.message('C0OPS', running.ts)!.text);
+    // The clicker is told when it will stop: the workflow sees the cancel at its next poll.
+    const told = await world.slack.waitFor(() => world.slack.workspace.ephemerals.find((e) => e.text.includes(`Cancelling run \`${runId}\``)), 5_000);
+    expect(told).toMatchObject({ user: 'U0ALICE', source: 'response_url' });
+    expect(told.text).toContain('it runs detached and is checked every 2 s, so it stops at the next check');
     await world.idle();
     const parent = lastParent();
     expect(parent.text).toMatch(/^🚫 .*slow.sh 30: cancelled after/);
-    expect(threadText(parent.ts)).toMatch(/🛑 Cancelled by <@U0ALICE>/);
+    const thread = world.slack.replies('C0OPS', parent.ts);
+    expect(thread).toHaveLength(2); // the living message and the end
+    expect(thread[1]!.text).toMatch(/^🚫 Cancelled by <@U0ALICE> after [\d.]+ s; the script was interrupted/);
+    // The living message ends with the run: its last state, without its Cancel button.
+    expect(thread[0]!.text).toMatch(/^⏹️ `slow.sh 30` \(run `[a-z0-9]{6}`\) .* · cancelled after/);
+    expect(JSON.stringify(thread[0]!.blocks ?? [])).not.toContain('ecs:cancel');
+    // Seen at the workflow's next poll; what the script printed after that is in no message.
+    expect(steps(thread[0]!.text) - shownAtCancel).toBeLessThanOrEqual(4);
+    expect(thread[0]!.text).not.toContain('job finished');
   }, 40_000);
+
+  it('a click on the Cancel button of a run that has ended answers the clicker alone', async () => {
+    await world.slash('U0ALICE', 'run fail.sh');
+    await world.idle();
+    const parent = lastParent();
+    const living = world.slack.replies('C0OPS', parent.ts)[0]!;
+    const runId = /run `([a-z0-9]{6})`/.exec(living.text)![1]!;
+    const before = world.slack.workspace.messages.C0OPS!.length;
+    await world.click('U0ALICE', 'C0OPS', living.ts, { action_id: 'ecs:cancel', value: runId });
+    await world.idle();
+    expect(world.slack.workspace.messages.C0OPS!.length).toBe(before); // nothing new in the channel
+    const answer = world.slack.workspace.ephemerals.at(-1)!;
+    expect(answer).toMatchObject({ user: 'U0ALICE', source: 'response_url' });
+    expect(answer.text).toContain(`No run \`${runId}\` is in progress`);
+  });
 
   it('explains TargetNotConnectedException and points at /ecs verify', async () => {
     const undo = world.aws.faults.fail(

@@ -447,11 +447,13 @@ describe('end to end through the local world', () => {
     // The parent repeats the command as Slack sent it (already escaped) and the summary (escaped here).
     expectShownAsWritten(parent.text.replaceAll('`', ''), PIECES, ['<@U0ALICE>']);
     const thread = replies(parent.ts);
-    const live = thread.find((t) => t.startsWith('```'))!;
+    // The run's living message: a header line, then the output's code block.
+    const [header, ...block] = thread.find((t) => t.startsWith('⏹️'))!.split('\n');
+    const live = block.join('\n');
     expect(live).toContain('&lt;&lt;&lt;arg 1&gt;&gt;&gt;&lt;!channel&gt;');
     expect(live.split('```')).toHaveLength(3);
     expectShownAsWritten(live.replaceAll('\u200b', '').replaceAll('```', ''));
-    for (const line of thread.filter((t) => /^(▶️|✅)/.test(t))) expectShownAsWritten(line);
+    for (const line of [header!, ...thread.filter((t) => t.startsWith('✅'))]) expectShownAsWritten(line);
   });
 
   it('a deploy stopped by an AWS error carrying markup: the parent names it as text', async () => {

@@ -663,7 +663,8 @@ describe('local agent: a session end to end', () => {
   it('slow.sh reports progress over time', async () => {
     const { client } = await run('/work/slow.sh 2');
     expect(client.text).toMatch(
-      /^starting a job of 2s\r\n\r\[#{10} {10}\] 1\/2\r\nstep 1 of 2 done\r\n\r\[#{20}\] 2\/2\r\nstep 2 of 2 done\r\njob finished\r\n$/,
+      // Log lines above a bar redrawn with \r (no newline), cleared with ESC[K before each line.
+      /^starting a job of 2s\r\n\r\[ {20}\] 0\/2\r\x1b\[Kstep 1 of 2 done\r\n\r\[#{10} {10}\] 1\/2\r\x1b\[Kstep 2 of 2 done\r\n\r\[#{20}\] 2\/2\r\x1b\[Kjob finished\r\n$/,
     );
     const spread = client.arrivals.at(-1)!.at - client.arrivals[0]!.at;
     expect(spread).toBeGreaterThanOrEqual(900);

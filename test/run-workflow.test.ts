@@ -109,7 +109,14 @@ describe('detached runs followed by the durable workflow', () => {
     expect(result.getInvocations().length).toBeGreaterThanOrEqual(2);
 
     const thread = replies(input.parentTs);
-    expect(thread[0]).toMatch(/^▶️ Running `slow.sh 3` \(run `wf\d+`\) in `app` of task `\w+`, detached; new output every 5 min 0 s/);
+    // One living message, edited at each poll (never a new reply per poll), then the end.
+    expect(thread).toHaveLength(2);
+    const living = world.slack.replies('C0OPS', input.parentTs)[0]!;
+    expect(
+      living.history.some((e) => /^▶️ Running `slow.sh 3` \(run `wf\d+`\) in `app` of task `\w+` · .*\n_detached; new output every 5 min 0 s/.test(e.text)),
+    ).toBe(true);
+    expect(thread[0]).toMatch(/^⏹️ `slow.sh 3` \(run `wf\d+`\) in `app` of task `\w+` · exited with code 0 after/);
+    expect(JSON.stringify(living.blocks ?? [])).not.toContain('ecs:cancel');
     const text = thread.join('\n');
     const order = ['starting a job of 3s', 'step 1 of 3 done', 'step 2 of 3 done', 'step 3 of 3 done', 'job finished'].map((line) => text.indexOf(line));
     for (const [i, at] of order.entries()) {
@@ -121,8 +128,8 @@ describe('detached runs followed by the durable workflow', () => {
     expect(text).not.toContain('ECSCHATOPS_');
     expect(thread.at(-1)).toMatch(/^✅ `slow.sh 3` exited with code 0 after .+, \d+ B of output\.$/);
     expect(world.slack.message('C0OPS', input.parentTs)!.text).toMatch(/^✅ <@U0ALICE> ran `\/ecs run slow.sh 3` — slow.sh 3: exit 0 in/);
-    // The full output file is attached.
-    expect(world.slack.calls.some((c) => c.method.startsWith('files.') && JSON.stringify(c).includes(input.parentTs))).toBe(true);
+    // The living message showed all of it: no file.
+    expect(world.slack.calls.some((c) => c.method.startsWith('files.') && JSON.stringify(c).includes(input.parentTs))).toBe(false);
 
     expect(await state.get(input.lockKey!)).toBeUndefined();
     expect(await state.get(`run#${input.runId}`)).toBeUndefined();
@@ -150,7 +157,8 @@ describe('detached runs followed by the durable workflow', () => {
     expect(result.getResult()).toMatchObject({ outcome: 'cancelled' });
     expect(stepNames(result)).toContain('stop');
     const thread = replies(input.parentTs);
-    expect(thread.at(-1)).toMatch(/^🛑 Cancelled by <@U0BOB>: the script got Ctrl-C/);
+    expect(thread.at(-1)).toMatch(/^🚫 Cancelled by <@U0BOB> after .+; the script was interrupted/);
+    expect(thread).toHaveLength(2);
     expect(thread.join('\n')).not.toContain('job finished');
     expect(world.slack.message('C0OPS', input.parentTs)!.text).toMatch(/^🚫 .*slow.sh 30: cancelled after/);
     expect(await state.get(input.lockKey!)).toBeUndefined();
@@ -161,7 +169,7 @@ describe('detached runs followed by the durable workflow', () => {
     const input = await handOver('slow.sh', ['30'], { timeoutSeconds: 600, pollSeconds: 300 });
     const result = await run(input);
     expect(result.getResult()).toMatchObject({ outcome: 'failure', polls: 2 });
-    expect(replies(input.parentTs).at(-1)).toMatch(/^⏱️ Stopped after .*: the run reached its time limit \(10 min 0 s\)/);
+    expect(replies(input.parentTs).at(-1)).toMatch(/^⏱️ Stopped after .*: the run reached its time limit \(10 min 0 s\); the script was interrupted/);
   }, 60_000);
 
   it('the worker hands a long script to the workflow function and keeps the lock until the workflow ends', async () => {
@@ -188,7 +196,11 @@ describe('detached runs followed by the durable workflow', () => {
     const parent = world.slack.message('C0OPS', payload.parentTs)!;
     expect(parent.text).toMatch(/^✅ <@U0ALICE> ran `\/ecs run slow.sh 2` — slow.sh 2: exit 0 in/);
     const text = replies(payload.parentTs).join('\n');
-    expect(text).toMatch(/⏳ `slow.sh 2` \(run `[a-z0-9]{6}`\) may take up to 40 min 0 s, longer than one Lambda: it runs detached/);
+    // The worker's living message is the one the workflow goes on editing.
+    const thread = world.slack.replies('C0OPS', payload.parentTs);
+    expect(thread).toHaveLength(2);
+    expect(payload.progressTs).toBe(thread[0]!.ts);
+    expect(thread[0]!.history[0]!.text).toMatch(/⏳ `slow.sh 2` \(run `[a-z0-9]{6}`\) may take up to 40 min 0 s, longer than one Lambda: it runs detached/);
     expect(text).toContain('job finished');
     // A progress bar redrawn with \r is read whole: only its last state is a line of its own.
     expect(text).not.toMatch(/^\[#{1,9} *\] 1\/2$/m);

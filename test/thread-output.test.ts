@@ -168,6 +168,29 @@ describe('ThreadOutput', () => {
     expect(replies(first)[0]!.text).toBe('🔄 poll 2');
   });
 
+  it('posts a run’s end and its full output as one message: the file share with the end as its comment', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'thread-output-'));
+    try {
+      const path = join(dir, 'out.txt');
+      await writeFile(path, 'line 1\nline 2\n');
+      const out = await start();
+      await out.postWithFile('✅ `backup.sh` exited with code 0', { path, filename: 'output-abc123.txt', title: 'Full output (2 lines)' });
+      expect(replies(out)).toHaveLength(1);
+      expect(replies(out)[0]!.text).toBe('✅ `backup.sh` exited with code 0');
+      expect(replies(out)[0]!.files).toHaveLength(1);
+      expect(server.workspace.files.map((f) => [f.title, f.content.toString()])).toEqual([['Full output (2 lines)', 'line 1\nline 2\n']]);
+
+      // The file cannot go: the end is still said, and the thread learns the file is missing.
+      server.faults.fail('files.getUploadURLExternal', 'internal_error', 1);
+      await out.postWithFile('❌ `fail.sh` exited with code 3', { path, filename: 'output-def456.txt', title: 'Full output of fail.sh' });
+      expect(replies(out).at(-1)!.text).toBe('❌ `fail.sh` exited with code 3');
+      await out.finish({ outcome: 'failure', summary: 'fail.sh: exit 3' });
+      expect(replies(out).at(-1)!.text).toContain('Full output of fail.sh could not be attached');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('waits out a 429 on a living message’s edit and sends the latest state then', async () => {
     const out = await start();
     const living = (await out.living('a'))!;

@@ -14,3 +14,18 @@ export const median = (values: number[]): number =>
     [...values].sort((a, b) => a - b),
     50,
   );
+
+/** Runs a bench's main, stopping the process if it takes longer than `timeoutS` (a hung emulator). */
+export function runBench(name: string, main: () => Promise<void>, timeoutS: number): void {
+  const guard = setTimeout(() => {
+    console.error(`bench:${name} did not finish within ${timeoutS} s`);
+    process.exit(1);
+  }, timeoutS * 1000);
+  guard.unref();
+  main()
+    .catch((error: unknown) => {
+      console.error(error);
+      process.exitCode = 1;
+    })
+    .finally(() => clearTimeout(guard));
+}

@@ -1,4 +1,5 @@
 import { isAllowed } from '../auth/roles';
+import { formatDuration } from '../slack/format';
 import { HiddenRefusalError } from '../platform/errors';
 import type { AckAnswer } from './types';
 import type { CancelArgs } from './verbs/args';
@@ -15,6 +16,11 @@ export interface RunRecord extends Record<string, unknown> {
   channelId: string;
   threadTs?: string;
   startedAt: string;
+  /**
+   * A detached run (src/workflows/run.ts): the workflow sleeps between its follows and sees a
+   * cancel at the next one, this many seconds apart at most. Absent: the worker sees it at once.
+   */
+  checkedEverySeconds?: number;
 }
 
 /** Longer than the longest approval wait (7 days) plus a run. */
@@ -49,6 +55,8 @@ export const cancel: AckAnswer<CancelArgs> = async ({ runId }, { state, entry, i
       ? `Run \`${runId}\` is already being cancelled.`
       : waiting
         ? `🛑 Cancelled run \`${runId}\` (\`${run.script}\`, asked by <@${run.userId}>) while it waits for its approval: it will not start, even if approved.`
-        : `🛑 Cancelling run \`${runId}\` (\`${run.script}\`, started by <@${run.userId}>): the script gets Ctrl-C, then its session is ended. The thread will say when it has stopped.`,
+        : run.checkedEverySeconds
+          ? `🛑 Cancelling run \`${runId}\` (\`${run.script}\`, started by <@${run.userId}>): it runs detached and is checked every ${formatDuration(run.checkedEverySeconds * 1000)}, so it stops at the next check (Ctrl-C to its processes, then they are killed). The thread will say when it has stopped.`
+          : `🛑 Cancelling run \`${runId}\` (\`${run.script}\`, started by <@${run.userId}>): the script gets Ctrl-C now, then its session is ended. The thread will say when it has stopped.`,
   };
 };

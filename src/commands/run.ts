@@ -6,9 +6,10 @@ import { buildExecCommand, newNonce } from '../exec/command';
 import { connectExecSession, execPlace, startExecCommand } from '../exec/exec-once';
 import { OutputCleaner } from '../exec/output';
 import type { ExecSessionResult } from '../exec/session';
-import { cancelBlocks, endReport, outputSize } from '../exec/run-report';
+import { cancelledReport, endReport, outputSize, timedOutReport } from '../exec/run-report';
+import { endedView, OutputTail, runningView, type RunViewState } from '../exec/run-view';
 import { OutputSpool } from '../exec/spool';
-import { code, escapeText, typedCode } from '../slack/format';
+import { code, escapeText, formatBytes, formatDuration, typedCode } from '../slack/format';
 import type { RunRecord } from './cancel';
 import { pickExecTask } from '../exec/target';
 import { validateScriptArgs } from './script-args';
@@ -16,7 +17,6 @@ import { abandonRequest, announceRequest } from '../approval/announce';
 import { ruleFrom, type ApprovalRequest } from '../approval/types';
 import { UsageError, UserFacingError } from '../platform/errors';
 import { permalink } from '../slack/client';
-import { formatDuration } from '../slack/format';
 import { commandText } from '../slack/invocation';
 import type { RunWorkflowInput } from '../workflows/inputs';
 import type { WorkerHandler } from './verb';
@@ -24,9 +24,12 @@ import type { RunArgs } from './verbs/args';
 import type { CommandResult, WorkerContext } from '../worker/context';
 import { cancelKey, runKey, runLockKey, trackedKey as requestKeyFor } from '../platform/state-keys';
 
-const CANCEL_POLL_MS = 2000;
+/** How often a running script looks for a cancel: a cancel stops it within about 2 s. */
+const CANCEL_POLL_MS = 500;
 /** After Ctrl-C, how long the script gets to stop before its session is ended. */
-const INTERRUPT_GRACE_MS = 5000;
+const INTERRUPT_GRACE_MS = 1000;
+/** A quiet script's living message still shows its elapsed time moving on. */
+const TICK_MS = 10_000;
 /** Time kept back from the Lambda's deadline to report and upload. */
 const REPORT_RESERVE_MS = 60_000;
 /**
@@ -52,6 +55,11 @@ export const run: WorkerHandler<RunArgs> = async ({ script: name, args: values }
   const started = ctx.now();
   const { invocation } = ctx.job;
   const lock = runLockKey(name, script.target);
+  // Longer than ECS Exec's idle limit, or than this Lambda can wait, or waiting for an approval:
+  // detached, followed by the durable workflow, which then owns the lock and the run record and
+  // releases them at the end.
+  const detach =
+    script.requiresApproval || script.timeoutSeconds > DETACH_ABOVE_SECONDS || script.timeoutSeconds * 1000 > ctx.remainingMs() - REPORT_RESERVE_MS;
   const record: RunRecord = {
     runId,
     script: name,
@@ -61,6 +69,8 @@ export const run: WorkerHandler<RunArgs> = async ({ script: name, args: values }
     channelId: invocation.channelId,
     threadTs: ctx.out.parentTs,
     startedAt: new Date(started).toISOString(),
+    // A cancel tells when it will be seen: at once here, at the workflow's next poll when detached.
+    ...(detach ? { checkedEverySeconds: pollSecondsOf() } : {}),
   };
   // A run that waits for approval holds its lock (and run record) while it waits.
   const approvalSeconds = script.requiresApproval ? ctx.config.targets[script.target]!.deploy.expirySeconds : 0;
@@ -76,11 +86,6 @@ export const run: WorkerHandler<RunArgs> = async ({ script: name, args: values }
     return { outcome: 'failure', summary: `${escapeText(name)}: already running` };
   }
   await ctx.state.claim(runKey(runId), holdSeconds, record);
-  // Longer than ECS Exec's idle limit, or than this Lambda can wait, or waiting for an approval:
-  // detached, followed by the durable workflow, which then owns the lock and the run record and
-  // releases them at the end.
-  const detach =
-    script.requiresApproval || script.timeoutSeconds > DETACH_ABOVE_SECONDS || script.timeoutSeconds * 1000 > ctx.remainingMs() - REPORT_RESERVE_MS;
   let handedOff = false;
   try {
     if (detach) {
@@ -97,6 +102,9 @@ export const run: WorkerHandler<RunArgs> = async ({ script: name, args: values }
   }
 };
 
+/** Time between the run workflow's follows of a detached run. */
+const pollSecondsOf = () => Math.max(1, runWorkflowPollSeconds() || DEFAULT_POLL_SECONDS);
+
 /**
  * Hands the run to the durable workflow (src/handlers/run-workflow.ts) through the worker's
  * `startRunWorkflow` (src/workflows/start.ts: idempotent by the run id), asking for approval
@@ -105,7 +113,7 @@ export const run: WorkerHandler<RunArgs> = async ({ script: name, args: values }
 async function runDetached(ctx: WorkerContext, spec: RunSpec, lock: string | undefined): Promise<CommandResult> {
   const limit = formatDuration(spec.script.timeoutSeconds * 1000);
   const { invocation } = ctx.job;
-  const pollSeconds = Math.max(1, runWorkflowPollSeconds() || DEFAULT_POLL_SECONDS);
+  const pollSeconds = pollSecondsOf();
   const input: RunWorkflowInput = {
     runId: spec.runId,
     script: spec.name,
@@ -125,6 +133,10 @@ async function runDetached(ctx: WorkerContext, spec: RunSpec, lock: string | und
     timeoutSeconds: spec.script.timeoutSeconds,
     pollSeconds,
   };
+  // Without an approval to wait for, the run's living message is posted now and the workflow edits it.
+  const notice = `⏳ ${code(spec.label)} (run \`${spec.runId}\`) may take up to ${limit}, longer than one Lambda: it runs detached in the container, followed by a durable workflow. This message shows its latest output every ${formatDuration(pollSeconds * 1000)}; \`/ecs cancel ${spec.runId}\` stops it.`;
+  const living = spec.script.requiresApproval ? undefined : await ctx.out.living(notice);
+  if (living?.ts) input.progressTs = living.ts;
   // Stored before the workflow starts (it attaches its callback to it), shown after it started.
   const approval = spec.script.requiresApproval ? await storeApprovalRequest(ctx, spec) : undefined;
   try {
@@ -138,6 +150,7 @@ async function runDetached(ctx: WorkerContext, spec: RunSpec, lock: string | und
     await ctx.startRunWorkflow(payload);
   } catch (error) {
     if (approval) await ctx.approvals.requests.remove(approval.requestKey).catch(() => undefined);
+    await living?.close(`⏹️ ${code(spec.label)} (run \`${spec.runId}\`) did not start.`).catch(() => undefined);
     throw error;
   }
   if (approval) {
@@ -153,9 +166,6 @@ async function runDetached(ctx: WorkerContext, spec: RunSpec, lock: string | und
     );
     return { outcome: 'success', summary: `${escapeText(spec.label)}: waiting for approval (run ${spec.runId})`, continues: true };
   }
-  await ctx.out.post(
-    `⏳ ${code(spec.label)} (run \`${spec.runId}\`) may take up to ${limit}, longer than one Lambda: it runs detached in the container, followed by a durable workflow. New output appears here every ${formatDuration(pollSeconds * 1000)}; \`/ecs cancel ${spec.runId}\` stops it.`,
-  );
   return { outcome: 'success', summary: `${escapeText(spec.label)}: running detached (run ${spec.runId})`, continues: true };
 }
 
@@ -224,40 +234,75 @@ async function runInline(ctx: WorkerContext, spec: RunSpec): Promise<CommandResu
   const command = buildExecCommand({ path: spec.script.path, args: spec.args, nonce });
   const started = await startExecCommand(aws!, alias, place, command);
 
-  const running = `▶️ Running ${code(spec.label)} (run \`${spec.runId}\`) in ${code(where.container)} of task ${code(where.taskId.slice(0, 12))}; it stops after ${formatDuration(spec.script.timeoutSeconds * 1000)}.`;
-  await out.post(running, cancelBlocks(running, spec.runId));
-
-  const session = await connectExecSession(aws!, place, started, ctx.logger);
-
   const cleaner = new OutputCleaner({ nonce });
   const spool = await OutputSpool.create();
-  out.useLogFile(); // the spool is the full log
-  session.on('output', (chunk) => {
-    const lines = cleaner.push(chunk);
-    if (lines.length) {
-      spool.write(lines);
-      out.write(`${lines.join('\n')}\n`);
-    }
+  const tail = new OutputTail();
+  const view = (): RunViewState => ({
+    label: spec.label,
+    runId: spec.runId,
+    place: where,
+    elapsedMs: ctx.now() - spec.started,
+    bytes: spool.bytes,
+    tail,
+    partial: cleaner.partial,
+    note: `it stops after ${formatDuration(spec.script.timeoutSeconds * 1000)}`,
   });
+  const show = () => {
+    const v = runningView(view());
+    living?.update(v.text, v.blocks);
+  };
+  const first = runningView(view());
+  // One message for the whole run, edited in place; the run goes on if Slack cannot take it.
+  const living = await out.living(first.text, first.blocks).catch((error: unknown) => {
+    // The script has started: it runs and reports without its living message, output in the file.
+    ctx.logger.warn('living message not posted', { error });
+    return undefined;
+  });
+
+  let session: Awaited<ReturnType<typeof connectExecSession>>;
+  try {
+    session = await connectExecSession(aws!, place, started, ctx.logger);
+  } catch (error) {
+    // The error is the worker's to report; nothing of the run is left behind, no button either.
+    await living?.close(endedView(view(), 'could not connect')).catch(() => undefined);
+    await spool.cleanup().catch(() => undefined);
+    throw error;
+  }
 
   let stopReason: 'cancelled' | 'timeout' | undefined;
   let cancelledBy: string | undefined;
-  const stop = async (why: 'cancelled' | 'timeout') => {
+  let sessionEnded = false;
+  session.on('output', (chunk) => {
+    const lines = cleaner.push(chunk);
+    spool.write(lines);
+    // Once a stop is asked for, output goes to the file only (after the marker that says so).
+    if (stopReason) return;
+    tail.add(lines);
+    show();
+  });
+  const stop = (why: 'cancelled' | 'timeout') => {
     if (stopReason) return;
     stopReason = why;
+    spool.write([
+      `--- ${why === 'cancelled' ? `cancel asked${cancelledBy ? ` by ${cancelledBy}` : ''}` : 'time limit reached'} after ${formatDuration(ctx.now() - spec.started)}: output below came after it ---`,
+    ]);
     session.interrupt();
-    setTimeout(() => void session.terminate(), INTERRUPT_GRACE_MS).unref();
+    setTimeout(() => {
+      sessionEnded = true;
+      void session.terminate();
+    }, INTERRUPT_GRACE_MS).unref();
   };
   const deadline = Math.min(spec.script.timeoutSeconds * 1000, Math.max(10_000, ctx.remainingMs() - REPORT_RESERVE_MS));
-  const timer = setTimeout(() => void stop('timeout'), deadline);
+  const timer = setTimeout(() => stop('timeout'), deadline);
   const poll = setInterval(() => {
     void ctx.state.get<{ by?: string }>(cancelKey(spec.runId)).then((c) => {
-      if (c) {
-        cancelledBy = c.by;
-        void stop('cancelled');
-      }
+      if (!c) return;
+      cancelledBy = c.by;
+      stop('cancelled');
     });
   }, CANCEL_POLL_MS);
+  // The elapsed time moves on while a script is quiet.
+  const tick = setInterval(() => stopReason || show(), TICK_MS);
 
   let result: ExecSessionResult;
   try {
@@ -265,29 +310,19 @@ async function runInline(ctx: WorkerContext, spec: RunSpec): Promise<CommandResu
   } finally {
     clearTimeout(timer);
     clearInterval(poll);
+    clearInterval(tick);
   }
   const rest = cleaner.end();
-  if (rest.length) {
-    spool.write(rest);
-    out.write(`${rest.join('\n')}\n`);
-  }
+  spool.write(rest);
+  if (!stopReason) tail.add(rest);
   const logFile = await spool.close();
-  const took = formatDuration(ctx.now() - spec.started);
+  const endedAt = ctx.now();
+  const took = formatDuration(endedAt - spec.started);
   const size = outputSize(spool);
   const cleanup = () => spool.cleanup();
   const exit = cleaner.exitCode;
   await ctx.state.release(cancelKey(spec.runId)).catch(() => undefined);
 
-  if (stopReason === 'cancelled') {
-    await out.post(
-      `🛑 Cancelled${cancelledBy ? ` by <@${cancelledBy}>` : ''}: the script got Ctrl-C and its session was ended after ${took}${exit !== undefined ? ` (exit code ${exit})` : ''}.`,
-    );
-    return { outcome: 'cancelled', summary: `${escapeText(spec.label)}: cancelled after ${took}`, logFile, cleanup };
-  }
-  if (stopReason === 'timeout') {
-    await out.post(`⏱️ Stopped after ${took}: the run reached its time limit (${formatDuration(deadline)}). The script got Ctrl-C, then its session was ended.`);
-    return { outcome: 'failure', summary: `${escapeText(spec.label)}: stopped at the time limit after ${took}`, logFile, cleanup };
-  }
   const why =
     exit !== undefined
       ? undefined
@@ -296,7 +331,21 @@ async function runInline(ctx: WorkerContext, spec: RunSpec): Promise<CommandResu
         : result.reason === 'error'
           ? `the session failed (${escapeText(result.error?.message ?? 'unknown error')})`
           : 'the session ended without the script reporting its exit status';
-  const end = endReport(spec.label, exit, took, size, why);
-  await out.post(end.text);
-  return { outcome: end.outcome, summary: end.summary, logFile, cleanup };
+  const end =
+    stopReason === 'cancelled'
+      ? cancelledReport(spec.label, { by: cancelledBy, took, exit, interrupted: !sessionEnded })
+      : stopReason === 'timeout'
+        ? timedOutReport(spec.label, { took, limit: formatDuration(deadline), interrupted: !sessionEnded })
+        : endReport(spec.label, exit, took, size, why);
+  await living?.close(endedView({ ...view(), elapsedMs: endedAt - spec.started }, end.ended));
+  // The file whenever the living message could not show all of it (or output came after a stop).
+  const complete = living !== undefined && !tail.leftOut && spool.lines <= tail.lines.length + (stopReason ? 1 : 0);
+  if (complete || spool.bytes === 0) await out.post(end.text);
+  else
+    await out.postWithFile(end.text, {
+      path: logFile,
+      filename: `output-${spec.runId}.txt`,
+      title: `Full output of ${spec.label} (${spool.lines} lines, ${formatBytes(spool.bytes)})`,
+    });
+  return { outcome: end.outcome, summary: end.summary, cleanup };
 }

@@ -20,18 +20,53 @@ export function endReport(
   took: string,
   size: string,
   why = 'the script ended without reporting its exit status',
-): { text: string; outcome: Outcome; summary: string } {
+): RunEnd {
   if (exit === undefined) {
     return {
+      ended: 'ended, exit code unknown',
       text: `❓ Exit code unknown: ${why}. This is reported as a failure; check the container before running it again.`,
       outcome: 'failure',
       summary: `${escapeText(label)}: exit code unknown after ${took}`,
     };
   }
   return {
+    ended: `exited with code ${exit}`,
     text: `${exit === 0 ? '✅' : '❌'} ${code(label)} exited with code ${exit} after ${took}${size ? `, ${size}` : ''}.`,
     outcome: exit === 0 ? 'success' : 'failure',
     summary: `${escapeText(label)}: exit ${exit} in ${took}`,
+  };
+}
+
+/** How a run ended: its end reply, the word for its living message, the parent's outcome and summary. */
+export interface RunEnd {
+  text: string;
+  /** "exited with code 0", "cancelled": the living message's last state says it. */
+  ended: string;
+  outcome: Outcome;
+  summary: string;
+}
+
+/** How a stopped script went: it stopped on Ctrl-C, or its session (or process group) had to be ended. */
+const stoppedHow = (interrupted: boolean, exit?: number) =>
+  interrupted ? `the script was interrupted${exit !== undefined ? ` (exit code ${exit})` : ''}` : 'the script did not stop on Ctrl-C, so it was ended';
+
+/** The end of a run someone cancelled (`by` a Slack user id, when known). */
+export function cancelledReport(label: string, r: { by?: string | undefined; took: string; exit?: number | undefined; interrupted: boolean }): RunEnd {
+  return {
+    text: `🚫 Cancelled${r.by ? ` by <@${r.by}>` : ''} after ${r.took}; ${stoppedHow(r.interrupted, r.exit)}.`,
+    ended: 'cancelled',
+    outcome: 'cancelled',
+    summary: `${escapeText(label)}: cancelled after ${r.took}`,
+  };
+}
+
+/** The end of a run stopped at its time limit. */
+export function timedOutReport(label: string, r: { took: string; limit: string; interrupted: boolean; exit?: number | undefined }): RunEnd {
+  return {
+    text: `⏱️ Stopped after ${r.took}: the run reached its time limit (${r.limit}); ${stoppedHow(r.interrupted, r.exit)}.`,
+    ended: 'stopped at its time limit',
+    outcome: 'failure',
+    summary: `${escapeText(label)}: stopped at the time limit after ${r.took}`,
   };
 }
 

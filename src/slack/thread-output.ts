@@ -293,6 +293,30 @@ export class ThreadOutput {
     };
   }
 
+  /**
+   * A reply that carries a file (a run's full output): `text` is the file share's comment, so the
+   * reply and its file are one message. If the file cannot go, `text` is posted alone and the
+   * thread is told the file is missing (finish says so).
+   */
+  async postWithFile(text: string, file: UploadFile): Promise<void> {
+    this.current = undefined;
+    const shared = await this.exclusive(async () => {
+      await this.drainLive(false);
+      try {
+        const signal = AbortSignal.timeout(Math.max(this.remainingMs() - SAFETY_MARGIN_MS, 1000));
+        await this.call('files.upload', () =>
+          uploadFiles(this.client, { channelId: this.channel, threadTs: this.parentTs, initialComment: clip(text, MAX_TEXT), files: [file], signal }),
+        );
+        return true;
+      } catch (err) {
+        this.problems.push(`${file.title ?? file.filename} could not be attached: ${reason(err)}`);
+        this.logger?.error('file share failed; posting its comment alone', { error: err });
+        return false;
+      }
+    });
+    if (!shared) await this.post(text);
+  }
+
   /** Appends to the live log. Synchronous: text is buffered and sent by a background pump. */
   write(text: string): void {
     if (!text) return;

@@ -62,4 +62,6 @@ export interface RunWorkflowInput {
   path?: string;
   /** A script declared requiresApproval: its request, decided before the script starts. */
   approval?: { requestKey: string; requestedAt: number; deadline: number };
+  /** The run's living message the worker already posted: the workflow edits it instead of posting one. */
+  progressTs?: string;
 }

@@ -27,9 +27,10 @@ import type { Approvals } from '../approval/approvals';
 import { UserFacingError } from '../platform/errors';
 import type { Logger } from '../platform/logger';
 import type { StateStore } from '../platform/state';
-import { code, escapeText, formatDuration } from '../slack/format';
+import { code, escapeText, formatBytes, formatDuration } from '../slack/format';
 import { ThreadOutput, type Outcome } from '../slack/thread-output';
-import { cancelBlocks, endReport, outputSize } from '../exec/run-report';
+import { cancelledReport, endReport, outputSize, timedOutReport } from '../exec/run-report';
+import { endedView, OutputTail, runningView, type RunViewState } from '../exec/run-view';
 import type { RunWorkflowInput } from './inputs';
 import { pickExecTask } from '../exec/target';
 import { cancelKey, runKey, runPostKey } from '../platform/state-keys';
@@ -58,11 +59,14 @@ export interface RunWorkflowDeps {
 }
 
 /** Checkpointed result of `start`. */
-type StartResult = { ok: true; place: ExecPlace } | { ok: false; message: string; cancelled?: boolean };
+type StartResult = { ok: true; place: ExecPlace; livingTs?: string } | { ok: false; message: string; cancelled?: boolean };
 
 /** Checkpointed result of one `follow-N` step. */
 interface FollowResult {
   offset: number;
+  /** The lines the living message shows, and whether earlier ones left it (then the file goes with the end). */
+  tail: string[];
+  leftOut: boolean;
   exitCode?: number;
   stop?: 'cancelled' | 'timeout';
   cancelledBy?: string;
@@ -125,8 +129,28 @@ export function createRunWorkflow(deps: RunWorkflowDeps) {
         throw error;
       }
     };
-    /** Reads the output since `offset` (and the exit status once written) and posts it to the thread. */
-    const follow = async (offset: number, key: string): Promise<{ offset: number; exitCode?: number }> => {
+    /** The living message's state after `offset` bytes, `shown` the lines it shows. */
+    const view = (offset: number, shown: OutputTail, place = (started as { place: ExecPlace }).place): RunViewState => ({
+      label,
+      runId: input.runId,
+      place,
+      elapsedMs: now() - input.startedAt,
+      bytes: offset,
+      tail: shown,
+      note: `detached; new output every ${formatDuration(input.pollSeconds * 1000)}, it stops after ${formatDuration(input.timeoutSeconds * 1000)}`,
+    });
+    /** Edits the living message a previous step posted (an edit: safe to repeat). */
+    const showProgress = async (state: RunViewState) => {
+      const ts = started.ok ? started.livingTs : undefined;
+      if (!ts) return;
+      const out = await thread();
+      const v = runningView(state);
+      const living = await out.living(v.text, v.blocks, ts);
+      living?.update(v.text, v.blocks);
+      await out.flush();
+    };
+    /** Reads the output since `offset` and the exit status once written. */
+    const follow = async (offset: number): Promise<{ offset: number; output: string[]; exitCode?: number }> => {
       const place = started.ok ? started.place : undefined;
       const nonce = newNonce();
       const res = await withAws((aws) =>
@@ -143,14 +167,7 @@ export function createRunWorkflow(deps: RunWorkflowDeps) {
       const { output, size } = readFollow(res.lines, nonce);
       // Without the size line the session ended early: throwing makes the step retry from `offset`.
       if (size === undefined) throw new Error(`follow session ended without its size line (${res.reason}${res.error ? `: ${res.error.message}` : ''})`);
-      if (output.length) {
-        await once(key, async () => {
-          const out = await thread();
-          out.write(`${output.join('\n')}\n`);
-          await out.flush();
-        });
-      }
-      return { offset: size, ...(res.exitCode !== undefined ? { exitCode: res.exitCode } : {}) };
+      return { offset: size, output, ...(res.exitCode !== undefined ? { exitCode: res.exitCode } : {}) };
     };
 
     // ---- approval (scripts declared requiresApproval) ----------------------------------------
@@ -203,9 +220,15 @@ export function createRunWorkflow(deps: RunWorkflowDeps) {
                     message: `The script could not be started in ${code(place.container)}${said ? `: ${escapeText(said)}` : ` (${res.reason})`}.`,
                   };
                 }
-                const text = `▶️ Running ${code(label)} (run \`${input.runId}\`) in ${code(place.container)} of task ${code(place.taskId.slice(0, 12))}, detached; new output every ${formatDuration(input.pollSeconds * 1000)}, it stops after ${formatDuration(input.timeoutSeconds * 1000)}.`;
-                await once('start', async () => void (await (await thread()).post(text, cancelBlocks(text, input.runId))));
-                return { ok: true as const, place };
+                const first = runningView(view(0, new OutputTail(), place));
+                const out = await thread();
+                // The worker's living message when it posted one; otherwise (after an approval) one posted now.
+                let livingTs = input.progressTs;
+                if (livingTs) {
+                  (await out.living(first.text, first.blocks, livingTs))?.update(first.text, first.blocks);
+                  await out.flush();
+                } else await once('start', async () => void (livingTs = (await out.living(first.text, first.blocks))?.ts));
+                return { ok: true as const, place, ...(livingTs ? { livingTs } : {}) };
               });
             } catch (error) {
               if (error instanceof UserFacingError) return { ok: false, message: error.userMessage };
@@ -218,6 +241,7 @@ export function createRunWorkflow(deps: RunWorkflowDeps) {
 
     // ---- follow until the script ends, is cancelled or reaches its time limit -----------------
     let offset = 0;
+    let shown: Pick<FollowResult, 'tail' | 'leftOut'> = { tail: [], leftOut: false };
     let exitCode: number | undefined;
     let stop: FollowResult['stop'];
     let cancelledBy: string | undefined;
@@ -228,24 +252,31 @@ export function createRunWorkflow(deps: RunWorkflowDeps) {
       polls++;
       const poll = polls;
       const from = offset;
+      const before = shown;
       const r: FollowResult = await context.step(
         `follow-${poll}`,
         async () => {
-          const read = await follow(from, `follow-${poll}`);
-          if (read.exitCode !== undefined) return read;
+          const { output, ...read } = await follow(from);
+          const tail = new OutputTail(before.tail, before.leftOut);
+          tail.add(output);
+          const result = { ...read, tail: [...tail.lines], leftOut: tail.leftOut };
+          if (read.exitCode !== undefined) return result;
           const cancel = await deps.state.get<{ by?: string }>(cancelKey(input.runId));
-          if (cancel) return { ...read, stop: 'cancelled' as const, ...(cancel.by ? { cancelledBy: cancel.by } : {}) };
-          if (poll >= limit) return { ...read, stop: 'timeout' as const };
-          return read;
+          if (cancel) return { ...result, stop: 'cancelled' as const, ...(cancel.by ? { cancelledBy: cancel.by } : {}) };
+          if (poll >= limit) return { ...result, stop: 'timeout' as const };
+          await showProgress(view(read.offset, tail));
+          return result;
         },
         { retryStrategy: RETRY },
       );
       offset = r.offset;
+      shown = { tail: r.tail, leftOut: r.leftOut };
       exitCode = r.exitCode;
       stop = r.stop;
       cancelledBy = r.cancelledBy;
     }
 
+    let outputAfterStop = false;
     // ---- stop: interrupt the process group, then read what is left ----------------------------
     if (stop) {
       const from = offset;
@@ -263,10 +294,13 @@ export function createRunWorkflow(deps: RunWorkflowDeps) {
               logger,
             }),
           );
-          return follow(from, 'stop');
+          // What came after the stop goes to the file only, not into the living message.
+          const { output, ...read } = await follow(from);
+          return { ...read, after: output.length };
         },
         { retryStrategy: RETRY },
       );
+      outputAfterStop = r.after > 0;
       offset = r.offset;
       exitCode = r.exitCode;
     }
@@ -275,33 +309,30 @@ export function createRunWorkflow(deps: RunWorkflowDeps) {
     return context.step(
       'finish',
       async (): Promise<RunWorkflowResult> => {
-        const took = formatDuration(now() - input.startedAt);
+        const endedAt = now();
+        const took = formatDuration(endedAt - input.startedAt);
+        // The script ended on its own once its status was written; otherwise its group was killed.
+        const interrupted = exitCode !== undefined;
         const report = refusal
-          ? { text: `🚫 Not run: ${refusal}. Nothing was started.`, outcome: 'cancelled' as const, summary: `not run: ${refusal}` }
+          ? { text: `🚫 Not run: ${refusal}. Nothing was started.`, outcome: 'cancelled' as const, summary: `not run: ${refusal}`, ended: 'not run' }
           : !started.ok
             ? {
                 text: `${started.cancelled ? '🚫' : '❌'} ${started.message}`,
                 outcome: started.cancelled ? ('cancelled' as const) : ('failure' as const),
                 summary: started.message.split('\n')[0]!,
+                ended: 'not started',
               }
             : stop === 'cancelled'
-              ? {
-                  text: `🛑 Cancelled${cancelledBy ? ` by <@${cancelledBy}>` : ''}: the script got Ctrl-C (its process group was interrupted, then killed) after ${took}${exitCode !== undefined ? ` (exit code ${exitCode})` : ''}.`,
-                  outcome: 'cancelled' as const,
-                  summary: `${escapeText(label)}: cancelled after ${took}`,
-                }
+              ? cancelledReport(label, { by: cancelledBy, took, exit: exitCode, interrupted })
               : stop === 'timeout'
-                ? {
-                    text: `⏱️ Stopped after ${took}: the run reached its time limit (${formatDuration(input.timeoutSeconds * 1000)}). The script got Ctrl-C, then it was killed.`,
-                    outcome: 'failure' as const,
-                    summary: `${escapeText(label)}: stopped at the time limit after ${took}`,
-                  }
+                ? timedOutReport(label, { took, limit: formatDuration(input.timeoutSeconds * 1000), interrupted, exit: exitCode })
                 : undefined;
 
+        // The whole output file, only when the living message could not show all of it (or is missing).
+        const needFile = started.ok && offset > 0 && (shown.leftOut || outputAfterStop || !started.livingTs);
         let spool: OutputSpool | undefined;
         let logFile: string | undefined;
-        if (started.ok) {
-          // The whole output file, for the attachment: the thread got it in pieces, poll by poll.
+        if (needFile) {
           spool = await OutputSpool.create();
           const s = spool;
           const nonce = newNonce();
@@ -325,7 +356,7 @@ export function createRunWorkflow(deps: RunWorkflowDeps) {
           logFile = await spool.close();
           if (res?.exitCode !== 0) logFile = undefined;
         }
-        const size = spool ? outputSize(spool) : '';
+        const size = spool ? outputSize(spool) : `${formatBytes(offset)} of output`;
         const end = report ?? endReport(label, exitCode, took, size);
         // The record first, then the locks, then the message: whoever sees the end finds them done.
         await deps
@@ -344,8 +375,24 @@ export function createRunWorkflow(deps: RunWorkflowDeps) {
         if (input.lockKey) await deps.state.release(input.lockKey, { runId: input.runId }).catch(() => undefined);
         try {
           const out = await thread();
-          await once('finish', async () => void (await out.post(end.text)));
-          await out.finish({ outcome: end.outcome, summary: end.summary, ...(logFile ? { logFile } : {}) });
+          // The living message ends with the run, without its Cancel button.
+          const livingTs = started.ok ? started.livingTs : input.progressTs;
+          if (livingTs) {
+            const last = started.ok
+              ? endedView({ ...view(offset, new OutputTail(shown.tail, shown.leftOut)), elapsedMs: endedAt - input.startedAt }, end.ended)
+              : `⏹️ ${code(label)} (run \`${input.runId}\`): ${end.ended}.`;
+            await (await out.living(last, undefined, livingTs))?.close(last);
+          }
+          await once('finish', async () => {
+            if (logFile)
+              await out.postWithFile(end.text, {
+                path: logFile,
+                filename: `output-${input.runId}.txt`,
+                title: `Full output of ${label} (${spool?.lines} lines, ${formatBytes(spool?.bytes ?? offset)})`,
+              });
+            else await out.post(end.text);
+            await out.finish({ outcome: end.outcome, summary: end.summary });
+          });
         } finally {
           await spool?.cleanup().catch(() => undefined);
         }
