@@ -135,8 +135,9 @@ describe('playground in Chromium', () => {
     const text = (await thread.textContent())!;
     expect(text).toContain('Backing up database');
     expect(text).toContain('dumping tables... 100%');
-    expect(text).toMatch(/Running backup.sh nightly \(run [a-z0-9]{6}\)/);
-    expect(await thread.getByRole('button', { name: 'Cancel' }).count()).toBe(1);
+    // One living message that ended with the run (its Cancel button gone with it), then the end.
+    expect(text).toMatch(/⏹️ backup.sh nightly \(run [a-z0-9]{6}\) in app of task \w+ · exited with code 0/);
+    expect(await thread.getByRole('button', { name: 'Cancel' }).count()).toBe(0);
   });
 
   it('shows Slack markup as Slack does: mentions, broadcasts, channels, links, entities, and nothing as HTML', async () => {
