@@ -60,10 +60,11 @@ async function requestDeploy(ctx: WorkerContext, input: PlanInput & { action: De
   const key = requestKey(invocation.channelId, ctx.out.parentTs);
   // What to undo if a later step fails: nothing stored yet, a stored request, or a started workflow.
   let phase: 'planning' | 'stored' | 'started' = 'planning';
+  // One reply for the plan: what is being read, then what was found and that approval is asked.
+  const reading = `🔎 Planning: reading \`${target.service}\` in \`${target.cluster}\` (${target.region})${input.action === 'deploy' ? ' and checking the image' : ''}…`;
+  const planMessage = await ctx.out.living(reading);
+  let found = '';
   try {
-    await ctx.out.post(
-      `🔎 Planning: reading \`${target.service}\` in \`${target.cluster}\` (${target.region})${input.action === 'deploy' ? ' and checking the image' : ''}…`,
-    );
     const history = input.action === 'rollback' && !input.revision ? await ctx.deployHistory.list(target.alias) : [];
     const { plan, notes } = await planDeploy(ctx.aws!, target, { ...input, history });
     const now = ctx.now();
@@ -88,7 +89,8 @@ async function requestDeploy(ctx: WorkerContext, input: PlanInput & { action: De
       rule: ruleFrom(settings, now),
       requestedAt: new Date(now).toISOString(),
     };
-    if (notes.length) await ctx.out.post(notes.join('\n'));
+    found = notes.join('\n');
+    planMessage?.update(`${reading}\n${found}`);
     // Tracked before the message says "react here", so no early reaction is dropped by the ingress.
     if (!(await ctx.approvals.requests.create(request, lockSeconds(settings.expirySeconds, settings.timeoutSeconds) + 86_400)))
       throw new Error(`a deploy request already exists for message ${key}`);
@@ -117,11 +119,13 @@ async function requestDeploy(ctx: WorkerContext, input: PlanInput & { action: De
     phase = 'started';
     await ctx.state.refresh(lockKey, lockSeconds(settings.expirySeconds, settings.timeoutSeconds), { deployId });
     await announceRequest(ctx.slack, request, ctx.logger);
-    await ctx.out.post(
-      `🗳️ Approval requested above: ${request.rule.required} approval${request.rule.required > 1 ? 's' : ''} needed until ${new Date(request.rule.deadline).toISOString().slice(11, 16)} UTC. Progress will appear here.`,
-    );
+    const asked = `🗳️ Approval requested above: ${request.rule.required} approval${request.rule.required > 1 ? 's' : ''} needed until ${new Date(request.rule.deadline).toISOString().slice(11, 16)} UTC. Progress will appear here.`;
+    if (planMessage) await planMessage.close([found, asked].filter(Boolean).join('\n'));
+    else await ctx.out.post([found, asked].filter(Boolean).join('\n'));
     return { outcome: 'success', summary: `deploy ${deployId}: waiting for approval`, continues: true };
   } catch (error) {
+    // What was found stays; the error follows below it.
+    await planMessage?.close([`${reading.replace(/…$/, '')}: stopped.`, found].filter(Boolean).join('\n')).catch(() => undefined);
     if (phase === 'started') {
       // The workflow owns the request and the lock: withdrawing the request ends it and frees both.
       await abandonRequest(ctx.approvals, ctx.logger, key, ctx.now()).catch(() => undefined);

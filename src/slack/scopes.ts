@@ -20,6 +20,7 @@ export const METHOD_SCOPES: Readonly<Record<string, readonly string[]>> = {
   'chat.postEphemeral': ['chat:write'],
   'chat.getPermalink': [], // Slack: no scope required
   'reactions.add': ['reactions:write'], // the approval request's reaction choices
+  'reactions.remove': ['reactions:write'], // …taken away once the request is decided
   'files.getUploadURLExternal': ['files:write'], // output too long for a message goes to the thread as a file
   'files.completeUploadExternal': ['files:write'],
   'users.info': ['users:read'], // `/ecs allow` grants roles only to human members of the workspace
