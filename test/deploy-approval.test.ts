@@ -194,11 +194,7 @@ describe('approval by reaction', () => {
     expect(await status(request)).toMatchObject({ status: 'approved', approvals: ['U0BOB', 'U0CAROL'] });
     expect(sent).toHaveLength(1);
     const notes = slackCalls.filter((c) => c.method === 'chat.postMessage').map((c) => String(c.args.text));
-    expect(notes).toEqual([
-      '👍 <@U0BOB> approved (1 of 2).',
-      '↩️ <@U0BOB> withdrew their approval (0 of 2).',
-      '👍 <@U0BOB> approved (1 of 2).',
-    ]);
+    expect(notes).toEqual(['👍 <@U0BOB> approved (1 of 2).', '↩️ <@U0BOB> withdrew their approval (0 of 2).', '👍 <@U0BOB> approved (1 of 2).']);
     // The decision is on the message (a deploy's thread opens its rollout with who approved), and the
     // bot's own choices are gone: what is left under the message counts people only.
     expect(slackCalls.filter((c) => c.method === 'chat.update').at(-1)!.args.text).toContain('👍 Approved by <@U0BOB>, <@U0CAROL>: deploying');

@@ -37,6 +37,7 @@ afterAll(async () => {
 });
 
 const CHANNEL = 'C0OPS';
+type Reply = ReturnType<typeof world.slack.replies>[number];
 const ephemeral = (res: { body: string }) => (JSON.parse(res.body) as { text: string }).text;
 const parents = () => (world.slack.workspace.messages[CHANNEL] ?? []).filter((m) => !m.threadTs || m.threadTs === m.ts);
 const threadText = (ts: string) =>
@@ -163,10 +164,39 @@ describe('/ecs deploy', () => {
     await world.react('U0BOB', CHANNEL, request.ts, 'white_check_mark');
     const end = await finished(request.ts);
     expect(end, threadText(request.ts)).toMatch(/^❌ .* rolled back to `web:\d+`/);
-    const thread = threadText(request.ts);
-    expect(thread).toMatch(/🛑 task `[0-9a-f]{12}` stopped: Essential container in task exited/);
-    expect(thread).toMatch(/Stop reasons: “Essential container in task exited/);
-    expect(thread).toContain('Rolled back');
+    const replies = world.slack.replies(CHANNEL, request.ts);
+    // What a person must notice, and no more: the plan, the rollout (one message edited in place),
+    // its failure, the rollback (the same), the end with the full record attached.
+    expect(
+      replies.map((r) => r.text.split('\n')[0]!.slice(0, 2)),
+      threadText(request.ts),
+    ).toHaveLength(5);
+    const [plan, rollout, failure, rollback, ending] = replies as [Reply, Reply, Reply, Reply, Reply];
+    expect(plan.text).toContain('🗳️ Approval requested above');
+    expect(rollout.text).toMatch(/^👍 Approved by <@U0BOB> · 📝 Registered `web:\d+` .* · 🚀 `UpdateService` called at/);
+    expect(rollout.text).toMatch(/^❌ failed: ECS deployment circuit breaker/m);
+    expect(rollout.text).toMatch(/^new `web:\d+`: 0\/2 running, 4 failed/m);
+    expect(rollout.text).toMatch(/^previous `web:\d+`: 2\/2 running$/m);
+    expect(rollout.text).toContain('|service web>');
+    expect(rollout.history.length).toBeGreaterThan(2); // edited in place as the rollout went on
+    // Each stopped task, linked to the console, with its container's log stream.
+    expect(failure.text).toMatch(/^❌ ECS deployment circuit breaker/);
+    expect(failure.text).toMatch(
+      /^• <https:\/\/us-east-1\.console\.aws\.amazon\.com\/ecs\/v2\/clusters\/main\/tasks\/[0-9a-f]{32}\/configuration\?region=us-east-1\|task [0-9a-f]{12}> \(<https:\/\/us-east-1\.console\.aws\.amazon\.com\/cloudwatch\/home\?region=us-east-1#logsV2:log-groups\/log-group\/\$252Fecs\$252Fweb\/log-events\/web\$252Fapp\$252F[0-9a-f]{32}\|app logs>\): Essential container in task exited/m,
+    );
+    expect(failure.text.match(/^• /gm)).toHaveLength(4);
+    expect(failure.text).toMatch(/↩️ .*rolling back to `web:\d+`/i);
+    expect(rollback.text).toMatch(/^↩️ Rolling `web` back to `web:\d+`\n✅ completed/);
+    // While it ran, it named the failed deployment it replaced.
+    expect(rollback.history.map((h) => h.text).join('\n')).toMatch(/^failed `web:\d+`: 0\/\d running, 4 failed$/m);
+    expect(ending.text).toContain('Rolled back');
+    expect(ending.files).toHaveLength(1);
+    const record = world.slack.workspace.files.find((f) => f.id === ending.files[0])!.content.toString();
+    expect(record).toMatch(/^Rollout of web \(deploy \w+\)\n/);
+    expect(record).toMatch(/^🛑 task `[0-9a-f]{12}` stopped: Essential container in task exited/m);
+    expect(record).toMatch(/\nRollback\n[\s\S]*has reached a steady state\./);
+    // Only people's reactions are left under the decided request.
+    expect(world.slack.message(CHANNEL, request.ts)!.reactions).toEqual([{ name: 'white_check_mark', users: ['U0BOB'] }]);
     expect(await serviceTaskDefinition()).toBe(before);
   });
 
@@ -370,7 +400,8 @@ describe('/ecs deploy', () => {
 
   it('when the request cannot be shown in Slack, it is withdrawn: the workflow ends and frees the lock', async () => {
     const updates = ecsCalls('UpdateService').length;
-    world.slack.faults.fail('chat.update', 'internal_error', 1); // the update that would show the request
+    // The update that would show the request (not the edits of the plan's reply in its thread).
+    world.slack.faults.fail('chat.update', 'internal_error', 1, (args) => String(args.text).includes('React :white_check_mark:'));
     const before = new Set(parents().map((m) => m.ts));
     await world.slash('U0ALICE', 'deploy web --redeploy', CHANNEL);
     const parent = await world.slack.waitFor(() => parents().find((m) => !before.has(m.ts)), 10_000);
