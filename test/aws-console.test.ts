@@ -9,7 +9,7 @@ import { rolloutLinks, stoppedTaskLines } from '../src/deploy/rollout-text';
 
 const SERVICE = 'arn:aws:ecs:eu-west-1:222222222222:service/prod-cluster/web';
 const TASK = 'arn:aws:ecs:eu-west-1:222222222222:task/prod-cluster/0f1e2d3c4b5a69788796a5b4c3d2e1f0';
-const AWSLOGS = { logDriver: 'awslogs', options: { 'awslogs-group': '/ecs/web', 'awslogs-region': 'eu-west-1', 'awslogs-stream-prefix': 'web' } };
+const AWSLOGS = { logDriver: 'awslogs' as const, options: { 'awslogs-group': '/ecs/web', 'awslogs-region': 'eu-west-1', 'awslogs-stream-prefix': 'web' } };
 
 describe('console links', () => {
   it('reads the partition, region and account from an ARN', () => {

@@ -294,19 +294,33 @@ describe('/ecs deploy', () => {
     }
   });
 
-  it('a second deploy while one is pending says who holds the lock and links its thread', async () => {
+  it('a second deploy while one is pending is refused privately, naming who holds the lock, with a link to its thread', async () => {
     const first = await requestDeploy('deploy web v1.5.0');
-    const second = await requestDeploy('rollback web', 'U0DAVE');
-    const text = threadText(second.ts);
-    expect(text).toMatch(
-      /Another deploy of `web` is under way: `\/ecs deploy web v1\.5\.0` by <@U0ALICE> since \d\d:\d\d UTC \(deploy `[a-z0-9]{6}`\), <http[^|]+\|see its thread>/,
+    /** Sends the command; the private answer the requester gets, once the worker has given it. */
+    const refusedPrivately = async (text: string, user: string) => {
+      const parentsBefore = parents().length;
+      const answered = world.slack.workspace.responses.length;
+      expect(ephemeral(await world.slash(user, text, CHANNEL))).toMatch(/Working on/);
+      const answer = await world.slack.waitFor(() => world.slack.workspace.responses.slice(answered).find((r) => /under way/.test(r.text ?? '')), 20_000);
+      // Nothing said in the channel for everyone (the worker answered before any parent message).
+      expect(parents()).toHaveLength(parentsBefore);
+      return answer;
+    };
+    const second = await refusedPrivately('rollback web', 'U0DAVE');
+    expect(second.text).toMatch(
+      /^✋ Another deploy of `web` is under way: `\/ecs deploy web v1\.5\.0` by <@U0ALICE> since \d\d:\d\d UTC \(deploy `[a-z0-9]{6}`\), <http[^|]+\|see its thread>/,
     );
-    expect(second.text).toMatch(/^❌/);
+    expect(second.responseType).toBe('ephemeral');
+    // The link is the other request's permalink: it names that message, which the playground opens.
+    const link = /<(http[^|]+)\|see its thread>/.exec(second.text!)![1]!;
+    const [, channel, digits] = /\/archives\/(\w+)\/p(\d+)$/.exec(new URL(link.replace(/&amp;/g, '&')).pathname)!;
+    expect(channel).toBe(CHANNEL);
+    expect(`${digits!.slice(0, -6)}.${digits!.slice(-6)}`).toBe(first.ts);
     // Another alias of the same ECS service shares the lock.
     setConfig({ ...baseConfig, targets: { ...baseConfig.targets, 'web-again': { ...baseConfig.targets.web! } } });
     try {
-      const third = await requestDeploy('deploy web-again --redeploy', 'U0DAVE');
-      expect(threadText(third.ts)).toMatch(/Another deploy of `web-again` is under way: `\/ecs deploy web v1\.5\.0` by <@U0ALICE>/);
+      const third = await refusedPrivately('deploy web-again --redeploy', 'U0DAVE');
+      expect(third.text).toMatch(/Another deploy of `web-again` is under way: `\/ecs deploy web v1\.5\.0` by <@U0ALICE>/);
     } finally {
       setConfig(baseConfig);
     }

@@ -8,7 +8,7 @@ import { deployLockKey, trackedKey as requestKey } from '../platform/state-keys'
 import { ruleFrom, type ApprovalRequest } from '../approval/types';
 import { permalink } from '../slack/client';
 import { commandText } from '../slack/invocation';
-import type { WorkerHandler } from './verb';
+import type { PrivateRefusal, RefusalContext, WorkerHandler } from './verb';
 import type { DeployArgs, RollbackArgs } from './verbs/args';
 import type { CommandResult, WorkerContext } from '../worker/context';
 
@@ -20,6 +20,21 @@ const PLANNING_LOCK_SECONDS = 900;
 /** `/ecs deploy <service> <tag|image>` and `/ecs deploy <service> --redeploy`. */
 export const deploy: WorkerHandler<DeployArgs> = (args, ctx) =>
   requestDeploy(ctx, args.action === 'redeploy' ? { action: 'redeploy' } : { action: 'deploy', image: args.image });
+
+/**
+ * A deploy of a service another deploy holds concerns only its requester: the worker says so
+ * privately, before anything is posted in the channel, with a link to the other deploy's thread.
+ */
+export const anotherDeployUnderWay: PrivateRefusal<unknown> = async (_args, ctx) =>
+  ctx.target ? underWay(ctx, await ctx.state.get<DeployLock>(deployLockKey(ctx.target))) : undefined;
+
+async function underWay(ctx: RefusalContext, found: DeployLock | undefined): Promise<string | undefined> {
+  if (!found || !ctx.target) return undefined;
+  // Who asked, and where, only when that is this channel: that thread is public here.
+  const holder = found.channelId === ctx.job.invocation.channelId ? found : undefined;
+  const link = holder ? await permalink(ctx.slack, holder.channelId, holder.threadTs) : undefined;
+  return `Another deploy of \`${ctx.target.alias}\` is under way${holder ? `: ${typedCode(holder.commandText)} by <@${holder.userId}> since ${holder.startedAt.slice(11, 16)} UTC (deploy \`${holder.deployId}\`)${link ? `, <${link}|see its thread>` : ''}` : ', asked for in another channel'}. One deploy per service at a time: wait for it to end, or reject it there.`;
+}
 
 /** `/ecs rollback <service> [revision]`. */
 export const rollback: WorkerHandler<RollbackArgs> = ({ revision }, ctx) => requestDeploy(ctx, { action: 'rollback', ...(revision ? { revision } : {}) });
@@ -47,13 +62,8 @@ async function requestDeploy(ctx: WorkerContext, input: PlanInput & { action: De
   // Held for a worker's lifetime while planning (a worker that dies frees it soon), for the whole
   // request, rollout and rollback once the workflow has it.
   if (!(await ctx.state.claim(lockKey, PLANNING_LOCK_SECONDS, lock))) {
-    const found = await ctx.state.get<DeployLock>(lockKey);
-    // Who asked, and where, only when that is this channel: this thread is public here.
-    const holder = found?.channelId === invocation.channelId ? found : undefined;
-    const link = holder ? await permalink(ctx.slack, holder.channelId, holder.threadTs) : undefined;
-    await ctx.out.post(
-      `Another deploy of \`${target.alias}\` is under way${holder ? `: ${typedCode(holder.commandText)} by <@${holder.userId}> since ${holder.startedAt.slice(11, 16)} UTC (deploy \`${holder.deployId}\`)${link ? `, <${link}|see its thread>` : ''}` : found ? ', asked for in another channel' : ''}. One deploy per service at a time: wait for it to end, or reject it there.`,
-    );
+    // Taken since the worker's first look (anotherDeployUnderWay): said here, in this thread.
+    await ctx.out.post((await underWay(ctx, await ctx.state.get<DeployLock>(lockKey))) ?? `Another deploy of \`${target.alias}\` is under way.`);
     return { outcome: 'failure', summary: `${target.alias}: another deploy is under way` };
   }
 
