@@ -232,6 +232,8 @@ describe('/ecs deploy', () => {
       const end = await finished(request.ts);
       expect(end, threadText(request.ts)).toMatch(/^🚫 .*expired without approval/);
       expect(threadText(request.ts)).toContain('⌛ The request expired');
+      // The bot's choices are gone from the expired request.
+      expect(world.slack.message(CHANNEL, request.ts)!.reactions).toEqual([]);
       const ephemerals = world.slack.workspace.ephemerals.length;
       await world.react('U0BOB', CHANNEL, request.ts, 'white_check_mark');
       await world.slack.waitFor(() => world.slack.calls.length > 0); // let the worker run
