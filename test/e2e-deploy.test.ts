@@ -476,4 +476,25 @@ describe('/ecs deploy', () => {
       setConfig(baseConfig);
     }
   });
+
+  it('a rollout that outlasts its time limit is shown as not finished in time, not as still in progress', async () => {
+    const web = baseConfig.targets.web!;
+    // No rollback: the watch ends at the limit and the deploy with it.
+    setConfig({ ...baseConfig, targets: { ...baseConfig.targets, web: { ...web, deploy: { ...web.deploy, timeoutSeconds: 30, rollback: false } } } });
+    const timings = { ...world.aws.state.ecsTimings };
+    Object.assign(world.aws.state.ecsTimings, { provisionMs: 2 * 60_000 });
+    try {
+      const image = (await serviceImage()).endsWith(':v1.4.2') ? 'v1.5.0' : 'v1.4.2';
+      const request = await requestDeploy(`deploy web ${image}`);
+      await world.react('U0BOB', CHANNEL, request.ts, 'white_check_mark');
+      expect(await finished(request.ts), threadText(request.ts)).toMatch(/^❌ .*did not finish within/);
+      const rollout = world.slack.replies(CHANNEL, request.ts).find((r) => r.text.startsWith('👍 Approved by'))!;
+      expect(rollout.history.map((h) => h.text).join('\n')).toMatch(/^🔄 in progress · /m);
+      expect(rollout.text).toMatch(/^⌛ not finished in time · 3\d s · /m);
+    } finally {
+      setConfig(baseConfig);
+      Object.assign(world.aws.state.ecsTimings, timings);
+      await world.idle();
+    }
+  });
 });

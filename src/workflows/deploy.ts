@@ -320,6 +320,18 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
         };
         let seconds = 0;
         let errors = 0;
+        /** The watch ends without a verdict of ECS's: the living message says so instead of "in progress". */
+        const stoppedWatching = async (verdict: Watched['verdict'], last: WatchProgress, after: number): Promise<Watched> => {
+          await context.step(`${phase}-stopped`, async () => {
+            await showLiving(
+              `${phase}-stopped`,
+              rolloutText({ title: view.title, serviceName: input.target, progress: last, verdict, seconds: after }),
+              last.messageTs,
+            );
+            return true;
+          });
+          return { verdict, progress: last, seconds: after };
+        };
         for (let n = 1; ; n++) {
           const pause = nextPollSeconds(seconds, errors);
           await context.wait(`${phase}-wait-${n}`, { seconds: pause });
@@ -362,8 +374,8 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
           progress = poll.progress;
           errors = poll.error ? errors + 1 : 0;
           if (poll.verdict.state !== 'in-progress') return { verdict: poll.verdict, progress, seconds };
-          if (errors >= MAX_POLL_ERRORS) return { verdict: { state: 'lost', reason: poll.error ?? 'ECS did not answer' }, progress, seconds };
-          if (seconds >= input.timeoutSeconds) return { verdict: { state: 'timeout' }, progress, seconds };
+          if (errors >= MAX_POLL_ERRORS) return stoppedWatching({ state: 'lost', reason: poll.error ?? 'ECS did not answer' }, progress, seconds);
+          if (seconds >= input.timeoutSeconds) return stoppedWatching({ state: 'timeout' }, progress, seconds);
         }
       };
 
