@@ -4,7 +4,7 @@
  * partition, and safe inside Slack's `<url|label>` syntax.
  */
 import { describe, expect, it } from 'vitest';
-import { consoleOrigin, deploymentsUrl, logStreamUrl, parseArn, serviceArnOf, serviceUrl, slackLink, taskUrl } from '../src/aws/console';
+import { consoleOrigin, deploymentsUrl, logStreamUrl, parseArn, serviceUrl, slackLink, taskUrl } from '../src/aws/console';
 import { rolloutLinks, stoppedTaskLines } from '../src/deploy/rollout-text';
 
 const SERVICE = 'arn:aws:ecs:eu-west-1:222222222222:service/prod-cluster/web';
@@ -15,9 +15,6 @@ describe('console links', () => {
   it('reads the partition, region and account from an ARN', () => {
     expect(parseArn(SERVICE)).toEqual({ partition: 'aws', service: 'ecs', region: 'eu-west-1', account: '222222222222', resource: 'service/prod-cluster/web' });
     expect(parseArn('web')).toBeUndefined();
-    expect(serviceArnOf({ region: 'us-east-1', account: '111111111111', cluster: 'main', service: 'web' })).toBe(
-      'arn:aws:ecs:us-east-1:111111111111:service/main/web',
-    );
   });
 
   it('links the service, its deployments and a task in the ARN’s region', () => {

@@ -91,11 +91,6 @@ export function logStreamUrl(taskArn: string, container: string, logs: AwsLogsSe
   return `${consoleOrigin(arn.partition, region)}/cloudwatch/home?region=${region}#logsV2:log-groups/log-group/${logsFragment(group)}/log-events/${logsFragment(stream)}`;
 }
 
-/** `arn:aws:ecs:us-east-1:111111111111:service/main/web` for a service named in a cluster (the ARN ECS would give it). */
-export function serviceArnOf(where: { partition?: string; region: string; account: string; cluster: string; service: string }): string {
-  return `arn:${where.partition ?? 'aws'}:ecs:${where.region}:${where.account}:service/${where.cluster}/${where.service}`;
-}
-
 /**
  * `<url|label>` for Slack mrkdwn. Inside the angle brackets Slack reads `&`, `<` and `>` as markup
  * and `|` as the label's start: the URL gets them escaped (`&amp;` …, `|` percent-encoded), the

@@ -4,8 +4,8 @@
  * and between polls the workflow sleeps nextPollSeconds() with a durable wait.
  *
  * Everything here is deterministic given its inputs (time comes in as arguments) and returns plain
- * JSON, because steps are replayed from checkpoints. No Slack, no DynamoDB: `lines` are Slack mrkdwn
- * text for the caller to post, AWS text in them escaped.
+ * JSON, because steps are replayed from checkpoints. No Slack, no DynamoDB: what the caller shows
+ * (src/deploy/rollout-text.ts) is Slack mrkdwn, AWS text in it escaped.
  *
  * The verdict, in the order it is decided (observeRollout):
  *   1. failed: the service is no longer ACTIVE (deleted).
@@ -217,10 +217,13 @@ function judge(service: Service, progress: WatchProgress, watched: Deployment | 
 }
 
 /**
- * Judges one DescribeServices result against what was seen before. `lines` are new, human lines for
- * the Slack thread (Slack mrkdwn, AWS text escaped): a status line when it changed, e.g.
- * "🔄 new `web:43` 1/2 running, 1 pending · old `web:42` 2 running · IN_PROGRESS", then each new
- * service event since the deployment started, oldest first, as "• HH:MM:SS message" (UTC).
+ * Judges one DescribeServices result against what was seen before. `lines` are new lines for the
+ * record (Slack mrkdwn, AWS text escaped; kept as plain text in `progress.record`): a status line
+ * when it changed, e.g. "🔄 in progress · new `web:43`: 1/2 running, 1 pending · previous `web:42`:
+ * 2/2 running", then each new service event since the deployment started, oldest first, as
+ * "• HH:MM:SS message" (UTC). `progress.current` is the rollout as it stands for the living message:
+ * one line per deployment with the change since the last poll ("new `web:43`: 0/2 running,
+ * 4 failed (+2 failed)"); `progress.latestEvents` its newest events.
  * `fetchStoppedTasks` is true when the watched deployment's failedTasks grew.
  */
 export function observeRollout(
