@@ -18,6 +18,9 @@
  *    target's deploy.timeoutSeconds raised to 3600: ECS calls between UpdateService and the parent
  *    being marked, per emulator minute; the peak is the most DescribeServices calls in any 60 s of
  *    emulator time (a window starting at a call). Checked against describeCallsPerMinute().
+ *  - deploy_thread_messages: one deploy of web:v2-crash (its tasks exit at once), approved, failed
+ *    by ECS's circuit breaker and rolled back: the replies in its thread once it ended (everything
+ *    but the parent; the end reply shares the rollout's record file, and counts once). Target ≤ 5.
  *  - approval_to_update_real_timers_p50_s / _p95_s (context for the first figure): the same
  *    measurement over BENCH_REAL_TIMER_DEPLOYS (default 5; 0 skips it) deploys in a child process
  *    whose world does not skip time, so no fake timers: what the skip-time world itself adds shows
@@ -48,6 +51,8 @@ const REAL_TIMER_DEPLOYS = Number(process.env.BENCH_REAL_TIMER_DEPLOYS ?? 5);
 /** ECS task lifecycle steps while measuring approvals: each rollout is steady at the first poll. */
 const FAST_STEP_MS = 1000;
 const ROLLOUT_MINUTES = Number(process.env.BENCH_ROLLOUT_MINUTES ?? 30);
+/** A deploy that rolls back: at most this many replies in its thread (issue 14). */
+const TARGET_THREAD_MESSAGES = 5;
 const DEPLOY_TIMEOUT_S = 3600;
 const TARGET_P95_S = 2;
 const IMAGES = ['v1.5.0', 'v1.4.2'];
@@ -492,6 +497,32 @@ async function longRollout(bench: Bench): Promise<void> {
   report('rollout_minutes', rollout.minutes, 'min', 1);
 }
 
+/** One deploy that fails and is rolled back: how many replies its thread gets. */
+async function rolledBackThread(bench: Bench): Promise<void> {
+  const { world } = bench;
+  const request = await bench.requestDeploy('v2-crash');
+  await bench.settled(request.ts);
+  await world.react('U0BOB', CHANNEL, request.ts, 'white_check_mark');
+  const end = await bench.finished(request.ts, 150_000);
+  bench.ended(request.ts);
+  await world.idle();
+  const replies = world.slack.replies(CHANNEL, request.ts);
+  console.log(`# rolled back: ${end.text.split('\n')[0]}`);
+  for (const r of replies)
+    console.log(
+      `#   reply: ${r.text.split('\n')[0]!.slice(0, 110)}${r.files.length ? ` [+${r.files.length} file]` : ''}${r.history.length ? ` (edited ${r.history.length}x)` : ''}`,
+    );
+  if (!/rolled back to/.test(end.text)) {
+    console.log(`# the v2-crash deploy was not rolled back: ${end.text}`);
+    process.exitCode = 1;
+  }
+  if (replies.length > TARGET_THREAD_MESSAGES) {
+    console.log(`# deploy_thread_messages ${replies.length} misses the ≤ ${TARGET_THREAD_MESSAGES} target`);
+    process.exitCode = 1;
+  }
+  report('deploy_thread_messages', replies.length, 'messages', 0);
+}
+
 /**
  * The same approvals in a world without skipped time, in a child process (the fake timers are
  * global to a process): real setTimeout/setImmediate/Date, so what the skip-time world adds shows.
@@ -524,6 +555,7 @@ async function main(): Promise<void> {
     report('approval_to_update_p50_s', measured.p50, 's', 3);
     report('approval_to_update_p95_s', measured.p95, 's', 3);
     await longRollout(bench);
+    await rolledBackThread(bench);
   } finally {
     await bench.close();
   }

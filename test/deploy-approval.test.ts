@@ -40,6 +40,9 @@ const slack = {
     postMessage: async (args: Record<string, unknown>) => void slackCalls.push({ method: 'chat.postMessage', args }),
     postEphemeral: async (args: Record<string, unknown>) => void slackCalls.push({ method: 'chat.postEphemeral', args }),
   },
+  reactions: {
+    remove: async (args: Record<string, unknown>) => void slackCalls.push({ method: 'reactions.remove', args }),
+  },
 } as unknown as WebClient;
 const audit = memoryAudit();
 
@@ -191,12 +194,11 @@ describe('approval by reaction', () => {
     expect(await status(request)).toMatchObject({ status: 'approved', approvals: ['U0BOB', 'U0CAROL'] });
     expect(sent).toHaveLength(1);
     const notes = slackCalls.filter((c) => c.method === 'chat.postMessage').map((c) => String(c.args.text));
-    expect(notes).toEqual([
-      '👍 <@U0BOB> approved (1 of 2).',
-      '↩️ <@U0BOB> withdrew their approval (0 of 2).',
-      '👍 <@U0BOB> approved (1 of 2).',
-      '👍 Approved by <@U0BOB>, <@U0CAROL>: deploying now.',
-    ]);
+    expect(notes).toEqual(['👍 <@U0BOB> approved (1 of 2).', '↩️ <@U0BOB> withdrew their approval (0 of 2).', '👍 <@U0BOB> approved (1 of 2).']);
+    // The decision is on the message (a deploy's thread opens its rollout with who approved), and the
+    // bot's own choices are gone: what is left under the message counts people only.
+    expect(slackCalls.filter((c) => c.method === 'chat.update').at(-1)!.args.text).toContain('👍 Approved by <@U0BOB>, <@U0CAROL>: deploying');
+    expect(slackCalls.filter((c) => c.method === 'reactions.remove').map((c) => c.args.name)).toEqual(['white_check_mark', 'x']);
   });
 
   it('a reject ends the request; the requester’s reject withdraws it; nothing after that counts', async () => {
@@ -235,9 +237,10 @@ describe('approval by reaction', () => {
       expect(after.status).toBe('approved');
       // One decision; the callback is completed (a duplicate click racing the winner may send it again, which the workflow ignores).
       const decisions = slackCalls.filter(
-        (c) => c.method === 'chat.postMessage' && String(c.args.text).startsWith('👍 Approved by') && c.args.thread_ts === request.messageTs,
+        (c) => c.method === 'chat.update' && String(c.args.text).includes('👍 Approved by') && c.args.ts === request.messageTs,
       );
       expect(decisions).toHaveLength(1);
+      expect(slackCalls.filter((c) => c.method === 'reactions.remove' && c.args.timestamp === request.messageTs)).toHaveLength(2);
       expect(sent.length).toBeGreaterThanOrEqual(1);
       expect(new Set(sent.map((x) => x.callbackId))).toEqual(new Set([`cb-${request.id}`]));
     }

@@ -240,16 +240,41 @@ describe('lines for the thread', () => {
     expect(progress.seenEventIds.at(-1)).toBe('e149');
   });
 
-  it('posts the status line only when it changed', () => {
+  it('records the status line only when it changed: the state in words, one part per deployment with its role', () => {
     const rolling = svc([dep({ runningCount: 1, pendingCount: 1 }), old()]);
     const a = observeRollout(rolling, fresh());
-    expect(a.lines).toEqual(['🔄 new `web:43` 1/2 running, 1 pending · old `web:42` 2 running · IN_PROGRESS']);
+    expect(a.lines).toEqual(['🔄 in progress · new `web:43`: 1/2 running, 1 pending · previous `web:42`: 2/2 running']);
     expect(a.progress.lastStatusLine).toBe(a.lines[0]);
     expect(observeRollout(structuredClone(rolling), a.progress).lines).toEqual([]);
     const failing = observeRollout(svc([dep({ runningCount: 1, pendingCount: 0, failedTasks: 2 }), old({ runningCount: 1, pendingCount: 1 })]), a.progress);
-    expect(failing.lines).toEqual(['🔄 new `web:43` 1/2 running, 0 pending, 2 failed · old `web:42` 1 running, 1 pending · IN_PROGRESS']);
+    expect(failing.lines).toEqual(['🔄 in progress · new `web:43`: 1/2 running, 2 failed · previous `web:42`: 1/2 running, 1 pending']);
     const done = observeRollout(svc([dep({ runningCount: 2, pendingCount: 0, rolloutState: 'COMPLETED' })]), failing.progress);
-    expect(done.lines).toEqual(['✅ new `web:43` 2/2 running, 0 pending · COMPLETED']);
+    expect(done.lines).toEqual(['✅ completed · new `web:43`: 2/2 running']);
+  });
+
+  it('shows the rollout as it stands: one line per deployment with its role and the change since the last poll', () => {
+    const a = observeRollout(svc([dep({ runningCount: 0, pendingCount: 2 }), old()]), fresh());
+    // The first look has nothing to compare with.
+    expect(a.progress.current).toEqual(['new `web:43`: 0/2 running, 2 pending', 'previous `web:42`: 2/2 running']);
+    const b = observeRollout(svc([dep({ runningCount: 0, pendingCount: 0, failedTasks: 2 }), old()]), a.progress);
+    expect(b.progress.current).toEqual(['new `web:43`: 0/2 running, 2 failed (−2 pending, +2 failed)', 'previous `web:42`: 2/2 running']);
+    const c = observeRollout(svc([dep({ runningCount: 2, pendingCount: 0, failedTasks: 2 }), old({ runningCount: 1 })]), b.progress);
+    expect(c.progress.current).toEqual(['new `web:43`: 2/2 running, 2 failed (+2 running)', 'previous `web:42`: 1/2 running (−1 running)']);
+    // A rollback names its roles: the deployment rolled back to, the failed one it replaces.
+    const rollback = { ...fresh(), role: 'rollback to', roles: { [OLD]: 'failed' } };
+    expect(observeRollout(svc([dep({ runningCount: 1, pendingCount: 1 }), old({ runningCount: 0, failedTasks: 4 })]), rollback).progress.current).toEqual([
+      'rollback to `web:43`: 1/2 running, 1 pending',
+      'failed `web:42`: 0/2 running, 4 failed',
+    ]);
+  });
+
+  it('keeps the newest service events for the living message and every line, as plain text, for the record', () => {
+    const events = [ev('a', 1, '(service web) has started 2 tasks.'), ev('b', 2, '(service web) a & b'), ev('c', 3, 'c'), ev('d', 4, 'd')].reverse();
+    const out = observeRollout(svc([dep({})], { events }), fresh());
+    expect(out.progress.latestEvents).toHaveLength(3);
+    expect(out.progress.latestEvents![0]).toContain('(service web) a &amp; b');
+    expect(out.progress.record!.at(-3)).toContain('(service web) a & b');
+    expect(out.progress.record![0]).toBe('🔄 in progress · new `web:43`: 0/2 running, 2 pending');
   });
 
   it('escapes <, > and & in AWS text', () => {
@@ -424,8 +449,8 @@ describe('against the emulator', () => {
     expect(web.deployments).toHaveLength(1);
     expect(eventLines(out.lines)).toEqual(eventsSince(web, since));
     expect(eventLines(out.lines).at(-1)).toMatch(/has reached a steady state\.$/);
-    expect(out.lines[0]).toBe('🔄 new `web:43` 0/2 running, 2 pending · old `web:42` 2 running · IN_PROGRESS');
-    expect(out.lines.filter((l) => !l.startsWith('• ')).at(-1)).toBe('✅ new `web:43` 2/2 running, 0 pending · COMPLETED');
+    expect(out.lines[0]).toBe('🔄 in progress · new `web:43`: 0/2 running, 2 pending · previous `web:42`: 2/2 running');
+    expect(out.lines.filter((l) => !l.startsWith('• ')).at(-1)).toBe('✅ completed · new `web:43`: 2/2 running');
     expect(new Set(out.lines).size).toBe(out.lines.length);
     expect(out.stoppedCalls).toEqual([]); // nothing failed: no stopped-task lookups
   });
@@ -453,7 +478,7 @@ describe('against the emulator', () => {
     // failedTasks grew twice (2 then 4): two lookups, each of at most 2 ECS calls.
     expect(out.stoppedCalls).toEqual([2, 2]);
     expect(out.lines.filter((l) => !l.startsWith('• ') && !l.startsWith('🛑')).at(-1)).toBe(
-      '❌ new `web:44` 0/2 running, 0 pending, 4 failed · old `web:43` 2 running · FAILED',
+      '❌ failed · new `web:44`: 0/2 running, 4 failed · previous `web:43`: 2/2 running',
     );
     expect(eventLines(out.lines)).toEqual(eventsSince(await describeWeb(), progress.since));
 

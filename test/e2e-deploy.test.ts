@@ -37,6 +37,7 @@ afterAll(async () => {
 });
 
 const CHANNEL = 'C0OPS';
+type Reply = ReturnType<typeof world.slack.replies>[number];
 const ephemeral = (res: { body: string }) => (JSON.parse(res.body) as { text: string }).text;
 const parents = () => (world.slack.workspace.messages[CHANNEL] ?? []).filter((m) => !m.threadTs || m.threadTs === m.ts);
 const threadText = (ts: string) =>
@@ -163,10 +164,39 @@ describe('/ecs deploy', () => {
     await world.react('U0BOB', CHANNEL, request.ts, 'white_check_mark');
     const end = await finished(request.ts);
     expect(end, threadText(request.ts)).toMatch(/^❌ .* rolled back to `web:\d+`/);
-    const thread = threadText(request.ts);
-    expect(thread).toMatch(/🛑 task `[0-9a-f]{12}` stopped: Essential container in task exited/);
-    expect(thread).toMatch(/Stop reasons: “Essential container in task exited/);
-    expect(thread).toContain('Rolled back');
+    const replies = world.slack.replies(CHANNEL, request.ts);
+    // What a person must notice, and no more: the plan, the rollout (one message edited in place),
+    // its failure, the rollback (the same), the end with the full record attached.
+    expect(
+      replies.map((r) => r.text.split('\n')[0]!.slice(0, 2)),
+      threadText(request.ts),
+    ).toHaveLength(5);
+    const [plan, rollout, failure, rollback, ending] = replies as [Reply, Reply, Reply, Reply, Reply];
+    expect(plan.text).toContain('🗳️ Approval requested above');
+    expect(rollout.text).toMatch(/^👍 Approved by <@U0BOB> · 📝 Registered `web:\d+` .* · 🚀 `UpdateService` called at/);
+    expect(rollout.text).toMatch(/^❌ failed: ECS deployment circuit breaker/m);
+    expect(rollout.text).toMatch(/^new `web:\d+`: 0\/2 running, 4 failed/m);
+    expect(rollout.text).toMatch(/^previous `web:\d+`: 2\/2 running$/m);
+    expect(rollout.text).toContain('|service web>');
+    expect(rollout.history.length).toBeGreaterThan(2); // edited in place as the rollout went on
+    // Each stopped task, linked to the console, with its container's log stream.
+    expect(failure.text).toMatch(/^❌ ECS deployment circuit breaker/);
+    expect(failure.text).toMatch(
+      /^• <https:\/\/us-east-1\.console\.aws\.amazon\.com\/ecs\/v2\/clusters\/main\/tasks\/[0-9a-f]{32}\/configuration\?region=us-east-1\|task [0-9a-f]{12}> \(<https:\/\/us-east-1\.console\.aws\.amazon\.com\/cloudwatch\/home\?region=us-east-1#logsV2:log-groups\/log-group\/\$252Fecs\$252Fweb\/log-events\/web\$252Fapp\$252F[0-9a-f]{32}\|app logs>\): Essential container in task exited/m,
+    );
+    expect(failure.text.match(/^• /gm)).toHaveLength(4);
+    expect(failure.text).toMatch(/↩️ .*rolling back to `web:\d+`/i);
+    expect(rollback.text).toMatch(/^↩️ Rolling `web` back to `web:\d+`\n✅ completed/);
+    // While it ran, it named the failed deployment it replaced.
+    expect(rollback.history.map((h) => h.text).join('\n')).toMatch(/^failed `web:\d+`: 0\/\d running, 4 failed$/m);
+    expect(ending.text).toContain('Rolled back');
+    expect(ending.files).toHaveLength(1);
+    const record = world.slack.workspace.files.find((f) => f.id === ending.files[0])!.content.toString();
+    expect(record).toMatch(/^Rollout of web \(deploy \w+\)\n/);
+    expect(record).toMatch(/^🛑 task `[0-9a-f]{12}` stopped: Essential container in task exited/m);
+    expect(record).toMatch(/\nRollback\n[\s\S]*has reached a steady state\./);
+    // Only people's reactions are left under the decided request.
+    expect(world.slack.message(CHANNEL, request.ts)!.reactions).toEqual([{ name: 'white_check_mark', users: ['U0BOB'] }]);
     expect(await serviceTaskDefinition()).toBe(before);
   });
 
@@ -202,6 +232,8 @@ describe('/ecs deploy', () => {
       const end = await finished(request.ts);
       expect(end, threadText(request.ts)).toMatch(/^🚫 .*expired without approval/);
       expect(threadText(request.ts)).toContain('⌛ The request expired');
+      // The bot's choices are gone from the expired request.
+      expect(world.slack.message(CHANNEL, request.ts)!.reactions).toEqual([]);
       const ephemerals = world.slack.workspace.ephemerals.length;
       await world.react('U0BOB', CHANNEL, request.ts, 'white_check_mark');
       await world.slack.waitFor(() => world.slack.calls.length > 0); // let the worker run
@@ -264,19 +296,33 @@ describe('/ecs deploy', () => {
     }
   });
 
-  it('a second deploy while one is pending says who holds the lock and links its thread', async () => {
+  it('a second deploy while one is pending is refused privately, naming who holds the lock, with a link to its thread', async () => {
     const first = await requestDeploy('deploy web v1.5.0');
-    const second = await requestDeploy('rollback web', 'U0DAVE');
-    const text = threadText(second.ts);
-    expect(text).toMatch(
-      /Another deploy of `web` is under way: `\/ecs deploy web v1\.5\.0` by <@U0ALICE> since \d\d:\d\d UTC \(deploy `[a-z0-9]{6}`\), <http[^|]+\|see its thread>/,
+    /** Sends the command; the private answer the requester gets, once the worker has given it. */
+    const refusedPrivately = async (text: string, user: string) => {
+      const parentsBefore = parents().length;
+      const answered = world.slack.workspace.responses.length;
+      expect(ephemeral(await world.slash(user, text, CHANNEL))).toMatch(/Working on/);
+      const answer = await world.slack.waitFor(() => world.slack.workspace.responses.slice(answered).find((r) => /under way/.test(r.text ?? '')), 20_000);
+      // Nothing said in the channel for everyone (the worker answered before any parent message).
+      expect(parents()).toHaveLength(parentsBefore);
+      return answer;
+    };
+    const second = await refusedPrivately('rollback web', 'U0DAVE');
+    expect(second.text).toMatch(
+      /^✋ Another deploy of `web` is under way: `\/ecs deploy web v1\.5\.0` by <@U0ALICE> since \d\d:\d\d UTC \(deploy `[a-z0-9]{6}`\), <http[^|]+\|see its thread>/,
     );
-    expect(second.text).toMatch(/^❌/);
+    expect(second.responseType).toBe('ephemeral');
+    // The link is the other request's permalink: it names that message, which the playground opens.
+    const link = /<(http[^|]+)\|see its thread>/.exec(second.text!)![1]!;
+    const [, channel, digits] = /\/archives\/(\w+)\/p(\d+)$/.exec(new URL(link.replace(/&amp;/g, '&')).pathname)!;
+    expect(channel).toBe(CHANNEL);
+    expect(`${digits!.slice(0, -6)}.${digits!.slice(-6)}`).toBe(first.ts);
     // Another alias of the same ECS service shares the lock.
     setConfig({ ...baseConfig, targets: { ...baseConfig.targets, 'web-again': { ...baseConfig.targets.web! } } });
     try {
-      const third = await requestDeploy('deploy web-again --redeploy', 'U0DAVE');
-      expect(threadText(third.ts)).toMatch(/Another deploy of `web-again` is under way: `\/ecs deploy web v1\.5\.0` by <@U0ALICE>/);
+      const third = await refusedPrivately('deploy web-again --redeploy', 'U0DAVE');
+      expect(third.text).toMatch(/Another deploy of `web-again` is under way: `\/ecs deploy web v1\.5\.0` by <@U0ALICE>/);
     } finally {
       setConfig(baseConfig);
     }
@@ -370,7 +416,8 @@ describe('/ecs deploy', () => {
 
   it('when the request cannot be shown in Slack, it is withdrawn: the workflow ends and frees the lock', async () => {
     const updates = ecsCalls('UpdateService').length;
-    world.slack.faults.fail('chat.update', 'internal_error', 1); // the update that would show the request
+    // The update that would show the request (not the edits of the plan's reply in its thread).
+    world.slack.faults.fail('chat.update', 'internal_error', 1, (args) => String(args.text).includes('React :white_check_mark:'));
     const before = new Set(parents().map((m) => m.ts));
     await world.slash('U0ALICE', 'deploy web --redeploy', CHANNEL);
     const parent = await world.slack.waitFor(() => parents().find((m) => !before.has(m.ts)), 10_000);
@@ -427,6 +474,27 @@ describe('/ecs deploy', () => {
       expect(end, threadText(request.ts)).toMatch(/^✅ .*approved by <@U0BOB>.*live and steady/);
     } finally {
       setConfig(baseConfig);
+    }
+  });
+
+  it('a rollout that outlasts its time limit is shown as not finished in time, not as still in progress', async () => {
+    const web = baseConfig.targets.web!;
+    // No rollback: the watch ends at the limit and the deploy with it.
+    setConfig({ ...baseConfig, targets: { ...baseConfig.targets, web: { ...web, deploy: { ...web.deploy, timeoutSeconds: 30, rollback: false } } } });
+    const timings = { ...world.aws.state.ecsTimings };
+    Object.assign(world.aws.state.ecsTimings, { provisionMs: 2 * 60_000 });
+    try {
+      const image = (await serviceImage()).endsWith(':v1.4.2') ? 'v1.5.0' : 'v1.4.2';
+      const request = await requestDeploy(`deploy web ${image}`);
+      await world.react('U0BOB', CHANNEL, request.ts, 'white_check_mark');
+      expect(await finished(request.ts), threadText(request.ts)).toMatch(/^❌ .*did not finish within/);
+      const rollout = world.slack.replies(CHANNEL, request.ts).find((r) => r.text.startsWith('👍 Approved by'))!;
+      expect(rollout.history.map((h) => h.text).join('\n')).toMatch(/^🔄 in progress · /m);
+      expect(rollout.text).toMatch(/^⌛ not finished in time · 3\d s · /m);
+    } finally {
+      setConfig(baseConfig);
+      Object.assign(world.aws.state.ecsTimings, timings);
+      await world.idle();
     }
   });
 });

@@ -73,6 +73,18 @@ describe('status', () => {
   });
 });
 
+describe('the service’s console link', () => {
+  it('links the service’s page in its own region from its ARN; no ARN, no link', () => {
+    const arn = 'arn:aws:ecs:eu-west-1:222222222222:service/main/web';
+    const linked = renderStatus('web', { service: service({ serviceArn: arn }), taskDefinition: undefined, stoppedTasks: [] }).sections[0]!.split('\n')[0];
+    expect(linked).toMatch(
+      / · <https:\/\/eu-west-1\.console\.aws\.amazon\.com\/ecs\/v2\/clusters\/main\/services\/web\/health\?region=eu-west-1\|open in the AWS console>$/,
+    );
+    const plain = renderStatus('web', { service: service({}), taskDefinition: undefined, stoppedTasks: [] }).sections[0]!.split('\n')[0];
+    expect(plain).not.toContain('console');
+  });
+});
+
 describe('fitSection', () => {
   it('keeps whole lines and names how many were left out', async () => {
     const { fitSection } = await import('../src/commands/status');

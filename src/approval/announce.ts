@@ -3,17 +3,14 @@ import type { WebClient } from '@slack/web-api';
 import type { Logger } from '../platform/logger';
 import { WITHDRAWN_BY_BOT } from './await-approval';
 import type { Approvals } from './approvals';
+import { addBotReactions } from './bot-reactions';
 import { approvalMessage } from '../deploy/render';
 import type { ApprovalRequest } from './types';
 
-/** The message becomes the request; the bot adds both emoji so approvers click instead of searching (the ingress ignores the bot's own reactions). */
+/** The message becomes the request; the bot adds both emoji so approvers click instead of searching (the ingress ignores the bot's own reactions; they are removed once it is decided). */
 export async function announceRequest(slack: WebClient, request: ApprovalRequest, logger: Logger): Promise<void> {
   await slack.chat.update({ channel: request.channelId, ts: request.messageTs, text: approvalMessage(request) });
-  for (const name of [request.rule.approveEmoji, request.rule.rejectEmoji]) {
-    await slack.reactions
-      .add({ channel: request.channelId, timestamp: request.messageTs, name })
-      .catch((error: unknown) => logger.warn('could not add reaction', { name, error }));
-  }
+  await addBotReactions(slack, request, logger);
 }
 
 /**

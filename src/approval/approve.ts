@@ -2,6 +2,7 @@ import { holdsRole } from '../auth/roles';
 import type { AuditDecision, AuditOutcome } from '../audit/audit';
 import { approvalMessage, clock } from '../deploy/render';
 import { escapeText } from '../slack/format';
+import { removeBotReactions } from './bot-reactions';
 import { fromItem } from './requests';
 import type { ApprovalRequest } from './types';
 import type { ReactionContext, ReactionHandler } from '../worker/context';
@@ -131,7 +132,9 @@ async function decide(ctx: ReactionContext, request: ApprovalRequest, status: 'a
       : status === 'rejected'
         ? `🙅 <@${ctx.job.userId}> rejected the request. Nothing was changed.`
         : `🚫 <@${ctx.job.userId}> withdrew the request. Nothing was changed.`;
-  await Promise.all([update(ctx, decided), note(ctx, decided, text + late)]);
+  // A deploy's thread opens its rollout message with who approved: a note would say it twice.
+  const noted = status !== 'approved' || decided.kind !== 'deploy' || late ? note(ctx, decided, text + late) : undefined;
+  await Promise.all([update(ctx, decided), noted, removeBotReactions(ctx.slack, decided, ctx.logger)]);
   if (failure) throw failure;
 }
 

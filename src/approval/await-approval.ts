@@ -8,6 +8,7 @@ import type { DurableContext } from '@aws/durable-execution-sdk-js';
 import type { WebClient } from '@slack/web-api';
 import type { Logger } from '../platform/logger';
 import type { Approvals } from './approvals';
+import { removeBotReactions } from './bot-reactions';
 import { approvalMessage, clock } from '../deploy/render';
 import type { RequestStatus } from './types';
 
@@ -78,6 +79,7 @@ export async function awaitApproval(context: DurableContext, deps: ApprovalWaitD
           await client.chat
             .update({ channel: wait.channelId, ts: wait.parentTs, text: approvalMessage(request) })
             .catch((e: unknown) => deps.logger.warn('could not mark the request expired', { error: e }));
+          await removeBotReactions(client, request, deps.logger);
           await deps.post('expired', `⌛ The request expired at ${clock(wait.deadline)} without enough approvals. Nothing was changed.`);
         }
       }

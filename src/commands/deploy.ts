@@ -8,7 +8,7 @@ import { deployLockKey, trackedKey as requestKey } from '../platform/state-keys'
 import { ruleFrom, type ApprovalRequest } from '../approval/types';
 import { permalink } from '../slack/client';
 import { commandText } from '../slack/invocation';
-import type { WorkerHandler } from './verb';
+import type { PrivateRefusal, RefusalContext, WorkerHandler } from './verb';
 import type { DeployArgs, RollbackArgs } from './verbs/args';
 import type { CommandResult, WorkerContext } from '../worker/context';
 
@@ -20,6 +20,21 @@ const PLANNING_LOCK_SECONDS = 900;
 /** `/ecs deploy <service> <tag|image>` and `/ecs deploy <service> --redeploy`. */
 export const deploy: WorkerHandler<DeployArgs> = (args, ctx) =>
   requestDeploy(ctx, args.action === 'redeploy' ? { action: 'redeploy' } : { action: 'deploy', image: args.image });
+
+/**
+ * A deploy of a service another deploy holds concerns only its requester: the worker says so
+ * privately, before anything is posted in the channel, with a link to the other deploy's thread.
+ */
+export const anotherDeployUnderWay: PrivateRefusal<unknown> = async (_args, ctx) =>
+  ctx.target ? underWay(ctx, await ctx.state.get<DeployLock>(deployLockKey(ctx.target))) : undefined;
+
+async function underWay(ctx: RefusalContext, found: DeployLock | undefined): Promise<string | undefined> {
+  if (!found || !ctx.target) return undefined;
+  // Who asked, and where, only when that is this channel: that thread is public here.
+  const holder = found.channelId === ctx.job.invocation.channelId ? found : undefined;
+  const link = holder ? await permalink(ctx.slack, holder.channelId, holder.threadTs) : undefined;
+  return `Another deploy of \`${ctx.target.alias}\` is under way${holder ? `: ${typedCode(holder.commandText)} by <@${holder.userId}> since ${holder.startedAt.slice(11, 16)} UTC (deploy \`${holder.deployId}\`)${link ? `, <${link}|see its thread>` : ''}` : ', asked for in another channel'}. One deploy per service at a time: wait for it to end, or reject it there.`;
+}
 
 /** `/ecs rollback <service> [revision]`. */
 export const rollback: WorkerHandler<RollbackArgs> = ({ revision }, ctx) => requestDeploy(ctx, { action: 'rollback', ...(revision ? { revision } : {}) });
@@ -47,23 +62,19 @@ async function requestDeploy(ctx: WorkerContext, input: PlanInput & { action: De
   // Held for a worker's lifetime while planning (a worker that dies frees it soon), for the whole
   // request, rollout and rollback once the workflow has it.
   if (!(await ctx.state.claim(lockKey, PLANNING_LOCK_SECONDS, lock))) {
-    const found = await ctx.state.get<DeployLock>(lockKey);
-    // Who asked, and where, only when that is this channel: this thread is public here.
-    const holder = found?.channelId === invocation.channelId ? found : undefined;
-    const link = holder ? await permalink(ctx.slack, holder.channelId, holder.threadTs) : undefined;
-    await ctx.out.post(
-      `Another deploy of \`${target.alias}\` is under way${holder ? `: ${typedCode(holder.commandText)} by <@${holder.userId}> since ${holder.startedAt.slice(11, 16)} UTC (deploy \`${holder.deployId}\`)${link ? `, <${link}|see its thread>` : ''}` : found ? ', asked for in another channel' : ''}. One deploy per service at a time: wait for it to end, or reject it there.`,
-    );
+    // Taken since the worker's first look (anotherDeployUnderWay): said here, in this thread.
+    await ctx.out.post((await underWay(ctx, await ctx.state.get<DeployLock>(lockKey))) ?? `Another deploy of \`${target.alias}\` is under way.`);
     return { outcome: 'failure', summary: `${target.alias}: another deploy is under way` };
   }
 
   const key = requestKey(invocation.channelId, ctx.out.parentTs);
   // What to undo if a later step fails: nothing stored yet, a stored request, or a started workflow.
   let phase: 'planning' | 'stored' | 'started' = 'planning';
+  // One reply for the plan: what is being read, then what was found and that approval is asked.
+  const reading = `🔎 Planning: reading \`${target.service}\` in \`${target.cluster}\` (${target.region})${input.action === 'deploy' ? ' and checking the image' : ''}…`;
+  const planMessage = await ctx.out.living(reading);
+  let found = '';
   try {
-    await ctx.out.post(
-      `🔎 Planning: reading \`${target.service}\` in \`${target.cluster}\` (${target.region})${input.action === 'deploy' ? ' and checking the image' : ''}…`,
-    );
     const history = input.action === 'rollback' && !input.revision ? await ctx.deployHistory.list(target.alias) : [];
     const { plan, notes } = await planDeploy(ctx.aws!, target, { ...input, history });
     const now = ctx.now();
@@ -88,7 +99,8 @@ async function requestDeploy(ctx: WorkerContext, input: PlanInput & { action: De
       rule: ruleFrom(settings, now),
       requestedAt: new Date(now).toISOString(),
     };
-    if (notes.length) await ctx.out.post(notes.join('\n'));
+    found = notes.join('\n');
+    planMessage?.update(`${reading}\n${found}`);
     // Tracked before the message says "react here", so no early reaction is dropped by the ingress.
     if (!(await ctx.approvals.requests.create(request, lockSeconds(settings.expirySeconds, settings.timeoutSeconds) + 86_400)))
       throw new Error(`a deploy request already exists for message ${key}`);
@@ -117,11 +129,13 @@ async function requestDeploy(ctx: WorkerContext, input: PlanInput & { action: De
     phase = 'started';
     await ctx.state.refresh(lockKey, lockSeconds(settings.expirySeconds, settings.timeoutSeconds), { deployId });
     await announceRequest(ctx.slack, request, ctx.logger);
-    await ctx.out.post(
-      `🗳️ Approval requested above: ${request.rule.required} approval${request.rule.required > 1 ? 's' : ''} needed until ${new Date(request.rule.deadline).toISOString().slice(11, 16)} UTC. Progress will appear here.`,
-    );
+    const asked = `🗳️ Approval requested above: ${request.rule.required} approval${request.rule.required > 1 ? 's' : ''} needed until ${new Date(request.rule.deadline).toISOString().slice(11, 16)} UTC. Progress will appear here.`;
+    if (planMessage) await planMessage.close([found, asked].filter(Boolean).join('\n'));
+    else await ctx.out.post([found, asked].filter(Boolean).join('\n'));
     return { outcome: 'success', summary: `deploy ${deployId}: waiting for approval`, continues: true };
   } catch (error) {
+    // What was found stays; the error follows below it.
+    await planMessage?.close([`${reading.replace(/…$/, '')}: stopped.`, found].filter(Boolean).join('\n')).catch(() => undefined);
     if (phase === 'started') {
       // The workflow owns the request and the lock: withdrawing the request ends it and frees both.
       await abandonRequest(ctx.approvals, ctx.logger, key, ctx.now()).catch(() => undefined);

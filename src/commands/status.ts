@@ -1,3 +1,4 @@
+import { serviceUrl, slackLink } from '../aws/console';
 import {
   DescribeServicesCommand,
   DescribeTaskDefinitionCommand,
@@ -116,6 +117,12 @@ export function fitSection(lines: string[], limit = 2900): string {
   return kept.join('\n');
 }
 
+/** " · open in the AWS console", linked to the service's page (its own region and partition), when ECS gave its ARN. */
+function consoleLink(service: Service): string {
+  const url = service.serviceArn ? serviceUrl(service.serviceArn) : undefined;
+  return url ? ` · ${slackLink(url, 'open in the AWS console')}` : '';
+}
+
 const MARK: Record<CommandResult['outcome'], string> = { success: '✅', warning: '⚠️', failure: '❌', cancelled: '🚫' };
 
 /** The status report as sections, each within Slack's 3,000-character section limit. */
@@ -130,7 +137,7 @@ export function renderStatus(alias: string, snapshot: ServiceSnapshot): { sectio
   const containers = (taskDefinition?.containerDefinitions ?? []).map((c) => `• ${code(c.name ?? '?')}: ${code(c.image ?? '?')}`);
   const sections = [
     fitSection([
-      `${MARK[outcome]} *${alias}*: ${code(service.serviceName ?? '?')} in ${code(family(service.clusterArn))}${service.launchType ? ` (${escapeText(service.launchType)}${service.platformVersion ? ` ${escapeText(service.platformVersion)}` : ''})` : ''}`,
+      `${MARK[outcome]} *${alias}*: ${code(service.serviceName ?? '?')} in ${code(family(service.clusterArn))}${service.launchType ? ` (${escapeText(service.launchType)}${service.platformVersion ? ` ${escapeText(service.platformVersion)}` : ''})` : ''}${consoleLink(service)}`,
       `*Tasks:* ${running} running / ${desired} desired, ${service.pendingCount ?? 0} pending`,
       `*Task definition:* ${code(family(service.taskDefinition))}`,
       ...containers,

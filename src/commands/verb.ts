@@ -81,7 +81,18 @@ export interface WorkerVerb<Args> extends VerbBase<Args> {
    * never its AWS clients, exec sessions or workflows, so its cold start does not grow with them.
    */
   handler(): Promise<WorkerHandler<Args>>;
+  /**
+   * A refusal that concerns only the requester (a deploy of a service another deploy holds),
+   * checked before anything is posted in the channel: the worker answers it privately. Imported
+   * lazily, like the handler. The handler still checks for itself (this is only a first look).
+   */
+  privateRefusal?(): Promise<PrivateRefusal<Args>>;
 }
+
+/** What a private refusal may look at: the request, its service, the bot's state and Slack. */
+export type RefusalContext = Pick<WorkerContext, 'job' | 'target' | 'state' | 'slack'>;
+/** Slack text of the refusal, or undefined to go on. */
+export type PrivateRefusal<Args> = (args: Args, ctx: RefusalContext) => Promise<string | undefined>;
 
 export type Verb<Args> = AckVerb<Args> | WorkerVerb<Args>;
 

@@ -4,8 +4,8 @@
  * and between polls the workflow sleeps nextPollSeconds() with a durable wait.
  *
  * Everything here is deterministic given its inputs (time comes in as arguments) and returns plain
- * JSON, because steps are replayed from checkpoints. No Slack, no DynamoDB: `lines` are Slack mrkdwn
- * text for the caller to post, AWS text in them escaped.
+ * JSON, because steps are replayed from checkpoints. No Slack, no DynamoDB: what the caller shows
+ * (src/deploy/rollout-text.ts) is Slack mrkdwn, AWS text in it escaped.
  *
  * The verdict, in the order it is decided (observeRollout):
  *   1. failed: the service is no longer ACTIVE (deleted).
@@ -28,7 +28,7 @@
  */
 import { DescribeTasksCommand, ListTasksCommand, type Deployment, type ECSClient, type Service, type Task } from '@aws-sdk/client-ecs';
 import { shortTaskDefinition } from '../ecs/taskdef';
-import { code, escapeText } from '../slack/format';
+import { code, escapeText, unescapeText } from '../slack/format';
 
 /** What has been seen and said so far; checkpointed between polls (plain JSON). */
 export interface WatchProgress {
@@ -53,6 +53,38 @@ export interface WatchProgress {
   stopReasons: string[];
   /** Last status line posted, so an unchanged state is not posted again. */
   lastStatusLine?: string;
+  /** The watched deployment's role in words ("new", "rollback to"); "new" when unset. */
+  role?: string;
+  /** Other deployments' roles in words by deployment id (e.g. the failed one during a rollback); otherwise "now primary" or "previous". */
+  roles?: Record<string, string>;
+  /** Task counts of each deployment at the last poll, by deployment id: the next poll says what changed. */
+  counts?: Record<string, DeploymentCounts>;
+  /** The rollout as it stands, one line per deployment with its role and the change since the last poll (Slack mrkdwn). */
+  current?: string[];
+  /** The newest service events (Slack mrkdwn lines), oldest first, at most LATEST_EVENTS. */
+  latestEvents?: string[];
+  /** Everything said about the rollout, as plain text, for the record attached at the end (newest MAX_RECORD lines). */
+  record?: string[];
+  /** The watched deployment's stopped tasks with their reasons (the first MAX_STOPPED): the failure reply links each. */
+  stopped?: StoppedTask[];
+  /** The service's ARN (for console links), from the last DescribeServices. */
+  serviceArn?: string;
+  /** The living message showing this rollout in the thread, once posted (kept so later polls edit it). */
+  messageTs?: string;
+}
+
+export interface DeploymentCounts {
+  running: number;
+  pending: number;
+  failed: number;
+}
+
+export interface StoppedTask {
+  taskArn: string;
+  /** Plain text as AWS wrote it (clipped, not escaped). */
+  reason: string;
+  /** Its containers that exited with an error or a reason (where their logs are worth a look). */
+  containers: string[];
 }
 
 export type WatchVerdict =
@@ -64,6 +96,14 @@ export type WatchVerdict =
 
 const MAX_IDS = 100;
 const MAX_REASONS = 5;
+const MAX_RECORD = 300;
+const MAX_STOPPED = 10;
+/** Service events shown in the living message: the full list goes to the record. */
+export const LATEST_EVENTS = 3;
+
+/** Appends lines (Slack mrkdwn) to the record as plain text, keeping the newest. */
+const recorded = (record: string[] | undefined, lines: string[]) =>
+  lines.length ? [...(record ?? []), ...lines.map(unescapeText)].slice(-MAX_RECORD) : (record ?? []);
 
 export function startProgress(deploymentId: string, taskDefinition: string, since: number): WatchProgress {
   return { deploymentId, taskDefinition, since, seenEventIds: [], failedTasks: 0, stoppedTaskIds: [], stopReasons: [] };
@@ -84,25 +124,43 @@ function escapeMrkdwn(text: string, max = 400): string {
 const keepNewest = (ids: string[]) => ids.slice(-MAX_IDS);
 const utcTime = (d: Date) => d.toISOString().slice(11, 19);
 
-function counts(d: Deployment, withDesired: boolean): string {
-  const running = withDesired ? `${d.runningCount ?? 0}/${d.desiredCount ?? 0} running` : `${d.runningCount ?? 0} running`;
-  const pending = withDesired || d.pendingCount ? `, ${d.pendingCount ?? 0} pending` : '';
-  const failed = d.failedTasks ? `, ${d.failedTasks} failed` : '';
-  return `${running}${pending}${failed}`;
+const countsOf = (d: Deployment): DeploymentCounts => ({ running: d.runningCount ?? 0, pending: d.pendingCount ?? 0, failed: d.failedTasks ?? 0 });
+
+/** "+2 running, −1 pending": what changed between two polls, empty when nothing did. */
+export function countChange(before: DeploymentCounts, after: DeploymentCounts): string {
+  return (['running', 'pending', 'failed'] as const)
+    .filter((k) => after[k] !== before[k])
+    .map((k) => `${after[k] > before[k] ? '+' : '−'}${Math.abs(after[k] - before[k])} ${k}`)
+    .join(', ');
 }
 
-function statusLine(watched: Deployment, others: Deployment[], verdict: WatchVerdict): string {
-  const mark = verdict.state === 'completed' ? '✅' : verdict.state === 'failed' ? '❌' : '🔄';
-  const parts = [`${mark} new ${code(shortTaskDefinition(watched.taskDefinition))} ${counts(watched, true)}`];
-  for (const d of others) {
-    parts.push(
-      d.status === 'PRIMARY'
-        ? `now primary ${code(shortTaskDefinition(d.taskDefinition))} ${counts(d, true)}`
-        : `old ${code(shortTaskDefinition(d.taskDefinition))} ${counts(d, false)}`,
-    );
-  }
-  parts.push(escapeText(watched.rolloutState ?? watched.status ?? 'state unknown'));
-  return parts.join(' · ');
+/**
+ * One deployment in words: "new `web:44`: 0/2 running, 4 failed", with " (+2 failed)" when `before`
+ * (its counts at the previous poll) differs. Pending and failed only when there are any.
+ */
+export function deploymentLine(d: Deployment, role: string, before?: DeploymentCounts): string {
+  const now = countsOf(d);
+  const parts = [`${now.running}/${d.desiredCount ?? 0} running`];
+  if (now.pending) parts.push(`${now.pending} pending`);
+  if (now.failed) parts.push(`${now.failed} failed`);
+  const change = before ? countChange(before, now) : '';
+  return `${escapeText(role)} ${code(shortTaskDefinition(d.taskDefinition))}: ${parts.join(', ')}${change ? ` (${change})` : ''}`;
+}
+
+/** The rollout state in words. */
+export function stateWords(verdict: WatchVerdict): string {
+  return verdict.state === 'completed' ? '✅ completed' : verdict.state === 'failed' ? '❌ failed' : '🔄 in progress';
+}
+
+function roleOf(d: Deployment, progress: WatchProgress): string {
+  if (d.id === progress.deploymentId) return progress.role ?? 'new';
+  return progress.roles?.[d.id ?? ''] ?? (d.status === 'PRIMARY' ? 'now primary' : 'previous');
+}
+
+/** The deployments still on the service, the watched one first. */
+function listed(service: Service, watched: Deployment | undefined): Deployment[] {
+  const others = (service.deployments ?? []).filter((d) => d !== watched && d.status !== 'INACTIVE');
+  return watched ? [watched, ...others] : others;
 }
 
 function judge(service: Service, progress: WatchProgress, watched: Deployment | undefined, cutoff: number): WatchVerdict {
@@ -159,10 +217,13 @@ function judge(service: Service, progress: WatchProgress, watched: Deployment | 
 }
 
 /**
- * Judges one DescribeServices result against what was seen before. `lines` are new, human lines for
- * the Slack thread (Slack mrkdwn, AWS text escaped): a status line when it changed, e.g.
- * "🔄 new `web:43` 1/2 running, 1 pending · old `web:42` 2 running · IN_PROGRESS", then each new
- * service event since the deployment started, oldest first, as "• HH:MM:SS message" (UTC).
+ * Judges one DescribeServices result against what was seen before. `lines` are new lines for the
+ * record (Slack mrkdwn, AWS text escaped; kept as plain text in `progress.record`): a status line
+ * when it changed, e.g. "🔄 in progress · new `web:43`: 1/2 running, 1 pending · previous `web:42`:
+ * 2/2 running", then each new service event since the deployment started, oldest first, as
+ * "• HH:MM:SS message" (UTC). `progress.current` is the rollout as it stands for the living message:
+ * one line per deployment with the change since the last poll ("new `web:43`: 0/2 running,
+ * 4 failed (+2 failed)"); `progress.latestEvents` its newest events.
  * `fetchStoppedTasks` is true when the watched deployment's failedTasks grew.
  */
 export function observeRollout(
@@ -175,15 +236,16 @@ export function observeRollout(
   const lines: string[] = [];
   const next: WatchProgress = { ...progress };
 
+  if (service.serviceArn) next.serviceArn = service.serviceArn;
+  const deployments = listed(service, watched);
   if (watched) {
-    const line = statusLine(
-      watched,
-      (service.deployments ?? []).filter((d) => d !== watched && d.status !== 'INACTIVE'),
-      verdict,
-    );
+    // The record's line: the state without the change (an unchanged state is not said again).
+    const line = `${stateWords(verdict)} · ${deployments.map((d) => deploymentLine(d, roleOf(d, progress))).join(' · ')}`;
     if (line !== progress.lastStatusLine) lines.push(line);
     next.lastStatusLine = line;
   }
+  next.current = deployments.map((d) => deploymentLine(d, roleOf(d, progress), progress.counts?.[d.id ?? '']));
+  next.counts = Object.fromEntries(deployments.map((d) => [d.id ?? '', countsOf(d)]));
 
   // DescribeServices lists events newest first; same-instant events keep that order reversed.
   const seen = new Set(progress.seenEventIds);
@@ -191,8 +253,11 @@ export function observeRollout(
     .filter((e) => e.createdAt && e.createdAt.getTime() >= cutoff && !seen.has(eventKey(e)))
     .reverse()
     .sort((a, b) => a.createdAt!.getTime() - b.createdAt!.getTime());
-  for (const e of fresh) lines.push(`• ${utcTime(e.createdAt!)} ${escapeMrkdwn(e.message ?? '')}`);
+  const events = fresh.map((e) => `• ${utcTime(e.createdAt!)} ${escapeMrkdwn(e.message ?? '')}`);
+  lines.push(...events);
   if (fresh.length) next.seenEventIds = keepNewest([...progress.seenEventIds, ...fresh.map(eventKey)]);
+  if (events.length) next.latestEvents = [...(progress.latestEvents ?? []), ...events].slice(-LATEST_EVENTS);
+  next.record = recorded(progress.record, lines);
 
   const failedTasks = watched?.failedTasks ?? progress.failedTasks;
   next.failedTasks = failedTasks;
@@ -213,6 +278,12 @@ export function stopReason(task: Task): string {
     })
     .filter(Boolean);
   return `${clip(stopped, 300)}${containers.length ? ` (${containers.join('; ')})` : ''}`;
+}
+
+/** The containers of a stopped task that exited with an error or have a reason: where its logs tell why. */
+function failedContainers(task: Task): string[] {
+  const flagged = (task.containers ?? []).filter((c) => c.name && ((c.exitCode !== undefined && c.exitCode !== 0) || c.reason));
+  return (flagged.length ? flagged : (task.containers ?? []).filter((c) => c.name)).map((c) => c.name!).slice(0, 3);
 }
 
 /**
@@ -253,6 +324,11 @@ export async function readStoppedTasks(
       stoppedTaskIds: keepNewest([...progress.stoppedTaskIds, ...mine.map((t) => taskIdOf(t.taskArn!))]),
       otherTaskIds: keepNewest([...(progress.otherTaskIds ?? []), ...others.map((t) => taskIdOf(t.taskArn!))]),
       stopReasons: reasons,
+      stopped: [...(progress.stopped ?? []), ...mine.map((t) => ({ taskArn: t.taskArn!, reason: stopReason(t), containers: failedContainers(t) }))].slice(
+        0,
+        MAX_STOPPED,
+      ),
+      record: recorded(progress.record, lines),
     },
   };
 }

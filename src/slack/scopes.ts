@@ -17,6 +17,7 @@ export const METHOD_SCOPES: Readonly<Record<string, readonly string[]>> = {
   'chat.postEphemeral': ['chat:write'],
   'chat.getPermalink': [], // Slack: no scope required
   'reactions.add': ['reactions:write'], // the approval request's reaction choices
+  'reactions.remove': ['reactions:write'], // …taken away once the request is decided
   'files.getUploadURLExternal': ['files:write'], // output too long for a message goes to the thread as a file
   'files.completeUploadExternal': ['files:write'],
   // The ack asks whether the bot can post where a command was typed (src/slack/channel-access.ts).

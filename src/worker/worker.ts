@@ -131,6 +131,17 @@ export function createWorker(deps: WorkerDeps) {
       const { botToken } = await deps.secrets();
       let out: ThreadOutput;
       const slack = deps.slack(botToken);
+      // A refusal only the requester needs to see: said privately, nothing posted in the channel.
+      const refusal =
+        verb.runsIn === 'worker' && verb.privateRefusal && invocation.responseUrl
+          ? await (await verb.privateRefusal())(request.args, { job, state: deps.state, slack, ...(target ? { target } : {}) })
+          : undefined;
+      if (refusal) {
+        await deps.respond(invocation.responseUrl!, { text: `✋ ${refusal}` }).catch((e: unknown) => logger.error('response_url failed', { error: e }));
+        result = { outcome: 'failure', summary: `refused privately: ${refusal.split('\n')[0]!}` };
+        ended = true;
+        return;
+      }
       try {
         out = await ThreadOutput.start({
           client: slack,

@@ -28,6 +28,8 @@ import type { Logger } from '../platform/logger';
 import type { StateStore } from '../platform/state';
 import { code, escapeText, formatDuration } from '../slack/format';
 import { ThreadOutput, type Outcome } from '../slack/thread-output';
+import { rolloutText, stoppedTaskLines } from '../deploy/rollout-text';
+import { uploadFiles } from '../slack/upload';
 import { deployPostKey, deployUpdateKey } from '../platform/state-keys';
 
 export interface DeployWorkflowDeps {
@@ -52,7 +54,7 @@ export interface DeployWorkflowResult {
 }
 
 /** Checkpointed result of `register` / `update`. */
-type Started = { ok: true; taskDefinition: string; deploymentId: string; at: number } | { ok: false; message: string };
+type Started = { ok: true; taskDefinition: string; deploymentId: string; at: number; messageTs?: string } | { ok: false; message: string };
 
 /** Checkpointed result of one watch poll. */
 interface Poll {
@@ -150,6 +152,28 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
       }
     };
     const postIfPossible = (key: string, text: string) => post(key, text).catch((error: unknown) => logger.warn('thread post failed', { key, error }));
+    /**
+     * Shows `text` in a living message: edits the one at `ts`, or posts it once per (deploy, key).
+     * Returns its ts (undefined when it could not be posted: a later poll posts it under its own
+     * key). Never throws: the rollout goes on without its picture.
+     */
+    const showLiving = async (key: string, text: string, ts: string | undefined): Promise<string | undefined> => {
+      try {
+        const out = await thread();
+        if (ts) {
+          await (await out.living(text, undefined, ts))?.close(text);
+          return ts;
+        }
+        const claim = deployPostKey(input.deployId, key);
+        if (!(await deps.state.claim(claim, POST_CLAIM_TTL))) return undefined;
+        const message = await out.living(text);
+        if (!message?.ts) await deps.state.release(claim).catch(() => undefined);
+        return message?.ts;
+      } catch (error) {
+        logger.warn('rollout message not shown', { key, error });
+        return ts;
+      }
+    };
     // Where the request was approved for, as planned: a redeployed bot with another config does
     // not move a running deploy to another service.
     const target = input.where;
@@ -199,20 +223,37 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
             const current = await describeTaskDefinition(aws, input.plan.currentTaskDefinition);
             const { tags, ...td } = current;
             const out = await aws.ecs().send(new RegisterTaskDefinitionCommand(registerInput(td, input.plan.changes, tags)));
-            const arn = out.taskDefinition!.taskDefinitionArn!;
-            // Said if Slack takes it; a retried step would register a second revision.
-            await postIfPossible(
-              'registered',
-              `📝 Registered ${code(shortTaskDefinition(arn))} (from ${code(shortTaskDefinition(input.plan.currentTaskDefinition))} with the new image${input.plan.changes.length > 1 ? 's' : ''}).`,
-            );
-            return { ok: true as const, taskDefinition: arn };
+            // Said in the rollout's message, once it starts.
+            return { ok: true as const, taskDefinition: out.taskDefinition!.taskDefinitionArn! };
           }).catch((error: unknown) => refused(error, 'registering the new task definition'));
         },
         { retryStrategy: RETRY },
       );
       const updateKey = deployUpdateKey(input.deployId);
-      const updated = (at: number) =>
-        `🚀 \`UpdateService\` called at ${new Date(at).toISOString().slice(11, 19)} UTC: \`${input.target}\` → ${code(shortTaskDefinition(registered.ok ? registered.taskDefinition : ''))}. Watching the rollout…`;
+      const newRevision = code(shortTaskDefinition(registered.ok ? registered.taskDefinition : ''));
+      /** The rollout message's title: who approved, what was registered, when UpdateService was called. */
+      const rolloutTitle = (at: number) =>
+        [
+          `👍 Approved by ${approvedBy}`,
+          input.plan.action === 'deploy'
+            ? `📝 Registered ${newRevision} (from ${code(shortTaskDefinition(input.plan.currentTaskDefinition))} with the new image${input.plan.changes.length > 1 ? 's' : ''})`
+            : '',
+          `🚀 \`UpdateService\` called at ${new Date(at).toISOString().slice(11, 19)} UTC: \`${input.target}\` → ${newRevision}`,
+        ]
+          .filter(Boolean)
+          .join(' · ');
+      const startRolloutMessage = (at: number, deploymentId: string, serviceArn: string | undefined) =>
+        showLiving(
+          'update',
+          rolloutText({
+            title: rolloutTitle(at),
+            serviceName: input.target,
+            progress: { ...startProgress(deploymentId, registered.ok ? registered.taskDefinition : '', at), ...(serviceArn ? { serviceArn } : {}) },
+            verdict: { state: 'in-progress' },
+            seconds: 0,
+          }),
+          undefined,
+        );
       const started: Started = !registered.ok
         ? registered
         : await context.step(
@@ -227,8 +268,9 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
                 const first = await deps.state.claim(updateKey, POST_CLAIM_TTL, { before: primary?.id ?? '' });
                 const noted = first ? undefined : await deps.state.get<{ before?: string }>(updateKey);
                 if (noted && primary && primary.id !== noted.before && primary.taskDefinition === registered.taskDefinition) {
-                  await post('update', updated(primary.createdAt?.getTime() ?? now()));
-                  return { ok: true, taskDefinition: registered.taskDefinition, deploymentId: primary.id!, at: primary.createdAt?.getTime() ?? now() };
+                  const at = primary.createdAt?.getTime() ?? now();
+                  const messageTs = await startRolloutMessage(at, primary.id!, service.serviceArn);
+                  return { ok: true, taskDefinition: registered.taskDefinition, deploymentId: primary.id!, at, ...(messageTs ? { messageTs } : {}) };
                 }
                 if (service.taskDefinition !== input.plan.currentTaskDefinition) {
                   return {
@@ -246,8 +288,8 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
                 );
                 const deployment = out.service?.deployments?.find((d) => d.status === 'PRIMARY');
                 const at = deployment?.createdAt?.getTime() ?? now();
-                await post('update', updated(at));
-                return { ok: true, taskDefinition: registered.taskDefinition, deploymentId: deployment?.id ?? '', at };
+                const messageTs = await startRolloutMessage(at, deployment?.id ?? '', out.service?.serviceArn);
+                return { ok: true, taskDefinition: registered.taskDefinition, deploymentId: deployment?.id ?? '', at, ...(messageTs ? { messageTs } : {}) };
               }).catch((error: unknown) => refused(error, 'updating the service'));
             },
             // Safe to retry: a second run finds its own deployment instead of updating again.
@@ -262,10 +304,34 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
 
       // ---- watch the rollout ------------------------------------------------------------------
       let polls = 0;
-      const watch = async (phase: string, deploymentId: string, taskDefinition: string, since: number): Promise<Watched> => {
-        let progress = startProgress(deploymentId, taskDefinition, since);
+      /** Watches one deployment to its end, its state shown in one living message titled `title` (posted by the first poll unless `messageTs`). */
+      const watch = async (
+        phase: string,
+        deploymentId: string,
+        taskDefinition: string,
+        since: number,
+        view: { title: string; messageTs?: string; role?: string; roles?: Record<string, string> },
+      ): Promise<Watched> => {
+        let progress: WatchProgress = {
+          ...startProgress(deploymentId, taskDefinition, since),
+          ...(view.messageTs ? { messageTs: view.messageTs } : {}),
+          ...(view.role ? { role: view.role } : {}),
+          ...(view.roles ? { roles: view.roles } : {}),
+        };
         let seconds = 0;
         let errors = 0;
+        /** The watch ends without a verdict of ECS's: the living message says so instead of "in progress". */
+        const stoppedWatching = async (verdict: Watched['verdict'], last: WatchProgress, after: number): Promise<Watched> => {
+          await context.step(`${phase}-stopped`, async () => {
+            await showLiving(
+              `${phase}-stopped`,
+              rolloutText({ title: view.title, serviceName: input.target, progress: last, verdict, seconds: after }),
+              last.messageTs,
+            );
+            return true;
+          });
+          return { verdict, progress: last, seconds: after };
+        };
         for (let n = 1; ; n++) {
           const pause = nextPollSeconds(seconds, errors);
           await context.wait(`${phase}-wait-${n}`, { seconds: pause });
@@ -273,6 +339,7 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
           polls++;
           const before = progress;
           const failedSoFar = errors;
+          const elapsed = seconds;
           const poll: Poll = await context.step(
             `${phase}-${n}`,
             async () => {
@@ -280,16 +347,15 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
                 return await withAws(async (aws) => {
                   const service = await describeService(aws);
                   const seen = observeRollout(service, before);
-                  let lines = seen.lines;
-                  let next = seen.progress;
-                  if (seen.fetchStoppedTasks) {
-                    const stopped = await readStoppedTasks(aws.ecs(), target.cluster, target.service, next);
-                    lines = [...lines, ...stopped.lines];
-                    next = stopped.progress;
-                  }
-                  // Lines Slack does not take are lost, not the verdict: ECS was read.
-                  await postIfPossible(`${phase}-${n}`, lines.join('\n'));
-                  return { progress: next, verdict: seen.verdict };
+                  // Both keep their lines in the progress's record.
+                  const next = seen.fetchStoppedTasks
+                    ? (await readStoppedTasks(aws.ecs(), target.cluster, target.service, seen.progress)).progress
+                    : seen.progress;
+                  // The living message shows where the rollout stands; the lines are in the record. A
+                  // message Slack does not take is lost, not the verdict: ECS was read.
+                  const text = rolloutText({ title: view.title, serviceName: input.target, progress: next, verdict: seen.verdict, seconds: elapsed });
+                  const messageTs = await showLiving(`${phase}-${n}-living`, text, next.messageTs);
+                  return { progress: { ...next, ...(messageTs ? { messageTs } : {}) }, verdict: seen.verdict };
                 });
               } catch (error) {
                 const message = escapeText((error as Error).message);
@@ -308,12 +374,15 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
           progress = poll.progress;
           errors = poll.error ? errors + 1 : 0;
           if (poll.verdict.state !== 'in-progress') return { verdict: poll.verdict, progress, seconds };
-          if (errors >= MAX_POLL_ERRORS) return { verdict: { state: 'lost', reason: poll.error ?? 'ECS did not answer' }, progress, seconds };
-          if (seconds >= input.timeoutSeconds) return { verdict: { state: 'timeout' }, progress, seconds };
+          if (errors >= MAX_POLL_ERRORS) return stoppedWatching({ state: 'lost', reason: poll.error ?? 'ECS did not answer' }, progress, seconds);
+          if (seconds >= input.timeoutSeconds) return stoppedWatching({ state: 'timeout' }, progress, seconds);
         }
       };
 
-      const rollout = await watch('rollout', started.deploymentId, started.taskDefinition, started.at);
+      const rollout = await watch('rollout', started.deploymentId, started.taskDefinition, started.at, {
+        title: rolloutTitle(started.at),
+        ...(started.messageTs ? { messageTs: started.messageTs } : {}),
+      });
       if (rollout.verdict.state === 'completed') {
         return end(
           {
@@ -347,7 +416,26 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
             ? rollout.verdict.reason
             : 'the rollout did not complete'
       ).replace(/\.+$/, '');
-      const reasons = rollout.progress.stopReasons.length ? `\nStop reasons: ${rollout.progress.stopReasons.map((r) => `“${escapeText(r)}”`).join('; ')}` : '';
+      // Each stopped task with its console and log links (the task definition says where it logs);
+      // without them, the distinct stop reasons.
+      const stopped = rollout.progress.stopped ?? [];
+      const reasons = stopped.length
+        ? await context.step(
+            'stopped-tasks',
+            async () => {
+              const containers = await withAws((aws) => describeTaskDefinition(aws, started.taskDefinition))
+                .then((td) => td.containerDefinitions ?? [])
+                .catch((error: unknown) => {
+                  logger.warn('no log links: the task definition could not be read', { error });
+                  return [];
+                });
+              return `\nStopped tasks:\n${stoppedTaskLines(stopped, containers).join('\n')}`;
+            },
+            { retryStrategy: RETRY },
+          )
+        : rollout.progress.stopReasons.length
+          ? `\nStop reasons: ${rollout.progress.stopReasons.map((r) => `“${escapeText(r)}”`).join('; ')}`
+          : '';
 
       // ---- roll back ---------------------------------------------------------------------------
       const ecsRollback = rollout.verdict.state === 'failed' ? rollout.verdict.ecsRollback : undefined;
@@ -386,7 +474,7 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
         ? await context.step('rollback', async () => {
             await post(
               'rollback',
-              `↩️ ${why}. ECS's circuit breaker is rolling back to ${code(shortTaskDefinition(ecsRollback.taskDefinition))}; watching it.${reasons}`,
+              `❌ ${why}.${reasons}\n↩️ ECS's circuit breaker is rolling back to ${code(shortTaskDefinition(ecsRollback.taskDefinition))}; watching it below.`,
             );
             return { ok: true as const, taskDefinition: ecsRollback.taskDefinition, deploymentId: ecsRollback.deploymentId, at: now() };
           })
@@ -396,7 +484,7 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
               withAws(async (aws): Promise<Started> => {
                 const out = await aws.ecs().send(new UpdateServiceCommand({ cluster: target.cluster, service: target.service, taskDefinition: previous }));
                 const deployment = out.service?.deployments?.find((d) => d.status === 'PRIMARY');
-                await postIfPossible('rollback', `↩️ ${why}. Rolling back to ${code(shortTaskDefinition(previous))}.${reasons}`);
+                await postIfPossible('rollback', `❌ ${why}.${reasons}\n↩️ Rolling back to ${code(shortTaskDefinition(previous))}; watching it below.`);
                 return { ok: true, taskDefinition: previous, deploymentId: deployment?.id ?? '', at: deployment?.createdAt?.getTime() ?? now() };
               }).catch((error: unknown) => refused(error, 'rolling back')),
             { retryStrategy: RETRY },
@@ -415,7 +503,11 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
           started,
         );
       }
-      const rolledBack = await watch('rollback', back.deploymentId, back.taskDefinition, back.at);
+      const rolledBack = await watch('rollback', back.deploymentId, back.taskDefinition, back.at, {
+        title: `↩️ Rolling \`${input.target}\` back to ${code(shortTaskDefinition(back.taskDefinition))}`,
+        role: 'rollback to',
+        roles: { [started.deploymentId]: 'failed' },
+      });
       const backOk = rolledBack.verdict.state === 'completed';
       return end(
         {
@@ -425,7 +517,8 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
           taskDefinition: back.taskDefinition,
           rolledBack: true,
           polls,
-          detail: `${backOk ? '↩️' : '🔥'} ${why}.${reasons}\n${backOk ? `Rolled back: \`${input.target}\` runs ${code(shortTaskDefinition(back.taskDefinition))} again and is steady.` : `The rollback did not settle (${rolledBack.verdict.state}): look at \`/ecs status ${input.target}\` now.`}`,
+          // The reasons are in the failure reply above.
+          detail: `${backOk ? '↩️' : '🔥'} ${why}.\n${backOk ? `Rolled back: \`${input.target}\` runs ${code(shortTaskDefinition(back.taskDefinition))} again and is steady.` : `The rollback did not settle (${rolledBack.verdict.state}): look at \`/ecs status ${input.target}\` now.`}`,
         },
         { rollout, rollback: rolledBack },
         started,
@@ -437,6 +530,34 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
       const service = out.services?.[0];
       if (!service) throw new Error(`service ${target.service} not found in ${target.cluster}`);
       return service;
+    }
+
+    /** Everything the watch saw (states, service events, stopped tasks), as plain text for the attached record. */
+    function eventRecord(watched: NonNullable<Ending['watched']>): string {
+      const part = (title: string, w: Watched | undefined) => (w?.progress.record?.length ? [`${title}`, ...w.progress.record, ''] : []);
+      return [...part(`Rollout of ${input.target} (deploy ${input.deployId})`, watched.rollout), ...part('Rollback', watched.rollback)].join('\n');
+    }
+
+    /**
+     * The end, said once: the reply is the share of the record file, `text` its comment, so the
+     * thread gets one message and the full record. A file Slack does not take: the text alone.
+     */
+    async function postWithRecord(key: string, text: string, record: string): Promise<void> {
+      const claim = deployPostKey(input.deployId, key);
+      if (!(await deps.state.claim(claim, POST_CLAIM_TTL))) return;
+      try {
+        await uploadFiles(await deps.slack(), {
+          channelId: input.channelId,
+          threadTs: input.parentTs,
+          initialComment: `${text}\nThe rollout's full record is attached.`,
+          files: [{ filename: `deploy-${input.deployId}.txt`, title: `deploy ${input.deployId}: the rollout's record`, content: record }],
+          signal: AbortSignal.timeout(Math.max(1_000, remainingMs() - 10_000)),
+        });
+      } catch (error) {
+        logger.warn('the record could not be attached; the end is said without it', { error });
+        await deps.state.release(claim).catch(() => undefined);
+        await post(key, text);
+      }
     }
 
     /** How the deploy ended, for finish(). */
@@ -510,8 +631,10 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
           'announce',
           async () => {
             const out = await thread(finalHeadline);
-            if (result.detail) await post('finish', result.detail);
-            else if (decided.status === 'approved') await post('finish', `${result.outcome === 'success' ? '✅' : '⚠️'} ${result.summary}.`);
+            const text = result.detail ?? (decided.status === 'approved' ? `${result.outcome === 'success' ? '✅' : '⚠️'} ${result.summary}.` : '');
+            const record = watched ? eventRecord(watched) : '';
+            if (record) await postWithRecord('finish', text, record);
+            else await post('finish', text);
             await out.finish({ outcome: result.outcome, summary: result.summary });
           },
           { retryStrategy: RETRY },

@@ -31,6 +31,7 @@ export const deployVerb = defineVerb<DeployArgs>({
   },
   scope: onTarget,
   handler: () => import('../deploy').then((m) => m.deploy),
+  privateRefusal: () => import('../deploy').then((m) => m.anotherDeployUnderWay),
 });
 
 export const rollbackVerb = defineVerb<RollbackArgs>({
@@ -52,4 +53,5 @@ export const rollbackVerb = defineVerb<RollbackArgs>({
   },
   scope: onTarget,
   handler: () => import('../deploy').then((m) => m.rollback),
+  privateRefusal: () => import('../deploy').then((m) => m.anotherDeployUnderWay),
 });

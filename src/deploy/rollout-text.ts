@@ -1,0 +1,66 @@
+/**
+ * How a rollout reads in its thread: the living message that shows where it stands (edited at each
+ * poll) and the reply that says it failed, with the console links a person would click.
+ */
+import type { ContainerDefinition } from '@aws-sdk/client-ecs';
+import { deploymentsUrl, logStreamUrl, serviceUrl, slackLink, taskUrl } from '../aws/console';
+import { escapeText, formatDuration } from '../slack/format';
+import { LATEST_EVENTS, stateWords, type StoppedTask, type WatchProgress, type WatchVerdict } from './watch';
+
+/** "service `web` · deployment `ecs-svc/123`", linked to the console when the service's ARN is known. */
+export function rolloutLinks(progress: Pick<WatchProgress, 'serviceArn' | 'deploymentId'>, serviceName: string): string {
+  if (!progress.serviceArn) return '';
+  return [
+    slackLink(serviceUrl(progress.serviceArn), `service ${serviceName}`),
+    progress.deploymentId ? slackLink(deploymentsUrl(progress.serviceArn), `deployment ${progress.deploymentId}`) : '',
+  ]
+    .filter(Boolean)
+    .join(' · ');
+}
+
+/**
+ * The living message of a rollout: `title` (Slack mrkdwn, the bot's own), the links, the state with
+ * the time since it started (and the reason when it failed), one line per deployment, the newest
+ * service events.
+ */
+export function rolloutText(input: {
+  title: string;
+  serviceName: string;
+  progress: WatchProgress;
+  verdict: WatchVerdict | { state: 'timeout' } | { state: 'lost'; reason: string };
+  seconds: number;
+}): string {
+  const { progress, verdict } = input;
+  const state =
+    verdict.state === 'timeout'
+      ? '⌛ not finished in time'
+      : verdict.state === 'lost'
+        ? `⚠️ lost track (${verdict.reason})`
+        : `${stateWords(verdict)}${verdict.state === 'failed' ? `: ${verdict.reason.replace(/\.+$/, '')}` : ''}`;
+  const links = rolloutLinks(progress, input.serviceName);
+  const events = progress.latestEvents ?? [];
+  return [
+    input.title,
+    `${state} · ${formatDuration(input.seconds * 1000)}${links ? ` · ${links}` : ''}`,
+    ...(progress.current ?? []),
+    ...(events.length ? [`_Latest ${events.length === 1 ? 'event' : `${Math.min(events.length, LATEST_EVENTS)} events`}:_`, ...events] : []),
+  ].join('\n');
+}
+
+/**
+ * One line per stopped task of a failed rollout: the task (linked), its reason, and the log stream
+ * of each container that failed (linked when the task definition logs with awslogs and a prefix).
+ */
+export function stoppedTaskLines(stopped: StoppedTask[], containers: Pick<ContainerDefinition, 'name' | 'logConfiguration'>[]): string[] {
+  const logsOf = new Map(containers.map((c) => [c.name ?? '', c.logConfiguration]));
+  return stopped.map((task) => {
+    const id = task.taskArn.split('/').pop() ?? task.taskArn;
+    const logs = task.containers
+      .map((name) => {
+        const url = logStreamUrl(task.taskArn, name, logsOf.get(name) as never);
+        return url ? slackLink(url, `${name} logs`) : '';
+      })
+      .filter(Boolean);
+    return `• ${slackLink(taskUrl(task.taskArn), `task ${id.slice(0, 12)}`)}${logs.length ? ` (${logs.join(', ')})` : ''}: ${escapeText(task.reason)}`;
+  });
+}
