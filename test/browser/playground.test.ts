@@ -250,14 +250,16 @@ describe('playground in Chromium', () => {
       await approve.click();
       await expect.poll(() => text.textContent(), { timeout: 10_000 }).toContain('👍 Approved by @bob: deploying, progress in the thread.');
       approved = true;
-      expect(await approve.textContent()).toBe('✅ 3');
+      // Decided: the bot's own ✅ and ❌ are gone, so the pills count people only.
+      await expect.poll(() => approve.textContent()).toBe('✅ 2');
+      expect(await request.locator('.reaction', { hasText: '❌' }).count()).toBe(0);
 
       await request.getByTestId('replies').click();
       const thread = page.getByTestId('thread-feed');
       await expect.poll(() => thread.textContent(), { timeout: 10_000 }).toContain('UpdateService called');
       await debug('2-updated');
       // The rollout as it goes, then the verdict on the parent and at the end of the thread.
-      await expect.poll(() => thread.textContent(), { timeout: 15_000 }).toMatch(/🔄 new web:43 \d\/2 running/);
+      await expect.poll(() => thread.textContent(), { timeout: 15_000 }).toMatch(/new web:43: \d\/2 running/);
       await debug('3-rolling');
       await expect
         .poll(() => text.textContent(), { timeout: 45_000, interval: 250 })
@@ -268,10 +270,9 @@ describe('playground in Chromium', () => {
       if (process.env.DEBUG_DEPLOY) console.log(`${await text.innerText()}\n---\n${await thread.innerText()}`);
       const order = [
         '🗳️ Approval requested above',
-        '👍 Approved by @bob: deploying now.',
-        '📝 Registered web:43 (from web:42',
+        '👍 Approved by @bob · 📝 Registered web:43 (from web:42',
         '🚀 UpdateService called',
-        '🔄 new web:43',
+        'new web:43: ',
         'has reached a steady state.',
         '✅ web:43 is live and steady',
       ];
