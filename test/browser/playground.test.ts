@@ -287,4 +287,49 @@ describe('playground in Chromium', () => {
       if (!approved) await world.react('U0ALICE', 'C0OPS', ts, 'x');
     }
   }, 90_000);
+  it('/ecs deploy web v2-crash, approved, fails and rolls back: five replies, two living rollout messages, links to each stopped task and its logs', async () => {
+    await type('/ecs deploy web v2-crash');
+    const request = page.getByTestId('message').filter({ hasText: 'asks to deploy to web' }).last();
+    await expect.poll(() => request.locator('.text').textContent(), { timeout: 15_000 }).toContain('React ✅ to approve');
+    const ts = (await request.getAttribute('data-ts'))!;
+    await world.react('U0BOB', 'C0OPS', ts, 'white_check_mark');
+    await expect.poll(() => request.locator('.text').textContent(), { timeout: 150_000, interval: 500 }).toMatch(/^❌ .*rolled back to web:42/s);
+    await request.getByTestId('replies').click();
+    const thread = page.getByTestId('thread-feed');
+    const replies = thread.getByTestId('message');
+    // The thread's own first entry is the parent; then plan, rollout, failure, rollback, end.
+    await expect.poll(() => replies.count()).toBe(6);
+    const texts = await replies.locator('.text').allTextContents();
+    expect(texts[1]).toContain('🗳️ Approval requested above');
+    expect(texts[2]).toMatch(/👍 Approved by @bob · 📝 Registered web:43 .*❌ failed.*new web:43: 0\/2 running, \d+ failed/s);
+    expect(texts[3]).toContain('↩️ Rolling back to web:42');
+    expect(texts[4]).toMatch(/↩️ Rolling web back to web:42.*completed.*rollback to web:42: 2\/2 running/s);
+    expect(texts[5]).toContain('Rolled back');
+    // Each stopped task links the console and its container's log stream.
+    const failure = replies.nth(3);
+    expect(await failure.getByRole('link', { name: 'app logs' }).count()).toBeGreaterThan(0);
+    expect(await failure.getByRole('link', { name: 'app logs' }).first().getAttribute('href')).toMatch(
+      /^https:\/\/[a-z0-9-]+\.console\.aws\.amazon\.com\/cloudwatch\/.*log-group/,
+    );
+    // The bot's ✅ and ❌ are gone: bob's approval is the only reaction.
+    expect(await request.locator('.reaction').allTextContents()).toEqual(['✅ 1']);
+  }, 200_000);
+
+  it('a long run keeps one message with its latest output (its progress bar never piles up), and a cancel ends it with its button', async () => {
+    await type('/ecs run slow.sh 600');
+    const parent = page.getByTestId('message').filter({ hasText: 'ran /ecs run slow.sh 600' }).last();
+    await expect.poll(() => parent.getByTestId('replies').count(), { timeout: 15_000 }).toBe(1);
+    await parent.getByTestId('replies').click();
+    const thread = page.getByTestId('thread-feed');
+    const living = thread.getByTestId('message').nth(1);
+    await expect.poll(() => living.locator('.text').textContent(), { timeout: 30_000 }).toMatch(/step [3-9] of 600 done/);
+    // One message, edited: the latest steps, and the bar's many redraws never pile up as lines.
+    expect(((await living.locator('.text').textContent())!.match(/\] \d+\/600/g) ?? []).length).toBeLessThanOrEqual(1);
+    expect(await thread.getByTestId('message').count()).toBe(2);
+    await living.getByRole('button', { name: 'Cancel' }).click();
+    await expect.poll(() => parent.locator('.text').first().textContent(), { timeout: 40_000 }).toMatch(/^🚫/);
+    await expect.poll(() => thread.getByTestId('message').last().locator('.text').textContent()).toMatch(/🚫 Cancelled by @alice/);
+    expect(await thread.getByRole('button', { name: 'Cancel' }).count()).toBe(0);
+    expect(await thread.getByTestId('message').count()).toBe(3); // parent, the living message, the end
+  }, 90_000);
 });
