@@ -39,6 +39,19 @@ try {
   await fontsLoaded(page);
   await page.screenshot({ path: 'docs/deploy.png' });
   console.log('wrote docs/deploy.png');
+
+  // A deploy that fails and rolls back: the plan, the rollout, the failure, the rollback, the end.
+  await world.slash('U0ALICE', 'deploy web v2-crash');
+  const crash = await world.slack.waitFor(() => parents().find((m) => m.ts !== request.ts && m.text.includes('React :white_check_mark:')), 20_000);
+  await world.react('U0BOB', 'C0OPS', crash.ts, 'white_check_mark');
+  await world.slack.waitFor(() => world.slack.message('C0OPS', crash.ts)!.text.startsWith('❌'), 180_000);
+  await page.setViewportSize({ width: 1400, height: 1100 });
+  await page.goto(`${playground.url}?user=U0ALICE&channel=C0OPS`);
+  await page.locator(`[data-testid="message"][data-ts="${crash.ts}"]`).getByTestId('replies').click();
+  await page.getByTestId('thread-feed').getByText('Rolled back', { exact: false }).last().waitFor();
+  await fontsLoaded(page);
+  await page.screenshot({ path: 'docs/deploy-rollback.png' });
+  console.log('wrote docs/deploy-rollback.png');
 } finally {
   await browser.close();
   await playground.close();
