@@ -12,7 +12,9 @@
  *  - run_cancel_to_end_s: `/ecs cancel` of a run the worker follows itself (a script printing a
  *    line every 0.2 s), from the cancel's answer to the end reply ("🚫 Cancelled by …") in the
  *    thread: the worker seeing the cancel, Ctrl-C, the script stopping, the session's end and the
- *    report. The worst of 3. (A detached run's cancel is seen at the workflow's next poll.)
+ *    report. The worst of 3. (A detached run's cancel wakes the workflow's wait between polls,
+ *    src/workflows/run-wake.ts; not measured here, where durable waits are skipped: see
+ *    test/e2e-run.test.ts, polls 10 minutes apart, for its bound.)
  *
  * Loopback only; bounded by BENCH_RUN_THREAD_TIMEOUT_S (default 300 s).
  */

@@ -148,10 +148,10 @@ describe('/ecs run', () => {
     // The cancel is stored once the click is answered: what the living message shows then.
     const steps = (text: string) => (text.match(/step \d+ of 30 done/g) ?? []).length;
     const shownAtCancel = steps(world.slack.message('C0OPS', running.ts)!.text);
-    // The clicker is told when it will stop: the workflow sees the cancel at its next poll.
+    // The clicker is told when it will stop: now, the cancel wakes the workflow's wait.
     const told = await world.slack.waitFor(() => world.slack.workspace.ephemerals.find((e) => e.text.includes(`Cancelling run \`${runId}\``)), 5_000);
     expect(told).toMatchObject({ user: 'U0ALICE', source: 'response_url' });
-    expect(told.text).toContain('it runs detached and is checked every 2 s, so it stops at the next check');
+    expect(told.text).toContain('it runs detached; its processes get Ctrl-C now, then they are killed');
     await world.idle();
     const parent = lastParent();
     expect(parent.text).toMatch(/^🚫 .*slow.sh 30: cancelled after/);
@@ -165,6 +165,34 @@ describe('/ecs run', () => {
     expect(steps(thread[0]!.text) - shownAtCancel).toBeLessThanOrEqual(4);
     expect(thread[0]!.text).not.toContain('job finished');
   }, 40_000);
+
+  // Polls 10 minutes apart (durable waits in real time here): the run ends only because the cancel wakes its wait.
+  it('a cancel wakes a detached run between its polls: it stops long before the next poll, the end says so', async () => {
+    process.env.RUN_WORKFLOW_POLL_SECONDS = '600';
+    try {
+      await world.slash('U0ALICE', 'run slow.sh 30');
+      const running = await world.slack.waitFor(
+        () => world.slack.workspace.messages.C0OPS!.find((m) => m.text.startsWith('▶️ Running `slow.sh 30`') && m.text.includes('every 10 min')),
+        10_000,
+      );
+      const runId = /run `([a-z0-9]{6})`/.exec(running.text)![1]!;
+      // The workflow is in its first wait, its callback on the run record.
+      const { dynamoState } = await import('../src/platform/state');
+      for (let i = 0; i < 100 && !(await dynamoState.get<{ wakeId?: string }>(`run#${runId}`))?.wakeId; i++) await new Promise((r) => setTimeout(r, 100));
+      expect((await dynamoState.get<{ wakeId?: string }>(`run#${runId}`))?.wakeId).toBeTruthy();
+      const res = await world.slash('U0ALICE', `cancel ${runId}`);
+      expect(ephemeral(res)).toContain('it runs detached; its processes get Ctrl-C now, then they are killed');
+      // The ingress completed the wait's callback, as itself.
+      expect(world.aws.calls.filter((c) => c.action === 'SendDurableExecutionCallbackSuccess')).not.toHaveLength(0);
+      await world.idle();
+    } finally {
+      process.env.RUN_WORKFLOW_POLL_SECONDS = world.env.RUN_WORKFLOW_POLL_SECONDS!;
+    }
+    const parent = lastParent();
+    expect(parent.text).toMatch(/^🚫 .*slow.sh 30: cancelled after/);
+    const thread = world.slack.replies('C0OPS', parent.ts);
+    expect(thread.at(-1)!.text).toMatch(/^🚫 Cancelled by <@U0ALICE> after [\d.]+ s; the script was interrupted/);
+  }, 60_000);
 
   it('a click on the Cancel button of a run that has ended answers the clicker alone', async () => {
     await world.slash('U0ALICE', 'run fail.sh');

@@ -50,9 +50,9 @@ export async function startDurableExecution(functionName: string, payload: unkno
 }
 
 /** SendDurableExecutionCallbackSuccess: wakes a durable workflow waiting on that callback with `result`. */
-export async function completeCallback(callbackId: string, result: unknown): Promise<void> {
+export async function completeCallback(callbackId: string, result: unknown, profile: LambdaProfile = 'default'): Promise<void> {
   const sdk = await import('@aws-sdk/client-lambda');
-  await clientFor(sdk, 'default').send(
+  await clientFor(sdk, profile).send(
     new sdk.SendDurableExecutionCallbackSuccessCommand({ CallbackId: callbackId, Result: Buffer.from(JSON.stringify(result)) }),
   );
 }

@@ -1,7 +1,7 @@
 import { isAllowed } from '../auth/roles';
 import { formatDuration } from '../slack/format';
 import { HiddenRefusalError } from '../platform/errors';
-import type { AckAnswer } from './types';
+import type { AckAnswer, AckContext } from './types';
 import type { CancelArgs } from './verbs/args';
 import { cancelKey, runKey, trackedKey } from '../platform/state-keys';
 
@@ -18,9 +18,12 @@ export interface RunRecord extends Record<string, unknown> {
   startedAt: string;
   /**
    * A detached run (src/workflows/run.ts): the workflow sleeps between its follows and sees a
-   * cancel at the next one, this many seconds apart at most. Absent: the worker sees it at once.
+   * cancel at the next one, this many seconds apart at most, unless the cancel wakes it (`wakeId`).
+   * Absent: the worker sees it at once.
    */
   checkedEverySeconds?: number;
+  /** The callback of the detached run's current wait between polls (src/workflows/run-wake.ts). */
+  wakeId?: string;
 }
 
 /** Longer than the longest approval wait (7 days) plus a run. */
@@ -30,7 +33,7 @@ const CANCEL_TTL_SECONDS = 8 * 86_400;
  * `/ecs cancel <run-id>` (or the Cancel button): asks the running job to stop. The worker sees the
  * request within seconds, sends Ctrl-C, then ends the session, and says so in the thread.
  */
-export const cancel: AckAnswer<CancelArgs> = async ({ runId }, { state, entry, invocation }) => {
+export const cancel: AckAnswer<CancelArgs> = async ({ runId }, { state, entry, invocation, wakeRun }) => {
   const run = await state.get<RunRecord>(runKey(runId));
   const noRun = `No run \`${runId}\` is in progress (it may have finished already).`;
   if (!run) return { text: noRun };
@@ -50,13 +53,35 @@ export const cancel: AckAnswer<CancelArgs> = async ({ runId }, { state, entry, i
         () => false,
       )
     : false;
+  // A detached run: wake its workflow now (the wait it is in, read after the cancel was stored; a
+  // wait armed later sees the cancel itself). Failing, the cancel still stands for the next poll.
+  const woken = first && run.checkedEverySeconds && !waiting ? await wakeWorkflow(runId, state, wakeRun) : undefined;
   return {
     text: !first
       ? `Run \`${runId}\` is already being cancelled.`
       : waiting
         ? `🛑 Cancelled run \`${runId}\` (\`${run.script}\`, asked by <@${run.userId}>) while it waits for its approval: it will not start, even if approved.`
-        : run.checkedEverySeconds
-          ? `🛑 Cancelling run \`${runId}\` (\`${run.script}\`, started by <@${run.userId}>): it runs detached and is checked every ${formatDuration(run.checkedEverySeconds * 1000)}, so it stops at the next check (Ctrl-C to its processes, then they are killed). The thread will say when it has stopped.`
-          : `🛑 Cancelling run \`${runId}\` (\`${run.script}\`, started by <@${run.userId}>): the script gets Ctrl-C now, then its session is ended. The thread will say when it has stopped.`,
+        : run.checkedEverySeconds && woken === false
+          ? `🛑 Cancelling run \`${runId}\` (\`${run.script}\`, started by <@${run.userId}>): the cancel is stored, but its workflow could not be woken just now, so it stops at its next check, within ${formatDuration(run.checkedEverySeconds * 1000)} (Ctrl-C to its processes, then they are killed). The thread will say when it has stopped.`
+          : run.checkedEverySeconds
+            ? `🛑 Cancelling run \`${runId}\` (\`${run.script}\`, started by <@${run.userId}>): it runs detached; its processes get Ctrl-C now, then they are killed. The thread will say when it has stopped.`
+            : `🛑 Cancelling run \`${runId}\` (\`${run.script}\`, started by <@${run.userId}>): the script gets Ctrl-C now, then its session is ended. The thread will say when it has stopped.`,
   };
 };
+
+/**
+ * Ends the detached run's current wait: true when woken or already polling (its wait is over, and
+ * the poll reads the cancel); false when the wake could not be sent (the next poll sees the cancel).
+ */
+async function wakeWorkflow(runId: string, state: AckContext['state'], wakeRun: AckContext['wakeRun']): Promise<boolean> {
+  if (!wakeRun) return false;
+  try {
+    const wakeId = (await state.get<RunRecord>(runKey(runId)))?.wakeId;
+    // No wait recorded yet: the workflow is starting, and its first wait reads the cancel when armed.
+    if (!wakeId) return true;
+    await wakeRun(wakeId);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -13,6 +13,11 @@ export interface AckContext {
   entry: AllowlistEntry | undefined;
   allowlist: AllowlistStore;
   state: StateStore;
+  /**
+   * Ends a detached run's wait between polls (src/workflows/run-wake.ts); false when that wait is
+   * already over. Absent: nothing is woken and the run's workflow sees a cancel at its next poll.
+   */
+  wakeRun?: (callbackId: string) => Promise<boolean>;
 }
 
 /** An ack verb's answer, given the arguments its `parse` returned. */

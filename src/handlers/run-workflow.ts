@@ -1,6 +1,7 @@
 import { withDurableExecution } from '@aws/durable-execution-sdk-js';
 import { dynamoAudit } from '../audit/audit';
 import { createRunWorkflow } from '../workflows/run';
+import { dynamoRunWake } from '../workflows/run-wake';
 import { getConfig } from '../config/load';
 import { sendDecision } from '../approval/callback';
 import { dynamoApprovalRequests } from '../approval/requests';
@@ -20,6 +21,7 @@ export const handler = withDurableExecution(
     approvals: { requests: dynamoApprovalRequests, sendDecision },
     slack: async () => createSlackClient((await getSlackSecrets()).botToken),
     state: dynamoState,
+    wake: dynamoRunWake,
     audit: () => dynamoAudit(getConfig().audit.retentionDays),
     logger: log,
   }),

@@ -35,6 +35,8 @@ export interface IngressDeps {
   audit: () => AuditLog;
   jobs: JobDispatcher;
   state: StateStore;
+  /** Wakes a detached run's workflow after a cancel (src/workflows/run-wake.ts); absent: it sees it at its next poll. */
+  wakeRun?: (callbackId: string) => Promise<boolean>;
   /** Posts an ephemeral answer to a response_url (used for button clicks). */
   respond: (responseUrl: string, message: SlackMessage) => Promise<void>;
   /** Whether the bot can post where a command was typed (src/slack/channel-access.ts). */
@@ -54,7 +56,7 @@ const CLEANUP_BUDGET_MS = 300;
 
 /** Every dependency call of the ack path within the request's deadline, failures named. */
 function guarded(deps: IngressDeps): IngressDeps {
-  const { allowlist, state, jobs } = deps;
+  const { allowlist, state, jobs, wakeRun } = deps;
   return {
     ...deps,
     secrets: () => within('secrets', deps.secrets),
@@ -76,6 +78,7 @@ function guarded(deps: IngressDeps): IngressDeps {
       refresh: (...a) => within('state', () => state.refresh(...a)),
     },
     respond: (...a) => within('slack', () => deps.respond(...a)),
+    ...(wakeRun ? { wakeRun: (id: string) => within('workflow', () => wakeRun(id)) } : {}),
   };
 }
 
@@ -346,7 +349,14 @@ export function createIngress(unguarded: IngressDeps) {
     if (request.verb.runsIn === 'ack') {
       let answer: SlackMessage;
       try {
-        answer = await request.verb.answer(request.args, { invocation, config, entry, allowlist: deps.allowlist, state: deps.state });
+        answer = await request.verb.answer(request.args, {
+          invocation,
+          config,
+          entry,
+          allowlist: deps.allowlist,
+          state: deps.state,
+          ...(deps.wakeRun ? { wakeRun: deps.wakeRun } : {}),
+        });
       } catch (error) {
         // The verb checked the thing it acts on (a run in another channel, say) and said no.
         if (error instanceof HiddenRefusalError) {

@@ -7,6 +7,7 @@ import { getSlackSecrets } from '../platform/secrets';
 import { dynamoState } from '../platform/state';
 import { channelAccessCheck } from '../slack/channel-access';
 import type { IngressDeps } from './ingress';
+import { wakeRunWorkflow } from '../workflows/run-wake';
 
 /** The ingress as deployed: DynamoDB stores, SSM secrets, asynchronous Lambda hand-off. */
 export const productionIngressDeps = (): IngressDeps => ({
@@ -16,6 +17,7 @@ export const productionIngressDeps = (): IngressDeps => ({
   audit: () => dynamoAudit(getConfig().audit.retentionDays),
   jobs: lambdaDispatcher,
   state: dynamoState,
+  wakeRun: (callbackId) => wakeRunWorkflow(callbackId, 'ack'),
   respond: respondViaUrl,
   channelAccess: channelAccessCheck(),
   now: Date.now,

@@ -34,6 +34,7 @@ import { endedView, OutputTail, runningView, type RunViewState } from '../exec/r
 import type { RunWorkflowInput } from './inputs';
 import { pickExecTask } from '../exec/target';
 import { cancelKey, runKey, runPostKey } from '../platform/state-keys';
+import type { RunWake } from './run-wake';
 
 export interface RunWorkflowResult {
   outcome: Outcome;
@@ -50,6 +51,8 @@ export interface RunWorkflowDeps {
   /** A Slack client with the bot token (createSlackClient: rate limits reject, not sleep). */
   slack: () => Promise<WebClient>;
   state: StateStore;
+  /** The wait between polls, kept on the run record so a cancel can end it early (src/workflows/run-wake.ts). */
+  wake: RunWake;
   audit: () => AuditLog;
   logger: Logger;
   /** Only read inside steps (durations for the thread), never to decide the workflow's path. */
@@ -248,7 +251,22 @@ export function createRunWorkflow(deps: RunWorkflowDeps) {
     let polls = 0;
     const limit = maxPolls(input);
     while (started.ok && exitCode === undefined && !stop) {
-      await context.wait(`wait-${polls + 1}`, { seconds: input.pollSeconds });
+      // A wait a cancel can end: the poll interval raced against a callback (one per wait) whose id
+      // is on the run record. The cancel record decides in the follow below; the callback only wakes.
+      const n = polls + 1;
+      const [woken, callbackId] = await context.createCallback(`wake-${n}`, { timeout: { seconds: input.pollSeconds + 60 } });
+      await context.step(
+        `arm-${n}`,
+        async () => {
+          await deps.wake.arm(input.runId, callbackId);
+          // Cancelled before this wait's id was on the record: nobody else can wake it.
+          if (await deps.state.get(cancelKey(input.runId))) await deps.wake.wake(callbackId);
+        },
+        { retryStrategy: RETRY },
+      );
+      await context.promise
+        .race<unknown>(`wait-${n}`, [woken, context.wait(`sleep-${n}`, { seconds: input.pollSeconds })])
+        .catch((error: unknown) => logger.info('wake callback ended without a wake', { error }));
       polls++;
       const poll = polls;
       const from = offset;
