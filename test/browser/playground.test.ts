@@ -292,8 +292,13 @@ describe('playground in Chromium', () => {
     const request = page.getByTestId('message').filter({ hasText: 'asks to deploy to web' }).last();
     await expect.poll(() => request.locator('.text').textContent(), { timeout: 15_000 }).toContain('React ✅ to approve');
     const ts = (await request.getAttribute('data-ts'))!;
+    // Whatever the tests before left live (the v1.5.0 deploy leaves web:43) is what it rolls back to.
+    const from = Number(/\(from web:(\d+)\)/.exec((await request.locator('.text').textContent())!)![1]);
+    const [old, next] = [`web:${from}`, `web:${from + 1}`];
     await world.react('U0BOB', 'C0OPS', ts, 'white_check_mark');
-    await expect.poll(() => request.locator('.text').textContent(), { timeout: 150_000, interval: 500 }).toMatch(/^❌ .*rolled back to web:42/s);
+    await expect
+      .poll(() => request.locator('.text').textContent(), { timeout: 150_000, interval: 500 })
+      .toMatch(new RegExp(`^❌ .*rolled back to ${old}`, 's'));
     await request.getByTestId('replies').click();
     const thread = page.getByTestId('thread-feed');
     const replies = thread.getByTestId('message');
@@ -301,9 +306,9 @@ describe('playground in Chromium', () => {
     await expect.poll(() => replies.count()).toBe(6);
     const texts = await replies.locator('.text').allTextContents();
     expect(texts[1]).toContain('🗳️ Approval requested above');
-    expect(texts[2]).toMatch(/👍 Approved by @bob · 📝 Registered web:43 .*❌ failed.*new web:43: 0\/2 running, \d+ failed/s);
-    expect(texts[3]).toContain('↩️ Rolling back to web:42');
-    expect(texts[4]).toMatch(/↩️ Rolling web back to web:42.*completed.*rollback to web:42: 2\/2 running/s);
+    expect(texts[2]).toMatch(new RegExp(`👍 Approved by @bob · 📝 Registered ${next} .*❌ failed.*new ${next}: 0/2 running, \\d+ failed`, 's'));
+    expect(texts[3]).toContain(`↩️ Rolling back to ${old}`);
+    expect(texts[4]).toMatch(new RegExp(`↩️ Rolling web back to ${old}.*completed.*rollback to ${old}: 2/2 running`, 's'));
     expect(texts[5]).toContain('Rolled back');
     // Each stopped task links the console and its container's log stream.
     const failure = replies.nth(3);
