@@ -6,6 +6,7 @@
  * ECS resources are stored in the SDK's own output types (Dates for timestamps): what a handler
  * returns is exactly what the real API would, and the type checker keeps the seed honest.
  */
+import { NO_EVENTS, type EventSink } from './events-contract';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Cluster, Service, Tag, Task, TaskDefinition } from '@aws-sdk/client-ecs';
 import type { ClusterSchedule } from './rollout';
@@ -247,6 +248,8 @@ export class EmulatorState {
   readonly failingImages: ImageFailure[] = [];
   /** Task lifecycle delays of the simulated ECS scheduler; change before deploying to speed up or slow down. */
   readonly ecsTimings: EcsTimings = { ...DEFAULT_ECS_TIMINGS };
+  /** Where AWS services' events go (EventBridge's default bus of the emitting account and region). */
+  events: EventSink = NO_EVENTS;
 
   constructor(readonly clock: Clock = new Clock()) {
     // Stands in for the Lambda execution role's credentials the bot runs with in AWS.
