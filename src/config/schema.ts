@@ -44,6 +44,41 @@ const deploySchema = z.strictObject({
   timeoutSeconds: z._default(z.number().check(z.int(), z.minimum(60), z.maximum(6 * 3600)), DEPLOY_DEFAULTS.timeoutSeconds),
 });
 
+/** How loud an event is: what a channel receives is at or above its `minSeverity`. */
+export const SEVERITIES = ['info', 'warning', 'critical'] as const;
+/** What the notifier can tell (src/notify/events.ts): ECS deployments, abnormal task stops, service actions, CloudWatch alarms. */
+export const NOTICE_KINDS = ['deployments', 'tasks', 'service', 'alarms'] as const;
+
+const channelId = pattern(/^[CG][A-Z0-9]{2,}$/, 'must be a Slack channel id such as C0123ABCD (channel details → About)');
+const clockTime = pattern(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be a time of day such as 22:00');
+const timeZone = z.string().check(
+  z.refine((zone) => {
+    try {
+      new Intl.DateTimeFormat('en', { timeZone: zone });
+      return true;
+    } catch {
+      return false;
+    }
+  }, 'must be an IANA time zone such as Europe/Paris or UTC'),
+);
+
+/** Hours when only what is at least `minSeverity` is told (the rest is counted, not posted). */
+const quietHoursSchema = z.strictObject({
+  start: clockTime,
+  end: clockTime,
+  timeZone: z._default(timeZone, 'UTC'),
+  minSeverity: z._default(z.enum(SEVERITIES), 'critical'),
+});
+
+/** Where and what the notifier tells, for every target (`notifications`) or one (`targets.<alias>.notify`). */
+const routeFields = {
+  channel: z.optional(channelId),
+  minSeverity: z.optional(z.enum(SEVERITIES)),
+  kinds: z.optional(z.array(z.enum(NOTICE_KINDS))),
+  /** `false` turns the default's quiet hours off for a target. */
+  quietHours: z.optional(z.union([quietHoursSchema, z.literal(false)])),
+};
+
 const targetSchema = z.strictObject({
   description: z.optional(z.string().check(z.maxLength(200))),
   region,
@@ -57,6 +92,14 @@ const targetSchema = z.strictObject({
   appContainers: z.optional(z.array(name).check(z.minLength(1))),
   /** How `/ecs deploy` and `/ecs rollback` are approved and watched. */
   deploy: z._default(deploySchema, DEPLOY_DEFAULTS),
+  /** This target's notifications: overrides of `notifications`, and the CloudWatch alarms that are its own. */
+  notify: z.optional(
+    z.strictObject({
+      ...routeFields,
+      /** Alarm names (in the target's account and region) whose state changes are this target's. */
+      alarms: z._default(z.array(name).check(z.maxLength(50)), []),
+    }),
+  ),
   verify: z._default(
     z.strictObject({
       /** Check families to leave out, each with the reason shown in the output. */
@@ -123,6 +166,18 @@ const configSchema = z.strictObject({
   targets: z.record(alias, targetSchema).check(z.refine((targets) => Object.keys(targets).length > 0, 'declare at least one target')),
   /** Maintenance scripts people may run with `/ecs run`, by name. */
   scripts: z._default(z.record(pattern(/^[\w][\w.-]{0,63}$/, 'must be a script name such as backup.sh'), scriptSchema), {}),
+  /**
+   * ECS and alarm events told in Slack (src/notify/). Without this section nothing is posted:
+   * events are counted and dropped. Events of services no target declares are always dropped.
+   */
+  notifications: z.optional(
+    z.strictObject({
+      ...routeFields,
+      channel: channelId,
+      /** Stops of one service closer together than this form one incident (one message, edited). */
+      incidentWindowMinutes: z._default(z.number().check(z.int(), z.minimum(1), z.maximum(24 * 60)), 15),
+    }),
+  ),
   audit: z._default(
     z.strictObject({
       /** Days an audit record is kept before DynamoDB expires it; 0 keeps it forever. */
@@ -135,6 +190,9 @@ const configSchema = z.strictObject({
 export type Config = z.infer<typeof configSchema>;
 export type Target = z.infer<typeof targetSchema>;
 export type Script = z.infer<typeof scriptSchema>;
+export type Severity = (typeof SEVERITIES)[number];
+export type NoticeKind = (typeof NOTICE_KINDS)[number];
+export type QuietHours = z.infer<typeof quietHoursSchema>;
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {

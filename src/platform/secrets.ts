@@ -21,6 +21,7 @@ export function getSlackSecrets(): Promise<SlackSecrets> {
 
 export function resetSlackSecrets(): void {
   pending = undefined;
+  pendingToken = undefined;
 }
 
 async function loadSlackSecrets(): Promise<SlackSecrets> {
@@ -37,4 +38,30 @@ async function loadSlackSecrets(): Promise<SlackSecrets> {
   } finally {
     ssm.destroy();
   }
+}
+
+let pendingToken: Promise<string> | undefined;
+
+/**
+ * The bot token alone, for functions that post but never verify a request (the notifier): its
+ * role may read that one parameter and not the signing secret.
+ */
+export function getSlackBotToken(): Promise<string> {
+  pendingToken ??= (async () => {
+    const name = requiredEnv('SLACK_BOT_TOKEN_PARAM');
+    const { GetParametersCommand, SSMClient } = await import('@aws-sdk/client-ssm');
+    const ssm = new SSMClient({ maxAttempts: 4, requestHandler: { connectionTimeout: 1_000, requestTimeout: 2_000 } });
+    try {
+      const out = await ssm.send(new GetParametersCommand({ Names: [name], WithDecryption: true }));
+      const value = out.Parameters?.find((p) => p.Name === name)?.Value;
+      if (!value) throw new Error(`SSM parameter missing or empty: ${name}`);
+      return value;
+    } finally {
+      ssm.destroy();
+    }
+  })().catch((error: unknown) => {
+    pendingToken = undefined;
+    throw error;
+  });
+  return pendingToken;
 }

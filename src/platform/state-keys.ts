@@ -39,3 +39,15 @@ export const deployPostKey = (deployId: string, post: string): string => `deploy
 
 /** The deploy workflow's UpdateService, recorded so a retried step recognises its own. */
 export const deployUpdateKey = (deployId: string): string => `deployupdate#${deployId}`;
+
+/** An ECS or alarm event the notifier has handled (EventBridge delivers at least once). */
+export const notifiedEventKey = (eventId: string): string => `notified#${eventId}`;
+
+/** A stopped task the notifier has counted: ECS may tell its stop in more than one event. */
+export const notifiedStopKey = (taskArn: string): string => `notified#stop#${taskArn}`;
+
+/** A target's open incident: its message, counters and who may edit it next (src/notify/incidents.ts). */
+export const incidentKey = (target: string): string => `incident#${target}`;
+
+/** A CloudWatch alarm's message while it is in ALARM, so its recovery edits the same message. */
+export const alarmMessageKey = (alarmArnOrName: string): string => `alarm#${alarmArnOrName}`;

@@ -16,7 +16,4 @@ export function listWords(items: string[]): string {
   return `${items.slice(0, -1).join(', ')} and ${items.at(-1)}`;
 }
 
-/** A count with its noun in agreement: "1 container", "3 containers", "1 running task". */
-export function quantity(n: number, noun: string, plural = `${noun}s`): string {
-  return `${n} ${n === 1 ? noun : plural}`;
-}
+export { quantity } from '../slack/format';

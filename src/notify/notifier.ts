@@ -1,0 +1,261 @@
+/**
+ * One delivered event → at most a few Slack writes: read it (events.ts), decide whether and where
+ * it is told (routing.ts, mutes), then fold it into the target's incident (incidents.ts) — one
+ * message per incident, edited at most once a minute, a diagnosis in its thread for each new way
+ * of failing, closed when the service is steady again. Alarms get a message of their own that
+ * their recovery edits. Exactly once per event (ledger.ts), whatever EventBridge and Lambda repeat.
+ */
+import type { Config, Target } from '../config/schema';
+import type { AwsSession } from '../aws/session';
+import type { Logger } from '../platform/logger';
+import { escapeText } from '../slack/format';
+import { alarmMessageKey, deployLockKey, notifiedEventKey, notifiedStopKey } from '../platform/state-keys';
+import type { StateStore } from '../platform/state';
+import type { DeployLock } from '../deploy/types';
+import { diagnoseStop } from './diagnose';
+import { readEvent, stopSignature, type DeploymentNotice, type Notice, type ServiceActionNotice, type TaskStopNotice } from './events';
+import type { EventLedger } from './ledger';
+import type { Incident, IncidentChange, IncidentStore } from './incidents';
+import {
+  actionKey,
+  alarmMessage,
+  deploymentMessage,
+  incidentMessage,
+  serviceActionMessage,
+  stopDiagnosisMessage,
+  unknownEventMessage,
+  type BotDeploy,
+  type ButtonsBlock,
+  type SlackMessage,
+} from './render';
+import { decide, type Route } from './routing';
+
+/** The incident's message is edited at most this often; its thread and its close are not held back. */
+export const RENDER_INTERVAL_MS = 60_000;
+/** Alarm messages are remembered this long while the alarm stays in ALARM. */
+const ALARM_KEEP_SECONDS = 14 * 86_400;
+
+export interface NotifySlack {
+  post(channel: string, message: SlackMessage, threadTs?: string): Promise<string>;
+  update(channel: string, ts: string, message: SlackMessage): Promise<void>;
+  permalink(channel: string, ts: string): Promise<string | undefined>;
+}
+
+export interface MuteLookup {
+  mutedUntil(target: string, now?: number): Promise<{ until: string; by: string } | undefined>;
+}
+
+export interface NotifierDeps {
+  config(): Config;
+  state: StateStore;
+  ledger: EventLedger;
+  incidents: IncidentStore;
+  mutes: MuteLookup;
+  slack(): Promise<NotifySlack>;
+  /** AWS access to a target, as the notifier (`ecs-chatops@notifier` in another account). */
+  session(target: Target): AwsSession;
+  buttons: ButtonsBlock;
+  logger: Logger;
+  /** Counts what happened to an event (the notifier's metrics). */
+  count(outcome: string): void;
+  now(): number;
+}
+
+export type NotifyOutcome =
+  | 'duplicate'
+  | 'muted'
+  | 'told'
+  | `dropped:${'unknown-service' | 'not-configured' | 'kind-off' | 'below-severity' | 'quiet-hours' | 'no-news' | 'no-incident' | 'stale'}`;
+
+interface Handling {
+  notice: Notice;
+  route: Route;
+  /** The event's own time (EventBridge `time`), for ordering against the incident. */
+  at: number;
+  slack: NotifySlack;
+}
+
+const windowMs = (route: Route) => route.incidentWindowMinutes * 60_000;
+
+export function createNotifier(deps: NotifierDeps) {
+  const { logger } = deps;
+
+  /** The deploy the bot is running on this service, if any: its thread is linked from the diagnosis. */
+  async function botDeploy(target: Target, slack: NotifySlack): Promise<BotDeploy | undefined> {
+    const lock = await deps.state.get<DeployLock>(deployLockKey(target)).catch(() => undefined);
+    if (!lock) return undefined;
+    const link = await slack.permalink(lock.channelId, lock.threadTs);
+    return { requester: lock.userId, commandText: lock.commandText, ...(link ? { permalink: link } : {}) };
+  }
+
+  /** The incident's message ts, waiting briefly for the invocation that is posting it. */
+  async function threadOf(incident: Incident, h: Handling): Promise<string | undefined> {
+    for (let i = 0; i < 10 && !incident.ts; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const now = await deps.incidents.open(incident.target, deps.now(), windowMs(h.route));
+      if (now?.incidentId === incident.incidentId && now.ts) return now.ts;
+    }
+    return incident.ts;
+  }
+
+  async function ensurePosted(incident: Incident, h: Handling, where: TaskStopNotice['where']): Promise<Incident> {
+    if (incident.ts || !(await deps.incidents.claimPost(incident.target, incident.incidentId, deps.now()))) return incident;
+    const ts = await h.slack.post(incident.channel, incidentMessage(incident, where, deps.buttons));
+    return (await deps.incidents.attach(incident.target, incident.incidentId, ts)) ?? { ...incident, ts };
+  }
+
+  async function render(incident: Incident, h: Handling, where: TaskStopNotice['where'], force = false): Promise<void> {
+    const current = await deps.incidents.claimRender(incident.target, incident.incidentId, deps.now(), RENDER_INTERVAL_MS, force);
+    if (current?.ts) await h.slack.update(current.channel, current.ts, incidentMessage(current, where, deps.buttons));
+  }
+
+  /** A reply in the incident's thread, once per `key`. */
+  async function explainOnce(incident: Incident, h: Handling, key: string, message: () => Promise<SlackMessage>): Promise<void> {
+    if (!(await deps.incidents.claimDiagnosis(incident.target, incident.incidentId, key))) return;
+    const ts = await threadOf(incident, h);
+    await h.slack.post(incident.channel, await message(), ts);
+  }
+
+  async function record(h: Handling, change: IncidentChange, ledgerKey: string, resume: boolean): Promise<Incident> {
+    if (resume) {
+      const open = await deps.incidents.open(h.route.target, deps.now(), windowMs(h.route));
+      if (open) return open;
+    }
+    const { incident } = await deps.incidents.record(h.route.target, h.route.channel, change, deps.now(), windowMs(h.route));
+    await deps.ledger.mark(ledgerKey, 'recorded');
+    return incident;
+  }
+
+  async function taskStopped(notice: TaskStopNotice, h: Handling, ledgerKey: string, resume: boolean): Promise<void> {
+    const target = deps.config().targets[h.route.target]!;
+    const signature = stopSignature(notice);
+    let incident = await record(h, { kind: 'stop', signature }, ledgerKey, resume);
+    incident = await ensurePosted(incident, h, notice.where);
+    await explainOnce(incident, h, signature, async () => {
+      const session = deps.session(target);
+      try {
+        const [diagnosis, deploy] = await Promise.all([diagnoseStop({ session }, notice), botDeploy(target, h.slack)]);
+        return stopDiagnosisMessage(notice, diagnosis, { buttons: deps.buttons, target: h.route.target, ...(deploy ? { botDeploy: deploy } : {}) });
+      } finally {
+        session.destroy();
+      }
+    });
+    await render(incident, h, notice.where);
+  }
+
+  async function deploymentChanged(notice: DeploymentNotice, h: Handling, ledgerKey: string, resume: boolean): Promise<NotifyOutcome> {
+    const target = deps.config().targets[h.route.target]!;
+    if (notice.eventName === 'SERVICE_DEPLOYMENT_COMPLETED') return closeIncident(h, notice.where, `Steady again: deployment ${notice.deploymentId ?? ''} completed`.trim());
+    if (notice.eventName !== 'SERVICE_DEPLOYMENT_FAILED' && !notice.rollback) return 'dropped:no-news';
+    const state = notice.rollback ? 'rolling back' : 'failed';
+    let incident = await record(h, { kind: 'deployment', ...(notice.deploymentId ? { id: notice.deploymentId } : {}), state, ...(notice.reason ? { reason: notice.reason } : {}) }, ledgerKey, resume);
+    incident = await ensurePosted(incident, h, notice.where);
+    await explainOnce(incident, h, `${notice.eventName}:${notice.deploymentId ?? ''}:${notice.rollback}`, async () => {
+      const deploy = await botDeploy(target, h.slack);
+      return deploymentMessage(notice, deploy);
+    });
+    await render(incident, h, notice.where, true);
+    return 'told';
+  }
+
+  async function serviceAction(notice: ServiceActionNotice, h: Handling, ledgerKey: string, resume: boolean): Promise<NotifyOutcome> {
+    if (notice.eventName === 'SERVICE_STEADY_STATE' || notice.eventName === 'TASKSET_STEADY_STATE') return closeIncident(h, notice.where, 'Steady again');
+    if (notice.eventType !== 'WARN' && notice.eventType !== 'ERROR') return 'dropped:no-news';
+    const key = actionKey(notice);
+    let incident = await record(h, { kind: 'action', key }, ledgerKey, resume);
+    incident = await ensurePosted(incident, h, notice.where);
+    await explainOnce(incident, h, key, async () => serviceActionMessage(notice));
+    await render(incident, h, notice.where);
+    return 'told';
+  }
+
+  async function closeIncident(h: Handling, where: TaskStopNotice['where'], resolution: string): Promise<NotifyOutcome> {
+    const open = await deps.incidents.open(h.route.target, deps.now(), windowMs(h.route));
+    // A steady state from before the incident began (events arrive out of order) closes nothing.
+    if (!open || h.at < open.openedAt - 1000) return 'dropped:no-incident';
+    const closed = await deps.incidents.close(h.route.target, open.incidentId, deps.now(), resolution);
+    if (!closed) return 'duplicate';
+    const ts = await threadOf(closed, h);
+    if (ts) {
+      await h.slack.update(closed.channel, ts, incidentMessage(closed, where, deps.buttons));
+      await h.slack.post(closed.channel, { text: `✅ ${resolution}.` }, ts);
+    }
+    return 'told';
+  }
+
+  async function alarmChanged(notice: Extract<Notice, { kind: 'alarm' }>, h: Handling): Promise<NotifyOutcome> {
+    const key = alarmMessageKey(notice.alarmArn ?? `${notice.account}:${notice.region}:${notice.alarmName}`);
+    const posted = await deps.state.get<{ channel: string; ts: string }>(key);
+    if (notice.state === 'ALARM') {
+      if (posted) {
+        await h.slack.update(posted.channel, posted.ts, alarmMessage(notice, h.route.target, deps.buttons));
+        return 'told';
+      }
+      const ts = await h.slack.post(h.route.channel, alarmMessage(notice, h.route.target, deps.buttons));
+      await deps.state.claim(key, ALARM_KEEP_SECONDS, { channel: h.route.channel, ts });
+      return 'told';
+    }
+    if (!posted) return 'dropped:below-severity';
+    await h.slack.update(posted.channel, posted.ts, alarmMessage({ ...notice }, h.route.target, deps.buttons, new Date(h.at).toISOString()));
+    await h.slack.post(posted.channel, { text: `${notice.state === 'OK' ? '✅' : '❔'} Now ${escapeText(notice.state)}: ${escapeText(notice.reason ?? 'no reason given')}` }, posted.ts);
+    if (notice.state === 'OK') await deps.state.release(key);
+    return 'told';
+  }
+
+  return async function notify(event: unknown, options: { botAccount?: string } = {}): Promise<NotifyOutcome> {
+    const notice = readEvent(event);
+    const envelope = (event ?? {}) as { time?: string };
+    const at = Date.parse(envelope.time ?? '') || deps.now();
+    // A task may tell its stop in more than one event: counted once per task, not per event.
+    const ledgerKey = notice.kind === 'task-stopped' ? notifiedStopKey(notice.taskArn) : notifiedEventKey(notice.id || `noid-${deps.now()}`);
+    const begun = await deps.ledger.begin(ledgerKey, deps.now());
+    if (begun === 'duplicate') {
+      deps.count('duplicate');
+      return 'duplicate';
+    }
+    const resume = begun === 'resume';
+    try {
+      const outcome = await handle(notice, at, ledgerKey, resume, options.botAccount);
+      deps.count(outcome);
+      if (outcome.startsWith('dropped:') || outcome === 'muted') logger.info('event not told', { outcome, id: notice.id, kind: notice.kind });
+      await deps.ledger.mark(ledgerKey, 'done');
+      return outcome;
+    } catch (error) {
+      // Not recorded yet: give the event back so the retry starts over. Recorded: the retry resumes.
+      await deps.ledger.release(ledgerKey).catch(() => undefined);
+      throw error;
+    }
+  };
+
+  async function handle(notice: Notice, at: number, ledgerKey: string, resume: boolean, botAccount: string | undefined): Promise<NotifyOutcome> {
+    const config = deps.config();
+    const now = deps.now();
+    // What belongs to an incident already in the channel is always told, so a thread never stops halfway.
+    const probe = decide(config, notice, { botAccount, now });
+    const target = probe.tell ? probe.route.target : probe.target;
+    const routeWindow = target && probe.tell ? windowMs(probe.route) : (config.notifications?.incidentWindowMinutes ?? 15) * 60_000;
+    const ongoing = target && notice.kind !== 'alarm' && notice.kind !== 'unknown' ? !!(await deps.incidents.open(target, now, routeWindow)) : false;
+    const verdict = ongoing ? decide(config, notice, { botAccount, now, ongoing }) : probe;
+    if (notice.kind === 'unknown') logger.warn('an event the notifier does not know', { id: notice.id, source: notice.source, detailType: notice.detailType, why: notice.why });
+    if (!verdict.tell) return `dropped:${verdict.why}`;
+    const muted = await deps.mutes.mutedUntil(verdict.route.target, now);
+    if (muted) return 'muted';
+    const h: Handling = { notice, route: verdict.route, at, slack: await deps.slack() };
+    switch (notice.kind) {
+      case 'task-stopped':
+        if (notice.stop === 'normal' || notice.stop === 'user') return 'dropped:no-news';
+        await taskStopped(notice, h, ledgerKey, resume);
+        return 'told';
+      case 'deployment':
+        return deploymentChanged(notice, h, ledgerKey, resume);
+      case 'service-action':
+        return serviceAction(notice, h, ledgerKey, resume);
+      case 'alarm':
+        return alarmChanged(notice, h);
+      case 'unknown':
+        await h.slack.post(h.route.channel, unknownEventMessage(notice));
+        return 'told';
+    }
+  }
+}
+

@@ -1,0 +1,44 @@
+/** The notifier's collaborators as deployed: built once per cold start, nothing loaded before the first event. */
+import { getConfig } from '../config/load';
+import { AwsSession } from '../aws/session';
+import { log } from '../platform/logger';
+import { getSlackBotToken } from '../platform/secrets';
+import { dynamoState } from '../platform/state';
+import { notificationButtons } from '../slack/actions';
+import { dynamoIncidents } from './incidents';
+import { dynamoLedger } from './ledger';
+import { stateMuteStore } from './mute';
+import type { NotifierDeps, NotifySlack } from './notifier';
+
+/** One line in CloudWatch's embedded metric format per event: what happened to it, by outcome. */
+function countOutcome(outcome: string): void {
+  const line = {
+    _aws: { Timestamp: Date.now(), CloudWatchMetrics: [{ Namespace: 'ecs-chatops', Dimensions: [['outcome']], Metrics: [{ Name: 'NotifierEvents', Unit: 'Count' }] }] },
+    outcome,
+    NotifierEvents: 1,
+  };
+  if (process.env.LOG_LEVEL !== 'silent') process.stdout.write(`${JSON.stringify(line)}\n`);
+}
+
+export function productionNotifierDeps(remainingMs: () => number): NotifierDeps {
+  let slack: Promise<NotifySlack> | undefined;
+  return {
+    config: getConfig,
+    state: dynamoState,
+    ledger: dynamoLedger,
+    incidents: dynamoIncidents,
+    mutes: stateMuteStore(dynamoState),
+    slack: () =>
+      (slack ??= Promise.all([getSlackBotToken(), import('../slack/client'), import('./slack')]).then(([token, { createSlackClient }, { slackNotifier }]) =>
+        slackNotifier(createSlackClient(token), remainingMs),
+      )).catch((error: unknown) => {
+        slack = undefined;
+        throw error;
+      }),
+    session: (target) => new AwsSession(target, { teamId: 'events', userId: 'notifier' }),
+    buttons: notificationButtons,
+    logger: log,
+    count: countOutcome,
+    now: Date.now,
+  };
+}
