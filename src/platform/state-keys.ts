@@ -51,3 +51,6 @@ export const incidentKey = (target: string): string => `incident#${target}`;
 
 /** A CloudWatch alarm's message while it is in ALARM, so its recovery edits the same message. */
 export const alarmMessageKey = (alarmArnOrName: string): string => `alarm#${alarmArnOrName}`;
+
+/** A target's notifications silenced until a time (src/notify/mute.ts): one per target, a new mute replaces it. */
+export const muteKey = (target: string): string => `mute#${target}`;
