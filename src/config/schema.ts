@@ -210,6 +210,13 @@ export function parseConfig(raw: unknown): Config {
       target.deploy.approveEmoji === target.deploy.rejectEmoji ? [`targets.${alias}.deploy.rejectEmoji: must differ from approveEmoji`] : [],
     );
     problems.push(
+      ...Object.entries(result.data.targets).flatMap(([alias, target]) =>
+        target.notify && !target.notify.channel && !result.data.notifications
+          ? [`targets.${alias}.notify.channel: no channel to tell (set it here, or notifications.channel for every target)`]
+          : [],
+      ),
+    );
+    problems.push(
       ...Object.entries(result.data.scripts).flatMap(([name, script]) => {
         const target = result.data.targets[script.target];
         if (!target) return [`scripts.${name}.target: no target \`${script.target}\` (targets: ${Object.keys(result.data.targets).join(', ')})`];
