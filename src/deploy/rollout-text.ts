@@ -4,7 +4,9 @@
  */
 import type { ContainerDefinition } from '@aws-sdk/client-ecs';
 import { deploymentsUrl, logStreamUrl, serviceUrl, slackLink, taskUrl } from '../aws/console';
-import { escapeText, formatDuration } from '../slack/format';
+import type { AwsSession } from '../aws/session';
+import { lastLogLines, logsLocation } from '../ecs/container-logs';
+import { code, codeBlockTail, escapeText, formatDuration, quantity } from '../slack/format';
 import { LATEST_EVENTS, stateWords, type StoppedTask, type WatchProgress, type WatchVerdict } from './watch';
 
 /** "service `web` · deployment `ecs-svc/123`", linked to the console when the service's ARN is known. */
@@ -63,4 +65,35 @@ export function stoppedTaskLines(stopped: StoppedTask[], containers: Pick<Contai
       .filter(Boolean);
     return `• ${slackLink(taskUrl(task.taskArn), `task ${id.slice(0, 12)}`)}${logs.length ? ` (${logs.join(', ')})` : ''}: ${escapeText(task.reason)}`;
   });
+}
+
+/** Log lines shown under a failed rollout: enough to see the error, short enough for one reply. */
+const EXCERPT_LINES = 20;
+
+/**
+ * The last lines of the first stopped task's first failed container that logs with awslogs, as a
+ * code block under a header; '' when there is none to read (another driver, no stream yet).
+ */
+export async function crashExcerpt(
+  aws: AwsSession,
+  stopped: StoppedTask[],
+  containers: ContainerDefinition[],
+  region: string,
+): Promise<string> {
+  const byName = new Map(containers.map((c) => [c.name ?? '', c]));
+  for (const task of stopped) {
+    for (const name of task.containers) {
+      const definition = byName.get(name);
+      const where = definition ? logsLocation(definition, task.taskArn, region) : undefined;
+      if (where?.kind !== 'awslogs') continue;
+      const lines = await lastLogLines(aws, where, EXCERPT_LINES);
+      if (!lines.length) continue;
+      const id = task.taskArn.split('/').pop() ?? task.taskArn;
+      return `\n📄 Last ${quantity(lines.length, 'line')} of ${code(name)} in task ${code(id.slice(0, 12))}:\n${codeBlockTail(
+        lines.map((l) => l.message.slice(0, 400)),
+        2000,
+      )}`;
+    }
+  }
+  return '';
 }

@@ -3,7 +3,7 @@
  * escaped: it is never Slack markup. Links are built by us around escaped text.
  */
 import { deploymentsUrl, serviceUrl, slackLink, taskUrl } from '../aws/console';
-import { breakFences, code, escapeText, formatDuration, quantity } from '../slack/format';
+import { breakFences, code, codeBlockTail, escapeText, formatDuration, quantity } from '../slack/format';
 import type { AlarmNotice, DeploymentNotice, ServiceActionNotice, ServiceRef, TaskStopNotice, UnknownNotice } from './events';
 import type { Incident } from './incidents';
 import type { StopDiagnosis } from './diagnose';
@@ -91,10 +91,7 @@ export function stopDiagnosisMessage(notice: TaskStopNotice, diagnosis: StopDiag
     else if (!logLines.length) lines.push(`📄 No log lines in ${code(`${location.group} › ${location.stream}`)}.`);
     else {
       lines.push(`📄 Last ${quantity(logLines.length, 'line')} of ${code(location.container)} (${code(location.stream)}):`);
-      const body = breakFences(escapeText(logLines.map((l) => l.message.replace(/\s+$/, '')).join('\n')));
-      // Keep the end of the log: the crash is at the bottom.
-      const room = 2900 - lines.join('\n').length - 10;
-      lines.push(`\`\`\`${body.length > room ? `…${body.slice(body.length - room)}` : body}\`\`\``);
+      lines.push(codeBlockTail(logLines.map((l) => l.message), 2900 - lines.join('\n').length - 10));
     }
   }
   if (diagnosis.gaps.length) lines.push(`_Could not read ${diagnosis.gaps.map(escapeText).join('; ')}._`);

@@ -67,3 +67,13 @@ export function formatBytes(bytes: number): string {
 export function quantity(n: number, noun: string, plural = `${noun}s`): string {
   return `${n} ${n === 1 ? noun : plural}`;
 }
+
+/**
+ * Outside lines (logs, output) as a code block of at most `room` characters, keeping the END: a
+ * crash is at the bottom. Escaped, fences broken, trailing spaces trimmed.
+ */
+export function codeBlockTail(lines: string[], room: number): string {
+  const body = breakFences(escapeText(lines.map((l) => l.replace(/\s+$/, '')).join('\n')));
+  const fitted = body.length > room ? `…${body.slice(body.length - room + 1)}` : body;
+  return `\`\`\`${fitted}\`\`\``;
+}

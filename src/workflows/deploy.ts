@@ -28,7 +28,7 @@ import type { Logger } from '../platform/logger';
 import type { StateStore } from '../platform/state';
 import { code, escapeText, formatDuration } from '../slack/format';
 import { ThreadOutput, type Outcome } from '../slack/thread-output';
-import { rolloutText, stoppedTaskLines } from '../deploy/rollout-text';
+import { crashExcerpt, rolloutText, stoppedTaskLines } from '../deploy/rollout-text';
 import { uploadFiles } from '../slack/upload';
 import { deployPostKey, deployUpdateKey } from '../platform/state-keys';
 
@@ -429,7 +429,12 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
                   logger.warn('no log links: the task definition could not be read', { error });
                   return [];
                 });
-              return `\nStopped tasks:\n${stoppedTaskLines(stopped, containers).join('\n')}`;
+              // The first crashed container's last log lines: the why, without leaving the thread.
+              const excerpt = await withAws((aws) => crashExcerpt(aws, stopped, containers, target.region)).catch((error: unknown) => {
+                logger.warn('no log excerpt: the log stream could not be read', { error });
+                return '';
+              });
+              return `\nStopped tasks:\n${stoppedTaskLines(stopped, containers).join('\n')}${excerpt}`;
             },
             { retryStrategy: RETRY },
           )
