@@ -56,7 +56,10 @@ describe('CloudWatch alarms', () => {
       { Name: 'ClusterName', Value: 'main' },
       { Name: 'ServiceName', Value: 'web' },
     ]);
-    expect(MetricAlarms![0]!.Dimensions!.map((d) => d.Value)).toEqual([expect.stringMatching(/^app\/main\/\w+$/), expect.stringMatching(/^targetgroup\/web\/\w+$/)]);
+    expect(MetricAlarms![0]!.Dimensions!.map((d) => d.Value)).toEqual([
+      expect.stringMatching(/^app\/main\/\w+$/),
+      expect.stringMatching(/^targetgroup\/web\/\w+$/),
+    ]);
     expect(JSON.parse(MetricAlarms![0]!.StateReasonData!)).toMatchObject({ version: '1.0', threshold: 10 });
     expect(sink.events).toEqual([]); // seeded before anyone listened
   });
@@ -84,7 +87,14 @@ describe('CloudWatch alarms', () => {
     await cw.send(new PutMetricAlarmCommand(queueDepth));
     emu.clock.advance(60_000);
     const reasonData = JSON.stringify({ version: '1.0', statistic: 'Maximum', period: 300, recentDatapoints: [250.0], threshold: 100.0 });
-    await cw.send(new SetAlarmStateCommand({ AlarmName: 'queue-depth', StateValue: 'ALARM', StateReason: 'Threshold Crossed: 1 datapoint [250.0] was greater than the threshold (100.0).', StateReasonData: reasonData }));
+    await cw.send(
+      new SetAlarmStateCommand({
+        AlarmName: 'queue-depth',
+        StateValue: 'ALARM',
+        StateReason: 'Threshold Crossed: 1 datapoint [250.0] was greater than the threshold (100.0).',
+        StateReasonData: reasonData,
+      }),
+    );
     const [event] = sink.of('CloudWatch Alarm State Change');
     expect(keys(event!)).toEqual(REFERENCE_KEYS.envelope);
     expect(event).toMatchObject({ source: 'aws.cloudwatch', account: '111111111111', region: 'us-east-1', resources: [`${ALARM_ARN}queue-depth`] });
@@ -102,7 +112,11 @@ describe('CloudWatch alarms', () => {
       metrics: [
         {
           id: expect.any(String),
-          metricStat: { metric: { dimensions: { QueueName: 'jobs' }, name: 'ApproximateNumberOfMessagesVisible', namespace: 'AWS/SQS' }, period: 300, stat: 'Maximum' },
+          metricStat: {
+            metric: { dimensions: { QueueName: 'jobs' }, name: 'ApproximateNumberOfMessagesVisible', namespace: 'AWS/SQS' },
+            period: 300,
+            stat: 'Maximum',
+          },
           returnData: true,
         },
       ],
@@ -114,7 +128,9 @@ describe('CloudWatch alarms', () => {
     const events = sink.of('CloudWatch Alarm State Change');
     expect(events).toHaveLength(2);
     expect(events[1]!.detail.previousState).toEqual(state);
-    expect((await cw.send(new DescribeAlarmsCommand({ StateValue: 'OK', AlarmNames: ['queue-depth'] }))).MetricAlarms![0]).toMatchObject({ StateReason: 'back to normal' });
+    expect((await cw.send(new DescribeAlarmsCommand({ StateValue: 'OK', AlarmNames: ['queue-depth'] }))).MetricAlarms![0]).toMatchObject({
+      StateReason: 'back to normal',
+    });
   });
 
   it('a seeded ECS alarm going off names its ClusterName/ServiceName dimensions', async () => {
@@ -137,7 +153,9 @@ describe('CloudWatch alarms', () => {
     expect(period).toBeInstanceOf(InvalidParameterValueException);
     expect(period.Code ?? period.Error?.Code).toBe('InvalidParameterValue');
 
-    const badJson = await cw.send(new SetAlarmStateCommand({ AlarmName: 'web-5xx', StateValue: 'ALARM', StateReason: 'x', StateReasonData: '{nope' })).catch((e) => e);
+    const badJson = await cw
+      .send(new SetAlarmStateCommand({ AlarmName: 'web-5xx', StateValue: 'ALARM', StateReason: 'x', StateReasonData: '{nope' }))
+      .catch((e) => e);
     expect(badJson.name).toBe('InvalidFormatFault');
     expect(sink.events).toEqual([]);
 
@@ -168,7 +186,9 @@ describe('CloudWatch alarms', () => {
     const set = await call('Action=SetAlarmState&Version=2010-08-01&AlarmName=web-5xx&StateValue=ALARM&StateReason=spike');
     expect(set.status).toBe(200);
     expect(sink.of('CloudWatch Alarm State Change')).toHaveLength(1);
-    const bad = await call('Action=PutMetricAlarm&Version=2010-08-01&AlarmName=x&EvaluationPeriods=1&ComparisonOperator=GreaterThanThreshold&Threshold=1&Namespace=N&MetricName=M&Statistic=Sum&Period=7');
+    const bad = await call(
+      'Action=PutMetricAlarm&Version=2010-08-01&AlarmName=x&EvaluationPeriods=1&ComparisonOperator=GreaterThanThreshold&Threshold=1&Namespace=N&MetricName=M&Statistic=Sum&Period=7',
+    );
     expect(bad.status).toBe(400);
     expect(bad.text).toContain('<Code>InvalidParameterValue</Code>');
   });

@@ -4,7 +4,13 @@
  * (the same token back at either end), time range, limit bounds, and AWS's not-found messages. The
  * crashing containers' log lines these tests read elsewhere are written through the same store.
  */
-import { CloudWatchLogsClient, CreateLogStreamCommand, GetLogEventsCommand, PutLogEventsCommand, ResourceNotFoundException } from '@aws-sdk/client-cloudwatch-logs';
+import {
+  CloudWatchLogsClient,
+  CreateLogStreamCommand,
+  GetLogEventsCommand,
+  PutLogEventsCommand,
+  ResourceNotFoundException,
+} from '@aws-sdk/client-cloudwatch-logs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startAwsEmulator, type AwsEmulator } from '../local/aws';
 

@@ -71,15 +71,35 @@ function routerLines(moment: ContainerMoment): Lines {
 }
 
 /** Writes what `task`'s containers print at `moment`, at emulator time `t`. */
-export function writeContainerLogs(state: EmulatorState, region: RegionState, task: Task, definition: { containerDefinitions?: ContainerDefinition[] } | undefined, moment: ContainerMoment, t: number, only?: string): void {
+export function writeContainerLogs(
+  state: EmulatorState,
+  region: RegionState,
+  task: Task,
+  definition: { containerDefinitions?: ContainerDefinition[] } | undefined,
+  moment: ContainerMoment,
+  t: number,
+  only?: string,
+): void {
   for (const container of definition?.containerDefinitions ?? []) {
     if (only !== undefined && container.name !== only) continue;
     const lines = container.firelensConfiguration ? routerLines(moment) : appLines(container, task, moment, t);
-    append(state, region, task, container, lines.map(([offset, message]) => ({ timestamp: t + offset, message })));
+    append(
+      state,
+      region,
+      task,
+      container,
+      lines.map(([offset, message]) => ({ timestamp: t + offset, message })),
+    );
   }
 }
 
-function append(state: EmulatorState, region: RegionState, task: Task, container: ContainerDefinition, events: Array<{ timestamp: number; message: string }>): void {
+function append(
+  state: EmulatorState,
+  region: RegionState,
+  task: Task,
+  container: ContainerDefinition,
+  events: Array<{ timestamp: number; message: string }>,
+): void {
   const log = container.logConfiguration;
   if (log?.logDriver !== 'awslogs' || !events.length) return;
   const options = log.options ?? {};

@@ -82,7 +82,14 @@ export function taskStateChange(region: RegionState, task: Task, t: number): Emi
   return envelope(region, 'ECS Task State Change', t, task.taskArn!, detail);
 }
 
-export function deploymentStateChange(region: RegionState, service: Service, eventName: DeploymentEventName, deploymentId: string, reason: string, t: number): EmittedEvent {
+export function deploymentStateChange(
+  region: RegionState,
+  service: Service,
+  eventName: DeploymentEventName,
+  deploymentId: string,
+  reason: string,
+  t: number,
+): EmittedEvent {
   return envelope(region, 'ECS Deployment State Change', t, service.serviceArn!, {
     eventType: eventName === 'SERVICE_DEPLOYMENT_FAILED' ? 'ERROR' : 'INFO',
     eventName,
@@ -92,7 +99,13 @@ export function deploymentStateChange(region: RegionState, service: Service, eve
   });
 }
 
-export function serviceAction(region: RegionState, service: Service, eventName: ServiceActionName, t: number, extra: Record<string, unknown> = {}): EmittedEvent {
+export function serviceAction(
+  region: RegionState,
+  service: Service,
+  eventName: ServiceActionName,
+  t: number,
+  extra: Record<string, unknown> = {},
+): EmittedEvent {
   return envelope(region, 'ECS Service Action', t, service.serviceArn!, {
     eventType: SERVICE_ACTION_TYPES[eventName],
     eventName,

@@ -85,6 +85,27 @@ export function runScheduler(state: EmulatorState, now = state.clock.now()): voi
   }
 }
 
+/**
+ * What UpdateService with forceNewDeployment does to a service of the scheduler's, for emulator
+ * controls that need a deployment without an API call (the playground's placement failure).
+ */
+export function forceNewDeployment(state: EmulatorState, serviceArn: string): void {
+  const arn = /^arn:aws:ecs:([^:]+):(\d{12}):service\//.exec(serviceArn);
+  if (!arn) throw new Error(`not a service ARN: ${serviceArn}`);
+  const regional = state.region(arn[2]!, arn[1]!);
+  for (const cluster of regional.ecs.clusters.values()) {
+    const service = [...cluster.services.values()].find((s) => s.serviceArn === serviceArn);
+    if (!service) continue;
+    const scheduler = new EcsScheduler(state, regional, cluster);
+    const now = state.clock.now();
+    scheduler.runUntil(now);
+    scheduler.startDeployment(service, service.taskDefinition!, now);
+    scheduler.reconcile(service, now);
+    return;
+  }
+  throw new Error(`no service ${serviceArn}`);
+}
+
 const taskId = (task: Task) => nameFromRef(task.taskArn!);
 const live = (task: Task) => task.desiredStatus === 'RUNNING';
 const alive = (task: Task) => task.lastStatus !== 'STOPPED';
@@ -463,7 +484,12 @@ export class EcsScheduler {
     const at = new Date(t);
     const exitCode = rule.exitCode ?? 1;
     if (!pull) {
-      this.logs(task, { kind: 'crash', startedAt: +task.startedAt!, exitCode, ...(rule.containerReason ? { reason: rule.containerReason } : {}) }, t, container);
+      this.logs(
+        task,
+        { kind: 'crash', startedAt: +task.startedAt!, exitCode, ...(rule.containerReason ? { reason: rule.containerReason } : {}) },
+        t,
+        container,
+      );
       for (const c of task.containers ?? []) if (c.name !== container) this.logs(task, { kind: 'stop' }, t, c.name);
     }
     const failed = task.containers?.find((c) => c.name === container);
@@ -516,7 +542,11 @@ export class EcsScheduler {
     const cluster = this.cluster.cluster.clusterName!;
     if (reason === 'RESOURCE:FARGATE') {
       const provider = service.capacityProviderStrategy?.[0]?.capacityProvider ?? 'FARGATE';
-      this.event(service, t, 'was unable to place a task. Reason: Capacity is unavailable at this time. Please try again later or in a different availability zone.');
+      this.event(
+        service,
+        t,
+        'was unable to place a task. Reason: Capacity is unavailable at this time. Please try again later or in a different availability zone.',
+      );
       this.emitServiceAction(service, 'SERVICE_TASK_PLACEMENT_FAILURE', t, {
         capacityProviderArns: [`arn:aws:ecs:${this.region.region}:${this.region.accountId}:capacity-provider/${provider}`],
         reason,

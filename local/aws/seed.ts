@@ -667,7 +667,14 @@ function seedWebAlarms(state: EmulatorState, r: RegionState, now: number): void 
   // Created a month ago, OK ever since (set before any event sink exists, so nothing is emitted).
   for (const input of alarms) {
     const alarm = putMetricAlarm(r, input, now - 30 * DAY);
-    const reasonData = { version: '1.0', queryDate: new Date(now - 30 * DAY + 60_000).toISOString().replace('Z', '+0000'), statistic: input.Statistic, period: input.Period, recentDatapoints: [0.0], threshold: input.Threshold };
+    const reasonData = {
+      version: '1.0',
+      queryDate: new Date(now - 30 * DAY + 60_000).toISOString().replace('Z', '+0000'),
+      statistic: input.Statistic,
+      period: input.Period,
+      recentDatapoints: [0.0],
+      threshold: input.Threshold,
+    };
     const reason = `Threshold Crossed: 1 datapoint [0.0 (${new Date(now - 30 * DAY).toISOString().slice(0, 16)})] was not greater than the threshold (${input.Threshold.toFixed(1)}).`;
     transitionAlarm(state, r, alarm, { value: 'OK', reason, reasonData: JSON.stringify(reasonData) }, now - 30 * DAY + 60_000);
   }

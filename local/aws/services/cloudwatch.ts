@@ -44,7 +44,8 @@ const QUERY_CODES: Record<string, string> = {
 const invalidValue = (message: string) => new AwsError('InvalidParameterValueException', message);
 const combination = (message: string) => new AwsError('InvalidParameterCombinationException', message);
 const missing = (member: string) => new AwsError('MissingRequiredParameterException', `The parameter ${member} is required.`);
-const notNull = (member: string) => AwsError.common('Validation', `1 validation error detected: Value null at '${member}' failed to satisfy constraint: Member must not be null`);
+const notNull = (member: string) =>
+  AwsError.common('Validation', `1 validation error detected: Value null at '${member}' failed to satisfy constraint: Member must not be null`);
 
 /** `2019-10-02T17:04:40.989+0000`, CloudWatch's timestamp format in its events and reason data. */
 export const cloudWatchTime = (t: number) => new Date(t).toISOString().replace('Z', '+0000');
@@ -62,7 +63,15 @@ function metricOf(p: Params): Partial<MetricAlarm> {
         (m): MetricDataQuery => ({
           Id: String(m.Id),
           ...(m.Expression ? { Expression: String(m.Expression) } : {}),
-          ...(m.MetricStat ? { MetricStat: { ...m.MetricStat, Period: num(m.MetricStat.Period), Metric: { ...m.MetricStat.Metric, Dimensions: asList(m.MetricStat.Metric?.Dimensions) } } } : {}),
+          ...(m.MetricStat
+            ? {
+                MetricStat: {
+                  ...m.MetricStat,
+                  Period: num(m.MetricStat.Period),
+                  Metric: { ...m.MetricStat.Metric, Dimensions: asList(m.MetricStat.Metric?.Dimensions) },
+                },
+              }
+            : {}),
           ...(m.Label ? { Label: String(m.Label) } : {}),
           ReturnData: bool(m.ReturnData) ?? true,
           ...(m.Period !== undefined ? { Period: num(m.Period) } : {}),
@@ -101,7 +110,8 @@ export function putMetricAlarm(r: RegionState, p: Params, now: number): MetricAl
   if (evaluationPeriods === undefined) throw notNull('evaluationPeriods');
   if (!Number.isInteger(evaluationPeriods) || evaluationPeriods < 1) throw invalidValue('The parameter EvaluationPeriods must be greater than or equal to 1.');
   if (!p.ComparisonOperator) throw notNull('comparisonOperator');
-  if (!COMPARISON_OPERATORS.includes(p.ComparisonOperator)) throw invalidValue(`The parameter ComparisonOperator must be one of ${COMPARISON_OPERATORS.join(', ')}.`);
+  if (!COMPARISON_OPERATORS.includes(p.ComparisonOperator))
+    throw invalidValue(`The parameter ComparisonOperator must be one of ${COMPARISON_OPERATORS.join(', ')}.`);
   const threshold = num(p.Threshold);
   if (threshold === undefined && !p.ThresholdMetricId) throw missing('Threshold');
   const alarms = alarmsState(r);
@@ -135,7 +145,11 @@ export function putMetricAlarm(r: RegionState, p: Params, now: number): MetricAl
 
 /** The alarm's `configuration` in its state-change event: the metrics as metric data queries, in camelCase. */
 function eventConfiguration(alarm: MetricAlarm): Record<string, unknown> {
-  const metricStat = (m: { Namespace?: string; MetricName?: string; Dimensions?: Array<{ Name?: string; Value?: string }> }, period?: number, stat?: string) => ({
+  const metricStat = (
+    m: { Namespace?: string; MetricName?: string; Dimensions?: Array<{ Name?: string; Value?: string }> },
+    period?: number,
+    stat?: string,
+  ) => ({
     metric: { dimensions: Object.fromEntries((m.Dimensions ?? []).map((d) => [d.Name, d.Value])), name: m.MetricName, namespace: m.Namespace },
     period,
     stat,
@@ -148,7 +162,13 @@ function eventConfiguration(alarm: MetricAlarm): Record<string, unknown> {
         ...(q.Label ? { label: q.Label } : {}),
         returnData: q.ReturnData ?? true,
       }))
-    : [{ id: uuid(`alarm-metric/${alarm.AlarmArn}`), metricStat: metricStat(alarm, alarm.Period, alarm.Statistic ?? alarm.ExtendedStatistic), returnData: true }];
+    : [
+        {
+          id: uuid(`alarm-metric/${alarm.AlarmArn}`),
+          metricStat: metricStat(alarm, alarm.Period, alarm.Statistic ?? alarm.ExtendedStatistic),
+          returnData: true,
+        },
+      ];
   return { ...(alarm.AlarmDescription ? { description: alarm.AlarmDescription } : {}), metrics };
 }
 
@@ -163,7 +183,13 @@ const stateOf = (alarm: MetricAlarm) => ({
  * Moves an alarm to `value` (what SetAlarmState does, and what metric evaluation would) and emits
  * its state change; staying in the same state changes nothing and emits nothing.
  */
-export function transitionAlarm(state: EmulatorState, r: RegionState, alarm: MetricAlarm, change: { value: AlarmStateValue; reason: string; reasonData?: string }, now: number): void {
+export function transitionAlarm(
+  state: EmulatorState,
+  r: RegionState,
+  alarm: MetricAlarm,
+  change: { value: AlarmStateValue; reason: string; reasonData?: string },
+  now: number,
+): void {
   if (alarm.StateValue === change.value) return;
   const previousState = stateOf(alarm);
   Object.assign(alarm, {
@@ -195,7 +221,8 @@ function describeAlarms(p: Params, ctx: CallContext) {
   const names = asList<string>(p.AlarmNames);
   if (names.length > 100) throw invalidValue('The collection AlarmNames must not have a size greater than 100.');
   if (names.length && p.AlarmNamePrefix) throw combination('AlarmNames and AlarmNamePrefix cannot be specified together.');
-  if (p.StateValue !== undefined && !STATE_VALUES.includes(p.StateValue)) throw invalidValue(`The parameter StateValue must be one of ${STATE_VALUES.join(', ')}.`);
+  if (p.StateValue !== undefined && !STATE_VALUES.includes(p.StateValue))
+    throw invalidValue(`The parameter StateValue must be one of ${STATE_VALUES.join(', ')}.`);
   const maxRecords = num(p.MaxRecords) ?? 50;
   if (!Number.isInteger(maxRecords) || maxRecords < 1 || maxRecords > 100) throw invalidValue('The parameter MaxRecords must be between 1 and 100.');
   const types = asList<string>(p.AlarmTypes);
@@ -208,13 +235,15 @@ function describeAlarms(p: Params, ctx: CallContext) {
         (!names.length || names.includes(a.AlarmName!)) &&
         (!p.AlarmNamePrefix || a.AlarmName!.startsWith(p.AlarmNamePrefix)) &&
         (!p.StateValue || a.StateValue === p.StateValue) &&
-        (!p.ActionPrefix || [...(a.AlarmActions ?? []), ...(a.OKActions ?? []), ...(a.InsufficientDataActions ?? [])].some((x) => x.startsWith(p.ActionPrefix))),
+        (!p.ActionPrefix ||
+          [...(a.AlarmActions ?? []), ...(a.OKActions ?? []), ...(a.InsufficientDataActions ?? [])].some((x) => x.startsWith(p.ActionPrefix))),
     )
     .sort((a, b) => a.AlarmName!.localeCompare(b.AlarmName!));
   let offset = 0;
   if (p.NextToken) {
     offset = Number(Buffer.from(String(p.NextToken), 'base64').toString('utf8'));
-    if (!Number.isInteger(offset) || offset < 0 || offset > matching.length) throw new AwsError('InvalidNextToken', 'The service returned an invalid next token.');
+    if (!Number.isInteger(offset) || offset < 0 || offset > matching.length)
+      throw new AwsError('InvalidNextToken', 'The service returned an invalid next token.');
   }
   const next = offset + maxRecords < matching.length ? Buffer.from(String(offset + maxRecords)).toString('base64') : undefined;
   return {
@@ -235,7 +264,11 @@ function setAlarmState(p: Params, ctx: CallContext) {
     );
   }
   const reason = String(p.StateReason);
-  if (reason.length > 1023) throw AwsError.common('Validation', "1 validation error detected: Value at 'stateReason' failed to satisfy constraint: Member must have length less than or equal to 1023");
+  if (reason.length > 1023)
+    throw AwsError.common(
+      'Validation',
+      "1 validation error detected: Value at 'stateReason' failed to satisfy constraint: Member must have length less than or equal to 1023",
+    );
   const alarm = findAlarm(ctx, String(p.AlarmName));
   let reasonData: string | undefined;
   if (p.StateReasonData !== undefined) {

@@ -82,7 +82,9 @@ function getLogEvents(p: Params, ctx: CallContext) {
   }
   const limit = p.limit ?? MAX_EVENTS;
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_EVENTS) {
-    throw invalid(`1 validation error detected: Value '${limit}' at 'limit' failed to satisfy constraint: Member must have value ${limit < 1 ? 'greater than or equal to 1' : `less than or equal to ${MAX_EVENTS}`}`);
+    throw invalid(
+      `1 validation error detected: Value '${limit}' at 'limit' failed to satisfy constraint: Member must have value ${limit < 1 ? 'greater than or equal to 1' : `less than or equal to ${MAX_EVENTS}`}`,
+    );
   }
   const group = findGroup(ctx, p.logGroupName ?? p.logGroupIdentifier);
   const stream = group.streams.get(String(p.logStreamName));
