@@ -215,12 +215,21 @@ describe('ECS Service Action', () => {
   it('SERVICE_TASK_START_IMPAIRED (WARN) once tasks have failed 3 times in a row', async () => {
     await deployWeb(SAMPLE.images.webCrash, { enable: false, rollback: false });
     emu.clock.advance(35 * S); // two crashes
-    expect(sink.named('SERVICE_TASK_START_IMPAIRED')).toEqual([]);
+    expect(sink.named('SERVICE_TASK_START_IMPAIRED').filter((e) => e.resources[0] === SAMPLE.services.web)).toEqual([]);
     emu.clock.advance(65 * S); // two more
-    const impaired = sink.named('SERVICE_TASK_START_IMPAIRED');
+    const impaired = sink.named('SERVICE_TASK_START_IMPAIRED').filter((e) => e.resources[0] === SAMPLE.services.web);
     expect(impaired).toHaveLength(1);
     expect(impaired[0]!.detail).toMatchObject({ eventType: 'WARN', clusterArn: SAMPLE.clusterArn });
     expect(keys(impaired[0]!.detail)).toEqual(REFERENCE_KEYS.steadyState);
+    // Once per run of failures: the next crashes say nothing more.
+    emu.clock.advance(600 * S);
+    expect(sink.named('SERVICE_TASK_START_IMPAIRED').filter((e) => e.resources[0] === SAMPLE.services.web)).toHaveLength(1);
+  });
+
+  it('the seeded broken service, already failing, is reported impaired at its next failure', async () => {
+    emu.clock.advance(10 * 60 * S);
+    const impaired = sink.named('SERVICE_TASK_START_IMPAIRED');
+    expect(impaired.map((e) => e.resources[0])).toEqual([SAMPLE.services.broken]);
   });
 
   it('placement failure: nothing launched, SERVICE_TASK_PLACEMENT_FAILURE on each attempt with back-off, then placed once cleared', async () => {

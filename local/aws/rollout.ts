@@ -55,6 +55,8 @@ export interface ServiceSchedule {
   steadyAnnouncedAt?: number;
   /** Consecutive launch attempts that could not be placed (placement fault), for the back-off. */
   placementFailures: number;
+  /** SERVICE_TASK_START_IMPAIRED has been sent for the current run of consecutive failures. */
+  impaired?: boolean;
 }
 
 export interface ClusterSchedule {
@@ -183,7 +185,7 @@ export class EcsScheduler {
     service.deployments = [deployment, ...previous];
     service.taskDefinition = taskDefinitionArn;
     // A new deployment starts with a clean slate: no back-off inherited from the one it replaces.
-    Object.assign(this.service(service), { launchNotBefore: t, consecutiveFailures: 0, placementFailures: 0, steady: false });
+    Object.assign(this.service(service), { launchNotBefore: t, consecutiveFailures: 0, placementFailures: 0, steady: false, impaired: false });
     this.emitDeployment(service, 'SERVICE_DEPLOYMENT_IN_PROGRESS', id, deployment.rolloutStateReason!, t);
     return deployment;
   }
@@ -364,6 +366,7 @@ export class EcsScheduler {
         if (!service) break;
         const schedule = this.service(service);
         schedule.consecutiveFailures = 0;
+        schedule.impaired = false;
         const deployment = service.deployments?.find((d) => d.id === task.startedBy);
         if (deployment && !schedule.proven.has(deployment.id!)) {
           schedule.proven.add(deployment.id!);
@@ -527,7 +530,10 @@ export class EcsScheduler {
     if (deployment && !schedule.proven.has(deployment.id!)) {
       Object.assign(deployment, { failedTasks: (deployment.failedTasks ?? 0) + 1, updatedAt: new Date(t) });
     }
-    if (schedule.consecutiveFailures === START_IMPAIRED_AFTER) this.emitServiceAction(service, 'SERVICE_TASK_START_IMPAIRED', t);
+    if (schedule.consecutiveFailures >= START_IMPAIRED_AFTER && !schedule.impaired) {
+      schedule.impaired = true;
+      this.emitServiceAction(service, 'SERVICE_TASK_START_IMPAIRED', t);
+    }
   }
 
   /**
