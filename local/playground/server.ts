@@ -8,6 +8,8 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { forceNewDeployment } from '../aws/rollout';
+import { SAMPLE } from '../aws/sample';
 import type { EcsTimings } from '../aws/state';
 import { resetSlackSecrets } from '../../src/platform/secrets';
 import type { World } from '../world';
@@ -70,7 +72,18 @@ export const SIMULATIONS: Record<string, (world: World) => void> = {
     resetSlackSecrets(); // the secrets are read once per cold start: make this the next one
   },
   'lambda-throttle': (w) => void w.aws.faults.throttle('lambda:InvokeFunction', 1_000),
+  // web's tasks are killed for memory over and over (ECS relaunches them with its back-off).
+  'crash-loop': (w) => void w.aws.state.crashLoop(SAMPLE.services.web, { exitCode: 137, reason: 'OutOfMemoryError: Container killed due to memory usage' }),
+  'crash-loop-clear': (w) => w.aws.state.crashLoops.clear(SAMPLE.services.web),
+  // A new deployment of web that finds no Fargate capacity: its tasks cannot be placed, the old ones keep serving.
+  'placement-failure': (w) => {
+    w.aws.state.failPlacements(SAMPLE.services.web, 'RESOURCE:FARGATE');
+    forceNewDeployment(w.aws.state, SAMPLE.services.web);
+  },
+  'placement-failure-clear': (w) => w.aws.state.placementFailures.clear(SAMPLE.services.web),
   clear: (w) => {
+    w.aws.state.crashLoops.clear();
+    w.aws.state.placementFailures.clear();
     w.aws.faults.clear();
     w.slack.faults.clear();
     w.dynamo.fault('none');
