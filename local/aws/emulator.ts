@@ -37,6 +37,7 @@ import { iamService } from './services/iam';
 import { kmsService } from './services/kms';
 import { logsService } from './services/logs';
 import { secretsManagerService } from './services/secretsmanager';
+import { EventBridge } from './eventbridge';
 import { LambdaRuntime, type FunctionRegistry } from './services/lambda';
 import { ssmService } from './services/ssm';
 import { stsService } from './services/sts';
@@ -161,6 +162,8 @@ export interface AwsEmulator {
   lambda: LambdaRuntime;
   /** IAM for the bot's own roles: which are enforced, which function runs as which, every decision. */
   authority: Authority;
+  /** The event buses: what the simulated services emit (`state.events`) is routed by their rules. */
+  eventBridge: EventBridge;
   /** Settings that point the SDK (and the bot) at the emulator; merge into process.env. */
   endpointEnv(): Record<string, string>;
   close(): Promise<void>;
@@ -192,6 +195,8 @@ export async function startAwsEmulator(options: AwsEmulatorOptions = {}): Promis
   const calls: CallRecord[] = [];
   const authority = new Authority(state);
   lambda.authority = authority;
+  const eventBridge = new EventBridge({ state, lambda, authority });
+  state.events = eventBridge;
 
   async function handle(raw: RawRequest): Promise<HttpReply> {
     const requestId = randomUUID();
@@ -313,6 +318,7 @@ export async function startAwsEmulator(options: AwsEmulatorOptions = {}): Promis
     calls,
     lambda,
     authority,
+    eventBridge,
     endpointEnv: () => ({
       AWS_ENDPOINT_URL: url,
       AWS_REGION: DEFAULT_REGION,
