@@ -5,35 +5,14 @@
  * EventBridge invokes a function only with the permission osls adds for the rule.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { AwsEvent, EmittedEvent } from '../local/aws/events-contract';
+import type { AwsEvent } from '../local/aws/events-contract';
 import type { AsyncFailureRecord, LambdaHandlerLike } from '../local/aws/services/lambda';
 import { DEFAULT_ACCOUNT, DEFAULT_REGION } from '../local/aws/state';
 import { localStack } from '../local/iam/enforce';
 import { NOTIFIER_FUNCTION, startWorld, type World } from '../local/world';
+import { taskStopped, until } from './support/aws-events';
 
 const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
-
-/** A task that stopped (ECS's "ECS Task State Change", trimmed; shared/reference/ecs-events.md §2). */
-export function taskStopped(account = DEFAULT_ACCOUNT, lastStatus = 'STOPPED'): EmittedEvent {
-  const taskArn = `arn:aws:ecs:${DEFAULT_REGION}:${account}:task/prod/0123456789abcdef0123456789abcdef`;
-  return {
-    'detail-type': 'ECS Task State Change',
-    source: 'aws.ecs',
-    account,
-    time: '2026-12-05T10:00:00Z',
-    region: DEFAULT_REGION,
-    resources: [taskArn],
-    detail: { taskArn, clusterArn: `arn:aws:ecs:${DEFAULT_REGION}:${account}:cluster/prod`, lastStatus, desiredStatus: 'STOPPED', stopCode: 'EssentialContainerExited', version: 3 },
-  };
-}
-
-async function until(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
 
 let world: World;
 let received: AwsEvent[];
@@ -69,7 +48,7 @@ describe('AWS service events on the default bus', () => {
     expect(invocation).toMatchObject({ invocationType: 'Event', caller: localStack().functions.notifier!.eventBridge[0]!.ruleArn });
   });
 
-  it('are matched by the pattern: a task that is still running is not the notifier\'s', async () => {
+  it("are matched by the pattern: a task that is still running is not the notifier's", async () => {
     world.events.emit(taskStopped(DEFAULT_ACCOUNT, 'RUNNING'));
     world.events.emit({ ...taskStopped(), source: 'aws.ec2' });
     await world.events.idle();

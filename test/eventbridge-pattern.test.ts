@@ -24,7 +24,7 @@ const ec2Terminated = {
 const withDetail = (detail: Record<string, unknown>) => ({ ...ec2Terminated, detail });
 
 describe('exact values, nesting and arrays', () => {
-  it('matches the guide\'s instance-termination pattern on source, detail-type and detail.state, and nothing else', () => {
+  it("matches the guide's instance-termination pattern on source, detail-type and detail.state, and nothing else", () => {
     const pattern = { source: ['aws.ec2'], 'detail-type': ['EC2 Instance State-change Notification'], detail: { state: ['terminated'] } };
     expect(matches(pattern, ec2Terminated)).toBe(true);
     expect(matches(pattern, withDetail({ state: 'running' }))).toBe(false);
@@ -45,7 +45,12 @@ describe('exact values, nesting and arrays', () => {
 
   it('matches numbers and nested objects (the Macie alert: risk-score 80 and trigger.risk 8)', () => {
     const pattern = { source: ['aws.macie'], 'detail-type': ['Macie Alert'], detail: { 'risk-score': [80], trigger: { risk: [8] } } };
-    const alert = { ...ec2Terminated, source: 'aws.macie', 'detail-type': 'Macie Alert', detail: { 'risk-score': 80, trigger: { 'alert-type': 'basic', risk: 8 } } };
+    const alert = {
+      ...ec2Terminated,
+      source: 'aws.macie',
+      'detail-type': 'Macie Alert',
+      detail: { 'risk-score': 80, trigger: { 'alert-type': 'basic', risk: 8 } },
+    };
     expect(matches(pattern, alert)).toBe(true);
     expect(matches(pattern, { ...alert, detail: { 'risk-score': 80, trigger: { risk: 7 } } })).toBe(false);
     expect(matches(pattern, { ...alert, detail: { 'risk-score': '80', trigger: { risk: 8 } } })).toBe(false);
@@ -59,13 +64,18 @@ describe('exact values, nesting and arrays', () => {
     expect(matches({ detail: { responseElements: [''] } }, launch)).toBe(false);
   });
 
-  it('matches an array field when the pattern\'s values and the event\'s intersect (resources)', () => {
-    const event = { ...ec2Terminated, resources: ['arn:aws:ec2:us-east-1:123456789012:instance/i-b188560f', 'arn:aws:ec2:us-east-1:111122223333:instance/i-b188560f'] };
-    expect(matches({ resources: ['arn:aws:ec2:us-east-1:123456789012:instance/i-b188560f', 'arn:aws:ec2:us-east-1:444455556666:instance/i-b188560f'] }, event)).toBe(true);
+  it("matches an array field when the pattern's values and the event's intersect (resources)", () => {
+    const event = {
+      ...ec2Terminated,
+      resources: ['arn:aws:ec2:us-east-1:123456789012:instance/i-b188560f', 'arn:aws:ec2:us-east-1:111122223333:instance/i-b188560f'],
+    };
+    expect(
+      matches({ resources: ['arn:aws:ec2:us-east-1:123456789012:instance/i-b188560f', 'arn:aws:ec2:us-east-1:444455556666:instance/i-b188560f'] }, event),
+    ).toBe(true);
     expect(matches({ resources: ['arn:aws:ec2:us-east-1:444455556666:instance/i-b188560f'] }, event)).toBe(false);
   });
 
-  it('uses the last of a key given twice (the guide\'s location example)', () => {
+  it("uses the last of a key given twice (the guide's location example)", () => {
     const pattern = parseEventPattern('{"detail":{"location":[{"prefix":"us-"}],"location":[{"anything-but":"us-east"}]}}');
     expect(matchesEventPattern(pattern, withDetail({ location: 'eu-west' }))).toBe(true);
     expect(matchesEventPattern(pattern, withDetail({ location: 'us-east' }))).toBe(false);
@@ -125,8 +135,12 @@ describe('content filtering', () => {
   it('equals-ignore-case and wildcard', () => {
     expect(matches({ 'detail-type': [{ 'equals-ignore-case': 'ec2 instance state-change notification' }] }, ec2Terminated)).toBe(true);
     expect(matches({ 'detail-type': [{ 'equals-ignore-case': 'ec2 instance' }] }, ec2Terminated)).toBe(false);
-    expect(matches({ EventBusArn: [{ wildcard: 'arn:aws:events:us-east-1:*:event-bus/*' }] }, { EventBusArn: 'arn:aws:events:us-east-1:123456789012:event-bus/b' })).toBe(true);
-    expect(matches({ EventBusArn: [{ wildcard: 'arn:aws:events:us-east-1:*:event-bus/*' }] }, { EventBusArn: 'arn:aws:events:eu-west-1:123456789012:event-bus/b' })).toBe(false);
+    expect(
+      matches({ EventBusArn: [{ wildcard: 'arn:aws:events:us-east-1:*:event-bus/*' }] }, { EventBusArn: 'arn:aws:events:us-east-1:123456789012:event-bus/b' }),
+    ).toBe(true);
+    expect(
+      matches({ EventBusArn: [{ wildcard: 'arn:aws:events:us-east-1:*:event-bus/*' }] }, { EventBusArn: 'arn:aws:events:eu-west-1:123456789012:event-bus/b' }),
+    ).toBe(false);
     expect(matches({ name: [{ wildcard: 'a\\*b' }] }, { name: 'a*b' })).toBe(true);
     expect(matches({ name: [{ wildcard: 'a\\*b' }] }, { name: 'axxb' })).toBe(false);
   });
@@ -136,7 +150,7 @@ describe('content filtering', () => {
     expect(matches({ detail: { sourceIPAddress: [{ cidr: '10.0.0.0/24' }] } }, withDetail({ sourceIPAddress: '10.0.1.0' }))).toBe(false);
   });
 
-  it('the guide\'s complex example: prefix, anything-but and numeric together', () => {
+  it("the guide's complex example: prefix, anything-but and numeric together", () => {
     const pattern = {
       time: [{ prefix: '2017-10-02' }],
       detail: {

@@ -50,13 +50,15 @@ function checkObject(pattern: Record<string, unknown>, path: string): void {
   for (const [key, value] of Object.entries(pattern)) {
     const at = path ? `${path}.${key}` : key;
     if (key === OR) {
-      if (!Array.isArray(value) || value.length < 2 || !value.every(isObject)) throw new InvalidEventPatternError(`${at} must be an array of at least two objects`);
+      if (!Array.isArray(value) || value.length < 2 || !value.every(isObject))
+        throw new InvalidEventPatternError(`${at} must be an array of at least two objects`);
       value.forEach((alternative, index) => checkObject(alternative as Record<string, unknown>, `${at}[${index}]`));
     } else if (isObject(value)) checkObject(value, at);
     else if (Array.isArray(value)) {
       if (value.length === 0) throw new InvalidEventPatternError(`"${at}" must not be an empty array`);
-      for (const leaf of value) if (isObject(leaf)) checkComparison(leaf, at);
-      else if (Array.isArray(leaf)) throw new InvalidEventPatternError(`"${at}" must contain JSON values or comparison objects, not arrays`);
+      for (const leaf of value)
+        if (isObject(leaf)) checkComparison(leaf, at);
+        else if (Array.isArray(leaf)) throw new InvalidEventPatternError(`"${at}" must contain JSON values or comparison objects, not arrays`);
     } else throw new InvalidEventPatternError(`"${at}" must be an object or an array`);
   }
 }
@@ -105,7 +107,8 @@ function checkAnythingBut(operand: unknown): boolean {
   const [[kind, value]] = Object.entries(operand) as [[string, unknown]];
   // Only a single prefix or suffix (EB-UG: "only works with a single prefix, not a list").
   if (kind === 'prefix' || kind === 'suffix') return typeof value === 'string';
-  if (kind === 'equals-ignore-case' || kind === 'wildcard') return typeof value === 'string' || (Array.isArray(value) && value.every((v) => typeof v === 'string'));
+  if (kind === 'equals-ignore-case' || kind === 'wildcard')
+    return typeof value === 'string' || (Array.isArray(value) && value.every((v) => typeof v === 'string'));
   return false;
 }
 

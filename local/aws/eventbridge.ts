@@ -207,7 +207,14 @@ export class EventBridge implements EventSink {
     }
     const permitted = (this.lambdaPermissions.get(target.functionArn) ?? []).some((source) => glob(source).test(rule.arn));
     if (!permitted) {
-      return this.fail(rule, target, target.functionArn, event, 'NO_PERMISSIONS', `${EVENTS_PRINCIPAL} is not authorized to perform: lambda:InvokeFunction on resource: ${target.functionArn}`);
+      return this.fail(
+        rule,
+        target,
+        target.functionArn,
+        event,
+        'NO_PERMISSIONS',
+        `${EVENTS_PRINCIPAL} is not authorized to perform: lambda:InvokeFunction on resource: ${target.functionArn}`,
+      );
     }
     const copies = this.duplicateEvery > 0 && ++this.deliveryCount % this.duplicateEvery === 0 ? 2 : 1;
     for (let copy = 0; copy < copies; copy++) {
@@ -222,7 +229,14 @@ export class EventBridge implements EventSink {
     if (!bus) return this.fail(rule, target, target.busArn, event, 'NO_RESOURCE', `Event bus ${target.busArn} does not exist.`);
     const session = this.assume(rule, target.roleArn);
     if (!session) {
-      return this.fail(rule, target, target.busArn, event, 'NO_PERMISSIONS', `${EVENTS_PRINCIPAL} is not authorized to perform: sts:AssumeRole on resource: ${target.roleArn}`);
+      return this.fail(
+        rule,
+        target,
+        target.busArn,
+        event,
+        'NO_PERMISSIONS',
+        `${EVENTS_PRINCIPAL} is not authorized to perform: sts:AssumeRole on resource: ${target.roleArn}`,
+      );
     }
     // Cross-account: the role's policies and the bus's resource policy must both allow it.
     const request = {
@@ -236,7 +250,14 @@ export class EventBridge implements EventSink {
     this.deps.authority.enforce(target.roleArn);
     const decision = this.deps.authority.decide(request);
     if (decision !== 'allowed') {
-      return this.fail(rule, target, target.busArn, event, 'NO_PERMISSIONS', `User: ${session.arn} is not authorized to perform: events:PutEvents on resource: ${target.busArn}`);
+      return this.fail(
+        rule,
+        target,
+        target.busArn,
+        event,
+        'NO_PERMISSIONS',
+        `User: ${session.arn} is not authorized to perform: events:PutEvents on resource: ${target.busArn}`,
+      );
     }
     this.putOnBus(target.busArn, event);
   }
@@ -267,7 +288,9 @@ export class EventBridge implements EventSink {
   private fail(rule: EventRule, target: EventTarget, targetArn: string, event: AwsEvent, errorCode: FailedInvocation['errorCode'], errorMessage: string): void {
     const deadLettered = target.deadLetterQueueArn ? this.deadLetter(rule, target.deadLetterQueueArn, targetArn, event, errorCode, errorMessage) : false;
     this.failedInvocations.push({ ruleArn: rule.arn, targetId: target.id, targetArn, errorCode, errorMessage, event, deadLettered });
-    console.error(`[local eventbridge] ${rule.arn} could not deliver ${event.id} to ${targetArn} (${errorCode}: ${errorMessage})${deadLettered ? '; sent to its dead-letter queue' : ''}`);
+    console.error(
+      `[local eventbridge] ${rule.arn} could not deliver ${event.id} to ${targetArn} (${errorCode}: ${errorMessage})${deadLettered ? '; sent to its dead-letter queue' : ''}`,
+    );
   }
 
   /** EventBridge sends as events.amazonaws.com: the queue's policy must allow it for this rule. */

@@ -91,7 +91,14 @@ export function deployStackEvents(aws: AwsEmulator, model: StackModel = localSta
         region: model.region,
         busName: rule.busName,
         pattern: rule.pattern,
-        targets: [{ id: `${rule.ruleName}-target`, kind: 'lambda', functionArn: fn.functionArn, ...(rule.deadLetterQueueArn ? { deadLetterQueueArn: rule.deadLetterQueueArn } : {}) }],
+        targets: [
+          {
+            id: `${rule.ruleName}-target`,
+            kind: 'lambda',
+            functionArn: fn.functionArn,
+            ...(rule.deadLetterQueueArn ? { deadLetterQueueArn: rule.deadLetterQueueArn } : {}),
+          },
+        ],
       });
       eventBridge.addLambdaPermission(fn.functionArn, rule.permissionSourceArn);
     }

@@ -59,7 +59,8 @@ function busNameOf(eventBus: unknown, resolver: TemplateResolver, path: string, 
   if (typeof eventBus === 'string') return eventBus.startsWith('arn') ? eventBus.slice(eventBus.indexOf('/') + 1) : eventBus;
   const getAtt = (eventBus as Record<string, unknown>)['Fn::GetAtt'];
   // osls's schema: `must be equal to one of the allowed values [Name]` for any other attribute.
-  if (!Array.isArray(getAtt) || getAtt[1] !== 'Name') throw new Error(`${where.source}: ${path} must be a bus name, an ARN or Fn::GetAtt [<bus>, Name] (what osls accepts)`);
+  if (!Array.isArray(getAtt) || getAtt[1] !== 'Name')
+    throw new Error(`${where.source}: ${path} must be a bus name, an ARN or Fn::GetAtt [<bus>, Name] (what osls accepts)`);
   return String(resolver.resolve(eventBus, path));
 }
 
@@ -70,7 +71,8 @@ export function functionEventRules(fn: Record<string, any>, key: string, functio
     const spec = event.eventBridge;
     if (!spec) return;
     const path = `functions.${key}.events[${index}].eventBridge`;
-    if (spec.schedule || spec.input || spec.inputPath || spec.inputTransformer) throw new Error(`${where.source}: ${path}: only pattern rules without input transformation are modelled`);
+    if (spec.schedule || spec.input || spec.inputPath || spec.inputTransformer)
+      throw new Error(`${where.source}: ${path}: only pattern rules without input transformation are modelled`);
     const ruleName = spec.name ?? oslsRuleName(functionName, index + 1);
     const busName = busNameOf(spec.eventBus, resolver, `${path}.eventBus`, where);
     const arn = ruleArn(where, busName, ruleName);
@@ -80,7 +82,12 @@ export function functionEventRules(fn: Record<string, any>, key: string, functio
       busName,
       pattern: resolver.resolve(spec.pattern, `${path}.pattern`) as Record<string, unknown>,
       ...(spec.retryPolicy
-        ? { retryPolicy: { maximumEventAgeSeconds: Number(spec.retryPolicy.maximumEventAge), maximumRetryAttempts: Number(spec.retryPolicy.maximumRetryAttempts) } }
+        ? {
+            retryPolicy: {
+              maximumEventAgeSeconds: Number(spec.retryPolicy.maximumEventAge),
+              maximumRetryAttempts: Number(spec.retryPolicy.maximumRetryAttempts),
+            },
+          }
         : {}),
       ...(spec.deadLetterQueueArn ? { deadLetterQueueArn: String(resolver.resolve(spec.deadLetterQueueArn, `${path}.deadLetterQueueArn`)) } : {}),
       permissionSourceArn: arn,
@@ -101,7 +108,9 @@ export function asyncInvokeConfig(fn: Record<string, any>, key: string, resolver
 }
 
 const resourcesOfType = (template: Template, type: string) =>
-  Object.entries(template.Resources).filter(([, resource]) => resource.Type === type) as Array<[string, { Type: string; Condition?: string; Properties?: Record<string, any> }]>;
+  Object.entries(template.Resources).filter(([, resource]) => resource.Type === type) as Array<
+    [string, { Type: string; Condition?: string; Properties?: Record<string, any> }]
+  >;
 
 /** Each bus of the template with the statements its EventBusPolicy resources add (those whose Condition holds). */
 export function eventBuses(template: Template, resolver: TemplateResolver): Record<string, EventBusModel> {
