@@ -10,7 +10,7 @@ import type { AwsEvent } from '../local/aws/events-contract';
 import { DEFAULT_ACCOUNT, DEFAULT_REGION } from '../local/aws/state';
 import { FORWARDER_TEMPLATE } from '../local/iam/events';
 import { forwarderFor, localStack, LOCAL_STACK_OPTIONS } from '../local/iam/enforce';
-import { readStack } from '../local/iam/stack';
+import { readStack, type StackModel } from '../local/iam/stack';
 import { startWorld, type World } from '../local/world';
 import { readYaml } from './support/cloudformation';
 import { specDatabase, validateTemplate } from './support/cfn-spec';
@@ -47,15 +47,21 @@ describe(FORWARDER_TEMPLATE, () => {
   });
 });
 
+/** A world (of this stack) whose notifier records what it receives. */
+async function worldWithRecordingNotifier(stack?: StackModel): Promise<{ world: World; received: AwsEvent[] }> {
+  const world = await startWorld(stack ? { stack } : {});
+  const received: AwsEvent[] = [];
+  world.registerNotifier(async (event) => {
+    received.push(event as AwsEvent);
+  });
+  return { world, received };
+}
+
 describe('a target account named by eventForwardingAccounts (the local stage names 222222222222)', () => {
   let world: World;
   let received: AwsEvent[];
   beforeAll(async () => {
-    world = await startWorld();
-    received = [];
-    world.registerNotifier(async (event) => {
-      received.push(event as AwsEvent);
-    });
+    ({ world, received } = await worldWithRecordingNotifier());
   }, 60_000);
   afterAll(() => world?.close());
 
@@ -85,11 +91,7 @@ describe('a target account the param does not name', () => {
   let received: AwsEvent[];
   beforeAll(async () => {
     const stack = readStack({ ...LOCAL_STACK_OPTIONS, params: { ...LOCAL_STACK_OPTIONS.params, eventForwardingAccounts: '' } });
-    world = await startWorld({ stack });
-    received = [];
-    world.registerNotifier(async (event) => {
-      received.push(event as AwsEvent);
-    });
+    ({ world, received } = await worldWithRecordingNotifier(stack));
   }, 60_000);
   afterAll(() => world?.close());
 

@@ -78,6 +78,8 @@ export interface FailedInvocation {
   deadLettered: boolean;
 }
 
+type Refusal = Pick<FailedInvocation, 'errorCode' | 'errorMessage'>;
+
 interface Bus {
   name: string;
   account: string;
@@ -202,20 +204,8 @@ export class EventBridge implements EventSink {
   private async toFunction(rule: EventRule, target: LambdaTarget, event: AwsEvent): Promise<void> {
     await Promise.resolve(); // delivered after the emitter's call returns, as EventBridge does
     const name = functionNameOf(target.functionArn);
-    if (!this.deps.lambda.functions.has(name)) {
-      return this.fail(rule, target, target.functionArn, event, 'NO_RESOURCE', `Function not found: ${target.functionArn}`);
-    }
-    const permitted = (this.lambdaPermissions.get(target.functionArn) ?? []).some((source) => glob(source).test(rule.arn));
-    if (!permitted) {
-      return this.fail(
-        rule,
-        target,
-        target.functionArn,
-        event,
-        'NO_PERMISSIONS',
-        `${EVENTS_PRINCIPAL} is not authorized to perform: lambda:InvokeFunction on resource: ${target.functionArn}`,
-      );
-    }
+    const refusal = this.functionRefusal(rule, target, name);
+    if (refusal) return this.fail(rule, target, target.functionArn, event, refusal);
     const copies = this.duplicateEvery > 0 && ++this.deliveryCount % this.duplicateEvery === 0 ? 2 : 1;
     for (let copy = 0; copy < copies; copy++) {
       this.deliveredTo(name).push(event);
@@ -223,22 +213,34 @@ export class EventBridge implements EventSink {
     }
   }
 
+  /** Why EventBridge cannot invoke the function for this rule: it does not exist, or its resource policy does not permit the rule. */
+  private functionRefusal(rule: EventRule, target: LambdaTarget, name: string): Refusal | undefined {
+    if (!this.deps.lambda.functions.has(name)) return { errorCode: 'NO_RESOURCE', errorMessage: `Function not found: ${target.functionArn}` };
+    const permitted = (this.lambdaPermissions.get(target.functionArn) ?? []).some((source) => glob(source).test(rule.arn));
+    if (permitted) return undefined;
+    return {
+      errorCode: 'NO_PERMISSIONS',
+      errorMessage: `${EVENTS_PRINCIPAL} is not authorized to perform: lambda:InvokeFunction on resource: ${target.functionArn}`,
+    };
+  }
+
   private async toBus(rule: EventRule, target: BusTarget, event: AwsEvent): Promise<void> {
     await Promise.resolve();
+    const refusal = this.busRefusal(rule, target, event);
+    if (refusal) return this.fail(rule, target, target.busArn, event, refusal);
+    this.putOnBus(target.busArn, event);
+  }
+
+  /**
+   * Why the event may not go on the target bus: no such bus, a role EventBridge may not assume, or
+   * (cross-account) the role's policies and the bus's resource policy not both allowing PutEvents.
+   */
+  private busRefusal(rule: EventRule, target: BusTarget, event: AwsEvent): Refusal | undefined {
     const bus = this.bus(target.busArn);
-    if (!bus) return this.fail(rule, target, target.busArn, event, 'NO_RESOURCE', `Event bus ${target.busArn} does not exist.`);
+    if (!bus) return { errorCode: 'NO_RESOURCE', errorMessage: `Event bus ${target.busArn} does not exist.` };
     const session = this.assume(rule, target.roleArn);
-    if (!session) {
-      return this.fail(
-        rule,
-        target,
-        target.busArn,
-        event,
-        'NO_PERMISSIONS',
-        `${EVENTS_PRINCIPAL} is not authorized to perform: sts:AssumeRole on resource: ${target.roleArn}`,
-      );
-    }
-    // Cross-account: the role's policies and the bus's resource policy must both allow it.
+    if (!session)
+      return { errorCode: 'NO_PERMISSIONS', errorMessage: `${EVENTS_PRINCIPAL} is not authorized to perform: sts:AssumeRole on resource: ${target.roleArn}` };
     const request = {
       identity: session,
       action: 'events:PutEvents',
@@ -247,19 +249,10 @@ export class EventBridge implements EventSink {
       ...(bus.policy ? { resourcePolicy: { id: 'ResourcePolicy', type: 'resource' as const, text: policyText(bus.policy) } } : {}),
       resourceOwner: bus.account,
     };
+    // Decided by the authority, so the role's PutEvents is recorded like any call of the bot's roles.
     this.deps.authority.enforce(target.roleArn);
-    const decision = this.deps.authority.decide(request);
-    if (decision !== 'allowed') {
-      return this.fail(
-        rule,
-        target,
-        target.busArn,
-        event,
-        'NO_PERMISSIONS',
-        `User: ${session.arn} is not authorized to perform: events:PutEvents on resource: ${target.busArn}`,
-      );
-    }
-    this.putOnBus(target.busArn, event);
+    if (this.deps.authority.decide(request) === 'allowed') return undefined;
+    return { errorCode: 'NO_PERMISSIONS', errorMessage: `User: ${session.arn} is not authorized to perform: events:PutEvents on resource: ${target.busArn}` };
   }
 
   /** EventBridge assumes the target's role: its trust policy must allow events.amazonaws.com for this rule. */
@@ -285,7 +278,7 @@ export class EventBridge implements EventSink {
     return session;
   }
 
-  private fail(rule: EventRule, target: EventTarget, targetArn: string, event: AwsEvent, errorCode: FailedInvocation['errorCode'], errorMessage: string): void {
+  private fail(rule: EventRule, target: EventTarget, targetArn: string, event: AwsEvent, { errorCode, errorMessage }: Refusal): void {
     const deadLettered = target.deadLetterQueueArn ? this.deadLetter(rule, target.deadLetterQueueArn, targetArn, event, errorCode, errorMessage) : false;
     this.failedInvocations.push({ ruleArn: rule.arn, targetId: target.id, targetArn, errorCode, errorMessage, event, deadLettered });
     console.error(
