@@ -8,7 +8,7 @@ import { startAwsEmulator, type AwsEmulator } from './aws';
 import { runAsFunction, tagRequestsWithFunction } from './aws/function-context';
 import { startLocalDynamo, type LocalDynamo } from './dynamo';
 import { writeDecisionLog } from './iam/coverage';
-import { dynamoAuthorizer, enforceStackRoles, localStack, LOCAL_STACK_OPTIONS } from './iam/enforce';
+import { deployStackEvents, dynamoAuthorizer, enforceStackRoles, localStack, LOCAL_STACK_OPTIONS } from './iam/enforce';
 import type { StackModel } from './iam/stack';
 import { startExecAgent, type ExecAgent, type ExecAgentOptions } from './exec-agent/server';
 import { startRegistry, type LocalRegistry } from './registry';
@@ -17,7 +17,8 @@ import { signedSlackEvent, slashCommandBody, triggerId } from './slack/sign';
 import type { HttpEvent, HttpResult } from '../src/ingress/http';
 import type { DurableContext, DurableExecutionInvocationInputWithClient, DurableLambdaHandler } from '@aws/durable-execution-sdk-js';
 import type { TestResult } from '@aws/durable-execution-sdk-js-testing';
-import type { AsyncFailureRecord, DurableCallbackBackend, LambdaRuntime } from './aws/services/lambda';
+import type { AsyncFailureRecord, DurableCallbackBackend, LambdaHandlerLike, LambdaRuntime } from './aws/services/lambda';
+import type { AwsEvent, EmittedEvent } from './aws/events-contract';
 
 let durableEnvironment: Promise<void> | undefined;
 
@@ -224,11 +225,22 @@ export const WORKER_FUNCTION = functionNamed('worker');
 export const WORKER_FAILURES_FUNCTION = functionNamed('workerFailures');
 const WORKER_FAILURE_QUEUE_ARN = STACK.resources.WorkerFailureQueue!.arn;
 
-/** A message on the worker's failure queue. */
+/** A message on a failure queue (an on-failure destination's record, or an event EventBridge dead-lettered). */
 export interface QueuedMessage {
   messageId: string;
   body: string;
+  /** Set by EventBridge on a dead-lettered event: RULE_ARN, TARGET_ARN, ERROR_CODE, ERROR_MESSAGE. */
+  messageAttributes?: Record<string, string>;
 }
+export const NOTIFIER_FUNCTION = functionNamed('notifier');
+/**
+ * The notifier's handler (src/handlers/notifier.ts), imported when it exists: the world runs
+ * without it (EventBridge then finds no function and dead-letters what matches). A variable
+ * specifier, so that type-checking does not require the module either.
+ */
+const NOTIFIER_MODULE = '../src/handlers/notifier';
+/** Lambda's waits before its two retries of a failed asynchronous invocation (Lambda developer guide: 1 min, then 2). */
+export const ASYNC_RETRY_DELAYS_MS = [60_000, 120_000];
 export const RUN_WORKFLOW_FUNCTION = functionNamed('runWorkflow');
 export const DEPLOY_WORKFLOW_FUNCTION = functionNamed('deployWorkflow');
 export const SIGNING_SECRET_PARAM = LOCAL_STACK_OPTIONS.params.slackSigningSecretParam;
@@ -286,6 +298,23 @@ export interface World {
   upgradeWorkflow(workflow: 'run' | 'deploy', next: (current: DurableLambdaHandler) => DurableLambdaHandler): string;
   /** Messages sent to the worker's failure queue (its on-failure destination), oldest first. */
   failureQueue: QueuedMessage[];
+  /**
+   * The notifier's failure queue, oldest first: its failed invocations' records (Lambda's on-failure
+   * destination, after two retries) and events EventBridge could not deliver (the rules' dead-letter queue).
+   */
+  notifyFailureQueue: QueuedMessage[];
+  /**
+   * AWS events: `emit` is an AWS service emitting one in its account and region (EventBridge adds
+   * id and version and routes it); `delivered` is what EventBridge delivered to the notifier, in
+   * order, duplicates included; `idle` resolves once every delivery and the invocations it made
+   * (retries included) have ended.
+   */
+  events: { emit(event: EmittedEvent): void; readonly delivered: AwsEvent[]; idle(): Promise<void> };
+  /**
+   * (Re)registers the notifier function with this handler, deployed as serverless.yml deploys it
+   * (retries, on-failure destination). The world does it itself with src/handlers/notifier.ts.
+   */
+  registerNotifier(handler: LambdaHandlerLike): void;
   /** Re-registers the worker with another time limit (Lambda's timeout), the same destination. */
   setWorkerTimeout(ms: number): void;
   /** Resolves when every asynchronous worker invocation has finished. */
@@ -339,6 +368,8 @@ export async function startWorld(
   });
   // IAM as deployed: each function acts as its role, every target account has the target role.
   enforceStackRoles(aws, stack);
+  // Its EventBridge rules, buses and queues, and the forwarding rule in each target account.
+  deployStackEvents(aws, stack);
   dynamo.authorizeWith(dynamoAuthorizer(aws));
   const registry = await startRegistry({ ...(options.registryPort ? { port: options.registryPort } : {}) });
   const execAgent = await startExecAgent({ ...options.exec, aws });
@@ -411,6 +442,28 @@ export async function startWorld(
       ],
     });
   };
+  // The notifier: EventBridge invokes it asynchronously; Lambda retries a failure twice, 1 and 2
+  // minutes later on the emulator clock, then sends the record to its destination with its role.
+  const notifier = stack.functions.notifier;
+  const notifyFailureQueueArn = notifier?.asyncInvoke.onFailureArn;
+  const notifyFailureQueue: QueuedMessage[] = notifyFailureQueueArn ? aws.eventBridge.queue(notifyFailureQueueArn) : [];
+  const registerNotifier = (handler: LambdaHandlerLike) =>
+    aws.lambda.register(NOTIFIER_FUNCTION, {
+      handler,
+      timeoutMs: 60_000, // serverless.yml's timeout
+      maxRetries: notifier?.asyncInvoke.maximumRetryAttempts ?? 2,
+      retryDelaysMs: ASYNC_RETRY_DELAYS_MS,
+      onFailure: (record) => {
+        if (!notifyFailureQueueArn) return;
+        if (aws.authority.decideAsFunction(NOTIFIER_FUNCTION, 'sqs:SendMessage', notifyFailureQueueArn) !== 'allowed') {
+          console.error(`[local lambda] ${NOTIFIER_FUNCTION} may not send to its on-failure destination ${notifyFailureQueueArn}: the record is lost`);
+          return;
+        }
+        notifyFailureQueue.push({ messageId: randomUUID(), body: JSON.stringify(record) });
+      },
+    });
+  const notifierModule = await importIfPresent<{ handler: LambdaHandlerLike }>(NOTIFIER_MODULE);
+  if (notifierModule) registerNotifier(notifierModule.handler);
   const registerWorker = (timeoutMs: number) => aws.lambda.register(WORKER_FUNCTION, { handler: worker as never, timeoutMs, onFailure: onWorkerFailure });
   registerWorker(900_000);
   // The durable workflows run through the testing package (registerDurableFunction); the worker
@@ -531,6 +584,13 @@ export async function startWorld(
       return invokeIngress(sign(`payload=${encodeURIComponent(JSON.stringify(payload))}`, 'application/x-www-form-urlencoded'));
     },
     failureQueue,
+    notifyFailureQueue,
+    events: {
+      emit: (event) => aws.state.events.emit(event),
+      delivered: aws.eventBridge.deliveredTo(NOTIFIER_FUNCTION),
+      idle: () => aws.eventBridge.idle(),
+    },
+    registerNotifier,
     setWorkerTimeout: registerWorker,
     upgradeWorkflow: (workflow, next) => (workflow === 'run' ? runWorkflowVersions : deployWorkflowVersions).upgrade(next),
     idle: () => aws.lambda.idle(),
@@ -551,4 +611,17 @@ export async function startWorld(
       await teardownDurableEnvironment();
     },
   };
+}
+
+/** A module of the bot that may not be written yet: undefined when it does not exist. */
+async function importIfPresent<T>(specifier: string): Promise<T | undefined> {
+  try {
+    return (await import(/* @vite-ignore */ specifier)) as T;
+  } catch (err) {
+    const { code, message } = err as { code?: string; message?: string };
+    // Only the module itself missing; a module that exists but fails to load is an error.
+    const missing = code === 'ERR_MODULE_NOT_FOUND' || /Cannot find module|Failed to load url|Does the file exist/i.test(message ?? '');
+    if (missing && (message ?? '').includes(specifier.replace(/^(\.\.\/)+/, ''))) return undefined;
+    throw err;
+  }
 }

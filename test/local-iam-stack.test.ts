@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { PolicyStatement } from '../local/aws/policy';
 import { functionLogicalId, readStack, readTargetRole, resolveTemplate, targetRoleFor, type StackModel, type Template } from '../local/iam/stack';
+import { TemplateResolver } from '../local/iam/template';
 import { HANDLERS } from '../scripts/build';
 import { functions as slsFunctions } from './support/cloudformation';
 import { packagedTemplate, TEMPLATE_PATH } from './support/packaged';
@@ -58,7 +59,11 @@ function slsVariant(from: string, to: string): string {
 function oslsTemplate(args: string[]): Template {
   const dir = scratchDir('osls-');
   writeFileSync(join(dir, 'serverless.yml'), readFileSync('serverless.yml'));
-  for (const handler of HANDLERS) {
+  // Every bundle a function packages (dist/<name>/**), built yet or not.
+  const bundles = Object.values<{ package?: { patterns?: string[] } }>(slsFunctions).flatMap((fn) =>
+    (fn.package?.patterns ?? []).flatMap((pattern) => /^dist\/([^/*]+)\/\*\*$/.exec(pattern)?.[1] ?? []),
+  );
+  for (const handler of new Set([...HANDLERS, ...bundles])) {
     mkdirSync(join(dir, 'dist', handler), { recursive: true });
     writeFileSync(join(dir, 'dist', handler, 'index.mjs'), '');
   }
@@ -70,15 +75,67 @@ function oslsTemplate(args: string[]): Template {
 function fromOsls(template: Template, stack: StackModel) {
   const resolved = resolveTemplate(template, { region: stack.region, accountId: stack.accountId, source: TEMPLATE_PATH });
   expect(Object.keys(resolved.functions).sort()).toEqual(Object.keys(stack.functions).map(functionLogicalId).sort());
-  const functions = Object.fromEntries(Object.keys(stack.functions).map((key) => [key, { key, ...resolved.functions[functionLogicalId(key)] }]));
+  const resolver = new TemplateResolver(template, { region: stack.region, accountId: stack.accountId, source: TEMPLATE_PATH });
+  const functions = Object.fromEntries(
+    Object.keys(stack.functions).map((key) => {
+      const logicalId = functionLogicalId(key);
+      return [key, { key, ...resolved.functions[logicalId], ...eventsFromOsls(template, resolver, stack, logicalId) }];
+    }),
+  );
   return { functions, resources: resolved.resources };
+}
+
+/** A function's EventBridge rules and Lambda permissions, and its EventInvokeConfig, as osls generated them. */
+function eventsFromOsls(template: Template, resolver: TemplateResolver, stack: StackModel, logicalId: string) {
+  const resources = Object.entries(template.Resources) as Array<[string, { Type: string; Properties: Record<string, any> }]>;
+  const resolve = (value: unknown, path: string) => String(resolver.resolve(value, path));
+  const permissions = resources
+    .filter(
+      ([, r]) =>
+        r.Type === 'AWS::Lambda::Permission' &&
+        r.Properties.Principal === 'events.amazonaws.com' &&
+        r.Properties.FunctionName?.['Fn::GetAtt']?.[0] === logicalId,
+    )
+    .map(([id, r]) => resolve(r.Properties.SourceArn, `Resources.${id}.Properties.SourceArn`));
+  const eventBridge = resources
+    .filter(([, r]) => r.Type === 'AWS::Events::Rule' && r.Properties.Targets?.[0]?.Arn?.['Fn::GetAtt']?.[0] === logicalId)
+    .map(([id, { Properties: rule }]) => {
+      const busName = rule.EventBusName === undefined ? 'default' : resolve(rule.EventBusName, `Resources.${id}.Properties.EventBusName`);
+      const ruleArn = `arn:aws:events:${stack.region}:${stack.accountId}:rule/${busName === 'default' ? '' : `${busName}/`}${rule.Name}`;
+      const [target] = rule.Targets;
+      return {
+        ruleName: rule.Name,
+        ruleArn,
+        busName,
+        pattern: rule.EventPattern,
+        ...(target.RetryPolicy
+          ? {
+              retryPolicy: {
+                maximumEventAgeSeconds: target.RetryPolicy.MaximumEventAgeInSeconds,
+                maximumRetryAttempts: target.RetryPolicy.MaximumRetryAttempts,
+              },
+            }
+          : {}),
+        ...(target.DeadLetterConfig ? { deadLetterQueueArn: resolve(target.DeadLetterConfig.Arn, `Resources.${id}.Properties.Targets[0]`) } : {}),
+        // The permission osls adds names the rule by the ARN it builds: EventBridge may invoke only if it is the rule's.
+        permissionSourceArn: permissions.find((arn) => arn === ruleArn) ?? permissions.join(' | '),
+      };
+    });
+  const config = resources.find(([, r]) => r.Type === 'AWS::Lambda::EventInvokeConfig' && r.Properties.FunctionName?.Ref === logicalId)?.[1].Properties;
+  const onFailure = config?.DestinationConfig?.OnFailure?.Destination;
+  const asyncInvoke = {
+    ...(config?.MaximumRetryAttempts === undefined ? {} : { maximumRetryAttempts: config.MaximumRetryAttempts }),
+    ...(config?.MaximumEventAgeInSeconds === undefined ? {} : { maximumEventAgeSeconds: config.MaximumEventAgeInSeconds }),
+    ...(onFailure === undefined ? {} : { onFailureArn: resolve(onFailure, `${logicalId}EvConf.DestinationConfig`) }),
+  };
+  return { eventBridge, asyncInvoke };
 }
 
 describe('the stack as serverless.yml writes it (stage local)', () => {
   const stack = local();
 
-  it('has the five functions, each with the role it names', () => {
-    expect(Object.keys(stack.functions)).toEqual(['ingress', 'worker', 'workerFailures', 'runWorkflow', 'deployWorkflow']);
+  it('has the six functions, each with the role it names', () => {
+    expect(Object.keys(stack.functions)).toEqual(['ingress', 'worker', 'workerFailures', 'runWorkflow', 'deployWorkflow', 'notifier']);
     for (const [key, fn] of Object.entries(stack.functions)) {
       expect(fn.roleLogicalId).toBe(slsFunctions[key].role);
       expect(fn.functionArn).toBe(`arn:aws:lambda:us-east-1:${ACCOUNT}:function:${fn.functionName}`);

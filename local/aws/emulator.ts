@@ -38,6 +38,7 @@ import { iamService } from './services/iam';
 import { kmsService } from './services/kms';
 import { logsService } from './services/logs';
 import { secretsManagerService } from './services/secretsmanager';
+import { EventBridge } from './eventbridge';
 import { LambdaRuntime, type FunctionRegistry } from './services/lambda';
 import { cloudWatchJsonService, cloudWatchQueryService } from './services/cloudwatch';
 import { ssmService } from './services/ssm';
@@ -166,6 +167,8 @@ export interface AwsEmulator {
   lambda: LambdaRuntime;
   /** IAM for the bot's own roles: which are enforced, which function runs as which, every decision. */
   authority: Authority;
+  /** The event buses: what the simulated services emit (`state.events`) is routed by their rules. */
+  eventBridge: EventBridge;
   /** Settings that point the SDK (and the bot) at the emulator; merge into process.env. */
   endpointEnv(): Record<string, string>;
   close(): Promise<void>;
@@ -212,6 +215,8 @@ export async function startAwsEmulator(options: AwsEmulatorOptions = {}): Promis
   const calls: CallRecord[] = [];
   const authority = new Authority(state);
   lambda.authority = authority;
+  const eventBridge = new EventBridge({ state, lambda, authority });
+  state.events = eventBridge;
 
   async function handle(raw: RawRequest): Promise<HttpReply> {
     const requestId = randomUUID();
@@ -333,6 +338,7 @@ export async function startAwsEmulator(options: AwsEmulatorOptions = {}): Promis
     calls,
     lambda,
     authority,
+    eventBridge,
     endpointEnv: () => ({
       AWS_ENDPOINT_URL: url,
       AWS_REGION: DEFAULT_REGION,

@@ -7,7 +7,8 @@
  *  - Effect Allow/Deny; explicit Deny wins, nothing matching is an implicit deny;
  *  - Action / NotAction with `*` and `?` wildcards (case-insensitive, as IAM matches actions);
  *  - Resource / NotResource with wildcards (case-sensitive);
- *  - Principal in resource policies: `*`, `{AWS: '*'}`, account ids / `…:root`, role ARNs;
+ *  - Principal in resource policies: `*`, `{AWS: '*'}`, account ids / `…:root`, role ARNs, and
+ *    `{Service: …}` for a request a service principal makes (EventBridge sending to a queue);
  *  - Condition operators String(Not)Equals(IgnoreCase), String(Not)Like, Arn(Not)Equals/Like, Bool,
  *    Null, the `…IfExists` suffix and the `ForAnyValue:` / `ForAllValues:` set prefixes.
  *    Condition keys come only from the caller (SimulatePrincipalPolicy's ContextEntries); a key a
@@ -68,6 +69,8 @@ export interface EvaluationRequest {
   /** Who acts (a role ARN) and in which account; needed to match resource-policy principals. */
   principalArn: string;
   principalAccount: string;
+  /** A service principal acting (`events.amazonaws.com`): matched by a resource policy's `Principal.Service` only. */
+  principalService?: string;
   /** Condition keys and values; key names are case-insensitive. */
   context?: Record<string, string[]>;
 }
@@ -153,6 +156,7 @@ type PrincipalMatch = 'direct' | 'account' | undefined;
 function principalMatch(principal: PolicyStatement['Principal'], request: EvaluationRequest): PrincipalMatch {
   if (principal === undefined) return undefined;
   if (principal === '*') return 'direct';
+  if (request.principalService) return asList(principal.Service).includes(request.principalService) ? 'direct' : undefined;
   let match: PrincipalMatch;
   for (const p of asList(principal.AWS)) {
     if (p === '*' || p === request.principalArn) return 'direct';

@@ -13,6 +13,7 @@ import { accessDeniedMessage } from '../aws/authorization';
 import { putRole } from '../aws/services/iam';
 import { DEFAULT_ACCOUNT, DEFAULT_REGION } from '../aws/state';
 import type { DynamoAuthorizer } from '../dynamo';
+import { forwardingBus, readForwarder, type ForwarderModel } from './events';
 import { readStack, targetRoleFor, type StackModel } from './stack';
 
 export const LOCAL_STACK_OPTIONS = {
@@ -24,11 +25,22 @@ export const LOCAL_STACK_OPTIONS = {
     slackBotTokenParam: '/ecs-chatops/slack/bot-token',
     // The playground shows `verify --put-logs`, so it is deployed as a team that opts in would.
     verifyPutLogs: 'true',
+    // The second target account forwards its ECS and alarm events to the bot's bus.
+    eventForwardingAccounts: '222222222222',
   },
 } as const;
 
 /** Accounts the local world's targets live in (the sample account and a second one for cross-account targets). */
 export const TARGET_ACCOUNTS = [DEFAULT_ACCOUNT, '222222222222'] as const;
+
+/** Target accounts other than the bot's own: each has infra/ecs-events-forwarder.yaml deployed. */
+export const forwardingAccounts = (model: StackModel): string[] => TARGET_ACCOUNTS.filter((account) => account !== model.accountId);
+
+/** infra/ecs-events-forwarder.yaml as a target account deploys it for this stack (undefined: the stack has no bus to forward to). */
+export function forwarderFor(model: StackModel, accountId: string): ForwarderModel | undefined {
+  const bus = forwardingBus(model.eventBuses);
+  return bus && readForwarder({ accountId, region: model.region, botAccountId: model.accountId, botRegion: model.region, eventBusName: bus.name });
+}
 
 let stack: StackModel | undefined;
 /** serverless.yml as the local world deploys it (read once per process). */
@@ -59,4 +71,50 @@ export function dynamoAuthorizer(aws: AwsEmulator): DynamoAuthorizer {
     const decision = aws.authority.decide(request);
     return decision && decision !== 'allowed' ? accessDeniedMessage(request, decision) : undefined;
   };
+}
+
+/**
+ * The stack's EventBridge side in the emulator: its buses with their policies, its queues with
+ * theirs, a rule per function `eventBridge` event with the Lambda permission osls adds, and in
+ * each forwarding account the forwarder's role (enforced, so its PutEvents is judged and counted)
+ * and its rule on that account's default bus.
+ */
+export function deployStackEvents(aws: AwsEmulator, model: StackModel = localStack()): void {
+  const { eventBridge } = aws;
+  for (const bus of Object.values(model.eventBuses)) eventBridge.createEventBus(model.accountId, model.region, bus.name, bus.policy);
+  for (const queue of Object.values(model.resources)) if (queue.type === 'AWS::SQS::Queue') eventBridge.createQueue(queue.arn, model.queuePolicies[queue.arn]);
+  for (const fn of Object.values(model.functions)) {
+    for (const rule of fn.eventBridge) {
+      eventBridge.putRule({
+        name: rule.ruleName,
+        account: model.accountId,
+        region: model.region,
+        busName: rule.busName,
+        pattern: rule.pattern,
+        targets: [
+          {
+            id: `${rule.ruleName}-target`,
+            kind: 'lambda',
+            functionArn: fn.functionArn,
+            ...(rule.deadLetterQueueArn ? { deadLetterQueueArn: rule.deadLetterQueueArn } : {}),
+          },
+        ],
+      });
+      eventBridge.addLambdaPermission(fn.functionArn, rule.permissionSourceArn);
+    }
+  }
+  for (const account of forwardingAccounts(model)) {
+    const forwarder = forwarderFor(model, account);
+    if (!forwarder) continue;
+    putRole(aws.state, account, forwarder.role.roleName, { trust: forwarder.role.trustPolicy, inline: forwarder.role.inline });
+    aws.authority.enforce(forwarder.role.roleArn);
+    eventBridge.putRule({
+      name: forwarder.ruleName,
+      account,
+      region: model.region,
+      busName: 'default',
+      pattern: forwarder.pattern,
+      targets: [{ id: 'ecs-chatops-bot-bus', kind: 'bus', busArn: forwarder.targetBusArn, roleArn: forwarder.role.roleArn }],
+    });
+  }
 }

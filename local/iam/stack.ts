@@ -10,6 +10,7 @@
  * checks the result against what osls itself packages.
  */
 import type { PolicyDocument } from '../aws/policy';
+import { asyncInvokeConfig, eventBuses, functionEventRules, queuePolicies, type AsyncInvokeModel, type EventBusModel, type EventRuleModel } from './events';
 import { resolveTemplate, TemplateResolver, type PhysicalResource, type Template } from './template';
 import { resolveVariables } from './variables';
 import { readYaml } from './yaml';
@@ -40,6 +41,10 @@ export interface FunctionModel {
   inline: Record<string, PolicyDocument>;
   /** provider.environment merged with the function's, resolved (a table's Ref is its name, …). */
   environment: Record<string, string>;
+  /** Its `eventBridge` events: the rules osls creates, each with the function as its target. */
+  eventBridge: EventRuleModel[];
+  /** Lambda's handling of its asynchronous invocations (retries, on-failure destination). */
+  asyncInvoke: AsyncInvokeModel;
 }
 
 export interface StackModel {
@@ -51,6 +56,10 @@ export interface StackModel {
   resources: Record<string, PhysicalResource>;
   /** The params in force (slackSigningSecretParam, …), resolved. */
   params: Record<string, string>;
+  /** The custom event buses by logical id, with their resource policies. */
+  eventBuses: Record<string, EventBusModel>;
+  /** Queue ARN → its queue policy. */
+  queuePolicies: Record<string, PolicyDocument>;
 }
 
 /** osls's logical id of a function: its key with the first letter upper-cased (`-` → Dash, `_` → Underscore), then LambdaFunction. */
@@ -61,9 +70,27 @@ export const functionLogicalId = (key: string) => {
 
 export function readStack(options: StackOptions, path = 'serverless.yml'): StackModel {
   const { config, params } = resolveVariables(readYaml(path), options);
-  const resolved = resolveTemplate(compile(config, path), { region: options.region, accountId: options.accountId, source: path });
-  const functions = Object.fromEntries(Object.keys(config.functions ?? {}).map((key) => [key, { key, ...resolved.functions[functionLogicalId(key)]! }]));
-  return { stage: options.stage, region: options.region, accountId: options.accountId, functions, resources: resolved.resources, params };
+  const template = compile(config, path);
+  const where = { region: options.region, accountId: options.accountId, source: path };
+  const resolved = resolveTemplate(template, where);
+  const resolver = new TemplateResolver(template, where);
+  const functions = Object.fromEntries(
+    Object.entries<Record<string, any>>(config.functions ?? {}).map(([key, fn]) => {
+      const compiled = resolved.functions[functionLogicalId(key)]!;
+      const eventBridge = functionEventRules(fn, key, compiled.functionName, resolver, where);
+      return [key, { key, ...compiled, eventBridge, asyncInvoke: asyncInvokeConfig(fn, key, resolver) }];
+    }),
+  );
+  return {
+    stage: options.stage,
+    region: options.region,
+    accountId: options.accountId,
+    functions,
+    resources: resolved.resources,
+    params,
+    eventBuses: eventBuses(template, resolver),
+    queuePolicies: queuePolicies(template, resolver),
+  };
 }
 
 /**

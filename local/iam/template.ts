@@ -99,6 +99,22 @@ const RESOURCE_TYPES: Record<
       return { arn, ref: name, attributes: { Arn: arn } };
     },
   },
+  'AWS::Events::EventBus': {
+    nameProperty: 'Name',
+    describe: (name, region, account) => {
+      const arn = `arn:aws:events:${region}:${account}:event-bus/${name}`;
+      return { arn, ref: name, attributes: { Arn: arn, Name: name } };
+    },
+  },
+  // Rules on the default bus only (a custom bus's name is part of the rule's ARN).
+  'AWS::Events::Rule': {
+    nameProperty: 'Name',
+    describe: (name, region, account, properties) => {
+      if (properties.EventBusName !== undefined) throw new Error(`rule ${name}: rules on a custom bus are not modelled here`);
+      const arn = `arn:aws:events:${region}:${account}:rule/${name}`;
+      return { arn, ref: name, attributes: { Arn: arn } };
+    },
+  },
   'AWS::IAM::Role': {
     nameProperty: 'RoleName',
     describe: (name, _region, account, properties) => {

@@ -82,7 +82,18 @@ export function resolveVariables(raw: Record<string, any>, options: VariableOpti
     return value === undefined ? undefined : resolveString(String(value), `${path} → param:${name}`, depth + 1);
   }
 
+  /** A value that is one `${self:…}` and nothing else takes the referenced value whole, an object or a list too (as osls does). */
+  function wholeSelfReference(text: string): unknown {
+    const whole = /^\$\{self:([^${}, ]+)\}$/.exec(text);
+    if (!whole) return undefined;
+    let node: unknown = raw;
+    for (const key of whole[1]!.split('.')) node = node !== null && typeof node === 'object' ? (node as Record<string, unknown>)[key] : undefined;
+    return node !== null && typeof node === 'object' ? node : undefined;
+  }
+
   function walk(value: unknown, path: string): unknown {
+    const referenced = typeof value === 'string' ? wholeSelfReference(value) : undefined;
+    if (referenced !== undefined) return walk(referenced, `${path} → ${String(value)}`);
     if (typeof value === 'string') return resolveString(value, path, 0);
     if (Array.isArray(value)) return value.map((item, index) => walk(item, `${path}[${index}]`));
     if (value !== null && typeof value === 'object')

@@ -11,16 +11,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { coverageFindings, DECISION_LOG_ENV, readDecisionLogs, type CoveredRole } from '../../local/iam/coverage';
-import { localStack, TARGET_ACCOUNTS } from '../../local/iam/enforce';
+import { forwarderFor, forwardingAccounts, localStack, TARGET_ACCOUNTS } from '../../local/iam/enforce';
 import { targetRoleFor } from '../../local/iam/stack';
 import { IAM_COVERAGE_EXCEPTIONS } from './iam-coverage-exceptions';
 
 export function coveredRoles(): CoveredRole[] {
   const stack = localStack();
   const targets = TARGET_ACCOUNTS.map((account) => targetRoleFor(stack, account));
+  // infra/ecs-events-forwarder.yaml's role: EventBridge's PutEvents with it is decided by the authority.
+  const forwarders = forwardingAccounts(stack).flatMap((account) => forwarderFor(stack, account) ?? []);
   return [
     ...Object.entries(stack.functions).map(([key, fn]) => ({ label: key, roleArns: [fn.roleArn], policies: fn.inline })),
     { label: 'target role', roleArns: targets.map((t) => t.roleArn), policies: targets[0]!.inline },
+    ...(forwarders.length ? [{ label: 'events forwarder role', roleArns: forwarders.map((f) => f.role.roleArn), policies: forwarders[0]!.role.inline }] : []),
   ];
 }
 

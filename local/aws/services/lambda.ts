@@ -35,6 +35,11 @@ export interface FunctionConfig {
   /** Retries of a failed `Event` invocation (AWS defaults to 2; the emulator to 0 so failures stay visible). */
   maxRetries?: number;
   /**
+   * How long Lambda waits before each retry of a failed `Event` invocation, on the emulator clock
+   * (AWS: 1 minute, then 2; `clock.advance` skips them). Default: none, retries follow at once.
+   */
+  retryDelaysMs?: number[];
+  /**
    * The on-failure destination of asynchronous invocations: called with AWS's invocation record
    * once an `Event` invocation has failed its last attempt (the local world forwards it to a queue).
    */
@@ -134,7 +139,29 @@ interface Outcome {
   failed: boolean;
 }
 
-type FunctionEntry = Required<Omit<FunctionConfig, 'onFailure'>> & Pick<FunctionConfig, 'onFailure'>;
+type FunctionEntry = Required<Omit<FunctionConfig, 'onFailure' | 'retryDelaysMs'>> & Pick<FunctionConfig, 'onFailure' | 'retryDelaysMs'>;
+
+/** Resolves once the emulator clock has moved `ms` on, by real time at its rate or by `advance()`. */
+function sleepOnClock(clock: Clock, ms: number): Promise<void> {
+  const until = clock.now() + ms;
+  return new Promise((resolve) => {
+    let timer: NodeJS.Timeout | undefined;
+    const done = () => {
+      if (clock.now() < until) return false;
+      stop();
+      clearTimeout(timer);
+      resolve();
+      return true;
+    };
+    const stop = clock.onAdvance(done);
+    const arm = () => {
+      if (done() || clock.rate === 0) return;
+      // Unref'd: a retry still waiting does not keep a finished test's process alive.
+      timer = setTimeout(arm, Math.max(1, (until - clock.now()) / clock.rate)).unref();
+    };
+    arm();
+  });
+}
 
 export class LambdaRuntime {
   readonly functions = new Map<string, FunctionEntry>();
@@ -181,6 +208,7 @@ export class LambdaRuntime {
       memoryMb: config.memoryMb ?? 1024,
       maxRetries: config.maxRetries ?? this.defaults.maxRetries ?? 0,
       ...(config.onFailure ? { onFailure: config.onFailure } : {}),
+      ...(config.retryDelaysMs ? { retryDelaysMs: config.retryDelaysMs } : {}),
     });
   }
 
@@ -381,6 +409,8 @@ export class LambdaRuntime {
         await new Promise((resolve) => setImmediate(resolve)); // let the 202 go out first
         let last: Outcome | undefined;
         for (let attempt = 1; attempt <= 1 + maxRetries; attempt++) {
+          const delay = attempt > 1 ? (entry.retryDelaysMs?.[attempt - 2] ?? 0) : 0;
+          if (delay > 0) await sleepOnClock(this.clock, delay);
           last = await start(attempt)[1];
           if (!last.failed) return;
         }
