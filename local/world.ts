@@ -233,12 +233,6 @@ export interface QueuedMessage {
   messageAttributes?: Record<string, string>;
 }
 export const NOTIFIER_FUNCTION = functionNamed('notifier');
-/**
- * The notifier's handler (src/handlers/notifier.ts), imported when it exists: the world runs
- * without it (EventBridge then finds no function and dead-letters what matches). A variable
- * specifier, so that type-checking does not require the module either.
- */
-const NOTIFIER_MODULE = '../src/handlers/notifier';
 /** Lambda's waits before its two retries of a failed asynchronous invocation (Lambda developer guide: 1 min, then 2). */
 export const ASYNC_RETRY_DELAYS_MS = [60_000, 120_000];
 export const RUN_WORKFLOW_FUNCTION = functionNamed('runWorkflow');
@@ -462,8 +456,7 @@ export async function startWorld(
         notifyFailureQueue.push({ messageId: randomUUID(), body: JSON.stringify(record) });
       },
     });
-  const notifierModule = await importIfPresent<{ handler: LambdaHandlerLike }>(NOTIFIER_MODULE);
-  if (notifierModule) registerNotifier(notifierModule.handler);
+  registerNotifier((await import('../src/handlers/notifier')).handler as LambdaHandlerLike);
   const registerWorker = (timeoutMs: number) => aws.lambda.register(WORKER_FUNCTION, { handler: worker as never, timeoutMs, onFailure: onWorkerFailure });
   registerWorker(900_000);
   // The durable workflows run through the testing package (registerDurableFunction); the worker
@@ -611,17 +604,4 @@ export async function startWorld(
       await teardownDurableEnvironment();
     },
   };
-}
-
-/** A module of the bot that may not be written yet: undefined when it does not exist. */
-async function importIfPresent<T>(specifier: string): Promise<T | undefined> {
-  try {
-    return (await import(/* @vite-ignore */ specifier)) as T;
-  } catch (err) {
-    const { code, message } = err as { code?: string; message?: string };
-    // Only the module itself missing; a module that exists but fails to load is an error.
-    const missing = code === 'ERR_MODULE_NOT_FOUND' || /Cannot find module|Failed to load url|Does the file exist/i.test(message ?? '');
-    if (missing && (message ?? '').includes(specifier.replace(/^(\.\.\/)+/, ''))) return undefined;
-    throw err;
-  }
 }
