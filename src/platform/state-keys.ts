@@ -39,3 +39,6 @@ export const deployPostKey = (deployId: string, post: string): string => `deploy
 
 /** The deploy workflow's UpdateService, recorded so a retried step recognises its own. */
 export const deployUpdateKey = (deployId: string): string => `deployupdate#${deployId}`;
+
+/** A target's notifications silenced until a time (src/notify/mute.ts): one per target, a new mute replaces it. */
+export const muteKey = (target: string): string => `mute#${target}`;

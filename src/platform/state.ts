@@ -11,7 +11,14 @@ export interface StateStore {
   release(key: string, owner?: Record<string, string>): Promise<void>;
   /** Moves the expiry of an existing record; false when it is gone (or belongs to someone else, with `owner`). */
   refresh(key: string, ttlSeconds: number, owner?: Record<string, string>): Promise<boolean>;
+  /** Writes `key` whatever was there (a setting that replaces the previous one, such as a mute). */
+  put(key: string, ttlSeconds: number, attributes: Record<string, unknown>): Promise<void>;
+  /** Deletes `key` and returns what it held, unless it was absent or expired: one request, so two callers never both get it. */
+  take<T extends Record<string, unknown>>(key: string): Promise<T | undefined>;
 }
+
+const isLive = (item: { expiresAt?: unknown } | undefined, nowMs: number): boolean =>
+  !!item && !(typeof item.expiresAt === 'number' && item.expiresAt < epochSeconds(nowMs));
 
 /** `{ deployId: 'abc' }` → a condition that the item's deployId is 'abc'. */
 function ownedBy(owner: Record<string, string>): {
@@ -49,9 +56,8 @@ export const dynamoState: StateStore = {
   },
   async get(key) {
     const out = await ddb.get({ TableName: tableName('state'), Key: { pk: key }, ConsistentRead: true });
-    const item = out.Item as ({ expiresAt?: number } & Record<string, unknown>) | undefined;
-    if (!item || (item.expiresAt !== undefined && item.expiresAt < epochSeconds(Date.now()))) return undefined;
-    return item as never;
+    // An expired item may linger until DynamoDB sweeps it; treat it as absent.
+    return isLive(out.Item, Date.now()) ? (out.Item as never) : undefined;
   },
   async release(key, owner) {
     try {
@@ -76,5 +82,12 @@ export const dynamoState: StateStore = {
       if (isConditionalCheckFailed(error)) return false;
       throw error;
     }
+  },
+  async put(key, ttlSeconds, attributes) {
+    await ddb.put({ TableName: tableName('state'), Item: { ...attributes, pk: key, expiresAt: epochSeconds(Date.now()) + ttlSeconds } });
+  },
+  async take(key) {
+    const out = await ddb.delete({ TableName: tableName('state'), Key: { pk: key }, ReturnValues: 'ALL_OLD' });
+    return isLive(out.Attributes, Date.now()) ? (out.Attributes as never) : undefined;
   },
 };

@@ -70,6 +70,14 @@ export function memoryState(): StateStore & { items: Map<string, Record<string, 
       const item = items.get(key);
       return !!item && (!owner || Object.entries(owner).every(([f, v]) => item[f] === v));
     },
+    async put(key, _ttl, attributes) {
+      items.set(key, { ...attributes, pk: key });
+    },
+    async take(key) {
+      const item = items.get(key);
+      items.delete(key);
+      return item as never;
+    },
   };
 }
 
