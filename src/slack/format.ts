@@ -28,6 +28,14 @@ export function code(text: string): string {
  * would ping the channel from the bot's message). They are shown as the words people read.
  */
 export function typedCode(slackText: string): string {
+  return code(typedPlain(slackText));
+}
+
+/**
+ * What a person typed, as the words people read (plain text, not Slack markup): mentions, channels,
+ * broadcasts and links become their labels, entities their characters. Escape it to show it again.
+ */
+export function typedPlain(slackText: string): string {
   const readable = slackText.replace(/<([^<>]*)>/g, (_, inner: string) => {
     const bar = inner.indexOf('|');
     const target = bar < 0 ? inner : inner.slice(0, bar);
@@ -36,7 +44,7 @@ export function typedCode(slackText: string): string {
     if (target.startsWith('!')) return label ?? `@${target.slice(1).split('^')[0]}`;
     return label && label !== target ? `${label} (${target})` : target;
   });
-  return code(unescapeText(readable));
+  return unescapeText(readable);
 }
 
 /**
