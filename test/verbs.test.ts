@@ -55,9 +55,9 @@ describe('a verb parses its words into typed arguments', () => {
       ['deploy web --redeploy', { target: 'web', action: 'redeploy' }, { target: 'web' }],
       ['rollback web 42', { target: 'web', revision: '42' }, { target: 'web' }],
       ['cancel k3x9q2', { runId: 'k3x9q2' }, {}],
-      ['mute web 2h30m deploy window <@U0BOB|bob>', { target: 'web', minutes: 150, reason: 'deploy window @bob' }, { target: 'web' }],
-      ['mute web 1d', { target: 'web', minutes: 1440 }, { target: 'web' }],
-      ['unmute web', { target: 'web' }, { target: 'web' }],
+      ['mute web 2h30m deploy window <@U0BOB|bob>', { target: 'web', minutes: 150, reason: 'deploy window @bob' }, { target: 'web', wholeService: true }],
+      ['mute web 1d', { target: 'web', minutes: 1440 }, { target: 'web', wholeService: true }],
+      ['unmute web', { target: 'web' }, { target: 'web', wholeService: true }],
       ['logs web', { target: 'web', lines: 50 }, { target: 'web' }],
       [
         'logs web --task 0123456789abcdef0123456789abcdef --container app --lines 200',

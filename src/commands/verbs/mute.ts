@@ -1,6 +1,6 @@
-import { escapeText, typedPlain } from '../../slack/format';
+import { escapeText, readableMarkup } from '../../slack/format';
 import { describeMinutes, parseMinutes } from '../duration';
-import { defineVerb, expectCount, onTarget, resolveTarget, usageError } from '../verb';
+import { defineVerb, expectCount, resolveTarget, usageError, type RequestScope } from '../verb';
 import type { MuteArgs, UnmuteArgs } from './args';
 
 /** Shorter would be noise (a mute that ends before anyone reads it); longer is forgetting a service. */
@@ -9,6 +9,8 @@ export const MAX_MUTE_MINUTES = 7 * 24 * 60;
 const MAX_REASON_CHARS = 300;
 /** Nobody silences a service by accident, and everybody sees that it is silent: the answer goes to the channel. */
 const ANNOUNCED = 'it will be announced in this channel';
+/** Checked as `run` on the service itself: an operator of the service may silence it, whichever scripts they run. */
+const onWholeService = ({ target }: { target: string }): RequestScope => ({ target, wholeService: true });
 
 export const muteVerb = defineVerb<MuteArgs>({
   name: 'mute',
@@ -31,11 +33,12 @@ export const muteVerb = defineVerb<MuteArgs>({
     if (minutes === undefined) throw usageError(this, `\`${escapeText(duration)}\` is not a duration: write it like \`30m\`, \`1h\`, \`2h30m\` or \`1d\`.`);
     if (minutes < MIN_MUTE_MINUTES || minutes > MAX_MUTE_MINUTES)
       throw usageError(this, `A mute lasts from 5 minutes to 7 days, not ${describeMinutes(minutes)}.`);
-    const reason = typedPlain(reasonWords.join(' ')).trim();
+    // The words are unescaped already: only Slack's own markup (mentions, @channel, links) is rewritten.
+    const reason = readableMarkup(reasonWords.join(' ')).trim();
     if (reason.length > MAX_REASON_CHARS) throw usageError(this, `The reason is too long (${reason.length} characters, at most ${MAX_REASON_CHARS}).`);
     return { target, minutes, ...(reason ? { reason } : {}) };
   },
-  scope: onTarget,
+  scope: onWholeService,
   handler: () => import('../mute').then((m) => m.mute),
 });
 
@@ -51,6 +54,6 @@ export const unmuteVerb = defineVerb<UnmuteArgs>({
     expectCount(this, words, 0, 1);
     return { target: resolveTarget(this, words.positional[0], config, visible) };
   },
-  scope: onTarget,
+  scope: onWholeService,
   handler: () => import('../mute').then((m) => m.unmute),
 });
