@@ -1,6 +1,6 @@
 /**
  * The AWS API emulator: one HTTP server on 127.0.0.1 that the ordinary SDK v3 clients reach through
- * `AWS_ENDPOINT_URL` (or `AWS_ENDPOINT_URL_ECS`, `_SSM`, `_STS`, `_LAMBDA`). Each request goes
+ * `AWS_ENDPOINT_URL` (or `AWS_ENDPOINT_URL_ECS`, `_SSM`, `_STS`, `_LAMBDA`, `_CLOUDWATCH`, …). Each request goes
  * through the same pipeline whatever the service:
  *
  *   resolve operation (protocols) → latency → authenticate (SigV4 access key → identity)
@@ -27,6 +27,7 @@ import {
 } from './protocols';
 import { accessDeniedMessage, Authority } from './authorization';
 import { callingFunction } from './function-context';
+import { NO_EVENTS } from './events-contract';
 import { runScheduler } from './rollout';
 import { seedSampleAccount, type SeedOptions } from './seed';
 import { ec2Service } from './services/ec2';
@@ -38,6 +39,7 @@ import { kmsService } from './services/kms';
 import { logsService } from './services/logs';
 import { secretsManagerService } from './services/secretsmanager';
 import { LambdaRuntime, type FunctionRegistry } from './services/lambda';
+import { cloudWatchJsonService, cloudWatchQueryService } from './services/cloudwatch';
 import { ssmService } from './services/ssm';
 import { stsService } from './services/sts';
 import { Clock, DEFAULT_REGION, EmulatorState, type Identity } from './state';
@@ -134,6 +136,9 @@ const glob = (pattern: string, flags = '') =>
     flags,
   );
 
+/** How often, in real time, the scheduler catches up while events have somewhere to go. */
+export const SCHEDULER_TICK_MS = 250;
+
 export interface AwsEmulatorOptions {
   /** 0 (default) picks a free port. */
   port?: number;
@@ -171,6 +176,18 @@ export async function startAwsEmulator(options: AwsEmulatorOptions = {}): Promis
   const state = new EmulatorState(clock);
   // ECS deployments progress with emulator time: skipping time plays out what was due (rollout.ts).
   clock.onAdvance((now) => runScheduler(state, now));
+  // With someone listening to AWS's events, tasks must crash and recover on their own, not only when
+  // an ECS API is called: the scheduler then also runs on a short real-time tick. It still only
+  // plays out what is due at the clock's now, so results stay a function of requests and emulator time.
+  const schedulerTick = setInterval(() => {
+    if (state.events === NO_EVENTS) return;
+    try {
+      runScheduler(state);
+    } catch (err) {
+      console.error('[aws-emulator] scheduler tick failed', err);
+    }
+  }, SCHEDULER_TICK_MS);
+  schedulerTick.unref();
   if (options.seed !== false) seedSampleAccount(state, typeof options.seed === 'object' ? options.seed : {});
   const faults = new Faults();
   if (options.latencyMs) faults.latency(options.latencyMs);
@@ -188,6 +205,9 @@ export async function startAwsEmulator(options: AwsEmulatorOptions = {}): Promis
     kmsService,
     elbv2Service,
     ec2Service,
+    // The SDK's CloudWatch client speaks JSON 1.0 (query-compatible); older clients and the CLI, query.
+    cloudWatchJsonService,
+    cloudWatchQueryService,
   ];
   const calls: CallRecord[] = [];
   const authority = new Authority(state);
@@ -321,6 +341,7 @@ export async function startAwsEmulator(options: AwsEmulatorOptions = {}): Promis
     }),
     close: () =>
       new Promise<void>((resolve, reject) => {
+        clearInterval(schedulerTick);
         server.close((err) => (err ? reject(err) : resolve()));
         server.closeAllConnections(); // the SDK keeps connections alive
       }),

@@ -99,6 +99,12 @@ export interface ServiceDefinition {
   actions: Record<string, ActionDefinition>;
   /** Per-service spellings of the common errors where they differ from the protocol default. */
   errors?: Partial<Record<CommonError, [code: string, status: number]>>;
+  /**
+   * An awsQueryCompatible service (CloudWatch): errors named by their JSON shape (handlers throw
+   * `InvalidParameterValueException`) have a query code (`InvalidParameterValue`). JSON answers carry
+   * it in `x-amzn-query-error: <code>;Sender`, which the SDK reads; query answers use it as the code.
+   */
+  awsQueryErrors?: Record<string, string>;
 }
 
 /** Failures every service can produce; their code and HTTP status depend on protocol and service. */
@@ -292,6 +298,7 @@ export function serializeError(
   switch (protocol) {
     case 'json':
       headers['content-type'] = 'application/x-amz-json-1.1';
+      if (service?.awsQueryErrors) headers['x-amzn-query-error'] = `${service.awsQueryErrors[code] ?? code};${status >= 500 ? 'Receiver' : 'Sender'}`;
       // Some services (SSM's ParameterNotFound) send no message at all; the SDK then says "UnknownError".
       return {
         status,
@@ -301,7 +308,7 @@ export function serializeError(
     case 'query': {
       headers['content-type'] = 'text/xml';
       const type = status >= 500 ? 'Receiver' : 'Sender';
-      const error = `<Code>${escapeXml(code)}</Code><Message>${escapeXml(err.message)}</Message>`;
+      const error = `<Code>${escapeXml(service?.awsQueryErrors?.[code] ?? code)}</Code><Message>${escapeXml(err.message)}</Message>`;
       const body = service?.ec2
         ? `<Response><Errors><Error>${error}</Error></Errors><RequestID>${requestId}</RequestID></Response>`
         : `<ErrorResponse${service?.xmlNamespace ? ` xmlns="${service.xmlNamespace}"` : ''}><Error><Type>${type}</Type>${error}` +

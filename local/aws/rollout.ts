@@ -15,9 +15,20 @@
  *                                          └─ image can't be pulled → STOPPED (TaskFailedToStart)
  *                                                            └─ crashAfterMs → STOPPED (EssentialContainerExited)
  *   scheduler stop → DEACTIVATING ─drainMs→ STOPPED (load-balanced) | STOPPING ─stopMs→ STOPPED
+ *
+ * Every change is also what ECS tells EventBridge (`state.events`, shapes in ecs-events.ts): a Task
+ * State Change per task change (a stop or crash first shows desired STOPPED, then STOPPED), the
+ * deployments' IN_PROGRESS / COMPLETED / FAILED, and the Service Actions (steady state, repeated
+ * every 6 h of steadiness; start impaired; placement failure). Containers write their awslogs lines
+ * as they start, crash and stop (container-logs.ts). The emulator's faults `state.crashLoop()` and
+ * `state.failPlacements()` (ecs-faults.ts) make a running service's tasks crash or its new tasks
+ * unplaceable until cleared.
  */
 import { randomBytes, randomInt } from 'node:crypto';
 import type { CapacityProviderStrategyItem, Container, Deployment, Service, Task, TaskDefinition } from '@aws-sdk/client-ecs';
+import { writeContainerLogs, type ContainerMoment } from './container-logs';
+import type { CrashLoop, PlacementFailureReason } from './ecs-faults';
+import { deploymentStateChange, serviceAction, taskStateChange, type DeploymentEventName, type ServiceActionName } from './ecs-events';
 import { ec2State } from './services/ec2';
 import { arns, hexId, nameFromRef, uuid, type EcsClusterState, type EmulatorState, type ImageFailure, type RegionState } from './state';
 
@@ -26,8 +37,8 @@ type Step = 'PENDING' | 'RUNNING' | 'HEALTHY' | 'FAIL' | 'STOPPED';
 interface TaskPlan {
   at: number;
   step: Step;
-  /** Decided at launch: the task's image is in `state.failingImages`. */
-  failure?: { rule: ImageFailure; container: string; image: string };
+  /** Decided at launch: the task's image is in `state.failingImages`, or its service is in a crash loop. */
+  failure?: { rule: ImageFailure; container: string; image: string; crashLoop?: CrashLoop };
 }
 
 export interface ServiceSchedule {
@@ -40,6 +51,10 @@ export interface ServiceSchedule {
   lastCompleted?: { id: string; taskDefinition: string };
   /** "has reached a steady state." has been said since the service last changed. */
   steady: boolean;
+  /** When SERVICE_STEADY_STATE was last sent (ECS repeats it while the service stays steady). */
+  steadyAnnouncedAt?: number;
+  /** Consecutive launch attempts that could not be placed (placement fault), for the back-off. */
+  placementFailures: number;
 }
 
 export interface ClusterSchedule {
@@ -49,6 +64,11 @@ export interface ClusterSchedule {
   plans: Map<string, TaskPlan>;
   services: Map<string, ServiceSchedule>;
 }
+
+/** ECS repeats SERVICE_STEADY_STATE while a service stays steady; the emulator at most this often. */
+export const STEADY_STATE_REPEAT_MS = 6 * 3_600_000;
+/** Consecutive task failures after which ECS says the service's task starts are impaired. */
+export const START_IMPAIRED_AFTER = 3;
 
 /** ECS's circuit-breaker threshold: half the desired count, rounded up, within [3, 200]. */
 export const failureThreshold = (desiredCount: number) => Math.max(3, Math.min(200, Math.ceil(desiredCount * 0.5)));
@@ -97,17 +117,22 @@ export class EcsScheduler {
         proven: new Set(completed ? [completed.id!] : []),
         ...(completed ? { lastCompleted: { id: completed.id!, taskDefinition: completed.taskDefinition! } } : {}),
         steady: service.deployments?.length === 1 && completed?.status === 'PRIMARY',
+        placementFailures: 0,
       };
+      if (schedule.steady) schedule.steadyAnnouncedAt = this.book.at;
       this.book.services.set(service.serviceName!, schedule);
     }
     return schedule;
   }
 
   runUntil(now: number): void {
+    this.applyCrashLoops(this.book.at);
     for (let at = this.nextDue(); at !== undefined && at <= now; at = this.nextDue()) {
+      this.announceSteadyStates(at);
       this.book.at = Math.max(this.book.at, at);
       this.instant(this.book.at);
     }
+    this.announceSteadyStates(now);
     this.book.at = Math.max(this.book.at, now);
   }
 
@@ -137,7 +162,8 @@ export class EcsScheduler {
     service.deployments = [deployment, ...previous];
     service.taskDefinition = taskDefinitionArn;
     // A new deployment starts with a clean slate: no back-off inherited from the one it replaces.
-    Object.assign(this.service(service), { launchNotBefore: t, consecutiveFailures: 0, steady: false });
+    Object.assign(this.service(service), { launchNotBefore: t, consecutiveFailures: 0, placementFailures: 0, steady: false });
+    this.emitDeployment(service, 'SERVICE_DEPLOYMENT_IN_PROGRESS', id, deployment.rolloutStateReason!, t);
     return deployment;
   }
 
@@ -181,7 +207,12 @@ export class EcsScheduler {
     if (primary.rolloutState !== 'FAILED' && t >= schedule.launchNotBefore) {
       const room = Math.floor((desired * maximumPercent) / 100) - tasks().filter(alive).length;
       const count = Math.min(desired - ours().length, room);
-      if (count > 0) this.launch(service, primary, count, t);
+      const unplaceable = this.state.placementFailures.for(service);
+      if (count > 0 && unplaceable) this.placementFailed(service, unplaceable.reason, t);
+      else if (count > 0) {
+        schedule.placementFailures = 0;
+        this.launch(service, primary, count, t);
+      }
     }
 
     // Older deployments' tasks: not-yet-serving ones go at once, serving ones only while enough stay healthy.
@@ -212,9 +243,14 @@ export class EcsScheduler {
       schedule.lastCompleted = { id, taskDefinition: primary.taskDefinition! };
       schedule.proven.add(id);
       this.event(service, t, `(deployment ${id}) deployment completed.`);
+      this.emitDeployment(service, 'SERVICE_DEPLOYMENT_COMPLETED', id, primary.rolloutStateReason!, t);
     }
     if (primary.rolloutState === 'COMPLETED' && settled) {
-      if (!schedule.steady) this.event(service, t, 'has reached a steady state.');
+      if (!schedule.steady) {
+        this.event(service, t, 'has reached a steady state.');
+        this.emitServiceAction(service, 'SERVICE_STEADY_STATE', t);
+        schedule.steadyAnnouncedAt = t;
+      }
       schedule.steady = true;
     } else schedule.steady = false;
   }
@@ -266,6 +302,13 @@ export class EcsScheduler {
   private step(task: Task, plan: TaskPlan, t: number, service: Service | undefined): void {
     const timings = this.state.ecsTimings;
     const at = new Date(t);
+    if (plan.step === 'FAIL') {
+      // A crash loop cleared before its task crashed: the task just carries on and turns healthy.
+      if (!this.inForce(plan.failure!)) return this.plan(task, Math.max(t, +task.startedAt! + timings.healthyMs), 'HEALTHY');
+      this.fail(task, plan.failure!, t);
+      if (service) this.countFailure(service, task.startedBy, t);
+      return;
+    }
     task.version = (task.version ?? 0) + 1;
     switch (plan.step) {
       case 'PENDING':
@@ -284,8 +327,9 @@ export class EcsScheduler {
             managedAgents: task.enableExecuteCommand ? [{ name: 'ExecuteCommandAgent', lastStatus: 'RUNNING', lastStartedAt: at }] : [],
           });
         }
-        if (plan.failure?.rule.mode === 'crash') this.plan(task, t + timings.crashAfterMs, 'FAIL', plan.failure);
+        if (plan.failure?.rule.mode === 'crash' && this.inForce(plan.failure)) this.plan(task, t + timings.crashAfterMs, 'FAIL', plan.failure);
         else this.plan(task, t + timings.healthyMs, 'HEALTHY');
+        this.logs(task, { kind: 'start' }, t);
         break;
       case 'HEALTHY': {
         // Containers with a health check report HEALTHY, and then so does the task.
@@ -306,16 +350,13 @@ export class EcsScheduler {
         }
         break;
       }
-      case 'FAIL':
-        this.fail(task, plan.failure!, t);
-        if (service) this.countFailure(service, task.startedBy, t);
-        break;
       case 'STOPPED':
         Object.assign(task, { lastStatus: 'STOPPED', executionStoppedAt: at, stoppedAt: at });
         this.setAttachments(task, 'DELETED');
         for (const c of task.containers ?? []) this.stopContainer(c, task.startedAt ? 0 : undefined);
         break;
     }
+    this.emitTask(task, t);
   }
 
   private plan(task: Task, at: number, step: Step, failure?: TaskPlan['failure']): void {
@@ -332,8 +373,9 @@ export class EcsScheduler {
       this.cluster.tasks.set(taskId(task), task);
       return task;
     });
-    for (const task of started) this.plan(task, t + this.state.ecsTimings.provisionMs, 'PENDING', failure);
+    for (const task of started) this.plan(task, t + this.state.ecsTimings.provisionMs, 'PENDING', failure ?? this.crashLoopFailure(service, definition));
     this.event(service, t, `has started ${count} tasks: ${started.map((task) => `(task ${taskId(task)})`).join(' ')}.`);
+    for (const task of started) this.emitTask(task, t);
   }
 
   private failureFor(definition: TaskDefinition): TaskPlan['failure'] {
@@ -344,6 +386,43 @@ export class EcsScheduler {
     return undefined;
   }
 
+  /** While the service is in a crash loop, its tasks' first essential container dies once running. */
+  private crashLoopFailure(service: Service, definition: TaskDefinition | undefined): TaskPlan['failure'] {
+    const crashLoop = this.state.crashLoops.for(service);
+    const container = definition?.containerDefinitions?.find((c) => c.essential !== false);
+    if (!crashLoop || !container) return undefined;
+    const rule: ImageFailure = {
+      image: container.image!,
+      mode: 'crash',
+      exitCode: crashLoop.exitCode,
+      ...(crashLoop.reason ? { containerReason: crashLoop.reason } : {}),
+    };
+    return { rule, container: container.name!, image: container.image!, crashLoop };
+  }
+
+  /** A failure decided by a crash loop holds only while that crash loop does. */
+  private inForce(failure: NonNullable<TaskPlan['failure']>): boolean {
+    return !failure.crashLoop || this.state.crashLoops.has(failure.crashLoop);
+  }
+
+  /**
+   * Dooms the tasks of services put in a crash loop since the scheduler last looked: running ones
+   * crash `crashAfterMs` after the fault was set (or after `t`, if the scheduler looks later), tasks
+   * still starting crash once running. Tasks already doomed keep their fate.
+   */
+  private applyCrashLoops(t: number): void {
+    if (!this.state.crashLoops.size) return;
+    for (const task of this.cluster.tasks.values()) {
+      const plan = this.book.plans.get(taskId(task));
+      if (!live(task) || plan?.failure || plan?.step === 'STOPPED') continue;
+      const service = this.cluster.services.get(task.group?.replace(/^service:/, '') ?? '');
+      const failure = service && this.crashLoopFailure(service, this.definitionOf(task.taskDefinitionArn!));
+      if (!failure) continue;
+      if (task.lastStatus === 'RUNNING') this.plan(task, Math.max(t, failure.crashLoop!.since) + this.state.ecsTimings.crashAfterMs, 'FAIL', failure);
+      else if (plan) plan.failure = failure;
+    }
+  }
+
   /** The scheduler stops tasks it no longer needs; load-balanced ones drain first. */
   private stopTasks(service: Service, tasks: Task[], t: number, deploymentId: string): void {
     if (!tasks.length) return;
@@ -352,6 +431,7 @@ export class EcsScheduler {
     for (const task of tasks) {
       const drains = task.lastStatus === 'RUNNING' && balancers.length > 0;
       if (drains) draining++;
+      if (task.lastStatus === 'RUNNING') this.logs(task, { kind: 'stop' }, t);
       Object.assign(task, {
         desiredStatus: 'STOPPED',
         lastStatus: drains ? 'DEACTIVATING' : 'STOPPING',
@@ -360,6 +440,7 @@ export class EcsScheduler {
         stoppedReason: `Scaling activity initiated by (deployment ${deploymentId})`,
         version: (task.version ?? 0) + 1,
       });
+      this.emitTask(task, t);
       this.plan(task, t + (drains ? this.state.ecsTimings.drainMs : this.state.ecsTimings.stopMs), 'STOPPED');
     }
     this.event(service, t, `has stopped ${tasks.length} running tasks: ${tasks.map((task) => `(task ${taskId(task)})`).join(' ')}.`);
@@ -369,6 +450,10 @@ export class EcsScheduler {
     }
   }
 
+  /**
+   * The task's failure as ECS reports it in two changes: first the failed container and the stop
+   * decision (desired STOPPED, still RUNNING or PENDING), then the task STOPPED with the others.
+   */
   private fail(task: Task, failure: NonNullable<TaskPlan['failure']>, t: number): void {
     const { rule, container, image } = failure;
     const pull = rule.mode === 'pull';
@@ -376,21 +461,26 @@ export class EcsScheduler {
       ? `CannotPullContainerError: pull image manifest has been retried 7 time(s): failed to resolve ref ${image}: ${image}: not found`
       : (rule.stoppedReason ?? 'Essential container in task exited');
     const at = new Date(t);
+    const exitCode = rule.exitCode ?? 1;
+    if (!pull) {
+      this.logs(task, { kind: 'crash', startedAt: +task.startedAt!, exitCode, ...(rule.containerReason ? { reason: rule.containerReason } : {}) }, t, container);
+      for (const c of task.containers ?? []) if (c.name !== container) this.logs(task, { kind: 'stop' }, t, c.name);
+    }
+    const failed = task.containers?.find((c) => c.name === container);
+    // The essential container exits on its own (or is never started); ECS then stops the others.
+    if (failed) this.stopContainer(failed, pull ? undefined : exitCode, pull ? reason : rule.containerReason);
     Object.assign(task, {
       desiredStatus: 'STOPPED',
-      lastStatus: 'STOPPED',
       stopCode: pull ? 'TaskFailedToStart' : 'EssentialContainerExited',
       stoppedReason: reason,
       stoppingAt: at,
-      executionStoppedAt: at,
-      stoppedAt: at,
+      version: (task.version ?? 0) + 1,
     });
+    this.emitTask(task, t);
+    Object.assign(task, { lastStatus: 'STOPPED', executionStoppedAt: at, stoppedAt: at, version: task.version! + 1 });
     this.setAttachments(task, 'DELETED');
-    for (const c of task.containers ?? []) {
-      if (pull) this.stopContainer(c, undefined, c.name === container ? reason : undefined);
-      // The essential container exits on its own; ECS then stops the others.
-      else this.stopContainer(c, c.name === container ? (rule.exitCode ?? 1) : 0);
-    }
+    for (const c of task.containers ?? []) if (c !== failed) this.stopContainer(c, pull ? undefined : 0);
+    this.emitTask(task, t);
   }
 
   private stopContainer(c: Container, exitCode: number | undefined, reason?: string): void {
@@ -411,6 +501,51 @@ export class EcsScheduler {
     if (deployment && !schedule.proven.has(deployment.id!)) {
       Object.assign(deployment, { failedTasks: (deployment.failedTasks ?? 0) + 1, updatedAt: new Date(t) });
     }
+    if (schedule.consecutiveFailures === START_IMPAIRED_AFTER) this.emitServiceAction(service, 'SERVICE_TASK_START_IMPAIRED', t);
+  }
+
+  /**
+   * No capacity for the tasks the service needs (placement fault): nothing is launched, ECS says
+   * so in the service's events and on EventBridge, and tries again after a back-off.
+   */
+  private placementFailed(service: Service, reason: PlacementFailureReason, t: number): void {
+    const timings = this.state.ecsTimings;
+    const schedule = this.service(service);
+    schedule.placementFailures++;
+    schedule.launchNotBefore = t + Math.min(timings.retryMaxMs, timings.retryBaseMs * 2 ** (schedule.placementFailures - 1));
+    const cluster = this.cluster.cluster.clusterName!;
+    if (reason === 'RESOURCE:FARGATE') {
+      const provider = service.capacityProviderStrategy?.[0]?.capacityProvider ?? 'FARGATE';
+      this.event(service, t, 'was unable to place a task. Reason: Capacity is unavailable at this time. Please try again later or in a different availability zone.');
+      this.emitServiceAction(service, 'SERVICE_TASK_PLACEMENT_FAILURE', t, {
+        capacityProviderArns: [`arn:aws:ecs:${this.region.region}:${this.region.accountId}:capacity-provider/${provider}`],
+        reason,
+      });
+      return;
+    }
+    const instance = hexId(`container-instance/${cluster}`);
+    const short = reason === 'RESOURCE:CPU' ? 'insufficient CPU units available' : 'insufficient memory available';
+    this.event(
+      service,
+      t,
+      `was unable to place a task because no container instance met all of its requirements. The closest matching (container-instance ${instance}) has ${short}. For more information, see the Troubleshooting section.`,
+    );
+    this.emitServiceAction(service, 'SERVICE_TASK_PLACEMENT_FAILURE', t, {
+      containerInstanceArns: [`arn:aws:ecs:${this.region.region}:${this.region.accountId}:container-instance/${cluster}/${instance}`],
+      reason,
+    });
+  }
+
+  /** ECS repeats SERVICE_STEADY_STATE while a service stays steady: every STEADY_STATE_REPEAT_MS up to `upTo`. */
+  private announceSteadyStates(upTo: number): void {
+    for (const service of this.cluster.services.values()) {
+      const schedule = this.book.services.get(service.serviceName!);
+      if (!schedule?.steady || schedule.steadyAnnouncedAt === undefined || service.status !== 'ACTIVE') continue;
+      while (schedule.steadyAnnouncedAt + STEADY_STATE_REPEAT_MS <= upTo) {
+        schedule.steadyAnnouncedAt += STEADY_STATE_REPEAT_MS;
+        this.emitServiceAction(service, 'SERVICE_STEADY_STATE', schedule.steadyAnnouncedAt);
+      }
+    }
   }
 
   private trip(service: Service, primary: Deployment, t: number, rollback: boolean): void {
@@ -420,6 +555,8 @@ export class EcsScheduler {
       updatedAt: new Date(t),
     });
     this.event(service, t, `(deployment ${primary.id}) deployment failed: tasks failed to start.`);
+    // AWS's documented event reason (DescribeServices' rolloutStateReason says "tasks").
+    this.emitDeployment(service, 'SERVICE_DEPLOYMENT_FAILED', primary.id!, 'ECS deployment circuit breaker: task failed to start.', t);
     const last = this.service(service).lastCompleted;
     // Rolling back to the definition that just failed would loop; ECS needs a COMPLETED deployment to return to.
     if (rollback && last && last.taskDefinition !== primary.taskDefinition) {
@@ -464,6 +601,22 @@ export class EcsScheduler {
     const events = (service.events ??= []);
     events.unshift({ id: uuid(), createdAt: new Date(t), message: `(service ${service.serviceName}) ${message}` });
     events.splice(100);
+  }
+
+  private emitTask(task: Task, t: number): void {
+    this.state.events.emit(taskStateChange(this.region, task, t));
+  }
+
+  private emitDeployment(service: Service, name: DeploymentEventName, deploymentId: string, reason: string, t: number): void {
+    this.state.events.emit(deploymentStateChange(this.region, service, name, deploymentId, reason, t));
+  }
+
+  private emitServiceAction(service: Service, name: ServiceActionName, t: number, extra?: Record<string, unknown>): void {
+    this.state.events.emit(serviceAction(this.region, service, name, t, extra));
+  }
+
+  private logs(task: Task, moment: ContainerMoment, t: number, only?: string): void {
+    writeContainerLogs(this.state, this.region, task, this.definitionOf(task.taskDefinitionArn!), moment, t, only);
   }
 
   private setAttachments(task: Task, status: string): void {

@@ -22,8 +22,9 @@
  */
 import type { Container, ContainerDefinition, Deployment, NetworkConfiguration, Service, Task, TaskDefinition } from '@aws-sdk/client-ecs';
 import { EcsScheduler } from './rollout';
+import { putMetricAlarm, transitionAlarm } from './services/cloudwatch';
 import { putParameter } from './services/ssm';
-import { seedVerifyAccount } from './seed-verify';
+import { seedVerifyAccount, VERIFY_SEED } from './seed-verify';
 import { ACCOUNT, ECR, ecsArn, REGION, role, SAMPLE, SUBNET_LAYOUT, SUBNETS, taskIds } from './sample';
 import { arns, hexId, uuid, type EmulatorState, type RegionState } from './state';
 
@@ -329,8 +330,15 @@ export function seedSampleAccount(state: EmulatorState, options: SeedOptions = {
   state.failingImages.push(
     { image: /:does-not-exist$/, mode: 'pull' },
     { image: SAMPLE.images.webCrash, mode: 'crash', exitCode: 1 },
-    { image: SAMPLE.images.webOom, mode: 'crash', exitCode: 137, stoppedReason: 'OutOfMemoryError: Container killed due to memory usage' },
+    {
+      image: SAMPLE.images.webOom,
+      mode: 'crash',
+      exitCode: 137,
+      stoppedReason: 'OutOfMemoryError: Container killed due to memory usage',
+      containerReason: 'OutOfMemoryError: Container killed due to memory usage',
+    },
   );
+  seedWebAlarms(state, r, now);
 
   r.ecs.clusters.set('main', {
     cluster: {
@@ -614,5 +622,53 @@ export function seedSampleAccount(state: EmulatorState, options: SeedOptions = {
       startedAt: ago(30 * DAY - 6 * MIN),
       clusterName: SAMPLE.legacyCluster,
     });
+  }
+}
+
+/**
+ * CloudWatch alarms on `web`, as a team would set them: target 5XXs behind its load balancer, and
+ * the service's CPU. Both have been evaluated (OK); tests and the playground flip them with SetAlarmState.
+ */
+function seedWebAlarms(state: EmulatorState, r: RegionState, now: number): void {
+  const dimension = (arn: string, kind: string) => arn.slice(arn.indexOf(`:${kind}/`) + 1).replace(/^loadbalancer\//, '');
+  const alarms = [
+    {
+      AlarmName: 'web-5xx',
+      AlarmDescription: 'web returns 5XX errors to its callers',
+      Namespace: 'AWS/ApplicationELB',
+      MetricName: 'HTTPCode_Target_5XX_Count',
+      Dimensions: [
+        { Name: 'LoadBalancer', Value: dimension(VERIFY_SEED.loadBalancer, 'loadbalancer') },
+        { Name: 'TargetGroup', Value: dimension(SAMPLE.targetGroupArn, 'targetgroup') },
+      ],
+      Statistic: 'Sum',
+      Period: 60,
+      EvaluationPeriods: 1,
+      Threshold: 10,
+      ComparisonOperator: 'GreaterThanThreshold',
+      TreatMissingData: 'notBreaching',
+    },
+    {
+      AlarmName: 'web-cpu-high',
+      AlarmDescription: "web's tasks use most of their CPU",
+      Namespace: 'AWS/ECS',
+      MetricName: 'CPUUtilization',
+      Dimensions: [
+        { Name: 'ClusterName', Value: 'main' },
+        { Name: 'ServiceName', Value: 'web' },
+      ],
+      Statistic: 'Average',
+      Period: 300,
+      EvaluationPeriods: 3,
+      Threshold: 80,
+      ComparisonOperator: 'GreaterThanThreshold',
+    },
+  ];
+  // Created a month ago, OK ever since (set before any event sink exists, so nothing is emitted).
+  for (const input of alarms) {
+    const alarm = putMetricAlarm(r, input, now - 30 * DAY);
+    const reasonData = { version: '1.0', queryDate: new Date(now - 30 * DAY + 60_000).toISOString().replace('Z', '+0000'), statistic: input.Statistic, period: input.Period, recentDatapoints: [0.0], threshold: input.Threshold };
+    const reason = `Threshold Crossed: 1 datapoint [0.0 (${new Date(now - 30 * DAY).toISOString().slice(0, 16)})] was not greater than the threshold (${input.Threshold.toFixed(1)}).`;
+    transitionAlarm(state, r, alarm, { value: 'OK', reason, reasonData: JSON.stringify(reasonData) }, now - 30 * DAY + 60_000);
   }
 }

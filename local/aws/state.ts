@@ -10,6 +10,7 @@ import { NO_EVENTS, type EventSink } from './events-contract';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Cluster, Service, Tag, Task, TaskDefinition } from '@aws-sdk/client-ecs';
 import type { ClusterSchedule } from './rollout';
+import { ServiceFaults, type CrashLoop, type CrashLoopSpec, type PlacementFailure, type PlacementFailureReason } from './ecs-faults';
 
 export const DEFAULT_ACCOUNT = '111111111111';
 export const DEFAULT_REGION = 'us-east-1';
@@ -131,6 +132,8 @@ export interface ImageFailure {
   /** crash: the container's exit code (default 1) and the task's stoppedReason. */
   exitCode?: number;
   stoppedReason?: string;
+  /** crash: the crashed container's `reason` (ECS sets one for an OOM kill). */
+  containerReason?: string;
 }
 
 /** How long each step of a task's life takes in simulated time (see rollout.ts). */
@@ -250,6 +253,10 @@ export class EmulatorState {
   readonly ecsTimings: EcsTimings = { ...DEFAULT_ECS_TIMINGS };
   /** Where AWS services' events go (EventBridge's default bus of the emitting account and region). */
   events: EventSink = NO_EVENTS;
+  /** Services whose tasks keep crashing after they start (see crashLoop). */
+  readonly crashLoops = new ServiceFaults<CrashLoop>();
+  /** Services whose new tasks cannot be placed (see failPlacements). */
+  readonly placementFailures = new ServiceFaults<PlacementFailure>();
 
   constructor(readonly clock: Clock = new Clock()) {
     // Stands in for the Lambda execution role's credentials the bot runs with in AWS.
@@ -328,6 +335,20 @@ export class EmulatorState {
     };
     this.credentials.set(accessKeyId, credentials);
     return credentials;
+  }
+
+  /**
+   * Makes a service's tasks crash (`service`: its ARN, or its name in any cluster): running ones
+   * `crashAfterMs` from now, relaunched ones that long after they start, with ECS's back-off
+   * between relaunches, until the returned function (or `crashLoops.clear`) ends the fault.
+   */
+  crashLoop(service: string, crash: CrashLoopSpec): () => void {
+    return this.crashLoops.set(service, { ...crash, since: this.clock.now() });
+  }
+
+  /** The scheduler places no task of `service` while set; each attempt is a SERVICE_TASK_PLACEMENT_FAILURE. */
+  failPlacements(service: string, reason: PlacementFailureReason): () => void {
+    return this.placementFailures.set(service, { reason });
   }
 
   /** Role sessions issued for a role (newest last): lets tests assert who assumed what. */

@@ -63,6 +63,66 @@ function page<T>(items: T[], p: Params, max = 50): { page: T[]; nextToken?: stri
   return { page: items.slice(offset, offset + limit), ...(next ? { nextToken: next } : {}) };
 }
 
+/** GetLogEvents' page: at most 10,000 events and 1 MB (each event counts its UTF-8 bytes plus 26). */
+const MAX_EVENTS = 10_000;
+const MAX_BYTES = 1_048_576;
+/** Forward (`f/`) and backward (`b/`) tokens: a position in the stream, 56 digits like AWS's. */
+const token = (direction: 'f' | 'b', position: number) => `${direction}/${String(position).padStart(56, '0')}`;
+
+/**
+ * GetLogEvents as the API reference defines it: without a token, the newest events (or the oldest
+ * with startFromHead); a forward token reads on from where the last page ended, a backward token
+ * reads the page before it. Both tokens are always returned; at either end of the stream the token
+ * that was passed comes back unchanged. startTime is inclusive, endTime exclusive.
+ */
+function getLogEvents(p: Params, ctx: CallContext) {
+  if (p.logGroupName && p.logGroupIdentifier) throw invalid('LogGroupName and LogGroupIdentifier are mutually exclusive');
+  if (!p.logStreamName) {
+    throw invalid("1 validation error detected: Value null at 'logStreamName' failed to satisfy constraint: Member must not be null");
+  }
+  const limit = p.limit ?? MAX_EVENTS;
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_EVENTS) {
+    throw invalid(`1 validation error detected: Value '${limit}' at 'limit' failed to satisfy constraint: Member must have value ${limit < 1 ? 'greater than or equal to 1' : `less than or equal to ${MAX_EVENTS}`}`);
+  }
+  const group = findGroup(ctx, p.logGroupName ?? p.logGroupIdentifier);
+  const stream = group.streams.get(String(p.logStreamName));
+  if (!stream) throw new AwsError('ResourceNotFoundException', 'The specified log stream does not exist.');
+  const all = [...stream.events].sort((a, b) => a.timestamp - b.timestamp);
+  const inRange = (e: LogEvent) => (p.startTime === undefined || e.timestamp >= p.startTime) && (p.endTime === undefined || e.timestamp < p.endTime);
+
+  let forward = p.startFromHead === true;
+  let position = forward ? 0 : all.length;
+  if (p.nextToken !== undefined) {
+    const match = /^([fb])\/(\d{1,56})$/.exec(String(p.nextToken));
+    if (!match || Number(match[2]) > all.length) throw invalid('The specified nextToken is invalid.');
+    forward = match[1] === 'f';
+    position = Number(match[2]);
+  }
+  // Indexes into `all` of the page, oldest first.
+  const picked: number[] = [];
+  let bytes = 0;
+  const take = (i: number) => {
+    const size = Buffer.byteLength(all[i]!.message) + 26;
+    if (picked.length >= limit || bytes + size > MAX_BYTES) return false;
+    bytes += size;
+    if (forward) picked.push(i);
+    else picked.unshift(i);
+    return true;
+  };
+  if (forward) {
+    for (let i = position; i < all.length; i++) if (inRange(all[i]!) && !take(i)) break;
+  } else {
+    for (let i = position - 1; i >= 0; i--) if (inRange(all[i]!) && !take(i)) break;
+  }
+  const first = picked[0];
+  const last = picked.at(-1);
+  return {
+    events: picked.map((i) => ({ timestamp: all[i]!.timestamp, message: all[i]!.message, ingestionTime: all[i]!.ingestionTime })),
+    nextForwardToken: token('f', last === undefined ? position : last + 1),
+    nextBackwardToken: token('b', first === undefined ? position : first),
+  };
+}
+
 const streamArns = (p: Params, ctx: CallContext) => [
   `${groupArn(ctx, nameOf(String(p.logGroupName ?? p.logGroupIdentifier ?? '')))}:log-stream:${p.logStreamName ?? ''}`,
 ];
@@ -149,6 +209,8 @@ export const logsService: ServiceDefinition = {
         return {};
       },
     },
+
+    GetLogEvents: { resources: streamArns, handler: getLogEvents },
 
     PutLogEvents: {
       resources: streamArns,
