@@ -5,7 +5,14 @@
  * the crash-loop fault and its clearing, and the awslogs lines the crashing containers leave.
  */
 import { CloudWatchLogsClient, GetLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
-import { DescribeServicesCommand, DescribeTaskDefinitionCommand, ECSClient, RegisterTaskDefinitionCommand, UpdateServiceCommand, type RegisterTaskDefinitionCommandInput } from '@aws-sdk/client-ecs';
+import {
+  DescribeServicesCommand,
+  DescribeTaskDefinitionCommand,
+  ECSClient,
+  RegisterTaskDefinitionCommand,
+  UpdateServiceCommand,
+  type RegisterTaskDefinitionCommandInput,
+} from '@aws-sdk/client-ecs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SAMPLE, startAwsEmulator, type AwsEmulator } from '../local/aws';
 import type { EmittedEvent } from '../local/aws/events-contract';
@@ -35,7 +42,10 @@ afterEach(async () => {
 
 async function deployWeb(image: string, breaker?: { enable: boolean; rollback: boolean }): Promise<string> {
   const current = (await ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: 'web' }))).taskDefinition!;
-  const input = { ...current, containerDefinitions: current.containerDefinitions!.map((c) => (c.name === 'app' ? { ...c, image } : c)) } as RegisterTaskDefinitionCommandInput;
+  const input = {
+    ...current,
+    containerDefinitions: current.containerDefinitions!.map((c) => (c.name === 'app' ? { ...c, image } : c)),
+  } as RegisterTaskDefinitionCommandInput;
   const def = (await ecs.send(new RegisterTaskDefinitionCommand(input))).taskDefinition!;
   const { service } = await ecs.send(
     new UpdateServiceCommand({
@@ -50,7 +60,11 @@ async function deployWeb(image: string, breaker?: { enable: boolean; rollback: b
 
 const web = async () => (await ecs.send(new DescribeServicesCommand({ cluster: 'main', services: ['web'] }))).services![0]!;
 const taskArnsOf = (events: EmittedEvent[], startedBy?: string) => [
-  ...new Set(events.filter((e) => e['detail-type'] === 'ECS Task State Change' && (!startedBy || e.detail.startedBy === startedBy)).map((e) => e.detail.taskArn as string)),
+  ...new Set(
+    events
+      .filter((e) => e['detail-type'] === 'ECS Task State Change' && (!startedBy || e.detail.startedBy === startedBy))
+      .map((e) => e.detail.taskArn as string),
+  ),
 ];
 const statuses = (events: EmittedEvent[]) => events.map((e) => [e.detail.version, e.detail.desiredStatus, e.detail.lastStatus]);
 const deploymentEvents = () => sink.of('ECS Deployment State Change').map((e) => [e.detail.eventName, e.detail.deploymentId, e.detail.reason]);
@@ -75,7 +89,8 @@ describe('ECS Task State Change', () => {
     // AWS's Fargate example, plus the schema's startedBy (a service's tasks have it).
     expect(keys(running.detail)).toEqual([...REFERENCE_KEYS.fargateRunningTask, 'startedBy'].sort());
     expect(running.detail).toMatchObject({ group: 'service:web', startedBy: id, launchType: 'FARGATE', clusterArn: SAMPLE.clusterArn });
-    for (const field of ['createdAt', 'startedAt', 'updatedAt', 'pullStartedAt', 'pullStoppedAt', 'connectivityAt']) expect(running.detail[field]).toMatch(MILLIS_Z);
+    for (const field of ['createdAt', 'startedAt', 'updatedAt', 'pullStartedAt', 'pullStoppedAt', 'connectivityAt'])
+      expect(running.detail[field]).toMatch(MILLIS_Z);
     expect(keys(containerOf(running, 'app'))).toEqual(REFERENCE_KEYS.runningContainer);
     expect((running.detail.attachments as Array<{ type: string }>)[0]!.type).toBe('eni');
     // Before RUNNING there is no startedAt, and never a stop field on a live task.
@@ -126,7 +141,9 @@ describe('ECS Task State Change', () => {
     expect(messages[0]).toMatch(/start/);
     expect(messages).toContainEqual(expect.stringMatching(/^TypeError: /));
     expect(messages).toContainEqual(expect.stringMatching(/^\s+at /));
-    expect(lines!.every((e) => e.timestamp! >= Date.parse(stopped!.detail.startedAt as string) && e.timestamp! <= Date.parse(stopped!.detail.stoppedAt as string))).toBe(true);
+    expect(
+      lines!.every((e) => e.timestamp! >= Date.parse(stopped!.detail.startedAt as string) && e.timestamp! <= Date.parse(stopped!.detail.stoppedAt as string)),
+    ).toBe(true);
   });
 
   it('a pull failure never runs: desired STOPPED while PENDING, then STOPPED, no exit code', async () => {
@@ -238,7 +255,9 @@ describe('ECS Service Action', () => {
     await ecs.send(new UpdateServiceCommand({ cluster: 'main', service: 'web', forceNewDeployment: true }));
     const [failure] = sink.named('SERVICE_TASK_PLACEMENT_FAILURE');
     expect(keys(failure!.detail)).toEqual(REFERENCE_KEYS.placementFailureCpu);
-    expect(failure!.detail.containerInstanceArns).toEqual([expect.stringMatching(/^arn:aws:ecs:us-east-1:111111111111:container-instance\/main\/[0-9a-f]{32}$/)]);
+    expect(failure!.detail.containerInstanceArns).toEqual([
+      expect.stringMatching(/^arn:aws:ecs:us-east-1:111111111111:container-instance\/main\/[0-9a-f]{32}$/),
+    ]);
     expect((await web()).events![0]!.message).toMatch(
       /^\(service web\) was unable to place a task because no container instance met all of its requirements\. The closest matching \(container-instance [0-9a-f]{32}\) has insufficient CPU units available\./,
     );
@@ -259,7 +278,13 @@ describe('crash loop', () => {
     }
     // The seeded tasks crash 5 s after the fault; relaunches wait longer and longer (ECS's back-off).
     expect((Date.parse(stopped[0]!.detail.stoppedAt as string) - t0) / S).toBe(5);
-    const launches = [...new Set(ofWeb().filter((e) => e.detail.version === 1).map((e) => Date.parse(e.detail.createdAt as string)))];
+    const launches = [
+      ...new Set(
+        ofWeb()
+          .filter((e) => e.detail.version === 1)
+          .map((e) => Date.parse(e.detail.createdAt as string)),
+      ),
+    ];
     const gaps = launches.slice(1).map((t, i) => t - launches[i]!);
     expect(gaps.every((gap, i) => i === 0 || gap >= gaps[i - 1]!)).toBe(true);
     expect(gaps.at(-1)!).toBeGreaterThan(gaps[0]!);
@@ -269,7 +294,10 @@ describe('crash loop', () => {
     // The OOM-killed container's log shows its heap growing until it was killed.
     const taskId = (stopped.at(-1)!.detail.taskArn as string).split('/').at(-1);
     const { events: lines } = await logs.send(new GetLogEventsCommand({ logGroupName: '/ecs/web', logStreamName: `web/app/${taskId}` }));
-    const heap = lines!.map((e) => /"heapUsedMB":(\d+)/.exec(e.message!)?.[1]).filter(Boolean).map(Number);
+    const heap = lines!
+      .map((e) => /"heapUsedMB":(\d+)/.exec(e.message!)?.[1])
+      .filter(Boolean)
+      .map(Number);
     expect(heap.length).toBeGreaterThan(2);
     expect(heap).toEqual([...heap].sort((a, b) => a - b));
 
