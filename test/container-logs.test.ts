@@ -52,10 +52,7 @@ describe('logsLocation: where a container logs, from its logConfiguration', () =
       'The app container logs with awsfirelens; its logs are not in CloudWatch Logs where I can find them: see your FireLens output (datadog).',
     ]);
     expect(explain(app({ logDriver: 'awsfirelens', options: { Name: 'cloudwatch_logs', log_group_name: '/firelens/web', region: 'us-west-2' } }))[1]).toBe(
-      'The app container logs with awsfirelens (Fluent Bit output cloudwatch_logs): its lines go to log group /firelens/web in us-west-2, in streams FireLens names, so I cannot tell which stream is this task’s.'.replace(
-        '’',
-        "'",
-      ),
+      "The app container logs with awsfirelens (Fluent Bit output cloudwatch_logs): its lines go to log group /firelens/web in us-west-2, in streams FireLens names, so I cannot tell which stream is this task's.",
     );
     expect(explain(app({ logDriver: 'splunk', options: { 'splunk-url': 'https://splunk.example' } }))).toEqual([
       'splunk',
