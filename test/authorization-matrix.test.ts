@@ -11,7 +11,17 @@ import { findVerb, VERBS } from '../src/commands/registry';
 import type { Config } from '../src/config/schema';
 import type { ApprovalRequests } from '../src/approval/requests';
 import type { StateStore } from '../src/platform/state';
-import { CANCEL_ACTION, RERUN_ACTION } from '../src/slack/actions';
+import {
+  CANCEL_ACTION,
+  clickedCommand,
+  NOTIFY_LOGS_ACTION,
+  NOTIFY_MUTE_ACTION,
+  NOTIFY_ROLLBACK_ACTION,
+  NOTIFY_STATUS_ACTION,
+  NOTIFY_VERIFY_ACTION,
+  notificationButtons,
+  RERUN_ACTION,
+} from '../src/slack/actions';
 
 /**
  * The authorisation matrix (issue 11): every verb × role × scope (service, script, channel, team)
@@ -87,7 +97,16 @@ const person = (who: Who): Person => PEOPLE[who];
  * Every way a request reaches the bot: over HTTP (the Lambda ingress) and over Socket Mode (the
  * Bolt listeners of src/ingress/bolt-listeners.ts, over the same core).
  */
-const COMMAND_ENTRY_POINTS = ['slash', 'rerun button', 'cancel button', 'socket command', 'socket rerun button', 'socket cancel button'] as const;
+const COMMAND_ENTRY_POINTS = [
+  'slash',
+  'rerun button',
+  'cancel button',
+  'notify button',
+  'socket command',
+  'socket rerun button',
+  'socket cancel button',
+  'socket notify button',
+] as const;
 const REACTION_ENTRY_POINTS = ['reaction added', 'reaction removed', 'socket reaction added', 'socket reaction removed'] as const;
 const ENTRY_POINTS = [...COMMAND_ENTRY_POINTS, ...REACTION_ENTRY_POINTS] as const;
 type CommandVia = (typeof COMMAND_ENTRY_POINTS)[number];
@@ -98,6 +117,12 @@ const SOCKET_LISTENERS: Record<string, Via> = {
   'command /ecs': 'socket command',
   [`action ${RERUN_ACTION}`]: 'socket rerun button',
   [`action ${CANCEL_ACTION}`]: 'socket cancel button',
+  // The buttons under a notification (src/slack/actions.ts, notificationButtons): one entry point, one listener each.
+  [`action ${NOTIFY_STATUS_ACTION}`]: 'socket notify button',
+  [`action ${NOTIFY_LOGS_ACTION}`]: 'socket notify button',
+  [`action ${NOTIFY_VERIFY_ACTION}`]: 'socket notify button',
+  [`action ${NOTIFY_ROLLBACK_ACTION}`]: 'socket notify button',
+  [`action ${NOTIFY_MUTE_ACTION}`]: 'socket notify button',
   'event reaction_added': 'socket reaction added',
   'event reaction_removed': 'socket reaction removed',
 };
@@ -221,7 +246,7 @@ const SECTIONS: Array<[string, Row[]]> = [
   [
     'status and verify: read on the target',
     [
-      { who: 'victor', text: 'status web', via: ['slash', 'rerun button', 'socket command', 'socket rerun button'], expect: 'allowed' },
+      { who: 'victor', text: 'status web', via: ['slash', 'rerun button', 'socket command', 'socket rerun button', 'notify button'], expect: 'allowed' },
       {
         who: 'victor',
         text: 'status manager',
@@ -257,7 +282,7 @@ const SECTIONS: Array<[string, Row[]]> = [
       },
       { who: 'alice', text: 'status constructor', noAws: true, ...invalid('Unknown service `constructor`, or not one of yours.') },
       { who: 'alice', text: 'status __proto__', noAws: true, ...invalid('Unknown service `__proto__`, or not one of yours.') },
-      { who: 'victor', text: 'verify web', expect: 'allowed' },
+      { who: 'victor', text: 'verify web', via: ['slash', 'socket notify button'], expect: 'allowed' },
       { who: 'dora', text: 'verify web --image v1.5.0', via: ['socket command'], expect: 'allowed' },
       {
         who: 'victor',
@@ -337,7 +362,15 @@ const SECTIONS: Array<[string, Row[]]> = [
       { who: 'dora', text: 'deploy manager --redeploy', ...hidden('Unknown service `manager`, or not one of yours. Yours here: `web`.') },
       { who: 'dora', text: 'deploy web v1;rm', ...invalid('`v1;rm` is not an image or a tag.') },
       { who: 'mallory', text: 'deploy web v1.5.0', via: ['slash', 'rerun button'], ...NOT_ON_ALLOWLIST },
-      { who: 'dora', text: 'rollback web', via: ['slash', 'socket rerun button'], expect: 'allowed', says: 'the approval request will appear in this channel' },
+      {
+        who: 'dora',
+        text: 'rollback web',
+        via: ['slash', 'socket rerun button', 'notify button'],
+        expect: 'allowed',
+        says: 'the approval request will appear in this channel',
+      },
+      // A viewer's click on Rollback under a notification: refused privately, like the command.
+      { who: 'victor', text: 'rollback web', via: ['notify button', 'socket notify button'], ...refused('you need the `deployer` role for service `web`') },
       { who: 'victor', text: 'rollback web', via: ['slash', 'socket command'], ...refused('you need the `deployer` role for service `web`') },
       { who: 'oscar', text: 'rollback manager', ...refused('you need the `deployer` role for service `manager`') },
       { who: 'dora', text: 'rollback broken', ...hidden('Unknown service `broken`, or not one of yours. Yours here: `web`.') },
@@ -694,6 +727,45 @@ const SECTIONS: Array<[string, Row[]]> = [
     ],
   ],
   [
+    'mute and unmute: run on the whole service (an operator’s act, whatever their script limit); logs: read on the service',
+    [
+      {
+        who: 'omar',
+        text: 'mute manager 1h',
+        via: ['slash', 'socket command', 'notify button', 'socket notify button'],
+        expect: 'allowed',
+        says: 'it will be announced in this channel',
+      },
+      { who: 'oscar', text: 'mute manager 30m', expect: 'allowed' },
+      { who: 'olga', text: 'mute manager 2h', channel: DEV, expect: 'allowed' },
+      { who: 'olga', text: 'mute manager 2h', ...hidden('Unknown service `manager`, or not one of yours.'), hides: ['Yours here'] },
+      {
+        who: 'victor',
+        text: 'mute web 1h',
+        via: ['slash', 'notify button', 'socket notify button'],
+        ...refused('you need the `operator` role for service `web`'),
+      },
+      { who: 'april', text: 'mute web 1h', ...refused('you need the `operator` role for service `web`') },
+      { who: 'dora', text: 'mute web 1h', ...refused('you need the `operator` role for service `web`') },
+      { who: 'wanda', text: 'mute web 1d maintenance', expect: 'allowed' },
+      { who: 'oscar', text: 'mute web 1h', ...hidden('Unknown service `web`, or not one of yours. Yours here: `manager`.') },
+      { who: 'mallory', text: 'mute web 1h', via: ['slash', 'notify button'], ...NOT_ON_ALLOWLIST },
+      { who: 'alice', text: 'mute web 1h', team: OTHER_TEAM, ...NOT_ON_ALLOWLIST },
+      { who: 'omar', text: 'mute manager 10s', noAws: true, ...invalid('`10s` is not a duration: write it like `30m`, `1h`, `2h30m` or `1d`.') },
+      { who: 'omar', text: 'mute manager 8d', noAws: true, ...invalid('A mute lasts from 5 minutes to 7 days, not 8 d.') },
+      { who: 'wanda', text: 'unmute web', via: ['slash', 'socket command'], expect: 'allowed' },
+      { who: 'omar', text: 'unmute manager', expect: 'allowed' },
+      { who: 'victor', text: 'unmute web', ...refused('you need the `operator` role for service `web`') },
+      { who: 'carl', text: 'unmute web', channel: DEV, ...hidden('Unknown service `web`, or not one of yours.') },
+      { who: 'victor', text: 'logs web', via: ['slash', 'socket command', 'notify button', 'socket notify button'], expect: 'allowed' },
+      { who: 'oscar', text: 'logs manager --lines 5', expect: 'allowed' },
+      { who: 'victor', text: 'logs manager', ...hidden('Unknown service `manager`, or not one of yours. Yours here: `web`.') },
+      { who: 'victor', text: 'logs web --lines 500', noAws: true, ...invalid('`--lines` is a number from 1 to 200, not `500`.') },
+      { who: 'mallory', text: 'logs web', via: ['slash', 'socket notify button'], ...NOT_ON_ALLOWLIST },
+      { who: 'alice', text: 'logs web', team: UNKNOWN_TEAM, via: ['slash', 'notify button'], ...WORKSPACE_NOT_CONFIGURED },
+    ],
+  ],
+  [
     'cancel: run, checked against the run’s service, script, channel and workspace; the run’s owner may always cancel it',
     [
       {
@@ -1031,6 +1103,15 @@ const responseText = (key: string): string => {
   return posts[0]!.text ?? '';
 };
 
+/** The button under a notification that stands for `text` (`mute web 1h` → Mute on web), checked to stand for exactly that. */
+function notifyClick(text: string): { action_id: string; value: string } {
+  const [, target = '', , taskId] = text.split(/\s+/);
+  const buttons = notificationButtons(target, taskId).elements as Array<{ action_id: string; value: string }>;
+  const button = buttons.find((b) => clickedCommand(b.action_id, b.value) === text);
+  expect(button, `a notification button that stands for \`${text}\``).toBeDefined();
+  return { action_id: button!.action_id, value: button!.value };
+}
+
 /** Sends the command through the case's entry point; returns what the person is told at once. */
 async function sendCommand(c: CommandCase, text: string): Promise<string> {
   const userId = person(c.who).id;
@@ -1038,7 +1119,9 @@ async function sendCommand(c: CommandCase, text: string): Promise<string> {
   const button = c.via1.endsWith('button');
   const action = c.via1.endsWith('cancel button')
     ? { action_id: CANCEL_ACTION, value: text.replace(/^cancel\s+/, '') }
-    : { action_id: RERUN_ACTION, value: text };
+    : c.via1.endsWith('notify button')
+      ? notifyClick(text)
+      : { action_id: RERUN_ACTION, value: text };
   if (c.via1.endsWith('cancel button')) expect(text, 'a cancel button carries a run id').toMatch(/^cancel\s+\S+$/);
   switch (c.via1) {
     case 'slash':
@@ -1272,11 +1355,10 @@ describe('completeness of the matrix', () => {
       ENTRY_POINTS.filter((e) => !e.startsWith('socket'))
         .map((e) => (e === 'slash' ? 'command' : e))
         .sort(),
-    ).toEqual(
-      Object.values(SOCKET_LISTENERS)
-        .map((e) => e.replace(/^socket /, ''))
-        .sort(),
-    );
+    ).toEqual([...new Set(Object.values(SOCKET_LISTENERS))].map((e) => e.replace(/^socket /, '')).sort());
+    // Every button under a notification is clicked by some row.
+    const clicked = new Set(ALL_CASES.filter((c): c is CommandCase => c.via1.endsWith('notify button')).map((c) => notifyClick(withRun(c.text)).action_id));
+    expect([...clicked].sort()).toEqual([NOTIFY_STATUS_ACTION, NOTIFY_LOGS_ACTION, NOTIFY_VERIFY_ACTION, NOTIFY_ROLLBACK_ACTION, NOTIFY_MUTE_ACTION].sort());
   });
 
   it('has rows for every role, in scope and out of it, and from other workspaces', () => {

@@ -78,6 +78,15 @@ describe('a target reached through the target role', () => {
     expect(parents().find((m) => m.text.includes('status web-remote'))!.text).toMatch(/^✅/);
   });
 
+  it('logs: the last lines of a task’s container log stream, read as the target role', async () => {
+    await world.slash('U0ALICE', 'logs web-remote --lines 5', CHANNEL);
+    expect(await outcome((await parentOf('logs web-remote')).ts)).toMatch(/^✅ .*web-remote: (last \d+ log lines of app|no log lines yet) in task/);
+    const reads = asTarget().filter((d) => d.action === 'logs:GetLogEvents');
+    expect(reads.map((d) => d.decision)).toEqual(['allowed']);
+    expect(reads[0]!.resource).toMatch(/^arn:aws:logs:us-east-1:111111111111:log-group:\/ecs\/web:log-stream:web\/app\/[0-9a-f]{32}$/);
+    expect(asTarget().filter((d) => d.decision !== 'allowed')).toEqual([]);
+  });
+
   it('deploy: the deploy workflow assumes it to register, pass the task roles, update and watch', async () => {
     await world.slash('U0ALICE', 'deploy web-remote v1.5.0', CHANNEL);
     const request = await world.slack.waitFor(() => parents().find((m) => /asks to deploy to \*web-remote\*/.test(m.text) && /React/.test(m.text)), 20_000);

@@ -316,6 +316,8 @@ describe('ingress: the 3-second promise when a dependency fails or hangs', () =>
         get: (key) => world.state.get(key),
         release: (...a) => world.state.release(...a),
         refresh: (...a) => world.state.refresh(...a),
+        put: (...a) => world.state.put(...a),
+        take: (key) => world.state.take(key),
       },
       respond: async (_url, message) => void responses.push(message.text),
       channelAccess: async () => ({ canPost: true }),

@@ -42,6 +42,19 @@ describe('isAllowed', () => {
     expect(isAllowed(entry([{ role: 'admin', services: ['*'] }]), 'admin', { channelId: 'C1', service: '*' }).allowed).toBe(true);
     expect(holdsRole(scoped, 'approver', { channelId: 'C1', service: '' })).toBe(false);
   });
+  it('run on the whole service (a mute): checked on the service, an operator’s script limit aside, never a viewer’s', () => {
+    const whole = { channelId: 'C1', service: 'web', wholeService: true } as const;
+    expect(isAllowed(entry([{ role: 'operator', services: ['web'], scripts: ['backup.sh'] }]), 'run', whole).allowed).toBe(true);
+    expect(isAllowed(entry([{ role: 'operator', services: ['api'] }]), 'run', whole)).toEqual({
+      allowed: false,
+      reason: 'your `operator` role does not cover service `web`',
+    });
+    expect(isAllowed(entry([{ role: 'viewer', services: ['*'] }]), 'run', whole)).toEqual({
+      allowed: false,
+      reason: 'you need the `operator` role for service `web`',
+    });
+    expect(isAllowed(entry([{ role: 'operator', services: ['web'], channels: ['C2'] }]), 'run', whole).allowed).toBe(false);
+  });
   it('admin may do everything on its services', () => {
     const e = entry([{ role: 'admin', services: ['*'] }]);
     for (const p of ['read', 'run', 'deploy', 'approve', 'admin'] as const)

@@ -11,7 +11,16 @@ import { verifyVerb } from '../src/commands/verbs/verify';
 import { parseConfig } from '../src/config/schema';
 import { createIngress } from '../src/ingress/ingress';
 import type { CommandJob } from '../src/platform/jobs';
-import { BUTTON_ACTIONS, CANCEL_ACTION, RERUN_ACTION } from '../src/slack/actions';
+import {
+  BUTTON_ACTIONS,
+  CANCEL_ACTION,
+  NOTIFY_LOGS_ACTION,
+  NOTIFY_MUTE_ACTION,
+  NOTIFY_ROLLBACK_ACTION,
+  NOTIFY_STATUS_ACTION,
+  NOTIFY_VERIFY_ACTION,
+  RERUN_ACTION,
+} from '../src/slack/actions';
 import { registerListeners } from '../src/ingress/bolt-listeners';
 import { memoryAllowlist, memoryAudit, memoryJobs, memoryState } from './support/fakes';
 
@@ -46,6 +55,15 @@ describe('a verb parses its words into typed arguments', () => {
       ['deploy web --redeploy', { target: 'web', action: 'redeploy' }, { target: 'web' }],
       ['rollback web 42', { target: 'web', revision: '42' }, { target: 'web' }],
       ['cancel k3x9q2', { runId: 'k3x9q2' }, {}],
+      ['mute web 2h30m deploy window <@U0BOB|bob>', { target: 'web', minutes: 150, reason: 'deploy window @bob' }, { target: 'web', wholeService: true }],
+      ['mute web 1d', { target: 'web', minutes: 1440 }, { target: 'web', wholeService: true }],
+      ['unmute web', { target: 'web' }, { target: 'web', wholeService: true }],
+      ['logs web', { target: 'web', lines: 50 }, { target: 'web' }],
+      [
+        'logs web --task 0123456789abcdef0123456789abcdef --container app --lines 200',
+        { target: 'web', task: '0123456789abcdef0123456789abcdef', container: 'app', lines: 200 },
+        { target: 'web' },
+      ],
       [
         'allow <@U0BOB|bob> operator web --scripts backup.sh',
         { subject: 'U0BOB', grant: { role: 'operator', services: ['web'], scripts: ['backup.sh'] } },
@@ -60,6 +78,55 @@ describe('a verb parses its words into typed arguments', () => {
       expect(request.scope, text).toEqual(scope);
       expect(request.verb.scope?.(JSON.parse(JSON.stringify(request.args)), config) ?? {}, text).toEqual(scope);
     }
+  });
+
+  it('mute: a duration from 5 minutes to 7 days, written like 30m, 1h, 2h30m or 1d; anything else is a usage error', () => {
+    for (const [duration, minutes] of [
+      ['5m', 5],
+      ['30m', 30],
+      ['1h', 60],
+      ['2h30m', 150],
+      ['1d', 1440],
+      ['7d', 10080],
+      ['1d12h', 2160],
+      ['90M', 90],
+    ] as const)
+      expect(parseRequest(`mute web ${duration}`, config, all).args, duration).toEqual({ target: 'web', minutes });
+    const refusal = (text: string) => {
+      try {
+        parseRequest(text, config, all);
+      } catch (error) {
+        return (error as Error).message;
+      }
+      throw new Error(`${text} parsed`);
+    };
+    expect(refusal('mute web')).toContain('For how long? For example `/ecs mute web 1h`.');
+    expect(refusal('mute web 4m')).toContain('A mute lasts from 5 minutes to 7 days, not 4 min.');
+    expect(refusal('mute web 7d1m')).toContain('not 7 d 1 min');
+    expect(refusal('mute web 8d')).toContain('not 8 d');
+    for (const bad of ['1', 'soon', '1h1d', '-1h', '1.5h', '<@U1>']) expect(refusal(`mute web ${bad}`), bad).toMatch(/is not a duration: write it like `30m`/);
+    expect(refusal('mute web 1h ' + 'x'.repeat(301))).toContain('The reason is too long (301 characters, at most 300).');
+    expect(refusal('mute')).toContain('Which service?');
+    expect(refusal('unmute web 1h')).toContain('Unexpected `1h`');
+  });
+
+  it('logs: --lines from 1 to 200, a task id or ARN, a container name; anything else is a usage error', () => {
+    const refusal = (text: string) => {
+      try {
+        parseRequest(text, config, all);
+      } catch (error) {
+        return (error as Error).message;
+      }
+      throw new Error(`${text} parsed`);
+    };
+    expect(parseRequest('logs web --lines 1 --task 0123abcd', config, all).args).toEqual({ target: 'web', lines: 1, task: '0123abcd' });
+    const arn = 'arn:aws:ecs:us-east-1:111111111111:task/main/0123456789abcdef0123456789abcdef';
+    expect(parseRequest(`logs web --task ${arn}`, config, all).args).toEqual({ target: 'web', lines: 50, task: arn });
+    for (const lines of ['0', '201', 'ten', '-5', '1e2']) expect(refusal(`logs web --lines ${lines}`), lines).toContain('`--lines` is a number from 1 to 200');
+    for (const task of ['abc', 'zzzzzzzzzz', '0123abcd;rm', '0123456789abcdef0123456789abcdef0'])
+      expect(refusal(`logs web --task ${task}`), task).toContain('is not a task id');
+    expect(refusal('logs web --container a/b')).toContain('`a/b` is not a container name.');
+    expect(refusal('logs web --follow')).toContain('Unknown option `--follow`');
   });
 
   it('run is checked where its script runs now: the scope comes from the configuration of the moment', () => {
@@ -123,7 +190,15 @@ describe('buttons: one table, routed alike over HTTP and Socket Mode', () => {
     response_url: responseUrl,
     actions: [{ action_id: actionId, value }],
   });
-  const VALUES: Record<string, string> = { [RERUN_ACTION]: 'status web', [CANCEL_ACTION]: 'k3x9q2' };
+  const VALUES: Record<string, string> = {
+    [RERUN_ACTION]: 'status web',
+    [CANCEL_ACTION]: 'k3x9q2',
+    [NOTIFY_STATUS_ACTION]: 'web',
+    [NOTIFY_LOGS_ACTION]: 'web 0123456789abcdef0123456789abcdef',
+    [NOTIFY_VERIFY_ACTION]: 'web',
+    [NOTIFY_ROLLBACK_ACTION]: 'web',
+    [NOTIFY_MUTE_ACTION]: 'web',
+  };
 
   it('Socket Mode listens to exactly the buttons of the table', () => {
     const listeners = new Map<string, Listener>();

@@ -10,7 +10,12 @@ export function authorise(request: ParsedRequest, entry: AllowlistEntry | undefi
   if (!verb.permission) return { allowed: true };
   if (verb.checks === 'target') {
     if (!scope.target) return { allowed: false, reason: 'the request does not name the service it acts on' };
-    return isAllowed(entry, verb.permission, { channelId, service: scope.target, ...(scope.script ? { script: scope.script } : {}) });
+    return isAllowed(entry, verb.permission, {
+      channelId,
+      service: scope.target,
+      ...(scope.script ? { script: scope.script } : {}),
+      ...(scope.wholeService ? { wholeService: true } : {}),
+    });
   }
   if (verb.checks === 'itself') {
     const held = holdsPermissionHere(entry, verb.permission, channelId);

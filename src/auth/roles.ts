@@ -55,8 +55,13 @@ export interface Scope {
   channelId: string;
   /** The service (target alias) acted on, or `*` for every service. */
   service: string;
-  /** The script, required for `run`. */
+  /** The script, required for `run` unless the request acts on the whole service. */
   script?: string;
+  /**
+   * The request acts on the service itself, not on one of its scripts (`/ecs mute`): `run` is
+   * checked on the service, and an operator's script limit does not narrow it.
+   */
+  wholeService?: true;
 }
 
 export type Decision = { allowed: true } | { allowed: false; reason: string };
@@ -79,7 +84,7 @@ export function isAllowed(entry: AllowlistEntry | undefined, permission: Permiss
   const needed = ROLE_FOR[permission];
   if (!hasGrants(entry)) return { allowed: false, reason: NOT_ON_ALLOWLIST };
   // A check that does not say what it is about decides nothing: refuse rather than guess.
-  if (!scope.channelId || !scope.service || (permission === 'run' && !scope.script)) {
+  if (!scope.channelId || !scope.service || (permission === 'run' && !scope.script && !scope.wholeService)) {
     return { allowed: false, reason: `the request does not name the ${!scope.channelId ? 'channel' : !scope.service ? 'service' : 'script'} it acts on` };
   }
   const what = [scope.service === ALL ? 'every service' : `service \`${scope.service}\``, scope.script ? `script \`${scope.script}\`` : undefined]

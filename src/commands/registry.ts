@@ -8,6 +8,8 @@ import { allowVerb, denyVerb } from './verbs/admin';
 import { allowlistVerb } from './verbs/allowlist';
 import { cancelVerb } from './verbs/cancel';
 import { deployVerb, rollbackVerb } from './verbs/deploy';
+import { logsVerb } from './verbs/logs';
+import { muteVerb, unmuteVerb } from './verbs/mute';
 import { runVerb } from './verbs/run';
 import { scriptsVerb } from './verbs/scripts';
 import { servicesVerb } from './verbs/services';
@@ -71,12 +73,15 @@ export const VERBS: readonly AnyVerb[] = [
   whoamiVerb,
   servicesVerb,
   statusVerb,
+  logsVerb,
   verifyVerb,
   runVerb,
   deployVerb,
   rollbackVerb,
   scriptsVerb,
   cancelVerb,
+  muteVerb,
+  unmuteVerb,
   allowVerb,
   denyVerb,
   allowlistVerb,

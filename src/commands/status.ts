@@ -14,6 +14,8 @@ import { assessService, type Health } from '../ecs/health';
 import { UserFacingError } from '../platform/errors';
 import { RERUN_ACTION } from '../slack/actions';
 import { code, escapeText } from '../slack/format';
+import { stateMuteStore, type MuteRecord } from '../notify/mute';
+import { describeMute } from './mute';
 import type { WorkerHandler } from './verb';
 import type { StatusArgs } from './verbs/args';
 import type { CommandResult, WorkerContext } from '../worker/context';
@@ -126,7 +128,11 @@ function consoleLink(service: Service): string {
 const MARK: Record<CommandResult['outcome'], string> = { success: '✅', warning: '⚠️', failure: '❌', cancelled: '🚫' };
 
 /** The status report as sections, each within Slack's 3,000-character section limit. */
-export function renderStatus(alias: string, snapshot: ServiceSnapshot): { sections: string[]; result: CommandResult } {
+export function renderStatus(
+  alias: string,
+  snapshot: ServiceSnapshot,
+  mute?: { record: MuteRecord; now: number },
+): { sections: string[]; result: CommandResult } {
   const { service, taskDefinition, stoppedTasks } = snapshot;
   const outcome = serviceOutcome(service);
   const desired = service.desiredCount ?? 0;
@@ -138,6 +144,7 @@ export function renderStatus(alias: string, snapshot: ServiceSnapshot): { sectio
   const sections = [
     fitSection([
       `${MARK[outcome]} *${alias}*: ${code(service.serviceName ?? '?')} in ${code(family(service.clusterArn))}${service.launchType ? ` (${escapeText(service.launchType)}${service.platformVersion ? ` ${escapeText(service.platformVersion)}` : ''})` : ''}${consoleLink(service)}`,
+      ...(mute ? [`🔕 notifications ${describeMute(mute.record, mute.now)}`] : []),
       `*Tasks:* ${running} running / ${desired} desired, ${service.pendingCount ?? 0} pending`,
       `*Task definition:* ${code(family(service.taskDefinition))}`,
       ...containers,
@@ -150,8 +157,9 @@ export function renderStatus(alias: string, snapshot: ServiceSnapshot): { sectio
 }
 
 export const status: WorkerHandler<StatusArgs> = async ({ target: alias }, ctx) => {
-  const snapshot = await readServiceSnapshot(ctx);
-  const { sections, result } = renderStatus(alias, snapshot);
+  const now = ctx.now();
+  const [snapshot, muted] = await Promise.all([readServiceSnapshot(ctx), stateMuteStore(ctx.state, ctx.now).mutedUntil(alias, now)]);
+  const { sections, result } = renderStatus(alias, snapshot, muted ? { record: muted, now } : undefined);
   const blocks = [
     ...sections.map((s) => ({ type: 'section', text: { type: 'mrkdwn', text: s } })),
     {

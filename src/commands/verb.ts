@@ -12,6 +12,8 @@ import type { CommandResult, WorkerContext } from '../worker/context';
 export interface RequestScope {
   target?: string;
   script?: string;
+  /** The request acts on the service as a whole, not on a script of it (see roles.ts, Scope). */
+  wholeService?: true;
   /** The person an admin verb is about. */
   subject?: string;
   /** The grant `/ecs allow` would add, as given. */

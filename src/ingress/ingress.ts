@@ -76,6 +76,8 @@ function guarded(deps: IngressDeps): IngressDeps {
       get: <T extends Record<string, unknown>>(key: string) => within('state', () => state.get<T>(key)),
       release: (...a) => within('state', () => state.release(...a)),
       refresh: (...a) => within('state', () => state.refresh(...a)),
+      put: (...a) => within('state', () => state.put(...a)),
+      take: <T extends Record<string, unknown>>(key: string) => within('state', () => state.take<T>(key)),
     },
     respond: (...a) => within('slack', () => deps.respond(...a)),
     ...(wakeRun ? { wakeRun: (id: string) => within('workflow', () => wakeRun(id)) } : {}),

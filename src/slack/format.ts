@@ -28,7 +28,24 @@ export function code(text: string): string {
  * would ping the channel from the bot's message). They are shown as the words people read.
  */
 export function typedCode(slackText: string): string {
-  const readable = slackText.replace(/<([^<>]*)>/g, (_, inner: string) => {
+  return code(typedPlain(slackText));
+}
+
+/**
+ * What a person typed, as the words people read (plain text, not Slack markup): mentions, channels,
+ * broadcasts and links become their labels, entities their characters. Escape it to show it again.
+ */
+export function typedPlain(slackText: string): string {
+  return unescapeText(readableMarkup(slackText));
+}
+
+/**
+ * Slack's markup in words already unescaped (the command's words, src/commands/grammar.ts) as the
+ * words people read. Only what Slack itself sends as markup is read as such (`<@U…>`, `<#C…>`,
+ * `<!…>`, `<scheme:…>`): a typed `<b>` stays as typed.
+ */
+export function readableMarkup(text: string): string {
+  return text.replace(/<([@#!][^<>]*|[a-z][a-z0-9+.-]*:[^<>]*)>/gi, (_, inner: string) => {
     const bar = inner.indexOf('|');
     const target = bar < 0 ? inner : inner.slice(0, bar);
     const label = bar < 0 ? undefined : inner.slice(bar + 1);
@@ -36,7 +53,6 @@ export function typedCode(slackText: string): string {
     if (target.startsWith('!')) return label ?? `@${target.slice(1).split('^')[0]}`;
     return label && label !== target ? `${label} (${target})` : target;
   });
-  return code(unescapeText(readable));
 }
 
 /**

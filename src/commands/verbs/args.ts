@@ -16,6 +16,21 @@ export type RunArgs = {
   args: string[];
 };
 export type StatusArgs = { target: string };
+export type MuteArgs = {
+  target: string;
+  minutes: number;
+  /** Plain text, as people read what was typed (mentions and links as their labels). */
+  reason?: string;
+};
+export type UnmuteArgs = { target: string };
+export type LogsArgs = {
+  target: string;
+  /** A task id (or ARN) of the service; absent: its newest task. */
+  task?: string;
+  /** Absent: the service's application container. */
+  container?: string;
+  lines: number;
+};
 export type VerifyArgs = {
   target: string;
   /** Check what a deploy of this image (or tag) would leave behind. */
