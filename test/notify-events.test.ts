@@ -48,12 +48,23 @@ const taskDetail = (overrides: Record<string, unknown>) => ({
   ...overrides,
 });
 const withContainer = (container: Record<string, unknown>) => [{ ...taskDetail({}).containers[0], ...container }];
-const task = (overrides: Record<string, unknown>) => readEvent(envelope('ECS Task State Change', 'aws.ecs', taskDetail(overrides), [TASK_ARN])) as TaskStopNotice;
+const task = (overrides: Record<string, unknown>) =>
+  readEvent(envelope('ECS Task State Change', 'aws.ecs', taskDetail(overrides), [TASK_ARN])) as TaskStopNotice;
 
 describe('ECS Task State Change (STOPPED)', () => {
   it('an essential container exiting 1 is a crash, named by its container and exit code', () => {
-    const notice = task({ stopCode: 'EssentialContainerExited', stoppedReason: 'Essential container in task exited', containers: withContainer({ exitCode: 1 }), startedAt: '2020-01-23T17:57:58.103Z' });
-    expect(notice).toMatchObject({ kind: 'task-stopped', stop: 'crash', where: { account: '111122223333', region: 'us-west-2', cluster: 'FargateCluster', service: 'sample-fargate' }, version: 6 });
+    const notice = task({
+      stopCode: 'EssentialContainerExited',
+      stoppedReason: 'Essential container in task exited',
+      containers: withContainer({ exitCode: 1 }),
+      startedAt: '2020-01-23T17:57:58.103Z',
+    });
+    expect(notice).toMatchObject({
+      kind: 'task-stopped',
+      stop: 'crash',
+      where: { account: '111122223333', region: 'us-west-2', cluster: 'FargateCluster', service: 'sample-fargate' },
+      version: 6,
+    });
     expect(stopSignature(notice)).toBe('exit 1 in FargateApp');
     expect(severityOf(notice)).toBe('warning');
   });
@@ -80,21 +91,35 @@ describe('ECS Task State Change (STOPPED)', () => {
   });
 
   it('a ResourceInitializationError (secrets, logging driver) is a failed start', () => {
-    expect(task({ stopCode: 'TaskFailedToStart', stoppedReason: 'ResourceInitializationError: unable to pull secrets or registry auth' }).stop).toBe('failed-start');
+    expect(task({ stopCode: 'TaskFailedToStart', stoppedReason: 'ResourceInitializationError: unable to pull secrets or registry auth' }).stop).toBe(
+      'failed-start',
+    );
   });
 
   it('failing ELB health checks is unhealthy', () => {
-    expect(task({ stopCode: 'ServiceSchedulerInitiated', stoppedReason: 'Task failed ELB health checks in (elb my-lb)', containers: withContainer({ exitCode: 143 }) }).stop).toBe('unhealthy');
+    expect(
+      task({
+        stopCode: 'ServiceSchedulerInitiated',
+        stoppedReason: 'Task failed ELB health checks in (elb my-lb)',
+        containers: withContainer({ exitCode: 143 }),
+      }).stop,
+    ).toBe('unhealthy');
   });
 
   it('scale-in or a deployment replacing healthy tasks is no news', () => {
-    const notice = task({ stopCode: 'ServiceSchedulerInitiated', stoppedReason: 'Scaling activity initiated by (deployment ecs-svc/1234567890123456789)', containers: withContainer({ exitCode: 143 }) });
+    const notice = task({
+      stopCode: 'ServiceSchedulerInitiated',
+      stoppedReason: 'Scaling activity initiated by (deployment ecs-svc/1234567890123456789)',
+      containers: withContainer({ exitCode: 143 }),
+    });
     expect(notice.stop).toBe('normal');
     expect(severityOf(notice)).toBeUndefined();
   });
 
   it('a person’s StopTask is not an alert', () => {
-    expect(severityOf(task({ stopCode: 'UserInitiated', stoppedReason: 'Task stopped by user', containers: withContainer({ exitCode: 143 }) }))).toBeUndefined();
+    expect(
+      severityOf(task({ stopCode: 'UserInitiated', stoppedReason: 'Task stopped by user', containers: withContainer({ exitCode: 143 }) })),
+    ).toBeUndefined();
   });
 
   it('AWS’s Fargate Spot example (TerminationNotice) is a Spot interruption, told as info', () => {
@@ -145,8 +170,26 @@ describe('ECS Deployment State Change', () => {
   });
 
   it('an ordinary IN_PROGRESS and COMPLETED are info', () => {
-    expect(severityOf(deployment({ eventType: 'INFO', eventName: 'SERVICE_DEPLOYMENT_IN_PROGRESS', deploymentId: 'ecs-svc/123', reason: 'ECS deployment deploymentId in progress.' }))).toBe('info');
-    expect(severityOf(deployment({ eventType: 'INFO', eventName: 'SERVICE_DEPLOYMENT_COMPLETED', deploymentId: 'ecs-svc/123', reason: 'ECS deployment deploymentID completed.' }))).toBe('info');
+    expect(
+      severityOf(
+        deployment({
+          eventType: 'INFO',
+          eventName: 'SERVICE_DEPLOYMENT_IN_PROGRESS',
+          deploymentId: 'ecs-svc/123',
+          reason: 'ECS deployment deploymentId in progress.',
+        }),
+      ),
+    ).toBe('info');
+    expect(
+      severityOf(
+        deployment({
+          eventType: 'INFO',
+          eventName: 'SERVICE_DEPLOYMENT_COMPLETED',
+          deploymentId: 'ecs-svc/123',
+          reason: 'ECS deployment deploymentID completed.',
+        }),
+      ),
+    ).toBe('info');
   });
 });
 
@@ -174,7 +217,10 @@ describe('ECS Service Action', () => {
   });
 
   it('an event name AWS added later is still read (not dropped)', () => {
-    expect(action({ eventType: 'WARN', eventName: 'VPC_LATTICE_TARGET_UNHEALTHY', clusterArn: 'x', createdAt: 'y' })).toMatchObject({ kind: 'service-action', eventName: 'VPC_LATTICE_TARGET_UNHEALTHY' });
+    expect(action({ eventType: 'WARN', eventName: 'VPC_LATTICE_TARGET_UNHEALTHY', clusterArn: 'x', createdAt: 'y' })).toMatchObject({
+      kind: 'service-action',
+      eventName: 'VPC_LATTICE_TARGET_UNHEALTHY',
+    });
   });
 });
 
@@ -191,14 +237,19 @@ describe('CloudWatch Alarm State Change', () => {
             metrics: [
               {
                 id: '30b6c6b2-a864-43a2-4877-c09a1afc3b87',
-                metricStat: { metric: { dimensions: { InstanceId: 'i-12345678901234567' }, name: 'CPUUtilization', namespace: 'AWS/EC2' }, period: 300, stat: 'Average' },
+                metricStat: {
+                  metric: { dimensions: { InstanceId: 'i-12345678901234567' }, name: 'CPUUtilization', namespace: 'AWS/EC2' },
+                  period: 300,
+                  stat: 'Average',
+                },
                 returnData: true,
               },
             ],
           },
           previousState: { reason: 'Threshold Crossed: …', reasonData: '{"version":"1.0"}', timestamp: '2019-10-01T13:56:40.987+0000', value: 'OK' },
           state: {
-            reason: 'Threshold Crossed: 1 out of the last 1 datapoints [99.50160229693434 (02/10/19 16:59:00)] was greater than the threshold (50.0) (minimum 1 datapoint for OK -> ALARM transition).',
+            reason:
+              'Threshold Crossed: 1 out of the last 1 datapoints [99.50160229693434 (02/10/19 16:59:00)] was greater than the threshold (50.0) (minimum 1 datapoint for OK -> ALARM transition).',
             reasonData: '{"version":"1.0","threshold":50.0}',
             timestamp: '2019-10-02T17:04:40.989+0000',
             value: 'ALARM',
@@ -221,7 +272,12 @@ describe('CloudWatch Alarm State Change', () => {
 
   it('a composite alarm (no metrics) is read too', () => {
     const notice = readEvent(
-      envelope('CloudWatch Alarm State Change', 'aws.cloudwatch', { alarmName: 'Composite', configuration: { alarmRule: 'ALARM(a) OR ALARM(b)' }, state: { value: 'OK', reason: 'Unchecked: Initial alarm creation' } }, []),
+      envelope(
+        'CloudWatch Alarm State Change',
+        'aws.cloudwatch',
+        { alarmName: 'Composite', configuration: { alarmRule: 'ALARM(a) OR ALARM(b)' }, state: { value: 'OK', reason: 'Unchecked: Initial alarm creation' } },
+        [],
+      ),
     );
     expect(notice).toMatchObject({ kind: 'alarm', state: 'OK', metrics: [] });
   });
@@ -236,7 +292,16 @@ describe('what the notifier cannot read is kept, not dropped', () => {
   });
 
   it('garbage never throws', () => {
-    for (const raw of [null, undefined, 42, 'x', [], { id: 'a' }, { id: 'a', detail: [] }, { id: 'a', source: 'aws.ecs', 'detail-type': 'ECS Task State Change', detail: { containers: 'x' } }]) {
+    for (const raw of [
+      null,
+      undefined,
+      42,
+      'x',
+      [],
+      { id: 'a' },
+      { id: 'a', detail: [] },
+      { id: 'a', source: 'aws.ecs', 'detail-type': 'ECS Task State Change', detail: { containers: 'x' } },
+    ]) {
       expect(readEvent(raw).kind).toBe('unknown');
     }
   });

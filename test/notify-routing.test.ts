@@ -34,7 +34,15 @@ const stop = (account: string, service: string, overrides: Record<string, unknow
     },
   });
 const alarm = (name: string, state = 'ALARM') =>
-  readEvent({ id: 'a1', source: 'aws.cloudwatch', 'detail-type': 'CloudWatch Alarm State Change', account: BOT_ACCOUNT, region: 'us-east-1', resources: [], detail: { alarmName: name, state: { value: state } } });
+  readEvent({
+    id: 'a1',
+    source: 'aws.cloudwatch',
+    'detail-type': 'CloudWatch Alarm State Change',
+    account: BOT_ACCOUNT,
+    region: 'us-east-1',
+    resources: [],
+    detail: { alarmName: name, state: { value: state } },
+  });
 
 const NOW = Date.parse('2026-12-05T03:00:00Z');
 
@@ -42,18 +50,28 @@ describe('which target an event is about', () => {
   const notifications = { notifications: { channel: 'C0OPS' } };
 
   it('a crash of web in the bot’s own account goes to the default channel', () => {
-    expect(decide(config(notifications), stop(BOT_ACCOUNT, 'web'), { botAccount: BOT_ACCOUNT, now: NOW })).toMatchObject({ tell: true, route: { target: 'web', channel: 'C0OPS' }, severity: 'warning' });
+    expect(decide(config(notifications), stop(BOT_ACCOUNT, 'web'), { botAccount: BOT_ACCOUNT, now: NOW })).toMatchObject({
+      tell: true,
+      route: { target: 'web', channel: 'C0OPS' },
+      severity: 'warning',
+    });
   });
 
   it('a target with a role is matched in its role’s account only', () => {
-    expect(decide(config(notifications), stop('222222222222', 'api'), { botAccount: BOT_ACCOUNT, now: NOW })).toMatchObject({ tell: true, route: { target: 'api' } });
+    expect(decide(config(notifications), stop('222222222222', 'api'), { botAccount: BOT_ACCOUNT, now: NOW })).toMatchObject({
+      tell: true,
+      route: { target: 'api' },
+    });
     expect(decide(config(notifications), stop(BOT_ACCOUNT, 'api'), { botAccount: BOT_ACCOUNT, now: NOW })).toEqual({ tell: false, why: 'unknown-service' });
     // Same names in another account: not ours.
     expect(decide(config(notifications), stop('333333333333', 'web'), { botAccount: BOT_ACCOUNT, now: NOW })).toEqual({ tell: false, why: 'unknown-service' });
   });
 
   it('a service no target declares is dropped, never posted', () => {
-    expect(decide(config(notifications), stop(BOT_ACCOUNT, 'payments'), { botAccount: BOT_ACCOUNT, now: NOW })).toEqual({ tell: false, why: 'unknown-service' });
+    expect(decide(config(notifications), stop(BOT_ACCOUNT, 'payments'), { botAccount: BOT_ACCOUNT, now: NOW })).toEqual({
+      tell: false,
+      why: 'unknown-service',
+    });
   });
 
   it('without a notifications section nothing is told', () => {
@@ -114,7 +132,11 @@ describe('what is told', () => {
 
   it('a scale-in stop is no news', () => {
     const c = config({ notifications: { channel: 'C0OPS' } });
-    const scaleIn = stop(BOT_ACCOUNT, 'web', { stopCode: 'ServiceSchedulerInitiated', stoppedReason: 'Scaling activity initiated by (deployment ecs-svc/1)', containers: [{ name: 'app', exitCode: 143 }] });
+    const scaleIn = stop(BOT_ACCOUNT, 'web', {
+      stopCode: 'ServiceSchedulerInitiated',
+      stoppedReason: 'Scaling activity initiated by (deployment ecs-svc/1)',
+      containers: [{ name: 'app', exitCode: 143 }],
+    });
     expect(decide(c, scaleIn, { botAccount: BOT_ACCOUNT, now: NOW })).toEqual({ tell: false, why: 'no-news', target: 'web' });
   });
 });
@@ -122,8 +144,12 @@ describe('what is told', () => {
 describe('the configuration says what is wrong', () => {
   it('a bad channel, time or time zone is named by its path', () => {
     expect(() => config({ notifications: { channel: '#ops' } })).toThrow(/notifications\.channel: must be a Slack channel id/);
-    expect(() => config({ notifications: { channel: 'C0OPS', quietHours: { start: '25:00', end: '07:00' } } })).toThrow(/quietHours\.start: must be a time of day/);
-    expect(() => config({ notifications: { channel: 'C0OPS', quietHours: { start: '22:00', end: '07:00', timeZone: 'Mars/Olympus' } } })).toThrow(/must be an IANA time zone/);
+    expect(() => config({ notifications: { channel: 'C0OPS', quietHours: { start: '25:00', end: '07:00' } } })).toThrow(
+      /quietHours\.start: must be a time of day/,
+    );
+    expect(() => config({ notifications: { channel: 'C0OPS', quietHours: { start: '22:00', end: '07:00', timeZone: 'Mars/Olympus' } } })).toThrow(
+      /must be an IANA time zone/,
+    );
   });
 
   it('a target that asks for notifications needs a channel somewhere', () => {

@@ -74,12 +74,7 @@ const EXCERPT_LINES = 20;
  * The last lines of the first stopped task's first failed container that logs with awslogs, as a
  * code block under a header; '' when there is none to read (another driver, no stream yet).
  */
-export async function crashExcerpt(
-  aws: AwsSession,
-  stopped: StoppedTask[],
-  containers: ContainerDefinition[],
-  region: string,
-): Promise<string> {
+export async function crashExcerpt(aws: AwsSession, stopped: StoppedTask[], containers: ContainerDefinition[], region: string): Promise<string> {
   const byName = new Map(containers.map((c) => [c.name ?? '', c]));
   for (const task of stopped) {
     for (const name of task.containers) {

@@ -48,10 +48,15 @@ export const dynamoLedger: EventLedger = {
     });
   },
   async release(key) {
-    await ddb.delete({ TableName: tableName('state'), Key: { pk: key }, ConditionExpression: 'stage = :claimed', ExpressionAttributeValues: { ':claimed': 'claimed' } }).catch(
-      (error: unknown) => {
+    await ddb
+      .delete({
+        TableName: tableName('state'),
+        Key: { pk: key },
+        ConditionExpression: 'stage = :claimed',
+        ExpressionAttributeValues: { ':claimed': 'claimed' },
+      })
+      .catch((error: unknown) => {
         if (!isConditionalCheckFailed(error)) throw error;
-      },
-    );
+      });
   },
 };

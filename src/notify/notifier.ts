@@ -145,10 +145,16 @@ export function createNotifier(deps: NotifierDeps) {
 
   async function deploymentChanged(notice: DeploymentNotice, h: Handling, ledgerKey: string, resume: boolean): Promise<NotifyOutcome> {
     const target = deps.config().targets[h.route.target]!;
-    if (notice.eventName === 'SERVICE_DEPLOYMENT_COMPLETED') return closeIncident(h, notice.where, `Steady again: deployment ${notice.deploymentId ?? ''} completed`.trim());
+    if (notice.eventName === 'SERVICE_DEPLOYMENT_COMPLETED')
+      return closeIncident(h, notice.where, `Steady again: deployment ${notice.deploymentId ?? ''} completed`.trim());
     if (notice.eventName !== 'SERVICE_DEPLOYMENT_FAILED' && !notice.rollback) return 'dropped:no-news';
     const state = notice.rollback ? 'rolling back' : 'failed';
-    let incident = await record(h, { kind: 'deployment', ...(notice.deploymentId ? { id: notice.deploymentId } : {}), state, ...(notice.reason ? { reason: notice.reason } : {}) }, ledgerKey, resume);
+    let incident = await record(
+      h,
+      { kind: 'deployment', ...(notice.deploymentId ? { id: notice.deploymentId } : {}), state, ...(notice.reason ? { reason: notice.reason } : {}) },
+      ledgerKey,
+      resume,
+    );
     incident = await ensurePosted(incident, h, notice.where);
     await explainOnce(incident, h, `${notice.eventName}:${notice.deploymentId ?? ''}:${notice.rollback}`, async () => {
       const deploy = await botDeploy(target, h.slack);
@@ -197,7 +203,11 @@ export function createNotifier(deps: NotifierDeps) {
     }
     if (!posted) return 'dropped:below-severity';
     await h.slack.update(posted.channel, posted.ts, alarmMessage({ ...notice }, h.route.target, deps.buttons, new Date(h.at).toISOString()));
-    await h.slack.post(posted.channel, { text: `${notice.state === 'OK' ? '✅' : '❔'} Now ${escapeText(notice.state)}: ${escapeText(notice.reason ?? 'no reason given')}` }, posted.ts);
+    await h.slack.post(
+      posted.channel,
+      { text: `${notice.state === 'OK' ? '✅' : '❔'} Now ${escapeText(notice.state)}: ${escapeText(notice.reason ?? 'no reason given')}` },
+      posted.ts,
+    );
     if (notice.state === 'OK') await deps.state.release(key);
     return 'told';
   }
@@ -236,7 +246,8 @@ export function createNotifier(deps: NotifierDeps) {
     const routeWindow = target && probe.tell ? windowMs(probe.route) : (config.notifications?.incidentWindowMinutes ?? 15) * 60_000;
     const ongoing = target && notice.kind !== 'alarm' && notice.kind !== 'unknown' ? !!(await deps.incidents.open(target, now, routeWindow)) : false;
     const verdict = ongoing ? decide(config, notice, { botAccount, now, ongoing }) : probe;
-    if (notice.kind === 'unknown') logger.warn('an event the notifier does not know', { id: notice.id, source: notice.source, detailType: notice.detailType, why: notice.why });
+    if (notice.kind === 'unknown')
+      logger.warn('an event the notifier does not know', { id: notice.id, source: notice.source, detailType: notice.detailType, why: notice.why });
     if (!verdict.tell) return `dropped:${verdict.why}`;
     const muted = await deps.mutes.mutedUntil(verdict.route.target, now);
     if (muted) return 'muted';
@@ -258,4 +269,3 @@ export function createNotifier(deps: NotifierDeps) {
     }
   }
 }
-

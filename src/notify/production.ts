@@ -13,7 +13,10 @@ import type { NotifierDeps, NotifySlack } from './notifier';
 /** One line in CloudWatch's embedded metric format per event: what happened to it, by outcome. */
 function countOutcome(outcome: string): void {
   const line = {
-    _aws: { Timestamp: Date.now(), CloudWatchMetrics: [{ Namespace: 'ecs-chatops', Dimensions: [['outcome']], Metrics: [{ Name: 'NotifierEvents', Unit: 'Count' }] }] },
+    _aws: {
+      Timestamp: Date.now(),
+      CloudWatchMetrics: [{ Namespace: 'ecs-chatops', Dimensions: [['outcome']], Metrics: [{ Name: 'NotifierEvents', Unit: 'Count' }] }],
+    },
     outcome,
     NotifierEvents: 1,
   };

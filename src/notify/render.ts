@@ -23,7 +23,8 @@ export interface BotDeploy {
   commandText: string;
 }
 
-const serviceArnOf = (where: ServiceRef, partition = 'aws') => `arn:${partition}:ecs:${where.region}:${where.account}:service/${where.cluster}/${where.service}`;
+const serviceArnOf = (where: ServiceRef, partition = 'aws') =>
+  `arn:${partition}:ecs:${where.region}:${where.account}:service/${where.cluster}/${where.service}`;
 const taskIdOf = (taskArn: string) => taskArn.slice(taskArn.lastIndexOf('/') + 1);
 const section = (text: string) => ({ type: 'section', text: { type: 'mrkdwn', text } });
 /** Slack's section text limit is 3000 characters; the rest goes, marked. */
@@ -63,12 +64,20 @@ export function incidentMessage(incident: Incident, where: ServiceRef, buttons: 
 }
 
 const exitOf = (c: StopDiagnosis['containers'][number]) =>
-  [c.exitCode !== undefined ? `exit ${c.exitCode}` : 'no exit code', c.reason ? escapeText(c.reason) : undefined, c.essential === false ? 'not essential' : undefined]
+  [
+    c.exitCode !== undefined ? `exit ${c.exitCode}` : 'no exit code',
+    c.reason ? escapeText(c.reason) : undefined,
+    c.essential === false ? 'not essential' : undefined,
+  ]
     .filter(Boolean)
     .join(', ');
 
 /** A stopped task, diagnosed: in the incident's thread (and a failed deploy's). */
-export function stopDiagnosisMessage(notice: TaskStopNotice, diagnosis: StopDiagnosis, options: { buttons?: ButtonsBlock; target: string; botDeploy?: BotDeploy }): SlackMessage {
+export function stopDiagnosisMessage(
+  notice: TaskStopNotice,
+  diagnosis: StopDiagnosis,
+  options: { buttons?: ButtonsBlock; target: string; botDeploy?: BotDeploy },
+): SlackMessage {
   const taskId = taskIdOf(notice.taskArn);
   const lines = [
     `*Task ${slackLink(taskUrl(notice.taskArn), taskId)}* of ${escapeText(diagnosis.revision ?? 'an unknown revision')} stopped${notice.stopCode ? ` (${escapeText(notice.stopCode)})` : ''}: ${escapeText(notice.stoppedReason ?? 'no reason given')}`,
@@ -91,7 +100,12 @@ export function stopDiagnosisMessage(notice: TaskStopNotice, diagnosis: StopDiag
     else if (!logLines.length) lines.push(`📄 No log lines in ${code(`${location.group} › ${location.stream}`)}.`);
     else {
       lines.push(`📄 Last ${quantity(logLines.length, 'line')} of ${code(location.container)} (${code(location.stream)}):`);
-      lines.push(codeBlockTail(logLines.map((l) => l.message), 2900 - lines.join('\n').length - 10));
+      lines.push(
+        codeBlockTail(
+          logLines.map((l) => l.message),
+          2900 - lines.join('\n').length - 10,
+        ),
+      );
     }
   }
   if (diagnosis.gaps.length) lines.push(`_Could not read ${diagnosis.gaps.map(escapeText).join('; ')}._`);
@@ -109,7 +123,10 @@ export function deploymentMessage(notice: DeploymentNotice, botDeploy?: BotDeplo
           ? '✅ Deployment completed'
           : `Deployment ${escapeText(notice.eventName)}`;
   const lines = [`${what}${notice.deploymentId ? ` (${code(notice.deploymentId)})` : ''}: ${escapeText(notice.reason ?? 'no reason given')}`];
-  if (botDeploy) lines.push(`🚀 Started by the bot: ${botDeploy.permalink ? slackLink(botDeploy.permalink, 'deploy thread') : 'see its thread'} (asked by <@${botDeploy.requester}>)`);
+  if (botDeploy)
+    lines.push(
+      `🚀 Started by the bot: ${botDeploy.permalink ? slackLink(botDeploy.permalink, 'deploy thread') : 'see its thread'} (asked by <@${botDeploy.requester}>)`,
+    );
   return { text: fit(lines.join('\n')) };
 }
 
@@ -127,7 +144,8 @@ const ACTION_WORDS: Record<string, string> = {
 
 /** What a placement failure's reason means, with the usual fix. */
 const PLACEMENT_HINTS: Record<string, string> = {
-  'RESOURCE:FARGATE': 'Fargate has no capacity for this task size in the chosen subnets/AZs now (or Spot capacity is gone): retry later, add subnets in other AZs, or add FARGATE to the capacity provider strategy.',
+  'RESOURCE:FARGATE':
+    'Fargate has no capacity for this task size in the chosen subnets/AZs now (or Spot capacity is gone): retry later, add subnets in other AZs, or add FARGATE to the capacity provider strategy.',
   'RESOURCE:CPU': 'No container instance has enough free CPU: scale the cluster (or its capacity provider) or lower the task’s cpu.',
   'RESOURCE:MEMORY': 'No container instance has enough free memory: scale the cluster (or its capacity provider) or lower the task’s memory.',
 };

@@ -28,7 +28,8 @@ export type Verdict =
 const ALL_KINDS = ['deployments', 'tasks', 'service', 'alarms'] as const;
 
 /** The account a target's services live in: its role's account, or the bot's own. */
-const accountOf = (target: Target, botAccount: string | undefined): string | undefined => /^arn:aws[a-z-]*:iam::(\d{12}):/.exec(target.roleArn ?? '')?.[1] ?? botAccount;
+const accountOf = (target: Target, botAccount: string | undefined): string | undefined =>
+  /^arn:aws[a-z-]*:iam::(\d{12}):/.exec(target.roleArn ?? '')?.[1] ?? botAccount;
 
 const sameService = (target: Target, where: ServiceRef, botAccount: string | undefined): boolean => {
   const account = accountOf(target, botAccount);

@@ -31,7 +31,9 @@ export function slackNotifier(client: WebClient, remainingMs: () => number): Not
   const body = (message: SlackMessage) => ({ text: message.text, ...(message.blocks ? { blocks: message.blocks as never } : {}) });
   return {
     async post(channel, message, threadTs) {
-      const out = await call(() => client.chat.postMessage({ channel, ...body(message), ...(threadTs ? { thread_ts: threadTs } : {}), unfurl_links: false, unfurl_media: false }));
+      const out = await call(() =>
+        client.chat.postMessage({ channel, ...body(message), ...(threadTs ? { thread_ts: threadTs } : {}), unfurl_links: false, unfurl_media: false }),
+      );
       if (!out.ts) throw new Error('chat.postMessage returned no ts');
       return out.ts;
     },

@@ -54,4 +54,3 @@ export const alarmMessageKey = (alarmArnOrName: string): string => `alarm#${alar
 
 /** A target's notifications silenced until a time (src/notify/mute.ts): one per target, a new mute replaces it. */
 export const muteKey = (target: string): string => `mute#${target}`;
-
