@@ -85,6 +85,7 @@ const targetExamples: Record<string, string> = {
   WorkerRoleName: resolveOsls(resources.WorkerRole.Properties.RoleName),
   RunWorkflowRoleName: resolveOsls(resources.RunWorkflowRole.Properties.RoleName),
   DeployWorkflowRoleName: resolveOsls(resources.DeployWorkflowRole.Properties.RoleName),
+  NotifierRoleName: resolveOsls(resources.NotifierRole.Properties.RoleName),
 };
 const targetContext: ResolveContext = {
   variables: {
@@ -128,6 +129,7 @@ describe('IAM grants against the IAM data', () => {
       'infra/cross-account-role.yaml TargetRole',
       'serverless.yml DeployWorkflowRole',
       'serverless.yml IngressRole',
+      'serverless.yml NotifierRole',
       'serverless.yml RunWorkflowRole',
       'serverless.yml WorkerFailuresRole',
       'serverless.yml WorkerRole',

@@ -218,8 +218,8 @@ describe('the target-account role', () => {
   const stack = local();
   const target = targetRoleFor(stack, TARGET_ACCOUNT);
 
-  it("trusts the stack's worker, run-workflow and deploy-workflow roles", () => {
-    const botRoles = ['worker', 'runWorkflow', 'deployWorkflow'].map((key) => stack.functions[key]!.roleArn);
+  it("trusts the stack's worker, run-workflow, deploy-workflow and notifier roles", () => {
+    const botRoles = ['worker', 'runWorkflow', 'deployWorkflow', 'notifier'].map((key) => stack.functions[key]!.roleArn);
     expect(target).toMatchObject({
       roleName: 'ecs-chatops-target',
       roleArn: `arn:aws:iam::${TARGET_ACCOUNT}:role/ecs-chatops-target`,
@@ -244,11 +244,12 @@ describe('the target-account role', () => {
       workerRoleName: 'w',
       runWorkflowRoleName: 'r',
       deployWorkflowRoleName: 'd',
+      notifierRoleName: 'n',
       passRolePattern: 'ecs/*',
       roleName: 'ecs-chatops-target-prod',
     });
     expect(named.roleArn).toBe(`arn:aws:iam::${TARGET_ACCOUNT}:role/ecs-chatops-target-prod`);
-    expect(statements(named.trustPolicy)[0]!.Principal).toEqual({ AWS: ['w', 'r', 'd'].map((name) => `arn:aws:iam::${ACCOUNT}:role/${name}`) });
+    expect(statements(named.trustPolicy)[0]!.Principal).toEqual({ AWS: ['w', 'r', 'd', 'n'].map((name) => `arn:aws:iam::${ACCOUNT}:role/${name}`) });
     expect(statements(named.inline['ecs-chatops-status']!).find((s) => s.Sid === 'DeployPassTaskRoles')?.Resource).toBe(
       `arn:aws:iam::${TARGET_ACCOUNT}:role/ecs/*`,
     );
@@ -264,6 +265,7 @@ describe('what the resolver does not know, it refuses', () => {
     workerRoleName: 'w',
     runWorkflowRoleName: 'r',
     deployWorkflowRoleName: 'd',
+    notifierRoleName: 'n',
   };
 
   it('an unknown variable source, with its text and where it stands', () => {

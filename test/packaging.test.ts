@@ -290,9 +290,11 @@ describe('serverless.yml and infra/: IAM', () => {
     });
   });
 
-  it('reads exactly the two Slack parameters, decrypting only through SSM', () => {
-    const params = [sls.params.default.slackSigningSecretParam, sls.params.default.slackBotTokenParam];
+  it('reads exactly the two Slack parameters, decrypting only through SSM; the notifier only the bot token', () => {
     for (const fn of Object.keys(functions)) {
+      // The notifier posts but never verifies a request: it may not read the signing secret.
+      const params =
+        fn === 'notifier' ? [sls.params.default.slackBotTokenParam] : [sls.params.default.slackSigningSecretParam, sls.params.default.slackBotTokenParam];
       const statements = rolePolicyStatements(roleOf(fn));
       // Actions that return parameter values; ssm:DescribeParameters (verify) returns metadata only.
       const ssm = statements.filter((s) => actions(s).some((a) => /^ssm:GetParameter/.test(a)));
@@ -357,6 +359,7 @@ describe('serverless.yml and infra/: IAM', () => {
       [
         'logs:CreateLogStream',
         'logs:PutLogEvents',
+        'logs:GetLogEvents',
         'lambda:CheckpointDurableExecution',
         'lambda:GetDurableExecutionState',
         'lambda:SendDurableExecutionCallbackSuccess',
@@ -456,9 +459,9 @@ describe('serverless.yml and infra/: IAM', () => {
     const ecsActions = (statements: Statement[]) => [...new Set(statements.flatMap(actions).filter((a) => a.startsWith('ecs:')))].sort();
     const role = targetTemplate.Resources.TargetRole;
     const targetStatements = rolePolicyStatements(role);
-    // The union over the functions that may assume target roles (worker, run and deploy workflows).
+    // The union over the functions that may assume target roles (worker, run and deploy workflows, notifier).
     const assuming = Object.keys(functions).filter((fn) => allActions(fn).includes('sts:AssumeRole'));
-    expect(assuming.sort()).toEqual(['deployWorkflow', 'runWorkflow', 'worker']);
+    expect(assuming.sort()).toEqual(['deployWorkflow', 'notifier', 'runWorkflow', 'worker']);
     expect(ecsActions(targetStatements)).toEqual(ecsActions(assuming.flatMap((fn) => rolePolicyStatements(roleOf(fn)))));
     expect(ecsActions(targetStatements)).toEqual(
       expect.arrayContaining(['ecs:DescribeServices', 'ecs:DescribeTaskDefinition', 'ecs:ListTasks', 'ecs:DescribeTasks', ...DEPLOY_ECS_ACTIONS]),
@@ -477,13 +480,14 @@ describe('serverless.yml and infra/: IAM', () => {
     expect(trust.flatMap(actions).sort()).toEqual(['sts:AssumeRole', 'sts:SetSourceIdentity', 'sts:TagSession']);
     const tag = trust.find((s) => actions(s).includes('sts:TagSession'))!;
     expect(tag.Condition?.Null?.['aws:RequestTag/slack-user']).toBe('false');
-    // The worker, the run workflow (long `/ecs run` scripts) and the deploy workflow act in target
-    // accounts; nothing else.
+    // The worker, the run workflow (long `/ecs run` scripts), the deploy workflow and the notifier
+    // (its diagnosis) act in target accounts; nothing else.
     for (const s of trust) {
       expect((s as any).Principal.AWS).toEqual([
         { 'Fn::Sub': 'arn:${AWS::Partition}:iam::${BotAccountId}:role/${WorkerRoleName}' },
         { 'Fn::Sub': 'arn:${AWS::Partition}:iam::${BotAccountId}:role/${RunWorkflowRoleName}' },
         { 'Fn::Sub': 'arn:${AWS::Partition}:iam::${BotAccountId}:role/${DeployWorkflowRoleName}' },
+        { 'Fn::Sub': 'arn:${AWS::Partition}:iam::${BotAccountId}:role/${NotifierRoleName}' },
       ]);
     }
     // The parameters name the roles serverless.yml creates.
@@ -491,6 +495,7 @@ describe('serverless.yml and infra/: IAM', () => {
       ['WorkerRoleName', 'WorkerRole'],
       ['RunWorkflowRoleName', 'RunWorkflowRole'],
       ['DeployWorkflowRoleName', 'DeployWorkflowRole'],
+      ['NotifierRoleName', 'NotifierRole'],
     ]) {
       const suffix = resources[logicalId!].Properties.RoleName.split('${self:provider.region}-')[1];
       expect(targetTemplate.Parameters[param!].Description.replace(/\s+/g, ' '), param).toContain(`ecs-chatops-<stage>-<region>-${suffix}`);

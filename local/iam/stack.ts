@@ -122,11 +122,12 @@ export interface TargetRoleOptions {
   /** The target account, where the role lives. */
   accountId: string;
   region: string;
-  /** The bot's account and its three roles that may assume the target role. */
+  /** The bot's account and its four roles that may assume the target role. */
   botAccountId: string;
   workerRoleName: string;
   runWorkflowRoleName: string;
   deployWorkflowRoleName: string;
+  notifierRoleName: string;
   /** The template's PassRolePattern (default `*`). */
   passRolePattern?: string;
   /** The template's RoleName (default ecs-chatops-target). */
@@ -148,6 +149,7 @@ export function readTargetRole(options: TargetRoleOptions, path = 'infra/cross-a
     WorkerRoleName: options.workerRoleName,
     RunWorkflowRoleName: options.runWorkflowRoleName,
     DeployWorkflowRoleName: options.deployWorkflowRoleName,
+    NotifierRoleName: options.notifierRoleName,
     PassRolePattern: options.passRolePattern,
     RoleName: options.roleName,
   };
@@ -179,5 +181,6 @@ export function targetRoleFor(stack: StackModel, accountId: string): TargetRoleM
     workerRoleName: roleName('worker'),
     runWorkflowRoleName: roleName('runWorkflow'),
     deployWorkflowRoleName: roleName('deployWorkflow'),
+    notifierRoleName: roleName('notifier'),
   });
 }

@@ -1,6 +1,7 @@
 // zod/mini: the same validation as zod with a tree-shakable API, a small part of the bundle size.
 import * as z from 'zod/mini';
 import en from 'zod/v4/locales/en.js';
+import { NOTICE_KINDS, SEVERITIES } from './notify-levels';
 import { ownOnly } from './records';
 
 z.config(en());
@@ -44,10 +45,7 @@ const deploySchema = z.strictObject({
   timeoutSeconds: z._default(z.number().check(z.int(), z.minimum(60), z.maximum(6 * 3600)), DEPLOY_DEFAULTS.timeoutSeconds),
 });
 
-/** How loud an event is: what a channel receives is at or above its `minSeverity`. */
-export const SEVERITIES = ['info', 'warning', 'critical'] as const;
-/** What the notifier can tell (src/notify/events.ts): ECS deployments, abnormal task stops, service actions, CloudWatch alarms. */
-export const NOTICE_KINDS = ['deployments', 'tasks', 'service', 'alarms'] as const;
+export { NOTICE_KINDS, SEVERITIES };
 
 const channelId = pattern(/^[CG][A-Z0-9]{2,}$/, 'must be a Slack channel id such as C0123ABCD (channel details → About)');
 const clockTime = pattern(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be a time of day such as 22:00');

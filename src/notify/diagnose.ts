@@ -4,8 +4,9 @@
  * flight and, when the bot started it, its deploy thread. Each lookup is independent: one that
  * fails is named in the diagnosis ("could not read …"), never the end of it. Nothing of the task
  * definition's environment or secrets is read out, only the container names and images.
+ * The notifier imports this module on the first stop it diagnoses, not at cold start.
  */
-import type { ContainerDefinition, Deployment } from '@aws-sdk/client-ecs';
+import { type ContainerDefinition, type Deployment, DescribeServicesCommand, DescribeTaskDefinitionCommand } from '@aws-sdk/client-ecs';
 import type { AwsSession } from '../aws/session';
 import { lastLogLines, logsLocation, type LogLine, type LogsLocation } from '../ecs/container-logs';
 import type { StoppedContainer, TaskStopNotice } from './events';
@@ -35,7 +36,6 @@ const describeError = (error: unknown) => (error as Error).name || 'an error';
 
 export async function diagnoseStop(deps: DiagnoseDeps, notice: TaskStopNotice): Promise<StopDiagnosis> {
   const gaps: string[] = [];
-  const { DescribeTaskDefinitionCommand, DescribeServicesCommand } = await import('@aws-sdk/client-ecs');
   const ecs = deps.session.ecs();
   const [definition, deployments] = await Promise.all([
     notice.taskDefinitionArn

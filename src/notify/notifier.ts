@@ -12,7 +12,6 @@ import { escapeText } from '../slack/format';
 import { alarmMessageKey, deployLockKey, notifiedEventKey, notifiedStopKey } from '../platform/state-keys';
 import type { StateStore } from '../platform/state';
 import type { DeployLock } from '../deploy/types';
-import { diagnoseStop } from './diagnose';
 import { readEvent, stopSignature, type DeploymentNotice, type Notice, type ServiceActionNotice, type TaskStopNotice } from './events';
 import type { EventLedger } from './ledger';
 import type { Incident, IncidentChange, IncidentStore } from './incidents';
@@ -52,8 +51,8 @@ export interface NotifierDeps {
   incidents: IncidentStore;
   mutes: MuteLookup;
   slack(): Promise<NotifySlack>;
-  /** AWS access to a target, as the notifier (`ecs-chatops@notifier` in another account). */
-  session(target: Target): AwsSession;
+  /** AWS access to a target, as the notifier (`ecs-chatops@notifier` in another account); loaded on first use. */
+  session(target: Target): Promise<AwsSession>;
   buttons: ButtonsBlock;
   logger: Logger;
   /** Counts what happened to an event (the notifier's metrics). */
@@ -132,8 +131,9 @@ export function createNotifier(deps: NotifierDeps) {
     let incident = await record(h, { kind: 'stop', signature }, ledgerKey, resume);
     incident = await ensurePosted(incident, h, notice.where);
     await explainOnce(incident, h, signature, async () => {
-      const session = deps.session(target);
+      const session = await deps.session(target);
       try {
+        const { diagnoseStop } = await import('./diagnose');
         const [diagnosis, deploy] = await Promise.all([diagnoseStop({ session }, notice), botDeploy(target, h.slack)]);
         return stopDiagnosisMessage(notice, diagnosis, { buttons: deps.buttons, target: h.route.target, ...(deploy ? { botDeploy: deploy } : {}) });
       } finally {

@@ -1,6 +1,5 @@
 /** The notifier's collaborators as deployed: built once per cold start, nothing loaded before the first event. */
 import { getConfig } from '../config/load';
-import { AwsSession } from '../aws/session';
 import { log } from '../platform/logger';
 import { getSlackBotToken } from '../platform/secrets';
 import { dynamoState } from '../platform/state';
@@ -38,7 +37,8 @@ export function productionNotifierDeps(remainingMs: () => number): NotifierDeps 
         slack = undefined;
         throw error;
       }),
-    session: (target) => new AwsSession(target, { teamId: 'events', userId: 'notifier' }),
+    // The SDK's ECS client and credentials are loaded on the first diagnosis, not at cold start.
+    session: async (target) => new (await import('../aws/session')).AwsSession(target, { teamId: 'events', userId: 'notifier' }),
     buttons: notificationButtons,
     logger: log,
     count: countOutcome,

@@ -4,7 +4,7 @@
  * an event of a service no target declares, or with no channel configured, is dropped and counted.
  */
 import type { Config, NoticeKind, QuietHours, Severity, Target } from '../config/schema';
-import { SEVERITIES } from '../config/schema';
+import { SEVERITIES } from '../config/notify-levels';
 import { kindOf, severityOf, type Notice, type ServiceRef } from './events';
 
 export interface Route {
