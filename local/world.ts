@@ -379,6 +379,8 @@ export async function startWorld(
     ...deployedEnvironment(stack),
     // Locally a detached run is followed every 2 s of real time, so it reads like a live run.
     RUN_WORKFLOW_POLL_SECONDS: '2',
+    // An incident's message is edited every 2 s rather than every minute, so it moves as you watch.
+    NOTIFY_EDIT_INTERVAL_SECONDS: '2',
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
   };
   Object.assign(process.env, env);

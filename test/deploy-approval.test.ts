@@ -7,7 +7,7 @@ import { approveByReaction, baseEmoji } from '../src/approval/approve';
 import type { ReactionContext } from '../src/worker/context';
 import { dynamoApprovalRequests } from '../src/approval/requests';
 import { trackedKey as requestKey } from '../src/platform/state-keys';
-import { type ApprovalRequest } from '../src/approval/types';
+import type { ApprovalRequest } from '../src/approval/types';
 import type { Config } from '../src/config/schema';
 import { createLogger } from '../src/platform/logger';
 
@@ -30,7 +30,7 @@ const allowlist = memoryAllowlist([
   { teamId: 'T0OTHER', userId: 'U0GRACE', grants: [{ role: 'admin', services: ['*'] }] },
 ]);
 
-let now = Date.parse('2026-11-24T12:00:00Z');
+const now = Date.parse('2026-11-24T12:00:00Z');
 let counter = 0;
 const sent: Array<{ callbackId: string; status: string }> = [];
 const slackCalls: Array<{ method: string; args: Record<string, unknown> }> = [];

@@ -13,7 +13,7 @@ const dir = mkdtempSync(join(tmpdir(), 'e2e-run-cancel-'));
 const sharedConfig = process.env.ECS_CHATOPS_CONFIG;
 beforeAll(async () => {
   const yaml = readFileSync('ecs-chatops.config.yaml', 'utf8');
-  const inline = yaml.replace(/(\n  slow\.sh:\n(?: {4}.*\n)*? {4}timeoutSeconds: )2400/, '$1300');
+  const inline = yaml.replace(/(\n {2}slow\.sh:\n(?: {4}.*\n)*? {4}timeoutSeconds: )2400/, '$1300');
   expect(inline).not.toBe(yaml);
   writeFileSync(join(dir, 'config.yaml'), inline);
   process.env.ECS_CHATOPS_CONFIG = join(dir, 'config.yaml');

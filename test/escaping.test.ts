@@ -36,7 +36,7 @@ import { observeRollout, readStoppedTasks, startProgress } from '../src/deploy/w
 import { withImage } from '../src/ecs/taskdef';
 import { checkArguments } from '../src/exec/command';
 import { OutputCleaner } from '../src/exec/output';
-import { UserFacingError } from '../src/platform/errors';
+import type { UserFacingError } from '../src/platform/errors';
 import { createSlackClient } from '../src/slack/client';
 import { breakFences, code, typedCode, escapeText } from '../src/slack/format';
 import { ThreadOutput } from '../src/slack/thread-output';

@@ -31,7 +31,7 @@ describe('a run’s living message', () => {
     const view = runningView(state(tail, { partial: '[#####     ] 5/10' }));
     expect(view.text).toContain('&lt;!channel&gt; &amp; *bold*');
     expect(view.text).not.toContain('``` fence');
-    expect(view.text).toMatch(/\[#####     \] 5\/10\n```$/);
+    expect(view.text).toMatch(/\[##### {5}\] 5\/10\n```$/);
     expect(view.text).toMatch(/^▶️ Running `backup.sh nightly` \(run `abc123`\) in `app` of task `0123456789ab` · 12 s · 2\.0 KiB of output\n/);
     expect(JSON.stringify(view.blocks)).toContain('"action_id":"ecs:cancel"');
   });

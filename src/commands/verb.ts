@@ -187,4 +187,4 @@ function unknownName(kind: 'service' | 'script', input: string, visible: readonl
 export const onTarget = ({ target }: { target: string }): RequestScope => ({ target });
 
 /** An image reference or a bare tag, as people type them: no spaces, no shell characters. */
-export const IMAGE_OR_TAG = /^[\w][\w.\/:@-]{0,254}$/;
+export const IMAGE_OR_TAG = /^[\w][\w./:@-]{0,254}$/;

@@ -16,6 +16,7 @@ export type EnvName =
   | 'WORKER_FUNCTION_NAME'
   | 'RUN_WORKFLOW_FUNCTION_NAME'
   | 'RUN_WORKFLOW_POLL_SECONDS'
+  | 'NOTIFY_EDIT_INTERVAL_SECONDS'
   | 'DEPLOY_WORKFLOW_FUNCTION_NAME'
   | 'LOG_LEVEL'
   | 'ECS_CHATOPS_CONFIG'
@@ -46,4 +47,11 @@ export const configPath = (): string => optionalEnv('ECS_CHATOPS_CONFIG') ?? 'ec
 export function runWorkflowPollSeconds(): number | undefined {
   const seconds = Number(optionalEnv('RUN_WORKFLOW_POLL_SECONDS'));
   return Number.isFinite(seconds) ? seconds : undefined;
+}
+
+/** Seconds between edits of an incident's message, when set to a number (the local world shortens it). */
+export function notifyEditIntervalSeconds(): number | undefined {
+  const raw = optionalEnv('NOTIFY_EDIT_INTERVAL_SECONDS');
+  const seconds = Number(raw);
+  return raw !== undefined && Number.isFinite(seconds) && seconds >= 0 ? seconds : undefined;
 }

@@ -21,8 +21,12 @@ export interface Incident {
   channel: string;
   /** The incident's message, once posted. */
   ts?: string;
+  /** When it was opened and last changed, by the notifier's clock (the window, staleness). */
   openedAt: number;
   lastAt: number;
+  /** The first and latest events' own times (EventBridge `time`): what the message shows. */
+  firstEventAt: number;
+  lastEventAt: number;
   /** Tasks stopped for a reason worth telling. */
   stops: number;
   /** How they stopped (`exit 137 (OOM) in app`) → how many times. */
@@ -50,12 +54,21 @@ export interface IncidentStore {
    * Adds a change to the open incident, or opens a new one with it; `opened` tells the caller it
    * must post the incident's message.
    */
-  record(target: string, channel: string, change: IncidentChange, now: number, windowMs: number): Promise<{ incident: Incident; opened: boolean }>;
+  record(
+    target: string,
+    channel: string,
+    change: IncidentChange,
+    now: number,
+    windowMs: number,
+    eventAt?: number,
+  ): Promise<{ incident: Incident; opened: boolean }>;
   /**
    * True for the one caller that must post the incident's message now: it has none yet and nobody
    * is posting it (or whoever was has been at it for 30 s: it failed, and its retry is this).
    */
   claimPost(target: string, incidentId: string, now: number): Promise<boolean>;
+  /** Gives the post back after a failed attempt, so the event's retry may post it at once. */
+  releasePost(target: string, incidentId: string): Promise<void>;
   /** Records the posted message; the incident as it is now. */
   attach(target: string, incidentId: string, ts: string): Promise<Incident | undefined>;
   /** True for the one caller that may explain `key` in the thread (a new way of failing, up to MAX_DIAGNOSES). */
@@ -86,10 +99,10 @@ async function conditional(input: Parameters<typeof ddb.update>[0]): Promise<Inc
 }
 
 /** `{ set, names, values }` of one change, applied to an incident that exists. */
-function changeExpression(change: IncidentChange, now: number) {
+function changeExpression(change: IncidentChange, now: number, eventAt: number) {
   const names: Record<string, string> = {};
-  const values: Record<string, unknown> = { ':now': now, ':zero': 0, ':one': 1, ':expires': epochSeconds(now) + KEEP_SECONDS };
-  const sets = ['lastAt = :now', 'expiresAt = :expires'];
+  const values: Record<string, unknown> = { ':now': now, ':at': eventAt, ':zero': 0, ':one': 1, ':expires': epochSeconds(now) + KEEP_SECONDS };
+  const sets = ['lastAt = :now', 'lastEventAt = :at', 'expiresAt = :expires'];
   if (change.kind === 'stop') {
     names['#sig'] = change.signature;
     sets.push('stops = if_not_exists(stops, :zero) + :one', 'signatures.#sig = if_not_exists(signatures.#sig, :zero) + :one');
@@ -110,8 +123,8 @@ export const dynamoIncidents: IncidentStore = {
     return isOpen(incident, now, windowMs) ? incident : undefined;
   },
 
-  async record(target, channel, change, now, windowMs) {
-    const expression = changeExpression(change, now);
+  async record(target, channel, change, now, windowMs, eventAt = now) {
+    const expression = changeExpression(change, now, eventAt);
     for (let attempt = 0; attempt < 5; attempt++) {
       // The open incident takes the change…
       const updated = await conditional({
@@ -131,6 +144,8 @@ export const dynamoIncidents: IncidentStore = {
         channel,
         openedAt: now,
         lastAt: now,
+        firstEventAt: eventAt,
+        lastEventAt: eventAt,
         stops: change.kind === 'stop' ? 1 : 0,
         signatures: change.kind === 'stop' ? { [change.signature]: 1 } : {},
         actions: change.kind === 'action' ? { [change.key]: 1 } : {},
@@ -166,6 +181,16 @@ export const dynamoIncidents: IncidentStore = {
       ExpressionAttributeValues: { ':now': now, ':id': incidentId, ':stale': now - 30_000 },
     });
     return !!claimed;
+  },
+
+  async releasePost(target, incidentId) {
+    await conditional({
+      TableName: tableName('state'),
+      Key: { pk: incidentKey(target) },
+      UpdateExpression: 'REMOVE postingAt',
+      ConditionExpression: 'incidentId = :id AND attribute_not_exists(ts)',
+      ExpressionAttributeValues: { ':id': incidentId },
+    });
   },
 
   attach: (target, incidentId, ts) =>

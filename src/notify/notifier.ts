@@ -29,8 +29,8 @@ import {
 } from './render';
 import { decide, type Route } from './routing';
 
-/** The incident's message is edited at most this often; its thread and its close are not held back. */
-export const RENDER_INTERVAL_MS = 60_000;
+/** The incident's message is edited at most this often (by default); its thread and its close are not held back. */
+export const EDIT_INTERVAL_MS = 60_000;
 /** Alarm messages are remembered this long while the alarm stays in ALARM. */
 const ALARM_KEEP_SECONDS = 14 * 86_400;
 
@@ -58,6 +58,8 @@ export interface NotifierDeps {
   /** Counts what happened to an event (the notifier's metrics). */
   count(outcome: string): void;
   now(): number;
+  /** Edits of an incident's message at most this often (EDIT_INTERVAL_MS unless the deployment says otherwise). */
+  editIntervalMs?: number;
 }
 
 export type NotifyOutcome =
@@ -75,6 +77,8 @@ interface Handling {
 }
 
 const windowMs = (route: Route) => route.incidentWindowMinutes * 60_000;
+
+const alarmKeyOf = (notice: Extract<Notice, { kind: 'alarm' }>) => alarmMessageKey(notice.alarmArn ?? `${notice.account}:${notice.region}:${notice.alarmName}`);
 
 export function createNotifier(deps: NotifierDeps) {
   const { logger } = deps;
@@ -99,12 +103,18 @@ export function createNotifier(deps: NotifierDeps) {
 
   async function ensurePosted(incident: Incident, h: Handling, where: TaskStopNotice['where']): Promise<Incident> {
     if (incident.ts || !(await deps.incidents.claimPost(incident.target, incident.incidentId, deps.now()))) return incident;
-    const ts = await h.slack.post(incident.channel, incidentMessage(incident, where, deps.buttons));
+    let ts: string;
+    try {
+      ts = await h.slack.post(incident.channel, incidentMessage(incident, where, deps.buttons));
+    } catch (error) {
+      await deps.incidents.releasePost(incident.target, incident.incidentId).catch(() => undefined);
+      throw error;
+    }
     return (await deps.incidents.attach(incident.target, incident.incidentId, ts)) ?? { ...incident, ts };
   }
 
   async function render(incident: Incident, h: Handling, where: TaskStopNotice['where'], force = false): Promise<void> {
-    const current = await deps.incidents.claimRender(incident.target, incident.incidentId, deps.now(), RENDER_INTERVAL_MS, force);
+    const current = await deps.incidents.claimRender(incident.target, incident.incidentId, deps.now(), deps.editIntervalMs ?? EDIT_INTERVAL_MS, force);
     if (current?.ts) await h.slack.update(current.channel, current.ts, incidentMessage(current, where, deps.buttons));
   }
 
@@ -120,7 +130,7 @@ export function createNotifier(deps: NotifierDeps) {
       const open = await deps.incidents.open(h.route.target, deps.now(), windowMs(h.route));
       if (open) return open;
     }
-    const { incident } = await deps.incidents.record(h.route.target, h.route.channel, change, deps.now(), windowMs(h.route));
+    const { incident } = await deps.incidents.record(h.route.target, h.route.channel, change, deps.now(), windowMs(h.route), h.at);
     await deps.ledger.mark(ledgerKey, 'recorded');
     return incident;
   }
@@ -190,7 +200,7 @@ export function createNotifier(deps: NotifierDeps) {
   }
 
   async function alarmChanged(notice: Extract<Notice, { kind: 'alarm' }>, h: Handling): Promise<NotifyOutcome> {
-    const key = alarmMessageKey(notice.alarmArn ?? `${notice.account}:${notice.region}:${notice.alarmName}`);
+    const key = alarmKeyOf(notice);
     const posted = await deps.state.get<{ channel: string; ts: string }>(key);
     if (notice.state === 'ALARM') {
       if (posted) {
@@ -244,7 +254,11 @@ export function createNotifier(deps: NotifierDeps) {
     const probe = decide(config, notice, { botAccount, now });
     const target = probe.tell ? probe.route.target : probe.target;
     const routeWindow = target && probe.tell ? windowMs(probe.route) : (config.notifications?.incidentWindowMinutes ?? 15) * 60_000;
-    const ongoing = target && notice.kind !== 'alarm' && notice.kind !== 'unknown' ? !!(await deps.incidents.open(target, now, routeWindow)) : false;
+    const ongoing = !target
+      ? false
+      : notice.kind === 'alarm'
+        ? !!(await deps.state.get(alarmKeyOf(notice)))
+        : notice.kind !== 'unknown' && !!(await deps.incidents.open(target, now, routeWindow));
     const verdict = ongoing ? decide(config, notice, { botAccount, now, ongoing }) : probe;
     if (notice.kind === 'unknown')
       logger.warn('an event the notifier does not know', { id: notice.id, source: notice.source, detailType: notice.detailType, why: notice.why });

@@ -1,4 +1,5 @@
 /** The notifier's collaborators as deployed: built once per cold start, nothing loaded before the first event. */
+import { notifyEditIntervalSeconds } from '../config/env';
 import { getConfig } from '../config/load';
 import { log } from '../platform/logger';
 import { getSlackBotToken } from '../platform/secrets';
@@ -24,7 +25,9 @@ function countOutcome(outcome: string): void {
 
 export function productionNotifierDeps(remainingMs: () => number): NotifierDeps {
   let slack: Promise<NotifySlack> | undefined;
+  const editSeconds = notifyEditIntervalSeconds();
   return {
+    ...(editSeconds !== undefined ? { editIntervalMs: editSeconds * 1000 } : {}),
     config: getConfig,
     state: dynamoState,
     ledger: dynamoLedger,

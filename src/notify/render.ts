@@ -42,7 +42,8 @@ function counts(record: Record<string, number>): string {
 /** The incident's one message: edited as it grows, closed when the service is steady again. */
 export function incidentMessage(incident: Incident, where: ServiceRef, buttons: ButtonsBlock): SlackMessage {
   const closed = incident.closedAt !== undefined;
-  const span = formatDuration(Math.max(0, (incident.closedAt ?? incident.lastAt) - incident.openedAt)).replace(/ \d+ s$/, '');
+  // The stops' own times: "6 tasks stopped in 4 min" is how long ECS kept failing, not how long we took.
+  const span = formatDuration(Math.max(0, incident.lastEventAt - incident.firstEventAt)).replace(/ \d+ s$/, '');
   const icon = closed ? '✅' : incident.deployment?.state === 'failed' || incident.stops >= 3 ? '🔥' : '⚠️';
   const head = [`${icon} *${escapeText(incident.target)}*`];
   if (incident.stops) head.push(`${quantity(incident.stops, 'task')} stopped in ${span}`);
@@ -57,7 +58,7 @@ export function incidentMessage(incident: Incident, where: ServiceRef, buttons: 
   lines.push(
     closed
       ? `${escapeText(incident.resolution ?? 'Resolved')} · ${links}`
-      : `Last event ${new Date(incident.lastAt).toISOString().slice(11, 16)} UTC · details in the thread · ${links}`,
+      : `Last event ${new Date(incident.lastEventAt).toISOString().slice(11, 16)} UTC · details in the thread · ${links}`,
   );
   const text = fit(lines.join('\n'));
   return { text, blocks: closed ? [section(text)] : [section(text), buttons(incident.target)] };

@@ -57,7 +57,7 @@ export const byId = (results: CheckResult[]) => Object.fromEntries(results.map((
 
 /** Sets properties for the current test only (emulator state a test bends), restored when it ends. */
 export function patch<T extends object>(target: T, changes: Partial<T>): void {
-  const saved = Object.keys(changes).map((k) => [k, Object.prototype.hasOwnProperty.call(target, k), (target as Record<string, unknown>)[k]] as const);
+  const saved = Object.keys(changes).map((k) => [k, Object.hasOwn(target, k), (target as Record<string, unknown>)[k]] as const);
   Object.assign(target, changes);
   onTestFinished(() => {
     for (const [k, had, value] of saved) {
