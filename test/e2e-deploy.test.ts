@@ -185,6 +185,9 @@ describe('/ecs deploy', () => {
       /^• <https:\/\/us-east-1\.console\.aws\.amazon\.com\/ecs\/v2\/clusters\/main\/tasks\/[0-9a-f]{32}\/configuration\?region=us-east-1\|task [0-9a-f]{12}> \(<https:\/\/us-east-1\.console\.aws\.amazon\.com\/cloudwatch\/home\?region=us-east-1#logsV2:log-groups\/log-group\/\$252Fecs\$252Fweb\/log-events\/web\$252Fapp\$252F[0-9a-f]{32}\|app logs>\): Essential container in task exited/m,
     );
     expect(failure.text.match(/^• /gm)).toHaveLength(4);
+    // The why without leaving the thread: the crashed container's last log lines.
+    expect(failure.text).toMatch(/^📄 Last \d+ lines of `app` in task `[0-9a-f]{12}`:\n```[\s\S]+```/m);
+    expect(failure.text).toMatch(/Error|error/);
     expect(failure.text).toMatch(/↩️ .*rolling back to `web:\d+`/i);
     expect(rollback.text).toMatch(/^↩️ Rolling `web` back to `web:\d+`\n✅ completed/);
     // While it ran, it named the failed deployment it replaced.
