@@ -259,7 +259,8 @@ describe('mutes, faults and deploys', () => {
 /** Lets Lambda's two retries happen (1 then 2 minutes later, emulator time) once an attempt has failed. */
 async function retried(failures: () => number): Promise<void> {
   const until = async (n: number) => {
-    for (let i = 0; i < 200 && failures() < n; i++) await new Promise((resolve) => setTimeout(resolve, 25));
+    for (let i = 0; i < 400 && failures() < n; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    if (failures() < n) throw new Error(`attempt ${n} never came (${failures()} so far)`);
   };
   await until(1);
   world.aws.clock.advance(60 * S);

@@ -31,6 +31,11 @@ import { decide, type Route } from './routing';
 
 /** The incident's message is edited at most this often (by default); its thread and its close are not held back. */
 export const EDIT_INTERVAL_MS = 60_000;
+/** The first message of an incident waits this long for the rest of a burst. */
+const GATHER_MS = 1500;
+/** An edit due within this long is waited for rather than left to the next event. */
+const TRAILING_WAIT_MS = 3000;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** Alarm messages are remembered this long while the alarm stays in ALARM. */
 const ALARM_KEEP_SECONDS = 14 * 86_400;
 
@@ -60,6 +65,8 @@ export interface NotifierDeps {
   now(): number;
   /** Edits of an incident's message at most this often (EDIT_INTERVAL_MS unless the deployment says otherwise). */
   editIntervalMs?: number;
+  /** How long an incident's first message waits for the rest of a burst (GATHER_MS by default). */
+  gatherMs?: number;
 }
 
 export type NotifyOutcome =
@@ -94,7 +101,7 @@ export function createNotifier(deps: NotifierDeps) {
   /** The incident's message ts, waiting briefly for the invocation that is posting it. */
   async function threadOf(incident: Incident, h: Handling): Promise<string | undefined> {
     for (let i = 0; i < 10 && !incident.ts; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      await sleep(300);
       const now = await deps.incidents.open(incident.target, deps.now(), windowMs(h.route));
       if (now?.incidentId === incident.incidentId && now.ts) return now.ts;
     }
@@ -103,9 +110,14 @@ export function createNotifier(deps: NotifierDeps) {
 
   async function ensurePosted(incident: Incident, h: Handling, where: TaskStopNotice['where']): Promise<Incident> {
     if (incident.ts || !(await deps.incidents.claimPost(incident.target, incident.incidentId, deps.now()))) return incident;
+    // Tasks of a bad deploy crash together: a moment's wait lets the burst be counted in the first
+    // message ("10 tasks stopped") rather than trickle in through edits.
+    await sleep(deps.gatherMs ?? GATHER_MS);
+    const gathered = (await deps.incidents.open(incident.target, deps.now(), windowMs(h.route))) ?? incident;
+    const current = gathered.incidentId === incident.incidentId ? gathered : incident;
     let ts: string;
     try {
-      ts = await h.slack.post(incident.channel, incidentMessage(incident, where, deps.buttons));
+      ts = await h.slack.post(incident.channel, incidentMessage(current, where, deps.buttons));
     } catch (error) {
       await deps.incidents.releasePost(incident.target, incident.incidentId).catch(() => undefined);
       throw error;
@@ -114,7 +126,15 @@ export function createNotifier(deps: NotifierDeps) {
   }
 
   async function render(incident: Incident, h: Handling, where: TaskStopNotice['where'], force = false): Promise<void> {
-    const current = await deps.incidents.claimRender(incident.target, incident.incidentId, deps.now(), deps.editIntervalMs ?? EDIT_INTERVAL_MS, force);
+    const interval = deps.editIntervalMs ?? EDIT_INTERVAL_MS;
+    let current = await deps.incidents.claimRender(incident.target, incident.incidentId, deps.now(), interval, force);
+    // Too soon, but due within moments: wait for it, so the last of a burst is not left unshown
+    // until the next event (an edit at most `interval` stale otherwise; the close is exact).
+    const dueIn = incident.renderedAt + interval - deps.now();
+    if (!current && dueIn > 0 && dueIn <= TRAILING_WAIT_MS) {
+      await sleep(dueIn + 50);
+      current = await deps.incidents.claimRender(incident.target, incident.incidentId, deps.now(), interval);
+    }
     if (current?.ts) await h.slack.update(current.channel, current.ts, incidentMessage(current, where, deps.buttons));
   }
 
