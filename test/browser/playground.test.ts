@@ -337,4 +337,33 @@ describe('playground in Chromium', () => {
     expect(await thread.getByRole('button', { name: 'Cancel' }).count()).toBe(0);
     expect(await thread.getByTestId('message').count()).toBe(3); // parent, the living message, the end
   }, 90_000);
+
+  // After the deploys: web has an older revision to roll back to.
+  it('a crash loop becomes one incident message with counters, the diagnosis with log lines in its thread, and a Rollback button that asks for approval', async () => {
+    let requestTs: string | undefined;
+    await simulating('crash-loop', async () => {
+      const incident = page.getByTestId('message').filter({ hasText: 'tasks stopped' }).filter({ hasText: 'web' }).last();
+      // Both of web's tasks are OOM-killed together: one message counts them both.
+      await expect.poll(() => incident.locator('.text').textContent(), { timeout: 30_000 }).toMatch(/web: 2 tasks stopped in .*exit 137 \(OOM\) in app ×2/s);
+      expect(await page.getByTestId('message').filter({ hasText: 'tasks stopped' }).filter({ hasText: 'web' }).count()).toBe(1);
+      for (const name of ['Status', 'Logs', 'Verify', 'Rollback', '🔕 Mute 1 h']) expect(await incident.getByRole('button', { name }).count()).toBe(1);
+
+      await incident.getByTestId('replies').click();
+      const thread = page.getByTestId('thread-feed');
+      const diagnosis = thread.getByTestId('message').filter({ hasText: 'stopped (EssentialContainerExited)' }).first();
+      await expect.poll(() => diagnosis.locator('.text').textContent(), { timeout: 15_000 }).toMatch(/exit 137, OutOfMemoryError: Container killed due to memory usage/);
+      expect(await diagnosis.locator('.text').textContent()).toMatch(/Last \d+ lines of app .*heapUsedMB/s);
+      expect(await diagnosis.getByRole('link').first().getAttribute('href')).toMatch(/^https:\/\/us-east-1\.console\.aws\.amazon\.com\/ecs\/v2\/clusters\/main\/tasks\//);
+
+      // alice (a deployer) clicks Rollback: the usual request, waiting for someone else's approval.
+      await incident.getByRole('button', { name: 'Rollback' }).click();
+      const request = page.getByTestId('message').filter({ hasText: 'asks to roll web back' }).last();
+      await expect.poll(() => request.locator('.text').textContent(), { timeout: 15_000 }).toContain('React ✅ to approve');
+      requestTs = (await request.getAttribute('data-ts'))!;
+    });
+    // Withdrawn (her own ❌), so nothing waits on it; the crash loop is cleared and web is steady again.
+    if (requestTs) await world.react('U0ALICE', 'C0OPS', requestTs, 'x');
+    const closed = page.getByTestId('message').filter({ hasText: 'tasks stopped' }).filter({ hasText: 'web' }).last();
+    await expect.poll(() => closed.locator('.text').textContent(), { timeout: 60_000 }).toMatch(/^✅ web: \d+ tasks stopped/);
+  }, 120_000);
 });
