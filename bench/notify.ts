@@ -58,7 +58,12 @@ function steady(at: number, service = 'web') {
     time: iso(at),
     region: 'us-east-1',
     resources: [`arn:aws:ecs:us-east-1:${ACCOUNT}:service/main/${service}`],
-    detail: { eventType: 'INFO', eventName: 'SERVICE_STEADY_STATE', clusterArn: `arn:aws:ecs:us-east-1:${ACCOUNT}:cluster/main`, createdAt: new Date(at).toISOString() },
+    detail: {
+      eventType: 'INFO',
+      eventName: 'SERVICE_STEADY_STATE',
+      clusterArn: `arn:aws:ecs:us-east-1:${ACCOUNT}:cluster/main`,
+      createdAt: new Date(at).toISOString(),
+    },
   };
 }
 
@@ -84,7 +89,11 @@ const slackWrites = (world: World, since: number) =>
 
 async function notifierWith(world: World, options: { editIntervalMs: number; now?: () => number }, durations?: number[]): Promise<void> {
   const [{ createNotifier }, { productionNotifierDeps }] = await Promise.all([import('../src/notify/notifier'), import('../src/notify/production')]);
-  const notify = createNotifier({ ...productionNotifierDeps(() => 60_000), editIntervalMs: options.editIntervalMs, ...(options.now ? { now: options.now } : {}) });
+  const notify = createNotifier({
+    ...productionNotifierDeps(() => 60_000),
+    editIntervalMs: options.editIntervalMs,
+    ...(options.now ? { now: options.now } : {}),
+  });
   world.registerNotifier(async (event: unknown) => {
     const started = performance.now();
     await notify(event, { botAccount: ACCOUNT });
@@ -133,7 +142,9 @@ async function coldStart(): Promise<void> {
   measureColdStart(['dist/notifier/index.mjs'], 2);
   const bare = measureColdStart(['-e', '0'], RUNS);
   const notifier = measureColdStart(['dist/notifier/index.mjs'], RUNS);
-  console.log(`# cold start medians of ${RUNS}: node -e 0 ${bare.wallMs.toFixed(1)} ms; notifier ${notifier.wallMs.toFixed(1)} ms / ${notifier.rssMiB.toFixed(1)} MiB`);
+  console.log(
+    `# cold start medians of ${RUNS}: node -e 0 ${bare.wallMs.toFixed(1)} ms; notifier ${notifier.wallMs.toFixed(1)} ms / ${notifier.rssMiB.toFixed(1)} MiB`,
+  );
   report('notifier_cold_start_ratio', notifier.wallMs / bare.wallMs, 'x');
   report('notifier_cold_start_rss_mib', notifier.rssMiB, 'MiB', 1);
 }

@@ -351,9 +351,13 @@ describe('playground in Chromium', () => {
       await incident.getByTestId('replies').click();
       const thread = page.getByTestId('thread-feed');
       const diagnosis = thread.getByTestId('message').filter({ hasText: 'stopped (EssentialContainerExited)' }).first();
-      await expect.poll(() => diagnosis.locator('.text').textContent(), { timeout: 15_000 }).toMatch(/exit 137, OutOfMemoryError: Container killed due to memory usage/);
+      await expect
+        .poll(() => diagnosis.locator('.text').textContent(), { timeout: 15_000 })
+        .toMatch(/exit 137, OutOfMemoryError: Container killed due to memory usage/);
       expect(await diagnosis.locator('.text').textContent()).toMatch(/Last \d+ lines of app .*heapUsedMB/s);
-      expect(await diagnosis.getByRole('link').first().getAttribute('href')).toMatch(/^https:\/\/us-east-1\.console\.aws\.amazon\.com\/ecs\/v2\/clusters\/main\/tasks\//);
+      expect(await diagnosis.getByRole('link').first().getAttribute('href')).toMatch(
+        /^https:\/\/us-east-1\.console\.aws\.amazon\.com\/ecs\/v2\/clusters\/main\/tasks\//,
+      );
 
       // alice (a deployer) clicks Rollback: the usual request, waiting for someone else's approval.
       await incident.getByRole('button', { name: 'Rollback' }).click();
