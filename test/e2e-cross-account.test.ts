@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { putKey } from '../local/aws/services/kms';
 import { localStack } from '../local/iam/enforce';
 import { targetRoleFor } from '../local/iam/stack';
-import { DEPLOY_WORKFLOW_FUNCTION, RUN_WORKFLOW_FUNCTION, startWorld, WORKER_FUNCTION, type World } from '../local/world';
+import { DEPLOY_WORKFLOW_FUNCTION, NOTIFIER_FUNCTION, RUN_WORKFLOW_FUNCTION, startWorld, WORKER_FUNCTION, type World } from '../local/world';
 import type { Config } from '../src/config/schema';
 
 /**
@@ -146,4 +146,41 @@ describe('ECS Exec sessions encrypted with a KMS key (the cluster’s executeCom
     expect(generated.filter((d) => d.roleArn === TARGET_ROLE).map((d) => d.decision)).toContain('allowed');
     expect(generated.filter((d) => d.decision !== 'allowed')).toEqual([]);
   });
+});
+
+describe('the notifier, for a target reached through the target role', () => {
+  it('diagnoses a crash as ecs-chatops@notifier: the task definition, the service and the log stream read as the target role', async () => {
+    const load = await import('../src/config/load');
+    const current = load.getConfig();
+    // web-remote first: it speaks for the service `web` (the first target declaring a service does).
+    const { 'web-remote': remote, ...others } = current.targets;
+    setConfig({ ...current, targets: { 'web-remote': remote!, ...others } });
+    const before = parents().length;
+    const clear = world.aws.state.crashLoop('web', { exitCode: 137, reason: 'OutOfMemoryError: Container killed due to memory usage' });
+    try {
+      for (let t = 0; t < 10; t++) {
+        world.aws.clock.advance(1000);
+        await world.events.idle();
+      }
+    } finally {
+      clear();
+    }
+    const incident = parents()
+      .slice(before)
+      .find((m) => m.text.includes('*web-remote*'))!;
+    expect(incident.text).toContain('exit 137 (OOM) in app');
+    const diagnosis = world.slack.replies(CHANNEL, incident.ts)[0]!;
+    expect(diagnosis.text).toMatch(/📄 Last \d+ lines of `app`/);
+    expect(assumedBy(NOTIFIER_FUNCTION).map((d) => d.decision)).toContain('allowed');
+    expect(world.aws.state.sessions(TARGET_ROLE).map((i) => i.sessionName)).toContain('ecs-chatops@notifier');
+    const asNotifier = asTarget().filter((d) => d.functionName === NOTIFIER_FUNCTION);
+    expect(new Set(asNotifier.map((d) => d.action))).toEqual(new Set(['ecs:DescribeTaskDefinition', 'ecs:DescribeServices', 'logs:GetLogEvents']));
+    expect(asNotifier.filter((d) => d.decision !== 'allowed')).toEqual([]);
+    // Steady again: the incident closes.
+    for (let t = 0; t < 30; t++) {
+      world.aws.clock.advance(60_000);
+      await world.events.idle();
+    }
+    expect(world.slack.message(CHANNEL, incident.ts)!.text).toMatch(/^✅ \*web-remote\*/);
+  }, 90_000);
 });
