@@ -212,7 +212,10 @@ describe('mutes, faults and deploys', () => {
     const before = refused();
     world.slack.faults.fail('chat.postMessage', 'internal_error', 100);
     world.events.emit(placementFailure());
-    await retried(() => refused() - before);
+    await retried(
+      () => refused() - before,
+      () => world.notifyFailureQueue.length > queued,
+    );
     expect(world.notifyFailureQueue.length).toBe(queued + 1);
     const record = JSON.parse(world.notifyFailureQueue.at(-1)!.body) as { requestContext: { condition: string; approximateInvokeCount: number } };
     expect(record.requestContext).toMatchObject({ condition: 'RetriesExhausted', approximateInvokeCount: 3 });
@@ -222,7 +225,10 @@ describe('mutes, faults and deploys', () => {
     const before2 = refused();
     world.slack.faults.fail('chat.postMessage', 'internal_error', 2);
     world.events.emit(placementFailure('RESOURCE:MEMORY'));
-    await retried(() => refused() - before2);
+    await retried(
+      () => refused() - before2,
+      () => incidentsOf('manager', mark.parents).length > 0,
+    );
     const told = incidentsOf('manager', mark.parents);
     expect(told).toHaveLength(1);
     // The first event was counted before Slack failed it (its record is on the queue for the
@@ -256,16 +262,21 @@ describe('mutes, faults and deploys', () => {
   }, 120_000);
 });
 
-/** Lets Lambda's two retries happen (1 then 2 minutes later, emulator time) once an attempt has failed. */
-async function retried(failures: () => number): Promise<void> {
-  const until = async (n: number) => {
-    for (let i = 0; i < 400 && failures() < n; i++) await new Promise((resolve) => setTimeout(resolve, 50));
-    if (failures() < n) throw new Error(`attempt ${n} never came (${failures()} so far)`);
+/**
+ * Lets Lambda's two retries happen (1 then 2 minutes later, emulator time) once an attempt has
+ * failed. A retry is scheduled when its attempt ends, which may be after the failed Slack call was
+ * seen: the clock is moved again until the next attempt comes.
+ */
+async function retried(failures: () => number, settled: () => boolean): Promise<void> {
+  const until = async (done: () => boolean, what: string) => {
+    for (let i = 0; i < 100 && !done(); i++) {
+      world.aws.clock.advance(60 * S);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    if (!done()) throw new Error(`${what} never came (${failures()} failed attempts so far)`);
   };
-  await until(1);
-  world.aws.clock.advance(60 * S);
-  await until(2);
-  world.aws.clock.advance(120 * S);
+  await until(() => failures() >= 1, 'the first attempt');
+  await until(settled, 'the end of the retries');
   await world.events.idle();
 }
 

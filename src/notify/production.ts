@@ -1,5 +1,5 @@
 /** The notifier's collaborators as deployed: built once per cold start, nothing loaded before the first event. */
-import { notifyEditIntervalSeconds } from '../config/env';
+import { logLevel, notifyEditIntervalSeconds } from '../config/env';
 import { getConfig } from '../config/load';
 import { log } from '../platform/logger';
 import { getSlackBotToken } from '../platform/secrets';
@@ -20,7 +20,7 @@ function countOutcome(outcome: string): void {
     outcome,
     NotifierEvents: 1,
   };
-  if (process.env.LOG_LEVEL !== 'silent') process.stdout.write(`${JSON.stringify(line)}\n`);
+  if (logLevel() !== 'silent') process.stdout.write(`${JSON.stringify(line)}\n`);
 }
 
 export function productionNotifierDeps(remainingMs: () => number): NotifierDeps {
