@@ -189,6 +189,22 @@ describe('alarms a target names', () => {
       cloudwatch.destroy();
     }
   });
+  it('two ALARM events of one alarm at once (a re-evaluation, a forwarded copy) make one message', async () => {
+    const alarmEvent = (reason: string) => ({
+      'detail-type': 'CloudWatch Alarm State Change',
+      source: 'aws.cloudwatch',
+      account: '111111111111',
+      region: 'us-east-1',
+      time: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      resources: ['arn:aws:cloudwatch:us-east-1:111111111111:alarm:web-cpu-high'],
+      detail: { alarmName: 'web-cpu-high', previousState: { value: 'OK' }, state: { value: 'ALARM', reason } },
+    });
+    world.events.emit(alarmEvent('p99 above 2 s'));
+    world.events.emit(alarmEvent('p99 above 2 s (again)'));
+    await world.events.idle();
+    const told = newSince(mark.parents).filter((m) => m.text.includes('web-cpu-high'));
+    expect(told).toHaveLength(1);
+  });
 });
 
 describe('mutes, faults and deploys', () => {

@@ -221,17 +221,25 @@ export function createNotifier(deps: NotifierDeps) {
 
   async function alarmChanged(notice: Extract<Notice, { kind: 'alarm' }>, h: Handling): Promise<NotifyOutcome> {
     const key = alarmKeyOf(notice);
-    const posted = await deps.state.get<{ channel: string; ts: string }>(key);
     if (notice.state === 'ALARM') {
-      if (posted) {
-        await h.slack.update(posted.channel, posted.ts, alarmMessage(notice, h.route.target, deps.buttons));
+      // Claimed before posting: two ALARM events of one alarm arriving together make one message.
+      if (await deps.state.claim(key, ALARM_KEEP_SECONDS, { channel: h.route.channel })) {
+        const ts = await h.slack.post(h.route.channel, alarmMessage(notice, h.route.target, deps.buttons)).catch(async (error: unknown) => {
+          // Not posted: the retry claims it again and posts.
+          await deps.state.release(key).catch(() => undefined);
+          throw error;
+        });
+        await deps.state.put(key, ALARM_KEEP_SECONDS, { channel: h.route.channel, ts });
         return 'told';
       }
-      const ts = await h.slack.post(h.route.channel, alarmMessage(notice, h.route.target, deps.buttons));
-      await deps.state.claim(key, ALARM_KEEP_SECONDS, { channel: h.route.channel, ts });
+      const current = await deps.state.get<{ channel: string; ts?: string }>(key);
+      // No ts yet: another invocation is posting this alarm's message right now.
+      if (!current?.ts) return 'duplicate';
+      await h.slack.update(current.channel, current.ts, alarmMessage(notice, h.route.target, deps.buttons));
       return 'told';
     }
-    if (!posted) return 'dropped:below-severity';
+    const posted = await deps.state.get<{ channel: string; ts?: string }>(key);
+    if (!posted?.ts) return 'dropped:below-severity';
     await h.slack.update(posted.channel, posted.ts, alarmMessage({ ...notice }, h.route.target, deps.buttons, new Date(h.at).toISOString()));
     await h.slack.post(
       posted.channel,
@@ -248,7 +256,7 @@ export function createNotifier(deps: NotifierDeps) {
     const at = Date.parse(envelope.time ?? '') || deps.now();
     // A task may tell its stop in more than one event: counted once per task, not per event.
     const ledgerKey = notice.kind === 'task-stopped' ? notifiedStopKey(notice.taskArn) : notifiedEventKey(notice.id || `noid-${deps.now()}`);
-    const begun = await deps.ledger.begin(ledgerKey, deps.now());
+    const begun = await deps.ledger.begin(ledgerKey);
     if (begun === 'duplicate') {
       deps.count('duplicate');
       return 'duplicate';

@@ -6,7 +6,7 @@ import { getSlackBotToken } from '../platform/secrets';
 import { dynamoState } from '../platform/state';
 import { notificationButtons } from '../slack/actions';
 import { dynamoIncidents } from './incidents';
-import { dynamoLedger } from './ledger';
+import { stateLedger } from './ledger';
 import { stateMuteStore } from './mute';
 import type { NotifierDeps, NotifySlack } from './notifier';
 
@@ -30,7 +30,7 @@ export function productionNotifierDeps(remainingMs: () => number): NotifierDeps 
     ...(editSeconds !== undefined ? { editIntervalMs: editSeconds * 1000 } : {}),
     config: getConfig,
     state: dynamoState,
-    ledger: dynamoLedger,
+    ledger: stateLedger(dynamoState),
     incidents: dynamoIncidents,
     mutes: stateMuteStore(dynamoState),
     slack: () =>
