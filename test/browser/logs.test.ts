@@ -30,7 +30,10 @@ afterAll(async () => {
 async function threadOf(command: string): Promise<string> {
   await page.getByTestId('composer').fill(command);
   await page.getByTestId('composer').press('Enter');
-  const parent = page.getByTestId('message').filter({ hasText: `ran ${command}` }).last();
+  const parent = page
+    .getByTestId('message')
+    .filter({ hasText: `ran ${command}` })
+    .last();
   await expect.poll(() => parent.textContent(), { timeout: 15_000 }).toContain('✅');
   await parent.getByTestId('replies').click();
   const thread = page.getByTestId('thread-feed');
