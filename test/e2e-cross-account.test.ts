@@ -87,6 +87,15 @@ describe('a target reached through the target role', () => {
     expect(asTarget().filter((d) => d.decision !== 'allowed')).toEqual([]);
   });
 
+  it('logs --grep: the service’s lines across its tasks, searched as the target role on the log group', async () => {
+    await world.slash('U0ALICE', 'logs web-remote --grep ERROR --since 1h', CHANNEL);
+    expect(await outcome((await parentOf('logs web-remote --grep')).ts)).toMatch(/^✅ .*web-remote: (\d+ log lines? of app|no log lines) in the last 1 h/);
+    const searches = asTarget().filter((d) => d.action === 'logs:FilterLogEvents');
+    expect(searches.map((d) => d.decision)).toEqual(['allowed']);
+    expect(searches[0]!.resource).toBe('arn:aws:logs:us-east-1:111111111111:log-group:/ecs/web');
+    expect(asTarget().filter((d) => d.decision !== 'allowed')).toEqual([]);
+  });
+
   it('deploy: the deploy workflow assumes it to register, pass the task roles, update and watch', async () => {
     await world.slash('U0ALICE', 'deploy web-remote v1.5.0', CHANNEL);
     const request = await world.slack.waitFor(() => parents().find((m) => /asks to deploy to \*web-remote\*/.test(m.text) && /React/.test(m.text)), 20_000);

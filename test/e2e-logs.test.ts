@@ -184,3 +184,141 @@ describe('/ecs logs end to end', () => {
     expect(JSON.parse(res.body).text).toContain('Not allowed: you are not on the allowlist');
   });
 });
+
+/** Sets web's app stream of a task to these lines, `secondsAgo` before now (real time: the worker's clock). */
+function writeRecent(taskId: string, lines: Array<[secondsAgo: number, message: string]>): void {
+  const group = logsState(regional()).get('/ecs/web')!;
+  const name = `web/app/${taskId}`;
+  const now = Date.now();
+  group.streams.set(name, {
+    logStreamName: name,
+    creationTime: now - 3_600_000,
+    events: lines.map(([ago, message]) => ({ timestamp: now - ago * 1000, message, ingestionTime: now - ago * 1000 + 5 })),
+  });
+}
+
+describe('/ecs logs over a window, across the service’s tasks', () => {
+  const filterCalls = (from: number) => world.aws.calls.slice(from).filter((c) => c.action === 'FilterLogEvents');
+
+  it('--since: every task’s lines of the window, newest last, each with its short task id', async () => {
+    const [a, b] = tasksOf('web').map((t) => idOf(t.taskArn!));
+    writeRecent(a!, [
+      [1500, 'too old to show'],
+      [300, 'a: request served'],
+      [100, 'a: <!here> & ```'],
+    ]);
+    writeRecent(b!, [[200, 'b: request served']]);
+    const before = world.aws.calls.length;
+    await world.slash('U0BOB', 'logs web --since 10m');
+    await world.idle();
+    const { parent, replies } = lastThread();
+    expect(parent).toMatch(/^✅ <@U0BOB> ran `\/ecs logs web --since 10m` — web: 3 log lines of app in the last 10 min/);
+    expect(replies[0]).toContain('📄 3 lines from `app` in all tasks of *web* (`web:42`) in the last 10 min, in `/ecs/web` (us-east-1), newest last:');
+    const shown = replies.slice(1).join('\n');
+    expect(shown).not.toContain('too old');
+    const order = ['a: request served', 'b: request served', 'a: &lt;!here&gt; &amp;'].map((l) => shown.indexOf(l));
+    expect(order.every((at, i) => at > 0 && (i === 0 || at > order[i - 1]!))).toBe(true);
+    expect(shown).toMatch(new RegExp(`Z ${a!.slice(0, 8)} a: request served`));
+    expect(shown).toMatch(new RegExp(`Z ${b!.slice(0, 8)} b: request served`));
+    expect(shown).not.toContain('<!here>');
+    const [call] = filterCalls(before);
+    expect(call!.params).toMatchObject({ logGroupName: '/ecs/web', logStreamNamePrefix: 'web/app/' });
+    expect(call!.params.endTime - call!.params.startTime).toBe(600_000);
+    expect(call!.params).not.toHaveProperty('filterPattern');
+  });
+
+  it('--grep: only the matching lines (15 minutes by default), the text sent as one quoted term', async () => {
+    const [a, b] = tasksOf('web').map((t) => idOf(t.taskArn!));
+    writeRecent(a!, [
+      [600, 'INFO all good'],
+      [500, 'ERROR payment declined'],
+      [400, 'ERROR -x ?y literal'],
+    ]);
+    writeRecent(b!, [[450, 'WARN close to ERROR']]);
+    const before = world.aws.calls.length;
+    await world.slash('U0BOB', 'logs web --grep ERROR');
+    await world.idle();
+    const shown = lastThread().replies.slice(1).join('\n');
+    expect(shown).toContain('ERROR payment declined');
+    expect(shown).toContain('WARN close to ERROR');
+    expect(shown).not.toContain('INFO all good');
+    expect(filterCalls(before)[0]!.params).toMatchObject({ filterPattern: '"ERROR"', logStreamNamePrefix: 'web/app/' });
+    expect(filterCalls(before)[0]!.params.endTime - filterCalls(before)[0]!.params.startTime).toBe(900_000);
+    // Pattern syntax in the text stays literal.
+    await world.slash('U0BOB', "logs web --grep '-x ?y'");
+    await world.idle();
+    const literal = lastThread().replies.slice(1).join('\n');
+    expect(literal).toContain('ERROR -x ?y literal');
+    expect(literal).not.toContain('payment');
+  });
+
+  it('--task with --since reads that task’s stream only', async () => {
+    const [a, b] = tasksOf('web').map((t) => idOf(t.taskArn!));
+    writeRecent(a!, [[60, 'from a']]);
+    writeRecent(b!, [[60, 'from b']]);
+    const before = world.aws.calls.length;
+    await world.slash('U0BOB', `logs web --since 5m --task ${b!.slice(0, 8)}`);
+    await world.idle();
+    const { replies } = lastThread();
+    expect(replies[0]).toContain(`\`app\` in task \`${b}\` of *web*`);
+    expect(replies.join('\n')).toContain('from b');
+    expect(replies.join('\n')).not.toContain('from a');
+    expect(filterCalls(before)[0]!.params).toMatchObject({ logStreamNames: [`web/app/${b}`] });
+  });
+
+  it('a long window: the last lines in the thread, the whole window attached; pages read to the end', async () => {
+    const [a, b] = tasksOf('web').map((t) => idOf(t.taskArn!));
+    writeRecent(
+      a!,
+      Array.from({ length: 12_000 }, (_, i): [number, string] => [1200 - i * 0.05, `a line ${i + 1}`]),
+    );
+    writeRecent(
+      b!,
+      Array.from({ length: 3000 }, (_, i): [number, string] => [1100 - i * 0.2, `b line ${i + 1}`]),
+    );
+    const before = world.aws.calls.length;
+    await world.slash('U0BOB', 'logs web --since 30m');
+    await world.idle();
+    const { parent, replies } = lastThread();
+    expect(parent).toContain('web: 15000 log lines of app in the last 30 min');
+    expect(replies[0]).toContain('the last 50 below, all of them attached');
+    expect(filterCalls(before).length).toBeGreaterThan(1);
+    const file = world.slack.workspace.files!.at(-1)!.content.toString('utf8');
+    const lines = file.trimEnd().split('\n');
+    expect(lines).toHaveLength(15_000);
+    expect(lines.filter((l) => l.endsWith(' a line 1'))).toHaveLength(1);
+    expect(lines.at(-1)).toMatch(/ b line 3000$/);
+    expect(lines.filter((l) => / a line 12000$/.test(l))).toHaveLength(1);
+  });
+
+  it('throttled reads back off and go on: every line once', async () => {
+    const [a] = tasksOf('web').map((t) => idOf(t.taskArn!));
+    writeRecent(
+      a!,
+      Array.from({ length: 40 }, (_, i): [number, string] => [400 - i, `t line ${i + 1}`]),
+    );
+    world.aws.faults.throttle('logs:FilterLogEvents', 4);
+    const before = world.aws.calls.length;
+    await world.slash('U0BOB', `logs web --since 10m --task ${a}`);
+    await world.idle();
+    const { parent, replies } = lastThread();
+    expect(parent).toContain('web: 40 log lines of app');
+    const shown = replies.slice(1).join('\n');
+    for (let i = 1; i <= 40; i++) expect(shown.split(`t line ${i}\n`).length - 1, `line ${i}`).toBe(1);
+    expect(filterCalls(before).filter((c) => c.status === 400).length).toBe(4);
+  });
+
+  it('bad --since or --grep: a usage answer, nothing read', async () => {
+    const before = world.aws.calls.length;
+    for (const [command, message] of [
+      ['logs web --since 8d', '`--since` is a duration up to 7d'],
+      ['logs web --since soon', '`--since` is a duration up to 7d'],
+      [`logs web --grep 'say "hi"'`, 'double quotes and backslashes are not accepted'],
+    ] as const) {
+      const res = await world.slash('U0BOB', command);
+      expect(JSON.parse(res.body).text, command).toContain(message);
+    }
+    await world.idle();
+    expect(filterCalls(before)).toHaveLength(0);
+  });
+});

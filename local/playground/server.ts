@@ -3,6 +3,7 @@
  * server; this server acts as Slack would towards the bot (signed slash commands, Events API
  * deliveries, button payloads) and reads the local Slack's state to show what Slack would show.
  */
+import { startServiceTraffic } from '../aws/service-traffic';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -136,6 +137,8 @@ export interface PlaygroundOptions {
 export async function startPlayground(world: World, options: PlaygroundOptions = {}): Promise<Playground> {
   const page = readFileSync(PAGE, 'utf8');
   Object.assign(world.aws.state.ecsTimings, options.ecsTimings ?? PLAYGROUND_ECS_TIMINGS);
+  // web's tasks log requests (and some ERRORs) while the page is up: `/ecs logs web --grep ERROR`.
+  const stopTraffic = startServiceTraffic(world.aws.state, world.aws.clock);
   const clients = new Set<ServerResponse>();
   const sent: SentByPage[] = [];
   let pending: NodeJS.Timeout | undefined;
@@ -231,6 +234,7 @@ export async function startPlayground(world: World, options: PlaygroundOptions =
     close: () =>
       new Promise<void>((resolve) => {
         if (pending) clearTimeout(pending);
+        stopTraffic();
         for (const c of clients) c.end();
         server.close(() => resolve());
         server.closeAllConnections();

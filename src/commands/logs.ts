@@ -17,7 +17,7 @@ import type { WorkerHandler } from './verb';
 import type { LogsArgs } from './verbs/args';
 import type { WorkerContext } from '../worker/context';
 
-type LogsTarget = NonNullable<WorkerContext['target']>;
+export type LogsTarget = NonNullable<WorkerContext['target']>;
 
 const taskIdOf = (arn: string | undefined): string => arn?.slice(arn.lastIndexOf('/') + 1) ?? '?';
 /** A full id or ARN is described directly; a shorter id (as `/ecs status` shows it) is looked for among the service's tasks. */
@@ -49,7 +49,7 @@ async function describeTasks(ecs: ECSClient, target: LogsTarget, tasks: string[]
 }
 
 /** The task whose logs are asked for: the one named (it must be this service's), else the newest. */
-async function findTask(ecs: ECSClient, target: LogsTarget, wanted: string | undefined): Promise<Task> {
+export async function findTask(ecs: ECSClient, target: LogsTarget, wanted: string | undefined): Promise<Task> {
   const where = `${code(target.service)} in cluster ${code(target.cluster)}`;
   const notFound = (id: string) =>
     new UserFacingError(
@@ -76,7 +76,7 @@ async function findTask(ecs: ECSClient, target: LogsTarget, wanted: string | und
 }
 
 /** The container asked for, else the configured application container, else the first essential one that is not a log router. */
-function pickContainer(taskDefinition: TaskDefinition, wanted: string | undefined, target: LogsTarget): ContainerDefinition {
+export function pickContainer(taskDefinition: TaskDefinition, wanted: string | undefined, target: LogsTarget): ContainerDefinition {
   const containers = taskDefinition.containerDefinitions ?? [];
   const names = containers.map((c) => code(c.name ?? '?')).join(', ');
   if (wanted) {

@@ -1,10 +1,12 @@
 /**
  * Amazon CloudWatch Logs (JSON 1.1, target Logs_20140328): log groups, streams and events, enough
- * for an awslogs check that actually writes (create a stream, put one event) as ecspresso does.
+ * for an awslogs check that actually writes (create a stream, put one event) as ecspresso does,
+ * and FilterLogEvents (logs-filter.ts) for `/ecs logs` over a window.
  * Creation and event times are epoch milliseconds (plain longs on the wire, not timestamps).
  */
 import { AwsError, asList, type CallContext, type Params, type ServiceDefinition } from '../protocols';
 import type { RegionState } from '../state';
+import { filterLogEvents } from './logs-filter';
 
 export interface LogEvent {
   timestamp: number;
@@ -213,6 +215,14 @@ export const logsService: ServiceDefinition = {
     },
 
     GetLogEvents: { resources: streamArns, handler: getLogEvents },
+
+    FilterLogEvents: {
+      resources: (p, ctx) => [groupArn(ctx, nameOf(String(p.logGroupName ?? p.logGroupIdentifier ?? '')))],
+      handler: (p, ctx) => {
+        if (p.logGroupName && p.logGroupIdentifier) throw invalid('LogGroupName and LogGroupIdentifier are mutually exclusive');
+        return filterLogEvents(p, ctx, findGroup(ctx, p.logGroupName ?? p.logGroupIdentifier));
+      },
+    },
 
     PutLogEvents: {
       resources: streamArns,

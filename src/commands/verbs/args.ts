@@ -29,7 +29,14 @@ export type LogsArgs = {
   task?: string;
   /** Absent: the service's application container. */
   container?: string;
+  /** Lines shown in the thread (the last ones); with a window, all its lines are attached. */
   lines: number;
+  /** A window of this many ms back from now, across the service's tasks (FilterLogEvents). */
+  since?: number;
+  /** Only lines holding this literal text (a quoted filter-pattern term). */
+  grep?: string;
+  /** Tail for this many ms after the window. */
+  follow?: number;
 };
 export type VerifyArgs = {
   target: string;

@@ -1,3 +1,5 @@
+import { grepPattern, parseLogDuration } from '../../ecs/log-search';
+import { UsageError } from '../../platform/errors';
 import { escapeText } from '../../slack/format';
 import { defineVerb, expectCount, onTarget, resolveTarget, usageError } from '../verb';
 import type { LogsArgs } from './args';
@@ -7,19 +9,23 @@ export const MAX_LOG_LINES = 200;
 /** A task id (32 hex characters, or the older UUID form), its first 8 or more characters (as `/ecs status` shows them), or a task ARN. */
 const TASK = /^([0-9a-f]{8,32}|[0-9a-f-]{36}|arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:task\/[A-Za-z0-9_-]{1,255}\/[0-9a-f-]{32,36})$/;
 const CONTAINER = /^[A-Za-z0-9_-]{1,255}$/;
+/** How far back `--since` reaches: a week (log groups often keep no more, and a Lambda reads no more in time). */
+export const MAX_SINCE_MS = 7 * 86_400_000;
 
 export const logsVerb = defineVerb<LogsArgs>({
   name: 'logs',
-  summary: "Show the last lines of a service's container logs",
-  usage: '/ecs logs <service> [--task <task-id>] [--container <name>] [--lines <n>]',
+  summary: "Show a service's container logs: the last lines of a task, or a time window across its tasks",
+  usage: '/ecs logs <service> [--since <15m>] [--grep <text>] [--task <task-id>] [--container <name>] [--lines <n>]',
   details: [
-    `Without \`--task\`: the newest task of the service, running or recently stopped. Without \`--container\`: the application container. \`--lines\`: 1 to ${MAX_LOG_LINES}, ${DEFAULT_LOG_LINES} by default.`,
+    `Without \`--since\` or \`--grep\`: the last lines of one task, the newest of the service (running or recently stopped) unless \`--task\` names one. Without \`--container\`: the application container. \`--lines\`: 1 to ${MAX_LOG_LINES}, ${DEFAULT_LOG_LINES} by default.`,
+    "`--since 30s|15m|2h|7d` (at most 7d; 15m with `--grep` alone): every line of that window across all the service's tasks (or the one `--task`), newest last, each with its task id; the last `--lines` in the thread, the whole window attached as a file.",
+    '`--grep <text>`: only lines containing that literal text (case-sensitive; quote it for spaces: `--grep "connection refused"`). It is passed to CloudWatch Logs as one quoted term, never as filter-pattern syntax; double quotes and backslashes are not accepted.',
     'Logs are read from CloudWatch Logs (the awslogs driver with a stream prefix); for other drivers (FireLens, Splunk, …) the answer says where the logs are.',
   ],
   permission: 'read',
   checks: 'target',
   runsIn: 'worker',
-  flags: { withValue: ['task', 'container', 'lines'], boolean: [] },
+  flags: { withValue: ['task', 'container', 'lines', 'since', 'grep'], boolean: [] },
   parse(words, config, visible) {
     expectCount(this, words, 0, 1);
     const target = resolveTarget(this, words.positional[0], config, visible);
@@ -32,8 +38,28 @@ export const logsVerb = defineVerb<LogsArgs>({
     const lines = /^\d{1,4}$/.test(linesText) ? Number(linesText) : Number.NaN;
     if (!(lines >= 1 && lines <= MAX_LOG_LINES))
       throw usageError(this, `\`--lines\` is a number from 1 to ${MAX_LOG_LINES}, not \`${escapeText(linesText)}\`.`);
-    return { target, lines, ...(task ? { task } : {}), ...(container ? { container } : {}) };
+    const sinceText = words.flags.get('since') as string | undefined;
+    const since = sinceText === undefined ? undefined : parseLogDuration(sinceText);
+    if (sinceText !== undefined && !(since && since <= MAX_SINCE_MS))
+      throw usageError(this, `\`--since\` is a duration up to 7d, such as \`30s\`, \`15m\`, \`2h\` or \`1d\`, not \`${escapeText(sinceText)}\`.`);
+    const grep = words.flags.get('grep') as string | undefined;
+    if (grep !== undefined) {
+      try {
+        grepPattern(grep);
+      } catch (error) {
+        if (error instanceof UsageError) throw usageError(this, error.message);
+        throw error;
+      }
+    }
+    return {
+      target,
+      lines,
+      ...(task ? { task } : {}),
+      ...(container ? { container } : {}),
+      ...(since ? { since } : {}),
+      ...(grep !== undefined ? { grep } : {}),
+    };
   },
   scope: onTarget,
-  handler: () => import('../logs').then((m) => m.logs),
+  handler: () => import('../logs-window').then((m) => m.logsCommand),
 });

@@ -1,0 +1,60 @@
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startPlayground, type Playground } from '../../local/playground/server';
+import { startWorld, type World } from '../../local/world';
+import { launchBrowser } from '../support/browser';
+
+/**
+ * `/ecs logs` in the playground, in real headless Chromium: web's tasks have been logging requests
+ * (and some ERRORs) for the last minutes (local/aws/service-traffic.ts), and the thread shows them.
+ */
+let world: World;
+let playground: Playground;
+let browser: Browser;
+let page: Page;
+
+beforeAll(async () => {
+  world = await startWorld();
+  playground = await startPlayground(world);
+  browser = await launchBrowser();
+  page = await browser.newPage();
+  await page.goto(`${playground.url}?user=U0ALICE&channel=C0OPS`);
+  await page.getByTestId('composer').waitFor();
+});
+afterAll(async () => {
+  await browser?.close();
+  await playground?.close();
+  await world?.close();
+});
+
+async function threadOf(command: string): Promise<string> {
+  await page.getByTestId('composer').fill(command);
+  await page.getByTestId('composer').press('Enter');
+  const parent = page
+    .getByTestId('message')
+    .filter({ hasText: `ran ${command}` })
+    .last();
+  await expect.poll(() => parent.textContent(), { timeout: 15_000 }).toContain('✅');
+  await parent.getByTestId('replies').click();
+  const thread = page.getByTestId('thread-feed');
+  await expect.poll(() => thread.textContent()).toContain('📄');
+  return (await thread.textContent()) ?? '';
+}
+
+describe('/ecs logs in the playground', () => {
+  it('/ecs logs web --grep ERROR shows the ERROR lines of web’s tasks, and only them', async () => {
+    const text = await threadOf('/ecs logs web --grep ERROR');
+    expect(text).toMatch(/📄 \d+ lines from app in all tasks of web \(web:42\) in the last 15 min matching ERROR/);
+    const lines = text.split('\n').filter((l) => /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ [0-9a-f]{8} /.test(l));
+    expect(lines.length).toBeGreaterThan(3);
+    expect(lines.every((l) => l.includes('ERROR'))).toBe(true);
+    expect(text).toContain('ERROR payment provider timeout');
+    expect(text).not.toContain('"level":"info"');
+  });
+
+  it('/ecs logs web --since 5m shows the requests too, each with its task', async () => {
+    const text = await threadOf('/ecs logs web --since 5m');
+    expect(text).toContain('"level":"info"');
+    expect(text).toMatch(/Z [0-9a-f]{8} \{"level":"info","msg":"GET \/api/);
+  });
+});
