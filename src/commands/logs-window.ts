@@ -15,6 +15,7 @@ import { OutputSpool } from '../exec/spool';
 import { UserFacingError } from '../platform/errors';
 import { code, escapeText, quantity } from '../slack/format';
 import type { CommandResult, WorkerContext } from '../worker/context';
+import { followLogs } from './logs-follow';
 import { findTask, logs as lastLines, pickContainer } from './logs';
 import type { WorkerHandler } from './verb';
 import type { LogsArgs } from './verbs/args';
@@ -83,17 +84,20 @@ export async function logsWindow(args: LogsArgs, ctx: WorkerContext): Promise<Co
     await ctx.out.post(`📄 Logs of ${source.about}:\n${escapeText(source.elsewhere)}`);
     return { outcome: 'warning', summary: `${target.alias}: ${source.container} logs with ${source.driver}, not readable here` };
   }
-  const since = args.since ?? 15 * 60_000;
+  // Following, the window before it is short unless asked for: the point is what comes next.
+  const since = args.since ?? (args.follow ? 60_000 : 15 * 60_000);
   const endTime = ctx.now();
   const startTime = endTime - since;
   const window = `the last ${describeSpan(since)}${args.grep ? ` matching ${code(args.grep)}` : ''}`;
   const where = `${code(source.query.group)} (${escapeText(source.query.region)})`;
   const client = aws.client(CloudWatchLogsClient, source.query.region);
   const spool = await OutputSpool.create({ fileName: `logs-${target.alias.replace(/[^\w.-]/g, '_')}.txt`, tailLines: args.lines });
+  const seen = new Set<string>();
+  const filter = args.grep ? { filterPattern: grepPattern(args.grep) } : {};
   let cut: string | undefined;
   try {
-    const query: LogQuery = { ...source.query, startTime, endTime, ...(args.grep ? { filterPattern: grepPattern(args.grep) } : {}) };
-    for await (const page of searchLogEvents(client, query)) {
+    const query: LogQuery = { ...source.query, startTime, endTime, ...filter };
+    for await (const page of searchLogEvents(client, query, { seen })) {
       const room = MAX_WINDOW_LINES - spool.lines;
       spool.write((room < page.length ? page.slice(0, room) : page).map(windowLineText));
       const last = page[Math.min(room, page.length) - 1];
@@ -111,6 +115,35 @@ export async function logsWindow(args: LogsArgs, ctx: WorkerContext): Promise<Co
     throw explainAwsError(error, `reading the logs of ${source.about} in ${where}`);
   }
   const total = spool.lines;
+  if (args.follow && !cut) {
+    await ctx.out.post(`📄 ${quantity(total, 'line')} from ${source.about} in ${window}, in ${where}; following it below, newest last:`);
+    let followed: Awaited<ReturnType<typeof followLogs>>;
+    try {
+      followed = await followLogs(ctx, {
+        client,
+        query: { ...source.query, ...filter },
+        from: endTime,
+        floor: startTime,
+        durationMs: args.follow,
+        about: source.about,
+        spool,
+        seen,
+        tail: spool.tail(),
+        format: windowLineText,
+        describe: describeSpan,
+      });
+    } catch (error) {
+      await spool.cleanup();
+      throw explainAwsError(error, `following the logs of ${source.about} in ${where}`);
+    }
+    const how = followed.why === 'cancelled' ? 'cancelled' : followed.why === 'deadline' ? 'stopped at the worker’s time limit' : 'done';
+    return {
+      outcome: followed.why === 'duration' ? 'success' : followed.why === 'cancelled' ? 'cancelled' : 'warning',
+      summary: `${target.alias}: followed ${source.container} (run ${followed.runId}), ${quantity(followed.lines, 'new line')}, ${how}`,
+      logFile: await spool.close(),
+      cleanup: () => spool.cleanup(),
+    };
+  }
   if (total === 0) {
     await spool.cleanup();
     await ctx.out.post(`📄 No lines from ${source.about} in ${window}, in ${where}.`);
@@ -119,7 +152,7 @@ export async function logsWindow(args: LogsArgs, ctx: WorkerContext): Promise<Co
   const tail = spool.tail();
   const shown = tail.length < total ? `; the last ${tail.length} below, all of them attached` : '';
   await ctx.out.post(
-    `📄 ${quantity(total, 'line')} from ${source.about} in ${window}, in ${where}, newest last${shown}:${cut ? `\n⚠️ ${escapeText(cut)}` : ''}`,
+    `📄 ${quantity(total, 'line')} from ${source.about} in ${window}, in ${where}, newest last${shown}:${cut ? `\n⚠️ ${cut}${args.follow ? ' (not followed)' : ''}` : ''}`,
   );
   ctx.out.useLogFile();
   ctx.out.write(`${tail.join('\n')}\n`);
