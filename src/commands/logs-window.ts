@@ -24,6 +24,8 @@ import type { LogsArgs } from './verbs/args';
 export const MAX_WINDOW_LINES = 500_000;
 /** Reading stops this long before the Lambda's deadline, leaving time to attach the file and answer. */
 const READ_MARGIN_MS = 20_000;
+/** Events a FilterLogEvents page: smaller than its 10,000 so one response (and its parse) stays small in memory. */
+const WINDOW_PAGE = 5000;
 
 /** `2026-12-05 14:03:07Z 0f2c8a1b message`: when, which task (the stream's last part, 8 characters), the line. */
 export function windowLineText(event: LogEventLine): string {
@@ -97,7 +99,7 @@ export async function logsWindow(args: LogsArgs, ctx: WorkerContext): Promise<Co
   let cut: string | undefined;
   try {
     const query: LogQuery = { ...source.query, startTime, endTime, ...filter };
-    for await (const page of searchLogEvents(client, query, { seen })) {
+    for await (const page of searchLogEvents(client, query, { seen, pageLimit: WINDOW_PAGE })) {
       const room = MAX_WINDOW_LINES - spool.lines;
       spool.write((room < page.length ? page.slice(0, room) : page).map(windowLineText));
       const last = page[Math.min(room, page.length) - 1];
