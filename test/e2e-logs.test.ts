@@ -308,6 +308,28 @@ describe('/ecs logs over a window, across the service’s tasks', () => {
     expect(filterCalls(before).filter((c) => c.status === 400).length).toBe(4);
   });
 
+  it('another log driver: the window says where the logs are; an empty window says so', async () => {
+    const record = regional().ecs.taskDefinitions.get('web:42')!;
+    const original = record.taskDefinition.containerDefinitions!;
+    record.taskDefinition.containerDefinitions = [{ ...original[0]!, logConfiguration: { logDriver: 'splunk', options: {} } }, ...original.slice(1)];
+    const before = world.aws.calls.length;
+    try {
+      await world.slash('U0BOB', 'logs web --since 5m');
+      await world.idle();
+    } finally {
+      record.taskDefinition.containerDefinitions = original;
+    }
+    const { parent, replies } = lastThread();
+    expect(parent).toMatch(/^⚠️ .* — web: app logs with splunk, not readable here/);
+    expect(replies[0]).toContain('The app container logs with the splunk driver; its logs are not in CloudWatch Logs: look where splunk sends them.');
+    expect(filterCalls(before)).toHaveLength(0);
+    await world.slash('U0BOB', 'logs web --grep nothing-matches-this');
+    await world.idle();
+    expect(lastThread().replies[0]).toBe(
+      '📄 No lines from `app` in all tasks of *web* (`web:42`) in the last 15 min matching `nothing-matches-this`, in `/ecs/web` (us-east-1).',
+    );
+  });
+
   it('bad --since or --grep: a usage answer, nothing read', async () => {
     const before = world.aws.calls.length;
     for (const [command, message] of [
