@@ -149,7 +149,7 @@ export async function logsWindow(args: LogsArgs, ctx: WorkerContext): Promise<Co
   if (total === 0) {
     await spool.cleanup();
     await ctx.out.post(`📄 No lines from ${source.about} in ${window}, in ${where}.`);
-    return { outcome: 'success', summary: `${target.alias}: no log lines in ${window.replace(/`/g, '')}` };
+    return { outcome: 'success', summary: `${target.alias}: no log lines in ${window}` };
   }
   const tail = spool.tail();
   const shown = tail.length < total ? `; the last ${tail.length} below, all of them attached` : '';
@@ -161,7 +161,7 @@ export async function logsWindow(args: LogsArgs, ctx: WorkerContext): Promise<Co
   const logFile = await spool.close();
   return {
     outcome: cut ? 'warning' : 'success',
-    summary: `${target.alias}: ${quantity(total, 'log line')} of ${source.container} in ${window.replace(/`/g, '')}${cut ? ' (truncated)' : ''}`,
+    summary: `${target.alias}: ${quantity(total, 'log line')} of ${source.container} in ${window}${cut ? ' (truncated)' : ''}`,
     logFile,
     cleanup: () => spool.cleanup(),
   };
