@@ -86,4 +86,31 @@ describe('followLogs', () => {
       await spool.cleanup();
     }
   });
+
+  it('a read that fails ends the follow: its message loses the Cancel button, its run record goes, the error is the worker’s to report', async () => {
+    emu.faults.deny('logs:FilterLogEvents');
+    const { ctx, state, closed } = fakeContext(() => 600_000);
+    const spool = await OutputSpool.create();
+    try {
+      const failed = followLogs(ctx, {
+        client,
+        query: { group: '/ecs/web', streamPrefix: 'web/app/' },
+        from: Date.now(),
+        floor: Date.now() - 60_000,
+        durationMs: 600_000,
+        about: '`app` in all tasks of *web*',
+        spool,
+        seen: new Set(),
+        tail: ['an earlier line'],
+        format: windowLineText,
+        describe: describeSpan,
+      });
+      await expect(failed).rejects.toMatchObject({ name: 'AccessDeniedException' });
+      expect(closed[0]).toMatch(/^❌ Stopped following `app` in all tasks of \*web\*: a read failed/);
+      expect(closed[0]).toContain('an earlier line');
+      expect(state.items.size).toBe(0);
+    } finally {
+      await spool.cleanup();
+    }
+  });
 });

@@ -105,6 +105,10 @@ export async function followLogs(ctx: WorkerContext, spec: FollowSpec): Promise<
       if (changed) living?.update(running(), cancelBlocks(running(), runId));
       await new Promise((resolve) => setTimeout(resolve, FOLLOW_POLL_MS));
     }
+  } catch (error) {
+    // The worker reports the error; the message loses its Cancel button, which would stop nothing.
+    await living?.close(view(`❌ Stopped following ${spec.about}: a read failed (below).`)).catch(() => undefined);
+    throw error;
   } finally {
     await ctx.state.release(runKey(runId)).catch(() => undefined);
     await ctx.state.release(cancelKey(runId)).catch(() => undefined);
