@@ -14,7 +14,7 @@
  * Lambda, less the window read before it).
  */
 import type { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
-import { type LogQuery, searchLogEvents } from '../ecs/log-search';
+import { forgetBefore, type LogQuery, searchLogEvents } from '../ecs/log-search';
 import type { OutputSpool } from '../exec/spool';
 import { cancelBlocks } from '../exec/run-report';
 import { shortId } from '../platform/short-id';
@@ -47,7 +47,7 @@ export interface FollowSpec {
   /** What is followed, for the message: `app` of *web*… (Slack text). */
   about: string;
   spool: OutputSpool;
-  seen: Set<string>;
+  seen: Map<string, number>;
   /** The last lines already shown (the window's), continued by the follow. */
   tail: string[];
   format: (event: { timestamp: number; stream: string; message: string; eventId: string }) => string;
@@ -92,6 +92,7 @@ export async function followLogs(ctx: WorkerContext, spec: FollowSpec): Promise<
       else if (ctx.remainingMs() < FOLLOW_MARGIN_MS + FOLLOW_POLL_MS) end = { why: 'deadline' };
       if (end) break;
       const query: LogQuery = { ...spec.query, startTime: Math.max(spec.floor, newest - LATE_LINES_MS) };
+      forgetBefore(spec.seen, query.startTime);
       let changed = false;
       for await (const page of searchLogEvents(spec.client, query, { seen: spec.seen })) {
         const text = page.map(spec.format);

@@ -9,7 +9,7 @@ import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { DescribeServicesCommand, DescribeTaskDefinitionCommand } from '@aws-sdk/client-ecs';
 import { explainAwsError } from '../aws/errors';
 import { logsLocation } from '../ecs/container-logs';
-import { grepPattern, type LogEventLine, type LogQuery, searchLogEvents } from '../ecs/log-search';
+import { forgetBefore, grepPattern, type LogEventLine, type LogQuery, searchLogEvents } from '../ecs/log-search';
 import { shortTaskDefinition } from '../ecs/taskdef';
 import { OutputSpool } from '../exec/spool';
 import { UserFacingError } from '../platform/errors';
@@ -94,12 +94,14 @@ export async function logsWindow(args: LogsArgs, ctx: WorkerContext): Promise<Co
   const where = `${code(source.query.group)} (${escapeText(source.query.region)})`;
   const client = aws.client(CloudWatchLogsClient, source.query.region);
   const spool = await OutputSpool.create({ fileName: `logs-${target.alias.replace(/[^\w.-]/g, '_')}.txt`, tailLines: args.lines });
-  const seen = new Set<string>();
+  const seen = new Map<string, number>();
   const filter = args.grep ? { filterPattern: grepPattern(args.grep) } : {};
   let cut: string | undefined;
   try {
     const query: LogQuery = { ...source.query, startTime, endTime, ...filter };
     for await (const page of searchLogEvents(client, query, { seen, pageLimit: WINDOW_PAGE })) {
+      // Pages come in time order: only the last minute's ids can come again (a follow reads back 30 s).
+      forgetBefore(seen, page[page.length - 1]!.timestamp - 60_000);
       const room = MAX_WINDOW_LINES - spool.lines;
       spool.write((room < page.length ? page.slice(0, room) : page).map(windowLineText));
       const last = page[Math.min(room, page.length) - 1];
