@@ -52,6 +52,18 @@ describe('/ecs logs in the playground', () => {
     expect(text).not.toContain('"level":"info"');
   });
 
+  it('with CloudWatch Logs throttling (the Simulate menu), the window is read all the same', async () => {
+    await page.getByTestId('simulate').selectOption('logs-throttle');
+    try {
+      const text = await threadOf('/ecs logs web --since 3m --grep level');
+      expect(text).toMatch(/📄 \d+ lines from app in all tasks of web/);
+    } finally {
+      await page.getByTestId('simulate').selectOption('clear');
+    }
+    const throttled = world.aws.calls.filter((c) => c.action === 'FilterLogEvents' && c.error?.code === 'ThrottlingException');
+    expect(throttled).toHaveLength(5);
+  });
+
   it('/ecs logs web --since 5m shows the requests too, each with its task', async () => {
     const text = await threadOf('/ecs logs web --since 5m');
     expect(text).toContain('"level":"info"');
