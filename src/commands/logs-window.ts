@@ -99,21 +99,10 @@ export async function logsWindow(args: LogsArgs, ctx: WorkerContext): Promise<Co
   let cut: string | undefined;
   try {
     const query: LogQuery = { ...source.query, startTime, endTime, ...filter };
-    for await (const page of searchLogEvents(client, query, { seen, pageLimit: WINDOW_PAGE })) {
-      // Pages come in time order: only the last minute's ids can come again (a follow reads back 30 s).
-      forgetBefore(seen, page[page.length - 1]!.timestamp - 60_000);
-      const room = MAX_WINDOW_LINES - spool.lines;
-      spool.write((room < page.length ? page.slice(0, room) : page).map(windowLineText));
-      const last = page[Math.min(room, page.length) - 1];
-      if (room <= page.length) {
-        cut = `truncated at ${quantity(MAX_WINDOW_LINES, 'line')} (up to ${last ? isoSeconds(last.timestamp) : '?'}): narrow it with a shorter \`--since\` or \`--grep\``;
-        break;
-      }
-      if (ctx.remainingMs() < READ_MARGIN_MS) {
-        cut = `truncated: out of time after ${quantity(spool.lines, 'line')} (up to ${last ? isoSeconds(last.timestamp) : '?'}): narrow it with a shorter \`--since\` or \`--grep\``;
-        break;
-      }
-    }
+    cut = await readWindow(searchLogEvents(client, query, { seen, pageLimit: WINDOW_PAGE }), spool, seen, {
+      maxLines: MAX_WINDOW_LINES,
+      remainingMs: ctx.remainingMs,
+    });
   } catch (error) {
     await spool.cleanup();
     throw explainAwsError(error, `reading the logs of ${source.about} in ${where}`);
@@ -167,6 +156,32 @@ export async function logsWindow(args: LogsArgs, ctx: WorkerContext): Promise<Co
     logFile,
     cleanup: () => spool.cleanup(),
   };
+}
+
+/**
+ * Writes the window's pages to the spool, formatted, until they end, `maxLines` are written, or the
+ * Lambda's time is nearly out (then says where it stopped, for the thread).
+ */
+export async function readWindow(
+  pages: AsyncIterable<LogEventLine[]>,
+  spool: Pick<OutputSpool, 'write' | 'lines'>,
+  seen: Map<string, number>,
+  limits: { maxLines: number; remainingMs: () => number },
+): Promise<string | undefined> {
+  let last: number | undefined;
+  const upTo = () => (last === undefined ? '' : ` (up to ${isoSeconds(last)})`);
+  for await (const page of pages) {
+    // Pages come in time order: only the last minute's ids can come again (a follow reads back 30 s).
+    forgetBefore(seen, page[page.length - 1]!.timestamp - 60_000);
+    const room = limits.maxLines - spool.lines;
+    const kept = room < page.length ? page.slice(0, room) : page;
+    spool.write(kept.map(windowLineText));
+    if (kept.length) last = kept[kept.length - 1]!.timestamp;
+    if (kept.length < page.length) return `truncated at ${quantity(limits.maxLines, 'line')}${upTo()}: narrow it with a shorter \`--since\` or \`--grep\``;
+    if (limits.remainingMs() < READ_MARGIN_MS)
+      return `truncated: out of time after ${quantity(spool.lines, 'line')}${upTo()}: narrow it with a shorter \`--since\` or \`--grep\``;
+  }
+  return undefined;
 }
 
 const isoSeconds = (t: number) => `${new Date(t).toISOString().slice(0, 19).replace('T', ' ')}Z`;
