@@ -308,6 +308,28 @@ describe('/ecs logs over a window, across the service’s tasks', () => {
     expect(filterCalls(before).filter((c) => c.status === 400).length).toBe(4);
   });
 
+  it('another log driver: the window says where the logs are; an empty window says so', async () => {
+    const record = regional().ecs.taskDefinitions.get('web:42')!;
+    const original = record.taskDefinition.containerDefinitions!;
+    record.taskDefinition.containerDefinitions = [{ ...original[0]!, logConfiguration: { logDriver: 'splunk', options: {} } }, ...original.slice(1)];
+    const before = world.aws.calls.length;
+    try {
+      await world.slash('U0BOB', 'logs web --since 5m');
+      await world.idle();
+    } finally {
+      record.taskDefinition.containerDefinitions = original;
+    }
+    const { parent, replies } = lastThread();
+    expect(parent).toMatch(/^⚠️ .* — web: app logs with splunk, not readable here/);
+    expect(replies[0]).toContain('The app container logs with the splunk driver; its logs are not in CloudWatch Logs: look where splunk sends them.');
+    expect(filterCalls(before)).toHaveLength(0);
+    await world.slash('U0BOB', 'logs web --grep nothing-matches-this');
+    await world.idle();
+    expect(lastThread().replies[0]).toBe(
+      '📄 No lines from `app` in all tasks of *web* (`web:42`) in the last 15 min matching `nothing-matches-this`, in `/ecs/web` (us-east-1).',
+    );
+  });
+
   it('bad --since or --grep: a usage answer, nothing read', async () => {
     const before = world.aws.calls.length;
     for (const [command, message] of [
@@ -320,5 +342,68 @@ describe('/ecs logs over a window, across the service’s tasks', () => {
     }
     await world.idle();
     expect(filterCalls(before)).toHaveLength(0);
+  });
+});
+
+describe('/ecs logs --follow', () => {
+  /** Appends lines to a task's web/app stream, `secondsAgo` before now. */
+  function append(taskId: string, lines: Array<[secondsAgo: number, message: string]>): void {
+    const stream = logsState(regional()).get('/ecs/web')!.streams.get(`web/app/${taskId}`)!;
+    const now = Date.now();
+    stream.events.push(...lines.map(([ago, message]) => ({ timestamp: now - ago * 1000, message, ingestionTime: now })));
+  }
+  const threadText = (ts: string) =>
+    world.slack
+      .replies(CHANNEL, ts)
+      .map((r) => r.text)
+      .join('\n');
+
+  it('tails new lines into one living message (late ones too, none twice), stopped by /ecs cancel of its starter, the whole follow attached', async () => {
+    const [a] = tasksOf('web').map((t) => idOf(t.taskArn!));
+    writeRecent(a!, [[30, 'before the follow']]);
+    const started = world.slash('U0ALICE', `logs web --task ${a} --follow 5m`);
+    const parent = await world.slack.waitFor(() => parents().find((m) => m.text.includes('/ecs logs web --task') && m.text.includes('--follow 5m')), 10_000);
+    const living = await world.slack.waitFor(() => world.slack.replies(CHANNEL, parent.ts).find((r) => r.text.startsWith('👀 Following')), 10_000);
+    const runId = /run `([a-z0-9]+)`/.exec(living.text)![1]!;
+    expect(threadText(parent.ts)).toContain('before the follow');
+    append(a!, [[0, 'new line one']]);
+    await world.slack.waitFor(() => threadText(parent.ts).includes('new line one'), 10_000);
+    // Written after line one but stamped before it (ingested late): still shown, once.
+    append(a!, [
+      [5, 'late line'],
+      [0, 'new line two'],
+    ]);
+    await world.slack.waitFor(() => threadText(parent.ts).includes('new line two'), 10_000);
+    // bob (viewer) may follow but not cancel: the cancel verb needs `run`.
+    const refused = await world.slash('U0BOB', `cancel ${runId}`);
+    expect(JSON.parse(refused.body).text).toContain('you need the `operator` role');
+    const asked = await world.slash('U0ALICE', `cancel ${runId}`);
+    expect(JSON.parse(asked.body).text).toContain(`🛑 Stopping \`/ecs logs web --follow\` (run \`${runId}\``);
+    await started;
+    await world.idle();
+    const end = parents().find((m) => m.ts === parent.ts)!;
+    expect(end.text).toMatch(/^🚫 .* — web: followed app \(run [a-z0-9]+\), 3 new lines, cancelled/);
+    const text = threadText(parent.ts);
+    expect(text).toContain('🚫 Stopped following');
+    expect(text).toContain('cancelled by <@U0ALICE>');
+    const file = world.slack.workspace.files
+      .filter((f) => f.threadTs === parent.ts)
+      .at(-1)!
+      .content.toString('utf8');
+    for (const line of ['before the follow', 'new line one', 'late line', 'new line two']) expect(file.split(line).length - 1, line).toBe(1);
+    // The run record and the cancel are gone.
+    const { dynamoState } = await import('../src/platform/state');
+    expect(await dynamoState.get(`run#${runId}`)).toBeUndefined();
+    expect(await dynamoState.get(`cancel#${runId}`)).toBeUndefined();
+  });
+
+  it('ends by itself after its duration (a viewer may follow); --follow beyond 15 minutes is refused', async () => {
+    const res = await world.slash('U0BOB', 'logs web --follow 16m');
+    expect(JSON.parse(res.body).text).toContain('`--follow` is a duration from 10s to 15m');
+    await world.slash('U0BOB', 'logs web --grep ERROR --follow 10s');
+    await world.idle();
+    const { parent, replies } = lastThread();
+    expect(parent).toMatch(/^✅ .* — web: followed app \(run [a-z0-9]+\), \d+ new lines?, done/);
+    expect(replies.join('\n')).toMatch(/⏹️ Followed `app` in all tasks of \*web\* .* for 1\d s\./);
   });
 });

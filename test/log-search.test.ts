@@ -8,7 +8,7 @@ import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startAwsEmulator, type AwsEmulator } from '../local/aws';
 import { putLogGroup } from '../local/aws/services/logs';
-import { grepPattern, parseLogDuration, searchLogEvents, type LogEventLine, type LogQuery, type SearchOptions } from '../src/ecs/log-search';
+import { forgetBefore, grepPattern, parseLogDuration, searchLogEvents, type LogEventLine, type LogQuery, type SearchOptions } from '../src/ecs/log-search';
 
 let emu: AwsEmulator;
 let logs: CloudWatchLogsClient;
@@ -88,11 +88,16 @@ describe('searchLogEvents', () => {
   });
 
   it('deduplicates on eventId across overlapping windows (a follow re-reading its last seconds)', async () => {
-    const seen = new Set<string>();
+    const seen = new Map<string, number>();
     const first = await collect({ endTime: t0 + 600_000 }, { seen });
     const second = await collect({ startTime: t0 + 590_000, endTime: t0 + 900_000 }, { seen });
     expect(first.length + second.length).toBe(1801);
     expect(new Set([...first, ...second].map((e) => e.eventId)).size).toBe(1801);
+    // Forgetting the ids before a read's start keeps what that read could return again.
+    forgetBefore(seen, t0 + 890_000);
+    expect([...seen.values()].every((t) => t >= t0 + 890_000)).toBe(true);
+    expect(seen.size).toBe(21);
+    expect(await collect({ startTime: t0 + 890_000, endTime: t0 + 900_000 }, { seen })).toEqual([]);
   });
 
   it('a missing group or stream is no events; other errors are thrown', async () => {

@@ -126,7 +126,33 @@ describe('a verb parses its words into typed arguments', () => {
     for (const task of ['abc', 'zzzzzzzzzz', '0123abcd;rm', '0123456789abcdef0123456789abcdef0'])
       expect(refusal(`logs web --task ${task}`), task).toContain('is not a task id');
     expect(refusal('logs web --container a/b')).toContain('`a/b` is not a container name.');
-    expect(refusal('logs web --follow')).toContain('Unknown option `--follow`');
+    expect(refusal('logs web --follow')).toContain('`--follow` needs a value');
+    expect(refusal('logs web --tail 5')).toContain('Unknown option `--tail`');
+  });
+
+  it('logs: --since up to 7d, --grep literal text, --follow from 10s to 15m', () => {
+    const refusal = (text: string) => {
+      try {
+        parseRequest(text, config, all);
+      } catch (error) {
+        return (error as Error).message;
+      }
+      throw new Error(`${text} parsed`);
+    };
+    expect(parseRequest('logs web --since 2h --grep "connection refused" --follow 5m', config, all).args).toEqual({
+      target: 'web',
+      lines: 50,
+      since: 7_200_000,
+      grep: 'connection refused',
+      follow: 300_000,
+    });
+    expect(parseRequest('logs web --since 30s', config, all).args).toMatchObject({ since: 30_000 });
+    expect(parseRequest('logs web --since 7d', config, all).args).toMatchObject({ since: 604_800_000 });
+    for (const since of ['8d', '0m', '15', 'soon', '1w']) expect(refusal(`logs web --since ${since}`), since).toContain('`--since` is a duration up to 7d');
+    for (const follow of ['16m', '5s', '1h', 'forever'])
+      expect(refusal(`logs web --follow ${follow}`), follow).toContain('`--follow` is a duration from 10s to 15m');
+    expect(refusal(`logs web --grep 'say "hi"'`)).toContain('double quotes and backslashes are not accepted');
+    expect(refusal('logs web --grep a\\b')).toContain('double quotes and backslashes are not accepted');
   });
 
   it('run is checked where its script runs now: the scope comes from the configuration of the moment', () => {

@@ -73,6 +73,8 @@ export const SIMULATIONS: Record<string, (world: World) => void> = {
     resetSlackSecrets(); // the secrets are read once per cold start: make this the next one
   },
   'lambda-throttle': (w) => void w.aws.faults.throttle('lambda:InvokeFunction', 1_000),
+  // `/ecs logs … --since/--grep/--follow` backs off and reads on: every line once all the same.
+  'logs-throttle': (w) => void w.aws.faults.throttle('logs:FilterLogEvents', 5),
   // web's tasks are killed for memory over and over (ECS relaunches them with its back-off).
   'crash-loop': (w) => void w.aws.state.crashLoop(SAMPLE.services.web, { exitCode: 137, reason: 'OutOfMemoryError: Container killed due to memory usage' }),
   'crash-loop-clear': (w) => w.aws.state.crashLoops.clear(SAMPLE.services.web),

@@ -24,6 +24,8 @@ export interface RunRecord extends Record<string, unknown> {
   checkedEverySeconds?: number;
   /** The callback of the detached run's current wait between polls (src/workflows/run-wake.ts). */
   wakeId?: string;
+  /** Not a script: `/ecs logs --follow` (src/commands/logs-follow.ts), cancelled as `run` on its whole service. */
+  follow?: true;
 }
 
 /** Longer than the longest approval wait (7 days) plus a run. */
@@ -42,7 +44,11 @@ export const cancel: AckAnswer<CancelArgs> = async ({ runId }, { state, entry, i
   if ((run.teamId ?? invocation.teamId) !== invocation.teamId) throw new HiddenRefusalError(noRun, `run ${runId} belongs to workspace ${run.teamId}`);
   // Checked against the run itself (its service, script and channel), not where the command is typed.
   const mine = run.userId === invocation.userId;
-  const decision = isAllowed(entry, 'run', { channelId: run.channelId, service: run.target, script: run.script });
+  // A follow acts on the service, no script: `run` on the whole service, its channel and service named as for a script.
+  const scope = run.follow
+    ? { channelId: run.channelId, service: run.target, wholeService: true as const }
+    : { channelId: run.channelId, service: run.target, script: run.script };
+  const decision = isAllowed(entry, 'run', scope);
   if (!mine && !decision.allowed) throw new HiddenRefusalError(noRun, `may not cancel run ${runId} of ${run.script} in ${run.channelId}: ${decision.reason}`);
   // Kept as long as a run may wait for its approval: a run cancelled while it waits never starts.
   const first = await state.claim(cancelKey(runId), CANCEL_TTL_SECONDS, { by: invocation.userId, at: new Date().toISOString() });
@@ -59,13 +65,15 @@ export const cancel: AckAnswer<CancelArgs> = async ({ runId }, { state, entry, i
   return {
     text: !first
       ? `Run \`${runId}\` is already being cancelled.`
-      : waiting
-        ? `🛑 Cancelled run \`${runId}\` (\`${run.script}\`, asked by <@${run.userId}>) while it waits for its approval: it will not start, even if approved.`
-        : run.checkedEverySeconds && woken === false
-          ? `🛑 Cancelling run \`${runId}\` (\`${run.script}\`, started by <@${run.userId}>): the cancel is stored, but its workflow could not be woken just now, so it stops at its next check, within ${formatDuration(run.checkedEverySeconds * 1000)} (Ctrl-C to its processes, then they are killed). The thread will say when it has stopped.`
-          : run.checkedEverySeconds
-            ? `🛑 Cancelling run \`${runId}\` (\`${run.script}\`, started by <@${run.userId}>): it runs detached; its processes get Ctrl-C now, then they are killed. The thread will say when it has stopped.`
-            : `🛑 Cancelling run \`${runId}\` (\`${run.script}\`, started by <@${run.userId}>): the script gets Ctrl-C now, then its session is ended. The thread will say when it has stopped.`,
+      : run.follow
+        ? `🛑 Stopping \`/ecs logs ${run.target} --follow\` (run \`${runId}\`, started by <@${run.userId}>): it ends within seconds.`
+        : waiting
+          ? `🛑 Cancelled run \`${runId}\` (\`${run.script}\`, asked by <@${run.userId}>) while it waits for its approval: it will not start, even if approved.`
+          : run.checkedEverySeconds && woken === false
+            ? `🛑 Cancelling run \`${runId}\` (\`${run.script}\`, started by <@${run.userId}>): the cancel is stored, but its workflow could not be woken just now, so it stops at its next check, within ${formatDuration(run.checkedEverySeconds * 1000)} (Ctrl-C to its processes, then they are killed). The thread will say when it has stopped.`
+            : run.checkedEverySeconds
+              ? `🛑 Cancelling run \`${runId}\` (\`${run.script}\`, started by <@${run.userId}>): it runs detached; its processes get Ctrl-C now, then they are killed. The thread will say when it has stopped.`
+              : `🛑 Cancelling run \`${runId}\` (\`${run.script}\`, started by <@${run.userId}>): the script gets Ctrl-C now, then its session is ended. The thread will say when it has stopped.`,
   };
 };
 

@@ -9,12 +9,13 @@ import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { DescribeServicesCommand, DescribeTaskDefinitionCommand } from '@aws-sdk/client-ecs';
 import { explainAwsError } from '../aws/errors';
 import { logsLocation } from '../ecs/container-logs';
-import { grepPattern, type LogEventLine, type LogQuery, searchLogEvents } from '../ecs/log-search';
+import { forgetBefore, grepPattern, type LogEventLine, type LogQuery, searchLogEvents } from '../ecs/log-search';
 import { shortTaskDefinition } from '../ecs/taskdef';
 import { OutputSpool } from '../exec/spool';
 import { UserFacingError } from '../platform/errors';
 import { code, escapeText, quantity } from '../slack/format';
 import type { CommandResult, WorkerContext } from '../worker/context';
+import { followLogs } from './logs-follow';
 import { findTask, logs as lastLines, pickContainer } from './logs';
 import type { WorkerHandler } from './verb';
 import type { LogsArgs } from './verbs/args';
@@ -23,6 +24,8 @@ import type { LogsArgs } from './verbs/args';
 export const MAX_WINDOW_LINES = 500_000;
 /** Reading stops this long before the Lambda's deadline, leaving time to attach the file and answer. */
 const READ_MARGIN_MS = 20_000;
+/** Events a FilterLogEvents page: smaller than its 10,000 so one response (and its parse) stays small in memory. */
+const WINDOW_PAGE = 5000;
 
 /** `2026-12-05 14:03:07Z 0f2c8a1b message`: when, which task (the stream's last part, 8 characters), the line. */
 export function windowLineText(event: LogEventLine): string {
@@ -83,53 +86,102 @@ export async function logsWindow(args: LogsArgs, ctx: WorkerContext): Promise<Co
     await ctx.out.post(`📄 Logs of ${source.about}:\n${escapeText(source.elsewhere)}`);
     return { outcome: 'warning', summary: `${target.alias}: ${source.container} logs with ${source.driver}, not readable here` };
   }
-  const since = args.since ?? 15 * 60_000;
+  // Following, the window before it is short unless asked for: the point is what comes next.
+  const since = args.since ?? (args.follow ? 60_000 : 15 * 60_000);
   const endTime = ctx.now();
   const startTime = endTime - since;
   const window = `the last ${describeSpan(since)}${args.grep ? ` matching ${code(args.grep)}` : ''}`;
   const where = `${code(source.query.group)} (${escapeText(source.query.region)})`;
   const client = aws.client(CloudWatchLogsClient, source.query.region);
   const spool = await OutputSpool.create({ fileName: `logs-${target.alias.replace(/[^\w.-]/g, '_')}.txt`, tailLines: args.lines });
+  const seen = new Map<string, number>();
+  const filter = args.grep ? { filterPattern: grepPattern(args.grep) } : {};
   let cut: string | undefined;
   try {
-    const query: LogQuery = { ...source.query, startTime, endTime, ...(args.grep ? { filterPattern: grepPattern(args.grep) } : {}) };
-    for await (const page of searchLogEvents(client, query)) {
-      const room = MAX_WINDOW_LINES - spool.lines;
-      spool.write((room < page.length ? page.slice(0, room) : page).map(windowLineText));
-      const last = page[Math.min(room, page.length) - 1];
-      if (room <= page.length) {
-        cut = `truncated at ${quantity(MAX_WINDOW_LINES, 'line')} (up to ${last ? isoSeconds(last.timestamp) : '?'}): narrow it with a shorter \`--since\` or \`--grep\``;
-        break;
-      }
-      if (ctx.remainingMs() < READ_MARGIN_MS) {
-        cut = `truncated: out of time after ${quantity(spool.lines, 'line')} (up to ${last ? isoSeconds(last.timestamp) : '?'}): narrow it with a shorter \`--since\` or \`--grep\``;
-        break;
-      }
-    }
+    const query: LogQuery = { ...source.query, startTime, endTime, ...filter };
+    cut = await readWindow(searchLogEvents(client, query, { seen, pageLimit: WINDOW_PAGE }), spool, seen, {
+      maxLines: MAX_WINDOW_LINES,
+      remainingMs: ctx.remainingMs,
+    });
   } catch (error) {
     await spool.cleanup();
     throw explainAwsError(error, `reading the logs of ${source.about} in ${where}`);
   }
   const total = spool.lines;
+  if (args.follow && !cut) {
+    await ctx.out.post(`📄 ${quantity(total, 'line')} from ${source.about} in ${window}, in ${where}; following it below, newest last:`);
+    let followed: Awaited<ReturnType<typeof followLogs>>;
+    try {
+      followed = await followLogs(ctx, {
+        client,
+        query: { ...source.query, ...filter },
+        from: endTime,
+        floor: startTime,
+        durationMs: args.follow,
+        about: source.about,
+        spool,
+        seen,
+        tail: spool.tail(),
+        format: windowLineText,
+        describe: describeSpan,
+      });
+    } catch (error) {
+      await spool.cleanup();
+      throw explainAwsError(error, `following the logs of ${source.about} in ${where}`);
+    }
+    const how = followed.why === 'cancelled' ? 'cancelled' : followed.why === 'deadline' ? 'stopped at the worker’s time limit' : 'done';
+    return {
+      outcome: followed.why === 'duration' ? 'success' : followed.why === 'cancelled' ? 'cancelled' : 'warning',
+      summary: `${target.alias}: followed ${source.container} (run ${followed.runId}), ${quantity(followed.lines, 'new line')}, ${how}`,
+      logFile: await spool.close(),
+      cleanup: () => spool.cleanup(),
+    };
+  }
   if (total === 0) {
     await spool.cleanup();
     await ctx.out.post(`📄 No lines from ${source.about} in ${window}, in ${where}.`);
-    return { outcome: 'success', summary: `${target.alias}: no log lines in ${window.replace(/`/g, '')}` };
+    return { outcome: 'success', summary: `${target.alias}: no log lines in ${window}` };
   }
   const tail = spool.tail();
   const shown = tail.length < total ? `; the last ${tail.length} below, all of them attached` : '';
   await ctx.out.post(
-    `📄 ${quantity(total, 'line')} from ${source.about} in ${window}, in ${where}, newest last${shown}:${cut ? `\n⚠️ ${escapeText(cut)}` : ''}`,
+    `📄 ${quantity(total, 'line')} from ${source.about} in ${window}, in ${where}, newest last${shown}:${cut ? `\n⚠️ ${cut}${args.follow ? ' (not followed)' : ''}` : ''}`,
   );
   ctx.out.useLogFile();
   ctx.out.write(`${tail.join('\n')}\n`);
   const logFile = await spool.close();
   return {
     outcome: cut ? 'warning' : 'success',
-    summary: `${target.alias}: ${quantity(total, 'log line')} of ${source.container} in ${window.replace(/`/g, '')}${cut ? ' (truncated)' : ''}`,
+    summary: `${target.alias}: ${quantity(total, 'log line')} of ${source.container} in ${window}${cut ? ' (truncated)' : ''}`,
     logFile,
     cleanup: () => spool.cleanup(),
   };
+}
+
+/**
+ * Writes the window's pages to the spool, formatted, until they end, `maxLines` are written, or the
+ * Lambda's time is nearly out (then says where it stopped, for the thread).
+ */
+export async function readWindow(
+  pages: AsyncIterable<LogEventLine[]>,
+  spool: Pick<OutputSpool, 'write' | 'lines'>,
+  seen: Map<string, number>,
+  limits: { maxLines: number; remainingMs: () => number },
+): Promise<string | undefined> {
+  let last: number | undefined;
+  const upTo = () => (last === undefined ? '' : ` (up to ${isoSeconds(last)})`);
+  for await (const page of pages) {
+    // Pages come in time order: only the last minute's ids can come again (a follow reads back 30 s).
+    forgetBefore(seen, page[page.length - 1]!.timestamp - 60_000);
+    const room = limits.maxLines - spool.lines;
+    const kept = room < page.length ? page.slice(0, room) : page;
+    spool.write(kept.map(windowLineText));
+    if (kept.length) last = kept[kept.length - 1]!.timestamp;
+    if (kept.length < page.length) return `truncated at ${quantity(limits.maxLines, 'line')}${upTo()}: narrow it with a shorter \`--since\` or \`--grep\``;
+    if (limits.remainingMs() < READ_MARGIN_MS)
+      return `truncated: out of time after ${quantity(spool.lines, 'line')}${upTo()}: narrow it with a shorter \`--since\` or \`--grep\``;
+  }
+  return undefined;
 }
 
 const isoSeconds = (t: number) => `${new Date(t).toISOString().slice(0, 19).replace('T', ' ')}Z`;

@@ -29,8 +29,8 @@ export interface SearchOptions {
   /** First backoff ceiling, doubled each time up to maxDelayMs. Defaults 250 and 8000. */
   baseDelayMs?: number;
   maxDelayMs?: number;
-  /** Event ids already handed on (kept across calls by a follow). */
-  seen?: Set<string>;
+  /** Event ids already handed on, with their times (kept across calls by a follow, which forgets the old ones: forgetBefore). */
+  seen?: Map<string, number>;
   /** Events a page (FilterLogEvents allows up to 10,000). */
   pageLimit?: number;
 }
@@ -57,7 +57,7 @@ export async function* searchLogEvents(logs: CloudWatchLogsClient, query: LogQue
   const maxRetries = options.maxThrottleRetries ?? 8;
   const base = options.baseDelayMs ?? 250;
   const maxDelay = options.maxDelayMs ?? 8000;
-  const seen = options.seen ?? new Set<string>();
+  const seen = options.seen ?? new Map<string, number>();
   let token: string | undefined;
   do {
     let out: { events?: FilteredLogEvent[]; nextToken?: string } | undefined;
@@ -85,12 +85,20 @@ export async function* searchLogEvents(logs: CloudWatchLogsClient, query: LogQue
     for (const e of out.events ?? []) {
       const id = e.eventId ?? `${e.logStreamName}/${e.timestamp}/${e.message}`;
       if (seen.has(id)) continue;
-      seen.add(id);
+      seen.set(id, e.timestamp ?? 0);
       fresh.push({ eventId: id, timestamp: e.timestamp ?? 0, stream: e.logStreamName ?? '', message: e.message ?? '' });
     }
     if (fresh.length) yield fresh;
     token = out.nextToken;
   } while (token);
+}
+
+/**
+ * Forgets the ids of events before `time`: a read that starts at `time` or later cannot return
+ * them again, so a long follow of a busy service keeps only its last seconds' ids in memory.
+ */
+export function forgetBefore(seen: Map<string, number>, time: number): void {
+  for (const [id, t] of seen) if (t < time) seen.delete(id);
 }
 
 /**

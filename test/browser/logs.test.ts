@@ -52,9 +52,39 @@ describe('/ecs logs in the playground', () => {
     expect(text).not.toContain('"level":"info"');
   });
 
+  it('with CloudWatch Logs throttling (the Simulate menu), the window is read all the same', async () => {
+    await page.getByTestId('simulate').selectOption('logs-throttle');
+    try {
+      const text = await threadOf('/ecs logs web --since 3m --grep level');
+      expect(text).toMatch(/📄 \d+ lines from app in all tasks of web/);
+    } finally {
+      await page.getByTestId('simulate').selectOption('clear');
+    }
+    const throttled = world.aws.calls.filter((c) => c.action === 'FilterLogEvents' && c.error?.code === 'ThrottlingException');
+    expect(throttled).toHaveLength(5);
+  });
+
   it('/ecs logs web --since 5m shows the requests too, each with its task', async () => {
     const text = await threadOf('/ecs logs web --since 5m');
     expect(text).toContain('"level":"info"');
     expect(text).toMatch(/Z [0-9a-f]{8} \{"level":"info","msg":"GET \/api/);
   });
+
+  it('/ecs logs web --follow 5m tails the new lines into one message; its Cancel button stops it', async () => {
+    await page.getByTestId('composer').fill('/ecs logs web --follow 5m');
+    await page.getByTestId('composer').press('Enter');
+    const parent = page.getByTestId('message').filter({ hasText: 'ran /ecs logs web --follow 5m' }).last();
+    await expect.poll(() => parent.getByTestId('replies').count(), { timeout: 15_000 }).toBe(1);
+    await parent.getByTestId('replies').click();
+    const thread = page.getByTestId('thread-feed');
+    const living = thread.getByTestId('message').filter({ hasText: '👀 Following' }).last();
+    await expect.poll(() => living.count(), { timeout: 15_000 }).toBe(1);
+    // web's tasks log a line every 4 s: the message shows new ones as they come.
+    await expect.poll(async () => /· ([1-9]\d*) new lines? ·/.exec((await living.locator('.text').textContent()) ?? '')?.[1], { timeout: 20_000 }).toBeTruthy();
+    await living.getByRole('button', { name: 'Cancel' }).click();
+    await expect.poll(() => parent.locator('.text').first().textContent(), { timeout: 15_000 }).toMatch(/^🚫/);
+    await expect.poll(() => thread.textContent()).toContain('🚫 Stopped following');
+    expect(await thread.textContent()).toContain('cancelled by @alice');
+    expect(await thread.getByRole('button', { name: 'Cancel' }).count()).toBe(0);
+  }, 60_000);
 });
