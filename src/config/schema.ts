@@ -3,6 +3,7 @@ import * as z from 'zod/mini';
 import en from 'zod/v4/locales/en.js';
 import { NOTICE_KINDS, SEVERITIES } from './notify-levels';
 import { ownOnly } from './records';
+import { JOB_PLACEHOLDER } from '../jobs/placeholder';
 
 z.config(en());
 
@@ -155,9 +156,6 @@ const scriptSchema = z.strictObject({
   requiresApproval: z._default(z.boolean(), false),
 });
 
-/** `{name}` as a whole argv item stands for the job argument of that name. */
-export const JOB_PLACEHOLDER = /^\{([a-z][a-z0-9-]{0,30})\}$/;
-
 /**
  * A one-off job (`/ecs job <name>`): a dedicated ECS task started with RunTask, from the task
  * definition, cluster, network configuration and launch type of its target's service unless it
@@ -181,8 +179,8 @@ const jobSchema = z.strictObject({
   timeoutSeconds: z._default(z.number().check(z.int(), z.minimum(10), z.maximum(6 * 3600)), 600),
   allowOverlap: z._default(z.boolean(), false),
   requiresApproval: z._default(z.boolean(), false),
-  /** The role needed on the target to start it. */
-  permission: z._default(z.enum(['operator', 'deployer', 'admin']), 'operator'),
+  /** Who may start it: operators of the target (whose grant names it, if theirs lists scripts), or admins only. */
+  permission: z._default(z.enum(['operator', 'admin']), 'operator'),
 });
 
 const configSchema = z.strictObject({
