@@ -298,6 +298,28 @@ const SECTIONS: Array<[string, Row[]]> = [
     ],
   ],
   [
+    'job: run on the job’s target (and the job, for a grant limited to scripts)',
+    [
+      // bulk-import cannot be placed: allowed, and over at once (RunTask answers failures[]).
+      { who: 'wanda', text: 'job bulk-import', via: ['slash', 'socket command'], expect: 'allowed' },
+      { who: 'victor', text: 'job migrate', via: ['slash', 'rerun button'], ...hidden('Unknown job `migrate`, or not one of yours.') },
+      { who: 'oscar', text: 'job migrate', ...hidden('Unknown job `migrate`, or not one of yours.') },
+      { who: 'omar', text: 'job migrate', ...hidden('Unknown job `migrate`, or not one of yours.') },
+      { who: 'alice', text: 'job migrat', ...invalid('Unknown job `migrat`, or not one of yours. Did you mean `migrate`?') },
+      { who: 'alice', text: 'job __proto__', noAws: true, ...invalid('Unknown job `__proto__`, or not one of yours.') },
+      { who: 'alice', text: 'job migrate "$(id)"', ...invalid('does not match') },
+      { who: 'mallory', text: 'job migrate', via: ['slash', 'socket command'], ...NOT_ON_ALLOWLIST },
+    ],
+  ],
+  [
+    'jobs: anyone on the allowlist; lists only what they may start here',
+    [
+      { who: 'wanda', text: 'jobs', expect: 'allowed', says: /`\/ecs job migrate \[version\]`[\s\S]*`\/ecs job migrate-broken`/ },
+      { who: 'victor', text: 'jobs', expect: 'allowed', says: 'You may not start any job in this channel.', hides: ['`migrate`'] },
+      { who: 'mallory', text: 'jobs', ...NOT_ON_ALLOWLIST },
+    ],
+  ],
+  [
     'run: run on the target and the script',
     [
       { who: 'oscar', text: 'run backup.sh nightly', via: ['slash', 'socket command'], expect: 'allowed' },

@@ -68,3 +68,41 @@ describe('verify settings', () => {
     expect(() => parseConfig(bad)).toThrow(/targets\.a\.verify\.requiredPermissions\.0\.actions\.0: must be an IAM action/);
   });
 });
+
+describe('jobs', () => {
+  const base = { slack: { teams: ['T1'] }, targets: { web: { region: 'us-east-1', cluster: 'c', service: 's' } } };
+  const job = { target: 'web', container: 'app', command: ['bin/migrate', '{version}'], args: [{ name: 'version', pattern: '[0-9]{4}' }] };
+
+  it('fills a job’s defaults: operator permission, no overlap, no approval, ten minutes', () => {
+    const config = parseConfig({ ...base, jobs: { migrate: job } });
+    expect(config.jobs.migrate).toMatchObject({ permission: 'operator', allowOverlap: false, requiresApproval: false, timeoutSeconds: 600, environment: {} });
+    expect(Object.getPrototypeOf(config.jobs)).toBeNull();
+  });
+
+  it('refuses an unknown target, a placeholder without its argument and an argument the command never uses', () => {
+    const bad = {
+      ...base,
+      jobs: {
+        a: { ...job, target: 'api' },
+        b: { ...job, command: ['bin/migrate', '{versoin}'] },
+        c: { ...job, command: ['bin/migrate'] },
+      },
+    };
+    expect(() => parseConfig(bad)).toThrow(ConfigError);
+    try {
+      parseConfig(bad);
+    } catch (error) {
+      expect((error as ConfigError).problems).toEqual([
+        'jobs.a.target: no target `api` (targets: web)',
+        'jobs.b.command: `{versoin}` is not a declared argument (args)',
+        'jobs.b.args: `version` must appear exactly once in the command as `{version}`',
+        'jobs.c.args: `version` must appear exactly once in the command as `{version}`',
+      ]);
+    }
+  });
+
+  it('refuses a job name people could not type, and a command given as one shell string', () => {
+    expect(() => parseConfig({ ...base, jobs: { 'Migrate DB': job } })).toThrow(/jobs\.Migrate DB \(the name\)/);
+    expect(() => parseConfig({ ...base, jobs: { migrate: { ...job, command: 'bin/migrate 0042' } } })).toThrow(/jobs\.migrate\.command/);
+  });
+});

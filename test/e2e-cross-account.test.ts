@@ -31,6 +31,7 @@ beforeAll(async () => {
       'remote-backup.sh': { ...base.scripts['backup.sh']!, target: 'manager-remote' },
       'remote-slow.sh': { ...base.scripts['slow.sh']!, target: 'manager-remote' },
     },
+    jobs: { ...base.jobs, 'remote-migrate': { ...base.jobs.migrate!, target: 'web-remote' } },
   });
 });
 afterAll(async () => {
@@ -122,6 +123,25 @@ describe('a target reached through the target role', () => {
     ).toContain('allowed');
     expect(asTarget().filter((d) => d.decision !== 'allowed')).toEqual([]);
   });
+});
+
+describe('a one-off job on a target reached through the target role', () => {
+  it('RunTask (tagged, the task roles passed) and StopTask on cancel are the target role’s and allowed', async () => {
+    const timings = { ...world.aws.state.ecsTimings };
+    Object.assign(world.aws.state.ecsTimings, { provisionMs: 500, pullMs: 60_000 }); // waits in PENDING until cancelled
+    try {
+      await world.slash('U0ALICE', 'job remote-migrate', CHANNEL);
+      const living = await world.slack.waitFor(() => world.slack.workspace.messages[CHANNEL]!.find((m) => m.text.startsWith('▶️ Job `remote-migrate`')), 20_000);
+      const runId = /run `([a-z0-9]{6})`/.exec(living.text)![1]!;
+      await world.click('U0ALICE', CHANNEL, living.ts, { action_id: 'ecs:cancel', value: runId });
+      expect(await outcome((await parentOf('job remote-migrate')).ts)).toMatch(/^🚫 .*cancelled/);
+    } finally {
+      Object.assign(world.aws.state.ecsTimings, timings);
+    }
+    const actions = asTarget().map((d) => d.action);
+    expect(actions).toEqual(expect.arrayContaining(['ecs:RunTask', 'ecs:TagResource', 'iam:PassRole', 'ecs:StopTask']));
+    expect(asTarget().filter((d) => d.decision !== 'allowed')).toEqual([]);
+  }, 60_000);
 });
 
 describe('ECS Exec sessions encrypted with a KMS key (the cluster’s executeCommandConfiguration)', () => {

@@ -161,8 +161,8 @@ describe('IAM grants against the IAM data', () => {
 });
 
 describe('ECS grants equal the ECS calls each bundle can make', () => {
-  // RegisterTaskDefinition with tags is also authorized as ecs:TagResource (on creation only).
-  const IMPLIED: Record<string, string[]> = { 'ecs:RegisterTaskDefinition': ['ecs:TagResource'] };
+  // RegisterTaskDefinition and RunTask with tags are also authorized as ecs:TagResource (on creation only).
+  const IMPLIED: Record<string, string[]> = { 'ecs:RegisterTaskDefinition': ['ecs:TagResource'], 'ecs:RunTask': ['ecs:TagResource'] };
   const fnKey = (handler: string) => handler.replace(/-(\w)/g, (_, c: string) => c.toUpperCase());
 
   beforeAll(async () => {

@@ -83,7 +83,7 @@ export function writeContainerLogs(
   for (const container of definition?.containerDefinitions ?? []) {
     if (only !== undefined && container.name !== only) continue;
     const lines = container.firelensConfiguration ? routerLines(moment) : appLines(container, task, moment, t);
-    append(
+    appendContainerLogs(
       state,
       region,
       task,
@@ -93,7 +93,8 @@ export function writeContainerLogs(
   }
 }
 
-function append(
+/** Appends `events` to the awslogs stream of `container` of `task` (nothing without awslogs or its group). */
+export function appendContainerLogs(
   state: EmulatorState,
   region: RegionState,
   task: Task,

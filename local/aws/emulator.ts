@@ -283,6 +283,8 @@ export async function startAwsEmulator(options: AwsEmulatorOptions = {}): Promis
         },
       };
 
+      // A log read sees what running tasks (one-off ones: one-off-tasks.ts) have printed by now.
+      if (op.service.name === 'logs') runScheduler(state);
       const injected = faults.takeFailure(iamAction);
       if (injected) throw injected;
       for (const resource of resources?.(op.params, ctx) ?? ['*']) ctx.authorize(iamAction, resource, authorization?.(op.params, ctx, resource));

@@ -27,6 +27,7 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import type { CapacityProviderStrategyItem, Container, Deployment, Service, Task, TaskDefinition } from '@aws-sdk/client-ecs';
 import { writeContainerLogs, type ContainerMoment } from './container-logs';
+import { runOneOffTasks } from './one-off-tasks';
 import type { CrashLoop, PlacementFailureReason } from './ecs-faults';
 import { deploymentStateChange, serviceAction, taskStateChange, type DeploymentEventName, type ServiceActionName } from './ecs-events';
 import { ec2State } from './services/ec2';
@@ -82,7 +83,10 @@ export const newDeploymentId = () => `ecs-svc/${(BigInt(`0x${randomBytes(8).toSt
 export function runScheduler(state: EmulatorState, now = state.clock.now()): void {
   for (const account of state.accounts.values()) {
     for (const region of account.regions.values()) {
-      for (const cluster of region.ecs.clusters.values()) new EcsScheduler(state, region, cluster).runUntil(now);
+      for (const cluster of region.ecs.clusters.values()) {
+        new EcsScheduler(state, region, cluster).runUntil(now);
+        runOneOffTasks(state, region, cluster, now);
+      }
     }
   }
 }

@@ -21,6 +21,7 @@
  * other seeds (seed-bench.ts) add services the same way.
  */
 import type { Container, ContainerDefinition, Deployment, NetworkConfiguration, Service, Task, TaskDefinition } from '@aws-sdk/client-ecs';
+import { unplaceableFamilies } from './one-off-tasks';
 import { EcsScheduler } from './rollout';
 import { putMetricAlarm, transitionAlarm } from './services/cloudwatch';
 import { putParameter } from './services/ssm';
@@ -388,8 +389,13 @@ export function seedSampleAccount(state: EmulatorState, options: SeedOptions = {
       [{ ...appContainer('manager', SAMPLE.images.web, { DATABASE_URL: SAMPLE.secrets.webDatabaseUrl }), command: ['sleep', 'infinity'], portMappings: [] }],
       { task: 'manager-task-role', execution: 'web-execution-role' },
     ),
+    // Task definitions of one-off jobs only (never a service's): reindex's image was never pushed,
+    // and bulk-import's tasks cannot be placed (the capacity fault below).
+    taskDefinition('reindex', 1, ago(2 * DAY), [{ ...appContainer('reindex', SAMPLE.images.broken, webSecrets), portMappings: [] }], webRoles),
+    taskDefinition('bulk-import', 1, ago(2 * DAY), [{ ...appContainer('bulk-import', SAMPLE.images.web, webSecrets), portMappings: [] }], webRoles),
   ];
   for (const d of defs) seed.register(d);
+  unplaceableFamilies(state).add('bulk-import');
 
   // Services ----------------------------------------------------------------------------------
   const [web1, web2] = SAMPLE.tasks.webRunning;

@@ -8,7 +8,10 @@ import { cancelKey, runKey, trackedKey } from '../platform/state-keys';
 /** What the worker keeps in the state table while a script runs (`run#<id>`). */
 export interface RunRecord extends Record<string, unknown> {
   runId: string;
+  /** The script's name, or the job's (`kind: 'job'`). */
   script: string;
+  /** A one-off job (src/commands/job.ts): cancelling it stops its task (StopTask). */
+  kind?: 'job';
   target: string;
   /** The team the run was asked from (absent on records written before it was kept). */
   teamId?: string;
@@ -73,7 +76,9 @@ export const cancel: AckAnswer<CancelArgs> = async ({ runId }, { state, entry, i
             ? `🛑 Cancelling run \`${runId}\` (\`${run.script}\`, started by <@${run.userId}>): the cancel is stored, but its workflow could not be woken just now, so it stops at its next check, within ${formatDuration(run.checkedEverySeconds * 1000)} (Ctrl-C to its processes, then they are killed). The thread will say when it has stopped.`
             : run.checkedEverySeconds
               ? `🛑 Cancelling run \`${runId}\` (\`${run.script}\`, started by <@${run.userId}>): it runs detached; its processes get Ctrl-C now, then they are killed. The thread will say when it has stopped.`
-              : `🛑 Cancelling run \`${runId}\` (\`${run.script}\`, started by <@${run.userId}>): the script gets Ctrl-C now, then its session is ended. The thread will say when it has stopped.`,
+              : run.kind === 'job'
+                ? `🛑 Cancelling run \`${runId}\` (job \`${run.script}\`, started by <@${run.userId}>): its task is stopped now (StopTask). The thread will say when it has stopped.`
+                : `🛑 Cancelling run \`${runId}\` (\`${run.script}\`, started by <@${run.userId}>): the script gets Ctrl-C now, then its session is ended. The thread will say when it has stopped.`,
   };
 };
 

@@ -1,4 +1,6 @@
 import { scriptsFor } from './scripts';
+import { jobsFor } from '../jobs/visible';
+import { jobsVerb, jobVerb } from './verbs/job';
 import { visibleServices, type AllowlistEntry } from '../auth/roles';
 import type { Config } from '../config/schema';
 import { escapeText } from '../slack/format';
@@ -22,11 +24,19 @@ export { commandText, type Invocation } from '../slack/invocation';
 
 /** What this person may learn the names of, in this channel. */
 export function visibilityOf(config: Config, entry: AllowlistEntry | undefined, channelId: string): Visibility {
-  return { services: visibleServices(entry, channelId, Object.keys(config.targets)), scripts: scriptsFor(config, entry, channelId) };
+  return {
+    services: visibleServices(entry, channelId, Object.keys(config.targets)),
+    scripts: scriptsFor(config, entry, channelId),
+    jobs: jobsFor(config, entry, channelId),
+  };
 }
 
 /** Everything declared: for trusted callers (tools, tests). */
-export const everything = (config: Config): Visibility => ({ services: Object.keys(config.targets), scripts: Object.keys(config.scripts) });
+export const everything = (config: Config): Visibility => ({
+  services: Object.keys(config.targets),
+  scripts: Object.keys(config.scripts),
+  jobs: Object.keys(config.jobs),
+});
 
 export interface ParsedRequest {
   verb: AnyVerb;
@@ -76,9 +86,11 @@ export const VERBS: readonly AnyVerb[] = [
   logsVerb,
   verifyVerb,
   runVerb,
+  jobVerb,
   deployVerb,
   rollbackVerb,
   scriptsVerb,
+  jobsVerb,
   cancelVerb,
   muteVerb,
   unmuteVerb,

@@ -10,7 +10,7 @@ export function scriptUsage(name: string, script: Script): string {
   return `/ecs run ${name}${args.length ? ` ${args.join(' ')}` : ''}`;
 }
 
-export function describeScriptArgs(script: Script): string[] {
+export function describeScriptArgs(script: Pick<Script, 'args'>): string[] {
   return script.args.map(
     (a) => `\`${a.name}\`${a.optional ? ' (optional)' : ''}: must match \`${escapeText(a.pattern)}\`${a.description ? `: ${escapeText(a.description)}` : ''}`,
   );
@@ -23,9 +23,14 @@ export function describeScriptArgs(script: Script): string[] {
  * not about shell safety (there is no shell).
  */
 export function validateScriptArgs(name: string, script: Script, values: string[]): string[] {
-  const problems = checkArguments(script, values);
+  return validateArgs(script, values, scriptUsage(name, script));
+}
+
+/** The same checks for any declaration of arguments (scripts, jobs), refused with `usage` (plain text) and each pattern. */
+export function validateArgs(rules: Pick<Script, 'args'> & Partial<Pick<Script, 'extraArgs'>>, values: string[], usageText: string): string[] {
+  const problems = checkArguments(rules, values);
   if (problems.length === 0) return values;
-  const usage = `Usage: \`${escapeText(scriptUsage(name, script))}\``;
+  const usage = `Usage: \`${escapeText(usageText)}\``;
   const lines = problems.length === 1 ? [problems[0]!.message] : ['The arguments were refused:', ...problems.map((p) => `• ${p.message}`)];
-  throw new UsageError([...lines, usage, ...describeScriptArgs(script)].join('\n'));
+  throw new UsageError([...lines, usage, ...describeScriptArgs(rules)].join('\n'));
 }

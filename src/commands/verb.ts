@@ -28,6 +28,8 @@ export interface RequestScope {
 export interface Visibility {
   services: readonly string[];
   scripts: readonly string[];
+  /** One-off jobs they may start here (src/jobs/visible.ts); absent: none. */
+  jobs?: readonly string[];
 }
 
 interface VerbBase<Args> {

@@ -3,6 +3,7 @@ import * as z from 'zod/mini';
 import en from 'zod/v4/locales/en.js';
 import { NOTICE_KINDS, SEVERITIES } from './notify-levels';
 import { ownOnly } from './records';
+import { JOB_PLACEHOLDER } from '../jobs/placeholder';
 
 z.config(en());
 
@@ -155,6 +156,33 @@ const scriptSchema = z.strictObject({
   requiresApproval: z._default(z.boolean(), false),
 });
 
+/**
+ * A one-off job (`/ecs job <name>`): a dedicated ECS task started with RunTask, from the task
+ * definition, cluster, network configuration and launch type of its target's service unless it
+ * names its own task definition. The command is a fixed argv (never a shell) whose items may be
+ * `{arg}` placeholders, filled with arguments checked exactly as script arguments are.
+ */
+const jobSchema = z.strictObject({
+  description: z.optional(z.string().check(z.maxLength(200))),
+  target: alias,
+  /** Family (latest ACTIVE revision) or `family:revision`; default: the service's task definition. */
+  taskDefinition: z.optional(pattern(/^[A-Za-z0-9_-]{1,255}(:\d+)?$/, 'must be a task definition family or family:revision')),
+  /** The container whose command is replaced. */
+  container: name,
+  command: z.array(z.string().check(z.minLength(1), z.maxLength(1024))).check(z.minLength(1), z.maxLength(50)),
+  args: z._default(z.array(scriptArgument).check(z.maxLength(10)), []),
+  /** Task-level CPU units and memory (MiB) overrides. */
+  cpu: z.optional(z.number().check(z.int(), z.minimum(128), z.maximum(16384))),
+  memory: z.optional(z.number().check(z.int(), z.minimum(128), z.maximum(122880))),
+  environment: z._default(z.record(pattern(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'must be an environment variable name'), z.string().check(z.maxLength(4096))), {}),
+  /** Seconds before the task is stopped. Jobs longer than a Lambda can follow run under the durable workflow. */
+  timeoutSeconds: z._default(z.number().check(z.int(), z.minimum(10), z.maximum(6 * 3600)), 600),
+  allowOverlap: z._default(z.boolean(), false),
+  requiresApproval: z._default(z.boolean(), false),
+  /** Who may start it: operators of the target (whose grant names it, if theirs lists scripts), or admins only. */
+  permission: z._default(z.enum(['operator', 'admin']), 'operator'),
+});
+
 const configSchema = z.strictObject({
   /** Slack workspace(s) this deployment answers; requests from any other team are refused. */
   slack: z.strictObject({
@@ -164,6 +192,8 @@ const configSchema = z.strictObject({
   targets: z.record(alias, targetSchema).check(z.refine((targets) => Object.keys(targets).length > 0, 'declare at least one target')),
   /** Maintenance scripts people may run with `/ecs run`, by name. */
   scripts: z._default(z.record(pattern(/^[\w][\w.-]{0,63}$/, 'must be a script name such as backup.sh'), scriptSchema), {}),
+  /** One-off jobs people may start with `/ecs job`, by name. */
+  jobs: z._default(z.record(alias, jobSchema), {}),
   /**
    * ECS and alarm events told in Slack (src/notify/). Without this section nothing is posted:
    * events are counted and dropped. Events of services no target declares are always dropped.
@@ -188,6 +218,7 @@ const configSchema = z.strictObject({
 export type Config = z.infer<typeof configSchema>;
 export type Target = z.infer<typeof targetSchema>;
 export type Script = z.infer<typeof scriptSchema>;
+export type Job = z.infer<typeof jobSchema>;
 export type Severity = (typeof SEVERITIES)[number];
 export type NoticeKind = (typeof NOTICE_KINDS)[number];
 export type QuietHours = z.infer<typeof quietHoursSchema>;
@@ -222,10 +253,11 @@ export function parseConfig(raw: unknown): Config {
         return [];
       }),
     );
+    problems.push(...jobProblems(result.data));
     if (problems.length) throw new ConfigError(problems);
     // Names people type are looked up in these maps: without a prototype, `constructor` or
     // `__proto__` is just an unknown name, never an inherited property.
-    return { ...result.data, targets: ownOnly(result.data.targets), scripts: ownOnly(result.data.scripts) };
+    return { ...result.data, targets: ownOnly(result.data.targets), scripts: ownOnly(result.data.scripts), jobs: ownOnly(result.data.jobs) };
   }
   throw new ConfigError(
     result.error.issues.flatMap((issue) => {
@@ -235,4 +267,19 @@ export function parseConfig(raw: unknown): Config {
       return [`${path}: ${issue.message}`];
     }),
   );
+}
+
+/** A job's target must exist, and each `{placeholder}` of its command must be a declared argument (used once). */
+function jobProblems(config: Config): string[] {
+  return Object.entries(config.jobs).flatMap(([name, job]) => {
+    if (!config.targets[job.target]) return [`jobs.${name}.target: no target \`${job.target}\` (targets: ${Object.keys(config.targets).join(', ')})`];
+    const declared = new Set(job.args.map((a) => a.name));
+    const used = job.command.flatMap((item) => JOB_PLACEHOLDER.exec(item)?.[1] ?? []);
+    return [
+      ...used.filter((u) => !declared.has(u)).map((u) => `jobs.${name}.command: \`{${u}}\` is not a declared argument (args)`),
+      ...[...declared]
+        .filter((d) => used.filter((u) => u === d).length !== 1)
+        .map((d) => `jobs.${name}.args: \`${d}\` must appear exactly once in the command as \`{${d}}\``),
+    ];
+  });
 }

@@ -23,6 +23,7 @@ import { EcsScheduler, runScheduler } from '../rollout';
 import { arns, nameFromRef, uuid, type EcsClusterState, type RegionState, type TaskDefinitionRecord } from '../state';
 import { execRegistry } from '../../exec-agent/registry';
 import { ec2State } from './ec2';
+import { runTaskActions } from './ecs-run-task';
 import { elbv2State } from './elbv2';
 
 const clusterNotFound = () => new AwsError('ClusterNotFoundException', 'Cluster not found.');
@@ -374,6 +375,25 @@ function checkLoadBalancers(ctx: CallContext, list: LoadBalancer[], definition: 
   });
 }
 
+/** Where tasks run (CreateService, RunTask): a launch type, a capacity provider strategy, or the cluster's default strategy (else EC2). */
+function placementOf(p: Params, cluster: EcsClusterState): { strategy: CapacityProviderStrategyItem[]; launchType: string } {
+  const given = asList<CapacityProviderStrategyItem>(p.capacityProviderStrategy);
+  if (p.launchType && given.length) {
+    throw invalid('Specifying both a launch type and capacity provider strategy is not supported. Remove one and try again.');
+  }
+  if (p.launchType && !LAUNCH_TYPES.includes(p.launchType)) throw invalid(`Invalid launchType: ${p.launchType}`);
+  const strategy = given.length ? given : p.launchType ? [] : (cluster.cluster.defaultCapacityProviderStrategy ?? []);
+  for (const item of strategy) {
+    if (!item.capacityProvider || !cluster.cluster.capacityProviders?.includes(item.capacityProvider)) {
+      throw invalid(
+        'The specified capacity provider strategy cannot contain a capacity provider that is not associated with the cluster. Associate the capacity provider with the cluster or specify a valid capacity provider and try again.',
+      );
+    }
+  }
+  const launchType: string = strategy.length ? (strategy.every((s) => s.capacityProvider!.startsWith('FARGATE')) ? 'FARGATE' : 'EC2') : (p.launchType ?? 'EC2');
+  return { strategy, launchType };
+}
+
 /**
  * What CreateService does: validate the essentials as ECS does (a refused call creates nothing),
  * store the service, and hand it to the simulated scheduler, which starts its first deployment's
@@ -399,21 +419,7 @@ function createService(p: Params, ctx: CallContext): Service {
   const desiredCount = scheduling === 'DAEMON' ? 0 : (p.desiredCount ?? 0);
   if (!Number.isInteger(desiredCount) || desiredCount < 0) throw invalid('Desired count must be an integer greater than or equal to 0.');
 
-  // Where the tasks run: a launch type, a capacity provider strategy, or the cluster's default strategy (else EC2).
-  const given = asList<CapacityProviderStrategyItem>(p.capacityProviderStrategy);
-  if (p.launchType && given.length) {
-    throw invalid('Specifying both a launch type and capacity provider strategy is not supported. Remove one and try again.');
-  }
-  if (p.launchType && !LAUNCH_TYPES.includes(p.launchType)) throw invalid(`Invalid launchType: ${p.launchType}`);
-  const strategy = given.length ? given : p.launchType ? [] : (cluster.cluster.defaultCapacityProviderStrategy ?? []);
-  for (const item of strategy) {
-    if (!item.capacityProvider || !cluster.cluster.capacityProviders?.includes(item.capacityProvider)) {
-      throw invalid(
-        'The specified capacity provider strategy cannot contain a capacity provider that is not associated with the cluster. Associate the capacity provider with the cluster or specify a valid capacity provider and try again.',
-      );
-    }
-  }
-  const launchType: string = strategy.length ? (strategy.every((s) => s.capacityProvider!.startsWith('FARGATE')) ? 'FARGATE' : 'EC2') : (p.launchType ?? 'EC2');
+  const { strategy, launchType } = placementOf(p, cluster);
   if (scheduling === 'DAEMON' && launchType === 'FARGATE') throw invalid('The DAEMON scheduling strategy is not supported with the FARGATE launch type.');
 
   let definition: TaskDefinition | undefined;
@@ -780,6 +786,9 @@ export const ecsService: ServiceDefinition = {
         return { tasks, failures };
       },
     },
+
+    // RunTask, StopTask: one-off tasks (ecs-run-task.ts), with the checks they share with CreateService.
+    ...runTaskActions({ findCluster, findTaskDefinition, checkAwsvpc, placementOf, fargateSizes: FARGATE_SIZES }),
 
     ExecuteCommand: {
       // Both resource types are required for it in AWS's IAM data: the cluster and the task.

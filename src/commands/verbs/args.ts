@@ -15,6 +15,11 @@ export type RunArgs = {
   /** The words after the script name, checked against its declaration. */
   args: string[];
 };
+export type JobArgs = {
+  job: string;
+  /** The words after the job name, checked against its declaration. */
+  args: string[];
+};
 export type StatusArgs = { target: string };
 export type MuteArgs = {
   target: string;
