@@ -403,7 +403,11 @@ describe('serverless.yml and infra/: IAM', () => {
 
   it('passes roles only to ECS tasks, never to "*"', () => {
     const passing = everyStatement().filter(({ statement }) => actions(statement).includes('iam:PassRole'));
-    expect(passing.map(({ where }) => where).sort()).toEqual(['infra/cross-account-role.yaml TargetRole', 'serverless.yml DeployWorkflowRole']);
+    expect(passing.map(({ where }) => where).sort()).toEqual([
+      'infra/cross-account-role.yaml TargetRole',
+      'serverless.yml DeployWorkflowRole',
+      'serverless.yml WorkerRole',
+    ]);
     for (const { where, statement } of passing) {
       expect(actions(statement), where).toEqual(['iam:PassRole']);
       expect(statement.Condition, where).toEqual({ StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } });
@@ -412,15 +416,25 @@ describe('serverless.yml and infra/: IAM', () => {
     }
   });
 
-  it('lets only the deploy workflow change ECS; the worker plans, starts the workflows and answers their approval callbacks', () => {
-    const writes = ['ecs:RegisterTaskDefinition', 'ecs:UpdateService', 'ecs:TagResource', 'iam:PassRole'];
-    for (const fn of Object.keys(functions).filter((f) => f !== 'deployWorkflow')) {
+  it('lets only the deploy workflow change services; the worker plans, starts the workflows and answers their approval callbacks', () => {
+    const writes = ['ecs:RegisterTaskDefinition', 'ecs:UpdateService', 'ecs:TagResource', 'iam:PassRole', 'ecs:RunTask', 'ecs:StopTask'];
+    for (const fn of Object.keys(functions).filter((f) => f !== 'deployWorkflow' && f !== 'worker')) {
       expect(
         allActions(fn).filter((a) => writes.includes(a)),
         fn,
       ).toEqual([]);
     }
     const worker = rolePolicyStatements(roleOf('worker'));
+    // The worker's only ECS writes are `/ecs job`'s: it starts and stops one-off tasks (in the
+    // target's cluster), tags them as it starts them, and passes their roles to ECS tasks only.
+    expect(
+      allActions('worker')
+        .filter((a) => writes.includes(a))
+        .sort(),
+    ).toEqual(['ecs:RunTask', 'ecs:StopTask', 'ecs:TagResource', 'iam:PassRole']);
+    const tagging = worker.find((s) => actions(s).includes('ecs:TagResource'))!;
+    expect(actions(tagging)).toEqual(['ecs:TagResource']);
+    expect(tagging.Condition).toEqual({ StringEquals: { 'ecs:CreateAction': 'RunTask' } });
     expect(allActions('worker')).toEqual(
       expect.arrayContaining(['ecs:DescribeServices', 'ecs:DescribeTaskDefinition', 'ecs:ListTaskDefinitions', 'ecr:DescribeImages']),
     );
