@@ -128,7 +128,10 @@ async function runJob(ctx: WorkerContext, spec: JobSpec): Promise<CommandResult>
     return undefined;
   });
 
-  const deadline = spec.started + Math.min(spec.job.timeoutSeconds * 1000, Math.max(10_000, ctx.remainingMs() - REPORT_RESERVE_MS));
+  // The job's limit, or the longest this worker can follow it (the durable workflow does not follow jobs yet).
+  const followable = Math.max(10_000, ctx.remainingMs() - REPORT_RESERVE_MS);
+  const limitMs = Math.min(spec.job.timeoutSeconds * 1000, followable);
+  const deadline = spec.started + limitMs;
   let stop: { why: 'cancelled' | 'timeout'; by?: string } | undefined;
   const readLogs = async () => {
     if (where.kind !== 'awslogs') return;
@@ -146,7 +149,7 @@ async function runJob(ctx: WorkerContext, spec: JobSpec): Promise<CommandResult>
         stop = cancel ? { why: 'cancelled', ...(cancel.by ? { by: cancel.by } : {}) } : { why: 'timeout' };
         const reason = cancel
           ? `Cancelled in Slack by ${cancel.by ?? 'someone'} (ecs-chatops run ${spec.runId})`
-          : `Stopped by ecs-chatops: run ${spec.runId} reached its time limit of ${spec.job.timeoutSeconds} s`;
+          : `Stopped by ecs-chatops: run ${spec.runId} reached its time limit of ${Math.round(limitMs / 1000)} s`;
         await ecs.send(new StopTaskCommand({ cluster: target.cluster, task: taskArn, reason }));
       }
     }
@@ -162,7 +165,7 @@ async function runJob(ctx: WorkerContext, spec: JobSpec): Promise<CommandResult>
   const logFile = await spool.close();
   const took = formatDuration(ctx.now() - spec.started);
   const verdict = judgeTask(current, taskDefinition, spec.job.container, stop?.why === 'cancelled');
-  const end = endText(label, spec.runId, verdict, took, stop);
+  const end = endText(label, spec.runId, verdict, took, stop && { ...stop, limit: formatDuration(limitMs), lambda: limitMs < spec.job.timeoutSeconds * 1000 });
   await living?.close(endedJobView(view(), end.ended));
   const complete = living !== undefined && !tail.leftOut && spool.lines <= tail.lines.length;
   const text = `${end.text}${where.kind === 'elsewhere' ? `\n_${escapeText(where.explanation)}_` : ''}`;
@@ -204,7 +207,13 @@ function endedJobView(v: JobView, ended: string): string {
 }
 
 /** The end reply: the verdict, each essential container's exit code, the stop code and reason (AWS text escaped). */
-export function endText(label: string, runId: string, verdict: JobVerdict, took: string, stop?: { why: 'cancelled' | 'timeout'; by?: string }) {
+export function endText(
+  label: string,
+  runId: string,
+  verdict: JobVerdict,
+  took: string,
+  stop?: { why: 'cancelled' | 'timeout'; by?: string; limit?: string; lambda?: boolean },
+) {
   const exits = verdict.exitCodes
     .filter((e) => e.essential)
     .map((e) => `${code(e.name)}: ${e.exitCode === undefined ? 'no exit code' : `exit code ${e.exitCode}`}${e.reason ? ` (${escapeText(e.reason)})` : ''}`);
@@ -216,7 +225,7 @@ export function endText(label: string, runId: string, verdict: JobVerdict, took:
       : verdict.outcome === 'cancelled'
         ? `🚫 ${code(label)} (run \`${runId}\`) was cancelled${stop?.by ? ` by <@${stop.by}>` : ''} after ${took}.`
         : stop?.why === 'timeout'
-          ? `⏱️ ${code(label)} (run \`${runId}\`) was stopped at its time limit after ${took}: a failure.`
+          ? `⏱️ ${code(label)} (run \`${runId}\`) was stopped after ${took}: a failure. ${stop.lambda ? `It reached the longest one worker can follow a job (${stop.limit}); jobs longer than that are not followed by the durable workflow yet.` : `It reached its time limit (${stop.limit}).`}`
           : `❌ ${code(label)} (run \`${runId}\`) failed after ${took}: ${escapeText(verdict.why)}.`;
   const own = verdict.exitCodes[0]?.exitCode;
   return {
