@@ -403,7 +403,12 @@ describe('serverless.yml and infra/: IAM', () => {
 
   it('passes roles only to ECS tasks, never to "*"', () => {
     const passing = everyStatement().filter(({ statement }) => actions(statement).includes('iam:PassRole'));
-    expect(passing.map(({ where }) => where).sort()).toEqual(['infra/cross-account-role.yaml TargetRole', 'serverless.yml DeployWorkflowRole']);
+    // The deploy workflow registers task definitions; the worker starts one-off job tasks (RunTask).
+    expect(passing.map(({ where }) => where).sort()).toEqual([
+      'infra/cross-account-role.yaml TargetRole',
+      'serverless.yml DeployWorkflowRole',
+      'serverless.yml WorkerRole',
+    ]);
     for (const { where, statement } of passing) {
       expect(actions(statement), where).toEqual(['iam:PassRole']);
       expect(statement.Condition, where).toEqual({ StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } });
@@ -412,15 +417,20 @@ describe('serverless.yml and infra/: IAM', () => {
     }
   });
 
-  it('lets only the deploy workflow change ECS; the worker plans, starts the workflows and answers their approval callbacks', () => {
-    const writes = ['ecs:RegisterTaskDefinition', 'ecs:UpdateService', 'ecs:TagResource', 'iam:PassRole'];
+  it('lets only the deploy workflow change services and task definitions; the worker plans, starts the workflows, answers their approval callbacks and runs one-off job tasks', () => {
+    const writes = ['ecs:RegisterTaskDefinition', 'ecs:UpdateService', 'ecs:TagResource', 'iam:PassRole', 'ecs:RunTask', 'ecs:StopTask'];
     for (const fn of Object.keys(functions).filter((f) => f !== 'deployWorkflow')) {
       expect(
-        allActions(fn).filter((a) => writes.includes(a)),
+        allActions(fn)
+          .filter((a) => writes.includes(a))
+          .sort(),
         fn,
-      ).toEqual([]);
+      ).toEqual(fn === 'worker' ? ['ecs:RunTask', 'ecs:StopTask', 'ecs:TagResource', 'iam:PassRole'] : []);
     }
     const worker = rolePolicyStatements(roleOf('worker'));
+    // The worker tags only the tasks it creates (`/ecs job`), never anything else.
+    const tagging = worker.filter((s) => actions(s).includes('ecs:TagResource'));
+    expect(tagging.map((s) => s.Condition)).toEqual([{ StringEquals: { 'ecs:CreateAction': 'RunTask' } }]);
     expect(allActions('worker')).toEqual(
       expect.arrayContaining(['ecs:DescribeServices', 'ecs:DescribeTaskDefinition', 'ecs:ListTaskDefinitions', 'ecr:DescribeImages']),
     );
