@@ -202,7 +202,13 @@ describe('a stopped job’s verdict: only exit code 0 of every essential contain
   });
 
   it('stopped at its time limit: a failure saying which limit', () => {
-    const task = stopped([{ name: 'app', exitCode: 143 }, { name: 'log-router', exitCode: 0 }], { stopCode: 'UserInitiated', stoppedReason: 'time limit' });
+    const task = stopped(
+      [
+        { name: 'app', exitCode: 143 },
+        { name: 'log-router', exitCode: 0 },
+      ],
+      { stopCode: 'UserInitiated', stoppedReason: 'time limit' },
+    );
     const verdict = judgeTask(task, definition, 'app', false);
     expect(verdict.outcome).toBe('failure');
     expect(endText('migrate', 'k3x9q2', verdict, '10 min', { why: 'timeout', limit: '10 min', lambda: false }).text).toMatch(
