@@ -19,6 +19,8 @@ import type { JobArgs } from './verbs/args';
 
 /** How often a running job's task and log stream are read (and a cancel looked for). */
 export const JOB_POLL_MS = 1000;
+/** A quiet job's living message still shows its elapsed time moving on. */
+const TICK_MS = 10_000;
 /** Time kept back from the Lambda's deadline to stop the task, report and upload. */
 const REPORT_RESERVE_MS = 60_000;
 /** A section block's text limit. */
@@ -133,13 +135,16 @@ async function runJob(ctx: WorkerContext, spec: JobSpec): Promise<CommandResult>
   const limitMs = Math.min(spec.job.timeoutSeconds * 1000, followable);
   const deadline = spec.started + limitMs;
   let stop: { why: 'cancelled' | 'timeout'; by?: string } | undefined;
-  const readLogs = async () => {
-    if (where.kind !== 'awslogs') return;
+  const readLogs = async (): Promise<boolean> => {
+    if (where.kind !== 'awslogs') return false;
     const lines = await readNewLines(aws!, where, cursor);
-    if (!lines.length) return;
+    if (!lines.length) return false;
     spool.write(lines);
     tail.add(lines);
+    return true;
   };
+  // Edited when something new shows (a status, log lines), else every TICK_MS so the time moves on.
+  let shownAt = ctx.now();
   while (current.lastStatus !== 'STOPPED') {
     await new Promise((resolve) => setTimeout(resolve, JOB_POLL_MS));
     if (!stop) {
@@ -155,8 +160,11 @@ async function runJob(ctx: WorkerContext, spec: JobSpec): Promise<CommandResult>
     }
     const { tasks } = await ecs.send(new DescribeTasksCommand({ cluster: target.cluster, tasks: [taskArn] }));
     if (tasks?.[0]) current = tasks[0];
-    if (current.lastStatus && statuses.at(-1) !== current.lastStatus) statuses.push(current.lastStatus);
-    await readLogs();
+    const moved = current.lastStatus !== undefined && statuses.at(-1) !== current.lastStatus;
+    if (moved) statuses.push(current.lastStatus!);
+    const printed = await readLogs();
+    if (!moved && !printed && ctx.now() - shownAt < TICK_MS) continue;
+    shownAt = ctx.now();
     const text = runningJobView(view());
     living?.update(text, cancelBlocks(text, spec.runId));
   }
