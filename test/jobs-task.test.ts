@@ -200,4 +200,22 @@ describe('a stopped job’s verdict: only exit code 0 of every essential contain
     expect(text).toContain('• `log-router`: exit code 0');
     expect(text).toContain('• Stop code `EssentialContainerExited`: Essential &lt;container&gt; exited');
   });
+
+  it('stopped at its time limit: a failure saying which limit', () => {
+    const task = stopped(
+      [
+        { name: 'app', exitCode: 143 },
+        { name: 'log-router', exitCode: 0 },
+      ],
+      { stopCode: 'UserInitiated', stoppedReason: 'time limit' },
+    );
+    const verdict = judgeTask(task, definition, 'app', false);
+    expect(verdict.outcome).toBe('failure');
+    expect(endText('migrate', 'k3x9q2', verdict, '10 min', { why: 'timeout', limit: '10 min', lambda: false }).text).toMatch(
+      /^⏱️ `migrate` \(run `k3x9q2`\) was stopped after 10 min: a failure\. It reached its time limit \(10 min\)\./,
+    );
+    expect(endText('migrate', 'k3x9q2', verdict, '14 min', { why: 'timeout', limit: '14 min', lambda: true }).text).toContain(
+      'It reached the longest one worker can follow a job (14 min)',
+    );
+  });
 });

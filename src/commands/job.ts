@@ -19,6 +19,8 @@ import type { JobArgs } from './verbs/args';
 
 /** How often a running job's task and log stream are read (and a cancel looked for). */
 export const JOB_POLL_MS = 1000;
+/** A quiet job's living message still shows its elapsed time moving on. */
+const TICK_MS = 10_000;
 /** Time kept back from the Lambda's deadline to stop the task, report and upload. */
 const REPORT_RESERVE_MS = 60_000;
 /** A section block's text limit. */
@@ -128,15 +130,21 @@ async function runJob(ctx: WorkerContext, spec: JobSpec): Promise<CommandResult>
     return undefined;
   });
 
-  const deadline = spec.started + Math.min(spec.job.timeoutSeconds * 1000, Math.max(10_000, ctx.remainingMs() - REPORT_RESERVE_MS));
+  // The job's limit, or the longest this worker can follow it (the durable workflow does not follow jobs yet).
+  const followable = Math.max(10_000, ctx.remainingMs() - REPORT_RESERVE_MS);
+  const limitMs = Math.min(spec.job.timeoutSeconds * 1000, followable);
+  const deadline = spec.started + limitMs;
   let stop: { why: 'cancelled' | 'timeout'; by?: string } | undefined;
-  const readLogs = async () => {
-    if (where.kind !== 'awslogs') return;
+  const readLogs = async (): Promise<boolean> => {
+    if (where.kind !== 'awslogs') return false;
     const lines = await readNewLines(aws!, where, cursor);
-    if (!lines.length) return;
+    if (!lines.length) return false;
     spool.write(lines);
     tail.add(lines);
+    return true;
   };
+  // Edited when something new shows (a status, log lines), else every TICK_MS so the time moves on.
+  let shownAt = ctx.now();
   while (current.lastStatus !== 'STOPPED') {
     await new Promise((resolve) => setTimeout(resolve, JOB_POLL_MS));
     if (!stop) {
@@ -146,14 +154,17 @@ async function runJob(ctx: WorkerContext, spec: JobSpec): Promise<CommandResult>
         stop = cancel ? { why: 'cancelled', ...(cancel.by ? { by: cancel.by } : {}) } : { why: 'timeout' };
         const reason = cancel
           ? `Cancelled in Slack by ${cancel.by ?? 'someone'} (ecs-chatops run ${spec.runId})`
-          : `Stopped by ecs-chatops: run ${spec.runId} reached its time limit of ${spec.job.timeoutSeconds} s`;
+          : `Stopped by ecs-chatops: run ${spec.runId} reached its time limit of ${Math.round(limitMs / 1000)} s`;
         await ecs.send(new StopTaskCommand({ cluster: target.cluster, task: taskArn, reason }));
       }
     }
     const { tasks } = await ecs.send(new DescribeTasksCommand({ cluster: target.cluster, tasks: [taskArn] }));
     if (tasks?.[0]) current = tasks[0];
-    if (current.lastStatus && statuses.at(-1) !== current.lastStatus) statuses.push(current.lastStatus);
-    await readLogs();
+    const moved = current.lastStatus !== undefined && statuses.at(-1) !== current.lastStatus;
+    if (moved) statuses.push(current.lastStatus!);
+    const printed = await readLogs();
+    if (!moved && !printed && ctx.now() - shownAt < TICK_MS) continue;
+    shownAt = ctx.now();
     const text = runningJobView(view());
     living?.update(text, cancelBlocks(text, spec.runId));
   }
@@ -162,7 +173,7 @@ async function runJob(ctx: WorkerContext, spec: JobSpec): Promise<CommandResult>
   const logFile = await spool.close();
   const took = formatDuration(ctx.now() - spec.started);
   const verdict = judgeTask(current, taskDefinition, spec.job.container, stop?.why === 'cancelled');
-  const end = endText(label, spec.runId, verdict, took, stop);
+  const end = endText(label, spec.runId, verdict, took, stop && { ...stop, limit: formatDuration(limitMs), lambda: limitMs < spec.job.timeoutSeconds * 1000 });
   await living?.close(endedJobView(view(), end.ended));
   const complete = living !== undefined && !tail.leftOut && spool.lines <= tail.lines.length;
   const text = `${end.text}${where.kind === 'elsewhere' ? `\n_${escapeText(where.explanation)}_` : ''}`;
@@ -204,7 +215,13 @@ function endedJobView(v: JobView, ended: string): string {
 }
 
 /** The end reply: the verdict, each essential container's exit code, the stop code and reason (AWS text escaped). */
-export function endText(label: string, runId: string, verdict: JobVerdict, took: string, stop?: { why: 'cancelled' | 'timeout'; by?: string }) {
+export function endText(
+  label: string,
+  runId: string,
+  verdict: JobVerdict,
+  took: string,
+  stop?: { why: 'cancelled' | 'timeout'; by?: string; limit?: string; lambda?: boolean },
+) {
   const exits = verdict.exitCodes
     .filter((e) => e.essential)
     .map((e) => `${code(e.name)}: ${e.exitCode === undefined ? 'no exit code' : `exit code ${e.exitCode}`}${e.reason ? ` (${escapeText(e.reason)})` : ''}`);
@@ -216,7 +233,7 @@ export function endText(label: string, runId: string, verdict: JobVerdict, took:
       : verdict.outcome === 'cancelled'
         ? `🚫 ${code(label)} (run \`${runId}\`) was cancelled${stop?.by ? ` by <@${stop.by}>` : ''} after ${took}.`
         : stop?.why === 'timeout'
-          ? `⏱️ ${code(label)} (run \`${runId}\`) was stopped at its time limit after ${took}: a failure.`
+          ? `⏱️ ${code(label)} (run \`${runId}\`) was stopped after ${took}: a failure. ${stop.lambda ? `It reached the longest one worker can follow a job (${stop.limit}); jobs longer than that are not followed by the durable workflow yet.` : `It reached its time limit (${stop.limit}).`}`
           : `❌ ${code(label)} (run \`${runId}\`) failed after ${took}: ${escapeText(verdict.why)}.`;
   const own = verdict.exitCodes[0]?.exitCode;
   return {

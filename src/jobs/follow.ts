@@ -33,8 +33,9 @@ export async function readNewLines(aws: AwsSession, where: Awslogs, cursor: Stre
     } catch (error) {
       const name = (error as Error).name;
       if (name === 'ResourceNotFoundException') return lines;
-      // Throttled after the SDK's own retries: what was read is kept, the next poll reads on from here.
-      if (name === 'ThrottlingException' && lines.length) return lines;
+      // Throttled after the SDK's own retries (with backoff): what was read is kept and the cursor
+      // stays where it was, so the next poll reads on from exactly there: nothing lost or repeated.
+      if (name === 'ThrottlingException') return lines;
       throw error;
     }
     const events = out.events ?? [];
