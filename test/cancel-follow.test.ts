@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { AllowlistEntry, Grant } from '../src/auth/roles';
 import { cancel } from '../src/commands/cancel';
 import type { AckContext } from '../src/commands/types';
-import { HiddenRefusalError } from '../src/platform/errors';
+import { HiddenRefusalError, PermissionDeniedError } from '../src/platform/errors';
 import { memoryAllowlist, memoryState } from './support/fakes';
 
 /**
@@ -55,13 +55,45 @@ describe('/ecs cancel of a follow', () => {
     expect(cancelled).toMatchObject({ by: 'U0OP' });
   });
 
+  it('a viewer stops the follow they started (a follow is a read)', async () => {
+    const { text, cancelled } = await cancelAs('U0STARTER', entry('U0STARTER', [{ role: 'viewer', services: ['web'] }]));
+    expect(text).toContain('🛑 Stopping `/ecs logs web --follow`');
+    expect(cancelled).toMatchObject({ by: 'U0STARTER' });
+  });
+
+  it('a viewer cannot stop anyone else’s follow: refused for the missing role, as for a run that does not exist', async () => {
+    for (const runId of ['fol123', 'zzz999']) {
+      const state = memoryState();
+      await state.claim('run#fol123', 3600, follow);
+      const viewer = entry('U0VIEWER', [{ role: 'viewer', services: ['*'] }]);
+      const refusal = await Promise.resolve()
+        .then(() =>
+          cancel(
+            { runId },
+            {
+              invocation: { teamId: 'T1', userId: 'U0VIEWER', channelId: 'C0OPS', command: '/ecs', text: `cancel ${runId}` },
+              config: {} as AckContext['config'],
+              entry: viewer,
+              allowlist: memoryAllowlist(),
+              state,
+            },
+          ),
+        )
+        .catch((error: unknown) => error);
+      expect(refusal).toBeInstanceOf(PermissionDeniedError);
+      expect(refusal).not.toBeInstanceOf(HiddenRefusalError);
+      expect((refusal as PermissionDeniedError).userMessage).toBe('you need the `operator` role');
+      expect(await state.get(`cancel#${runId}`)).toBeUndefined();
+    }
+  });
+
   it('someone else without run on that service learns nothing, and nothing is stored', async () => {
-    for (const grants of [[{ role: 'operator', services: ['api'] }], [{ role: 'viewer', services: ['*'] }]] as Grant[][]) {
+    for (const grants of [[{ role: 'operator', services: ['api'] }]] as Grant[][]) {
       const { error, cancelled } = await cancelAs('U0OTHER', entry('U0OTHER', grants));
       expect(error).toBeInstanceOf(HiddenRefusalError);
       expect((error as HiddenRefusalError).publicText).toBe('No run `fol123` is in progress (it may have finished already).');
       expect((error as HiddenRefusalError).message).toMatch(
-        /^may not cancel run fol123 of logs --follow in C0OPS: (your `operator` role does not cover|you need the `operator` role for) service `web`/,
+        /^may not cancel run fol123 of logs --follow in C0OPS: your `operator` role does not cover service `web`/,
       );
       expect(cancelled).toBeUndefined();
     }

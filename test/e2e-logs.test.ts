@@ -397,6 +397,19 @@ describe('/ecs logs --follow', () => {
     expect(await dynamoState.get(`cancel#${runId}`)).toBeUndefined();
   });
 
+  it('a viewer stops the follow they started (/ecs cancel, which the Cancel button sends too), though they may not cancel anyone else’s', async () => {
+    const started = world.slash('U0BOB', 'logs web --follow 5m');
+    const parent = await world.slack.waitFor(() => parents().find((m) => m.text.includes('<@U0BOB>') && m.text.includes('--follow 5m')), 10_000);
+    const living = await world.slack.waitFor(() => world.slack.replies(CHANNEL, parent.ts).find((r) => r.text.startsWith('👀 Following')), 10_000);
+    const runId = /run `([a-z0-9]+)`/.exec(living.text)![1]!;
+    const asked = await world.slash('U0BOB', `cancel ${runId}`);
+    expect(JSON.parse(asked.body).text).toContain(`🛑 Stopping \`/ecs logs web --follow\` (run \`${runId}\``);
+    await started;
+    await world.idle();
+    expect(parents().find((m) => m.ts === parent.ts)!.text).toMatch(/^🚫 .* — web: followed app \(run [a-z0-9]+\), \d+ new lines?, cancelled/);
+    expect(threadText(parent.ts)).toContain('cancelled by <@U0BOB>');
+  });
+
   it('ends by itself after its duration (a viewer may follow); --follow beyond 15 minutes is refused', async () => {
     const res = await world.slash('U0BOB', 'logs web --follow 16m');
     expect(JSON.parse(res.body).text).toContain('`--follow` is a duration from 10s to 15m');

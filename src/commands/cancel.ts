@@ -1,6 +1,6 @@
-import { isAllowed } from '../auth/roles';
+import { holdsPermissionHere, isAllowed } from '../auth/roles';
 import { formatDuration } from '../slack/format';
-import { HiddenRefusalError } from '../platform/errors';
+import { HiddenRefusalError, PermissionDeniedError } from '../platform/errors';
 import type { AckAnswer, AckContext } from './types';
 import type { CancelArgs } from './verbs/args';
 import { cancelKey, runKey, trackedKey } from '../platform/state-keys';
@@ -39,7 +39,11 @@ const CANCEL_TTL_SECONDS = 8 * 86_400;
  * request within seconds, sends Ctrl-C, then ends the session, and says so in the thread.
  */
 export const cancel: AckAnswer<CancelArgs> = async ({ runId }, { state, entry, invocation, wakeRun }) => {
+  // The verb asks only for a role here (a viewer may stop the follow they started); stopping
+  // anything else needs `run` in this channel, refused as it always was, whether the run exists or not.
+  const runsHere = holdsPermissionHere(entry, 'run', invocation.channelId);
   const run = await state.get<RunRecord>(runKey(runId));
+  if (!runsHere.allowed && run?.userId !== invocation.userId) throw new PermissionDeniedError(runsHere.reason);
   const noRun = `No run \`${runId}\` is in progress (it may have finished already).`;
   if (!run) return { text: noRun };
   // Someone who may not cancel it learns nothing about it (script, service, channel, who asked):

@@ -4,9 +4,11 @@ import type { CancelArgs } from './args';
 
 export const cancelVerb = defineVerb<CancelArgs>({
   name: 'cancel',
-  summary: 'Stop a running script',
+  summary: 'Stop a running script or job, or a log follow',
   usage: '/ecs cancel <run-id>',
-  permission: 'run',
+  // Any role here: the answer itself requires \`run\` in this channel, except of the person stopping
+  // their own run (a viewer's \`/ecs logs --follow\`), and checks the run's own scope (src/commands/cancel.ts).
+  permission: 'read',
   checks: 'itself',
   runsIn: 'ack',
   parse(words) {
