@@ -2,7 +2,7 @@ import { DescribeClustersCommand } from '@aws-sdk/client-ecs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startAwsEmulator, type AwsEmulator } from '../local/aws';
 import { assumeRoleCredentials, clearCredentialCache, sessionName } from '../src/aws/credentials';
-import { AwsSession } from '../src/aws/session';
+import { AwsSession, KEPT_REQUEST_IDS } from '../src/aws/session';
 
 const TARGET_ROLE = 'arn:aws:iam::222222222222:role/ecs-chatops-target';
 const alice = { teamId: 'T0LOCAL', userId: 'U0ALICE', userName: 'alice' };
@@ -88,6 +88,17 @@ describe('AwsSession', () => {
     } finally {
       aws.faults.latency(0);
     }
+  });
+  it('keeps the first and the last 50 request ids for the audit, and counts the ones between', async () => {
+    const session = new AwsSession({ region: 'us-east-1' }, alice);
+    const ecs = session.ecs();
+    const before = aws.calls.length;
+    for (let i = 0; i < 130; i++) await ecs.send(new DescribeClustersCommand({ clusters: ['main'] }));
+    const ids = aws.calls.slice(before).map((c) => c.requestId);
+    expect(ids).toHaveLength(130);
+    expect(session.requestIds).toEqual([...ids.slice(0, KEPT_REQUEST_IDS), ...ids.slice(-KEPT_REQUEST_IDS)]);
+    expect(session.omittedRequestIds).toBe(30);
+    session.destroy();
   });
   it('by default lets 16 through at once, as many checks as verify runs together: its widest wave (14 calls) is not split in two', async () => {
     aws.faults.latency(150);

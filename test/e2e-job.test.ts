@@ -115,3 +115,115 @@ describe('/ecs job', () => {
     expect(world.aws.calls.filter((c) => c.action === 'RunTask').length).toBe(before);
   });
 });
+
+// Jobs longer than one Lambda, and jobs that need an approval: the worker plans the task and hands
+// it to the run workflow (a poll every 2 s in this world), which starts, follows and reports it.
+describe('/ecs job through the durable run workflow', () => {
+  const threadText = (ts: string) =>
+    world.slack
+      .replies('C0OPS', ts)
+      .map((m) => m.text)
+      .join('\n');
+  const runTasks = () => world.aws.calls.filter((c) => c.action === 'RunTask');
+  const requestTs = (before: Set<string>) =>
+    world.slack.waitFor(
+      () => world.slack.workspace.messages.C0OPS!.find((m) => (!m.threadTs || m.threadTs === m.ts) && !before.has(m.ts) && m.text.includes('asks to run job')),
+      20_000,
+    );
+  const parents = () => new Set(world.slack.workspace.messages.C0OPS!.map((m) => m.ts));
+  const outcome = (ts: string) =>
+    world.slack.waitFor(() => /^(✅|❌|🚫)/.test(world.slack.message('C0OPS', ts)?.text ?? '') && world.slack.message('C0OPS', ts)!.text, 60_000);
+
+  it('a job that may take an hour is started and followed by the workflow: its lines, exit code and stop code in the thread', async () => {
+    const before = runTasks().length;
+    await world.slash('U0ALICE', 'job nightly-reindex');
+    const notice = await world.slack.waitFor(() => world.slack.workspace.messages.C0OPS!.find((m) => m.text.startsWith('⏳ job `nightly-reindex`')), 10_000);
+    expect(notice.text).toContain('may take up to 1 h 0 min, longer than one Lambda: it runs in its own ECS task, followed by a durable workflow');
+    await world.idle();
+    const parent = lastParent();
+    expect(parent.text).toMatch(/^✅ <@U0ALICE> ran `\/ecs job nightly-reindex` — nightly-reindex: exit 0 in/);
+    const [living, end, ...rest] = world.slack.replies('C0OPS', parent.ts);
+    expect(rest).toHaveLength(0);
+    // The worker's living message, edited by the workflow: statuses, lines while it ran, then the end.
+    expect(living!.ts).toBe(notice.ts);
+    expect(living!.history.some((e) => /^▶️ Job `nightly-reindex`/.test(e.text) && e.text.includes('new lines every 2 s'))).toBe(true);
+    expect(living!.text).toMatch(/^⏹️ Job `nightly-reindex` \(run `[a-z0-9]{6}`\) in task `\w{12}` · PROVISIONING → .*STOPPED · .* · exit code 0\n```/);
+    expect(living!.text).toContain('search-reindex: alias orders -&gt; orders-v8 switched');
+    expect(JSON.stringify(living!.blocks ?? [])).not.toContain('ecs:cancel');
+    expect(end!.text).toMatch(/^✅ `nightly-reindex` \(run `[a-z0-9]{6}`\) succeeded after/);
+    expect(end!.text).toContain('• `app`: exit code 0');
+    // One task, started by the workflow's role with the worker's plan (clientToken from the run id).
+    const started = runTasks().slice(before);
+    expect(started).toHaveLength(1);
+    const runId = /run `([a-z0-9]{6})`/.exec(end!.text)![1]!;
+    expect(started[0]!.params).toMatchObject({ startedBy: runId, clientToken: `ecs-chatops-job-${runId}` });
+    expect(started[0]!.identity.arn).toContain('-run-workflow/');
+    // The run is over: its lock is free for the next one.
+    const { dynamoState } = await import('../src/platform/state');
+    expect(await dynamoState.get(`run#${runId}`)).toBeUndefined();
+  }, 40_000);
+
+  it('a cancel wakes the workflow between its polls and stops the task (StopTask): cancelled, the lock freed', async () => {
+    process.env.RUN_WORKFLOW_POLL_SECONDS = '600';
+    world.aws.state.ecsTimings.pullMs = 60_000; // PENDING until stopped
+    try {
+      await world.slash('U0ALICE', 'job nightly-reindex');
+      const living = await world.slack.waitFor(
+        () => world.slack.workspace.messages.C0OPS!.find((m) => m.text.startsWith('▶️ Job `nightly-reindex`') && m.text.includes('every 10 min')),
+        10_000,
+      );
+      const runId = /run `([a-z0-9]{6})`/.exec(living.text)![1]!;
+      const { dynamoState } = await import('../src/platform/state');
+      for (let i = 0; i < 100 && !(await dynamoState.get<{ wakeId?: string }>(`run#${runId}`))?.wakeId; i++) await new Promise((r) => setTimeout(r, 100));
+      const asked = ephemeral(await world.slash('U0ALICE', `cancel ${runId}`));
+      expect(asked).toContain(`(job \`nightly-reindex\`, started by <@U0ALICE>): its workflow stops its task now (StopTask)`);
+      await world.idle();
+      const parent = lastParent();
+      expect(parent.text).toMatch(/^🚫 .*nightly-reindex: cancelled after/);
+      expect(world.aws.calls.filter((c) => c.action === 'StopTask').at(-1)!.params.reason).toBe(`Cancelled in Slack by U0ALICE (ecs-chatops run ${runId})`);
+      expect(threadText(parent.ts)).toMatch(/🚫 `nightly-reindex` \(run `\w+`\) was cancelled by <@U0ALICE>/);
+      expect(await dynamoState.get('lock#run#job:nightly-reindex#web')).toBeUndefined();
+    } finally {
+      process.env.RUN_WORKFLOW_POLL_SECONDS = world.env.RUN_WORKFLOW_POLL_SECONDS!;
+    }
+  }, 60_000);
+
+  it('a job declared requiresApproval asks first, runs the task as planned once approved, and reports it', async () => {
+    const before = parents();
+    const tasksBefore = runTasks().length;
+    await world.slash('U0ALICE', 'job restore-db rds:web-db-2026-12-05-03-00');
+    const request = await requestTs(before);
+    expect(request.text).toMatch(/🔐 <@U0ALICE> asks to run job `restore-db rds:web-db-2026-12-05-03-00` on \*web\* · run `[a-z0-9]{6}`/);
+    expect(request.text).toMatch(/container `app` of `web:\d+` runs `\["bin\/restore-db","rds:web-db-2026-12-05-03-00"\]`, at most 30 min/);
+    expect(runTasks().length).toBe(tasksBefore); // nothing runs before the approval
+    await world.react('U0BOB', 'C0OPS', request.ts, 'white_check_mark');
+    expect(await outcome(request.ts)).toMatch(/^✅ 🔐 <@U0ALICE> asks to run job `restore-db/);
+    const text = threadText(request.ts);
+    expect(text).toContain('👍 Approved by <@U0BOB>: running job `restore-db rds:web-db-2026-12-05-03-00` now.');
+    expect(text).toContain('restore-db: integrity check passed');
+    expect(text).toMatch(/✅ `restore-db rds:web-db-2026-12-05-03-00` \(run `\w+`\) succeeded after/);
+    expect(runTasks().length).toBe(tasksBefore + 1);
+  }, 60_000);
+
+  it('rejected, or cancelled while it waits, the job never starts; the next request is accepted', async () => {
+    const tasksBefore = runTasks().length;
+    let before = parents();
+    await world.slash('U0ALICE', 'job restore-db rds:web-db-2026-12-05-03-00');
+    const rejected = await requestTs(before);
+    await world.react('U0BOB', 'C0OPS', rejected.ts, 'x');
+    expect(await outcome(rejected.ts)).toMatch(/not run: rejected by <@U0BOB>/);
+    expect(threadText(rejected.ts)).toContain('🚫 Not run: rejected by <@U0BOB>. Nothing was started.');
+
+    before = parents();
+    await world.slash('U0ALICE', 'job restore-db rds:web-db-2026-12-05-03-00');
+    const cancelled = await requestTs(before);
+    const runId = /run `([a-z0-9]{6})`/.exec(cancelled.text)![1]!;
+    expect(ephemeral(await world.slash('U0ALICE', `cancel ${runId}`))).toContain(
+      `(job \`restore-db\`, asked by <@U0ALICE>) while it waits for its approval: it will not start, even if approved`,
+    );
+    await world.react('U0BOB', 'C0OPS', cancelled.ts, 'white_check_mark');
+    expect(await outcome(cancelled.ts)).toMatch(/Cancelled by <@U0ALICE> before it started/);
+    expect(threadText(cancelled.ts)).toContain('🚫 Cancelled by <@U0ALICE> before it started. Nothing was run.');
+    expect(runTasks().length).toBe(tasksBefore);
+  }, 60_000);
+});

@@ -1,6 +1,6 @@
 import type { Service, Task, TaskDefinition } from '@aws-sdk/client-ecs';
 import { describe, expect, it } from 'vitest';
-import { endText } from '../src/commands/job';
+import { endText } from '../src/jobs/view';
 import { parseConfig, type Job } from '../src/config/schema';
 import { jobCommand, judgeTask, placementFailure, runTaskInput, validateJobArgs } from '../src/jobs/task';
 import { UsageError } from '../src/platform/errors';
@@ -215,7 +215,7 @@ describe('a stopped job’s verdict: only exit code 0 of every essential contain
       /^⏱️ `migrate` \(run `k3x9q2`\) was stopped after 10 min: a failure\. It reached its time limit \(10 min\)\./,
     );
     expect(endText('migrate', 'k3x9q2', verdict, '14 min', { why: 'timeout', limit: '14 min', lambda: true }).text).toContain(
-      'It reached the longest one worker can follow a job (14 min)',
+      'It reached the longest this worker could follow it (14 min)',
     );
   });
 });

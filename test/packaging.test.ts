@@ -328,13 +328,24 @@ describe('serverless.yml and infra/: IAM', () => {
     const config = loadConfigFile();
     const longest = Math.max(...Object.values(config.scripts).map((s) => s.timeoutSeconds));
     expect(functions.runWorkflow.durableConfig.executionTimeout).toBeGreaterThanOrEqual(7 * 86_400 + 6 * 3600 + 600);
-    for (const [name, script] of Object.entries(config.scripts)) {
-      const approval = script.requiresApproval ? config.targets[script.target]!.deploy.expirySeconds : 0;
-      expect(approval + script.timeoutSeconds + 600, `scripts.${name}`).toBeLessThanOrEqual(functions.runWorkflow.durableConfig.executionTimeout);
+    for (const [kind, runs] of [
+      ['scripts', config.scripts],
+      ['jobs', config.jobs],
+    ] as const) {
+      for (const [name, run] of Object.entries(runs)) {
+        const approval = run.requiresApproval ? config.targets[run.target]!.deploy.expirySeconds : 0;
+        expect(approval + run.timeoutSeconds + 600, `${kind}.${name}`).toBeLessThanOrEqual(functions.runWorkflow.durableConfig.executionTimeout);
+      }
     }
     expect(longest).toBeGreaterThan(0);
     expect(envOf('worker').RUN_WORKFLOW_FUNCTION_NAME).toBe('${self:custom.names.runWorkflow}:durable');
     expect(allActions('runWorkflow')).toContain('ecs:ExecuteCommand');
+    // Jobs handed over by the worker: its ECS writes are one-off tasks only, as the worker's.
+    expect(
+      allActions('runWorkflow')
+        .filter((a) => /^ecs:(?!Describe|List|ExecuteCommand)/.test(a))
+        .sort(),
+    ).toEqual(['ecs:RunTask', 'ecs:StopTask', 'ecs:TagResource']);
   });
 
   it('gives the deploy workflow its DurableConfig, long enough for the longest request', () => {
@@ -403,10 +414,11 @@ describe('serverless.yml and infra/: IAM', () => {
 
   it('passes roles only to ECS tasks, never to "*"', () => {
     const passing = everyStatement().filter(({ statement }) => actions(statement).includes('iam:PassRole'));
-    // The deploy workflow registers task definitions; the worker starts one-off job tasks (RunTask).
+    // The deploy workflow registers task definitions; the worker and the run workflow start one-off job tasks (RunTask).
     expect(passing.map(({ where }) => where).sort()).toEqual([
       'infra/cross-account-role.yaml TargetRole',
       'serverless.yml DeployWorkflowRole',
+      'serverless.yml RunWorkflowRole',
       'serverless.yml WorkerRole',
     ]);
     for (const { where, statement } of passing) {
@@ -417,7 +429,7 @@ describe('serverless.yml and infra/: IAM', () => {
     }
   });
 
-  it('lets only the deploy workflow change services and task definitions; the worker plans, starts the workflows, answers their approval callbacks and runs one-off job tasks', () => {
+  it('lets only the deploy workflow change services and task definitions; the worker plans, starts the workflows, answers their approval callbacks and runs one-off job tasks (as the run workflow does for long ones)', () => {
     const writes = ['ecs:RegisterTaskDefinition', 'ecs:UpdateService', 'ecs:TagResource', 'iam:PassRole', 'ecs:RunTask', 'ecs:StopTask'];
     for (const fn of Object.keys(functions).filter((f) => f !== 'deployWorkflow')) {
       expect(
@@ -425,12 +437,17 @@ describe('serverless.yml and infra/: IAM', () => {
           .filter((a) => writes.includes(a))
           .sort(),
         fn,
-      ).toEqual(fn === 'worker' ? ['ecs:RunTask', 'ecs:StopTask', 'ecs:TagResource', 'iam:PassRole'] : []);
+      ).toEqual(fn === 'worker' || fn === 'runWorkflow' ? ['ecs:RunTask', 'ecs:StopTask', 'ecs:TagResource', 'iam:PassRole'] : []);
+    }
+    for (const fn of ['worker', 'runWorkflow']) {
+      // They tag only the tasks they create (`/ecs job`), never anything else.
+      const tagging = rolePolicyStatements(roleOf(fn)).filter((s) => actions(s).includes('ecs:TagResource'));
+      expect(
+        tagging.map((s) => s.Condition),
+        fn,
+      ).toEqual([{ StringEquals: { 'ecs:CreateAction': 'RunTask' } }]);
     }
     const worker = rolePolicyStatements(roleOf('worker'));
-    // The worker tags only the tasks it creates (`/ecs job`), never anything else.
-    const tagging = worker.filter((s) => actions(s).includes('ecs:TagResource'));
-    expect(tagging.map((s) => s.Condition)).toEqual([{ StringEquals: { 'ecs:CreateAction': 'RunTask' } }]);
     expect(allActions('worker')).toEqual(
       expect.arrayContaining(['ecs:DescribeServices', 'ecs:DescribeTaskDefinition', 'ecs:ListTaskDefinitions', 'ecr:DescribeImages']),
     );

@@ -1,7 +1,7 @@
 /**
  * What the container of a one-off task (RunTask) does once it runs, by its command: the lines it
  * prints over time and how it ends. These are the programs of the local world's images (the web
- * image's `bin/migrate`, `bin/reindex`, `bin/import`, and the usual `sleep` and `echo`); a command
+ * image's `bin/migrate`, `bin/reindex`, `bin/import`, `bin/search-reindex`, `bin/restore-db`, and the usual `sleep` and `echo`); a command
  * the image does not have fails to start, as the container runtime would say.
  */
 
@@ -42,6 +42,29 @@ function migrate(args: string[], env: Record<string, string>): ProgramRun {
   return { lines, endsAfterMs: t + 100, exitCode: 0 };
 }
 
+/** `bin/search-reindex --all-shards`: a shard every 600 ms, then a summary. */
+function searchReindex(): ProgramRun {
+  const shards = 6;
+  const lines: ProgramRun['lines'] = [[0, `search-reindex: ${shards} shards to rebuild into orders-v8`]];
+  for (let i = 1; i <= shards; i++) lines.push([i * 600, `search-reindex: shard ${i}/${shards} rebuilt (${12_000 * i} documents)`]);
+  lines.push([shards * 600 + 200, 'search-reindex: alias orders -> orders-v8 switched']);
+  return { lines, endsAfterMs: shards * 600 + 300, exitCode: 0 };
+}
+
+/** `bin/restore-db <snapshot>`: restores into the database, then checks it. */
+function restoreDb(args: string[]): ProgramRun {
+  const snapshot = args[0] ?? '';
+  return {
+    lines: [
+      [0, `restore-db: restoring from ${snapshot}`],
+      [500, 'restore-db: 12 tables restored, 1841093 rows'],
+      [900, 'restore-db: integrity check passed'],
+    ],
+    endsAfterMs: 1000,
+    exitCode: 0,
+  };
+}
+
 /** `bin/tick <count> <everyMs>`: a numbered line every `everyMs` (for the benchmark). */
 function tick(args: string[]): ProgramRun {
   const count = Math.min(10_000, Number(args[0] ?? 10) || 10);
@@ -57,6 +80,10 @@ export function programFor(command: string[], env: Record<string, string>): Prog
     case 'bin/reindex':
     case 'bin/import':
       return { lines: [[0, `${exe}: starting`]], endsAfterMs: 2000, exitCode: 0 };
+    case 'bin/search-reindex':
+      return searchReindex();
+    case 'bin/restore-db':
+      return restoreDb(args);
     case 'bin/tick':
       return tick(args);
     case 'sleep': {

@@ -1,17 +1,20 @@
 import { DescribeServicesCommand, DescribeTaskDefinitionCommand, DescribeTasksCommand, RunTaskCommand, StopTaskCommand, type Task } from '@aws-sdk/client-ecs';
 import { lookup } from '../config/records';
 import type { Job } from '../config/schema';
-import { logsLocation, type LogsLocation } from '../ecs/container-logs';
+import { logsLocation } from '../ecs/container-logs';
 import { cancelBlocks } from '../exec/run-report';
 import { OutputTail } from '../exec/run-view';
 import { OutputSpool } from '../exec/spool';
 import { readNewLines, type StreamCursor } from '../jobs/follow';
-import { judgeTask, placementFailure, runTaskInput, validateJobArgs, type JobVerdict } from '../jobs/task';
+import { essentialContainers, essentialDefinition, judgeTask, placementFailure, runTaskInput, stopTaskReason, validateJobArgs } from '../jobs/task';
+import { endedJobView, endText, notPlaced, runningJobView, type JobView } from '../jobs/view';
 import { UsageError, UserFacingError } from '../platform/errors';
 import { shortId } from '../platform/short-id';
 import { cancelKey, runKey, runLockKey } from '../platform/state-keys';
 import { permalink } from '../slack/client';
-import { breakFences, code, escapeText, formatBytes, formatDuration } from '../slack/format';
+import { code, escapeText, formatBytes, formatDuration } from '../slack/format';
+import type { JobPlan } from '../workflows/inputs';
+import { handOff, handOffInput, pollSecondsOf, REPORT_RESERVE_MS } from './detach';
 import type { CommandResult, WorkerContext } from '../worker/context';
 import type { RunRecord } from './cancel';
 import type { WorkerHandler } from './verb';
@@ -21,10 +24,6 @@ import type { JobArgs } from './verbs/args';
 export const JOB_POLL_MS = 1000;
 /** A quiet job's living message still shows its elapsed time moving on. */
 const TICK_MS = 10_000;
-/** Time kept back from the Lambda's deadline to stop the task, report and upload. */
-const REPORT_RESERVE_MS = 60_000;
-/** A section block's text limit. */
-const SECTION_TEXT = 3000;
 
 /** The lock of a job on its target: jobs and scripts share the run lock space, under their own names. */
 export const jobLockKey = (name: string, target: string): string => runLockKey(`job:${name}`, target);
@@ -40,13 +39,13 @@ export const job: WorkerHandler<JobArgs> = async ({ job: name, args: values }, c
   const declared = lookup(ctx.config.jobs, name);
   if (!declared) throw new UsageError(`Job \`${escapeText(name)}\` is no longer declared.`);
   const args = validateJobArgs(name, declared, values);
-  if (declared.requiresApproval) {
-    throw new UserFacingError(`\`${escapeText(name)}\` needs an approval, and jobs that need one cannot be started from Slack yet.`);
-  }
   const runId = shortId();
   const started = ctx.now();
   const { invocation } = ctx.job;
   const lock = jobLockKey(name, declared.target);
+  // Longer than this Lambda can follow, or waiting for an approval: handed to the run workflow,
+  // which then owns the lock and the run record and releases them at the end.
+  const detach = declared.requiresApproval || declared.timeoutSeconds * 1000 > ctx.remainingMs() - REPORT_RESERVE_MS;
   const record: RunRecord = {
     runId,
     script: name,
@@ -57,8 +56,11 @@ export const job: WorkerHandler<JobArgs> = async ({ job: name, args: values }, c
     channelId: invocation.channelId,
     threadTs: ctx.out.parentTs,
     startedAt: new Date(started).toISOString(),
+    ...(detach ? { checkedEverySeconds: pollSecondsOf() } : {}),
   };
-  const holdSeconds = declared.timeoutSeconds + 600;
+  // A job that waits for approval holds its lock (and run record) while it waits.
+  const approvalSeconds = declared.requiresApproval ? ctx.config.targets[declared.target]!.deploy.expirySeconds : 0;
+  const holdSeconds = approvalSeconds + declared.timeoutSeconds + 600;
   if (!declared.allowOverlap && !(await ctx.state.claim(lock, holdSeconds, record))) {
     const found = await ctx.state.get<RunRecord>(lock);
     const holder = found?.channelId === invocation.channelId ? found : undefined;
@@ -69,14 +71,48 @@ export const job: WorkerHandler<JobArgs> = async ({ job: name, args: values }, c
     return { outcome: 'failure', summary: `${escapeText(name)}: already running` };
   }
   await ctx.state.claim(runKey(runId), holdSeconds, record);
+  let handedOff = false;
   try {
-    return await runJob(ctx, { name, job: declared, args, runId, started });
+    const spec: JobSpec = { name, job: declared, args, runId, started, label: `${name}${args.length ? ` ${args.join(' ')}` : ''}` };
+    const plan = await planJob(ctx, spec);
+    if (!detach) return await runJob(ctx, spec, plan);
+    const result = await handOff(ctx, {
+      label: spec.label,
+      shown: `job ${code(spec.label)}`,
+      runId,
+      target: declared.target,
+      timeoutSeconds: declared.timeoutSeconds,
+      requiresApproval: declared.requiresApproval,
+      how: 'runs in its own ECS task',
+      details: [
+        `${declared.description ? `${escapeText(declared.description)}: ` : ''}container ${code(declared.container)} of ${code(taskDefinitionName(plan.request.taskDefinition))} runs ${code(JSON.stringify(plan.request.overrides?.containerOverrides?.[0]?.command ?? []))}, at most ${formatDuration(declared.timeoutSeconds * 1000)}`,
+      ],
+      input: {
+        ...handOffInput(ctx, {
+          runId,
+          name,
+          args,
+          target: declared.target,
+          lockKey: declared.allowOverlap ? undefined : lock,
+          startedAt: started,
+          timeoutSeconds: declared.timeoutSeconds,
+        }),
+        job: plan,
+      },
+    });
+    handedOff = result.continues === true;
+    return result;
   } finally {
-    await ctx.state.release(runKey(runId)).catch(() => undefined);
-    await ctx.state.release(cancelKey(runId)).catch(() => undefined);
-    if (!declared.allowOverlap) await ctx.state.release(lock, { runId }).catch(() => undefined);
+    if (!handedOff) {
+      await ctx.state.release(runKey(runId)).catch(() => undefined);
+      await ctx.state.release(cancelKey(runId)).catch(() => undefined);
+      if (!declared.allowOverlap) await ctx.state.release(lock, { runId }).catch(() => undefined);
+    }
   }
 };
+
+/** `arn:…:task-definition/web:42` → `web:42`. */
+const taskDefinitionName = (arn: string | undefined): string => (arn ?? '?').slice((arn ?? '?').lastIndexOf('/') + 1);
 
 interface JobSpec {
   name: string;
@@ -84,15 +120,17 @@ interface JobSpec {
   args: string[];
   runId: string;
   started: number;
+  label: string;
 }
 
-async function runJob(ctx: WorkerContext, spec: JobSpec): Promise<CommandResult> {
-  const { aws, out } = ctx;
+/**
+ * The task as it will run: the RunTask request from the target's service as it is now, with the
+ * task definition's revision pinned (what approvers see is what starts), and where its log goes.
+ */
+async function planJob(ctx: WorkerContext, spec: JobSpec): Promise<JobPlan> {
   const target = ctx.config.targets[spec.job.target]!;
-  const ecs = aws!.ecs();
-  const label = `${spec.name}${spec.args.length ? ` ${spec.args.join(' ')}` : ''}`;
+  const ecs = ctx.aws!.ecs();
   const { invocation } = ctx.job;
-
   const { services } = await ecs.send(new DescribeServicesCommand({ cluster: target.cluster, services: [target.service] }));
   const service = services?.[0];
   if (!service) throw new UserFacingError(`Service \`${escapeText(target.service)}\` was not found in cluster \`${escapeText(target.cluster)}\`.`);
@@ -107,16 +145,29 @@ async function runJob(ctx: WorkerContext, spec: JobSpec): Promise<CommandResult>
       `The task definition ${code(input.taskDefinition ?? '?')} has no container ${code(spec.job.container)} (jobs.${escapeText(spec.name)}.container).`,
     );
   }
-  const ran = await ecs.send(new RunTaskCommand({ ...input, taskDefinition: taskDefinition.taskDefinitionArn }));
+  return {
+    request: { ...input, taskDefinition: taskDefinition.taskDefinitionArn },
+    container: { name: container.name, ...(container.logConfiguration ? { logConfiguration: container.logConfiguration } : {}) },
+    essential: essentialContainers(taskDefinition),
+    region: target.region,
+  };
+}
+
+async function runJob(ctx: WorkerContext, spec: JobSpec, plan: JobPlan): Promise<CommandResult> {
+  const { aws, out } = ctx;
+  const target = ctx.config.targets[spec.job.target]!;
+  const ecs = aws!.ecs();
+  const { label } = spec;
+  const ran = await ecs.send(new RunTaskCommand(plan.request));
   const task = ran.tasks?.[0];
   if (!task) {
-    const why = placementFailure(ran.failures);
-    await out.post(`❌ ${code(label)} (run \`${spec.runId}\`) could not start: ECS placed no task: ${escapeText(why)}.`);
-    return { outcome: 'failure', summary: `${escapeText(label)}: not placed (${escapeText(why)})` };
+    const said = notPlaced(label, spec.runId, placementFailure(ran.failures));
+    await out.post(said.text);
+    return { outcome: 'failure', summary: said.summary };
   }
   const taskArn = task.taskArn!;
   const taskId = taskArn.slice(taskArn.lastIndexOf('/') + 1);
-  const where = logsLocation(container, taskArn, target.region);
+  const where = logsLocation(plan.container, taskArn, plan.region);
   const spool = await OutputSpool.create();
   const tail = new OutputTail();
   const cursor: StreamCursor = {};
@@ -130,7 +181,8 @@ async function runJob(ctx: WorkerContext, spec: JobSpec): Promise<CommandResult>
     return undefined;
   });
 
-  // The job's limit, or the longest this worker can follow it (the durable workflow does not follow jobs yet).
+  // The job's limit, or (should this worker have less time left than it had when it chose not to hand
+  // the job to the workflow) the longest it can follow it.
   const followable = Math.max(10_000, ctx.remainingMs() - REPORT_RESERVE_MS);
   const limitMs = Math.min(spec.job.timeoutSeconds * 1000, followable);
   const deadline = spec.started + limitMs;
@@ -152,10 +204,7 @@ async function runJob(ctx: WorkerContext, spec: JobSpec): Promise<CommandResult>
       const timedOut = ctx.now() >= deadline;
       if (cancel || timedOut) {
         stop = cancel ? { why: 'cancelled', ...(cancel.by ? { by: cancel.by } : {}) } : { why: 'timeout' };
-        const reason = cancel
-          ? `Cancelled in Slack by ${cancel.by ?? 'someone'} (ecs-chatops run ${spec.runId})`
-          : `Stopped by ecs-chatops: run ${spec.runId} reached its time limit of ${Math.round(limitMs / 1000)} s`;
-        await ecs.send(new StopTaskCommand({ cluster: target.cluster, task: taskArn, reason }));
+        await ecs.send(new StopTaskCommand({ cluster: target.cluster, task: taskArn, reason: stopTaskReason(spec.runId, stop, limitMs / 1000) }));
       }
     }
     const { tasks } = await ecs.send(new DescribeTasksCommand({ cluster: target.cluster, tasks: [taskArn] }));
@@ -172,7 +221,7 @@ async function runJob(ctx: WorkerContext, spec: JobSpec): Promise<CommandResult>
   await readLogs();
   const logFile = await spool.close();
   const took = formatDuration(ctx.now() - spec.started);
-  const verdict = judgeTask(current, taskDefinition, spec.job.container, stop?.why === 'cancelled');
+  const verdict = judgeTask(current, essentialDefinition(plan.essential), spec.job.container, stop?.why === 'cancelled');
   const end = endText(label, spec.runId, verdict, took, stop && { ...stop, limit: formatDuration(limitMs), lambda: limitMs < spec.job.timeoutSeconds * 1000 });
   await living?.close(endedJobView(view(), end.ended));
   const complete = living !== undefined && !tail.leftOut && spool.lines <= tail.lines.length;
@@ -185,65 +234,4 @@ async function runJob(ctx: WorkerContext, spec: JobSpec): Promise<CommandResult>
       title: `Full log of ${label} (${spool.lines} lines, ${formatBytes(spool.bytes)})`,
     });
   return { outcome: verdict.outcome, summary: end.summary, cleanup: () => spool.cleanup() };
-}
-
-interface JobView {
-  label: string;
-  runId: string;
-  taskId: string;
-  statuses: string[];
-  elapsedMs: number;
-  bytes: number;
-  tail: OutputTail;
-  where: LogsLocation;
-}
-
-const header = (v: JobView) =>
-  `${code(v.label)} (run \`${v.runId}\`) in task ${code(v.taskId.slice(0, 12))} · ${v.statuses.join(' → ')} · ${formatDuration(v.elapsedMs)} · ${formatBytes(v.bytes)} of log`;
-
-/** The living message while the task lives: its statuses so far, then its latest log lines. */
-export function runningJobView(v: JobView): string {
-  const top = `▶️ Job ${header(v)}`;
-  const body = v.where.kind === 'awslogs' ? v.tail.block('', SECTION_TEXT - top.length - 1) : `_${breakFences(escapeText(v.where.explanation))}_`;
-  return `${top}\n${body}`;
-}
-
-function endedJobView(v: JobView, ended: string): string {
-  const top = `⏹️ Job ${header(v)} · ${ended}`;
-  const more = v.tail.leftOut ? '\n_Latest lines above; the full log is attached below._' : '';
-  return `${top}\n${v.tail.block('', SECTION_TEXT - top.length - more.length - 1)}${more}`;
-}
-
-/** The end reply: the verdict, each essential container's exit code, the stop code and reason (AWS text escaped). */
-export function endText(
-  label: string,
-  runId: string,
-  verdict: JobVerdict,
-  took: string,
-  stop?: { why: 'cancelled' | 'timeout'; by?: string; limit?: string; lambda?: boolean },
-) {
-  const exits = verdict.exitCodes
-    .filter((e) => e.essential)
-    .map((e) => `${code(e.name)}: ${e.exitCode === undefined ? 'no exit code' : `exit code ${e.exitCode}`}${e.reason ? ` (${escapeText(e.reason)})` : ''}`);
-  const stopLine = verdict.stopCode ? `Stop code ${code(verdict.stopCode)}${verdict.reason ? `: ${escapeText(verdict.reason)}` : ''}` : '';
-  const details = [...exits.map((e) => `• ${e}`), ...(stopLine ? [`• ${stopLine}`] : [])].join('\n');
-  const head =
-    verdict.outcome === 'success'
-      ? `✅ ${code(label)} (run \`${runId}\`) succeeded after ${took}.`
-      : verdict.outcome === 'cancelled'
-        ? `🚫 ${code(label)} (run \`${runId}\`) was cancelled${stop?.by ? ` by <@${stop.by}>` : ''} after ${took}.`
-        : stop?.why === 'timeout'
-          ? `⏱️ ${code(label)} (run \`${runId}\`) was stopped after ${took}: a failure. ${stop.lambda ? `It reached the longest one worker can follow a job (${stop.limit}); jobs longer than that are not followed by the durable workflow yet.` : `It reached its time limit (${stop.limit}).`}`
-          : `❌ ${code(label)} (run \`${runId}\`) failed after ${took}: ${escapeText(verdict.why)}.`;
-  const own = verdict.exitCodes[0]?.exitCode;
-  return {
-    text: `${head}\n${details}`,
-    ended: verdict.outcome === 'success' ? 'exit code 0' : verdict.outcome === 'cancelled' ? 'cancelled' : own !== undefined ? `exit code ${own}` : 'failed',
-    summary:
-      verdict.outcome === 'success'
-        ? `${escapeText(label)}: exit 0 in ${took}`
-        : verdict.outcome === 'cancelled'
-          ? `${escapeText(label)}: cancelled after ${took}`
-          : `${escapeText(label)}: failed (${escapeText(verdict.why)})`,
-  };
 }

@@ -64,7 +64,7 @@ export const helpVerb = defineVerb<HelpArgs>({
     if (topic) {
       const verb = findVerb(topic);
       // Details name placeholders too (`/ecs cancel <run-id>`); they hold no markup of their own.
-      return { text: [`*${escapeText(verb.usage)}*`, verb.summary + '.', ...(verb.details ?? []).map(escapeText)].join('\n') };
+      return { text: [`*${escapeText(verb.usage)}*`, `${verb.summary}.`, ...(verb.details ?? []).map(escapeText)].join('\n') };
     }
     const lines = VERBS.map((v) => `• \`${escapeText(v.usage)}\` — ${v.summary}`);
     return {

@@ -1,5 +1,4 @@
 import { shortId } from '../platform/short-id';
-import { runWorkflowPollSeconds } from '../config/env';
 import { lookup } from '../config/records';
 import type { Script } from '../config/schema';
 import { buildExecCommand, newNonce } from '../exec/command';
@@ -9,20 +8,17 @@ import type { ExecSessionResult } from '../exec/session';
 import { cancelledReport, endReport, outputSize, timedOutReport } from '../exec/run-report';
 import { endedView, OutputTail, runningView, type RunViewState } from '../exec/run-view';
 import { OutputSpool } from '../exec/spool';
-import { code, escapeText, formatBytes, formatDuration, typedCode } from '../slack/format';
+import { code, escapeText, formatBytes, formatDuration } from '../slack/format';
 import type { RunRecord } from './cancel';
 import { pickExecTask } from '../exec/target';
 import { validateScriptArgs } from './script-args';
-import { abandonRequest, announceRequest } from '../approval/announce';
-import { ruleFrom, type ApprovalRequest } from '../approval/types';
-import { UsageError, UserFacingError } from '../platform/errors';
+import { UsageError } from '../platform/errors';
 import { permalink } from '../slack/client';
-import { commandText } from '../slack/invocation';
-import type { RunWorkflowInput } from '../workflows/inputs';
+import { handOff, handOffInput, pollSecondsOf, REPORT_RESERVE_MS } from './detach';
 import type { WorkerHandler } from './verb';
 import type { RunArgs } from './verbs/args';
 import type { CommandResult, WorkerContext } from '../worker/context';
-import { cancelKey, runKey, runLockKey, trackedKey as requestKeyFor } from '../platform/state-keys';
+import { cancelKey, runKey, runLockKey } from '../platform/state-keys';
 
 /** How often a running script looks for a cancel: a cancel stops it within about 2 s. */
 const CANCEL_POLL_MS = 500;
@@ -30,15 +26,11 @@ const CANCEL_POLL_MS = 500;
 const INTERRUPT_GRACE_MS = 1000;
 /** A quiet script's living message still shows its elapsed time moving on. */
 const TICK_MS = 10_000;
-/** Time kept back from the Lambda's deadline to report and upload. */
-const REPORT_RESERVE_MS = 60_000;
 /**
  * Runs allowed longer than this are always detached: an ECS Exec session ends after 20 idle
  * minutes (a quiet script would lose its session), and a Lambda lives at most 15.
  */
 const DETACH_ABOVE_SECONDS = 12 * 60;
-/** Time between follows of a detached run (RUN_WORKFLOW_POLL_SECONDS overrides it). */
-const DEFAULT_POLL_SECONDS = 30;
 
 /**
  * `/ecs run <script> [args]`: one declared script, in the manager container, through ECS Exec,
@@ -89,7 +81,31 @@ export const run: WorkerHandler<RunArgs> = async ({ script: name, args: values }
   let handedOff = false;
   try {
     if (detach) {
-      const result = await runDetached(ctx, { name, script, args, label, runId, started }, script.allowOverlap ? undefined : lock);
+      const result = await handOff(ctx, {
+        label,
+        shown: code(label),
+        runId,
+        target: script.target,
+        timeoutSeconds: script.timeoutSeconds,
+        requiresApproval: script.requiresApproval,
+        how: 'runs detached in the container',
+        details: [
+          `\`${script.path}\`${script.description ? ` (${escapeText(script.description)})` : ''} with ${args.length ? args.map(code).join(' ') : 'no arguments'}, at most ${formatDuration(script.timeoutSeconds * 1000)}`,
+        ],
+        input: {
+          ...handOffInput(ctx, {
+            runId,
+            name,
+            args,
+            target: script.target,
+            lockKey: script.allowOverlap ? undefined : lock,
+            startedAt: started,
+            timeoutSeconds: script.timeoutSeconds,
+          }),
+          // The path as the request was made (and approved).
+          path: script.path,
+        },
+      });
       handedOff = result.continues === true;
       return result;
     }
@@ -101,119 +117,6 @@ export const run: WorkerHandler<RunArgs> = async ({ script: name, args: values }
     }
   }
 };
-
-/** Time between the run workflow's follows of a detached run. */
-const pollSecondsOf = () => Math.max(1, runWorkflowPollSeconds() || DEFAULT_POLL_SECONDS);
-
-/**
- * Hands the run to the durable workflow (src/handlers/run-workflow.ts) through the worker's
- * `startRunWorkflow` (src/workflows/start.ts: idempotent by the run id), asking for approval
- * first when the script needs it.
- */
-async function runDetached(ctx: WorkerContext, spec: RunSpec, lock: string | undefined): Promise<CommandResult> {
-  const limit = formatDuration(spec.script.timeoutSeconds * 1000);
-  const { invocation } = ctx.job;
-  const pollSeconds = pollSecondsOf();
-  const input: RunWorkflowInput = {
-    runId: spec.runId,
-    script: spec.name,
-    path: spec.script.path,
-    args: spec.args,
-    target: spec.script.target,
-    teamId: invocation.teamId,
-    userId: invocation.userId,
-    ...(invocation.userName ? { userName: invocation.userName } : {}),
-    channelId: invocation.channelId,
-    parentTs: ctx.out.parentTs,
-    // The worker's parent text, so the workflow keeps it when it marks the outcome.
-    parentText: `<@${invocation.userId}> ran ${typedCode(commandText(invocation))}`,
-    audit: ctx.job.audit,
-    ...(lock ? { lockKey: lock } : {}),
-    startedAt: spec.started,
-    timeoutSeconds: spec.script.timeoutSeconds,
-    pollSeconds,
-  };
-  // Without an approval to wait for, the run's living message is posted now and the workflow edits it.
-  const notice = `⏳ ${code(spec.label)} (run \`${spec.runId}\`) may take up to ${limit}, longer than one Lambda: it runs detached in the container, followed by a durable workflow. This message shows its latest output every ${formatDuration(pollSeconds * 1000)}; \`/ecs cancel ${spec.runId}\` stops it.`;
-  const living = spec.script.requiresApproval ? undefined : await ctx.out.living(notice);
-  if (living?.ts) input.progressTs = living.ts;
-  // Stored before the workflow starts (it attaches its callback to it), shown after it started.
-  const approval = spec.script.requiresApproval ? await storeApprovalRequest(ctx, spec) : undefined;
-  try {
-    const payload = approval
-      ? {
-          ...input,
-          approval: { requestKey: approval.requestKey, requestedAt: approval.requestedAt, deadline: approval.deadline },
-          parentText: approval.parentText,
-        }
-      : input;
-    await ctx.startRunWorkflow(payload);
-  } catch (error) {
-    if (approval) await ctx.approvals.requests.remove(approval.requestKey).catch(() => undefined);
-    await living?.close(`⏹️ ${code(spec.label)} (run \`${spec.runId}\`) did not start.`).catch(() => undefined);
-    throw error;
-  }
-  if (approval) {
-    try {
-      await announceRequest(ctx.slack, approval.request, ctx.logger);
-    } catch (error) {
-      // Withdrawn, so the workflow ends at once instead of waiting for approvals nobody was asked for.
-      await abandonRequest(ctx.approvals, ctx.logger, approval.requestKey, ctx.now()).catch(() => undefined);
-      throw error;
-    }
-    await ctx.out.post(
-      `🗳️ Approval requested above (until ${new Date(approval.deadline).toISOString().slice(11, 16)} UTC). Once approved, ${code(spec.label)} runs detached in the container; its output appears here every ${formatDuration(pollSeconds * 1000)}.`,
-    );
-    return { outcome: 'success', summary: `${escapeText(spec.label)}: waiting for approval (run ${spec.runId})`, continues: true };
-  }
-  return { outcome: 'success', summary: `${escapeText(spec.label)}: running detached (run ${spec.runId})`, continues: true };
-}
-
-/**
- * A script declared `requiresApproval`: the command's message becomes a request for approval
- * under the rules of the script's target (`targets.<alias>.deploy`), decided by reaction exactly
- * as deploys are (src/approval/approve.ts); the workflow waits for it before it starts the script.
- */
-async function storeApprovalRequest(
-  ctx: WorkerContext,
-  spec: RunSpec,
-): Promise<NonNullable<RunWorkflowInput['approval']> & { parentText: string; request: ApprovalRequest }> {
-  const { invocation } = ctx.job;
-  const settings = ctx.config.targets[spec.script.target]!.deploy;
-  const requestKey = requestKeyFor(invocation.channelId, ctx.out.parentTs);
-  const now = ctx.now();
-  const headline = `🔐 <@${invocation.userId}> asks to run ${code(spec.label)} on *${spec.script.target}* · run \`${spec.runId}\``;
-  const request: ApprovalRequest = {
-    pk: requestKey,
-    kind: 'run',
-    id: spec.runId,
-    status: 'pending',
-    target: spec.script.target,
-    teamId: invocation.teamId,
-    channelId: invocation.channelId,
-    messageTs: ctx.out.parentTs,
-    requesterId: invocation.userId,
-    ...(invocation.userName ? { requesterName: invocation.userName } : {}),
-    commandText: commandText(invocation),
-    headline,
-    details: [
-      `\`${spec.script.path}\`${spec.script.description ? ` (${escapeText(spec.script.description)})` : ''} with ${spec.args.length ? spec.args.map(code).join(' ') : 'no arguments'}, at most ${formatDuration(spec.script.timeoutSeconds * 1000)}`,
-    ],
-    doing: `running ${code(spec.label)}`,
-    label: `run \`${spec.runId}\``,
-    rule: ruleFrom(settings, now),
-    requestedAt: new Date(now).toISOString(),
-  };
-  if (!(await ctx.approvals.requests.create(request, settings.expirySeconds + spec.script.timeoutSeconds + 86_400)))
-    throw new Error(`a request already exists for message ${requestKey}`);
-  return {
-    request,
-    requestKey,
-    requestedAt: now,
-    deadline: request.rule.deadline,
-    parentText: `${headline}\n${request.details.map((d) => `• ${d}`).join('\n')}\n`,
-  };
-}
 
 interface RunSpec {
   name: string;

@@ -1,6 +1,10 @@
 import { withDurableExecution } from '@aws/durable-execution-sdk-js';
 import { dynamoAudit } from '../audit/audit';
 import { createRunWorkflow } from '../workflows/run';
+import { createJobWorkflow } from '../workflows/run-job';
+import type { RunWorkflowDeps } from '../workflows/run-kit';
+import type { RunWorkflowInput } from '../workflows/inputs';
+import type { DurableContext } from '@aws/durable-execution-sdk-js';
 import { dynamoRunWake } from '../workflows/run-wake';
 import { getConfig } from '../config/load';
 import { sendDecision } from '../approval/callback';
@@ -10,19 +14,22 @@ import { getSlackSecrets } from '../platform/secrets';
 import { dynamoState } from '../platform/state';
 import { createSlackClient } from '../slack/client';
 
+const deps: RunWorkflowDeps = {
+  config: getConfig,
+  approvals: { requests: dynamoApprovalRequests, sendDecision },
+  slack: async () => createSlackClient((await getSlackSecrets()).botToken),
+  state: dynamoState,
+  wake: dynamoRunWake,
+  audit: () => dynamoAudit(getConfig().audit.retentionDays),
+  logger: log,
+};
+const scripts = createRunWorkflow(deps);
+const jobs = createJobWorkflow(deps);
+
 /**
- * The durable workflow of long `/ecs run`s (src/workflows/run.ts), invoked asynchronously
- * by the worker with a qualified name. Deployed with a DurableConfig (serverless.yml): Lambda
- * checkpoints each step and re-invokes this handler after every wait.
+ * The durable workflow of long `/ecs run`s (src/workflows/run.ts) and `/ecs job`s
+ * (src/workflows/run-job.ts), invoked asynchronously by the worker with a qualified name.
+ * Deployed with a DurableConfig (serverless.yml): Lambda checkpoints each step and re-invokes this
+ * handler after every wait.
  */
-export const handler = withDurableExecution(
-  createRunWorkflow({
-    config: getConfig,
-    approvals: { requests: dynamoApprovalRequests, sendDecision },
-    slack: async () => createSlackClient((await getSlackSecrets()).botToken),
-    state: dynamoState,
-    wake: dynamoRunWake,
-    audit: () => dynamoAudit(getConfig().audit.retentionDays),
-    logger: log,
-  }),
-);
+export const handler = withDurableExecution((input: RunWorkflowInput, context: DurableContext) => (input.job ? jobs(input, context) : scripts(input, context)));

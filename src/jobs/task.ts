@@ -93,6 +93,20 @@ export interface ContainerExit {
   reason?: string;
 }
 
+/** StopTask's reason (ECS keeps up to 255 characters, shown as the task's stoppedReason): who or what stopped it. */
+export function stopTaskReason(runId: string, stop: { why: 'cancelled' | 'timeout'; by?: string | undefined }, limitSeconds: number): string {
+  return stop.why === 'cancelled'
+    ? `Cancelled in Slack by ${stop.by ?? 'someone'} (ecs-chatops run ${runId})`
+    : `Stopped by ecs-chatops: run ${runId} reached its time limit of ${Math.round(limitSeconds)} s`;
+}
+
+/** The names of a task definition's essential containers (`essential` defaults to true). */
+export const essentialContainers = (definition: TaskDefinition): string[] =>
+  (definition.containerDefinitions ?? []).filter((c) => c.essential !== false && c.name).map((c) => c.name!);
+
+/** Just enough of a task definition for judgeTask, from the essential names a plan kept. */
+export const essentialDefinition = (essential: readonly string[]): TaskDefinition => ({ containerDefinitions: essential.map((name) => ({ name })) });
+
 /** RunTask answered no task: the failures[] as one reason. */
 export function placementFailure(failures: readonly Failure[] | undefined): string {
   const reasons = [...new Set((failures ?? []).map((f) => [f.reason, f.detail].filter(Boolean).join(': ')))];

@@ -224,6 +224,7 @@ export function createWorker(deps: WorkerDeps) {
               durationMs: deps.now() - started,
               reason: result.summary,
               ...(aws?.requestIds.length ? { awsRequestIds: aws.requestIds } : {}),
+              ...(aws?.omittedRequestIds ? { awsRequestIdsOmitted: aws.omittedRequestIds } : {}),
               ...(threadTs ? { threadTs } : {}),
             },
             // A quick workflow may have ended (and completed the record) before this line runs.

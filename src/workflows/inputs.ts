@@ -3,6 +3,7 @@
  * invoke, checkpointed by Lambda. Types only, so the worker's commands name them without loading a workflow.
  */
 import type { AuditKey } from '../audit/audit';
+import type { ContainerDefinition, RunTaskCommandInput } from '@aws-sdk/client-ecs';
 import type { Target } from '../config/schema';
 import type { DeployPlan } from '../deploy/types';
 
@@ -64,4 +65,21 @@ export interface RunWorkflowInput {
   approval?: { requestKey: string; requestedAt: number; deadline: number };
   /** The run's living message the worker already posted: the workflow edits it instead of posting one. */
   progressTs?: string;
+  /** A one-off job (`/ecs job`, src/workflows/run-job.ts) instead of a script: its task as planned. */
+  job?: JobPlan;
+}
+
+/**
+ * A job's task as the worker planned it from its service (and as the approvers saw it): the
+ * workflow runs exactly this, even if the service is deployed meanwhile.
+ */
+export interface JobPlan {
+  /** RunTask's request: the task definition revision, the command, startedBy, clientToken, tags. */
+  request: RunTaskCommandInput;
+  /** The job's container and its log configuration (where its lines go). */
+  container: Pick<ContainerDefinition, 'name' | 'logConfiguration'>;
+  /** The task definition's essential containers (each one's exit code decides). */
+  essential: string[];
+  /** The target's region (an awslogs configuration without one logs there). */
+  region: string;
 }

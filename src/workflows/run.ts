@@ -14,52 +14,19 @@
  * the run and the poll: a retried step does not post the same output again.
  */
 import { StepSemantics, type DurableContext } from '@aws/durable-execution-sdk-js';
-import type { WebClient } from '@slack/web-api';
-import type { AuditLog } from '../audit/audit';
-import { AwsSession } from '../aws/session';
-import type { Config } from '../config/schema';
 import { newNonce } from '../exec/command';
 import { buildDetachedLog, buildDetachedStart, buildDetachedStop, buildFollow, readFollow } from '../exec/detached';
 import { execOnce, execPlace, type ExecPlace } from '../exec/exec-once';
 import { OutputSpool } from '../exec/spool';
-import { awaitApproval, notApprovedSummary } from '../approval/await-approval';
-import type { Approvals } from '../approval/approvals';
 import { UserFacingError } from '../platform/errors';
-import type { Logger } from '../platform/logger';
-import type { StateStore } from '../platform/state';
 import { code, escapeText, formatBytes, formatDuration } from '../slack/format';
-import { ThreadOutput, type Outcome } from '../slack/thread-output';
 import { cancelledReport, endReport, outputSize, timedOutReport } from '../exec/run-report';
 import { endedView, OutputTail, runningView, type RunViewState } from '../exec/run-view';
 import type { RunWorkflowInput } from './inputs';
 import { pickExecTask } from '../exec/target';
-import { cancelKey, runKey, runPostKey } from '../platform/state-keys';
-import type { RunWake } from './run-wake';
 
-export interface RunWorkflowResult {
-  outcome: Outcome;
-  summary: string;
-  exitCode?: number;
-  /** Follow steps taken. */
-  polls: number;
-}
-
-export interface RunWorkflowDeps {
-  config: () => Config;
-  /** Requests for approval (scripts declared requiresApproval). */
-  approvals: Approvals;
-  /** A Slack client with the bot token (createSlackClient: rate limits reject, not sleep). */
-  slack: () => Promise<WebClient>;
-  state: StateStore;
-  /** The wait between polls, kept on the run record so a cancel can end it early (src/workflows/run-wake.ts). */
-  wake: RunWake;
-  audit: () => AuditLog;
-  logger: Logger;
-  /** Only read inside steps (durations for the thread), never to decide the workflow's path. */
-  now?: () => number;
-  /** Deadline of one exec session of the workflow (start, follow, cat); default 120 s. */
-  sessionTimeoutMs?: number;
-}
+export type { RunWorkflowDeps, RunWorkflowResult } from './run-kit';
+import { maxPolls, NO_RETRY, readCancel, RETRY, runWorkflowKit, type RunWorkflowDeps, type RunWorkflowResult } from './run-kit';
 
 /** Checkpointed result of `start`. */
 type StartResult = { ok: true; place: ExecPlace; livingTs?: string } | { ok: false; message: string; cancelled?: boolean };
@@ -75,63 +42,13 @@ interface FollowResult {
   cancelledBy?: string;
 }
 
-/** Claims on posts live a day: far longer than any step retry. */
-const POST_CLAIM_TTL = 86_400;
-/** Starting a script twice is worse than reporting that the start failed. */
-const NO_RETRY = () => ({ shouldRetry: false });
-/** Follows, the stop and the finish are safe to repeat: retry a few times, a few seconds apart. */
-const RETRY = (_error: Error, attempt: number) => ({ shouldRetry: attempt < 4, delay: { seconds: 5 * attempt } });
-
-/** At most how many polls a run of `timeoutSeconds` gets before it is stopped. */
-const maxPolls = (input: Pick<RunWorkflowInput, 'timeoutSeconds' | 'pollSeconds'>) => Math.max(1, Math.ceil(input.timeoutSeconds / input.pollSeconds));
-
 export function createRunWorkflow(deps: RunWorkflowDeps) {
   const now = deps.now ?? Date.now;
   const sessionTimeoutMs = deps.sessionTimeoutMs ?? 120_000;
 
   return async function runWorkflow(input: RunWorkflowInput, context: DurableContext): Promise<RunWorkflowResult> {
-    const remainingMs = () => {
-      try {
-        return context.lambdaContext?.getRemainingTimeInMillis?.() ?? 120_000;
-      } catch {
-        return 120_000;
-      }
-    };
+    const { logger, withAws, thread, once, approval, waitForPoll, settle } = runWorkflowKit(deps, input, context);
     const label = `${input.script}${input.args.length ? ` ${input.args.join(' ')}` : ''}`;
-    const logger = deps.logger.child({ runId: input.runId, script: input.script });
-
-    /** AWS access for one step, as the person who asked (same actor as the worker). */
-    const withAws = async <T>(work: (aws: AwsSession) => Promise<T>): Promise<T> => {
-      const target = deps.config().targets[input.target];
-      if (!target) throw new UserFacingError(`Target \`${input.target}\` is no longer in the configuration.`);
-      const aws = new AwsSession(target, { teamId: input.teamId, userId: input.userId, ...(input.userName ? { userName: input.userName } : {}) });
-      try {
-        return await work(aws);
-      } finally {
-        aws.destroy();
-      }
-    };
-    const thread = async () =>
-      ThreadOutput.resume({
-        client: await deps.slack(),
-        channel: input.channelId,
-        parentTs: input.parentTs,
-        remainingMs,
-        logger,
-        ...(input.parentText ? { parentText: input.parentText } : {}),
-      });
-    /** Posts once per (run, key), even if the step runs again. */
-    const once = async (key: string, post: () => Promise<void>) => {
-      const claim = runPostKey(input.runId, key);
-      if (!(await deps.state.claim(claim, POST_CLAIM_TTL))) return;
-      try {
-        await post();
-      } catch (error) {
-        // Not posted: the retried step must be able to post it.
-        await deps.state.release(claim).catch(() => undefined);
-        throw error;
-      }
-    };
     /** The living message's state after `offset` bytes, `shown` the lines it shows. */
     const view = (offset: number, shown: OutputTail, place = (started as { place: ExecPlace }).place): RunViewState => ({
       label,
@@ -174,21 +91,7 @@ export function createRunWorkflow(deps: RunWorkflowDeps) {
     };
 
     // ---- approval (scripts declared requiresApproval) ----------------------------------------
-    const decision = input.approval
-      ? await awaitApproval(
-          context,
-          {
-            approvals: deps.approvals,
-            slack: deps.slack,
-            logger,
-            now,
-            post: (key, text) => once(key, async () => void (await (await thread()).post(text))),
-            retryStrategy: RETRY,
-          },
-          { ...input.approval, channelId: input.channelId, parentTs: input.parentTs },
-        )
-      : undefined;
-    const refusal = decision && decision.status !== 'approved' ? notApprovedSummary(decision) : undefined;
+    const { decision, refusal } = await approval();
 
     // ---- start ------------------------------------------------------------------------------
     const started: StartResult = refusal
@@ -199,7 +102,7 @@ export function createRunWorkflow(deps: RunWorkflowDeps) {
             const script = deps.config().scripts[input.script];
             if (!script) return { ok: false, message: `Script ${code(input.script)} is no longer in the configuration.` };
             // Cancelled while it waited for its approval: it never starts.
-            const cancelled = await deps.state.get<{ by?: string }>(cancelKey(input.runId));
+            const cancelled = await readCancel(deps, input.runId);
             if (cancelled)
               return { ok: false, cancelled: true, message: `Cancelled${cancelled.by ? ` by <@${cancelled.by}>` : ''} before it started. Nothing was run.` };
             try {
@@ -251,22 +154,7 @@ export function createRunWorkflow(deps: RunWorkflowDeps) {
     let polls = 0;
     const limit = maxPolls(input);
     while (started.ok && exitCode === undefined && !stop) {
-      // A wait a cancel can end: the poll interval raced against a callback (one per wait) whose id
-      // is on the run record. The cancel record decides in the follow below; the callback only wakes.
-      const n = polls + 1;
-      const [woken, callbackId] = await context.createCallback(`wake-${n}`, { timeout: { seconds: input.pollSeconds + 60 } });
-      await context.step(
-        `arm-${n}`,
-        async () => {
-          await deps.wake.arm(input.runId, callbackId);
-          // Cancelled before this wait's id was on the record: nobody else can wake it.
-          if (await deps.state.get(cancelKey(input.runId))) await deps.wake.wake(callbackId);
-        },
-        { retryStrategy: RETRY },
-      );
-      await context.promise
-        .race<unknown>(`wait-${n}`, [woken, context.wait(`sleep-${n}`, { seconds: input.pollSeconds })])
-        .catch((error: unknown) => logger.info('wake callback ended without a wake', { error }));
+      await waitForPoll(polls + 1);
       polls++;
       const poll = polls;
       const from = offset;
@@ -279,7 +167,7 @@ export function createRunWorkflow(deps: RunWorkflowDeps) {
           tail.add(output);
           const result = { ...read, tail: [...tail.lines], leftOut: tail.leftOut };
           if (read.exitCode !== undefined) return result;
-          const cancel = await deps.state.get<{ by?: string }>(cancelKey(input.runId));
+          const cancel = await readCancel(deps, input.runId);
           if (cancel) return { ...result, stop: 'cancelled' as const, ...(cancel.by ? { cancelledBy: cancel.by } : {}) };
           if (poll >= limit) return { ...result, stop: 'timeout' as const };
           await showProgress(view(read.offset, tail));
@@ -377,20 +265,7 @@ export function createRunWorkflow(deps: RunWorkflowDeps) {
         const size = spool ? outputSize(spool) : `${formatBytes(offset)} of output`;
         const end = report ?? endReport(label, exitCode, took, size);
         // The record first, then the locks, then the message: whoever sees the end finds them done.
-        await deps
-          .audit()
-          .complete(input.audit, {
-            outcome: end.outcome,
-            durationMs: now() - input.startedAt,
-            reason: end.summary,
-            threadTs: input.parentTs,
-            detail: { runId: input.runId, polls, detached: true, ...(decision ? { approval: decision } : {}) },
-          })
-          .catch((error: unknown) => logger.error('audit completion failed', { error }));
-        // The script is over: free it for the next run before the message says it ended.
-        await deps.state.release(cancelKey(input.runId)).catch(() => undefined);
-        await deps.state.release(runKey(input.runId)).catch(() => undefined);
-        if (input.lockKey) await deps.state.release(input.lockKey, { runId: input.runId }).catch(() => undefined);
+        await settle(end, { runId: input.runId, polls, detached: true, ...(decision ? { approval: decision } : {}) });
         try {
           const out = await thread();
           // The living message ends with the run, without its Cancel button.
