@@ -19,12 +19,12 @@
  * Loopback only; bounded by BENCH_EXEC_TIMEOUT_S (default 600 s) for the whole bench.
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Config } from '../src/config/schema';
 import { percentile, report, runBench } from './support/report';
-import { RUNNER_MJS, WorkerProcess } from './support/worker-process';
+import { mib, withWorkerWorld } from './support/worker-world';
 
 const FLOOD_MB = Number(process.env.BENCH_EXEC_FLOOD_MB ?? 100);
 const TICKS = Number(process.env.BENCH_EXEC_TICKS ?? 75); // × 200 ms ≈ 15 s
@@ -59,21 +59,14 @@ function codecBench(): void {
   process.stdout.write(result.stdout);
 }
 
-const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MiB`;
 const formatMiB = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 
 async function main(): Promise<void> {
   process.env.LOG_LEVEL = 'silent';
   codecBench();
 
-  const work = mkdtempSync(join(tmpdir(), 'bench-exec-'));
-  const scriptsDir = join(work, 'scripts');
-  const bundleDir = join(work, 'worker');
-  const runner = join(work, 'runner.mjs');
-  let world: import('../local/world').World | undefined;
-  let worker: WorkerProcess | undefined;
-  const failures: string[] = [];
-  try {
+  const prepare = (work: string) => {
+    const scriptsDir = join(work, 'scripts');
     mkdirSync(scriptsDir);
     for (const [name, text] of [
       ['ticker.sh', TICKER_SH],
@@ -82,18 +75,12 @@ async function main(): Promise<void> {
       writeFileSync(join(scriptsDir, name), text);
       chmodSync(join(scriptsDir, name), 0o755);
     }
-    writeFileSync(runner, RUNNER_MJS);
     const probe = spawnSync('/bin/sh', ['-c', 'date +%s%3N'], { encoding: 'utf8' }).stdout.trim();
     if (!/^\d{13}$/.test(probe)) throw new Error(`this machine's date cannot print epoch milliseconds (date +%s%3N gave ${JSON.stringify(probe)})`);
-
-    const [{ startWorld, WORKER_FUNCTION }, { getConfig, setConfig }, { parseConfig }, { buildBundle }] = await Promise.all([
-      import('../local/world'),
-      import('../src/config/load'),
-      import('../src/config/schema'),
-      import('../scripts/build'),
-    ]);
-    const base = getConfig();
-    const config = parseConfig({
+    return { exec: { scriptsDir } }; // default agent timings: 1 s initial read delay
+  };
+  const configure = async (base: Config) =>
+    (await import('../src/config/schema')).parseConfig({
       ...base,
       scripts: {
         ...base.scripts,
@@ -101,45 +88,12 @@ async function main(): Promise<void> {
         'flood.sh': { target: 'manager', path: '/work/flood.sh', args: [{ name: 'megabytes', pattern: '[0-9]{1,4}' }], timeoutSeconds: 600 },
       },
     });
-    setConfig(config); // the ingress, in this process
-    await buildBundle('src/handlers/worker.ts', bundleDir, config); // the worker, with the same configuration
-
-    world = await startWorld({ exec: { scriptsDir } }); // default agent timings: 1 s initial read delay
-    worker = await WorkerProcess.start(runner, join(bundleDir, 'index.mjs'));
-    const w = worker;
-    world.aws.lambda.register(WORKER_FUNCTION, {
-      timeoutMs: 900_000,
-      handler: (event, context) => {
-        const { getRemainingTimeInMillis, ...fields } = context;
-        return w.invoke(event, { ...fields }, getRemainingTimeInMillis());
-      },
-    });
+  await withWorkerWorld('exec', { configure, prepare }, async ({ world, worker, failures, slash: runScript }) => {
     const slack = world.slack;
-    const parents = () => slack.workspace.messages.C0OPS!.filter((m) => !m.threadTs || m.threadTs === m.ts);
-    const runScript = async (text: string) => {
-      const before = parents().length;
-      const started = Date.now();
-      const res = await world!.slash('U0ALICE', text);
-      if (res.statusCode !== 200) throw new Error(`/ecs ${text}: HTTP ${res.statusCode}`);
-      await world!.idle();
-      const seconds = (Date.now() - started) / 1000;
-      const parent = parents()
-        .slice(before)
-        .find((m) => m.text.includes(`/ecs ${text}`));
-      if (!parent) throw new Error(`/ecs ${text}: no parent message (answer: ${res.body})`);
-      if (!parent.text.startsWith('✅'))
-        throw new Error(
-          `/ecs ${text} did not succeed: ${parent.text}\n${slack
-            .replies('C0OPS', parent.ts)
-            .map((r) => r.text)
-            .join('\n')}`,
-        );
-      return { parent, seconds };
-    };
 
     // ---- line → Slack latency --------------------------------------------------------------
     const callsBefore = slack.calls.length;
-    const ticker = await runScript(`run ticker.sh ${TICKS}`);
+    await runScript(`run ticker.sh ${TICKS}`);
     const shown = slack.calls.slice(callsBefore).filter((c) => (c.method === 'chat.postMessage' || c.method === 'chat.update') && c.status === 200 && !c.error);
     // The run's living message shows the latest lines: every line is in some call, not all in the end state.
     const printed = shown.flatMap((c) => [...String(c.args.text ?? '').matchAll(/tick (\d+) at (\d{13})/g)].map((m) => ({ line: m[0], at: Number(m[2]) })));
@@ -201,15 +155,7 @@ async function main(): Promise<void> {
       `# pace: ${updates.length} chat.update calls on ${lastAt.size} messages; shortest gap between two updates of one message ${Number.isFinite(minGap) ? `${minGap} ms` : 'n/a'} (limit ${UPDATE_INTERVAL_MS} ms)`,
     );
     if (minGap < UPDATE_INTERVAL_MS) failures.push(`two chat.update calls for one message came ${minGap} ms apart`);
-  } finally {
-    worker?.stop();
-    await world?.close();
-    rmSync(work, { recursive: true, force: true });
-  }
-  if (failures.length) {
-    for (const f of failures) console.log(`# FAIL ${f}`);
-    process.exitCode = 1;
-  }
+  });
 }
 
 runBench('exec', main, BENCH_TIMEOUT_S);

@@ -13,11 +13,8 @@
  *
  * Loopback only; bounded by BENCH_LOGS_TIMEOUT_S (default 300 s).
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { report, runBench } from './support/report';
-import { RUNNER_MJS, WorkerProcess } from './support/worker-process';
+import { mib, withWorkerWorld } from './support/worker-world';
 
 const LINES = Number(process.env.BENCH_LOGS_LINES ?? 100_000);
 const BENCH_TIMEOUT_S = Number(process.env.BENCH_LOGS_TIMEOUT_S ?? 300);
@@ -25,33 +22,8 @@ const TIME_TARGET_S = 10;
 const RSS_TARGET_MIB = 200;
 
 async function main(): Promise<void> {
-  process.env.LOG_LEVEL = 'silent';
-  const work = mkdtempSync(join(tmpdir(), 'bench-logs-'));
-  const bundleDir = join(work, 'worker');
-  const runner = join(work, 'runner.mjs');
-  let world: import('../local/world').World | undefined;
-  let worker: WorkerProcess | undefined;
-  const failures: string[] = [];
-  try {
-    writeFileSync(runner, RUNNER_MJS);
-    const [{ startWorld, WORKER_FUNCTION }, { getConfig }, { buildBundle }, { logsState }] = await Promise.all([
-      import('../local/world'),
-      import('../src/config/load'),
-      import('../scripts/build'),
-      import('../local/aws/services/logs'),
-    ]);
-    await buildBundle('src/handlers/worker.ts', bundleDir, getConfig());
-    world = await startWorld();
-    worker = await WorkerProcess.start(runner, join(bundleDir, 'index.mjs'));
-    const w = worker;
-    world.aws.lambda.register(WORKER_FUNCTION, {
-      timeoutMs: 900_000,
-      handler: (event, context) => {
-        const { getRemainingTimeInMillis, ...fields } = context;
-        return w.invoke(event, { ...fields }, getRemainingTimeInMillis());
-      },
-    });
-
+  await withWorkerWorld('logs', {}, async ({ world, worker, failures, slash }) => {
+    const { logsState } = await import('../local/aws/services/logs');
     // 100,000 lines of web's running tasks in the last 10 minutes, interleaved, ~100 bytes each.
     const regional = world.aws.state.region('111111111111', 'us-east-1');
     const tasks = [...regional.ecs.clusters.get('main')!.tasks.values()].filter((t) => t.group === 'service:web' && t.lastStatus === 'RUNNING');
@@ -76,27 +48,15 @@ async function main(): Promise<void> {
     });
 
     const baselineMiB = (await worker.memory()).peakMiB;
-    const slack = world.slack;
-    const parents = () => slack.workspace.messages.C0OPS!.filter((m) => !m.threadTs || m.threadTs === m.ts);
-    const before = parents().length;
-    const started = Date.now();
-    const res = await world.slash('U0ALICE', 'logs web --since 15m');
-    if (res.statusCode !== 200) throw new Error(`/ecs logs: HTTP ${res.statusCode}`);
-    await world.idle();
-    const seconds = (Date.now() - started) / 1000;
+    const { parent, seconds } = await slash('logs web --since 15m');
     const { peakMiB, top } = await worker.memory();
-    const parent = parents()
-      .slice(before)
-      .find((m) => m.text.includes('/ecs logs web --since 15m'));
-    if (!parent?.text.startsWith('✅')) throw new Error(`/ecs logs did not succeed: ${parent?.text ?? res.body}`);
-    const file = slack.workspace.files.find((f) => f.uploaded && f.threadTs === parent.ts);
+    const file = world.slack.workspace.files.find((f) => f.uploaded && f.threadTs === parent.ts);
     if (!file) throw new Error('no file attached');
     const lines = file.content.toString('utf8').trimEnd().split('\n');
     const numbers = lines.map((l) => Number(/"n":(\d+)/.exec(l)?.[1]));
     if (lines.length !== LINES) failures.push(`the attached file has ${lines.length} lines, not ${LINES}`);
     else if (!numbers.every((n, i) => n === i)) failures.push('the attached file does not have every line once, in time order');
     const pages = world.aws.calls.filter((c) => c.action === 'FilterLogEvents').length;
-    const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MiB`;
     console.log(
       `# ${LINES} lines (${(file.content.length / 1e6).toFixed(1)} MB attached) over ${tasks.length} tasks' streams in ${pages} FilterLogEvents pages, slash command to the thread marked in ${seconds.toFixed(2)} s`,
     );
@@ -107,15 +67,7 @@ async function main(): Promise<void> {
     report('logs_100k_lines_rss_mib', peakMiB, 'MiB', 0);
     if (seconds > TIME_TARGET_S) failures.push(`${seconds.toFixed(2)} s is above ${TIME_TARGET_S} s`);
     if (peakMiB > RSS_TARGET_MIB) failures.push(`peak RSS ${peakMiB.toFixed(0)} MiB is above ${RSS_TARGET_MIB} MiB`);
-  } finally {
-    worker?.stop();
-    await world?.close();
-    rmSync(work, { recursive: true, force: true });
-  }
-  if (failures.length) {
-    for (const f of failures) console.log(`# FAIL ${f}`);
-    process.exitCode = 1;
-  }
+  });
 }
 
 runBench('logs', main, BENCH_TIMEOUT_S);

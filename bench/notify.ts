@@ -10,79 +10,18 @@
  *   the service is steady again: every chat.postMessage and chat.update, the close included.
  * - notifier_cold_start_ratio: loading the notifier bundle next to a bare `node -e 0`.
  */
-import { randomBytes } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { buildHandlers } from '../scripts/build';
 import { startWorld, type World } from '../local/world';
+import { alarmEvent, containerExitedEvent, steadyEvent } from '../test/support/aws-events';
 import { measureColdStart } from './support/cold-start';
 import { median, percentile, report, runBench } from './support/report';
 
 const ACCOUNT = '111111111111';
 const RUNS = Number(process.env.BENCH_RUNS ?? 15);
 const OOM = 'OutOfMemoryError: Container killed due to memory usage';
-
-const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
-
-function stop(at: number, service = 'web') {
-  const taskArn = `arn:aws:ecs:us-east-1:${ACCOUNT}:task/main/${randomBytes(16).toString('hex')}`;
-  return {
-    'detail-type': 'ECS Task State Change',
-    source: 'aws.ecs',
-    account: ACCOUNT,
-    time: iso(at),
-    region: 'us-east-1',
-    resources: [taskArn],
-    detail: {
-      clusterArn: `arn:aws:ecs:us-east-1:${ACCOUNT}:cluster/main`,
-      taskArn,
-      taskDefinitionArn: `arn:aws:ecs:us-east-1:${ACCOUNT}:task-definition/${service}:42`,
-      group: `service:${service}`,
-      startedBy: 'ecs-svc/1234567890123456789',
-      lastStatus: 'STOPPED',
-      desiredStatus: 'STOPPED',
-      stopCode: 'EssentialContainerExited',
-      stoppedReason: 'Essential container in task exited',
-      containers: [{ name: 'app', exitCode: 137, reason: OOM, lastStatus: 'STOPPED', taskArn }],
-      createdAt: new Date(at - 60_000).toISOString(),
-      stoppedAt: new Date(at).toISOString(),
-      version: 5,
-    },
-  };
-}
-
-function steady(at: number, service = 'web') {
-  return {
-    'detail-type': 'ECS Service Action',
-    source: 'aws.ecs',
-    account: ACCOUNT,
-    time: iso(at),
-    region: 'us-east-1',
-    resources: [`arn:aws:ecs:us-east-1:${ACCOUNT}:service/main/${service}`],
-    detail: {
-      eventType: 'INFO',
-      eventName: 'SERVICE_STEADY_STATE',
-      clusterArn: `arn:aws:ecs:us-east-1:${ACCOUNT}:cluster/main`,
-      createdAt: new Date(at).toISOString(),
-    },
-  };
-}
-
-function alarm(at: number, state: 'ALARM' | 'OK') {
-  return {
-    'detail-type': 'CloudWatch Alarm State Change',
-    source: 'aws.cloudwatch',
-    account: ACCOUNT,
-    time: iso(at),
-    region: 'us-east-1',
-    resources: [`arn:aws:cloudwatch:us-east-1:${ACCOUNT}:alarm:web-5xx`],
-    detail: {
-      alarmName: 'web-5xx',
-      state: { value: state, reason: state === 'ALARM' ? 'Threshold Crossed' : 'Back to normal', timestamp: iso(at).replace('Z', '.000+0000') },
-      previousState: { value: state === 'ALARM' ? 'OK' : 'ALARM' },
-      configuration: { metrics: [] },
-    },
-  };
-}
+/** A task of web OOM-killed at `at`. */
+const stop = (at: number) => containerExitedEvent(at, 'web', { exitCode: 137, reason: OOM });
 
 const slackWrites = (world: World, since: number) =>
   world.slack.calls.slice(since).filter((c) => (c.method === 'chat.postMessage' || c.method === 'chat.update') && c.status === 200).length;
@@ -107,10 +46,10 @@ async function latency(world: World): Promise<void> {
   let at = world.aws.clock.now();
   for (let i = 0; i < 200; i++) {
     at += 1000;
-    world.events.emit(i % 4 === 3 ? alarm(at, i % 8 === 3 ? 'ALARM' : 'OK') : stop(at));
+    world.events.emit(i % 4 === 3 ? alarmEvent(at, 'web-5xx', i % 8 === 3 ? 'ALARM' : 'OK') : stop(at));
     await world.events.idle();
   }
-  world.events.emit(steady(at + 1000));
+  world.events.emit(steadyEvent(at + 1000, 'web'));
   await world.events.idle();
   const sorted = [...durations].sort((a, b) => a - b);
   console.log(`# ${durations.length} events handled; p50 ${median(durations).toFixed(3)} s, max ${sorted.at(-1)!.toFixed(3)} s`);
@@ -128,7 +67,7 @@ async function crashLoopWrites(world: World): Promise<void> {
     now += 6_000; // 100 stops in 10 minutes
   }
   const forStops = slackWrites(world, since);
-  world.events.emit(steady(now));
+  world.events.emit(steadyEvent(now, 'web'));
   await world.events.idle();
   const withClose = slackWrites(world, since);
   console.log(`# 100 stops: ${forStops} Slack writes; with the close: ${withClose}`);

@@ -5,6 +5,7 @@ import { deployLockKey } from '../src/platform/state-keys';
 import { stateMuteStore } from '../src/notify/mute';
 import type { SlackMessage } from '../local/slack/server';
 import { startWorld, type World } from '../local/world';
+import { alarmEvent, containerExitedEvent, placementFailureEvent, steadyEvent } from './support/aws-events';
 
 /**
  * The notifier in the local world: the emulated ECS and CloudWatch emit their events, EventBridge
@@ -111,23 +112,7 @@ describe('a crash loop is one incident, told once, closed when the service is st
 
 describe('what is not told', () => {
   it('a service no target declares is dropped; an event of a kind the bot does not know is shown as it came', async () => {
-    world.events.emit({
-      'detail-type': 'ECS Task State Change',
-      source: 'aws.ecs',
-      account: ACCOUNT,
-      time: new Date(world.aws.clock.now()).toISOString().replace(/\.\d+Z$/, 'Z'),
-      region: 'us-east-1',
-      resources: [`arn:aws:ecs:us-east-1:${ACCOUNT}:task/main/0123456789abcdef0123456789abcdef`],
-      detail: {
-        clusterArn: `arn:aws:ecs:us-east-1:${ACCOUNT}:cluster/main`,
-        taskArn: `arn:aws:ecs:us-east-1:${ACCOUNT}:task/main/0123456789abcdef0123456789abcdef`,
-        group: 'service:payments',
-        lastStatus: 'STOPPED',
-        stopCode: 'EssentialContainerExited',
-        containers: [{ name: 'app', exitCode: 1 }],
-        version: 3,
-      },
-    });
+    world.events.emit(containerExitedEvent(world.aws.clock.now(), 'payments', { exitCode: 1, taskId: '0123456789abcdef0123456789abcdef' }));
     world.events.emit({
       'detail-type': 'ECS Service Action',
       source: 'aws.ecs',
@@ -162,7 +147,7 @@ describe('what is not told', () => {
     ).toContain('A service discovery instance is unhealthy: `&lt;!channel&gt; &amp; &lt;b&gt;`');
     expect(JSON.stringify(told)).not.toContain('<!channel>');
     // Close manager's incident: ECS says it is steady.
-    world.events.emit(steady('manager'));
+    world.events.emit(steadyEvent(world.aws.clock.now(), 'manager'));
     await world.events.idle();
     expect(world.slack.message('C0OPS', incident.ts)!.text).toMatch(/^✅ \*manager\*/);
   });
@@ -190,17 +175,8 @@ describe('alarms a target names', () => {
     }
   });
   it('two ALARM events of one alarm at once (a re-evaluation, a forwarded copy) make one message', async () => {
-    const alarmEvent = (reason: string) => ({
-      'detail-type': 'CloudWatch Alarm State Change',
-      source: 'aws.cloudwatch',
-      account: '111111111111',
-      region: 'us-east-1',
-      time: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
-      resources: ['arn:aws:cloudwatch:us-east-1:111111111111:alarm:web-cpu-high'],
-      detail: { alarmName: 'web-cpu-high', previousState: { value: 'OK' }, state: { value: 'ALARM', reason } },
-    });
-    world.events.emit(alarmEvent('p99 above 2 s'));
-    world.events.emit(alarmEvent('p99 above 2 s (again)'));
+    world.events.emit(alarmEvent(Date.now(), 'web-cpu-high', 'ALARM', 'p99 above 2 s'));
+    world.events.emit(alarmEvent(Date.now(), 'web-cpu-high', 'ALARM', 'p99 above 2 s (again)'));
     await world.events.idle();
     const told = newSince(mark.parents).filter((m) => m.text.includes('web-cpu-high'));
     expect(told).toHaveLength(1);
@@ -227,7 +203,7 @@ describe('mutes, faults and deploys', () => {
     const refused = () => world.slack.calls.filter((c) => c.method === 'chat.postMessage' && c.error === 'internal_error').length;
     const before = refused();
     world.slack.faults.fail('chat.postMessage', 'internal_error', 100);
-    world.events.emit(placementFailure());
+    world.events.emit(placementFailureEvent(world.aws.clock.now(), 'manager'));
     await retried(
       () => refused() - before,
       () => world.notifyFailureQueue.length > queued,
@@ -240,7 +216,7 @@ describe('mutes, faults and deploys', () => {
     // Two failures, then Slack answers: told once, on the retry.
     const before2 = refused();
     world.slack.faults.fail('chat.postMessage', 'internal_error', 2);
-    world.events.emit(placementFailure('RESOURCE:MEMORY'));
+    world.events.emit(placementFailureEvent(world.aws.clock.now(), 'manager', 'RESOURCE:MEMORY'));
     await retried(
       () => refused() - before2,
       () => incidentsOf('manager', mark.parents).length > 0,
@@ -250,7 +226,7 @@ describe('mutes, faults and deploys', () => {
     // The first event was counted before Slack failed it (its record is on the queue for the
     // alarm); its retries did not count it again, and the incident it opened is told now.
     expect(told[0]!.text).toContain('ECS cannot place tasks (RESOURCE:FARGATE) ×1 · ECS cannot place tasks (RESOURCE:MEMORY) ×1');
-    world.events.emit(steady('manager'));
+    world.events.emit(steadyEvent(world.aws.clock.now(), 'manager'));
     await world.events.idle();
   }, 60_000);
 
@@ -294,40 +270,4 @@ async function retried(failures: () => number, settled: () => boolean): Promise<
   await until(() => failures() >= 1, 'the first attempt');
   await until(settled, 'the end of the retries');
   await world.events.idle();
-}
-
-function steady(service: string) {
-  return {
-    'detail-type': 'ECS Service Action',
-    source: 'aws.ecs',
-    account: ACCOUNT,
-    time: new Date(world.aws.clock.now()).toISOString().replace(/\.\d+Z$/, 'Z'),
-    region: 'us-east-1',
-    resources: [`arn:aws:ecs:us-east-1:${ACCOUNT}:service/main/${service}`],
-    detail: {
-      eventType: 'INFO',
-      eventName: 'SERVICE_STEADY_STATE',
-      clusterArn: `arn:aws:ecs:us-east-1:${ACCOUNT}:cluster/main`,
-      createdAt: new Date(world.aws.clock.now()).toISOString(),
-    },
-  };
-}
-
-function placementFailure(reason = 'RESOURCE:FARGATE') {
-  return {
-    'detail-type': 'ECS Service Action',
-    source: 'aws.ecs',
-    account: ACCOUNT,
-    time: new Date(world.aws.clock.now()).toISOString().replace(/\.\d+Z$/, 'Z'),
-    region: 'us-east-1',
-    resources: [`arn:aws:ecs:us-east-1:${ACCOUNT}:service/main/manager`],
-    detail: {
-      eventType: 'ERROR',
-      eventName: 'SERVICE_TASK_PLACEMENT_FAILURE',
-      clusterArn: `arn:aws:ecs:us-east-1:${ACCOUNT}:cluster/main`,
-      capacityProviderArns: [`arn:aws:ecs:us-east-1:${ACCOUNT}:capacity-provider/FARGATE`],
-      reason,
-      createdAt: new Date(world.aws.clock.now()).toISOString(),
-    },
-  };
 }

@@ -21,7 +21,10 @@ const SERVICE_ACTION_TYPES: Record<ServiceActionName, 'INFO' | 'WARN' | 'ERROR'>
   SERVICE_TASK_PLACEMENT_FAILURE: 'ERROR',
 };
 
-function envelope(region: RegionState, detailType: string, t: number, resource: string, detail: Record<string, unknown>): EmittedEvent {
+/** Where an event comes from: an account and region (a RegionState is one). */
+type Origin = Pick<RegionState, 'accountId' | 'region'>;
+
+function envelope(region: Origin, detailType: string, t: number, resource: string, detail: Record<string, unknown>): EmittedEvent {
   return { 'detail-type': detailType, source: 'aws.ecs', account: region.accountId, time: eventTime(t), region: region.region, resources: [resource], detail };
 }
 
@@ -99,13 +102,7 @@ export function deploymentStateChange(
   });
 }
 
-export function serviceAction(
-  region: RegionState,
-  service: Service,
-  eventName: ServiceActionName,
-  t: number,
-  extra: Record<string, unknown> = {},
-): EmittedEvent {
+export function serviceAction(region: Origin, service: Service, eventName: ServiceActionName, t: number, extra: Record<string, unknown> = {}): EmittedEvent {
   return envelope(region, 'ECS Service Action', t, service.serviceArn!, {
     eventType: SERVICE_ACTION_TYPES[eventName],
     eventName,

@@ -3,7 +3,7 @@
  * retried events, two approvers reacting in the same second and the workflow expiring a request
  * all race safely: whoever moves the request out of `pending` is the only one who acts on it.
  */
-import { ddb, isConditionalCheckFailed } from '../platform/dynamo';
+import { conditionalUpdate, ddb } from '../platform/dynamo';
 import { dynamoState } from '../platform/state';
 import { tableName } from '../platform/tables';
 import type { ApprovalRequest, RequestStatus } from './types';
@@ -41,21 +41,16 @@ async function update(
   key: string,
   change: { set: string; when: string; values: Record<string, unknown>; names?: Record<string, string> },
 ): Promise<ApprovalRequest | undefined> {
-  try {
-    const out = await ddb.update({
+  return fromItem(
+    await conditionalUpdate({
       TableName: tableName('state'),
       Key: { pk: key },
       UpdateExpression: change.set,
       ConditionExpression: change.when,
       ...(change.names ? { ExpressionAttributeNames: change.names } : {}),
       ExpressionAttributeValues: change.values,
-      ReturnValues: 'ALL_NEW',
-    });
-    return fromItem(out.Attributes);
-  } catch (error) {
-    if (isConditionalCheckFailed(error)) return undefined;
-    throw error;
-  }
+    }),
+  );
 }
 
 const STATUS = { '#status': 'status' };

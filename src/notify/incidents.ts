@@ -5,7 +5,7 @@
  * incident, counts every stop once, posts each diagnosis once and edits the message at most once
  * per interval; the close is won by exactly one invocation.
  */
-import { ddb, epochSeconds, isConditionalCheckFailed } from '../platform/dynamo';
+import { conditionalUpdate, ddb, epochSeconds, isConditionalCheckFailed } from '../platform/dynamo';
 import { incidentKey } from '../platform/state-keys';
 import { tableName } from '../platform/tables';
 import { randomUUID } from 'node:crypto';
@@ -89,14 +89,7 @@ const fromItem = (item: Record<string, unknown> | undefined): Incident | undefin
 const isOpen = (incident: Incident | undefined, now: number, windowMs: number): incident is Incident =>
   !!incident && incident.closedAt === undefined && incident.lastAt > now - windowMs;
 
-async function conditional(input: Parameters<typeof ddb.update>[0]): Promise<Incident | undefined> {
-  try {
-    return fromItem((await ddb.update({ ...input, ReturnValues: 'ALL_NEW' })).Attributes);
-  } catch (error) {
-    if (isConditionalCheckFailed(error)) return undefined;
-    throw error;
-  }
-}
+const conditional = async (input: Parameters<typeof conditionalUpdate>[0]): Promise<Incident | undefined> => fromItem(await conditionalUpdate(input));
 
 /** `{ set, names, values }` of one change, applied to an incident that exists. */
 function changeExpression(change: IncidentChange, now: number, eventAt: number) {

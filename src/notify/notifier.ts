@@ -27,7 +27,7 @@ import {
   type ButtonsBlock,
   type SlackMessage,
 } from './render';
-import { decide, type Route } from './routing';
+import { decide, type Route, targetOf } from './routing';
 
 /** The incident's message is edited at most this often (by default); its thread and its close are not held back. */
 export const EDIT_INTERVAL_MS = 60_000;
@@ -279,15 +279,15 @@ export function createNotifier(deps: NotifierDeps) {
     const config = deps.config();
     const now = deps.now();
     // What belongs to an incident already in the channel is always told, so a thread never stops halfway.
-    const probe = decide(config, notice, { botAccount, now });
-    const target = probe.tell ? probe.route.target : probe.target;
-    const routeWindow = target && probe.tell ? windowMs(probe.route) : (config.notifications?.incidentWindowMinutes ?? 15) * 60_000;
+    // Whether it is ongoing is known before routing: the target, and every route's incident window, come from the configuration alone.
+    const target = targetOf(config, notice, botAccount);
+    const routeWindow = (config.notifications?.incidentWindowMinutes ?? 15) * 60_000;
     const ongoing = !target
       ? false
       : notice.kind === 'alarm'
         ? !!(await deps.state.get(alarmKeyOf(notice)))
         : notice.kind !== 'unknown' && !!(await deps.incidents.open(target, now, routeWindow));
-    const verdict = ongoing ? decide(config, notice, { botAccount, now, ongoing }) : probe;
+    const verdict = decide(config, notice, { botAccount, now, ongoing });
     if (notice.kind === 'unknown')
       logger.warn('an event the notifier does not know', { id: notice.id, source: notice.source, detailType: notice.detailType, why: notice.why });
     if (!verdict.tell) return `dropped:${verdict.why}`;

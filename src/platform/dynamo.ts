@@ -24,3 +24,13 @@ export async function resetDynamo(): Promise<void> {
 export const epochSeconds = (ms: number): number => Math.floor(ms / 1000);
 
 export const isConditionalCheckFailed = (error: unknown): boolean => (error as Error | undefined)?.name === 'ConditionalCheckFailedException';
+
+/** One conditional update: the item after it (ALL_NEW), or undefined when its condition did not hold. */
+export async function conditionalUpdate(input: Omit<Parameters<Ops['update']>[0], 'ReturnValues'>): Promise<Record<string, unknown> | undefined> {
+  try {
+    return (await ddb.update({ ...input, ReturnValues: 'ALL_NEW' })).Attributes;
+  } catch (error) {
+    if (isConditionalCheckFailed(error)) return undefined;
+    throw error;
+  }
+}

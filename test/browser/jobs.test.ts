@@ -1,46 +1,21 @@
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { PLAYGROUND_ECS_TIMINGS, startPlayground, type Playground } from '../../local/playground/server';
-import { startWorld, type World } from '../../local/world';
-import { launchBrowser } from '../support/browser';
+import { describe, expect, it } from 'vitest';
+import { PLAYGROUND_ECS_TIMINGS } from '../../local/playground/server';
+import { usePlaygroundInChromium } from '../support/browser';
 
 /** `/ecs job` on the playground page in real headless Chromium: the seeded jobs as people see them. */
-let world: World;
-let playground: Playground;
-let browser: Browser;
-let page: Page;
-
-beforeAll(async () => {
-  world = await startWorld();
-  // The playground's task steps, a little shorter: three jobs' lives in well under a minute.
-  playground = await startPlayground(world, { ecsTimings: { ...PLAYGROUND_ECS_TIMINGS, provisionMs: 2_000, pullMs: 2_000, stopMs: 2_000 } });
-  browser = await launchBrowser();
-});
-afterAll(async () => {
-  await browser?.close();
-  await playground?.close();
-  await world?.close();
-});
-beforeEach(async () => {
-  page = await browser.newPage();
-  await page.goto(`${playground.url}?user=U0ALICE&channel=C0OPS`);
-  await page.getByTestId('composer').waitFor();
-});
-
-async function type(text: string): Promise<void> {
-  await page.getByTestId('composer').fill(text);
-  await page.getByTestId('composer').press('Enter');
-}
+// The playground's task steps, a little shorter: three jobs' lives in well under a minute.
+const ui = usePlaygroundInChromium({ playground: { ecsTimings: { ...PLAYGROUND_ECS_TIMINGS, provisionMs: 2_000, pullMs: 2_000, stopMs: 2_000 } } });
+const { type } = ui;
 
 /** The parent message of `command` once its outcome is shown, and its thread's text. */
 async function finished(command: string): Promise<{ parent: string; thread: string }> {
-  const parent = page
+  const parent = ui.page
     .getByTestId('message')
     .filter({ hasText: `ran ${command}` })
     .last();
   await expect.poll(() => parent.textContent(), { timeout: 40_000 }).toMatch(/✅|❌/);
   await parent.getByTestId('replies').click();
-  const feed = page.getByTestId('thread-feed');
+  const feed = ui.page.getByTestId('thread-feed');
   await expect.poll(() => feed.textContent(), { timeout: 10_000 }).toMatch(/succeeded|failed/);
   return { parent: (await parent.textContent()) ?? '', thread: (await feed.textContent()) ?? '' };
 }

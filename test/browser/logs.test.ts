@@ -1,42 +1,21 @@
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startPlayground, type Playground } from '../../local/playground/server';
-import { startWorld, type World } from '../../local/world';
-import { launchBrowser } from '../support/browser';
+import { describe, expect, it } from 'vitest';
+import { usePlaygroundInChromium } from '../support/browser';
 
 /**
  * `/ecs logs` in the playground, in real headless Chromium: web's tasks have been logging requests
  * (and some ERRORs) for the last minutes (local/aws/service-traffic.ts), and the thread shows them.
  */
-let world: World;
-let playground: Playground;
-let browser: Browser;
-let page: Page;
-
-beforeAll(async () => {
-  world = await startWorld();
-  playground = await startPlayground(world);
-  browser = await launchBrowser();
-  page = await browser.newPage();
-  await page.goto(`${playground.url}?user=U0ALICE&channel=C0OPS`);
-  await page.getByTestId('composer').waitFor();
-});
-afterAll(async () => {
-  await browser?.close();
-  await playground?.close();
-  await world?.close();
-});
+const ui = usePlaygroundInChromium({ newPage: 'once' });
 
 async function threadOf(command: string): Promise<string> {
-  await page.getByTestId('composer').fill(command);
-  await page.getByTestId('composer').press('Enter');
-  const parent = page
+  await ui.type(command);
+  const parent = ui.page
     .getByTestId('message')
     .filter({ hasText: `ran ${command}` })
     .last();
   await expect.poll(() => parent.textContent(), { timeout: 15_000 }).toContain('✅');
   await parent.getByTestId('replies').click();
-  const thread = page.getByTestId('thread-feed');
+  const thread = ui.page.getByTestId('thread-feed');
   await expect.poll(() => thread.textContent()).toContain('📄');
   return (await thread.textContent()) ?? '';
 }
@@ -53,14 +32,11 @@ describe('/ecs logs in the playground', () => {
   });
 
   it('with CloudWatch Logs throttling (the Simulate menu), the window is read all the same', async () => {
-    await page.getByTestId('simulate').selectOption('logs-throttle');
-    try {
+    await ui.simulating('logs-throttle', async () => {
       const text = await threadOf('/ecs logs web --since 3m --grep level');
       expect(text).toMatch(/📄 \d+ lines from app in all tasks of web/);
-    } finally {
-      await page.getByTestId('simulate').selectOption('clear');
-    }
-    const throttled = world.aws.calls.filter((c) => c.action === 'FilterLogEvents' && c.error?.code === 'ThrottlingException');
+    });
+    const throttled = ui.world.aws.calls.filter((c) => c.action === 'FilterLogEvents' && c.error?.code === 'ThrottlingException');
     expect(throttled).toHaveLength(5);
   });
 
@@ -71,12 +47,11 @@ describe('/ecs logs in the playground', () => {
   });
 
   it('/ecs logs web --follow 5m tails the new lines into one message; its Cancel button stops it', async () => {
-    await page.getByTestId('composer').fill('/ecs logs web --follow 5m');
-    await page.getByTestId('composer').press('Enter');
-    const parent = page.getByTestId('message').filter({ hasText: 'ran /ecs logs web --follow 5m' }).last();
+    await ui.type('/ecs logs web --follow 5m');
+    const parent = ui.page.getByTestId('message').filter({ hasText: 'ran /ecs logs web --follow 5m' }).last();
     await expect.poll(() => parent.getByTestId('replies').count(), { timeout: 15_000 }).toBe(1);
     await parent.getByTestId('replies').click();
-    const thread = page.getByTestId('thread-feed');
+    const thread = ui.page.getByTestId('thread-feed');
     const living = thread.getByTestId('message').filter({ hasText: '👀 Following' }).last();
     await expect.poll(() => living.count(), { timeout: 15_000 }).toBe(1);
     // web's tasks log a line every 4 s: the message shows new ones as they come.

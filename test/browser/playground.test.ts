@@ -1,62 +1,26 @@
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startPlayground, type Playground } from '../../local/playground/server';
-import { startWorld, type World } from '../../local/world';
-import { launchBrowser } from '../support/browser';
+import { describe, expect, it } from 'vitest';
+import { usePlaygroundInChromium } from '../support/browser';
 
 /** The playground page in real headless Chromium: what people see is what is tested. */
-let world: World;
-let playground: Playground;
-let browser: Browser;
-let page: Page;
-
-beforeAll(async () => {
-  world = await startWorld();
-  playground = await startPlayground(world);
-  browser = await launchBrowser();
-});
-afterAll(async () => {
-  await browser?.close();
-  await playground?.close();
-  await world?.close();
-});
-beforeEach(async () => {
-  page = await browser.newPage();
-  await page.goto(`${playground.url}?user=U0ALICE&channel=C0OPS`);
-  await page.getByTestId('composer').waitFor();
-});
-
-async function type(text: string): Promise<void> {
-  await page.getByTestId('composer').fill(text);
-  await page.getByTestId('composer').press('Enter');
-}
-
-/** Runs `fn` with a fault picked from the page's Simulate menu, cleared afterwards. */
-async function simulating(fault: string, fn: () => Promise<void>): Promise<void> {
-  await page.getByTestId('simulate').selectOption(fault);
-  try {
-    await fn();
-  } finally {
-    await page.getByTestId('simulate').selectOption('clear');
-  }
-}
+const ui = usePlaygroundInChromium();
+const { type, simulating } = ui;
 
 describe('playground in Chromium', () => {
   it('/ecs help shows the commands, visible only to the requester', async () => {
     await type('/ecs help');
-    const eph = page.getByTestId('ephemeral').last();
+    const eph = ui.page.getByTestId('ephemeral').last();
     await expect.poll(() => eph.textContent()).toContain('/ecs status <service>');
     expect(await eph.textContent()).toContain('Only visible to you');
   });
 
   it('/ecs status web is answered in a thread that shows the service', async () => {
     await type('/ecs status web');
-    const parent = page.getByTestId('message').filter({ hasText: 'ran /ecs status web' }).last();
+    const parent = ui.page.getByTestId('message').filter({ hasText: 'ran /ecs status web' }).last();
     await expect.poll(() => parent.textContent(), { timeout: 10_000 }).toContain('✅');
     // The private "Working on" note is gone once the thread is there: nothing left behind.
-    await expect.poll(() => page.getByTestId('ephemeral').filter({ hasText: 'Working on /ecs status web' }).count()).toBe(0);
+    await expect.poll(() => ui.page.getByTestId('ephemeral').filter({ hasText: 'Working on /ecs status web' }).count()).toBe(0);
     await parent.getByTestId('replies').click();
-    const thread = page.getByTestId('thread-feed');
+    const thread = ui.page.getByTestId('thread-feed');
     await expect.poll(() => thread.textContent()).toContain('Tasks: 2 running / 2 desired, 0 pending');
     const text = await thread.textContent();
     expect(text).toContain('Task definition: web:42');
@@ -66,31 +30,31 @@ describe('playground in Chromium', () => {
 
   it('draws the status emoji (✅ ⏳ ❌) with a colour emoji font, whatever fonts the machine has', async () => {
     await type('/ecs status web');
-    const parent = page.getByTestId('message').filter({ hasText: 'ran /ecs status web' }).last();
+    const parent = ui.page.getByTestId('message').filter({ hasText: 'ran /ecs status web' }).last();
     await expect.poll(() => parent.textContent(), { timeout: 10_000 }).toContain('✅');
     // The font that holds ✅ ⏳ ❌ was fetched and loaded (without it they are empty boxes on a machine with no emoji font).
     // Evaluated in the page (a string: this project's types have no DOM).
-    const loaded = await page.evaluate(
+    const loaded = await ui.page.evaluate(
       `document.fonts.ready.then(() => document.fonts.check('15px "Twemoji"', '✅⏳❌') && [...document.fonts].some((f) => f.family.includes('Twemoji') && f.status === 'loaded'))`,
     );
     expect(loaded).toBe(true);
   });
 
   it('refuses mallory, who is not on the allowlist', async () => {
-    await page.getByTestId('user-switch').selectOption('U0MALLORY');
+    await ui.page.getByTestId('user-switch').selectOption('U0MALLORY');
     await type('/ecs status web');
-    await expect.poll(() => page.getByTestId('ephemeral').last().textContent()).toContain('Not allowed: you are not on the allowlist');
-    expect(await page.getByTestId('message').filter({ hasText: 'mallory' }).count()).toBe(0);
+    await expect.poll(() => ui.page.getByTestId('ephemeral').last().textContent()).toContain('Not allowed: you are not on the allowlist');
+    expect(await ui.page.getByTestId('message').filter({ hasText: 'mallory' }).count()).toBe(0);
   });
 
   it('answers a bad verb with the closest match', async () => {
     await type('/ecs stauts web');
-    await expect.poll(() => page.getByTestId('ephemeral').last().textContent()).toContain('Unknown command stauts. Did you mean status?');
+    await expect.poll(() => ui.page.getByTestId('ephemeral').last().textContent()).toContain('Unknown command stauts. Did you mean status?');
   });
 
   it('adds and removes a reaction, and the bot receives the events', async () => {
-    world.slack.postAsUser('U0BOB', 'C0OPS', 'react to me');
-    const msg = page.getByTestId('message').filter({ hasText: 'react to me' });
+    ui.world.slack.postAsUser('U0BOB', 'C0OPS', 'react to me');
+    const msg = ui.page.getByTestId('message').filter({ hasText: 'react to me' });
     await msg.getByTitle('Add reaction').click();
     await msg.getByTitle(':white_check_mark:').click();
     await expect.poll(() => msg.locator('.reaction').textContent()).toContain('✅ 1');
@@ -101,23 +65,23 @@ describe('playground in Chromium', () => {
   it('shows an AWS permission problem asked for from the Simulate menu, naming the missing action', async () => {
     await simulating('aws-deny-describe-services', async () => {
       await type('/ecs status web');
-      const parent = page.getByTestId('message').filter({ hasText: 'ran /ecs status web' }).last();
+      const parent = ui.page.getByTestId('message').filter({ hasText: 'ran /ecs status web' }).last();
       await expect.poll(() => parent.textContent(), { timeout: 10_000 }).toContain('❌');
       await parent.getByTestId('replies').click();
-      await expect.poll(() => page.getByTestId('thread-feed').textContent()).toContain("the bot's role may not call ecs:DescribeServices");
+      await expect.poll(() => ui.page.getByTestId('thread-feed').textContent()).toContain("the bot's role may not call ecs:DescribeServices");
     });
   });
 
   it('/ecs verify web is all OK and /ecs verify broken shows the problems with their fixes', async () => {
     await type('/ecs verify web');
-    const web = page.getByTestId('message').filter({ hasText: 'ran /ecs verify web' }).last();
+    const web = ui.page.getByTestId('message').filter({ hasText: 'ran /ecs verify web' }).last();
     await expect.poll(() => web.textContent(), { timeout: 15_000 }).toMatch(/✅ @alice ran \/ecs verify web — web: \d+ OK, 0 WARN, 0 FAIL/);
 
     await type('/ecs verify broken');
-    const broken = page.getByTestId('message').filter({ hasText: 'ran /ecs verify broken' }).last();
+    const broken = ui.page.getByTestId('message').filter({ hasText: 'ran /ecs verify broken' }).last();
     await expect.poll(() => broken.textContent(), { timeout: 15_000 }).toMatch(/❌ @alice ran \/ecs verify broken — broken: \d+ OK, \d+ WARN, \d+ FAIL/);
     await broken.getByTestId('replies').click();
-    const thread = page.getByTestId('thread-feed');
+    const thread = ui.page.getByTestId('thread-feed');
     await expect.poll(() => thread.textContent()).toContain('log group /ecs/broken does not exist');
     const text = (await thread.textContent())!;
     expect(text).toContain('Fix: Create it: aws logs create-log-group --log-group-name /ecs/broken');
@@ -127,10 +91,10 @@ describe('playground in Chromium', () => {
 
   it('/ecs run backup.sh nightly streams into the thread and ends with the exit code', async () => {
     await type('/ecs run backup.sh nightly');
-    const parent = page.getByTestId('message').filter({ hasText: 'ran /ecs run backup.sh nightly' }).last();
+    const parent = ui.page.getByTestId('message').filter({ hasText: 'ran /ecs run backup.sh nightly' }).last();
     await expect.poll(() => parent.textContent(), { timeout: 15_000 }).toMatch(/✅ @alice ran \/ecs run backup.sh nightly — backup.sh nightly: exit 0/);
     await parent.getByTestId('replies').click();
-    const thread = page.getByTestId('thread-feed');
+    const thread = ui.page.getByTestId('thread-feed');
     await expect.poll(() => thread.textContent()).toContain('exited with code 0');
     const text = (await thread.textContent())!;
     expect(text).toContain('Backing up database');
@@ -149,8 +113,8 @@ describe('playground in Chromium', () => {
       'entities &lt;b&gt;not bold&lt;/b&gt; &amp; &amp;lt;',
       `attacks <img src=x onerror="window.__pwned=1"> <javascript:window.__pwned=1|click me> <https://e.example/" onmouseover="window.__pwned=1|quoted> <script>window.__pwned=1</script> "'`,
     ];
-    world.slack.postAsUser('U0BOB', 'C0OPS', lines.join('\n'));
-    const msg = page.getByTestId('message').filter({ hasText: 'broadcasts' }).last().locator('.text');
+    ui.world.slack.postAsUser('U0BOB', 'C0OPS', lines.join('\n'));
+    const msg = ui.page.getByTestId('message').filter({ hasText: 'broadcasts' }).last().locator('.text');
     await msg.waitFor();
 
     expect(await msg.locator('.mention').allTextContents()).toEqual(['@bob', '@mal']);
@@ -172,33 +136,33 @@ describe('playground in Chromium', () => {
     expect(text[5]).toBe(`attacks img src=x onerror="window.__pwned=1" click me quoted scriptwindow.__pwned=1/script "'`);
     // Nothing anyone sent became an element or ran.
     for (const tag of ['b', 'img', 'script', '[onerror]', '[onmouseover]', 'a[href^="javascript"]']) expect(await msg.locator(tag).count(), tag).toBe(0);
-    expect(await page.evaluate('window.__pwned')).toBeUndefined();
+    expect(await ui.page.evaluate('window.__pwned')).toBeUndefined();
   });
 
   it('sends what Slack sends for a typed @name, @channel, #channel and link: <@U…> in a message, <@U…|name> in a slash command', async () => {
     await type('hi @mallory, @channel fyi #random and @nobody: a<b & see https://example.com/x.');
     const sentMessage = 'hi <@U0MALLORY>, <!channel> fyi <#C0RANDOM> and @nobody: a&lt;b &amp; see <https://example.com/x>.';
-    await expect.poll(() => playground.sent.at(-1)).toEqual({ kind: 'message', user: 'U0ALICE', channel: 'C0OPS', text: sentMessage });
-    expect(world.slack.workspace.messages.C0OPS!.at(-1)).toMatchObject({ user: 'U0ALICE', text: sentMessage });
-    const msg = page.getByTestId('message').filter({ hasText: 'fyi' }).last().locator('.text');
+    await expect.poll(() => ui.playground.sent.at(-1)).toEqual({ kind: 'message', user: 'U0ALICE', channel: 'C0OPS', text: sentMessage });
+    expect(ui.world.slack.workspace.messages.C0OPS!.at(-1)).toMatchObject({ user: 'U0ALICE', text: sentMessage });
+    const msg = ui.page.getByTestId('message').filter({ hasText: 'fyi' }).last().locator('.text');
     await expect.poll(() => msg.innerText()).toBe('hi @mallory, @channel fyi #random and @nobody: a<b & see https://example.com/x.');
     expect(await msg.locator('.mention').allTextContents()).toEqual(['@mallory']);
 
     // /ecs allow @mallory … reaches the bot as Slack sends it with should_escape, and the bot finds her.
     await type('/ecs allow @mallory viewer web');
     await expect
-      .poll(() => playground.sent.at(-1))
+      .poll(() => ui.playground.sent.at(-1))
       .toEqual({ kind: 'command', user: 'U0ALICE', channel: 'C0OPS', text: 'allow <@U0MALLORY|mallory> viewer web' });
     try {
-      const parent = page.getByTestId('message').filter({ hasText: 'ran /ecs allow @mallory viewer web' }).last();
+      const parent = ui.page.getByTestId('message').filter({ hasText: 'ran /ecs allow @mallory viewer web' }).last();
       await expect.poll(() => parent.textContent(), { timeout: 10_000 }).toContain('✅');
       await parent.getByTestId('replies').click();
-      await expect.poll(() => page.getByTestId('thread-feed').textContent()).toContain('@mallory now has:');
+      await expect.poll(() => ui.page.getByTestId('thread-feed').textContent()).toContain('@mallory now has:');
     } finally {
       // Mallory goes back off the allowlist (she is refused in another test), by the same route.
       await type('/ecs deny @mallory');
-      await expect.poll(() => playground.sent.at(-1)?.text).toBe('deny <@U0MALLORY|mallory>');
-      const denied = page.getByTestId('message').filter({ hasText: 'ran /ecs deny @mallory' }).last();
+      await expect.poll(() => ui.playground.sent.at(-1)?.text).toBe('deny <@U0MALLORY|mallory>');
+      const denied = ui.page.getByTestId('message').filter({ hasText: 'ran /ecs deny @mallory' }).last();
       await expect.poll(() => denied.textContent(), { timeout: 10_000 }).toContain('✅');
     }
   });
@@ -206,17 +170,17 @@ describe('playground in Chromium', () => {
   it('a report Slack refuses (Simulate menu) arrives in the thread as a file, saying why', async () => {
     await simulating('slack-refuse-blocks', async () => {
       await type('/ecs status web');
-      const parent = page.getByTestId('message').filter({ hasText: 'ran /ecs status web' }).last();
+      const parent = ui.page.getByTestId('message').filter({ hasText: 'ran /ecs status web' }).last();
       await expect
         .poll(() => parent.textContent(), { timeout: 10_000 })
         .toContain('Slack refused the message (invalid_blocks); the result is attached as a file');
       expect(await parent.textContent()).toContain('✅');
       await parent.getByTestId('replies').click();
-      const thread = page.getByTestId('thread-feed');
+      const thread = ui.page.getByTestId('thread-feed');
       await expect.poll(() => thread.textContent()).toContain('⚠️ Slack refused the message (invalid_blocks), so the result is attached as a file.');
       expect(await thread.getByTestId('file').textContent()).toContain('The result (Slack refused it as a message)');
       const href = (await thread.getByTestId('file').locator('a').getAttribute('href'))!;
-      const file = await (await fetch(new URL(href, playground.url))).text();
+      const file = await (await fetch(new URL(href, ui.playground.url))).text();
       expect(file).toContain('*Tasks:* 2 running / 2 desired, 0 pending');
     });
   });
@@ -224,9 +188,9 @@ describe('playground in Chromium', () => {
   // Last: it leaves web on web:43. ECS runs at the playground's pace (PLAYGROUND_ECS_TIMINGS), so
   // the rollout is live about 20 s after the approval (the workflow polls every 5 s of real time).
   it('/ecs deploy web v1.5.0: alice asks, her own ✅ does not count, bob approves with ✅, the thread shows the rollout until web:43 is live', async () => {
-    const debug = process.env.DEBUG_DEPLOY ? (what: string) => page.screenshot({ path: `/tmp/deploy-${what}.png` }) : async () => undefined;
+    const debug = process.env.DEBUG_DEPLOY ? (what: string) => ui.page.screenshot({ path: `/tmp/deploy-${what}.png` }) : async () => undefined;
     await type('/ecs deploy web v1.5.0');
-    const request = page.getByTestId('message').filter({ hasText: 'asks to deploy to web' }).last();
+    const request = ui.page.getByTestId('message').filter({ hasText: 'asks to deploy to web' }).last();
     const text = request.locator('.text');
     await expect.poll(() => text.textContent(), { timeout: 15_000 }).toContain('React ✅ to approve or ❌ to reject');
     expect(await text.textContent()).toMatch(/web:v1\.4\.2 → \S*web:v1\.5\.0/);
@@ -238,14 +202,14 @@ describe('playground in Chromium', () => {
       await expect.poll(() => approve.textContent()).toBe('✅ 1');
       expect(await request.locator('.reaction', { hasText: '❌' }).textContent()).toBe('❌ 1');
       await approve.click();
-      await expect.poll(() => page.getByTestId('ephemeral').last().textContent(), { timeout: 10_000 }).toContain('so your ✅ does not count');
+      await expect.poll(() => ui.page.getByTestId('ephemeral').last().textContent(), { timeout: 10_000 }).toContain('so your ✅ does not count');
       expect(await approve.textContent()).toBe('✅ 2');
       expect(await approve.getAttribute('class')).toContain('mine');
       expect(await text.textContent()).toContain('⏳ Waiting for approval.');
       await debug('1-refused');
 
       // Bob, an approver, clicks the same pill.
-      await page.getByTestId('user-switch').selectOption('U0BOB');
+      await ui.page.getByTestId('user-switch').selectOption('U0BOB');
       await expect.poll(() => approve.getAttribute('class')).not.toContain('mine');
       await approve.click();
       await expect.poll(() => text.textContent(), { timeout: 10_000 }).toContain('👍 Approved by @bob: deploying, progress in the thread.');
@@ -255,7 +219,7 @@ describe('playground in Chromium', () => {
       expect(await request.locator('.reaction', { hasText: '❌' }).count()).toBe(0);
 
       await request.getByTestId('replies').click();
-      const thread = page.getByTestId('thread-feed');
+      const thread = ui.page.getByTestId('thread-feed');
       await expect.poll(() => thread.textContent(), { timeout: 10_000 }).toContain('UpdateService called');
       await debug('2-updated');
       // The rollout as it goes, then the verdict on the parent and at the end of the thread.
@@ -283,24 +247,24 @@ describe('playground in Chromium', () => {
       ).toBe(true);
       expect([...at].sort((a, b) => a - b)).toEqual(at);
     } finally {
-      // Never leave a request waiting: its workflow would hold world.close() for 30 minutes.
-      if (!approved) await world.react('U0ALICE', 'C0OPS', ts, 'x');
+      // Never leave a request waiting: its workflow would hold ui.world.close() for 30 minutes.
+      if (!approved) await ui.world.react('U0ALICE', 'C0OPS', ts, 'x');
     }
   }, 90_000);
   it('/ecs deploy web v2-crash, approved, fails and rolls back: five replies, two living rollout messages, links to each stopped task and its logs', async () => {
     await type('/ecs deploy web v2-crash');
-    const request = page.getByTestId('message').filter({ hasText: 'asks to deploy to web' }).last();
+    const request = ui.page.getByTestId('message').filter({ hasText: 'asks to deploy to web' }).last();
     await expect.poll(() => request.locator('.text').textContent(), { timeout: 15_000 }).toContain('React ✅ to approve');
     const ts = (await request.getAttribute('data-ts'))!;
     // Whatever the tests before left live (the v1.5.0 deploy leaves web:43) is what it rolls back to.
     const from = Number(/\(from web:(\d+)\)/.exec((await request.locator('.text').textContent())!)![1]);
     const [old, next] = [`web:${from}`, `web:${from + 1}`];
-    await world.react('U0BOB', 'C0OPS', ts, 'white_check_mark');
+    await ui.world.react('U0BOB', 'C0OPS', ts, 'white_check_mark');
     await expect
       .poll(() => request.locator('.text').textContent(), { timeout: 150_000, interval: 500 })
       .toMatch(new RegExp(`^❌ .*rolled back to ${old}`, 's'));
     await request.getByTestId('replies').click();
-    const thread = page.getByTestId('thread-feed');
+    const thread = ui.page.getByTestId('thread-feed');
     const replies = thread.getByTestId('message');
     // The thread's own first entry is the parent; then plan, rollout, failure, rollback, end.
     await expect.poll(() => replies.count()).toBe(6);
@@ -322,10 +286,10 @@ describe('playground in Chromium', () => {
 
   it('a long run keeps one message with its latest output (its progress bar never piles up), and a cancel ends it with its button', async () => {
     await type('/ecs run slow.sh 600');
-    const parent = page.getByTestId('message').filter({ hasText: 'ran /ecs run slow.sh 600' }).last();
+    const parent = ui.page.getByTestId('message').filter({ hasText: 'ran /ecs run slow.sh 600' }).last();
     await expect.poll(() => parent.getByTestId('replies').count(), { timeout: 15_000 }).toBe(1);
     await parent.getByTestId('replies').click();
-    const thread = page.getByTestId('thread-feed');
+    const thread = ui.page.getByTestId('thread-feed');
     const living = thread.getByTestId('message').nth(1);
     await expect.poll(() => living.locator('.text').textContent(), { timeout: 30_000 }).toMatch(/step [3-9] of 600 done/);
     // One message, edited: the latest steps, and the bar's many redraws never pile up as lines.
@@ -342,16 +306,16 @@ describe('playground in Chromium', () => {
   it('a crash loop becomes one incident message with counters, the diagnosis with log lines in its thread, and a Rollback button that asks for approval', async () => {
     let requestTs: string | undefined;
     await simulating('crash-loop', async () => {
-      const incident = page.getByTestId('message').filter({ hasText: 'tasks stopped' }).filter({ hasText: 'web' }).last();
+      const incident = ui.page.getByTestId('message').filter({ hasText: 'tasks stopped' }).filter({ hasText: 'web' }).last();
       // Both of web's tasks are OOM-killed together: one message counts them both.
       await expect.poll(() => incident.locator('.text').textContent(), { timeout: 30_000 }).toMatch(/web: 2 tasks stopped in .*exit 137 \(OOM\) in app ×2/s);
       // One open incident (the v2-crash deploy above had its own, closed since: ✅).
-      const open = page.getByTestId('message').filter({ hasText: 'tasks stopped' }).filter({ hasText: 'web' }).filter({ hasNotText: '✅' });
+      const open = ui.page.getByTestId('message').filter({ hasText: 'tasks stopped' }).filter({ hasText: 'web' }).filter({ hasNotText: '✅' });
       expect(await open.count()).toBe(1);
       for (const name of ['Status', 'Logs', 'Verify', 'Rollback', '🔕 Mute 1 h']) expect(await incident.getByRole('button', { name }).count()).toBe(1);
 
       await incident.getByTestId('replies').click();
-      const thread = page.getByTestId('thread-feed');
+      const thread = ui.page.getByTestId('thread-feed');
       const diagnosis = thread.getByTestId('message').filter({ hasText: 'stopped (EssentialContainerExited)' }).first();
       await expect
         .poll(() => diagnosis.locator('.text').textContent(), { timeout: 15_000 })
@@ -363,13 +327,13 @@ describe('playground in Chromium', () => {
 
       // alice (a deployer) clicks Rollback: the usual request, waiting for someone else's approval.
       await incident.getByRole('button', { name: 'Rollback' }).click();
-      const request = page.getByTestId('message').filter({ hasText: 'asks to roll web back' }).last();
+      const request = ui.page.getByTestId('message').filter({ hasText: 'asks to roll web back' }).last();
       await expect.poll(() => request.locator('.text').textContent(), { timeout: 15_000 }).toContain('React ✅ to approve');
       requestTs = (await request.getAttribute('data-ts'))!;
     });
     // Withdrawn (her own ❌), so nothing waits on it; the crash loop is cleared and web is steady again.
-    if (requestTs) await world.react('U0ALICE', 'C0OPS', requestTs, 'x');
-    const closed = page.getByTestId('message').filter({ hasText: 'tasks stopped' }).filter({ hasText: 'web' }).last();
+    if (requestTs) await ui.world.react('U0ALICE', 'C0OPS', requestTs, 'x');
+    const closed = ui.page.getByTestId('message').filter({ hasText: 'tasks stopped' }).filter({ hasText: 'web' }).last();
     await expect.poll(() => closed.locator('.text').textContent(), { timeout: 60_000 }).toMatch(/^✅ web: \d+ tasks stopped/);
   }, 120_000);
 });

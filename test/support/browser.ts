@@ -1,5 +1,8 @@
 import { existsSync } from 'node:fs';
-import { chromium, type Browser } from 'playwright-core';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, beforeEach } from 'vitest';
+import { type Playground, type PlaygroundOptions, startPlayground } from '../../local/playground/server';
+import { startWorld, type World } from '../../local/world';
 
 /** Flags for a machine whose only network is loopback: no calls to Google at start, no GPU. */
 const FLAGS = [
@@ -33,4 +36,57 @@ export async function chromiumExecutable(): Promise<{ path: string; args: string
 export async function launchBrowser(): Promise<Browser> {
   const { path, args } = await chromiumExecutable();
   return chromium.launch({ executablePath: path, headless: true, args });
+}
+
+/** The world, its playground and a Chromium page on it, as the browser tests share them. */
+export interface PlaygroundInChromium {
+  world: World;
+  playground: Playground;
+  page: Page;
+  /** Types `text` into the composer and sends it, as a person does. */
+  type(text: string): Promise<void>;
+  /** Runs `fn` with a fault picked from the page's Simulate menu, cleared afterwards. */
+  simulating(fault: string, fn: () => Promise<void>): Promise<void>;
+}
+
+/**
+ * Registers the hooks that start a world, its playground and Chromium before the file's tests and
+ * close them after, and open the page as alice in #ops: a fresh page before each test
+ * (`newPage: 'each'`, the default) or one for the whole file (`'once'`). The returned object's
+ * fields are set once the hooks have run (inside tests).
+ */
+export function usePlaygroundInChromium(options: { playground?: PlaygroundOptions; newPage?: 'each' | 'once' } = {}): PlaygroundInChromium {
+  let browser: Browser | undefined;
+  const at = {
+    async type(text: string) {
+      await at.page.getByTestId('composer').fill(text);
+      await at.page.getByTestId('composer').press('Enter');
+    },
+    async simulating(fault: string, fn: () => Promise<void>) {
+      await at.page.getByTestId('simulate').selectOption(fault);
+      try {
+        await fn();
+      } finally {
+        await at.page.getByTestId('simulate').selectOption('clear');
+      }
+    },
+  } as PlaygroundInChromium;
+  const openPage = async () => {
+    at.page = await browser!.newPage();
+    await at.page.goto(`${at.playground.url}?user=U0ALICE&channel=C0OPS`);
+    await at.page.getByTestId('composer').waitFor();
+  };
+  beforeAll(async () => {
+    at.world = await startWorld();
+    at.playground = await startPlayground(at.world, options.playground);
+    browser = await launchBrowser();
+    if (options.newPage === 'once') await openPage();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await at.playground?.close();
+    await at.world?.close();
+  });
+  if (options.newPage !== 'once') beforeEach(openPage);
+  return at;
 }
