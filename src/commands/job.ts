@@ -1,4 +1,4 @@
-import { DescribeServicesCommand, DescribeTaskDefinitionCommand, DescribeTasksCommand, RunTaskCommand, StopTaskCommand, type Task } from '@aws-sdk/client-ecs';
+import { DescribeTasksCommand, RunTaskCommand, StopTaskCommand, type Task } from '@aws-sdk/client-ecs';
 import { lookup } from '../config/records';
 import type { Job } from '../config/schema';
 import { logsLocation } from '../ecs/container-logs';
@@ -6,9 +6,10 @@ import { cancelBlocks } from '../exec/run-report';
 import { OutputTail } from '../exec/run-view';
 import { OutputSpool } from '../exec/spool';
 import { readNewLines, type StreamCursor } from '../jobs/follow';
-import { essentialContainers, essentialDefinition, judgeTask, placementFailure, runTaskInput, stopTaskReason, validateJobArgs } from '../jobs/task';
+import { planJob } from '../jobs/plan';
+import { essentialDefinition, judgeTask, placementFailure, stopTaskReason, validateJobArgs } from '../jobs/task';
 import { endedJobView, endText, notPlaced, runningJobView, type JobView } from '../jobs/view';
-import { UsageError, UserFacingError } from '../platform/errors';
+import { UsageError } from '../platform/errors';
 import { shortId } from '../platform/short-id';
 import { cancelKey, runKey, runLockKey } from '../platform/state-keys';
 import { permalink } from '../slack/client';
@@ -74,7 +75,14 @@ export const job: WorkerHandler<JobArgs> = async ({ job: name, args: values }, c
   let handedOff = false;
   try {
     const spec: JobSpec = { name, job: declared, args, runId, started, label: `${name}${args.length ? ` ${args.join(' ')}` : ''}` };
-    const plan = await planJob(ctx, spec);
+    const plan = await planJob(ctx.aws!, ctx.config.targets[declared.target]!, {
+      name,
+      job: declared,
+      args,
+      runId,
+      userId: invocation.userId,
+      userName: invocation.userName,
+    });
     if (!detach) return await runJob(ctx, spec, plan);
     const result = await handOff(ctx, {
       label: spec.label,
@@ -121,36 +129,6 @@ interface JobSpec {
   runId: string;
   started: number;
   label: string;
-}
-
-/**
- * The task as it will run: the RunTask request from the target's service as it is now, with the
- * task definition's revision pinned (what approvers see is what starts), and where its log goes.
- */
-async function planJob(ctx: WorkerContext, spec: JobSpec): Promise<JobPlan> {
-  const target = ctx.config.targets[spec.job.target]!;
-  const ecs = ctx.aws!.ecs();
-  const { invocation } = ctx.job;
-  const { services } = await ecs.send(new DescribeServicesCommand({ cluster: target.cluster, services: [target.service] }));
-  const service = services?.[0];
-  if (!service) throw new UserFacingError(`Service \`${escapeText(target.service)}\` was not found in cluster \`${escapeText(target.cluster)}\`.`);
-  const input = runTaskInput(
-    { name: spec.name, job: spec.job, args: spec.args, runId: spec.runId, cluster: target.cluster, userId: invocation.userId, userName: invocation.userName },
-    service,
-  );
-  const { taskDefinition } = await ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: input.taskDefinition }));
-  const container = taskDefinition?.containerDefinitions?.find((c) => c.name === spec.job.container);
-  if (!taskDefinition || !container) {
-    throw new UserFacingError(
-      `The task definition ${code(input.taskDefinition ?? '?')} has no container ${code(spec.job.container)} (jobs.${escapeText(spec.name)}.container).`,
-    );
-  }
-  return {
-    request: { ...input, taskDefinition: taskDefinition.taskDefinitionArn },
-    container: { name: container.name, ...(container.logConfiguration ? { logConfiguration: container.logConfiguration } : {}) },
-    essential: essentialContainers(taskDefinition),
-    region: target.region,
-  };
 }
 
 async function runJob(ctx: WorkerContext, spec: JobSpec, plan: JobPlan): Promise<CommandResult> {

@@ -1,0 +1,159 @@
+import { ECSClient, ListTasksCommand } from '@aws-sdk/client-ecs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_ECS_TIMINGS } from '../local/aws/state';
+import { startWorld, type World } from '../local/world';
+import type { Job } from '../src/config/schema';
+import type { RunWorkflowInput } from '../src/workflows/inputs';
+import type { RunWorkflowResult } from '../src/workflows/run-kit';
+
+/**
+ * Jobs followed by the durable run workflow (src/workflows/run-job.ts), poll by poll with skipped
+ * time (fake timers jump over each durable wait, while the task and its program run in real time).
+ */
+let world: World;
+let LocalDurableTestRunner: typeof import('@aws/durable-execution-sdk-js-testing').LocalDurableTestRunner;
+let handler: typeof import('../src/handlers/run-workflow').handler;
+let state: typeof import('../src/platform/state').dynamoState;
+let audit: import('../src/audit/audit').AuditLog;
+let slackClient: import('@slack/web-api').WebClient;
+let planJob: typeof import('../src/jobs/plan').planJob;
+let AwsSession: typeof import('../src/aws/session').AwsSession;
+let jobs: Record<string, Job>;
+
+beforeAll(async () => {
+  world = await startWorld({ durableSkipTime: true });
+  Object.assign(world.aws.state.ecsTimings, { provisionMs: 300, pullMs: 300, stopMs: 100 });
+  ({ LocalDurableTestRunner } = await import('@aws/durable-execution-sdk-js-testing'));
+  ({ handler } = await import('../src/handlers/run-workflow'));
+  ({ dynamoState: state } = await import('../src/platform/state'));
+  ({ planJob } = await import('../src/jobs/plan'));
+  ({ AwsSession } = await import('../src/aws/session'));
+  jobs = (await import('../src/config/load')).getConfig().jobs;
+  audit = (await import('../src/audit/audit')).dynamoAudit(0);
+  const { getSlackSecrets } = await import('../src/platform/secrets');
+  const { createSlackClient } = await import('../src/slack/client');
+  slackClient = createSlackClient((await getSlackSecrets()).botToken);
+});
+afterAll(async () => {
+  Object.assign(world?.aws.state.ecsTimings ?? {}, DEFAULT_ECS_TIMINGS);
+  await world?.close();
+});
+
+const replies = (ts: string) =>
+  world.slack
+    .replies('C0OPS', ts)
+    .map((r) => r.text)
+    .filter(Boolean);
+let counter = 0;
+
+/** What the worker does before it hands a job over: parent message, lock, run record, audit record, the plan. */
+async function handOver(name: string, changes: Partial<Job> = {}, overrides: Partial<RunWorkflowInput> = {}): Promise<RunWorkflowInput> {
+  const runId = `jw${String(++counter).padStart(4, '0')}`;
+  const job = { ...jobs[name]!, ...changes };
+  const parentText = `<@U0ALICE> ran \`/ecs job ${name}\``;
+  const parent = await slackClient.chat.postMessage({ channel: 'C0OPS', text: parentText });
+  const at = new Date().toISOString();
+  const lockKey = `lock#run#job:${name}#web#${runId}`;
+  await state.claim(lockKey, 3600, { runId });
+  await state.claim(`run#${runId}`, 3600, { runId, script: name, kind: 'job', target: 'web', userId: 'U0ALICE', channelId: 'C0OPS', startedAt: at });
+  const key = await audit.record({
+    id: runId,
+    teamId: world.teamId,
+    userId: 'U0ALICE',
+    channelId: 'C0OPS',
+    commandText: `/ecs job ${name}`,
+    decision: 'allowed',
+    outcome: 'accepted',
+    at,
+  });
+  const aws = new AwsSession({ region: 'us-east-1' }, { teamId: world.teamId, userId: 'U0ALICE' });
+  const plan = await planJob(aws, { cluster: 'main', service: 'web', region: 'us-east-1' }, { name, job, args: [], runId, userId: 'U0ALICE' });
+  aws.destroy();
+  return {
+    runId,
+    script: name,
+    args: [],
+    target: 'web',
+    teamId: world.teamId,
+    userId: 'U0ALICE',
+    channelId: 'C0OPS',
+    parentTs: parent.ts!,
+    parentText,
+    audit: key,
+    lockKey,
+    startedAt: Date.now(),
+    timeoutSeconds: job.timeoutSeconds,
+    pollSeconds: 300,
+    job: plan,
+    ...overrides,
+  };
+}
+
+const run = (payload: RunWorkflowInput) => new LocalDurableTestRunner<RunWorkflowResult>({ handlerFunction: handler }).run({ payload });
+const stepNames = (result: Awaited<ReturnType<typeof run>>) => result.getOperations().map((o) => o.getName() ?? '');
+const ecs = () => new ECSClient({ region: 'us-east-1' });
+
+describe('jobs followed by the durable run workflow', () => {
+  it('starts the planned task, follows it between waits (statuses and lines in order), reports exit code 0, releases the lock', async () => {
+    const input = await handOver('nightly-reindex');
+    const result = await run(input);
+    expect(result.getStatus()).toBe('SUCCEEDED');
+    expect(result.getResult()).toMatchObject({ outcome: 'success', exitCode: 0 });
+    const names = stepNames(result);
+    expect(names[0]).toBe('start');
+    expect(names.at(-1)).toBe('finish');
+    const follows = names.filter((n) => /^follow-\d+$/.test(n));
+    expect(follows.length).toBeGreaterThanOrEqual(1);
+    expect(result.getResult()!.polls).toBe(follows.length);
+    // Each wait is the poll interval: 5 simulated minutes.
+    const waits = result.getHistoryEvents().filter((e) => e.EventType === 'WaitStarted');
+    expect(waits.map((e) => e.WaitStartedDetails!.Duration)).toEqual(follows.map(() => 300));
+
+    const thread = replies(input.parentTs);
+    expect(thread).toHaveLength(2); // one living message, edited; the end
+    expect(thread[0]).toMatch(/^⏹️ Job `nightly-reindex` \(run `jw\d+`\) in task `\w{12}` · PROVISIONING → .*STOPPED · .* · exit code 0\n```/);
+    const shards = [...thread[0]!.matchAll(/shard (\d)\/6 rebuilt/g)].map((m) => Number(m[1]));
+    expect(shards).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(thread[1]).toMatch(/^✅ `nightly-reindex` \(run `jw\d+`\) succeeded after/);
+    expect(thread[1]).toContain('• Stop code `EssentialContainerExited`');
+    expect(await state.get(input.lockKey!)).toBeUndefined();
+    expect(await state.get(`run#${input.runId}`)).toBeUndefined();
+    const record = await (await import('../src/audit/audit')).readAuditRecord(input.audit);
+    expect(record).toMatchObject({ outcome: 'success', detail: { runId: input.runId, detached: true, taskArn: expect.stringContaining(':task/main/') } });
+  }, 60_000);
+
+  it('stops the task at its time limit, counted in polls (StopTask with the reason): a failure, with its stop code', async () => {
+    const input = await handOver('nightly-reindex', { command: ['sleep', '3600'], timeoutSeconds: 600 });
+    const result = await run(input);
+    expect(result.getResult()).toMatchObject({ outcome: 'failure' });
+    const stop = world.aws.calls.filter((c) => c.action === 'StopTask').at(-1)!;
+    expect(stop.params.reason).toBe(`Stopped by ecs-chatops: run ${input.runId} reached its time limit of 600 s`);
+    // Two polls of 5 minutes reach 10 minutes; then it is looked at every 5 s until it has stopped.
+    const waits = result.getHistoryEvents().filter((e) => e.EventType === 'WaitStarted');
+    expect(waits.slice(0, 2).map((e) => e.WaitStartedDetails!.Duration)).toEqual([300, 300]);
+    expect(waits.slice(2).every((e) => e.WaitStartedDetails!.Duration === 5)).toBe(true);
+    const end = replies(input.parentTs).at(-1)!;
+    expect(end).toMatch(/^⏱️ `nightly-reindex` \(run `jw\d+`\) was stopped after .*: a failure\. It reached its time limit \(10 min 0 s\)\./);
+    expect(end).toContain('• Stop code `UserInitiated`');
+  }, 60_000);
+
+  it('a task ECS cannot place: the failure with ECS’s reason, nothing to follow', async () => {
+    const input = await handOver('bulk-import');
+    const result = await run(input);
+    expect(stepNames(result).filter((n) => /^(start|follow-\d+|finish)$/.test(n))).toEqual(['start', 'finish']);
+    expect(result.getResult()).toMatchObject({ outcome: 'failure', polls: 0 });
+    expect(replies(input.parentTs).at(-1)).toMatch(/^❌ `bulk-import` \(run `jw\d+`\) could not start: ECS placed no task: Capacity is unavailable/);
+    expect(await state.get(input.lockKey!)).toBeUndefined();
+  }, 60_000);
+
+  it('an execution that starts again with the same run never starts a second task (the clientToken)', async () => {
+    const input = await handOver('nightly-reindex');
+    await run(input);
+    await run(input);
+    expect(world.aws.calls.filter((c) => c.action === 'RunTask' && c.params.startedBy === input.runId)).toHaveLength(2);
+    const { taskArns } = await ecs().send(new ListTasksCommand({ cluster: 'main', startedBy: input.runId, desiredStatus: 'STOPPED' }));
+    expect(taskArns).toHaveLength(1);
+    // Its end was posted once.
+    expect(replies(input.parentTs).filter((t) => t.startsWith('✅'))).toHaveLength(1);
+  }, 60_000);
+});
