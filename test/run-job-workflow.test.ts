@@ -5,6 +5,7 @@ import { startWorld, type World } from '../local/world';
 import type { Job } from '../src/config/schema';
 import type { RunWorkflowInput } from '../src/workflows/inputs';
 import type { RunWorkflowResult } from '../src/workflows/run-kit';
+import { handOverRun } from './support/hand-over';
 
 /**
  * Jobs followed by the durable run workflow (src/workflows/run-job.ts), poll by poll with skipped
@@ -50,43 +51,14 @@ let counter = 0;
 async function handOver(name: string, changes: Partial<Job> = {}, overrides: Partial<RunWorkflowInput> = {}): Promise<RunWorkflowInput> {
   const runId = `jw${String(++counter).padStart(4, '0')}`;
   const job = { ...jobs[name]!, ...changes };
-  const parentText = `<@U0ALICE> ran \`/ecs job ${name}\``;
-  const parent = await slackClient.chat.postMessage({ channel: 'C0OPS', text: parentText });
-  const at = new Date().toISOString();
-  const lockKey = `lock#run#job:${name}#web#${runId}`;
-  await state.claim(lockKey, 3600, { runId });
-  await state.claim(`run#${runId}`, 3600, { runId, script: name, kind: 'job', target: 'web', userId: 'U0ALICE', channelId: 'C0OPS', startedAt: at });
-  const key = await audit.record({
-    id: runId,
-    teamId: world.teamId,
-    userId: 'U0ALICE',
-    channelId: 'C0OPS',
-    commandText: `/ecs job ${name}`,
-    decision: 'allowed',
-    outcome: 'accepted',
-    at,
-  });
+  const input = await handOverRun(
+    { slack: slackClient, state, audit, teamId: world.teamId },
+    { runId, name, args: [], target: 'web', kind: 'job', timeoutSeconds: job.timeoutSeconds },
+  );
   const aws = new AwsSession({ region: 'us-east-1' }, { teamId: world.teamId, userId: 'U0ALICE' });
   const plan = await planJob(aws, { cluster: 'main', service: 'web', region: 'us-east-1' }, { name, job, args: [], runId, userId: 'U0ALICE' });
   aws.destroy();
-  return {
-    runId,
-    script: name,
-    args: [],
-    target: 'web',
-    teamId: world.teamId,
-    userId: 'U0ALICE',
-    channelId: 'C0OPS',
-    parentTs: parent.ts!,
-    parentText,
-    audit: key,
-    lockKey,
-    startedAt: Date.now(),
-    timeoutSeconds: job.timeoutSeconds,
-    pollSeconds: 300,
-    job: plan,
-    ...overrides,
-  };
+  return { ...input, job: plan, ...overrides };
 }
 
 const run = (payload: RunWorkflowInput) => new LocalDurableTestRunner<RunWorkflowResult>({ handlerFunction: handler }).run({ payload });

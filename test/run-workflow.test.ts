@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWorld, RUN_WORKFLOW_FUNCTION, type World } from '../local/world';
 import type { RunWorkflowResult } from '../src/workflows/run';
 import type { RunWorkflowInput } from '../src/workflows/inputs';
+import { handOverRun } from './support/hand-over';
 
 /**
  * Runs longer than a Lambda: the script runs detached in the container and a durable workflow
@@ -42,41 +43,12 @@ let counter = 0;
 /** What the worker does before it hands a run over: parent message, lock, run record, audit record. */
 async function handOver(script: string, args: string[], overrides: Partial<RunWorkflowInput> = {}): Promise<RunWorkflowInput> {
   const runId = `wf${String(++counter).padStart(4, '0')}`;
-  const label = [script, ...args].join(' ');
-  const parentText = `<@U0ALICE> ran \`/ecs run ${label}\``;
-  const parent = await slackClient.chat.postMessage({ channel: 'C0OPS', text: parentText });
-  const at = new Date().toISOString();
-  const lockKey = `lock#run#${script}#manager#${runId}`;
-  await state.claim(lockKey, 3600, { runId });
-  await state.claim(`run#${runId}`, 3600, { runId, script, target: 'manager', userId: 'U0ALICE', channelId: 'C0OPS', startedAt: at });
-  const key = await audit.record({
-    id: runId,
-    teamId: world.teamId,
-    userId: 'U0ALICE',
-    channelId: 'C0OPS',
-    commandText: `/ecs run ${label}`,
-    decision: 'allowed',
-    outcome: 'accepted',
-    at,
-  });
-  return {
-    runId,
-    script,
-    args,
-    target: 'manager',
-    teamId: world.teamId,
-    userId: 'U0ALICE',
-    channelId: 'C0OPS',
-    parentTs: parent.ts!,
-    parentText,
-    audit: key,
-    lockKey,
-    startedAt: Date.now(),
-    // Six hours: the time limit (counted in polls) is not what ends these runs.
-    timeoutSeconds: 6 * 3600,
-    pollSeconds: 300,
-    ...overrides,
-  };
+  // Six hours: the time limit (counted in polls) is not what ends these runs.
+  const input = await handOverRun(
+    { slack: slackClient, state, audit, teamId: world.teamId },
+    { runId, name: script, args, target: 'manager', timeoutSeconds: 6 * 3600 },
+  );
+  return { ...input, ...overrides };
 }
 
 const run = (payload: RunWorkflowInput) => new LocalDurableTestRunner<RunWorkflowResult>({ handlerFunction: handler }).run({ payload });
