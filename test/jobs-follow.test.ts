@@ -42,6 +42,10 @@ describe('reading a job’s log stream forward', () => {
       aws.faults.clear();
       expect(await readNewLines(session, where, cursor)).toEqual(['three', 'four', 'five']);
       expect(await readNewLines(session, where, cursor)).toEqual([]);
+      // On from a nextForwardToken, startFromHead is true, as GetLogEvents asks.
+      const reads = aws.calls.filter((c) => c.action === 'GetLogEvents' && c.params.logStreamName === where.stream);
+      expect(reads.filter((c) => c.params.nextToken).length).toBeGreaterThan(0);
+      expect(reads.every((c) => c.params.startFromHead === true)).toBe(true);
     } finally {
       session.destroy();
     }

@@ -1,5 +1,5 @@
 import { lookup } from '../config/records';
-import type { Config, Script } from '../config/schema';
+import type { Config, Job, Script } from '../config/schema';
 import type { AllowlistEntry, Decision, Grant, Permission } from '../auth/roles';
 import { UsageError } from '../platform/errors';
 import { escapeText } from '../slack/format';
@@ -168,6 +168,15 @@ export function resolveTarget(verb: Named, alias: string | undefined, config: Co
 }
 
 /** A declared script this person may run here; otherwise answered as unknown, the same whether missing or hidden. */
+/** A job named in a command: declared and one this person may start, or unknown (the same answer either way). */
+export function resolveJob(name: string, config: Config, visible: Visibility): Job {
+  const job = lookup(config.jobs, name);
+  const mine = visible.jobs ?? [];
+  // Patterns and usage are shown only to people who may start the job; the rest learn nothing.
+  if (!job || !mine.includes(name)) throw unknownName('job', name, mine, job !== undefined);
+  return job;
+}
+
 export function resolveScript(name: string, config: Config, visible: Visibility): Script {
   const script = lookup(config.scripts, name);
   // Patterns and usage are shown only to people who may run the script.
@@ -176,7 +185,7 @@ export function resolveScript(name: string, config: Config, visible: Visibility)
 }
 
 /** "Unknown service `api`", the same whether it is missing or hidden, with suggestions from what is visible. */
-function unknownName(kind: 'service' | 'script', input: string, visible: readonly string[], exists: boolean): UnknownNameError {
+export function unknownName(kind: 'service' | 'script' | 'job', input: string, visible: readonly string[], exists: boolean): UnknownNameError {
   const suggestion = closest(input, visible);
   const list = visible.length ? ` Yours here: ${visible.map((c) => `\`${c}\``).join(', ')}.` : '';
   return new UnknownNameError(

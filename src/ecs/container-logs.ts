@@ -72,31 +72,43 @@ const MAX_PAGE = 10_000;
  */
 const MAX_PAGES = 50;
 
+/**
+ * One GetLogEvents page of the stream, read `forward` (from its head, or on from a
+ * nextForwardToken: AWS asks for startFromHead true with one) or backward (from its end, or on
+ * from a nextBackwardToken). Undefined when the group or the stream does not exist (yet): a task
+ * that has not started its container has no lines, which is not a failure.
+ */
+export async function logPage(
+  session: AwsSession,
+  where: Extract<LogsLocation, { kind: 'awslogs' }>,
+  page: { forward: boolean; token?: string | undefined; limit?: number },
+): Promise<GetLogEventsCommandOutput | undefined> {
+  try {
+    return await session.client(CloudWatchLogsClient, where.region).send(
+      new GetLogEventsCommand({
+        logGroupName: where.group,
+        logStreamName: where.stream,
+        startFromHead: page.forward,
+        ...(page.limit !== undefined ? { limit: page.limit } : {}),
+        ...(page.token ? { nextToken: page.token } : {}),
+      }),
+    );
+  } catch (error) {
+    if ((error as Error).name === 'ResourceNotFoundException') return undefined;
+    throw error;
+  }
+}
+
 /** The last `limit` lines of the stream, oldest first; [] when the stream does not exist (yet). */
 export async function lastLogLines(session: AwsSession, where: Extract<LogsLocation, { kind: 'awslogs' }>, limit: number): Promise<LogLine[]> {
   if (limit <= 0) return [];
-  const logs = session.client(CloudWatchLogsClient, where.region);
   // Pages come newest first when walking backwards; each page's events are oldest first.
   const pages: OutputLogEvent[][] = [];
   let count = 0;
   let token: string | undefined;
   for (let i = 0; i < MAX_PAGES && count < limit; i++) {
-    let out: GetLogEventsCommandOutput;
-    try {
-      out = await logs.send(
-        new GetLogEventsCommand({
-          logGroupName: where.group,
-          logStreamName: where.stream,
-          startFromHead: false,
-          limit: Math.min(limit - count, MAX_PAGE),
-          ...(token ? { nextToken: token } : {}),
-        }),
-      );
-    } catch (error) {
-      // No group or no stream yet (a task that never started its container): no lines, not a failure.
-      if ((error as Error).name === 'ResourceNotFoundException') return [];
-      throw error;
-    }
+    const out = await logPage(session, where, { forward: false, token, limit: Math.min(limit - count, MAX_PAGE) });
+    if (!out) return [];
     const events = out.events ?? [];
     pages.unshift(events);
     count += events.length;

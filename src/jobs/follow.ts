@@ -3,9 +3,8 @@
  * nextForwardToken, so no line is lost or repeated; a stream that does not exist yet (the container
  * has not started) is simply empty; throttling backs off (the SDK retries, then the next poll does).
  */
-import { CloudWatchLogsClient, GetLogEventsCommand, type GetLogEventsCommandOutput } from '@aws-sdk/client-cloudwatch-logs';
 import type { AwsSession } from '../aws/session';
-import type { LogsLocation } from '../ecs/container-logs';
+import { logPage, type LogsLocation } from '../ecs/container-logs';
 
 type Awslogs = Extract<LogsLocation, { kind: 'awslogs' }>;
 
@@ -18,26 +17,19 @@ export interface StreamCursor {
 const MAX_PAGES_PER_READ = 20;
 
 export async function readNewLines(aws: AwsSession, where: Awslogs, cursor: StreamCursor): Promise<string[]> {
-  const logs = aws.client(CloudWatchLogsClient, where.region);
   const lines: string[] = [];
   for (let i = 0; i < MAX_PAGES_PER_READ; i++) {
-    let out: GetLogEventsCommandOutput;
+    let out: Awaited<ReturnType<typeof logPage>>;
     try {
-      out = await logs.send(
-        new GetLogEventsCommand({
-          logGroupName: where.group,
-          logStreamName: where.stream,
-          ...(cursor.token ? { nextToken: cursor.token } : { startFromHead: true }),
-        }),
-      );
+      out = await logPage(aws, where, { forward: true, token: cursor.token });
     } catch (error) {
-      const name = (error as Error).name;
-      if (name === 'ResourceNotFoundException') return lines;
       // Throttled after the SDK's own retries (with backoff): what was read is kept and the cursor
       // stays where it was, so the next poll reads on from exactly there: nothing lost or repeated.
-      if (name === 'ThrottlingException') return lines;
+      if ((error as Error).name === 'ThrottlingException') return lines;
       throw error;
     }
+    // No stream yet: the container has not started.
+    if (!out) return lines;
     const events = out.events ?? [];
     for (const e of events) lines.push(...(e.message ?? '').replace(/\r?\n$/, '').split(/\r?\n/));
     const same = out.nextForwardToken === cursor.token;

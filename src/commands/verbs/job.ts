@@ -1,9 +1,7 @@
 import { lookup } from '../../config/records';
 import { validateJobArgs } from '../../jobs/task';
-import { escapeText } from '../../slack/format';
-import { closest } from '../grammar';
 import { jobs } from '../jobs';
-import { defineVerb, noWords, UnknownNameError, usageError, type NoArgs } from '../verb';
+import { defineVerb, noWords, resolveJob, usageError, type NoArgs } from '../verb';
 import type { JobArgs } from './args';
 
 export const jobVerb = defineVerb<JobArgs>({
@@ -20,16 +18,7 @@ export const jobVerb = defineVerb<JobArgs>({
   parse(words, config, visible) {
     const [name, ...args] = words.positional;
     if (!name) throw usageError(this, 'Which job? `/ecs jobs` lists yours.');
-    const job = lookup(config.jobs, name);
-    const mine = visible.jobs ?? [];
-    // Patterns and usage are shown only to people who may start the job; the rest learn nothing.
-    if (!job || !mine.includes(name)) {
-      const suggestion = closest(name, mine);
-      throw new UnknownNameError(
-        `Unknown job \`${escapeText(name)}\`, or not one of yours.${suggestion ? ` Did you mean \`${suggestion}\`?` : ''}${mine.length ? ` Yours here: ${mine.map((j) => `\`${j}\``).join(', ')}.` : ''}`,
-        job !== undefined,
-      );
-    }
+    const job = resolveJob(name, config, visible);
     return { job: name, args: validateJobArgs(name, job, args) };
   },
   // Checked where the job runs now. An operator's grant limited to scripts must name the job.
