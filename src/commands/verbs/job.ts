@@ -11,6 +11,7 @@ export const jobVerb = defineVerb<JobArgs>({
   details: [
     '`/ecs jobs` lists the jobs you may start and their arguments. The thread shows the task starting, its log lines as they come, then each container’s exit code and the stop code.',
     'A task that never starts, a missing exit code or a non-zero one is a failure. `/ecs cancel <run-id>` or the Cancel button stops the task (StopTask).',
+    'A job that may run longer than one Lambda, or that asks for an approval first (by reaction, as deploys), is followed by a durable workflow: its new lines show at each poll.',
   ],
   permission: 'run',
   checks: 'target',
