@@ -501,3 +501,64 @@ describe('/ecs deploy', () => {
     }
   });
 });
+
+describe('/ecs deploy: the whole change, bound to the approvals; --dry-run', () => {
+  const registerFromCi = async () => {
+    // CI (or the console) registers a revision of its own and deploys it.
+    const { ECSClient, DescribeTaskDefinitionCommand, RegisterTaskDefinitionCommand, UpdateServiceCommand } = await import('@aws-sdk/client-ecs');
+    const { registerInput } = await import('../src/ecs/taskdef');
+    const ecs = new ECSClient({ region: 'us-east-1' });
+    try {
+      const { taskDefinition } = await ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: await serviceTaskDefinition() }));
+      const registered = await ecs.send(new RegisterTaskDefinitionCommand(registerInput(taskDefinition!, [])));
+      await ecs.send(new UpdateServiceCommand({ cluster: 'main', service: 'web', taskDefinition: registered.taskDefinition!.taskDefinitionArn! }));
+      return registered.taskDefinition!.taskDefinitionArn!;
+    } finally {
+      ecs.destroy();
+    }
+  };
+
+  it('a deploy from CI between the request and its approval voids the approvals: nothing is deployed, the thread says why', async () => {
+    const image = (await serviceImage()).endsWith(':v1.4.2') ? 'v1.5.0' : 'v1.4.2';
+    const request = await requestDeploy(`deploy web ${image}`);
+    const hash = /Plan `([0-9a-f]{12})` \(rolling update\): the approvals count for exactly this change/.exec(request.text)?.[1];
+    expect(hash, request.text).toBeDefined();
+    const ciRevision = await registerFromCi();
+    const registrations = ecsCalls('RegisterTaskDefinition').length;
+    const updates = ecsCalls('UpdateService').length;
+    await world.react('U0BOB', CHANNEL, request.ts, 'white_check_mark');
+    const end = await finished(request.ts);
+    expect(end, threadText(request.ts)).toMatch(/^❌ .*the plan changed since it was approved/);
+    expect(threadText(request.ts)).toContain(
+      `❌ The plan changed since it was approved (plan \`${hash}\`): the service now runs ${ciRevision.split('/').at(-1)}, not `,
+    );
+    expect(threadText(request.ts)).toContain('so they are void and nothing was deployed');
+    expect(ecsCalls('RegisterTaskDefinition').length).toBe(registrations);
+    expect(ecsCalls('UpdateService').length).toBe(updates);
+    // The lock is free for the next request.
+    const { dynamoState } = await import('../src/platform/state');
+    expect(await dynamoState.get('lock#deploy#us-east-1#main#web')).toBeUndefined();
+  });
+
+  it('--dry-run plans, shows the change and verifies the service as the deploy would leave it: no lock, no request, no write to AWS', async () => {
+    const image = (await serviceImage()).endsWith(':v1.4.2') ? 'v1.5.0' : 'v1.4.2';
+    const calls = world.aws.calls.length;
+    const before = new Set(parents().map((m) => m.ts));
+    await world.slash('U0ALICE', `deploy web ${image} --dry-run`, CHANNEL);
+    const parent = await world.slack.waitFor(() => parents().find((m) => !before.has(m.ts) && /^(✅|❌|⚠️)/.test(m.text)), 30_000);
+    const text = threadText(parent.ts);
+    expect(text).toMatch(/🧪 Dry run, to deploy to \*web\* \(from `web:\d+`\): nothing was changed and nobody was asked to approve\./);
+    expect(text).toMatch(new RegExp(`• \`app\`: \`[^\`]+\` → \`[^\`]+:${image.replaceAll('.', '\\.')}\``));
+    expect(text).toMatch(/• Plan `[0-9a-f]{12}` \(rolling update\)/);
+    expect(text).toContain(`as a deploy of \`${image}\` would leave it`);
+    expect(parent.text).not.toContain('React :white_check_mark:');
+    // The bot's own hand-off from the ingress to the worker (lambda:Invoke) aside, only reads.
+    const writes = world.aws.calls
+      .slice(calls)
+      .filter((c) => !(c.service === 'lambda' && c.action === 'Invoke'))
+      .filter((c) => !/^(Describe|List|Get|Batch|Simulate|AssumeRole|Filter)/.test(c.action));
+    expect(writes.map((c) => `${c.service}:${c.action}`)).toEqual([]);
+    const { dynamoState } = await import('../src/platform/state');
+    expect(await dynamoState.get('lock#deploy#us-east-1#main#web')).toBeUndefined();
+  });
+});

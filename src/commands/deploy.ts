@@ -2,7 +2,8 @@ import { typedCode } from '../slack/format';
 import { shortId } from '../platform/short-id';
 import { planDeploy, type PlanInput } from '../deploy/plan';
 import { abandonRequest, announceRequest } from '../approval/announce';
-import { DOING, requestHeadline } from '../deploy/render';
+import { changeDetails, DOING, planPhrase, requestHeadline } from '../deploy/render';
+import { definitionDiff } from '../deploy/diff';
 import type { DeployAction, DeployLock } from '../deploy/types';
 import { deployLockKey, trackedKey as requestKey } from '../platform/state-keys';
 import { ruleFrom, type ApprovalRequest } from '../approval/types';
@@ -18,15 +19,44 @@ const lockSeconds = (expirySeconds: number, timeoutSeconds: number) => expirySec
 const PLANNING_LOCK_SECONDS = 900;
 
 /** `/ecs deploy <service> <tag|image>` and `/ecs deploy <service> --redeploy`. */
-export const deploy: WorkerHandler<DeployArgs> = (args, ctx) =>
-  requestDeploy(ctx, args.action === 'redeploy' ? { action: 'redeploy' } : { action: 'deploy', image: args.image });
+export const deploy: WorkerHandler<DeployArgs> = (args, ctx) => {
+  const input: PlanInput = args.action === 'redeploy' ? { action: 'redeploy' } : { action: 'deploy', image: args.image };
+  return args.dryRun ? dryRun(ctx, input, args.action === 'deploy' ? args.image : undefined) : requestDeploy(ctx, input);
+};
+
+/**
+ * `--dry-run`: the plan, the whole change and a verify of the service as the deploy would leave it,
+ * with no lock, no request and not one write call to AWS.
+ */
+async function dryRun(ctx: WorkerContext, input: PlanInput, image: string | undefined): Promise<CommandResult> {
+  const target = ctx.target!;
+  const { plan, notes, from, to } = await planDeploy(ctx.aws!, target, input);
+  const diff = definitionDiff(from, to, { showEnvironmentValues: target.deploy.showEnvironmentValues });
+  const change = changeDetails(plan, diff);
+  const text = [
+    `🧪 Dry run, to ${planPhrase(target.alias, plan)}: nothing was changed and nobody was asked to approve.`,
+    ...notes,
+    ...[...plan.imageNotes, ...change.lines].map((l) => `• ${l}`),
+  ].join('\n');
+  if (change.attach)
+    await ctx.out.postWithFile(text, {
+      content: diff.unified,
+      filename: `plan-${plan.hash ?? 'dry-run'}.diff`,
+      title: 'The whole change (unified diff of the task definitions)',
+    });
+  else await ctx.out.post(text);
+  const { verify } = await import('./verify');
+  const checked = await verify({ target: target.alias, ...(image !== undefined ? { image } : {}), putLogs: false }, ctx);
+  return { ...checked, summary: `dry run, plan ${plan.hash ?? '?'}: ${checked.summary}` };
+}
 
 /**
  * A deploy of a service another deploy holds concerns only its requester: the worker says so
  * privately, before anything is posted in the channel, with a link to the other deploy's thread.
  */
-export const anotherDeployUnderWay: PrivateRefusal<unknown> = async (_args, ctx) =>
-  ctx.target ? underWay(ctx, await ctx.state.get<DeployLock>(deployLockKey(ctx.target))) : undefined;
+export const anotherDeployUnderWay: PrivateRefusal<unknown> = async (args, ctx) =>
+  // A dry run changes nothing: it may look while another deploy is under way.
+  ctx.target && !(args as { dryRun?: true }).dryRun ? underWay(ctx, await ctx.state.get<DeployLock>(deployLockKey(ctx.target))) : undefined;
 
 async function underWay(ctx: RefusalContext, found: DeployLock | undefined): Promise<string | undefined> {
   if (!found || !ctx.target) return undefined;
@@ -76,7 +106,9 @@ async function requestDeploy(ctx: WorkerContext, input: PlanInput & { action: De
   let found = '';
   try {
     const history = input.action === 'rollback' && !input.revision ? await ctx.deployHistory.list(target.alias) : [];
-    const { plan, notes } = await planDeploy(ctx.aws!, target, { ...input, history });
+    const { plan, notes, from, to } = await planDeploy(ctx.aws!, target, { ...input, history });
+    const diff = definitionDiff(from, to, { showEnvironmentValues: settings.showEnvironmentValues });
+    const change = changeDetails(plan, diff);
     const now = ctx.now();
     const headline = requestHeadline({ requesterId: invocation.userId, target: target.alias, plan, deployId });
     const request: ApprovalRequest = {
@@ -92,7 +124,7 @@ async function requestDeploy(ctx: WorkerContext, input: PlanInput & { action: De
       ...(invocation.userName ? { requesterName: invocation.userName } : {}),
       commandText: typed,
       headline,
-      details: plan.imageNotes,
+      details: [...plan.imageNotes, ...change.lines],
       doing: DOING[plan.action],
       label: `deploy \`${deployId}\``,
       plan,
@@ -132,6 +164,14 @@ async function requestDeploy(ctx: WorkerContext, input: PlanInput & { action: De
     const asked = `🗳️ Approval requested above: ${request.rule.required} approval${request.rule.required > 1 ? 's' : ''} needed until ${new Date(request.rule.deadline).toISOString().slice(11, 16)} UTC. Progress will appear here.`;
     if (planMessage) await planMessage.close([found, asked].filter(Boolean).join('\n'));
     else await ctx.out.post([found, asked].filter(Boolean).join('\n'));
+    if (change.attach)
+      await ctx.out
+        .postWithFile('📄 The whole change, as a unified diff of the task definitions:', {
+          content: diff.unified,
+          filename: `plan-${plan.hash ?? deployId}.diff`,
+          title: `Plan ${plan.hash ?? deployId}`,
+        })
+        .catch((error: unknown) => ctx.logger.warn('plan diff not attached', { error }));
     return { outcome: 'success', summary: `deploy ${deployId}: waiting for approval`, continues: true };
   } catch (error) {
     // What was found stays; the error follows below it.

@@ -29,6 +29,7 @@ export const DEPLOY_DEFAULTS = {
   rejectEmoji: 'x',
   rollback: true,
   timeoutSeconds: 1800,
+  showEnvironmentValues: false,
 };
 
 const deploySchema = z.strictObject({
@@ -44,6 +45,8 @@ const deploySchema = z.strictObject({
   rollback: z._default(z.boolean(), DEPLOY_DEFAULTS.rollback),
   /** Seconds a rollout may take before it counts as failed (default 30 minutes). */
   timeoutSeconds: z._default(z.number().check(z.int(), z.minimum(60), z.maximum(6 * 3600)), DEPLOY_DEFAULTS.timeoutSeconds),
+  /** Show the values of plain environment variables in a request's change list (names only by default; secrets never). */
+  showEnvironmentValues: z._default(z.boolean(), DEPLOY_DEFAULTS.showEnvironmentValues),
 });
 
 export { NOTICE_KINDS, SEVERITIES };

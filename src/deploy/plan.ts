@@ -7,12 +7,13 @@ import { DescribeServicesCommand, DescribeTaskDefinitionCommand, ListTaskDefinit
 import type { AwsSession } from '../aws/session';
 import { explainAwsError } from '../aws/errors';
 import type { Target } from '../config/schema';
-import { shortTaskDefinition, withImage, type ImageChange } from '../ecs/taskdef';
+import { registerInput, shortTaskDefinition, withImage, type ImageChange } from '../ecs/taskdef';
 import { UserFacingError } from '../platform/errors';
 import { code, escapeText } from '../slack/format';
 import type { DeployHistoryEntry } from './history';
 import { checkImage } from './image-check';
 import type { DeployAction, DeployPlan } from './types';
+import { planBasis, planHash, type PlanBasis } from './plan-hash';
 
 export interface PlanInput {
   action: DeployAction;
@@ -27,6 +28,9 @@ export interface PlanInput {
 export interface PlannedDeploy {
   plan: DeployPlan;
   service: Service;
+  /** The definition the service runs, and the one it would run (for the diff people approve). */
+  from: TaskDefinition;
+  to: TaskDefinition;
   /** Lines for the thread: what was checked and what is worth knowing before approving. */
   notes: string[];
 }
@@ -69,13 +73,15 @@ export async function planDeploy(aws: AwsSession, target: { alias: string } & Ta
     return {
       service,
       notes,
-      plan: {
+      from: currentTd,
+      to: currentTd,
+      plan: bound(service, { existing: current }, currentTd, {
         action: 'redeploy',
         currentTaskDefinition: current,
         targetTaskDefinition: current,
         changes: [],
         imageNotes: imagesOf(currentTd).map((i) => `${code(i.container)}: ${code(i.image)} (pulled again)`),
-      },
+      }),
     };
   }
 
@@ -90,13 +96,15 @@ export async function planDeploy(aws: AwsSession, target: { alias: string } & Ta
     return {
       service,
       notes,
-      plan: {
+      from: currentTd,
+      to: toTd,
+      plan: bound(service, { existing: toTd.taskDefinitionArn! }, toTd, {
         action: 'rollback',
         currentTaskDefinition: current,
         targetTaskDefinition: toTd.taskDefinitionArn!,
         changes,
         imageNotes: changeNotes(changes, currentTd, toTd),
-      },
+      }),
     };
   }
 
@@ -122,7 +130,46 @@ export async function planDeploy(aws: AwsSession, target: { alias: string } & Ta
     );
   }
   for (const { check } of checks) notes.push(check.status === 'found' ? `✅ ${check.note}` : `⚠️ ${check.note}: ECS will find out when it pulls it.`);
-  return { service, notes, plan: { action: 'deploy', currentTaskDefinition: current, changes: real, imageNotes: real.map(changeNote) } };
+  const to = registered(currentTd, real);
+  return {
+    service,
+    notes,
+    from: currentTd,
+    to,
+    plan: bound(service, { registeredFrom: current }, to, {
+      action: 'deploy',
+      currentTaskDefinition: current,
+      changes: real,
+      imageNotes: real.map(changeNote),
+    }),
+  };
+}
+
+/** The definition a deploy registers: the running one with the new images (as the deploy workflow registers it). */
+export const registered = (current: TaskDefinition, changes: ImageChange[]): TaskDefinition => {
+  const { tags: _tags, ...input } = registerInput(current, changes);
+  return input as TaskDefinition;
+};
+
+/** The plan with what its approvals are bound to. */
+function bound(service: Service, target: Parameters<typeof planBasis>[1], to: TaskDefinition, plan: DeployPlan): DeployPlan {
+  const basis = planBasis(service, target, to);
+  return { ...plan, basis, hash: planHash(basis) };
+}
+
+/**
+ * The facts an approved plan rests on, read again now (src/deploy/plan-hash.ts): the service's
+ * revision, controller and strategy, and the content of the definition the deploy would run.
+ */
+export async function basisNow(aws: AwsSession, where: Pick<Target, 'cluster' | 'service'>, plan: DeployPlan): Promise<PlanBasis & { targetStatus?: string }> {
+  const described = await aws.ecs().send(new DescribeServicesCommand({ cluster: where.cluster, services: [where.service] }));
+  const service = described.services?.[0] ?? {};
+  if (plan.action === 'deploy') {
+    const current = await describeTaskDefinition(aws, plan.currentTaskDefinition);
+    return planBasis(service, { registeredFrom: plan.currentTaskDefinition }, registered(current, plan.changes));
+  }
+  const target = await describeTaskDefinition(aws, plan.targetTaskDefinition ?? plan.currentTaskDefinition);
+  return { ...planBasis(service, { existing: target.taskDefinitionArn! }, target), ...(target.status ? { targetStatus: target.status } : {}) };
 }
 
 export async function describeTaskDefinition(

@@ -1,6 +1,7 @@
 /** How a request for approval reads in Slack: the message people react on. */
 import { shortTaskDefinition } from '../ecs/taskdef';
-import { code } from '../slack/format';
+import { code, escapeText } from '../slack/format';
+import type { DefinitionDiff } from './diff';
 import type { DeployAction, DeployPlan } from './types';
 import type { ApprovalRequest } from '../approval/types';
 
@@ -13,16 +14,18 @@ export const clock = (ms: number, from = ms): string => {
   return ms - from > 20 * 3_600_000 ? `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC` : `${iso.slice(11, 16)} UTC`;
 };
 
+/** What a plan does, as a phrase: "deploy to *web* (from `web:41`)". */
+export function planPhrase(target: string, plan: DeployPlan): string {
+  return plan.action === 'rollback'
+    ? `roll *${target}* back from ${code(shortTaskDefinition(plan.currentTaskDefinition))} to ${code(shortTaskDefinition(plan.targetTaskDefinition))}`
+    : plan.action === 'redeploy'
+      ? `redeploy *${target}* (${code(shortTaskDefinition(plan.currentTaskDefinition))}, fresh tasks)`
+      : `deploy to *${target}* (from ${code(shortTaskDefinition(plan.currentTaskDefinition))})`;
+}
+
 /** One line: who asks for what, where. */
 export function requestHeadline(input: { requesterId: string; target: string; plan: DeployPlan; deployId: string }): string {
-  const { plan } = input;
-  const what =
-    plan.action === 'rollback'
-      ? `roll *${input.target}* back from ${code(shortTaskDefinition(plan.currentTaskDefinition))} to ${code(shortTaskDefinition(plan.targetTaskDefinition))}`
-      : plan.action === 'redeploy'
-        ? `redeploy *${input.target}* (${code(shortTaskDefinition(plan.currentTaskDefinition))}, fresh tasks)`
-        : `deploy to *${input.target}* (from ${code(shortTaskDefinition(plan.currentTaskDefinition))})`;
-  return `🚀 <@${input.requesterId}> asks to ${what} · deploy \`${input.deployId}\``;
+  return `🚀 <@${input.requesterId}> asks to ${planPhrase(input.target, input.plan)} · deploy \`${input.deployId}\``;
 }
 
 const approverPhrase = (role: string) => (role === 'admin' ? 'an *admin*' : `${/^[aeiou]/.test(role) ? 'an' : 'a'} *${role}* (or admin)`);
@@ -60,4 +63,25 @@ export function statusLine(request: Pick<ApprovalRequest, 'status' | 'approvals'
     case 'expired':
       return `⌛ Expired at ${clock(request.rule.deadline)}: not enough approvals in time. Nothing was changed; ask again if it is still wanted.`;
   }
+}
+
+/** How many change lines a request shows; the rest is in the attached diff. */
+export const SHOWN_CHANGES = 12;
+
+const STRATEGY: Record<string, string> = { ROLLING: 'rolling update', BLUE_GREEN: 'blue/green', LINEAR: 'linear', CANARY: 'canary' };
+
+/**
+ * The request's lines about the change beyond its images (those are `imageNotes`), at most
+ * SHOWN_CHANGES, and the plan's fingerprint. `attach`: the whole diff should go with it as a file.
+ */
+export function changeDetails(plan: DeployPlan, diff: DefinitionDiff): { lines: string[]; attach: boolean } {
+  const other = diff.lines.filter((l) => !/^[^:]+: image /.test(l));
+  const shown = other.slice(0, SHOWN_CHANGES).map((l) => escapeText(l));
+  if (other.length > SHOWN_CHANGES) shown.push(`… and ${other.length - SHOWN_CHANGES} more changes in the attached diff`);
+  const strategy = plan.basis ? (STRATEGY[plan.basis.strategy] ?? escapeText(plan.basis.strategy)) : undefined;
+  if (plan.hash)
+    shown.push(
+      `Plan \`${plan.hash}\`${strategy ? ` (${strategy})` : ''}: the approvals count for exactly this change; if the service or its task definition changes before the deploy starts, they are void.`,
+    );
+  return { lines: shown, attach: other.length > 0 && diff.unified !== '' };
 }

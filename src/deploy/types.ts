@@ -4,6 +4,7 @@
  * src/workflows/inputs.ts.
  */
 import type { ImageChange } from '../ecs/taskdef';
+import type { PlanBasis } from './plan-hash';
 
 export type DeployAction = 'deploy' | 'redeploy' | 'rollback';
 
@@ -17,6 +18,10 @@ export interface DeployPlan {
   changes: ImageChange[];
   /** One line per image for people: `web: …/web:v1.4.0 → …/web:v1.5.0`. */
   imageNotes: string[];
+  /** What the approvals are bound to (src/deploy/plan-hash.ts); read again before anything changes. Absent on requests made before it existed. */
+  basis?: PlanBasis;
+  /** Its fingerprint, shown with the request. */
+  hash?: string;
 }
 
 /** Who holds a service's deploy lock. */

@@ -17,7 +17,8 @@ import type { AuditLog } from '../audit/audit';
 import { AwsSession } from '../aws/session';
 import { awaitApproval, notApprovedSummary } from '../approval/await-approval';
 import type { Approvals } from '../approval/approvals';
-import { describeTaskDefinition } from '../deploy/plan';
+import { basisNow, describeTaskDefinition } from '../deploy/plan';
+import { basisChanges } from '../deploy/plan-hash';
 import type { DeployHistory } from '../deploy/history';
 import type { DeployWorkflowInput } from './inputs';
 import type { RequestStatus } from '../approval/types';
@@ -214,6 +215,28 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
     return finish(ending);
 
     async function deployAndWatch(): Promise<Ending> {
+      // ---- the plan the approvals are bound to, read again: if it moved, they are void ----------
+      const basis = input.plan.basis;
+      const moved: string[] = basis
+        ? await context.step('recheck', async () => withAws(async (aws) => basisChanges(basis, await basisNow(aws, target, input.plan))), {
+            retryStrategy: RETRY,
+          })
+        : [];
+      if (moved.length) {
+        const why = escapeText(moved.join('; '));
+        return end(
+          {
+            outcome: 'failure',
+            summary: `the plan changed since it was approved (${why})`,
+            status: 'approved',
+            polls: 0,
+            detail: `❌ The plan changed since it was approved (plan \`${input.plan.hash}\`): ${why}. The approvals were for something else, so they are void and nothing was deployed; ask again to see the new plan.`,
+          },
+          undefined,
+          undefined,
+        );
+      }
+
       // ---- register the new revision (deploy) and update the service --------------------------
       const registered: { ok: true; taskDefinition: string } | { ok: false; message: string } = await context.step(
         'register',

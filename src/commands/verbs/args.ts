@@ -8,7 +8,7 @@ import type { Grant } from '../../auth/roles';
 export type AllowArgs = { subject: string; grant: Grant };
 export type DenyArgs = { subject: string };
 export type CancelArgs = { runId: string };
-export type DeployArgs = { target: string } & ({ action: 'deploy'; image: string } | { action: 'redeploy' });
+export type DeployArgs = { target: string; dryRun?: true } & ({ action: 'deploy'; image: string } | { action: 'redeploy' });
 export type RollbackArgs = { target: string; revision?: string };
 export type RunArgs = {
   script: string;
