@@ -149,3 +149,30 @@ describe('approvals bound to the plan', () => {
     expect(basisChanges(basis, basis)).toEqual([]);
   });
 });
+
+describe('the strategy in the plan', () => {
+  it('names each strategy and its steps, with ECS’s defaults, and where it pauses for a decision', async () => {
+    const { describeStrategy } = await import('../src/deploy/strategy');
+    expect(describeStrategy(undefined)).toBe('rolling update (at least 100% healthy, at most 200%)');
+    expect(describeStrategy({ minimumHealthyPercent: 50, maximumPercent: 150, deploymentCircuitBreaker: { enable: true, rollback: true } })).toBe(
+      'rolling update (at least 50% healthy, at most 150%, circuit breaker with rollback)',
+    );
+    expect(describeStrategy({ strategy: 'CANARY', canaryConfiguration: { canaryPercent: 10, canaryBakeTimeInMinutes: 5 }, bakeTimeInMinutes: 15 })).toBe(
+      'canary 10% for 5 min, then 100%; bake 15 min',
+    );
+    expect(describeStrategy({ strategy: 'CANARY' })).toBe('canary 5% for 10 min, then 100%');
+    expect(describeStrategy({ strategy: 'LINEAR', linearConfiguration: { stepPercent: 25 }, bakeTimeInMinutes: 0 })).toBe(
+      'linear 25% every 6 min (4 steps); bake 0 min',
+    );
+    expect(
+      describeStrategy({
+        strategy: 'BLUE_GREEN',
+        bakeTimeInMinutes: 15,
+        lifecycleHooks: [
+          { targetType: 'PAUSE', lifecycleStages: ['POST_TEST_TRAFFIC_SHIFT'] },
+          { targetType: 'AWS_LAMBDA', hookTargetArn: 'arn:aws:lambda:us-east-1:111111111111:function:smoke', lifecycleStages: ['POST_SCALE_UP'] },
+        ],
+      }),
+    ).toBe('blue/green: the new revision beside the old, then all production traffic at once; bake 15 min; pauses for a decision at POST_TEST_TRAFFIC_SHIFT');
+  });
+});

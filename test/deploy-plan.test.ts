@@ -92,6 +92,16 @@ describe('planDeploy against the seeded account', () => {
         currentTaskDefinition: SAMPLE.taskDefinitions.web,
         changes: [{ container: 'app', from: SAMPLE.images.web, to: SAMPLE.images.webNext }],
         imageNotes: [`\`app\`: \`${SAMPLE.images.web}\` → \`${SAMPLE.images.webNext}\``],
+        // What the approvals are bound to: the running revision, the controller and strategy, the content to register.
+        basis: {
+          running: SAMPLE.taskDefinitions.web,
+          controller: 'ECS',
+          strategy: 'ROLLING',
+          target: `new:${SAMPLE.taskDefinitions.web}`,
+          content: expect.stringMatching(/^[0-9a-f]{64}$/),
+        },
+        hash: expect.stringMatching(/^[0-9a-f]{12}$/),
+        strategy: 'rolling update (at least 100% healthy, at most 200%, circuit breaker)',
       });
       // The seeded web is steady: the only note is the image check.
       expect(notes).toHaveLength(1);
@@ -151,6 +161,9 @@ describe('planDeploy against the seeded account', () => {
         targetTaskDefinition: SAMPLE.taskDefinitions.web,
         changes: [],
         imageNotes: [`\`app\`: \`${SAMPLE.images.web}\` (pulled again)`, `\`log-router\`: \`${SAMPLE.images.logRouter}\` (pulled again)`],
+        basis: expect.objectContaining({ running: SAMPLE.taskDefinitions.web, target: SAMPLE.taskDefinitions.web }),
+        hash: expect.stringMatching(/^[0-9a-f]{12}$/),
+        strategy: expect.stringMatching(/^rolling update/),
       });
       expect(notes).toEqual([]);
     });

@@ -521,7 +521,9 @@ describe('/ecs deploy: the whole change, bound to the approvals; --dry-run', () 
   it('a deploy from CI between the request and its approval voids the approvals: nothing is deployed, the thread says why', async () => {
     const image = (await serviceImage()).endsWith(':v1.4.2') ? 'v1.5.0' : 'v1.4.2';
     const request = await requestDeploy(`deploy web ${image}`);
-    const hash = /Plan `([0-9a-f]{12})` \(rolling update\): the approvals count for exactly this change/.exec(request.text)?.[1];
+    const hash = /Plan `([0-9a-f]{12})` · rolling update \(at least \d+% healthy, at most \d+%[^)]*\): the approvals count for exactly this change/.exec(
+      request.text,
+    )?.[1];
     expect(hash, request.text).toBeDefined();
     const ciRevision = await registerFromCi();
     const registrations = ecsCalls('RegisterTaskDefinition').length;
@@ -549,7 +551,7 @@ describe('/ecs deploy: the whole change, bound to the approvals; --dry-run', () 
     const text = threadText(parent.ts);
     expect(text).toMatch(/🧪 Dry run, to deploy to \*web\* \(from `web:\d+`\): nothing was changed and nobody was asked to approve\./);
     expect(text).toMatch(new RegExp(`• \`app\`: \`[^\`]+\` → \`[^\`]+:${image.replaceAll('.', '\\.')}\``));
-    expect(text).toMatch(/• Plan `[0-9a-f]{12}` \(rolling update\)/);
+    expect(text).toMatch(/• Plan `[0-9a-f]{12}` · rolling update/);
     expect(text).toContain(`as a deploy of \`${image}\` would leave it`);
     expect(parent.text).not.toContain('React :white_check_mark:');
     // The bot's own hand-off from the ingress to the worker (lambda:Invoke) aside, only reads.

@@ -4,6 +4,7 @@ import en from 'zod/v4/locales/en.js';
 import { NOTICE_KINDS, SEVERITIES } from './notify-levels';
 import { ownOnly } from './records';
 import { JOB_PLACEHOLDER } from '../jobs/placeholder';
+import { PAUSABLE_STAGES, type PausableStage } from '../deploy/strategy';
 
 z.config(en());
 
@@ -30,6 +31,7 @@ export const DEPLOY_DEFAULTS = {
   rollback: true,
   timeoutSeconds: 1800,
   showEnvironmentValues: false,
+  gates: [] as PausableStage[],
 };
 
 const deploySchema = z.strictObject({
@@ -45,6 +47,11 @@ const deploySchema = z.strictObject({
   rollback: z._default(z.boolean(), DEPLOY_DEFAULTS.rollback),
   /** Seconds a rollout may take before it counts as failed (default 30 minutes). */
   timeoutSeconds: z._default(z.number().check(z.int(), z.minimum(60), z.maximum(6 * 3600)), DEPLOY_DEFAULTS.timeoutSeconds),
+  /**
+   * Lifecycle stages of a BLUE_GREEN, LINEAR or CANARY deployment where people decide by reaction
+   * (continue or roll back); each needs a PAUSE hook in the service's deployment configuration.
+   */
+  gates: z._default(z.array(z.enum(PAUSABLE_STAGES)), DEPLOY_DEFAULTS.gates),
   /** Show the values of plain environment variables in a request's change list (names only by default; secrets never). */
   showEnvironmentValues: z._default(z.boolean(), DEPLOY_DEFAULTS.showEnvironmentValues),
 });

@@ -14,6 +14,7 @@ import type { DeployHistoryEntry } from './history';
 import { checkImage } from './image-check';
 import type { DeployAction, DeployPlan } from './types';
 import { planBasis, planHash, type PlanBasis } from './plan-hash';
+import { describeStrategy } from './strategy';
 
 export interface PlanInput {
   action: DeployAction;
@@ -154,7 +155,7 @@ export const registered = (current: TaskDefinition, changes: ImageChange[]): Tas
 /** The plan with what its approvals are bound to. */
 function bound(service: Service, target: Parameters<typeof planBasis>[1], to: TaskDefinition, plan: DeployPlan): DeployPlan {
   const basis = planBasis(service, target, to);
-  return { ...plan, basis, hash: planHash(basis) };
+  return { ...plan, basis, hash: planHash(basis), strategy: describeStrategy(service.deploymentConfiguration) };
 }
 
 /**

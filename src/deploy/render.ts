@@ -68,8 +68,6 @@ export function statusLine(request: Pick<ApprovalRequest, 'status' | 'approvals'
 /** How many change lines a request shows; the rest is in the attached diff. */
 export const SHOWN_CHANGES = 12;
 
-const STRATEGY: Record<string, string> = { ROLLING: 'rolling update', BLUE_GREEN: 'blue/green', LINEAR: 'linear', CANARY: 'canary' };
-
 /**
  * The request's lines about the change beyond its images (those are `imageNotes`), at most
  * SHOWN_CHANGES, and the plan's fingerprint. `attach`: the whole diff should go with it as a file.
@@ -78,10 +76,10 @@ export function changeDetails(plan: DeployPlan, diff: DefinitionDiff): { lines: 
   const other = diff.lines.filter((l) => !/^[^:]+: image /.test(l));
   const shown = other.slice(0, SHOWN_CHANGES).map((l) => escapeText(l));
   if (other.length > SHOWN_CHANGES) shown.push(`… and ${other.length - SHOWN_CHANGES} more changes in the attached diff`);
-  const strategy = plan.basis ? (STRATEGY[plan.basis.strategy] ?? escapeText(plan.basis.strategy)) : undefined;
+  const strategy = plan.strategy ? escapeText(plan.strategy) : undefined;
   if (plan.hash)
     shown.push(
-      `Plan \`${plan.hash}\`${strategy ? ` (${strategy})` : ''}: the approvals count for exactly this change; if the service or its task definition changes before the deploy starts, they are void.`,
+      `Plan \`${plan.hash}\`${strategy ? ` · ${strategy}` : ''}: the approvals count for exactly this change; if the service or its task definition changes before the deploy starts, they are void.`,
     );
   return { lines: shown, attach: other.length > 0 && diff.unified !== '' };
 }

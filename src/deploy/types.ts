@@ -22,6 +22,8 @@ export interface DeployPlan {
   basis?: PlanBasis;
   /** Its fingerprint, shown with the request. */
   hash?: string;
+  /** The service's deployment strategy in words (src/deploy/strategy.ts), as planned. */
+  strategy?: string;
 }
 
 /** Who holds a service's deploy lock. */

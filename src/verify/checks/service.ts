@@ -1,5 +1,6 @@
 import type { Service } from '@aws-sdk/client-ecs';
 import { assessService } from '../../ecs/health';
+import { describeStrategy, pauseStages } from '../../deploy/strategy';
 import type { CheckSpec } from '../types';
 import { fail, ok, warn } from '../types';
 
@@ -18,7 +19,49 @@ export function serviceCheck(): CheckSpec {
         `service \`${name}\` is ${service.status} (${service.launchType ?? service.capacityProviderStrategy?.map((c) => c.capacityProvider).join('+') ?? 'EC2'})`,
       );
     },
-    then: () => [healthCheck()],
+    // Deploy gates only where they mean something: a strategy other than rolling, or gates configured.
+    then: async (ctx) => {
+      const service = await ctx.service();
+      const strategy = service?.deploymentConfiguration?.strategy ?? 'ROLLING';
+      return [healthCheck(), ...(service && (strategy !== 'ROLLING' || ctx.target.deploy.gates.length) ? [gatesCheck()] : [])];
+    },
+  };
+}
+
+/**
+ * `targets.<alias>.deploy.gates`: the lifecycle stages where a deploy waits for people's approval
+ * by reaction. ECS only pauses where the service's deployment configuration has a PAUSE hook, and
+ * only with the BLUE_GREEN, LINEAR or CANARY strategy: each gate needs its hook.
+ */
+function gatesCheck(): CheckSpec {
+  return {
+    id: 'service:gates',
+    family: 'service',
+    title: 'Deploy gates',
+    group: ['Service'],
+    async run(ctx) {
+      const config = (await ctx.service())!.deploymentConfiguration;
+      const strategy = config?.strategy ?? 'ROLLING';
+      const gates = ctx.target.deploy.gates;
+      const paused = new Set(pauseStages(config));
+      const how = describeStrategy(config);
+      if (!gates.length) return ok(`deploys by ${how}; no stage waits for people (\`targets.${ctx.alias}.deploy.gates\`)`);
+      const stages = gates.join(', ');
+      if (strategy === 'ROLLING')
+        return fail(
+          `\`targets.${ctx.alias}.deploy.gates\` asks for a decision at ${stages}, but the service deploys by rolling update, which has no lifecycle stages to pause at`,
+          'Switch the service to the BLUE_GREEN, LINEAR or CANARY strategy with a PAUSE hook at those stages (see the hook fix below), or remove the gates.',
+        );
+      const missing = gates.filter((g) => !paused.has(g));
+      if (missing.length) {
+        const hooks = [...(config?.lifecycleHooks ?? []), { targetType: 'PAUSE', lifecycleStages: missing }];
+        return fail(
+          `deploys by ${how}, but nothing pauses at ${missing.join(', ')}: ECS would go on without the people \`targets.${ctx.alias}.deploy.gates\` asks for`,
+          `Add a PAUSE hook: \`aws ecs update-service --cluster ${ctx.target.cluster} --service ${ctx.target.service} --deployment-configuration '${JSON.stringify({ ...config, lifecycleHooks: hooks })}'\``,
+        );
+      }
+      return ok(`deploys by ${how}; waits for an approval by reaction at ${stages}`);
+    },
   };
 }
 
