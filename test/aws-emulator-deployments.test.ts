@@ -26,6 +26,7 @@ import {
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SAMPLE, startAwsEmulator, type AwsEmulator } from '../local/aws';
 import { putRole } from '../local/aws/services/iam';
+import { CollectingSink } from './support/event-sink';
 
 const S = 1000;
 const MIN = 60 * S;
@@ -72,6 +73,8 @@ const pausedHook = async (arn: string) => (await describeDeployment(arn)).lifecy
 
 describe('BLUE_GREEN (web-bg)', () => {
   it('runs stage by stage, holds at its pause hook until continued, bakes, cleans up blue and succeeds', async () => {
+    const sink = new CollectingSink();
+    emu.state.events = sink;
     const t0 = emu.clock.now();
     const arn = await deploy('web-bg');
     expect(arn).toMatch(/^arn:aws:ecs:us-east-1:111111111111:service-deployment\/main\/web-bg\/[A-Z0-9]{8}-[\w-]{12}$/);
@@ -98,6 +101,9 @@ describe('BLUE_GREEN (web-bg)', () => {
     expect(hook).toMatchObject({ targetType: 'PAUSE', status: 'AWAITING_ACTION', timeoutAction: 'ROLLBACK' });
     expect(hook.hookId).toMatch(/^ecs-pause-[\w-]{43}$/);
     expect(hook.expiresAt!.getTime()).toBe(t0 + 60 * S + 60 * MIN);
+    expect(
+      sink.of('ECS Hook State Change').map((e) => [e.resources, e.detail.eventName, e.detail.hookId, e.detail.serviceDeploymentArn, e.detail.lifecycleStage]),
+    ).toEqual([[[SAMPLE.services.webBg], 'HOOK_AWAITING_ACTION', hook.hookId, arn, 'POST_TEST_TRAFFIC_SHIFT']]);
     advance(30 * MIN); // holds as long as nobody answers (and the hook has not expired)
     expect(await at(arn)).toBe('IN_PROGRESS POST_TEST_TRAFFIC_SHIFT green 0/100 blue 100/0');
     // Both revisions run 2 tasks while paused; the service already names green's task definition.
@@ -387,7 +393,7 @@ describe('refusals', () => {
 });
 
 describe('IAM', () => {
-  it('authorizes each action on its resource: the service to list, the service deployment to describe, stop or continue', async () => {
+  it('authorizes each action on the resources IAM’s data lists: the service to list; the service and the service deployment to describe, stop or continue', async () => {
     const arn = await deploy('web-bg');
     const role = putRole(emu.state, '111111111111', 'deployments-reader', {
       trust: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }] },
@@ -405,14 +411,15 @@ describe('IAM', () => {
     await reader.send(new DescribeServiceDeploymentsCommand({ serviceDeploymentArns: [arn] }));
     const refused = await reader.send(new StopServiceDeploymentCommand({ serviceDeploymentArn: arn })).catch((e: Error) => e);
     expect(refused).toMatchObject({ name: 'AccessDeniedException' });
-    expect((refused as Error).message).toContain(`ecs:StopServiceDeployment on resource: ${arn}`);
+    expect((refused as Error).message).toContain(`ecs:StopServiceDeployment on resource: ${SAMPLE.services.webBg}`);
     const continued = await reader.send(new ContinueServiceDeploymentCommand({ serviceDeploymentArn: arn, hookId: 'x' })).catch((e: Error) => e);
-    expect((continued as Error).message).toContain(`ecs:ContinueServiceDeployment on resource: ${arn}`);
+    expect((continued as Error).message).toContain(`ecs:ContinueServiceDeployment on resource: ${SAMPLE.services.webBg}`);
     expect(emu.authority.decisions.map((d) => `${d.action} ${d.resource} ${d.decision}`)).toEqual([
       `ecs:ListServiceDeployments ${SAMPLE.services.webBg} allowed`,
+      `ecs:DescribeServiceDeployments ${SAMPLE.services.webBg} allowed`,
       `ecs:DescribeServiceDeployments ${arn} allowed`,
-      `ecs:StopServiceDeployment ${arn} implicitDeny`,
-      `ecs:ContinueServiceDeployment ${arn} implicitDeny`,
+      `ecs:StopServiceDeployment ${SAMPLE.services.webBg} implicitDeny`,
+      `ecs:ContinueServiceDeployment ${SAMPLE.services.webBg} implicitDeny`,
     ]);
     reader.destroy();
   });

@@ -29,7 +29,7 @@ import type { CapacityProviderStrategyItem, Container, Deployment, DeploymentCon
 import { writeContainerLogs, type ContainerMoment } from './container-logs';
 import { runOneOffTasks } from './one-off-tasks';
 import type { CrashLoop, PlacementFailureReason } from './ecs-faults';
-import { deploymentStateChange, serviceAction, taskStateChange, type DeploymentEventName, type ServiceActionName } from './ecs-events';
+import { deploymentStateChange, hookStateChange, serviceAction, taskStateChange, type DeploymentEventName, type ServiceActionName } from './ecs-events';
 import { ec2State } from './services/ec2';
 import { arns, hexId, nameFromRef, uuid, type EcsClusterState, type EmulatorState, type ImageFailure, type RegionState } from './state';
 import {
@@ -510,6 +510,11 @@ export class EcsScheduler {
             }
           : { hookId: `ecs-lambda-${hexId(undefined, 24)}`, targetType: 'AWS_LAMBDA', targetArn: hook.hookTargetArn, status: 'SUCCEEDED' },
       );
+    for (const hook of run.hooks.filter((h) => h.status === 'AWAITING_ACTION')) {
+      const { hookId, expiresAt, timeoutAction } = hook as Required<typeof hook>;
+      const serviceDeploymentArn = record.view.serviceDeploymentArn!;
+      this.state.events.emit(hookStateChange(this.region, service, { serviceDeploymentArn, lifecycleStage: stage, hookId, expiresAt, timeoutAction }, t));
+    }
   }
 
   /**

@@ -1,6 +1,6 @@
 /**
  * The sample account the local world and tests start from: account 111111111111, us-east-1,
- * cluster `main` with three services that exercise the bot's reporting and deploying:
+ * cluster `main` with five services that exercise the bot's reporting and deploying:
  *
  *  - `web`     healthy: 2/2 running, deployment COMPLETED, exec enabled, behind a target group,
  *              circuit breaker on without rollback (the bot rolls back itself);

@@ -197,6 +197,17 @@ function describeByArn<T>(
 /** JSON timestamps arrive as epoch seconds. */
 const instant = (value: unknown) => (value === undefined ? undefined : typeof value === 'number' ? value * 1000 : Date.parse(String(value)));
 
+/**
+ * What IAM authorizes a call on, as AWS's IAM data lists it: the service (required) and the service
+ * deployment or revision (required) of each ARN named (reference §6 leaves the mapping UNVERIFIED).
+ */
+function serviceAnd(arnsGiven: unknown): string[] {
+  return asList<string>(arnsGiven).flatMap((arn) => {
+    const parts = ARN_PARTS.exec(String(arn));
+    return parts ? [`arn:aws:ecs:${parts[1]}:${parts[2]}:service/${parts[4]}/${parts[5]}`, String(arn)] : [String(arn)];
+  });
+}
+
 export function serviceDeploymentActions({ findCluster, paginate }: Helpers): Record<string, ActionDefinition> {
   const scheduler = (ctx: CallContext, cluster: EcsClusterState) => new EcsScheduler(ctx.state, ctx.regional, cluster);
   return {
@@ -238,7 +249,7 @@ export function serviceDeploymentActions({ findCluster, paginate }: Helpers): Re
     },
 
     DescribeServiceDeployments: {
-      resources: (p) => asList<string>(p.serviceDeploymentArns),
+      resources: (p) => serviceAnd(p.serviceDeploymentArns),
       // UNVERIFIED: an unknown ARN is a failure (MISSING, as for revisions), not an exception.
       handler: (p, ctx) => {
         const { found, failures } = describeByArn(ctx, p, 'serviceDeploymentArns', 'service-deployment', (cluster, arn) => {
@@ -250,7 +261,7 @@ export function serviceDeploymentActions({ findCluster, paginate }: Helpers): Re
     },
 
     DescribeServiceRevisions: {
-      resources: (p) => asList<string>(p.serviceRevisionArns),
+      resources: (p) => serviceAnd(p.serviceRevisionArns),
       handler: (p, ctx) => {
         const { found, failures } = describeByArn(ctx, p, 'serviceRevisionArns', 'service-revision', (cluster, arn) => {
           const revision = deploymentsOf(cluster).revisions.get(arn);
@@ -261,7 +272,7 @@ export function serviceDeploymentActions({ findCluster, paginate }: Helpers): Re
     },
 
     StopServiceDeployment: {
-      resources: (p) => [String(p.serviceDeploymentArn ?? '')],
+      resources: (p) => serviceAnd([p.serviceDeploymentArn ?? '']),
       handler: (p, ctx) => {
         const { cluster, record } = findRecord(ctx, p.serviceDeploymentArn);
         const stopType = p.stopType ?? 'ROLLBACK';
@@ -277,7 +288,7 @@ export function serviceDeploymentActions({ findCluster, paginate }: Helpers): Re
     },
 
     ContinueServiceDeployment: {
-      resources: (p) => [String(p.serviceDeploymentArn ?? '')],
+      resources: (p) => serviceAnd([p.serviceDeploymentArn ?? '']),
       handler: (p, ctx) => {
         const { cluster, record } = findRecord(ctx, p.serviceDeploymentArn);
         if (typeof p.hookId !== 'string' || !p.hookId) throw invalid('hookId can not be blank.');
