@@ -175,6 +175,24 @@ describe('BLUE_GREEN (web-bg)', () => {
     });
   });
 
+  it('a new deployment stops the paused one, and its rollback returns to the revision that had completed', async () => {
+    const first = await deploy('web-bg');
+    advance(60 * S);
+    const second = await deploy('web-bg', SAMPLE.images.webPrevious);
+    expect(await describeDeployment(first)).toMatchObject({ status: 'STOPPED', statusReason: 'Superseded by a newer service deployment.' });
+    const d = await describeDeployment(second);
+    expect(d.sourceServiceRevisions).toHaveLength(2);
+    expect(d.lifecycleStage).toBe('SCALE_UP');
+    advance(60 * S);
+    expect((await describeDeployment(second)).lifecycleStage).toBe('POST_TEST_TRAFFIC_SHIFT');
+    await ecs.send(new StopServiceDeploymentCommand({ serviceDeploymentArn: second }));
+    advance(30 * S);
+    expect((await describeDeployment(second)).status).toBe('ROLLBACK_SUCCESSFUL');
+    const after = await service('web-bg');
+    expect(after.taskDefinition).toBe(SAMPLE.taskDefinitions.web);
+    expect(after.deployments!.map((dep) => `${dep.status} ${dep.taskDefinition}`)[0]).toBe(`PRIMARY ${SAMPLE.taskDefinitions.web}`);
+  });
+
   it('applies the hook’s timeout action when nobody answers', async () => {
     const arn = await deploy('web-bg');
     advance(60 * S + 60 * MIN);
@@ -363,6 +381,12 @@ describe('refusals', () => {
     expect(await create({ ...good, roleArn: undefined })).toMatch(/roleArn must be a valid IAM role ARN/);
     expect(await create({ ...good, alternateTargetGroupArn: `${green}0` })).toMatch(/does not exist/);
     expect(await create(good)).toBe('BLUE_GREEN');
+    // The first deployment has no blue to shift from: its tasks start as a rolling deployment's do.
+    advance(45 * S);
+    const [first] = (await ecs.send(new ListServiceDeploymentsCommand({ cluster: 'main', service: 'web-bg-2' }))).serviceDeployments!;
+    const described = await describeDeployment(first!.serviceDeploymentArn!);
+    expect(described).toMatchObject({ status: 'SUCCESSFUL', sourceServiceRevisions: [], targetServiceRevision: { runningTaskCount: 1 } });
+    expect(described.lifecycleStage).toBeUndefined();
   });
 
   it('answers unknown deployments, hooks and stop types as the API documents', async () => {

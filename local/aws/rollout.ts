@@ -233,7 +233,9 @@ export class EcsScheduler {
     Object.assign(this.service(service), { launchNotBefore: t, consecutiveFailures: 0, placementFailures: 0, steady: false, impaired: false });
     this.emitDeployment(service, 'SERVICE_DEPLOYMENT_IN_PROGRESS', id, deployment.rolloutStateReason!, t);
     // A rollback (with its reason) belongs to the service deployment it rolls back; anything else opens one.
-    if (!reason) openServiceDeployment(this.region, this.cluster, service, deployment, t, stagedRun(service.deploymentConfiguration));
+    // A service's first deployment has no blue to shift traffic from: it starts its tasks as a rolling one does (UNVERIFIED).
+    const staged = previous.length ? stagedRun(service.deploymentConfiguration) : undefined;
+    if (!reason) openServiceDeployment(this.region, this.cluster, service, deployment, t, staged);
     return deployment;
   }
 
@@ -526,7 +528,9 @@ export class EcsScheduler {
     const run = record.staged!;
     const at = new Date(t);
     const green = service.deployments?.find((d) => d.id === record.deploymentId);
-    const blue = service.deployments?.find((d) => d.id === record.sourceDeploymentIds[0]);
+    // Blue: the source that completed (a deployment it superseded mid-way may be a source too).
+    const sources = (service.deployments ?? []).filter((d) => record.sourceDeploymentIds.includes(d.id!));
+    const blue = sources.find((d) => d.rolloutState === 'COMPLETED') ?? sources[0];
     if (green && failGreen) {
       Object.assign(green, { rolloutState: 'FAILED', rolloutStateReason: `ECS deployment ${green.id} rolled back: ${reason}`, updatedAt: at });
       this.emitDeployment(service, 'SERVICE_DEPLOYMENT_FAILED', green.id!, green.rolloutStateReason!, t);
@@ -543,7 +547,11 @@ export class EcsScheduler {
     Object.assign(record.view, {
       status: 'ROLLBACK_REQUESTED',
       updatedAt: at,
-      rollback: { reason, startedAt: at, serviceRevisionArn: record.view.sourceServiceRevisions[0]?.arn },
+      rollback: {
+        reason,
+        startedAt: at,
+        serviceRevisionArn: (blue && deploymentsOf(this.cluster).revisionOf.get(blue.id!)) ?? record.view.sourceServiceRevisions[0]?.arn,
+      },
     });
   }
 
