@@ -7,6 +7,7 @@
  * Default timings: a task is healthy 45 s after launch (3 steps of 15 s), a traffic shift takes
  * 15 s (`ecsTimings.trafficShiftMs`), a load-balanced task drains for 15 s.
  */
+import { DescribeTargetHealthCommand, ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import {
   ContinueServiceDeploymentCommand,
   CreateServiceCommand,
@@ -69,6 +70,13 @@ async function at(arn: string): Promise<string> {
 
 const advance = (ms: number) => emu.clock.advance(ms);
 const service = async (name: string) => (await ecs.send(new DescribeServicesCommand({ cluster: 'main', services: [name] }))).services![0]!;
+/** How many targets of the group are healthy. */
+async function healthyIn(targetGroupArn: string): Promise<number> {
+  const elb = new ElasticLoadBalancingV2Client({ region: 'us-east-1', endpoint: emu.url, credentials: { accessKeyId: 'AKIDTEST', secretAccessKey: 'x' } });
+  const { TargetHealthDescriptions } = await elb.send(new DescribeTargetHealthCommand({ TargetGroupArn: targetGroupArn }));
+  elb.destroy();
+  return TargetHealthDescriptions!.filter((t) => t.TargetHealth?.State === 'healthy').length;
+}
 const pausedHook = async (arn: string) => (await describeDeployment(arn)).lifecycleHookDetails!.find((h) => h.status === 'AWAITING_ACTION')!;
 
 describe('BLUE_GREEN (web-bg)', () => {
@@ -111,6 +119,10 @@ describe('BLUE_GREEN (web-bg)', () => {
     expect(paused.runningCount).toBe(4);
     expect(paused.deployments!.map((d) => `${d.status} ${d.rolloutState} ${d.runningCount}`)).toEqual(['PRIMARY IN_PROGRESS 2', 'ACTIVE COMPLETED 2']);
 
+    // Blue's tasks are in the service's target group, green's in the alternate one.
+    const [blueGroup, greenGroup] = SAMPLE.nativeTargetGroupArns.webBg;
+    expect([await healthyIn(blueGroup!), await healthyIn(greenGroup!)]).toEqual([2, 2]);
+
     await ecs.send(new ContinueServiceDeploymentCommand({ serviceDeploymentArn: arn, hookId: hook.hookId }));
     expect(await at(arn)).toBe('IN_PROGRESS PRODUCTION_TRAFFIC_SHIFT green 100/100 blue 0/0');
     advance(15 * S);
@@ -142,6 +154,16 @@ describe('BLUE_GREEN (web-bg)', () => {
       },
     });
     expect(done.targetServiceRevision!.arn).toMatch(/^arn:aws:ecs:us-east-1:111111111111:service-revision\/main\/web-bg\/\d{19}$/);
+    expect([await healthyIn(blueGroup!), await healthyIn(greenGroup!)]).toEqual([0, 2]);
+
+    // The next deployment's green goes back to the first group.
+    const next = await deploy('web-bg', SAMPLE.images.webPrevious);
+    advance(60 * S);
+    expect([await healthyIn(blueGroup!), await healthyIn(greenGroup!)]).toEqual([2, 2]);
+    await ecs.send(new ContinueServiceDeploymentCommand({ serviceDeploymentArn: next, hookId: (await pausedHook(next)).hookId }));
+    advance(15 * S + 15 * MIN + 15 * S);
+    expect((await describeDeployment(next)).status).toBe('SUCCESSFUL');
+    expect([await healthyIn(blueGroup!), await healthyIn(greenGroup!)]).toEqual([2, 0]);
   });
 
   it('rolls back when the pause is answered with ROLLBACK: traffic back to blue, green stopped, blue’s task definition', async () => {

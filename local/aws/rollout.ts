@@ -485,10 +485,7 @@ export class EcsScheduler {
       const stepBake = config.strategy === 'LINEAR' ? config.linearConfiguration?.stepBakeTimeInMinutes : config.canaryConfiguration?.canaryBakeTimeInMinutes;
       run.until = t + timings.trafficShiftMs + (last ? 0 : (stepBake ?? 0) * 60_000);
     }
-    if (stage === 'POST_PRODUCTION_TRAFFIC_SHIFT') {
-      const target = record.view.targetServiceRevision.arn!;
-      resolveLoadBalancers(this.cluster, target, true);
-    }
+    if (stage === 'POST_PRODUCTION_TRAFFIC_SHIFT') resolveLoadBalancers(this.cluster, record);
     if (stage === 'BAKE_TIME') run.until = t + (config.bakeTimeInMinutes ?? 0) * 60_000;
     if (stage === 'CLEAN_UP') {
       this.stopTasks(

@@ -13,6 +13,7 @@ import { randomBytes } from 'node:crypto';
 import type {
   Deployment,
   DeploymentLifecycleHookDetail,
+  LoadBalancer,
   Service,
   ServiceDeployment,
   ServiceDeploymentStatus,
@@ -67,12 +68,17 @@ interface ClusterDeployments {
   revisions: Map<string, ServiceRevision>;
   /** ECS Deployment id → its service revision's ARN. */
   revisionOf: Map<string, string>;
+  /**
+   * Load balancers with an alternate target group: the group a Deployment's tasks register with,
+   * by the service's `targetGroupArn` (absent: that group itself). Blue/green alternates between them.
+   */
+  servingGroups: Map<string, Record<string, string>>;
 }
 
 const stores = new WeakMap<EcsClusterState, ClusterDeployments>();
 export function deploymentsOf(cluster: EcsClusterState): ClusterDeployments {
   let store = stores.get(cluster);
-  if (!store) stores.set(cluster, (store = { byArn: new Map(), revisions: new Map(), revisionOf: new Map() }));
+  if (!store) stores.set(cluster, (store = { byArn: new Map(), revisions: new Map(), revisionOf: new Map(), servingGroups: new Map() }));
   return store;
 }
 
@@ -126,13 +132,30 @@ export function revisionOf(region: RegionState, cluster: EcsClusterState, servic
   return arn;
 }
 
-/** Which target group serves a revision once it is production: blue/green alternates between the two. */
-export function resolveLoadBalancers(cluster: EcsClusterState, revisionArn: string, alternate: boolean): void {
-  const revision = deploymentsOf(cluster).revisions.get(revisionArn);
+/** The target group a task of the service registers with for `lb` (elbv2's registered targets). */
+export function servingGroup(cluster: EcsClusterState, deploymentId: string | undefined, lb: LoadBalancer): string | undefined {
+  return (deploymentId && stores.get(cluster)?.servingGroups.get(deploymentId)?.[lb.targetGroupArn!]) || lb.targetGroupArn;
+}
+
+/** Green registers with the group blue does not use: the alternate one, or back to the primary one. */
+function assignServingGroups(store: ClusterDeployments, service: Service, green: Deployment, blue: Deployment | undefined): void {
+  const groups: Record<string, string> = {};
+  for (const lb of service.loadBalancers ?? []) {
+    const alternate = lb.advancedConfiguration?.alternateTargetGroupArn;
+    if (!alternate || !lb.targetGroupArn) continue;
+    const blueGroup = (blue && store.servingGroups.get(blue.id!)?.[lb.targetGroupArn]) ?? lb.targetGroupArn;
+    groups[lb.targetGroupArn] = blueGroup === lb.targetGroupArn ? alternate : lb.targetGroupArn;
+  }
+  store.servingGroups.set(green.id!, groups);
+}
+
+/** The target group that serves a revision once it has production traffic (ServiceRevision.resolvedConfiguration). */
+export function resolveLoadBalancers(cluster: EcsClusterState, record: ServiceDeploymentRecord): void {
+  const revision = deploymentsOf(cluster).revisions.get(record.view.targetServiceRevision.arn!);
   if (!revision) return;
   revision.resolvedConfiguration = {
     loadBalancers: (revision.loadBalancers ?? []).map((lb) => ({
-      targetGroupArn: alternate ? (lb.advancedConfiguration?.alternateTargetGroupArn ?? lb.targetGroupArn) : lb.targetGroupArn,
+      targetGroupArn: servingGroup(cluster, record.deploymentId, lb),
       ...(lb.advancedConfiguration?.productionListenerRule ? { productionListenerRule: lb.advancedConfiguration.productionListenerRule } : {}),
     })),
   };
@@ -175,6 +198,7 @@ export function openServiceDeployment(
       deploymentConfiguration: structuredClone(service.deploymentConfiguration ?? {}),
     },
   };
+  if (staged) assignServingGroups(store, service, deployment, sources.find((d) => d.rolloutState === 'COMPLETED') ?? sources[0]);
   store.byArn.set(arn, record);
   return record;
 }
