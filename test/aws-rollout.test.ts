@@ -519,7 +519,7 @@ describe('CreateService', () => {
   /** A second web-like service next to `web`, behind the same target group. */
   const canary = (input: Partial<CreateServiceCommandInput> = {}): CreateServiceCommandInput => ({
     cluster: 'main',
-    serviceName: 'web-canary',
+    serviceName: 'web-new',
     taskDefinition: 'web:42',
     desiredCount: 2,
     launchType: 'FARGATE',
@@ -537,8 +537,8 @@ describe('CreateService', () => {
     const t0 = emu.clock.now();
     const { service } = await ecs.send(new CreateServiceCommand(canary()));
     expect(service).toMatchObject({
-      serviceArn: 'arn:aws:ecs:us-east-1:111111111111:service/main/web-canary',
-      serviceName: 'web-canary',
+      serviceArn: 'arn:aws:ecs:us-east-1:111111111111:service/main/web-new',
+      serviceName: 'web-new',
       clusterArn: SAMPLE.clusterArn,
       status: 'ACTIVE',
       desiredCount: 2,
@@ -561,17 +561,15 @@ describe('CreateService', () => {
     expect(service!.deployments).toEqual([
       expect.objectContaining({ status: 'PRIMARY', taskDefinition: SAMPLE.taskDefinitions.web, desiredCount: 2, pendingCount: 2, rolloutState: 'IN_PROGRESS' }),
     ]);
-    expect(service!.events!.map((e) => e.message)).toEqual([
-      expect.stringMatching(/^\(service web-canary\) has started 2 tasks: \(task \w+\) \(task \w+\)\.$/),
-    ]);
+    expect(service!.events!.map((e) => e.message)).toEqual([expect.stringMatching(/^\(service web-new\) has started 2 tasks: \(task \w+\) \(task \w+\)\.$/)]);
 
     emu.clock.advance(60 * S);
-    const created = await describe1('web-canary');
+    const created = await describe1('web-new');
     expect(created).toMatchObject({ runningCount: 2, pendingCount: 0, deployments: [{ rolloutState: 'COMPLETED', runningCount: 2 }] });
-    expect(created.events![0]!.message).toBe('(service web-canary) has reached a steady state.');
+    expect(created.events![0]!.message).toBe('(service web-new) has reached a steady state.');
     expect(created.tags).toBeUndefined(); // DescribeServices shows tags only with include: ['TAGS']
 
-    const tasks = await tasksOf('web-canary');
+    const tasks = await tasksOf('web-new');
     expect(tasks).toHaveLength(2);
     for (const task of tasks) {
       expect(task).toMatchObject({
@@ -666,7 +664,13 @@ describe('CreateService', () => {
       message: 'TaskDefinition is inactive',
     });
     const { serviceArns } = await ecs.send(new ListServicesCommand({ cluster: 'main' }));
-    expect(serviceArns!.sort()).toEqual([SAMPLE.services.broken, SAMPLE.services.manager, SAMPLE.services.web]);
+    expect(serviceArns!.sort()).toEqual([
+      SAMPLE.services.broken,
+      SAMPLE.services.manager,
+      SAMPLE.services.web,
+      SAMPLE.services.webBg,
+      SAMPLE.services.webCanary,
+    ]);
     expect((await ecs.send(new ListTasksCommand({ cluster: 'main', serviceName: 'web' }))).taskArns).toHaveLength(2);
   });
 
@@ -686,12 +690,12 @@ describe('CreateService', () => {
       message: 'Creation of service was not idempotent.',
     });
     emu.clock.advance(60 * S);
-    const [task] = await tasksOf('web-canary');
+    const [task] = await tasksOf('web-new');
     expect(task).toMatchObject({ lastStatus: 'RUNNING', launchType: 'FARGATE', capacityProviderName: 'FARGATE_SPOT' });
   });
 
   it('checks ecs:CreateService on the new service ARN, and fails a task whose image cannot be pulled like any rollout', async () => {
-    emu.faults.deny('ecs:CreateService', { resource: 'arn:aws:ecs:us-east-1:111111111111:service/main/web-canary' });
+    emu.faults.deny('ecs:CreateService', { resource: 'arn:aws:ecs:us-east-1:111111111111:service/main/web-new' });
     await expect(ecs.send(new CreateServiceCommand(canary()))).rejects.toMatchObject({ name: 'AccessDeniedException' });
     emu.faults.clear();
     await ecs.send(
@@ -783,10 +787,18 @@ describe('blue/green (CODE_DEPLOY) services', () => {
 describe('ListServices', () => {
   it('lists active services, 10 per page by default', async () => {
     const all = await ecs.send(new ListServicesCommand({ cluster: 'main' }));
-    expect(all.serviceArns!.sort()).toEqual([SAMPLE.services.broken, SAMPLE.services.manager, SAMPLE.services.web]);
+    expect(all.serviceArns!.sort()).toEqual([
+      SAMPLE.services.broken,
+      SAMPLE.services.manager,
+      SAMPLE.services.web,
+      SAMPLE.services.webBg,
+      SAMPLE.services.webCanary,
+    ]);
     const first = await ecs.send(new ListServicesCommand({ cluster: 'main', maxResults: 2 }));
     const second = await ecs.send(new ListServicesCommand({ cluster: 'main', maxResults: 2, nextToken: first.nextToken }));
-    expect([...first.serviceArns!, ...second.serviceArns!]).toHaveLength(3);
+    const third = await ecs.send(new ListServicesCommand({ cluster: 'main', maxResults: 2, nextToken: second.nextToken }));
+    expect([...first.serviceArns!, ...second.serviceArns!, ...third.serviceArns!]).toHaveLength(5);
+    expect(third.nextToken).toBeUndefined();
     expect((await ecs.send(new ListServicesCommand({ cluster: SAMPLE.legacyCluster }))).serviceArns).toEqual([SAMPLE.services.legacy]);
   });
 });

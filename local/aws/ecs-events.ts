@@ -111,3 +111,28 @@ export function serviceAction(region: Origin, service: Service, eventName: Servi
     createdAt: new Date(t).toISOString(),
   });
 }
+
+/**
+ * "ECS Hook State Change" when a PAUSE hook starts waiting (reference §2: event HOOK_AWAITING_ACTION).
+ * The detail's members are UNVERIFIED (no documented example was found): the hook as
+ * DescribeServiceDeployments shows it, with the service deployment and stage it belongs to.
+ */
+export function hookStateChange(
+  region: Origin,
+  service: Service,
+  hook: { serviceDeploymentArn: string; lifecycleStage: string; hookId: string; expiresAt: Date; timeoutAction: string },
+  t: number,
+): EmittedEvent {
+  return envelope(region, 'ECS Hook State Change', t, service.serviceArn!, {
+    eventType: 'INFO',
+    eventName: 'HOOK_AWAITING_ACTION',
+    clusterArn: service.clusterArn,
+    serviceDeploymentArn: hook.serviceDeploymentArn,
+    lifecycleStage: hook.lifecycleStage,
+    hookId: hook.hookId,
+    targetType: 'PAUSE',
+    expiresAt: hook.expiresAt.toISOString(),
+    timeoutAction: hook.timeoutAction,
+    createdAt: new Date(t).toISOString(),
+  });
+}

@@ -25,13 +25,24 @@
  * unplaceable until cleared.
  */
 import { randomBytes, randomInt } from 'node:crypto';
-import type { CapacityProviderStrategyItem, Container, Deployment, Service, Task, TaskDefinition } from '@aws-sdk/client-ecs';
+import type { CapacityProviderStrategyItem, Container, Deployment, DeploymentConfiguration, Service, Task, TaskDefinition } from '@aws-sdk/client-ecs';
 import { writeContainerLogs, type ContainerMoment } from './container-logs';
 import { runOneOffTasks } from './one-off-tasks';
 import type { CrashLoop, PlacementFailureReason } from './ecs-faults';
-import { deploymentStateChange, serviceAction, taskStateChange, type DeploymentEventName, type ServiceActionName } from './ecs-events';
+import { deploymentStateChange, hookStateChange, serviceAction, taskStateChange, type DeploymentEventName, type ServiceActionName } from './ecs-events';
 import { ec2State } from './services/ec2';
 import { arns, hexId, nameFromRef, uuid, type EcsClusterState, type EmulatorState, type ImageFailure, type RegionState } from './state';
+import {
+  deploymentsOf,
+  finish,
+  ongoingDeployment,
+  openServiceDeployment,
+  pauseHookId,
+  resolveLoadBalancers,
+  type ServiceDeploymentRecord,
+  type Stage,
+  type StagedRun,
+} from './service-deployments';
 
 type Step = 'PENDING' | 'RUNNING' | 'HEALTHY' | 'FAIL' | 'STOPPED';
 
@@ -110,6 +121,36 @@ export function forceNewDeployment(state: EmulatorState, serviceArn: string): vo
     return;
   }
   throw new Error(`no service ${serviceArn}`);
+}
+
+/** The production weights of a staged strategy's shifts; LINEAR's step count and last step are UNVERIFIED (ceil, capped at 100). */
+export function productionSteps(config: DeploymentConfiguration): number[] {
+  const round = (n: number) => Math.round(n * 10) / 10;
+  if (config.strategy === 'CANARY') {
+    const canary = config.canaryConfiguration?.canaryPercent ?? 5;
+    return canary >= 100 ? [100] : [round(canary), 100];
+  }
+  if (config.strategy === 'LINEAR') {
+    const step = config.linearConfiguration?.stepPercent ?? 10;
+    return Array.from({ length: Math.ceil(round(100 / step)) }, (_, i) => Math.min(100, round(step * (i + 1))));
+  }
+  return [100];
+}
+
+/** A new staged run for BLUE_GREEN / LINEAR / CANARY (ROLLING deployments have no stages, reference §2). */
+function stagedRun(config: DeploymentConfiguration | undefined): StagedRun | undefined {
+  if (!config?.strategy || config.strategy === 'ROLLING') return undefined;
+  return { steps: productionSteps(config), step: 0, stage: 'PRE_SCALE_UP', hooks: [], testWeight: 0, productionWeight: 0 };
+}
+
+/** The order of reference §2: RECONCILE_SERVICE is not modelled; 7 → 8 repeat per production step. */
+function nextStage(run: StagedRun): Stage {
+  const order: Stage[] = ['PRE_SCALE_UP', 'SCALE_UP', 'POST_SCALE_UP', 'TEST_TRAFFIC_SHIFT', 'POST_TEST_TRAFFIC_SHIFT', 'PRE_PRODUCTION_TRAFFIC_SHIFT'];
+  if (run.stage === 'PRODUCTION_TRAFFIC_SHIFT') return run.step < run.steps.length - 1 ? 'PRE_PRODUCTION_TRAFFIC_SHIFT' : 'POST_PRODUCTION_TRAFFIC_SHIFT';
+  if (run.stage === 'PRE_PRODUCTION_TRAFFIC_SHIFT') return 'PRODUCTION_TRAFFIC_SHIFT';
+  if (run.stage === 'POST_PRODUCTION_TRAFFIC_SHIFT') return 'BAKE_TIME';
+  if (run.stage === 'BAKE_TIME') return 'CLEAN_UP';
+  return order[order.indexOf(run.stage) + 1]!;
 }
 
 const taskId = (task: Task) => nameFromRef(task.taskArn!);
@@ -191,6 +232,10 @@ export class EcsScheduler {
     // A new deployment starts with a clean slate: no back-off inherited from the one it replaces.
     Object.assign(this.service(service), { launchNotBefore: t, consecutiveFailures: 0, placementFailures: 0, steady: false, impaired: false });
     this.emitDeployment(service, 'SERVICE_DEPLOYMENT_IN_PROGRESS', id, deployment.rolloutStateReason!, t);
+    // A rollback (with its reason) belongs to the service deployment it rolls back; anything else opens one.
+    // A service's first deployment has no blue to shift traffic from: it starts its tasks as a rolling one does (UNVERIFIED).
+    const staged = previous.length ? stagedRun(service.deploymentConfiguration) : undefined;
+    if (!reason) openServiceDeployment(this.region, this.cluster, service, deployment, t, staged);
     return deployment;
   }
 
@@ -204,6 +249,8 @@ export class EcsScheduler {
     const schedule = this.service(service);
     let primary = primaryOf(service);
     if (!primary) return;
+    const staged = ongoingDeployment(this.cluster, service.serviceName!);
+    if (staged?.staged && this.reconcileStaged(service, primary, staged, t)) return;
 
     const breaker = service.deploymentConfiguration?.deploymentCircuitBreaker;
     if (breaker?.enable && primary.rolloutState === 'IN_PROGRESS' && (primary.failedTasks ?? 0) >= failureThreshold(service.desiredCount ?? 0)) {
@@ -271,6 +318,9 @@ export class EcsScheduler {
       schedule.proven.add(id);
       this.event(service, t, `(deployment ${id}) deployment completed.`);
       this.emitDeployment(service, 'SERVICE_DEPLOYMENT_COMPLETED', id, primary.rolloutStateReason!, t);
+      const record = ongoingDeployment(this.cluster, service.serviceName!);
+      if (record?.deploymentId === id) finish(record, 'SUCCESSFUL', t);
+      else if (record?.rollbackDeploymentId === id) finish(record, 'ROLLBACK_SUCCESSFUL', t);
     }
     if (primary.rolloutState === 'COMPLETED' && settled) {
       if (!schedule.steady) {
@@ -280,6 +330,226 @@ export class EcsScheduler {
       }
       schedule.steady = true;
     } else schedule.steady = false;
+  }
+
+  // Service deployments: StopServiceDeployment, ContinueServiceDeployment, and the staged strategies --------------
+
+  /**
+   * StopServiceDeployment with ROLLBACK: "works even if you didn't configure the rollback option".
+   * A rolling deployment starts a Deployment of the last completed revision (as the circuit breaker
+   * does); a staged one shifts traffic back to blue and stops green. Returns an error text for a
+   * deployment that cannot roll back (the API answers it as a ConflictException, UNVERIFIED).
+   */
+  stopServiceDeployment(service: Service, record: ServiceDeploymentRecord, t: number): string | undefined {
+    const status = record.view.status!;
+    if (status === 'ROLLBACK_REQUESTED' || status === 'ROLLBACK_IN_PROGRESS') return undefined; // already rolling back: idempotent
+    const reason = 'Service deployment rolled back by StopServiceDeployment.';
+    if (record.staged) {
+      if (record.staged.stage === 'CLEAN_UP') return 'The service deployment is cleaning up the source revision and can no longer be rolled back.';
+      this.rollbackStaged(service, record, reason, t);
+      return undefined;
+    }
+    const primary = primaryOf(service);
+    const last = this.service(service).lastCompleted;
+    if (!primary || primary.id !== record.deploymentId || !last || last.taskDefinition === primary.taskDefinition) {
+      return 'The service deployment has no completed service revision to roll back to.';
+    }
+    Object.assign(primary, { rolloutState: 'FAILED', rolloutStateReason: `ECS deployment ${primary.id} stopped: rolling back.`, updatedAt: new Date(t) });
+    this.emitDeployment(service, 'SERVICE_DEPLOYMENT_FAILED', primary.id!, primary.rolloutStateReason!, t);
+    this.event(service, t, `rolling back to deployment ${last.id}.`);
+    const back = this.startDeployment(service, last.taskDefinition, t, `Rolling back to deploymentId ${last.id}.`);
+    this.rollingBack(record, back, reason, t);
+    this.reconcile(service, t);
+    return undefined;
+  }
+
+  /** ContinueServiceDeployment on a hook the caller checked is AWAITING_ACTION. */
+  continueServiceDeployment(service: Service, record: ServiceDeploymentRecord, hookId: string, action: 'CONTINUE' | 'ROLLBACK', t: number): void {
+    const hook = record.staged!.hooks.find((h) => h.hookId === hookId)!;
+    // UNVERIFIED: the hook's status after a ROLLBACK decision (FAILED, as a Lambda hook that fails).
+    hook.status = action === 'CONTINUE' ? 'SUCCEEDED' : 'FAILED';
+    record.view.updatedAt = new Date(t);
+    if (action === 'ROLLBACK') this.rollbackStaged(service, record, `Rolled back by ContinueServiceDeployment at lifecycle hook ${hookId}.`, t);
+    this.reconcile(service, t);
+  }
+
+  /**
+   * One scheduler pass for a BLUE_GREEN / LINEAR / CANARY deployment: green (the target revision)
+   * scales up to the desired count beside blue, which keeps all its tasks and serves until CLEAN_UP;
+   * the stages advance over emulator time. False once the deployment is over, so the ordinary pass
+   * (steady state, later replacements) takes the service from there.
+   */
+  private reconcileStaged(service: Service, primary: Deployment, record: ServiceDeploymentRecord, t: number): boolean {
+    const run = record.staged!;
+    const id = record.deploymentId;
+    const green = () => this.tasksOf(service).filter((task) => task.startedBy === id && alive(task));
+    if (record.view.status === 'ROLLBACK_REQUESTED' && t >= run.until!) {
+      // Production traffic is back on blue: green's tasks go.
+      Object.assign(record.view, { status: 'ROLLBACK_IN_PROGRESS', updatedAt: new Date(t) });
+      delete run.until;
+      this.stopTasks(
+        service,
+        green().filter((task) => live(task)),
+        t,
+        primary.id!,
+      );
+    }
+    if (record.view.status === 'ROLLBACK_IN_PROGRESS' && !green().length) {
+      service.deployments = (service.deployments ?? []).filter((d) => d.id !== id);
+      finish(record, 'ROLLBACK_SUCCESSFUL', t);
+      return false;
+    }
+    if (record.view.status !== 'IN_PROGRESS') {
+      this.updateCounts(service, primary, t);
+      return true;
+    }
+
+    const schedule = this.service(service);
+    const desired = service.desiredCount ?? 0;
+    const breaker = record.view.deploymentConfiguration?.deploymentCircuitBreaker;
+    if (breaker?.enable && (primary.failedTasks ?? 0) >= failureThreshold(desired)) {
+      Object.assign(primary, { rolloutState: 'FAILED', rolloutStateReason: 'ECS deployment circuit breaker: tasks failed to start.', updatedAt: new Date(t) });
+      this.event(service, t, `(deployment ${id}) deployment failed: tasks failed to start.`);
+      this.emitDeployment(service, 'SERVICE_DEPLOYMENT_FAILED', id, 'ECS deployment circuit breaker: task failed to start.', t);
+      if (breaker.rollback) this.rollbackStaged(service, record, 'Circuit breaker triggered: tasks failed to start.', t, false);
+      else finish(record, 'STOPPED', t, 'ECS deployment circuit breaker: tasks failed to start.');
+      this.updateCounts(service, primaryOf(service)!, t);
+      return true;
+    }
+
+    // Green scales up to the full desired count at once (blue keeps serving, so maximumPercent does not bound it).
+    const ours = green().filter((task) => live(task));
+    if (t >= schedule.launchNotBefore && ours.length < desired) {
+      const unplaceable = this.state.placementFailures.for(service);
+      if (unplaceable) this.placementFailed(service, unplaceable.reason, t);
+      else {
+        schedule.placementFailures = 0;
+        this.launch(service, primary, desired - ours.length, t);
+      }
+    }
+    this.advance(service, primary, record, t);
+    this.updateCounts(service, primaryOf(service)!, t);
+    return !!record.staged && record.view.status === 'IN_PROGRESS';
+  }
+
+  /** Moves a staged deployment through every stage that can end at `t` (a pause, a timer or a condition holds it). */
+  private advance(service: Service, primary: Deployment, record: ServiceDeploymentRecord, t: number): void {
+    const run = record.staged!;
+    const id = record.deploymentId;
+    const tasks = () => this.tasksOf(service);
+    for (;;) {
+      const waiting = run.hooks.find((h) => h.status === 'AWAITING_ACTION');
+      if (waiting) {
+        if (t < +waiting.expiresAt!) return;
+        waiting.status = 'TIMED_OUT'; // UNVERIFIED status name after expiry (reference §2)
+        if (waiting.timeoutAction === 'ROLLBACK') return this.rollbackStaged(service, record, `Lifecycle hook ${waiting.hookId} timed out.`, t);
+        continue;
+      }
+      if (run.until !== undefined && t < run.until) return;
+      if (run.stage === 'SCALE_UP') {
+        const healthy = tasks().filter((task) => task.startedBy === id && live(task) && task.lastStatus === 'RUNNING' && !this.book.plans.has(taskId(task)));
+        if (healthy.length < (service.desiredCount ?? 0)) return;
+      }
+      if (run.stage === 'CLEAN_UP') {
+        if (tasks().some((task) => task.startedBy !== id && alive(task))) return;
+        Object.assign(primary, { rolloutState: 'COMPLETED', rolloutStateReason: `ECS deployment ${id} completed.`, updatedAt: new Date(t) });
+        service.deployments = [primary];
+        const schedule = this.service(service);
+        schedule.lastCompleted = { id, taskDefinition: primary.taskDefinition! };
+        schedule.proven.add(id);
+        this.event(service, t, `(deployment ${id}) deployment completed.`);
+        this.emitDeployment(service, 'SERVICE_DEPLOYMENT_COMPLETED', id, primary.rolloutStateReason!, t);
+        return finish(record, 'SUCCESSFUL', t);
+      }
+      this.enter(service, record, nextStage(run), t);
+    }
+  }
+
+  private enter(service: Service, record: ServiceDeploymentRecord, stage: Stage, t: number): void {
+    const run = record.staged!;
+    const config = record.view.deploymentConfiguration ?? {};
+    const timings = this.state.ecsTimings;
+    if (stage === 'PRE_PRODUCTION_TRAFFIC_SHIFT' && run.stage === 'PRODUCTION_TRAFFIC_SHIFT') run.step++;
+    run.stage = stage;
+    delete run.until;
+    record.view.updatedAt = new Date(t);
+    if (stage === 'TEST_TRAFFIC_SHIFT') {
+      // UNVERIFIED: without a testListenerRule the stage still runs (and shifts nothing real).
+      run.testWeight = 100;
+      run.until = t + timings.trafficShiftMs;
+    }
+    if (stage === 'PRODUCTION_TRAFFIC_SHIFT') {
+      run.productionWeight = run.steps[run.step]!;
+      // The step's bake (linear, canary) follows the shift, except after the last one; the stage stays PRODUCTION_TRAFFIC_SHIFT meanwhile (UNVERIFIED).
+      const last = run.step === run.steps.length - 1;
+      const stepBake = config.strategy === 'LINEAR' ? config.linearConfiguration?.stepBakeTimeInMinutes : config.canaryConfiguration?.canaryBakeTimeInMinutes;
+      run.until = t + timings.trafficShiftMs + (last ? 0 : (stepBake ?? 0) * 60_000);
+    }
+    if (stage === 'POST_PRODUCTION_TRAFFIC_SHIFT') resolveLoadBalancers(this.cluster, record);
+    if (stage === 'BAKE_TIME') run.until = t + (config.bakeTimeInMinutes ?? 0) * 60_000;
+    if (stage === 'CLEAN_UP') {
+      this.stopTasks(
+        service,
+        this.tasksOf(service).filter((task) => task.startedBy !== record.deploymentId && live(task)),
+        t,
+        record.deploymentId,
+      );
+    }
+    // Lambda hooks are not invoked by the emulator: they count as succeeded at once. PAUSE hooks hold the stage.
+    run.hooks = (config.lifecycleHooks ?? [])
+      .filter((hook) => hook.lifecycleStages?.includes(stage as never))
+      .map((hook) =>
+        hook.targetType === 'PAUSE'
+          ? {
+              hookId: pauseHookId(),
+              targetType: 'PAUSE',
+              status: 'AWAITING_ACTION',
+              expiresAt: new Date(t + (hook.timeoutConfiguration?.timeoutInMinutes ?? 1440) * 60_000),
+              timeoutAction: hook.timeoutConfiguration?.action ?? 'ROLLBACK',
+            }
+          : { hookId: `ecs-lambda-${hexId(undefined, 24)}`, targetType: 'AWS_LAMBDA', targetArn: hook.hookTargetArn, status: 'SUCCEEDED' },
+      );
+    for (const hook of run.hooks.filter((h) => h.status === 'AWAITING_ACTION')) {
+      const { hookId, expiresAt, timeoutAction } = hook as Required<typeof hook>;
+      const serviceDeploymentArn = record.view.serviceDeploymentArn!;
+      this.state.events.emit(hookStateChange(this.region, service, { serviceDeploymentArn, lifecycleStage: stage, hookId, expiresAt, timeoutAction }, t));
+    }
+  }
+
+  /**
+   * Rolls a staged deployment back: production and test traffic requested back to blue at once
+   * (ROLLBACK_REQUESTED for one traffic shift), then green's tasks stop (ROLLBACK_IN_PROGRESS), then
+   * ROLLBACK_SUCCESSFUL. Blue's Deployment is PRIMARY again and the service's task definition blue's.
+   */
+  private rollbackStaged(service: Service, record: ServiceDeploymentRecord, reason: string, t: number, failGreen = true): void {
+    const run = record.staged!;
+    const at = new Date(t);
+    const green = service.deployments?.find((d) => d.id === record.deploymentId);
+    // Blue: the source that completed (a deployment it superseded mid-way may be a source too).
+    const sources = (service.deployments ?? []).filter((d) => record.sourceDeploymentIds.includes(d.id!));
+    const blue = sources.find((d) => d.rolloutState === 'COMPLETED') ?? sources[0];
+    if (green && failGreen) {
+      Object.assign(green, { rolloutState: 'FAILED', rolloutStateReason: `ECS deployment ${green.id} rolled back: ${reason}`, updatedAt: at });
+      this.emitDeployment(service, 'SERVICE_DEPLOYMENT_FAILED', green.id!, green.rolloutStateReason!, t);
+    }
+    if (green) Object.assign(green, { status: 'ACTIVE', updatedAt: at });
+    if (blue) {
+      Object.assign(blue, { status: 'PRIMARY', updatedAt: at });
+      service.deployments = [blue, ...(service.deployments ?? []).filter((d) => d !== blue)];
+      service.taskDefinition = blue.taskDefinition;
+      this.event(service, t, `rolling back to deployment ${blue.id}.`);
+    }
+    for (const hook of run.hooks) if (hook.status === 'AWAITING_ACTION') hook.status = 'FAILED';
+    Object.assign(run, { testWeight: 0, productionWeight: 0, until: t + this.state.ecsTimings.trafficShiftMs });
+    Object.assign(record.view, {
+      status: 'ROLLBACK_REQUESTED',
+      updatedAt: at,
+      rollback: {
+        reason,
+        startedAt: at,
+        serviceRevisionArn: (blue && deploymentsOf(this.cluster).revisionOf.get(blue.id!)) ?? record.view.sourceServiceRevisions[0]?.arn,
+      },
+    });
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -292,6 +562,10 @@ export class EcsScheduler {
       const schedule = this.book.services.get(service.serviceName!);
       if (schedule && schedule.launchNotBefore > this.book.at && this.wantsTasks(service)) {
         if (next === undefined || schedule.launchNotBefore < next) next = schedule.launchNotBefore;
+      }
+      const run = ongoingDeployment(this.cluster, service.serviceName!)?.staged;
+      for (const at of run ? [run.until, ...run.hooks.filter((h) => h.status === 'AWAITING_ACTION').map((h) => +h.expiresAt!)] : []) {
+        if (at !== undefined && at > this.book.at && (next === undefined || at < next)) next = at;
       }
     }
     return next;
@@ -598,11 +872,27 @@ export class EcsScheduler {
     // AWS's documented event reason (DescribeServices' rolloutStateReason says "tasks").
     this.emitDeployment(service, 'SERVICE_DEPLOYMENT_FAILED', primary.id!, 'ECS deployment circuit breaker: task failed to start.', t);
     const last = this.service(service).lastCompleted;
+    const record = ongoingDeployment(this.cluster, service.serviceName!);
     // Rolling back to the definition that just failed would loop; ECS needs a COMPLETED deployment to return to.
     if (rollback && last && last.taskDefinition !== primary.taskDefinition) {
       this.event(service, t, `rolling back to deployment ${last.id}.`);
-      this.startDeployment(service, last.taskDefinition, t, `ECS deployment circuit breaker: rolling back to deploymentId ${last.id}.`);
-    }
+      const reason = `ECS deployment circuit breaker: rolling back to deploymentId ${last.id}.`;
+      const back = this.startDeployment(service, last.taskDefinition, t, reason);
+      if (record && record.deploymentId === primary.id) this.rollingBack(record, back, 'Circuit breaker triggered: tasks failed to start.', t);
+    } else if (record && record.deploymentId === primary.id) {
+      // UNVERIFIED: a failure with rollback asked for but nothing to return to ends ROLLBACK_FAILED.
+      finish(record, rollback ? 'ROLLBACK_FAILED' : 'STOPPED', t, 'ECS deployment circuit breaker: tasks failed to start.');
+    } else if (record && record.rollbackDeploymentId === primary.id)
+      finish(record, 'ROLLBACK_FAILED', t, 'ECS deployment circuit breaker: tasks failed to start.');
+  }
+
+  /** A rolling deployment's rollback is a new Deployment of the last completed revision; ROLLBACK_REQUESTED lasts no emulator time. */
+  private rollingBack(record: ServiceDeploymentRecord, back: Deployment, reason: string, t: number): void {
+    const at = new Date(t);
+    const serviceRevisionArn = record.view.sourceServiceRevisions[0]?.arn;
+    record.rollbackDeploymentId = back.id!;
+    if (serviceRevisionArn) deploymentsOf(this.cluster).revisionOf.set(back.id!, serviceRevisionArn);
+    Object.assign(record.view, { status: 'ROLLBACK_IN_PROGRESS', updatedAt: at, rollback: { reason, startedAt: at, serviceRevisionArn } });
   }
 
   private updateCounts(service: Service, primary: Deployment, t: number): void {

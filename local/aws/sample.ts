@@ -23,6 +23,9 @@ export const SAMPLE = {
     broken: ecsArn('service/main/broken'),
     manager: ecsArn('service/main/manager'),
     legacy: ecsArn('service/blue-green/legacy'),
+    /** ECS-native blue/green (bake 15 min, a pause before production traffic) and canary (10% for 5 min, bake 15 min). */
+    webBg: ecsArn('service/main/web-bg'),
+    webCanary: ecsArn('service/main/web-canary'),
   },
   /** Where `legacy` (CODE_DEPLOY) runs. */
   legacyCluster: 'blue-green',
@@ -60,6 +63,8 @@ export const SAMPLE = {
     manager: 'ecs-svc/1590438826671095408',
     /** CODE_DEPLOY services have task sets instead of deployments. */
     legacyTaskSet: 'ecs-svc/2264901385527710934',
+    webBg: 'ecs-svc/5127739046218873310',
+    webCanary: 'ecs-svc/7364012958830142276',
   },
   /** Task ids (the ARN is `arn:aws:ecs:us-east-1:111111111111:task/main/<id>`). */
   tasks: {
@@ -70,6 +75,8 @@ export const SAMPLE = {
     brokenRunning: taskIds('broken-previous', 1),
     managerRunning: taskIds('manager', 1),
     legacyRunning: taskIds('legacy', 2),
+    webBgRunning: taskIds('web-bg', 2),
+    webCanaryRunning: taskIds('web-canary', 2),
   },
   targetGroupArn: `arn:aws:elasticloadbalancing:${REGION}:${ACCOUNT}:targetgroup/web/6d0ecf831eec9f09`,
   /** CodeDeploy shifts `legacy` between these two. */
@@ -77,6 +84,27 @@ export const SAMPLE = {
     `arn:aws:elasticloadbalancing:${REGION}:${ACCOUNT}:targetgroup/legacy-blue/0b9c3f52d1a7e4c6`,
     `arn:aws:elasticloadbalancing:${REGION}:${ACCOUNT}:targetgroup/legacy-green/5e8d21a4c07b93f1`,
   ],
+  /**
+   * ECS-native traffic shifting of `web-bg` and `web-canary` on the `main` load balancer: each
+   * service's production target group and its alternate, and the listener rules ECS switches.
+   */
+  nativeTargetGroupArns: {
+    webBg: [
+      `arn:aws:elasticloadbalancing:${REGION}:${ACCOUNT}:targetgroup/web-bg-blue/3c7e91a0d5b24f68`,
+      `arn:aws:elasticloadbalancing:${REGION}:${ACCOUNT}:targetgroup/web-bg-green/9a14d6e2b8c07f35`,
+    ],
+    webCanary: [
+      `arn:aws:elasticloadbalancing:${REGION}:${ACCOUNT}:targetgroup/web-canary-blue/61f0b3c9e2a4d781`,
+      `arn:aws:elasticloadbalancing:${REGION}:${ACCOUNT}:targetgroup/web-canary-green/c2e85a7f1d39b046`,
+    ],
+  },
+  listenerRules: {
+    webBgProduction: `arn:aws:elasticloadbalancing:${REGION}:${ACCOUNT}:listener-rule/app/main/50dc6c495c0c9188/f2f7dc8efc522ab2/1a2b3c4d5e6f7081`,
+    webBgTest: `arn:aws:elasticloadbalancing:${REGION}:${ACCOUNT}:listener-rule/app/main/50dc6c495c0c9188/7d41e0a9b3c6f258/2b3c4d5e6f708192`,
+    webCanaryProduction: `arn:aws:elasticloadbalancing:${REGION}:${ACCOUNT}:listener-rule/app/main/50dc6c495c0c9188/f2f7dc8efc522ab2/3c4d5e6f708192a3`,
+  },
+  /** The infrastructure role ECS uses to switch the listener rules. */
+  loadBalancerInfrastructureRole: role('ecsInfrastructureRoleForLoadBalancers'),
   secrets: {
     webDatabaseUrl: `arn:aws:ssm:${REGION}:${ACCOUNT}:parameter/web/DATABASE_URL`,
     webApiKey: `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:web/api-key-Xb3kQ9`,

@@ -1,6 +1,6 @@
 /**
  * The sample account the local world and tests start from: account 111111111111, us-east-1,
- * cluster `main` with three services that exercise the bot's reporting and deploying:
+ * cluster `main` with five services that exercise the bot's reporting and deploying:
  *
  *  - `web`     healthy: 2/2 running, deployment COMPLETED, exec enabled, behind a target group,
  *              circuit breaker on without rollback (the bot rolls back itself);
@@ -10,6 +10,10 @@
  *              the one task still running is from the ACTIVE `broken:6` deployment, started before
  *              exec was enabled (see VERIFY_SEED.problems in seed-verify.ts);
  *  - `manager` 1/1 running, the long-lived container maintenance scripts run in;
+ *  - `web-bg` and `web-canary` 2/2 running web:42, deployed by ECS itself with the BLUE_GREEN
+ *              strategy (bake 15 min, a PAUSE hook at POST_TEST_TRAFFIC_SHIFT: a pause before
+ *              production traffic) and the CANARY strategy (10% for 5 min, bake 15 min), each
+ *              between two target groups of the `main` load balancer;
  *
  * and cluster `blue-green` with `legacy`, deployed by CodeDeploy (deploymentController CODE_DEPLOY),
  * which a rolling `/ecs deploy` must refuse. It has its own cluster so `main`'s counts stay as above.
@@ -524,6 +528,78 @@ export function seedSampleAccount(state: EmulatorState, options: SeedOptions = {
       ]),
     }),
   );
+  // ECS-native blue/green and canary: the next deployment runs the strategy's stages (rollout.ts).
+  const native = (
+    name: 'web-bg' | 'web-canary',
+    key: 'webBg' | 'webCanary',
+    strategy: Partial<Service['deploymentConfiguration']>,
+    rules: { production: string; test?: string },
+  ) => {
+    const [blueGroup, greenGroup] = SAMPLE.nativeTargetGroupArns[key];
+    const id = D[key];
+    cluster.services.set(
+      name,
+      service(name, {
+        taskDefinition: SAMPLE.taskDefinitions.web,
+        createdAt: ago(20 * DAY),
+        desiredCount: 2,
+        runningCount: 2,
+        loadBalancers: [
+          {
+            targetGroupArn: blueGroup,
+            containerName: 'app',
+            containerPort: 8080,
+            advancedConfiguration: {
+              alternateTargetGroupArn: greenGroup,
+              productionListenerRule: rules.production,
+              ...(rules.test ? { testListenerRule: rules.test } : {}),
+              roleArn: SAMPLE.loadBalancerInfrastructureRole,
+            },
+          },
+        ],
+        healthCheckGracePeriodSeconds: 60,
+        deploymentConfiguration: {
+          deploymentCircuitBreaker: { enable: true, rollback: true },
+          maximumPercent: 200,
+          minimumHealthyPercent: 100,
+          ...strategy,
+        },
+        deployments: [
+          deployment(id, SAMPLE.taskDefinitions.web, {
+            desiredCount: 2,
+            runningCount: 2,
+            createdAt: ago(2 * DAY),
+            updatedAt: ago(2 * DAY - 30 * MIN),
+            rolloutState: 'COMPLETED',
+            rolloutStateReason: `ECS deployment ${id} completed.`,
+          }),
+        ],
+        events: events(name, [
+          [ago(2 * HOUR), 'has reached a steady state.'],
+          [ago(2 * DAY - 30 * MIN), `(deployment ${id}) deployment completed.`],
+        ]),
+      }),
+    );
+  };
+  native(
+    'web-bg',
+    'webBg',
+    {
+      strategy: 'BLUE_GREEN',
+      bakeTimeInMinutes: 15,
+      lifecycleHooks: [
+        { targetType: 'PAUSE', lifecycleStages: ['POST_TEST_TRAFFIC_SHIFT'], timeoutConfiguration: { timeoutInMinutes: 60, action: 'ROLLBACK' } },
+      ],
+    },
+    { production: SAMPLE.listenerRules.webBgProduction, test: SAMPLE.listenerRules.webBgTest },
+  );
+  native(
+    'web-canary',
+    'webCanary',
+    { strategy: 'CANARY', bakeTimeInMinutes: 15, canaryConfiguration: { canaryPercent: 10, canaryBakeTimeInMinutes: 5 } },
+    { production: SAMPLE.listenerRules.webCanaryProduction },
+  );
+
   // Blue/green through CodeDeploy: a task set instead of deployments, and no rolling updates.
   const [legacy1, legacy2] = SAMPLE.tasks.legacyRunning;
   const legacyTaskSet = SAMPLE.deployments.legacyTaskSet;
@@ -628,6 +704,14 @@ export function seedSampleAccount(state: EmulatorState, options: SeedOptions = {
       startedAt: ago(30 * DAY - 6 * MIN),
       clusterName: SAMPLE.legacyCluster,
     });
+  }
+  for (const [name, key] of [
+    ['web-bg', 'webBg'],
+    ['web-canary', 'webCanary'],
+  ] as const) {
+    for (const id of SAMPLE.tasks[`${key}Running`]) {
+      addTask(id, name, SAMPLE.taskDefinitions.web, D[key], { createdAt: ago(2 * DAY - 35 * MIN), startedAt: ago(2 * DAY - 34 * MIN) });
+    }
   }
 }
 

@@ -155,6 +155,8 @@ export interface EcsTimings {
   retryMaxMs: number;
   /** ECS forgets stopped tasks after about an hour; so does the simulator, as the scheduler runs. */
   stoppedRetentionMs: number;
+  /** Blue/green, linear and canary: one test or production traffic shift (and a rollback's shift back). */
+  trafficShiftMs: number;
 }
 
 export const DEFAULT_ECS_TIMINGS: EcsTimings = {
@@ -167,6 +169,7 @@ export const DEFAULT_ECS_TIMINGS: EcsTimings = {
   retryBaseMs: 15_000,
   retryMaxMs: 15 * 60_000,
   stoppedRetentionMs: 60 * 60_000,
+  trafficShiftMs: 15_000,
 };
 
 export interface TaskDefinitionRecord {

@@ -24,6 +24,7 @@ import { arns, nameFromRef, uuid, type EcsClusterState, type RegionState, type T
 import { execRegistry } from '../../exec-agent/registry';
 import { ec2State } from './ec2';
 import { runTaskActions } from './ecs-run-task';
+import { checkAdvancedConfiguration, checkStrategy, serviceDeploymentActions } from './ecs-service-deployments';
 import { elbv2State } from './elbv2';
 
 const clusterNotFound = () => new AwsError('ClusterNotFoundException', 'Cluster not found.');
@@ -285,7 +286,14 @@ function updateService(p: Params, ctx: CallContext): Service {
     }
   }
   if (p.forceNewDeployment && codeDeploy) throw invalid(`Cannot force a new deployment on services with a CODE_DEPLOY deployment controller. ${useCodeDeploy}`);
-  const config = p.deploymentConfiguration ? mergeDeploymentConfiguration(service.deploymentConfiguration, p.deploymentConfiguration) : undefined;
+  const config = p.deploymentConfiguration
+    ? checkStrategy(
+        mergeDeploymentConfiguration(service.deploymentConfiguration, p.deploymentConfiguration),
+        p.deploymentConfiguration,
+        service.deploymentController?.type ?? 'ECS',
+        service.loadBalancers ?? [],
+      )
+    : undefined;
 
   // Bring the service up to now before changing it, so the change lands after everything already due.
   const scheduler = new EcsScheduler(ctx.state, ctx.regional, cluster);
@@ -371,7 +379,13 @@ function checkLoadBalancers(ctx: CallContext, list: LoadBalancer[], definition: 
     if (container && !container.portMappings?.some((m) => m.containerPort === lb.containerPort)) {
       throw invalid(`The container ${lb.containerName} did not have a container port ${lb.containerPort} defined.`);
     }
-    return { targetGroupArn: lb.targetGroupArn, containerName: lb.containerName, containerPort: lb.containerPort };
+    const advancedConfiguration = checkAdvancedConfiguration(lb, (arn) => elbv2State(ctx.regional).has(arn));
+    return {
+      targetGroupArn: lb.targetGroupArn,
+      containerName: lb.containerName,
+      containerPort: lb.containerPort,
+      ...(advancedConfiguration ? { advancedConfiguration } : {}),
+    };
   });
 }
 
@@ -459,7 +473,12 @@ function createService(p: Params, ctx: CallContext): Service {
     minimumHealthyPercent: 100,
     strategy: 'ROLLING',
   };
-  const deploymentConfiguration = mergeDeploymentConfiguration(defaults, p.deploymentConfiguration ?? {});
+  const deploymentConfiguration = checkStrategy(
+    mergeDeploymentConfiguration(defaults, p.deploymentConfiguration ?? {}),
+    p.deploymentConfiguration ?? {},
+    controller,
+    loadBalancers,
+  );
   const serviceArn = arns.service(ctx.regional, clusterName, name);
   const tags = asList<{ key: string; value: string }>(p.tags);
   if (tags.length) ctx.authorize('ecs:TagResource', serviceArn, { context: { 'ecs:CreateAction': ['CreateService'] } });
@@ -789,6 +808,9 @@ export const ecsService: ServiceDefinition = {
 
     // RunTask, StopTask: one-off tasks (ecs-run-task.ts), with the checks they share with CreateService.
     ...runTaskActions({ findCluster, findTaskDefinition, checkAwsvpc, placementOf, fargateSizes: FARGATE_SIZES }),
+
+    // ListServiceDeployments, DescribeServiceDeployments, Stop/ContinueServiceDeployment, DescribeServiceRevisions.
+    ...serviceDeploymentActions({ findCluster, paginate }),
 
     ExecuteCommand: {
       // Both resource types are required for it in AWS's IAM data: the cluster and the task.

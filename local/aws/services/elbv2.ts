@@ -2,11 +2,14 @@
  * Elastic Load Balancing v2 (query protocol, Version 2015-12-01): target groups and their health.
  * Registered targets are not stored: like ECS does for real, every non-stopped task of a service
  * whose `loadBalancers` names the target group is registered (awsvpc: by IP and container port),
- * so health follows whatever the ECS side (deployments, rollouts) does to tasks.
+ * so health follows whatever the ECS side (deployments, rollouts) does to tasks. A load balancer
+ * with an alternate target group (ECS-native blue/green) registers each revision's tasks in one
+ * of its two groups: green in the one blue does not use.
  */
 import type { TargetGroup, TargetHealthDescription } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { Task } from '@aws-sdk/client-ecs';
 import { AwsError, asList, type CallContext, type ServiceDefinition } from '../protocols';
+import { servingGroup } from '../service-deployments';
 import type { RegionState } from '../state';
 
 const stores = new WeakMap<RegionState, Map<string, TargetGroup>>();
@@ -47,9 +50,12 @@ function registeredTargets(ctx: CallContext, group: TargetGroup): TargetHealthDe
   for (const cluster of ctx.regional.ecs.clusters.values()) {
     for (const service of cluster.services.values()) {
       for (const lb of service.loadBalancers ?? []) {
-        if (lb.targetGroupArn !== group.TargetGroupArn) continue;
+        const alternate = lb.advancedConfiguration?.alternateTargetGroupArn;
+        if (lb.targetGroupArn !== group.TargetGroupArn && alternate !== group.TargetGroupArn) continue;
         for (const task of cluster.tasks.values()) {
           if (task.group !== `service:${service.serviceName}` || task.lastStatus === 'STOPPED') continue;
+          // ECS-native blue/green: each revision's tasks are in one of the two groups (service-deployments.ts).
+          if (servingGroup(cluster, task.startedBy, lb) !== group.TargetGroupArn) continue;
           const ip = task.attachments?.flatMap((a) => a.details ?? []).find((d) => d.name === 'privateIPv4Address')?.value;
           const targetHealth = health(ctx, task);
           if (!ip || !targetHealth) continue;
