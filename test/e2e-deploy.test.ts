@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWorld, type World } from '../local/world';
 import type { Config } from '../src/config/schema';
+import { deployFromCi } from './support/ci-deploy';
 
 /**
  * `/ecs deploy` end to end: signed slash command → ingress → worker (plan, approval request) →
@@ -503,21 +504,6 @@ describe('/ecs deploy', () => {
 });
 
 describe('/ecs deploy: the whole change, bound to the approvals; --dry-run', () => {
-  const registerFromCi = async () => {
-    // CI (or the console) registers a revision of its own and deploys it.
-    const { ECSClient, DescribeTaskDefinitionCommand, RegisterTaskDefinitionCommand, UpdateServiceCommand } = await import('@aws-sdk/client-ecs');
-    const { registerInput } = await import('../src/ecs/taskdef');
-    const ecs = new ECSClient({ region: 'us-east-1' });
-    try {
-      const { taskDefinition } = await ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: await serviceTaskDefinition() }));
-      const registered = await ecs.send(new RegisterTaskDefinitionCommand(registerInput(taskDefinition!, [])));
-      await ecs.send(new UpdateServiceCommand({ cluster: 'main', service: 'web', taskDefinition: registered.taskDefinition!.taskDefinitionArn! }));
-      return registered.taskDefinition!.taskDefinitionArn!;
-    } finally {
-      ecs.destroy();
-    }
-  };
-
   it('a deploy from CI between the request and its approval voids the approvals: nothing is deployed, the thread says why', async () => {
     const image = (await serviceImage()).endsWith(':v1.4.2') ? 'v1.5.0' : 'v1.4.2';
     const request = await requestDeploy(`deploy web ${image}`);
@@ -525,7 +511,7 @@ describe('/ecs deploy: the whole change, bound to the approvals; --dry-run', () 
       request.text,
     )?.[1];
     expect(hash, request.text).toBeDefined();
-    const ciRevision = await registerFromCi();
+    const ciRevision = await deployFromCi({ cluster: 'main', service: 'web' });
     const registrations = ecsCalls('RegisterTaskDefinition').length;
     const updates = ecsCalls('UpdateService').length;
     await world.react('U0BOB', CHANNEL, request.ts, 'white_check_mark');
