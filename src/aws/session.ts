@@ -88,6 +88,16 @@ export class AwsSession {
     return this.leftOutIds;
   }
 
+  /** Runs one request under the session's in-flight limit (for a client that is not an SDK client). */
+  throttled<T>(work: () => Promise<T>): Promise<T> {
+    return this.limiter.run(work);
+  }
+
+  /** Keeps a request id made without an SDK client (src/aws/application-autoscaling.ts) for the audit. */
+  recordRequestId(id: string): void {
+    this.remember(id);
+  }
+
   private remember(id: string): void {
     if (this.firstIds.length < KEPT_REQUEST_IDS) this.firstIds.push(id);
     else if (this.lastIds.push(id) > KEPT_REQUEST_IDS) {

@@ -20,7 +20,11 @@ export type EnvName =
   | 'DEPLOY_WORKFLOW_FUNCTION_NAME'
   | 'LOG_LEVEL'
   | 'ECS_CHATOPS_CONFIG'
-  | 'ECS_CHATOPS_REGISTRY_ENDPOINTS';
+  | 'ECS_CHATOPS_REGISTRY_ENDPOINTS'
+  // Where Application Auto Scaling is reached (src/aws/application-autoscaling.ts speaks its
+  // protocol itself, so it reads the SDK's endpoint settings as the SDK would).
+  | 'AWS_ENDPOINT_URL_APPLICATION_AUTO_SCALING'
+  | 'AWS_ENDPOINT_URL';
 
 /** The variable's value, or undefined when it is unset or empty. */
 export function optionalEnv(name: EnvName): string | undefined {
