@@ -5,7 +5,7 @@ import type { DeployAction, DeployPlan } from './types';
 import type { ApprovalRequest } from '../approval/types';
 
 /** What an approved deploy does, for the status line. */
-export const DOING: Record<DeployAction, string> = { deploy: 'deploying', redeploy: 'redeploying', rollback: 'rolling back' };
+export const DOING: Record<DeployAction, string> = { deploy: 'deploying', redeploy: 'redeploying', rollback: 'rolling back', scale: 'scaling' };
 
 /** `HH:MM UTC`, with the date when `ms` is more than 20 hours after `from` (expiries may be days away). */
 export const clock = (ms: number, from = ms): string => {
@@ -17,12 +17,14 @@ export const clock = (ms: number, from = ms): string => {
 export function requestHeadline(input: { requesterId: string; target: string; plan: DeployPlan; deployId: string }): string {
   const { plan } = input;
   const what =
-    plan.action === 'rollback'
-      ? `roll *${input.target}* back from ${code(shortTaskDefinition(plan.currentTaskDefinition))} to ${code(shortTaskDefinition(plan.targetTaskDefinition))}`
-      : plan.action === 'redeploy'
-        ? `redeploy *${input.target}* (${code(shortTaskDefinition(plan.currentTaskDefinition))}, fresh tasks)`
-        : `deploy to *${input.target}* (from ${code(shortTaskDefinition(plan.currentTaskDefinition))})`;
-  return `🚀 <@${input.requesterId}> asks to ${what} · deploy \`${input.deployId}\``;
+    plan.action === 'scale' && plan.scale
+      ? `scale *${input.target}* from ${plan.scale.fromDesiredCount} to ${plan.scale.desiredCount} task${plan.scale.desiredCount === 1 ? '' : 's'}`
+      : plan.action === 'rollback'
+        ? `roll *${input.target}* back from ${code(shortTaskDefinition(plan.currentTaskDefinition))} to ${code(shortTaskDefinition(plan.targetTaskDefinition))}`
+        : plan.action === 'redeploy'
+          ? `redeploy *${input.target}* (${code(shortTaskDefinition(plan.currentTaskDefinition))}, fresh tasks)`
+          : `deploy to *${input.target}* (from ${code(shortTaskDefinition(plan.currentTaskDefinition))})`;
+  return `${plan.action === 'scale' ? '📏' : '🚀'} <@${input.requesterId}> asks to ${what} · ${plan.action === 'scale' ? 'scale' : 'deploy'} \`${input.deployId}\``;
 }
 
 const approverPhrase = (role: string) => (role === 'admin' ? 'an *admin*' : `${/^[aeiou]/.test(role) ? 'an' : 'a'} *${role}* (or admin)`);

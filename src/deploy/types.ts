@@ -5,7 +5,26 @@
  */
 import type { ImageChange } from '../ecs/taskdef';
 
-export type DeployAction = 'deploy' | 'redeploy' | 'rollback';
+export type DeployAction = 'deploy' | 'redeploy' | 'rollback' | 'scale';
+
+/** Application Auto Scaling's range for a service's desired count. */
+export interface ScaleBounds {
+  min: number;
+  max: number;
+}
+
+/** What `/ecs scale` changes: the desired count only (UpdateService creates no new deployment). */
+export interface ScalePlan {
+  /** The desired count asked for. */
+  desiredCount: number;
+  /** desiredCount and runningCount when the request was made. */
+  fromDesiredCount: number;
+  running: number;
+  /** The service's scalable target when the request was made; absent: it has none. */
+  bounds?: ScaleBounds;
+  /** `--adjust-autoscaling`: the scalable target's range is widened to include `desiredCount` first. */
+  adjustAutoscaling?: boolean;
+}
 
 /** What a deploy will do, computed before anyone is asked to approve it. */
 export interface DeployPlan {
@@ -15,8 +34,10 @@ export interface DeployPlan {
   /** deploy: registered from `currentTaskDefinition` with `changes`; rollback: this existing revision; redeploy: the current one. */
   targetTaskDefinition?: string;
   changes: ImageChange[];
-  /** One line per image for people: `web: …/web:v1.4.0 → …/web:v1.5.0`. */
+  /** One line per image for people: `web: …/web:v1.4.0 → …/web:v1.5.0` (scale: the counts and the range). */
   imageNotes: string[];
+  /** action `scale`: the new desired count (and the autoscaling range), the task definition unchanged. */
+  scale?: ScalePlan;
 }
 
 /** Who holds a service's deploy lock. */
