@@ -1,5 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { World } from '../local/world';
+import { localStack } from '../local/iam/enforce';
+import { targetRoleFor } from '../local/iam/stack';
+import { DEPLOY_WORKFLOW_FUNCTION, WORKER_FUNCTION, type World } from '../local/world';
 import { channelView, ephemeral, teamAudit, useWorld } from './support/channel';
 
 /**
@@ -148,6 +150,32 @@ describe('/ecs scale', () => {
       expect(threadText(parent.ts)).toContain('No approval needed');
       expect(await webCounts()).toEqual({ desired: 3, running: 3, deployments: 1 });
       expect((await scaleRecord(parent.ts)).detail).toMatchObject({ approvers: [], desiredCount: 3, fromDesiredCount: 8 });
+    } finally {
+      setConfig(undefined);
+    }
+  });
+
+  it('a target reached through the target role: its range is read and widened as that role (infra/cross-account-role.yaml)', async () => {
+    const targetRole = targetRoleFor(localStack(), '111111111111').roleArn;
+    const { getConfig, setConfig } = await import('../src/config/load');
+    const base = getConfig();
+    setConfig({
+      ...base,
+      targets: { ...base.targets, 'web-remote': { ...base.targets.web!, roleArn: targetRole, scale: { requiresApproval: false, maxCount: 20 } } },
+    });
+    try {
+      const parent = await requestScale('scale web-remote 9 --adjust-autoscaling');
+      const end = await finished(parent.ts);
+      expect(end, threadText(parent.ts)).toMatch(/^✅ .*`web-remote` runs 9 tasks and is steady/);
+      expect(await webRange()).toEqual({ min: 2, max: 9 });
+      const asTarget = world.aws.authority.decisions.filter((d) => d.roleArn === targetRole && d.action.startsWith('application-autoscaling:'));
+      expect(new Set(asTarget.map((d) => `${d.functionName} ${d.action} ${d.decision}`))).toEqual(
+        new Set([
+          `${WORKER_FUNCTION} application-autoscaling:DescribeScalableTargets allowed`,
+          `${DEPLOY_WORKFLOW_FUNCTION} application-autoscaling:DescribeScalableTargets allowed`,
+          `${DEPLOY_WORKFLOW_FUNCTION} application-autoscaling:RegisterScalableTarget allowed`,
+        ]),
+      );
     } finally {
       setConfig(undefined);
     }
