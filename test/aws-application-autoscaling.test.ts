@@ -102,6 +102,13 @@ describe('RegisterScalableTarget', () => {
     expect(await desiredCount('web')).toBe(3); // inside the range: unchanged
   });
 
+  it('brings desiredCount down when the new maximum is below it', async () => {
+    await api.registerScalableTarget({ ...WEB, MinCapacity: 1, MaxCapacity: 2 });
+    expect(await desiredCount('web')).toBe(2);
+    await api.registerScalableTarget({ ...WEB, MinCapacity: 2, MaxCapacity: 6 });
+    expect(await desiredCount('web')).toBe(2);
+  });
+
   it('needs MinCapacity and MaxCapacity for a new target; registers it and clamps', async () => {
     const manager = ecsScalableTarget('main', 'manager');
     await expect(api.registerScalableTarget({ ...manager, MaxCapacity: 4 })).rejects.toMatchObject({ name: 'ValidationException' });

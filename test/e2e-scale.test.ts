@@ -124,6 +124,37 @@ describe('/ecs scale', () => {
     });
   });
 
+  it('a refused widening ends the scale before the count changes, AWS’s text escaped', async () => {
+    const lift = world.aws.faults.fail('application-autoscaling:RegisterScalableTarget', { code: 'ValidationException', message: 'range <b>&</b> refused' }, 1);
+    try {
+      const updates = calls('UpdateService').length;
+      const request = await requestScale('scale web 10 --adjust-autoscaling');
+      await world.react('U0BOB', CHANNEL, request.ts, 'white_check_mark');
+      const end = await finished(request.ts);
+      expect(end, threadText(request.ts)).toMatch(/^❌ .*widening the autoscaling range failed/);
+      expect(threadText(request.ts)).toContain('range &lt;b&gt;&amp;&lt;/b&gt; refused');
+      expect(threadText(request.ts)).toContain('The desired count was not changed.');
+      expect(calls('UpdateService')).toHaveLength(updates);
+      expect(await webCounts()).toMatchObject({ desired: 8 });
+      expect(await webRange()).toEqual({ min: 2, max: 8 });
+    } finally {
+      lift();
+    }
+  });
+
+  it('one deploy or scale per service: a second request while a scale waits is refused privately', async () => {
+    const pending = await requestScale('scale web 5');
+    const answered = world.slack.workspace.responses.length;
+    const parentsBefore = parents().length;
+    expect(ephemeral(await world.slash('U0ALICE', 'deploy web v1.5.0', CHANNEL))).toMatch(/Working on/);
+    const answer = await world.slack.waitFor(() => world.slack.workspace.responses.slice(answered).find((r) => /under way/.test(r.text ?? '')), 20_000);
+    expect(answer.text).toMatch(/^✋ Another deploy of `web` is under way: `\/ecs scale web 5` by <@U0ALICE>/);
+    expect(parents()).toHaveLength(parentsBefore);
+    await world.react('U0BOB', CHANNEL, pending.ts, 'x');
+    expect(await finished(pending.ts)).toMatch(/^🚫|^❌|^⚠️/);
+    expect(await webCounts()).toMatchObject({ desired: 8 });
+  });
+
   it('a negative, fractional, non-numeric or huge count is a usage error that changes nothing', async () => {
     const before = world.aws.calls.length;
     const parentsBefore = parents().length;

@@ -100,6 +100,9 @@ const MAX_POLL_ERRORS = 12;
 /** Errors no retry will change: ECS said no to the request itself. */
 const PERMANENT = new Set([
   'ClientException',
+  // Application Auto Scaling's refusals (a scale's range).
+  'ValidationException',
+  'ObjectNotFoundException',
   'InvalidParameterException',
   'AccessDeniedException',
   'AccessDenied',
@@ -249,10 +252,21 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
         { retryStrategy: RETRY },
       );
       // A scale with `--adjust-autoscaling`: the range widened first (its own step, so the old range survives a retried update).
-      const autoscaling: Adjusted | undefined =
+      const widening: Adjusted | { ok: false; message: string } | undefined =
         scale?.adjustAutoscaling && registered.ok
-          ? await context.step('autoscaling', async () => withAws((aws) => adjustRange(aws, target, scale)), { retryStrategy: RETRY })
+          ? await context.step(
+              'autoscaling',
+              async () => withAws((aws) => adjustRange(aws, target, scale)).catch((error: unknown) => refused(error, 'widening the autoscaling range')),
+              { retryStrategy: RETRY },
+            )
           : undefined;
+      if (widening && 'ok' in widening)
+        return end(
+          { outcome: 'failure', summary: widening.message, status: 'approved', polls: 0, detail: `❌ ${widening.message}. The desired count was not changed.` },
+          undefined,
+          undefined,
+        );
+      const autoscaling = widening;
       const updateKey = deployUpdateKey(input.deployId);
       const newRevision = code(shortTaskDefinition(registered.ok ? registered.taskDefinition : ''));
       /** The rollout message's title: who approved, what was registered, when UpdateService was called. */
