@@ -180,7 +180,8 @@ describe('/ecs scale', () => {
       expect(end, threadText(parent.ts)).toMatch(/^✅ .*`web` runs 3 tasks and is steady/);
       expect(threadText(parent.ts)).toContain('No approval needed');
       expect(await webCounts()).toEqual({ desired: 3, running: 3, deployments: 1 });
-      expect((await scaleRecord(parent.ts)).detail).toMatchObject({ approvers: [], desiredCount: 3, fromDesiredCount: 8 });
+      expect(end).toContain('· no approval needed');
+      expect((await scaleRecord(parent.ts)).detail).toMatchObject({ approvers: [], approval: 'not-required', desiredCount: 3, fromDesiredCount: 8 });
     } finally {
       setConfig(undefined);
     }

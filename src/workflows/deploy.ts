@@ -205,11 +205,13 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
             { approvals: deps.approvals, slack: deps.slack, logger, now, post, retryStrategy: RETRY },
             { requestKey: input.requestKey, requestedAt: input.requestedAt, deadline: input.deadline, channelId: input.channelId, parentTs: input.parentTs },
           );
-    const approvedBy = decision.approvals.length ? decision.approvals.map((u) => `<@${u}>`).join(', ') : 'nobody (no approval needed)';
+    const approvedBy = decision.approvals.map((u) => `<@${u}>`).join(', ');
+    /** Who let the change through, for the parent and the rollout's title. */
+    const approvedWords = input.approval === 'not-required' ? 'no approval needed' : `approved by ${approvedBy}`;
     const scale = input.plan.action === 'scale' ? input.plan.scale : undefined;
     // The parent keeps what was asked and what changed; the outcome follows it.
     const details = input.plan.imageNotes.map((n) => `• ${n}`).join('\n');
-    const finalHeadline = `${input.headline}${decision.status === 'approved' ? ` · approved by ${approvedBy}` : ''}${details ? `\n${details}\n` : ''}`;
+    const finalHeadline = `${input.headline}${decision.status === 'approved' ? ` · ${approvedWords}` : ''}${details ? `\n${details}\n` : ''}`;
     let ending: Ending;
     if (decision.status !== 'approved') {
       ending = end({ outcome: 'cancelled', summary: notApprovedSummary(decision), status: decision.status, polls: 0 }, undefined, undefined);
@@ -272,7 +274,7 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
       /** The rollout message's title: who approved, what was registered, when UpdateService was called. */
       const rolloutTitle = (at: number) =>
         [
-          `👍 Approved by ${approvedBy}`,
+          input.approval === 'not-required' ? '▶️ No approval needed' : `👍 Approved by ${approvedBy}`,
           autoscaling?.to ? `🎚️ Autoscaling range ${range(autoscaling.from ?? autoscaling.to)} → ${range(autoscaling.to)}` : '',
           input.plan.action === 'deploy'
             ? `📝 Registered ${newRevision} (from ${code(shortTaskDefinition(input.plan.currentTaskDefinition))} with the new image${input.plan.changes.length > 1 ? 's' : ''})`
@@ -725,6 +727,7 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
                       desiredCount: scale.desiredCount,
                       fromDesiredCount: scale.fromDesiredCount,
                       runningBefore: scale.running,
+                      ...(input.approval ? { approval: input.approval } : {}),
                       ...(scale.bounds ? { autoscalingRange: scale.bounds } : {}),
                       ...(result.autoscaling ? { autoscalingAdjusted: result.autoscaling } : {}),
                     }
