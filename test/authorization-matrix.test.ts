@@ -367,7 +367,7 @@ const SECTIONS: Array<[string, Row[]]> = [
     ],
   ],
   [
-    'deploy and rollback: deploy on the target',
+    'deploy, rollback and scale: deploy on the target',
     [
       { who: 'dora', text: 'deploy web v1.5.0', via: ['slash', 'socket command'], expect: 'allowed', says: 'the approval request will appear in this channel' },
       { who: 'wanda', text: 'deploy web v1.5.0', expect: 'allowed', says: 'the approval request will appear in this channel' },
@@ -399,6 +399,12 @@ const SECTIONS: Array<[string, Row[]]> = [
       { who: 'dora', text: 'rollback web abc', ...invalid('`abc` is not a revision') },
       { who: 'mallory', text: 'rollback web', ...NOT_ON_ALLOWLIST },
       { who: 'dora', text: 'rollback web', team: OTHER_TEAM, ...NOT_ON_ALLOWLIST },
+      // `/ecs scale`: deploy on the target too.
+      { who: 'dora', text: 'scale web 4', via: ['slash', 'socket command'], expect: 'allowed', says: 'the approval request (if one is needed) will appear' },
+      { who: 'victor', text: 'scale web 4', ...refused('you need the `deployer` role for service `web`') },
+      { who: 'dora', text: 'scale broken 4', ...hidden('Unknown service `broken`, or not one of yours. Yours here: `web`.') },
+      { who: 'dora', text: 'scale web -4', ...invalid('`-4` is not a task count') },
+      { who: 'mallory', text: 'scale web 4', ...NOT_ON_ALLOWLIST },
     ],
   ],
   [

@@ -44,6 +44,14 @@ describe('configuration', () => {
     }
     expect(embedded).toEqual(validated);
   });
+  it('fills a scale block’s defaults and bounds its maximum count; a target without one has none (SCALE_DEFAULTS apply)', () => {
+    const target = (scale?: unknown) => ({ region: 'us-east-1', cluster: 'c', service: 's', ...(scale === undefined ? {} : { scale }) });
+    const config = parseConfig({ slack: { teams: ['T1'] }, targets: { a: target(), b: target({ requiresApproval: false }) } });
+    expect(config.targets.a!.scale).toBeUndefined();
+    expect(config.targets.b!.scale).toEqual({ requiresApproval: false, maxCount: 1000 });
+    expect(() => parseConfig({ slack: { teams: ['T1'] }, targets: { a: target({ maxCount: 0 }) } })).toThrow(ConfigError);
+    expect(() => parseConfig({ slack: { teams: ['T1'] }, targets: { a: target({ maxCount: 2.5 }) } })).toThrow(ConfigError);
+  });
   it('refuses a configuration without targets', () => {
     expect(() => parseConfig({ slack: { teams: ['T1'] }, targets: {} })).toThrow(/targets: declare at least one target/);
   });

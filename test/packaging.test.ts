@@ -381,6 +381,9 @@ describe('serverless.yml and infra/: IAM', () => {
         'ssm:GetParameters',
         'kms:Decrypt',
         ...DEPLOY_ECS_ACTIONS,
+        // `/ecs scale --adjust-autoscaling`: the service's range read and widened.
+        'application-autoscaling:DescribeScalableTargets',
+        'application-autoscaling:RegisterScalableTarget',
         'iam:PassRole',
         'sts:AssumeRole',
         'sts:TagSession',
@@ -402,6 +405,13 @@ describe('serverless.yml and infra/: IAM', () => {
         else expect(r['Fn::Sub'], s.Sid).toMatch(/^arn:\$\{AWS::Partition\}:ecs:\*:\$\{AWS::AccountId\}:(service|task|task-definition)\/\*$/);
       }
     }
+    // Autoscaling: reads on "*" (no resource-level permission), the range widened on this account's
+    // scalable targets of ECS desired counts only.
+    const widen = statements.find((s) => actions(s).includes('application-autoscaling:RegisterScalableTarget'))!;
+    expect(resourceList(widen)).toEqual([{ 'Fn::Sub': 'arn:${AWS::Partition}:application-autoscaling:*:${AWS::AccountId}:scalable-target/*' }]);
+    expect(widen.Condition).toEqual({
+      StringEquals: { 'application-autoscaling:service-namespace': 'ecs', 'application-autoscaling:scalable-dimension': 'ecs:service:DesiredCount' },
+    });
     // Tags only on the task definitions it registers.
     const tag = statements.find((s) => actions(s).includes('ecs:TagResource'))!;
     expect(actions(tag)).toEqual(['ecs:TagResource']);

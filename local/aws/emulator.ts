@@ -30,6 +30,7 @@ import { callingFunction } from './function-context';
 import { NO_EVENTS } from './events-contract';
 import { runScheduler } from './rollout';
 import { seedSampleAccount, type SeedOptions } from './seed';
+import { applicationAutoScalingService } from './services/application-autoscaling';
 import { ec2Service } from './services/ec2';
 import { ecrService } from './services/ecr';
 import { ecsService } from './services/ecs';
@@ -211,6 +212,8 @@ export async function startAwsEmulator(options: AwsEmulatorOptions = {}): Promis
     // The SDK's CloudWatch client speaks JSON 1.0 (query-compatible); older clients and the CLI, query.
     cloudWatchJsonService,
     cloudWatchQueryService,
+    // What `/ecs scale` reads and widens: ECS services' scalable targets.
+    applicationAutoScalingService,
   ];
   const calls: CallRecord[] = [];
   const authority = new Authority(state);

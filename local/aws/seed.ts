@@ -24,6 +24,7 @@
  * are relative to the emulator clock at seeding time. ecsSeeder() holds the builders used here, so
  * other seeds (seed-bench.ts) add services the same way.
  */
+import { ECS_DESIRED_COUNT, registerScalableTarget } from './services/application-autoscaling';
 import type { Container, ContainerDefinition, Deployment, NetworkConfiguration, Service, Task, TaskDefinition } from '@aws-sdk/client-ecs';
 import { unplaceableFamilies } from './one-off-tasks';
 import { EcsScheduler } from './rollout';
@@ -713,6 +714,12 @@ export function seedSampleAccount(state: EmulatorState, options: SeedOptions = {
       addTask(id, name, SAMPLE.taskDefinitions.web, D[key], { createdAt: ago(2 * DAY - 35 * MIN), startedAt: ago(2 * DAY - 34 * MIN) });
     }
   }
+  // `web` scales between 2 and 6 tasks (Application Auto Scaling); the other services have no scalable target.
+  registerScalableTarget(
+    r,
+    { ServiceNamespace: 'ecs', ResourceId: 'service/main/web', ScalableDimension: ECS_DESIRED_COUNT, MinCapacity: 2, MaxCapacity: 6 },
+    ago(30 * DAY),
+  );
 }
 
 /**

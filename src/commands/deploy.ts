@@ -3,8 +3,8 @@ import { shortId } from '../platform/short-id';
 import { planDeploy, type PlanInput } from '../deploy/plan';
 import { abandonRequest, announceRequest } from '../approval/announce';
 import { changeDetails, DOING, planPhrase, requestHeadline } from '../deploy/render';
-import { definitionDiff } from '../deploy/diff';
-import type { DeployAction, DeployLock } from '../deploy/types';
+import { definitionDiff, type DefinitionDiff } from '../deploy/diff';
+import type { DeployAction, DeployLock, DeployPlan } from '../deploy/types';
 import { deployLockKey, trackedKey as requestKey } from '../platform/state-keys';
 import { ruleFrom, type ApprovalRequest } from '../approval/types';
 import { permalink } from '../slack/client';
@@ -69,12 +69,35 @@ async function underWay(ctx: RefusalContext, found: DeployLock | undefined): Pro
 /** `/ecs rollback <service> [revision]`. */
 export const rollback: WorkerHandler<RollbackArgs> = ({ revision }, ctx) => requestDeploy(ctx, { action: 'rollback', ...(revision ? { revision } : {}) });
 
+/** Plans a deploy, redeploy or rollback and asks for its approval (requestChange). */
+function requestDeploy(ctx: WorkerContext, input: PlanInput & { action: DeployAction }): Promise<CommandResult> {
+  const target = ctx.target!;
+  return requestChange(ctx, {
+    reading: `🔎 Planning: reading \`${target.service}\` in \`${target.cluster}\` (${target.region})${input.action === 'deploy' ? ' and checking the image' : ''}…`,
+    plan: async () => {
+      const history = input.action === 'rollback' && !input.revision ? await ctx.deployHistory.list(target.alias) : [];
+      const planned = await planDeploy(ctx.aws!, target, { ...input, history });
+      return { ...planned, diff: definitionDiff(planned.from, planned.to, { showEnvironmentValues: target.deploy.showEnvironmentValues }) };
+    },
+    approval: true,
+  });
+}
+
+/** A planned change of the service and what planning found, in words. */
+export interface Planned {
+  plan: DeployPlan;
+  notes: string[];
+  /** A change of task definition: what differs (listed in the request, the rest attached). */
+  diff?: DefinitionDiff;
+}
+
 /**
  * Plans the change, turns the command's message into the approval request and hands the rest to
  * the durable deploy workflow, which waits for the approvals, deploys, watches and rolls back.
- * The service's deploy lock is taken first and held until the workflow ends.
+ * The service's deploy lock is taken first and held until the workflow ends. Without `approval`
+ * (a scale its target lets through), no request is made: the workflow acts at once.
  */
-async function requestDeploy(ctx: WorkerContext, input: PlanInput & { action: DeployAction }): Promise<CommandResult> {
+export async function requestChange(ctx: WorkerContext, change: { reading: string; plan: () => Promise<Planned>; approval: boolean }): Promise<CommandResult> {
   const target = ctx.target!;
   const settings = target.deploy;
   const { invocation } = ctx.job;
@@ -101,14 +124,12 @@ async function requestDeploy(ctx: WorkerContext, input: PlanInput & { action: De
   // What to undo if a later step fails: nothing stored yet, a stored request, or a started workflow.
   let phase: 'planning' | 'stored' | 'started' = 'planning';
   // One reply for the plan: what is being read, then what was found and that approval is asked.
-  const reading = `🔎 Planning: reading \`${target.service}\` in \`${target.cluster}\` (${target.region})${input.action === 'deploy' ? ' and checking the image' : ''}…`;
+  const { reading } = change;
   const planMessage = await ctx.out.living(reading);
   let found = '';
   try {
-    const history = input.action === 'rollback' && !input.revision ? await ctx.deployHistory.list(target.alias) : [];
-    const { plan, notes, from, to } = await planDeploy(ctx.aws!, target, { ...input, history });
-    const diff = definitionDiff(from, to, { showEnvironmentValues: settings.showEnvironmentValues });
-    const change = changeDetails(plan, diff);
+    const { plan, notes, diff } = await change.plan();
+    const shown = diff ? changeDetails(plan, diff) : { lines: [], attach: false };
     const now = ctx.now();
     const headline = requestHeadline({ requesterId: invocation.userId, target: target.alias, plan, deployId });
     const request: ApprovalRequest = {
@@ -124,9 +145,9 @@ async function requestDeploy(ctx: WorkerContext, input: PlanInput & { action: De
       ...(invocation.userName ? { requesterName: invocation.userName } : {}),
       commandText: typed,
       headline,
-      details: [...plan.imageNotes, ...change.lines],
+      details: [...plan.imageNotes, ...shown.lines],
       doing: DOING[plan.action],
-      label: `deploy \`${deployId}\``,
+      label: `${plan.action === 'scale' ? 'scale' : 'deploy'} \`${deployId}\``,
       plan,
       rule: ruleFrom(settings, now),
       requestedAt: new Date(now).toISOString(),
@@ -134,9 +155,11 @@ async function requestDeploy(ctx: WorkerContext, input: PlanInput & { action: De
     found = notes.join('\n');
     planMessage?.update(`${reading}\n${found}`);
     // Tracked before the message says "react here", so no early reaction is dropped by the ingress.
-    if (!(await ctx.approvals.requests.create(request, lockSeconds(settings.expirySeconds, settings.timeoutSeconds) + 86_400)))
-      throw new Error(`a deploy request already exists for message ${key}`);
-    phase = 'stored';
+    if (change.approval) {
+      if (!(await ctx.approvals.requests.create(request, lockSeconds(settings.expirySeconds, settings.timeoutSeconds) + 86_400)))
+        throw new Error(`a deploy request already exists for message ${key}`);
+      phase = 'stored';
+    }
     // The request is stored before the workflow starts (it attaches its callback to it) and shown
     // after: a deploy that cannot be orchestrated never asks anyone to approve it.
     await ctx.startDeployWorkflow({
@@ -157,14 +180,21 @@ async function requestDeploy(ctx: WorkerContext, input: PlanInput & { action: De
       audit: ctx.job.audit,
       rollback: settings.rollback,
       timeoutSeconds: settings.timeoutSeconds,
+      ...(change.approval ? {} : { approval: 'not-required' as const }),
     });
     phase = 'started';
     await ctx.state.refresh(lockKey, lockSeconds(settings.expirySeconds, settings.timeoutSeconds), { deployId });
+    if (!change.approval) {
+      const going = `▶️ No approval needed for this change of \`${target.alias}\` (its configuration says so). Progress will appear here.`;
+      if (planMessage) await planMessage.close([found, going].filter(Boolean).join('\n'));
+      else await ctx.out.post([found, going].filter(Boolean).join('\n'));
+      return { outcome: 'success', summary: `${plan.action} ${deployId}: started without approval`, continues: true };
+    }
     await announceRequest(ctx.slack, request, ctx.logger);
     const asked = `🗳️ Approval requested above: ${request.rule.required} approval${request.rule.required > 1 ? 's' : ''} needed until ${new Date(request.rule.deadline).toISOString().slice(11, 16)} UTC. Progress will appear here.`;
     if (planMessage) await planMessage.close([found, asked].filter(Boolean).join('\n'));
     else await ctx.out.post([found, asked].filter(Boolean).join('\n'));
-    if (change.attach)
+    if (shown.attach && diff)
       await ctx.out
         .postWithFile('📄 The whole change, as a unified diff of the task definitions:', {
           content: diff.unified,
@@ -172,11 +202,11 @@ async function requestDeploy(ctx: WorkerContext, input: PlanInput & { action: De
           title: `Plan ${plan.hash ?? deployId}`,
         })
         .catch((error: unknown) => ctx.logger.warn('plan diff not attached', { error }));
-    return { outcome: 'success', summary: `deploy ${deployId}: waiting for approval`, continues: true };
+    return { outcome: 'success', summary: `${plan.action === 'scale' ? 'scale' : 'deploy'} ${deployId}: waiting for approval`, continues: true };
   } catch (error) {
     // What was found stays; the error follows below it.
     await planMessage?.close([`${reading.replace(/…$/, '')}: stopped.`, found].filter(Boolean).join('\n')).catch(() => undefined);
-    if (phase === 'started') {
+    if (phase === 'started' && change.approval) {
       // The workflow owns the request and the lock: withdrawing the request ends it and frees both.
       await abandonRequest(ctx.approvals, ctx.logger, key, ctx.now()).catch(() => undefined);
     } else {

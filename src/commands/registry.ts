@@ -13,6 +13,7 @@ import { deployVerb, rollbackVerb } from './verbs/deploy';
 import { logsVerb } from './verbs/logs';
 import { muteVerb, unmuteVerb } from './verbs/mute';
 import { runVerb } from './verbs/run';
+import { scaleVerb } from './verbs/scale';
 import { scriptsVerb } from './verbs/scripts';
 import { servicesVerb } from './verbs/services';
 import { statusVerb } from './verbs/status';
@@ -89,6 +90,7 @@ export const VERBS: readonly AnyVerb[] = [
   jobVerb,
   deployVerb,
   rollbackVerb,
+  scaleVerb,
   scriptsVerb,
   jobsVerb,
   cancelVerb,

@@ -93,8 +93,8 @@ export interface WorkerVerb<Args> extends VerbBase<Args> {
   privateRefusal?(): Promise<PrivateRefusal<Args>>;
 }
 
-/** What a private refusal may look at: the request, its service, the bot's state and Slack. */
-export type RefusalContext = Pick<WorkerContext, 'job' | 'target' | 'state' | 'slack'>;
+/** What a private refusal may look at: the request, its service (and AWS access to it), the bot's state and Slack. */
+export type RefusalContext = Pick<WorkerContext, 'job' | 'target' | 'aws' | 'state' | 'slack'>;
 /** Slack text of the refusal, or undefined to go on. */
 export type PrivateRefusal<Args> = (args: Args, ctx: RefusalContext) => Promise<string | undefined>;
 

@@ -1,4 +1,5 @@
 // zod/mini: the same validation as zod with a tree-shakable API, a small part of the bundle size.
+import { SCALE_DEFAULTS } from './defaults';
 import * as z from 'zod/mini';
 import en from 'zod/v4/locales/en.js';
 import { NOTICE_KINDS, SEVERITIES } from './notify-levels';
@@ -56,6 +57,15 @@ const deploySchema = z.strictObject({
   showEnvironmentValues: z._default(z.boolean(), DEPLOY_DEFAULTS.showEnvironmentValues),
 });
 
+export { SCALE_DEFAULTS };
+/** How `/ecs scale` is approved and bounded, per target. */
+const scaleSchema = z.strictObject({
+  /** A scale waits for approvals as a deploy does (`deploy`'s rules); false: it starts at once. */
+  requiresApproval: z._default(z.boolean(), SCALE_DEFAULTS.requiresApproval),
+  /** The largest desired count `/ecs scale` accepts (a bigger one is a usage error). */
+  maxCount: z._default(z.number().check(z.int(), z.minimum(1), z.maximum(5000)), SCALE_DEFAULTS.maxCount),
+});
+
 export { NOTICE_KINDS, SEVERITIES };
 
 const channelId = pattern(/^[CG][A-Z0-9]{2,}$/, 'must be a Slack channel id such as C0123ABCD (channel details → About)');
@@ -101,6 +111,8 @@ const targetSchema = z.strictObject({
   appContainers: z.optional(z.array(name).check(z.minLength(1))),
   /** How `/ecs deploy` and `/ecs rollback` are approved and watched. */
   deploy: z._default(deploySchema, DEPLOY_DEFAULTS),
+  /** How `/ecs scale` is approved (by `deploy`'s rules unless `requiresApproval: false`) and its largest count; absent: SCALE_DEFAULTS. */
+  scale: z.optional(scaleSchema),
   /** This target's notifications: overrides of `notifications`, and the CloudWatch alarms that are its own. */
   notify: z.optional(
     z.strictObject({

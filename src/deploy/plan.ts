@@ -39,18 +39,26 @@ export interface PlannedDeploy {
 const revisionOf = (arn: string): number => Number(arn.slice(arn.lastIndexOf(':') + 1));
 const familyOf = (arn: string): string => shortTaskDefinition(arn).split(':')[0]!;
 
-export async function planDeploy(aws: AwsSession, target: { alias: string } & Target, input: PlanInput): Promise<PlannedDeploy> {
-  const ecs = aws.ecs();
+/** The target's service, which must be ACTIVE: otherwise a UserFacingError says there is nothing `toDo` (\`to deploy to\`). */
+export async function describeActiveService(aws: AwsSession, target: { alias: string } & Target, toDo: string): Promise<Service> {
   const where = `${code(target.service)} in cluster ${code(target.cluster)} (${target.region})`;
-  const described = await ecs.send(new DescribeServicesCommand({ cluster: target.cluster, services: [target.service] })).catch((error) => {
-    throw explainAwsError(error, `reading service ${where}`);
-  });
+  const described = await aws
+    .ecs()
+    .send(new DescribeServicesCommand({ cluster: target.cluster, services: [target.service] }))
+    .catch((error) => {
+      throw explainAwsError(error, `reading service ${where}`);
+    });
   const service = described.services?.[0];
   if (!service || service.status !== 'ACTIVE') {
     throw new UserFacingError(
-      `Service ${where} ${service ? `is ${escapeText(service.status ?? '?')}` : 'was not found'}, so there is nothing to deploy to. Check \`targets.${target.alias}\` in the configuration.`,
+      `Service ${where} ${service ? `is ${escapeText(service.status ?? '?')}` : 'was not found'}, so there is nothing ${toDo}. Check \`targets.${target.alias}\` in the configuration.`,
     );
   }
+  return service;
+}
+
+export async function planDeploy(aws: AwsSession, target: { alias: string } & Target, input: PlanInput): Promise<PlannedDeploy> {
+  const service = await describeActiveService(aws, target, 'to deploy to');
   const controller = service.deploymentController?.type ?? 'ECS';
   if (controller !== 'ECS') {
     throw new UserFacingError(

@@ -6,7 +6,7 @@ import type { DeployAction, DeployPlan } from './types';
 import type { ApprovalRequest } from '../approval/types';
 
 /** What an approved deploy does, for the status line. */
-export const DOING: Record<DeployAction, string> = { deploy: 'deploying', redeploy: 'redeploying', rollback: 'rolling back' };
+export const DOING: Record<DeployAction, string> = { deploy: 'deploying', redeploy: 'redeploying', rollback: 'rolling back', scale: 'scaling' };
 
 /** `HH:MM UTC`, with the date when `ms` is more than 20 hours after `from` (expiries may be days away). */
 export const clock = (ms: number, from = ms): string => {
@@ -16,16 +16,19 @@ export const clock = (ms: number, from = ms): string => {
 
 /** What a plan does, as a phrase: "deploy to *web* (from `web:41`)". */
 export function planPhrase(target: string, plan: DeployPlan): string {
-  return plan.action === 'rollback'
-    ? `roll *${target}* back from ${code(shortTaskDefinition(plan.currentTaskDefinition))} to ${code(shortTaskDefinition(plan.targetTaskDefinition))}`
-    : plan.action === 'redeploy'
-      ? `redeploy *${target}* (${code(shortTaskDefinition(plan.currentTaskDefinition))}, fresh tasks)`
-      : `deploy to *${target}* (from ${code(shortTaskDefinition(plan.currentTaskDefinition))})`;
+  return plan.action === 'scale' && plan.scale
+    ? `scale *${target}* from ${plan.scale.fromDesiredCount} to ${plan.scale.desiredCount} task${plan.scale.desiredCount === 1 ? '' : 's'}`
+    : plan.action === 'rollback'
+      ? `roll *${target}* back from ${code(shortTaskDefinition(plan.currentTaskDefinition))} to ${code(shortTaskDefinition(plan.targetTaskDefinition))}`
+      : plan.action === 'redeploy'
+        ? `redeploy *${target}* (${code(shortTaskDefinition(plan.currentTaskDefinition))}, fresh tasks)`
+        : `deploy to *${target}* (from ${code(shortTaskDefinition(plan.currentTaskDefinition))})`;
 }
 
 /** One line: who asks for what, where. */
 export function requestHeadline(input: { requesterId: string; target: string; plan: DeployPlan; deployId: string }): string {
-  return `🚀 <@${input.requesterId}> asks to ${planPhrase(input.target, input.plan)} · deploy \`${input.deployId}\``;
+  const { plan } = input;
+  return `${plan.action === 'scale' ? '📏' : '🚀'} <@${input.requesterId}> asks to ${planPhrase(input.target, plan)} · ${plan.action === 'scale' ? 'scale' : 'deploy'} \`${input.deployId}\``;
 }
 
 const approverPhrase = (role: string) => (role === 'admin' ? 'an *admin*' : `${/^[aeiou]/.test(role) ? 'an' : 'a'} *${role}* (or admin)`);

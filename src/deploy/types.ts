@@ -6,7 +6,26 @@
 import type { ImageChange } from '../ecs/taskdef';
 import type { PlanBasis } from './plan-hash';
 
-export type DeployAction = 'deploy' | 'redeploy' | 'rollback';
+export type DeployAction = 'deploy' | 'redeploy' | 'rollback' | 'scale';
+
+/** Application Auto Scaling's range for a service's desired count. */
+export interface ScaleBounds {
+  min: number;
+  max: number;
+}
+
+/** What `/ecs scale` changes: the desired count only (UpdateService creates no new deployment). */
+export interface ScalePlan {
+  /** The desired count asked for. */
+  desiredCount: number;
+  /** desiredCount and runningCount when the request was made. */
+  fromDesiredCount: number;
+  running: number;
+  /** The service's scalable target when the request was made; absent: it has none. */
+  bounds?: ScaleBounds;
+  /** `--adjust-autoscaling`: the scalable target's range is widened to include `desiredCount` first. */
+  adjustAutoscaling?: boolean;
+}
 
 /** What a deploy will do, computed before anyone is asked to approve it. */
 export interface DeployPlan {
@@ -16,7 +35,7 @@ export interface DeployPlan {
   /** deploy: registered from `currentTaskDefinition` with `changes`; rollback: this existing revision; redeploy: the current one. */
   targetTaskDefinition?: string;
   changes: ImageChange[];
-  /** One line per image for people: `web: …/web:v1.4.0 → …/web:v1.5.0`. */
+  /** One line per image for people: `web: …/web:v1.4.0 → …/web:v1.5.0` (scale: the counts and the range). */
   imageNotes: string[];
   /** What the approvals are bound to (src/deploy/plan-hash.ts); read again before anything changes. Absent on requests made before it existed. */
   basis?: PlanBasis;
@@ -24,6 +43,8 @@ export interface DeployPlan {
   hash?: string;
   /** The service's deployment strategy in words (src/deploy/strategy.ts), as planned. */
   strategy?: string;
+  /** action `scale`: the new desired count (and the autoscaling range), the task definition unchanged. */
+  scale?: ScalePlan;
 }
 
 /** Who holds a service's deploy lock. */

@@ -264,7 +264,7 @@ export function observeRollout(
   return { lines, progress: next, verdict, fetchStoppedTasks: failedTasks > progress.failedTasks };
 }
 
-const eventKey = (e: { id?: string; createdAt?: Date; message?: string }) => e.id ?? `${e.createdAt?.getTime()}:${e.message}`;
+export const eventKey = (e: { id?: string; createdAt?: Date; message?: string }) => e.id ?? `${e.createdAt?.getTime()}:${e.message}`;
 const taskIdOf = (arn: string) => arn.split('/').pop() ?? arn;
 
 /** "Essential container in task exited (container `app` exited with code 1)": plain text, clipped, not escaped. */

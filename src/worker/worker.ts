@@ -134,7 +134,7 @@ export function createWorker(deps: WorkerDeps) {
       // A refusal only the requester needs to see: said privately, nothing posted in the channel.
       const refusal =
         verb.runsIn === 'worker' && verb.privateRefusal && invocation.responseUrl
-          ? await (await verb.privateRefusal())(request.args, { job, state: deps.state, slack, ...(target ? { target } : {}) })
+          ? await (await verb.privateRefusal())(request.args, { job, state: deps.state, slack, ...(target ? { target } : {}), ...(aws ? { aws } : {}) })
           : undefined;
       if (refusal) {
         await deps.respond(invocation.responseUrl!, { text: `✋ ${refusal}` }).catch((e: unknown) => logger.error('response_url failed', { error: e }));

@@ -15,14 +15,14 @@ import { DescribeServicesCommand, RegisterTaskDefinitionCommand, UpdateServiceCo
 import type { WebClient } from '@slack/web-api';
 import type { AuditLog } from '../audit/audit';
 import { AwsSession } from '../aws/session';
-import { awaitApproval, notApprovedSummary } from '../approval/await-approval';
+import { awaitApproval, notApprovedSummary, type Decision } from '../approval/await-approval';
 import type { Approvals } from '../approval/approvals';
 import { basisNow, describeTaskDefinition } from '../deploy/plan';
 import { basisChanges } from '../deploy/plan-hash';
 import type { DeployHistory } from '../deploy/history';
 import type { DeployWorkflowInput } from './inputs';
 import type { RequestStatus } from '../approval/types';
-import { nextPollSeconds, observeRollout, readStoppedTasks, startProgress, type WatchProgress, type WatchVerdict } from '../deploy/watch';
+import { eventKey, nextPollSeconds, observeRollout, readStoppedTasks, startProgress, type WatchProgress, type WatchVerdict } from '../deploy/watch';
 import { registerInput, shortTaskDefinition } from '../ecs/taskdef';
 import { UserFacingError } from '../platform/errors';
 import type { Logger } from '../platform/logger';
@@ -32,6 +32,7 @@ import { ThreadOutput, type Outcome } from '../slack/thread-output';
 import { crashExcerpt, rolloutText, stoppedTaskLines } from '../deploy/rollout-text';
 import { uploadFiles } from '../slack/upload';
 import { deployPostKey, deployUpdateKey } from '../platform/state-keys';
+import { adjustRange, range, type Adjusted } from '../deploy/scale';
 
 export interface DeployWorkflowDeps {
   /** A Slack client with the bot token (createSlackClient). */
@@ -47,6 +48,8 @@ export interface DeployWorkflowDeps {
 
 export interface DeployWorkflowResult {
   outcome: Outcome;
+  /** A scale with `--adjust-autoscaling`: the range before and after (absent when it needed no change). */
+  autoscaling?: Adjusted;
   summary: string;
   status: RequestStatus;
   taskDefinition?: string;
@@ -55,7 +58,18 @@ export interface DeployWorkflowResult {
 }
 
 /** Checkpointed result of `register` / `update`. */
-type Started = { ok: true; taskDefinition: string; deploymentId: string; at: number; messageTs?: string } | { ok: false; message: string };
+type Started =
+  | {
+      ok: true;
+      taskDefinition: string;
+      deploymentId: string;
+      at: number;
+      messageTs?: string;
+      /** A scale: service event ids from before it (not reported) and the watched deployment's failedTasks then. */
+      seen?: string[];
+      failedBefore?: number;
+    }
+  | { ok: false; message: string };
 
 /** Checkpointed result of one watch poll. */
 interface Poll {
@@ -87,6 +101,9 @@ const MAX_POLL_ERRORS = 12;
 /** Errors no retry will change: ECS said no to the request itself. */
 const PERMANENT = new Set([
   'ClientException',
+  // Application Auto Scaling's refusals (a scale's range).
+  'ValidationException',
+  'ObjectNotFoundException',
   'InvalidParameterException',
   'AccessDeniedException',
   'AccessDenied',
@@ -180,15 +197,22 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
     const target = input.where;
 
     // ---- approval: a callback completed by whoever decides the request (src/approval/approve.ts) ----
-    const decision = await awaitApproval(
-      context,
-      { approvals: deps.approvals, slack: deps.slack, logger, now, post, retryStrategy: RETRY },
-      { requestKey: input.requestKey, requestedAt: input.requestedAt, deadline: input.deadline, channelId: input.channelId, parentTs: input.parentTs },
-    );
+    // A change its target lets through without approval (a scale, `scale.requiresApproval: false`) has no request to wait for.
+    const decision: Decision =
+      input.approval === 'not-required'
+        ? { status: 'approved', approvals: [] }
+        : await awaitApproval(
+            context,
+            { approvals: deps.approvals, slack: deps.slack, logger, now, post, retryStrategy: RETRY },
+            { requestKey: input.requestKey, requestedAt: input.requestedAt, deadline: input.deadline, channelId: input.channelId, parentTs: input.parentTs },
+          );
     const approvedBy = decision.approvals.map((u) => `<@${u}>`).join(', ');
+    /** Who let the change through, for the parent and the rollout's title. */
+    const approvedWords = input.approval === 'not-required' ? 'no approval needed' : `approved by ${approvedBy}`;
+    const scale = input.plan.action === 'scale' ? input.plan.scale : undefined;
     // The parent keeps what was asked and what changed; the outcome follows it.
     const details = input.plan.imageNotes.map((n) => `• ${n}`).join('\n');
-    const finalHeadline = `${input.headline}${decision.status === 'approved' ? ` · approved by ${approvedBy}` : ''}${details ? `\n${details}\n` : ''}`;
+    const finalHeadline = `${input.headline}${decision.status === 'approved' ? ` · ${approvedWords}` : ''}${details ? `\n${details}\n` : ''}`;
     let ending: Ending;
     if (decision.status !== 'approved') {
       ending = end({ outcome: 'cancelled', summary: notApprovedSummary(decision), status: decision.status, polls: 0 }, undefined, undefined);
@@ -252,16 +276,35 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
         },
         { retryStrategy: RETRY },
       );
+      // A scale with `--adjust-autoscaling`: the range widened first (its own step, so the old range survives a retried update).
+      const widening: Adjusted | { ok: false; message: string } | undefined =
+        scale?.adjustAutoscaling && registered.ok
+          ? await context.step(
+              'autoscaling',
+              async () => withAws((aws) => adjustRange(aws, target, scale)).catch((error: unknown) => refused(error, 'widening the autoscaling range')),
+              { retryStrategy: RETRY },
+            )
+          : undefined;
+      if (widening && 'ok' in widening)
+        return end(
+          { outcome: 'failure', summary: widening.message, status: 'approved', polls: 0, detail: `❌ ${widening.message}. The desired count was not changed.` },
+          undefined,
+          undefined,
+        );
+      const autoscaling = widening;
       const updateKey = deployUpdateKey(input.deployId);
       const newRevision = code(shortTaskDefinition(registered.ok ? registered.taskDefinition : ''));
       /** The rollout message's title: who approved, what was registered, when UpdateService was called. */
       const rolloutTitle = (at: number) =>
         [
-          `👍 Approved by ${approvedBy}`,
+          input.approval === 'not-required' ? '▶️ No approval needed' : `👍 Approved by ${approvedBy}`,
+          autoscaling?.to ? `🎚️ Autoscaling range ${range(autoscaling.from ?? autoscaling.to)} → ${range(autoscaling.to)}` : '',
           input.plan.action === 'deploy'
             ? `📝 Registered ${newRevision} (from ${code(shortTaskDefinition(input.plan.currentTaskDefinition))} with the new image${input.plan.changes.length > 1 ? 's' : ''})`
             : '',
-          `🚀 \`UpdateService\` called at ${new Date(at).toISOString().slice(11, 19)} UTC: \`${input.target}\` → ${newRevision}`,
+          scale
+            ? `📏 \`UpdateService\` called at ${new Date(at).toISOString().slice(11, 19)} UTC: \`${input.target}\` desired count ${scale.fromDesiredCount} → ${scale.desiredCount}`
+            : `🚀 \`UpdateService\` called at ${new Date(at).toISOString().slice(11, 19)} UTC: \`${input.target}\` → ${newRevision}`,
         ]
           .filter(Boolean)
           .join(' · ');
@@ -271,7 +314,11 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
           rolloutText({
             title: rolloutTitle(at),
             serviceName: input.target,
-            progress: { ...startProgress(deploymentId, registered.ok ? registered.taskDefinition : '', at), ...(serviceArn ? { serviceArn } : {}) },
+            progress: {
+              ...startProgress(deploymentId, registered.ok ? registered.taskDefinition : '', at),
+              ...(serviceArn ? { serviceArn } : {}),
+              ...(scale ? { role: 'scaled' } : {}),
+            },
             verdict: { state: 'in-progress' },
             seconds: 0,
           }),
@@ -285,6 +332,23 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
               return withAws(async (aws): Promise<Started> => {
                 const ecs = aws.ecs();
                 const service = await describeService(aws);
+                if (scale) {
+                  // The desired count only: no new deployment; the PRIMARY one is watched until it runs that many (a retried step sets the same count).
+                  const out = await ecs.send(new UpdateServiceCommand({ cluster: target.cluster, service: target.service, desiredCount: scale.desiredCount }));
+                  const primary = out.service?.deployments?.find((d) => d.status === 'PRIMARY');
+                  const at = now();
+                  const messageTs = await startRolloutMessage(at, primary?.id ?? '', out.service?.serviceArn);
+                  return {
+                    ok: true,
+                    taskDefinition: out.service?.taskDefinition ?? registered.taskDefinition,
+                    deploymentId: primary?.id ?? '',
+                    at,
+                    ...(messageTs ? { messageTs } : {}),
+                    // The service's events so far are not this scale's.
+                    seen: (service.events ?? []).map(eventKey).slice(0, 100),
+                    failedBefore: primary?.failedTasks ?? 0,
+                  };
+                }
                 const primary = service.deployments?.find((d) => d.status === 'PRIMARY');
                 // This step may have run before and died after its UpdateService: it noted the PRIMARY
                 // deployment it found first, so a new PRIMARY of our task definition is our own.
@@ -333,10 +397,12 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
         deploymentId: string,
         taskDefinition: string,
         since: number,
-        view: { title: string; messageTs?: string; role?: string; roles?: Record<string, string> },
+        view: { title: string; messageTs?: string; role?: string; roles?: Record<string, string>; seen?: string[]; failedBefore?: number },
       ): Promise<Watched> => {
         let progress: WatchProgress = {
           ...startProgress(deploymentId, taskDefinition, since),
+          ...(view.seen ? { seenEventIds: view.seen } : {}),
+          ...(view.failedBefore ? { failedTasks: view.failedBefore } : {}),
           ...(view.messageTs ? { messageTs: view.messageTs } : {}),
           ...(view.role ? { role: view.role } : {}),
           ...(view.roles ? { roles: view.roles } : {}),
@@ -405,7 +471,9 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
       const rollout = await watch('rollout', started.deploymentId, started.taskDefinition, started.at, {
         title: rolloutTitle(started.at),
         ...(started.messageTs ? { messageTs: started.messageTs } : {}),
+        ...(scale ? { role: 'scaled', ...(started.seen ? { seen: started.seen } : {}), failedBefore: started.failedBefore ?? 0 } : {}),
       });
+      if (scale) return scaleEnding(rollout, started, autoscaling, polls);
       if (rollout.verdict.state === 'completed') {
         return end(
           {
@@ -553,6 +621,37 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
       );
     }
 
+    /** How a scale ended: steady at the new count, or not (a scale is never rolled back: the thread says what to do). */
+    function scaleEnding(rollout: Watched, started: Extract<Started, { ok: true }>, autoscaling: Adjusted | undefined, polls: number): Ending {
+      const count = `${scale!.desiredCount} task${scale!.desiredCount === 1 ? '' : 's'}`;
+      const base = { status: 'approved' as const, taskDefinition: started.taskDefinition, polls, ...(autoscaling ? { autoscaling } : {}) };
+      const state = rollout.verdict.state;
+      if (state === 'completed')
+        return end(
+          { ...base, outcome: 'success', summary: `\`${input.target}\` runs ${count} and is steady after ${formatDuration(rollout.seconds * 1000)}` },
+          { rollout },
+          started,
+        );
+      const why =
+        state === 'timeout'
+          ? `\`${input.target}\` did not reach ${count} within ${formatDuration(input.timeoutSeconds * 1000)}`
+          : state === 'lost'
+            ? `lost track of the scale (${rollout.verdict.reason})`
+            : state === 'failed'
+              ? rollout.verdict.reason.replace(/\.+$/, '')
+              : 'the scale did not complete';
+      return end(
+        {
+          ...base,
+          outcome: state === 'lost' ? 'warning' : 'failure',
+          summary: why,
+          detail: `${state === 'lost' ? '⚠️' : '❌'} ${why}. A scale is not rolled back: the desired count stays ${scale!.desiredCount}; \`/ecs status ${input.target}\` shows where the service is, \`/ecs scale ${input.target} ${scale!.fromDesiredCount}\` asks to go back.`,
+        },
+        { rollout },
+        started,
+      );
+    }
+
     async function describeService(aws: AwsSession): Promise<Service> {
       const out = await aws.ecs().send(new DescribeServicesCommand({ cluster: target.cluster, services: [target.service] }));
       const service = out.services?.[0];
@@ -610,7 +709,7 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
             deps.history
               .record(input.target, { taskDefinition, outcome, deployId: input.deployId, at })
               .catch((error: unknown) => logger.warn('deploy history not recorded', { error }));
-          if (deployed && watched) {
+          if (deployed && watched && !scale) {
             const rolledOut = watched.rollout.verdict.state === 'completed';
             await record(deployed.taskDefinition, rolledOut ? 'success' : 'failure');
             if (watched.rollback?.verdict.state === 'completed' && result.taskDefinition) await record(result.taskDefinition, 'success');
@@ -646,6 +745,16 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
                   : {}),
                 ...(watched?.rollback ? { rolledBackTo: result.taskDefinition, rollbackVerdict: watched.rollback.verdict.state } : {}),
                 polls: result.polls,
+                ...(scale
+                  ? {
+                      desiredCount: scale.desiredCount,
+                      fromDesiredCount: scale.fromDesiredCount,
+                      runningBefore: scale.running,
+                      ...(input.approval ? { approval: input.approval } : {}),
+                      ...(scale.bounds ? { autoscalingRange: scale.bounds } : {}),
+                      ...(result.autoscaling ? { autoscalingAdjusted: result.autoscaling } : {}),
+                    }
+                  : {}),
               },
             })
             .catch((error: unknown) => logger.error('audit completion failed', { error }));

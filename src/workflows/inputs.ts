@@ -33,6 +33,8 @@ export interface DeployWorkflowInput {
   rollback: boolean;
   /** Seconds the rollout may take. */
   timeoutSeconds: number;
+  /** A change its target lets through without approval (a scale with `scale.requiresApproval: false`): no request to wait for. */
+  approval?: 'not-required';
 }
 
 /** The run workflow's input (src/workflows/run.ts). */

@@ -50,3 +50,10 @@ export type VerifyArgs = {
   /** Prove logging works by writing one line to each log group: `--put-logs`, else the target's `verify.putLogs`. */
   putLogs: boolean;
 };
+export type ScaleArgs = {
+  target: string;
+  /** The desired count asked for: an integer from 0 to the target's `scale.maxCount`. */
+  count: number;
+  /** Widen the service's autoscaling range to include `count` instead of refusing a count outside it. */
+  adjustAutoscaling: boolean;
+};
