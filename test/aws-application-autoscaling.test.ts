@@ -1,6 +1,6 @@
 /**
  * The emulator's Application Auto Scaling (scalable targets of ECS services), reached through the
- * bot's own client (src/aws/application-autoscaling.ts: JSON 1.1, SigV4 `application-autoscaling`)
+ * bot's client (src/aws/application-autoscaling.ts: the AWS SDK's, behind a small interface)
  * and, for the wire format, raw HTTP: shapes, register-or-update, the clamp of desiredCount, errors.
  */
 import { DescribeServicesCommand, ECSClient } from '@aws-sdk/client-ecs';
