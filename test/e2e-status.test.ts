@@ -32,7 +32,8 @@ describe('/ecs status end to end', () => {
 
     const replies = world.slack.replies('C0OPS', parent.ts);
     const report = replies.map((r) => r.text).join('\n');
-    expect(report).toContain('*Tasks:* 2 running / 2 desired, 0 pending');
+    // web scales between 2 and 6 (Application Auto Scaling), read beside the service.
+    expect(report).toContain('*Tasks:* 2 running / 2 desired, 0 pending · autoscaling 2..6');
     expect(report).toContain('*Task definition:* `web:42`');
     expect(report).toContain('`app`: `111111111111.dkr.ecr.us-east-1.amazonaws.com/web:v1.4.2`');
     expect(report).toContain('*PRIMARY* `web:42`: COMPLETED');
@@ -55,7 +56,7 @@ describe('/ecs status end to end', () => {
       .replies('C0OPS', parent.ts)
       .map((r) => r.text)
       .join('\n');
-    expect(report).toContain('*Tasks:* 1 running / 2 desired, 0 pending');
+    expect(report).toContain('*Tasks:* 1 running / 2 desired, 0 pending · no autoscaling');
     expect(report).toMatch(/\*PRIMARY\* `broken:7`: IN_PROGRESS .*; 0 running, 0 pending of 2, 4 failed/);
     expect(report).toMatch(/\*ACTIVE\* `broken:6`: COMPLETED .*; 1 running, 0 pending of 1/);
     expect(report).toContain('CannotPullContainerError');

@@ -85,6 +85,19 @@ describe('the service’s console link', () => {
   });
 });
 
+describe('the autoscaling range beside the task counts', () => {
+  it('shows the range, its absence, or why it could not be read (the error name, escaped)', () => {
+    const tasks = (autoscaling: Parameters<typeof renderStatus>[3]) =>
+      renderStatus('web', { service: service({}), taskDefinition: undefined, stoppedTasks: [] }, undefined, autoscaling)
+        .sections[0]!.split('\n')
+        .find((l) => l.startsWith('*Tasks:*'));
+    expect(tasks({ range: { min: 2, max: 6 } })).toMatch(/ · autoscaling 2\.\.6$/);
+    expect(tasks({ none: true })).toMatch(/ · no autoscaling$/);
+    expect(tasks({ unreadable: 'AccessDenied<Exception>' })).toMatch(/ · autoscaling range not readable \(AccessDenied&lt;Exception&gt;\)$/);
+    expect(tasks(undefined)).not.toContain('autoscaling');
+  });
+});
+
 describe('fitSection', () => {
   it('keeps whole lines and names how many were left out', async () => {
     const { fitSection } = await import('../src/commands/status');

@@ -10,6 +10,9 @@ import {
   type TaskDefinition,
 } from '@aws-sdk/client-ecs';
 import { explainAwsError } from '../aws/errors';
+import { autoScalingClient } from '../aws/application-autoscaling';
+import { range, readBounds } from '../deploy/scale';
+import type { ScaleBounds } from '../deploy/types';
 import { assessService, type Health } from '../ecs/health';
 import { UserFacingError } from '../platform/errors';
 import { RERUN_ACTION } from '../slack/actions';
@@ -132,6 +135,7 @@ export function renderStatus(
   alias: string,
   snapshot: ServiceSnapshot,
   mute?: { record: MuteRecord; now: number },
+  autoscaling?: Autoscaling,
 ): { sections: string[]; result: CommandResult } {
   const { service, taskDefinition, stoppedTasks } = snapshot;
   const outcome = serviceOutcome(service);
@@ -145,7 +149,7 @@ export function renderStatus(
     fitSection([
       `${MARK[outcome]} *${alias}*: ${code(service.serviceName ?? '?')} in ${code(family(service.clusterArn))}${service.launchType ? ` (${escapeText(service.launchType)}${service.platformVersion ? ` ${escapeText(service.platformVersion)}` : ''})` : ''}${consoleLink(service)}`,
       ...(mute ? [`🔕 notifications ${describeMute(mute.record, mute.now)}`] : []),
-      `*Tasks:* ${running} running / ${desired} desired, ${service.pendingCount ?? 0} pending`,
+      `*Tasks:* ${running} running / ${desired} desired, ${service.pendingCount ?? 0} pending${autoscaling ? ` · ${autoscalingText(autoscaling)}` : ''}`,
       `*Task definition:* ${code(family(service.taskDefinition))}`,
       ...containers,
     ]),
@@ -156,10 +160,31 @@ export function renderStatus(
   return { sections, result: { outcome, summary } };
 }
 
+/** The service's Application Auto Scaling range, none, or why it could not be read (an AWS error name). */
+export type Autoscaling = { range: ScaleBounds } | { none: true } | { unreadable: string };
+
+const autoscalingText = (a: Autoscaling) =>
+  'range' in a ? `autoscaling ${range(a.range)}` : 'none' in a ? 'no autoscaling' : `autoscaling range not readable (${escapeText(a.unreadable)})`;
+
+/** Read beside the snapshot (the notifier's diagnosis reads the snapshot, not this). */
+async function readAutoscaling(ctx: WorkerContext): Promise<Autoscaling> {
+  try {
+    const bounds = await readBounds(autoScalingClient(ctx.aws!), ctx.target!);
+    return bounds ? { range: bounds } : { none: true };
+  } catch (error) {
+    ctx.logger.warn('autoscaling range not read', { error });
+    return { unreadable: (error as Error).name || 'error' };
+  }
+}
+
 export const status: WorkerHandler<StatusArgs> = async ({ target: alias }, ctx) => {
   const now = ctx.now();
-  const [snapshot, muted] = await Promise.all([readServiceSnapshot(ctx), stateMuteStore(ctx.state, ctx.now).mutedUntil(alias, now)]);
-  const { sections, result } = renderStatus(alias, snapshot, muted ? { record: muted, now } : undefined);
+  const [snapshot, muted, autoscaling] = await Promise.all([
+    readServiceSnapshot(ctx),
+    stateMuteStore(ctx.state, ctx.now).mutedUntil(alias, now),
+    readAutoscaling(ctx),
+  ]);
+  const { sections, result } = renderStatus(alias, snapshot, muted ? { record: muted, now } : undefined, autoscaling);
   const blocks = [
     ...sections.map((s) => ({ type: 'section', text: { type: 'mrkdwn', text: s } })),
     {
