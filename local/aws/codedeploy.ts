@@ -19,7 +19,8 @@
  * auto rollback for DEPLOYMENT_FAILURE (or StopDeployment with autoRollbackEnabled) a rollback
  * deployment shifts traffic back and deletes the replacement.
  *
- * Not modelled: Lambda hooks named in the AppSpec (their events succeed without a call), alarms,
+ * A manual stop's errorInformation code is MANUAL_STOP (an ErrorCode value; that GetDeployment shows it
+ * for a stop is UNVERIFIED). Not modelled: Lambda hooks named in the AppSpec (their events succeed without a call), alarms,
  * on-premises/EC2/Lambda platforms. UNVERIFIED (inferred, not documented): Created lasts no emulator
  * time; hookless events succeed instantly; AllowTestTraffic without a test listener succeeds at once;
  * the timeout message; a rollback's events (Skipped but AllowTraffic) and messages; the service's
@@ -325,6 +326,13 @@ export function startCodeDeployment(s: EcsScheduler, d: CodeDeployment, t: numbe
   if (original) d.previousRevision = original.taskDefinition;
   Object.assign(d, { status: 'InProgress', startTime: new Date(t), lastUpdated: new Date(t) });
   run(s, d, t);
+}
+
+/** A deployment CodeDeploy cannot start (its ECS service or target groups are wrong): Failed at once, nothing changed. */
+export function failAtStart(r: RegionState, d: CodeDeployment, t: number, code: string, message: string): void {
+  codeDeployState(r).deployments.set(d.deploymentId, d);
+  d.events[0]!.status = 'Skipped';
+  Object.assign(d, { status: 'Failed', startTime: new Date(t), completeTime: new Date(t), lastUpdated: new Date(t), errorInformation: { code, message } });
 }
 
 /** The due times of the cluster's deployments, for the scheduler's loop. */
@@ -658,7 +666,7 @@ export function stopDeployment(s: EcsScheduler, d: CodeDeployment, t: number, ro
   const e = ecsOf(s, d);
   const current = d.events[d.phase];
   if (current && current.status !== 'Pending') Object.assign(current, { status: 'Failed', endTime: new Date(t) });
-  Object.assign(d, { status: 'Stopped', completeTime: new Date(t), lastUpdated: new Date(t), errorInformation: { code: 'DEPLOYMENT_STOPPED', message } });
+  Object.assign(d, { status: 'Stopped', completeTime: new Date(t), lastUpdated: new Date(t), errorInformation: { code: 'MANUAL_STOP', message } });
   delete d.until;
   delete d.sub;
   if (!e) return undefined;

@@ -12,6 +12,7 @@ import {
   codeDeployArns,
   codeDeployState,
   continueDeployment,
+  failAtStart,
   ECS_DEPLOYMENT_CONFIGS,
   groupOf,
   isActive,
@@ -97,10 +98,10 @@ function autoRollback(value: unknown): AutoRollbackConfiguration | undefined {
   return { enabled: !!config.enabled, events: [...(config.events ?? [])] };
 }
 
-/** The ECS scheduler of the cluster a deployment's service is in, brought up to now. */
-function schedulerFor(ctx: CallContext, cluster: string): EcsScheduler {
+/** The ECS scheduler of the cluster a deployment's service is in, brought up to now (none: no such cluster). */
+function schedulerFor(ctx: CallContext, cluster: string): EcsScheduler | undefined {
   const state = ctx.regional.ecs.clusters.get(cluster);
-  if (!state) throw error('DeploymentGroupDoesNotExistException', `The ECS cluster ${cluster} of the deployment group does not exist.`);
+  if (!state) return undefined;
   const scheduler = new EcsScheduler(ctx.state, ctx.regional, state);
   scheduler.runUntil(ctx.clock.now());
   return scheduler;
@@ -123,25 +124,28 @@ function createDeployment(p: Params, ctx: CallContext) {
   }
   const target = parseAppSpec(revision.appSpecContent.content);
   const rollback = autoRollback(p.autoRollbackConfiguration) ?? group.autoRollbackConfiguration;
-  const [ecs] = group.ecsServices;
-  if (!ecs) throw error('InvalidECSServiceException', 'The deployment group has no ECS service.');
+  // An ECS deployment group names exactly one service (CreateDeploymentGroup requires it).
+  const ecs = group.ecsServices[0]!;
   runScheduler(ctx.state);
   const busy = activeDeployment(r, app, name);
   if (busy) throw error('DeploymentLimitExceededException', `The Deployment Group '${name}' already has an active Deployment '${busy.deploymentId}'`);
   const scheduler = schedulerFor(ctx, ecs.clusterName);
-  const service = scheduler.cluster.services.get(ecs.serviceName);
-  if (service?.status !== 'ACTIVE' || service.deploymentController?.type !== 'CODE_DEPLOY') {
-    throw error(
-      'InvalidECSServiceException',
-      `The ECS service ${ecs.serviceName} in cluster ${ecs.clusterName} is not ACTIVE with a CODE_DEPLOY deployment controller.`,
-    );
-  }
-  const original = service.taskSets?.find((s) => s.status === 'PRIMARY');
-  const pair = group.loadBalancerInfo.targetGroupPairInfoList[0]!;
+  const service = scheduler?.cluster.services.get(ecs.serviceName);
+  const original = service?.taskSets?.find((s) => s.status === 'PRIMARY');
+  const pair = group.loadBalancerInfo.targetGroupPairInfoList[0];
   const arnOf = (groupName: string) => [...elbv2State(r).values()].find((g) => g.TargetGroupName === groupName)?.TargetGroupArn;
-  const [first, second] = pair.targetGroups.map((g) => arnOf(g.name));
-  if (!first || !second) throw error('InvalidTargetGroupPairException', 'A target group of the deployment group does not exist.');
-  const blue = original?.loadBalancers?.[0]?.targetGroupArn ?? first;
+  const [first, second] = (pair?.targetGroups ?? []).map((g) => arnOf(g.name));
+  // What CodeDeploy finds wrong on the ECS or ELB side fails the deployment, not the call (UNVERIFIED).
+  const problem =
+    service?.status !== 'ACTIVE' || service.deploymentController?.type !== 'CODE_DEPLOY' || !original
+      ? {
+          code: 'INVALID_ECS_SERVICE',
+          message: `The ECS service ${ecs.serviceName} in cluster ${ecs.clusterName} is not an ACTIVE service deployed by CodeDeploy.`,
+        }
+      : !first || !second
+        ? { code: 'ELASTIC_LOAD_BALANCING_INVALID', message: 'A target group of the deployment group does not exist.' }
+        : undefined;
+  const blue = original?.loadBalancers?.[0]?.targetGroupArn ?? first ?? '';
   const now = ctx.clock.now();
   const d: CodeDeployment = {
     deploymentId: newCodeDeploymentId(),
@@ -165,10 +169,11 @@ function createDeployment(p: Params, ctx: CallContext) {
     testWeight: 0,
     originalTaskSet: original?.id ?? '',
     blueGroup: blue,
-    greenGroup: blue === first ? second : first,
+    greenGroup: (blue === first ? second : first) ?? '',
     lastUpdated: new Date(now),
   };
-  startCodeDeployment(scheduler, d, now);
+  if (problem || !scheduler) failAtStart(r, d, now, problem?.code ?? 'INVALID_ECS_SERVICE', problem?.message ?? '');
+  else startCodeDeployment(scheduler, d, now);
   return { deploymentId: d.deploymentId };
 }
 
@@ -353,7 +358,7 @@ export const codeDeployService: ServiceDefinition = {
       if (!isActive(d)) throw error('DeploymentAlreadyCompletedException', `The deployment ${d.deploymentId} has already completed.`);
       // Unset: the deployment's own configuration decides (DEPLOYMENT_STOP_ON_REQUEST) (UNVERIFIED).
       const rollback = typeof p.autoRollbackEnabled === 'boolean' ? p.autoRollbackEnabled : rollsBackOn(d, 'DEPLOYMENT_STOP_ON_REQUEST');
-      const scheduler = schedulerFor(ctx, d.cluster);
+      const scheduler = schedulerFor(ctx, d.cluster)!;
       const back = stopDeployment(scheduler, d, ctx.clock.now(), rollback, 'Deployment was stopped by the user.');
       // UNVERIFIED messages: Pending while a rollback deployment runs, Succeeded when the stop is complete.
       return back
@@ -372,7 +377,7 @@ export const codeDeployService: ServiceDefinition = {
       if (waitType === 'TERMINATION_WAIT' && d.sub !== 'termination') {
         throw error('InvalidDeploymentStatusException', `The deployment ${d.deploymentId} is not waiting to terminate the original task set.`);
       }
-      continueDeployment(schedulerFor(ctx, d.cluster), d, waitType, ctx.clock.now());
+      continueDeployment(schedulerFor(ctx, d.cluster)!, d, waitType, ctx.clock.now());
       return {};
     },
   },
