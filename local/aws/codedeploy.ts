@@ -704,20 +704,26 @@ function refreshCounts(e: Ecs, t: number): void {
   e.service.pendingCount = all.filter(starting).length;
 }
 
-/** What GetDeploymentTarget says about a task set: ECSTaskSet. */
-export function taskSetInfo(r: RegionState, service: Service | undefined, d: CodeDeployment, label: 'Blue' | 'Green') {
-  const id = label === 'Blue' ? d.originalTaskSet : d.replacementTaskSet;
-  const set = service && setOf(service, id);
-  const groupArn = label === 'Blue' ? d.blueGroup : d.greenGroup;
-  const weight = label === 'Green' ? d.weight : 100 - d.weight;
-  return {
-    identifer: id,
-    desiredCount: set?.computedDesiredCount ?? 0,
-    pendingCount: set?.pendingCount ?? 0,
-    runningCount: set?.runningCount ?? 0,
-    status: set?.status ?? 'INACTIVE',
-    trafficWeight: weight,
-    targetGroup: { name: elbv2State(r).get(groupArn)?.TargetGroupName ?? groupArn.split('/')[1] },
-    taskSetLabel: label,
-  };
+/** What GetDeploymentTarget says about the deployment's task sets (ECSTaskSet); a deleted one is no longer listed (UNVERIFIED). */
+export function taskSetsInfo(r: RegionState, service: Service | undefined, d: CodeDeployment) {
+  const labelled = [
+    { label: 'Blue' as const, id: d.originalTaskSet, group: d.blueGroup, weight: 100 - d.weight },
+    { label: 'Green' as const, id: d.replacementTaskSet, group: d.greenGroup, weight: d.weight },
+  ];
+  return labelled.flatMap(({ label, id, group, weight }) => {
+    const set = service && setOf(service, id);
+    if (!set) return [];
+    return [
+      {
+        identifer: set.id,
+        desiredCount: set.computedDesiredCount ?? 0,
+        pendingCount: set.pendingCount ?? 0,
+        runningCount: set.runningCount ?? 0,
+        status: set.status,
+        trafficWeight: weight,
+        targetGroup: { name: elbv2State(r).get(group)?.TargetGroupName ?? group.split('/')[1] },
+        taskSetLabel: label,
+      },
+    ];
+  });
 }

@@ -23,7 +23,7 @@ import {
   startCodeDeployment,
   stopDeployment,
   targetIdOf,
-  taskSetInfo,
+  taskSetsInfo,
   type AutoRollbackConfiguration,
   type CodeDeployment,
   type DeploymentStatus,
@@ -347,7 +347,7 @@ export const codeDeployService: ServiceDefinition = {
             lastUpdatedAt: d.lastUpdated,
             lifecycleEvents: structuredClone(d.events),
             status: targetStatusOf(d),
-            taskSetsInfo: [taskSetInfo(ctx.regional, service, d, 'Blue'), ...(d.replacementTaskSet ? [taskSetInfo(ctx.regional, service, d, 'Green')] : [])],
+            taskSetsInfo: taskSetsInfo(ctx.regional, service, d),
           },
         },
       };
