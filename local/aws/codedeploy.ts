@@ -28,6 +28,18 @@
  * traffic wholly on the replacement keeps it, anything less returns to the original.
  */
 import { createHash } from 'node:crypto';
+import type {
+  ApplicationInfo,
+  AutoRollbackConfiguration,
+  AutoRollbackEvent,
+  DeploymentGroupInfo,
+  DeploymentStatus,
+  ErrorCode,
+  LifecycleEventStatus,
+  LifecycleEvent as SdkLifecycleEvent,
+  RollbackInfo,
+  TrafficRoutingConfig,
+} from '@aws-sdk/client-codedeploy';
 import type { LoadBalancer, NetworkConfiguration, Service, Task, TaskSet } from '@aws-sdk/client-ecs';
 import { parse } from 'yaml';
 import { AwsError } from './protocols';
@@ -54,20 +66,11 @@ const HOOKABLE = new Set(['BeforeInstall', 'AfterInstall', 'AfterAllowTestTraffi
 export const REPLACEMENT_TIMEOUT_MS = 60 * 60_000;
 const MIN = 60_000;
 
-export type DeploymentStatus = 'Created' | 'Queued' | 'InProgress' | 'Baking' | 'Ready' | 'Succeeded' | 'Failed' | 'Stopped';
+export type { AutoRollbackConfiguration, DeploymentStatus };
 export const ACTIVE_STATUSES: DeploymentStatus[] = ['Created', 'Queued', 'InProgress', 'Baking', 'Ready'];
-export type RollbackEvent = 'DEPLOYMENT_FAILURE' | 'DEPLOYMENT_STOP_ON_ALARM' | 'DEPLOYMENT_STOP_ON_REQUEST';
-export interface AutoRollbackConfiguration {
-  enabled?: boolean;
-  events?: RollbackEvent[];
-}
 
-/** How a predefined ECS deployment config shifts production traffic. */
-export interface TrafficRouting {
-  type: 'AllAtOnce' | 'TimeBasedLinear' | 'TimeBasedCanary';
-  timeBasedLinear?: { linearPercentage: number; linearInterval: number };
-  timeBasedCanary?: { canaryPercentage: number; canaryInterval: number };
-}
+/** How a deployment config shifts production traffic (the SDK's TrafficRoutingConfig). */
+export type TrafficRouting = TrafficRoutingConfig;
 /** The predefined configs for the ECS compute platform (CodeDeploy User Guide, deployment-configurations). */
 export const ECS_DEPLOYMENT_CONFIGS: Record<string, TrafficRouting> = {
   'CodeDeployDefault.ECSAllAtOnce': { type: 'AllAtOnce' },
@@ -80,23 +83,17 @@ export const ECS_DEPLOYMENT_CONFIGS: Record<string, TrafficRouting> = {
 /** Production weights of the replacement after each shift, and the wait (ms) after each but the last. */
 export function trafficSteps(routing: TrafficRouting): { weights: number[]; intervalMs: number } {
   if (routing.type === 'TimeBasedLinear' && routing.timeBasedLinear) {
-    const { linearPercentage: p, linearInterval: i } = routing.timeBasedLinear;
+    const { linearPercentage: p = 100, linearInterval: i = 0 } = routing.timeBasedLinear;
     return { weights: Array.from({ length: Math.ceil(100 / p) }, (_, k) => Math.min(100, p * (k + 1))), intervalMs: i * MIN };
   }
   if (routing.type === 'TimeBasedCanary' && routing.timeBasedCanary) {
-    const { canaryPercentage: p, canaryInterval: i } = routing.timeBasedCanary;
+    const { canaryPercentage: p = 100, canaryInterval: i = 0 } = routing.timeBasedCanary;
     return { weights: p >= 100 ? [100] : [p, 100], intervalMs: i * MIN };
   }
   return { weights: [100], intervalMs: 0 };
 }
 
-export interface Application {
-  applicationId: string;
-  applicationName: string;
-  createTime: Date;
-  linkedToGitHub: boolean;
-  computePlatform: 'ECS';
-}
+export type Application = Required<Pick<ApplicationInfo, 'applicationId' | 'applicationName' | 'createTime' | 'linkedToGitHub'>> & { computePlatform: 'ECS' };
 
 export interface DeploymentGroup {
   applicationName: string;
@@ -119,18 +116,12 @@ export interface DeploymentGroup {
   };
   autoRollbackConfiguration: AutoRollbackConfiguration;
   computePlatform: 'ECS';
-  /** Ids of the group's last deployments, as GetDeploymentGroup reports them (filled in by the store). */
-  lastAttemptedDeployment?: { deploymentId: string; status: DeploymentStatus; endTime?: Date; createTime: Date };
-  lastSuccessfulDeployment?: { deploymentId: string; status: DeploymentStatus; endTime?: Date; createTime: Date };
 }
 
-export interface LifecycleEvent {
-  lifecycleEventName: LifecycleEventName;
-  status: 'Pending' | 'InProgress' | 'Succeeded' | 'Failed' | 'Skipped' | 'Unknown';
-  startTime?: Date;
-  endTime?: Date;
-  diagnostics?: { errorCode: string; scriptName: string; message: string; logTail: string };
-}
+export type LifecycleEvent = SdkLifecycleEvent & { lifecycleEventName: LifecycleEventName; status: LifecycleEventStatus };
+
+/** The group as the emulator keeps it is a DeploymentGroupInfo (the type checker holds it to the SDK's shape). */
+export const asDeploymentGroupInfo = (group: DeploymentGroup): DeploymentGroupInfo => group;
 
 /** What the AppSpec's TargetService says. */
 export interface TargetService {
@@ -156,8 +147,8 @@ export interface CodeDeployment {
   createTime: Date;
   startTime?: Date;
   completeTime?: Date;
-  errorInformation?: { code: string; message: string };
-  rollbackInfo?: { rollbackDeploymentId?: string; rollbackTriggeringDeploymentId?: string; rollbackMessage?: string };
+  errorInformation?: { code: ErrorCode; message: string };
+  rollbackInfo?: RollbackInfo;
   previousRevision?: string;
   events: LifecycleEvent[];
   /** The ECS side. */
@@ -329,7 +320,7 @@ export function startCodeDeployment(s: EcsScheduler, d: CodeDeployment, t: numbe
 }
 
 /** A deployment CodeDeploy cannot start (its ECS service or target groups are wrong): Failed at once, nothing changed. */
-export function failAtStart(r: RegionState, d: CodeDeployment, t: number, code: string, message: string): void {
+export function failAtStart(r: RegionState, d: CodeDeployment, t: number, code: ErrorCode, message: string): void {
   codeDeployState(r).deployments.set(d.deploymentId, d);
   d.events[0]!.status = 'Skipped';
   Object.assign(d, { status: 'Failed', startTime: new Date(t), completeTime: new Date(t), lastUpdated: new Date(t), errorInformation: { code, message } });
@@ -584,7 +575,7 @@ export function groupOf(r: RegionState, d: CodeDeployment): DeploymentGroup | un
   return codeDeployState(r).groups.get(`${d.applicationName}/${d.groupName}`);
 }
 
-function failDeployment(e: Ecs, d: CodeDeployment, t: number, code: string, message: string): void {
+function failDeployment(e: Ecs, d: CodeDeployment, t: number, code: ErrorCode, message: string): void {
   const current = d.events[d.phase];
   if (current) Object.assign(current, { status: 'Failed', startTime: current.startTime ?? new Date(t), endTime: new Date(t) });
   Object.assign(d, { status: 'Failed', completeTime: new Date(t), lastUpdated: new Date(t), errorInformation: { code, message } });
@@ -594,7 +585,7 @@ function failDeployment(e: Ecs, d: CodeDeployment, t: number, code: string, mess
   else settleWithoutRollback(e, d, t);
 }
 
-export const rollsBackOn = (d: CodeDeployment, event: RollbackEvent) => !!d.autoRollback.enabled && !!d.autoRollback.events?.includes(event);
+export const rollsBackOn = (d: CodeDeployment, event: AutoRollbackEvent) => !!d.autoRollback.enabled && !!d.autoRollback.events?.includes(event);
 
 /** No rollback: traffic wholly on the replacement keeps it; otherwise the original serves and the replacement goes (UNVERIFIED). */
 function settleWithoutRollback(e: Ecs, d: CodeDeployment, t: number): void {

@@ -5,6 +5,7 @@
  * with the API's shapes and errors, and tells IAM what each action is evaluated on (the Service
  * Authorization Reference: application, deploymentgroup, or nothing, hence `*`).
  */
+import type { ErrorCode } from '@aws-sdk/client-codedeploy';
 import { AwsError, asList, type CallContext, type Params, type ServiceDefinition } from '../protocols';
 import {
   activeDeployment,
@@ -136,7 +137,7 @@ function createDeployment(p: Params, ctx: CallContext) {
   const arnOf = (groupName: string) => [...elbv2State(r).values()].find((g) => g.TargetGroupName === groupName)?.TargetGroupArn;
   const [first, second] = (pair?.targetGroups ?? []).map((g) => arnOf(g.name));
   // What CodeDeploy finds wrong on the ECS or ELB side fails the deployment, not the call (UNVERIFIED).
-  const problem =
+  const problem: { code: ErrorCode; message: string } | undefined =
     service?.status !== 'ACTIVE' || service.deploymentController?.type !== 'CODE_DEPLOY' || !original
       ? {
           code: 'INVALID_ECS_SERVICE',
