@@ -348,7 +348,7 @@ describe('errors', () => {
     expect(await deployment(deploymentId!)).toMatchObject({ status: 'Failed', errorInformation: { code: 'ECS_UPDATE_ERROR' } });
   });
 
-  it('ECS UpdateService on a CODE_DEPLOY service changes the count only', async () => {
+  it('ECS UpdateService on a CODE_DEPLOY service changes the count only, which its task sets follow', async () => {
     const update = (input: Partial<ConstructorParameters<typeof UpdateServiceCommand>[0]>) =>
       refusal(ecs.send(new UpdateServiceCommand({ cluster: CLUSTER, service: 'legacy', ...input })));
     for (const input of [
@@ -362,6 +362,17 @@ describe('errors', () => {
     }
     await ecs.send(new UpdateServiceCommand({ cluster: CLUSTER, service: 'legacy', desiredCount: 3 }));
     expect((await legacy()).desiredCount).toBe(3);
+    // The task set follows the count: a third task starts, then the next deployment's replacement has three.
+    emu.clock.advance(30 * S);
+    let service = await legacy();
+    expect([service.runningCount, service.taskSets![0]!.computedDesiredCount, service.taskSets![0]!.runningCount]).toEqual([3, 3, 3]);
+    const { id } = await deploy(SAMPLE.images.legacy.replace('v3.2.0', 'v3.3.0'));
+    emu.clock.advance(60 * S);
+    expect(sets(await target(id))).toEqual(['Blue ACTIVE 0 3', 'Green PRIMARY 100 3']);
+    await cd.send(new ContinueDeploymentCommand({ deploymentId: id, deploymentWaitType: 'TERMINATION_WAIT' }));
+    await ecs.send(new UpdateServiceCommand({ cluster: CLUSTER, service: 'legacy', desiredCount: 1 }));
+    service = await legacy();
+    expect([service.runningCount, service.taskSets!.map((s) => [s.status, s.computedDesiredCount, s.runningCount])]).toEqual([1, [['PRIMARY', 1, 1]]]);
   });
 });
 

@@ -326,23 +326,41 @@ export function failAtStart(r: RegionState, d: CodeDeployment, t: number, code: 
   Object.assign(d, { status: 'Failed', startTime: new Date(t), completeTime: new Date(t), lastUpdated: new Date(t), errorInformation: { code, message } });
 }
 
-/** The due times of the cluster's deployments, for the scheduler's loop. */
+/** The due times of the cluster's deployments and task sets, for the scheduler's loop. */
 export function codeDeployDue(s: EcsScheduler): number | undefined {
   let next: number | undefined;
   const consider = (at: number | undefined) => {
     if (at !== undefined && at > s.book.at && (next === undefined || at < next)) next = at;
   };
   for (const d of codeDeployState(s.region).deployments.values()) {
-    const e = isActive(d) ? ecsOf(s, d) : undefined;
-    if (!e) continue;
+    if (!isActive(d) || !ecsOf(s, d)) continue;
     consider(d.until);
-    if (d.events[d.phase]?.lifecycleEventName === 'Install' && d.replacementTaskSet) {
-      consider(+d.events[d.phase]!.startTime! + REPLACEMENT_TIMEOUT_MS);
-      const set = setOf(e.service, d.replacementTaskSet);
-      if (set && liveTasks(e, set.id).length < (set.computedDesiredCount ?? 0)) consider(s.service(e.service).launchNotBefore);
-    }
+    const event = d.events[d.phase];
+    if (event?.lifecycleEventName === 'Install' && event.startTime) consider(+event.startTime + REPLACEMENT_TIMEOUT_MS);
+  }
+  // A task set short of tasks (failed ones) relaunches when the service's back-off ends.
+  for (const service of s.cluster.services.values()) {
+    if (service.deploymentController?.type !== 'CODE_DEPLOY' || service.status !== 'ACTIVE') continue;
+    const e = { s, cluster: s.cluster, service };
+    if (service.taskSets?.some((set) => liveTasks(e, set.id).length < (set.computedDesiredCount ?? 0))) consider(s.service(service).launchNotBefore);
   }
   return next;
+}
+
+/**
+ * What ECS does for a CODE_DEPLOY service on each pass: each task set keeps its computed count
+ * (UpdateService's desiredCount × its scale), launching what is missing once the back-off of
+ * failures allows, stopping what is extra.
+ */
+export function reconcileTaskSets(s: EcsScheduler, service: Service, t: number): void {
+  const e = { s, cluster: s.cluster, service };
+  for (const set of service.taskSets ?? []) {
+    const tasks = liveTasks(e, set.id);
+    const want = set.computedDesiredCount ?? 0;
+    if (tasks.length < want && t >= s.service(service).launchNotBefore) s.launch(service, set, want - tasks.length, t);
+    else if (tasks.length > want) s.stopTasks(service, tasks.slice(want), t, set.id!);
+  }
+  refreshCounts(e, t);
 }
 
 /** Everything the cluster's deployments do at `t` (called by the scheduler after its own pass). */
@@ -450,9 +468,7 @@ function install(e: Ecs, d: CodeDeployment, t: number): boolean {
     );
     return false;
   }
-  // ECS keeps the task set at its count, relaunching failed tasks after its back-off.
-  const missing = (set.computedDesiredCount ?? 0) - tasks.length;
-  if (missing > 0 && t >= e.s.service(e.service).launchNotBefore) e.s.launch(e.service, set, missing, t);
+  // ECS relaunches failed tasks after its back-off (reconcileTaskSets).
   return false;
 }
 

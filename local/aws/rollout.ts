@@ -26,7 +26,7 @@
  */
 import { randomInt } from 'node:crypto';
 import type { CapacityProviderStrategyItem, Container, Deployment, DeploymentConfiguration, Service, Task, TaskDefinition } from '@aws-sdk/client-ecs';
-import { codeDeployDue, codeDeployPass } from './codedeploy';
+import { codeDeployDue, codeDeployPass, reconcileTaskSets } from './codedeploy';
 import { writeContainerLogs, type ContainerMoment } from './container-logs';
 import { runOneOffTasks } from './one-off-tasks';
 import type { CrashLoop, PlacementFailureReason } from './ecs-faults';
@@ -247,6 +247,8 @@ export class EcsScheduler {
    * minimumHealthyPercent holds, update counters, and declare the deployment complete.
    */
   reconcile(service: Service, t: number): void {
+    // CodeDeploy's services run task sets, kept at their counts (codedeploy.ts).
+    if (service.status === 'ACTIVE' && service.deploymentController?.type === 'CODE_DEPLOY') return reconcileTaskSets(this, service, t);
     if (service.status !== 'ACTIVE' || (service.deploymentController?.type ?? 'ECS') !== 'ECS') return;
     const schedule = this.service(service);
     let primary = primaryOf(service);

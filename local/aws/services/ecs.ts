@@ -310,7 +310,7 @@ function updateService(p: Params, ctx: CallContext): Service {
   if (Number.isInteger(p.healthCheckGracePeriodSeconds)) service.healthCheckGracePeriodSeconds = p.healthCheckGracePeriodSeconds;
   if (p.desiredCount !== undefined) {
     service.desiredCount = p.desiredCount;
-    // Blue/green services scale their task sets; the simulator leaves CodeDeploy's tasks alone.
+    // CodeDeploy's services scale their task sets (the scheduler then launches or stops their tasks).
     for (const set of service.taskSets ?? []) set.computedDesiredCount = p.desiredCount;
   }
   // Only a different task definition (or forceNewDeployment) starts a deployment, as in ECS.
