@@ -147,6 +147,10 @@ describe('discovery, as ecspresso finds the application and group of a service',
     );
     expect(active.deployments).toEqual([]);
     expect(await deployment(SAMPLE.codeDeploy.lastDeployment)).toMatchObject({ status: 'Succeeded', computePlatform: 'ECS', creator: 'user' });
+    const last = (await cd.send(new GetDeploymentTargetCommand({ deploymentId: SAMPLE.codeDeploy.lastDeployment, targetId: TARGET }))).deploymentTarget!;
+    expect(last.deploymentTargetType).toBe('ECSTarget');
+    expect(sets(last.ecsTarget!)).toEqual(['Green PRIMARY 100 2']);
+    expect(last.ecsTarget!.taskSetsInfo![0]).toMatchObject({ identifer: SAMPLE.deployments.legacyTaskSet, targetGroup: { name: 'legacy-blue' } });
   });
 });
 

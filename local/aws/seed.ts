@@ -833,7 +833,8 @@ function seedLegacyCodeDeploy(r: RegionState, ago: (ms: number) => Date, taskSet
     step: 0,
     weight: 100,
     testWeight: 0,
-    originalTaskSet: taskSet,
+    // The task set it replaced was deleted 30 days ago; the one it created still serves.
+    originalTaskSet: 'ecs-svc/1187345998812045521',
     replacementTaskSet: taskSet,
     blueGroup: SAMPLE.legacyTargetGroupArns[1]!,
     greenGroup: SAMPLE.legacyTargetGroupArns[0]!,
