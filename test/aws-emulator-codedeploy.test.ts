@@ -254,6 +254,32 @@ describe('a deployment', () => {
   });
 });
 
+describe('waits of the deployment group', () => {
+  const group = () => codeDeployState(emu.state.region('111111111111', 'us-east-1')).groups.get(`${APP}/${GROUP}`)!;
+
+  it('shifts test traffic first when the group has a test listener', async () => {
+    group().loadBalancerInfo.targetGroupPairInfoList[0]!.testTrafficRoute = { listenerArns: [`${SAMPLE.codeDeploy.productionListener.slice(0, -4)}0001`] };
+    const { id } = await deploy(SAMPLE.images.legacy.replace('v3.2.0', 'v3.3.0'));
+    emu.clock.advance(45 * S);
+    expect(events(await target(id)).slice(3, 5)).toEqual(['AllowTestTraffic:InProgress', 'AfterAllowTestTraffic:Pending']);
+    emu.clock.advance(15 * S);
+    expect(events(await target(id)).slice(3, 7)).toEqual([
+      'AllowTestTraffic:Succeeded',
+      'AfterAllowTestTraffic:Succeeded',
+      'BeforeAllowTraffic:Succeeded',
+      'AllowTraffic:InProgress',
+    ]);
+  });
+
+  it('stops a Ready deployment whose wait ends without ContinueDeployment; the original keeps serving', async () => {
+    group().blueGreenDeploymentConfiguration.deploymentReadyOption = { actionOnTimeout: 'STOP_DEPLOYMENT', waitTimeInMinutes: 30 };
+    const { id } = await deploy(SAMPLE.images.legacy.replace('v3.2.0', 'v3.3.0'));
+    emu.clock.advance(45 * S + 30 * MIN);
+    expect(await deployment(id)).toMatchObject({ status: 'Stopped', errorInformation: { code: 'TIMEOUT' } });
+    expect((await legacy()).taskSets!.map((s) => s.id)).toEqual([SAMPLE.deployments.legacyTaskSet]);
+  });
+});
+
 describe('failure and rollback', () => {
   it('an image that cannot be pulled fails the deployment after the 60-minute timeout; auto rollback deletes the replacement', async () => {
     const { id } = await deploy(SAMPLE.images.legacy.replace('v3.2.0', 'does-not-exist'));

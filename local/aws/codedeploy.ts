@@ -19,8 +19,8 @@
  * auto rollback for DEPLOYMENT_FAILURE (or StopDeployment with autoRollbackEnabled) a rollback
  * deployment shifts traffic back and deletes the replacement.
  *
- * A manual stop's errorInformation code is MANUAL_STOP (an ErrorCode value; that GetDeployment shows it
- * for a stop is UNVERIFIED). Not modelled: Lambda hooks named in the AppSpec (their events succeed without a call), alarms,
+ * A manual stop's errorInformation code is MANUAL_STOP, the end of a Ready wait's TIMEOUT (ErrorCode
+ * values; that GetDeployment shows them for a stop is UNVERIFIED). Not modelled: Lambda hooks named in the AppSpec (their events succeed without a call), alarms,
  * on-premises/EC2/Lambda platforms. UNVERIFIED (inferred, not documented): Created lasts no emulator
  * time; hookless events succeed instantly; AllowTestTraffic without a test listener succeeds at once;
  * the timeout message; a rollback's events (Skipped but AllowTraffic) and messages; the service's
@@ -512,7 +512,7 @@ function allowTraffic(e: Ecs, d: CodeDeployment, t: number): boolean {
   const ready = groupOf(e.s.region, d)?.blueGreenDeploymentConfiguration.deploymentReadyOption;
   if (ready?.actionOnTimeout === 'STOP_DEPLOYMENT' && !d.continued) {
     if (d.sub === 'ready') {
-      stopDeployment(e.s, d, t, false, 'The deployment was stopped: traffic rerouting was not started before the end of the wait period.');
+      stopDeployment(e.s, d, t, false, 'The deployment was stopped: traffic rerouting was not started before the end of the wait period.', 'TIMEOUT');
       return false;
     }
     Object.assign(d, { status: 'Ready', sub: 'ready', until: t + (ready.waitTimeInMinutes ?? 0) * MIN, lastUpdated: new Date(t) });
@@ -669,11 +669,18 @@ function progressRollback(e: Ecs, d: CodeDeployment, t: number): boolean {
  * StopDeployment (or the ready wait running out): the deployment is Stopped; with rollback a
  * rollback deployment follows, without it the service is settled where traffic is.
  */
-export function stopDeployment(s: EcsScheduler, d: CodeDeployment, t: number, rollback: boolean, message: string): CodeDeployment | undefined {
+export function stopDeployment(
+  s: EcsScheduler,
+  d: CodeDeployment,
+  t: number,
+  rollback: boolean,
+  message: string,
+  code: ErrorCode = 'MANUAL_STOP',
+): CodeDeployment | undefined {
   const e = ecsOf(s, d);
   const current = d.events[d.phase];
   if (current && current.status !== 'Pending') Object.assign(current, { status: 'Failed', endTime: new Date(t) });
-  Object.assign(d, { status: 'Stopped', completeTime: new Date(t), lastUpdated: new Date(t), errorInformation: { code: 'MANUAL_STOP', message } });
+  Object.assign(d, { status: 'Stopped', completeTime: new Date(t), lastUpdated: new Date(t), errorInformation: { code, message } });
   delete d.until;
   delete d.sub;
   if (!e) return undefined;
