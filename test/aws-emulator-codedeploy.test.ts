@@ -161,6 +161,7 @@ describe('a deployment', () => {
       status: 'InProgress',
       deploymentConfigName: 'CodeDeployDefault.ECSAllAtOnce',
       revision: { revisionType: 'AppSpecContent', appSpecContent: { content: appSpec(taskDefinition) } },
+      previousRevision: { revisionType: 'AppSpecContent', appSpecContent: { content: expect.stringContaining(SAMPLE.taskDefinitions.legacy) } },
       deploymentStyle: { deploymentType: 'BLUE_GREEN' },
       computePlatform: 'ECS',
     });

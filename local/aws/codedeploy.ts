@@ -20,8 +20,10 @@
  * deployment shifts traffic back and deletes the replacement.
  *
  * A manual stop's errorInformation code is MANUAL_STOP, the end of a Ready wait's TIMEOUT (ErrorCode
- * values; that GetDeployment shows them for a stop is UNVERIFIED). Not modelled: Lambda hooks named in the AppSpec (their events succeed without a call), alarms,
- * on-premises/EC2/Lambda platforms. UNVERIFIED (inferred, not documented): Created lasts no emulator
+ * values; that GetDeployment shows them for a stop is UNVERIFIED). Not modelled: Lambda hooks named
+ * in the AppSpec (their events succeed without a call), alarms, EC2/on-premises/Lambda platforms,
+ * CreateApplication and the other write APIs (the seed stores applications and groups).
+ * UNVERIFIED (inferred, not documented): Created lasts no emulator
  * time; hookless events succeed instantly; AllowTestTraffic without a test listener succeeds at once;
  * the timeout message; a rollback's events (Skipped but AllowTraffic) and messages; the service's
  * loadBalancers following the primary task set; StopDeployment without rollback reroutes nothing:
@@ -149,7 +151,10 @@ export interface CodeDeployment {
   completeTime?: Date;
   errorInformation?: { code: ErrorCode; message: string };
   rollbackInfo?: RollbackInfo;
-  previousRevision?: string;
+  /** The task definition the original task set ran when the deployment started. */
+  previousTaskDefinition?: string;
+  /** The AppSpec of the group's last successful deployment (DeploymentInfo.previousRevision). */
+  previousAppSpec?: string;
   events: LifecycleEvent[];
   /** The ECS side. */
   cluster: string;
@@ -314,7 +319,12 @@ export function startCodeDeployment(s: EcsScheduler, d: CodeDeployment, t: numbe
   codeDeployState(s.region).deployments.set(d.deploymentId, d);
   const e = ecsOf(s, d);
   const original = e?.service.taskSets?.find((set) => set.status === 'PRIMARY');
-  if (original) d.previousRevision = original.taskDefinition;
+  if (original) d.previousTaskDefinition = original.taskDefinition;
+  const succeeded = [...codeDeployState(s.region).deployments.values()].filter(
+    (x) => x.applicationName === d.applicationName && x.groupName === d.groupName && x.status === 'Succeeded',
+  );
+  const last = succeeded.at(-1);
+  if (last) d.previousAppSpec = last.appSpec;
   Object.assign(d, { status: 'InProgress', startTime: new Date(t), lastUpdated: new Date(t) });
   run(s, d, t);
 }
@@ -617,7 +627,7 @@ function settleWithoutRollback(e: Ecs, d: CodeDeployment, t: number): void {
 /** A rollback deployment: traffic back to the original task set, the replacement deleted. */
 function startRollback(e: Ecs, d: CodeDeployment, t: number, message: string): CodeDeployment {
   const original = setOf(e.service, d.originalTaskSet);
-  const appSpec = ecsAppSpec(original?.taskDefinition ?? d.previousRevision ?? d.target.taskDefinition, d.target.containerName, d.target.containerPort);
+  const appSpec = ecsAppSpec(original?.taskDefinition ?? d.previousTaskDefinition ?? d.target.taskDefinition, d.target.containerName, d.target.containerPort);
   const rollback: CodeDeployment = {
     ...structuredClone({ ...d, events: [] }),
     deploymentId: newCodeDeploymentId(),

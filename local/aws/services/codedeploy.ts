@@ -181,7 +181,8 @@ function createDeployment(p: Params, ctx: CallContext) {
 /** GetDeployment's DeploymentInfo. */
 function deploymentInfo(r: RegionState, d: CodeDeployment) {
   const group = groupOf(r, d);
-  const revision = { revisionType: 'AppSpecContent', appSpecContent: { content: d.appSpec, sha256: appSpecSha256(d.appSpec) } };
+  const appSpecRevision = (content: string) => ({ revisionType: 'AppSpecContent', appSpecContent: { content, sha256: appSpecSha256(content) } });
+  const revision = appSpecRevision(d.appSpec);
   const overview = { Pending: 0, InProgress: 0, Succeeded: 0, Failed: 0, Skipped: 0, Ready: 0 };
   const targetStatus = targetStatusOf(d);
   if (targetStatus in overview) overview[targetStatus as keyof typeof overview] = 1;
@@ -190,7 +191,7 @@ function deploymentInfo(r: RegionState, d: CodeDeployment) {
     deploymentGroupName: d.groupName,
     deploymentConfigName: d.deploymentConfigName,
     deploymentId: d.deploymentId,
-    ...(d.previousRevision ? { previousRevision: revision } : {}),
+    ...(d.previousAppSpec ? { previousRevision: appSpecRevision(d.previousAppSpec) } : {}),
     revision,
     status: d.status,
     ...(d.errorInformation ? { errorInformation: d.errorInformation } : {}),
