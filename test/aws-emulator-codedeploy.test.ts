@@ -332,6 +332,20 @@ describe('failure and rollback', () => {
     expect(again).toMatchObject({ name: 'DeploymentAlreadyCompletedException' });
   });
 
+  it('StopDeployment with rollback during the termination wait: the original is primary again, with its task definition', async () => {
+    const { id } = await deploy(SAMPLE.images.legacy.replace('v3.2.0', 'v3.3.0'));
+    emu.clock.advance(60 * S);
+    expect((await legacy()).taskSets!.map((s) => s.status)).toEqual(['PRIMARY', 'ACTIVE']);
+    await cd.send(new StopDeploymentCommand({ deploymentId: id, autoRollbackEnabled: true }));
+    const rollbackId = (await deployment(id)).rollbackInfo!.rollbackDeploymentId!;
+    emu.clock.advance(15 * S);
+    expect((await deployment(rollbackId)).status).toBe('Succeeded');
+    const service = await legacy();
+    expect(service.taskDefinition).toBe(SAMPLE.taskDefinitions.legacy);
+    expect(service.taskSets!.map((s) => [s.id, s.status])).toEqual([[SAMPLE.deployments.legacyTaskSet, 'PRIMARY']]);
+    expect(service.loadBalancers).toEqual([{ targetGroupArn: BLUE_TG, containerName: 'app', containerPort: 8080 }]);
+  });
+
   it('StopDeployment without rollback: Stopped at once (Succeeded), the original keeps serving', async () => {
     const { id } = await deploy(SAMPLE.images.legacy.replace('v3.2.0', 'v3.3.0'), { autoRollback: false });
     emu.clock.advance(30 * S);
