@@ -393,6 +393,26 @@ describe('errors', () => {
     expect(await deployment(deploymentId!)).toMatchObject({ status: 'Failed', errorInformation: { code: 'ECS_UPDATE_ERROR' } });
   });
 
+  it('a group whose ECS service or target groups are wrong fails the deployment, not the call', async () => {
+    const group = codeDeployState(emu.state.region('111111111111', 'us-east-1')).groups.get(`${APP}/${GROUP}`)!;
+    const create = async () => {
+      const { deploymentId } = await cd.send(
+        new CreateDeploymentCommand({
+          applicationName: APP,
+          deploymentGroupName: GROUP,
+          revision: { revisionType: 'AppSpecContent', appSpecContent: { content: appSpec(SAMPLE.taskDefinitions.legacy) } },
+        }),
+      );
+      return deployment(deploymentId!);
+    };
+    group.ecsServices = [{ serviceName: 'web', clusterName: 'main' }];
+    expect(await create()).toMatchObject({ status: 'Failed', errorInformation: { code: 'INVALID_ECS_SERVICE' } });
+    group.ecsServices = [{ serviceName: 'legacy', clusterName: CLUSTER }];
+    group.loadBalancerInfo.targetGroupPairInfoList[0]!.targetGroups = [{ name: 'legacy-blue' }, { name: 'gone' }];
+    expect(await create()).toMatchObject({ status: 'Failed', errorInformation: { code: 'ELASTIC_LOAD_BALANCING_INVALID' } });
+    expect((await legacy()).taskSets).toHaveLength(1);
+  });
+
   it('ECS UpdateService on a CODE_DEPLOY service changes the count only, which its task sets follow', async () => {
     const update = (input: Partial<ConstructorParameters<typeof UpdateServiceCommand>[0]>) =>
       refusal(ecs.send(new UpdateServiceCommand({ cluster: CLUSTER, service: 'legacy', ...input })));
