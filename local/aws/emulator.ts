@@ -31,6 +31,7 @@ import { NO_EVENTS } from './events-contract';
 import { runScheduler } from './rollout';
 import { seedSampleAccount, type SeedOptions } from './seed';
 import { applicationAutoScalingService } from './services/application-autoscaling';
+import { codeDeployService } from './services/codedeploy';
 import { ec2Service } from './services/ec2';
 import { ecrService } from './services/ecr';
 import { ecsService } from './services/ecs';
@@ -214,6 +215,8 @@ export async function startAwsEmulator(options: AwsEmulatorOptions = {}): Promis
     cloudWatchQueryService,
     // What `/ecs scale` reads and widens: ECS services' scalable targets.
     applicationAutoScalingService,
+    // Blue/green deployments of CODE_DEPLOY services (codedeploy.ts runs them over emulator time).
+    codeDeployService,
   ];
   const calls: CallRecord[] = [];
   const authority = new Authority(state);

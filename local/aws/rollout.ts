@@ -24,8 +24,9 @@
  * `state.failPlacements()` (ecs-faults.ts) make a running service's tasks crash or its new tasks
  * unplaceable until cleared.
  */
-import { randomBytes, randomInt } from 'node:crypto';
+import { randomInt } from 'node:crypto';
 import type { CapacityProviderStrategyItem, Container, Deployment, DeploymentConfiguration, Service, Task, TaskDefinition } from '@aws-sdk/client-ecs';
+import { codeDeployDue, codeDeployPass, reconcileTaskSets } from './codedeploy';
 import { writeContainerLogs, type ContainerMoment } from './container-logs';
 import { runOneOffTasks } from './one-off-tasks';
 import type { CrashLoop, PlacementFailureReason } from './ecs-faults';
@@ -37,6 +38,7 @@ import {
   finish,
   ongoingDeployment,
   openServiceDeployment,
+  newDeploymentId,
   pauseHookId,
   resolveLoadBalancers,
   type ServiceDeploymentRecord,
@@ -52,6 +54,9 @@ interface TaskPlan {
   /** Decided at launch: the task's image is in `state.failingImages`, or its service is in a crash loop. */
   failure?: { rule: ImageFailure; container: string; image: string; crashLoop?: CrashLoop };
 }
+
+/** What a task is launched from: a Deployment, or a task set (the same members). */
+export type LaunchSpec = Pick<Deployment, 'id' | 'taskDefinition' | 'launchType' | 'capacityProviderStrategy' | 'platformVersion' | 'platformFamily'>;
 
 export interface ServiceSchedule {
   /** ECS backs off relaunching after consecutive task failures: no launches before this time. */
@@ -86,9 +91,6 @@ export const START_IMPAIRED_AFTER = 3;
 
 /** ECS's circuit-breaker threshold: half the desired count, rounded up, within [3, 200]. */
 export const failureThreshold = (desiredCount: number) => Math.max(3, Math.min(200, Math.ceil(desiredCount * 0.5)));
-
-/** `ecs-svc/` and 19 digits, as ECS names deployments. */
-export const newDeploymentId = () => `ecs-svc/${(BigInt(`0x${randomBytes(8).toString('hex')}`) % 9_000_000_000_000_000_000n) + 1_000_000_000_000_000_000n}`;
 
 /** Brings every cluster's tasks and deployments up to `now` (default: the clock's now). */
 export function runScheduler(state: EmulatorState, now = state.clock.now()): void {
@@ -245,6 +247,8 @@ export class EcsScheduler {
    * minimumHealthyPercent holds, update counters, and declare the deployment complete.
    */
   reconcile(service: Service, t: number): void {
+    // CodeDeploy's services run task sets, kept at their counts (codedeploy.ts).
+    if (service.status === 'ACTIVE' && service.deploymentController?.type === 'CODE_DEPLOY') return reconcileTaskSets(this, service, t);
     if (service.status !== 'ACTIVE' || (service.deploymentController?.type ?? 'ECS') !== 'ECS') return;
     const schedule = this.service(service);
     let primary = primaryOf(service);
@@ -568,6 +572,8 @@ export class EcsScheduler {
         if (at !== undefined && at > this.book.at && (next === undefined || at < next)) next = at;
       }
     }
+    const codeDeploy = codeDeployDue(this);
+    if (codeDeploy !== undefined && (next === undefined || codeDeploy < next)) next = codeDeploy;
     return next;
   }
 
@@ -595,6 +601,8 @@ export class EcsScheduler {
     for (const [service, n] of deregistered) this.targetEvents(service, t, 'deregistered', n);
     for (const [service, n] of registered) this.targetEvents(service, t, 'registered', n);
     for (const service of this.cluster.services.values()) this.reconcile(service, t);
+    // CODE_DEPLOY services: CodeDeploy's deployments move on with the tasks (codedeploy.ts).
+    codeDeployPass(this, t);
     // Keeps a service that fails for days (broken) from piling up tasks nobody can list any more.
     const forgetBefore = t - this.state.ecsTimings.stoppedRetentionMs;
     for (const [id, task] of this.cluster.tasks) if (task.lastStatus === 'STOPPED' && +task.stoppedAt! < forgetBefore) this.cluster.tasks.delete(id);
@@ -665,7 +673,8 @@ export class EcsScheduler {
     this.book.plans.set(taskId(task), { at, step, ...(failure ? { failure } : {}) });
   }
 
-  private launch(service: Service, deployment: Deployment, count: number, t: number): void {
+  /** Starts `count` tasks of a deployment (or of a task set: CodeDeploy's, codedeploy.ts). */
+  launch(service: Service, deployment: LaunchSpec, count: number, t: number): void {
     const definition = this.definitionOf(deployment.taskDefinition!);
     if (!definition) return;
     const failure = this.failureFor(definition);
@@ -726,7 +735,7 @@ export class EcsScheduler {
   }
 
   /** The scheduler stops tasks it no longer needs; load-balanced ones drain first. */
-  private stopTasks(service: Service, tasks: Task[], t: number, deploymentId: string): void {
+  stopTasks(service: Service, tasks: Task[], t: number, deploymentId: string): void {
     if (!tasks.length) return;
     const balancers = service.loadBalancers ?? [];
     let draining = 0;
@@ -953,7 +962,7 @@ export class EcsScheduler {
     for (const attachment of task.attachments ?? []) attachment.status = status;
   }
 
-  private newTask(service: Service, deployment: Deployment, definition: TaskDefinition, t: number): Task {
+  private newTask(service: Service, deployment: LaunchSpec, definition: TaskDefinition, t: number): Task {
     const id = hexId();
     const taskArn = arns.task(this.region, this.cluster.cluster.clusterName!, id);
     const awsvpc = service.networkConfiguration?.awsvpcConfiguration;

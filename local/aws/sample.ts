@@ -79,6 +79,18 @@ export const SAMPLE = {
     webCanaryRunning: taskIds('web-canary', 2),
   },
   targetGroupArn: `arn:aws:elasticloadbalancing:${REGION}:${ACCOUNT}:targetgroup/web/6d0ecf831eec9f09`,
+  /**
+   * CodeDeploy's side of `legacy`: application and deployment group `legacy` (ECSAllAtOnce, auto
+   * rollback on failure, 5-minute termination wait), the production listener of the `legacy` load
+   * balancer, and the deployment that created the running task set 30 days ago.
+   */
+  codeDeploy: {
+    application: 'legacy',
+    deploymentGroup: 'legacy',
+    serviceRole: role('ecsCodeDeployRole'),
+    productionListener: `arn:aws:elasticloadbalancing:${REGION}:${ACCOUNT}:listener/app/legacy/7a3e9c1b5d2f4e60/4c2b9e7a1d0f3856`,
+    lastDeployment: 'd-7XK2M4Q9B',
+  },
   /** CodeDeploy shifts `legacy` between these two. */
   legacyTargetGroupArns: [
     `arn:aws:elasticloadbalancing:${REGION}:${ACCOUNT}:targetgroup/legacy-blue/0b9c3f52d1a7e4c6`,

@@ -15,8 +15,9 @@
  *              production traffic) and the CANARY strategy (10% for 5 min, bake 15 min), each
  *              between two target groups of the `main` load balancer;
  *
- * and cluster `blue-green` with `legacy`, deployed by CodeDeploy (deploymentController CODE_DEPLOY),
- * which a rolling `/ecs deploy` must refuse. It has its own cluster so `main`'s counts stay as above.
+ * and cluster `blue-green` with `legacy`, deployed by CodeDeploy (deploymentController CODE_DEPLOY,
+ * application and deployment group `legacy` between target groups legacy-blue and legacy-green, see
+ * codedeploy.ts), which a rolling `/ecs deploy` must refuse. It has its own cluster so `main`'s counts stay as above.
  * Images listed in `state.failingImages` make tasks fail: any `:does-not-exist` tag cannot be pulled,
  * `web:v2-crash` exits with code 1 and `web:v2-oom` is killed for memory, both soon after starting.
  *
@@ -25,6 +26,7 @@
  * other seeds (seed-bench.ts) add services the same way.
  */
 import { ECS_DESIRED_COUNT, registerScalableTarget } from './services/application-autoscaling';
+import { ecsAppSpec, LIFECYCLE_EVENTS, putCodeDeployApplication, putCompletedDeployment } from './codedeploy';
 import type { Container, ContainerDefinition, Deployment, NetworkConfiguration, Service, Task, TaskDefinition } from '@aws-sdk/client-ecs';
 import { unplaceableFamilies } from './one-off-tasks';
 import { EcsScheduler } from './rollout';
@@ -657,6 +659,8 @@ export function seedSampleAccount(state: EmulatorState, options: SeedOptions = {
     }),
   );
 
+  seedLegacyCodeDeploy(r, ago, legacyTaskSet);
+
   // Tasks -------------------------------------------------------------------------------------
   const pullFailure = (image: string) =>
     `CannotPullContainerError: pull image manifest has been retried 7 time(s): failed to resolve ref ${image}: ${image}: not found`;
@@ -775,4 +779,65 @@ function seedWebAlarms(state: EmulatorState, r: RegionState, now: number): void 
     const reason = `Threshold Crossed: 1 datapoint [0.0 (${new Date(now - 30 * DAY).toISOString().slice(0, 16)})] was not greater than the threshold (${input.Threshold.toFixed(1)}).`;
     transitionAlarm(state, r, alarm, { value: 'OK', reason, reasonData: JSON.stringify(reasonData) }, now - 30 * DAY + 60_000);
   }
+}
+
+/**
+ * CodeDeploy's application and deployment group for `legacy` (the service in cluster blue-green), and
+ * the deployment that created its running task set 30 days ago (SAMPLE.codeDeploy).
+ */
+function seedLegacyCodeDeploy(r: RegionState, ago: (ms: number) => Date, taskSet: string): void {
+  const { application, deploymentGroup, serviceRole, productionListener, lastDeployment } = SAMPLE.codeDeploy;
+  const [blue, green] = SAMPLE.legacyTargetGroupArns.map((arn) => ({ name: arn.split('/')[1]! }));
+  putCodeDeployApplication(
+    r,
+    { applicationId: uuid('codedeploy/legacy'), applicationName: application, createTime: ago(400 * DAY), linkedToGitHub: false, computePlatform: 'ECS' },
+    [
+      {
+        applicationName: application,
+        deploymentGroupId: uuid('codedeploy/legacy/legacy'),
+        deploymentGroupName: deploymentGroup,
+        deploymentConfigName: 'CodeDeployDefault.ECSAllAtOnce',
+        serviceRoleArn: serviceRole,
+        ecsServices: [{ serviceName: 'legacy', clusterName: SAMPLE.legacyCluster }],
+        deploymentStyle: { deploymentType: 'BLUE_GREEN', deploymentOption: 'WITH_TRAFFIC_CONTROL' },
+        blueGreenDeploymentConfiguration: {
+          terminateBlueInstancesOnDeploymentSuccess: { action: 'TERMINATE', terminationWaitTimeInMinutes: 5 },
+          deploymentReadyOption: { actionOnTimeout: 'CONTINUE_DEPLOYMENT', waitTimeInMinutes: 0 },
+        },
+        loadBalancerInfo: { targetGroupPairInfoList: [{ targetGroups: [blue!, green!], prodTrafficRoute: { listenerArns: [productionListener] } }] },
+        autoRollbackConfiguration: { enabled: true, events: ['DEPLOYMENT_FAILURE'] },
+        computePlatform: 'ECS',
+      },
+    ],
+  );
+  const appSpec = ecsAppSpec(SAMPLE.taskDefinitions.legacy, 'app', 8080);
+  const start = ago(30 * DAY + 8 * MIN);
+  putCompletedDeployment(r, {
+    deploymentId: lastDeployment,
+    applicationName: application,
+    groupName: deploymentGroup,
+    deploymentConfigName: 'CodeDeployDefault.ECSAllAtOnce',
+    routing: { type: 'AllAtOnce' },
+    status: 'Succeeded',
+    creator: 'user',
+    appSpec,
+    target: { taskDefinition: SAMPLE.taskDefinitions.legacy, containerName: 'app', containerPort: 8080 },
+    autoRollback: { enabled: true, events: ['DEPLOYMENT_FAILURE'] },
+    createTime: start,
+    startTime: start,
+    completeTime: ago(30 * DAY - 10 * MIN),
+    events: LIFECYCLE_EVENTS.map((lifecycleEventName) => ({ lifecycleEventName, status: 'Succeeded', startTime: start, endTime: ago(30 * DAY - 5 * MIN) })),
+    cluster: SAMPLE.legacyCluster,
+    service: 'legacy',
+    phase: LIFECYCLE_EVENTS.length,
+    step: 0,
+    weight: 100,
+    testWeight: 0,
+    // The task set it replaced was deleted 30 days ago; the one it created still serves.
+    originalTaskSet: 'ecs-svc/1187345998812045521',
+    replacementTaskSet: taskSet,
+    blueGroup: SAMPLE.legacyTargetGroupArns[1]!,
+    greenGroup: SAMPLE.legacyTargetGroupArns[0]!,
+    lastUpdated: ago(30 * DAY - 10 * MIN),
+  });
 }

@@ -97,6 +97,9 @@ const serviceDeploymentId = () => `${Array.from(randomBytes(8), (b) => ALNUM[b %
 /** Service revision ids are numeric in the SDK examples; 19 digits here. */
 const revisionId = () => String((BigInt(`0x${randomBytes(8).toString('hex')}`) % 9_000_000_000_000_000_000n) + 1_000_000_000_000_000_000n);
 
+/** `ecs-svc/` and 19 digits, as ECS names deployments (and task sets). */
+export const newDeploymentId = () => `ecs-svc/${(BigInt(`0x${randomBytes(8).toString('hex')}`) % 9_000_000_000_000_000_000n) + 1_000_000_000_000_000_000n}`;
+
 /** The ECS hook id of a pause: `ecs-pause-` and 43 URL-safe characters (reference §2). */
 export const pauseHookId = () => `ecs-pause-${randomBytes(33).toString('base64url').slice(0, 43)}`;
 

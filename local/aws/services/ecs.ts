@@ -286,6 +286,11 @@ function updateService(p: Params, ctx: CallContext): Service {
     }
   }
   if (p.forceNewDeployment && codeDeploy) throw invalid(`Cannot force a new deployment on services with a CODE_DEPLOY deployment controller. ${useCodeDeploy}`);
+  // What only a CodeDeploy deployment may change (UpdateService's doc); the error class and text are UNVERIFIED.
+  for (const member of ['networkConfiguration', 'platformVersion', 'loadBalancers', 'capacityProviderStrategy', 'serviceRegistries'] as const) {
+    if (codeDeploy && p[member] !== undefined)
+      throw invalid(`Unable to update ${member} on services with a CODE_DEPLOY deployment controller. ${useCodeDeploy}`);
+  }
   const config = p.deploymentConfiguration
     ? checkStrategy(
         mergeDeploymentConfiguration(service.deploymentConfiguration, p.deploymentConfiguration),
@@ -305,7 +310,7 @@ function updateService(p: Params, ctx: CallContext): Service {
   if (Number.isInteger(p.healthCheckGracePeriodSeconds)) service.healthCheckGracePeriodSeconds = p.healthCheckGracePeriodSeconds;
   if (p.desiredCount !== undefined) {
     service.desiredCount = p.desiredCount;
-    // Blue/green services scale their task sets; the simulator leaves CodeDeploy's tasks alone.
+    // CodeDeploy's services scale their task sets (the scheduler then launches or stops their tasks).
     for (const set of service.taskSets ?? []) set.computedDesiredCount = p.desiredCount;
   }
   // Only a different task definition (or forceNewDeployment) starts a deployment, as in ECS.

@@ -49,13 +49,19 @@ function registeredTargets(ctx: CallContext, group: TargetGroup): TargetHealthDe
   const out: TargetHealthDescription[] = [];
   for (const cluster of ctx.regional.ecs.clusters.values()) {
     for (const service of cluster.services.values()) {
-      for (const lb of service.loadBalancers ?? []) {
+      // A service with task sets (CodeDeploy's) registers each set's tasks in that set's target group.
+      const sets = service.taskSets?.length ? service.taskSets : undefined;
+      const balanced = sets
+        ? sets.flatMap((set) => (set.loadBalancers ?? []).map((lb) => ({ lb, set: set.id })))
+        : (service.loadBalancers ?? []).map((lb) => ({ lb, set: undefined }));
+      for (const { lb, set } of balanced) {
         const alternate = lb.advancedConfiguration?.alternateTargetGroupArn;
         if (lb.targetGroupArn !== group.TargetGroupArn && alternate !== group.TargetGroupArn) continue;
         for (const task of cluster.tasks.values()) {
           if (task.group !== `service:${service.serviceName}` || task.lastStatus === 'STOPPED') continue;
+          if (set !== undefined && task.startedBy !== set) continue;
           // ECS-native blue/green: each revision's tasks are in one of the two groups (service-deployments.ts).
-          if (servingGroup(cluster, task.startedBy, lb) !== group.TargetGroupArn) continue;
+          if (set === undefined && servingGroup(cluster, task.startedBy, lb) !== group.TargetGroupArn) continue;
           const ip = task.attachments?.flatMap((a) => a.details ?? []).find((d) => d.name === 'privateIPv4Address')?.value;
           const targetHealth = health(ctx, task);
           if (!ip || !targetHealth) continue;
