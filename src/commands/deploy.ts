@@ -157,6 +157,20 @@ async function requestDeploy(ctx: WorkerContext, input: PlanInput & { action: De
       audit: ctx.job.audit,
       rollback: settings.rollback,
       timeoutSeconds: settings.timeoutSeconds,
+      ...(settings.gates.length
+        ? {
+            gates: {
+              stages: settings.gates,
+              rule: {
+                approvals: settings.approvals,
+                approverRole: settings.approverRole,
+                approveEmoji: settings.approveEmoji,
+                rejectEmoji: settings.rejectEmoji,
+                expirySeconds: settings.expirySeconds,
+              },
+            },
+          }
+        : {}),
     });
     phase = 'started';
     await ctx.state.refresh(lockKey, lockSeconds(settings.expirySeconds, settings.timeoutSeconds), { deployId });

@@ -1,0 +1,118 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startWorld, type World } from '../local/world';
+import { channelReader } from './support/slack-thread';
+
+/**
+ * `/ecs deploy` of ECS-native services end to end: the seeded `web-canary` (CANARY 10% for 5 min,
+ * bake 15 min) and `web-bg` (BLUE_GREEN, PAUSE hook at POST_TEST_TRAFFIC_SHIFT, which the target
+ * lists in `deploy.gates`), watched through the service-deployment APIs over skipped time, the gate
+ * decided by reaction in the deploy thread and told to ECS with ContinueServiceDeployment.
+ */
+let world: World;
+
+beforeAll(async () => {
+  world = await startWorld({ durableSkipTime: true });
+});
+afterAll(async () => {
+  await world?.close();
+});
+
+const CHANNEL = 'C0OPS';
+const { parents, threadText, ephemeralsFor } = channelReader(() => world, CHANNEL);
+const ephemeral = (res: { body: string }) => (JSON.parse(res.body) as { text: string }).text;
+const calls = (action: string) => world.aws.calls.filter((c) => c.action === action && c.status === 200);
+
+async function requestDeploy(text: string, user = 'U0ALICE') {
+  const before = new Set(parents().map((m) => m.ts));
+  expect(ephemeral(await world.slash(user, text, CHANNEL))).toMatch(/Working on/);
+  return world.slack.waitFor(() => parents().find((m) => !before.has(m.ts) && /React :white_check_mark: to approve|Cannot deploy|❌/.test(m.text)), 20_000);
+}
+
+const finished = (ts: string) =>
+  world.slack.waitFor(() => {
+    const text = (world.slack.message(CHANNEL, ts)?.text ?? '').replaceAll('\n', ' ');
+    return /^(✅|❌|⚠️|🚫)/.test(text) ? text : undefined;
+  }, 90_000);
+
+/** The gate message in the deploy's thread, once the bot has asked on it. */
+const gateMessage = (ts: string) =>
+  world.slack.waitFor(() => world.slack.replies(CHANNEL, ts).find((r) => r.text.startsWith('⏸️') && r.text.includes('React :white_check_mark:')), 60_000);
+
+/** Every text the rollout's living message showed (its edits included) and the record attached at the end. */
+function told(ts: string): { living: string; record: string } {
+  const replies = world.slack.replies(CHANNEL, ts);
+  const rollout = replies.find((r) => r.text.includes('`UpdateService` called'))!;
+  const ending = replies.find((r) => r.files.length);
+  const record = ending ? world.slack.workspace.files.find((f) => f.id === ending.files[0])!.content.toString() : '';
+  return { living: [...rollout.history.map((h) => h.text), rollout.text].join('\n'), record };
+}
+
+describe('/ecs deploy of ECS-native strategies', () => {
+  it('a canary deploy of web-canary is told stage by stage until the service deployment is SUCCESSFUL', async () => {
+    const request = await requestDeploy('deploy web-canary v1.5.0');
+    expect(request.text).toContain('canary 10% for 5 min, then 100%; bake 15 min');
+    await world.react('U0BOB', CHANNEL, request.ts, 'white_check_mark');
+    const end = await finished(request.ts);
+    expect(end, threadText(request.ts)).toMatch(/^✅ .*`web:\d+` is live after/);
+    const { living, record } = told(request.ts);
+    expect(living).toMatch(/stage `PRODUCTION_TRAFFIC_SHIFT`/);
+    expect(living).toMatch(/^new `web:\d+`: 2\/2 running, production 10%/m);
+    expect(living).toMatch(/^previous `web:\d+`: 2\/2 running, production 90%/m);
+    expect(living).toMatch(/stage `BAKE_TIME` \(15 min\)/);
+    expect(living).toMatch(/^✅ successful/m);
+    // The record names each stage in order.
+    const stages = [...record.matchAll(/ stage ([A-Z_]+)/g)].map((m) => m[1]);
+    expect(stages).toEqual(expect.arrayContaining(['SCALE_UP', 'TEST_TRAFFIC_SHIFT', 'PRODUCTION_TRAFFIC_SHIFT', 'BAKE_TIME']));
+    expect(stages.indexOf('PRODUCTION_TRAFFIC_SHIFT')).toBeLessThan(stages.indexOf('BAKE_TIME'));
+    expect(record).toMatch(/status SUCCESSFUL/);
+    expect(calls('ListServiceDeployments').length).toBeGreaterThan(0);
+    expect(calls('DescribeServiceDeployments').length).toBeGreaterThan(2);
+    expect(calls('ContinueServiceDeployment')).toHaveLength(0);
+    expect(calls('StopServiceDeployment')).toHaveLength(0);
+  });
+
+  it('a blue/green deploy of web-bg pauses at its gate; the requester cannot approve it, bob does, and ECS continues to completion', async () => {
+    const request = await requestDeploy('deploy web-bg v1.5.0');
+    await world.react('U0BOB', CHANNEL, request.ts, 'white_check_mark');
+    const gate = await gateMessage(request.ts);
+    expect(gate.text).toContain('`web-bg` is paused at `POST_TEST_TRAFFIC_SHIFT`');
+    expect(gate.text).toMatch(/green \(new\) `web:\d+`: 2\/2 running, production 0%, test 100%/);
+    expect(gate.text).toMatch(/blue \(running\) `web:\d+`: 2\/2 running, production 100%/);
+    expect(gate.text).toContain('test listener rule: `arn:aws:elasticloadbalancing:');
+    expect(gate.text).toContain('not <@U0ALICE>');
+    expect(calls('ContinueServiceDeployment')).toHaveLength(0);
+
+    // The requester's own ✅ does not count.
+    await world.react('U0ALICE', CHANNEL, gate.ts, 'white_check_mark');
+    await world.slack.waitFor(() => ephemeralsFor('U0ALICE').find((t) => t.includes('POST_TEST_TRAFFIC_SHIFT') && t.includes('does not count')));
+    expect(calls('ContinueServiceDeployment')).toHaveLength(0);
+
+    await world.react('U0BOB', CHANNEL, gate.ts, 'white_check_mark');
+    const end = await finished(request.ts);
+    expect(end, threadText(request.ts)).toMatch(/^✅ .*`web:\d+` is live after/);
+    const continued = calls('ContinueServiceDeployment');
+    expect(continued).toHaveLength(1);
+    expect(continued[0]!.params).toMatchObject({ action: 'CONTINUE', hookId: expect.stringMatching(/^ecs-pause-/) });
+    expect(threadText(request.ts)).toContain('`ContinueServiceDeployment CONTINUE` sent');
+    expect(world.slack.message(CHANNEL, gate.ts)!.text).toContain('👍 Approved by <@U0BOB>');
+    const { record } = told(request.ts);
+    expect(record).toMatch(/stage POST_TEST_TRAFFIC_SHIFT[\s\S]*stage PRODUCTION_TRAFFIC_SHIFT[\s\S]*status SUCCESSFUL/);
+  });
+
+  it('the same gate rejected with ❌: ContinueServiceDeployment ROLLBACK, and ECS rolls back', async () => {
+    const before = calls('ContinueServiceDeployment').length;
+    const request = await requestDeploy('deploy web-bg v1.4.1');
+    await world.react('U0BOB', CHANNEL, request.ts, 'white_check_mark');
+    const gate = await gateMessage(request.ts);
+    await world.react('U0BOB', CHANNEL, gate.ts, 'x');
+    const end = await finished(request.ts);
+    expect(end, threadText(request.ts)).toMatch(/^❌ .*rejected at the `POST_TEST_TRAFFIC_SHIFT` gate by <@U0BOB>; rolled back to `web:\d+`/);
+    const continued = calls('ContinueServiceDeployment').slice(before);
+    expect(continued).toHaveLength(1);
+    expect(continued[0]!.params).toMatchObject({ action: 'ROLLBACK' });
+    const thread = threadText(request.ts);
+    expect(thread).toContain('`ContinueServiceDeployment ROLLBACK` sent');
+    expect(thread).toMatch(/Rolled back by ECS \(ROLLBACK_SUCCESSFUL\)/);
+    expect(calls('StopServiceDeployment')).toHaveLength(0);
+  });
+});
