@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWorld, type World } from '../local/world';
+import type { Config } from '../src/config/schema';
 import { channelReader } from './support/slack-thread';
 
 /**
@@ -9,11 +10,17 @@ import { channelReader } from './support/slack-thread';
  * decided by reaction in the deploy thread and told to ECS with ContinueServiceDeployment.
  */
 let world: World;
+let setConfig: (config: Config | undefined) => void;
+let baseConfig: Config;
 
 beforeAll(async () => {
   world = await startWorld({ durableSkipTime: true });
+  const load = await import('../src/config/load');
+  setConfig = load.setConfig;
+  baseConfig = load.getConfig();
 });
 afterAll(async () => {
+  setConfig?.(undefined);
   await world?.close();
 });
 
@@ -114,5 +121,25 @@ describe('/ecs deploy of ECS-native strategies', () => {
     expect(thread).toContain('`ContinueServiceDeployment ROLLBACK` sent');
     expect(thread).toMatch(/Rolled back by ECS \(ROLLBACK_SUCCESSFUL\)/);
     expect(calls('StopServiceDeployment')).toHaveLength(0);
+  });
+
+  it('a rollout past the timeout of the target is stopped with StopServiceDeployment ROLLBACK, and the rollback of ECS is followed to its end', async () => {
+    const canary = baseConfig.targets['web-canary']!;
+    setConfig({ ...baseConfig, targets: { ...baseConfig.targets, 'web-canary': { ...canary, deploy: { ...canary.deploy, timeoutSeconds: 60 } } } });
+    try {
+      const request = await requestDeploy('deploy web-canary v1.4.1');
+      await world.react('U0BOB', CHANNEL, request.ts, 'white_check_mark');
+      const end = await finished(request.ts);
+      expect(end, threadText(request.ts)).toMatch(/^❌ .*the rollout did not finish within 1 min 0 s; rolled back to `web:\d+`/);
+      const stopped = calls('StopServiceDeployment');
+      expect(stopped).toHaveLength(1);
+      expect(stopped[0]!.params).toMatchObject({ stopType: 'ROLLBACK', serviceDeploymentArn: expect.stringContaining(':service-deployment/main/web-canary/') });
+      const thread = threadText(request.ts);
+      expect(thread).toContain('↩️ Stopping the service deployment with `ROLLBACK`');
+      expect(thread).toMatch(/Rolled back by ECS \(ROLLBACK_SUCCESSFUL\)/);
+      expect(thread).not.toContain('did not roll back a second time');
+    } finally {
+      setConfig(baseConfig);
+    }
   });
 });
