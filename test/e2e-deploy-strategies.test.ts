@@ -142,4 +142,24 @@ describe('/ecs deploy of ECS-native strategies', () => {
       setConfig(baseConfig);
     }
   });
+
+  it('a PAUSE at a stage that is not one of the gates is said and left to its owner: no request, no ContinueServiceDeployment', async () => {
+    const bg = baseConfig.targets['web-bg']!;
+    setConfig({ ...baseConfig, targets: { ...baseConfig.targets, 'web-bg': { ...bg, deploy: { ...bg.deploy, gates: [], timeoutSeconds: 120 } } } });
+    try {
+      const continued = calls('ContinueServiceDeployment').length;
+      const request = await requestDeploy('deploy web-bg --redeploy');
+      await world.react('U0BOB', CHANNEL, request.ts, 'white_check_mark');
+      const end = await finished(request.ts);
+      const thread = threadText(request.ts);
+      expect(thread).toMatch(/⏸️ The deployment is paused at `POST_TEST_TRAFFIC_SHIFT` by a PAUSE hook that is not one of `web-bg`'s gates/);
+      expect(thread.match(/⏸️ The deployment is paused/g)).toHaveLength(1);
+      expect(thread).not.toContain('React :white_check_mark:');
+      expect(calls('ContinueServiceDeployment')).toHaveLength(continued);
+      // Nobody continued it: the rollout's timeout stops it.
+      expect(end).toMatch(/did not finish within 2 min/);
+    } finally {
+      setConfig(baseConfig);
+    }
+  });
 });
