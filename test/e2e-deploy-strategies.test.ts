@@ -162,4 +162,32 @@ describe('/ecs deploy of ECS-native strategies', () => {
       setConfig(baseConfig);
     }
   });
+
+  it('a gate step that dies after its ContinueServiceDeployment is retried without continuing twice', async () => {
+    const request = await requestDeploy('deploy web-bg --redeploy');
+    await world.react('U0BOB', CHANNEL, request.ts, 'white_check_mark');
+    const gate = await gateMessage(request.ts);
+    const before = world.aws.calls.filter((c) => c.action === 'ContinueServiceDeployment').length;
+    // Slack fails the first post after ECS took the decision: the step throws after its work.
+    const records = world.aws.calls;
+    const push = records.push.bind(records);
+    records.push = (...added) => {
+      if (added.some((r) => r.action === 'ContinueServiceDeployment' && r.status === 200)) world.slack.faults.fail('chat.postMessage', 'internal_error', 1);
+      return push(...added);
+    };
+    try {
+      await world.react('U0BOB', CHANNEL, gate.ts, 'white_check_mark');
+      const end = await finished(request.ts);
+      expect(end, threadText(request.ts)).toMatch(/^✅ .*is live after/);
+      const continued = world.aws.calls.filter((c) => c.action === 'ContinueServiceDeployment').slice(before);
+      // The retry's call finds the hook no longer awaiting (ECS's InvalidParameterException): done, not an error.
+      expect(continued.map((c) => [c.status, c.error?.code])).toEqual([
+        [200, undefined],
+        [400, 'InvalidParameterException'],
+      ]);
+      expect(threadText(request.ts)).toContain('no longer awaits a decision');
+    } finally {
+      delete (records as { push?: unknown }).push;
+    }
+  });
 });
