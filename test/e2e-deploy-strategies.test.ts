@@ -190,4 +190,38 @@ describe('/ecs deploy of ECS-native strategies', () => {
       delete (records as { push?: unknown }).push;
     }
   });
+
+  it('a gate whose hook timed out on the side of AWS is reported as AWS reports it; a late ✅ continues nothing', async () => {
+    // The service's owner shortened its hook's timeout to 1 minute.
+    const { ECSClient, DescribeServicesCommand, UpdateServiceCommand } = await import('@aws-sdk/client-ecs');
+    const ecs = new ECSClient({ region: 'us-east-1' });
+    const configuration = (await ecs.send(new DescribeServicesCommand({ cluster: 'main', services: ['web-bg'] }))).services![0]!.deploymentConfiguration!;
+    const shortHook = {
+      targetType: 'PAUSE' as const,
+      lifecycleStages: ['POST_TEST_TRAFFIC_SHIFT' as const],
+      timeoutConfiguration: { timeoutInMinutes: 1, action: 'ROLLBACK' as const },
+    };
+    await ecs.send(
+      new UpdateServiceCommand({ cluster: 'main', service: 'web-bg', deploymentConfiguration: { ...configuration, lifecycleHooks: [shortHook] } }),
+    );
+    try {
+      const request = await requestDeploy('deploy web-bg --redeploy');
+      await world.react('U0BOB', CHANNEL, request.ts, 'white_check_mark');
+      const gate = await gateMessage(request.ts);
+      const before = world.aws.calls.filter((c) => c.action === 'ContinueServiceDeployment').length;
+      // Nobody answers within the hook's minute: ECS applies its timeout action (ROLLBACK).
+      world.aws.clock.advance(2 * 60_000);
+      await world.react('U0BOB', CHANNEL, gate.ts, 'white_check_mark');
+      const end = await finished(request.ts);
+      const continued = world.aws.calls.filter((c) => c.action === 'ContinueServiceDeployment').slice(before);
+      expect(continued.map((c) => c.error?.code)).toEqual(['InvalidParameterException']);
+      const thread = threadText(request.ts);
+      expect(thread).toContain('no longer awaits a decision');
+      expect(end, thread).toMatch(/^❌ .*ECS rolled the deployment back: /);
+      expect(thread).toContain('The bot did not roll back a second time.');
+    } finally {
+      await ecs.send(new UpdateServiceCommand({ cluster: 'main', service: 'web-bg', deploymentConfiguration: configuration }));
+      ecs.destroy();
+    }
+  });
 });

@@ -228,7 +228,8 @@ export async function watchServiceDeployment(
       if (hook.gated && poll.gateLines && !botRollback) {
         const gate = await runGate(kit, n, hook, poll.gateLines, progress.serviceDeploymentArn);
         gateRecords.push(gate);
-        if (gate.action === 'ROLLBACK') botRollback = gateReason(gate);
+        // A hook ECS had already moved on from (its own timeout): ECS's end is reported as ECS reports it.
+        if (gate.action === 'ROLLBACK' && gate.sent === 'sent') botRollback = gateReason(gate);
       } else if (!botRollback) {
         await context.step(`staged-${n}-foreign-pause`, async () => {
           await kit.post(
