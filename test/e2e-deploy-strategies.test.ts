@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWorld, type World } from '../local/world';
 import type { Config } from '../src/config/schema';
+import { auditRecords } from './support/audit-records';
 import { channelReader } from './support/slack-thread';
 
 /**
@@ -104,6 +105,18 @@ describe('/ecs deploy of ECS-native strategies', () => {
     expect(world.slack.message(CHANNEL, gate.ts)!.text).toContain('👍 Approved by <@U0BOB>');
     const { record } = told(request.ts);
     expect(record).toMatch(/stage POST_TEST_TRAFFIC_SHIFT[\s\S]*stage PRODUCTION_TRAFFIC_SHIFT[\s\S]*status SUCCESSFUL/);
+    // Audited: each reaction on the gate (the requester's refused), and the gate in the deploy's record.
+    const records = await auditRecords(world.teamId, gate.ts);
+    expect(records.map((r) => [r.userId, r.decision, r.reason])).toEqual(
+      expect.arrayContaining([
+        ['U0ALICE', 'denied', 'the requester cannot approve their own request'],
+        ['U0BOB', 'allowed', 'approved'],
+      ]),
+    );
+    const deploy = (await auditRecords(world.teamId, request.ts)).find((r) => r.verb === 'deploy')!;
+    expect(deploy.detail).toMatchObject({
+      gates: [{ stage: 'POST_TEST_TRAFFIC_SHIFT', status: 'approved', approvers: ['U0BOB'], action: 'CONTINUE', sent: 'sent' }],
+    });
   });
 
   it('the same gate rejected with ❌: ContinueServiceDeployment ROLLBACK, and ECS rolls back', async () => {
