@@ -23,11 +23,6 @@ const SHARED_SECRETS_CACHE =
   'The deploy workflow reads the Slack secrets on its cold start in AWS (src/handlers/deploy-workflow.ts, deps.slack). In the local world one process plays every function and shares the once-per-cold-start cache, so whether the worker or the deploy workflow reads first after the workflow’s cold start is a race.';
 
 export const IAM_COVERAGE_EXCEPTIONS: CoverageException[] = [
-  {
-    id: 'target role DeployServiceDeployments ecs:StopServiceDeployment',
-    reason:
-      'The deploy workflow stops an ECS-native rollout with StopServiceDeployment ROLLBACK at its timeout (src/workflows/deploy-staged.ts; exercised in this account by test/e2e-deploy-strategies.test.ts). Through the target role the suite only continues a gate: an emulated canary rollback in test/e2e-cross-account.test.ts leaves an EventBridge delivery to the notifier pending, which stalls that file’s notifier tests.',
-  },
   { id: 'worker DeployPlanUnscopable ecs:ListTaskDefinitions', reason: ROLLBACK_WITHOUT_HISTORY_RACED, raced: true },
   { id: 'worker DeployPlanUnscopable *', reason: ROLLBACK_WITHOUT_HISTORY_RACED, raced: true },
   { id: 'target role DeployEcsUnscopable ecs:ListTaskDefinitions', reason: ROLLBACK_WITHOUT_HISTORY },
