@@ -25,7 +25,15 @@ beforeAll(async () => {
   const remote = (alias: string) => ({ ...base.targets[alias]!, roleArn: TARGET_ROLE });
   setConfig({
     ...base,
-    targets: { ...base.targets, 'web-remote': remote('web'), 'broken-remote': remote('broken'), 'manager-remote': remote('manager') },
+    targets: {
+      ...base.targets,
+      'web-remote': remote('web'),
+      'broken-remote': remote('broken'),
+      'manager-remote': remote('manager'),
+      'web-bg-remote': remote('web-bg'),
+      // A rollout that outlives its 60 s: the bot stops it (StopServiceDeployment) as the target role.
+      'web-canary-remote': { ...remote('web-canary'), deploy: { ...base.targets['web-canary']!.deploy, timeoutSeconds: 60 } },
+    },
     scripts: {
       ...base.scripts,
       'remote-backup.sh': { ...base.scripts['backup.sh']!, target: 'manager-remote' },
@@ -107,6 +115,27 @@ describe('a target reached through the target role', () => {
       .filter((d) => d.decision === 'allowed')
       .map((d) => d.action);
     expect(deployed).toEqual(expect.arrayContaining(['ecs:RegisterTaskDefinition', 'iam:PassRole', 'ecs:TagResource', 'ecs:UpdateService']));
+    expect(asTarget().filter((d) => d.decision !== 'allowed')).toEqual([]);
+  });
+
+  it('deploy of ECS-native services: the service deployment followed, a gate continued, a rollout stopped, as the target role', async () => {
+    const deploy = async (alias: string) => {
+      await world.slash('U0ALICE', `deploy ${alias} v1.5.0`, CHANNEL);
+      const request = await world.slack.waitFor(() => parents().find((m) => m.text.includes(`asks to deploy to *${alias}*`) && /React/.test(m.text)), 20_000);
+      await world.react('U0BOB', CHANNEL, request.ts, 'white_check_mark');
+      return request;
+    };
+    const bg = await deploy('web-bg-remote');
+    const gate = await world.slack.waitFor(() => world.slack.replies(CHANNEL, bg.ts).find((r) => r.text.startsWith('⏸️') && /React/.test(r.text)), 60_000);
+    await world.react('U0BOB', CHANNEL, gate.ts, 'white_check_mark');
+    expect(await outcome(bg.ts)).toMatch(/^✅ [\s\S]*is live after/);
+    expect(await outcome((await deploy('web-canary-remote')).ts)).toMatch(/^❌ [\s\S]*did not finish within 1 min 0 s; rolled back/);
+    const allowed = asTarget()
+      .filter((d) => d.decision === 'allowed')
+      .map((d) => d.action);
+    expect(allowed).toEqual(
+      expect.arrayContaining(['ecs:ListServiceDeployments', 'ecs:DescribeServiceDeployments', 'ecs:ContinueServiceDeployment', 'ecs:StopServiceDeployment']),
+    );
     expect(asTarget().filter((d) => d.decision !== 'allowed')).toEqual([]);
   });
 

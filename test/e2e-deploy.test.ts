@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWorld, type World } from '../local/world';
 import type { Config } from '../src/config/schema';
 import { deployFromCi } from './support/ci-deploy';
+import { auditRecords as teamAuditRecords } from './support/audit-records';
 
 /**
  * `/ecs deploy` end to end: signed slash command → ingress → worker (plan, approval request) →
@@ -81,16 +82,7 @@ const serviceImage = async () => {
 };
 
 /** Audit records about one request (the command's, completed by the workflow, and each reaction's). */
-async function auditRecords(threadTs: string): Promise<Array<import('../src/audit/audit').AuditRecord>> {
-  const { ddb } = await import('../src/platform/dynamo');
-  const { tableName } = await import('../src/platform/tables');
-  const out = await ddb.query({
-    TableName: tableName('audit'),
-    KeyConditionExpression: 'pk = :pk',
-    ExpressionAttributeValues: { ':pk': `team#${world.teamId}` },
-  });
-  return (out.Items ?? []).filter((r) => r.threadTs === threadTs) as never;
-}
+const auditRecords = (threadTs: string) => teamAuditRecords(world.teamId, threadTs);
 
 const finished = (ts: string) =>
   world.slack.waitFor(() => {

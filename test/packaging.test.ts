@@ -36,6 +36,11 @@ const DEPLOY_ECS_ACTIONS = [
   'ecs:RegisterTaskDefinition',
   'ecs:TagResource',
   'ecs:UpdateService',
+  // ECS-native strategies: the service deployment, its gates, its rollback (src/workflows/deploy-staged.ts).
+  'ecs:ListServiceDeployments',
+  'ecs:DescribeServiceDeployments',
+  'ecs:StopServiceDeployment',
+  'ecs:ContinueServiceDeployment',
 ];
 
 const roleOf = (fn: string) => {
@@ -402,7 +407,8 @@ describe('serverless.yml and infra/: IAM', () => {
     for (const s of statements.filter((s) => actions(s).some((a) => a.startsWith('ecs:')))) {
       for (const r of resourceList(s) as any[]) {
         if (r === '*') expect(unscopable, s.Sid).toEqual(expect.arrayContaining(actions(s)));
-        else expect(r['Fn::Sub'], s.Sid).toMatch(/^arn:\$\{AWS::Partition\}:ecs:\*:\$\{AWS::AccountId\}:(service|task|task-definition)\/\*$/);
+        else
+          expect(r['Fn::Sub'], s.Sid).toMatch(/^arn:\$\{AWS::Partition\}:ecs:\*:\$\{AWS::AccountId\}:(service|service-deployment|task|task-definition)\/\*$/);
       }
     }
     // Autoscaling: reads on "*" (no resource-level permission), the range widened on this account's

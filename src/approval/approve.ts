@@ -132,8 +132,8 @@ async function decide(ctx: ReactionContext, request: ApprovalRequest, status: 'a
       : status === 'rejected'
         ? `🙅 <@${ctx.job.userId}> rejected the request. Nothing was changed.`
         : `🚫 <@${ctx.job.userId}> withdrew the request. Nothing was changed.`;
-  // A deploy's thread opens its rollout message with who approved: a note would say it twice.
-  const noted = status !== 'approved' || decided.kind !== 'deploy' || late ? note(ctx, decided, text + late) : undefined;
+  // A deploy's thread opens its rollout message with who approved, a gate's says what was sent to ECS: a note would say it twice.
+  const noted = status !== 'approved' || decided.kind === 'run' || late ? note(ctx, decided, text + late) : undefined;
   await Promise.all([update(ctx, decided), noted, removeBotReactions(ctx.slack, decided, ctx.logger)]);
   if (failure) throw failure;
 }
@@ -146,7 +146,7 @@ async function update(ctx: ReactionContext, request: ApprovalRequest): Promise<v
 
 async function note(ctx: ReactionContext, request: ApprovalRequest, text: string): Promise<void> {
   await ctx.slack.chat
-    .postMessage({ channel: request.channelId, thread_ts: request.messageTs, text })
+    .postMessage({ channel: request.channelId, thread_ts: request.threadTs ?? request.messageTs, text })
     .catch((error: unknown) => ctx.logger.warn('could not post in the thread', { error }));
 }
 

@@ -29,7 +29,12 @@ export interface ApprovalWait {
   requestedAt: number;
   deadline: number;
   channelId: string;
+  /** The approval message (marked expired when it expires). */
   parentTs: string;
+  /** Names of the wait and its decision step when a workflow waits more than once (gates); default `approval`. */
+  name?: string;
+  /** What the thread is told when the request expires; default: nothing was changed. */
+  expiredText?: string;
 }
 
 /** What the wait needs besides the approvals: the workflow's Slack client, clock, claimed post and retries. */
@@ -47,7 +52,7 @@ export async function awaitApproval(context: DurableContext, deps: ApprovalWaitD
   const waitSeconds = Math.max(1, Math.ceil((wait.deadline - wait.requestedAt) / 1000));
   try {
     await context.waitForCallback(
-      'approval',
+      wait.name ?? 'approval',
       async (callbackId) => {
         const request = await deps.approvals.requests.attachCallback(wait.requestKey, callbackId);
         // Decided before the callback existed: nobody else could complete it.
@@ -61,7 +66,7 @@ export async function awaitApproval(context: DurableContext, deps: ApprovalWaitD
     deps.logger.info('approval wait ended without a decision', { error: (error as Error).message });
   }
   return context.step(
-    'decision',
+    wait.name ? `${wait.name}-decision` : 'decision',
     async (): Promise<Decision> => {
       let request = await deps.approvals.requests.get(wait.requestKey);
       // Enough approvals were stored before the deadline but never decided (the worker died between
@@ -80,7 +85,7 @@ export async function awaitApproval(context: DurableContext, deps: ApprovalWaitD
             .update({ channel: wait.channelId, ts: wait.parentTs, text: approvalMessage(request) })
             .catch((e: unknown) => deps.logger.warn('could not mark the request expired', { error: e }));
           await removeBotReactions(client, request, deps.logger);
-          await deps.post('expired', `⌛ The request expired at ${clock(wait.deadline)} without enough approvals. Nothing was changed.`);
+          await deps.post('expired', wait.expiredText ?? `⌛ The request expired at ${clock(wait.deadline)} without enough approvals. Nothing was changed.`);
         }
       }
       if (!request) return { status: 'cancelled', approvals: [] };

@@ -62,7 +62,7 @@ export const dynamoApprovalRequests: ApprovalRequests = {
   },
   async get(key) {
     const out = await ddb.get({ TableName: tableName('state'), Key: { pk: key }, ConsistentRead: true });
-    return out.Item?.kind === 'deploy' || out.Item?.kind === 'run' ? fromItem(out.Item) : undefined;
+    return ['deploy', 'run', 'gate'].includes(String(out.Item?.kind)) ? fromItem(out.Item) : undefined;
   },
   approve(key, userId, now) {
     return update(key, {

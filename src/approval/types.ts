@@ -39,7 +39,8 @@ export function ruleFrom(
  */
 export interface ApprovalRequest {
   pk: string;
-  kind: 'deploy' | 'run';
+  /** `gate`: a deploy paused at a lifecycle hook, on the gate message in the deploy's thread (src/workflows/deploy-staged.ts). */
+  kind: 'deploy' | 'run' | 'gate';
   /** The deploy or run id. */
   id: string;
   status: RequestStatus;
@@ -49,6 +50,8 @@ export interface ApprovalRequest {
   channelId: string;
   /** The approval message (the command's parent message). */
   messageTs: string;
+  /** The thread the approval message is a reply in (gates); notes go there. Absent: the message's own thread. */
+  threadTs?: string;
   requesterId: string;
   requesterName?: string;
   /** What the person typed. */

@@ -181,6 +181,20 @@ export async function requestChange(ctx: WorkerContext, change: { reading: strin
       rollback: settings.rollback,
       timeoutSeconds: settings.timeoutSeconds,
       ...(change.approval ? {} : { approval: 'not-required' as const }),
+      ...(settings.gates.length
+        ? {
+            gates: {
+              stages: settings.gates,
+              rule: {
+                approvals: settings.approvals,
+                approverRole: settings.approverRole,
+                approveEmoji: settings.approveEmoji,
+                rejectEmoji: settings.rejectEmoji,
+                expirySeconds: settings.expirySeconds,
+              },
+            },
+          }
+        : {}),
     });
     phase = 'started';
     await ctx.state.refresh(lockKey, lockSeconds(settings.expirySeconds, settings.timeoutSeconds), { deployId });

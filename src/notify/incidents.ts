@@ -94,7 +94,14 @@ const conditional = async (input: Parameters<typeof conditionalUpdate>[0]): Prom
 /** `{ set, names, values }` of one change, applied to an incident that exists. */
 function changeExpression(change: IncidentChange, now: number, eventAt: number) {
   const names: Record<string, string> = {};
-  const values: Record<string, unknown> = { ':now': now, ':at': eventAt, ':zero': 0, ':one': 1, ':expires': epochSeconds(now) + KEEP_SECONDS };
+  // DynamoDB refuses values the expression does not use: the counters' only with a counter.
+  const counting = change.kind === 'stop' || change.kind === 'action';
+  const values: Record<string, unknown> = {
+    ':now': now,
+    ':at': eventAt,
+    ':expires': epochSeconds(now) + KEEP_SECONDS,
+    ...(counting ? { ':zero': 0, ':one': 1 } : {}),
+  };
   const sets = ['lastAt = :now', 'lastEventAt = :at', 'expiresAt = :expires'];
   if (change.kind === 'stop') {
     names['#sig'] = change.signature;

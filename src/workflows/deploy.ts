@@ -31,6 +31,7 @@ import { code, escapeText, formatDuration } from '../slack/format';
 import { ThreadOutput, type Outcome } from '../slack/thread-output';
 import { crashExcerpt, rolloutText, stoppedTaskLines } from '../deploy/rollout-text';
 import { uploadFiles } from '../slack/upload';
+import { stagedEnding, watchServiceDeployment, type GateRecord } from './deploy-staged';
 import { deployPostKey, deployUpdateKey } from '../platform/state-keys';
 import { adjustRange, range, type Adjusted } from '../deploy/scale';
 
@@ -55,6 +56,8 @@ export interface DeployWorkflowResult {
   taskDefinition?: string;
   rolledBack?: boolean;
   polls: number;
+  /** ECS-native deployments: each gate as it was decided. */
+  gates?: GateRecord[];
 }
 
 /** Checkpointed result of `register` / `update`. */
@@ -68,6 +71,8 @@ type Started =
       /** A scale: service event ids from before it (not reported) and the watched deployment's failedTasks then. */
       seen?: string[];
       failedBefore?: number;
+      /** The service's deployment strategy (absent: ROLLING). */
+      strategy?: string;
     }
   | { ok: false; message: string };
 
@@ -357,7 +362,15 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
                 if (noted && primary && primary.id !== noted.before && primary.taskDefinition === registered.taskDefinition) {
                   const at = primary.createdAt?.getTime() ?? now();
                   const messageTs = await startRolloutMessage(at, primary.id!, service.serviceArn);
-                  return { ok: true, taskDefinition: registered.taskDefinition, deploymentId: primary.id!, at, ...(messageTs ? { messageTs } : {}) };
+                  const strategy = service.deploymentConfiguration?.strategy;
+                  return {
+                    ok: true,
+                    taskDefinition: registered.taskDefinition,
+                    deploymentId: primary.id!,
+                    at,
+                    ...(messageTs ? { messageTs } : {}),
+                    ...(strategy ? { strategy } : {}),
+                  };
                 }
                 if (service.taskDefinition !== input.plan.currentTaskDefinition) {
                   return {
@@ -376,7 +389,15 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
                 const deployment = out.service?.deployments?.find((d) => d.status === 'PRIMARY');
                 const at = deployment?.createdAt?.getTime() ?? now();
                 const messageTs = await startRolloutMessage(at, deployment?.id ?? '', out.service?.serviceArn);
-                return { ok: true, taskDefinition: registered.taskDefinition, deploymentId: deployment?.id ?? '', at, ...(messageTs ? { messageTs } : {}) };
+                const strategy = out.service?.deploymentConfiguration?.strategy;
+                return {
+                  ok: true,
+                  taskDefinition: registered.taskDefinition,
+                  deploymentId: deployment?.id ?? '',
+                  at,
+                  ...(messageTs ? { messageTs } : {}),
+                  ...(strategy ? { strategy } : {}),
+                };
               }).catch((error: unknown) => refused(error, 'updating the service'));
             },
             // Safe to retry: a second run finds its own deployment instead of updating again.
@@ -388,6 +409,7 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
           undefined,
           undefined,
         );
+      if (!scale && started.strategy && started.strategy !== 'ROLLING') return stagedDeploy(started, rolloutTitle(started.at));
 
       // ---- watch the rollout ------------------------------------------------------------------
       let polls = 0;
@@ -652,6 +674,48 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
       );
     }
 
+    /** BLUE_GREEN / LINEAR / CANARY: watched through its service deployment, gates decided by reaction (deploy-staged.ts). */
+    async function stagedDeploy(started: Extract<Started, { ok: true }>, title: string): Promise<Ending> {
+      const kit = {
+        context,
+        input,
+        withAws,
+        post,
+        showLiving,
+        slack: deps.slack,
+        state: deps.state,
+        approvals: deps.approvals,
+        logger,
+        now,
+        retry: RETRY,
+        permanent: PERMANENT,
+      };
+      const staged = await watchServiceDeployment(kit, {
+        taskDefinition: started.taskDefinition,
+        at: started.at,
+        title,
+        ...(started.messageTs ? { messageTs: started.messageTs } : {}),
+      });
+      const ending = stagedEnding(staged, input, started.taskDefinition);
+      const v = staged.verdict;
+      const verdict: Watched['verdict'] =
+        v.state === 'completed' || v.state === 'timeout' || v.state === 'lost' ? v : { state: 'failed', reason: v.state === 'in-progress' ? '' : v.reason };
+      return end(
+        {
+          outcome: ending.outcome,
+          summary: ending.summary,
+          status: 'approved',
+          taskDefinition: ending.taskDefinition,
+          polls: staged.polls,
+          detail: ending.detail,
+          ...(ending.rolledBack !== undefined ? { rolledBack: ending.rolledBack } : {}),
+          ...(staged.gates.length ? { gates: staged.gates } : {}),
+        },
+        { rollout: { verdict, progress: { ...startProgress('', started.taskDefinition, started.at), record: staged.record }, seconds: staged.seconds } },
+        started,
+      );
+    }
+
     async function describeService(aws: AwsSession): Promise<Service> {
       const out = await aws.ecs().send(new DescribeServicesCommand({ cluster: target.cluster, services: [target.service] }));
       const service = out.services?.[0];
@@ -755,6 +819,7 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
                       ...(result.autoscaling ? { autoscalingAdjusted: result.autoscaling } : {}),
                     }
                   : {}),
+                ...(result.gates ? { gates: result.gates } : {}),
               },
             })
             .catch((error: unknown) => logger.error('audit completion failed', { error }));

@@ -6,6 +6,7 @@ import type { AuditKey } from '../audit/audit';
 import type { ContainerDefinition, RunTaskCommandInput } from '@aws-sdk/client-ecs';
 import type { Target } from '../config/schema';
 import type { DeployPlan } from '../deploy/types';
+import type { ApprovalRule } from '../approval/types';
 
 /** The deploy workflow's input (src/workflows/deploy.ts). */
 export interface DeployWorkflowInput {
@@ -35,6 +36,11 @@ export interface DeployWorkflowInput {
   timeoutSeconds: number;
   /** A change its target lets through without approval (a scale with `scale.requiresApproval: false`): no request to wait for. */
   approval?: 'not-required';
+  /**
+   * ECS-native deployments: the lifecycle stages where a PAUSE hook waits for people (the target's
+   * `deploy.gates`) and the approval settings that decide them, as the request was made.
+   */
+  gates?: { stages: string[]; rule: Pick<ApprovalRule, 'approverRole' | 'approveEmoji' | 'rejectEmoji'> & { approvals: number; expirySeconds: number } };
 }
 
 /** The run workflow's input (src/workflows/run.ts). */

@@ -1,0 +1,202 @@
+/**
+ * Watching an ECS-native BLUE_GREEN / LINEAR / CANARY deployment through the service-deployment
+ * APIs (ListServiceDeployments, DescribeServiceDeployments), for the durable deploy workflow
+ * (src/workflows/deploy-staged.ts). Everything here is pure: it judges one ServiceDeployment (and
+ * the service's Deployment of the new revision, for its failed tasks) against what was seen before
+ * and returns plain JSON for the checkpoint, and the Slack text (mrkdwn, AWS text escaped).
+ *
+ * The verdict, in order:
+ *   1. completed: status SUCCESSFUL.
+ *   2. rolled-back: ROLLBACK_SUCCESSFUL or ROLLBACK_FAILED (ECS rolled back, by itself, by a hook,
+ *      or because the bot asked): the bot never rolls back a second time.
+ *   3. stopped: STOPPED (a failure without rollback, or a newer deployment superseded it).
+ *   4. failing: IN_PROGRESS and the new revision's tasks keep failing (failedTasks at ECS's circuit
+ *      breaker threshold) while ECS itself would not roll back (no breaker with rollback): the
+ *      caller stops the deployment with ROLLBACK.
+ *   5. otherwise in-progress (PENDING, IN_PROGRESS, ROLLBACK_REQUESTED/IN_PROGRESS, STOP_REQUESTED).
+ * A PAUSE hook AWAITING_ACTION is reported separately (`pause`): the caller asks people when its
+ * stage is one of the target's gates, and says it leaves it otherwise.
+ */
+import type { Deployment, DeploymentLifecycleHookDetail, ServiceDeployment, ServiceDeploymentBrief, ServiceRevisionSummary } from '@aws-sdk/client-ecs';
+import { shortTaskDefinition } from '../ecs/taskdef';
+import { code, escapeText, unescapeText } from '../slack/format';
+import { failureThreshold } from './watch';
+
+/** What has been seen of the service deployment so far (checkpointed, plain JSON). */
+export interface StagedProgress {
+  serviceDeploymentArn: string;
+  /** The target (new) and source (running before) task definitions, for naming the revisions. */
+  taskDefinition: string;
+  sourceTaskDefinition: string;
+  /** The last stage and status seen, so a change is said once. */
+  stage?: string;
+  status?: string;
+  /** The deployment as it stands (Slack mrkdwn lines) for the living message. */
+  current: string[];
+  /** Every stage and status change, plain text with the UTC time, for the record attached at the end. */
+  record: string[];
+  /** PAUSE hooks already dealt with (asked about, or said to be someone else's). */
+  handledHooks: string[];
+}
+
+export type StagedVerdict =
+  | { state: 'in-progress' }
+  | { state: 'completed' }
+  | { state: 'rolled-back'; status: string; reason: string }
+  | { state: 'stopped'; reason: string }
+  | { state: 'failing'; reason: string };
+
+/** A PAUSE hook waiting for someone, at a stage. */
+export interface Pause {
+  hookId: string;
+  stage: string;
+  /** Epoch ms when ECS applies the hook's timeout action. */
+  expiresAt?: number;
+  timeoutAction?: string;
+  /** The stage is one of the target's gates: the bot asks people. */
+  gated: boolean;
+}
+
+const MAX_RECORD = 300;
+const ROLLED_BACK = new Set(['ROLLBACK_SUCCESSFUL', 'ROLLBACK_FAILED']);
+const ONGOING = new Set(['PENDING', 'IN_PROGRESS']);
+
+/**
+ * The service deployment an UpdateService started: among the service's PENDING / IN_PROGRESS ones,
+ * the newest created no earlier than `since` (epoch ms, a few seconds of clock skew allowed), else
+ * the newest. Undefined when there is none.
+ */
+export function pickServiceDeployment(briefs: ServiceDeploymentBrief[], since: number): ServiceDeploymentBrief | undefined {
+  const ongoing = briefs.filter((b) => b.serviceDeploymentArn && ONGOING.has(b.status ?? ''));
+  const newest = [...ongoing].sort((a, b) => (b.createdAt?.getTime() ?? 0) - (a.createdAt?.getTime() ?? 0));
+  return newest.find((b) => (b.createdAt?.getTime() ?? 0) >= since - 5_000) ?? newest[0];
+}
+
+const weight = (n: number | undefined) => (n === undefined ? undefined : `${Number(n.toFixed(1))}%`);
+
+/** One revision in words: "new `web:43`: 2/2 running, production 10%, test 100%". */
+export function revisionLine(role: string, taskDefinition: string, revision: ServiceRevisionSummary | undefined): string {
+  const parts = [`${revision?.runningTaskCount ?? 0}/${revision?.requestedTaskCount ?? 0} running`];
+  if (revision?.pendingTaskCount) parts.push(`${revision.pendingTaskCount} pending`);
+  const production = weight(revision?.requestedProductionTrafficWeight);
+  const test = weight(revision?.requestedTestTrafficWeight);
+  if (production) parts.push(`production ${production}`);
+  if (test) parts.push(`test ${test}`);
+  return `${role} ${code(shortTaskDefinition(taskDefinition))}: ${parts.join(', ')}`;
+}
+
+/** The stage in words, with the bake time when it bakes. */
+export function stageWords(sd: ServiceDeployment): string {
+  const stage = sd.lifecycleStage ?? '';
+  const bake =
+    stage === 'BAKE_TIME' && sd.deploymentConfiguration?.bakeTimeInMinutes !== undefined ? ` (${sd.deploymentConfiguration.bakeTimeInMinutes} min)` : '';
+  return stage ? `stage \`${escapeText(stage)}\`${bake}` : '';
+}
+
+/** The status in words, for the living message. */
+export function statusWords(status: string | undefined): string {
+  switch (status) {
+    case 'SUCCESSFUL':
+      return '✅ successful';
+    case 'ROLLBACK_SUCCESSFUL':
+      return '↩️ rolled back by ECS';
+    case 'ROLLBACK_FAILED':
+      return '🔥 rollback failed';
+    case 'ROLLBACK_REQUESTED':
+    case 'ROLLBACK_IN_PROGRESS':
+      return '↩️ rolling back';
+    case 'STOPPED':
+    case 'STOP_REQUESTED':
+      return '🛑 stopped';
+    default:
+      return '🔄 in progress';
+  }
+}
+
+/** The first PAUSE hook awaiting action that has not been dealt with yet. */
+export function pendingPause(sd: ServiceDeployment, handled: string[], gates: string[]): Pause | undefined {
+  if (sd.status !== 'IN_PROGRESS') return undefined;
+  const hook = (sd.lifecycleHookDetails ?? []).find(
+    (h: DeploymentLifecycleHookDetail) => h.targetType === 'PAUSE' && h.status === 'AWAITING_ACTION' && h.hookId && !handled.includes(h.hookId),
+  );
+  if (!hook) return undefined;
+  const stage = sd.lifecycleStage ?? '';
+  return {
+    hookId: hook.hookId!,
+    stage,
+    ...(hook.expiresAt ? { expiresAt: hook.expiresAt.getTime() } : {}),
+    ...(hook.timeoutAction ? { timeoutAction: hook.timeoutAction } : {}),
+    gated: gates.includes(stage),
+  };
+}
+
+/**
+ * Judges one DescribeServiceDeployments result; `newRevision` is the service's Deployment of the
+ * new task definition (DescribeServices), for its failed tasks; `breakerRollback`: the service's
+ * circuit breaker rolls back by itself. `at` (epoch ms) stamps the record.
+ */
+export function observeServiceDeployment(
+  sd: ServiceDeployment,
+  progress: StagedProgress,
+  input: { newRevision?: Deployment; desiredCount?: number; breakerRollback?: boolean; at: number; gates: string[] },
+): { progress: StagedProgress; verdict: StagedVerdict; pause?: Pause } {
+  const status = sd.status ?? 'PENDING';
+  const reason = escapeText(sd.statusReason ?? sd.rollback?.reason ?? '');
+  const current = [
+    [statusWords(status), stageWords(sd)].filter(Boolean).join(' · '),
+    revisionLine('new', progress.taskDefinition, sd.targetServiceRevision),
+    ...(sd.sourceServiceRevisions ?? []).map((r, i) => revisionLine(i === 0 ? 'previous' : 'older', progress.sourceTaskDefinition, r)),
+  ];
+  const breaker = sd.deploymentCircuitBreaker;
+  if (breaker && breaker.status !== 'DISABLED')
+    current.push(`circuit breaker ${escapeText(breaker.status ?? '')}: ${breaker.failureCount ?? 0}/${breaker.threshold ?? 0} failed`);
+  if (sd.alarms?.triggeredAlarmNames?.length) current.push(`🚨 alarms: ${sd.alarms.triggeredAlarmNames.map((a) => code(a)).join(', ')}`);
+  if (reason && status !== 'IN_PROGRESS') current.push(`_${reason}_`);
+
+  const lines: string[] = [];
+  const time = new Date(input.at).toISOString().slice(11, 19);
+  if (sd.lifecycleStage && sd.lifecycleStage !== progress.stage) lines.push(`${time} stage ${sd.lifecycleStage} · ${current.slice(1).join(' · ')}`);
+  if (status !== progress.status) lines.push(`${time} status ${status}${sd.statusReason ? `: ${sd.statusReason}` : ''}`);
+
+  const next: StagedProgress = {
+    ...progress,
+    ...(sd.lifecycleStage ? { stage: sd.lifecycleStage } : {}),
+    status,
+    current,
+    record: [...progress.record, ...lines.map(unescapeText)].slice(-MAX_RECORD),
+  };
+  const pause = pendingPause(sd, progress.handledHooks, input.gates);
+  return { progress: next, verdict: judgeServiceDeployment(sd, input), ...(pause ? { pause } : {}) };
+}
+
+function judgeServiceDeployment(sd: ServiceDeployment, input: { newRevision?: Deployment; desiredCount?: number; breakerRollback?: boolean }): StagedVerdict {
+  const status = sd.status ?? 'PENDING';
+  const reason = escapeText(sd.statusReason ?? sd.rollback?.reason ?? '');
+  if (status === 'SUCCESSFUL') return { state: 'completed' };
+  if (ROLLED_BACK.has(status)) return { state: 'rolled-back', status, reason: reason || `ECS says ${status}` };
+  if (status === 'STOPPED') return { state: 'stopped', reason: reason || 'ECS stopped the deployment' };
+  const failed = input.newRevision?.failedTasks ?? 0;
+  if (status === 'IN_PROGRESS' && !input.breakerRollback && failed >= failureThreshold(input.desiredCount ?? 0))
+    return { state: 'failing', reason: `${failed} tasks of the new revision failed to start or stay running` };
+  return { state: 'in-progress' };
+}
+
+/** What the gate message says runs on green, and what to do: Slack mrkdwn (AWS text escaped). */
+export function gateDetails(input: {
+  sd: ServiceDeployment;
+  pause: Pause;
+  taskDefinition: string;
+  sourceTaskDefinition: string;
+  testListenerRule?: string;
+}): string[] {
+  const { sd, pause } = input;
+  const expires = pause.expiresAt
+    ? `ECS applies its timeout action (${escapeText(pause.timeoutAction ?? 'ROLLBACK')}) at ${new Date(pause.expiresAt).toISOString().slice(11, 16)} UTC if nobody decides.`
+    : '';
+  return [
+    revisionLine('green (new)', input.taskDefinition, sd.targetServiceRevision),
+    ...(sd.sourceServiceRevisions ?? []).slice(0, 1).map((r) => revisionLine('blue (running)', input.sourceTaskDefinition, r)),
+    input.testListenerRule ? `test listener rule: ${code(input.testListenerRule)}` : 'no test listener rule: green has no test traffic',
+    `Approve to let the deployment go on (\`ContinueServiceDeployment CONTINUE\`); reject to roll back (\`ROLLBACK\`). ${expires}`.trim(),
+  ];
+}
