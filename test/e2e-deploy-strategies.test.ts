@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWorld, type World } from '../local/world';
 import type { Config } from '../src/config/schema';
 import { auditRecords } from './support/audit-records';
+import { failSlackPostAfter } from './support/fail-after';
 import { channelReader } from './support/slack-thread';
 
 /**
@@ -182,12 +183,7 @@ describe('/ecs deploy of ECS-native strategies', () => {
     const gate = await gateMessage(request.ts);
     const before = world.aws.calls.filter((c) => c.action === 'ContinueServiceDeployment').length;
     // Slack fails the first post after ECS took the decision: the step throws after its work.
-    const records = world.aws.calls;
-    const push = records.push.bind(records);
-    records.push = (...added) => {
-      if (added.some((r) => r.action === 'ContinueServiceDeployment' && r.status === 200)) world.slack.faults.fail('chat.postMessage', 'internal_error', 1);
-      return push(...added);
-    };
+    const restore = failSlackPostAfter(world, 'ContinueServiceDeployment');
     try {
       await world.react('U0BOB', CHANNEL, gate.ts, 'white_check_mark');
       const end = await finished(request.ts);
@@ -200,7 +196,7 @@ describe('/ecs deploy of ECS-native strategies', () => {
       ]);
       expect(threadText(request.ts)).toContain('no longer awaits a decision');
     } finally {
-      delete (records as { push?: unknown }).push;
+      restore();
     }
   });
 

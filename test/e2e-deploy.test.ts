@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWorld, type World } from '../local/world';
 import type { Config } from '../src/config/schema';
 import { deployFromCi } from './support/ci-deploy';
+import { failSlackPostAfter } from './support/fail-after';
 import { auditRecords as teamAuditRecords } from './support/audit-records';
 
 /**
@@ -376,12 +377,7 @@ describe('/ecs deploy', () => {
     const request = await requestDeploy(`deploy web ${image}`);
     const updates = ecsCalls('UpdateService').length;
     // Slack fails the first post after the service was updated: the step throws after its work.
-    const calls = world.aws.calls;
-    const push = calls.push.bind(calls);
-    calls.push = (...records) => {
-      if (records.some((r) => r.action === 'UpdateService' && r.status === 200)) world.slack.faults.fail('chat.postMessage', 'internal_error', 1);
-      return push(...records);
-    };
+    const restore = failSlackPostAfter(world, 'UpdateService');
     try {
       await world.react('U0BOB', CHANNEL, request.ts, 'white_check_mark');
       const end = await finished(request.ts);
@@ -389,7 +385,7 @@ describe('/ecs deploy', () => {
       expect(ecsCalls('UpdateService').length - updates).toBe(1);
       expect(threadText(request.ts).match(/UpdateService` called/g)).toHaveLength(1); // posted by the retry
     } finally {
-      delete (calls as { push?: unknown }).push;
+      restore();
     }
   });
 
