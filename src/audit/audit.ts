@@ -23,6 +23,8 @@ export interface AuditRecord {
   commandText: string;
   verb?: string;
   target?: string;
+  /** The script (`/ecs run`) or job (`/ecs job`) the request names, beside its service in `target`. */
+  script?: string;
   decision: AuditDecision;
   reason?: string;
   outcome: AuditOutcome;
@@ -56,6 +58,20 @@ function auditKey(entry: Pick<AuditRecord, 'teamId' | 'at' | 'id'>): AuditKey {
   return { pk: `team#${entry.teamId}`, sk: `${entry.at}#${entry.id}` };
 }
 
+/**
+ * The attributes the audit table's global secondary indexes are keyed on (serverless.yml:
+ * `byTarget`, `byUser`, `byScript`, each sorted by the table's `sk`, `<at>#<id>`), written with every
+ * record so `/ecs history` queries one service, script or person over a time range instead of
+ * reading the whole team. Records written before these existed are in no index.
+ */
+export function auditIndexKeys(entry: Pick<AuditRecord, 'teamId' | 'userId' | 'target' | 'script'>): Record<string, string> {
+  return {
+    userKey: `user#${entry.teamId}#${entry.userId}`,
+    ...(entry.target ? { targetKey: `target#${entry.teamId}#${entry.target}` } : {}),
+    ...(entry.script ? { scriptKey: `script#${entry.teamId}#${entry.script}` } : {}),
+  };
+}
+
 function retentionSeconds(retentionDays: number): number | undefined {
   return retentionDays > 0 ? retentionDays * 86_400 : undefined;
 }
@@ -70,7 +86,7 @@ export function dynamoAudit(retentionDays: number): AuditLog {
       try {
         await ddb.put({
           TableName: tableName('audit'),
-          Item: { ...key, ...entry, ...(ttl ? { expiresAt: epochSeconds(Date.parse(entry.at)) + ttl } : {}) },
+          Item: { ...key, ...entry, ...auditIndexKeys(entry), ...(ttl ? { expiresAt: epochSeconds(Date.parse(entry.at)) + ttl } : {}) },
         });
       } catch (error) {
         await reportAuditFailure('record', key, error);
