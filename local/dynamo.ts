@@ -180,13 +180,14 @@ function declaredTable(key: string): {
   GlobalSecondaryIndexes?: GlobalSecondaryIndex[];
 } {
   declared ??= readYaml(fileURLToPath(new URL('../serverless.yml', import.meta.url)));
-  const resources = Object.values<{ Type: string; Properties: Record<string, any> }>(declared.resources?.Resources ?? {});
+  type Declared = { Type: string; Properties: { TableName?: unknown } & ReturnType<typeof declaredTable> };
+  const resources = Object.values<Declared>(declared.resources?.Resources ?? {});
   const table = resources.find((r) => r.Type === 'AWS::DynamoDB::Table' && String(r.Properties.TableName).endsWith(`-${key}`));
   if (!table) throw new Error(`serverless.yml declares no table ending in -${key}`);
   const { KeySchema, AttributeDefinitions, GlobalSecondaryIndexes } = table.Properties;
   return { KeySchema, AttributeDefinitions, ...(GlobalSecondaryIndexes ? { GlobalSecondaryIndexes } : {}) };
 }
-let declared: Record<string, any> | undefined;
+let declared: ReturnType<typeof readYaml> | undefined;
 
 async function createTable(client: DynamoDBClient, key: string, def: TableDefinition): Promise<void> {
   const shape = declaredTable(key);

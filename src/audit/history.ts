@@ -8,6 +8,10 @@ import { isAllowed, type AllowlistEntry } from '../auth/roles';
 import { formatDuration, typedCode, typedPlain, escapeText } from '../slack/format';
 import type { AuditRecord } from './audit';
 
+/** Actions shown in the thread; `--export` attaches up to HISTORY_EXPORT_MAX. */
+export const HISTORY_SHOWN = 20;
+export const HISTORY_EXPORT_MAX = 10_000;
+
 export const HISTORY_INDEXES = { target: 'byTarget', user: 'byUser', script: 'byScript' } as const;
 
 /** What history shows of a record: what the indexes project (serverless.yml). */

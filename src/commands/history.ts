@@ -6,6 +6,8 @@
 import type { WebClient } from '@slack/web-api';
 import {
   describeSince,
+  HISTORY_EXPORT_MAX,
+  HISTORY_SHOWN,
   historyCsv,
   historyQueryInput,
   historyVisibility,
@@ -19,7 +21,6 @@ import { ddb } from '../platform/dynamo';
 import { tableName } from '../platform/tables';
 import { permalink } from '../slack/client';
 import { quantity } from '../slack/format';
-import { HISTORY_EXPORT_MAX, HISTORY_SHOWN } from './verbs/history';
 import type { WorkerHandler } from './verb';
 import type { HistoryArgs } from './verbs/args';
 

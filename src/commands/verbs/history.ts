@@ -1,4 +1,4 @@
-import { describeSince, MAX_HISTORY_SINCE_MS, parseHistorySince } from '../../audit/history';
+import { describeSince, HISTORY_EXPORT_MAX, HISTORY_SHOWN, MAX_HISTORY_SINCE_MS, parseHistorySince } from '../../audit/history';
 import { isAllowed } from '../../auth/roles';
 import { lookup } from '../../config/records';
 import { UsageError } from '../../platform/errors';
@@ -7,10 +7,6 @@ import { parseUserMention } from '../grammar';
 import { defineVerb, expectCount, UnknownNameError, usageError, type Visibility } from '../verb';
 import type { Config } from '../../config/schema';
 import type { HistoryArgs } from './args';
-
-/** Actions shown in the thread; `--export` attaches up to HISTORY_EXPORT_MAX. */
-export const HISTORY_SHOWN = 20;
-export const HISTORY_EXPORT_MAX = 10_000;
 
 /**
  * A service, or a script or job (found by its name, checked on its service): declared and on a
