@@ -38,7 +38,6 @@ afterAll(async () => {
 
 const ephemeral = (res: { body: string }) => (JSON.parse(res.body) as { text: string }).text;
 const parents = () => (world.slack.workspace.messages[CHANNEL] ?? []).filter((m) => !m.threadTs || m.threadTs === m.ts);
-const parentOf = (command: string) => parents().find((m) => m.text.includes(`ran \`/ecs ${command}\``))!;
 
 /** Runs `/ecs history …` and returns its parent and its thread's text. */
 async function history(userId: string, args: string) {
