@@ -158,13 +158,24 @@ describe('/ecs history: the query', () => {
     expect(read.rows.every((r) => r.target === 'web')).toBe(true);
     expect(read.more).toBe(true);
     expect(asked.map((a) => a.ExclusiveStartKey)).toEqual([undefined]);
-    // 50 asked: the first page (twice that) holds exactly 50, the next one says there are more.
+    // 50 asked: the first page (twice that) holds exactly 50, the next (bigger: pages grow when
+    // filters drop rows) says there are more.
     asked.length = 0;
     expect(await readHistory(query, input, { max: 50, visible: (r) => r.target === 'web' })).toMatchObject({ more: true });
     expect(asked.map((a) => [a.ExclusiveStartKey, a.Limit])).toEqual([
       [undefined, 100],
-      [{ n: 100 }, 50],
+      [{ n: 100 }, 200],
     ]);
+    // Nothing visible: pages of 50, 200, 800, then 1,000 at most, until the range ends.
+    asked.length = 0;
+    const many = Array.from({ length: 3000 }, (_, i) => row(i % 60, 'secret'));
+    const sparse: QueryFn = async (q) => {
+      asked.push(q);
+      const from = (q.ExclusiveStartKey as { n?: number } | undefined)?.n ?? 0;
+      return { Items: many.slice(from, from + q.Limit) as never, ...(from + q.Limit < many.length ? { LastEvaluatedKey: { n: from + q.Limit } } : {}) };
+    };
+    expect(await readHistory(sparse, input, { max: 20, visible: (r) => r.target === 'web' })).toEqual({ rows: [], more: false });
+    expect(asked.map((a) => a.Limit)).toEqual([50, 200, 800, 1000, 1000]);
     const whole = await readHistory(query, input, { max: 1000, visible: (r) => r.target === 'web' });
     expect(whole).toMatchObject({ more: false });
     expect(whole.rows).toHaveLength(65);

@@ -76,18 +76,20 @@ function retentionSeconds(retentionDays: number): number | undefined {
   return retentionDays > 0 ? retentionDays * 86_400 : undefined;
 }
 
+/** A record as stored: its keys, its index keys, and when DynamoDB may expire it. */
+export function auditItem(entry: AuditRecord, retentionDays: number): Record<string, unknown> {
+  const ttl = retentionSeconds(retentionDays);
+  return { ...auditKey(entry), ...entry, ...auditIndexKeys(entry), ...(ttl ? { expiresAt: epochSeconds(Date.parse(entry.at)) + ttl } : {}) };
+}
+
 /** Every attempt goes to the audit table and, as structured JSON, to the logs. */
 export function dynamoAudit(retentionDays: number): AuditLog {
   return {
     async record(entry) {
       const key = auditKey(entry);
       log.info('audit', { audit: entry });
-      const ttl = retentionSeconds(retentionDays);
       try {
-        await ddb.put({
-          TableName: tableName('audit'),
-          Item: { ...key, ...entry, ...auditIndexKeys(entry), ...(ttl ? { expiresAt: epochSeconds(Date.parse(entry.at)) + ttl } : {}) },
-        });
+        await ddb.put({ TableName: tableName('audit'), Item: auditItem(entry, retentionDays) });
       } catch (error) {
         await reportAuditFailure('record', key, error);
         throw error;

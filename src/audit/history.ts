@@ -102,10 +102,13 @@ export async function readHistory(
   const rows: HistoryRow[] = [];
   const now = options.now ?? Date.now;
   let start: Record<string, unknown> | undefined;
+  // A page twice what is still missing; each further page four times bigger (a filter or hidden
+  // rows drop most of a page when the person is rare on the service), up to 1,000 items.
+  let pages = 0;
   do {
     const page = await query({
       ...input,
-      Limit: Math.min(1000, Math.max(50, (options.max - rows.length) * 2)),
+      Limit: Math.min(1000, Math.max(50, (options.max - rows.length) * 2) * 4 ** pages++),
       ...(start ? { ExclusiveStartKey: start } : {}),
     });
     for (const item of page.Items ?? []) {

@@ -33,7 +33,6 @@ const POSTING_MARGIN_MS = 30_000;
  * has none), the rest built from it. Without one, there are no links.
  */
 export async function threadLinks(slack: WebClient, rows: readonly HistoryRow[]): Promise<Map<string, string>> {
-  const links = new Map<string, string>();
   const threads = rows.filter((r) => threadKey(r));
   let base: string | undefined;
   for (const row of threads.slice(0, 3)) {
@@ -44,8 +43,16 @@ export async function threadLinks(slack: WebClient, rows: readonly HistoryRow[])
       break;
     }
   }
-  if (!base) return links;
-  for (const row of threads) links.set(threadKey(row)!, `${base}/archives/${row.channelId}/p${row.threadTs!.replace('.', '')}`);
+  return base ? archiveLinks(base, threads) : new Map();
+}
+
+/** `<workspace>/archives/<channel>/p<ts without its dot>`: Slack's link to a message, for each row with a thread. */
+export function archiveLinks(base: string, rows: readonly HistoryRow[]): Map<string, string> {
+  const links = new Map<string, string>();
+  for (const row of rows) {
+    const key = threadKey(row);
+    if (key) links.set(key, `${base}/archives/${row.channelId}/p${row.threadTs!.replace('.', '')}`);
+  }
   return links;
 }
 
