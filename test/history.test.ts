@@ -190,6 +190,10 @@ describe('/ecs history: the query', () => {
     expect([mayAdmin(row(1, 'web')), mayAdmin(row(2, 'manager')), mayAdmin(row(3))]).toEqual([true, true, true]);
     expect(historyVisibility(viewer, 'C1')(row(1, 'web'))).toBe(true);
     expect(historyVisibility({ ...viewer, grants: [{ role: 'viewer', services: ['web'], channels: ['C2'] }] }, 'C1')(row(1, 'web'))).toBe(false);
+    // A grant limited to some channels shows nothing done in others, wherever it is asked.
+    const inOps = historyVisibility({ ...viewer, grants: [{ role: 'viewer', services: ['web'], channels: ['C1'] }] }, 'C1');
+    expect([inOps(row(1, 'web')), inOps({ ...row(2, 'web'), channelId: 'C2' })]).toEqual([true, false]);
+    expect(mayViewer({ ...row(2, 'web'), channelId: 'C2' })).toBe(true);
   });
 });
 

@@ -123,20 +123,22 @@ export async function readHistory(
 }
 
 /**
- * What a person may see of the audit: a record about a service, with `read` on it in this channel;
+ * What a person may see of the audit: a record about a service, with `read` on it both in this
+ * channel and in the channel it happened in (a grant limited to #ops shows nothing typed in #dev);
  * a record about no service (help, whoami, refusals before parsing), as an admin of every service.
  */
 export function historyVisibility(entry: AllowlistEntry | undefined, channelId: string): (row: HistoryRow) => boolean {
   const seen = new Map<string, boolean>();
-  const may = (service: string) => {
-    let allowed = seen.get(service);
+  const may = (service: string, channel: string) => {
+    const key = `${service}\n${channel}`;
+    let allowed = seen.get(key);
     if (allowed === undefined) {
-      allowed = isAllowed(entry, service === '*' ? 'admin' : 'read', { channelId, service }).allowed;
-      seen.set(service, allowed);
+      allowed = isAllowed(entry, service === '*' ? 'admin' : 'read', { channelId: channel, service }).allowed;
+      seen.set(key, allowed);
     }
     return allowed;
   };
-  return (row) => may(row.target ?? '*');
+  return (row) => may(row.target ?? '*', channelId) && may(row.target ?? '*', row.channelId);
 }
 
 const OUTCOME_MARK: Record<string, string> = {

@@ -29,7 +29,7 @@ export const historyVerb = defineVerb<HistoryArgs>({
     `Newest first, the latest ${HISTORY_SHOWN} in the thread: when (in your time zone), who, the command as typed, its outcome and duration, and a link to its thread.`,
     'Without a name: every service you hold a role on here (actions about no service, such as `/ecs help`, only for admins of every service). A script or job shows its runs; its service shows everything done to it.',
     `\`--user @person\`: only their actions. \`--since 30m|12h|7d|2w\` (up to ${MAX_HISTORY_SINCE_MS / 86_400_000}d): only that window. \`--export\`: the whole window (up to ${HISTORY_EXPORT_MAX.toLocaleString('en-US')} actions) attached as CSV.`,
-    'Needs the viewer role (or any role) on the service; rows about services you may not see are left out. Actions recorded before history existed are not shown.',
+    'Needs the viewer role (or any role) on the service; rows about services you may not read, here or in the channel where they happened, are left out. Actions recorded before history existed are not shown.',
   ],
   permission: 'read',
   // Checked on the service named; without one, each row is checked on its own service (src/audit/history.ts).
