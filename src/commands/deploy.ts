@@ -1,6 +1,7 @@
 import { typedCode } from '../slack/format';
 import { shortId } from '../platform/short-id';
 import { planDeploy, type PlanInput } from '../deploy/plan';
+import { suspensionPlanLine } from '../deploy/autoscaling-suspend';
 import { abandonRequest, announceRequest } from '../approval/announce';
 import { changeDetails, DOING, planPhrase, requestHeadline } from '../deploy/render';
 import { definitionDiff, type DefinitionDiff } from '../deploy/diff';
@@ -31,6 +32,7 @@ export const deploy: WorkerHandler<DeployArgs> = (args, ctx) => {
 async function dryRun(ctx: WorkerContext, input: PlanInput, image: string | undefined): Promise<CommandResult> {
   const target = ctx.target!;
   const { plan, notes, from, to } = await planDeploy(ctx.aws!, target, input);
+  if (target.suspendAutoscaling) notes.push(await suspensionPlanLine(ctx.aws!, target.alias, target));
   const diff = definitionDiff(from, to, { showEnvironmentValues: target.deploy.showEnvironmentValues });
   const change = changeDetails(plan, diff);
   const text = [
@@ -77,7 +79,11 @@ function requestDeploy(ctx: WorkerContext, input: PlanInput & { action: DeployAc
     plan: async () => {
       const history = input.action === 'rollback' && !input.revision ? await ctx.deployHistory.list(target.alias) : [];
       const planned = await planDeploy(ctx.aws!, target, { ...input, history });
-      return { ...planned, diff: definitionDiff(planned.from, planned.to, { showEnvironmentValues: target.deploy.showEnvironmentValues }) };
+      return {
+        ...planned,
+        diff: definitionDiff(planned.from, planned.to, { showEnvironmentValues: target.deploy.showEnvironmentValues }),
+        ...(target.suspendAutoscaling ? { requestLines: [await suspensionPlanLine(ctx.aws!, target.alias, target)] } : {}),
+      };
     },
     approval: true,
   });
@@ -89,6 +95,8 @@ export interface Planned {
   notes: string[];
   /** A change of task definition: what differs (listed in the request, the rest attached). */
   diff?: DefinitionDiff;
+  /** Further lines of the request: what else the change does (`suspendAutoscaling`). */
+  requestLines?: string[];
 }
 
 /**
@@ -128,7 +136,7 @@ export async function requestChange(ctx: WorkerContext, change: { reading: strin
   const planMessage = await ctx.out.living(reading);
   let found = '';
   try {
-    const { plan, notes, diff } = await change.plan();
+    const { plan, notes, diff, requestLines = [] } = await change.plan();
     const shown = diff ? changeDetails(plan, diff) : { lines: [], attach: false };
     const now = ctx.now();
     const headline = requestHeadline({ requesterId: invocation.userId, target: target.alias, plan, deployId });
@@ -145,7 +153,7 @@ export async function requestChange(ctx: WorkerContext, change: { reading: strin
       ...(invocation.userName ? { requesterName: invocation.userName } : {}),
       commandText: typed,
       headline,
-      details: [...plan.imageNotes, ...shown.lines],
+      details: [...plan.imageNotes, ...shown.lines, ...requestLines],
       doing: DOING[plan.action],
       label: `${plan.action === 'scale' ? 'scale' : 'deploy'} \`${deployId}\``,
       plan,
@@ -180,6 +188,7 @@ export async function requestChange(ctx: WorkerContext, change: { reading: strin
       audit: ctx.job.audit,
       rollback: settings.rollback,
       timeoutSeconds: settings.timeoutSeconds,
+      ...(target.suspendAutoscaling && plan.action !== 'scale' ? { suspendAutoscaling: true as const } : {}),
       ...(change.approval ? {} : { approval: 'not-required' as const }),
       ...(settings.gates.length
         ? {

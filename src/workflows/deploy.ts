@@ -34,6 +34,8 @@ import { uploadFiles } from '../slack/upload';
 import { stagedEnding, watchServiceDeployment, type GateRecord } from './deploy-staged';
 import { deployPostKey, deployUpdateKey } from '../platform/state-keys';
 import { adjustRange, range, type Adjusted } from '../deploy/scale';
+import { resumeAfterDeploy, suspendForDeploy, type AutoscalingKit } from './deploy-autoscaling';
+import type { ResumeResult, SuspendResult } from '../deploy/autoscaling-suspend';
 
 export interface DeployWorkflowDeps {
   /** A Slack client with the bot token (createSlackClient). */
@@ -200,6 +202,19 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
     // Where the request was approved for, as planned: a redeployed bot with another config does
     // not move a running deploy to another service.
     const target = input.where;
+    const autoscalingKit: AutoscalingKit = {
+      context,
+      input,
+      state: deps.state,
+      logger,
+      withAws,
+      post,
+      retry: RETRY,
+      refused,
+      permanent: (error) => error instanceof UserFacingError || PERMANENT.has((error as { name?: string }).name ?? ''),
+    };
+    /** `suspendAutoscaling`: what the suspend step did (kept for the audit). */
+    let suspension: SuspendResult | undefined;
 
     // ---- approval: a callback completed by whoever decides the request (src/approval/approve.ts) ----
     // A change its target lets through without approval (a scale, `scale.requiresApproval: false`) has no request to wait for.
@@ -297,6 +312,16 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
           undefined,
         );
       const autoscaling = widening;
+      if (input.suspendAutoscaling && registered.ok) {
+        const suspended = await suspendForDeploy(autoscalingKit);
+        if ('ok' in suspended)
+          return end(
+            { outcome: 'failure', summary: suspended.message, status: 'approved', polls: 0, detail: `❌ ${suspended.message}. Nothing was deployed.` },
+            undefined,
+            undefined,
+          );
+        suspension = suspended;
+      }
       const updateKey = deployUpdateKey(input.deployId);
       const newRevision = code(shortTaskDefinition(registered.ok ? registered.taskDefinition : ''));
       /** The rollout message's title: who approved, what was registered, when UpdateService was called. */
@@ -763,6 +788,8 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
      */
     async function finish({ result, watched, deployed }: Ending): Promise<DeployWorkflowResult> {
       const decided = decision;
+      // Scaling activities put back before the end is recorded, however the deploy ended.
+      const resumed: ResumeResult | undefined = input.suspendAutoscaling && decided.status === 'approved' ? await resumeAfterDeploy(autoscalingKit) : undefined;
       await context.step(
         'finish',
         async () => {
@@ -820,6 +847,7 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
                     }
                   : {}),
                 ...(result.gates ? { gates: result.gates } : {}),
+                ...(resumed ? { autoscalingSuspension: { ...(suspension ?? {}), resumed } } : {}),
               },
             })
             .catch((error: unknown) => logger.error('audit completion failed', { error }));
