@@ -55,6 +55,11 @@ async function requestDeploy(text: string) {
 }
 
 const deployRecord = async (threadTs: string) => (await teamAudit(world())).find((r) => r.threadTs === threadTs && r.verb === 'deploy')!;
+/** RegisterScalableTarget and UpdateService as they were answered, in order. */
+const writes = () =>
+  world()
+    .aws.calls.filter((c) => ['RegisterScalableTarget', 'UpdateService'].includes(c.action) && c.status === 200)
+    .map((c) => c.action);
 const registered = () => calls('RegisterScalableTarget').map((c) => c.params);
 
 describe('suspendAutoscaling during a deploy', () => {
@@ -81,8 +86,7 @@ describe('suspendAutoscaling during a deploy', () => {
       { ...WEB, SuspendedState: { ...NONE, ScheduledScalingSuspended: true } },
     ]);
     // Suspended before the service was updated, put back after the rollout ended.
-    const order = world().aws.calls.filter((c) => ['RegisterScalableTarget', 'UpdateService'].includes(c.action) && c.status === 200).map((c) => c.action);
-    expect(order).toEqual(['RegisterScalableTarget', 'UpdateService', 'RegisterScalableTarget']);
+    expect(writes()).toEqual(['RegisterScalableTarget', 'UpdateService', 'RegisterScalableTarget']);
     expect(webTarget().SuspendedState).toEqual({ ...NONE, ScheduledScalingSuspended: true });
     expect(webTarget().MinCapacity).toBe(2);
     const thread = threadText(request.ts);
@@ -110,8 +114,7 @@ describe('suspendAutoscaling during a deploy', () => {
       { ...WEB, SuspendedState: NONE },
     ]);
     // The restore came after the rollback's UpdateService.
-    const last = world().aws.calls.filter((c) => ['RegisterScalableTarget', 'UpdateService'].includes(c.action) && c.status === 200).slice(-4);
-    expect(last.map((c) => c.action)).toEqual(['RegisterScalableTarget', 'UpdateService', 'UpdateService', 'RegisterScalableTarget']);
+    expect(writes().slice(-4)).toEqual(['RegisterScalableTarget', 'UpdateService', 'UpdateService', 'RegisterScalableTarget']);
     expect(webTarget().SuspendedState).toEqual(NONE);
     expect((await deployRecord(request.ts)).detail).toMatchObject({
       rolledBackTo: expect.any(String),
