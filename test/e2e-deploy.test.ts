@@ -1,5 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startWorld, type World } from '../local/world';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { World } from '../local/world';
+import { useConfigurableWorld } from './support/channel';
 import type { Config } from '../src/config/schema';
 import { deployFromCi } from './support/ci-deploy';
 import { failSlackPostAfter } from './support/fail-after';
@@ -11,15 +12,13 @@ import { auditRecords as teamAuditRecords } from './support/audit-records';
  * (conditional updates, callback) → RegisterTaskDefinition / UpdateService → rollout watched over
  * skipped time in the emulator → thread, parent, lock, audit.
  */
+const current = useConfigurableWorld({ durableSkipTime: true });
 let world: World;
 let setConfig: (config: Config | undefined) => void;
 let baseConfig: Config;
 
 beforeAll(async () => {
-  world = await startWorld({ durableSkipTime: true });
-  const load = await import('../src/config/load');
-  setConfig = load.setConfig;
-  baseConfig = load.getConfig();
+  ({ world, setConfig, baseConfig } = current());
   // A second approver (who may also deploy), for the race and the lock.
   world.slack.workspace.users.push({ id: 'U0DAVE', name: 'dave', realName: 'Dave', isBot: false });
   const { dynamoAllowlist } = await import('../src/auth/allowlist');
@@ -33,10 +32,6 @@ beforeAll(async () => {
     addedBy: 'test',
     updatedAt: new Date().toISOString(),
   });
-});
-afterAll(async () => {
-  setConfig?.(undefined);
-  await world?.close();
 });
 
 const CHANNEL = 'C0OPS';
