@@ -28,13 +28,14 @@ import { UserFacingError } from '../platform/errors';
 import type { Logger } from '../platform/logger';
 import type { StateStore } from '../platform/state';
 import { code, escapeText, formatDuration } from '../slack/format';
-import { ThreadOutput, type Outcome } from '../slack/thread-output';
+import type { Outcome } from '../slack/thread-output';
 import { crashExcerpt, rolloutText, stoppedTaskLines } from '../deploy/rollout-text';
 import { uploadFiles } from '../slack/upload';
 import { stagedEnding, watchServiceDeployment, type GateRecord } from './deploy-staged';
 import { deployPostKey, deployUpdateKey } from '../platform/state-keys';
 import { adjustRange, range, type Adjusted } from '../deploy/scale';
 import { resumeAfterDeploy, suspendForDeploy, type AutoscalingKit } from './deploy-autoscaling';
+import { remainingTime, workflowThread } from './thread';
 import type { ResumeResult, SuspendResult } from '../deploy/autoscaling-suspend';
 
 export interface DeployWorkflowDeps {
@@ -134,13 +135,7 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
 
   return async function deployWorkflow(input: DeployWorkflowInput, context: DurableContext): Promise<DeployWorkflowResult> {
     const logger = deps.logger.child({ deployId: input.deployId, target: input.target });
-    const remainingMs = () => {
-      try {
-        return context.lambdaContext?.getRemainingTimeInMillis?.() ?? 120_000;
-      } catch {
-        return 120_000;
-      }
-    };
+    const remainingMs = remainingTime(context);
     /** AWS access for one step, acting for the requester (as the worker did when planning). */
     const withAws = async <T>(work: (aws: AwsSession) => Promise<T>): Promise<T> => {
       const aws = new AwsSession(target, {
@@ -154,15 +149,7 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
         aws.destroy();
       }
     };
-    const thread = async (parentText?: string) =>
-      ThreadOutput.resume({
-        client: await deps.slack(),
-        channel: input.channelId,
-        parentTs: input.parentTs,
-        remainingMs,
-        logger,
-        ...(parentText ? { parentText } : {}),
-      });
+    const thread = workflowThread({ slack: deps.slack, channel: input.channelId, parentTs: input.parentTs, remainingMs, logger });
     /** Posts once per (deploy, key), even when the step runs again. */
     const post = async (key: string, text: string) => {
       if (!text) return;
