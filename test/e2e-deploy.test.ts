@@ -326,6 +326,11 @@ describe('/ecs deploy', () => {
     const before = await serviceTaskDefinition();
     const request = await requestDeploy('rollback web');
     expect(request.text).toMatch(/asks to roll \*web\* back from `web:\d+` to `web:\d+`/);
+    // While it waits, a scale of the service is refused privately, naming the rollback that holds it.
+    const answered = world.slack.workspace.responses.length;
+    expect(ephemeral(await world.slash('U0ALICE', 'scale web 3', CHANNEL))).toMatch(/Working on/);
+    const answer = await world.slack.waitFor(() => world.slack.workspace.responses.slice(answered).find((r) => /under way/.test(r.text ?? '')), 20_000);
+    expect(answer.text).toMatch(/^✋ A rollback of `web` is under way: `\/ecs rollback web` by <@U0ALICE>/);
     await world.react('U0BOB', CHANNEL, request.ts, 'white_check_mark');
     expect(await finished(request.ts), threadText(request.ts)).toMatch(/^✅ .*live and steady/);
     const after = await serviceTaskDefinition();
