@@ -178,4 +178,28 @@ describe('suspendAutoscaling during a deploy', () => {
     expect(threadText(request.ts)).not.toContain('Autoscaling of');
     expect((await deployRecord(request.ts)).detail).toMatchObject({ autoscalingSuspension: { state: 'none', resumed: { state: 'nothing' } } });
   });
+
+  it('--dry-run says what would be suspended and writes nothing', async () => {
+    await suspending('web');
+    const before = registered().length;
+    const known = new Set(parents().map((m) => m.ts));
+    await world().slash('U0ALICE', 'deploy web v1.5.0 --dry-run', CHANNEL);
+    const parent = await world().slack.waitFor(() => parents().find((m) => !known.has(m.ts) && /^(✅|❌|⚠️)/.test(m.text)), 30_000);
+    expect(threadText(parent.ts)).toContain('⏸️ Autoscaling (range 2..6) will be suspended during the deploy');
+    expect(registered()).toHaveLength(before);
+    expect(webTarget().SuspendedState).toEqual(NONE);
+  });
+
+  it('/ecs status shows the scaling activities a scalable target has suspended', async () => {
+    webTarget().SuspendedState = { ...NONE, DynamicScalingInSuspended: true, DynamicScalingOutSuspended: true };
+    try {
+      const known = new Set(parents().map((m) => m.ts));
+      await world().slash('U0ALICE', 'status web', CHANNEL);
+      const parent = await world().slack.waitFor(() => parents().find((m) => !known.has(m.ts) && /^(✅|❌|⚠️)/.test(m.text)), 30_000);
+      const report = await world().slack.waitFor(() => (threadText(parent.ts).includes('*Tasks:*') ? threadText(parent.ts) : undefined), 30_000);
+      expect(report).toMatch(/\*Tasks:\* .* · autoscaling 2\.\.6 \(⏸️ suspended: scale-in, scale-out\)/);
+    } finally {
+      webTarget().SuspendedState = NONE;
+    }
+  });
 });
