@@ -2,7 +2,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { scalableTargets } from '../local/aws/services/application-autoscaling';
 import type { SuspendedState } from '../src/aws/application-autoscaling';
 import { failSlackPostAfter } from './support/fail-after';
-import { channelView, ephemeral, teamAudit, useWorld } from './support/channel';
+import { channelView, ephemeral, teamAudit, useConfigurableWorld } from './support/channel';
+import type { Target } from '../src/config/schema';
+import { localStack } from '../local/iam/enforce';
+import { targetRoleFor } from '../local/iam/stack';
+import { DEPLOY_WORKFLOW_FUNCTION } from '../local/world';
 
 /**
  * `targets.<alias>.suspendAutoscaling` end to end: the request says the service's scaling
@@ -11,7 +15,8 @@ import { channelView, ephemeral, teamAudit, useWorld } from './support/channel';
  * exactly the state it found when the deploy ends: rolled out, rolled back, or stopped by the
  * bot's own failure; a retried step restores what was there before the deploy, not its own change.
  */
-const world = useWorld({ durableSkipTime: true });
+const current = useConfigurableWorld({ durableSkipTime: true });
+const world = () => current().world;
 
 const CHANNEL = 'C0OPS';
 const { parents, threadText, finished } = channelView(world, CHANNEL);
@@ -24,18 +29,14 @@ function webTarget() {
   return [...scalableTargets(world().aws.state.region('111111111111', 'us-east-1')).values()].find((t) => t.ResourceId === 'service/main/web')!;
 }
 
-/** Configuration with `suspendAutoscaling` on the given targets. */
-async function suspending(...aliases: string[]) {
-  const { getConfig, setConfig } = await import('../src/config/load');
-  const base = getConfig();
-  const targets = { ...base.targets };
-  for (const alias of aliases) targets[alias] = { ...targets[alias]!, suspendAutoscaling: true };
-  setConfig({ ...base, targets });
+/** Configuration with `suspendAutoscaling` on the given targets (and any other change to them). */
+function suspending(aliases: string[], change: Partial<Target> = {}) {
+  const { baseConfig, setConfig } = current();
+  const targets = { ...baseConfig.targets };
+  for (const alias of aliases) targets[alias] = { ...(targets[alias] ?? targets.web!), ...change, suspendAutoscaling: true };
+  setConfig({ ...baseConfig, targets });
 }
-afterEach(async () => {
-  const { setConfig } = await import('../src/config/load');
-  setConfig(undefined);
-});
+afterEach(() => current().setConfig(undefined));
 
 /** The scalable target's SuspendedState each time UpdateService answered (what "during the deploy" saw). */
 function stateAtUpdates(): { seen: Array<Required<SuspendedState>>; stop: () => void } {
@@ -64,7 +65,7 @@ const registered = () => calls('RegisterScalableTarget').map((c) => c.params);
 
 describe('suspendAutoscaling during a deploy', () => {
   it('suspends every scaling activity before UpdateService and puts back exactly the state it found (one suspended already)', async () => {
-    await suspending('web');
+    suspending(['web']);
     // Someone suspended the scheduled actions earlier: that stays after the deploy.
     webTarget().SuspendedState = { ...NONE, ScheduledScalingSuspended: true };
     const request = await requestDeploy('deploy web v1.5.0');
@@ -103,7 +104,7 @@ describe('suspendAutoscaling during a deploy', () => {
   });
 
   it('a failed rollout rolled back still puts autoscaling back, once, after the rollback', async () => {
-    await suspending('web');
+    suspending(['web']);
     const before = registered().length;
     const request = await requestDeploy('deploy web v2-crash');
     await world().react('U0BOB', CHANNEL, request.ts, 'white_check_mark');
@@ -123,7 +124,7 @@ describe('suspendAutoscaling during a deploy', () => {
   });
 
   it('a deploy the bot itself gives up on (ECS failing for good) still puts autoscaling back', async () => {
-    await suspending('web');
+    suspending(['web']);
     const before = registered().length;
     const lift = world().aws.faults.fail('ecs:UpdateService', { code: 'ServerException', message: 'internal error', status: 500 });
     try {
@@ -143,7 +144,7 @@ describe('suspendAutoscaling during a deploy', () => {
   });
 
   it('a suspend step that dies after RegisterScalableTarget is retried: it restores the state from before the deploy, not its own', async () => {
-    await suspending('web');
+    suspending(['web']);
     const before = registered().length;
     const updates = calls('UpdateService').length;
     // The step's post fails right after the suspend: the step throws after its work and runs again.
@@ -167,7 +168,7 @@ describe('suspendAutoscaling during a deploy', () => {
   });
 
   it('a service without a scalable target: the request says there is nothing to suspend, and nothing is written', async () => {
-    await suspending('web-canary');
+    suspending(['web-canary']);
     const before = registered().length;
     const request = await requestDeploy('deploy web-canary v1.5.0');
     expect(request.text).toContain('⏸️ Autoscaling: `web-canary` has no scalable target, so there is nothing to suspend.');
@@ -180,7 +181,7 @@ describe('suspendAutoscaling during a deploy', () => {
   });
 
   it('--dry-run says what would be suspended and writes nothing', async () => {
-    await suspending('web');
+    suspending(['web']);
     const before = registered().length;
     const known = new Set(parents().map((m) => m.ts));
     await world().slash('U0ALICE', 'deploy web v1.5.0 --dry-run', CHANNEL);
@@ -201,5 +202,22 @@ describe('suspendAutoscaling during a deploy', () => {
     } finally {
       webTarget().SuspendedState = NONE;
     }
+  });
+
+  it('a target reached through the target role suspends and resumes as that role (infra/cross-account-role.yaml)', async () => {
+    const targetRole = targetRoleFor(localStack(), '111111111111').roleArn;
+    suspending(['web-remote'], { roleArn: targetRole });
+    const decisions = world().aws.authority.decisions.length;
+    const request = await requestDeploy('deploy web-remote v1.5.0');
+    await world().react('U0BOB', CHANNEL, request.ts, 'white_check_mark');
+    expect(await finished(request.ts), threadText(request.ts)).toMatch(/^✅ .*is live and steady/);
+    expect(threadText(request.ts)).toContain('▶️ Autoscaling of `web-remote` put back as it was before the deploy (suspended: none)');
+    const asTarget = world()
+      .aws.authority.decisions.slice(decisions)
+      .filter((d) => d.roleArn === targetRole && d.functionName === DEPLOY_WORKFLOW_FUNCTION && d.action.startsWith('application-autoscaling:'));
+    expect(new Set(asTarget.map((d) => `${d.action} ${d.decision}`))).toEqual(
+      new Set(['application-autoscaling:DescribeScalableTargets allowed', 'application-autoscaling:RegisterScalableTarget allowed']),
+    );
+    expect(webTarget().SuspendedState).toEqual(NONE);
   });
 });
