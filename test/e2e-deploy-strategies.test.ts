@@ -1,5 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startWorld, type World } from '../local/world';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { World } from '../local/world';
+import { useConfigurableWorld } from './support/channel';
 import type { Config } from '../src/config/schema';
 import { auditRecords } from './support/audit-records';
 import { failSlackPostAfter } from './support/fail-after';
@@ -11,19 +12,12 @@ import { channelReader } from './support/slack-thread';
  * lists in `deploy.gates`), watched through the service-deployment APIs over skipped time, the gate
  * decided by reaction in the deploy thread and told to ECS with ContinueServiceDeployment.
  */
+const current = useConfigurableWorld({ durableSkipTime: true });
 let world: World;
 let setConfig: (config: Config | undefined) => void;
 let baseConfig: Config;
-
-beforeAll(async () => {
-  world = await startWorld({ durableSkipTime: true });
-  const load = await import('../src/config/load');
-  setConfig = load.setConfig;
-  baseConfig = load.getConfig();
-});
-afterAll(async () => {
-  setConfig?.(undefined);
-  await world?.close();
+beforeAll(() => {
+  ({ world, setConfig, baseConfig } = current());
 });
 
 const CHANNEL = 'C0OPS';

@@ -1,5 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startWorld, type World } from '../local/world';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { World } from '../local/world';
+import { useConfigurableWorld } from './support/channel';
 import type { Config } from '../src/config/schema';
 import { deployFromCi } from './support/ci-deploy';
 import { failSlackPostAfter } from './support/fail-after';
@@ -11,15 +12,13 @@ import { auditRecords as teamAuditRecords } from './support/audit-records';
  * (conditional updates, callback) → RegisterTaskDefinition / UpdateService → rollout watched over
  * skipped time in the emulator → thread, parent, lock, audit.
  */
+const current = useConfigurableWorld({ durableSkipTime: true });
 let world: World;
 let setConfig: (config: Config | undefined) => void;
 let baseConfig: Config;
 
 beforeAll(async () => {
-  world = await startWorld({ durableSkipTime: true });
-  const load = await import('../src/config/load');
-  setConfig = load.setConfig;
-  baseConfig = load.getConfig();
+  ({ world, setConfig, baseConfig } = current());
   // A second approver (who may also deploy), for the race and the lock.
   world.slack.workspace.users.push({ id: 'U0DAVE', name: 'dave', realName: 'Dave', isBot: false });
   const { dynamoAllowlist } = await import('../src/auth/allowlist');
@@ -33,10 +32,6 @@ beforeAll(async () => {
     addedBy: 'test',
     updatedAt: new Date().toISOString(),
   });
-});
-afterAll(async () => {
-  setConfig?.(undefined);
-  await world?.close();
 });
 
 const CHANNEL = 'C0OPS';
@@ -331,6 +326,11 @@ describe('/ecs deploy', () => {
     const before = await serviceTaskDefinition();
     const request = await requestDeploy('rollback web');
     expect(request.text).toMatch(/asks to roll \*web\* back from `web:\d+` to `web:\d+`/);
+    // While it waits, a scale of the service is refused privately, naming the rollback that holds it.
+    const answered = world.slack.workspace.responses.length;
+    expect(ephemeral(await world.slash('U0ALICE', 'scale web 3', CHANNEL))).toMatch(/Working on/);
+    const answer = await world.slack.waitFor(() => world.slack.workspace.responses.slice(answered).find((r) => /under way/.test(r.text ?? '')), 20_000);
+    expect(answer.text).toMatch(/^✋ A rollback of `web` is under way: `\/ecs rollback web` by <@U0ALICE>/);
     await world.react('U0BOB', CHANNEL, request.ts, 'white_check_mark');
     expect(await finished(request.ts), threadText(request.ts)).toMatch(/^✅ .*live and steady/);
     const after = await serviceTaskDefinition();

@@ -148,7 +148,8 @@ describe('/ecs scale', () => {
     const parentsBefore = parents().length;
     expect(ephemeral(await world.slash('U0ALICE', 'deploy web v1.5.0', CHANNEL))).toMatch(/Working on/);
     const answer = await world.slack.waitFor(() => world.slack.workspace.responses.slice(answered).find((r) => /under way/.test(r.text ?? '')), 20_000);
-    expect(answer.text).toMatch(/^✋ Another deploy of `web` is under way: `\/ecs scale web 5` by <@U0ALICE>/);
+    expect(answer.text).toMatch(/^✋ A scale of `web` is under way: `\/ecs scale web 5` by <@U0ALICE> since \d\d:\d\d UTC \(scale `[a-z0-9]{6}`\)/);
+    expect(answer.text).toContain('One deploy or scale per service at a time');
     expect(parents()).toHaveLength(parentsBefore);
     await world.react('U0BOB', CHANNEL, pending.ts, 'x');
     expect(await finished(pending.ts)).toMatch(/^🚫|^❌|^⚠️/);

@@ -1,67 +1,50 @@
 import { ECSClient, ListTasksCommand } from '@aws-sdk/client-ecs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_ECS_TIMINGS } from '../local/aws/state';
-import { startWorld, type World } from '../local/world';
+import type { World } from '../local/world';
 import type { Job } from '../src/config/schema';
 import type { RunWorkflowInput } from '../src/workflows/inputs';
-import type { RunWorkflowResult } from '../src/workflows/run-kit';
-import { handOverRun } from './support/hand-over';
+import type { StateStore } from '../src/platform/state';
+import { useRunWorkflowWorld } from './support/run-workflow-world';
 
 /**
  * Jobs followed by the durable run workflow (src/workflows/run-job.ts), poll by poll with skipped
  * time (fake timers jump over each durable wait, while the task and its program run in real time).
  */
+const current = useRunWorkflowWorld({ durableSkipTime: true }, (world) =>
+  Object.assign(world.aws.state.ecsTimings, { provisionMs: 300, pullMs: 300, stopMs: 100 }),
+);
 let world: World;
-let LocalDurableTestRunner: typeof import('@aws/durable-execution-sdk-js-testing').LocalDurableTestRunner;
-let handler: typeof import('../src/handlers/run-workflow').handler;
-let state: typeof import('../src/platform/state').dynamoState;
-let audit: import('../src/audit/audit').AuditLog;
-let slackClient: import('@slack/web-api').WebClient;
+let state: StateStore;
 let planJob: typeof import('../src/jobs/plan').planJob;
 let AwsSession: typeof import('../src/aws/session').AwsSession;
 let jobs: Record<string, Job>;
 
 beforeAll(async () => {
-  world = await startWorld({ durableSkipTime: true });
-  Object.assign(world.aws.state.ecsTimings, { provisionMs: 300, pullMs: 300, stopMs: 100 });
-  ({ LocalDurableTestRunner } = await import('@aws/durable-execution-sdk-js-testing'));
-  ({ handler } = await import('../src/handlers/run-workflow'));
-  ({ dynamoState: state } = await import('../src/platform/state'));
+  ({ world, state } = current());
   ({ planJob } = await import('../src/jobs/plan'));
   ({ AwsSession } = await import('../src/aws/session'));
   jobs = (await import('../src/config/load')).getConfig().jobs;
-  audit = (await import('../src/audit/audit')).dynamoAudit(0);
-  const { getSlackSecrets } = await import('../src/platform/secrets');
-  const { createSlackClient } = await import('../src/slack/client');
-  slackClient = createSlackClient((await getSlackSecrets()).botToken);
 });
-afterAll(async () => {
+afterAll(() => {
   Object.assign(world?.aws.state.ecsTimings ?? {}, DEFAULT_ECS_TIMINGS);
-  await world?.close();
 });
 
-const replies = (ts: string) =>
-  world.slack
-    .replies('C0OPS', ts)
-    .map((r) => r.text)
-    .filter(Boolean);
+const replies = (ts: string) => current().replies(ts);
 let counter = 0;
 
 /** What the worker does before it hands a job over: parent message, lock, run record, audit record, the plan. */
 async function handOver(name: string, changes: Partial<Job> = {}, overrides: Partial<RunWorkflowInput> = {}): Promise<RunWorkflowInput> {
   const runId = `jw${String(++counter).padStart(4, '0')}`;
   const job = { ...jobs[name]!, ...changes };
-  const input = await handOverRun(
-    { slack: slackClient, state, audit, teamId: world.teamId },
-    { runId, name, args: [], target: 'web', kind: 'job', timeoutSeconds: job.timeoutSeconds },
-  );
+  const input = await current().handOver({ runId, name, args: [], target: 'web', kind: 'job', timeoutSeconds: job.timeoutSeconds });
   const aws = new AwsSession({ region: 'us-east-1' }, { teamId: world.teamId, userId: 'U0ALICE' });
   const plan = await planJob(aws, { cluster: 'main', service: 'web', region: 'us-east-1' }, { name, job, args: [], runId, userId: 'U0ALICE' });
   aws.destroy();
   return { ...input, job: plan, ...overrides };
 }
 
-const run = (payload: RunWorkflowInput) => new LocalDurableTestRunner<RunWorkflowResult>({ handlerFunction: handler }).run({ payload });
+const run = (payload: RunWorkflowInput) => current().run(payload);
 const stepNames = (result: Awaited<ReturnType<typeof run>>) => result.getOperations().map((o) => o.getName() ?? '');
 const ecs = () => new ECSClient({ region: 'us-east-1' });
 

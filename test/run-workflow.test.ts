@@ -1,57 +1,34 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startWorld, RUN_WORKFLOW_FUNCTION, type World } from '../local/world';
-import type { RunWorkflowResult } from '../src/workflows/run';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { RUN_WORKFLOW_FUNCTION, type World } from '../local/world';
+import type { StateStore } from '../src/platform/state';
 import type { RunWorkflowInput } from '../src/workflows/inputs';
-import { handOverRun } from './support/hand-over';
+import { useRunWorkflowWorld } from './support/run-workflow-world';
 
 /**
  * Runs longer than a Lambda: the script runs detached in the container and a durable workflow
  * follows it, poll by poll, with skipped time (fake timers jump over each durable wait, while the
  * script and the exec sessions run in real time).
  */
+const current = useRunWorkflowWorld({ durableSkipTime: true, exec: { initialReadDelayMs: 20 } });
 let world: World;
-// Loaded after startWorld: the package reads LOG_LEVEL on load and rejects the bot's `silent`.
-let LocalDurableTestRunner: typeof import('@aws/durable-execution-sdk-js-testing').LocalDurableTestRunner;
-let handler: typeof import('../src/handlers/run-workflow').handler;
-let state: typeof import('../src/platform/state').dynamoState;
-let audit: import('../src/audit/audit').AuditLog;
-let slackClient: import('@slack/web-api').WebClient;
-
-beforeAll(async () => {
-  world = await startWorld({ durableSkipTime: true, exec: { initialReadDelayMs: 20 } });
-  ({ LocalDurableTestRunner } = await import('@aws/durable-execution-sdk-js-testing'));
-  ({ handler } = await import('../src/handlers/run-workflow'));
-  ({ dynamoState: state } = await import('../src/platform/state'));
-  audit = (await import('../src/audit/audit')).dynamoAudit(0);
-  const { getSlackSecrets } = await import('../src/platform/secrets');
-  const { createSlackClient } = await import('../src/slack/client');
-  slackClient = createSlackClient((await getSlackSecrets()).botToken);
-});
-afterAll(async () => {
-  await world?.close();
+let state: StateStore;
+beforeAll(() => {
+  ({ world, state } = current());
 });
 
 const MINUTE = 60_000;
-/** The thread's text replies (file shares have none). */
-const replies = (ts: string) =>
-  world.slack
-    .replies('C0OPS', ts)
-    .map((r) => r.text)
-    .filter(Boolean);
+const replies = (ts: string) => current().replies(ts);
 let counter = 0;
 
 /** What the worker does before it hands a run over: parent message, lock, run record, audit record. */
 async function handOver(script: string, args: string[], overrides: Partial<RunWorkflowInput> = {}): Promise<RunWorkflowInput> {
   const runId = `wf${String(++counter).padStart(4, '0')}`;
   // Six hours: the time limit (counted in polls) is not what ends these runs.
-  const input = await handOverRun(
-    { slack: slackClient, state, audit, teamId: world.teamId },
-    { runId, name: script, args, target: 'manager', timeoutSeconds: 6 * 3600 },
-  );
+  const input = await current().handOver({ runId, name: script, args, target: 'manager', timeoutSeconds: 6 * 3600 });
   return { ...input, ...overrides };
 }
 
-const run = (payload: RunWorkflowInput) => new LocalDurableTestRunner<RunWorkflowResult>({ handlerFunction: handler }).run({ payload });
+const run = (payload: RunWorkflowInput) => current().run(payload);
 const stepNames = (result: Awaited<ReturnType<typeof run>>) => result.getOperations().map((o) => o.getName() ?? '');
 
 describe('detached runs followed by the durable workflow', () => {

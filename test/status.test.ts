@@ -96,6 +96,19 @@ describe('the autoscaling range beside the task counts', () => {
     expect(tasks({ unreadable: 'AccessDenied<Exception>' })).toMatch(/ · autoscaling range not readable \(AccessDenied&lt;Exception&gt;\)$/);
     expect(tasks(undefined)).not.toContain('autoscaling');
   });
+
+  it('says which scaling activities are suspended when the scalable target says so', () => {
+    const tasks = (autoscaling: Parameters<typeof renderStatus>[3]) =>
+      renderStatus('web', { service: service({}), taskDefinition: undefined, stoppedTasks: [] }, undefined, autoscaling)
+        .sections[0]!.split('\n')
+        .find((l) => l.startsWith('*Tasks:*'));
+    const all = { DynamicScalingInSuspended: true, DynamicScalingOutSuspended: true, ScheduledScalingSuspended: true };
+    expect(tasks({ range: { min: 2, max: 6 }, suspended: all })).toMatch(/ · autoscaling 2\.\.6 \(⏸️ suspended: scale-in, scale-out, scheduled\)$/);
+    expect(tasks({ range: { min: 2, max: 6 }, suspended: { ScheduledScalingSuspended: true, DynamicScalingInSuspended: false } })).toMatch(
+      / · autoscaling 2\.\.6 \(⏸️ suspended: scheduled\)$/,
+    );
+    expect(tasks({ range: { min: 2, max: 6 }, suspended: { DynamicScalingInSuspended: false } })).toMatch(/ · autoscaling 2\.\.6$/);
+  });
 });
 
 describe('fitSection', () => {

@@ -298,7 +298,7 @@ describe('the ingress bundle', () => {
         expect(ingress.includes(validatorText), `the ingress: ${validatorText}`).toBe(false);
         expect(worker.includes(validatorText), `the worker: ${validatorText}`).toBe(false);
       }
-      for (const handlerText of ['Verifying ', 'One run at a time', 'Another deploy of', 'AmazonEC2ContainerServiceV20141113']) {
+      for (const handlerText of ['Verifying ', 'One run at a time', 'wait for it to end, or reject it there', 'AmazonEC2ContainerServiceV20141113']) {
         expect(worker.includes(handlerText), `the worker: ${handlerText}`).toBe(true);
         expect(ingress.includes(handlerText), `the ingress: ${handlerText}`).toBe(false);
       }

@@ -1,6 +1,7 @@
 import { typedCode } from '../slack/format';
 import { shortId } from '../platform/short-id';
 import { planDeploy, type PlanInput } from '../deploy/plan';
+import { suspensionPlanLine } from '../deploy/autoscaling-suspend';
 import { abandonRequest, announceRequest } from '../approval/announce';
 import { changeDetails, DOING, planPhrase, requestHeadline } from '../deploy/render';
 import { definitionDiff, type DefinitionDiff } from '../deploy/diff';
@@ -31,6 +32,7 @@ export const deploy: WorkerHandler<DeployArgs> = (args, ctx) => {
 async function dryRun(ctx: WorkerContext, input: PlanInput, image: string | undefined): Promise<CommandResult> {
   const target = ctx.target!;
   const { plan, notes, from, to } = await planDeploy(ctx.aws!, target, input);
+  if (target.suspendAutoscaling) notes.push(await suspensionPlanLine(ctx.aws!, target.alias, target));
   const diff = definitionDiff(from, to, { showEnvironmentValues: target.deploy.showEnvironmentValues });
   const change = changeDetails(plan, diff);
   const text = [
@@ -63,7 +65,16 @@ async function underWay(ctx: RefusalContext, found: DeployLock | undefined): Pro
   // Who asked, and where, only when that is this channel: that thread is public here.
   const holder = found.channelId === ctx.job.invocation.channelId ? found : undefined;
   const link = holder ? await permalink(ctx.slack, holder.channelId, holder.threadTs) : undefined;
-  return `Another deploy of \`${ctx.target.alias}\` is under way${holder ? `: ${typedCode(holder.commandText)} by <@${holder.userId}> since ${holder.startedAt.slice(11, 16)} UTC (deploy \`${holder.deployId}\`)${link ? `, <${link}|see its thread>` : ''}` : ', asked for in another channel'}. One deploy per service at a time: wait for it to end, or reject it there.`;
+  const what = holding(found);
+  return `${what.holder} of \`${ctx.target.alias}\` is under way${holder ? `: ${typedCode(holder.commandText)} by <@${holder.userId}> since ${holder.startedAt.slice(11, 16)} UTC (${what.noun} \`${holder.deployId}\`)${link ? `, <${link}|see its thread>` : ''}` : ', asked for in another channel'}. One deploy or scale per service at a time: wait for it to end, or reject it there.`;
+}
+
+/** What holds a service's lock, in words: a scale, a rollback or a deploy (a lock from before `action` was recorded: a deploy). */
+function holding(lock: DeployLock): { holder: string; noun: string } {
+  const action = lock.action ?? 'deploy';
+  if (action === 'scale') return { holder: 'A scale', noun: 'scale' };
+  if (action === 'rollback') return { holder: 'A rollback', noun: 'deploy' };
+  return { holder: 'Another deploy', noun: 'deploy' };
 }
 
 /** `/ecs rollback <service> [revision]`. */
@@ -73,11 +84,16 @@ export const rollback: WorkerHandler<RollbackArgs> = ({ revision }, ctx) => requ
 function requestDeploy(ctx: WorkerContext, input: PlanInput & { action: DeployAction }): Promise<CommandResult> {
   const target = ctx.target!;
   return requestChange(ctx, {
+    action: input.action,
     reading: `🔎 Planning: reading \`${target.service}\` in \`${target.cluster}\` (${target.region})${input.action === 'deploy' ? ' and checking the image' : ''}…`,
     plan: async () => {
       const history = input.action === 'rollback' && !input.revision ? await ctx.deployHistory.list(target.alias) : [];
       const planned = await planDeploy(ctx.aws!, target, { ...input, history });
-      return { ...planned, diff: definitionDiff(planned.from, planned.to, { showEnvironmentValues: target.deploy.showEnvironmentValues }) };
+      return {
+        ...planned,
+        diff: definitionDiff(planned.from, planned.to, { showEnvironmentValues: target.deploy.showEnvironmentValues }),
+        ...(target.suspendAutoscaling ? { requestLines: [await suspensionPlanLine(ctx.aws!, target.alias, target)] } : {}),
+      };
     },
     approval: true,
   });
@@ -89,6 +105,8 @@ export interface Planned {
   notes: string[];
   /** A change of task definition: what differs (listed in the request, the rest attached). */
   diff?: DefinitionDiff;
+  /** Further lines of the request: what else the change does (`suspendAutoscaling`). */
+  requestLines?: string[];
 }
 
 /**
@@ -97,7 +115,10 @@ export interface Planned {
  * The service's deploy lock is taken first and held until the workflow ends. Without `approval`
  * (a scale its target lets through), no request is made: the workflow acts at once.
  */
-export async function requestChange(ctx: WorkerContext, change: { reading: string; plan: () => Promise<Planned>; approval: boolean }): Promise<CommandResult> {
+export async function requestChange(
+  ctx: WorkerContext,
+  change: { action: DeployAction; reading: string; plan: () => Promise<Planned>; approval: boolean },
+): Promise<CommandResult> {
   const target = ctx.target!;
   const settings = target.deploy;
   const { invocation } = ctx.job;
@@ -111,12 +132,13 @@ export async function requestChange(ctx: WorkerContext, change: { reading: strin
     threadTs: ctx.out.parentTs,
     startedAt: new Date(ctx.now()).toISOString(),
     commandText: typed,
+    action: change.action,
   };
   // Held for a worker's lifetime while planning (a worker that dies frees it soon), for the whole
   // request, rollout and rollback once the workflow has it.
   if (!(await ctx.state.claim(lockKey, PLANNING_LOCK_SECONDS, lock))) {
     // Taken since the worker's first look (anotherDeployUnderWay): said here, in this thread.
-    await ctx.out.post((await underWay(ctx, await ctx.state.get<DeployLock>(lockKey))) ?? `Another deploy of \`${target.alias}\` is under way.`);
+    await ctx.out.post((await underWay(ctx, await ctx.state.get<DeployLock>(lockKey))) ?? `Another deploy or scale of \`${target.alias}\` is under way.`);
     return { outcome: 'failure', summary: `${target.alias}: another deploy is under way` };
   }
 
@@ -128,7 +150,7 @@ export async function requestChange(ctx: WorkerContext, change: { reading: strin
   const planMessage = await ctx.out.living(reading);
   let found = '';
   try {
-    const { plan, notes, diff } = await change.plan();
+    const { plan, notes, diff, requestLines = [] } = await change.plan();
     const shown = diff ? changeDetails(plan, diff) : { lines: [], attach: false };
     const now = ctx.now();
     const headline = requestHeadline({ requesterId: invocation.userId, target: target.alias, plan, deployId });
@@ -145,7 +167,7 @@ export async function requestChange(ctx: WorkerContext, change: { reading: strin
       ...(invocation.userName ? { requesterName: invocation.userName } : {}),
       commandText: typed,
       headline,
-      details: [...plan.imageNotes, ...shown.lines],
+      details: [...plan.imageNotes, ...shown.lines, ...requestLines],
       doing: DOING[plan.action],
       label: `${plan.action === 'scale' ? 'scale' : 'deploy'} \`${deployId}\``,
       plan,
@@ -180,6 +202,7 @@ export async function requestChange(ctx: WorkerContext, change: { reading: strin
       audit: ctx.job.audit,
       rollback: settings.rollback,
       timeoutSeconds: settings.timeoutSeconds,
+      ...(target.suspendAutoscaling && plan.action !== 'scale' ? { suspendAutoscaling: true as const } : {}),
       ...(change.approval ? {} : { approval: 'not-required' as const }),
       ...(settings.gates.length
         ? {

@@ -13,6 +13,7 @@ import type { ScaleArgs } from './verbs/args';
 export const scale: WorkerHandler<ScaleArgs> = (args, ctx) => {
   const target = ctx.target!;
   return requestChange(ctx, {
+    action: 'scale',
     reading: `🔎 Planning: reading \`${target.service}\` in \`${target.cluster}\` (${target.region}) and its autoscaling range…`,
     plan: () => planScale(ctx.aws!, target, args),
     approval: target.scale?.requiresApproval ?? true,

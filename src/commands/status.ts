@@ -10,8 +10,9 @@ import {
   type TaskDefinition,
 } from '@aws-sdk/client-ecs';
 import { explainAwsError } from '../aws/errors';
-import { autoScalingClient } from '../aws/application-autoscaling';
-import { range, readBounds } from '../deploy/scale';
+import { autoScalingClient, findScalableTarget, type SuspendedState } from '../aws/application-autoscaling';
+import { suspendedWords } from '../deploy/autoscaling-suspend';
+import { range } from '../deploy/scale';
 import type { ScaleBounds } from '../deploy/types';
 import { assessService, type Health } from '../ecs/health';
 import { UserFacingError } from '../platform/errors';
@@ -161,16 +162,22 @@ export function renderStatus(
 }
 
 /** The service's Application Auto Scaling range, none, or why it could not be read (an AWS error name). */
-export type Autoscaling = { range: ScaleBounds } | { none: true } | { unreadable: string };
+export type Autoscaling = { range: ScaleBounds; suspended?: SuspendedState } | { none: true } | { unreadable: string };
 
 const autoscalingText = (a: Autoscaling) =>
-  'range' in a ? `autoscaling ${range(a.range)}` : 'none' in a ? 'no autoscaling' : `autoscaling range not readable (${escapeText(a.unreadable)})`;
+  'range' in a
+    ? `autoscaling ${range(a.range)}${suspendedWords(a.suspended) !== 'none' ? ` (⏸️ suspended: ${suspendedWords(a.suspended)})` : ''}`
+    : 'none' in a
+      ? 'no autoscaling'
+      : `autoscaling range not readable (${escapeText(a.unreadable)})`;
 
 /** Read beside the snapshot (the notifier's diagnosis reads the snapshot, not this). */
 async function readAutoscaling(ctx: WorkerContext): Promise<Autoscaling> {
   try {
-    const bounds = await readBounds(autoScalingClient(ctx.aws!), ctx.target!);
-    return bounds ? { range: bounds } : { none: true };
+    const found = await findScalableTarget(autoScalingClient(ctx.aws!), ctx.target!.cluster, ctx.target!.service);
+    return found
+      ? { range: { min: found.MinCapacity, max: found.MaxCapacity }, ...(found.SuspendedState ? { suspended: found.SuspendedState } : {}) }
+      : { none: true };
   } catch (error) {
     ctx.logger.warn('autoscaling range not read', { error });
     return { unreadable: (error as Error).name || 'error' };

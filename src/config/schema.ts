@@ -113,6 +113,12 @@ const targetSchema = z.strictObject({
   deploy: z._default(deploySchema, DEPLOY_DEFAULTS),
   /** How `/ecs scale` is approved (by `deploy`'s rules unless `requiresApproval: false`) and its largest count; absent: SCALE_DEFAULTS. */
   scale: z.optional(scaleSchema),
+  /**
+   * Suspend Application Auto Scaling's scaling activities (scale-in, scale-out, scheduled) of the
+   * service's scalable target while a deploy or rollback runs, and put them back as they were when
+   * it ends (ecspresso's `--suspend-auto-scaling`).
+   */
+  suspendAutoscaling: z.optional(z.boolean()),
   /** This target's notifications: overrides of `notifications`, and the CloudWatch alarms that are its own. */
   notify: z.optional(
     z.strictObject({

@@ -55,4 +55,6 @@ export interface DeployLock extends Record<string, unknown> {
   threadTs: string;
   startedAt: string;
   commandText: string;
+  /** What holds it (absent on locks taken before it was recorded: read from commandText). */
+  action?: DeployAction;
 }

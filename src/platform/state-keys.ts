@@ -40,6 +40,9 @@ export const deployPostKey = (deployId: string, post: string): string => `deploy
 /** The deploy workflow's UpdateService, recorded so a retried step recognises its own. */
 export const deployUpdateKey = (deployId: string): string => `deployupdate#${deployId}`;
 
+/** The scalable target's SuspendedState before a deploy suspended it (`suspendAutoscaling`), put back at its end. */
+export const deploySuspendKey = (deployId: string): string => `deploysuspend#${deployId}`;
+
 /** An ECS or alarm event the notifier has handled (EventBridge delivers at least once). */
 export const notifiedEventKey = (eventId: string): string => `notified#${eventId}`;
 

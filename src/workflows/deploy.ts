@@ -28,12 +28,15 @@ import { UserFacingError } from '../platform/errors';
 import type { Logger } from '../platform/logger';
 import type { StateStore } from '../platform/state';
 import { code, escapeText, formatDuration } from '../slack/format';
-import { ThreadOutput, type Outcome } from '../slack/thread-output';
+import type { Outcome } from '../slack/thread-output';
 import { crashExcerpt, rolloutText, stoppedTaskLines } from '../deploy/rollout-text';
 import { uploadFiles } from '../slack/upload';
 import { stagedEnding, watchServiceDeployment, type GateRecord } from './deploy-staged';
 import { deployPostKey, deployUpdateKey } from '../platform/state-keys';
 import { adjustRange, range, type Adjusted } from '../deploy/scale';
+import { resumeAfterDeploy, suspendForDeploy, type AutoscalingKit } from './deploy-autoscaling';
+import { remainingTime, workflowThread } from './thread';
+import type { ResumeResult, SuspendResult } from '../deploy/autoscaling-suspend';
 
 export interface DeployWorkflowDeps {
   /** A Slack client with the bot token (createSlackClient). */
@@ -132,13 +135,7 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
 
   return async function deployWorkflow(input: DeployWorkflowInput, context: DurableContext): Promise<DeployWorkflowResult> {
     const logger = deps.logger.child({ deployId: input.deployId, target: input.target });
-    const remainingMs = () => {
-      try {
-        return context.lambdaContext?.getRemainingTimeInMillis?.() ?? 120_000;
-      } catch {
-        return 120_000;
-      }
-    };
+    const remainingMs = remainingTime(context);
     /** AWS access for one step, acting for the requester (as the worker did when planning). */
     const withAws = async <T>(work: (aws: AwsSession) => Promise<T>): Promise<T> => {
       const aws = new AwsSession(target, {
@@ -152,15 +149,7 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
         aws.destroy();
       }
     };
-    const thread = async (parentText?: string) =>
-      ThreadOutput.resume({
-        client: await deps.slack(),
-        channel: input.channelId,
-        parentTs: input.parentTs,
-        remainingMs,
-        logger,
-        ...(parentText ? { parentText } : {}),
-      });
+    const thread = workflowThread({ slack: deps.slack, channel: input.channelId, parentTs: input.parentTs, remainingMs, logger });
     /** Posts once per (deploy, key), even when the step runs again. */
     const post = async (key: string, text: string) => {
       if (!text) return;
@@ -200,6 +189,19 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
     // Where the request was approved for, as planned: a redeployed bot with another config does
     // not move a running deploy to another service.
     const target = input.where;
+    const autoscalingKit: AutoscalingKit = {
+      context,
+      input,
+      state: deps.state,
+      logger,
+      withAws,
+      post,
+      retry: RETRY,
+      refused,
+      permanent: (error) => error instanceof UserFacingError || PERMANENT.has((error as { name?: string }).name ?? ''),
+    };
+    /** `suspendAutoscaling`: what the suspend step did (kept for the audit). */
+    let suspension: SuspendResult | undefined;
 
     // ---- approval: a callback completed by whoever decides the request (src/approval/approve.ts) ----
     // A change its target lets through without approval (a scale, `scale.requiresApproval: false`) has no request to wait for.
@@ -297,6 +299,16 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
           undefined,
         );
       const autoscaling = widening;
+      if (input.suspendAutoscaling && registered.ok) {
+        const suspended = await suspendForDeploy(autoscalingKit);
+        if ('ok' in suspended)
+          return end(
+            { outcome: 'failure', summary: suspended.message, status: 'approved', polls: 0, detail: `❌ ${suspended.message}. Nothing was deployed.` },
+            undefined,
+            undefined,
+          );
+        suspension = suspended;
+      }
       const updateKey = deployUpdateKey(input.deployId);
       const newRevision = code(shortTaskDefinition(registered.ok ? registered.taskDefinition : ''));
       /** The rollout message's title: who approved, what was registered, when UpdateService was called. */
@@ -763,6 +775,8 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
      */
     async function finish({ result, watched, deployed }: Ending): Promise<DeployWorkflowResult> {
       const decided = decision;
+      // Scaling activities put back before the end is recorded, however the deploy ended.
+      const resumed: ResumeResult | undefined = input.suspendAutoscaling && decided.status === 'approved' ? await resumeAfterDeploy(autoscalingKit) : undefined;
       await context.step(
         'finish',
         async () => {
@@ -820,6 +834,7 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
                     }
                   : {}),
                 ...(result.gates ? { gates: result.gates } : {}),
+                ...(resumed ? { autoscalingSuspension: { ...(suspension ?? {}), resumed } } : {}),
               },
             })
             .catch((error: unknown) => logger.error('audit completion failed', { error }));

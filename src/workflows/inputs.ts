@@ -34,6 +34,8 @@ export interface DeployWorkflowInput {
   rollback: boolean;
   /** Seconds the rollout may take. */
   timeoutSeconds: number;
+  /** `suspendAutoscaling`: scaling activities suspended from before UpdateService to the end (src/deploy/autoscaling-suspend.ts). */
+  suspendAutoscaling?: true;
   /** A change its target lets through without approval (a scale with `scale.requiresApproval: false`): no request to wait for. */
   approval?: 'not-required';
   /**

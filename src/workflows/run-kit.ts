@@ -17,9 +17,10 @@ import { UserFacingError } from '../platform/errors';
 import type { Logger } from '../platform/logger';
 import type { StateStore } from '../platform/state';
 import { cancelKey, runKey, runPostKey } from '../platform/state-keys';
-import { ThreadOutput, type Outcome } from '../slack/thread-output';
+import type { Outcome } from '../slack/thread-output';
 import type { RunWorkflowInput } from './inputs';
 import type { RunWake } from './run-wake';
+import { remainingTime, workflowThread } from './thread';
 
 export interface RunWorkflowResult {
   outcome: Outcome;
@@ -61,13 +62,7 @@ export const readCancel = (deps: Pick<RunWorkflowDeps, 'state'>, runId: string) 
 
 export function runWorkflowKit(deps: RunWorkflowDeps, input: RunWorkflowInput, context: DurableContext) {
   const now = deps.now ?? Date.now;
-  const remainingMs = () => {
-    try {
-      return context.lambdaContext?.getRemainingTimeInMillis?.() ?? 120_000;
-    } catch {
-      return 120_000;
-    }
-  };
+  const remainingMs = remainingTime(context);
   const logger = deps.logger.child({ runId: input.runId, script: input.script, ...(input.job ? { kind: 'job' } : {}) });
 
   /** AWS access for one step, as the person who asked (same actor as the worker). */
@@ -81,15 +76,14 @@ export function runWorkflowKit(deps: RunWorkflowDeps, input: RunWorkflowInput, c
       aws.destroy();
     }
   };
-  const thread = async () =>
-    ThreadOutput.resume({
-      client: await deps.slack(),
-      channel: input.channelId,
-      parentTs: input.parentTs,
-      remainingMs,
-      logger,
-      ...(input.parentText ? { parentText: input.parentText } : {}),
-    });
+  const thread = workflowThread({
+    slack: deps.slack,
+    channel: input.channelId,
+    parentTs: input.parentTs,
+    remainingMs,
+    logger,
+    ...(input.parentText ? { parentText: input.parentText } : {}),
+  });
   /** Posts once per (run, key), even if the step runs again. */
   const once = async (key: string, post: () => Promise<void>) => {
     const claim = runPostKey(input.runId, key);

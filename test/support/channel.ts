@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll } from 'vitest';
 import type { AuditRecord } from '../../src/audit/audit';
+import type { Config } from '../../src/config/schema';
 import { startWorld, type World } from '../../local/world';
 
 /** A world for the file's tests, started before them and closed after: `world()` reads it. */
@@ -17,6 +18,28 @@ export function useWorld(options: Parameters<typeof startWorld>[0]): () => World
     await world?.close();
   });
   return () => world!;
+}
+
+/**
+ * `useWorld`, with the configuration the world started with and the way to replace it for a test
+ * (`setConfig(baseConfig)` or `setConfig(undefined)` puts it back; after all, it is put back).
+ */
+export function useConfigurableWorld(options: Parameters<typeof startWorld>[0]): () => {
+  world: World;
+  setConfig: (config: Config | undefined) => void;
+  baseConfig: Config;
+} {
+  const world = useWorld(options);
+  let load: typeof import('../../src/config/load') | undefined;
+  let baseConfig: Config | undefined;
+  beforeAll(async () => {
+    load = await import('../../src/config/load');
+    baseConfig = load.getConfig();
+  });
+  afterAll(() => {
+    load?.setConfig(undefined);
+  });
+  return () => ({ world: world(), setConfig: load!.setConfig, baseConfig: baseConfig! });
 }
 
 export function channelView(world: () => World, channel: string) {
