@@ -84,17 +84,22 @@ describe('/ecs deploy of ECS-native strategies', () => {
     const request = await requestDeploy('deploy web-bg v1.5.0');
     await world.react('U0BOB', CHANNEL, request.ts, 'white_check_mark');
     const gate = await gateMessage(request.ts);
-    expect(gate.text).toContain('`web-bg` is paused at `POST_TEST_TRAFFIC_SHIFT`');
+    expect(gate.text).toMatch(
+      /`web-bg` is paused at `POST_TEST_TRAFFIC_SHIFT`, a gate of deploy `[^`]+`: green runs the new revision `web:\d+` beside blue, with 100% of test traffic and no production traffic yet\./,
+    );
     expect(gate.text).toMatch(/green \(new\) `web:\d+`: 2\/2 running, production 0%, test 100%/);
     expect(gate.text).toMatch(/blue \(running\) `web:\d+`: 2\/2 running, production 100%/);
     expect(gate.text).toContain('test listener rule: `arn:aws:elasticloadbalancing:');
     expect(gate.text).toContain('not <@U0ALICE>');
     expect(calls('ContinueServiceDeployment')).toHaveLength(0);
 
+    // While the gate waits for people the watch does not poll ECS: it wakes on the decision (or the expiry).
+    const polled = calls('DescribeServiceDeployments').length;
     // The requester's own ✅ does not count.
     await world.react('U0ALICE', CHANNEL, gate.ts, 'white_check_mark');
     await world.slack.waitFor(() => ephemeralsFor('U0ALICE').find((t) => t.includes('POST_TEST_TRAFFIC_SHIFT') && t.includes('does not count')));
     expect(calls('ContinueServiceDeployment')).toHaveLength(0);
+    expect(calls('DescribeServiceDeployments')).toHaveLength(polled);
 
     await world.react('U0BOB', CHANNEL, gate.ts, 'white_check_mark');
     const end = await finished(request.ts);

@@ -20,6 +20,7 @@
 import type { Deployment, DeploymentLifecycleHookDetail, ServiceDeployment, ServiceDeploymentBrief, ServiceRevisionSummary } from '@aws-sdk/client-ecs';
 import { shortTaskDefinition } from '../ecs/taskdef';
 import { code, escapeText, unescapeText } from '../slack/format';
+import { LINEAR_DEFAULTS } from './strategy';
 import { failureThreshold } from './watch';
 
 /** What has been seen of the service deployment so far (checkpointed, plain JSON). */
@@ -155,7 +156,9 @@ export function observeServiceDeployment(
 
   const lines: string[] = [];
   const time = new Date(input.at).toISOString().slice(11, 19);
-  if (sd.lifecycleStage && sd.lifecycleStage !== progress.stage) lines.push(`${time} stage ${sd.lifecycleStage} · ${current.slice(1).join(' · ')}`);
+  // The record is a plain-text file: the mrkdwn lines are unescaped, AWS's own text goes in as AWS wrote it.
+  if (sd.lifecycleStage && sd.lifecycleStage !== progress.stage)
+    lines.push(`${time} stage ${sd.lifecycleStage} · ${unescapeText(current.slice(1).join(' · '))}`);
   if (status !== progress.status) lines.push(`${time} status ${status}${sd.statusReason ? `: ${sd.statusReason}` : ''}`);
 
   const next: StagedProgress = {
@@ -163,7 +166,7 @@ export function observeServiceDeployment(
     ...(sd.lifecycleStage ? { stage: sd.lifecycleStage } : {}),
     status,
     current,
-    record: [...progress.record, ...lines.map(unescapeText)].slice(-MAX_RECORD),
+    record: [...progress.record, ...lines].slice(-MAX_RECORD),
   };
   const pause = pendingPause(sd, progress.handledHooks, input.gates);
   return { progress: next, verdict: judgeServiceDeployment(sd, input), ...(pause ? { pause } : {}) };
@@ -193,10 +196,46 @@ export function gateDetails(input: {
   const expires = pause.expiresAt
     ? `ECS applies its timeout action (${escapeText(pause.timeoutAction ?? 'ROLLBACK')}) at ${new Date(pause.expiresAt).toISOString().slice(11, 16)} UTC if nobody decides.`
     : '';
+  const blueGreen = strategyOf(sd) === 'BLUE_GREEN';
   return [
-    revisionLine('green (new)', input.taskDefinition, sd.targetServiceRevision),
-    ...(sd.sourceServiceRevisions ?? []).slice(0, 1).map((r) => revisionLine('blue (running)', input.sourceTaskDefinition, r)),
-    input.testListenerRule ? `test listener rule: ${code(input.testListenerRule)}` : 'no test listener rule: green has no test traffic',
+    revisionLine(blueGreen ? 'green (new)' : 'new', input.taskDefinition, sd.targetServiceRevision),
+    ...(sd.sourceServiceRevisions ?? []).slice(0, 1).map((r) => revisionLine(blueGreen ? 'blue (running)' : 'previous', input.sourceTaskDefinition, r)),
+    input.testListenerRule
+      ? `test listener rule: ${code(input.testListenerRule)}`
+      : `no test listener rule: ${blueGreen ? 'green' : 'the new revision'} has no test traffic`,
     `Approve to let the deployment go on (\`ContinueServiceDeployment CONTINUE\`); reject to roll back (\`ROLLBACK\`). ${expires}`.trim(),
   ];
+}
+
+/** The strategy ECS recorded for this deployment (a service deployment carries its own configuration); blue/green when it says none. */
+const strategyOf = (sd: ServiceDeployment) => sd.deploymentConfiguration?.strategy ?? 'BLUE_GREEN';
+
+/**
+ * Where the deployment stands at a gate, in one clause for the gate message, worded per strategy
+ * from the service deployment's own state: blue/green's green beside blue (with its test traffic),
+ * a canary's or linear step's share of production traffic (and which step of how many).
+ */
+export function gateSituation(sd: ServiceDeployment, taskDefinition: string): string {
+  const strategy = strategyOf(sd);
+  const target = sd.targetServiceRevision;
+  const revision = code(shortTaskDefinition(taskDefinition));
+  const production = target?.requestedProductionTrafficWeight ?? 0;
+  const test = target?.requestedTestTrafficWeight ?? 0;
+  const running = target?.runningTaskCount ?? 0;
+  if (strategy === 'BLUE_GREEN') {
+    if (!running) return `green (${revision}) has no task running yet; blue serves all traffic`;
+    if (production >= 100) return `green (${revision}) takes all production traffic; blue still runs beside it`;
+    return `green runs the new revision ${revision} beside blue${test > 0 ? `, with ${weight(test)} of test traffic` : ''} and no production traffic yet`;
+  }
+  const name = strategy === 'CANARY' ? `the canary ${revision}` : `the new revision ${revision}`;
+  if (!running) return `${name} has no task running yet; the previous revision serves all traffic`;
+  if (production <= 0)
+    return `${name} runs beside the previous revision${test > 0 ? `, with ${weight(test)} of test traffic` : ''} and no production traffic yet`;
+  if (production >= 100) return `${name} takes all production traffic; the previous revision still runs beside it`;
+  let step = '';
+  if (strategy === 'LINEAR') {
+    const every = sd.deploymentConfiguration?.linearConfiguration?.stepPercent ?? LINEAR_DEFAULTS.stepPercent;
+    step = ` (step ${Math.round(production / every)} of ${Math.ceil(100 / every)})`;
+  }
+  return `${name} takes ${weight(production)} of production traffic${step}, the previous revision ${weight(100 - production)}`;
 }
