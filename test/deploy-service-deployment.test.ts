@@ -92,6 +92,18 @@ describe('service deployments: picking, judging, telling', () => {
     expect(observeServiceDeployment(sd, start, { ...failing, newRevision: { failedTasks: 2 } }).verdict.state).toBe('in-progress');
   });
 
+  it('records each step of production traffic within one stage: the steps of a linear deploy', () => {
+    const step = (production: number) =>
+      paused('PRODUCTION_TRAFFIC_SHIFT', {
+        lifecycleHookDetails: [],
+        deploymentConfiguration: { strategy: 'LINEAR' },
+        targetServiceRevision: { arn: 'r/2', requestedTaskCount: 2, runningTaskCount: 2, requestedProductionTrafficWeight: production },
+      });
+    let progress = start;
+    for (const production of [25, 25, 50, 75]) progress = observeServiceDeployment(step(production), progress, { at, gates: [] }).progress;
+    expect(progress.record.filter((l) => l.includes(' stage ')).map((l) => /new `web:43`: 2\/2 running, production (\d+)%/.exec(l)?.[1])).toEqual(['25', '50', '75']);
+  });
+
   it('reports a PAUSE awaiting action once, gated only at a stage listed in the gates', () => {
     const sd = paused('POST_TEST_TRAFFIC_SHIFT');
     expect(pendingPause(sd, [], ['POST_TEST_TRAFFIC_SHIFT'])).toEqual({

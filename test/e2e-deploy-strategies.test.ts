@@ -7,7 +7,7 @@ import { channelReader } from './support/slack-thread';
 
 /**
  * `/ecs deploy` of ECS-native services end to end: the seeded `web-canary` (CANARY 10% for 5 min,
- * bake 15 min) and `web-bg` (BLUE_GREEN, PAUSE hook at POST_TEST_TRAFFIC_SHIFT, which the target
+ * bake 15 min), `web-linear` (LINEAR 25% every 2 min, bake 10 min) and `web-bg` (BLUE_GREEN, PAUSE hook at POST_TEST_TRAFFIC_SHIFT, which the target
  * lists in `deploy.gates`), watched through the service-deployment APIs over skipped time, the gate
  * decided by reaction in the deploy thread and told to ECS with ContinueServiceDeployment.
  */
@@ -78,6 +78,29 @@ describe('/ecs deploy of ECS-native strategies', () => {
     expect(calls('DescribeServiceDeployments').length).toBeGreaterThan(2);
     expect(calls('ContinueServiceDeployment')).toHaveLength(0);
     expect(calls('StopServiceDeployment')).toHaveLength(0);
+  });
+
+  it('a linear deploy of web-linear moves production traffic in 25% steps, each told and recorded, then bakes and succeeds', async () => {
+    const request = await requestDeploy('deploy web-linear v1.5.0');
+    expect(request.text).toContain('linear 25% every 2 min (4 steps); bake 10 min');
+    await world.react('U0BOB', CHANNEL, request.ts, 'white_check_mark');
+    const end = await finished(request.ts);
+    expect(end, threadText(request.ts)).toMatch(/^✅ .*`web:\d+` is live after/);
+    const { living, record } = told(request.ts);
+    for (const [production, previous] of [
+      [25, 75],
+      [50, 50],
+      [75, 25],
+    ]) {
+      expect(living).toMatch(new RegExp(`^new \`web:\\d+\`: 2/2 running, production ${production}%`, 'm'));
+      expect(living).toMatch(new RegExp(`^previous \`web:\\d+\`: 2/2 running, production ${previous}%`, 'm'));
+    }
+    expect(living).toMatch(/stage `BAKE_TIME` \(10 min\)/);
+    // The record has each step of production traffic in order, then the bake and the end.
+    const steps = [...record.matchAll(/ stage PRODUCTION_TRAFFIC_SHIFT · new `web:\d+`: [^,]+, production (\d+)%/g)].map((m) => Number(m[1]));
+    // The last shift has no step bake: the watch may only see it done, at BAKE_TIME.
+    expect(steps.slice(0, 3)).toEqual([25, 50, 75]);
+    expect(record).toMatch(/stage PRODUCTION_TRAFFIC_SHIFT[\s\S]*stage BAKE_TIME · new `web:\d+`: 2\/2 running, production 100%[\s\S]*status SUCCESSFUL/);
   });
 
   it('a blue/green deploy of web-bg pauses at its gate; the requester cannot approve it, bob does, and ECS continues to completion', async () => {

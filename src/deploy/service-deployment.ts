@@ -29,9 +29,10 @@ export interface StagedProgress {
   /** The target (new) and source (running before) task definitions, for naming the revisions. */
   taskDefinition: string;
   sourceTaskDefinition: string;
-  /** The last stage and status seen, so a change is said once. */
+  /** The last stage, status and production weight (percent) of the new revision seen, so a change is said once. */
   stage?: string;
   status?: string;
+  production?: number;
   /** The deployment as it stands (Slack mrkdwn lines) for the living message. */
   current: string[];
   /** Every stage and status change, plain text with the UTC time, for the record attached at the end. */
@@ -157,13 +158,17 @@ export function observeServiceDeployment(
   const lines: string[] = [];
   const time = new Date(input.at).toISOString().slice(11, 19);
   // The record is a plain-text file: the mrkdwn lines are unescaped, AWS's own text goes in as AWS wrote it.
-  if (sd.lifecycleStage && sd.lifecycleStage !== progress.stage)
+  // A new production weight within the same stage is a step of its own (LINEAR's steps, a rollback's shift back).
+  const production = sd.targetServiceRevision?.requestedProductionTrafficWeight;
+  const shifted = production !== undefined && progress.production !== undefined && production !== progress.production;
+  if (sd.lifecycleStage && (sd.lifecycleStage !== progress.stage || shifted))
     lines.push(`${time} stage ${sd.lifecycleStage} · ${unescapeText(current.slice(1).join(' · '))}`);
   if (status !== progress.status) lines.push(`${time} status ${status}${sd.statusReason ? `: ${sd.statusReason}` : ''}`);
 
   const next: StagedProgress = {
     ...progress,
     ...(sd.lifecycleStage ? { stage: sd.lifecycleStage } : {}),
+    ...(production !== undefined ? { production } : {}),
     status,
     current,
     record: [...progress.record, ...lines].slice(-MAX_RECORD),
