@@ -101,7 +101,11 @@ describe('service deployments: picking, judging, telling', () => {
       });
     let progress = start;
     for (const production of [25, 25, 50, 75]) progress = observeServiceDeployment(step(production), progress, { at, gates: [] }).progress;
-    expect(progress.record.filter((l) => l.includes(' stage ')).map((l) => /new `web:43`: 2\/2 running, production (\d+)%/.exec(l)?.[1])).toEqual(['25', '50', '75']);
+    expect(progress.record.filter((l) => l.includes(' stage ')).map((l) => /new `web:43`: 2\/2 running, production (\d+)%/.exec(l)?.[1])).toEqual([
+      '25',
+      '50',
+      '75',
+    ]);
   });
 
   it('reports a PAUSE awaiting action once, gated only at a stage listed in the gates', () => {
