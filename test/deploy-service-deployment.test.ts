@@ -150,18 +150,22 @@ describe('service deployments: picking, judging, telling', () => {
       },
     });
     const bg = paused('POST_TEST_TRAFFIC_SHIFT', { deploymentConfiguration: { strategy: 'BLUE_GREEN' } });
-    expect(gateSituation(bg, TD(43))).toBe('green runs the new revision `web:43` beside blue, with 100% of test traffic and no production traffic yet');
-    expect(gateSituation({ ...bg, ...weights(100, 100) }, TD(43))).toBe('green (`web:43`) takes all production traffic; blue still runs beside it');
-    expect(gateSituation({ ...bg, ...weights(0, 0, 0) }, TD(43))).toBe('green (`web:43`) has no task running yet; blue serves all traffic');
+    expect(gateSituation(bg, TD(43), true)).toBe('green runs the new revision `web:43` beside blue with 100% of test traffic and no production traffic yet');
+    expect(gateSituation({ ...bg, ...weights(100, 100) }, TD(43), true)).toBe('green (`web:43`) takes all production traffic; blue still runs beside it');
+    expect(gateSituation({ ...bg, ...weights(0, 0, 0) }, TD(43), true)).toBe('green (`web:43`) has no task running yet; blue serves all traffic');
     const canary = paused('POST_PRODUCTION_TRAFFIC_SHIFT', { deploymentConfiguration: { strategy: 'CANARY' }, ...weights(10) });
-    expect(gateSituation(canary, TD(43))).toBe('the canary `web:43` takes 10% of production traffic, the previous revision 90%');
+    expect(gateSituation(canary, TD(43), false)).toBe('the canary `web:43` takes 10% of production traffic, the previous revision 90%');
     const linear = paused('POST_PRODUCTION_TRAFFIC_SHIFT', {
       deploymentConfiguration: { strategy: 'LINEAR', linearConfiguration: { stepPercent: 25, stepBakeTimeInMinutes: 2 } },
       ...weights(50),
     });
-    expect(gateSituation(linear, TD(43))).toBe('the new revision `web:43` takes 50% of production traffic (step 2 of 4), the previous revision 50%');
-    expect(gateSituation({ ...linear, ...weights(0, 100) }, TD(43))).toBe(
-      'the new revision `web:43` runs beside the previous revision, with 100% of test traffic and no production traffic yet',
+    expect(gateSituation(linear, TD(43), false)).toBe('the new revision `web:43` takes 50% of production traffic (step 2 of 4), the previous revision 50%');
+    expect(gateSituation({ ...linear, ...weights(0, 100) }, TD(43), true)).toBe(
+      'the new revision `web:43` runs beside the previous revision with 100% of test traffic and no production traffic yet',
+    );
+    // Without a test listener rule, test traffic reaches nothing: not named.
+    expect(gateSituation({ ...linear, ...weights(0, 100) }, TD(43), false)).toBe(
+      'the new revision `web:43` runs beside the previous revision with no production traffic yet',
     );
     // Not blue/green: no blue and green in the details either.
     const lines = gateDetails({

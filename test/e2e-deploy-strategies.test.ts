@@ -108,7 +108,7 @@ describe('/ecs deploy of ECS-native strategies', () => {
     await world.react('U0BOB', CHANNEL, request.ts, 'white_check_mark');
     const gate = await gateMessage(request.ts);
     expect(gate.text).toMatch(
-      /`web-bg` is paused at `POST_TEST_TRAFFIC_SHIFT`, a gate of deploy `[^`]+`: green runs the new revision `web:\d+` beside blue, with 100% of test traffic and no production traffic yet\./,
+      /`web-bg` is paused at `POST_TEST_TRAFFIC_SHIFT`, a gate of deploy `[^`]+`: green runs the new revision `web:\d+` beside blue with 100% of test traffic and no production traffic yet\./,
     );
     expect(gate.text).toMatch(/green \(new\) `web:\d+`: 2\/2 running, production 0%, test 100%/);
     expect(gate.text).toMatch(/blue \(running\) `web:\d+`: 2\/2 running, production 100%/);
@@ -258,6 +258,47 @@ describe('/ecs deploy of ECS-native strategies', () => {
       expect(thread).toContain('The bot did not roll back a second time.');
     } finally {
       await ecs.send(new UpdateServiceCommand({ cluster: 'main', service: 'web-bg', deploymentConfiguration: configuration }));
+      ecs.destroy();
+    }
+  });
+
+  it('a gate before each linear step is worded from the deployment: no production traffic yet, then 25% at step 1 of 4; rejected there, ECS rolls back', async () => {
+    // web-linear's owner adds a pause before each production traffic shift, and the target makes it a gate.
+    const { ECSClient, DescribeServicesCommand, UpdateServiceCommand } = await import('@aws-sdk/client-ecs');
+    const ecs = new ECSClient({ region: 'us-east-1' });
+    const configuration = (await ecs.send(new DescribeServicesCommand({ cluster: 'main', services: ['web-linear'] }))).services![0]!.deploymentConfiguration!;
+    const pause = { targetType: 'PAUSE' as const, lifecycleStages: ['PRE_PRODUCTION_TRAFFIC_SHIFT' as const] };
+    await ecs.send(
+      new UpdateServiceCommand({ cluster: 'main', service: 'web-linear', deploymentConfiguration: { ...configuration, lifecycleHooks: [pause] } }),
+    );
+    const linear = baseConfig.targets['web-linear']!;
+    setConfig({
+      ...baseConfig,
+      targets: { ...baseConfig.targets, 'web-linear': { ...linear, deploy: { ...linear.deploy, gates: ['PRE_PRODUCTION_TRAFFIC_SHIFT'] } } },
+    });
+    try {
+      const request = await requestDeploy('deploy web-linear --redeploy');
+      await world.react('U0BOB', CHANNEL, request.ts, 'white_check_mark');
+      const first = await gateMessage(request.ts);
+      expect(first.text).toMatch(
+        /paused at `PRE_PRODUCTION_TRAFFIC_SHIFT`, a gate of deploy `[^`]+`: the new revision `web:\d+` runs beside the previous revision with no production traffic yet\./,
+      );
+      expect(first.text).toMatch(/^• new `web:\d+`: 2\/2 running, production 0%/m);
+      expect(first.text).not.toMatch(/green|blue/);
+      await world.react('U0BOB', CHANNEL, first.ts, 'white_check_mark');
+      const second = await world.slack.waitFor(
+        () => world.slack.replies(CHANNEL, request.ts).find((r) => r.ts !== first.ts && r.text.startsWith('⏸️') && r.text.includes('React :white_check_mark:')),
+        60_000,
+      );
+      expect(second.text).toMatch(
+        /paused at `PRE_PRODUCTION_TRAFFIC_SHIFT`, a gate of deploy `[^`]+`: the new revision `web:\d+` takes 25% of production traffic \(step 1 of 4\), the previous revision 75%\./,
+      );
+      await world.react('U0BOB', CHANNEL, second.ts, 'x');
+      const end = await finished(request.ts);
+      expect(end, threadText(request.ts)).toMatch(/^❌ .*rejected at the `PRE_PRODUCTION_TRAFFIC_SHIFT` gate by <@U0BOB>; rolled back to `web:\d+`/);
+    } finally {
+      setConfig(baseConfig);
+      await ecs.send(new UpdateServiceCommand({ cluster: 'main', service: 'web-linear', deploymentConfiguration: configuration }));
       ecs.destroy();
     }
   });

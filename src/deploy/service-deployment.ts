@@ -218,24 +218,25 @@ const strategyOf = (sd: ServiceDeployment) => sd.deploymentConfiguration?.strate
 /**
  * Where the deployment stands at a gate, in one clause for the gate message, worded per strategy
  * from the service deployment's own state: blue/green's green beside blue (with its test traffic),
- * a canary's or linear step's share of production traffic (and which step of how many).
+ * a canary's or linear step's share of production traffic (and which step of how many). Test
+ * traffic is named only when the service has a test listener rule (without one it reaches nothing).
  */
-export function gateSituation(sd: ServiceDeployment, taskDefinition: string): string {
+export function gateSituation(sd: ServiceDeployment, taskDefinition: string, hasTestListener: boolean): string {
   const strategy = strategyOf(sd);
   const target = sd.targetServiceRevision;
   const revision = code(shortTaskDefinition(taskDefinition));
   const production = target?.requestedProductionTrafficWeight ?? 0;
-  const test = target?.requestedTestTrafficWeight ?? 0;
+  const test = hasTestListener ? (target?.requestedTestTrafficWeight ?? 0) : 0;
   const running = target?.runningTaskCount ?? 0;
   if (strategy === 'BLUE_GREEN') {
     if (!running) return `green (${revision}) has no task running yet; blue serves all traffic`;
     if (production >= 100) return `green (${revision}) takes all production traffic; blue still runs beside it`;
-    return `green runs the new revision ${revision} beside blue${test > 0 ? `, with ${weight(test)} of test traffic` : ''} and no production traffic yet`;
+    return `green runs the new revision ${revision} beside blue with ${test > 0 ? `${weight(test)} of test traffic and ` : ''}no production traffic yet`;
   }
   const name = strategy === 'CANARY' ? `the canary ${revision}` : `the new revision ${revision}`;
   if (!running) return `${name} has no task running yet; the previous revision serves all traffic`;
   if (production <= 0)
-    return `${name} runs beside the previous revision${test > 0 ? `, with ${weight(test)} of test traffic` : ''} and no production traffic yet`;
+    return `${name} runs beside the previous revision with ${test > 0 ? `${weight(test)} of test traffic and ` : ''}no production traffic yet`;
   if (production >= 100) return `${name} takes all production traffic; the previous revision still runs beside it`;
   let step = '';
   if (strategy === 'LINEAR') {

@@ -205,7 +205,7 @@ export async function watchServiceDeployment(
               progress: { ...next, ...(messageTs ? { messageTs } : {}) },
               verdict: seen.verdict,
               ...(seen.pause ? { pause: seen.pause } : {}),
-              ...(gateLines ? { gateLines, gateSituation: gateSituation(sd, started.taskDefinition) } : {}),
+              ...(gateLines ? { gateLines, gateSituation: gateSituation(sd, started.taskDefinition, !!testListenerRule) } : {}),
             };
           });
         } catch (error) {

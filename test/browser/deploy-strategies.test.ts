@@ -86,7 +86,7 @@ describe('ECS-native deploys in Chromium', () => {
     await expect.poll(() => gate.locator('.text').textContent()).toContain('React ✅ to approve');
     const asked = (await gate.locator('.text').textContent()) ?? '';
     expect(asked).toMatch(
-      /web-bg is paused at POST_TEST_TRAFFIC_SHIFT, a gate of deploy \S+: green runs the new revision web:\d+ beside blue, with 100% of test traffic/,
+      /web-bg is paused at POST_TEST_TRAFFIC_SHIFT, a gate of deploy \S+: green runs the new revision web:\d+ beside blue with 100% of test traffic/,
     );
     expect(asked).toMatch(/green \(new\) web:\d+: 2\/2 running, production 0%, test 100%/);
     expect(asked).toMatch(/blue \(running\) web:\d+: 2\/2 running, production 100%/);
