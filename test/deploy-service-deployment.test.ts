@@ -96,11 +96,17 @@ describe('service deployments: picking, judging, telling', () => {
     const step = (production: number) =>
       paused('PRODUCTION_TRAFFIC_SHIFT', {
         lifecycleHookDetails: [],
-        deploymentConfiguration: { strategy: 'LINEAR' },
+        deploymentConfiguration: { strategy: 'LINEAR', linearConfiguration: { stepPercent: 25 } },
         targetServiceRevision: { arn: 'r/2', requestedTaskCount: 2, runningTaskCount: 2, requestedProductionTrafficWeight: production },
       });
     let progress = start;
-    for (const production of [25, 25, 50, 75]) progress = observeServiceDeployment(step(production), progress, { at, gates: [] }).progress;
+    const shown: string[] = [];
+    for (const production of [25, 25, 50, 75]) {
+      progress = observeServiceDeployment(step(production), progress, { at, gates: [] }).progress;
+      shown.push(progress.current[0]!);
+    }
+    // The living message names the step.
+    expect(shown.at(-1)).toBe('🔄 in progress · stage `PRODUCTION_TRAFFIC_SHIFT` (step 3 of 4)');
     expect(progress.record.filter((l) => l.includes(' stage ')).map((l) => /new `web:43`: 2\/2 running, production (\d+)%/.exec(l)?.[1])).toEqual([
       '25',
       '50',

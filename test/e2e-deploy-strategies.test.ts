@@ -95,6 +95,7 @@ describe('/ecs deploy of ECS-native strategies', () => {
       expect(living).toMatch(new RegExp(`^new \`web:\\d+\`: 2/2 running, production ${production}%`, 'm'));
       expect(living).toMatch(new RegExp(`^previous \`web:\\d+\`: 2/2 running, production ${previous}%`, 'm'));
     }
+    expect(living).toMatch(/stage `PRODUCTION_TRAFFIC_SHIFT` \(step 2 of 4\)/);
     expect(living).toMatch(/stage `BAKE_TIME` \(10 min\)/);
     // The record has each step of production traffic in order, then the bake and the end.
     const steps = [...record.matchAll(/ stage PRODUCTION_TRAFFIC_SHIFT · new `web:\d+`: [^,]+, production (\d+)%/g)].map((m) => Number(m[1]));

@@ -92,7 +92,17 @@ export function stageWords(sd: ServiceDeployment): string {
   const stage = sd.lifecycleStage ?? '';
   const bake =
     stage === 'BAKE_TIME' && sd.deploymentConfiguration?.bakeTimeInMinutes !== undefined ? ` (${sd.deploymentConfiguration.bakeTimeInMinutes} min)` : '';
-  return stage ? `stage \`${escapeText(stage)}\`${bake}` : '';
+  const step = stage === 'PRODUCTION_TRAFFIC_SHIFT' ? linearStep(sd) : undefined;
+  return stage ? `stage \`${escapeText(stage)}\`${bake}${step ? ` (${step})` : ''}` : '';
+}
+
+/** A LINEAR deployment's step by the new revision's production weight ("step 2 of 4"); undefined for other strategies or before the first step. */
+export function linearStep(sd: ServiceDeployment): string | undefined {
+  const production = sd.targetServiceRevision?.requestedProductionTrafficWeight ?? 0;
+  if (sd.deploymentConfiguration?.strategy !== 'LINEAR' || production <= 0) return undefined;
+  const every = sd.deploymentConfiguration.linearConfiguration?.stepPercent ?? LINEAR_DEFAULTS.stepPercent;
+  const steps = Math.ceil(100 / every);
+  return `step ${Math.min(steps, Math.max(1, Math.round(production / every)))} of ${steps}`;
 }
 
 /** The status in words, for the living message. */
@@ -238,10 +248,6 @@ export function gateSituation(sd: ServiceDeployment, taskDefinition: string, has
   if (production <= 0)
     return `${name} runs beside the previous revision with ${test > 0 ? `${weight(test)} of test traffic and ` : ''}no production traffic yet`;
   if (production >= 100) return `${name} takes all production traffic; the previous revision still runs beside it`;
-  let step = '';
-  if (strategy === 'LINEAR') {
-    const every = sd.deploymentConfiguration?.linearConfiguration?.stepPercent ?? LINEAR_DEFAULTS.stepPercent;
-    step = ` (step ${Math.round(production / every)} of ${Math.ceil(100 / every)})`;
-  }
-  return `${name} takes ${weight(production)} of production traffic${step}, the previous revision ${weight(100 - production)}`;
+  const step = linearStep(sd);
+  return `${name} takes ${weight(production)} of production traffic${step ? ` (${step})` : ''}, the previous revision ${weight(100 - production)}`;
 }
