@@ -16,6 +16,11 @@
  *   → `ROLLBACK`. The call is one step: a retried step finds the hook no longer awaiting
  *   (InvalidParameterException), which is taken as done. A PAUSE elsewhere is someone else's: said
  *   and left.
+ * - While a gate waits for people nothing polls ECS: the wait is the request's callback, woken by
+ *   the decision or at its deadline, which is never later than the hook's `expiresAt`; so a hook
+ *   ECS times out is met then (ContinueServiceDeployment answers InvalidParameterException and
+ *   the next poll reads ECS's rollback). The gate message says where the deployment stands in the
+ *   words of its strategy (gateSituation: green beside blue, or a canary's / linear step's share).
  *
  * Replay rules are deploy.ts's: the outside world only inside steps, posts claimed per key.
  */
