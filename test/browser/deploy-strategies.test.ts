@@ -66,14 +66,13 @@ describe('ECS-native deploys in Chromium', () => {
     await follow(thread, /✅ successful/, seen);
     await ended(parent).toMatch(/^✅ .*web:\d+ is live after/s);
 
-    // The stages as they passed, in order, each shown at least once.
-    const stages = seen.map((t) => /stage ([A-Z_]+)/.exec(t)?.[1]).filter((s, i, all): s is string => !!s && s !== all[i - 1]);
-    const order = ['SCALE_UP', 'TEST_TRAFFIC_SHIFT', 'PRODUCTION_TRAFFIC_SHIFT', 'BAKE_TIME'];
+    // The stages as they passed, in order (those the test held on screen; a 5 s shift may fall between two polls).
+    const held = ['SCALE_UP', 'PRODUCTION_TRAFFIC_SHIFT', 'BAKE_TIME'];
+    const stages = seen.map((t) => /stage ([A-Z_]+)/.exec(t)?.[1] ?? '').filter((s) => held.includes(s));
     expect(
-      stages.filter((s) => order.includes(s)).filter((s, i, all) => s !== all[i - 1]),
+      stages.filter((s, i) => s !== stages[i - 1]),
       seen.join('\n---\n'),
-    ).toEqual(expect.arrayContaining(order));
-    expect(stages.indexOf('PRODUCTION_TRAFFIC_SHIFT')).toBeLessThan(stages.lastIndexOf('BAKE_TIME'));
+    ).toEqual(held);
     expect(await thread.getByTestId('file').count()).toBe(1);
   }, 120_000);
 
