@@ -78,8 +78,8 @@ describe('ECS', () => {
     expect(out.clusters![0]).toMatchObject({
       clusterArn: SAMPLE.clusterArn,
       status: 'ACTIVE',
-      runningTasksCount: 8, // web 2, web-bg 2, web-canary 2, manager 1, and broken's one task left from broken:6
-      activeServicesCount: 5,
+      runningTasksCount: 10, // web 2, web-bg 2, web-canary 2, web-linear 2, manager 1, and broken's one task left from broken:6
+      activeServicesCount: 6,
       configuration: { executeCommandConfiguration: { logging: 'DEFAULT' } },
       settings: [{ name: 'containerInsights', value: 'enabled' }],
     });

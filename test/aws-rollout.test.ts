@@ -670,6 +670,7 @@ describe('CreateService', () => {
       SAMPLE.services.web,
       SAMPLE.services.webBg,
       SAMPLE.services.webCanary,
+      SAMPLE.services.webLinear,
     ]);
     expect((await ecs.send(new ListTasksCommand({ cluster: 'main', serviceName: 'web' }))).taskArns).toHaveLength(2);
   });
@@ -793,11 +794,12 @@ describe('ListServices', () => {
       SAMPLE.services.web,
       SAMPLE.services.webBg,
       SAMPLE.services.webCanary,
+      SAMPLE.services.webLinear,
     ]);
     const first = await ecs.send(new ListServicesCommand({ cluster: 'main', maxResults: 2 }));
     const second = await ecs.send(new ListServicesCommand({ cluster: 'main', maxResults: 2, nextToken: first.nextToken }));
     const third = await ecs.send(new ListServicesCommand({ cluster: 'main', maxResults: 2, nextToken: second.nextToken }));
-    expect([...first.serviceArns!, ...second.serviceArns!, ...third.serviceArns!]).toHaveLength(5);
+    expect([...first.serviceArns!, ...second.serviceArns!, ...third.serviceArns!]).toHaveLength(6);
     expect(third.nextToken).toBeUndefined();
     expect((await ecs.send(new ListServicesCommand({ cluster: SAMPLE.legacyCluster }))).serviceArns).toEqual([SAMPLE.services.legacy]);
   });

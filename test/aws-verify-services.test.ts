@@ -686,7 +686,7 @@ describe('the bench service (seed-bench.ts) passes every check verify would make
     });
     expect((await service()).events![0]!.message).toBe('(service bench) has reached a steady state.');
     const { clusters } = await c.ecs.send(new DescribeClustersCommand({ clusters: ['main'] }));
-    expect(clusters![0]!.activeServicesCount).toBe(6); // the seed's five and bench
+    expect(clusters![0]!.activeServicesCount).toBe(7); // the seed's six and bench
   });
 
   it('has 3 containers with ECR images that exist, logging to a log group that exists', async () => {

@@ -331,7 +331,7 @@ describe('parsing /ecs deploy and /ecs rollback (shipped configuration)', () => 
 
   it('an unknown service names the choices and the closest one', () => {
     expect(() => parsed('deploy nope v1')).toThrow(
-      /^Unknown service `nope`, or not one of yours\. Yours here: `web`, `broken`, `manager`, `web-bg`, `web-canary`\./,
+      /^Unknown service `nope`, or not one of yours\. Yours here: `web`, `broken`, `manager`, `web-bg`, `web-canary`, `web-linear`\./,
     );
     expect(() => parsed('deploy wbe v1')).toThrow(/^Unknown service `wbe`, or not one of yours\. Did you mean `web`\? Yours here: /);
     expect(() => parsed('rollback wbe')).toThrow(/Did you mean `web`\?/);

@@ -2,6 +2,7 @@ import type { ServiceDeployment } from '@aws-sdk/client-ecs';
 import { describe, expect, it } from 'vitest';
 import {
   gateDetails,
+  gateSituation,
   observeServiceDeployment,
   pendingPause,
   pickServiceDeployment,
@@ -91,6 +92,28 @@ describe('service deployments: picking, judging, telling', () => {
     expect(observeServiceDeployment(sd, start, { ...failing, newRevision: { failedTasks: 2 } }).verdict.state).toBe('in-progress');
   });
 
+  it('records each step of production traffic within one stage: the steps of a linear deploy', () => {
+    const step = (production: number) =>
+      paused('PRODUCTION_TRAFFIC_SHIFT', {
+        lifecycleHookDetails: [],
+        deploymentConfiguration: { strategy: 'LINEAR', linearConfiguration: { stepPercent: 25 } },
+        targetServiceRevision: { arn: 'r/2', requestedTaskCount: 2, runningTaskCount: 2, requestedProductionTrafficWeight: production },
+      });
+    let progress = start;
+    const shown: string[] = [];
+    for (const production of [25, 25, 50, 75]) {
+      progress = observeServiceDeployment(step(production), progress, { at, gates: [] }).progress;
+      shown.push(progress.current[0]!);
+    }
+    // The living message names the step.
+    expect(shown.at(-1)).toBe('🔄 in progress · stage `PRODUCTION_TRAFFIC_SHIFT` (step 3 of 4)');
+    expect(progress.record.filter((l) => l.includes(' stage ')).map((l) => /new `web:43`: 2\/2 running, production (\d+)%/.exec(l)?.[1])).toEqual([
+      '25',
+      '50',
+      '75',
+    ]);
+  });
+
   it('reports a PAUSE awaiting action once, gated only at a stage listed in the gates', () => {
     const sd = paused('POST_TEST_TRAFFIC_SHIFT');
     expect(pendingPause(sd, [], ['POST_TEST_TRAFFIC_SHIFT'])).toEqual({
@@ -120,6 +143,55 @@ describe('service deployments: picking, judging, telling', () => {
     expect(lines[1]).toBe('blue (running) `web:42`: 2/2 running, production 100%, test 0%');
     expect(lines[2]).toBe('test listener rule: `arn:rule`');
     expect(lines[3]).toContain('ECS applies its timeout action (ROLLBACK) at 04:00 UTC');
+  });
+
+  it('words the gate per strategy from the service deployment: green beside blue, a canary or linear step by its share of production traffic', () => {
+    const weights = (production: number, test = 0, running = 2) => ({
+      targetServiceRevision: {
+        arn: 'r/2',
+        runningTaskCount: running,
+        requestedTaskCount: 2,
+        requestedProductionTrafficWeight: production,
+        requestedTestTrafficWeight: test,
+      },
+    });
+    const bg = paused('POST_TEST_TRAFFIC_SHIFT', { deploymentConfiguration: { strategy: 'BLUE_GREEN' } });
+    expect(gateSituation(bg, TD(43), true)).toBe('green runs the new revision `web:43` beside blue with 100% of test traffic and no production traffic yet');
+    expect(gateSituation({ ...bg, ...weights(100, 100) }, TD(43), true)).toBe('green (`web:43`) takes all production traffic; blue still runs beside it');
+    expect(gateSituation({ ...bg, ...weights(0, 0, 0) }, TD(43), true)).toBe('green (`web:43`) has no task running yet; blue serves all traffic');
+    const canary = paused('POST_PRODUCTION_TRAFFIC_SHIFT', { deploymentConfiguration: { strategy: 'CANARY' }, ...weights(10) });
+    expect(gateSituation(canary, TD(43), false)).toBe('the canary `web:43` takes 10% of production traffic, the previous revision 90%');
+    const linear = paused('POST_PRODUCTION_TRAFFIC_SHIFT', {
+      deploymentConfiguration: { strategy: 'LINEAR', linearConfiguration: { stepPercent: 25, stepBakeTimeInMinutes: 2 } },
+      ...weights(50),
+    });
+    expect(gateSituation(linear, TD(43), false)).toBe('the new revision `web:43` takes 50% of production traffic (step 2 of 4), the previous revision 50%');
+    expect(gateSituation({ ...linear, ...weights(0, 100) }, TD(43), true)).toBe(
+      'the new revision `web:43` runs beside the previous revision with 100% of test traffic and no production traffic yet',
+    );
+    // Without a test listener rule, test traffic reaches nothing: not named.
+    expect(gateSituation({ ...linear, ...weights(0, 100) }, TD(43), false)).toBe(
+      'the new revision `web:43` runs beside the previous revision with no production traffic yet',
+    );
+    // Not blue/green: no blue and green in the details either.
+    const lines = gateDetails({
+      sd: canary,
+      pause: pendingPause(canary, [], ['POST_PRODUCTION_TRAFFIC_SHIFT'])!,
+      taskDefinition: TD(43),
+      sourceTaskDefinition: TD(42),
+    });
+    expect(lines.slice(0, 3)).toEqual([
+      'new `web:43`: 2/2 running, production 10%, test 0%',
+      'previous `web:42`: 2/2 running, production 100%, test 0%',
+      'no test listener rule: the new revision has no test traffic',
+    ]);
+  });
+
+  it('keeps the text of AWS as AWS wrote it in the plain-text record, escaped only where it is shown in Slack', () => {
+    const reason = 'Hook <ecs-pause-1> timed out & rolled back: a &amp; b';
+    const seen = observeServiceDeployment({ ...paused('CLEAN_UP'), status: 'ROLLBACK_SUCCESSFUL', statusReason: reason }, start, { at, gates: [] });
+    expect(seen.progress.record).toContain(`03:00:00 status ROLLBACK_SUCCESSFUL: ${reason}`);
+    expect(seen.progress.current).toContain('_Hook &lt;ecs-pause-1&gt; timed out &amp; rolled back: a &amp;amp; b_');
   });
 
   it('ends as ECS ended it: no second rollback for ECS own, the reason of the bot for its own', () => {

@@ -8,7 +8,7 @@ import { channelReader } from './support/slack-thread';
 
 /**
  * `/ecs deploy` of ECS-native services end to end: the seeded `web-canary` (CANARY 10% for 5 min,
- * bake 15 min) and `web-bg` (BLUE_GREEN, PAUSE hook at POST_TEST_TRAFFIC_SHIFT, which the target
+ * bake 15 min), `web-linear` (LINEAR 25% every 2 min, bake 10 min) and `web-bg` (BLUE_GREEN, PAUSE hook at POST_TEST_TRAFFIC_SHIFT, which the target
  * lists in `deploy.gates`), watched through the service-deployment APIs over skipped time, the gate
  * decided by reaction in the deploy thread and told to ECS with ContinueServiceDeployment.
  */
@@ -74,21 +74,50 @@ describe('/ecs deploy of ECS-native strategies', () => {
     expect(calls('StopServiceDeployment')).toHaveLength(0);
   });
 
+  it('a linear deploy of web-linear moves production traffic in 25% steps, each told and recorded, then bakes and succeeds', async () => {
+    const request = await requestDeploy('deploy web-linear v1.5.0');
+    expect(request.text).toContain('linear 25% every 2 min (4 steps); bake 10 min');
+    await world.react('U0BOB', CHANNEL, request.ts, 'white_check_mark');
+    const end = await finished(request.ts);
+    expect(end, threadText(request.ts)).toMatch(/^✅ .*`web:\d+` is live after/);
+    const { living, record } = told(request.ts);
+    for (const [production, previous] of [
+      [25, 75],
+      [50, 50],
+      [75, 25],
+    ]) {
+      expect(living).toMatch(new RegExp(`^new \`web:\\d+\`: 2/2 running, production ${production}%`, 'm'));
+      expect(living).toMatch(new RegExp(`^previous \`web:\\d+\`: 2/2 running, production ${previous}%`, 'm'));
+    }
+    expect(living).toMatch(/stage `PRODUCTION_TRAFFIC_SHIFT` \(step 2 of 4\)/);
+    expect(living).toMatch(/stage `BAKE_TIME` \(10 min\)/);
+    // The record has each step of production traffic in order, then the bake and the end.
+    const steps = [...record.matchAll(/ stage PRODUCTION_TRAFFIC_SHIFT · new `web:\d+`: [^,]+, production (\d+)%/g)].map((m) => Number(m[1]));
+    // The last shift has no step bake: the watch may only see it done, at BAKE_TIME.
+    expect(steps.slice(0, 3)).toEqual([25, 50, 75]);
+    expect(record).toMatch(/stage PRODUCTION_TRAFFIC_SHIFT[\s\S]*stage BAKE_TIME · new `web:\d+`: 2\/2 running, production 100%[\s\S]*status SUCCESSFUL/);
+  });
+
   it('a blue/green deploy of web-bg pauses at its gate; the requester cannot approve it, bob does, and ECS continues to completion', async () => {
     const request = await requestDeploy('deploy web-bg v1.5.0');
     await world.react('U0BOB', CHANNEL, request.ts, 'white_check_mark');
     const gate = await gateMessage(request.ts);
-    expect(gate.text).toContain('`web-bg` is paused at `POST_TEST_TRAFFIC_SHIFT`');
+    expect(gate.text).toMatch(
+      /`web-bg` is paused at `POST_TEST_TRAFFIC_SHIFT`, a gate of deploy `[^`]+`: green runs the new revision `web:\d+` beside blue with 100% of test traffic and no production traffic yet\./,
+    );
     expect(gate.text).toMatch(/green \(new\) `web:\d+`: 2\/2 running, production 0%, test 100%/);
     expect(gate.text).toMatch(/blue \(running\) `web:\d+`: 2\/2 running, production 100%/);
     expect(gate.text).toContain('test listener rule: `arn:aws:elasticloadbalancing:');
     expect(gate.text).toContain('not <@U0ALICE>');
     expect(calls('ContinueServiceDeployment')).toHaveLength(0);
 
+    // While the gate waits for people the watch does not poll ECS: it wakes on the decision (or the expiry).
+    const polled = calls('DescribeServiceDeployments').length;
     // The requester's own ✅ does not count.
     await world.react('U0ALICE', CHANNEL, gate.ts, 'white_check_mark');
     await world.slack.waitFor(() => ephemeralsFor('U0ALICE').find((t) => t.includes('POST_TEST_TRAFFIC_SHIFT') && t.includes('does not count')));
     expect(calls('ContinueServiceDeployment')).toHaveLength(0);
+    expect(calls('DescribeServiceDeployments')).toHaveLength(polled);
 
     await world.react('U0BOB', CHANNEL, gate.ts, 'white_check_mark');
     const end = await finished(request.ts);
@@ -224,6 +253,47 @@ describe('/ecs deploy of ECS-native strategies', () => {
       expect(thread).toContain('The bot did not roll back a second time.');
     } finally {
       await ecs.send(new UpdateServiceCommand({ cluster: 'main', service: 'web-bg', deploymentConfiguration: configuration }));
+      ecs.destroy();
+    }
+  });
+
+  it('a gate before each linear step is worded from the deployment: no production traffic yet, then 25% at step 1 of 4; rejected there, ECS rolls back', async () => {
+    // web-linear's owner adds a pause before each production traffic shift, and the target makes it a gate.
+    const { ECSClient, DescribeServicesCommand, UpdateServiceCommand } = await import('@aws-sdk/client-ecs');
+    const ecs = new ECSClient({ region: 'us-east-1' });
+    const configuration = (await ecs.send(new DescribeServicesCommand({ cluster: 'main', services: ['web-linear'] }))).services![0]!.deploymentConfiguration!;
+    const pause = { targetType: 'PAUSE' as const, lifecycleStages: ['PRE_PRODUCTION_TRAFFIC_SHIFT' as const] };
+    await ecs.send(
+      new UpdateServiceCommand({ cluster: 'main', service: 'web-linear', deploymentConfiguration: { ...configuration, lifecycleHooks: [pause] } }),
+    );
+    const linear = baseConfig.targets['web-linear']!;
+    setConfig({
+      ...baseConfig,
+      targets: { ...baseConfig.targets, 'web-linear': { ...linear, deploy: { ...linear.deploy, gates: ['PRE_PRODUCTION_TRAFFIC_SHIFT'] } } },
+    });
+    try {
+      const request = await requestDeploy('deploy web-linear --redeploy');
+      await world.react('U0BOB', CHANNEL, request.ts, 'white_check_mark');
+      const first = await gateMessage(request.ts);
+      expect(first.text).toMatch(
+        /paused at `PRE_PRODUCTION_TRAFFIC_SHIFT`, a gate of deploy `[^`]+`: the new revision `web:\d+` runs beside the previous revision with no production traffic yet\./,
+      );
+      expect(first.text).toMatch(/^• new `web:\d+`: 2\/2 running, production 0%/m);
+      expect(first.text).not.toMatch(/green|blue/);
+      await world.react('U0BOB', CHANNEL, first.ts, 'white_check_mark');
+      const second = await world.slack.waitFor(
+        () => world.slack.replies(CHANNEL, request.ts).find((r) => r.ts !== first.ts && r.text.startsWith('⏸️') && r.text.includes('React :white_check_mark:')),
+        60_000,
+      );
+      expect(second.text).toMatch(
+        /paused at `PRE_PRODUCTION_TRAFFIC_SHIFT`, a gate of deploy `[^`]+`: the new revision `web:\d+` takes 25% of production traffic \(step 1 of 4\), the previous revision 75%\./,
+      );
+      await world.react('U0BOB', CHANNEL, second.ts, 'x');
+      const end = await finished(request.ts);
+      expect(end, threadText(request.ts)).toMatch(/^❌ .*rejected at the `PRE_PRODUCTION_TRAFFIC_SHIFT` gate by <@U0BOB>; rolled back to `web:\d+`/);
+    } finally {
+      setConfig(baseConfig);
+      await ecs.send(new UpdateServiceCommand({ cluster: 'main', service: 'web-linear', deploymentConfiguration: configuration }));
       ecs.destroy();
     }
   });

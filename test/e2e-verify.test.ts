@@ -38,6 +38,14 @@ describe('/ecs verify in Slack', () => {
     expect(text).toContain('*ECS Exec*');
   });
 
+  it('web-linear (ECS-native LINEAR): every check OK, its strategy named', async () => {
+    await world.slash('U0ALICE', 'verify web-linear');
+    await world.idle();
+    const parent = lastParent();
+    expect(parent.text, threadText(parent.ts)).toMatch(/^✅ <@U0ALICE> ran `\/ecs verify web-linear` — web-linear: \d+ OK, 0 WARN, 0 FAIL/);
+    expect(threadText(parent.ts)).toContain('linear 25% every 2 min (4 steps); bake 10 min');
+  });
+
   it('broken: each seeded problem shown with its fix, failures first in the summary, parent marked ❌', async () => {
     await world.slash('U0ALICE', 'verify broken');
     await world.idle();
@@ -166,6 +174,6 @@ describe('npm run verify (terminal)', () => {
   it('refuses an unknown service with the list, exit 2', async () => {
     const { code, out } = await run(['nope']);
     expect(code).toBe(2);
-    expect(out).toContain('services: web, broken, manager, web-bg, web-canary');
+    expect(out).toContain('services: web, broken, manager, web-bg, web-canary, web-linear');
   });
 });

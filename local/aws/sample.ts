@@ -23,9 +23,10 @@ export const SAMPLE = {
     broken: ecsArn('service/main/broken'),
     manager: ecsArn('service/main/manager'),
     legacy: ecsArn('service/blue-green/legacy'),
-    /** ECS-native blue/green (bake 15 min, a pause before production traffic) and canary (10% for 5 min, bake 15 min). */
+    /** ECS-native blue/green (bake 15 min, a pause before production traffic), canary (10% for 5 min, bake 15 min) and linear (25% every 2 min, bake 10 min). */
     webBg: ecsArn('service/main/web-bg'),
     webCanary: ecsArn('service/main/web-canary'),
+    webLinear: ecsArn('service/main/web-linear'),
   },
   /** Where `legacy` (CODE_DEPLOY) runs. */
   legacyCluster: 'blue-green',
@@ -65,6 +66,7 @@ export const SAMPLE = {
     legacyTaskSet: 'ecs-svc/2264901385527710934',
     webBg: 'ecs-svc/5127739046218873310',
     webCanary: 'ecs-svc/7364012958830142276',
+    webLinear: 'ecs-svc/2918475061337294850',
   },
   /** Task ids (the ARN is `arn:aws:ecs:us-east-1:111111111111:task/main/<id>`). */
   tasks: {
@@ -77,6 +79,7 @@ export const SAMPLE = {
     legacyRunning: taskIds('legacy', 2),
     webBgRunning: taskIds('web-bg', 2),
     webCanaryRunning: taskIds('web-canary', 2),
+    webLinearRunning: taskIds('web-linear', 2),
   },
   targetGroupArn: `arn:aws:elasticloadbalancing:${REGION}:${ACCOUNT}:targetgroup/web/6d0ecf831eec9f09`,
   /**
@@ -97,7 +100,7 @@ export const SAMPLE = {
     `arn:aws:elasticloadbalancing:${REGION}:${ACCOUNT}:targetgroup/legacy-green/5e8d21a4c07b93f1`,
   ],
   /**
-   * ECS-native traffic shifting of `web-bg` and `web-canary` on the `main` load balancer: each
+   * ECS-native traffic shifting of `web-bg`, `web-canary` and `web-linear` on the `main` load balancer: each
    * service's production target group and its alternate, and the listener rules ECS switches.
    */
   nativeTargetGroupArns: {
@@ -109,11 +112,16 @@ export const SAMPLE = {
       `arn:aws:elasticloadbalancing:${REGION}:${ACCOUNT}:targetgroup/web-canary-blue/61f0b3c9e2a4d781`,
       `arn:aws:elasticloadbalancing:${REGION}:${ACCOUNT}:targetgroup/web-canary-green/c2e85a7f1d39b046`,
     ],
+    webLinear: [
+      `arn:aws:elasticloadbalancing:${REGION}:${ACCOUNT}:targetgroup/web-linear-blue/8b2d4f60a1c3e597`,
+      `arn:aws:elasticloadbalancing:${REGION}:${ACCOUNT}:targetgroup/web-linear-green/e4a7c1905d3b2f68`,
+    ],
   },
   listenerRules: {
     webBgProduction: `arn:aws:elasticloadbalancing:${REGION}:${ACCOUNT}:listener-rule/app/main/50dc6c495c0c9188/f2f7dc8efc522ab2/1a2b3c4d5e6f7081`,
     webBgTest: `arn:aws:elasticloadbalancing:${REGION}:${ACCOUNT}:listener-rule/app/main/50dc6c495c0c9188/7d41e0a9b3c6f258/2b3c4d5e6f708192`,
     webCanaryProduction: `arn:aws:elasticloadbalancing:${REGION}:${ACCOUNT}:listener-rule/app/main/50dc6c495c0c9188/f2f7dc8efc522ab2/3c4d5e6f708192a3`,
+    webLinearProduction: `arn:aws:elasticloadbalancing:${REGION}:${ACCOUNT}:listener-rule/app/main/50dc6c495c0c9188/f2f7dc8efc522ab2/4d5e6f708192a3b4`,
   },
   /** The infrastructure role ECS uses to switch the listener rules. */
   loadBalancerInfrastructureRole: role('ecsInfrastructureRoleForLoadBalancers'),

@@ -388,8 +388,10 @@ export function seedVerifyAccount(state: EmulatorState): void {
   const targetGroups: Array<[string, string]> = [
     [VERIFY_SEED.targetGroups.web, VERIFY_SEED.loadBalancer],
     ...SAMPLE.legacyTargetGroupArns.map((arn): [string, string] => [arn, VERIFY_SEED.legacyLoadBalancer]),
-    // web-bg's and web-canary's production and alternate target groups (ECS-native blue/green and canary).
-    ...[...SAMPLE.nativeTargetGroupArns.webBg, ...SAMPLE.nativeTargetGroupArns.webCanary].map((arn): [string, string] => [arn, VERIFY_SEED.loadBalancer]),
+    // web-bg's, web-canary's and web-linear's production and alternate target groups (ECS-native blue/green, canary and linear).
+    ...Object.values(SAMPLE.nativeTargetGroupArns)
+      .flat()
+      .map((arn): [string, string] => [arn, VERIFY_SEED.loadBalancer]),
   ];
   for (const [arn, loadBalancer] of targetGroups) {
     putTargetGroup(r, {

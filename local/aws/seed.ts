@@ -1,6 +1,6 @@
 /**
  * The sample account the local world and tests start from: account 111111111111, us-east-1,
- * cluster `main` with five services that exercise the bot's reporting and deploying:
+ * cluster `main` with six services that exercise the bot's reporting and deploying:
  *
  *  - `web`     healthy: 2/2 running, deployment COMPLETED, exec enabled, behind a target group,
  *              circuit breaker on without rollback (the bot rolls back itself);
@@ -10,10 +10,11 @@
  *              the one task still running is from the ACTIVE `broken:6` deployment, started before
  *              exec was enabled (see VERIFY_SEED.problems in seed-verify.ts);
  *  - `manager` 1/1 running, the long-lived container maintenance scripts run in;
- *  - `web-bg` and `web-canary` 2/2 running web:42, deployed by ECS itself with the BLUE_GREEN
- *              strategy (bake 15 min, a PAUSE hook at POST_TEST_TRAFFIC_SHIFT: a pause before
- *              production traffic) and the CANARY strategy (10% for 5 min, bake 15 min), each
- *              between two target groups of the `main` load balancer;
+ *  - `web-bg`, `web-canary` and `web-linear` 2/2 running web:42, deployed by ECS itself with the
+ *              BLUE_GREEN strategy (bake 15 min, a PAUSE hook at POST_TEST_TRAFFIC_SHIFT: a pause
+ *              before production traffic), the CANARY strategy (10% for 5 min, bake 15 min) and the
+ *              LINEAR strategy (25% every 2 min, bake 10 min), each between two target groups of
+ *              the `main` load balancer;
  *
  * and cluster `blue-green` with `legacy`, deployed by CodeDeploy (deploymentController CODE_DEPLOY,
  * application and deployment group `legacy` between target groups legacy-blue and legacy-green, see
@@ -531,10 +532,10 @@ export function seedSampleAccount(state: EmulatorState, options: SeedOptions = {
       ]),
     }),
   );
-  // ECS-native blue/green and canary: the next deployment runs the strategy's stages (rollout.ts).
+  // ECS-native blue/green, canary and linear: the next deployment runs the strategy's stages (rollout.ts).
   const native = (
-    name: 'web-bg' | 'web-canary',
-    key: 'webBg' | 'webCanary',
+    name: 'web-bg' | 'web-canary' | 'web-linear',
+    key: 'webBg' | 'webCanary' | 'webLinear',
     strategy: Partial<Service['deploymentConfiguration']>,
     rules: { production: string; test?: string },
   ) => {
@@ -601,6 +602,12 @@ export function seedSampleAccount(state: EmulatorState, options: SeedOptions = {
     'webCanary',
     { strategy: 'CANARY', bakeTimeInMinutes: 15, canaryConfiguration: { canaryPercent: 10, canaryBakeTimeInMinutes: 5 } },
     { production: SAMPLE.listenerRules.webCanaryProduction },
+  );
+  native(
+    'web-linear',
+    'webLinear',
+    { strategy: 'LINEAR', bakeTimeInMinutes: 10, linearConfiguration: { stepPercent: 25, stepBakeTimeInMinutes: 2 } },
+    { production: SAMPLE.listenerRules.webLinearProduction },
   );
 
   // Blue/green through CodeDeploy: a task set instead of deployments, and no rolling updates.
@@ -713,6 +720,7 @@ export function seedSampleAccount(state: EmulatorState, options: SeedOptions = {
   for (const [name, key] of [
     ['web-bg', 'webBg'],
     ['web-canary', 'webCanary'],
+    ['web-linear', 'webLinear'],
   ] as const) {
     for (const id of SAMPLE.tasks[`${key}Running`]) {
       addTask(id, name, SAMPLE.taskDefinitions.web, D[key], { createdAt: ago(2 * DAY - 35 * MIN), startedAt: ago(2 * DAY - 34 * MIN) });

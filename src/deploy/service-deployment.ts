@@ -20,6 +20,7 @@
 import type { Deployment, DeploymentLifecycleHookDetail, ServiceDeployment, ServiceDeploymentBrief, ServiceRevisionSummary } from '@aws-sdk/client-ecs';
 import { shortTaskDefinition } from '../ecs/taskdef';
 import { code, escapeText, unescapeText } from '../slack/format';
+import { LINEAR_DEFAULTS } from './strategy';
 import { failureThreshold } from './watch';
 
 /** What has been seen of the service deployment so far (checkpointed, plain JSON). */
@@ -28,9 +29,10 @@ export interface StagedProgress {
   /** The target (new) and source (running before) task definitions, for naming the revisions. */
   taskDefinition: string;
   sourceTaskDefinition: string;
-  /** The last stage and status seen, so a change is said once. */
+  /** The last stage, status and production weight (percent) of the new revision seen, so a change is said once. */
   stage?: string;
   status?: string;
+  production?: number;
   /** The deployment as it stands (Slack mrkdwn lines) for the living message. */
   current: string[];
   /** Every stage and status change, plain text with the UTC time, for the record attached at the end. */
@@ -90,7 +92,17 @@ export function stageWords(sd: ServiceDeployment): string {
   const stage = sd.lifecycleStage ?? '';
   const bake =
     stage === 'BAKE_TIME' && sd.deploymentConfiguration?.bakeTimeInMinutes !== undefined ? ` (${sd.deploymentConfiguration.bakeTimeInMinutes} min)` : '';
-  return stage ? `stage \`${escapeText(stage)}\`${bake}` : '';
+  const step = stage === 'PRODUCTION_TRAFFIC_SHIFT' ? linearStep(sd) : undefined;
+  return stage ? `stage \`${escapeText(stage)}\`${bake}${step ? ` (${step})` : ''}` : '';
+}
+
+/** A LINEAR deployment's step by the new revision's production weight ("step 2 of 4"); undefined for other strategies or before the first step. */
+export function linearStep(sd: ServiceDeployment): string | undefined {
+  const production = sd.targetServiceRevision?.requestedProductionTrafficWeight ?? 0;
+  if (sd.deploymentConfiguration?.strategy !== 'LINEAR' || production <= 0) return undefined;
+  const every = sd.deploymentConfiguration.linearConfiguration?.stepPercent ?? LINEAR_DEFAULTS.stepPercent;
+  const steps = Math.ceil(100 / every);
+  return `step ${Math.min(steps, Math.max(1, Math.round(production / every)))} of ${steps}`;
 }
 
 /** The status in words, for the living message. */
@@ -155,15 +167,21 @@ export function observeServiceDeployment(
 
   const lines: string[] = [];
   const time = new Date(input.at).toISOString().slice(11, 19);
-  if (sd.lifecycleStage && sd.lifecycleStage !== progress.stage) lines.push(`${time} stage ${sd.lifecycleStage} · ${current.slice(1).join(' · ')}`);
+  // The record is a plain-text file: the mrkdwn lines are unescaped, AWS's own text goes in as AWS wrote it.
+  // A new production weight within the same stage is a step of its own (LINEAR's steps, a rollback's shift back).
+  const production = sd.targetServiceRevision?.requestedProductionTrafficWeight;
+  const shifted = production !== undefined && progress.production !== undefined && production !== progress.production;
+  if (sd.lifecycleStage && (sd.lifecycleStage !== progress.stage || shifted))
+    lines.push(`${time} stage ${sd.lifecycleStage} · ${unescapeText(current.slice(1).join(' · '))}`);
   if (status !== progress.status) lines.push(`${time} status ${status}${sd.statusReason ? `: ${sd.statusReason}` : ''}`);
 
   const next: StagedProgress = {
     ...progress,
     ...(sd.lifecycleStage ? { stage: sd.lifecycleStage } : {}),
+    ...(production !== undefined ? { production } : {}),
     status,
     current,
-    record: [...progress.record, ...lines.map(unescapeText)].slice(-MAX_RECORD),
+    record: [...progress.record, ...lines].slice(-MAX_RECORD),
   };
   const pause = pendingPause(sd, progress.handledHooks, input.gates);
   return { progress: next, verdict: judgeServiceDeployment(sd, input), ...(pause ? { pause } : {}) };
@@ -193,10 +211,43 @@ export function gateDetails(input: {
   const expires = pause.expiresAt
     ? `ECS applies its timeout action (${escapeText(pause.timeoutAction ?? 'ROLLBACK')}) at ${new Date(pause.expiresAt).toISOString().slice(11, 16)} UTC if nobody decides.`
     : '';
+  const blueGreen = strategyOf(sd) === 'BLUE_GREEN';
   return [
-    revisionLine('green (new)', input.taskDefinition, sd.targetServiceRevision),
-    ...(sd.sourceServiceRevisions ?? []).slice(0, 1).map((r) => revisionLine('blue (running)', input.sourceTaskDefinition, r)),
-    input.testListenerRule ? `test listener rule: ${code(input.testListenerRule)}` : 'no test listener rule: green has no test traffic',
+    revisionLine(blueGreen ? 'green (new)' : 'new', input.taskDefinition, sd.targetServiceRevision),
+    ...(sd.sourceServiceRevisions ?? []).slice(0, 1).map((r) => revisionLine(blueGreen ? 'blue (running)' : 'previous', input.sourceTaskDefinition, r)),
+    input.testListenerRule
+      ? `test listener rule: ${code(input.testListenerRule)}`
+      : `no test listener rule: ${blueGreen ? 'green' : 'the new revision'} has no test traffic`,
     `Approve to let the deployment go on (\`ContinueServiceDeployment CONTINUE\`); reject to roll back (\`ROLLBACK\`). ${expires}`.trim(),
   ];
+}
+
+/** The strategy ECS recorded for this deployment (a service deployment carries its own configuration); blue/green when it says none. */
+const strategyOf = (sd: ServiceDeployment) => sd.deploymentConfiguration?.strategy ?? 'BLUE_GREEN';
+
+/**
+ * Where the deployment stands at a gate, in one clause for the gate message, worded per strategy
+ * from the service deployment's own state: blue/green's green beside blue (with its test traffic),
+ * a canary's or linear step's share of production traffic (and which step of how many). Test
+ * traffic is named only when the service has a test listener rule (without one it reaches nothing).
+ */
+export function gateSituation(sd: ServiceDeployment, taskDefinition: string, hasTestListener: boolean): string {
+  const strategy = strategyOf(sd);
+  const target = sd.targetServiceRevision;
+  const revision = code(shortTaskDefinition(taskDefinition));
+  const production = target?.requestedProductionTrafficWeight ?? 0;
+  const test = hasTestListener ? (target?.requestedTestTrafficWeight ?? 0) : 0;
+  const running = target?.runningTaskCount ?? 0;
+  if (strategy === 'BLUE_GREEN') {
+    if (!running) return `green (${revision}) has no task running yet; blue serves all traffic`;
+    if (production >= 100) return `green (${revision}) takes all production traffic; blue still runs beside it`;
+    return `green runs the new revision ${revision} beside blue with ${test > 0 ? `${weight(test)} of test traffic and ` : ''}no production traffic yet`;
+  }
+  const name = strategy === 'CANARY' ? `the canary ${revision}` : `the new revision ${revision}`;
+  if (!running) return `${name} has no task running yet; the previous revision serves all traffic`;
+  if (production <= 0)
+    return `${name} runs beside the previous revision with ${test > 0 ? `${weight(test)} of test traffic and ` : ''}no production traffic yet`;
+  if (production >= 100) return `${name} takes all production traffic; the previous revision still runs beside it`;
+  const step = linearStep(sd);
+  return `${name} takes ${weight(production)} of production traffic${step ? ` (${step})` : ''}, the previous revision ${weight(100 - production)}`;
 }

@@ -16,7 +16,7 @@ export const PAUSABLE_STAGES = [
 ] as const;
 export type PausableStage = (typeof PAUSABLE_STAGES)[number];
 
-const LINEAR_DEFAULTS = { stepPercent: 10, stepBakeTimeInMinutes: 6 };
+export const LINEAR_DEFAULTS = { stepPercent: 10, stepBakeTimeInMinutes: 6 };
 const CANARY_DEFAULTS = { canaryPercent: 5, canaryBakeTimeInMinutes: 10 };
 
 const minutes = (n: number) => `${n} min`;

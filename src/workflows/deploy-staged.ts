@@ -16,6 +16,11 @@
  *   → `ROLLBACK`. The call is one step: a retried step finds the hook no longer awaiting
  *   (InvalidParameterException), which is taken as done. A PAUSE elsewhere is someone else's: said
  *   and left.
+ * - While a gate waits for people nothing polls ECS: the wait is the request's callback, woken by
+ *   the decision or at its deadline, which is never later than the hook's `expiresAt`; so a hook
+ *   ECS times out is met then (ContinueServiceDeployment answers InvalidParameterException and
+ *   the next poll reads ECS's rollback). The gate message says where the deployment stands in the
+ *   words of its strategy (gateSituation: green beside blue, or a canary's / linear step's share).
  *
  * Replay rules are deploy.ts's: the outside world only inside steps, posts claimed per key.
  */
@@ -36,6 +41,7 @@ import type { AwsSession } from '../aws/session';
 import { clock } from '../deploy/render';
 import {
   gateDetails,
+  gateSituation,
   observeServiceDeployment,
   pickServiceDeployment,
   type Pause,
@@ -101,8 +107,10 @@ interface StagedPoll {
   progress: StagedProgress;
   verdict: StagedVerdict;
   pause?: Pause;
-  /** The gate message's lines about green (Slack mrkdwn), when `pause` is gated. */
+  /** The gate message's lines about the new revision (Slack mrkdwn), when `pause` is gated. */
   gateLines?: string[];
+  /** Where the deployment stands at the gate, worded for its strategy (Slack mrkdwn). */
+  gateSituation?: string;
   error?: string;
 }
 
@@ -202,7 +210,7 @@ export async function watchServiceDeployment(
               progress: { ...next, ...(messageTs ? { messageTs } : {}) },
               verdict: seen.verdict,
               ...(seen.pause ? { pause: seen.pause } : {}),
-              ...(gateLines ? { gateLines } : {}),
+              ...(gateLines ? { gateLines, gateSituation: gateSituation(sd, started.taskDefinition, !!testListenerRule) } : {}),
             };
           });
         } catch (error) {
@@ -226,7 +234,7 @@ export async function watchServiceDeployment(
       const hook = poll.pause;
       progress = { ...progress, handledHooks: [...progress.handledHooks, hook.hookId].slice(-50) };
       if (hook.gated && poll.gateLines && !botRollback) {
-        const gate = await runGate(kit, n, hook, poll.gateLines, progress.serviceDeploymentArn);
+        const gate = await runGate(kit, n, hook, poll, progress.serviceDeploymentArn);
         gateRecords.push(gate);
         // A hook ECS had already moved on from (its own timeout): ECS's end is reported as ECS reports it.
         if (gate.action === 'ROLLBACK' && gate.sent === 'sent') botRollback = gateReason(gate);
@@ -289,7 +297,13 @@ async function stopWithRollback(kit: StagedKit, n: number, serviceDeploymentArn:
 }
 
 /** Asks people at a gate, waits for their decision, and tells ECS; exactly one ContinueServiceDeployment. */
-async function runGate(kit: StagedKit, n: number, pause: Pause, lines: string[], serviceDeploymentArn: string): Promise<GateRecord> {
+async function runGate(
+  kit: StagedKit,
+  n: number,
+  pause: Pause,
+  told: Pick<StagedPoll, 'gateLines' | 'gateSituation'>,
+  serviceDeploymentArn: string,
+): Promise<GateRecord> {
   const { context, input } = kit;
   const settings = input.gates!.rule;
   const ask = await context.step(
@@ -302,7 +316,7 @@ async function runGate(kit: StagedKit, n: number, pause: Pause, lines: string[],
       const requestedAt = kit.now();
       const rule = ruleFrom(settings, requestedAt);
       if (pause.expiresAt) rule.deadline = Math.min(rule.deadline, pause.expiresAt);
-      const headline = `⏸️ \`${input.target}\` is paused at \`${escapeText(pause.stage)}\`, a gate of deploy \`${input.deployId}\`: green runs the new revision beside blue.`;
+      const headline = `⏸️ \`${input.target}\` is paused at \`${escapeText(pause.stage)}\`, a gate of deploy \`${input.deployId}\`: ${told.gateSituation ?? 'the new revision runs beside the previous one'}.`;
       const slack = await kit.slack();
       if (!messageTs) {
         const posted = await slack.chat.postMessage({ channel: input.channelId, thread_ts: input.parentTs, text: headline });
@@ -323,7 +337,7 @@ async function runGate(kit: StagedKit, n: number, pause: Pause, lines: string[],
         ...(input.requesterName ? { requesterName: input.requesterName } : {}),
         commandText: `gate ${pause.stage} of deploy ${input.deployId}`,
         headline,
-        details: lines,
+        details: told.gateLines ?? [],
         doing: 'continuing the deployment',
         label: `the \`${escapeText(pause.stage)}\` gate of deploy \`${input.deployId}\``,
         rule,

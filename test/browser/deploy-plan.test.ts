@@ -8,7 +8,7 @@ const ui = usePlaygroundInChromium();
 describe('deploy approvals bound to the plan, in Chromium', () => {
   it('CI deploys web between alice’s request and bob’s ✅: the approval is void, nothing is deployed, the thread says what moved', async () => {
     await ui.type('/ecs deploy web v1.5.0');
-    const request = ui.page.getByTestId('message').filter({ hasText: 'asks to deploy to web' }).last();
+    const request = ui.newest('asks to deploy to web');
     const text = request.locator('.text');
     await expect.poll(() => text.textContent(), { timeout: 15_000 }).toContain('React ✅ to approve or ❌ to reject');
     const plan = /Plan ([0-9a-f]{12}) · rolling update/.exec((await text.textContent())!)?.[1];
@@ -23,8 +23,7 @@ describe('deploy approvals bound to the plan, in Chromium', () => {
       await approve.click();
       decided = true;
       await expect.poll(() => text.textContent(), { timeout: 30_000 }).toMatch(/^❌ .*the plan changed since it was approved/s);
-      await request.getByTestId('replies').click();
-      const thread = ui.page.getByTestId('thread-feed');
+      const thread = await ui.openThread(request);
       await expect
         .poll(() => thread.textContent(), { timeout: 10_000 })
         .toContain(`The plan changed since it was approved (plan ${plan}): the service now runs ${ciRevision.split('/').at(-1)}`);

@@ -9,13 +9,9 @@ const { type } = ui;
 
 /** The parent message of `command` once its outcome is shown, and its thread's text. */
 async function finished(command: string): Promise<{ parent: string; thread: string }> {
-  const parent = ui.page
-    .getByTestId('message')
-    .filter({ hasText: `ran ${command}` })
-    .last();
+  const parent = ui.newest(`ran ${command}`);
   await expect.poll(() => parent.textContent(), { timeout: 40_000 }).toMatch(/✅|❌/);
-  await parent.getByTestId('replies').click();
-  const feed = ui.page.getByTestId('thread-feed');
+  const feed = await ui.openThread(parent);
   await expect.poll(() => feed.textContent(), { timeout: 10_000 }).toMatch(/succeeded|failed/);
   return { parent: (await parent.textContent()) ?? '', thread: (await feed.textContent()) ?? '' };
 }

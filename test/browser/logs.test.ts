@@ -8,14 +8,9 @@ import { usePlaygroundInChromium } from '../support/browser';
 const ui = usePlaygroundInChromium({ newPage: 'once' });
 
 async function threadOf(command: string): Promise<string> {
-  await ui.type(command);
-  const parent = ui.page
-    .getByTestId('message')
-    .filter({ hasText: `ran ${command}` })
-    .last();
+  const parent = await ui.command(command);
   await expect.poll(() => parent.textContent(), { timeout: 15_000 }).toContain('✅');
-  await parent.getByTestId('replies').click();
-  const thread = ui.page.getByTestId('thread-feed');
+  const thread = await ui.openThread(parent);
   await expect.poll(() => thread.textContent()).toContain('📄');
   return (await thread.textContent()) ?? '';
 }
@@ -48,10 +43,8 @@ describe('/ecs logs in the playground', () => {
 
   it('/ecs logs web --follow 5m tails the new lines into one message; its Cancel button stops it', async () => {
     await ui.type('/ecs logs web --follow 5m');
-    const parent = ui.page.getByTestId('message').filter({ hasText: 'ran /ecs logs web --follow 5m' }).last();
-    await expect.poll(() => parent.getByTestId('replies').count(), { timeout: 15_000 }).toBe(1);
-    await parent.getByTestId('replies').click();
-    const thread = ui.page.getByTestId('thread-feed');
+    const parent = ui.newest('ran /ecs logs web --follow 5m');
+    const thread = await ui.openThread(parent);
     const living = thread.getByTestId('message').filter({ hasText: '👀 Following' }).last();
     await expect.poll(() => living.count(), { timeout: 15_000 }).toBe(1);
     // web's tasks log a line every 4 s: the message shows new ones as they come.

@@ -14,13 +14,11 @@ describe('playground in Chromium', () => {
   });
 
   it('/ecs status web is answered in a thread that shows the service', async () => {
-    await type('/ecs status web');
-    const parent = ui.page.getByTestId('message').filter({ hasText: 'ran /ecs status web' }).last();
+    const parent = await ui.command('/ecs status web');
     await expect.poll(() => parent.textContent(), { timeout: 10_000 }).toContain('✅');
     // The private "Working on" note is gone once the thread is there: nothing left behind.
     await expect.poll(() => ui.page.getByTestId('ephemeral').filter({ hasText: 'Working on /ecs status web' }).count()).toBe(0);
-    await parent.getByTestId('replies').click();
-    const thread = ui.page.getByTestId('thread-feed');
+    const thread = await ui.openThread(parent);
     await expect.poll(() => thread.textContent()).toContain('Tasks: 2 running / 2 desired, 0 pending');
     const text = await thread.textContent();
     expect(text).toContain('Task definition: web:42');
@@ -29,8 +27,7 @@ describe('playground in Chromium', () => {
   });
 
   it('draws the status emoji (✅ ⏳ ❌) with a colour emoji font, whatever fonts the machine has', async () => {
-    await type('/ecs status web');
-    const parent = ui.page.getByTestId('message').filter({ hasText: 'ran /ecs status web' }).last();
+    const parent = await ui.command('/ecs status web');
     await expect.poll(() => parent.textContent(), { timeout: 10_000 }).toContain('✅');
     // The font that holds ✅ ⏳ ❌ was fetched and loaded (without it they are empty boxes on a machine with no emoji font).
     // Evaluated in the page (a string: this project's types have no DOM).
@@ -64,24 +61,20 @@ describe('playground in Chromium', () => {
 
   it('shows an AWS permission problem asked for from the Simulate menu, naming the missing action', async () => {
     await simulating('aws-deny-describe-services', async () => {
-      await type('/ecs status web');
-      const parent = ui.page.getByTestId('message').filter({ hasText: 'ran /ecs status web' }).last();
+      const parent = await ui.command('/ecs status web');
       await expect.poll(() => parent.textContent(), { timeout: 10_000 }).toContain('❌');
-      await parent.getByTestId('replies').click();
-      await expect.poll(() => ui.page.getByTestId('thread-feed').textContent()).toContain("the bot's role may not call ecs:DescribeServices");
+      const thread = await ui.openThread(parent);
+      await expect.poll(() => thread.textContent()).toContain("the bot's role may not call ecs:DescribeServices");
     });
   });
 
   it('/ecs verify web is all OK and /ecs verify broken shows the problems with their fixes', async () => {
-    await type('/ecs verify web');
-    const web = ui.page.getByTestId('message').filter({ hasText: 'ran /ecs verify web' }).last();
+    const web = await ui.command('/ecs verify web');
     await expect.poll(() => web.textContent(), { timeout: 15_000 }).toMatch(/✅ @alice ran \/ecs verify web — web: \d+ OK, 0 WARN, 0 FAIL/);
 
-    await type('/ecs verify broken');
-    const broken = ui.page.getByTestId('message').filter({ hasText: 'ran /ecs verify broken' }).last();
+    const broken = await ui.command('/ecs verify broken');
     await expect.poll(() => broken.textContent(), { timeout: 15_000 }).toMatch(/❌ @alice ran \/ecs verify broken — broken: \d+ OK, \d+ WARN, \d+ FAIL/);
-    await broken.getByTestId('replies').click();
-    const thread = ui.page.getByTestId('thread-feed');
+    const thread = await ui.openThread(broken);
     await expect.poll(() => thread.textContent()).toContain('log group /ecs/broken does not exist');
     const text = (await thread.textContent())!;
     expect(text).toContain('Fix: Create it: aws logs create-log-group --log-group-name /ecs/broken');
@@ -90,11 +83,9 @@ describe('playground in Chromium', () => {
   });
 
   it('/ecs run backup.sh nightly streams into the thread and ends with the exit code', async () => {
-    await type('/ecs run backup.sh nightly');
-    const parent = ui.page.getByTestId('message').filter({ hasText: 'ran /ecs run backup.sh nightly' }).last();
+    const parent = await ui.command('/ecs run backup.sh nightly');
     await expect.poll(() => parent.textContent(), { timeout: 15_000 }).toMatch(/✅ @alice ran \/ecs run backup.sh nightly — backup.sh nightly: exit 0/);
-    await parent.getByTestId('replies').click();
-    const thread = ui.page.getByTestId('thread-feed');
+    const thread = await ui.openThread(parent);
     await expect.poll(() => thread.textContent()).toContain('exited with code 0');
     const text = (await thread.textContent())!;
     expect(text).toContain('Backing up database');
@@ -156,8 +147,8 @@ describe('playground in Chromium', () => {
     try {
       const parent = ui.page.getByTestId('message').filter({ hasText: 'ran /ecs allow @mallory viewer web' }).last();
       await expect.poll(() => parent.textContent(), { timeout: 10_000 }).toContain('✅');
-      await parent.getByTestId('replies').click();
-      await expect.poll(() => ui.page.getByTestId('thread-feed').textContent()).toContain('@mallory now has:');
+      const thread = await ui.openThread(parent);
+      await expect.poll(() => thread.textContent()).toContain('@mallory now has:');
     } finally {
       // Mallory goes back off the allowlist (she is refused in another test), by the same route.
       await type('/ecs deny @mallory');
@@ -169,14 +160,12 @@ describe('playground in Chromium', () => {
 
   it('a report Slack refuses (Simulate menu) arrives in the thread as a file, saying why', async () => {
     await simulating('slack-refuse-blocks', async () => {
-      await type('/ecs status web');
-      const parent = ui.page.getByTestId('message').filter({ hasText: 'ran /ecs status web' }).last();
+      const parent = await ui.command('/ecs status web');
       await expect
         .poll(() => parent.textContent(), { timeout: 10_000 })
         .toContain('Slack refused the message (invalid_blocks); the result is attached as a file');
       expect(await parent.textContent()).toContain('✅');
-      await parent.getByTestId('replies').click();
-      const thread = ui.page.getByTestId('thread-feed');
+      const thread = await ui.openThread(parent);
       await expect.poll(() => thread.textContent()).toContain('⚠️ Slack refused the message (invalid_blocks), so the result is attached as a file.');
       expect(await thread.getByTestId('file').textContent()).toContain('The result (Slack refused it as a message)');
       const href = (await thread.getByTestId('file').locator('a').getAttribute('href'))!;
@@ -218,8 +207,7 @@ describe('playground in Chromium', () => {
       await expect.poll(() => approve.textContent()).toBe('✅ 2');
       expect(await request.locator('.reaction', { hasText: '❌' }).count()).toBe(0);
 
-      await request.getByTestId('replies').click();
-      const thread = ui.page.getByTestId('thread-feed');
+      const thread = await ui.openThread(request);
       await expect.poll(() => thread.textContent(), { timeout: 10_000 }).toContain('UpdateService called');
       await debug('2-updated');
       // The rollout as it goes, then the verdict on the parent and at the end of the thread.
@@ -263,8 +251,7 @@ describe('playground in Chromium', () => {
     await expect
       .poll(() => request.locator('.text').textContent(), { timeout: 150_000, interval: 500 })
       .toMatch(new RegExp(`^❌ .*rolled back to ${old}`, 's'));
-    await request.getByTestId('replies').click();
-    const thread = ui.page.getByTestId('thread-feed');
+    const thread = await ui.openThread(request);
     const replies = thread.getByTestId('message');
     // The thread's own first entry is the parent; then plan, rollout, failure, rollback, end.
     await expect.poll(() => replies.count()).toBe(6);
@@ -285,11 +272,8 @@ describe('playground in Chromium', () => {
   }, 200_000);
 
   it('a long run keeps one message with its latest output (its progress bar never piles up), and a cancel ends it with its button', async () => {
-    await type('/ecs run slow.sh 600');
-    const parent = ui.page.getByTestId('message').filter({ hasText: 'ran /ecs run slow.sh 600' }).last();
-    await expect.poll(() => parent.getByTestId('replies').count(), { timeout: 15_000 }).toBe(1);
-    await parent.getByTestId('replies').click();
-    const thread = ui.page.getByTestId('thread-feed');
+    const parent = await ui.command('/ecs run slow.sh 600');
+    const thread = await ui.openThread(parent);
     const living = thread.getByTestId('message').nth(1);
     await expect.poll(() => living.locator('.text').textContent(), { timeout: 30_000 }).toMatch(/step [3-9] of 600 done/);
     // One message, edited: the latest steps, and the bar's many redraws never pile up as lines.
@@ -314,8 +298,7 @@ describe('playground in Chromium', () => {
       expect(await open.count()).toBe(1);
       for (const name of ['Status', 'Logs', 'Verify', 'Rollback', '🔕 Mute 1 h']) expect(await incident.getByRole('button', { name }).count()).toBe(1);
 
-      await incident.getByTestId('replies').click();
-      const thread = ui.page.getByTestId('thread-feed');
+      const thread = await ui.openThread(incident);
       const diagnosis = thread.getByTestId('message').filter({ hasText: 'stopped (EssentialContainerExited)' }).first();
       await expect
         .poll(() => diagnosis.locator('.text').textContent(), { timeout: 15_000 })

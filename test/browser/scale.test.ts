@@ -11,7 +11,7 @@ const { type } = ui;
 
 /** Bob approves the request for `headline`; resolves with the parent's text once it shows the outcome, and the thread. */
 async function approvedAndFinished(headline: string): Promise<{ parent: string; thread: string }> {
-  const request = ui.page.getByTestId('message').filter({ hasText: headline }).last();
+  const request = ui.newest(headline);
   const text = request.locator('.text');
   await expect.poll(() => text.textContent(), { timeout: 15_000 }).toContain('React ✅ to approve or ❌ to reject');
   const ts = (await request.getAttribute('data-ts'))!;
@@ -24,8 +24,7 @@ async function approvedAndFinished(headline: string): Promise<{ parent: string; 
     await expect.poll(() => text.textContent(), { timeout: 10_000 }).toContain('👍 Approved by @bob: scaling, progress in the thread.');
     approved = true;
     await expect.poll(() => text.textContent(), { timeout: 60_000, interval: 250 }).toMatch(/^✅/);
-    await request.getByTestId('replies').click();
-    const thread = ui.page.getByTestId('thread-feed');
+    const thread = await ui.openThread(request);
     await expect.poll(() => thread.textContent(), { timeout: 10_000 }).toContain('is steady after');
     return { parent: (await text.textContent()) ?? '', thread: (await thread.textContent()) ?? '' };
   } finally {

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
-import { type Browser, chromium, type Page } from 'playwright-core';
-import { afterAll, beforeAll, beforeEach } from 'vitest';
+import { type Browser, chromium, type Locator, type Page } from 'playwright-core';
+import { afterAll, beforeAll, beforeEach, expect } from 'vitest';
 import { type Playground, type PlaygroundOptions, startPlayground } from '../../local/playground/server';
 import { startWorld, type World } from '../../local/world';
 
@@ -47,6 +47,14 @@ export interface PlaygroundInChromium {
   type(text: string): Promise<void>;
   /** Runs `fn` with a fault picked from the page's Simulate menu, cleared afterwards. */
   simulating(fault: string, fn: () => Promise<void>): Promise<void>;
+  /** The newest message of the channel whose text has `text` (e.g. `ran /ecs status web`, `asks to deploy to web`). */
+  newest(text: string | RegExp): Locator;
+  /** Types `command` (a `/ecs …` command) and returns its parent message (`@alice ran <command>`), once shown. */
+  command(command: string): Promise<Locator>;
+  /** Opens `parent`'s thread (once it has replies) and returns the thread's feed. */
+  openThread(parent: Locator): Promise<Locator>;
+  /** Clicks the `emoji` pill (e.g. ✅) of `message` as `user`, as that person does, then is alice again. */
+  reactAs(user: string, message: Locator, emoji: string): Promise<void>;
 }
 
 /**
@@ -61,6 +69,33 @@ export function usePlaygroundInChromium(options: { playground?: PlaygroundOption
     async type(text: string) {
       await at.page.getByTestId('composer').fill(text);
       await at.page.getByTestId('composer').press('Enter');
+    },
+    newest(text: string | RegExp) {
+      return at.page.getByTestId('feed').getByTestId('message').filter({ hasText: text }).last();
+    },
+    async command(command: string) {
+      await at.type(command);
+      const parent = at.newest(`ran ${command}`);
+      await parent.waitFor({ timeout: 15_000 });
+      return parent;
+    },
+    async openThread(parent: Locator) {
+      await expect.poll(() => parent.getByTestId('replies').count(), { timeout: 15_000 }).toBe(1);
+      await parent.getByTestId('replies').click();
+      return at.page.getByTestId('thread-feed');
+    },
+    async reactAs(user: string, message: Locator, emoji: string) {
+      await at.page.getByTestId('user-switch').selectOption(user);
+      try {
+        const pill = message.locator('.reaction', { hasText: emoji });
+        // The pill the bot offers (✅ and ❌ on a request), not yet this person's once the page shows them as `user`.
+        await expect.poll(() => pill.count(), { timeout: 10_000 }).toBe(1);
+        await expect.poll(() => pill.getAttribute('class')).not.toContain('mine');
+        await pill.click();
+        await expect.poll(() => pill.getAttribute('class')).toContain('mine');
+      } finally {
+        await at.page.getByTestId('user-switch').selectOption('U0ALICE');
+      }
     },
     async simulating(fault: string, fn: () => Promise<void>) {
       await at.page.getByTestId('simulate').selectOption(fault);
