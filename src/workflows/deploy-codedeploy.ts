@@ -116,6 +116,7 @@ export async function deployThroughCodeDeploy(
             message: `\`${input.target}\` changed since the request: it now runs ${code(shortTaskDefinition(service?.taskDefinition))}, the request was made against ${from}. Nothing was deployed; ask again if it is still wanted.`,
           };
         }
+        let deploymentId: string;
         try {
           const out = await cd.send(
             new CreateDeploymentCommand({
@@ -127,13 +128,15 @@ export async function deployThroughCodeDeploy(
               ...(p.autoRollback ? { autoRollbackConfiguration: { enabled: true, events: ['DEPLOYMENT_FAILURE', 'DEPLOYMENT_STOP_ON_REQUEST'] } } : {}),
             }),
           );
-          return { ok: true, deploymentId: out.deploymentId!, at: kit.now() };
+          deploymentId = out.deploymentId!;
         } catch (error) {
-          const name = (error as { name?: string }).name ?? '';
           // Throttling, 5xx, the network: the step retries. CodeDeploy's refusals (another deployment under way, a bad revision) end the deploy.
-          if (!/Exception$/.test(name) || name === 'ThrottlingException' || (error as { $fault?: string }).$fault === 'server') throw error;
+          if (transient(error)) throw error;
           return { ok: false, message: `CodeDeploy refused the deployment through ${group}: ${escapeText((error as Error).message)}` };
         }
+        // CodeDeploy's own time of creation (the rollout's start). A step that dies here finds its deployment again above.
+        const info = (await cd.send(new GetDeploymentCommand({ deploymentId }))).deploymentInfo;
+        return { ok: true, deploymentId, at: info?.createTime?.getTime() ?? kit.now() };
       }),
     { retryStrategy: kit.retry, semantics: StepSemantics.AtLeastOncePerRetry },
   );
@@ -237,7 +240,8 @@ export async function deployThroughCodeDeploy(
         await context.step(`codedeploy-${n}-rollback`, async () => {
           await kit.post(
             'codedeploy-rollback',
-            `❌ ${failed}.\n↩️ CodeDeploy is rolling back to ${from} (deployment ${code(progress.rollbackDeploymentId!)}); watched above.`,
+            // The bot's own stop already said why.
+            `${stopped ? '' : `❌ ${failed}.\n`}↩️ CodeDeploy is rolling back to ${from} (deployment ${code(progress.rollbackDeploymentId!)}); watched above.`,
           );
           return true;
         });
@@ -311,7 +315,7 @@ async function stopDeployment(kit: StagedKit, n: number, deploymentId: string, w
         } catch (error) {
           const name = (error as { name?: string }).name ?? '';
           if (name === 'DeploymentAlreadyCompletedException') return 'ended' as const;
-          if (!/Exception$/.test(name) || name === 'ThrottlingException' || (error as { $fault?: string }).$fault === 'server') throw error;
+          if (transient(error)) throw error;
           await kit.post(`codedeploy-stop-${n}`, `❌ ${why}. \`StopDeployment\` was refused: ${escapeText((error as Error).message)}`);
           return 'refused' as const;
         }
@@ -339,6 +343,12 @@ async function findOwnDeployment(cd: CodeDeployClient, p: CodeDeployPlan, descri
     if (info?.description === description && info.creator === 'user') return info;
   }
   return undefined;
+}
+
+/** An error a retry may change (throttling, CodeDeploy's 5xx, the network), as opposed to CodeDeploy's refusal of the request. */
+function transient(error: unknown): boolean {
+  const e = error as { name?: string; $fault?: string };
+  return !/Exception$/.test(e.name ?? '') || e.name === 'ThrottlingException' || e.$fault === 'server';
 }
 
 const stateOf = (status: string | undefined): Poll['state'] =>
