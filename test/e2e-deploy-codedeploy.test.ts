@@ -58,6 +58,18 @@ function told(ts: string): { living: string; record: string } {
 }
 
 describe('/ecs deploy of a CodeDeploy blue/green service', () => {
+  it('the shipped target `legacy` passes /ecs verify', async () => {
+    const before = new Set(parents().map((m) => m.ts));
+    await world.slash('U0ALICE', 'verify legacy', CHANNEL);
+    const parent = await world.slack.waitFor(() => parents().find((m) => !before.has(m.ts) && m.text.includes('verify legacy')), 20_000);
+    const end = await world.slack.waitFor(() => {
+      const text = world.slack.message(CHANNEL, parent.ts)?.text ?? '';
+      return /^(✅|❌|⚠️)/.test(text) ? text : undefined;
+    }, 60_000);
+    expect(end, threadText(parent.ts)).toMatch(/^✅ .*legacy: \d+ OK, 0 WARN, 0 FAIL/);
+    expect(threadText(parent.ts)).toContain("deployed by CodeDeploy (ECS's circuit breaker does not apply)");
+  });
+
   it('all at once: one CodeDeploy deployment of the new revision, its events and traffic told, Succeeded', async () => {
     const request = await requestDeploy('deploy legacy v3.3.0');
     expect(request.text).toContain(
