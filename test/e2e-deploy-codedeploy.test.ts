@@ -5,7 +5,7 @@ import { startWorld, type World } from '../local/world';
 import type { Config } from '../src/config/schema';
 import { auditRecords } from './support/audit-records';
 import { failAwsAfter } from './support/fail-after';
-import { channelReader } from './support/slack-thread';
+import { deployRequests } from './support/deploy-thread';
 
 /**
  * `/ecs deploy` of the seeded CODE_DEPLOY service `legacy` (cluster blue-green; CodeDeploy
@@ -30,23 +30,11 @@ afterAll(async () => {
 });
 
 const CHANNEL = 'C0OPS';
-const { parents, threadText } = channelReader(() => world, CHANNEL);
-const ephemeral = (res: { body: string }) => (JSON.parse(res.body) as { text: string }).text;
-const calls = (action: string) => world.aws.calls.filter((c) => c.action === action && c.status === 200);
+const { parents, threadText, calls, requestDeploy, finished: ended } = deployRequests(() => world, CHANNEL);
+/** CodeDeploy's failures take an hour of emulator time: more polls than a rolling deploy. */
+const finished = (ts: string) => ended(ts, 120_000);
 const store = () => codeDeployState(world.aws.state.region(SAMPLE.accountId, SAMPLE.region));
 const legacy = () => world.aws.state.region(SAMPLE.accountId, SAMPLE.region).ecs.clusters.get('blue-green')!.services.get('legacy')!;
-
-async function requestDeploy(text: string, user = 'U0ALICE') {
-  const before = new Set(parents().map((m) => m.ts));
-  expect(ephemeral(await world.slash(user, text, CHANNEL))).toMatch(/Working on/);
-  return world.slack.waitFor(() => parents().find((m) => !before.has(m.ts) && /React :white_check_mark: to approve|Cannot deploy|❌/.test(m.text)), 20_000);
-}
-
-const finished = (ts: string) =>
-  world.slack.waitFor(() => {
-    const text = (world.slack.message(CHANNEL, ts)?.text ?? '').replaceAll('\n', ' ');
-    return /^(✅|❌|⚠️|🚫)/.test(text) ? text : undefined;
-  }, 120_000);
 
 /** Every text the living message showed (its edits included) and the record attached at the end. */
 function told(ts: string): { living: string; record: string } {
