@@ -94,6 +94,20 @@ describe('/ecs deploy of a CodeDeploy blue/green service', () => {
     expect(calls('StopDeployment')).toHaveLength(0);
   });
 
+  it('/ecs rollback goes through CodeDeploy too: a deployment of the previous revision', async () => {
+    const before = calls('CreateDeployment').length;
+    const request = await requestDeploy('rollback legacy');
+    expect(request.text).toContain('CodeDeploy blue/green through deployment group legacy/legacy');
+    await world.react('U0BOB', CHANNEL, request.ts, 'white_check_mark');
+    const end = await finished(request.ts);
+    expect(end, threadText(request.ts)).toMatch(/^✅ .*`legacy:12` is live after/);
+    const created = calls('CreateDeployment').slice(before);
+    expect(created).toHaveLength(1);
+    expect(JSON.stringify(created[0]!.params)).toContain(`TaskDefinition: \\"${SAMPLE.taskDefinitions.legacy}\\"`);
+    expect(legacy().taskDefinition).toBe(SAMPLE.taskDefinitions.legacy);
+    expect(world.aws.calls.filter((c) => c.action === 'RegisterTaskDefinition' && JSON.stringify(c.params).includes('legacy:'))).toHaveLength(1);
+  });
+
   it('a replacement that never becomes healthy fails on CodeDeploy’s side; its auto-rollback is followed and reported, never doubled', async () => {
     const target = baseConfig.targets.legacy!;
     // The bot's own timeout beyond CodeDeploy's 60 minutes: CodeDeploy decides.
@@ -163,7 +177,7 @@ describe('/ecs deploy of a CodeDeploy blue/green service', () => {
 
   it('a deployment group changed between the plan and the approval: the approvals are void, nothing is deployed', async () => {
     const before = calls('CreateDeployment').length;
-    const request = await requestDeploy('deploy legacy v3.2.0');
+    const request = await requestDeploy('deploy legacy v3.3.0');
     const group = store().groups.get('legacy/legacy')!;
     const config = group.deploymentConfigName;
     group.deploymentConfigName = 'CodeDeployDefault.ECSCanary10Percent5Minutes';

@@ -91,7 +91,7 @@ const hhmmss = (ms: number) => new Date(ms).toISOString().slice(11, 19);
 
 export async function deployThroughCodeDeploy(
   kit: StagedKit,
-  started: { taskDefinition: string; codeDeploy: CodeDeployPlan; title: (deploymentId: string, at: number) => string },
+  started: { taskDefinition: string; codeDeploy: CodeDeployPlan; approvedBy: string },
 ): Promise<CodeDeployEnding> {
   const { context, input } = kit;
   const target = input.where;
@@ -151,7 +151,14 @@ export async function deployThroughCodeDeploy(
       polls: 0,
       record: [],
     };
-  const title = started.title(created.deploymentId, created.at);
+  // The living message's title: who approved, what was registered, the deployment.
+  const title = [
+    `👍 Approved by ${started.approvedBy}`,
+    input.plan.action === 'deploy' ? `📝 Registered ${to}` : '',
+    `🚀 CodeDeploy deployment ${code(created.deploymentId)} created at ${hhmmss(created.at)} UTC through ${group}: \`${input.target}\` → ${to}`,
+  ]
+    .filter(Boolean)
+    .join(' · ');
 
   // ---- follow it (and CodeDeploy's rollback) ------------------------------------------------
   let progress: Progress = { deploymentId: created.deploymentId, role: 'rollout', events: [], sets: [], record: [] };

@@ -698,15 +698,7 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
 
     /** CODE_DEPLOY: a CodeDeploy deployment of the registered revision, followed (and rolled back) by deploy-codedeploy.ts. */
     async function codeDeployDeploy(taskDefinition: string, codeDeploy: CodeDeployPlan): Promise<Ending> {
-      const title = (deploymentId: string, at: number) =>
-        [
-          `👍 Approved by ${approvedBy}`,
-          input.plan.action === 'deploy' ? `📝 Registered ${code(shortTaskDefinition(taskDefinition))}` : '',
-          `🚀 CodeDeploy deployment ${code(deploymentId)} created at ${new Date(at).toISOString().slice(11, 19)} UTC through ${code(`${codeDeploy.application}/${codeDeploy.deploymentGroup}`)}: \`${input.target}\` → ${code(shortTaskDefinition(taskDefinition))}`,
-        ]
-          .filter(Boolean)
-          .join(' · ');
-      const cd = await deployThroughCodeDeploy(kit(), { taskDefinition, codeDeploy, title });
+      const cd = await deployThroughCodeDeploy(kit(), { taskDefinition, codeDeploy, approvedBy });
       const deployed = cd.deploymentId ? { ok: true as const, taskDefinition, deploymentId: cd.deploymentId, at: cd.at ?? now() } : undefined;
       const progress = { ...startProgress(cd.deploymentId ?? '', taskDefinition, cd.at ?? now()), record: cd.record };
       const verdict = (state: string): Watched['verdict'] =>
