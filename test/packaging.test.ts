@@ -56,6 +56,17 @@ const resolveParam = (value: unknown) => {
   return match ? sls.params.default[match[1]!] : value;
 };
 
+/** What the deploy workflow calls on CodeDeploy (src/workflows/deploy-codedeploy.ts, src/deploy/plan.ts's recheck). */
+const DEPLOY_CODEDEPLOY_ACTIONS = [
+  'codedeploy:BatchGetDeploymentGroups',
+  'codedeploy:ListDeployments',
+  'codedeploy:CreateDeployment',
+  'codedeploy:GetDeployment',
+  'codedeploy:ListDeploymentTargets',
+  'codedeploy:GetDeploymentTarget',
+  'codedeploy:StopDeployment',
+];
+
 describe('serverless.yml: provider and packaging', () => {
   it('targets osls without a frameworkVersion and runs Node.js 22 on arm64', () => {
     expect(sls).not.toHaveProperty('frameworkVersion');
@@ -389,6 +400,8 @@ describe('serverless.yml and infra/: IAM', () => {
         // `/ecs scale --adjust-autoscaling`: the service's range read and widened.
         'application-autoscaling:DescribeScalableTargets',
         'application-autoscaling:RegisterScalableTarget',
+        // CODE_DEPLOY services: the group read again, the deployment found or created, followed, stopped.
+        ...DEPLOY_CODEDEPLOY_ACTIONS,
         'iam:PassRole',
         'sts:AssumeRole',
         'sts:TagSession',
@@ -418,6 +431,16 @@ describe('serverless.yml and infra/: IAM', () => {
     expect(widen.Condition).toEqual({
       StringEquals: { 'application-autoscaling:service-namespace': 'ecs', 'application-autoscaling:scalable-dimension': 'ecs:service:DesiredCount' },
     });
+    // CodeDeploy: this account's deployment groups; "*" only for the actions AWS's IAM data gives no resource type.
+    for (const s of statements.filter((s) => actions(s).some((a) => a.startsWith('codedeploy:')))) {
+      for (const r of resourceList(s) as any[]) {
+        if (r === '*')
+          expect(['codedeploy:ListDeploymentTargets', 'codedeploy:GetDeploymentTarget', 'codedeploy:StopDeployment'], s.Sid).toEqual(
+            expect.arrayContaining(actions(s)),
+          );
+        else expect(r['Fn::Sub'], s.Sid).toBe('arn:${AWS::Partition}:codedeploy:*:${AWS::AccountId}:deploymentgroup:*');
+      }
+    }
     // Tags only on the task definitions it registers.
     const tag = statements.find((s) => actions(s).includes('ecs:TagResource'))!;
     expect(actions(tag)).toEqual(['ecs:TagResource']);
