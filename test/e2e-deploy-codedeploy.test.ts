@@ -58,6 +58,21 @@ describe('/ecs deploy of a CodeDeploy blue/green service', () => {
     expect(threadText(parent.ts)).toContain("deployed by CodeDeploy (ECS's circuit breaker does not apply)");
   });
 
+  it('--dry-run names the deployment group and verifies the service as the deploy would leave it, with no write to AWS', async () => {
+    const calls = world.aws.calls.length;
+    const before = new Set(parents().map((m) => m.ts));
+    await world.slash('U0ALICE', 'deploy legacy v3.3.0 --dry-run', CHANNEL);
+    const parent = await world.slack.waitFor(() => parents().find((m) => !before.has(m.ts) && /^(✅|❌|⚠️)/.test(m.text)), 30_000);
+    const text = threadText(parent.ts);
+    expect(text).toMatch(/🧪 Dry run, to deploy to \*legacy\* \(from `legacy:12`\): nothing was changed/);
+    expect(text).toMatch(/• Plan `[0-9a-f]{12}` · CodeDeploy blue\/green through deployment group legacy\/legacy: CodeDeployDefault\.ECSAllAtOnce/);
+    const writes = world.aws.calls
+      .slice(calls)
+      .filter((c) => !(c.service === 'lambda' && c.action === 'Invoke'))
+      .filter((c) => !/^(Describe|List|Get|Batch|Simulate|AssumeRole|Filter)/.test(c.action));
+    expect(writes.map((c) => `${c.service}:${c.action}`)).toEqual([]);
+  });
+
   it('all at once: one CodeDeploy deployment of the new revision, its events and traffic told, Succeeded', async () => {
     const request = await requestDeploy('deploy legacy v3.3.0');
     expect(request.text).toContain(
