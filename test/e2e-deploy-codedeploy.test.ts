@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SAMPLE } from '../local/aws';
 import { codeDeployState } from '../local/aws/codedeploy';
+import { appSpec } from '../src/deploy/codedeploy';
 import { startWorld, type World } from '../local/world';
 import type { Config } from '../src/config/schema';
 import { auditRecords } from './support/audit-records';
@@ -206,6 +207,38 @@ describe('/ecs deploy of a CodeDeploy blue/green service', () => {
       expect(calls('CreateDeployment')).toHaveLength(before);
     } finally {
       group.deploymentConfigName = config;
+    }
+  });
+
+  it('a deployment of the group already under way: said in the request, and CodeDeploy’s refusal ends the deploy with its reason', async () => {
+    const { CodeDeployClient, CreateDeploymentCommand, StopDeploymentCommand } = await import('@aws-sdk/client-codedeploy');
+    const cd = new CodeDeployClient({ region: 'us-east-1' });
+    const content = appSpec(legacy().taskDefinition!, { containerName: 'app', containerPort: 8080 });
+    // Someone's pipeline deploys legacy meanwhile.
+    const { deploymentId } = await cd.send(
+      new CreateDeploymentCommand({
+        applicationName: 'legacy',
+        deploymentGroupName: 'legacy',
+        revision: { revisionType: 'AppSpecContent', appSpecContent: { content } },
+      }),
+    );
+    try {
+      const before = calls('CreateDeployment').length;
+      const request = await requestDeploy('deploy legacy v3.3.0');
+      const note = `⚠️ CodeDeploy deployment \`${deploymentId}\` is under way in \`legacy/legacy\``;
+      await world.slack.waitFor(() => threadText(request.ts).includes(note) || undefined, 10_000);
+      await world.react('U0BOB', CHANNEL, request.ts, 'white_check_mark');
+      const end = await finished(request.ts);
+      expect(end, threadText(request.ts)).toMatch(
+        new RegExp(
+          `^❌ .*CodeDeploy refused the deployment through \`legacy/legacy\`: The Deployment Group 'legacy' already has an active Deployment '${deploymentId}'`,
+        ),
+      );
+      expect(calls('CreateDeployment')).toHaveLength(before);
+      expect(world.aws.calls.filter((c) => c.action === 'CreateDeployment' && c.error?.code === 'DeploymentLimitExceededException')).toHaveLength(1);
+    } finally {
+      await cd.send(new StopDeploymentCommand({ deploymentId: deploymentId!, autoRollbackEnabled: false }));
+      cd.destroy();
     }
   });
 

@@ -13,6 +13,7 @@ import {
   CodeDeployClient,
   ListApplicationsCommand,
   ListDeploymentGroupsCommand,
+  ListDeploymentsCommand,
   type DeploymentGroupInfo,
 } from '@aws-sdk/client-codedeploy';
 import type { Service } from '@aws-sdk/client-ecs';
@@ -143,6 +144,18 @@ export async function findDeploymentGroup(aws: AwsSession, target: { alias: stri
     containerPort: lb.containerPort,
     ...(wait !== undefined ? { terminationWaitMinutes: wait } : {}),
   };
+}
+
+/** CodeDeploy runs one deployment per group at a time: the one under way now, if any (its id). */
+export async function deploymentUnderWay(aws: AwsSession, p: CodeDeployPlan): Promise<string | undefined> {
+  const listed = await aws.client(CodeDeployClient).send(
+    new ListDeploymentsCommand({
+      applicationName: p.application,
+      deploymentGroupName: p.deploymentGroup,
+      includeOnlyStatuses: ['Created', 'Queued', 'InProgress', 'Baking', 'Ready'],
+    }),
+  );
+  return listed.deployments?.[0];
 }
 
 /** What the plan's approvals are bound to on CodeDeploy's side: the group and how it shifts traffic. */

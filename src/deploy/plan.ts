@@ -16,7 +16,7 @@ import { checkImage } from './image-check';
 import type { DeployAction, DeployPlan } from './types';
 import { planBasis, planHash, type PlanBasis } from './plan-hash';
 import { describeStrategy } from './strategy';
-import { codeDeployStrategy, codeDeployStrategyNow, describeCodeDeploy, findDeploymentGroup, type CodeDeployPlan } from './codedeploy';
+import { codeDeployStrategy, codeDeployStrategyNow, deploymentUnderWay, describeCodeDeploy, findDeploymentGroup, type CodeDeployPlan } from './codedeploy';
 
 export interface PlanInput {
   action: DeployAction;
@@ -74,6 +74,11 @@ export async function planDeploy(aws: AwsSession, target: { alias: string } & Ta
   const currentTd = await describeTaskDefinition(aws, current);
   const notes: string[] = [];
   const inProgress = (service.deployments ?? []).filter((d) => d.status !== 'PRIMARY' || d.rolloutState === 'IN_PROGRESS');
+  const underWay = codeDeploy ? await deploymentUnderWay(aws, codeDeploy).catch(() => undefined) : undefined;
+  if (underWay)
+    notes.push(
+      `⚠️ CodeDeploy deployment ${code(underWay)} is under way in ${code(`${codeDeploy!.application}/${codeDeploy!.deploymentGroup}`)}: CodeDeploy runs one at a time per group, so this one is refused until it ends.`,
+    );
   if (inProgress.length) {
     const primary = service.deployments?.find((d) => d.status === 'PRIMARY');
     notes.push(
