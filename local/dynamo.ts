@@ -1,10 +1,19 @@
-import { CreateTableCommand, DynamoDBClient, UpdateTimeToLiveCommand, type AttributeDefinition, type KeySchemaElement } from '@aws-sdk/client-dynamodb';
+import {
+  CreateTableCommand,
+  DynamoDBClient,
+  UpdateTimeToLiveCommand,
+  type AttributeDefinition,
+  type GlobalSecondaryIndex,
+  type KeySchemaElement,
+} from '@aws-sdk/client-dynamodb';
 import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { TABLES, type TableDefinition } from '../src/platform/tables';
 import { callingFunction } from './aws/function-context';
 import { DEFAULT_ACCOUNT } from './aws/state';
+import { readYaml } from './iam/yaml';
 
 /** How the local DynamoDB misbehaves, for tests and the playground's Simulate menu. */
 export type DynamoFault = 'none' | 'refuse' | 'hang';
@@ -43,7 +52,7 @@ export async function startLocalDynamo(options: { port?: number } = {}): Promise
   });
   const backend = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const client = new DynamoDBClient({ endpoint: backend, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
-  await Promise.all(Object.values(TABLES).map((def) => createTable(client, def)));
+  await Promise.all(Object.entries(TABLES).map(([key, def]) => createTable(client, key, def)));
   client.destroy();
   const front = await startFront(backend, options.port);
   const env: Record<string, string> = { AWS_ENDPOINT_URL_DYNAMODB: front.endpoint };
@@ -139,8 +148,10 @@ function refusalOf(req: IncomingMessage, body: Buffer, authorizer: DynamoAuthori
     return undefined;
   }
   const functionName = callingFunction(req.headers);
+  // A Query (or Scan) of an index is authorised on the index's ARN, not the table's (DynamoDB's IAM resource types).
+  const index = typeof input.IndexName === 'string' ? `/index/${input.IndexName}` : '';
   for (const table of tablesOf(operation, input)) {
-    const resource = `arn:aws:dynamodb:${region}:${DEFAULT_ACCOUNT}:table/${table}`;
+    const resource = `arn:aws:dynamodb:${region}:${DEFAULT_ACCOUNT}:table/${table}${index}`;
     const refusal = authorizer({ ...(functionName ? { functionName } : {}), accessKeyId, region, action: `dynamodb:${operation}`, resource });
     if (refusal) return refusal;
   }
@@ -159,14 +170,34 @@ function tablesOf(operation: string, input: Record<string, any>): string[] {
   return operation === 'ListTables' ? ['*'] : [];
 }
 
-async function createTable(client: DynamoDBClient, def: TableDefinition): Promise<void> {
-  const keys: KeySchemaElement[] = [{ AttributeName: def.partitionKey, KeyType: 'HASH' }];
-  const attributes: AttributeDefinition[] = [{ AttributeName: def.partitionKey, AttributeType: 'S' }];
-  if (def.sortKey) {
-    keys.push({ AttributeName: def.sortKey, KeyType: 'RANGE' });
-    attributes.push({ AttributeName: def.sortKey, AttributeType: 'S' });
-  }
-  await client.send(new CreateTableCommand({ TableName: def.localName, KeySchema: keys, AttributeDefinitions: attributes, BillingMode: 'PAY_PER_REQUEST' }));
+/**
+ * A table's keys, attributes and global secondary indexes as serverless.yml declares them (the
+ * index definitions are plain values there, no intrinsics): the local tables are the deployed ones.
+ */
+function declaredTable(key: string): {
+  KeySchema: KeySchemaElement[];
+  AttributeDefinitions: AttributeDefinition[];
+  GlobalSecondaryIndexes?: GlobalSecondaryIndex[];
+} {
+  declared ??= readYaml(fileURLToPath(new URL('../serverless.yml', import.meta.url)));
+  type Declared = { Type: string; Properties: { TableName?: unknown } & ReturnType<typeof declaredTable> };
+  const resources = Object.values<Declared>(declared.resources?.Resources ?? {});
+  const table = resources.find((r) => r.Type === 'AWS::DynamoDB::Table' && String(r.Properties.TableName).endsWith(`-${key}`));
+  if (!table) throw new Error(`serverless.yml declares no table ending in -${key}`);
+  const { KeySchema, AttributeDefinitions, GlobalSecondaryIndexes } = table.Properties;
+  return { KeySchema, AttributeDefinitions, ...(GlobalSecondaryIndexes ? { GlobalSecondaryIndexes } : {}) };
+}
+let declared: ReturnType<typeof readYaml> | undefined;
+
+async function createTable(client: DynamoDBClient, key: string, def: TableDefinition): Promise<void> {
+  const shape = declaredTable(key);
+  const keys: KeySchemaElement[] = [
+    { AttributeName: def.partitionKey, KeyType: 'HASH' },
+    ...(def.sortKey ? [{ AttributeName: def.sortKey, KeyType: 'RANGE' as const }] : []),
+  ];
+  // src/platform/tables.ts names the keys the code reads; serverless.yml must agree (test/packaging.test.ts too).
+  if (JSON.stringify(shape.KeySchema) !== JSON.stringify(keys)) throw new Error(`serverless.yml's ${key} table has other keys than src/platform/tables.ts`);
+  await client.send(new CreateTableCommand({ TableName: def.localName, ...shape, BillingMode: 'PAY_PER_REQUEST' }));
   if (def.ttlAttribute) {
     await client
       .send(new UpdateTimeToLiveCommand({ TableName: def.localName, TimeToLiveSpecification: { AttributeName: def.ttlAttribute, Enabled: true } }))

@@ -794,6 +794,20 @@ const SECTIONS: Array<[string, Row[]]> = [
     ],
   ],
   [
+    'history: read on the service (a script’s or job’s) named; without one, any role here, each row checked on its own service',
+    [
+      { who: 'victor', text: 'history web', expect: 'allowed', thread: /\*History of `web`\*/ },
+      { who: 'victor', text: 'history --since 7d', expect: 'allowed', thread: /\*History of everything you may see\*, the last week/ },
+      { who: 'oscar', text: 'history backup.sh --user <@U0OMAR|omar>', expect: 'allowed', thread: /\*History of `backup.sh` by <@U0OMAR>\*/ },
+      { who: 'victor', text: 'history manager', ...hidden('Unknown service, script or job `manager`, or not one of yours. Your services here: `web`.') },
+      { who: 'victor', text: 'history backup.sh', ...hidden('Unknown service, script or job `backup.sh`, or not one of yours. Your services here: `web`.') },
+      { who: 'carl', text: 'history', channel: DEV, ...refused('your `admin` role is not valid in this channel') },
+      { who: 'victor', text: 'history web --since 100d', noAws: true, ...invalid('`--since` reaches back at most 90 days, not 100 days.') },
+      { who: 'alice', text: 'history constructor', noAws: true, ...invalid('Unknown service, script or job `constructor`, or not one of yours.') },
+      { who: 'mallory', text: 'history web', ...NOT_ON_ALLOWLIST },
+    ],
+  ],
+  [
     'cancel: run, checked against the run’s service, script, channel and workspace; the run’s owner may always cancel it',
     [
       {

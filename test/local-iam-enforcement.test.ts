@@ -3,7 +3,7 @@
  * DynamoDB and the emulator refuse what the function's role does not grant, and the coverage
  * comparison finds grants nobody used and calls that were refused.
  */
-import { DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { DescribeTableCommand, DynamoDBClient, GetItemCommand, PutItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { createServer } from 'node:http';
@@ -95,6 +95,24 @@ describe('the local DynamoDB refuses what IAM refuses', () => {
       resource: `arn:aws:dynamodb:us-east-1:111111111111:table/${table}`,
     });
     expect(asked).toContainEqual({ action: 'dynamodb:GetItem', resource: `arn:aws:dynamodb:us-east-1:111111111111:table/${table}` });
+    db.destroy();
+  });
+
+  it('authorises a Query of an index on the index’s ARN, and has the indexes serverless.yml declares', async () => {
+    const table = dynamo.env.AUDIT_TABLE!;
+    const db = client();
+    const out = await db.send(
+      new QueryCommand({
+        TableName: table,
+        IndexName: 'byTarget',
+        KeyConditionExpression: 'targetKey = :k',
+        ExpressionAttributeValues: { ':k': { S: 'target#T1#web' } },
+      }),
+    );
+    expect(out.Items).toEqual([]);
+    expect(asked.at(-1)).toEqual({ action: 'dynamodb:Query', resource: `arn:aws:dynamodb:us-east-1:111111111111:table/${table}/index/byTarget` });
+    const described = await db.send(new DescribeTableCommand({ TableName: table }));
+    expect(described.Table?.GlobalSecondaryIndexes?.map((g) => g.IndexName).sort()).toEqual(['byScript', 'byTarget', 'byUser']);
     db.destroy();
   });
 });

@@ -7,6 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { HANDLERS, loadConfigFile } from '../scripts/build';
 import { AUDIT_FAILURE_METRIC, METRICS_NAMESPACE } from '../src/audit/failures';
+import { auditIndexKeys } from '../src/audit/audit';
+import { HISTORY_INDEXES, type HistoryRow } from '../src/audit/history';
 import { TABLES, type TableDefinition } from '../src/platform/tables';
 import {
   actions,
@@ -177,7 +179,11 @@ describe('serverless.yml: tables match src/platform/tables.ts', () => {
       const p = table.Properties;
       const keySchema = [{ AttributeName: def.partitionKey, KeyType: 'HASH' }, ...(def.sortKey ? [{ AttributeName: def.sortKey, KeyType: 'RANGE' }] : [])];
       expect(p.KeySchema).toEqual(keySchema);
-      expect(p.AttributeDefinitions).toEqual(keySchema.map((k) => ({ AttributeName: k.AttributeName, AttributeType: 'S' })));
+      // The table's keys, then its indexes' partition keys (their sort key is the table's).
+      const indexKeys = (p.GlobalSecondaryIndexes ?? []).map((g: any) => g.KeySchema[0].AttributeName);
+      expect(p.AttributeDefinitions).toEqual(
+        [...keySchema.map((k) => k.AttributeName), ...indexKeys].map((name) => ({ AttributeName: name, AttributeType: 'S' })),
+      );
       if (def.ttlAttribute) expect(p.TimeToLiveSpecification).toEqual({ AttributeName: def.ttlAttribute, Enabled: true });
       else expect(p.TimeToLiveSpecification).toBeUndefined();
       expect(p.BillingMode).toBe('PAY_PER_REQUEST');
@@ -186,6 +192,41 @@ describe('serverless.yml: tables match src/platform/tables.ts', () => {
       for (const fn of Object.keys(functions)) expect(envOf(fn)[def.env]).toEqual({ Ref: logicalId });
     });
   }
+
+  it('indexes the audit for `/ecs history` by service, person and script, sorted by time, with what history shows', () => {
+    const [, table] = tableResources.find(([, r]) => r.Properties.TableName.endsWith('-audit'))!;
+    const indexes = table.Properties.GlobalSecondaryIndexes as any[];
+    expect(indexes.map((g) => [g.IndexName, g.KeySchema])).toEqual(
+      [
+        [HISTORY_INDEXES.target, 'targetKey'],
+        [HISTORY_INDEXES.user, 'userKey'],
+        [HISTORY_INDEXES.script, 'scriptKey'],
+      ].map(([name, key]) => [
+        name,
+        [
+          { AttributeName: key, KeyType: 'HASH' },
+          { AttributeName: 'sk', KeyType: 'RANGE' },
+        ],
+      ]),
+    );
+    // The keys the audit writer sets are the indexes' keys.
+    expect(Object.keys(auditIndexKeys({ teamId: 'T', userId: 'U', target: 'web', script: 'backup.sh' })).sort()).toEqual(['scriptKey', 'targetKey', 'userKey']);
+    const shown: Array<keyof HistoryRow> = [
+      'userId',
+      'verb',
+      'target',
+      'script',
+      'commandText',
+      'decision',
+      'reason',
+      'outcome',
+      'at',
+      'durationMs',
+      'channelId',
+      'threadTs',
+    ];
+    for (const g of indexes) expect(g.Projection).toEqual({ ProjectionType: 'INCLUDE', NonKeyAttributes: shown });
+  });
 
   it('keeps and backs up the allowlist and the audit', () => {
     for (const key of ['allowlist', 'audit']) {
@@ -281,7 +322,13 @@ describe('serverless.yml and infra/: IAM', () => {
         const ddb = actions(s).filter((a) => a.startsWith('dynamodb:'));
         if (ddb.length === 0) continue;
         for (const r of resourceList(s) as any[]) {
-          const id = r['Fn::GetAtt']?.[0];
+          // A table by its Arn, or one of its indexes (`${AuditTable.Arn}/index/byTarget`), named `AuditTable/index/byTarget`.
+          const id =
+            r['Fn::GetAtt']?.[0] ??
+            /^\$\{(\w+)\.Arn\}(\/index\/\w+)$/
+              .exec(r['Fn::Sub'] ?? '')
+              ?.slice(1)
+              .join('');
           expect(id, `${fn}: DynamoDB grants must name a table resource`).toBeTruthy();
           (byTable[id] ??= []).push(...ddb);
         }
@@ -293,9 +340,13 @@ describe('serverless.yml and infra/: IAM', () => {
       AuditTable: ['dynamodb:PutItem', 'dynamodb:UpdateItem'],
       StateTable: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem'],
     });
+    // `/ecs history` queries the audit's indexes (and the team's partition), never scans.
     expect(dynamo('worker')).toEqual({
       AllowlistTable: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem'],
-      AuditTable: ['dynamodb:PutItem', 'dynamodb:UpdateItem'],
+      AuditTable: ['dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
+      'AuditTable/index/byTarget': ['dynamodb:Query'],
+      'AuditTable/index/byUser': ['dynamodb:Query'],
+      'AuditTable/index/byScript': ['dynamodb:Query'],
       StateTable: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
     });
     // The request's conditional updates, the deploy lock, post claims; no allowlist (approvals

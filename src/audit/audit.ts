@@ -23,6 +23,8 @@ export interface AuditRecord {
   commandText: string;
   verb?: string;
   target?: string;
+  /** The script (`/ecs run`) or job (`/ecs job`) the request names, beside its service in `target`. */
+  script?: string;
   decision: AuditDecision;
   reason?: string;
   outcome: AuditOutcome;
@@ -56,8 +58,28 @@ function auditKey(entry: Pick<AuditRecord, 'teamId' | 'at' | 'id'>): AuditKey {
   return { pk: `team#${entry.teamId}`, sk: `${entry.at}#${entry.id}` };
 }
 
+/**
+ * The attributes the audit table's global secondary indexes are keyed on (serverless.yml:
+ * `byTarget`, `byUser`, `byScript`, each sorted by the table's `sk`, `<at>#<id>`), written with every
+ * record so `/ecs history` queries one service, script or person over a time range instead of
+ * reading the whole team. Records written before these existed are in no index.
+ */
+export function auditIndexKeys(entry: Pick<AuditRecord, 'teamId' | 'userId' | 'target' | 'script'>): Record<string, string> {
+  return {
+    userKey: `user#${entry.teamId}#${entry.userId}`,
+    ...(entry.target ? { targetKey: `target#${entry.teamId}#${entry.target}` } : {}),
+    ...(entry.script ? { scriptKey: `script#${entry.teamId}#${entry.script}` } : {}),
+  };
+}
+
 function retentionSeconds(retentionDays: number): number | undefined {
   return retentionDays > 0 ? retentionDays * 86_400 : undefined;
+}
+
+/** A record as stored: its keys, its index keys, and when DynamoDB may expire it. */
+export function auditItem(entry: AuditRecord, retentionDays: number): Record<string, unknown> {
+  const ttl = retentionSeconds(retentionDays);
+  return { ...auditKey(entry), ...entry, ...auditIndexKeys(entry), ...(ttl ? { expiresAt: epochSeconds(Date.parse(entry.at)) + ttl } : {}) };
 }
 
 /** Every attempt goes to the audit table and, as structured JSON, to the logs. */
@@ -66,12 +88,8 @@ export function dynamoAudit(retentionDays: number): AuditLog {
     async record(entry) {
       const key = auditKey(entry);
       log.info('audit', { audit: entry });
-      const ttl = retentionSeconds(retentionDays);
       try {
-        await ddb.put({
-          TableName: tableName('audit'),
-          Item: { ...key, ...entry, ...(ttl ? { expiresAt: epochSeconds(Date.parse(entry.at)) + ttl } : {}) },
-        });
+        await ddb.put({ TableName: tableName('audit'), Item: auditItem(entry, retentionDays) });
       } catch (error) {
         await reportAuditFailure('record', key, error);
         throw error;

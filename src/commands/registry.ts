@@ -10,6 +10,7 @@ import { allowVerb, denyVerb } from './verbs/admin';
 import { allowlistVerb } from './verbs/allowlist';
 import { cancelVerb } from './verbs/cancel';
 import { deployVerb, rollbackVerb } from './verbs/deploy';
+import { historyVerb } from './verbs/history';
 import { logsVerb } from './verbs/logs';
 import { muteVerb, unmuteVerb } from './verbs/mute';
 import { runVerb } from './verbs/run';
@@ -93,6 +94,7 @@ export const VERBS: readonly AnyVerb[] = [
   scaleVerb,
   scriptsVerb,
   jobsVerb,
+  historyVerb,
   cancelVerb,
   muteVerb,
   unmuteVerb,

@@ -343,7 +343,7 @@ export function createIngress(unguarded: IngressDeps) {
       }
       return { text: `${error.userMessage}\nType \`${invocation.command} help\` for the list of commands.` };
     }
-    const scope = { ...optional('verb', request.verb.name), ...optional('target', request.scope.target) };
+    const scope = { ...optional('verb', request.verb.name), ...optional('target', request.scope.target), ...optional('script', request.scope.script) };
 
     const decision = authorise(request, entry, invocation.channelId);
     if (!decision.allowed) return refuse(decision.reason, scope);

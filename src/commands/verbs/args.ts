@@ -57,3 +57,15 @@ export type ScaleArgs = {
   /** Widen the service's autoscaling range to include `count` instead of refusing a count outside it. */
   adjustAutoscaling: boolean;
 };
+export type HistoryArgs = {
+  /** A service alias, or the service of `script`; absent: everything the person may see. */
+  target?: string;
+  /** A script or job name (its records are found by it, its service is `target`). */
+  script?: string;
+  /** Only this person's actions (a Slack user id). */
+  user?: string;
+  /** A window of this many ms back from now. */
+  since?: number;
+  /** Attach the whole window as CSV. */
+  export?: true;
+};
