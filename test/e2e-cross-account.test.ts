@@ -3,6 +3,7 @@ import { putKey } from '../local/aws/services/kms';
 import { localStack } from '../local/iam/enforce';
 import { targetRoleFor } from '../local/iam/stack';
 import { DEPLOY_WORKFLOW_FUNCTION, NOTIFIER_FUNCTION, RUN_WORKFLOW_FUNCTION, startWorld, WORKER_FUNCTION, type World } from '../local/world';
+import { CODEDEPLOY_ACTIONS } from './support/codedeploy-actions';
 import type { Config } from '../src/config/schema';
 
 /**
@@ -154,18 +155,7 @@ describe('a target reached through the target role', () => {
         .filter((d) => d.decision === 'allowed')
         .map((d) => d.action),
     );
-    for (const action of [
-      'codedeploy:ListApplications',
-      'codedeploy:BatchGetApplications',
-      'codedeploy:ListDeploymentGroups',
-      'codedeploy:BatchGetDeploymentGroups',
-      'codedeploy:ListDeployments',
-      'codedeploy:CreateDeployment',
-      'codedeploy:GetDeployment',
-      'codedeploy:ListDeploymentTargets',
-      'codedeploy:GetDeploymentTarget',
-      'codedeploy:StopDeployment',
-    ]) {
+    for (const action of new Set([...CODEDEPLOY_ACTIONS.plan, ...CODEDEPLOY_ACTIONS.workflow])) {
       expect(allowed).toContain(action);
     }
     expect(asTarget().filter((d) => d.decision !== 'allowed')).toEqual([]);

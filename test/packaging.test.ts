@@ -10,6 +10,7 @@ import { AUDIT_FAILURE_METRIC, METRICS_NAMESPACE } from '../src/audit/failures';
 import { auditIndexKeys } from '../src/audit/audit';
 import { HISTORY_INDEXES, type HistoryRow } from '../src/audit/history';
 import { TABLES, type TableDefinition } from '../src/platform/tables';
+import { CODEDEPLOY_ACTIONS } from './support/codedeploy-actions';
 import {
   actions,
   everyStatement,
@@ -57,17 +58,6 @@ const resolveParam = (value: unknown) => {
   const match = typeof value === 'string' && /^\$\{param:(\w+)\}$/.exec(value);
   return match ? sls.params.default[match[1]!] : value;
 };
-
-/** What the deploy workflow calls on CodeDeploy (src/workflows/deploy-codedeploy.ts, src/deploy/plan.ts's recheck). */
-const DEPLOY_CODEDEPLOY_ACTIONS = [
-  'codedeploy:BatchGetDeploymentGroups',
-  'codedeploy:ListDeployments',
-  'codedeploy:CreateDeployment',
-  'codedeploy:GetDeployment',
-  'codedeploy:ListDeploymentTargets',
-  'codedeploy:GetDeploymentTarget',
-  'codedeploy:StopDeployment',
-];
 
 describe('serverless.yml: provider and packaging', () => {
   it('targets osls without a frameworkVersion and runs Node.js 22 on arm64', () => {
@@ -452,7 +442,7 @@ describe('serverless.yml and infra/: IAM', () => {
         'application-autoscaling:DescribeScalableTargets',
         'application-autoscaling:RegisterScalableTarget',
         // CODE_DEPLOY services: the group read again, the deployment found or created, followed, stopped.
-        ...DEPLOY_CODEDEPLOY_ACTIONS,
+        ...CODEDEPLOY_ACTIONS.workflow,
         'iam:PassRole',
         'sts:AssumeRole',
         'sts:TagSession',
