@@ -189,7 +189,7 @@ const hiddenRun = (reason: string) => ({ expect: 'denied', says: 'No run `{run}`
 const refusedInWorker = (reason: string) =>
   ({ expect: 'denied', outcome: 'refused', thread: `🚫 Not allowed: ${reason}. Nothing was changed.`, reason: `not allowed: ${reason}` }) as const;
 
-const SERVICE_NAMES = ['web', 'broken', 'manager', 'web-bg', 'web-canary', 'web-linear'];
+const SERVICE_NAMES = ['web', 'broken', 'manager', 'web-bg', 'web-canary', 'web-linear', 'legacy'];
 const SCRIPT_NAMES = ['backup.sh', 'restore.sh', 'slow.sh', 'fail.sh'];
 const ALL_NAMES = [...SERVICE_NAMES, ...SCRIPT_NAMES].map((n) => `\`${n}\``);
 const WHERE = ' in <#C0OPS>';

@@ -16,6 +16,7 @@ import {
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { SAMPLE, startAwsEmulator, type AwsEmulator } from '../local/aws';
+import { codeDeployState } from '../local/aws/codedeploy';
 import { AwsSession } from '../src/aws/session';
 import { everything, parseRequest } from '../src/commands/registry';
 import { DEPLOY_DEFAULTS, parseConfig, type Target } from '../src/config/schema';
@@ -285,14 +286,81 @@ describe('planDeploy against the seeded account', () => {
     });
   });
 
-  it('refuses a CodeDeploy (blue/green) service, whatever the action', async () => {
-    for (const input of [{ action: 'deploy', image: 'v3.3.0' }, { action: 'redeploy' }, { action: 'rollback' }] as PlanInput[]) {
-      const error = await failure('legacy', input);
-      expect(error).toBeInstanceOf(UserFacingError);
-      expect(error.message).toContain('`legacy` deploys through AWS CodeDeploy (blue/green)');
-      expect(error.message).toContain('ECS refuses a task definition change made with UpdateService');
-      expect(error.message).toContain('Nothing was changed.');
-    }
+  describe('a CodeDeploy (blue/green) service', () => {
+    const store = () => codeDeployState(emu.state.region(SAMPLE.accountId, SAMPLE.region));
+    const LEGACY_TD = SAMPLE.taskDefinitions.legacy;
+
+    it('plans every action through the deployment group found as ecspresso finds it, with its config and auto-rollback', async () => {
+      const { plan: p, notes } = await plan('legacy', { action: 'deploy', image: 'v3.3.0' });
+      expect(p.codeDeploy).toEqual({
+        application: 'legacy',
+        deploymentGroup: 'legacy',
+        deploymentConfig: 'CodeDeployDefault.ECSAllAtOnce',
+        autoRollback: true,
+        autoRollbackBy: 'deployment group',
+        containerName: 'app',
+        containerPort: 8080,
+        terminationWaitMinutes: 5,
+      });
+      expect(p.strategy).toBe(
+        'CodeDeploy blue/green through deployment group legacy/legacy: CodeDeployDefault.ECSAllAtOnce (all traffic at once); CodeDeploy’s auto-rollback on failure on (the deployment group’s setting); the original task set is kept 5 min after the shift'.replace(
+          'CodeDeploy’s',
+          "CodeDeploy's",
+        ),
+      );
+      expect(p.basis).toMatchObject({ controller: 'CODE_DEPLOY', strategy: 'CODE_DEPLOY legacy/legacy CodeDeployDefault.ECSAllAtOnce', running: LEGACY_TD });
+      expect(p.changes).toEqual([{ container: 'app', from: SAMPLE.images.legacy, to: SAMPLE.images.legacyNext }]);
+      expect(notes.join('\n')).toContain('legacy:v3.3.0');
+      expect((await plan('legacy', { action: 'redeploy' })).plan.codeDeploy?.deploymentGroup).toBe('legacy');
+    });
+
+    it('a canary group is named with its traffic steps; without the group’s auto-rollback, the target’s deploy.rollback asks for it', async () => {
+      const group = store().groups.get('legacy/legacy')!;
+      group.deploymentConfigName = 'CodeDeployDefault.ECSCanary10Percent5Minutes';
+      group.autoRollbackConfiguration = { enabled: false, events: [] };
+      const { plan: p } = await plan('legacy', { action: 'deploy', image: 'v3.3.0' });
+      expect(p.strategy).toContain('CodeDeployDefault.ECSCanary10Percent5Minutes (canary 10% for 5 min, then 100%)');
+      expect(p.strategy).toContain('auto-rollback on failure on (the target’s deploy.rollback)');
+      TARGETS.legacy!.deploy = { ...deploy, rollback: false };
+      try {
+        expect((await plan('legacy', { action: 'deploy', image: 'v3.3.0' })).plan.strategy).toContain('auto-rollback on failure off');
+      } finally {
+        TARGETS.legacy!.deploy = deploy;
+      }
+    });
+
+    it('refuses when no deployment group names the service, or more than one does, unless the target names one', async () => {
+      const group = store().groups.get('legacy/legacy')!;
+      store().groups.set('legacy/legacy-copy', { ...structuredClone(group), deploymentGroupName: 'legacy-copy', deploymentGroupId: 'copy' });
+      const two = await failure('legacy', { action: 'deploy', image: 'v3.3.0' });
+      expect(two).toBeInstanceOf(UserFacingError);
+      expect(two.message).toContain('2 CodeDeploy deployment groups name `legacy` in cluster `blue-green` (`legacy/legacy`, `legacy/legacy-copy`)');
+      expect(two.message).toContain('`targets.legacy.codeDeploy: { application, deploymentGroup }`');
+      TARGETS.legacy!.codeDeploy = { application: 'legacy', deploymentGroup: 'legacy-copy' };
+      try {
+        expect((await plan('legacy', { action: 'deploy', image: 'v3.3.0' })).plan.codeDeploy?.deploymentGroup).toBe('legacy-copy');
+        TARGETS.legacy!.codeDeploy = { application: 'legacy', deploymentGroup: 'nope' };
+        expect((await failure('legacy', { action: 'deploy', image: 'v3.3.0' })).message).toContain('CodeDeploy has no deployment group `legacy/nope`');
+      } finally {
+        delete TARGETS.legacy!.codeDeploy;
+      }
+      store().groups.clear();
+      const none = await failure('legacy', { action: 'deploy', image: 'v3.3.0' });
+      expect(none.message).toContain(
+        '`legacy` is deployed by CodeDeploy, but no deployment group of an ECS application names `legacy` in cluster `blue-green`',
+      );
+    });
+
+    it('refuses a service of an external controller, whatever the action', async () => {
+      const service = emu.state.region(SAMPLE.accountId, SAMPLE.region).ecs.clusters.get('blue-green')!.services.get('legacy')!;
+      service.deploymentController = { type: 'EXTERNAL' };
+      for (const input of [{ action: 'deploy', image: 'v3.3.0' }, { action: 'redeploy' }, { action: 'rollback' }] as PlanInput[]) {
+        const error = await failure('legacy', input);
+        expect(error).toBeInstanceOf(UserFacingError);
+        expect(error.message).toContain('`legacy` uses an external deployment controller');
+        expect(error.message).toContain('Nothing was changed.');
+      }
+    });
   });
 });
 
@@ -331,7 +399,7 @@ describe('parsing /ecs deploy and /ecs rollback (shipped configuration)', () => 
 
   it('an unknown service names the choices and the closest one', () => {
     expect(() => parsed('deploy nope v1')).toThrow(
-      /^Unknown service `nope`, or not one of yours\. Yours here: `web`, `broken`, `manager`, `web-bg`, `web-canary`, `web-linear`\./,
+      /^Unknown service `nope`, or not one of yours\. Yours here: `web`, `broken`, `manager`, `web-bg`, `web-canary`, `web-linear`, `legacy`\./,
     );
     expect(() => parsed('deploy wbe v1')).toThrow(/^Unknown service `wbe`, or not one of yours\. Did you mean `web`\? Yours here: /);
     expect(() => parsed('rollback wbe')).toThrow(/Did you mean `web`\?/);

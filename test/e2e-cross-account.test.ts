@@ -3,6 +3,7 @@ import { putKey } from '../local/aws/services/kms';
 import { localStack } from '../local/iam/enforce';
 import { targetRoleFor } from '../local/iam/stack';
 import { DEPLOY_WORKFLOW_FUNCTION, NOTIFIER_FUNCTION, RUN_WORKFLOW_FUNCTION, startWorld, WORKER_FUNCTION, type World } from '../local/world';
+import { CODEDEPLOY_ACTIONS } from './support/codedeploy-actions';
 import type { Config } from '../src/config/schema';
 
 /**
@@ -33,6 +34,8 @@ beforeAll(async () => {
       'web-bg-remote': remote('web-bg'),
       // A rollout that outlives its 60 s: the bot stops it (StopServiceDeployment) as the target role.
       'web-canary-remote': { ...remote('web-canary'), deploy: { ...base.targets['web-canary']!.deploy, timeoutSeconds: 60 } },
+      // CodeDeploy: its deployment group found, a deployment created, followed and stopped (its 120 s run out) as the target role.
+      'legacy-remote': { ...remote('legacy'), deploy: { ...base.targets.legacy!.deploy, timeoutSeconds: 120 } },
     },
     scripts: {
       ...base.scripts,
@@ -136,6 +139,25 @@ describe('a target reached through the target role', () => {
     expect(allowed).toEqual(
       expect.arrayContaining(['ecs:ListServiceDeployments', 'ecs:DescribeServiceDeployments', 'ecs:ContinueServiceDeployment', 'ecs:StopServiceDeployment']),
     );
+    expect(asTarget().filter((d) => d.decision !== 'allowed')).toEqual([]);
+  });
+
+  it('deploy of a CodeDeploy service: the deployment group found, the deployment created, followed and stopped, as the target role', async () => {
+    await world.slash('U0ALICE', 'deploy legacy-remote v3-crash', CHANNEL);
+    const request = await world.slack.waitFor(
+      () => parents().find((m) => m.text.includes('asks to deploy to *legacy-remote*') && /React/.test(m.text)),
+      20_000,
+    );
+    await world.react('U0BOB', CHANNEL, request.ts, 'white_check_mark');
+    expect(await outcome(request.ts)).toMatch(/^❌ [\s\S]*did not finish within 2 min 0 s; rolled back/);
+    const allowed = new Set(
+      asTarget()
+        .filter((d) => d.decision === 'allowed')
+        .map((d) => d.action),
+    );
+    for (const action of new Set([...CODEDEPLOY_ACTIONS.plan, ...CODEDEPLOY_ACTIONS.workflow])) {
+      expect(allowed).toContain(action);
+    }
     expect(asTarget().filter((d) => d.decision !== 'allowed')).toEqual([]);
   });
 

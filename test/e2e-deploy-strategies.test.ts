@@ -4,7 +4,7 @@ import { useConfigurableWorld } from './support/channel';
 import type { Config } from '../src/config/schema';
 import { auditRecords } from './support/audit-records';
 import { failSlackPostAfter } from './support/fail-after';
-import { channelReader } from './support/slack-thread';
+import { deployRequests } from './support/deploy-thread';
 
 /**
  * `/ecs deploy` of ECS-native services end to end: the seeded `web-canary` (CANARY 10% for 5 min,
@@ -21,21 +21,7 @@ beforeAll(() => {
 });
 
 const CHANNEL = 'C0OPS';
-const { parents, threadText, ephemeralsFor } = channelReader(() => world, CHANNEL);
-const ephemeral = (res: { body: string }) => (JSON.parse(res.body) as { text: string }).text;
-const calls = (action: string) => world.aws.calls.filter((c) => c.action === action && c.status === 200);
-
-async function requestDeploy(text: string, user = 'U0ALICE') {
-  const before = new Set(parents().map((m) => m.ts));
-  expect(ephemeral(await world.slash(user, text, CHANNEL))).toMatch(/Working on/);
-  return world.slack.waitFor(() => parents().find((m) => !before.has(m.ts) && /React :white_check_mark: to approve|Cannot deploy|❌/.test(m.text)), 20_000);
-}
-
-const finished = (ts: string) =>
-  world.slack.waitFor(() => {
-    const text = (world.slack.message(CHANNEL, ts)?.text ?? '').replaceAll('\n', ' ');
-    return /^(✅|❌|⚠️|🚫)/.test(text) ? text : undefined;
-  }, 90_000);
+const { threadText, ephemeralsFor, calls, requestDeploy, finished } = deployRequests(() => world, CHANNEL);
 
 /** The gate message in the deploy's thread, once the bot has asked on it. */
 const gateMessage = (ts: string) =>

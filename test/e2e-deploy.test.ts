@@ -341,17 +341,6 @@ describe('/ecs deploy', () => {
     expect(crashed).toBeDefined();
   });
 
-  it('a CodeDeploy (blue/green) service is refused with an explanation before anyone is asked', async () => {
-    setConfig({ ...baseConfig, targets: { ...baseConfig.targets, legacy: { ...baseConfig.targets.web!, cluster: 'blue-green', service: 'legacy' } } });
-    try {
-      const request = await requestDeploy('deploy legacy v3.3.0');
-      expect(threadText(request.ts)).toContain('deploys through AWS CodeDeploy (blue/green)');
-      expect(request.text).not.toContain('React :');
-    } finally {
-      setConfig(baseConfig);
-    }
-  });
-
   it('a step that keeps failing (ECS 500s beyond the SDK’s retries) is retried by the workflow, which resumes and deploys once', async () => {
     const request = await requestDeploy('deploy web --redeploy');
     const updates = ecsCalls('UpdateService').length;

@@ -174,6 +174,6 @@ describe('npm run verify (terminal)', () => {
   it('refuses an unknown service with the list, exit 2', async () => {
     const { code, out } = await run(['nope']);
     expect(code).toBe(2);
-    expect(out).toContain('services: web, broken, manager, web-bg, web-canary, web-linear');
+    expect(out).toContain('services: web, broken, manager, web-bg, web-canary, web-linear, legacy');
   });
 });

@@ -10,6 +10,7 @@ import { AUDIT_FAILURE_METRIC, METRICS_NAMESPACE } from '../src/audit/failures';
 import { auditIndexKeys } from '../src/audit/audit';
 import { HISTORY_INDEXES, type HistoryRow } from '../src/audit/history';
 import { TABLES, type TableDefinition } from '../src/platform/tables';
+import { CODEDEPLOY_ACTIONS } from './support/codedeploy-actions';
 import {
   actions,
   everyStatement,
@@ -440,6 +441,8 @@ describe('serverless.yml and infra/: IAM', () => {
         // `/ecs scale --adjust-autoscaling`: the service's range read and widened.
         'application-autoscaling:DescribeScalableTargets',
         'application-autoscaling:RegisterScalableTarget',
+        // CODE_DEPLOY services: the group read again, the deployment found or created, followed, stopped.
+        ...CODEDEPLOY_ACTIONS.workflow,
         'iam:PassRole',
         'sts:AssumeRole',
         'sts:TagSession',
@@ -469,6 +472,16 @@ describe('serverless.yml and infra/: IAM', () => {
     expect(widen.Condition).toEqual({
       StringEquals: { 'application-autoscaling:service-namespace': 'ecs', 'application-autoscaling:scalable-dimension': 'ecs:service:DesiredCount' },
     });
+    // CodeDeploy: this account's deployment groups; "*" only for the actions AWS's IAM data gives no resource type.
+    for (const s of statements.filter((s) => actions(s).some((a) => a.startsWith('codedeploy:')))) {
+      for (const r of resourceList(s) as any[]) {
+        if (r === '*')
+          expect(['codedeploy:ListDeploymentTargets', 'codedeploy:GetDeploymentTarget', 'codedeploy:StopDeployment'], s.Sid).toEqual(
+            expect.arrayContaining(actions(s)),
+          );
+        else expect(r['Fn::Sub'], s.Sid).toBe('arn:${AWS::Partition}:codedeploy:*:${AWS::AccountId}:deploymentgroup:*');
+      }
+    }
     // Tags only on the task definitions it registers.
     const tag = statements.find((s) => actions(s).includes('ecs:TagResource'))!;
     expect(actions(tag)).toEqual(['ecs:TagResource']);

@@ -155,11 +155,11 @@ describe('ecs-chatops verify', () => {
       cli(['verify'], local()),
     ]);
     expect(unknown).toMatchObject({ code: 2, stdout: '' });
-    expect(unknown.stderr).toBe('ecs-chatops verify: unknown service wbe. Did you mean web? services: web, broken, manager, web-bg, web-canary, web-linear\n');
+    expect(unknown.stderr).toBe('ecs-chatops verify: unknown service wbe. Did you mean web? services: web, broken, manager, web-bg, web-canary, web-linear, legacy\n');
     expect(badFlag).toMatchObject({ code: 2, stdout: '' });
     expect(badFlag.stderr).toMatch(/^ecs-chatops verify: Unknown option '--colour'/);
     expect(none).toMatchObject({ code: 2, stdout: '' });
-    expect(none.stderr).toMatch(/which service\?[\s\S]*services: web, broken, manager, web-bg, web-canary, web-linear/);
+    expect(none.stderr).toMatch(/which service\?[\s\S]*services: web, broken, manager, web-bg, web-canary, web-linear, legacy/);
   });
 
   it('--local without a running playground exits 2 and says to start one, also when its file is stale', async () => {

@@ -52,9 +52,22 @@ export const SAMPLE = {
     /** Pushed, but its container is killed for exceeding its memory shortly after starting. */
     webOom: `${ECR}/web:v2-oom`,
     legacy: `${ECR}/legacy:v3.2.0`,
+    /** Pushed, not deployed yet: the next release of `legacy` (a CodeDeploy deployment). */
+    legacyNext: `${ECR}/legacy:v3.3.0`,
+    /** Pushed, but its container exits with code 1 shortly after starting: its replacement task set never becomes healthy. */
+    legacyCrash: `${ECR}/legacy:v3-crash`,
   },
   /** What the sample ECR holds (for ECR's DescribeImages/ListImages): every image above but the missing tag. */
-  ecrImages: [`${ECR}/web:v1.4.1`, `${ECR}/web:v1.4.2`, `${ECR}/web:v1.5.0`, `${ECR}/web:v2-crash`, `${ECR}/web:v2-oom`, `${ECR}/legacy:v3.2.0`],
+  ecrImages: [
+    `${ECR}/web:v1.4.1`,
+    `${ECR}/web:v1.4.2`,
+    `${ECR}/web:v1.5.0`,
+    `${ECR}/web:v2-crash`,
+    `${ECR}/web:v2-oom`,
+    `${ECR}/legacy:v3.2.0`,
+    `${ECR}/legacy:v3.3.0`,
+    `${ECR}/legacy:v3-crash`,
+  ],
   deployments: {
     web: 'ecs-svc/4719306254839071652',
     webPrevious: 'ecs-svc/3380117456920385543',

@@ -20,7 +20,7 @@
  * application and deployment group `legacy` between target groups legacy-blue and legacy-green, see
  * codedeploy.ts), which a rolling `/ecs deploy` must refuse. It has its own cluster so `main`'s counts stay as above.
  * Images listed in `state.failingImages` make tasks fail: any `:does-not-exist` tag cannot be pulled,
- * `web:v2-crash` exits with code 1 and `web:v2-oom` is killed for memory, both soon after starting.
+ * `web:v2-crash` and `legacy:v3-crash` exit with code 1 and `web:v2-oom` is killed for memory, both soon after starting.
  *
  * Ids are derived from fixed labels, so ARNs are identical on every run (see SAMPLE); timestamps
  * are relative to the emulator clock at seeding time. ecsSeeder() holds the builders used here, so
@@ -339,6 +339,7 @@ export function seedSampleAccount(state: EmulatorState, options: SeedOptions = {
   state.failingImages.push(
     { image: /:does-not-exist$/, mode: 'pull' },
     { image: SAMPLE.images.webCrash, mode: 'crash', exitCode: 1 },
+    { image: SAMPLE.images.legacyCrash, mode: 'crash', exitCode: 1 },
     {
       image: SAMPLE.images.webOom,
       mode: 'crash',

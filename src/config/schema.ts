@@ -109,6 +109,8 @@ const targetSchema = z.strictObject({
   manager: z.optional(z.strictObject({ service: z.optional(name), container: name })),
   /** Containers whose image a deploy replaces; default: those whose repository matches the new image. */
   appContainers: z.optional(z.array(name).check(z.minLength(1))),
+  /** A CODE_DEPLOY service's CodeDeploy application and deployment group (ecspresso's `codedeploy`); absent: discovered from the service. */
+  codeDeploy: z.optional(z.strictObject({ application: name, deploymentGroup: name })),
   /** How `/ecs deploy` and `/ecs rollback` are approved and watched. */
   deploy: z._default(deploySchema, DEPLOY_DEFAULTS),
   /** How `/ecs scale` is approved (by `deploy`'s rules unless `requiresApproval: false`) and its largest count; absent: SCALE_DEFAULTS. */

@@ -1,7 +1,8 @@
 /**
  * What a deploy, redeploy or rollback will change, worked out before anyone is asked to approve:
  * the service as it runs now, the task definition it would run, and every image that changes.
- * Bad input (an unknown tag, nothing to change, a CodeDeploy service) stops here.
+ * Bad input (an unknown tag, nothing to change, an external controller, a CodeDeploy service
+ * without exactly one deployment group) stops here.
  */
 import { DescribeServicesCommand, DescribeTaskDefinitionCommand, ListTaskDefinitionsCommand, type Service, type TaskDefinition } from '@aws-sdk/client-ecs';
 import type { AwsSession } from '../aws/session';
@@ -15,6 +16,7 @@ import { checkImage } from './image-check';
 import type { DeployAction, DeployPlan } from './types';
 import { planBasis, planHash, type PlanBasis } from './plan-hash';
 import { describeStrategy } from './strategy';
+import { codeDeployStrategy, codeDeployStrategyNow, deploymentUnderWay, describeCodeDeploy, findDeploymentGroup, type CodeDeployPlan } from './codedeploy';
 
 export interface PlanInput {
   action: DeployAction;
@@ -60,17 +62,23 @@ export async function describeActiveService(aws: AwsSession, target: { alias: st
 export async function planDeploy(aws: AwsSession, target: { alias: string } & Target, input: PlanInput): Promise<PlannedDeploy> {
   const service = await describeActiveService(aws, target, 'to deploy to');
   const controller = service.deploymentController?.type ?? 'ECS';
-  if (controller !== 'ECS') {
+  if (controller !== 'ECS' && controller !== 'CODE_DEPLOY') {
     throw new UserFacingError(
-      controller === 'CODE_DEPLOY'
-        ? `\`${target.alias}\` deploys through AWS CodeDeploy (blue/green): CodeDeploy owns its task sets and the traffic shift, and ECS refuses a task definition change made with UpdateService. Deploy it through its CodeDeploy application (\`aws deploy create-deployment\`, or your pipeline). Nothing was changed.`
-        : `\`${target.alias}\` uses an external deployment controller: its task sets are managed outside ECS's rolling updates, which this bot does not drive. Deploy it with the tool that owns it. Nothing was changed.`,
+      `\`${target.alias}\` uses an external deployment controller: its task sets are managed outside ECS's rolling updates, which this bot does not drive. Deploy it with the tool that owns it. Nothing was changed.`,
     );
   }
+  // CodeDeploy owns the task sets and the traffic shift: the deploy goes through its deployment group.
+  const codeDeploy = controller === 'CODE_DEPLOY' ? await findDeploymentGroup(aws, target, service) : undefined;
+  const bound = (basisTarget: Parameters<typeof planBasis>[1], to: TaskDefinition, plan: DeployPlan) => bind(service, basisTarget, to, plan, codeDeploy);
   const current = service.taskDefinition!;
   const currentTd = await describeTaskDefinition(aws, current);
   const notes: string[] = [];
   const inProgress = (service.deployments ?? []).filter((d) => d.status !== 'PRIMARY' || d.rolloutState === 'IN_PROGRESS');
+  const underWay = codeDeploy ? await deploymentUnderWay(aws, codeDeploy).catch(() => undefined) : undefined;
+  if (underWay)
+    notes.push(
+      `⚠️ CodeDeploy deployment ${code(underWay)} is under way in ${code(`${codeDeploy!.application}/${codeDeploy!.deploymentGroup}`)}: CodeDeploy runs one at a time per group, so this one is refused until it ends.`,
+    );
   if (inProgress.length) {
     const primary = service.deployments?.find((d) => d.status === 'PRIMARY');
     notes.push(
@@ -84,7 +92,7 @@ export async function planDeploy(aws: AwsSession, target: { alias: string } & Ta
       notes,
       from: currentTd,
       to: currentTd,
-      plan: bound(service, { existing: current }, currentTd, {
+      plan: bound({ existing: current }, currentTd, {
         action: 'redeploy',
         currentTaskDefinition: current,
         targetTaskDefinition: current,
@@ -107,7 +115,7 @@ export async function planDeploy(aws: AwsSession, target: { alias: string } & Ta
       notes,
       from: currentTd,
       to: toTd,
-      plan: bound(service, { existing: toTd.taskDefinitionArn! }, toTd, {
+      plan: bound({ existing: toTd.taskDefinitionArn! }, toTd, {
         action: 'rollback',
         currentTaskDefinition: current,
         targetTaskDefinition: toTd.taskDefinitionArn!,
@@ -145,7 +153,7 @@ export async function planDeploy(aws: AwsSession, target: { alias: string } & Ta
     notes,
     from: currentTd,
     to,
-    plan: bound(service, { registeredFrom: current }, to, {
+    plan: bound({ registeredFrom: current }, to, {
       action: 'deploy',
       currentTaskDefinition: current,
       changes: real,
@@ -160,10 +168,22 @@ export const registered = (current: TaskDefinition, changes: ImageChange[]): Tas
   return input as TaskDefinition;
 };
 
-/** The plan with what its approvals are bound to. */
-function bound(service: Service, target: Parameters<typeof planBasis>[1], to: TaskDefinition, plan: DeployPlan): DeployPlan {
-  const basis = planBasis(service, target, to);
-  return { ...plan, basis, hash: planHash(basis), strategy: describeStrategy(service.deploymentConfiguration) };
+/** The plan with what its approvals are bound to (a CODE_DEPLOY service: its deployment group and config too). */
+function bind(service: Service, target: Parameters<typeof planBasis>[1], to: TaskDefinition, plan: DeployPlan, codeDeploy?: CodeDeployPlan): DeployPlan {
+  const basis = { ...planBasis(service, target, to), ...(codeDeploy ? { strategy: codeDeployStrategy(codeDeploy) } : {}) };
+  return {
+    ...plan,
+    basis,
+    hash: planHash(basis),
+    strategy: codeDeploy ? describeCodeDeploy(codeDeploy) : describeStrategy(service.deploymentConfiguration),
+    ...(codeDeploy ? { codeDeploy } : {}),
+  };
+}
+
+/** The strategy of the service now, as a plan's basis names it (a CODE_DEPLOY one: its deployment group, read again). */
+async function strategyNow(aws: AwsSession, service: Service, plan: DeployPlan): Promise<Partial<PlanBasis>> {
+  if (!plan.codeDeploy || service.deploymentController?.type !== 'CODE_DEPLOY') return {};
+  return { strategy: await codeDeployStrategyNow(aws, plan.codeDeploy) };
 }
 
 /**
@@ -175,10 +195,17 @@ export async function basisNow(aws: AwsSession, where: Pick<Target, 'cluster' | 
   const service = described.services?.[0] ?? {};
   if (plan.action === 'deploy') {
     const current = await describeTaskDefinition(aws, plan.currentTaskDefinition);
-    return planBasis(service, { registeredFrom: plan.currentTaskDefinition }, registered(current, plan.changes));
+    return {
+      ...planBasis(service, { registeredFrom: plan.currentTaskDefinition }, registered(current, plan.changes)),
+      ...(await strategyNow(aws, service, plan)),
+    };
   }
   const target = await describeTaskDefinition(aws, plan.targetTaskDefinition ?? plan.currentTaskDefinition);
-  return { ...planBasis(service, { existing: target.taskDefinitionArn! }, target), ...(target.status ? { targetStatus: target.status } : {}) };
+  return {
+    ...planBasis(service, { existing: target.taskDefinitionArn! }, target),
+    ...(await strategyNow(aws, service, plan)),
+    ...(target.status ? { targetStatus: target.status } : {}),
+  };
 }
 
 export async function describeTaskDefinition(

@@ -4,6 +4,7 @@
  * src/workflows/inputs.ts.
  */
 import type { ImageChange } from '../ecs/taskdef';
+import type { CodeDeployPlan } from './codedeploy';
 import type { PlanBasis } from './plan-hash';
 
 export type DeployAction = 'deploy' | 'redeploy' | 'rollback' | 'scale';
@@ -43,6 +44,8 @@ export interface DeployPlan {
   hash?: string;
   /** The service's deployment strategy in words (src/deploy/strategy.ts), as planned. */
   strategy?: string;
+  /** A CODE_DEPLOY service: the deployment group it deploys through (src/deploy/codedeploy.ts), as planned. */
+  codeDeploy?: CodeDeployPlan;
   /** action `scale`: the new desired count (and the autoscaling range), the task definition unchanged. */
   scale?: ScalePlan;
 }

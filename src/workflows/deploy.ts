@@ -31,7 +31,9 @@ import { code, escapeText, formatDuration } from '../slack/format';
 import type { Outcome } from '../slack/thread-output';
 import { crashExcerpt, rolloutText, stoppedTaskLines } from '../deploy/rollout-text';
 import { uploadFiles } from '../slack/upload';
-import { stagedEnding, watchServiceDeployment, type GateRecord } from './deploy-staged';
+import { stagedEnding, watchServiceDeployment, type GateRecord, type StagedKit } from './deploy-staged';
+import { deployThroughCodeDeploy } from './deploy-codedeploy';
+import type { CodeDeployPlan } from '../deploy/codedeploy';
 import { deployPostKey, deployUpdateKey } from '../platform/state-keys';
 import { adjustRange, range, type Adjusted } from '../deploy/scale';
 import { resumeAfterDeploy, suspendForDeploy, type AutoscalingKit } from './deploy-autoscaling';
@@ -283,6 +285,8 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
         },
         { retryStrategy: RETRY },
       );
+      // A CODE_DEPLOY service: a CodeDeploy deployment of the new revision instead of UpdateService (deploy-codedeploy.ts).
+      if (input.plan.codeDeploy && registered.ok) return codeDeployDeploy(registered.taskDefinition, input.plan.codeDeploy);
       // A scale with `--adjust-autoscaling`: the range widened first (its own step, so the old range survives a retried update).
       const widening: Adjusted | { ok: false; message: string } | undefined =
         scale?.adjustAutoscaling && registered.ok
@@ -686,9 +690,9 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
       );
     }
 
-    /** BLUE_GREEN / LINEAR / CANARY: watched through its service deployment, gates decided by reaction (deploy-staged.ts). */
-    async function stagedDeploy(started: Extract<Started, { ok: true }>, title: string): Promise<Ending> {
-      const kit = {
+    /** What the watches of deploy-staged.ts and deploy-codedeploy.ts borrow from this workflow. */
+    function kit(): StagedKit {
+      return {
         context,
         input,
         withAws,
@@ -702,7 +706,38 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
         retry: RETRY,
         permanent: PERMANENT,
       };
-      const staged = await watchServiceDeployment(kit, {
+    }
+
+    /** CODE_DEPLOY: a CodeDeploy deployment of the registered revision, followed (and rolled back) by deploy-codedeploy.ts. */
+    async function codeDeployDeploy(taskDefinition: string, codeDeploy: CodeDeployPlan): Promise<Ending> {
+      const cd = await deployThroughCodeDeploy(kit(), { taskDefinition, codeDeploy, approvedBy });
+      const deployed = cd.deploymentId ? { ok: true as const, taskDefinition, deploymentId: cd.deploymentId, at: cd.at ?? now() } : undefined;
+      const progress = { ...startProgress(cd.deploymentId ?? '', taskDefinition, cd.at ?? now()), record: cd.record };
+      const verdict = (state: string): Watched['verdict'] =>
+        state === 'completed' || state === 'timeout' ? { state } : state === 'lost' ? { state, reason: cd.summary } : { state: 'failed', reason: cd.summary };
+      return end(
+        {
+          outcome: cd.outcome,
+          summary: cd.summary,
+          status: 'approved',
+          taskDefinition: cd.taskDefinition,
+          polls: cd.polls,
+          detail: cd.detail,
+          ...(cd.rolledBack !== undefined ? { rolledBack: cd.rolledBack } : {}),
+        },
+        deployed
+          ? {
+              rollout: { verdict: verdict(cd.verdict), progress, seconds: cd.seconds },
+              ...(cd.rollback ? { rollback: { verdict: verdict(cd.rollback), progress: { ...progress, record: [] }, seconds: cd.seconds } } : {}),
+            }
+          : undefined,
+        deployed,
+      );
+    }
+
+    /** BLUE_GREEN / LINEAR / CANARY: watched through its service deployment, gates decided by reaction (deploy-staged.ts). */
+    async function stagedDeploy(started: Extract<Started, { ok: true }>, title: string): Promise<Ending> {
+      const staged = await watchServiceDeployment(kit(), {
         taskDefinition: started.taskDefinition,
         at: started.at,
         title,

@@ -20,3 +20,31 @@ export function failSlackPostAfter(world: World, action: string, options: { time
     delete (calls as { push?: unknown }).push;
   };
 }
+
+/**
+ * Makes AWS refuse `failing` (`service:Action`) `times` times once AWS answered `action`
+ * successfully: the step that made that call fails after its work, beyond the SDK's retries when
+ * `times` ≥ 5. Returns the undo.
+ */
+export function failAwsAfter(
+  world: World,
+  action: string,
+  failing: string,
+  error: { code: string; message?: string; status?: number },
+  times: number,
+): () => void {
+  const calls = world.aws.calls;
+  const push = calls.push.bind(calls);
+  let lift = () => {};
+  calls.push = (...records) => {
+    if (records.some((r) => r.action === action && r.status === 200)) {
+      lift = world.aws.faults.fail(failing, error, times);
+      delete (calls as { push?: unknown }).push;
+    }
+    return push(...records);
+  };
+  return () => {
+    delete (calls as { push?: unknown }).push;
+    lift();
+  };
+}

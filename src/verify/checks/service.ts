@@ -82,7 +82,9 @@ function healthCheck(): CheckSpec {
 function assessHealth(service: Service) {
   const { health, reason } = assessService(service);
   const breaker = service.deploymentConfiguration?.deploymentCircuitBreaker;
-  const noBreaker = breaker?.enable ? '' : ' The deployment circuit breaker is off, so a failing deployment retries forever.';
+  // The circuit breaker is ECS's (deployment controller ECS); CodeDeploy rolls back with its own settings.
+  const controller = service.deploymentController?.type ?? 'ECS';
+  const noBreaker = breaker?.enable || controller !== 'ECS' ? '' : ' The deployment circuit breaker is off, so a failing deployment retries forever.';
   if (health === 'failing')
     return fail(
       `${reason}.${noBreaker}`,
@@ -90,6 +92,8 @@ function assessHealth(service: Service) {
     );
   if (health === 'degraded')
     return warn(`${reason}.${noBreaker}`, 'A deployment is in progress or tasks are missing: check again when it settles (`/ecs status`).');
+  if (controller !== 'ECS')
+    return ok(`${reason}; deployed by ${controller === 'CODE_DEPLOY' ? 'CodeDeploy' : 'an external controller'} (ECS's circuit breaker does not apply)`);
   if (!breaker?.enable)
     return warn(
       `${reason}.${noBreaker}`,
