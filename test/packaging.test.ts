@@ -90,6 +90,26 @@ describe('serverless.yml: provider and packaging', () => {
     expect(functions.worker.timeout).toBe(900);
   });
 
+  it('routes the signed API to its own function, every route authorised by IAM', () => {
+    const auth = { authorizer: { type: 'aws_iam' } };
+    expect(functions.api.events).toEqual([
+      { httpApi: { method: 'POST', path: '/api/runs', ...auth } },
+      { httpApi: { method: 'POST', path: '/api/deploys', ...auth } },
+      { httpApi: { method: 'GET', path: '/api/runs/{id}', ...auth } },
+    ]);
+    expect(functions.api.timeout).toBeLessThanOrEqual(30);
+    expect(functions.api.role).toBe('ApiRole');
+    expect(envOf('api').WORKER_FUNCTION_NAME).toEqual({ Ref: 'WorkerLambdaFunction' });
+  });
+
+  it('keeps the signed API to its stores and the hand-off: no Slack secret, no ECS, no other account', () => {
+    const granted = allActions('api');
+    expect(granted.filter((a) => /^(ssm|kms|ecs|sts|iam):/.test(a))).toEqual([]);
+    const invoke = rolePolicyStatements(roleOf('api')).filter((s) => actions(s).includes('lambda:InvokeFunction'));
+    expect(invoke.flatMap(resourceList)).toEqual([{ 'Fn::GetAtt': ['WorkerLambdaFunction', 'Arn'] }]);
+    expect(granted.filter((a) => a.startsWith('lambda:'))).toEqual(['lambda:InvokeFunction']);
+  });
+
   it('never retries the worker automatically, and keeps failed invocations', () => {
     expect(functions.worker.maximumRetryAttempts).toBe(0);
     expect(functions.worker.maximumEventAge).toBeGreaterThanOrEqual(60);
@@ -324,6 +344,12 @@ describe('serverless.yml and infra/: IAM', () => {
       }
       return Object.fromEntries(Object.entries(byTable).map(([k, v]) => [k, [...new Set(v)].sort()]));
     };
+    // The signed API: principal patterns by Query, the attempt's record and its reading, idempotency keys and buckets.
+    expect(dynamo('api')).toEqual({
+      AllowlistTable: ['dynamodb:Query'],
+      AuditTable: ['dynamodb:GetItem', 'dynamodb:PutItem'],
+      StateTable: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem'],
+    });
     expect(dynamo('ingress')).toEqual({
       AllowlistTable: ['dynamodb:GetItem', 'dynamodb:Query'],
       AuditTable: ['dynamodb:PutItem', 'dynamodb:UpdateItem'],
@@ -347,7 +373,8 @@ describe('serverless.yml and infra/: IAM', () => {
   });
 
   it('reads exactly the two Slack parameters, decrypting only through SSM; the notifier only the bot token', () => {
-    for (const fn of Object.keys(functions)) {
+    // The signed API never talks to Slack: no parameter, no decryption (checked below).
+    for (const fn of Object.keys(functions).filter((f) => f !== 'api')) {
       // The notifier posts but never verifies a request: it may not read the signing secret.
       const params =
         fn === 'notifier' ? [sls.params.default.slackBotTokenParam] : [sls.params.default.slackSigningSecretParam, sls.params.default.slackBotTokenParam];

@@ -1,3 +1,5 @@
+import { code } from './format';
+
 /** Kept apart from the registry: what only echoes a request (the worker's handlers, the crash report) does not load every verb. */
 
 /** One slash-command request as Slack sent it. */
@@ -13,6 +15,21 @@ export interface Invocation {
   text: string;
   responseUrl?: string;
   triggerId?: string;
+  /**
+   * A request from another system (the signed API, src/api/): who sent it beyond the userId
+   * `iam:<principal ARN>` it travels as, and the ticket it names. Absent for a person in Slack.
+   */
+  origin?: { via: 'api'; principal: string; session?: string; ticket?: string };
 }
 
 export const commandText = (inv: Pick<Invocation, 'command' | 'text'>): string => `${inv.command} ${inv.text}`.trim();
+
+/**
+ * Who asked, in Slack text: a person's mention, or an IAM principal (the signed API) as code: never
+ * a mention, since it is nobody in the workspace. Ticket references are the caller's text: escaped.
+ */
+export function requesterText(inv: Pick<Invocation, 'userId' | 'origin'>): string {
+  if (!inv.userId.startsWith('iam:')) return `<@${inv.userId}>`;
+  const who = `IAM principal ${code(inv.userId.slice('iam:'.length))}${inv.origin?.session ? ` (session ${code(inv.origin.session)})` : ''}`;
+  return inv.origin?.ticket ? `${who} for ticket ${code(inv.origin.ticket)}` : who;
+}

@@ -16,6 +16,7 @@ import type { SlackSecrets } from '../platform/secrets';
 import type { StateStore } from '../platform/state';
 import { escapeText, typedCode } from '../slack/format';
 import { SlackChannelError } from '../slack/channel-error';
+import { requesterText } from '../slack/invocation';
 import { ThreadOutput } from '../slack/thread-output';
 import { jobKey } from '../platform/state-keys';
 
@@ -148,7 +149,7 @@ export function createWorker(deps: WorkerDeps) {
           channel: invocation.channelId,
           remainingMs,
           logger,
-          parentText: `<@${invocation.userId}> ran ${typedCode(commandText(invocation))}`,
+          parentText: `${requesterText(invocation)} ran ${typedCode(commandText(invocation))}`,
         });
       } catch (error) {
         // No thread to answer in: tell the requester privately, with the fix.
@@ -226,6 +227,7 @@ export function createWorker(deps: WorkerDeps) {
               ...(aws?.requestIds.length ? { awsRequestIds: aws.requestIds } : {}),
               ...(aws?.omittedRequestIds ? { awsRequestIdsOmitted: aws.omittedRequestIds } : {}),
               ...(threadTs ? { threadTs } : {}),
+              ...(result.exitCode !== undefined ? { detail: { exitCode: result.exitCode } } : {}),
             },
             // A quick workflow may have ended (and completed the record) before this line runs.
             result.continues ? { outcome: IN_FLIGHT } : undefined,
