@@ -128,7 +128,17 @@ function eventsFromOsls(template: Template, resolver: TemplateResolver, stack: S
     ...(config?.MaximumEventAgeInSeconds === undefined ? {} : { maximumEventAgeSeconds: config.MaximumEventAgeInSeconds }),
     ...(onFailure === undefined ? {} : { onFailureArn: resolve(onFailure, `${logicalId}EvConf.DestinationConfig`) }),
   };
-  return { eventBridge, asyncInvoke };
+  // Its HTTP API routes: the routes whose integration invokes this function, with their authorization.
+  const integrations = resources
+    .filter(([, r]) => r.Type === 'AWS::ApiGatewayV2::Integration' && r.Properties.IntegrationUri?.['Fn::GetAtt']?.[0] === logicalId)
+    .map(([id]) => id);
+  const httpApi = resources
+    .filter(([, r]) => r.Type === 'AWS::ApiGatewayV2::Route' && integrations.includes(r.Properties.Target?.['Fn::Join']?.[1]?.[1]?.Ref))
+    .map(([, { Properties: route }]) => {
+      const [method, path] = String(route.RouteKey).split(' ');
+      return { method, path, iam: route.AuthorizationType === 'AWS_IAM' };
+    });
+  return { eventBridge, httpApi, asyncInvoke };
 }
 
 describe('the stack as serverless.yml writes it (stage local)', () => {

@@ -347,7 +347,7 @@ describe('serverless.yml and infra/: IAM', () => {
     // The signed API: principal patterns by Query, the attempt's record and its reading, idempotency keys and buckets.
     expect(dynamo('api')).toEqual({
       AllowlistTable: ['dynamodb:Query'],
-      AuditTable: ['dynamodb:GetItem', 'dynamodb:PutItem'],
+      AuditTable: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
       StateTable: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem'],
     });
     expect(dynamo('ingress')).toEqual({
@@ -357,7 +357,7 @@ describe('serverless.yml and infra/: IAM', () => {
     });
     // `/ecs history` queries the audit's indexes (and the team's partition), never scans.
     expect(dynamo('worker')).toEqual({
-      AllowlistTable: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem'],
+      AllowlistTable: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'],
       AuditTable: ['dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
       'AuditTable/index/byTarget': ['dynamodb:Query'],
       'AuditTable/index/byUser': ['dynamodb:Query'],

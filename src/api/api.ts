@@ -194,7 +194,7 @@ export function createApi(deps: ApiDeps) {
     if (!(await deps.state.claim(idemKey, IDEMPOTENCY_TTL_SECONDS, { id: attempt.id, hash }))) {
       return (await replay()) ?? fail(409, 'conflict', `idempotencyKey ${command.idempotencyKey} is being used by another request`);
     }
-    let auditKey: AuditKey;
+    let auditKey: AuditKey | undefined;
     try {
       auditKey = await audit({ ...scope, decision: 'allowed', outcome: 'accepted' });
       const record: RequestRecord = {
@@ -219,8 +219,13 @@ export function createApi(deps: ApiDeps) {
         receivedAt: deps.now(),
       });
     } catch (e) {
-      // Nothing ran: the key is free again for the caller's retry.
+      // Nothing ran: the key is free again for the caller's retry, and the record says why.
       await deps.state.release(idemKey).catch(() => undefined);
+      if (auditKey)
+        await deps
+          .audit()
+          .complete(auditKey, { outcome: 'error', reason: `the worker could not be invoked: ${(e as Error).name}` })
+          .catch(() => undefined);
       log.error('api request could not be handed to the worker', { error: e, id: attempt.id });
       return fail(503, 'unavailable', 'the request could not be handed to the worker; nothing ran, try again');
     }

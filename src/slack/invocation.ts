@@ -29,7 +29,10 @@ export const commandText = (inv: Pick<Invocation, 'command' | 'text'>): string =
  * a mention, since it is nobody in the workspace. Ticket references are the caller's text: escaped.
  */
 export function requesterText(inv: Pick<Invocation, 'userId' | 'origin'>): string {
-  if (!inv.userId.startsWith('iam:')) return `<@${inv.userId}>`;
-  const who = `IAM principal ${code(inv.userId.slice('iam:'.length))}${inv.origin?.session ? ` (session ${code(inv.origin.session)})` : ''}`;
+  if (!inv.userId.startsWith('iam:')) return mention(inv.userId);
+  const who = `IAM principal ${mention(inv.userId)}${inv.origin?.session ? ` (session ${code(inv.origin.session)})` : ''}`;
   return inv.origin?.ticket ? `${who} for ticket ${code(inv.origin.ticket)}` : who;
 }
+
+/** A requester by id alone: a person's mention, an IAM principal (`iam:<ARN>`, the signed API) as its ARN in code. */
+export const mention = (userId: string): string => (userId.startsWith('iam:') ? code(userId.slice('iam:'.length)) : `<@${userId}>`);
