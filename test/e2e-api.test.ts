@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { API_FUNCTION } from '../local/world';
 import { EXPIRED_TOKEN, SIGNATURE_MISMATCH } from '../local/aws/http-api';
 import type { Grant } from '../src/auth/roles';
-import { channelView, teamAudit, useWorld } from './support/channel';
+import { channelView, ephemeral, teamAudit, useWorld } from './support/channel';
 
 /**
  * The signed API end to end: a SigV4-signed request → the local HTTP API (signature, principal,
@@ -201,6 +201,33 @@ describe('the signed API', () => {
     expect(Number(limited.headers?.['retry-after'])).toBeGreaterThan(0);
     // Another caller is not limited by this one.
     expect((await world().apiCaller('ci-quiet').call('GET', '/api/runs/no-such-run')).statusCode).toBe(404);
+  });
+
+  it('admins grant and remove IAM principal patterns with /ecs allow and /ecs deny, within their scope; never approve or admin', async () => {
+    const ci = world().apiCaller('ci-granted-7', { session: 'b1' });
+    const pattern = ci.roleArn.replace('ci-granted-7', 'ci-granted-*');
+    const body = (key: string) => ({ script: 'backup.sh', args: ['nightly'], channel: 'C0OPS', idempotencyKey: key });
+    expect((await ci.call('POST', '/api/runs', body('g-1'))).statusCode).toBe(403);
+
+    const refused = ephemeral(await world().slash('U0ALICE', `allow ${pattern} approver manager`));
+    expect(refused).toContain('approving and administering are for people in Slack');
+    expect(ephemeral(await world().slash('U0BOB', `allow ${pattern} operator manager`))).toContain('Not allowed');
+    expect(ephemeral(await world().slash('U0ALICE', 'allow arn:aws:iam::*:role/x operator'))).toContain('is not an IAM user or role ARN pattern');
+
+    const before = parents().length;
+    await world().slash('U0ALICE', `allow ${pattern} operator manager --scripts backup.sh`);
+    await world().idle();
+    const granted = parents()
+      .slice(before)
+      .find((m) => m.text.includes('ran `/ecs allow'))!;
+    expect(threadText(granted.ts)).toContain(`IAM principals \`${pattern}\` now has:`);
+    expect(ephemeral(await world().slash('U0ALICE', 'allowlist'))).toContain(`IAM principals \`${pattern}\`: *operator* on \`manager\`, scripts \`backup.sh\``);
+    expect((await ci.call('POST', '/api/runs', body('g-2'))).statusCode).toBe(202);
+    await world().idle();
+
+    await world().slash('U0ALICE', `deny ${pattern}`);
+    await world().idle();
+    expect((await ci.call('POST', '/api/runs', body('g-3'))).statusCode).toBe(403);
   });
 
   it('runs the api function as its own role', () => {

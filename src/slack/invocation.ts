@@ -34,5 +34,13 @@ export function requesterText(inv: Pick<Invocation, 'userId' | 'origin'>): strin
   return inv.origin?.ticket ? `${who} for ticket ${code(inv.origin.ticket)}` : who;
 }
 
-/** A requester by id alone: a person's mention, an IAM principal (`iam:<ARN>`, the signed API) as its ARN in code. */
-export const mention = (userId: string): string => (userId.startsWith('iam:') ? code(userId.slice('iam:'.length)) : `<@${userId}>`);
+/**
+ * Someone by id alone: a person's mention, an IAM principal (`iam:<ARN>`, the signed API) as its ARN
+ * in code, an allowlist entry for IAM principals (`iamp:<ARN pattern>`) as its pattern.
+ */
+export const mention = (userId: string): string =>
+  userId.startsWith('iam:')
+    ? code(userId.slice('iam:'.length))
+    : userId.startsWith('iamp:')
+      ? `IAM principals ${code(userId.slice('iamp:'.length))}`
+      : `<@${userId}>`;
