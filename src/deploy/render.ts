@@ -27,9 +27,9 @@ export function planPhrase(target: string, plan: DeployPlan): string {
 }
 
 /** One line: who asks for what, where. */
-export function requestHeadline(input: { requesterId: string; target: string; plan: DeployPlan; deployId: string }): string {
+export function requestHeadline(input: { requesterId: string; requester?: string; target: string; plan: DeployPlan; deployId: string }): string {
   const { plan } = input;
-  return `${plan.action === 'scale' ? '📏' : '🚀'} ${mention(input.requesterId)} asks to ${planPhrase(input.target, plan)} · ${plan.action === 'scale' ? 'scale' : 'deploy'} \`${input.deployId}\``;
+  return `${plan.action === 'scale' ? '📏' : '🚀'} ${input.requester ?? mention(input.requesterId)} asks to ${planPhrase(input.target, plan)} · ${plan.action === 'scale' ? 'scale' : 'deploy'} \`${input.deployId}\``;
 }
 
 const approverPhrase = (role: string) => (role === 'admin' ? 'an *admin*' : `${/^[aeiou]/.test(role) ? 'an' : 'a'} *${role}* (or admin)`);
