@@ -297,7 +297,7 @@ export interface World {
    * A role of the bot's account for a system calling the signed API, allowed execute-api:Invoke on
    * `/api/*` (or given `policy`), and a session of it (expiring in an hour, emulator time).
    */
-  apiCaller(roleName: string, options?: { policy?: PolicyDocument; session?: string }): ApiCaller;
+  apiCaller(roleName: string, options?: { policy?: PolicyDocument; session?: string; expires?: false }): ApiCaller;
   /** A signed `/ecs …` from a seeded user in a channel, through the ingress; its answer shows as Slack would show it. */
   slash(userId: string, text: string, channelId?: string): Promise<HttpResult>;
   /** A person adds or removes a reaction; Slack delivers `reaction_added`/`reaction_removed` to the ingress. */
@@ -543,7 +543,7 @@ export async function startWorld(
     },
     clockNow: () => aws.clock.now(),
   });
-  const apiCaller = (roleName: string, options: { policy?: PolicyDocument; session?: string } = {}): ApiCaller => {
+  const apiCaller = (roleName: string, options: { policy?: PolicyDocument; session?: string; expires?: false } = {}): ApiCaller => {
     const policy: PolicyDocument = options.policy ?? {
       Version: '2012-10-17',
       Statement: [
@@ -554,7 +554,12 @@ export async function startWorld(
       trust: trustPolicy({ AWS: `arn:aws:iam::${stack.accountId}:root` }),
       inline: { invoke: policy },
     });
-    const issued = aws.state.issueCredentials(role, options.session ?? `${roleName}-session`, { expiration: new Date(aws.clock.now() + 3_600_000) });
+    // `expires: false`: keys without a session token, easier to paste into curl (the playground's).
+    const issued = aws.state.issueCredentials(
+      role,
+      options.session ?? `${roleName}-session`,
+      options.expires === false ? {} : { expiration: new Date(aws.clock.now() + 3_600_000) },
+    );
     const credentials: Credentials = {
       accessKeyId: issued.accessKeyId,
       secretAccessKey: issued.secretAccessKey,
