@@ -7,7 +7,7 @@ import { parseRequest, UnknownNameError, UnknownScriptError, visibilityOf, type 
 import type { Config } from '../config/schema';
 import { json, rawBody, type HttpEvent, type HttpResult } from '../ingress/http';
 import { UserFacingError } from '../platform/errors';
-import type { JobDispatcher } from '../platform/jobs';
+import { commandJob, type JobDispatcher } from '../platform/jobs';
 import { log } from '../platform/logger';
 import type { StateStore } from '../platform/state';
 import { apiIdempotencyKey, apiRequestKey } from '../platform/state-keys';
@@ -209,15 +209,7 @@ export function createApi(deps: ApiDeps) {
         auditSk: auditKey.sk,
       };
       await deps.state.put(apiRequestKey(attempt.id), REQUEST_TTL_SECONDS, record);
-      await deps.jobs.dispatch({
-        kind: 'command',
-        id: attempt.id,
-        invocation,
-        verb: request.verb.name,
-        args: request.args,
-        audit: auditKey,
-        receivedAt: deps.now(),
-      });
+      await deps.jobs.dispatch(commandJob(attempt.id, invocation, request, auditKey, deps.now()));
     } catch (e) {
       // Nothing ran: the key is free again for the caller's retry, and the record says why.
       await deps.state.release(idemKey).catch(() => undefined);

@@ -73,16 +73,16 @@ const toEntry = (item: Item): AllowlistEntry => ({
   updatedAt: item.updatedAt,
 });
 
-/** Every principal pattern entry of a team (few: one per system calling the API). */
-async function principalEntries(teamId: string): Promise<AllowlistEntry[]> {
+/** A team's entries (people and principal patterns), or those whose sort key begins with `kind`. */
+async function teamEntries(teamId: string, kind?: 'principal#', consistent = false): Promise<AllowlistEntry[]> {
   const entries: AllowlistEntry[] = [];
   let start: Record<string, unknown> | undefined;
   do {
     const out = await ddb.query({
       TableName: tableName('allowlist'),
-      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :kind)',
-      ExpressionAttributeValues: { ':pk': `team#${teamId}`, ':kind': 'principal#' },
-      ConsistentRead: true,
+      KeyConditionExpression: kind ? 'pk = :pk AND begins_with(sk, :kind)' : 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': `team#${teamId}`, ...(kind ? { ':kind': kind } : {}) },
+      ...(consistent ? { ConsistentRead: true } : {}),
       ExclusiveStartKey: start,
     });
     entries.push(...((out.Items ?? []) as Item[]).map(toEntry));
@@ -94,7 +94,8 @@ async function principalEntries(teamId: string): Promise<AllowlistEntry[]> {
 export const dynamoAllowlist: AllowlistStore = {
   async get(teamId, userId) {
     const arn = principalArnOf(userId);
-    if (arn !== undefined) return resolvePrincipal(teamId, arn, await principalEntries(teamId));
+    // Strongly consistent, as for a person: a pattern removed stops matching at once.
+    if (arn !== undefined) return resolvePrincipal(teamId, arn, await teamEntries(teamId, 'principal#', true));
     // Strongly consistent: a revoked user must lose access at once.
     const out = await ddb.get({ TableName: tableName('allowlist'), Key: key(teamId, userId), ConsistentRead: true });
     return out.Item ? toEntry(out.Item as Item) : undefined;
@@ -128,19 +129,7 @@ export const dynamoAllowlist: AllowlistStore = {
       throw error;
     }
   },
-  async list(teamId) {
-    const entries: AllowlistEntry[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const out = await ddb.query({
-        TableName: tableName('allowlist'),
-        KeyConditionExpression: 'pk = :pk',
-        ExpressionAttributeValues: { ':pk': `team#${teamId}` },
-        ExclusiveStartKey: start,
-      });
-      entries.push(...((out.Items ?? []) as Item[]).map(toEntry));
-      start = out.LastEvaluatedKey;
-    } while (start);
-    return entries;
+  list(teamId) {
+    return teamEntries(teamId);
   },
 };
