@@ -57,7 +57,12 @@ describe('the signed API', () => {
     await world().idle();
     const status = await ci.call('GET', `/api/runs/${id}`);
     expect(status.statusCode).toBe(200);
-    expect(json(status)).toMatchObject({ id, state: 'success', exitCode: 0, thread: { channel: 'C0OPS', ts: parent.ts } });
+    expect(json(status)).toMatchObject({
+      id,
+      state: 'success',
+      exitCode: 0,
+      thread: { channel: 'C0OPS', ts: parent.ts, permalink: expect.stringContaining('/archives/C0OPS/p') },
+    });
     const record = (await teamAudit(world())).find((r) => r.id === id);
     expect(record).toMatchObject({ userId: `iam:${ci.roleArn}`, principal: ci.sessionArn, ticket: 'CHG-1234', via: 'api', outcome: 'success' });
   });

@@ -33,8 +33,6 @@ export interface ApiDeps {
   rateLimiter: RateLimiter;
   /** One audit record (strongly consistent): where a request's thread is and how it ended. */
   readAudit: (key: AuditKey) => Promise<AuditRecord | undefined>;
-  /** The thread's permalink (Slack chat.getPermalink); absent or failing: the answer has channel and ts only. */
-  permalink?: (channelId: string, ts: string) => Promise<string | undefined>;
   now: () => number;
 }
 
@@ -242,7 +240,7 @@ export function createApi(deps: ApiDeps) {
     const audited = record ? await deps.readAudit({ pk: record.auditPk, sk: record.auditSk }) : undefined;
     const exitCode = (audited?.detail as { exitCode?: unknown } | undefined)?.exitCode;
     const threadTs = audited?.threadTs;
-    const permalink = threadTs && record && deps.permalink ? await deps.permalink(record.channelId, threadTs).catch(() => undefined) : undefined;
+    const permalink = audited?.threadLink;
     return {
       id,
       state: audited?.outcome ?? 'accepted',

@@ -40,6 +40,8 @@ export interface AuditRecord {
   principal?: string;
   /** The ticket the caller named. */
   ticket?: string;
+  /** The thread's permalink, kept for a request from the signed API (its `GET /api/runs/{id}` answers it). */
+  threadLink?: string;
 }
 
 export interface AuditKey {
@@ -55,7 +57,8 @@ export interface AuditLog {
    */
   complete(
     key: AuditKey,
-    result: Pick<AuditRecord, 'outcome'> & Partial<Pick<AuditRecord, 'decision' | 'durationMs' | 'awsRequestIds' | 'threadTs' | 'reason' | 'detail'>>,
+    result: Pick<AuditRecord, 'outcome'> &
+      Partial<Pick<AuditRecord, 'decision' | 'durationMs' | 'awsRequestIds' | 'threadTs' | 'threadLink' | 'reason' | 'detail'>>,
     onlyIf?: { outcome: AuditOutcome | AuditOutcome[] },
   ): Promise<void>;
 }

@@ -18,6 +18,7 @@ import { escapeText, typedCode } from '../slack/format';
 import { SlackChannelError } from '../slack/channel-error';
 import { requesterText } from '../slack/invocation';
 import { ThreadOutput } from '../slack/thread-output';
+import { permalink } from '../slack/client';
 import { jobKey } from '../platform/state-keys';
 
 /** Longer than Lambda keeps an asynchronous event (maximumEventAge 300 s) and its retries. */
@@ -167,7 +168,12 @@ export function createWorker(deps: WorkerDeps) {
       // Where the answer lives, recorded at once: if this worker dies, the crash report finds the thread.
       await deps
         .audit()
-        .complete(job.audit, { outcome: 'accepted', threadTs }, { outcome: IN_FLIGHT })
+        .complete(
+          job.audit,
+          // A system calling the signed API cannot open Slack's search: it gets the thread's link.
+          { outcome: 'accepted', threadTs, ...(invocation.origin ? { threadLink: await permalink(slack, invocation.channelId, threadTs) } : {}) },
+          { outcome: IN_FLIGHT },
+        )
         .catch((error: unknown) => logger.error('audit update failed', { error }));
       try {
         if (verb.runsIn !== 'worker') throw new Error(`\`${verb.name}\` is answered by the ingress, not the worker`);
