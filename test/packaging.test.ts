@@ -100,6 +100,9 @@ describe('serverless.yml: provider and packaging', () => {
     expect(functions.api.timeout).toBeLessThanOrEqual(30);
     expect(functions.api.role).toBe('ApiRole');
     expect(envOf('api').WORKER_FUNCTION_NAME).toEqual({ Ref: 'WorkerLambdaFunction' });
+    // Refusals by the IAM authorizer never reach the function: the access log records them, with the caller.
+    const accessLog = JSON.parse(sls.provider.logs.httpApi.format) as Record<string, string>;
+    expect(accessLog).toMatchObject({ status: '$context.status', caller: '$context.identity.userArn', error: '$context.error.message' });
   });
 
   it('keeps the signed API to its stores and the hand-off: no Slack secret, no ECS, no other account', () => {
