@@ -25,7 +25,6 @@ export const principalArnOf = (userId: string): string | undefined => (isPrincip
 
 const ASSUMED_ROLE = /^arn:(aws[a-z-]*):sts::(\d{12}):assumed-role\/([\w+=,.@-]+)\/([\w+=,.@-]+)$/;
 const IAM_ENTITY = /^arn:(aws[a-z-]*):iam::(\d{12}):(user|role)\/([\w+=,.@/-]+)$/;
-const ROOT = /^arn:(aws[a-z-]*):iam::(\d{12}):root$/;
 
 /** Undefined for anything that is not a principal the API serves (federated users, root, garbage). */
 export function principalFromArn(callerArn: string): Principal | undefined {
@@ -36,8 +35,7 @@ export function principalFromArn(callerArn: string): Principal | undefined {
   }
   const entity = IAM_ENTITY.exec(callerArn);
   if (entity && !entity[4]!.endsWith('/') && !entity[4]!.includes('//')) return { arn: callerArn, callerArn, accountId: entity[2]! };
-  // The account's root user is never a caller the bot should serve: nothing maps to it.
-  if (ROOT.test(callerArn)) return undefined;
+  // Anything else (the account's root user, a federated user, a service) is no caller the bot serves.
   return undefined;
 }
 
