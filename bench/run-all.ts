@@ -1,7 +1,7 @@
 /** `npm run bench`: every benchmark of the project, one after another. */
 import { spawnSync } from 'node:child_process';
 
-const BENCHES = ['ingress', 'start', 'verify', 'exec', 'run-thread', 'deploy', 'gates', 'notify', 'jobs', 'logs', 'history'];
+const BENCHES = ['ingress', 'start', 'verify', 'exec', 'run-thread', 'deploy', 'gates', 'notify', 'jobs', 'logs', 'history', 'api'];
 let failed = false;
 for (const name of BENCHES) {
   console.log(`# bench:${name}`);

@@ -15,6 +15,9 @@ import { startRegistry, type LocalRegistry } from './registry';
 import { startSlackServer, type SlackServer } from './slack/server';
 import { signedSlackEvent, slashCommandBody, triggerId } from './slack/sign';
 import type { HttpEvent, HttpResult } from '../src/ingress/http';
+import { localHttpApi, signHttpApiRequest, type Credentials } from './aws/http-api';
+import type { PolicyDocument } from './aws/policy';
+import { putRole, trustPolicy } from './aws/services/iam';
 import type { DurableContext, DurableExecutionInvocationInputWithClient, DurableLambdaHandler } from '@aws/durable-execution-sdk-js';
 import type { TestResult } from '@aws/durable-execution-sdk-js-testing';
 import type { AsyncFailureRecord, DurableCallbackBackend, LambdaHandlerLike, LambdaRuntime } from './aws/services/lambda';
@@ -221,6 +224,19 @@ const functionNamed = (key: string): string => {
   return fn.functionName;
 };
 export const INGRESS_FUNCTION = functionNamed('ingress');
+export const API_FUNCTION = functionNamed('api');
+/** The local HTTP API's id: its host is `<id>.execute-api.<region>.amazonaws.com`, its routes' ARNs name it. */
+export const LOCAL_API_ID = 'ecschatops1';
+
+/** A system calling the signed API: an IAM role of the bot's account, one session of it, its keys. */
+export interface ApiCaller {
+  roleArn: string;
+  /** The session's ARN (arn:aws:sts::…:assumed-role/ROLE/SESSION), what API Gateway names the caller. */
+  sessionArn: string;
+  credentials: Credentials;
+  /** A request signed with these credentials (or `sign: false`, or others), through the local HTTP API. */
+  call(method: string, path: string, body?: unknown, options?: { sign?: false | Credentials; signingDate?: Date }): Promise<HttpResult>;
+}
 export const WORKER_FUNCTION = functionNamed('worker');
 export const WORKER_FAILURES_FUNCTION = functionNamed('workerFailures');
 const WORKER_FAILURE_QUEUE_ARN = STACK.resources.WorkerFailureQueue!.arn;
@@ -272,6 +288,16 @@ export interface World {
   env: Record<string, string>;
   /** The production ingress handler, called as API Gateway calls it. */
   ingress(event: HttpEvent): Promise<HttpResult>;
+  /**
+   * The HTTP API: every route serverless.yml declares, SigV4 and execute-api:Invoke checked for
+   * its IAM routes as API Gateway does (local/aws/http-api.ts), then the route's function.
+   */
+  httpApi: ReturnType<typeof localHttpApi>;
+  /**
+   * A role of the bot's account for a system calling the signed API, allowed execute-api:Invoke on
+   * `/api/*` (or given `policy`), and a session of it (expiring in an hour, emulator time).
+   */
+  apiCaller(roleName: string, options?: { policy?: PolicyDocument; session?: string; expires?: false }): ApiCaller;
   /** A signed `/ecs …` from a seeded user in a channel, through the ingress; its answer shows as Slack would show it. */
   slash(userId: string, text: string, channelId?: string): Promise<HttpResult>;
   /** A person adds or removes a reaction; Slack delivers `reaction_added`/`reaction_removed` to the ingress. */
@@ -498,6 +524,67 @@ export async function startWorld(
     }
     return runAsFunction(INGRESS_FUNCTION, () => ingress(event));
   };
+  const { handler: api } = await import('../src/handlers/api');
+  const invokeApi = (event: HttpEvent): Promise<HttpResult> => {
+    aws.lambda.writeLog(API_FUNCTION);
+    return runAsFunction(API_FUNCTION, () => api(event as never));
+  };
+  const functionsByName: Record<string, (event: HttpEvent) => Promise<HttpResult>> = { [INGRESS_FUNCTION]: invokeIngress, [API_FUNCTION]: invokeApi };
+  const httpApi = localHttpApi({
+    state: aws.state,
+    apiId: LOCAL_API_ID,
+    region: stack.region,
+    accountId: stack.accountId,
+    routes: Object.values(stack.functions).flatMap((fn) => fn.httpApi.map((route) => ({ ...route, functionName: fn.functionName }))),
+    invoke: (name, event) => {
+      const fn = functionsByName[name];
+      if (!fn) throw new Error(`the local HTTP API has no function ${name}`);
+      return fn(event as HttpEvent);
+    },
+    clockNow: () => aws.clock.now(),
+  });
+  const apiCaller = (roleName: string, options: { policy?: PolicyDocument; session?: string; expires?: false } = {}): ApiCaller => {
+    const policy: PolicyDocument = options.policy ?? {
+      Version: '2012-10-17',
+      Statement: [
+        { Effect: 'Allow', Action: 'execute-api:Invoke', Resource: `arn:aws:execute-api:${stack.region}:${stack.accountId}:${LOCAL_API_ID}/*/*/api/*` },
+      ],
+    };
+    const role = putRole(aws.state, stack.accountId, roleName, {
+      trust: trustPolicy({ AWS: `arn:aws:iam::${stack.accountId}:root` }),
+      inline: { invoke: policy },
+    });
+    // `expires: false`: keys without a session token, easier to paste into curl (the playground's).
+    const issued = aws.state.issueCredentials(
+      role,
+      options.session ?? `${roleName}-session`,
+      options.expires === false ? {} : { expiration: new Date(aws.clock.now() + 3_600_000) },
+    );
+    const credentials: Credentials = {
+      accessKeyId: issued.accessKeyId,
+      secretAccessKey: issued.secretAccessKey,
+      ...(issued.sessionToken ? { sessionToken: issued.sessionToken } : {}),
+    };
+    return {
+      roleArn: role.arn,
+      sessionArn: issued.identity.arn,
+      credentials,
+      async call(method, path, body, callOptions = {}) {
+        const [pathname = '', query] = path.split('?');
+        const request = {
+          method,
+          path: pathname,
+          ...(query ? { query } : {}),
+          headers: { host: httpApi.host, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+          ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
+          host: httpApi.host,
+        };
+        const signWith = callOptions.sign === undefined ? credentials : callOptions.sign;
+        const sent = signWith ? await signHttpApiRequest(request, signWith, stack.region, callOptions.signingDate) : request;
+        return httpApi.handle(sent);
+      },
+    };
+  };
   const userName = (id: string) => slack.workspace.users.find((u) => u.id === id)?.name ?? id.toLowerCase();
   const sign = (body: string, contentType: 'application/json' | 'application/x-www-form-urlencoded', headers?: Record<string, string>) =>
     signedSlackEvent({ signingSecret, contentType, body, ...(headers ? { headers } : {}) });
@@ -517,6 +604,8 @@ export async function startWorld(
     env,
     workflows,
     ingress: invokeIngress,
+    httpApi,
+    apiCaller,
     async slash(userId, text, channelId = 'C0OPS') {
       const key = `r${++responseCounter}`;
       const body = slashCommandBody({

@@ -227,6 +227,10 @@ describe('/ecs history: what it shows', () => {
     delete refused.durationMs;
     delete refused.threadTs;
     expect(renderHistoryLine(refused, new Map())).toMatch(/— 🚫 refused \(denied\): your &lt;b&gt; role &amp; more$/);
+    // A system calling the signed API is nobody in Slack: its ARN, as code, never a mention.
+    expect(renderHistoryLine({ ...typed, userId: 'iam:arn:aws:iam::123456789012:role/ci' }, new Map())).toContain(
+      '> `arn:aws:iam::123456789012:role/ci` `/ecs run',
+    );
   });
 
   it('a heading that says what, by whom, over what window, and when there were more', () => {

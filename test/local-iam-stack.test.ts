@@ -128,14 +128,24 @@ function eventsFromOsls(template: Template, resolver: TemplateResolver, stack: S
     ...(config?.MaximumEventAgeInSeconds === undefined ? {} : { maximumEventAgeSeconds: config.MaximumEventAgeInSeconds }),
     ...(onFailure === undefined ? {} : { onFailureArn: resolve(onFailure, `${logicalId}EvConf.DestinationConfig`) }),
   };
-  return { eventBridge, asyncInvoke };
+  // Its HTTP API routes: the routes whose integration invokes this function, with their authorization.
+  const integrations = resources
+    .filter(([, r]) => r.Type === 'AWS::ApiGatewayV2::Integration' && r.Properties.IntegrationUri?.['Fn::GetAtt']?.[0] === logicalId)
+    .map(([id]) => id);
+  const httpApi = resources
+    .filter(([, r]) => r.Type === 'AWS::ApiGatewayV2::Route' && integrations.includes(r.Properties.Target?.['Fn::Join']?.[1]?.[1]?.Ref))
+    .map(([, { Properties: route }]) => {
+      const [method, path] = String(route.RouteKey).split(' ');
+      return { method, path, iam: route.AuthorizationType === 'AWS_IAM' };
+    });
+  return { eventBridge, httpApi, asyncInvoke };
 }
 
 describe('the stack as serverless.yml writes it (stage local)', () => {
   const stack = local();
 
-  it('has the six functions, each with the role it names', () => {
-    expect(Object.keys(stack.functions)).toEqual(['ingress', 'worker', 'workerFailures', 'runWorkflow', 'deployWorkflow', 'notifier']);
+  it('has the seven functions, each with the role it names', () => {
+    expect(Object.keys(stack.functions)).toEqual(['ingress', 'api', 'worker', 'workerFailures', 'runWorkflow', 'deployWorkflow', 'notifier']);
     for (const [key, fn] of Object.entries(stack.functions)) {
       expect(fn.roleLogicalId).toBe(slsFunctions[key].role);
       expect(fn.functionArn).toBe(`arn:aws:lambda:us-east-1:${ACCOUNT}:function:${fn.functionName}`);

@@ -91,6 +91,29 @@ describe('serverless.yml: provider and packaging', () => {
     expect(functions.worker.timeout).toBe(900);
   });
 
+  it('routes the signed API to its own function, every route authorised by IAM', () => {
+    const auth = { authorizer: { type: 'aws_iam' } };
+    expect(functions.api.events).toEqual([
+      { httpApi: { method: 'POST', path: '/api/runs', ...auth } },
+      { httpApi: { method: 'POST', path: '/api/deploys', ...auth } },
+      { httpApi: { method: 'GET', path: '/api/runs/{id}', ...auth } },
+    ]);
+    expect(functions.api.timeout).toBeLessThanOrEqual(30);
+    expect(functions.api.role).toBe('ApiRole');
+    expect(envOf('api').WORKER_FUNCTION_NAME).toEqual({ Ref: 'WorkerLambdaFunction' });
+    // Refusals by the IAM authorizer never reach the function: the access log records them, with the caller.
+    const accessLog = JSON.parse(sls.provider.logs.httpApi.format) as Record<string, string>;
+    expect(accessLog).toMatchObject({ status: '$context.status', caller: '$context.identity.userArn', error: '$context.error.message' });
+  });
+
+  it('keeps the signed API to its stores and the hand-off: no Slack secret, no ECS, no other account', () => {
+    const granted = allActions('api');
+    expect(granted.filter((a) => /^(ssm|kms|ecs|sts|iam):/.test(a))).toEqual([]);
+    const invoke = rolePolicyStatements(roleOf('api')).filter((s) => actions(s).includes('lambda:InvokeFunction'));
+    expect(invoke.flatMap(resourceList)).toEqual([{ 'Fn::GetAtt': ['WorkerLambdaFunction', 'Arn'] }]);
+    expect(granted.filter((a) => a.startsWith('lambda:'))).toEqual(['lambda:InvokeFunction']);
+  });
+
   it('never retries the worker automatically, and keeps failed invocations', () => {
     expect(functions.worker.maximumRetryAttempts).toBe(0);
     expect(functions.worker.maximumEventAge).toBeGreaterThanOrEqual(60);
@@ -325,6 +348,12 @@ describe('serverless.yml and infra/: IAM', () => {
       }
       return Object.fromEntries(Object.entries(byTable).map(([k, v]) => [k, [...new Set(v)].sort()]));
     };
+    // The signed API: principal patterns by Query, the attempt's record and its reading, idempotency keys and buckets.
+    expect(dynamo('api')).toEqual({
+      AllowlistTable: ['dynamodb:Query'],
+      AuditTable: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+      StateTable: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem'],
+    });
     expect(dynamo('ingress')).toEqual({
       AllowlistTable: ['dynamodb:GetItem', 'dynamodb:Query'],
       AuditTable: ['dynamodb:PutItem', 'dynamodb:UpdateItem'],
@@ -332,7 +361,7 @@ describe('serverless.yml and infra/: IAM', () => {
     });
     // `/ecs history` queries the audit's indexes (and the team's partition), never scans.
     expect(dynamo('worker')).toEqual({
-      AllowlistTable: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem'],
+      AllowlistTable: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'],
       AuditTable: ['dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
       'AuditTable/index/byTarget': ['dynamodb:Query'],
       'AuditTable/index/byUser': ['dynamodb:Query'],
@@ -348,7 +377,8 @@ describe('serverless.yml and infra/: IAM', () => {
   });
 
   it('reads exactly the two Slack parameters, decrypting only through SSM; the notifier only the bot token', () => {
-    for (const fn of Object.keys(functions)) {
+    // The signed API never talks to Slack: no parameter, no decryption (checked below).
+    for (const fn of Object.keys(functions).filter((f) => f !== 'api')) {
       // The notifier posts but never verifies a request: it may not read the signing secret.
       const params =
         fn === 'notifier' ? [sls.params.default.slackBotTokenParam] : [sls.params.default.slackSigningSecretParam, sls.params.default.slackBotTokenParam];

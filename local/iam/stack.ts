@@ -43,6 +43,8 @@ export interface FunctionModel {
   environment: Record<string, string>;
   /** Its `eventBridge` events: the rules osls creates, each with the function as its target. */
   eventBridge: EventRuleModel[];
+  /** Its routes on the HTTP API (`httpApi` events): method, path, IAM authorization or none. */
+  httpApi: Array<{ method: string; path: string; iam: boolean }>;
   /** Lambda's handling of its asynchronous invocations (retries, on-failure destination). */
   asyncInvoke: AsyncInvokeModel;
 }
@@ -78,7 +80,11 @@ export function readStack(options: StackOptions, path = 'serverless.yml'): Stack
     Object.entries<Record<string, any>>(config.functions ?? {}).map(([key, fn]) => {
       const compiled = resolved.functions[functionLogicalId(key)]!;
       const eventBridge = functionEventRules(fn, key, compiled.functionName, resolver, where);
-      return [key, { key, ...compiled, eventBridge, asyncInvoke: asyncInvokeConfig(fn, key, resolver) }];
+      const httpApi = (fn.events ?? [])
+        .map((e: Record<string, any>) => e.httpApi)
+        .filter(Boolean)
+        .map((e: Record<string, any>) => ({ method: String(e.method).toUpperCase(), path: String(e.path), iam: e.authorizer?.type === 'aws_iam' }));
+      return [key, { key, ...compiled, eventBridge, httpApi, asyncInvoke: asyncInvokeConfig(fn, key, resolver) }];
     }),
   );
   return {

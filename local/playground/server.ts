@@ -32,6 +32,11 @@ export interface Playground {
   url: string;
   port: number;
   sent: SentByPage[];
+  /**
+   * A system calling the bot's signed API (/api/runs, /api/deploys, GET /api/runs/{id}) on this
+   * server: the local world's keys of role `playground-ci`, allowed to run backup.sh and deploy web.
+   */
+  apiCaller: { roleArn: string; accessKeyId: string; secretAccessKey: string; region: string };
   close(): Promise<void>;
 }
 
@@ -93,7 +98,15 @@ export const SIMULATIONS: Record<string, (world: World) => void> = {
   },
 };
 
+/** The routes the bot's api function serves (serverless.yml), forwarded to the local HTTP API. */
+const BOT_API_PATH = /^\/api\/(?:runs(?:\/[^/]+)?|deploys)$/;
+
 async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+  const text = await readText(req);
+  return text ? (JSON.parse(text) as Record<string, unknown>) : {};
+}
+
+async function readText(req: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
@@ -101,8 +114,7 @@ async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> 
     if (size > 1_000_000) throw new Error('request too large');
     chunks.push(chunk as Buffer);
   }
-  const text = Buffer.concat(chunks).toString('utf8');
-  return text ? (JSON.parse(text) as Record<string, unknown>) : {};
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 function send(res: ServerResponse, status: number, body: unknown, type = 'application/json'): void {
@@ -158,6 +170,21 @@ export async function startPlayground(world: World, options: PlaygroundOptions =
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
+    // The bot's signed API, as API Gateway serves it: SigV4 checked against the local world's keys.
+    if (BOT_API_PATH.test(url.pathname)) {
+      const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : (v ?? '')]));
+      const body = await readText(req);
+      const result = await world.httpApi.handle({
+        method: req.method ?? 'GET',
+        path: url.pathname,
+        ...(url.search ? { query: url.search.slice(1) } : {}),
+        headers,
+        ...(body ? { body } : {}),
+      });
+      res.writeHead(result.statusCode, result.headers ?? {});
+      res.end(result.body);
+      return;
+    }
     if (req.method === 'GET' && url.pathname === '/') return send(res, 200, page, 'text/html; charset=utf-8');
     if (req.method === 'GET' && url.pathname === '/api/state') return send(res, 200, snapshot(world, url.searchParams.get('user') ?? ''));
     if (req.method === 'GET' && url.pathname === '/api/events') {
@@ -229,10 +256,28 @@ export async function startPlayground(world: World, options: PlaygroundOptions =
     server.listen(options.port ?? 0, host, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
+  const caller = world.apiCaller('playground-ci', { session: 'playground', expires: false });
+  const { dynamoAllowlist } = await import('../../src/auth/allowlist');
+  await dynamoAllowlist.put({
+    teamId: world.teamId,
+    userId: `iamp:${caller.roleArn}`,
+    grants: [
+      { role: 'operator', services: ['manager'], scripts: ['backup.sh'] },
+      { role: 'deployer', services: ['web'] },
+    ],
+    addedBy: 'playground',
+    updatedAt: new Date().toISOString(),
+  });
   return {
     url: `http://${host}:${port}/`,
     port,
     sent,
+    apiCaller: {
+      roleArn: caller.roleArn,
+      accessKeyId: caller.credentials.accessKeyId,
+      secretAccessKey: caller.credentials.secretAccessKey,
+      region: 'us-east-1',
+    },
     close: () =>
       new Promise<void>((resolve) => {
         if (pending) clearTimeout(pending);

@@ -34,6 +34,14 @@ export interface AuditRecord {
   /** Where the answer lives (parent message), once there is one. */
   threadTs?: string;
   detail?: Record<string, unknown>;
+  /** Where a request came from other than Slack: the signed API (src/api/). */
+  via?: 'api';
+  /** The IAM principal that signed it, as API Gateway named it (a role session's ARN, for a session). */
+  principal?: string;
+  /** The ticket the caller named. */
+  ticket?: string;
+  /** The thread's permalink, kept for a request from the signed API (its `GET /api/runs/{id}` answers it). */
+  threadLink?: string;
 }
 
 export interface AuditKey {
@@ -49,7 +57,8 @@ export interface AuditLog {
    */
   complete(
     key: AuditKey,
-    result: Pick<AuditRecord, 'outcome'> & Partial<Pick<AuditRecord, 'decision' | 'durationMs' | 'awsRequestIds' | 'threadTs' | 'reason' | 'detail'>>,
+    result: Pick<AuditRecord, 'outcome'> &
+      Partial<Pick<AuditRecord, 'decision' | 'durationMs' | 'awsRequestIds' | 'threadTs' | 'threadLink' | 'reason' | 'detail'>>,
     onlyIf?: { outcome: AuditOutcome | AuditOutcome[] },
   ): Promise<void>;
 }

@@ -6,6 +6,7 @@
  */
 import { isAllowed, type AllowlistEntry } from '../auth/roles';
 import { formatDuration, typedCode, typedPlain, escapeText } from '../slack/format';
+import { mention } from '../slack/invocation';
 import type { AuditRecord } from './audit';
 
 /** Actions shown in the thread; `--export` attaches up to HISTORY_EXPORT_MAX. */
@@ -176,7 +177,7 @@ export function renderHistoryLine(row: HistoryRow, links: ReadonlyMap<string, st
   const link = links.get(threadKey(row) ?? '');
   if (link) parts.push(`<${link}|thread>`);
   const reason = row.outcome === 'refused' && row.reason ? `: ${escapeText(clipped(typedPlain(row.reason), MAX_REASON))}` : '';
-  return `• ${slackDate(row.at)} <@${row.userId}> ${typedCode(clipped(row.commandText ?? '', 200))} — ${parts.join(' · ')}${reason}`;
+  return `• ${slackDate(row.at)} ${mention(row.userId)} ${typedCode(clipped(row.commandText ?? '', 200))} — ${parts.join(' · ')}${reason}`;
 }
 
 export interface HistoryHeading {

@@ -1,7 +1,37 @@
 import { ddb, isConditionalCheckFailed } from '../platform/dynamo';
 import { UserFacingError } from '../platform/errors';
 import { tableName } from '../platform/tables';
+import { matchesPattern, principalArnOf } from '../api/principal';
 import type { AllowlistEntry, Grant } from './roles';
+
+/**
+ * Two kinds of entry share the table. A person: `user#<Slack user id>`. An IAM principal pattern
+ * (the signed API's callers): `principal#<ARN pattern>`, whose entry's userId is
+ * `iamp:<pattern>` (the form `/ecs allow` administers). A caller is looked up as
+ * `iam:<principal ARN>`: the grants of every pattern that matches it, together (deny by default:
+ * none matches, no entry).
+ */
+export const PATTERN_USER_PREFIX = 'iamp:';
+export const patternUserId = (pattern: string): string => `${PATTERN_USER_PREFIX}${pattern}`;
+export const patternOf = (userId: string): string | undefined =>
+  userId.startsWith(PATTERN_USER_PREFIX) ? userId.slice(PATTERN_USER_PREFIX.length) : undefined;
+
+/** The grants of every pattern entry matching `arn`, as one entry of the caller (undefined: none). */
+export function resolvePrincipal(teamId: string, arn: string, patterns: AllowlistEntry[]): AllowlistEntry | undefined {
+  const matching = patterns.filter((e) => {
+    const pattern = patternOf(e.userId);
+    return pattern !== undefined && matchesPattern(pattern, arn);
+  });
+  if (matching.length === 0) return undefined;
+  const newest = matching.reduce((a, b) => (a.updatedAt >= b.updatedAt ? a : b));
+  return {
+    teamId,
+    userId: `iam:${arn}`,
+    grants: matching.flatMap((e) => e.grants),
+    addedBy: newest.addedBy,
+    updatedAt: newest.updatedAt,
+  };
+}
 
 export interface AllowlistStore {
   get(teamId: string, userId: string): Promise<AllowlistEntry | undefined>;
@@ -22,7 +52,10 @@ export class AllowlistChangedError extends UserFacingError {
   }
 }
 
-const key = (teamId: string, userId: string) => ({ pk: `team#${teamId}`, sk: `user#${userId}` });
+const key = (teamId: string, userId: string) => {
+  const pattern = patternOf(userId);
+  return { pk: `team#${teamId}`, sk: pattern === undefined ? `user#${userId}` : `principal#${pattern}` };
+};
 
 interface Item {
   pk: string;
@@ -34,14 +67,35 @@ interface Item {
 
 const toEntry = (item: Item): AllowlistEntry => ({
   teamId: item.pk.slice('team#'.length),
-  userId: item.sk.slice('user#'.length),
+  userId: item.sk.startsWith('principal#') ? patternUserId(item.sk.slice('principal#'.length)) : item.sk.slice('user#'.length),
   grants: item.grants ?? [],
   addedBy: item.addedBy,
   updatedAt: item.updatedAt,
 });
 
+/** A team's entries (people and principal patterns), or those whose sort key begins with `kind`. */
+async function teamEntries(teamId: string, kind?: 'principal#', consistent = false): Promise<AllowlistEntry[]> {
+  const entries: AllowlistEntry[] = [];
+  let start: Record<string, unknown> | undefined;
+  do {
+    const out = await ddb.query({
+      TableName: tableName('allowlist'),
+      KeyConditionExpression: kind ? 'pk = :pk AND begins_with(sk, :kind)' : 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': `team#${teamId}`, ...(kind ? { ':kind': kind } : {}) },
+      ...(consistent ? { ConsistentRead: true } : {}),
+      ExclusiveStartKey: start,
+    });
+    entries.push(...((out.Items ?? []) as Item[]).map(toEntry));
+    start = out.LastEvaluatedKey;
+  } while (start);
+  return entries;
+}
+
 export const dynamoAllowlist: AllowlistStore = {
   async get(teamId, userId) {
+    const arn = principalArnOf(userId);
+    // Strongly consistent, as for a person: a pattern removed stops matching at once.
+    if (arn !== undefined) return resolvePrincipal(teamId, arn, await teamEntries(teamId, 'principal#', true));
     // Strongly consistent: a revoked user must lose access at once.
     const out = await ddb.get({ TableName: tableName('allowlist'), Key: key(teamId, userId), ConsistentRead: true });
     return out.Item ? toEntry(out.Item as Item) : undefined;
@@ -75,19 +129,7 @@ export const dynamoAllowlist: AllowlistStore = {
       throw error;
     }
   },
-  async list(teamId) {
-    const entries: AllowlistEntry[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const out = await ddb.query({
-        TableName: tableName('allowlist'),
-        KeyConditionExpression: 'pk = :pk',
-        ExpressionAttributeValues: { ':pk': `team#${teamId}` },
-        ExclusiveStartKey: start,
-      });
-      entries.push(...((out.Items ?? []) as Item[]).map(toEntry));
-      start = out.LastEvaluatedKey;
-    } while (start);
-    return entries;
+  list(teamId) {
+    return teamEntries(teamId);
   },
 };

@@ -1,6 +1,8 @@
 import { grantsWithinScope, mayAdminister } from '../auth/administration';
+import { patternOf } from '../auth/allowlist';
 import { addGrant, describeGrant } from '../auth/roles';
 import { PermissionDeniedError, UsageError } from '../platform/errors';
+import { mention } from '../slack/invocation';
 import type { WorkerHandler } from './verb';
 import type { AllowArgs } from './verbs/args';
 import type { WorkerContext } from '../worker/context';
@@ -19,17 +21,18 @@ export const allow: WorkerHandler<AllowArgs> = async ({ subject, grant }, ctx) =
   const admin = await allowlist.get(teamId, adminId);
   const decision = mayAdminister(admin, grant, channelId);
   if (!decision.allowed) throw new PermissionDeniedError(decision.reason);
-  await requirePerson(ctx, subject);
+  // A person must be one of this workspace; an ARN pattern names no one in Slack (parsed already).
+  if (patternOf(subject) === undefined) await requirePerson(ctx, subject);
 
   const existing = await allowlist.get(teamId, subject);
   const { grants, added } = addGrant(existing?.grants ?? [], grant);
   if (!added) {
-    await out.post(`<@${subject}> already has ${describeGrant(grant)}. Nothing changed.`);
-    return { outcome: 'warning', summary: `<@${subject}> already had ${describeGrant(grant)}` };
+    await out.post(`${mention(subject)} already has ${describeGrant(grant)}. Nothing changed.`);
+    return { outcome: 'warning', summary: `${mention(subject)} already had ${describeGrant(grant)}` };
   }
   if (grants.length > MAX_GRANTS_PER_PERSON) {
     throw new UsageError(
-      `<@${subject}> already has ${existing!.grants.length} grants, the most one person may hold (${MAX_GRANTS_PER_PERSON}). Remove them with \`/ecs deny\` and grant what is needed.`,
+      `${mention(subject)} already has ${existing!.grants.length} grants, the most one person may hold (${MAX_GRANTS_PER_PERSON}). Remove them with \`/ecs deny\` and grant what is needed.`,
     );
   }
   await allowlist.put(
@@ -41,12 +44,12 @@ export const allow: WorkerHandler<AllowArgs> = async ({ subject, grant }, ctx) =
   const beyond = grants.length - visible.length;
   await out.post(
     [
-      `<@${subject}> now has:`,
+      `${mention(subject)} now has:`,
       ...visible.map((g) => `• ${describeGrant(g)}`),
       ...(beyond ? [`• and ${beyond} grant${beyond === 1 ? '' : 's'} outside your scope`] : []),
     ].join('\n'),
   );
-  return { outcome: 'success', summary: `granted ${describeGrant(grant)} to <@${subject}>` };
+  return { outcome: 'success', summary: `granted ${describeGrant(grant)} to ${mention(subject)}` };
 };
 
 /** A person of this workspace: not a bot, not the bot itself, not deactivated, not from another team. */

@@ -1,5 +1,6 @@
 import { grantsWithinScope } from '../auth/administration';
 import { describeGrant } from '../auth/roles';
+import { mention } from '../slack/invocation';
 import type { AckAnswer } from './types';
 import type { NoArgs } from './verb';
 
@@ -17,7 +18,7 @@ export const allowlist: AckAnswer<NoArgs> = async (_args, { allowlist: store, in
   const lines: string[] = [];
   let size = 0;
   for (const e of entries) {
-    const line = `• <@${e.userId}>: ${e.grants.map(describeGrant).join('; ')}`;
+    const line = `• ${mention(e.userId)}: ${e.grants.map(describeGrant).join('; ')}`;
     if (lines.length === ALLOWLIST_MAX_PEOPLE || size + line.length > ALLOWLIST_MAX_CHARS) break;
     lines.push(line);
     size += line.length + 1;

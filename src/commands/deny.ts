@@ -1,5 +1,6 @@
 import { mayRemove } from '../auth/administration';
 import { PermissionDeniedError } from '../platform/errors';
+import { mention } from '../slack/invocation';
 import type { WorkerHandler } from './verb';
 import type { DenyArgs } from './verbs/args';
 
@@ -13,8 +14,8 @@ export const deny: WorkerHandler<DenyArgs> = async ({ subject }, { job, allowlis
     throw new PermissionDeniedError('you cannot remove yourself: ask another admin, so the allowlist is never left without one by accident');
   const [admin, target] = await Promise.all([allowlist.get(teamId, adminId), allowlist.get(teamId, subject)]);
   if (!target) {
-    await out.post(`<@${subject}> was not on the allowlist; nothing changed.`);
-    return { outcome: 'warning', summary: `<@${subject}> was not on the allowlist` };
+    await out.post(`${mention(subject)} was not on the allowlist; nothing changed.`);
+    return { outcome: 'warning', summary: `${mention(subject)} was not on the allowlist` };
   }
   const decision = mayRemove(admin, target, channelId);
   if (!decision.allowed) throw new PermissionDeniedError(decision.reason);
@@ -22,6 +23,9 @@ export const deny: WorkerHandler<DenyArgs> = async ({ subject }, { job, allowlis
   // grants, and nobody removes themselves.
   // Only the entry as checked: a grant added meanwhile (perhaps beyond this admin's scope) stays.
   const removed = await allowlist.remove(teamId, subject, { updatedAt: target.updatedAt });
-  await out.post(removed ? `<@${subject}> is no longer on the allowlist.` : `<@${subject}> was not on the allowlist; nothing changed.`);
-  return { outcome: removed ? 'success' : 'warning', summary: removed ? `removed <@${subject}> from the allowlist` : `<@${subject}> was not on the allowlist` };
+  await out.post(removed ? `${mention(subject)} is no longer on the allowlist.` : `${mention(subject)} was not on the allowlist; nothing changed.`);
+  return {
+    outcome: removed ? 'success' : 'warning',
+    summary: removed ? `removed ${mention(subject)} from the allowlist` : `${mention(subject)} was not on the allowlist`,
+  };
 };

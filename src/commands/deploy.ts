@@ -9,7 +9,7 @@ import type { DeployAction, DeployLock, DeployPlan } from '../deploy/types';
 import { deployLockKey, trackedKey as requestKey } from '../platform/state-keys';
 import { ruleFrom, type ApprovalRequest } from '../approval/types';
 import { permalink } from '../slack/client';
-import { commandText } from '../slack/invocation';
+import { commandText, requesterText } from '../slack/invocation';
 import type { PrivateRefusal, RefusalContext, WorkerHandler } from './verb';
 import type { DeployArgs, RollbackArgs } from './verbs/args';
 import type { CommandResult, WorkerContext } from '../worker/context';
@@ -153,7 +153,7 @@ export async function requestChange(
     const { plan, notes, diff, requestLines = [] } = await change.plan();
     const shown = diff ? changeDetails(plan, diff) : { lines: [], attach: false };
     const now = ctx.now();
-    const headline = requestHeadline({ requesterId: invocation.userId, target: target.alias, plan, deployId });
+    const headline = requestHeadline({ requesterId: invocation.userId, requester: requesterText(invocation), target: target.alias, plan, deployId });
     const request: ApprovalRequest = {
       pk: key,
       kind: 'deploy',

@@ -10,7 +10,7 @@ import { ruleFrom, type ApprovalRequest } from '../approval/types';
 import { runWorkflowPollSeconds } from '../config/env';
 import { trackedKey as requestKeyFor } from '../platform/state-keys';
 import { escapeText, formatDuration, typedCode } from '../slack/format';
-import { commandText } from '../slack/invocation';
+import { commandText, requesterText } from '../slack/invocation';
 import type { CommandResult, WorkerContext } from '../worker/context';
 import type { RunWorkflowInput } from '../workflows/inputs';
 
@@ -39,7 +39,7 @@ export function handOffInput(
     channelId: invocation.channelId,
     parentTs: ctx.out.parentTs,
     // The worker's parent text, so the workflow keeps it when it marks the outcome.
-    parentText: `<@${invocation.userId}> ran ${typedCode(commandText(invocation))}`,
+    parentText: `${requesterText(invocation)} ran ${typedCode(commandText(invocation))}`,
     audit: ctx.job.audit,
     ...(run.lockKey ? { lockKey: run.lockKey } : {}),
     startedAt: run.startedAt,
@@ -120,7 +120,7 @@ async function storeApprovalRequest(
   const settings = ctx.config.targets[h.target]!.deploy;
   const requestKey = requestKeyFor(invocation.channelId, ctx.out.parentTs);
   const now = ctx.now();
-  const headline = `🔐 <@${invocation.userId}> asks to run ${h.shown} on *${h.target}* · run \`${h.runId}\``;
+  const headline = `🔐 ${requesterText(invocation)} asks to run ${h.shown} on *${h.target}* · run \`${h.runId}\``;
   const request: ApprovalRequest = {
     pk: requestKey,
     kind: 'run',

@@ -250,5 +250,5 @@ async function runInline(ctx: WorkerContext, spec: RunSpec): Promise<CommandResu
       filename: `output-${spec.runId}.txt`,
       title: `Full output of ${spec.label} (${spool.lines} lines, ${formatBytes(spool.bytes)})`,
     });
-  return { outcome: end.outcome, summary: end.summary, cleanup };
+  return { outcome: end.outcome, summary: end.summary, cleanup, ...(exit !== undefined ? { exitCode: exit } : {}) };
 }

@@ -1,6 +1,7 @@
 /** How a request for approval reads in Slack: the message people react on. */
 import { shortTaskDefinition } from '../ecs/taskdef';
 import { code, escapeText } from '../slack/format';
+import { mention } from '../slack/invocation';
 import type { DefinitionDiff } from './diff';
 import type { DeployAction, DeployPlan } from './types';
 import type { ApprovalRequest } from '../approval/types';
@@ -26,9 +27,9 @@ export function planPhrase(target: string, plan: DeployPlan): string {
 }
 
 /** One line: who asks for what, where. */
-export function requestHeadline(input: { requesterId: string; target: string; plan: DeployPlan; deployId: string }): string {
+export function requestHeadline(input: { requesterId: string; requester?: string; target: string; plan: DeployPlan; deployId: string }): string {
   const { plan } = input;
-  return `${plan.action === 'scale' ? '📏' : '🚀'} <@${input.requesterId}> asks to ${planPhrase(input.target, plan)} · ${plan.action === 'scale' ? 'scale' : 'deploy'} \`${input.deployId}\``;
+  return `${plan.action === 'scale' ? '📏' : '🚀'} ${input.requester ?? mention(input.requesterId)} asks to ${planPhrase(input.target, plan)} · ${plan.action === 'scale' ? 'scale' : 'deploy'} \`${input.deployId}\``;
 }
 
 const approverPhrase = (role: string) => (role === 'admin' ? 'an *admin*' : `${/^[aeiou]/.test(role) ? 'an' : 'a'} *${role}* (or admin)`);
@@ -42,7 +43,7 @@ export function approvalBody(request: Pick<ApprovalRequest, 'details' | 'rule' |
       : `${rule.required} approvals from different people, each ${approverPhrase(rule.approverRole)}`;
   return [
     ...request.details.map((n) => `• ${n}`),
-    `Needs ${people}, not <@${request.requesterId}>. React :${rule.approveEmoji}: to approve or :${rule.rejectEmoji}: to reject. Expires at ${clock(rule.deadline, request.requestedAt ? Date.parse(request.requestedAt) : rule.deadline)}.`,
+    `Needs ${people}, not ${mention(request.requesterId)}. React :${rule.approveEmoji}: to approve or :${rule.rejectEmoji}: to reject. Expires at ${clock(rule.deadline, request.requestedAt ? Date.parse(request.requestedAt) : rule.deadline)}.`,
   ].join('\n');
 }
 

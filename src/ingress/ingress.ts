@@ -17,7 +17,7 @@ import type { SlackMessage } from '../slack/message';
 import type { Config } from '../config/schema';
 import { HiddenRefusalError, PermissionDeniedError, UserFacingError } from '../platform/errors';
 import { escapeText, typedCode } from '../slack/format';
-import type { Job, JobDispatcher } from '../platform/jobs';
+import { commandJob, type Job, type JobDispatcher } from '../platform/jobs';
 import { DependencyUnavailableError, withDeadline, within } from '../platform/deadline';
 import { log } from '../platform/logger';
 import type { SlackSecrets } from '../platform/secrets';
@@ -393,13 +393,7 @@ export function createIngress(unguarded: IngressDeps) {
     const auditKey = await audit({ ...scope, decision: 'allowed', outcome: 'accepted' });
     try {
       await deps.jobs.dispatch({
-        kind: 'command',
-        id: attempt.id,
-        invocation,
-        verb: request.verb.name,
-        args: request.args,
-        audit: auditKey,
-        receivedAt: deps.now(),
+        ...commandJob(attempt.id, invocation, request, auditKey, deps.now()),
         ...(from === 'command' ? { ackNote: true as const } : {}),
       });
     } catch (error) {

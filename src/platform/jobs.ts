@@ -43,6 +43,15 @@ export interface ReactionJob {
 
 export type Job = CommandJob | ReactionJob;
 
+/** The job for a parsed and authorised request, whichever door it came in by (Slack, the signed API). */
+export const commandJob = (
+  id: string,
+  invocation: Invocation,
+  request: { verb: { name: string }; args: unknown },
+  audit: AuditKey,
+  receivedAt: number,
+): CommandJob => ({ kind: 'command', id, invocation, verb: request.verb.name, args: request.args, audit, receivedAt });
+
 export interface JobDispatcher {
   dispatch(job: Job): Promise<void>;
 }

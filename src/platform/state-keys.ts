@@ -57,3 +57,12 @@ export const alarmMessageKey = (alarmArnOrName: string): string => `alarm#${alar
 
 /** A target's notifications silenced until a time (src/notify/mute.ts): one per target, a new mute replaces it. */
 export const muteKey = (target: string): string => `mute#${target}`;
+
+/** A signed API caller's idempotency key (src/api/api.ts): the first request's id and body hash. */
+export const apiIdempotencyKey = (principalArn: string, key: string): string => `api#idem#${principalArn}#${key}`;
+
+/** A request accepted from the signed API, for `GET /api/runs/{id}` (who asked, where, its audit record). */
+export const apiRequestKey = (id: string): string => `api#request#${id}`;
+
+/** A signed API caller's token bucket (src/api/rate-limit.ts). */
+export const apiRateKey = (principalArn: string): string => `api#rate#${principalArn}`;

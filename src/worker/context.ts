@@ -50,6 +50,8 @@ export interface CommandResult {
    * to do) or `invalid` (bad input, such as a bot to give a role to). Audited as such, outcome `refused`.
    */
   refused?: 'denied' | 'invalid';
+  /** A script's exit status, when it reported one: kept in the audit record (the signed API's `GET /api/runs/{id}`). */
+  exitCode?: number;
   /** The command continues elsewhere (a durable workflow), which will mark the parent itself. */
   continues?: boolean;
   /** Called once the answer (and any log file) has been delivered: temp files go. */

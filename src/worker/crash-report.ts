@@ -1,7 +1,7 @@
 import type { WebClient } from '@slack/web-api';
 import { IN_FLIGHT, type AuditKey, type AuditLog, type AuditRecord } from '../audit/audit';
 import { tokenize } from '../commands/grammar';
-import { commandText } from '../slack/invocation';
+import { commandText, requesterText } from '../slack/invocation';
 import type { SlackMessage } from '../slack/message';
 import type { Job } from '../platform/jobs';
 import type { Logger } from '../platform/logger';
@@ -76,7 +76,7 @@ export function createCrashReporter(deps: CrashReportDeps) {
         client: slack,
         channel: invocation.channelId,
         parentTs: threadTs,
-        parentText: `<@${invocation.userId}> ran ${typed}`,
+        parentText: `${requesterText(invocation)} ran ${typed}`,
         remainingMs: () => 60_000,
         logger,
       });

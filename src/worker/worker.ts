@@ -16,7 +16,9 @@ import type { SlackSecrets } from '../platform/secrets';
 import type { StateStore } from '../platform/state';
 import { escapeText, typedCode } from '../slack/format';
 import { SlackChannelError } from '../slack/channel-error';
+import { requesterText } from '../slack/invocation';
 import { ThreadOutput } from '../slack/thread-output';
+import { permalink } from '../slack/client';
 import { jobKey } from '../platform/state-keys';
 
 /** Longer than Lambda keeps an asynchronous event (maximumEventAge 300 s) and its retries. */
@@ -148,7 +150,7 @@ export function createWorker(deps: WorkerDeps) {
           channel: invocation.channelId,
           remainingMs,
           logger,
-          parentText: `<@${invocation.userId}> ran ${typedCode(commandText(invocation))}`,
+          parentText: `${requesterText(invocation)} ran ${typedCode(commandText(invocation))}`,
         });
       } catch (error) {
         // No thread to answer in: tell the requester privately, with the fix.
@@ -166,7 +168,12 @@ export function createWorker(deps: WorkerDeps) {
       // Where the answer lives, recorded at once: if this worker dies, the crash report finds the thread.
       await deps
         .audit()
-        .complete(job.audit, { outcome: 'accepted', threadTs }, { outcome: IN_FLIGHT })
+        .complete(
+          job.audit,
+          // A system calling the signed API cannot open Slack's search: it gets the thread's link.
+          { outcome: 'accepted', threadTs, ...(invocation.origin ? { threadLink: await permalink(slack, invocation.channelId, threadTs) } : {}) },
+          { outcome: IN_FLIGHT },
+        )
         .catch((error: unknown) => logger.error('audit update failed', { error }));
       try {
         if (verb.runsIn !== 'worker') throw new Error(`\`${verb.name}\` is answered by the ingress, not the worker`);
@@ -226,6 +233,7 @@ export function createWorker(deps: WorkerDeps) {
               ...(aws?.requestIds.length ? { awsRequestIds: aws.requestIds } : {}),
               ...(aws?.omittedRequestIds ? { awsRequestIdsOmitted: aws.omittedRequestIds } : {}),
               ...(threadTs ? { threadTs } : {}),
+              ...(result.exitCode !== undefined ? { detail: { exitCode: result.exitCode } } : {}),
             },
             // A quick workflow may have ended (and completed the record) before this line runs.
             result.continues ? { outcome: IN_FLIGHT } : undefined,

@@ -265,7 +265,13 @@ export function createRunWorkflow(deps: RunWorkflowDeps) {
         const size = spool ? outputSize(spool) : `${formatBytes(offset)} of output`;
         const end = report ?? endReport(label, exitCode, took, size);
         // The record first, then the locks, then the message: whoever sees the end finds them done.
-        await settle(end, { runId: input.runId, polls, detached: true, ...(decision ? { approval: decision } : {}) });
+        await settle(end, {
+          runId: input.runId,
+          polls,
+          detached: true,
+          ...(exitCode !== undefined ? { exitCode } : {}),
+          ...(decision ? { approval: decision } : {}),
+        });
         try {
           const out = await thread();
           // The living message ends with the run, without its Cancel button.

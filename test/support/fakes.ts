@@ -1,4 +1,5 @@
-import { AllowlistChangedError } from '../../src/auth/allowlist';
+import { AllowlistChangedError, resolvePrincipal } from '../../src/auth/allowlist';
+import { principalArnOf } from '../../src/api/principal';
 import type { AuditKey, AuditLog, AuditRecord } from '../../src/audit/audit';
 import type { AllowlistStore } from '../../src/auth/allowlist';
 import type { AllowlistEntry, Grant } from '../../src/auth/roles';
@@ -16,6 +17,13 @@ export function memoryAllowlist(
     reads: 0,
     async get(teamId: string, userId: string) {
       store.reads++;
+      const arn = principalArnOf(userId);
+      if (arn !== undefined)
+        return resolvePrincipal(
+          teamId,
+          arn,
+          [...entries.values()].filter((e) => e.teamId === teamId),
+        );
       return entries.get(`${teamId}/${userId}`);
     },
     async put(entry: AllowlistEntry, previous?: Pick<AllowlistEntry, 'updatedAt'> | null) {

@@ -1,4 +1,6 @@
+import { isPrincipalPattern } from '../../api/principal';
 import { mayAdminister } from '../../auth/administration';
+import { patternOf, patternUserId } from '../../auth/allowlist';
 import { ALL, ROLES, type Grant, type Role } from '../../auth/roles';
 import { escapeText } from '../../slack/format';
 import { parseChannelMention, parseUserMention, unknownChoice } from '../grammar';
@@ -9,6 +11,23 @@ import type { AllowArgs, DenyArgs } from './args';
 export const MAX_GRANT_SERVICES = 20;
 export const MAX_GRANT_SCRIPTS = 20;
 export const MAX_GRANT_CHANNELS = 10;
+
+/** Roles a system calling the signed API may hold: it cannot react in Slack, so never approve, and never administer. */
+const PRINCIPAL_ROLES: readonly Role[] = ['viewer', 'operator', 'deployer'];
+
+/**
+ * Whom a grant is for: a person (`@user`), or the IAM principals an ARN pattern matches
+ * (`arn:aws:iam::123456789012:role/ci-*`), callers of the signed API, kept as `iamp:<pattern>`.
+ */
+function parseSubject(verb: { name: string; usage: string }, word: string): string {
+  if (!word.startsWith('arn:')) return parseUserMention(word);
+  if (!isPrincipalPattern(word))
+    throw usageError(
+      verb,
+      `\`${escapeText(word)}\` is not an IAM user or role ARN pattern (\`arn:aws:iam::<account>:role/<name>\`, \`*\` allowed in the name).`,
+    );
+  return patternUserId(word);
+}
 
 /** `a,b,c` with a bound on its length. */
 function listFlag(verb: { name: string; usage: string }, flag: string, value: string, max: number): string[] {
@@ -24,12 +43,13 @@ function listFlag(verb: { name: string; usage: string }, flag: string, value: st
 export const allowVerb = defineVerb<AllowArgs>({
   name: 'allow',
   summary: 'Give a person a role (admins, within their own scope)',
-  usage: '/ecs allow @user <role> [service …|*] [--scripts a,b] [--channels #c,#d]',
+  usage: '/ecs allow @user|<IAM ARN pattern> <role> [service …|*] [--scripts a,b] [--channels #c,#d]',
   details: [
     `Roles: ${ROLES.map((r) => `\`${r}\``).join(', ')}. viewer reads (status, verify); operator also runs scripts; deployer also deploys; approver approves deploys; admin does everything and manages the allowlist of its services.`,
     'Without services the grant covers every service. `--scripts` limits an operator grant to declared scripts of its services; `--channels` limits any grant to channels.',
     'Each grant is kept as given (grants are never merged). An admin can give only what lies within their own admin grants: those services, in those channels.',
     '`/ecs deny @user` removes a person, if all of their grants lie within your scope.',
+    'Systems calling the signed API are IAM principals: `/ecs allow arn:aws:iam::123456789012:role/ci-* operator manager --scripts backup.sh` (`*` matches any characters; a role session counts as its role). They may be viewer, operator or deployer; `/ecs deny <pattern>` removes the pattern.',
   ],
   permission: 'admin',
   checks: 'itself',
@@ -38,10 +58,15 @@ export const allowVerb = defineVerb<AllowArgs>({
   parse(words, config, visible) {
     expectCount(this, words, 2, 2 + MAX_GRANT_SERVICES);
     const [user, roleWord, ...serviceWords] = words.positional as [string, string, ...string[]];
-    const subject = parseUserMention(user);
+    const subject = parseSubject(this, user);
     if (subject === 'USLACKBOT') throw usageError(this, 'Slackbot cannot be given a role: roles are for people.');
     if (!(ROLES as readonly string[]).includes(roleWord)) throw unknownChoice('role', roleWord, ROLES);
     const role = roleWord as Role;
+    if (patternOf(subject) !== undefined && !PRINCIPAL_ROLES.includes(role))
+      throw usageError(
+        this,
+        `IAM principals can be ${PRINCIPAL_ROLES.map((r) => `\`${r}\``).join(', ')}: approving and administering are for people in Slack.`,
+      );
     const services =
       serviceWords.length === 0 || serviceWords.includes(ALL) ? [ALL] : [...new Set(serviceWords.map((s) => resolveTarget(this, s, config, visible)))].sort();
     const grant: Grant = { role, services };
@@ -75,13 +100,13 @@ export const allowVerb = defineVerb<AllowArgs>({
 export const denyVerb = defineVerb<DenyArgs>({
   name: 'deny',
   summary: 'Remove a person from the allowlist (admins, if all of their grants lie within your scope)',
-  usage: '/ecs deny @user',
+  usage: '/ecs deny @user|<IAM ARN pattern>',
   permission: 'admin',
   checks: 'itself',
   runsIn: 'worker',
   parse(words) {
     expectCount(this, words, 1, 1);
-    return { subject: parseUserMention(words.positional[0]!) };
+    return { subject: parseSubject(this, words.positional[0]!) };
   },
   scope: ({ subject }) => ({ subject }),
   handler: () => import('../deny').then((m) => m.deny),
