@@ -155,7 +155,9 @@ describe('ecs-chatops verify', () => {
       cli(['verify'], local()),
     ]);
     expect(unknown).toMatchObject({ code: 2, stdout: '' });
-    expect(unknown.stderr).toBe('ecs-chatops verify: unknown service wbe. Did you mean web? services: web, broken, manager, web-bg, web-canary, web-linear, legacy\n');
+    expect(unknown.stderr).toBe(
+      'ecs-chatops verify: unknown service wbe. Did you mean web? services: web, broken, manager, web-bg, web-canary, web-linear, legacy\n',
+    );
     expect(badFlag).toMatchObject({ code: 2, stdout: '' });
     expect(badFlag.stderr).toMatch(/^ecs-chatops verify: Unknown option '--colour'/);
     expect(none).toMatchObject({ code: 2, stdout: '' });
