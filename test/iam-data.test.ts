@@ -127,6 +127,7 @@ describe('IAM grants against the IAM data', () => {
     const roles = new Set(statements.map((s) => s.where.replace(/ \(trust\)$/, '')));
     expect([...roles].sort()).toEqual([
       'infra/cross-account-role.yaml TargetRole',
+      'serverless.yml ApiRole',
       'serverless.yml DeployWorkflowRole',
       'serverless.yml IngressRole',
       'serverless.yml NotifierRole',
