@@ -104,13 +104,19 @@ describe('the signed API', () => {
     const before = parents().length;
     const auditBefore = (await teamAudit(world())).length;
 
-    expect(await ci.call('POST', '/api/runs', body, { sign: false })).toMatchObject({ statusCode: 403, body: JSON.stringify({ message: 'Forbidden' }) });
+    const errorType = (result: { headers?: Record<string, unknown> }) => result.headers?.['x-amzn-errortype'];
+    const unsigned = await ci.call('POST', '/api/runs', body, { sign: false });
+    expect(unsigned).toMatchObject({ statusCode: 403, body: JSON.stringify({ message: 'Forbidden' }) });
+    expect(errorType(unsigned)).toBe('ForbiddenException');
     const wrongSecret = await ci.call('POST', '/api/runs', body, { sign: { ...ci.credentials, secretAccessKey: 'not-the-secret' } });
     expect(wrongSecret).toMatchObject({ statusCode: 403, body: JSON.stringify({ message: SIGNATURE_MISMATCH }) });
+    expect(errorType(wrongSecret)).toBe('InvalidSignatureException');
     const unknownKey = await ci.call('POST', '/api/runs', body, { sign: { accessKeyId: 'ASIANOSUCHKEY0000000', secretAccessKey: 'x' } });
     expect(json(unknownKey).message).toBe('The security token included in the request is invalid.');
+    expect(errorType(unknownKey)).toBe('AccessDeniedException');
     const stale = await ci.call('POST', '/api/runs', body, { signingDate: new Date(Date.now() - 10 * 60_000) });
     expect(stale.statusCode).toBe(403);
+    expect(errorType(stale)).toBe('InvalidSignatureException');
     expect(json(stale).message).toMatch(/^Signature expired: \d{8}T\d{6}Z is now earlier than \d{8}T\d{6}Z \(\d{8}T\d{6}Z - 5 min\.\)$/);
 
     // A signed request whose body was changed on the way.
@@ -140,6 +146,7 @@ describe('the signed API', () => {
     });
     const denied = await noInvoke.call('POST', '/api/runs', { script: 'backup.sh', channel: 'C0OPS', idempotencyKey: 'x' });
     expect(denied.statusCode).toBe(403);
+    expect(denied.headers?.['x-amzn-errortype']).toBe('AccessDeniedException');
     expect(json(denied).message).toMatch(
       /^User: arn:aws:sts::\d{12}:assumed-role\/no-invoke\/no-invoke-session is not authorized to perform: execute-api:Invoke on resource: arn:aws:execute-api:us-east-1:\d{12}:ecschatops1\/\$default\/POST\/api\/runs because no identity-based policy allows the execute-api:Invoke action$/,
     );

@@ -55,9 +55,18 @@ export const INVALID_TOKEN = 'The security token included in the request is inva
 export const EXPIRED_TOKEN = 'The security token included in the request is expired';
 const FIVE_MINUTES = 5 * 60_000;
 
-const reply = (statusCode: number, body: unknown, headers: Record<string, string> = {}): HttpResult => ({
+/**
+ * API Gateway's error type header per refusal (the knowledge-center table "troubleshoot HTTP 403
+ * errors from API Gateway"): AccessDeniedException for a caller IAM refuses or a key it does not
+ * know, InvalidSignatureException for a signature that does not match or has expired,
+ * ForbiddenException for a plain "Forbidden". An expired session's type is not in that table:
+ * ExpiredTokenException, as AWS's other endpoints name it (unverified for API Gateway).
+ */
+type ErrorType = 'ForbiddenException' | 'AccessDeniedException' | 'InvalidSignatureException' | 'ExpiredTokenException' | 'NotFoundException';
+
+const reply = (statusCode: number, body: unknown, errorType: ErrorType = statusCode === 403 ? 'ForbiddenException' : 'NotFoundException'): HttpResult => ({
   statusCode,
-  headers: { 'content-type': 'application/json', 'x-amzn-errortype': statusCode === 403 ? 'ForbiddenException' : 'NotFoundException', ...headers },
+  headers: { 'content-type': 'application/json', 'x-amzn-errortype': errorType },
   body: JSON.stringify(body),
 });
 
@@ -176,7 +185,11 @@ export function localHttpApi(options: HttpApiOptions) {
           decision === 'explicitDeny'
             ? 'with an explicit deny in an identity-based policy'
             : 'because no identity-based policy allows the execute-api:Invoke action';
-        return reply(403, { message: `User: ${identity.arn} is not authorized to perform: execute-api:Invoke on resource: ${resource} ${why}` });
+        return reply(
+          403,
+          { message: `User: ${identity.arn} is not authorized to perform: execute-api:Invoke on resource: ${resource} ${why}` },
+          'AccessDeniedException',
+        );
       }
       iam = {
         accessKey: accessKeyId,
@@ -229,12 +242,13 @@ export function localHttpApi(options: HttpApiOptions) {
     if (!parsed) return { refused: reply(403, { message: 'Forbidden' }) };
     const [, accessKeyId, , signedRegion, service, signedHeaders, signature] = parsed as unknown as string[];
     const credentials = state.credentials.get(accessKeyId!);
-    if (!credentials) return { refused: reply(403, { message: INVALID_TOKEN }) };
-    if (credentials.sessionToken && headers['x-amz-security-token'] !== credentials.sessionToken) return { refused: reply(403, { message: INVALID_TOKEN }) };
+    if (!credentials) return { refused: reply(403, { message: INVALID_TOKEN }, 'AccessDeniedException') };
+    if (credentials.sessionToken && headers['x-amz-security-token'] !== credentials.sessionToken)
+      return { refused: reply(403, { message: INVALID_TOKEN }, 'AccessDeniedException') };
     const stamp = headers['x-amz-date'] ?? '';
     const signedAt = fromAmzDate(stamp);
     if (signedAt === undefined || service !== 'execute-api' || signedRegion !== region || !signedHeaders!.split(';').includes('host'))
-      return { refused: reply(403, { message: SIGNATURE_MISMATCH }) };
+      return { refused: reply(403, { message: SIGNATURE_MISMATCH }, 'InvalidSignatureException') };
     // A signed payload hash must be the body's: the signature covers the header, the header the body.
     const claimed = headers['x-amz-content-sha256'];
     if (
@@ -245,7 +259,7 @@ export function localHttpApi(options: HttpApiOptions) {
           .update(request.body ?? '')
           .digest('hex')
     )
-      return { refused: reply(403, { message: SIGNATURE_MISMATCH }) };
+      return { refused: reply(403, { message: SIGNATURE_MISMATCH }, 'InvalidSignatureException') };
     // Recomputed over exactly the headers the caller signed, at the time it signed.
     const names = new Set(signedHeaders!.split(';'));
     const toSign = Object.fromEntries(Object.entries(headers).filter(([k]) => names.has(k) && k !== 'authorization'));
@@ -263,15 +277,21 @@ export function localHttpApi(options: HttpApiOptions) {
       new Date(signedAt),
     );
     const expected = /Signature=([0-9a-f]{64})/.exec(again.headers.authorization ?? '')?.[1];
-    if (expected !== signature) return { refused: reply(403, { message: SIGNATURE_MISMATCH }) };
+    if (expected !== signature) return { refused: reply(403, { message: SIGNATURE_MISMATCH }, 'InvalidSignatureException') };
     const now = Date.now();
     if (Math.abs(now - signedAt) > FIVE_MINUTES) {
       const [bound, side] = signedAt < now ? [amzDate(now - FIVE_MINUTES), '-'] : [amzDate(now + FIVE_MINUTES), '+'];
       const relation = signedAt < now ? 'earlier' : 'later';
-      return { refused: reply(403, { message: `Signature expired: ${stamp} is now ${relation} than ${bound} (${amzDate(now)} ${side} 5 min.)` }) };
+      return {
+        refused: reply(
+          403,
+          { message: `Signature expired: ${stamp} is now ${relation} than ${bound} (${amzDate(now)} ${side} 5 min.)` },
+          'InvalidSignatureException',
+        ),
+      };
     }
     const { identity } = credentials;
-    if (identity.expiration && clockNow() >= identity.expiration.getTime()) return { refused: reply(403, { message: EXPIRED_TOKEN }) };
+    if (identity.expiration && clockNow() >= identity.expiration.getTime()) return { refused: reply(403, { message: EXPIRED_TOKEN }, 'ExpiredTokenException') };
     return { identity, accessKeyId: accessKeyId! };
   }
 
