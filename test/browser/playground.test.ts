@@ -204,8 +204,9 @@ describe('playground in Chromium', () => {
       await expect.poll(() => text.textContent(), { timeout: 10_000 }).toContain('👍 Approved by @bob: deploying, progress in the thread.');
       approved = true;
       // Decided: the bot's own ✅ and ❌ are gone, so the pills count people only.
+      // Two removals, two calls: each is awaited on its own.
       await expect.poll(() => approve.textContent()).toBe('✅ 2');
-      expect(await request.locator('.reaction', { hasText: '❌' }).count()).toBe(0);
+      await expect.poll(() => request.locator('.reaction', { hasText: '❌' }).count()).toBe(0);
 
       const thread = await ui.openThread(request);
       await expect.poll(() => thread.textContent(), { timeout: 10_000 }).toContain('UpdateService called');
@@ -240,8 +241,12 @@ describe('playground in Chromium', () => {
     }
   }, 90_000);
   it('/ecs deploy web v2-crash, approved, fails and rolls back: five replies, two living rollout messages, links to each stopped task and its logs', async () => {
+    const requests = ui.page.getByTestId('message').filter({ hasText: 'asks to deploy to web' });
+    const earlier = await requests.count();
     await type('/ecs deploy web v2-crash');
-    const request = ui.page.getByTestId('message').filter({ hasText: 'asks to deploy to web' }).last();
+    // Its own request, never the one before it (which bob has already approved).
+    await expect.poll(() => requests.count(), { timeout: 15_000 }).toBe(earlier + 1);
+    const request = requests.last();
     await expect.poll(() => request.locator('.text').textContent(), { timeout: 15_000 }).toContain('React ✅ to approve');
     const ts = (await request.getAttribute('data-ts'))!;
     // Whatever the tests before left live (the v1.5.0 deploy leaves web:43) is what it rolls back to.
