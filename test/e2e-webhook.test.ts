@@ -152,4 +152,25 @@ describe('ticket webhooks', () => {
     expect(records.some((r) => r.ticket === 'CHG-300')).toBe(false);
     expect(records.find((r) => r.ticket === 'CHG-301')).toMatchObject({ decision: 'invalid', outcome: 'refused', userId: 'webhook:tickets' });
   });
+
+  it('frees the claims when the worker cannot be handed the ticket: the very same signed request, retried, runs once', async () => {
+    await allowTickets();
+    const before = parents().length;
+    const call = signedWebhook(maintenance('CHG-400'));
+    const lift = world().aws.faults.fail('lambda:InvokeFunction', { code: 'ResourceNotFoundException', message: 'Function not found', status: 404 }, 1);
+    const lost = await sendWebhook(world(), 'tickets', call);
+    lift();
+    expect(lost.statusCode).toBe(503);
+    expect((await teamAudit(world())).find((r) => r.ticket === 'CHG-400' && r.outcome === 'error')?.reason).toBe(
+      'the worker could not be invoked: ResourceNotFoundException',
+    );
+    const retried = await sendWebhook(world(), 'tickets', call);
+    expect(retried.statusCode).toBe(202);
+    await world().idle();
+    expect(
+      parents()
+        .slice(before)
+        .filter((m) => m.text.includes('CHG-400')),
+    ).toHaveLength(1);
+  });
 });

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Requester } from '../api/api';
-import type { RateLimiter } from '../api/rate-limit';
+import type { RateLimit, RateLimiter } from '../api/rate-limit';
 import { BadRequestError, type ApiCommand } from '../api/requests';
 import type { AuditLog, AuditRecord } from '../audit/audit';
 import type { Config } from '../config/schema';
@@ -42,6 +42,9 @@ export interface WebhookEvent extends HttpEvent {
 }
 
 const SOURCE = /^[a-z][a-z0-9-]{0,39}$/;
+
+/** Per source: a ticket system sends bursts (a bulk transition), and retries what is refused with 429. */
+export const WEBHOOK_RATE_LIMIT: RateLimit = { burst: 30, perMinute: 30 };
 
 /**
  * One answer for every request we cannot attribute to a source: unknown source, no or a wrong
