@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { AuditRecord } from '../src/audit/audit';
-import { channelView, teamAudit, useWorld } from './support/channel';
+import { channelView, ephemeral, teamAudit, useWorld } from './support/channel';
 import { sendWebhook, signedWebhook } from './support/webhook';
 
 /**
@@ -172,5 +172,20 @@ describe('ticket webhooks', () => {
         .slice(before)
         .filter((m) => m.text.includes('CHG-400')),
     ).toHaveLength(1);
+  });
+
+  it('is administered like an IAM principal: only declared sources, never approver or admin; /ecs deny takes it away', async () => {
+    await allowTickets();
+    expect(ephemeral(await world().slash('U0ALICE', 'allow webhook:nope viewer'))).toContain('`webhook:nope` is not a declared ticket webhook source');
+    expect(ephemeral(await world().slash('U0ALICE', 'allow webhook:tickets approver'))).toContain(
+      'IAM principals and ticket webhooks can be `viewer`, `operator`, `deployer`',
+    );
+    const before = parents().length;
+    await world().slash('U0ALICE', 'deny webhook:tickets');
+    const denied = await newParent(before, /deny webhook:tickets/);
+    expect(await finished(denied.ts)).toMatch(/^✅/);
+    expect(threadText(denied.ts)).toContain('ticket source `tickets` is no longer on the allowlist');
+    const refused = await sendWebhook(world(), 'tickets', signedWebhook(maintenance('CHG-500')));
+    expect(refused.statusCode).toBe(403);
   });
 });
