@@ -82,6 +82,7 @@ const SOURCE: WebhookSource = {
     { name: 'fixed', when: { type: 'maintenance' }, run: 'backup.sh', args: [{ value: 'weekly' }] },
     { name: 'release', when: { type: 'release' }, deploy: 'web', args: [], tag: { field: 'version' } },
     { name: 'two', when: { type: 'two' }, run: 'slow.sh', args: [{ field: 'a' }, { field: 'b' }] },
+    { name: 'migrate', when: { type: 'migration' }, job: 'migrate', args: [{ field: 'version' }] },
   ],
 };
 const t = (fields: Record<string, string>) => ({ id: 'CHG-9', fields });
@@ -95,7 +96,7 @@ describe('webhook mapping: a ticket picks a declared action and fills its slots'
   });
 
   it('builds the words a person would type, quoted and escaped; the ticket id and action are the idempotency key', () => {
-    const [backup, fixed, release, two] = SOURCE.actions as [any, any, any, any];
+    const [backup, fixed, release, two, migrate] = SOURCE.actions as [any, any, any, any, any];
     expect(ticketCommand(SOURCE, backup, t({ label: 'nightly' }))).toMatchObject({
       text: 'run backup.sh nightly',
       channelId: 'C0OPS',
@@ -105,6 +106,8 @@ describe('webhook mapping: a ticket picks a declared action and fills its slots'
     // A value with spaces or markup is one quoted, escaped word: the script's patterns judge it later.
     expect(ticketCommand(SOURCE, backup, t({ label: 'a <b> & c' })).text).toBe('run backup.sh "a &lt;b&gt; &amp; c"');
     expect(ticketCommand(SOURCE, fixed, t({})).text).toBe('run backup.sh weekly');
+    expect(ticketCommand(SOURCE, migrate, t({ version: '0042' })).text).toBe('job migrate 0042');
+    expect(ticketCommand(SOURCE, migrate, t({ version: '' })).text).toBe('job migrate');
     expect(ticketCommand(SOURCE, release, t({ version: 'v1.5.0' })).text).toBe('deploy web v1.5.0');
     // A missing field ends the arguments (trailing optional ones), but not before one that is given.
     expect(ticketCommand(SOURCE, two, t({ a: '1' })).text).toBe('run slow.sh 1');
