@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { AuditRecord } from '../src/audit/audit';
-import { channelView, ephemeral, teamAudit, useWorld } from './support/channel';
+import { channelView, ephemeral, teamAudit, useConfigurableWorld } from './support/channel';
 import { sendWebhook, signedWebhook } from './support/webhook';
 
 /**
@@ -8,7 +8,8 @@ import { sendWebhook, signedWebhook } from './support/webhook';
  * function under its own role) → the local HTTP API's route without authorizer → the webhook
  * function → the signed API's submit → the worker → the thread in the channel, linking the ticket.
  */
-const world = useWorld({});
+const configurable = useConfigurableWorld({});
+const world = () => configurable().world;
 const { parents, threadText, finished, newParent } = channelView(world, 'C0OPS');
 const json = (res: { body: string }) => JSON.parse(res.body) as Record<string, any>;
 
@@ -187,5 +188,20 @@ describe('ticket webhooks', () => {
     expect(threadText(denied.ts)).toContain('ticket source `tickets` is no longer on the allowlist');
     const refused = await sendWebhook(world(), 'tickets', signedWebhook(maintenance('CHG-500')));
     expect(refused.statusCode).toBe(403);
+  });
+
+  it('answers 503 when the source’s secret parameter does not exist: nothing is read from the unverified body, nothing runs', async () => {
+    const { setConfig, baseConfig } = configurable();
+    setConfig({ ...baseConfig, webhooks: { tickets: { ...baseConfig.webhooks.tickets!, secretParam: '/ecs-chatops/webhooks/missing' } } });
+    try {
+      const res = await sendWebhook(world(), 'tickets', signedWebhook(ticket('CHG-600', { type: 'nothing' })));
+      expect(res.statusCode).toBe(503);
+      expect(JSON.parse(res.body)).toEqual({ error: 'unavailable', message: 'nothing ran, try again' });
+      expect(
+        (await teamAudit(world())).find((r) => r.commandText === 'POST /api/webhooks/tickets' && r.reason === 'the source’s secret could not be read'),
+      ).toBeDefined();
+    } finally {
+      setConfig(undefined);
+    }
   });
 });
