@@ -5,6 +5,7 @@
  */
 import { announcePlayground } from './playground/endpoints-file';
 import { PortInUseError, startPlayground, type Playground } from './playground/server';
+import { LOCAL_WEBHOOK_SECRET } from './aws/seed';
 import { signedSlackEvent } from './slack/sign';
 import { startWorld, type World } from './world';
 
@@ -69,6 +70,10 @@ async function main(): Promise<void> {
       "  Or call the signed API as another system would (role playground-ci, the local world's keys):",
       `    curl --aws-sigv4 "aws:amz:${playground.apiCaller.region}:execute-api" --user "${playground.apiCaller.accessKeyId}:${playground.apiCaller.secretAccessKey}" \\`,
       `      -H 'content-type: application/json' -d '{"script":"backup.sh","args":["nightly"],"channel":"C0OPS","idempotencyKey":"try-1","ticket":"CHG-1"}' ${playground.url}api/runs`,
+      `  Or send a ticket webhook (source tickets, secret ${LOCAL_WEBHOOK_SECRET}; the signature is HMAC-SHA256 of "<timestamp>.<body>"):`,
+      `    body='{"ticket":{"id":"CHG-2","url":"https://tickets.example.com/browse/CHG-2"},"fields":{"type":"maintenance","status":"approved","label":"nightly"}}'`,
+      `    ts=$(date +%s); sig=$(printf '%s' "$ts.$body" | openssl dgst -sha256 -hmac '${LOCAL_WEBHOOK_SECRET}' | sed 's/^.* //')`,
+      `    curl -H "x-ecs-chatops-timestamp: $ts" -H "x-ecs-chatops-signature: v1=$sig" -H 'content-type: application/json' -d "$body" ${playground.url}api/webhooks/tickets`,
       '',
       '  Ctrl-C stops everything.',
     ].join('\n'),

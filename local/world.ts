@@ -225,6 +225,7 @@ const functionNamed = (key: string): string => {
 };
 export const INGRESS_FUNCTION = functionNamed('ingress');
 export const API_FUNCTION = functionNamed('api');
+export const WEBHOOK_FUNCTION = functionNamed('webhook');
 /** The local HTTP API's id: its host is `<id>.execute-api.<region>.amazonaws.com`, its routes' ARNs name it. */
 export const LOCAL_API_ID = 'ecschatops1';
 
@@ -529,7 +530,16 @@ export async function startWorld(
     aws.lambda.writeLog(API_FUNCTION);
     return runAsFunction(API_FUNCTION, () => api(event as never));
   };
-  const functionsByName: Record<string, (event: HttpEvent) => Promise<HttpResult>> = { [INGRESS_FUNCTION]: invokeIngress, [API_FUNCTION]: invokeApi };
+  const { handler: webhook } = await import('../src/handlers/webhook');
+  const invokeWebhook = (event: HttpEvent): Promise<HttpResult> => {
+    aws.lambda.writeLog(WEBHOOK_FUNCTION);
+    return runAsFunction(WEBHOOK_FUNCTION, () => webhook(event as never));
+  };
+  const functionsByName: Record<string, (event: HttpEvent) => Promise<HttpResult>> = {
+    [INGRESS_FUNCTION]: invokeIngress,
+    [API_FUNCTION]: invokeApi,
+    [WEBHOOK_FUNCTION]: invokeWebhook,
+  };
   const httpApi = localHttpApi({
     state: aws.state,
     apiId: LOCAL_API_ID,

@@ -114,6 +114,33 @@ describe('serverless.yml: provider and packaging', () => {
     expect(granted.filter((a) => a.startsWith('lambda:'))).toEqual(['lambda:InvokeFunction']);
   });
 
+  it('routes ticket webhooks to their own function, without an authorizer (the function checks their HMAC)', () => {
+    expect(functions.webhook.events).toEqual([{ httpApi: { method: 'POST', path: '/api/webhooks/{source}' } }]);
+    expect(functions.webhook.timeout).toBeLessThanOrEqual(30);
+    expect(functions.webhook.role).toBe('WebhookRole');
+    expect(envOf('webhook').WORKER_FUNCTION_NAME).toEqual({ Ref: 'WorkerLambdaFunction' });
+    expect(resolveParam(envOf('webhook').WEBHOOK_SECRETS_PARAM)).toBe(sls.params.default.webhookSecretsPath);
+  });
+
+  it('lets the webhook function read only the secrets under its path, decrypted only through SSM for those parameters; no Slack secret, no ECS', () => {
+    const statements = rolePolicyStatements(roleOf('webhook'));
+    const granted = allActions('webhook');
+    expect(granted.filter((a) => /^(ecs|sts|iam):/.test(a))).toEqual([]);
+    expect(granted.filter((a) => /^(ssm|kms):/.test(a)).sort()).toEqual(['kms:Decrypt', 'ssm:GetParameter']);
+    const under = 'arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${param:webhookSecretsPath}/*';
+    const ssm = statements.filter((s) => actions(s).includes('ssm:GetParameter'));
+    expect(ssm.flatMap(resourceList)).toEqual([{ 'Fn::Sub': under }]);
+    const kms = statements.filter((s) => actions(s).includes('kms:Decrypt'));
+    expect(kms).toHaveLength(1);
+    expect(kms[0]!.Condition).toEqual({
+      StringEquals: { 'kms:ViaService': { 'Fn::Sub': 'ssm.${AWS::Region}.amazonaws.com' } },
+      StringLike: { 'kms:EncryptionContext:PARAMETER_ARN': { 'Fn::Sub': under } },
+    });
+    const invoke = statements.filter((s) => actions(s).includes('lambda:InvokeFunction'));
+    expect(invoke.flatMap(resourceList)).toEqual([{ 'Fn::GetAtt': ['WorkerLambdaFunction', 'Arn'] }]);
+    expect(granted.filter((a) => a.startsWith('lambda:'))).toEqual(['lambda:InvokeFunction']);
+  });
+
   it('never retries the worker automatically, and keeps failed invocations', () => {
     expect(functions.worker.maximumRetryAttempts).toBe(0);
     expect(functions.worker.maximumEventAge).toBeGreaterThanOrEqual(60);
@@ -354,6 +381,12 @@ describe('serverless.yml and infra/: IAM', () => {
       AuditTable: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
       StateTable: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem'],
     });
+    // Ticket webhooks: the source's own entry by its key, refusals and attempts, replay claims and the API's state items.
+    expect(dynamo('webhook')).toEqual({
+      AllowlistTable: ['dynamodb:GetItem'],
+      AuditTable: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+      StateTable: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem'],
+    });
     expect(dynamo('ingress')).toEqual({
       AllowlistTable: ['dynamodb:GetItem', 'dynamodb:Query'],
       AuditTable: ['dynamodb:PutItem', 'dynamodb:UpdateItem'],
@@ -377,8 +410,8 @@ describe('serverless.yml and infra/: IAM', () => {
   });
 
   it('reads exactly the two Slack parameters, decrypting only through SSM; the notifier only the bot token', () => {
-    // The signed API never talks to Slack: no parameter, no decryption (checked below).
-    for (const fn of Object.keys(functions).filter((f) => f !== 'api')) {
+    // The signed API never talks to Slack: no parameter, no decryption (checked below); the webhook function reads only its sources' secrets (below).
+    for (const fn of Object.keys(functions).filter((f) => f !== 'api' && f !== 'webhook')) {
       // The notifier posts but never verifies a request: it may not read the signing secret.
       const params =
         fn === 'notifier' ? [sls.params.default.slackBotTokenParam] : [sls.params.default.slackSigningSecretParam, sls.params.default.slackBotTokenParam];

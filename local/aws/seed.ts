@@ -37,6 +37,10 @@ import { seedVerifyAccount, VERIFY_SEED } from './seed-verify';
 import { ACCOUNT, ECR, ecsArn, REGION, role, SAMPLE, SUBNET_LAYOUT, SUBNETS, taskIds } from './sample';
 import { arns, hexId, uuid, type EmulatorState, type RegionState } from './state';
 
+/** The local ticket webhook source's secret and where it is kept (README, "Starting work from a ticket system"). */
+export const LOCAL_WEBHOOK_SECRET_PARAM = '/ecs-chatops/webhooks/tickets';
+export const LOCAL_WEBHOOK_SECRET = 'local-webhook-secret';
+
 export { SAMPLE };
 
 export interface SeedOptions {
@@ -330,6 +334,8 @@ export function seedSampleAccount(state: EmulatorState, options: SeedOptions = {
   const ssm = { regional: r, clock: state.clock };
   putParameter(ssm, { Name: '/ecs-chatops/slack/signing-secret', Type: 'SecureString', Value: options.slackSigningSecret ?? 'local-signing-secret' });
   putParameter(ssm, { Name: '/ecs-chatops/slack/bot-token', Type: 'SecureString', Value: options.slackBotToken ?? 'xoxb-local-bot-token' });
+  // The ticket webhook source `tickets` of the example configuration (webhooks.tickets.secretParam).
+  putParameter(ssm, { Name: LOCAL_WEBHOOK_SECRET_PARAM, Type: 'SecureString', Value: LOCAL_WEBHOOK_SECRET });
   putParameter(ssm, { Name: '/web/DATABASE_URL', Type: 'SecureString', Value: 'postgres://web:local@db.internal:5432/web' });
   putParameter(ssm, { Name: '/broken/DATABASE_URL', Type: 'SecureString', Value: 'postgres://broken:local@db.internal:5432/broken' });
   // What `/ecs verify` checks: roles' policies, images, log groups, secrets, keys, target group, network.

@@ -23,6 +23,8 @@ export const LOCAL_STACK_OPTIONS = {
   params: {
     slackSigningSecretParam: '/ecs-chatops/slack/signing-secret',
     slackBotTokenParam: '/ecs-chatops/slack/bot-token',
+    // Ticket webhooks' secrets (the seed puts the `tickets` source's there).
+    webhookSecretsPath: '/ecs-chatops/webhooks',
     // The playground shows `verify --put-logs`, so it is deployed as a team that opts in would.
     verifyPutLogs: 'true',
     // The second target account forwards its ECS and alarm events to the bot's bus.

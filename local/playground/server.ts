@@ -13,6 +13,7 @@ import { forceNewDeployment } from '../aws/rollout';
 import { SAMPLE } from '../aws/sample';
 import type { EcsTimings } from '../aws/state';
 import { resetSlackSecrets } from '../../src/platform/secrets';
+import { webhookUserId } from '../../src/slack/invocation';
 import type { World } from '../world';
 
 const PAGE = new URL('./page.html', import.meta.url);
@@ -98,8 +99,8 @@ export const SIMULATIONS: Record<string, (world: World) => void> = {
   },
 };
 
-/** The routes the bot's api function serves (serverless.yml), forwarded to the local HTTP API. */
-const BOT_API_PATH = /^\/api\/(?:runs(?:\/[^/]+)?|deploys)$/;
+/** The routes the bot's api and webhook functions serve (serverless.yml), forwarded to the local HTTP API. */
+const BOT_API_PATH = /^\/api\/(?:runs(?:\/[^/]+)?|deploys|webhooks\/[^/]+)$/;
 
 async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
   const text = await readText(req);
@@ -261,6 +262,17 @@ export async function startPlayground(world: World, options: PlaygroundOptions =
   await dynamoAllowlist.put({
     teamId: world.teamId,
     userId: `iamp:${caller.roleArn}`,
+    grants: [
+      { role: 'operator', services: ['manager'], scripts: ['backup.sh'] },
+      { role: 'deployer', services: ['web'] },
+    ],
+    addedBy: 'playground',
+    updatedAt: new Date().toISOString(),
+  });
+  // The example configuration's ticket webhook source, as an admin would admit it (`/ecs allow webhook:tickets …`).
+  await dynamoAllowlist.put({
+    teamId: world.teamId,
+    userId: webhookUserId('tickets'),
     grants: [
       { role: 'operator', services: ['manager'], scripts: ['backup.sh'] },
       { role: 'deployer', services: ['web'] },

@@ -49,6 +49,37 @@ const error = (statusCode: number, code: string, message: string, headers: Recor
   return { ...result, headers: { ...result.headers, ...headers } };
 };
 
+/**
+ * Who submits work from outside Slack, as `submit` needs it: an IAM principal of the signed API
+ * (made from its `Principal` here), a ticket webhook's source (src/webhooks/), or another trigger.
+ */
+export interface Requester {
+  /** The synthetic user id it is authorised and audited under (`iam:<ARN>`, `webhook:<source>`). */
+  userId: string;
+  /** How `/ecs allow` names it, and the scope of its idempotency keys. */
+  name: string;
+  userName?: string;
+  /** What the worker shows as its parent's "who" (src/slack/invocation.ts, requesterText). */
+  origin: NonNullable<Invocation['origin']>;
+  /** The audit record's fields naming it. */
+  audit: Pick<AuditRecord, 'via' | 'principal' | 'ticket' | 'ticketUrl'>;
+}
+
+function iamRequester(principal: Principal, command: Pick<ApiCommand, 'ticket'>): Requester {
+  return {
+    userId: principalUserId(principal),
+    name: principal.arn,
+    ...(principal.session ? { userName: principal.session } : {}),
+    origin: {
+      via: 'api',
+      principal: principal.arn,
+      ...(principal.session ? { session: principal.session } : {}),
+      ...(command.ticket ? { ticket: command.ticket } : {}),
+    },
+    audit: { via: 'api', principal: principal.callerArn, ...(command.ticket ? { ticket: command.ticket } : {}) },
+  };
+}
+
 /** The request record kept for `GET /api/runs/{id}`. */
 interface RequestRecord extends Record<string, unknown> {
   id: string;
@@ -110,7 +141,7 @@ export function createApi(deps: ApiDeps) {
    * One command from a principal: the allowlist (deny by default), the idempotency key, the same
    * parse and authorisation as Slack's, the audit record, the worker. Never throws for bad input.
    */
-  async function submit(principal: Principal, command: ApiCommand): Promise<{ statusCode: number; body: Record<string, unknown> }> {
+  async function submit(principal: Principal | Requester, command: ApiCommand): Promise<{ statusCode: number; body: Record<string, unknown> }> {
     const config = deps.config();
     const fail = (statusCode: number, code: string, message: string) => ({ statusCode, body: { error: code, message } });
     const teams = config.slack.teams;
@@ -118,20 +149,16 @@ export function createApi(deps: ApiDeps) {
     if (!teamId) return fail(400, 'bad_request', 'team is required: the bot serves several Slack workspaces');
     if (!teams.includes(teamId)) return fail(400, 'bad_request', `the bot is not set up for workspace ${teamId}`);
 
-    const userId = principalUserId(principal);
+    const requester = 'userId' in principal ? principal : iamRequester(principal, command);
+    const { userId } = requester;
     const invocation: Invocation = {
       teamId,
       userId,
       channelId: command.channelId,
       command: config.slack.command,
       text: command.text,
-      ...(principal.session ? { userName: principal.session } : {}),
-      origin: {
-        via: 'api',
-        principal: principal.arn,
-        ...(principal.session ? { session: principal.session } : {}),
-        ...(command.ticket ? { ticket: command.ticket } : {}),
-      },
+      ...(requester.userName ? { userName: requester.userName } : {}),
+      origin: requester.origin,
     };
     const attempt = {
       id: randomUUID(),
@@ -140,20 +167,18 @@ export function createApi(deps: ApiDeps) {
       userId,
       channelId: command.channelId,
       commandText: commandText(invocation),
-      ...(principal.session ? { userName: principal.session } : {}),
-      via: 'api' as const,
-      principal: principal.callerArn,
-      ...(command.ticket ? { ticket: command.ticket } : {}),
+      ...(requester.userName ? { userName: requester.userName } : {}),
+      ...requester.audit,
     };
     const audit = (fields: Pick<AuditRecord, 'decision' | 'outcome'> & Partial<AuditRecord>) => deps.audit().record({ ...attempt, ...fields });
 
     const entry = await deps.allowlist.get(teamId, userId);
     if (!entry || entry.grants.length === 0) {
       await audit({ decision: 'denied', outcome: 'refused', reason: 'unknown principal: no allowlist entry matches it' });
-      return fail(403, 'forbidden', `${principal.arn} is not on the allowlist. An admin can add it with \`/ecs allow ${principal.arn} <role> …\`.`);
+      return fail(403, 'forbidden', `${requester.name} is not on the allowlist. An admin can add it with \`/ecs allow ${requester.name} <role> …\`.`);
     }
 
-    const idemKey = apiIdempotencyKey(principal.arn, command.idempotencyKey);
+    const idemKey = apiIdempotencyKey(requester.name, command.idempotencyKey);
     const hash = createHash('sha256').update(command.canonical).digest('hex');
     const replay = async (): Promise<{ statusCode: number; body: Record<string, unknown> } | undefined> => {
       const first = await deps.state.get<{ id?: string; hash?: string }>(idemKey);
@@ -197,7 +222,7 @@ export function createApi(deps: ApiDeps) {
       auditKey = await audit({ ...scope, decision: 'allowed', outcome: 'accepted' });
       const record: RequestRecord = {
         id: attempt.id,
-        principal: principal.arn,
+        principal: requester.name,
         teamId,
         channelId: command.channelId,
         verb: request.verb.name,

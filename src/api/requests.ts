@@ -25,6 +25,8 @@ const TEAM = /^T[A-Z0-9]{2,20}$/;
 const IDEMPOTENCY_KEY = /^[A-Za-z0-9._:-]{1,128}$/;
 const TICKET = /^[\w.:#/-]{1,100}$/;
 const NAME = /^[\w.@-]{1,64}$/;
+/** An image tag as Docker allows it. */
+export const IMAGE_TAG = /^[\w][\w.-]{0,127}$/;
 const MAX_ARGS = 20;
 const MAX_ARG_LENGTH = 500;
 // Control characters (a newline would make a second line of the parent message).
@@ -72,15 +74,20 @@ export function word(arg: string): string {
   return arg.includes('"') ? `'${escaped}'` : `"${escaped}"`;
 }
 
+/** One argument's length and characters (what any caller may put in a word of the command), named `label` in the refusal. */
+export function checkArgument(value: string, label: string): string {
+  if (value.length > MAX_ARG_LENGTH) throw new BadRequestError(`${label} is longer than ${MAX_ARG_LENGTH} characters`);
+  if (CONTROL.test(value)) throw new BadRequestError(`${label} holds a control character`);
+  return value;
+}
+
 function args(body: Body): string[] {
   const value = body.args ?? [];
   if (!Array.isArray(value)) throw new BadRequestError('args must be an array of strings');
   if (value.length > MAX_ARGS) throw new BadRequestError(`at most ${MAX_ARGS} args`);
   return value.map((a, i) => {
     if (typeof a !== 'string') throw new BadRequestError(`args[${i}] must be a string`);
-    if (a.length > MAX_ARG_LENGTH) throw new BadRequestError(`args[${i}] is longer than ${MAX_ARG_LENGTH} characters`);
-    if (CONTROL.test(a)) throw new BadRequestError(`args[${i}] holds a control character`);
-    return a;
+    return checkArgument(a, `args[${i}]`);
   });
 }
 
@@ -95,7 +102,7 @@ function common(body: Body): Omit<ApiCommand, 'text' | 'canonical'> {
   };
 }
 
-const canonical = (fields: Record<string, unknown>): string =>
+export const canonical = (fields: Record<string, unknown>): string =>
   JSON.stringify(Object.fromEntries(Object.entries(fields).sort(([a], [b]) => a.localeCompare(b))));
 
 /** `POST /api/runs` {script | job, args[], channel, idempotencyKey, ticket?, team?} */
@@ -117,7 +124,7 @@ export function deployRequest(raw: string): ApiCommand {
   only(body, ['service', 'image', 'tag', 'channel', 'idempotencyKey', 'ticket', 'team']);
   const service = str(body, 'service', NAME, true);
   const image = str(body, 'image', /^[^\s"']{1,300}$/, false);
-  const tag = str(body, 'tag', /^[\w][\w.-]{0,127}$/, false);
+  const tag = str(body, 'tag', IMAGE_TAG, false);
   if ((image === undefined) === (tag === undefined)) throw new BadRequestError('give either image or tag');
   const rest = common(body);
   return {

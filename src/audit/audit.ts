@@ -35,11 +35,13 @@ export interface AuditRecord {
   threadTs?: string;
   detail?: Record<string, unknown>;
   /** Where a request came from other than Slack: the signed API (src/api/). */
-  via?: 'api';
+  via?: 'api' | 'webhook';
   /** The IAM principal that signed it, as API Gateway named it (a role session's ARN, for a session). */
   principal?: string;
   /** The ticket the caller named. */
   ticket?: string;
+  /** The ticket's link, for a request from a ticket webhook (src/webhooks/). */
+  ticketUrl?: string;
   /** The thread's permalink, kept for a request from the signed API (its `GET /api/runs/{id}` answers it). */
   threadLink?: string;
 }

@@ -2,6 +2,7 @@ import { ddb, isConditionalCheckFailed } from '../platform/dynamo';
 import { UserFacingError } from '../platform/errors';
 import { tableName } from '../platform/tables';
 import { matchesPattern, principalArnOf } from '../api/principal';
+import { WEBHOOK_USER_PREFIX, webhookUserId } from '../slack/invocation';
 import type { AllowlistEntry, Grant } from './roles';
 
 /**
@@ -9,7 +10,7 @@ import type { AllowlistEntry, Grant } from './roles';
  * (the signed API's callers): `principal#<ARN pattern>`, whose entry's userId is
  * `iamp:<pattern>` (the form `/ecs allow` administers). A caller is looked up as
  * `iam:<principal ARN>`: the grants of every pattern that matches it, together (deny by default:
- * none matches, no entry).
+ * none matches, no entry). A ticket webhook's source: `webhook#<source>`, userId `webhook:<source>`.
  */
 export const PATTERN_USER_PREFIX = 'iamp:';
 export const patternUserId = (pattern: string): string => `${PATTERN_USER_PREFIX}${pattern}`;
@@ -52,10 +53,21 @@ export class AllowlistChangedError extends UserFacingError {
   }
 }
 
+/** A ticket webhook's source (`webhook:<source>`, src/webhooks/) has an entry of its own kind, read by its key. */
+const WEBHOOK_SK = 'webhook#';
+
 const key = (teamId: string, userId: string) => {
   const pattern = patternOf(userId);
-  return { pk: `team#${teamId}`, sk: pattern === undefined ? `user#${userId}` : `principal#${pattern}` };
+  if (pattern !== undefined) return { pk: `team#${teamId}`, sk: `principal#${pattern}` };
+  if (userId.startsWith(WEBHOOK_USER_PREFIX)) return { pk: `team#${teamId}`, sk: `${WEBHOOK_SK}${userId.slice(WEBHOOK_USER_PREFIX.length)}` };
+  return { pk: `team#${teamId}`, sk: `user#${userId}` };
 };
+
+function userIdOf(sk: string): string {
+  if (sk.startsWith('principal#')) return patternUserId(sk.slice('principal#'.length));
+  if (sk.startsWith(WEBHOOK_SK)) return webhookUserId(sk.slice(WEBHOOK_SK.length));
+  return sk.slice('user#'.length);
+}
 
 interface Item {
   pk: string;
@@ -67,7 +79,7 @@ interface Item {
 
 const toEntry = (item: Item): AllowlistEntry => ({
   teamId: item.pk.slice('team#'.length),
-  userId: item.sk.startsWith('principal#') ? patternUserId(item.sk.slice('principal#'.length)) : item.sk.slice('user#'.length),
+  userId: userIdOf(item.sk),
   grants: item.grants ?? [],
   addedBy: item.addedBy,
   updatedAt: item.updatedAt,

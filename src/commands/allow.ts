@@ -2,7 +2,7 @@ import { grantsWithinScope, mayAdminister } from '../auth/administration';
 import { patternOf } from '../auth/allowlist';
 import { addGrant, describeGrant } from '../auth/roles';
 import { PermissionDeniedError, UsageError } from '../platform/errors';
-import { mention } from '../slack/invocation';
+import { mention, WEBHOOK_USER_PREFIX } from '../slack/invocation';
 import type { WorkerHandler } from './verb';
 import type { AllowArgs } from './verbs/args';
 import type { WorkerContext } from '../worker/context';
@@ -22,7 +22,7 @@ export const allow: WorkerHandler<AllowArgs> = async ({ subject, grant }, ctx) =
   const decision = mayAdminister(admin, grant, channelId);
   if (!decision.allowed) throw new PermissionDeniedError(decision.reason);
   // A person must be one of this workspace; an ARN pattern names no one in Slack (parsed already).
-  if (patternOf(subject) === undefined) await requirePerson(ctx, subject);
+  if (patternOf(subject) === undefined && !subject.startsWith(WEBHOOK_USER_PREFIX)) await requirePerson(ctx, subject);
 
   const existing = await allowlist.get(teamId, subject);
   const { grants, added } = addGrant(existing?.grants ?? [], grant);

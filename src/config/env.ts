@@ -14,6 +14,8 @@ export type EnvName =
   | 'SLACK_BOT_TOKEN_PARAM'
   | 'SLACK_API_URL'
   | 'WORKER_FUNCTION_NAME'
+  /** The SSM path under which the ticket webhooks' secret parameters live (src/webhooks/). */
+  | 'WEBHOOK_SECRETS_PARAM'
   | 'RUN_WORKFLOW_FUNCTION_NAME'
   | 'RUN_WORKFLOW_POLL_SECONDS'
   | 'NOTIFY_EDIT_INTERVAL_SECONDS'

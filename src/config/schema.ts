@@ -6,6 +6,7 @@ import { NOTICE_KINDS, SEVERITIES } from './notify-levels';
 import { ownOnly } from './records';
 import { JOB_PLACEHOLDER } from '../jobs/placeholder';
 import { PAUSABLE_STAGES, type PausableStage } from '../deploy/strategy';
+import { webhookProblems, webhooksSchema } from './webhooks-schema';
 
 z.config(en());
 
@@ -236,6 +237,8 @@ const configSchema = z.strictObject({
       incidentWindowMinutes: z._default(z.number().check(z.int(), z.minimum(1), z.maximum(24 * 60)), 15),
     }),
   ),
+  /** Ticket systems that start declared actions through signed webhooks (src/webhooks/). */
+  webhooks: webhooksSchema,
   audit: z._default(
     z.strictObject({
       /** Days an audit record is kept before DynamoDB expires it; 0 keeps it forever. */
@@ -284,10 +287,17 @@ export function parseConfig(raw: unknown): Config {
       }),
     );
     problems.push(...jobProblems(result.data));
+    problems.push(...webhookProblems(result.data));
     if (problems.length) throw new ConfigError(problems);
     // Names people type are looked up in these maps: without a prototype, `constructor` or
     // `__proto__` is just an unknown name, never an inherited property.
-    return { ...result.data, targets: ownOnly(result.data.targets), scripts: ownOnly(result.data.scripts), jobs: ownOnly(result.data.jobs) };
+    return {
+      ...result.data,
+      targets: ownOnly(result.data.targets),
+      scripts: ownOnly(result.data.scripts),
+      jobs: ownOnly(result.data.jobs),
+      webhooks: ownOnly(result.data.webhooks),
+    };
   }
   throw new ConfigError(
     result.error.issues.flatMap((issue) => {

@@ -66,3 +66,6 @@ export const apiRequestKey = (id: string): string => `api#request#${id}`;
 
 /** A signed API caller's token bucket (src/api/rate-limit.ts). */
 export const apiRateKey = (principalArn: string): string => `api#rate#${principalArn}`;
+
+/** A signed ticket webhook seen once within its replay window (src/webhooks/): its source and signature. */
+export const webhookReplayKey = (source: string, signature: string): string => `webhook#replay#${source}#${signature}`;

@@ -1,4 +1,4 @@
-import { code } from './format';
+import { code, escapeText } from './format';
 
 /** Kept apart from the registry: what only echoes a request (the worker's handlers, the crash report) does not load every verb. */
 
@@ -19,8 +19,21 @@ export interface Invocation {
    * A request from another system (the signed API, src/api/): who sent it beyond the userId
    * `iam:<principal ARN>` it travels as, and the ticket it names. Absent for a person in Slack.
    */
-  origin?: { via: 'api'; principal: string; session?: string; ticket?: string };
+  origin?: { via: 'api'; principal: string; session?: string; ticket?: string } | WebhookOrigin;
 }
+
+/** A request from a ticket system's webhook (src/webhooks/): userId `webhook:<source>`, the ticket it came from. */
+export interface WebhookOrigin {
+  via: 'webhook';
+  source: string;
+  ticket: string;
+  /** Checked by src/webhooks/ticket.ts: https, no markup characters. */
+  ticketUrl?: string;
+}
+
+/** The synthetic user id a webhook source's requests travel, are authorised and audited under. */
+export const WEBHOOK_USER_PREFIX = 'webhook:';
+export const webhookUserId = (source: string): string => `${WEBHOOK_USER_PREFIX}${source}`;
 
 export const commandText = (inv: Pick<Invocation, 'command' | 'text'>): string => `${inv.command} ${inv.text}`.trim();
 
@@ -29,6 +42,7 @@ export const commandText = (inv: Pick<Invocation, 'command' | 'text'>): string =
  * a mention, since it is nobody in the workspace. Ticket references are the caller's text: escaped.
  */
 export function requesterText(inv: Pick<Invocation, 'userId' | 'origin'>): string {
+  if (inv.origin?.via === 'webhook') return `${mention(inv.userId)} for ticket ${ticketLink(inv.origin)}`;
   if (!inv.userId.startsWith('iam:')) return mention(inv.userId);
   const who = `IAM principal ${mention(inv.userId)}${inv.origin?.session ? ` (session ${code(inv.origin.session)})` : ''}`;
   return inv.origin?.ticket ? `${who} for ticket ${code(inv.origin.ticket)}` : who;
@@ -39,8 +53,20 @@ export function requesterText(inv: Pick<Invocation, 'userId' | 'origin'>): strin
  * in code, an allowlist entry for IAM principals (`iamp:<ARN pattern>`) as its pattern.
  */
 export const mention = (userId: string): string =>
-  userId.startsWith('iam:')
-    ? code(userId.slice('iam:'.length))
-    : userId.startsWith('iamp:')
-      ? `IAM principals ${code(userId.slice('iamp:'.length))}`
-      : `<@${userId}>`;
+  userId.startsWith(WEBHOOK_USER_PREFIX)
+    ? `ticket source ${code(userId.slice(WEBHOOK_USER_PREFIX.length))}`
+    : userId.startsWith('iam:')
+      ? code(userId.slice('iam:'.length))
+      : userId.startsWith('iamp:')
+        ? `IAM principals ${code(userId.slice('iamp:'.length))}`
+        : `<@${userId}>`;
+
+/**
+ * The ticket as a link back to it: the id (escaped) as the label of its URL. The URL was checked
+ * when the webhook was read (https, no `<`, `>`, `|` or spaces), and is escaped here as Slack wants
+ * `&` in a link; without one, the id in code.
+ */
+export function ticketLink(origin: Pick<WebhookOrigin, 'ticket' | 'ticketUrl'>): string {
+  if (!origin.ticketUrl || /[\s<>|]/.test(origin.ticketUrl)) return code(origin.ticket);
+  return `<${origin.ticketUrl.replace(/&/g, '&amp;')}|${escapeText(origin.ticket)}>`;
+}

@@ -2,7 +2,9 @@ import { isPrincipalPattern } from '../../api/principal';
 import { mayAdminister } from '../../auth/administration';
 import { patternOf, patternUserId } from '../../auth/allowlist';
 import { ALL, ROLES, type Grant, type Role } from '../../auth/roles';
+import type { Config } from '../../config/schema';
 import { escapeText } from '../../slack/format';
+import { WEBHOOK_USER_PREFIX, webhookUserId } from '../../slack/invocation';
 import { parseChannelMention, parseUserMention, unknownChoice } from '../grammar';
 import { defineVerb, expectCount, resolveScript, resolveTarget, usageError } from '../verb';
 import type { AllowArgs, DenyArgs } from './args';
@@ -12,6 +14,9 @@ export const MAX_GRANT_SERVICES = 20;
 export const MAX_GRANT_SCRIPTS = 20;
 export const MAX_GRANT_CHANNELS = 10;
 
+/** A system rather than a person: an IAM principal pattern or a ticket webhook source. */
+const isSystem = (subject: string): boolean => patternOf(subject) !== undefined || subject.startsWith(WEBHOOK_USER_PREFIX);
+
 /** Roles a system calling the signed API may hold: it cannot react in Slack, so never approve, and never administer. */
 const PRINCIPAL_ROLES: readonly Role[] = ['viewer', 'operator', 'deployer'];
 
@@ -19,7 +24,13 @@ const PRINCIPAL_ROLES: readonly Role[] = ['viewer', 'operator', 'deployer'];
  * Whom a grant is for: a person (`@user`), or the IAM principals an ARN pattern matches
  * (`arn:aws:iam::123456789012:role/ci-*`), callers of the signed API, kept as `iamp:<pattern>`.
  */
-function parseSubject(verb: { name: string; usage: string }, word: string): string {
+function parseSubject(verb: { name: string; usage: string }, word: string, config: Config): string {
+  if (word.startsWith(WEBHOOK_USER_PREFIX)) {
+    const source = word.slice(WEBHOOK_USER_PREFIX.length);
+    if (!Object.hasOwn(config.webhooks, source))
+      throw usageError(verb, `\`${escapeText(word)}\` is not a declared ticket webhook source (\`webhooks:\` in the configuration).`);
+    return webhookUserId(source);
+  }
   if (!word.startsWith('arn:')) return parseUserMention(word);
   if (!isPrincipalPattern(word))
     throw usageError(
@@ -43,13 +54,14 @@ function listFlag(verb: { name: string; usage: string }, flag: string, value: st
 export const allowVerb = defineVerb<AllowArgs>({
   name: 'allow',
   summary: 'Give a person a role (admins, within their own scope)',
-  usage: '/ecs allow @user|<IAM ARN pattern> <role> [service …|*] [--scripts a,b] [--channels #c,#d]',
+  usage: '/ecs allow @user|<IAM ARN pattern>|webhook:<source> <role> [service …|*] [--scripts a,b] [--channels #c,#d]',
   details: [
     `Roles: ${ROLES.map((r) => `\`${r}\``).join(', ')}. viewer reads (status, verify); operator also runs scripts; deployer also deploys; approver approves deploys; admin does everything and manages the allowlist of its services.`,
     'Without services the grant covers every service. `--scripts` limits an operator grant to declared scripts of its services; `--channels` limits any grant to channels.',
     'Each grant is kept as given (grants are never merged). An admin can give only what lies within their own admin grants: those services, in those channels.',
     '`/ecs deny @user` removes a person, if all of their grants lie within your scope.',
     'Systems calling the signed API are IAM principals: `/ecs allow arn:aws:iam::123456789012:role/ci-* operator manager --scripts backup.sh` (`*` matches any characters; a role session counts as its role). They may be viewer, operator or deployer; `/ecs deny <pattern>` removes the pattern.',
+    'Ticket webhooks (`webhooks:` in the configuration) are `webhook:<source>`: `/ecs allow webhook:jira operator manager --scripts backup.sh`; the same three roles, `/ecs deny webhook:jira` removes it.',
   ],
   permission: 'admin',
   checks: 'itself',
@@ -58,14 +70,14 @@ export const allowVerb = defineVerb<AllowArgs>({
   parse(words, config, visible) {
     expectCount(this, words, 2, 2 + MAX_GRANT_SERVICES);
     const [user, roleWord, ...serviceWords] = words.positional as [string, string, ...string[]];
-    const subject = parseSubject(this, user);
+    const subject = parseSubject(this, user, config);
     if (subject === 'USLACKBOT') throw usageError(this, 'Slackbot cannot be given a role: roles are for people.');
     if (!(ROLES as readonly string[]).includes(roleWord)) throw unknownChoice('role', roleWord, ROLES);
     const role = roleWord as Role;
-    if (patternOf(subject) !== undefined && !PRINCIPAL_ROLES.includes(role))
+    if (isSystem(subject) && !PRINCIPAL_ROLES.includes(role))
       throw usageError(
         this,
-        `IAM principals can be ${PRINCIPAL_ROLES.map((r) => `\`${r}\``).join(', ')}: approving and administering are for people in Slack.`,
+        `IAM principals and ticket webhooks can be ${PRINCIPAL_ROLES.map((r) => `\`${r}\``).join(', ')}: approving and administering are for people in Slack.`,
       );
     const services =
       serviceWords.length === 0 || serviceWords.includes(ALL) ? [ALL] : [...new Set(serviceWords.map((s) => resolveTarget(this, s, config, visible)))].sort();
@@ -100,13 +112,13 @@ export const allowVerb = defineVerb<AllowArgs>({
 export const denyVerb = defineVerb<DenyArgs>({
   name: 'deny',
   summary: 'Remove a person from the allowlist (admins, if all of their grants lie within your scope)',
-  usage: '/ecs deny @user|<IAM ARN pattern>',
+  usage: '/ecs deny @user|<IAM ARN pattern>|webhook:<source>',
   permission: 'admin',
   checks: 'itself',
   runsIn: 'worker',
-  parse(words) {
+  parse(words, config) {
     expectCount(this, words, 1, 1);
-    return { subject: parseSubject(this, words.positional[0]!) };
+    return { subject: parseSubject(this, words.positional[0]!, config) };
   },
   scope: ({ subject }) => ({ subject }),
   handler: () => import('../deny').then((m) => m.deny),

@@ -1,0 +1,42 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+
+/**
+ * The signature a ticket system sends with a webhook (README, "Starting work from a ticket
+ * system"): `X-Ecs-Chatops-Timestamp: <unix seconds>` and
+ * `X-Ecs-Chatops-Signature: v1=<hex HMAC-SHA256(secret, "<timestamp>.<raw body>")>`, the scheme
+ * of Slack's and Stripe's: the timestamp is signed, so an old request cannot be made fresh.
+ */
+export const TIMESTAMP_HEADER = 'x-ecs-chatops-timestamp';
+export const SIGNATURE_HEADER = 'x-ecs-chatops-signature';
+
+/** As for Slack: a request signed more than five minutes from now is refused. */
+export const WEBHOOK_WINDOW_SECONDS = 5 * 60;
+/** A signature is remembered longer than it can be accepted on either side of now. */
+export const WEBHOOK_REPLAY_TTL_SECONDS = 2 * WEBHOOK_WINDOW_SECONDS + 60;
+
+const SIGNATURE = /^v1=([0-9a-f]{64})$/;
+const TIMESTAMP = /^\d{1,12}$/;
+
+export const signatureOf = (secret: string, timestamp: string, body: string): string =>
+  `v1=${createHmac('sha256', secret).update(`${timestamp}.${body}`, 'utf8').digest('hex')}`;
+
+/** Why a webhook is refused, in the audit's words (never the secret or the signature). */
+export type SignatureProblem = 'missing signature or timestamp' | 'malformed signature or timestamp' | 'stale timestamp' | 'signature mismatch';
+
+/** The headers' form and freshness: checked before the secret is fetched. */
+export function checkSignedHeaders(timestamp: string | undefined, signature: string | undefined, nowMs: number): SignatureProblem | undefined {
+  if (!timestamp || !signature) return 'missing signature or timestamp';
+  if (!TIMESTAMP.test(timestamp) || !SIGNATURE.test(signature)) return 'malformed signature or timestamp';
+  if (Math.abs(nowMs / 1000 - Number(timestamp)) > WEBHOOK_WINDOW_SECONDS) return 'stale timestamp';
+  return undefined;
+}
+
+/** The HMAC compared in constant time (both are 64 hex digits by now). */
+export function signatureMatches(secret: string, timestamp: string, body: string, signature: string): boolean {
+  const expected = Buffer.from(signatureOf(secret, timestamp, body), 'utf8');
+  const given = Buffer.from(signature, 'utf8');
+  return expected.length === given.length && timingSafeEqual(expected, given);
+}
+
+/** The hex digits of a well-formed signature, for the replay claim. */
+export const signatureDigest = (signature: string): string => SIGNATURE.exec(signature)?.[1] ?? '';
