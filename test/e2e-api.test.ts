@@ -10,22 +10,13 @@ import { channelView, ephemeral, teamAudit, useWorld } from './support/channel';
  * the channel, approvals by people's reactions there.
  */
 const world = useWorld({});
-const { parents, threadText, finished } = channelView(world, 'C0OPS');
+const { parents, threadText, finished, newParent } = channelView(world, 'C0OPS');
 const json = (res: { body: string }) => JSON.parse(res.body) as Record<string, any>;
 
 async function allowPrincipal(pattern: string, grants: Grant[]): Promise<void> {
   const { dynamoAllowlist } = await import('../src/auth/allowlist');
   await dynamoAllowlist.put({ teamId: world().teamId, userId: `iamp:${pattern}`, grants, addedBy: 'U0ALICE', updatedAt: new Date().toISOString() });
 }
-
-const newParent = (before: number, text?: RegExp) =>
-  world().slack.waitFor(
-    () =>
-      parents()
-        .slice(before)
-        .find((m) => !text || text.test(m.text)),
-    20_000,
-  );
 
 /** Polls until `check` gives a value (the audit table, an API answer): nothing here is timed, only bounded. */
 async function eventually<T>(check: () => Promise<T | undefined>, what: string): Promise<T> {

@@ -56,7 +56,16 @@ export function channelView(world: () => World, channel: string) {
       const text = (world().slack.message(channel, ts)?.text ?? '').replaceAll('\n', ' ');
       return /^(✅|❌|⚠️|🚫)/.test(text) ? text : undefined;
     }, 60_000);
-  return { parents, threadText, finished };
+  /** The first parent posted after the first `before` ones (whose text matches `text`, if given). */
+  const newParent = (before: number, text?: RegExp) =>
+    world().slack.waitFor(
+      () =>
+        parents()
+          .slice(before)
+          .find((m) => !text || text.test(m.text)),
+      20_000,
+    );
+  return { parents, threadText, finished, newParent };
 }
 
 /** The text of a slash command's ack (an ephemeral answer). */
