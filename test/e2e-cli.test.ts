@@ -79,6 +79,21 @@ describe('ecs-chatops run / deploy / status against the local world', () => {
     expect(status.stdout).toMatch(/\nfailure, exit 3, after /);
   });
 
+  it('job --wait exits with the job container’s exit code', async () => {
+    const ci = world().apiCaller('cli-jobs');
+    await allowPrincipal(ci, [{ role: 'operator', services: ['web'] }]);
+    // Short task steps: a job's life takes seconds here (e2e-job.test.ts's pace).
+    const timings = { ...world().aws.state.ecsTimings };
+    Object.assign(world().aws.state.ecsTimings, { provisionMs: 1500, pullMs: 1500, stopMs: 300 });
+    try {
+      const broken = await cli(ci, ['job', 'migrate-broken', '--channel', 'C0OPS', '--wait', '--json']);
+      expect(broken.json()).toMatchObject({ state: 'failure', exitCode: 2 });
+      expect(broken.code).toBe(2);
+    } finally {
+      Object.assign(world().aws.state.ecsTimings, timings);
+    }
+  });
+
   it('deploy --wait waits for a person’s approval in the channel, then exits 0 with the rollout', async () => {
     const cd = world().apiCaller('cli-deployer', { session: 'release-11' });
     await allowPrincipal(cd, [{ role: 'deployer', services: ['web'] }]);
