@@ -144,6 +144,14 @@ describe('ecs-chatops run / deploy / status against the local world', () => {
     const res = await cli(ci, ['status', 'no-such-request']);
     expect(res.code).toBe(EXIT.usage);
     expect(res.stderr).toBe('ecs-chatops status: not found: No request no-such-request that you may read.\n');
+    // An argument the script's pattern refuses: the API's 400 and its reason.
+    const operator = world().apiCaller('cli-bad-arg');
+    await allowPrincipal(operator, [{ role: 'operator', services: ['manager'], scripts: ['backup.sh'] }]);
+    const badArg = await cli(operator, ['run', 'backup.sh', 'Not Valid!', '--channel', 'C0OPS']);
+    expect(badArg.code).toBe(EXIT.usage);
+    expect(badArg.stderr).toContain(
+      '\necs-chatops run: the request is not valid: `label` `Not Valid!` does not match `[a-z0-9][a-z0-9-]{0,31}`.\nUsage: `/ecs run backup.sh <label>`',
+    );
     const named = await cli(ci, ['run', 'backup.sh', '--channel', '#ops']);
     expect(named.code).toBe(EXIT.usage);
     expect(named.stderr).toContain("--channel #ops: give the channel's id (C0123ABCD), not its name; the API does not look names up.");
@@ -179,6 +187,10 @@ describe('ecs-chatops run / deploy / status against the local world', () => {
     // The same key again: the first request's id, not a second run.
     const again = await cli(ci, ['run', 'backup.sh', 'weekly', '--channel', 'C0OPS', '--idempotency-key', 'weekly-77']);
     expect(again.stdout).toMatch(/^request \S+ \(already made with this idempotency key: not run again\)\n/);
+    // The key with another request: the API's 409, exit 2.
+    const other = await cli(ci, ['run', 'backup.sh', 'monthly', '--channel', 'C0OPS', '--idempotency-key', 'weekly-77']);
+    expect(other.code).toBe(EXIT.usage);
+    expect(other.stderr).toMatch(/\necs-chatops run: conflict: idempotencyKey weekly-77 was used for another request \([0-9a-f-]{36}\)\n$/);
     await world().idle();
     expect(weeklyThreads()).toBe(1);
   });
