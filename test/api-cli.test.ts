@@ -248,6 +248,45 @@ describe('main', () => {
     );
   });
 
+  it('run --wait --timeout: the key is printed first and sent; polls until the timeout, exit 6, and says the run goes on', async () => {
+    const out = io();
+    let clock = 0;
+    const bodies: Array<Record<string, unknown>> = [];
+    let gets = 0;
+    const code = await main(['run', 'backup.sh', 'nightly', '--channel', 'C0OPS', '--wait', '--timeout', '30s'], out.io, {
+      env: ENV,
+      credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret' },
+      now: () => clock,
+      sleep: async (ms) => {
+        clock += ms;
+      },
+      newKey: () => 'key-1',
+      fetch: async (_url, init) => {
+        if (init?.method === 'POST') {
+          bodies.push(JSON.parse(String(init.body)));
+          return new Response(JSON.stringify({ id: 'r1', state: 'accepted', thread: null }), { status: 202 });
+        }
+        gets++;
+        return new Response(
+          JSON.stringify({ id: 'r1', state: 'accepted', thread: { channel: 'C0OPS', ts: '1.2', permalink: 'https://x.slack.com/archives/C0OPS/p12' } }),
+          {
+            status: 200,
+          },
+        );
+      },
+    });
+    expect(code).toBe(EXIT.unfinished);
+    expect(bodies).toEqual([{ script: 'backup.sh', args: ['nightly'], channel: 'C0OPS', idempotencyKey: 'key-1' }]);
+    expect(out.out.stdout).toBe('request r1 accepted\nthread: https://x.slack.com/archives/C0OPS/p12\n');
+    expect(out.out.stderr).toBe(
+      'idempotency key key-1 (to retry this request without running it twice: --idempotency-key key-1)\n' +
+        'still accepted after 30 s; it goes on: ecs-chatops status r1 --wait\n',
+    );
+    // One GET for the thread, then polls after 2, 3, 4.5, 6.75 and 10 s, and a last one at the 30 s.
+    expect(clock).toBe(500 + 30_000);
+    expect(gets).toBe(1 + 6);
+  });
+
   it('a summary from the API reaches the terminal without control characters', async () => {
     const done = io();
     await main(['status', 'r1'], done.io, {
