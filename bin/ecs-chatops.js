@@ -6,12 +6,17 @@
  * into its npx cache and runs this file through that link. Node follows the link, so `tsx` and the
  * TypeScript subcommands resolve from the project itself; they run in this process through tsx's
  * loader, as `npm run` scripts do with `tsx`. A subcommand module exports
- * `main(argv, io) → exit code`.
+ * `main(argv, io) → exit code` (argv starting with the command's name for a module serving several).
  */
 import { register } from 'tsx/esm/api';
 
 const COMMANDS = {
   verify: { module: '../scripts/verify.ts', summary: 'check everything an ECS service depends on (/ecs verify in a terminal)' },
+  // The signed API's commands: one module, told which command it is (its argv starts with it).
+  run: { module: '../scripts/api-cli.ts', withName: true, summary: 'run a maintenance script through the bot (its thread, approvals, audit)' },
+  job: { module: '../scripts/api-cli.ts', withName: true, summary: 'run a one-off job through the bot' },
+  deploy: { module: '../scripts/api-cli.ts', withName: true, summary: 'deploy an image or tag through the bot (approved in the channel)' },
+  status: { module: '../scripts/api-cli.ts', withName: true, summary: 'the state, thread and exit code of a request (--wait follows it)' },
 };
 
 const USAGE = `usage: ecs-chatops <command> [options]
@@ -42,7 +47,7 @@ if (command === '--help' || command === '-h' || command === 'help') {
   try {
     const { main } = await import(new URL(COMMANDS[command].module, import.meta.url).href);
     const io = { stdout: (s) => process.stdout.write(s), stderr: (s) => process.stderr.write(s), isTTY: Boolean(process.stdout.isTTY) };
-    exit(await main(args, io));
+    exit(await main(COMMANDS[command].withName ? [command, ...args] : args, io));
   } catch (error) {
     process.stderr.write(`ecs-chatops ${command}: ${error instanceof Error ? error.message : String(error)}\n`);
     exit(2);

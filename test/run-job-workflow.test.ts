@@ -74,7 +74,10 @@ describe('jobs followed by the durable run workflow', () => {
     expect(await state.get(input.lockKey!)).toBeUndefined();
     expect(await state.get(`run#${input.runId}`)).toBeUndefined();
     const record = await (await import('../src/audit/audit')).readAuditRecord(input.audit);
-    expect(record).toMatchObject({ outcome: 'success', detail: { runId: input.runId, detached: true, taskArn: expect.stringContaining(':task/main/') } });
+    expect(record).toMatchObject({
+      outcome: 'success',
+      detail: { runId: input.runId, detached: true, exitCode: 0, taskArn: expect.stringContaining(':task/main/') },
+    });
   }, 60_000);
 
   it('stops the task at its time limit, counted in polls (StopTask with the reason): a failure, with its stop code', async () => {

@@ -12,9 +12,12 @@
  * mismatch errors with IAM authentication"): an unsigned request `{"message":"Forbidden"}`, an
  * unknown access key, a wrong signature, an old timestamp or an expired session each their message.
  */
-import { createHash, createHmac, randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { HttpResult } from '../../src/ingress/http';
+import { NodeSha256 } from '../../src/platform/sha256';
 import { evaluate } from './policy';
 import { roleDocuments } from './services/iam';
 import type { EmulatorState } from './state';
@@ -69,26 +72,6 @@ const reply = (statusCode: number, body: unknown, errorType: ErrorType = statusC
   headers: { 'content-type': 'application/json', 'x-amzn-errortype': errorType },
   body: JSON.stringify(body),
 });
-
-/** A SHA-256 (HMAC with a secret) for the signer, from node:crypto. */
-class NodeSha256 {
-  private readonly hash;
-  constructor(secret?: string | ArrayBuffer | ArrayBufferView) {
-    this.hash = secret === undefined ? createHash('sha256') : createHmac('sha256', toBuffer(secret));
-  }
-  update(data: string | ArrayBuffer | ArrayBufferView): void {
-    this.hash.update(toBuffer(data));
-  }
-  async digest(): Promise<Uint8Array> {
-    return new Uint8Array(this.hash.digest());
-  }
-}
-const toBuffer = (data: string | ArrayBuffer | ArrayBufferView): Buffer =>
-  typeof data === 'string'
-    ? Buffer.from(data, 'utf8')
-    : ArrayBuffer.isView(data)
-      ? Buffer.from(data.buffer, data.byteOffset, data.byteLength)
-      : Buffer.from(data);
 
 const amzDate = (ms: number): string =>
   new Date(ms)
@@ -296,4 +279,52 @@ export function localHttpApi(options: HttpApiOptions) {
   }
 
   return { handle, host, routeArn };
+}
+
+/**
+ * The local HTTP API on a real port of this machine, as API Gateway serves it on its own host:
+ * for clients that speak HTTP themselves (the command line, `ecs-chatops run … --endpoint`).
+ */
+export async function serveHttpApi(api: Pick<ReturnType<typeof localHttpApi>, 'handle'>, port = 0): Promise<{ url: string; close(): Promise<void> }> {
+  const server = createServer((req, res) => {
+    void forward(req)
+      .then((result) => {
+        res.writeHead(result.statusCode, result.headers ?? {});
+        res.end(result.body);
+      })
+      .catch((error: Error) => {
+        // API Gateway's answer when its integration fails.
+        res.writeHead(500, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ message: 'Internal Server Error' }));
+        console.error('local HTTP API:', error);
+      });
+  });
+
+  async function forward(req: IncomingMessage): Promise<HttpResult> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const body = Buffer.concat(chunks).toString('utf8');
+    const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : (v ?? '')]));
+    return api.handle({
+      method: req.method ?? 'GET',
+      path: url.pathname,
+      ...(url.search ? { query: url.search.slice(1) } : {}),
+      headers,
+      ...(body ? { body } : {}),
+    });
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve());
+  });
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
 }

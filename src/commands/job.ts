@@ -211,5 +211,7 @@ async function runJob(ctx: WorkerContext, spec: JobSpec, plan: JobPlan): Promise
       filename: `job-${spec.runId}.txt`,
       title: `Full log of ${label} (${spool.lines} lines, ${formatBytes(spool.bytes)})`,
     });
-  return { outcome: verdict.outcome, summary: end.summary, cleanup: () => spool.cleanup() };
+  // The job's own container's exit code, as a script's: what the signed API and the command line report.
+  const own = current.containers?.find((c) => c.name === spec.job.container)?.exitCode;
+  return { outcome: verdict.outcome, summary: end.summary, ...(typeof own === 'number' ? { exitCode: own } : {}), cleanup: () => spool.cleanup() };
 }

@@ -231,10 +231,13 @@ export function createJobWorkflow(deps: RunWorkflowDeps) {
           }).catch((error: unknown) => logger.warn('could not read the whole log again', { error }));
         }
         const logFile = await spool?.close();
+        // The job's own container's exit code, as a script's: what the signed API and the command line report.
+        const own = state.stopped?.containers.find((c) => c.name === plan.container.name)?.exitCode;
         await settle(end, {
           runId: input.runId,
           polls,
           detached: true,
+          ...(own !== undefined ? { exitCode: own } : {}),
           ...(started.ok ? { taskArn: started.taskArn } : {}),
           ...(decision ? { approval: decision } : {}),
         });
@@ -260,7 +263,6 @@ export function createJobWorkflow(deps: RunWorkflowDeps) {
         } finally {
           await spool?.cleanup().catch(() => undefined);
         }
-        const own = state.stopped?.containers.find((c) => c.name === plan.container.name)?.exitCode;
         return { outcome: end.outcome, summary: end.summary, ...(own !== undefined ? { exitCode: own } : {}), polls };
       },
       { retryStrategy: RETRY },
