@@ -15,20 +15,22 @@ import { ApiError, ApiUnreachableError, CredentialsError, createApiClient, realS
 import type { CliIo } from './verify';
 
 /** The process's exit codes besides a script's own (documented in USAGE and the README). */
+// The command line's own outcomes use the BSD sysexits codes (64 and up), which scripts rarely
+// exit with, so a CI step can tell "refused" or "not finished" from the script's own 2 or 3.
 export const EXIT = {
   ok: 0,
   /** The run failed with no exit code of its own (a deploy that failed or rolled back, a task that did not start). */
   failed: 1,
   /** Bad arguments, or the API said the request is not valid (400), names no request of yours (404) or reuses a key (409). */
-  usage: 2,
+  usage: 64,
   /** Refused: not on the allowlist or without the role (403), or refused by the bot once checked again. */
-  refused: 3,
+  refused: 77,
   /** Not approved (rejected, expired) or cancelled. */
-  notApproved: 4,
+  notApproved: 65,
   /** The API could not be reached or kept failing (network, 5xx, 429), or there are no AWS credentials to sign with. */
-  unavailable: 5,
+  unavailable: 69,
   /** Not finished: --wait gave up (--timeout), or `status` without --wait of a request still under way. */
-  unfinished: 6,
+  unfinished: 75,
 } as const;
 
 export const API_CLI_USAGE = `usage:
@@ -58,12 +60,12 @@ exit codes:
   0    success (without --wait: the request was accepted)
   n    the script's own non-zero exit code (with --wait or status)
   1    failed without an exit code of its own (a deploy that failed or rolled back)
-  2    bad usage, or the API refused the request as invalid (400), unknown (404) or a reused key (409)
-  3    refused: not on the allowlist or without the role (403)
-  4    not approved (rejected or expired) or cancelled
-  5    the API could not be reached or kept failing, or no AWS credentials
-  6    not finished: --wait timed out, or status of a request still under way
-  (a script may exit 2–6 too: --json tells them apart)
+  64   bad usage, or the API refused the request as invalid (400), unknown (404) or a reused key (409)
+  65   not approved (rejected or expired) or cancelled
+  69   the API could not be reached or kept failing, or no AWS credentials
+  75   not finished: --wait timed out, or status of a request still under way
+  77   refused: not on the allowlist or without the role (403)
+  (the command line's own codes are sysexits' 64–78, which scripts rarely use; --json tells any case apart)
 `;
 
 export class UsageError extends Error {}

@@ -108,7 +108,7 @@ describe('ecs-chatops run / deploy / status against the local world', () => {
     expect(res.json()).toMatchObject({ state: 'success', thread: { channel: 'C0OPS', ts: request.ts } });
   });
 
-  it('a deploy rejected in the channel exits 4', async () => {
+  it('a deploy rejected in the channel exits 65 (not approved)', async () => {
     const cd = world().apiCaller('cli-rejected');
     await allowPrincipal(cd, [{ role: 'deployer', services: ['web'] }]);
     const before = parents().length;
@@ -120,7 +120,7 @@ describe('ecs-chatops run / deploy / status against the local world', () => {
     expect(res.stdout).toMatch(/\ncancelled(, after [^:]+)?: rejected by <@U0BOB>\n$/);
   });
 
-  it('a principal not on the allowlist: exit 3 with the API’s message, nothing runs', async () => {
+  it('a principal not on the allowlist: exit 77 (refused) with the API’s message, nothing runs', async () => {
     const stranger = world().apiCaller('cli-stranger');
     const before = parents().length;
     const res = await cli(stranger, ['run', 'backup.sh', 'nightly', '--channel', 'C0OPS', '--wait']);
@@ -138,7 +138,7 @@ describe('ecs-chatops run / deploy / status against the local world', () => {
     expect(forged.stderr).toBe('ecs-chatops status: refused: The security token included in the request is invalid.\n');
   });
 
-  it('status of an unknown id: exit 2 with the API’s message; a bad channel name is a usage error before anything is sent', async () => {
+  it('status of an unknown id: exit 64 (usage) with the API’s message; a bad channel name is a usage error before anything is sent', async () => {
     const ci = world().apiCaller('cli-status');
     await allowPrincipal(ci, [{ role: 'viewer', services: ['manager'] }]);
     const res = await cli(ci, ['status', 'no-such-request']);
