@@ -132,7 +132,7 @@ describe('ecs-chatops run / deploy / status against the local world', () => {
     expect(parents().length).toBe(before);
   });
 
-  it('keys IAM does not know: exit 3 with API Gateway’s message', async () => {
+  it('keys IAM does not know: exit 77 (refused) with API Gateway’s message', async () => {
     const forged = await cli(undefined, ['status', 'abc'], undefined, { accessKeyId: 'ASIANOSUCHKEY0000000', secretAccessKey: 'x' });
     expect(forged.code).toBe(EXIT.refused);
     expect(forged.stderr).toBe('ecs-chatops status: refused: The security token included in the request is invalid.\n');
