@@ -7,7 +7,7 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { parseConfig, type Config } from '../src/config/schema';
 
-export const HANDLERS = ['ingress', 'api', 'worker', 'worker-failures', 'run-workflow', 'deploy-workflow', 'notifier'] as const;
+export const HANDLERS = ['ingress', 'api', 'worker', 'worker-failures', 'run-workflow', 'deploy-workflow', 'notifier', 'scheduled'] as const;
 
 export function loadConfigFile(path = process.env.ECS_CHATOPS_CONFIG ?? 'ecs-chatops.config.yaml'): Config {
   return parseConfig(parse(readFileSync(path, 'utf8')));

@@ -15,6 +15,7 @@ import { typedPlain } from '../slack/format';
 import { commandText, type Invocation } from '../slack/invocation';
 import { principalFromArn, principalUserId, type IamAuthorizerContext, type Principal } from './principal';
 import type { RateLimiter } from './rate-limit';
+import { scheduleUserId, type SchedulePrincipal } from '../schedules/principal';
 import { BadRequestError, deployRequest, runRequest, type ApiCommand } from './requests';
 
 /** A payload 2.0 event of a route with IAM authorization (API Gateway fills `authorizer.iam`). */
@@ -110,7 +111,7 @@ export function createApi(deps: ApiDeps) {
    * One command from a principal: the allowlist (deny by default), the idempotency key, the same
    * parse and authorisation as Slack's, the audit record, the worker. Never throws for bad input.
    */
-  async function submit(principal: Principal, command: ApiCommand): Promise<{ statusCode: number; body: Record<string, unknown> }> {
+  async function submit(principal: Principal | SchedulePrincipal, command: ApiCommand): Promise<{ statusCode: number; body: Record<string, unknown> }> {
     const config = deps.config();
     const fail = (statusCode: number, code: string, message: string) => ({ statusCode, body: { error: code, message } });
     const teams = config.slack.teams;
@@ -118,20 +119,15 @@ export function createApi(deps: ApiDeps) {
     if (!teamId) return fail(400, 'bad_request', 'team is required: the bot serves several Slack workspaces');
     if (!teams.includes(teamId)) return fail(400, 'bad_request', `the bot is not set up for workspace ${teamId}`);
 
-    const userId = principalUserId(principal);
+    const { userId, userName, origin, auditFields } = identityOf(principal, command);
     const invocation: Invocation = {
       teamId,
       userId,
       channelId: command.channelId,
       command: config.slack.command,
       text: command.text,
-      ...(principal.session ? { userName: principal.session } : {}),
-      origin: {
-        via: 'api',
-        principal: principal.arn,
-        ...(principal.session ? { session: principal.session } : {}),
-        ...(command.ticket ? { ticket: command.ticket } : {}),
-      },
+      ...(userName ? { userName } : {}),
+      origin,
     };
     const attempt = {
       id: randomUUID(),
@@ -140,20 +136,19 @@ export function createApi(deps: ApiDeps) {
       userId,
       channelId: command.channelId,
       commandText: commandText(invocation),
-      ...(principal.session ? { userName: principal.session } : {}),
-      via: 'api' as const,
-      principal: principal.callerArn,
-      ...(command.ticket ? { ticket: command.ticket } : {}),
+      ...(userName ? { userName } : {}),
+      ...auditFields,
     };
     const audit = (fields: Pick<AuditRecord, 'decision' | 'outcome'> & Partial<AuditRecord>) => deps.audit().record({ ...attempt, ...fields });
 
     const entry = await deps.allowlist.get(teamId, userId);
     if (!entry || entry.grants.length === 0) {
       await audit({ decision: 'denied', outcome: 'refused', reason: 'unknown principal: no allowlist entry matches it' });
+      if (isSchedule(principal)) return fail(403, 'forbidden', `schedule ${principal.name} is no longer declared in the configuration`);
       return fail(403, 'forbidden', `${principal.arn} is not on the allowlist. An admin can add it with \`/ecs allow ${principal.arn} <role> …\`.`);
     }
 
-    const idemKey = apiIdempotencyKey(principal.arn, command.idempotencyKey);
+    const idemKey = apiIdempotencyKey(isSchedule(principal) ? userId : principal.arn, command.idempotencyKey);
     const hash = createHash('sha256').update(command.canonical).digest('hex');
     const replay = async (): Promise<{ statusCode: number; body: Record<string, unknown> } | undefined> => {
       const first = await deps.state.get<{ id?: string; hash?: string }>(idemKey);
@@ -197,7 +192,7 @@ export function createApi(deps: ApiDeps) {
       auditKey = await audit({ ...scope, decision: 'allowed', outcome: 'accepted' });
       const record: RequestRecord = {
         id: attempt.id,
-        principal: principal.arn,
+        principal: isSchedule(principal) ? userId : principal.arn,
         teamId,
         channelId: command.channelId,
         verb: request.verb.name,
@@ -251,4 +246,38 @@ export function createApi(deps: ApiDeps) {
       ...extra,
     };
   }
+}
+
+// ---- schedules: the system principal a schedule runs as (src/schedules/) ----------------------
+const isSchedule = (p: Principal | SchedulePrincipal): p is SchedulePrincipal => 'kind' in p && p.kind === 'schedule';
+
+/** Who a request travels, is authorised and audited as: an IAM principal (`iam:<ARN>`) or a schedule (`schedule:<name>`). */
+function identityOf(
+  principal: Principal | SchedulePrincipal,
+  command: ApiCommand,
+): { userId: string; userName?: string; origin: NonNullable<Invocation['origin']>; auditFields: Partial<AuditRecord> } {
+  if (isSchedule(principal)) {
+    return {
+      userId: scheduleUserId(principal.name),
+      origin: {
+        via: 'schedule',
+        schedule: principal.name,
+        expression: principal.expression,
+        timezone: principal.timezone,
+        ...(command.scheduledTime ? { scheduledTime: command.scheduledTime } : {}),
+      },
+      auditFields: { via: 'schedule', principal: scheduleUserId(principal.name) },
+    };
+  }
+  return {
+    userId: principalUserId(principal),
+    ...(principal.session ? { userName: principal.session } : {}),
+    origin: {
+      via: 'api',
+      principal: principal.arn,
+      ...(principal.session ? { session: principal.session } : {}),
+      ...(command.ticket ? { ticket: command.ticket } : {}),
+    },
+    auditFields: { via: 'api', principal: principal.callerArn, ...(command.ticket ? { ticket: command.ticket } : {}) },
+  };
 }

@@ -16,6 +16,8 @@ export interface ApiCommand {
   ticket?: string;
   /** The Slack workspace, when the bot serves more than one. */
   teamId?: string;
+  /** A schedule's run: the time Scheduler scheduled it for (ISO 8601), told in the thread. */
+  scheduledTime?: string;
   /** The body in one spelling, for the idempotency check (same key, other body → 409). */
   canonical: string;
 }

@@ -140,7 +140,7 @@ function listField(text: string, lo: number, hi: number, field: string, bad: Bad
 }
 
 function dayOfMonthField(text: string, bad: Bad): DayOfMonthSpec {
-  if (text === '?') return { any: true, values: new Set() };
+  if (text === '?') return { any: true, values: new Set(), last: false };
   if (text === 'L') return { any: false, values: new Set(), last: true };
   if (text === 'LW') return { any: false, values: new Set(), last: false, nearestWeekday: 'L' };
   const lastOffset = /^L-(\d+)$/.exec(text);

@@ -19,7 +19,7 @@ export interface Invocation {
    * A request from another system (the signed API, src/api/): who sent it beyond the userId
    * `iam:<principal ARN>` it travels as, and the ticket it names. Absent for a person in Slack.
    */
-  origin?: { via: 'api'; principal: string; session?: string; ticket?: string };
+  origin?: { via: 'api'; principal: string; session?: string; ticket?: string } | ScheduleOrigin;
 }
 
 export const commandText = (inv: Pick<Invocation, 'command' | 'text'>): string => `${inv.command} ${inv.text}`.trim();
@@ -29,9 +29,11 @@ export const commandText = (inv: Pick<Invocation, 'command' | 'text'>): string =
  * a mention, since it is nobody in the workspace. Ticket references are the caller's text: escaped.
  */
 export function requesterText(inv: Pick<Invocation, 'userId' | 'origin'>): string {
+  if (inv.origin?.via === 'schedule') return scheduledRunText(inv.origin);
   if (!inv.userId.startsWith('iam:')) return mention(inv.userId);
-  const who = `IAM principal ${mention(inv.userId)}${inv.origin?.session ? ` (session ${code(inv.origin.session)})` : ''}`;
-  return inv.origin?.ticket ? `${who} for ticket ${code(inv.origin.ticket)}` : who;
+  const origin = inv.origin?.via === 'api' ? inv.origin : undefined;
+  const who = `IAM principal ${mention(inv.userId)}${origin?.session ? ` (session ${code(origin.session)})` : ''}`;
+  return origin?.ticket ? `${who} for ticket ${code(origin.ticket)}` : who;
 }
 
 /**
@@ -43,4 +45,23 @@ export const mention = (userId: string): string =>
     ? code(userId.slice('iam:'.length))
     : userId.startsWith('iamp:')
       ? `IAM principals ${code(userId.slice('iamp:'.length))}`
-      : `<@${userId}>`;
+      : userId.startsWith('schedule:')
+        ? `schedule ${code(userId.slice('schedule:'.length))}`
+        : `<@${userId}>`;
+
+// ---- schedules (src/schedules/) --------------------------------------------------------------
+/** A run EventBridge Scheduler started: the schedule (`schedule:<name>` is its user id) and the time it was scheduled for. */
+export interface ScheduleOrigin {
+  via: 'schedule';
+  schedule: string;
+  scheduledTime?: string;
+  /** As declared, for the parent message (`cron(0 2 * * ? *)`, its time zone). */
+  expression?: string;
+  timezone?: string;
+}
+
+/** "⏰ Scheduled run of `nightly-backup` (`cron(0 2 * * ? *)` Europe/Paris, declared in the configuration)": never a mention. */
+export function scheduledRunText(origin: ScheduleOrigin): string {
+  const when = origin.expression ? `${code(origin.expression)}${origin.timezone ? ` ${code(origin.timezone)}` : ''}, ` : '';
+  return `⏰ Scheduled run of ${code(origin.schedule)} (${when}declared in the configuration${origin.scheduledTime ? `; due ${code(origin.scheduledTime)}` : ''})`;
+}

@@ -9,6 +9,7 @@ import { respondViaUrl, withdrawViaUrl } from '../platform/respond';
 import { getSlackSecrets } from '../platform/secrets';
 import { dynamoState } from '../platform/state';
 import { createSlackClient } from '../slack/client';
+import { withSchedules } from '../schedules/principal';
 import { startDeployWorkflow, startRunWorkflow } from '../workflows/start';
 import type { WorkerDeps } from './worker';
 
@@ -17,7 +18,8 @@ export const productionWorkerDeps = (): WorkerDeps => ({
   config: getConfig,
   secrets: getSlackSecrets,
   slack: createSlackClient,
-  allowlist: dynamoAllowlist,
+  // A schedule's runs are re-authorised with the grant its declaration gives it (src/schedules/principal.ts).
+  allowlist: withSchedules(dynamoAllowlist, getConfig),
   audit: () => dynamoAudit(getConfig().audit.retentionDays),
   state: dynamoState,
   approvals: { requests: dynamoApprovalRequests, sendDecision },
