@@ -10,6 +10,7 @@ import { getSlackSecrets } from '../platform/secrets';
 import { dynamoState } from '../platform/state';
 import { createSlackClient } from '../slack/client';
 import { withSchedules } from '../schedules/principal';
+import { awsSchedules } from '../schedules/scheduler';
 import { startDeployWorkflow, startRunWorkflow } from '../workflows/start';
 import type { WorkerDeps } from './worker';
 
@@ -26,6 +27,7 @@ export const productionWorkerDeps = (): WorkerDeps => ({
   deployHistory: dynamoDeployHistory,
   startDeployWorkflow,
   startRunWorkflow,
+  schedules: awsSchedules(),
   respond: respondViaUrl,
   withdraw: withdrawViaUrl,
   logger: log,
