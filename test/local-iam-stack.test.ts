@@ -144,8 +144,8 @@ function eventsFromOsls(template: Template, resolver: TemplateResolver, stack: S
 describe('the stack as serverless.yml writes it (stage local)', () => {
   const stack = local();
 
-  it('has the seven functions, each with the role it names', () => {
-    expect(Object.keys(stack.functions)).toEqual(['ingress', 'api', 'worker', 'workerFailures', 'runWorkflow', 'deployWorkflow', 'notifier']);
+  it('has the eight functions, each with the role it names', () => {
+    expect(Object.keys(stack.functions)).toEqual(['ingress', 'api', 'scheduled', 'worker', 'workerFailures', 'runWorkflow', 'deployWorkflow', 'notifier']);
     for (const [key, fn] of Object.entries(stack.functions)) {
       expect(fn.roleLogicalId).toBe(slsFunctions[key].role);
       expect(fn.functionArn).toBe(`arn:aws:lambda:us-east-1:${ACCOUNT}:function:${fn.functionName}`);

@@ -103,7 +103,9 @@ export class LocalScheduler {
 
   /** Scheduler delivers the run of `name` scheduled for `at` (again, when it already did: at least once). */
   deliver(name: string, at: number, group?: string, accountId = '111111111111', region = 'us-east-1'): ScheduleDelivery {
-    const schedule = [...this.schedules.values()].find((s) => s.Name === name && (group === undefined || s.GroupName === group) && s.accountId === accountId && s.region === region);
+    const schedule = [...this.schedules.values()].find(
+      (s) => s.Name === name && (group === undefined || s.GroupName === group) && s.accountId === accountId && s.region === region,
+    );
     if (!schedule) throw new Error(`no schedule ${name}`);
     const scheduledTime = schedulerTime(at);
     const refuse = (error: string): ScheduleDelivery => {
@@ -157,7 +159,9 @@ export class LocalScheduler {
   }
 
   /** The checks CreateSchedule and UpdateSchedule share, as ValidationException. */
-  private validated(input: LocalScheduleInput): Omit<LocalSchedule, 'GroupName' | 'Arn' | 'accountId' | 'region' | 'CreationDate' | 'LastModificationDate' | 'playedThrough'> {
+  private validated(
+    input: LocalScheduleInput,
+  ): Omit<LocalSchedule, 'GroupName' | 'Arn' | 'accountId' | 'region' | 'CreationDate' | 'LastModificationDate' | 'playedThrough'> {
     const invalid = (message: string) => new AwsError('ValidationException', message, 400);
     if (typeof input.Name !== 'string' || !/^[0-9a-zA-Z-_.]{1,64}$/.test(input.Name)) throw invalid('Invalid request provided: Name');
     if (typeof input.ScheduleExpression !== 'string') throw invalid('1 validation error detected: ScheduleExpression must not be null');
@@ -169,7 +173,9 @@ export class LocalScheduler {
     }
     if (input.FlexibleTimeWindow.Mode !== 'OFF') throw invalid('Flexible time windows other than OFF are not modelled by the local Scheduler');
     if (input.State !== undefined && input.State !== 'ENABLED' && input.State !== 'DISABLED') {
-      throw invalid(`1 validation error detected: Value '${input.State}' at 'state' failed to satisfy constraint: Member must satisfy enum value set: [DISABLED, ENABLED]`);
+      throw invalid(
+        `1 validation error detected: Value '${input.State}' at 'state' failed to satisfy constraint: Member must satisfy enum value set: [DISABLED, ENABLED]`,
+      );
     }
     if (input.ScheduleExpressionTimezone !== undefined && !isTimeZone(input.ScheduleExpressionTimezone)) {
       throw invalid(`Invalid request provided: Provided timezone is not supported: ${input.ScheduleExpressionTimezone}`);

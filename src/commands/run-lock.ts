@@ -12,8 +12,7 @@ export const SKIPPED_STILL_RUNNING = 'skipped: previous run still running';
  * Does this run take its script's (or job's) lock? Always for a schedule: a schedule never overlaps
  * itself, even for a script that allows overlapping runs by people.
  */
-export const takesRunLock = (allowOverlap: boolean, invocation: Pick<Invocation, 'origin'>): boolean =>
-  !allowOverlap || invocation.origin?.via === 'schedule';
+export const takesRunLock = (allowOverlap: boolean, invocation: Pick<Invocation, 'origin'>): boolean => !allowOverlap || invocation.origin?.via === 'schedule';
 
 /** The lock is held: nothing runs; who holds it, and where, only when that is this channel (this thread is public here). */
 export async function alreadyRunning(
@@ -24,9 +23,13 @@ export async function alreadyRunning(
   const { invocation } = ctx.job;
   const holder = found?.channelId === invocation.channelId ? found : undefined;
   const link = holder?.threadTs ? await permalink(ctx.slack, holder.channelId, holder.threadTs) : undefined;
-  const by = holder ? `: started by ${mention(holder.userId)} at ${holder.startedAt.slice(11, 19)} UTC (run \`${holder.runId}\`)${link ? `, <${link}|see its thread>` : ''}` : '';
+  const by = holder
+    ? `: started by ${mention(holder.userId)} at ${holder.startedAt.slice(11, 19)} UTC (run \`${holder.runId}\`)${link ? `, <${link}|see its thread>` : ''}`
+    : '';
   if (invocation.origin?.via === 'schedule') {
-    await ctx.out.post(`⏭️ Skipped: the previous run of ${what.shown} on \`${what.target}\` is still running${by}. A schedule never overlaps itself; the next one is due at its next time.`);
+    await ctx.out.post(
+      `⏭️ Skipped: the previous run of ${what.shown} on \`${what.target}\` is still running${by}. A schedule never overlaps itself; the next one is due at its next time.`,
+    );
     return { outcome: 'failure', summary: SKIPPED_STILL_RUNNING };
   }
   await ctx.out.post(

@@ -4,19 +4,26 @@ import type { Config, Schedule } from '../config/schema';
 import { UsageError } from '../platform/errors';
 import { tableName } from '../platform/tables';
 import { nextRun, parseScheduleExpression } from '../schedules/expression';
-import { scheduleCommandText, scheduleUserId } from '../schedules/principal';
+import { scheduleCommandText, scheduleUserId, visibleSchedules } from '../schedules/principal';
+import { visibleServices } from '../auth/roles';
 import type { ScheduleStatus, Schedules } from '../schedules/scheduler';
 import { code, escapeText } from '../slack/format';
 import type { WorkerContext } from '../worker/context';
 import { documentQuery } from './history';
-import { visibilityOf } from './registry';
 import type { WorkerHandler } from './verb';
 import type { SchedulesArgs } from './verbs/args';
-import { visibleSchedules } from './verbs/schedules';
 
 /** `2026-12-07 03:00 Europe/Paris (02:00 UTC)`: the next run as the schedule reads it, and in UTC. */
 export function describeInstant(t: number, zone: string): string {
-  const local = new Intl.DateTimeFormat('sv-SE', { timeZone: zone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(t);
+  const local = new Intl.DateTimeFormat('sv-SE', {
+    timeZone: zone,
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    hourCycle: 'h23',
+  }).format(t);
   const utc = new Date(t).toISOString().slice(0, 16).replace('T', ' ');
   return zone === 'UTC' ? `${utc} UTC` : `${local} ${zone} (${utc} UTC)`;
 }
@@ -42,7 +49,10 @@ export function scheduleLine(
 
 /** The newest audit record of a schedule's runs (the history's user index: cheap, one small Query). */
 async function lastRun(teamId: string, name: string): Promise<HistoryRow | undefined> {
-  const read = await readHistory(documentQuery, historyQueryInput({ teamId, userId: scheduleUserId(name) }, tableName('audit')), { max: 1, visible: () => true });
+  const read = await readHistory(documentQuery, historyQueryInput({ teamId, userId: scheduleUserId(name) }, tableName('audit')), {
+    max: 1,
+    visible: () => true,
+  });
   return read.rows[0];
 }
 
@@ -56,7 +66,7 @@ export const schedules: WorkerHandler<SchedulesArgs> = async (args, ctx) => {
   const scheduler = schedulerOf(ctx);
   if (args.action === 'list') {
     const entry = await ctx.allowlist.get(invocation.teamId, invocation.userId);
-    const names = visibleSchedules(ctx.config, visibilityOf(ctx.config, entry, invocation.channelId));
+    const names = visibleSchedules(ctx.config, visibleServices(entry, invocation.channelId, Object.keys(ctx.config.targets)));
     if (names.length === 0) {
       await ctx.out.post('No schedules on the services you hold a role on here (the configuration’s `schedules:`).');
       return { outcome: 'success', summary: 'no schedules' };

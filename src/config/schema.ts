@@ -341,7 +341,13 @@ export function parseConfig(raw: unknown): Config {
     if (problems.length) throw new ConfigError(problems);
     // Names people type are looked up in these maps: without a prototype, `constructor` or
     // `__proto__` is just an unknown name, never an inherited property.
-    return { ...result.data, targets: ownOnly(result.data.targets), scripts: ownOnly(result.data.scripts), jobs: ownOnly(result.data.jobs), schedules: ownOnly(result.data.schedules) };
+    return {
+      ...result.data,
+      targets: ownOnly(result.data.targets),
+      scripts: ownOnly(result.data.scripts),
+      jobs: ownOnly(result.data.jobs),
+      schedules: ownOnly(result.data.schedules),
+    };
   }
   throw new ConfigError(
     result.error.issues.flatMap((issue) => {

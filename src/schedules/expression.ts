@@ -86,7 +86,9 @@ function parseRate(body: string, text: string): RateExpression {
 function parseCron(body: string, text: string): CronExpression {
   const fields = body.split(' ');
   if (fields.length !== 6 || fields.some((f) => f === '')) {
-    throw new ScheduleExpressionError(`\`${text}\`: a cron expression has six fields separated by one space: minutes hours day-of-month month day-of-week year`);
+    throw new ScheduleExpressionError(
+      `\`${text}\`: a cron expression has six fields separated by one space: minutes hours day-of-month month day-of-week year`,
+    );
   }
   const [min, hour, dom, month, dow, year] = fields as [string, string, string, string, string, string];
   const bad = (field: string, why: string) => new ScheduleExpressionError(`\`${text}\`: ${field}: ${why}`);

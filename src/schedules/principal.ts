@@ -63,3 +63,13 @@ export function withSchedules(store: AllowlistStore, config: () => Config): Allo
     },
   };
 }
+
+/** The schedules on services this person holds a role on here (`services`): what they may learn the names of. */
+export function visibleSchedules(config: Config, services: readonly string[]): string[] {
+  return Object.entries(config.schedules)
+    .filter(([, s]) => {
+      const work = scheduledWork(config, s);
+      return work !== undefined && services.includes(work.target);
+    })
+    .map(([name]) => name);
+}

@@ -1,20 +1,9 @@
 import { isAllowed } from '../../auth/roles';
 import { lookup } from '../../config/records';
-import type { Config } from '../../config/schema';
 import { escapeText } from '../../slack/format';
-import { scheduledWork } from '../../schedules/principal';
-import { defineVerb, expectCount, UnknownNameError, usageError, type Visibility } from '../verb';
+import { scheduledWork, visibleSchedules } from '../../schedules/principal';
+import { defineVerb, expectCount, UnknownNameError, usageError } from '../verb';
 import type { SchedulesArgs } from './args';
-
-/** The schedules whose service this person holds a role on here: what they may learn the names of. */
-export function visibleSchedules(config: Config, visible: Visibility): string[] {
-  return Object.entries(config.schedules)
-    .filter(([, s]) => {
-      const work = scheduledWork(config, s);
-      return work !== undefined && visible.services.includes(work.target);
-    })
-    .map(([name]) => name);
-}
 
 /**
  * `/ecs schedules`: the configuration's schedules (EventBridge Scheduler) with their next run;
@@ -38,7 +27,7 @@ export const schedulesVerb = defineVerb<SchedulesArgs>({
     if (action === undefined) return { action: 'list' };
     if (action !== 'pause' && action !== 'resume') throw usageError(this, `\`${escapeText(action)}\` is not \`pause\` or \`resume\`.`);
     if (name === undefined) throw usageError(this, `\`${action}\` needs the schedule’s name.`);
-    const mine = visibleSchedules(config, visible);
+    const mine = visibleSchedules(config, visible.services);
     if (!mine.includes(name)) {
       const list = mine.length ? ` Your schedules here: ${mine.map((s) => `\`${s}\``).join(', ')}.` : '';
       throw new UnknownNameError(`Unknown schedule \`${escapeText(name)}\`, or not one of yours.${list}`, lookup(config.schedules, name) !== undefined);
