@@ -8,8 +8,8 @@
  * changed in the configuration cannot be deployed stale.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import type { Config } from '../src/config/schema';
-import { loadConfigFile } from './build';
+import { parse } from 'yaml';
+import { parseConfig, type Config } from '../src/config/schema';
 
 export const BEGIN = '    # BEGIN schedules: generated from the configuration by `npm run schedules` (check-config checks it); do not edit';
 export const END = '    # END schedules';
@@ -64,7 +64,7 @@ export function schedulesProblem(serverlessYml: string, config: Config): string 
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const text = readFileSync('serverless.yml', 'utf8');
-  const next = withSchedules(text, loadConfigFile());
+  const next = withSchedules(text, parseConfig(parse(readFileSync(process.env.ECS_CHATOPS_CONFIG ?? 'ecs-chatops.config.yaml', 'utf8'))));
   if (next !== text) writeFileSync('serverless.yml', next);
   console.log(next === text ? 'serverless.yml: schedules up to date' : 'serverless.yml: schedules rewritten from the configuration');
 }
