@@ -33,11 +33,14 @@ export function scheduleLine(
   name: string,
   schedule: Schedule,
   config: Config,
-  status: ScheduleStatus | undefined,
+  status: ScheduleStatus | undefined | { error: string },
   last: HistoryRow | undefined,
   now: number,
 ): string {
   const what = scheduleCommandText(config, schedule) ?? '?';
+  if (status && 'error' in status) {
+    return `• ${code(name)}: ${code(`/ecs ${what}`)} in <#${schedule.channel}> · ${code(schedule.expression)} ${code(schedule.timezone)} · ⚠️ state unknown: EventBridge Scheduler answered ${code(status.error)}`;
+  }
   const state = status ? (status.state === 'ENABLED' ? '🟢 ENABLED' : '⏸️ DISABLED') : '⚠️ not deployed';
   const next = status?.state === 'ENABLED' ? nextRun(parseScheduleExpression(schedule.expression), schedule.timezone, now, status.createdAt) : undefined;
   const when = status?.state !== 'ENABLED' ? 'no next run' : next === undefined ? 'no further run' : `next ${describeInstant(next, schedule.timezone)}`;
@@ -74,7 +77,11 @@ export const schedules: WorkerHandler<SchedulesArgs> = async (args, ctx) => {
     const lines = await Promise.all(
       names.map(async (name) => {
         const schedule = ctx.config.schedules[name]!;
-        const [status, last] = await Promise.all([scheduler.get(name), lastRun(invocation.teamId, name)]);
+        // One schedule Scheduler cannot describe (a throttle, a missing grant) does not hide the others.
+        const [status, last] = await Promise.all([
+          scheduler.get(name).catch((error: unknown) => ({ error: (error as Error).name || 'an error' })),
+          lastRun(invocation.teamId, name),
+        ]);
         return scheduleLine(name, schedule, ctx.config, status, last, ctx.now());
       }),
     );
