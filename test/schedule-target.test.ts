@@ -6,6 +6,8 @@ import { parseConfig } from '../src/config/schema';
 import type { SchedulePrincipal } from '../src/schedules/principal';
 import { createScheduledTarget, ScheduledHandOffError } from '../src/schedules/target';
 import { describeInstant, scheduleLine } from '../src/commands/schedules';
+import { takesRunLock } from '../src/commands/run-lock';
+import { mention } from '../src/slack/invocation';
 
 const config = parseConfig(parse(readFileSync('ecs-chatops.config.yaml', 'utf8')));
 
@@ -65,5 +67,16 @@ describe('how /ecs schedules shows a schedule', () => {
     expect(scheduleLine('nightly-backup', nightly, config, { error: 'AccessDeniedException' }, undefined, now)).toContain(
       '⚠️ state unknown: EventBridge Scheduler answered `AccessDeniedException`',
     );
+  });
+});
+
+describe('a schedule never overlaps itself', () => {
+  it('takes the run lock even for a script or job that allows overlapping runs by people', () => {
+    expect(takesRunLock(true, { origin: { via: 'schedule', schedule: 'nightly-backup' } })).toBe(true);
+    expect(takesRunLock(true, {})).toBe(false);
+    expect(takesRunLock(false, {})).toBe(true);
+  });
+  it('is named, never mentioned, where a run’s starter is told', () => {
+    expect(mention('schedule:nightly-backup')).toBe('schedule `nightly-backup`');
   });
 });
