@@ -8,7 +8,7 @@ import { startAwsEmulator, type AwsEmulator } from './aws';
 import { runAsFunction, tagRequestsWithFunction } from './aws/function-context';
 import { startLocalDynamo, type LocalDynamo } from './dynamo';
 import { writeDecisionLog } from './iam/coverage';
-import { deployStackEvents, dynamoAuthorizer, enforceStackRoles, localStack, LOCAL_STACK_OPTIONS } from './iam/enforce';
+import { deployStackEvents, deployStackSchedules, dynamoAuthorizer, enforceStackRoles, localStack, LOCAL_STACK_OPTIONS } from './iam/enforce';
 import type { StackModel } from './iam/stack';
 import { startExecAgent, type ExecAgent, type ExecAgentOptions } from './exec-agent/server';
 import { startRegistry, type LocalRegistry } from './registry';
@@ -254,6 +254,8 @@ export const NOTIFIER_FUNCTION = functionNamed('notifier');
 export const ASYNC_RETRY_DELAYS_MS = [60_000, 120_000];
 export const RUN_WORKFLOW_FUNCTION = functionNamed('runWorkflow');
 export const DEPLOY_WORKFLOW_FUNCTION = functionNamed('deployWorkflow');
+/** EventBridge Scheduler's target (src/handlers/scheduled.ts). */
+export const SCHEDULED_FUNCTION = functionNamed('scheduled');
 export const SIGNING_SECRET_PARAM = LOCAL_STACK_OPTIONS.params.slackSigningSecretParam;
 export const BOT_TOKEN_PARAM = LOCAL_STACK_OPTIONS.params.slackBotTokenParam;
 
@@ -525,6 +527,16 @@ export async function startWorld(
     }
     return runAsFunction(INGRESS_FUNCTION, () => ingress(event));
   };
+  // Schedules: Scheduler invokes the scheduled function asynchronously (Lambda retries a failure
+  // twice, on the emulator clock); the schedules are created from the stack and run on its clock.
+  const { handler: scheduled } = await import('../src/handlers/scheduled');
+  aws.lambda.register(SCHEDULED_FUNCTION, {
+    handler: scheduled as never,
+    timeoutMs: 30_000,
+    maxRetries: stack.functions.scheduled?.asyncInvoke.maximumRetryAttempts ?? 2,
+    retryDelaysMs: ASYNC_RETRY_DELAYS_MS,
+  });
+  deployStackSchedules(aws, stack);
   const { handler: api } = await import('../src/handlers/api');
   const invokeApi = (event: HttpEvent): Promise<HttpResult> => {
     aws.lambda.writeLog(API_FUNCTION);

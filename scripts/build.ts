@@ -6,8 +6,9 @@ import { build, type Metafile, type Plugin } from 'esbuild';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { parseConfig, type Config } from '../src/config/schema';
+import { schedulesProblem } from './schedules';
 
-export const HANDLERS = ['ingress', 'api', 'webhook', 'worker', 'worker-failures', 'run-workflow', 'deploy-workflow', 'notifier'] as const;
+export const HANDLERS = ['ingress', 'api', 'webhook', 'worker', 'worker-failures', 'run-workflow', 'deploy-workflow', 'notifier', 'scheduled'] as const;
 
 export function loadConfigFile(path = process.env.ECS_CHATOPS_CONFIG ?? 'ecs-chatops.config.yaml'): Config {
   return parseConfig(parse(readFileSync(path, 'utf8')));
@@ -100,6 +101,12 @@ export async function buildHandlers(options: { outdir?: string; quiet?: boolean 
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
+  // `npm run package` builds, then osls packages serverless.yml: its schedules must be the configuration's.
+  const stale = schedulesProblem(readFileSync('serverless.yml', 'utf8'), loadConfigFile());
+  if (stale) {
+    console.error(stale);
+    process.exit(1);
+  }
   buildHandlers().catch((error: unknown) => {
     console.error(error instanceof Error ? error.message : error);
     process.exit(1);

@@ -808,6 +808,19 @@ const SECTIONS: Array<[string, Row[]]> = [
     ],
   ],
   [
+    'schedules: any role here lists the schedules of the services it covers; pause and resume need admin on the schedule’s service',
+    [
+      { who: 'omar', text: 'schedules', expect: 'allowed', thread: /`nightly-backup`: `\/ecs run backup\.sh nightly`/ },
+      { who: 'victor', text: 'schedules', expect: 'allowed', thread: /No schedules on the services you hold a role on here/ },
+      { who: 'omar', text: 'schedules pause nightly-backup', noAws: true, ...refused('you need the `admin` role for service `manager`') },
+      { who: 'wanda', text: 'schedules pause nightly-backup', noAws: true, ...hidden('Unknown schedule `nightly-backup`, or not one of yours.') },
+      { who: 'omar', text: 'schedules pause', noAws: true, ...invalid('`pause` needs the schedule’s name.') },
+      { who: 'alice', text: 'schedules pause nightly-backup', expect: 'allowed', thread: /⏸️ Paused `nightly-backup`/ },
+      { who: 'alice', text: 'schedules resume nightly-backup', expect: 'allowed', thread: /▶️ Resumed `nightly-backup`/ },
+      { who: 'mallory', text: 'schedules', ...NOT_ON_ALLOWLIST },
+    ],
+  ],
+  [
     'cancel: run, checked against the run’s service, script, channel and workspace; the run’s owner may always cancel it',
     [
       {

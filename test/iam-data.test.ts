@@ -132,6 +132,8 @@ describe('IAM grants against the IAM data', () => {
       'serverless.yml IngressRole',
       'serverless.yml NotifierRole',
       'serverless.yml RunWorkflowRole',
+      'serverless.yml ScheduledRole',
+      'serverless.yml SchedulerRole',
       'serverless.yml WebhookRole',
       'serverless.yml WorkerFailuresRole',
       'serverless.yml WorkerRole',

@@ -145,7 +145,17 @@ describe('the stack as serverless.yml writes it (stage local)', () => {
   const stack = local();
 
   it('has the eight functions, each with the role it names', () => {
-    expect(Object.keys(stack.functions)).toEqual(['ingress', 'api', 'webhook', 'worker', 'workerFailures', 'runWorkflow', 'deployWorkflow', 'notifier']);
+    expect(Object.keys(stack.functions)).toEqual([
+      'ingress',
+      'api',
+      'webhook',
+      'scheduled',
+      'worker',
+      'workerFailures',
+      'runWorkflow',
+      'deployWorkflow',
+      'notifier',
+    ]);
     for (const [key, fn] of Object.entries(stack.functions)) {
       expect(fn.roleLogicalId).toBe(slsFunctions[key].role);
       expect(fn.functionArn).toBe(`arn:aws:lambda:us-east-1:${ACCOUNT}:function:${fn.functionName}`);

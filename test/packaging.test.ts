@@ -411,7 +411,8 @@ describe('serverless.yml and infra/: IAM', () => {
 
   it('reads exactly the two Slack parameters, decrypting only through SSM; the notifier only the bot token', () => {
     // The signed API never talks to Slack: no parameter, no decryption (checked below); the webhook function reads only its sources' secrets (below).
-    for (const fn of Object.keys(functions).filter((f) => f !== 'api' && f !== 'webhook')) {
+    // Nor does the scheduled function (it hands a schedule's run to the worker, as the API does).
+    for (const fn of Object.keys(functions).filter((f) => f !== 'api' && f !== 'webhook' && f !== 'scheduled')) {
       // The notifier posts but never verifies a request: it may not read the signing secret.
       const params =
         fn === 'notifier' ? [sls.params.default.slackBotTokenParam] : [sls.params.default.slackSigningSecretParam, sls.params.default.slackBotTokenParam];
@@ -556,7 +557,11 @@ describe('serverless.yml and infra/: IAM', () => {
   });
 
   it('passes roles only to ECS tasks, never to "*"', () => {
-    const passing = everyStatement().filter(({ statement }) => actions(statement).includes('iam:PassRole'));
+    // The worker's other PassRole is the Scheduler role, to Scheduler only (UpdateSchedule sends it back): checked with the schedules.
+    const passing = everyStatement().filter(
+      ({ statement }) =>
+        actions(statement).includes('iam:PassRole') && statement.Condition?.StringEquals?.['iam:PassedToService'] !== 'scheduler.amazonaws.com',
+    );
     // The deploy workflow registers task definitions; the worker and the run workflow start one-off job tasks (RunTask).
     expect(passing.map(({ where }) => where).sort()).toEqual([
       'infra/cross-account-role.yaml TargetRole',
@@ -575,12 +580,9 @@ describe('serverless.yml and infra/: IAM', () => {
   it('lets only the deploy workflow change services and task definitions; the worker plans, starts the workflows, answers their approval callbacks and runs one-off job tasks (as the run workflow does for long ones)', () => {
     const writes = ['ecs:RegisterTaskDefinition', 'ecs:UpdateService', 'ecs:TagResource', 'iam:PassRole', 'ecs:RunTask', 'ecs:StopTask'];
     for (const fn of Object.keys(functions).filter((f) => f !== 'deployWorkflow')) {
-      expect(
-        allActions(fn)
-          .filter((a) => writes.includes(a))
-          .sort(),
-        fn,
-      ).toEqual(fn === 'worker' || fn === 'runWorkflow' ? ['ecs:RunTask', 'ecs:StopTask', 'ecs:TagResource', 'iam:PassRole'] : []);
+      expect([...new Set(allActions(fn).filter((a) => writes.includes(a)))].sort(), fn).toEqual(
+        fn === 'worker' || fn === 'runWorkflow' ? ['ecs:RunTask', 'ecs:StopTask', 'ecs:TagResource', 'iam:PassRole'] : [],
+      );
     }
     for (const fn of ['worker', 'runWorkflow']) {
       // They tag only the tasks they create (`/ecs job`), never anything else.
@@ -699,5 +701,88 @@ describe('infra/slack-app-manifest.yaml', () => {
     const scopes: string[] = manifest.oauth_config.scopes.bot;
     expect(scopes).toEqual(expect.arrayContaining(['commands', 'chat:write', 'reactions:read', 'reactions:write', 'files:write', 'users:read']));
     expect(scopes).not.toContain('chat:write.public');
+  });
+});
+
+// ---- schedules (EventBridge Scheduler) ---------------------------------------------------------
+describe('serverless.yml: schedules', () => {
+  it('holds exactly the configuration’s schedules, as `npm run schedules` writes them', async () => {
+    const { schedulesProblem, scheduleLogicalId } = await import('../scripts/schedules');
+    const config = loadConfigFile();
+    expect(schedulesProblem(readFileSync('serverless.yml', 'utf8'), config)).toBeUndefined();
+    const declared = Object.entries(resources).filter(([, r]) => r.Type === 'AWS::Scheduler::Schedule');
+    expect(declared.map(([id]) => id).sort()).toEqual(Object.keys(config.schedules).map(scheduleLogicalId).sort());
+    for (const [id, r] of declared) {
+      const name = r.Properties.Name as string;
+      const s = config.schedules[name]!;
+      expect(id).toBe(scheduleLogicalId(name));
+      expect(r.Properties).toMatchObject({
+        GroupName: { Ref: 'ScheduleGroup' },
+        ScheduleExpression: s.expression,
+        ScheduleExpressionTimezone: s.timezone,
+        State: s.enabled ? 'ENABLED' : 'DISABLED',
+        Target: { Arn: { 'Fn::GetAtt': ['ScheduledLambdaFunction', 'Arn'] }, RoleArn: { 'Fn::GetAtt': ['SchedulerRole', 'Arn'] } },
+      });
+      // The scheduled time Scheduler fills in makes, with the name, the idempotency key of a delivery.
+      expect(JSON.parse(r.Properties.Target.Input)).toEqual({ schedule: name, scheduledTime: '<aws.scheduler.scheduled-time>' });
+    }
+    expect(resources.ScheduleGroup).toEqual({ Type: 'AWS::Scheduler::ScheduleGroup', Properties: { Name: '${self:custom.names.scheduleGroup}' } });
+  });
+
+  it('a stale block is refused: a schedule removed from the configuration, or changed', async () => {
+    const { schedulesProblem } = await import('../scripts/schedules');
+    const config = loadConfigFile();
+    const text = readFileSync('serverless.yml', 'utf8');
+    expect(schedulesProblem(text, { ...config, schedules: {} })).toMatch(/npm run schedules/);
+    const [name, first] = Object.entries(config.schedules)[0]!;
+    expect(schedulesProblem(text, { ...config, schedules: { ...config.schedules, [name]: { ...first, expression: 'rate(5 minutes)' } } })).toMatch(
+      /differ from the configuration/,
+    );
+  });
+
+  it('lets only this account’s Scheduler assume its role, which may invoke only the scheduled function', () => {
+    const role = resources.SchedulerRole;
+    expect(role.Properties.AssumeRolePolicyDocument.Statement).toEqual([
+      {
+        Effect: 'Allow',
+        Principal: { Service: 'scheduler.amazonaws.com' },
+        Action: 'sts:AssumeRole',
+        Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
+      },
+    ]);
+    expect(rolePolicyStatements(role)).toEqual([
+      { Sid: 'InvokeScheduled', Effect: 'Allow', Action: ['lambda:InvokeFunction'], Resource: { 'Fn::GetAtt': ['ScheduledLambdaFunction', 'Arn'] } },
+    ]);
+  });
+
+  it('keeps the scheduled function to the API’s stores and the hand-off: no allowlist, no Slack, no ECS', () => {
+    expect(functions.scheduled.events ?? []).toEqual([]);
+    expect(allActions('scheduled').sort()).toEqual(
+      [
+        'dynamodb:DeleteItem',
+        'dynamodb:GetItem',
+        'dynamodb:GetItem',
+        'dynamodb:PutItem',
+        'dynamodb:PutItem',
+        'dynamodb:UpdateItem',
+        'lambda:InvokeFunction',
+        'logs:CreateLogStream',
+        'logs:PutLogEvents',
+      ].sort(),
+    );
+    const invoke = rolePolicyStatements(roleOf('scheduled')).find((s) => actions(s).includes('lambda:InvokeFunction'))!;
+    expect(invoke.Resource).toEqual({ 'Fn::GetAtt': ['WorkerLambdaFunction', 'Arn'] });
+  });
+
+  it('lets the worker read and pause only the bot’s own schedules, passing the Scheduler role only to Scheduler', () => {
+    const worker = rolePolicyStatements(roleOf('worker'));
+    const scheduler = worker.filter((s) => actions(s).some((a) => a.startsWith('scheduler:')));
+    expect(scheduler.flatMap(actions).sort()).toEqual(['scheduler:GetSchedule', 'scheduler:UpdateSchedule']);
+    expect(scheduler.map((s) => s.Resource)).toEqual([
+      { 'Fn::Sub': 'arn:${AWS::Partition}:scheduler:${AWS::Region}:${AWS::AccountId}:schedule/${self:custom.names.scheduleGroup}/*' },
+    ]);
+    const pass = worker.filter((s) => actions(s).includes('iam:PassRole') && s.Condition?.StringEquals?.['iam:PassedToService'] === 'scheduler.amazonaws.com');
+    expect(pass.map((s) => s.Resource)).toEqual([{ 'Fn::GetAtt': ['SchedulerRole', 'Arn'] }]);
+    expect(envOf('worker').SCHEDULE_GROUP_NAME).toBe('${self:custom.names.scheduleGroup}');
   });
 });

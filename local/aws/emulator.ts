@@ -42,6 +42,7 @@ import { logsService } from './services/logs';
 import { secretsManagerService } from './services/secretsmanager';
 import { EventBridge } from './eventbridge';
 import { LambdaRuntime, type FunctionRegistry } from './services/lambda';
+import { LocalScheduler } from './scheduler';
 import { cloudWatchJsonService, cloudWatchQueryService } from './services/cloudwatch';
 import { ssmService } from './services/ssm';
 import { stsService } from './services/sts';
@@ -171,6 +172,8 @@ export interface AwsEmulator {
   authority: Authority;
   /** The event buses: what the simulated services emit (`state.events`) is routed by their rules. */
   eventBridge: EventBridge;
+  /** EventBridge Scheduler: schedules run on the emulator's clock (scheduler.ts). */
+  scheduler: LocalScheduler;
   /** Settings that point the SDK (and the bot) at the emulator; merge into process.env. */
   endpointEnv(): Record<string, string>;
   close(): Promise<void>;
@@ -223,6 +226,12 @@ export async function startAwsEmulator(options: AwsEmulatorOptions = {}): Promis
   lambda.authority = authority;
   const eventBridge = new EventBridge({ state, lambda, authority });
   state.events = eventBridge;
+  // Schedules fire as the clock passes their times: with clock.advance, and on a real-time tick.
+  const scheduler = new LocalScheduler({ state, lambda, authority, clock });
+  services.push(scheduler.service);
+  clock.onAdvance((now) => scheduler.catchUp(now));
+  const schedulesTick = setInterval(() => scheduler.catchUp(), 1000);
+  schedulesTick.unref();
 
   async function handle(raw: RawRequest): Promise<HttpReply> {
     const requestId = randomUUID();
@@ -347,6 +356,7 @@ export async function startAwsEmulator(options: AwsEmulatorOptions = {}): Promis
     lambda,
     authority,
     eventBridge,
+    scheduler,
     endpointEnv: () => ({
       AWS_ENDPOINT_URL: url,
       AWS_REGION: DEFAULT_REGION,
@@ -356,6 +366,7 @@ export async function startAwsEmulator(options: AwsEmulatorOptions = {}): Promis
     close: () =>
       new Promise<void>((resolve, reject) => {
         clearInterval(schedulerTick);
+        clearInterval(schedulesTick);
         server.close((err) => (err ? reject(err) : resolve()));
         server.closeAllConnections(); // the SDK keeps connections alive
       }),

@@ -120,3 +120,24 @@ export function deployStackEvents(aws: AwsEmulator, model: StackModel = localSta
     });
   }
 }
+
+/**
+ * The stack's EventBridge Scheduler schedules, as CloudFormation creates them: the execution role
+ * each one names (created and enforced), then the schedule, which runs on the emulator's clock.
+ */
+export function deployStackSchedules(aws: AwsEmulator, model: StackModel = localStack()): void {
+  for (const schedule of model.schedules) {
+    putRole(aws.state, model.accountId, schedule.role.roleName, { trust: schedule.role.trustPolicy, inline: schedule.role.inline });
+    aws.authority.enforce(schedule.role.roleArn);
+    aws.scheduler.create(model.accountId, model.region, {
+      Name: schedule.name,
+      GroupName: schedule.groupName,
+      ...(schedule.description ? { Description: schedule.description } : {}),
+      ScheduleExpression: schedule.expression,
+      ...(schedule.timezone ? { ScheduleExpressionTimezone: schedule.timezone } : {}),
+      State: schedule.state,
+      FlexibleTimeWindow: schedule.flexibleTimeWindow,
+      Target: schedule.target,
+    });
+  }
+}

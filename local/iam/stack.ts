@@ -62,6 +62,45 @@ export interface StackModel {
   eventBuses: Record<string, EventBusModel>;
   /** Queue ARN → its queue policy. */
   queuePolicies: Record<string, PolicyDocument>;
+  /** The EventBridge Scheduler schedules (AWS::Scheduler::Schedule resources), resolved. */
+  schedules: ScheduleModel[];
+}
+
+/** One AWS::Scheduler::Schedule as CloudFormation creates it (the properties the local Scheduler runs). */
+export interface ScheduleModel {
+  name: string;
+  groupName: string;
+  description?: string;
+  expression: string;
+  timezone?: string;
+  state: 'ENABLED' | 'DISABLED';
+  flexibleTimeWindow: { Mode: string; MaximumWindowInMinutes?: number };
+  target: { Arn: string; RoleArn: string; Input?: string; RetryPolicy?: { MaximumRetryAttempts?: number; MaximumEventAgeInSeconds?: number } };
+  /** The execution role Scheduler assumes (Target.RoleArn's resource), with its policies. */
+  role: import('./template').RoleModel;
+}
+
+function schedules(template: Template, resolver: TemplateResolver): ScheduleModel[] {
+  return Object.entries(template.Resources)
+    .filter(([, r]) => r.Type === 'AWS::Scheduler::Schedule')
+    .map(([logicalId, r]) => {
+      const p = resolver.resolve(r.Properties ?? {}, `Resources.${logicalId}.Properties`) as Record<string, any>;
+      if (typeof p.Name !== 'string') throw new Error(`Resources.${logicalId}: a schedule without Name (generated names are not modelled)`);
+      const roleRef = r.Properties?.Target?.RoleArn?.['Fn::GetAtt'];
+      const roleId = Array.isArray(roleRef) ? roleRef[0] : typeof roleRef === 'string' ? roleRef.split('.')[0] : undefined;
+      if (typeof roleId !== 'string') throw new Error(`Resources.${logicalId}.Properties.Target.RoleArn: only !GetAtt <role>.Arn of this template is modelled`);
+      return {
+        name: p.Name,
+        groupName: p.GroupName ?? 'default',
+        ...(p.Description ? { description: p.Description } : {}),
+        expression: p.ScheduleExpression,
+        ...(p.ScheduleExpressionTimezone ? { timezone: p.ScheduleExpressionTimezone } : {}),
+        state: p.State === 'DISABLED' ? 'DISABLED' : 'ENABLED',
+        flexibleTimeWindow: p.FlexibleTimeWindow,
+        target: p.Target,
+        role: resolver.role(roleId),
+      };
+    });
 }
 
 /** osls's logical id of a function: its key with the first letter upper-cased (`-` → Dash, `_` → Underscore), then LambdaFunction. */
@@ -96,6 +135,7 @@ export function readStack(options: StackOptions, path = 'serverless.yml'): Stack
     params,
     eventBuses: eventBuses(template, resolver),
     queuePolicies: queuePolicies(template, resolver),
+    schedules: schedules(template, resolver),
   };
 }
 

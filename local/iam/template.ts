@@ -115,6 +115,14 @@ const RESOURCE_TYPES: Record<
       return { arn, ref: name, attributes: { Arn: arn } };
     },
   },
+  // Schedules: the group's Ref is its name (what each schedule's GroupName names).
+  'AWS::Scheduler::ScheduleGroup': {
+    nameProperty: 'Name',
+    describe: (name, region, account) => {
+      const arn = `arn:aws:scheduler:${region}:${account}:schedule-group/${name}`;
+      return { arn, ref: name, attributes: { Arn: arn } };
+    },
+  },
   'AWS::IAM::Role': {
     nameProperty: 'RoleName',
     describe: (name, _region, account, properties) => {

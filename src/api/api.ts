@@ -63,6 +63,8 @@ export interface Requester {
   origin: NonNullable<Invocation['origin']>;
   /** The audit record's fields naming it. */
   audit: Pick<AuditRecord, 'via' | 'principal' | 'ticket' | 'ticketUrl'>;
+  /** Why it has no entry, when "not on the allowlist" would mislead (a schedule no longer declared). */
+  notAllowed?: string;
 }
 
 function iamRequester(principal: Principal, command: Pick<ApiCommand, 'ticket'>): Requester {
@@ -175,7 +177,11 @@ export function createApi(deps: ApiDeps) {
     const entry = await deps.allowlist.get(teamId, userId);
     if (!entry || entry.grants.length === 0) {
       await audit({ decision: 'denied', outcome: 'refused', reason: 'unknown principal: no allowlist entry matches it' });
-      return fail(403, 'forbidden', `${requester.name} is not on the allowlist. An admin can add it with \`/ecs allow ${requester.name} <role> …\`.`);
+      return fail(
+        403,
+        'forbidden',
+        requester.notAllowed ?? `${requester.name} is not on the allowlist. An admin can add it with \`/ecs allow ${requester.name} <role> …\`.`,
+      );
     }
 
     const idemKey = apiIdempotencyKey(requester.name, command.idempotencyKey);

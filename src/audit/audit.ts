@@ -34,8 +34,8 @@ export interface AuditRecord {
   /** Where the answer lives (parent message), once there is one. */
   threadTs?: string;
   detail?: Record<string, unknown>;
-  /** Where a request came from other than Slack: the signed API (src/api/). */
-  via?: 'api' | 'webhook';
+  /** Where a request came from other than Slack: the signed API (src/api/), a ticket webhook (src/webhooks/), or a schedule (principal `schedule:<name>`, src/schedules/). */
+  via?: 'api' | 'webhook' | 'schedule';
   /** The IAM principal that signed it, as API Gateway named it (a role session's ARN, for a session). */
   principal?: string;
   /** The ticket the caller named. */

@@ -1,5 +1,6 @@
 import { holdsPermissionHere, isAllowed } from '../auth/roles';
 import { formatDuration } from '../slack/format';
+import { mention } from '../slack/invocation';
 import { HiddenRefusalError, PermissionDeniedError } from '../platform/errors';
 import type { AckAnswer, AckContext } from './types';
 import type { CancelArgs } from './verbs/args';
@@ -74,16 +75,16 @@ export const cancel: AckAnswer<CancelArgs> = async ({ runId }, { state, entry, i
     text: !first
       ? `Run \`${runId}\` is already being cancelled.`
       : run.follow
-        ? `🛑 Stopping \`/ecs logs ${run.target} --follow\` (run \`${runId}\`, started by <@${run.userId}>): it ends within seconds.`
+        ? `🛑 Stopping \`/ecs logs ${run.target} --follow\` (run \`${runId}\`, started by ${mention(run.userId)}): it ends within seconds.`
         : waiting
-          ? `🛑 Cancelled run \`${runId}\` (${what}, asked by <@${run.userId}>) while it waits for its approval: it will not start, even if approved.`
+          ? `🛑 Cancelled run \`${runId}\` (${what}, asked by ${mention(run.userId)}) while it waits for its approval: it will not start, even if approved.`
           : run.checkedEverySeconds && woken === false
-            ? `🛑 Cancelling run \`${runId}\` (${what}, started by <@${run.userId}>): the cancel is stored, but its workflow could not be woken just now, so it stops at its next check, within ${formatDuration(run.checkedEverySeconds * 1000)} (${run.kind === 'job' ? 'its task is then stopped with StopTask' : 'Ctrl-C to its processes, then they are killed'}). The thread will say when it has stopped.`
+            ? `🛑 Cancelling run \`${runId}\` (${what}, started by ${mention(run.userId)}): the cancel is stored, but its workflow could not be woken just now, so it stops at its next check, within ${formatDuration(run.checkedEverySeconds * 1000)} (${run.kind === 'job' ? 'its task is then stopped with StopTask' : 'Ctrl-C to its processes, then they are killed'}). The thread will say when it has stopped.`
             : run.checkedEverySeconds
-              ? `🛑 Cancelling run \`${runId}\` (${what}, started by <@${run.userId}>): ${run.kind === 'job' ? 'its workflow stops its task now (StopTask)' : 'it runs detached; its processes get Ctrl-C now, then they are killed'}. The thread will say when it has stopped.`
+              ? `🛑 Cancelling run \`${runId}\` (${what}, started by ${mention(run.userId)}): ${run.kind === 'job' ? 'its workflow stops its task now (StopTask)' : 'it runs detached; its processes get Ctrl-C now, then they are killed'}. The thread will say when it has stopped.`
               : run.kind === 'job'
-                ? `🛑 Cancelling run \`${runId}\` (job \`${run.script}\`, started by <@${run.userId}>): its task is stopped now (StopTask). The thread will say when it has stopped.`
-                : `🛑 Cancelling run \`${runId}\` (\`${run.script}\`, started by <@${run.userId}>): the script gets Ctrl-C now, then its session is ended. The thread will say when it has stopped.`,
+                ? `🛑 Cancelling run \`${runId}\` (job \`${run.script}\`, started by ${mention(run.userId)}): its task is stopped now (StopTask). The thread will say when it has stopped.`
+                : `🛑 Cancelling run \`${runId}\` (\`${run.script}\`, started by ${mention(run.userId)}): the script gets Ctrl-C now, then its session is ended. The thread will say when it has stopped.`,
   };
 };
 

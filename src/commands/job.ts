@@ -12,12 +12,12 @@ import { endedJobView, endText, notPlaced, runningJobView, type JobView } from '
 import { UsageError } from '../platform/errors';
 import { shortId } from '../platform/short-id';
 import { cancelKey, runKey, runLockKey } from '../platform/state-keys';
-import { permalink } from '../slack/client';
 import { code, escapeText, formatBytes, formatDuration } from '../slack/format';
 import type { JobPlan } from '../workflows/inputs';
 import { handOff, handOffInput, pollSecondsOf, REPORT_RESERVE_MS } from './detach';
 import type { CommandResult, WorkerContext } from '../worker/context';
 import type { RunRecord } from './cancel';
+import { alreadyRunning, takesRunLock } from './run-lock';
 import type { WorkerHandler } from './verb';
 import type { JobArgs } from './verbs/args';
 
@@ -62,14 +62,9 @@ export const job: WorkerHandler<JobArgs> = async ({ job: name, args: values }, c
   // A job that waits for approval holds its lock (and run record) while it waits.
   const approvalSeconds = declared.requiresApproval ? ctx.config.targets[declared.target]!.deploy.expirySeconds : 0;
   const holdSeconds = approvalSeconds + declared.timeoutSeconds + 600;
-  if (!declared.allowOverlap && !(await ctx.state.claim(lock, holdSeconds, record))) {
-    const found = await ctx.state.get<RunRecord>(lock);
-    const holder = found?.channelId === invocation.channelId ? found : undefined;
-    const link = holder?.threadTs ? await permalink(ctx.slack, holder.channelId, holder.threadTs) : undefined;
-    await ctx.out.post(
-      `Job \`${escapeText(name)}\` is already running on \`${declared.target}\`${holder ? `: started by <@${holder.userId}> (run \`${holder.runId}\`)${link ? `, <${link}|see its thread>` : ''}` : ''}. One run at a time; \`/ecs cancel ${holder?.runId ?? '&lt;run-id&gt;'}\` stops it.`,
-    );
-    return { outcome: 'failure', summary: `${escapeText(name)}: already running` };
+  const locked = takesRunLock(declared.allowOverlap, invocation);
+  if (locked && !(await ctx.state.claim(lock, holdSeconds, record))) {
+    return alreadyRunning(ctx, await ctx.state.get<RunRecord>(lock), { shown: `Job \`${escapeText(name)}\``, name, target: declared.target });
   }
   await ctx.state.claim(runKey(runId), holdSeconds, record);
   let handedOff = false;
@@ -101,7 +96,7 @@ export const job: WorkerHandler<JobArgs> = async ({ job: name, args: values }, c
           name,
           args,
           target: declared.target,
-          lockKey: declared.allowOverlap ? undefined : lock,
+          lockKey: locked ? lock : undefined,
           startedAt: started,
           timeoutSeconds: declared.timeoutSeconds,
         }),
@@ -114,7 +109,7 @@ export const job: WorkerHandler<JobArgs> = async ({ job: name, args: values }, c
     if (!handedOff) {
       await ctx.state.release(runKey(runId)).catch(() => undefined);
       await ctx.state.release(cancelKey(runId)).catch(() => undefined);
-      if (!declared.allowOverlap) await ctx.state.release(lock, { runId }).catch(() => undefined);
+      if (locked) await ctx.state.release(lock, { runId }).catch(() => undefined);
     }
   }
 };

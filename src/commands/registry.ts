@@ -16,6 +16,7 @@ import { muteVerb, unmuteVerb } from './verbs/mute';
 import { runVerb } from './verbs/run';
 import { scaleVerb } from './verbs/scale';
 import { scriptsVerb } from './verbs/scripts';
+import { schedulesVerb } from './verbs/schedules';
 import { servicesVerb } from './verbs/services';
 import { statusVerb } from './verbs/status';
 import { verifyVerb } from './verbs/verify';
@@ -95,6 +96,8 @@ export const VERBS: readonly AnyVerb[] = [
   scriptsVerb,
   jobsVerb,
   historyVerb,
+  // Schedules (EventBridge Scheduler, src/schedules/).
+  schedulesVerb,
   cancelVerb,
   muteVerb,
   unmuteVerb,

@@ -10,10 +10,10 @@ import { endedView, OutputTail, runningView, type RunViewState } from '../exec/r
 import { OutputSpool } from '../exec/spool';
 import { code, escapeText, formatBytes, formatDuration } from '../slack/format';
 import type { RunRecord } from './cancel';
+import { alreadyRunning, takesRunLock } from './run-lock';
 import { pickExecTask } from '../exec/target';
 import { validateScriptArgs } from './script-args';
 import { UsageError } from '../platform/errors';
-import { permalink } from '../slack/client';
 import { handOff, handOffInput, pollSecondsOf, REPORT_RESERVE_MS } from './detach';
 import type { WorkerHandler } from './verb';
 import type { RunArgs } from './verbs/args';
@@ -67,15 +67,9 @@ export const run: WorkerHandler<RunArgs> = async ({ script: name, args: values }
   // A run that waits for approval holds its lock (and run record) while it waits.
   const approvalSeconds = script.requiresApproval ? ctx.config.targets[script.target]!.deploy.expirySeconds : 0;
   const holdSeconds = approvalSeconds + script.timeoutSeconds + 600;
-  if (!script.allowOverlap && !(await ctx.state.claim(lock, holdSeconds, record))) {
-    const found = await ctx.state.get<RunRecord>(lock);
-    // Who holds it, and where, only when that is this channel: this thread is public here.
-    const holder = found?.channelId === invocation.channelId ? found : undefined;
-    const link = holder?.threadTs ? await permalink(ctx.slack, holder.channelId, holder.threadTs) : undefined;
-    await ctx.out.post(
-      `\`${name}\` is already running on \`${script.target}\`${holder ? `: started by <@${holder.userId}> at ${holder.startedAt.slice(11, 19)} UTC (run \`${holder.runId}\`)${link ? `, <${link}|see its thread>` : ''}` : ''}. One run at a time; \`/ecs cancel ${holder?.runId ?? '&lt;run-id&gt;'}\` stops it${found && !holder ? ' (it was started in another channel)' : ''}.`,
-    );
-    return { outcome: 'failure', summary: `${escapeText(name)}: already running` };
+  const locked = takesRunLock(script.allowOverlap, invocation);
+  if (locked && !(await ctx.state.claim(lock, holdSeconds, record))) {
+    return alreadyRunning(ctx, await ctx.state.get<RunRecord>(lock), { shown: `\`${name}\``, name, target: script.target });
   }
   await ctx.state.claim(runKey(runId), holdSeconds, record);
   let handedOff = false;
@@ -98,7 +92,7 @@ export const run: WorkerHandler<RunArgs> = async ({ script: name, args: values }
             name,
             args,
             target: script.target,
-            lockKey: script.allowOverlap ? undefined : lock,
+            lockKey: locked ? lock : undefined,
             startedAt: started,
             timeoutSeconds: script.timeoutSeconds,
           }),
@@ -113,7 +107,7 @@ export const run: WorkerHandler<RunArgs> = async ({ script: name, args: values }
   } finally {
     if (!handedOff) {
       await ctx.state.release(runKey(runId)).catch(() => undefined);
-      if (!script.allowOverlap) await ctx.state.release(lock, { runId }).catch(() => undefined);
+      if (locked) await ctx.state.release(lock, { runId }).catch(() => undefined);
     }
   }
 };

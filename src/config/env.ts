@@ -22,7 +22,9 @@ export type EnvName =
   | 'DEPLOY_WORKFLOW_FUNCTION_NAME'
   | 'LOG_LEVEL'
   | 'ECS_CHATOPS_CONFIG'
-  | 'ECS_CHATOPS_REGISTRY_ENDPOINTS';
+  | 'ECS_CHATOPS_REGISTRY_ENDPOINTS'
+  /** The EventBridge Scheduler group holding the configuration's schedules (`/ecs schedules`). */
+  | 'SCHEDULE_GROUP_NAME';
 
 /** The variable's value, or undefined when it is unset or empty. */
 export function optionalEnv(name: EnvName): string | undefined {

@@ -7,6 +7,8 @@ import { ownOnly } from './records';
 import { JOB_PLACEHOLDER } from '../jobs/placeholder';
 import { PAUSABLE_STAGES, type PausableStage } from '../deploy/strategy';
 import { webhookProblems, webhooksSchema } from './webhooks-schema';
+import { checkArguments } from '../exec/command';
+import { isTimeZone, parseScheduleExpression, ScheduleExpressionError } from '../schedules/expression';
 
 z.config(en());
 
@@ -214,6 +216,54 @@ const jobSchema = z.strictObject({
   permission: z._default(z.enum(['operator', 'admin']), 'operator'),
 });
 
+// ---- schedules (EventBridge Scheduler) -------------------------------------------------------
+/**
+ * A schedule: a declared script or job, with fixed arguments, run by EventBridge Scheduler at the
+ * times of its expression in its time zone, its thread in `channel`. Each one becomes an
+ * AWS::Scheduler::Schedule (scripts/schedule-events.cjs, read by serverless.yml).
+ */
+const scheduleSchema = z.strictObject({
+  description: z.optional(z.string().check(z.maxLength(200))),
+  /** `cron(minutes hours day-of-month month day-of-week year)` or `rate(value unit)`, in Scheduler's syntax. */
+  expression: z.string().check(z.minLength(1), z.maxLength(256)),
+  /** IANA time zone the cron expression is read in (Scheduler's ScheduleExpressionTimezone). */
+  timezone: z._default(z.string(), 'UTC'),
+  /** Exactly one of script and job. */
+  script: z.optional(z.string()),
+  job: z.optional(z.string()),
+  /** The arguments, checked against the script's or job's declared args. */
+  args: z._default(z.array(z.string().check(z.maxLength(256))).check(z.maxLength(30)), []),
+  channel: channelId,
+  /** Created DISABLED (`/ecs schedules resume` enables it). */
+  enabled: z._default(z.boolean(), true),
+});
+/** Scheduler's schedule names: letters, digits, `.`, `-`, `_`, at most 64; ours are config keys, shorter. */
+const scheduleName = pattern(/^[a-z][a-z0-9-]{0,39}$/, 'must be lowercase letters, digits and dashes, starting with a letter (max 40)');
+
+/** A schedule names a script or job that exists, with arguments it accepts, a valid expression and time zone. */
+function scheduleProblems(config: Config): string[] {
+  return Object.entries(config.schedules).flatMap(([name, s]) => {
+    const problems: string[] = [];
+    try {
+      parseScheduleExpression(s.expression);
+    } catch (e) {
+      if (!(e instanceof ScheduleExpressionError)) throw e;
+      problems.push(`schedules.${name}.expression: ${e.userMessage}`);
+    }
+    if (!isTimeZone(s.timezone)) problems.push(`schedules.${name}.timezone: \`${s.timezone}\` is not an IANA time zone (such as Europe/Paris or UTC)`);
+    if ((s.script === undefined) === (s.job === undefined)) return [...problems, `schedules.${name}: name exactly one of script and job`];
+    const kind = s.script !== undefined ? 'script' : 'job';
+    const what = (s.script ?? s.job)!;
+    const declared = kind === 'script' ? Object.hasOwn(config.scripts, what) && config.scripts[what] : Object.hasOwn(config.jobs, what) && config.jobs[what];
+    if (!declared) {
+      const names = Object.keys(kind === 'script' ? config.scripts : config.jobs);
+      return [...problems, `schedules.${name}.${kind}: no ${kind} \`${what}\` is declared (${kind}s: ${names.join(', ') || 'none'})`];
+    }
+    problems.push(...checkArguments(declared, s.args).map((p) => `schedules.${name}.args: ${p.message}`));
+    return problems;
+  });
+}
+
 const configSchema = z.strictObject({
   /** Slack workspace(s) this deployment answers; requests from any other team are refused. */
   slack: z.strictObject({
@@ -225,6 +275,8 @@ const configSchema = z.strictObject({
   scripts: z._default(z.record(pattern(/^[\w][\w.-]{0,63}$/, 'must be a script name such as backup.sh'), scriptSchema), {}),
   /** One-off jobs people may start with `/ecs job`, by name. */
   jobs: z._default(z.record(alias, jobSchema), {}),
+  /** Scripts and jobs EventBridge Scheduler runs (src/schedules/), by name. */
+  schedules: z._default(z.record(scheduleName, scheduleSchema), {}),
   /**
    * ECS and alarm events told in Slack (src/notify/). Without this section nothing is posted:
    * events are counted and dropped. Events of services no target declares are always dropped.
@@ -252,6 +304,7 @@ export type Config = z.infer<typeof configSchema>;
 export type Target = z.infer<typeof targetSchema>;
 export type Script = z.infer<typeof scriptSchema>;
 export type Job = z.infer<typeof jobSchema>;
+export type Schedule = z.infer<typeof scheduleSchema>;
 export type Severity = (typeof SEVERITIES)[number];
 export type NoticeKind = (typeof NOTICE_KINDS)[number];
 export type QuietHours = z.infer<typeof quietHoursSchema>;
@@ -288,6 +341,7 @@ export function parseConfig(raw: unknown): Config {
     );
     problems.push(...jobProblems(result.data));
     problems.push(...webhookProblems(result.data));
+    problems.push(...scheduleProblems(result.data));
     if (problems.length) throw new ConfigError(problems);
     // Names people type are looked up in these maps: without a prototype, `constructor` or
     // `__proto__` is just an unknown name, never an inherited property.
@@ -297,6 +351,7 @@ export function parseConfig(raw: unknown): Config {
       scripts: ownOnly(result.data.scripts),
       jobs: ownOnly(result.data.jobs),
       webhooks: ownOnly(result.data.webhooks),
+      schedules: ownOnly(result.data.schedules),
     };
   }
   throw new ConfigError(

@@ -19,7 +19,7 @@ export interface Invocation {
    * A request from another system (the signed API, src/api/): who sent it beyond the userId
    * `iam:<principal ARN>` it travels as, and the ticket it names. Absent for a person in Slack.
    */
-  origin?: { via: 'api'; principal: string; session?: string; ticket?: string } | WebhookOrigin;
+  origin?: { via: 'api'; principal: string; session?: string; ticket?: string } | WebhookOrigin | ScheduleOrigin;
 }
 
 /** A request from a ticket system's webhook (src/webhooks/): userId `webhook:<source>`, the ticket it came from. */
@@ -43,9 +43,11 @@ export const commandText = (inv: Pick<Invocation, 'command' | 'text'>): string =
  */
 export function requesterText(inv: Pick<Invocation, 'userId' | 'origin'>): string {
   if (inv.origin?.via === 'webhook') return `${mention(inv.userId)} for ticket ${ticketLink(inv.origin)}`;
+  if (inv.origin?.via === 'schedule') return scheduledRunText(inv.origin);
   if (!inv.userId.startsWith('iam:')) return mention(inv.userId);
-  const who = `IAM principal ${mention(inv.userId)}${inv.origin?.session ? ` (session ${code(inv.origin.session)})` : ''}`;
-  return inv.origin?.ticket ? `${who} for ticket ${code(inv.origin.ticket)}` : who;
+  const origin = inv.origin?.via === 'api' ? inv.origin : undefined;
+  const who = `IAM principal ${mention(inv.userId)}${origin?.session ? ` (session ${code(origin.session)})` : ''}`;
+  return origin?.ticket ? `${who} for ticket ${code(origin.ticket)}` : who;
 }
 
 /**
@@ -59,7 +61,9 @@ export const mention = (userId: string): string =>
       ? code(userId.slice('iam:'.length))
       : userId.startsWith('iamp:')
         ? `IAM principals ${code(userId.slice('iamp:'.length))}`
-        : `<@${userId}>`;
+        : userId.startsWith('schedule:')
+          ? `schedule ${code(userId.slice('schedule:'.length))}`
+          : `<@${userId}>`;
 
 /**
  * The ticket as a link back to it: the id (escaped) as the label of its URL. The URL was checked
@@ -69,4 +73,21 @@ export const mention = (userId: string): string =>
 export function ticketLink(origin: Pick<WebhookOrigin, 'ticket' | 'ticketUrl'>): string {
   if (!origin.ticketUrl || /[\s<>|]/.test(origin.ticketUrl)) return code(origin.ticket);
   return `<${origin.ticketUrl.replace(/&/g, '&amp;')}|${escapeText(origin.ticket)}>`;
+}
+
+// ---- schedules (src/schedules/) --------------------------------------------------------------
+/** A run EventBridge Scheduler started: the schedule (`schedule:<name>` is its user id) and the time it was scheduled for. */
+export interface ScheduleOrigin {
+  via: 'schedule';
+  schedule: string;
+  scheduledTime?: string;
+  /** As declared, for the parent message (`cron(0 2 * * ? *)`, its time zone). */
+  expression?: string;
+  timezone?: string;
+}
+
+/** "⏰ Scheduled run of `nightly-backup` (`cron(0 2 * * ? *)` Europe/Paris, declared in the configuration)": never a mention. */
+export function scheduledRunText(origin: ScheduleOrigin): string {
+  const when = origin.expression ? `${code(origin.expression)}${origin.timezone ? ` ${code(origin.timezone)}` : ''}, ` : '';
+  return `⏰ Scheduled run of ${code(origin.schedule)} (${when}declared in the configuration${origin.scheduledTime ? `; due ${code(origin.scheduledTime)}` : ''})`;
 }

@@ -10,6 +10,7 @@ import type { CommandJob, ReactionJob } from '../platform/jobs';
 import type { AuditLog } from '../audit/audit';
 import type { Logger } from '../platform/logger';
 import type { Outcome, ThreadOutput } from '../slack/thread-output';
+import type { Schedules } from '../schedules/scheduler';
 
 /**
  * What commands and reactions hand work to: where requests for approval and deploy history are
@@ -21,6 +22,8 @@ export interface WorkerCollaborators {
   deployHistory: DeployHistory;
   startDeployWorkflow: (input: DeployWorkflowInput) => Promise<void>;
   startRunWorkflow: (input: RunWorkflowInput) => Promise<void>;
+  /** EventBridge Scheduler's view of the configuration's schedules (`/ecs schedules`). */
+  schedules?: Schedules;
 }
 
 export interface WorkerContext extends WorkerCollaborators {

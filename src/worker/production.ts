@@ -9,6 +9,8 @@ import { respondViaUrl, withdrawViaUrl } from '../platform/respond';
 import { getSlackSecrets } from '../platform/secrets';
 import { dynamoState } from '../platform/state';
 import { createSlackClient } from '../slack/client';
+import { withSchedules } from '../schedules/principal';
+import { awsSchedules } from '../schedules/scheduler';
 import { startDeployWorkflow, startRunWorkflow } from '../workflows/start';
 import type { WorkerDeps } from './worker';
 
@@ -17,13 +19,15 @@ export const productionWorkerDeps = (): WorkerDeps => ({
   config: getConfig,
   secrets: getSlackSecrets,
   slack: createSlackClient,
-  allowlist: dynamoAllowlist,
+  // A schedule's runs are re-authorised with the grant its declaration gives it (src/schedules/principal.ts).
+  allowlist: withSchedules(dynamoAllowlist, getConfig),
   audit: () => dynamoAudit(getConfig().audit.retentionDays),
   state: dynamoState,
   approvals: { requests: dynamoApprovalRequests, sendDecision },
   deployHistory: dynamoDeployHistory,
   startDeployWorkflow,
   startRunWorkflow,
+  schedules: awsSchedules(),
   respond: respondViaUrl,
   withdraw: withdrawViaUrl,
   logger: log,

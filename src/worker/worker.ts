@@ -186,6 +186,7 @@ export function createWorker(deps: WorkerDeps) {
           deployHistory: deps.deployHistory,
           startDeployWorkflow: deps.startDeployWorkflow,
           startRunWorkflow: deps.startRunWorkflow,
+          ...(deps.schedules ? { schedules: deps.schedules } : {}),
           allowlist: deps.allowlist,
           state: deps.state,
           slack,

@@ -24,6 +24,12 @@ export function coveredRoles(): CoveredRole[] {
     ...Object.entries(stack.functions).map(([key, fn]) => ({ label: key, roleArns: [fn.roleArn], policies: fn.inline })),
     { label: 'target role', roleArns: targets.map((t) => t.roleArn), policies: targets[0]!.inline },
     ...(forwarders.length ? [{ label: 'events forwarder role', roleArns: forwarders.map((f) => f.role.roleArn), policies: forwarders[0]!.role.inline }] : []),
+    // EventBridge Scheduler's execution role: its lambda:InvokeFunction is decided by the authority as Scheduler delivers.
+    ...[...new Map(stack.schedules.map((s) => [s.role.roleArn, s.role])).values()].map((role) => ({
+      label: 'scheduler role',
+      roleArns: [role.roleArn],
+      policies: role.inline,
+    })),
   ];
 }
 

@@ -69,3 +69,6 @@ export type HistoryArgs = {
   /** Attach the whole window as CSV. */
   export?: true;
 };
+
+/** `/ecs schedules [pause|resume <name>]`. */
+export type SchedulesArgs = { action: 'list' } | { action: 'pause' | 'resume'; schedule: string };
