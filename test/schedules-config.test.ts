@@ -10,6 +10,8 @@ const shipped = () => parse(readFileSync('ecs-chatops.config.yaml', 'utf8')) as 
 const withSchedule = (schedule: Record<string, unknown>, change: (raw: Record<string, any>) => void = () => {}) => {
   const raw = shipped();
   raw.schedules = { drill: { expression: 'cron(0 2 * * ? *)', script: 'backup.sh', args: ['nightly'], channel: 'C0OPS', ...schedule } };
+  // The shipped ticket webhook names backup.sh too: these tests are about schedules alone.
+  delete raw.webhooks;
   change(raw);
   return raw;
 };
