@@ -10,8 +10,17 @@ interface ClientWithMiddleware {
  * AWS access for one job against one target: clients built on first use, with the target's
  * region and (for another account) the assumed role, and every request id collected for the audit.
  */
+/**
+ * What every AWS request of a session passes through: bounds requests in flight. A session makes
+ * its own (per job); a fleet run gives every session of one account the same one, so the bound is
+ * per account across services (src/fleet/fanout.ts).
+ */
+export interface RequestGate {
+  run<T>(work: () => Promise<T>): Promise<T>;
+}
+
 /** A counting semaphore: at most `limit` holders at once, the rest wait in order. */
-class Limiter {
+class Limiter implements RequestGate {
   private active = 0;
   private readonly waiting: Array<() => void> = [];
   constructor(private readonly limit: number) {}
@@ -39,7 +48,7 @@ export class AwsSession {
   private readonly lastIds: string[] = [];
   private leftOutIds = 0;
   /** AWS requests in flight at once for this job, across all clients: keeps a burst of checks from tripping throttling. */
-  private readonly limiter: Limiter;
+  private readonly limiter: RequestGate;
   private ecsClient: ECSClient | undefined;
   private readonly clients = new Map<string, { destroy(): void }>();
 
@@ -49,9 +58,10 @@ export class AwsSession {
     // As many as the verify engine runs checks at once (src/verify/engine.ts): its widest wave (14
     // calls on a service with 3 containers, 4 secrets and 2 target groups) goes out together, not
     // in two rounds. Each API's own token bucket bursts well above this; throttling is retried.
-    maxConcurrentRequests = 16,
+    // Or a gate shared with other sessions (a fleet run: one per account).
+    maxConcurrentRequests: number | RequestGate = 16,
   ) {
-    this.limiter = new Limiter(maxConcurrentRequests);
+    this.limiter = typeof maxConcurrentRequests === 'number' ? new Limiter(maxConcurrentRequests) : maxConcurrentRequests;
   }
 
   ecs(): ECSClient {

@@ -1,0 +1,92 @@
+/**
+ * The per-service tasks of the fleet commands: `status` (one DescribeServices, judged as
+ * `/ecs status` judges it) and `verify` (the verify engine, as `/ecs verify` runs it), each
+ * through an AwsSession whose every request passes the account's gate (src/fleet/fanout.ts).
+ */
+import { DescribeServicesCommand } from '@aws-sdk/client-ecs';
+import type { Actor } from '../aws/credentials';
+import { assumeRoleCredentials } from '../aws/credentials';
+import { AwsSession } from '../aws/session';
+import { DEPLOY_DEFAULTS, type Config, type Target } from '../config/schema';
+import { lookup } from '../config/records';
+import { assessService } from '../ecs/health';
+import { summarize } from '../verify/types';
+import { verifyService } from '../verify/verify';
+import type { ServiceTask } from './fanout';
+import type { FleetResult, FleetService } from './types';
+
+export type FleetKind = 'status' | 'verify';
+
+/**
+ * The target a fleet service is: a declared one as configured (its verify settings included), a
+ * discovered one with the defaults.
+ */
+export function fleetTarget(service: FleetService, config: Pick<Config, 'targets'>): Target {
+  const declared = service.source === 'declared' ? lookup(config.targets, service.alias) : undefined;
+  if (declared) return declared;
+  return {
+    region: service.region,
+    cluster: service.cluster,
+    service: service.service,
+    ...(service.roleArn ? { roleArn: service.roleArn } : {}),
+    deploy: DEPLOY_DEFAULTS as Target['deploy'],
+    verify: { skip: [], putLogs: false, requiredPermissions: [] },
+  };
+}
+
+const resultOf = (service: FleetService, verdict: FleetResult['verdict'], summary: string, detail?: FleetResult['detail']): FleetResult => ({
+  alias: service.alias,
+  accountId: service.accountId,
+  region: service.region,
+  verdict,
+  summary,
+  ...(detail ? { detail } : {}),
+});
+
+/**
+ * The task of one fleet run: a session per service through the account's gate, as the person who
+ * asked. The role is assumed first, so an account without it is one clear error (with its fix),
+ * not a verify whose every check "could not check".
+ */
+export function fleetTask(kind: FleetKind, config: Pick<Config, 'targets'>, actor: Actor): ServiceTask {
+  return async (service, gate) => {
+    const target = fleetTarget(service, config);
+    if (target.roleArn) await gate.run(() => assumeRoleCredentials(target.roleArn!, target.region, actor)());
+    const aws = new AwsSession(target, actor, gate);
+    try {
+      return kind === 'status' ? await statusOf(service, target, aws) : await verifyOf(service, target, aws);
+    } finally {
+      aws.destroy();
+    }
+  };
+}
+
+async function statusOf(service: FleetService, target: Target, aws: AwsSession): Promise<FleetResult> {
+  const out = await aws.ecs().send(new DescribeServicesCommand({ cluster: target.cluster, services: [target.service] }));
+  const found = out.services?.[0];
+  if (!found || found.status === 'INACTIVE') {
+    const reason = out.failures?.[0]?.reason;
+    return resultOf(
+      service,
+      'fail',
+      `service ${target.service} in cluster ${target.cluster} ${found ? 'is INACTIVE (deleted)' : `was not found${reason ? ` (${reason})` : ''}`}`,
+    );
+  }
+  const { health, reason } = assessService(found);
+  const verdict = health === 'healthy' ? 'ok' : health === 'degraded' ? 'warn' : 'fail';
+  return resultOf(service, verdict, reason, {
+    desired: found.desiredCount ?? 0,
+    running: found.runningCount ?? 0,
+    pending: found.pendingCount ?? 0,
+    taskDefinition: found.taskDefinition?.split('/').pop() ?? '',
+  });
+}
+
+async function verifyOf(service: FleetService, target: Target, aws: AwsSession): Promise<FleetResult> {
+  const results = await verifyService({ alias: service.alias, target, aws });
+  const counts = summarize(results);
+  const worst = results.find((r) => r.status === 'FAIL') ?? results.find((r) => r.status === 'WARN');
+  const verdict = counts.fail ? 'fail' : counts.warn ? 'warn' : 'ok';
+  const summary = worst ? `${worst.title}: ${worst.message}${worst.fix ? ` — fix: ${worst.fix}` : ''}` : `${counts.ok} checks OK`;
+  return resultOf(service, verdict, summary, { ok: counts.ok, warn: counts.warn, fail: counts.fail, skip: counts.skip, unverified: counts.unverified });
+}
