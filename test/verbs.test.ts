@@ -6,7 +6,6 @@ import { describe, expect, it } from 'vitest';
 import { signedSlackEvent } from '../local/slack/sign';
 import { everything, parseRequest, VERBS } from '../src/commands/registry';
 import { splitFlags } from '../src/commands/grammar';
-import type { VerifyArgs } from '../src/commands/verbs/args';
 import { verifyVerb } from '../src/commands/verbs/verify';
 import { parseConfig } from '../src/config/schema';
 import { createIngress } from '../src/ingress/ingress';
@@ -37,7 +36,7 @@ const all = everything(config);
 
 describe('a verb parses its words into typed arguments', () => {
   it('verify: the target, --image as a string, --put-logs resolved against the target’s default', () => {
-    const args: VerifyArgs = verifyVerb.parse(splitFlags(['web', '--image', 'v2', '--put-logs'], verifyVerb.flags!), config, all);
+    const args = verifyVerb.parse(splitFlags(['web', '--image', 'v2', '--put-logs'], verifyVerb.flags!), config, all);
     expect(args).toEqual({ target: 'web', image: 'v2', putLogs: true });
     // The default is resolved once, here: the worker gets a boolean, not the absence of a flag.
     expect(parseRequest('verify web', config, all).args).toEqual({ target: 'web', putLogs: false });

@@ -9,6 +9,9 @@ export function authorise(request: ParsedRequest, entry: AllowlistEntry | undefi
   const { verb, scope } = request;
   if (!verb.permission) return { allowed: true };
   if (verb.checks === 'target') {
+    // A selector names no one service: the permission held here lets the request through, and the
+    // worker checks it on each matching service (src/commands/fleet.ts), deny by default.
+    if (scope.selector !== undefined && !scope.target) return holdsPermissionHere(entry, verb.permission, channelId);
     if (!scope.target) return { allowed: false, reason: 'the request does not name the service it acts on' };
     return isAllowed(entry, verb.permission, {
       channelId,

@@ -12,7 +12,7 @@ import { trackedKey as requestKeyFor } from '../platform/state-keys';
 import { escapeText, formatDuration, typedCode } from '../slack/format';
 import { commandText, requesterText } from '../slack/invocation';
 import type { CommandResult, WorkerContext } from '../worker/context';
-import type { RunWorkflowInput } from '../workflows/inputs';
+import type { CommandOrigin, RunWorkflowInput } from '../workflows/inputs';
 
 /** Time kept back from the Lambda's deadline to report and upload. */
 export const REPORT_RESERVE_MS = 60_000;
@@ -22,27 +22,33 @@ const DEFAULT_POLL_SECONDS = 30;
 /** Time between the run workflow's follows of a detached run. */
 export const pollSecondsOf = () => Math.max(1, runWorkflowPollSeconds() || DEFAULT_POLL_SECONDS);
 
-/** The workflow input's fields every run has, from the worker's job (who, where, its audit record). */
-export function handOffInput(
-  ctx: WorkerContext,
-  run: { runId: string; name: string; args: string[]; target: string; lockKey: string | undefined; startedAt: number; timeoutSeconds: number },
-): RunWorkflowInput {
+/** Who asked, the thread and its parent's text (kept when the workflow marks the outcome), the audit record. */
+export function commandOrigin(ctx: WorkerContext, startedAt: number): CommandOrigin {
   const { invocation } = ctx.job;
   return {
-    runId: run.runId,
-    script: run.name,
-    args: run.args,
-    target: run.target,
     teamId: invocation.teamId,
     userId: invocation.userId,
     ...(invocation.userName ? { userName: invocation.userName } : {}),
     channelId: invocation.channelId,
     parentTs: ctx.out.parentTs,
-    // The worker's parent text, so the workflow keeps it when it marks the outcome.
     parentText: `${requesterText(invocation)} ran ${typedCode(commandText(invocation))}`,
     audit: ctx.job.audit,
+    startedAt,
+  };
+}
+
+/** The workflow input's fields every run has, from the worker's job (who, where, its audit record). */
+export function handOffInput(
+  ctx: WorkerContext,
+  run: { runId: string; name: string; args: string[]; target: string; lockKey: string | undefined; startedAt: number; timeoutSeconds: number },
+): RunWorkflowInput {
+  return {
+    runId: run.runId,
+    script: run.name,
+    args: run.args,
+    target: run.target,
+    ...commandOrigin(ctx, run.startedAt),
     ...(run.lockKey ? { lockKey: run.lockKey } : {}),
-    startedAt: run.startedAt,
     timeoutSeconds: run.timeoutSeconds,
     pollSeconds: pollSecondsOf(),
   };

@@ -21,7 +21,8 @@ import { code, escapeText } from '../slack/format';
 import { stateMuteStore, type MuteRecord } from '../notify/mute';
 import { describeMute } from './mute';
 import type { WorkerHandler } from './verb';
-import type { StatusArgs } from './verbs/args';
+import type { FleetArgs, StatusArgs } from './verbs/args';
+import { fleetCommand } from './fleet';
 import type { CommandResult, WorkerContext } from '../worker/context';
 
 const MAX_EVENTS = 5;
@@ -202,3 +203,6 @@ export const status: WorkerHandler<StatusArgs> = async ({ target: alias }, ctx) 
   await ctx.out.post(sections.join('\n\n'), blocks);
   return result;
 };
+
+/** `/ecs status <service>`, or with a selector a fleet run (src/commands/fleet.ts). */
+export const statusOrFleet: WorkerHandler<StatusArgs | FleetArgs> = (args, ctx) => ('selector' in args ? fleetCommand('status', args, ctx) : status(args, ctx));

@@ -18,6 +18,11 @@ export interface RequestScope {
   subject?: string;
   /** The grant `/ecs allow` would add, as given. */
   grant?: Grant;
+  /**
+   * A fleet command's selector (`/ecs status env=prod`): the permission must be held in this
+   * channel; the worker then keeps only the matching services the person holds it on.
+   */
+  selector?: string;
 }
 
 /**

@@ -4,7 +4,8 @@ import { problemReplies, renderOutcome, renderRest, summaryLine } from '../verif
 import { summarize } from '../verify/types';
 import { verifyService } from '../verify/verify';
 import type { WorkerHandler } from './verb';
-import type { VerifyArgs } from './verbs/args';
+import type { FleetArgs, VerifyArgs } from './verbs/args';
+import { fleetCommand } from './fleet';
 
 /**
  * `/ecs verify <service> [--image <tag|image>] [--put-logs]`: every dependency of the service
@@ -30,3 +31,6 @@ export const verify: WorkerHandler<VerifyArgs> = async ({ image, putLogs }, ctx)
   const s = summarize(results);
   return { outcome: s.fail ? 'failure' : s.warn ? 'warning' : 'success', summary: `${target.alias}: ${summaryLine(s)}` };
 };
+
+/** `/ecs verify <service>`, or with a selector a fleet run (src/commands/fleet.ts). */
+export const verifyOrFleet: WorkerHandler<VerifyArgs | FleetArgs> = (args, ctx) => ('selector' in args ? fleetCommand('verify', args, ctx) : verify(args, ctx));

@@ -83,7 +83,8 @@ async function statusOf(service: FleetService, target: Target, aws: AwsSession):
 }
 
 async function verifyOf(service: FleetService, target: Target, aws: AwsSession): Promise<FleetResult> {
-  const results = await verifyService({ alias: service.alias, target, aws });
+  // A fleet verify never writes: no put-logs line, whatever the target says (its role has no such grant).
+  const results = await verifyService({ alias: service.alias, target, aws, putLogs: false });
   const counts = summarize(results);
   const worst = results.find((r) => r.status === 'FAIL') ?? results.find((r) => r.status === 'WARN');
   const verdict = counts.fail ? 'fail' : counts.warn ? 'warn' : 'ok';

@@ -3,7 +3,9 @@ import { dynamoAudit } from '../audit/audit';
 import { createRunWorkflow } from '../workflows/run';
 import { createJobWorkflow } from '../workflows/run-job';
 import type { RunWorkflowDeps } from '../workflows/run-kit';
-import type { RunWorkflowInput } from '../workflows/inputs';
+import type { FleetWorkflowInput, RunWorkflowInput } from '../workflows/inputs';
+import { createFleetWorkflow } from '../workflows/fleet';
+import { declaredCatalog } from '../fleet/interim';
 import type { DurableContext } from '@aws/durable-execution-sdk-js';
 import { dynamoRunWake } from '../workflows/run-wake';
 import { getConfig } from '../config/load';
@@ -25,11 +27,16 @@ const deps: RunWorkflowDeps = {
 };
 const scripts = createRunWorkflow(deps);
 const jobs = createJobWorkflow(deps);
+const fleets = createFleetWorkflow({ ...deps, catalog: () => declaredCatalog(getConfig()) });
 
 /**
- * The durable workflow of long `/ecs run`s (src/workflows/run.ts) and `/ecs job`s
- * (src/workflows/run-job.ts), invoked asynchronously by the worker with a qualified name.
+ * The durable workflow of long `/ecs run`s (src/workflows/run.ts), `/ecs job`s
+ * (src/workflows/run-job.ts) and fleet runs (`/ecs status|verify <selector>`,
+ * src/workflows/fleet.ts), invoked asynchronously by the worker with a qualified name.
  * Deployed with a DurableConfig (serverless.yml): Lambda checkpoints each step and re-invokes this
  * handler after every wait.
  */
-export const handler = withDurableExecution((input: RunWorkflowInput, context: DurableContext) => (input.job ? jobs(input, context) : scripts(input, context)));
+export const handler = withDurableExecution(
+  (input: RunWorkflowInput | FleetWorkflowInput, context: DurableContext): Promise<unknown> =>
+    'fleet' in input ? fleets(input, context) : input.job ? jobs(input, context) : scripts(input, context),
+);

@@ -296,20 +296,21 @@ export class ThreadOutput {
   /**
    * A reply that carries a file (a run's full output): `text` is the file share's comment, so the
    * reply and its file are one message. If the file cannot go, `text` is posted alone and the
-   * thread is told the file is missing (finish says so).
+   * thread is told the file is missing (finish says so). Several files go in one share.
    */
-  async postWithFile(text: string, file: UploadFile): Promise<void> {
+  async postWithFile(text: string, fileOrFiles: UploadFile | readonly UploadFile[]): Promise<void> {
+    const files = Array.isArray(fileOrFiles) ? fileOrFiles : [fileOrFiles as UploadFile];
     this.current = undefined;
     const shared = await this.exclusive(async () => {
       await this.drainLive(false);
       try {
         const signal = AbortSignal.timeout(Math.max(this.remainingMs() - SAFETY_MARGIN_MS, 1000));
         await this.call('files.upload', () =>
-          uploadFiles(this.client, { channelId: this.channel, threadTs: this.parentTs, initialComment: clip(text, MAX_TEXT), files: [file], signal }),
+          uploadFiles(this.client, { channelId: this.channel, threadTs: this.parentTs, initialComment: clip(text, MAX_TEXT), files, signal }),
         );
         return true;
       } catch (err) {
-        this.problems.push(`${file.title ?? file.filename} could not be attached: ${reason(err)}`);
+        this.problems.push(`${files.map((f) => f.title ?? f.filename).join(', ')} could not be attached: ${reason(err)}`);
         this.logger?.error('file share failed; posting its comment alone', { error: err });
         return false;
       }

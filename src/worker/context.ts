@@ -1,7 +1,8 @@
 import type { WebClient } from '@slack/web-api';
 import type { Approvals } from '../approval/approvals';
 import type { DeployHistory } from '../deploy/history';
-import type { DeployWorkflowInput, RunWorkflowInput } from '../workflows/inputs';
+import type { DeployWorkflowInput, FleetWorkflowInput, RunWorkflowInput } from '../workflows/inputs';
+import type { CatalogReader } from '../fleet/types';
 import type { AllowlistStore } from '../auth/allowlist';
 import type { StateStore } from '../platform/state';
 import type { AwsSession } from '../aws/session';
@@ -24,6 +25,10 @@ export interface WorkerCollaborators {
   startRunWorkflow: (input: RunWorkflowInput) => Promise<void>;
   /** EventBridge Scheduler's view of the configuration's schedules (`/ecs schedules`). */
   schedules?: Schedules;
+  /** Fleet commands (`/ecs status|verify <selector>`) hand their fan-out to the durable workflow. */
+  startFleetWorkflow?: (input: FleetWorkflowInput) => Promise<void>;
+  /** Where selectors are resolved; absent: the configuration's declared targets. */
+  catalog?: CatalogReader;
 }
 
 export interface WorkerContext extends WorkerCollaborators {

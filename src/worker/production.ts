@@ -11,7 +11,7 @@ import { dynamoState } from '../platform/state';
 import { createSlackClient } from '../slack/client';
 import { withSchedules } from '../schedules/principal';
 import { awsSchedules } from '../schedules/scheduler';
-import { startDeployWorkflow, startRunWorkflow } from '../workflows/start';
+import { startDeployWorkflow, startFleetWorkflow, startRunWorkflow } from '../workflows/start';
 import type { WorkerDeps } from './worker';
 
 /** The worker's collaborators in AWS: the tables, Slack, the deploy workflow. Built by its handler, once per cold start. */
@@ -27,6 +27,7 @@ export const productionWorkerDeps = (): WorkerDeps => ({
   deployHistory: dynamoDeployHistory,
   startDeployWorkflow,
   startRunWorkflow,
+  startFleetWorkflow,
   schedules: awsSchedules(),
   respond: respondViaUrl,
   withdraw: withdrawViaUrl,

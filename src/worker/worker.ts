@@ -187,6 +187,8 @@ export function createWorker(deps: WorkerDeps) {
           startDeployWorkflow: deps.startDeployWorkflow,
           startRunWorkflow: deps.startRunWorkflow,
           ...(deps.schedules ? { schedules: deps.schedules } : {}),
+          ...(deps.startFleetWorkflow ? { startFleetWorkflow: deps.startFleetWorkflow } : {}),
+          ...(deps.catalog ? { catalog: deps.catalog } : {}),
           allowlist: deps.allowlist,
           state: deps.state,
           slack,

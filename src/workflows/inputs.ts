@@ -80,6 +80,27 @@ export interface RunWorkflowInput {
 }
 
 /**
+ * A fleet command's run (`/ecs status <selector>`, `/ecs verify <selector>`; src/workflows/fleet.ts),
+ * handed to the run workflow's function: the services the person may read, by account (the map's
+ * items), the summary message the worker posted, and the thread.
+ */
+export interface FleetWorkflowInput extends CommandOrigin {
+  fleet: {
+    kind: 'status' | 'verify';
+    /** As typed (plain text): resolved again in the workflow, then only `batches`' aliases kept. */
+    selector: string;
+    /** Aliases grouped by account: each group is one item of the durable map. */
+    batches: string[][];
+    /** The living summary message the worker posted. */
+    summaryTs?: string;
+  };
+  runId: string;
+}
+
+/** Who asked, where the answer goes and the audit record the worker opened: what every workflow input of a command carries. */
+export type CommandOrigin = Pick<RunWorkflowInput, 'teamId' | 'userId' | 'userName' | 'channelId' | 'parentTs' | 'parentText' | 'audit' | 'startedAt'>;
+
+/**
  * A job's task as the worker planned it from its service (and as the approvers saw it): the
  * workflow runs exactly this, even if the service is deployed meanwhile.
  */

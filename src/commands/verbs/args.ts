@@ -21,6 +21,8 @@ export type JobArgs = {
   args: string[];
 };
 export type StatusArgs = { target: string };
+/** `/ecs status|verify <selector>`: the selector as typed (a fleet run, src/commands/fleet.ts). */
+export type FleetArgs = { selector: string };
 export type MuteArgs = {
   target: string;
   minutes: number;

@@ -1,17 +1,23 @@
+import { looksLikeSelector } from '../../fleet/interim';
 import { defineVerb, expectCount, onTarget, resolveTarget } from '../verb';
-import type { StatusArgs } from './args';
+import type { FleetArgs, StatusArgs } from './args';
 
-export const statusVerb = defineVerb<StatusArgs>({
+export const statusVerb = defineVerb<StatusArgs | FleetArgs>({
   name: 'status',
-  summary: 'Show a service: counts, task definition, images, deployments, events, stopped tasks',
-  usage: '/ecs status <service>',
+  summary: 'Show a service: counts, task definition, images, deployments, events, stopped tasks; or a fleet: `/ecs status env=prod`',
+  usage: '/ecs status <service|selector>',
+  details: [
+    'With a selector (`env=prod`, `team=payments,env=prod`, `account=123456789012`, `region=eu-west-1`, `*`): every matching service you may read, fanned out; one summary in the thread (worst first) and the whole result as CSV and JSON.',
+  ],
   permission: 'read',
   checks: 'target',
   runsIn: 'worker',
   parse(words, config, visible) {
     expectCount(this, words, 0, 1);
-    return { target: resolveTarget(this, words.positional[0], config, visible) };
+    const word = words.positional[0];
+    if (word !== undefined && looksLikeSelector(word)) return { selector: word };
+    return { target: resolveTarget(this, word, config, visible) };
   },
-  scope: onTarget,
-  handler: () => import('../status').then((m) => m.status),
+  scope: (args) => ('selector' in args ? { selector: args.selector } : onTarget(args)),
+  handler: () => import('../status').then((m) => m.statusOrFleet),
 });

@@ -1,15 +1,17 @@
 import { escapeText } from '../../slack/format';
 import { defineVerb, expectCount, onTarget, IMAGE_OR_TAG, resolveTarget, usageError } from '../verb';
-import type { VerifyArgs } from './args';
+import type { FleetArgs, VerifyArgs } from './args';
+import { looksLikeSelector } from '../../fleet/interim';
 
-export const verifyVerb = defineVerb<VerifyArgs>({
+export const verifyVerb = defineVerb<VerifyArgs | FleetArgs>({
   name: 'verify',
   summary: 'Check everything the service depends on: roles, images, logs, secrets, load balancers, cluster, ECS Exec, network',
-  usage: '/ecs verify <service> [--image <tag|image>] [--put-logs]',
+  usage: '/ecs verify <service> [--image <tag|image>] [--put-logs] | /ecs verify <selector>',
   details: [
     '`--image` checks what a deploy of that image (or tag) would leave behind, before anyone approves it.',
     '`--put-logs` proves logging works by writing one line to each log group (off by default).',
     'Permissions are checked as the role that uses them (IAM policy simulation), not as the bot.',
+    'With a selector (`env=prod`, `team=payments,env=prod`, `*`): every matching service you may read, fanned out (at most 5 AWS calls in flight per account); one summary in the thread, worst first, and the whole result as CSV and JSON.',
   ],
   permission: 'read',
   checks: 'target',
@@ -17,12 +19,17 @@ export const verifyVerb = defineVerb<VerifyArgs>({
   flags: { withValue: ['image'], boolean: ['put-logs'] },
   parse(words, config, visible) {
     expectCount(this, words, 0, 1);
+    const word = words.positional[0];
+    if (word !== undefined && looksLikeSelector(word)) {
+      if (words.flags.size) throw usageError(this, '`--image` and `--put-logs` are for one service, not a selector.');
+      return { selector: word };
+    }
     const target = resolveTarget(this, words.positional[0], config, visible);
     const image = words.flags.get('image');
     if (typeof image === 'string' && !IMAGE_OR_TAG.test(image)) throw usageError(this, `\`${escapeText(image)}\` is not an image or a tag.`);
     const putLogs = words.flags.has('put-logs') || config.targets[target]!.verify.putLogs;
     return { target, ...(typeof image === 'string' ? { image } : {}), putLogs };
   },
-  scope: onTarget,
-  handler: () => import('../verify').then((m) => m.verify),
+  scope: (args) => ('selector' in args ? { selector: args.selector } : onTarget(args)),
+  handler: () => import('../verify').then((m) => m.verifyOrFleet),
 });
