@@ -29,7 +29,7 @@ const config = (extra: Partial<FleetConfig> = {}): FleetConfig => ({
   ...extra,
 });
 const fleetAws = () => {
-  const f = sdkFleetAws(admin);
+  const f = sdkFleetAws(admin, 'us-east-1');
   made.push(f);
   return f;
 };

@@ -19,8 +19,8 @@ import { RoleUnavailableError, withBackoff, type EcsReader, type FleetAccount, t
 /** Organizations' own rate is low (a few calls per second): its tag reads go a few at a time. */
 const ORGANIZATIONS_AT_ONCE = 4;
 
-export function sdkFleetAws(actor: Actor, options: { region?: string } = {}): FleetAws & { destroy(): void } {
-  const home = options.region ?? process.env.AWS_REGION ?? 'us-east-1';
+/** `home`: the bot's region, where STS is called. */
+export function sdkFleetAws(actor: Actor, home: string): FleetAws & { destroy(): void } {
   const clients: Array<{ destroy(): void }> = [];
   const organizations = new OrganizationsClient({ region: 'us-east-1', maxAttempts: 1 });
   clients.push(organizations);

@@ -10,7 +10,9 @@
  */
 import { Limiter } from '../aws/session';
 import type { ALIAS_PLACEHOLDERS, FleetConfig } from '../config/fleet-schema';
-import type { FleetService } from './types';
+import { BUILT_IN_LABELS, type FleetService } from './types';
+
+const BUILT_IN = new Set<string>(BUILT_IN_LABELS);
 
 /** AWS's per-account limits are per region too; five at once keeps a fleet run well under ECS's describe rates. */
 export const MAX_IN_FLIGHT_PER_ACCOUNT = 5;
@@ -122,8 +124,9 @@ export function aliasFromTemplate(template: string, values: Record<(typeof ALIAS
 function labelsOf(tags: Array<{ key?: string; value?: string }>, aliasTag: string): Record<string, string> {
   const labels: Record<string, string> = {};
   for (const { key, value } of tags) {
-    if (!key || key === aliasTag || key.startsWith('aws:') || key.startsWith('ecs-chatops:')) continue;
-    labels[key] = value ?? '';
+    // Built-in labels (account, region, cluster) say where a service lives; a tag cannot override them. Empty values select nothing.
+    if (!key || !value || key === aliasTag || key.startsWith('aws:') || key.startsWith('ecs-chatops:') || BUILT_IN.has(key)) continue;
+    labels[key] = value;
   }
   return labels;
 }
