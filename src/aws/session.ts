@@ -20,7 +20,7 @@ export interface RequestGate {
 }
 
 /** A counting semaphore: at most `limit` holders at once, the rest wait in order. */
-class Limiter implements RequestGate {
+export class Limiter implements RequestGate {
   private active = 0;
   private readonly waiting: Array<() => void> = [];
   constructor(private readonly limit: number) {}

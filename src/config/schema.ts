@@ -7,6 +7,7 @@ import { ownOnly } from './records';
 import { JOB_PLACEHOLDER } from '../jobs/placeholder';
 import { PAUSABLE_STAGES, type PausableStage } from '../deploy/strategy';
 import { webhookProblems, webhooksSchema } from './webhooks-schema';
+import { fleetSchema } from './fleet-schema';
 import { checkArguments } from '../exec/command';
 import { isTimeZone, parseScheduleExpression, ScheduleExpressionError } from '../schedules/expression';
 
@@ -291,6 +292,8 @@ const configSchema = z.strictObject({
   ),
   /** Ticket systems that start declared actions through signed webhooks (src/webhooks/). */
   webhooks: webhooksSchema,
+  /** Services discovered across accounts and regions into the catalog (src/fleet/, config/fleet-schema.ts). */
+  fleet: fleetSchema,
   audit: z._default(
     z.strictObject({
       /** Days an audit record is kept before DynamoDB expires it; 0 keeps it forever. */
