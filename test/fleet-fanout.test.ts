@@ -152,6 +152,6 @@ describe('fan-out helpers', () => {
   it('names the fix for an account whose role cannot be assumed', () => {
     const r = failureResult(service('a', '444444444444'), Object.assign(new Error('no role'), { name: 'AccessDenied' }));
     expect(r).toMatchObject({ verdict: 'error', accountId: '444444444444' });
-    expect(r.summary).toBe('AccessDenied: no role — deploy the target role (infra/cross-account-role.yaml) in 444444444444');
+    expect(r.summary).toBe('cannot be reached: deploy the target role (infra/cross-account-role.yaml) in 444444444444 (AccessDenied: no role)');
   });
 });

@@ -87,3 +87,25 @@ describe('SummaryThrottle', () => {
     expect(edits).toBe(1);
   });
 });
+
+describe('an account the bot cannot reach', () => {
+  it('is one line in the summary for all its services, with the fix; the files keep each', () => {
+    const fix = 'deploy the target role (infra/cross-account-role.yaml) in 222222222222';
+    const unreachable = (alias: string): FleetResult => ({
+      alias,
+      accountId: '222222222222',
+      region: 'eu-west-1',
+      verdict: 'error',
+      summary: `cannot be reached: ${fix} (AccessDenied: no)`,
+      detail: { error: 'AccessDenied', fix },
+    });
+    const results = [unreachable('x'), unreachable('y'), r('a', 'ok'), { ...r('z', 'error', 'Timeout'), accountId: '222222222222' }];
+    const lines = renderSummary({ kind: 'Verify', selector: '*', total: 4 }, results).split('\n');
+    expect(lines.slice(2)).toEqual([
+      `⛔ account 222222222222 (2 services) cannot be reached: ${fix} (AccessDenied: no)`,
+      '⛔ z (222222222222 eu-west-1): Timeout',
+      '✅ a (111111111111 eu-west-1): fine',
+    ]);
+    expect(resultsCsv(results).trimEnd().split('\r\n')).toHaveLength(5);
+  });
+});

@@ -208,7 +208,8 @@ export function failureResult(service: FleetService, error: unknown): FleetResul
     accountId: service.accountId,
     region: service.region,
     verdict: 'error',
-    summary: access ? `${what} — ${deployRoleFix(service.accountId)}` : what,
+    // The fix first: the summary line is cut to fit, AWS's long message is not.
+    summary: access ? `cannot be reached: ${deployRoleFix(service.accountId)} (${what})` : what,
     detail: { error: e?.name ?? 'Error', ...(access ? { fix: deployRoleFix(service.accountId) } : {}) },
   };
 }

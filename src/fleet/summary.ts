@@ -60,15 +60,39 @@ export function renderSummary(heading: SummaryHeading, results: readonly FleetRe
     .map((v) => `${MARK[v]} ${counts[v]} ${WORD[v]}`)
     .join(' · ');
   const head = `*${escapeText(heading.kind)} of \`${escapeText(heading.selector)}\`*: ${quantity(heading.total, 'service')}${done}${countText ? `\n${countText}` : ''}`;
-  const sorted = worstFirst(results);
-  const shown = sorted.slice(0, MAX_SUMMARY_LINES);
-  const lines = shown.map((r) => {
-    const where = `${escapeText(r.accountId)} ${escapeText(r.region)}`;
+  const entries = summaryEntries(worstFirst(results));
+  const shown = entries.slice(0, MAX_SUMMARY_LINES);
+  const lines = shown.map(({ first: r, services }) => {
+    if (services > 1) return `${MARK[r.verdict]} account ${escapeText(r.accountId)} (${quantity(services, 'service')}) ${escapeText(oneLine(r.summary))}`;
+    const where = `${escapeText(r.accountId || 'this account')} ${escapeText(r.region)}`;
     return `${MARK[r.verdict]} ${slackLink(serviceUrlOf(r, serviceArns), r.alias)} (${where}): ${escapeText(oneLine(r.summary))}`;
   });
-  const more = sorted.length - shown.length;
+  const more = entries.slice(shown.length).reduce((n, e) => n + e.services, 0);
   if (more > 0) lines.push(`… and ${quantity(more, 'more service')} in the attached files.`);
   return [head, ...lines].join('\n');
+}
+
+/**
+ * The summary's lines: one per service, except an account the bot cannot reach, which is one line
+ * for all its services (they share the cause and the fix; the files list each).
+ */
+function summaryEntries(sorted: readonly FleetResult[]): Array<{ first: FleetResult; services: number }> {
+  const entries: Array<{ first: FleetResult; services: number }> = [];
+  const unreachable = new Map<string, { first: FleetResult; services: number }>();
+  for (const r of sorted) {
+    if (r.verdict === 'error' && r.detail?.fix !== undefined && r.accountId) {
+      const entry = unreachable.get(r.accountId);
+      if (entry) {
+        entry.services++;
+        continue;
+      }
+      unreachable.set(r.accountId, { first: r, services: 1 });
+      entries.push(unreachable.get(r.accountId)!);
+      continue;
+    }
+    entries.push({ first: r, services: 1 });
+  }
+  return entries;
 }
 
 const serviceUrlOf = (r: FleetResult, arns: ReadonlyMap<string, string>) => {

@@ -49,9 +49,19 @@ const resultOf = (service: FleetService, verdict: FleetResult['verdict'], summar
  * not a verify whose every check "could not check".
  */
 export function fleetTask(kind: FleetKind, config: Pick<Config, 'targets'>, actor: Actor): ServiceTask {
+  // One AssumeRole per role and run: the other services of an account that cannot be reached get the same answer.
+  const assumed = new Map<string, Promise<unknown>>();
   return async (service, gate) => {
     const target = fleetTarget(service, config);
-    if (target.roleArn) await gate.run(() => assumeRoleCredentials(target.roleArn!, target.region, actor)());
+    if (target.roleArn) {
+      const roleArn = target.roleArn;
+      if (!assumed.has(roleArn))
+        assumed.set(
+          roleArn,
+          gate.run(() => assumeRoleCredentials(roleArn, target.region, actor)()),
+        );
+      await assumed.get(roleArn);
+    }
     const aws = new AwsSession(target, actor, gate);
     try {
       return kind === 'status' ? await statusOf(service, target, aws) : await verifyOf(service, target, aws);

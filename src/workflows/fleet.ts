@@ -16,7 +16,7 @@ import type { WebClient } from '@slack/web-api';
 import type { AuditLog } from '../audit/audit';
 import type { Config } from '../config/schema';
 import { FleetRunner, type FanOutOptions } from '../fleet/fanout';
-import { readSelector } from '../fleet/interim';
+import { parseSelector } from '../fleet/selector';
 import { countVerdicts, overall, renderSummary, resultsCsv, resultsJson, SummaryThrottle } from '../fleet/summary';
 import { fleetTask } from '../fleet/tasks';
 import type { CatalogReader, FleetResult, FleetService } from '../fleet/types';
@@ -84,7 +84,7 @@ export function createFleetWorkflow(deps: FleetWorkflowDeps) {
     const services = () =>
       (catalog ??= deps
         .catalog()
-        .select(readSelector(fleet.selector))
+        .select(parseSelector(fleet.selector))
         .then((list) => new Map(list.map((s) => [s.alias, s]))));
     const arns = new Map<string, string>();
 

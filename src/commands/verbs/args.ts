@@ -22,7 +22,11 @@ export type JobArgs = {
 };
 export type StatusArgs = { target: string };
 /** `/ecs status|verify <selector>`: the selector as typed (a fleet run, src/commands/fleet.ts). */
-export type FleetArgs = { selector: string };
+export type FleetArgs = {
+  selector: string;
+  /** Beyond `selectors.maxSelection`: an admin of every selected service confirms the whole selection. */
+  all?: true;
+};
 export type MuteArgs = {
   target: string;
   minutes: number;

@@ -1,21 +1,24 @@
-import { looksLikeSelector } from '../../fleet/interim';
-import { defineVerb, expectCount, onTarget, resolveTarget } from '../verb';
+import { formatSelector, isSelector, parseSelector } from '../../fleet/selector';
+import { defineVerb, expectCount, onTarget, resolveTarget, usageError } from '../verb';
 import type { FleetArgs, StatusArgs } from './args';
 
 export const statusVerb = defineVerb<StatusArgs | FleetArgs>({
   name: 'status',
   summary: 'Show a service: counts, task definition, images, deployments, events, stopped tasks; or a fleet: `/ecs status env=prod`',
-  usage: '/ecs status <service|selector>',
+  usage: '/ecs status <service|selector> [--all]',
   details: [
     'With a selector (`env=prod`, `team=payments,env=prod`, `account=123456789012`, `region=eu-west-1`, `*`): every matching service you may read, fanned out; one summary in the thread (worst first) and the whole result as CSV and JSON.',
   ],
   permission: 'read',
   checks: 'target',
   runsIn: 'worker',
+  flags: { withValue: [], boolean: ['all'] },
   parse(words, config, visible) {
     expectCount(this, words, 0, 1);
     const word = words.positional[0];
-    if (word !== undefined && looksLikeSelector(word)) return { selector: word };
+    if (word !== undefined && isSelector(word))
+      return { selector: formatSelector(parseSelector(word)), ...(words.flags.has('all') ? { all: true as const } : {}) };
+    if (words.flags.has('all')) throw usageError(this, '`--all` confirms a large selection: give a selector.');
     return { target: resolveTarget(this, word, config, visible) };
   },
   scope: (args) => ('selector' in args ? { selector: args.selector } : onTarget(args)),

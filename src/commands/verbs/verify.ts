@@ -1,12 +1,12 @@
 import { escapeText } from '../../slack/format';
 import { defineVerb, expectCount, onTarget, IMAGE_OR_TAG, resolveTarget, usageError } from '../verb';
 import type { FleetArgs, VerifyArgs } from './args';
-import { looksLikeSelector } from '../../fleet/interim';
+import { formatSelector, isSelector, parseSelector } from '../../fleet/selector';
 
 export const verifyVerb = defineVerb<VerifyArgs | FleetArgs>({
   name: 'verify',
   summary: 'Check everything the service depends on: roles, images, logs, secrets, load balancers, cluster, ECS Exec, network',
-  usage: '/ecs verify <service> [--image <tag|image>] [--put-logs] | /ecs verify <selector>',
+  usage: '/ecs verify <service> [--image <tag|image>] [--put-logs] | /ecs verify <selector> [--all]',
   details: [
     '`--image` checks what a deploy of that image (or tag) would leave behind, before anyone approves it.',
     '`--put-logs` proves logging works by writing one line to each log group (off by default).',
@@ -16,14 +16,15 @@ export const verifyVerb = defineVerb<VerifyArgs | FleetArgs>({
   permission: 'read',
   checks: 'target',
   runsIn: 'worker',
-  flags: { withValue: ['image'], boolean: ['put-logs'] },
+  flags: { withValue: ['image'], boolean: ['put-logs', 'all'] },
   parse(words, config, visible) {
     expectCount(this, words, 0, 1);
     const word = words.positional[0];
-    if (word !== undefined && looksLikeSelector(word)) {
-      if (words.flags.size) throw usageError(this, '`--image` and `--put-logs` are for one service, not a selector.');
-      return { selector: word };
+    if (word !== undefined && isSelector(word)) {
+      if (words.flags.has('image') || words.flags.has('put-logs')) throw usageError(this, '`--image` and `--put-logs` are for one service, not a selector.');
+      return { selector: formatSelector(parseSelector(word)), ...(words.flags.has('all') ? { all: true as const } : {}) };
     }
+    if (words.flags.has('all')) throw usageError(this, '`--all` confirms a large selection: give a selector.');
     const target = resolveTarget(this, words.positional[0], config, visible);
     const image = words.flags.get('image');
     if (typeof image === 'string' && !IMAGE_OR_TAG.test(image)) throw usageError(this, `\`${escapeText(image)}\` is not an image or a tag.`);

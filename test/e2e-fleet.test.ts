@@ -1,0 +1,125 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SeededFleet } from '../local/aws/seed-fleet';
+import { RUN_WORKFLOW_FUNCTION, startWorld, type World } from '../local/world';
+import type { Config } from '../src/config/schema';
+
+/**
+ * Fleet commands end to end (issue 19): `/ecs verify env=prod` and `/ecs status <selector>` over a
+ * small seeded fleet (3 accounts: one without the target role, one with a service whose image is
+ * gone), through the production ingress and worker, the run workflow's function (the durable map
+ * over accounts) and every account's target role. The services are declared with labels and the
+ * role of their account (the catalog of declared targets).
+ */
+let world: World;
+let fleet: SeededFleet;
+let setConfig: (config: Config | undefined) => void;
+const CHANNEL = 'C0OPS';
+
+beforeAll(async () => {
+  world = await startWorld();
+  const load = await import('../src/config/load');
+  setConfig = load.setConfig;
+  const base = load.getConfig();
+  fleet = world.seedFleet({ accounts: 3, regions: ['us-east-1'], servicesPerAccount: 2, broken: 2 });
+  const targets: Config['targets'] = { ...base.targets };
+  for (const s of fleet.services)
+    targets[s.alias] = {
+      ...base.targets.web!,
+      region: s.region,
+      cluster: s.cluster,
+      service: s.service,
+      roleArn: `arn:aws:iam::${s.accountId}:role/${fleet.roleName}`,
+      labels: { env: 'prod', team: s.tags.team ?? 'none' },
+    };
+  setConfig({ ...base, targets });
+});
+afterAll(async () => {
+  setConfig?.(undefined);
+  await world?.close();
+});
+
+const parents = () => (world.slack.workspace.messages[CHANNEL] ?? []).filter((m) => !m.threadTs || m.threadTs === m.ts);
+const outcome = (ts: string) =>
+  world.slack.waitFor(() => {
+    const text = world.slack.message(CHANNEL, ts)?.text ?? '';
+    return /^(✅|❌|⚠️)/.test(text) ? text : undefined;
+  }, 60_000);
+
+async function fleetCommand(text: string) {
+  const before = parents().length;
+  const callsBefore = world.slack.calls.length;
+  await world.slash('U0ALICE', text, CHANNEL);
+  const parent = await world.slack.waitFor(() => parents()[before], 20_000);
+  const marked = await outcome(parent.ts);
+  await world.idle();
+  const replies = world.slack.replies(CHANNEL, parent.ts);
+  const writes = world.slack.calls.slice(callsBefore).filter((c) => /^(chat\.(postMessage|update)|files\.)/.test(c.method));
+  return { parent, marked, replies, writes, newParents: parents().length - before };
+}
+
+describe('/ecs verify <selector>', () => {
+  it('answers in one thread: the summary worst first, each account’s failure a result, the whole result as CSV and JSON', async () => {
+    const { marked, replies, writes, newParents } = await fleetCommand('verify env=prod');
+    expect(newParents).toBe(1);
+    expect(marked).toMatch(/^❌ <@U0ALICE> ran `\/ecs verify env=prod`/);
+    const [missing] = fleet.missingRole;
+    const failing = fleet.services.find((s) => fleet.failingServices.includes(s.serviceArn))!;
+    const summary = replies.find((r) => r.text.includes('*Verify of `env=prod`*'))!;
+    expect(summary.text).toContain('6 services');
+    const lines = summary.text.split('\n').slice(2);
+    // Worst first, each linking its service in the console; the account without the role is one
+    // line, with its fix.
+    const marks = lines.map((l) => l.split(' ')[0]);
+    expect(marks).toEqual([...marks].sort((a, b) => '❌⛔⚠️✅'.indexOf(a!) - '❌⛔⚠️✅'.indexOf(b!)));
+    expect(lines.find((l) => l.includes(`|${failing.alias}>`))).toMatch(
+      /^❌ <https:\/\/us-east-1\.console\.aws\.amazon\.com\/ecs\/v2\/clusters\/fleet\/services\//,
+    );
+    const unreachable = lines.filter((l) => l.startsWith('⛔'));
+    expect(unreachable).toEqual([
+      expect.stringContaining(`account ${missing} (2 services) cannot be reached: deploy the target role (infra/cross-account-role.yaml) in ${missing}`),
+    ]);
+    // One file share with both files.
+    const share = replies.find((r) => r.files.length > 0)!;
+    expect(share.text).toContain('The whole result: 6 services, as CSV and JSON.');
+    const files = share.files.map((id) => world.slack.workspace.files.find((f) => f.id === id)!);
+    expect(files.map((f) => f.name).sort()).toEqual([expect.stringMatching(/^verify-.*\.csv$/), expect.stringMatching(/^verify-.*\.json$/)]);
+    const csv = files.find((f) => f.name.endsWith('.csv'))!.content.toString();
+    expect(csv.split('\r\n')[0]).toBe('alias,account,region,verdict,summary,detail');
+    expect(csv.split('\r\n')[1]).toMatch(/^"[\w-]+","\d{12}","us-east-1","fail",/); // worst first
+    const json = JSON.parse(files.find((f) => f.name.endsWith('.json'))!.content.toString());
+    expect(json.counts.error).toBe(2);
+    expect(json.results).toHaveLength(6);
+    expect(json.results.filter((r: { verdict: string }) => r.verdict === 'error').map((r: { accountId: string }) => r.accountId)).toEqual([missing, missing]);
+    expect(json.results.find((r: { alias: string }) => r.alias === failing.alias).verdict).toBe('fail');
+    expect(summary.text).toContain(`❌ ${json.counts.fail} failing · ⛔ 2 not reachable`);
+    // The same answer whatever the fleet's size: a parent, a summary, a few edits, the files.
+    expect(writes.length).toBeLessThanOrEqual(10);
+  });
+
+  it('runs on the run workflow’s function, reading other accounts as their target role', async () => {
+    const assumed = world.aws.authority.decisions.filter((d) => d.functionName === RUN_WORKFLOW_FUNCTION && d.action === 'sts:AssumeRole');
+    const roles = new Set(assumed.filter((d) => d.decision === 'allowed').map((d) => d.resource));
+    for (const account of fleet.accounts.filter((a) => !fleet.missingRole.includes(a.id)))
+      expect(roles).toContain(`arn:aws:iam::${account.id}:role/${fleet.roleName}`);
+  });
+
+  it('refuses --image with a selector, and a selector matching nothing names the closest labels', async () => {
+    const image = JSON.parse((await world.slash('U0ALICE', 'verify env=prod --image v2', CHANNEL)).body).text as string;
+    expect(image).toContain('`--image` and `--put-logs` are for one service, not a selector.');
+    const { marked, replies } = await fleetCommand('verify env=prd');
+    expect(marked).toMatch(/^❌/);
+    expect(replies.map((r) => r.text).join('\n')).toContain('did you mean `env=prod`?');
+  });
+});
+
+describe('/ecs status <selector>', () => {
+  it('judges each service from DescribeServices, one thread, the unreachable account a result', async () => {
+    const team = fleet.services.find((s) => !fleet.missingRole.includes(s.accountId))!.tags.team!;
+    const { marked, replies } = await fleetCommand(`status team=${team}`);
+    const summary = replies.find((r) => r.text.includes(`*Status of \`team=${team}\`*`))!;
+    expect(summary.text).toMatch(/✅ \d+ ok/);
+    expect(summary.text).toMatch(/running, \d+ pending, steady/);
+    expect(marked).toMatch(/^(✅|❌) <@U0ALICE> ran `\/ecs status team=/);
+    expect(replies.some((r) => r.files.length === 2)).toBe(true);
+  });
+});
