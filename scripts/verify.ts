@@ -10,16 +10,20 @@ import { parseArgs } from 'node:util';
 import { parse } from 'yaml';
 import { playgroundEndpointsFile, readPlaygroundEndpoints } from '../local/playground/endpoints-file';
 import { closest } from '../src/commands/grammar';
+import { isSelector } from '../src/fleet/selector';
 import { parseConfig, type Config } from '../src/config/schema';
+import { unescapeText } from '../src/slack/format';
 import type { Style } from '../src/verify/render';
 import { summarize, type CheckResult } from '../src/verify/types';
 
 export const EXIT = { ok: 0, failed: 1, notChecked: 2, usage: 2 } as const;
 
-export const VERIFY_USAGE = `usage: ecs-chatops verify <service> [options]
+export const VERIFY_USAGE = `usage: ecs-chatops verify <service|selector> [options]
 
 Checks everything an ECS service depends on, as /ecs verify does in Slack, with your AWS
-credentials (and the target's roleArn, if any).
+credentials (and the target's roleArn, if any). With a selector (env=prod, team=payments,env=prod,
+'*'): every matching declared service, at most 5 AWS calls in flight per account; one line per
+service, worst first (--json: every result).
 
 options:
   --image <tag|image>  check what a deploy of this image would leave behind
@@ -94,6 +98,7 @@ async function verify(argv: string[], io: CliIo, stderr: (s: string) => void): P
   const config = readConfig(configPath);
   const services = Object.keys(config.targets);
   const [alias] = positionals;
+  if (alias && positionals.length === 1 && isSelector(alias)) return verifyFleet(alias, config, values, io, stderr);
   if (!alias || positionals.length > 1)
     throw new UsageError(`${alias ? 'one service at a time' : 'which service?'}\n\n${VERIFY_USAGE}services: ${services.join(', ')}`);
   const target = config.targets[alias];
@@ -127,6 +132,46 @@ async function verify(argv: string[], io: CliIo, stderr: (s: string) => void): P
     io.stdout(`${renderTree(results, style)}\n\n${renderSummary(results, style)}\n`);
   }
   return exitCode(results, Boolean(values.strict), stderr);
+}
+
+/**
+ * `verify <selector>`: the matching services of the configuration, fanned out as the fleet
+ * workflow does (src/fleet/fanout.ts, the same per-service task). Exit 1 when a service FAILED or
+ * could not be reached (with --strict, WARNed too); 0 otherwise.
+ */
+async function verifyFleet(
+  text: string,
+  config: Config,
+  values: ReturnType<typeof parseVerifyArgs>['values'],
+  io: CliIo,
+  stderr: (s: string) => void,
+): Promise<number> {
+  if (values.image || values['put-logs']) throw new UsageError('--image and --put-logs are for one service, not a selector');
+  const [{ parseSelector, SelectorError }, { memoryCatalog }, { FleetRunner }, { fleetTask }, { resultsJson, worstFirst, countVerdicts }] = await Promise.all([
+    import('../src/fleet/selector'),
+    import('../src/fleet/memory-catalog'),
+    import('../src/fleet/fanout'),
+    import('../src/fleet/tasks'),
+    import('../src/fleet/summary'),
+  ]);
+  let selector: ReturnType<typeof parseSelector>;
+  try {
+    selector = parseSelector(text);
+  } catch (error) {
+    if (error instanceof SelectorError) throw new UsageError(unescapeText(error.userMessage));
+    throw error;
+  }
+  const services = await memoryCatalog(config).select(selector);
+  if (services.length === 0) throw new UsageError(`no declared service matches ${text}`);
+  stderr(`Verifying ${services.length} service${services.length === 1 ? '' : 's'} matching ${text}.\n`);
+  const actor = { teamId: 'cli', userId: `cli-${userInfo().username}`.replace(/[^\w+=,.@-]/g, '-') };
+  const results = await new FleetRunner().run(services, fleetTask('verify', config, actor));
+  if (values.json) io.stdout(resultsJson({ kind: 'verify', selector: text }, results));
+  else
+    for (const r of worstFirst(results))
+      io.stdout(`${r.verdict.toUpperCase().padEnd(5)} ${r.alias} (${r.accountId || 'this account'} ${r.region}): ${r.summary}\n`);
+  const counts = countVerdicts(results);
+  return counts.fail || counts.error || (values.strict && counts.warn) ? EXIT.failed : EXIT.ok;
 }
 
 /**

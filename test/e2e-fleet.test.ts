@@ -1,4 +1,9 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
+import { main as verifyCli } from '../scripts/verify';
 import type { SeededFleet } from '../local/aws/seed-fleet';
 import { RUN_WORKFLOW_FUNCTION, startWorld, type World } from '../local/world';
 import type { Config } from '../src/config/schema';
@@ -121,5 +126,35 @@ describe('/ecs status <selector>', () => {
     expect(summary.text).toMatch(/running, \d+ pending, steady/);
     expect(marked).toMatch(/^(✅|❌) <@U0ALICE> ran `\/ecs status team=/);
     expect(replies.some((r) => r.files.length === 2)).toBe(true);
+  });
+});
+
+describe('npm run verify -- <selector> --json (CI)', () => {
+  it('verifies every matching declared service, the results as JSON, exit 1 on a failure', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fleet-cli-'));
+    try {
+      const file = parse(readFileSync('ecs-chatops.config.yaml', 'utf8'));
+      file.targets.web.labels = { tier: 'edge' };
+      file.targets.broken.labels = { tier: 'edge' };
+      const config = join(dir, 'config.yaml');
+      writeFileSync(config, stringify(file));
+      let out = '';
+      let err = '';
+      const code = await verifyCli(['tier=edge', '--json', '--config', config], { stdout: (s) => (out += s), stderr: (s) => (err += s), isTTY: false });
+      expect(err).toContain('Verifying 2 services matching tier=edge.');
+      const json = JSON.parse(out);
+      expect(json.results.map((r: { alias: string; verdict: string }) => [r.alias, r.verdict])).toEqual([
+        ['broken', 'fail'],
+        ['web', 'ok'],
+      ]);
+      expect(code).toBe(1);
+      let usage = '';
+      expect(await verifyCli(['tier=edge', '--image', 'v2', '--config', config], { stdout: () => undefined, stderr: (s) => (usage += s), isTTY: false })).toBe(
+        2,
+      );
+      expect(usage).toContain('--image and --put-logs are for one service, not a selector');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
