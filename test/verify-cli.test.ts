@@ -76,7 +76,7 @@ describe('ecs-chatops (the bin)', () => {
     expect(help.stdout).toMatch(/^usage: ecs-chatops <command>/);
     expect(help.stdout).toMatch(/^ {2}verify /m);
     expect(verifyHelp).toMatchObject({ code: 0 });
-    expect(verifyHelp.stdout).toMatch(/^usage: ecs-chatops verify <service>/);
+    expect(verifyHelp.stdout).toMatch(/^usage: ecs-chatops verify <service\|selector>/);
     expect(verifyHelp.stdout).toContain('--local');
     expect(unknown).toMatchObject({ code: 2, stdout: '' });
     expect(unknown.stderr).toMatch(/^ecs-chatops: unknown command deploy-everything\n\nusage: ecs-chatops <command>/);
