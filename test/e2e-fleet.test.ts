@@ -129,6 +129,28 @@ describe('/ecs status <selector>', () => {
   });
 });
 
+describe('an account that throttles', () => {
+  it('slows the run down, never fails it: no result an error, nothing unchecked, ≤ 5 calls in flight', async () => {
+    const account = fleet.accounts.find((a) => !fleet.missingRole.includes(a.id))!.id;
+    world.aws.traffic.resetMeter();
+    world.aws.traffic.throttle(account, { burst: 4, perSecond: 20 });
+    try {
+      const { replies } = await fleetCommand(`verify account=${account}`);
+      expect(world.aws.traffic.throttled.get(account) ?? 0).toBeGreaterThan(0);
+      expect(world.aws.traffic.maxInFlight(account)).toBeLessThanOrEqual(5);
+      const share = replies.find((r) => r.files.length > 0)!;
+      const json = JSON.parse(world.slack.workspace.files.find((f) => share.files.includes(f.id) && f.name.endsWith('.json'))!.content.toString());
+      expect(json.results).toHaveLength(2);
+      for (const r of json.results) {
+        expect(r.verdict).not.toBe('error');
+        expect(r.detail.unverified).toBe(0);
+      }
+    } finally {
+      world.aws.traffic.throttle(account, undefined);
+    }
+  });
+});
+
 describe('npm run verify -- <selector> --json (CI)', () => {
   it('verifies every matching declared service, the results as JSON, exit 1 on a failure', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'fleet-cli-'));

@@ -32,7 +32,7 @@ import { remainingTime, workflowThread } from './thread';
 /** Accounts worked on at once: the map's concurrency (each account bounded further by its gate). */
 export const MAX_ACCOUNTS_IN_FLIGHT = 50;
 /** Edits of the summary while the run goes on: with the post, the close, the files and the parent, a run of any size stays ≤ 10 Slack writes. */
-export const MAX_SUMMARY_EDITS = 3;
+export const MAX_SUMMARY_EDITS = 2;
 const SUMMARY_EDIT_INTERVAL_MS = 5_000;
 
 export interface FleetWorkflowDeps {

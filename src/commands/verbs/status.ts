@@ -5,9 +5,9 @@ import type { FleetArgs, StatusArgs } from './args';
 export const statusVerb = defineVerb<StatusArgs | FleetArgs>({
   name: 'status',
   summary: 'Show a service: counts, task definition, images, deployments, events, stopped tasks; or a fleet: `/ecs status env=prod`',
-  usage: '/ecs status <service|selector> [--all]',
+  usage: '/ecs status <service>',
   details: [
-    'With a selector (`env=prod`, `team=payments,env=prod`, `account=123456789012`, `region=eu-west-1`, `*`): every matching service you may read, fanned out; one summary in the thread (worst first) and the whole result as CSV and JSON.',
+    '`/ecs status <selector> [--all]`: with a selector (`env=prod`, `team=payments,env=prod`, `account=123456789012`, `region=eu-west-1`, `*`): every matching service you may read, fanned out; one summary in the thread (worst first) and the whole result as CSV and JSON.',
   ],
   permission: 'read',
   checks: 'target',

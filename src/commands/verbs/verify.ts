@@ -5,13 +5,13 @@ import { formatSelector, isSelector, parseSelector } from '../../fleet/selector'
 
 export const verifyVerb = defineVerb<VerifyArgs | FleetArgs>({
   name: 'verify',
-  summary: 'Check everything the service depends on: roles, images, logs, secrets, load balancers, cluster, ECS Exec, network',
-  usage: '/ecs verify <service> [--image <tag|image>] [--put-logs] | /ecs verify <selector> [--all]',
+  summary: 'Check everything the service depends on: roles, images, logs, secrets, load balancers, cluster, ECS Exec, network; or a fleet: `/ecs verify env=prod`',
+  usage: '/ecs verify <service> [--image <tag|image>] [--put-logs]',
   details: [
     '`--image` checks what a deploy of that image (or tag) would leave behind, before anyone approves it.',
     '`--put-logs` proves logging works by writing one line to each log group (off by default).',
     'Permissions are checked as the role that uses them (IAM policy simulation), not as the bot.',
-    'With a selector (`env=prod`, `team=payments,env=prod`, `*`): every matching service you may read, fanned out (at most 5 AWS calls in flight per account); one summary in the thread, worst first, and the whole result as CSV and JSON.',
+    '`/ecs verify <selector> [--all]`: with a selector (`env=prod`, `team=payments,env=prod`, `*`): every matching service you may read, fanned out (at most 5 AWS calls in flight per account); one summary in the thread, worst first, and the whole result as CSV and JSON.',
   ],
   permission: 'read',
   checks: 'target',
