@@ -165,7 +165,8 @@ async function verifyFleet(
   if (services.length === 0) throw new UsageError(`no declared service matches ${text}`);
   stderr(`Verifying ${services.length} service${services.length === 1 ? '' : 's'} matching ${text}.\n`);
   const actor = { teamId: 'cli', userId: `cli-${userInfo().username}`.replace(/[^\w+=,.@-]/g, '-') };
-  const results = await new FleetRunner().run(services, fleetTask('verify', config, actor));
+  const task = fleetTask('verify', config, actor);
+  const results = await new FleetRunner().run(services, task.run).finally(() => task.close());
   if (values.json) io.stdout(resultsJson({ kind: 'verify', selector: text }, results));
   else
     for (const r of worstFirst(results))

@@ -43,15 +43,23 @@ const resultOf = (service: FleetService, verdict: FleetResult['verdict'], summar
   ...(detail ? { detail } : {}),
 });
 
+/** The task of one fleet run, and the end of its AWS clients. */
+export interface FleetTask {
+  run: ServiceTask;
+  /** The run is over (in this invocation): every session's clients go. */
+  close(): void;
+}
+
 /**
- * The task of one fleet run: a session per service through the account's gate, as the person who
- * asked. The role is assumed first, so an account without it is one clear error (with its fix),
- * not a verify whose every check "could not check".
+ * The task of one fleet run, as the person who asked: one AwsSession per account, region and role,
+ * shared by the services there (its clients and connections too) and passing the account's gate.
+ * The role is assumed first, once per role: an account without it is one clear error with its fix
+ * for each of its services, not a verify whose every check "could not check".
  */
-export function fleetTask(kind: FleetKind, config: Pick<Config, 'targets'>, actor: Actor): ServiceTask {
-  // One AssumeRole per role and run: the other services of an account that cannot be reached get the same answer.
+export function fleetTask(kind: FleetKind, config: Pick<Config, 'targets'>, actor: Actor): FleetTask {
   const assumed = new Map<string, Promise<unknown>>();
-  return async (service, gate) => {
+  const sessions = new Map<string, AwsSession>();
+  const run: ServiceTask = async (service, gate) => {
     const target = fleetTarget(service, config);
     if (target.roleArn) {
       const roleArn = target.roleArn;
@@ -62,12 +70,20 @@ export function fleetTask(kind: FleetKind, config: Pick<Config, 'targets'>, acto
         );
       await assumed.get(roleArn);
     }
-    const aws = new AwsSession(target, actor, gate);
-    try {
-      return kind === 'status' ? await statusOf(service, target, aws) : await verifyOf(service, target, aws);
-    } finally {
-      aws.destroy();
+    const key = `${service.accountId}|${target.region}|${target.roleArn ?? ''}`;
+    let aws = sessions.get(key);
+    if (!aws) {
+      aws = new AwsSession(target, actor, gate);
+      sessions.set(key, aws);
     }
+    return kind === 'status' ? statusOf(service, target, aws) : verifyOf(service, target, aws);
+  };
+  return {
+    run,
+    close: () => {
+      for (const aws of sessions.values()) aws.destroy();
+      sessions.clear();
+    },
   };
 }
 

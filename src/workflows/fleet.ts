@@ -30,7 +30,7 @@ import { RETRY } from './run-kit';
 import { remainingTime, workflowThread } from './thread';
 
 /** Accounts worked on at once: the map's concurrency (each account bounded further by its gate). */
-export const MAX_ACCOUNTS_IN_FLIGHT = 50;
+export const MAX_ACCOUNTS_IN_FLIGHT = 100;
 /** Edits of the summary while the run goes on: with the post, the close, the files and the parent, a run of any size stays ≤ 10 Slack writes. */
 export const MAX_SUMMARY_EDITS = 2;
 const SUMMARY_EDIT_INTERVAL_MS = 5_000;
@@ -116,7 +116,7 @@ export function createFleetWorkflow(deps: FleetWorkflowDeps) {
                 verdict: 'error',
                 summary: 'no longer matches the selector (removed from the catalog since the command)',
               }));
-            const results = await runner.run(found, task, (r) => {
+            const results = await runner.run(found, task.run, (r) => {
               seen.push(r);
               throttle.changed();
             });
@@ -138,6 +138,7 @@ export function createFleetWorkflow(deps: FleetWorkflowDeps) {
             summary: `not run: ${item.error?.message ?? 'the step did not finish'}`,
           })),
     );
+    task.close();
     const counts = countVerdicts(results);
     deps.onRunner?.(runner);
 

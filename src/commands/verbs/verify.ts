@@ -5,7 +5,8 @@ import { formatSelector, isSelector, parseSelector } from '../../fleet/selector'
 
 export const verifyVerb = defineVerb<VerifyArgs | FleetArgs>({
   name: 'verify',
-  summary: 'Check everything the service depends on: roles, images, logs, secrets, load balancers, cluster, ECS Exec, network; or a fleet: `/ecs verify env=prod`',
+  summary:
+    'Check everything the service depends on: roles, images, logs, secrets, load balancers, cluster, ECS Exec, network; or a fleet: `/ecs verify env=prod`',
   usage: '/ecs verify <service> [--image <tag|image>] [--put-logs]',
   details: [
     '`--image` checks what a deploy of that image (or tag) would leave behind, before anyone approves it.',
