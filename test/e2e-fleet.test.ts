@@ -129,6 +129,39 @@ describe('/ecs status <selector>', () => {
   });
 });
 
+describe('services in the bot’s own account', () => {
+  it('are read by the run workflow’s own role: exactly its Fleet grants, nothing refused', async () => {
+    const since = world.aws.authority.decisions.length;
+    const { marked, replies } = await fleetCommand('verify cluster=main');
+    expect(marked).toMatch(/^❌ <@U0ALICE> ran `\/ecs verify cluster=main`/); // `broken` fails
+    expect(replies.find((r) => r.text.includes('*Verify of `cluster=main`*'))!.text).toMatch(/❌ <[^|]+\|broken> \(this account us-east-1\)/);
+    await fleetCommand('status cluster=main');
+    const own = world.aws.authority.decisions.slice(since).filter((d) => d.functionName === RUN_WORKFLOW_FUNCTION && d.roleArn.endsWith('-run-workflow'));
+    expect(own.filter((d) => d.decision !== 'allowed')).toEqual([]);
+    const actions = new Set(own.map((d) => d.action));
+    for (const action of [
+      'ecs:DescribeServices',
+      'ecs:DescribeTaskDefinition',
+      'iam:GetRole',
+      'iam:SimulatePrincipalPolicy',
+      'ecr:DescribeImages',
+      'secretsmanager:DescribeSecret',
+      'kms:DescribeKey',
+      'kms:GetKeyPolicy',
+      'logs:DescribeLogGroups',
+      'ssm:DescribeParameters',
+      'elasticloadbalancing:DescribeTargetGroups',
+      'ec2:DescribeSubnets',
+      'ec2:DescribeSecurityGroups',
+      'ec2:DescribeRouteTables',
+      'ec2:DescribeVpcEndpoints',
+    ])
+      expect(actions, action).toContain(action);
+    // A fleet verify writes nothing (the function's own log lines aside).
+    expect(own.filter((d) => d.action === 'logs:PutLogEvents' && !d.resource.includes(':log-group:/aws/lambda/'))).toEqual([]);
+  });
+});
+
 describe('an account that throttles', () => {
   it('slows the run down, never fails it: no result an error, nothing unchecked, ≤ 5 calls in flight', async () => {
     const account = fleet.accounts.find((a) => !fleet.missingRole.includes(a.id))!.id;

@@ -12,7 +12,7 @@ import type { FleetResult, FleetService } from './types';
 
 /** AWS calls in flight per account: AWS throttles per account and region, and a burst from many services trips it. */
 export const MAX_INFLIGHT_PER_ACCOUNT = 5;
-/** Services worked on at once across the whole run (each holds an AwsSession and its results). */
+/** Services worked on at once across the whole run (their verify contexts and results in memory): the map's 100 accounts × 5. */
 export const MAX_SERVICES_IN_FLIGHT = 500;
 
 export interface BackoffPolicy {
