@@ -10,7 +10,7 @@ import * as z from 'zod/mini';
 const pattern = (re: RegExp, message: string) => z.string().check(z.regex(re, message));
 const accountId = pattern(/^\d{12}$/, 'must be a 12-digit AWS account id');
 const region = pattern(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region such as us-east-1');
-const ou = pattern(/^(r-[0-9a-z]{4,32}|ou-[0-9a-z]{4,32}-[a-z0-9]{8,32})$/, 'must be an organizational unit id (ou-…) or the root id (r-…)');
+const ou = pattern(/^ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}$/, 'must be an organizational unit id (ou-…); for the whole organization, name none');
 const tagKey = z.string().check(z.minLength(1), z.maxLength(128));
 const tagValue = z.string().check(z.maxLength(256));
 
@@ -34,7 +34,7 @@ export const fleetSchema = z.optional(
        * management account or a delegated administrator). false: `accounts` lists them.
        */
       organizations: z._default(z.boolean(), FLEET_DEFAULTS.organizations),
-      /** With organizations: only accounts directly in these OUs (or the root). */
+      /** With organizations: only accounts directly in these OUs. */
       organizationalUnits: z._default(z.array(ou).check(z.maxLength(50)), []),
       /** With organizations: only accounts carrying all these tags (key: value). */
       accountTags: z._default(z.record(tagKey, tagValue), {}),
