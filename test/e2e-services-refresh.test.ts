@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { SeededFleet } from '../local/aws/seed-fleet';
+import { fleetSchema } from '../src/config/fleet-schema';
 import { DynamoCatalog } from '../src/fleet/catalog';
 import { channelView, ephemeral, teamAudit, useConfigurableWorld } from './support/channel';
 
@@ -14,23 +15,11 @@ const world = () => ctx().world;
 const { parents, threadText, finished, newParent } = channelView(world, 'C0OPS');
 let fleet: SeededFleet;
 
+/** The world's configuration with this `fleet:` section, its defaults filled in as the configuration's parser does. */
 function configure(fleetConfig: Record<string, unknown>) {
   const { baseConfig, setConfig } = ctx();
-  setConfig({ ...baseConfig, fleet: { ...DEFAULTS, ...fleetConfig } as never });
+  setConfig({ ...baseConfig, fleet: fleetSchema.parse({ organizations: true, regions: ['us-east-1', 'eu-west-1'], ...fleetConfig }) });
 }
-const DEFAULTS = {
-  organizations: true,
-  organizationalUnits: [],
-  accountTags: {},
-  accounts: [],
-  excludeAccounts: [],
-  regions: ['us-east-1', 'eu-west-1'],
-  roleName: 'ecs-chatops-target',
-  aliasTag: 'ecs-chatops:alias',
-  aliasTemplate: '{service}-{account}',
-  maxSelection: 200,
-  refreshSchedule: 'rate(6 hours)',
-};
 
 const calls_ = (action: RegExp) => world().aws.calls.filter((c) => c.status === 200 && action.test(c.action));
 

@@ -3,7 +3,7 @@ import { startAwsEmulator, type AwsEmulator } from '../local/aws';
 import { seedFleet, type SeededFleet } from '../local/aws/seed-fleet';
 import { putOrganizationAccount } from '../local/aws/services/organizations';
 import { clearCredentialCache } from '../src/aws/credentials';
-import { FLEET_DEFAULTS, type FleetConfig } from '../src/config/fleet-schema';
+import { fleetSchema, type FleetConfig } from '../src/config/fleet-schema';
 import { sdkFleetAws } from '../src/fleet/aws';
 import { aliasFromTemplate, discoverFleet, MAX_IN_FLIGHT_PER_ACCOUNT } from '../src/fleet/discovery';
 
@@ -15,17 +15,7 @@ let fleet: SeededFleet;
 const made: Array<{ destroy(): void }> = [];
 
 const config = (extra: Partial<FleetConfig> = {}): FleetConfig => ({
-  organizations: true,
-  organizationalUnits: [],
-  accountTags: {},
-  accounts: [],
-  excludeAccounts: [],
-  regions: ['us-east-1', 'eu-west-1'],
-  roleName: FLEET_DEFAULTS.roleName,
-  aliasTag: FLEET_DEFAULTS.aliasTag,
-  aliasTemplate: FLEET_DEFAULTS.aliasTemplate,
-  maxSelection: 200,
-  refreshSchedule: FLEET_DEFAULTS.refreshSchedule,
+  ...fleetSchema.parse({ organizations: true, regions: ['us-east-1', 'eu-west-1'] })!,
   ...extra,
 });
 const fleetAws = () => {
