@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { SeededFleet } from '../local/aws/seed-fleet';
+import { localStack } from '../local/iam/enforce';
+import { scheduleResources } from '../scripts/schedules';
 import { fleetSchema } from '../src/config/fleet-schema';
+import { CATALOG_SCHEDULE } from '../src/fleet/schedule';
 import { DynamoCatalog } from '../src/fleet/catalog';
 import { channelView, ephemeral, teamAudit, useConfigurableWorld } from './support/channel';
 
@@ -79,6 +82,32 @@ describe('/ecs services --refresh', () => {
       .aws.calls.filter((c) => c.status === 200)
       .map((c) => c.action);
     expect(calls).toEqual(expect.arrayContaining(['ListAccountsForParent', 'ListTagsForResource']));
+  });
+
+  it('on its schedule: Scheduler invokes the scheduled function, which submits the refresh as schedule:catalog-refresh in fleet.refreshChannel', async () => {
+    configure({ refreshChannel: 'C0OPS', refreshSchedule: 'rate(6 hours)' });
+    // The schedule as `npm run schedules` writes it (scripts/schedules.ts), created as CloudFormation would.
+    const config = (await import('../src/config/load')).getConfig();
+    const resource = scheduleResources(config).join('\n');
+    expect(resource).toContain("Name: 'catalog-refresh'");
+    expect(resource).toContain("ScheduleExpression: 'rate(6 hours)'");
+    const template = localStack().schedules[0]!;
+    world().aws.scheduler.create(localStack().accountId, localStack().region, {
+      Name: CATALOG_SCHEDULE,
+      GroupName: template.groupName,
+      ScheduleExpression: 'rate(6 hours)',
+      ScheduleExpressionTimezone: 'UTC',
+      State: 'ENABLED',
+      FlexibleTimeWindow: { Mode: 'OFF' },
+      Target: { ...template.target, Input: JSON.stringify({ schedule: CATALOG_SCHEDULE, scheduledTime: '<aws.scheduler.scheduled-time>' }) },
+    });
+    const before = parents().length;
+    world().aws.scheduler.deliver(CATALOG_SCHEDULE, world().aws.clock.now(), template.groupName);
+    const p = await newParent(before, /Scheduled run of `catalog-refresh`/);
+    expect(p.text).toContain('`/ecs services --refresh`');
+    expect(await finished(p.ts)).toMatch(/catalog: \d+ services/);
+    const records = (await teamAudit(world())).filter((r) => r.userId === 'schedule:catalog-refresh');
+    expect(records[0]).toMatchObject({ via: 'schedule', verb: 'services --refresh', decision: 'allowed' });
   });
 
   it('is refused to someone who is not an admin of every service, and audited as such', async () => {

@@ -17,6 +17,9 @@ const tagValue = z.string().check(z.maxLength(256));
 /** Placeholders a naming rule may use: the service's name, its cluster, the account's name (its id when unnamed), the account id, the region. */
 export const ALIAS_PLACEHOLDERS = ['service', 'cluster', 'account', 'accountId', 'region'] as const;
 
+/** The name of the catalog's scheduled refresh (src/fleet/schedule.ts), kept from the configuration's schedules. */
+export const CATALOG_SCHEDULE = 'catalog-refresh';
+
 export const FLEET_DEFAULTS = {
   organizations: false,
   roleName: 'ecs-chatops-target',
@@ -69,7 +72,9 @@ export const fleetSchema = z.optional(
       ),
       /** The most services a selector may match without `--all` from an admin. */
       maxSelection: z._default(z.number().check(z.int(), z.minimum(1), z.maximum(5000)), FLEET_DEFAULTS.maxSelection),
-      /** How often the catalog is refreshed (EventBridge Scheduler's `rate(…)` or `cron(…)`). */
+      /** Where the scheduled refresh says what changed (a channel id); without it, the catalog is refreshed on demand only. */
+      refreshChannel: z.optional(pattern(/^[CG][A-Z0-9]{2,}$/, 'must be a Slack channel id such as C0123ABCD (channel details → About)')),
+      /** How often the catalog is refreshed with refreshChannel set (EventBridge Scheduler's `rate(…)` or `cron(…)`, UTC). */
       refreshSchedule: z._default(z.string().check(z.regex(/^(rate|cron)\(.+\)$/, 'must be rate(…) or cron(…)')), FLEET_DEFAULTS.refreshSchedule),
     })
     .check(
