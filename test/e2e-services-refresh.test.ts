@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { SeededFleet } from '../local/aws/seed-fleet';
+import { seedFleetService, type SeededFleet } from '../local/aws/seed-fleet';
+import { putOrganizationAccount } from '../local/aws/services/organizations';
 import { localStack } from '../local/iam/enforce';
 import { scheduleResources } from '../scripts/schedules';
 import { fleetSchema } from '../src/config/fleet-schema';
@@ -35,6 +36,16 @@ async function refresh(user = 'U0ALICE') {
 describe('/ecs services --refresh', () => {
   it('an admin refreshes the catalog: the thread lists what was added and the accounts not read, with their fix', async () => {
     fleet = world().seedFleet({ accounts: 6, regions: ['us-east-1', 'eu-west-1'], servicesPerAccount: 3, broken: 2 });
+    // The world's second target account (its target role deployed as the stack's) joins the organization with a service.
+    putOrganizationAccount(world().aws.state, { id: '222222222222', name: 'second', tags: { env: 'prod', team: 'ledger' } });
+    seedFleetService(world().aws.state, {
+      accountId: '222222222222',
+      region: 'eu-west-1',
+      serviceName: 'ledger',
+      alias: 'ledger',
+      env: 'prod',
+      team: 'ledger',
+    });
     configure({});
     const { ack, parent } = await refresh();
     expect(ack).toContain('Working on `/ecs services --refresh`');

@@ -90,8 +90,6 @@ export function seedFleet(state: EmulatorState, options: FleetSeedOptions): Seed
   const management = options.managementAccountId ?? DEFAULT_ACCOUNT;
   const org = createOrganization(state, management);
   const units = { prod: putOrganizationalUnit(state, 'prod').id, staging: putOrganizationalUnit(state, 'staging').id };
-  const now = state.clock.now();
-  const ago = (ms: number) => new Date(now - ms);
 
   const fleet: SeededFleet = {
     organizationId: org.id,
@@ -133,7 +131,7 @@ export function seedFleet(state: EmulatorState, options: FleetSeedOptions): Seed
       const serviceName = `${KINDS[s % KINDS.length]}${s >= KINDS.length ? `-${Math.floor(s / KINDS.length) + 1}` : ''}`;
       const alias = `${serviceName}-${name}`;
       const failing = breakage === 'service' && s === 0;
-      const seeded = seedService(state, { accountId, region, serviceName, alias, env, team, desired, failing, ago });
+      const seeded = seedFleetService(state, { accountId, region, serviceName, alias, env, team, desired, failing });
       fleet.services.push(seeded);
       if (failing) fleet.failingServices.push(seeded.serviceArn);
     }
@@ -146,21 +144,15 @@ export function seedFleet(state: EmulatorState, options: FleetSeedOptions): Seed
   return fleet;
 }
 
-function seedService(
+/** One fleet service (cluster `fleet` created if need be) in any account: what seedFleet puts in each of its accounts. */
+export function seedFleetService(
   state: EmulatorState,
-  spec: {
-    accountId: string;
-    region: string;
-    serviceName: string;
-    alias: string;
-    env: string;
-    team: string;
-    desired: number;
-    failing: boolean;
-    ago: (ms: number) => Date;
-  },
+  spec: { accountId: string; region: string; serviceName: string; alias: string; env: string; team: string; desired?: number; failing?: boolean },
 ): FleetService {
-  const { accountId, region, serviceName, alias, env, team, desired, ago } = spec;
+  const { accountId, region, serviceName, alias, env, team } = spec;
+  const desired = spec.desired ?? 2;
+  const now = state.clock.now();
+  const ago = (ms: number) => new Date(now - ms);
   const r = state.region(accountId, region);
   let cluster = r.ecs.clusters.get(FLEET_CLUSTER);
   if (!cluster) {
