@@ -1,4 +1,5 @@
 import * as z from 'zod/mini';
+import { ALIAS_PLACEHOLDERS } from '../fleet/names';
 
 /**
  * `fleet:` of the configuration (issue 19): where services are discovered (accounts from AWS
@@ -13,12 +14,6 @@ const region = pattern(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region such as
 const ou = pattern(/^ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}$/, 'must be an organizational unit id (ou-…); for the whole organization, name none');
 const tagKey = z.string().check(z.minLength(1), z.maxLength(128));
 const tagValue = z.string().check(z.maxLength(256));
-
-/** Placeholders a naming rule may use: the service's name, its cluster, the account's name (its id when unnamed), the account id, the region. */
-export const ALIAS_PLACEHOLDERS = ['service', 'cluster', 'account', 'accountId', 'region'] as const;
-
-/** The name of the catalog's scheduled refresh (src/fleet/schedule.ts), kept from the configuration's schedules. */
-export const CATALOG_SCHEDULE = 'catalog-refresh';
 
 export const FLEET_DEFAULTS = {
   organizations: false,

@@ -7,7 +7,8 @@ import { ownOnly } from './records';
 import { JOB_PLACEHOLDER } from '../jobs/placeholder';
 import { PAUSABLE_STAGES, type PausableStage } from '../deploy/strategy';
 import { webhookProblems, webhooksSchema } from './webhooks-schema';
-import { CATALOG_SCHEDULE, fleetSchema } from './fleet-schema';
+import { fleetSchema } from './fleet-schema';
+import { CATALOG_SCHEDULE } from '../fleet/names';
 import { checkArguments } from '../exec/command';
 import { isTimeZone, parseScheduleExpression, ScheduleExpressionError } from '../schedules/expression';
 

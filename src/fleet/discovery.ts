@@ -9,7 +9,8 @@
  * assumed, or that refuses a call, is a result with its fix; the others carry on.
  */
 import { Limiter } from '../aws/session';
-import type { ALIAS_PLACEHOLDERS, FleetConfig } from '../config/fleet-schema';
+import type { FleetConfig } from '../config/fleet-schema';
+import type { ALIAS_PLACEHOLDERS } from './names';
 import { BUILT_IN_LABELS, type FleetService } from './types';
 
 const BUILT_IN = new Set<string>(BUILT_IN_LABELS);

@@ -6,7 +6,7 @@ import type { Config } from '../config/schema';
  * `/ecs services --refresh` as `schedule:catalog-refresh` in `fleet.refreshChannel`. Its grant comes
  * from this declaration (src/schedules/principal.ts): admin of every service, in that channel only.
  */
-export { CATALOG_SCHEDULE } from '../config/fleet-schema';
+export { CATALOG_SCHEDULE } from './names';
 export const CATALOG_REFRESH_TEXT = 'services --refresh';
 
 export interface CatalogSchedule {
