@@ -49,7 +49,8 @@ export interface FleetSeedOptions {
   traffic?: FleetTraffic;
 }
 
-export interface FleetService {
+/** A seeded service (local/ side: not src/fleet/types.ts's FleetService, which the catalog holds). */
+export interface SeededService {
   accountId: string;
   region: string;
   cluster: string;
@@ -65,7 +66,7 @@ export interface SeededFleet {
   accounts: Array<{ id: string; name: string; ou: string; env: string; team: string }>;
   /** OU name → id. */
   units: Record<string, string>;
-  services: FleetService[];
+  services: SeededService[];
   /** Accounts without the target role (AssumeRole refused). */
   missingRole: string[];
   /** Services whose image is missing from ECR (verify fails). */
@@ -148,7 +149,7 @@ export function seedFleet(state: EmulatorState, options: FleetSeedOptions): Seed
 export function seedFleetService(
   state: EmulatorState,
   spec: { accountId: string; region: string; serviceName: string; alias: string; env: string; team: string; desired?: number; failing?: boolean },
-): FleetService {
+): SeededService {
   const { accountId, region, serviceName, alias, env, team } = spec;
   const desired = spec.desired ?? 2;
   const now = state.clock.now();
