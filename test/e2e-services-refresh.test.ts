@@ -121,6 +121,20 @@ describe('/ecs services --refresh', () => {
     expect(records[0]).toMatchObject({ via: 'schedule', verb: 'services --refresh', decision: 'allowed' });
   });
 
+  it('runs one refresh at a time: another one meanwhile says so and changes nothing', async () => {
+    const { dynamoState } = await import('../src/platform/state');
+    const { catalogRefreshLockKey } = await import('../src/platform/state-keys');
+    await dynamoState.claim(catalogRefreshLockKey(), 60, { jobId: 'other', userId: 'U0ADMIN', since: '2026-12-06T20:00:00.000Z' });
+    try {
+      const { parent } = await refresh();
+      const p = await parent();
+      expect(await finished(p.ts)).toMatch(/^⚠️ .*a refresh is already running/);
+      expect(threadText(p.ts)).toContain('A catalog refresh is already running (started by `U0ADMIN` at 2026-12-06 20:00 UTC)');
+    } finally {
+      await dynamoState.release(catalogRefreshLockKey());
+    }
+  });
+
   it('is refused to someone who is not an admin of every service, and audited as such', async () => {
     const before = parents().length;
     const { ack } = await refresh('U0BOB');

@@ -9,8 +9,12 @@ import type { AccountFailure } from '../fleet/discovery';
 import type { RefreshReport } from '../fleet/refresh';
 import type { FleetService } from '../fleet/types';
 import { code, escapeText } from '../slack/format';
-import type { WorkerContext } from '../worker/context';
+import { catalogRefreshLockKey } from '../platform/state-keys';
+import type { CommandResult, WorkerContext } from '../worker/context';
 import type { NoArgs, WorkerHandler } from './verb';
+
+/** The refresh's lock outlives the worker's 15 minutes only if the worker dies holding it. */
+const LOCK_SECONDS = 15 * 60;
 
 /** Lines of one kind of change shown in the thread; the rest are counted. */
 const SHOWN = 25;
@@ -52,6 +56,24 @@ export function refreshSummary(report: RefreshReport): string {
 }
 
 export const servicesRefresh: WorkerHandler<NoArgs> = async (_args, ctx: WorkerContext) => {
+  const { invocation } = ctx.job;
+  const lock = catalogRefreshLockKey();
+  const owner = { jobId: ctx.job.id };
+  if (!(await ctx.state.claim(lock, LOCK_SECONDS, { ...owner, userId: invocation.userId, since: new Date(ctx.now()).toISOString() }))) {
+    const holder = await ctx.state.get<{ userId?: string; since?: string }>(lock);
+    await ctx.out.post(
+      `A catalog refresh is already running${holder?.userId ? ` (started by ${code(holder.userId)}${holder.since ? ` at ${holder.since.slice(0, 16).replace('T', ' ')} UTC` : ''})` : ''}: its thread will say what changed. Nothing else ran.`,
+    );
+    return { outcome: 'warning', summary: 'a refresh is already running' };
+  }
+  try {
+    return await refreshNow(ctx);
+  } finally {
+    await ctx.state.release(lock, owner);
+  }
+};
+
+async function refreshNow(ctx: WorkerContext): Promise<CommandResult> {
   const [{ DynamoCatalog }, { discoverFleet }, { sdkFleetAws }, { refreshCatalog }] = await Promise.all([
     import('../fleet/catalog'),
     import('../fleet/discovery'),
@@ -78,4 +100,4 @@ export const servicesRefresh: WorkerHandler<NoArgs> = async (_args, ctx: WorkerC
   } finally {
     aws?.destroy();
   }
-};
+}
