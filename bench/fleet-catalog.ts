@@ -46,7 +46,7 @@ async function main(): Promise<void> {
     const result = await refreshCatalog({
       config,
       catalog: new DynamoCatalog(),
-      discover: () => discoverFleet(config.fleet!, fleetAws),
+      discover: () => discoverFleet(config.fleet!, fleetAws, { botAccountId: fleet.managementAccountId }),
       botAccountId: fleet.managementAccountId,
       by: 'bench',
     });

@@ -131,6 +131,13 @@ describe('AWS Organizations in the emulator', () => {
     await expect(prodOnly.send(new ListAccountsForParentCommand({ ParentId: fleet.units.staging }))).rejects.toMatchObject({ name: 'AccessDeniedException' });
   });
 
+  it("throttles as Organizations does: TooManyRequestsException, beyond the account's rate", async () => {
+    seedFleet(emu.state, { accounts: 2, regions: ['us-east-1'] });
+    emu.traffic.throttle(MANAGEMENT, { burst: 1, perSecond: 0.001 });
+    await client().send(new ListAccountsCommand({}));
+    await expect(client().send(new ListAccountsCommand({}))).rejects.toMatchObject({ name: 'TooManyRequestsException' });
+  });
+
   it('keeps one organization per emulator', () => {
     expect(createOrganization(emu.state, MANAGEMENT)).toBe(createOrganization(emu.state, '222222222222'));
   });

@@ -3,9 +3,9 @@ import { startAwsEmulator, type AwsEmulator } from '../local/aws';
 import { seedFleet, type SeededFleet } from '../local/aws/seed-fleet';
 import { putOrganizationAccount } from '../local/aws/services/organizations';
 import { clearCredentialCache } from '../src/aws/credentials';
-import { FLEET_DEFAULTS, type FleetConfig } from '../src/config/fleet-schema';
+import { fleetSchema, type FleetConfig } from '../src/config/fleet-schema';
 import { sdkFleetAws } from '../src/fleet/aws';
-import { aliasFromTemplate, discoverFleet, MAX_IN_FLIGHT_PER_ACCOUNT } from '../src/fleet/discovery';
+import { aliasFromTemplate, discoverFleet, MAX_IN_FLIGHT_PER_ACCOUNT, type EcsReader, type FleetAws } from '../src/fleet/discovery';
 
 /** Discovery against the emulator's organization and accounts, through the SDK as in production. */
 const admin = { teamId: 'T0LOCAL', userId: 'U0ADMIN' };
@@ -15,17 +15,7 @@ let fleet: SeededFleet;
 const made: Array<{ destroy(): void }> = [];
 
 const config = (extra: Partial<FleetConfig> = {}): FleetConfig => ({
-  organizations: true,
-  organizationalUnits: [],
-  accountTags: {},
-  accounts: [],
-  excludeAccounts: [],
-  regions: ['us-east-1', 'eu-west-1'],
-  roleName: FLEET_DEFAULTS.roleName,
-  aliasTag: FLEET_DEFAULTS.aliasTag,
-  aliasTemplate: FLEET_DEFAULTS.aliasTemplate,
-  maxSelection: 200,
-  refreshSchedule: FLEET_DEFAULTS.refreshSchedule,
+  ...fleetSchema.parse({ organizations: true, regions: ['us-east-1', 'eu-west-1'] })!,
   ...extra,
 });
 const fleetAws = () => {
@@ -132,6 +122,30 @@ describe('fleet discovery', () => {
     } finally {
       lift();
     }
+  });
+});
+
+describe('the per-account bound', () => {
+  it('never has more than five calls of one account in flight, however many clusters and services it has', async () => {
+    let inFlight = 0;
+    let peak = 0;
+    const tracked = async <T>(value: T): Promise<T> => {
+      peak = Math.max(peak, ++inFlight);
+      await new Promise((resolve) => setTimeout(resolve, 2));
+      inFlight--;
+      return value;
+    };
+    const clusters = Array.from({ length: 30 }, (_, i) => `arn:aws:ecs:us-east-1:300000000001:cluster/c${i}`);
+    const reader: EcsReader = {
+      listClusters: () => tracked({ clusterArns: clusters }),
+      listServices: (cluster) => tracked({ serviceArns: Array.from({ length: 25 }, (_, i) => `${cluster.replace(':cluster/', ':service/')}/s${i}`) }),
+      describeServices: (_cluster, arns) =>
+        tracked(arns.map((serviceArn) => ({ serviceArn, serviceName: serviceArn.split('/').pop()!, status: 'ACTIVE', tags: [] }))),
+    };
+    const fake: FleetAws = { organizationAccounts: async () => [], assume: async () => () => reader, own: () => () => reader };
+    const result = await discoverFleet(config({ organizations: false, accounts: ['300000000001'], regions: ['us-east-1', 'eu-west-1'] }), fake);
+    expect(result.failures).toEqual([]);
+    expect(peak).toBe(MAX_IN_FLIGHT_PER_ACCOUNT);
   });
 });
 

@@ -49,7 +49,8 @@ export interface FleetSeedOptions {
   traffic?: FleetTraffic;
 }
 
-export interface FleetService {
+/** A seeded service (local/ side: not src/fleet/types.ts's FleetService, which the catalog holds). */
+export interface SeededService {
   accountId: string;
   region: string;
   cluster: string;
@@ -65,7 +66,7 @@ export interface SeededFleet {
   accounts: Array<{ id: string; name: string; ou: string; env: string; team: string }>;
   /** OU name → id. */
   units: Record<string, string>;
-  services: FleetService[];
+  services: SeededService[];
   /** Accounts without the target role (AssumeRole refused). */
   missingRole: string[];
   /** Services whose image is missing from ECR (verify fails). */
@@ -90,8 +91,6 @@ export function seedFleet(state: EmulatorState, options: FleetSeedOptions): Seed
   const management = options.managementAccountId ?? DEFAULT_ACCOUNT;
   const org = createOrganization(state, management);
   const units = { prod: putOrganizationalUnit(state, 'prod').id, staging: putOrganizationalUnit(state, 'staging').id };
-  const now = state.clock.now();
-  const ago = (ms: number) => new Date(now - ms);
 
   const fleet: SeededFleet = {
     organizationId: org.id,
@@ -133,7 +132,7 @@ export function seedFleet(state: EmulatorState, options: FleetSeedOptions): Seed
       const serviceName = `${KINDS[s % KINDS.length]}${s >= KINDS.length ? `-${Math.floor(s / KINDS.length) + 1}` : ''}`;
       const alias = `${serviceName}-${name}`;
       const failing = breakage === 'service' && s === 0;
-      const seeded = seedService(state, { accountId, region, serviceName, alias, env, team, desired, failing, ago });
+      const seeded = seedFleetService(state, { accountId, region, serviceName, alias, env, team, desired, failing });
       fleet.services.push(seeded);
       if (failing) fleet.failingServices.push(seeded.serviceArn);
     }
@@ -146,21 +145,15 @@ export function seedFleet(state: EmulatorState, options: FleetSeedOptions): Seed
   return fleet;
 }
 
-function seedService(
+/** One fleet service (cluster `fleet` created if need be) in any account: what seedFleet puts in each of its accounts. */
+export function seedFleetService(
   state: EmulatorState,
-  spec: {
-    accountId: string;
-    region: string;
-    serviceName: string;
-    alias: string;
-    env: string;
-    team: string;
-    desired: number;
-    failing: boolean;
-    ago: (ms: number) => Date;
-  },
-): FleetService {
-  const { accountId, region, serviceName, alias, env, team, desired, ago } = spec;
+  spec: { accountId: string; region: string; serviceName: string; alias: string; env: string; team: string; desired?: number; failing?: boolean },
+): SeededService {
+  const { accountId, region, serviceName, alias, env, team } = spec;
+  const desired = spec.desired ?? 2;
+  const now = state.clock.now();
+  const ago = (ms: number) => new Date(now - ms);
   const r = state.region(accountId, region);
   let cluster = r.ecs.clusters.get(FLEET_CLUSTER);
   if (!cluster) {

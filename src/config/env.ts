@@ -25,7 +25,9 @@ export type EnvName =
   | 'ECS_CHATOPS_CONFIG'
   | 'ECS_CHATOPS_REGISTRY_ENDPOINTS'
   /** The EventBridge Scheduler group holding the configuration's schedules (`/ecs schedules`). */
-  | 'SCHEDULE_GROUP_NAME';
+  | 'SCHEDULE_GROUP_NAME'
+  /** The bot's own AWS account (the catalog's account of targets declared without a roleArn). */
+  | 'BOT_ACCOUNT_ID';
 
 /** The variable's value, or undefined when it is unset or empty. */
 export function optionalEnv(name: EnvName): string | undefined {

@@ -1,4 +1,5 @@
 import * as z from 'zod/mini';
+import { ALIAS_PLACEHOLDERS } from '../fleet/names';
 
 /**
  * `fleet:` of the configuration (issue 19): where services are discovered (accounts from AWS
@@ -10,12 +11,9 @@ import * as z from 'zod/mini';
 const pattern = (re: RegExp, message: string) => z.string().check(z.regex(re, message));
 const accountId = pattern(/^\d{12}$/, 'must be a 12-digit AWS account id');
 const region = pattern(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region such as us-east-1');
-const ou = pattern(/^(r-[0-9a-z]{4,32}|ou-[0-9a-z]{4,32}-[a-z0-9]{8,32})$/, 'must be an organizational unit id (ou-…) or the root id (r-…)');
+const ou = pattern(/^ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}$/, 'must be an organizational unit id (ou-…); for the whole organization, name none');
 const tagKey = z.string().check(z.minLength(1), z.maxLength(128));
 const tagValue = z.string().check(z.maxLength(256));
-
-/** Placeholders a naming rule may use: the service's name, its cluster, the account's name (its id when unnamed), the account id, the region. */
-export const ALIAS_PLACEHOLDERS = ['service', 'cluster', 'account', 'accountId', 'region'] as const;
 
 export const FLEET_DEFAULTS = {
   organizations: false,
@@ -34,7 +32,7 @@ export const fleetSchema = z.optional(
        * management account or a delegated administrator). false: `accounts` lists them.
        */
       organizations: z._default(z.boolean(), FLEET_DEFAULTS.organizations),
-      /** With organizations: only accounts directly in these OUs (or the root). */
+      /** With organizations: only accounts directly in these OUs. */
       organizationalUnits: z._default(z.array(ou).check(z.maxLength(50)), []),
       /** With organizations: only accounts carrying all these tags (key: value). */
       accountTags: z._default(z.record(tagKey, tagValue), {}),
@@ -69,7 +67,9 @@ export const fleetSchema = z.optional(
       ),
       /** The most services a selector may match without `--all` from an admin. */
       maxSelection: z._default(z.number().check(z.int(), z.minimum(1), z.maximum(5000)), FLEET_DEFAULTS.maxSelection),
-      /** How often the catalog is refreshed (EventBridge Scheduler's `rate(…)` or `cron(…)`). */
+      /** Where the scheduled refresh says what changed (a channel id); without it, the catalog is refreshed on demand only. */
+      refreshChannel: z.optional(pattern(/^[CG][A-Z0-9]{2,}$/, 'must be a Slack channel id such as C0123ABCD (channel details → About)')),
+      /** How often the catalog is refreshed with refreshChannel set (EventBridge Scheduler's `rate(…)` or `cron(…)`, UTC). */
       refreshSchedule: z._default(z.string().check(z.regex(/^(rate|cron)\(.+\)$/, 'must be rate(…) or cron(…)')), FLEET_DEFAULTS.refreshSchedule),
     })
     .check(

@@ -9,6 +9,7 @@ import { JOB_PLACEHOLDER } from '../jobs/placeholder';
 import { PAUSABLE_STAGES, type PausableStage } from '../deploy/strategy';
 import { webhookProblems, webhooksSchema } from './webhooks-schema';
 import { fleetSchema } from './fleet-schema';
+import { CATALOG_SCHEDULE } from '../fleet/names';
 import { checkArguments } from '../exec/command';
 import { isTimeZone, parseScheduleExpression, ScheduleExpressionError } from '../schedules/expression';
 
@@ -262,6 +263,21 @@ const scheduleName = pattern(/^[a-z][a-z0-9-]{0,39}$/, 'must be lowercase letter
 
 /** A schedule names a script or job that exists, with arguments it accepts, a valid expression and time zone. */
 function scheduleProblems(config: Config): string[] {
+  const catalog: string[] = [];
+  if (config.fleet?.refreshChannel) {
+    if (Object.hasOwn(config.schedules, CATALOG_SCHEDULE))
+      catalog.push(`schedules.${CATALOG_SCHEDULE}: the name is the catalog's scheduled refresh (fleet.refreshSchedule); choose another`);
+    try {
+      parseScheduleExpression(config.fleet.refreshSchedule);
+    } catch (e) {
+      if (!(e instanceof ScheduleExpressionError)) throw e;
+      catalog.push(`fleet.refreshSchedule: ${e.userMessage}`);
+    }
+  }
+  return [...catalog, ...ownSchedulesProblems(config)];
+}
+
+function ownSchedulesProblems(config: Config): string[] {
   return Object.entries(config.schedules).flatMap(([name, s]) => {
     const problems: string[] = [];
     try {

@@ -66,33 +66,39 @@ export function sdkFleetAws(actor: Actor, home: string): FleetAws & { destroy():
         if ((error as { name?: string }).name === 'AccessDenied') throw new RoleUnavailableError(roleArn, error);
         throw error;
       }
-      return (region: string): EcsReader => {
-        const ecs = new ECSClient({ region, credentials, maxAttempts: 1 });
-        clients.push(ecs);
-        return {
-          listClusters: async (nextToken) => {
-            const out = await ecs.send(new ListClustersCommand({ ...(nextToken ? { nextToken } : {}), maxResults: 100 }));
-            return { clusterArns: out.clusterArns ?? [], ...(out.nextToken ? { nextToken: out.nextToken } : {}) };
-          },
-          listServices: async (cluster, nextToken) => {
-            const out = await ecs.send(new ListServicesCommand({ cluster, maxResults: 100, ...(nextToken ? { nextToken } : {}) }));
-            return { serviceArns: out.serviceArns ?? [], ...(out.nextToken ? { nextToken: out.nextToken } : {}) };
-          },
-          describeServices: async (cluster, services) => {
-            const out = await ecs.send(new DescribeServicesCommand({ cluster, services, include: ['TAGS'] }));
-            return (out.services ?? []).map((s) => ({
-              serviceArn: s.serviceArn!,
-              serviceName: s.serviceName!,
-              ...(s.status ? { status: s.status } : {}),
-              tags: s.tags ?? [],
-            }));
-          },
-        };
-      };
+      return readersWith(credentials);
     },
+
+    own: () => readersWith(undefined),
 
     destroy() {
       for (const client of clients.splice(0)) client.destroy();
     },
   };
+
+  function readersWith(credentials: ReturnType<typeof assumeRoleCredentials> | undefined) {
+    return (region: string): EcsReader => {
+      const ecs = new ECSClient({ region, maxAttempts: 1, ...(credentials ? { credentials } : {}) });
+      clients.push(ecs);
+      return {
+        listClusters: async (nextToken) => {
+          const out = await ecs.send(new ListClustersCommand({ ...(nextToken ? { nextToken } : {}), maxResults: 100 }));
+          return { clusterArns: out.clusterArns ?? [], ...(out.nextToken ? { nextToken: out.nextToken } : {}) };
+        },
+        listServices: async (cluster, nextToken) => {
+          const out = await ecs.send(new ListServicesCommand({ cluster, maxResults: 100, ...(nextToken ? { nextToken } : {}) }));
+          return { serviceArns: out.serviceArns ?? [], ...(out.nextToken ? { nextToken: out.nextToken } : {}) };
+        },
+        describeServices: async (cluster, services) => {
+          const out = await ecs.send(new DescribeServicesCommand({ cluster, services, include: ['TAGS'] }));
+          return (out.services ?? []).map((s) => ({
+            serviceArn: s.serviceArn!,
+            serviceName: s.serviceName!,
+            ...(s.status ? { status: s.status } : {}),
+            tags: s.tags ?? [],
+          }));
+        },
+      };
+    };
+  }
 }

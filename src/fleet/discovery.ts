@@ -9,7 +9,8 @@
  * assumed, or that refuses a call, is a result with its fix; the others carry on.
  */
 import { Limiter } from '../aws/session';
-import type { ALIAS_PLACEHOLDERS, FleetConfig } from '../config/fleet-schema';
+import type { FleetConfig } from '../config/fleet-schema';
+import type { ALIAS_PLACEHOLDERS } from './names';
 import { BUILT_IN_LABELS, type FleetService } from './types';
 
 const BUILT_IN = new Set<string>(BUILT_IN_LABELS);
@@ -46,6 +47,8 @@ export interface FleetAws {
   organizationAccounts(filter: { organizationalUnits: readonly string[]; withTags: boolean }): Promise<Array<FleetAccount & { tags?: Record<string, string> }>>;
   /** Assumes `roleArn` (throws RoleUnavailableError when it cannot be) and returns ECS readers by region. */
   assume(accountId: string, roleArn: string): Promise<(region: string) => EcsReader>;
+  /** ECS readers of the bot's own account, with its own role (as targets declared without a roleArn). */
+  own(): (region: string) => EcsReader;
 }
 
 /** The role of an account cannot be assumed (missing, or not trusting the bot): one result with its fix. */
@@ -84,6 +87,8 @@ export interface DiscoveryResult {
 }
 
 export interface DiscoveryOptions {
+  /** The bot's own account: read with the bot's role, no role assumed (its services have no roleArn). */
+  botAccountId?: string;
   sleep?: (ms: number) => Promise<void>;
   /** Throttled calls are tried this many times in all (default 10). */
   attempts?: number;
@@ -156,10 +161,11 @@ export async function discoverFleet(config: FleetConfig, aws: FleetAws, options:
   await Promise.all(
     accounts.map((account) =>
       accountsAtOnce.run(async () => {
-        const roleArn = `arn:aws:iam::${account.id}:role/${config.roleName}`;
+        const own = account.id === options.botAccountId;
+        const roleArn = own ? undefined : `arn:aws:iam::${account.id}:role/${config.roleName}`;
         let readers: (region: string) => EcsReader;
         try {
-          readers = await withBackoff(() => aws.assume(account.id, roleArn), options);
+          readers = roleArn ? await withBackoff(() => aws.assume(account.id, roleArn), options) : aws.own();
         } catch (error) {
           failures.push(accountFailure(account, undefined, error, roleArn));
           return;
@@ -197,7 +203,7 @@ export async function discoverFleet(config: FleetConfig, aws: FleetAws, options:
                   cluster: s.cluster,
                   service: s.serviceName,
                   serviceArn: s.serviceArn,
-                  roleArn,
+                  ...(roleArn ? { roleArn } : {}),
                   labels: labelsOf(s.tags, config.aliasTag),
                   source: 'discovered',
                 });
@@ -254,14 +260,14 @@ async function discoverRegion(
   return perCluster.flat().filter((s) => s.status === undefined || s.status === 'ACTIVE');
 }
 
-function accountFailure(account: FleetAccount, region: string | undefined, error: unknown, roleArn: string): AccountFailure {
+function accountFailure(account: FleetAccount, region: string | undefined, error: unknown, roleArn: string | undefined): AccountFailure {
   const base = { accountId: account.id, ...(account.name ? { accountName: account.name } : {}), ...(region ? { region } : {}) };
   if (error instanceof RoleUnavailableError) {
     return {
       ...base,
       reason: 'role',
       message: error.message,
-      fix: `deploy infra/cross-account-role.yaml in ${account.id} (role ${roleArn.slice(roleArn.indexOf('/') + 1)}, trusting the bot's roles)`,
+      fix: `deploy infra/cross-account-role.yaml in ${account.id} (role ${error.roleArn.slice(error.roleArn.indexOf('/') + 1)}, trusting the bot's roles)`,
     };
   }
   const name = (error as { name?: string })?.name ?? 'Error';
@@ -271,7 +277,9 @@ function accountFailure(account: FleetAccount, region: string | undefined, error
       ...base,
       reason: 'access',
       message,
-      fix: `update the target role in ${account.id} to the current infra/cross-account-role.yaml (ECS List/Describe)`,
+      fix: roleArn
+        ? `update the target role in ${account.id} to the current infra/cross-account-role.yaml (ECS List/Describe)`
+        : "update the bot's stack (serverless.yml): its worker role lists ECS clusters and services",
     };
   }
   return { ...base, reason: 'error', message, fix: 'refresh again later; if it persists, look at the account in the AWS console' };

@@ -683,7 +683,8 @@ export const ecsService: ServiceDefinition = {
     },
 
     ListServices: {
-      resources: clusterArnOf,
+      // No resource type in AWS's IAM data: judged on "*", the cluster as the ecs:cluster condition key.
+      authorization: (p, ctx) => ({ context: { 'ecs:cluster': clusterArnOf(p, ctx) } }),
       handler: (p, ctx) => {
         const cluster = findCluster(ctx, p.cluster);
         const all = [...cluster.services.values()]
