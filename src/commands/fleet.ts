@@ -7,7 +7,7 @@
  */
 import { isAllowed } from '../auth/roles';
 import { byAccount } from '../fleet/fanout';
-import { memoryCatalog } from '../fleet/memory-catalog';
+import { fleetCatalog } from '../fleet/fleet-catalog';
 import { selectServices } from '../fleet/selection';
 import { labelsOf, parseSelector } from '../fleet/selector';
 import { renderSummary } from '../fleet/summary';
@@ -25,7 +25,7 @@ export async function fleetCommand(kind: 'status' | 'verify', { selector, all }:
   const channelId = invocation.channelId;
   // A fresh entry: the selector is not a grant, each service is checked on its own.
   const entry = await ctx.allowlist.get(invocation.teamId, invocation.userId);
-  const selected = await selectServices(ctx.catalog ?? memoryCatalog(ctx.config), parseSelector(selector), {
+  const selected = await selectServices(ctx.catalog ?? (await fleetCatalog(ctx.config)), parseSelector(selector), {
     entry,
     channelId,
     max: ctx.config.selectors.maxSelection,

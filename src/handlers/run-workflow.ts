@@ -5,7 +5,7 @@ import { createJobWorkflow } from '../workflows/run-job';
 import type { RunWorkflowDeps } from '../workflows/run-kit';
 import type { FleetWorkflowInput, RunWorkflowInput } from '../workflows/inputs';
 import { createFleetWorkflow } from '../workflows/fleet';
-import { memoryCatalog } from '../fleet/memory-catalog';
+import { fleetCatalog } from '../fleet/fleet-catalog';
 import type { DurableContext } from '@aws/durable-execution-sdk-js';
 import { dynamoRunWake } from '../workflows/run-wake';
 import { getConfig } from '../config/load';
@@ -27,7 +27,7 @@ const deps: RunWorkflowDeps = {
 };
 const scripts = createRunWorkflow(deps);
 const jobs = createJobWorkflow(deps);
-const fleets = createFleetWorkflow({ ...deps, catalog: () => memoryCatalog(getConfig()) });
+const fleets = createFleetWorkflow({ ...deps, catalog: () => fleetCatalog(getConfig()) });
 
 /**
  * The durable workflow of long `/ecs run`s (src/workflows/run.ts), `/ecs job`s

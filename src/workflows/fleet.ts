@@ -38,7 +38,7 @@ const SUMMARY_EDIT_INTERVAL_MS = 5_000;
 export interface FleetWorkflowDeps {
   config: () => Config;
   /** Where the selector is resolved again (the worker resolved it first). */
-  catalog: () => CatalogReader;
+  catalog: () => CatalogReader | Promise<CatalogReader>;
   slack: () => Promise<WebClient>;
   state: StateStore;
   audit: () => AuditLog;
@@ -82,10 +82,13 @@ export function createFleetWorkflow(deps: FleetWorkflowDeps) {
     // The selector is resolved once per invocation; each account's step keeps its own aliases.
     let catalog: Promise<Map<string, FleetService>> | undefined;
     const services = () =>
-      (catalog ??= deps
-        .catalog()
-        .select(parseSelector(fleet.selector))
-        .then((list) => new Map(list.map((s) => [s.alias, s]))));
+      (catalog ??= Promise.resolve(deps.catalog())
+        .then((reader) => reader.select(parseSelector(fleet.selector)))
+        .then((list) => new Map(list.map((s) => [s.alias, s])))
+        .catch((error: unknown) => {
+          catalog = undefined; // the step's retry reads again
+          throw error;
+        }));
     const arns = new Map<string, string>();
 
     const seen: FleetResult[] = [];

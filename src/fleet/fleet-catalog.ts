@@ -1,0 +1,31 @@
+/**
+ * What the fleet commands select from: with `fleet:` configured, the catalog in DynamoDB (what
+ * discovery found) with the declared targets over it (a declared alias overrides a discovered
+ * one, even before the next refresh); without it, the declared targets alone.
+ */
+import type { Config } from '../config/schema';
+import { memoryCatalog } from './memory-catalog';
+import { summariseLabels } from './selector';
+import type { CatalogReader } from './types';
+
+export async function fleetCatalog(config: Config): Promise<CatalogReader> {
+  const declared = memoryCatalog(config);
+  if (!config.fleet) return declared;
+  const { DynamoCatalog } = await import('./catalog');
+  return declaredOver(new DynamoCatalog(), declared);
+}
+
+/** `discovered` with `declared` over it: the same alias is the declared one. */
+export function declaredOver(discovered: CatalogReader, declared: CatalogReader): CatalogReader {
+  const select: CatalogReader['select'] = async (selector) => {
+    const [found, mine, everyDeclared] = await Promise.all([discovered.select(selector), declared.select(selector), declared.select({ kind: 'all' })]);
+    // A discovered service whose alias is declared is replaced: it counts only if the declared one matches.
+    const declaredAliases = new Set(everyDeclared.map((s) => s.alias));
+    return [...found.filter((s) => !declaredAliases.has(s.alias)), ...mine].sort((a, b) => a.alias.localeCompare(b.alias));
+  };
+  return {
+    get: async (alias) => (await declared.get(alias)) ?? discovered.get(alias),
+    select,
+    labels: async () => summariseLabels(await select({ kind: 'all' })),
+  };
+}
