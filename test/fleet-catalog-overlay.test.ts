@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { declaredOver } from '../src/fleet/fleet-catalog';
+import { matchesService } from '../src/fleet/selector';
+import type { CatalogReader, FleetService } from '../src/fleet/types';
+
+const svc = (alias: string, source: FleetService['source'], labels: Record<string, string>): FleetService => ({
+  alias,
+  accountId: '111111111111',
+  region: 'us-east-1',
+  cluster: 'main',
+  service: alias,
+  serviceArn: `arn:aws:ecs:us-east-1:111111111111:service/main/${alias}`,
+  labels,
+  source,
+});
+const reader = (services: FleetService[]): CatalogReader => ({
+  get: async (alias) => services.find((s) => s.alias === alias),
+  select: async (selector) => services.filter((s) => matchesService(selector, s)),
+  labels: async () => ({}),
+});
+
+describe('the declared targets over the catalog', () => {
+  const discovered = reader([
+    svc('api', 'discovered', { env: 'prod' }),
+    svc('web', 'discovered', { env: 'prod' }),
+    svc('db', 'discovered', { env: 'staging' }),
+  ]);
+  const declared = reader([svc('web', 'declared', { env: 'staging' }), svc('tool', 'declared', { env: 'prod' })]);
+  const both = declaredOver(discovered, declared);
+
+  it('selects the declared service for an alias both have, and only if it matches itself', async () => {
+    expect((await both.select({ kind: 'labels', terms: [{ key: 'env', values: ['prod'] }] })).map((s) => `${s.alias}:${s.source}`)).toEqual([
+      'api:discovered',
+      'tool:declared',
+    ]);
+    expect((await both.select({ kind: 'labels', terms: [{ key: 'env', values: ['staging'] }] })).map((s) => `${s.alias}:${s.source}`)).toEqual([
+      'db:discovered',
+      'web:declared',
+    ]);
+  });
+
+  it('resolves an alias to the declared one first, and counts labels once per alias', async () => {
+    expect((await both.get('web'))?.source).toBe('declared');
+    expect((await both.get('api'))?.source).toBe('discovered');
+    expect((await both.labels()).env).toEqual({ prod: 2, staging: 2 });
+  });
+});
