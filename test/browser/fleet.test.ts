@@ -1,0 +1,33 @@
+import { describe, expect, it } from 'vitest';
+import { usePlaygroundInChromium } from '../support/browser';
+
+/**
+ * Issue 19's "done when", in the playground in Chromium: a seeded fleet refreshed into the catalog,
+ * then `/ecs verify env=prod` answered in one thread with the summary and the CSV and JSON files.
+ */
+const ui = usePlaygroundInChromium();
+
+describe('a fleet in the playground', () => {
+  it('/ecs verify env=prod over a seeded fleet: one thread, the summary, the CSV and JSON files', async () => {
+    const fleet = ui.world.seedFleet({ accounts: 4, regions: ['us-east-1'], servicesPerAccount: 2, broken: 2 });
+    const [{ getConfig, setConfig }, { fleetSchema }] = await Promise.all([import('../../src/config/load'), import('../../src/config/fleet-schema')]);
+    const base = getConfig();
+    setConfig({ ...base, fleet: fleetSchema.parse({ organizations: true, regions: ['us-east-1'] }) });
+    try {
+      const refresh = await ui.command('/ecs services --refresh');
+      await expect.poll(() => refresh.textContent(), { timeout: 20_000 }).toMatch(/(✅|⚠️) @alice ran \/ecs services --refresh/);
+      const prod = fleet.services.filter((s) => s.tags.env === 'prod' && !fleet.missingRole.includes(s.accountId));
+      const parent = await ui.command('/ecs verify env=prod');
+      await expect.poll(() => parent.textContent(), { timeout: 30_000 }).toMatch(/(✅|⚠️|❌) @alice ran \/ecs verify env=prod/);
+      const thread = await ui.openThread(parent);
+      await expect.poll(() => thread.textContent()).toContain(`Verify of env=prod: ${prod.length} services`);
+      const text = (await thread.textContent())!;
+      for (const s of prod) expect(text).toContain(s.alias);
+      const files = thread.getByTestId('file');
+      await expect.poll(() => files.count()).toBe(2);
+      expect(await files.allTextContents()).toEqual([expect.stringContaining('(CSV)'), expect.stringContaining('(JSON)')]);
+    } finally {
+      setConfig(base);
+    }
+  });
+});
