@@ -2,17 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { declaredOver } from '../src/fleet/fleet-catalog';
 import { matchesService } from '../src/fleet/selector';
 import type { CatalogReader, FleetService } from '../src/fleet/types';
+import { fleetService } from './support/fleet';
 
-const svc = (alias: string, source: FleetService['source'], labels: Record<string, string>): FleetService => ({
-  alias,
-  accountId: '111111111111',
-  region: 'us-east-1',
-  cluster: 'main',
-  service: alias,
-  serviceArn: `arn:aws:ecs:us-east-1:111111111111:service/main/${alias}`,
-  labels,
-  source,
-});
+const svc = (alias: string, source: FleetService['source'], labels: Record<string, string>) =>
+  fleetService(alias, '111111111111', { region: 'us-east-1', source, labels });
 const reader = (services: FleetService[]): CatalogReader => ({
   get: async (alias) => services.find((s) => s.alias === alias),
   select: async (selector) => services.filter((s) => matchesService(selector, s)),

@@ -1,17 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { byAccount, deployRoleFix, failureResult, FleetRunner, isThrottling } from '../src/fleet/fanout';
 import type { FleetResult, FleetService } from '../src/fleet/types';
+import { fleetService } from './support/fleet';
 
-const service = (alias: string, accountId: string): FleetService => ({
-  alias,
-  accountId,
-  region: 'eu-west-1',
-  cluster: 'main',
-  service: alias,
-  serviceArn: `arn:aws:ecs:eu-west-1:${accountId}:service/main/${alias}`,
-  labels: {},
-  source: 'discovered',
-});
+const service = (alias: string, accountId: string) => fleetService(alias, accountId);
 const ok = (s: FleetService): FleetResult => ({ alias: s.alias, accountId: s.accountId, region: s.region, verdict: 'ok', summary: 'fine' });
 const tick = () => new Promise<void>((resolve) => setTimeout(resolve, 1));
 

@@ -48,6 +48,10 @@ export interface FleetWorkflowDeps {
   fanOut?: FanOutOptions;
   /** Called with each run's runner when it ends: the benchmark reads what the gates saw. */
   onRunner?: (runner: FleetRunner) => void;
+  /** The per-service task (tests); default: status or verify through AWS (src/fleet/tasks.ts). */
+  task?: typeof fleetTask;
+  /** How a failed step is retried; default: a few times, seconds apart (run-kit's RETRY). */
+  retryStrategy?: typeof RETRY;
 }
 
 const KIND_TITLE = { status: 'Status', verify: 'Verify' } as const;
@@ -61,7 +65,7 @@ export function createFleetWorkflow(deps: FleetWorkflowDeps) {
     const total = fleet.batches.reduce((n, b) => n + b.length, 0);
     const heading = { kind: KIND_TITLE[fleet.kind], selector: fleet.selector, total };
     const runner = new FleetRunner(deps.fanOut);
-    const task = fleetTask(fleet.kind, deps.config(), actor);
+    const task = (deps.task ?? fleetTask)(fleet.kind, deps.config(), actor);
 
     // This invocation's view of the thread and its summary message (resumed, never posted again).
     const thread = workflowThread({
@@ -125,9 +129,10 @@ export function createFleetWorkflow(deps: FleetWorkflowDeps) {
             });
             return [...results, ...gone];
           },
-          { retryStrategy: RETRY },
+          { retryStrategy: deps.retryStrategy ?? RETRY },
         ),
-      { maxConcurrency: MAX_ACCOUNTS_IN_FLIGHT, itemNamer: (_aliases, i) => `account-${i}` },
+      // Every account runs whatever happens to the others: one that fails for good is results too (below).
+      { maxConcurrency: MAX_ACCOUNTS_IN_FLIGHT, itemNamer: (_aliases, i) => `account-${i}`, completionConfig: { toleratedFailurePercentage: 100 } },
     );
     // An account whose step failed for good is still a result: each of its services, with why.
     const results = batch.all.flatMap((item): FleetResult[] =>
@@ -150,7 +155,9 @@ export function createFleetWorkflow(deps: FleetWorkflowDeps) {
       async () => {
         await throttle.stop();
         const { out, summary } = await summaryView();
-        if (arns.size === 0) for (const s of (await services()).values()) arns.set(s.alias, s.serviceArn);
+        // Replayed accounts (done in an earlier invocation) gave no links here: read them, if the catalog answers.
+        if (arns.size < results.length)
+          for (const s of (await services().catch(() => new Map<string, FleetService>())).values()) arns.set(s.alias, s.serviceArn);
         const text = renderSummary(heading, results, arns);
         if (summary) await summary.close(text);
         else await out.post(text);
@@ -173,7 +180,7 @@ export function createFleetWorkflow(deps: FleetWorkflowDeps) {
           .catch((error: unknown) => logger.error('audit completion failed', { error }));
         await out.finish({ outcome: overall(counts), summary: line });
       },
-      { retryStrategy: RETRY },
+      { retryStrategy: deps.retryStrategy ?? RETRY },
     );
     return { counts };
   };
