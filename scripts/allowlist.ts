@@ -1,15 +1,16 @@
 /**
  * Bootstraps and inspects the allowlist from a shell, with your own AWS credentials:
- *   npm run allowlist -- add --team T0123 --user U0456 --role admin [--services web,api|*] [--scripts a,b] [--channels C1,C2]
+ *   npm run allowlist -- add --team T0123 --user U0456 --role admin [--services web,api|*] [--selector env=prod …] [--scripts a,b] [--channels C1,C2]
  *   npm run allowlist -- remove --team T0123 --user U0456
  *   npm run allowlist -- list --team T0123
  * The table comes from --table or ALLOWLIST_TABLE (the stack output `AllowlistTableName`).
  */
 import { parseArgs } from 'node:util';
 import { dynamoAllowlist } from '../src/auth/allowlist';
+import { formatSelector, parseSelector } from '../src/fleet/selector';
 import { addGrant, ALL, describeGrant, ROLES, type Grant, type Role } from '../src/auth/roles';
 
-const USAGE = `usage: npm run allowlist -- <add|remove|list> --team T… [--user U… --role ${ROLES.join('|')} --services a,b|* --scripts a,b --channels C1,C2] [--table NAME]`;
+const USAGE = `usage: npm run allowlist -- <add|remove|list> --team T… [--user U… --role ${ROLES.join('|')} --services a,b|* --selector team=payments,env=prod … --scripts a,b --channels C1,C2] [--table NAME]`;
 
 export async function main(argv: string[]): Promise<string> {
   const { positionals, values } = parseArgs({
@@ -20,6 +21,7 @@ export async function main(argv: string[]): Promise<string> {
       user: { type: 'string' },
       role: { type: 'string' },
       services: { type: 'string' },
+      selector: { type: 'string', multiple: true },
       scripts: { type: 'string' },
       channels: { type: 'string' },
       table: { type: 'string' },
@@ -48,9 +50,12 @@ export async function main(argv: string[]): Promise<string> {
   if (action === 'add') {
     const role = values.role as Role | undefined;
     if (!role || !ROLES.includes(role)) throw new Error(`--role must be one of ${ROLES.join(', ')}\n${USAGE}`);
+    // A selector is checked by the same grammar as in Slack (its error says what is wrong); with selectors only, no alias is granted.
+    const selectors = (values.selector ?? []).map((text) => formatSelector(parseSelector(text)));
     const grant: Grant = {
       role,
-      services: list(values.services) ?? [ALL],
+      services: list(values.services) ?? (selectors.length ? [] : [ALL]),
+      ...(selectors.length ? { selectors } : {}),
       ...(list(values.scripts) ? { scripts: list(values.scripts)! } : {}),
       ...(list(values.channels) ? { channels: list(values.channels)! } : {}),
     };

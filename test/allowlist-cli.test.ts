@@ -28,6 +28,29 @@ describe('allowlist CLI against DynamoDB', () => {
     expect(await main(['remove', '--team', 'T1', '--user', 'U0OPS'])).toBe('U0OPS was not on the allowlist');
     expect(await main(['list', '--team', 'T2'])).toBe('(empty)');
   });
+  it('grants selectors, in one spelling, and refuses a bad one', async () => {
+    expect(
+      await main([
+        'add',
+        '--team',
+        'T3',
+        '--user',
+        'U0DANA',
+        '--role',
+        'viewer',
+        '--selector',
+        'team=payments,env=staging|prod',
+        '--selector',
+        'region=eu-west-1',
+      ]),
+    ).toBe('U0DANA: *viewer* on services matching `env=prod|staging,team=payments`, services matching `region=eu-west-1`');
+    expect((await dynamoAllowlist.get('T3', 'U0DANA'))?.grants).toEqual([
+      { role: 'viewer', services: [], selectors: ['env=prod|staging,team=payments', 'region=eu-west-1'] },
+    ]);
+    await expect(main(['add', '--team', 'T3', '--user', 'U0DANA', '--role', 'viewer', '--selector', 'env='])).rejects.toThrow(
+      'the key `env` has an empty value',
+    );
+  });
   it('refuses bad input with the usage', async () => {
     await expect(main(['add', '--team', 'T1', '--user', 'U1', '--role', 'root'])).rejects.toThrow(/--role must be one of viewer, operator/);
     await expect(main(['add', '--team', 'nope', '--user', 'U1'])).rejects.toThrow(/--team must be a Slack team id/);

@@ -82,6 +82,9 @@ const PEOPLE = {
   nina: { id: 'U0NINA', about: 'no grant yet (is given some)' },
   max: { id: 'U0MAX', about: 'no grant yet (is given two)' },
   gone: { id: 'U0GONE', about: 'deactivated', deactivated: true },
+  sally: { id: 'U0SALLY', about: 'viewer of the services labelled env=staging', grants: [{ role: 'viewer', services: [], selectors: ['env=staging'] }] },
+  pat: { id: 'U0PAT', about: 'admin of the services labelled team=payments', grants: [{ role: 'admin', services: [], selectors: ['team=payments'] }] },
+  sid: { id: 'U0SID', about: 'no grant yet (is given selectors)' },
   outsider: {
     id: 'U0OUTSIDER',
     about: `admin of everything in ${OTHER_TEAM}`,
@@ -899,6 +902,66 @@ const SECTIONS: Array<[string, Row[]]> = [
       { who: 'alice', text: 'cancel {run}', via: ['socket command'], expect: 'allowed', says: 'Run `{run}` is already being cancelled.' },
     ],
   ],
+  [
+    'selectors: a grant on a selector covers the services whose labels match, and an admin on one grants only within it',
+    [
+      { who: 'sally', text: 'status manager', via: ['slash', 'socket command'], expect: 'allowed' },
+      { who: 'sally', text: 'status web', ...hidden('Unknown service `web`, or not one of yours. Yours here: `manager`.') },
+      { who: 'sally', text: 'deploy manager v2', ...refused('you need the `deployer` role for service `manager`') },
+      {
+        who: 'sally',
+        text: 'services env=staging',
+        expect: 'allowed',
+        says: '*1 of your services here match `env=staging`*\n• `manager` —',
+        hides: ['`web`', '`broken`'],
+      },
+      // Nothing of hers is prod: told so with her labels only, never that web is.
+      { who: 'sally', text: 'services env=prod', expect: 'allowed', says: 'No service of yours here matches `env=prod`', hides: ['`web`', 'prod`,'] },
+      { who: 'sally', text: 'whoami', expect: 'allowed', says: '• *viewer* on services matching `env=staging`' },
+      { who: 'alice', text: 'allow <@U0SID> viewer env=', ...invalid('`env=` is not a valid selector: the key `env` has an empty value.') },
+      {
+        who: 'pat',
+        text: 'allow <@U0SID|sid> viewer team=payments,env=prod',
+        expect: 'allowed',
+        outcome: 'success',
+        thread: '<@U0SID> now has:\n• *viewer* on services matching `env=prod,team=payments`',
+        changes: true,
+        then: () => expectGrants('sid', [{ role: 'viewer', services: [], selectors: ['env=prod,team=payments'] }]),
+      },
+      { who: 'pat', text: 'allow <@U0SID> viewer env=prod', ...refused('your `admin` role does not cover services matching `env=prod`') },
+      {
+        who: 'pat',
+        text: 'allow <@U0SID> viewer team=payments|search',
+        ...refused('your `admin` role does not cover services matching `team=payments|search`'),
+      },
+      { who: 'pat', text: 'allow <@U0SID> viewer', ...refused('your `admin` role does not cover every service') },
+      { who: 'pat', text: 'allow <@U0SID> viewer broken', ...hidden('Unknown service `broken`, or not one of yours.') },
+      {
+        who: 'pat',
+        text: 'allow <@U0SID> operator manager',
+        expect: 'allowed',
+        outcome: 'success',
+        thread: '• *operator* on `manager`',
+        changes: true,
+        then: () =>
+          expectGrants('sid', [
+            { role: 'viewer', services: [], selectors: ['env=prod,team=payments'] },
+            { role: 'operator', services: ['manager'] },
+          ]),
+      },
+      { who: 'sid', text: 'status web', expect: 'allowed' },
+      { who: 'sid', text: 'status broken', ...hidden('Unknown service `broken`, or not one of yours.') },
+      {
+        who: 'pat',
+        text: 'allowlist',
+        expect: 'allowed',
+        says: '<@U0SID>: *viewer* on services matching `env=prod,team=payments`; *operator* on `manager`',
+        // Grants on web and manager (labelled team=payments) are hers to see; alice's and bob's on every service are not.
+        hides: ['U0ALICE', 'U0BOB'],
+      },
+      { who: 'sally', text: 'allow <@U0SID> viewer env=staging', ...refused('you need the `admin` role') },
+    ],
+  ],
 ];
 
 // ---- cases --------------------------------------------------------------------------------------
@@ -991,7 +1054,13 @@ beforeAll(async () => {
   setConfig({
     ...base,
     slack: { ...base.slack, teams: [TEAM, OTHER_TEAM] },
-    targets: { ...base.targets, web: fiveApprovals('web'), manager: fiveApprovals('manager') },
+    // Labels for the selector rows: web is payments' prod, manager payments' staging, broken search's dev.
+    targets: {
+      ...base.targets,
+      web: { ...fiveApprovals('web'), labels: { env: 'prod', team: 'payments' } },
+      manager: { ...fiveApprovals('manager'), labels: { env: 'staging', team: 'payments' } },
+      broken: { ...base.targets.broken!, labels: { env: 'dev', team: 'search' } },
+    },
   });
 
   // The people, in Slack and on the allowlist; #dev, a second channel with the bot in it.

@@ -30,7 +30,7 @@ async function cancelAs(userId: string, who: AllowlistEntry | undefined, channel
       { runId: 'fol123' },
       {
         invocation: { teamId: 'T1', userId, channelId, command: '/ecs', text: 'cancel fol123' },
-        config: {} as AckContext['config'],
+        config: { targets: {} } as unknown as AckContext['config'],
         entry: who,
         allowlist: memoryAllowlist(),
         state,
@@ -72,7 +72,7 @@ describe('/ecs cancel of a follow', () => {
             { runId },
             {
               invocation: { teamId: 'T1', userId: 'U0VIEWER', channelId: 'C0OPS', command: '/ecs', text: `cancel ${runId}` },
-              config: {} as AckContext['config'],
+              config: { targets: {} } as unknown as AckContext['config'],
               entry: viewer,
               allowlist: memoryAllowlist(),
               state,

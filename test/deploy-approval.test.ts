@@ -28,7 +28,12 @@ const allowlist = memoryAllowlist([
   { teamId: T, userId: 'U0FRANK', grants: [{ role: 'approver', services: ['*'], channels: ['C0OTHER'] }] },
   // The same user id as an approver in another configured workspace (a shared channel carries its reactions).
   { teamId: 'T0OTHER', userId: 'U0GRACE', grants: [{ role: 'admin', services: ['*'] }] },
+  // Approvers by selector: web is labelled team=payments in the configuration below.
+  { teamId: T, userId: 'U0HANK', grants: [{ role: 'approver', services: [], selectors: ['team=payments'] }] },
+  { teamId: T, userId: 'U0IVY', grants: [{ role: 'approver', services: [], selectors: ['team=search'] }] },
 ]);
+/** Only what the reaction handler reads of the configuration: the targets' labels, for approvers by selector. */
+const config = { targets: { web: { region: 'us-east-1', cluster: 'main', service: 'web', labels: { team: 'payments' } } } } as unknown as Config;
 
 const now = Date.parse('2026-11-24T12:00:00Z');
 let counter = 0;
@@ -103,7 +108,7 @@ async function react(request: ApprovalRequest, userId: string, reaction: string,
       receivedAt: now,
     },
     tracked,
-    config: {} as Config,
+    config,
     approvals,
     slack,
     allowlist,
@@ -148,6 +153,15 @@ describe('approval by reaction', () => {
     await react(request, 'U0MALLORY', 'x'); // a reject from a non-approver does not end it either
     expect((await status(request)).status).toBe('pending');
     await react(request, 'U0DAVE', 'white_check_mark');
+    expect((await status(request)).status).toBe('approved');
+  });
+
+  it('an approver by selector counts where the service’s labels match, and only there', async () => {
+    const request = await newRequest();
+    await react(request, 'U0IVY', 'white_check_mark');
+    expect((await status(request)).status).toBe('pending');
+    expect(ephemeralTo('U0IVY')[0]).toContain('needs the `approver` role');
+    await react(request, 'U0HANK', 'white_check_mark');
     expect((await status(request)).status).toBe('approved');
   });
 

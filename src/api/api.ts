@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { declaredLabels, withLabels } from '../fleet/memory-catalog';
 import type { AuditKey, AuditLog, AuditRecord } from '../audit/audit';
 import type { AllowlistStore } from '../auth/allowlist';
 import { authorise } from '../auth/authorise';
@@ -196,7 +197,7 @@ export function createApi(deps: ApiDeps) {
       ...(request.scope.target ? { target: request.scope.target } : {}),
       ...(request.scope.script ? { script: request.scope.script } : {}),
     };
-    const decision = authorise(request, entry, command.channelId);
+    const decision = authorise(request, entry, command.channelId, declaredLabels(config));
     if (!decision.allowed) {
       await audit({ ...scope, decision: 'denied', outcome: 'refused', reason: decision.reason });
       return fail(403, 'forbidden', `not allowed: ${typedPlain(decision.reason)}`);
@@ -244,7 +245,11 @@ export function createApi(deps: ApiDeps) {
     if (record.principal !== principal.arn) {
       const entry: AllowlistEntry | undefined = await deps.allowlist.get(record.teamId, principalUserId(principal));
       // Not theirs to read: answered as if it did not exist.
-      if (!record.target || !isAllowed(entry, 'read', { channelId: record.channelId, service: record.target }).allowed) return notFound;
+      if (
+        !record.target ||
+        !isAllowed(entry, 'read', withLabels({ channelId: record.channelId, service: record.target }, declaredLabels(deps.config()))).allowed
+      )
+        return notFound;
     }
     return json(200, await describe(id));
   }

@@ -1,4 +1,5 @@
 import { holdsRole } from '../auth/roles';
+import { declaredLabels, withLabels } from '../fleet/memory-catalog';
 import type { AuditDecision, AuditOutcome } from '../audit/audit';
 import { approvalMessage, clock } from '../deploy/render';
 import { escapeText } from '../slack/format';
@@ -53,7 +54,7 @@ export const approveByReaction: ReactionHandler = async (ctx) => {
   }
 
   const entry = await ctx.allowlist.get(job.teamId, job.userId);
-  if (!holdsRole(entry, rule.approverRole, { service: request.target, channelId: request.channelId })) {
+  if (!holdsRole(entry, rule.approverRole, withLabels({ service: request.target, channelId: request.channelId }, declaredLabels(ctx.config)))) {
     const reason = `no ${rule.approverRole} role for ${request.target} in this channel`;
     if (!job.added) {
       await audit(ctx, request, 'denied', 'refused', `${reason} (reaction removed)`);

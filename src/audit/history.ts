@@ -5,6 +5,8 @@
  * never Scan: a page costs what it returns (plus what a filter on the other dimension drops).
  */
 import { isAllowed, type AllowlistEntry } from '../auth/roles';
+import { withLabels } from '../fleet/memory-catalog';
+import type { LabelsOf } from '../fleet/types';
 import { formatDuration, typedCode, typedPlain, escapeText } from '../slack/format';
 import { mention } from '../slack/invocation';
 import type { AuditRecord } from './audit';
@@ -128,13 +130,13 @@ export async function readHistory(
  * channel and in the channel it happened in (a grant limited to #ops shows nothing typed in #dev);
  * a record about no service (help, whoami, refusals before parsing), as an admin of every service.
  */
-export function historyVisibility(entry: AllowlistEntry | undefined, channelId: string): (row: HistoryRow) => boolean {
+export function historyVisibility(entry: AllowlistEntry | undefined, channelId: string, labelsOf?: LabelsOf): (row: HistoryRow) => boolean {
   const seen = new Map<string, boolean>();
   const may = (service: string, channel: string) => {
     const key = `${service}\n${channel}`;
     let allowed = seen.get(key);
     if (allowed === undefined) {
-      allowed = isAllowed(entry, service === '*' ? 'admin' : 'read', { channelId: channel, service }).allowed;
+      allowed = isAllowed(entry, service === '*' ? 'admin' : 'read', withLabels({ channelId: channel, service }, labelsOf)).allowed;
       seen.set(key, allowed);
     }
     return allowed;

@@ -1,4 +1,6 @@
-import { ALL, grantsPermission, validInChannel, type AllowlistEntry, type Decision, type Grant } from './roles';
+import { isWithin, parseSelector } from '../fleet/selector';
+import type { LabelsOf } from '../fleet/types';
+import { ALL, grantCovers, grantsPermission, validInChannel, type AllowlistEntry, type Decision, type Grant } from './roles';
 
 /**
  * Delegated administration. An `admin` grant administers exactly its own scope: an admin on `web`
@@ -7,6 +9,12 @@ import { ALL, grantsPermission, validInChannel, type AllowlistEntry, type Decisi
  * nobody can remove a person whose grants reach beyond the remover's scope. A global admin holds
  * `admin` on `*` in every channel: only another global admin covers her grants, and nobody
  * removes themselves, so the last one of a team stays.
+ *
+ * With selectors: an admin whose grant is `team=payments` administers the services it matches
+ * (an alias by its labels, `labelsOf`) and any selector within hers (`team=payments,env=prod`,
+ * never `env=prod`: src/fleet/selector.ts, isWithin), since a narrower selector can never match a
+ * service hers does not. A selector is never within a grant of aliases: it may match services
+ * added later.
  */
 
 /** The admin grants that count in this channel. */
@@ -17,37 +25,68 @@ const adminGrantsHere = (admin: AllowlistEntry | undefined, channelId: string): 
 const channelsWithin = (grant: Grant, admin: Grant): boolean =>
   admin.channels === undefined || (grant.channels !== undefined && grant.channels.every((c) => admin.channels!.includes(c)));
 
-/** The first service of `grant` that no admin grant (with wide enough channels) covers. */
-function uncoveredService(admins: Grant[], grant: Grant): string | undefined {
-  const services = grant.services.includes(ALL) ? [ALL] : grant.services;
-  return services.find((s) => !admins.some((a) => channelsWithin(grant, a) && (a.services.includes(ALL) || (s !== ALL && a.services.includes(s)))));
+/** An admin grant covers a service of the grant: by alias, `*`, or a selector matching the alias's labels. */
+const adminCoversService = (a: Grant, service: string, labelsOf: LabelsOf | undefined): boolean =>
+  grantCovers(a, service, service === ALL ? undefined : labelsOf?.(service));
+
+/** An admin grant covers a selector of the grant: on `*`, or one of its selectors holds the selector within it. */
+function adminCoversSelector(a: Grant, text: string): boolean {
+  if (a.services.includes(ALL)) return true;
+  let inner: ReturnType<typeof parseSelector>;
+  try {
+    inner = parseSelector(text);
+  } catch {
+    return false;
+  }
+  return (a.selectors ?? []).some((outer) => {
+    try {
+      return isWithin(inner, parseSelector(outer));
+    } catch {
+      return false;
+    }
+  });
 }
 
-/** May `admin`, typing in `channelId`, give (or take away) `grant`? */
-export function mayAdminister(admin: AllowlistEntry | undefined, grant: Grant, channelId: string): Decision {
+/** What a grant reaches, one item each: its aliases (or `*`), then its selectors. */
+type Reach = { service: string } | { selector: string };
+const reachOf = (grant: Grant): Reach[] =>
+  grant.services.includes(ALL)
+    ? [{ service: ALL }]
+    : [...grant.services.map((service) => ({ service })), ...(grant.selectors ?? []).map((selector) => ({ selector }))];
+
+const covers = (a: Grant, item: Reach, labelsOf: LabelsOf | undefined): boolean =>
+  'service' in item ? adminCoversService(a, item.service, labelsOf) : adminCoversSelector(a, item.selector);
+
+const describeReach = (item: Reach): string =>
+  'selector' in item ? `services matching \`${item.selector}\`` : item.service === ALL ? 'every service' : `service \`${item.service}\``;
+
+/** The first part of `grant` that no admin grant (with wide enough channels) covers. */
+const uncovered = (admins: Grant[], grant: Grant, labelsOf: LabelsOf | undefined): Reach | undefined =>
+  reachOf(grant).find((item) => !admins.some((a) => channelsWithin(grant, a) && covers(a, item, labelsOf)));
+
+/** May `admin`, typing in `channelId`, give (or take away) `grant`? `labelsOf` resolves the grant's aliases for her selector grants. */
+export function mayAdminister(admin: AllowlistEntry | undefined, grant: Grant, channelId: string, labelsOf?: LabelsOf): Decision {
   const admins = adminGrantsHere(admin, channelId);
   if (admins.length === 0) return { allowed: false, reason: 'you need the `admin` role in this channel' };
-  const service = uncoveredService(admins, grant);
-  if (service === undefined) return { allowed: true };
-  const wide = admins.some((a) => a.services.includes(ALL) || (service !== ALL && a.services.includes(service)));
-  if (!wide) {
-    return { allowed: false, reason: `your \`admin\` role does not cover ${service === ALL ? 'every service' : `service \`${service}\``}` };
-  }
+  const item = uncovered(admins, grant, labelsOf);
+  if (item === undefined) return { allowed: true };
+  const wide = admins.some((a) => covers(a, item, labelsOf));
+  if (!wide) return { allowed: false, reason: `your \`admin\` role does not cover ${describeReach(item)}` };
   return {
     allowed: false,
-    reason: `your \`admin\` role for ${service === ALL ? 'every service' : `service \`${service}\``} does not reach ${grant.channels ? 'all of those channels' : 'every channel'}`,
+    reason: `your \`admin\` role for ${describeReach(item)} does not reach ${grant.channels ? 'all of those channels' : 'every channel'}`,
   };
 }
 
 /** The part of someone's grants that `admin` administers (what a scoped admin is shown). */
-export const grantsWithinScope = (admin: AllowlistEntry | undefined, grants: Grant[], channelId: string): Grant[] =>
-  grants.filter((g) => mayAdminister(admin, g, channelId).allowed);
+export const grantsWithinScope = (admin: AllowlistEntry | undefined, grants: Grant[], channelId: string, labelsOf?: LabelsOf): Grant[] =>
+  grants.filter((g) => mayAdminister(admin, g, channelId, labelsOf).allowed);
 
 /** May `admin` remove `target` from the allowlist? Only when every grant of theirs is within her scope. */
-export function mayRemove(admin: AllowlistEntry | undefined, target: AllowlistEntry, channelId: string): Decision {
+export function mayRemove(admin: AllowlistEntry | undefined, target: AllowlistEntry, channelId: string, labelsOf?: LabelsOf): Decision {
   if (adminGrantsHere(admin, channelId).length === 0) return { allowed: false, reason: 'you need the `admin` role in this channel' };
   // Not which grants: the thread is public, and what lies beyond this admin's scope is not hers to learn.
-  if (!target.grants.every((grant) => mayAdminister(admin, grant, channelId).allowed))
+  if (!target.grants.every((grant) => mayAdminister(admin, grant, channelId, labelsOf).allowed))
     return { allowed: false, reason: 'that person has grants beyond your scope' };
   return { allowed: true };
 }

@@ -1,3 +1,6 @@
+import { matchesLabels, parseSelector } from '../fleet/selector';
+import type { LabelsOf, Selector } from '../fleet/types';
+
 /**
  * The permission model. A user's allowlist entry (per Slack team) holds grants; each grant gives
  * one role, scoped to services (and, for operators, scripts), optionally to channels. Deny by
@@ -6,6 +9,10 @@
  * Every check names its scope in full (channel and service, and the script for `run`); a scope
  * that is missing is a denial, never a pass. `*` in a request means "every service" and is
  * covered only by a grant on `*`.
+ *
+ * A grant may also name selectors (`env=staging`, src/fleet/selector.ts): it then covers the
+ * services whose labels match one of them. The labels come with the scope (`Scope.labels`, from
+ * the FleetService resolved for the alias); a scope without labels is matched by no selector.
  */
 export const ROLES = ['viewer', 'operator', 'deployer', 'approver', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
@@ -34,8 +41,10 @@ export const ALL = '*';
 
 export interface Grant {
   role: Role;
-  /** Service aliases, or `*` for every target. */
+  /** Service aliases, or `*` for every target (empty when the grant holds only selectors). */
   services: string[];
+  /** Selectors in their one spelling (formatSelector): the services whose labels match one are covered too. Absent: none. */
+  selectors?: string[];
   /** Script names for operators; absent means every script of the granted services. */
   scripts?: string[];
   /** Channel ids the grant is valid in; absent means every channel. */
@@ -62,6 +71,8 @@ export interface Scope {
    * checked on the service, and an operator's script limit does not narrow it.
    */
   wholeService?: true;
+  /** The service's labels, built-ins included; absent (unresolved alias, or `*`): no selector matches. */
+  labels?: Readonly<Record<string, string>>;
 }
 
 export type Decision = { allowed: true } | { allowed: false; reason: string };
@@ -72,6 +83,35 @@ export const grantsPermission = (grant: Grant, permission: Permission): boolean 
 
 /** A list covers a value when it holds `*` or the value; `*` itself is covered only by `*`. */
 const listCovers = (list: readonly string[], value: string): boolean => list.includes(ALL) || (value !== ALL && list.includes(value));
+
+const parsedSelectors = new Map<string, Selector | null>();
+/** A stored selector, parsed once per process; one that no longer parses covers nothing. */
+function storedSelector(text: string): Selector | null {
+  let parsed = parsedSelectors.get(text);
+  if (parsed === undefined) {
+    try {
+      parsed = parseSelector(text);
+    } catch {
+      parsed = null;
+    }
+    if (parsedSelectors.size > 1000) parsedSelectors.clear();
+    parsedSelectors.set(text, parsed);
+  }
+  return parsed;
+}
+
+/**
+ * Does the grant cover the service? By alias (or `*`), or by a selector matching its labels.
+ * `*` (every service) is covered only by a grant on `*`, never by selectors; no labels, no match.
+ */
+export function grantCovers(grant: Grant, service: string, labels: Readonly<Record<string, string>> | undefined): boolean {
+  if (listCovers(grant.services, service)) return true;
+  if (service === ALL || !labels || !grant.selectors) return false;
+  return grant.selectors.some((text) => {
+    const selector = storedSelector(text);
+    return selector !== null && matchesLabels(selector, labels);
+  });
+}
 
 /** Absent means everywhere. */
 export const validInChannel = (grant: Grant, channelId: string): boolean => grant.channels === undefined || grant.channels.includes(channelId);
@@ -92,7 +132,7 @@ export function isAllowed(entry: AllowlistEntry | undefined, permission: Permiss
     .join(', ');
   const withPermission = entry.grants.filter((g) => grantsPermission(g, permission));
   if (withPermission.length === 0) return { allowed: false, reason: `you need the \`${needed}\` role for ${what}` };
-  const inScope = withPermission.filter((g) => listCovers(g.services, scope.service) && (scope.script === undefined || coversScript(g, scope.script)));
+  const inScope = withPermission.filter((g) => grantCovers(g, scope.service, scope.labels) && (scope.script === undefined || coversScript(g, scope.script)));
   if (inScope.length === 0) return { allowed: false, reason: `your \`${needed}\` role does not cover ${what}` };
   if (!inScope.some((g) => validInChannel(g, scope.channelId)))
     return { allowed: false, reason: `your \`${needed}\` role for ${what} is not valid in this channel` };
@@ -114,10 +154,10 @@ export function holdsPermissionHere(entry: AllowlistEntry | undefined, permissio
   return { allowed: true };
 }
 
-/** Services the person holds any role on in this channel: what they may learn the names of. */
-export function visibleServices(entry: AllowlistEntry | undefined, channelId: string, declared: readonly string[]): string[] {
+/** Services the person holds any role on in this channel: what they may learn the names of (`labelsOf` for selector grants). */
+export function visibleServices(entry: AllowlistEntry | undefined, channelId: string, declared: readonly string[], labelsOf?: LabelsOf): string[] {
   const grants = (entry?.grants ?? []).filter((g) => validInChannel(g, channelId));
-  return declared.filter((s) => grants.some((g) => listCovers(g.services, s)));
+  return declared.filter((s) => grants.some((g) => grantCovers(g, s, labelsOf?.(s))));
 }
 
 /** The same grant, in one spelling: sorted, without duplicates, `*` alone. */
@@ -126,6 +166,7 @@ function normalizeGrant(grant: Grant): Grant {
   return {
     role: grant.role,
     services: norm(grant.services),
+    ...(grant.selectors?.length && !grant.services.includes(ALL) ? { selectors: [...new Set(grant.selectors)].sort() } : {}),
     ...(grant.scripts && !grant.scripts.includes(ALL) ? { scripts: norm(grant.scripts) } : {}),
     ...(grant.channels ? { channels: [...new Set(grant.channels)].sort() } : {}),
   };
@@ -144,7 +185,8 @@ export function addGrant(grants: Grant[], grant: Grant): { grants: Grant[]; adde
 }
 
 export function describeGrant(grant: Grant): string {
-  const services = grant.services.includes(ALL) ? 'all services' : grant.services.map((s) => `\`${s}\``).join(', ');
+  const selectors = grant.services.includes(ALL) ? [] : (grant.selectors ?? []).map((s) => `services matching \`${s}\``);
+  const services = grant.services.includes(ALL) ? 'all services' : [...grant.services.map((s) => `\`${s}\``), ...selectors].join(', ');
   const scripts = grant.scripts && !grant.scripts.includes(ALL) ? `, scripts ${grant.scripts.map((s) => `\`${s}\``).join(', ')}` : '';
   const channels = grant.channels ? `, only in ${grant.channels.map((c) => `<#${c}>`).join(', ')}` : '';
   return `*${grant.role}* on ${services}${scripts}${channels}`;
@@ -154,6 +196,6 @@ export function describeGrant(grant: Grant): string {
 export function holdsRole(entry: AllowlistEntry | undefined, role: Role, scope: Scope): boolean {
   if (!scope.service || !scope.channelId) return false;
   return (entry?.grants ?? []).some(
-    (g) => (g.role === role || g.role === 'admin') && listCovers(g.services, scope.service) && validInChannel(g, scope.channelId),
+    (g) => (g.role === role || g.role === 'admin') && grantCovers(g, scope.service, scope.labels) && validInChannel(g, scope.channelId),
   );
 }

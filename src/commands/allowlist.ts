@@ -1,4 +1,5 @@
 import { grantsWithinScope } from '../auth/administration';
+import { declaredLabels } from '../fleet/memory-catalog';
 import { describeGrant } from '../auth/roles';
 import { mention } from '../slack/invocation';
 import type { AckAnswer } from './types';
@@ -9,9 +10,9 @@ const ALLOWLIST_MAX_PEOPLE = 50;
 const ALLOWLIST_MAX_CHARS = 12_000;
 
 /** `/ecs allowlist`: who may do what, limited to the grants within the asking admin's scope. */
-export const allowlist: AckAnswer<NoArgs> = async (_args, { allowlist: store, invocation, entry }) => {
+export const allowlist: AckAnswer<NoArgs> = async (_args, { allowlist: store, invocation, entry, config }) => {
   const entries = (await store.list(invocation.teamId))
-    .map((e) => ({ userId: e.userId, grants: grantsWithinScope(entry, e.grants, invocation.channelId) }))
+    .map((e) => ({ userId: e.userId, grants: grantsWithinScope(entry, e.grants, invocation.channelId, declaredLabels(config)) }))
     .filter((e) => e.grants.length > 0)
     .sort((a, b) => a.userId.localeCompare(b.userId));
   if (entries.length === 0) return { text: 'Nobody holds a role within your scope.' };

@@ -1,4 +1,5 @@
 import { holdsPermissionHere, isAllowed } from '../auth/roles';
+import { declaredLabels, withLabels } from '../fleet/memory-catalog';
 import { formatDuration } from '../slack/format';
 import { mention } from '../slack/invocation';
 import { HiddenRefusalError, PermissionDeniedError } from '../platform/errors';
@@ -39,7 +40,7 @@ const CANCEL_TTL_SECONDS = 8 * 86_400;
  * `/ecs cancel <run-id>` (or the Cancel button): asks the running job to stop. The worker sees the
  * request within seconds, sends Ctrl-C, then ends the session, and says so in the thread.
  */
-export const cancel: AckAnswer<CancelArgs> = async ({ runId }, { state, entry, invocation, wakeRun }) => {
+export const cancel: AckAnswer<CancelArgs> = async ({ runId }, { state, entry, invocation, wakeRun, config }) => {
   // The verb asks only for a role here (a viewer may stop the follow they started); stopping
   // anything else needs `run` in this channel, refused as it always was, whether the run exists or not.
   const runsHere = holdsPermissionHere(entry, 'run', invocation.channelId);
@@ -56,8 +57,10 @@ export const cancel: AckAnswer<CancelArgs> = async ({ runId }, { state, entry, i
   const scope = run.follow
     ? { channelId: run.channelId, service: run.target, wholeService: true as const }
     : { channelId: run.channelId, service: run.target, script: run.script };
-  const decision = isAllowed(entry, 'run', scope);
-  if (!mine && !decision.allowed) throw new HiddenRefusalError(noRun, `may not cancel run ${runId} of ${run.script} in ${run.channelId}: ${decision.reason}`);
+  if (!mine) {
+    const decision = isAllowed(entry, 'run', withLabels(scope, declaredLabels(config)));
+    if (!decision.allowed) throw new HiddenRefusalError(noRun, `may not cancel run ${runId} of ${run.script} in ${run.channelId}: ${decision.reason}`);
+  }
   // Kept as long as a run may wait for its approval: a run cancelled while it waits never starts.
   const first = await state.claim(cancelKey(runId), CANCEL_TTL_SECONDS, { by: invocation.userId, at: new Date().toISOString() });
   // The cancel is stored: from here on a failing lookup only makes the answer less specific.

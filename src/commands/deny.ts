@@ -1,4 +1,5 @@
 import { mayRemove } from '../auth/administration';
+import { declaredLabels } from '../fleet/memory-catalog';
 import { PermissionDeniedError } from '../platform/errors';
 import { mention } from '../slack/invocation';
 import type { WorkerHandler } from './verb';
@@ -8,7 +9,7 @@ import type { DenyArgs } from './verbs/args';
  * `/ecs deny @user`: removes every grant the user has, if every one of them lies within the
  * remover's admin scope. Nobody removes themselves, so the last global admin stays.
  */
-export const deny: WorkerHandler<DenyArgs> = async ({ subject }, { job, allowlist, out }) => {
+export const deny: WorkerHandler<DenyArgs> = async ({ subject }, { job, allowlist, out, config }) => {
   const { teamId, userId: adminId, channelId } = job.invocation;
   if (subject === adminId)
     throw new PermissionDeniedError('you cannot remove yourself: ask another admin, so the allowlist is never left without one by accident');
@@ -17,7 +18,7 @@ export const deny: WorkerHandler<DenyArgs> = async ({ subject }, { job, allowlis
     await out.post(`${mention(subject)} was not on the allowlist; nothing changed.`);
     return { outcome: 'warning', summary: `${mention(subject)} was not on the allowlist` };
   }
-  const decision = mayRemove(admin, target, channelId);
+  const decision = mayRemove(admin, target, channelId, declaredLabels(config));
   if (!decision.allowed) throw new PermissionDeniedError(decision.reason);
   // The last global admin stays by construction: only a global admin covers a global admin's
   // grants, and nobody removes themselves.

@@ -1,4 +1,5 @@
 import { scriptsFor } from './scripts';
+import { declaredLabels } from '../fleet/memory-catalog';
 import { jobsFor } from '../jobs/visible';
 import { jobsVerb, jobVerb } from './verbs/job';
 import { visibleServices, type AllowlistEntry } from '../auth/roles';
@@ -28,7 +29,7 @@ export { commandText, type Invocation } from '../slack/invocation';
 /** What this person may learn the names of, in this channel. */
 export function visibilityOf(config: Config, entry: AllowlistEntry | undefined, channelId: string): Visibility {
   return {
-    services: visibleServices(entry, channelId, Object.keys(config.targets)),
+    services: visibleServices(entry, channelId, Object.keys(config.targets), declaredLabels(config)),
     scripts: scriptsFor(config, entry, channelId),
     jobs: jobsFor(config, entry, channelId),
   };

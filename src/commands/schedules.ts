@@ -1,4 +1,5 @@
 import { historyQueryInput, readHistory, type HistoryRow } from '../audit/history';
+import { declaredLabels } from '../fleet/memory-catalog';
 import { lookup } from '../config/records';
 import type { Config, Schedule } from '../config/schema';
 import { UsageError } from '../platform/errors';
@@ -69,7 +70,7 @@ export const schedules: WorkerHandler<SchedulesArgs> = async (args, ctx) => {
   const scheduler = schedulerOf(ctx);
   if (args.action === 'list') {
     const entry = await ctx.allowlist.get(invocation.teamId, invocation.userId);
-    const names = visibleSchedules(ctx.config, visibleServices(entry, invocation.channelId, Object.keys(ctx.config.targets)));
+    const names = visibleSchedules(ctx.config, visibleServices(entry, invocation.channelId, Object.keys(ctx.config.targets), declaredLabels(ctx.config)));
     if (names.length === 0) {
       await ctx.out.post('No schedules on the services you hold a role on here (the configuration’s `schedules:`).');
       return { outcome: 'success', summary: 'no schedules' };

@@ -1,4 +1,5 @@
 import { isAllowed, type AllowlistEntry } from '../auth/roles';
+import { declaredLabels, withLabels } from '../fleet/memory-catalog';
 import type { Config } from '../config/schema';
 import { escapeText } from '../slack/format';
 import { describeScriptArgs, scriptUsage } from './script-args';
@@ -8,7 +9,7 @@ import type { NoArgs } from './verb';
 /** Names of the scripts this person may run in this channel. */
 export function scriptsFor(config: Config, entry: AllowlistEntry | undefined, channelId: string): string[] {
   return Object.entries(config.scripts)
-    .filter(([name, s]) => isAllowed(entry, 'run', { channelId, service: s.target, script: name }).allowed)
+    .filter(([name, s]) => isAllowed(entry, 'run', withLabels({ channelId, service: s.target, script: name }, declaredLabels(config))).allowed)
     .map(([name]) => name);
 }
 

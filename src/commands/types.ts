@@ -1,6 +1,7 @@
 import type { AllowlistStore } from '../auth/allowlist';
 import type { AllowlistEntry } from '../auth/roles';
 import type { Config } from '../config/schema';
+import type { CatalogReader } from '../fleet/types';
 import type { StateStore } from '../platform/state';
 import type { Invocation } from '../slack/invocation';
 import type { SlackMessage } from '../slack/message';
@@ -18,6 +19,8 @@ export interface AckContext {
    * already over. Absent: nothing is woken and the run's workflow sees a cancel at its next poll.
    */
   wakeRun?: (callbackId: string) => Promise<boolean>;
+  /** The fleet's catalog (src/fleet/); absent: the declared targets, from memory (src/fleet/memory-catalog.ts). */
+  catalog?: CatalogReader;
 }
 
 /** An ack verb's answer, given the arguments its `parse` returned. */

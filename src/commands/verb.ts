@@ -1,6 +1,7 @@
 import { lookup } from '../config/records';
 import type { Config, Job, Script } from '../config/schema';
 import type { AllowlistEntry, Decision, Grant, Permission } from '../auth/roles';
+import type { LabelsOf } from '../fleet/types';
 import { UsageError } from '../platform/errors';
 import { escapeText } from '../slack/format';
 import { closest, type Words } from './grammar';
@@ -64,7 +65,7 @@ interface VerbBase<Args> {
    * With `checks: 'itself'`: what can be decided from the request alone, on the ack path (the
    * verb checks again, with fresh data, where it acts).
    */
-  authorise?(entry: AllowlistEntry | undefined, scope: RequestScope, channelId: string): Decision;
+  authorise?(entry: AllowlistEntry | undefined, scope: RequestScope, channelId: string, labelsOf?: LabelsOf): Decision;
 }
 
 /** Answered ephemerally within Slack's 3-second ack; touches nothing but the bot's own tables. */

@@ -4,6 +4,7 @@ import * as z from 'zod/mini';
 import en from 'zod/v4/locales/en.js';
 import { NOTICE_KINDS, SEVERITIES } from './notify-levels';
 import { ownOnly } from './records';
+import { BUILT_IN_LABELS } from '../fleet/types';
 import { JOB_PLACEHOLDER } from '../jobs/placeholder';
 import { PAUSABLE_STAGES, type PausableStage } from '../deploy/strategy';
 import { webhookProblems, webhooksSchema } from './webhooks-schema';
@@ -108,6 +109,24 @@ const targetSchema = z.strictObject({
   service: name,
   /** Role assumed in the target account; omit to use the bot's own role (same account). */
   roleArn: z.optional(roleArn),
+  /**
+   * Labels selectors match (`env: prod`, `team: payments`; src/fleet/selector.ts), as a discovered
+   * service's tags are. `account`, `region` and `cluster` are built in and cannot be declared.
+   */
+  labels: z.optional(
+    z
+      .record(
+        pattern(/^[A-Za-z][A-Za-z0-9_.:/+@-]{0,127}$/, 'must be a label key: a letter, then letters, digits or _ . : / + @ - (max 128)'),
+        pattern(/^[A-Za-z0-9_.:/+@-]{1,256}$/, 'must be a label value: letters, digits or _ . : / + @ - (1 to 256)'),
+      )
+      .check(
+        z.refine(
+          (labels) => !Object.keys(labels).some((k) => (BUILT_IN_LABELS as readonly string[]).includes(k)),
+          'account, region and cluster are built-in labels',
+        ),
+        z.refine((labels) => Object.keys(labels).length <= 50, 'at most 50 labels'),
+      ),
+  ),
   /** Long-running container that maintenance scripts run in (used by `/ecs run`). */
   manager: z.optional(z.strictObject({ service: z.optional(name), container: name })),
   /** Containers whose image a deploy replaces; default: those whose repository matches the new image. */
@@ -291,6 +310,8 @@ const configSchema = z.strictObject({
   ),
   /** Ticket systems that start declared actions through signed webhooks (src/webhooks/). */
   webhooks: webhooksSchema,
+  /** Commands acting on a selector (`env=prod`): beyond `maxSelection` services, narrow it or (admins) add `--all`. */
+  selectors: z._default(z.strictObject({ maxSelection: z._default(z.number().check(z.int(), z.minimum(1), z.maximum(10_000)), 200) }), { maxSelection: 200 }),
   audit: z._default(
     z.strictObject({
       /** Days an audit record is kept before DynamoDB expires it; 0 keeps it forever. */

@@ -52,3 +52,13 @@ export interface FleetResult {
   /** Per-verdict counts of checks (verify) or task counts (status), for the file. */
   detail?: Record<string, number | string>;
 }
+
+/**
+ * A service's labels with the built-ins (`account`, `region`, `cluster`), by alias; undefined for
+ * an alias the caller could not resolve (a selector grant then covers nothing: deny by default).
+ * Synchronous on purpose: the caller resolves what it needs first — for declared targets from the
+ * configuration (src/fleet/memory-catalog.ts, declaredLabels), for a DynamoDB catalog with one
+ * GetItem of the alias the command names, in parallel with the allowlist read — and the
+ * authorisation (src/auth/roles.ts) only looks up.
+ */
+export type LabelsOf = (alias: string) => Readonly<Record<string, string>> | undefined;

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { declaredLabels } from '../fleet/memory-catalog';
 import type { AuditLog, AuditRecord } from '../audit/audit';
 import type { AllowlistStore } from '../auth/allowlist';
 import { authorise } from '../auth/authorise';
@@ -345,7 +346,7 @@ export function createIngress(unguarded: IngressDeps) {
     }
     const scope = { ...optional('verb', request.verb.name), ...optional('target', request.scope.target), ...optional('script', request.scope.script) };
 
-    const decision = authorise(request, entry, invocation.channelId);
+    const decision = authorise(request, entry, invocation.channelId, declaredLabels(config));
     if (!decision.allowed) return refuse(decision.reason, scope);
 
     if (request.verb.runsIn === 'ack') {

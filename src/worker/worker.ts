@@ -1,4 +1,5 @@
 import type { WebClient } from '@slack/web-api';
+import { declaredLabels } from '../fleet/memory-catalog';
 import { IN_FLIGHT, type AuditLog } from '../audit/audit';
 import type { AllowlistStore } from '../auth/allowlist';
 import type { AllowlistEntry } from '../auth/roles';
@@ -110,7 +111,7 @@ export function createWorker(deps: WorkerDeps) {
     const { verb } = request;
     const alias = request.scope.target;
     const target = alias ? { alias, ...config.targets[alias]! } : undefined;
-    const again = authorise(request, entry, invocation.channelId);
+    const again = authorise(request, entry, invocation.channelId, declaredLabels(config));
     if (!again.allowed) {
       logger.warn('refused at the worker: access changed since the ack', { reason: again.reason });
       await tellPrivately(`🚫 Not allowed any more: ${again.reason}, so I did not run ${typedCode(commandText(invocation))}.`);

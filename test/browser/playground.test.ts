@@ -158,6 +158,27 @@ describe('playground in Chromium', () => {
     }
   });
 
+  it('/ecs allow with a selector: the grant shows what it covers, and /ecs services <selector> answers privately', async () => {
+    await type('/ecs allow @mallory viewer env=staging');
+    await expect
+      .poll(() => ui.playground.sent.at(-1))
+      .toEqual({ kind: 'command', user: 'U0ALICE', channel: 'C0OPS', text: 'allow <@U0MALLORY|mallory> viewer env=staging' });
+    try {
+      const parent = ui.page.getByTestId('message').filter({ hasText: 'ran /ecs allow @mallory viewer env=staging' }).last();
+      await expect.poll(() => parent.textContent(), { timeout: 10_000 }).toContain('✅');
+      const thread = await ui.openThread(parent);
+      await expect.poll(() => thread.textContent()).toContain('@mallory now has:• viewer on services matching env=staging');
+    } finally {
+      await type('/ecs deny @mallory');
+      const denied = ui.page.getByTestId('message').filter({ hasText: 'ran /ecs deny @mallory' }).last();
+      await expect.poll(() => denied.textContent(), { timeout: 10_000 }).toContain('✅');
+    }
+    await type('/ecs services region=us-east-1,cluster=main');
+    const eph = ui.page.getByTestId('ephemeral').last();
+    await expect.poll(() => eph.textContent()).toContain('of your services here match cluster=main,region=us-east-1');
+    expect(await eph.textContent()).toContain('web — us-east-1, main/web');
+  });
+
   it('a report Slack refuses (Simulate menu) arrives in the thread as a file, saying why', async () => {
     await simulating('slack-refuse-blocks', async () => {
       const parent = await ui.command('/ecs status web');

@@ -5,6 +5,8 @@ import { ALL, ROLES, type Grant, type Role } from '../../auth/roles';
 import type { Config } from '../../config/schema';
 import { escapeText } from '../../slack/format';
 import { WEBHOOK_USER_PREFIX, webhookUserId } from '../../slack/invocation';
+import { declaredLabels } from '../../fleet/memory-catalog';
+import { formatSelector, isSelector, matchesLabels, parseSelector } from '../../fleet/selector';
 import { parseChannelMention, parseUserMention, unknownChoice } from '../grammar';
 import { defineVerb, expectCount, resolveScript, resolveTarget, usageError } from '../verb';
 import type { AllowArgs, DenyArgs } from './args';
@@ -54,10 +56,10 @@ function listFlag(verb: { name: string; usage: string }, flag: string, value: st
 export const allowVerb = defineVerb<AllowArgs>({
   name: 'allow',
   summary: 'Give a person a role (admins, within their own scope)',
-  usage: '/ecs allow @user|<IAM ARN pattern>|webhook:<source> <role> [service …|*] [--scripts a,b] [--channels #c,#d]',
+  usage: '/ecs allow @user|<IAM ARN pattern>|webhook:<source> <role> [service|selector …|*] [--scripts a,b] [--channels #c,#d]',
   details: [
     `Roles: ${ROLES.map((r) => `\`${r}\``).join(', ')}. viewer reads (status, verify); operator also runs scripts; deployer also deploys; approver approves deploys; admin does everything and manages the allowlist of its services.`,
-    'Without services the grant covers every service. `--scripts` limits an operator grant to declared scripts of its services; `--channels` limits any grant to channels.',
+    'Without services the grant covers every service. A selector instead of an alias (`/ecs allow @dana viewer env=staging`, `team=payments,env=prod|staging`) covers every service whose labels match it, now and later; an admin whose own grant is a selector may grant only selectors within it (`team=payments` → `team=payments,env=prod`, never `env=prod`). `--scripts` limits an operator grant to declared scripts of its services; `--channels` limits any grant to channels.',
     'Each grant is kept as given (grants are never merged). An admin can give only what lies within their own admin grants: those services, in those channels.',
     '`/ecs deny @user` removes a person, if all of their grants lie within your scope.',
     'Systems calling the signed API are IAM principals: `/ecs allow arn:aws:iam::123456789012:role/ci-* operator manager --scripts backup.sh` (`*` matches any characters; a role session counts as its role). They may be viewer, operator or deployer; `/ecs deny <pattern>` removes the pattern.',
@@ -79,9 +81,12 @@ export const allowVerb = defineVerb<AllowArgs>({
         this,
         `IAM principals and ticket webhooks can be ${PRINCIPAL_ROLES.map((r) => `\`${r}\``).join(', ')}: approving and administering are for people in Slack.`,
       );
+    // Aliases name services; selectors (`env=staging`, src/fleet/selector.ts) cover the services whose labels match.
+    const selectors = [...new Set(serviceWords.filter((w) => w !== ALL && isSelector(w)).map((w) => formatSelector(parseSelector(w))))].sort();
+    const aliases = serviceWords.filter((w) => w !== ALL && !isSelector(w));
     const services =
-      serviceWords.length === 0 || serviceWords.includes(ALL) ? [ALL] : [...new Set(serviceWords.map((s) => resolveTarget(this, s, config, visible)))].sort();
-    const grant: Grant = { role, services };
+      serviceWords.length === 0 || serviceWords.includes(ALL) ? [ALL] : [...new Set(aliases.map((s) => resolveTarget(this, s, config, visible)))].sort();
+    const grant: Grant = { role, services, ...(selectors.length && !services.includes(ALL) ? { selectors } : {}) };
     const scripts = words.flags.get('scripts');
     if (typeof scripts === 'string') {
       if (role !== 'operator')
@@ -89,7 +94,9 @@ export const allowVerb = defineVerb<AllowArgs>({
       const names = listFlag(this, 'scripts', scripts, MAX_GRANT_SCRIPTS);
       for (const name of names) {
         const script = resolveScript(name, config, visible);
-        if (!services.includes(ALL) && !services.includes(script.target)) {
+        const scriptLabels = declaredLabels(config)(script.target);
+        const bySelector = selectors.some((text) => scriptLabels !== undefined && matchesLabels(parseSelector(text), scriptLabels));
+        if (!services.includes(ALL) && !services.includes(script.target) && !bySelector) {
           throw usageError(
             this,
             `Script \`${escapeText(name)}\` runs on \`${script.target}\`, which this grant does not cover: add \`${script.target}\` to its services.`,
@@ -103,8 +110,8 @@ export const allowVerb = defineVerb<AllowArgs>({
     return { subject, grant };
   },
   scope: ({ subject, grant }) => ({ subject, grant }),
-  authorise(entry, scope, channelId) {
-    return scope.grant ? mayAdminister(entry, scope.grant, channelId) : { allowed: false, reason: 'the request names no grant' };
+  authorise(entry, scope, channelId, labelsOf) {
+    return scope.grant ? mayAdminister(entry, scope.grant, channelId, labelsOf) : { allowed: false, reason: 'the request names no grant' };
   },
   handler: () => import('../allow').then((m) => m.allow),
 });

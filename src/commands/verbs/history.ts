@@ -1,4 +1,5 @@
 import { describeSince, HISTORY_EXPORT_MAX, HISTORY_SHOWN, MAX_HISTORY_SINCE_MS, parseHistorySince } from '../../audit/history';
+import { withLabels } from '../../fleet/memory-catalog';
 import { isAllowed } from '../../auth/roles';
 import { lookup } from '../../config/records';
 import { UsageError } from '../../platform/errors';
@@ -65,6 +66,7 @@ export const historyVerb = defineVerb<HistoryArgs>({
   },
   scope: ({ target, script }) => ({ ...(target ? { target } : {}), ...(script ? { script } : {}) }),
   // A named service (a script's or job's too) needs `read` on it; without one, the rows are checked one by one.
-  authorise: (entry, scope, channelId) => (scope.target ? isAllowed(entry, 'read', { channelId, service: scope.target }) : { allowed: true }),
+  authorise: (entry, scope, channelId, labelsOf) =>
+    scope.target ? isAllowed(entry, 'read', withLabels({ channelId, service: scope.target }, labelsOf)) : { allowed: true },
   handler: () => import('../history').then((m) => m.history),
 });

@@ -1,4 +1,5 @@
 import { isAllowed } from '../../auth/roles';
+import { withLabels } from '../../fleet/memory-catalog';
 import { lookup } from '../../config/records';
 import { escapeText } from '../../slack/format';
 import { scheduledWork, visibleSchedules } from '../../schedules/principal';
@@ -41,11 +42,11 @@ export const schedulesVerb = defineVerb<SchedulesArgs>({
     // The schedule is the subject; its service is what the admin role must cover.
     return { ...(work ? { target: work.target } : {}), wholeService: true, subject: `schedule:${args.schedule}` };
   },
-  authorise: (entry, scope, channelId) => {
+  authorise: (entry, scope, channelId, labelsOf) => {
     if (!scope.subject) return { allowed: true };
     // A schedule whose service cannot be named is refused: a missing scope is a denial.
     if (!scope.target) return { allowed: false, reason: 'the schedule no longer names a service' };
-    return isAllowed(entry, 'admin', { channelId, service: scope.target, wholeService: true });
+    return isAllowed(entry, 'admin', withLabels({ channelId, service: scope.target, wholeService: true }, labelsOf));
   },
   handler: () => import('../schedules').then((m) => m.schedules),
 });
