@@ -14,8 +14,22 @@ process.env.LOG_LEVEL ??= 'warn';
 /** How long Ctrl-C waits for work in flight before it stops anyway. */
 const STOP_GRACE_MS = 2_000;
 
+/**
+ * `PLAYGROUND_FLEET=200 npm start`: a fleet of that many accounts in the organization (two regions,
+ * five services each, a few broken) and a `fleet:` section discovering it, for `/ecs services --refresh`.
+ */
+async function seedPlaygroundFleet(world: World, accounts: number): Promise<void> {
+  const regions = ['us-east-1', 'eu-west-1'];
+  const fleet = world.seedFleet({ accounts, regions, servicesPerAccount: 5, broken: Math.max(2, Math.round(accounts / 50)) });
+  const [{ getConfig, setConfig }, { fleetSchema }] = await Promise.all([import('../src/config/load'), import('../src/config/fleet-schema')]);
+  setConfig({ ...getConfig(), fleet: fleetSchema.parse({ organizations: true, regions }) });
+  console.log(`Fleet: ${fleet.accounts.length} accounts, ${fleet.services.length} services (type /ecs services --refresh in #ops).`);
+}
+
 async function main(): Promise<void> {
   const world = await startWorld();
+  const fleetSize = Number(process.env.PLAYGROUND_FLEET ?? 0);
+  if (Number.isInteger(fleetSize) && fleetSize > 0) await seedPlaygroundFleet(world, fleetSize);
   const requested = Number(process.env.PORT ?? 3000);
   let playground: Playground;
   try {

@@ -9,6 +9,8 @@ import { runAsFunction, tagRequestsWithFunction } from './aws/function-context';
 import { startLocalDynamo, type LocalDynamo } from './dynamo';
 import { writeDecisionLog } from './iam/coverage';
 import { deployStackEvents, deployStackSchedules, dynamoAuthorizer, enforceStackRoles, localStack, LOCAL_STACK_OPTIONS } from './iam/enforce';
+import { targetRoleFor } from './iam/stack';
+import { seedFleet, type FleetSeedOptions, type SeededFleet } from './aws/seed-fleet';
 import type { StackModel } from './iam/stack';
 import { startExecAgent, type ExecAgent, type ExecAgentOptions } from './exec-agent/server';
 import { startRegistry, type LocalRegistry } from './registry';
@@ -342,6 +344,12 @@ export interface World {
   setWorkerTimeout(ms: number): void;
   /** Resolves when every asynchronous worker invocation has finished. */
   idle(): Promise<void>;
+  /**
+   * Seeds a fleet (local/aws/seed-fleet.ts) in the bot's organization: each account with the target
+   * role of infra/cross-account-role.yaml for this stack, enforced as the other target accounts'.
+   * Latency, throttling and the per-account in-flight meter are `aws.traffic`.
+   */
+  seedFleet(options: Omit<FleetSeedOptions, 'targetRole' | 'traffic' | 'managementAccountId'>): SeededFleet;
   close(): Promise<void>;
 }
 
@@ -700,6 +708,17 @@ export async function startWorld(
     setWorkerTimeout: registerWorker,
     upgradeWorkflow: (workflow, next) => (workflow === 'run' ? runWorkflowVersions : deployWorkflowVersions).upgrade(next),
     idle: () => aws.lambda.idle(),
+    seedFleet: (fleetOptions) => {
+      const fleet = seedFleet(aws.state, {
+        ...fleetOptions,
+        managementAccountId: stack.accountId,
+        traffic: aws.traffic,
+        targetRole: (accountId) => targetRoleFor(stack, accountId),
+      });
+      for (const account of fleet.accounts)
+        if (!fleet.missingRole.includes(account.id)) aws.authority.enforce(`arn:aws:iam::${account.id}:role/${fleet.roleName}`);
+      return fleet;
+    },
     async close() {
       // A deploy still waiting for its approval would hold this for up to its expiry: give running
       // work a moment to end, then tear down regardless (the checkpoint server goes with it).

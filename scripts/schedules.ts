@@ -10,6 +10,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { parseConfig, type Config } from '../src/config/schema';
+import { CATALOG_SCHEDULE, catalogSchedule } from '../src/fleet/schedule';
 
 export const BEGIN = '    # BEGIN schedules: generated from the configuration by `npm run schedules` (check-config checks it); do not edit';
 export const END = '    # END schedules';
@@ -26,7 +27,10 @@ const quoted = (text: string): string => `'${text.replace(/'/g, "''")}'`;
 
 /** The resources of every schedule, in the configuration's order, as lines of serverless.yml (under `Resources:`). */
 export function scheduleResources(config: Config): string[] {
-  return Object.entries(config.schedules).flatMap(([name, s]) => [
+  // The catalog's refresh (src/fleet/schedule.ts) is one more schedule of the same kind, after the configuration's.
+  const catalog = catalogSchedule(config);
+  const all = [...Object.entries(config.schedules), ...(catalog ? [[CATALOG_SCHEDULE, { ...catalog, enabled: true }] as const] : [])];
+  return all.flatMap(([name, s]) => [
     `    ${scheduleLogicalId(name)}:`,
     '      Type: AWS::Scheduler::Schedule',
     '      Properties:',

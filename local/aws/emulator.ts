@@ -41,9 +41,11 @@ import { kmsService } from './services/kms';
 import { logsService } from './services/logs';
 import { secretsManagerService } from './services/secretsmanager';
 import { EventBridge } from './eventbridge';
+import { FleetTraffic } from './fleet-traffic';
 import { LambdaRuntime, type FunctionRegistry } from './services/lambda';
 import { LocalScheduler } from './scheduler';
 import { cloudWatchJsonService, cloudWatchQueryService } from './services/cloudwatch';
+import { organizationsService } from './services/organizations';
 import { ssmService } from './services/ssm';
 import { stsService } from './services/sts';
 import { Clock, DEFAULT_REGION, EmulatorState, type Identity } from './state';
@@ -174,6 +176,8 @@ export interface AwsEmulator {
   eventBridge: EventBridge;
   /** EventBridge Scheduler: schedules run on the emulator's clock (scheduler.ts). */
   scheduler: LocalScheduler;
+  /** A fleet's latency, per-account throttling and in-flight meter, applied to every call (fleet-traffic.ts). */
+  traffic: FleetTraffic;
   /** Settings that point the SDK (and the bot) at the emulator; merge into process.env. */
   endpointEnv(): Record<string, string>;
   close(): Promise<void>;
@@ -220,8 +224,11 @@ export async function startAwsEmulator(options: AwsEmulatorOptions = {}): Promis
     applicationAutoScalingService,
     // Blue/green deployments of CODE_DEPLOY services (codedeploy.ts runs them over emulator time).
     codeDeployService,
+    // Fleet discovery: the organization's accounts and their tags.
+    organizationsService,
   ];
   const calls: CallRecord[] = [];
+  const traffic = new FleetTraffic();
   const authority = new Authority(state);
   lambda.authority = authority;
   const eventBridge = new EventBridge({ state, lambda, authority });
@@ -300,10 +307,15 @@ export async function startAwsEmulator(options: AwsEmulatorOptions = {}): Promis
 
       // A log read sees what running tasks (one-off ones: one-off-tasks.ts) have printed by now.
       if (op.service.name === 'logs') runScheduler(state);
-      const injected = faults.takeFailure(iamAction);
-      if (injected) throw injected;
-      for (const resource of resources?.(op.params, ctx) ?? ['*']) ctx.authorize(iamAction, resource, authorization?.(op.params, ctx, resource));
-      reply = serializeResult(op, await handler(op.params, ctx), requestId);
+      const operation = op;
+      // Every call of an account passes the fleet's latency, throttling and meter here, once its account is known.
+      reply = await traffic.pass(caller.accountId, async () => {
+        const injected = faults.takeFailure(iamAction);
+        if (injected) throw injected;
+        for (const resource of resources?.(operation.params, ctx) ?? ['*'])
+          ctx.authorize(iamAction, resource, authorization?.(operation.params, ctx, resource));
+        return serializeResult(operation, await handler(operation.params, ctx), requestId);
+      });
     } catch (err) {
       if (!(err instanceof AwsError)) console.error('[aws-emulator] handler failed', err);
       const error = err instanceof AwsError ? err : AwsError.common('Internal', 'We encountered an internal error. Please try again.');
@@ -357,6 +369,7 @@ export async function startAwsEmulator(options: AwsEmulatorOptions = {}): Promis
     authority,
     eventBridge,
     scheduler,
+    traffic,
     endpointEnv: () => ({
       AWS_ENDPOINT_URL: url,
       AWS_REGION: DEFAULT_REGION,

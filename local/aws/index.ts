@@ -1,4 +1,5 @@
 /** Local AWS API emulator: see emulator.ts for the request pipeline, seed.ts for the sample account. */
+export { FleetTraffic, type ThrottleSpec } from './fleet-traffic';
 export { startAwsEmulator, Faults, type AwsEmulator, type AwsEmulatorOptions, type CallRecord } from './emulator';
 export { seedSampleAccount, SAMPLE, type SeedOptions } from './seed';
 export { seedVerifyBench, BENCH } from './seed-bench';

@@ -11,7 +11,7 @@ interface ClientWithMiddleware {
  * region and (for another account) the assumed role, and every request id collected for the audit.
  */
 /** A counting semaphore: at most `limit` holders at once, the rest wait in order. */
-class Limiter {
+export class Limiter {
   private active = 0;
   private readonly waiting: Array<() => void> = [];
   constructor(private readonly limit: number) {}

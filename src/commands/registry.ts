@@ -19,6 +19,7 @@ import { scaleVerb } from './verbs/scale';
 import { scriptsVerb } from './verbs/scripts';
 import { schedulesVerb } from './verbs/schedules';
 import { servicesVerb } from './verbs/services';
+import { servicesRefreshVerb } from './verbs/services-refresh';
 import { statusVerb } from './verbs/status';
 import { verifyVerb } from './verbs/verify';
 import { whoamiVerb } from './verbs/whoami';
@@ -70,7 +71,7 @@ export const helpVerb = defineVerb<HelpArgs>({
       // Details name placeholders too (`/ecs cancel <run-id>`); they hold no markup of their own.
       return { text: [`*${escapeText(verb.usage)}*`, `${verb.summary}.`, ...(verb.details ?? []).map(escapeText)].join('\n') };
     }
-    const lines = VERBS.map((v) => `• \`${escapeText(v.usage)}\` — ${v.summary}`);
+    const lines = [...VERBS, ...FORMS].map((v) => `• \`${escapeText(v.usage)}\` — ${v.summary}`);
     return {
       text: [
         '*ecs-chatops* operates Amazon ECS services from Slack. Commands:',
@@ -109,9 +110,20 @@ export const VERBS: readonly AnyVerb[] = [
 
 const ALIASES: Record<string, string> = { '?': 'help', '-h': 'help', '--help': 'help', me: 'whoami', list: 'services' };
 
+/**
+ * Forms of a verb answered elsewhere, chosen by a flag (`services --refresh` is the worker's, plain
+ * `services` the ingress's). Their names hold a space: a job names them, nobody types them.
+ */
+const FORMS: readonly AnyVerb[] = [servicesRefreshVerb];
+
+function formOf(verb: AnyVerb, rest: readonly string[]): AnyVerb {
+  if (verb.name === 'services' && rest.some((w) => w.toLowerCase() === '--refresh')) return servicesRefreshVerb;
+  return verb;
+}
+
 export function findVerb(word: string): AnyVerb {
   const name = ALIASES[word.toLowerCase()] ?? word.toLowerCase();
-  const verb = VERBS.find((v) => v.name === name);
+  const verb = VERBS.find((v) => v.name === name) ?? FORMS.find((v) => v.name === name);
   if (!verb)
     throw unknownChoice(
       'command',
@@ -123,7 +135,8 @@ export function findVerb(word: string): AnyVerb {
 
 /** The verb named by the first word (`help` when there is none); an unknown verb throws a UsageError. */
 export function verbOf(text: string): AnyVerb {
-  return findVerb(tokenize(text)[0] ?? 'help');
+  const [first, ...rest] = tokenize(text);
+  return formOf(findVerb(first ?? 'help'), rest);
 }
 
 /** What a request touches, from its verb's arguments and the configuration of the moment. */
@@ -136,7 +149,7 @@ export const scopeOf = (verb: AnyVerb, args: unknown, config: Config): RequestSc
  */
 export function parseRequest(text: string, config: Config, visible: Visibility): ParsedRequest {
   const [first, ...rest] = tokenize(text);
-  const verb = findVerb(first ?? 'help');
+  const verb = formOf(findVerb(first ?? 'help'), rest);
   const args: unknown = verb.parse(splitFlags(rest, verb.flags ?? { withValue: [], boolean: [] }), config, visible);
   return { verb, args, scope: scopeOf(verb, args, config) };
 }

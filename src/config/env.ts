@@ -10,6 +10,7 @@ export type EnvName =
   | 'ALLOWLIST_TABLE'
   | 'AUDIT_TABLE'
   | 'STATE_TABLE'
+  | 'CATALOG_TABLE'
   | 'SLACK_SIGNING_SECRET_PARAM'
   | 'SLACK_BOT_TOKEN_PARAM'
   | 'SLACK_API_URL'
@@ -24,7 +25,9 @@ export type EnvName =
   | 'ECS_CHATOPS_CONFIG'
   | 'ECS_CHATOPS_REGISTRY_ENDPOINTS'
   /** The EventBridge Scheduler group holding the configuration's schedules (`/ecs schedules`). */
-  | 'SCHEDULE_GROUP_NAME';
+  | 'SCHEDULE_GROUP_NAME'
+  /** The bot's own AWS account (the catalog's account of targets declared without a roleArn). */
+  | 'BOT_ACCOUNT_ID';
 
 /** The variable's value, or undefined when it is unset or empty. */
 export function optionalEnv(name: EnvName): string | undefined {

@@ -8,6 +8,8 @@ import { BUILT_IN_LABELS } from '../fleet/types';
 import { JOB_PLACEHOLDER } from '../jobs/placeholder';
 import { PAUSABLE_STAGES, type PausableStage } from '../deploy/strategy';
 import { webhookProblems, webhooksSchema } from './webhooks-schema';
+import { fleetSchema } from './fleet-schema';
+import { CATALOG_SCHEDULE } from '../fleet/names';
 import { checkArguments } from '../exec/command';
 import { isTimeZone, parseScheduleExpression, ScheduleExpressionError } from '../schedules/expression';
 
@@ -261,6 +263,21 @@ const scheduleName = pattern(/^[a-z][a-z0-9-]{0,39}$/, 'must be lowercase letter
 
 /** A schedule names a script or job that exists, with arguments it accepts, a valid expression and time zone. */
 function scheduleProblems(config: Config): string[] {
+  const catalog: string[] = [];
+  if (config.fleet?.refreshChannel) {
+    if (Object.hasOwn(config.schedules, CATALOG_SCHEDULE))
+      catalog.push(`schedules.${CATALOG_SCHEDULE}: the name is the catalog's scheduled refresh (fleet.refreshSchedule); choose another`);
+    try {
+      parseScheduleExpression(config.fleet.refreshSchedule);
+    } catch (e) {
+      if (!(e instanceof ScheduleExpressionError)) throw e;
+      catalog.push(`fleet.refreshSchedule: ${e.userMessage}`);
+    }
+  }
+  return [...catalog, ...ownSchedulesProblems(config)];
+}
+
+function ownSchedulesProblems(config: Config): string[] {
   return Object.entries(config.schedules).flatMap(([name, s]) => {
     const problems: string[] = [];
     try {
@@ -312,6 +329,8 @@ const configSchema = z.strictObject({
   webhooks: webhooksSchema,
   /** Commands acting on a selector (`env=prod`): beyond `maxSelection` services, narrow it or (admins) add `--all`. */
   selectors: z._default(z.strictObject({ maxSelection: z._default(z.number().check(z.int(), z.minimum(1), z.maximum(10_000)), 200) }), { maxSelection: 200 }),
+  /** Services discovered across accounts and regions into the catalog (src/fleet/, config/fleet-schema.ts). */
+  fleet: fleetSchema,
   audit: z._default(
     z.strictObject({
       /** Days an audit record is kept before DynamoDB expires it; 0 keeps it forever. */

@@ -1,5 +1,14 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  BatchGetCommand,
+  BatchWriteCommand,
+  DeleteCommand,
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 
 // Loaded on first use by ./dynamo.ts, so that a cold start only pays for the SDK once a request needs it.
 let client: DynamoDBDocumentClient | undefined;
@@ -19,6 +28,8 @@ export const operations = {
   update: (input: Input<typeof UpdateCommand>) => documentClient().send(new UpdateCommand(input)),
   delete: (input: Input<typeof DeleteCommand>) => documentClient().send(new DeleteCommand(input)),
   query: (input: Input<typeof QueryCommand>) => documentClient().send(new QueryCommand(input)),
+  batchGet: (input: Input<typeof BatchGetCommand>) => documentClient().send(new BatchGetCommand(input)),
+  batchWrite: (input: Input<typeof BatchWriteCommand>) => documentClient().send(new BatchWriteCommand(input)),
 };
 
 export function reset(): void {

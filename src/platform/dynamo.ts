@@ -14,6 +14,8 @@ export const ddb: Ops = {
   update: async (input) => (await load()).operations.update(input),
   delete: async (input) => (await load()).operations.delete(input),
   query: async (input) => (await load()).operations.query(input),
+  batchGet: async (input) => (await load()).operations.batchGet(input),
+  batchWrite: async (input) => (await load()).operations.batchWrite(input),
 };
 
 /** Forget the client (tests point DynamoDB at a new endpoint). */

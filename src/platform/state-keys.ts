@@ -21,6 +21,9 @@ export const runKey = (runId: string): string => `run#${runId}`;
 /** A request to cancel a run, polled by whoever follows it. */
 export const cancelKey = (runId: string): string => `cancel#${runId}`;
 
+/** One catalog refresh at a time (src/commands/services-refresh.ts): two would interleave the catalog's index items. */
+export const catalogRefreshLockKey = (): string => 'lock#catalog-refresh';
+
 /** One run of a script on a target at a time (unless it allows overlap). */
 export const runLockKey = (script: string, target: string): string => `lock#run#${script}#${target}`;
 

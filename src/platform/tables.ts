@@ -6,7 +6,7 @@ import { requiredEnv } from '../config/env';
  */
 export interface TableDefinition {
   /** Environment variable holding the table's name at run time. */
-  env: 'ALLOWLIST_TABLE' | 'AUDIT_TABLE' | 'STATE_TABLE';
+  env: 'ALLOWLIST_TABLE' | 'AUDIT_TABLE' | 'STATE_TABLE' | 'CATALOG_TABLE';
   /** Name used by the local world and tests: serverless.yml's name for stage `local` (the world checks it). */
   localName: string;
   partitionKey: string;
@@ -27,6 +27,12 @@ export const TABLES = {
   },
   /** Short-lived coordination records (event dedup, locks, pending approvals): pk only, all with a TTL. */
   state: { env: 'STATE_TABLE', localName: 'ecs-chatops-local-state', partitionKey: 'pk', ttlAttribute: 'expiresAt' },
+  /**
+   * The fleet's catalog (src/fleet/catalog.ts): pk `svc#<alias>` per service (one GetItem resolves
+   * an alias), `sel#<key>=<value>` per label value and `sel#*` listing aliases (a selector is a few
+   * GetItems and BatchGetItems, never a Scan), `meta#labels` and `meta#refresh`.
+   */
+  catalog: { env: 'CATALOG_TABLE', localName: 'ecs-chatops-local-catalog', partitionKey: 'pk' },
 } as const satisfies Record<string, TableDefinition>;
 
 export type TableKey = keyof typeof TABLES;

@@ -3,6 +3,7 @@ import type { AllowlistStore } from '../auth/allowlist';
 import type { AllowlistEntry, Grant } from '../auth/roles';
 import type { Config, Schedule } from '../config/schema';
 import { word } from '../api/requests';
+import { CATALOG_SCHEDULE, catalogSchedule } from '../fleet/schedule';
 
 /**
  * A schedule is a system principal: `schedule:<name>`, the user id its runs travel, are
@@ -60,6 +61,17 @@ export function scheduleCommandText(config: Config, schedule: Schedule): string 
 
 /** The entry a schedule is authorised with: its own work, in its own channel (none for a schedule no longer declared). */
 export function scheduleEntry(config: Config, teamId: string, name: string): AllowlistEntry | undefined {
+  const catalog = name === CATALOG_SCHEDULE ? catalogSchedule(config) : undefined;
+  if (catalog) {
+    // The catalog's refresh names every service: admin of all of them, in its channel only.
+    return {
+      teamId,
+      userId: scheduleUserId(name),
+      grants: [{ role: 'admin', services: ['*'], channels: [catalog.channel] }],
+      addedBy: 'configuration',
+      updatedAt: '1970-01-01T00:00:00.000Z',
+    };
+  }
   const schedule = Object.hasOwn(config.schedules, name) ? config.schedules[name] : undefined;
   const work = schedule && scheduledWork(config, schedule);
   if (!schedule || !work) return undefined;

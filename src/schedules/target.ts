@@ -3,6 +3,7 @@ import type { ApiCommand } from '../api/requests';
 import { log } from '../platform/logger';
 import type { Requester } from '../api/requester';
 import { scheduleCommandText, scheduleRequester } from './principal';
+import { CATALOG_REFRESH_TEXT, CATALOG_SCHEDULE, catalogSchedule } from '../fleet/schedule';
 
 /**
  * What EventBridge Scheduler sends the `scheduled` function: the schedule's Target.Input, with
@@ -35,8 +36,9 @@ export function createScheduledTarget(deps: ScheduledDeps) {
     const config = deps.config();
     const name = typeof event.schedule === 'string' ? event.schedule : undefined;
     const scheduledTime = typeof event.scheduledTime === 'string' && !Number.isNaN(Date.parse(event.scheduledTime)) ? event.scheduledTime : undefined;
-    const schedule = name !== undefined && Object.hasOwn(config.schedules, name) ? config.schedules[name] : undefined;
-    const text = schedule && scheduleCommandText(config, schedule);
+    const catalog = name === CATALOG_SCHEDULE ? catalogSchedule(config) : undefined;
+    const schedule = catalog ?? (name !== undefined && Object.hasOwn(config.schedules, name) ? config.schedules[name] : undefined);
+    const text = catalog ? CATALOG_REFRESH_TEXT : schedule && 'args' in schedule ? scheduleCommandText(config, schedule) : undefined;
     if (!name || !scheduledTime || !schedule || !text) {
       // A schedule left behind by an older deployment, or an input nobody wrote: retrying would not help.
       log.warn('scheduled invocation for no declared schedule; nothing ran', { schedule: name, scheduledTime: event.scheduledTime });

@@ -42,6 +42,24 @@ function maxItems(list: unknown[], max: number, member: string): void {
   if (list.length > max) throw invalid(`${member} cannot contain more than ${max} items.`);
 }
 
+/** The tags of the resource an ARN names in the caller's account and region; InvalidParameterException as ECS says it otherwise. */
+function tagsOf(ctx: CallContext, arn: string): Array<{ key?: string; value?: string }> {
+  const match = /^arn:aws:ecs:([^:]+):(\d{12}):(cluster|service|task|task-definition)\/(.+)$/.exec(arn);
+  if (!match || match[1] !== ctx.region || match[2] !== ctx.accountId) throw invalid('The ARN provided is invalid.');
+  const [, , , type, rest] = match as unknown as [string, string, string, string, string];
+  const [first, second] = rest.split('/');
+  const found =
+    type === 'cluster'
+      ? ctx.regional.ecs.clusters.get(first!)?.cluster.tags
+      : type === 'service'
+        ? ctx.regional.ecs.clusters.get(first!)?.services.get(second ?? '')?.tags
+        : type === 'task'
+          ? ctx.regional.ecs.clusters.get(first!)?.tasks.get(second ?? '')?.tags
+          : ctx.regional.ecs.taskDefinitions.get(first!)?.tags;
+  if (!found) throw invalid('The specified resource could not be found.');
+  return found;
+}
+
 /** Tags are only returned when asked for with `include: ['TAGS']`. */
 function withoutTags<T extends { tags?: unknown }>(item: T, include: string[] | undefined): T {
   const copy = structuredClone(item);
@@ -665,7 +683,8 @@ export const ecsService: ServiceDefinition = {
     },
 
     ListServices: {
-      resources: clusterArnOf,
+      // No resource type in AWS's IAM data: judged on "*", the cluster as the ecs:cluster condition key.
+      authorization: (p, ctx) => ({ context: { 'ecs:cluster': clusterArnOf(p, ctx) } }),
       handler: (p, ctx) => {
         const cluster = findCluster(ctx, p.cluster);
         const all = [...cluster.services.values()]
@@ -816,6 +835,12 @@ export const ecsService: ServiceDefinition = {
 
     // ListServiceDeployments, DescribeServiceDeployments, Stop/ContinueServiceDeployment, DescribeServiceRevisions.
     ...serviceDeploymentActions({ findCluster, paginate }),
+
+    // Tags of a service, task, cluster or task definition by ARN (ECS's long ARN format).
+    ListTagsForResource: {
+      resources: (p) => [String(p.resourceArn ?? '')],
+      handler: (p, ctx) => ({ tags: structuredClone(tagsOf(ctx, String(p.resourceArn ?? ''))) }),
+    },
 
     ExecuteCommand: {
       // Both resource types are required for it in AWS's IAM data: the cluster and the task.

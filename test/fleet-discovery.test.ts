@@ -1,0 +1,161 @@
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startAwsEmulator, type AwsEmulator } from '../local/aws';
+import { seedFleet, type SeededFleet } from '../local/aws/seed-fleet';
+import { putOrganizationAccount } from '../local/aws/services/organizations';
+import { clearCredentialCache } from '../src/aws/credentials';
+import { fleetSchema, type FleetConfig } from '../src/config/fleet-schema';
+import { sdkFleetAws } from '../src/fleet/aws';
+import { aliasFromTemplate, discoverFleet, MAX_IN_FLIGHT_PER_ACCOUNT, type EcsReader, type FleetAws } from '../src/fleet/discovery';
+
+/** Discovery against the emulator's organization and accounts, through the SDK as in production. */
+const admin = { teamId: 'T0LOCAL', userId: 'U0ADMIN' };
+const MANAGEMENT = '111111111111';
+let aws: AwsEmulator;
+let fleet: SeededFleet;
+const made: Array<{ destroy(): void }> = [];
+
+const config = (extra: Partial<FleetConfig> = {}): FleetConfig => ({
+  ...fleetSchema.parse({ organizations: true, regions: ['us-east-1', 'eu-west-1'] })!,
+  ...extra,
+});
+const fleetAws = () => {
+  const f = sdkFleetAws(admin, 'us-east-1');
+  made.push(f);
+  return f;
+};
+
+beforeAll(async () => {
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+  aws = await startAwsEmulator({ seed: false });
+  Object.assign(process.env, aws.endpointEnv());
+  fleet = seedFleet(aws.state, { accounts: 12, regions: ['us-east-1', 'eu-west-1'], servicesPerAccount: 3, broken: 2 });
+});
+afterAll(async () => {
+  await aws.close();
+});
+beforeEach(() => {
+  clearCredentialCache();
+  aws.traffic.resetMeter();
+});
+afterEach(() => {
+  for (const f of made.splice(0)) f.destroy();
+  aws.traffic.throttle('*', undefined);
+  aws.traffic.latencyMs = 0;
+});
+
+describe('fleet discovery', () => {
+  it('finds every service of the organization with its alias tag and labels; an account without the role is one result with its fix', async () => {
+    const result = await discoverFleet(config(), fleetAws());
+    // The management account has no role either: it is reported like any other.
+    expect(result.accounts).toBe(13);
+    const expected = fleet.services.filter((s) => !fleet.missingRole.includes(s.accountId));
+    expect(result.services.map((s) => s.alias).sort()).toEqual(expected.map((s) => s.alias).sort());
+    const one = result.services.find((s) => s.alias === 'api-fleet-001')!;
+    expect(one).toEqual({
+      alias: 'api-fleet-001',
+      accountId: '300000000001',
+      region: 'us-east-1',
+      cluster: 'fleet',
+      service: 'api',
+      serviceArn: 'arn:aws:ecs:us-east-1:300000000001:service/fleet/api',
+      roleArn: 'arn:aws:iam::300000000001:role/ecs-chatops-target',
+      labels: { env: 'prod', team: 'payments' },
+      source: 'discovered',
+    });
+    expect(result.failures.map((f) => [f.accountId, f.reason])).toEqual([[MANAGEMENT, 'role'], ...fleet.missingRole.map((id) => [id, 'role'])]);
+    expect(result.failures.at(-1)!.fix).toContain(`deploy infra/cross-account-role.yaml in ${fleet.missingRole[0]}`);
+  });
+
+  it('names an untagged service by the naming rule, and reports a tag that is no alias and an alias taken twice', async () => {
+    const r = aws.state.region('300000000003', 'us-east-1');
+    const api = r.ecs.clusters.get('fleet')!.services.get('api')!;
+    const saved = structuredClone(api.tags);
+    const worker = aws.state.region('300000000003', 'eu-west-1').ecs.clusters.get('fleet')!.services.get('worker')!;
+    const savedWorker = structuredClone(worker.tags);
+    const web = r.ecs.clusters.get('fleet')!.services.get('web')!;
+    const savedWeb = structuredClone(web.tags);
+    try {
+      api.tags = api.tags!.filter((t) => t.key !== 'ecs-chatops:alias');
+      worker.tags = [{ key: 'ecs-chatops:alias', value: 'Not An Alias' }];
+      web.tags = [{ key: 'ecs-chatops:alias', value: 'api-fleet-001' }];
+      const result = await discoverFleet(
+        config({ accounts: ['300000000003', '300000000001'], organizations: false, aliasTemplate: '{region}-{service}-{accountId}' }),
+        fleetAws(),
+      );
+      expect(result.services.map((s) => s.alias)).toContain('us-east-1-api-300000000003');
+      expect(result.skipped).toEqual([
+        expect.objectContaining({ serviceArn: worker.serviceArn, reason: expect.stringContaining('`Not An Alias` is not an alias') }),
+        { serviceArn: web.serviceArn, reason: 'alias `api-fleet-001` is already arn:aws:ecs:us-east-1:300000000001:service/fleet/api' },
+      ]);
+    } finally {
+      api.tags = saved;
+      worker.tags = savedWorker;
+      web.tags = savedWeb;
+    }
+  });
+
+  it('filters accounts by OU and by account tag, and leaves out the excluded', async () => {
+    const byOu = await discoverFleet(config({ organizationalUnits: [fleet.units.staging!] }), fleetAws());
+    expect(new Set(byOu.services.map((s) => s.labels.env))).toEqual(new Set(['staging']));
+    putOrganizationAccount(aws.state, { id: '300000000099', name: 'tagless' });
+    const byTag = await discoverFleet(config({ accountTags: { team: 'search' }, excludeAccounts: ['300000000002'] }), fleetAws());
+    expect(new Set(byTag.services.map((s) => s.accountId))).toEqual(new Set(['300000000006', '300000000010']));
+    expect(byTag.failures).toEqual([]);
+  });
+
+  it('keeps at most five calls in flight per account, and backs off when throttled rather than failing', async () => {
+    aws.traffic.latencyMs = 20;
+    aws.traffic.throttle('300000000005', { burst: 2, perSecond: 10 });
+    const result = await discoverFleet(config({ organizations: false, accounts: ['300000000005', '300000000006'] }), fleetAws());
+    expect(aws.traffic.throttled.get('300000000005')).toBeGreaterThan(0);
+    expect(result.failures).toEqual([]);
+    expect(result.services.filter((s) => s.accountId === '300000000005')).toHaveLength(3);
+    expect(aws.traffic.maxInFlight('300000000006')).toBeLessThanOrEqual(MAX_IN_FLIGHT_PER_ACCOUNT);
+    expect(aws.traffic.maxInFlight('300000000006')).toBeGreaterThan(1);
+  });
+
+  it('says why an account refused ECS: its role lacks the grants', async () => {
+    const lift = aws.faults.deny('ecs:ListClusters', { principal: 'arn:aws:sts::300000000005:*' });
+    try {
+      const result = await discoverFleet(config({ organizations: false, accounts: ['300000000005'], regions: ['us-east-1'] }), fleetAws());
+      expect(result.failures).toEqual([expect.objectContaining({ accountId: '300000000005', region: 'us-east-1', reason: 'access' })]);
+    } finally {
+      lift();
+    }
+  });
+});
+
+describe('the per-account bound', () => {
+  it('never has more than five calls of one account in flight, however many clusters and services it has', async () => {
+    let inFlight = 0;
+    let peak = 0;
+    const tracked = async <T>(value: T): Promise<T> => {
+      peak = Math.max(peak, ++inFlight);
+      await new Promise((resolve) => setTimeout(resolve, 2));
+      inFlight--;
+      return value;
+    };
+    const clusters = Array.from({ length: 30 }, (_, i) => `arn:aws:ecs:us-east-1:300000000001:cluster/c${i}`);
+    const reader: EcsReader = {
+      listClusters: () => tracked({ clusterArns: clusters }),
+      listServices: (cluster) => tracked({ serviceArns: Array.from({ length: 25 }, (_, i) => `${cluster.replace(':cluster/', ':service/')}/s${i}`) }),
+      describeServices: (_cluster, arns) =>
+        tracked(arns.map((serviceArn) => ({ serviceArn, serviceName: serviceArn.split('/').pop()!, status: 'ACTIVE', tags: [] }))),
+    };
+    const fake: FleetAws = { organizationAccounts: async () => [], assume: async () => () => reader, own: () => () => reader };
+    const result = await discoverFleet(config({ organizations: false, accounts: ['300000000001'], regions: ['us-east-1', 'eu-west-1'] }), fake);
+    expect(result.failures).toEqual([]);
+    expect(peak).toBe(MAX_IN_FLIGHT_PER_ACCOUNT);
+  });
+});
+
+describe('the naming rule', () => {
+  it('fills placeholders, lowercases, turns other characters into dashes and cuts at 40', () => {
+    expect(aliasFromTemplate('{service}-{account}', { service: 'Web_API', account: 'Prod Payments', accountId: '1', cluster: 'c', region: 'r' })).toBe(
+      'web-api-prod-payments',
+    );
+    expect(aliasFromTemplate('{accountId}-{service}', { service: 'x'.repeat(50), account: 'a', accountId: '123', cluster: 'c', region: 'r' })).toBe(
+      'x'.repeat(40),
+    );
+  });
+});
