@@ -417,7 +417,11 @@ describe('SSM DescribeParameters', () => {
     const byPath = await clients.ssm.send(
       new DescribeParametersCommand({ ParameterFilters: [{ Key: 'Path', Option: 'Recursive', Values: ['/ecs-chatops'] }] }),
     );
-    expect(byPath.Parameters!.map((p) => p.Name)).toEqual(['/ecs-chatops/slack/bot-token', '/ecs-chatops/slack/signing-secret']);
+    expect(byPath.Parameters!.map((p) => p.Name)).toEqual([
+      '/ecs-chatops/slack/bot-token',
+      '/ecs-chatops/slack/signing-secret',
+      '/ecs-chatops/webhooks/tickets',
+    ]);
     await expect(clients.ssm.send(new DescribeParametersCommand({ ParameterFilters: [{ Key: 'Color', Values: ['x'] }] }))).rejects.toMatchObject({
       name: 'InvalidFilterKey',
     });

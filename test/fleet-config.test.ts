@@ -22,7 +22,6 @@ describe('fleet configuration', () => {
       roleName: 'ecs-chatops-target',
       aliasTag: 'ecs-chatops:alias',
       aliasTemplate: '{service}-{account}',
-      maxSelection: 200,
       refreshSchedule: 'rate(6 hours)',
       organizationalUnits: [],
     });

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import type { ApiCommand } from '../src/api/requests';
 import { parseConfig } from '../src/config/schema';
-import type { Requester } from '../src/api/api';
+import type { Requester } from '../src/api/requester';
 import { createScheduledTarget, ScheduledHandOffError } from '../src/schedules/target';
 import { describeInstant, scheduleLine } from '../src/commands/schedules';
 import { takesRunLock } from '../src/commands/run-lock';

@@ -17,6 +17,7 @@ import { commandText, type Invocation } from '../slack/invocation';
 import { principalFromArn, principalUserId, type IamAuthorizerContext, type Principal } from './principal';
 import type { RateLimiter } from './rate-limit';
 import { BadRequestError, deployRequest, runRequest, type ApiCommand } from './requests';
+import type { Requester } from './requester';
 
 /** A payload 2.0 event of a route with IAM authorization (API Gateway fills `authorizer.iam`). */
 export interface ApiEvent extends HttpEvent {
@@ -49,24 +50,6 @@ const error = (statusCode: number, code: string, message: string, headers: Recor
   const result = json(statusCode, { error: code, message });
   return { ...result, headers: { ...result.headers, ...headers } };
 };
-
-/**
- * Who submits work from outside Slack, as `submit` needs it: an IAM principal of the signed API
- * (made from its `Principal` here), a ticket webhook's source (src/webhooks/), or another trigger.
- */
-export interface Requester {
-  /** The synthetic user id it is authorised and audited under (`iam:<ARN>`, `webhook:<source>`). */
-  userId: string;
-  /** How `/ecs allow` names it, and the scope of its idempotency keys. */
-  name: string;
-  userName?: string;
-  /** What the worker shows as its parent's "who" (src/slack/invocation.ts, requesterText). */
-  origin: NonNullable<Invocation['origin']>;
-  /** The audit record's fields naming it. */
-  audit: Pick<AuditRecord, 'via' | 'principal' | 'ticket' | 'ticketUrl'>;
-  /** Why it has no entry, when "not on the allowlist" would mislead (a schedule no longer declared). */
-  notAllowed?: string;
-}
 
 function iamRequester(principal: Principal, command: Pick<ApiCommand, 'ticket'>): Requester {
   return {

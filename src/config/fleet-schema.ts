@@ -20,7 +20,6 @@ export const FLEET_DEFAULTS = {
   roleName: 'ecs-chatops-target',
   aliasTag: 'ecs-chatops:alias',
   aliasTemplate: '{service}-{account}',
-  maxSelection: 200,
   refreshSchedule: 'rate(6 hours)',
 };
 
@@ -65,8 +64,6 @@ export const fleetSchema = z.optional(
         ),
         FLEET_DEFAULTS.aliasTemplate,
       ),
-      /** The most services a selector may match without `--all` from an admin. */
-      maxSelection: z._default(z.number().check(z.int(), z.minimum(1), z.maximum(5000)), FLEET_DEFAULTS.maxSelection),
       /** Where the scheduled refresh says what changed (a channel id); without it, the catalog is refreshed on demand only. */
       refreshChannel: z.optional(pattern(/^[CG][A-Z0-9]{2,}$/, 'must be a Slack channel id such as C0123ABCD (channel details → About)')),
       /** How often the catalog is refreshed with refreshChannel set (EventBridge Scheduler's `rate(…)` or `cron(…)`, UTC). */

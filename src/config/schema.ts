@@ -327,10 +327,10 @@ const configSchema = z.strictObject({
   ),
   /** Ticket systems that start declared actions through signed webhooks (src/webhooks/). */
   webhooks: webhooksSchema,
-  /** Services discovered across accounts and regions into the catalog (src/fleet/, config/fleet-schema.ts). */
-  fleet: fleetSchema,
   /** Commands acting on a selector (`env=prod`): beyond `maxSelection` services, narrow it or (admins) add `--all`. */
   selectors: z._default(z.strictObject({ maxSelection: z._default(z.number().check(z.int(), z.minimum(1), z.maximum(10_000)), 200) }), { maxSelection: 200 }),
+  /** Services discovered across accounts and regions into the catalog (src/fleet/, config/fleet-schema.ts). */
+  fleet: fleetSchema,
   audit: z._default(
     z.strictObject({
       /** Days an audit record is kept before DynamoDB expires it; 0 keeps it forever. */

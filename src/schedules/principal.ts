@@ -1,4 +1,4 @@
-import type { Requester } from '../api/api';
+import type { Requester } from '../api/requester';
 import type { AllowlistStore } from '../auth/allowlist';
 import type { AllowlistEntry, Grant } from '../auth/roles';
 import type { Config, Schedule } from '../config/schema';

@@ -1,7 +1,7 @@
 import type { Config } from '../config/schema';
 import type { ApiCommand } from '../api/requests';
 import { log } from '../platform/logger';
-import type { Requester } from '../api/api';
+import type { Requester } from '../api/requester';
 import { scheduleCommandText, scheduleRequester } from './principal';
 import { CATALOG_REFRESH_TEXT, CATALOG_SCHEDULE, catalogSchedule } from '../fleet/schedule';
 

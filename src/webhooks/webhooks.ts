@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Requester } from '../api/api';
+import type { Requester } from '../api/requester';
 import type { RateLimit, RateLimiter } from '../api/rate-limit';
 import { BadRequestError, type ApiCommand } from '../api/requests';
 import type { AuditLog, AuditRecord } from '../audit/audit';

@@ -58,13 +58,21 @@ export function channelView(world: () => World, channel: string) {
     }, 60_000);
   /** The first parent posted after the first `before` ones (matching `text`, if given). */
   const newParent = (before: number, text?: RegExp) =>
-    world().slack.waitFor(
-      () =>
-        parents()
+    world()
+      .slack.waitFor(
+        () =>
+          parents()
+            .slice(before)
+            .find((m) => !text || text.test(m.text)),
+        20_000,
+      )
+      .catch((error: Error) => {
+        // Say what did arrive: a timeout alone tells nothing of which step never came.
+        const since = parents()
           .slice(before)
-          .find((m) => !text || text.test(m.text)),
-      20_000,
-    );
+          .map((m) => m.text.slice(0, 120));
+        throw new Error(`${error.message}: no parent matching ${text ?? 'anything'} after the first ${before}; since then: ${JSON.stringify(since)}`);
+      });
   return { parents, threadText, finished, newParent };
 }
 
