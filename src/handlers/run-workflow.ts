@@ -4,8 +4,6 @@ import { createRunWorkflow } from '../workflows/run';
 import { createJobWorkflow } from '../workflows/run-job';
 import type { RunWorkflowDeps } from '../workflows/run-kit';
 import type { FleetWorkflowInput, RunWorkflowInput } from '../workflows/inputs';
-import { createFleetWorkflow } from '../workflows/fleet';
-import { fleetCatalog } from '../fleet/fleet-catalog';
 import type { DurableContext } from '@aws/durable-execution-sdk-js';
 import { dynamoRunWake } from '../workflows/run-wake';
 import { getConfig } from '../config/load';
@@ -27,7 +25,12 @@ const deps: RunWorkflowDeps = {
 };
 const scripts = createRunWorkflow(deps);
 const jobs = createJobWorkflow(deps);
-const fleets = createFleetWorkflow({ ...deps, catalog: () => fleetCatalog(getConfig()) });
+// Fleet runs load their code (the verify engine, every client it uses, the catalog) on the first one only.
+let fleets: Promise<(input: FleetWorkflowInput, context: DurableContext) => Promise<unknown>> | undefined;
+const fleetWorkflow = () =>
+  (fleets ??= Promise.all([import('../workflows/fleet'), import('../fleet/fleet-catalog')]).then(([{ createFleetWorkflow }, { fleetCatalog }]) =>
+    createFleetWorkflow({ ...deps, catalog: () => fleetCatalog(getConfig()) }),
+  ));
 
 /**
  * The durable workflow of long `/ecs run`s (src/workflows/run.ts), `/ecs job`s
@@ -38,5 +41,5 @@ const fleets = createFleetWorkflow({ ...deps, catalog: () => fleetCatalog(getCon
  */
 export const handler = withDurableExecution(
   (input: RunWorkflowInput | FleetWorkflowInput, context: DurableContext): Promise<unknown> =>
-    'fleet' in input ? fleets(input, context) : input.job ? jobs(input, context) : scripts(input, context),
+    'fleet' in input ? fleetWorkflow().then((run) => run(input, context)) : input.job ? jobs(input, context) : scripts(input, context),
 );
