@@ -96,6 +96,12 @@ describe('/ecs verify <selector>', () => {
     expect(json.results).toHaveLength(6);
     expect(json.results.filter((r: { verdict: string }) => r.verdict === 'error').map((r: { accountId: string }) => r.accountId)).toEqual([missing, missing]);
     expect(json.results.find((r: { alias: string }) => r.alias === failing.alias).verdict).toBe('fail');
+    // The seed's healthy services pass: a fleet where everything fails would prove nothing.
+    const healthy = json.results.filter((r: { alias: string; accountId: string }) => r.accountId !== missing && r.alias !== failing.alias);
+    expect(healthy.length).toBeGreaterThan(0);
+    expect(healthy.map((r: { verdict: string; summary: string }) => `${r.verdict}: ${r.summary}`)).toEqual(
+      healthy.map(() => expect.stringMatching(/^(ok|warn):/)),
+    );
     expect(summary.text).toContain(`❌ ${json.counts.fail} failing · ⛔ 2 not reachable`);
     // The same answer whatever the fleet's size: a parent, a summary, a few edits, the files.
     expect(writes.length).toBeLessThanOrEqual(10);

@@ -14,7 +14,7 @@
  *    discovery reports the account), or a service's image tag is missing from ECR (verify fails).
  */
 import type { Service, Task, TaskDefinition } from '@aws-sdk/client-ecs';
-import { ecsTasksTrust, imageDigest } from './seed-verify';
+import { ecsTasksTrustFor, imageDigest } from './seed-verify';
 import { createOrganization, putOrganizationAccount, putOrganizationalUnit } from './services/organizations';
 import { putImage, putRepository } from './services/ecr';
 import { putRole, trustPolicy } from './services/iam';
@@ -185,7 +185,24 @@ export function seedFleetService(
   const taskRole = `${serviceName}-task-role`;
   const executionRole = `${serviceName}-execution-role`;
   if (!state.account(accountId).iam.roles.has(executionRole)) {
-    putRole(state, accountId, taskRole, { trust: ecsTasksTrust });
+    // The roles are the account's, shared by its regions: ECS tasks of this account, any region.
+    const ecsTasksTrust = ecsTasksTrustFor(accountId, '*');
+    // The task role of a service with ECS Exec: the SSM channels the exec agent opens.
+    putRole(state, accountId, taskRole, {
+      trust: ecsTasksTrust,
+      inline: {
+        exec: {
+          Version: '2012-10-17',
+          Statement: [
+            {
+              Effect: 'Allow',
+              Action: ['ssmmessages:CreateControlChannel', 'ssmmessages:CreateDataChannel', 'ssmmessages:OpenControlChannel', 'ssmmessages:OpenDataChannel'],
+              Resource: '*',
+            },
+          ],
+        },
+      },
+    });
     putRole(state, accountId, executionRole, {
       trust: ecsTasksTrust,
       inline: {

@@ -182,10 +182,13 @@ const DAY = 24 * 60 * MIN;
 
 const doc = (...Statement: PolicyStatement[]): PolicyDocument => ({ Version: '2012-10-17', Statement });
 /** ecs-tasks trust with the confused-deputy guard AWS recommends (the check must still see ecs-tasks). */
-export const ecsTasksTrust = trustPolicy(
-  { Service: 'ecs-tasks.amazonaws.com' },
-  { ArnLike: { 'aws:SourceArn': `arn:aws:ecs:${REGION}:${ACCOUNT}:*` }, StringEquals: { 'aws:SourceAccount': ACCOUNT } },
-);
+/** ECS tasks of one account and region may assume the role (the confused-deputy conditions AWS recommends). */
+export const ecsTasksTrustFor = (accountId: string, region: string) =>
+  trustPolicy(
+    { Service: 'ecs-tasks.amazonaws.com' },
+    { ArnLike: { 'aws:SourceArn': `arn:aws:ecs:${region}:${accountId}:*` }, StringEquals: { 'aws:SourceAccount': accountId } },
+  );
+export const ecsTasksTrust = ecsTasksTrustFor(ACCOUNT, REGION);
 
 export function seedVerifyAccount(state: EmulatorState): void {
   const now = state.clock.now();
