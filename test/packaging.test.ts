@@ -387,9 +387,11 @@ describe('serverless.yml and infra/: IAM', () => {
       AuditTable: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
       StateTable: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem'],
     });
+    // The catalog: one GetItem of an alias the command names that is not declared (fleet: configured).
     expect(dynamo('ingress')).toEqual({
       AllowlistTable: ['dynamodb:GetItem', 'dynamodb:Query'],
       AuditTable: ['dynamodb:PutItem', 'dynamodb:UpdateItem'],
+      CatalogTable: ['dynamodb:GetItem'],
       StateTable: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem'],
     });
     // `/ecs history` queries the audit's indexes (and the team's partition), never scans.

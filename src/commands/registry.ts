@@ -1,5 +1,6 @@
 import { scriptsFor } from './scripts';
-import { declaredLabels } from '../fleet/memory-catalog';
+import { labelsWithDiscovered } from '../fleet/memory-catalog';
+import type { FleetService } from '../fleet/types';
 import { jobsFor } from '../jobs/visible';
 import { jobsVerb, jobVerb } from './verbs/job';
 import { visibleServices, type AllowlistEntry } from '../auth/roles';
@@ -27,13 +28,46 @@ import { whoamiVerb } from './verbs/whoami';
 export { UnknownNameError, UnknownScriptError, type RequestScope, type Visibility } from './verb';
 export { commandText, type Invocation } from '../slack/invocation';
 
-/** What this person may learn the names of, in this channel. */
-export function visibilityOf(config: Config, entry: AllowlistEntry | undefined, channelId: string): Visibility {
+/**
+ * What this person may learn the names of, in this channel; `discovered`: the service the command
+ * names when only the fleet's catalog has it (read for this request).
+ */
+export function visibilityOf(config: Config, entry: AllowlistEntry | undefined, channelId: string, discovered?: FleetService): Visibility {
+  const extra = discovered && !config.targets[discovered.alias] ? [discovered.alias] : [];
   return {
-    services: visibleServices(entry, channelId, Object.keys(config.targets), declaredLabels(config)),
+    services: visibleServices(entry, channelId, [...Object.keys(config.targets), ...extra], labelsWithDiscovered(config, discovered)),
     scripts: scriptsFor(config, entry, channelId),
     jobs: jobsFor(config, entry, channelId),
+    ...(extra.length ? { discovered: extra } : {}),
   };
+}
+
+/** Verbs whose first word is a service: where a discovered alias may be named. */
+const NAMES_A_SERVICE_FIRST = new Set(['status', 'verify', 'logs', 'deploy', 'rollback', 'scale', 'mute', 'unmute']);
+
+/**
+ * The word a command names a service by, when it may be one the fleet's catalog knows and the
+ * configuration does not: the first word after the verb, unless it is a flag, a selector or a
+ * declared target. The ingress reads it from the catalog beside the allowlist read.
+ */
+export function undeclaredAliasOf(text: string, config: Config): string | undefined {
+  if (!config.fleet) return undefined;
+  let words: string[];
+  try {
+    words = tokenize(text);
+  } catch {
+    return undefined;
+  }
+  let verb: AnyVerb;
+  try {
+    verb = verbOf(text);
+  } catch {
+    return undefined;
+  }
+  if (!NAMES_A_SERVICE_FIRST.has(verb.name)) return undefined;
+  const word = words[1];
+  if (!word || word.startsWith('-') || word.includes('=') || word === '*' || config.targets[word]) return undefined;
+  return /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(word) ? word : undefined;
 }
 
 /** Everything declared: for trusted callers (tools, tests). */

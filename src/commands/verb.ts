@@ -36,6 +36,11 @@ export interface Visibility {
   scripts: readonly string[];
   /** One-off jobs they may start here (src/jobs/visible.ts); absent: none. */
   jobs?: readonly string[];
+  /**
+   * Aliases known only from the fleet's catalog (discovered, not declared), read for this request:
+   * the one the command names, if the catalog has it. Among `services` only when the person may see it.
+   */
+  discovered?: readonly string[];
 }
 
 interface VerbBase<Args> {
@@ -54,6 +59,11 @@ interface VerbBase<Args> {
   checks?: 'target' | 'itself';
   /** Usable by people who are not on the allowlist (help, whoami). */
   public?: true;
+  /**
+   * Acts on a service known only from the fleet's catalog too (`status`, `verify`): the worker
+   * resolves it there into a target with default settings. Others need a declared target.
+   */
+  onDiscovered?: true;
   flags?: { withValue: string[]; boolean: string[] };
   /**
    * The words after the verb, validated into the verb's arguments, defaults resolved: the one
@@ -140,7 +150,7 @@ export class UnknownNameError extends UsageError {
   }
 }
 
-type Named = Pick<VerbBase<unknown>, 'name' | 'usage'>;
+type Named = Pick<VerbBase<unknown>, 'name' | 'usage' | 'onDiscovered'>;
 
 export function usageError(verb: Named, problem: string): UsageError {
   return new UsageError(`${problem}\nUsage: \`${escapeText(verb.usage)}\``);
@@ -161,6 +171,11 @@ export function noWords(verb: Named, words: Words): NoArgs {
   return {};
 }
 
+/**
+ * A service named in a command: declared, or (for a verb `onDiscovered`) known only from the
+ * fleet's catalog; otherwise unknown, the same whether missing or hidden. A discovered service a
+ * verb cannot act on (it needs what only a declaration holds) is refused with the fix.
+ */
 export function resolveTarget(verb: Named, alias: string | undefined, config: Config, visible: Visibility): string {
   const choices = visible.services;
   if (!alias)
@@ -168,9 +183,20 @@ export function resolveTarget(verb: Named, alias: string | undefined, config: Co
       verb,
       choices.length ? `Which service? Choose one of ${choices.map((c) => `\`${c}\``).join(', ')}.` : 'Which service? You hold no role on any service here.',
     );
-  const exists = lookup(config.targets, alias) !== undefined;
-  if (!exists || !choices.includes(alias)) throw unknownName('service', alias, choices, exists);
+  const declared = lookup(config.targets, alias) !== undefined;
+  const onlyDiscovered = !declared && (visible.discovered ?? []).includes(alias);
+  if (!(declared || onlyDiscovered) || !choices.includes(alias)) throw unknownName('service', alias, choices, declared || onlyDiscovered);
+  if (onlyDiscovered && !verb.onDiscovered) throw new UndeclaredServiceError(verb, alias);
   return alias;
+}
+
+/** A verb that needs a declared target (scripts, deploy rules, scaling limits) named a service only discovered. */
+export class UndeclaredServiceError extends UsageError {
+  constructor(verb: Pick<Named, 'name'>, alias: string) {
+    super(
+      `\`${escapeText(alias)}\` is discovered from the fleet, not declared: \`${verb.name}\` needs it declared under \`targets:\` in the bot's configuration (region, cluster, service, roleArn), since what it uses (scripts, deploy and scaling rules) attaches to declared targets. \`status\` and \`verify\` work on it as it is.`,
+    );
+  }
 }
 
 /** A declared script this person may run here; otherwise answered as unknown, the same whether missing or hidden. */

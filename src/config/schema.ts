@@ -342,6 +342,19 @@ const configSchema = z.strictObject({
 
 export type Config = z.infer<typeof configSchema>;
 export type Target = z.infer<typeof targetSchema>;
+
+/**
+ * A target with every setting at its default, for a service known only from the fleet's catalog
+ * (`/ecs status|verify <discovered alias>`): where it lives and the role to reach it, nothing declared.
+ */
+export function defaultTarget(where: { region: string; cluster: string; service: string; roleArn?: string }): Target {
+  return targetSchema.parse({
+    region: where.region,
+    cluster: where.cluster,
+    service: where.service,
+    ...(where.roleArn ? { roleArn: where.roleArn } : {}),
+  });
+}
 export type Script = z.infer<typeof scriptSchema>;
 export type Job = z.infer<typeof jobSchema>;
 export type Schedule = z.infer<typeof scheduleSchema>;

@@ -69,3 +69,14 @@ export function withLabels<S extends { service: string }>(scope: S, labelsOf: La
   const labels = labelsOf?.(scope.service);
   return labels ? { ...scope, labels } : scope;
 }
+
+/**
+ * The declared targets' labels, and those of the one service the request names when only the
+ * catalog has it (read by the caller with one GetItem): a declared alias keeps its declared labels.
+ */
+export function labelsWithDiscovered(config: Config, discovered: FleetService | undefined): LabelsOf {
+  const declared = declaredLabels(config);
+  if (!discovered || config.targets[discovered.alias]) return declared;
+  const labels = labelsOf(discovered);
+  return (alias) => (alias === discovered.alias ? labels : declared(alias));
+}

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { declaredLabels } from '../fleet/memory-catalog';
+import { labelsWithDiscovered } from '../fleet/memory-catalog';
+import type { FleetService } from '../fleet/types';
 import type { AuditLog, AuditRecord } from '../audit/audit';
 import type { AllowlistStore } from '../auth/allowlist';
 import { authorise } from '../auth/authorise';
@@ -10,6 +11,7 @@ import {
   UnknownNameError,
   UnknownScriptError,
   verbOf,
+  undeclaredAliasOf,
   visibilityOf,
   type Invocation,
   type ParsedRequest,
@@ -45,6 +47,11 @@ export interface IngressDeps {
   now: () => number;
   /** Milliseconds the ack may spend on its dependencies (default ACK_BUDGET_MS). */
   ackBudgetMs?: number;
+  /**
+   * The fleet's catalog (with `fleet:` configured): a service the command names that is not
+   * declared is read from it, one GetItem beside the allowlist read.
+   */
+  catalog?: { get(alias: string): Promise<FleetService | undefined> };
 }
 
 /**
@@ -57,9 +64,10 @@ const CLEANUP_BUDGET_MS = 300;
 
 /** Every dependency call of the ack path within the request's deadline, failures named. */
 function guarded(deps: IngressDeps): IngressDeps {
-  const { allowlist, state, jobs, wakeRun } = deps;
+  const { allowlist, state, jobs, wakeRun, catalog } = deps;
   return {
     ...deps,
+    ...(catalog ? { catalog: { get: (alias: string) => within('catalog', () => catalog.get(alias)) } } : {}),
     secrets: () => within('secrets', deps.secrets),
     allowlist: {
       get: (...a) => within('allowlist', () => allowlist.get(...a)),
@@ -100,6 +108,8 @@ export function unavailableMessage(error: DependencyUnavailableError): string {
       return `⚠️ Slack ${how}.`;
     case 'allowlist':
       return `⚠️ I can't reach my allowlist right now (DynamoDB ${how}), so nothing ran. Try again in a minute.`;
+    case 'catalog':
+      return `⚠️ I can't read the fleet's catalog right now (DynamoDB ${how}), so nothing ran. Try again in a minute.`;
     default:
       return `⚠️ I can't reach my database right now (DynamoDB ${how}), so nothing ran. Try again in a minute.`;
   }
@@ -205,7 +215,8 @@ export function createIngress(unguarded: IngressDeps) {
           commandText: commandText({ command: form.get('command')!, text: form.get('text') ?? '' }),
         };
         const entry = prefetchEntry(who.teamId, who.userId);
-        result = (await firstDelivery(event, who)) ? await handleSlashCommand(form, entry) : text(200, '');
+        const discovered = prefetchDiscovered(form.get('text') ?? '');
+        result = (await firstDelivery(event, who)) ? await handleSlashCommand(form, entry, discovered) : text(200, '');
       } else {
         return text(400, 'unrecognised Slack request');
       }
@@ -253,7 +264,23 @@ export function createIngress(unguarded: IngressDeps) {
     return read;
   }
 
-  async function handleSlashCommand(form: URLSearchParams, entry?: Promise<AllowlistEntry | undefined>): Promise<HttpResult> {
+  /**
+   * The service the command names when only the fleet's catalog may know it: one GetItem, started
+   * beside the allowlist read (and the replay claim), awaited only by a request that goes on.
+   */
+  function prefetchDiscovered(commandWords: string): Promise<FleetService | undefined> | undefined {
+    const alias = deps.catalog ? undeclaredAliasOf(commandWords.trim(), deps.config()) : undefined;
+    if (!alias || !deps.catalog) return undefined;
+    const read = deps.catalog.get(alias);
+    read.catch(() => undefined);
+    return read;
+  }
+
+  async function handleSlashCommand(
+    form: URLSearchParams,
+    entry?: Promise<AllowlistEntry | undefined>,
+    discovered?: Promise<FleetService | undefined>,
+  ): Promise<HttpResult> {
     const required = ['team_id', 'user_id', 'channel_id', 'command'] as const;
     const missing = required.filter((k) => !form.get(k));
     if (missing.length) return text(400, `missing ${missing.join(', ')}`);
@@ -268,7 +295,7 @@ export function createIngress(unguarded: IngressDeps) {
       ...optional('responseUrl', form.get('response_url')),
       ...optional('triggerId', form.get('trigger_id')),
     };
-    return ephemeral(await handleInvocation(invocation, entry, 'command'));
+    return ephemeral(await handleInvocation(invocation, entry, 'command', discovered));
   }
 
   /** Never fails the ack: a question Slack does not answer in time is `unknown`, and the worker finds out. */
@@ -287,6 +314,7 @@ export function createIngress(unguarded: IngressDeps) {
     invocation: Invocation,
     prefetched?: Promise<AllowlistEntry | undefined>,
     from: 'command' | 'click' = 'click',
+    prefetchedService?: Promise<FleetService | undefined>,
   ): Promise<SlackMessage> {
     const config = deps.config();
     const attempt = {
@@ -312,7 +340,10 @@ export function createIngress(unguarded: IngressDeps) {
     const channelAccessOf =
       from === 'command' && answeredInThread(invocation.text) ? askChannelAccess(invocation.channelId) : Promise.resolve<ChannelAccess>({ canPost: 'unknown' });
     // One allowlist read, before anything is parsed: what a person is told depends on what they may see.
-    const entry = await (prefetched ?? deps.allowlist.get(invocation.teamId, invocation.userId));
+    // The catalog's read of an undeclared service the command names goes beside it, never after it.
+    const entryRead = prefetched ?? deps.allowlist.get(invocation.teamId, invocation.userId);
+    const serviceRead = prefetchedService ?? prefetchDiscovered(invocation.text);
+    const [entry, discovered] = await Promise.all([entryRead, serviceRead]);
     const refuse = async (reason: string, fields: Partial<AuditRecord> = {}): Promise<SlackMessage> => {
       await audit({ ...fields, decision: 'denied', outcome: 'refused', reason });
       return {
@@ -325,7 +356,7 @@ export function createIngress(unguarded: IngressDeps) {
       // People with no grant learn nothing beyond that: no service or script names, no patterns.
       const verb = verbOf(invocation.text);
       if (!verb.public && !onAllowlist(entry)) return await refuse(NOT_ON_ALLOWLIST, { verb: verb.name });
-      const visible = visibilityOf(config, entry, invocation.channelId);
+      const visible = visibilityOf(config, entry, invocation.channelId, discovered);
       request = parseRequest(invocation.text, config, visible);
     } catch (error) {
       if (!(error instanceof UserFacingError)) throw error;
@@ -346,7 +377,7 @@ export function createIngress(unguarded: IngressDeps) {
     }
     const scope = { ...optional('verb', request.verb.name), ...optional('target', request.scope.target), ...optional('script', request.scope.script) };
 
-    const decision = authorise(request, entry, invocation.channelId, declaredLabels(config));
+    const decision = authorise(request, entry, invocation.channelId, labelsWithDiscovered(config, discovered));
     if (!decision.allowed) return refuse(decision.reason, scope);
 
     if (request.verb.runsIn === 'ack') {

@@ -1,6 +1,7 @@
 import { dynamoAudit } from '../audit/audit';
 import { dynamoAllowlist } from '../auth/allowlist';
 import { getConfig } from '../config/load';
+import { DynamoCatalog } from '../fleet/catalog';
 import { lambdaDispatcher } from '../platform/jobs';
 import { respondViaUrl } from '../platform/respond';
 import { getSlackSecrets } from '../platform/secrets';
@@ -21,4 +22,6 @@ export const productionIngressDeps = (): IngressDeps => ({
   respond: respondViaUrl,
   channelAccess: channelAccessCheck(),
   now: Date.now,
+  // Read only with `fleet:` configured, for a service the command names that is not declared.
+  catalog: new DynamoCatalog(),
 });

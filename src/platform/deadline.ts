@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 
 /** What the ack path depends on, named for the person who has to be told it failed. */
-export type Dependency = 'secrets' | 'allowlist' | 'state' | 'audit' | 'worker' | 'workflow' | 'slack';
+export type Dependency = 'secrets' | 'allowlist' | 'catalog' | 'state' | 'audit' | 'worker' | 'workflow' | 'slack';
 
 /** A dependency failed or did not answer within the request's time budget. */
 export class DependencyUnavailableError extends Error {

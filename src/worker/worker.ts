@@ -1,15 +1,17 @@
 import type { WebClient } from '@slack/web-api';
-import { declaredLabels } from '../fleet/memory-catalog';
+import { labelsWithDiscovered } from '../fleet/memory-catalog';
+import { fleetCatalog } from '../fleet/fleet-catalog';
 import { IN_FLIGHT, type AuditLog } from '../audit/audit';
 import type { AllowlistStore } from '../auth/allowlist';
 import type { AllowlistEntry } from '../auth/roles';
 import { AwsSession } from '../aws/session';
 import { authorise } from '../auth/authorise';
 import { commandText, findVerb, parseRequest, scopeOf, visibilityOf, type ParsedRequest } from '../commands/registry';
+import { UndeclaredServiceError } from '../commands/verb';
 import type { SlackMessage } from '../slack/message';
 import { REACTION_HANDLERS } from '../commands/reactions';
 import type { CommandResult, WorkerCollaborators, WorkerContext } from './context';
-import type { Config } from '../config/schema';
+import { defaultTarget, type Config, type Target } from '../config/schema';
 import { PermissionDeniedError, UsageError, UserFacingError } from '../platform/errors';
 import type { CommandJob, Job, ReactionJob } from '../platform/jobs';
 import type { Logger } from '../platform/logger';
@@ -101,17 +103,28 @@ export function createWorker(deps: WorkerDeps) {
       // A job naming a verb this worker does not know is a fault (the crash report tells the person).
       // A job queued before an upgrade is parsed here: its text may no longer fit the configuration.
       if (!(error instanceof UserFacingError) || typeof job.verb === 'string') throw error;
-      await tellPrivately(`❌ ${error.userMessage}`);
+      return refuseAsInvalid(error.userMessage);
+    }
+    async function refuseAsInvalid(message: string): Promise<void> {
+      await tellPrivately(`❌ ${message}`);
       await deps
         .audit()
-        .complete(job.audit, { outcome: 'refused', decision: 'invalid', reason: error.userMessage, durationMs: deps.now() - started })
+        .complete(job.audit, { outcome: 'refused', decision: 'invalid', reason: message, durationMs: deps.now() - started })
         .catch((e: unknown) => logger.error('audit completion failed', { error: e }));
-      return;
     }
     const { verb } = request;
     const alias = request.scope.target;
-    const target = alias ? { alias, ...config.targets[alias]! } : undefined;
-    const again = authorise(request, entry, invocation.channelId, declaredLabels(config));
+    // A service only the fleet's catalog knows is read there again, fresh: it may have moved or gone since the ack.
+    const discovered = alias && !config.targets[alias] && config.fleet ? await (deps.catalog ?? (await fleetCatalog(config))).get(alias) : undefined;
+    let target: ({ alias: string } & Target) | undefined;
+    if (alias && config.targets[alias]) target = { alias, ...config.targets[alias] };
+    else if (alias && discovered && verb.onDiscovered) target = { alias, ...defaultTarget(discovered) };
+    else if (alias && discovered) return refuseAsInvalid(new UndeclaredServiceError(verb, alias).userMessage);
+    else if (alias)
+      return refuseAsInvalid(
+        `The service \`${escapeText(alias)}\` is no longer declared${config.fleet ? " nor in the fleet's catalog" : ''}, so I did not run ${typedCode(commandText(invocation))}.`,
+      );
+    const again = authorise(request, entry, invocation.channelId, labelsWithDiscovered(config, discovered));
     if (!again.allowed) {
       logger.warn('refused at the worker: access changed since the ack', { reason: again.reason });
       await tellPrivately(`🚫 Not allowed any more: ${again.reason}, so I did not run ${typedCode(commandText(invocation))}.`);

@@ -11,6 +11,7 @@ export const statusVerb = defineVerb<StatusArgs | FleetArgs>({
   ],
   permission: 'read',
   checks: 'target',
+  onDiscovered: true,
   runsIn: 'worker',
   flags: { withValue: [], boolean: ['all'] },
   parse(words, config, visible) {

@@ -16,6 +16,7 @@ export const verifyVerb = defineVerb<VerifyArgs | FleetArgs>({
   ],
   permission: 'read',
   checks: 'target',
+  onDiscovered: true,
   runsIn: 'worker',
   flags: { withValue: ['image'], boolean: ['put-logs', 'all'] },
   parse(words, config, visible) {
@@ -29,7 +30,7 @@ export const verifyVerb = defineVerb<VerifyArgs | FleetArgs>({
     const target = resolveTarget(this, words.positional[0], config, visible);
     const image = words.flags.get('image');
     if (typeof image === 'string' && !IMAGE_OR_TAG.test(image)) throw usageError(this, `\`${escapeText(image)}\` is not an image or a tag.`);
-    const putLogs = words.flags.has('put-logs') || config.targets[target]!.verify.putLogs;
+    const putLogs = words.flags.has('put-logs') || (config.targets[target]?.verify.putLogs ?? false);
     return { target, ...(typeof image === 'string' ? { image } : {}), putLogs };
   },
   scope: (args) => ('selector' in args ? { selector: args.selector } : onTarget(args)),

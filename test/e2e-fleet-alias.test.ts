@@ -1,0 +1,94 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { INGRESS_FUNCTION, WORKER_FUNCTION } from '../local/world';
+import type { SeededFleet, SeededService } from '../local/aws/seed-fleet';
+import { fleetSchema } from '../src/config/fleet-schema';
+import { channelView, ephemeral, useConfigurableWorld } from './support/channel';
+
+/**
+ * A discovered service named alone (issue 19): after `/ecs services --refresh`, `/ecs status
+ * <alias>` of a service only the catalog knows is read by the ingress with one GetItem of the
+ * catalog, authorised by its labels (selector grants), and answered by the worker from the
+ * service's own account through its role. Verbs that need a declaration say so.
+ */
+const ctx = useConfigurableWorld({});
+const world = () => ctx().world;
+const { parents, threadText, finished } = channelView(world, 'C0OPS');
+let fleet: SeededFleet;
+let service: SeededService;
+
+async function command(userId: string, text: string) {
+  const before = parents().length;
+  await world().slash(userId, text);
+  const parent = await world().slack.waitFor(() => parents()[before], 20_000);
+  const marked = await finished(parent.ts);
+  await world().idle();
+  return { parent, marked };
+}
+
+async function grant(userId: string, selector: string) {
+  const ws = world().slack.workspace;
+  ws.users.push({ id: userId, name: userId.toLowerCase(), realName: userId, isBot: false });
+  for (const channel of ws.channels) if (!channel.members.includes(userId)) channel.members.push(userId);
+  const { dynamoAllowlist } = await import('../src/auth/allowlist');
+  await dynamoAllowlist.put({
+    teamId: world().teamId,
+    userId,
+    grants: [{ role: 'viewer', services: [], selectors: [selector] }],
+    addedBy: 'test',
+    updatedAt: new Date().toISOString(),
+  });
+}
+
+const catalogReadsBy = (functionName: string, since: number) =>
+  world()
+    .aws.authority.decisions.slice(since)
+    .filter((d) => d.functionName === functionName && d.action.startsWith('dynamodb:') && d.resource.includes('catalog'));
+
+beforeAll(async () => {
+  fleet = world().seedFleet({ accounts: 2, regions: ['us-east-1'], servicesPerAccount: 2 });
+  const { baseConfig, setConfig } = ctx();
+  setConfig({ ...baseConfig, fleet: fleetSchema.parse({ organizations: true, regions: ['us-east-1'] }) });
+  expect((await command('U0ALICE', 'services --refresh')).marked).toMatch(/catalog: \d+ services/);
+  service = fleet.services[0]!;
+  expect(Object.keys(ctx().baseConfig.targets)).not.toContain(service.alias);
+});
+
+describe('/ecs status <discovered alias>', () => {
+  it('is read at the ingress with one catalog GetItem and answered in a thread from the service’s account', async () => {
+    const since = world().aws.authority.decisions.length;
+    const { parent, marked } = await command('U0ALICE', `status ${service.alias}`);
+    expect(marked).toMatch(new RegExp(`^✅ <@U0ALICE> ran \`/ecs status ${service.alias}\``));
+    expect(threadText(parent.ts)).toContain(service.service);
+    expect(catalogReadsBy(INGRESS_FUNCTION, since).map((d) => `${d.action} ${d.decision}`)).toEqual(['dynamodb:GetItem allowed']);
+    expect(catalogReadsBy(WORKER_FUNCTION, since).map((d) => `${d.action} ${d.decision}`)).toEqual(['dynamodb:GetItem allowed']);
+    // ECS was asked in the service's account, through its target role.
+    const ecs = world()
+      .aws.authority.decisions.slice(since)
+      .filter((d) => d.action === 'ecs:DescribeServices');
+    expect(ecs.length).toBeGreaterThan(0);
+    expect(ecs.every((d) => d.roleArn.includes(`:${service.accountId}:`) && d.decision === 'allowed')).toBe(true);
+  });
+
+  it('allows a viewer whose selector grant matches the service, and answers another as unknown', async () => {
+    await grant('U0DANA', `account=${service.accountId}`);
+    await grant('U0ERIN', 'account=999999999999');
+    expect((await command('U0DANA', `status ${service.alias}`)).marked).toMatch(/^✅ <@U0DANA>/);
+    const before = parents().length;
+    const refused = ephemeral(await world().slash('U0ERIN', `status ${service.alias}`));
+    expect(refused).toContain(`Unknown service \`${service.alias}\`, or not one of yours.`);
+    expect(parents()).toHaveLength(before);
+  });
+
+  it('still answers an alias nobody knows as unknown, with the closest names', async () => {
+    const answer = ephemeral(await world().slash('U0ALICE', 'status wbe'));
+    expect(answer).toContain('Unknown service `wbe`');
+    expect(answer).toContain('Did you mean `web`?');
+  });
+
+  it('refuses a verb that needs a declared target, saying to declare it', async () => {
+    const before = parents().length;
+    const answer = ephemeral(await world().slash('U0ALICE', `scale ${service.alias} 3`));
+    expect(answer).toContain(`\`${service.alias}\` is discovered from the fleet, not declared: \`scale\` needs it declared under \`targets:\``);
+    expect(parents()).toHaveLength(before);
+  });
+});
