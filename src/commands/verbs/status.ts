@@ -7,6 +7,7 @@ export const statusVerb = defineVerb<StatusArgs | FleetArgs>({
   summary: 'Show a service: counts, task definition, images, deployments, events, stopped tasks; or a fleet: `/ecs status env=prod`',
   usage: '/ecs status <service>',
   details: [
+    "A service discovered into the fleet's catalog (`/ecs services --refresh`) can be named too, not only a declared one.",
     '`/ecs status <selector> [--all]`: with a selector (`env=prod`, `team=payments,env=prod`, `account=123456789012`, `region=eu-west-1`, `*`): every matching service you may read, fanned out; one summary in the thread (worst first) and the whole result as CSV and JSON.',
   ],
   permission: 'read',

@@ -9,6 +9,7 @@ export const verifyVerb = defineVerb<VerifyArgs | FleetArgs>({
     'Check everything the service depends on: roles, images, logs, secrets, load balancers, cluster, ECS Exec, network; or a fleet: `/ecs verify env=prod`',
   usage: '/ecs verify <service> [--image <tag|image>] [--put-logs]',
   details: [
+    "A service discovered into the fleet's catalog (`/ecs services --refresh`) can be named too, not only a declared one.",
     '`--image` checks what a deploy of that image (or tag) would leave behind, before anyone approves it.',
     '`--put-logs` proves logging works by writing one line to each log group (off by default).',
     'Permissions are checked as the role that uses them (IAM policy simulation), not as the bot.',
