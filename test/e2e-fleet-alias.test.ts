@@ -85,6 +85,23 @@ describe('/ecs status <discovered alias>', () => {
     expect(answer).toContain('Did you mean `web`?');
   });
 
+  it('verifies it, and reads its logs, in its own account', async () => {
+    const since = world().aws.authority.decisions.length;
+    const verify = await command('U0ALICE', `verify ${service.alias}`);
+    expect(verify.marked).toMatch(new RegExp(`^✅ <@U0ALICE> ran \`/ecs verify ${service.alias}\` — ${service.alias}: \\d+ OK, 0 WARN, 0 FAIL`));
+    const logs = await command('U0ALICE', `logs ${service.alias}`);
+    expect(logs.marked).toMatch(new RegExp(`^✅ <@U0ALICE> ran \`/ecs logs ${service.alias}\``));
+    expect(threadText(logs.parent.ts)).toContain(`of *${service.alias}*`);
+    const ecs = world()
+      .aws.authority.decisions.slice(since)
+      .filter((d) => d.functionName === WORKER_FUNCTION && d.action.startsWith('ecs:'));
+    expect(ecs.length).toBeGreaterThan(0);
+    expect(ecs.every((d) => d.roleArn.includes(`:${service.accountId}:`))).toBe(true);
+    // A follow runs in the run workflow, which needs a declared target: said at once.
+    const follow = ephemeral(await world().slash('U0ALICE', `logs ${service.alias} --follow 1m`));
+    expect(follow).toContain(`\`--follow\` needs \`${service.alias}\` declared under \`targets:\``);
+  });
+
   it('refuses a verb that needs a declared target, saying to declare it', async () => {
     const before = parents().length;
     const answer = ephemeral(await world().slash('U0ALICE', `scale ${service.alias} 3`));

@@ -1,3 +1,4 @@
+import { lookup } from '../../config/records';
 import { grepPattern, parseLogDuration } from '../../ecs/log-search';
 import { UsageError } from '../../platform/errors';
 import { escapeText } from '../../slack/format';
@@ -27,6 +28,7 @@ export const logsVerb = defineVerb<LogsArgs>({
   ],
   permission: 'read',
   checks: 'target',
+  onDiscovered: true,
   runsIn: 'worker',
   flags: { withValue: ['task', 'container', 'lines', 'since', 'grep', 'follow'], boolean: [] },
   parse(words, config, visible) {
@@ -49,6 +51,12 @@ export const logsVerb = defineVerb<LogsArgs>({
     const follow = followText === undefined ? undefined : parseLogDuration(followText);
     if (followText !== undefined && !(follow && follow >= 10_000 && follow <= MAX_FOLLOW_MS))
       throw usageError(this, `\`--follow\` is a duration from 10s to 15m, such as \`30s\` or \`5m\`, not \`${escapeText(followText)}\`.`);
+    // A follow runs in the run workflow, which finds its service among the declared targets.
+    if (follow && !lookup(config.targets, target))
+      throw usageError(
+        this,
+        `\`--follow\` needs \`${escapeText(target)}\` declared under \`targets:\`: it is only discovered from the fleet. Without \`--follow\`, \`logs\` reads it as it is.`,
+      );
     const grep = words.flags.get('grep') as string | undefined;
     if (grep !== undefined) {
       try {
