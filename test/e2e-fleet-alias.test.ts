@@ -1,7 +1,10 @@
+import { randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { INGRESS_FUNCTION, WORKER_FUNCTION } from '../local/world';
 import type { SeededFleet, SeededService } from '../local/aws/seed-fleet';
+import { dynamoAudit, readAuditRecord } from '../src/audit/audit';
 import { fleetSchema } from '../src/config/fleet-schema';
+import type { CommandJob } from '../src/platform/jobs';
 import { channelView, ephemeral, useConfigurableWorld } from './support/channel';
 
 /**
@@ -107,5 +110,50 @@ describe('/ecs status <discovered alias>', () => {
     const answer = ephemeral(await world().slash('U0ALICE', `scale ${service.alias} 3`));
     expect(answer).toContain(`\`${service.alias}\` is discovered from the fleet, not declared: \`scale\` needs it declared under \`targets:\``);
     expect(parents()).toHaveLength(before);
+  });
+});
+
+/** A job as the ingress hands it over, sent straight to the worker: what the worker decides on its own. */
+async function jobFor(text: string, request: Pick<CommandJob, 'verb' | 'args'>) {
+  const id = randomUUID();
+  const audit = await dynamoAudit(30).record({
+    id,
+    at: new Date().toISOString(),
+    teamId: world().teamId,
+    userId: 'U0ALICE',
+    channelId: 'C0OPS',
+    commandText: `/ecs ${text}`,
+    decision: 'allowed',
+    outcome: 'accepted',
+  });
+  const responseUrl = world().slack.responseUrl(`alias-${id}`, { channel: 'C0OPS', user: 'U0ALICE' });
+  const job: CommandJob = {
+    kind: 'command',
+    id,
+    ...request,
+    audit,
+    receivedAt: Date.now(),
+    invocation: { teamId: world().teamId, userId: 'U0ALICE', channelId: 'C0OPS', command: '/ecs', text, responseUrl },
+  };
+  const before = parents().length;
+  const ecsCalls = world().aws.calls.filter((c) => c.service === 'ecs').length;
+  await world().aws.lambda.invokeAsync(WORKER_FUNCTION, job);
+  await world().idle();
+  expect(parents()).toHaveLength(before);
+  expect(world().aws.calls.filter((c) => c.service === 'ecs').length).toBe(ecsCalls);
+  return { said: JSON.stringify(world().slack.workspace.responses.at(-1)), record: await readAuditRecord(audit) };
+}
+
+describe('the worker resolves a discovered alias again, from the catalog', () => {
+  it('refuses privately a service gone from the catalog since the ack', async () => {
+    const { said, record } = await jobFor('status gone-001', { verb: 'status', args: { target: 'gone-001' } });
+    expect(said).toContain("The service `gone-001` is no longer declared nor in the fleet's catalog");
+    expect(record).toMatchObject({ decision: 'invalid', outcome: 'refused' });
+  });
+
+  it('refuses privately a verb that needs a declared target', async () => {
+    const { said, record } = await jobFor(`scale ${service.alias} 3`, { verb: 'scale', args: { target: service.alias, count: 3, adjustAutoscaling: false } });
+    expect(said).toContain(`is discovered from the fleet, not declared: \`scale\` needs it declared under \`targets:\``);
+    expect(record).toMatchObject({ decision: 'invalid', outcome: 'refused' });
   });
 });
