@@ -121,6 +121,14 @@ describe('ingress: a service only the catalog knows', () => {
     }
   });
 
+  it('refuses someone not on the allowlist as such, whatever the catalog answers', async () => {
+    const world = setup(withFleet, { catalogFails: true });
+    const { before, text } = await world.slash('status billing', 'U0NOBODY');
+    expect(before.sort()).toEqual(['allowlist', 'catalog']);
+    expect(text).toContain('🚫 Not allowed: you are not on the allowlist');
+    expect(world.jobs.jobs).toHaveLength(0);
+  });
+
   it('says so when the catalog cannot be read, and runs nothing', async () => {
     const world = setup(withFleet, { catalogFails: true });
     const { text } = await world.slash('status billing', 'U0DANA');

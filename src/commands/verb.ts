@@ -194,7 +194,7 @@ export function resolveTarget(verb: Named, alias: string | undefined, config: Co
 export class UndeclaredServiceError extends UsageError {
   constructor(verb: Pick<Named, 'name'>, alias: string) {
     super(
-      `\`${escapeText(alias)}\` is discovered from the fleet, not declared: \`${verb.name}\` needs it declared under \`targets:\` in the bot's configuration (region, cluster, service, roleArn), since what it uses (scripts, deploy and scaling rules) attaches to declared targets. \`status\` and \`verify\` work on it as it is.`,
+      `\`${escapeText(alias)}\` is discovered from the fleet, not declared: \`${verb.name}\` needs it declared under \`targets:\` in the bot's configuration (region, cluster, service, roleArn), since what it uses (scripts, deploy and scaling rules) attaches to declared targets. \`status\`, \`verify\` and \`logs\` work on it as it is.`,
     );
   }
 }

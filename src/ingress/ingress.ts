@@ -341,9 +341,9 @@ export function createIngress(unguarded: IngressDeps) {
       from === 'command' && answeredInThread(invocation.text) ? askChannelAccess(invocation.channelId) : Promise.resolve<ChannelAccess>({ canPost: 'unknown' });
     // One allowlist read, before anything is parsed: what a person is told depends on what they may see.
     // The catalog's read of an undeclared service the command names goes beside it, never after it.
-    const entryRead = prefetched ?? deps.allowlist.get(invocation.teamId, invocation.userId);
     const serviceRead = prefetchedService ?? prefetchDiscovered(invocation.text);
-    const [entry, discovered] = await Promise.all([entryRead, serviceRead]);
+    const entry = await (prefetched ?? deps.allowlist.get(invocation.teamId, invocation.userId));
+    let discovered: FleetService | undefined;
     const refuse = async (reason: string, fields: Partial<AuditRecord> = {}): Promise<SlackMessage> => {
       await audit({ ...fields, decision: 'denied', outcome: 'refused', reason });
       return {
@@ -356,6 +356,8 @@ export function createIngress(unguarded: IngressDeps) {
       // People with no grant learn nothing beyond that: no service or script names, no patterns.
       const verb = verbOf(invocation.text);
       if (!verb.public && !onAllowlist(entry)) return await refuse(NOT_ON_ALLOWLIST, { verb: verb.name });
+      // Under way since before the allowlist answered: awaited only by someone who may go on.
+      discovered = await serviceRead;
       const visible = visibilityOf(config, entry, invocation.channelId, discovered);
       request = parseRequest(invocation.text, config, visible);
     } catch (error) {

@@ -24,6 +24,7 @@ export const logsVerb = defineVerb<LogsArgs>({
     "`--since 30s|15m|2h|7d` (at most 7d; 15m with `--grep` alone): every line of that window across all the service's tasks (or the one `--task`), newest last, each with its task id; the last `--lines` in the thread, the whole window attached as a file.",
     '`--grep <text>`: only lines containing that literal text (case-sensitive; quote it for spaces: `--grep "connection refused"`). It is passed to CloudWatch Logs as one quoted term, never as filter-pattern syntax; double quotes and backslashes are not accepted.',
     '`--follow 5m` (10s to 15m): after the window (the last minute unless `--since`), new lines as they arrive, in one message that shows the latest of them (read every 2 s from CloudWatch Logs with FilterLogEvents, not Live Tail); all of them attached at the end. `/ecs cancel <run-id>` or its Cancel button stops it: whoever started it (if they may use `/ecs cancel` at all, which needs `run` in the channel), or anyone who may `run` on the service; otherwise it ends by itself.',
+    "A service discovered into the fleet's catalog (`/ecs services --refresh`) can be named too, without `--follow`.",
     'Logs are read from CloudWatch Logs (the awslogs driver with a stream prefix); for other drivers (FireLens, Splunk, …) the answer says where the logs are.',
   ],
   permission: 'read',
