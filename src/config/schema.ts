@@ -1,12 +1,12 @@
 // zod/mini: the same validation as zod with a tree-shakable API, a small part of the bundle size.
-import { SCALE_DEFAULTS } from './defaults';
+import { DEPLOY_DEFAULTS, SCALE_DEFAULTS, VERIFY_DEFAULTS } from './defaults';
 import * as z from 'zod/mini';
 import en from 'zod/v4/locales/en.js';
 import { NOTICE_KINDS, SEVERITIES } from './notify-levels';
 import { ownOnly } from './records';
 import { BUILT_IN_LABELS } from '../fleet/types';
 import { JOB_PLACEHOLDER } from '../jobs/placeholder';
-import { PAUSABLE_STAGES, type PausableStage } from '../deploy/strategy';
+import { PAUSABLE_STAGES } from '../deploy/strategy';
 import { webhookProblems, webhooksSchema } from './webhooks-schema';
 import { fleetSchema } from './fleet-schema';
 import { CATALOG_SCHEDULE } from '../fleet/names';
@@ -28,18 +28,6 @@ const name = z.string().check(z.minLength(1, 'must not be empty'), z.maxLength(2
 
 /** A Slack emoji name as reactions carry it: `white_check_mark`, `+1`, `shipit`. */
 const emoji = pattern(/^[a-z0-9_+'-]{1,64}$/, 'must be a Slack emoji name without colons, such as white_check_mark');
-
-export const DEPLOY_DEFAULTS = {
-  approvals: 1,
-  approverRole: 'approver' as const,
-  expirySeconds: 1800,
-  approveEmoji: 'white_check_mark',
-  rejectEmoji: 'x',
-  rollback: true,
-  timeoutSeconds: 1800,
-  showEnvironmentValues: false,
-  gates: [] as PausableStage[],
-};
 
 const deploySchema = z.strictObject({
   /** Distinct people (never the requester) who must approve. */
@@ -63,7 +51,7 @@ const deploySchema = z.strictObject({
   showEnvironmentValues: z._default(z.boolean(), DEPLOY_DEFAULTS.showEnvironmentValues),
 });
 
-export { SCALE_DEFAULTS };
+export { DEPLOY_DEFAULTS, SCALE_DEFAULTS };
 /** How `/ecs scale` is approved and bounded, per target. */
 const scaleSchema = z.strictObject({
   /** A scale waits for approvals as a deploy does (`deploy`'s rules); false: it starts at once. */
@@ -171,7 +159,7 @@ const targetSchema = z.strictObject({
         [],
       ),
     }),
-    { skip: [], putLogs: false, requiredPermissions: [] },
+    { skip: [...VERIFY_DEFAULTS.skip], putLogs: VERIFY_DEFAULTS.putLogs, requiredPermissions: [...VERIFY_DEFAULTS.requiredPermissions] },
   ),
 });
 
@@ -347,14 +335,6 @@ export type Target = z.infer<typeof targetSchema>;
  * A target with every setting at its default, for a service known only from the fleet's catalog
  * (`/ecs status|verify <discovered alias>`): where it lives and the role to reach it, nothing declared.
  */
-export function defaultTarget(where: { region: string; cluster: string; service: string; roleArn?: string }): Target {
-  return targetSchema.parse({
-    region: where.region,
-    cluster: where.cluster,
-    service: where.service,
-    ...(where.roleArn ? { roleArn: where.roleArn } : {}),
-  });
-}
 export type Script = z.infer<typeof scriptSchema>;
 export type Job = z.infer<typeof jobSchema>;
 export type Schedule = z.infer<typeof scheduleSchema>;
