@@ -91,6 +91,17 @@ describe('the catalog', () => {
     const again = await refreshCatalog({ config, catalog, discover: async () => discovery(next), botAccountId: '111111111111', by: 'U0ADMIN' });
     expect([again.added, again.removed, again.changed]).toEqual([[], [], []]);
   });
+
+  it('gives a declared target its configured labels in the catalog, over those of the service it names', async () => {
+    const catalog = new DynamoCatalog();
+    const labelled = parseConfig({
+      slack: { teams: ['T0LOCAL'] },
+      targets: { named: { region: 'us-east-1', cluster: 'fleet', service: 'svc-0', roleArn: service(0).roleArn, labels: { team: 'platform', tier: 'edge' } } },
+    });
+    await refreshCatalog({ config: labelled, catalog, discover: async () => discovery([service(0)]), botAccountId: '111111111111', by: 'U0ADMIN' });
+    expect((await catalog.get('named'))?.labels).toEqual({ env: 'prod', team: 'platform', tier: 'edge' });
+    expect(await catalog.aliases({ kind: 'labels', terms: [{ key: 'tier', values: ['edge'] }] })).toEqual(['named']);
+  });
 });
 
 describe('merging a discovery', () => {

@@ -5,9 +5,10 @@
  * that could not be read (each with its fix). Accounts that failed keep their services from the
  * last refresh: an unreachable account is not a fleet that vanished.
  */
-import type { Config, Target } from '../config/schema';
+import type { Config } from '../config/schema';
 import type { AccountFailure, DiscoveryResult, SkippedService } from './discovery';
 import { sameService, type RefreshRecord } from './catalog';
+import { declaredService } from './memory-catalog';
 import type { FleetService } from './types';
 
 export interface CatalogWriter {
@@ -25,22 +26,6 @@ export interface RefreshReport {
   kept: number;
   total: number;
   accounts: number;
-}
-
-/** A declared target as a catalog entry (its account: the role's, or the bot's own). */
-export function declaredService(alias: string, target: Target, botAccountId: string): FleetService {
-  const accountId = target.roleArn?.split(':')[4] ?? botAccountId;
-  return {
-    alias,
-    accountId,
-    region: target.region,
-    cluster: target.cluster,
-    service: target.service,
-    serviceArn: `arn:aws:ecs:${target.region}:${accountId}:service/${target.cluster}/${target.service}`,
-    ...(target.roleArn ? { roleArn: target.roleArn } : {}),
-    labels: {},
-    source: 'declared',
-  };
 }
 
 /** The catalog a discovery gives, with the declared targets over it and failed accounts' services kept. */
