@@ -10,7 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startAwsEmulator, type AwsEmulator } from '../local/aws';
 import { seedFleet } from '../local/aws/seed-fleet';
 import { putRole, trustPolicy } from '../local/aws/services/iam';
-import { createOrganization, organizationOf } from '../local/aws/services/organizations';
+import { createOrganization, organizationOf, putOrganizationalUnit } from '../local/aws/services/organizations';
 
 /** AWS Organizations in the emulator through the SDK: paging, its errors as AWS returns them, IAM on its resources. */
 const MANAGEMENT = '111111111111';
@@ -98,7 +98,18 @@ describe('AWS Organizations in the emulator', () => {
       { Key: 'env', Value: 'staging' },
       { Key: 'team', Value: 'search' },
     ]);
-    await expect(client().send(new ListTagsForResourceCommand({ ResourceId: '999999999999' }))).rejects.toMatchObject({ name: 'TargetNotFoundException' });
+    await expect(client().send(new ListTagsForResourceCommand({ ResourceId: '999999999999' }))).rejects.toMatchObject({
+      name: 'TargetNotFoundException',
+      message: "We can't find a root, OU, account, or policy with the TargetId that you specified.",
+    });
+  });
+
+  it('lists the (empty) tags of the root and of an OU, which are taggable targets too', async () => {
+    seedFleet(emu.state, { accounts: 2, regions: ['us-east-1'] });
+    const { rootId } = organizationOf(emu.state)!;
+    const unit = putOrganizationalUnit(emu.state, 'sandbox');
+    expect((await client().send(new ListTagsForResourceCommand({ ResourceId: rootId }))).Tags).toEqual([]);
+    expect((await client().send(new ListTagsForResourceCommand({ ResourceId: unit.id }))).Tags).toEqual([]);
   });
 
   it('answers AWSOrganizationsNotInUseException outside an organization and AccessDeniedException to a member account', async () => {

@@ -231,8 +231,10 @@ export const organizationsService: ServiceDefinition = {
       handler: (p, ctx) => {
         const id = String(p.ResourceId ?? '');
         const org = readableOrganization(ctx);
-        const tags = ACCOUNT_ID.test(id) ? org.accounts.get(id)?.tags : undefined;
-        if (!tags) throw orgError('TargetNotFoundException', "We can't find a target with the TargetId that you specified.");
+        // A root and an OU are taggable targets too; the emulator keeps no tags on them.
+        const tags = ACCOUNT_ID.test(id) ? org.accounts.get(id)?.tags : id === org.rootId || org.units.has(id) ? {} : undefined;
+        // The message as the SDK's model documents TargetNotFoundException.
+        if (!tags) throw orgError('TargetNotFoundException', "We can't find a root, OU, account, or policy with the TargetId that you specified.");
         // Tags are few (at most 50 per resource): one page, as AWS returns them.
         return { Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) };
       },
