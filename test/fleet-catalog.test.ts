@@ -190,6 +190,8 @@ describe('a refresh that dies halfway', () => {
     expect((await refresh(catalog, crashed)).unfinished).toEqual({ at, by: 'U0ADMIN' });
     expect((await dump())['meta#refresh']).toEqual({ pk: 'meta#refresh', refresh: { at, by: 'U0ADMIN', services: 122, failedAccounts: 0 } });
     expect((await refresh(catalog, crashed)).unfinished).toBeUndefined();
+    // Nothing changed, so nothing is written in batches: a writer failing at the first batch is never called.
+    await expect(refresh(new DynamoCatalog(undefined, crashingAfter(0)), crashed)).resolves.toMatchObject({ added: [], removed: [], changed: [] });
   });
 
   it('never widens a selection through an index item left stale, nor selects an alias whose service is gone', async () => {
