@@ -135,6 +135,35 @@ describe('/ecs services --refresh', () => {
     }
   });
 
+  it('after a refresh that died halfway: says so in its thread, and leaves nothing of what that one left behind', async () => {
+    const { ddb } = await import('../src/platform/dynamo');
+    const { tableName } = await import('../src/platform/tables');
+    const TableName = tableName('catalog');
+    const catalog = new DynamoCatalog();
+    const real = (await catalog.select({ kind: 'all' }))[0]!;
+    // What a worker dying between batches leaves: a service the index does not list, an index item
+    // naming a service without the label, and meta#refresh saying a refresh started.
+    await ddb.put({ TableName, Item: { pk: 'svc#orphan', ...real, alias: 'orphan', labels: { env: 'prod' } } });
+    await ddb.put({ TableName, Item: { pk: 'sel#team=ghosts', aliases: [real.alias, 'orphan'] } });
+    const meta = (await ddb.get({ TableName, Key: { pk: 'meta#refresh' } })).Item!;
+    await ddb.put({ TableName, Item: { ...meta, started: { at: '2026-12-06T19:30:00.000Z', by: 'U0GONE' } } });
+    expect(await catalog.select({ kind: 'labels', terms: [{ key: 'team', values: ['ghosts'] }] })).toEqual([]);
+
+    const { parent } = await refresh();
+    const p = await parent();
+    await finished(p.ts);
+    expect(threadText(p.ts)).toContain('The previous refresh (started 2026-12-06 19:30 UTC by `U0GONE`) did not finish');
+    expect(await catalog.get('orphan')).toBeUndefined();
+    expect((await ddb.get({ TableName, Key: { pk: 'sel#team=ghosts' } })).Item).toBeUndefined();
+    expect((await ddb.get({ TableName, Key: { pk: 'meta#refresh' } })).Item?.started).toBeUndefined();
+    // It finished: the next one has nothing to say about it.
+    const again = await refresh();
+    const q = await again.parent();
+    await finished(q.ts);
+    expect(threadText(q.ts)).toContain('*Catalog refreshed*');
+    expect(threadText(q.ts)).not.toContain('did not finish');
+  });
+
   it('is refused to someone who is not an admin of every service, and audited as such', async () => {
     const before = parents().length;
     const { ack } = await refresh('U0BOB');

@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/schema';
-import { DynamoCatalog } from '../src/fleet/catalog';
+import { type CatalogDb, DynamoCatalog, type RefreshRecord } from '../src/fleet/catalog';
 import type { DiscoveryResult } from '../src/fleet/discovery';
 import { mergeCatalog, refreshCatalog } from '../src/fleet/refresh';
-import type { FleetService } from '../src/fleet/types';
+import type { FleetService, Selector } from '../src/fleet/types';
+import { ddb } from '../src/platform/dynamo';
+import { tableName } from '../src/platform/tables';
 import { useLocalDynamo } from './support/local-dynamo';
 
 /** The catalog in DynamoDB (dynalite with serverless.yml's CatalogTable) and the refresh's diff. */
@@ -37,11 +39,21 @@ const config = parseConfig({
   targets: { web: { region: 'us-east-1', cluster: 'main', service: 'web' }, 'svc-0007': { region: 'eu-west-1', cluster: 'x', service: 'y' } },
 });
 
+const aliases = async (catalog: DynamoCatalog, selector: Selector) => (await catalog.select(selector)).map((s) => s.alias);
+/** A catalog of exactly these services, as a first refresh writes it. */
+async function seed(
+  catalog: DynamoCatalog,
+  services: FleetService[],
+  refresh: RefreshRecord = { at: 'x', by: 'test', services: services.length, failedAccounts: 0 },
+) {
+  await catalog.replace(await catalog.begin({ at: refresh.at, by: refresh.by }), services, refresh);
+}
+
 describe('the catalog', () => {
   it('holds 1,000 services: one alias is one read, a selector reads its terms and the services, labels are counted', async () => {
     const catalog = new DynamoCatalog();
     const all = Array.from({ length: 1000 }, (_, i) => service(i));
-    await catalog.replace([], all, { at: '2026-12-06T20:00:00.000Z', by: 'test', services: 1000, failedAccounts: 0 });
+    await seed(catalog, all, { at: '2026-12-06T20:00:00.000Z', by: 'test', services: 1000, failedAccounts: 0 });
     expect(await catalog.get('svc-0042')).toEqual(all[42]);
     expect(await catalog.get('nope')).toBeUndefined();
     const payments = await catalog.select({
@@ -53,7 +65,7 @@ describe('the catalog', () => {
     });
     expect(payments.map((s) => s.alias)).toEqual(all.filter((s) => s.labels.team === 'payments' && s.labels.env === 'prod').map((s) => s.alias));
     expect(payments).toHaveLength(250);
-    const either = await catalog.aliases({
+    const either = await aliases(catalog, {
       kind: 'labels',
       terms: [
         { key: 'account', values: ['300000000001', '300000000002'] },
@@ -72,7 +84,7 @@ describe('the catalog', () => {
   it('refreshes: says what was added, removed and changed, and drops index items nobody carries any more', async () => {
     const catalog = new DynamoCatalog();
     const first = Array.from({ length: 30 }, (_, i) => service(i));
-    await catalog.replace(await catalog.all(), first, { at: 'x', by: 'test', services: 30, failedAccounts: 0 });
+    await seed(catalog, first);
     const next = [...first.slice(1, 29), service(29, { labels: { env: 'staging', team: 'ledger' } }), service(30)];
     const report = await refreshCatalog({ config, catalog, discover: async () => discovery(next), botAccountId: '111111111111', by: 'U0ADMIN' });
     expect(report.added.map((s) => s.alias)).toEqual(['svc-0030', 'web']);
@@ -85,7 +97,7 @@ describe('the catalog', () => {
     expect(report.skipped).toEqual([expect.objectContaining({ serviceArn: first[7]!.serviceArn, reason: expect.stringContaining('declared') })]);
     expect((await catalog.get('svc-0007'))?.source).toBe('declared');
     expect(await catalog.get('web')).toMatchObject({ accountId: '111111111111', serviceArn: 'arn:aws:ecs:us-east-1:111111111111:service/main/web' });
-    expect(await catalog.aliases({ kind: 'labels', terms: [{ key: 'team', values: ['ledger'] }] })).toEqual(['svc-0029']);
+    expect(await aliases(catalog, { kind: 'labels', terms: [{ key: 'team', values: ['ledger'] }] })).toEqual(['svc-0029']);
     expect(await catalog.get('svc-0000')).toBeUndefined();
     // A second refresh with nothing new changes nothing.
     const again = await refreshCatalog({ config, catalog, discover: async () => discovery(next), botAccountId: '111111111111', by: 'U0ADMIN' });
@@ -100,7 +112,108 @@ describe('the catalog', () => {
     });
     await refreshCatalog({ config: labelled, catalog, discover: async () => discovery([service(0)]), botAccountId: '111111111111', by: 'U0ADMIN' });
     expect((await catalog.get('named'))?.labels).toEqual({ env: 'prod', team: 'platform', tier: 'edge' });
-    expect(await catalog.aliases({ kind: 'labels', terms: [{ key: 'tier', values: ['edge'] }] })).toEqual(['named']);
+    expect(await aliases(catalog, { kind: 'labels', terms: [{ key: 'tier', values: ['edge'] }] })).toEqual(['named']);
+  });
+});
+
+/** Every item of the catalog table, by key, as stored. */
+async function dump(): Promise<Record<string, unknown>> {
+  const items: Record<string, unknown> = {};
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const out = await ddb.scan({ TableName: tableName('catalog'), ConsistentRead: true, ...(startKey ? { ExclusiveStartKey: startKey } : {}) });
+    for (const item of out.Items ?? []) items[String(item.pk)] = item;
+    startKey = out.LastEvaluatedKey;
+  } while (startKey);
+  return items;
+}
+
+async function wipe(): Promise<void> {
+  for (const pk of Object.keys(await dump())) await ddb.delete({ TableName: tableName('catalog'), Key: { pk } });
+}
+
+/** The catalog's DynamoDB calls, with every BatchWriteItem after the first `batches` failing as a Lambda dying there would leave it. */
+function crashingAfter(batches: number): CatalogDb {
+  let left = batches;
+  return {
+    ...ddb,
+    batchWrite: async (input) => {
+      if (left-- <= 0) throw new Error('simulated crash: the refresh died here');
+      return ddb.batchWrite(input);
+    },
+  };
+}
+
+describe('a refresh that dies halfway', () => {
+  const first = Array.from({ length: 100 }, (_, i) => service(i));
+  // The refresh that dies: 10 services gone, 40 relabelled, 30 new (6 batches of writes).
+  const crashed = [
+    ...first.slice(10).map((s, i) => (i < 40 ? { ...s, labels: { env: 'prod', team: 'ledger' } } : s)),
+    ...Array.from({ length: 30 }, (_, i) => service(200 + i, { labels: { env: 'prod', team: 'newcomers' } })),
+  ];
+  const at = '2026-12-06T21:00:00.000Z';
+  const refresh = (catalog: DynamoCatalog, services: FleetService[]) =>
+    refreshCatalog({ config, catalog, discover: async () => discovery(services), botAccountId: '111111111111', by: 'U0ADMIN', now: () => new Date(at) });
+
+  // After the crash, the next refresh finds the fleet as the crashed one did, or back as it was (tags rolled back).
+  for (const [name, then] of [
+    ['the same fleet', crashed],
+    ['the fleet as before', first],
+  ] as const) {
+    for (const batches of [1, 2, 4]) {
+      it(`after ${batches} batch(es) written, the next refresh (${name}) leaves the catalog a clean refresh would`, async () => {
+        await wipe();
+        await seed(new DynamoCatalog(), first);
+        await expect(refresh(new DynamoCatalog(undefined, crashingAfter(batches)), crashed)).rejects.toThrow('simulated crash');
+        const mended = await refresh(new DynamoCatalog(), then);
+        expect(mended.unfinished).toEqual({ at, by: 'U0ADMIN' });
+        const afterCrash = await dump();
+
+        await wipe();
+        await refresh(new DynamoCatalog(), then);
+        expect(afterCrash).toEqual(await dump());
+      });
+    }
+  }
+
+  it('is recorded in meta#refresh: started, not finished, the last finished refresh kept; the next refresh finishes it', async () => {
+    await wipe();
+    await seed(new DynamoCatalog(), first, { at: '2026-12-06T20:00:00.000Z', by: 'U0FIRST', services: 100, failedAccounts: 0 });
+    await expect(refresh(new DynamoCatalog(undefined, crashingAfter(1)), crashed)).rejects.toThrow('simulated crash');
+    expect((await dump())['meta#refresh']).toEqual({
+      pk: 'meta#refresh',
+      refresh: { at: '2026-12-06T20:00:00.000Z', by: 'U0FIRST', services: 100, failedAccounts: 0 },
+      started: { at, by: 'U0ADMIN' },
+    });
+    const catalog = new DynamoCatalog();
+    expect(await catalog.lastRefresh()).toMatchObject({ by: 'U0FIRST' });
+    expect((await refresh(catalog, crashed)).unfinished).toEqual({ at, by: 'U0ADMIN' });
+    expect((await dump())['meta#refresh']).toEqual({ pk: 'meta#refresh', refresh: { at, by: 'U0ADMIN', services: 122, failedAccounts: 0 } });
+    expect((await refresh(catalog, crashed)).unfinished).toBeUndefined();
+    // Nothing changed, so nothing is written in batches: a writer failing at the first batch is never called.
+    await expect(refresh(new DynamoCatalog(undefined, crashingAfter(0)), crashed)).resolves.toMatchObject({ added: [], removed: [], changed: [] });
+  });
+
+  it('never widens a selection through an index item left stale, nor selects an alias whose service is gone', async () => {
+    await wipe();
+    const catalog = new DynamoCatalog();
+    await seed(catalog, first);
+    const staging = first.filter((s) => s.labels.env === 'staging').map((s) => s.alias);
+    const prod = first.filter((s) => s.labels.env === 'prod').map((s) => s.alias);
+    // What a crash can leave: an index item naming a service that no longer carries the label, and aliases without their svc# item.
+    const table = tableName('catalog');
+    await ddb.put({ TableName: table, Item: { pk: 'sel#env=prod', aliases: [...prod, staging[0]!, 'svc-gone'].sort() } });
+    await ddb.put({ TableName: table, Item: { pk: 'sel#*', aliases: [...first.map((s) => s.alias), 'svc-gone'].sort() } });
+    await ddb.put({ TableName: table, Item: { pk: 'sel#team=ghosts', aliases: [first[0]!.alias, 'svc-gone'] } });
+    expect(await aliases(catalog, { kind: 'labels', terms: [{ key: 'env', values: ['prod'] }] })).toEqual(prod);
+    expect(await aliases(catalog, { kind: 'labels', terms: [{ key: 'env', values: ['prod', 'staging'] }] })).toEqual(first.map((s) => s.alias));
+    expect(await aliases(catalog, { kind: 'labels', terms: [{ key: 'team', values: ['ghosts'] }] })).toEqual([]);
+    expect(await aliases(catalog, { kind: 'all' })).toEqual(first.map((s) => s.alias));
+    // And the next refresh drops them.
+    await refresh(catalog, first);
+    const stored = await dump();
+    expect(stored['sel#team=ghosts']).toBeUndefined();
+    expect(stored['sel#env=prod']).toEqual({ pk: 'sel#env=prod', aliases: prod });
   });
 });
 

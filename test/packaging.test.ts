@@ -402,8 +402,8 @@ describe('serverless.yml and infra/: IAM', () => {
       'AuditTable/index/byUser': ['dynamodb:Query'],
       'AuditTable/index/byScript': ['dynamodb:Query'],
       StateTable: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
-      // `/ecs services --refresh`: the catalog read whole for the diff, rewritten in batches (src/fleet/catalog.ts).
-      CatalogTable: ['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem', 'dynamodb:GetItem', 'dynamodb:PutItem'],
+      // `/ecs services --refresh`: the catalog scanned whole for the diff (the worker alone), rewritten in batches (src/fleet/catalog.ts).
+      CatalogTable: ['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Scan'],
     });
     // The request's conditional updates, the deploy lock, post claims; no allowlist (approvals
     // are judged by the worker's reaction handler).

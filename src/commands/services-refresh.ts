@@ -37,9 +37,15 @@ export function renderRefresh(report: RefreshReport, discovering: boolean): stri
   const head = discovering
     ? `*Catalog refreshed*: ${report.total} services from ${report.accounts} accounts.`
     : `*Catalog refreshed*: ${report.total} declared services (no \`fleet:\` in the configuration, nothing discovered).`;
+  const unfinished = report.unfinished
+    ? [
+        `⚠️ The previous refresh (started ${escapeText(report.unfinished.at.slice(0, 16).replace('T', ' '))} UTC by ${code(report.unfinished.by)}) did not finish: this one compared the catalog with what was stored and rewrote whatever it had left half-written.`,
+      ]
+    : [];
   const nothing = report.added.length + report.removed.length + report.changed.length === 0 ? ['No change since the last refresh.'] : [];
   return [
     head,
+    ...unfinished,
     ...nothing,
     ...section('Added', report.added, (s) => `• ${code(s.alias)} — ${escapeText(where(s))}`),
     ...section('Removed', report.removed, (s) => `• ${code(s.alias)} — ${escapeText(where(s))}`),

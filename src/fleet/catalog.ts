@@ -6,16 +6,32 @@
  *                        too): the aliases carrying it                          → a term is one GetItem
  *   sel#*                every alias                                            → `*` is one GetItem
  *   meta#labels          every label key → value → how many services           → "did you mean" is one GetItem
- *   meta#refresh         when and how the last refresh went
+ *   meta#refresh         the last finished refresh, and one started since that has not finished
  *
  * Why these rather than a GSI: a selector is a conjunction of equalities over a few keys, and the
  * sets are small (1,000 aliases ≈ 20 KB, far below the 400 KB item limit), so reading one item per
  * term and intersecting costs 1–3 GetItems plus BatchGetItems for the services, with no index to
  * keep or pay for; a GSI on one label key could not answer `team=payments,env=prod` without a
  * Scan or a query per key anyway. The index items are rewritten only by a refresh (one writer).
+ *
+ * A refresh writes in batches, so one that dies halfway leaves some items new and some old. Both
+ * sides are made safe against that:
+ * - reads: the index items only say which services to read; a service is selected only when its
+ *   own stored labels match (a stale `sel#` item never widens a selection), and an alias whose
+ *   `svc#` item is gone is skipped;
+ * - writes: a refresh reads the table whole (one consistent Scan, the worker's alone: the ingress
+ *   and the selectors never scan) and diffs the catalog it wants against what is stored, not
+ *   against what the index said: every item that differs is rewritten, every item the new
+ *   catalog does not hold is deleted, whoever left it. We chose this over generations
+ *   (`svc#<gen>#<alias>` and a pointer flipped at the end) because a generation would cost the
+ *   ingress a second read to resolve an alias, and the whole catalog of 1,000 services is well
+ *   under a megabyte: one or two Scan pages, on a path that runs every few hours.
+ * `meta#refresh` holds `started` from a refresh's start until it finishes, so the next one can say
+ * that the last did not finish (and that it mended what that one left).
  */
 import { ddb } from '../platform/dynamo';
 import { tableName } from '../platform/tables';
+import { labelsOf, matchesService, summariseLabels } from './selector';
 import type { CatalogReader, FleetService, Selector } from './types';
 
 const SERVICE = 'svc#';
@@ -27,15 +43,17 @@ const REFRESH = 'meta#refresh';
 const GET_BATCH = 100;
 const WRITE_BATCH = 25;
 
-/** Every label of a service as selectors see it: its own, and where it lives. */
-export function selectableLabels(service: FleetService): Record<string, string> {
-  return { ...service.labels, account: service.accountId, region: service.region, cluster: service.cluster };
-}
+/** The DynamoDB calls the catalog makes (the document client's), passed in: a test's may fail partway. */
+export type CatalogDb = Pick<typeof ddb, 'get' | 'put' | 'batchGet' | 'batchWrite' | 'scan'>;
+
+type Item = Record<string, unknown>;
 
 const chunks = <T>(items: readonly T[], size: number): T[][] =>
   Array.from({ length: Math.ceil(items.length / size) }, (_, i) => items.slice(i * size, i * size + size));
 
-function toService(item: Record<string, unknown>): FleetService {
+const backoff = (attempt: number) => new Promise((resolve) => setTimeout(resolve, Math.min(2_000, 50 * 2 ** attempt)));
+
+function toService(item: Item): FleetService {
   const { pk: _pk, ...rest } = item;
   return rest as unknown as FleetService;
 }
@@ -48,20 +66,91 @@ export interface RefreshRecord {
   failedAccounts: number;
 }
 
+/** A refresh that has started: kept in `meta#refresh` until it finishes. */
+export interface RefreshStart {
+  at: string;
+  by: string;
+}
+
+/** The catalog as a refresh found it: every item as stored, read before it writes anything. */
+export interface CatalogSnapshot {
+  /** Every `svc#` item, whether or not the index lists it. */
+  services: FleetService[];
+  /** Every item but `meta#refresh`, by key. */
+  items: ReadonlyMap<string, Item>;
+  /** A refresh that started and never finished before this one. */
+  unfinished?: RefreshStart;
+}
+
 export class DynamoCatalog implements CatalogReader {
-  constructor(private readonly table: () => string = () => tableName('catalog')) {}
+  constructor(
+    private readonly table: () => string = () => tableName('catalog'),
+    private readonly db: CatalogDb = ddb,
+  ) {}
 
   async get(alias: string): Promise<FleetService | undefined> {
-    const out = await ddb.get({ TableName: this.table(), Key: { pk: `${SERVICE}${alias}` } });
+    const out = await this.db.get({ TableName: this.table(), Key: { pk: `${SERVICE}${alias}` } });
     return out.Item ? toService(out.Item) : undefined;
   }
 
+  /**
+   * The services a selector matches, sorted by alias. The index items name the candidates; each is
+   * kept only if its own labels match, so an index item a crashed refresh left stale can only narrow.
+   */
   async select(selector: Selector): Promise<FleetService[]> {
-    return this.many(await this.aliases(selector));
+    return (await this.many(await this.candidates(selector))).filter((service) => matchesService(selector, service));
   }
 
-  /** The aliases a selector matches (sorted), without reading the services. */
-  async aliases(selector: Selector): Promise<string[]> {
+  async labels(): Promise<Record<string, Record<string, number>>> {
+    const out = await this.db.get({ TableName: this.table(), Key: { pk: LABELS } });
+    return (out.Item?.labels as Record<string, Record<string, number>> | undefined) ?? {};
+  }
+
+  async lastRefresh(): Promise<RefreshRecord | undefined> {
+    const out = await this.db.get({ TableName: this.table(), Key: { pk: REFRESH } });
+    return out.Item?.refresh as RefreshRecord | undefined;
+  }
+
+  /**
+   * A refresh begins: the table read whole as stored (consistently: the last refresh's writes
+   * included), then `meta#refresh` marked as started, keeping the last finished refresh.
+   */
+  async begin(start: RefreshStart): Promise<CatalogSnapshot> {
+    const items = new Map<string, Item>();
+    let meta: Item | undefined;
+    let startKey: Item | undefined;
+    do {
+      const out = await this.db.scan({ TableName: this.table(), ConsistentRead: true, ...(startKey ? { ExclusiveStartKey: startKey } : {}) });
+      for (const item of out.Items ?? []) {
+        if (item.pk === REFRESH) meta = item;
+        else items.set(String(item.pk), item);
+      }
+      startKey = out.LastEvaluatedKey;
+    } while (startKey);
+    await this.db.put({ TableName: this.table(), Item: { pk: REFRESH, ...(meta?.refresh ? { refresh: meta.refresh } : {}), started: start } });
+    const services = [...items.entries()]
+      .filter(([pk]) => pk.startsWith(SERVICE))
+      .map(([, item]) => toService(item))
+      .sort((a, b) => a.alias.localeCompare(b.alias));
+    return { services, items, ...(meta?.started ? { unfinished: meta.started as RefreshStart } : {}) };
+  }
+
+  /**
+   * Makes the catalog `next`, given what `begin` found stored: every item that differs from what
+   * `next` wants is written, every other item deleted (even one the index does not know of), and
+   * the refresh recorded as finished last.
+   */
+  async replace(stored: CatalogSnapshot, next: readonly FleetService[], refresh: RefreshRecord): Promise<void> {
+    const wanted = catalogItems(next);
+    const puts = [...wanted.values()].filter((item) => !sameItem(stored.items.get(String(item.pk)), item));
+    const deletes = [...stored.items.keys()].filter((pk) => !wanted.has(pk));
+    const requests = [...puts.map((Item) => ({ PutRequest: { Item } })), ...deletes.map((pk) => ({ DeleteRequest: { Key: { pk } } }))];
+    for (const batch of chunks(requests, WRITE_BATCH)) await this.write(batch);
+    await this.db.put({ TableName: this.table(), Item: { pk: REFRESH, refresh } });
+  }
+
+  /** The aliases the index items give for a selector (sorted): candidates only, see `select`. */
+  private async candidates(selector: Selector): Promise<string[]> {
     if (selector.kind === 'all') return this.aliasSet(ALL);
     let matched: Set<string> | undefined;
     for (const term of selector.terms) {
@@ -73,76 +162,57 @@ export class DynamoCatalog implements CatalogReader {
     return [...(matched ?? [])].sort();
   }
 
-  async labels(): Promise<Record<string, Record<string, number>>> {
-    const out = await ddb.get({ TableName: this.table(), Key: { pk: LABELS } });
-    return (out.Item?.labels as Record<string, Record<string, number>> | undefined) ?? {};
-  }
-
-  async lastRefresh(): Promise<RefreshRecord | undefined> {
-    const out = await ddb.get({ TableName: this.table(), Key: { pk: REFRESH } });
-    return out.Item?.refresh as RefreshRecord | undefined;
-  }
-
-  /** Every service of the catalog, by alias. */
-  async all(): Promise<FleetService[]> {
-    return this.many(await this.aliasSet(ALL));
-  }
-
-  /**
-   * Replaces the catalog with `next` given what it holds now (`previous`): services written only
-   * when new or changed, removed ones deleted, the index items rewritten, the refresh recorded last.
-   */
-  async replace(previous: readonly FleetService[], next: readonly FleetService[], refresh: RefreshRecord): Promise<void> {
-    const before = new Map(previous.map((s) => [s.alias, s]));
-    const after = new Map(next.map((s) => [s.alias, s]));
-    const puts: Array<Record<string, unknown>> = [];
-    const deletes: string[] = [];
-    for (const service of next) {
-      const old = before.get(service.alias);
-      if (!old || !sameService(old, service)) puts.push({ pk: `${SERVICE}${service.alias}`, ...service });
-    }
-    for (const alias of before.keys()) if (!after.has(alias)) deletes.push(`${SERVICE}${alias}`);
-
-    const index = selectIndex(next);
-    const oldIndex = selectIndex(previous);
-    for (const [pk, aliases] of index) if (oldIndex.get(pk)?.join(',') !== aliases.join(',')) puts.push({ pk, aliases });
-    for (const pk of oldIndex.keys()) if (!index.has(pk)) deletes.push(pk);
-    puts.push({ pk: ALL, aliases: [...after.keys()].sort() });
-    puts.push({ pk: LABELS, labels: labelCounts(next) });
-
-    const requests = [...puts.map((Item) => ({ PutRequest: { Item } })), ...deletes.map((pk) => ({ DeleteRequest: { Key: { pk } } }))];
-    for (const batch of chunks(requests, WRITE_BATCH)) await this.write(batch);
-    await ddb.put({ TableName: this.table(), Item: { pk: REFRESH, refresh } });
-  }
-
   private async write(batch: Array<Record<string, unknown>>): Promise<void> {
     let pending: unknown[] = batch;
     for (let attempt = 0; pending.length > 0; attempt++) {
-      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(2_000, 50 * 2 ** attempt)));
+      if (attempt > 0) await backoff(attempt);
       if (attempt > 8) throw new Error(`DynamoDB left ${pending.length} catalog writes unprocessed`);
-      const out = await ddb.batchWrite({ RequestItems: { [this.table()]: pending as never } });
+      const out = await this.db.batchWrite({ RequestItems: { [this.table()]: pending as never } });
       pending = out.UnprocessedItems?.[this.table()] ?? [];
     }
   }
 
   private async aliasSet(pk: string): Promise<string[]> {
-    const out = await ddb.get({ TableName: this.table(), Key: { pk } });
+    const out = await this.db.get({ TableName: this.table(), Key: { pk } });
     return (out.Item?.aliases as string[] | undefined) ?? [];
   }
 
+  /** The services of these aliases that exist (an alias without its `svc#` item is skipped), sorted. */
   private async many(aliases: readonly string[]): Promise<FleetService[]> {
     const found: FleetService[] = [];
     for (const batch of chunks(aliases, GET_BATCH)) {
-      let keys: Array<Record<string, unknown>> = batch.map((alias) => ({ pk: `${SERVICE}${alias}` }));
+      let keys: Item[] = batch.map((alias) => ({ pk: `${SERVICE}${alias}` }));
       for (let attempt = 0; keys.length > 0; attempt++) {
-        if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(2_000, 50 * 2 ** attempt)));
-        const out = await ddb.batchGet({ RequestItems: { [this.table()]: { Keys: keys } } });
+        if (attempt > 0) await backoff(attempt);
+        const out = await this.db.batchGet({ RequestItems: { [this.table()]: { Keys: keys } } });
         found.push(...(out.Responses?.[this.table()] ?? []).map(toService));
-        keys = (out.UnprocessedKeys?.[this.table()]?.Keys as Array<Record<string, unknown>> | undefined) ?? [];
+        keys = (out.UnprocessedKeys?.[this.table()]?.Keys as Item[] | undefined) ?? [];
       }
     }
     return found.sort((a, b) => a.alias.localeCompare(b.alias));
   }
+}
+
+/** Every item the catalog of `services` consists of, by key (`meta#refresh` aside). */
+function catalogItems(services: readonly FleetService[]): Map<string, Item> {
+  const items = new Map<string, Item>();
+  const put = (item: Item) => items.set(String(item.pk), item);
+  for (const service of services) put({ pk: `${SERVICE}${service.alias}`, ...service });
+  for (const [pk, aliases] of selectIndex(services)) put({ pk, aliases });
+  put({ pk: ALL, aliases: services.map((s) => s.alias).sort() });
+  put({ pk: LABELS, labels: summariseLabels(services) });
+  return items;
+}
+
+/** The same item as DynamoDB gives it back: attribute order aside, undefined attributes dropped. */
+function sameItem(stored: Item | undefined, wanted: Item): boolean {
+  return stored !== undefined && canonicalJson(stored) === canonicalJson(wanted);
+}
+
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b))) : v,
+  );
 }
 
 export function sameService(a: FleetService, b: FleetService): boolean {
@@ -163,26 +233,15 @@ function canonical(s: FleetService) {
   };
 }
 
-/** `sel#<key>=<value>` → sorted aliases, for every label value (built-ins included). */
+/** `sel#<key>=<value>` → sorted aliases, for every label value (built-ins included, as selectors match them). */
 function selectIndex(services: readonly FleetService[]): Map<string, string[]> {
   const index = new Map<string, string[]>();
   for (const service of services) {
-    for (const [key, value] of Object.entries(selectableLabels(service))) {
+    for (const [key, value] of Object.entries(labelsOf(service))) {
       const pk = `${SELECT}${key}=${value}`;
       index.set(pk, [...(index.get(pk) ?? []), service.alias]);
     }
   }
   for (const aliases of index.values()) aliases.sort();
   return index;
-}
-
-function labelCounts(services: readonly FleetService[]): Record<string, Record<string, number>> {
-  const counts: Record<string, Record<string, number>> = {};
-  for (const service of services) {
-    for (const [key, value] of Object.entries(selectableLabels(service))) {
-      const values = (counts[key] ??= {});
-      values[value] = (values[value] ?? 0) + 1;
-    }
-  }
-  return counts;
 }

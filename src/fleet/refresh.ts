@@ -7,13 +7,14 @@
  */
 import type { Config } from '../config/schema';
 import type { AccountFailure, DiscoveryResult, SkippedService } from './discovery';
-import { sameService, type RefreshRecord } from './catalog';
+import { sameService, type CatalogSnapshot, type RefreshRecord, type RefreshStart } from './catalog';
 import { declaredService } from './memory-catalog';
 import type { FleetService } from './types';
 
+/** src/fleet/catalog.ts's DynamoCatalog: `begin` reads what is stored and marks the refresh started, `replace` writes and marks it finished. */
 export interface CatalogWriter {
-  all(): Promise<FleetService[]>;
-  replace(previous: readonly FleetService[], next: readonly FleetService[], refresh: RefreshRecord): Promise<void>;
+  begin(start: RefreshStart): Promise<CatalogSnapshot>;
+  replace(stored: CatalogSnapshot, next: readonly FleetService[], refresh: RefreshRecord): Promise<void>;
 }
 
 export interface RefreshReport {
@@ -26,6 +27,8 @@ export interface RefreshReport {
   kept: number;
   total: number;
   accounts: number;
+  /** The refresh before this one, if it started and never finished (this one rewrote what it left). */
+  unfinished?: RefreshStart;
 }
 
 /** The catalog a discovery gives, with the declared targets over it and failed accounts' services kept. */
@@ -77,7 +80,10 @@ export async function refreshCatalog(deps: {
   by: string;
   now?: () => Date;
 }): Promise<RefreshReport> {
-  const previous = await deps.catalog.all();
+  const now = () => (deps.now?.() ?? new Date()).toISOString();
+  // What is stored, not what the index says: a refresh that died halfway may have left items it does not list.
+  const stored = await deps.catalog.begin({ at: now(), by: deps.by });
+  const previous = stored.services;
   const discovered = await deps.discover();
   const declared = Object.entries(deps.config.targets).map(([alias, target]) => declaredService(alias, target, deps.botAccountId));
   const { services, skipped, kept } = mergeCatalog(discovered, declared, previous);
@@ -96,9 +102,10 @@ export async function refreshCatalog(deps: {
     kept,
     total: services.length,
     accounts: discovered.accounts,
+    ...(stored.unfinished ? { unfinished: stored.unfinished } : {}),
   };
-  await deps.catalog.replace(previous, services, {
-    at: (deps.now?.() ?? new Date()).toISOString(),
+  await deps.catalog.replace(stored, services, {
+    at: now(),
     by: deps.by,
     services: services.length,
     failedAccounts: new Set(discovered.failures.map((f) => f.accountId)).size,

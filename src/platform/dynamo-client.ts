@@ -7,6 +7,7 @@ import {
   GetCommand,
   PutCommand,
   QueryCommand,
+  ScanCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 
@@ -30,6 +31,7 @@ export const operations = {
   query: (input: Input<typeof QueryCommand>) => documentClient().send(new QueryCommand(input)),
   batchGet: (input: Input<typeof BatchGetCommand>) => documentClient().send(new BatchGetCommand(input)),
   batchWrite: (input: Input<typeof BatchWriteCommand>) => documentClient().send(new BatchWriteCommand(input)),
+  scan: (input: Input<typeof ScanCommand>) => documentClient().send(new ScanCommand(input)),
 };
 
 export function reset(): void {

@@ -16,6 +16,8 @@ export const ddb: Ops = {
   query: async (input) => (await load()).operations.query(input),
   batchGet: async (input) => (await load()).operations.batchGet(input),
   batchWrite: async (input) => (await load()).operations.batchWrite(input),
+  /** Only the catalog's refresh scans (src/fleet/catalog.ts), off the hot path; the ack path never does. */
+  scan: async (input) => (await load()).operations.scan(input),
 };
 
 /** Forget the client (tests point DynamoDB at a new endpoint). */

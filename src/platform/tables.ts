@@ -30,7 +30,7 @@ export const TABLES = {
   /**
    * The fleet's catalog (src/fleet/catalog.ts): pk `svc#<alias>` per service (one GetItem resolves
    * an alias), `sel#<key>=<value>` per label value and `sel#*` listing aliases (a selector is a few
-   * GetItems and BatchGetItems, never a Scan), `meta#labels` and `meta#refresh`.
+   * GetItems and BatchGetItems; only the worker's refresh scans it), `meta#labels` and `meta#refresh`.
    */
   catalog: { env: 'CATALOG_TABLE', localName: 'ecs-chatops-local-catalog', partitionKey: 'pk' },
 } as const satisfies Record<string, TableDefinition>;
