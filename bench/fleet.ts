@@ -10,9 +10,21 @@
  *    (the emulator's meter on every request). Goal ≤ 5.
  *  - fleet_slack_writes: Slack writes of that run (posts, edits, the ack note's withdrawal through
  *    response_url, the file upload's calls), the ack itself excepted. Goal ≤ 10.
+ *  - fleet_verify_peak_rss_mib: the process's RSS, sampled every 50 ms during the run, at its
+ *    highest; fleet_verify_rss_growth_mib: that peak less the RSS just before the command; and
+ *    fleet_verify_accounts_in_flight_at_peak: accounts with AWS calls in flight at that sample
+ *    (each works on its 5 services at once, so services in flight ≤ 5 × that). No goal in the
+ *    issue. What to expect: the run workflow's function (serverless.yml `runWorkflow`, the map over
+ *    accounts) has memorySize 1024 MB, and holds at most 100 accounts × 5 = 500 services in flight
+ *    (MAX_SERVICES_IN_FLIGHT), each a verify's few describes and findings (tens of KB) plus one
+ *    set of SDK clients per account: an experienced engineer would expect the workflow's share to
+ *    be in the low hundreds of MiB, well under 1,024. Here one process is every function AND the
+ *    emulator (200 accounts' state), dynalite, local Slack and the durable checkpoint server, so
+ *    the peak overstates one Lambda; the growth is the closer proxy, and still an upper bound.
  *
  * Loopback only; bounded by BENCH_FLEET_TIMEOUT_S (default 300 s).
  */
+import type { FleetTraffic } from '../local/aws/fleet-traffic';
 import { report, runBench } from './support/report';
 
 const ACCOUNTS = Number(process.env.BENCH_FLEET_ACCOUNTS ?? 200);
@@ -50,6 +62,7 @@ async function main(): Promise<void> {
     const before = parents().length;
     world.aws.traffic.resetMeter();
     const calls = world.slack.calls.length;
+    const memory = sampleMemory(world.aws.traffic, [fleet.managementAccountId]);
     const started = performance.now();
     await world.slash('U0ALICE', 'verify env=prod', CHANNEL);
     const parent = await world.slack.waitFor(() => parents()[before], 30_000);
@@ -58,6 +71,7 @@ async function main(): Promise<void> {
       TIMEOUT_S * 1000,
     );
     const seconds = (performance.now() - started) / 1000;
+    const peak = memory.stop();
     await world.idle();
     if (!marked) throw new Error('the run did not end');
     const replies = world.slack.replies(CHANNEL, parent.ts);
@@ -68,11 +82,56 @@ async function main(): Promise<void> {
     report('fleet_verify_s', seconds, 's');
     report('fleet_max_inflight_per_account', world.aws.traffic.maxInFlightPerAccount({ except: [fleet.managementAccountId] }).max, 'calls', 0);
     report('fleet_slack_writes', writes.length, 'writes', 0);
+    report('fleet_verify_peak_rss_mib', peak.rss / MIB, 'MiB', 1);
+    report('fleet_verify_rss_growth_mib', (peak.rss - peak.before) / MIB, 'MiB', 1);
+    report('fleet_verify_accounts_in_flight_at_peak', peak.accountsInFlight, 'accounts', 0);
+    process.stderr.write(
+      `memory: ${peak.samples} samples; before ${(peak.before / MIB).toFixed(1)} MiB; at peak heap ${(peak.heapUsed / MIB).toFixed(1)} MiB, ${peak.accountsInFlight} accounts in flight (most at any sample: ${peak.mostAccountsInFlight})\n`,
+    );
     process.stderr.write(`slack writes: ${writes.map((w) => w.method).join(', ')}\n${summary.text.split('\n').slice(0, 3).join('\n')}\n`);
   } finally {
     load.setConfig(undefined);
     await world.close();
   }
+}
+
+const MIB = 1024 * 1024;
+
+/**
+ * Samples process.memoryUsage() every 50 ms until stopped, and counts the accounts (`except` left
+ * out) with AWS calls in flight through the emulator's traffic (every call passes its `pass`).
+ */
+function sampleMemory(traffic: FleetTraffic, except: readonly string[]) {
+  const inFlight = new Map<string, number>();
+  const pass = traffic.pass.bind(traffic);
+  traffic.pass = async (accountId, call) => {
+    inFlight.set(accountId, (inFlight.get(accountId) ?? 0) + 1);
+    try {
+      return await pass(accountId, call);
+    } finally {
+      inFlight.set(accountId, inFlight.get(accountId)! - 1);
+    }
+  };
+  const accountsInFlight = () => [...inFlight].filter(([id, n]) => n > 0 && !except.includes(id)).length;
+  const before = process.memoryUsage().rss;
+  const peak = { before, rss: before, heapUsed: process.memoryUsage().heapUsed, accountsInFlight: 0, mostAccountsInFlight: 0, samples: 0 };
+  const sample = () => {
+    const { rss, heapUsed } = process.memoryUsage();
+    const accounts = accountsInFlight();
+    peak.samples++;
+    peak.mostAccountsInFlight = Math.max(peak.mostAccountsInFlight, accounts);
+    if (rss > peak.rss) Object.assign(peak, { rss, heapUsed, accountsInFlight: accounts });
+  };
+  const timer = setInterval(sample, 50);
+  timer.unref(); // a run that fails must not be kept alive by its sampler
+  return {
+    stop() {
+      clearInterval(timer);
+      sample();
+      traffic.pass = pass;
+      return peak;
+    },
+  };
 }
 
 runBench('fleet', main, TIMEOUT_S);
