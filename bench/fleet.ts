@@ -11,20 +11,26 @@
  *  - fleet_slack_writes: Slack writes of that run (posts, edits, the ack note's withdrawal through
  *    response_url, the file upload's calls), the ack itself excepted. Goal ≤ 10.
  *  - fleet_verify_peak_rss_mib: the process's RSS, sampled every 50 ms during the run, at its
- *    highest; fleet_verify_rss_growth_mib: that peak less the RSS just before the command; and
+ *    highest; fleet_verify_rss_growth_mib: that peak less the RSS just before the command;
  *    fleet_verify_accounts_in_flight_at_peak: accounts with AWS calls in flight at that sample
- *    (each works on its 5 services at once, so services in flight ≤ 5 × that). No goal in the
- *    issue. What to expect: the run workflow's function (serverless.yml `runWorkflow`, the map over
- *    accounts) has memorySize 1024 MB, and holds at most 100 accounts × 5 = 500 services in flight
- *    (MAX_SERVICES_IN_FLIGHT), each a verify's few describes and findings (tens of KB) plus one
- *    set of SDK clients per account: an experienced engineer would expect the workflow's share to
- *    be in the low hundreds of MiB, well under 1,024. Here one process is every function AND the
- *    emulator (200 accounts' state), dynalite, local Slack and the durable checkpoint server, so
- *    the peak overstates one Lambda; the growth is the closer proxy, and still an upper bound.
+ *    (each works on its 5 services at once, so services in flight ≤ 5 × that). With
+ *    BENCH_FLEET_LIVE_HEAP=1, fleet_verify_live_heap_peak_mib: the heap in use right after a full
+ *    collection, at its highest (collections every second: that run's timings mean nothing).
+ *    No goal in the issue. What to expect: the function running the fleet workflow (serverless.yml
+ *    `runWorkflow`, the map over accounts) has memorySize 1024 MB and holds at most 100 accounts ×
+ *    5 = 500 services in flight (MAX_SERVICES_IN_FLIGHT), each a verify's few describes and
+ *    findings (tens of KB), plus SDK clients per account: an experienced engineer would expect its
+ *    live data in the low hundreds of MiB at most, well under 1,024. Here one process is every
+ *    function AND the emulator (200 accounts' state, every request parsed and answered), dynalite,
+ *    local Slack and the durable checkpoint server, and V8, with a machine's memory to spare, lets
+ *    garbage pile up before collecting: the RSS figures are upper bounds for the whole local world,
+ *    not one Lambda's need (whose Node runtime sizes V8's heap to the function's memory). The live
+ *    heap is the figure to hold against 1,024 MB.
  *
  * Loopback only; bounded by BENCH_FLEET_TIMEOUT_S (default 300 s).
  */
 import type { FleetTraffic } from '../local/aws/fleet-traffic';
+import { sampleMemory } from './support/memory';
 import { report, runBench } from './support/report';
 
 const ACCOUNTS = Number(process.env.BENCH_FLEET_ACCOUNTS ?? 200);
@@ -32,6 +38,8 @@ const PER_ACCOUNT = 5;
 const LATENCY_MS = Number(process.env.BENCH_FLEET_LATENCY_MS ?? 50);
 const TIMEOUT_S = Number(process.env.BENCH_FLEET_TIMEOUT_S ?? 300);
 const CHANNEL = 'C0OPS';
+/** BENCH_FLEET_LIVE_HEAP=1: also the live heap (full collections every second; the timings then mean nothing). */
+const LIVE_HEAP = process.env.BENCH_FLEET_LIVE_HEAP === '1';
 /**
  * Not counted: methods that change nothing, the slash command's own HTTP answer (the ack), and
  * the bytes of a file sent to the URL files.getUploadURLExternal gave (counted as that call).
@@ -62,7 +70,8 @@ async function main(): Promise<void> {
     const before = parents().length;
     world.aws.traffic.resetMeter();
     const calls = world.slack.calls.length;
-    const memory = sampleMemory(world.aws.traffic, [fleet.managementAccountId]);
+    const accounts = accountsAtWork(world.aws.traffic, [fleet.managementAccountId]);
+    const memory = sampleMemory({ everyMs: 50, load: accounts.count, ...(LIVE_HEAP ? { liveHeapEveryMs: 1000 } : {}) });
     const started = performance.now();
     await world.slash('U0ALICE', 'verify env=prod', CHANNEL);
     const parent = await world.slack.waitFor(() => parents()[before], 30_000);
@@ -72,6 +81,7 @@ async function main(): Promise<void> {
     );
     const seconds = (performance.now() - started) / 1000;
     const peak = memory.stop();
+    accounts.restore();
     await world.idle();
     if (!marked) throw new Error('the run did not end');
     const replies = world.slack.replies(CHANNEL, parent.ts);
@@ -84,9 +94,10 @@ async function main(): Promise<void> {
     report('fleet_slack_writes', writes.length, 'writes', 0);
     report('fleet_verify_peak_rss_mib', peak.rss / MIB, 'MiB', 1);
     report('fleet_verify_rss_growth_mib', (peak.rss - peak.before) / MIB, 'MiB', 1);
-    report('fleet_verify_accounts_in_flight_at_peak', peak.accountsInFlight, 'accounts', 0);
+    report('fleet_verify_accounts_in_flight_at_peak', peak.load, 'accounts', 0);
+    if (peak.liveHeap) report('fleet_verify_live_heap_peak_mib', peak.liveHeap.peak / MIB, 'MiB', 1);
     process.stderr.write(
-      `memory: ${peak.samples} samples; before ${(peak.before / MIB).toFixed(1)} MiB; at peak heap ${(peak.heapUsed / MIB).toFixed(1)} MiB, ${peak.accountsInFlight} accounts in flight (most at any sample: ${peak.mostAccountsInFlight})\n`,
+      `memory: ${peak.samples} samples; RSS before ${(peak.before / MIB).toFixed(1)} MiB; at the peak heap ${(peak.heapUsed / MIB).toFixed(1)} MiB, ${peak.load} accounts in flight (most at any sample: ${peak.mostLoad})${peak.liveHeap ? `; live heap ${(peak.liveHeap.before / MIB).toFixed(1)} MiB before` : ''}\n`,
     );
     process.stderr.write(`slack writes: ${writes.map((w) => w.method).join(', ')}\n${summary.text.split('\n').slice(0, 3).join('\n')}\n`);
   } finally {
@@ -98,10 +109,10 @@ async function main(): Promise<void> {
 const MIB = 1024 * 1024;
 
 /**
- * Samples process.memoryUsage() every 50 ms until stopped, and counts the accounts (`except` left
- * out) with AWS calls in flight through the emulator's traffic (every call passes its `pass`).
+ * Counts the accounts (`except` left out) with AWS calls in flight through the emulator's traffic
+ * (every call passes its `pass`), until `restore()`.
  */
-function sampleMemory(traffic: FleetTraffic, except: readonly string[]) {
+function accountsAtWork(traffic: FleetTraffic, except: readonly string[]) {
   const inFlight = new Map<string, number>();
   const pass = traffic.pass.bind(traffic);
   traffic.pass = async (accountId, call) => {
@@ -112,24 +123,10 @@ function sampleMemory(traffic: FleetTraffic, except: readonly string[]) {
       inFlight.set(accountId, inFlight.get(accountId)! - 1);
     }
   };
-  const accountsInFlight = () => [...inFlight].filter(([id, n]) => n > 0 && !except.includes(id)).length;
-  const before = process.memoryUsage().rss;
-  const peak = { before, rss: before, heapUsed: process.memoryUsage().heapUsed, accountsInFlight: 0, mostAccountsInFlight: 0, samples: 0 };
-  const sample = () => {
-    const { rss, heapUsed } = process.memoryUsage();
-    const accounts = accountsInFlight();
-    peak.samples++;
-    peak.mostAccountsInFlight = Math.max(peak.mostAccountsInFlight, accounts);
-    if (rss > peak.rss) Object.assign(peak, { rss, heapUsed, accountsInFlight: accounts });
-  };
-  const timer = setInterval(sample, 50);
-  timer.unref(); // a run that fails must not be kept alive by its sampler
   return {
-    stop() {
-      clearInterval(timer);
-      sample();
+    count: () => [...inFlight].filter(([id, n]) => n > 0 && !except.includes(id)).length,
+    restore: () => {
       traffic.pass = pass;
-      return peak;
     },
   };
 }
