@@ -20,14 +20,18 @@ export interface AckFigures {
  * Warm ack latency: signed `/ecs status web` requests through the production ingress handler
  * (signature, parse, one allowlist read, audit write, asynchronous Lambda invoke) against
  * dynalite and the local Lambda API. The worker is replaced by a no-op so that only the ack is timed.
+ *
+ * `afterwards` measures more in the same world before it closes: the handlers' module-level SDK
+ * clients keep the first world's endpoints, so a second world in this process could not be reached.
  */
-export async function measureAckLatency(requests: number, coldRuns: number): Promise<AckFigures> {
+export async function measureAckLatency(requests: number, coldRuns: number, afterwards?: (world: World) => Promise<void>): Promise<AckFigures> {
   process.env.LOG_LEVEL = 'silent';
   const world = await startWorld();
   try {
     world.aws.lambda.register(WORKER_FUNCTION, async () => undefined);
     const timings = await timeAcks(world, ['status web'], requests);
     const coldFirstAckMs = await measureColdFirstAck(world, coldRuns);
+    await afterwards?.(world);
     return { p50: percentile(timings, 50), p99: percentile(timings, 99), coldFirstAckMs };
   } finally {
     await world.close();

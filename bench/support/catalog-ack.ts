@@ -1,5 +1,5 @@
 import { LOCAL_STACK_OPTIONS } from '../../local/iam/enforce';
-import { startWorld, WORKER_FUNCTION, type World } from '../../local/world';
+import { WORKER_FUNCTION, type World } from '../../local/world';
 import { fleetSchema } from '../../src/config/fleet-schema';
 import type { Config } from '../../src/config/schema';
 import { DynamoCatalog } from '../../src/fleet/catalog';
@@ -27,36 +27,36 @@ export interface CatalogAckFigures extends AckFigures {
 }
 
 /**
- * Warm ack latency with `fleet:` configured and 1,000 discovered services in the CatalogTable:
- * the world seeds 200 accounts × 5 services, then `/ecs services --refresh` writes the catalog as
- * production does (the real worker: Organizations, AssumeRole per account, ECS, then
- * DynamoCatalog.replace into dynalite). Only then is the worker made a no-op and the acks timed,
- * the three kinds of command in turn:
+ * Warm ack latency with `fleet:` configured and 1,000 discovered services in the CatalogTable, in
+ * `world` (measureAckLatency's, its plain figures taken): 200 accounts × 5 services are seeded,
+ * then `/ecs services --refresh` writes the catalog as production does (the real worker, put back
+ * for it: Organizations, AssumeRole per account, ECS, then DynamoCatalog.replace into dynalite).
+ * Only then is the worker a no-op again and the acks timed, three kinds of command in turn:
  *
  *  - `status web`: a declared target (resolved from the configuration, no catalog read);
  *  - `status <alias>`: a discovered-only service (one GetItem on the catalog beside the allowlist read);
  *  - `verify env=prod`: a selector (resolved by the worker; the ack reads no catalog).
  *
- * The cold first ack is a discovered alias through `bundle`, built with the same `fleet:` section.
+ * The cold first ack names a discovered alias, through `bundle`, built with the same `fleet:` section.
  */
-export async function measureCatalogAckLatency(requests: number, coldRuns: number, bundle: string): Promise<CatalogAckFigures> {
-  process.env.LOG_LEVEL = 'silent';
-  const world = await startWorld();
+export async function measureCatalogAckLatency(world: World, requests: number, coldRuns: number, bundle: string): Promise<CatalogAckFigures> {
   const load = await import('../../src/config/load');
   try {
     const fleet = world.seedFleet({ accounts: CATALOG_ACCOUNTS, regions: ['us-east-1'], servicesPerAccount: CATALOG_SERVICES_PER_ACCOUNT, latencyMs: 0 });
     load.setConfig({ ...load.getConfig(), fleet: benchFleetSection() });
+    // The production worker again, registered as the world registers it (its 900 s timeout).
+    world.setWorkerTimeout(900_000);
     await refreshCatalog(world);
+    world.aws.lambda.register(WORKER_FUNCTION, async () => undefined);
     const catalog = await new DynamoCatalog().all();
     const discovered = catalog.filter((s) => s.source === 'discovered');
     if (discovered.length !== fleet.services.length)
       throw new Error(`the catalog holds ${discovered.length} discovered services, expected ${fleet.services.length}`);
 
-    world.aws.lambda.register(WORKER_FUNCTION, async () => undefined);
     // Discovered aliases spread over the whole catalog, so the GetItems do not hit one item only.
     const spread = discovered.filter((_, i) => i % 97 === 0).map((s) => `status ${s.alias}`);
     const kinds = { declared: ['status web'], discovered: spread, selector: ['verify env=prod'] };
-    const texts = Array.from({ length: spread.length }, (_, i) => [kinds.declared[0]!, spread[i]!, kinds.selector[0]!]).flat();
+    const texts = spread.flatMap((discoveredAlias) => [kinds.declared[0]!, discoveredAlias, kinds.selector[0]!]);
     const timings = await timeAcks(world, texts, requests);
     const p99ByKind: Record<string, number> = {};
     for (const [kind, list] of Object.entries(kinds)) p99ByKind[kind] = percentile(await timeAcks(world, list, 200), 99);
@@ -64,7 +64,6 @@ export async function measureCatalogAckLatency(requests: number, coldRuns: numbe
     return { p50: percentile(timings, 50), p99: percentile(timings, 99), coldFirstAckMs, p99ByKind, catalogSize: catalog.length };
   } finally {
     load.setConfig(undefined);
-    await world.close();
   }
 }
 
