@@ -23,12 +23,22 @@ function run(args: string[]): { wallMs: number; stderr: string } {
  * so the reporter's own cost never enters the time ratio.
  */
 export function measureColdStart(args: string[], runs: number): ColdStart {
-  const walls: number[] = [];
-  const rss: number[] = [];
+  return measureColdStarts([args], runs)[0]!;
+}
+
+/**
+ * The same for several commands, their runs interleaved (one of each in turn), so that a burst of
+ * load on a shared machine slows them alike and their ratios stay meaningful.
+ */
+export function measureColdStarts(variants: string[][], runs: number): ColdStart[] {
+  const walls = variants.map((): number[] => []);
+  const rss = variants.map((): number[] => []);
   for (let i = 0; i < runs; i++) {
-    walls.push(run(args).wallMs);
-    const kib = Number(/RSS_KIB (\d+)/.exec(run(['--import', PRINT_RSS, ...args]).stderr)?.[1]);
-    rss.push(kib / 1024);
+    variants.forEach((args, v) => {
+      walls[v]!.push(run(args).wallMs);
+      const kib = Number(/RSS_KIB (\d+)/.exec(run(['--import', PRINT_RSS, ...args]).stderr)?.[1]);
+      rss[v]!.push(kib / 1024);
+    });
   }
-  return { wallMs: median(walls), rssMiB: median(rss) };
+  return variants.map((_, v) => ({ wallMs: median(walls[v]!), rssMiB: median(rss[v]!) }));
 }

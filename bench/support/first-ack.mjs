@@ -5,8 +5,9 @@ const { handler } = await import(process.argv[2]);
 const event = JSON.parse(process.env.BENCH_EVENT);
 const res = await handler(event);
 const ms = performance.now() - started;
-if (res.statusCode !== 200) {
-  console.error(`unexpected status ${res.statusCode}: ${res.body}`);
+// BENCH_EXPECT: text the answer must hold (the command was accepted, not refused or unknown).
+if (res.statusCode !== 200 || (process.env.BENCH_EXPECT && !res.body.includes(process.env.BENCH_EXPECT))) {
+  console.error(`unexpected answer ${res.statusCode}: ${res.body}`);
   process.exit(1);
 }
 process.stdout.write(`FIRST_ACK_MS ${ms}\n`);
