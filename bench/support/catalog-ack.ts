@@ -48,7 +48,7 @@ export async function measureCatalogAckLatency(world: World, requests: number, c
     world.setWorkerTimeout(900_000);
     await refreshCatalog(world);
     world.aws.lambda.register(WORKER_FUNCTION, async () => undefined);
-    const catalog = await new DynamoCatalog().all();
+    const catalog = await new DynamoCatalog().select({ kind: 'all' });
     const discovered = catalog.filter((s) => s.source === 'discovered');
     if (discovered.length !== fleet.services.length)
       throw new Error(`the catalog holds ${discovered.length} discovered services, expected ${fleet.services.length}`);
