@@ -1,32 +1,20 @@
 import { describe, expect, it } from 'vitest';
 import { createApi, type ApiDeps, type ApiEvent } from '../src/api/api';
 import { matchesPattern, principalFromArn } from '../src/api/principal';
-import { bucketAfter, type RateLimit, type RateLimiter } from '../src/api/rate-limit';
+import type { RateLimit } from '../src/api/rate-limit';
 import { BadRequestError, deployRequest, runRequest } from '../src/api/requests';
 import { getConfig } from '../src/config/load';
 import { fleetSchema } from '../src/config/fleet-schema';
 import type { FleetService } from '../src/fleet/types';
 import { apiIdempotencyKey } from '../src/platform/state-keys';
 import type { CommandJob } from '../src/platform/jobs';
-import { memoryAllowlist, memoryAudit, memoryJobs, memoryState } from './support/fakes';
+import { memoryAllowlist, memoryAudit, memoryJobs, memoryRateLimiter, memoryState } from './support/fakes';
 
 /** The signed API's core against in-memory stores (the local world's tests take it end to end). */
 const TEAM = 'T0LOCAL';
 const CI_ROLE = 'arn:aws:iam::111111111111:role/ci-deployer';
 const CI_SESSION = 'arn:aws:sts::111111111111:assumed-role/ci-deployer/build-42';
 const PAYMENTS_CI = 'arn:aws:iam::111111111111:role/payments-ci';
-
-function memoryLimiter(limit: RateLimit, now: () => number): RateLimiter {
-  const buckets = new Map<string, { tokens: number; at: number }>();
-  return {
-    async take(caller) {
-      const b = buckets.get(caller);
-      const next = bucketAfter(limit, b?.tokens ?? limit.burst, b ? now() - b.at : 0);
-      if (next.decision.allowed) buckets.set(caller, { tokens: next.tokens, at: now() });
-      return next.decision;
-    },
-  };
-}
 
 function setup(limit: RateLimit = { burst: 100, perMinute: 100 }, fleet: Pick<ApiDeps, 'config' | 'catalog'> = { config: getConfig }) {
   const allowlist = memoryAllowlist([
@@ -45,7 +33,7 @@ function setup(limit: RateLimit = { burst: 100, perMinute: 100 }, fleet: Pick<Ap
     audit: () => audit,
     jobs,
     state,
-    rateLimiter: memoryLimiter(limit, () => clock),
+    rateLimiter: memoryRateLimiter(limit, () => clock),
     readAudit: async (key) => audit.records.find((r) => `${r.at}#${r.id}` === key.sk),
     now: () => clock,
   });
