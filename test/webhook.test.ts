@@ -324,4 +324,24 @@ describe('webhooks: a flood of refusals does not fill the audit', () => {
       reason: expect.stringMatching(/^40 more refusals from unknown sources not audited one by one/),
     });
   });
+
+  it('still answers 401 when the bucket cannot be read (throttled under the flood): counted, not audited', async () => {
+    const throttled = Object.assign(new Error('Throughput exceeds the current capacity'), { name: 'ThrottlingException' });
+    const metrics: string[] = [];
+    const w = setup({
+      refusals: createRefusalGate({
+        limiter: {
+          take: async () => {
+            throw throttled;
+          },
+        },
+        countRefusal: (a) => metrics.push(a),
+        now: () => NOW,
+      }),
+    });
+    const res = await w.send(ticketOf('CHG-T'), 'wrong');
+    expect(res.statusCode).toBe(401);
+    expect(w.audit.records).toEqual([]);
+    expect(metrics).toEqual(['suppressed']);
+  });
 });
