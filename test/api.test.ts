@@ -1,45 +1,39 @@
 import { describe, expect, it } from 'vitest';
-import { createApi, type ApiEvent } from '../src/api/api';
+import { createApi, type ApiDeps, type ApiEvent } from '../src/api/api';
 import { matchesPattern, principalFromArn } from '../src/api/principal';
-import { bucketAfter, type RateLimit, type RateLimiter } from '../src/api/rate-limit';
+import type { RateLimit } from '../src/api/rate-limit';
 import { BadRequestError, deployRequest, runRequest } from '../src/api/requests';
 import { getConfig } from '../src/config/load';
+import { fleetSchema } from '../src/config/fleet-schema';
+import type { FleetService } from '../src/fleet/types';
+import { apiIdempotencyKey } from '../src/platform/state-keys';
 import type { CommandJob } from '../src/platform/jobs';
-import { memoryAllowlist, memoryAudit, memoryJobs, memoryState } from './support/fakes';
+import { memoryAllowlist, memoryAudit, memoryJobs, memoryRateLimiter, memoryState } from './support/fakes';
 
 /** The signed API's core against in-memory stores (the local world's tests take it end to end). */
 const TEAM = 'T0LOCAL';
 const CI_ROLE = 'arn:aws:iam::111111111111:role/ci-deployer';
 const CI_SESSION = 'arn:aws:sts::111111111111:assumed-role/ci-deployer/build-42';
+const PAYMENTS_CI = 'arn:aws:iam::111111111111:role/payments-ci';
 
-function memoryLimiter(limit: RateLimit, now: () => number): RateLimiter {
-  const buckets = new Map<string, { tokens: number; at: number }>();
-  return {
-    async take(caller) {
-      const b = buckets.get(caller);
-      const next = bucketAfter(limit, b?.tokens ?? limit.burst, b ? now() - b.at : 0);
-      if (next.decision.allowed) buckets.set(caller, { tokens: next.tokens, at: now() });
-      return next.decision;
-    },
-  };
-}
-
-function setup(limit: RateLimit = { burst: 100, perMinute: 100 }) {
+function setup(limit: RateLimit = { burst: 100, perMinute: 100 }, fleet: Pick<ApiDeps, 'config' | 'catalog'> = { config: getConfig }) {
   const allowlist = memoryAllowlist([
     { teamId: TEAM, userId: `iamp:${CI_ROLE.replace('ci-deployer', 'ci-*')}`, grants: [{ role: 'operator', services: ['manager'], scripts: ['backup.sh'] }] },
     { teamId: TEAM, userId: 'iamp:arn:aws:iam::111111111111:role/reader', grants: [{ role: 'viewer', services: ['manager'] }] },
+    // Deploys on the payments team's services, declared or discovered.
+    { teamId: TEAM, userId: `iamp:${PAYMENTS_CI}`, grants: [{ role: 'deployer', services: ['web'], selectors: ['team=payments'] }] },
   ]);
   const audit = memoryAudit();
   const jobs = memoryJobs();
   const state = memoryState();
   let clock = Date.parse('2026-12-06T05:00:00Z');
   const api = createApi({
-    config: getConfig,
+    ...fleet,
     allowlist,
     audit: () => audit,
     jobs,
     state,
-    rateLimiter: memoryLimiter(limit, () => clock),
+    rateLimiter: memoryRateLimiter(limit, () => clock),
     readAudit: async (key) => audit.records.find((r) => `${r.at}#${r.id}` === key.sk),
     now: () => clock,
   });
@@ -180,5 +174,82 @@ describe('api: GET /api/runs/{id}', () => {
     expect((await w.call('GET', `/api/runs/${id}`, undefined, 'arn:aws:iam::111111111111:role/reader')).statusCode).toBe(200);
     const stranger = await w.call('GET', `/api/runs/${id}`, undefined, 'arn:aws:iam::111111111111:role/other');
     expect(stranger.statusCode).toBe(404);
+  });
+});
+
+describe('api: a service only the fleet catalog knows', () => {
+  const billing: FleetService = {
+    alias: 'billing',
+    accountId: '300000000001',
+    region: 'us-east-1',
+    cluster: 'fleet',
+    service: 'billing',
+    serviceArn: 'arn:aws:ecs:us-east-1:300000000001:service/fleet/billing',
+    roleArn: 'arn:aws:iam::300000000001:role/ecs-chatops-target',
+    labels: { team: 'payments' },
+    source: 'discovered',
+  };
+  const withFleet = { ...getConfig(), fleet: fleetSchema.parse({ organizations: true, regions: ['us-east-1'] }) };
+  const deploy = (service: string, key: string) => ({ service, tag: 'v2.0.0', channel: 'C0OPS', idempotencyKey: key });
+
+  function fleetSetup(options: { config?: ApiDeps['config']; fails?: boolean } = {}) {
+    const reads: string[] = [];
+    const w = setup(undefined, {
+      config: options.config ?? (() => withFleet),
+      catalog: {
+        get: async (alias) => {
+          reads.push(alias);
+          if (options.fails) throw Object.assign(new Error('throughput exceeded'), { name: 'ProvisionedThroughputExceededException' });
+          return alias === billing.alias ? billing : undefined;
+        },
+      },
+    });
+    return { ...w, reads };
+  }
+
+  it('refuses a deploy of a discovered-only service with the fix (400 undeclared_service), audited as invalid; nothing runs', async () => {
+    const w = fleetSetup();
+    const res = await w.call('POST', '/api/deploys', deploy('billing', 'd1'), PAYMENTS_CI);
+    expect(res.statusCode).toBe(400);
+    expect(body(res)).toEqual({
+      error: 'undeclared_service',
+      message: expect.stringContaining('`billing` is discovered from the fleet, not declared: `deploy` needs it declared under `targets:`'),
+    });
+    expect(w.reads).toEqual(['billing']);
+    expect(w.audit.records.at(-1)).toMatchObject({ decision: 'invalid', outcome: 'refused', reason: expect.stringContaining('declared under') });
+    expect(w.jobs.jobs).toHaveLength(0);
+    // Nothing claimed: once declared, the same key deploys.
+    expect(await w.state.get(apiIdempotencyKey(PAYMENTS_CI, 'd1'))).toBeUndefined();
+  });
+
+  it('answers a discovered service outside the grant as unknown (audited as a denial), and an alias nowhere as unknown', async () => {
+    const w = fleetSetup();
+    const hidden = await w.call('POST', '/api/deploys', deploy('billing', 'd2'));
+    expect(hidden.statusCode).toBe(400);
+    expect(body(hidden)).toMatchObject({ error: 'bad_request', message: expect.stringMatching(/Unknown service `billing`/) });
+    expect(w.audit.records.at(-1)).toMatchObject({ decision: 'denied' });
+    const nowhere = await w.call('POST', '/api/deploys', deploy('ghost', 'd3'), PAYMENTS_CI);
+    expect(nowhere.statusCode).toBe(400);
+    expect(body(nowhere).message).toMatch(/Unknown service `ghost`/);
+    expect(w.reads).toEqual(['billing', 'ghost']);
+    expect(w.jobs.jobs).toHaveLength(0);
+  });
+
+  it('reads the catalog only with `fleet:` and for a name not declared; never for runs', async () => {
+    const w = fleetSetup();
+    expect((await w.call('POST', '/api/deploys', deploy('web', 'd4'), PAYMENTS_CI)).statusCode).toBe(202);
+    expect((await w.call('POST', '/api/runs', backup('r1'))).statusCode).toBe(202);
+    expect(w.reads).toEqual([]);
+    const plain = fleetSetup({ config: getConfig });
+    expect((await plain.call('POST', '/api/deploys', deploy('billing', 'd5'), PAYMENTS_CI)).statusCode).toBe(400);
+    expect(plain.reads).toEqual([]);
+  });
+
+  it('answers 503 when the catalog cannot be read, and runs nothing', async () => {
+    const w = fleetSetup({ fails: true });
+    const res = await w.call('POST', '/api/deploys', deploy('billing', 'd6'), PAYMENTS_CI);
+    expect(res.statusCode).toBe(503);
+    expect(body(res)).toEqual({ error: 'unavailable', message: "the fleet's catalog could not be read; nothing ran, try again" });
+    expect(w.jobs.jobs).toHaveLength(0);
   });
 });

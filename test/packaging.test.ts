@@ -376,9 +376,11 @@ describe('serverless.yml and infra/: IAM', () => {
       return Object.fromEntries(Object.entries(byTable).map(([k, v]) => [k, [...new Set(v)].sort()]));
     };
     // The signed API: principal patterns by Query, the attempt's record and its reading, idempotency keys and buckets.
+    // The catalog: one GetItem of a service a deploy names that is not declared (fleet: configured).
     expect(dynamo('api')).toEqual({
       AllowlistTable: ['dynamodb:Query'],
       AuditTable: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+      CatalogTable: ['dynamodb:GetItem'],
       StateTable: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem'],
     });
     // Ticket webhooks: the source's own entry by its key, refusals and attempts, replay claims and the API's state items.

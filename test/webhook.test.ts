@@ -7,7 +7,8 @@ import { mention, requesterText, ticketLink } from '../src/slack/invocation';
 import { checkSignedHeaders, signatureMatches, signatureOf } from '../src/webhooks/signature';
 import { matchAction, parseTicket, ticketCommand } from '../src/webhooks/ticket';
 import { createWebhooks, type WebhookDeps } from '../src/webhooks/webhooks';
-import { memoryAudit, memoryState } from './support/fakes';
+import { createRefusalGate, WEBHOOK_REFUSAL_AUDIT_LIMIT } from '../src/webhooks/refusals';
+import { memoryAudit, memoryRateLimiter, memoryState } from './support/fakes';
 
 /** Ticket webhooks' parts: the signature, the ticket body, the mapping to declared actions, the configuration (e2e-webhook takes them end to end). */
 const NOW = Date.parse('2026-12-06T12:00:00Z');
@@ -168,36 +169,47 @@ describe('webhooks: configuration', () => {
   });
 });
 
-describe('webhooks: the handler’s refusals that need no world', () => {
-  function setup(overrides: Partial<WebhookDeps> = {}) {
-    const audit = memoryAudit();
-    const state = memoryState();
-    const submitted: unknown[] = [];
-    const config: Config = { ...getConfig(), webhooks: { jira: SOURCE } };
-    const webhooks = createWebhooks({
-      config: () => config,
-      secrets: { get: async (name) => (name === SOURCE.secretParam ? 'shh' : undefined) },
-      secretsPath: () => '/ecs-chatops/webhooks',
-      state,
-      audit: () => audit,
-      rateLimiter: { take: async () => ({ allowed: true }) },
-      submit: async (requester, command) => {
-        submitted.push({ requester, command });
-        return { statusCode: 202, body: { id: 'r1', state: 'accepted', thread: null } };
-      },
-      now: () => NOW,
-      ...overrides,
+/** The webhook handler against in-memory stores, its clock movable; refusals draw on the production bucket sizes. */
+function setup(overrides: Partial<WebhookDeps> = {}) {
+  const audit = memoryAudit();
+  const state = memoryState();
+  const submitted: unknown[] = [];
+  const metrics: string[] = [];
+  let clock = NOW;
+  const config: Config = { ...getConfig(), webhooks: { jira: SOURCE, other: { ...SOURCE, secretParam: '/ecs-chatops/webhooks/other' } } };
+  const webhooks = createWebhooks({
+    config: () => config,
+    secrets: { get: async (name) => ({ [SOURCE.secretParam]: 'shh', '/ecs-chatops/webhooks/other': 'other-shh' })[name] },
+    secretsPath: () => '/ecs-chatops/webhooks',
+    state,
+    audit: () => audit,
+    rateLimiter: { take: async () => ({ allowed: true }) },
+    submit: async (requester, command) => {
+      submitted.push({ requester, command });
+      return { statusCode: 202, body: { id: 'r1', state: 'accepted', thread: null } };
+    },
+    refusals: createRefusalGate({
+      limiter: memoryRateLimiter(WEBHOOK_REFUSAL_AUDIT_LIMIT, () => clock),
+      countRefusal: (audit) => metrics.push(audit),
+      now: () => clock,
+    }),
+    now: () => clock,
+    ...overrides,
+  });
+  const send = (body: string, secret = 'shh', source = 'jira') => {
+    const ts = String(Math.floor(clock / 1000));
+    return webhooks.handle({
+      rawPath: `/api/webhooks/${source}`,
+      pathParameters: { source },
+      requestContext: { http: { method: 'POST', sourceIp: '203.0.113.9' } },
+      headers: { 'x-ecs-chatops-timestamp': ts, 'x-ecs-chatops-signature': signatureOf(secret, ts, body) },
+      body,
     });
-    const send = (body: string, secret = 'shh') =>
-      webhooks.handle({
-        rawPath: '/api/webhooks/jira',
-        pathParameters: { source: 'jira' },
-        requestContext: { http: { method: 'POST' } },
-        headers: { 'x-ecs-chatops-timestamp': TS, 'x-ecs-chatops-signature': signatureOf(secret, TS, body) },
-        body,
-      });
-    return { send, audit, state, submitted };
-  }
+  };
+  return { send, audit, state, submitted, metrics, advance: (ms: number) => void (clock += ms) };
+}
+
+describe('webhooks: the handler’s refusals that need no world', () => {
   const ticket = JSON.stringify({ ticket: { id: 'CHG-9' }, fields: { type: 'maintenance', status: 'approved', label: 'nightly' } });
 
   it('hands the matching action to submit as the source, named webhook:<source>, with the ticket', async () => {
@@ -239,5 +251,97 @@ describe('webhooks: the handler’s refusals that need no world', () => {
     expect(JSON.parse(res.body).message).toContain('7 s');
     expect(state.items.size).toBe(0);
     expect(submitted).toEqual([]);
+  });
+});
+
+describe('webhooks: a flood of refusals does not fill the audit', () => {
+  // The handler above, its refusals drawing on a bucket per source (src/webhooks/refusals.ts).
+  const flood = () => {
+    const w = setup();
+    const send = (source: string, body: string, secret: string) => w.send(body, secret, source);
+    const submitted = () =>
+      (w.submitted as Array<{ requester: { userId: string }; command: { idempotencyKey: string } }>).map(
+        (x) => `${x.requester.userId} ${x.command.idempotencyKey}`,
+      );
+    return { ...w, send, submitted };
+  };
+  const ticketOf = (id: string) => JSON.stringify({ ticket: { id }, fields: { type: 'maintenance', status: 'approved', label: 'nightly' } });
+  const { burst } = WEBHOOK_REFUSAL_AUDIT_LIMIT;
+
+  it('audits at most the bucket of 100 bad signatures, answers every one alike, counts them all; the source’s good webhook still runs once', async () => {
+    const w = flood();
+    const answers = await Promise.all(Array.from({ length: 100 }, (_, i) => w.send('jira', ticketOf(`CHG-${i}`), 'wrong')));
+    for (const res of answers) expect(res).toEqual(answers[0]);
+    expect(answers[0]!.statusCode).toBe(401);
+    expect(w.audit.records).toHaveLength(burst);
+    expect(w.audit.records.every((r) => r.reason === 'signature mismatch' && r.userId === 'webhook:jira')).toBe(true);
+    expect(w.metrics.filter((m) => m === 'recorded')).toHaveLength(burst);
+    expect(w.metrics.filter((m) => m === 'suppressed')).toHaveLength(100 - burst);
+
+    // The flood spent nothing a signed request needs: it runs, and its replay is refused (and not run again).
+    const good = ticketOf('CHG-GOOD');
+    expect((await w.send('jira', good, 'shh')).statusCode).toBe(202);
+    expect((await w.send('jira', good, 'shh')).statusCode).toBe(401);
+    expect(w.audit.records.at(-1)).toMatchObject({ reason: 'replayed request (its signature was seen already)' });
+    expect((await w.send('other', ticketOf('CHG-OTHER'), 'other-shh')).statusCode).toBe(202);
+    expect(w.submitted()).toEqual(['webhook:jira CHG-GOOD:backup', 'webhook:other CHG-OTHER:backup']);
+  });
+
+  it('writes one summary with the count once the bucket refills, beside the refusal that got the token', async () => {
+    const w = flood();
+    for (let i = 0; i < 40; i++) await w.send('jira', ticketOf(`CHG-${i}`), 'wrong');
+    w.advance(60_000);
+    expect((await w.send('jira', ticketOf('CHG-LATE'), 'wrong')).statusCode).toBe(401);
+    expect(w.audit.records).toHaveLength(burst + 2);
+    const [summary, refusal] = w.audit.records.slice(burst);
+    expect(summary).toMatchObject({
+      userId: 'webhook:jira',
+      decision: 'denied',
+      outcome: 'refused',
+      reason: expect.stringMatching(/^30 more refusals from this source not audited one by one \(beyond 10 at once and 1 a minute\), between /),
+      detail: { suppressed: 30, from: new Date(NOW).toISOString(), to: new Date(NOW).toISOString() },
+    });
+    expect(refusal).toMatchObject({ reason: 'signature mismatch' });
+    // Counted once: the next refusal that is audited carries no summary.
+    w.advance(60_000);
+    await w.send('jira', ticketOf('CHG-LATER'), 'wrong');
+    expect(w.audit.records).toHaveLength(burst + 3);
+  });
+
+  it('gives every unknown name one shared bucket (inventing names mints none), apart from the configured sources’', async () => {
+    const w = flood();
+    for (let i = 0; i < 50; i++) expect((await w.send(`made-up-${i}`, ticketOf(`CHG-${i}`), 'shh')).statusCode).toBe(401);
+    expect(w.audit.records).toHaveLength(burst);
+    expect(w.audit.records.every((r) => r.reason === 'unknown webhook source')).toBe(true);
+    // The configured source's refusals are still audited: an attacker's flood of names hides nothing about it.
+    await w.send('other', ticketOf('CHG-X'), 'wrong');
+    expect(w.audit.records.at(-1)).toMatchObject({ userId: 'webhook:other', reason: 'signature mismatch' });
+    w.advance(60_000);
+    await w.send('made-up-late', ticketOf('CHG-Y'), 'shh');
+    expect(w.audit.records.at(-2)).toMatchObject({
+      userId: 'webhook:(unknown sources)',
+      commandText: 'POST /api/webhooks/(unknown sources)',
+      reason: expect.stringMatching(/^40 more refusals from unknown sources not audited one by one/),
+    });
+  });
+
+  it('still answers 401 when the bucket cannot be read (throttled under the flood): counted, not audited', async () => {
+    const throttled = Object.assign(new Error('Throughput exceeds the current capacity'), { name: 'ThrottlingException' });
+    const metrics: string[] = [];
+    const w = setup({
+      refusals: createRefusalGate({
+        limiter: {
+          take: async () => {
+            throw throttled;
+          },
+        },
+        countRefusal: (a) => metrics.push(a),
+        now: () => NOW,
+      }),
+    });
+    const res = await w.send(ticketOf('CHG-T'), 'wrong');
+    expect(res.statusCode).toBe(401);
+    expect(w.audit.records).toEqual([]);
+    expect(metrics).toEqual(['suppressed']);
   });
 });

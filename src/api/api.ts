@@ -1,10 +1,12 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { declaredLabels, withLabels } from '../fleet/memory-catalog';
+import { declaredLabels, labelsWithDiscovered, withLabels } from '../fleet/memory-catalog';
+import type { FleetService } from '../fleet/types';
 import type { AuditKey, AuditLog, AuditRecord } from '../audit/audit';
 import type { AllowlistStore } from '../auth/allowlist';
 import { authorise } from '../auth/authorise';
 import { isAllowed, type AllowlistEntry } from '../auth/roles';
-import { parseRequest, UnknownNameError, UnknownScriptError, visibilityOf, type ParsedRequest } from '../commands/registry';
+import { parseRequest, undeclaredAliasOf, UnknownNameError, UnknownScriptError, visibilityOf, type ParsedRequest } from '../commands/registry';
+import { UndeclaredServiceError } from '../commands/verb';
 import type { Config } from '../config/schema';
 import { json, rawBody, type HttpEvent, type HttpResult } from '../ingress/http';
 import { UserFacingError } from '../platform/errors';
@@ -35,6 +37,12 @@ export interface ApiDeps {
   rateLimiter: RateLimiter;
   /** One audit record (strongly consistent): where a request's thread is and how it ended. */
   readAudit: (key: AuditKey) => Promise<AuditRecord | undefined>;
+  /**
+   * The fleet's catalog (with `fleet:` configured): a service a request names that is not declared
+   * is read here (one GetItem), so a discovered-only alias is told apart from an unknown one.
+   * Absent for callers that can name declared targets only (webhook actions, schedules).
+   */
+  catalog?: { get(alias: string): Promise<FleetService | undefined> };
   now: () => number;
 }
 
@@ -158,6 +166,8 @@ export function createApi(deps: ApiDeps) {
     };
     const audit = (fields: Pick<AuditRecord, 'decision' | 'outcome'> & Partial<AuditRecord>) => deps.audit().record({ ...attempt, ...fields });
 
+    // The catalog's read of an undeclared service the command names goes beside the allowlist read, never after it.
+    const serviceRead = discoveredServiceOf(command.text, config);
     const entry = await deps.allowlist.get(teamId, userId);
     if (!entry || entry.grants.length === 0) {
       await audit({ decision: 'denied', outcome: 'refused', reason: 'unknown principal: no allowlist entry matches it' });
@@ -179,11 +189,25 @@ export function createApi(deps: ApiDeps) {
     const earlier = await replay();
     if (earlier) return earlier;
 
+    let discovered: FleetService | undefined;
+    try {
+      discovered = await serviceRead;
+    } catch (e) {
+      log.error('the fleet catalog could not be read', { error: e, alias: undeclaredAliasOf(command.text, config) });
+      return fail(503, 'unavailable', "the fleet's catalog could not be read; nothing ran, try again");
+    }
+
     let request: ParsedRequest;
     try {
-      request = parseRequest(command.text, config, visibilityOf(config, entry, command.channelId));
+      request = parseRequest(command.text, config, visibilityOf(config, entry, command.channelId, discovered));
     } catch (e) {
       if (!(e instanceof UserFacingError)) throw e;
+      if (e instanceof UndeclaredServiceError) {
+        // Visible to this principal, but only discovered: the same refusal and fix as in Slack. A 400 as every
+        // request the bot cannot act on as given (the command line exits 64), with its own code to tell it apart.
+        await audit({ decision: 'invalid', outcome: 'refused', reason: e.userMessage });
+        return fail(400, 'undeclared_service', typedPlain(e.userMessage));
+      }
       const hidden = (e instanceof UnknownNameError || e instanceof UnknownScriptError) && e.hidden;
       await audit({
         decision: hidden ? 'denied' : 'invalid',
@@ -197,7 +221,7 @@ export function createApi(deps: ApiDeps) {
       ...(request.scope.target ? { target: request.scope.target } : {}),
       ...(request.scope.script ? { script: request.scope.script } : {}),
     };
-    const decision = authorise(request, entry, command.channelId, declaredLabels(config));
+    const decision = authorise(request, entry, command.channelId, labelsWithDiscovered(config, discovered));
     if (!decision.allowed) {
       await audit({ ...scope, decision: 'denied', outcome: 'refused', reason: decision.reason });
       return fail(403, 'forbidden', `not allowed: ${typedPlain(decision.reason)}`);
@@ -235,6 +259,16 @@ export function createApi(deps: ApiDeps) {
       return fail(503, 'unavailable', 'the request could not be handed to the worker; nothing ran, try again');
     }
     return { statusCode: 202, body: { id: attempt.id, state: 'accepted', thread: null } };
+  }
+
+  /** The service only the fleet's catalog may know that the command names: read only with `fleet:` and a name not declared. */
+  function discoveredServiceOf(text: string, config: Config): Promise<FleetService | undefined> {
+    const alias = deps.catalog ? undeclaredAliasOf(text, config) : undefined;
+    if (!alias || !deps.catalog) return Promise.resolve(undefined);
+    const read = deps.catalog.get(alias);
+    // Awaited only by a request that goes on (a principal on the allowlist): never an unhandled rejection.
+    read.catch(() => undefined);
+    return read;
   }
 
   /** `GET /api/runs/{id}`: for the principal that asked, or one that may read its service in its channel. */

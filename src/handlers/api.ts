@@ -1,10 +1,13 @@
 import { createApi, type ApiEvent } from '../api/api';
 import { productionApiDeps } from '../api/production';
+import { DynamoCatalog } from '../fleet/catalog';
 import type { HttpResult } from '../ingress/http';
 import { log } from '../platform/logger';
 
 /** API Gateway HTTP API routes under /api/ with IAM authorization (SigV4): work from other systems. */
-const api = createApi(productionApiDeps());
+// The catalog: a deploy naming a service only discovered is told so (one GetItem, only with `fleet:`).
+// Not for webhooks and schedules, whose configuration names declared targets only.
+const api = createApi({ ...productionApiDeps(), catalog: new DynamoCatalog() });
 
 export async function handler(event: ApiEvent): Promise<HttpResult> {
   try {

@@ -1,7 +1,8 @@
 /** The notifier's collaborators as deployed: built once per cold start, nothing loaded before the first event. */
-import { logLevel, notifyEditIntervalSeconds } from '../config/env';
+import { notifyEditIntervalSeconds } from '../config/env';
 import { getConfig } from '../config/load';
 import { log } from '../platform/logger';
+import { countMetric } from '../platform/metrics';
 import { getSlackBotToken } from '../platform/secrets';
 import { dynamoState } from '../platform/state';
 import { notificationButtons } from '../slack/actions';
@@ -11,17 +12,7 @@ import { stateMuteStore } from './mute';
 import type { NotifierDeps, NotifySlack } from './notifier';
 
 /** One line in CloudWatch's embedded metric format per event: what happened to it, by outcome. */
-function countOutcome(outcome: string): void {
-  const line = {
-    _aws: {
-      Timestamp: Date.now(),
-      CloudWatchMetrics: [{ Namespace: 'ecs-chatops', Dimensions: [['outcome']], Metrics: [{ Name: 'NotifierEvents', Unit: 'Count' }] }],
-    },
-    outcome,
-    NotifierEvents: 1,
-  };
-  if (logLevel() !== 'silent') process.stdout.write(`${JSON.stringify(line)}\n`);
-}
+const countOutcome = (outcome: string): void => countMetric('NotifierEvents', 'outcome', outcome);
 
 export function productionNotifierDeps(remainingMs: () => number): NotifierDeps {
   let slack: Promise<NotifySlack> | undefined;

@@ -10,6 +10,7 @@ import { log } from '../platform/logger';
 import type { StateStore } from '../platform/state';
 import { webhookReplayKey } from '../platform/state-keys';
 import { webhookUserId } from '../slack/invocation';
+import { refusalBucketOf, WEBHOOK_REFUSAL_AUDIT_LIMIT, type RefusalGate, type Suppressed } from './refusals';
 import type { WebhookSecrets } from './secrets';
 import {
   checkSignedHeaders,
@@ -32,6 +33,8 @@ export interface WebhookDeps {
   state: StateStore;
   audit: () => AuditLog;
   rateLimiter: RateLimiter;
+  /** Which refusals are audited one by one (src/webhooks/refusals.ts): a flood of bad signatures does not fill the audit. */
+  refusals: RefusalGate;
   /** The signed API's entry for work from outside Slack (src/api/api.ts): allowlist, idempotency, parse, authorise, audit, worker. */
   submit: (requester: Requester, command: ApiCommand) => Promise<Submitted>;
   now: () => number;
@@ -39,6 +42,8 @@ export interface WebhookDeps {
 
 export interface WebhookEvent extends HttpEvent {
   pathParameters?: Record<string, string | undefined>;
+  /** API Gateway's payload 2.0 names the caller's address: logged when refusals stop being audited one by one. */
+  requestContext?: { http?: { method?: string; sourceIp?: string } };
 }
 
 const SOURCE = /^[a-z][a-z0-9-]{0,39}$/;
@@ -66,8 +71,15 @@ export function createWebhooks(deps: WebhookDeps) {
     const name = event.pathParameters?.source ?? /^\/api\/webhooks\/([^/]+)$/.exec(event.rawPath ?? '')?.[1] ?? '';
     const config = deps.config();
     const source = SOURCE.test(name) && Object.hasOwn(config.webhooks, name) ? config.webhooks[name] : undefined;
-    const refuse = (reason: string, statusCode = 401, body?: Record<string, unknown>) =>
-      auditRefusal(config, name, source, reason).then(() => (body ? json(statusCode, body) : UNAUTHORIZED));
+    // Answered alike whether audited or not: the bucket (the source's, or one for every unknown name) decides only the record.
+    const refuse = async (reason: string, statusCode = 401, body?: Record<string, unknown>) => {
+      const verdict = await deps.refusals.admit(refusalBucketOf(source ? name : undefined), { sourceIp: event.requestContext?.http?.sourceIp });
+      if (verdict.audit) {
+        if (verdict.suppressed) await auditSuppressed(config, source ? name : undefined, source, verdict.suppressed);
+        await auditRefusal(config, name, source, reason);
+      }
+      return body ? json(statusCode, body) : UNAUTHORIZED;
+    };
 
     if (!source) return refuse('unknown webhook source');
     if (method !== 'POST') return json(405, { error: 'method_not_allowed', message: 'webhooks are POST requests' });
@@ -87,8 +99,11 @@ export function createWebhooks(deps: WebhookDeps) {
 
     // Claimed by its signature before anything is read from it: the same signed request runs at most once.
     const claim = webhookReplayKey(name, signatureDigest(signature!));
-    if (!(await deps.state.claim(claim, WEBHOOK_REPLAY_TTL_SECONDS, { at: new Date(deps.now()).toISOString() })))
-      return refuse('replayed request (its signature was seen already)');
+    if (!(await deps.state.claim(claim, WEBHOOK_REPLAY_TTL_SECONDS, { at: new Date(deps.now()).toISOString() }))) {
+      // Signed with the secret, so within the source's rate limit: always audited, a flood of forgeries cannot hide it.
+      await auditRefusal(config, name, source, 'replayed request (its signature was seen already)');
+      return UNAUTHORIZED;
+    }
 
     // Nothing ran when it fails: the very same signed request may be retried.
     const free = () => deps.state.release(claim).catch(() => undefined);
@@ -152,6 +167,21 @@ export function createWebhooks(deps: WebhookDeps) {
     }
   }
 
+  /** One record for the refusals of a bucket this instance left out of the audit (`name` undefined: the unknown names' bucket). */
+  function auditSuppressed(config: Config, name: string | undefined, source: WebhookSource | undefined, suppressed: Suppressed): Promise<void> {
+    const { burst, perMinute } = WEBHOOK_REFUSAL_AUDIT_LIMIT;
+    const from = name === undefined ? 'unknown sources' : 'this source';
+    return auditRefusal(
+      config,
+      name ?? '(unknown sources)',
+      source,
+      `${suppressed.count} more refusal${suppressed.count === 1 ? '' : 's'} from ${from} not audited one by one (beyond ${burst} at once and ${perMinute} a minute), between ${suppressed.from} and ${suppressed.to}`,
+      'denied',
+      undefined,
+      { suppressed: suppressed.count, from: suppressed.from, to: suppressed.to },
+    );
+  }
+
   /** A refused webhook in the audit: which source, why; never the secret, the signature or the body. */
   async function auditRefusal(
     config: Config,
@@ -160,10 +190,11 @@ export function createWebhooks(deps: WebhookDeps) {
     reason: string,
     decision: AuditRecord['decision'] = 'denied',
     ticket?: Ticket,
+    detail?: Record<string, unknown>,
   ): Promise<void> {
     const teams = config.slack.teams;
-    // An unknown name is the caller's text: kept only when it has a source's form.
-    const shown = SOURCE.test(name) ? name : '(not a source name)';
+    // An unknown name is the caller's text: kept only when it has a source's form (or is the unknown names' summary).
+    const shown = SOURCE.test(name) || name === '(unknown sources)' ? name : '(not a source name)';
     const at = new Date(deps.now()).toISOString();
     await deps
       .audit()
@@ -179,6 +210,7 @@ export function createWebhooks(deps: WebhookDeps) {
         decision,
         outcome: 'refused',
         reason,
+        ...(detail ? { detail } : {}),
       })
       .catch((error: unknown) => log.error('webhook refusal could not be audited', { source: shown, error }));
   }

@@ -5,6 +5,7 @@ import type { AllowlistStore } from '../../src/auth/allowlist';
 import type { AllowlistEntry, Grant } from '../../src/auth/roles';
 import type { Job, JobDispatcher } from '../../src/platform/jobs';
 import type { StateStore } from '../../src/platform/state';
+import { bucketAfter, type RateLimit, type RateLimiter } from '../../src/api/rate-limit';
 
 /** In-memory stand-ins for the ingress's stores, for narrow unit tests (integration tests use dynalite). */
 export function memoryAllowlist(
@@ -100,6 +101,19 @@ export function memoryJobs(options: { failTimes?: number } = {}): JobDispatcher 
         throw new Error('simulated Lambda outage');
       }
       jobs.push(job);
+    },
+  };
+}
+
+/** A token bucket per caller in memory, on the same arithmetic as the state table's (src/api/rate-limit.ts). */
+export function memoryRateLimiter(limit: RateLimit, now: () => number): RateLimiter {
+  const buckets = new Map<string, { tokens: number; at: number }>();
+  return {
+    async take(caller) {
+      const b = buckets.get(caller);
+      const next = bucketAfter(limit, b?.tokens ?? limit.burst, b ? now() - b.at : 0);
+      if (next.decision.allowed) buckets.set(caller, { tokens: next.tokens, at: now() });
+      return next.decision;
     },
   };
 }
