@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/schema';
-import { type CatalogDb, DynamoCatalog, type RefreshRecord } from '../src/fleet/catalog';
+import { CatalogBusyError, type CatalogDb, DynamoCatalog, type RefreshRecord } from '../src/fleet/catalog';
 import type { DiscoveryResult } from '../src/fleet/discovery';
 import { mergeCatalog, refreshCatalog } from '../src/fleet/refresh';
 import type { FleetService, Selector } from '../src/fleet/types';
@@ -214,6 +214,40 @@ describe('a refresh that dies halfway', () => {
     const stored = await dump();
     expect(stored['sel#team=ghosts']).toBeUndefined();
     expect(stored['sel#env=prod']).toEqual({ pk: 'sel#env=prod', aliases: prod });
+  });
+});
+
+describe('a catalog DynamoDB keeps throttling', () => {
+  /** A table that answers every batch with all of it unprocessed, counting the tries. */
+  function alwaysThrottled(): CatalogDb & { tries: number } {
+    const db = {
+      ...ddb,
+      tries: 0,
+      batchGet: async (input: Parameters<typeof ddb.batchGet>[0]) => {
+        db.tries++;
+        return { Responses: {}, UnprocessedKeys: input.RequestItems } as Awaited<ReturnType<typeof ddb.batchGet>>;
+      },
+      batchWrite: async (input: Parameters<typeof ddb.batchWrite>[0]) => {
+        db.tries++;
+        return { UnprocessedItems: input.RequestItems } as Awaited<ReturnType<typeof ddb.batchWrite>>;
+      },
+    };
+    return db;
+  }
+
+  it('gives up on reads and writes after a bounded number of tries, with a message a person can act on', async () => {
+    await wipe();
+    const first = Array.from({ length: 30 }, (_, i) => service(i));
+    await seed(new DynamoCatalog(), first);
+    const reads = alwaysThrottled();
+    await expect(new DynamoCatalog(undefined, reads, () => 0).select({ kind: 'all' })).rejects.toBeInstanceOf(CatalogBusyError);
+    expect(reads.tries).toBe(9);
+    const writes = alwaysThrottled();
+    const catalog = new DynamoCatalog(undefined, writes, () => 0);
+    await expect(
+      catalog.replace(await catalog.begin({ at: 'x', by: 'test' }), first.slice(1), { at: 'x', by: 'test', services: 29, failedAccounts: 0 }),
+    ).rejects.toThrow(/throttled \(DynamoDB left \d+ writes unprocessed after 9 tries\)/);
+    expect(writes.tries).toBe(9);
   });
 });
 

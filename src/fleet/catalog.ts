@@ -30,6 +30,7 @@
  * that the last did not finish (and that it mended what that one left).
  */
 import { ddb } from '../platform/dynamo';
+import { UserFacingError } from '../platform/errors';
 import { tableName } from '../platform/tables';
 import { labelsOf, matchesService, summariseLabels } from './selector';
 import type { CatalogReader, FleetService, Selector } from './types';
@@ -51,7 +52,18 @@ type Item = Record<string, unknown>;
 const chunks = <T>(items: readonly T[], size: number): T[][] =>
   Array.from({ length: Math.ceil(items.length / size) }, (_, i) => items.slice(i * size, i * size + size));
 
-const backoff = (attempt: number) => new Promise((resolve) => setTimeout(resolve, Math.min(2_000, 50 * 2 ** attempt)));
+/** Tries of a batch DynamoDB left partly unprocessed before giving up (≈ 9 s of backoff). */
+const MAX_BATCH_ATTEMPTS = 9;
+const backoffMs = (attempt: number) => Math.min(2_000, 50 * 2 ** attempt);
+
+/** DynamoDB kept leaving part of a catalog batch unprocessed (throttled): said as such, never retried forever. */
+export class CatalogBusyError extends UserFacingError {
+  constructor(what: 'reads' | 'writes', left: number) {
+    super(
+      `The fleet's catalog is throttled (DynamoDB left ${left} ${what} unprocessed after ${MAX_BATCH_ATTEMPTS} tries). Nothing else was changed; try again in a minute.`,
+    );
+  }
+}
 
 function toService(item: Item): FleetService {
   const { pk: _pk, ...rest } = item;
@@ -86,7 +98,13 @@ export class DynamoCatalog implements CatalogReader {
   constructor(
     private readonly table: () => string = () => tableName('catalog'),
     private readonly db: CatalogDb = ddb,
+    /** How long to wait before the nth retry of unprocessed items (tests: 0). */
+    private readonly retryDelayMs: (attempt: number) => number = backoffMs,
   ) {}
+
+  private pause(attempt: number): Promise<void> {
+    return new Promise((resolve) => setTimeout(resolve, this.retryDelayMs(attempt)));
+  }
 
   async get(alias: string): Promise<FleetService | undefined> {
     const out = await this.db.get({ TableName: this.table(), Key: { pk: `${SERVICE}${alias}` } });
@@ -165,8 +183,8 @@ export class DynamoCatalog implements CatalogReader {
   private async write(batch: Array<Record<string, unknown>>): Promise<void> {
     let pending: unknown[] = batch;
     for (let attempt = 0; pending.length > 0; attempt++) {
-      if (attempt > 0) await backoff(attempt);
-      if (attempt > 8) throw new Error(`DynamoDB left ${pending.length} catalog writes unprocessed`);
+      if (attempt >= MAX_BATCH_ATTEMPTS) throw new CatalogBusyError('writes', pending.length);
+      if (attempt > 0) await this.pause(attempt);
       const out = await this.db.batchWrite({ RequestItems: { [this.table()]: pending as never } });
       pending = out.UnprocessedItems?.[this.table()] ?? [];
     }
@@ -183,7 +201,8 @@ export class DynamoCatalog implements CatalogReader {
     for (const batch of chunks(aliases, GET_BATCH)) {
       let keys: Item[] = batch.map((alias) => ({ pk: `${SERVICE}${alias}` }));
       for (let attempt = 0; keys.length > 0; attempt++) {
-        if (attempt > 0) await backoff(attempt);
+        if (attempt >= MAX_BATCH_ATTEMPTS) throw new CatalogBusyError('reads', keys.length);
+        if (attempt > 0) await this.pause(attempt);
         const out = await this.db.batchGet({ RequestItems: { [this.table()]: { Keys: keys } } });
         found.push(...(out.Responses?.[this.table()] ?? []).map(toService));
         keys = (out.UnprocessedKeys?.[this.table()]?.Keys as Item[] | undefined) ?? [];
