@@ -20,6 +20,7 @@ import type { Approvals } from '../approval/approvals';
 import { basisNow, describeTaskDefinition } from '../deploy/plan';
 import { basisChanges } from '../deploy/plan-hash';
 import type { DeployHistory } from '../deploy/history';
+import { postOnce } from './post-once';
 import type { DeployWorkflowInput } from './inputs';
 import type { RequestStatus } from '../approval/types';
 import { eventKey, nextPollSeconds, observeRollout, readStoppedTasks, startProgress, type WatchProgress, type WatchVerdict } from '../deploy/watch';
@@ -155,15 +156,7 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
     /** Posts once per (deploy, key), even when the step runs again. */
     const post = async (key: string, text: string) => {
       if (!text) return;
-      const claim = deployPostKey(input.deployId, key);
-      if (!(await deps.state.claim(claim, POST_CLAIM_TTL))) return;
-      try {
-        await (await thread()).post(text);
-      } catch (error) {
-        // Not posted: the retried step must be able to post it.
-        await deps.state.release(claim).catch(() => undefined);
-        throw error;
-      }
+      await postOnce(deps.state, deployPostKey(input.deployId, key), POST_CLAIM_TTL, async () => void (await (await thread()).post(text)));
     };
     const postIfPossible = (key: string, text: string) => post(key, text).catch((error: unknown) => logger.warn('thread post failed', { key, error }));
     /**

@@ -26,6 +26,7 @@ import { runPostKey } from '../platform/state-keys';
 import { escapeText, quantity } from '../slack/format';
 import type { LivingMessage, ThreadOutput } from '../slack/thread-output';
 import type { FleetWorkflowInput } from './inputs';
+import { postOnce } from './post-once';
 import { RETRY } from './run-kit';
 import { remainingTime, workflowThread } from './thread';
 
@@ -161,8 +162,8 @@ export function createFleetWorkflow(deps: FleetWorkflowDeps) {
         const text = renderSummary(heading, results, arns);
         if (summary) await summary.close(text);
         else await out.post(text);
-        const claim = runPostKey(input.runId, 'files');
-        if (await deps.state.claim(claim, 86_400)) {
+        // Claimed once per run; released if not even the comment could be posted, so the step's retry posts it.
+        await postOnce(deps.state, runPostKey(input.runId, 'files'), 86_400, async () => {
           const stamp = new Date(input.startedAt).toISOString().slice(0, 19).replace(/[:T]/g, '-');
           await out.postWithFile(`The whole result: ${quantity(results.length, 'service')}, as CSV and JSON.`, [
             { filename: `${fleet.kind}-${stamp}.csv`, title: `${heading.kind} of ${fleet.selector} (CSV)`, content: resultsCsv(results) },
@@ -172,7 +173,7 @@ export function createFleetWorkflow(deps: FleetWorkflowDeps) {
               content: resultsJson({ kind: fleet.kind, selector: fleet.selector }, results),
             },
           ]);
-        }
+        });
         const line = `${escapeText(fleet.selector)}: ${quantity(results.length, 'service')}, ${counts.fail} failing, ${counts.error} not reachable, ${counts.warn} with warnings, ${counts.ok} ok`;
         await deps
           .audit()

@@ -19,6 +19,7 @@ import type { StateStore } from '../platform/state';
 import { cancelKey, runKey, runPostKey } from '../platform/state-keys';
 import type { Outcome } from '../slack/thread-output';
 import type { RunWorkflowInput } from './inputs';
+import { postOnce } from './post-once';
 import type { RunWake } from './run-wake';
 import { remainingTime, workflowThread } from './thread';
 
@@ -85,17 +86,7 @@ export function runWorkflowKit(deps: RunWorkflowDeps, input: RunWorkflowInput, c
     ...(input.parentText ? { parentText: input.parentText } : {}),
   });
   /** Posts once per (run, key), even if the step runs again. */
-  const once = async (key: string, post: () => Promise<void>) => {
-    const claim = runPostKey(input.runId, key);
-    if (!(await deps.state.claim(claim, POST_CLAIM_TTL))) return;
-    try {
-      await post();
-    } catch (error) {
-      // Not posted: the retried step must be able to post it.
-      await deps.state.release(claim).catch(() => undefined);
-      throw error;
-    }
-  };
+  const once = async (key: string, post: () => Promise<void>) => void (await postOnce(deps.state, runPostKey(input.runId, key), POST_CLAIM_TTL, post));
 
   /** The approval, when the run needs one: the decision, and the refusal that ends the run when it was not approved. */
   const approval = async (): Promise<{ decision?: Decision; refusal?: string }> => {
