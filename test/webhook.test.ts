@@ -179,7 +179,7 @@ function setup(overrides: Partial<WebhookDeps> = {}) {
   const config: Config = { ...getConfig(), webhooks: { jira: SOURCE, other: { ...SOURCE, secretParam: '/ecs-chatops/webhooks/other' } } };
   const webhooks = createWebhooks({
     config: () => config,
-    secrets: { get: async (name) => ({ [SOURCE.secretParam]: 'shh', '/ecs-chatops/webhooks/other': 'other-shh' })[name] },
+    secrets: { get: async (name) => ({ [SOURCE.secretParam]: { current: 'shh' }, '/ecs-chatops/webhooks/other': { current: 'other-shh' } })[name] },
     secretsPath: () => '/ecs-chatops/webhooks',
     state,
     audit: () => audit,
@@ -251,6 +251,29 @@ describe('webhooks: the handler’s refusals that need no world', () => {
     expect(JSON.parse(res.body).message).toContain('7 s');
     expect(state.items.size).toBe(0);
     expect(submitted).toEqual([]);
+  });
+});
+
+describe('webhooks: a secret being rotated', () => {
+  const ticket = JSON.stringify({ ticket: { id: 'CHG-9' }, fields: { type: 'maintenance', status: 'approved', label: 'nightly' } });
+  const rotating = (previous?: string) => ({ get: async () => ({ current: 'new-shh', ...(previous ? { previous } : {}) }) });
+
+  it('accepts the previous secret beside the current one, and hands submit which one signed (for the audit)', async () => {
+    const { send, submitted } = setup({ secrets: rotating('shh') });
+    expect((await send(ticket, 'shh')).statusCode).toBe(202);
+    expect((await send(ticket, 'new-shh')).statusCode).toBe(202);
+    expect(submitted.map((s) => (s as { requester: { audit: unknown } }).requester.audit)).toEqual([
+      { via: 'webhook', ticket: 'CHG-9', webhookSecret: 'previous' },
+      { via: 'webhook', ticket: 'CHG-9', webhookSecret: 'current' },
+    ]);
+  });
+
+  it('refuses the old secret once the previous one is gone, as any wrong signature', async () => {
+    const { send, submitted, audit } = setup({ secrets: rotating() });
+    expect((await send(ticket, 'shh')).statusCode).toBe(401);
+    expect(submitted).toEqual([]);
+    expect(audit.records[0]).toMatchObject({ userId: 'webhook:jira', outcome: 'refused', reason: 'signature mismatch' });
+    expect(JSON.stringify(audit.records)).not.toContain('shh');
   });
 });
 

@@ -185,6 +185,16 @@ export const ssmService: ServiceDefinition = {
       };
     },
 
+    // What an operator runs to end a webhook secret's rotation (README, "Rotating a webhook secret"); the bot never deletes.
+    DeleteParameter: {
+      resources: paramArns,
+      handler: (p, ctx) => {
+        const name = String(p.Name ?? '');
+        if (!ctx.regional.ssm.parameters.delete(name)) throw new AwsError('ParameterNotFound', '');
+        return {};
+      },
+    },
+
     PutParameter: {
       resources: paramArns,
       handler: (p, ctx) => {
