@@ -38,19 +38,19 @@ describe('rotating a webhook secret', { timeout: 90_000 }, () => {
     await world().slash('U0ALICE', 'allow webhook:tickets operator manager --scripts backup.sh');
     expect(await finished((await newParent(0, /allow webhook:tickets/)).ts)).toMatch(/^✅/);
     // Before: one secret, cached by the function.
-    expect(await runs('CHG-R1', LOCAL_WEBHOOK_SECRET)).toMatchObject({ via: 'webhook', webhookSecret: 'current', outcome: 'success' });
+    expect(await runs('CHG-R1', LOCAL_WEBHOOK_SECRET)).toMatchObject({ via: 'webhook', signedWith: 'current', outcome: 'success' });
 
     // Steps 1–2: the current value copied to `/previous`, then the new one written over the current.
     const old = await ssm.send(new GetParameterCommand({ Name: LOCAL_WEBHOOK_SECRET_PARAM, WithDecryption: true }));
     await ssm.send(new PutParameterCommand({ Name: previousSecretParam(LOCAL_WEBHOOK_SECRET_PARAM), Type: 'SecureString', Value: old.Parameter!.Value! }));
     await ssm.send(new PutParameterCommand({ Name: LOCAL_WEBHOOK_SECRET_PARAM, Type: 'SecureString', Value: NEW_SECRET, Overwrite: true }));
     // Step 3: wait out the cache, with the ticket system still on the old secret: never refused.
-    expect(await runs('CHG-R2', LOCAL_WEBHOOK_SECRET)).toMatchObject({ webhookSecret: 'current' });
+    expect(await runs('CHG-R2', LOCAL_WEBHOOK_SECRET)).toMatchObject({ signedWith: 'current' });
     cacheExpires();
-    expect(await runs('CHG-R3', LOCAL_WEBHOOK_SECRET)).toMatchObject({ webhookSecret: 'previous', outcome: 'success' });
+    expect(await runs('CHG-R3', LOCAL_WEBHOOK_SECRET)).toMatchObject({ signedWith: 'previous', outcome: 'success' });
     // Step 4: the ticket system switches; both are accepted, each audited as what it is.
-    expect(await runs('CHG-R4', NEW_SECRET)).toMatchObject({ webhookSecret: 'current', outcome: 'success' });
-    expect(await runs('CHG-R5', LOCAL_WEBHOOK_SECRET)).toMatchObject({ webhookSecret: 'previous' });
+    expect(await runs('CHG-R4', NEW_SECRET)).toMatchObject({ signedWith: 'current', outcome: 'success' });
+    expect(await runs('CHG-R5', LOCAL_WEBHOOK_SECRET)).toMatchObject({ signedWith: 'previous' });
 
     // Step 5: the previous parameter deleted; once the cache expires the old secret is refused, the new one runs.
     await ssm.send(new DeleteParameterCommand({ Name: previousSecretParam(LOCAL_WEBHOOK_SECRET_PARAM) }));
@@ -60,8 +60,8 @@ describe('rotating a webhook secret', { timeout: 90_000 }, () => {
     expect(refused.statusCode).toBe(401);
     const refusal = (await teamAudit(world())).filter((r) => !audited.has(r.id));
     expect(refusal).toEqual([expect.objectContaining({ userId: 'webhook:tickets', outcome: 'refused', reason: 'signature mismatch' })]);
-    expect(refusal[0]).not.toHaveProperty('webhookSecret');
-    expect(await runs('CHG-R7', NEW_SECRET)).toMatchObject({ webhookSecret: 'current' });
+    expect(refusal[0]).not.toHaveProperty('signedWith');
+    expect(await runs('CHG-R7', NEW_SECRET)).toMatchObject({ signedWith: 'current' });
     expect(parents().some((m) => m.text.includes('CHG-R6'))).toBe(false);
 
     // Neither secret is in any audit record; the function read both parameters in one call, as its own role.

