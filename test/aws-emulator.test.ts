@@ -329,6 +329,14 @@ describe('SSM', () => {
       '/ecs-chatops/slack/signing-secret': SIGNING_SECRET,
     });
     expect(out.InvalidParameters).toEqual(['/nope']);
+    await expect(ssm.send(new GetParametersCommand({ Names: [] }))).rejects.toMatchObject({
+      name: 'ValidationException',
+      message: expect.stringContaining('Member must have length greater than or equal to 1'),
+    });
+    await expect(ssm.send(new GetParametersCommand({ Names: Array.from({ length: 11 }, (_, i) => `/p${i}`) }))).rejects.toMatchObject({
+      name: 'ValidationException',
+      message: expect.stringContaining('Member must have length less than or equal to 10'),
+    });
   });
 
   it('DeleteParameter removes a parameter and all its versions; a missing one is ParameterNotFound', async () => {

@@ -1,6 +1,12 @@
-import { describe, expect, it } from 'vitest';
+import * as crypto from 'node:crypto';
+import { describe, expect, it, vi } from 'vitest';
 import { previousSecretParam, SECRET_CACHE_MS, ssmWebhookSecrets, type ReadParameters } from '../src/webhooks/secrets';
 import { matchingSecret, signatureOf } from '../src/webhooks/signature';
+
+vi.mock('node:crypto', async (actual) => {
+  const real = await actual<typeof import('node:crypto')>();
+  return { ...real, createHmac: vi.fn(real.createHmac), timingSafeEqual: vi.fn(real.timingSafeEqual) };
+});
 
 /** A source's current and previous secrets (rotation without refused webhooks): which one matched, and how they are read and kept. */
 const TS = '1796558400';
@@ -15,6 +21,23 @@ describe('matchingSecret: the current or the previous secret, never which one by
     // The previous secret's signature of another body or time is still no match.
     expect(matchingSecret(rotating, TS, `${BODY} `, signatureOf('old-secret', TS, BODY))).toBeUndefined();
     expect(matchingSecret(rotating, String(Number(TS) + 1), BODY, signatureOf('old-secret', TS, BODY))).toBeUndefined();
+  });
+
+  it('always computes and compares both candidates, whichever matches and whether or not there is a previous one (no early exit)', () => {
+    const cases: [Parameters<typeof matchingSecret>[0], string][] = [
+      [{ current: 'new-secret', previous: 'old-secret' }, 'new-secret'],
+      [{ current: 'new-secret', previous: 'old-secret' }, 'old-secret'],
+      [{ current: 'new-secret', previous: 'old-secret' }, 'other'],
+      [{ current: 'new-secret' }, 'new-secret'],
+      [{ current: 'new-secret' }, 'other'],
+    ];
+    for (const [secrets, signer] of cases) {
+      const signature = signatureOf(signer, TS, BODY);
+      vi.mocked(crypto.createHmac).mockClear();
+      vi.mocked(crypto.timingSafeEqual).mockClear();
+      matchingSecret(secrets, TS, BODY, signature);
+      expect([vi.mocked(crypto.createHmac).mock.calls.length, vi.mocked(crypto.timingSafeEqual).mock.calls.length]).toEqual([2, 2]);
+    }
   });
 
   it('without a previous secret only the current one matches (the stand-in is never a match); the same value in both is the current one', () => {

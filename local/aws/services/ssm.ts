@@ -107,7 +107,7 @@ export const ssmService: ServiceDefinition = {
         if (names.length < 1 || names.length > 10) {
           throw new AwsError(
             'ValidationException',
-            "1 validation error detected: Value at 'names' failed to satisfy constraint: Member must have length less than or equal to 10",
+            `1 validation error detected: Value at 'names' failed to satisfy constraint: Member must have length ${names.length < 1 ? 'greater than or equal to 1' : 'less than or equal to 10'}`,
           );
         }
         const Parameters = [];
