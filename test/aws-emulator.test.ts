@@ -13,7 +13,7 @@ import {
   paginateListTasks,
 } from '@aws-sdk/client-ecs';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import { GetParameterCommand, GetParametersCommand, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { DeleteParameterCommand, GetParameterCommand, GetParametersCommand, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SAMPLE, startAwsEmulator, type AwsEmulator, type FunctionConfig, type LambdaContextLike, type LambdaHandlerLike } from '../local/aws';
@@ -329,6 +329,25 @@ describe('SSM', () => {
       '/ecs-chatops/slack/signing-secret': SIGNING_SECRET,
     });
     expect(out.InvalidParameters).toEqual(['/nope']);
+    await expect(ssm.send(new GetParametersCommand({ Names: [] }))).rejects.toMatchObject({
+      name: 'ValidationException',
+      message: expect.stringContaining('Member must have length greater than or equal to 1'),
+    });
+    await expect(ssm.send(new GetParametersCommand({ Names: Array.from({ length: 11 }, (_, i) => `/p${i}`) }))).rejects.toMatchObject({
+      name: 'ValidationException',
+      message: expect.stringContaining('Member must have length less than or equal to 10'),
+    });
+  });
+
+  it('DeleteParameter removes a parameter and all its versions; a missing one is ParameterNotFound', async () => {
+    withEnv();
+    const ssm = new SSMClient({});
+    await ssm.send(new PutParameterCommand({ Name: '/test/gone', Type: 'SecureString', Value: 'old' }));
+    await ssm.send(new PutParameterCommand({ Name: '/test/gone', Value: 'older', Overwrite: true }));
+    expect(await ssm.send(new DeleteParameterCommand({ Name: '/test/gone' }))).toMatchObject({ $metadata: { httpStatusCode: 200 } });
+    await expect(ssm.send(new GetParameterCommand({ Name: '/test/gone' }))).rejects.toMatchObject({ name: 'ParameterNotFound' });
+    await expect(ssm.send(new GetParameterCommand({ Name: '/test/gone:1' }))).rejects.toMatchObject({ name: 'ParameterNotFound' });
+    await expect(ssm.send(new DeleteParameterCommand({ Name: '/test/gone' }))).rejects.toMatchObject({ name: 'ParameterNotFound' });
   });
 
   it('PutParameter creates and versions parameters; missing ones are ParameterNotFound', async () => {

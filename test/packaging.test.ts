@@ -126,9 +126,10 @@ describe('serverless.yml: provider and packaging', () => {
     const statements = rolePolicyStatements(roleOf('webhook'));
     const granted = allActions('webhook');
     expect(granted.filter((a) => /^(ecs|sts|iam):/.test(a))).toEqual([]);
-    expect(granted.filter((a) => /^(ssm|kms):/.test(a)).sort()).toEqual(['kms:Decrypt', 'ssm:GetParameter']);
+    expect(granted.filter((a) => /^(ssm|kms):/.test(a)).sort()).toEqual(['kms:Decrypt', 'ssm:GetParameters']);
+    // `/*` covers a source's `<param>/previous` (a secret being rotated out) as well as its `<param>`.
     const under = 'arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${param:webhookSecretsPath}/*';
-    const ssm = statements.filter((s) => actions(s).includes('ssm:GetParameter'));
+    const ssm = statements.filter((s) => actions(s).includes('ssm:GetParameters'));
     expect(ssm.flatMap(resourceList)).toEqual([{ 'Fn::Sub': under }]);
     const kms = statements.filter((s) => actions(s).includes('kms:Decrypt'));
     expect(kms).toHaveLength(1);

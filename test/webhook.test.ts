@@ -1,8 +1,9 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { BadRequestError } from '../src/api/requests';
 import { getConfig } from '../src/config/load';
 import { ConfigError, parseConfig, type Config } from '../src/config/schema';
 import type { WebhookSource } from '../src/config/webhooks-schema';
+import { log, redact } from '../src/platform/logger';
 import { mention, requesterText, ticketLink } from '../src/slack/invocation';
 import { checkSignedHeaders, signatureMatches, signatureOf } from '../src/webhooks/signature';
 import { matchAction, parseTicket, ticketCommand } from '../src/webhooks/ticket';
@@ -163,6 +164,9 @@ describe('webhooks: configuration', () => {
     ).toEqual(['webhooks.jira.actions.1.name: `a` is used by another action of this source']);
     expect(problems(hook([{ name: 'a', when: {}, run: 'backup.sh' }]))[0]).toMatch(/^webhooks\.jira\.actions\.0\.when: name at least one field/);
     expect(problems({ Jira: hook([])['jira'] })[0]).toMatch(/^webhooks\.Jira \(the name\)/);
+    expect(
+      problems({ jira: { ...hook([{ name: 'a', when: { s: 'x' }, run: 'backup.sh' }]).jira, secretParam: '/ecs-chatops/webhooks/jira/previous' } }),
+    ).toEqual(['webhooks.jira.secretParam: may not end in /previous: that name holds the secret being rotated out of another source’s parameter']);
     expect(problems({ jira: { ...hook([{ name: 'a', when: { s: 'x' }, run: 'backup.sh' }]).jira, team: 'T0OTHER' } })).toEqual([
       'webhooks.jira.team: `T0OTHER` is not one of slack.teams',
     ]);
@@ -179,7 +183,7 @@ function setup(overrides: Partial<WebhookDeps> = {}) {
   const config: Config = { ...getConfig(), webhooks: { jira: SOURCE, other: { ...SOURCE, secretParam: '/ecs-chatops/webhooks/other' } } };
   const webhooks = createWebhooks({
     config: () => config,
-    secrets: { get: async (name) => ({ [SOURCE.secretParam]: 'shh', '/ecs-chatops/webhooks/other': 'other-shh' })[name] },
+    secrets: { get: async (name) => ({ [SOURCE.secretParam]: { current: 'shh' }, '/ecs-chatops/webhooks/other': { current: 'other-shh' } })[name] },
     secretsPath: () => '/ecs-chatops/webhooks',
     state,
     audit: () => audit,
@@ -251,6 +255,42 @@ describe('webhooks: the handler’s refusals that need no world', () => {
     expect(JSON.parse(res.body).message).toContain('7 s');
     expect(state.items.size).toBe(0);
     expect(submitted).toEqual([]);
+  });
+});
+
+describe('webhooks: a secret being rotated', () => {
+  const ticket = JSON.stringify({ ticket: { id: 'CHG-9' }, fields: { type: 'maintenance', status: 'approved', label: 'nightly' } });
+  const rotating = (previous?: string) => ({ get: async () => ({ current: 'new-shh', ...(previous ? { previous } : {}) }) });
+
+  it('accepts the previous secret beside the current one, and hands submit which one signed (for the audit)', async () => {
+    const { send, submitted } = setup({ secrets: rotating('shh') });
+    expect((await send(ticket, 'shh')).statusCode).toBe(202);
+    expect((await send(ticket, 'new-shh')).statusCode).toBe(202);
+    expect(submitted.map((s) => (s as { requester: { audit: unknown } }).requester.audit)).toEqual([
+      { via: 'webhook', ticket: 'CHG-9', signedWith: 'previous' },
+      { via: 'webhook', ticket: 'CHG-9', signedWith: 'current' },
+    ]);
+  });
+
+  it('logs which secret signed, readable (the logger masks keys that look secret), never the secret', async () => {
+    const info = vi.spyOn(log, 'info');
+    try {
+      const { send } = setup({ secrets: rotating('shh') });
+      await send(ticket, 'shh');
+      const fields = info.mock.calls.find(([message]) => message === 'webhook signature verified')?.[1];
+      expect(redact(fields)).toEqual({ source: 'jira', ticket: 'CHG-9', action: 'backup', signedWith: 'previous' });
+      expect(redact({ audit: { signedWith: 'previous' } })).toEqual({ audit: { signedWith: 'previous' } });
+    } finally {
+      info.mockRestore();
+    }
+  });
+
+  it('refuses the old secret once the previous one is gone, as any wrong signature', async () => {
+    const { send, submitted, audit } = setup({ secrets: rotating() });
+    expect((await send(ticket, 'shh')).statusCode).toBe(401);
+    expect(submitted).toEqual([]);
+    expect(audit.records[0]).toMatchObject({ userId: 'webhook:jira', outcome: 'refused', reason: 'signature mismatch' });
+    expect(JSON.stringify(audit.records)).not.toContain('shh');
   });
 });
 

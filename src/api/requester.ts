@@ -15,7 +15,7 @@ export interface Requester {
   /** What the worker shows as its parent's "who" (src/slack/invocation.ts, requesterText). */
   origin: NonNullable<Invocation['origin']>;
   /** The audit record's fields naming it. */
-  audit: Pick<AuditRecord, 'via' | 'principal' | 'ticket' | 'ticketUrl'>;
+  audit: Pick<AuditRecord, 'via' | 'principal' | 'ticket' | 'ticketUrl' | 'signedWith'>;
   /** Why it has no entry, when "not on the allowlist" would mislead (a schedule no longer declared). */
   notAllowed?: string;
 }

@@ -42,6 +42,11 @@ export interface AuditRecord {
   ticket?: string;
   /** The ticket's link, for a request from a ticket webhook (src/webhooks/). */
   ticketUrl?: string;
+  /**
+   * Which of its source's secrets signed a ticket webhook (src/webhooks/secrets.ts): `previous` while a
+   * rotation is under way. Never the secret; not named `…secret…`, which the logger would mask.
+   */
+  signedWith?: 'current' | 'previous';
   /** The thread's permalink, kept for a request from the signed API (its `GET /api/runs/{id}` answers it). */
   threadLink?: string;
 }

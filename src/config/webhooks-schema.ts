@@ -34,7 +34,11 @@ const actionSchema = z.strictObject({
 export const webhookSourceSchema = z.strictObject({
   description: z.optional(z.string().check(z.maxLength(200))),
   /** SSM Parameter Store name (SecureString) of the shared secret; under the stage's webhookSecretsPath (serverless.yml). */
-  secretParam: pattern(/^\/[\w.-]+(\/[\w.-]+)+$/, 'must be an SSM parameter name such as /ecs-chatops/prod/webhooks/jira'),
+  secretParam: z.string().check(
+    z.regex(/^\/[\w.-]+(\/[\w.-]+)+$/, 'must be an SSM parameter name such as /ecs-chatops/prod/webhooks/jira'),
+    // `<secretParam>/previous` holds the secret a rotation replaces (src/webhooks/secrets.ts): no source's own.
+    z.regex(/(?<!\/previous)$/, 'may not end in /previous: that name holds the secret being rotated out of another source’s parameter'),
+  ),
   /** Where the thread opens. */
   channel: pattern(/^[CG][A-Z0-9]{2,}$/, 'must be a Slack channel id such as C0123ABCD (channel details → About)'),
   /** The Slack workspace, when the bot serves more than one. */

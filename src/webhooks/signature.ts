@@ -1,4 +1,5 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { SecretSlot, SourceSecrets } from './secrets';
 
 /**
  * The signature a ticket system sends with a webhook (README, "Starting work from a ticket
@@ -37,6 +38,24 @@ export function signatureMatches(secret: string, timestamp: string, body: string
   const given = Buffer.from(signature, 'utf8');
   return expected.length === given.length && timingSafeEqual(expected, given);
 }
+
+/** Stands in for the previous secret when there is none, so every check costs two HMACs; it can never be a match. */
+const NO_PREVIOUS = randomBytes(32).toString('hex');
+
+/**
+ * Which of the source's secrets signed the request, or undefined. Both candidates are always
+ * computed and compared in constant time, and combined without a branch, so the time taken does
+ * not tell which one matched, nor whether a rotation is under way.
+ */
+export function matchingSecret(secrets: SourceSecrets, timestamp: string, body: string, signature: string): SecretSlot | undefined {
+  const current = signatureMatches(secrets.current, timestamp, body, signature);
+  const previous = signatureMatches(secrets.previous ?? NO_PREVIOUS, timestamp, body, signature) && secrets.previous !== undefined;
+  // Bitwise, not `||`: both comparisons ran above, and choosing the answer is one table lookup.
+  return MATCHED[(Number(current) | (Number(previous) << 1)) as 0 | 1 | 2 | 3];
+}
+
+/** Current first: when both parameters hold the same value (the first step of a rotation), it is the current one. */
+const MATCHED = [undefined, 'current', 'previous', 'current'] as const;
 
 /** The hex digits of a well-formed signature, for the replay claim. */
 export const signatureDigest = (signature: string): string => SIGNATURE.exec(signature)?.[1] ?? '';

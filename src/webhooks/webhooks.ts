@@ -11,12 +11,12 @@ import type { StateStore } from '../platform/state';
 import { webhookReplayKey } from '../platform/state-keys';
 import { webhookUserId } from '../slack/invocation';
 import { refusalBucketOf, WEBHOOK_REFUSAL_AUDIT_LIMIT, type RefusalGate, type Suppressed } from './refusals';
-import type { WebhookSecrets } from './secrets';
+import type { SecretSlot, SourceSecrets, WebhookSecrets } from './secrets';
 import {
   checkSignedHeaders,
   SIGNATURE_HEADER,
+  matchingSecret,
   signatureDigest,
-  signatureMatches,
   TIMESTAMP_HEADER,
   WEBHOOK_REPLAY_TTL_SECONDS,
   type SignatureProblem,
@@ -89,10 +89,11 @@ export function createWebhooks(deps: WebhookDeps) {
     const malformed = checkSignedHeaders(timestamp, signature, deps.now());
     if (malformed) return refuse(malformed);
 
-    const secret = await secretOf(name, source);
-    if (secret === undefined) return refuse('the source’s secret could not be read', 503, { error: 'unavailable', message: 'nothing ran, try again' });
+    const secrets = await secretsOf(name, source);
+    if (secrets === undefined) return refuse('the source’s secret could not be read', 503, { error: 'unavailable', message: 'nothing ran, try again' });
     const body = rawBody(event);
-    if (!signatureMatches(secret, timestamp!, body, signature!)) return refuse('signature mismatch' satisfies SignatureProblem);
+    const matched = matchingSecret(secrets, timestamp!, body, signature!);
+    if (!matched) return refuse('signature mismatch' satisfies SignatureProblem);
 
     const limited = await deps.rateLimiter.take(webhookUserId(name));
     if (!limited.allowed) return json(429, { error: 'rate_limited', message: `Too many webhooks from ${name}; try again in ${limited.retryAfterSeconds} s.` });
@@ -108,7 +109,7 @@ export function createWebhooks(deps: WebhookDeps) {
     // Nothing ran when it fails: the very same signed request may be retried.
     const free = () => deps.state.release(claim).catch(() => undefined);
     try {
-      const answer = await accept(config, name, source, body);
+      const answer = await accept(config, name, source, body, matched);
       if (answer.statusCode >= 500) await free();
       return answer;
     } catch (error) {
@@ -117,7 +118,7 @@ export function createWebhooks(deps: WebhookDeps) {
     }
   }
 
-  async function accept(config: Config, name: string, source: WebhookSource, body: string): Promise<HttpResult> {
+  async function accept(config: Config, name: string, source: WebhookSource, body: string, secret: SecretSlot): Promise<HttpResult> {
     let ticket: Ticket;
     try {
       ticket = parseTicket(body);
@@ -144,23 +145,26 @@ export function createWebhooks(deps: WebhookDeps) {
       userId: webhookUserId(name),
       name: webhookUserId(name),
       origin: { via: 'webhook', source: name, ticket: ticket.id, ...(ticket.url ? { ticketUrl: ticket.url } : {}) },
-      audit: { via: 'webhook', ticket: ticket.id, ...(ticket.url ? { ticketUrl: ticket.url } : {}) },
+      audit: { via: 'webhook', ticket: ticket.id, ...(ticket.url ? { ticketUrl: ticket.url } : {}), signedWith: secret },
     };
+    // Which secret signed it, for the rotation's last step: once no webhook says `previous`, that parameter can go.
+    // Named `signedWith`: the logger masks keys that look secret, and this one only names a slot.
+    log.info('webhook signature verified', { source: name, ticket: ticket.id, action: action.name, signedWith: secret });
     const result = await deps.submit(requester, command);
     return json(result.statusCode, { ...result.body, action: action.name, ticket: ticket.id });
   }
 
-  /** The parameter, if it lies where the function may read: another is a misconfiguration, logged. */
-  async function secretOf(name: string, source: WebhookSource): Promise<string | undefined> {
+  /** The source's secrets, if its parameter lies where the function may read: another is a misconfiguration, logged. */
+  async function secretsOf(name: string, source: WebhookSource): Promise<SourceSecrets | undefined> {
     const path = deps.secretsPath().replace(/\/+$/, '');
     if (!source.secretParam.startsWith(`${path}/`)) {
       log.error('webhook secret parameter outside the readable path', { source: name, parameter: source.secretParam, path });
       return undefined;
     }
     try {
-      const secret = await deps.secrets.get(source.secretParam);
-      if (secret === undefined) log.error('webhook secret parameter missing or empty', { source: name, parameter: source.secretParam });
-      return secret;
+      const secrets = await deps.secrets.get(source.secretParam);
+      if (secrets === undefined) log.error('webhook secret parameter missing or empty', { source: name, parameter: source.secretParam });
+      return secrets;
     } catch (error) {
       log.error('webhook secret could not be read', { source: name, parameter: source.secretParam, error });
       return undefined;

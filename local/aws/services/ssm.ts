@@ -107,7 +107,7 @@ export const ssmService: ServiceDefinition = {
         if (names.length < 1 || names.length > 10) {
           throw new AwsError(
             'ValidationException',
-            "1 validation error detected: Value at 'names' failed to satisfy constraint: Member must have length less than or equal to 10",
+            `1 validation error detected: Value at 'names' failed to satisfy constraint: Member must have length ${names.length < 1 ? 'greater than or equal to 1' : 'less than or equal to 10'}`,
           );
         }
         const Parameters = [];
@@ -183,6 +183,16 @@ export const ssmService: ServiceDefinition = {
         }),
         ...(more ? { NextToken: Buffer.from(String(offset + max)).toString('base64') } : {}),
       };
+    },
+
+    // What an operator runs to end a webhook secret's rotation (README, "Rotating a webhook secret"); the bot never deletes.
+    DeleteParameter: {
+      resources: paramArns,
+      handler: (p, ctx) => {
+        const name = String(p.Name ?? '');
+        if (!ctx.regional.ssm.parameters.delete(name)) throw new AwsError('ParameterNotFound', '');
+        return {};
+      },
     },
 
     PutParameter: {
