@@ -215,6 +215,37 @@ describe('aliases from the naming rule', () => {
   });
 });
 
+describe("the bot's own session refused", () => {
+  it('is one result with its own fix, not "deploy the target role": at AssumeRole, or in one region', async () => {
+    const refused = (name: string) => Object.assign(new Error('The security token included in the request is invalid.'), { name });
+    const reader: EcsReader = {
+      listClusters: async () => {
+        throw refused('InvalidClientTokenId');
+      },
+      listServices: async () => ({ serviceArns: [] }),
+      describeServices: async () => [],
+    };
+    const fake: FleetAws = {
+      organizationAccounts: async () => [],
+      assume: async (accountId) => {
+        if (accountId === '300000000001') throw refused('ExpiredToken');
+        return () => reader;
+      },
+      own: () => () => reader,
+    };
+    const result = await discoverFleet(config({ organizations: false, accounts: ['300000000001', '300000000002'], regions: ['ap-east-1'] }), fake);
+    expect(result.failures.map((f) => [f.accountId, f.region, f.reason, f.fix])).toEqual([
+      [
+        '300000000001',
+        undefined,
+        'error',
+        "the bot's own AWS session was refused (expired or not valid there), not the target role: run it again; if it persists, check the bot's deployment (its Lambda role)",
+      ],
+      ['300000000002', 'ap-east-1', 'error', expect.stringContaining('check that ap-east-1 is enabled in 300000000002 and')],
+    ]);
+  });
+});
+
 describe('the per-account bound', () => {
   it('never has more than five calls of one account in flight, however many clusters and services it has', async () => {
     let inFlight = 0;

@@ -16,6 +16,7 @@
 import { createHash } from 'node:crypto';
 import { Limiter } from '../aws/session';
 import type { FleetConfig } from '../config/fleet-schema';
+import { credentialsFix, isCredentialsProblem } from './fanout';
 import { aliasTemplateFor, type ALIAS_PLACEHOLDERS } from './names';
 import { BUILT_IN_LABELS, type FleetService } from './types';
 
@@ -319,6 +320,8 @@ function accountFailure(account: FleetAccount, region: string | undefined, error
   }
   const name = (error as { name?: string })?.name ?? 'Error';
   const message = `${name}: ${(error as Error)?.message ?? String(error)}`;
+  // The bot's own session refused (expired, not valid in that region): redeploying the target role would change nothing.
+  if (isCredentialsProblem(error)) return { ...base, reason: 'error', message, fix: credentialsFix({ accountId: account.id, ...(region ? { region } : {}) }) };
   if (/AccessDenied|UnauthorizedOperation|not authorized/i.test(message)) {
     return {
       ...base,

@@ -195,8 +195,8 @@ export const deployRoleFix = (accountId: string) => `deploy the target role (inf
  * account, where STS's tokens are refused). Not the target account's role: deploying it again
  * would change nothing.
  */
-export const credentialsFix = (service: Pick<FleetService, 'accountId' | 'region'>) =>
-  `the bot's own AWS session was refused (expired or not valid there), not the target role: run it again; if it persists, check that ${service.region} is enabled in ${service.accountId} and the bot's deployment (its Lambda role)`;
+export const credentialsFix = (where: { accountId: string; region?: string }) =>
+  `the bot's own AWS session was refused (expired or not valid there), not the target role: run it again; if it persists, check ${where.region ? `that ${where.region} is enabled in ${where.accountId} and ` : ''}the bot's deployment (its Lambda role)`;
 
 const errorName = (error: unknown): string => {
   const e = error as { name?: string; Code?: string } | undefined;
