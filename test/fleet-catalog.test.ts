@@ -281,7 +281,7 @@ describe('merging a discovery', () => {
     expect(merged.skipped).toEqual([
       {
         serviceArn: a.serviceArn,
-        reason: `the naming rule gives \`web-prod\` to \`web\` in each of the clusters \`blue\`, \`green\` of 300000000001 us-east-1; none of them gets it: tag this service \`${TAG}=web-prod-blue\` (or another alias of its own)`,
+        reason: `\`web\` in each of the clusters \`blue\`, \`green\` of 300000000001 us-east-1 claims the alias \`web-prod\` (from the naming rule or a tag alike); none of them gets it: tag this service \`${TAG}=web-prod-blue\` (or another alias of its own)`,
       },
       { serviceArn: b.serviceArn, reason: expect.stringContaining(`tag this service \`${TAG}=web-prod-green\``) },
     ]);

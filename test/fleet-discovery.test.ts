@@ -199,7 +199,9 @@ describe('aliases from the naming rule', () => {
       expect(merged.skipped).toEqual([
         {
           serviceArn: `arn:aws:ecs:us-east-1:${ACCOUNT}:service/blue/twin`,
-          reason: expect.stringContaining(`the naming rule gives \`twin-${ACCOUNT}-us-east-1\` to \`twin\` in each of the clusters \`blue\`, \`fleet\``),
+          reason: expect.stringContaining(
+            `\`twin\` in each of the clusters \`blue\`, \`fleet\` of ${ACCOUNT} us-east-1 claims the alias \`twin-${ACCOUNT}-us-east-1\``,
+          ),
         },
         {
           serviceArn: `arn:aws:ecs:us-east-1:${ACCOUNT}:service/fleet/twin`,

@@ -114,7 +114,7 @@ function contestedReason(alias: string, service: FleetService, claimants: readon
   const clusters = claimants.every((c) => c.accountId === service.accountId && c.region === service.region && c.service === service.service);
   const suggestion = aliasFromTemplate('{service}-{cluster}', { service: alias, cluster: service.cluster, account: '', accountId: '', region: '' });
   const where = clusters
-    ? `the naming rule gives \`${alias}\` to \`${service.service}\` in each of the clusters ${claimants.map((c) => `\`${c.cluster}\``).join(', ')} of ${service.accountId} ${service.region}`
+    ? `\`${service.service}\` in each of the clusters ${claimants.map((c) => `\`${c.cluster}\``).join(', ')} of ${service.accountId} ${service.region} claims the alias \`${alias}\` (from the naming rule or a tag alike)`
     : `alias \`${alias}\` is claimed by ${others.join(', ')} too, and none held it before`;
   return `${where}; none of them gets it: tag this service \`${aliasTag}=${suggestion}\` (or another alias of its own)`;
 }
