@@ -115,10 +115,10 @@ const MIB = 1024 * 1024;
 function accountsAtWork(traffic: FleetTraffic, except: readonly string[]) {
   const inFlight = new Map<string, number>();
   const pass = traffic.pass.bind(traffic);
-  traffic.pass = async (accountId, call) => {
+  traffic.pass = async (accountId, region, call) => {
     inFlight.set(accountId, (inFlight.get(accountId) ?? 0) + 1);
     try {
-      return await pass(accountId, call);
+      return await pass(accountId, region, call);
     } finally {
       inFlight.set(accountId, inFlight.get(accountId)! - 1);
     }

@@ -3,7 +3,9 @@ import { DescribeServicesCommand, ECSClient, ListClustersCommand, ListServicesCo
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startAwsEmulator, type AwsEmulator } from '../local/aws';
 import { seedFleet } from '../local/aws/seed-fleet';
+import type { PolicyDocument } from '../local/aws/policy';
 import { ecrState } from '../local/aws/services/ecr';
+import { putRole, roleDocuments, trustPolicy } from '../local/aws/services/iam';
 
 /** The fleet seed, and the latency, per-account throttling and in-flight meter every emulator call passes. */
 let emu: AwsEmulator;
@@ -17,11 +19,33 @@ afterEach(async () => {
   await emu.close();
 });
 
-/** An ECS client signed as the target role of `account` (assumed from the emulator's default principal). */
-async function ecsIn(account: string, region = 'us-east-1', maxAttempts = 1): Promise<ECSClient> {
-  const sts = new STSClient({ region, endpoint: emu.url, credentials: { accessKeyId: 'AKIDTEST', secretAccessKey: 'x' } });
+const DEFAULT_PRINCIPAL = { accessKeyId: 'AKIDTEST', secretAccessKey: 'x' };
+
+/** AssumeRole of `account`'s target role, as the bot asks it (its source identity `ecs-chatops@<user>`), signed as `credentials`. */
+async function assumeTarget(
+  account: string,
+  options: { region?: string; sourceIdentity?: string; credentials?: typeof DEFAULT_PRINCIPAL & { sessionToken?: string } } = {},
+) {
+  const sts = new STSClient({
+    region: options.region ?? 'us-east-1',
+    endpoint: emu.url,
+    credentials: options.credentials ?? DEFAULT_PRINCIPAL,
+    maxAttempts: 1,
+  });
   destroy.push(sts);
-  const out = await sts.send(new AssumeRoleCommand({ RoleArn: `arn:aws:iam::${account}:role/ecs-chatops-target`, RoleSessionName: 'fleet-test' }));
+  const sourceIdentity = 'sourceIdentity' in options ? options.sourceIdentity : 'ecs-chatops@U0TEST';
+  return sts.send(
+    new AssumeRoleCommand({
+      RoleArn: `arn:aws:iam::${account}:role/ecs-chatops-target`,
+      RoleSessionName: 'fleet-test',
+      ...(sourceIdentity ? { SourceIdentity: sourceIdentity } : {}),
+    }),
+  );
+}
+
+/** An ECS client signed as the target role of `account` (assumed from the emulator's default principal, the bot's stand-in). */
+async function ecsIn(account: string, region = 'us-east-1', maxAttempts = 1): Promise<ECSClient> {
+  const out = await assumeTarget(account, { region });
   const c = out.Credentials!;
   const ecs = new ECSClient({
     region,
@@ -71,6 +95,34 @@ describe('seedFleet', () => {
     const repo = ecrState(emu.state.region(account!, region!)).get(service!);
     expect(repo?.images).toEqual([]);
   });
+
+  it("gives each account infra/cross-account-role.yaml's trust: the bot's named roles only, with an ecs-chatops@ source identity", async () => {
+    seedFleet(emu.state, { accounts: 1, regions: ['us-east-1'] });
+    const account = '300000000001';
+    expect(JSON.stringify(roleDocuments(emu.state, `arn:aws:iam::${account}:role/ecs-chatops-target`)!.trust)).not.toContain(':root');
+    // IAM judges enforced principals (authorization.ts): the bot's stand-in role, allowed to assume any role, and another role of its account.
+    const allowAssume: PolicyDocument = {
+      Version: '2012-10-17',
+      Statement: [{ Effect: 'Allow', Action: ['sts:AssumeRole', 'sts:SetSourceIdentity'], Resource: '*' }],
+    };
+    const session = (name: string) => {
+      const role = putRole(emu.state, '111111111111', name, { trust: trustPolicy({ Service: 'lambda.amazonaws.com' }), inline: { assume: allowAssume } });
+      emu.authority.enforce(role.arn);
+      const issued = emu.state.issueCredentials(role, name, { issuedAt: emu.clock.date(), expiration: emu.clock.date(3_600_000) });
+      return { accessKeyId: issued.accessKeyId, secretAccessKey: issued.secretAccessKey, sessionToken: issued.sessionToken! };
+    };
+    const bot = session(emu.state.defaultCredentials.identity.roleArn!.split('/').pop()!);
+    await expect(assumeTarget(account, { credentials: bot })).resolves.toMatchObject({ SourceIdentity: 'ecs-chatops@U0TEST' });
+    // Without the source identity, or with another one, the trust's condition refuses it.
+    for (const sourceIdentity of [undefined, 'someone@U0TEST']) {
+      await expect(assumeTarget(account, { credentials: bot, sourceIdentity })).rejects.toMatchObject({ name: 'AccessDenied' });
+    }
+    // A role of the bot's account the trust does not name is refused, as on AWS, though its own policy allows AssumeRole.
+    await expect(assumeTarget(account, { credentials: session('ecs-chatops-local-us-east-1-reports') })).rejects.toMatchObject({
+      name: 'AccessDenied',
+      message: expect.stringContaining('sts:AssumeRole'),
+    });
+  });
 });
 
 describe('fleet traffic', () => {
@@ -87,7 +139,7 @@ describe('fleet traffic', () => {
     expect(emu.traffic.maxInFlightPerAccount()).toEqual({ accountId: '300000000001', max: 4 });
   });
 
-  it('throttles one account beyond its burst with ECS ThrottlingException, leaving the others alone', async () => {
+  it('throttles one account beyond its burst with ECS ThrottlingException, a bucket per region, leaving the others alone', async () => {
     seedFleet(emu.state, { accounts: 2, regions: ['us-east-1'] });
     const a = await ecsIn('300000000001');
     const b = await ecsIn('300000000002');
@@ -95,8 +147,13 @@ describe('fleet traffic', () => {
     await a.send(new ListClustersCommand({}));
     await a.send(new ListClustersCommand({}));
     await expect(a.send(new ListClustersCommand({}))).rejects.toMatchObject({ name: 'ThrottlingException', message: 'Rate exceeded' });
+    // AWS's limits are per account and region: the same account in another region has its own bucket.
+    const aWest = await ecsIn('300000000001', 'eu-west-1');
+    await aWest.send(new ListClustersCommand({}));
+    await aWest.send(new ListClustersCommand({}));
+    await expect(aWest.send(new ListClustersCommand({}))).rejects.toMatchObject({ name: 'ThrottlingException' });
     await b.send(new ListClustersCommand({}));
-    expect(emu.traffic.throttled.get('300000000001')).toBe(1);
+    expect(emu.traffic.throttled.get('300000000001')).toBe(2);
     emu.traffic.throttle('300000000001', undefined);
     await a.send(new ListClustersCommand({}));
   });

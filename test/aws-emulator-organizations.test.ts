@@ -10,7 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startAwsEmulator, type AwsEmulator } from '../local/aws';
 import { seedFleet } from '../local/aws/seed-fleet';
 import { putRole, trustPolicy } from '../local/aws/services/iam';
-import { createOrganization, organizationOf, putOrganizationalUnit } from '../local/aws/services/organizations';
+import { createOrganization, organizationOf, putOrganizationAccount, putOrganizationalUnit } from '../local/aws/services/organizations';
 
 /** AWS Organizations in the emulator through the SDK: paging, its errors as AWS returns them, IAM on its resources. */
 const MANAGEMENT = '111111111111';
@@ -56,7 +56,7 @@ afterEach(async () => {
 });
 
 describe('AWS Organizations in the emulator', () => {
-  it('lists every account in pages of at most 20, the management account first, with ids, ARNs and status', async () => {
+  it('lists every account in pages of at most 20, the management account first, with ids, ARNs and State (not the retired Status)', async () => {
     const fleet = seedFleet(emu.state, { accounts: 45, regions: ['us-east-1'] });
     const { accounts, pages } = await allAccounts(client());
     expect(pages).toBe(3);
@@ -64,10 +64,22 @@ describe('AWS Organizations in the emulator', () => {
     expect(accounts[1]).toMatchObject({
       Id: '300000000001',
       Name: 'fleet-001',
-      Status: 'ACTIVE',
+      State: 'ACTIVE',
       Arn: `arn:aws:organizations::${MANAGEMENT}:account/${fleet.organizationId}/300000000001`,
     });
+    expect(accounts.every((a) => a.Status === undefined)).toBe(true);
     expect((await allAccounts(client(), 7)).pages).toBe(7);
+  });
+
+  it("gives each account's lifecycle State, every value of the SDK's AccountState, and no Status (retired on 2026-09-09)", async () => {
+    createOrganization(emu.state, MANAGEMENT);
+    const states = ['SUSPENDED', 'PENDING_CLOSURE', 'CLOSED', 'PENDING_ACTIVATION'] as const;
+    states.forEach((state, i) => putOrganizationAccount(emu.state, { id: `30000000010${i}`, name: state.toLowerCase(), state }));
+    const { accounts } = await allAccounts(client());
+    expect(accounts.map((a) => [a.Id, a.State, a.Status])).toEqual([
+      [MANAGEMENT, 'ACTIVE', undefined],
+      ...states.map((state, i) => [`30000000010${i}`, state, undefined]),
+    ]);
   });
 
   it('refuses MaxResults beyond 20 and a forged NextToken with InvalidInputException and its reason', async () => {

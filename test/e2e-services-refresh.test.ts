@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { seedFleetService, type SeededFleet } from '../local/aws/seed-fleet';
-import { putOrganizationAccount } from '../local/aws/services/organizations';
+import { organizationOf, putOrganizationAccount } from '../local/aws/services/organizations';
 import { localStack } from '../local/iam/enforce';
 import { scheduleResources } from '../scripts/schedules';
 import { fleetSchema } from '../src/config/fleet-schema';
@@ -60,8 +60,8 @@ describe('/ecs services --refresh', () => {
     expect(fleet.missingRole).toEqual(['300000000002']);
     expect(await catalog.get('worker-fleet-004')).toMatchObject({ accountId: '300000000004', region: 'eu-west-1', labels: { env: 'staging', team: 'growth' } });
     // The bot's own account is read with its own role; a hand-declared target naming a discovered
-    // service keeps its alias and takes the service's labels (tags), and is not listed twice.
-    expect(await catalog.get('web')).toMatchObject({ source: 'declared', accountId: '111111111111', labels: { service: 'web' } });
+    // service keeps its alias and its configured labels only (not the service's tags), and is not listed twice.
+    expect(await catalog.get('web')).toMatchObject({ source: 'declared', accountId: '111111111111', labels: {} });
     expect(thread).not.toContain('service/main/web`');
     expect(calls_(/ListServices/).some((c) => c.identity.arn.includes('-worker/'))).toBe(true);
     const audit = (await teamAudit(world())).find((r) => r.verb === 'services --refresh');
@@ -162,6 +162,27 @@ describe('/ecs services --refresh', () => {
     await finished(q.ts);
     expect(threadText(q.ts)).toContain('*Catalog refreshed*');
     expect(threadText(q.ts)).not.toContain('did not finish');
+  });
+
+  it('an account suspended in the organization: not looked in, its services leave the catalog, and the thread says why', async () => {
+    const account = organizationOf(world().aws.state)!.accounts.get('300000000003')!;
+    const catalog = new DynamoCatalog();
+    expect(await catalog.get('api-fleet-003')).toBeDefined();
+    account.state = 'SUSPENDED';
+    try {
+      const { parent } = await refresh();
+      const p = await parent();
+      await finished(p.ts);
+      const thread = threadText(p.ts);
+      expect(thread).toContain('• `api-fleet-003` — 300000000003 us-east-1 fleet/api (its account is SUSPENDED)');
+      expect(thread).toContain(
+        '*Accounts not active, not looked in (their services leave the catalog) (1)*\n• `300000000003 (fleet-003)`: SUSPENDED in AWS Organizations',
+      );
+      expect(thread).not.toContain('cross-account-role.yaml in 300000000003');
+      expect(await catalog.get('api-fleet-003')).toBeUndefined();
+    } finally {
+      account.state = 'ACTIVE';
+    }
   });
 
   it('is refused to someone who is not an admin of every service, and audited as such', async () => {

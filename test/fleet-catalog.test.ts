@@ -33,6 +33,7 @@ const discovery = (services: FleetService[], failures: DiscoveryResult['failures
   failures,
   skipped: [],
   accounts: 200,
+  inactive: [],
 });
 const config = parseConfig({
   slack: { teams: ['T0LOCAL'] },
@@ -104,15 +105,25 @@ describe('the catalog', () => {
     expect([again.added, again.removed, again.changed]).toEqual([[], [], []]);
   });
 
-  it('gives a declared target its configured labels in the catalog, over those of the service it names', async () => {
+  it('gives a declared target its configured labels only, not the tags of the service it names (anyone with ecs:TagResource could set those)', async () => {
     const catalog = new DynamoCatalog();
     const labelled = parseConfig({
       slack: { teams: ['T0LOCAL'] },
       targets: { named: { region: 'us-east-1', cluster: 'fleet', service: 'svc-0', roleArn: service(0).roleArn, labels: { team: 'platform', tier: 'edge' } } },
     });
     await refreshCatalog({ config: labelled, catalog, discover: async () => discovery([service(0)]), botAccountId: '111111111111', by: 'U0ADMIN' });
-    expect((await catalog.get('named'))?.labels).toEqual({ env: 'prod', team: 'platform', tier: 'edge' });
+    expect((await catalog.get('named'))?.labels).toEqual({ team: 'platform', tier: 'edge' });
     expect(await aliases(catalog, { kind: 'labels', terms: [{ key: 'tier', values: ['edge'] }] })).toEqual(['named']);
+    expect(await aliases(catalog, { kind: 'labels', terms: [{ key: 'env', values: ['prod'] }] })).toEqual([]);
+    // Its tags do not show up as a change at each refresh either.
+    const again = await refreshCatalog({
+      config: labelled,
+      catalog,
+      discover: async () => discovery([service(0)]),
+      botAccountId: '111111111111',
+      by: 'U0ADMIN',
+    });
+    expect(again.changed).toEqual([]);
   });
 });
 
@@ -252,13 +263,83 @@ describe('a catalog DynamoDB keeps throttling', () => {
 });
 
 describe('merging a discovery', () => {
-  it('keeps the services of an account that could not be read, and gives a declared target the labels of the service it names', () => {
+  const TAG = 'ecs-chatops:alias';
+  const failed = (accountId: string, region?: string) => ({ accountId, ...(region ? { region } : {}), reason: 'role' as const, message: 'm', fix: 'f' });
+
+  it('keeps the services of an account that could not be read; a declared target keeps its configured labels only', () => {
     const previous = [service(0), service(1), service(5)];
     const declared = [{ ...service(5), alias: 'named', source: 'declared' as const, labels: {} }];
-    const failures = [{ accountId: service(0).accountId, reason: 'role' as const, message: 'm', fix: 'f' }];
-    const merged = mergeCatalog(discovery([service(5)], failures), declared, previous);
+    const merged = mergeCatalog(discovery([service(5)], [failed(service(0).accountId)]), declared, previous, TAG);
     expect(merged.services.map((s) => s.alias)).toEqual(['named', 'svc-0000', 'svc-0001']);
     expect(merged.kept).toBe(2);
-    expect(merged.services[0]!.labels).toEqual(service(5).labels);
+    expect(merged.services[0]!.labels).toEqual({});
+  });
+
+  // The holder sorts after the newcomer by ARN (eu-west-1 > ap-south-1): sort order must not decide.
+  const holder = service(1, { alias: 'payments' });
+  const taker = service(10, { alias: 'payments', region: 'ap-south-1', serviceArn: 'arn:aws:ecs:ap-south-1:300000000003:service/fleet/evil' });
+
+  it('leaves an alias with the service that held it: a newcomer tagged with it is left out, with the tag to set', () => {
+    const merged = mergeCatalog(discovery([taker, holder]), [], [holder], TAG);
+    expect(merged.services).toEqual([holder]);
+    expect(merged.skipped).toEqual([
+      {
+        serviceArn: taker.serviceArn,
+        reason: `alias \`payments\` is held by ${holder.serviceArn} since an earlier refresh: tag it \`${TAG}=<an alias of its own>\``,
+      },
+    ]);
+    // And again at the next refresh, and the one after: stable.
+    expect(mergeCatalog(discovery([holder, taker]), [], merged.services, TAG).services).toEqual([holder]);
+  });
+
+  it('does not hand an alias over while its holder cannot be read (account or region)', () => {
+    for (const failure of [failed(holder.accountId), failed(holder.accountId, holder.region)]) {
+      const merged = mergeCatalog(discovery([taker], [failure]), [], [holder], TAG);
+      expect(merged.services).toEqual([holder]);
+      expect(merged.kept).toBe(1);
+      expect(merged.skipped).toEqual([
+        { serviceArn: taker.serviceArn, reason: expect.stringContaining(`is held by ${holder.serviceArn}, whose account could not be read`) },
+      ]);
+    }
+  });
+
+  it('frees an alias whose holder is gone from a readable account: its only claimant takes it', () => {
+    expect(mergeCatalog(discovery([taker]), [], [holder], TAG).services).toEqual([taker]);
+  });
+
+  it('gives an alias no one held to none of several claimants, and says which tag fixes it', () => {
+    const a = service(4, { alias: 'web-prod', service: 'web', cluster: 'blue', serviceArn: 'arn:aws:ecs:us-east-1:300000000001:service/blue/web' });
+    const b = service(4, { alias: 'web-prod', service: 'web', cluster: 'green', serviceArn: 'arn:aws:ecs:us-east-1:300000000001:service/green/web' });
+    const merged = mergeCatalog(discovery([a, b]), [], [], TAG);
+    expect(merged.services).toEqual([]);
+    expect(merged.skipped).toEqual([
+      {
+        serviceArn: a.serviceArn,
+        reason: `\`web\` in each of the clusters \`blue\`, \`green\` of 300000000001 us-east-1 claims the alias \`web-prod\` (from the naming rule or a tag alike); none of them gets it: tag this service \`${TAG}=web-prod-blue\` (or another alias of its own)`,
+      },
+      { serviceArn: b.serviceArn, reason: expect.stringContaining(`tag this service \`${TAG}=web-prod-green\``) },
+    ]);
+    const tagged = mergeCatalog(discovery([taker, service(2, { alias: 'payments' })]), [], [], TAG);
+    expect(tagged.services).toEqual([]);
+    expect(tagged.skipped.map((s) => s.reason)).toEqual([
+      expect.stringContaining(`alias \`payments\` is claimed by ${service(2).serviceArn} too, and none held it before`),
+      expect.stringContaining(`alias \`payments\` is claimed by ${taker.serviceArn} too`),
+    ]);
+  });
+
+  it('removes the services of an account that is no longer ACTIVE: it is not unreadable, so nothing is kept', async () => {
+    const catalog = new DynamoCatalog();
+    await seed(catalog, [service(0), service(5)]);
+    const inactive = [{ accountId: service(0).accountId, state: 'SUSPENDED' }];
+    const report = await refreshCatalog({
+      config,
+      catalog,
+      discover: async () => ({ ...discovery([service(5)]), inactive }),
+      botAccountId: '111111111111',
+      by: 'U0ADMIN',
+    });
+    expect(report.removed.map((s) => s.alias)).toEqual(['svc-0000']);
+    expect(report.inactive).toEqual(inactive);
+    expect(report.kept).toBe(0);
   });
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { scheduleResources } from '../scripts/schedules';
 import { ConfigError, parseConfig } from '../src/config/schema';
+import { aliasTemplateFor } from '../src/fleet/names';
 import { scheduleEntry } from '../src/schedules/principal';
 
 /** `fleet:` of the configuration: defaults, each mistake named by its path, and the catalog's schedule it declares. */
@@ -21,11 +22,22 @@ describe('fleet configuration', () => {
     expect(config.fleet).toMatchObject({
       roleName: 'ecs-chatops-target',
       aliasTag: 'ecs-chatops:alias',
-      aliasTemplate: '{service}-{account}',
       refreshSchedule: 'rate(6 hours)',
       organizationalUnits: [],
     });
     expect(parseConfig(base).fleet).toBeUndefined();
+  });
+
+  it('makes the default naming rule unique for the regions configured, and refuses a rule without {region} over several regions', () => {
+    const one = parseConfig({ ...base, fleet: { organizations: true, regions: ['eu-west-1'] } }).fleet!;
+    const two = parseConfig({ ...base, fleet: { organizations: true, regions: ['eu-west-1', 'us-east-1'] } }).fleet!;
+    expect([one.aliasTemplate, two.aliasTemplate]).toEqual([undefined, undefined]);
+    expect([aliasTemplateFor(one), aliasTemplateFor(two)]).toEqual(['{service}-{account}', '{service}-{account}-{region}']);
+    expect(aliasTemplateFor({ ...two, aliasTemplate: '{region}-{service}' })).toBe('{region}-{service}');
+    expect(problems({ organizations: true, regions: ['eu-west-1', 'us-east-1'], aliasTemplate: '{service}-{account}' })).toEqual([
+      'fleet.aliasTemplate: must contain {region} when several regions are configured (a service of the same name in two regions would get one alias)',
+    ]);
+    expect(problems({ organizations: true, regions: ['eu-west-1'], aliasTemplate: '{service}-{account}' })).toEqual([]);
   });
 
   it('names each mistake by its path', () => {

@@ -1,15 +1,17 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startAwsEmulator, type AwsEmulator } from '../local/aws';
-import { seedFleet, type SeededFleet } from '../local/aws/seed-fleet';
-import { putOrganizationAccount } from '../local/aws/services/organizations';
+import { FLEET_CLUSTER, seedFleet, seedFleetService, type SeededFleet } from '../local/aws/seed-fleet';
+import { organizationOf, putOrganizationAccount } from '../local/aws/services/organizations';
 import { clearCredentialCache } from '../src/aws/credentials';
 import { fleetSchema, type FleetConfig } from '../src/config/fleet-schema';
-import { sdkFleetAws } from '../src/fleet/aws';
+import { accountState, sdkFleetAws } from '../src/fleet/aws';
+import { mergeCatalog } from '../src/fleet/refresh';
 import { aliasFromTemplate, discoverFleet, MAX_IN_FLIGHT_PER_ACCOUNT, type EcsReader, type FleetAws } from '../src/fleet/discovery';
 
 /** Discovery against the emulator's organization and accounts, through the SDK as in production. */
 const admin = { teamId: 'T0LOCAL', userId: 'U0ADMIN' };
 const MANAGEMENT = '111111111111';
+const TAG = 'ecs-chatops:alias';
 let aws: AwsEmulator;
 let fleet: SeededFleet;
 const made: Array<{ destroy(): void }> = [];
@@ -66,7 +68,7 @@ describe('fleet discovery', () => {
     expect(result.failures.at(-1)!.fix).toContain(`deploy infra/cross-account-role.yaml in ${fleet.missingRole[0]}`);
   });
 
-  it('names an untagged service by the naming rule, and reports a tag that is no alias and an alias taken twice', async () => {
+  it('names an untagged service by the naming rule, reports a tag that is no alias, and gives every claimant of an alias to the refresh', async () => {
     const r = aws.state.region('300000000003', 'us-east-1');
     const api = r.ecs.clusters.get('fleet')!.services.get('api')!;
     const saved = structuredClone(api.tags);
@@ -85,7 +87,11 @@ describe('fleet discovery', () => {
       expect(result.services.map((s) => s.alias)).toContain('us-east-1-api-300000000003');
       expect(result.skipped).toEqual([
         expect.objectContaining({ serviceArn: worker.serviceArn, reason: expect.stringContaining('`Not An Alias` is not an alias') }),
-        { serviceArn: web.serviceArn, reason: 'alias `api-fleet-001` is already arn:aws:ecs:us-east-1:300000000001:service/fleet/api' },
+      ]);
+      // Who keeps `api-fleet-001` is the refresh's to settle (mergeCatalog): it knows who held it.
+      expect(result.services.filter((s) => s.alias === 'api-fleet-001').map((s) => s.serviceArn)).toEqual([
+        'arn:aws:ecs:us-east-1:300000000001:service/fleet/api',
+        web.serviceArn,
       ]);
     } finally {
       api.tags = saved;
@@ -125,6 +131,123 @@ describe('fleet discovery', () => {
   });
 });
 
+describe('accounts that are not ACTIVE', () => {
+  it('are not looked in: listed with their State (not as failures), and their services leave the catalog at the refresh', async () => {
+    const org = organizationOf(aws.state)!;
+    const states = { '300000000004': 'SUSPENDED', '300000000005': 'PENDING_CLOSURE', '300000000006': 'CLOSED', '300000000007': 'PENDING_ACTIVATION' } as const;
+    const first = await discoverFleet(config(), fleetAws());
+    const before = mergeCatalog(first, [], [], TAG).services;
+    try {
+      for (const [id, state] of Object.entries(states)) org.accounts.get(id)!.state = state;
+      const after = await discoverFleet(config(), fleetAws());
+      expect(after.inactive).toEqual(
+        Object.entries(states).map(([accountId, state]) => ({ accountId, accountName: org.accounts.get(accountId)!.name, state })),
+      );
+      // 300000000004 has no target role either: not active, so not "deploy the target role".
+      expect(after.failures.map((f) => f.accountId)).not.toContain('300000000004');
+      expect(after.accounts).toBe(first.accounts - 4);
+      const merged = mergeCatalog(after, [], before, TAG);
+      expect(before.some((s) => s.accountId === '300000000005')).toBe(true);
+      expect(merged.services.filter((s) => s.accountId in states)).toEqual([]);
+      expect(merged.kept).toBe(0);
+    } finally {
+      for (const id of Object.keys(states)) org.accounts.get(id)!.state = 'ACTIVE';
+    }
+  });
+});
+
+describe('aliases from the naming rule', () => {
+  const ACCOUNT = '300000000011';
+  /** `twin` in cluster `fleet` of each region of ACCOUNT, untagged, and in cluster `blue` of us-east-1; removed afterwards. */
+  function twins(): () => void {
+    const cleanups: Array<() => void> = [];
+    for (const region of ['us-east-1', 'eu-west-1']) {
+      seedFleetService(aws.state, { accountId: ACCOUNT, region, serviceName: 'twin', alias: 'unused', env: 'prod', team: 'payments' });
+      const cluster = aws.state.region(ACCOUNT, region).ecs.clusters.get(FLEET_CLUSTER)!;
+      cluster.services.get('twin')!.tags = [{ key: 'env', value: 'prod' }];
+      cleanups.push(() => cluster.services.delete('twin'));
+    }
+    const r = aws.state.region(ACCOUNT, 'us-east-1');
+    const fleetCluster = r.ecs.clusters.get(FLEET_CLUSTER)!;
+    const twin = fleetCluster.services.get('twin')!;
+    const clusterArn = fleetCluster.cluster.clusterArn!.replace(`/${FLEET_CLUSTER}`, '/blue');
+    r.ecs.clusters.set('blue', {
+      cluster: { ...fleetCluster.cluster, clusterArn, clusterName: 'blue' },
+      services: new Map([['twin', { ...twin, clusterArn, serviceArn: twin.serviceArn!.replace(`/${FLEET_CLUSTER}/`, '/blue/') }]]),
+      tasks: new Map(),
+    });
+    cleanups.push(() => r.ecs.clusters.delete('blue'));
+    return () => {
+      for (const cleanup of cleanups) cleanup();
+    };
+  }
+
+  it('are unique per region by default when several regions are configured; the same name in two clusters is reported with the tag to set', async () => {
+    const remove = twins();
+    try {
+      const twoRegions = config({ organizations: false, accounts: [ACCOUNT] });
+      expect(twoRegions.aliasTemplate).toBeUndefined();
+      const found = await discoverFleet(twoRegions, fleetAws());
+      const twinsFound = found.services.filter((s) => s.service === 'twin');
+      expect(twinsFound.map((s) => [s.alias, s.region, s.cluster])).toEqual([
+        [`twin-${ACCOUNT}-eu-west-1`, 'eu-west-1', 'fleet'],
+        [`twin-${ACCOUNT}-us-east-1`, 'us-east-1', 'blue'],
+        [`twin-${ACCOUNT}-us-east-1`, 'us-east-1', 'fleet'],
+      ]);
+      const merged = mergeCatalog(found, [], [], TAG);
+      expect(merged.services.filter((s) => s.service === 'twin').map((s) => s.alias)).toEqual([`twin-${ACCOUNT}-eu-west-1`]);
+      expect(merged.skipped).toEqual([
+        {
+          serviceArn: `arn:aws:ecs:us-east-1:${ACCOUNT}:service/blue/twin`,
+          reason: expect.stringContaining(
+            `\`twin\` in each of the clusters \`blue\`, \`fleet\` of ${ACCOUNT} us-east-1 claims the alias \`twin-${ACCOUNT}-us-east-1\``,
+          ),
+        },
+        {
+          serviceArn: `arn:aws:ecs:us-east-1:${ACCOUNT}:service/fleet/twin`,
+          reason: expect.stringContaining(`tag this service \`${TAG}=twin-${ACCOUNT}-us-east-1-fleet\``),
+        },
+      ]);
+      // One region: the shorter rule, no region in it.
+      const oneRegion = await discoverFleet(config({ organizations: false, accounts: [ACCOUNT], regions: ['eu-west-1'] }), fleetAws());
+      expect(oneRegion.services.filter((s) => s.service === 'twin').map((s) => s.alias)).toEqual([`twin-${ACCOUNT}`]);
+    } finally {
+      remove();
+    }
+  });
+});
+
+describe("the bot's own session refused", () => {
+  it('is one result with its own fix, not "deploy the target role": at AssumeRole, or in one region', async () => {
+    const refused = (name: string) => Object.assign(new Error('The security token included in the request is invalid.'), { name });
+    const reader: EcsReader = {
+      listClusters: async () => {
+        throw refused('InvalidClientTokenId');
+      },
+      listServices: async () => ({ serviceArns: [] }),
+      describeServices: async () => [],
+    };
+    const fake: FleetAws = {
+      organizationAccounts: async () => [],
+      assume: async (accountId) => {
+        if (accountId === '300000000001') throw refused('ExpiredToken');
+        return () => reader;
+      },
+      own: () => () => reader,
+    };
+    const result = await discoverFleet(config({ organizations: false, accounts: ['300000000001', '300000000002'], regions: ['ap-east-1'] }), fake);
+    expect(result.failures.map((f) => [f.accountId, f.region, f.reason, f.fix])).toEqual([
+      [
+        '300000000001',
+        undefined,
+        'error',
+        "the bot's own AWS session was refused (expired or not valid there), not the target role: run it again; if it persists, check the bot's deployment (its Lambda role)",
+      ],
+      ['300000000002', 'ap-east-1', 'error', expect.stringContaining('check that ap-east-1 is enabled in 300000000002 and')],
+    ]);
+  });
+});
+
 describe('the per-account bound', () => {
   it('never has more than five calls of one account in flight, however many clusters and services it has', async () => {
     let inFlight = 0;
@@ -150,12 +273,25 @@ describe('the per-account bound', () => {
 });
 
 describe('the naming rule', () => {
-  it('fills placeholders, lowercases, turns other characters into dashes and cuts at 40', () => {
+  it('fills placeholders, lowercases, turns other characters into dashes; beyond 40, cuts and adds a hash of the whole', () => {
     expect(aliasFromTemplate('{service}-{account}', { service: 'Web_API', account: 'Prod Payments', accountId: '1', cluster: 'c', region: 'r' })).toBe(
       'web-api-prod-payments',
     );
-    expect(aliasFromTemplate('{accountId}-{service}', { service: 'x'.repeat(50), account: 'a', accountId: '123', cluster: 'c', region: 'r' })).toBe(
-      'x'.repeat(40),
+    const long = (region: string) =>
+      aliasFromTemplate('{service}-{account}-{region}', { service: 'payments-gateway', account: 'acme-production', accountId: '1', cluster: 'c', region });
+    const [one, two] = [long('ap-southeast-1'), long('ap-southeast-2')];
+    expect(one).toMatch(/^payments-gateway-acme-production-ap-[0-9a-f]{4}$/);
+    expect(one).toHaveLength(40);
+    expect(two).not.toBe(one);
+    expect(long('ap-southeast-1')).toBe(one);
+    expect(aliasFromTemplate('{accountId}-{service}', { service: 'x'.repeat(50), account: 'a', accountId: '123', cluster: 'c', region: 'r' })).toMatch(
+      /^x{35}-[0-9a-f]{4}$/,
     );
+  });
+
+  it("reads an account's State, the retired Status only when State is absent", () => {
+    expect(accountState({ State: 'SUSPENDED', Status: 'ACTIVE' })).toBe('SUSPENDED');
+    expect(accountState({ Status: 'PENDING_CLOSURE' })).toBe('PENDING_CLOSURE');
+    expect(accountState({})).toBeUndefined();
   });
 });

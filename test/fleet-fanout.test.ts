@@ -146,4 +146,17 @@ describe('fan-out helpers', () => {
     expect(r).toMatchObject({ verdict: 'error', accountId: '444444444444' });
     expect(r.summary).toBe('cannot be reached: deploy the target role (infra/cross-account-role.yaml) in 444444444444 (AccessDenied: no role)');
   });
+
+  it("tells the bot's own refused credentials (expired, not valid) from a missing role: run again, not deploy the role", () => {
+    for (const name of ['ExpiredToken', 'ExpiredTokenException', 'InvalidClientTokenId', 'UnrecognizedClientException']) {
+      const r = failureResult(service('a', '444444444444'), Object.assign(new Error('The security token included in the request is expired'), { name }));
+      expect(r.summary).not.toContain('deploy the target role');
+      expect(r.summary).toMatch(/^cannot be reached: the bot's own AWS session was refused \(expired or not valid there\), not the target role: run it again/);
+      expect(r.detail).toMatchObject({ error: name, fix: expect.stringContaining('eu-west-1 is enabled in 444444444444') });
+    }
+    // An access problem stays one.
+    expect(failureResult(service('a', '444444444444'), Object.assign(new Error('x'), { name: 'AccessDeniedException' })).summary).toContain(
+      'deploy the target role',
+    );
+  });
 });

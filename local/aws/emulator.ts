@@ -309,7 +309,7 @@ export async function startAwsEmulator(options: AwsEmulatorOptions = {}): Promis
       if (op.service.name === 'logs') runScheduler(state);
       const operation = op;
       // Every call of an account passes the fleet's latency, throttling and meter here, once its account is known.
-      reply = await traffic.pass(caller.accountId, async () => {
+      reply = await traffic.pass(caller.accountId, region, async () => {
         const injected = faults.takeFailure(iamAction);
         if (injected) throw injected;
         for (const resource of resources?.(operation.params, ctx) ?? ['*'])

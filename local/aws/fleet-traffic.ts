@@ -3,11 +3,12 @@
  * one place (emulator.ts, once the caller's account is known):
  *
  *  - latency: real milliseconds each call takes (a round trip to AWS from Lambda is ~20–80 ms);
- *  - throttling per account: a token bucket per account, as AWS's per-account, per-region API
- *    rate limits; an empty bucket answers the service's own throttling error (ECS's
- *    ThrottlingException, Organizations' TooManyRequestsException), which the SDK retries;
- *  - a meter: how many calls each account has in flight, and the most it ever had, for benchmarks
- *    checking that fan-out stays within its per-account bound.
+ *  - throttling per account and region, as AWS's API rate limits are: a token bucket per account
+ *    and region (a throttled account's calls in eu-west-1 do not spend its us-east-1 bucket); an
+ *    empty bucket answers the service's own throttling error (ECS's ThrottlingException,
+ *    Organizations' TooManyRequestsException), which the SDK retries;
+ *  - a meter: how many calls each account has in flight (all its regions together), and the most
+ *    it ever had, for benchmarks checking that fan-out stays within its per-account bound.
  */
 import { AwsError } from './protocols';
 
@@ -26,22 +27,22 @@ interface Bucket extends ThrottleSpec {
 export class FleetTraffic {
   /** Real milliseconds added to every call (0: none). */
   latencyMs = 0;
+  /** By `<account> <region>`. */
   private readonly buckets = new Map<string, Bucket>();
+  /** What each throttled account's buckets hold, one per region it calls. */
+  private readonly specs = new Map<string, ThrottleSpec>();
   private everyAccount: ThrottleSpec | undefined;
   private readonly inFlight = new Map<string, number>();
   private readonly peaks = new Map<string, number>();
   /** Throttling errors answered, per account. */
   readonly throttled = new Map<string, number>();
 
-  /** Throttle `accountId` (or every account, with `*`) beyond `spec`; undefined lifts it. */
+  /** Throttle `accountId` (or every account, with `*`) beyond `spec` in each region, a bucket per region; undefined lifts it. */
   throttle(accountId: string, spec: ThrottleSpec | undefined): void {
-    if (accountId === '*') {
-      this.everyAccount = spec;
-      this.buckets.clear();
-      return;
-    }
-    if (spec) this.buckets.set(accountId, { ...spec, tokens: spec.burst, at: Date.now() });
-    else this.buckets.delete(accountId);
+    if (accountId === '*') this.everyAccount = spec;
+    else if (spec) this.specs.set(accountId, spec);
+    else this.specs.delete(accountId);
+    for (const key of this.buckets.keys()) if (accountId === '*' || key.startsWith(`${accountId} `)) this.buckets.delete(key);
   }
 
   /** The most calls `accountId` had in flight at once (0 if it made none). */
@@ -62,14 +63,14 @@ export class FleetTraffic {
     this.throttled.clear();
   }
 
-  /** Runs one call of `accountId` through latency, throttling and the meter. */
-  async pass<T>(accountId: string, call: () => Promise<T>): Promise<T> {
+  /** Runs one call of `accountId` in `region` (the signing region: us-east-1 for global services) through latency, throttling and the meter. */
+  async pass<T>(accountId: string, region: string, call: () => Promise<T>): Promise<T> {
     const now = (this.inFlight.get(accountId) ?? 0) + 1;
     this.inFlight.set(accountId, now);
     if (now > (this.peaks.get(accountId) ?? 0)) this.peaks.set(accountId, now);
     try {
       if (this.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, this.latencyMs));
-      if (!this.take(accountId)) {
+      if (!this.take(accountId, region)) {
         this.throttled.set(accountId, (this.throttled.get(accountId) ?? 0) + 1);
         throw AwsError.common('Throttling', 'Rate exceeded');
       }
@@ -79,11 +80,13 @@ export class FleetTraffic {
     }
   }
 
-  private take(accountId: string): boolean {
-    let bucket = this.buckets.get(accountId);
-    if (!bucket && this.everyAccount) {
-      bucket = { ...this.everyAccount, tokens: this.everyAccount.burst, at: Date.now() };
-      this.buckets.set(accountId, bucket);
+  private take(accountId: string, region: string): boolean {
+    const key = `${accountId} ${region}`;
+    let bucket = this.buckets.get(key);
+    const spec = this.specs.get(accountId) ?? this.everyAccount;
+    if (!bucket && spec) {
+      bucket = { ...spec, tokens: spec.burst, at: Date.now() };
+      this.buckets.set(key, bucket);
     }
     if (!bucket) return true;
     const now = Date.now();

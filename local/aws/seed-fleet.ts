@@ -17,11 +17,12 @@ import type { Service, Task, TaskDefinition } from '@aws-sdk/client-ecs';
 import { ecsTasksTrustFor, imageDigest } from './seed-verify';
 import { createOrganization, putOrganizationAccount, putOrganizationalUnit } from './services/organizations';
 import { putImage, putRepository } from './services/ecr';
-import { putRole, trustPolicy } from './services/iam';
+import { putRole } from './services/iam';
 import { putLogGroup } from './services/logs';
 import type { PolicyDocument } from './policy';
 import type { ThrottleSpec, FleetTraffic } from './fleet-traffic';
 import { arns, DEFAULT_ACCOUNT, hexId, type EmulatorState } from './state';
+import { readTargetRole } from '../iam/stack';
 
 /** The target role an account deploys (infra/cross-account-role.yaml, resolved for that account by the caller). */
 export interface FleetTargetRole {
@@ -41,7 +42,12 @@ export interface FleetSeedOptions {
   desiredCount?: number;
   /** The organization's management account, where the bot runs (default the emulator's account). */
   managementAccountId?: string;
-  /** The target role each account deploys; default: `ecs-chatops-target` trusting the management account, with no policies IAM details. */
+  /**
+   * The target role each account deploys. Default: infra/cross-account-role.yaml's, resolved for
+   * a bot in the management account whose four roles are the emulator's stand-in for the bot's
+   * Lambda role (the default credentials' role): its trust names those roles and requires the
+   * `ecs-chatops@…` source identity, as on AWS. The local world passes its stack's (targetRoleFor).
+   */
   targetRole?: (accountId: string) => FleetTargetRole;
   /** Real latency per AWS call and per-account throttling, applied to every call (needs the emulator's traffic). */
   latencyMs?: number;
@@ -118,11 +124,7 @@ export function seedFleet(state: EmulatorState, options: FleetSeedOptions): Seed
     const breakage = brokenIndexes.has(i) ? (brokenSeen++ % 2 === 0 ? 'role' : 'service') : undefined;
     if (breakage === 'role') fleet.missingRole.push(accountId);
     else {
-      const role = options.targetRole?.(accountId) ?? {
-        roleName: 'ecs-chatops-target',
-        trustPolicy: trustPolicy({ AWS: `arn:aws:iam::${management}:root` }),
-        inline: {},
-      };
+      const role = (options.targetRole ?? templateTargetRole(state, management, regions[0]!))(accountId);
       fleet.roleName = role.roleName;
       putRole(state, accountId, role.roleName, { trust: role.trustPolicy, inline: role.inline });
     }
@@ -143,6 +145,24 @@ export function seedFleet(state: EmulatorState, options: FleetSeedOptions): Seed
     if (options.throttle) options.traffic.throttle('*', options.throttle);
   }
   return fleet;
+}
+
+/** The template's target role for a bot in `management` whose roles are all the emulator's default credentials' role. */
+function templateTargetRole(state: EmulatorState, management: string, region: string): (accountId: string) => FleetTargetRole {
+  const botRole = state.defaultCredentials.identity.roleArn?.split('/').pop();
+  if (!botRole) throw new Error("seedFleet: the emulator's default credentials are not a role session");
+  return (accountId) => {
+    const { roleName, trustPolicy, inline } = readTargetRole({
+      accountId,
+      region,
+      botAccountId: management,
+      workerRoleName: botRole,
+      runWorkflowRoleName: botRole,
+      deployWorkflowRoleName: botRole,
+      notifierRoleName: botRole,
+    });
+    return { roleName, trustPolicy, inline };
+  };
 }
 
 /** One fleet service (cluster `fleet` created if need be) in any account: what seedFleet puts in each of its accounts. */

@@ -5,7 +5,7 @@
  * catalog's schedule. Everything AWS or tags said is escaped before it reaches Slack.
  */
 import { requiredEnv } from '../config/env';
-import type { AccountFailure } from '../fleet/discovery';
+import type { AccountFailure, InactiveAccount } from '../fleet/discovery';
 import type { RefreshReport } from '../fleet/refresh';
 import type { FleetService } from '../fleet/types';
 import { code, escapeText } from '../slack/format';
@@ -32,6 +32,10 @@ function failureLine(f: AccountFailure): string {
   return `• ${code(account)}: ${escapeText(f.message)}\n   ➜ ${escapeText(f.fix)}`;
 }
 
+function inactiveLine(a: InactiveAccount): string {
+  return `• ${code(`${a.accountId}${a.accountName ? ` (${a.accountName})` : ''}`)}: ${escapeText(a.state)} in AWS Organizations`;
+}
+
 /** The thread's text for a refresh's report. */
 export function renderRefresh(report: RefreshReport, discovering: boolean): string {
   const head = discovering
@@ -48,10 +52,14 @@ export function renderRefresh(report: RefreshReport, discovering: boolean): stri
     ...unfinished,
     ...nothing,
     ...section('Added', report.added, (s) => `• ${code(s.alias)} — ${escapeText(where(s))}`),
-    ...section('Removed', report.removed, (s) => `• ${code(s.alias)} — ${escapeText(where(s))}`),
+    ...section('Removed', report.removed, (s) => {
+      const inactive = report.inactive.find((a) => a.accountId === s.accountId);
+      return `• ${code(s.alias)} — ${escapeText(where(s))}${inactive ? ` (its account is ${escapeText(inactive.state)})` : ''}`;
+    }),
     ...section('Changed', report.changed, (c) => `• ${code(c.after.alias)}: ${escapeText(c.what.join(', '))}`),
     ...section('Accounts not read', report.failures, failureLine),
     ...(report.kept ? [`(${report.kept} services of those accounts are kept from the last refresh.)`] : []),
+    ...section('Accounts not active, not looked in (their services leave the catalog)', report.inactive, inactiveLine),
     ...section('Services left out', report.skipped, (s) => `• ${code(s.serviceArn)}: ${escapeText(s.reason)}`),
   ].join('\n');
 }
@@ -96,7 +104,8 @@ async function refreshNow(ctx: WorkerContext): Promise<CommandResult> {
     const report = await refreshCatalog({
       config: ctx.config,
       catalog: new DynamoCatalog(),
-      discover: async () => (fleet && aws ? discoverFleet(fleet, aws, { botAccountId }) : { services: [], failures: [], skipped: [], accounts: 0 }),
+      discover: async () =>
+        fleet && aws ? discoverFleet(fleet, aws, { botAccountId }) : { services: [], failures: [], skipped: [], accounts: 0, inactive: [] },
       botAccountId,
       by: invocation.userId,
       now: () => new Date(ctx.now()),

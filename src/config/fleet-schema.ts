@@ -1,5 +1,5 @@
 import * as z from 'zod/mini';
-import { ALIAS_PLACEHOLDERS } from '../fleet/names';
+import { ALIAS_PLACEHOLDERS, DEFAULT_ALIAS_TAG } from '../fleet/names';
 
 /**
  * `fleet:` of the configuration (issue 19): where services are discovered (accounts from AWS
@@ -18,8 +18,7 @@ const tagValue = z.string().check(z.maxLength(256));
 export const FLEET_DEFAULTS = {
   organizations: false,
   roleName: 'ecs-chatops-target',
-  aliasTag: 'ecs-chatops:alias',
-  aliasTemplate: '{service}-{account}',
+  aliasTag: DEFAULT_ALIAS_TAG,
   refreshSchedule: 'rate(6 hours)',
 };
 
@@ -50,9 +49,12 @@ export const fleetSchema = z.optional(
       /**
        * The alias of a service without that tag: placeholders `{service}`, `{cluster}`, `{account}`
        * (the account's name, its id without one), `{accountId}`, `{region}`; lowercased, other
-       * characters made dashes, cut at 40.
+       * characters made dashes; longer than 40, cut with a short hash of the whole (discovery.ts).
+       * Absent: `{service}-{account}`, with `{region}` added when several regions are configured,
+       * so the rule is unique in the configured scope but for one name in two clusters of one
+       * account and region (reported by a refresh, with the tag to set).
        */
-      aliasTemplate: z._default(
+      aliasTemplate: z.optional(
         z.string().check(
           z.minLength(1),
           z.maxLength(100),
@@ -62,7 +64,6 @@ export const fleetSchema = z.optional(
           ),
           z.refine((t) => t.includes('{service}'), 'must contain {service}'),
         ),
-        FLEET_DEFAULTS.aliasTemplate,
       ),
       /** Where the scheduled refresh says what changed (a channel id); without it, the catalog is refreshed on demand only. */
       refreshChannel: z.optional(pattern(/^[CG][A-Z0-9]{2,}$/, 'must be a Slack channel id such as C0123ABCD (channel details → About)')),
@@ -73,6 +74,11 @@ export const fleetSchema = z.optional(
       z.refine((f) => f.organizations || f.accounts.length > 0, {
         message: 'set organizations: true, or list the accounts to look in',
         path: ['accounts'],
+      }),
+      // A rule without {region} names a service alike in each region of an account: one of them would be left out.
+      z.refine((f) => f.aliasTemplate === undefined || f.regions.length < 2 || f.aliasTemplate.includes('{region}'), {
+        message: 'must contain {region} when several regions are configured (a service of the same name in two regions would get one alias)',
+        path: ['aliasTemplate'],
       }),
     ),
 );

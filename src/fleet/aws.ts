@@ -14,10 +14,17 @@ import {
 } from '@aws-sdk/client-organizations';
 import { assumeRoleCredentials, type Actor } from '../aws/credentials';
 import { Limiter } from '../aws/session';
-import { RoleUnavailableError, withBackoff, type EcsReader, type FleetAccount, type FleetAws } from './discovery';
+import { RoleUnavailableError, withBackoff, type EcsReader, type FleetAws, type OrganizationAccount } from './discovery';
 
 /** Organizations' own rate is low (a few calls per second): its tag reads go a few at a time. */
 const ORGANIZATIONS_AT_ONCE = 4;
+
+/**
+ * An account's lifecycle state as Organizations gives it: `State` (ACTIVE, SUSPENDED,
+ * PENDING_CLOSURE, CLOSED, PENDING_ACTIVATION); `Status`, retired on 2026-09-09 (the SDK's model),
+ * only when State is absent. Undefined when it gave neither: discovery then does not look in it.
+ */
+export const accountState = (account: Pick<Account, 'State' | 'Status'>): string | undefined => account.State ?? account.Status;
 
 /** `home`: the bot's region, where STS is called. */
 export function sdkFleetAws(actor: Actor, home: string): FleetAws & { destroy(): void } {
@@ -45,15 +52,17 @@ export function sdkFleetAws(actor: Actor, home: string): FleetAws & { destroy():
             )
           ).flat()
         : await pages((NextToken) => organizations.send(new ListAccountsCommand({ NextToken })));
-      const active = listed.filter((a) => a.Id && (a.Status ?? 'ACTIVE') === 'ACTIVE');
       const limiter = new Limiter(ORGANIZATIONS_AT_ONCE);
       return Promise.all(
-        active.map(async (a): Promise<FleetAccount & { tags?: Record<string, string> }> => {
-          const account = { id: a.Id!, ...(a.Name ? { name: a.Name } : {}) };
-          if (!withTags) return account;
-          const out = await withBackoff(() => limiter.run(() => organizations.send(new ListTagsForResourceCommand({ ResourceId: a.Id! }))));
-          return { ...account, tags: Object.fromEntries((out.Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? ''])) };
-        }),
+        listed
+          .filter((a) => a.Id)
+          .map(async (a): Promise<OrganizationAccount> => {
+            const state = accountState(a);
+            const account = { id: a.Id!, ...(a.Name ? { name: a.Name } : {}), ...(state ? { state } : {}) };
+            if (!withTags) return account;
+            const out = await withBackoff(() => limiter.run(() => organizations.send(new ListTagsForResourceCommand({ ResourceId: a.Id! }))));
+            return { ...account, tags: Object.fromEntries((out.Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? ''])) };
+          }),
       );
     },
 

@@ -2,15 +2,22 @@
  * Fleet discovery (issue 19): the accounts (AWS Organizations or a configured list), in each the
  * configured role, in each region its clusters and their services with tags. A service's alias
  * comes from its alias tag or the configured naming rule; its other tags become labels.
+ * Organizations accounts are looked in only when their `State` is ACTIVE (`Status`, retired by
+ * AWS on 2026-09-09, is read only when `State` is absent); the others are listed as inactive.
+ *
+ * Discovery does not settle who gets an alias two services claim: the refresh does, knowing who
+ * held it in the catalog (src/fleet/refresh.ts, settleAliases).
  *
  * At fleet scale AWS throttles per account and region: each account has at most
  * MAX_IN_FLIGHT_PER_ACCOUNT calls in flight, and a throttled call waits and is tried again
  * (exponential backoff with jitter) rather than failing the run. An account whose role cannot be
  * assumed, or that refuses a call, is a result with its fix; the others carry on.
  */
+import { createHash } from 'node:crypto';
 import { Limiter } from '../aws/session';
 import type { FleetConfig } from '../config/fleet-schema';
-import type { ALIAS_PLACEHOLDERS } from './names';
+import { credentialsFix, isCredentialsProblem } from './fanout';
+import { aliasTemplateFor, type ALIAS_PLACEHOLDERS } from './names';
 import { BUILT_IN_LABELS, type FleetService } from './types';
 
 const BUILT_IN = new Set<string>(BUILT_IN_LABELS);
@@ -23,6 +30,21 @@ export const ACCOUNTS_AT_ONCE = 40;
 export interface FleetAccount {
   id: string;
   name?: string;
+}
+
+/** An account of the organization as Organizations lists it: its lifecycle state (`State`, else the retired `Status`), its tags when asked. */
+export interface OrganizationAccount extends FleetAccount {
+  /** ACTIVE, SUSPENDED, PENDING_CLOSURE, CLOSED, PENDING_ACTIVATION; absent when Organizations said neither. */
+  state?: string;
+  tags?: Record<string, string>;
+}
+
+/** An account of the organization that is not ACTIVE: not looked in, and its services leave the catalog. */
+export interface InactiveAccount {
+  accountId: string;
+  accountName?: string;
+  /** As Organizations gave it, `unknown` when it gave none. */
+  state: string;
 }
 
 export interface ClusterServices {
@@ -44,7 +66,7 @@ export interface EcsReader {
 /** The AWS side of discovery (src/fleet/aws.ts in production). */
 export interface FleetAws {
   /** Accounts of the organization, optionally only those directly in these OUs, with their tags when asked. */
-  organizationAccounts(filter: { organizationalUnits: readonly string[]; withTags: boolean }): Promise<Array<FleetAccount & { tags?: Record<string, string> }>>;
+  organizationAccounts(filter: { organizationalUnits: readonly string[]; withTags: boolean }): Promise<OrganizationAccount[]>;
   /** Assumes `roleArn` (throws RoleUnavailableError when it cannot be) and returns ECS readers by region. */
   assume(accountId: string, roleArn: string): Promise<(region: string) => EcsReader>;
   /** ECS readers of the bot's own account, with its own role (as targets declared without a roleArn). */
@@ -79,11 +101,17 @@ export interface SkippedService {
 }
 
 export interface DiscoveryResult {
+  /**
+   * Every service found with a valid alias, sorted by alias then ARN. Two may claim one alias:
+   * the refresh settles it (settleAliases in refresh.ts), knowing who held it before.
+   */
   services: FleetService[];
   failures: AccountFailure[];
   skipped: SkippedService[];
   /** Accounts looked in. */
   accounts: number;
+  /** Organization accounts (in scope) that are not ACTIVE, by id: not looked in. */
+  inactive: InactiveAccount[];
 }
 
 export interface DiscoveryOptions {
@@ -113,16 +141,28 @@ export async function withBackoff<T>(call: () => Promise<T>, options: DiscoveryO
 
 const ALIAS = /^[a-z][a-z0-9-]{0,39}$/;
 
-/** The alias the naming rule gives a service: placeholders filled, lowercased, other characters dashes, at most 40. */
+const ALIAS_MAX = 40;
+/** Characters of a long alias's hash: 16 bits, with its first 35 characters, keep two long names that share them apart. */
+const HASH_CHARS = 4;
+
+/**
+ * The alias the naming rule gives a service: placeholders filled, lowercased, other characters
+ * dashes. One longer than 40 is cut to its first 35 characters and a dash and 4 hex digits of a
+ * hash of the whole, so two long names sharing their beginning do not become one alias (a plain
+ * cut would make `…-ap-southeast-1` and `…-ap-southeast-2` collide); the alias stays the same
+ * from one refresh to the next.
+ */
 export function aliasFromTemplate(template: string, values: Record<(typeof ALIAS_PLACEHOLDERS)[number], string>): string {
   const filled = template.replace(/\{(\w+)\}/g, (_, key: string) => values[key as keyof typeof values] ?? '');
-  return filled
+  const alias = filled
     .toLowerCase()
     .replace(/[^a-z0-9-]+/g, '-')
     .replace(/-{2,}/g, '-')
     .replace(/^[^a-z]+/, '')
-    .slice(0, 40)
     .replace(/-+$/, '');
+  if (alias.length <= ALIAS_MAX) return alias;
+  const hash = createHash('sha256').update(alias).digest('hex').slice(0, HASH_CHARS);
+  return `${alias.slice(0, ALIAS_MAX - HASH_CHARS - 1).replace(/-+$/, '')}-${hash}`;
 }
 
 /** Tags that are labels: not the alias tag, not AWS's or the bot's own (`aws:`, `ecs-chatops:`). */
@@ -138,21 +178,35 @@ function labelsOf(tags: Array<{ key?: string; value?: string }>, aliasTag: strin
 
 const nameOf = (arn: string) => arn.slice(arn.lastIndexOf('/') + 1);
 
-/** The accounts to look in: from Organizations (filtered by OU and account tags) or the configured list, less the excluded. */
-async function accountsToScan(config: FleetConfig, aws: FleetAws, options: DiscoveryOptions): Promise<FleetAccount[]> {
-  const tagFilter = Object.entries(config.accountTags);
-  const accounts = config.organizations
-    ? (await withBackoff(() => aws.organizationAccounts({ organizationalUnits: config.organizationalUnits, withTags: tagFilter.length > 0 }), options)).filter(
-        (a) => tagFilter.every(([key, value]) => a.tags?.[key] === value),
-      )
-    : config.accounts.map((id) => ({ id }));
+/**
+ * The accounts to look in: from Organizations (filtered by OU and account tags) or the configured
+ * list, less the excluded; and the organization's accounts in scope that are not ACTIVE (a
+ * suspended or closed account's role cannot be assumed: it is not "deploy the target role").
+ * A configured list has no state: its accounts are looked in.
+ */
+async function accountsToScan(config: FleetConfig, aws: FleetAws, options: DiscoveryOptions): Promise<{ scan: FleetAccount[]; inactive: InactiveAccount[] }> {
   const excluded = new Set(config.excludeAccounts);
-  return accounts.filter((a) => !excluded.has(a.id));
+  if (!config.organizations) return { scan: config.accounts.filter((id) => !excluded.has(id)).map((id) => ({ id })), inactive: [] };
+  const tagFilter = Object.entries(config.accountTags);
+  const listed = await withBackoff(
+    () => aws.organizationAccounts({ organizationalUnits: config.organizationalUnits, withTags: tagFilter.length > 0 }),
+    options,
+  );
+  const inScope = listed.filter((a) => !excluded.has(a.id) && tagFilter.every(([key, value]) => a.tags?.[key] === value));
+  const account = (a: OrganizationAccount): FleetAccount => ({ id: a.id, ...(a.name ? { name: a.name } : {}) });
+  return {
+    scan: inScope.filter((a) => a.state === 'ACTIVE').map(account),
+    inactive: inScope
+      .filter((a) => a.state !== 'ACTIVE')
+      .map((a) => ({ accountId: a.id, ...(a.name ? { accountName: a.name } : {}), state: a.state ?? 'unknown' }))
+      .sort((a, b) => a.accountId.localeCompare(b.accountId)),
+  };
 }
 
 /** Discovers every service of the fleet; never throws for one account's trouble. */
 export async function discoverFleet(config: FleetConfig, aws: FleetAws, options: DiscoveryOptions = {}): Promise<DiscoveryResult> {
-  const accounts = await accountsToScan(config, aws, options);
+  const { scan: accounts, inactive } = await accountsToScan(config, aws, options);
+  const aliasTemplate = aliasTemplateFor(config);
   const found: FleetService[] = [];
   const failures: AccountFailure[] = [];
   const skipped: SkippedService[] = [];
@@ -180,7 +234,7 @@ export async function discoverFleet(config: FleetConfig, aws: FleetAws, options:
                 const tagged = s.tags.find((t) => t.key === config.aliasTag)?.value;
                 const alias =
                   tagged ??
-                  aliasFromTemplate(config.aliasTemplate, {
+                  aliasFromTemplate(aliasTemplate, {
                     service: s.serviceName,
                     cluster: s.cluster,
                     account: account.name ?? account.id,
@@ -217,16 +271,10 @@ export async function discoverFleet(config: FleetConfig, aws: FleetAws, options:
     ),
   );
 
-  // One alias, one service: the first by account, region and ARN keeps it; the others are told.
-  found.sort((a, b) => a.serviceArn.localeCompare(b.serviceArn));
-  const byAlias = new Map<string, FleetService>();
-  for (const service of found) {
-    const holder = byAlias.get(service.alias);
-    if (holder) skipped.push({ serviceArn: service.serviceArn, reason: `alias \`${service.alias}\` is already ${holder.serviceArn}` });
-    else byAlias.set(service.alias, service);
-  }
   failures.sort((a, b) => a.accountId.localeCompare(b.accountId) || (a.region ?? '').localeCompare(b.region ?? ''));
-  return { services: [...byAlias.values()].sort((a, b) => a.alias.localeCompare(b.alias)), failures, skipped, accounts: accounts.length };
+  skipped.sort((a, b) => a.serviceArn.localeCompare(b.serviceArn));
+  found.sort((a, b) => a.alias.localeCompare(b.alias) || a.serviceArn.localeCompare(b.serviceArn));
+  return { services: found, failures, skipped, accounts: accounts.length, inactive };
 }
 
 type Call = <T>(work: () => Promise<T>) => Promise<T>;
@@ -272,6 +320,8 @@ function accountFailure(account: FleetAccount, region: string | undefined, error
   }
   const name = (error as { name?: string })?.name ?? 'Error';
   const message = `${name}: ${(error as Error)?.message ?? String(error)}`;
+  // The bot's own session refused (expired, not valid in that region): redeploying the target role would change nothing.
+  if (isCredentialsProblem(error)) return { ...base, reason: 'error', message, fix: credentialsFix({ accountId: account.id, ...(region ? { region } : {}) }) };
   if (/AccessDenied|UnauthorizedOperation|not authorized/i.test(message)) {
     return {
       ...base,

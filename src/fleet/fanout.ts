@@ -189,28 +189,47 @@ export class FleetRunner {
 /** The fix for an account the bot cannot reach. */
 export const deployRoleFix = (accountId: string) => `deploy the target role (infra/cross-account-role.yaml) in ${accountId}`;
 
+/**
+ * The fix when AWS refused the bot's own credentials: a session that expired during a long run,
+ * or a token AWS does not recognise there (revoked sessions, or a region not enabled in that
+ * account, where STS's tokens are refused). Not the target account's role: deploying it again
+ * would change nothing.
+ */
+export const credentialsFix = (where: { accountId: string; region?: string }) =>
+  `the bot's own AWS session was refused (expired or not valid there), not the target role: run it again; if it persists, check ${where.region ? `that ${where.region} is enabled in ${where.accountId} and ` : ''}the bot's deployment (its Lambda role)`;
+
+const errorName = (error: unknown): string => {
+  const e = error as { name?: string; Code?: string } | undefined;
+  return e?.name ?? e?.Code ?? '';
+};
+
+/** AWS refused the bot's own credentials (expired, or a token it does not recognise): see credentialsFix. */
+export function isCredentialsProblem(error: unknown): boolean {
+  return /^(ExpiredToken|ExpiredTokenException|InvalidClientTokenId|UnrecognizedClientException)$/.test(errorName(error));
+}
+
 /** AWS refused the bot (or its role could not be assumed): the account needs the target role. */
 export function isAccessProblem(error: unknown): boolean {
-  const e = error as { name?: string; Code?: string; message?: string } | undefined;
-  const name = e?.name ?? e?.Code ?? '';
+  if (isCredentialsProblem(error)) return false;
   return (
-    /AccessDenied|NotAuthorized|UnauthorizedOperation|InvalidClientTokenId|ExpiredToken/i.test(name) || /not authorized to perform/i.test(e?.message ?? '')
+    /AccessDenied|NotAuthorized|UnauthorizedOperation/i.test(errorName(error)) ||
+    /not authorized to perform/i.test((error as { message?: string })?.message ?? '')
   );
 }
 
-/** A task's failure as the service's result: plain text (escaped where it is shown), with the fix when the account needs the role. */
+/** A task's failure as the service's result: plain text (escaped where it is shown), with the fix when the bot's session or the account's role is the cause. */
 export function failureResult(service: FleetService, error: unknown): FleetResult {
   const e = error as { name?: string; message?: string } | undefined;
   const what = `${e?.name && e.name !== 'Error' ? `${e.name}: ` : ''}${e?.message ?? String(error)}`.slice(0, 300);
-  const access = isAccessProblem(error);
+  const fix = isCredentialsProblem(error) ? credentialsFix(service) : isAccessProblem(error) ? deployRoleFix(service.accountId) : undefined;
   return {
     alias: service.alias,
     accountId: service.accountId,
     region: service.region,
     verdict: 'error',
     // The fix first: the summary line is cut to fit, AWS's long message is not.
-    summary: access ? `cannot be reached: ${deployRoleFix(service.accountId)} (${what})` : what,
-    detail: { error: e?.name ?? 'Error', ...(access ? { fix: deployRoleFix(service.accountId) } : {}) },
+    summary: fix ? `cannot be reached: ${fix} (${what})` : what,
+    detail: { error: e?.name ?? 'Error', ...(fix ? { fix } : {}) },
   };
 }
 

@@ -8,6 +8,10 @@
  * AccessDeniedException; list calls page by at most 20 (MaxResults 1–20, InvalidInputException
  * beyond); IAM is evaluated on the documented resources (`*` for ListAccounts and
  * DescribeOrganization, the root or OU for ListAccountsForParent, the account for ListTagsForResource).
+ *
+ * An account's lifecycle is its `State` (ACTIVE, SUSPENDED, PENDING_CLOSURE, CLOSED,
+ * PENDING_ACTIVATION). The SDK's model says `Status` was retired on September 9, 2026: the
+ * emulator, like AWS since, returns `State` only.
  */
 import { AwsError, type CallContext, type Params, type ServiceDefinition } from '../protocols';
 import { hexId, type EmulatorState } from '../state';
@@ -16,13 +20,16 @@ export interface OrganizationAccount {
   id: string;
   name: string;
   email: string;
-  status: 'ACTIVE' | 'SUSPENDED' | 'PENDING_CLOSURE';
+  /** The SDK's AccountState. */
+  state: AccountState;
   joinedMethod: 'INVITED' | 'CREATED';
   joinedTimestamp: Date;
   /** The root or OU the account sits in. */
   parentId: string;
   tags: Record<string, string>;
 }
+
+export type AccountState = 'ACTIVE' | 'SUSPENDED' | 'PENDING_CLOSURE' | 'CLOSED' | 'PENDING_ACTIVATION';
 
 export interface OrganizationalUnit {
   id: string;
@@ -83,14 +90,14 @@ export function putOrganizationalUnit(state: EmulatorState, name: string, parent
 /** Adds (or replaces) a member account. */
 export function putOrganizationAccount(
   state: EmulatorState,
-  spec: { id: string; name: string; email?: string; parentId?: string; tags?: Record<string, string>; status?: OrganizationAccount['status'] },
+  spec: { id: string; name: string; email?: string; parentId?: string; tags?: Record<string, string>; state?: AccountState },
 ): OrganizationAccount {
   const org = requireOrganization(state);
   const account: OrganizationAccount = {
     id: spec.id,
     name: spec.name,
     email: spec.email ?? `aws+${spec.id}@example.com`,
-    status: spec.status ?? 'ACTIVE',
+    state: spec.state ?? 'ACTIVE',
     joinedMethod: spec.id === org.managementAccountId ? 'INVITED' : 'CREATED',
     joinedTimestamp: state.clock.date(-300 * 86_400_000),
     parentId: spec.parentId ?? org.rootId,
@@ -147,8 +154,7 @@ const describeAccount = (org: Organization, a: OrganizationAccount) => ({
   Arn: accountArn(org, a.id),
   Email: a.email,
   Name: a.name,
-  Status: a.status,
-  State: a.status === 'ACTIVE' ? 'ACTIVE' : a.status === 'SUSPENDED' ? 'SUSPENDED' : 'PENDING_CLOSURE',
+  State: a.state,
   JoinedMethod: a.joinedMethod,
   JoinedTimestamp: a.joinedTimestamp,
 });
