@@ -188,13 +188,40 @@ describe('/ecs deploy of a CodeDeploy blue/green service', () => {
       expect(thread).toMatch(/\n↩️ CodeDeploy is rolling back to `legacy:\d+`/);
       expect(thread).toMatch(/Rolled back by CodeDeploy \(deployment `d-[A-Z0-9]{9}` Succeeded\)/);
       expect(legacy().taskDefinition).toBe(running);
-      const { record } = told(request.ts);
+      const { living, record } = told(request.ts);
+      expect(living).toMatch(/🛑 [34] tasks of the replacement stopped/);
       expect(record).toMatch(/🛑 task `[0-9a-f]{12}` stopped: Essential container in task exited/);
       const audit = (await auditRecords(world.teamId, request.ts)).find((r) => r.verb === 'deploy')!;
       expect(audit.detail).toMatchObject({ rolloutVerdict: 'failed', rollbackVerdict: 'completed', rolledBackTo: running });
     } finally {
       delete rule.containerReason;
       setConfig(baseConfig);
+    }
+  });
+
+  it('a stop CodeDeploy answers with DeploymentAlreadyCompletedException says nothing; the watch reads the deployment again and tells what is true', async () => {
+    const stopCalls = () => world.aws.calls.filter((c) => c.action === 'StopDeployment');
+    const before = stopCalls().length;
+    // CodeDeploy answers the bot's first StopDeployment as if it had ended the deployment itself.
+    const lift = world.aws.faults.fail(
+      'codedeploy:StopDeployment',
+      { code: 'DeploymentAlreadyCompletedException', message: 'The deployment has already completed.', status: 400 },
+      1,
+    );
+    try {
+      const request = await requestDeploy('deploy legacy v3-crash');
+      await world.react('U0BOB', CHANNEL, request.ts, 'white_check_mark');
+      const end = await finished(request.ts);
+      // Still running when read again: the crash loop is said and stopped then, once.
+      expect(end, threadText(request.ts)).toMatch(/^❌ .*tasks of the replacement task set failed to start or stay running; rolled back to `legacy:\d+`/);
+      const stops = stopCalls().slice(before);
+      expect(stops.map((c) => c.error?.code ?? 'ok')).toEqual(['DeploymentAlreadyCompletedException', 'ok']);
+      const thread = threadText(request.ts);
+      expect(thread.match(/🛑 `StopDeployment` sent with auto-rollback/g)).toHaveLength(1);
+      expect(thread.match(/Stop reasons: /g)).toHaveLength(1);
+      expect(thread).not.toContain('refused');
+    } finally {
+      lift();
     }
   });
 
