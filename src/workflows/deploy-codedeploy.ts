@@ -93,6 +93,8 @@ interface Poll {
 }
 
 const MAX_POLL_ERRORS = 12;
+/** A deployment CodeDeploy says has ended but still shows under way is stopped again at most this many times. */
+const MAX_ENDED_ANSWERS = 3;
 const ENDED = new Set(['Succeeded', 'Failed', 'Stopped']);
 const ICON: Record<string, string> = { Succeeded: '✅', InProgress: '⏳', Failed: '❌', Skipped: '⏭️', Pending: '▫️' };
 /** How long the deployment is followed after its production traffic moved (the termination wait), beyond its timeout. */
@@ -179,6 +181,8 @@ export async function deployThroughCodeDeploy(
   /** Why the bot stopped the deployment, once it did, and which of its conditions that was. */
   let stopped: string | undefined;
   let stoppedFor: 'failing' | 'lost' | 'timeout' | undefined;
+  /** StopDeployments CodeDeploy answered with DeploymentAlreadyCompletedException. */
+  let endedAnswers = 0;
   /** Why the rollout failed, once CodeDeploy's rollback is being followed. */
   let failed = '';
   const ending = (e: Omit<CodeDeployEnding, 'seconds' | 'polls' | 'record' | 'deploymentId' | 'at'>): CodeDeployEnding => ({
@@ -317,8 +321,10 @@ export async function deployThroughCodeDeploy(
       stopped = (failing ?? lost ?? timedOut)!;
       const reasons = failing ? stopReasonsLine(progress.replacement?.stopReasons ?? []) : '';
       const took = await stopDeployment(kit, n, created.deploymentId, stopped, reasons, input.rollback);
-      if (took === 'ended') {
-        // CodeDeploy ended it first (its own failure and rollback, or success): its ending is followed and told, not the bot's stop.
+      // CodeDeploy ended it first (its own failure and rollback, or success): its ending is followed and
+      // told, not the bot's stop. Unless the bot cannot read the deployment, or CodeDeploy kept saying
+      // so while showing it under way: then the stop stands, and the wait after a stop bounds the watch.
+      if (took === 'ended' && !lost && ++endedAnswers < MAX_ENDED_ANSWERS) {
         stopped = stoppedFor = undefined;
         continue;
       }
