@@ -393,6 +393,24 @@ describe('errors', () => {
     expect(await deployment(deploymentId!)).toMatchObject({ status: 'Failed', errorInformation: { code: 'ECS_UPDATE_ERROR' } });
   });
 
+  it('StopDeployment refuses as the SDK model says: no id, a malformed or unknown one, a deleted group; nothing is stopped', async () => {
+    const stop = (deploymentId: string | undefined) =>
+      refusal(cd.send(new StopDeploymentCommand({ deploymentId: deploymentId as string, autoRollbackEnabled: true })));
+    expect(await stop(undefined)).toMatchObject({ name: 'DeploymentIdRequiredException', $metadata: { httpStatusCode: 400 } });
+    expect(await stop('nope')).toMatchObject({ name: 'InvalidDeploymentIdException' });
+    expect(await stop('d-AAAAAAAAA')).toMatchObject({ name: 'DeploymentDoesNotExistException' });
+    const { id } = await deploy(SAMPLE.images.legacy.replace('v3.2.0', 'v3.3.0'));
+    const groups = codeDeployState(emu.state.region('111111111111', 'us-east-1')).groups;
+    const group = groups.get(`${APP}/${GROUP}`)!;
+    groups.delete(`${APP}/${GROUP}`);
+    try {
+      expect(await stop(id)).toMatchObject({ name: 'DeploymentGroupDoesNotExistException', message: `No Deployment Group found for name: ${GROUP}` });
+    } finally {
+      groups.set(`${APP}/${GROUP}`, group);
+    }
+    expect(await deployment(id)).toMatchObject({ status: 'InProgress' });
+  });
+
   it('a group whose ECS service or target groups are wrong fails the deployment, not the call', async () => {
     const group = codeDeployState(emu.state.region('111111111111', 'us-east-1')).groups.get(`${APP}/${GROUP}`)!;
     const create = async () => {

@@ -34,7 +34,7 @@ beforeAll(async () => {
       'web-bg-remote': remote('web-bg'),
       // A rollout that outlives its 60 s: the bot stops it (StopServiceDeployment) as the target role.
       'web-canary-remote': { ...remote('web-canary'), deploy: { ...base.targets['web-canary']!.deploy, timeoutSeconds: 60 } },
-      // CodeDeploy: its deployment group found, a deployment created, followed and stopped (its 120 s run out) as the target role.
+      // CodeDeploy: its deployment group found, a deployment created, followed and stopped (its replacement crashing, before its 120 s run out) as the target role.
       'legacy-remote': { ...remote('legacy'), deploy: { ...base.targets.legacy!.deploy, timeoutSeconds: 120 } },
     },
     scripts: {
@@ -149,7 +149,7 @@ describe('a target reached through the target role', () => {
       20_000,
     );
     await world.react('U0BOB', CHANNEL, request.ts, 'white_check_mark');
-    expect(await outcome(request.ts)).toMatch(/^❌ [\s\S]*did not finish within 2 min 0 s; rolled back/);
+    expect(await outcome(request.ts)).toMatch(/^❌ [\s\S]*tasks of the replacement task set failed to start or stay running; rolled back/);
     const allowed = new Set(
       asTarget()
         .filter((d) => d.decision === 'allowed')

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SAMPLE } from '../local/aws';
-import { codeDeployState } from '../local/aws/codedeploy';
+import { codeDeployState, REPLACEMENT_TIMEOUT_MS } from '../local/aws/codedeploy';
 import { appSpec } from '../src/deploy/codedeploy';
 import { startWorld, type World } from '../local/world';
 import type { Config } from '../src/config/schema';
@@ -35,6 +35,12 @@ const { parents, threadText, calls, requestDeploy, finished: ended } = deployReq
 /** CodeDeploy's failures take an hour of emulator time: more polls than a rolling deploy. */
 const finished = (ts: string) => ended(ts, 120_000);
 const store = () => codeDeployState(world.aws.state.region(SAMPLE.accountId, SAMPLE.region));
+/** New tasks stay PROVISIONING for 2 hours (a replacement that never turns healthy, and never stops); returns the timings to put back. */
+function slowStart() {
+  const timings = { ...world.aws.state.ecsTimings };
+  world.aws.state.ecsTimings.provisionMs = 2 * 3600_000;
+  return timings;
+}
 const legacy = () => world.aws.state.region(SAMPLE.accountId, SAMPLE.region).ecs.clusters.get('blue-green')!.services.get('legacy')!;
 
 /** Every text the living message showed (its edits included) and the record attached at the end. */
@@ -128,9 +134,11 @@ describe('/ecs deploy of a CodeDeploy blue/green service', () => {
     const target = baseConfig.targets.legacy!;
     // The bot's own timeout beyond CodeDeploy's 60 minutes: CodeDeploy decides.
     setConfig({ ...baseConfig, targets: { ...baseConfig.targets, legacy: { ...target, deploy: { ...target.deploy, timeoutSeconds: 2 * 3600 } } } });
+    // The replacement's tasks never get past PROVISIONING (none stops: no crash loop to notice).
+    const timings = slowStart();
     try {
       const running = legacy().taskDefinition!;
-      const request = await requestDeploy('deploy legacy v3-crash');
+      const request = await requestDeploy('deploy legacy v3.3.0');
       await world.react('U0BOB', CHANNEL, request.ts, 'white_check_mark');
       const end = await finished(request.ts);
       expect(end, threadText(request.ts)).toMatch(
@@ -144,27 +152,100 @@ describe('/ecs deploy of a CodeDeploy blue/green service', () => {
       const audit = (await auditRecords(world.teamId, request.ts)).find((r) => r.verb === 'deploy')!;
       expect(audit.detail).toMatchObject({ rolloutVerdict: 'failed', rollbackVerdict: 'completed', rolledBackTo: running });
     } finally {
+      Object.assign(world.aws.state.ecsTimings, timings);
       setConfig(baseConfig);
+    }
+  });
+
+  it('a replacement crashing in a loop: the bot stops the deployment with auto-rollback long before any timeout, says why once, and follows the rollback', async () => {
+    const target = baseConfig.targets.legacy!;
+    // Neither the bot's timeout nor CodeDeploy's 60-minute wait for a healthy replacement can be why it ends.
+    setConfig({ ...baseConfig, targets: { ...baseConfig.targets, legacy: { ...target, deploy: { ...target.deploy, timeoutSeconds: 2 * 3600 } } } });
+    // The crashed container's reason, as AWS would write it, with text Slack would read as markup.
+    const rule = world.aws.state.failingImages.find((r) => r.image === SAMPLE.images.legacyCrash)!;
+    rule.containerReason = 'CannotStartContainerError: <!channel> & *oops*';
+    try {
+      const running = legacy().taskDefinition!;
+      const before = calls('StopDeployment').length;
+      const request = await requestDeploy('deploy legacy v3-crash');
+      await world.react('U0BOB', CHANNEL, request.ts, 'white_check_mark');
+      const end = await finished(request.ts);
+      expect(end, threadText(request.ts)).toMatch(/^❌ .*[34] tasks of the replacement task set failed to start or stay running; rolled back to `legacy:\d+`/);
+      const stopped = calls('StopDeployment').slice(before);
+      expect(stopped).toHaveLength(1);
+      const { deploymentId } = stopped[0]!.params as { deploymentId: string };
+      expect(stopped[0]!.params).toMatchObject({ autoRollbackEnabled: true });
+      // Stopped by the bot (MANUAL_STOP), well before CodeDeploy's own 60-minute timeout.
+      const deployment = store().deployments.get(deploymentId)!;
+      expect(deployment).toMatchObject({ status: 'Stopped', errorInformation: { code: 'MANUAL_STOP' } });
+      expect(+deployment.completeTime! - +deployment.createTime).toBeLessThan(REPLACEMENT_TIMEOUT_MS / 4);
+      const thread = threadText(request.ts);
+      const reason =
+        'Stop reasons: “Essential container in task exited (container `app` exited with code 1: CannotStartContainerError: &lt;!channel&gt; &amp; *oops*)”';
+      expect(thread.split(reason)).toHaveLength(2);
+      expect(thread).not.toContain('<!channel>');
+      expect(thread.match(/🛑 `StopDeployment` sent with auto-rollback/g)).toHaveLength(1);
+      expect(thread).toMatch(/\n↩️ CodeDeploy is rolling back to `legacy:\d+`/);
+      expect(thread).toMatch(/Rolled back by CodeDeploy \(deployment `d-[A-Z0-9]{9}` Succeeded\)/);
+      expect(legacy().taskDefinition).toBe(running);
+      const { living, record } = told(request.ts);
+      expect(living).toMatch(/🛑 [34] tasks of the replacement stopped/);
+      expect(record).toMatch(/🛑 task `[0-9a-f]{12}` stopped: Essential container in task exited/);
+      const audit = (await auditRecords(world.teamId, request.ts)).find((r) => r.verb === 'deploy')!;
+      expect(audit.detail).toMatchObject({ rolloutVerdict: 'failed', rollbackVerdict: 'completed', rolledBackTo: running });
+    } finally {
+      delete rule.containerReason;
+      setConfig(baseConfig);
+    }
+  });
+
+  it('a stop CodeDeploy answers with DeploymentAlreadyCompletedException says nothing; the watch reads the deployment again and tells what is true', async () => {
+    const stopCalls = () => world.aws.calls.filter((c) => c.action === 'StopDeployment');
+    const before = stopCalls().length;
+    // CodeDeploy answers the bot's first StopDeployment as if it had ended the deployment itself.
+    const lift = world.aws.faults.fail(
+      'codedeploy:StopDeployment',
+      { code: 'DeploymentAlreadyCompletedException', message: 'The deployment has already completed.', status: 400 },
+      1,
+    );
+    try {
+      const request = await requestDeploy('deploy legacy v3-crash');
+      await world.react('U0BOB', CHANNEL, request.ts, 'white_check_mark');
+      const end = await finished(request.ts);
+      // Still running when read again: the crash loop is said and stopped then, once.
+      expect(end, threadText(request.ts)).toMatch(/^❌ .*tasks of the replacement task set failed to start or stay running; rolled back to `legacy:\d+`/);
+      const stops = stopCalls().slice(before);
+      expect(stops.map((c) => c.error?.code ?? 'ok')).toEqual(['DeploymentAlreadyCompletedException', 'ok']);
+      const thread = threadText(request.ts);
+      expect(thread.match(/🛑 `StopDeployment` sent with auto-rollback/g)).toHaveLength(1);
+      expect(thread.match(/Stop reasons: /g)).toHaveLength(1);
+      expect(thread).not.toContain('refused');
+    } finally {
+      lift();
     }
   });
 
   it('past the target’s timeout the bot stops the deployment with auto-rollback, and CodeDeploy’s rollback is followed', async () => {
     const target = baseConfig.targets.legacy!;
     setConfig({ ...baseConfig, targets: { ...baseConfig.targets, legacy: { ...target, deploy: { ...target.deploy, timeoutSeconds: 120 } } } });
+    const timings = slowStart();
     try {
       const running = legacy().taskDefinition!;
-      const request = await requestDeploy('deploy legacy v3-crash');
+      const before = calls('StopDeployment').length;
+      const request = await requestDeploy('deploy legacy v3.3.0');
       await world.react('U0BOB', CHANNEL, request.ts, 'white_check_mark');
       const end = await finished(request.ts);
       expect(end, threadText(request.ts)).toMatch(/^❌ .*the rollout did not finish within 2 min 0 s; rolled back to `legacy:\d+`/);
-      const stopped = calls('StopDeployment');
+      const stopped = calls('StopDeployment').slice(before);
       expect(stopped).toHaveLength(1);
       expect(stopped[0]!.params).toMatchObject({ autoRollbackEnabled: true, deploymentId: expect.stringMatching(/^d-/) });
       const thread = threadText(request.ts);
       expect(thread).toContain('🛑 `StopDeployment` sent with auto-rollback');
       expect(thread).toMatch(/\n↩️ CodeDeploy is rolling back to `legacy:\d+`/);
+      expect(thread).not.toContain('Stop reasons');
       expect(legacy().taskDefinition).toBe(running);
     } finally {
+      Object.assign(world.aws.state.ecsTimings, timings);
       setConfig(baseConfig);
     }
   });

@@ -49,6 +49,11 @@ export function rolloutText(input: {
   ].join('\n');
 }
 
+/** The distinct stop reasons of a failed rollout's tasks, as AWS wrote them (escaped): "\nStop reasons: “…”; “…”", or '' when there are none. */
+export function stopReasonsLine(reasons: string[]): string {
+  return reasons.length ? `\nStop reasons: ${reasons.map((r) => `“${escapeText(r)}”`).join('; ')}` : '';
+}
+
 /**
  * One line per stopped task of a failed rollout: the task (linked), its reason, and the log stream
  * of each container that failed (linked when the task definition logs with awslogs and a prefix).

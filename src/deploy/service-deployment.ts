@@ -21,7 +21,7 @@ import type { Deployment, DeploymentLifecycleHookDetail, ServiceDeployment, Serv
 import { shortTaskDefinition } from '../ecs/taskdef';
 import { code, escapeText, unescapeText } from '../slack/format';
 import { LINEAR_DEFAULTS } from './strategy';
-import { failureThreshold } from './watch';
+import { tasksFailing } from './watch';
 
 /** What has been seen of the service deployment so far (checkpointed, plain JSON). */
 export interface StagedProgress {
@@ -193,9 +193,8 @@ function judgeServiceDeployment(sd: ServiceDeployment, input: { newRevision?: De
   if (status === 'SUCCESSFUL') return { state: 'completed' };
   if (ROLLED_BACK.has(status)) return { state: 'rolled-back', status, reason: reason || `ECS says ${status}` };
   if (status === 'STOPPED') return { state: 'stopped', reason: reason || 'ECS stopped the deployment' };
-  const failed = input.newRevision?.failedTasks ?? 0;
-  if (status === 'IN_PROGRESS' && !input.breakerRollback && failed >= failureThreshold(input.desiredCount ?? 0))
-    return { state: 'failing', reason: `${failed} tasks of the new revision failed to start or stay running` };
+  const failing = tasksFailing(input.newRevision?.failedTasks ?? 0, input.desiredCount ?? 0, 'the new revision');
+  if (status === 'IN_PROGRESS' && !input.breakerRollback && failing) return { state: 'failing', reason: failing };
   return { state: 'in-progress' };
 }
 

@@ -114,6 +114,16 @@ export function failureThreshold(desiredCount: number): number {
   return Math.max(3, Math.min(200, Math.ceil(desiredCount / 2)));
 }
 
+/**
+ * The bot's failing-tasks rule, counted as ECS's circuit breaker counts: when `failed` tasks of a
+ * new revision (a deployment, a service deployment's target revision, CodeDeploy's replacement task
+ * set) reached failureThreshold(desiredCount), the reason in words ("3 tasks of `whose` failed to
+ * start or stay running"); otherwise undefined.
+ */
+export function tasksFailing(failed: number, desiredCount: number, whose: string): string | undefined {
+  return failed >= failureThreshold(desiredCount) ? `${failed} tasks of ${whose} failed to start or stay running` : undefined;
+}
+
 const clip = (text: string, max: number) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
 
 /** Escapes what Slack mrkdwn would read as markup, and shortens. */
@@ -209,10 +219,8 @@ function judge(service: Service, progress: WatchProgress, watched: Deployment | 
   if (done && (desired === 0 || (alone && (watched.runningCount ?? 0) === desired))) return { state: 'completed' };
 
   const breaker = service.deploymentConfiguration?.deploymentCircuitBreaker;
-  const threshold = failureThreshold(service.desiredCount ?? desired);
-  if ((watched.failedTasks ?? 0) >= threshold && !(breaker?.enable && breaker.rollback)) {
-    return { state: 'failed', reason: `${watched.failedTasks} tasks of the new deployment failed to start or stay running` };
-  }
+  const failing = tasksFailing(watched.failedTasks ?? 0, service.desiredCount ?? desired, 'the new deployment');
+  if (failing && !(breaker?.enable && breaker.rollback)) return { state: 'failed', reason: failing };
   return { state: 'in-progress' };
 }
 

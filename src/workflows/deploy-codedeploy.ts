@@ -10,9 +10,13 @@
  *   request, GetDeployment of each); a retried step finds the one it created.
  * - CodeDeploy decides the end: Succeeded; Failed or Stopped with its rollback deployment
  *   (rollbackInfo.rollbackDeploymentId), which is followed to its end and never doubled.
- * - The bot's own failure conditions (the rollout's timeout before the traffic moved, CodeDeploy
- *   unreadable for too long) stop the deployment: StopDeployment with autoRollbackEnabled (the
- *   target's `deploy.rollback`), then CodeDeploy's rollback is followed.
+ * - The bot's own failure conditions stop the deployment: the replacement task set crashing in a
+ *   loop (its stopped tasks at ECS's circuit-breaker threshold, src/deploy/codedeploy-replacement.ts:
+ *   CodeDeploy itself waits 60 minutes for a healthy replacement), the rollout's timeout before the
+ *   traffic moved, CodeDeploy unreadable for too long. StopDeployment with autoRollbackEnabled (the
+ *   target's `deploy.rollback`), said once in the thread with why (the tasks' stop reasons, as AWS
+ *   wrote them); then CodeDeploy's rollback is followed. A deployment CodeDeploy ended first
+ *   (DeploymentAlreadyCompletedException) is left to CodeDeploy's own ending and rollback.
  *
  * Replay rules are deploy.ts's: the outside world only inside steps, posts claimed per key.
  */
@@ -28,11 +32,12 @@ import {
   type DeploymentInfo,
 } from '@aws-sdk/client-codedeploy';
 import { DescribeServicesCommand } from '@aws-sdk/client-ecs';
-import type { AwsSession } from '../aws/session';
 import { appSpec, deploymentDescription, said, type CodeDeployPlan } from '../deploy/codedeploy';
-import { nextPollSeconds } from '../deploy/watch';
+import { watchReplacement } from '../deploy/codedeploy-replacement';
+import { stopReasonsLine } from '../deploy/rollout-text';
+import { nextPollSeconds, type WatchProgress } from '../deploy/watch';
 import { shortTaskDefinition } from '../ecs/taskdef';
-import { code, escapeText, formatDuration } from '../slack/format';
+import { code, escapeText, formatDuration, quantity, unescapeText } from '../slack/format';
 import type { Outcome } from '../slack/thread-output';
 import type { StagedKit } from './deploy-staged';
 
@@ -71,6 +76,12 @@ interface Progress {
   shifted?: boolean;
   error?: string;
   rollbackDeploymentId?: string;
+  /** The replacement task set (GetDeploymentTarget's Green): its id and desired count. */
+  replacementSet?: { id: string; desiredCount: number };
+  /** Its stopped tasks seen so far (src/deploy/codedeploy-replacement.ts). */
+  replacement?: WatchProgress;
+  /** Set by the poll that found the replacement crashing in a loop: why, in words. */
+  failing?: string;
   record: string[];
   messageTs?: string;
 }
@@ -82,6 +93,8 @@ interface Poll {
 }
 
 const MAX_POLL_ERRORS = 12;
+/** A deployment CodeDeploy says has ended but still shows under way is stopped again at most this many times. */
+const MAX_ENDED_ANSWERS = 3;
 const ENDED = new Set(['Succeeded', 'Failed', 'Stopped']);
 const ICON: Record<string, string> = { Succeeded: '✅', InProgress: '⏳', Failed: '❌', Skipped: '⏭️', Pending: '▫️' };
 /** How long the deployment is followed after its production traffic moved (the termination wait), beyond its timeout. */
@@ -165,7 +178,11 @@ export async function deployThroughCodeDeploy(
   let seconds = 0;
   let errors = 0;
   let polls = 0;
+  /** Why the bot stopped the deployment, once it did, and which of its conditions that was. */
   let stopped: string | undefined;
+  let stoppedFor: 'failing' | 'lost' | 'timeout' | undefined;
+  /** StopDeployments CodeDeploy answered with DeploymentAlreadyCompletedException. */
+  let endedAnswers = 0;
   /** Why the rollout failed, once CodeDeploy's rollback is being followed. */
   let failed = '';
   const ending = (e: Omit<CodeDeployEnding, 'seconds' | 'polls' | 'record' | 'deploymentId' | 'at'>): CodeDeployEnding => ({
@@ -188,7 +205,19 @@ export async function deployThroughCodeDeploy(
       async () => {
         try {
           return await kit.withAws(async (aws) => {
-            const next = await observe(aws.client(CodeDeployClient), before);
+            const { failing: _, ...observed } = await observe(aws.client(CodeDeployClient), before);
+            let next: Progress = observed;
+            // The replacement's stopped tasks, while the rollout runs and the bot has not stopped it.
+            if (next.role === 'rollout' && !stopped && stateOf(next.status) === 'in-progress' && next.replacementSet) {
+              const set = { ...next.replacementSet, taskDefinition: started.taskDefinition };
+              const seen = await watchReplacement(aws.ecs(), target, set, next.replacement);
+              next = {
+                ...next,
+                replacement: seen.progress,
+                record: [...next.record, ...seen.lines.map(unescapeText)].slice(-500),
+                ...(seen.failing ? { failing: seen.failing } : {}),
+              };
+            }
             const messageTs = await kit.showLiving(`codedeploy-${n}-living`, living(title, next, elapsed), next.messageTs);
             return { progress: { ...next, ...(messageTs ? { messageTs } : {}) }, state: stateOf(next.status) };
           });
@@ -216,7 +245,7 @@ export async function deployThroughCodeDeploy(
           summary: `${failed}; rolled back to ${from}`,
           detail: `❌ ${failed}.\nRolled back by CodeDeploy (deployment ${code(progress.deploymentId)} Succeeded): \`${input.target}\` runs ${from} again.`,
           taskDefinition: input.plan.currentTaskDefinition,
-          verdict: stopped?.startsWith('lost') ? 'lost' : stopped ? 'timeout' : 'failed',
+          verdict: stoppedFor === 'lost' || stoppedFor === 'timeout' ? stoppedFor : 'failed',
           rollback: 'completed',
           rolledBack: true,
         });
@@ -286,16 +315,26 @@ export async function deployThroughCodeDeploy(
     const lost = errors >= MAX_POLL_ERRORS ? `lost track of the deployment (${poll.error ?? 'CodeDeploy did not answer'})` : undefined;
     const timedOut =
       !progress.shifted && seconds >= input.timeoutSeconds ? `the rollout did not finish within ${formatDuration(input.timeoutSeconds * 1000)}` : undefined;
-    if (lost || timedOut) {
-      stopped = (lost ?? timedOut)!;
-      const took = await stopDeployment(kit, n, created.deploymentId, stopped, input.rollback);
+    const failing = poll.state === 'in-progress' && !poll.error ? progress.failing : undefined;
+    if (failing || lost || timedOut) {
+      stoppedFor = failing ? 'failing' : lost ? 'lost' : 'timeout';
+      stopped = (failing ?? lost ?? timedOut)!;
+      const reasons = failing ? stopReasonsLine(progress.replacement?.stopReasons ?? []) : '';
+      const took = await stopDeployment(kit, n, created.deploymentId, stopped, reasons, input.rollback);
+      // CodeDeploy ended it first (its own failure and rollback, or success): its ending is followed and
+      // told, not the bot's stop. Unless the bot cannot read the deployment, or CodeDeploy kept saying
+      // so while showing it under way: then the stop stands, and the wait after a stop bounds the watch.
+      if (took === 'ended' && !lost && ++endedAnswers < MAX_ENDED_ANSWERS) {
+        stopped = stoppedFor = undefined;
+        continue;
+      }
       if (took === 'refused')
         return ending({
           outcome: lost ? 'warning' : 'failure',
           summary: `${stopped}; StopDeployment was refused`,
           detail: `${lost ? '⚠️' : '❌'} ${stopped}, and CodeDeploy refused to stop it. Look at \`/ecs status ${input.target}\` now.`,
           taskDefinition: started.taskDefinition,
-          verdict: lost ? 'lost' : 'timeout',
+          verdict: stoppedFor === 'failing' ? 'failed' : stoppedFor,
         });
       continue;
     }
@@ -311,8 +350,19 @@ export async function deployThroughCodeDeploy(
   }
 }
 
-/** StopDeployment, said in the thread; a retried step finds the deployment already ended (taken as done). */
-async function stopDeployment(kit: StagedKit, n: number, deploymentId: string, why: string, rollback: boolean): Promise<'sent' | 'ended' | 'refused'> {
+/**
+ * StopDeployment, said in the thread once (the post is claimed per poll) with why and `reasons`
+ * (the stopped tasks' reasons, escaped, or ''); a deployment CodeDeploy already ended: 'ended',
+ * nothing said (CodeDeploy's own ending is told by the watch).
+ */
+async function stopDeployment(
+  kit: StagedKit,
+  n: number,
+  deploymentId: string,
+  why: string,
+  reasons: string,
+  rollback: boolean,
+): Promise<'sent' | 'ended' | 'refused'> {
   return kit.context.step(
     `codedeploy-${n}-stop`,
     async () =>
@@ -323,12 +373,12 @@ async function stopDeployment(kit: StagedKit, n: number, deploymentId: string, w
           const name = (error as { name?: string }).name ?? '';
           if (name === 'DeploymentAlreadyCompletedException') return 'ended' as const;
           if (transient(error)) throw error;
-          await kit.post(`codedeploy-stop-${n}`, `❌ ${why}. \`StopDeployment\` was refused: ${escapeText((error as Error).message)}`);
+          await kit.post(`codedeploy-stop-${n}`, `❌ ${why}.${reasons}\n\`StopDeployment\` was refused: ${escapeText((error as Error).message)}`);
           return 'refused' as const;
         }
         await kit.post(
           `codedeploy-stop-${n}`,
-          `❌ ${why}.\n🛑 \`StopDeployment\` sent${rollback ? ' with auto-rollback: CodeDeploy rolls back, watched above' : ' without rollback (`deploy.rollback` is off)'}.`,
+          `❌ ${why}.${reasons}\n🛑 \`StopDeployment\` sent${rollback ? ' with auto-rollback: CodeDeploy rolls back, watched above' : ' without rollback (`deploy.rollback` is off)'}.`,
         );
         return 'sent' as const;
       }),
@@ -401,6 +451,8 @@ async function observe(cd: CodeDeployClient, before: Progress): Promise<Progress
     events,
     sets,
     ...(green?.trafficWeight !== undefined ? { weight: green.trafficWeight } : {}),
+    // The SDK's ECSTaskSet spells it `identifer`.
+    ...(green?.identifer ? { replacementSet: { id: green.identifer, desiredCount: green.desiredCount ?? 0 } } : {}),
     shifted: before.shifted || events.includes('AllowTraffic:Succeeded'),
     ...(error ? { error } : {}),
     ...(info.rollbackInfo?.rollbackDeploymentId ? { rollbackDeploymentId: info.rollbackInfo.rollbackDeploymentId } : {}),
@@ -423,6 +475,7 @@ function living(title: string, p: Progress, elapsed: number): string {
     `${icon} CodeDeploy ${p.role === 'rollback' ? 'rollback ' : ''}deployment ${code(p.deploymentId)}: ${said(status)} · ${formatDuration(elapsed * 1000)}`,
     ...(events.length ? [events.join(' · ')] : []),
     ...p.sets,
+    ...(p.role === 'rollout' && p.replacement?.failedTasks ? [`🛑 ${quantity(p.replacement.failedTasks, 'task')} of the replacement stopped`] : []),
     ...(p.error ? [`⚠️ ${p.error}`] : []),
   ].join('\n');
 }

@@ -30,7 +30,7 @@ import type { Logger } from '../platform/logger';
 import type { StateStore } from '../platform/state';
 import { code, escapeText, formatDuration } from '../slack/format';
 import type { Outcome } from '../slack/thread-output';
-import { crashExcerpt, rolloutText, stoppedTaskLines } from '../deploy/rollout-text';
+import { crashExcerpt, rolloutText, stopReasonsLine, stoppedTaskLines } from '../deploy/rollout-text';
 import { uploadFiles } from '../slack/upload';
 import { stagedEnding, watchServiceDeployment, type GateRecord, type StagedKit } from './deploy-staged';
 import { deployThroughCodeDeploy } from './deploy-codedeploy';
@@ -560,9 +560,7 @@ export function createDeployWorkflow(deps: DeployWorkflowDeps) {
             },
             { retryStrategy: RETRY },
           )
-        : rollout.progress.stopReasons.length
-          ? `\nStop reasons: ${rollout.progress.stopReasons.map((r) => `“${escapeText(r)}”`).join('; ')}`
-          : '';
+        : stopReasonsLine(rollout.progress.stopReasons);
 
       // ---- roll back ---------------------------------------------------------------------------
       const ecsRollback = rollout.verdict.state === 'failed' ? rollout.verdict.ecsRollback : undefined;

@@ -357,6 +357,8 @@ export const codeDeployService: ServiceDefinition = {
     StopDeployment: (p, ctx) => {
       runScheduler(ctx.state);
       const d = deploymentOf(ctx.regional, p);
+      // The group the deployment runs through was deleted meanwhile (the SDK model lists this error for StopDeployment).
+      if (!groupOf(ctx.regional, d)) throw error('DeploymentGroupDoesNotExistException', `No Deployment Group found for name: ${d.groupName}`);
       if (!isActive(d)) throw error('DeploymentAlreadyCompletedException', `The deployment ${d.deploymentId} has already completed.`);
       // Unset: the deployment's own configuration decides (DEPLOYMENT_STOP_ON_REQUEST) (UNVERIFIED).
       const rollback = typeof p.autoRollbackEnabled === 'boolean' ? p.autoRollbackEnabled : rollsBackOn(d, 'DEPLOYMENT_STOP_ON_REQUEST');

@@ -16,7 +16,7 @@ export const deployVerb = defineVerb<DeployArgs>({
     'The request lists the whole change (per container: image, command, cpu/memory, ports, environment names, secrets, logs; the task’s roles and size), attaches the rest as a diff, and binds the approvals to it: if the service changes before the deploy starts, they are void.',
     '`--dry-run` shows the plan and the change and verifies the service as the deploy would leave it, without changing anything or asking anyone.',
     'One deploy per service at a time. A failed rollout is rolled back to the previous task definition.',
-    'A service deployed by CodeDeploy (blue/green) deploys through its CodeDeploy deployment group: the request names the group and its deployment config, and CodeDeploy shifts the traffic and rolls back.',
+    'A service deployed by CodeDeploy (blue/green) deploys through its CodeDeploy deployment group: the request names the group and its deployment config, and CodeDeploy shifts the traffic and rolls back; a replacement whose tasks keep crashing is stopped and rolled back early, without waiting for a timeout.',
   ],
   permission: 'deploy',
   checks: 'target',
