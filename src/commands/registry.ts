@@ -19,7 +19,7 @@ import { runVerb } from './verbs/run';
 import { scaleVerb } from './verbs/scale';
 import { scriptsVerb } from './verbs/scripts';
 import { schedulesVerb } from './verbs/schedules';
-import { servicesVerb } from './verbs/services';
+import { servicesFromCatalogVerb, servicesVerb } from './verbs/services';
 import { servicesRefreshVerb } from './verbs/services-refresh';
 import { statusVerb } from './verbs/status';
 import { verifyVerb } from './verbs/verify';
@@ -146,12 +146,15 @@ const ALIASES: Record<string, string> = { '?': 'help', '-h': 'help', '--help': '
 
 /**
  * Forms of a verb answered elsewhere, chosen by a flag (`services --refresh` is the worker's, plain
- * `services` the ingress's). Their names hold a space: a job names them, nobody types them.
+ * `services` the ingress's) or by the configuration (with `fleet:`, `services` lists the catalog,
+ * in the worker). Their names hold a space: a job names them, nobody types them.
  */
-const FORMS: readonly AnyVerb[] = [servicesRefreshVerb];
+const FORMS: readonly AnyVerb[] = [servicesRefreshVerb, servicesFromCatalogVerb];
 
-function formOf(verb: AnyVerb, rest: readonly string[]): AnyVerb {
+/** `config` absent: the form the words alone choose (whether the ack answers it privately is the same for both `services`). */
+function formOf(verb: AnyVerb, rest: readonly string[], config?: Config): AnyVerb {
   if (verb.name === 'services' && rest.some((w) => w.toLowerCase() === '--refresh')) return servicesRefreshVerb;
+  if (verb.name === 'services' && config?.fleet) return servicesFromCatalogVerb;
   return verb;
 }
 
@@ -183,7 +186,7 @@ export const scopeOf = (verb: AnyVerb, args: unknown, config: Config): RequestSc
  */
 export function parseRequest(text: string, config: Config, visible: Visibility): ParsedRequest {
   const [first, ...rest] = tokenize(text);
-  const verb = formOf(findVerb(first ?? 'help'), rest);
+  const verb = formOf(findVerb(first ?? 'help'), rest, config);
   const args: unknown = verb.parse(splitFlags(rest, verb.flags ?? { withValue: [], boolean: [] }), config, visible);
   return { verb, args, scope: scopeOf(verb, args, config) };
 }

@@ -5,7 +5,7 @@ import type { LabelsOf } from '../fleet/types';
 import { UsageError } from '../platform/errors';
 import { escapeText } from '../slack/format';
 import { closest, type Words } from './grammar';
-import type { AckContext } from './types';
+import type { AckAnswer, AckContext } from './types';
 import type { SlackMessage } from '../slack/message';
 import type { CommandResult, WorkerContext } from '../worker/context';
 
@@ -99,8 +99,15 @@ export interface WorkerVerb<Args> extends VerbBase<Args> {
   /**
    * The handler, imported when the worker first needs it: the ingress bundles the verb's grammar,
    * never its AWS clients, exec sessions or workflows, so its cold start does not grow with them.
+   * A verb has either this (answered in a thread) or `privateAnswer`.
    */
-  handler(): Promise<WorkerHandler<Args>>;
+  handler?(): Promise<WorkerHandler<Args>>;
+  /**
+   * Answered privately, not in a thread: the worker computes the answer (with what only it reads,
+   * such as the fleet's catalog) and posts it to the command's response_url in place of the ack's
+   * note. Nothing is posted in the channel. Imported lazily, like the handler.
+   */
+  privateAnswer?(): Promise<AckAnswer<Args>>;
   /**
    * A refusal that concerns only the requester (a deploy of a service another deploy holds),
    * checked before anything is posted in the channel: the worker answers it privately. Imported

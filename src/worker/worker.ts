@@ -7,7 +7,7 @@ import type { AllowlistEntry } from '../auth/roles';
 import { AwsSession } from '../aws/session';
 import { authorise } from '../auth/authorise';
 import { commandText, findVerb, parseRequest, scopeOf, visibilityOf, type ParsedRequest } from '../commands/registry';
-import { UndeclaredServiceError } from '../commands/verb';
+import { UndeclaredServiceError, type WorkerVerb } from '../commands/verb';
 import type { SlackMessage } from '../slack/message';
 import { REACTION_HANDLERS } from '../commands/reactions';
 import type { CommandResult, WorkerCollaborators, WorkerContext } from './context';
@@ -135,9 +135,43 @@ export function createWorker(deps: WorkerDeps) {
         .catch((error: unknown) => logger.error('audit completion failed', { error }));
       return;
     }
+    if (verb.runsIn === 'worker' && verb.privateAnswer) return answerPrivately(verb.privateAnswer, request.args, entry);
     const aws = target
       ? new AwsSession(target, { teamId: invocation.teamId, userId: invocation.userId, ...(invocation.userName ? { userName: invocation.userName } : {}) })
       : undefined;
+    /**
+     * A verb answered privately (`services` over the fleet's catalog): its answer goes to the
+     * response_url in place of the ack's note; nothing is posted in the channel, no Slack token read.
+     */
+    async function answerPrivately(load: NonNullable<WorkerVerb<unknown>['privateAnswer']>, args: unknown, fresh: AllowlistEntry | undefined): Promise<void> {
+      let result: CommandResult;
+      try {
+        if (!invocation.responseUrl) throw new UsageError('this command answers privately in Slack, and the request has no response_url to answer to');
+        const answer = await load();
+        const catalog = deps.catalog ?? (await fleetCatalog(config));
+        const message = await answer(args, { invocation, config, entry: fresh, allowlist: deps.allowlist, state: deps.state, catalog });
+        await deps.respond(invocation.responseUrl, message, { replaceOriginal: job.ackNote === true });
+        result = { outcome: 'success', summary: message.text.split('\n')[0]! };
+      } catch (error) {
+        if (error instanceof UserFacingError) {
+          await tellPrivately(`❌ ${error.userMessage}`);
+          result = { outcome: 'failure', summary: error.userMessage.split('\n')[0]!, ...(error instanceof UsageError ? { refused: 'invalid' as const } : {}) };
+        } else {
+          logger.error('command failed', { error, stack: (error as Error).stack });
+          await tellPrivately(`❌ Something went wrong inside the bot (job \`${job.id}\`). The logs have the details.`);
+          result = { outcome: 'failure', summary: 'internal error' };
+        }
+      }
+      await deps
+        .audit()
+        .complete(job.audit, {
+          outcome: result.refused ? 'refused' : result.outcome,
+          ...(result.refused ? { decision: result.refused } : {}),
+          durationMs: deps.now() - started,
+          reason: result.summary,
+        })
+        .catch((error: unknown) => logger.error('audit completion failed', { error }));
+    }
     const remainingMs = () => context.getRemainingTimeInMillis();
     const stopMargin = stopMarginMs(remainingMs());
 
@@ -191,7 +225,7 @@ export function createWorker(deps: WorkerDeps) {
         )
         .catch((error: unknown) => logger.error('audit update failed', { error }));
       try {
-        if (verb.runsIn !== 'worker') throw new Error(`\`${verb.name}\` is answered by the ingress, not the worker`);
+        if (verb.runsIn !== 'worker' || !verb.handler) throw new Error(`\`${verb.name}\` is not answered by the worker in a thread`);
         const handler = await verb.handler();
         const ctx: WorkerContext = {
           job,

@@ -1,0 +1,109 @@
+import { describe, expect, it } from 'vitest';
+import type { SeededFleet } from '../local/aws/seed-fleet';
+import { INGRESS_FUNCTION, WORKER_FUNCTION } from '../local/world';
+import { fleetSchema } from '../src/config/fleet-schema';
+import { channelView, ephemeral, teamAudit, useConfigurableWorld } from './support/channel';
+
+/**
+ * `/ecs services [selector]` over the fleet's catalog (issue 19, review finding 1), through the
+ * production ingress and worker: after a refresh of a seeded organization, the listing comes from
+ * the catalog in DynamoDB, discovered services included, only those the person may see, with the
+ * closest labels from the catalog. The worker reads it (its role's GetItem and BatchGetItem) and
+ * answers privately through the response_url; the ingress reads nothing of the catalog for it.
+ */
+const ctx = useConfigurableWorld({});
+const world = () => ctx().world;
+const { parents, finished, newParent } = channelView(world, 'C0OPS');
+let fleet: SeededFleet;
+let reachable: SeededFleet['services'];
+
+/** A slash command answered privately by the worker: its ack, then what replaced it (the response_url's post). */
+async function listed(user: string, text: string) {
+  const before = world().slack.workspace.responses.length;
+  const ack = ephemeral(await world().slash(user, text));
+  const answer = await world().slack.waitFor(
+    () =>
+      world()
+        .slack.workspace.responses.slice(before)
+        .find((r) => r.text !== undefined),
+    20_000,
+  );
+  await world().idle();
+  return { ack, answer };
+}
+
+async function addPerson(id: string, grants: unknown[]) {
+  const ws = world().slack.workspace;
+  ws.users.push({ id, name: id.toLowerCase(), realName: id, isBot: false });
+  for (const channel of ws.channels) if (!channel.members.includes(id)) channel.members.push(id);
+  const { dynamoAllowlist } = await import('../src/auth/allowlist');
+  await dynamoAllowlist.put({ teamId: world().teamId, userId: id, grants: grants as never, addedBy: 'test', updatedAt: new Date().toISOString() }, null);
+}
+
+describe('/ecs services over the fleet’s catalog', () => {
+  it('lists discovered services a selector matches, privately, read by the worker', async () => {
+    fleet = world().seedFleet({ accounts: 4, regions: ['us-east-1'], servicesPerAccount: 2, broken: 1 });
+    reachable = fleet.services.filter((s) => !fleet.missingRole.includes(s.accountId));
+    const { baseConfig, setConfig } = ctx();
+    setConfig({ ...baseConfig, fleet: fleetSchema.parse({ organizations: true, regions: ['us-east-1'] }) });
+    const before = parents().length;
+    await world().slash('U0ALICE', 'services --refresh');
+    await finished((await newParent(before, /services --refresh/)).ts);
+    await world().idle();
+
+    const posted = parents().length;
+    const since = world().aws.authority.decisions.length;
+    const { ack, answer } = await listed('U0ALICE', 'services cluster=fleet');
+    expect(ack).toContain('Working on `/ecs services cluster=fleet`: your list replaces this note in a moment, only for you');
+    const lines = answer.text!.split('\n');
+    expect(lines[0]).toBe(`*${reachable.length} of your services here match \`cluster=fleet\`*`);
+    for (const s of reachable) expect(answer.text).toContain(`• \`${s.alias}\` — account ${s.accountId}, us-east-1, fleet/${s.service}`);
+    expect(answer).toMatchObject({ responseType: 'ephemeral', replaceOriginal: true });
+    // In place of the ack's note, for alice alone; nothing in the channel.
+    const mine = world().slack.workspace.ephemerals.filter((e) => e.key === answer.key);
+    expect(mine.map((e) => e.text)).toEqual([answer.text]);
+    expect(parents()).toHaveLength(posted);
+
+    const catalogCalls = world()
+      .aws.authority.decisions.slice(since)
+      .filter((d) => d.action.startsWith('dynamodb:') && d.resource.includes('catalog'));
+    expect(new Set(catalogCalls.map((d) => `${d.functionName} ${d.action} ${d.decision}`))).toEqual(
+      new Set([`${WORKER_FUNCTION} dynamodb:GetItem allowed`, `${WORKER_FUNCTION} dynamodb:BatchGetItem allowed`]),
+    );
+    expect(catalogCalls.some((d) => d.functionName === INGRESS_FUNCTION)).toBe(false);
+    const audit = (await teamAudit(world())).find((r) => r.commandText === '/ecs services cluster=fleet');
+    expect(audit).toMatchObject({ verb: 'services (catalog)', decision: 'allowed', outcome: 'success' });
+  });
+
+  it('without a selector: every service of theirs, declared and discovered', async () => {
+    const { answer } = await listed('U0ALICE', 'services');
+    const lines = answer.text!.split('\n');
+    expect(lines[0]).toBe('*Your services here*');
+    expect(lines).toContain('• `web` — Public web front end, main/web in us-east-1');
+    for (const s of reachable) expect(answer.text).toContain(`• \`${s.alias}\` — account ${s.accountId}`);
+  });
+
+  it('a viewer of env=staging sees the staging services only, and the closest labels of hers', async () => {
+    await addPerson('U0DANA', [{ role: 'viewer', services: [], selectors: ['env=staging'] }]);
+    const staging = reachable.filter((s) => s.tags.env === 'staging');
+    const prod = reachable.filter((s) => s.tags.env === 'prod');
+    expect(staging.length).toBeGreaterThan(0);
+    expect(prod.length).toBeGreaterThan(0);
+
+    const { answer } = await listed('U0DANA', 'services cluster=fleet');
+    expect(answer.text!.split('\n')[0]).toBe(`*${staging.length} of your services here match \`cluster=fleet\`*`);
+    for (const s of staging) expect(answer.text).toContain(`\`${s.alias}\``);
+    for (const s of prod) expect(answer.text).not.toContain(s.alias);
+
+    const plain = (await listed('U0DANA', 'services')).answer.text!;
+    expect(plain.split('\n')).toHaveLength(staging.length + 1);
+    for (const s of prod) expect(plain).not.toContain(s.alias);
+
+    // A selector matching none of hers: the closest labels come from what she may see, never prod.
+    const none = (await listed('U0DANA', 'services env=prod')).answer.text!;
+    expect(none).toContain('No service of yours here matches `env=prod`');
+    expect(none).toContain('no service has `env=prod`; its values: `staging`.');
+    const typo = (await listed('U0DANA', 'services env=stagin')).answer.text!;
+    expect(typo).toContain('(did you mean `env=staging`?)');
+  });
+});
