@@ -1,7 +1,10 @@
+import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { SeededFleet } from '../local/aws/seed-fleet';
 import { INGRESS_FUNCTION, WORKER_FUNCTION } from '../local/world';
+import { dynamoAudit } from '../src/audit/audit';
 import { fleetSchema } from '../src/config/fleet-schema';
+import type { CommandJob } from '../src/platform/jobs';
 import { channelView, ephemeral, teamAudit, useConfigurableWorld } from './support/channel';
 
 /**
@@ -105,5 +108,97 @@ describe('/ecs services over the fleet’s catalog', () => {
     expect(none).toContain('no service has `env=prod`; its values: `staging`.');
     const typo = (await listed('U0DANA', 'services env=stagin')).answer.text!;
     expect(typo).toContain('(did you mean `env=staging`?)');
+  });
+});
+
+/**
+ * `/ecs allow` of a discovered service by its alias (review finding 9): an admin whose grant is a
+ * selector grants one within it, read with one catalog GetItem at the ingress (beside the
+ * allowlist read) and one again at the worker; never one outside it, never an unknown alias.
+ */
+describe('/ecs allow of a discovered service', () => {
+  const asPam = async (text: string) => ephemeral(await world().slash('U0PAM', text));
+
+  it('an admin of team=<x> grants a discovered service of team <x> by its alias', async () => {
+    const own = reachable[0]!;
+    await addPerson('U0PAM', [{ role: 'admin', services: [], selectors: [`team=${own.tags.team}`] }]);
+    await addPerson('U0ERIN', [{ role: 'viewer', services: ['nothing-yet'] }]);
+    const before = parents().length;
+    const since = world().aws.authority.decisions.length;
+    expect(await asPam(`allow <@U0ERIN|erin> viewer ${own.alias}`)).toContain('Working on');
+    const parent = await newParent(before, /allow/);
+    expect(await finished(parent.ts)).toMatch(/^✅/);
+    await world().idle();
+    expect(channelView(world, 'C0OPS').threadText(parent.ts)).toContain(`<@U0ERIN> now has:\n• *viewer* on \`${own.alias}\``);
+    const { dynamoAllowlist } = await import('../src/auth/allowlist');
+    expect((await dynamoAllowlist.get(world().teamId, 'U0ERIN'))?.grants).toContainEqual({ role: 'viewer', services: [own.alias] });
+    // One GetItem of the catalog at the ingress, one at the worker; nothing else of it.
+    const reads = world()
+      .aws.authority.decisions.slice(since)
+      .filter((d) => d.action.startsWith('dynamodb:') && d.resource.includes('catalog'))
+      .map((d) => `${d.functionName} ${d.action} ${d.decision}`);
+    expect(reads.sort()).toEqual([`${INGRESS_FUNCTION} dynamodb:GetItem allowed`, `${WORKER_FUNCTION} dynamodb:GetItem allowed`].sort());
+    // Erin now sees it, and only it.
+    const listing = (await listed('U0ERIN', 'services')).answer.text!;
+    expect(listing.split('\n')).toEqual(['*Your services here*', expect.stringMatching(new RegExp(`^• \`${own.alias}\` — account ${own.accountId}`))]);
+  });
+
+  it('refuses a discovered service outside her selector, and an unknown alias; nothing reaches the worker', async () => {
+    const own = reachable[0]!;
+    const other = reachable.find((s) => s.tags.team !== own.tags.team)!;
+    const invocations = world().aws.lambda.invocations.length;
+    // Not hers at all: answered as unknown, like a declared service she has no role on.
+    expect(await asPam(`allow <@U0ERIN|erin> viewer ${other.alias}`)).toContain(`Unknown service \`${other.alias}\`, or not one of yours.`);
+    expect(await asPam('allow <@U0ERIN|erin> viewer nosuch-123456789012')).toContain('Unknown service `nosuch-123456789012`, or not one of yours.');
+    // Visible to her (a viewer grant by alias), yet outside her admin selector: refused by its labels.
+    const { dynamoAllowlist } = await import('../src/auth/allowlist');
+    const pam = (await dynamoAllowlist.get(world().teamId, 'U0PAM'))!;
+    await dynamoAllowlist.put({ ...pam, grants: [...pam.grants, { role: 'viewer', services: [other.alias] }] }, { updatedAt: pam.updatedAt });
+    expect(await asPam(`allow <@U0ERIN|erin> viewer ${other.alias}`)).toContain(`your \`admin\` role does not cover service \`${other.alias}\``);
+    // Two discovered services in one grant: only one is read, the other is unknown.
+    const sibling = reachable.find((s) => s.tags.team === own.tags.team && s.alias !== own.alias)!;
+    expect(await asPam(`allow <@U0ERIN|erin> viewer ${own.alias} ${sibling.alias}`)).toContain(`Unknown service \`${sibling.alias}\`, or not one of yours.`);
+    await world().idle();
+    expect(world().aws.lambda.invocations.length).toBe(invocations);
+    expect((await dynamoAllowlist.get(world().teamId, 'U0ERIN'))?.grants).toHaveLength(2);
+  });
+
+  /** An allow job as the ingress would hand it over, sent straight to the worker: what the worker decides afresh. */
+  async function allowJob(alias: string) {
+    const id = randomUUID();
+    const text = `allow <@U0ERIN> viewer ${alias}`;
+    const at = new Date().toISOString();
+    const audit = await dynamoAudit(30).record({
+      id,
+      at,
+      teamId: world().teamId,
+      userId: 'U0PAM',
+      channelId: 'C0OPS',
+      commandText: `/ecs ${text}`,
+      decision: 'allowed',
+      outcome: 'accepted',
+    });
+    const responseUrl = world().slack.responseUrl(`allow-${id}`, { channel: 'C0OPS', user: 'U0PAM' });
+    const job: CommandJob = {
+      kind: 'command',
+      id,
+      verb: 'allow',
+      args: { subject: 'U0ERIN', grant: { role: 'viewer', services: [alias] } },
+      audit,
+      receivedAt: Date.now(),
+      invocation: { teamId: world().teamId, userId: 'U0PAM', channelId: 'C0OPS', command: '/ecs', text, responseUrl },
+    };
+    await world().aws.lambda.invokeAsync(WORKER_FUNCTION, job);
+    await world().idle();
+    return world().slack.workspace.responses.at(-1)?.text ?? '';
+  }
+
+  it('the worker reads the granted service again: gone from the catalog, or outside her selector, nothing is granted', async () => {
+    const { dynamoAllowlist } = await import('../src/auth/allowlist');
+    const before = (await dynamoAllowlist.get(world().teamId, 'U0ERIN'))?.grants;
+    expect(await allowJob('gone-123456789012')).toContain("The service `gone-123456789012` is no longer declared nor in the fleet's catalog");
+    const other = reachable.find((s) => s.tags.team !== reachable[0]!.tags.team)!;
+    expect(await allowJob(other.alias)).toContain(`Not allowed any more: your \`admin\` role does not cover service \`${other.alias}\``);
+    expect((await dynamoAllowlist.get(world().teamId, 'U0ERIN'))?.grants).toEqual(before);
   });
 });

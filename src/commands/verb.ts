@@ -61,7 +61,8 @@ interface VerbBase<Args> {
   public?: true;
   /**
    * Acts on a service known only from the fleet's catalog too (`status`, `verify`): the worker
-   * resolves it there into a target with default settings. Others need a declared target.
+   * resolves it there into a target with default settings; `allow` grants a role on one. Others
+   * need a declared target.
    */
   onDiscovered?: true;
   flags?: { withValue: string[]; boolean: string[] };

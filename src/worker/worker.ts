@@ -6,7 +6,7 @@ import type { AllowlistStore } from '../auth/allowlist';
 import type { AllowlistEntry } from '../auth/roles';
 import { AwsSession } from '../aws/session';
 import { authorise } from '../auth/authorise';
-import { commandText, findVerb, parseRequest, scopeOf, visibilityOf, type ParsedRequest } from '../commands/registry';
+import { commandText, findVerb, parseRequest, scopeOf, undeclaredServiceOf, visibilityOf, type ParsedRequest } from '../commands/registry';
 import { UndeclaredServiceError, type WorkerVerb } from '../commands/verb';
 import type { SlackMessage } from '../slack/message';
 import { REACTION_HANDLERS } from '../commands/reactions';
@@ -115,15 +115,17 @@ export function createWorker(deps: WorkerDeps) {
     }
     const { verb } = request;
     const alias = request.scope.target;
-    // A service only the fleet's catalog knows is read there again, fresh: it may have moved or gone since the ack.
-    const discovered = alias && !config.targets[alias] && config.fleet ? await (deps.catalog ?? (await fleetCatalog(config))).get(alias) : undefined;
+    // A service only the fleet's catalog knows (the one the command acts on, or the one a grant
+    // names) is read there again, fresh: it may have moved or gone since the ack.
+    const named = undeclaredServiceOf(request.scope, config);
+    const discovered = named && config.fleet ? await (deps.catalog ?? (await fleetCatalog(config))).get(named) : undefined;
     let target: ({ alias: string } & Target) | undefined;
     if (alias && config.targets[alias]) target = { alias, ...config.targets[alias] };
     else if (alias && discovered && verb.onDiscovered) target = { alias, ...defaultTarget(discovered) };
     else if (alias && discovered) return refuseAsInvalid(new UndeclaredServiceError(verb, alias).userMessage);
-    else if (alias)
+    else if (named && !discovered)
       return refuseAsInvalid(
-        `The service \`${escapeText(alias)}\` is no longer declared${config.fleet ? " nor in the fleet's catalog" : ''}, so I did not run ${typedCode(commandText(invocation))}.`,
+        `The service \`${escapeText(named)}\` is no longer declared${config.fleet ? " nor in the fleet's catalog" : ''}, so I did not run ${typedCode(commandText(invocation))}.`,
       );
     const again = authorise(request, entry, invocation.channelId, labelsWithDiscovered(config, discovered));
     if (!again.allowed) {
@@ -246,6 +248,7 @@ export function createWorker(deps: WorkerDeps) {
           remainingMs,
           ...(target ? { target } : {}),
           ...(aws ? { aws } : {}),
+          ...(discovered ? { discovered } : {}),
         };
         result = await beforeTheEnd(handler(request.args, ctx), remainingMs, stopMargin);
       } catch (error) {
