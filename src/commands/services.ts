@@ -28,7 +28,8 @@ export const services: AckAnswer<ServicesArgs> = async (args, ctx) => {
     `${what} ${all.length} of your services here: ${pages(all) === 1 ? 'one page' : `${pages(all)} pages`}, no page ${page}.`;
 
   if (args.selector === undefined) {
-    const mine = visibleFleet(entry, invocation.channelId, await catalog.select({ kind: 'all' })).sort((a, b) => a.alias.localeCompare(b.alias));
+    // In the catalog's order: the configuration's for the declared targets alone, by alias for the fleet's.
+    const mine = visibleFleet(entry, invocation.channelId, await catalog.select({ kind: 'all' }));
     if (mine.length === 0) return { text: 'You hold no role on any service in this channel.' };
     if (page > pages(mine)) return { text: noSuchPage(mine, 'You hold a role on') };
     const lines = pageOf(mine).map((s) => (s.source === 'declared' ? describeDeclared(s, config.targets[s.alias]?.description) : describeService(s)));
