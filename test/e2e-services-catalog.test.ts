@@ -35,10 +35,12 @@ async function listed(user: string, text: string) {
   return { ack, answer };
 }
 
-async function addPerson(id: string, grants: unknown[]) {
+/** A person of the workspace, in its channels; on the allowlist with `grants` if given. */
+async function addPerson(id: string, grants?: unknown[]) {
   const ws = world().slack.workspace;
   ws.users.push({ id, name: id.toLowerCase(), realName: id, isBot: false });
   for (const channel of ws.channels) if (!channel.members.includes(id)) channel.members.push(id);
+  if (!grants) return;
   const { dynamoAllowlist } = await import('../src/auth/allowlist');
   await dynamoAllowlist.put({ teamId: world().teamId, userId: id, grants: grants as never, addedBy: 'test', updatedAt: new Date().toISOString() }, null);
 }
@@ -122,7 +124,7 @@ describe('/ecs allow of a discovered service', () => {
   it('an admin of team=<x> grants a discovered service of team <x> by its alias', async () => {
     const own = reachable[0]!;
     await addPerson('U0PAM', [{ role: 'admin', services: [], selectors: [`team=${own.tags.team}`] }]);
-    await addPerson('U0ERIN', [{ role: 'viewer', services: ['nothing-yet'] }]);
+    await addPerson('U0ERIN');
     const before = parents().length;
     const since = world().aws.authority.decisions.length;
     expect(await asPam(`allow <@U0ERIN|erin> viewer ${own.alias}`)).toContain('Working on');
@@ -131,7 +133,7 @@ describe('/ecs allow of a discovered service', () => {
     await world().idle();
     expect(channelView(world, 'C0OPS').threadText(parent.ts)).toContain(`<@U0ERIN> now has:\n• *viewer* on \`${own.alias}\``);
     const { dynamoAllowlist } = await import('../src/auth/allowlist');
-    expect((await dynamoAllowlist.get(world().teamId, 'U0ERIN'))?.grants).toContainEqual({ role: 'viewer', services: [own.alias] });
+    expect((await dynamoAllowlist.get(world().teamId, 'U0ERIN'))?.grants).toEqual([{ role: 'viewer', services: [own.alias] }]);
     // One GetItem of the catalog at the ingress, one at the worker; nothing else of it.
     const reads = world()
       .aws.authority.decisions.slice(since)
@@ -160,7 +162,7 @@ describe('/ecs allow of a discovered service', () => {
     expect(await asPam(`allow <@U0ERIN|erin> viewer ${own.alias} ${sibling.alias}`)).toContain(`Unknown service \`${sibling.alias}\`, or not one of yours.`);
     await world().idle();
     expect(world().aws.lambda.invocations.length).toBe(invocations);
-    expect((await dynamoAllowlist.get(world().teamId, 'U0ERIN'))?.grants).toHaveLength(2);
+    expect((await dynamoAllowlist.get(world().teamId, 'U0ERIN'))?.grants).toHaveLength(1);
   });
 
   /** An allow job as the ingress would hand it over, sent straight to the worker: what the worker decides afresh. */
@@ -200,5 +202,14 @@ describe('/ecs allow of a discovered service', () => {
     const other = reachable.find((s) => s.tags.team !== reachable[0]!.tags.team)!;
     expect(await allowJob(other.alias)).toContain(`Not allowed any more: your \`admin\` role does not cover service \`${other.alias}\``);
     expect((await dynamoAllowlist.get(world().teamId, 'U0ERIN'))?.grants).toEqual(before);
+  });
+
+  it('she removes the person she granted a discovered service to: its labels are read from the catalog', async () => {
+    const before = parents().length;
+    expect(await asPam('deny <@U0ERIN|erin>')).toContain('Working on');
+    const parent = await newParent(before, /deny/);
+    expect(await finished(parent.ts)).toMatch(/^✅/);
+    const { dynamoAllowlist } = await import('../src/auth/allowlist');
+    expect(await dynamoAllowlist.get(world().teamId, 'U0ERIN')).toBeUndefined();
   });
 });
