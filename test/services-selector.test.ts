@@ -61,9 +61,31 @@ describe('/ecs services <selector>', () => {
     expect(lines.slice(1).map((l) => /`(svc-\d+)`/.exec(l)![1])).toEqual(['svc-01', 'svc-02', 'svc-12', 'svc-22', 'svc-32', 'svc-42']);
     expect(await ask('services team=payments', entry(['svc-02']))).toContain('No service of yours here matches `team=payments`');
   });
-  it('refuses a page without a selector, or a page that is not a number', () => {
-    expect(() => parseRequest('services --page 2', config, everything(config))).toThrow('give a selector');
+  it('refuses a page that is not a number, or a second selector', () => {
     expect(() => parseRequest('services env=prod --page 0', config, everything(config))).toThrow('`--page` is a page number');
     expect(() => parseRequest('services env=prod team=a', config, everything(config))).toThrow('Unexpected `team=a`');
+  });
+});
+
+describe('/ecs services without a selector', () => {
+  it('lists every service of theirs from the catalog, discovered ones included, a page at a time', async () => {
+    const first = (await ask('services', entry(['*']))).split('\n');
+    expect(first[0]).toBe('*Your services here*');
+    expect(first).toHaveLength(SERVICES_PAGE_SIZE + 2);
+    expect(first[1]).toBe('• `svc-00` — account 100000000000, eu-west-1, fleet/svc-0 · env=&lt;!here&gt;, team=search');
+    expect(first.at(-1)).toBe('Page 1 of 2: `/ecs services --page 2` for the next.');
+    expect((await ask('services --page 2', entry(['*']))).split('\n').slice(1)).toHaveLength(5);
+    expect(await ask('services --page 3', entry(['*']))).toBe(`You hold a role on ${fleet.length} of your services here: 2 pages, no page 3.`);
+  });
+  it('only those the person may see; none: says so', async () => {
+    expect((await ask('services', entry(['svc-03'], ['team=payments,account=100000000005']))).split('\n')).toEqual([
+      '*Your services here*',
+      '• `svc-03` — account 100000000003, eu-west-1, fleet/svc-3 · env=prod, team=payments',
+      '• `svc-05` — account 100000000005, eu-west-1, fleet/svc-5 · env=prod, team=payments',
+      '• `svc-15` — account 100000000005, eu-west-1, fleet/svc-15 · env=prod, team=payments',
+      '• `svc-25` — account 100000000005, eu-west-1, fleet/svc-25 · env=prod, team=payments',
+      '• `svc-35` — account 100000000005, eu-west-1, fleet/svc-35 · env=prod, team=payments',
+    ]);
+    expect(await ask('services', entry(['nothing-here']))).toBe('You hold no role on any service in this channel.');
   });
 });

@@ -7,6 +7,8 @@ import { signedSlackEvent } from '../local/slack/sign';
 import { everything, parseRequest, VERBS } from '../src/commands/registry';
 import { splitFlags } from '../src/commands/grammar';
 import { verifyVerb } from '../src/commands/verbs/verify';
+import { servicesFromCatalogVerb } from '../src/commands/verbs/services';
+import { servicesRefreshVerb } from '../src/commands/verbs/services-refresh';
 import { parseConfig } from '../src/config/schema';
 import { createIngress } from '../src/ingress/ingress';
 import type { CommandJob } from '../src/platform/jobs';
@@ -160,10 +162,12 @@ describe('a verb parses its words into typed arguments', () => {
     expect(verb.scope!(args, moved)).toEqual({ target: 'logs', script: 'backup.sh' });
   });
 
-  it('every worker verb loads its handler; every ack verb answers itself', async () => {
-    for (const verb of VERBS) {
-      if (verb.runsIn === 'worker') expect(typeof (await verb.handler()), verb.name).toBe('function');
-      else expect(typeof verb.answer, verb.name).toBe('function');
+  it('every worker verb loads its handler or its private answer (one of them); every ack verb answers itself', async () => {
+    for (const verb of [...VERBS, servicesFromCatalogVerb, servicesRefreshVerb]) {
+      if (verb.runsIn === 'worker') {
+        expect(verb.handler === undefined, verb.name).toBe(verb.privateAnswer !== undefined);
+        expect(typeof (await (verb.handler ?? verb.privateAnswer)!()), verb.name).toBe('function');
+      } else expect(typeof verb.answer, verb.name).toBe('function');
     }
   });
 });

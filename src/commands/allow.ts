@@ -1,5 +1,5 @@
 import { grantsWithinScope, mayAdminister } from '../auth/administration';
-import { declaredLabels } from '../fleet/memory-catalog';
+import { labelsWithDiscovered } from '../fleet/memory-catalog';
 import { patternOf } from '../auth/allowlist';
 import { addGrant, describeGrant } from '../auth/roles';
 import { PermissionDeniedError, UsageError } from '../platform/errors';
@@ -20,7 +20,9 @@ export const allow: WorkerHandler<AllowArgs> = async ({ subject, grant }, ctx) =
   const { job, allowlist, out, now } = ctx;
   const { teamId, userId: adminId, channelId } = job.invocation;
   const admin = await allowlist.get(teamId, adminId);
-  const decision = mayAdminister(admin, grant, channelId, declaredLabels(ctx.config));
+  // A discovered service the grant names: as the worker read it again (one GetItem), by its labels.
+  const labelsOf = labelsWithDiscovered(ctx.config, ctx.discovered);
+  const decision = mayAdminister(admin, grant, channelId, labelsOf);
   if (!decision.allowed) throw new PermissionDeniedError(decision.reason);
   // A person must be one of this workspace; an ARN pattern names no one in Slack (parsed already).
   if (patternOf(subject) === undefined && !subject.startsWith(WEBHOOK_USER_PREFIX)) await requirePerson(ctx, subject);
@@ -41,7 +43,7 @@ export const allow: WorkerHandler<AllowArgs> = async ({ subject, grant }, ctx) =
     existing ? { updatedAt: existing.updatedAt } : null,
   );
   // The thread is public in the channel: show only what this admin administers.
-  const visible = grantsWithinScope(admin, grants, channelId, declaredLabels(ctx.config));
+  const visible = grantsWithinScope(admin, grants, channelId, labelsOf);
   const beyond = grants.length - visible.length;
   await out.post(
     [

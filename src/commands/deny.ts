@@ -1,5 +1,6 @@
 import { mayRemove } from '../auth/administration';
-import { declaredLabels } from '../fleet/memory-catalog';
+import { fleetCatalog } from '../fleet/fleet-catalog';
+import { labelsOfGranted } from '../fleet/grant-labels';
 import { PermissionDeniedError } from '../platform/errors';
 import { mention } from '../slack/invocation';
 import type { WorkerHandler } from './verb';
@@ -9,7 +10,7 @@ import type { DenyArgs } from './verbs/args';
  * `/ecs deny @user`: removes every grant the user has, if every one of them lies within the
  * remover's admin scope. Nobody removes themselves, so the last global admin stays.
  */
-export const deny: WorkerHandler<DenyArgs> = async ({ subject }, { job, allowlist, out, config }) => {
+export const deny: WorkerHandler<DenyArgs> = async ({ subject }, { job, allowlist, out, config, catalog }) => {
   const { teamId, userId: adminId, channelId } = job.invocation;
   if (subject === adminId)
     throw new PermissionDeniedError('you cannot remove yourself: ask another admin, so the allowlist is never left without one by accident');
@@ -18,7 +19,9 @@ export const deny: WorkerHandler<DenyArgs> = async ({ subject }, { job, allowlis
     await out.post(`${mention(subject)} was not on the allowlist; nothing changed.`);
     return { outcome: 'warning', summary: `${mention(subject)} was not on the allowlist` };
   }
-  const decision = mayRemove(admin, target, channelId, declaredLabels(config));
+  // Discovered services granted by alias are checked by their labels, read from the catalog.
+  const labels = await labelsOfGranted(config, async () => catalog ?? (await fleetCatalog(config)), target.grants);
+  const decision = mayRemove(admin, target, channelId, labels);
   if (!decision.allowed) throw new PermissionDeniedError(decision.reason);
   // The last global admin stays by construction: only a global admin covers a global admin's
   // grants, and nobody removes themselves.

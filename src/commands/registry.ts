@@ -3,7 +3,8 @@ import { labelsWithDiscovered } from '../fleet/memory-catalog';
 import type { FleetService } from '../fleet/types';
 import { jobsFor } from '../jobs/visible';
 import { jobsVerb, jobVerb } from './verbs/job';
-import { visibleServices, type AllowlistEntry } from '../auth/roles';
+import { ALL, visibleServices, type AllowlistEntry } from '../auth/roles';
+import { lookup } from '../config/records';
 import type { Config } from '../config/schema';
 import { escapeText } from '../slack/format';
 import { splitFlags, tokenize, unknownChoice } from './grammar';
@@ -19,7 +20,7 @@ import { runVerb } from './verbs/run';
 import { scaleVerb } from './verbs/scale';
 import { scriptsVerb } from './verbs/scripts';
 import { schedulesVerb } from './verbs/schedules';
-import { servicesVerb } from './verbs/services';
+import { servicesFromCatalogVerb, servicesVerb } from './verbs/services';
 import { servicesRefreshVerb } from './verbs/services-refresh';
 import { statusVerb } from './verbs/status';
 import { verifyVerb } from './verbs/verify';
@@ -48,7 +49,9 @@ const NAMES_A_SERVICE_FIRST = new Set(['status', 'verify', 'logs', 'deploy', 'ro
 /**
  * The word a command names a service by, when it may be one the fleet's catalog knows and the
  * configuration does not: the first word after the verb, unless it is a flag, a selector or a
- * declared target. The ingress reads it from the catalog beside the allowlist read.
+ * declared target; for `allow`, the first such word among the grant's services (one catalog read
+ * per request: a grant names at most one discovered service). The ingress reads it from the
+ * catalog beside the allowlist read.
  */
 export function undeclaredAliasOf(text: string, config: Config): string | undefined {
   if (!config.fleet) return undefined;
@@ -64,10 +67,35 @@ export function undeclaredAliasOf(text: string, config: Config): string | undefi
   } catch {
     return undefined;
   }
+  const mayBeDiscovered = (word: string | undefined): word is string =>
+    word !== undefined &&
+    !word.startsWith('-') &&
+    !word.includes('=') &&
+    word !== '*' &&
+    !config.targets[word] &&
+    /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(word);
+  if (verb === allowVerb) return grantedServiceWords(words.slice(1)).find(mayBeDiscovered);
   if (!NAMES_A_SERVICE_FIRST.has(verb.name)) return undefined;
-  const word = words[1];
-  if (!word || word.startsWith('-') || word.includes('=') || word === '*' || config.targets[word]) return undefined;
-  return /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(word) ? word : undefined;
+  return mayBeDiscovered(words[1]) ? words[1] : undefined;
+}
+
+/**
+ * The service a parsed request names that the configuration does not declare (the fleet's catalog
+ * may know it): its target, or the one service of a grant that is not declared.
+ */
+export function undeclaredServiceOf(scope: RequestScope, config: Config): string | undefined {
+  const declared = (alias: string) => lookup(config.targets, alias) !== undefined;
+  if (scope.target !== undefined) return declared(scope.target) ? undefined : scope.target;
+  return scope.grant?.services.find((s) => s !== ALL && !declared(s));
+}
+
+/** The words of `/ecs allow <subject> <role> [services…] [--flags]` that name services (none if its flags do not parse). */
+function grantedServiceWords(rest: string[]): string[] {
+  try {
+    return splitFlags(rest, allowVerb.flags ?? { withValue: [], boolean: [] }).positional.slice(2);
+  } catch {
+    return [];
+  }
 }
 
 /** Everything declared: for trusted callers (tools, tests). */
@@ -146,12 +174,15 @@ const ALIASES: Record<string, string> = { '?': 'help', '-h': 'help', '--help': '
 
 /**
  * Forms of a verb answered elsewhere, chosen by a flag (`services --refresh` is the worker's, plain
- * `services` the ingress's). Their names hold a space: a job names them, nobody types them.
+ * `services` the ingress's) or by the configuration (with `fleet:`, `services` lists the catalog,
+ * in the worker). Their names hold a space: a job names them, nobody types them.
  */
-const FORMS: readonly AnyVerb[] = [servicesRefreshVerb];
+const FORMS: readonly AnyVerb[] = [servicesRefreshVerb, servicesFromCatalogVerb];
 
-function formOf(verb: AnyVerb, rest: readonly string[]): AnyVerb {
+/** `config` absent: the form the words alone choose (whether the ack answers it privately is the same for both `services`). */
+function formOf(verb: AnyVerb, rest: readonly string[], config?: Config): AnyVerb {
   if (verb.name === 'services' && rest.some((w) => w.toLowerCase() === '--refresh')) return servicesRefreshVerb;
+  if (verb.name === 'services' && config?.fleet) return servicesFromCatalogVerb;
   return verb;
 }
 
@@ -183,7 +214,7 @@ export const scopeOf = (verb: AnyVerb, args: unknown, config: Config): RequestSc
  */
 export function parseRequest(text: string, config: Config, visible: Visibility): ParsedRequest {
   const [first, ...rest] = tokenize(text);
-  const verb = formOf(findVerb(first ?? 'help'), rest);
+  const verb = formOf(findVerb(first ?? 'help'), rest, config);
   const args: unknown = verb.parse(splitFlags(rest, verb.flags ?? { withValue: [], boolean: [] }), config, visible);
   return { verb, args, scope: scopeOf(verb, args, config) };
 }

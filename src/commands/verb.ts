@@ -5,7 +5,7 @@ import type { LabelsOf } from '../fleet/types';
 import { UsageError } from '../platform/errors';
 import { escapeText } from '../slack/format';
 import { closest, type Words } from './grammar';
-import type { AckContext } from './types';
+import type { AckAnswer, AckContext } from './types';
 import type { SlackMessage } from '../slack/message';
 import type { CommandResult, WorkerContext } from '../worker/context';
 
@@ -61,7 +61,8 @@ interface VerbBase<Args> {
   public?: true;
   /**
    * Acts on a service known only from the fleet's catalog too (`status`, `verify`): the worker
-   * resolves it there into a target with default settings. Others need a declared target.
+   * resolves it there into a target with default settings; `allow` grants a role on one. Others
+   * need a declared target.
    */
   onDiscovered?: true;
   flags?: { withValue: string[]; boolean: string[] };
@@ -99,8 +100,15 @@ export interface WorkerVerb<Args> extends VerbBase<Args> {
   /**
    * The handler, imported when the worker first needs it: the ingress bundles the verb's grammar,
    * never its AWS clients, exec sessions or workflows, so its cold start does not grow with them.
+   * A verb has either this (answered in a thread) or `privateAnswer`.
    */
-  handler(): Promise<WorkerHandler<Args>>;
+  handler?(): Promise<WorkerHandler<Args>>;
+  /**
+   * Answered privately, not in a thread: the worker computes the answer (with what only it reads,
+   * such as the fleet's catalog) and posts it to the command's response_url in place of the ack's
+   * note. Nothing is posted in the channel. Imported lazily, like the handler.
+   */
+  privateAnswer?(): Promise<AckAnswer<Args>>;
   /**
    * A refusal that concerns only the requester (a deploy of a service another deploy holds),
    * checked before anything is posted in the channel: the worker answers it privately. Imported

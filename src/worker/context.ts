@@ -2,7 +2,7 @@ import type { WebClient } from '@slack/web-api';
 import type { Approvals } from '../approval/approvals';
 import type { DeployHistory } from '../deploy/history';
 import type { DeployWorkflowInput, FleetWorkflowInput, RunWorkflowInput } from '../workflows/inputs';
-import type { CatalogReader } from '../fleet/types';
+import type { CatalogReader, FleetService } from '../fleet/types';
 import type { AllowlistStore } from '../auth/allowlist';
 import type { StateStore } from '../platform/state';
 import type { AwsSession } from '../aws/session';
@@ -38,6 +38,11 @@ export interface WorkerContext extends WorkerCollaborators {
   target?: { alias: string } & Target;
   /** Set with target: AWS clients for it, acting for the requester. */
   aws?: AwsSession;
+  /**
+   * The service the request names that only the fleet's catalog knows (its target, or the one a
+   * grant of `/ecs allow` names), as the worker read it again for its re-authorisation.
+   */
+  discovered?: FleetService;
   out: ThreadOutput;
   allowlist: AllowlistStore;
   state: StateStore;

@@ -6,8 +6,8 @@ import type { AllowlistStore } from '../auth/allowlist';
 import type { AllowlistEntry } from '../auth/roles';
 import { AwsSession } from '../aws/session';
 import { authorise } from '../auth/authorise';
-import { commandText, findVerb, parseRequest, scopeOf, visibilityOf, type ParsedRequest } from '../commands/registry';
-import { UndeclaredServiceError } from '../commands/verb';
+import { commandText, findVerb, parseRequest, scopeOf, undeclaredServiceOf, visibilityOf, type ParsedRequest } from '../commands/registry';
+import { UndeclaredServiceError, type WorkerVerb } from '../commands/verb';
 import type { SlackMessage } from '../slack/message';
 import { REACTION_HANDLERS } from '../commands/reactions';
 import type { CommandResult, WorkerCollaborators, WorkerContext } from './context';
@@ -115,15 +115,17 @@ export function createWorker(deps: WorkerDeps) {
     }
     const { verb } = request;
     const alias = request.scope.target;
-    // A service only the fleet's catalog knows is read there again, fresh: it may have moved or gone since the ack.
-    const discovered = alias && !config.targets[alias] && config.fleet ? await (deps.catalog ?? (await fleetCatalog(config))).get(alias) : undefined;
+    // A service only the fleet's catalog knows (the one the command acts on, or the one a grant
+    // names) is read there again, fresh: it may have moved or gone since the ack.
+    const named = undeclaredServiceOf(request.scope, config);
+    const discovered = named && config.fleet ? await (deps.catalog ?? (await fleetCatalog(config))).get(named) : undefined;
     let target: ({ alias: string } & Target) | undefined;
     if (alias && config.targets[alias]) target = { alias, ...config.targets[alias] };
     else if (alias && discovered && verb.onDiscovered) target = { alias, ...defaultTarget(discovered) };
     else if (alias && discovered) return refuseAsInvalid(new UndeclaredServiceError(verb, alias).userMessage);
-    else if (alias)
+    else if (named && !discovered)
       return refuseAsInvalid(
-        `The service \`${escapeText(alias)}\` is no longer declared${config.fleet ? " nor in the fleet's catalog" : ''}, so I did not run ${typedCode(commandText(invocation))}.`,
+        `The service \`${escapeText(named)}\` is no longer declared${config.fleet ? " nor in the fleet's catalog" : ''}, so I did not run ${typedCode(commandText(invocation))}.`,
       );
     const again = authorise(request, entry, invocation.channelId, labelsWithDiscovered(config, discovered));
     if (!again.allowed) {
@@ -135,9 +137,43 @@ export function createWorker(deps: WorkerDeps) {
         .catch((error: unknown) => logger.error('audit completion failed', { error }));
       return;
     }
+    if (verb.runsIn === 'worker' && verb.privateAnswer) return answerPrivately(verb.privateAnswer, request.args, entry);
     const aws = target
       ? new AwsSession(target, { teamId: invocation.teamId, userId: invocation.userId, ...(invocation.userName ? { userName: invocation.userName } : {}) })
       : undefined;
+    /**
+     * A verb answered privately (`services` over the fleet's catalog): its answer goes to the
+     * response_url in place of the ack's note; nothing is posted in the channel, no Slack token read.
+     */
+    async function answerPrivately(load: NonNullable<WorkerVerb<unknown>['privateAnswer']>, args: unknown, fresh: AllowlistEntry | undefined): Promise<void> {
+      let result: CommandResult;
+      try {
+        if (!invocation.responseUrl) throw new UsageError('this command answers privately in Slack, and the request has no response_url to answer to');
+        const answer = await load();
+        const catalog = deps.catalog ?? (await fleetCatalog(config));
+        const message = await answer(args, { invocation, config, entry: fresh, allowlist: deps.allowlist, state: deps.state, catalog });
+        await deps.respond(invocation.responseUrl, message, { replaceOriginal: job.ackNote === true });
+        result = { outcome: 'success', summary: message.text.split('\n')[0]! };
+      } catch (error) {
+        if (error instanceof UserFacingError) {
+          await tellPrivately(`❌ ${error.userMessage}`);
+          result = { outcome: 'failure', summary: error.userMessage.split('\n')[0]!, ...(error instanceof UsageError ? { refused: 'invalid' as const } : {}) };
+        } else {
+          logger.error('command failed', { error, stack: (error as Error).stack });
+          await tellPrivately(`❌ Something went wrong inside the bot (job \`${job.id}\`). The logs have the details.`);
+          result = { outcome: 'failure', summary: 'internal error' };
+        }
+      }
+      await deps
+        .audit()
+        .complete(job.audit, {
+          outcome: result.refused ? 'refused' : result.outcome,
+          ...(result.refused ? { decision: result.refused } : {}),
+          durationMs: deps.now() - started,
+          reason: result.summary,
+        })
+        .catch((error: unknown) => logger.error('audit completion failed', { error }));
+    }
     const remainingMs = () => context.getRemainingTimeInMillis();
     const stopMargin = stopMarginMs(remainingMs());
 
@@ -191,7 +227,7 @@ export function createWorker(deps: WorkerDeps) {
         )
         .catch((error: unknown) => logger.error('audit update failed', { error }));
       try {
-        if (verb.runsIn !== 'worker') throw new Error(`\`${verb.name}\` is answered by the ingress, not the worker`);
+        if (verb.runsIn !== 'worker' || !verb.handler) throw new Error(`\`${verb.name}\` is not answered by the worker in a thread`);
         const handler = await verb.handler();
         const ctx: WorkerContext = {
           job,
@@ -212,6 +248,7 @@ export function createWorker(deps: WorkerDeps) {
           remainingMs,
           ...(target ? { target } : {}),
           ...(aws ? { aws } : {}),
+          ...(discovered ? { discovered } : {}),
         };
         result = await beforeTheEnd(handler(request.args, ctx), remainingMs, stopMargin);
       } catch (error) {

@@ -3,7 +3,8 @@ import { usePlaygroundInChromium } from '../support/browser';
 
 /**
  * Issue 19's "done when", in the playground in Chromium: a seeded fleet refreshed into the catalog,
- * then `/ecs verify env=prod` answered in one thread with the summary and the CSV and JSON files.
+ * then `/ecs verify env=prod` answered in one thread with the summary and the CSV and JSON files,
+ * and `/ecs services env=prod` listing the discovered services privately.
  */
 const ui = usePlaygroundInChromium();
 
@@ -26,6 +27,11 @@ describe('a fleet in the playground', () => {
       const files = thread.getByTestId('file');
       await expect.poll(() => files.count()).toBe(2);
       expect(await files.allTextContents()).toEqual([expect.stringContaining('(CSV)'), expect.stringContaining('(JSON)')]);
+      // The catalog listed privately: the worker's answer replaces the "Working on" note.
+      await ui.type('/ecs services env=prod');
+      const eph = ui.page.getByTestId('ephemeral').last();
+      await expect.poll(() => eph.textContent(), { timeout: 20_000 }).toContain(`${prod.length} of your services here match env=prod`);
+      for (const s of prod) expect(await eph.textContent()).toContain(s.alias);
     } finally {
       setConfig(base);
     }

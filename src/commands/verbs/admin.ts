@@ -61,6 +61,7 @@ export const allowVerb = defineVerb<AllowArgs>({
     `Roles: ${ROLES.map((r) => `\`${r}\``).join(', ')}. viewer reads (status, verify); operator also runs scripts; deployer also deploys; approver approves deploys; admin does everything and manages the allowlist of its services.`,
     'Without services the grant covers every service. A selector instead of an alias (`/ecs allow @dana viewer env=staging`, `team=payments,env=prod|staging`) covers every service whose labels match it, now and later; an admin whose own grant is a selector may grant only selectors within it (`team=payments` → `team=payments,env=prod`, never `env=prod`). `--scripts` limits an operator grant to declared scripts of its services; `--channels` limits any grant to channels.',
     'Each grant is kept as given (grants are never merged). An admin can give only what lies within their own admin grants: those services, in those channels.',
+    "A service discovered into the fleet's catalog can be granted by its alias, one per grant (`/ecs allow @bob viewer pay-api-123456789012`), if its labels lie within your admin grant.",
     '`/ecs deny @user` removes a person, if all of their grants lie within your scope.',
     'Systems calling the signed API are IAM principals: `/ecs allow arn:aws:iam::123456789012:role/ci-* operator manager --scripts backup.sh` (`*` matches any characters; a role session counts as its role). They may be viewer, operator or deployer; `/ecs deny <pattern>` removes the pattern.',
     'Ticket webhooks (`webhooks:` in the configuration) are `webhook:<source>`: `/ecs allow webhook:jira operator manager --scripts backup.sh`; the same three roles, `/ecs deny webhook:jira` removes it.',
@@ -68,6 +69,8 @@ export const allowVerb = defineVerb<AllowArgs>({
   permission: 'admin',
   checks: 'itself',
   runsIn: 'worker',
+  // A discovered service may be granted by its alias (one per grant: the ingress reads one from the catalog).
+  onDiscovered: true,
   flags: { withValue: ['scripts', 'channels'], boolean: [] },
   parse(words, config, visible) {
     expectCount(this, words, 2, 2 + MAX_GRANT_SERVICES);
