@@ -27,7 +27,7 @@ async function seedPlaygroundFleet(world: World, accounts: number): Promise<void
 }
 
 async function main(): Promise<void> {
-  const world = await startWorld();
+  const world = await startWorld({ playSchedules: true });
   const fleetSize = Number(process.env.PLAYGROUND_FLEET ?? 0);
   if (Number.isInteger(fleetSize) && fleetSize > 0) await seedPlaygroundFleet(world, fleetSize);
   const requested = Number(process.env.PORT ?? 3000);

@@ -377,6 +377,13 @@ export async function startWorld(
     /** Durable waits of the run workflow are skipped (fake timers); default: real time. */
     durableSkipTime?: boolean;
     /**
+     * The configuration's schedules run on their own as the clock reaches them (the playground,
+     * schedule tests). Default: held — they exist and answer Scheduler's API, and a test delivers
+     * a run when it wants one; otherwise the nightly backup would post into any test whose run
+     * (or skipped time) happens to cross 01:00 UTC.
+     */
+    playSchedules?: boolean;
+    /**
      * The deployed stack whose roles are enforced (default: serverless.yml for the local stage);
      * tests of enforcement pass a changed copy.
      */
@@ -544,6 +551,7 @@ export async function startWorld(
     maxRetries: stack.functions.scheduled?.asyncInvoke.maximumRetryAttempts ?? 2,
     retryDelaysMs: ASYNC_RETRY_DELAYS_MS,
   });
+  aws.scheduler.playing = options.playSchedules ?? false;
   deployStackSchedules(aws, stack);
   const { handler: api } = await import('../src/handlers/api');
   const invokeApi = (event: HttpEvent): Promise<HttpResult> => {

@@ -47,6 +47,21 @@ afterEach(async () => {
 });
 
 describe('the local EventBridge Scheduler', () => {
+  it('held (a world that did not ask to play schedules), lets time pass its runs without delivering them, and plays from then on once released', async () => {
+    create('nightly', role('scheduler-ok'));
+    emu.scheduler.playing = false;
+    emu.clock.advance(86_400_000);
+    await emu.lambda.idle();
+    expect(received).toEqual([]);
+    // The schedule is still there for Scheduler's API, and an explicit delivery still runs.
+    expect((await scheduler.send(new GetScheduleCommand({ Name: 'nightly', GroupName: 'bot' }))).State).toBe('ENABLED');
+    emu.scheduler.playing = true;
+    emu.clock.advance(2 * 86_400_000);
+    await emu.lambda.idle();
+    // Only the run after the release: the held one did not pile up.
+    expect(received).toEqual([{ schedule: 'x', scheduledTime: '2026-03-30T00:30:00Z' }]);
+  });
+
   it('runs a schedule at its local times on the emulator clock, skipping the time DST removes, with the scheduled time in its input', async () => {
     create('nightly', role('scheduler-ok'));
     // 2026-03-29 02:30 does not exist in Paris: the runs of three days are the 28th and the 30th.

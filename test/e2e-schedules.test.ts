@@ -9,7 +9,7 @@ import { channelView, ephemeral, teamAudit, useConfigurableWorld } from './suppo
  * on the emulator's clock → Scheduler assumes its execution role and invokes the scheduled function
  * (IAM as deployed) → the signed API's path as `schedule:<name>` → the worker → the thread.
  */
-const ctx = useConfigurableWorld({});
+const ctx = useConfigurableWorld({ playSchedules: true });
 const world = () => ctx().world;
 const { parents, threadText, finished } = channelView(world, 'C0OPS');
 const NIGHTLY = localStack().schedules.find((s) => s.name === 'nightly-backup')!;

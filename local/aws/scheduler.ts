@@ -76,6 +76,13 @@ export class LocalScheduler {
   readonly deliveries: ScheduleDelivery[] = [];
   private readonly sessions = new Map<string, ReturnType<EmulatorState['issueCredentials']>['identity']>();
 
+  /**
+   * Whether runs are played as the clock passes them. Held, the schedules still exist and answer
+   * Scheduler's API, time still passes them (nothing piles up for later), and `deliver` still
+   * delivers: a world holds them unless it asks (local/world.ts `playSchedules`).
+   */
+  playing = true;
+
   constructor(private readonly deps: { state: EmulatorState; lambda: LambdaRuntime; authority: Authority; clock: Clock }) {}
 
   /** What CloudFormation's AWS::Scheduler::Schedule does: a new schedule, counting from now. */
@@ -91,7 +98,7 @@ export class LocalScheduler {
     const due: Array<{ schedule: LocalSchedule; at: number }> = [];
     for (const schedule of this.schedules.values()) {
       if (now <= schedule.playedThrough) continue;
-      if (schedule.State === 'ENABLED') {
+      if (schedule.State === 'ENABLED' && this.playing) {
         const zone = schedule.ScheduleExpressionTimezone ?? 'UTC';
         for (const at of runsBetween(schedule.expression, zone, schedule.playedThrough, now, schedule.CreationDate)) due.push({ schedule, at });
       }
