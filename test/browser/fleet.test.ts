@@ -3,7 +3,8 @@ import { usePlaygroundInChromium } from '../support/browser';
 
 /**
  * Issue 19's "done when", in the playground in Chromium: a seeded fleet refreshed into the catalog,
- * then `/ecs verify env=prod` answered in one thread with the summary and the CSV and JSON files.
+ * then `/ecs verify env=prod` answered in one thread with the summary and the CSV and JSON files;
+ * a selector matching nothing answered privately.
  */
 const ui = usePlaygroundInChromium();
 
@@ -26,6 +27,12 @@ describe('a fleet in the playground', () => {
       const files = thread.getByTestId('file');
       await expect.poll(() => files.count()).toBe(2);
       expect(await files.allTextContents()).toEqual([expect.stringContaining('(CSV)'), expect.stringContaining('(JSON)')]);
+      // A selector matching nothing: told privately, with the closest labels; nothing in the channel.
+      await ui.type('/ecs verify env=prd');
+      await expect
+        .poll(() => ui.page.getByTestId('ephemeral').last().textContent(), { timeout: 15_000 })
+        .toContain('No service of yours here matches env=prd: no service has env=prd (did you mean env=prod?)');
+      expect(await ui.page.getByTestId('message').filter({ hasText: 'ran /ecs verify env=prd' }).count()).toBe(0);
     } finally {
       setConfig(base);
     }
