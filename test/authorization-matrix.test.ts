@@ -1352,7 +1352,8 @@ async function sendCommand(c: CommandCase, text: string): Promise<string> {
         const before = world.slack.workspace.responses.length;
         const res = await world.click(userId, c.channel, BUTTON_MESSAGE_TS, action);
         expect(res.statusCode).toBe(200);
-        const posted = world.slack.workspace.responses.slice(before);
+        // An earlier row's worker may withdraw its own ack note meanwhile (delete_original): not an answer to this click.
+        const posted = world.slack.workspace.responses.slice(before).filter((r) => !r.deleteOriginal);
         expect(posted).toHaveLength(1);
         return posted[0]!.text ?? '';
       }
