@@ -126,6 +126,8 @@ describe('/ecs verify <selector>', () => {
       '❌ No service of yours here matches `env=prd`: no service has `env=prd` (did you mean `env=prod`?); its values: `prod`. Labels of your services: `account`, `cluster`, `env`, `region`, `team`.',
     );
     expect(said.responseType).toBe('ephemeral');
+    // In place of the "Working on" note: nothing is under way.
+    expect(said.replaceOriginal).toBe(true);
     expect(newParents).toBe(0);
     expect(posts).toEqual([]);
     expect(record).toMatchObject({ outcome: 'refused', decision: 'invalid', reason: expect.stringContaining('No service of yours here matches `env=prd`') });

@@ -164,9 +164,8 @@ export function createWorker(deps: WorkerDeps) {
       if (verdict && 'refusal' in verdict) {
         // Bad input is marked as the worker marks it elsewhere (refuseAsInvalid); anything else is a raised hand.
         const mark = 'refused' in verdict && verdict.refused === 'invalid' ? '❌' : '✋';
-        await deps
-          .respond(invocation.responseUrl!, { text: `${mark} ${verdict.refusal}` })
-          .catch((e: unknown) => logger.error('response_url failed', { error: e }));
+        // In place of the ack's "Working on" note: nothing is under way.
+        await tellPrivately(`${mark} ${verdict.refusal}`);
         result = {
           outcome: 'failure',
           summary: `refused privately: ${verdict.refusal.split('\n')[0]!}`,
