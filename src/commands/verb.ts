@@ -107,9 +107,11 @@ export interface WorkerVerb<Args, Ready = undefined> extends VerbBase<Args> {
    */
   handler(): Promise<WorkerHandler<Args, Ready>>;
   /**
-   * A refusal that concerns only the requester (a deploy of a service another deploy holds),
-   * checked before anything is posted in the channel: the worker answers it privately. Imported
-   * lazily, like the handler. The handler still checks for itself (this is only a first look).
+   * A refusal that concerns only the requester (a deploy of a service another deploy holds, a
+   * selector matching nothing of theirs), checked before anything is posted in the channel: the
+   * worker answers it privately. Imported lazily, like the handler. The handler still checks for
+   * itself (this is only a first look; it does not run without a response_url), unless given what
+   * the check read (`ready`).
    */
   privateRefusal?(): Promise<PrivateRefusal<Args, Ready>>;
 }
