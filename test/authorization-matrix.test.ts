@@ -7,7 +7,8 @@ import { SEED_ALLOWLIST, startWorld, WORKER_FUNCTION, type World } from '../loca
 import type { AuditOutcome, AuditRecord } from '../src/audit/audit';
 import type { AllowlistStore } from '../src/auth/allowlist';
 import type { Grant } from '../src/auth/roles';
-import { findVerb, VERBS } from '../src/commands/registry';
+import { verbOf, VERBS } from '../src/commands/registry';
+import { servicesRefreshVerb } from '../src/commands/verbs/services-refresh';
 import type { Config } from '../src/config/schema';
 import type { ApprovalRequests } from '../src/approval/requests';
 import type { StateStore } from '../src/platform/state';
@@ -26,7 +27,8 @@ import {
 /**
  * The authorisation matrix (issue 11): every verb × role × scope (service, script, channel, team)
  * × entry point, against the real ingress and worker in the local world. Each row says what the
- * person is told, whether a worker job ran, and what the audit table records (decision, outcome,
+ * person is told (at once, in the worker's thread, or privately by the worker through the
+ * response_url), whether a worker job ran, and what the audit table records (decision, outcome,
  * reason); rows that must change nothing also check that the allowlist (and, for cancel and
  * reactions, the run and the approval request) did not change.
  *
@@ -152,6 +154,11 @@ interface CommandRow {
   reason?: string;
   /** The worker's answer: waits for the worker to finish and reads its thread (parent and replies). */
   thread?: string | RegExp;
+  /**
+   * The worker's private answer (through the response_url, nothing posted in the channel): waits
+   * for the worker to finish and reads what it told the person.
+   */
+  privately?: string | RegExp;
   /** The request changes the allowlist (checked by `then`); every other row checks it does not. */
   changes?: true;
   /** No AWS call at all while the request is handled. */
@@ -188,6 +195,8 @@ const refused = (reason: string) => ({ expect: 'denied', says: `🚫 Not allowed
 const invalid = (says: string) => ({ expect: 'invalid', says, reason: says }) as const;
 /** A run this person may not cancel: answered exactly like no run (nothing about it is told), audited as denied. */
 const hiddenRun = (reason: string) => ({ expect: 'denied', says: 'No run `{run}` is in progress (it may have finished already).', reason }) as const;
+/** Bad input the worker finds (a selection matching nothing of theirs): told privately before anything is posted, audited as invalid. */
+const invalidPrivately = (told: string | RegExp, reason: string) => ({ expect: 'invalid', outcome: 'refused', privately: told, reason }) as const;
 /** Refused by the worker, which checks the thing it acts on with fresh data. */
 const refusedInWorker = (reason: string) =>
   ({ expect: 'denied', outcome: 'refused', thread: `🚫 Not allowed: ${reason}. Nothing was changed.`, reason: `not allowed: ${reason}` }) as const;
@@ -962,6 +971,61 @@ const SECTIONS: Array<[string, Row[]]> = [
       { who: 'sally', text: 'allow <@U0SID> viewer env=staging', ...refused('you need the `admin` role') },
     ],
   ],
+  [
+    'services --refresh: admin of every service (the catalog names every service of the fleet)',
+    [
+      {
+        who: 'alice',
+        text: 'services --refresh',
+        via: ['slash', 'socket command'],
+        expect: 'allowed',
+        outcome: 'success',
+        thread: '*Catalog refreshed*',
+      },
+      { who: 'wanda', text: 'services --refresh', ...refused('your `admin` role does not cover every service') },
+      // An admin by a selector holds no grant on `*`: the catalog would name services outside it.
+      { who: 'pat', text: 'services --refresh', ...refused('your `admin` role does not cover every service') },
+      { who: 'bob', text: 'services --refresh', via: ['slash', 'rerun button'], ...refused('you need the `admin` role') },
+      { who: 'mallory', text: 'services --refresh', ...NOT_ON_ALLOWLIST },
+      { who: 'alice', text: 'services --refresh', team: OTHER_TEAM, ...NOT_ON_ALLOWLIST },
+    ],
+  ],
+  [
+    'status and verify <selector>: read held here, then read on each selected service (a selector is no grant)',
+    [
+      // team=payments selects web (prod) and manager (staging): sally's viewer env=staging covers manager only.
+      {
+        who: 'sally',
+        text: 'status team=payments',
+        via: ['slash', 'socket command'],
+        expect: 'allowed',
+        thread: /\*Status of `team=payments`\*: 1 service\b[\s\S]*\|manager>/,
+      },
+      { who: 'sally', text: 'verify env=staging', expect: 'allowed', thread: /\*Verify of `env=staging`\*: 1 service\b[\s\S]*\|manager>/ },
+      // Nothing of hers is prod: refused privately with her labels only, never that web is.
+      {
+        who: 'sally',
+        text: 'status env=prod',
+        ...invalidPrivately(/^❌ No service of yours here matches `env=prod`(?![\s\S]*`web`)/, 'No service of yours here matches `env=prod`'),
+      },
+      {
+        who: 'sally',
+        text: 'verify env=prod',
+        ...invalidPrivately('❌ No service of yours here matches `env=prod`', 'No service of yours here matches `env=prod`'),
+      },
+      // Alias grants count service by service too: victor reads web, not manager.
+      { who: 'victor', text: 'status *', expect: 'allowed', thread: /\*Status of `\*`\*: 1 service\b[\s\S]*\|web>/ },
+      {
+        who: 'victor',
+        text: 'verify env=staging',
+        ...invalidPrivately('❌ No service of yours here matches `env=staging`', 'No service of yours here matches `env=staging`'),
+      },
+      { who: 'olga', text: 'status env=staging', ...refused('your `operator` role is not valid in this channel') },
+      { who: 'mallory', text: 'status env=prod', via: ['slash', 'socket command'], ...NOT_ON_ALLOWLIST },
+      { who: 'mallory', text: 'verify *', ...NOT_ON_ALLOWLIST },
+      { who: 'alice', text: 'verify env=prod', team: OTHER_TEAM, ...NOT_ON_ALLOWLIST },
+    ],
+  ],
 ];
 
 // ---- cases --------------------------------------------------------------------------------------
@@ -982,7 +1046,8 @@ type Case = CommandCase | ReactionCase;
 const verbName = (row: Row): string => {
   if (isReaction(row)) return 'approve';
   try {
-    return findVerb(row.text.trim().split(/\s+/)[0] || 'help').name;
+    // `services --refresh` is a form of `services` the worker answers: named as the registry picks it.
+    return verbOf(row.text).name;
   } catch {
     return `(unknown: ${row.text})`;
   }
@@ -1287,7 +1352,8 @@ async function sendCommand(c: CommandCase, text: string): Promise<string> {
         const before = world.slack.workspace.responses.length;
         const res = await world.click(userId, c.channel, BUTTON_MESSAGE_TS, action);
         expect(res.statusCode).toBe(200);
-        const posted = world.slack.workspace.responses.slice(before);
+        // An earlier row's worker may withdraw its own ack note meanwhile (delete_original): not an answer to this click.
+        const posted = world.slack.workspace.responses.slice(before).filter((r) => !r.deleteOriginal);
         expect(posted).toHaveLength(1);
         return posted[0]!.text ?? '';
       }
@@ -1304,8 +1370,9 @@ const withRun = (s: string) => s.replaceAll('{run}', fixtures.runId);
 async function runCommandCase(c: CommandCase): Promise<void> {
   const text = withRun(c.text);
   const userId = person(c.who).id;
-  const verb = VERBS.find((v) => v.name === verbName(c));
-  const toWorker = verb?.runsIn === 'worker' && (c.expect === 'allowed' || c.thread !== undefined);
+  const verb = [...VERBS, servicesRefreshVerb].find((v) => v.name === verbName(c));
+  const toWorker = verb?.runsIn === 'worker' && (c.expect === 'allowed' || c.thread !== undefined || c.privately !== undefined);
+  const responsesBefore = world.slack.workspace.responses.length;
   const allowlistBefore = await allowlistSnapshot();
   let awsCallsBefore = 0;
   if (c.noAws) {
@@ -1353,6 +1420,19 @@ async function runCommandCase(c: CommandCase): Promise<void> {
       '\n',
     );
     matches(thread, typeof c.thread === 'string' ? withRun(c.thread) : c.thread);
+  }
+  if (c.privately !== undefined) {
+    record = await eventually(async () => {
+      const now = await auditItem(record);
+      return now.outcome !== 'accepted' && now;
+    }, `the worker to finish ${ECS} ${text}`);
+    expect(record.threadTs, 'no thread: nothing posted in the channel').toBeUndefined();
+    const told = world.slack.workspace.responses
+      .slice(responsesBefore)
+      .map((r) => r.text ?? '')
+      .filter((t) => !t.startsWith('⏳'));
+    expect(told, 'one private answer from the worker').toHaveLength(1);
+    matches(told[0]!, c.privately);
   }
 
   expect(record.decision).toBe(c.expect);
@@ -1448,7 +1528,7 @@ describe('authorisation matrix', () => {
 
 describe('completeness of the matrix', () => {
   it('has rows for every verb, each allowed and refused, and for approving by reaction', () => {
-    const verbs = [...VERBS.map((v) => v.name), 'approve'];
+    const verbs = [...VERBS.map((v) => v.name), servicesRefreshVerb.name, 'approve'];
     for (const verb of verbs) {
       const rows = ALL_ROWS.filter((r) => verbName(r) === verb);
       expect(

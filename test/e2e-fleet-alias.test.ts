@@ -113,6 +113,19 @@ describe('/ecs status <discovered alias>', () => {
   });
 });
 
+describe('/ecs status <selector> over the catalog', () => {
+  it('is selected once by the worker: its private check hands the selection to the handler', async () => {
+    const since = world().aws.authority.decisions.length;
+    const { marked } = await command('U0ALICE', `status account=${service.accountId}`);
+    expect(marked).toMatch(new RegExp(`^(✅|❌) <@U0ALICE> ran \`/ecs status account=${service.accountId}\``));
+    // One selection: the alias index of `account=…`, then those services in one batch.
+    expect(catalogReadsBy(WORKER_FUNCTION, since).map((d) => `${d.action} ${d.decision}`)).toEqual([
+      'dynamodb:GetItem allowed',
+      'dynamodb:BatchGetItem allowed',
+    ]);
+  });
+});
+
 /** A job as the ingress hands it over, sent straight to the worker: what the worker decides on its own. */
 async function jobFor(text: string, request: Pick<CommandJob, 'verb' | 'args'>) {
   const id = randomUUID();

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -5,8 +6,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { main as verifyCli } from '../scripts/verify';
 import type { SeededFleet } from '../local/aws/seed-fleet';
-import { RUN_WORKFLOW_FUNCTION, startWorld, type World } from '../local/world';
+import { RUN_WORKFLOW_FUNCTION, startWorld, WORKER_FUNCTION, type World } from '../local/world';
+import { dynamoAudit, readAuditRecord } from '../src/audit/audit';
 import type { Config } from '../src/config/schema';
+import type { CommandJob } from '../src/platform/jobs';
+import { teamAudit } from './support/channel';
 
 /**
  * Fleet commands end to end (issue 19): `/ecs verify env=prod` and `/ecs status <selector>` over a
@@ -114,14 +118,92 @@ describe('/ecs verify <selector>', () => {
       expect(roles).toContain(`arn:aws:iam::${account.id}:role/${fleet.roleName}`);
   });
 
-  it('refuses --image with a selector, and a selector matching nothing names the closest labels', async () => {
+  it('refuses --image with a selector, and a selector matching nothing privately, with the closest labels: nothing posted in the channel', async () => {
     const image = JSON.parse((await world.slash('U0ALICE', 'verify env=prod --image v2', CHANNEL)).body).text as string;
     expect(image).toContain('`--image` and `--put-logs` are for one service, not a selector.');
-    const { marked, replies } = await fleetCommand('verify env=prd');
-    expect(marked).toMatch(/^❌/);
-    expect(replies.map((r) => r.text).join('\n')).toContain('did you mean `env=prod`?');
+    const { said, posts, newParents, record } = await refusedPrivately('verify env=prd');
+    expect(said.text).toBe(
+      '❌ No service of yours here matches `env=prd`: no service has `env=prd` (did you mean `env=prod`?); its values: `prod`. Labels of your services: `account`, `cluster`, `env`, `region`, `team`.',
+    );
+    expect(said.responseType).toBe('ephemeral');
+    // In place of the "Working on" note: nothing is under way.
+    expect(said.replaceOriginal).toBe(true);
+    expect(newParents).toBe(0);
+    expect(posts).toEqual([]);
+    expect(record).toMatchObject({ outcome: 'refused', decision: 'invalid', reason: expect.stringContaining('No service of yours here matches `env=prd`') });
   });
 });
+
+describe('a selection larger than selectors.maxSelection', () => {
+  it('is refused privately, asking to narrow it; an admin of all of them goes on with --all', async () => {
+    const config = (await import('../src/config/load')).getConfig();
+    setConfig({ ...config, selectors: { ...config.selectors, maxSelection: 3 } });
+    try {
+      const { said, posts, newParents, record } = await refusedPrivately('status env=prod');
+      expect(said.text).toBe(
+        '❌ `env=prod` matches 6 services, more than 3 (`selectors.maxSelection` in the configuration). Narrow it (add a term such as `,region=…` or `,team=…`), or, if you are an admin of all of them, add `--all`.',
+      );
+      expect([newParents, posts.length]).toEqual([0, 0]);
+      expect(record).toMatchObject({ outcome: 'refused', decision: 'invalid' });
+      const { marked, newParents: withAll } = await fleetCommand('status env=prod --all');
+      expect(withAll).toBe(1);
+      expect(marked).toMatch(/^(✅|❌) <@U0ALICE> ran `\/ecs status env=prod --all`/);
+    } finally {
+      setConfig(config);
+    }
+  });
+});
+
+describe('a fleet command with no response_url (the signed API, a webhook, a schedule)', () => {
+  it('is refused in its thread, since there is nobody to tell privately, and audited as invalid', async () => {
+    const text = 'verify team=nobody';
+    const id = randomUUID();
+    const audit = await dynamoAudit(30).record({
+      id,
+      at: new Date().toISOString(),
+      teamId: world.teamId,
+      userId: 'U0ALICE',
+      channelId: CHANNEL,
+      commandText: `/ecs ${text}`,
+      decision: 'allowed',
+      outcome: 'accepted',
+    });
+    const job: CommandJob = {
+      kind: 'command',
+      id,
+      verb: 'verify',
+      args: { selector: 'team=nobody' },
+      audit,
+      receivedAt: Date.now(),
+      invocation: { teamId: world.teamId, userId: 'U0ALICE', channelId: CHANNEL, command: '/ecs', text },
+    };
+    const before = parents().length;
+    await world.aws.lambda.invokeAsync(WORKER_FUNCTION, job);
+    const parent = await world.slack.waitFor(() => parents()[before], 20_000);
+    expect(await outcome(parent.ts)).toMatch(/^❌ <@U0ALICE> ran `\/ecs verify team=nobody`/);
+    await world.idle();
+    expect(world.slack.replies(CHANNEL, parent.ts).map((r) => r.text)).toEqual([
+      expect.stringMatching(/^❌ No service of yours here matches `team=nobody`: no service has `team=nobody`/),
+    ]);
+    expect(await readAuditRecord(audit)).toMatchObject({ outcome: 'refused', decision: 'invalid' });
+  });
+});
+
+/**
+ * Sends a fleet command the worker refuses: what the requester is told privately (through the
+ * response_url), the channel posts it caused, and its audit record.
+ */
+async function refusedPrivately(text: string) {
+  const parentsBefore = parents().length;
+  const callsBefore = world.slack.calls.length;
+  const answered = world.slack.workspace.responses.length;
+  expect(JSON.parse((await world.slash('U0ALICE', text, CHANNEL)).body).text).toMatch(/Working on/);
+  const said = await world.slack.waitFor(() => world.slack.workspace.responses.slice(answered).find((r) => r.text?.startsWith('❌')), 20_000);
+  await world.idle();
+  const posts = world.slack.calls.slice(callsBefore).filter((c) => c.method === 'chat.postMessage');
+  const record = (await teamAudit(world)).find((r) => r.commandText === `/ecs ${text}`);
+  return { said, posts, newParents: parents().length - parentsBefore, record };
+}
 
 describe('/ecs status <selector>', () => {
   it('judges each service from DescribeServices, one thread, the unreachable account a result', async () => {

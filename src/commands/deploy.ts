@@ -60,7 +60,7 @@ export const anotherDeployUnderWay: PrivateRefusal<unknown> = async (args, ctx) 
   // A dry run changes nothing: it may look while another deploy is under way.
   ctx.target && !(args as { dryRun?: true }).dryRun ? underWay(ctx, await ctx.state.get<DeployLock>(deployLockKey(ctx.target))) : undefined;
 
-async function underWay(ctx: RefusalContext, found: DeployLock | undefined): Promise<string | undefined> {
+async function underWay(ctx: Pick<RefusalContext, 'job' | 'target' | 'slack'>, found: DeployLock | undefined): Promise<string | undefined> {
   if (!found || !ctx.target) return undefined;
   // Who asked, and where, only when that is this channel: that thread is public here.
   const holder = found.channelId === ctx.job.invocation.channelId ? found : undefined;

@@ -23,6 +23,7 @@ import { describeMute } from './mute';
 import type { WorkerHandler } from './verb';
 import type { FleetArgs, StatusArgs } from './verbs/args';
 import { fleetCommand } from './fleet';
+import type { FleetService } from '../fleet/types';
 import type { CommandResult, WorkerContext } from '../worker/context';
 
 const MAX_EVENTS = 5;
@@ -205,4 +206,5 @@ export const status: WorkerHandler<StatusArgs> = async ({ target: alias }, ctx) 
 };
 
 /** `/ecs status <service>`, or with a selector a fleet run (src/commands/fleet.ts). */
-export const statusOrFleet: WorkerHandler<StatusArgs | FleetArgs> = (args, ctx) => ('selector' in args ? fleetCommand('status', args, ctx) : status(args, ctx));
+export const statusOrFleet: WorkerHandler<StatusArgs | FleetArgs, FleetService[]> = (args, ctx, selected) =>
+  'selector' in args ? fleetCommand('status', args, ctx, selected) : status(args, ctx);

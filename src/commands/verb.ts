@@ -90,10 +90,15 @@ export interface AckVerb<Args> extends VerbBase<Args> {
   answer(args: Args, ctx: AckContext): Promise<SlackMessage> | SlackMessage;
 }
 
-export type WorkerHandler<Args> = (args: Args, ctx: WorkerContext) => Promise<CommandResult>;
+/**
+ * `ready`: what the verb's private refusal read to decide (its verdict `{ ready }`), so the handler
+ * need not read it again; absent when that check did not run (a request without a response_url:
+ * the signed API, a webhook, a schedule) — the handler then reads it, and refuses, itself.
+ */
+export type WorkerHandler<Args, Ready = undefined> = (args: Args, ctx: WorkerContext, ready?: Ready) => Promise<CommandResult>;
 
 /** Answered in a thread by the worker, with the arguments the ingress parsed. */
-export interface WorkerVerb<Args> extends VerbBase<Args> {
+export interface WorkerVerb<Args, Ready = undefined> extends VerbBase<Args> {
   runsIn: 'worker';
   /** What the ack tells the person about where the answer will appear. */
   answeredWhere?: string;
@@ -102,7 +107,7 @@ export interface WorkerVerb<Args> extends VerbBase<Args> {
    * never its AWS clients, exec sessions or workflows, so its cold start does not grow with them.
    * A verb has either this (answered in a thread) or `privateAnswer`.
    */
-  handler?(): Promise<WorkerHandler<Args>>;
+  handler?(): Promise<WorkerHandler<Args, Ready>>;
   /**
    * Answered privately, not in a thread: the worker computes the answer (with what only it reads,
    * such as the fleet's catalog) and posts it to the command's response_url in place of the ack's
@@ -110,28 +115,40 @@ export interface WorkerVerb<Args> extends VerbBase<Args> {
    */
   privateAnswer?(): Promise<AckAnswer<Args>>;
   /**
-   * A refusal that concerns only the requester (a deploy of a service another deploy holds),
-   * checked before anything is posted in the channel: the worker answers it privately. Imported
-   * lazily, like the handler. The handler still checks for itself (this is only a first look).
+   * A refusal that concerns only the requester (a deploy of a service another deploy holds, a
+   * selector matching nothing of theirs), checked before anything is posted in the channel: the
+   * worker answers it privately. Imported lazily, like the handler. The handler still checks for
+   * itself (this is only a first look; it does not run without a response_url), unless given what
+   * the check read (`ready`).
    */
-  privateRefusal?(): Promise<PrivateRefusal<Args>>;
+  privateRefusal?(): Promise<PrivateRefusal<Args, Ready>>;
 }
 
-/** What a private refusal may look at: the request, its service (and AWS access to it), the bot's state and Slack. */
-export type RefusalContext = Pick<WorkerContext, 'job' | 'target' | 'aws' | 'state' | 'slack'>;
-/** Slack text of the refusal, or undefined to go on. */
-export type PrivateRefusal<Args> = (args: Args, ctx: RefusalContext) => Promise<string | undefined>;
+/**
+ * What a private refusal may look at: the request, its service (and AWS access to it), the bot's
+ * state, configuration and catalog, Slack, and the requester's allowlist entry as the worker has
+ * just read it (fresh: the worker's own check).
+ */
+export type RefusalContext = Pick<WorkerContext, 'job' | 'target' | 'aws' | 'state' | 'slack' | 'config' | 'catalog'> & { entry: AllowlistEntry | undefined };
+/**
+ * The verdict of a private check: `refusal`, said privately, audited as `refused` with `refused` as
+ * its decision (bad input: `invalid`) when given, as a failure otherwise; or `ready`, what it read,
+ * handed to the handler (WorkerHandler's `ready`) so that it is not read twice.
+ */
+export type PrivateVerdict<Ready> = { refusal: string; refused?: 'denied' | 'invalid' } | { ready: Ready };
+/** Slack text of the refusal (audited as a failure) or a verdict; undefined to go on. */
+export type PrivateRefusal<Args, Ready = undefined> = (args: Args, ctx: RefusalContext) => Promise<string | PrivateVerdict<Ready> | undefined>;
 
-export type Verb<Args> = AckVerb<Args> | WorkerVerb<Args>;
+export type Verb<Args, Ready = undefined> = AckVerb<Args> | WorkerVerb<Args, Ready>;
 
 /** A verb of any arguments, as the registry lists them (each verb file keeps its own `Args`). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type AnyVerb = Verb<any>;
+export type AnyVerb = Verb<any, any>;
 
 /** One verb as one typed object: its grammar, its arguments, what it is authorised against, its handler. */
 export function defineVerb<Args>(verb: AckVerb<Args>): AckVerb<Args>;
-export function defineVerb<Args>(verb: WorkerVerb<Args>): WorkerVerb<Args>;
-export function defineVerb<Args>(verb: Verb<Args>): Verb<Args> {
+export function defineVerb<Args, Ready = undefined>(verb: WorkerVerb<Args, Ready>): WorkerVerb<Args, Ready>;
+export function defineVerb<Args, Ready>(verb: Verb<Args, Ready>): Verb<Args, Ready> {
   return verb;
 }
 

@@ -6,6 +6,7 @@ import { verifyService } from '../verify/verify';
 import type { WorkerHandler } from './verb';
 import type { FleetArgs, VerifyArgs } from './verbs/args';
 import { fleetCommand } from './fleet';
+import type { FleetService } from '../fleet/types';
 
 /**
  * `/ecs verify <service> [--image <tag|image>] [--put-logs]`: every dependency of the service
@@ -33,4 +34,5 @@ export const verify: WorkerHandler<VerifyArgs> = async ({ image, putLogs }, ctx)
 };
 
 /** `/ecs verify <service>`, or with a selector a fleet run (src/commands/fleet.ts). */
-export const verifyOrFleet: WorkerHandler<VerifyArgs | FleetArgs> = (args, ctx) => ('selector' in args ? fleetCommand('verify', args, ctx) : verify(args, ctx));
+export const verifyOrFleet: WorkerHandler<VerifyArgs | FleetArgs, FleetService[]> = (args, ctx, selected) =>
+  'selector' in args ? fleetCommand('verify', args, ctx, selected) : verify(args, ctx);

@@ -185,13 +185,28 @@ export function createWorker(deps: WorkerDeps) {
       let out: ThreadOutput;
       const slack = deps.slack(botToken);
       // A refusal only the requester needs to see: said privately, nothing posted in the channel.
-      const refusal =
-        verb.runsIn === 'worker' && verb.privateRefusal && invocation.responseUrl
-          ? await (await verb.privateRefusal())(request.args, { job, state: deps.state, slack, ...(target ? { target } : {}), ...(aws ? { aws } : {}) })
-          : undefined;
-      if (refusal) {
-        await deps.respond(invocation.responseUrl!, { text: `✋ ${refusal}` }).catch((e: unknown) => logger.error('response_url failed', { error: e }));
-        result = { outcome: 'failure', summary: `refused privately: ${refusal.split('\n')[0]!}` };
+      const privateCheck = verb.runsIn === 'worker' && verb.privateRefusal && invocation.responseUrl ? await verb.privateRefusal() : undefined;
+      const checked = await privateCheck?.(request.args, {
+        job,
+        config,
+        entry,
+        state: deps.state,
+        slack,
+        ...(deps.catalog ? { catalog: deps.catalog } : {}),
+        ...(target ? { target } : {}),
+        ...(aws ? { aws } : {}),
+      });
+      const verdict = typeof checked === 'string' ? { refusal: checked } : checked;
+      if (verdict && 'refusal' in verdict) {
+        // Bad input is marked as the worker marks it elsewhere (refuseAsInvalid); anything else is a raised hand.
+        const mark = 'refused' in verdict && verdict.refused === 'invalid' ? '❌' : '✋';
+        // In place of the ack's "Working on" note: nothing is under way.
+        await tellPrivately(`${mark} ${verdict.refusal}`);
+        result = {
+          outcome: 'failure',
+          summary: `refused privately: ${verdict.refusal.split('\n')[0]!}`,
+          ...('refused' in verdict && verdict.refused ? { refused: verdict.refused } : {}),
+        };
         ended = true;
         return;
       }
@@ -250,7 +265,7 @@ export function createWorker(deps: WorkerDeps) {
           ...(aws ? { aws } : {}),
           ...(discovered ? { discovered } : {}),
         };
-        result = await beforeTheEnd(handler(request.args, ctx), remainingMs, stopMargin);
+        result = await beforeTheEnd(handler(request.args, ctx, verdict?.ready), remainingMs, stopMargin);
       } catch (error) {
         if (error instanceof PermissionDeniedError) {
           await out.post(`🚫 Not allowed: ${error.userMessage}. Nothing was changed.`);

@@ -4,7 +4,8 @@ import { usePlaygroundInChromium } from '../support/browser';
 /**
  * Issue 19's "done when", in the playground in Chromium: a seeded fleet refreshed into the catalog,
  * then `/ecs verify env=prod` answered in one thread with the summary and the CSV and JSON files,
- * and `/ecs services env=prod` listing the discovered services privately.
+ * `/ecs services env=prod` listing the discovered services privately, and a selector matching
+ * nothing answered privately.
  */
 const ui = usePlaygroundInChromium();
 
@@ -32,6 +33,12 @@ describe('a fleet in the playground', () => {
       const eph = ui.page.getByTestId('ephemeral').last();
       await expect.poll(() => eph.textContent(), { timeout: 20_000 }).toContain(`${prod.length} of your services here match env=prod`);
       for (const s of prod) expect(await eph.textContent()).toContain(s.alias);
+      // A selector matching nothing: told privately, with the closest labels; nothing in the channel.
+      await ui.type('/ecs verify env=prd');
+      await expect
+        .poll(() => ui.page.getByTestId('ephemeral').last().textContent(), { timeout: 15_000 })
+        .toContain('No service of yours here matches env=prd: no service has env=prd (did you mean env=prod?)');
+      expect(await ui.page.getByTestId('message').filter({ hasText: 'ran /ecs verify env=prd' }).count()).toBe(0);
     } finally {
       setConfig(base);
     }

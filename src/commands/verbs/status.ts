@@ -1,8 +1,9 @@
 import { formatSelector, isSelector, parseSelector } from '../../fleet/selector';
 import { defineVerb, expectCount, onTarget, resolveTarget, usageError } from '../verb';
+import type { FleetService } from '../../fleet/types';
 import type { FleetArgs, StatusArgs } from './args';
 
-export const statusVerb = defineVerb<StatusArgs | FleetArgs>({
+export const statusVerb = defineVerb<StatusArgs | FleetArgs, FleetService[]>({
   name: 'status',
   summary: 'Show a service: counts, task definition, images, deployments, events, stopped tasks; or a fleet: `/ecs status env=prod`',
   usage: '/ecs status <service>',
@@ -25,4 +26,6 @@ export const statusVerb = defineVerb<StatusArgs | FleetArgs>({
   },
   scope: (args) => ('selector' in args ? { selector: args.selector } : onTarget(args)),
   handler: () => import('../status').then((m) => m.statusOrFleet),
+  // A selection matching nothing readable, or too large, is refused privately; one that fits is handed to the handler.
+  privateRefusal: () => import('../fleet').then((m) => m.fleetRefusal),
 });

@@ -1,9 +1,10 @@
 import { escapeText } from '../../slack/format';
 import { defineVerb, expectCount, onTarget, IMAGE_OR_TAG, resolveTarget, usageError } from '../verb';
+import type { FleetService } from '../../fleet/types';
 import type { FleetArgs, VerifyArgs } from './args';
 import { formatSelector, isSelector, parseSelector } from '../../fleet/selector';
 
-export const verifyVerb = defineVerb<VerifyArgs | FleetArgs>({
+export const verifyVerb = defineVerb<VerifyArgs | FleetArgs, FleetService[]>({
   name: 'verify',
   summary:
     'Check everything the service depends on: roles, images, logs, secrets, load balancers, cluster, ECS Exec, network; or a fleet: `/ecs verify env=prod`',
@@ -36,4 +37,6 @@ export const verifyVerb = defineVerb<VerifyArgs | FleetArgs>({
   },
   scope: (args) => ('selector' in args ? { selector: args.selector } : onTarget(args)),
   handler: () => import('../verify').then((m) => m.verifyOrFleet),
+  // A selection matching nothing readable, or too large, is refused privately; one that fits is handed to the handler.
+  privateRefusal: () => import('../fleet').then((m) => m.fleetRefusal),
 });
