@@ -4,9 +4,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSlackServer, type SlackServer } from '../local/slack/server';
 import { setupDurableEnvironment, teardownDurableEnvironment } from '../local/world';
 import { parseConfig } from '../src/config/schema';
-import type { FleetResult, FleetService } from '../src/fleet/types';
+import type { FleetResult } from '../src/fleet/types';
 import { createLogger } from '../src/platform/logger';
 import { createSlackClient } from '../src/slack/client';
+import { servicePin } from '../src/fleet/fanout';
 import { createFleetWorkflow, type FleetWorkflowDeps } from '../src/workflows/fleet';
 import type { FleetWorkflowInput } from '../src/workflows/inputs';
 import { memoryAudit, memoryState } from './support/fakes';
@@ -36,7 +37,7 @@ const service = (alias: string, accountId: string) => fleetService(alias, accoun
 const FLEET = [service('a1', '111111111111'), service('a2', '111111111111'), service('b1', '222222222222'), service('c1', '333333333333')];
 const VERDICT: Record<string, FleetResult['verdict']> = { a1: 'ok', a2: 'warn', b1: 'fail', c1: 'ok' };
 
-async function run(overrides: Partial<FleetWorkflowDeps>) {
+async function run(overrides: Partial<FleetWorkflowDeps>, fleet: Partial<FleetWorkflowInput['fleet']> = {}) {
   const parent = await client.chat.postMessage({ channel: 'C0OPS', text: '<@U0ALICE> ran `/ecs verify env=prod`' });
   const summary = await client.chat.postMessage({ channel: 'C0OPS', thread_ts: parent.ts!, text: 'Verify of …' });
   const state = memoryState();
@@ -55,7 +56,7 @@ async function run(overrides: Partial<FleetWorkflowDeps>) {
     ...overrides,
   };
   const input: FleetWorkflowInput = {
-    fleet: { kind: 'verify', selector: 'env=prod', batches: [['a1', 'a2'], ['b1'], ['c1']], summaryTs: summary.ts! },
+    fleet: { kind: 'verify', selector: 'env=prod', batches: [['a1', 'a2'], ['b1'], ['c1']], summaryTs: summary.ts!, ...fleet },
     runId: 'r1',
     teamId: 'T0TEST',
     userId: 'U0ALICE',
@@ -109,5 +110,27 @@ describe('the fleet workflow', () => {
     expect(summary).toContain('⛔ 4 not reachable');
     expect(summary).toContain('not run: catalog unreadable');
     expect(slack.message('C0OPS', parentTs)!.text).toMatch(/^❌/);
+  });
+
+  it('runs only the services the worker authorised: an alias a refresh gave to another service meanwhile is a result, not a run', async () => {
+    const ran: string[] = [];
+    const pins = Object.fromEntries(FLEET.map((s) => [s.alias, servicePin(s)]));
+    // b1 now names a service in another cluster: not the one selected and authorised.
+    const moved = FLEET.map((s) => (s.alias === 'b1' ? { ...s, serviceArn: s.serviceArn.replace('/main/', '/other/') } : s));
+    const { summaryTs } = await run(
+      {
+        catalog: () => ({ get: async () => undefined, select: async () => moved, labels: async () => ({}) }),
+        task: () => ({
+          run: async (s) => {
+            ran.push(s.alias);
+            return { alias: s.alias, accountId: s.accountId, region: s.region, verdict: 'ok', summary: 'fine' };
+          },
+          close: () => undefined,
+        }),
+      },
+      { pins },
+    );
+    expect(ran.sort()).toEqual(['a1', 'a2', 'c1']);
+    expect(slack.message('C0OPS', summaryTs)!.text).toContain('the alias names another service since the command');
   });
 });

@@ -6,7 +6,7 @@
  * here; the workflow marks the parent.
  */
 import { isAllowed, type AllowlistEntry } from '../auth/roles';
-import { byAccount } from '../fleet/fanout';
+import { byAccount, servicePin } from '../fleet/fanout';
 import { fleetCatalog } from '../fleet/fleet-catalog';
 import { selectServices } from '../fleet/selection';
 import { labelsOf, parseSelector } from '../fleet/selector';
@@ -80,15 +80,22 @@ export async function fleetCommand(kind: 'status' | 'verify', args: FleetArgs, c
   if (!ctx.startFleetWorkflow)
     throw new UserFacingError('Fleet commands fan out on the durable workflow, which this deployment does not declare. Nothing was started.');
   const batches = byAccount(mine).map((group) => group.map((s) => s.alias));
+  const pins = Object.fromEntries(mine.map((s) => [s.alias, servicePin(s)]));
   const runId = shortId();
   const summary = await ctx.out.living(
     `${TITLE[kind]} of ${quantity(mine.length, 'service')} in ${quantity(batches.length, 'account')}, fanned out (run \`${runId}\`)…\n` +
       renderSummary({ kind: TITLE[kind], selector, total: mine.length, running: true }, []),
   );
-  await ctx.startFleetWorkflow({
-    fleet: { kind, selector, batches, ...(summary?.ts ? { summaryTs: summary.ts } : {}) },
-    runId,
-    ...commandOrigin(ctx, ctx.now()),
-  });
+  try {
+    await ctx.startFleetWorkflow({
+      fleet: { kind, selector, batches, pins, ...(summary?.ts ? { summaryTs: summary.ts } : {}) },
+      runId,
+      ...commandOrigin(ctx, ctx.now()),
+    });
+  } catch (error) {
+    // Nothing will ever edit the summary again: it must not say "running" forever.
+    await summary?.close(`⏹️ ${TITLE[kind]} of \`${escapeText(selector)}\` (run \`${runId}\`) did not start.`).catch(() => undefined);
+    throw error;
+  }
   return { outcome: 'success', summary: `${escapeText(selector)}: ${quantity(mine.length, 'service')} fanned out (run ${runId})`, continues: true };
 }

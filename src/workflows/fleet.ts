@@ -15,7 +15,7 @@ import type { DurableContext } from '@aws/durable-execution-sdk-js';
 import type { WebClient } from '@slack/web-api';
 import type { AuditLog } from '../audit/audit';
 import type { Config } from '../config/schema';
-import { FleetRunner, type FanOutOptions } from '../fleet/fanout';
+import { FleetRunner, servicePin, type FanOutOptions } from '../fleet/fanout';
 import { parseSelector } from '../fleet/selector';
 import { countVerdicts, overall, renderSummary, resultsCsv, resultsJson, SummaryThrottle } from '../fleet/summary';
 import { fleetTask } from '../fleet/tasks';
@@ -113,16 +113,20 @@ export function createFleetWorkflow(deps: FleetWorkflowDeps) {
           'run',
           async () => {
             const known = await services();
-            const found = aliases.flatMap((a) => (known.has(a) ? [known.get(a)!] : []));
+            // The service the worker authorised, or none: a refresh may have given the alias to another since.
+            const same = (s: FleetService) => fleet.pins?.[s.alias] === undefined || fleet.pins[s.alias] === servicePin(s);
+            const found = aliases.flatMap((a) => (known.has(a) && same(known.get(a)!) ? [known.get(a)!] : []));
             for (const s of found) arns.set(s.alias, s.serviceArn);
             const gone: FleetResult[] = aliases
-              .filter((a) => !known.has(a))
+              .filter((a) => !found.some((s) => s.alias === a))
               .map((alias) => ({
                 alias,
                 accountId: '',
                 region: '',
                 verdict: 'error',
-                summary: 'no longer matches the selector (removed from the catalog since the command)',
+                summary: known.has(alias)
+                  ? 'not run: the alias names another service since the command (the catalog was refreshed); run the command again'
+                  : 'no longer matches the selector (removed from the catalog since the command)',
               }));
             const results = await runner.run(found, task.run, (r) => {
               seen.push(r);

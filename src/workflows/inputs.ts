@@ -91,6 +91,12 @@ export interface FleetWorkflowInput extends CommandOrigin {
     selector: string;
     /** Aliases grouped by account: each group is one item of the durable map. */
     batches: string[][];
+    /**
+     * Each alias's service as the worker selected and authorised it (servicePin of its ARN): an
+     * alias a refresh moved to another service meanwhile is not run, since nobody checked that one.
+     * Absent in runs started before pins existed.
+     */
+    pins?: Record<string, string>;
     /** The living summary message the worker posted. */
     summaryTs?: string;
   };
