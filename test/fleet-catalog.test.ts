@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/schema';
-import { CatalogBusyError, type CatalogDb, DynamoCatalog, type RefreshRecord } from '../src/fleet/catalog';
+import { CatalogBusyError, type CatalogDb, CatalogTooLargeError, DynamoCatalog, type RefreshRecord } from '../src/fleet/catalog';
 import type { DiscoveryResult } from '../src/fleet/discovery';
 import { mergeCatalog, refreshCatalog } from '../src/fleet/refresh';
 import type { FleetService, Selector } from '../src/fleet/types';
@@ -225,6 +225,24 @@ describe('a refresh that dies halfway', () => {
     const stored = await dump();
     expect(stored['sel#team=ghosts']).toBeUndefined();
     expect(stored['sel#env=prod']).toEqual({ pk: 'sel#env=prod', aliases: prod });
+  });
+});
+
+describe('a fleet beyond what one index item can list', () => {
+  it('is refused before anything is written, saying how to narrow it', async () => {
+    await wipe();
+    const first = Array.from({ length: 30 }, (_, i) => service(i));
+    await seed(new DynamoCatalog(), first);
+    const before = await dump();
+    // 12,000 services of 40-character aliases: `sel#*` alone would be ~500 KB.
+    const huge = Array.from({ length: 12_000 }, (_, i) => ({ ...service(i), alias: `svc-${String(i).padStart(5, '0')}-${'x'.repeat(30)}` }));
+    const catalog = new DynamoCatalog();
+    await expect(
+      catalog.replace(await catalog.begin({ at: 'y', by: 'test' }), huge, { at: 'y', by: 'test', services: huge.length, failedAccounts: 0 }),
+    ).rejects.toThrow(CatalogTooLargeError);
+    const after = await dump();
+    // Only the refresh's own "started" mark moved.
+    expect({ ...after, 'meta#refresh': undefined }).toEqual({ ...before, 'meta#refresh': undefined });
   });
 });
 

@@ -56,6 +56,23 @@ const chunks = <T>(items: readonly T[], size: number): T[][] =>
 const MAX_BATCH_ATTEMPTS = 9;
 const backoffMs = (attempt: number) => Math.min(2_000, 50 * 2 ** attempt);
 
+/**
+ * DynamoDB's item limit is 400 KB; an item's JSON is a close upper estimate of its size there (a
+ * list element costs its bytes plus ~3 in DynamoDB, its quotes and comma in JSON), kept a little
+ * below the limit. The largest items are `sel#*` and one region's `sel#region=…`: about 40
+ * bytes per alias, so some 9,000 services per catalog.
+ */
+const MAX_ITEM_BYTES = 390_000;
+
+/** The fleet outgrew what one index item can list: refused before anything is written. */
+export class CatalogTooLargeError extends UserFacingError {
+  constructor(pk: string, services: number, bytes: number) {
+    super(
+      `The catalog cannot hold ${services} services: its index item \`${pk}\` would take ${Math.round(bytes / 1024)} KB, beyond DynamoDB's 400 KB item limit (about 9,000 services). Narrow \`fleet:\` (accounts, OUs or regions). Nothing was changed.`,
+    );
+  }
+}
+
 /** DynamoDB kept leaving part of a catalog batch unprocessed (throttled): said as such, never retried forever. */
 export class CatalogBusyError extends UserFacingError {
   constructor(what: 'reads' | 'writes', left: number) {
@@ -160,6 +177,11 @@ export class DynamoCatalog implements CatalogReader {
    */
   async replace(stored: CatalogSnapshot, next: readonly FleetService[], refresh: RefreshRecord): Promise<void> {
     const wanted = catalogItems(next);
+    // Checked before any write: DynamoDB would refuse the item partway through the refresh.
+    for (const item of wanted.values()) {
+      const bytes = Buffer.byteLength(JSON.stringify(item));
+      if (bytes > MAX_ITEM_BYTES) throw new CatalogTooLargeError(String(item.pk), next.length, bytes);
+    }
     const puts = [...wanted.values()].filter((item) => !sameItem(stored.items.get(String(item.pk)), item));
     const deletes = [...stored.items.keys()].filter((pk) => !wanted.has(pk));
     const requests = [...puts.map((Item) => ({ PutRequest: { Item } })), ...deletes.map((pk) => ({ DeleteRequest: { Key: { pk } } }))];
