@@ -126,6 +126,36 @@ describe('/ecs status <selector> over the catalog', () => {
   });
 });
 
+describe('a fleet command whose selection cannot be read', () => {
+  it('is told privately in place of the ack note, audited as failed, and nothing is posted in the channel', async () => {
+    const { dynamoAuthorizer } = await import('../local/iam/enforce');
+    const asDeployed = dynamoAuthorizer(world().aws);
+    // The worker's batch read of the catalog refused (what a broken policy or an outage looks like to it).
+    world().dynamo.authorizeWith((request) =>
+      request.functionName === WORKER_FUNCTION && request.action === 'dynamodb:BatchGetItem' && request.resource.includes('catalog')
+        ? 'User is not authorized to perform: dynamodb:BatchGetItem'
+        : asDeployed(request),
+    );
+    try {
+      const before = parents().length;
+      const { body } = await world().slash('U0ALICE', `status account=${service.accountId}`);
+      expect(ephemeral({ body })).toMatch(/Working on/);
+      const said = await world().slack.waitFor(() => {
+        const last = JSON.stringify(world().slack.workspace.responses.at(-1) ?? '');
+        return last.includes('before your command started') ? last : undefined;
+      }, 20_000);
+      expect(said).toContain('so nothing ran');
+      await world().idle();
+      expect(parents()).toHaveLength(before);
+      const { teamAudit } = await import('./support/channel');
+      const record = (await teamAudit(world())).find((r) => r.commandText === `/ecs status account=${service.accountId}` && r.outcome !== 'success');
+      expect(record).toMatchObject({ outcome: 'failure', reason: 'internal error before the command started' });
+    } finally {
+      world().dynamo.authorizeWith(dynamoAuthorizer(world().aws));
+    }
+  });
+});
+
 /** A job as the ingress hands it over, sent straight to the worker: what the worker decides on its own. */
 async function jobFor(text: string, request: Pick<CommandJob, 'verb' | 'args'>) {
   const id = randomUUID();

@@ -37,4 +37,23 @@ describe('the declared targets over the catalog', () => {
     expect((await both.get('api'))?.source).toBe('discovered');
     expect((await both.labels()).env).toEqual({ prod: 2, staging: 2 });
   });
+
+  it('drops a discovered service that a target declares under another alias, so its tags never select it', async () => {
+    const tagged = { ...svc('api-111111111111', 'discovered', { env: 'prod' }), serviceArn: 'arn:aws-cn:ecs:cn-north-1:111111111111:service/main/api' };
+    const mine = { ...svc('api', 'declared', { env: 'staging' }), serviceArn: tagged.serviceArn };
+    const overlay = declaredOver(reader([tagged]), reader([mine]));
+    expect((await overlay.select({ kind: 'labels', terms: [{ key: 'env', values: ['prod'] }] })).map((s) => s.alias)).toEqual([]);
+    expect((await overlay.select({ kind: 'all' })).map((s) => `${s.alias}:${s.source}`)).toEqual(['api:declared']);
+  });
+});
+
+describe('a declared target outside the aws partition', () => {
+  it('gets the ARN AWS gives its service (China, GovCloud), so discovery recognises it', async () => {
+    const { declaredService } = await import('../src/fleet/memory-catalog');
+    const target = { region: 'cn-north-1', cluster: 'main', service: 'web', roleArn: 'arn:aws-cn:iam::111111111111:role/ecs-chatops-target' };
+    expect(declaredService('web', target as never).serviceArn).toBe('arn:aws-cn:ecs:cn-north-1:111111111111:service/main/web');
+    expect(declaredService('gov', { ...target, region: 'us-gov-west-1' } as never).serviceArn).toBe(
+      'arn:aws-us-gov:ecs:us-gov-west-1:111111111111:service/main/web',
+    );
+  });
 });

@@ -64,6 +64,8 @@ export const fleetRefusal: PrivateRefusal<StatusOrVerifyArgs, FleetService[]> = 
     return { ready: await readableSelection(args, ctx) };
   } catch (error) {
     if (error instanceof UsageError) return { refusal: error.userMessage, refused: 'invalid' };
+    // The catalog throttled, or the like: said privately too (nothing is under way), with its advice.
+    if (error instanceof UserFacingError) return { refusal: error.userMessage };
     throw error;
   }
 };

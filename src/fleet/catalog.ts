@@ -124,7 +124,8 @@ export class DynamoCatalog implements CatalogReader {
   }
 
   async get(alias: string): Promise<FleetService | undefined> {
-    const out = await this.db.get({ TableName: this.table(), Key: { pk: `${SERVICE}${alias}` } });
+    // Strongly consistent: the worker reads again to see a service moved since the ack (one item: the cost is nil).
+    const out = await this.db.get({ TableName: this.table(), Key: { pk: `${SERVICE}${alias}` }, ConsistentRead: true });
     return out.Item ? toService(out.Item) : undefined;
   }
 

@@ -20,8 +20,10 @@ export function declaredOver(discovered: CatalogReader, declared: CatalogReader)
   const select: CatalogReader['select'] = async (selector) => {
     const [found, mine, everyDeclared] = await Promise.all([discovered.select(selector), declared.select(selector), declared.select({ kind: 'all' })]);
     // A discovered service whose alias is declared is replaced: it counts only if the declared one matches.
+    // So is one a target declares under another alias (declared since the last refresh): its tags never select it.
     const declaredAliases = new Set(everyDeclared.map((s) => s.alias));
-    return [...found.filter((s) => !declaredAliases.has(s.alias)), ...mine].sort((a, b) => a.alias.localeCompare(b.alias));
+    const declaredArns = new Set(everyDeclared.map((s) => s.serviceArn));
+    return [...found.filter((s) => !declaredAliases.has(s.alias) && !declaredArns.has(s.serviceArn)), ...mine].sort((a, b) => a.alias.localeCompare(b.alias));
   };
   return {
     get: async (alias) => (await declared.get(alias)) ?? discovered.get(alias),

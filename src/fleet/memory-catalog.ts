@@ -1,3 +1,4 @@
+import { partitionOf } from '../aws/arn';
 import type { Config, Target } from '../config/schema';
 import { labelsOf, matchesService, summariseLabels } from './selector';
 import type { CatalogReader, FleetService, LabelsOf } from './types';
@@ -21,7 +22,7 @@ export function declaredService(alias: string, target: Target, ownAccountId?: st
     region: target.region,
     cluster: target.cluster,
     service: target.service,
-    serviceArn: `arn:aws:ecs:${target.region}:${accountId}:service/${target.cluster}/${target.service}`,
+    serviceArn: `arn:${partitionOf(target.region)}:ecs:${target.region}:${accountId}:service/${target.cluster}/${target.service}`,
     ...(target.roleArn ? { roleArn: target.roleArn } : {}),
     labels: { ...(target.labels ?? {}) },
     source: 'declared',

@@ -186,16 +186,26 @@ export function createWorker(deps: WorkerDeps) {
       const slack = deps.slack(botToken);
       // A refusal only the requester needs to see: said privately, nothing posted in the channel.
       const privateCheck = verb.runsIn === 'worker' && verb.privateRefusal && invocation.responseUrl ? await verb.privateRefusal() : undefined;
-      const checked = await privateCheck?.(request.args, {
-        job,
-        config,
-        entry,
-        state: deps.state,
-        slack,
-        ...(deps.catalog ? { catalog: deps.catalog } : {}),
-        ...(target ? { target } : {}),
-        ...(aws ? { aws } : {}),
-      });
+      let checked: Awaited<ReturnType<NonNullable<typeof privateCheck>>>;
+      try {
+        checked = await privateCheck?.(request.args, {
+          job,
+          config,
+          entry,
+          state: deps.state,
+          slack,
+          ...(deps.catalog ? { catalog: deps.catalog } : {}),
+          ...(target ? { target } : {}),
+          ...(aws ? { aws } : {}),
+        });
+      } catch (error) {
+        // Nothing is posted yet: the requester hears of it privately, in place of the ack's note.
+        logger.error('private check failed', { error, stack: (error as Error).stack });
+        await tellPrivately(`❌ Something went wrong inside the bot before your command started (job \`${job.id}\`), so nothing ran. The logs have the details.`);
+        result = { outcome: 'failure', summary: 'internal error before the command started' };
+        ended = true;
+        return;
+      }
       const verdict = typeof checked === 'string' ? { refusal: checked } : checked;
       if (verdict && 'refusal' in verdict) {
         // Bad input is marked as the worker marks it elsewhere (refuseAsInvalid); anything else is a raised hand.
