@@ -213,3 +213,103 @@ describe('/ecs allow of a discovered service', () => {
     expect(await dynamoAllowlist.get(world().teamId, 'U0ERIN')).toBeUndefined();
   });
 });
+
+/**
+ * `/ecs allowlist` and the "now has" list of `/ecs allow` with a fleet (issue 19): grants on
+ * discovered services are judged by their labels read from the catalog by the worker (one
+ * BatchGetItem), so an admin whose grant is a selector sees and administers those within it;
+ * another selector's admin does not. The ingress reads nothing of the catalog for the listing.
+ */
+describe('/ecs allowlist over the fleet’s catalog', () => {
+  /** Pam's team's service, another of it, and one of another team (Quin's). */
+  const services = () => {
+    const own = reachable[0]!;
+    return {
+      own,
+      sibling: reachable.find((s) => s.tags.team === own.tags.team && s.alias !== own.alias)!,
+      other: reachable.find((s) => s.tags.team !== own.tags.team)!,
+    };
+  };
+  const grantLine = (alias: string) => `*viewer* on \`${alias}\``;
+  const catalogReads = (since: number) =>
+    world()
+      .aws.authority.decisions.slice(since)
+      .filter((d) => d.action.startsWith('dynamodb:') && d.resource.includes('catalog'))
+      .map((d) => `${d.functionName} ${d.action} ${d.decision}`)
+      .sort();
+
+  it('after `/ecs allow`, the person’s other discovered grants within her selector are listed as hers', async () => {
+    const { own, sibling, other } = services();
+    await addPerson('U0GUS', [
+      { role: 'viewer', services: [sibling.alias] },
+      { role: 'viewer', services: [other.alias] },
+    ]);
+    const before = parents().length;
+    const since = world().aws.authority.decisions.length;
+    expect(ephemeral(await world().slash('U0PAM', `allow <@U0GUS|gus> viewer ${own.alias}`))).toContain('Working on');
+    const parent = await newParent(before, /allow @gus/);
+    expect(await finished(parent.ts)).toMatch(/^✅/);
+    await world().idle();
+    const thread = channelView(world, 'C0OPS').threadText(parent.ts);
+    expect(thread).toContain('<@U0GUS> now has:');
+    expect(thread).toContain(`• ${grantLine(sibling.alias)}`);
+    expect(thread).toContain(`• ${grantLine(own.alias)}`);
+    expect(thread).toContain('• and 1 grant outside your scope');
+    expect(thread).not.toContain(other.alias);
+    // The granted service is read once at each end (GetItem); the others' labels in one BatchGetItem.
+    expect(catalogReads(since)).toEqual(
+      [
+        `${INGRESS_FUNCTION} dynamodb:GetItem allowed`,
+        `${WORKER_FUNCTION} dynamodb:GetItem allowed`,
+        `${WORKER_FUNCTION} dynamodb:BatchGetItem allowed`,
+      ].sort(),
+    );
+  });
+
+  it('an admin of team=<x> sees the grants on discovered services of team <x>, privately, read by the worker', async () => {
+    const { own, sibling, other } = services();
+    const posted = parents().length;
+    const since = world().aws.authority.decisions.length;
+    const { ack, answer } = await listed('U0PAM', 'allowlist');
+    expect(ack).toContain('Working on `/ecs allowlist`: the list replaces this note in a moment, only for you');
+    expect(answer).toMatchObject({ responseType: 'ephemeral', replaceOriginal: true });
+    const gus = answer.text!.split('\n').find((l) => l.startsWith('• <@U0GUS>:'));
+    expect(gus).toContain(grantLine(own.alias));
+    expect(gus).toContain(grantLine(sibling.alias));
+    expect(answer.text).not.toContain(other.alias);
+    expect(parents()).toHaveLength(posted);
+    // The ingress keeps its one allowlist read; the worker reads the granted services' labels in one batch.
+    expect(catalogReads(since)).toEqual([`${WORKER_FUNCTION} dynamodb:BatchGetItem allowed`]);
+    const audit = (await teamAudit(world())).find((r) => r.commandText === '/ecs allowlist' && r.userId === 'U0PAM');
+    expect(audit).toMatchObject({ verb: 'allowlist (catalog)', decision: 'allowed', outcome: 'success' });
+  });
+
+  it('an admin of another team’s selector sees those grants as outside her scope', async () => {
+    const { own, sibling, other } = services();
+    await addPerson('U0QUIN', [{ role: 'admin', services: [], selectors: [`team=${other.tags.team}`] }]);
+    const text = (await listed('U0QUIN', 'allowlist')).answer.text!;
+    const gus = text.split('\n').find((l) => l.startsWith('• <@U0GUS>:'));
+    expect(gus).toBe(`• <@U0GUS>: ${grantLine(other.alias)}`);
+    expect(text).not.toContain(own.alias);
+    expect(text).not.toContain(sibling.alias);
+    // Pam's own admin grant on team <x> is not Quin's to see; her viewer grant on a service of Quin's team is.
+    expect(text).toContain(`• <@U0PAM>: ${grantLine(other.alias)}`);
+  });
+
+  it('without `fleet:` the ack answers it at once, from the declared targets: nothing reaches the worker', async () => {
+    const { baseConfig, setConfig } = ctx();
+    const withFleet = (await import('../src/config/load')).getConfig();
+    setConfig(baseConfig);
+    try {
+      const invocations = world().aws.lambda.invocations.length;
+      const since = world().aws.authority.decisions.length;
+      const ack = ephemeral(await world().slash('U0ALICE', 'allowlist'));
+      expect(ack).toMatch(/^\*Allowlist\* within your scope/);
+      await world().idle();
+      expect(world().aws.lambda.invocations.length).toBe(invocations);
+      expect(catalogReads(since)).toEqual([]);
+    } finally {
+      setConfig(withFleet);
+    }
+  });
+});

@@ -8,6 +8,7 @@ const svc = (alias: string, source: FleetService['source'], labels: Record<strin
   fleetService(alias, '111111111111', { region: 'us-east-1', source, labels });
 const reader = (services: FleetService[]): CatalogReader => ({
   get: async (alias) => services.find((s) => s.alias === alias),
+  getMany: async (aliases) => services.filter((s) => aliases.includes(s.alias)),
   select: async (selector) => services.filter((s) => matchesService(selector, s)),
   labels: async () => ({}),
 });
@@ -36,6 +37,25 @@ describe('the declared targets over the catalog', () => {
     expect((await both.get('web'))?.source).toBe('declared');
     expect((await both.get('api'))?.source).toBe('discovered');
     expect((await both.labels()).env).toEqual({ prod: 2, staging: 2 });
+  });
+
+  it('reads many aliases at once: the declared one first, the others from the catalog, unknown ones skipped, by alias', async () => {
+    const asked: string[][] = [];
+    const getMany = async (aliases: readonly string[]) => {
+      asked.push([...aliases]);
+      return discovered.getMany(aliases);
+    };
+    const counted = declaredOver({ ...discovered, getMany }, declared);
+    expect((await counted.getMany(['web', 'db', 'nosuch', 'api', 'tool'])).map((s) => `${s.alias}:${s.source}`)).toEqual([
+      'api:discovered',
+      'db:discovered',
+      'tool:declared',
+      'web:declared',
+    ]);
+    // The declared aliases are not asked of the catalog; none left, no read at all.
+    expect(asked).toEqual([['db', 'nosuch', 'api']]);
+    await counted.getMany(['web', 'tool']);
+    expect(asked).toHaveLength(1);
   });
 
   it('drops a discovered service that a target declares under another alias, so its tags never select it', async () => {

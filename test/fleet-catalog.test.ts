@@ -57,6 +57,11 @@ describe('the catalog', () => {
     await seed(catalog, all, { at: '2026-12-06T20:00:00.000Z', by: 'test', services: 1000, failedAccounts: 0 });
     expect(await catalog.get('svc-0042')).toEqual(all[42]);
     expect(await catalog.get('nope')).toBeUndefined();
+    // Many at once (the allowlist's granted services): more than one BatchGetItem, a repeated alias
+    // asked once (DynamoDB refuses duplicate keys), a missing one skipped, by alias.
+    const wanted = [...all.slice(0, 150).map((s) => s.alias), 'svc-0003', 'nope'].reverse();
+    expect(await catalog.getMany(wanted)).toEqual(all.slice(0, 150));
+    expect(await catalog.getMany([])).toEqual([]);
     const payments = await catalog.select({
       kind: 'labels',
       terms: [

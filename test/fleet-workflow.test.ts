@@ -44,7 +44,7 @@ async function run(overrides: Partial<FleetWorkflowDeps>, fleet: Partial<FleetWo
   const audit = memoryAudit();
   const deps: FleetWorkflowDeps = {
     config: () => config,
-    catalog: () => ({ get: async () => undefined, select: async () => FLEET, labels: async () => ({}) }),
+    catalog: () => ({ get: async () => undefined, getMany: async () => [], select: async () => FLEET, labels: async () => ({}) }),
     slack: async () => client,
     state,
     audit: () => audit,
@@ -99,6 +99,7 @@ describe('the fleet workflow', () => {
       retryStrategy: () => ({ shouldRetry: false, delay: { seconds: 0 } }),
       catalog: () => ({
         get: async () => undefined,
+        getMany: async () => [],
         select: async () => {
           throw new Error('catalog unreadable');
         },
@@ -119,7 +120,7 @@ describe('the fleet workflow', () => {
     const moved = FLEET.map((s) => (s.alias === 'b1' ? { ...s, serviceArn: s.serviceArn.replace('/main/', '/other/') } : s));
     const { summaryTs } = await run(
       {
-        catalog: () => ({ get: async () => undefined, select: async () => moved, labels: async () => ({}) }),
+        catalog: () => ({ get: async () => undefined, getMany: async () => [], select: async () => moved, labels: async () => ({}) }),
         task: () => ({
           run: async (s) => {
             ran.push(s.alias);

@@ -22,6 +22,7 @@ const fleet: FleetService[] = Array.from({ length: SERVICES_PAGE_SIZE + 5 }, (_,
 }));
 const catalog: CatalogReader = {
   get: async (alias) => fleet.find((s) => s.alias === alias),
+  getMany: async (aliases) => fleet.filter((s) => aliases.includes(s.alias)),
   select: async (selector) => fleet.filter((s) => matchesService(selector, s)),
   labels: async () => summariseLabels(fleet),
 };

@@ -7,6 +7,7 @@ import { signedSlackEvent } from '../local/slack/sign';
 import { everything, parseRequest, VERBS } from '../src/commands/registry';
 import { splitFlags } from '../src/commands/grammar';
 import { verifyVerb } from '../src/commands/verbs/verify';
+import { allowlistFromCatalogVerb } from '../src/commands/verbs/allowlist';
 import { servicesFromCatalogVerb } from '../src/commands/verbs/services';
 import { servicesRefreshVerb } from '../src/commands/verbs/services-refresh';
 import { parseConfig } from '../src/config/schema';
@@ -163,7 +164,7 @@ describe('a verb parses its words into typed arguments', () => {
   });
 
   it('every worker verb loads its handler or its private answer (one of them); every ack verb answers itself', async () => {
-    for (const verb of [...VERBS, servicesFromCatalogVerb, servicesRefreshVerb]) {
+    for (const verb of [...VERBS, servicesFromCatalogVerb, servicesRefreshVerb, allowlistFromCatalogVerb]) {
       if (verb.runsIn === 'worker') {
         expect(verb.handler === undefined, verb.name).toBe(verb.privateAnswer !== undefined);
         expect(typeof (await (verb.handler ?? verb.privateAnswer)!()), verb.name).toBe('function');

@@ -1,4 +1,6 @@
 import { grantsWithinScope, mayAdminister } from '../auth/administration';
+import { fleetCatalog } from '../fleet/fleet-catalog';
+import { labelsOfGranted } from '../fleet/grant-labels';
 import { labelsWithDiscovered } from '../fleet/memory-catalog';
 import { patternOf } from '../auth/allowlist';
 import { addGrant, describeGrant } from '../auth/roles';
@@ -42,8 +44,11 @@ export const allow: WorkerHandler<AllowArgs> = async ({ subject, grant }, ctx) =
     { teamId, userId: subject, grants, addedBy: adminId, updatedAt: new Date(now()).toISOString() },
     existing ? { updatedAt: existing.updatedAt } : null,
   );
-  // The thread is public in the channel: show only what this admin administers.
-  const visible = grantsWithinScope(admin, grants, channelId, labelsOf);
+  // The thread is public in the channel: show only what this admin administers. The person's other
+  // grants may name discovered services too: their labels are read from the catalog (the one just
+  // granted is not read again), so a selector admin sees those within her selector as hers.
+  const listed = await labelsOfGranted(ctx.config, async () => ctx.catalog ?? (await fleetCatalog(ctx.config)), grants, ctx.discovered ? [ctx.discovered] : []);
+  const visible = grantsWithinScope(admin, grants, channelId, listed);
   const beyond = grants.length - visible.length;
   await out.post(
     [

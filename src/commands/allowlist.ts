@@ -1,4 +1,5 @@
 import { grantsWithinScope } from '../auth/administration';
+import { labelsOfGranted } from '../fleet/grant-labels';
 import { declaredLabels } from '../fleet/memory-catalog';
 import { describeGrant } from '../auth/roles';
 import { mention } from '../slack/invocation';
@@ -9,10 +10,22 @@ import type { NoArgs } from './verb';
 const ALLOWLIST_MAX_PEOPLE = 50;
 const ALLOWLIST_MAX_CHARS = 12_000;
 
-/** `/ecs allowlist`: who may do what, limited to the grants within the asking admin's scope. */
-export const allowlist: AckAnswer<NoArgs> = async (_args, { allowlist: store, invocation, entry, config }) => {
-  const entries = (await store.list(invocation.teamId))
-    .map((e) => ({ userId: e.userId, grants: grantsWithinScope(entry, e.grants, invocation.channelId, declaredLabels(config)) }))
+/**
+ * `/ecs allowlist`: who may do what, limited to the grants within the asking admin's scope. With a
+ * catalog in the context (the worker's form, with `fleet:`), the discovered services the grants name
+ * are judged by their labels read from it; on the ack path (no `fleet:`), the declared targets'.
+ */
+export const allowlist: AckAnswer<NoArgs> = async (_args, { allowlist: store, invocation, entry, config, catalog }) => {
+  const everyone = await store.list(invocation.teamId);
+  const labels = catalog
+    ? await labelsOfGranted(
+        config,
+        async () => catalog,
+        everyone.flatMap((e) => e.grants),
+      )
+    : declaredLabels(config);
+  const entries = everyone
+    .map((e) => ({ userId: e.userId, grants: grantsWithinScope(entry, e.grants, invocation.channelId, labels) }))
     .filter((e) => e.grants.length > 0)
     .sort((a, b) => a.userId.localeCompare(b.userId));
   if (entries.length === 0) return { text: 'Nobody holds a role within your scope.' };

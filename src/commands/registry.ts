@@ -10,7 +10,7 @@ import { escapeText } from '../slack/format';
 import { splitFlags, tokenize, unknownChoice } from './grammar';
 import { defineVerb, expectCount, type AnyVerb, type RequestScope, type Visibility } from './verb';
 import { allowVerb, denyVerb } from './verbs/admin';
-import { allowlistVerb } from './verbs/allowlist';
+import { allowlistFromCatalogVerb, allowlistVerb } from './verbs/allowlist';
 import { cancelVerb } from './verbs/cancel';
 import { deployVerb, rollbackVerb } from './verbs/deploy';
 import { historyVerb } from './verbs/history';
@@ -175,14 +175,19 @@ const ALIASES: Record<string, string> = { '?': 'help', '-h': 'help', '--help': '
 /**
  * Forms of a verb answered elsewhere, chosen by a flag (`services --refresh` is the worker's, plain
  * `services` the ingress's) or by the configuration (with `fleet:`, `services` lists the catalog,
- * in the worker). Their names hold a space: a job names them, nobody types them.
+ * in the worker, and `allowlist` judges discovered services by their labels there). Their names
+ * hold a space: a job names them, nobody types them.
  */
-const FORMS: readonly AnyVerb[] = [servicesRefreshVerb, servicesFromCatalogVerb];
+const FORMS: readonly AnyVerb[] = [servicesRefreshVerb, servicesFromCatalogVerb, allowlistFromCatalogVerb];
 
-/** `config` absent: the form the words alone choose (whether the ack answers it privately is the same for both `services`). */
+/**
+ * `config` absent: the form the words alone choose (whether the ack answers it privately is the same
+ * for both forms of `services` and of `allowlist`: no channel check, nothing posted in the channel).
+ */
 function formOf(verb: AnyVerb, rest: readonly string[], config?: Config): AnyVerb {
   if (verb.name === 'services' && rest.some((w) => w.toLowerCase() === '--refresh')) return servicesRefreshVerb;
   if (verb.name === 'services' && config?.fleet) return servicesFromCatalogVerb;
+  if (verb.name === 'allowlist' && config?.fleet) return allowlistFromCatalogVerb;
   return verb;
 }
 

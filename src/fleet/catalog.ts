@@ -129,6 +129,11 @@ export class DynamoCatalog implements CatalogReader {
     return out.Item ? toService(out.Item) : undefined;
   }
 
+  async getMany(aliases: readonly string[]): Promise<FleetService[]> {
+    // DynamoDB refuses a BatchGetItem naming one key twice.
+    return this.many([...new Set(aliases)]);
+  }
+
   /**
    * The services a selector matches, sorted by alias. The index items name the candidates; each is
    * kept only if its own labels match, so an index item a crashed refresh left stale can only narrow.

@@ -4,7 +4,7 @@
  * one, even before the next refresh); without it, the declared targets alone.
  */
 import type { Config } from '../config/schema';
-import { memoryCatalog } from './memory-catalog';
+import { byAliasOrder, memoryCatalog } from './memory-catalog';
 import { summariseLabels } from './selector';
 import type { CatalogReader } from './types';
 
@@ -27,6 +27,12 @@ export function declaredOver(discovered: CatalogReader, declared: CatalogReader)
   };
   return {
     get: async (alias) => (await declared.get(alias)) ?? discovered.get(alias),
+    getMany: async (aliases) => {
+      const mine = await declared.getMany(aliases);
+      const declaredAliases = new Set(mine.map((s) => s.alias));
+      const rest = aliases.filter((a) => !declaredAliases.has(a));
+      return byAliasOrder([...mine, ...(rest.length ? await discovered.getMany(rest) : [])]);
+    },
     select,
     labels: async () => summariseLabels(await select({ kind: 'all' })),
   };

@@ -44,10 +44,14 @@ export function memoryCatalog(config: Config, options: MemoryCatalogOptions = {}
   const byAlias = new Map(services.map((s) => [s.alias, s]));
   return {
     get: async (alias) => byAlias.get(alias),
+    getMany: async (aliases) => byAliasOrder(services.filter((s) => aliases.includes(s.alias))),
     select: async (selector) => services.filter((s) => matchesService(selector, s)),
     labels: async () => summariseLabels(services),
   };
 }
+
+/** Services sorted by alias, as every CatalogReader returns them. */
+export const byAliasOrder = (services: FleetService[]): FleetService[] => services.sort((a, b) => a.alias.localeCompare(b.alias));
 
 const declaredLabelCache = new WeakMap<Config, LabelsOf>();
 

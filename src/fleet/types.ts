@@ -36,6 +36,12 @@ export type Selector = { kind: 'all' } | { kind: 'labels'; terms: ReadonlyArray<
 /** What the fleet commands read: resolving one alias is one key read (the ingress's budget); selecting may read more. */
 export interface CatalogReader {
   get(alias: string): Promise<FleetService | undefined>;
+  /**
+   * The services of these aliases the catalog has (the others skipped), sorted by alias: a
+   * BatchGetItem per 100 in DynamoDB. For many aliases at once (every discovered service the
+   * grants of an allowlist name), never on the ingress's ack path.
+   */
+  getMany(aliases: readonly string[]): Promise<FleetService[]>;
   select(selector: Selector): Promise<FleetService[]>;
   /** Every label key with its values and how many services carry each, for "did you mean" on a selector matching nothing. */
   labels(): Promise<Record<string, Record<string, number>>>;
