@@ -201,7 +201,9 @@ export function createWorker(deps: WorkerDeps) {
       } catch (error) {
         // Nothing is posted yet: the requester hears of it privately, in place of the ack's note.
         logger.error('private check failed', { error, stack: (error as Error).stack });
-        await tellPrivately(`❌ Something went wrong inside the bot before your command started (job \`${job.id}\`), so nothing ran. The logs have the details.`);
+        await tellPrivately(
+          `❌ Something went wrong inside the bot before your command started (job \`${job.id}\`), so nothing ran. The logs have the details.`,
+        );
         result = { outcome: 'failure', summary: 'internal error before the command started' };
         ended = true;
         return;
