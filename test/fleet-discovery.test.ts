@@ -217,6 +217,68 @@ describe('aliases from the naming rule', () => {
   });
 });
 
+describe('the default naming rule uses the account id, not its name', () => {
+  // Two accounts of the organization, neither broken: their services lose their alias tag, so the naming rule names them.
+  const [FIRST, SECOND] = ['300000000007', '300000000008'];
+  function untagged(): () => void {
+    const org = organizationOf(aws.state)!;
+    const restore: Array<() => void> = [];
+    for (const accountId of [FIRST, SECOND]) {
+      const name = org.accounts.get(accountId)!.name;
+      restore.push(() => {
+        org.accounts.get(accountId)!.name = name;
+      });
+      for (const region of ['us-east-1', 'eu-west-1']) {
+        for (const service of aws.state.region(accountId, region).ecs.clusters.get(FLEET_CLUSTER)!.services.values()) {
+          const tags = service.tags;
+          service.tags = tags!.filter((t) => t.key !== TAG);
+          restore.push(() => {
+            service.tags = tags;
+          });
+        }
+      }
+    }
+    return () => {
+      for (const undo of restore) undo();
+    };
+  }
+  const refresh = async (previous: Parameters<typeof mergeCatalog>[2]) =>
+    mergeCatalog(await discoverFleet(config({ organizationalUnits: [] }), fleetAws()), [], previous, TAG);
+  const aliasesOf = (services: Parameters<typeof mergeCatalog>[2], accountId: string) =>
+    services
+      .filter((s) => s.accountId === accountId)
+      .map((s) => s.alias)
+      .sort();
+
+  it('gives two accounts of the same name distinct aliases, none left out', async () => {
+    const restore = untagged();
+    try {
+      const org = organizationOf(aws.state)!;
+      org.accounts.get(SECOND)!.name = org.accounts.get(FIRST)!.name;
+      const merged = await refresh([]);
+      expect(aliasesOf(merged.services, FIRST)).toEqual([`api-${FIRST}-us-east-1`, `web-${FIRST}-us-east-1`, `worker-${FIRST}-eu-west-1`]);
+      expect(aliasesOf(merged.services, SECOND)).toEqual([`api-${SECOND}-us-east-1`, `web-${SECOND}-us-east-1`, `worker-${SECOND}-eu-west-1`]);
+      expect(merged.skipped.filter((s) => s.serviceArn.includes(FIRST) || s.serviceArn.includes(SECOND))).toEqual([]);
+    } finally {
+      restore();
+    }
+  });
+
+  it('keeps every alias of an account that is renamed', async () => {
+    const restore = untagged();
+    try {
+      const before = await refresh([]);
+      organizationOf(aws.state)!.accounts.get(FIRST)!.name = 'payments-prod-renamed';
+      const after = await refresh(before.services);
+      expect(aliasesOf(after.services, FIRST)).toEqual(aliasesOf(before.services, FIRST));
+      expect(aliasesOf(after.services, FIRST)).toHaveLength(3);
+      expect(after.services.filter((s) => s.accountId === FIRST)).toEqual(before.services.filter((s) => s.accountId === FIRST));
+    } finally {
+      restore();
+    }
+  });
+});
+
 describe("the bot's own session refused", () => {
   it('is one result with its own fix, not "deploy the target role": at AssumeRole, or in one region', async () => {
     const refused = (name: string) => Object.assign(new Error('The security token included in the request is invalid.'), { name });
@@ -273,20 +335,38 @@ describe('the per-account bound', () => {
 });
 
 describe('the naming rule', () => {
-  it('fills placeholders, lowercases, turns other characters into dashes; beyond 40, cuts and adds a hash of the whole', () => {
+  it("fills placeholders, lowercases, turns other characters into dashes; beyond 40, cuts the service's name and adds a hash of the whole", () => {
     expect(aliasFromTemplate('{service}-{account}', { service: 'Web_API', account: 'Prod Payments', accountId: '1', cluster: 'c', region: 'r' })).toBe(
       'web-api-prod-payments',
     );
     const long = (region: string) =>
       aliasFromTemplate('{service}-{account}-{region}', { service: 'payments-gateway', account: 'acme-production', accountId: '1', cluster: 'c', region });
     const [one, two] = [long('ap-southeast-1'), long('ap-southeast-2')];
-    expect(one).toMatch(/^payments-gateway-acme-production-ap-[0-9a-f]{4}$/);
+    // The service's name is cut, the rest kept whole.
+    expect(one).toMatch(/^paym-[0-9a-f]{4}-acme-production-ap-southeast-1$/);
     expect(one).toHaveLength(40);
     expect(two).not.toBe(one);
     expect(long('ap-southeast-1')).toBe(one);
     expect(aliasFromTemplate('{accountId}-{service}', { service: 'x'.repeat(50), account: 'a', accountId: '123', cluster: 'c', region: 'r' })).toMatch(
       /^x{35}-[0-9a-f]{4}$/,
     );
+  });
+
+  it('keeps the account id and region whole when a long name is cut: one long service name in 200 accounts gets 200 aliases', () => {
+    const service = 'otel-collector-sidecar-service';
+    const ids = Array.from({ length: 200 }, (_, i) => String(400_000_000_000 + i * 7919));
+    const aliases = ids.map((accountId) =>
+      aliasFromTemplate('{service}-{accountId}-{region}', { service, account: 'shared-name', accountId, cluster: 'c', region: 'ap-southeast-1' }),
+    );
+    expect(new Set(aliases).size).toBe(ids.length);
+    aliases.forEach((alias, i) => {
+      expect(alias).toMatch(/^[a-z][a-z0-9-]{0,39}$/);
+      expect(alias).toMatch(new RegExp(`^otel-co-[0-9a-f]{4}-${ids[i]}-ap-southeast-1$`));
+    });
+    // Two long names alike at the start in one account and region stay apart by the hash.
+    const alike = (name: string) => aliasFromTemplate('{service}-{accountId}', { service: name, account: 'a', accountId: ids[0]!, cluster: 'c', region: 'r' });
+    expect(alike(`${service}-blue-canary`)).not.toBe(alike(`${service}-green-canary`));
+    expect(alike(`${service}-blue-canary`)).toHaveLength(40);
   });
 
   it("reads an account's State, the retired Status only when State is absent", () => {

@@ -48,11 +48,13 @@ export const fleetSchema = z.optional(
       aliasTag: z._default(tagKey, FLEET_DEFAULTS.aliasTag),
       /**
        * The alias of a service without that tag: placeholders `{service}`, `{cluster}`, `{account}`
-       * (the account's name, its id without one), `{accountId}`, `{region}`; lowercased, other
-       * characters made dashes; longer than 40, cut with a short hash of the whole (discovery.ts).
-       * Absent: `{service}-{account}`, with `{region}` added when several regions are configured,
-       * so the rule is unique in the configured scope but for one name in two clusters of one
-       * account and region (reported by a refresh, with the tag to set).
+       * (the account's name, its id without one: not stable, names repeat and can be renamed),
+       * `{accountId}`, `{region}`; lowercased, other characters made dashes; longer than 40, the
+       * service's name cut and a short hash of the whole added (discovery.ts).
+       * Absent: `{service}-{accountId}`, with `{region}` added when several regions are configured
+       * (names.ts aliasTemplateFor), so the rule is stable and unique in the configured scope but
+       * for one name in two clusters of one account and region (reported by a refresh, with the
+       * tag to set).
        */
       aliasTemplate: z.optional(
         z.string().check(

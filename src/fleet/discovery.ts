@@ -142,26 +142,37 @@ export async function withBackoff<T>(call: () => Promise<T>, options: DiscoveryO
 const ALIAS = /^[a-z][a-z0-9-]{0,39}$/;
 
 const ALIAS_MAX = 40;
-/** Characters of a long alias's hash: 16 bits, with its first 35 characters, keep two long names that share them apart. */
+/** Characters of a long alias's hash: 16 bits keep two long service names of one account and region that share their beginning apart. */
 const HASH_CHARS = 4;
 
-/**
- * The alias the naming rule gives a service: placeholders filled, lowercased, other characters
- * dashes. One longer than 40 is cut to its first 35 characters and a dash and 4 hex digits of a
- * hash of the whole, so two long names sharing their beginning do not become one alias (a plain
- * cut would make `…-ap-southeast-1` and `…-ap-southeast-2` collide); the alias stays the same
- * from one refresh to the next.
- */
-export function aliasFromTemplate(template: string, values: Record<(typeof ALIAS_PLACEHOLDERS)[number], string>): string {
-  const filled = template.replace(/\{(\w+)\}/g, (_, key: string) => values[key as keyof typeof values] ?? '');
-  const alias = filled
+/** Lowercased, other characters dashes, no dash doubled or at the end, starting with a letter. */
+const normalizeAlias = (text: string) =>
+  text
     .toLowerCase()
     .replace(/[^a-z0-9-]+/g, '-')
     .replace(/-{2,}/g, '-')
     .replace(/^[^a-z]+/, '')
     .replace(/-+$/, '');
+
+/**
+ * The alias the naming rule gives a service: placeholders filled, lowercased, other characters
+ * dashes. One longer than 40 has its service's name cut, followed by a dash and 4 hex digits of a
+ * hash of the whole, the rest of the rule (account id, region…) kept whole: the same long service
+ * name in 200 accounts gets 200 aliases by construction, not by luck of a 16-bit hash, and two
+ * long names sharing their beginning in one account and region stay apart by the hash. When the
+ * rest alone leaves no room, the whole is cut to 35 characters and the hash. Either way the alias
+ * stays the same from one refresh to the next.
+ */
+export function aliasFromTemplate(template: string, values: Record<(typeof ALIAS_PLACEHOLDERS)[number], string>): string {
+  const fill = (service: string) =>
+    normalizeAlias(template.replace(/\{(\w+)\}/g, (_, key: string) => (key === 'service' ? service : (values[key as keyof typeof values] ?? ''))));
+  const alias = fill(values.service);
   if (alias.length <= ALIAS_MAX) return alias;
   const hash = createHash('sha256').update(alias).digest('hex').slice(0, HASH_CHARS);
+  for (let keep = values.service.length - 1; keep > 0; keep--) {
+    const shortened = fill(`${values.service.slice(0, keep)}-${hash}`);
+    if (shortened.length <= ALIAS_MAX && shortened.includes(hash)) return shortened;
+  }
   return `${alias.slice(0, ALIAS_MAX - HASH_CHARS - 1).replace(/-+$/, '')}-${hash}`;
 }
 
