@@ -10,6 +10,8 @@
  *  - per account `servicesPerAccount` services spread over `regions` (round-robin), in cluster
  *    `fleet` of each region, each with a task definition (one container, an image in the account's
  *    ECR, awslogs to `/ecs/<service>`), its task and execution roles, and `desiredCount` running tasks;
+ *    its `ecs-chatops:alias` tag is `<service>-fleet-NNN`, a name a team chose (the tag wins over
+ *    the naming rule; untagged, the default rule would name it `<service>-<account id>`);
  *  - `broken` of them broken, alternating: the account has no target role (AssumeRole is refused:
  *    discovery reports the account), or a service's image tag is missing from ECR (verify fails).
  */
