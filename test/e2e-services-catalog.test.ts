@@ -133,7 +133,11 @@ describe('/ecs allow of a discovered service', () => {
     await world().idle();
     expect(channelView(world, 'C0OPS').threadText(parent.ts)).toContain(`<@U0ERIN> now has:\n• *viewer* on \`${own.alias}\``);
     const { dynamoAllowlist } = await import('../src/auth/allowlist');
-    expect((await dynamoAllowlist.get(world().teamId, 'U0ERIN'))?.grants).toEqual([{ role: 'viewer', services: [own.alias] }]);
+    // Bound to the service the alias names now (its pin), and by whom: the alias may change hands later.
+    const { servicePin } = await import('../src/fleet/pin');
+    expect((await dynamoAllowlist.get(world().teamId, 'U0ERIN'))?.grants).toEqual([
+      { role: 'viewer', services: [own.alias], pins: { [own.alias]: servicePin(own) }, grantedBy: 'U0PAM' },
+    ]);
     // One GetItem of the catalog at the ingress, one at the worker; nothing else of it.
     const reads = world()
       .aws.authority.decisions.slice(since)
