@@ -1,13 +1,12 @@
-import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { organizationOf } from '../local/aws/services/organizations';
 import { seedFleetService, type SeededFleet, type SeededService } from '../local/aws/seed-fleet';
 import { WORKER_FUNCTION } from '../local/world';
-import { dynamoAudit, readAuditRecord } from '../src/audit/audit';
+import { readAuditRecord } from '../src/audit/audit';
 import { DynamoCatalog } from '../src/fleet/catalog';
 import { fleetSchema } from '../src/config/fleet-schema';
-import type { CommandJob } from '../src/platform/jobs';
 import { channelView, ephemeral, useConfigurableWorld } from './support/channel';
+import { acceptedCommand, addPerson as addPersonTo, answeredPrivately } from './support/people';
 
 /**
  * A grant on a discovered alias stays with the service it was given for (review: High). Pam, admin
@@ -24,15 +23,7 @@ let fleet: SeededFleet;
 let granted: SeededService;
 let usurper: SeededService;
 
-/** A person of the workspace, in its channels; on the allowlist with `grants` if given. */
-async function addPerson(id: string, grants?: unknown[]) {
-  const ws = world().slack.workspace;
-  ws.users.push({ id, name: id.toLowerCase(), realName: id, isBot: false });
-  for (const channel of ws.channels) if (!channel.members.includes(id)) channel.members.push(id);
-  if (!grants) return;
-  const { dynamoAllowlist } = await import('../src/auth/allowlist');
-  await dynamoAllowlist.put({ teamId: world().teamId, userId: id, grants: grants as never, addedBy: 'test', updatedAt: new Date().toISOString() }, null);
-}
+const addPerson = (id: string, grants?: unknown[]) => addPersonTo(world(), id, grants);
 
 /** A command that posts in the channel: its parent and how it was marked. */
 async function command(userId: string, text: string, posted: RegExp) {
@@ -50,19 +41,7 @@ async function refresh() {
 }
 
 /** A command answered privately by the worker (`/ecs allowlist` with a fleet): what replaced the ack's note. */
-async function privately(user: string, text: string) {
-  const before = world().slack.workspace.responses.length;
-  await world().slash(user, text);
-  const answer = await world().slack.waitFor(
-    () =>
-      world()
-        .slack.workspace.responses.slice(before)
-        .find((r) => r.text !== undefined),
-    20_000,
-  );
-  await world().idle();
-  return answer.text!;
-}
+const privately = async (user: string, text: string) => (await answeredPrivately(world(), user, text)).answer.text!;
 
 beforeAll(async () => {
   fleet = world().seedFleet({ accounts: 2, regions: ['us-east-1'], servicesPerAccount: 1 });
@@ -111,34 +90,13 @@ describe('a grant on a discovered alias another service has taken', () => {
   });
 
   it('is refused again by the worker, which reads the alias’s service afresh', async () => {
-    const id = randomUUID();
-    const text = `logs ${granted.alias}`;
-    const audit = await dynamoAudit(30).record({
-      id,
-      at: new Date().toISOString(),
-      teamId: world().teamId,
+    const job = await acceptedCommand(world(), {
       userId: 'U0DAVE',
       channelId: 'C0OPS',
-      commandText: `/ecs ${text}`,
-      decision: 'allowed',
-      outcome: 'accepted',
-    });
-    const job: CommandJob = {
-      kind: 'command',
-      id,
+      text: `logs ${granted.alias}`,
       verb: 'logs',
       args: { target: granted.alias },
-      audit,
-      receivedAt: Date.now(),
-      invocation: {
-        teamId: world().teamId,
-        userId: 'U0DAVE',
-        channelId: 'C0OPS',
-        command: '/ecs',
-        text,
-        responseUrl: world().slack.responseUrl(`pins-${id}`, { channel: 'C0OPS', user: 'U0DAVE' }),
-      },
-    };
+    });
     const before = parents().length;
     const ecsCalls = world().aws.calls.filter((c) => c.service === 'ecs').length;
     await world().aws.lambda.invokeAsync(WORKER_FUNCTION, job);
@@ -146,7 +104,7 @@ describe('a grant on a discovered alias another service has taken', () => {
     expect(parents()).toHaveLength(before);
     expect(world().aws.calls.filter((c) => c.service === 'ecs').length).toBe(ecsCalls);
     expect(JSON.stringify(world().slack.workspace.responses.at(-1))).toContain('Not allowed any more: your `viewer` role does not cover service');
-    expect(await readAuditRecord(audit)).toMatchObject({ decision: 'denied', outcome: 'refused' });
+    expect(await readAuditRecord(job.audit)).toMatchObject({ decision: 'denied', outcome: 'refused' });
   });
 
   it('is listed as stale by `/ecs allowlist`', async () => {

@@ -131,3 +131,20 @@ describe('administering a grant bound to a discovered service', () => {
     expect(mayAdminister(paula, viewer, 'C1', resolved(usurper)).allowed).toBe(false);
   });
 });
+
+describe('a bound alias declared since under `targets:`', () => {
+  it('is the declared target’s: the grant covers it when it is the same service, never another', () => {
+    const declared = parseConfig({
+      slack: { teams: ['T1'] },
+      targets: { 'pay-api': { region: 'us-east-1', cluster: 'fleet', service: 'pay', roleArn: 'arn:aws:iam::300000000001:role/ecs-chatops-target' } },
+    });
+    const request = parseRequest('status pay-api', declared, { services: ['pay-api'], scripts: [] });
+    // The catalog's twin is hidden by the declaration: the declared target is what the alias names.
+    expect(authorise(request, bob, 'C1', labelsWithDiscovered(declared, usurper))).toEqual({ allowed: true });
+    const elsewhere = parseConfig({
+      slack: { teams: ['T1'] },
+      targets: { 'pay-api': { region: 'us-east-1', cluster: 'fleet', service: 'pay', roleArn: 'arn:aws:iam::300000000002:role/ecs-chatops-target' } },
+    });
+    expect(authorise(request, bob, 'C1', labelsWithDiscovered(elsewhere, undefined)).allowed).toBe(false);
+  });
+});
