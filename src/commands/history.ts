@@ -4,7 +4,7 @@
  * window attached as CSV with `--export`.
  */
 import type { WebClient } from '@slack/web-api';
-import { labelsWithDiscovered } from '../fleet/memory-catalog';
+import { declaredLabels } from '../fleet/memory-catalog';
 import {
   describeSince,
   HISTORY_EXPORT_MAX,
@@ -75,8 +75,7 @@ export const history: WorkerHandler<HistoryArgs> = async (args, ctx) => {
     },
     tableName('audit'),
   );
-  // The discovered service `/ecs history <alias>` names (read again by the worker): its labels and pin.
-  const visible = historyVisibility(entry, invocation.channelId, labelsWithDiscovered(ctx.config, ctx.discovered));
+  const visible = historyVisibility(entry, invocation.channelId, declaredLabels(ctx.config));
   const deadline = ctx.now() + Math.max(ctx.remainingMs() - POSTING_MARGIN_MS, 1000);
   const read = await readHistory(documentQuery, input, { max: args.export ? HISTORY_EXPORT_MAX : HISTORY_SHOWN, visible, deadline, now: ctx.now });
   const shown = { rows: read.rows.slice(0, HISTORY_SHOWN), more: read.more || read.rows.length > HISTORY_SHOWN };
