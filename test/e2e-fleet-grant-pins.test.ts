@@ -56,6 +56,10 @@ beforeAll(async () => {
   // Pam grants Dave the payments service by its alias; he reads it.
   expect((await command('U0PAM', `allow <@U0DAVE|dave> viewer ${granted.alias}`, /allow @dave/)).marked).toMatch(/^✅/);
   expect((await command('U0DAVE', `status ${granted.alias}`, /status/)).marked).toMatch(/^✅ <@U0DAVE>/);
+  // And selects it in a fleet command (the worker's selection checks each service with its pin).
+  const selected = await command('U0DAVE', `status account=${granted.accountId}`, /status account=/);
+  expect(selected.marked).toMatch(/^✅ <@U0DAVE>/);
+  expect(threadText(selected.parent.ts)).toContain(granted.alias);
 
   // Its account suspended; a service of the other account tagged with its alias; a refresh gives it the alias.
   organizationOf(world().aws.state)!.accounts.get(granted.accountId)!.state = 'SUSPENDED';
@@ -87,6 +91,13 @@ describe('a grant on a discovered alias another service has taken', () => {
       expect(parents()).toHaveLength(before);
       expect(world().aws.calls.filter((c) => c.service === 'ecs').length).toBe(ecsCalls);
     }
+  });
+
+  it('selects nothing in a fleet command over the new holder’s account', async () => {
+    const before = parents().length;
+    const { answer } = await answeredPrivately(world(), 'U0DAVE', `status account=${usurper.accountId}`);
+    expect(answer.text).toBe(`❌ No service of yours here matches \`account=${usurper.accountId}\`: no service has the label \`account\`.`);
+    expect(parents()).toHaveLength(before);
   });
 
   it('is refused again by the worker, which reads the alias’s service afresh', async () => {
