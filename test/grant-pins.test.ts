@@ -88,6 +88,15 @@ describe('a grant bound to a discovered service', () => {
     expect(rebound.grants[1]).toEqual({ role: 'admin', services: ['pay-api'], pins: { 'pay-api': servicePin(usurper) }, grantedBy: 'U0PAM' });
   });
 
+  it('takes the place of the same grant stored before pins existed: narrower, and no copy left to follow the alias', () => {
+    const selector: Grant = { role: 'viewer', services: [], selectors: ['env=prod'] };
+    const older: Grant = { role: 'admin', services: ['pay-api'] };
+    expect(addGrant([selector, older], bound)).toEqual({ grants: [selector, bound], added: true });
+    // One on other services, or with another script limit, is another grant: both stay.
+    const other: Grant = { role: 'admin', services: ['pay-api', 'web'] };
+    expect(addGrant([other], bound).grants).toEqual([other, bound]);
+  });
+
   it('is listed as stale once another service holds the alias', () => {
     expect(describeGrant(bound, resolved(original).pinOf)).toBe('*admin* on `pay-api`');
     expect(describeGrant(bound, resolved(usurper).pinOf)).toBe('*admin* on `pay-api` (granted for a service that no longer holds this alias)');

@@ -223,10 +223,14 @@ export const STALE_ALIAS_NOTE = 'granted for a service that no longer holds this
 /**
  * Adds a grant as given: never merged into an existing one, since a merge can widen what an
  * earlier grant allowed (joining services, or dropping a script limit). An identical grant is
- * not stored twice.
+ * not stored twice. A bound grant (`pins`) takes the place of the same grant stored unbound
+ * (before pins existed): that only narrows it, and leaves no copy that follows the alias.
  */
 export function addGrant(grants: Grant[], grant: Grant): { grants: Grant[]; added: boolean } {
   if (grants.some((g) => sameGrant(g, grant))) return { grants, added: false };
+  const unbound = ({ pins: _pins, grantedBy: _by, ...rest }: Grant): Grant => rest;
+  const older = grant.pins ? grants.findIndex((g) => g.pins === undefined && sameGrant(g, unbound(grant))) : -1;
+  if (older >= 0) return { grants: grants.map((g, i) => (i === older ? normalizeGrant(grant) : g)), added: true };
   return { grants: [...grants, normalizeGrant(grant)], added: true };
 }
 
