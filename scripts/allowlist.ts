@@ -40,7 +40,7 @@ export async function main(argv: string[]): Promise<string> {
 
   if (action === 'list') {
     const entries = await dynamoAllowlist.list(team);
-    return entries.length ? entries.map((e) => `${e.userId}: ${e.grants.map(describeGrant).join('; ')}`).join('\n') : '(empty)';
+    return entries.length ? entries.map((e) => `${e.userId}: ${e.grants.map((g) => describeGrant(g)).join('; ')}`).join('\n') : '(empty)';
   }
   const user = values.user;
   if (!user || !/^[UW][A-Z0-9]+$/.test(user)) throw new Error(`--user must be a Slack user id (U…)\n${USAGE}`);
@@ -63,7 +63,7 @@ export async function main(argv: string[]): Promise<string> {
     const { grants, added } = addGrant(existing?.grants ?? [], grant);
     if (added)
       await dynamoAllowlist.put({ teamId: team, userId: user, grants, addedBy: values.by ?? 'cli', updatedAt: new Date().toISOString() }, existing ?? null);
-    return `${user}: ${grants.map(describeGrant).join('; ')}${added ? '' : ' (already had that grant)'}`;
+    return `${user}: ${grants.map((g) => describeGrant(g)).join('; ')}${added ? '' : ' (already had that grant)'}`;
   }
   throw new Error(USAGE);
 }

@@ -87,6 +87,12 @@ const PEOPLE = {
   sally: { id: 'U0SALLY', about: 'viewer of the services labelled env=staging', grants: [{ role: 'viewer', services: [], selectors: ['env=staging'] }] },
   pat: { id: 'U0PAT', about: 'admin of the services labelled team=payments', grants: [{ role: 'admin', services: [], selectors: ['team=payments'] }] },
   sid: { id: 'U0SID', about: 'no grant yet (is given selectors)' },
+  // Given `web` when the alias named another service (a discovered one, src/commands/allow.ts binds it): it covers nothing now.
+  vera: {
+    id: 'U0VERA',
+    about: 'viewer of web, bound to a service web no longer names',
+    grants: [{ role: 'viewer', services: ['web'], pins: { web: 'another-svc0' } }],
+  },
   outsider: {
     id: 'U0OUTSIDER',
     about: `admin of everything in ${OTHER_TEAM}`,
@@ -927,6 +933,7 @@ const SECTIONS: Array<[string, Row[]]> = [
       // Nothing of hers is prod: told so with her labels only, never that web is.
       { who: 'sally', text: 'services env=prod', expect: 'allowed', says: 'No service of yours here matches `env=prod`', hides: ['`web`', 'prod`,'] },
       { who: 'sally', text: 'whoami', expect: 'allowed', says: '• *viewer* on services matching `env=staging`' },
+      { who: 'vera', text: 'status web', via: ['slash', 'socket command'], ...hidden('Unknown service `web`, or not one of yours.') },
       { who: 'alice', text: 'allow <@U0SID> viewer env=', ...invalid('`env=` is not a valid selector: the key `env` has an empty value.') },
       {
         who: 'pat',

@@ -6,6 +6,7 @@ import { dynamoAudit } from '../src/audit/audit';
 import { fleetSchema } from '../src/config/fleet-schema';
 import type { CommandJob } from '../src/platform/jobs';
 import { channelView, ephemeral, teamAudit, useConfigurableWorld } from './support/channel';
+import { addPerson as addPersonTo, answeredPrivately } from './support/people';
 
 /**
  * `/ecs services [selector]` over the fleet's catalog (issue 19, review finding 1), through the
@@ -20,30 +21,8 @@ const { parents, finished, newParent } = channelView(world, 'C0OPS');
 let fleet: SeededFleet;
 let reachable: SeededFleet['services'];
 
-/** A slash command answered privately by the worker: its ack, then what replaced it (the response_url's post). */
-async function listed(user: string, text: string) {
-  const before = world().slack.workspace.responses.length;
-  const ack = ephemeral(await world().slash(user, text));
-  const answer = await world().slack.waitFor(
-    () =>
-      world()
-        .slack.workspace.responses.slice(before)
-        .find((r) => r.text !== undefined),
-    20_000,
-  );
-  await world().idle();
-  return { ack, answer };
-}
-
-/** A person of the workspace, in its channels; on the allowlist with `grants` if given. */
-async function addPerson(id: string, grants?: unknown[]) {
-  const ws = world().slack.workspace;
-  ws.users.push({ id, name: id.toLowerCase(), realName: id, isBot: false });
-  for (const channel of ws.channels) if (!channel.members.includes(id)) channel.members.push(id);
-  if (!grants) return;
-  const { dynamoAllowlist } = await import('../src/auth/allowlist');
-  await dynamoAllowlist.put({ teamId: world().teamId, userId: id, grants: grants as never, addedBy: 'test', updatedAt: new Date().toISOString() }, null);
-}
+const listed = (user: string, text: string) => answeredPrivately(world(), user, text);
+const addPerson = (id: string, grants?: unknown[]) => addPersonTo(world(), id, grants);
 
 describe('/ecs services over the fleet’s catalog', () => {
   it('lists discovered services a selector matches, privately, read by the worker', async () => {
@@ -133,7 +112,11 @@ describe('/ecs allow of a discovered service', () => {
     await world().idle();
     expect(channelView(world, 'C0OPS').threadText(parent.ts)).toContain(`<@U0ERIN> now has:\n• *viewer* on \`${own.alias}\``);
     const { dynamoAllowlist } = await import('../src/auth/allowlist');
-    expect((await dynamoAllowlist.get(world().teamId, 'U0ERIN'))?.grants).toEqual([{ role: 'viewer', services: [own.alias] }]);
+    // Bound to the service the alias names now (its pin), and by whom: the alias may change hands later.
+    const { servicePin } = await import('../src/fleet/pin');
+    expect((await dynamoAllowlist.get(world().teamId, 'U0ERIN'))?.grants).toEqual([
+      { role: 'viewer', services: [own.alias], pins: { [own.alias]: servicePin(own) }, grantedBy: 'U0PAM' },
+    ]);
     // One GetItem of the catalog at the ingress, one at the worker; nothing else of it.
     const reads = world()
       .aws.authority.decisions.slice(since)

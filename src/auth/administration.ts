@@ -1,6 +1,6 @@
 import { isWithin, parseSelector } from '../fleet/selector';
 import type { LabelsOf } from '../fleet/types';
-import { ALL, grantCovers, grantsPermission, validInChannel, type AllowlistEntry, type Decision, type Grant } from './roles';
+import { ALL, grantCovers, grantsPermission, isStaleAlias, STALE_ALIAS_NOTE, validInChannel, type AllowlistEntry, type Decision, type Grant } from './roles';
 
 /**
  * Delegated administration. An `admin` grant administers exactly its own scope: an admin on `web`
@@ -15,6 +15,13 @@ import { ALL, grantCovers, grantsPermission, validInChannel, type AllowlistEntry
  * never `env=prod`: src/fleet/selector.ts, isWithin), since a narrower selector can never match a
  * service hers does not. A selector is never within a grant of aliases: it may match services
  * added later.
+ *
+ * A grant bound to a discovered service (`Grant.pins`) is judged by the service its alias names
+ * now (labels and pin, `labelsOf`). Once stale (the alias now names another service, or none),
+ * the service it was given for can no longer be looked up, so nobody's scope can be judged
+ * against it: it may be taken away by an admin on `*`, or by the admin who gave it
+ * (`Grant.grantedBy`) while she holds `admin` in the channel. Removing it only takes away access
+ * that no longer works; nobody may give a stale grant (`/ecs allow` binds the current service).
  */
 
 /** The admin grants that count in this channel. */
@@ -25,9 +32,9 @@ const adminGrantsHere = (admin: AllowlistEntry | undefined, channelId: string): 
 const channelsWithin = (grant: Grant, admin: Grant): boolean =>
   admin.channels === undefined || (grant.channels !== undefined && grant.channels.every((c) => admin.channels!.includes(c)));
 
-/** An admin grant covers a service of the grant: by alias, `*`, or a selector matching the alias's labels. */
+/** An admin grant covers a service of the grant: by alias, `*`, or a selector matching the alias's labels (her own bound aliases: the same service only). */
 const adminCoversService = (a: Grant, service: string, labelsOf: LabelsOf | undefined): boolean =>
-  grantCovers(a, service, service === ALL ? undefined : labelsOf?.(service));
+  service === ALL ? grantCovers(a, service, undefined) : grantCovers(a, service, labelsOf?.(service), labelsOf?.pinOf?.(service));
 
 /** An admin grant covers a selector of the grant: on `*`, or one of its selectors holds the selector within it. */
 function adminCoversSelector(a: Grant, text: string): boolean {
@@ -47,30 +54,44 @@ function adminCoversSelector(a: Grant, text: string): boolean {
   });
 }
 
-/** What a grant reaches, one item each: its aliases (or `*`), then its selectors. */
-type Reach = { service: string } | { selector: string };
-const reachOf = (grant: Grant): Reach[] =>
+/** What a grant reaches, one item each: its aliases (or `*`; `stale`: bound to a service the alias no longer names), then its selectors. */
+type Reach = { service: string; stale?: true } | { selector: string };
+const reachOf = (grant: Grant, labelsOf: LabelsOf | undefined): Reach[] =>
   grant.services.includes(ALL)
     ? [{ service: ALL }]
-    : [...grant.services.map((service) => ({ service })), ...(grant.selectors ?? []).map((selector) => ({ selector }))];
+    : [
+        ...grant.services.map((service) => (isStaleAlias(grant, service, labelsOf?.pinOf?.(service)) ? { service, stale: true as const } : { service })),
+        ...(grant.selectors ?? []).map((selector) => ({ selector })),
+      ];
 
-const covers = (a: Grant, item: Reach, labelsOf: LabelsOf | undefined): boolean =>
-  'service' in item ? adminCoversService(a, item.service, labelsOf) : adminCoversSelector(a, item.selector);
+/** `gaveIt`: the admin gave this grant (a stale alias of it is hers to take away). */
+const covers = (a: Grant, item: Reach, labelsOf: LabelsOf | undefined, gaveIt: boolean): boolean => {
+  if ('selector' in item) return adminCoversSelector(a, item.selector);
+  if (item.stale) return gaveIt || a.services.includes(ALL);
+  return adminCoversService(a, item.service, labelsOf);
+};
 
 const describeReach = (item: Reach): string =>
-  'selector' in item ? `services matching \`${item.selector}\`` : item.service === ALL ? 'every service' : `service \`${item.service}\``;
+  'selector' in item
+    ? `services matching \`${item.selector}\``
+    : item.service === ALL
+      ? 'every service'
+      : item.stale
+        ? `service \`${item.service}\` (${STALE_ALIAS_NOTE}: only an admin of every service, or whoever granted it, may remove it)`
+        : `service \`${item.service}\``;
 
 /** The first part of `grant` that no admin grant (with wide enough channels) covers. */
-const uncovered = (admins: Grant[], grant: Grant, labelsOf: LabelsOf | undefined): Reach | undefined =>
-  reachOf(grant).find((item) => !admins.some((a) => channelsWithin(grant, a) && covers(a, item, labelsOf)));
+const uncovered = (admins: Grant[], grant: Grant, labelsOf: LabelsOf | undefined, gaveIt: boolean): Reach | undefined =>
+  reachOf(grant, labelsOf).find((item) => !admins.some((a) => channelsWithin(grant, a) && covers(a, item, labelsOf, gaveIt)));
 
-/** May `admin`, typing in `channelId`, give (or take away) `grant`? `labelsOf` resolves the grant's aliases for her selector grants. */
+/** May `admin`, typing in `channelId`, give (or take away) `grant`? `labelsOf` resolves the grant's aliases (labels, pins) for her scope. */
 export function mayAdminister(admin: AllowlistEntry | undefined, grant: Grant, channelId: string, labelsOf?: LabelsOf): Decision {
   const admins = adminGrantsHere(admin, channelId);
   if (admins.length === 0) return { allowed: false, reason: 'you need the `admin` role in this channel' };
-  const item = uncovered(admins, grant, labelsOf);
+  const gaveIt = grant.grantedBy !== undefined && grant.grantedBy === admin?.userId;
+  const item = uncovered(admins, grant, labelsOf, gaveIt);
   if (item === undefined) return { allowed: true };
-  const wide = admins.some((a) => covers(a, item, labelsOf));
+  const wide = admins.some((a) => covers(a, item, labelsOf, gaveIt));
   if (!wide) return { allowed: false, reason: `your \`admin\` role does not cover ${describeReach(item)}` };
   return {
     allowed: false,

@@ -13,6 +13,13 @@ import type { LabelsOf, Selector } from '../fleet/types';
  * A grant may also name selectors (`env=staging`, src/fleet/selector.ts): it then covers the
  * services whose labels match one of them. The labels come with the scope (`Scope.labels`, from
  * the FleetService resolved for the alias); a scope without labels is matched by no selector.
+ *
+ * A grant on a discovered alias is bound to the service it was given for (`Grant.pins`, the
+ * service's servicePin): the catalog may give a freed alias to another service (its account
+ * suspended, another account's service tagged with it), and the grant must not follow the alias
+ * there. Such an alias is covered only while the service it names now has that pin
+ * (`Scope.pin`); an unknown current pin is a denial. Grants on declared aliases, selectors and
+ * grants stored before pins existed (no `pins`) keep their meaning.
  */
 export const ROLES = ['viewer', 'operator', 'deployer', 'approver', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
@@ -49,6 +56,13 @@ export interface Grant {
   scripts?: string[];
   /** Channel ids the grant is valid in; absent means every channel. */
   channels?: string[];
+  /**
+   * Discovered aliases of `services` bound to one service: alias → servicePin of the service it
+   * named when granted (src/commands/allow.ts). Absent for declared aliases and older grants.
+   */
+  pins?: Record<string, string>;
+  /** Who gave a grant with pins: she may still remove it once stale (src/auth/administration.ts). */
+  grantedBy?: string;
 }
 
 export interface AllowlistEntry {
@@ -73,6 +87,8 @@ export interface Scope {
   wholeService?: true;
   /** The service's labels, built-ins included; absent (unresolved alias, or `*`): no selector matches. */
   labels?: Readonly<Record<string, string>>;
+  /** The pin of the service the alias names now (servicePin); absent: unknown, and no grant bound to a service covers it. */
+  pin?: string;
 }
 
 export type Decision = { allowed: true } | { allowed: false; reason: string };
@@ -100,12 +116,25 @@ function storedSelector(text: string): Selector | null {
   return parsed;
 }
 
+/** The pin an alias of the grant is bound to (undefined: not bound). Own keys only: an alias may be `constructor`. */
+export const boundPin = (grant: Grant, alias: string): string | undefined => (grant.pins && Object.hasOwn(grant.pins, alias) ? grant.pins[alias] : undefined);
+
+/**
+ * A grant bound to a service the alias no longer names (`pin`: the current one; undefined when
+ * the alias names no known service any more): it covers nothing there, and is listed as stale.
+ */
+export const isStaleAlias = (grant: Grant, alias: string, pin: string | undefined): boolean => {
+  const bound = boundPin(grant, alias);
+  return bound !== undefined && bound !== pin;
+};
+
 /**
  * Does the grant cover the service? By alias (or `*`), or by a selector matching its labels.
  * `*` (every service) is covered only by a grant on `*`, never by selectors; no labels, no match.
+ * An alias bound to one service (`pins`) covers it only while `pin` (the current one) is the same.
  */
-export function grantCovers(grant: Grant, service: string, labels: Readonly<Record<string, string>> | undefined): boolean {
-  if (listCovers(grant.services, service)) return true;
+export function grantCovers(grant: Grant, service: string, labels: Readonly<Record<string, string>> | undefined, pin?: string): boolean {
+  if (listCovers(grant.services, service) && !isStaleAlias(grant, service, pin)) return true;
   if (service === ALL || !labels || !grant.selectors) return false;
   return grant.selectors.some((text) => {
     const selector = storedSelector(text);
@@ -132,7 +161,9 @@ export function isAllowed(entry: AllowlistEntry | undefined, permission: Permiss
     .join(', ');
   const withPermission = entry.grants.filter((g) => grantsPermission(g, permission));
   if (withPermission.length === 0) return { allowed: false, reason: `you need the \`${needed}\` role for ${what}` };
-  const inScope = withPermission.filter((g) => grantCovers(g, scope.service, scope.labels) && (scope.script === undefined || coversScript(g, scope.script)));
+  const inScope = withPermission.filter(
+    (g) => grantCovers(g, scope.service, scope.labels, scope.pin) && (scope.script === undefined || coversScript(g, scope.script)),
+  );
   if (inScope.length === 0) return { allowed: false, reason: `your \`${needed}\` role does not cover ${what}` };
   if (!inScope.some((g) => validInChannel(g, scope.channelId)))
     return { allowed: false, reason: `your \`${needed}\` role for ${what} is not valid in this channel` };
@@ -157,36 +188,60 @@ export function holdsPermissionHere(entry: AllowlistEntry | undefined, permissio
 /** Services the person holds any role on in this channel: what they may learn the names of (`labelsOf` for selector grants). */
 export function visibleServices(entry: AllowlistEntry | undefined, channelId: string, declared: readonly string[], labelsOf?: LabelsOf): string[] {
   const grants = (entry?.grants ?? []).filter((g) => validInChannel(g, channelId));
-  return declared.filter((s) => grants.some((g) => grantCovers(g, s, labelsOf?.(s))));
+  return declared.filter((s) => grants.some((g) => grantCovers(g, s, labelsOf?.(s), labelsOf?.pinOf?.(s))));
 }
 
-/** The same grant, in one spelling: sorted, without duplicates, `*` alone. */
+/** The same grant, in one spelling: sorted, without duplicates, `*` alone, pins only for its aliases. */
 function normalizeGrant(grant: Grant): Grant {
   const norm = (list: string[]) => (list.includes(ALL) ? [ALL] : [...new Set(list)].sort());
+  const pins = grant.services.includes(ALL)
+    ? []
+    : norm(grant.services).flatMap((alias) => {
+        const pin = boundPin(grant, alias);
+        return pin === undefined ? [] : [[alias, pin] as const];
+      });
   return {
     role: grant.role,
     services: norm(grant.services),
     ...(grant.selectors?.length && !grant.services.includes(ALL) ? { selectors: [...new Set(grant.selectors)].sort() } : {}),
     ...(grant.scripts && !grant.scripts.includes(ALL) ? { scripts: norm(grant.scripts) } : {}),
     ...(grant.channels ? { channels: [...new Set(grant.channels)].sort() } : {}),
+    ...(pins.length ? { pins: Object.fromEntries(pins), ...(grant.grantedBy ? { grantedBy: grant.grantedBy } : {}) } : {}),
   };
 }
 
-const sameGrant = (a: Grant, b: Grant): boolean => JSON.stringify(normalizeGrant(a)) === JSON.stringify(normalizeGrant(b));
+/** The same access: who gave it does not make it another grant. */
+const sameGrant = (a: Grant, b: Grant): boolean => {
+  const { grantedBy: _a, ...left } = normalizeGrant(a);
+  const { grantedBy: _b, ...right } = normalizeGrant(b);
+  return JSON.stringify(left) === JSON.stringify(right);
+};
+
+/** Said of an alias whose grant is bound to a service that no longer holds it (`/ecs allowlist`, `/ecs allow`). */
+export const STALE_ALIAS_NOTE = 'granted for a service that no longer holds this alias';
 
 /**
  * Adds a grant as given: never merged into an existing one, since a merge can widen what an
  * earlier grant allowed (joining services, or dropping a script limit). An identical grant is
- * not stored twice.
+ * not stored twice. A bound grant (`pins`) takes the place of the same grant stored unbound
+ * (before pins existed): that only narrows it, and leaves no copy that follows the alias.
  */
 export function addGrant(grants: Grant[], grant: Grant): { grants: Grant[]; added: boolean } {
   if (grants.some((g) => sameGrant(g, grant))) return { grants, added: false };
+  const unbound = ({ pins: _pins, grantedBy: _by, ...rest }: Grant): Grant => rest;
+  const older = grant.pins ? grants.findIndex((g) => g.pins === undefined && sameGrant(g, unbound(grant))) : -1;
+  if (older >= 0) return { grants: grants.map((g, i) => (i === older ? normalizeGrant(grant) : g)), added: true };
   return { grants: [...grants, normalizeGrant(grant)], added: true };
 }
 
-export function describeGrant(grant: Grant): string {
+/**
+ * One line for a grant. With `pinOf` (the current pins of its aliases), an alias bound to a
+ * service that no longer holds it says so: it grants nothing until removed.
+ */
+export function describeGrant(grant: Grant, pinOf?: (alias: string) => string | undefined): string {
   const selectors = grant.services.includes(ALL) ? [] : (grant.selectors ?? []).map((s) => `services matching \`${s}\``);
-  const services = grant.services.includes(ALL) ? 'all services' : [...grant.services.map((s) => `\`${s}\``), ...selectors].join(', ');
+  const alias = (s: string) => (pinOf && isStaleAlias(grant, s, pinOf(s)) ? `\`${s}\` (${STALE_ALIAS_NOTE})` : `\`${s}\``);
+  const services = grant.services.includes(ALL) ? 'all services' : [...grant.services.map(alias), ...selectors].join(', ');
   const scripts = grant.scripts && !grant.scripts.includes(ALL) ? `, scripts ${grant.scripts.map((s) => `\`${s}\``).join(', ')}` : '';
   const channels = grant.channels ? `, only in ${grant.channels.map((c) => `<#${c}>`).join(', ')}` : '';
   return `*${grant.role}* on ${services}${scripts}${channels}`;
@@ -196,6 +251,6 @@ export function describeGrant(grant: Grant): string {
 export function holdsRole(entry: AllowlistEntry | undefined, role: Role, scope: Scope): boolean {
   if (!scope.service || !scope.channelId) return false;
   return (entry?.grants ?? []).some(
-    (g) => (g.role === role || g.role === 'admin') && grantCovers(g, scope.service, scope.labels) && validInChannel(g, scope.channelId),
+    (g) => (g.role === role || g.role === 'admin') && grantCovers(g, scope.service, scope.labels, scope.pin) && validInChannel(g, scope.channelId),
   );
 }

@@ -3,7 +3,10 @@ import { fleetCatalog } from '../fleet/fleet-catalog';
 import { labelsOfGranted } from '../fleet/grant-labels';
 import { labelsWithDiscovered } from '../fleet/memory-catalog';
 import { patternOf } from '../auth/allowlist';
-import { addGrant, describeGrant } from '../auth/roles';
+import { addGrant, ALL, describeGrant, type Grant } from '../auth/roles';
+import { lookup } from '../config/records';
+import type { Config } from '../config/schema';
+import type { LabelsOf } from '../fleet/types';
 import { PermissionDeniedError, UsageError } from '../platform/errors';
 import { mention, WEBHOOK_USER_PREFIX } from '../slack/invocation';
 import type { WorkerHandler } from './verb';
@@ -29,11 +32,14 @@ export const allow: WorkerHandler<AllowArgs> = async ({ subject, grant }, ctx) =
   // A person must be one of this workspace; an ARN pattern names no one in Slack (parsed already).
   if (patternOf(subject) === undefined && !subject.startsWith(WEBHOOK_USER_PREFIX)) await requirePerson(ctx, subject);
 
+  const catalog = async () => ctx.catalog ?? (await fleetCatalog(ctx.config));
+  const known = ctx.discovered ? [ctx.discovered] : [];
+  const bound = bindToServices(ctx.config, grant, await labelsOfGranted(ctx.config, catalog, [grant], known), adminId);
   const existing = await allowlist.get(teamId, subject);
-  const { grants, added } = addGrant(existing?.grants ?? [], grant);
+  const { grants, added } = addGrant(existing?.grants ?? [], bound);
   if (!added) {
-    await out.post(`${mention(subject)} already has ${describeGrant(grant)}. Nothing changed.`);
-    return { outcome: 'warning', summary: `${mention(subject)} already had ${describeGrant(grant)}` };
+    await out.post(`${mention(subject)} already has ${describeGrant(bound)}. Nothing changed.`);
+    return { outcome: 'warning', summary: `${mention(subject)} already had ${describeGrant(bound)}` };
   }
   if (grants.length > MAX_GRANTS_PER_PERSON) {
     throw new UsageError(
@@ -47,18 +53,36 @@ export const allow: WorkerHandler<AllowArgs> = async ({ subject, grant }, ctx) =
   // The thread is public in the channel: show only what this admin administers. The person's other
   // grants may name discovered services too: their labels are read from the catalog (the one just
   // granted is not read again), so a selector admin sees those within her selector as hers.
-  const listed = await labelsOfGranted(ctx.config, async () => ctx.catalog ?? (await fleetCatalog(ctx.config)), grants, ctx.discovered ? [ctx.discovered] : []);
+  const listed = await labelsOfGranted(ctx.config, catalog, grants, known);
   const visible = grantsWithinScope(admin, grants, channelId, listed);
   const beyond = grants.length - visible.length;
   await out.post(
     [
       `${mention(subject)} now has:`,
-      ...visible.map((g) => `• ${describeGrant(g)}`),
+      ...visible.map((g) => `• ${describeGrant(g, listed.pinOf)}`),
       ...(beyond ? [`• and ${beyond} grant${beyond === 1 ? '' : 's'} outside your scope`] : []),
     ].join('\n'),
   );
-  return { outcome: 'success', summary: `granted ${describeGrant(grant)} to ${mention(subject)}` };
+  return { outcome: 'success', summary: `granted ${describeGrant(bound)} to ${mention(subject)}` };
 };
+
+/**
+ * The grant bound to the services its discovered aliases name now (`pins`, src/auth/roles.ts): the
+ * catalog may later give an alias to another service, and the grant must not follow it there.
+ * `grantedBy` lets this admin remove it once stale. Declared aliases and `*` are not bound: the
+ * configuration says what they name.
+ */
+function bindToServices(config: Config, grant: Grant, current: LabelsOf, adminId: string): Grant {
+  const { pins: _unbound, grantedBy: _nobody, ...given } = grant;
+  if (grant.services.includes(ALL)) return given;
+  const pins = grant.services
+    .filter((alias) => lookup(config.targets, alias) === undefined)
+    .flatMap((alias) => {
+      const pin = current.pinOf?.(alias);
+      return pin === undefined ? [] : [[alias, pin] as const];
+    });
+  return pins.length ? { ...given, pins: Object.fromEntries(pins), grantedBy: adminId } : given;
+}
 
 /** A person of this workspace: not a bot, not the bot itself, not deactivated, not from another team. */
 async function requirePerson(ctx: WorkerContext, userId: string): Promise<void> {

@@ -7,7 +7,6 @@
  * account with a growing, jittered backoff and is tried again: throttling slows a run, never fails
  * it. A task that fails (role missing, access denied) becomes that service's result.
  */
-import { createHash } from 'node:crypto';
 import type { RequestGate } from '../aws/session';
 import type { FleetResult, FleetService } from './types';
 
@@ -245,10 +244,5 @@ export function byAccount(services: readonly FleetService[]): FleetService[][] {
   return [...groups.values()];
 }
 
-/**
- * A short fingerprint of the service an alias named when it was selected (its ARN): carried with
- * the fleet run's aliases so the workflow runs only the services that were authorised, at ~12
- * bytes each instead of a whole ARN (1,000 services stay far below Lambda's payload limit).
- */
-export const servicePin = (service: Pick<FleetService, 'serviceArn'>): string =>
-  createHash('sha256').update(service.serviceArn).digest('base64url').slice(0, 12);
+/** A short fingerprint of a service's ARN (src/fleet/pin.ts), re-exported for the fleet run's callers. */
+export { servicePin } from './pin';

@@ -1,5 +1,6 @@
 import { partitionOf } from '../aws/arn';
 import type { Config, Target } from '../config/schema';
+import { servicePin } from './pin';
 import { labelsOf, matchesService, summariseLabels } from './selector';
 import type { CatalogReader, FleetService, LabelsOf } from './types';
 
@@ -62,17 +63,26 @@ const declaredLabelCache = new WeakMap<Config, LabelsOf>();
 export function declaredLabels(config: Config): LabelsOf {
   let labels = declaredLabelCache.get(config);
   if (!labels) {
-    const map = new Map(declaredServices(config).map((s) => [s.alias, labelsOf(s)]));
-    labels = (alias) => map.get(alias);
+    const services = declaredServices(config);
+    const map = new Map(services.map((s) => [s.alias, labelsOf(s)]));
+    const pins = new Map(services.map((s) => [s.alias, servicePin(s)]));
+    labels = Object.assign((alias: string) => map.get(alias), { pinOf: (alias: string) => pins.get(alias) });
     declaredLabelCache.set(config, labels);
   }
   return labels;
 }
 
-/** The scope with the service's labels when `labelsOf` knows them (for isAllowed and holdsRole, src/auth/roles.ts). */
-export function withLabels<S extends { service: string }>(scope: S, labelsOf: LabelsOf | undefined): S & { labels?: Readonly<Record<string, string>> } {
+/**
+ * The scope with the service's labels and pin when `labelsOf` knows them (for isAllowed and
+ * holdsRole, src/auth/roles.ts): the pin is what a grant bound to one service is compared with.
+ */
+export function withLabels<S extends { service: string }>(
+  scope: S,
+  labelsOf: LabelsOf | undefined,
+): S & { labels?: Readonly<Record<string, string>>; pin?: string } {
   const labels = labelsOf?.(scope.service);
-  return labels ? { ...scope, labels } : scope;
+  const pin = labelsOf?.pinOf?.(scope.service);
+  return { ...scope, ...(labels ? { labels } : {}), ...(pin ? { pin } : {}) };
 }
 
 /**
@@ -83,5 +93,8 @@ export function labelsWithDiscovered(config: Config, discovered: FleetService | 
   const declared = declaredLabels(config);
   if (!discovered || config.targets[discovered.alias]) return declared;
   const labels = labelsOf(discovered);
-  return (alias) => (alias === discovered.alias ? labels : declared(alias));
+  const pin = servicePin(discovered);
+  return Object.assign((alias: string) => (alias === discovered.alias ? labels : declared(alias)), {
+    pinOf: (alias: string) => (alias === discovered.alias ? pin : declared.pinOf?.(alias)),
+  });
 }

@@ -1,5 +1,6 @@
 import { grantCovers, isAllowed, validInChannel, type AllowlistEntry, type Permission } from '../auth/roles';
 import { UsageError } from '../platform/errors';
+import { servicePin } from './pin';
 import { checkSelectionSize, explainNoMatch, labelsOf, summariseLabels } from './selector';
 import type { CatalogReader, FleetService, Selector } from './types';
 
@@ -12,15 +13,15 @@ import type { CatalogReader, FleetService, Selector } from './types';
 /** A selector that matches none of the person's services: the message names the closest labels. */
 export class NoServiceMatchesError extends UsageError {}
 
-/** The services this person holds any role on in this channel (by alias, `*` or a selector grant). */
+/** The services this person holds any role on in this channel (by alias, bound to that very service if pinned, `*` or a selector grant). */
 export function visibleFleet(entry: AllowlistEntry | undefined, channelId: string, services: readonly FleetService[]): FleetService[] {
   const grants = (entry?.grants ?? []).filter((g) => validInChannel(g, channelId));
-  return services.filter((s) => grants.some((g) => grantCovers(g, s.alias, labelsOf(s))));
+  return services.filter((s) => grants.some((g) => grantCovers(g, s.alias, labelsOf(s), servicePin(s))));
 }
 
 /** Holds `permission` on every one of the services here: `--all` beyond `maxSelection` needs `admin` on all of them. */
 export const holdsOnEvery = (entry: AllowlistEntry | undefined, channelId: string, permission: Permission, services: readonly FleetService[]): boolean =>
-  services.every((s) => isAllowed(entry, permission, { channelId, service: s.alias, labels: labelsOf(s) }).allowed);
+  services.every((s) => isAllowed(entry, permission, { channelId, service: s.alias, labels: labelsOf(s), pin: servicePin(s) }).allowed);
 
 export interface SelectOptions {
   entry: AllowlistEntry | undefined;

@@ -67,4 +67,11 @@ export interface FleetResult {
  * GetItem of the alias the command names, in parallel with the allowlist read — and the
  * authorisation (src/auth/roles.ts) only looks up.
  */
-export type LabelsOf = (alias: string) => Readonly<Record<string, string>> | undefined;
+export type LabelsOf = ((alias: string) => Readonly<Record<string, string>> | undefined) & {
+  /**
+   * The pin (src/fleet/pin.ts, servicePin) of the service the alias names now, from the same
+   * resolution as its labels: what a grant bound to one service (`Grant.pins`) is compared with.
+   * Absent, or undefined for an alias: unknown, and a bound grant then covers nothing there.
+   */
+  readonly pinOf?: (alias: string) => string | undefined;
+};
