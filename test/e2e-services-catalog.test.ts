@@ -6,7 +6,11 @@ import { dynamoAudit } from '../src/audit/audit';
 import { fleetSchema } from '../src/config/fleet-schema';
 import type { CommandJob } from '../src/platform/jobs';
 import { channelView, ephemeral, teamAudit, useConfigurableWorld } from './support/channel';
+import { servicePin } from '../src/fleet/pin';
 import { addPerson as addPersonTo, answeredPrivately } from './support/people';
+
+/** A viewer grant on a discovered alias, bound to its service as `/ecs allow` binds it (an unbound one covers no discovered service). */
+const viewerOf = (s: { alias: string; serviceArn: string }) => ({ role: 'viewer' as const, services: [s.alias], pins: { [s.alias]: servicePin(s) } });
 
 /**
  * `/ecs services [selector]` over the fleet's catalog (issue 19, review finding 1), through the
@@ -138,7 +142,7 @@ describe('/ecs allow of a discovered service', () => {
     // Visible to her (a viewer grant by alias), yet outside her admin selector: refused by its labels.
     const { dynamoAllowlist } = await import('../src/auth/allowlist');
     const pam = (await dynamoAllowlist.get(world().teamId, 'U0PAM'))!;
-    await dynamoAllowlist.put({ ...pam, grants: [...pam.grants, { role: 'viewer', services: [other.alias] }] }, { updatedAt: pam.updatedAt });
+    await dynamoAllowlist.put({ ...pam, grants: [...pam.grants, viewerOf(other)] }, { updatedAt: pam.updatedAt });
     expect(await asPam(`allow <@U0ERIN|erin> viewer ${other.alias}`)).toContain(`your \`admin\` role does not cover service \`${other.alias}\``);
     // Two discovered services in one grant: only one is read, the other is unknown.
     const sibling = reachable.find((s) => s.tags.team === own.tags.team && s.alias !== own.alias)!;
@@ -223,10 +227,7 @@ describe('/ecs allowlist over the fleet’s catalog', () => {
 
   it('after `/ecs allow`, the person’s other discovered grants within her selector are listed as hers', async () => {
     const { own, sibling, other } = services();
-    await addPerson('U0GUS', [
-      { role: 'viewer', services: [sibling.alias] },
-      { role: 'viewer', services: [other.alias] },
-    ]);
+    await addPerson('U0GUS', [viewerOf(sibling), viewerOf(other)]);
     const before = parents().length;
     const since = world().aws.authority.decisions.length;
     expect(ephemeral(await world().slash('U0PAM', `allow <@U0GUS|gus> viewer ${own.alias}`))).toContain('Working on');

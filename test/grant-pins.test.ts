@@ -49,9 +49,25 @@ describe('a grant bound to a discovered service', () => {
     expect(holdsRole(bob, 'admin', scopeOf(undefined))).toBe(false);
   });
 
-  it('leaves grants without pins (older ones), declared aliases and selectors as they were', () => {
+  it('never lets a grant stored unbound (the allowlist CLI, a target since removed) follow an alias the catalog hands out', () => {
     const older = entry([{ role: 'viewer', services: ['pay-api'] }]);
-    expect(isAllowed(older, 'read', scopeOf(usurper)).allowed).toBe(true);
+    expect(isAllowed(older, 'read', { ...scopeOf(usurper), discovered: true }).allowed).toBe(false);
+    expect(
+      authorise(parseRequest('status pay-api', config, { services: ['pay-api'], scripts: [], discovered: ['pay-api'] }), older, 'C1', resolved(usurper))
+        .allowed,
+    ).toBe(false);
+    expect(visibleFleet(older, 'C1', [usurper])).toEqual([]);
+    expect(describeGrant({ role: 'viewer', services: ['pay-api'] }, resolved(usurper))).toBe(
+      '*viewer* on `pay-api` (granted for a service that no longer holds this alias)',
+    );
+    // `*` is every service, discovered ones included; a declared alias needs no binding.
+    expect(isAllowed(entry([{ role: 'viewer', services: ['*'] }]), 'read', { ...scopeOf(usurper), discovered: true }).allowed).toBe(true);
+    expect(isAllowed(entry([{ role: 'viewer', services: ['web'] }]), 'read', { channelId: 'C1', service: 'web' }).allowed).toBe(true);
+  });
+
+  it('leaves grants without pins on declared aliases, and selectors, as they were', () => {
+    const older = entry([{ role: 'viewer', services: ['pay-api'] }]);
+    // A declared `pay-api` (no catalog resolution: not discovered): the unbound grant covers it.
     expect(isAllowed(older, 'read', scopeOf(undefined)).allowed).toBe(true);
     const selector = entry([{ role: 'viewer', services: [], selectors: ['team=growth'] }]);
     expect(isAllowed(selector, 'read', { ...scopeOf(usurper), labels: { team: 'growth' } }).allowed).toBe(true);
@@ -98,8 +114,8 @@ describe('a grant bound to a discovered service', () => {
   });
 
   it('is listed as stale once another service holds the alias', () => {
-    expect(describeGrant(bound, resolved(original).pinOf)).toBe('*admin* on `pay-api`');
-    expect(describeGrant(bound, resolved(usurper).pinOf)).toBe('*admin* on `pay-api` (granted for a service that no longer holds this alias)');
+    expect(describeGrant(bound, resolved(original))).toBe('*admin* on `pay-api`');
+    expect(describeGrant(bound, resolved(usurper))).toBe('*admin* on `pay-api` (granted for a service that no longer holds this alias)');
   });
 });
 

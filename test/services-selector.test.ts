@@ -4,6 +4,7 @@ import { everything, parseRequest } from '../src/commands/registry';
 import { services, SERVICES_PAGE_SIZE } from '../src/commands/services';
 import type { AckContext } from '../src/commands/types';
 import { parseConfig } from '../src/config/schema';
+import { servicePin } from '../src/fleet/pin';
 import { matchesService, summariseLabels } from '../src/fleet/selector';
 import type { CatalogReader, FleetService } from '../src/fleet/types';
 
@@ -26,10 +27,18 @@ const catalog: CatalogReader = {
   select: async (selector) => fleet.filter((s) => matchesService(selector, s)),
   labels: async () => summariseLabels(fleet),
 };
+const pinsOf = (aliases: string[]) => {
+  const bound = aliases.flatMap((a) => {
+    const s = fleet.find((f) => f.alias === a);
+    return s ? [[a, servicePin(s)] as const] : [];
+  });
+  return bound.length ? { pins: Object.fromEntries(bound) } : {};
+};
 const entry = (services: string[], selectors?: string[]): AllowlistEntry => ({
   teamId: 'T1',
   userId: 'U1',
-  grants: [{ role: 'viewer', services, ...(selectors ? { selectors } : {}) }],
+  // Aliases of discovered services bound to them, as `/ecs allow` binds them (unbound, they would cover none).
+  grants: [{ role: 'viewer', services, ...(selectors ? { selectors } : {}), ...pinsOf(services) }],
   addedBy: 'U0',
   updatedAt: '',
 });

@@ -34,7 +34,9 @@ const channelsWithin = (grant: Grant, admin: Grant): boolean =>
 
 /** An admin grant covers a service of the grant: by alias, `*`, or a selector matching the alias's labels (her own bound aliases: the same service only). */
 const adminCoversService = (a: Grant, service: string, labelsOf: LabelsOf | undefined): boolean =>
-  service === ALL ? grantCovers(a, service, undefined) : grantCovers(a, service, labelsOf?.(service), labelsOf?.pinOf?.(service));
+  service === ALL
+    ? grantCovers(a, service, undefined)
+    : grantCovers(a, service, labelsOf?.(service), labelsOf?.pinOf?.(service), labelsOf?.discovered?.(service));
 
 /** An admin grant covers a selector of the grant: on `*`, or one of its selectors holds the selector within it. */
 function adminCoversSelector(a: Grant, text: string): boolean {
@@ -60,7 +62,11 @@ const reachOf = (grant: Grant, labelsOf: LabelsOf | undefined): Reach[] =>
   grant.services.includes(ALL)
     ? [{ service: ALL }]
     : [
-        ...grant.services.map((service) => (isStaleAlias(grant, service, labelsOf?.pinOf?.(service)) ? { service, stale: true as const } : { service })),
+        ...grant.services.map((service) =>
+          // Bound to another service only: a grant being given is not bound yet (allow binds it), and an
+          // unbound one already stored is judged by the service its alias names now, like any grant.
+          isStaleAlias(grant, service, labelsOf?.pinOf?.(service)) ? { service, stale: true as const } : { service },
+        ),
         ...(grant.selectors ?? []).map((selector) => ({ selector })),
       ];
 

@@ -89,6 +89,8 @@ export interface Scope {
   labels?: Readonly<Record<string, string>>;
   /** The pin of the service the alias names now (servicePin); absent: unknown, and no grant bound to a service covers it. */
   pin?: string;
+  /** The alias names a service only the fleet's catalog knows: a grant naming it covers it only when bound to it (`pins`). */
+  discovered?: boolean;
 }
 
 export type Decision = { allowed: true } | { allowed: false; reason: string };
@@ -120,12 +122,15 @@ function storedSelector(text: string): Selector | null {
 export const boundPin = (grant: Grant, alias: string): string | undefined => (grant.pins && Object.hasOwn(grant.pins, alias) ? grant.pins[alias] : undefined);
 
 /**
- * A grant bound to a service the alias no longer names (`pin`: the current one; undefined when
- * the alias names no known service any more): it covers nothing there, and is listed as stale.
+ * A grant that names the alias but is not bound to the service it names now: bound to another
+ * (`pin`: the current one; undefined when the alias names no known service any more), or not
+ * bound at all while the alias names a discovered service (`discovered`) — a grant stored unbound
+ * (the allowlist CLI, a target since removed from the configuration) must not follow an alias
+ * that the catalog hands out. It covers nothing there, and is listed as stale.
  */
-export const isStaleAlias = (grant: Grant, alias: string, pin: string | undefined): boolean => {
+export const isStaleAlias = (grant: Grant, alias: string, pin: string | undefined, discovered = false): boolean => {
   const bound = boundPin(grant, alias);
-  return bound !== undefined && bound !== pin;
+  return bound === undefined ? discovered && alias !== ALL : bound !== pin;
 };
 
 /**
@@ -133,8 +138,10 @@ export const isStaleAlias = (grant: Grant, alias: string, pin: string | undefine
  * `*` (every service) is covered only by a grant on `*`, never by selectors; no labels, no match.
  * An alias bound to one service (`pins`) covers it only while `pin` (the current one) is the same.
  */
-export function grantCovers(grant: Grant, service: string, labels: Readonly<Record<string, string>> | undefined, pin?: string): boolean {
-  if (listCovers(grant.services, service) && !isStaleAlias(grant, service, pin)) return true;
+export function grantCovers(grant: Grant, service: string, labels: Readonly<Record<string, string>> | undefined, pin?: string, discovered = false): boolean {
+  // `*` is every service, discovered ones too; an alias covers the service it was bound to (or a declared one).
+  if (grant.services.includes(ALL)) return true;
+  if (service !== ALL && grant.services.includes(service) && !isStaleAlias(grant, service, pin, discovered)) return true;
   if (service === ALL || !labels || !grant.selectors) return false;
   return grant.selectors.some((text) => {
     const selector = storedSelector(text);
@@ -162,7 +169,7 @@ export function isAllowed(entry: AllowlistEntry | undefined, permission: Permiss
   const withPermission = entry.grants.filter((g) => grantsPermission(g, permission));
   if (withPermission.length === 0) return { allowed: false, reason: `you need the \`${needed}\` role for ${what}` };
   const inScope = withPermission.filter(
-    (g) => grantCovers(g, scope.service, scope.labels, scope.pin) && (scope.script === undefined || coversScript(g, scope.script)),
+    (g) => grantCovers(g, scope.service, scope.labels, scope.pin, scope.discovered) && (scope.script === undefined || coversScript(g, scope.script)),
   );
   if (inScope.length === 0) return { allowed: false, reason: `your \`${needed}\` role does not cover ${what}` };
   if (!inScope.some((g) => validInChannel(g, scope.channelId)))
@@ -188,7 +195,7 @@ export function holdsPermissionHere(entry: AllowlistEntry | undefined, permissio
 /** Services the person holds any role on in this channel: what they may learn the names of (`labelsOf` for selector grants). */
 export function visibleServices(entry: AllowlistEntry | undefined, channelId: string, declared: readonly string[], labelsOf?: LabelsOf): string[] {
   const grants = (entry?.grants ?? []).filter((g) => validInChannel(g, channelId));
-  return declared.filter((s) => grants.some((g) => grantCovers(g, s, labelsOf?.(s), labelsOf?.pinOf?.(s))));
+  return declared.filter((s) => grants.some((g) => grantCovers(g, s, labelsOf?.(s), labelsOf?.pinOf?.(s), labelsOf?.discovered?.(s))));
 }
 
 /** The same grant, in one spelling: sorted, without duplicates, `*` alone, pins only for its aliases. */
@@ -235,12 +242,13 @@ export function addGrant(grants: Grant[], grant: Grant): { grants: Grant[]; adde
 }
 
 /**
- * One line for a grant. With `pinOf` (the current pins of its aliases), an alias bound to a
- * service that no longer holds it says so: it grants nothing until removed.
+ * One line for a grant. With `current` (the pins of its aliases now, and which are discovered), an
+ * alias not bound to the service it names now says so: it grants nothing until removed.
  */
-export function describeGrant(grant: Grant, pinOf?: (alias: string) => string | undefined): string {
+export function describeGrant(grant: Grant, current?: { pinOf?: (alias: string) => string | undefined; discovered?: (alias: string) => boolean }): string {
   const selectors = grant.services.includes(ALL) ? [] : (grant.selectors ?? []).map((s) => `services matching \`${s}\``);
-  const alias = (s: string) => (pinOf && isStaleAlias(grant, s, pinOf(s)) ? `\`${s}\` (${STALE_ALIAS_NOTE})` : `\`${s}\``);
+  const stale = (s: string) => current?.pinOf !== undefined && isStaleAlias(grant, s, current.pinOf(s), current.discovered?.(s) ?? false);
+  const alias = (s: string) => (stale(s) ? `\`${s}\` (${STALE_ALIAS_NOTE})` : `\`${s}\``);
   const services = grant.services.includes(ALL) ? 'all services' : [...grant.services.map(alias), ...selectors].join(', ');
   const scripts = grant.scripts && !grant.scripts.includes(ALL) ? `, scripts ${grant.scripts.map((s) => `\`${s}\``).join(', ')}` : '';
   const channels = grant.channels ? `, only in ${grant.channels.map((c) => `<#${c}>`).join(', ')}` : '';
@@ -251,6 +259,7 @@ export function describeGrant(grant: Grant, pinOf?: (alias: string) => string | 
 export function holdsRole(entry: AllowlistEntry | undefined, role: Role, scope: Scope): boolean {
   if (!scope.service || !scope.channelId) return false;
   return (entry?.grants ?? []).some(
-    (g) => (g.role === role || g.role === 'admin') && grantCovers(g, scope.service, scope.labels, scope.pin) && validInChannel(g, scope.channelId),
+    (g) =>
+      (g.role === role || g.role === 'admin') && grantCovers(g, scope.service, scope.labels, scope.pin, scope.discovered) && validInChannel(g, scope.channelId),
   );
 }

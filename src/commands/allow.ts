@@ -59,7 +59,7 @@ export const allow: WorkerHandler<AllowArgs> = async ({ subject, grant }, ctx) =
   await out.post(
     [
       `${mention(subject)} now has:`,
-      ...visible.map((g) => `• ${describeGrant(g, listed.pinOf)}`),
+      ...visible.map((g) => `• ${describeGrant(g, listed)}`),
       ...(beyond ? [`• and ${beyond} grant${beyond === 1 ? '' : 's'} outside your scope`] : []),
     ].join('\n'),
   );

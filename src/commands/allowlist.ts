@@ -32,7 +32,7 @@ export const allowlist: AckAnswer<NoArgs> = async (_args, { allowlist: store, in
   const lines: string[] = [];
   let size = 0;
   for (const e of entries) {
-    const line = `• ${mention(e.userId)}: ${e.grants.map((g) => describeGrant(g, labels.pinOf)).join('; ')}`;
+    const line = `• ${mention(e.userId)}: ${e.grants.map((g) => describeGrant(g, labels)).join('; ')}`;
     if (lines.length === ALLOWLIST_MAX_PEOPLE || size + line.length > ALLOWLIST_MAX_CHARS) break;
     lines.push(line);
     size += line.length + 1;

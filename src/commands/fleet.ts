@@ -46,7 +46,9 @@ export async function readableSelection({ selector, all }: FleetArgs, ctx: Selec
     max: ctx.config.selectors.maxSelection,
     all: all === true,
   });
-  const mine = selected.filter((s) => isAllowed(entry, 'read', { channelId, service: s.alias, labels: labelsOf(s), pin: servicePin(s) }).allowed);
+  const mine = selected.filter(
+    (s) => isAllowed(entry, 'read', { channelId, service: s.alias, labels: labelsOf(s), pin: servicePin(s), discovered: s.source === 'discovered' }).allowed,
+  );
   if (mine.length === 0) throw new NothingReadableError(selector);
   return mine;
 }

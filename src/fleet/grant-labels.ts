@@ -34,5 +34,6 @@ export async function labelsOfGranted(
   return Object.assign((alias: string) => declared(alias) ?? labels.get(alias), {
     // A declared alias is the declared target's, as for its labels.
     pinOf: (alias: string) => (declared(alias) ? declared.pinOf?.(alias) : pins.get(alias)),
+    discovered: (alias: string) => !declared(alias) && discovered.has(alias),
   });
 }

@@ -79,10 +79,11 @@ export function declaredLabels(config: Config): LabelsOf {
 export function withLabels<S extends { service: string }>(
   scope: S,
   labelsOf: LabelsOf | undefined,
-): S & { labels?: Readonly<Record<string, string>>; pin?: string } {
+): S & { labels?: Readonly<Record<string, string>>; pin?: string; discovered?: boolean } {
   const labels = labelsOf?.(scope.service);
   const pin = labelsOf?.pinOf?.(scope.service);
-  return { ...scope, ...(labels ? { labels } : {}), ...(pin ? { pin } : {}) };
+  const discovered = labelsOf?.discovered?.(scope.service) === true;
+  return { ...scope, ...(labels ? { labels } : {}), ...(pin ? { pin } : {}), ...(discovered ? { discovered } : {}) };
 }
 
 /**
@@ -96,5 +97,6 @@ export function labelsWithDiscovered(config: Config, discovered: FleetService | 
   const pin = servicePin(discovered);
   return Object.assign((alias: string) => (alias === discovered.alias ? labels : declared(alias)), {
     pinOf: (alias: string) => (alias === discovered.alias ? pin : declared.pinOf?.(alias)),
+    discovered: (alias: string) => alias === discovered.alias,
   });
 }

@@ -16,12 +16,15 @@ export class NoServiceMatchesError extends UsageError {}
 /** The services this person holds any role on in this channel (by alias, bound to that very service if pinned, `*` or a selector grant). */
 export function visibleFleet(entry: AllowlistEntry | undefined, channelId: string, services: readonly FleetService[]): FleetService[] {
   const grants = (entry?.grants ?? []).filter((g) => validInChannel(g, channelId));
-  return services.filter((s) => grants.some((g) => grantCovers(g, s.alias, labelsOf(s), servicePin(s))));
+  return services.filter((s) => grants.some((g) => grantCovers(g, s.alias, labelsOf(s), servicePin(s), s.source === 'discovered')));
 }
 
 /** Holds `permission` on every one of the services here: `--all` beyond `maxSelection` needs `admin` on all of them. */
 export const holdsOnEvery = (entry: AllowlistEntry | undefined, channelId: string, permission: Permission, services: readonly FleetService[]): boolean =>
-  services.every((s) => isAllowed(entry, permission, { channelId, service: s.alias, labels: labelsOf(s), pin: servicePin(s) }).allowed);
+  services.every(
+    (s) =>
+      isAllowed(entry, permission, { channelId, service: s.alias, labels: labelsOf(s), pin: servicePin(s), discovered: s.source === 'discovered' }).allowed,
+  );
 
 export interface SelectOptions {
   entry: AllowlistEntry | undefined;

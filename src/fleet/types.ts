@@ -74,4 +74,6 @@ export type LabelsOf = ((alias: string) => Readonly<Record<string, string>> | un
    * Absent, or undefined for an alias: unknown, and a bound grant then covers nothing there.
    */
   readonly pinOf?: (alias: string) => string | undefined;
+  /** The alias names a service only the catalog knows (not a declared target): only a grant bound to it covers it by alias. */
+  readonly discovered?: (alias: string) => boolean;
 };
