@@ -59,6 +59,20 @@ export async function main(argv: string[]): Promise<string> {
       ...(list(values.scripts) ? { scripts: list(values.scripts)! } : {}),
       ...(list(values.channels) ? { channels: list(values.channels)! } : {}),
     };
+    // Only declared targets by alias: a service only the fleet's catalog knows is granted with
+    // `/ecs allow` in Slack, which binds the grant to that service (src/auth/roles.ts `pins`); an
+    // unbound grant here would cover no discovered service, so it is refused rather than stored inert.
+    const aliases = grant.services.filter((s) => s !== ALL);
+    if (aliases.length > 0) {
+      const { loadConfigFile } = await import('./build');
+      const declared = new Set(Object.keys(loadConfigFile().targets));
+      const unknown = aliases.filter((a) => !declared.has(a));
+      if (unknown.length > 0)
+        throw new Error(
+          `${unknown.map((a) => `\`${a}\``).join(', ')} ${unknown.length === 1 ? 'is not a target' : 'are not targets'} declared in the configuration (${process.env.ECS_CHATOPS_CONFIG ?? 'ecs-chatops.config.yaml'}). ` +
+            'A service discovered into the fleet is granted from Slack with `/ecs allow`, which binds the grant to it; here, grant by `--selector` instead.',
+        );
+    }
     const existing = await dynamoAllowlist.get(team, user);
     const { grants, added } = addGrant(existing?.grants ?? [], grant);
     if (added)
