@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { fleetCommand } from '../src/commands/fleet';
-import { servicePin } from '../src/fleet/fanout';
+import { servicePin } from '../src/fleet/pin';
 import type { WorkerContext } from '../src/worker/context';
 import type { FleetWorkflowInput } from '../src/workflows/inputs';
 import { fleetService } from './support/fleet';

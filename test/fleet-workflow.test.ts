@@ -7,7 +7,7 @@ import { parseConfig } from '../src/config/schema';
 import type { FleetResult } from '../src/fleet/types';
 import { createLogger } from '../src/platform/logger';
 import { createSlackClient } from '../src/slack/client';
-import { servicePin } from '../src/fleet/fanout';
+import { servicePin } from '../src/fleet/pin';
 import { createFleetWorkflow, type FleetWorkflowDeps } from '../src/workflows/fleet';
 import type { FleetWorkflowInput } from '../src/workflows/inputs';
 import { memoryAudit, memoryState } from './support/fakes';

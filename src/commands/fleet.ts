@@ -6,7 +6,8 @@
  * here; the workflow marks the parent.
  */
 import { isAllowed, type AllowlistEntry } from '../auth/roles';
-import { byAccount, servicePin } from '../fleet/fanout';
+import { byAccount } from '../fleet/fanout';
+import { servicePin } from '../fleet/pin';
 import { fleetCatalog } from '../fleet/fleet-catalog';
 import { selectServices } from '../fleet/selection';
 import { labelsOf, parseSelector } from '../fleet/selector';

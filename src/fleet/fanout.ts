@@ -243,6 +243,3 @@ export function byAccount(services: readonly FleetService[]): FleetService[][] {
   }
   return [...groups.values()];
 }
-
-/** A short fingerprint of a service's ARN (src/fleet/pin.ts), re-exported for the fleet run's callers. */
-export { servicePin } from './pin';
